@@ -1,0 +1,42 @@
+"""What people see: progress while images build and services start, and a table of service URLs."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.runtime.topology import StartEvent, Topology
+
+ICONS = {"building": "build", "built": "built", "cached": "cached", "starting": "start", "waiting": "wait",
+         "ready": "ready", "failed": "FAILED"}
+
+
+class ProgressPrinter:
+    """One line per step, with times: readable live on a terminal and in a CI log alike."""
+
+    def __init__(self, console: Console | None = None, verbose_build: bool = False) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.verbose_build = verbose_build
+
+    def __call__(self, event: StartEvent) -> None:
+        if event.kind == "building" and event.detail:
+            if self.verbose_build:
+                self.console.print(f"  [dim]{event.service} | {event.detail}[/dim]", markup=True)
+            return
+        style = {"ready": "green", "failed": "red", "cached": "dim", "built": "cyan"}.get(event.kind, "")
+        timing = f" {event.seconds:5.1f}s" if event.seconds else ""
+        detail = f"  {event.detail}" if event.detail else ""
+        line = f"[{style}]{ICONS[event.kind]:>6}[/{style}]" if style else f"{ICONS[event.kind]:>6}"
+        self.console.print(f"{line} {event.service}{timing}{detail}", markup=True, soft_wrap=True)
+
+
+def services_table(topology: Topology) -> Table:
+    table = Table(title=f"topology {topology.spec.project} (run {topology.run_id})", title_justify="left")
+    table.add_column("service")
+    table.add_column("url")
+    table.add_column("ports (container -> 127.0.0.1)")
+    table.add_column("status")
+    for service in topology:
+        ports = ", ".join(f"{c} -> {h}" for c, h in service.ports.items())
+        table.add_row(service.name, service.url if service.ports else "-", ports or "-", service.status)
+    return table

@@ -1,0 +1,84 @@
+"""The start plan: the dependency graph of a topology, its start levels, and pictures of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.model import TopologySpec
+
+
+class DependencyCycle(ValueError):
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(f"dependency cycle: {' -> '.join(names)}")
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """`depends_on` edges, in file order. Level 0 has no dependencies; level n depends only on lower levels."""
+
+    depends_on: dict[str, list[str]]
+    consumes: dict[str, list[str]]
+
+    @classmethod
+    def from_spec(cls, spec: TopologySpec) -> StartPlan:
+        plan = cls(
+            depends_on={name: list(s.depends_on) for name, s in spec.services.items()},
+            consumes={name: list(s.consumes) for name, s in spec.services.items()},
+        )
+        plan._check_acyclic()
+        return plan
+
+    def _check_acyclic(self) -> None:
+        done: set[str] = set()
+        stack: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in stack:
+                cycle = stack[stack.index(name):]
+                first = min(cycle, key=list(self.depends_on).index)  # start the cycle at the first service in the file
+                cycle = cycle[cycle.index(first):] + cycle[: cycle.index(first)]
+                raise DependencyCycle(cycle + [first])
+            if name in done:
+                return
+            stack.append(name)
+            for dep in self.depends_on.get(name, []):
+                visit(dep)
+            stack.pop()
+            done.add(name)
+
+        for name in self.depends_on:
+            visit(name)
+
+    @property
+    def levels(self) -> list[list[str]]:
+        level: dict[str, int] = {}
+
+        def depth(name: str) -> int:
+            if name not in level:
+                level[name] = 1 + max((depth(d) for d in self.depends_on[name]), default=-1)
+            return level[name]
+
+        for name in self.depends_on:
+            depth(name)
+        return [[n for n in self.depends_on if level[n] == i] for i in range(max(level.values(), default=-1) + 1)]
+
+    def as_text(self) -> str:
+        lines = [f"level {i}: {', '.join(names)}" for i, names in enumerate(self.levels)]
+        for name, deps in self.depends_on.items():
+            lines += [f"{name} -> {dep}" for dep in deps]
+            lines += [f"{name} ~> {other}  (calls)" for other in self.consumes[name] if other not in deps]
+        return "\n".join(lines)
+
+    def as_mermaid(self) -> str:
+        lines = ["graph LR"]
+        for name, deps in self.depends_on.items():
+            if not deps and not self.consumes[name] and not any(name in d for d in self.depends_on.values()):
+                lines.append(f"  {_node(name)}")
+            lines += [f"  {_node(name)} --> {_node(dep)}" for dep in deps]
+            lines += [f"  {_node(name)} -.-> {_node(o)}" for o in self.consumes[name] if o not in deps]
+        return "\n".join(lines)
+
+
+def _node(name: str) -> str:
+    return f"{name.replace('.', '_').replace('-', '_')}[{name}]"

@@ -1,0 +1,127 @@
+"""pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running.
+
+Costs nothing without --topology: Docker and testcontainers are imported only when a topology is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.model import TopologySpec
+    from harness.runtime.topology import Topology
+
+_started_at = pytest.StashKey[float]()
+PLUGIN_NAME = "harness-topology"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("topology", "pytest-topology: service topologies in containers")
+    group.addoption("--topology", dest="topology_file", metavar="FILE",
+                    help="topology file (YAML or docker-compose) to start for the session; ini key: topology")
+    group.addoption("--topology-keep", action="store_true", default=False,
+                    help="leave the topology running after the session and print its URLs (remove: harness down)")
+    parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    file = _topology_file(config)
+    if file is not None:
+        config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)
+
+
+def _topology_file(config: pytest.Config) -> Path | None:
+    if config.getoption("topology_file"):
+        return Path(config.getoption("topology_file"))
+    ini = config.getini("topology")
+    if ini:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return base / str(ini)
+    return None
+
+
+@pytest.fixture(scope="session")
+def topology(request: pytest.FixtureRequest) -> Topology:
+    """The running topology of `--topology FILE`: `topology["name"].url`, `.logs()`, `.stop()`, ..."""
+    session: TopologySession | None = request.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if session is None:
+        pytest.fail("the `topology` fixture needs a topology file: run pytest with --topology FILE "
+                    "(or set the ini key `topology`)", pytrace=False)
+    return session.running()
+
+
+class TopologySession:
+    """Owns the topology of one pytest session: loads it at session start, starts it on first use."""
+
+    def __init__(self, config: pytest.Config, file: Path) -> None:
+        self.config = config
+        self.file = file
+        self.keep = bool(config.getoption("topology_keep"))
+        self.spec: TopologySpec | None = None
+        self.topology: Topology | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from harness.errors import HarnessError
+        from harness.interrupts import interrupt_on_sigterm
+        from harness.loader import load_topology
+        from harness.runtime.engine import connect
+
+        try:
+            self.spec = load_topology(self.file)
+            connect()
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
+
+    def running(self) -> Topology:
+        if self.topology is None:
+            from harness.console import ProgressPrinter, services_table
+            from harness.errors import HarnessError
+            from harness.runtime.topology import Topology
+
+            assert self.spec is not None
+            capture = self.config.pluginmanager.get_plugin("capturemanager")
+            with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+                printer = ProgressPrinter()
+                printer.console.print(f"\nstarting topology {self.spec.project} from {self.file}")
+                try:
+                    self.topology = Topology.start(self.spec, progress=printer, keep=self.keep)
+                except HarnessError as error:
+                    pytest.exit(f"topology {self.spec.project} did not start:\n{error}", returncode=1)
+                printer.console.print(services_table(self.topology))
+        return self.topology
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.topology is not None and not self.keep:
+            self.topology.close()
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
+        if self.topology is not None and self.keep:
+            terminalreporter.section("topology kept running (remove it with: harness down)")
+            for name, url in self.topology.urls().items():
+                terminalreporter.write_line(f"{name:20} {url}")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[_started_at] = time.time()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+        report = yield
+        if report.failed and self.topology is not None:
+            since = item.stash.get(_started_at, None)
+            for service in self.topology:
+                try:
+                    text = service.logs(since=since)
+                except Exception as error:  # noqa: BLE001 - a report must never fail because a log is gone
+                    text = f"(log unavailable: {error})"
+                if text.strip():
+                    report.sections.append((f"service {service.name} log during this test", text))
+        return report
+

@@ -1,0 +1,1 @@
+"""Docker side of the harness: engine, images, containers, readiness, logs, teardown. Knows nothing of pytest."""

@@ -1,0 +1,46 @@
+"""Readiness probes, run from the host against ports published on 127.0.0.1 (or inside the container)."""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.request
+
+from docker.models.containers import Container
+
+from harness.model import ReadyProbe
+
+
+def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int]) -> str | None:
+    """One attempt: None when the service is ready, else what was seen instead."""
+    if probe.http:
+        url = f"http://127.0.0.1:{host_port[probe.http.port]}{probe.http.path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except (OSError, ValueError) as error:
+            return f"no HTTP answer ({getattr(error, 'reason', error)})"
+        return None if status == probe.http.status else f"status {status}"
+    if probe.tcp:
+        return None if _tcp_accepts(host_port[probe.tcp]) else f"nothing accepts connections on port {probe.tcp}"
+    if probe.log is not None:
+        seen = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").count(probe.log)
+        return None if seen >= probe.times else f"line seen {seen} of {probe.times} time(s)"
+    result = container.exec_run(probe.command, stdout=False, stderr=False)
+    return None if result.exit_code == 0 else f"exit code {result.exit_code}"
+
+
+def _tcp_accepts(port: int) -> bool:
+    # Docker's userland proxy accepts on the host port even when nothing listens in the container, and then closes
+    # the connection at once. So a connection that stays open (or sends a greeting) is the sign of a listener.
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.settimeout(0.15)
+            try:
+                return connection.recv(1) != b""
+            except TimeoutError:
+                return True
+    except OSError:
+        return False

@@ -1,0 +1,80 @@
+"""Read YAML and remember the line of every key and list item, so errors can say `file:line`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import TopologyFileError
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Maps a path of keys/indexes in the loaded document to a 1-based line of the file."""
+
+    file: Path
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, path: Path_) -> int:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return 1
+
+    def where(self, path: Path_) -> str:
+        return f"{self.file.name}:{self.line(path)}"
+
+    def error(self, path: Path_, message: str) -> TopologyFileError:
+        dotted = dotted_path(path)
+        return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
+
+
+def dotted_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_yaml(file: Path) -> tuple[Any, SourceMap]:
+    """Parse `file`; return the plain data and a SourceMap. Syntax errors and duplicate keys are TopologyFileErrors."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopologyFileError(str(file), f"cannot read the topology file: {exc.strerror}") from None
+    source = SourceMap(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise TopologyFileError(f"{file.name}:{line}", f"invalid YAML: {exc.problem or exc}") from None
+    if node is not None:
+        _record_lines(node, (), source)
+    return data, source
+
+
+def _record_lines(node: yaml.Node, path: Path_, source: SourceMap) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` keys keep the line of the mapping they extend
+            key = key_node.value
+            if key in seen:
+                where = f"{source.file.name}:{key_node.start_mark.line + 1}"
+                raise TopologyFileError(where, f"{dotted_path(path + (key,))}: duplicate key '{key}'")
+            seen.add(key)
+            source.lines[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), source)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            source.lines[path + (index,)] = item.start_mark.line + 1
+            _record_lines(item, path + (index,), source)

@@ -1,0 +1,57 @@
+"""Three tiny services for the harness's own tests, picked by the first argument.
+
+greeter: GET /hello -> {"greeting": ...}
+relay:   GET /relay -> asks greeter (by its name on the network) and wraps the answer
+counter: POST /count -> increments a counter in Redis
+All answer GET /health.
+"""
+
+import json
+import os
+import sys
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROLE = sys.argv[1] if len(sys.argv) > 1 else "greeter"
+
+
+def handle(method: str, path: str) -> tuple[int, dict]:
+    if path == "/health":
+        return 200, {"status": "ok", "role": ROLE}
+    if ROLE == "greeter" and path == "/hello":
+        return 200, {"greeting": os.environ.get("GREETING", "hello")}
+    if ROLE == "relay" and path == "/relay":
+        with urllib.request.urlopen(os.environ["GREETER_URL"] + "/hello", timeout=5) as response:
+            return 200, {"relayed": json.load(response)}
+    if ROLE == "counter" and path == "/count" and method == "POST":
+        import redis
+
+        client = redis.Redis(host=os.environ.get("REDIS_HOST", "redis"), port=6379, socket_timeout=5)
+        return 200, {"count": client.incr("count")}
+    return 404, {"error": f"no route {method} {path}"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _answer(self, method: str) -> None:
+        status, body = handle(method, self.path)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def do_POST(self) -> None:
+        self._answer("POST")
+
+    def log_message(self, format: str, *args) -> None:
+        print(f"{ROLE}: {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
+
+
+if __name__ == "__main__":
+    port = int(os.environ.get("PORT", "8000"))
+    print(f"{ROLE} listening on {port}", flush=True)
+    ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
