@@ -28,7 +28,7 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
     if probe.log is not None:
         seen = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").count(probe.log)
         return None if seen >= probe.times else f"line seen {seen} of {probe.times} time(s)"
-    result = container.exec_run(probe.command, stdout=False, stderr=False)
+    result = container.exec_run(probe.command)  # waits for the command to end (output is discarded)
     return None if result.exit_code == 0 else f"exit code {result.exit_code}"
 
 

@@ -114,7 +114,7 @@ class Service:
         """Start it again (same ports, same network name) and, by default, wait for its readiness probe."""
         self.container.start()
         if wait:
-            self.wait_ready(time.monotonic() + self.spec.timeout)
+            self.wait_ready(time.monotonic())
 
     def restart(self, wait: bool = True) -> None:
         self.stop()
@@ -134,8 +134,9 @@ class Service:
         self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
                                                                                           *self.spec.aliases])
 
-    def wait_ready(self, deadline: float, cancelled: threading.Event | None = None) -> None:
-        started = time.monotonic()
+    def wait_ready(self, started: float, cancelled: threading.Event | None = None) -> None:
+        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started`."""
+        deadline = started + self.spec.timeout
         probe = self.spec.ready
         seen = "the container never reported running"
         while True:
@@ -322,7 +323,7 @@ class _Starter:
             self.topology.services[name] = service
         if spec.ready:
             self.progress(StartEvent(name, "waiting", detail=spec.ready.describe()))
-        service.wait_ready(started + spec.timeout, self.cancelled)
+        service.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if ports else ""))
         return service
 

@@ -21,8 +21,11 @@ def handle(method: str, path: str) -> tuple[int, dict]:
     if ROLE == "greeter" and path == "/hello":
         return 200, {"greeting": os.environ.get("GREETING", "hello")}
     if ROLE == "relay" and path == "/relay":
-        with urllib.request.urlopen(os.environ["GREETER_URL"] + "/hello", timeout=5) as response:
-            return 200, {"relayed": json.load(response)}
+        try:
+            with urllib.request.urlopen(os.environ["GREETER_URL"] + "/hello", timeout=2) as response:
+                return 200, {"relayed": json.load(response)}
+        except OSError as error:
+            return 502, {"error": f"greeter unreachable: {error}"}
     if ROLE == "counter" and path == "/count" and method == "POST":
         import redis
 
@@ -33,7 +36,7 @@ def handle(method: str, path: str) -> tuple[int, dict]:
 
 class Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str) -> None:
-        status, body = handle(method, self.path)
+        status, body = handle(method, self.path.split("?")[0])
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

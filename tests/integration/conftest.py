@@ -1,0 +1,31 @@
+"""Integration tests run against the real Docker engine (`make test` starts it and builds the base images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness.runtime import labels as L
+
+TOPOLOGIES = Path(__file__).parent.parent / "topologies"
+EXAMPLE_APP = TOPOLOGIES / "example-app"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    return docker.from_env()
+
+
+def harness_resources(client: docker.DockerClient, topology: str) -> list[str]:
+    """Names of containers and networks the harness created for `topology` that still exist."""
+    label = {"label": f"{L.TOPOLOGY}={topology}"}
+    return ([c.name for c in client.containers.list(all=True, filters=label)]
+            + [n.name for n in client.networks.list(filters=label)])
+
+
+def write_topology(directory: Path, text: str, name: str = "topology.yaml") -> Path:
+    file = directory / name
+    file.write_text(text.replace("EXAMPLE_APP", str(EXAMPLE_APP)))
+    return file

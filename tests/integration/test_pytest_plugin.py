@@ -1,0 +1,153 @@
+"""The pytest plugin as a user sees it: pytest runs in a subprocess with --topology."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Topology, load_topology
+
+from .conftest import TOPOLOGIES, harness_resources
+
+EXAMPLE = str(TOPOLOGIES / "example.yaml")
+REDIS_ONLY = str(TOPOLOGIES / "redis-only.yaml")
+
+
+def test_a_failing_test_shows_the_log_lines_each_service_wrote_during_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import urllib.request
+
+        def test_passes(topology):
+            urllib.request.urlopen(topology["greeter"].url + "/hello?first").read()
+
+        def test_fails(topology):
+            urllib.request.urlopen(topology["relay"].url + "/relay").read()
+            assert False, "the relay answered"
+    """)
+    result = pytester.runpytest_subprocess("--topology", EXAMPLE)
+    result.assert_outcomes(passed=1, failed=1)
+    output = result.stdout.str()
+    assert "service relay log during this test" in output
+    assert "service greeter log during this test" in output
+    assert "relay: GET /relay -> 200" in output
+    assert "greeter: GET /hello -> 200" in output
+    assert "/hello?first" not in output.split("FAILURES")[1]  # only the failing test's lines
+    assert " ready greeter" in result.stderr.str()  # progress while starting
+
+
+def test_engine_unreachable_is_one_clear_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine.sock")
+    result = pytester.runpytest_subprocess("--topology", EXAMPLE)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = result.stderr.str()
+    assert errors.count("no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine.sock") == 1
+    assert "ensure-engine.sh" in errors
+    assert "Traceback" not in errors + result.stdout.str()
+
+
+def test_an_invalid_topology_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    topology = pytester.makefile(".yaml", topology="services:\n  web:\n    imag: nginx\n")
+    pytester.makepyfile("def test_a(topology): pass\n")
+    result = pytester.runpytest_subprocess("--topology", str(topology))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "topology.yaml:3: services.web.imag: unknown key 'imag' (did you mean 'image'?)" in result.stderr.str()
+
+
+def test_a_topology_that_does_not_start_stops_the_session_with_its_error(pytester: pytest.Pytester,
+                                                                          docker_client) -> None:  # noqa: ANN001
+    topology = pytester.makefile(".yaml", topology="name: plugin-not-ready\nservices:\n  redis:\n    image: redis:7\n"
+                                                   "    ready: {log: never printed}\n    timeout: 2\n")
+    pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
+    result = pytester.runpytest_subprocess("--topology", str(topology))
+    assert result.ret == 1
+    output = result.stdout.str()
+    assert output.count("service 'redis' was not ready after 2.") == 1
+    assert harness_resources(docker_client, "plugin-not-ready") == []
+
+
+def test_the_fixture_without_a_topology_file_says_what_to_do(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(topology): pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the `topology` fixture needs a topology file: run pytest with --topology FILE*"])
+
+
+def test_the_ini_key_names_the_topology(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\ntopology = {REDIS_ONLY}\n")
+    pytester.makepyfile("def test_a(topology):\n    assert topology['redis'].port(6379) > 0\n")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_the_plugin_costs_nothing_without_topology() -> None:
+    code = ("import sys, harness.pytest_plugin; "
+            "print(sorted(m for m in ('docker', 'testcontainers', 'pydantic', 'rich') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_killed_session_leaves_containers_that_the_next_run_removes(pytester: pytest.Pytester,
+                                                                      docker_client) -> None:  # noqa: ANN001
+    pytester.makepyfile("""
+        import time
+        def test_hangs(topology):
+            print("TOPOLOGY-UP", flush=True)
+            time.sleep(120)
+    """)
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-s", "--topology", REDIS_ONLY],
+                               cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout:  # type: ignore[union-attr]
+            if "TOPOLOGY-UP" in line:
+                break
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    left = harness_resources(docker_client, "redis-only")
+    assert len(left) == 2  # the container and the network outlived their pytest process
+    with Topology.start(load_topology(TOPOLOGIES / "example.yaml").model_copy(update={"name": "next-run"})):
+        assert not set(left) & set(harness_resources(docker_client, "redis-only"))
+
+
+def test_sigterm_tears_the_topology_down(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makepyfile("""
+        import time
+        def test_hangs(topology):
+            print("TOPOLOGY-UP", flush=True)
+            time.sleep(120)
+    """)
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-s", "--topology", REDIS_ONLY],
+                               cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:  # type: ignore[union-attr]
+        if "TOPOLOGY-UP" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) != 0
+    assert harness_resources(docker_client, "redis-only") == []
+
+
+def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makepyfile("def test_a(topology):\n    assert topology['redis'].url\n")
+    result = pytester.runpytest_subprocess("--topology", REDIS_ONLY, "--topology-keep")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*topology kept running (remove it with: harness down)*", "redis*http://127.0.0.1:*"])
+    harness = str(Path(sys.executable).parent / "harness")
+    try:
+        ps = subprocess.run([harness, "ps"], capture_output=True, text=True, check=True).stdout
+        assert "redis-only" in ps and "6379 ->" in ps and "true" in ps
+        logs = subprocess.run([harness, "logs", "redis", "--topology", REDIS_ONLY], capture_output=True, text=True)
+        assert logs.returncode == 0 and "Ready to accept connections" in logs.stdout
+    finally:
+        down = subprocess.run([harness, "down", REDIS_ONLY], capture_output=True, text=True)
+    assert down.returncode == 0 and "removed 1 container(s)" in down.stdout
+    assert harness_resources(docker_client, "redis-only") == []
+    missing = subprocess.run([harness, "logs", "redis"], capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert "no running service 'redis'; `harness ps` lists what is running" in missing.stderr

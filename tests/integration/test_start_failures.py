@@ -1,0 +1,90 @@
+"""A topology that cannot start gives one error naming the service, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import BuildFailed, ImageMissing, ServiceExited, ServiceNotReady
+
+from .conftest import harness_resources, write_topology
+
+
+def test_a_service_that_never_gets_ready(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, """
+name: never-ready
+services:
+  redis:
+    image: redis:7
+    ready: {tcp: 6379}
+  greeter:
+    build: EXAMPLE_APP
+    command: python app.py greeter
+    depends_on: [redis]
+    ready:
+      http: {port: 8000, path: /nowhere}
+    timeout: 3
+""")
+    with pytest.raises(ServiceNotReady) as error:
+        Topology.start(load_topology(file))
+    message = str(error.value)
+    assert message.startswith("service 'greeter' was not ready after 3.")
+    assert "probe http GET :8000/nowhere -> 200 never passed (last: status 404)" in message
+    assert "Last 50 lines of its log:\n  | greeter listening on 8000" in message
+    assert "GET /nowhere -> 404" in message
+    assert "raise the service's `timeout:`" in message
+    assert harness_resources(docker_client, "never-ready") == []
+
+
+def test_a_service_that_exits_during_startup(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, """
+name: exits
+services:
+  crasher:
+    image: python:3.11-slim
+    command: ["python", "-c", "import sys; print('cannot find my config'); sys.exit(3)"]
+    ready: {tcp: 8000}
+""")
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(file))
+    assert str(error.value).startswith("service 'crasher' exited with code 3 during startup.")
+    assert "  | cannot find my config" in str(error.value)
+    assert harness_resources(docker_client, "exits") == []
+
+
+def test_a_failed_build(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nRUN echo 'compiling the thing' && exit 7\n")
+    file = write_topology(tmp_path, """
+name: broken-build
+services:
+  redis:
+    image: redis:7
+  app:
+    build: ./broken
+""")
+    with pytest.raises(BuildFailed) as error:
+        Topology.start(load_topology(file))
+    message = str(error.value)
+    assert message.startswith(f"service 'app': docker build of {tmp_path / 'broken'} failed.")
+    assert "  | compiling the thing" in message
+    assert "returned a non-zero code: 7" in message
+    assert harness_resources(docker_client, "broken-build") == []
+
+
+def test_an_image_that_is_not_there(tmp_path: Path, docker_client, monkeypatch) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, """
+name: no-image
+services:
+  ghost:
+    image: pytest-topology/does-not-exist:1
+""")
+    with pytest.raises(ImageMissing) as error:
+        Topology.start(load_topology(file))
+    assert str(error.value).startswith("service 'ghost': image 'pytest-topology/does-not-exist:1' is not in the "
+                                       "local Docker engine and pulling it failed")
+    assert "ensure-base-images.sh" in str(error.value)
+    assert harness_resources(docker_client, "no-image") == []
