@@ -70,7 +70,8 @@ def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: Sourc
         result[key] = value
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
-    for key, value in service.items():
+    # x-topology last: its keys (e.g. `ready`) win over what compose keys translate to, whatever the order
+    for key, value in sorted(service.items(), key=lambda item: item[0] == "x-topology"):
         at = here + (key,)
         if key in IGNORED:
             _warn(source, at, IGNORED[key])
@@ -80,15 +81,14 @@ def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: Sourc
         elif key == "environment":
             put("environment", _environment(value, at, source), key)
         elif key in ("ports", "expose"):
-            ports = result.get("ports", []) + [_container_port(p, at + (i,), source) for i, p in enumerate(value)]
-            put("ports", ports, key)
+            before = result.get("ports", [])
+            put("ports", before + [_container_port(p, at + (i,), source) for i, p in enumerate(value)], key)
+            for index in range(len(value)):
+                out.lines[here + ("ports", len(before) + index)] = source.line(at + (index,))
         elif key == "depends_on":
             put("depends_on", _depends_on(value, at, source), key)
-            for index in range(len(value)):
-                out.lines[here + ("depends_on", index)] = source.line(at + (index,))
-            if isinstance(value, dict):
-                for index, dep in enumerate(value):
-                    out.lines[here + ("depends_on", index)] = source.line(at + (dep,))
+            for index, item in enumerate(value):
+                out.lines[here + ("depends_on", index)] = source.line(at + (item if isinstance(value, dict) else index,))
         elif key == "healthcheck":
             probe = _healthcheck(value, at, source)
             if probe:
@@ -97,12 +97,13 @@ def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: Sourc
             put("aliases", _aliases(value, at, source), key)
         elif key == "volumes":
             put("mounts", [_bind_mount(v, at + (i,), source) for i, v in enumerate(value)], key)
+            _carry_lines(source, out, at, here + ("mounts",))
         elif key == "x-topology":
             if not isinstance(value, dict):
                 raise source.error(at, "x-topology holds pytest-topology service keys (ready, timeout, openapi, ...)")
             for inner, inner_value in value.items():
                 put(inner, inner_value, key)
-                out.lines[here + (inner,)] = source.line(at + (inner,))
+                _carry_lines(source, out, at + (inner,), here + (inner,))
         elif key == "build" and isinstance(value, dict):
             put("build", _build(value, at, source), key)
         else:
@@ -110,6 +111,13 @@ def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: Sourc
     if "build" in result:
         result.pop("image", None)  # compose uses `image` as the tag of the built image; we tag by content
     return result
+
+
+def _carry_lines(source: SourceMap, out: SourceMap, old: Path_, new: Path_) -> None:
+    """Lines of everything under `old` in the compose file become the lines of the same things under `new`."""
+    for path, line in source.lines.items():
+        if path[: len(old)] == old:
+            out.lines[new + path[len(old):]] = line
 
 
 def _warn(source: SourceMap, at: Path_, why: str) -> None:
@@ -131,7 +139,10 @@ def _environment(value: Any, at: Path_, source: SourceMap) -> dict[str, Any]:
 
 def _container_port(value: Any, at: Path_, source: SourceMap) -> int:
     """'80', '8080:80', '127.0.0.1:8080:80', '80/tcp', 80 or {target: 80} -> 80 (published on a free port)."""
-    text = str(value["target"]) if isinstance(value, dict) and "target" in value else str(value)
+    if isinstance(value, dict) and "target" in value:
+        text = f"{value['target']}/{value.get('protocol', 'tcp')}"
+    else:
+        text = str(value)
     port, _, protocol = text.rpartition(":")[2].partition("/")
     if protocol not in ("", "tcp") or not port.isdigit():
         raise source.error(at, f"port {value!r} is not supported (a TCP container port such as '8080:80' or 80)")
@@ -143,7 +154,8 @@ def _depends_on(value: Any, at: Path_, source: SourceMap) -> list[str]:
         return value
     if isinstance(value, dict):
         for dep, options in value.items():
-            condition = (options or {}).get("condition", "service_started") if isinstance(options, dict) else None
+            condition = (options or {}).get("condition", "service_started") if isinstance(options, (dict, type(None))) \
+                else options
             if condition not in CONDITIONS:
                 raise source.error(at + (dep,), f"depends_on condition {condition!r} is not supported "
                                                 f"(supported: {', '.join(sorted(CONDITIONS))})")
@@ -161,9 +173,12 @@ def _healthcheck(value: Any, at: Path_, source: SourceMap) -> dict[str, Any] | N
     if value.get("disable"):
         return None
     test = value.get("test")
+    if test is None:
+        raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
+                               "service a probe under `x-topology: {ready: ...}`")
     if isinstance(test, str):
         return {"command": ["/bin/sh", "-c", test]}
-    if isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL"):
+    if isinstance(test, list) and len(test) > 1 and test[0] in ("CMD", "CMD-SHELL"):
         return {"command": test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]}
     if isinstance(test, list) and test == ["NONE"]:
         return None
@@ -187,7 +202,7 @@ def _bind_mount(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
     if len(parts) < 2 or not parts[0].startswith((".", "/")):
         raise source.error(at, f"volume {value!r} is not supported: only bind mounts of files next to the compose "
                                "file ('./conf:/etc/conf:ro'); containers are thrown away after each run")
-    if len(parts) == 3 and parts[2] != "ro":
+    if len(parts) == 3 and "ro" not in parts[2].split(","):
         _warn(source, at, f"mode '{parts[2]}': the harness mounts files read-only")
     return {"source": parts[0], "target": parts[1]}
 

@@ -6,10 +6,18 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def service_name_problem(name: object) -> str | None:
+    """Why `name` cannot be a service name (it becomes a host name on the network), or None."""
+    if isinstance(name, str) and SERVICE_NAME.match(name):
+        return None
+    return (f"service name {name!r} must be lower-case letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit (it becomes a host name on the network)")
 
 
 class _Strict(BaseModel):
@@ -129,23 +137,29 @@ class TopologySpec(_Strict):
     name: str | None = None
     services: dict[str, ServiceSpec] = Field(min_length=1)
     # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
-    file: Path = Field(default=Path("topology.yaml"), exclude=True)
+    _file: Path = PrivateAttr(default=Path("topology.yaml"))
 
     @field_validator("services", mode="before")
     @classmethod
     def _names_are_dns_labels(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            for name in value:
-                if not isinstance(name, str) or not SERVICE_NAME.match(name):
-                    raise ValueError(
-                        f"service name {name!r} must be lower-case letters, digits, '-', '_' or '.', "
-                        "starting with a letter or digit (it becomes a host name on the network)"
-                    )
+        for name in value if isinstance(value, dict) else ():
+            if problem := service_name_problem(name):
+                raise ValueError(problem)
         return value
+
+    @classmethod
+    def from_file_data(cls, data: Any, file: Path) -> TopologySpec:
+        spec = cls.model_validate(data)
+        spec._file = file.resolve()
+        return spec
+
+    @property
+    def file(self) -> Path:
+        return self._file
 
     @property
     def base_dir(self) -> Path:
-        return self.file.parent
+        return self._file.parent
 
     @property
     def project(self) -> str:

@@ -72,8 +72,9 @@ class StartPlan:
 
     def as_mermaid(self) -> str:
         lines = ["graph LR"]
+        linked = {n for name in self.depends_on for n in [*self.depends_on[name], *self.consumes[name]]}
         for name, deps in self.depends_on.items():
-            if not deps and not self.consumes[name] and not any(name in d for d in self.depends_on.values()):
+            if not deps and not self.consumes[name] and name not in linked:
                 lines.append(f"  {_node(name)}")
             lines += [f"  {_node(name)} --> {_node(dep)}" for dep in deps]
             lines += [f"  {_node(name)} -.-> {_node(o)}" for o in self.consumes[name] if o not in deps]

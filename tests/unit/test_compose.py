@@ -232,8 +232,6 @@ def test_unsupported_port(compose_error, port):
     )
 
 
-@pytest.mark.xfail(reason="compose._container_port ignores `protocol:` of the long port form, so a UDP port is "
-                          "silently used as a TCP port", strict=True)
 def test_udp_port_in_long_form_is_not_supported(compose_error):
     message = compose_error("""
         services:
@@ -294,8 +292,6 @@ def test_depends_on_map_without_a_condition(load_compose):
     assert spec.services["api"].depends_on == ["db"]
 
 
-@pytest.mark.xfail(reason="compose._depends_on: an empty entry (`db:` with no options) reads as condition None and "
-                          "is rejected with \"depends_on condition None is not supported\"", strict=True)
 def test_depends_on_map_entry_without_options(load_compose):
     spec = load_compose("""
         services:
@@ -456,8 +452,6 @@ def test_unsupported_healthcheck_key(compose_error):
     )
 
 
-@pytest.mark.xfail(reason="compose._healthcheck accepts [\"CMD\"] with no command and makes an empty command probe",
-                   strict=True)
 def test_healthcheck_cmd_without_a_command_is_an_error(write):
     file = write("""
         services:
@@ -546,8 +540,6 @@ def test_named_or_anonymous_volume_is_an_error(compose_error, volume):
     )
 
 
-@pytest.mark.xfail(reason="compose_to_topology records only the line of `volumes:`, so the error for a volume "
-                          "list item points at the key's line, not the item's", strict=True)
 def test_bind_mount_source_must_exist(compose_error, tmp_path):
     message = compose_error("""
         services:
@@ -712,8 +704,6 @@ def test_x_topology_that_is_not_a_mapping(compose_error):
     )
 
 
-@pytest.mark.xfail(reason="compose._service: a `healthcheck:` written after `x-topology: {ready: ...}` replaces the "
-                          "explicit x-topology probe (the result depends on key order)", strict=True)
 def test_x_topology_ready_wins_over_a_later_healthcheck(load_compose):
     service = load_compose("""
         services:
@@ -784,8 +774,6 @@ def test_port_out_of_range_points_at_the_ports_key(compose_error):
     )
 
 
-@pytest.mark.xfail(reason="compose_to_topology records only the line of each translated key, so an error in a list "
-                          "item of a block list points at the key's line, not the item's", strict=True)
 def test_port_out_of_range_points_at_the_list_item(compose_error):
     message = compose_error("""
         services:
@@ -800,8 +788,6 @@ def test_port_out_of_range_points_at_the_list_item(compose_error):
     )
 
 
-@pytest.mark.xfail(reason="compose_to_topology records only the line of each x-topology key, so an error nested "
-                          "deeper points at that key's line (here `ready:`), not the bad key's", strict=True)
 def test_nested_x_topology_error_points_at_the_bad_key(compose_error):
     message = compose_error("""
         services:

@@ -428,15 +428,12 @@ def test_invalid_service_name(load_error, name):
           "{name}":
             image: x
     """)
-    # only the message: its location is wrong today (see test_invalid_service_name_points_at_the_name)
     assert message.endswith(
         f"service name {name!r} must be lower-case letters, digits, '-', '_' or '.', "
         "starting with a letter or digit (it becomes a host name on the network)"
     )
 
 
-@pytest.mark.xfail(reason="loader: an invalid service name is reported at the `services:` line with path `services`, "
-                          "not at the line of the offending name", strict=True)
 def test_invalid_service_name_points_at_the_name(load_error):
     message = load_error("""
         services:
@@ -579,8 +576,6 @@ def test_consumes_may_go_both_ways(load):
     assert spec.services["a"].consumes == ["b"]
 
 
-@pytest.mark.xfail(reason="loader._check_references stops at the first bad reference, unlike validation errors "
-                          "which are all reported together", strict=True)
 def test_several_bad_references_are_reported_together(load_error):
     message = load_error("""
         services:
@@ -651,12 +646,9 @@ def test_paths_are_relative_to_the_topology_file_not_the_working_directory(write
     assert load_topology(file).services["app"].build.context == "./app"
 
 
-# --- poor messages found while writing these tests ---------------------------------------------------------------
+# --- messages that were poor once ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="loader._describe: a union-typed field (command: str | list[str]) gives one error per "
-                          "union member, with pydantic's member tags in the path ('command.str', 'command.list[str]')",
-                   strict=True)
 def test_wrong_type_for_a_union_field_is_one_error_at_the_field(load_error):
     message = load_error("""
         services:
@@ -668,8 +660,6 @@ def test_wrong_type_for_a_union_field_is_one_error_at_the_field(load_error):
     assert message.startswith("topology.yaml:4: services.a.command: ")
 
 
-@pytest.mark.xfail(reason="loader._describe: a service with an empty body says 'Input should be a valid dictionary "
-                          "or instance of ServiceSpec', naming an internal class", strict=True)
 def test_empty_service_body_does_not_name_internal_classes(load_error):
     message = load_error("""
         services:
@@ -679,8 +669,6 @@ def test_empty_service_body_does_not_name_internal_classes(load_error):
     assert "ServiceSpec" not in message
 
 
-@pytest.mark.xfail(reason="source.load_yaml uses the problem mark, which for an unclosed quote is the end of the "
-                          "file (a line past its last line); the context mark says where the quote opens", strict=True)
 def test_unclosed_quote_points_at_the_line_where_it_opens(write):
     file = write("""
         services:
@@ -694,8 +682,6 @@ def test_unclosed_quote_points_at_the_line_where_it_opens(write):
     assert info.value.location == "topology.yaml:3"
 
 
-@pytest.mark.xfail(reason="loader.load_topology: a top-level `file:` key is silently overwritten by the loader's own "
-                          "`file` field instead of being reported as an unknown key", strict=True)
 def test_top_level_file_key_is_unknown(load_error):
     message = load_error("""
         file: other.yaml
