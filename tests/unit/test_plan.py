@@ -87,7 +87,6 @@ def test_as_mermaid(shop):
         "  api[api] --> db[db]\n"
         "  web[web] --> api[api]\n"
         "  web[web] -.-> auth_svc[auth-svc]\n"
-        "  auth_svc[auth-svc]\n"
         "  cache_v2[cache.v2]"
     )
 
