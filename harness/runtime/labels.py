@@ -51,17 +51,23 @@ def run_labels(run_id: str, topology: str, file: Path, keep: bool) -> dict[str, 
 
 def remove_run(client: docker.DockerClient, run_id: str) -> int:
     """Remove every container, then the networks, of one run. Returns the number of containers removed."""
-    containers = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"})
+    containers = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"}, sparse=True)
     _remove_containers(containers)
     for network in client.networks.list(filters={"label": f"{RUN}={run_id}"}):
-        _ignore_gone(network.remove)
+        try:
+            _ignore_gone(network.remove)
+        except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
+            late = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"}, sparse=True)
+            _remove_containers(late)
+            containers += late
+            _ignore_gone(network.remove)
     return len(containers)
 
 
 def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, topology: str | None = None) -> int:
     """Remove runs whose owner process is gone (or, with include_kept, every kept run too)."""
     runs: set[str] = set()
-    for resource in [*client.containers.list(all=True, filters={"label": RUN}),
+    for resource in [*client.containers.list(all=True, filters={"label": RUN}, sparse=True),
                      *client.networks.list(filters={"label": RUN})]:
         labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
         if topology and labels.get(TOPOLOGY) != topology:

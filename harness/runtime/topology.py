@@ -139,16 +139,20 @@ class Service:
         deadline = started + self.spec.timeout
         probe = self.spec.ready
         seen = "the container never reported running"
+        pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
+        status_read = 0.0
         while True:
             if cancelled is not None and cancelled.is_set():
                 raise _Cancelled()
-            self.container.reload()
-            if self.container.status in ("exited", "dead"):
-                code = self.container.attrs["State"]["ExitCode"]
-                raise ServiceExited(
-                    f"service '{self.name}' exited with code {code} during startup. "
-                    f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                    "Fix the service's command or configuration (its log above says why it stopped).")
+            if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
+                self.container.reload()
+                status_read = time.monotonic()
+                if self.container.status in ("exited", "dead"):
+                    code = self.container.attrs["State"]["ExitCode"]
+                    raise ServiceExited(
+                        f"service '{self.name}' exited with code {code} during startup. "
+                        f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
+                        "Fix the service's command or configuration (its log above says why it stopped).")
             if self.container.status == "running":
                 seen = probe_once(probe, self.container, self.ports) if probe else None
                 if seen is None:
@@ -159,7 +163,8 @@ class Service:
                     f"service '{self.name}' was not ready after {waited:.1f} s: probe {probe.describe() if probe else ''}"
                     f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
                     "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.")
-            time.sleep(probe.interval if probe else 0.1)
+            time.sleep(pause)
+            pause = min(pause * 2, probe.interval if probe else 0.1)
 
     def _log_tail(self) -> str:
         lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
@@ -213,10 +218,11 @@ class Topology:
         network = Network(docker_network_kw={"labels": run_labels})
         network.name = f"harness-{spec.project}-{run_id}"
         topology = cls(spec, client, run_id, network.name, keep)
+        starter = _Starter(topology, network, run_labels, progress or (lambda event: None))
         try:
-            network.create()
-            _Starter(topology, network, run_labels, progress or (lambda event: None)).run()
+            starter.run()
         except BaseException:
+            starter.stop()
             topology.close()
             raise
         return topology
@@ -253,28 +259,51 @@ class _Starter:
         self.lock = threading.Lock()
         self.images: dict[str, Future[str]] = {}
         self.ready: dict[str, Future[Service]] = {}
+        self.network_created: Future[object] = Future()
+        self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
-        builds: dict[tuple, Future[str]] = {}
+        # Everything that does not depend on readiness starts at once: the network, every build, every image check.
+        self.network_created = self._spawn(lambda _: self.network.create(), "network")
+        images: dict[object, Future[str]] = {}
         for name, service in self.spec.services.items():
             if service.build:
-                key = (service.build.context, service.build.dockerfile, tuple(sorted(service.build.args.items())))
-                if key not in builds:
-                    builds[key] = self._spawn(self._build, name)
-                self.images[name] = builds[key]
+                key: object = (service.build.context, service.build.dockerfile,
+                               tuple(sorted(service.build.args.items())))
+                if key not in images:
+                    images[key] = self._spawn(self._build, name)
+            else:
+                key = service.image
+                if key not in images:
+                    images[key] = self._spawn(
+                        lambda n: ensure_image(self.topology.client, self.spec.services[n].image or "", service=n),
+                        name)
+            self.images[name] = images[key]
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
                 self.ready[name] = self._spawn(self._start, name)
         try:
-            done, _ = wait(self.ready.values(), return_when=FIRST_EXCEPTION)
-            errors = [f.exception() for f in done if f.exception() and not isinstance(f.exception(), _Cancelled)]
-            if errors:
-                raise errors[0]
-            if any(f.exception() for f in done):
-                raise HarnessError("the topology did not start")
+            wait(self.ready.values(), return_when=FIRST_EXCEPTION)
+            if self.failures:
+                raise self.failures[0]
         except BaseException:
             self.cancelled.set()
             raise
+
+    def stop(self) -> None:
+        """Cancel, and give the threads that are creating containers a moment to finish (so teardown sees them)."""
+        self.cancelled.set()
+        wait(self.ready.values(), timeout=10)
+
+    def _await(self, future: Future) -> object:
+        """The future's result, or _Cancelled as soon as the start is cancelled."""
+        while not future.done():
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            wait([future], timeout=0.05)
+        if future.exception() is not None:
+            raise _Cancelled()  # the failure itself is reported by the thread that had it
+        return future.result()
 
     def _spawn(self, work: Callable[[str], object], name: str) -> Future:
         future: Future = Future()
@@ -284,6 +313,8 @@ class _Starter:
                 future.set_result(work(name))
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 if not isinstance(exc, _Cancelled):
+                    with self.lock:
+                        self.failures.append(exc)
                     self.cancelled.set()
                     self.progress(StartEvent(name, "failed", detail=str(exc).splitlines()[0]))
                 future.set_exception(exc)
@@ -303,13 +334,10 @@ class _Starter:
 
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
-        image = (self.images[name].result() if spec.build
-                 else ensure_image(self.topology.client, spec.image or "", service=name))
+        image = str(self._await(self.images[name]))
+        self._await(self.network_created)
         for dependency in spec.depends_on:
-            if self.ready[dependency].exception() is not None:
-                raise _Cancelled()
-        if self.cancelled.is_set():
-            raise _Cancelled()
+            self._await(self.ready[dependency])
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         ports = {port: _free_port() for port in spec.published_ports()}

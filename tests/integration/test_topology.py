@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import Topology, load_topology
+from harness.compose import ComposeKeyIgnored
 from harness.runtime.topology import StartEvent
 
 from .conftest import TOPOLOGIES, harness_resources
@@ -126,7 +127,8 @@ def test_build_is_cached_on_the_next_start(example: Topology, docker_client) -> 
 
 
 def test_compose_file_starts_the_same_way(docker_client) -> None:  # noqa: ANN001
-    spec = load_topology(TOPOLOGIES / "compose" / "docker-compose.yml")
+    with pytest.warns(ComposeKeyIgnored, match=r"docker-compose.yml:\d+: services.counter.restart: ignored"):
+        spec = load_topology(TOPOLOGIES / "compose" / "docker-compose.yml")
     assert spec.services["counter"].depends_on == ["redis"]
     assert spec.services["redis"].ready is not None and spec.services["redis"].ready.command == ["redis-cli", "ping"]
     with Topology.start(spec) as topology:
