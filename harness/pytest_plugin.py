@@ -121,7 +121,8 @@ class TopologySession:
                     text = service.logs(since=since)
                 except Exception as error:  # noqa: BLE001 - a report must never fail because a log is gone
                     text = f"(log unavailable: {error})"
-                if text.strip():
-                    report.sections.append((f"service {service.name} log during this test", text))
+                if text.strip():  # shown with the failure, and kept on the item so JUnit's system-out gets it too
+                    item.add_report_section(call.when, f"log of service {service.name}", text)
+                    report.sections.append((f"Captured log of service {service.name} {call.when}", text))
         return report
 

@@ -53,6 +53,7 @@ def _dockerignore(context: Path) -> list[str]:
 
 
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
+                on_start: Callable[[], None] | None = None,
                 on_line: Callable[[str], None] | None = None) -> tuple[str, bool]:
     """Build unless an image with the content tag exists. Returns (tag, built_now)."""
     tag = build_tag(context, build)
@@ -61,6 +62,8 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
         return tag, False
     except docker.errors.ImageNotFound:
         pass
+    if on_start:
+        on_start()
     log: list[str] = []
     try:
         for chunk in client.api.build(path=str(context), dockerfile=build.dockerfile, tag=tag, buildargs=build.args,

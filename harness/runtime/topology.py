@@ -191,7 +191,8 @@ class Topology:
                            f"(services: {', '.join(self.services)})") from None
 
     def __iter__(self) -> Iterator[Service]:
-        return iter(self.services.values())
+        """The running services, in the order of the topology file."""
+        return iter([self.services[name] for name in self.spec.services if name in self.services])
 
     def __contains__(self, name: object) -> bool:
         return name in self.services
@@ -326,8 +327,8 @@ class _Starter:
         build = self.spec.services[name].build
         assert build is not None
         started = time.monotonic()
-        self.progress(StartEvent(name, "building"))
         tag, built = build_image(self.topology.client, self.spec.base_dir / build.context, build, service=name,
+                                 on_start=lambda: self.progress(StartEvent(name, "building")),
                                  on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)))
         self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
         return tag

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -30,11 +31,13 @@ def test_a_failing_test_shows_the_log_lines_each_service_wrote_during_it(pyteste
             urllib.request.urlopen(topology["relay"].url + "/relay").read()
             assert False, "the relay answered"
     """)
-    result = pytester.runpytest_subprocess("--topology", EXAMPLE)
+    result = pytester.runpytest_subprocess("--topology", EXAMPLE, "--junitxml=junit.xml", "-o", "junit_logging=all")
     result.assert_outcomes(passed=1, failed=1)
+    junit = ElementTree.parse(pytester.path / "junit.xml")
+    assert "relay: GET /relay -> 200" in junit.find(".//testcase[@name='test_fails']/system-out").text
     output = result.stdout.str()
-    assert "service relay log during this test" in output
-    assert "service greeter log during this test" in output
+    assert "Captured log of service relay call" in output
+    assert "Captured log of service greeter call" in output
     assert "relay: GET /relay -> 200" in output
     assert "greeter: GET /hello -> 200" in output
     assert "/hello?first" not in output.split("FAILURES")[1]  # only the failing test's lines
