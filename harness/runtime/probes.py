@@ -11,8 +11,12 @@ from docker.models.containers import Container
 from harness.model import ReadyProbe
 
 
-def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int]) -> str | None:
-    """One attempt: None when the service is ready, else what was seen instead."""
+def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],
+               log_since: float | None = None) -> str | None:
+    """One attempt: None when the service is ready, else what was seen instead.
+
+    `log_since` (a time.time() value) makes a log probe count only lines written since then (after a restart).
+    """
     if probe.http:
         url = f"http://127.0.0.1:{host_port[probe.http.port]}{probe.http.path}"
         try:
@@ -26,7 +30,8 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
     if probe.tcp:
         return None if _tcp_accepts(host_port[probe.tcp]) else f"nothing accepts connections on port {probe.tcp}"
     if probe.log is not None:
-        seen = container.logs(stdout=True, stderr=True).decode("utf-8", "replace").count(probe.log)
+        options = {"since": log_since} if log_since else {}
+        seen = container.logs(stdout=True, stderr=True, **options).decode("utf-8", "replace").count(probe.log)
         return None if seen >= probe.times else f"line seen {seen} of {probe.times} time(s)"
     result = container.exec_run(probe.command)  # waits for the command to end (output is discarded)
     return None if result.exit_code == 0 else f"exit code {result.exit_code}"

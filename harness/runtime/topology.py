@@ -112,9 +112,10 @@ class Service:
 
     def start(self, wait: bool = True) -> None:
         """Start it again (same ports, same network name) and, by default, wait for its readiness probe."""
+        restarted_at = time.time()
         self.container.start()
         if wait:
-            self.wait_ready(time.monotonic())
+            self.wait_ready(time.monotonic(), log_since=restarted_at)
 
     def restart(self, wait: bool = True) -> None:
         self.stop()
@@ -134,7 +135,8 @@ class Service:
         self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
                                                                                           *self.spec.aliases])
 
-    def wait_ready(self, started: float, cancelled: threading.Event | None = None) -> None:
+    def wait_ready(self, started: float, cancelled: threading.Event | None = None,
+                   log_since: float | None = None) -> None:
         """Wait until the probe passes, at most the service's `timeout` seconds counted from `started`."""
         deadline = started + self.spec.timeout
         probe = self.spec.ready
@@ -154,7 +156,7 @@ class Service:
                         f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
                         "Fix the service's command or configuration (its log above says why it stopped).")
             if self.container.status == "running":
-                seen = probe_once(probe, self.container, self.ports) if probe else None
+                seen = probe_once(probe, self.container, self.ports, log_since) if probe else None
                 if seen is None:
                     return
             if time.monotonic() > deadline:

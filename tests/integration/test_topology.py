@@ -146,3 +146,11 @@ def test_close_removes_every_container_and_the_network(docker_client) -> None:  
     topology.close()
     assert harness_resources(docker_client, "redis-only") == []
     assert time.monotonic() - started < 5  # no 10 s `docker stop` grace period (the figure itself is in bench/)
+
+
+def test_start_after_stop_waits_for_a_fresh_log_line(example: Topology) -> None:
+    redis = example["redis"]  # ready: {log: Ready to accept connections}; the old line must not count again
+    redis.stop()
+    redis.start()
+    assert redis.logs().count("Ready to accept connections") == 2
+    assert redis.exec(["redis-cli", "ping"]).output.strip() == "PONG"
