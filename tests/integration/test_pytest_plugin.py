@@ -95,31 +95,8 @@ def test_the_plugin_costs_nothing_without_topology() -> None:
     assert out.strip() == "[]"
 
 
-def test_a_killed_session_leaves_containers_that_the_next_run_removes(pytester: pytest.Pytester,
-                                                                      docker_client) -> None:  # noqa: ANN001
-    pytester.makepyfile("""
-        import time
-        def test_hangs(topology):
-            print("TOPOLOGY-UP", flush=True)
-            time.sleep(120)
-    """)
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "-s", "--topology", REDIS_ONLY],
-                               cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for line in process.stdout:  # type: ignore[union-attr]
-            if "TOPOLOGY-UP" in line:
-                break
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
-    left = harness_resources(docker_client, "redis-only")
-    assert len(left) == 2  # the container and the network outlived their pytest process
-    with Topology.start(load_topology(TOPOLOGIES / "example.yaml").model_copy(update={"name": "next-run"})):
-        assert not set(left) & set(harness_resources(docker_client, "redis-only"))
-
-
-def test_sigterm_tears_the_topology_down(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+def session_inside_a_test(pytester: pytest.Pytester) -> subprocess.Popen:
+    """A pytest session on REDIS_ONLY, returned once its test is running (the topology is up)."""
     pytester.makepyfile("""
         import time
         def test_hangs(topology):
@@ -130,7 +107,23 @@ def test_sigterm_tears_the_topology_down(pytester: pytest.Pytester, docker_clien
                                cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:  # type: ignore[union-attr]
         if "TOPOLOGY-UP" in line:
-            break
+            return process
+    raise AssertionError(f"the session ended before its test ran (exit code {process.wait()})")
+
+
+def test_a_killed_session_leaves_containers_that_the_next_run_removes(pytester: pytest.Pytester,
+                                                                      docker_client) -> None:  # noqa: ANN001
+    process = session_inside_a_test(pytester)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    left = harness_resources(docker_client, "redis-only")
+    assert len(left) == 2  # the container and the network outlived their pytest process
+    with Topology.start(load_topology(TOPOLOGIES / "example.yaml").model_copy(update={"name": "next-run"})):
+        assert not set(left) & set(harness_resources(docker_client, "redis-only"))
+
+
+def test_sigterm_tears_the_topology_down(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    process = session_inside_a_test(pytester)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) != 0
     assert harness_resources(docker_client, "redis-only") == []
