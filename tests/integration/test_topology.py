@@ -154,3 +154,17 @@ def test_start_after_stop_waits_for_a_fresh_log_line(example: Topology) -> None:
     redis.start()
     assert redis.logs().count("Ready to accept connections") == 2
     assert redis.exec(["redis-cli", "ping"]).output.strip() == "PONG"
+
+
+def test_attach_finds_a_kept_topology(docker_client) -> None:  # noqa: ANN001
+    spec = load_topology(TOPOLOGIES / "redis-only.yaml")
+    assert Topology.attach(spec) is None
+    kept = Topology.start(spec, keep=True)
+    try:
+        attached = Topology.attach(spec)
+        assert attached is not None and attached.run_id == kept.run_id
+        assert attached["redis"].url == kept["redis"].url
+        assert attached["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
+    finally:
+        kept.close()
+    assert harness_resources(docker_client, "redis-only") == []
