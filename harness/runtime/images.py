@@ -27,7 +27,7 @@ def build_tag(context: Path, build: BuildSpec) -> str:
     ignored = _dockerignore(context)
     for file in sorted(_files(context)):
         relative = file.relative_to(context).as_posix()
-        if any(fnmatch.fnmatch(relative, pattern) for pattern in ignored):
+        if _ignored(relative, ignored):
             continue
         digest.update(relative.encode() + b"\0" + file.read_bytes() + b"\0")
     digest.update(json.dumps([build.dockerfile, sorted(build.args.items())]).encode())
@@ -42,6 +42,13 @@ def _files(root: Path):
                 yield from _files(path)
         elif path.is_file() and not path.name.endswith(".pyc"):
             yield path
+
+
+def _ignored(relative: str, patterns: list[str]) -> bool:
+    """As in .dockerignore: a pattern that matches a folder excludes everything in it."""
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
+    return any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes for pattern in patterns)
 
 
 def _dockerignore(context: Path) -> list[str]:
