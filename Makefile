@@ -5,13 +5,18 @@ PYTEST_ARGS ?=
 
 .PHONY: test demo setup engine images venv unit bench clean
 
-test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+RUNNERLY := scenarios/runnerly/topology.yaml
 
+# The harness's own tests and the Runnerly services' unit tests, then the Runnerly scenarios in its topology.
+test: setup
+	mkdir -p reports
+	$(VENV)/bin/pytest tests fixtures --junitxml=reports/junit.xml $(PYTEST_ARGS)
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --junitxml=reports/junit-scenarios.xml $(PYTEST_ARGS)
+
+# Runnerly: its graph, then the topology built and started (URLs printed), the scenarios run, all torn down.
 demo: setup
-	$(VENV)/bin/harness graph tests/topologies/example.yaml --format text
-	$(VENV)/bin/harness up tests/topologies/example.yaml --detach
-	$(VENV)/bin/harness down tests/topologies/example.yaml
+	$(VENV)/bin/harness graph $(RUNNERLY)
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) -v
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
