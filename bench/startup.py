@@ -1,9 +1,12 @@
 """Start-up and teardown of topologies against raw `docker run` of the same image (not a test: prints figures).
 
-    .venv/bin/python bench/startup.py [--rounds N]
+    .venv/bin/python bench/startup.py [--rounds N] [--runnerly-only]
 
-Each service is redis:7 with a tcp readiness probe; "raw" starts the same containers with the docker SDK in
-parallel threads, publishes the port on 127.0.0.1 and polls it with the same probe.
+Each synthetic service is redis:7 with a tcp readiness probe; "raw" starts the same containers with the docker SDK
+in parallel threads, publishes the port on 127.0.0.1 and polls it with the same probe.
+
+Runnerly (images cached) is compared with its critical path: the slowest chain of `depends_on`, each service
+counted with its own start-to-ready time measured in the same run.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from pathlib import Path
 import docker
 
 from harness import Topology, load_topology
+from harness.model import TopologySpec
 from harness.runtime.probes import _tcp_accepts
+from harness.runtime.topology import StartEvent
 
 IMAGE = "redis:7"
+RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
 
 def topology_file(directory: Path, name: str, services: int, chain: bool) -> Path:
@@ -44,10 +50,10 @@ def harness_round(file: Path) -> tuple[float, float]:
     return ready, time.perf_counter() - started
 
 
-def raw_round(client: docker.DockerClient, services: int) -> tuple[float, float]:
+def raw_round(client: docker.DockerClient, services: int, network: str | None = None) -> tuple[float, float]:
     def one(_: int):  # noqa: ANN202
         container = client.containers.run(IMAGE, detach=True, ports={"6379/tcp": ("127.0.0.1",)},
-                                          labels={"bench": "raw"})
+                                          labels={"bench": "raw"}, network=network)
         container.reload()
         port = int(container.attrs["NetworkSettings"]["Ports"]["6379/tcp"][0]["HostPort"])
         while not _tcp_accepts(port):
@@ -64,10 +70,49 @@ def raw_round(client: docker.DockerClient, services: int) -> tuple[float, float]
     return ready, time.perf_counter() - started
 
 
+def critical_path(spec: TopologySpec, events: list[StartEvent]) -> float:
+    """The slowest depends_on chain, each service counted with its own start-to-ready time of this run."""
+    own = {e.service: e.seconds for e in events if e.kind == "ready"}
+    longest: dict[str, float] = {}
+
+    def chain(name: str) -> float:
+        if name not in longest:
+            deps = spec.services[name].depends_on
+            longest[name] = own[name] + max((chain(d) for d in deps), default=0.0)
+        return longest[name]
+
+    return max(chain(name) for name in spec.services)
+
+
+def runnerly_round(spec: TopologySpec) -> tuple[float, float, float]:
+    events: list[StartEvent] = []
+    started = time.perf_counter()
+    topology = Topology.start(spec, progress=events.append)
+    ready = time.perf_counter() - started
+    started = time.perf_counter()
+    topology.close()
+    return ready, critical_path(spec, events), time.perf_counter() - started
+
+
+def report_runnerly(rounds: int) -> None:
+    spec = load_topology(RUNNERLY)
+    runnerly_round(spec)  # warm-up: images built and cached
+    results = [runnerly_round(spec) for _ in range(rounds)]
+    ready = statistics.median(r for r, _, _ in results)
+    path = statistics.median(p for _, p, _ in results)
+    down = statistics.median(d for _, _, d in results)
+    print(f"runnerly ({len(spec.services)} services, images cached): ready {ready:.2f}s, critical path {path:.2f}s, "
+          f"ratio {ready / path:.2f}, teardown {down:.2f}s (median of {rounds})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runnerly-only", action="store_true")
     args = parser.parse_args()
+    report_runnerly(args.rounds)
+    if args.runnerly_only:
+        return
     client = docker.from_env()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -76,15 +121,25 @@ def main() -> None:
             harness_round(file)  # warm-up
             ours = [harness_round(file) for _ in range(args.rounds)]
             raw = [raw_round(client, services) for _ in range(args.rounds)] if not chain else None
-            rows.append((label, ours, raw))
-    print(f"{'topology':16} {'harness ready':>14} {'raw ready':>10} {'ratio':>6} {'teardown':>9} {'raw teardown':>13}")
-    for label, ours, raw in rows:
+            own_network = client.networks.create("bench-raw", labels={"bench": "raw"})
+            try:  # the harness puts every topology on its own network, which costs docker time per container
+                raw_net = [raw_round(client, services, own_network.name) for _ in range(args.rounds)] \
+                    if not chain else None
+            finally:
+                own_network.remove()
+            rows.append((label, ours, raw, raw_net))
+    print(f"{'topology':14} {'harness':>8} {'raw':>6} {'ratio':>6} {'raw+net':>8} {'ratio':>6} "
+          f"{'teardown':>9} {'raw teardown':>13}")
+    for label, ours, raw, raw_net in rows:
         ready = statistics.median(r for r, _ in ours)
         down = statistics.median(d for _, d in ours)
-        raw_ready = statistics.median(r for r, _ in raw) if raw else float("nan")
-        raw_down = statistics.median(d for _, d in raw) if raw else float("nan")
-        print(f"{label:16} {ready:13.2f}s {raw_ready:9.2f}s {ready / raw_ready:6.2f} {down:8.2f}s {raw_down:12.2f}s")
-    print(f"(median of {args.rounds} rounds; image {IMAGE}; chain of 3 has no raw counterpart: it starts in order)")
+        raw_ready, raw_down = (statistics.median(r for r, _ in raw), statistics.median(d for _, d in raw)) if raw \
+            else (float("nan"), float("nan"))
+        net_ready = statistics.median(r for r, _ in raw_net) if raw_net else float("nan")
+        print(f"{label:14} {ready:7.2f}s {raw_ready:5.2f}s {ready / raw_ready:6.2f} {net_ready:7.2f}s "
+              f"{ready / net_ready:6.2f} {down:8.2f}s {raw_down:12.2f}s")
+    print(f"(median of {args.rounds} rounds; image {IMAGE}; raw = `docker run` in parallel threads on the default "
+          "bridge, raw+net = the same on a user-defined network like the harness's; a chain starts in order)")
 
 
 if __name__ == "__main__":

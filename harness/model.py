@@ -38,7 +38,7 @@ class ReadyProbe(_Strict):
     log: str | None = None
     times: int = Field(default=1, ge=1)
     command: str | list[str] | None = None
-    interval: float = Field(default=0.25, gt=0)
+    interval: float = Field(default=0.1, gt=0, description="seconds between attempts")
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> ReadyProbe:
