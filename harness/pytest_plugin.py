@@ -13,10 +13,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from pact import Pact
+
+    from harness.contracts.consumer import PactRecorder
     from harness.model import TopologySpec
     from harness.runtime.topology import Topology
 
 _started_at = pytest.StashKey[float]()
+_call_passed = pytest.StashKey[bool]()
+_recorder = pytest.StashKey["PactRecorder"]()
 PLUGIN_NAME = "harness-topology"
 
 
@@ -27,6 +32,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
+                    help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
+    parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",
+                  default="contracts")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,10 +48,48 @@ def _topology_file(config: pytest.Config) -> Path | None:
     if config.getoption("topology_file"):
         return Path(config.getoption("topology_file"))
     ini = config.getini("topology")
-    if ini:
-        base = config.inipath.parent if config.inipath else config.rootpath
-        return base / str(ini)
-    return None
+    return _ini_relative(config, str(ini)) if ini else None
+
+
+def _ini_relative(config: pytest.Config, value: str) -> Path:
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return base / value
+
+
+@pytest.fixture
+def pact(request: pytest.FixtureRequest):  # noqa: ANN201 - Callable[[str, str], Pact]
+    """`pact("gateway", "dataservice")` -> a pact-python V4 `Pact`. Interactions of passing tests are merged per
+    consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
+    config = request.config
+    if _recorder not in config.stash:
+        from harness.contracts.consumer import PactRecorder
+
+        folder = config.getoption("pact_dir")
+        config.stash[_recorder] = PactRecorder(Path(folder) if folder else _ini_relative(config, config.getini("pact_dir")))
+    recorder = config.stash[_recorder]
+
+    def new_pact(consumer: str, provider: str) -> Pact:
+        return recorder.new(consumer, provider)
+
+    yield new_pact
+    recorder.test_finished(request.node.stash.get(_call_passed, False))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    report = yield
+    if report.when == "call":
+        item.stash[_call_passed] = report.passed
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _recorder in session.config.stash:
+        written = session.config.stash[_recorder].write()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter and written:
+            reporter.ensure_newline()
+            reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")
 
 
 @pytest.fixture(scope="session")

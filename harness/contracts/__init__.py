@@ -1,0 +1,6 @@
+"""Pact contracts: consumer-side recording (the `pact` fixture), provider states, and provider verification
+against the services of a running topology."""
+
+from harness.contracts.states import message_producer, provider_state
+
+__all__ = ["message_producer", "provider_state"]
