@@ -56,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.set_defaults(run=_logs)
 
+    verify = commands.add_parser("verify", help="verify every pact against its provider running in the topology")
+    verify.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    verify.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
+    verify.add_argument("--provider", help="only pacts of this provider")
+    verify.add_argument("--consumer", help="only pacts of this consumer")
+    verify.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per pact")
+    verify.add_argument("--report", type=Path, default=Path("reports"),
+                        help="folder for contract-matrix.json and .html (default: reports)")
+    verify.set_defaults(run=_verify)
+
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
     graph.add_argument("topology", type=Path)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
@@ -141,6 +151,15 @@ def _logs(args: argparse.Namespace) -> int:
     options = {"tail": args.tail} if args.tail else {}
     sys.stdout.write(matches[0].logs(**options).decode("utf-8", "replace"))
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from harness.contracts.run import verify_topology
+
+    results, edges = verify_topology(args.topology, pacts=args.pacts, provider=args.provider,
+                                     consumer=args.consumer, out=out, err=err, report=args.report,
+                                     junit=args.junit)
+    return 0 if results and all(r.passed for r in results) else 1
 
 
 def _graph(args: argparse.Namespace) -> int:

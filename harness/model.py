@@ -133,9 +133,17 @@ class ServiceSpec(_Strict):
         return ports + [p for p in (self.ready.ports() if self.ready else []) if p not in ports]
 
 
+class ContractsSpec(_Strict):
+    """Where the pacts are and which modules serve their provider states (paths relative to the topology file)."""
+
+    pacts: str = "contracts"
+    states: list[str] = Field(default_factory=list)
+
+
 class TopologySpec(_Strict):
     name: str | None = None
     services: dict[str, ServiceSpec] = Field(min_length=1)
+    contracts: ContractsSpec = Field(default_factory=ContractsSpec)
     # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
     _file: Path = PrivateAttr(default=Path("topology.yaml"))
 

@@ -19,7 +19,8 @@ def handle(method: str, path: str) -> tuple[int, dict]:
     if path == "/health":
         return 200, {"status": "ok", "role": ROLE}
     if ROLE == "greeter" and path == "/hello":
-        return 200, {"greeting": os.environ.get("GREETING", "hello")}
+        # GREETING_KEY lets a test run a variant that breaks its consumers' contract
+        return 200, {os.environ.get("GREETING_KEY", "greeting"): os.environ.get("GREETING", "hello")}
     if ROLE == "relay" and path == "/relay":
         try:
             with urllib.request.urlopen(os.environ["GREETER_URL"] + "/hello", timeout=2) as response:

@@ -1,0 +1,170 @@
+"""Provider side: every pact verified against its provider running in the topology, with provider states served
+to the Pact verifier over HTTP (a state-change URL costs ~0.02 s per interaction; Python callables ~1 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from harness.contracts.pactfiles import PactFile
+from harness.contracts.states import Registry, StateRun
+from harness.errors import HarnessError
+from harness.runtime.topology import Topology
+
+# No usage tracking: machines running this often have no internet, and a test tool should not phone home.
+os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
+
+Status = Literal["verified", "failed"]
+
+
+class MissingProviderStates(HarnessError):
+    """Pacts use provider states that no handler serves; found before anything is verified."""
+
+
+@dataclass(frozen=True)
+class PactResult:
+    pact: PactFile
+    status: Status
+    report: str  # the verifier's report, without ANSI codes
+    provider_log: str  # what the provider wrote during this verification
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "verified"
+
+
+def check_states(pacts: list[PactFile], registry: Registry) -> None:
+    """Fail with the whole list of states (and message producers) that nothing handles."""
+    missing: list[str] = []
+    for pact in pacts:
+        for state in dict.fromkeys(s.name for s in pact.states()):
+            if registry.state(pact.provider, state) is None:
+                missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})")
+        for interaction in pact.interactions:
+            if _is_message(interaction) and registry.message(pact.provider, interaction["description"]) is None:
+                missing.append(f"  - message producer {interaction['description']!r} of {pact.edge} "
+                               f"({pact.path.name})")
+    if missing:
+        raise MissingProviderStates(
+            f"{len(missing)} provider state(s) or message producer(s) used in the pacts have no handler:\n"
+            + "\n".join(missing)
+            + "\nRegister them with @provider_state(NAME, provider=...) / @message_producer(DESCRIPTION, "
+            "provider=...) in a states module listed under `contracts.states` in the topology file.")
+
+
+def verify_pact(topology: Topology, pact: PactFile, registry: Registry) -> PactResult:
+    from pact import Verifier
+
+    provider = topology[pact.provider]
+    verifier = Verifier(pact.provider, host="127.0.0.1").set_coloured_output(enabled=False)
+    if pact.has_http:
+        verifier.add_transport(url=provider.url)
+    if pact.has_messages:
+        verifier.message_handler(lambda name, metadata: _produce(registry, topology, pact.provider, name))
+    started = time.monotonic()
+    log_since = time.time()
+    with _state_server(registry, topology, pact.provider) as state_url:
+        verifier.state_handler(state_url, body=True, teardown=True).add_source(str(pact.path))
+        try:
+            with _quiet_stdout():
+                verifier.verify()
+            status: Status = "verified"
+        except Exception:  # noqa: BLE001 - the verifier raises a plain error; its report says what failed
+            status = "failed"
+    return PactResult(pact, status, verifier.output(strip_ansi=True), _log_of(provider, log_since),
+                      time.monotonic() - started)
+
+
+@contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """The verifier's native code prints its report (with colours) straight to fd 1; we show it ourselves."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _is_message(interaction: dict[str, Any]) -> bool:
+    return str(interaction.get("type", "")).startswith("Asynchronous") or "contents" in interaction
+
+
+def _produce(registry: Registry, topology: Topology, provider: str, description: str) -> dict[str, Any]:
+    producer = registry.message(provider, description)
+    if producer is None:  # check_states() makes this unreachable for the pacts it was given
+        raise KeyError(f"no message producer for {description!r} of {provider}")
+    body = producer(topology, {})
+    if isinstance(body, (dict, list)):
+        return {"contents": json.dumps(body).encode(), "metadata": None, "content_type": "application/json"}
+    return {"contents": body if isinstance(body, bytes) else str(body).encode(), "metadata": None,
+            "content_type": "text/plain"}
+
+
+def _log_of(service: Any, since: float) -> str:
+    try:
+        return service.logs(since=since)
+    except Exception as error:  # noqa: BLE001 - a message about a log never hides the verification result
+        return f"(log unavailable: {error})"
+
+
+@contextmanager
+def _state_server(registry: Registry, topology: Topology, provider: str) -> Iterator[str]:
+    """An HTTP endpoint on 127.0.0.1 that the Pact verifier posts state changes to."""
+    runs: dict[str, StateRun] = {}
+
+    class StateChange(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            name, params, action = body.get("state", ""), body.get("params") or {}, body.get("action", "setup")
+            key = json.dumps([name, params], sort_keys=True)
+            try:
+                if not name:  # the verifier also calls for interactions without a state
+                    values = None
+                elif action == "teardown":
+                    run = runs.pop(key, None)
+                    values = run.teardown() if run else None
+                else:
+                    handler = registry.state(provider, name)
+                    if handler is None:
+                        raise KeyError(f"no handler for provider state {name!r} of {provider}")
+                    runs[key] = StateRun(handler, topology, params)
+                    values = runs[key].values
+                self._answer(200, values or {})
+            except Exception as error:  # noqa: BLE001 - reported to the verifier, which fails the interaction
+                self._answer(500, {"error": f"provider state {name!r} ({action}) failed: "
+                                            f"{type(error).__name__}: {error}"})
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StateChange)
+    thread = threading.Thread(target=server.serve_forever, name="harness-pact-states", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/_pact/state"
+    finally:
+        server.shutdown()
+        server.server_close()
+        for run in runs.values():
+            run.teardown()
