@@ -32,6 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    group.addoption("--pact-verify", action="store_true", default=False,
+                    help="verify every pact of the topology's pact folder against its provider, one test per pact")
     group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
                     help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
     parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",
@@ -111,6 +113,8 @@ class TopologySession:
         self.keep = bool(config.getoption("topology_keep"))
         self.spec: TopologySpec | None = None
         self.topology: Topology | None = None
+        self.pacts: list = []  # with --pact-verify: the PactFiles collected, and their results as they come
+        self.pact_results: list = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -144,15 +148,52 @@ class TopologySession:
                 printer.console.print(services_table(self.topology))
         return self.topology
 
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact items too
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        if not config.getoption("pact_verify"):
+            return
+        from harness.contracts.run import select_pacts
+        from harness.errors import HarnessError
+
+        assert self.spec is not None
+        try:
+            self.pacts, registry = select_pacts(self.spec)
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        for pact in self.pacts:
+            if pact.provider in self.spec.services and pact.consumer in self.spec.services:
+                items.append(PactVerification.from_parent(session, name=f"pact[{pact.edge}]", pact=pact,
+                                                          registry=registry, owner=self))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.topology is not None and not self.keep:
             self.topology.close()
 
     def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
+        if self.pacts:
+            self._report_matrix(terminalreporter)
         if self.topology is not None and self.keep:
             terminalreporter.section("topology kept running (remove it with: harness down)")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
+
+    def _report_matrix(self, terminalreporter) -> None:  # noqa: ANN001
+        import io
+
+        from rich.console import Console
+
+        from harness.contracts.matrix import as_table, edge_matrix, write_reports
+
+        assert self.spec is not None
+        edges = edge_matrix(self.spec, self.pacts, self.pact_results)
+        title = f"contracts of topology {self.spec.project}"
+        console = Console(file=io.StringIO(), width=terminalreporter._tw.fullwidth, record=True)
+        console.print(as_table(edges, title))
+        terminalreporter.section("contract matrix")
+        terminalreporter.write(console.export_text())
+        as_json, as_html = write_reports(edges, self.config.rootpath / "reports", title)
+        terminalreporter.write_line(f"matrix written to {as_json} and {as_html}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -173,3 +214,35 @@ class TopologySession:
                     report.sections.append((f"Captured log of service {service.name} {call.when}", text))
         return report
 
+
+
+class PactFailed(Exception):
+    """A pact did not verify; its report is the failure text."""
+
+
+class PactVerification(pytest.Item):
+    """One consumer->provider pact verified against the provider of the running topology."""
+
+    def __init__(self, *, pact, registry, owner: TopologySession, **kwargs) -> None:  # noqa: ANN001
+        super().__init__(**kwargs)
+        self.pact = pact
+        self.registry = registry
+        self.owner = owner
+
+    def runtest(self) -> None:
+        from harness.contracts.verify import verify_pact
+
+        result = verify_pact(self.owner.running(), self.pact, self.registry)
+        self.owner.pact_results.append(result)
+        if result.provider_log.strip():
+            self.add_report_section("call", f"log of service {self.pact.provider}", result.provider_log)
+        if not result.passed:
+            raise PactFailed(result.report)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
+        if isinstance(excinfo.value, PactFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.pact.path, 0, f"pact {self.pact.edge}"

@@ -141,3 +141,17 @@ def test_a_malformed_pact_file_is_named(tmp_path: Path, pact_folder: Path) -> No
     result = verify(topology)
     assert result.returncode == 1
     assert f"{tmp_path / 'pacts' / 'broken.json'}:2: not valid JSON" in result.stderr
+
+
+def test_pytest_pact_verify_gives_one_test_per_pact(tmp_path: Path, pact_folder: Path,
+                                                    pytester: pytest.Pytester) -> None:
+    topology = project(tmp_path, pact_folder, "pytest", greeting_key="salutation")
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "relay",
+                                           "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "pact[relay->greeter]" in output
+    assert "Actual map is missing the following keys: greeting" in output
+    assert "Captured log of service greeter call" in output and "GET /hello -> 200" in output
+    assert "contract matrix" in output and "failed" in output
+    assert 'name="pact[relay-&gt;greeter]"' in (pytester.path / "junit.xml").read_text()
