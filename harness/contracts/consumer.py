@@ -13,6 +13,21 @@ if TYPE_CHECKING:
     from pact import Pact
 
 
+def bearer_token(example: str = "example-token", *, state_key: str = "token") -> object:
+    """An Authorization header value for a pact: any `Bearer ...` matches in consumer tests, and during provider
+    verification the token a provider-state handler returned under `state_key` is sent instead of the example.
+
+        .given("user 1 exists").with_header("Authorization", bearer_token())
+        @provider_state("user 1 exists", provider="dataservice")
+        def user_1(topology, params): ...; return {"token": a_real_token}
+    """
+    from pact import generate
+    from pact.match.matcher import GenericMatcher
+
+    return GenericMatcher("regex", f"Bearer {example}", generator=generate.provider_state(f"Bearer ${{{state_key}}}"),
+                          extra_fields={"regex": r"^Bearer \S+$"})
+
+
 class PactRecorder:
     def __init__(self, pact_dir: Path) -> None:
         self.pact_dir = pact_dir
