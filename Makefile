@@ -11,12 +11,14 @@ RUNNERLY := scenarios/runnerly/topology.yaml
 test: setup
 	mkdir -p reports
 	$(VENV)/bin/pytest tests fixtures --junitxml=reports/junit.xml $(PYTEST_ARGS)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --junitxml=reports/junit-scenarios.xml $(PYTEST_ARGS)
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --junitxml=reports/junit-scenarios.xml \
+		$(PYTEST_ARGS)
 
-# Runnerly: its graph, then the topology built and started (URLs printed), the scenarios run, all torn down.
+# Runnerly: its graph, then the topology built and started (URLs printed), its scenarios and every pact verified
+# against it (the contract matrix printed), all torn down.
 demo: setup
 	$(VENV)/bin/harness graph $(RUNNERLY)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) -v
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify -v
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
