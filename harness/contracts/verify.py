@@ -68,12 +68,13 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry) -> PactR
     verifier = Verifier(pact.provider, host="127.0.0.1").set_coloured_output(enabled=False)
     if pact.has_http:
         verifier.add_transport(url=provider.url)
-    if pact.has_messages:
-        verifier.message_handler(lambda name, metadata: _produce(registry, topology, pact.provider, name))
     started = time.monotonic()
     log_since = time.time()
-    with _state_server(registry, topology, pact.provider) as state_url:
-        verifier.state_handler(state_url, body=True, teardown=True).add_source(str(pact.path))
+    with _provider_side(registry, topology, pact.provider) as port:
+        if pact.has_messages:
+            verifier.add_transport(protocol="message", port=port, path=MESSAGE_PATH)
+        verifier.state_handler(f"http://127.0.0.1:{port}{STATE_PATH}", body=True, teardown=True)
+        verifier.add_source(str(pact.path))
         try:
             with _quiet_stdout():
                 verifier.verify()
@@ -102,15 +103,15 @@ def _is_message(interaction: dict[str, Any]) -> bool:
     return str(interaction.get("type", "")).startswith("Asynchronous") or "contents" in interaction
 
 
-def _produce(registry: Registry, topology: Topology, provider: str, description: str) -> dict[str, Any]:
+def _produce(registry: Registry, topology: Topology, provider: str, description: str) -> tuple[bytes, str]:
+    """The message the real producer makes for an interaction, and its content type."""
     producer = registry.message(provider, description)
     if producer is None:  # check_states() makes this unreachable for the pacts it was given
         raise KeyError(f"no message producer for {description!r} of {provider}")
     body = producer(topology, {})
     if isinstance(body, (dict, list)):
-        return {"contents": json.dumps(body).encode(), "metadata": None, "content_type": "application/json"}
-    return {"contents": body if isinstance(body, bytes) else str(body).encode(), "metadata": None,
-            "content_type": "text/plain"}
+        return json.dumps(body).encode(), "application/json"
+    return (body if isinstance(body, bytes) else str(body).encode()), "text/plain"
 
 
 def _log_of(service: Any, since: float) -> str:
@@ -120,37 +121,47 @@ def _log_of(service: Any, since: float) -> str:
         return f"(log unavailable: {error})"
 
 
+STATE_PATH = "/_pact/state"
+MESSAGE_PATH = "/_pact/message"
+
+
 @contextmanager
-def _state_server(registry: Registry, topology: Topology, provider: str) -> Iterator[str]:
-    """An HTTP endpoint on 127.0.0.1 that the Pact verifier posts state changes to."""
+def _provider_side(registry: Registry, topology: Topology, provider: str) -> Iterator[int]:
+    """An HTTP server on 127.0.0.1 for the Pact verifier: state changes, and messages from the real producers."""
     runs: dict[str, StateRun] = {}
 
-    class StateChange(BaseHTTPRequestHandler):
+    def change_state(body: dict[str, Any]) -> dict[str, Any]:
+        name, params, action = body.get("state", ""), body.get("params") or {}, body.get("action", "setup")
+        key = json.dumps([name, params], sort_keys=True)
+        if not name:  # the verifier also calls for interactions without a state
+            return {}
+        if action == "teardown":
+            run = runs.pop(key, None)
+            if run:
+                run.teardown()
+            return {}
+        handler = registry.state(provider, name)
+        if handler is None:
+            raise KeyError(f"no handler for provider state {name!r} of {provider}")
+        runs[key] = StateRun(handler, topology, params)
+        return runs[key].values or {}
+
+    class ProviderSide(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            name, params, action = body.get("state", ""), body.get("params") or {}, body.get("action", "setup")
-            key = json.dumps([name, params], sort_keys=True)
             try:
-                if not name:  # the verifier also calls for interactions without a state
-                    values = None
-                elif action == "teardown":
-                    run = runs.pop(key, None)
-                    values = run.teardown() if run else None
+                if self.path == MESSAGE_PATH:
+                    self._answer(200, *_produce(registry, topology, provider, body.get("description", "")))
                 else:
-                    handler = registry.state(provider, name)
-                    if handler is None:
-                        raise KeyError(f"no handler for provider state {name!r} of {provider}")
-                    runs[key] = StateRun(handler, topology, params)
-                    values = runs[key].values
-                self._answer(200, values or {})
+                    self._answer(200, json.dumps(change_state(body)).encode(), "application/json")
             except Exception as error:  # noqa: BLE001 - reported to the verifier, which fails the interaction
-                self._answer(500, {"error": f"provider state {name!r} ({action}) failed: "
-                                            f"{type(error).__name__}: {error}"})
+                what = body.get("description") or body.get("state")
+                message = {"error": f"{what!r} failed: {type(error).__name__}: {error}"}
+                self._answer(500, json.dumps(message).encode(), "application/json")
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+        def _answer(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -158,11 +169,12 @@ def _state_server(registry: Registry, topology: Topology, provider: str) -> Iter
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StateChange)
-    thread = threading.Thread(target=server.serve_forever, name="harness-pact-states", daemon=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ProviderSide)
+    # a short poll interval: shutdown() waits for it, once per verification
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="harness-pact-provider", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/_pact/state"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
