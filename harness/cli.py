@@ -66,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder for contract-matrix.json and .html (default: reports)")
     verify.set_defaults(run=_verify)
 
+    fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`")
+    fuzz.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
+    fuzz.add_argument("--max-examples", type=int, help="examples per operation (schemathesis' default otherwise)")
+    fuzz.add_argument("--seed", type=int, help="seed, to reproduce a run")
+    fuzz.add_argument("--phases", help="comma-separated, of: examples,coverage,fuzzing,stateful (default: all)")
+    fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the topology's, else "
+                                       "not_a_server_error,status_code_conformance,content_type_conformance,"
+                                       "response_schema_conformance)")
+    fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
+    fuzz.set_defaults(run=_fuzz)
+
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
     graph.add_argument("topology", type=Path)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
@@ -138,8 +150,10 @@ def _logs(args: argparse.Namespace) -> int:
         from harness.loader import load_topology
 
         project = load_topology(args.topology).project
-    matches = [c for _, containers in L.find_runs(connect(), project) for c in containers
-               if c.labels.get(L.SERVICE) == args.service]
+    runs = L.find_runs(connect(), project)
+    if project:
+        runs = runs[:1]  # the newest run of that topology
+    matches = [c for _, containers in runs for c in containers if c.labels.get(L.SERVICE) == args.service]
     if not matches:
         raise TopologyNotRunning(f"no running service '{args.service}'"
                                  + (f" in topology {project}" if project else "")
@@ -160,6 +174,15 @@ def _verify(args: argparse.Namespace) -> int:
                                      consumer=args.consumer, out=out, err=err, report=args.report,
                                      junit=args.junit)
     return 0 if results and all(r.passed for r in results) else 1
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    from harness.fuzz_report import fuzz_topology
+
+    results = fuzz_topology(args.topology, services=args.service, max_examples=args.max_examples, seed=args.seed,
+                            phases=args.phases.split(",") if args.phases else None,
+                            checks=args.checks.split(",") if args.checks else None, junit=args.junit, err=err)
+    return 0 if all(r.passed for r in results) else 1
 
 
 def _graph(args: argparse.Namespace) -> int:

@@ -95,6 +95,41 @@ class Mount(_Strict):
         return value
 
 
+class ClientCredentials(_Strict):
+    """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
+
+    token_service: str
+    token_path: str = "/oauth/token"
+    client_id: str
+    client_secret: str
+    audience: str | None = None
+
+
+class AuthSpec(_Strict):
+    """How a tool (fuzzing) authenticates to a service. Exactly one of the three."""
+
+    client_credentials: ClientCredentials | None = None
+    headers: dict[str, str] | None = None  # fixed headers, e.g. an API key
+    hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$",
+                             description="module:function(topology) -> headers, called again when they expire")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AuthSpec:
+        if sum(kind is not None for kind in (self.client_credentials, self.headers, self.hook)) != 1:
+            raise ValueError("needs exactly one of client_credentials, headers or hook")
+        return self
+
+
+class ExcludedCheck(_Strict):
+    check: str
+    reason: str = Field(min_length=10, description="why this check does not apply: a written reason is required")
+
+
+class FuzzSpec(_Strict):
+    checks: list[str] | None = None  # None: the harness's defaults
+    exclude: list[ExcludedCheck] = Field(default_factory=list)
+
+
 class ServiceSpec(_Strict):
     image: str | None = None
     build: BuildSpec | None = None
@@ -107,6 +142,8 @@ class ServiceSpec(_Strict):
     aliases: list[str] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
     openapi: str | None = None
+    auth: AuthSpec | None = None
+    fuzz: FuzzSpec = Field(default_factory=FuzzSpec)
     consumes: list[str] = Field(default_factory=list)
 
     @field_validator("build", mode="before")

@@ -1,0 +1,89 @@
+"""Fuzzing finds the three bugs planted in the tests' own buggy service, and reports them so they can be redone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from .conftest import TOPOLOGIES, write_topology
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+BUGGY_APP = TOPOLOGIES / "buggy-app"
+
+
+def fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HARNESS, "fuzz", "--topology", str(topology), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def buggy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    junit = tmp_path_factory.mktemp("fuzz") / "fuzz.xml"
+    return fuzz(TOPOLOGIES / "buggy.yaml", "--junit", str(junit)), junit
+
+
+def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    assert result.returncode == 1
+    report = result.stderr
+    assert "GET /fraction/{n}: Server error (not_a_server_error" in report  # 1. an edge-case input
+    assert "GET /stats: Response violates schema (response_schema_conformance" in report  # 2. its own schema
+    assert "stateful (GET /items/{id}): Server error (not_a_server_error, stateful phase)" in report  # 3. sequence
+
+
+def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    report = result.stderr
+    assert "reproduce: curl -X GET http://127.0.0.1:" in report and "/fraction/100" in report
+    assert "curl -X POST -H 'Content-Type: application/json'" in report  # the stateful sequence, step by step
+    seed = report.split("rerun with --seed ", 1)[1].split()[0]
+    assert seed.isdigit()
+    assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
+
+
+def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:  # noqa: ANN001
+    _, junit = buggy_run
+    cases = {case.get("name"): case.find("failure") is not None
+             for case in ElementTree.parse(junit).getroot().iter("testcase")}
+    assert cases == {"GET /fraction/{n}": True, "GET /stats": True, "POST /items": False, "GET /items/{id}": True,
+                     "stateful": True}
+
+
+def test_a_check_excluded_with_a_reason_is_not_run(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, f"""
+name: buggy-excluded
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+    fuzz:
+      exclude:
+        - check: response_schema_conformance
+          reason: the stats count is a string on purpose in this test
+""")
+    result = fuzz(topology, "--phases", "examples,coverage", "--max-examples", "10")
+    assert "GET /stats" not in result.stderr
+    assert "GET /fraction/{n}: Server error" in result.stderr
+
+
+def test_a_spec_that_cannot_be_loaded_is_one_clear_error(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, f"""
+name: buggy-nospec
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /no-such-spec.json
+""")
+    result = fuzz(topology)
+    assert result.returncode == 1
+    assert "error: service 'buggy': cannot load its OpenAPI document from http://127.0.0.1:" in result.stderr
+    assert "/no-such-spec.json" in result.stderr
+    assert "Traceback" not in result.stderr
