@@ -11,14 +11,14 @@ RUNNERLY := scenarios/runnerly/topology.yaml
 test: setup
 	mkdir -p reports
 	$(VENV)/bin/pytest tests fixtures --junitxml=reports/junit.xml $(PYTEST_ARGS)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --junitxml=reports/junit-scenarios.xml \
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --junitxml=reports/junit-scenarios.xml \
 		$(PYTEST_ARGS)
 
-# Runnerly: its graph, then the topology built and started (URLs printed), its scenarios and every pact verified
-# against it (the contract matrix printed), all torn down.
+# Runnerly: its graph; the topology built and started (URLs printed); its scenarios, every pact verified against it
+# (the contract matrix printed) and a short fuzz run of every service; all torn down.
 demo: setup
 	$(VENV)/bin/harness graph $(RUNNERLY)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify -v
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --fuzz-max-examples 10 -v
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

@@ -95,6 +95,11 @@ def fuzz_service(topology: Topology, name: str, *, max_examples: int | None = No
     return result
 
 
+def operations(topology: Topology, name: str) -> list[str]:
+    """The labels of the operations in a service's spec ("GET /api/users/{id}")."""
+    return [result.ok().label for result in _load(topology, name).get_all_operations()]
+
+
 def _load(topology: Topology, name: str) -> Any:
     import schemathesis
 

@@ -54,15 +54,21 @@ def print_result(result: ServiceResult, err: Console) -> None:
         err.print(f"[green]passed[/green] {summary}", highlight=False)
         return
     err.print(f"[red]FAILED[/red] {summary}: {len(result.failures)} failure(s)", highlight=False)
-    for failure in result.failures:
+    err.print(failures_text(result, result.failures), markup=False, highlight=False)
+
+
+def failures_text(result: ServiceResult, failures: list[Failure]) -> str:
+    """Each failure with the curl command(s) that redo it and the service's log lines for it; then the seed."""
+    lines = []
+    for failure in failures:
         curl = failure.curl.replace("\n", "\n               ")
-        err.print(f"  [red]{failure.operation}[/red]: {failure.title} ({failure.check}, {failure.phase} phase)\n"
-                  f"    reproduce: {curl}", highlight=False, markup=True, soft_wrap=True)
+        lines += [f"  {failure.operation}: {failure.title} ({failure.check}, {failure.phase} phase)",
+                  f"    reproduce: {curl}"]
         logged = log_lines_for(failure, result.log)
         if logged:
-            err.print("    the service's log for it:\n" + "\n".join(f"      | {line}" for line in logged),
-                      markup=False, highlight=False)
-    err.print(f"  rerun with --seed {result.seed} --service {result.service}", highlight=False)
+            lines += ["    the service's log for it:", *(f"      | {line}" for line in logged)]
+    lines.append(f"  rerun with --seed {result.seed} --service {result.service}")
+    return "\n".join(lines)
 
 
 def log_lines_for(failure: Failure, log: str, limit: int = 5) -> list[str]:

@@ -34,6 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
     group.addoption("--pact-verify", action="store_true", default=False,
                     help="verify every pact of the topology's pact folder against its provider, one test per pact")
+    group.addoption("--fuzz", action="store_true", default=False,
+                    help="fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
+                         "one per service for the stateful sequences")
+    group.addoption("--fuzz-max-examples", type=int, metavar="N", help="with --fuzz: examples per operation")
     group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
                     help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
     parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",
@@ -115,6 +119,7 @@ class TopologySession:
         self.topology: Topology | None = None
         self.pacts: list = []  # with --pact-verify: the PactFiles collected, and their results as they come
         self.pact_results: list = []
+        self.fuzz_results: dict = {}  # service -> ServiceResult, one schemathesis run per service
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -148,11 +153,29 @@ class TopologySession:
                 printer.console.print(services_table(self.topology))
         return self.topology
 
-    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact items too
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
-        if not config.getoption("pact_verify"):
-            return
+        if config.getoption("pact_verify"):
+            self._collect_pacts(session, items)
+        if config.getoption("fuzz"):
+            self._collect_fuzz(session, items)
+
+    def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from harness.errors import HarnessError
+        from harness.fuzz import fuzzable, operations
+
+        topology = self.running()  # the operations are read from the running services' specs
+        for name in fuzzable(topology):
+            try:
+                labels = operations(topology, name)
+            except HarnessError as error:
+                raise pytest.UsageError(str(error)) from None
+            for label in [*labels, "stateful"]:
+                items.append(FuzzOperation.from_parent(session, name=f"fuzz[{name} {label}]", service=name,
+                                                       operation=label, known=labels, owner=self))
+
+    def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.contracts.run import select_pacts
         from harness.errors import HarnessError
 
@@ -216,11 +239,20 @@ class TopologySession:
 
 
 
-class PactFailed(Exception):
-    """A pact did not verify; its report is the failure text."""
+class ReportedFailure(Exception):
+    """A pact that did not verify, or an operation that fuzzing broke: the message is the whole report."""
 
 
-class PactVerification(pytest.Item):
+class _ReportingItem(pytest.Item):
+    """An item whose failure is a ready-made report, shown as is (no traceback)."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
+        if isinstance(excinfo.value, ReportedFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class PactVerification(_ReportingItem):
     """One consumer->provider pact verified against the provider of the running topology."""
 
     def __init__(self, *, pact, registry, owner: TopologySession, **kwargs) -> None:  # noqa: ANN001
@@ -237,12 +269,37 @@ class PactVerification(pytest.Item):
         if result.provider_log.strip():
             self.add_report_section("call", f"log of service {self.pact.provider}", result.provider_log)
         if not result.passed:
-            raise PactFailed(result.report)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style=None) -> str:  # noqa: ANN001
-        if isinstance(excinfo.value, PactFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+            raise ReportedFailure(result.report)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.pact.path, 0, f"pact {self.pact.edge}"
+
+
+class FuzzOperation(_ReportingItem):
+    """One operation of a service (or its stateful sequences), from the service's schemathesis run."""
+
+    def __init__(self, *, service: str, operation: str, known: list[str], owner: TopologySession,
+                 **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.service = service
+        self.operation = operation
+        self.known = known
+        self.owner = owner
+
+    def runtest(self) -> None:
+        from harness.fuzz import fuzz_service
+        from harness.fuzz_report import failures_text
+
+        if self.service not in self.owner.fuzz_results:
+            self.owner.fuzz_results[self.service] = fuzz_service(
+                self.owner.running(), self.service, max_examples=self.config.getoption("fuzz_max_examples"))
+        result = self.owner.fuzz_results[self.service]
+        if self.operation == "stateful":
+            mine = [f for f in result.failures if f.operation not in self.known]
+        else:
+            mine = [f for f in result.failures if f.operation == self.operation]
+        if mine:
+            raise ReportedFailure(failures_text(result, mine))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.owner.file, 0, f"fuzz {self.service} {self.operation}"

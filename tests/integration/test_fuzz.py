@@ -87,3 +87,14 @@ services:
     assert "error: service 'buggy': cannot load its OpenAPI document from http://127.0.0.1:" in result.stderr
     assert "/no-such-spec.json" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
+                                           "-k", "not POST")
+    result.assert_outcomes(failed=4, deselected=1)
+    output = result.stdout.str()
+    for name in ("fuzz[buggy GET /fraction/{n}]", "fuzz[buggy GET /stats]", "fuzz[buggy GET /items/{id}]",
+                 "fuzz[buggy stateful]"):
+        assert f"{name} FAILED" in output
+    assert "reproduce: curl -X GET http://127.0.0.1:" in output and "rerun with --seed" in output
