@@ -67,12 +67,16 @@ def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str
 def fuzz_service(topology: Topology, name: str, *, max_examples: int | None = None, seed: int | None = None,
                  phases: list[str] | None = None, checks: list[str] | None = None) -> ServiceResult:
     from schemathesis.engine import events, from_schema
+    from schemathesis.generation import GenerationMode
 
     service, spec = topology[name], topology.spec.services[name]
     schema = _load(topology, name)
     schema.config.update(base_url=service.url)
     seed = seed if seed is not None else random.randrange(2**31)  # always a seed to print, so runs can be redone
     schema.config.seed = seed
+    # Positive data only (negative mode flags lax input coercion, which is not a bug), and no example database:
+    # the seed alone decides a run.
+    schema.config.generation.update(modes=[GenerationMode.POSITIVE], database="none")
     if max_examples is not None:
         schema.config.generation.update(max_examples=max_examples)
     schema.config.checks.update(included_check_names=checks_for(spec, checks))

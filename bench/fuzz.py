@@ -1,0 +1,73 @@
+"""Fuzzing throughput (not a test: prints figures).
+
+    .venv/bin/python bench/fuzz.py [--max-examples N] [--seed S]
+
+Against the running Runnerly topology (`harness up scenarios/runnerly/topology.yaml --detach`, or started here):
+requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
+service with the same settings (token, seed, examples, phases, checks); then the wall time of the default run of
+every Runnerly service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import Topology, load_topology
+from harness.fuzz import DEFAULT_CHECKS, BearerToken, checks_for, fuzz_service, fuzzable
+
+RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
+
+
+def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple[int, float]:
+    """`st run` against the same service; returns (requests, seconds) counted from the service's own log."""
+    spec = topology.spec.services[name]
+    assert spec.auth and spec.auth.client_credentials
+    token = BearerToken(topology, spec.auth.client_credentials).headers()["Authorization"]
+    service = topology[name]
+    since = time.time()
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).parent / "st"), "run", service.url + (spec.openapi or ""),
+                    "--url", service.url, "-H", f"Authorization: {token}", "--max-examples", str(max_examples),
+                    "--seed", str(seed), "--checks", ",".join(checks_for(spec)), "--mode", "positive",
+                    "--generation-database", "none", "--no-color"],
+                   capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    requests = len(re.findall(r"schemathesis/", service.logs(since=since)))
+    return requests, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-examples", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    spec = load_topology(RUNNERLY)
+    topology = Topology.attach(spec)
+    started_here = topology is None
+    topology = topology or Topology.start(spec)
+    try:
+        ours = fuzz_service(topology, "dataservice", max_examples=args.max_examples, seed=args.seed)
+        st_requests, st_seconds = st_run(topology, "dataservice", args.max_examples, args.seed)
+        our_rate, st_rate = ours.requests / ours.seconds, st_requests / st_seconds
+        print(f"dataservice, max {args.max_examples} examples, seed {args.seed}, checks {DEFAULT_CHECKS}:")
+        print(f"  harness fuzz: {ours.requests} requests in {ours.seconds:.1f} s = {our_rate:.0f}/s")
+        print(f"  st run:       {st_requests} requests in {st_seconds:.1f} s = {st_rate:.0f}/s "
+              "(process start and schema loading included)")
+        print(f"  ratio: {our_rate / st_rate:.2f}")
+        started = time.perf_counter()
+        results = [fuzz_service(topology, name) for name in fuzzable(topology)]
+        print(f"default run of {len(results)} Runnerly services: {time.perf_counter() - started:.1f} s, "
+              f"{sum(r.requests for r in results)} requests, "
+              f"{sum(len(r.failures) for r in results)} failures")
+    finally:
+        if started_here:
+            topology.close()
+
+
+if __name__ == "__main__":
+    main()
