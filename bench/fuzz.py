@@ -47,10 +47,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     spec = load_topology(RUNNERLY)
-    topology = Topology.attach(spec)
-    started_here = topology is None
-    topology = topology or Topology.start(spec)
-    try:
+    with Topology.reused_or_started(spec) as topology:
         ours = fuzz_service(topology, "dataservice", max_examples=args.max_examples, seed=args.seed)
         st_requests, st_seconds = st_run(topology, "dataservice", args.max_examples, args.seed)
         our_rate, st_rate = ours.requests / ours.seconds, st_requests / st_seconds
@@ -64,9 +61,6 @@ def main() -> None:
         print(f"default run of {len(results)} Runnerly services: {time.perf_counter() - started:.1f} s, "
               f"{sum(r.requests for r in results)} requests, "
               f"{sum(len(r.failures) for r in results)} failures")
-    finally:
-        if started_here:
-            topology.close()
 
 
 if __name__ == "__main__":

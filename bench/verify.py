@@ -41,10 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = load_topology(RUNNERLY)
     pacts, registry = select_pacts(spec)
-    topology = Topology.attach(spec)
-    started_here = topology is None
-    topology = topology or Topology.start(spec)
-    try:
+    with Topology.reused_or_started(spec) as topology:
         whole = []
         print(f"{'pact':26} {'interactions':>12} {'verify':>8} {'per interaction':>16} {'beyond provider':>16}")
         rows = {p.edge: [] for p in pacts}
@@ -60,9 +57,6 @@ def main() -> None:
             print(f"{pact.edge:26} {count:12} {seconds:7.2f}s {seconds / count:15.3f}s {beyond:15.3f}s")
         print(f"all {len(pacts)} pacts ({sum(len(p.interactions) for p in pacts)} interactions), topology up: "
               f"{statistics.median(whole):.2f}s (median of {args.rounds})")
-    finally:
-        if started_here:
-            topology.close()
 
 
 if __name__ == "__main__":

@@ -26,21 +26,13 @@ def fuzz_topology(file: Path, *, services: list[str] | None, max_examples: int |
     if unknown or not names:
         raise HarnessError(f"nothing to fuzz: {', '.join(unknown) or 'no service'} of topology {spec.project} "
                            f"declares `openapi:` (services with one: {', '.join(n for n, s in spec.services.items() if s.openapi) or 'none'})")
-    topology = Topology.attach(spec)
-    started_here = topology is None
-    if topology is None:
-        err.print(f"starting topology {spec.project} from {file} (`harness up --detach` first to reuse one)")
-        topology = Topology.start(spec, progress=ProgressPrinter(err))
     results: list[ServiceResult] = []
-    try:
+    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
         for name in names:
             err.print(f"fuzzing {name} at {topology[name].url}")
             result = fuzz_service(topology, name, max_examples=max_examples, seed=seed, phases=phases, checks=checks)
             results.append(result)
             print_result(result, err)
-    finally:
-        if started_here:
-            topology.close()
     if junit:
         write_junit(results, junit)
     return results

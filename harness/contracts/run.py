@@ -38,15 +38,8 @@ def verify_topology(file: Path, *, pacts: Path | None, provider: str | None, con
 
     spec = load_topology(file)
     selected, registry = select_pacts(spec, pacts, provider, consumer)
-    topology = Topology.attach(spec)
-    started_here = topology is None
-    if topology is None:
-        err.print(f"starting topology {spec.project} from {file} (`harness up --detach` first to reuse one)")
-        topology = Topology.start(spec, progress=ProgressPrinter(err))
-    else:
-        err.print(f"using the running topology {spec.project} (run {topology.run_id})")
     results: list[PactResult] = []
-    try:
+    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
         for pact in selected:
             if pact.provider not in topology or pact.consumer not in spec.services:
                 continue
@@ -59,9 +52,6 @@ def verify_topology(file: Path, *, pacts: Path | None, provider: str | None, con
                 if result.provider_log.strip():
                     err.print(f"--- log of {pact.provider} during this verification ---\n{result.provider_log}",
                               markup=False, highlight=False)
-    finally:
-        if started_here:
-            topology.close()
     edges = edge_matrix(spec, selected, results)
     title = f"contracts of topology {spec.project}"
     out.print(as_table(edges, title))

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -229,6 +230,21 @@ class Topology:
             topology.close()
             raise
         return topology
+
+    @classmethod
+    @contextmanager
+    def reused_or_started(cls, spec: TopologySpec, progress: Progress | None = None,
+                          say: Callable[[str], None] = lambda text: None) -> Iterator[Topology]:
+        """The topology of `spec` if one is running (`harness up --detach`), else one started for this block and
+        removed at its end."""
+        topology = cls.attach(spec)
+        if topology is not None:
+            say(f"using the running topology {spec.project} (run {topology.run_id})")
+            yield topology
+            return
+        say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
+        with cls.start(spec, progress=progress) as topology:
+            yield topology
 
     @classmethod
     def attach(cls, spec: TopologySpec) -> Topology | None:
