@@ -19,9 +19,6 @@ from harness.contracts.states import Registry, StateRun
 from harness.errors import HarnessError
 from harness.runtime.topology import Topology
 
-# No usage tracking: machines running this often have no internet, and a test tool should not phone home.
-os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
-
 Status = Literal["verified", "failed"]
 
 
