@@ -15,7 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from pact import Pact
 
-    from harness.contracts.consumer import PactRecorder
+    from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
     from harness.model import TopologySpec
     from harness.runtime.topology import Topology
 
@@ -68,7 +68,7 @@ def pact(request: pytest.FixtureRequest):  # noqa: ANN201 - Callable[[str, str],
     consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
     config = request.config
     if _recorder not in config.stash:
-        from harness.contracts.consumer import PactRecorder
+        from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
 
         folder = config.getoption("pact_dir")
         config.stash[_recorder] = PactRecorder(Path(folder) if folder else _ini_relative(config, config.getini("pact_dir")))
