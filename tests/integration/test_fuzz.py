@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,27 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
                  "fuzz[buggy stateful]"):
         assert f"{name} FAILED" in output
     assert "reproduce: curl -X GET http://127.0.0.1:" in output and "rerun with --seed" in output
+
+
+def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:
+    (tmp_path / "buggy_auth.py").write_text(
+        "from pathlib import Path\n"
+        "def headers(topology):\n"
+        f"    Path({str(tmp_path / 'called')!r}).write_text(topology['buggy'].url)\n"
+        "    return {'X-Api-Key': 'secret'}\n")
+    topology = write_topology(tmp_path, f"""
+name: buggy-hook
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+    auth:
+      hook: buggy_auth:headers
+""")
+    result = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--phases", "coverage",
+                             "--max-examples", "2"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert "FAILED buggy" in result.stderr, result.stderr
+    assert (tmp_path / "called").read_text().startswith("http://127.0.0.1:")
