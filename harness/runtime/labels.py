@@ -22,7 +22,6 @@ KEEP = f"{PREFIX}.keep"
 TOPOLOGY = f"{PREFIX}.topology"
 FILE = f"{PREFIX}.file"
 SERVICE = f"{PREFIX}.service"
-PORTS = f"{PREFIX}.ports"
 
 
 def owner_id(pid: int | None = None) -> str:
