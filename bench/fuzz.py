@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from harness import Topology, load_topology
-from harness.fuzz import DEFAULT_CHECKS, BearerToken, checks_for, fuzz_service, fuzzable
+from harness.fuzz.session import DEFAULT_CHECKS, BearerToken, checks_for, fuzz_service, fuzzable
 
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import docker
 
 from harness import Topology, load_topology
-from harness.model import TopologySpec
+from harness.spec.model import TopologySpec
 from harness.runtime.probes import _tcp_accepts
 from harness.runtime.topology import StartEvent
 

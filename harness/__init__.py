@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from harness.errors import HarnessError, TopologyFileError
-    from harness.loader import load_topology
+    from harness.spec.loader import load_topology
     from harness.runtime.topology import Service, Topology
 
 __all__ = ["HarnessError", "Service", "Topology", "TopologyFileError", "load_topology"]
-_WHERE = {"HarnessError": "harness.errors", "TopologyFileError": "harness.errors", "load_topology": "harness.loader",
+_WHERE = {"HarnessError": "harness.errors", "TopologyFileError": "harness.errors", "load_topology": "harness.spec.loader",
           "Topology": "harness.runtime.topology", "Service": "harness.runtime.topology"}
 
 

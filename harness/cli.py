@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.errors import HarnessError, TopologyNotRunning
-from harness.interrupts import interrupt_on_sigterm
+from harness.runtime.interrupts import interrupt_on_sigterm
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -86,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from harness.console import ProgressPrinter, services_table
-    from harness.loader import load_topology
+    from harness.report.console import ProgressPrinter, services_table
+    from harness.spec.loader import load_topology
     from harness.runtime.topology import Topology
 
     spec = load_topology(args.topology)
@@ -113,7 +113,7 @@ def _down(args: argparse.Namespace) -> int:
 
     project = None
     if args.topology:
-        from harness.loader import load_topology
+        from harness.spec.loader import load_topology
 
         project = load_topology(args.topology).project
     removed = remove_leftovers(connect(), include_kept=True, topology=project)
@@ -147,7 +147,7 @@ def _logs(args: argparse.Namespace) -> int:
 
     project = None
     if args.topology:
-        from harness.loader import load_topology
+        from harness.spec.loader import load_topology
 
         project = load_topology(args.topology).project
     runs = L.find_runs(connect(), project)
@@ -177,7 +177,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _fuzz(args: argparse.Namespace) -> int:
-    from harness.fuzz_report import fuzz_topology
+    from harness.report.fuzz import fuzz_topology
 
     results = fuzz_topology(args.topology, services=args.service, max_examples=args.max_examples, seed=args.seed,
                             phases=args.phases.split(",") if args.phases else None,
@@ -186,8 +186,8 @@ def _fuzz(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from harness.loader import load_topology
-    from harness.plan import StartPlan
+    from harness.spec.loader import load_topology
+    from harness.spec.plan import StartPlan
 
     plan = StartPlan.from_spec(load_topology(args.topology))
     if args.format in ("text", "both"):

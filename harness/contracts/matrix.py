@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.contracts.pactfiles import PactFile
 from harness.contracts.verify import PactResult
-from harness.model import TopologySpec
+from harness.spec.model import TopologySpec
 
 EdgeStatus = Literal["verified", "failed", "not verified", "no pact", "not in topology"]
 STYLE = {"verified": "green", "failed": "red", "not verified": "yellow", "no pact": "yellow",

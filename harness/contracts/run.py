@@ -13,8 +13,8 @@ from harness.contracts.pactfiles import PactFile, load_pacts
 from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import PactResult, check_states, verify_pact
 from harness.errors import HarnessError
-from harness.loader import load_topology
-from harness.model import TopologySpec
+from harness.spec.loader import load_topology
+from harness.spec.model import TopologySpec
 
 
 def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str | None = None,
@@ -33,7 +33,7 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
 
 def verify_topology(file: Path, *, pacts: Path | None, provider: str | None, consumer: str | None, out: Console,
                     err: Console, report: Path, junit: Path | None) -> tuple[list[PactResult], list[Edge]]:
-    from harness.console import ProgressPrinter
+    from harness.report.console import ProgressPrinter
     from harness.runtime.topology import Topology
 
     spec = load_topology(file)

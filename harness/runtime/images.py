@@ -14,7 +14,7 @@ import docker
 import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
-from harness.model import BuildSpec
+from harness.spec.model import BuildSpec
 from harness.runtime.labels import PREFIX
 
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", "node_modules"}

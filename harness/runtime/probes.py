@@ -8,7 +8,7 @@ import urllib.request
 
 from docker.models.containers import Container
 
-from harness.model import ReadyProbe
+from harness.spec.model import ReadyProbe
 
 
 def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],

@@ -23,8 +23,8 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
 from harness.errors import HarnessError, ServiceExited, ServiceNotReady
-from harness.model import ServiceSpec, TopologySpec
-from harness.plan import StartPlan
+from harness.spec.model import ServiceSpec, TopologySpec
+from harness.spec.plan import StartPlan
 from harness.runtime import labels as L
 from harness.runtime.engine import connect
 from harness.runtime.images import build_image, ensure_image

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import Topology, load_topology
-from harness.compose import ComposeKeyIgnored
+from harness.spec.compose import ComposeKeyIgnored
 from harness.runtime.topology import StartEvent
 
 from .conftest import TOPOLOGIES, harness_resources

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.model import BuildSpec
+from harness.spec.model import BuildSpec
 from harness.runtime.images import build_tag
 
 

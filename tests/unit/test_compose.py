@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeKeyIgnored
+from harness.spec.compose import ComposeKeyIgnored
 from harness.errors import TopologyFileError
-from harness.loader import is_compose_file, load_topology
-from harness.model import BuildSpec, HttpCheck, Mount, ReadyProbe
+from harness.spec.loader import is_compose_file, load_topology
+from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 COMPOSE = "docker-compose.yml"
 SUPPORTED = "image, build, command, environment, ports, expose, depends_on, healthcheck, networks, volumes, x-topology"

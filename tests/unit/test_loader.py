@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import TopologyFileError
-from harness.loader import load_topology
-from harness.model import BuildSpec, HttpCheck, Mount, ReadyProbe
+from harness.spec.loader import load_topology
+from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
     "image, build, command, environment, ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes"

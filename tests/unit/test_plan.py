@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.model import TopologySpec
-from harness.plan import DependencyCycle, StartPlan
+from harness.spec.model import TopologySpec
+from harness.spec.plan import DependencyCycle, StartPlan
 
 
 def plan(**services: dict[str, Any]) -> StartPlan:

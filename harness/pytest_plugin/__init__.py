@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pact import Pact
 
     from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
-    from harness.model import TopologySpec
+    from harness.spec.model import TopologySpec
     from harness.runtime.topology import Topology
 
 _started_at = pytest.StashKey[float]()
@@ -124,8 +124,8 @@ class TopologySession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from harness.errors import HarnessError
-        from harness.interrupts import interrupt_on_sigterm
-        from harness.loader import load_topology
+        from harness.runtime.interrupts import interrupt_on_sigterm
+        from harness.spec.loader import load_topology
         from harness.runtime.engine import connect
 
         try:
@@ -137,7 +137,7 @@ class TopologySession:
 
     def running(self) -> Topology:
         if self.topology is None:
-            from harness.console import ProgressPrinter, services_table
+            from harness.report.console import ProgressPrinter, services_table
             from harness.errors import HarnessError
             from harness.runtime.topology import Topology
 
@@ -163,7 +163,7 @@ class TopologySession:
 
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
-        from harness.fuzz import fuzzable, operations
+        from harness.fuzz.session import fuzzable, operations
 
         topology = self.running()  # the operations are read from the running services' specs
         for name in fuzzable(topology):
@@ -287,8 +287,8 @@ class FuzzOperation(_ReportingItem):
         self.owner = owner
 
     def runtest(self) -> None:
-        from harness.fuzz import fuzz_service
-        from harness.fuzz_report import failures_text
+        from harness.fuzz.session import fuzz_service
+        from harness.report.fuzz import failures_text
 
         if self.service not in self.owner.fuzz_results:
             self.owner.fuzz_results[self.service] = fuzz_service(

@@ -10,14 +10,14 @@ from xml.etree import ElementTree
 from rich.console import Console
 
 from harness.errors import HarnessError
-from harness.fuzz import Failure, ServiceResult, fuzz_service
-from harness.loader import load_topology
+from harness.fuzz.session import Failure, ServiceResult, fuzz_service
+from harness.spec.loader import load_topology
 
 
 def fuzz_topology(file: Path, *, services: list[str] | None, max_examples: int | None, seed: int | None,
                   phases: list[str] | None, checks: list[str] | None, junit: Path | None,
                   err: Console) -> list[ServiceResult]:
-    from harness.console import ProgressPrinter
+    from harness.report.console import ProgressPrinter
     from harness.runtime.topology import Topology
 
     spec = load_topology(file)

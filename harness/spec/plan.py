@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.model import TopologySpec
+from harness.spec.model import TopologySpec
 
 
 class DependencyCycle(ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from harness.errors import HarnessError
-from harness.model import ClientCredentials, ServiceSpec
+from harness.spec.model import ClientCredentials, ServiceSpec
 from harness.runtime.topology import Topology
 
 DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",

@@ -10,7 +10,7 @@ import os
 import warnings
 from typing import Any
 
-from harness.source import Path_, SourceMap, dotted_path
+from harness.spec.source import Path_, SourceMap, dotted_path
 
 SUPPORTED = ("image", "build", "command", "environment", "ports", "expose", "depends_on", "healthcheck",
              "networks", "volumes", "x-topology")

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import TopologyFileError
-from harness.model import TopologySpec, service_name_problem
-from harness.plan import DependencyCycle, StartPlan
-from harness.source import Path_, SourceMap, dotted_path, load_yaml
+from harness.spec.model import TopologySpec, service_name_problem
+from harness.spec.plan import DependencyCycle, StartPlan
+from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml
 
 COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-].*)?\.ya?ml$")
 
@@ -31,7 +31,7 @@ def load_topology(file: str | Path) -> TopologySpec:
     path = Path(file)
     data, source = load_yaml(path)
     if is_compose_file(path, data):
-        from harness.compose import compose_to_topology
+        from harness.spec.compose import compose_to_topology
 
         data, source = compose_to_topology(data, source)
     if not isinstance(data, dict):
