@@ -21,9 +21,9 @@ from pathlib import Path
 import docker
 
 from harness import Topology, load_topology
-from harness.spec.model import TopologySpec
 from harness.runtime.probes import _tcp_accepts
 from harness.runtime.topology import StartEvent
+from harness.spec.model import TopologySpec
 
 IMAGE = "redis:7"
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"

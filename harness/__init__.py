@@ -1,8 +1,18 @@
 """pytest-topology: contract and integration testing for Python microservices.
 
     from harness import load_topology, Topology
-    with Topology.start(load_topology("topology.yaml")) as topology:
-        topology["dataservice"].url
+    with Topology.start(load_topology("topology.yaml")) as running:
+        running["dataservice"].url
+
+    from harness import ready, topology
+    with topology("shop").service("redis", image="redis:7", ready=ready.tcp(6379), ports=[6379]).start() as running:
+        ...
+
+The public door: everything here is stable API; modules below are private. Names load on first use, so that the
+pytest plugin (imported by every pytest run) costs nothing without --topology.
+
+Stages, in the order data flows (each stage's __init__ says what it may import):
+    spec/ -> runtime/ -> contracts/, fuzz/ -> report/ -> cli.py, pytest_plugin/
 """
 
 from __future__ import annotations
@@ -10,18 +20,47 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from harness.errors import HarnessError, TopologyFileError
-    from harness.spec.loader import load_topology
-    from harness.runtime.topology import Service, Topology
+from harness import errors as _errors
 
-__all__ = ["HarnessError", "Service", "Topology", "TopologyFileError", "load_topology"]
-_WHERE = {"HarnessError": "harness.errors", "TopologyFileError": "harness.errors", "load_topology": "harness.spec.loader",
-          "Topology": "harness.runtime.topology", "Service": "harness.runtime.topology"}
+if TYPE_CHECKING:
+    from harness.errors import *  # noqa: F403
+    from harness.runtime.service import ExecResult, Service
+    from harness.runtime.topology import StartEvent, Topology
+    from harness.spec import ready
+    from harness.spec.builder import TopologyBuilder, topology
+    from harness.spec.loader import load_topology
+    from harness.spec.model import (
+        AuthSpec,
+        BuildSpec,
+        ContractsSpec,
+        HttpCheck,
+        Mount,
+        ReadyProbe,
+        ServiceSpec,
+        TopologySpec,
+    )
+    from harness.spec.plan import StartPlan
+
+_WHERE = {
+    "load_topology": "harness.spec.loader",
+    "topology": "harness.spec.builder", "TopologyBuilder": "harness.spec.builder",
+    "ready": None,  # the module harness.spec.ready
+    "TopologySpec": "harness.spec.model", "ServiceSpec": "harness.spec.model", "BuildSpec": "harness.spec.model",
+    "ReadyProbe": "harness.spec.model", "HttpCheck": "harness.spec.model", "Mount": "harness.spec.model",
+    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model",
+    "StartPlan": "harness.spec.plan",
+    "Topology": "harness.runtime.topology", "StartEvent": "harness.runtime.topology",
+    "Service": "harness.runtime.service", "ExecResult": "harness.runtime.service",
+}
+_ERRORS = list(_errors.__all__)
+__all__ = sorted([*_WHERE, *_ERRORS])
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use, so that the pytest plugin (imported by every pytest run) costs nothing without --topology.
+    if name in _ERRORS:
+        return getattr(_errors, name)
+    if name == "ready":
+        return importlib.import_module("harness.spec.ready")
     if name in _WHERE:
         return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -1,36 +1,47 @@
-"""`harness`: up / down / ps / logs / graph for a topology file, with a clear message and non-zero exit on errors."""
+"""`harness`: up / down / ps / logs / graph / verify / fuzz for a topology file.
+
+Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing), 2 bad input (topology file,
+pact file, options), 3 environment (Docker engine, image, build, a service that does not start), 4 internal error,
+130 interrupted. The front-end only wires and prints through harness.report.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from rich.console import Console
 
-from harness.errors import HarnessError, TopologyNotRunning
+from harness.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_PASSED, HarnessError, TopologyNotRunning
+from harness.report.console import make_console
 from harness.runtime.interrupts import interrupt_on_sigterm
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Returns the exit code (see the module docstring); never raises."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a bad option exits 2 with argparse's usage message
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    out, err = make_console(), make_console(stderr=True)
     interrupt_on_sigterm()
     try:
-        return int(args.run(args) or 0)
+        return int(args.run(args, out, err) or 0)
     except HarnessError as error:
         err.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True)
-        return 1
+        return error.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: a bug, said as one
+        err.print(f"internal error of pytest-topology: {type(error).__name__}: {error}\n"
+                  "This is a bug; please report it with the traceback below.", markup=False, soft_wrap=True)
+        err.print("".join(traceback.format_exception(error)), markup=False, soft_wrap=True)
+        return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,10 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _up(args: argparse.Namespace) -> int:
+def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
-    from harness.spec.loader import load_topology
     from harness.runtime.topology import Topology
+    from harness.spec.loader import load_topology
 
     spec = load_topology(args.topology)
     err.print(f"starting topology {spec.project} from {args.topology}")
@@ -107,7 +118,7 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _down(args: argparse.Namespace) -> int:
+def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.labels import remove_leftovers
 
@@ -121,7 +132,7 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ps(args: argparse.Namespace) -> int:
+def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
     from harness.runtime import labels as L
@@ -141,7 +152,7 @@ def _ps(args: argparse.Namespace) -> int:
     return 0
 
 
-def _logs(args: argparse.Namespace) -> int:
+def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
 
@@ -167,25 +178,56 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from harness.contracts.run import verify_topology
+def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.contracts.matrix import edge_matrix
+    from harness.contracts.run import select_pacts, verify_all
+    from harness.report.console import ProgressPrinter
+    from harness.report.contracts import print_result, write_pact_junit
+    from harness.report.matrix import matrix_text, write_reports
+    from harness.runtime.topology import Topology
+    from harness.spec.loader import load_topology
 
-    results, edges = verify_topology(args.topology, pacts=args.pacts, provider=args.provider,
-                                     consumer=args.consumer, out=out, err=err, report=args.report,
-                                     junit=args.junit)
-    return 0 if results and all(r.passed for r in results) else 1
+    spec = load_topology(args.topology)
+    selected, registry = select_pacts(spec, args.pacts, args.provider, args.consumer)
+    results = []
+    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
+        for result in verify_all(topology, selected, registry):
+            results.append(result)
+            print_result(result, err)
+    edges = edge_matrix(spec, selected, results)
+    title = f"contracts of topology {spec.project}"
+    out.print(matrix_text(edges, title, width=out.width), markup=False, highlight=False, end="")
+    as_json, as_html = write_reports(edges, args.report, title)
+    out.print(f"matrix written to {as_json} and {as_html}")
+    if args.junit:
+        write_pact_junit(results, args.junit)
+    return EXIT_PASSED if results and all(r.passed for r in results) else EXIT_FAILED
 
 
-def _fuzz(args: argparse.Namespace) -> int:
-    from harness.report.fuzz import fuzz_topology
+def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.fuzz.session import fuzz_service, fuzz_targets
+    from harness.report.console import ProgressPrinter
+    from harness.report.fuzz import print_result, write_fuzz_junit
+    from harness.runtime.topology import Topology
+    from harness.spec.loader import load_topology
 
-    results = fuzz_topology(args.topology, services=args.service, max_examples=args.max_examples, seed=args.seed,
-                            phases=args.phases.split(",") if args.phases else None,
-                            checks=args.checks.split(",") if args.checks else None, junit=args.junit, err=err)
-    return 0 if all(r.passed for r in results) else 1
+    spec = load_topology(args.topology)
+    names = fuzz_targets(spec, args.service)
+    results = []
+    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
+        for name in names:
+            err.print(f"fuzzing {name} at {topology[name].url}")
+            result = fuzz_service(topology, name, max_examples=args.max_examples, seed=args.seed,
+                                  phases=args.phases.split(",") if args.phases else None,
+                                  checks=args.checks.split(",") if args.checks else None)
+            results.append(result)
+            print_result(result, err)
+    if args.junit:
+        write_fuzz_junit(results, args.junit)
+    return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
 
-def _graph(args: argparse.Namespace) -> int:
+def _graph(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.spec.loader import load_topology
     from harness.spec.plan import StartPlan
 

@@ -1,39 +1,133 @@
-"""Every failure a user can act on has its own class; the message says what, where, and what to do."""
+"""Every failure a user can act on, one class per kind. `str(error)` is the whole message meant for a person; the
+fields (`service`, `location`, `hint`, ...) are there for programs.
+
+Exit codes of the CLI (and of a pytest session that cannot start its topology) come from the class:
+
+    0  everything passed                      2  bad input: topology file, pact file, states module, options
+    1  failures found (tests, pacts, fuzzing) 3  environment: Docker engine, image, build, a service that won't start
+                                              4  internal error (a bug of pytest-topology: please report it)
+
+This module imports nothing but the standard library, so every stage may raise these.
+"""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
 
 class HarnessError(Exception):
-    """Base class: `str(error)` is the whole message meant for a person."""
+    """Base class. `hint` says what to do (already part of the message); extra keyword fields become attributes."""
 
+    exit_code: ClassVar[int] = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        self.message = message
+        self.hint = hint
+        for name, value in fields.items():
+            setattr(self, name, value)
+        super().__init__(f"{message}\n{hint}" if hint else message)
+
+
+# --- bad input (exit 2) --------------------------------------------------------------------------------------------
 
 class TopologyFileError(HarnessError):
-    """The topology (or compose) file is unreadable or invalid. `location` is `file:line`."""
+    """The topology (or compose) file, or a topology built in Python, is invalid. `location` is `file:line` (or the
+    topology's name for one built in Python)."""
 
-    def __init__(self, location: str, message: str) -> None:
+    def __init__(self, location: str, message: str, **fields: Any) -> None:
         self.location = location
-        super().__init__(f"{location}: {message}")
+        super().__init__(f"{location}: {message}", **fields)
 
 
-class DockerUnavailable(HarnessError):
-    """No Docker engine answers."""
+class DependencyCycle(HarnessError, ValueError):
+    """`depends_on` edges form a cycle. `names` is the cycle, its first service repeated at the end. The loaders
+    turn it into a TopologyFileError at the line of the first service's `depends_on`."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"dependency cycle: {' -> '.join(names)}", names=names)
 
 
-class ImageMissing(HarnessError):
-    """An `image:` is not in the local engine and could not be pulled."""
+class UnknownService(HarnessError, KeyError):
+    """A name that is not a service of the topology (`topology["nope"]`, an edge, an option)."""
+
+    def __init__(self, name: str, known: list[str], topology: str, suggestion: str | None = None) -> None:
+        near = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        super().__init__(f"no service '{name}' in topology '{topology}'{near}; services: {', '.join(known)}",
+                         name=name, known=known, topology=topology, suggestion=suggestion)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
 
 
-class BuildFailed(HarnessError):
-    """`docker build` of a service's image failed."""
+class OptionError(HarnessError):
+    """A command-line option or ini value that cannot be used."""
 
 
-class ServiceNotReady(HarnessError):
-    """A service did not pass its readiness probe in time."""
+class MalformedPact(HarnessError):
+    """A file in the pact folder is not a pact that can be verified. `location` is `file[:line]`."""
 
 
-class ServiceExited(HarnessError):
-    """A service's container exited while the topology was starting."""
+class StatesModuleError(HarnessError):
+    """A states module named under `contracts.states` cannot be loaded."""
+
+
+class MissingProviderStates(HarnessError):
+    """Pacts use provider states or messages that no handler serves; found before anything is verified."""
+
+
+class MissingMessageProducer(HarnessError):
+    """A message interaction has no @message_producer for its description."""
+
+
+class AuthHookError(HarnessError):
+    """A service's `auth: {hook: module:function}` cannot be imported or called."""
+
+
+class SpecUnavailable(HarnessError):
+    """A service's OpenAPI document cannot be loaded (from the service, or from a file next to the topology)."""
 
 
 class TopologyNotRunning(HarnessError):
     """A command needs a running topology and there is none (or more than one) to use."""
+
+
+# --- environment (exit 3) ------------------------------------------------------------------------------------------
+
+class EnvironmentProblem(HarnessError):
+    """The machine, the engine or a service's image or container is what failed, not the input."""
+
+    exit_code: ClassVar[int] = EXIT_ENVIRONMENT
+
+
+class DockerUnavailable(EnvironmentProblem):
+    """No Docker engine answers. `address` is where one was looked for."""
+
+
+class DockerError(EnvironmentProblem):
+    """The Docker engine refused an operation (create, start, remove, ...). `service` and `operation` say which."""
+
+
+class ImageMissing(EnvironmentProblem):
+    """An `image:` is not in the local engine and could not be pulled."""
+
+
+class BuildFailed(EnvironmentProblem):
+    """`docker build` of a service's image failed."""
+
+
+class ServiceNotReady(EnvironmentProblem):
+    """A service did not pass its readiness probe in time. Fields: `service`, `probe`, `waited` (seconds)."""
+
+
+class ServiceExited(EnvironmentProblem):
+    """A service's container exited while the topology was starting. Fields: `service`, `exit_code`."""
+
+
+class PactVerifierError(EnvironmentProblem):
+    """pact-python's Verifier could not run a verification (a configuration error, not a mismatch)."""
+
+
+__all__ = [name for name, value in dict(globals()).items()
+           if isinstance(value, type) and issubclass(value, HarnessError)]

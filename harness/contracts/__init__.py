@@ -1,5 +1,8 @@
-"""Pact contracts: consumer-side recording (the `pact` fixture), provider states, and provider verification
-against the services of a running topology."""
+"""contracts: Pact against a running Topology: consumer-side recording (for the `pact` fixture), pact files, provider
+states and message producers, verification, the edge matrix as data. Returns results; never prints.
+
+May import: harness.errors, harness.spec, harness.runtime, harness.contracts, pact-python, the standard library.
+"""
 
 import os
 

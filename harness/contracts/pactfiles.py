@@ -7,11 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-
-
-class MalformedPact(HarnessError):
-    """A file in the pact folder is not a pact this harness can verify."""
+from harness.errors import MalformedPact
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import StatesModuleError
 
 Handler = Callable[..., Any]
 
-
-class StatesModuleError(HarnessError):
-    """The states module named by the topology cannot be loaded."""
 
 
 @dataclass

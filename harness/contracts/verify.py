@@ -16,14 +16,11 @@ from typing import Any, Literal
 
 from harness.contracts.pactfiles import PactFile
 from harness.contracts.states import Registry, StateRun
-from harness.errors import HarnessError
+from harness.errors import MissingProviderStates
 from harness.runtime.topology import Topology
 
 Status = Literal["verified", "failed"]
 
-
-class MissingProviderStates(HarnessError):
-    """Pacts use provider states that no handler serves; found before anything is verified."""
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,14 @@ from typing import Any
 
 import requests
 
-from harness.errors import HarnessError
-from harness.spec.model import ClientCredentials, ServiceSpec
+from harness.errors import HarnessError, SpecUnavailable
 from harness.runtime.topology import Topology
+from harness.spec.model import ClientCredentials, ServiceSpec, TopologySpec
 
 DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
                   "response_schema_conformance"]
 PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 
-
-class SpecUnavailable(HarnessError):
-    """A service's OpenAPI document cannot be loaded."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,18 @@ class ServiceResult:
 
 def fuzzable(topology: Topology) -> list[str]:
     return [name for name, spec in topology.spec.services.items() if spec.openapi]
+
+
+def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[str]:
+    """The services to fuzz: those with `openapi:`, or the named ones. Raises HarnessError when a named service has
+    no `openapi:` or nothing is left."""
+    names = [n for n, s in spec.services.items() if s.openapi and (not services or n in services)]
+    unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
+    if unknown or not names:
+        with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
+        raise HarnessError(f"nothing to fuzz: {', '.join(unknown) or 'no service'} of topology {spec.project} "
+                           f"declares `openapi:` (services with one: {with_spec})")
+    return names
 
 
 def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str]:

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
 from harness.runtime.topology import StartEvent, Topology
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for people and for CI alike: colours and wrapping on a terminal; on a pipe or a file (CI logs) no
+    ANSI codes and no hard wrapping, so that long lines (interaction names, curl commands) stay whole."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=200, color_system=None)
+
 
 ICONS = {"building": "build", "built": "built", "cached": "cached", "starting": "start", "waiting": "wait",
          "ready": "ready", "failed": "FAILED"}
@@ -15,7 +27,7 @@ class ProgressPrinter:
     """One line per step, with times: readable live on a terminal and in a CI log alike."""
 
     def __init__(self, console: Console | None = None, verbose_build: bool = False) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or make_console(stderr=True)
         self.verbose_build = verbose_build
 
     def __call__(self, event: StartEvent) -> None:

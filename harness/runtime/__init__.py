@@ -1,1 +1,5 @@
-"""Docker side of the harness: engine, images, containers, readiness, logs, teardown. Knows nothing of pytest."""
+"""runtime: a TopologySpec -> a running Topology (engine, images, containers, readiness, logs, labels, teardown).
+
+Knows nothing of pytest or of what people read. May import: harness.errors, harness.spec, harness.runtime, docker,
+testcontainers (in containers.py only), the standard library.
+"""

@@ -14,8 +14,8 @@ import docker
 import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
-from harness.spec.model import BuildSpec
 from harness.runtime.labels import PREFIX
+from harness.spec.model import BuildSpec
 
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", "node_modules"}
 BUILD_LOG_TAIL = 50

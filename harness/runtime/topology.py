@@ -6,6 +6,7 @@ Any failure (or Ctrl-C) removes everything the run created, found by its run lab
 
 from __future__ import annotations
 
+import difflib
 import socket
 import threading
 import time
@@ -18,19 +19,17 @@ from typing import Literal
 
 import docker
 import docker.errors
-from docker.models.containers import Container
-from testcontainers.core.container import DockerContainer
-from testcontainers.core.network import Network
 
-from harness.errors import HarnessError, ServiceExited, ServiceNotReady
-from harness.spec.model import ServiceSpec, TopologySpec
-from harness.spec.plan import StartPlan
+from harness.errors import DockerError, UnknownService
 from harness.runtime import labels as L
+from harness.runtime.containers import service_container
 from harness.runtime.engine import connect
 from harness.runtime.images import build_image, ensure_image
-from harness.runtime.probes import probe_once
+from harness.runtime.service import ExecResult, Service, StartCancelled
+from harness.spec.model import TopologySpec
+from harness.spec.plan import StartPlan
 
-LOG_TAIL = 50
+__all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
 EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "failed"]
 
 
@@ -43,135 +42,6 @@ class StartEvent:
 
 
 Progress = Callable[[StartEvent], None]
-
-
-class _Cancelled(Exception):
-    """A service did not start because another one failed or the start was interrupted."""
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    exit_code: int
-    output: str
-
-
-class Service:
-    """One running service: where to reach it, its logs, and control for fault tests."""
-
-    host = "127.0.0.1"
-
-    def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 network: str | None) -> None:
-        self.name = name
-        self.spec = spec
-        self.container = container
-        self.ports = ports  # container port -> host port on 127.0.0.1, fixed for the run (survives restarts)
-        self._network = network
-
-    def __repr__(self) -> str:
-        return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
-
-    @property
-    def url(self) -> str:
-        """Base URL of the first published port."""
-        if not self.ports:
-            raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
-        return f"http://{self.host}:{next(iter(self.ports.values()))}"
-
-    def port(self, container_port: int) -> int:
-        """The host port (on 127.0.0.1) that `container_port` is published on."""
-        try:
-            return self.ports[container_port]
-        except KeyError:
-            raise HarnessError(f"service '{self.name}' does not publish port {container_port} "
-                               f"(published: {', '.join(map(str, self.ports)) or 'none'})") from None
-
-    @property
-    def status(self) -> str:
-        self.container.reload()
-        return str(self.container.status)
-
-    def logs(self, since: float | None = None, tail: int | None = None) -> str:
-        """The service's stdout and stderr, optionally only since a time.time() value, or the last `tail` lines."""
-        options: dict = {"stdout": True, "stderr": True}
-        if since is not None:
-            options["since"] = since
-        if tail is not None:
-            options["tail"] = tail
-        return self.container.logs(**options).decode("utf-8", "replace")
-
-    def exec(self, command: str | list[str]) -> ExecResult:
-        result = self.container.exec_run(command)
-        return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
-
-    def stop(self, timeout: int = 0) -> None:
-        """Stop the container (SIGTERM, then SIGKILL after `timeout` seconds)."""
-        self.container.stop(timeout=timeout)
-
-    def kill(self, signal: str = "SIGKILL") -> None:
-        self.container.kill(signal=signal)
-
-    def start(self, wait: bool = True) -> None:
-        """Start it again (same ports, same network name) and, by default, wait for its readiness probe."""
-        restarted_at = time.time()
-        self.container.start()
-        if wait:
-            self.wait_ready(time.monotonic(), log_since=restarted_at)
-
-    def restart(self, wait: bool = True) -> None:
-        self.stop()
-        self.start(wait=wait)
-
-    def pause(self) -> None:
-        self.container.pause()
-
-    def unpause(self) -> None:
-        self.container.unpause()
-
-    def disconnect(self) -> None:
-        """Take the service off the topology's network (peers can no longer reach it)."""
-        self.container.client.networks.get(self._network).disconnect(self.container)
-
-    def connect(self) -> None:
-        self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
-                                                                                          *self.spec.aliases])
-
-    def wait_ready(self, started: float, cancelled: threading.Event | None = None,
-                   log_since: float | None = None) -> None:
-        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started`."""
-        deadline = started + self.spec.timeout
-        probe = self.spec.ready
-        seen = "the container never reported running"
-        pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
-        status_read = 0.0
-        while True:
-            if cancelled is not None and cancelled.is_set():
-                raise _Cancelled()
-            if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
-                self.container.reload()
-                status_read = time.monotonic()
-                if self.container.status in ("exited", "dead"):
-                    code = self.container.attrs["State"]["ExitCode"]
-                    raise ServiceExited(
-                        f"service '{self.name}' exited with code {code} during startup. "
-                        f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                        "Fix the service's command or configuration (its log above says why it stopped).")
-            if self.container.status == "running":
-                seen = probe_once(probe, self.container, self.ports, log_since) if probe else None
-                if seen is None:
-                    return
-            if time.monotonic() > deadline:
-                waited = time.monotonic() - started
-                raise ServiceNotReady(
-                    f"service '{self.name}' was not ready after {waited:.1f} s: probe {probe.describe() if probe else ''}"
-                    f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                    "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.")
-            time.sleep(pause)
-            pause = min(pause * 2, probe.interval if probe else 0.1)
-
-    def _log_tail(self) -> str:
-        lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
-        return "\n".join(f"  | {line}" for line in lines)
 
 
 class Topology:
@@ -187,11 +57,17 @@ class Topology:
         self.services: dict[str, Service] = {}
 
     def __getitem__(self, name: str) -> Service:
+        """The running service `name`.
+
+        Raises:
+            UnknownService: `name` is not a running service of this topology (a KeyError too), with the near miss.
+        """
         try:
             return self.services[name]
         except KeyError:
-            raise KeyError(f"no service '{name}' in topology '{self.spec.project}' "
-                           f"(services: {', '.join(self.services)})") from None
+            known = list(self.services)
+            close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            raise UnknownService(str(name), known, self.spec.project, close[0] if close else None) from None
 
     def __iter__(self) -> Iterator[Service]:
         """The running services, in the order of the topology file."""
@@ -210,18 +86,43 @@ class Topology:
         return {s.name: s.url for s in self if s.ports}
 
     def close(self) -> None:
-        """Remove every container and the network of this run."""
-        L.remove_run(self.client, self.run_id)
+        """Remove every container and the network of this run (at once: no stop grace period).
+
+        Raises:
+            DockerError: the engine refused to remove something (the message names it and what to do).
+        """
+        try:
+            L.remove_run(self.client, self.run_id)
+        except docker.errors.APIError as error:
+            raise DockerError(f"could not remove topology {self.spec.project} (run {self.run_id}): "
+                              f"{_explain(error)}", operation="remove", run=self.run_id,
+                              hint="Run `harness down` to retry, or `docker ps -a --filter "
+                                   f"label={L.RUN}={self.run_id}` to see what is left.") from None
 
     @classmethod
     def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False) -> Topology:
+        """Start every service of `spec` on a new private network, in dependency order, and wait until each is ready.
+
+        Args:
+            spec: from `load_topology(file)` or `harness.topology(...).spec`.
+            progress: called with a StartEvent per step (building, built/cached, starting, waiting, ready, failed);
+                `seconds` in events are wall-clock durations (time.monotonic).
+            keep: leave it running after this process ends (until `harness down`).
+
+        Returns:
+            The running Topology; `close()` it (or use it as a context manager) to remove it.
+
+        Raises:
+            DockerUnavailable, ImageMissing, BuildFailed, DockerError: the engine, an image, a build.
+            ServiceExited, ServiceNotReady: a service died or did not pass its probe within its `timeout` (seconds).
+            Anything created is removed before the error is raised (also on KeyboardInterrupt).
+        """
         client = connect()
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep)
-        network = Network(docker_network_kw={"labels": run_labels})
-        network.name = f"harness-{spec.project}-{run_id}"
-        topology = cls(spec, client, run_id, network.name, keep)
+        network = f"harness-{spec.project}-{run_id}"
+        topology = cls(spec, client, run_id, network, keep)
         starter = _Starter(topology, network, run_labels, progress or (lambda event: None))
         try:
             starter.run()
@@ -268,7 +169,7 @@ class Topology:
 class _Starter:
     """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
 
-    def __init__(self, topology: Topology, network: Network, run_labels: dict[str, str], progress: Progress) -> None:
+    def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress) -> None:
         self.topology = topology
         self.spec = topology.spec
         self.network = network
@@ -283,7 +184,7 @@ class _Starter:
 
     def run(self) -> None:
         # Everything that does not depend on readiness starts at once: the network, every build, every image check.
-        self.network_created = self._spawn(lambda _: self.network.create(), "network")
+        self.network_created = self._spawn(self._create_network, "network")
         images: dict[object, Future[str]] = {}
         for name, service in self.spec.services.items():
             if service.build:
@@ -315,13 +216,13 @@ class _Starter:
         wait(self.ready.values(), timeout=10)
 
     def _await(self, future: Future) -> object:
-        """The future's result, or _Cancelled as soon as the start is cancelled."""
+        """The future's result, or StartCancelled as soon as the start is cancelled."""
         while not future.done():
             if self.cancelled.is_set():
-                raise _Cancelled()
+                raise StartCancelled()
             wait([future], timeout=0.05)
         if future.exception() is not None:
-            raise _Cancelled()  # the failure itself is reported by the thread that had it
+            raise StartCancelled()  # the failure itself is reported by the thread that had it
         return future.result()
 
     def _spawn(self, work: Callable[[str], object], name: str) -> Future:
@@ -331,7 +232,7 @@ class _Starter:
             try:
                 future.set_result(work(name))
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-                if not isinstance(exc, _Cancelled):
+                if not isinstance(exc, StartCancelled):
                     with self.lock:
                         self.failures.append(exc)
                     self.cancelled.set()
@@ -340,6 +241,14 @@ class _Starter:
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
         return future
+
+    def _create_network(self, _: str) -> object:
+        try:
+            return self.topology.client.networks.create(self.network, driver="bridge", labels=self.run_labels,
+                                                        check_duplicate=True)
+        except docker.errors.APIError as error:
+            raise DockerError(f"could not create the network {self.network}: {_explain(error)}",
+                              operation="create network") from None
 
     def _build(self, name: str) -> str:
         build = self.spec.services[name].build
@@ -360,12 +269,22 @@ class _Starter:
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         ports = {port: _free_port() for port in spec.published_ports()}
-        container = self._container(name, spec, image, ports)
-        container.start()
+        container = service_container(
+            image=image, name=f"harness-{self.spec.project}-{name}-{self.topology.run_id}", network=self.network,
+            aliases=[name, *spec.aliases], environment=spec.environment, command=spec.command, ports=ports,
+            mounts=[((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts],
+            labels={**self.run_labels, L.SERVICE: name})
+        try:
+            container.start()
+        except docker.errors.APIError as error:
+            raise DockerError(f"service '{name}': Docker could not create or start its container: "
+                              f"{_explain(error)}", service=name, operation="start",
+                              hint="Check the service's image, command, ports and mounts in the topology file."
+                              ) from None
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
             container.stop()
-            raise _Cancelled()
-        service = Service(name, spec, container.get_wrapped_container(), ports, self.network.name)
+            raise StartCancelled()
+        service = Service(name, spec, container.get_wrapped_container(), ports, self.network)
         with self.lock:
             self.topology.services[name] = service
         if spec.ready:
@@ -374,18 +293,10 @@ class _Starter:
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if ports else ""))
         return service
 
-    def _container(self, name: str, spec: ServiceSpec, image: str, ports: dict[int, int]) -> DockerContainer:
-        container = DockerContainer(image, name=f"harness-{self.spec.project}-{name}-{self.topology.run_id}")
-        container.with_network(self.network).with_network_aliases(name, *spec.aliases)
-        container.with_envs(**spec.environment)
-        if spec.command is not None:
-            container.with_command(spec.command)
-        for port, host_port in ports.items():
-            container.ports[f"{port}/tcp"] = ("127.0.0.1", host_port)  # type: ignore[assignment] - docker-py form
-        for mount in spec.mounts:
-            container.with_volume_mapping(str((self.spec.base_dir / mount.source).resolve()), mount.target, "ro")
-        container.with_kwargs(labels={**self.run_labels, L.SERVICE: name})
-        return container
+
+def _explain(error: docker.errors.APIError) -> str:
+    """Docker's own explanation, without docker-py's request line."""
+    return str(getattr(error, "explanation", None) or error).strip()[:300]
 
 
 def _free_port() -> int:

@@ -88,7 +88,8 @@ def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: Sourc
         elif key == "depends_on":
             put("depends_on", _depends_on(value, at, source), key)
             for index, item in enumerate(value):
-                out.lines[here + ("depends_on", index)] = source.line(at + (item if isinstance(value, dict) else index,))
+                key_or_index = item if isinstance(value, dict) else index
+                out.lines[here + ("depends_on", index)] = source.line(at + (key_or_index,))
         elif key == "healthcheck":
             probe = _healthcheck(value, at, source)
             if probe:

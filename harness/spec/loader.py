@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
 from harness.errors import TopologyFileError
-from harness.spec.model import TopologySpec, service_name_problem
-from harness.spec.plan import DependencyCycle, StartPlan
-from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml
+from harness.spec.model import TopologySpec
+from harness.spec.source import load_yaml
+from harness.spec.validate import validate
 
 COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-].*)?\.ya?ml$")
 
@@ -27,7 +22,18 @@ def is_compose_file(file: Path, data: Any) -> bool:
 
 
 def load_topology(file: str | Path) -> TopologySpec:
-    """Load and validate a topology or compose file. Raises TopologyFileError naming file:line."""
+    """Load and validate a topology file (this project's YAML format) or a docker-compose file.
+
+    Args:
+        file: path of the file; relative build contexts, mounts and `openapi:` files are resolved against its folder.
+
+    Returns:
+        The validated `TopologySpec` (references, dependency cycles and names checked).
+
+    Raises:
+        TopologyFileError: unreadable file, invalid YAML, an unknown key, a bad value, an unknown service in
+            `depends_on`/`consumes`, a dependency cycle; the message starts with `file:line`.
+    """
     path = Path(file)
     data, source = load_yaml(path)
     if is_compose_file(path, data):
@@ -37,135 +43,6 @@ def load_topology(file: str | Path) -> TopologySpec:
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
-    if isinstance(data.get("services"), dict):
-        for name in data["services"]:
-            if problem := service_name_problem(name):
-                raise source.error(("services", name), problem)
-    try:
-        spec = TopologySpec.from_file_data(data, path)
-    except ValidationError as exc:
-        raise _file_error(exc, data, source) from None
-    _check_references(spec, source)
-    return spec
+    return validate(data, source, file=path.resolve())
 
 
-def _check_references(spec: TopologySpec, source: SourceMap) -> None:
-    names = list(spec.services)
-    problems: list[tuple[Path_, str]] = []
-    for name, service in spec.services.items():
-        for key in ("depends_on", "consumes"):
-            for index, other in enumerate(getattr(service, key)):
-                path: Path_ = ("services", name, key, index)
-                if other == name:
-                    problems.append((path, f"'{name}' cannot list itself"))
-                elif other not in spec.services:
-                    problems.append((path, f"'{other}' is not a service{_suggest(other, names)}"))
-        if service.build:
-            context = spec.base_dir / service.build.context
-            if not context.is_dir():
-                problems.append((("services", name, "build"), f"build context '{service.build.context}' is not a "
-                                 f"directory (looked in {context})"))
-            elif not (context / service.build.dockerfile).is_file():
-                problems.append((("services", name, "build"), f"no Dockerfile '{service.build.dockerfile}' in "
-                                 f"{context}"))
-        for index, mount in enumerate(service.mounts):
-            if not (spec.base_dir / mount.source).exists():
-                problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
-                                 f"exist (paths are relative to {spec.base_dir})"))
-    if problems:
-        raise _combined([(source.where(path), f"{dotted_path(path)}: {text}") for path, text in problems])
-    try:
-        StartPlan.from_spec(spec)
-    except DependencyCycle as cycle:
-        raise source.error(("services", cycle.names[0], "depends_on"), str(cycle)) from None
-
-
-def _combined(messages: list[tuple[str, str]]) -> TopologyFileError:
-    """One error whose first line is the first problem and each further line another, all as `file:line: ...`."""
-    (where, first), rest = messages[0], messages[1:]
-    return TopologyFileError(where, first + "".join(f"\n{w}: {m}" for w, m in rest))
-
-
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _file_error(exc: ValidationError, data: Any, source: SourceMap) -> TopologyFileError:
-    by_path: dict[Path_, list[Any]] = {}
-    for error in exc.errors():
-        by_path.setdefault(_path_in(data, tuple(error["loc"])), []).append(error)
-    return _combined([_describe(path, errors, source) for path, errors in by_path.items()])
-
-
-def _path_in(data: Any, loc: Path_) -> Path_:
-    """`loc` without pydantic's union-member tags ('str', 'list[str]'), which are not keys of the document."""
-    path: list[str | int] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        elif isinstance(node, (dict, list)) or node is None:
-            path.append(part)  # a missing or unknown key: keep it, it is what the message is about
-            break
-        else:
-            break
-        path.append(part)
-    return tuple(path)
-
-
-def _describe(path: Path_, errors: list[Any], source: SourceMap) -> tuple[str, str]:
-    error = errors[0]
-    loc: Path_ = path
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
-        message = f"unknown key '{loc[-1]}'{_suggest(str(loc[-1]), allowed)}; allowed: {', '.join(allowed)}"
-        path = loc
-    elif kind == "missing":
-        message, path = f"required key '{loc[-1]}' is missing", loc[:-1]
-    elif kind in ("value_error", "assertion_error"):
-        message, path = str(error["msg"]).removeprefix("Value error, "), loc
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message, path = f"must be a mapping of keys (found {error['input']!r})", loc
-    else:  # a union gives one error per member: 'a valid string or a valid list'
-        wanted = " or ".join(dict.fromkeys(str(e["msg"]).removeprefix("Input should be ") for e in errors))
-        message = (f"Input should be {wanted}" if str(error["msg"]).startswith("Input should be ")
-                   else str(error["msg"]))
-        message, path = f"{message} (found {error['input']!r})", loc
-    where = source.where(path)
-    dotted = dotted_path(path)
-    return where, f"{dotted}: {message}" if dotted else message
-
-
-def _fields_at(loc: Path_) -> list[str]:
-    """Field names of the model that sits at `loc` in a TopologySpec (for 'allowed keys' and suggestions)."""
-    annotation: Any = TopologySpec
-    for part in loc:
-        annotation = _step(annotation, part)
-    model = _model_in(annotation)
-    return [n for n, f in model.model_fields.items() if not f.exclude] if model else []
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    model = _model_in(annotation)
-    if model is not None and isinstance(part, str) and part in model.model_fields:
-        return model.model_fields[part].annotation
-    for arg in typing.get_args(annotation) or ():
-        if typing.get_origin(annotation) is dict:
-            return typing.get_args(annotation)[1]
-        if typing.get_origin(annotation) is list:
-            return arg
-    return annotation
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                return arg
-    return None

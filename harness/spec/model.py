@@ -155,7 +155,8 @@ class ServiceSpec(_Strict):
     @classmethod
     def _env_values_as_text(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
+            return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in value.items()}
         return value
 
     @model_validator(mode="after")

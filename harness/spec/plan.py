@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.errors import DependencyCycle
 from harness.spec.model import TopologySpec
 
-
-class DependencyCycle(ValueError):
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        super().__init__(f"dependency cycle: {' -> '.join(names)}")
+__all__ = ["DependencyCycle", "StartPlan"]
 
 
 @dataclass(frozen=True)

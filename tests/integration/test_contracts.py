@@ -130,7 +130,7 @@ def test_a_renamed_response_field_fails_naming_the_field_and_the_interaction(tmp
 def test_a_missing_state_handler_fails_before_verifying(tmp_path: Path, pact_folder: Path) -> None:
     topology = project(tmp_path, pact_folder, "nostates", states="# no handlers\n")
     result = verify(topology)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input: the states module lacks a handler
     assert "provider state 'greeter is in a good mood' of relay->greeter (relay-greeter.json)" in result.stderr
     assert "starting topology" not in result.stderr  # found before anything started
 
@@ -139,7 +139,7 @@ def test_a_malformed_pact_file_is_named(tmp_path: Path, pact_folder: Path) -> No
     topology = project(tmp_path, pact_folder, "malformed")
     (tmp_path / "pacts" / "broken.json").write_text('{"consumer": {"name": "x"},\n "provider": ')
     result = verify(topology)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input: a pact file that is not JSON
     assert f"{tmp_path / 'pacts' / 'broken.json'}:2: not valid JSON" in result.stderr
 
 

@@ -84,7 +84,7 @@ services:
     openapi: /no-such-spec.json
 """)
     result = fuzz(topology)
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad input: `openapi:` names no document
     assert "error: service 'buggy': cannot load its OpenAPI document from http://127.0.0.1:" in result.stderr
     assert "/no-such-spec.json" in result.stderr
     assert "Traceback" not in result.stderr

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -145,5 +144,5 @@ def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) ->
     assert down.returncode == 0 and "removed 1 container(s)" in down.stdout
     assert harness_resources(docker_client, "redis-only") == []
     missing = subprocess.run([harness, "logs", "redis"], capture_output=True, text=True)
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "no running service 'redis'; `harness ps` lists what is running" in missing.stderr

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from harness import Topology, load_topology
-from harness.spec.compose import ComposeKeyIgnored
 from harness.runtime.topology import StartEvent
+from harness.spec.compose import ComposeKeyIgnored
 
 from .conftest import TOPOLOGIES, harness_resources
 

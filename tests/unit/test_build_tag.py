@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.spec.model import BuildSpec
 from harness.runtime.images import build_tag
+from harness.spec.model import BuildSpec
 
 
 def context(tmp_path: Path) -> Path:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.spec.compose import ComposeKeyIgnored
 from harness.errors import TopologyFileError
+from harness.spec.compose import ComposeKeyIgnored
 from harness.spec.loader import is_compose_file, load_topology
 from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 

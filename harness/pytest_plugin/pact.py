@@ -1,0 +1,54 @@
+"""The `pact` fixture: consumer tests record pacts; interactions of passing tests are written at session end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pact import Pact
+
+    from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
+
+recorder_key = pytest.StashKey["PactRecorder"]()
+call_passed_key = pytest.StashKey[bool]()
+
+
+def pact_folder(config: pytest.Config) -> Path:
+    """--pact-dir, else the ini key `pact_dir` (relative to the ini file), else contracts/."""
+    folder = config.getoption("pact_dir")
+    return Path(folder) if folder else ini_relative(config, str(config.getini("pact_dir")))
+
+
+def ini_relative(config: pytest.Config, value: str) -> Path:
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return base / value
+
+
+@pytest.fixture
+def pact(request: pytest.FixtureRequest):  # noqa: ANN201 - Callable[[str, str], Pact]
+    """`pact("gateway", "dataservice")` -> a pact-python V4 `Pact`. Interactions of passing tests are merged per
+    consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
+    config = request.config
+    if recorder_key not in config.stash:
+        from harness.contracts.consumer import PactRecorder
+
+        config.stash[recorder_key] = PactRecorder(pact_folder(config))
+    recorder = config.stash[recorder_key]
+
+    def new_pact(consumer: str, provider: str) -> Pact:
+        return recorder.new(consumer, provider)
+
+    yield new_pact
+    recorder.test_finished(request.node.stash.get(call_passed_key, False))
+
+
+def write_recorded_pacts(session: pytest.Session) -> None:
+    if recorder_key in session.config.stash:
+        written = session.config.stash[recorder_key].write()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter and written:
+            reporter.ensure_newline()
+            reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")

@@ -1,0 +1,137 @@
+"""The topology of a pytest session (`--topology FILE`): loaded at session start, started on first use, removed at
+the end; with --pact-verify and --fuzz it also adds one item per pact and per fuzzed operation."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from harness.pytest_plugin.items import FuzzOperation, PactVerification
+
+if TYPE_CHECKING:
+    from harness.runtime.topology import Topology
+    from harness.spec.model import TopologySpec
+
+PLUGIN_NAME = "harness-topology"
+active_key = pytest.StashKey[list]()  # every topology running for this session (session, module, ... fixtures)
+
+
+def active_topologies(config: pytest.Config) -> list[Topology]:
+    return config.stash.setdefault(active_key, [])
+
+
+@contextlib.contextmanager
+def terminal_visible(config: pytest.Config):  # noqa: ANN201 - Iterator[None]
+    """Progress printed while a fixture starts a topology reaches the terminal even under output capture."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        yield
+
+
+class TopologySession:
+    """Owns the topology of one pytest session."""
+
+    def __init__(self, config: pytest.Config, file: Path) -> None:
+        self.config = config
+        self.file = file
+        self.keep = bool(config.getoption("topology_keep"))
+        self.spec: TopologySpec | None = None
+        self.topology: Topology | None = None
+        self.pacts: list[Any] = []  # with --pact-verify: the PactFiles collected, and their results as they come
+        self.pact_results: list[Any] = []
+        self.fuzz_results: dict[str, Any] = {}  # service -> ServiceResult, one schemathesis run per service
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from harness.errors import HarnessError
+        from harness.runtime.engine import connect
+        from harness.runtime.interrupts import interrupt_on_sigterm
+        from harness.spec.loader import load_topology
+
+        try:
+            self.spec = load_topology(self.file)
+            connect()
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
+
+    def running(self) -> Topology:
+        if self.topology is None:
+            from harness.errors import HarnessError
+            from harness.report.console import ProgressPrinter, services_table
+            from harness.runtime.topology import Topology
+
+            assert self.spec is not None
+            with terminal_visible(self.config):
+                printer = ProgressPrinter()
+                printer.console.print(f"\nstarting topology {self.spec.project} from {self.file}")
+                try:
+                    self.topology = Topology.start(self.spec, progress=printer, keep=self.keep)
+                except HarnessError as error:
+                    pytest.exit(f"topology {self.spec.project} did not start:\n{error}", returncode=1)
+                printer.console.print(services_table(self.topology))
+            active_topologies(self.config).append(self.topology)
+        return self.topology
+
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        if config.getoption("pact_verify"):
+            self._collect_pacts(session, items)
+        if config.getoption("fuzz"):
+            self._collect_fuzz(session, items)
+
+    def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from harness.errors import HarnessError
+        from harness.fuzz.session import fuzzable, operations
+
+        topology = self.running()  # the operations are read from the running services' specs
+        for name in fuzzable(topology):
+            try:
+                labels = operations(topology, name)
+            except HarnessError as error:
+                raise pytest.UsageError(str(error)) from None
+            for label in [*labels, "stateful"]:
+                items.append(FuzzOperation.from_parent(session, name=f"fuzz[{name} {label}]", service=name,
+                                                       operation=label, known=labels, owner=self))
+
+    def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from harness.contracts.run import select_pacts
+        from harness.errors import HarnessError
+
+        assert self.spec is not None
+        try:
+            self.pacts, registry = select_pacts(self.spec)
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        for pact in self.pacts:
+            if pact.provider in self.spec.services and pact.consumer in self.spec.services:
+                items.append(PactVerification.from_parent(session, name=f"pact[{pact.edge}]", pact=pact,
+                                                          registry=registry, owner=self))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.topology is not None and not self.keep:
+            self.topology.close()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.pacts:
+            self._report_matrix(terminalreporter)
+        if self.topology is not None and self.keep:
+            terminalreporter.section("topology kept running (remove it with: harness down)")
+            for name, url in self.topology.urls().items():
+                terminalreporter.write_line(f"{name:20} {url}")
+
+    def _report_matrix(self, terminalreporter: Any) -> None:
+        from harness.contracts.matrix import edge_matrix
+        from harness.report.matrix import matrix_text, write_reports
+
+        assert self.spec is not None
+        edges = edge_matrix(self.spec, self.pacts, self.pact_results)
+        title = f"contracts of topology {self.spec.project}"
+        terminalreporter.section("contract matrix")
+        terminalreporter.write(matrix_text(edges, title, width=self.config.get_terminal_writer().fullwidth))
+        as_json, as_html = write_reports(edges, self.config.rootpath / "reports", title)
+        terminalreporter.write_line(f"matrix written to {as_json} and {as_html}")

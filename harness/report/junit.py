@@ -1,0 +1,54 @@
+"""JUnit XML, one writer for every front-end: valid XML whatever the text holds (ANSI codes and control characters
+removed), one test case per verdict."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+from harness.report.text import strip_ansi
+
+# XML 1.0 allows tab, newline and carriage return below 0x20, and nothing in the surrogate or 0xFFFE-F ranges.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without ANSI codes and without characters XML 1.0 cannot hold."""
+    return _NOT_XML.sub("", strip_ansi(text))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One verdict. At most one of failure / error / skipped is set; each is the one-line message, `details` the
+    body (report, curl commands, ...). `output` goes to system-out (a service's log)."""
+
+    classname: str
+    name: str
+    seconds: float = 0.0
+    failure: str | None = None
+    error: str | None = None
+    skipped: str | None = None
+    details: str = ""
+    output: str = ""
+
+
+def write_junit(file: Path, suite: str, cases: list[Case]) -> Path:
+    """Write one `<testsuite>` with `cases` to `file` (folders created). Returns `file`."""
+    root = ElementTree.Element("testsuite", name=suite, tests=str(len(cases)),
+                               failures=str(sum(c.failure is not None for c in cases)),
+                               errors=str(sum(c.error is not None for c in cases)),
+                               skipped=str(sum(c.skipped is not None for c in cases)),
+                               time=f"{sum(c.seconds for c in cases):.3f}")
+    for case in cases:
+        element = ElementTree.SubElement(root, "testcase", classname=xml_text(case.classname),
+                                         name=xml_text(case.name), time=f"{case.seconds:.3f}")
+        for tag, message in (("failure", case.failure), ("error", case.error), ("skipped", case.skipped)):
+            if message is not None:
+                ElementTree.SubElement(element, tag, message=xml_text(message)).text = xml_text(case.details)
+        if case.output:
+            ElementTree.SubElement(element, "system-out").text = xml_text(case.output)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    ElementTree.ElementTree(root).write(file, encoding="utf-8", xml_declaration=True)
+    return file

@@ -1,0 +1,28 @@
+"""Plain-text helpers shared by every report: ANSI codes out, a service's log (or why it is unavailable)."""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    """`text` without terminal colour and cursor codes (Flask, uvicorn and the Pact core write them)."""
+    return _ANSI.sub("", text)
+
+
+class HasLogs(Protocol):
+    name: str
+
+    def logs(self, since: float | None = None, tail: int | None = None) -> str: ...
+
+
+def service_log(service: HasLogs, since: float | None = None, tail: int | None = None) -> str:
+    """The service's log lines (without ANSI codes), or one line saying why they cannot be read. Never raises: a
+    report must not fail because a container is gone."""
+    try:
+        return strip_ansi(service.logs(since=since, tail=tail))
+    except Exception as error:  # noqa: BLE001 - any reason to be unreadable is reported the same way
+        return f"(log of {service.name} unavailable: {type(error).__name__}: {str(error)[:200]})"

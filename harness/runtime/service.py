@@ -1,0 +1,145 @@
+"""One running service: where to reach it, its logs, and control for fault tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from docker.models.containers import Container
+
+from harness.errors import HarnessError, ServiceExited, ServiceNotReady
+from harness.runtime.probes import probe_once
+from harness.spec.model import ServiceSpec
+
+LOG_TAIL = 50
+
+
+class StartCancelled(Exception):
+    """A service did not start because another one failed or the start was interrupted."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+class Service:
+    """One running service: where to reach it, its logs, and control for fault tests."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
+                 network: str | None) -> None:
+        self.name = name
+        self.spec = spec
+        self.container = container
+        self.ports = ports  # container port -> host port on 127.0.0.1, fixed for the run (survives restarts)
+        self._network = network
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
+
+    @property
+    def url(self) -> str:
+        """Base URL of the first published port."""
+        if not self.ports:
+            raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
+        return f"http://{self.host}:{next(iter(self.ports.values()))}"
+
+    def port(self, container_port: int) -> int:
+        """The host port (on 127.0.0.1) that `container_port` is published on."""
+        try:
+            return self.ports[container_port]
+        except KeyError:
+            raise HarnessError(f"service '{self.name}' does not publish port {container_port} "
+                               f"(published: {', '.join(map(str, self.ports)) or 'none'})") from None
+
+    @property
+    def status(self) -> str:
+        self.container.reload()
+        return str(self.container.status)
+
+    def logs(self, since: float | None = None, tail: int | None = None) -> str:
+        """The service's stdout and stderr, optionally only since a time.time() value, or the last `tail` lines."""
+        options: dict = {"stdout": True, "stderr": True}
+        if since is not None:
+            options["since"] = since
+        if tail is not None:
+            options["tail"] = tail
+        return self.container.logs(**options).decode("utf-8", "replace")
+
+    def exec(self, command: str | list[str]) -> ExecResult:
+        result = self.container.exec_run(command)
+        return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
+
+    def stop(self, timeout: int = 0) -> None:
+        """Stop the container (SIGTERM, then SIGKILL after `timeout` seconds)."""
+        self.container.stop(timeout=timeout)
+
+    def kill(self, signal: str = "SIGKILL") -> None:
+        self.container.kill(signal=signal)
+
+    def start(self, wait: bool = True) -> None:
+        """Start it again (same ports, same network name) and, by default, wait for its readiness probe."""
+        restarted_at = time.time()
+        self.container.start()
+        if wait:
+            self.wait_ready(time.monotonic(), log_since=restarted_at)
+
+    def restart(self, wait: bool = True) -> None:
+        self.stop()
+        self.start(wait=wait)
+
+    def pause(self) -> None:
+        self.container.pause()
+
+    def unpause(self) -> None:
+        self.container.unpause()
+
+    def disconnect(self) -> None:
+        """Take the service off the topology's network (peers can no longer reach it)."""
+        self.container.client.networks.get(self._network).disconnect(self.container)
+
+    def connect(self) -> None:
+        self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
+                                                                                          *self.spec.aliases])
+
+    def wait_ready(self, started: float, cancelled: threading.Event | None = None,
+                   log_since: float | None = None) -> None:
+        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started`."""
+        deadline = started + self.spec.timeout
+        probe = self.spec.ready
+        seen = "the container never reported running"
+        pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
+        status_read = 0.0
+        while True:
+            if cancelled is not None and cancelled.is_set():
+                raise StartCancelled()
+            if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
+                self.container.reload()
+                status_read = time.monotonic()
+                if self.container.status in ("exited", "dead"):
+                    code = self.container.attrs["State"]["ExitCode"]
+                    raise ServiceExited(
+                        f"service '{self.name}' exited with code {code} during startup. "
+                        f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
+                        "Fix the service's command or configuration (its log above says why it stopped).")
+            if self.container.status == "running":
+                seen = probe_once(probe, self.container, self.ports, log_since) if probe else None
+                if seen is None:
+                    return
+            if time.monotonic() > deadline:
+                waited = time.monotonic() - started
+                described = probe.describe() if probe else ""
+                raise ServiceNotReady(
+                    f"service '{self.name}' was not ready after {waited:.1f} s: probe {described}"
+                    f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
+                    "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.")
+            time.sleep(pause)
+            pause = min(pause * 2, probe.interval if probe else 0.1)
+
+    def _log_tail(self) -> str:
+        lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
+        return "\n".join(f"  | {line}" for line in lines)

@@ -1,0 +1,71 @@
+"""The stages of harness/ import only what the data flow allows (spec -> runtime -> contracts, fuzz -> report ->
+cli, pytest_plugin). Checked over the source with `ast`, lazy imports inside functions included."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+HARNESS = Path(__file__).parents[2] / "harness"
+
+# stage -> (third-party libraries it must not import, harness stages it may import)
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "spec": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"}, {"errors", "spec"}),
+    "runtime": ({"pytest", "rich", "pact", "schemathesis"}, {"errors", "spec", "runtime"}),
+    "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "spec", "runtime", "contracts"}),
+    "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "spec", "runtime", "fuzz"}),
+    "report": ({"pytest", "testcontainers"}, {"errors", "spec", "runtime", "contracts", "fuzz", "report"}),
+}
+# (file, module): a convenience that reaches one stage further, imported lazily inside the function that needs it
+ALLOWED = {("spec/builder.py", "harness.runtime.topology")}
+# the one adapter per library
+ONLY_IN = {"testcontainers": {"runtime/containers.py"}}
+
+
+def _imports(file: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(file.read_text(), str(file))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _files(stage: str) -> list[Path]:
+    return sorted((HARNESS / stage).rglob("*.py"))
+
+
+@pytest.mark.parametrize("stage", sorted(RULES))
+def test_each_stage_imports_only_what_the_data_flow_allows(stage: str) -> None:
+    forbidden, stages = RULES[stage]
+    problems = []
+    for file in _files(stage):
+        relative = file.relative_to(HARNESS).as_posix()
+        for module in _imports(file):
+            top, _, rest = module.partition(".")
+            if top in forbidden:
+                problems.append(f"{relative} imports {module}")
+            elif top == "harness" and rest and rest.split(".")[0] not in stages | {"errors"}:
+                if (relative, module) not in ALLOWED:
+                    problems.append(f"{relative} imports {module}")
+    assert problems == []
+
+
+def test_each_stage_says_what_it_may_import() -> None:
+    for stage in RULES:
+        docstring = ast.get_docstring(ast.parse((HARNESS / stage / "__init__.py").read_text())) or ""
+        assert "May import" in docstring, stage
+
+
+@pytest.mark.parametrize("library", sorted(ONLY_IN))
+def test_one_adapter_per_library(library: str) -> None:
+    users = {file.relative_to(HARNESS).as_posix() for file in HARNESS.rglob("*.py")
+             if any(m.partition(".")[0] == library for m in _imports(file))}
+    assert users == ONLY_IN[library]
+
+
+def test_errors_imports_only_the_standard_library() -> None:
+    assert all(m.partition(".")[0] in {"__future__", "typing"} for m in _imports(HARNESS / "errors.py"))
