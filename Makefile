@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images venv unit bench clean
+.PHONY: test demo setup engine images venv unit lint test-floor bench clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -22,6 +22,22 @@ demo: setup
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check harness tests bench scenarios fixtures
+
+# The lowest versions the dependency pins allow (testcontainers, pact-python, schemathesis, pytest, pydantic, ...):
+# the unit tests, and topologies started through the Python API, the pytest plugin and the CLI.
+FLOOR := .venv-floor
+test-floor: setup $(FLOOR)/.installed
+	$(FLOOR)/bin/pytest -p no:cacheprovider tests/unit tests/integration/test_python_api.py \
+		tests/integration/test_topology.py -k "not attach" $(PYTEST_ARGS)
+
+$(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
+	test -x $(FLOOR)/bin/python || python3 -m venv $(FLOOR)
+	python3 .ci/floor-constraints.py > $(FLOOR)/constraints.txt
+	$(FLOOR)/bin/python -m pip install -q -c $(FLOOR)/constraints.txt -e '.[dev]'
+	touch $@
 
 bench: setup
 	$(PY) bench/startup.py
@@ -43,4 +59,4 @@ images: engine
 
 clean:
 	-$(VENV)/bin/harness down
-	rm -rf $(VENV) reports
+	rm -rf $(VENV) $(FLOOR) reports

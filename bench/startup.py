@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
 
-from harness import Topology, load_topology
+from harness import Topology, load_topology, ready, topology
 from harness.runtime.probes import _tcp_accepts
 from harness.runtime.topology import StartEvent
 from harness.spec.model import TopologySpec
@@ -29,19 +28,16 @@ IMAGE = "redis:7"
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
 
-def topology_file(directory: Path, name: str, services: int, chain: bool) -> Path:
-    lines = [f"name: {name}", "services:"]
+def synthetic(name: str, services: int, chain: bool) -> TopologySpec:
+    """`services` redis containers with a tcp probe, independent or each depending on the one before."""
+    builder = topology(name, base_dir=Path(__file__).parent)
     for i in range(services):
-        lines += [f"  s{i}:", f"    image: {IMAGE}", "    ports: [6379]", "    ready: {tcp: 6379}"]
-        if chain and i:
-            lines.append(f"    depends_on: [s{i - 1}]")
-    file = directory / f"{name}.yaml"
-    file.write_text("\n".join(lines) + "\n")
-    return file
+        builder.service(f"s{i}", image=IMAGE, ports=[6379], ready=ready.tcp(6379),
+                        depends_on=[f"s{i - 1}"] if chain and i else [])
+    return builder.spec
 
 
-def harness_round(file: Path) -> tuple[float, float]:
-    spec = load_topology(file)
+def harness_round(spec: TopologySpec) -> tuple[float, float]:
     started = time.perf_counter()
     topology = Topology.start(spec)
     ready = time.perf_counter() - started
@@ -115,19 +111,18 @@ def main() -> None:
         return
     client = docker.from_env()
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        for label, services, chain in (("1 service", 1, False), ("6 independent", 6, False), ("chain of 3", 3, True)):
-            file = topology_file(Path(folder), label.replace(" ", "-"), services, chain)
-            harness_round(file)  # warm-up
-            ours = [harness_round(file) for _ in range(args.rounds)]
-            raw = [raw_round(client, services) for _ in range(args.rounds)] if not chain else None
-            own_network = client.networks.create("bench-raw", labels={"bench": "raw"})
-            try:  # the harness puts every topology on its own network, which costs docker time per container
-                raw_net = [raw_round(client, services, own_network.name) for _ in range(args.rounds)] \
-                    if not chain else None
-            finally:
-                own_network.remove()
-            rows.append((label, ours, raw, raw_net))
+    for label, services, chain in (("1 service", 1, False), ("6 independent", 6, False), ("chain of 3", 3, True)):
+        spec = synthetic(label.replace(" ", "-"), services, chain)
+        harness_round(spec)  # warm-up
+        ours = [harness_round(spec) for _ in range(args.rounds)]
+        raw = [raw_round(client, services) for _ in range(args.rounds)] if not chain else None
+        own_network = client.networks.create("bench-raw", labels={"bench": "raw"})
+        try:  # the harness puts every topology on its own network, which costs docker time per container
+            raw_net = [raw_round(client, services, own_network.name) for _ in range(args.rounds)] \
+                if not chain else None
+        finally:
+            own_network.remove()
+        rows.append((label, ours, raw, raw_net))
     print(f"{'topology':14} {'harness':>8} {'raw':>6} {'ratio':>6} {'raw+net':>8} {'ratio':>6} "
           f"{'teardown':>9} {'raw teardown':>13}")
     for label, ours, raw, raw_net in rows:

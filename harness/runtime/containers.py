@@ -4,6 +4,7 @@ testcontainers' reaper (Ryuk) is never used: it cannot be pulled on machines wit
 removes what it creates itself (labels + owner process). It is switched off here, at the point of use, on the
 configuration object every testcontainers version of the pin reads when a container starts (4.8-4.12 read the
 environment only when testcontainers is first imported, which may have happened before the harness was).
+Only API present in every version the pin allows (>= 4.8) is used: tests/ run against the floor in CI.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     testcontainers_config.ryuk_disabled = True
     container = DockerContainer(image).with_name(name)
     container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
-    container.with_envs(**environment)
+    for key, value in environment.items():  # with_env: with_envs is newer than the pin's floor (4.8)
+        container.with_env(key, value)
     if command is not None:
         container.with_command(command)
     for port, host_port in ports.items():

@@ -21,12 +21,18 @@ class StartCancelled(Exception):
 
 @dataclass(frozen=True)
 class ExecResult:
+    """A command run inside a service's container: its exit code and its stdout and stderr, interleaved."""
+
     exit_code: int
     output: str
 
 
 class Service:
-    """One running service: where to reach it, its logs, and control for fault tests."""
+    """One running service: where to reach it, its logs, and control for fault tests.
+
+    Docker errors of the control methods (a container removed under the test, a paused container) are raised as
+    docker-py's own exceptions.
+    """
 
     host = "127.0.0.1"
 
@@ -43,13 +49,21 @@ class Service:
 
     @property
     def url(self) -> str:
-        """Base URL of the first published port."""
+        """Base URL of the first published port, `http://127.0.0.1:PORT`.
+
+        Raises:
+            HarnessError: the service publishes no port.
+        """
         if not self.ports:
             raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
         return f"http://{self.host}:{next(iter(self.ports.values()))}"
 
     def port(self, container_port: int) -> int:
-        """The host port (on 127.0.0.1) that `container_port` is published on."""
+        """The host port (on 127.0.0.1) that `container_port` is published on.
+
+        Raises:
+            HarnessError: that port is not published (the message lists the published ones).
+        """
         try:
             return self.ports[container_port]
         except KeyError:
@@ -58,11 +72,17 @@ class Service:
 
     @property
     def status(self) -> str:
+        """Docker's state of the container now: created, running, paused, restarting, exited or dead."""
         self.container.reload()
         return str(self.container.status)
 
     def logs(self, since: float | None = None, tail: int | None = None) -> str:
-        """The service's stdout and stderr, optionally only since a time.time() value, or the last `tail` lines."""
+        """The service's stdout and stderr as text (undecodable bytes replaced).
+
+        Args:
+            since: only lines Docker received at or after this wall-clock time (a `time.time()` value, seconds).
+            tail: only the last `tail` lines.
+        """
         options: dict = {"stdout": True, "stderr": True}
         if since is not None:
             options["since"] = since
@@ -71,31 +91,40 @@ class Service:
         return self.container.logs(**options).decode("utf-8", "replace")
 
     def exec(self, command: str | list[str]) -> ExecResult:
+        """Run `command` inside the container (as `docker exec`) and wait for it to end."""
         result = self.container.exec_run(command)
         return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
 
     def stop(self, timeout: int = 0) -> None:
-        """Stop the container (SIGTERM, then SIGKILL after `timeout` seconds)."""
+        """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (default 0: at once)."""
         self.container.stop(timeout=timeout)
 
     def kill(self, signal: str = "SIGKILL") -> None:
+        """Send `signal` to the container's main process (a crash, for fault tests)."""
         self.container.kill(signal=signal)
 
     def start(self, wait: bool = True) -> None:
-        """Start it again (same ports, same network name) and, by default, wait for its readiness probe."""
+        """Start it again (same ports, same network name) and, by default, wait for its readiness probe.
+
+        Raises:
+            ServiceNotReady, ServiceExited: as at topology start, within the service's `timeout` (seconds).
+        """
         restarted_at = time.time()
         self.container.start()
         if wait:
             self.wait_ready(time.monotonic(), log_since=restarted_at)
 
     def restart(self, wait: bool = True) -> None:
+        """`stop()` then `start(wait)`."""
         self.stop()
         self.start(wait=wait)
 
     def pause(self) -> None:
+        """Freeze every process of the container (connections hang instead of being refused)."""
         self.container.pause()
 
     def unpause(self) -> None:
+        """Undo `pause()`."""
         self.container.unpause()
 
     def disconnect(self) -> None:
@@ -103,12 +132,19 @@ class Service:
         self.container.client.networks.get(self._network).disconnect(self.container)
 
     def connect(self) -> None:
+        """Put the service back on the topology's network, under its name and aliases."""
         self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
                                                                                           *self.spec.aliases])
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> None:
-        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started`."""
+        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started` (a
+        `time.monotonic()` value); a log probe counts only lines since `log_since` (a `time.time()` value).
+
+        Raises:
+            ServiceExited: the container exited (its exit code and last log lines in the message).
+            ServiceNotReady: the probe did not pass in time (the probe, the time waited, the last log lines).
+        """
         deadline = started + self.spec.timeout
         probe = self.spec.ready
         seen = "the container never reported running"

@@ -83,6 +83,7 @@ class Topology:
         self.close()
 
     def urls(self) -> dict[str, str]:
+        """Service name -> base URL, for the services that publish a port."""
         return {s.name: s.url for s in self if s.ports}
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ class Topology:
     def reused_or_started(cls, spec: TopologySpec, progress: Progress | None = None,
                           say: Callable[[str], None] = lambda text: None) -> Iterator[Topology]:
         """The topology of `spec` if one is running (`harness up --detach`), else one started for this block and
-        removed at its end."""
+        removed at its end. `say` gets one line telling which (for the console)."""
         topology = cls.attach(spec)
         if topology is not None:
             say(f"using the running topology {spec.project} (run {topology.run_id})")
@@ -149,7 +150,11 @@ class Topology:
 
     @classmethod
     def attach(cls, spec: TopologySpec) -> Topology | None:
-        """The topology of `spec` already running (started by `harness up` or `--topology-keep`), if any."""
+        """The topology of `spec` already running (started by `harness up --detach` or `--topology-keep`), or None.
+
+        Raises:
+            DockerUnavailable: no engine answers.
+        """
         client = connect()
         found = L.find_runs(client, spec.project)
         if not found:

@@ -49,8 +49,8 @@ def test_an_unknown_dependency_gets_the_message_yaml_gets(load_error: LoadError,
           dataservice: {image: app, depends_on: [postgress]}
     """)
     with pytest.raises(TopologyFileError) as info:
-        (topology("shop", base_dir=tmp_path).service("postgres", image="postgres:15")
-         .service("dataservice", image="app", depends_on=["postgress"])).spec
+        _ = (topology("shop", base_dir=tmp_path).service("postgres", image="postgres:15")
+             .service("dataservice", image="app", depends_on=["postgress"])).spec
     assert str(info.value) == ("topology 'shop': services.dataservice.depends_on[0]: 'postgress' is not a service "
                                "(did you mean 'postgres'?)")
     assert yaml_text == "topology.yaml:3: " + _message(info.value)
@@ -58,15 +58,15 @@ def test_an_unknown_dependency_gets_the_message_yaml_gets(load_error: LoadError,
 
 def test_a_misspelt_key_is_named_with_the_near_miss(tmp_path: Path) -> None:
     with pytest.raises(TopologyFileError) as info:
-        topology("shop", base_dir=tmp_path).service("redis", imgae="redis:7").spec
+        _ = topology("shop", base_dir=tmp_path).service("redis", imgae="redis:7").spec
     assert str(info.value).startswith("topology 'shop': services.redis.imgae: unknown key 'imgae' "
                                       "(did you mean 'image'?); allowed: image, build,")
 
 
 def test_a_cycle_is_named_in_full(tmp_path: Path) -> None:
     with pytest.raises(TopologyFileError) as info:
-        (topology("loop", base_dir=tmp_path).service("a", image="x", depends_on=["b"])
-         .service("b", image="x", depends_on=["a"])).spec
+        _ = (topology("loop", base_dir=tmp_path).service("a", image="x", depends_on=["b"])
+             .service("b", image="x", depends_on=["a"])).spec
     assert str(info.value) == "topology 'loop': services.a.depends_on: dependency cycle: a -> b -> a"
 
 
@@ -76,7 +76,7 @@ def test_build_contexts_resolve_against_base_dir_not_the_current_folder(tmp_path
     spec = topology("shop", base_dir=tmp_path).service("api", build="./app").spec
     assert spec.base_dir / spec.services["api"].build.context == tmp_path.resolve() / "app"
     with pytest.raises(TopologyFileError) as info:
-        topology("shop", base_dir=tmp_path / "elsewhere").service("api", build="./app").spec
+        _ = topology("shop", base_dir=tmp_path / "elsewhere").service("api", build="./app").spec
     assert "services.api.build: build context './app' is not a directory" in str(info.value)
 
 

@@ -1,0 +1,96 @@
+"""Topologies built in Python: started as a context manager, and as module-scoped fixtures next to --topology."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from harness import DockerError, Topology, UnknownService, ready, topology
+
+from .conftest import harness_resources
+
+
+def test_a_built_topology_starts_answers_and_is_removed_at_the_end_of_the_block(docker_client) -> None:  # noqa: ANN001
+    shop = (topology("py-shop", base_dir=Path(__file__).parent)
+            .service("redis", image="redis:7", ports=[6379], ready=ready.log("Ready to accept connections"))
+            .service("cache", image="redis:7", ports=[6379], depends_on=["redis"], ready=ready.tcp(6379)))
+    with shop.start() as running:
+        assert isinstance(running, Topology)
+        assert redis.Redis(port=running["cache"].port(6379)).ping()
+        with pytest.raises(UnknownService) as missing:
+            running["cahce"]
+        assert str(missing.value) == "no service 'cahce' in topology 'py-shop' (did you mean 'cache'?); " \
+                                     "services: redis, cache"
+        assert isinstance(missing.value, KeyError)  # still what a dict lookup raises
+    assert harness_resources(docker_client, "py-shop") == []
+
+
+def test_two_modules_each_get_their_own_topology_beside_the_session_one(pytester: pytest.Pytester,
+                                                                         docker_client) -> None:  # noqa: ANN001
+    pytester.makeconftest("""
+        import harness.pytest
+        from harness import ready, topology
+
+        def redis_topology(name):
+            return topology(name).service("redis", image="redis:7", ports=[6379], ready=ready.tcp(6379))
+
+        first_topology = harness.pytest.topology_fixture(redis_topology("py-first"), scope="module")
+        second_topology = harness.pytest.topology_fixture(redis_topology("py-second"), scope="module")
+    """)
+    probe = """
+        import docker, redis
+
+        def running_topologies():
+            client = docker.from_env()
+            return sorted({c.labels["org.pytest-topology.topology"] for c in client.containers.list(
+                filters={"label": "org.pytest-topology.topology"}) if c.labels["org.pytest-topology.topology"]
+                in ("py-first", "py-second")})
+
+        def test_mine_is_up_and_alone({fixture}):
+            assert redis.Redis(port={fixture}["redis"].port(6379)).ping()
+            assert {fixture}.spec.project == "{name}"
+            assert running_topologies() == ["{name}"]   # the other module's is not running now
+    """
+    pytester.makepyfile(test_a_first=probe.replace("{fixture}", "first_topology").replace("{name}", "py-first"),
+                        test_b_second=probe.replace("{fixture}", "second_topology").replace("{name}", "py-second"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert harness_resources(docker_client, "py-first") == harness_resources(docker_client, "py-second") == []
+
+
+def test_a_module_topology_that_cannot_start_is_an_error_of_its_tests(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import harness.pytest
+        from harness import topology
+
+        broken_topology = harness.pytest.topology_fixture(
+            topology("py-broken").service("web", image="redis:7", command=["/no/such/program"]), scope="module")
+    """)
+    pytester.makepyfile("def test_uses_it(broken_topology): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "service 'web': Docker could not create or start its container" in output
+    assert "/no/such/program" in output
+    assert "Traceback" not in output
+
+
+def test_a_container_docker_refuses_to_start_is_a_docker_error_with_exit_code_3(tmp_path: Path,
+                                                                                 docker_client) -> None:  # noqa: ANN001
+    with pytest.raises(DockerError) as error:
+        topology("py-refused", base_dir=tmp_path).service("web", image="redis:7", command=["/no/such/program"]).start()
+    assert error.value.service == "web" and error.value.exit_code == 3
+    assert "Check the service's image, command, ports and mounts" in str(error.value)
+    assert harness_resources(docker_client, "py-refused") == []
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: py-refused-cli\nservices:\n  web:\n    image: redis:7\n    command: [/no/such/program]\n")
+    harness = Path(sys.executable).parent / "harness"
+    result = subprocess.run([str(harness), "up", str(file), "--detach"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3
+    assert "error: service 'web': Docker could not create or start its container" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert harness_resources(docker_client, "py-refused-cli") == []
