@@ -89,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
     fuzz.set_defaults(run=_fuzz)
 
+    drift = commands.add_parser("drift", help="check every pact against its provider's OpenAPI document, statically "
+                                             "(nothing is started)")
+    drift.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    drift.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
+    drift.add_argument("--provider", help="only pacts of this provider")
+    drift.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
+    drift.set_defaults(run=_drift)
+
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
     graph.add_argument("topology", type=Path)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
@@ -225,6 +233,22 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.junit:
         write_fuzz_junit(results, args.junit)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.contracts.drift import CLEAN, NOT_APPLICABLE, check_topology, running_fetcher
+    from harness.report.drift import print_result, summary, write_drift_junit
+    from harness.spec.loader import load_topology
+
+    spec = load_topology(args.topology)
+    results = []
+    for result in check_topology(spec, args.pacts, args.provider, fetch=running_fetcher(spec)):
+        results.append(result)
+        print_result(result, out)
+    out.print(summary(results), markup=False, highlight=False)
+    if args.junit:
+        write_drift_junit(results, args.junit)
+    return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
 
 
 def _graph(args: argparse.Namespace, out: Console, err: Console) -> int:
