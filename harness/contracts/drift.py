@@ -238,8 +238,9 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
 
 
 def strict_responses(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the document whose response schemas say `unevaluatedProperties: false` on every object schema that
-    lists properties and leaves additional ones unsaid: a property the pact expects that the spec does not describe
+    """A copy of the document whose response schemas require nothing (a consumer reads fewer fields than the provider
+    sends: Pact's own rule) and say `unevaluatedProperties: false` on every object schema that lists properties and
+    leaves additional ones unsaid: a property the pact expects that the spec does not describe
     is a drift (as PactFlow judges it), while properties brought in by allOf/anyOf/oneOf and $ref still count as
     described (that is what `unevaluatedProperties` means in JSON Schema 2019-09+). Local $refs are inlined so that
     a component stays open where it is only one branch of a composition; a recursive $ref is left as it is."""
@@ -276,6 +277,8 @@ def _closed(node: Any, root: dict[str, Any], refs: frozenset[str], outermost: bo
             out[key] = _closed(value, root, refs, True)
         elif key == "prefixItems" and isinstance(value, list):
             out[key] = [_closed(v, root, refs, True) for v in value]
+        elif key == "required" and isinstance(value, list):
+            continue  # the pact may leave out what the consumer does not read
         elif key in _SAME_INSTANCE:
             out[key] = [_closed(v, root, refs, False) for v in value] if isinstance(value, list) else \
                 _closed(value, root, refs, False)
@@ -542,7 +545,7 @@ def _parameter_findings(error: Exception, request: PactRequest, op_pointer: str)
 
 
 def _body_findings(error: Exception, body: bytes | None, pointer: str, spec_pointer: str,
-                   content_type: str | None, ignore_required: bool = False) -> list[Finding]:
+                   content_type: str | None) -> list[Finding]:
     from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 
     cause = error.__cause__
@@ -556,8 +559,6 @@ def _body_findings(error: Exception, body: bytes | None, pointer: str, spec_poin
     value = _decoded(body)
     found: list[Finding] = []
     for schema_error in schema_errors:
-        if ignore_required and schema_error.validator == "required":
-            continue  # the consumer reads fewer fields than the provider sends: no drift
         at = list(schema_error.absolute_path)
         keyword = "/".join(_escape(str(k)) for k in schema_error.absolute_schema_path)
         found.append(Finding(pointer + "".join(f"/{_escape(str(k))}" for k in at), _short(_at(value, at)),
@@ -588,8 +589,7 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
     found: list[Finding] = []
     for error in document.response.iter_errors(request, response):
         if not isinstance(error, MissingData):
-            found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type,
-                                    ignore_required=True)
+            found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type)
     return found
 
 
