@@ -216,7 +216,7 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
     _servers_as_paths(data)
     spec = SchemaPath.from_dict(data, base_uri=file.resolve().as_uri() if file else "")
     try:
-        api = OpenAPI(spec)
+        OpenAPI(spec)  # checks the document (openapi-spec-validator)
     except Exception as error:  # noqa: BLE001 - openapi-spec-validator's errors have no common base worth naming
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SpecUnavailable(f"the OpenAPI document ({source}) is not valid: {first}") from None

@@ -77,3 +77,26 @@ class FuzzOperation(ReportingItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
+
+
+class PactDrift(ReportingItem):
+    """One pact checked against its provider's OpenAPI document, statically (--pact-drift): nothing is started."""
+
+    def __init__(self, *, file: Path, owner: TopologySession, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.file = file
+        self.owner = owner
+
+    def runtest(self) -> None:
+        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, check_pact, running_fetcher
+        from harness.report.drift import result_text
+
+        assert self.owner.spec is not None
+        result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, running_fetcher(self.owner.spec))
+        if result.verdict in (DRIFT, ERROR):
+            raise ReportedFailure(result_text(result))
+        if result.verdict == NOT_APPLICABLE:
+            pytest.skip(f"not applicable: {result.reason}")
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.file, 0, f"drift {self.file.name}"

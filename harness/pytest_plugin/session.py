@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.pytest_plugin.items import FuzzOperation, PactVerification
+from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -43,6 +43,7 @@ class TopologySession:
         self.pacts: list[Any] = []  # with --pact-verify: the PactFiles collected, and their results as they come
         self.pact_results: list[Any] = []
         self.fuzz_results: dict[str, Any] = {}  # service -> ServiceResult, one schemathesis run per service
+        self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -83,6 +84,20 @@ class TopologySession:
             self._collect_pacts(session, items)
         if config.getoption("fuzz"):
             self._collect_fuzz(session, items)
+        if config.getoption("pact_drift"):
+            self._collect_drift(session, items)
+
+    def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from harness.contracts.drift import pact_files
+        from harness.errors import HarnessError
+
+        assert self.spec is not None
+        try:
+            files = pact_files((self.spec.base_dir / self.spec.contracts.pacts).resolve())
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        for file in files:
+            items.append(PactDrift.from_parent(session, name=f"drift[{file.stem}]", file=file, owner=self))
 
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
