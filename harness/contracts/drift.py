@@ -91,7 +91,8 @@ class Document:
     spec: Any  # jsonschema_path.SchemaPath
     parameters: Any
     body: Any
-    response: Any
+    response: Any  # response schemas that require nothing
+    strict: Any  # ... and that describe every property (unevaluatedProperties: false)
 
 
 # --- where the document comes from ------------------------------------------------------------------------------
@@ -232,18 +233,21 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
     parameters, body, response = ((V31RequestParametersValidator, V31RequestBodyValidator, V31ResponseDataValidator)
                                   if v31 else
                                   (V30RequestParametersValidator, V30RequestBodyValidator, V30ResponseDataValidator))
-    strict = SchemaPath.from_dict(strict_responses(data), base_uri=file.resolve().as_uri() if file else "")
+    uri = file.resolve().as_uri() if file else ""
+    loose = SchemaPath.from_dict(strict_responses(data, close=False), base_uri=uri)
+    strict = SchemaPath.from_dict(strict_responses(data), base_uri=uri)
     options = {} if v31 else {"schema_validators_factory": _oas30_with_unevaluated()}
-    return Document(source, spec, parameters(spec), body(spec), response(strict, **options))
+    return Document(source, spec, parameters(spec), body(spec), response(loose), response(strict, **options))
 
 
-def strict_responses(data: dict[str, Any]) -> dict[str, Any]:
+def strict_responses(data: dict[str, Any], close: bool = True) -> dict[str, Any]:
     """A copy of the document whose response schemas require nothing (a consumer reads fewer fields than the provider
     sends: Pact's own rule) and say `unevaluatedProperties: false` on every object schema that lists properties and
     leaves additional ones unsaid: a property the pact expects that the spec does not describe
     is a drift (as PactFlow judges it), while properties brought in by allOf/anyOf/oneOf and $ref still count as
     described (that is what `unevaluatedProperties` means in JSON Schema 2019-09+). Local $refs are inlined so that
-    a component stays open where it is only one branch of a composition; a recursive $ref is left as it is."""
+    a component stays open where it is only one branch of a composition; a recursive $ref is left as it is.
+    `close=False`: only the `required` lists are dropped."""
     out = copy.deepcopy(data)
     for item in (out.get("paths") or {}).values():
         for operation in (item.values() if isinstance(item, dict) else ()):
@@ -252,7 +256,7 @@ def strict_responses(data: dict[str, Any]) -> dict[str, Any]:
                     response.update(_resolve(data, response.pop("$ref")) or {})
                 for media in ((response.get("content") or {}).values() if isinstance(response, dict) else ()):
                     if isinstance(media, dict) and isinstance(media.get("schema"), dict):
-                        media["schema"] = _closed(media["schema"], data, frozenset(), outermost=True)
+                        media["schema"] = _closed(media["schema"], data, frozenset(), close, close)
     return out
 
 
@@ -260,7 +264,9 @@ _SAME_INSTANCE = ("allOf", "anyOf", "oneOf", "if", "then", "else")  # subschemas
 _NEW_INSTANCE = ("items", "additionalProperties", "unevaluatedProperties", "additionalItems", "contains")
 
 
-def _closed(node: Any, root: dict[str, Any], refs: frozenset[str], outermost: bool) -> Any:
+def _closed(node: Any, root: dict[str, Any], refs: frozenset[str], outermost: bool, close: bool = True) -> Any:
+    """`node` with local $refs inlined, no `required`, and (`close`) unevaluatedProperties: false where it is the
+    outermost schema of a value."""
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
@@ -268,20 +274,20 @@ def _closed(node: Any, root: dict[str, Any], refs: frozenset[str], outermost: bo
         target = _resolve(root, ref)
         if isinstance(target, dict):
             siblings = {k: v for k, v in node.items() if k != "$ref"}
-            return _closed({**target, **siblings}, root, refs | {ref}, outermost)
+            return _closed({**target, **siblings}, root, refs | {ref}, outermost, close)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("properties", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: _closed(v, root, refs, True) for name, v in value.items()}
+            out[key] = {name: _closed(v, root, refs, close, close) for name, v in value.items()}
         elif key in _NEW_INSTANCE:
-            out[key] = _closed(value, root, refs, True)
+            out[key] = _closed(value, root, refs, close, close)
         elif key == "prefixItems" and isinstance(value, list):
-            out[key] = [_closed(v, root, refs, True) for v in value]
+            out[key] = [_closed(v, root, refs, close, close) for v in value]
         elif key == "required" and isinstance(value, list):
             continue  # the pact may leave out what the consumer does not read
         elif key in _SAME_INSTANCE:
-            out[key] = [_closed(v, root, refs, False) for v in value] if isinstance(value, list) else \
-                _closed(value, root, refs, False)
+            out[key] = [_closed(v, root, refs, False, close) for v in value] if isinstance(value, list) else \
+                _closed(value, root, refs, False, close)
         else:
             out[key] = value
     declares = "properties" in out or any(k in out for k in ("allOf", "anyOf", "oneOf"))
@@ -545,7 +551,8 @@ def _parameter_findings(error: Exception, request: PactRequest, op_pointer: str)
 
 
 def _body_findings(error: Exception, body: bytes | None, pointer: str, spec_pointer: str,
-                   content_type: str | None) -> list[Finding]:
+                   content_type: str | None, keep: Callable[[Any], bool] = lambda schema_error: True
+                   ) -> list[Finding]:
     from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 
     cause = error.__cause__
@@ -558,12 +565,18 @@ def _body_findings(error: Exception, body: bytes | None, pointer: str, spec_poin
         return [Finding(pointer, _short(body), str(cause or error), spec_pointer)]
     value = _decoded(body)
     found: list[Finding] = []
-    for schema_error in schema_errors:
+    for schema_error in filter(keep, schema_errors):
         at = list(schema_error.absolute_path)
         keyword = "/".join(_escape(str(k)) for k in schema_error.absolute_schema_path)
-        found.append(Finding(pointer + "".join(f"/{_escape(str(k))}" for k in at), _short(_at(value, at)),
-                             schema_error.message, f"{spec_pointer}/content/{_escape(content_type or '')}/schema"
-                             + (f"/{keyword}" if keyword else "")))
+        where = f"{spec_pointer}/content/{_escape(content_type or '')}/schema" + (f"/{keyword}" if keyword else "")
+        instance = schema_error.instance
+        # a property the spec does not describe: point at the property itself (jsonschema names it in the message)
+        extra = [k for k in instance if repr(k) in schema_error.message] if isinstance(instance, dict) and \
+            schema_error.validator in ("additionalProperties", "unevaluatedProperties") else []
+        for path in [[*at, key] for key in extra] or [at]:
+            message = f"property '{path[-1]}' is not described by the schema" if extra else schema_error.message
+            found.append(Finding(pointer + "".join(f"/{_escape(str(k))}" for k in path), _short(_at(value, path)),
+                                 message, where))
     return found
 
 
@@ -587,9 +600,22 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
         return [Finding("/response/body", _short(response.data), f"status {status_key} is documented without a body",
                         spec_pointer)]
     found: list[Finding] = []
+    invalid: list[list[Any]] = []  # where the body breaks the spec's own rules
     for error in document.response.iter_errors(request, response):
         if not isinstance(error, MissingData):
+            invalid += [list(e.absolute_path) for e in getattr(error.__cause__, "schema_errors", None) or []]
             found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type)
+
+    def undescribed(schema_error: Any) -> bool:
+        # A value that already breaks the spec's rules makes its composition branches fail, and a failed branch
+        # describes nothing: its properties would all count as undescribed. Only values that pass say so truly.
+        at = list(schema_error.absolute_path)
+        return schema_error.validator == "unevaluatedProperties" and not any(p[:len(at)] == at for p in invalid)
+
+    for error in document.strict.iter_errors(request, response):
+        if not isinstance(error, MissingData) and getattr(error.__cause__, "schema_errors", None):
+            found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type,
+                                    keep=undescribed)
     return found
 
 

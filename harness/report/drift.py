@@ -24,10 +24,11 @@ def result_text(result: PactDrift) -> str:
     if result.reason:
         lines.append(f"  {result.reason}")
     for interaction in result.interactions:
+        if interaction.findings:
+            lines.append(f"  interaction '{interaction.description}'"
+                         + (f" ({interaction.operation})" if interaction.operation else ""))
         for finding in interaction.findings:
-            lines += [f"  interaction '{interaction.description}'" + (f" ({interaction.operation})"
-                                                                     if interaction.operation else ""),
-                      f"    at   {finding.pointer}",
+            lines += [f"    at   {finding.pointer}",
                       f"    pact {finding.pact_says}",
                       f"    spec {finding.spec_says}" + (f"  [{finding.spec_pointer}]" if finding.spec_pointer else "")]
     return "\n".join(lines)

@@ -80,15 +80,16 @@ def test_a_spec_mutated_three_ways_gives_three_named_drifts(tmp_path: Path) -> N
     assert found == {
         ("a request for the runs of user 1 in March 2026", "/request/query/limit"),
         ("a request for the runs of user 999 in March 2026", "/request/query/limit"),
-        ("a request for the runs of user 1 in March 2026", "/response/body/items/0"),
-        ("a request for the runs of user 1 in March 2026", "/response/body/items/1"),
-        ("a request for the runs of user 1 in March 2026", "/response/body/items/2"),
+        ("a request for the runs of user 1 in March 2026", "/response/body/items/0/distance"),
+        ("a request for the runs of user 1 in March 2026", "/response/body/items/1/distance"),
+        ("a request for the runs of user 1 in March 2026", "/response/body/items/2/distance"),
         ("a request for user 999", "/response/status"),
     }
     findings = {(i, f.pointer): f for i, f in gateway.findings}
-    renamed = findings["a request for the runs of user 1 in March 2026", "/response/body/items/0"]
-    assert "'distance' was unexpected" in renamed.spec_says
-    assert json.loads(renamed.pact_says)["distance"] == 5012.3
+    renamed = findings["a request for the runs of user 1 in March 2026", "/response/body/items/0/distance"]
+    assert (renamed.pact_says, renamed.spec_says) == ("5012.3", "property 'distance' is not described by the schema")
+    assert renamed.spec_pointer.endswith("/get/responses/200/content/application~1json/schema/properties/items/items"
+                                         "/additionalProperties")
     status = findings["a request for user 999", "/response/status"]
     assert (status.pact_says, status.spec_says) == ("404", "GET /api/users/{userId} documents 200, 400, 401, 503")
     assert status.spec_pointer == "#/paths/~1api~1users~1{userId}/get/responses"
@@ -96,7 +97,7 @@ def test_a_spec_mutated_three_ways_gives_three_named_drifts(tmp_path: Path) -> N
     assert (query.pact_says, query.spec_says) == ("absent", "required query parameter 'limit'")
     text = result_text(gateway)
     assert "DRIFT gateway->dataservice (gateway-dataservice.json)" in text
-    assert "interaction 'a request for user 999' (GET /api/users/{userId})\n    at   /response/status\n" \
+    assert "  interaction 'a request for user 999' (GET /api/users/{userId})\n    at   /response/status\n" \
            "    pact 404\n    spec GET /api/users/{userId} documents 200, 400, 401, 503" in text
     # worker posts runs (a RunBatch, unchanged) and reads a user (still documented): no drift
     assert results["worker->dataservice"].verdict == CLEAN
@@ -126,12 +127,13 @@ def test_v2_drifts_name_pointer_pact_and_spec(tmp_path: Path, topology: str) -> 
     found = {(i, f.pointer): f for i, f in result.findings}
     assert set(found) == {("a request for product 10", "/request/path"),
                           ("a new product", "/request/body/price"),
-                          ("a new product", "/response/body"),
+                          ("a new product", "/response/body/colour"),
                           ("a request for a missing product", "/request/method")}
     assert "base path /api/v1" in found["a request for product 10", "/request/path"].spec_says
     assert found["a new product", "/request/body/price"].pact_says == "-1"
     assert "-1 is less than the minimum of 0" in found["a new product", "/request/body/price"].spec_says
-    assert "'colour' was unexpected" in found["a new product", "/response/body"].spec_says
+    colour = found["a new product", "/response/body/colour"]
+    assert (colour.pact_says, colour.spec_says) == ("red", "property 'colour' is not described by the schema")
     assert found["a request for a missing product", "/request/method"].spec_says == \
         "path /products/{id} has no DELETE operation (it has GET)"
 
@@ -231,3 +233,40 @@ def test_junit_is_valid_xml_whatever_the_pact_holds(tmp_path: Path) -> None:
     root = ElementTree.parse(write_drift_junit(results, tmp_path / "out.xml")).getroot()
     assert [case.get("name") for case in root if case.find("failure") is not None] == ["a new product [31m<red> & more"
                                                                                        .replace("[31m", "")]
+
+
+def test_v3_and_v4_shapes_and_a_message_next_to_http_interactions(tmp_path: Path) -> None:
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    v3 = {"consumer": {"name": "web"}, "provider": {"name": "catalog"},
+          "metadata": {"pactSpecification": {"version": "3.0.0"}},
+          "interactions": [{
+              "description": "a request for product 10 (V3)",
+              "providerStates": [{"name": "a product", "params": {"id": 10}}],
+              "request": {"method": "GET", "path": "/api/v1/products/10", "query": {"fields": ["name", "price"]},
+                          "headers": {"X-Request-Id": "abc-126"}},
+              "response": {"status": 200, "headers": {"Content-Type": "application/json"},
+                           "body": {"id": 10, "name": "Chair", "price": "cheap"},
+                           "matchingRules": {"body": {"$.id": {"matchers": [{"match": "integer"}]}}}}}]}
+    v4 = {"consumer": {"name": "web"}, "provider": {"name": "catalog"},
+          "metadata": {"pactSpecification": {"version": "4.0"}},
+          "interactions": [
+              {"type": "Synchronous/HTTP", "description": "a new product (V4)",
+               "request": {"method": "POST", "path": "/api/v1/products", "headers": {"X-Request-Id": ["abc-127"]},
+                           "body": {"content": {"name": "Table", "price": 99}, "contentType": "application/json",
+                                    "encoded": False}},
+               "response": {"status": 201, "body": {"content": {"id": 11}, "contentType": "application/json",
+                                                    "encoded": False}}},
+              {"type": "Asynchronous/Messages", "description": "a product-created event",
+               "contents": {"content": {"id": 11}, "contentType": "application/json", "encoded": False}}]}
+    (pacts / "web-catalog-v3.json").write_text(json.dumps(v3))
+    (pacts / "web-catalog-v4.json").write_text(json.dumps(v4))
+    results = {r.path.name: r for r in check_topology(load_topology(DRIFT_INPUTS / "topology-openapi30.yaml"), pacts)}
+    v3_result, v4_result = results["web-catalog-v3.json"], results["web-catalog-v4.json"]
+    assert v3_result.verdict == DRIFT
+    assert [(f.pointer, f.pact_says, f.spec_says) for _, f in v3_result.findings] == [
+        ("/response/body/price", "cheap", "'cheap' is not of type 'number'")]
+    assert v4_result.verdict == CLEAN
+    assert [(i.verdict, i.reason) for i in v4_result.interactions] == [
+        (CLEAN, ""),
+        (NOT_APPLICABLE, "a Asynchronous/Messages interaction has no HTTP request to check against OpenAPI")]
