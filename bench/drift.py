@@ -5,10 +5,10 @@
 - `harness drift` as a user runs it: a fresh process (imports included), wall time.
 - of it, Python's start and the imports alone (a fresh process importing the same modules and doing nothing): the
   difference is the drift check itself, whose target is <= 1 s (imports depend on the machine's load and disk).
-- (each the shortest of N rounds, run in turn)
 - `check_topology` in one process, every pact and interaction, documents read again each round.
 - the peer: openapi-core alone reading and validating the same documents (what any check of them costs), so the
   ratio says what drift adds on top of reading the specs.
+Each figure is the shortest of N rounds, the four run in turn so that the machine's load hits them alike.
 """
 
 from __future__ import annotations
