@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
     group.addoption("--pact-verify", action="store_true", default=False,
                     help="verify every pact of the topology's pact folder against its provider, one test per pact")
+    group.addoption("--pacts", dest="pacts", metavar="DIR",
+                    help="with --pact-verify: the pact folder to verify (default: --pact-dir when given, else "
+                         "contracts.pacts of the topology file)")
     group.addoption("--fuzz", action="store_true", default=False,
                     help="fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
                          "one per service for the stateful sequences")
