@@ -224,9 +224,9 @@ def _first_error(outcome: VerifierOutcome) -> str:
 def _interactions(results: dict[str, Any]) -> list[InteractionResult]:
     found = []
     for item in results.get("interactionResults") or []:
-        found.append(InteractionResult(str(item.get("description", "")), item.get("result") == "Ok",
+        found.append(InteractionResult(str(item.get("description", "")), str(item.get("result", "")).lower() == "ok",
                                        _duration(str(item.get("duration", ""))),
-                                       _problems(item.get("mismatch")) if item.get("result") != "Ok" else []))
+                                       _problems(item.get("mismatch")) if str(item.get("result", "")).lower() != "ok" else []))
     return found
 
 

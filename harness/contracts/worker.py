@@ -68,7 +68,7 @@ def run_job(job: VerifierJob) -> VerifierOutcome:
         results = verifier.results
     except Exception:  # noqa: BLE001 - the results are a bonus; the output still says what happened
         results = {}
-    return VerifierOutcome(True, passed, verifier.output(strip_ansi=True), results)
+    return VerifierOutcome(True, passed, str(verifier.output(strip_ansi=True)), results)
 
 
 def _silence_fd1() -> None:
