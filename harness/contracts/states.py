@@ -15,6 +15,7 @@ module is imported again on the next load).
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import inspect
 import sys
@@ -27,6 +28,10 @@ from harness.errors import ProviderStateFailed, StatesModuleError
 
 Handler = Callable[..., Any]
 MARK = "__harness_contracts__"  # on a decorated function: [(kind, provider, name), ...]
+# While load_states() imports a module, the decorators also report here (handlers made by a factory function or
+# kept in a container are not module attributes); bound only during that import, so loads never merge.
+_loading: contextvars.ContextVar[list[tuple[str, str, str, Handler]] | None] = contextvars.ContextVar(
+    "harness_states_loading", default=None)
 
 
 @dataclass
@@ -65,7 +70,10 @@ def _mark(kind: str, provider: str, name: str) -> Callable[[Handler], Handler]:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 return handler(*args, **kwargs)
             setattr(wrapper, MARK, marks)
-            return wrapper
+            handler = wrapper
+        collected = _loading.get()
+        if collected is not None:
+            collected.append((kind, provider, name, handler))
         return handler
 
     return mark
@@ -92,16 +100,23 @@ def load_states(files: list[Path]) -> Registry:
         if not file.is_file():
             raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
                                     "topology file, relative to it)")
-        module = _import_fresh(file)
-        for value in list(vars(module).values()):
+        collected: list[tuple[str, str, str, Handler]] = []
+        token = _loading.set(collected)
+        try:
+            module = _import_fresh(file)
+        finally:
+            _loading.reset(token)
+        for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
             for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
-                table = registry.states if kind == "state" else registry.messages
-                known = table.get((provider, name))
-                if known is not None and known is not value:
-                    what = "provider state" if kind == "state" else "message producer"
-                    raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
-                                            f"{known.__name__} and {value.__name__}")
-                table[(provider, name)] = value
+                collected.append((kind, provider, name, value))
+        for kind, provider, name, value in collected:
+            table = registry.states if kind == "state" else registry.messages
+            known = table.get((provider, name))
+            if known is not None and known is not value:
+                what = "provider state" if kind == "state" else "message producer"
+                raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
+                                        f"{known.__name__} and {value.__name__}")
+            table[(provider, name)] = value
     return registry
 
 
