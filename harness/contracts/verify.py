@@ -224,9 +224,10 @@ def _first_error(outcome: VerifierOutcome) -> str:
 def _interactions(results: dict[str, Any]) -> list[InteractionResult]:
     found = []
     for item in results.get("interactionResults") or []:
-        found.append(InteractionResult(str(item.get("description", "")), str(item.get("result", "")).lower() == "ok",
+        passed = str(item.get("result", "")).lower() == "ok"  # "OK" in pact_ffi 0.5
+        found.append(InteractionResult(str(item.get("description", "")), passed,
                                        _duration(str(item.get("duration", ""))),
-                                       _problems(item.get("mismatch")) if str(item.get("result", "")).lower() != "ok" else []))
+                                       [] if passed else _problems(item.get("mismatch"))))
     return found
 
 
