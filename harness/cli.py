@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     verify.add_argument("--provider", help="only pacts of this provider")
     verify.add_argument("--consumer", help="only pacts of this consumer")
-    verify.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per pact")
+    verify.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
     verify.add_argument("--report", type=Path, default=Path("reports"),
                         help="folder for contract-matrix.json and .html (default: reports)")
     verify.set_defaults(run=_verify)
@@ -188,28 +188,30 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.contracts.matrix import edge_matrix
-    from harness.contracts.run import select_pacts, verify_all
+    from harness.contracts.run import exit_code, select_pacts, verify_all
     from harness.report.console import ProgressPrinter
-    from harness.report.contracts import print_result, write_pact_junit
+    from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_text, write_reports
     from harness.runtime.topology import Topology
     from harness.spec.loader import load_topology
 
     spec = load_topology(args.topology)
-    selected, registry = select_pacts(spec, args.pacts, args.provider, args.consumer)
+    selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
     results = []
     with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
-        for result in verify_all(topology, selected, registry):
+        for result in verify_all(topology, selection):
             results.append(result)
             print_result(result, err)
-    edges = edge_matrix(spec, selected, results)
+    edges = edge_matrix(spec, results)
     title = f"contracts of topology {spec.project}"
-    out.print(matrix_text(edges, title, width=out.width), markup=False, highlight=False, end="")
+    out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
     as_json, as_html = write_reports(edges, args.report, title)
-    out.print(f"matrix written to {as_json} and {as_html}")
+    out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
     if args.junit:
         write_pact_junit(results, args.junit)
-    return EXIT_PASSED if results and all(r.passed for r in results) else EXIT_FAILED
+    out.file.flush()
+    print_summary(results, err)
+    return exit_code(results)
 
 
 def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:

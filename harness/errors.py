@@ -81,6 +81,13 @@ class MissingMessageProducer(HarnessError):
     """A message interaction has no @message_producer for its description."""
 
 
+class ProviderStateFailed(HarnessError):
+    """A provider-state handler could not set its state up (e.g. a command in the provider's container failed).
+    Fields: `service`, `command`, `exit_code`."""
+
+    exit_code: ClassVar[int] = 1  # the provider side did not keep the contract: a failure, not bad input
+
+
 class AuthHookError(HarnessError):
     """A service's `auth: {hook: module:function}` cannot be imported or called."""
 

@@ -11,6 +11,14 @@ import os
 os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 
 from harness.contracts.consumer import bearer_token  # noqa: E402 - after the environment is set
-from harness.contracts.states import message_producer, provider_state  # noqa: E402
+from harness.contracts.states import (  # noqa: E402
+    Message,
+    Registry,
+    in_container,
+    load_states,
+    message_producer,
+    provider_state,
+)
 
-__all__ = ["bearer_token", "message_producer", "provider_state"]
+__all__ = ["Message", "Registry", "bearer_token", "in_container", "load_states", "message_producer",
+           "provider_state"]

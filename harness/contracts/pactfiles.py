@@ -1,4 +1,5 @@
-"""Pact files on disk: reading them with clear errors, and writing them byte-for-byte deterministically."""
+"""Pact files on disk: reading them with clear errors (V2, V3 and V4, HTTP and message pacts), and writing them
+byte-for-byte deterministically."""
 
 from __future__ import annotations
 
@@ -16,12 +17,27 @@ class ProviderState:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def is_message(interaction: dict[str, Any]) -> bool:
+    """A message interaction: V3 `messages` entries (they have `contents`), V4 asynchronous and synchronous ones."""
+    kind = str(interaction.get("type", ""))
+    return kind.startswith(("Asynchronous/", "Synchronous/Messages")) or "contents" in interaction
+
+
+def interaction_states(interaction: dict[str, Any]) -> list[ProviderState]:
+    """V3/V4 `providerStates` (with params), or V2's single `providerState` name."""
+    states = interaction.get("providerStates")
+    if states is None and interaction.get("providerState"):
+        states = [{"name": interaction["providerState"]}]
+    return [ProviderState(s["name"], s.get("params") or {}) for s in states or []]
+
+
 @dataclass(frozen=True)
 class PactFile:
     path: Path
-    consumer: str
+    consumer: str  # the names as the pact writes them
     provider: str
     interactions: list[dict[str, Any]]
+    specification: str = ""  # metadata.pactSpecification.version, e.g. "2.0.0"
 
     @property
     def edge(self) -> str:
@@ -29,39 +45,68 @@ class PactFile:
 
     @property
     def has_messages(self) -> bool:
-        return any(i.get("type", "").startswith("Asynchronous") or "contents" in i for i in self.interactions)
+        return any(is_message(i) for i in self.interactions)
 
     @property
     def has_http(self) -> bool:
-        return any(i.get("type", "Synchronous/HTTP") == "Synchronous/HTTP" and "request" in i
-                   for i in self.interactions)
+        return any(not is_message(i) for i in self.interactions)
+
+    def interaction(self, description: str) -> dict[str, Any] | None:
+        return next((i for i in self.interactions if i.get("description") == description), None)
 
     def states(self) -> list[ProviderState]:
-        found: list[ProviderState] = []
-        for interaction in self.interactions:
-            states = interaction.get("providerStates") or (
-                [{"name": interaction["providerState"]}] if interaction.get("providerState") else [])
-            for state in states:
-                found.append(ProviderState(state["name"], state.get("params") or {}))
-        return found
+        return [state for interaction in self.interactions for state in interaction_states(interaction)]
 
 
-def load_pacts(folder: Path) -> list[PactFile]:
-    """Every `*.json` pact in `folder`, sorted by consumer and provider."""
+@dataclass(frozen=True)
+class UnreadablePact:
+    """A file of the pact folder that is not a pact that can be verified: it gets an error verdict."""
+
+    path: Path
+    error: MalformedPact
+
+
+def scan_pacts(folder: Path) -> list[PactFile | UnreadablePact]:
+    """Every `*.json` file in `folder`: readable pacts sorted by consumer and provider, then unreadable files.
+
+    Raises:
+        MalformedPact: the folder does not exist.
+    """
     if not folder.is_dir():
         raise MalformedPact(f"no pact folder at {folder}: run the consumer tests first (they write pacts there), "
                             "or point --pacts at the folder that holds them")
-    return sorted((read_pact(path) for path in folder.glob("*.json")), key=lambda p: (p.consumer, p.provider))
+    found: list[PactFile | UnreadablePact] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            found.append(read_pact(path))
+        except MalformedPact as error:
+            found.append(UnreadablePact(path, error))
+    return sorted(found, key=lambda p: (isinstance(p, UnreadablePact),
+                                        (p.consumer, p.provider, p.path.name) if isinstance(p, PactFile)
+                                        else ("", "", p.path.name)))
+
+
+def load_pacts(folder: Path) -> list[PactFile]:
+    """Every `*.json` pact in `folder`, sorted by consumer and provider.
+
+    Raises:
+        MalformedPact: the folder is missing or a file in it is not a readable pact.
+    """
+    pacts = scan_pacts(folder)
+    for pact in pacts:
+        if isinstance(pact, UnreadablePact):
+            raise pact.error
+    return [p for p in pacts if isinstance(p, PactFile)]
 
 
 def read_pact(path: Path) -> PactFile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise MalformedPact(f"{path}: cannot read the pact file ({error})") from None
+        raise MalformedPact(f"{path}: cannot read the pact file ({error})", location=str(path)) from None
     except json.JSONDecodeError as error:
         raise MalformedPact(f"{path}:{error.lineno}: not valid JSON ({error.msg}); regenerate it by running the "
-                            "consumer tests") from None
+                            "consumer tests", location=f"{path}:{error.lineno}") from None
     try:
         consumer = data["consumer"]["name"]
         provider = data["provider"]["name"]
@@ -72,9 +117,10 @@ def read_pact(path: Path) -> PactFile:
             raise TypeError
     except (KeyError, TypeError):
         raise MalformedPact(f"{path}: not a pact file: it needs consumer.name, provider.name and a list of "
-                            "interactions, each with a description; regenerate it by running the consumer tests"
-                            ) from None
-    return PactFile(path, consumer, provider, interactions)
+                            "interactions (or messages), each with a description; regenerate it by running the "
+                            "consumer tests", location=str(path)) from None
+    version = ((data.get("metadata") or {}).get("pactSpecification") or {}).get("version", "")
+    return PactFile(path, consumer, provider, interactions, str(version))
 
 
 def write_deterministic(source: Path, folder: Path) -> Path:

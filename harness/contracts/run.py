@@ -1,42 +1,130 @@
-"""Which pacts a run verifies, and verifying them one after another against a running topology (no printing:
-front-ends print each result as it comes, through harness.report)."""
+"""Which pacts a run verifies, and a verdict for every one of them (no printing: front-ends print each result as
+it comes, through harness.report). A pact file ends verified, failed, error or excluded; none is skipped."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.contracts.pactfiles import PactFile, load_pacts
+from harness.contracts.names import near_service, service_for
+from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
 from harness.contracts.states import Registry, load_states
-from harness.contracts.verify import PactResult, check_states, verify_pact
-from harness.errors import HarnessError
+from harness.contracts.verify import PactResult, check_states, error_result, provider_not_a_service, verify_pact
+from harness.contracts.worker import VerifierWorker
+from harness.errors import OptionError
 from harness.runtime.topology import Topology
 from harness.spec.model import TopologySpec
 
+Source = PactFile | UnreadablePact
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The pact files of a run (readable or not) and the handlers of their states."""
+
+    folder: Path
+    sources: list[Source]
+    registry: Registry
+
+
+def pact_folder(spec: TopologySpec, folder: Path | None = None) -> Path:
+    return folder if folder is not None else spec.base_dir / spec.contracts.pacts
+
 
 def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str | None = None,
-                 consumer: str | None = None) -> tuple[list[PactFile], Registry]:
+                 consumer: str | None = None) -> Selection:
     """The pacts to verify (all of the folder, less filters) and the handlers of their states.
 
+    `provider`/`consumer` filter by service (or by the name the pact writes). Unreadable files are kept (they get an
+    error verdict) unless a filter is given.
+
     Raises:
-        MalformedPact: the folder is missing or a pact file cannot be read.
-        HarnessError: no pact is left after the filters.
+        MalformedPact: the folder is missing.
+        OptionError: no pact is left after the filters (with a hint when a pact's name is close).
         StatesModuleError, MissingProviderStates: a states module does not load, or a state has no handler.
     """
-    pacts = load_pacts(folder or spec.base_dir / spec.contracts.pacts)
-    pacts = [p for p in pacts if (not provider or p.provider == provider) and (not consumer or p.consumer == consumer)]
-    if not pacts:
-        raise HarnessError("no pact to verify" + (f" for provider {provider}" if provider else "")
-                           + (f" from consumer {consumer}" if consumer else "")
-                           + f" in {folder or spec.base_dir / spec.contracts.pacts}")
+    where = pact_folder(spec, folder)
+    sources = scan_pacts(where)
+    if provider or consumer:
+        sources = [s for s in sources if isinstance(s, PactFile)
+                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
+    if not sources:
+        raise OptionError(_nothing_selected(spec, scan_pacts(where), where, provider, consumer))
     registry = load_states([spec.base_dir / f for f in spec.contracts.states])
-    check_states([p for p in pacts if p.provider in spec.services], registry)
-    return pacts, registry
+    pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
+    check_states(pacts, registry, spec)
+    return Selection(where, sources, registry)
 
 
-def verify_all(topology: Topology, pacts: list[PactFile], registry: Registry) -> Iterator[PactResult]:
-    """Each pact whose provider and consumer are services of the topology, verified in turn."""
-    for pact in pacts:
-        if pact.provider not in topology or pact.consumer not in topology.spec.services:
+def _named(spec: TopologySpec, pact_name: str, wanted: str | None) -> bool:
+    return wanted is None or wanted == pact_name or wanted == service_for(spec, pact_name)
+
+
+def _nothing_selected(spec: TopologySpec, everything: list[Source], where: Path, provider: str | None,
+                      consumer: str | None) -> str:
+    what = ("no pact to verify" + (f" for provider {provider}" if provider else "")
+            + (f" from consumer {consumer}" if consumer else "") + f" in {where}")
+    pacts = [s for s in everything if isinstance(s, PactFile)]
+    hints = []
+    for wanted, side in ((provider, "provider"), (consumer, "consumer")):
+        if not wanted:
             continue
-        yield verify_pact(topology, pact, registry)
+        names = sorted({getattr(p, side) for p in pacts})
+        close = [n for n in names if near_service(spec, n) == wanted or n.lower() == wanted.lower()]
+        if close:
+            hints.append(f"pacts name the {side} {', '.join(map(repr, close))}: map it to service {wanted} with "
+                         f"`pact_name: {close[0]}` on the service (or `contracts.names`)")
+        elif names:
+            hints.append(f"{side}s in the pacts: {', '.join(names)}")
+    if not pacts:
+        hints.append("the folder holds no readable pact: run the consumer tests first, or point --pacts elsewhere")
+    return what + "".join(f"\n{h}" for h in hints)
+
+
+def exclusion(spec: TopologySpec, pact: PactFile) -> str | None:
+    """The written reason when `contracts.exclude` leaves `pact` out, else None."""
+    for rule in spec.contracts.exclude:
+        if rule.pact is not None and not fnmatch.fnmatch(pact.path.name, rule.pact):
+            continue
+        if rule.consumer is not None and not _named(spec, pact.consumer, rule.consumer):
+            continue
+        if rule.provider is not None and not _named(spec, pact.provider, rule.provider):
+            continue
+        return rule.reason
+    return None
+
+
+def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | None:
+    """The verdict of a pact that is not run: unreadable, excluded (with its reason), provider not a service."""
+    if isinstance(source, UnreadablePact):
+        return PactResult(source.path, "error", reason=str(source.error), error=source.error)
+    reason = exclusion(spec, source)
+    if reason is not None:
+        return PactResult(source.path, "excluded", source.consumer, source.provider,
+                          service_for(spec, source.consumer), service_for(spec, source.provider),
+                          len(source.interactions), reason=reason)
+    if service_for(spec, source.provider) is None:
+        return error_result(source, spec, provider_not_a_service(source, spec))
+    return None
+
+
+def verify_all(topology: Topology, selection: Selection) -> Iterator[PactResult]:
+    """A verdict for each pact of the selection, in order; verifications share one verifier process."""
+    with VerifierWorker() as worker:
+        for source in selection.sources:
+            decided = decided_before_running(topology.spec, source)
+            if decided is not None:
+                yield decided
+            else:
+                assert isinstance(source, PactFile)
+                yield verify_pact(topology, source, selection.registry, worker)
+
+
+def exit_code(results: list[PactResult]) -> int:
+    """0 when every pact is verified or excluded; else the highest exit code of an error verdict (2 bad input,
+    3 environment), else 1 (failures)."""
+    if results and all(r.ok for r in results):
+        return 0
+    return max((r.exit_code for r in results), default=1) or 1

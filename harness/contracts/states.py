@@ -1,4 +1,6 @@
-"""Provider states and message producers, registered by decorators in a states module the topology names.
+"""Provider states and message producers, marked by decorators in the states modules a topology names and
+collected per load into a Registry (no process-wide registry: two topologies' modules never merge, and an edited
+module is imported again on the next load).
 
     @provider_state("user 1 exists", provider="dataservice")
     def user_exists(topology, params):
@@ -7,12 +9,13 @@
         ...                      # teardown (optional: a plain function that returns is fine too)
 
     @message_producer("a fetch job", provider="gateway")
-    def fetch_job(topology, params):
-        return gateway.jobs.fetch_job_message(1)   # the real producer function
+    def fetch_job(topology, params):               # params: those of the interaction's provider states
+        return gateway.jobs.fetch_job_message(1)   # the real producer function; or Message(body, metadata={...})
 """
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import inspect
 import sys
@@ -21,14 +24,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import StatesModuleError
+from harness.errors import ProviderStateFailed, StatesModuleError
 
 Handler = Callable[..., Any]
-
+MARK = "__harness_contracts__"  # on a decorated function: [(kind, provider, name), ...]
+# While load_states() imports a module, the decorators also report here (handlers made by a factory function or
+# kept in a container are not module attributes); bound only during that import, so loads never merge.
+_loading: contextvars.ContextVar[list[tuple[str, str, str, Handler]] | None] = contextvars.ContextVar(
+    "harness_states_loading", default=None)
 
 
 @dataclass
 class Registry:
+    """The handlers of one load: (provider service, state name) -> handler, (provider, description) -> producer."""
+
     states: dict[tuple[str, str], Handler] = field(default_factory=dict)
     messages: dict[tuple[str, str], Handler] = field(default_factory=dict)
 
@@ -39,46 +48,113 @@ class Registry:
         return self.messages.get((provider, description))
 
 
-# Decorators register here; load_states() hands out what a module registered.
-_registered = Registry()
+@dataclass(frozen=True)
+class Message:
+    """What a message producer may return instead of a bare body: the body (dict/list -> JSON, str -> text,
+    bytes -> binary), the message's metadata (checked against the pact's `metadata`/`metaData`, e.g. a topic or a
+    schema version) and its content type (default: from the body's type, or the metadata's `contentType`).
+    A `(body, metadata)` tuple means the same as `Message(body, metadata)`."""
+
+    body: Any
+    metadata: dict[str, Any] = field(default_factory=dict)
+    content_type: str | None = None
+
+
+def _mark(kind: str, provider: str, name: str) -> Callable[[Handler], Handler]:
+    def mark(handler: Handler) -> Handler:
+        marks = list(getattr(handler, MARK, []))
+        marks.append((kind, provider, name))
+        try:
+            setattr(handler, MARK, marks)
+        except AttributeError:  # a bound method or builtin: wrap it so that it can carry the mark
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return handler(*args, **kwargs)
+            setattr(wrapper, MARK, marks)
+            handler = wrapper
+        collected = _loading.get()
+        if collected is not None:
+            collected.append((kind, provider, name, handler))
+        return handler
+
+    return mark
 
 
 def provider_state(name: str, *, provider: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        _registered.states[(provider, name)] = handler
-        return handler
-
-    return register
+    """Mark `handler(topology, params)` as the setup of provider state `name` of service `provider`."""
+    return _mark("state", provider, name)
 
 
 def message_producer(description: str, *, provider: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        _registered.messages[(provider, description)] = handler
-        return handler
-
-    return register
+    """Mark `producer(topology, params)` as the producer of message `description` of service `provider`."""
+    return _mark("message", provider, description)
 
 
 def load_states(files: list[Path]) -> Registry:
-    """Import each states module (by path) and return everything they registered."""
+    """Import each states module (by path, afresh on every call) and collect the handlers it marks.
+
+    Raises:
+        StatesModuleError: a file is missing, fails to import, or two handlers claim the same state or message.
+    """
+    registry = Registry()
     for file in files:
         if not file.is_file():
             raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
                                     "topology file, relative to it)")
-        name = f"_harness_states_{abs(hash(file.resolve()))}"
-        if name in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(name, file)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        collected: list[tuple[str, str, str, Handler]] = []
+        token = _loading.set(collected)
         try:
-            spec.loader.exec_module(module)
-        except Exception as error:  # noqa: BLE001 - any import failure is the module's, reported as such
+            module = _import_fresh(file)
+        finally:
+            _loading.reset(token)
+        for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
+            for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
+                collected.append((kind, provider, name, value))
+        for kind, provider, name, value in collected:
+            table = registry.states if kind == "state" else registry.messages
+            known = table.get((provider, name))
+            if known is not None and known is not value:
+                what = "provider state" if kind == "state" else "message producer"
+                raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
+                                        f"{known.__name__} and {value.__name__}")
+            table[(provider, name)] = value
+    return registry
+
+
+def _import_fresh(file: Path) -> Any:
+    """The module of `file`, executed now (not taken from an earlier import), kept in sys.modules under a name of
+    its own while it runs (dataclasses, pickling and relative lookups need that)."""
+    name = f"_harness_states_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise StatesModuleError(f"states module {file} cannot be imported (not a Python file?)")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - any import failure is the module's, reported as such
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
             del sys.modules[name]
-            raise StatesModuleError(f"states module {file} failed to import: {type(error).__name__}: {error}"
-                                    ) from error
-    return _registered
+        raise StatesModuleError(f"states module {file} failed to import: {type(error).__name__}: {error}"
+                                ) from error
+    return module
+
+
+def in_container(topology: Any, service: str, command: str | list[str]) -> str:
+    """Run `command` inside `service`'s container (for states that live there: a database, a cache, a file) and
+    return its output.
+
+    Raises:
+        ProviderStateFailed: the command exits non-zero (its output is in the message).
+    """
+    result = topology[service].exec(command)
+    if result.exit_code != 0:
+        shown = command if isinstance(command, str) else " ".join(command)
+        raise ProviderStateFailed(f"`{shown}` in {service} exited {result.exit_code}: {result.output.strip()[-500:]}",
+                                  service=service, command=command, exit_code=result.exit_code)
+    return result.output
 
 
 class StateRun:

@@ -1,50 +1,122 @@
-"""Provider side: every pact verified against its provider running in the topology, with provider states served
-to the Pact verifier over HTTP (a state-change URL costs ~0.02 s per interaction; Python callables ~1 s)."""
+"""Provider side: one pact verified against its provider running in the topology. pact-python's Verifier runs in a
+child process (harness.contracts.worker); provider states and messages are served to it over HTTP by this process
+(a state-change URL costs ~0.02 s per interaction), or states by the provider itself (`contracts.state_url`).
+
+Every pact ends in exactly one verdict: verified, failed, error (with the reason) or excluded (with the reason).
+"""
 
 from __future__ import annotations
 
+import base64
 import json
-import os
-import sys
+import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 
-from harness.contracts.pactfiles import PactFile
-from harness.contracts.states import Registry, StateRun
-from harness.errors import MissingProviderStates
+from harness.contracts.names import mapping_hint, service_for
+from harness.contracts.pactfiles import PactFile, is_message
+from harness.contracts.states import Message, Registry, StateRun
+from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
+from harness.errors import (
+    EXIT_FAILED,
+    HarnessError,
+    MissingMessageProducer,
+    MissingProviderStates,
+    PactVerifierError,
+)
 from harness.runtime.topology import Topology
 
-Status = Literal["verified", "failed"]
+Verdict = Literal["verified", "failed", "error", "excluded"]
 
+
+@dataclass(frozen=True)
+class InteractionResult:
+    """One interaction as the Pact core judged it. `problems`: its mismatches or errors, one line each."""
+
+    description: str
+    passed: bool
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class PactResult:
-    pact: PactFile
-    status: Status
-    report: str  # the verifier's report, without ANSI codes
-    provider_log: str  # what the provider wrote during this verification
-    seconds: float
+    """The verdict of one pact file. `consumer`/`provider` are the names the pact writes (None when unreadable);
+    `consumer_service`/`provider_service` the services they map to (None: not a service of the topology).
+    `reason`: why an error or an exclusion; `error`: the error (its `exit_code` says bad input or environment)."""
+
+    path: Path
+    verdict: Verdict
+    consumer: str | None = None
+    provider: str | None = None
+    consumer_service: str | None = None
+    provider_service: str | None = None
+    interaction_count: int = 0
+    interactions: list[InteractionResult] = field(default_factory=list)
+    report: str = ""  # the verifier's report, without ANSI codes
+    provider_log: str = ""  # what the provider wrote during this verification
+    seconds: float = 0.0
+    reason: str = ""
+    error: HarnessError | None = None
 
     @property
     def passed(self) -> bool:
-        return self.status == "verified"
+        return self.verdict == "verified"
+
+    @property
+    def ok(self) -> bool:
+        """Verified, or excluded with a reason: nothing to fix."""
+        return self.verdict in ("verified", "excluded")
+
+    @property
+    def edge(self) -> str:
+        if self.consumer is None or self.provider is None:
+            return self.path.name
+        return f"{self.consumer}->{self.provider}"
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdict == "error":
+            return self.error.exit_code if self.error is not None else EXIT_FAILED
+        return EXIT_FAILED if self.verdict == "failed" else 0
 
 
-def check_states(pacts: list[PactFile], registry: Registry) -> None:
-    """Fail with the whole list of states (and message producers) that nothing handles."""
+def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",
+                 provider_log: str = "") -> PactResult:
+    return PactResult(pact.path, "error", pact.consumer, pact.provider, service_for(spec, pact.consumer),
+                      service_for(spec, pact.provider), len(pact.interactions), report=report,
+                      provider_log=provider_log, seconds=seconds, reason=str(error), error=error)
+
+
+def provider_not_a_service(pact: PactFile, spec: Any) -> HarnessError:
+    return HarnessError(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
+                        f"'{spec.project}'{mapping_hint(spec, pact.provider)}; services: {', '.join(spec.services)}",
+                        name=pact.provider)
+
+
+def check_states(pacts: list[PactFile], registry: Registry, spec: Any) -> None:
+    """Fail with the whole list of states (and message producers) that nothing handles. States of a provider with
+    `contracts.state_url` are the provider's own business; pacts whose provider is not a service are skipped (they
+    get an error verdict of their own)."""
     missing: list[str] = []
     for pact in pacts:
-        for state in dict.fromkeys(s.name for s in pact.states()):
-            if registry.state(pact.provider, state) is None:
-                missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})")
+        provider = service_for(spec, pact.provider)
+        if provider is None:
+            continue
+        if provider not in spec.contracts.state_url:
+            for state in dict.fromkeys(s.name for s in pact.states()):
+                if _handler(registry.states, provider, pact.provider, state) is None:
+                    missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})")
         for interaction in pact.interactions:
-            if _is_message(interaction) and registry.message(pact.provider, interaction["description"]) is None:
+            if is_message(interaction) and _handler(registry.messages, provider, pact.provider,
+                                                    interaction["description"]) is None:
                 missing.append(f"  - message producer {interaction['description']!r} of {pact.edge} "
                                f"({pact.path.name})")
     if missing:
@@ -52,65 +124,137 @@ def check_states(pacts: list[PactFile], registry: Registry) -> None:
             f"{len(missing)} provider state(s) or message producer(s) used in the pacts have no handler:\n"
             + "\n".join(missing)
             + "\nRegister them with @provider_state(NAME, provider=...) / @message_producer(DESCRIPTION, "
-            "provider=...) in a states module listed under `contracts.states` in the topology file.")
+            "provider=...) in a states module listed under `contracts.states` in the topology file, or give the "
+            "provider its own state-change endpoint with `contracts.state_url`.")
 
 
-def verify_pact(topology: Topology, pact: PactFile, registry: Registry) -> PactResult:
-    from pact import Verifier
+def _handler(table: dict[tuple[str, str], Any], service: str, pact_name: str, key: str) -> Any:
+    """A handler registered under the provider's service name, or under the name the pact gives it."""
+    return table.get((service, key)) or table.get((pact_name, key))
 
-    provider = topology[pact.provider]
-    verifier = Verifier(pact.provider, host="127.0.0.1").set_coloured_output(enabled=False)
-    if pact.has_http:
-        verifier.add_transport(url=provider.url)
-    started = time.monotonic()
-    log_since = time.time()
-    with _provider_side(registry, topology, pact.provider) as port:
-        if pact.has_messages:
-            verifier.add_transport(protocol="message", port=port, path=MESSAGE_PATH)
-        verifier.state_handler(f"http://127.0.0.1:{port}{STATE_PATH}", body=True, teardown=True)
-        verifier.add_source(str(pact.path))
+
+def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
+                worker: VerifierWorker | None = None) -> PactResult:
+    """Verify `pact` against its provider in `topology` (names mapped by harness.contracts.names).
+
+    Args:
+        worker: the process that runs the verifier; a new one (~0.5 s to start) when None.
+    Returns:
+        The verdict: verified, failed (mismatches, per interaction) or error (the provider is not a service of
+        the topology; the verifier refused its configuration or ran no interaction; the worker died).
+    Raises:
+        MissingMessageProducer, MissingProviderStates: a message or state of the pact has no handler.
+    """
+    spec = topology.spec
+    provider_name = service_for(spec, pact.provider)
+    if provider_name is None or provider_name not in topology:
+        return error_result(pact, spec, provider_not_a_service(pact, spec))
+    state_path = spec.contracts.state_url.get(provider_name)
+    _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
+    provider = topology[provider_name]
+    started, log_since = time.monotonic(), time.time()
+    with _provider_side(registry, topology, pact, provider_name) as port, \
+            (nullcontext(worker) if worker else VerifierWorker()) as running:
+        job = VerifierJob(
+            provider=pact.provider, pact_path=str(pact.path),
+            http_url=provider.url if pact.has_http else None,
+            message_port=port if pact.has_messages else None, message_path=MESSAGE_PATH,
+            state_url=f"{provider.url}{state_path}" if state_path else f"http://127.0.0.1:{port}{STATE_PATH}")
         try:
-            with _quiet_stdout():
-                verifier.verify()
-            status: Status = "verified"
-        except Exception:  # noqa: BLE001 - the verifier raises a plain error; its report says what failed
-            status = "failed"
-    return PactResult(pact, status, verifier.output(strip_ansi=True), _log_of(provider, log_since),
-                      time.monotonic() - started)
+            outcome = running.run(job)
+        except BrokenProcessPool as broken:
+            running.close()  # the next run starts a new worker
+            outcome = VerifierOutcome(False, False, config_error=f"the verifier process died ({broken})")
+    seconds = time.monotonic() - started
+    return _judge(pact, spec, outcome, seconds, _log_of(provider, log_since), provider_name)
 
 
-@contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """The verifier's native code prints its report (with colours) straight to fd 1; we show it ourselves."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+def _require_handlers(pact: PactFile, registry: Registry, provider: str, own_states: bool) -> None:
+    for interaction in pact.interactions:
+        if is_message(interaction) and _handler(registry.messages, provider, pact.provider,
+                                                interaction["description"]) is None:
+            raise MissingMessageProducer(
+                f"no message producer for {interaction['description']!r} of {pact.edge} ({pact.path.name})",
+                hint=f"register one with @message_producer({interaction['description']!r}, provider={provider!r}) "
+                     "in a states module listed under `contracts.states`", description=interaction["description"],
+                provider=provider)
+    if not own_states:
+        check_states_for = [s.name for s in pact.states() if _handler(registry.states, provider, pact.provider,
+                                                                       s.name) is None]
+        if check_states_for:
+            raise MissingProviderStates(
+                f"no handler for provider state(s) {', '.join(map(repr, dict.fromkeys(check_states_for)))} of "
+                f"{pact.edge} ({pact.path.name})",
+                hint=f"register them with @provider_state(NAME, provider={provider!r}) in a states module listed "
+                     "under `contracts.states`, or set `contracts.state_url` for the provider")
 
 
-def _is_message(interaction: dict[str, Any]) -> bool:
-    return str(interaction.get("type", "")).startswith("Asynchronous") or "contents" in interaction
+def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, log: str,
+           provider: str) -> PactResult:
+    if not outcome.executed:
+        error = PactVerifierError(
+            f"{pact.path.name}: pact-python's Verifier could not verify it: {outcome.config_error}",
+            hint="a pact needs at least one HTTP or message interaction the verifier can run; "
+                 "regenerate it with the consumer tests, or exclude it under `contracts.exclude` with a reason")
+        return error_result(pact, spec, error, seconds, outcome.output, log)
+    interactions = _interactions(outcome.results)
+    judged = {i.description for i in interactions}
+    unjudged = [i["description"] for i in pact.interactions if i["description"] not in judged]
+    if outcome.passed and unjudged:  # a pass that did not look at everything is no pass
+        error = PactVerifierError(f"{pact.path.name}: the Pact verifier passed it without verifying "
+                                  f"{', '.join(map(repr, unjudged))}")
+        return error_result(pact, spec, error, seconds, outcome.output, log)
+    if not outcome.passed and not interactions:
+        error = PactVerifierError(f"{pact.path.name}: the Pact verifier ran no interaction: "
+                                  f"{_first_error(outcome)}")
+        return error_result(pact, spec, error, seconds, outcome.output, log)
+    return PactResult(pact.path, "verified" if outcome.passed else "failed", pact.consumer, pact.provider,
+                      service_for(spec, pact.consumer), provider, len(pact.interactions), interactions,
+                      outcome.output, log, seconds)
 
 
-def _produce(registry: Registry, topology: Topology, provider: str, description: str) -> tuple[bytes, str]:
-    """The message the real producer makes for an interaction, and its content type."""
-    producer = registry.message(provider, description)
-    if producer is None:  # check_states() makes this unreachable for the pacts it was given
-        raise KeyError(f"no message producer for {description!r} of {provider}")
-    body = producer(topology, {})
-    if isinstance(body, (dict, list)):
-        return json.dumps(body).encode(), "application/json"
-    return (body if isinstance(body, bytes) else str(body).encode()), "text/plain"
+def _first_error(outcome: VerifierOutcome) -> str:
+    errors = outcome.results.get("errors") or []
+    if errors:
+        return _problems(errors[0].get("mismatch") or errors[0])[0]
+    lines = [line.strip() for line in outcome.output.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def _interactions(results: dict[str, Any]) -> list[InteractionResult]:
+    found = []
+    for item in results.get("interactionResults") or []:
+        passed = str(item.get("result", "")).lower() == "ok"  # "OK" in pact_ffi 0.5
+        found.append(InteractionResult(str(item.get("description", "")), passed,
+                                       _duration(str(item.get("duration", ""))),
+                                       [] if passed else _problems(item.get("mismatch"))))
+    return found
+
+
+def _duration(text: str) -> float:
+    """The core's durations ("42ms", "1s", "1.2s", "350µs") in seconds."""
+    match = re.fullmatch(r"([\d.]+)\s*(ms|s|µs|us|ns|m)?", text.strip())
+    if not match:
+        return 0.0
+    scale = {"ms": 1e-3, "s": 1.0, "µs": 1e-6, "us": 1e-6, "ns": 1e-9, "m": 60.0}.get(match.group(2) or "s", 1.0)
+    return float(match.group(1)) * scale
+
+
+def _problems(mismatch: Any) -> list[str]:
+    if not isinstance(mismatch, dict):
+        return [str(mismatch)] if mismatch else ["failed"]
+    if isinstance(mismatch.get("mismatches"), list):
+        lines = []
+        for item in mismatch["mismatches"]:
+            text = item.get("mismatch") or item.get("message") or json.dumps(item)
+            lines.append(f"{item['path']}: {text}" if item.get("path") else str(text))
+        return lines or ["failed"]
+    return [str(mismatch.get("message") or mismatch.get("error") or json.dumps(mismatch))]
 
 
 def _log_of(service: Any, since: float) -> str:
     try:
-        return service.logs(since=since)
+        return re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", service.logs(since=since))
     except Exception as error:  # noqa: BLE001 - a message about a log never hides the verification result
         return f"(log unavailable: {error})"
 
@@ -119,8 +263,45 @@ STATE_PATH = "/_pact/state"
 MESSAGE_PATH = "/_pact/message"
 
 
+def encode_message(produced: Any, declared: dict[str, Any] | None = None) -> tuple[bytes, str, dict[str, Any]]:
+    """A producer's return value -> (body bytes, content type, metadata). `declared` is the pact's interaction:
+    bytes take its content type when the producer names none (binary contents have no type of their own)."""
+    if isinstance(produced, tuple) and len(produced) == 2 and isinstance(produced[1], dict):
+        produced = Message(produced[0], produced[1])
+    message = produced if isinstance(produced, Message) else Message(produced)
+    metadata = dict(message.metadata)
+    content_type = message.content_type or metadata.get("contentType") or metadata.get("content-type")
+    body = message.body
+    if isinstance(body, (bytes, bytearray)):
+        data = bytes(body)
+        content_type = content_type or _declared_type(declared) or "application/octet-stream"
+    elif isinstance(body, str):
+        data, content_type = body.encode(), content_type or "text/plain"
+    else:
+        data, content_type = json.dumps(body).encode(), content_type or "application/json"
+    metadata.setdefault("contentType", content_type)
+    return data, content_type, metadata
+
+
+def _declared_type(interaction: dict[str, Any] | None) -> str | None:
+    if not interaction:
+        return None
+    metadata = interaction.get("metadata") or interaction.get("metaData") or {}
+    contents = interaction.get("contents") if isinstance(interaction.get("contents"), dict) else {}
+    return metadata.get("contentType") or metadata.get("content-type") or contents.get("contentType")
+
+
+def _state_params(body: dict[str, Any]) -> dict[str, Any]:
+    """The params of every provider state the verifier sends with a message request, merged."""
+    params: dict[str, Any] = {}
+    for state in body.get("providerStates") or []:
+        if isinstance(state, dict):
+            params.update(state.get("params") or {})
+    return params
+
+
 @contextmanager
-def _provider_side(registry: Registry, topology: Topology, provider: str) -> Iterator[int]:
+def _provider_side(registry: Registry, topology: Topology, pact: PactFile, provider: str) -> Iterator[int]:
     """An HTTP server on 127.0.0.1 for the Pact verifier: state changes, and messages from the real producers."""
     runs: dict[str, StateRun] = {}
 
@@ -134,18 +315,27 @@ def _provider_side(registry: Registry, topology: Topology, provider: str) -> Ite
             if run:
                 run.teardown()
             return {}
-        handler = registry.state(provider, name)
+        handler = _handler(registry.states, provider, pact.provider, name)
         if handler is None:
-            raise KeyError(f"no handler for provider state {name!r} of {provider}")
+            raise MissingProviderStates(f"no handler for provider state {name!r} of {provider}")
         runs[key] = StateRun(handler, topology, params)
         return runs[key].values or {}
+
+    def produce(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
+        description = body.get("description", "")
+        producer = _handler(registry.messages, provider, pact.provider, description)
+        if producer is None:
+            raise MissingMessageProducer(f"no message producer for {description!r} of {provider}")
+        return encode_message(producer(topology, _state_params(body)), pact.interaction(description))
 
     class ProviderSide(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             try:
                 if self.path == MESSAGE_PATH:
-                    self._answer(200, *_produce(registry, topology, provider, body.get("description", "")))
+                    data, content_type, metadata = produce(body)
+                    encoded = base64.b64encode(json.dumps(metadata).encode()).decode()
+                    self._answer(200, data, content_type, {"Pact-Message-Metadata": encoded})
                 else:
                     self._answer(200, json.dumps(change_state(body)).encode(), "application/json")
             except Exception as error:  # noqa: BLE001 - reported to the verifier, which fails the interaction
@@ -153,9 +343,12 @@ def _provider_side(registry: Registry, topology: Topology, provider: str) -> Ite
                 message = {"error": f"{what!r} failed: {type(error).__name__}: {error}"}
                 self._answer(500, json.dumps(message).encode(), "application/json")
 
-        def _answer(self, status: int, data: bytes, content_type: str) -> None:
+        def _answer(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+                    ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -35,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="verify every pact of the topology's pact folder against its provider, one test per pact")
     group.addoption("--pact-drift", action="store_true", default=False,
                     help="check every pact against its provider's OpenAPI document, statically: one test per pact")
+    group.addoption("--pacts", dest="pacts", metavar="DIR",
+                    help="with --pact-verify: the pact folder to verify (default: --pact-dir when given, else "
+                         "contracts.pacts of the topology file)")
     group.addoption("--fuzz", action="store_true", default=False,
                     help="fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
                          "one per service for the stateful sequences")

@@ -27,26 +27,33 @@ class ReportingItem(pytest.Item):
 
 
 class PactVerification(ReportingItem):
-    """One consumer->provider pact verified against the provider of the running topology."""
+    """One pact file verified against its provider in the running topology: fails with the verifier's report
+    (the provider's log first), errors with the reason (unreadable, provider not a service, verifier refused),
+    skips with the written reason of an exclusion."""
 
     def __init__(self, *, pact: Any, registry: Any, owner: TopologySession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pact = pact
+        self.pact = pact  # a PactFile, or an UnreadablePact
         self.registry = registry
         self.owner = owner
 
     def runtest(self) -> None:
+        from harness.contracts.run import decided_before_running
         from harness.contracts.verify import verify_pact
+        from harness.report.contracts import failure_text
 
-        result = verify_pact(self.owner.running(), self.pact, self.registry)
+        assert self.owner.spec is not None
+        result = decided_before_running(self.owner.spec, self.pact)
+        if result is None:
+            result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker())
         self.owner.pact_results.append(result)
-        if result.provider_log.strip():
-            self.add_report_section("call", f"log of service {self.pact.provider}", result.provider_log)
-        if not result.passed:
-            raise ReportedFailure(result.report)
+        if result.verdict == "excluded":
+            pytest.skip(f"excluded: {result.reason}")
+        if not result.ok:
+            raise ReportedFailure(failure_text(result))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.pact.path, 0, f"pact {self.pact.edge}"
+        return self.pact.path, 0, f"pact {getattr(self.pact, 'edge', self.pact.path.name)}"
 
 
 class FuzzOperation(ReportingItem):

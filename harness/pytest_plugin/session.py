@@ -40,8 +40,9 @@ class TopologySession:
         self.keep = bool(config.getoption("topology_keep"))
         self.spec: TopologySpec | None = None
         self.topology: Topology | None = None
-        self.pacts: list[Any] = []  # with --pact-verify: the PactFiles collected, and their results as they come
+        self.pact_selection: Any = None  # with --pact-verify: the pact files collected, and their verdicts
         self.pact_results: list[Any] = []
+        self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
         self.fuzz_results: dict[str, Any] = {}  # service -> ServiceResult, one schemathesis run per service
         self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
 
@@ -114,25 +115,37 @@ class TopologySession:
                                                        operation=label, known=labels, owner=self))
 
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """One item per pact file: verified, failed, error (unreadable, provider not a service: the item fails
+        with the reason) or excluded (skipped with the reason). Outside consumers' pacts are items too."""
         from harness.contracts.run import select_pacts
         from harness.errors import HarnessError
 
         assert self.spec is not None
+        folder = self.config.getoption("pacts") or self.config.getoption("pact_dir")
         try:
-            self.pacts, registry = select_pacts(self.spec)
+            self.pact_selection = select_pacts(self.spec, Path(folder) if folder else None)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
-        for pact in self.pacts:
-            if pact.provider in self.spec.services and pact.consumer in self.spec.services:
-                items.append(PactVerification.from_parent(session, name=f"pact[{pact.edge}]", pact=pact,
-                                                          registry=registry, owner=self))
+        for source in self.pact_selection.sources:
+            edge = getattr(source, "edge", source.path.name)
+            items.append(PactVerification.from_parent(session, name=f"pact[{edge}]", pact=source,
+                                                      registry=self.pact_selection.registry, owner=self))
+
+    def verifier_worker(self) -> Any:
+        if self.verifier is None:
+            from harness.contracts.worker import VerifierWorker
+
+            self.verifier = VerifierWorker()
+        return self.verifier
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.verifier is not None:
+            self.verifier.close()
         if self.topology is not None and not self.keep:
             self.topology.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.pacts:
+        if self.pact_selection is not None:
             self._report_matrix(terminalreporter)
         if self.topology is not None and self.keep:
             terminalreporter.section("topology kept running (remove it with: harness down)")
@@ -144,9 +157,9 @@ class TopologySession:
         from harness.report.matrix import matrix_text, write_reports
 
         assert self.spec is not None
-        edges = edge_matrix(self.spec, self.pacts, self.pact_results)
+        edges = edge_matrix(self.spec, self.pact_results)
         title = f"contracts of topology {self.spec.project}"
         terminalreporter.section("contract matrix")
-        terminalreporter.write(matrix_text(edges, title, width=self.config.get_terminal_writer().fullwidth))
+        terminalreporter.write(matrix_text(edges, title, width=max(self.config.get_terminal_writer().fullwidth, 120)))
         as_json, as_html = write_reports(edges, self.config.rootpath / "reports", title)
         terminalreporter.write_line(f"matrix written to {as_json} and {as_html}")

@@ -145,6 +145,8 @@ class ServiceSpec(_Strict):
     auth: AuthSpec | None = None
     fuzz: FuzzSpec = Field(default_factory=FuzzSpec)
     consumes: list[str] = Field(default_factory=list)
+    pact_name: str | None = Field(default=None, min_length=1,
+                                  description="the name pacts give this service, when it is not the service's name")
 
     @field_validator("build", mode="before")
     @classmethod
@@ -171,11 +173,43 @@ class ServiceSpec(_Strict):
         return ports + [p for p in (self.ready.ports() if self.ready else []) if p not in ports]
 
 
+class ExcludedPact(_Strict):
+    """Pacts left out of verification, with the reason. Selects by pact file name (a glob, e.g. `legacy-*.json`), or
+    by consumer and/or provider (names as the pacts write them, or the service they map to)."""
+
+    pact: str | None = None
+    consumer: str | None = None
+    provider: str | None = None
+    reason: str = Field(min_length=10, description="why these pacts are not verified: a written reason is required")
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> ExcludedPact:
+        if self.pact is None and self.consumer is None and self.provider is None:
+            raise ValueError("needs 'pact' (a file name or glob) or 'consumer' and/or 'provider'")
+        return self
+
+
 class ContractsSpec(_Strict):
-    """Where the pacts are and which modules serve their provider states (paths relative to the topology file)."""
+    """Where the pacts are and which modules serve their provider states (paths relative to the topology file).
+
+    `names` maps names used in pacts to services (also `pact_name:` on a service); `state_url` maps a provider to
+    the path of its own state-change endpoint (called by the Pact verifier at the service's URL instead of the
+    harness's handlers); `exclude` leaves pacts out with a written reason."""
 
     pacts: str = "contracts"
     states: list[str] = Field(default_factory=list)
+    names: dict[str, str] = Field(default_factory=dict)
+    state_url: dict[str, str] = Field(default_factory=dict)
+    exclude: list[ExcludedPact] = Field(default_factory=list)
+
+    @field_validator("state_url")
+    @classmethod
+    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for provider, path in value.items():
+            if not path.startswith("/"):
+                raise ValueError(f"state_url of {provider!r} must be a path on the service starting with '/', "
+                                 f"e.g. /_pact/provider_states (got {path!r})")
+        return value
 
 
 class TopologySpec(_Strict):

@@ -60,12 +60,35 @@ def _check_references(spec: TopologySpec, source: SourceMap) -> None:
             if not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
                                  f"exist (paths are relative to {spec.base_dir})"))
+    problems += _contract_references(spec)
     if problems:
         raise _combined([(source.where(path), f"{dotted_path(path)}: {text}") for path, text in problems])
     try:
         StartPlan.from_spec(spec)
     except DependencyCycle as cycle:
         raise source.error(("services", cycle.names[0], "depends_on"), str(cycle)) from None
+
+
+def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
+    """`contracts.names` values and `contracts.state_url` keys name services; a pact name belongs to one service."""
+    names = list(spec.services)
+    problems: list[tuple[Path_, str]] = []
+    for pact_name, service in spec.contracts.names.items():
+        if service not in spec.services:
+            problems.append((("contracts", "names", pact_name),
+                             f"'{service}' is not a service{_suggest(service, names)}"))
+    for provider in spec.contracts.state_url:
+        if provider not in spec.services:
+            problems.append((("contracts", "state_url", provider),
+                             f"'{provider}' is not a service{_suggest(provider, names)}"))
+    claimed: dict[str, str] = {}
+    for name, service in spec.services.items():
+        if service.pact_name is not None:
+            other = claimed.setdefault(service.pact_name, name)
+            if other != name:
+                problems.append((("services", name, "pact_name"),
+                                 f"'{service.pact_name}' is already the pact_name of service '{other}'"))
+    return problems
 
 
 def _combined(messages: list[tuple[str, str]]) -> TopologyFileError:

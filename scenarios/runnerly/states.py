@@ -6,7 +6,8 @@ few values. Handlers are idempotent: a state may be set up before every interact
 database that already holds the users and runs of scenario tests.
 
 - dataservice: through its API where the API can say it (creating runs, checking the outcome), with a token from
-  tokendealer (client `scenarios`, configured in topology.yaml); in PostgreSQL (psql in the postgres container)
+  tokendealer (client `scenarios`, configured in topology.yaml); in PostgreSQL (at its published port, with
+  asyncpg: a `docker exec psql` costs ~0.07 s, more than a whole interaction may)
   where it cannot: a user with a given id (ids are `serial`), a user's Strava token (there is no update), and
   deleting users and runs (there is no delete).
 - tokendealer and strava are static (clients and key from topology.yaml, activities seeded from
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +133,7 @@ def tokendealer_has_a_signing_key(topology: Any, params: dict[str, Any]) -> dict
 
 def _check_client(topology: Any, client_id: str, secret: str) -> dict[str, Any]:
     """Clients are TOKENDEALER_CLIENTS in topology.yaml: nothing to set up; check that this one is there."""
-    _token(topology, client_id, secret)
+    _fetch_token(topology, client_id, secret)
     return {"client_id": client_id}
 
 
@@ -178,13 +180,24 @@ def _ensure_user_1(topology: Any, strava_token: str | None = None) -> dict[str, 
     return _api(topology, "GET", "/api/users/1", expect=200).json()
 
 
-def _sql(topology: Any, statements: str) -> str:
-    """Run SQL in dataservice's database, in the postgres container (local connections are trusted)."""
-    result = topology["postgres"].exec(
-        ["psql", "-U", "runnerly", "-d", "runnerly", "-v", "ON_ERROR_STOP=1", "-q", "-A", "-t", "-c", statements])
-    if result.exit_code != 0:
-        raise StateSetupError(f"psql failed ({result.exit_code}): {result.output.strip()}\nSQL: {statements}")
-    return result.output
+def _sql(topology: Any, statements: str) -> None:
+    """Run SQL statements in dataservice's database (PostgreSQL of the topology, at its published port)."""
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(host=topology["postgres"].host, port=topology["postgres"].port(5432),
+                                           user="runnerly", password="runnerly", database="runnerly", timeout=TIMEOUT)
+        try:
+            await connection.execute(statements)
+        finally:
+            await connection.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as error:
+        raise StateSetupError(f"SQL failed: {type(error).__name__}: {error}\nSQL: {statements}") from error
 
 
 def _literal(value: str) -> str:
@@ -192,13 +205,31 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# Tokens by (topology run, client): fetched once and reused until shortly before they expire, instead of once per
+# state (a token costs tokendealer an RSA signature: ~0.05 s, several times per interaction).
+_TOKENS: dict[tuple[str, str], tuple[str, float]] = {}
+TOKEN_MARGIN = 30.0  # seconds before expiry when a token is fetched again
+
+
 def _token(topology: Any, client_id: str = SCENARIOS_CLIENT[0], secret: str = SCENARIOS_CLIENT[1]) -> str:
+    key = (str(getattr(topology, "run_id", id(topology))), client_id)
+    cached = _TOKENS.get(key)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    token, lifetime = _fetch_token(topology, client_id, secret)
+    _TOKENS[key] = (token, time.monotonic() + lifetime - TOKEN_MARGIN)
+    return token
+
+
+def _fetch_token(topology: Any, client_id: str, secret: str) -> tuple[str, float]:
+    """A new token of `client_id` and its lifetime in seconds."""
     response = requests.post(f"{topology['tokendealer'].url}/oauth/token", timeout=TIMEOUT, data={
         "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "audience": AUDIENCE})
     if response.status_code != 200:
         raise StateSetupError(f"tokendealer refused client {client_id!r}: {response.status_code} "
                               f"{response.text[:200]} (clients are TOKENDEALER_CLIENTS in topology.yaml)")
-    return response.json()["access_token"]
+    answer = response.json()
+    return answer["access_token"], float(answer.get("expires_in") or 0)
 
 
 def _api(topology: Any, method: str, path: str, expect: int, **kwargs: Any) -> requests.Response:

@@ -83,7 +83,7 @@ def test_a_topology_file_is_not_read_as_compose(load_error):
     """, "topology.yaml")
     assert message == (
         "topology.yaml:4: services.db.restart: unknown key 'restart'; allowed: image, build, command, environment, "
-        "ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes"
+        "ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes, pact_name"
     )
 
 

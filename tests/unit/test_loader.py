@@ -14,7 +14,7 @@ from harness.spec.loader import load_topology
 from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
-    "image, build, command, environment, ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes"
+    "image, build, command, environment, ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes, pact_name"
 )
 EXAMPLE = Path(__file__).parents[1] / "topologies" / "example.yaml"
 

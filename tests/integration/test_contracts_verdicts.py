@@ -1,0 +1,136 @@
+"""Every pact file ends in one verdict through the CLI and pytest: outside consumers are verified, names map to
+services (or get a "did you mean"), exclusions need a reason, configuration errors are error verdicts with their
+exit code, and the output suits CI (no ANSI, no hard wrap, the summary last, JUnit that a strict parser reads)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.dom import minidom
+
+import pytest
+
+from .conftest import TOPOLOGIES
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+PACTS = Path(__file__).parent / "pacts"
+LONG = "a request for the item list " + "with a description far longer than any terminal is wide " * 3
+
+TOPOLOGY = """
+name: contract-verdicts-VARIANT
+contracts:
+  pacts: pacts
+  states: [states.py]
+  names: {Shop: shop}
+  state_url: {shop: /_pact/provider_states}     # the shop sets its own states up
+  exclude:
+    - consumer: legacy-kiosk
+      reason: the kiosk is retired at the end of the quarter
+services:
+  shop:
+    build: SHOP_DIR
+    environment: {DRIFT: "DRIFT_FLAG", COLOUR: "1"}
+    ports: [8000]
+    ready: {http: {port: 8000, path: /health}}
+"""
+
+
+def project(tmp_path: Path, variant: str, drift: bool, pacts: dict[str, dict]) -> Path:
+    (tmp_path / "pacts").mkdir()
+    for name, data in pacts.items():
+        (tmp_path / "pacts" / name).write_text(json.dumps(data))
+    (tmp_path / "states.py").write_text("")
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(TOPOLOGY.replace("VARIANT", variant).replace("DRIFT_FLAG", "1" if drift else "0")
+                        .replace("SHOP_DIR", str(TOPOLOGIES / "pact-shop")))
+    return topology
+
+
+def pact(consumer: str, provider: str, description: str = LONG) -> dict:
+    data = json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
+    data["consumer"]["name"], data["provider"]["name"] = consumer, provider
+    data["interactions"][0]["description"] = description
+    return data
+
+
+def verify(topology: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HARNESS, "verify", "--topology", str(topology), "--report", str(topology.parent / "out"),
+                           "--junit", str(topology.parent / "junit.xml"), *args],
+                          capture_output=True, text=True, cwd=topology.parent)
+
+
+def matrix(topology: Path) -> set[tuple]:
+    edges = json.loads((topology.parent / "out" / "contract-matrix.json").read_text())["edges"]
+    return {(e["consumer"], e["provider"], e["status"], e["outside"]) for e in edges}
+
+
+def junit(topology: Path) -> list[tuple[str, str]]:
+    """(case name, outcome) of the JUnit file, read by a strict XML parser (expat)."""
+    document = minidom.parse(str(topology.parent / "junit.xml"))
+    cases = []
+    for case in document.getElementsByTagName("testcase"):
+        outcome = next((tag for tag in ("failure", "error", "skipped") if case.getElementsByTagName(tag)), "passed")
+        cases.append((case.getAttribute("name"), outcome))
+    return cases
+
+
+def test_an_outside_consumers_pact_fails_against_a_drifted_provider(tmp_path: Path) -> None:
+    topology = project(tmp_path, "drift", True, {
+        "web-frontend-shop.json": pact("web-frontend", "shop"),
+        "legacy-kiosk-shop.json": pact("legacy-kiosk", "shop"),
+        "mobile-Shop.json": pact("mobile", "Shop"),       # mapped by contracts.names
+        "empty.json": {"consumer": {"name": "web-frontend"}, "provider": {"name": "shop"}, "interactions": []}})
+    result = verify(topology)
+    assert result.returncode == 3, result.stderr  # the empty pact: a verifier configuration error (environment)
+    assert matrix(topology) == {
+        ("web-frontend", "shop", "failed", True), ("web-frontend", "shop", "error", True),
+        ("mobile", "shop", "failed", True), ("legacy-kiosk", "shop", "excluded", True)}
+    err = result.stderr
+    assert "\x1b[" not in err + result.stdout and "\x07" not in err  # the provider logs colours; nothing shows them
+    assert "FAILED web-frontend->shop: 2 interaction(s), 2 failed" in err
+    assert LONG.strip() in err  # not hard-wrapped
+    assert ("ERROR web-frontend->shop (empty.json): empty.json: pact-python's Verifier could not verify it: "
+            "RuntimeError: No transports have been set") in err
+    assert "excluded legacy-kiosk->shop (legacy-kiosk-shop.json): the kiosk is retired" in err
+    log, failures = err.index("--- log of shop during this verification"), err.index("Failures:")
+    assert log < failures  # the provider's log comes first, the verifier's summary after it
+    assert err.rstrip().splitlines()[-1].startswith("  - a request for open and closed orders: $.statuses")  # last
+    assert "pacts: 0 verified, 2 failed, 1 error, 1 excluded" in err
+    cases = junit(topology)
+    assert (LONG, "failure") in cases and ("a request for open and closed orders", "failure") in cases
+    assert ("empty.json", "error") in cases and ("legacy-kiosk-shop.json", "skipped") in cases
+
+
+def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    topology = project(tmp_path, "names", False, {"web-frontend-SHOP.json": pact("web-frontend", "SHOP", "items")})
+    result = verify(topology)
+    assert result.returncode == 2, result.stderr
+    assert ("its provider 'SHOP' is not a service of topology 'contract-verdicts-names' (did you mean 'shop'? "
+            "map the name with `pact_name: SHOP` on service shop") in result.stderr
+    assert matrix(topology) == {("web-frontend", "SHOP", "error", True)}
+    assert junit(topology) == [("web-frontend-SHOP.json", "error")]
+    result = verify(topology, "--provider", "shop")
+    assert result.returncode == 2
+    assert "no pact to verify for provider shop" in result.stderr
+    assert "pacts name the provider 'SHOP': map it to service shop with `pact_name: SHOP`" in result.stderr
+
+
+def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    topology = project(tmp_path, "pytest", False, {})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "web-frontend-shop.json").write_text(json.dumps(pact("web-frontend", "shop", "items")))
+    (elsewhere / "kiosk.json").write_text(json.dumps(pact("legacy-kiosk", "shop", "items")))
+    (elsewhere / "other-nowhere.json").write_text(json.dumps(pact("other", "nowhere", "items")))
+    shutil.copy(elsewhere / "web-frontend-shop.json", elsewhere / "mobile.json")
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
+                                           "-rA")
+    result.assert_outcomes(passed=2, skipped=1, failed=1)
+    output = result.stdout.str()
+    assert "FAILED" in output and "pact[other->nowhere]" in output
+    assert "its provider 'nowhere' is not a service" in output
+    assert "excluded: the kiosk is retired" in output
+    assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
