@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from harness.contracts.names import mapping_hint, service_for
 from harness.contracts.pactfiles import PactFile, read_pact
 from harness.errors import HarnessError, MalformedPact, SpecUnavailable
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -680,17 +681,14 @@ def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document
 def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | SpecUnavailable],
            fetch: Callable[[str, str], tuple[str, str]] | None) -> PactDrift:
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
-    if pact.provider not in topology.services:
-        from difflib import get_close_matches
-
-        near = get_close_matches(pact.provider.lower(), list(topology.services), n=1)
+    provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
+    if provider is None:
         result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"
-                         + (f" (did you mean '{near[0]}'?)" if near else "")
-                         + f"; services: {', '.join(topology.services)}")
+                         + mapping_hint(topology, pact.provider) + f"; services: {', '.join(topology.services)}")
         return result
-    if not topology.services[pact.provider].openapi:
+    if not topology.services[provider].openapi:
         result.verdict = NOT_APPLICABLE
-        result.reason = f"provider '{pact.provider}' declares no `openapi:` in the topology: no document to check"
+        result.reason = f"provider '{provider}' declares no `openapi:` in the topology: no document to check"
         return result
     if not any(is_http(i) for i in pact.interactions):
         result.verdict = NOT_APPLICABLE
@@ -698,13 +696,13 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
         result.interactions = [InteractionDrift(i["description"], NOT_APPLICABLE, reason=result.reason)
                                for i in pact.interactions]
         return result
-    if pact.provider not in documents:
+    if provider not in documents:
         try:
-            data, source, file = find_document(topology, pact.provider, fetch)
-            documents[pact.provider] = load_document(data, source, file)
+            data, source, file = find_document(topology, provider, fetch)
+            documents[provider] = load_document(data, source, file)
         except SpecUnavailable as error:
-            documents[pact.provider] = error
-    document = documents[pact.provider]
+            documents[provider] = error
+    document = documents[provider]
     if isinstance(document, SpecUnavailable):
         result.reason = str(document)
         return result

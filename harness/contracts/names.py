@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from harness.spec.model import TopologySpec
@@ -24,9 +25,14 @@ def _folded(name: str) -> str:
 
 
 def near_service(spec: TopologySpec, name: str) -> str | None:
-    """The service whose name equals `name` up to case and separators (`Catalog`, `order_service`), or None."""
+    """The service whose name equals `name` up to case and separators (`Catalog`, `order_service`), else the closest
+    by spelling (`Catalogue`), or None."""
     folded = _folded(name)
-    return next((s for s in spec.services if _folded(s) == folded), None)
+    same = next((s for s in spec.services if _folded(s) == folded), None)
+    if same is not None:
+        return same
+    close = difflib.get_close_matches(folded, [_folded(s) for s in spec.services], n=1, cutoff=0.75)
+    return next((s for s in spec.services if close and _folded(s) == close[0]), None)
 
 
 def mapping_hint(spec: TopologySpec, name: str) -> str:

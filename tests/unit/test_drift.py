@@ -180,7 +180,9 @@ def test_unreadable_pacts_and_unknown_providers_are_errors_and_a_provider_withou
     assert results["broken.json"].reason.endswith("broken.json:1: not valid JSON (Expecting property name enclosed "
                                                   "in double quotes); regenerate it by running the consumer tests")
     assert results["web-Catalogue.json"].reason == ("provider 'Catalogue' is not a service of topology "
-                                                    f"{tmp_path.name} (did you mean 'catalog'?); services: catalog, "
+                                                    f"{tmp_path.name} (did you mean 'catalog'? map the name with "
+                                                    "`pact_name: Catalogue` on service catalog, or under "
+                                                    "`contracts.names` in the topology file); services: catalog, "
                                                     "search")
     assert results["web-search.json"].reason == ("provider 'search' declares no `openapi:` in the topology: no "
                                                  "document to check")
