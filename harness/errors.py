@@ -100,6 +100,11 @@ class TopologyNotRunning(HarnessError):
     """A command needs a running topology and there is none (or more than one) to use."""
 
 
+class InvalidFault(HarnessError):
+    """A fault that cannot be applied as asked: a delay that is not positive, a loss outside (0, 100], an edge from
+    a service to itself, an unknown cut mode. Fields: `consumer`, `provider` (None: all its outgoing traffic)."""
+
+
 # --- environment (exit 3) ------------------------------------------------------------------------------------------
 
 class EnvironmentProblem(HarnessError):
@@ -130,6 +135,11 @@ class ServiceNotReady(EnvironmentProblem):
 
 class ServiceExited(EnvironmentProblem):
     """A service's container exited while the topology was starting. Fields: `service`, `exit_code`."""
+
+
+class FaultError(EnvironmentProblem):
+    """A fault could not be applied or removed: the helper image did not build, the helper container did not start
+    (the consumer is not running), or its netfilter rules were refused. Fields: `consumer`, `provider`."""
 
 
 class PactVerifierError(EnvironmentProblem):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from docker.models.containers import Container
 
 from harness.errors import HarnessError, ServiceExited, ServiceNotReady
 from harness.runtime.probes import probe_once
 from harness.spec.model import ServiceSpec
+
+if TYPE_CHECKING:
+    from harness.runtime.faults import Edge
 
 LOG_TAIL = 50
 
@@ -43,6 +48,8 @@ class Service:
         self.container = container
         self.ports = ports  # container port -> host port on 127.0.0.1, fixed for the run (survives restarts)
         self._network = network
+        self._faults: Edge | None = None  # set by the Topology the service belongs to
+        self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
@@ -69,6 +76,18 @@ class Service:
         except KeyError:
             raise HarnessError(f"service '{self.name}' does not publish port {container_port} "
                                f"(published: {', '.join(map(str, self.ports)) or 'none'})") from None
+
+    @property
+    def faults(self) -> Edge:
+        """Faults on everything this service calls: `.delay(ms=200)`, `.loss(percent=5)`, `.cut()`; each returns a
+        fault in place, undone at the end of a `with` block or by `.remove()` (see `Topology.edge`).
+
+        Raises:
+            HarnessError: the service is not part of a running Topology.
+        """
+        if self._faults is None:
+            raise HarnessError(f"service '{self.name}' is not part of a running Topology: faults need one")
+        return self._faults
 
     @property
     def status(self) -> str:
@@ -111,6 +130,8 @@ class Service:
         """
         restarted_at = time.time()
         self.container.start()
+        for hook in self.on_start:
+            hook(self)
         if wait:
             self.wait_ready(time.monotonic(), log_since=restarted_at)
 
@@ -135,6 +156,8 @@ class Service:
         """Put the service back on the topology's network, under its name and aliases."""
         self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
                                                                                           *self.spec.aliases])
+        for hook in self.on_start:
+            hook(self)
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> None:

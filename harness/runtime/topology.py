@@ -24,6 +24,7 @@ from harness.errors import DockerError, UnknownService
 from harness.runtime import labels as L
 from harness.runtime.containers import service_container
 from harness.runtime.engine import connect
+from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.images import build_image, ensure_image
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import TopologySpec
@@ -55,6 +56,23 @@ class Topology:
         self.network = network
         self.keep = keep
         self.services: dict[str, Service] = {}
+        self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
+
+    def edge(self, consumer: str, provider: str) -> Edge:
+        """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.
+        `with topology.edge("gateway", "dataservice").delay(ms=1500): ...`; see harness.runtime.faults.
+
+        Raises:
+            UnknownService: a name that is not a running service (with the near miss). InvalidFault: the same name
+                twice.
+        """
+        return self.faults.edge(consumer, provider)
+
+    def _add(self, service: Service) -> None:
+        """Register a running service and give it its faults (`service.faults`), which follow its restarts."""
+        self.services[service.name] = service
+        service._faults = self.faults.edge(service.name, None)  # noqa: SLF001 - the topology wires its services
+        service.on_start.append(self.faults.service_started)
 
     def __getitem__(self, name: str) -> Service:
         """The running service `name`.
@@ -162,12 +180,11 @@ class Topology:
         run_id, containers = found[0]
         topology = cls(spec, client, run_id, None, keep=True)
         for container in containers:
-            name = container.labels[L.SERVICE]
+            name = container.labels.get(L.SERVICE)  # fault helpers have none
             if name in spec.services:
                 network = next(iter(container.attrs["NetworkSettings"]["Networks"]), None)
                 topology.network = network
-                topology.services[name] = Service(name, spec.services[name], container,
-                                                  L.published_ports(container), network)
+                topology._add(Service(name, spec.services[name], container, L.published_ports(container), network))
         return topology
 
 
@@ -291,7 +308,7 @@ class _Starter:
             raise StartCancelled()
         service = Service(name, spec, container.get_wrapped_container(), ports, self.network)
         with self.lock:
-            self.topology.services[name] = service
+            self.topology._add(service)
         if spec.ready:
             self.progress(StartEvent(name, "waiting", detail=spec.ready.describe()))
         service.wait_ready(started, self.cancelled)

@@ -1,0 +1,277 @@
+"""The agent inside a fault helper container (standard library only: it runs there, not in the harness).
+
+The helper shares the consumer's network namespace (`network_mode: container:<id>`, NET_ADMIN). Faults are
+netfilter rules in the chain HARNESS-FAULTS, jumped to from OUTPUT, on packets of connections the consumer opens
+(`--ctdir ORIGINAL`, not loopback):
+
+    cut     REJECT (tcp-reset for TCP: "connection refused/reset" at once) or DROP (calls hang until their timeout)
+    loss    DROP with `-m statistic --mode random --probability p`
+    delay   NFQUEUE to this agent, which holds each packet `delay_ms` (+- uniform `jitter_ms`: packets may be
+            reordered, as with netem) and then accepts it, through libnetfilter_queue (Debian's
+            libnetfilter-queue1, via ctypes).
+
+tc netem would do delay and loss in the kernel, but kernels without sch_netem exist (this project's CI machines),
+while netfilter queueing is part of every kernel that runs Docker's own rules.
+
+Providers are named by their service name on the topology network and resolved through Docker's DNS every
+RESOLVE_SECONDS, so a provider that restarts with a new address keeps its fault; a name that does not resolve
+(provider stopped) keeps its last address.
+
+    python3 fault_agent.py serve         the helper's main process: holds the state, the queues, the rules
+    python3 fault_agent.py apply JSON    replace the faults: {"faults": [Fault, ...]}; prints the rules; exit 1 on error
+    python3 fault_agent.py show          print the faults and the addresses they resolve to, as JSON
+
+Fault = {"id": str, "target": service name | null (all destinations), "delay_ms": int, "jitter_ms": int,
+         "loss_percent": float, "cut": "reject" | "drop" | null}; one rule set per field that is set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import heapq
+import json
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+CHAIN = "HARNESS-FAULTS"
+SOCKET_PATH = "/run/harness-faults.sock"
+RESOLVE_SECONDS = 0.5
+FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE + index of the fault
+NF_ACCEPT = 1
+NFQNL_COPY_META = 1
+
+
+def rules(faults: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
+    """iptables-restore lines (filter table) for `faults`; `addresses` maps target names to IPv4 addresses.
+
+    Cuts first, then loss, then delays; edge faults before service-wide ones of the same kind. A fault whose target
+    has no address yet (a provider never seen running) has no rule.
+    """
+    lines = ["*filter", f":{CHAIN} - [0:0]"]
+    ordered = sorted(enumerate(faults), key=lambda f: (_kind_rank(f[1]), f[1].get("target") is None, f[0]))
+    for index, fault in ordered:
+        target = fault.get("target")
+        if target is not None and target not in addresses:
+            continue
+        match = f"-A {CHAIN} ! -o lo" + (f" -d {addresses[target]}/32" if target else "")
+        match += " -m conntrack --ctdir ORIGINAL"
+        if fault.get("cut") == "reject":
+            lines.append(f"{match} -p tcp -j REJECT --reject-with tcp-reset")
+            lines.append(f"{match} -j REJECT --reject-with icmp-port-unreachable")
+        elif fault.get("cut") == "drop":
+            lines.append(f"{match} -j DROP")
+        if fault.get("loss_percent"):
+            probability = min(max(float(fault["loss_percent"]) / 100, 0.0), 1.0)
+            lines.append(f"{match} -m statistic --mode random --probability {probability:.4f} -j DROP")
+        if fault.get("delay_ms"):
+            lines.append(f"{match} -j NFQUEUE --queue-num {FIRST_QUEUE + index} --queue-bypass")
+    lines.append("COMMIT")
+    return lines
+
+
+def _kind_rank(fault: dict[str, Any]) -> int:
+    return 0 if fault.get("cut") else 1 if fault.get("loss_percent") else 2
+
+
+class DelayQueues:
+    """NFQUEUE queues that hold packets for a while and then accept them."""
+
+    CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(ctypes.util.find_library("netfilter_queue") or "libnetfilter_queue.so.1", use_errno=True)
+        for name in ("nfq_open", "nfq_create_queue", "nfq_get_msg_packet_hdr"):
+            getattr(lib, name).restype = ctypes.c_void_p
+        lib.nfq_create_queue.argtypes = [ctypes.c_void_p, ctypes.c_uint16, self.CALLBACK, ctypes.c_void_p]
+        lib.nfq_set_mode.argtypes = [ctypes.c_void_p, ctypes.c_uint8, ctypes.c_uint32]
+        lib.nfq_set_queue_maxlen.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.nfq_destroy_queue.argtypes = [ctypes.c_void_p]
+        lib.nfq_fd.argtypes = [ctypes.c_void_p]
+        lib.nfq_handle_packet.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+        lib.nfq_get_msg_packet_hdr.argtypes = [ctypes.c_void_p]
+        lib.nfq_set_verdict.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
+                                        ctypes.c_void_p]
+        self.lib = lib
+        self.handle = lib.nfq_open()
+        if not self.handle:
+            raise OSError(ctypes.get_errno(), "nfq_open failed (does the helper have NET_ADMIN?)")
+        self.fd = lib.nfq_fd(self.handle)
+        self.callback = self.CALLBACK(self._on_packet)  # kept referenced: C holds the pointer
+        self.queues: dict[int, int] = {}  # queue number -> queue handle
+        self.delays: dict[int, tuple[float, float]] = {}  # queue handle -> (delay, jitter) in seconds
+        self.held: list[tuple[float, int, int, int]] = []  # heap of (release time, sequence, queue handle, id)
+        self.sequence = 0
+
+    def configure(self, delays: dict[int, tuple[float, float]]) -> None:
+        """Queue number -> (delay, jitter) in seconds; queues no longer listed release what they hold and close."""
+        for number in [n for n in self.queues if n not in delays]:
+            handle = self.queues.pop(number)
+            self.release(until=float("inf"), only=handle)
+            self.lib.nfq_destroy_queue(handle)
+            self.delays.pop(handle, None)
+        for number, delay in delays.items():
+            if number not in self.queues:
+                handle = self.lib.nfq_create_queue(self.handle, number, self.callback, None)
+                if not handle:
+                    raise OSError(ctypes.get_errno(), f"cannot bind netfilter queue {number}")
+                self.lib.nfq_set_mode(handle, NFQNL_COPY_META, 0)
+                self.lib.nfq_set_queue_maxlen(handle, 65536)
+                self.queues[number] = handle
+            self.delays[self.queues[number]] = delay
+
+    def _on_packet(self, queue: int, message: int, data: int, _: int) -> int:
+        header = self.lib.nfq_get_msg_packet_hdr(data)
+        packet_id = int.from_bytes(ctypes.string_at(header, 4), "big")
+        delay, jitter = self.delays.get(queue, (0.0, 0.0))
+        release = time.monotonic() + max(0.0, delay + random.uniform(-jitter, jitter))
+        self.sequence += 1
+        heapq.heappush(self.held, (release, self.sequence, queue, packet_id))
+        return 0
+
+    def receive(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except OSError:  # ENOBUFS: the kernel dropped queue messages; those packets are accepted by --queue-bypass
+            return
+        self.lib.nfq_handle_packet(self.handle, data, len(data))
+
+    def release(self, until: float, only: int | None = None) -> None:
+        keep = []
+        while self.held and self.held[0][0] <= until:
+            item = heapq.heappop(self.held)
+            if only is not None and item[2] != only:
+                keep.append(item)
+                continue
+            self.lib.nfq_set_verdict(item[2], item[3], NF_ACCEPT, 0, None)
+        for item in keep:
+            heapq.heappush(self.held, item)
+
+    def next_release(self) -> float | None:
+        return self.held[0][0] if self.held else None
+
+
+class Agent:
+    def __init__(self) -> None:
+        self.faults: list[dict[str, Any]] = []
+        self.addresses: dict[str, str] = {}
+        self.queues = DelayQueues()
+
+    def resolve(self) -> bool:
+        """Look the targets up again; True when an address changed."""
+        changed = False
+        for target in {f["target"] for f in self.faults if f.get("target")}:
+            try:
+                address = socket.gethostbyname(target)
+            except OSError:
+                continue  # stopped or disconnected: keep the last address
+            if self.addresses.get(target) != address:
+                self.addresses[target] = address
+                changed = True
+        return changed
+
+    def apply(self, faults: list[dict[str, Any]]) -> list[str]:
+        self.faults = faults
+        self.addresses = {k: v for k, v in self.addresses.items() if any(f.get("target") == k for f in faults)}
+        self.resolve()
+        self.queues.configure({FIRST_QUEUE + i: (f["delay_ms"] / 1000, f.get("jitter_ms", 0) / 1000)
+                               for i, f in enumerate(faults) if f.get("delay_ms")})
+        return self.write_rules()
+
+    def write_rules(self) -> list[str]:
+        lines = rules(self.faults, self.addresses)
+        _run(["iptables-restore", "--noflush"], "\n".join(lines) + "\n")
+        if subprocess.run(["iptables", "-C", "OUTPUT", "-j", CHAIN], capture_output=True).returncode != 0:
+            _run(["iptables", "-I", "OUTPUT", "1", "-j", CHAIN])
+        return lines
+
+    def clear(self) -> None:
+        subprocess.run(["iptables", "-D", "OUTPUT", "-j", CHAIN], capture_output=True)
+        subprocess.run(["iptables", "-F", CHAIN], capture_output=True)
+        subprocess.run(["iptables", "-X", CHAIN], capture_output=True)
+        self.queues.configure({})
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(SOCKET_PATH):
+            os.unlink(SOCKET_PATH)
+        server.bind(SOCKET_PATH)
+        server.listen(8)
+        print("fault agent ready", flush=True)
+        next_resolve = time.monotonic() + RESOLVE_SECONDS
+        try:
+            while True:
+                now = time.monotonic()
+                wake = min(next_resolve, self.queues.next_release() or next_resolve)
+                readable, _, _ = select.select([self.queues.fd, server], [], [], max(0.0, wake - now))
+                if self.queues.fd in readable:
+                    self.queues.receive()
+                if server in readable:
+                    self.answer(server.accept()[0])
+                self.queues.release(until=time.monotonic())
+                if time.monotonic() >= next_resolve:
+                    next_resolve = time.monotonic() + RESOLVE_SECONDS
+                    if self.resolve():
+                        print(f"addresses now {self.addresses}", flush=True)
+                        self.write_rules()
+        finally:
+            self.clear()
+
+    def answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = json.loads(_read_all(connection))
+            try:
+                if request["command"] == "apply":
+                    reply: dict[str, Any] = {"ok": True, "rules": self.apply(request["faults"])}
+                else:
+                    reply = {"ok": True, "faults": self.faults, "addresses": self.addresses}
+            except Exception as error:  # noqa: BLE001 - reported to the harness, which raises FaultError
+                reply = {"ok": False, "error": f"{type(error).__name__}: {error}"}
+            connection.sendall(json.dumps(reply).encode())
+
+
+def _run(command: list[str], stdin: str | None = None) -> None:
+    done = subprocess.run(command, input=stdin, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+def _read_all(connection: socket.socket) -> bytes:
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request(request: dict[str, Any]) -> int:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(SOCKET_PATH)
+        client.sendall(json.dumps(request).encode())
+        client.shutdown(socket.SHUT_WR)
+        reply = json.loads(_read_all(client))
+    print(json.dumps(reply))
+    return 0 if reply.get("ok") else 1
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"]:
+        Agent().serve()
+        return 0
+    if argv[:1] == ["apply"] and len(argv) == 2:
+        return _request({"command": "apply", "faults": json.loads(argv[1])["faults"]})
+    if argv[:1] == ["show"]:
+        return _request({"command": "show"})
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
