@@ -1,4 +1,4 @@
-"""`harness`: up / down / ps / logs / graph / verify / fuzz for a topology file.
+"""`harness`: up / down / ps / logs / graph / verify / fuzz / drift / fault for a topology file.
 
 Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing), 2 bad input (topology file,
 pact file, options), 3 environment (Docker engine, image, build, a service that does not start), 4 internal error,
@@ -97,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
     drift.set_defaults(run=_drift)
 
+    fault = commands.add_parser(
+        "fault", help="put a fault on the calls one service makes to another in a running topology (harness up "
+                      "--detach), list the faults in place, or remove them (--clear)")
+    fault.add_argument("topology", type=Path, help="topology file of the running topology")
+    fault.add_argument("consumer", nargs="?", help="the service whose calls are affected")
+    fault.add_argument("provider", nargs="?", help="the service it calls (omitted: everything it calls)")
+    fault.add_argument("--delay", type=int, metavar="MS", help="hold each packet MS milliseconds")
+    fault.add_argument("--jitter", type=int, default=0, metavar="MS", help="with --delay: +- MS, uniform")
+    fault.add_argument("--loss", type=float, metavar="PERCENT", help="drop PERCENT %% of the packets")
+    fault.add_argument("--cut", nargs="?", const="reject", choices=("reject", "drop"),
+                       help="cut the edge: reject (refused at once, the default) or drop (calls hang)")
+    fault.add_argument("--clear", action="store_true", help="remove every fault of the topology")
+    fault.set_defaults(run=_fault)
+
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
     graph.add_argument("topology", type=Path)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
@@ -145,6 +159,7 @@ def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.runtime.faults import HELPER_OF as FAULTS_OF
 
     runs = L.find_runs(connect())
     if not runs:
@@ -154,7 +169,9 @@ def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
     for run_id, containers in runs:
         for container in sorted(containers, key=lambda c: c.labels.get(L.SERVICE, "")):
             ports = ", ".join(f"{c} -> {h}" for c, h in L.published_ports(container).items())
-            table.add_row(container.labels.get(L.TOPOLOGY, "?"), run_id, container.labels.get(L.SERVICE, "?"),
+            service = container.labels.get(L.SERVICE) or (  # a fault helper has no service of its own
+                f"(faults of {container.labels[FAULTS_OF]})" if FAULTS_OF in container.labels else "?")
+            table.add_row(container.labels.get(L.TOPOLOGY, "?"), run_id, service,
                           container.status, ports or "-", container.labels.get(L.KEEP, "false"))
     out.print(table)
     return 0
@@ -251,6 +268,43 @@ def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.junit:
         write_drift_junit(results, args.junit)
     return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.errors import OptionError
+    from harness.report.faults import print_faults
+    from harness.runtime.topology import Topology
+    from harness.spec.loader import load_topology
+
+    kinds = [args.delay is not None, args.loss is not None, args.cut is not None]
+    if args.clear and (args.consumer or any(kinds)):
+        raise OptionError("harness fault: --clear removes every fault and takes no service or fault option")
+    if args.consumer and not any(kinds):
+        raise OptionError(f"harness fault: say which fault to put on {args.consumer}'s calls: --delay MS "
+                          "[--jitter MS], --loss PERCENT or --cut [reject|drop]")
+    if any(kinds) and not args.consumer:
+        raise OptionError("harness fault: name the service whose calls get the fault (and the one it calls)")
+    spec = load_topology(args.topology)
+    topology = Topology.attach(spec)
+    if topology is None:
+        raise TopologyNotRunning(f"topology {spec.project} is not running; start it with "
+                                 f"`harness up {args.topology} --detach` first")
+    if args.clear:
+        print_faults(topology.faults.clear(), out, f"removed from topology {spec.project}:")
+        return 0
+    if args.consumer:
+        edge = topology.faults.edge(args.consumer, args.provider)
+        added = []
+        if args.cut is not None:
+            added.append(edge.cut(args.cut))
+        if args.loss is not None:
+            added.append(edge.loss(args.loss))
+        if args.delay is not None:
+            added.append(edge.delay(args.delay, args.jitter))
+        print_faults([a.fault for a in added], out, "added:")
+    print_faults(topology.faults.active(), out, f"faults in place in topology {spec.project} "
+                                                 f"(remove: harness fault {args.topology} --clear):")
+    return 0
 
 
 def _graph(args: argparse.Namespace, out: Console, err: Console) -> int:

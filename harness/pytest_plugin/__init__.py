@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.pytest_plugin import faults as faults_plugin
 from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, write_recorded_pacts
 from harness.pytest_plugin.session import PLUGIN_NAME, TopologySession, active_topologies
 
@@ -49,6 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     file = _topology_file(config)
     if file is not None:
         config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)
