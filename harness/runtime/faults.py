@@ -296,8 +296,8 @@ class TopologyFaults:
     # --- helpers -----------------------------------------------------------------------------------------------
 
     def _helper_containers(self) -> list:
-        client = self._topology.client
-        return client.containers.list(all=True, filters={"label": [f"{L.RUN}={self._topology.run_id}", HELPER_OF]})
+        return L.inspected_containers(self._topology.client,
+                                      {"label": [f"{L.RUN}={self._topology.run_id}", HELPER_OF]})
 
     def _helper(self, consumer: str, *, create: bool) -> _Helper | None:
         """This process's helper for `consumer`, else the one another process left (its faults read from its agent),

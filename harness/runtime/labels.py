@@ -80,13 +80,25 @@ def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, to
 def find_runs(client: docker.DockerClient, topology: str | None = None) -> list[tuple[str, list]]:
     """Live runs (newest first) as (run id, containers), optionally of one topology."""
     runs: dict[str, list] = {}
-    for container in client.containers.list(all=True, filters={"label": RUN}):
+    for container in inspected_containers(client, {"label": RUN}):
         labels = container.labels
         if topology and labels.get(TOPOLOGY) != topology:
             continue
         if labels.get(KEEP) == "true" or owner_alive(labels.get(OWNER, "")):
             runs.setdefault(labels[RUN], []).append(container)
     return sorted(runs.items(), key=lambda run: max(c.attrs["Created"] for c in run[1]), reverse=True)
+
+
+def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
+    """Containers with their inspect data; one removed between the listing and its inspection (another run tearing
+    down) is skipped rather than failing the whole listing, as docker-py's list() would."""
+    found = []
+    for sparse in client.containers.list(all=True, filters=filters, sparse=True):
+        try:
+            found.append(client.containers.get(sparse.id))
+        except docker.errors.NotFound:
+            pass
+    return found
 
 
 def published_ports(container) -> dict[int, int]:  # noqa: ANN001 - docker Container

@@ -83,7 +83,7 @@ class Topology:
         try:
             return self.services[name]
         except KeyError:
-            known = list(self.services)
+            known = [n for n in self.spec.services if n in self.services]  # file order, not start order
             close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
             raise UnknownService(str(name), known, self.spec.project, close[0] if close else None) from None
 

@@ -1,0 +1,75 @@
+"""Faults per edge, the pure parts: the netfilter rules the helper's agent writes, how faults read, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import InvalidFault
+from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, rules
+from harness.runtime.faults import Edge, Fault
+
+ADDRESSES = {"dataservice": "172.20.0.4", "redis": "172.20.0.2"}
+EDGE = f"-A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL"
+
+
+def agent(*faults: Fault) -> list[dict]:
+    return [f.for_agent() for f in faults]
+
+
+def test_a_delay_queues_the_packets_of_the_consumers_connections_to_that_address_only() -> None:
+    lines = rules(agent(Fault("gateway", "dataservice", delay_ms=1500, jitter_ms=100)), ADDRESSES)
+    assert lines == ["*filter", f":{CHAIN} - [0:0]",
+                     f"{EDGE} -j NFQUEUE --queue-num {FIRST_QUEUE} --queue-bypass", "COMMIT"]
+
+
+def test_loss_is_a_random_drop_and_a_cut_rejects_tcp_with_a_reset_or_drops() -> None:
+    lines = rules(agent(Fault("gateway", "dataservice", loss_percent=30),
+                        Fault("gateway", "dataservice", cut="reject"),
+                        Fault("gateway", "redis", cut="drop")), ADDRESSES)
+    redis = f"-A {CHAIN} ! -o lo -d 172.20.0.2/32 -m conntrack --ctdir ORIGINAL"
+    assert lines[2:-1] == [  # cuts first, then loss, then delays
+        f"{EDGE} -p tcp -j REJECT --reject-with tcp-reset",
+        f"{EDGE} -j REJECT --reject-with icmp-port-unreachable",
+        f"{redis} -j DROP",
+        f"{EDGE} -m statistic --mode random --probability 0.3000 -j DROP",
+    ]
+
+
+def test_an_edge_delay_comes_before_the_consumers_service_wide_delay_and_each_has_its_queue() -> None:
+    lines = rules(agent(Fault("gateway", None, delay_ms=200), Fault("gateway", "dataservice", delay_ms=900)), ADDRESSES)
+    assert lines[2:-1] == [f"{EDGE} -j NFQUEUE --queue-num {FIRST_QUEUE + 1} --queue-bypass",
+                           f"-A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -j NFQUEUE --queue-num {FIRST_QUEUE} "
+                           "--queue-bypass"]
+
+
+def test_a_provider_without_an_address_yet_has_no_rule_and_no_faults_empty_the_chain() -> None:
+    assert rules(agent(Fault("gateway", "strava", delay_ms=100)), ADDRESSES) == ["*filter", f":{CHAIN} - [0:0]",
+                                                                                 "COMMIT"]
+    assert rules([], ADDRESSES) == ["*filter", f":{CHAIN} - [0:0]", "COMMIT"]
+
+
+def test_faults_read_as_their_edge_and_what_they_do() -> None:
+    assert Fault("gateway", "dataservice", delay_ms=1500, jitter_ms=100).describe() == \
+        "gateway -> dataservice: delay 1500 ms ± 100 ms"
+    assert Fault("worker", "strava", loss_percent=30).describe() == "worker -> strava: loss 30%"
+    assert Fault("gateway", "redis", cut="reject").describe() == "gateway -> redis: cut (connections refused)"
+    assert Fault("gateway", None, cut="drop").describe() == "gateway -> (everything it calls): cut (packets dropped)"
+    fault = Fault("gateway", "dataservice", delay_ms=5, loss_percent=1.5)
+    assert Fault.from_agent("gateway", fault.for_agent()) == fault
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda e: e.delay(ms=0), "fault on gateway -> dataservice: delay(ms=0, jitter_ms=0): ms must be a positive "
+                              "number of milliseconds and jitter_ms zero or more"),
+    (lambda e: e.delay(ms=100, jitter_ms=-1), "fault on gateway -> dataservice: delay(ms=100, jitter_ms=-1): ms must "
+                                              "be a positive number of milliseconds and jitter_ms zero or more"),
+    (lambda e: e.loss(percent=150), "fault on gateway -> dataservice: loss(percent=150): percent must be more than 0 "
+                                    "and at most 100"),
+    (lambda e: e.cut(mode="refuse"), "fault on gateway -> dataservice: cut(mode='refuse'): mode must be 'reject' "
+                                     "(refused at once) or 'drop' (calls hang)"),
+])
+def test_bad_fault_arguments_are_one_clear_error_before_anything_is_touched(call, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(InvalidFault) as error:
+        call(Edge(None, "gateway", "dataservice"))  # type: ignore[arg-type]  # never reached: checked first
+    assert str(error.value) == message
+    assert error.value.exit_code == 2 and error.value.consumer == "gateway"
