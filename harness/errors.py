@@ -122,7 +122,12 @@ class DockerError(EnvironmentProblem):
 
 
 class ImageMissing(EnvironmentProblem):
-    """An `image:` is not in the local engine and could not be pulled."""
+    """Images of the topology (`image:` or a Dockerfile's FROM) are not in the local engine and could not be
+    pulled. `images` lists them all."""
+
+
+class ComposeUnavailable(EnvironmentProblem):
+    """No Docker Compose v2 binary to read a compose file with."""
 
 
 class BuildFailed(EnvironmentProblem):

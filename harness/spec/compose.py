@@ -1,219 +1,278 @@
-"""docker-compose file -> topology data, for the common subset of compose. No compose binary is needed.
+"""docker-compose file -> topology data. Docker Compose v2 itself reads the file (`config`: interpolation, `$$`,
+`.env`, `env_file`, `extends`, `include`, profiles, merge keys); this module maps its canonical form onto the
+topology model.
 
-Keys in the subset are translated; keys that do not matter for a test run are ignored with a named warning;
-everything else is an error, so nothing is silently dropped.
+Keys that change what a test sees are mapped; keys with no effect on a test run are ignored with one readable note
+each; anything else is an error naming the key and the file, so nothing is silently dropped.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
+import difflib
+import re
+from pathlib import Path
 from typing import Any
 
-from harness.spec.source import Path_, SourceMap, dotted_path
+from harness.errors import TopologyFileError
+from harness.spec.compose_cli import normalise
+from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml
 
-SUPPORTED = ("image", "build", "command", "environment", "ports", "expose", "depends_on", "healthcheck",
-             "networks", "volumes", "x-topology")
+# service keys of the canonical form that the mapping below reads
+MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",
+          "volumes", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
+          "sysctls", "stop_signal", "labels", "platform", "healthcheck", "ports", "expose", "networks",
+          "depends_on", "profiles", "x-topology")
 IGNORED = {
     "container_name": "names are per run so that runs do not collide",
     "restart": "containers live only for the run",
-    "labels": "the harness labels containers itself",
+    "deploy": "one container per service",
     "logging": "logs are read through the Docker API",
     "stdin_open": "no terminal is attached",
     "tty": "no terminal is attached",
-    "platform": "images are built or used for this machine",
-    "pull_policy": "images are built locally or pulled only when missing",
-    "deploy": "one container per service",
-    "hostname": "services are reached by their service name",
     "stop_grace_period": "containers are removed at once at teardown",
-    "stop_signal": "containers are removed at once at teardown",
-    "init": "not needed for a test run",
+    "pull_policy": "images are used when present, else pulled once",
 }
-TOP_LEVEL_IGNORED = {"networks": "every run gets one private network", "volumes": "named volumes are not supported"}
-HEALTH_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"}
-CONDITIONS = {"service_started", "service_healthy"}
+# every service key of the Compose specification, for "did you mean" on a near miss
+COMPOSE_SERVICE_KEYS = sorted({
+    *MAPPED, *IGNORED, "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs", "cpu_count",
+    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset",
+    "credential_spec", "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
+    "env_file", "extends", "external_links", "gpus", "group_add", "ipc", "isolation", "links", "mac_address",
+    "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit", "network_mode", "oom_kill_disable",
+    "oom_score_adj", "pid", "pids_limit", "post_start", "pre_stop", "provider", "read_only", "runtime", "scale",
+    "secrets", "security_opt", "storage_opt", "userns_mode", "uts", "volumes_from", "models", "label_file",
+})
+COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
+HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
+BUILD_KEYS = ["args", "context", "dockerfile", "target"]
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-class ComposeKeyIgnored(UserWarning):
-    """A compose key that pytest-topology does not use for a test run."""
+def load_compose(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path | None = None
+                 ) -> tuple[dict[str, Any], SourceMap, list[str]]:
+    """Compose's canonical form of `file`, mapped to topology data.
+
+    Returns:
+        (topology data, lines of the topology keys in `file`, notes for a person).
+
+    Raises:
+        TopologyFileError: Compose rejected the file (its message, located at `file:line` where possible, with a
+            "did you mean" for a near-miss key), or a key the harness cannot honour.
+        ComposeUnavailable: no Docker Compose v2 binary was found.
+    """
+    canonical, notes = normalise(file, profiles=profiles, env_file=env_file, on_error=_compose_error)
+    try:
+        _, source = load_yaml(file)
+    except TopologyFileError:
+        source = SourceMap(file)  # Compose read it, so its lines are only for messages
+    data, lines, more = to_topology(_unescape(canonical), source)
+    return data, lines, notes + more
 
 
-def compose_to_topology(data: Any, source: SourceMap) -> tuple[dict[str, Any], SourceMap]:
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        raise source.error((), "a compose file needs a 'services' mapping")
+def to_topology(canonical: dict[str, Any], source: SourceMap) -> tuple[dict[str, Any], SourceMap, list[str]]:
+    """Map Compose's canonical form (from `config`) onto topology data; `source` gives lines for messages."""
     out = SourceMap(source.file)
-    topology: dict[str, Any] = {"services": {}}
-    for key, value in data.items():
-        if key == "services" or key == "version" or key.startswith("x-"):
-            continue
-        if key == "name":
-            topology["name"] = value
-            out.lines[("name",)] = source.line((key,))
-        elif key in TOP_LEVEL_IGNORED:
-            _warn(source, (key,), TOP_LEVEL_IGNORED[key])
-        else:
-            raise source.error((key,), f"top-level key '{key}' is not supported by pytest-topology "
-                                       "(supported: services, name, version, networks, volumes, x-*)")
-    for name, service in data["services"].items():
+    notes: list[str] = []
+    services = canonical.get("services") or {}
+    topology: dict[str, Any] = {"name": canonical.get("name"), "services": {}}
+    if "x-topology" in canonical:  # top-level topology keys (contracts, image_substitutes)
+        topology.update(canonical["x-topology"] or {})
+    extra_networks = [n for n in canonical.get("networks") or {} if n != "default"]
+    if extra_networks:
+        notes.append(f"{source.where(('networks',))}: networks {', '.join(extra_networks)}: every service of a run "
+                     "is on one private network (aliases are kept)")
+    jobs = {dep for service in services.values() for dep, options in (service.get("depends_on") or {}).items()
+            if (options or {}).get("condition") == "service_completed_successfully"}
+    for name, service in services.items():
         here: Path_ = ("services", name)
         out.lines[here] = source.line(here)
-        if not isinstance(service, dict):
-            raise source.error(here, "a service is a mapping of compose keys")
-        topology["services"][name] = _service(service, here, source, out)
-    return topology, out
+        topology["services"][name] = _service(name, service, set(services), here, source, out, notes)
+        if name in jobs:
+            topology["services"][name].setdefault("job", True)
+    return topology, out, notes
 
 
-def _service(service: dict[str, Any], here: Path_, source: SourceMap, out: SourceMap) -> dict[str, Any]:
+def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
+             out: SourceMap, notes: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
     def put(key: str, value: Any, from_key: str) -> None:
-        result[key] = value
+        if value not in (None, [], {}):
+            result[key] = value
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
-    # x-topology last: its keys (e.g. `ready`) win over what compose keys translate to, whatever the order
-    for key, value in sorted(service.items(), key=lambda item: item[0] == "x-topology"):
+    for key, value in service.items():
         at = here + (key,)
         if key in IGNORED:
-            _warn(source, at, IGNORED[key])
-        elif key not in SUPPORTED:
-            raise source.error(at, f"compose key '{key}' is not supported by pytest-topology; supported: "
-                                   f"{', '.join(SUPPORTED)}; ignored with a warning: {', '.join(sorted(IGNORED))}")
+            notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED[key]})")
+        elif key not in MAPPED:
+            raise source.error(at, f"compose key '{key}' changes how the container runs and pytest-topology cannot "
+                                   f"honour it (in {source.file}); remove it or move it to an override file "
+                                   "that the test run does not use")
+        elif key in ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop",
+                     "privileged", "hostname", "stop_signal", "labels", "platform", "sysctls", "tmpfs"):
+            put(key, value, key)
         elif key == "environment":
-            put("environment", _environment(value, at, source), key)
-        elif key in ("ports", "expose"):
-            before = result.get("ports", [])
-            put("ports", before + [_container_port(p, at + (i,), source) for i, p in enumerate(value)], key)
-            for index in range(len(value)):
-                out.lines[here + ("ports", len(before) + index)] = source.line(at + (index,))
-        elif key == "depends_on":
-            put("depends_on", _depends_on(value, at, source), key)
-            for index, item in enumerate(value):
-                key_or_index = item if isinstance(value, dict) else index
-                out.lines[here + ("depends_on", index)] = source.line(at + (key_or_index,))
+            put(key, {k: "" if v is None else v for k, v in (value or {}).items()}, key)
+        elif key == "shm_size":
+            put(key, int(value) if str(value).isdigit() else value, key)
+        elif key == "ulimits":
+            put(key, value, key)
+        elif key == "extra_hosts":
+            put(key, _extra_hosts(value, at, source), key)
+        elif key == "build":
+            put(key, _build(value, at, source), key)
         elif key == "healthcheck":
-            probe = _healthcheck(value, at, source)
-            if probe:
-                put("ready", probe, key)
+            put(key, _healthcheck(value, at, source), key)
+        elif key in ("ports", "expose"):
+            ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
+            put("ports", list(dict.fromkeys(ports)), key)
         elif key == "networks":
-            put("aliases", _aliases(value, at, source), key)
+            put("aliases", [a for options in (value or {}).values() for a in (options or {}).get("aliases") or []],
+                key)
         elif key == "volumes":
-            put("mounts", [_bind_mount(v, at + (i,), source) for i, v in enumerate(value)], key)
-            _carry_lines(source, out, at, here + ("mounts",))
+            mounts, volumes, tmpfs = _volumes(value, at, source)
+            put("mounts", mounts, key)
+            put("volumes", volumes, key)
+            put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
+        elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped
+            put(key, [d for d, o in value.items() if d in names or (o or {}).get("required", True)], key)
         elif key == "x-topology":
             if not isinstance(value, dict):
                 raise source.error(at, "x-topology holds pytest-topology service keys (ready, timeout, openapi, ...)")
             for inner, inner_value in value.items():
-                put(inner, inner_value, key)
-                _carry_lines(source, out, at + (inner,), here + (inner,))
-        elif key == "build" and isinstance(value, dict):
-            put("build", _build(value, at, source), key)
-        else:
-            put(key, value, key)
-    if "build" in result:
-        result.pop("image", None)  # compose uses `image` as the tag of the built image; we tag by content
+                result[inner] = inner_value
+                for path, line in source.lines.items():
+                    if path[: len(at) + 1] == at + (inner,):
+                        out.lines[here + path[len(at):]] = line
     return result
 
 
-def _carry_lines(source: SourceMap, out: SourceMap, old: Path_, new: Path_) -> None:
-    """Lines of everything under `old` in the compose file become the lines of the same things under `new`."""
-    for path, line in source.lines.items():
-        if path[: len(old)] == old:
-            out.lines[new + path[len(old):]] = line
-
-
-def _warn(source: SourceMap, at: Path_, why: str) -> None:
-    warnings.warn(ComposeKeyIgnored(f"{source.where(at)}: {dotted_path(at)}: ignored by pytest-topology ({why})"),
-                  stacklevel=3)
-
-
-def _environment(value: Any, at: Path_, source: SourceMap) -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {k: os.environ.get(k, "") if v is None else v for k, v in value.items()}
-    if isinstance(value, list):
-        env: dict[str, Any] = {}
-        for item in value:
-            name, sep, text = str(item).partition("=")
-            env[name] = text if sep else os.environ.get(name, "")
-        return env
-    raise source.error(at, "environment is a list of NAME=value or a mapping")
-
-
-def _container_port(value: Any, at: Path_, source: SourceMap) -> int:
-    """'80', '8080:80', '127.0.0.1:8080:80', '80/tcp', 80 or {target: 80} -> 80 (published on a free port)."""
-    if isinstance(value, dict) and "target" in value:
-        text = f"{value['target']}/{value.get('protocol', 'tcp')}"
-    else:
-        text = str(value)
-    port, _, protocol = text.rpartition(":")[2].partition("/")
-    if protocol not in ("", "tcp") or not port.isdigit():
-        raise source.error(at, f"port {value!r} is not supported (a TCP container port such as '8080:80' or 80)")
-    return int(port)
-
-
-def _depends_on(value: Any, at: Path_, source: SourceMap) -> list[str]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict):
-        for dep, options in value.items():
-            condition = (options or {}).get("condition", "service_started") if isinstance(options, (dict, type(None))) \
-                else options
-            if condition not in CONDITIONS:
-                raise source.error(at + (dep,), f"depends_on condition {condition!r} is not supported "
-                                                f"(supported: {', '.join(sorted(CONDITIONS))})")
-        return list(value)
-    raise source.error(at, "depends_on is a list of services or a mapping of service -> {condition: ...}")
-
-
-def _healthcheck(value: Any, at: Path_, source: SourceMap) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        raise source.error(at, "healthcheck is a mapping with a 'test' key")
-    unknown = set(value) - HEALTH_KEYS
-    if unknown:
-        raise source.error(at, f"healthcheck key(s) {', '.join(sorted(unknown))} not supported "
-                               f"(supported: {', '.join(sorted(HEALTH_KEYS))})")
-    if value.get("disable"):
-        return None
-    test = value.get("test")
-    if test is None:
-        raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
-                               "service a probe under `x-topology: {ready: ...}`")
-    if isinstance(test, str):
-        return {"command": ["/bin/sh", "-c", test]}
-    if isinstance(test, list) and len(test) > 1 and test[0] in ("CMD", "CMD-SHELL"):
-        return {"command": test[1:] if test[0] == "CMD" else ["/bin/sh", "-c", " ".join(test[1:])]}
-    if isinstance(test, list) and test == ["NONE"]:
-        return None
-    raise source.error(at + ("test",), f"healthcheck test {test!r} is not supported (use [\"CMD\", ...], "
-                                       "[\"CMD-SHELL\", \"...\"] or a string)")
-
-
-def _aliases(value: Any, at: Path_, source: SourceMap) -> list[str]:
-    if isinstance(value, list):
-        return []
-    if isinstance(value, dict):
-        return [a for options in value.values() if isinstance(options, dict) for a in options.get("aliases", [])]
-    raise source.error(at, "networks is a list of network names or a mapping with aliases")
-
-
-def _bind_mount(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
-    text = value if isinstance(value, str) else None
-    if isinstance(value, dict) and value.get("type") == "bind":
-        text = f"{value.get('source')}:{value.get('target')}"
-    parts = (text or "").split(":")
-    if len(parts) < 2 or not parts[0].startswith((".", "/")):
-        raise source.error(at, f"volume {value!r} is not supported: only bind mounts of files next to the compose "
-                               "file ('./conf:/etc/conf:ro'); containers are thrown away after each run")
-    if len(parts) == 3 and "ro" not in parts[2].split(","):
-        _warn(source, at, f"mode '{parts[2]}': the harness mounts files read-only")
-    return {"source": parts[0], "target": parts[1]}
+def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
+    hosts: dict[str, str] = {}
+    for entry in value if isinstance(value, list) else [f"{k}={v}" for k, v in (value or {}).items()]:
+        host, sep, address = str(entry).partition("=")
+        if not sep:
+            host, _, address = str(entry).partition(":")
+        hosts[host] = address
+    return hosts
 
 
 def _build(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any]:
-    unknown = set(value) - {"context", "dockerfile", "args"}
+    unknown = sorted(set(value) - set(BUILD_KEYS))
     if unknown:
-        raise source.error(at, f"build key(s) {', '.join(sorted(unknown))} not supported "
-                               "(supported: context, dockerfile, args)")
-    build = dict(value)
-    if isinstance(build.get("args"), list):
-        build["args"] = dict(str(a).partition("=")[::2] for a in build["args"])
+        raise source.error(at, f"build key(s) {', '.join(unknown)} cannot be honoured by pytest-topology "
+                               f"(in {source.file}; supported: {', '.join(BUILD_KEYS)})")
+    build = {k: v for k, v in value.items() if v is not None}
+    build["args"] = {k: "" if v is None else str(v) for k, v in (value.get("args") or {}).items()}
+    build["context"] = str(value["context"])  # absolute: Compose resolved it against the project folder
     return build
+
+
+def _healthcheck(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any] | None:
+    if value.get("disable"):
+        return {"test": ["NONE"]}
+    if "start_interval" in value:
+        raise source.error(at + ("start_interval",), "healthcheck start_interval needs Docker API 1.44; the "
+                                                     f"harness probes every 0.1 s anyway: remove it (in {source.file})")
+    if value.get("test") is None:
+        raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
+                               "service a probe under `x-topology: {ready: ...}`")
+    check: dict[str, Any] = {"test": value["test"]}
+    for key in ("interval", "timeout", "start_period"):
+        if value.get(key) is not None:
+            check[key] = duration(str(value[key]))
+    if value.get("retries") is not None:
+        check["retries"] = int(value["retries"])
+    return check
+
+
+def duration(text: str) -> float:
+    """A Go duration as Compose writes it ('1m30s', '500ms', '2s') -> seconds."""
+    parts = DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(number) * SECONDS[unit] for number, unit in parts)
+
+
+def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
+    """A canonical port ({target, protocol, ...}) or an `expose` entry ('7000-7001', '53/udp') -> model form."""
+    if isinstance(value, dict):
+        target, protocol = value["target"], value.get("protocol") or "tcp"
+    else:
+        target, _, protocol = str(value).partition("/")
+        protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp"):
+        raise source.error(at, f"port protocol {protocol!r} is not supported (tcp or udp)")
+    if protocol == "tcp" and str(target).isdigit():
+        return int(target)
+    return f"{target}/{protocol}"
+
+
+def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    mounts, volumes, tmpfs = [], [], []
+    for index, volume in enumerate(value):
+        kind, target, read_only = volume.get("type"), volume.get("target"), bool(volume.get("read_only"))
+        if kind == "bind":
+            mounts.append({"source": volume["source"], "target": target, "read_only": read_only})
+        elif kind == "volume":
+            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only})
+        elif kind == "tmpfs":
+            size = (volume.get("tmpfs") or {}).get("size")
+            tmpfs.append(f"{target}:size={size}" if size else target)
+        else:
+            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
+                                              f"{source.file})")
+    return mounts, volumes, tmpfs
+
+
+def _unescape(node: Any) -> Any:
+    """`config` writes every `$` of a value as `$$` (so its output can be read again); undo that."""
+    if isinstance(node, str):
+        return node.replace("$$", "$")
+    if isinstance(node, list):
+        return [_unescape(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _unescape(value) for key, value in node.items()}
+    return node
+
+
+VALIDATION = re.compile(r"^validating (?P<file>.+?): (?P<path>\S*)\s*additional properties '(?P<key>[^']+)' not "
+                        r"allowed$")
+YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
+
+
+def _compose_error(file: Path, message: str) -> TopologyFileError:
+    """Compose's own message, at `file:line` where it can be found, with the near miss for an unknown key."""
+    if match := VALIDATION.match(message):
+        where = Path(match["file"])
+        path: Path_ = tuple(p for p in match["path"].split(".") if p) + (match["key"],)
+        allowed = _allowed_at(path[:-1])
+        close = difflib.get_close_matches(match["key"], allowed, n=1, cutoff=0.6)
+        near = f" (did you mean '{close[0]}'?)" if close else ""
+        try:
+            _, lines = load_yaml(where)
+            location = lines.where(path)
+        except TopologyFileError:
+            location = where.name
+        return TopologyFileError(location, f"{dotted_path(path)}: unknown key '{match['key']}'{near} "
+                                           f"(Docker Compose: {message})")
+    if match := YAML_LINE.match(message):
+        name = Path(match["file"]).name if match["file"] else file.name
+        return TopologyFileError(f"{name}:{match['line']}", f"invalid YAML: {match['problem']} (Docker Compose)")
+    return TopologyFileError(file.name, f"Docker Compose: {message}")
+
+
+def _allowed_at(path: Path_) -> list[str]:
+    if len(path) == 0:
+        return COMPOSE_TOP_KEYS
+    if len(path) == 2 and path[0] == "services":
+        return COMPOSE_SERVICE_KEYS
+    if len(path) == 3 and path[2] == "healthcheck":
+        return HEALTH_KEYS
+    if len(path) == 3 and path[2] == "build":
+        return BUILD_KEYS + ["additional_contexts", "cache_from", "cache_to", "extra_hosts", "labels", "network",
+                             "no_cache", "platforms", "pull", "secrets", "shm_size", "ssh", "tags", "ulimits"]
+    return []

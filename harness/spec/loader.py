@@ -1,8 +1,9 @@
-"""Topology file -> validated TopologySpec. Reads our YAML format or a docker-compose file."""
+"""Topology file -> validated TopologySpec. Reads our YAML format or a docker-compose file (read by Compose)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +19,42 @@ def is_compose_file(file: Path, data: Any) -> bool:
     """Compose by its usual file name, or by keys only compose files have at the top."""
     if COMPOSE_FILE.match(file.name):
         return True
-    return isinstance(data, dict) and bool({"version", "networks", "volumes"} & set(data))
+    return isinstance(data, dict) and bool({"version", "networks", "volumes", "include"} & set(data))
 
 
-def load_topology(file: str | Path) -> TopologySpec:
+def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: str | Path | None = None,
+                  image_substitutes: dict[str, str] | None = None) -> TopologySpec:
     """Load and validate a topology file (this project's YAML format) or a docker-compose file.
 
     Args:
         file: path of the file; relative build contexts, mounts and `openapi:` files are resolved against its folder.
+        profiles: compose profiles to enable (`--profile`; COMPOSE_PROFILES is read by Compose too).
+        env_file: for a compose file, the file of interpolation variables instead of `.env` (`--env-file`).
+        image_substitutes: image -> image to use instead, over the topology's own `image_substitutes`.
 
     Returns:
-        The validated `TopologySpec` (references, dependency cycles and names checked).
+        The validated `TopologySpec` (references, dependency cycles and names checked); `spec.notes` holds lines
+        for a person (compose keys ignored for a test run, Compose's warnings).
 
     Raises:
         TopologyFileError: unreadable file, invalid YAML, an unknown key, a bad value, an unknown service in
-            `depends_on`/`consumes`, a dependency cycle; the message starts with `file:line`.
+            `depends_on`/`consumes`, a dependency cycle; the message starts with `file:line` (Compose's own
+            message for a compose file, at its line where it can be found).
+        ComposeUnavailable: a compose file, and no Docker Compose v2 binary.
     """
     path = Path(file)
-    data, source = load_yaml(path)
-    if is_compose_file(path, data):
-        from harness.spec.compose import compose_to_topology
+    notes: list[str] = []
+    compose = bool(COMPOSE_FILE.match(path.name))
+    if not compose:
+        data, source = load_yaml(path)
+        compose = is_compose_file(path, data)
+    if compose:
+        from harness.spec.compose import load_compose
 
-        data, source = compose_to_topology(data, source)
+        data, source, notes = load_compose(path, profiles=tuple(profiles),
+                                           env_file=Path(env_file) if env_file else None)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
-    return validate(data, source, file=path.resolve())
-
-
+    spec = validate(data, source, file=path.resolve())
+    return spec.with_image_substitutes(image_substitutes or {}, notes)

@@ -10,6 +10,28 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
+
+
+def project_name(text: str) -> str:
+    """A topology name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter or digit
+    ("My Project (copy)" -> "myprojectcopy")."""
+    return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
+
+
+def parse_port(value: int | str) -> tuple[list[int], str]:
+    """`8000`, `"53/udp"`, `"8000-8002/tcp"` -> ([container ports], protocol).
+
+    Raises:
+        ValueError: not one of those forms, or a port outside 1..65535.
+    """
+    match = PORT_TEXT.match(str(value))
+    if not match:
+        raise ValueError(f"port {value!r} is not a container port: N, 'N/udp', 'N-M' or 'N-M/udp'")
+    first, last = int(match[1]), int(match[2] or match[1])
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"port {value!r} is outside 1..65535 (or its range is reversed)")
+    return list(range(first, last + 1)), match[3] or "tcp"
 
 
 def service_name_problem(name: object) -> str | None:
@@ -71,6 +93,7 @@ class BuildSpec(_Strict):
     context: str
     dockerfile: str = "Dockerfile"
     args: dict[str, str] = Field(default_factory=dict)
+    target: str | None = None  # the stage of a multi-stage Dockerfile to build up to
 
     @field_validator("args", mode="before")
     @classmethod
@@ -79,20 +102,78 @@ class BuildSpec(_Strict):
 
 
 class Mount(_Strict):
-    """A file or directory mounted read-only; `source` is relative to the topology file."""
+    """A host file or directory (relative to the topology file) mounted read-only unless `read_only: false`
+    ('SOURCE:/target:rw'). Compose bind mounts arrive here read-write, as Compose mounts them."""
 
     source: str
     target: str
+    read_only: bool = True
 
     @model_validator(mode="before")
     @classmethod
     def _from_short_form(cls, value: Any) -> Any:
         if isinstance(value, str):
-            source, sep, target = value.partition(":")
-            if not sep or not target.startswith("/"):
-                raise ValueError("a mount is 'SOURCE:/absolute/target' or {source: ..., target: ...}")
-            return {"source": source, "target": target}
+            source, sep, rest = value.partition(":")
+            target, _, mode = rest.partition(":")
+            if not sep or not target.startswith("/") or mode not in ("", "ro", "rw"):
+                raise ValueError("a mount is 'SOURCE:/absolute/target[:ro|:rw]' or {source: ..., target: ...}")
+            return {"source": source, "target": target, "read_only": mode != "rw"}
         return value
+
+
+class VolumeMount(_Strict):
+    """A Docker volume: named (`source`, shared by the services of one run) or anonymous (no `source`). Created
+    for each run with the run's labels and removed with it."""
+
+    source: str | None = None
+    target: str
+    read_only: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = value.split(":")
+            if len(parts) == 1:
+                return {"target": parts[0]}
+            if len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+                raise ValueError("a volume is 'NAME:/target[:ro|:rw]', '/target' or {source: ..., target: ...}")
+            return {"source": parts[0], "target": parts[1], "read_only": parts[2:] == ["ro"]}
+        return value
+
+
+class Healthcheck(_Strict):
+    """The container's Docker HEALTHCHECK (as `docker inspect` shows it). Durations in seconds."""
+
+    test: list[str] = Field(min_length=1, description="['CMD', ...], ['CMD-SHELL', '...'] or ['NONE']")
+    interval: float | None = Field(default=None, ge=0)
+    timeout: float | None = Field(default=None, ge=0)
+    retries: int | None = Field(default=None, ge=0)
+    start_period: float | None = Field(default=None, ge=0)
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _shell_string(cls, value: Any) -> Any:
+        return ["CMD-SHELL", value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> Healthcheck:
+        if self.test[0] not in ("CMD", "CMD-SHELL", "NONE") or (self.test[0] != "NONE" and len(self.test) < 2):
+            raise ValueError("test is ['CMD', program, args...], ['CMD-SHELL', 'shell command'], ['NONE'] or a "
+                             "shell command string")
+        return self
+
+    def as_probe(self) -> ReadyProbe | None:
+        """The same test, run by the harness as a command probe (faster than Docker's interval); None for NONE."""
+        if self.test[0] == "NONE":
+            return None
+        command = self.test[1:] if self.test[0] == "CMD" else ["/bin/sh", "-c", " ".join(self.test[1:])]
+        return ReadyProbe(command=command)
+
+
+class Ulimit(_Strict):
+    soft: int
+    hard: int
 
 
 class ClientCredentials(_Strict):
@@ -131,16 +212,39 @@ class FuzzSpec(_Strict):
 
 
 class ServiceSpec(_Strict):
-    image: str | None = None
+    image: str | None = None  # beside `build:`, the built image is also tagged with this name
     build: BuildSpec | None = None
+    entrypoint: str | list[str] | None = None
     command: str | list[str] | None = None
+    working_dir: str | None = None
+    user: str | None = None
     environment: dict[str, str] = Field(default_factory=dict)
-    ports: list[Port] = Field(default_factory=list)
+    env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
+                                                                  "topology file; `environment:` wins")
+    ports: list[Port | str] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
+                                                                      "'8000-8002'; each published on a free port "
+                                                                      "of 127.0.0.1")
     depends_on: list[str] = Field(default_factory=list)
+    job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
     ready: ReadyProbe | None = None
+    healthcheck: Healthcheck | None = None
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
     aliases: list[str] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
+    volumes: list[VolumeMount] = Field(default_factory=list)
+    tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
+    init: bool | None = None
+    cap_add: list[str] = Field(default_factory=list)
+    cap_drop: list[str] = Field(default_factory=list)
+    privileged: bool = False
+    extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
+    hostname: str | None = None
+    shm_size: int | str | None = None
+    ulimits: dict[str, int | Ulimit] = Field(default_factory=dict)
+    sysctls: dict[str, str] = Field(default_factory=dict)
+    stop_signal: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    platform: str | None = None
     openapi: str | None = None
     auth: AuthSpec | None = None
     fuzz: FuzzSpec = Field(default_factory=FuzzSpec)
@@ -161,16 +265,53 @@ class ServiceSpec(_Strict):
                     for k, v in value.items()}
         return value
 
+    @field_validator("sysctls", "labels", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("ports")
+    @classmethod
+    def _port_forms(cls, value: list[int | str]) -> list[int | str]:
+        for port in value:
+            parse_port(port)  # a ValueError names the bad one
+        return value
+
     @model_validator(mode="after")
     def _image_or_build(self) -> ServiceSpec:
-        if (self.image is None) == (self.build is None):
-            raise ValueError("needs exactly one of 'image' (an image name) or 'build' (a build context)")
+        if self.image is None and self.build is None:
+            raise ValueError("needs 'image' (an image name) or 'build' (a build context), or both (the built "
+                             "image is then also tagged with the image name)")
         return self
 
+    @property
+    def probe(self) -> ReadyProbe | None:
+        """How the harness tells it is ready: `ready:`, else its healthcheck's test, else None (running and settled)."""
+        if self.ready is not None:
+            return self.ready
+        return self.healthcheck.as_probe() if self.healthcheck else None
+
+    def full_environment(self, base_dir: Path) -> dict[str, str]:
+        """The variables of each `env_file` (relative to `base_dir`, in order), then `environment` (which wins)."""
+        from dotenv import dotenv_values  # the .env format as Compose reads it (quotes, comments, `export`)
+
+        merged: dict[str, str] = {}
+        for file in self.env_file:
+            merged.update({k: v or "" for k, v in dotenv_values(base_dir / file, interpolate=False).items()})
+        return {**merged, **self.environment}
+
+    def published(self) -> list[tuple[int, str]]:
+        """(container port, protocol) to publish on 127.0.0.1: the declared ones, then any the probe needs."""
+        found: list[tuple[int, str]] = []
+        for port in self.ports:
+            numbers, protocol = parse_port(port)
+            found += [(n, protocol) for n in numbers]
+        found += [(p, "tcp") for p in (self.probe.ports() if self.probe else [])]
+        return list(dict.fromkeys(found))
+
     def published_ports(self) -> list[int]:
-        """Ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""
-        ports = list(dict.fromkeys(self.ports))
-        return ports + [p for p in (self.ready.ports() if self.ready else []) if p not in ports]
+        """TCP ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""
+        return [port for port, protocol in self.published() if protocol == "tcp"]
 
 
 class ExcludedPact(_Strict):
@@ -216,8 +357,13 @@ class TopologySpec(_Strict):
     name: str | None = None
     services: dict[str, ServiceSpec] = Field(min_length=1)
     contracts: ContractsSpec = Field(default_factory=ContractsSpec)
+    image_substitutes: dict[str, str] = Field(
+        default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
+                                          "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
     # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
     _file: Path = PrivateAttr(default=Path("topology.yaml"))
+    # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
+    _notes: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("services", mode="before")
     @classmethod
@@ -238,10 +384,21 @@ class TopologySpec(_Strict):
         return self._file
 
     @property
+    def notes(self) -> list[str]:
+        """Lines for a person: keys of a compose file ignored for a test run, Compose's own warnings."""
+        return self._notes
+
+    def with_image_substitutes(self, substitutes: dict[str, str], notes: list[str] | None = None) -> TopologySpec:
+        """A copy whose substitutes are the file's, then `substitutes` (options win)."""
+        copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
+        copy._file, copy._notes = self._file, list(self._notes if notes is None else notes)
+        return copy
+
+    @property
     def base_dir(self) -> Path:
         return self._file.parent
 
     @property
     def project(self) -> str:
-        """The topology's name: `name:` or else the name of the folder holding the file."""
-        return self.name or self.base_dir.resolve().name or "topology"
+        """The topology's name, made valid as Compose does: `name:` or else the name of the folder holding the file."""
+        return project_name(self.name or self.base_dir.resolve().name) or "topology"

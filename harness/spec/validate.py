@@ -56,6 +56,10 @@ def _check_references(spec: TopologySpec, source: SourceMap) -> None:
             elif not (context / service.build.dockerfile).is_file():
                 problems.append((("services", name, "build"), f"no Dockerfile '{service.build.dockerfile}' in "
                                  f"{context}"))
+        for index, env_file in enumerate(service.env_file):
+            if not (spec.base_dir / env_file).is_file():
+                problems.append((("services", name, "env_file", index), f"env_file '{env_file}' is not a file "
+                                 f"(paths are relative to {spec.base_dir})"))
         for index, mount in enumerate(service.mounts):
             if not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
