@@ -1,13 +1,16 @@
 """Images for a topology: `build:` contexts tagged by a hash of their content (no rebuild when nothing changed),
-`image:` names checked locally, else pulled with a short timeout."""
+`image:` names and FROM bases checked locally (and substituted, see `substitute`) before anything starts, else
+pulled; every missing image is named in one error."""
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import io
 import json
-import time
+import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -15,10 +18,12 @@ import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.labels import PREFIX
-from harness.spec.model import BuildSpec
+from harness.spec.model import BuildSpec, TopologySpec
 
 SKIPPED_DIRS = {".git", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", "node_modules"}
 BUILD_LOG_TAIL = 50
+SUBSTITUTE_FOR = f"{PREFIX}.substitute-for"  # on an alias image: the name it stands in for (harness prune removes it)
+SUBSTITUTE = f"{PREFIX}.substitute"  # on an alias image: the image it is
 
 
 def build_tag(context: Path, build: BuildSpec) -> str:
@@ -61,11 +66,16 @@ def _dockerignore(context: Path) -> list[str]:
 
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
                 on_start: Callable[[], None] | None = None,
-                on_line: Callable[[str], None] | None = None) -> tuple[str, bool]:
-    """Build unless an image with the content tag exists. Returns (tag, built_now)."""
-    tag = build_tag(context, build)
+                on_line: Callable[[str], None] | None = None, also_tag: str | None = None) -> tuple[str, bool]:
+    """Build unless an image with the content tag exists. Returns (tag, built_now).
+
+    `also_tag`: a name the image gets too (compose's `image:` beside `build:`), so services that name it find it.
+    """
+    tag = build_tag(context, build) + (f"-{build.target}" if build.target else "")
     try:
-        client.images.get(tag)
+        image = client.images.get(tag)
+        if also_tag:
+            image.tag(also_tag)
         return tag, False
     except docker.errors.ImageNotFound:
         pass
@@ -74,8 +84,8 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     log: list[str] = []
     try:
         for chunk in client.api.build(path=str(context), dockerfile=build.dockerfile, tag=tag, buildargs=build.args,
-                                      labels={f"{PREFIX}.context": str(context)}, rm=True, forcerm=True,
-                                      decode=True):
+                                      target=build.target, labels={f"{PREFIX}.context": str(context)}, rm=True,
+                                      forcerm=True, decode=True):
             if "error" in chunk:
                 log.append(str(chunk["error"]).rstrip())
                 raise BuildFailed(_build_message(service, context, log))
@@ -87,6 +97,8 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     except docker.errors.APIError as exc:
         log.append(str(exc))
         raise BuildFailed(_build_message(service, context, log)) from None
+    if also_tag:
+        client.images.get(tag).tag(also_tag)
     return tag, True
 
 
@@ -96,23 +108,158 @@ def _build_message(service: str, context: Path, log: list[str]) -> str:
             f"the build log:\n{tail}\nFix the Dockerfile or the build context and run again.")
 
 
-def ensure_image(client: docker.DockerClient, name: str, *, service: str, pull_timeout: float = 30.0) -> str:
-    """An `image:` must exist locally; otherwise try one pull, bounded in time."""
+def ensure_image(client: docker.DockerClient, name: str, *, service: str) -> str:
+    """An `image:` must exist locally; otherwise it is pulled once (through the same engine connection)."""
+    problem = _present_or_pulled(client, name)
+    if problem:
+        raise ImageMissing(f"service '{service}': image '{name}' is not in the local Docker engine and could not "
+                           f"be pulled ({problem}).\n{MISSING_HINT}", images=[name])
+    return name
+
+
+MISSING_HINT = ("Pull or build them first, use `build:` instead of `image:`, or substitute an image you have: "
+                "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
+                "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
+FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I)
+ARG_LINE = re.compile(r"^\s*ARG\s+(?P<name>\w+)(?:=(?P<value>\S*))?", re.I)
+VARIABLE = re.compile(r"\$\{?(\w+)(?::?-([^}]*))?\}?")
+
+
+def base_images(dockerfile: str, args: dict[str, str], target: str | None = None) -> list[str]:
+    """Images the FROM lines of a Dockerfile start from (up to stage `target`), without stage names or scratch;
+    `${ARG}` in them is expanded from the global ARG defaults and the build args."""
+    values: dict[str, str] = {}
+    stages: set[str] = set()
+    bases: list[str] = []
+    seen_from = False
+    text = re.sub(r"\\\r?\n", " ", dockerfile)
+    for line in text.splitlines():
+        if not seen_from and (arg := ARG_LINE.match(line)):
+            values[arg["name"]] = args.get(arg["name"], (arg["value"] or "").strip("\"'"))
+        elif match := FROM_LINE.match(line):
+            seen_from = True
+            image = VARIABLE.sub(lambda m: values.get(m[1]) or args.get(m[1]) or (m[2] or ""), match["image"])
+            if image.lower() != "scratch" and image.lower() not in stages and image not in bases:
+                bases.append(image)
+            if match["stage"]:
+                stages.add(match["stage"].lower())
+                if target and match["stage"].lower() == target.lower():
+                    break
+    return bases
+
+
+def _registry_and_path(name: str) -> tuple[str, str]:
+    """'rabbitmq:latest' -> ('docker.io', 'rabbitmq:latest'); 'mirror.local:5000/a/b:1' -> ('mirror.local:5000',
+    'a/b:1'). A first part with a '.', a ':' or 'localhost' is a registry host, as Docker reads it."""
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", name
+
+
+def _canonical(name: str) -> str:
+    registry, path = _registry_and_path(name)
+    if registry == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    if ":" not in path.rsplit("/", 1)[-1] and "@" not in path:
+        path += ":latest"
+    return f"{registry}/{path}"
+
+
+def substitute(name: str, substitutes: dict[str, str]) -> str:
+    """The image to use for `name`: an exact substitute (tags compared as Docker does: 'redis' is 'redis:latest'
+    is 'docker.io/library/redis:latest'), else the longest registry prefix rule ('docker.io/': 'mirror/')."""
+    wanted = _canonical(name)
+    for original, replacement in substitutes.items():
+        if not original.endswith("/") and _canonical(original) == wanted:
+            return replacement
+    registry, path = _registry_and_path(name)
+    for prefix in sorted((k for k in substitutes if k.endswith("/")), key=len, reverse=True):
+        if prefix.rstrip("/") == registry:
+            return substitutes[prefix] + path
+        if name.startswith(prefix):
+            return substitutes[prefix] + name[len(prefix):]
+    return name
+
+
+def _present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
+    """None when `name` is in the engine (pulled now if it was not); else why it is not."""
     try:
         client.images.get(name)
-        return name
+        return None
     except docker.errors.ImageNotFound:
         pass
-    started = time.monotonic()
+    except docker.errors.APIError as exc:  # e.g. an invalid reference
+        return str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
     try:
-        pull_client = docker.DockerClient(base_url=client.api.base_url, timeout=int(pull_timeout))
-        pull_client.images.pull(name)
-        return name
+        client.images.pull(name)
+        return None
     except Exception as exc:  # noqa: BLE001 - any pull failure means the same thing to the user
-        waited = time.monotonic() - started
-        raise ImageMissing(
-            f"service '{service}': image '{name}' is not in the local Docker engine and pulling it failed after "
-            f"{waited:.1f} s ({str(exc).splitlines()[0][:160]}).\n"
-            f"Build or load it first (on this project's machines: `bash fixtures/images/ensure-base-images.sh` "
-            f"provides python:3.11-slim, postgres:15 and redis:7), or use `build:` instead of `image:`."
-        ) from None
+        reason = str(getattr(exc, "explanation", None) or exc).strip().splitlines()
+        return f"pulling it failed: {reason[0][:200] if reason else type(exc).__name__}"
+
+
+def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
+    """Check every image the topology needs before anything is built or started: each `image:` (after
+    substitution) and each FROM base of a `build:`; missing ones are pulled (all at once). A FROM base with a
+    substitute gets a local alias tag (a one-line image labelled `SUBSTITUTE_FOR`) so the Dockerfile builds as is.
+
+    Returns:
+        service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
+
+    Raises:
+        ImageMissing: every image that is neither local nor pullable, each with the services that need it.
+    """
+    subs = spec.image_substitutes
+    built = {s.image for s in spec.services.values() if s.build and s.image}
+    needed: dict[str, list[str]] = {}  # image to look for -> who needs it
+    run: dict[str, str] = {}
+    aliases: dict[str, str] = {}  # FROM base as written -> its substitute
+    for name, service in spec.services.items():
+        if service.build is None and service.image is not None:
+            run[name] = service.image if service.image in built else substitute(service.image, subs)
+            if service.image not in built:
+                needed.setdefault(run[name], []).append(f"service '{name}'")
+        elif service.build is not None:
+            dockerfile = spec.base_dir / service.build.context / service.build.dockerfile
+            try:
+                text = dockerfile.read_text(encoding="utf-8")
+            except OSError:
+                continue  # the build reports it
+            for base in base_images(text, service.build.args, service.build.target):
+                if base in built:
+                    continue
+                effective = substitute(base, subs)
+                if effective != base:
+                    aliases[base] = effective
+                needed.setdefault(effective, []).append(f"FROM of service '{name}'")
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
+        problems = dict(zip(needed, pool.map(lambda image: _present_or_pulled(client, image), needed)))
+    missing = {image: problem for image, problem in problems.items() if problem}
+    if missing:
+        lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"
+                          for image, problem in missing.items())
+        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
+                           f"and could not be pulled:\n{lines}\n{MISSING_HINT}", images=list(missing))
+    for base, effective in aliases.items():
+        _alias(client, base, effective)
+    return run
+
+
+def _alias(client: docker.DockerClient, original: str, substitute_image: str) -> None:
+    """Tag `substitute_image` as `original` (a one-line image labelled as an alias), unless a real `original`
+    exists: a real image is never replaced."""
+    try:
+        current = client.images.get(original)
+        labels = current.labels or {}
+        if labels.get(SUBSTITUTE_FOR) != original or labels.get(SUBSTITUTE) == substitute_image:
+            return
+    except docker.errors.ImageNotFound:
+        pass
+    dockerfile = f"FROM {substitute_image}\n".encode()
+    try:
+        client.images.build(fileobj=io.BytesIO(dockerfile), tag=original, rm=True, pull=False,
+                            labels={SUBSTITUTE_FOR: original, SUBSTITUTE: substitute_image})
+    except (docker.errors.BuildError, docker.errors.APIError) as exc:
+        raise ImageMissing(f"could not tag {substitute_image} as {original} (substitute for a FROM line): {exc}",
+                           images=[original]) from None

@@ -49,7 +49,7 @@ def run_labels(run_id: str, topology: str, file: Path, keep: bool) -> dict[str, 
 
 
 def remove_run(client: docker.DockerClient, run_id: str) -> int:
-    """Remove every container, then the networks, of one run. Returns the number of containers removed."""
+    """Remove every container, then the networks and volumes, of one run. Returns the number of containers removed."""
     containers = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"}, sparse=True)
     _remove_containers(containers)
     for network in client.networks.list(filters={"label": f"{RUN}={run_id}"}):
@@ -60,6 +60,8 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
             _remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
+    for volume in client.volumes.list(filters={"label": f"{RUN}={run_id}"}):  # named and anonymous volumes
+        _ignore_gone(volume.remove)
     return len(containers)
 
 
@@ -67,7 +69,8 @@ def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, to
     """Remove runs whose owner process is gone (or, with include_kept, every kept run too)."""
     runs: set[str] = set()
     for resource in [*client.containers.list(all=True, filters={"label": RUN}, sparse=True),
-                     *client.networks.list(filters={"label": RUN})]:
+                     *client.networks.list(filters={"label": RUN}),
+                     *client.volumes.list(filters={"label": RUN})]:
         labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
         if topology and labels.get(TOPOLOGY) != topology:
             continue

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from harness.runtime.faults import Edge
 
 LOG_TAIL = 50
+SETTLE = 0.5  # seconds a service with no probe must stay running to count as ready
 
 
 class StartCancelled(Exception):
@@ -47,6 +48,7 @@ class Service:
         self.spec = spec
         self.container = container
         self.ports = ports  # container port -> host port on 127.0.0.1, fixed for the run (survives restarts)
+        self.udp_ports: dict[int, int] = {}  # the same for UDP ports
         self._network = network
         self._faults: Edge | None = None  # set by the Topology the service belongs to
         self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
@@ -65,14 +67,14 @@ class Service:
             raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
         return f"http://{self.host}:{next(iter(self.ports.values()))}"
 
-    def port(self, container_port: int) -> int:
-        """The host port (on 127.0.0.1) that `container_port` is published on.
+    def port(self, container_port: int, protocol: str = "tcp") -> int:
+        """The host port (on 127.0.0.1) that `container_port` (TCP, or "udp") is published on.
 
         Raises:
             HarnessError: that port is not published (the message lists the published ones).
         """
         try:
-            return self.ports[container_port]
+            return self.ports[container_port] if protocol == "tcp" else self.udp_ports[container_port]
         except KeyError:
             raise HarnessError(f"service '{self.name}' does not publish port {container_port} "
                                f"(published: {', '.join(map(str, self.ports)) or 'none'})") from None
@@ -160,19 +162,27 @@ class Service:
             hook(self)
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
-                   log_since: float | None = None) -> None:
-        """Wait until the probe passes, at most the service's `timeout` seconds counted from `started` (a
+                   log_since: float | None = None) -> str:
+        """Wait until the service is ready, at most its `timeout` seconds counted from `started` (a
         `time.monotonic()` value); a log probe counts only lines since `log_since` (a `time.time()` value).
 
+        Ready means: its probe passes (`ready:`, else its healthcheck's test); with no probe, its container has
+        stayed running for SETTLE seconds (a container that dies at once is never ready). A job (`job: true`, or
+        what a compose `service_completed_successfully` waits on) is done when it exits 0.
+
+        Returns:
+            "ready", or "completed" for a container that exited 0 (a job, or a service with no probe).
+
         Raises:
-            ServiceExited: the container exited (its exit code and last log lines in the message).
-            ServiceNotReady: the probe did not pass in time (the probe, the time waited, the last log lines).
+            ServiceExited: it exited (non-zero, or at all while it has a probe): the code and its log.
+            ServiceNotReady: not ready (a job: not finished) within its timeout.
         """
         deadline = started + self.spec.timeout
-        probe = self.spec.ready
+        probe = None if self.spec.job else self.spec.probe
         seen = "the container never reported running"
         pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
         status_read = 0.0
+        running_since: float | None = None
         while True:
             if cancelled is not None and cancelled.is_set():
                 raise StartCancelled()
@@ -181,21 +191,40 @@ class Service:
                 status_read = time.monotonic()
                 if self.container.status in ("exited", "dead"):
                     code = self.container.attrs["State"]["ExitCode"]
+                    if code == 0 and probe is None:
+                        return "completed"
                     raise ServiceExited(
-                        f"service '{self.name}' exited with code {code} during startup. "
+                        f"service '{self.name}' exited with code {code} during startup"
+                        f"{' (a job must exit 0)' if self.spec.job else ''}. "
                         f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                        "Fix the service's command or configuration (its log above says why it stopped).")
+                        "Fix the service's command or configuration (its log above says why it stopped).",
+                        service=self.name, exit_code=code)
+                if self.container.status == "running" and running_since is None:
+                    running_since = status_read
             if self.container.status == "running":
-                seen = probe_once(probe, self.container, self.ports, log_since) if probe else None
-                if seen is None:
-                    return
+                if self.spec.job:
+                    seen = "still running"
+                elif probe is not None:
+                    seen = probe_once(probe, self.container, self.ports, log_since)
+                    if seen is None:
+                        return "ready"
+                elif running_since is not None and time.monotonic() - running_since >= SETTLE:
+                    return "ready"
+                else:
+                    seen = "running for less than the settle time"
             if time.monotonic() > deadline:
                 waited = time.monotonic() - started
-                described = probe.describe() if probe else ""
+                if self.spec.job:
+                    raise ServiceNotReady(
+                        f"job '{self.name}' did not finish within {waited:.1f} s (last: {seen}). Last {LOG_TAIL} "
+                        f"lines of its log:\n{self._log_tail()}\nCheck the log, or raise the service's `timeout:`.",
+                        service=self.name, waited=waited)
+                described = probe.describe() if probe else f"running for {SETTLE} s"
                 raise ServiceNotReady(
                     f"service '{self.name}' was not ready after {waited:.1f} s: probe {described}"
                     f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                    "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.")
+                    "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.",
+                    service=self.name, probe=described, waited=waited)
             time.sleep(pause)
             pause = min(pause * 2, probe.interval if probe else 0.1)
 

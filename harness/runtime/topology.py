@@ -22,16 +22,16 @@ import docker.errors
 
 from harness.errors import DockerError, UnknownService
 from harness.runtime import labels as L
-from harness.runtime.containers import service_container
+from harness.runtime.containers import MountRef, service_container
 from harness.runtime.engine import connect
 from harness.runtime.faults import Edge, TopologyFaults
-from harness.runtime.images import build_image, ensure_image
+from harness.runtime.images import build_image, prepare_images
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import TopologySpec
 from harness.spec.plan import StartPlan
 
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
-EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "failed"]
+EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
 
 
 @dataclass(frozen=True)
@@ -202,25 +202,28 @@ class _Starter:
         self.images: dict[str, Future[str]] = {}
         self.ready: dict[str, Future[Service]] = {}
         self.network_created: Future[object] = Future()
+        self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
+        self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
-        # Everything that does not depend on readiness starts at once: the network, every build, every image check.
+        # Every image is checked (and missing ones pulled) first: one error names all that are missing.
+        run_images = prepare_images(self.topology.client, self.spec)
+        # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_network, "network")
-        images: dict[object, Future[str]] = {}
+        self.volumes_created = self._spawn(self._create_volumes, "volumes")
+        builds: dict[object, Future[str]] = {}
         for name, service in self.spec.services.items():
             if service.build:
-                key: object = (service.build.context, service.build.dockerfile,
-                               tuple(sorted(service.build.args.items())))
-                if key not in images:
-                    images[key] = self._spawn(self._build, name)
-            else:
-                key = service.image
-                if key not in images:
-                    images[key] = self._spawn(
-                        lambda n: ensure_image(self.topology.client, self.spec.services[n].image or "", service=n),
-                        name)
-            self.images[name] = images[key]
+                key: object = (service.build.context, service.build.dockerfile, service.build.target,
+                               tuple(sorted(service.build.args.items())), service.image)
+                if key not in builds:
+                    builds[key] = self._spawn(self._build, name)
+                self.images[name] = builds[key]
+                if service.image:
+                    self.built_as[service.image] = builds[key]
+        for name, image in run_images.items():  # an image another service builds is ready when that build is
+            self.images[name] = self.built_as.get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
                 self.ready[name] = self._spawn(self._start, name)
@@ -272,13 +275,45 @@ class _Starter:
             raise DockerError(f"could not create the network {self.network}: {_explain(error)}",
                               operation="create network") from None
 
+    def _create_volumes(self, _: str) -> dict[str, str]:
+        """A volume of the engine for each named volume the services use, labelled with the run."""
+        names = {v.source for s in self.spec.services.values() for v in s.volumes if v.source}
+        created: dict[str, str] = {}
+        for volume in sorted(names):
+            created[volume] = f"harness-{self.spec.project}-{volume}-{self.topology.run_id}"
+            try:
+                self.topology.client.volumes.create(created[volume], labels=self.run_labels)
+            except docker.errors.APIError as error:
+                raise DockerError(f"could not create the volume {created[volume]}: {_explain(error)}",
+                                  operation="create volume") from None
+        return created
+
+    def _mounts(self, name: str) -> list[MountRef]:
+        """Bind mounts (paths relative to the topology file) and volumes; an anonymous volume gets a labelled
+        volume of its own, so that teardown finds it by the run's label."""
+        spec = self.spec.services[name]
+        named = self._await(self.volumes_created) if spec.volumes else {}
+        assert isinstance(named, dict)
+        mounts = [MountRef("bind", str((self.spec.base_dir / m.source).resolve()), m.target, m.read_only)
+                  for m in spec.mounts]
+        for index, volume in enumerate(spec.volumes):
+            if volume.source:
+                source = named[volume.source]
+            else:
+                source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
+                self.topology.client.volumes.create(source, labels=self.run_labels)
+            mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+        return mounts
+
     def _build(self, name: str) -> str:
-        build = self.spec.services[name].build
+        service = self.spec.services[name]
+        build = service.build
         assert build is not None
         started = time.monotonic()
         tag, built = build_image(self.topology.client, self.spec.base_dir / build.context, build, service=name,
                                  on_start=lambda: self.progress(StartEvent(name, "building")),
-                                 on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)))
+                                 on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
+                                 also_tag=service.image)
         self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
 
@@ -288,14 +323,14 @@ class _Starter:
         self._await(self.network_created)
         for dependency in spec.depends_on:
             self._await(self.ready[dependency])
+        mounts = self._mounts(name)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
-        ports = {port: _free_port() for port in spec.published_ports()}
+        ports = {(port, protocol): _free_port(protocol) for port, protocol in spec.published()}
         container = service_container(
             image=image, name=f"harness-{self.spec.project}-{name}-{self.topology.run_id}", network=self.network,
-            aliases=[name, *spec.aliases], environment=spec.environment, command=spec.command, ports=ports,
-            mounts=[((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts],
-            labels={**self.run_labels, L.SERVICE: name})
+            aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
+            ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name})
         try:
             container.start()
         except docker.errors.APIError as error:
@@ -306,13 +341,18 @@ class _Starter:
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
             container.stop()
             raise StartCancelled()
-        service = Service(name, spec, container.get_wrapped_container(), ports, self.network)
+        tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
+        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network)
+        service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)
-        if spec.ready:
-            self.progress(StartEvent(name, "waiting", detail=spec.ready.describe()))
-        service.wait_ready(started, self.cancelled)
-        self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if ports else ""))
+        if spec.job:
+            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
+        elif spec.probe:
+            self.progress(StartEvent(name, "waiting", detail=spec.probe.describe()))
+        outcome = service.wait_ready(started, self.cancelled)
+        self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
+                                 "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
 
@@ -321,8 +361,14 @@ def _explain(error: docker.errors.APIError) -> str:
     return str(getattr(error, "explanation", None) or error).strip()[:300]
 
 
-def _free_port() -> int:
+def _free_port(protocol: str = "tcp") -> int:
     """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
-    with socket.socket() as probe:
+    with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
