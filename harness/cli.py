@@ -50,12 +50,14 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start a topology, print its URLs, keep it until Ctrl-C (or --detach)")
     up.add_argument("topology", type=Path, help="topology file (YAML or docker-compose)")
+    _topology_options(up)
     up.add_argument("--detach", "-d", action="store_true", help="leave it running and return (remove: harness down)")
     up.add_argument("--build-log", action="store_true", help="show docker build output")
     up.set_defaults(run=_up)
 
     down = commands.add_parser("down", help="remove running topologies (all, or those of one file)")
     down.add_argument("topology", type=Path, nargs="?", help="only the topology of this file")
+    _topology_options(down)
     down.set_defaults(run=_down)
 
     ps = commands.add_parser("ps", help="list running topologies and their services")
@@ -64,11 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     logs = commands.add_parser("logs", help="print a service's log")
     logs.add_argument("service")
     logs.add_argument("--topology", type=Path, help="topology file, when several are running")
+    _topology_options(logs)
     logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.set_defaults(run=_logs)
 
     verify = commands.add_parser("verify", help="verify every pact against its provider running in the topology")
     verify.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    _topology_options(verify)
     verify.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     verify.add_argument("--provider", help="only pacts of this provider")
     verify.add_argument("--consumer", help="only pacts of this consumer")
@@ -79,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`")
     fuzz.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    _topology_options(fuzz)
     fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
     fuzz.add_argument("--max-examples", type=int, help="examples per operation (schemathesis' default otherwise)")
     fuzz.add_argument("--seed", type=int, help="seed, to reproduce a run")
@@ -92,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     drift = commands.add_parser("drift", help="check every pact against its provider's OpenAPI document, statically "
                                              "(nothing is started)")
     drift.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    _topology_options(drift)
     drift.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     drift.add_argument("--provider", help="only pacts of this provider")
     drift.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
@@ -113,17 +119,38 @@ def _parser() -> argparse.ArgumentParser:
 
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
     graph.add_argument("topology", type=Path)
+    _topology_options(graph)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
     graph.set_defaults(run=_graph)
     return parser
 
 
+def _topology_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--topology-profile", action="append", default=[], metavar="PROFILE",
+                         help="compose file: enable this profile (repeatable; COMPOSE_PROFILES is read too)")
+    command.add_argument("--topology-env-file", type=Path, metavar="FILE",
+                         help="compose file: interpolation variables from FILE instead of .env")
+    command.add_argument("--image-substitute", action="append", default=[], metavar="IMAGE=SUBSTITUTE",
+                         help="use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); 'docker.io/=PREFIX/' "
+                              "replaces a registry prefix (repeatable)")
+
+
+def _load(args: argparse.Namespace, err: Console):  # noqa: ANN202 - TopologySpec (imported lazily)
+    """The topology of `args.topology` with the topology options, its notes printed (one line each)."""
+    from harness.spec.loader import load_topology, parse_substitutes
+
+    spec = load_topology(args.topology, profiles=args.topology_profile, env_file=args.topology_env_file,
+                         image_substitutes=parse_substitutes(args.image_substitute))
+    for note in spec.notes:
+        err.print(f"note: {note}", markup=False, soft_wrap=True)
+    return spec
+
+
 def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
     from harness.runtime.topology import Topology
-    from harness.spec.loader import load_topology
 
-    spec = load_topology(args.topology)
+    spec = _load(args, err)
     err.print(f"starting topology {spec.project} from {args.topology}")
     topology = Topology.start(spec, progress=ProgressPrinter(err, verbose_build=args.build_log), keep=args.detach)
     try:
@@ -146,9 +173,7 @@ def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     project = None
     if args.topology:
-        from harness.spec.loader import load_topology
-
-        project = load_topology(args.topology).project
+        project = _load(args, err).project
     removed = remove_leftovers(connect(), include_kept=True, topology=project)
     out.print(f"removed {removed} container(s)")
     return 0
@@ -183,9 +208,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     project = None
     if args.topology:
-        from harness.spec.loader import load_topology
-
-        project = load_topology(args.topology).project
+        project = _load(args, err).project
     runs = L.find_runs(connect(), project)
     if project:
         runs = runs[:1]  # the newest run of that topology
@@ -210,9 +233,8 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_text, write_reports
     from harness.runtime.topology import Topology
-    from harness.spec.loader import load_topology
 
-    spec = load_topology(args.topology)
+    spec = _load(args, err)
     selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
     results = []
     with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
@@ -236,9 +258,8 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import print_result, write_fuzz_junit
     from harness.runtime.topology import Topology
-    from harness.spec.loader import load_topology
 
-    spec = load_topology(args.topology)
+    spec = _load(args, err)
     names = fuzz_targets(spec, args.service)
     results = []
     with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
@@ -257,9 +278,8 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.contracts.drift import CLEAN, NOT_APPLICABLE, check_topology, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
-    from harness.spec.loader import load_topology
 
-    spec = load_topology(args.topology)
+    spec = _load(args, err)
     results = []
     for result in check_topology(spec, args.pacts, args.provider, fetch=running_fetcher(spec)):
         results.append(result)
@@ -308,10 +328,9 @@ def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _graph(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from harness.spec.loader import load_topology
     from harness.spec.plan import StartPlan
 
-    plan = StartPlan.from_spec(load_topology(args.topology))
+    plan = StartPlan.from_spec(_load(args, err))
     if args.format in ("text", "both"):
         out.print(plan.as_text(), markup=False)
     if args.format == "both":

@@ -32,6 +32,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    group.addoption("--topology-profile", action="append", default=[], metavar="PROFILE",
+                    help="compose file: enable this profile (repeatable); ini key: topology_profiles")
+    parser.addini("topology_profiles", "compose profiles to enable", type="args", default=[])
+    group.addoption("--topology-env-file", metavar="FILE",
+                    help="compose file: interpolation variables from FILE instead of .env; ini key: topology_env_file")
+    parser.addini("topology_env_file", "compose interpolation variables file (relative to the ini file)")
+    group.addoption("--image-substitute", action="append", default=[], metavar="IMAGE=SUBSTITUTE",
+                    help="use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); 'docker.io/=PREFIX/' "
+                         "replaces a registry prefix (repeatable); ini key: image_substitutes")
+    parser.addini("image_substitutes", "IMAGE=SUBSTITUTE lines (options win)", type="linelist", default=[])
     group.addoption("--pact-verify", action="store_true", default=False,
                     help="verify every pact of the topology's pact folder against its provider, one test per pact")
     group.addoption("--pact-drift", action="store_true", default=False,

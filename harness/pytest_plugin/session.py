@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest_plugin.pact import ini_relative
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -51,13 +52,25 @@ class TopologySession:
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
         from harness.runtime.interrupts import interrupt_on_sigterm
-        from harness.spec.loader import load_topology
+        from harness.spec.loader import load_topology, parse_substitutes
 
+        config = self.config
+        env_file = config.getoption("topology_env_file") or (
+            ini_relative(config, str(config.getini("topology_env_file"))) if config.getini("topology_env_file")
+            else None)
         try:
-            self.spec = load_topology(self.file)
+            substitutes = {**parse_substitutes(config.getini("image_substitutes"), "ini image_substitutes"),
+                           **parse_substitutes(config.getoption("image_substitute"))}
+            self.spec = load_topology(self.file, profiles=[*config.getini("topology_profiles"),
+                                                           *config.getoption("topology_profile")],
+                                      env_file=env_file, image_substitutes=substitutes)
             connect()
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for note in self.spec.notes:  # one readable line per ignored compose key
+            if reporter is not None:
+                reporter.write_line(f"note: {note}")
         interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
 
     def running(self) -> Topology:

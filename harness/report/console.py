@@ -35,7 +35,8 @@ class ProgressPrinter:
             if self.verbose_build:
                 self.console.print(f"  [dim]{event.service} | {event.detail}[/dim]", markup=True)
             return
-        style = {"ready": "green", "completed": "green", "failed": "red", "cached": "dim", "built": "cyan"}.get(event.kind, "")
+        style = {"ready": "green", "completed": "green", "failed": "red", "cached": "dim",
+                 "built": "cyan"}.get(event.kind, "")
         timing = f" {event.seconds:5.1f}s" if event.seconds else ""
         detail = f"  {event.detail}" if event.detail else ""
         line = f"[{style}]{ICONS[event.kind]:>6}[/{style}]" if style else f"{ICONS[event.kind]:>6}"

@@ -234,7 +234,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
                     aliases[base] = effective
                 needed.setdefault(effective, []).append(f"FROM of service '{name}'")
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
-        problems = dict(zip(needed, pool.map(lambda image: _present_or_pulled(client, image), needed)))
+        problems = dict(zip(needed, pool.map(lambda image: _present_or_pulled(client, image), needed), strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"

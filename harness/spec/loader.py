@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import TopologyFileError
+from harness.errors import OptionError, TopologyFileError
 from harness.spec.model import TopologySpec
 from harness.spec.source import load_yaml
 from harness.spec.validate import validate
@@ -58,3 +58,19 @@ def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: s
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
     spec = validate(data, source, file=path.resolve())
     return spec.with_image_substitutes(image_substitutes or {}, notes)
+
+
+def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:
+    """['rabbitmq:latest=my-rabbit:3', 'docker.io/=mirror/'] -> {'rabbitmq:latest': 'my-rabbit:3', ...}.
+
+    Raises:
+        OptionError: an entry without '=' or with an empty side.
+    """
+    substitutes: dict[str, str] = {}
+    for value in values:
+        original, sep, replacement = value.strip().partition("=")
+        if not sep or not original.strip() or not replacement.strip():
+            raise OptionError(f"{where} {value!r}: expected IMAGE=SUBSTITUTE (e.g. rabbitmq:latest=my-rabbit:3, or "
+                              "a registry prefix rule docker.io/=mirror.example/)")
+        substitutes[original.strip()] = replacement.strip()
+    return substitutes
