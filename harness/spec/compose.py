@@ -102,7 +102,7 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
             result[key] = value
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
-    for key, value in service.items():
+    for key, value in sorted(service.items(), key=lambda item: item[0] == "expose"):  # ports first: the URL's port
         at = here + (key,)
         if key in IGNORED:
             notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED[key]})")
@@ -114,7 +114,8 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
                      "privileged", "hostname", "stop_signal", "labels", "platform", "sysctls", "tmpfs"):
             put(key, value, key)
         elif key == "environment":
-            put(key, {k: "" if v is None else v for k, v in (value or {}).items()}, key)
+            # a variable named without a value and not set where Compose ran is left out, as Compose does
+            put(key, {k: v for k, v in (value or {}).items() if v is not None}, key)
         elif key == "shm_size":
             put(key, int(value) if str(value).isdigit() else value, key)
         elif key == "ulimits":
@@ -241,28 +242,48 @@ def _unescape(node: Any) -> Any:
 
 VALIDATION = re.compile(r"^validating (?P<file>.+?): (?P<path>\S*)\s*additional properties '(?P<key>[^']+)' not "
                         r"allowed$")
+AT_PATH = re.compile(r"^(?:validating (?P<file>.+?): )?(?P<path>services\.[\w.-]+) ")
+SERVICE = re.compile(r'^service "(?P<name>[^"]+)" (?:depends on undefined service "(?P<missing>[^"]+)")?')
 YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
 
 
 def _compose_error(file: Path, message: str) -> TopologyFileError:
-    """Compose's own message, at `file:line` where it can be found, with the near miss for an unknown key."""
-    if match := VALIDATION.match(message):
-        where = Path(match["file"])
+    """Compose's own message, at `file:line` where it can be found, with the near miss for an unknown key or
+    service."""
+    first = message.splitlines()[0] if message else ""
+    try:
+        data, lines = load_yaml(file)
+    except TopologyFileError:
+        data, lines = None, SourceMap(file)
+    if match := VALIDATION.match(first):
         path: Path_ = tuple(p for p in match["path"].split(".") if p) + (match["key"],)
-        allowed = _allowed_at(path[:-1])
-        close = difflib.get_close_matches(match["key"], allowed, n=1, cutoff=0.6)
-        near = f" (did you mean '{close[0]}'?)" if close else ""
-        try:
-            _, lines = load_yaml(where)
-            location = lines.where(path)
-        except TopologyFileError:
-            location = where.name
-        return TopologyFileError(location, f"{dotted_path(path)}: unknown key '{match['key']}'{near} "
-                                           f"(Docker Compose: {message})")
-    if match := YAML_LINE.match(message):
+        near = _near(match["key"], _allowed_at(path[:-1]))
+        if Path(match["file"]).resolve() != file.resolve():
+            try:
+                _, lines = load_yaml(Path(match["file"]))  # an included or extended file
+            except TopologyFileError:
+                lines = SourceMap(Path(match["file"]))
+        return TopologyFileError(lines.where(path), f"{dotted_path(path)}: unknown key '{match['key']}'{near} "
+                                                    f"(Docker Compose: {message})")
+    if match := YAML_LINE.match(first):
         name = Path(match["file"]).name if match["file"] else file.name
         return TopologyFileError(f"{name}:{match['line']}", f"invalid YAML: {match['problem']} (Docker Compose)")
+    if match := SERVICE.match(first):
+        if match["missing"]:
+            services = list(data["services"]) if isinstance(data, dict) and isinstance(data.get("services"),
+                                                                                        dict) else []
+            near = _near(match["missing"], services, "service")
+            return TopologyFileError(lines.where(("services", match["name"], "depends_on")),
+                                     f"Docker Compose: {message}{near}")
+        return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
+    if match := AT_PATH.match(first):
+        return TopologyFileError(lines.where(tuple(match["path"].split("."))), f"Docker Compose: {message}")
     return TopologyFileError(file.name, f"Docker Compose: {message}")
+
+
+def _near(word: str, choices: list[str], kind: str = "") -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {kind + ' ' if kind else ''}'{close[0]}'?)" if close else ""
 
 
 def _allowed_at(path: Path_) -> list[str]:

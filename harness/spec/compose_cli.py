@@ -124,7 +124,8 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
     notes, errors = [], []
     for line in result.stderr.splitlines():
         if match := WARNING.match(line):
-            notes.append(f"{file.name}: Docker Compose: {match['msg'].replace(chr(92) + chr(34), chr(34))}")
+            text = match["msg"].replace('\\"', '"').removeprefix(f"{file}: ")
+            notes.append(f"{file.name}: Docker Compose: {text}")
         elif line.strip():
             errors.append(line.strip())
     if result.returncode != 0:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -40,6 +40,14 @@ def service_name_problem(name: object) -> str | None:
         return None
     return (f"service name {name!r} must be lower-case letters, digits, '-', '_' or '.', "
             "starting with a letter or digit (it becomes a host name on the network)")
+
+
+def _valid_port(value: int | str) -> int | str:
+    parse_port(value)  # a ValueError names the bad one
+    return value
+
+
+PortSpec = Annotated[int | str, AfterValidator(_valid_port)]
 
 
 class _Strict(BaseModel):
@@ -221,7 +229,7 @@ class ServiceSpec(_Strict):
     environment: dict[str, str] = Field(default_factory=dict)
     env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
                                                                   "topology file; `environment:` wins")
-    ports: list[Port | str] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
+    ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
                                                                       "'8000-8002'; each published on a free port "
                                                                       "of 127.0.0.1")
     depends_on: list[str] = Field(default_factory=list)
@@ -269,13 +277,6 @@ class ServiceSpec(_Strict):
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
-
-    @field_validator("ports")
-    @classmethod
-    def _port_forms(cls, value: list[int | str]) -> list[int | str]:
-        for port in value:
-            parse_port(port)  # a ValueError names the bad one
-        return value
 
     @model_validator(mode="after")
     def _image_or_build(self) -> ServiceSpec:

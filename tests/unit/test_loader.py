@@ -14,7 +14,9 @@ from harness.spec.loader import load_topology
 from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
-    "image, build, command, environment, ports, depends_on, ready, timeout, aliases, mounts, openapi, auth, fuzz, consumes, pact_name"
+    "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, job, ready, "
+    "healthcheck, timeout, aliases, mounts, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "shm_size, ulimits, sysctls, stop_signal, labels, platform, openapi, auth, fuzz, consumes, pact_name"
 )
 EXAMPLE = Path(__file__).parents[1] / "topologies" / "example.yaml"
 
@@ -284,7 +286,7 @@ def test_unknown_service_key_suggests_and_lists_allowed_keys(load_error):
                     target: /etc/conf
                     mode: ro
             """,
-            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target",
+            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target, read_only",
         ),
     ],
     ids=["ready.http", "ready", "mounts[0]"],
@@ -303,7 +305,7 @@ def test_unknown_build_key(load_error, app_dir):
     """)
     assert message == (
         "topology.yaml:5: services.a.build.dockerfil: unknown key 'dockerfil' (did you mean 'dockerfile'?); "
-        "allowed: context, dockerfile, args"
+        "allowed: context, dockerfile, args, target"
     )
 
 
@@ -316,7 +318,7 @@ def test_unknown_top_level_key_is_reported_with_the_missing_services(load_error)
     """)
     assert message == (
         "topology.yaml:1: required key 'services' is missing\n"
-        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, contracts"
+        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, contracts, image_substitutes"
     )
 
 
@@ -347,16 +349,18 @@ def test_empty_services(load_error):
 # --- service rules -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "body",
-    ["image: x\n    build: ./app", "command: run"],
-    ids=["both", "neither"],
-)
-def test_service_needs_exactly_one_of_image_or_build(load_error, app_dir, body):
-    message = load_error(f"services:\n  a:\n    {body}\n")
+def test_service_needs_image_or_build(load_error):
+    message = load_error("services:\n  a:\n    command: run\n")
     assert message == (
-        "topology.yaml:2: services.a: needs exactly one of 'image' (an image name) or 'build' (a build context)"
+        "topology.yaml:2: services.a: needs 'image' (an image name) or 'build' (a build context), or both (the built "
+        "image is then also tagged with the image name)"
     )
+
+
+def test_image_beside_build_is_the_name_the_built_image_also_gets(load, app_dir):
+    spec = load("services:\n  a:\n    image: shop-app:dev\n    build: ./app\n")
+    assert spec.services["a"].image == "shop-app:dev"
+    assert spec.services["a"].build.context == "./app"
 
 
 @pytest.mark.parametrize(
@@ -394,7 +398,7 @@ def test_times_only_applies_to_a_log_probe(load_error):
 
 @pytest.mark.parametrize(
     ("port", "problem"),
-    [(0, "greater than or equal to 1"), (70000, "less than or equal to 65535")],
+    [(0, "port 0 is outside 1..65535"), (70000, "port 70000 is outside 1..65535")],
 )
 def test_port_out_of_range(load_error, port, problem):
     message = load_error(f"""
@@ -405,7 +409,7 @@ def test_port_out_of_range(load_error, port, problem):
               - 8080
               - {port}
     """)
-    assert message == f"topology.yaml:6: services.a.ports[1]: Input should be {problem} (found {port})"
+    assert message == f"topology.yaml:6: services.a.ports[1]: {problem} (or its range is reversed)"
 
 
 def test_ready_port_out_of_range(load_error):
@@ -457,7 +461,7 @@ def test_invalid_mount_short_form(load_error):
               - ./conf
     """)
     assert message == (
-        "topology.yaml:5: services.a.mounts[0]: a mount is 'SOURCE:/absolute/target' or {source: ..., target: ...}"
+        "topology.yaml:5: services.a.mounts[0]: a mount is 'SOURCE:/absolute/target[:ro|:rw]' or {source: ..., target: ...}"
     )
 
 
@@ -471,7 +475,7 @@ def test_several_validation_errors_are_reported_together_one_per_line(load_error
             imag: x
     """)
     assert message.splitlines() == [
-        "topology.yaml:4: services.a.ports[0]: Input should be greater than or equal to 1 (found 0)",
+        "topology.yaml:4: services.a.ports[0]: port 0 is outside 1..65535 (or its range is reversed)",
         f"topology.yaml:6: services.b.imag: unknown key 'imag' (did you mean 'image'?); allowed: {SERVICE_KEYS}",
     ]
 
@@ -689,4 +693,4 @@ def test_top_level_file_key_is_unknown(load_error):
           a:
             image: x
     """)
-    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, contracts"
+    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, contracts, image_substitutes"
