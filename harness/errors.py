@@ -139,7 +139,8 @@ class ServiceNotReady(EnvironmentProblem):
 
 
 class ServiceExited(EnvironmentProblem):
-    """A service's container exited while the topology was starting. Fields: `service`, `exit_code`."""
+    """A service's container exited while the topology was starting. Fields: `service`, `container_exit` (its exit
+    code; `exit_code` is the CLI's)."""
 
 
 class FaultError(EnvironmentProblem):

@@ -117,7 +117,9 @@ def ensure_image(client: docker.DockerClient, name: str, *, service: str) -> str
     return name
 
 
-MISSING_HINT = ("Pull or build them first, use `build:` instead of `image:`, or substitute an image you have: "
+MISSING_HINT = ("Pull or build them first (on this project's machines `bash fixtures/images/ensure-base-images.sh` "
+                "provides python:3.11-slim, postgres:15 and redis:7), use `build:` instead of `image:`, or "
+                "substitute an image you have: "
                 "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
                 "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
 FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I)

@@ -198,7 +198,7 @@ class Service:
                         f"{' (a job must exit 0)' if self.spec.job else ''}. "
                         f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
                         "Fix the service's command or configuration (its log above says why it stopped).",
-                        service=self.name, exit_code=code)
+                        service=self.name, container_exit=code)
                 if self.container.status == "running" and running_since is None:
                     running_since = status_read
             if self.container.status == "running":

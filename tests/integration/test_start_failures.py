@@ -84,7 +84,9 @@ services:
 """)
     with pytest.raises(ImageMissing) as error:
         Topology.start(load_topology(file))
-    assert str(error.value).startswith("service 'ghost': image 'pytest-topology/does-not-exist:1' is not in the "
-                                       "local Docker engine and pulling it failed")
+    assert str(error.value).startswith(
+        "1 image(s) of topology no-image are not in the local Docker engine and could not be pulled:\n"
+        "  pytest-topology/does-not-exist:1 (needed by service 'ghost'): pulling it failed: ")
+    assert "--image-substitute NAME=LOCAL_IMAGE" in str(error.value)
     assert "ensure-base-images.sh" in str(error.value)
     assert harness_resources(docker_client, "no-image") == []

@@ -12,7 +12,6 @@ import pytest
 
 from harness import Topology, load_topology
 from harness.runtime.topology import StartEvent
-from harness.spec.compose import ComposeKeyIgnored
 
 from .conftest import TOPOLOGIES, harness_resources
 
@@ -127,10 +126,11 @@ def test_build_is_cached_on_the_next_start(example: Topology, docker_client) -> 
 
 
 def test_compose_file_starts_the_same_way(docker_client) -> None:  # noqa: ANN001
-    with pytest.warns(ComposeKeyIgnored, match=r"docker-compose.yml:\d+: services.counter.restart: ignored"):
-        spec = load_topology(TOPOLOGIES / "compose" / "docker-compose.yml")
+    spec = load_topology(TOPOLOGIES / "compose" / "docker-compose.yml")
+    assert "docker-compose.yml:43: services.counter.restart: ignored for a test run (containers live only for the " \
+           "run)" in spec.notes
     assert spec.services["counter"].depends_on == ["redis"]
-    assert spec.services["redis"].ready is not None and spec.services["redis"].ready.command == ["redis-cli", "ping"]
+    assert spec.services["redis"].probe is not None and spec.services["redis"].probe.command == ["redis-cli", "ping"]
     with Topology.start(spec) as topology:
         assert get(topology["relay"].url + "/relay") == {"relayed": {"greeting": "hello from compose"}}
         assert get(topology["counter"].url + "/count", "POST")["count"] >= 1
