@@ -105,9 +105,10 @@ def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
 
 
 def published_ports(container) -> dict[int, int]:  # noqa: ANN001 - docker Container
-    """Container port -> host port, from the container's inspect data."""
+    """TCP container port -> host port, from the container's inspect data."""
     bindings = container.attrs["HostConfig"].get("PortBindings") or {}
-    return {int(key.split("/")[0]): int(value[0]["HostPort"]) for key, value in bindings.items() if value}
+    return {int(key.split("/")[0]): int(value[0]["HostPort"]) for key, value in bindings.items()
+            if value and key.endswith("/tcp")}
 
 
 def _remove_containers(containers: list) -> None:

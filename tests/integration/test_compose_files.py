@@ -268,3 +268,33 @@ def test_a_folder_name_compose_would_clean_up(tmp_path, docker_client) -> None: 
     with Topology.start(spec) as topology:
         assert topology["cache"].status == "running"
     assert harness_resources(docker_client, "myshopcopy") == []
+
+
+def test_the_same_options_in_the_projects_own_format(tmp_path, docker_client) -> None:  # noqa: ANN001
+    (tmp_path / "job.env").write_text("KEY=schema\n")
+    file = compose(tmp_path, """
+        name: own-format
+        services:
+          store:
+            image: redis:7
+            healthcheck: {test: ["CMD", "redis-cli", "ping"], interval: 1}
+          migrate:
+            image: redis:7
+            job: true
+            env_file: [job.env]
+            entrypoint: ["/bin/sh", "-c"]
+            command: ['redis-cli -h store SET "$KEY" 3']
+            depends_on: [store]
+          app:
+            image: redis:7
+            working_dir: /tmp
+            user: redis
+            command: ["sh", "-c", "test \\"$(redis-cli -h store GET schema)\\" = 3 && exec sleep infinity"]
+            depends_on: [migrate]
+    """, "topology.yaml")
+    with Topology.start(load_topology(file)) as topology:
+        app = topology["app"]
+        assert app.status == "running"
+        assert (app.exec(["pwd"]).output.strip(), app.exec(["id", "-un"]).output.strip()) == ("/tmp", "redis")
+        assert topology["store"].container.attrs["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
+    assert harness_resources(docker_client, "own-format") == []

@@ -1,0 +1,110 @@
+"""Container options in this project's own YAML format: the same options compose files give, with their defaults
+and messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.runtime.containers import MountRef, _options
+from harness.spec.model import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, project_name
+
+
+def test_every_container_option(load, tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "app.env").write_text("export A=from-file\nB='quoted # not a comment'\nC=from-file\n")
+    spec = load("""
+        services:
+          app:
+            image: x
+            entrypoint: ["/bin/sh", "-c"]
+            command: ["exec run"]
+            working_dir: /srv
+            user: app
+            env_file: [app.env]
+            environment: {C: from-environment}
+            tmpfs: [/run]
+            init: true
+            mounts: [./conf:/etc/conf, "./conf:/etc/rw:rw"]
+            volumes: ["data:/data", /cache, "ro-data:/ro:ro"]
+            cap_add: [NET_ADMIN]
+            cap_drop: [ALL]
+            extra_hosts: {billing.local: 10.0.0.1}
+            hostname: app1
+            shm_size: 64m
+            ulimits: {nofile: {soft: 10, hard: 20}, nproc: 30}
+            sysctls: {net.core.somaxconn: 512}
+            stop_signal: SIGINT
+            labels: {team: shop}
+            platform: linux/amd64
+            healthcheck: {test: "curl -f localhost", interval: 1.5, retries: 3}
+            ports: [8000, "53/udp", "9000-9001"]
+    """)
+    app = spec.services["app"]
+    assert app.full_environment(spec.base_dir) == {"A": "from-file", "B": "quoted # not a comment",
+                                                   "C": "from-environment"}
+    assert app.mounts == [Mount(source="./conf", target="/etc/conf", read_only=True),
+                          Mount(source="./conf", target="/etc/rw", read_only=False)]
+    assert app.volumes == [VolumeMount(source="data", target="/data"), VolumeMount(target="/cache"),
+                           VolumeMount(source="ro-data", target="/ro", read_only=True)]
+    assert app.healthcheck == Healthcheck(test=["CMD-SHELL", "curl -f localhost"], interval=1.5, retries=3)
+    assert app.probe == ReadyProbe(command=["/bin/sh", "-c", "curl -f localhost"])
+    assert app.published() == [(8000, "tcp"), (53, "udp"), (9000, "tcp"), (9001, "tcp")]
+    assert app.published_ports() == [8000, 9000, 9001]
+
+    options = _options(app, [MountRef("bind", "/abs/conf", "/etc/conf", True)], {"org.pytest-topology.run": "r1"})
+    assert options["labels"] == {"team": "shop", "org.pytest-topology.run": "r1"}
+    assert options["healthcheck"] == {"test": ["CMD-SHELL", "curl -f localhost"], "interval": 1_500_000_000,
+                                      "retries": 3}
+    assert options["tmpfs"] == {"/run": ""}
+    assert [(u["Name"], u["Soft"], u["Hard"]) for u in options["ulimits"]] == [("nofile", 10, 20), ("nproc", 30, 30)]
+    assert options["mounts"][0] == {"Target": "/etc/conf", "Source": "/abs/conf", "Type": "bind", "ReadOnly": True}
+    assert (options["entrypoint"], options["working_dir"], options["user"], options["init"]) == (
+        ["/bin/sh", "-c"], "/srv", "app", True)
+    assert (options["cap_add"], options["cap_drop"], options["extra_hosts"]) == (
+        ["NET_ADMIN"], ["ALL"], {"billing.local": "10.0.0.1"})
+    assert (options["sysctls"], options["shm_size"], options["stop_signal"], options["platform"]) == (
+        {"net.core.somaxconn": "512"}, "64m", "SIGINT", "linux/amd64")
+    assert app.ulimits == {"nofile": Ulimit(soft=10, hard=20), "nproc": 30}
+
+
+def test_defaults_leave_the_image_alone(load):
+    options = _options(load("services:\n  a:\n    image: x\n").services["a"], [], {})
+    assert options == {"labels": {}, "mounts": [], "privileged": False}
+
+
+def test_a_job(load):
+    spec = load("services:\n  db:\n    image: x\n  migrate:\n    image: x\n    job: true\n    depends_on: [db]\n")
+    assert spec.services["migrate"].job
+
+
+def test_a_missing_env_file(load_error, tmp_path):
+    assert load_error("services:\n  a:\n    image: x\n    env_file: [nope.env]\n") == (
+        f"topology.yaml:4: services.a.env_file[0]: env_file 'nope.env' is not a file (paths are relative to "
+        f"{tmp_path.resolve()})")
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [("53/sctp", "port '53/sctp' is not a container port: N, 'N/udp', 'N-M' or 'N-M/udp'"),
+     ("9001-9000", "port '9001-9000' is outside 1..65535 (or its range is reversed)")],
+)
+def test_bad_ports(load_error, port, message):
+    assert load_error(f"services:\n  a:\n    image: x\n    ports: ['{port}']\n") == (
+        f"topology.yaml:4: services.a.ports[0]: {message}")
+
+
+def test_bad_healthcheck(load_error):
+    assert load_error("services:\n  a:\n    image: x\n    healthcheck: {test: [RUN, x]}\n") == (
+        "topology.yaml:4: services.a.healthcheck: test is ['CMD', program, args...], ['CMD-SHELL', 'shell command'], "
+        "['NONE'] or a shell command string")
+
+
+@pytest.mark.parametrize(("text", "name"), [("My Project (copy)", "myprojectcopy"), ("Shop_Tests-2", "shop_tests-2"),
+                                            ("-x.y", "xy")])
+def test_project_names_as_compose_makes_them(text, name):
+    assert project_name(text) == name
+
+
+def test_parse_port():
+    assert parse_port("8000-8002/udp") == ([8000, 8001, 8002], "udp")
+    assert parse_port(80) == ([80], "tcp")
