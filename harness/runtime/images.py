@@ -191,8 +191,9 @@ def _present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
         return None
     except docker.errors.ImageNotFound:
         pass
-    except docker.errors.APIError as exc:  # e.g. an invalid reference
-        return str(getattr(exc, "explanation", None) or exc).splitlines()[0][:200]
+    except docker.errors.APIError as exc:  # e.g. an invalid reference ("Python:3.11" has an upper-case letter)
+        text = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
+        return text.removeprefix(f"no such image: {name}: ")[:200]
     try:
         client.images.pull(name)
         return None

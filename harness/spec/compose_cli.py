@@ -129,7 +129,11 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
         elif line.strip():
             errors.append(line.strip())
     if result.returncode != 0:
-        raise on_error(file, "\n".join(errors) or f"`config` exited with code {result.returncode}")
+        error = on_error(file, "\n".join(errors) or f"`config` exited with code {result.returncode}")
+        if not notes:
+            raise error
+        warned = "".join(f"\n  Docker Compose warned: {n.split(': Docker Compose: ', 1)[-1]}" for n in notes)
+        raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + warned) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
 
 

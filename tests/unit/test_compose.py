@@ -801,3 +801,11 @@ def test_no_compose_binary_is_one_clear_error(monkeypatch, tmp_path, write):
         assert info.value.exit_code == 3
     finally:
         compose_cli.compose_binary.cache_clear()
+
+
+def test_compose_warnings_come_with_its_error(compose_error, monkeypatch):
+    monkeypatch.delenv("API_IMAGE", raising=False)
+    assert compose_error("services:\n  api:\n    image: ${API_IMAGE}\n") == (
+        'docker-compose.yml:2: Docker Compose: service "api" has neither an image nor a build context specified: '
+        'invalid compose project\n'
+        '  Docker Compose warned: The "API_IMAGE" variable is not set. Defaulting to a blank string.')
