@@ -1,11 +1,13 @@
 """Every failure a user can act on, one class per kind. `str(error)` is the whole message meant for a person; the
 fields (`service`, `location`, `hint`, ...) are there for programs.
 
-Exit codes of the CLI (and of a pytest session that cannot start its topology) come from the class:
+Exit codes of the CLI come from the class:
 
-    0  everything passed                      2  bad input: topology file, pact file, states module, options
-    1  failures found (tests, pacts, fuzzing) 3  environment: Docker engine, image, build, a service that won't start
-                                              4  internal error (a bug of pytest-topology: please report it)
+    0  everything passed
+    1  failures found: pacts, fuzzing, drift, a service of the topology that exits or never gets ready
+    2  bad input: topology file, pact file, states module, options
+    3  environment: Docker engine, image, build, an operation Docker refuses
+    4  internal error (a bug of pytest-topology: please report it)
 
 This module imports nothing but the standard library, so every stage may raise these.
 """
@@ -134,11 +136,19 @@ class BuildFailed(EnvironmentProblem):
     """`docker build` of a service's image failed."""
 
 
-class ServiceNotReady(EnvironmentProblem):
+# --- a service of the topology failed (exit 1, like any failure found: the services are what is under test) ----------
+
+class ServiceFailed(HarnessError):
+    """A service of the topology did not come up: its own failure, not the machine's."""
+
+    exit_code: ClassVar[int] = EXIT_FAILED
+
+
+class ServiceNotReady(ServiceFailed):
     """A service did not pass its readiness probe in time. Fields: `service`, `probe`, `waited` (seconds)."""
 
 
-class ServiceExited(EnvironmentProblem):
+class ServiceExited(ServiceFailed):
     """A service's container exited while the topology was starting. Fields: `service`, `container_exit` (its exit
     code; `exit_code` is the CLI's)."""
 

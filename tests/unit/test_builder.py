@@ -95,7 +95,7 @@ def test_every_error_class_is_importable_from_the_package() -> None:
 
 @pytest.mark.parametrize(("error", "code"), [
     (harness.TopologyFileError("t.yaml:1", "bad"), 2), (harness.MalformedPact("bad"), 2),
-    (harness.DockerUnavailable("none"), 3), (harness.BuildFailed("broken"), 3), (harness.ServiceNotReady("slow"), 3),
+    (harness.DockerUnavailable("none"), 3), (harness.BuildFailed("broken"), 3), (harness.ServiceNotReady("slow"), 1), (harness.ServiceExited("died"), 1),
     (harness.DockerError("refused"), 3),
 ])
 def test_error_classes_carry_the_exit_code_of_their_kind(error: harness.HarnessError, code: int) -> None:
