@@ -122,7 +122,7 @@ def test_a_failing_job_is_an_error_with_its_exit_code_and_log(tmp_path, docker_c
     assert str(error.value).startswith("service 'migrate' exited with code 4 during startup (a job must exit 0).")
     assert "  | schema version 2 not found" in str(error.value)
     assert (error.value.service, error.value.container_exit) == ("migrate", 4)
-    assert error.value.exit_code == 3  # the CLI's: environment
+    assert error.value.exit_code == 1  # the CLI's: a failure of the topology under test
     assert harness_resources(docker_client, "failing-job") == []
 
 
