@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder for contract-matrix.json and .html (default: reports)")
     verify.set_defaults(run=_verify)
 
-    fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`")
+    fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`, "
+                                             "all services at once")
     fuzz.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
     _topology_options(fuzz)
     fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
@@ -91,6 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the topology's, else "
                                        "not_a_server_error,status_code_conformance,content_type_conformance,"
                                        "response_schema_conformance)")
+    fuzz.add_argument("--mode", choices=("positive", "negative", "all"),
+                      help="generated data: valid (positive), invalid (negative) or both (default: the service's "
+                           "`fuzz: {mode: ...}`, else positive)")
+    fuzz.add_argument("--workers", type=_positive_int, default=1, help="schemathesis workers per service (default 1)")
     fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
     fuzz.set_defaults(run=_fuzz)
 
@@ -253,23 +258,33 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     return exit_code(results)
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from harness.fuzz.session import fuzz_service, fuzz_targets
+    from harness.fuzz.session import PHASES, FuzzOptions, fuzz_all, fuzz_targets
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import print_result, write_fuzz_junit
     from harness.runtime.topology import Topology
 
     spec = _load(args, err)
-    names = fuzz_targets(spec, args.service)
-    results = []
+    names = fuzz_targets(spec, args.service)  # also fails early (exit 2) on an auth hook that does not import
+    phases = args.phases.split(",") if args.phases else None
+    unknown = [p for p in phases or [] if p not in PHASES]
+    if unknown:
+        from harness.errors import OptionError
+
+        raise OptionError(f"--phases: unknown phase(s) {', '.join(unknown)}; choose from {','.join(PHASES)}")
+    options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=phases,
+                          checks=args.checks.split(",") if args.checks else None, mode=args.mode,
+                          workers=args.workers)
     with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
         for name in names:
-            err.print(f"fuzzing {name} at {topology[name].url}")
-            result = fuzz_service(topology, name, max_examples=args.max_examples, seed=args.seed,
-                                  phases=args.phases.split(",") if args.phases else None,
-                                  checks=args.checks.split(",") if args.checks else None)
-            results.append(result)
-            print_result(result, err)
+            err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
+        results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err))
     if args.junit:
         write_fuzz_junit(results, args.junit)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED

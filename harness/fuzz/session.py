@@ -1,53 +1,54 @@
-"""Fuzzing: schemathesis against every service of a running topology that declares `openapi:`.
+"""Fuzzing a running topology: every service that declares `openapi:` gets one schemathesis run, all services at once.
 
-Each service's spec is loaded from the service (or a file next to the topology), pointed at its published URL,
-authenticated as its `auth:` says, and run through schemathesis' engine: examples, coverage, fuzzing and the
-stateful sequences the spec's `links` describe. Failures come back per operation and check, with a curl command.
+A service's document is loaded from the service (with the service's `auth:`) or from a file next to the topology; the
+run goes to the service's URL plus the spec's base path (OpenAPI 3 `servers`, Swagger 2 `basePath`: schemathesis'
+origin semantics). When every answer there is 404, the paths are tried without the base path: if the service answers
+there, that is reported as one finding and the run's results are those of the paths where it really answers.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
+import os
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from harness.errors import HarnessError, SpecUnavailable
+from harness.fuzz.auth import Headers, auth_headers, check_auth
+from harness.fuzz.engine import EngineRun, EngineSettings, run_schema
+from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
-from harness.spec.model import ClientCredentials, ServiceSpec, TopologySpec
+from harness.spec.model import ServiceSpec, TopologySpec
 
 DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
                   "response_schema_conformance"]
 PHASES = ["examples", "coverage", "fuzzing", "stateful"]
-
+MODES = ("positive", "negative", "all")
 
 
 @dataclass(frozen=True)
-class Failure:
-    operation: str  # "GET /api/users/{id}", or "stateful" for a sequence
-    check: str
-    title: str
-    curl: str  # one command per request of the failing case or sequence
-    phase: str
+class FuzzOptions:
+    """What the command line (or pytest's options) chose; None: the service's setting, else the default."""
+
+    max_examples: int | None = None
+    seed: int | None = None
+    phases: list[str] | None = None
+    checks: list[str] | None = None
+    mode: str | None = None
+    workers: int = 1  # schemathesis workers per service
+    cache_dir: Path | None = None  # Hypothesis' folder; default: the user's cache folder
 
 
-@dataclass
-class ServiceResult:
-    service: str
-    url: str
-    seed: int
-    operations: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    requests: int = 0
-    seconds: float = 0.0
-    log: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/pytest-topology/hypothesis` (~/.cache/... by default): never the working directory."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-topology" / "hypothesis"
 
 
 def fuzzable(topology: Topology) -> list[str]:
@@ -55,14 +56,16 @@ def fuzzable(topology: Topology) -> list[str]:
 
 
 def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[str]:
-    """The services to fuzz: those with `openapi:`, or the named ones. Raises HarnessError when a named service has
-    no `openapi:` or nothing is left."""
+    """The services to fuzz, in the topology's order: those with `openapi:`, or the named ones. Raises HarnessError
+    when a named service has no `openapi:` or nothing is left, AuthHookError when an auth hook cannot be used."""
     names = [n for n, s in spec.services.items() if s.openapi and (not services or n in services)]
     unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
     if unknown or not names:
         with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
         raise HarnessError(f"nothing to fuzz: {', '.join(unknown) or 'no service'} of topology {spec.project} "
                            f"declares `openapi:` (services with one: {with_spec})")
+    for name in names:
+        check_auth(spec.services[name], name)
     return names
 
 
@@ -73,119 +76,208 @@ def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str
     return [c for c in chosen if c not in excluded]
 
 
-def fuzz_service(topology: Topology, name: str, *, max_examples: int | None = None, seed: int | None = None,
-                 phases: list[str] | None = None, checks: list[str] | None = None) -> ServiceResult:
-    from schemathesis.engine import events, from_schema
-    from schemathesis.generation import GenerationMode
+def mode_for(spec: ServiceSpec, override: str | None = None) -> str:
+    """The command line's mode, else the service's `fuzz: {mode: ...}`, else positive."""
+    return override or spec.fuzz.mode or "positive"
 
-    service, spec = topology[name], topology.spec.services[name]
-    schema = _load(topology, name)
-    schema.config.update(base_url=service.url)
-    seed = seed if seed is not None else random.randrange(2**31)  # always a seed to print, so runs can be redone
-    schema.config.seed = seed
-    # Positive data only (negative mode flags lax input coercion, which is not a bug), and no example database:
-    # the seed alone decides a run.
-    schema.config.generation.update(modes=[GenerationMode.POSITIVE], database="none")
-    if max_examples is not None:
-        schema.config.generation.update(max_examples=max_examples)
-    schema.config.checks.update(included_check_names=checks_for(spec, checks))
-    schema.config.phases.update(phases=phases or PHASES)
-    if spec.auth:
-        _authenticate(schema, topology, spec)
-    result = ServiceResult(name, service.url, seed)
+
+def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions(),
+             on_result: Callable[[ServiceResult], None] | None = None) -> list[ServiceResult]:
+    """Fuzz `names` concurrently (one schemathesis run per service, each in a thread). Returns the results in the
+    order of `names`; `on_result` sees them in that order too. Raises the first service's HarnessError (in that
+    order) once the runs before it are reported."""
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fuzz") as pool:
+        futures = [pool.submit(fuzz_service, topology, name, options) for name in names]
+        for future in futures:
+            result = future.result()
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+def fuzz_service(topology: Topology, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
+    """One schemathesis run of service `name`. Returns its findings (deduplicated across phases); raises
+    SpecUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
+    spec, service = topology.spec.services[name], topology[name]
+    headers = auth_headers(topology, name)
+    seed = options.seed if options.seed is not None else random.randrange(2**31)  # always a seed to print
+    settings = EngineSettings(seed=seed, phases=options.phases or PHASES, checks=checks_for(spec, options.checks),
+                              mode=mode_for(spec, options.mode), max_examples=options.max_examples,
+                              workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
     started, log_since = time.monotonic(), time.time()
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
-            result.requests += len(event.recorder.interactions)
-            if event.label and event.label not in result.operations:
-                result.operations.append(event.label)
-            result.failures += _failures(event)
-        elif isinstance(event, events.FatalError):
-            raise SpecUnavailable(f"service '{name}': schemathesis stopped: {event.exception}")
+    schema = load_schema(topology, name, headers)
+    labels, broken = _operations(schema)
+    base = service.url.rstrip("/")
+    declared = _declared_base_path(schema)
+    url = base + declared
+    schema.config.update(base_url=url)
+    run = run_schema(schema, settings, headers)
+    notes: list[Finding] = []
+    if run.every_answer_is(404):
+        if declared:
+            probe_schema = load_schema(topology, name, headers)
+            probe_schema.config.update(base_url=base)
+            probe = run_schema(probe_schema, settings, headers)
+            if probe.statuses and not probe.every_answer_is(404):
+                notes.append(Finding(
+                    SERVICE_WIDE, "base_path", f"the service serves the spec's paths without its base path {declared}",
+                    detail=f"every request under {url} was answered 404; the same paths under {base} are served, "
+                           "so the results below are from there. Either the spec's base path (OpenAPI 3 `servers`, "
+                           "Swagger 2 `basePath`) or the service's routes are wrong."))
+                run, url = probe, base
+            else:
+                notes.append(_all_404(url))
+        else:
+            notes.append(_all_404(url))
+    result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
+                           operations=labels + list(broken), requests=run.requests,
+                           requests_by_operation=dict(run.requests_by_operation))
+    result.findings = notes + run.findings + _unreported(run, labels, broken)
     result.seconds = time.monotonic() - started
-    result.failures = list(dict.fromkeys(result.failures))
-    result.log = service.logs(since=log_since) if result.failures else ""
+    if result.findings:
+        try:
+            result.log = service.logs(since=log_since)
+        except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
+            result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
     return result
 
 
-def operations(topology: Topology, name: str) -> list[str]:
-    """The labels of the operations in a service's spec ("GET /api/users/{id}")."""
-    return [result.ok().label for result in _load(topology, name).get_all_operations()]
+def _all_404(url: str) -> Finding:
+    return Finding(SERVICE_WIDE, "base_url_mismatch", f"every request was answered 404 at {url}", kind="error",
+                   detail="Nothing of the spec is served there: check the service's `openapi:` document and the "
+                          "base path its `servers` / `basePath` declare.")
 
 
-def _load(topology: Topology, name: str) -> Any:
+def _unreported(run: EngineRun, labels: list[str], broken: dict[str, str]) -> list[Finding]:
+    """Operations the run says nothing about: one that cannot be parsed, one that sent no request, one where every
+    answer was 401/403 (the topology's `auth:` is refused)."""
+    with_finding = {f.operation for f in run.findings}
+    extra = [Finding(label, "schema_error", f"the operation cannot be parsed: {error.splitlines()[0]}", kind="error",
+                     detail=error) for label, error in broken.items() if label not in with_finding]
+    for label in labels:
+        if label in with_finding:
+            continue
+        statuses = run.statuses.get(label, {})
+        if not run.requests_by_operation.get(label):
+            reasons = "; ".join(sorted(run.skip_reasons.get(label, ()))) or "no case was generated"
+            extra.append(Finding(label, "no_requests", f"no request was sent for this operation ({reasons})",
+                                 kind="error"))
+        elif statuses and set(statuses) <= {401, 403}:
+            extra.append(Finding(label, "missing_auth", f"every request was refused with "
+                                 f"{'/'.join(map(str, sorted(statuses)))}: the service did not accept the run's "
+                                 "credentials (the service's `auth:` in the topology)", kind="error"))
+    return extra
+
+
+def _operations(schema: Any) -> tuple[list[str], dict[str, str]]:
+    """(labels of the operations that load, {label: error} of those that do not), in the spec's order."""
+    labels, broken = [], {}
+    for result in schema.get_all_operations():
+        error = getattr(result, "err", None)
+        if error is None:
+            labels.append(result.ok().label)
+            continue
+        problem = error()
+        label = getattr(problem, "label", None) or \
+            f"{str(getattr(problem, 'method', '?')).upper()} {getattr(problem, 'path', '?')}"
+        broken[label] = str(problem).strip() or type(problem).__name__
+    return labels, broken
+
+
+def operations(topology: Topology, name: str) -> tuple[list[str], dict[str, str]]:
+    """The operations of a service's spec: (labels such as "GET /api/users/{id}", {label: why it cannot be parsed}).
+    Raises SpecUnavailable when the document cannot be loaded."""
+    return _operations(load_schema(topology, name, auth_headers(topology, name)))
+
+
+def _declared_base_path(schema: Any) -> str:
+    """The spec's base path ("/api/v1"), "" for none."""
+    try:
+        return str(schema.declared_base_path() or "").rstrip("/")
+    except Exception:  # noqa: BLE001 - a spec without servers/basePath (or an odd one) has no base path
+        return ""
+
+
+def load_schema(topology: Topology, name: str, headers: Headers | None) -> Any:
+    """A service's OpenAPI document as a schemathesis schema: from a file next to the topology (`openapi: spec.yaml`)
+    or from the service (`openapi: /openapi.json`, fetched with the service's auth headers).
+
+    Raises SpecUnavailable saying which: a missing file, connection refused, 401/403, 404, or a parse error with its
+    line and column."""
     import schemathesis
 
-    spec = topology.spec.services[name]
-    location = spec.openapi or ""
+    location = topology.spec.services[name].openapi or ""
     file = topology.spec.base_dir / location
+    if not location.startswith(("/", "http://", "https://")):
+        if not file.is_file():
+            raise SpecUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
+                                  hint="`openapi:` is a file next to the topology file, or a path the service "
+                                       "serves (starting with /).", service=name, location=str(file))
+        _parse(file.read_text(encoding="utf-8", errors="replace"), name, str(file))
+        return _loaded(lambda: schemathesis.openapi.from_path(str(file)), name, str(file))
+    url = location if location.startswith("http") else topology[name].url + location
+    sent = headers() if headers else {}
+    text = _fetch(url, sent, name)
+    _parse(text, name, url)
+    return _loaded(lambda: schemathesis.openapi.from_url(url, headers=sent, timeout=10), name, url)
+
+
+def _fetch(url: str, headers: dict[str, str], name: str) -> str:
+    where = f"service '{name}': cannot load its OpenAPI document from {url}"
     try:
-        if not location.startswith("/") and file.is_file():
-            return schemathesis.openapi.from_path(str(file))
-        return schemathesis.openapi.from_url(topology[name].url + location, timeout=10)
-    except Exception as error:  # noqa: BLE001 - any loading failure means the same to the user
-        where = file if not location.startswith("/") and file.is_file() else topology[name].url + location
+        response = requests.get(url, headers=headers, timeout=10)
+    except requests.ConnectionError as error:
+        raise SpecUnavailable(f"{where}: connection refused or reset ({type(error).__name__})",
+                              hint="Check that the service is up and listens on the port the topology publishes.",
+                              service=name, location=url) from None
+    except requests.Timeout:
+        raise SpecUnavailable(f"{where}: no answer within 10 s", service=name, location=url) from None
+    if response.status_code in (401, 403):
+        sent = ", ".join(sorted(headers)) or "none"
+        raise SpecUnavailable(f"{where}: {response.status_code} (the service wants credentials; headers sent: "
+                              f"{sent})", hint="Give the service an `auth:` in the topology (headers, "
+                              "client_credentials or hook): the document is loaded with it.",
+                              service=name, location=url, status=response.status_code)
+    if response.status_code == 404:
+        raise SpecUnavailable(f"{where}: 404, the service serves no document there",
+                              hint="Point `openapi:` at the path the service serves its document on "
+                                   "(e.g. /openapi.json), or at a file next to the topology.",
+                              service=name, location=url, status=404)
+    if response.status_code != 200:
+        raise SpecUnavailable(f"{where}: {response.status_code} {response.text[:200]}", service=name,
+                              location=url, status=response.status_code)
+    return response.text
+
+
+def _parse(text: str, name: str, where: str) -> None:
+    """Raise SpecUnavailable with the line and column when `text` is neither JSON nor YAML."""
+    import yaml
+
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            json.loads(text)
+            return
+        except json.JSONDecodeError as error:
+            raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid JSON: line "
+                                  f"{error.lineno}, column {error.colno}: {error.msg}", service=name,
+                                  location=f"{where}:{error.lineno}:{error.colno}") from None
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid YAML: {at}{problem}",
+                              service=name, location=f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+                              ) from None
+
+
+def _loaded(load: Callable[[], Any], name: str, where: str) -> Any:
+    try:
+        return load()
+    except Exception as error:  # noqa: BLE001 - schemathesis' loading errors, said as one
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecUnavailable(f"service '{name}': cannot load its OpenAPI document from {where}: {first}. Check "
-                              "that the service is up and that `openapi:` in the topology file points at its "
-                              "document (a path served by the service, or a file next to the topology).") from None
-
-
-def _failures(event: Any) -> list[Failure]:
-    recorder, found = event.recorder, []
-    for case_id, checks in recorder.checks.items():
-        for check in checks:
-            if check.status.name != "FAILURE" or check.failure_info is None:
-                continue
-            case = recorder.cases[case_id].value
-            operation = event.label or f"stateful ({case.method} {case.path})"
-            found.append(Failure(operation, check.name, check.failure_info.failure.title,
-                                 check.failure_info.code_sample, str(event.phase.value)))
-    return found
-
-
-def _authenticate(schema: Any, topology: Topology, spec: ServiceSpec) -> None:
-    assert spec.auth is not None
-    if spec.auth.client_credentials:
-        get_headers = BearerToken(topology, spec.auth.client_credentials).headers
-    elif spec.auth.headers is not None:
-        fixed = dict(spec.auth.headers)
-        get_headers = lambda: fixed  # noqa: E731
-    else:
-        module, _, function = (spec.auth.hook or "").partition(":")
-        hook = getattr(importlib.import_module(module), function)
-        get_headers = lambda: hook(topology)  # noqa: E731
-
-    @schema.auth(refresh_interval=30)
-    class TopologyAuth:
-        def get(self, case: Any, context: Any) -> dict[str, str]:
-            return get_headers()
-
-        def set(self, case: Any, data: dict[str, str], context: Any) -> None:
-            case.headers = {**(case.headers or {}), **data}
-
-
-class BearerToken:
-    """A client_credentials token from a service of the topology, fetched again shortly before it expires."""
-
-    def __init__(self, topology: Topology, grant: ClientCredentials) -> None:
-        self.topology = topology
-        self.grant = grant
-        self._token = ""
-        self._expires = 0.0
-
-    def headers(self) -> dict[str, str]:
-        if time.monotonic() > self._expires - 30:
-            form = {"grant_type": "client_credentials", "client_id": self.grant.client_id,
-                    "client_secret": self.grant.client_secret}
-            if self.grant.audience:
-                form["audience"] = self.grant.audience
-            url = self.topology[self.grant.token_service].url + self.grant.token_path
-            response = requests.post(url, data=form, timeout=10)
-            if response.status_code != 200:
-                raise HarnessError(f"auth: {url} refused client {self.grant.client_id!r}: {response.status_code} "
-                                   f"{response.text[:200]}")
-            body = response.json()
-            self._token = body["access_token"]
-            self._expires = time.monotonic() + float(body.get("expires_in", 300))
-        return {"Authorization": f"Bearer {self._token}"}
+        raise SpecUnavailable(f"service '{name}': cannot load its OpenAPI document from {where}: {first}",
+                              service=name, location=where) from None

@@ -1,61 +1,95 @@
-"""Fuzzing results as people read them: a line per service, each failure with the curl command that reproduces it,
-the seed and the service's log lines for it; and JUnit."""
+"""Fuzzing results as people read them: a line per service; each distinct finding with its check, the phases it was
+seen in, schemathesis' detail (status, schema path and value, response excerpt), the curl command that redoes it, the
+service's log lines for that request (without ANSI codes) and the seed; and JUnit."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from rich.console import Console
 
-from harness.fuzz.session import Failure, ServiceResult
+from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.junit import Case, write_junit
+from harness.report.text import strip_ansi
+
+CLI_RERUN = "rerun with --seed {seed} --service {service}"
+PYTEST_RERUN = "rerun with --fuzz-seed {seed} --fuzz-service {service}"
+LOG_LINES, LOG_LINE_CHARS = 5, 300
+_ERROR_LINE = re.compile(r"Traceback|Error\b|Exception\b|panic|FATAL", re.IGNORECASE)
+
+
+def summary_line(result: ServiceResult) -> str:
+    rate = result.requests / result.seconds if result.seconds else 0.0
+    counts = ""
+    if result.findings:
+        counts = f": {len(result.failures)} failure(s), {len(result.errors)} error(s)"
+    return (f"{result.service} at {result.url}: {len(result.operations)} operation(s), {result.requests} requests in "
+            f"{result.seconds:.1f} s ({rate:.0f}/s), {result.mode} data, seed {result.seed}{counts}")
 
 
 def print_result(result: ServiceResult, err: Console) -> None:
-    rate = result.requests / result.seconds if result.seconds else 0.0
-    summary = (f"{result.service}: {len(result.operations)} operation(s), {result.requests} requests in "
-               f"{result.seconds:.1f} s ({rate:.0f}/s), seed {result.seed}")
     if result.passed:
-        err.print(f"[green]passed[/green] {summary}", highlight=False)
+        err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
         return
-    err.print(f"[red]FAILED[/red] {summary}: {len(result.failures)} failure(s)", highlight=False)
-    err.print(failures_text(result, result.failures), markup=False, highlight=False)
+    err.print(f"[red]FAILED[/red] {summary_line(result)}", highlight=False, soft_wrap=True)
+    err.print(findings_text(result, result.findings), markup=False, highlight=False, soft_wrap=True)
 
 
-def failures_text(result: ServiceResult, failures: list[Failure]) -> str:
-    """Each failure with the curl command(s) that redo it and the service's log lines for it; then the seed."""
-    lines = []
-    for failure in failures:
-        curl = failure.curl.replace("\n", "\n               ")
-        lines += [f"  {failure.operation}: {failure.title} ({failure.check}, {failure.phase} phase)",
-                  f"    reproduce: {curl}"]
-        logged = log_lines_for(failure, result.log)
+def findings_text(result: ServiceResult, findings: list[Finding], rerun: str = CLI_RERUN) -> str:
+    """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
+    to rerun with the same seed."""
+    lines: list[str] = []
+    for finding in findings:
+        where = f", {', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}" if finding.phases \
+            else ""
+        verdict = "" if finding.kind == "failure" else "ERROR "
+        lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.check}{where})")
+        if finding.detail:
+            lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
+        if finding.curl:
+            lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
+        logged = log_lines_for(finding, result.log)
         if logged:
             lines += ["    the service's log for it:", *(f"      | {line}" for line in logged)]
-    lines.append(f"  rerun with --seed {result.seed} --service {result.service}")
+    lines.append("  " + rerun.format(seed=result.seed, service=result.service))
     return "\n".join(lines)
 
 
-def log_lines_for(failure: Failure, log: str, limit: int = 5) -> list[str]:
-    """The service's last log lines that mention the path of the failing request."""
-    last = failure.curl.strip().splitlines()[-1].split()
-    method, path = last[2] if len(last) > 2 else "", urlsplit(last[-1].strip("'")).path
-    lines = [line for line in log.splitlines() if path and path in line]
-    return ([line for line in lines if method in line] or lines)[-limit:]
+def log_lines_for(finding: Finding, log: str, limit: int = LOG_LINES) -> list[str]:
+    """The service's last log lines for the failing request (ANSI codes out, long lines cut): those naming its exact
+    target (path and query), else for a request that got no answer the last error lines logged, else its path."""
+    method, _, target = finding.request.partition(" ")
+    if not target:
+        return []
+    lines = [line.strip() for line in strip_ansi(log).splitlines() if line.strip()]
+    path = target.split("?", 1)[0]
+    chosen = [line for line in lines if target in line]
+    if not chosen and finding.kind == "error":  # no answer (a crash): the request is rarely logged, the crash is
+        chosen = [line for line in lines if _ERROR_LINE.search(line)]
+    elif not chosen:
+        by_path = [line for line in lines if path in line]
+        chosen = [line for line in by_path if method in line] or by_path
+    return [line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " ..." for line in chosen[-limit:]]
 
 
 def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
-    """One test case per service and operation, and one per service for its stateful sequences when they failed."""
+    """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
+    when something was found about it (a base path, an engine error). A case with an error-kind finding is an
+    <error>, else a <failure> when a check failed. Each distinct finding appears once."""
     cases: list[Case] = []
     for result in results:
-        groups = {operation: [f for f in result.failures if f.operation == operation]
-                  for operation in result.operations or [result.service]}
-        stateful = [f for f in result.failures if f.operation not in result.operations]
-        if stateful:
-            groups["stateful"] = stateful
-        for operation, mine in groups.items():
-            details = "\n\n".join(f"{f.title} ({f.check})\n{f.curl}" for f in mine) + f"\n\nseed {result.seed}"
-            cases.append(Case(f"fuzz.{result.service}", operation, failure=f"{len(mine)} failure(s)" if mine else None,
-                              details=details if mine else ""))
+        names = list(result.operations)
+        if "stateful" in result.phases or result.findings_for("stateful"):
+            names.append("stateful")
+        if result.findings_for(SERVICE_WIDE):
+            names.insert(0, SERVICE_WIDE)
+        for name in names or [SERVICE_WIDE]:
+            mine = result.findings_for(name)
+            errors = [f for f in mine if f.kind == "error"]
+            details = findings_text(result, mine) if mine else ""
+            message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
+            cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
+                              failure=message if mine and not errors else None, details=details))
     return write_junit(file, "fuzz", cases)

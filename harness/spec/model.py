@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -216,6 +216,8 @@ class ExcludedCheck(_Strict):
 
 class FuzzSpec(_Strict):
     checks: list[str] | None = None  # None: the harness's defaults
+    mode: Literal["positive", "negative", "all"] | None = Field(
+        default=None, description="data schemathesis generates: valid (positive, the default), invalid, or both")
     exclude: list[ExcludedCheck] = Field(default_factory=list)
 
 

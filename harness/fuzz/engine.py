@@ -1,0 +1,202 @@
+"""The adapter to schemathesis' engine (the only module that imports `schemathesis.engine`): runs a loaded schema and
+turns the engine's events into the harness's own data (harness.fuzz.results). Nothing the engine says is dropped:
+failed checks, network errors and timeouts (NonFatalError), operations that cannot be parsed, schema-analysis
+warnings (unresolvable references, ...), skipped operations and operations that sent no request."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.fuzz.results import SERVICE_WIDE, Finding
+
+UNIT_PHASES = ("examples", "coverage", "fuzzing")
+STATEFUL = "stateful"
+# schemathesis' phase names -> the harness's (the `--phases` vocabulary)
+_PHASE_NAMES = {"examples": "examples", "coverage": "coverage", "fuzzing": "fuzzing", "stateful_testing": STATEFUL}
+
+
+@dataclass
+class EngineRun:
+    """What one engine run found. `statuses` counts the HTTP statuses per operation label (unit phases)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    requests: int = 0
+    requests_by_operation: Counter[str] = field(default_factory=Counter)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    skip_reasons: dict[str, set[str]] = field(default_factory=dict)
+
+    def every_answer_is(self, status: int) -> bool:
+        """Whether there were answers and every one of them had `status` (e.g. 404: nothing is served there)."""
+        counts = Counter[int]()
+        for per_operation in self.statuses.values():
+            counts.update(per_operation)
+        return bool(counts) and set(counts) == {status}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How to run: phases and checks by name, `mode` positive|negative|all, `workers` per service."""
+
+    seed: int
+    phases: list[str]
+    checks: list[str]
+    mode: str = "positive"
+    max_examples: int | None = None
+    workers: int = 1
+    request_timeout: float = 10.0  # seconds per request; a request that takes longer is a timeout error
+    cache_dir: Path | None = None  # Hypothesis' folder (never the working directory)
+
+
+def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None) -> EngineRun:
+    """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
+    KeyboardInterrupt is re-raised when the engine reports an interruption."""
+    from schemathesis.engine import events, from_schema
+    from schemathesis.generation import GenerationMode
+
+    _hypothesis_home(settings.cache_dir)
+    modes = {"positive": [GenerationMode.POSITIVE], "negative": [GenerationMode.NEGATIVE],
+             "all": [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]}[settings.mode]
+    schema.config.seed = settings.seed
+    schema.config.update(workers=settings.workers, request_timeout=settings.request_timeout)
+    # No example database: the seed alone decides a run.
+    schema.config.generation.update(modes=modes, database="none")
+    if settings.max_examples is not None:
+        schema.config.generation.update(max_examples=settings.max_examples)
+    schema.config.checks.update(included_check_names=settings.checks)
+    schema.config.phases.update(phases=settings.phases)
+    if headers is not None:
+        _authenticate(schema, headers)
+
+    run = EngineRun()
+    found: dict[tuple[str, str, str, str], Finding] = {}
+
+    def add(finding: Finding, phase: str) -> None:
+        known = found.setdefault(finding.key, finding)
+        if phase and phase not in known.phases:
+            known.phases.append(phase)
+
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            phase = _PHASE_NAMES.get(event.phase.value, event.phase.value)
+            if not event.is_test_scenario:
+                continue
+            _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
+            for finding in _check_failures(schema, event.recorder, event.label, phase):
+                add(finding, phase)
+            if event.skip_reason and event.label:
+                run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)
+            if event.skip_warning is not None and event.label:
+                add(Finding(event.label, str(event.skip_warning.value), f"skipped: {event.skip_reason or ''}".strip(),
+                            kind="error"), phase)
+        elif isinstance(event, events.NonFatalError):
+            phase = _PHASE_NAMES.get(event.phase.value, event.phase.value) if event.phase else ""
+            add(_error_finding(event, phase), phase)
+        elif isinstance(event, events.SchemaAnalysisWarnings):
+            for warning in event.warnings:
+                add(Finding(warning.operation_label or SERVICE_WIDE, str(warning.kind.value), warning.message,
+                            kind="error"), "")
+        elif isinstance(event, events.FatalError):
+            add(Finding(SERVICE_WIDE, "fatal_error", f"schemathesis stopped: {type(event.exception).__name__}: "
+                        f"{event.exception}", kind="error"), "")
+        elif isinstance(event, events.Interrupted):
+            raise KeyboardInterrupt
+    run.findings = list(found.values())
+    return run
+
+
+def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
+    for case_id, interaction in recorder.interactions.items():
+        node = recorder.cases.get(case_id)
+        operation = node.value.operation.label if node is not None else label
+        run.requests += 1
+        if operation:
+            run.requests_by_operation[operation] += 1
+        if label and interaction.response is not None:
+            run.statuses.setdefault(label, Counter())[interaction.response.status_code] += 1
+
+
+def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -> list[Finding]:
+    from schemathesis.core.failures import format_failures
+
+    findings = []
+    for case_id, checks in recorder.checks.items():
+        node = recorder.cases.get(case_id)
+        case = node.value if node is not None else None
+        operation = label or (f"stateful ({case.method} {case.path})" if case is not None else "stateful")
+        interaction = recorder.interactions.get(case_id)
+        response = interaction.response if interaction is not None else None
+        request = _request_line(interaction)
+        for check in checks:
+            if check.status.name == "ERROR":
+                findings.append(Finding(operation, check.name, f"the check {check.name} crashed", kind="error",
+                                        request=request))
+            if check.status.name != "FAILURE" or check.failure_info is None:
+                continue
+            failure = check.failure_info.failure
+            detail = format_failures(case_id=None, response=response, failures=[failure], curl=None,
+                                     config=schema.config.output).strip()
+            # format_failures starts with "- <code> <title>": the title is already the finding's
+            detail = detail.split("\n", 1)[1].strip("\n") if detail.startswith("- ") and "\n" in detail else detail
+            findings.append(Finding(operation, check.name, failure.title, detail=_dedent(detail),
+                                    curl=check.failure_info.code_sample.strip(), request=request))
+    return findings
+
+
+def _error_finding(event: Any, phase: str) -> Finding:
+    info = event.info
+    title = info.title
+    message = info.message.strip()
+    extras = "\n".join(info.extras) if info.extras else ""
+    curl = (info.code_sample or "").strip()
+    request = ""
+    if curl.startswith("curl "):
+        words = curl.split()
+        if "-X" in words and words.index("-X") + 1 < len(words):
+            request = f"{words[words.index('-X') + 1]} {_target(words[-1].strip(chr(39)))}"
+    operation = event.label if phase != STATEFUL else "stateful"
+    check = title.lower().replace(" ", "_")
+    summary = message.splitlines()[0] if message else title
+    return Finding(operation or SERVICE_WIDE, check, f"{title}: {summary}", kind="error",
+                   detail="\n".join(x for x in (message, extras) if x), curl=curl, request=request)
+
+
+def _request_line(interaction: Any) -> str:
+    if interaction is None:
+        return ""
+    return f"{interaction.request.method} {_target(interaction.request.uri)}"
+
+
+def _target(url: str) -> str:
+    """"/path?query" of a URL: what a service's access log shows."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip()
+
+
+def _authenticate(schema: Any, headers: Callable[[], dict[str, str]]) -> None:
+    @schema.auth(refresh_interval=30)
+    class TopologyAuth:
+        def get(self, case: Any, context: Any) -> dict[str, str]:
+            return headers()
+
+        def set(self, case: Any, data: dict[str, str], context: Any) -> None:
+            case.headers = {**(case.headers or {}), **data}
+
+
+def _hypothesis_home(cache_dir: Path | None) -> None:
+    """Hypothesis writes a `.hypothesis` folder; keep it in the harness's cache, not in the working directory."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        set_hypothesis_home_dir(cache_dir)

@@ -1,0 +1,63 @@
+"""What a fuzzing run found, as the harness's own data (no schemathesis types): read by report/ and the plugin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SERVICE_WIDE = "(service)"  # the `operation` of a finding about the whole service (base path, a fatal engine error)
+
+
+@dataclass
+class Finding:
+    """One distinct problem: a failed check, a network error or timeout, an operation that cannot be parsed or sent
+    no request, a warning of schemathesis'. Deduplicated across phases: `phases` lists where it was seen."""
+
+    operation: str  # "GET /api/users/{id}", "stateful (GET /items/{id})", "stateful", or SERVICE_WIDE
+    check: str  # schemathesis' check ("not_a_server_error", ...) or the kind of error ("network_error", "no_requests")
+    title: str  # one line
+    kind: Literal["failure", "error"] = "failure"  # failure: the service is wrong; error: it could not be tested
+    detail: str = ""  # schemathesis' explanation: status, schema path and value, response excerpt
+    curl: str = ""  # one command per request of the failing case or sequence ("" when nothing was sent)
+    request: str = ""  # "GET /path?query" of the failing request, to find the service's log lines for it
+    phases: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """What makes two findings the same one (seen in two phases, or for two inputs that fail alike)."""
+        return self.operation, self.check, self.title, self.detail.split("\n[", 1)[0]
+
+
+@dataclass
+class ServiceResult:
+    """The run of one service. `operations` in the spec's order (those that cannot be parsed included)."""
+
+    service: str
+    url: str  # the base URL the run sent its requests to (the service's URL plus the spec's base path)
+    seed: int
+    mode: str = "positive"
+    phases: list[str] = field(default_factory=list)  # the phases run: examples, coverage, fuzzing, stateful
+    operations: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    requests: int = 0
+    requests_by_operation: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time of the run, time.monotonic()
+    log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "failure"]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.kind == "error"]
+
+    def findings_for(self, operation: str) -> list[Finding]:
+        """The findings of one test item: an operation, "stateful" (sequences) or SERVICE_WIDE."""
+        if operation == "stateful":
+            return [f for f in self.findings if f.operation.startswith("stateful")]
+        return [f for f in self.findings if f.operation == operation]
