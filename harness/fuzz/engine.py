@@ -138,11 +138,10 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
             if check.status.name != "FAILURE" or check.failure_info is None:
                 continue
             failure = check.failure_info.failure
-            detail = format_failures(case_id=None, response=response, failures=[failure], curl=None,
-                                     config=schema.config.output).strip()
-            # format_failures starts with "- <code> <title>": the title is already the finding's
-            detail = detail.split("\n", 1)[1].strip("\n") if detail.startswith("- ") and "\n" in detail else detail
-            findings.append(Finding(operation, check.name, failure.title, detail=_dedent(detail),
+            answer = format_failures(case_id=None, response=response, failures=[], curl=None,
+                                     config=schema.config.output).strip()  # "[500] Internal Server Error: `...`"
+            detail = "\n\n".join(part for part in (_dedent(failure.message or ""), answer) if part)
+            findings.append(Finding(operation, check.name, failure.title, detail=detail,
                                     curl=check.failure_info.code_sample.strip(), request=request))
     return findings
 

@@ -25,7 +25,9 @@ class Finding:
     @property
     def key(self) -> tuple[str, str, str, str]:
         """What makes two findings the same one (seen in two phases, or for two inputs that fail alike)."""
-        return self.operation, self.check, self.title, self.detail.split("\n[", 1)[0]
+        # a sequence that fails on a call the way a single call of that operation did is the same finding
+        operation = self.operation.removeprefix("stateful (").removesuffix(")")
+        return operation, self.check, self.title, self.detail.split("\n[", 1)[0]
 
 
 @dataclass

@@ -53,6 +53,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
                          "one per service for the stateful sequences")
     group.addoption("--fuzz-max-examples", type=int, metavar="N", help="with --fuzz: examples per operation")
+    group.addoption("--fuzz-seed", type=int, metavar="N", help="with --fuzz: seed, to reproduce a run")
+    group.addoption("--fuzz-service", action="append", metavar="NAME",
+                    help="with --fuzz: only this service (repeatable)")
+    group.addoption("--fuzz-checks", metavar="LIST", help="with --fuzz: comma-separated schemathesis checks "
+                                                          "(default: the topology's, else the harness's four)")
+    group.addoption("--fuzz-phases", metavar="LIST",
+                    help="with --fuzz: comma-separated, of examples,coverage,fuzzing,stateful (default: all)")
+    group.addoption("--fuzz-mode", choices=("positive", "negative", "all"),
+                    help="with --fuzz: generated data (default: the service's `fuzz: {mode: ...}`, else positive)")
+    group.addoption("--fuzz-workers", type=int, metavar="N", default=1,
+                    help="with --fuzz: schemathesis workers per service (services run at once anyway)")
     group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
                     help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
     parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",

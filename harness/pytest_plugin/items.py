@@ -57,30 +57,49 @@ class PactVerification(ReportingItem):
 
 
 class FuzzOperation(ReportingItem):
-    """One operation of a service (or its stateful sequences), from the service's schemathesis run."""
+    """One operation of a service, its stateful sequences ("stateful") or the service as a whole ("(service)": base
+    path, a document that cannot be loaded), from the service's schemathesis run. The first item that runs starts
+    the runs of every service still selected, all at once."""
 
-    def __init__(self, *, service: str, operation: str, known: list[str], owner: TopologySession,
+    def __init__(self, *, service: str, operation: str, owner: TopologySession, problem: str = "",
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service = service
         self.operation = operation
-        self.known = known
         self.owner = owner
+        self.problem = problem  # why the item cannot run (a document that does not load, an unparsable operation)
 
     def runtest(self) -> None:
-        from harness.fuzz.session import fuzz_service
-        from harness.report.fuzz import failures_text
+        from harness.report.fuzz import PYTEST_RERUN, findings_text
 
-        if self.service not in self.owner.fuzz_results:
-            self.owner.fuzz_results[self.service] = fuzz_service(
-                self.owner.running(), self.service, max_examples=self.config.getoption("fuzz_max_examples"))
-        result = self.owner.fuzz_results[self.service]
-        if self.operation == "stateful":
-            mine = [f for f in result.failures if f.operation not in self.known]
-        else:
-            mine = [f for f in result.failures if f.operation == self.operation]
+        if self.problem:
+            raise ReportedFailure(f"ERROR {self.problem}")
+        result = self._result()
+        mine = result.findings_for(self.operation)
         if mine:
-            raise ReportedFailure(failures_text(result, mine))
+            raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
+
+    def _result(self) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from harness.fuzz.session import FuzzOptions, fuzz_service
+
+        runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
+        if self.service not in runs:
+            config = self.config
+            options = FuzzOptions(
+                max_examples=config.getoption("fuzz_max_examples"), seed=config.getoption("fuzz_seed"),
+                checks=_split(config.getoption("fuzz_checks")), phases=_split(config.getoption("fuzz_phases")),
+                mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
+                cache_dir=config.cache.mkdir("hypothesis") if config.cache is not None else None)
+            selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
+            services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
+            pool = ThreadPoolExecutor(max_workers=len(services), thread_name_prefix="fuzz")
+            topology = self.owner.running()
+            for service in services:
+                runs[service] = pool.submit(fuzz_service, topology, service, options)
+            pool.shutdown(wait=False)
+        return runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
@@ -107,3 +126,7 @@ class PactDrift(ReportingItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.file, 0, f"drift {self.file.name}"
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None

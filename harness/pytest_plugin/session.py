@@ -44,7 +44,7 @@ class TopologySession:
         self.pact_selection: Any = None  # with --pact-verify: the pact files collected, and their verdicts
         self.pact_results: list[Any] = []
         self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
-        self.fuzz_results: dict[str, Any] = {}  # service -> ServiceResult, one schemathesis run per service
+        self.fuzz_results: dict[str, Any] = {}  # service -> Future[ServiceResult], one run per service
         self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
 
     @pytest.hookimpl(tryfirst=True)
@@ -115,17 +115,36 @@ class TopologySession:
 
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
-        from harness.fuzz.session import fuzzable, operations
+        from harness.fuzz.results import SERVICE_WIDE
+        from harness.fuzz.session import fuzz_targets, operations
 
+        assert self.spec is not None
+        only = self.config.getoption("fuzz_service")
+        if not only and not any(s.openapi for s in self.spec.services.values()):
+            return
+        try:
+            names = fuzz_targets(self.spec, only)
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
         topology = self.running()  # the operations are read from the running services' specs
-        for name in fuzzable(topology):
+
+        def add(name: str, label: str, problem: str = "") -> None:
+            item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
+            items.append(FuzzOperation.from_parent(session, name=item_name, service=name, operation=label,
+                                                   owner=self, problem=problem))
+
+        for name in names:
             try:
-                labels = operations(topology, name)
-            except HarnessError as error:
-                raise pytest.UsageError(str(error)) from None
-            for label in [*labels, "stateful"]:
-                items.append(FuzzOperation.from_parent(session, name=f"fuzz[{name} {label}]", service=name,
-                                                       operation=label, known=labels, owner=self))
+                labels, broken = operations(topology, name)
+            except HarnessError as error:  # the service's document: one error item, the other services still run
+                add(name, SERVICE_WIDE, str(error))
+                continue
+            add(name, SERVICE_WIDE)
+            for label in labels:
+                add(name, label)
+            for label, problem in broken.items():
+                add(name, label, f"{label} of service '{name}' cannot be parsed, so it was not fuzzed:\n{problem}")
+            add(name, "stateful")
 
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """One item per pact file: verified, failed, error (unreadable, provider not a service: the item fails

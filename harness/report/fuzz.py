@@ -65,13 +65,18 @@ def log_lines_for(finding: Finding, log: str, limit: int = LOG_LINES) -> list[st
         return []
     lines = [line.strip() for line in strip_ansi(log).splitlines() if line.strip()]
     path = target.split("?", 1)[0]
-    chosen = [line for line in lines if target in line]
+    chosen = [line for line in lines if _mentions(line, target)]
     if not chosen and finding.kind == "error":  # no answer (a crash): the request is rarely logged, the crash is
         chosen = [line for line in lines if _ERROR_LINE.search(line)]
     elif not chosen:
-        by_path = [line for line in lines if path in line]
+        by_path = [line for line in lines if _mentions(line, path)]
         chosen = [line for line in by_path if method in line] or by_path
     return [line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " ..." for line in chosen[-limit:]]
+
+
+def _mentions(line: str, target: str) -> bool:
+    """Whether `line` names the request target `target` itself (not a longer path that contains it)."""
+    return re.search(rf"(?<![\w.~%/-]){re.escape(target)}(?![\w.~%/?=&-])", line) is not None
 
 
 def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:

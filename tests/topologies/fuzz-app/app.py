@@ -1,0 +1,126 @@
+"""A small items service for the fuzzing tests, in several behaviours chosen by the environment (stdlib only):
+
+    BASE=/api/v1 SPEC=openapi3   the items under a base path its OpenAPI 3 document declares (`servers`)
+    BASE=/api SPEC=swagger2      the same with a Swagger 2.0 document (`basePath`)
+    BASE= SPEC=openapi3 DECLARED=/api
+                                 the document declares /api but the service serves its paths at / (an old Flask
+                                 app), and GET /items sends `id` as a string: a schema drift behind the base path
+    CRASH=1                      GET /items/0 makes the handler crash: the connection closes with no response
+    API_KEY=k                    every path but /health, the document included, needs `X-API-Key: k` (else 401)
+
+The document is served at /openapi.json; it documents the behaviour of the BASE=/api/v1 service exactly.
+"""
+
+import json
+import os
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+BASE = os.environ.get("BASE", "")
+DECLARED = os.environ.get("DECLARED", BASE)
+SPEC_KIND = os.environ.get("SPEC", "openapi3")
+CRASH = os.environ.get("CRASH") == "1"
+API_KEY = os.environ.get("API_KEY", "")
+DRIFT = DECLARED != BASE  # the drifted service also sends ids as strings
+ITEMS = {i: {"id": i, "name": f"item {i}"} for i in range(1, 6)}
+ITEM = {"type": "object", "required": ["id", "name"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def openapi3() -> dict:
+    def answer(schema: dict) -> dict:
+        return {"content": {"application/json": {"schema": schema}}}
+
+    spec = {
+        "openapi": "3.0.3", "info": {"title": "items", "version": "1"},
+        "paths": {
+            "/items": {"get": {"operationId": "listItems", "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": {"200": {"description": "items", **answer({"type": "array", "items": ITEM})},
+                              "400": {"description": "bad input", **answer(ERROR)}}}},
+            "/items/{id}": {"get": {"operationId": "getItem", "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": {"description": "an item", **answer(ITEM)},
+                              "400": {"description": "bad input", **answer(ERROR)},
+                              "404": {"description": "no such item", **answer(ERROR)}}}},
+        },
+    }
+    if DECLARED:
+        spec["servers"] = [{"url": DECLARED}]
+    if API_KEY:
+        spec["components"] = {"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}}
+        spec["security"] = [{"key": []}]
+        for path in spec["paths"].values():
+            path["get"]["responses"]["401"] = {"description": "no key", **answer(ERROR)}
+    return spec
+
+
+def swagger2() -> dict:
+    return {
+        "swagger": "2.0", "info": {"title": "items", "version": "1"}, "basePath": DECLARED or "/",
+        "produces": ["application/json"],
+        "paths": {
+            "/items": {"get": {"operationId": "listItems", "parameters": [
+                {"name": "limit", "in": "query", "type": "integer", "minimum": 1, "maximum": 100}],
+                "responses": {"200": {"description": "items", "schema": {"type": "array", "items": ITEM}},
+                              "400": {"description": "bad input", "schema": ERROR}}}},
+            "/items/{id}": {"get": {"operationId": "getItem", "parameters": [
+                {"name": "id", "in": "path", "required": True, "type": "integer", "minimum": 0}],
+                "responses": {"200": {"description": "an item", "schema": ITEM},
+                              "400": {"description": "bad input", "schema": ERROR},
+                              "404": {"description": "no such item", "schema": ERROR}}}},
+        },
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/health":
+            return self._send(200, {"ok": True})
+        if API_KEY and self.headers.get("X-API-Key") != API_KEY:
+            return self._send(401, {"error": "missing or wrong API key"})
+        if url.path == "/openapi.json":
+            return self._send(200, swagger2() if SPEC_KIND == "swagger2" else openapi3())
+        if not url.path.startswith(BASE + "/"):
+            return self._send(404, {"error": "not found"})
+        path = url.path[len(BASE):]
+        if path == "/items":
+            try:
+                limit = int(parse_qs(url.query).get("limit", ["10"])[0])
+            except ValueError:
+                return self._send(400, {"error": "limit must be an integer"})
+            items = list(ITEMS.values())[: max(0, limit)]
+            return self._send(200, [{**i, "id": str(i["id"])} for i in items] if DRIFT else items)
+        if match := re.fullmatch(r"/items/([^/]+)", path):
+            try:
+                number = int(match[1])
+            except ValueError:
+                return self._send(400, {"error": "id must be an integer"})
+            if CRASH and number == 0:
+                raise RuntimeError("item 0 crashes the handler")  # http.server closes the connection, no answer
+            item = ITEMS.get(number)
+            return self._send(200, item) if item else self._send(404, {"error": "no such item"})
+        return self._send(404, {"error": "not found"})
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("do_"):  # any other method: 405, as web frameworks answer (http.server says 501)
+            return lambda: self._send(405, {"error": "method not allowed"})
+        raise AttributeError(name)
+
+    def _send(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"items: {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
+
+
+if __name__ == "__main__":
+    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
