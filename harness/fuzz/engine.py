@@ -48,7 +48,7 @@ class EngineSettings:
     mode: str = "positive"
     max_examples: int | None = None
     workers: int = 1
-    request_timeout: float = 10.0  # seconds per request; a request that takes longer is a timeout error
+    request_timeout: float = 30.0  # seconds per request; a request that takes longer is a timeout error
     cache_dir: Path | None = None  # Hypothesis' folder (never the working directory)
 
 
@@ -73,10 +73,10 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
         _authenticate(schema, headers)
 
     run = EngineRun()
-    found: dict[tuple[str, str, str, str], Finding] = {}
+    found: dict[Any, Finding] = {}
 
-    def add(finding: Finding, phase: str) -> None:
-        known = found.setdefault(finding.key, finding)
+    def add(finding: Finding, phase: str, identity: Any = None) -> None:
+        known = found.setdefault(identity or finding.key, finding)
         if phase and phase not in known.phases:
             known.phases.append(phase)
 
@@ -86,8 +86,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
             if not event.is_test_scenario:
                 continue
             _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
-            for finding in _check_failures(schema, event.recorder, event.label, phase):
-                add(finding, phase)
+            for finding, identity in _check_failures(schema, event.recorder, event.label, phase):
+                add(finding, phase, identity)
             if event.skip_reason and event.label:
                 run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)
             if event.skip_warning is not None and event.label:
@@ -120,7 +120,9 @@ def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
             run.statuses.setdefault(label, Counter())[interaction.response.status_code] += 1
 
 
-def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -> list[Finding]:
+def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -> list[tuple[Finding, Any]]:
+    """The failed checks of a scenario, each with its identity: schemathesis' own (the failure's class, operation
+    and key: one finding per operation and kind of failure, as `st run` counts them), so phases merge."""
     from schemathesis.core.failures import format_failures
 
     findings = []
@@ -133,16 +135,17 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
         request = _request_line(interaction)
         for check in checks:
             if check.status.name == "ERROR":
-                findings.append(Finding(operation, check.name, f"the check {check.name} crashed", kind="error",
-                                        request=request))
+                findings.append((Finding(operation, check.name, f"the check {check.name} crashed", kind="error",
+                                         request=request), None))
             if check.status.name != "FAILURE" or check.failure_info is None:
                 continue
             failure = check.failure_info.failure
             answer = format_failures(case_id=None, response=response, failures=[], curl=None,
                                      config=schema.config.output).strip()  # "[500] Internal Server Error: `...`"
             detail = "\n\n".join(part for part in (_dedent(failure.message or ""), answer) if part)
-            findings.append(Finding(operation, check.name, failure.title, detail=detail,
-                                    curl=check.failure_info.code_sample.strip(), request=request))
+            findings.append((Finding(operation, check.name, failure.title, detail=detail,
+                                     curl=check.failure_info.code_sample.strip(), request=request),
+                             (check.name, failure)))
     return findings
 
 

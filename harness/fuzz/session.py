@@ -108,11 +108,11 @@ def fuzz_service(topology: Topology, name: str, options: FuzzOptions = FuzzOptio
                               workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
     started, log_since = time.monotonic(), time.time()
     schema = load_schema(topology, name, headers)
-    labels, broken = _operations(schema)
     base = service.url.rstrip("/")
     declared = _declared_base_path(schema)
     url = base + declared
-    schema.config.update(base_url=url)
+    schema.config.update(base_url=url)  # before the operations are read: each keeps the base URL it was made with
+    labels, broken = _operations(schema)
     run = run_schema(schema, settings, headers)
     notes: list[Finding] = []
     if run.every_answer_is(404):

@@ -1,0 +1,197 @@
+"""Fuzzing services the harness did not write (tests/topologies/fuzz-cases.yaml): base paths, a dropped connection, a
+document behind auth, a split spec with a dangling $ref, a service serving its paths without its base path. What
+plain `st run` reports on the same service, seed, mode and checks is in the harness's report too."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from harness import Topology, load_topology
+
+from .conftest import TOPOLOGIES, write_topology
+
+BIN = Path(sys.executable).parent
+CASES = TOPOLOGIES / "fuzz-cases.yaml"
+FUZZ_APP = TOPOLOGIES / "fuzz-app"
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+SEED = "1"
+
+
+def harness_fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "harness"), "fuzz", "--topology", str(topology), *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def st_run(location: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Plain schemathesis with the harness's default settings (seed, positive data, checks, no example database)."""
+    return subprocess.run([str(BIN / "st"), "run", location, "-n", "20", "--seed", SEED, "-m", "positive", "-c",
+                           CHECKS, "--generation-database", "none", "--no-color", *args],
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def running() -> Topology:
+    """The cases topology, started once; `harness fuzz` uses it (a running topology is reused)."""
+    with Topology.start(load_topology(CASES)) as topology:
+        yield topology
+
+
+@pytest.fixture(scope="module")
+def cases_run(running: Topology, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess,
+                                                                                      dict[str, ElementTree.Element]]:
+    junit = tmp_path_factory.mktemp("fuzz-cases") / "fuzz.xml"
+    result = harness_fuzz(CASES, "--max-examples", "20", "--seed", SEED, "--junit", str(junit))
+    suite = ElementTree.parse(junit).getroot()  # expat: a strict XML parser
+    cases = {f"{c.get('classname')}:{c.get('name')}": c for c in suite.iter("testcase")}
+    return result, cases
+
+
+def verdict(case: ElementTree.Element) -> str:
+    return "error" if case.find("error") is not None else "failed" if case.find("failure") is not None else "passed"
+
+
+def test_services_under_their_spec_base_path_pass(cases_run) -> None:  # noqa: ANN001
+    result, cases = cases_run
+    for service, base in (("v3", "/api/v1"), ("v2", "/api"), ("v3file", "/api/v1")):
+        assert f"passed {service} at http://127.0.0.1:" in result.stderr
+        assert f"{base}: " in result.stderr.split(f"passed {service} at ", 1)[1].splitlines()[0]
+    expected = {"fuzz.v3:GET /items", "fuzz.v3:GET /items/{id}", "fuzz.v2:GET /items", "fuzz.v2:GET /items/{id}",
+                "fuzz.v3file:GET /items"}
+    assert {name: verdict(cases[name]) for name in expected} == dict.fromkeys(expected, "passed")
+
+
+def test_a_dropped_connection_is_an_error_as_plain_st_run_reports_it(cases_run, running: Topology,
+                                                                      tmp_path: Path) -> None:  # noqa: ANN001
+    result, cases = cases_run
+    assert result.returncode == 1
+    assert verdict(cases["fuzz.crash:GET /items/{id}"]) == "error"
+    assert verdict(cases["fuzz.crash:GET /items"]) == "passed"
+    report = result.stderr.split("FAILED crash at ", 1)[1]
+    assert "ERROR GET /items/{id}: Network Error: Connection failed (network_error, " in report
+    assert "Remote end closed connection without response" in report
+    assert f"reproduce: curl -X GET {running['crash'].url}/items/0" in report
+    assert "      | RuntimeError: item 0 crashes the handler" in report  # the service's log, trimmed
+    assert "rerun with --seed 1 --service crash" in report
+    plain = st_run(running["crash"].url + "/openapi.json", tmp_path)
+    assert plain.returncode == 1
+    assert "Remote end closed connection without response" in plain.stdout
+    assert "GET /items/{id}" in plain.stdout
+
+
+def test_a_document_behind_auth_is_loaded_with_the_services_auth(cases_run) -> None:  # noqa: ANN001
+    result, cases = cases_run
+    assert "passed keyed at http://127.0.0.1:" in result.stderr
+    assert verdict(cases["fuzz.keyed:GET /items"]) == verdict(cases["fuzz.keyed:GET /items/{id}"]) == "passed"
+
+
+def test_a_split_spec_with_a_dangling_ref_is_an_error_not_a_pass(cases_run, running: Topology,
+                                                                 tmp_path: Path) -> None:  # noqa: ANN001
+    result, cases = cases_run
+    assert verdict(cases["fuzz.split:GET /items/{id}"]) == "error"
+    assert "ERROR GET /items/{id}: Schema Error: Unresolvable reference in the schema" in result.stderr
+    assert "parameters.yaml#/ItemId" in result.stderr
+    plain = st_run(str(TOPOLOGIES / "fuzz-specs/split/openapi.yaml"), tmp_path, "--url", running["split"].url)
+    assert "Unresolvable reference" in plain.stdout and "GET /items/{id}" in plain.stdout
+
+
+def test_paths_served_without_the_base_path_are_one_finding_and_the_drift_behind_it_is_found(
+        cases_run, running: Topology) -> None:  # noqa: ANN001
+    result, cases = cases_run
+    report = result.stderr.split("FAILED nobase at ", 1)[1].split("\nFAILED ", 1)[0]
+    assert report.startswith(f"{running['nobase'].url}: ")  # fuzzed where the service really answers
+    assert report.count("the service serves the spec's paths without its base path /api") == 1
+    assert "GET /items: Response violates schema (response_schema_conformance, coverage, fuzzing" in report
+    assert 'Schema at /items/properties/id:' in report and "[200] OK:" in report  # schemathesis' detail
+    assert verdict(cases["fuzz.nobase:(service)"]) == "failed"
+    assert verdict(cases["fuzz.nobase:GET /items"]) == "failed"
+
+
+def test_junit_names_each_case_once_and_each_finding_once(cases_run) -> None:  # noqa: ANN001
+    _, cases = cases_run
+    text = cases["fuzz.nobase:GET /items"].find("failure").text
+    assert text.count("Response violates schema") == 1
+    assert "\x1b[" not in text
+    crash = cases["fuzz.crash:GET /items/{id}"].find("error")
+    assert crash.get("message").startswith("1 finding(s): Network Error: Connection failed")
+
+
+def test_every_document_problem_says_what_it_is(running: Topology, tmp_path: Path) -> None:
+    shutil.copytree(TOPOLOGIES / "fuzz-specs", tmp_path / "fuzz-specs")
+    (tmp_path / "fuzz-specs" / "broken.yaml").write_text("openapi: 3.0.3\npaths:\n  /items: [unclosed\n")
+    topology = write_topology(tmp_path, f"""
+name: fuzz-documents
+services:
+  nokey:
+    build: {FUZZ_APP}
+    environment: {{API_KEY: fuzz-key}}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+  nowhere:
+    build: {FUZZ_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /no-such-document.json
+  broken:
+    build: {FUZZ_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: fuzz-specs/broken.yaml
+  nofile:
+    build: {FUZZ_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: fuzz-specs/missing.yaml
+""")
+    with Topology.start(load_topology(topology)) as started:
+        expected = {
+            "nokey": f"{started['nokey'].url}/openapi.json: 401 (the service wants credentials; headers sent: none)",
+            "nowhere": "/no-such-document.json: 404, the service serves no document there",
+            "broken": "broken.yaml is not valid YAML: line 4, column 1",
+            "nofile": "its OpenAPI file " + str(tmp_path / "fuzz-specs" / "missing.yaml") + " does not exist",
+        }
+        for service, message in expected.items():
+            result = harness_fuzz(topology, "--service", service)
+            assert result.returncode == 2, result.stderr
+            assert f"error: service '{service}': " in result.stderr and message in result.stderr
+            assert "Traceback" not in result.stderr
+
+
+def test_an_auth_hook_that_does_not_import_is_a_clear_error_before_anything_starts(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, f"""
+name: fuzz-badhook
+services:
+  api:
+    build: {FUZZ_APP}
+    ports: [8000]
+    openapi: /openapi.json
+    auth: {{hook: no_such_module_here:headers}}
+""")
+    result = harness_fuzz(topology)
+    assert result.returncode == 2
+    assert "error: service 'api': auth hook 'no_such_module_here:headers' cannot be imported: ModuleNotFoundError: " \
+           "No module named 'no_such_module_here'" in result.stderr
+    assert "starting topology" not in result.stderr
+
+
+def test_pytest_fuzz_makes_an_unparsable_operation_an_error_item_and_tells_its_own_options(
+        pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--topology", str(CASES), "--fuzz", "--fuzz-service", "split",
+                                           "--fuzz-service", "crash", "--fuzz-seed", SEED, "--fuzz-max-examples",
+                                           "20", "-v")
+    output = result.stdout.str()
+    assert "INTERNALERROR" not in output
+    assert "fuzz[split GET /items/{id}] FAILED" in output
+    assert "ERROR GET /items/{id} of service 'split' cannot be parsed" in output
+    assert "fuzz[crash GET /items/{id}] FAILED" in output
+    assert "rerun with --fuzz-seed 1 --fuzz-service crash" in output
+    assert "rerun with --seed" not in output
+    assert "fuzz[v3" not in output  # --fuzz-service chose
+    result.assert_outcomes(failed=2, passed=6)
+    assert not (pytester.path / ".hypothesis").exists()  # Hypothesis' folder is under .pytest_cache
