@@ -22,7 +22,7 @@ import requests
 
 from harness.errors import HarnessError, SpecUnavailable
 from harness.fuzz.auth import Headers, auth_headers, check_auth
-from harness.fuzz.engine import EngineRun, EngineSettings, run_schema
+from harness.fuzz.engine import EngineRun, EngineSettings, import_ahead, run_schema
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -87,6 +87,8 @@ def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOp
     order of `names`; `on_result` sees them in that order too. Raises the first service's HarnessError (in that
     order) once the runs before it are reported."""
     results = []
+    if len(names) > 1:
+        import_ahead()
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fuzz") as pool:
         futures = [pool.submit(fuzz_service, topology, name, options) for name in names]
         for future in futures:
@@ -95,6 +97,11 @@ def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOp
             if on_result is not None:
                 on_result(result)
     return results
+
+
+def prepare_threads() -> None:
+    """Call before fuzzing services in several threads of a pytest process (see engine.import_ahead)."""
+    import_ahead()
 
 
 def fuzz_service(topology: Topology, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
@@ -134,7 +141,8 @@ def fuzz_service(topology: Topology, name: str, options: FuzzOptions = FuzzOptio
     result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
                            operations=labels + list(broken), requests=run.requests,
                            requests_by_operation=dict(run.requests_by_operation))
-    result.findings = notes + run.findings + _unreported(run, labels, broken)
+    excluded = {e.check for e in spec.fuzz.exclude}  # written exclusions cover the harness's own checks too
+    result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken) if f.check not in excluded]
     result.seconds = time.monotonic() - started
     if result.findings:
         try:
