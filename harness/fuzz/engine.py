@@ -5,7 +5,6 @@ warnings (unresolvable references, ...), skipped operations and operations that 
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -204,24 +203,3 @@ def _hypothesis_home(cache_dir: Path | None) -> None:
         cache_dir.mkdir(parents=True, exist_ok=True)
         set_hypothesis_home_dir(cache_dir)
 
-
-def import_ahead() -> None:
-    """Import schemathesis' and Hypothesis' modules now, in the calling thread, before runs start in threads.
-
-    The engine imports modules lazily while it runs. Under pytest those packages (both register pytest plugins) are
-    imported through pytest's assertion rewriter, which compiles them, and CPython 3.11 can fail compiling in two
-    threads at once ("SystemError: AST constructor recursion depth mismatch"). Costs about 2 s, once per process."""
-    import importlib
-    import pkgutil
-
-    import hypothesis
-    import schemathesis
-
-    for package, skip in ((schemathesis, (".cli", ".pytest")), (hypothesis, (".extra", "._hypothesis"))):
-        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}.", onerror=lambda name: None):
-            if any(part in module.name for part in skip) or module.name in sys.modules:
-                continue
-            try:
-                importlib.import_module(module.name)
-            except Exception:  # noqa: BLE001, S112 - optional extras (allure, ...) that are not installed
-                continue

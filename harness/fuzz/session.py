@@ -13,7 +13,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import requests
 
 from harness.errors import HarnessError, SpecUnavailable
 from harness.fuzz.auth import Headers, auth_headers, check_auth
-from harness.fuzz.engine import EngineRun, EngineSettings, import_ahead, run_schema
+from harness.fuzz.engine import EngineRun, EngineSettings, run_schema
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -81,30 +81,89 @@ def mode_for(spec: ServiceSpec, override: str | None = None) -> str:
     return override or spec.fuzz.mode or "positive"
 
 
+@dataclass(frozen=True)
+class ServiceView:
+    """What a fuzzing run needs of a running service, in a form another process can receive."""
+
+    name: str
+    url: str
+
+    def logs(self, since: float | None = None, tail: int | None = None) -> str:
+        return ""  # read by the parent process, which holds the Docker client
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    """A running topology as a fuzzing process sees it: its spec and each service's URL (`view["api"].url`). An
+    auth hook gets this in a run of several services at once."""
+
+    spec: TopologySpec
+    urls: dict[str, str]
+
+    @classmethod
+    def of(cls, topology: Topology) -> TopologyView:
+        return cls(topology.spec, {name: topology[name].url for name in topology.spec.services
+                                   if topology.spec.services[name].ports})
+
+    def __getitem__(self, name: str) -> ServiceView:
+        return ServiceView(name, self.urls[name])
+
+
+def start_runs(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions()
+               ) -> dict[str, Future[ServiceResult]]:
+    """Start fuzzing `names` all at once; returns a future per service, in the order of `names`.
+
+    One service runs in a thread of this process; several run in processes of their own, forked from a server process
+    that has schemathesis imported already (a process starts in milliseconds, not seconds): Hypothesis parses source
+    with `ast` while it runs, and CPython 3.11 cannot do that in two threads at once ("SystemError: AST constructor
+    recursion depth mismatch"). The services' logs are read here, after each run."""
+    waiting = ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fuzz")
+    if len(names) == 1:
+        futures = {names[0]: waiting.submit(fuzz_service, topology, names[0], options)}
+    else:
+        processes = ProcessPoolExecutor(max_workers=len(names), mp_context=_fork_server())
+        view = TopologyView.of(topology)
+        since = time.time()
+        runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
+        processes.shutdown(wait=False)  # the runs submitted go on; the workers end with them
+        futures = {name: waiting.submit(_with_log, run, topology, name, since) for name, run in runs.items()}
+    waiting.shutdown(wait=False)
+    return futures
+
+
+def _fork_server() -> Any:
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["harness.fuzz.session", "harness.fuzz.engine", "schemathesis",
+                                    "schemathesis.engine", "schemathesis.specs.openapi", "hypothesis"])
+    return context
+
+
+def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: float) -> ServiceResult:
+    result = run.result()
+    if result.findings:
+        try:
+            result.log = topology[name].logs(since=since)
+        except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
+            result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
+    return result
+
+
 def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions(),
              on_result: Callable[[ServiceResult], None] | None = None) -> list[ServiceResult]:
-    """Fuzz `names` concurrently (one schemathesis run per service, each in a thread). Returns the results in the
-    order of `names`; `on_result` sees them in that order too. Raises the first service's HarnessError (in that
-    order) once the runs before it are reported."""
+    """Fuzz `names` at once (start_runs). Returns the results in the order of `names`; `on_result` sees them in
+    that order too. Raises the first service's HarnessError (in that order) once the runs before it are reported."""
     results = []
-    if len(names) > 1:
-        import_ahead()
-    with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fuzz") as pool:
-        futures = [pool.submit(fuzz_service, topology, name, options) for name in names]
-        for future in futures:
-            result = future.result()
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    for future in start_runs(topology, names, options).values():
+        result = future.result()
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
 
 
-def prepare_threads() -> None:
-    """Call before fuzzing services in several threads of a pytest process (see engine.import_ahead)."""
-    import_ahead()
-
-
-def fuzz_service(topology: Topology, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
+def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
     """One schemathesis run of service `name`. Returns its findings (deduplicated across phases); raises
     SpecUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
     spec, service = topology.spec.services[name], topology[name]

@@ -80,9 +80,7 @@ class FuzzOperation(ReportingItem):
             raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
 
     def _result(self) -> Any:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from harness.fuzz.session import FuzzOptions, fuzz_service, prepare_threads
+        from harness.fuzz.session import FuzzOptions, start_runs
 
         runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
         if self.service not in runs:
@@ -94,13 +92,7 @@ class FuzzOperation(ReportingItem):
                 cache_dir=config.cache.mkdir("hypothesis") if config.cache is not None else None)
             selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
             services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
-            if len(services) > 1:
-                prepare_threads()
-            pool = ThreadPoolExecutor(max_workers=len(services), thread_name_prefix="fuzz")
-            topology = self.owner.running()
-            for service in services:
-                runs[service] = pool.submit(fuzz_service, topology, service, options)
-            pool.shutdown(wait=False)
+            runs.update(start_runs(self.owner.running(), services, options))
         return runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
