@@ -1,11 +1,12 @@
-"""Fuzzing throughput (not a test: prints figures).
+"""Fuzzing throughput and wall time (not a test: prints figures).
 
     .venv/bin/python bench/fuzz.py [--max-examples N] [--seed S]
 
-Against the running Runnerly topology (`harness up scenarios/runnerly/topology.yaml --detach`, or started here):
-requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
-service with the same settings (token, seed, examples, phases, checks); then the wall time of the default run of
-every Runnerly service.
+Against a Runnerly topology started here (its own run: never one another process is using):
+1. requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
+   service with the same settings (token, seed, examples, phases, checks, mode); both count requests in the
+   service's own log;
+2. the wall time of every Runnerly service fuzzed one after another, next to all of them at once (`harness fuzz`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import time
 from pathlib import Path
 
 from harness import Topology, load_topology
-from harness.fuzz.session import DEFAULT_CHECKS, BearerToken, checks_for, fuzz_service, fuzzable
+from harness.fuzz.auth import BearerToken
+from harness.fuzz.session import DEFAULT_CHECKS, FuzzOptions, checks_for, fuzz_all, fuzz_service, fuzzable
 
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
@@ -47,20 +49,31 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     spec = load_topology(RUNNERLY)
-    with Topology.reused_or_started(spec) as topology:
-        ours = fuzz_service(topology, "dataservice", max_examples=args.max_examples, seed=args.seed)
+    with Topology.start(spec) as topology:
+        options = FuzzOptions(max_examples=args.max_examples, seed=args.seed)
+        since = time.time()
+        ours = fuzz_service(topology, "dataservice", options)
+        our_requests = len(re.findall(r"schemathesis/", topology["dataservice"].logs(since=since)))
         st_requests, st_seconds = st_run(topology, "dataservice", args.max_examples, args.seed)
-        our_rate, st_rate = ours.requests / ours.seconds, st_requests / st_seconds
+        our_rate, st_rate = our_requests / ours.seconds, st_requests / st_seconds
         print(f"dataservice, max {args.max_examples} examples, seed {args.seed}, checks {DEFAULT_CHECKS}:")
-        print(f"  harness fuzz: {ours.requests} requests in {ours.seconds:.1f} s = {our_rate:.0f}/s")
+        print(f"  harness fuzz: {our_requests} requests in {ours.seconds:.1f} s = {our_rate:.0f}/s "
+              "(schema loading included)")
         print(f"  st run:       {st_requests} requests in {st_seconds:.1f} s = {st_rate:.0f}/s "
               "(process start and schema loading included)")
         print(f"  ratio: {our_rate / st_rate:.2f}")
+        names = fuzzable(topology)
         started = time.perf_counter()
-        results = [fuzz_service(topology, name) for name in fuzzable(topology)]
-        print(f"default run of {len(results)} Runnerly services: {time.perf_counter() - started:.1f} s, "
-              f"{sum(r.requests for r in results)} requests, "
-              f"{sum(len(r.failures) for r in results)} failures")
+        one_by_one = [fuzz_service(topology, name, FuzzOptions(seed=args.seed)) for name in names]
+        sequential = time.perf_counter() - started
+        started = time.perf_counter()
+        at_once = fuzz_all(topology, names, FuzzOptions(seed=args.seed))
+        concurrent = time.perf_counter() - started
+        for label, results, seconds in (("one after another", one_by_one, sequential),
+                                        ("all at once", at_once, concurrent)):
+            print(f"default run of {len(results)} Runnerly services, {label}: {seconds:.1f} s, "
+                  f"{sum(r.requests for r in results)} requests, {sum(len(r.findings) for r in results)} findings")
+        print(f"  ratio all at once / one after another: {concurrent / sequential:.2f}")
 
 
 if __name__ == "__main__":
