@@ -1,0 +1,31 @@
+"""Which mode and checks a service's fuzzing run uses: the command line, else the service's `fuzz:`, else defaults;
+written exclusions always apply."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from harness.fuzz.session import DEFAULT_CHECKS, checks_for, mode_for
+from harness.spec.model import ServiceSpec
+
+
+def service(**fuzz: object) -> ServiceSpec:
+    return ServiceSpec.model_validate({"image": "x", "openapi": "/openapi.json", "fuzz": fuzz})
+
+
+def test_the_mode_is_positive_unless_the_service_or_the_command_line_says_otherwise() -> None:
+    assert mode_for(service()) == "positive"
+    assert mode_for(service(mode="negative")) == "negative"
+    assert mode_for(service(mode="negative"), "all") == "all"
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ValidationError, match="positive"):
+        service(mode="sometimes")
+
+
+def test_written_exclusions_apply_to_any_choice_of_checks() -> None:
+    spec = service(exclude=[{"check": "status_code_conformance", "reason": "documented elsewhere, on purpose"}])
+    assert checks_for(spec) == [c for c in DEFAULT_CHECKS if c != "status_code_conformance"]
+    assert checks_for(spec, ["status_code_conformance", "not_a_server_error"]) == ["not_a_server_error"]
