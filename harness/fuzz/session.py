@@ -135,8 +135,7 @@ def _fork_server() -> Any:
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["harness.fuzz.session", "harness.fuzz.engine", "schemathesis",
-                                    "schemathesis.engine", "schemathesis.specs.openapi", "hypothesis"])
+    context.set_forkserver_preload(["harness.fuzz.session", "harness.fuzz.engine", "harness.fuzz.preload"])
     return context
 
 
