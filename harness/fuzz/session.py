@@ -8,11 +8,12 @@ there, that is reported as one finding and the run's results are those of the pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,11 +125,25 @@ def start_runs(topology: Topology, names: list[str], options: FuzzOptions = Fuzz
         processes = ProcessPoolExecutor(max_workers=len(names), mp_context=_fork_server())
         view = TopologyView.of(topology)
         since = time.time()
-        runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
+        # the fork server starts with the first run and imports Hypothesis, which may write its folder right away
+        with _environment(HYPOTHESIS_STORAGE_DIRECTORY=str(options.cache_dir or default_cache_dir())):
+            runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
         processes.shutdown(wait=False)  # the runs submitted go on; the workers end with them
         futures = {name: waiting.submit(_with_log, run, topology, name, since) for name, run in runs.items()}
     waiting.shutdown(wait=False)
     return futures
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the processes started inside the block (unless already set), then restored."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def _fork_server() -> Any:

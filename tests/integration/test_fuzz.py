@@ -22,10 +22,19 @@ def fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+# Topology names of this process's own: `harness fuzz` reuses a running topology of the same name, and other test
+# sessions on the machine may run these same tests at the same time.
+UNIQUE = f"{os.getpid()}"
+
+
 @pytest.fixture(scope="module")
 def buggy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
-    junit = tmp_path_factory.mktemp("fuzz") / "fuzz.xml"
-    return fuzz(TOPOLOGIES / "buggy.yaml", "--junit", str(junit)), junit
+    folder = tmp_path_factory.mktemp("fuzz")
+    topology = write_topology(folder, (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    junit = folder / "fuzz.xml"
+    return fuzz(topology, "--junit", str(junit)), junit
 
 
 def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -> None:  # noqa: ANN001
@@ -61,7 +70,7 @@ def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:
 
 def test_a_check_excluded_with_a_reason_is_not_run(tmp_path: Path) -> None:
     topology = write_topology(tmp_path, f"""
-name: buggy-excluded
+name: buggy-excluded-{UNIQUE}
 services:
   buggy:
     build: {BUGGY_APP}
@@ -80,7 +89,7 @@ services:
 
 def test_a_spec_that_cannot_be_loaded_is_one_clear_error(tmp_path: Path) -> None:
     topology = write_topology(tmp_path, f"""
-name: buggy-nospec
+name: buggy-nospec-{UNIQUE}
 services:
   buggy:
     build: {BUGGY_APP}
@@ -115,7 +124,7 @@ def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:
         f"    Path({str(tmp_path / 'called')!r}).write_text(topology['buggy'].url)\n"
         "    return {'X-Api-Key': 'secret'}\n")
     topology = write_topology(tmp_path, f"""
-name: buggy-hook
+name: buggy-hook-{UNIQUE}
 services:
   buggy:
     build: {BUGGY_APP}
