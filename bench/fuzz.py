@@ -21,8 +21,15 @@ from pathlib import Path
 
 from harness import Topology, load_topology
 from harness.fuzz.auth import BearerToken
-from harness.fuzz.session import (DEFAULT_CHECKS, FuzzOptions, checks_for, default_cache_dir, fuzz_all, fuzz_service,
-                                  fuzzable)
+from harness.fuzz.session import (
+    DEFAULT_CHECKS,
+    FuzzOptions,
+    checks_for,
+    default_cache_dir,
+    fuzz_all,
+    fuzz_service,
+    fuzzable,
+)
 
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
