@@ -89,7 +89,7 @@ class FuzzOperation(ReportingItem):
                 max_examples=config.getoption("fuzz_max_examples"), seed=config.getoption("fuzz_seed"),
                 checks=_split(config.getoption("fuzz_checks")), phases=_split(config.getoption("fuzz_phases")),
                 mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
-                cache_dir=config.cache.mkdir("hypothesis") if config.cache is not None else None)
+                cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
             selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
             services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
             runs.update(start_runs(self.owner.running(), services, options))
