@@ -4,10 +4,7 @@ pulled; every missing image is named in one error."""
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import io
-import json
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,51 +14,13 @@ import docker
 import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
+from harness.runtime.buildcontext import build_tag
 from harness.runtime.labels import PREFIX
 from harness.spec.model import BuildSpec, TopologySpec
 
-SKIPPED_DIRS = {".git", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", "node_modules"}
 BUILD_LOG_TAIL = 50
 SUBSTITUTE_FOR = f"{PREFIX}.substitute-for"  # on an alias image: the name it stands in for (harness prune removes it)
 SUBSTITUTE = f"{PREFIX}.substitute"  # on an alias image: the image it is
-
-
-def build_tag(context: Path, build: BuildSpec) -> str:
-    """`pytest-topology/<context folder>:<hash of files, Dockerfile and args>`."""
-    digest = hashlib.sha256()
-    ignored = _dockerignore(context)
-    for file in sorted(_files(context)):
-        relative = file.relative_to(context).as_posix()
-        if _ignored(relative, ignored):
-            continue
-        digest.update(relative.encode() + b"\0" + file.read_bytes() + b"\0")
-    digest.update(json.dumps([build.dockerfile, sorted(build.args.items())]).encode())
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in context.resolve().name.lower()) or "service"
-    return f"pytest-topology/{name}:{digest.hexdigest()[:16]}"
-
-
-def _files(root: Path):
-    for path in root.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            if path.name not in SKIPPED_DIRS:
-                yield from _files(path)
-        elif path.is_file() and not path.name.endswith(".pyc"):
-            yield path
-
-
-def _ignored(relative: str, patterns: list[str]) -> bool:
-    """As in .dockerignore: a pattern that matches a folder excludes everything in it."""
-    parts = relative.split("/")
-    prefixes = ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
-    return any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes for pattern in patterns)
-
-
-def _dockerignore(context: Path) -> list[str]:
-    file = context / ".dockerignore"
-    if not file.is_file():
-        return []
-    lines = [line.strip() for line in file.read_text().splitlines()]
-    return [p.rstrip("/") for p in lines if p and not p.startswith("#") and not p.startswith("!")]
 
 
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,

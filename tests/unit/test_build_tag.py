@@ -1,11 +1,21 @@
-"""The content tag of a build context: what changes it and what does not."""
+"""The content tag of a build context: what changes it (everything docker is sent) and what does not."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
-from harness.runtime.images import build_tag
+import pytest
+
+from harness.runtime.buildcontext import build_tag, sent_paths
 from harness.spec.model import BuildSpec
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 def context(tmp_path: Path) -> Path:
@@ -16,30 +26,105 @@ def context(tmp_path: Path) -> Path:
     return folder
 
 
+def tag(folder: Path, **build: object) -> str:
+    return build_tag(folder, BuildSpec(context=".", **build))
+
+
+def touch_later(file: Path, text: str) -> None:
+    """Write `text` and move the mtime into the past, so the digest is cacheable (not racy)."""
+    file.write_text(text)
+    past = time.time() - 60
+    os.utime(file, (past, past))
+
+
 def test_same_content_same_tag_and_a_readable_name(tmp_path: Path) -> None:
     folder = context(tmp_path)
-    tag = build_tag(folder, BuildSpec(context="."))
-    assert tag == build_tag(folder, BuildSpec(context="."))
-    assert tag.startswith("pytest-topology/my-app:")
+    assert tag(folder) == tag(folder)
+    assert tag(folder).startswith("pytest-topology/my-app:")
 
 
 def test_a_changed_file_dockerfile_or_build_arg_changes_the_tag(tmp_path: Path) -> None:
     folder = context(tmp_path)
-    tags = {build_tag(folder, BuildSpec(context="."))}
-    tags.add(build_tag(folder, BuildSpec(context=".", args={"MODE": "debug"})))
-    tags.add(build_tag(folder, BuildSpec(context=".", dockerfile="Dockerfile.other")))
+    tags = {tag(folder), tag(folder, args={"MODE": "debug"}), tag(folder, dockerfile="Dockerfile.other")}
     (folder / "pkg" / "main.py").write_text("print('changed')\n")
-    tags.add(build_tag(folder, BuildSpec(context=".")))
-    assert len(tags) == 4
+    tags.add(tag(folder))
+    (folder / "pkg" / "main.py").chmod(0o755)
+    tags.add(tag(folder))
+    (folder / "pkg" / "empty").mkdir()
+    tags.add(tag(folder))
+    assert len(tags) == 6
 
 
-def test_caches_and_dockerignored_files_do_not_change_the_tag(tmp_path: Path) -> None:
+def test_dockerignored_files_do_not_change_the_tag(tmp_path: Path) -> None:
     folder = context(tmp_path)
-    (folder / ".dockerignore").write_text("# local only\ntests\n*.log\n")
-    before = build_tag(folder, BuildSpec(context="."))
+    (folder / ".dockerignore").write_text("# local only\ntests\n*.log\n**/__pycache__\n")
+    before = tag(folder)
     (folder / "pkg" / "__pycache__").mkdir()
     (folder / "pkg" / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
     (folder / "tests" / "unit").mkdir(parents=True)
     (folder / "tests" / "unit" / "test_x.py").write_text("def test(): pass\n")
     (folder / "run.log").write_text("noise\n")
-    assert build_tag(folder, BuildSpec(context=".")) == before
+    assert tag(folder) == before
+
+
+@pytest.mark.parametrize(("ignore", "changed", "sent"), [
+    ("*.txt\n", "data/config.txt", True),             # a pattern without a slash matches at the top only
+    ("*.txt\n", "notes.txt", False),
+    ("**/*.txt\n", "data/config.txt", False),
+    ("*.md\n!README.md\n", "README.md", True),          # an exception re-includes a file
+    ("*.md\n!README.md\n", "CHANGES.md", False),
+    ("data\n!data/keep.json\n", "data/keep.json", True),
+    ("/build/\n", "build/out.bin", False),
+    ("Dockerfile\n", "Dockerfile", True),               # docker always sends the Dockerfile
+])
+def test_a_change_changes_the_tag_exactly_when_docker_sends_the_file(tmp_path: Path, ignore: str, changed: str,
+                                                                    sent: bool) -> None:
+    folder = context(tmp_path)
+    (folder / ".dockerignore").write_text(ignore)
+    (folder / changed).parent.mkdir(parents=True, exist_ok=True)
+    (folder / changed).write_text("v1\n")
+    before = tag(folder)
+    (folder / changed).write_text("v2, longer\n")
+    assert (tag(folder) != before) is sent
+    assert (changed in sent_paths(folder)) is sent
+
+
+def test_a_dockerfile_outside_the_context_is_hashed_by_content(tmp_path: Path) -> None:
+    folder = context(tmp_path)
+    outside = tmp_path / "Dockerfile.app"
+    outside.write_text("FROM python:3.11-slim\nRUN echo v1\n")
+    before = tag(folder, dockerfile="../Dockerfile.app")
+    outside.write_text("FROM python:3.11-slim\nRUN echo v2\n")
+    assert tag(folder, dockerfile="../Dockerfile.app") != before
+
+
+def test_cached_digests_follow_size_and_mtime(tmp_path: Path, private_cache: Path) -> None:
+    folder = context(tmp_path)
+    main = folder / "pkg" / "main.py"
+    touch_later(main, "print('one')\n")
+    first = tag(folder)
+    assert list(private_cache.glob("*.json")), "digests of settled files are cached"
+    assert tag(folder) == first
+    touch_later(main, "print('two')\n")  # same size, other content, other mtime
+    assert tag(folder) != first
+    touch_later(main, "print('one')\n")
+    assert tag(folder) == first
+
+
+def test_a_file_written_just_now_is_hashed_again_even_with_the_same_size_and_mtime(tmp_path: Path) -> None:
+    folder = context(tmp_path)
+    main = folder / "pkg" / "main.py"
+    main.write_text("print('aaa')\n")
+    first = tag(folder)
+    stamp = main.stat().st_mtime_ns
+    main.write_text("print('bbb')\n")
+    os.utime(main, ns=(stamp, stamp))  # an edit within the same mtime tick
+    assert tag(folder) != first
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = context(tmp_path)
+    (tmp_path / "not-a-folder").write_text("")
+    expected = tag(folder)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "not-a-folder"))
+    assert tag(folder) == expected

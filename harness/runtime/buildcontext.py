@@ -1,0 +1,141 @@
+"""The content tag of a `build:` context: a hash of exactly what `docker build` is sent, so a cached image is reused
+only when Docker would build the same thing.
+
+What is sent is decided by docker-py itself (the library that sends it): its `.dockerignore` reader and
+`docker.utils.build.exclude_paths`, and `process_dockerfile` for a Dockerfile outside the context (sent as an extra
+file: hashed by content). Files are hashed in chunks (memory stays flat for big files) and their digests are cached
+on disk by (path, size, mtime, inode), so an unchanged context costs one `stat` per file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from docker.api.build import process_dockerfile
+from docker.utils.build import exclude_paths
+
+from harness.spec.model import BuildSpec
+
+CHUNK = 1 << 20  # bytes read at a time
+# A file modified less than this many seconds before it was hashed may change again within the same mtime tick
+# without its size changing ("racy" entries, as git calls them): such digests are not cached.
+RACY_SECONDS = 2.0
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where file digests are cached: $PYTEST_TOPOLOGY_CACHE, else $XDG_CACHE_HOME/pytest-topology, else
+    ~/.cache/pytest-topology."""
+    if os.environ.get("PYTEST_TOPOLOGY_CACHE"):
+        return Path(os.environ["PYTEST_TOPOLOGY_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "pytest-topology"
+
+
+def dockerignore_patterns(context: Path) -> list[str]:
+    """The patterns of `context/.dockerignore`, read as docker-py reads them (stripped; blank lines and `#` dropped)."""
+    file = context / ".dockerignore"
+    if not file.is_file():
+        return []
+    lines = [line.strip() for line in file.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def sent_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """Paths (relative, `/`-separated, sorted; files, folders and links) that `docker build` is sent for `context`."""
+    name, _outside = _dockerfile(context, dockerfile)
+    return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name))
+
+
+def build_tag(context: Path, build: BuildSpec, cache: Path | None = None) -> str:
+    """`pytest-topology/<context folder>:<16 hex digits>`: a hash of every path docker is sent (name, kind, mode,
+    content or link target), a Dockerfile outside the context (by content), the Dockerfile's name and the build args.
+
+    Args:
+        cache: the folder for cached digests (default `cache_dir()`); an unwritable one only costs speed.
+
+    Raises:
+        OSError: a file of the context cannot be read (docker build would fail on it too).
+    """
+    context = context.resolve()
+    digest = hashlib.sha256()
+    name, outside = _dockerfile(context, build.dockerfile)
+    digests = _DigestCache(cache or cache_dir(), context)
+    for relative in sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name)):
+        digest.update(_entry(context, relative, digests))
+    digests.save()
+    if outside is not None:
+        digest.update(b"dockerfile outside the context\0" + hashlib.sha256(outside.encode()).digest())
+    digest.update(json.dumps([build.dockerfile, sorted(build.args.items())]).encode())
+    folder = "".join(c if c.isalnum() or c in "-_." else "-" for c in context.name.lower()) or "service"
+    return f"pytest-topology/{folder}:{digest.hexdigest()[:16]}"
+
+
+def _dockerfile(context: Path, dockerfile: str) -> tuple[str, str | None]:
+    """docker-py's view: (name in the context, None) or (a generated name, the content of a Dockerfile outside)."""
+    name, content = process_dockerfile(dockerfile, str(context))
+    if content is not None:
+        return ".dockerfile.outside-the-context", content  # docker-py names it randomly; only "not Dockerfile" matters
+    return name, None
+
+
+def _entry(context: Path, relative: str, digests: _DigestCache) -> bytes:
+    path = context / relative
+    info = path.lstat()
+    mode = stat.S_IMODE(info.st_mode)
+    if stat.S_ISLNK(info.st_mode):
+        body = b"link\0" + os.readlink(path).encode()
+    elif stat.S_ISREG(info.st_mode):
+        body = b"file\0" + digests.of(relative, path, info)
+    elif stat.S_ISDIR(info.st_mode):
+        body = b"dir\0"
+    else:  # sockets, fifos: docker-py sends no content for them
+        body = b"other\0"
+    return relative.encode() + b"\0" + f"{mode:o}".encode() + b"\0" + body + b"\0"
+
+
+class _DigestCache:
+    """File digests of one context, kept on disk between runs, keyed by (size, mtime_ns, inode)."""
+
+    def __init__(self, folder: Path, context: Path) -> None:
+        self.file = folder / (hashlib.sha256(str(context).encode()).hexdigest()[:24] + ".json")
+        self.entries: dict[str, list] = {}
+        self.changed = False
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.file.read_text())
+            if data.get("version") == CACHE_VERSION:
+                self.entries = data["files"]
+        self.seen: dict[str, list] = {}
+
+    def of(self, relative: str, path: Path, info: os.stat_result) -> bytes:
+        key = [info.st_size, info.st_mtime_ns, info.st_ino]
+        cached = self.entries.get(relative)
+        if cached is not None and cached[:3] == key:
+            self.seen[relative] = cached
+            return bytes.fromhex(cached[3])
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+        if time.time() - info.st_mtime > RACY_SECONDS:
+            self.seen[relative] = [*key, digest.hexdigest()]
+            self.changed = True
+        return digest.digest()
+
+    def save(self) -> None:
+        """Write the digests of the files seen this time (atomically: concurrent sessions may hash the same
+        context); a cache that cannot be written is skipped."""
+        if not self.changed and len(self.seen) == len(self.entries):
+            return
+        with contextlib.suppress(OSError):
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=self.file.parent, delete=False, suffix=".tmp") as out:
+                json.dump({"version": CACHE_VERSION, "files": self.seen}, out)
+            os.replace(out.name, self.file)
