@@ -55,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--build-log", action="store_true", help="show docker build output")
     up.set_defaults(run=_up)
 
-    down = commands.add_parser("down", help="remove running topologies (all, or those of one file)")
+    down = commands.add_parser("down", help="remove kept topologies: of one file, of the files under this folder, "
+                                            "or --all")
     down.add_argument("topology", type=Path, nargs="?", help="only the topology of this file")
     _topology_options(down)
+    down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
     down.set_defaults(run=_down)
 
     ps = commands.add_parser("ps", help="list running topologies and their services")
@@ -173,14 +175,20 @@ def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.errors import OptionError
     from harness.runtime.engine import connect
     from harness.runtime.labels import remove_leftovers
 
-    project = None
+    if args.topology and args.all:
+        raise OptionError("harness down: give a topology file or --all, not both")
     if args.topology:
-        project = _load(args, err).project
-    removed = remove_leftovers(connect(), include_kept=True, topology=project)
-    out.print(f"removed {removed} container(s)")
+        file = _load(args, err).file
+        removed = remove_leftovers(connect(), include_kept=True, file=file)
+        out.print(f"removed {removed} container(s)")
+        return 0
+    removed = remove_leftovers(connect(), include_kept=True, under=None if args.all else Path.cwd())
+    out.print(f"removed {removed} container(s)" + ("" if args.all else
+              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
     return 0
 
 
@@ -195,39 +203,56 @@ def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
     if not runs:
         out.print("no topology is running")
         return 0
-    table = Table("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept")
-    for run_id, containers in runs:
-        for container in sorted(containers, key=lambda c: c.labels.get(L.SERVICE, "")):
+    table = Table("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file")
+    for run in runs:
+        for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
             ports = ", ".join(f"{c} -> {h}" for c, h in L.published_ports(container).items())
-            service = container.labels.get(L.SERVICE) or (  # a fault helper has no service of its own
-                f"(faults of {container.labels[FAULTS_OF]})" if FAULTS_OF in container.labels else "?")
-            table.add_row(container.labels.get(L.TOPOLOGY, "?"), run_id, service,
-                          container.status, ports or "-", container.labels.get(L.KEEP, "false"))
+            labels = L.labels_of(container)
+            service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
+                f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
+            table.add_row(run.topology, run.run_id, service, L.container_status(container), ports or "-",
+                          str(run.kept).lower(), _shown(run.file))
     out.print(table)
     return 0
 
 
+def _shown(file: str) -> str:
+    """A topology file as a path relative to the current folder when it is under it."""
+    try:
+        return str(Path(file).relative_to(Path.cwd()))
+    except ValueError:
+        return file
+
+
 def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+    import docker.errors
+
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
 
-    project = None
+    file = project = None
     if args.topology:
-        project = _load(args, err).project
-    runs = L.find_runs(connect(), project)
-    if project:
-        runs = runs[:1]  # the newest run of that topology
-    matches = [c for _, containers in runs for c in containers if c.labels.get(L.SERVICE) == args.service]
+        spec = _load(args, err)
+        file, project = spec.file, spec.project
+    runs = L.find_runs(connect(), file)
+    if file:
+        runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
+    matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == args.service]
     if not matches:
         raise TopologyNotRunning(f"no running service '{args.service}'"
-                                 + (f" in topology {project}" if project else "")
+                                 + (f" in topology {project} ({args.topology})" if project else "")
                                  + "; `harness ps` lists what is running")
-    if len({c.labels.get(L.RUN) for c in matches}) > 1:
-        names = ", ".join(sorted({c.labels.get(L.TOPOLOGY, "?") for c in matches}))
-        raise TopologyNotRunning(f"service '{args.service}' runs in several topologies ({names}); "
+    if len({run.run_id for run, _ in matches}) > 1:
+        names = ", ".join(sorted({f"{run.topology} ({_shown(run.file)})" for run, _ in matches}))
+        raise TopologyNotRunning(f"service '{args.service}' runs in several topologies: {names}; "
                                  "choose one with --topology FILE")
     options = {"tail": args.tail} if args.tail else {}
-    sys.stdout.write(matches[0].logs(**options).decode("utf-8", "replace"))
+    try:
+        text = matches[0][1].logs(**options).decode("utf-8", "replace")
+    except docker.errors.NotFound:
+        raise TopologyNotRunning(f"service '{args.service}' was removed while its log was being read (its topology "
+                                 "was taken down); `harness ps` lists what is running") from None
+    sys.stdout.write(text)
     return 0
 
 

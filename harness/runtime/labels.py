@@ -1,19 +1,27 @@
 """Labels on everything the harness creates, and removal of what crashed runs left behind.
 
-Each container and network carries the run id and its owner (host, pid and the pid's start time). A resource whose
-owner process is gone is a leftover and is removed at the next start; `keep=true` (harness up --detach,
---topology-keep) protects a topology until `harness down`.
+Each container and network carries the run id, the topology's identity (its resolved file and its name) and its
+owner (host, pid and the pid's start time). A resource whose owner process is gone is a leftover and is removed at
+the next start; `keep=true` (harness up --detach, --topology-keep) protects a run until `harness down`.
+
+Listing reads labels from Docker's list endpoints only (no inspect per object): another session may remove its
+objects between a list and an inspect, and that must not break this one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
+from docker.models.containers import Container
+from docker.models.networks import Network
 
 PREFIX = "org.pytest-topology"
 RUN = f"{PREFIX}.run"
@@ -22,6 +30,10 @@ KEEP = f"{PREFIX}.keep"
 TOPOLOGY = f"{PREFIX}.topology"
 FILE = f"{PREFIX}.file"
 SERVICE = f"{PREFIX}.service"
+SIGNATURE = f"{PREFIX}.signature"  # of a service: hash of its spec and its image's id (see Topology.signatures)
+PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON, chosen before it was created
+CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
+SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -45,58 +57,101 @@ def owner_alive(owner: str) -> bool:
 
 
 def run_labels(run_id: str, topology: str, file: Path, keep: bool) -> dict[str, str]:
+    """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity)."""
     return {RUN: run_id, OWNER: owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file)}
 
 
+def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not
+    attrs = resource.attrs
+    return attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
+
+
+@dataclass
+class Run:
+    """One run of a topology as Docker lists it. `containers` are sparse (list data only: id, labels, state)."""
+
+    run_id: str
+    topology: str
+    file: str
+    kept: bool
+    owner: str
+    containers: list = field(default_factory=list)
+    networks: list = field(default_factory=list)
+
+    @property
+    def owner_alive(self) -> bool:
+        return owner_alive(self.owner)
+
+    @property
+    def created(self) -> int:
+        return max((int(c.attrs.get("Created") or 0) for c in self.containers), default=0)
+
+
+def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run]:
+    """Every run on the engine (or of one topology file), newest first, with its containers and networks."""
+    filters = {"label": [RUN, f"{FILE}={file}"] if file is not None else [RUN]}
+    runs: dict[str, Run] = {}
+    resources = [*_ignoring_gone(lambda: client.containers.list(all=True, filters=filters, sparse=True)),
+                 *_ignoring_gone(lambda: client.networks.list(filters=filters)),
+                 *_ignoring_gone(lambda: client.volumes.list(filters=filters))]  # a run may be down to its volumes
+    for resource in resources:
+        labels = labels_of(resource)
+        run = runs.setdefault(labels[RUN], Run(labels[RUN], labels.get(TOPOLOGY, "?"), labels.get(FILE, ""),
+                                               labels.get(KEEP) == "true", labels.get(OWNER, "")))
+        if isinstance(resource, Container):
+            run.containers.append(resource)
+        elif isinstance(resource, Network):
+            run.networks.append(resource)
+    return sorted(runs.values(), key=lambda run: run.created, reverse=True)
+
+
+def find_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run]:
+    """Live runs (kept, or of a live owner) with at least one container, newest first, optionally of one file."""
+    return [run for run in list_runs(client, file) if run.containers and (run.kept or run.owner_alive)]
+
+
+def is_under(file: str, folder: Path) -> bool:
+    return Path(file).is_relative_to(folder.resolve()) if file else False
+
+
 def remove_run(client: docker.DockerClient, run_id: str) -> int:
-    """Remove every container, then the networks and volumes, of one run. Returns the number of containers removed."""
-    containers = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"}, sparse=True)
+    """Remove every container, then the networks and volumes, of one run. Returns the number of containers removed.
+
+    Objects already gone (removed by another session) are skipped."""
+    label = {"label": f"{RUN}={run_id}"}
+    containers = _ignoring_gone(lambda: client.containers.list(all=True, filters=label, sparse=True))
     _remove_containers(containers)
-    for network in client.networks.list(filters={"label": f"{RUN}={run_id}"}):
+    for network in _ignoring_gone(lambda: client.networks.list(filters=label)):
         try:
             _ignore_gone(network.remove)
         except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
-            late = client.containers.list(all=True, filters={"label": f"{RUN}={run_id}"}, sparse=True)
+            late = _ignoring_gone(lambda: client.containers.list(all=True, filters=label, sparse=True))
             _remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
-    for volume in client.volumes.list(filters={"label": f"{RUN}={run_id}"}):  # named and anonymous volumes
+    for volume in _ignoring_gone(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
         _ignore_gone(volume.remove)
     return len(containers)
 
 
-def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, topology: str | None = None) -> int:
-    """Remove runs whose owner process is gone (or, with include_kept, every kept run too)."""
-    runs: set[str] = set()
-    for resource in [*client.containers.list(all=True, filters={"label": RUN}, sparse=True),
-                     *client.networks.list(filters={"label": RUN}),
-                     *client.volumes.list(filters={"label": RUN})]:
-        labels = resource.attrs.get("Labels") or resource.attrs.get("Config", {}).get("Labels") or {}
-        if topology and labels.get(TOPOLOGY) != topology:
+def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: Path | None = None,
+                     under: Path | None = None) -> int:
+    """Remove runs whose owner process is gone (and, with include_kept, kept runs too), optionally only those of
+    one topology file or of topology files under one folder. Returns the number of containers removed."""
+    removed = 0
+    for run in list_runs(client, file):
+        if under is not None and not is_under(run.file, under):
             continue
-        kept = labels.get(KEEP) == "true"
-        if (include_kept and kept) or (not kept and not owner_alive(labels.get(OWNER, ""))):
-            runs.add(labels[RUN])
-    return sum(remove_run(client, run) for run in runs)
-
-
-def find_runs(client: docker.DockerClient, topology: str | None = None) -> list[tuple[str, list]]:
-    """Live runs (newest first) as (run id, containers), optionally of one topology."""
-    runs: dict[str, list] = {}
-    for container in inspected_containers(client, {"label": RUN}):
-        labels = container.labels
-        if topology and labels.get(TOPOLOGY) != topology:
-            continue
-        if labels.get(KEEP) == "true" or owner_alive(labels.get(OWNER, "")):
-            runs.setdefault(labels[RUN], []).append(container)
-    return sorted(runs.items(), key=lambda run: max(c.attrs["Created"] for c in run[1]), reverse=True)
+        if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
+            removed += remove_run(client, run.run_id)
+    return removed
 
 
 def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
     """Containers with their inspect data; one removed between the listing and its inspection (another run tearing
     down) is skipped rather than failing the whole listing, as docker-py's list() would."""
     found = []
-    for sparse in client.containers.list(all=True, filters=filters, sparse=True):
+    for sparse in _ignoring_gone(lambda: client.containers.list(all=True, filters=filters, sparse=True)):
         try:
             found.append(client.containers.get(sparse.id))
         except docker.errors.NotFound:
@@ -104,11 +159,23 @@ def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
     return found
 
 
-def published_ports(container) -> dict[int, int]:  # noqa: ANN001 - docker Container
-    """TCP container port -> host port, from the container's inspect data."""
-    bindings = container.attrs["HostConfig"].get("PortBindings") or {}
-    return {int(key.split("/")[0]): int(value[0]["HostPort"]) for key, value in bindings.items()
-            if value and key.endswith("/tcp")}
+def published_ports(container: Any) -> dict[int, int]:  # noqa: ANN401 - a docker Container, sparse or not
+    """TCP container port -> host port, from the container's labels (or, for containers made before that label
+    existed, from its inspect or list data)."""
+    labels = labels_of(container)
+    if PORTS in labels:
+        return {int(port): int(host) for port, host in json.loads(labels[PORTS]).items()}
+    bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    if bindings:
+        return {int(key.split("/")[0]): int(value[0]["HostPort"]) for key, value in bindings.items()
+                if value and key.endswith("/tcp")}
+    return {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.attrs.get("Ports") or []
+            if p.get("PublicPort") and p.get("Type", "tcp") == "tcp"}
+
+
+def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Container, sparse or not
+    state = container.attrs.get("State")
+    return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
 def _remove_containers(containers: list) -> None:
@@ -116,7 +183,18 @@ def _remove_containers(containers: list) -> None:
         list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
 
 
-def _ignore_gone(action) -> None:
+def _ignoring_gone(listing) -> list:  # noqa: ANN001 - a callable returning a list
+    """A docker-py list call; objects vanishing while it runs (a NotFound from its own follow-up reads) mean that
+    the list is taken again."""
+    for _ in range(5):
+        try:
+            return list(listing())
+        except docker.errors.NotFound:
+            continue
+    return list(listing())
+
+
+def _ignore_gone(action) -> None:  # noqa: ANN001 - a callable
     try:
         action()
     except docker.errors.NotFound:

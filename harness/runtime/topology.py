@@ -7,6 +7,9 @@ Any failure (or Ctrl-C) removes everything the run created, found by its run lab
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import re
 import socket
 import threading
 import time
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import docker
@@ -22,14 +26,17 @@ import docker.errors
 
 from harness.errors import DockerError, UnknownService
 from harness.runtime import labels as L
+from harness.runtime.buildcontext import build_tag
 from harness.runtime.containers import MountRef, service_container
 from harness.runtime.engine import connect
 from harness.runtime.faults import Edge, TopologyFaults
-from harness.runtime.images import build_image, prepare_images
+from harness.runtime.images import build_image, prepare_images, substitute
+from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
-from harness.spec.model import TopologySpec
+from harness.spec.model import ServiceSpec, TopologySpec
 from harness.spec.plan import StartPlan
 
+PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
 EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
 
@@ -111,7 +118,8 @@ class Topology:
             DockerError: the engine refused to remove something (the message names it and what to do).
         """
         try:
-            L.remove_run(self.client, self.run_id)
+            with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
+                L.remove_run(self.client, self.run_id)
         except docker.errors.APIError as error:
             raise DockerError(f"could not remove topology {self.spec.project} (run {self.run_id}): "
                               f"{_explain(error)}", operation="remove", run=self.run_id,
@@ -140,14 +148,16 @@ class Topology:
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep)
-        network = f"harness-{spec.project}-{run_id}"
+        network = f"harness-{docker_name(spec.project)}-{run_id}"
         topology = cls(spec, client, run_id, network, keep)
         starter = _Starter(topology, network, run_labels, progress or (lambda event: None))
         try:
             starter.run()
         except BaseException:
-            starter.stop()
-            topology.close()
+            try:
+                starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
+            finally:
+                topology.close()
             raise
         return topology
 
@@ -155,37 +165,121 @@ class Topology:
     @contextmanager
     def reused_or_started(cls, spec: TopologySpec, progress: Progress | None = None,
                           say: Callable[[str], None] = lambda text: None) -> Iterator[Topology]:
-        """The topology of `spec` if one is running (`harness up --detach`), else one started for this block and
-        removed at its end. `say` gets one line telling which (for the console)."""
-        topology = cls.attach(spec)
-        if topology is not None:
-            say(f"using the running topology {spec.project} (run {topology.run_id})")
-            yield topology
-            return
-        say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
+        """The running topology of `spec`'s file (`harness up --detach`) if it was started from the same spec and
+        images; else one started for this block and removed at its end. A kept run of an older version of the file
+        is said so and replaced by a new kept run; a run of another live session is never touched. `say` gets one
+        line telling which (for the console)."""
+        client = connect()
+        run = _newest_run(client, spec)
+        if run is not None:
+            changes = _changes(client, spec, run)
+            if not changes:
+                say(f"using the running topology {spec.project} (run {run.run_id})")
+                yield cls._attached(spec, client, run)
+                return
+            say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+                f"{spec.file} ({'; '.join(changes)}): "
+                + ("restarting it" if run.kept else "starting a new one beside it"))
+            if run.kept:
+                L.remove_run(client, run.run_id)
+                topology = cls.start(spec, progress=progress, keep=True)
+                say(f"restarted topology {spec.project} (run {topology.run_id}); it stays running")
+                yield topology
+                return
+        else:
+            say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
         with cls.start(spec, progress=progress) as topology:
             yield topology
 
     @classmethod
-    def attach(cls, spec: TopologySpec) -> Topology | None:
-        """The topology of `spec` already running (started by `harness up --detach` or `--topology-keep`), or None.
+    def attach(cls, spec: TopologySpec, say: Callable[[str], None] = lambda text: None) -> Topology | None:
+        """The topology of `spec`'s file already running (started by `harness up` or `--topology-keep`), if it was
+        started from the same spec and images; None otherwise (`say` is told why a running one is not used).
 
         Raises:
             DockerUnavailable: no engine answers.
         """
         client = connect()
-        found = L.find_runs(client, spec.project)
-        if not found:
+        run = _newest_run(client, spec)
+        if run is None:
             return None
-        run_id, containers = found[0]
-        topology = cls(spec, client, run_id, None, keep=True)
-        for container in containers:
-            name = container.labels.get(L.SERVICE)  # fault helpers have none
+        changes = _changes(client, spec, run)
+        if changes:
+            say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+                f"{spec.file}: {'; '.join(changes)}")
+            return None
+        return cls._attached(spec, client, run)
+
+    @classmethod
+    def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run) -> Topology:
+        topology = cls(spec, client, run.run_id, None, keep=True)
+        for container in run.containers:
+            name = L.labels_of(container).get(L.SERVICE, "")  # fault helpers have none
             if name in spec.services:
-                network = next(iter(container.attrs["NetworkSettings"]["Networks"]), None)
+                network = next(iter((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}), None)
                 topology.network = network
                 topology._add(Service(name, spec.services[name], container, L.published_ports(container), network))
         return topology
+
+    @staticmethod
+    def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
+        """Service -> the signature a container of it started now would carry (its spec and its image's id)."""
+        result = {}
+        built = {s.image for s in spec.services.values() if s.build and s.image}
+        for name, service in spec.services.items():
+            if service.build:
+                reference = (build_tag(spec.base_dir / service.build.context, service.build)
+                             + (f"-{service.build.target}" if service.build.target else ""))
+            else:
+                image = service.image or ""
+                reference = image if image in built else substitute(image, spec.image_substitutes)
+            result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
+        return result
+
+
+def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
+    """A hash of a service's validated spec, its environment (env files read now) and the id of its image."""
+    try:
+        environment = service.full_environment(base_dir)
+    except Exception:  # noqa: BLE001 - an unreadable env file: the start reports it
+        environment = {}
+    text = json.dumps([service.model_dump_json(), sorted(environment.items()), image_id])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def docker_name(text: str) -> str:
+    """`text` as a part of a container or network name Docker accepts ([a-zA-Z0-9][a-zA-Z0-9_.-]*)."""
+    cleaned = re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-_.")
+    return cleaned or "topology"
+
+
+def _image_id(client: docker.DockerClient, reference: str) -> str:
+    try:
+        return str(client.images.get(reference).id)
+    except (docker.errors.ImageNotFound, docker.errors.NullResource):
+        return f"missing:{reference}"
+    except docker.errors.APIError:  # an invalid reference: nothing runs from it
+        return f"invalid:{reference}"
+
+
+def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
+    """The newest live run of `spec`'s topology: same resolved file and same name."""
+    runs = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project]
+    return runs[0] if runs else None
+
+
+def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:
+    """What differs between a running run and `spec` now (empty: the same topology)."""
+    running = {L.labels_of(c).get(L.SERVICE, ""): L.labels_of(c).get(L.SIGNATURE) for c in run.containers}
+    expected = Topology.signatures(client, spec)
+    changes = []
+    if added := sorted(set(expected) - set(running)):
+        changes.append(f"not running: {', '.join(added)}")
+    if removed := sorted(set(running) - set(expected)):
+        changes.append(f"no longer in the file: {', '.join(removed)}")
+    if changed := [n for n in expected if n in running and running[n] != expected[n]]:
+        changes.append(f"changed (configuration or image): {', '.join(changed)}")
+    return changes
 
 
 class _Starter:
@@ -203,6 +297,7 @@ class _Starter:
         self.ready: dict[str, Future[Service]] = {}
         self.network_created: Future[object] = Future()
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
+        self.spawned: set[Future] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
@@ -236,9 +331,12 @@ class _Starter:
             raise
 
     def stop(self) -> None:
-        """Cancel, and give the threads that are creating containers a moment to finish (so teardown sees them)."""
+        """Cancel, and wait for the threads creating the network and containers (so that teardown sees them).
+        They end within one Docker call once cancelled; a thread that still creates something after this removes
+        it itself, and what a killed process leaves is reaped by the next start (its owner is dead)."""
         self.cancelled.set()
-        wait(self.ready.values(), timeout=10)
+        creating = [self.network_created, self.volumes_created, *self.ready.values()]
+        wait([future for future in creating if future in self.spawned], timeout=60)
 
     def _await(self, future: Future) -> object:
         """The future's result, or StartCancelled as soon as the start is cancelled."""
@@ -252,6 +350,7 @@ class _Starter:
 
     def _spawn(self, work: Callable[[str], object], name: str) -> Future:
         future: Future = Future()
+        self.spawned.add(future)
 
         def body() -> None:
             try:
@@ -266,6 +365,12 @@ class _Starter:
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
         return future
+
+    def _remove_container(self, name: str) -> None:
+        try:
+            self.topology.client.containers.get(name).remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
 
     def _create_network(self, _: str) -> object:
         try:
@@ -326,20 +431,28 @@ class _Starter:
         mounts = self._mounts(name)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
-        ports = {(port, protocol): _free_port(protocol) for port, protocol in spec.published()}
-        container = service_container(
-            image=image, name=f"harness-{self.spec.project}-{name}-{self.topology.run_id}", network=self.network,
-            aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
-            ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name})
-        try:
-            container.start()
-        except docker.errors.APIError as error:
-            raise DockerError(f"service '{name}': Docker could not create or start its container: "
-                              f"{_explain(error)}", service=name, operation="start",
-                              hint="Check the service's image, command, ports and mounts in the topology file."
-                              ) from None
+        signature = service_signature(spec, _image_id(self.topology.client, image), self.spec.base_dir)
+        container_name = f"harness-{docker_name(self.spec.project)}-{name}-{self.topology.run_id}"
+        for attempt in range(PORT_ATTEMPTS):
+            ports = {(port, protocol): _free_port(protocol) for port, protocol in spec.published()}
+            tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
+            container = service_container(
+                image=image, name=container_name, network=self.network,
+                aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
+                ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
+                                                    L.PORTS: json.dumps(tcp_ports)})
+            try:
+                container.start()
+                break
+            except docker.errors.APIError as error:
+                if "port is already allocated" in _explain(error) and attempt + 1 < PORT_ATTEMPTS:
+                    self._remove_container(container_name)  # created, not started: free its name, other ports
+                    continue
+                raise DockerError(f"service '{name}': Docker could not create or start its container: "
+                                  f"{_explain(error)}", service=name, operation="start",
+                                  hint=_start_hint(error)) from None
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
-            container.stop()
+            self._remove_container(container_name)
             raise StartCancelled()
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, self.network)
@@ -354,6 +467,17 @@ class _Starter:
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
+
+
+def _start_hint(error: docker.errors.APIError) -> str:
+    text = _explain(error).lower()
+    if "port is already allocated" in text:
+        return "Other processes keep taking the free ports chosen for it; run again."
+    if "invalid reference format" in text or "repository name must be lowercase" in text:
+        return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "no such image" in text:
+        return "Build or load the image first, or use `build:` instead of `image:`."
+    return "Check the service's image, command, ports and mounts in the topology file."
 
 
 def _explain(error: docker.errors.APIError) -> str:

@@ -1,0 +1,98 @@
+"""A topology is its resolved file (and name): two files in folders of the same name are two topologies, and a
+running topology is reused only when it was started from the same spec and images."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import Topology, load_topology
+
+from .conftest import harness_resources
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+WEB = """
+services:
+  web:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    environment: {FLAVOUR: FLAVOUR_VALUE}
+    ports: [8000]
+    ready: {http: {port: 8000, path: /}}
+"""
+
+
+def project(root: Path, flavour: str = "plain") -> Path:
+    """root/<shared folder name>/topology.yaml: the default topology name is the shared folder's name."""
+    folder = root / f"shared-{root.parent.name[-8:]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / "topology.yaml"
+    file.write_text(WEB.replace("FLAVOUR_VALUE", flavour))
+    return file
+
+
+def harness(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([HARNESS, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_files_in_folders_of_the_same_name_are_two_topologies(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    mine, theirs = project(tmp_path / "mine"), project(tmp_path / "theirs")
+    name = load_topology(mine).project
+    assert name == load_topology(theirs).project
+    kept = Topology.start(load_topology(theirs), keep=True)
+    try:
+        assert Topology.attach(load_topology(mine)) is None
+        assert harness("down", str(mine)).stdout.startswith("removed 0 container(s)")
+        logs = harness("logs", "web", "--topology", str(mine))
+        assert logs.returncode == 2 and f"no running service 'web' in topology {name}" in logs.stderr
+        assert Topology.attach(load_topology(theirs)).run_id == kept.run_id
+        ps = harness("ps", cwd=tmp_path).stdout
+        assert kept.run_id in ps and "theirs/shared-" in ps
+    finally:
+        kept.close()
+    assert harness_resources(docker_client, name) == []
+
+
+def test_down_without_a_file_removes_only_topologies_under_the_current_folder(tmp_path: Path,
+                                                                             docker_client) -> None:  # noqa: ANN001
+    here, elsewhere = project(tmp_path / "here"), project(tmp_path / "elsewhere")
+    name = load_topology(here).project
+    other = Topology.start(load_topology(elsewhere), keep=True)
+    try:
+        Topology.start(load_topology(here), keep=True)
+        down = harness("down", cwd=here.parent.parent)
+        assert down.stdout.startswith("removed 1 container(s) of topology files under ")
+        assert [run.run_id for run in _runs(docker_client, name)] == [other.run_id]
+    finally:
+        other.close()
+    assert harness_resources(docker_client, name) == []
+
+
+def _runs(client, name: str) -> list:  # noqa: ANN001
+    from harness.runtime import labels as L
+
+    return [run for run in L.find_runs(client) if run.topology == name]
+
+
+def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path: Path,
+                                                                       docker_client) -> None:  # noqa: ANN001
+    file = project(tmp_path)
+    kept = Topology.start(load_topology(file), keep=True)
+    said: list[str] = []
+    try:
+        assert Topology.attach(load_topology(file)).run_id == kept.run_id
+        file.write_text(WEB.replace("FLAVOUR_VALUE", "changed"))
+        spec = load_topology(file)
+        assert Topology.attach(spec, say=said.append) is None
+        assert said == [f"the running topology {spec.project} (run {kept.run_id}) was started from another version "
+                        f"of {spec.file}: changed (configuration or image): web"]
+        with Topology.reused_or_started(spec, say=said.append) as topology:
+            assert topology.run_id != kept.run_id
+            assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
+        assert said[1].endswith("restarting it")
+        assert [run.run_id for run in _runs(docker_client, spec.project)] == [topology.run_id]  # kept, the new one
+        assert Topology.attach(spec).run_id == topology.run_id
+    finally:
+        harness("down", str(file))
+    assert harness_resources(docker_client, load_topology(file).project) == []
