@@ -144,15 +144,37 @@ def _describe(path: Path_, errors: list[Any], source: SourceMap) -> tuple[str, s
     elif kind in ("value_error", "assertion_error"):
         message, path = str(error["msg"]).removeprefix("Value error, "), loc
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        message, path = f"must be a mapping of keys (found {error['input']!r})", loc
+        message, path = f"must be a mapping of keys (found {_found(error['input'], loc)})", loc
     else:  # a union gives one error per member: 'a valid string or a valid list'
         wanted = " or ".join(dict.fromkeys(str(e["msg"]).removeprefix("Input should be ") for e in errors))
         message = (f"Input should be {wanted}" if str(error["msg"]).startswith("Input should be ")
                    else str(error["msg"]))
-        message, path = f"{message} (found {error['input']!r})", loc
+        message, path = f"{message} (found {_found(error['input'], loc)})", loc
     where = source.where(path)
     dotted = dotted_path(path)
     return where, f"{dotted}: {message}" if dotted else message
+
+
+# Under these keys any value may be a secret (passwords, tokens, API keys): messages show keys and shapes only.
+SECRET_KEYS = frozenset({"environment", "auth", "args", "headers", "client_secret", "env_file"})
+
+
+def _found(value: Any, path: Path_) -> str:  # noqa: ANN401 - any YAML value
+    """The offending input as a message shows it: as is, or under a secret-holding key without its values."""
+    if any(part in SECRET_KEYS for part in path if isinstance(part, str)):
+        return _masked(value)
+    return repr(value)
+
+
+def _masked(value: Any) -> str:  # noqa: ANN401 - any YAML value
+    """`value` with every scalar hidden: mapping keys and `KEY=` prefixes of compose-style lists stay visible."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key!r}: {_masked(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_masked(item) for item in value) + "]"
+    if isinstance(value, str) and "=" in value:
+        return repr(value.split("=", 1)[0] + "=...")
+    return "..." if value is not None else "None"
 
 
 def _fields_at(loc: Path_) -> list[str]:

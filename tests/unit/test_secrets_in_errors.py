@@ -1,0 +1,42 @@
+"""Errors about a topology file name the keys of an environment, auth or build args, never their values."""
+
+from __future__ import annotations
+
+import pytest
+
+SECRET = "s3cr3t-Value-42"
+
+
+@pytest.mark.parametrize(("service", "expected"), [
+    # compose habit: the environment as a list
+    (f"    environment:\n      - POSTGRES_PASSWORD={SECRET}\n      - PLAIN\n",
+     "services.db.environment: must be a mapping of keys (found ['POSTGRES_PASSWORD=...', ...])"),
+    # build args as a list
+    (f"    build: {{context: ., args: [TOKEN={SECRET}]}}\n",
+     "services.db.build.args: must be a mapping of keys (found ['TOKEN=...'])"),
+    # the environment as one string
+    (f"    environment: API_KEY={SECRET}\n",
+     "services.db.environment: must be a mapping of keys (found 'API_KEY=...')"),
+    # a fixed auth header as a list
+    (f"    auth:\n      headers: [X-Api-Key, {SECRET}]\n",
+     "services.db.auth.headers: must be a mapping of keys (found [..., ...])"),
+    # a malformed hook holding a token
+    (f"    auth:\n      hook: {SECRET}\n",
+     "services.db.auth.hook: String should match pattern"),
+    # a typo next to a client secret
+    (f"    auth:\n      client_credentials: {{token_service: t, client_id: c, client_secret: {SECRET}, aud: x}}\n",
+     "services.db.auth.client_credentials.aud: unknown key 'aud'"),
+    # a client secret that is not a string
+    (f"    auth:\n      client_credentials: {{token_service: t, client_id: c, client_secret: [{SECRET}]}}\n",
+     "services.db.auth.client_credentials.client_secret: Input should be a valid string (found [...])"),
+])
+def test_an_error_near_a_secret_names_the_keys_only(load_error, service: str, expected: str) -> None:  # noqa: ANN001
+    message = load_error("services:\n  db:\n    image: postgres:15\n" + service)
+    assert expected in message
+    assert SECRET not in message
+
+
+def test_values_elsewhere_are_still_shown(load_error) -> None:  # noqa: ANN001
+    message = load_error("services:\n  db:\n    image: postgres:15\n    timeout: soon\n")
+    assert "services.db.timeout: Input should be a valid number, unable to parse string as a number (found 'soon')" \
+        in message
