@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
 _started_at = pytest.StashKey[float]()
+_last_test = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,7 +99,34 @@ def topology(request: pytest.FixtureRequest) -> Topology:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    _restore_topologies(item)
     item.stash[_started_at] = time.time()
+
+
+def _restore_topologies(item: pytest.Item) -> None:
+    """Services an earlier test left stopped, paused, disconnected or dead are put back before this test runs (it
+    would otherwise fail for a reason that is not its own); this test's report says who left what."""
+    topologies = active_topologies(item.config)
+    if not topologies:
+        return
+    from harness.errors import HarnessError
+
+    previous = item.config.stash.get(_last_test, "an earlier test")
+    notes: list[str] = []
+    for running in topologies:
+        try:
+            notes += running.restore()
+        except HarnessError as error:
+            pytest.fail(f"topology {running.spec.project} could not be restored after {previous}:\n{error}",
+                        pytrace=False)
+    if notes:
+        item.add_report_section("setup", "topology restored",
+                                f"after {previous}:\n" + "\n".join(f"- {note}" for note in notes))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    item.config.stash[_last_test] = item.nodeid
 
 
 @pytest.hookimpl(wrapper=True)

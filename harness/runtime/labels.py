@@ -91,9 +91,9 @@ def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
     """Every run on the engine (or of one topology file), newest first, with its containers and networks."""
     filters = {"label": [RUN, f"{FILE}={file}"] if file is not None else [RUN]}
     runs: dict[str, Run] = {}
-    resources = [*_ignoring_gone(lambda: client.containers.list(all=True, filters=filters, sparse=True)),
-                 *_ignoring_gone(lambda: client.networks.list(filters=filters)),
-                 *_ignoring_gone(lambda: client.volumes.list(filters=filters))]  # a run may be down to its volumes
+    resources = [*listed(lambda: client.containers.list(all=True, filters=filters, sparse=True)),
+                 *listed(lambda: client.networks.list(filters=filters)),
+                 *listed(lambda: client.volumes.list(filters=filters))]  # a run may be down to its volumes
     for resource in resources:
         labels = labels_of(resource)
         run = runs.setdefault(labels[RUN], Run(labels[RUN], labels.get(TOPOLOGY, "?"), labels.get(FILE, ""),
@@ -119,17 +119,17 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
 
     Objects already gone (removed by another session) are skipped."""
     label = {"label": f"{RUN}={run_id}"}
-    containers = _ignoring_gone(lambda: client.containers.list(all=True, filters=label, sparse=True))
+    containers = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
     _remove_containers(containers)
-    for network in _ignoring_gone(lambda: client.networks.list(filters=label)):
+    for network in listed(lambda: client.networks.list(filters=label)):
         try:
             _ignore_gone(network.remove)
         except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
-            late = _ignoring_gone(lambda: client.containers.list(all=True, filters=label, sparse=True))
+            late = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
             _remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
-    for volume in _ignoring_gone(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
+    for volume in listed(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
         _ignore_gone(volume.remove)
     return len(containers)
 
@@ -151,7 +151,7 @@ def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
     """Containers with their inspect data; one removed between the listing and its inspection (another run tearing
     down) is skipped rather than failing the whole listing, as docker-py's list() would."""
     found = []
-    for sparse in _ignoring_gone(lambda: client.containers.list(all=True, filters=filters, sparse=True)):
+    for sparse in listed(lambda: client.containers.list(all=True, filters=filters, sparse=True)):
         try:
             found.append(client.containers.get(sparse.id))
         except docker.errors.NotFound:
@@ -183,7 +183,7 @@ def _remove_containers(containers: list) -> None:
         list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
 
 
-def _ignoring_gone(listing) -> list:  # noqa: ANN001 - a callable returning a list
+def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list
     """A docker-py list call; objects vanishing while it runs (a NotFound from its own follow-up reads) mean that
     the list is taken again."""
     for _ in range(5):

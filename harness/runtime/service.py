@@ -52,6 +52,9 @@ class Service:
         self._network = network
         self._faults: Edge | None = None  # set by the Topology the service belongs to
         self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
+        # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
+        # it back can be named; None when the service should be running as started
+        self.left: str | None = None
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
@@ -119,10 +122,12 @@ class Service:
     def stop(self, timeout: int = 0) -> None:
         """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (default 0: at once)."""
         self.container.stop(timeout=timeout)
+        self.left = "stopped (.stop())"
 
     def kill(self, signal: str = "SIGKILL") -> None:
         """Send `signal` to the container's main process (a crash, for fault tests)."""
         self.container.kill(signal=signal)
+        self.left = f"killed (.kill({signal!r}))"
 
     def start(self, wait: bool = True) -> None:
         """Start it again (same ports, same network name) and, by default, wait for its readiness probe.
@@ -134,6 +139,7 @@ class Service:
         self.container.start()
         for hook in self.on_start:
             hook(self)
+        self.left = None
         if wait:
             self.wait_ready(time.monotonic(), log_since=restarted_at)
 
@@ -145,14 +151,17 @@ class Service:
     def pause(self) -> None:
         """Freeze every process of the container (connections hang instead of being refused)."""
         self.container.pause()
+        self.left = "paused (.pause())"
 
     def unpause(self) -> None:
         """Undo `pause()`."""
         self.container.unpause()
+        self.left = None
 
     def disconnect(self) -> None:
         """Take the service off the topology's network (peers can no longer reach it)."""
         self.container.client.networks.get(self._network).disconnect(self.container)
+        self.left = "disconnected (.disconnect())"
 
     def connect(self) -> None:
         """Put the service back on the topology's network, under its name and aliases."""
@@ -160,6 +169,7 @@ class Service:
                                                                                           *self.spec.aliases])
         for hook in self.on_start:
             hook(self)
+        self.left = None
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> str:

@@ -36,6 +36,7 @@ from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import ServiceSpec, TopologySpec
 from harness.spec.plan import StartPlan
 
+LOG_LINES_OF_THE_DEAD = 20
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
 EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
@@ -125,6 +126,57 @@ class Topology:
                               f"{_explain(error)}", operation="remove", run=self.run_id,
                               hint="Run `harness down` to retry, or `docker ps -a --filter "
                                    f"label={L.RUN}={self.run_id}` to see what is left.") from None
+
+    def restore(self) -> list[str]:
+        """Put every service back as started: unpause, reconnect to the network, start (waiting for its probe) what
+        is stopped, paused, disconnected or dead. One Docker list call when nothing is wrong.
+
+        Returns:
+            One line per service that was not as started: what it was left as (and, for one that died by itself,
+            its exit code and last log lines), and what was done.
+
+        Raises:
+            ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
+        """
+        label = {"label": f"{L.RUN}={self.run_id}"}
+        listed = {L.labels_of(c).get(L.SERVICE): c
+                  for c in L.listed(lambda: self.client.containers.list(all=True, filters=label, sparse=True))}
+        notes = []
+        for service in self:
+            container = listed.get(service.name)
+            if container is None:
+                raise DockerError(f"service '{service.name}' of topology {self.spec.project} is gone from the engine "
+                                  "(its container was removed)", service=service.name, operation="restore",
+                                  hint="Something outside the test session removed it; run the tests again.")
+            notes.extend(self._restore_one(service, container))
+        return notes
+
+    def _restore_one(self, service: Service, container: object) -> list[str]:
+        state = L.container_status(container)
+        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}  # type: ignore[attr-defined]
+        left = service.left or ""
+        notes = []
+        if state == "paused":
+            service.unpause()
+            notes.append(f"{service.name} was left {left or 'paused'}: unpaused it")
+        if service._network and state != "exited" and service._network not in networks:  # noqa: SLF001
+            service.connect()
+            notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
+        if state in ("exited", "dead", "created"):
+            status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
+            code = re.search(r"\((-?\d+)\)", status)
+            if left.startswith(("stopped", "killed")):
+                what = f"was left {left}"
+            else:
+                tail = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
+                what = (f"died (exit code {code.group(1) if code else '?'}); its last log lines:\n"
+                        + "\n".join(f"  | {line}" for line in tail) + "\n ")
+            if service._network and service._network not in networks:  # noqa: SLF001
+                service.connect()
+            started = time.monotonic()
+            service.start(wait=True)
+            notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)")
+        return notes
 
     @classmethod
     def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False) -> Topology:

@@ -146,3 +146,60 @@ def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) ->
     missing = subprocess.run([harness, "logs", "redis"], capture_output=True, text=True)
     assert missing.returncode == 2
     assert "no running service 'redis'; `harness ps` lists what is running" in missing.stderr
+
+
+def test_a_service_an_earlier_test_left_broken_is_restored_and_the_next_report_says_who(
+        pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    dies_on_request = ("rm -f /tmp/die; python -m http.server 8000 & "
+                       "while [ ! -f /tmp/die ]; do sleep 0.1; done; echo giving up now; exit 3")
+    topology = pytester.makefile(".yaml", topology=f"""
+name: plugin-restore
+services:
+  web:
+    image: python:3.11-slim
+    command: ["sh", "-c", "{dies_on_request}"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  peer:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ready: {{tcp: 8000}}
+""")
+    pytester.makepyfile("""
+        import time
+        import urllib.request
+
+        def reach_web_from_peer(topology):
+            code = "import urllib.request; urllib.request.urlopen('http://web:8000/', timeout=3)"
+            assert topology["peer"].exec(["python", "-c", code]).exit_code == 0
+
+        def test_1_pauses_web(topology):
+            topology["web"].pause()
+
+        def test_2_kills_peer(topology):
+            topology["peer"].kill()
+
+        def test_3_disconnects_web(topology):
+            reach_web_from_peer(topology)
+            topology["web"].disconnect()
+
+        def test_4_web_dies_by_itself(topology):
+            reach_web_from_peer(topology)
+            topology["web"].exec(["touch", "/tmp/die"])
+            while topology["web"].status == "running":
+                time.sleep(0.05)
+
+        def test_5_everything_works(topology):
+            urllib.request.urlopen(topology["web"].url, timeout=3).read()
+            reach_web_from_peer(topology)
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(topology), "-rA")
+    result.assert_outcomes(passed=5)
+    output = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "*Captured topology restored setup*", "after test_*.py::test_1_pauses_web:",
+        "- web was left paused (.pause()): unpaused it"])
+    assert "- peer was left killed (.kill('SIGKILL')): started it again (ready in" in output
+    assert "- web was left disconnected (.disconnect()): reconnected it" in output
+    assert "- web died (exit code 3); its last log lines:" in output and "  | giving up now" in output
+    assert harness_resources(docker_client, "plugin-restore") == []
