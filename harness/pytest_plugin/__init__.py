@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
 _started_at = pytest.StashKey[float]()
 _last_test = pytest.StashKey[str]()
+# dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
+# written during one test is stamped a moment later. Waiting this long at each test boundary (only while a topology
+# runs) and before reading a failed test's lines lets those lines land on the right side.
+LOG_SETTLE = 0.15
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,6 +104,8 @@ def topology(request: pytest.FixtureRequest) -> Topology:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _restore_topologies(item)
+    if active_topologies(item.config) and _last_test in item.config.stash:
+        time.sleep(LOG_SETTLE)  # the previous test's last lines are stamped before this test's start
     item.stash[_started_at] = time.time()
 
 
@@ -147,6 +153,7 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     from harness.report.text import service_log
 
     since = item.stash.get(_started_at, None)
+    time.sleep(LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
         for service in running:
             text = service_log(service, since=since)
