@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import HarnessError, ServiceExited, ServiceNotReady
+from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
 from harness.runtime.probes import probe_once
 from harness.spec.model import ServiceSpec
 
@@ -96,8 +97,12 @@ class Service:
 
     @property
     def status(self) -> str:
-        """Docker's state of the container now: created, running, paused, restarting, exited or dead."""
-        self.container.reload()
+        """Docker's state of the container now: created, running, paused, restarting, exited or dead; "removed" when
+        it is gone."""
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return "removed"
         return str(self.container.status)
 
     def logs(self, since: float | None = None, tail: int | None = None) -> str:
@@ -115,8 +120,27 @@ class Service:
         return self.container.logs(**options).decode("utf-8", "replace")
 
     def exec(self, command: str | list[str]) -> ExecResult:
-        """Run `command` inside the container (as `docker exec`) and wait for it to end."""
-        result = self.container.exec_run(command)
+        """Run `command` inside the container (as `docker exec`) and wait for it to end: its exit code and output.
+
+        Raises:
+            DockerError: the container is paused, not running, or gone (the message says what to do).
+        """
+        try:
+            result = self.container.exec_run(command)
+        except docker.errors.NotFound:
+            raise DockerError(f"service '{self.name}': cannot run {command!r} in it: its container is gone",
+                              service=self.name, operation="exec",
+                              hint="Its topology was removed (harness down, or the session ended).") from None
+        except docker.errors.APIError as error:
+            text = str(getattr(error, "explanation", None) or error)
+            if "paused" in text:
+                hint = f"It is paused: call topology[{self.name!r}].unpause() first."
+            elif "not running" in text:
+                hint = f"It is not running: call topology[{self.name!r}].start() first."
+            else:
+                hint = "Check the command and the container's state (`harness ps`)."
+            raise DockerError(f"service '{self.name}': cannot run {command!r} in it: {text.strip()[:200]}",
+                              service=self.name, operation="exec", hint=hint) from None
         return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
 
     def stop(self, timeout: int = 0) -> None:
