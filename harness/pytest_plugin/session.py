@@ -86,10 +86,21 @@ class TopologySession:
                 try:
                     self.topology = Topology.start(self.spec, progress=printer, keep=self.keep)
                 except HarnessError as error:
-                    pytest.exit(f"topology {self.spec.project} did not start:\n{error}", returncode=1)
+                    self._report_start_failure(error)
+                    pytest.exit(f"topology {self.spec.project} did not start:\n{error}", returncode=error.exit_code)
                 printer.console.print(services_table(self.topology))
             active_topologies(self.config).append(self.topology)
         return self.topology
+
+    def _report_start_failure(self, error: Exception) -> None:
+        """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
+        with the reason instead of an empty, green-looking suite."""
+        assert self.spec is not None
+        name = f"topology {self.spec.project}"
+        report = pytest.TestReport(nodeid=f"{self.file.as_posix()}::{name}", location=(str(self.file), None, name),
+                                   keywords={}, outcome="failed", longrepr=f"{name} did not start:\n{error}",
+                                   when="setup", sections=[], duration=0.0)
+        self.config.hook.pytest_runtest_logreport(report=report)
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,

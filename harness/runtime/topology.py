@@ -406,7 +406,11 @@ class _Starter:
 
         def body() -> None:
             try:
-                future.set_result(work(name))
+                try:
+                    future.set_result(work(name))
+                except docker.errors.APIError as error:  # any Docker refusal not said better where it happened
+                    raise DockerError(f"service '{name}': the Docker engine refused: {_explain(error)}",
+                                      service=name, operation="start", hint=_start_hint(error)) from None
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 if not isinstance(exc, StartCancelled):
                     with self.lock:

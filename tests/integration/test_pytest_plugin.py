@@ -67,11 +67,32 @@ def test_a_topology_that_does_not_start_stops_the_session_with_its_error(pyteste
     topology = pytester.makefile(".yaml", topology="name: plugin-not-ready\nservices:\n  redis:\n    image: redis:7\n"
                                                    "    ready: {log: never printed}\n    timeout: 2\n")
     pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
-    result = pytester.runpytest_subprocess("--topology", str(topology))
-    assert result.ret == 1
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--junitxml=junit.xml")
+    assert result.ret == 3  # an environment problem (harness.errors), not a test failure
     output = result.stdout.str()
     assert output.count("service 'redis' was not ready after 2.") == 1
+    assert "Traceback" not in output + result.stderr.str()
+    suite = ElementTree.parse(pytester.path / "junit.xml").find(".//testsuite")
+    assert suite.get("errors") == "1" and suite.get("tests") == "1"  # not an empty, green-looking suite
+    error = suite.find("testcase/error")
+    assert "topology plugin-not-ready did not start" in error.get("message")
+    assert "service 'redis' was not ready after 2." in error.text
     assert harness_resources(docker_client, "plugin-not-ready") == []
+
+
+def test_an_invalid_image_reference_is_one_error_naming_the_service(pytester: pytest.Pytester,
+                                                                    docker_client) -> None:  # noqa: ANN001
+    topology = pytester.makefile(".yaml", topology="name: plugin-bad-ref\nservices:\n  api:\n"
+                                                   "    image: Python:3.11-slim\n  db:\n    image: redis:7\n")
+    pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
+    result = pytester.runpytest_subprocess("--topology", str(topology))
+    assert result.ret == 3
+    output = result.stdout.str()
+    assert output.count("service 'api': the Docker engine refused: no such image: Python:3.11-slim: invalid "
+                        "reference format") == 1
+    assert "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)." in output
+    assert "Traceback" not in output + result.stderr.str()
+    assert harness_resources(docker_client, "plugin-bad-ref") == []
 
 
 def test_the_fixture_without_a_topology_file_says_what_to_do(pytester: pytest.Pytester) -> None:
