@@ -21,7 +21,8 @@ def docker_client() -> docker.DockerClient:
 def harness_resources(client: docker.DockerClient, topology: str) -> list[str]:
     """Names of containers and networks the harness created for `topology` that still exist."""
     label = {"label": f"{L.TOPOLOGY}={topology}"}
-    return ([c.name for c in client.containers.list(all=True, filters=label)]
+    # sparse: names from the list call itself (no inspect that a concurrent removal could turn into NotFound)
+    return ([c.attrs["Names"][0].lstrip("/") for c in client.containers.list(all=True, filters=label, sparse=True)]
             + [n.name for n in client.networks.list(filters=label)])
 
 

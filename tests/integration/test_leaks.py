@@ -1,0 +1,95 @@
+"""Nothing is left on the engine after any way a run can end badly, checked through the Docker API by label."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import DockerError
+
+from .conftest import harness_resources, write_topology
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+SLOW_AND_MANY = """
+name: {name}
+services:
+{services}
+  slow:
+    image: python:3.11-slim
+    command: ["python", "-c", "import time; time.sleep(600)"]
+    ready: {{log: never printed}}
+    timeout: 120
+"""
+WEB = """  web{index}:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ready: {{tcp: 8000}}
+"""
+
+
+def many(name: str, count: int, slow: bool) -> str:
+    text = SLOW_AND_MANY.format(name=name, services="".join(WEB.format(index=i) for i in range(count)))
+    return text if slow else text.split("  slow:")[0]
+
+
+def harness_up(file: Path, until: str) -> subprocess.Popen:
+    """`harness up FILE` in the foreground, returned once a line containing `until` was printed."""
+    process = subprocess.Popen([HARNESS, "up", str(file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    for line in process.stdout:  # type: ignore[union-attr]
+        if until in line:
+            return process
+    raise AssertionError(f"harness up ended before printing {until!r} (exit code {process.wait()})")
+
+
+def interrupt_twice(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)  # the second Ctrl-C lands while the first one's removal runs
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    return output
+
+
+def test_a_second_ctrl_c_during_removal_does_not_stop_it(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, many("leak-ctrl-c-running", 5, slow=False))
+    process = harness_up(file, "running; press Ctrl-C")
+    assert len(harness_resources(docker_client, "leak-ctrl-c-running")) == 6
+    output = interrupt_twice(process)
+    assert "Traceback" not in output
+    assert harness_resources(docker_client, "leak-ctrl-c-running") == []
+
+
+def test_two_ctrl_c_while_starting_leave_nothing(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, many("leak-ctrl-c-starting", 4, slow=True))
+    process = harness_up(file, "wait slow")
+    output = interrupt_twice(process)
+    assert "Traceback" not in output
+    assert harness_resources(docker_client, "leak-ctrl-c-starting") == []
+
+
+@pytest.mark.parametrize("image", ["Python:3.11-slim", "python:3.11-slim:extra", "UPPER/case:1"])
+def test_a_start_that_fails_at_once_leaves_no_network(tmp_path: Path, docker_client, image: str) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, many("leak-early", 3, slow=False) + f"  bad:\n    image: {image}\n")
+    with pytest.raises(DockerError) as error:
+        Topology.start(load_topology(file))
+    assert str(error.value).startswith("service 'bad': the Docker engine refused: ")
+    assert harness_resources(docker_client, "leak-early") == []  # at once: nothing still being created
+
+
+def test_a_run_whose_owner_was_killed_while_starting_is_reaped_by_the_next_start(tmp_path: Path,
+                                                                                  docker_client) -> None:  # noqa: ANN001
+    file = write_topology(tmp_path, many("leak-killed", 2, slow=True))
+    process = harness_up(file, "wait slow")
+    process.kill()
+    process.wait()
+    assert harness_resources(docker_client, "leak-killed")  # its owner is dead: a leftover
+    other = write_topology(tmp_path, many("leak-next", 1, slow=False), name="next.yaml")
+    with Topology.start(load_topology(other)):
+        assert harness_resources(docker_client, "leak-killed") == []
