@@ -1,0 +1,73 @@
+"""What Docker refuses becomes a clear error naming the service and what to do, or is worked around."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import DockerError
+from harness.runtime import topology as runtime_topology
+
+from .conftest import harness_resources, write_topology
+
+WEB = """
+name: {name}
+services:
+  web:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+"""
+
+
+def test_a_topology_name_docker_would_refuse_still_starts(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    folder = tmp_path / "My Project (v2) ü"
+    folder.mkdir()
+    file = folder / "topology.yaml"
+    file.write_text(WEB.format(name="'Shop: staging/β'"))
+    with Topology.start(load_topology(file)) as topology:
+        assert topology["web"].exec(["true"]).exit_code == 0
+        assert topology.network.startswith("harness-Shop-staging-")
+    assert harness_resources(docker_client, "Shop: staging/β") == []
+
+
+def test_exec_into_a_paused_or_stopped_service_says_what_to_do(tmp_path: Path) -> None:
+    file = write_topology(tmp_path, WEB.format(name="exec-paused"))
+    with Topology.start(load_topology(file)) as topology:
+        web = topology["web"]
+        web.pause()
+        with pytest.raises(DockerError) as paused:
+            web.exec(["true"])
+        assert str(paused.value).startswith("service 'web': cannot run ['true'] in it: ")
+        assert str(paused.value).endswith("It is paused: call topology['web'].unpause() first.")
+        web.unpause()
+        web.stop()
+        with pytest.raises(DockerError) as stopped:
+            web.exec(["true"])
+        assert str(stopped.value).endswith("It is not running: call topology['web'].start() first.")
+
+
+def test_a_port_taken_between_choosing_and_publishing_is_chosen_again(tmp_path: Path, docker_client,  # noqa: ANN001
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    first = write_topology(tmp_path, WEB.format(name="port-first"), name="first.yaml")
+    second = write_topology(tmp_path, WEB.format(name="port-second"), name="second.yaml")
+    with Topology.start(load_topology(first)) as holder:
+        taken = holder["web"].port(8000)
+        chosen = [taken]  # the first choice for the second topology is the port the first one publishes
+
+        def free_port() -> int:
+            if chosen:
+                return chosen.pop()
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                return probe.getsockname()[1]
+
+        monkeypatch.setattr(runtime_topology, "_free_port", free_port)
+        with Topology.start(load_topology(second)) as topology:
+            assert topology["web"].port(8000) != taken
+            assert topology["web"].exec(["true"]).exit_code == 0
+    assert harness_resources(docker_client, "port-second") == []
