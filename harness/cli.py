@@ -62,6 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
     down.set_defaults(run=_down)
 
+    prune = commands.add_parser("prune", help="remove built images beyond the newest N of each build context under "
+                                              "this folder (--all: anywhere, and unused image-substitute tags)")
+    prune.add_argument("--keep", type=int, default=3, metavar="N", help="images kept per build context (default 3)")
+    prune.add_argument("--all", action="store_true", help="build contexts anywhere, not only under this folder; "
+                                                          "also unused image-substitute tags (engine-wide)")
+    prune.set_defaults(run=_prune)
+
     ps = commands.add_parser("ps", help="list running topologies and their services")
     ps.set_defaults(run=_ps)
 
@@ -189,6 +196,22 @@ def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
     removed = remove_leftovers(connect(), include_kept=True, under=None if args.all else Path.cwd())
     out.print(f"removed {removed} container(s)" + ("" if args.all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    return 0
+
+
+def _prune(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.errors import OptionError
+    from harness.runtime.engine import connect
+    from harness.runtime.prune import prune_images, under
+
+    if args.keep < 1:
+        raise OptionError(f"harness prune --keep {args.keep}: keep at least 1 image per build context")
+    removed = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
+                           wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
+    for tag in removed:
+        out.print(f"removed {tag}", markup=False, highlight=False)
+    where = "" if args.all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
+    out.print(f"removed {len(removed)} image tag(s){where}", markup=False, highlight=False)
     return 0
 
 

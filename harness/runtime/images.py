@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,7 +16,8 @@ import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
-from harness.runtime.labels import PREFIX
+from harness.runtime.labels import CONTEXT, PREFIX
+from harness.runtime.prune import BUILT, prune_images
 from harness.spec.model import BuildSpec, TopologySpec
 
 BUILD_LOG_TAIL = 50
@@ -43,8 +45,9 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     log: list[str] = []
     try:
         for chunk in client.api.build(path=str(context), dockerfile=build.dockerfile, tag=tag, buildargs=build.args,
-                                      target=build.target, labels={f"{PREFIX}.context": str(context)}, rm=True,
-                                      forcerm=True, decode=True):
+                                      target=build.target,
+                                      labels={CONTEXT: str(context.resolve()), BUILT: str(time.time_ns())},
+                                      rm=True, forcerm=True, decode=True):
             if "error" in chunk:
                 log.append(str(chunk["error"]).rstrip())
                 raise BuildFailed(_build_message(service, context, log))
@@ -58,7 +61,16 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
         raise BuildFailed(_build_message(service, context, log)) from None
     if also_tag:
         client.images.get(tag).tag(also_tag)
+    _prune_older(client, context.resolve())
     return tag, True
+
+
+def _prune_older(client: docker.DockerClient, context: Path) -> None:
+    """Older images of this context beyond the newest few go once a new one is built (never one in use)."""
+    try:
+        prune_images(client, wanted=lambda built_from: built_from == str(context), substitutes=False)
+    except docker.errors.APIError:
+        pass  # tidying only: the build itself succeeded
 
 
 def _build_message(service: str, context: Path, log: list[str]) -> str:

@@ -1,0 +1,86 @@
+"""Built images do not pile up: the newest few per build context stay, older unused ones go (after a build, and with
+`harness prune`); substitute aliases nobody uses go too. Only images this test created are touched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.runtime import labels as L
+from harness.runtime.images import build_image
+from harness.runtime.prune import prune_images
+from harness.spec.model import BuildSpec
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+
+
+def tags_of(client, context: Path) -> set[str]:  # noqa: ANN001
+    images = client.api.images(filters={"label": f"{L.CONTEXT}={context.resolve()}"})
+    return {tag for image in images for tag in image.get("RepoTags") or []}
+
+
+def build_version(client, context: Path, version: int) -> str:  # noqa: ANN001
+    (context / "version.txt").write_text(f"{version}\n")
+    tag, built = build_image(client, context, BuildSpec(context="."), service="app")
+    assert built
+    return tag
+
+
+@pytest.fixture
+def context(tmp_path: Path, docker_client, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / f"prune-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY version.txt /version.txt\n")
+    yield folder
+    for tag in tags_of(docker_client, folder):
+        docker_client.api.remove_image(tag, force=True)
+
+
+def test_a_build_keeps_the_newest_three_of_its_context(context: Path, docker_client) -> None:  # noqa: ANN001
+    tags = [build_version(docker_client, context, version) for version in range(5)]
+    assert tags_of(docker_client, context) == set(tags[2:])
+
+
+def test_an_image_a_container_uses_is_kept(context: Path, docker_client) -> None:  # noqa: ANN001
+    oldest = build_version(docker_client, context, 0)
+    container = docker_client.containers.create(oldest, command=["true"])
+    try:
+        tags = [oldest] + [build_version(docker_client, context, version) for version in range(1, 5)]
+        assert tags_of(docker_client, context) == {oldest, *tags[2:]}
+    finally:
+        container.remove(force=True)
+    assert prune_images(docker_client, wanted=lambda built: built == str(context.resolve()),
+                        substitutes=False) == [oldest]
+
+
+def test_harness_prune_keeps_n_per_context_under_the_current_folder(context: Path, docker_client,  # noqa: ANN001
+                                                                    tmp_path: Path) -> None:
+    tags = [build_version(docker_client, context, version) for version in range(3)]
+    done = subprocess.run([HARNESS, "prune", "--keep", "1"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.splitlines()[:-1]) == {f"removed {tag}" for tag in tags[:2]}
+    assert done.stdout.splitlines()[-1].startswith("removed 2 image tag(s) (build contexts under ")
+    assert "substitute" in done.stdout.splitlines()[-1]  # engine-wide substitutes: only with --all
+    assert tags_of(docker_client, context) == {tags[2]}
+
+
+def test_an_unused_substitute_alias_is_removed(docker_client) -> None:  # noqa: ANN001
+    tag = f"pytest-topology-test/substitute-{uuid.uuid4().hex[:6]}:1"
+    image, _ = docker_client.images.build(fileobj=_dockerfile(f"FROM python:3.11-slim\nLABEL {L.SUBSTITUTE}=x\n"),
+                                          tag=tag, rm=True)
+    try:
+        assert prune_images(docker_client, wanted=lambda context: False, substitute_tags=lambda t: t == tag) == [tag]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def _dockerfile(text: str):  # noqa: ANN202
+    import io
+
+    return io.BytesIO(text.encode())
