@@ -266,7 +266,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
                                  + (f" in topology {project} ({args.topology})" if project else "")
                                  + "; `harness ps` lists what is running")
     if len({run.run_id for run, _ in matches}) > 1:
-        names = ", ".join(sorted({f"{run.topology} ({_shown(run.file)})" for run, _ in matches}))
+        names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)
         raise TopologyNotRunning(f"service '{args.service}' runs in several topologies: {names}; "
                                  "choose one with --topology FILE")
     options = {"tail": args.tail} if args.tail else {}

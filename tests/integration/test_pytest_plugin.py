@@ -166,9 +166,11 @@ def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) ->
         down = subprocess.run([harness, "down", REDIS_ONLY], capture_output=True, text=True)
     assert down.returncode == 0 and "removed 1 container(s)" in down.stdout
     assert harness_resources(docker_client, "redis-only") == []
-    missing = subprocess.run([harness, "logs", "redis"], capture_output=True, text=True)
+    # with the file: other sessions on a shared engine may run a 'redis' of their own
+    missing = subprocess.run([harness, "logs", "redis", "--topology", REDIS_ONLY], capture_output=True, text=True)
     assert missing.returncode == 2
-    assert "no running service 'redis'; `harness ps` lists what is running" in missing.stderr
+    assert (f"no running service 'redis' in topology redis-only ({REDIS_ONLY}); `harness ps` lists what is running"
+            in missing.stderr)
 
 
 def test_a_service_an_earlier_test_left_broken_is_restored_and_the_next_report_says_who(
