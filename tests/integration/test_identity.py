@@ -96,3 +96,26 @@ def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path:
     finally:
         harness("down", str(file))
     assert harness_resources(docker_client, load_topology(file).project) == []
+
+
+def test_a_running_topology_whose_image_content_changed_is_not_used(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text('FROM python:3.11-slim\nCOPY page.html /srv/\nWORKDIR /srv\n'
+                                    'CMD ["python", "-m", "http.server", "8000"]\n')
+    (app / "page.html").write_text("v1\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: identity-image\nservices:\n  web:\n    build: ./app\n    ports: [8000]\n"
+                    "    ready: {tcp: 8000}\n")
+    kept = Topology.start(load_topology(file), keep=True)
+    tags = {kept["web"].container.image.tags[0]}
+    said: list[str] = []
+    try:
+        (app / "page.html").write_text("v2\n")
+        assert Topology.attach(load_topology(file), say=said.append) is None
+        assert said[0].endswith("changed (configuration or image): web")
+    finally:
+        kept.close()
+        for tag in tags:
+            subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
