@@ -1,0 +1,43 @@
+"""Removal is not cut short by Ctrl-C; ports and topology files are read from labels alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.runtime import labels as L
+from harness.runtime.interrupts import InterruptsDeferred
+
+
+def test_ctrl_c_inside_removal_is_raised_once_it_is_done() -> None:
+    steps = []
+    with pytest.raises(KeyboardInterrupt), InterruptsDeferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        steps.append("removal finished")
+    assert steps == ["removal finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_error_inside_removal_is_not_replaced_by_the_interrupt() -> None:
+    with pytest.raises(RuntimeError), InterruptsDeferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        raise RuntimeError("the engine refused")
+
+
+def test_ports_come_from_the_label_of_a_sparse_container() -> None:
+    sparse = SimpleNamespace(attrs={"Labels": {L.PORTS: '{"8000": 41000, "9000": 41001}'}, "Ports": []})
+    assert L.published_ports(sparse) == {8000: 41000, 9000: 41001}
+    older = SimpleNamespace(attrs={"Labels": {}, "Ports": [{"PrivatePort": 6379, "PublicPort": 40000, "IP": "127.0.0.1"},
+                                                         {"PrivatePort": 80}]})
+    assert L.published_ports(older) == {6379: 40000}
+
+
+def test_a_topology_file_is_under_a_folder_by_its_resolved_path(tmp_path: Path) -> None:
+    assert L.is_under(str(tmp_path / "a" / "topology.yaml"), tmp_path)
+    assert not L.is_under(str(tmp_path.parent / "other" / "topology.yaml"), tmp_path)
+    assert not L.is_under("", tmp_path)
