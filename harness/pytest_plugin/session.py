@@ -87,7 +87,10 @@ class TopologySession:
                     self.topology = Topology.start(self.spec, progress=printer, keep=self.keep)
                 except HarnessError as error:
                     self._report_start_failure(error)
-                    pytest.exit(f"topology {self.spec.project} did not start:\n{error}", returncode=error.exit_code)
+                    # pytest prints its summary (with the error above) for these exit codes, not for 3
+                    shown = error.exit_code in (1, 2, 4, 5)
+                    pytest.exit(f"topology {self.spec.project} did not start"
+                                + (" (the error above)" if shown else f":\n{error}\n"), returncode=error.exit_code)
                 printer.console.print(services_table(self.topology))
             active_topologies(self.config).append(self.topology)
         return self.topology

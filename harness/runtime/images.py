@@ -16,6 +16,7 @@ import docker.errors
 
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
+from harness.runtime.engine import project_script
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
 from harness.spec.model import BuildSpec, TopologySpec
@@ -84,15 +85,18 @@ def ensure_image(client: docker.DockerClient, name: str, *, service: str) -> str
     problem = _present_or_pulled(client, name)
     if problem:
         raise ImageMissing(f"service '{service}': image '{name}' is not in the local Docker engine and could not "
-                           f"be pulled ({problem}).\n{MISSING_HINT}", images=[name])
+                           f"be pulled ({problem}).\n{missing_hint()}", images=[name])
     return name
 
 
-MISSING_HINT = ("Pull or build them first (on this project's machines `bash fixtures/images/ensure-base-images.sh` "
-                "provides python:3.11-slim, postgres:15 and redis:7), use `build:` instead of `image:`, or "
-                "substitute an image you have: "
-                "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
-                "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
+def missing_hint() -> str:
+    """What to do about missing images, for a pip user (and this project's script when run inside its repository)."""
+    script = project_script("ensure-base-images.sh")
+    ours = (f" (in this repository `bash {script}` provides python:3.11-slim, postgres:15 and redis:7)"
+            if script else "")
+    return (f"Pull or build them first{ours}, use `build:` instead of `image:`, or substitute an image you have: "
+            "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
+            "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
 FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I)
 ARG_LINE = re.compile(r"^\s*ARG\s+(?P<name>\w+)(?:=(?P<value>\S*))?", re.I)
 VARIABLE = re.compile(r"\$\{?(\w+)(?::?-([^}]*))?\}?")
@@ -214,7 +218,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"
                           for image, problem in missing.items())
         raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}\n{MISSING_HINT}", images=list(missing))
+                           f"and could not be pulled:\n{lines}\n{missing_hint()}", images=list(missing))
     for base, effective in aliases.items():
         _alias(client, base, effective)
     return run

@@ -10,6 +10,7 @@ import pytest
 from harness import Topology, load_topology
 from harness.errors import DockerError
 from harness.runtime import topology as runtime_topology
+from harness.runtime.topology import docker_name
 
 from .conftest import harness_resources, write_topology
 
@@ -29,10 +30,11 @@ def test_a_topology_name_docker_would_refuse_still_starts(tmp_path: Path, docker
     folder.mkdir()
     file = folder / "topology.yaml"
     file.write_text(WEB.format(name="'Shop: staging/β'"))
-    with Topology.start(load_topology(file)) as topology:
+    spec = load_topology(file)
+    with Topology.start(spec) as topology:
         assert topology["web"].exec(["true"]).exit_code == 0
-        assert topology.network.startswith("harness-Shop-staging-")
-    assert harness_resources(docker_client, "Shop: staging/β") == []
+        assert topology.network == f"harness-{docker_name(spec.project)}-{topology.run_id}"
+    assert harness_resources(docker_client, spec.project) == []
 
 
 def test_exec_into_a_paused_or_stopped_service_says_what_to_do(tmp_path: Path) -> None:
@@ -59,8 +61,8 @@ def test_a_port_taken_between_choosing_and_publishing_is_chosen_again(tmp_path: 
         taken = holder["web"].port(8000)
         chosen = [taken]  # the first choice for the second topology is the port the first one publishes
 
-        def free_port() -> int:
-            if chosen:
+        def free_port(protocol: str = "tcp") -> int:
+            if chosen and protocol == "tcp":
                 return chosen.pop()
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
