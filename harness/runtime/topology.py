@@ -322,7 +322,8 @@ def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None
 
 def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:
     """What differs between a running run and `spec` now (empty: the same topology)."""
-    running = {L.labels_of(c).get(L.SERVICE, ""): L.labels_of(c).get(L.SIGNATURE) for c in run.containers}
+    running = {L.labels_of(c)[L.SERVICE]: L.labels_of(c).get(L.SIGNATURE) for c in run.containers
+               if L.SERVICE in L.labels_of(c)}  # fault helpers and the like belong to no service
     expected = Topology.signatures(client, spec)
     changes = []
     if added := sorted(set(expected) - set(running)):

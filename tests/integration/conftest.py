@@ -18,9 +18,10 @@ def docker_client() -> docker.DockerClient:
     return docker.from_env()
 
 
-def harness_resources(client: docker.DockerClient, topology: str) -> list[str]:
-    """Names of containers and networks the harness created for `topology` that still exist."""
-    label = {"label": f"{L.TOPOLOGY}={topology}"}
+def harness_resources(client: docker.DockerClient, topology: str, file: Path | None = None) -> list[str]:
+    """Names of containers and networks the harness created for `topology` (of `file` only, when given: other
+    sessions on a shared engine may run a topology of the same name from their own copy) that still exist."""
+    label = {"label": [f"{L.TOPOLOGY}={topology}", *([f"{L.FILE}={file.resolve()}"] if file else [])]}
     # sparse: names from the list call itself (no inspect that a concurrent removal could turn into NotFound)
     return ([c.attrs["Names"][0].lstrip("/") for c in client.containers.list(all=True, filters=label, sparse=True)]
             + [n.name for n in client.networks.list(filters=label)])

@@ -165,7 +165,7 @@ def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) ->
     finally:
         down = subprocess.run([harness, "down", REDIS_ONLY], capture_output=True, text=True)
     assert down.returncode == 0 and "removed 1 container(s)" in down.stdout
-    assert harness_resources(docker_client, "redis-only") == []
+    assert harness_resources(docker_client, "redis-only", Path(REDIS_ONLY)) == []
     # with the file: other sessions on a shared engine may run a 'redis' of their own
     missing = subprocess.run([harness, "logs", "redis", "--topology", REDIS_ONLY], capture_output=True, text=True)
     assert missing.returncode == 2
