@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.pytest_plugin import faults as faults_plugin
+from harness.pytest_plugin import page as page_plugin
 from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, write_recorded_pacts
 from harness.pytest_plugin.session import PLUGIN_NAME, TopologySession, active_topologies
 
@@ -73,6 +74,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
     parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",
                   default="contracts")
+    group.addoption("--topology-report", dest="topology_report", metavar="PATH",
+                    help="write the run's report page (one self-contained HTML file: the topology, contracts, "
+                         "fuzzing, failures) to PATH; ini key: topology_report")
+    parser.addini("topology_report", "report page file (relative to the ini file) when --topology-report is not given")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,6 +85,12 @@ def pytest_configure(config: pytest.Config) -> None:
     file = _topology_file(config)
     if file is not None:
         config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)
+    report = page_plugin.report_file(config)
+    if report is not None:
+        if file is None:
+            raise pytest.UsageError("--topology-report (ini topology_report) needs a topology: run pytest with "
+                                    "--topology FILE (or set the ini key `topology`)")
+        config.pluginmanager.register(page_plugin.ReportPage(config, report), "harness-report-page")
 
 
 def _topology_file(config: pytest.Config) -> Path | None:

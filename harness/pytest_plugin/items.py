@@ -113,6 +113,7 @@ class PactDrift(ReportingItem):
 
         assert self.owner.spec is not None
         result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, running_fetcher(self.owner.spec))
+        self.owner.drift_results.append(result)
         if result.verdict in (DRIFT, ERROR):
             raise ReportedFailure(result_text(result))
         if result.verdict == NOT_APPLICABLE:

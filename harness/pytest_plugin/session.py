@@ -46,6 +46,8 @@ class TopologySession:
         self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
         self.fuzz_results: dict[str, Any] = {}  # service -> Future[ServiceResult], one run per service
         self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
+        self.drift_results: list[Any] = []  # with --pact-drift: a PactDrift per pact checked (for the report page)
+        self.start_events: list[Any] = []  # StartEvents of the topology's start (for the report page)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -82,9 +84,14 @@ class TopologySession:
             assert self.spec is not None
             with terminal_visible(self.config):
                 printer = ProgressPrinter()
+
+                def progress(event: Any) -> None:
+                    self.start_events.append(event)
+                    printer(event)
+
                 printer.console.print(f"\nstarting topology {self.spec.project} from {self.file}")
                 try:
-                    self.topology = Topology.start(self.spec, progress=printer, keep=self.keep)
+                    self.topology = Topology.start(self.spec, progress=progress, keep=self.keep)
                 except HarnessError as error:
                     self._report_start_failure(error)
                     # pytest prints its summary (with the error above) for these exit codes, not for 3

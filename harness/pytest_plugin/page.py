@@ -1,0 +1,73 @@
+"""`--topology-report PATH` (ini `topology_report`): the run's report page, written at the end of the session from
+what the --topology session collected (start events, pact, drift and fuzz results, faults) and the failed items."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.pytest_plugin.pact import ini_relative
+from harness.pytest_plugin.session import PLUGIN_NAME
+
+SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
+
+
+def report_file(config: pytest.Config) -> Path | None:
+    if config.getoption("topology_report"):
+        return Path(config.getoption("topology_report"))
+    ini = config.getini("topology_report")
+    return ini_relative(config, str(ini)) if ini else None
+
+
+class ReportPage:
+    """Collects failed items as the session goes and writes the page before the topology is removed."""
+
+    def __init__(self, config: pytest.Config, file: Path) -> None:
+        from harness.report.page import RunRecorder
+
+        self.config = config
+        self.file = file
+        self.recorder = RunRecorder("pytest " + " ".join(config.invocation_params.args))
+        self.failed: list[Any] = []
+        self.counts: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
+        self.written: Path | None = None
+        self.problem = ""
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.recorder.facts.started = time.time()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from harness.report.page import FailedTest
+
+        if report.when == "call" or report.failed or (report.skipped and report.when == "setup"):
+            key = "errors" if report.failed and report.when != "call" else report.outcome
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if report.failed:
+            sections = tuple((title, text) for title, text in report.sections if title.startswith(SECTIONS))
+            self.failed.append(FailedTest(report.nodeid, report.when, report.longreprtext, sections))
+
+    @pytest.hookimpl(tryfirst=True)  # before the --topology session removes the topology
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from harness.report.page import outcome_text, write_page
+
+        owner = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        try:
+            if owner.topology is not None:
+                self.recorder.events = list(owner.start_events)
+                self.recorder.snapshot(owner.topology)
+            fuzz = [r.result() if callable(getattr(r, "result", None)) else r for r in owner.fuzz_results.values()]
+            data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pact_selection else None,
+                                      drift=owner.drift_results, fuzz=fuzz, failed_tests=self.failed,
+                                      outcome=outcome_text(self.counts.items()))
+            self.written = write_page(data, self.file)
+        except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results
+            self.problem = f"{type(error).__name__}: {error}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written is not None:
+            terminalreporter.write_line(f"report page written to {self.written}")
+        elif self.problem:
+            terminalreporter.write_line(f"report page NOT written to {self.file}: {self.problem}", red=True)
