@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. Returns the exit code (see the module docstring); never raises."""
     parser = _parser()
     args = parser.parse_args(argv)  # a bad option exits 2 with argparse's usage message
+    args.command_line = "harness " + " ".join(sys.argv[1:] if argv is None else argv)  # for the report page
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -87,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--consumer", help="only pacts of this consumer")
     verify.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
     verify.add_argument("--report", type=Path, default=Path("reports"),
-                        help="folder for contract-matrix.json and .html (default: reports)")
+                        help="a folder for contract-matrix.json and .html (default: reports); or FILE.html: the "
+                             "run's report page, with the matrix files beside it")
     verify.set_defaults(run=_verify)
 
     fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`, "
@@ -106,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
                            "`fuzz: {mode: ...}`, else positive)")
     fuzz.add_argument("--workers", type=_positive_int, default=1, help="schemathesis workers per service (default 1)")
     fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
+    fuzz.add_argument("--report", type=Path, metavar="FILE.html", help="write the run's report page (one HTML file)")
     fuzz.set_defaults(run=_fuzz)
 
     drift = commands.add_parser("drift", help="check every pact against its provider's OpenAPI document, statically "
@@ -115,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     drift.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     drift.add_argument("--provider", help="only pacts of this provider")
     drift.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per interaction")
+    drift.add_argument("--report", type=Path, metavar="FILE.html", help="write the run's report page (one HTML file)")
     drift.set_defaults(run=_drift)
 
     fault = commands.add_parser(
@@ -287,18 +291,28 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.matrix import matrix_text, write_reports
     from harness.runtime.topology import Topology
 
+    page, matrix_folder = (args.report, args.report.parent) if _is_page(args.report) else (None, args.report)
+    if page is not None and page.resolve() == (matrix_folder / "contract-matrix.html").resolve():
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
+                          f"{matrix_folder / 'report.html'}")
+    recorder = _recorder(args, page)
     spec = _load(args, err)
     selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
     results = []
-    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
+    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
         for result in verify_all(topology, selection):
             results.append(result)
             print_result(result, err)
+        if recorder is not None:
+            recorder.snapshot(topology)
     edges = edge_matrix(spec, results)
     title = f"contracts of topology {spec.project}"
     out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
-    as_json, as_html = write_reports(edges, args.report, title)
+    as_json, as_html = write_reports(edges, matrix_folder, title)
     out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    _write_page(recorder, page, spec, out, pacts=results)
     if args.junit:
         write_pact_junit(results, args.junit)
     out.file.flush()
@@ -318,6 +332,7 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.fuzz import print_result, write_fuzz_junit
     from harness.runtime.topology import Topology
 
+    recorder = _recorder(args, _page_option(args.report))
     spec = _load(args, err)
     names = fuzz_targets(spec, args.service)  # also fails early (exit 2) on an auth hook that does not import
     phases = args.phases.split(",") if args.phases else None
@@ -329,12 +344,15 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=phases,
                           checks=args.checks.split(",") if args.checks else None, mode=args.mode,
                           workers=args.workers)
-    with Topology.reused_or_started(spec, ProgressPrinter(err), say=err.print) as topology:
+    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
         for name in names:
             err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
         results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err))
+        if recorder is not None:
+            recorder.snapshot(topology)
     if args.junit:
         write_fuzz_junit(results, args.junit)
+    _write_page(recorder, args.report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
 
@@ -342,6 +360,7 @@ def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.contracts.drift import CLEAN, NOT_APPLICABLE, check_topology, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
 
+    recorder = _recorder(args, _page_option(args.report))
     spec = _load(args, err)
     results = []
     for result in check_topology(spec, args.pacts, args.provider, fetch=running_fetcher(spec)):
@@ -350,7 +369,44 @@ def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(summary(results), markup=False, highlight=False)
     if args.junit:
         write_drift_junit(results, args.junit)
+    _write_page(recorder, args.report, spec, out, drift=results)
     return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _is_page(path: Path | None) -> bool:
+    return path is not None and path.suffix.lower() in (".html", ".htm")
+
+
+def _page_option(path: Path | None) -> Path | None:
+    """`--report` of fuzz and drift: the page's file, which must end in .html (exit 2 otherwise)."""
+    if path is not None and not _is_page(path):
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {path}: the report page is one HTML file; give a name ending in .html, e.g. "
+                          f"{path / 'report.html'}")
+    return path
+
+
+def _recorder(args: argparse.Namespace, page: Path | None):  # noqa: ANN202 - RunRecorder | None (lazy import)
+    if page is None:
+        return None
+    from harness.report.page import RunRecorder
+
+    return RunRecorder(args.command_line)
+
+
+def _progress(recorder, printer):  # noqa: ANN001, ANN202 - RunRecorder | None, Progress -> Progress
+    return printer if recorder is None else recorder.progress(printer)
+
+
+def _write_page(recorder, page: Path | None, spec, out: Console, **results: list) -> None:  # noqa: ANN001
+    """The report page of this run, when --report names one."""
+    if recorder is None or page is None:
+        return
+    from harness.report.page import write_page
+
+    written = write_page(recorder.page(spec, **results), page)
+    out.print(f"report page written to {written}", soft_wrap=True)
 
 
 def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -28,7 +28,8 @@ background:var(--mute);white-space:nowrap}.v-verified,.v-passed,.v-clean,.v-runn
 .v-failed,.v-drift{background:var(--bad)}.v-error,.v-gone{background:var(--err)}.v-excluded{background:var(--info)}
 .v-no_pact,.v-not_applicable{background:var(--warn)}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}.card{background:#fff;border:1px solid var(--line);
-border-radius:6px;padding:8px 14px;min-width:150px}.card b{font-size:20px;display:block}.card.bad b{color:var(--bad)}
+border-radius:6px;padding:8px 14px;min-width:150px;color:inherit;
+text-decoration:none}.card b{font-size:20px;display:block}.card.bad b{color:var(--bad)}
 .graph{overflow:auto;text-align:center}.graph svg{max-width:100%;height:auto}.legend span{margin-right:12px}
 .legend i{display:inline-block;width:22px;height:3px;vertical-align:middle;margin-right:4px}
 .matrix td{text-align:center}.matrix td a{color:#fff;text-decoration:none}.note{color:#57606a;font-size:12px}
@@ -140,7 +141,7 @@ def _services(data: PageData, esc: Callable[[Any], str]) -> str:
     rows = []
     for s in data.services:
         source = {"built": "built in this run", "cached": "built before (cached)", "image": "image",
-                  "": "already running"}.get(s.source, s.source)
+                  "": "already running" if s.url else "–"}.get(s.source, s.source)
         build = f" ({s.build_seconds:.1f} s)" if s.build_seconds else ""
         ready = f"{s.ready_seconds:.1f} s" if s.ready_seconds is not None else "–"
         url = f"<code>{esc(s.url)}</code>" if s.url else "–"  # text, not a link: gone after the run
