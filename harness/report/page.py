@@ -168,7 +168,8 @@ def versions(docker: str = "") -> dict[str, str]:
 
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|PWD|API_?KEY", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}")
-_AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)([^\s\"',}\]]{4,})")
+_AUTH_HEADER = re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)"
+                          r"(?!\[filtered\]|\[hidden\])([^\s\"',}\]]{4,})")  # schemathesis' mask left alone
 HIDDEN = "[hidden]"
 
 

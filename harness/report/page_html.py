@@ -84,7 +84,7 @@ def graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
     for name, service in data.spec.services.items():
         for provider in service.consumes:
             pairs.setdefault((name, provider), GraphEdge(name, provider, "", target="#contracts"))
-            verdicts.setdefault((name, provider), []).append("not verified")
+            verdicts.setdefault((name, provider), ["not verified"])  # the matrix has a verdict when pacts ran
         for dep in service.depends_on:
             edge_ = pairs.setdefault((name, dep), GraphEdge(name, dep, "", target=f"#row-svc-{slug(dep)}"))
             edge_.depends_on = True
