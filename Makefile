@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images venv unit lint test-floor bench clean
+.PHONY: test demo setup engine images report-tools venv unit lint test-floor bench clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -15,10 +15,12 @@ test: setup
 		$(PYTEST_ARGS)
 
 # Runnerly: its graph; the topology built and started (URLs printed); its scenarios, every pact verified against it
-# (the contract matrix printed) and a short fuzz run of every service; all torn down.
+# (the contract matrix printed) and a short fuzz run of every service; all torn down. The run's report page:
+# reports/runnerly.html (its path is printed at the end).
 demo: setup
 	$(VENV)/bin/harness graph $(RUNNERLY)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --fuzz-max-examples 10 -v
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --fuzz-max-examples 10 -v \
+		--topology-report reports/runnerly.html
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
@@ -42,7 +44,7 @@ $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
 bench: setup
 	$(PY) bench/startup.py
 
-setup: venv engine images
+setup: venv engine images report-tools
 
 venv: $(VENV)/.installed
 
@@ -56,6 +58,9 @@ engine:
 
 images: engine
 	bash fixtures/images/ensure-base-images.sh
+
+report-tools:
+	bash fixtures/images/ensure-report-tools.sh
 
 clean:
 	-$(VENV)/bin/harness down

@@ -17,9 +17,9 @@ SECTIONS = ("Captured log of service", "Faults active during the test")  # the s
 
 def report_file(config: pytest.Config) -> Path | None:
     if config.getoption("topology_report"):
-        return Path(config.getoption("topology_report"))
+        return Path(config.getoption("topology_report")).resolve()
     ini = config.getini("topology_report")
-    return ini_relative(config, str(ini)) if ini else None
+    return ini_relative(config, str(ini)).resolve() if ini else None
 
 
 class ReportPage:

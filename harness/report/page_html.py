@@ -142,7 +142,7 @@ def _services(data: PageData, esc: Callable[[Any], str]) -> str:
     for s in data.services:
         source = {"built": "built in this run", "cached": "built before (cached)", "image": "image",
                   "": "already running" if s.url else "–"}.get(s.source, s.source)
-        build = f" ({s.build_seconds:.1f} s)" if s.build_seconds else ""
+        build = f" ({s.build_seconds:.1f} s)" if s.build_seconds and s.source == "built" else ""
         ready = f"{s.ready_seconds:.1f} s" if s.ready_seconds is not None else "–"
         url = f"<code>{esc(s.url)}</code>" if s.url else "–"  # text, not a link: gone after the run
         rows.append(f'<tr id="row-svc-{slug(s.name)}"><td><b>{esc(s.name)}</b>{" (job)" if s.job else ""}</td>'

@@ -75,9 +75,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
     topology = _runnerly_copy(folder)
     report = folder / "runnerly.html"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(folder / "test_story.py"), "--topology", str(topology), "--pact-verify",
-         "--fuzz", "--fuzz-max-examples", "5", "-k", "not fuzz or strava", "--topology-report", str(report),
-         "-p", "no:cacheprovider", "--rootdir", str(folder), "-c", os.devnull],
+        [sys.executable, "-m", "pytest", "test_story.py", "--topology", topology.name, "--pact-verify", "--fuzz",
+         "--fuzz-max-examples", "5", "-k", "not fuzz or strava", "--topology-report", report.name,
+         "-p", "no:cacheprovider", "--rootdir", ".", "-c", os.devnull],
         cwd=folder, capture_output=True, text=True, timeout=600)
     assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
     return report, run
