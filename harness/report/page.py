@@ -191,7 +191,7 @@ class Scrubber:
                     values.add(service.auth.client_credentials.client_secret)
                 for value in (service.auth.headers or {}).values():
                     values.add(value)
-                    values.update(part for part in value.split() if len(part) >= 6)  # "Bearer <token>": the token
+                    values.update(value.split()[1:])  # "Bearer <token>": the token alone too
         self.values = sorted((v for v in values if v and v not in names), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

@@ -1,0 +1,187 @@
+"""The report page from data made here (no Docker): its graph with and without Graphviz at 10 services and 30 edges,
+every verdict of the matrix, both shapes of fuzz results, secrets kept out, and `--report` of the CLI."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.contracts.verify import InteractionResult, PactResult
+from harness.report.page import FailedTest, RunRecorder, Scrubber, write_page
+from harness.spec.model import TopologySpec
+
+from .conftest import Load
+
+RUNNERLY = Path(__file__).parents[2] / "scenarios" / "runnerly" / "topology.yaml"
+NAMES = ["edge", "auth", "users", "orders", "stock", "billing", "mail", "search", "db", "cache"]
+
+
+def _ten_services(load: Load) -> TopologySpec:
+    """10 services and 30 edges: each service calls the next three (in a ring), `db` and `cache` are started first."""
+    lines = ["services:"]
+    for i, name in enumerate(NAMES):
+        calls = [NAMES[(i + k) % len(NAMES)] for k in (1, 2, 3)]
+        depends = [d for d in ("db", "cache") if d in calls and name not in ("db", "cache")]
+        lines += [f"  {name}:", "    image: redis:7", f"    consumes: [{', '.join(c for c in calls if c not in depends)}]"]
+        if depends:
+            lines.append(f"    depends_on: [{', '.join(depends)}]")
+        lines.append(f"    environment: {{API_TOKEN: tok-{name}-0123456789, MODE: fast}}")
+    return load("\n".join(lines) + "\n")
+
+
+def _boxes(svg: str) -> list[tuple[float, float, float, float]]:
+    return [tuple(float(v) for v in m) for m in
+            re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"', svg)]
+
+
+def test_without_graphviz_the_built_in_layout_keeps_10_services_and_30_edges_apart(
+        load: Load, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` to be found
+    page = write_page(RunRecorder("test").page(_ten_services(load)), tmp_path / "page.html").read_text()
+    assert "simple built-in layout (Graphviz&#x27;s dot was not found" in page
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert len(re.findall(r'<g class="node service', svg)) == 10
+    assert len(re.findall(r'<g class="edge ', svg)) == 30
+    boxes = _boxes(svg)
+    assert len(boxes) == 10
+    for i, (x1, y1, w1, h1) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1:]:
+            assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, "two boxes overlap"
+    width, height = (int(v) for v in re.search(r'viewBox="0 0 (\d+) (\d+)"', svg).groups())
+    assert width <= 2400 and height <= 1200
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed (make setup installs it)")
+def test_graphviz_draws_a_node_per_service_and_an_edge_per_pair(load: Load, tmp_path: Path) -> None:
+    page = html.unescape(write_page(RunRecorder("test").page(_ten_services(load)), tmp_path / "page.html").read_text())
+    assert "drawn by Graphviz dot" in page
+    assert sorted(re.findall(r'<g id="svc-([\w-]+)" class="node service', page)) == sorted(NAMES)
+    assert len(re.findall(r'<g id="edge-[\w.-]+" class="edge ', page)) == 30
+    assert "<?xml" not in page and "<!DOCTYPE svg" not in page
+
+
+def test_every_verdict_of_the_matrix_with_its_reason_and_the_interactions(tmp_path: Path) -> None:
+    from harness import load_topology
+
+    spec = load_topology(RUNNERLY)
+    folder = tmp_path / "pacts"
+    pacts = [
+        PactResult(folder / "gateway-dataservice.json", "failed", "gateway", "dataservice", "gateway", "dataservice", 2,
+                   [InteractionResult("a request for user 1", True, 0.1),
+                    InteractionResult("a request for user 999", False, 0.1, ["$: missing key error_code"])],
+                   report="Verifying a pact between gateway and dataservice ... FAILED"),
+        PactResult(folder / "kiosk-tokendealer.json", "excluded", "kiosk", "tokendealer", None, "tokendealer",
+                   reason="the kiosk is retired next month"),
+        PactResult(folder / "mobile-gateway.json", "verified", "mobile", "gateway", None, "gateway", 1,
+                   [InteractionResult("a run summary", True, 0.2)]),
+        PactResult(folder / "broken.json", "error", reason="broken.json: not JSON (line 1)"),
+    ]
+    page = html.unescape(write_page(RunRecorder("test").page(spec, pacts=pacts), tmp_path / "page.html").read_text())
+    for text in ("the kiosk is retired next month", "broken.json: not JSON (line 1)", "$: missing key error_code",
+                 "a request for user 999", "mobile (outside)", "Verifying a pact between gateway and dataservice"):
+        assert text in page, text
+    assert re.search(r'<details id="pact-gateway-dataservice" class="pact failed" data-edge="gateway--dataservice" '
+                     r"open>", page)
+    assert 'class="pact excluded"' in page and 'class="pact error"' in page
+    assert re.search(r'class="[^"]*\bno_pact\b|v-no_pact', page)  # worker->strava etc. have no pact here
+    assert re.search(r'id="edge-gateway--dataservice" class="edge (edge )?contract verdict-failed failed', page)
+
+
+@dataclass
+class OldFailure:  # harness.fuzz.session.Failure as it was: one phase, no detail, no kind
+    operation: str
+    check: str
+    title: str
+    curl: str
+    phase: str
+
+
+@dataclass
+class Finding:  # a finding with a kind, a detail and its phases
+    operation: str
+    check: str
+    title: str
+    kind: str = "failure"
+    detail: str = ""
+    curl: str = ""
+    phases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FuzzRun:
+    service: str
+    url: str
+    seed: int
+    operations: list[str]
+    requests: int = 40
+    seconds: float = 2.0
+    log: str = ""
+    failures: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+    requests_by_operation: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.failures or self.findings)
+
+
+def test_fuzzing_per_operation_with_the_check_detail_curl_and_seed_in_either_shape(tmp_path: Path) -> None:
+    from harness import load_topology
+
+    spec = load_topology(RUNNERLY)
+    old = FuzzRun("strava", "http://127.0.0.1:1", 11, ["GET /health", "GET /openapi.json"], failures=[
+        OldFailure("GET /health", "response_schema_conformance", "Response violates schema",
+                   "curl -X GET -H 'Authorization: Bearer strava-token-bob' http://127.0.0.1:1/health", "fuzzing")])
+    new = FuzzRun("gateway", "http://127.0.0.1:2", 22, ["GET /health", "GET /api/runners/{id}"],
+                  requests_by_operation={"GET /health": 7, "GET /api/runners/{id}": 33}, findings=[
+                      Finding("GET /api/runners/{id}", "not_a_server_error", "Server error", detail="500 on id=0",
+                              curl="curl -X GET http://127.0.0.1:2/api/runners/0", phases=["examples", "fuzzing"]),
+                      Finding("stateful", "network_error", "Connection refused", kind="error")])
+    page = write_page(RunRecorder("test").page(spec, fuzz=[old, new]), tmp_path / "page.html").read_text()
+    assert re.search(r'<tr class="op failed" data-service="strava" data-operation="GET /health">', page)
+    assert re.search(r'<tr class="op passed" data-service="strava" data-operation="GET /openapi.json">', page)
+    assert re.search(r'<tr class="op failed" data-service="gateway" data-operation="GET /api/runners/\{id\}">'
+                     r"<td><code>GET /api/runners/\{id\}</code></td><td class=num>33</td>", page)
+    assert re.search(r'<tr class="op error" data-service="gateway" data-operation="stateful">', page)
+    assert "curl -X GET http://127.0.0.1:2/api/runners/0" in page and "500 on id=0" in page
+    assert "examples, fuzzing phase; seed 22" in page and "--service strava --seed 11" in page
+    assert "strava-token-bob" not in page and "Authorization: [hidden]" in page
+
+
+def test_secrets_never_reach_the_page(tmp_path: Path) -> None:
+    from harness import load_topology
+
+    spec = load_topology(RUNNERLY)
+    scrub = Scrubber(spec)
+    log = ("connecting to postgresql://runnerly:runnerly@postgres:5432/runnerly with gateway-secret; token "
+           "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ; "
+           '{"Authorization": "Bearer abc123456"} client_secret=scenarios-secret')
+    cleaned = scrub(log)
+    for secret in ("postgresql://runnerly:runnerly@postgres", "gateway-secret", "eyJhbGciOiJSUzI1NiJ9",
+                   "abc123456", "scenarios-secret"):
+        assert secret not in cleaned
+    failed = [FailedTest("test_x.py::test_y", "call", log, (("Captured log of service gateway call", log),))]
+    page = write_page(RunRecorder("test").page(spec, failed_tests=failed), tmp_path / "page.html").read_text()
+    values = {v for s in spec.services.values() for v in s.environment.values() if len(v) >= 8} - {spec.project}
+    assert {v for v in values if v in page} == set()
+    assert "GATEWAY_CLIENT_SECRET" in page and "Captured log of service gateway call" in page
+    assert "topology runnerly" in page  # the project's name stays, although the database password is the same
+
+
+def test_cli_report_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "out" / "drift.html"
+    assert main(["drift", "--topology", str(RUNNERLY), "--report", str(page)]) == 0
+    assert f"report page written to {page}" in capsys.readouterr().out
+    text = page.read_text()
+    assert '<section id="drift">' in text and "harness drift --topology" in text
+    assert main(["fuzz", "--topology", str(RUNNERLY), "--report", str(tmp_path)]) == 2
+    assert f"--report {tmp_path}: the report page is one HTML file; give a name ending in .html" in \
+        capsys.readouterr().err
+    assert main(["verify", "--topology", str(RUNNERLY), "--report", str(tmp_path / "contract-matrix.html")]) == 2
+    assert "that name is the contract matrix's file" in capsys.readouterr().err
