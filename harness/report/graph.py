@@ -82,14 +82,18 @@ def _node_label(node: GraphNode) -> str:
     return "\n".join(line for line in lines if line)
 
 
+LABELLED = ("failed", "error", "excluded", "no pact", "no contract")  # the colour alone says the others
+
+
 def _edge_label(edge: GraphEdge) -> str:
-    return "\n".join([edge.verdict if edge.verdict != "depends on" else "starts after"]
-                     + [f"⚡ {f}" for f in edge.faults])
+    """The verdict when it needs attention, and the faults; nothing for verified, not verified and start order (their
+    colour says it; the tooltip has it), so that 30 edges stay readable."""
+    return "\n".join(([edge.verdict] if edge.verdict in LABELLED else []) + [f"⚡ {f}" for f in edge.faults])
 
 
 def _dot(graphviz, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:  # noqa: ANN001 - the graphviz module
-    graph = graphviz.Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.35",
-                                         "ranksep": "0.9", "fontname": "Helvetica"},
+    graph = graphviz.Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.25",
+                                         "ranksep": "0.6", "fontname": "Helvetica"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
                                         "fontsize": "12"},
                              edge_attr={"fontname": "Helvetica", "fontsize": "10"})
@@ -111,7 +115,7 @@ def _dot(graphviz, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:  # no
 
 def _layers(nodes: list[GraphNode], edges: list[GraphEdge]) -> dict[str, int]:
     """Column of each node: callers left of what they call (the longest path of calls and dependencies from it, a
-    cycle cut where it closes)."""
+    cycle cut where it closes), at most MAX_COLUMNS columns (deeper graphs fold: two layers share a column)."""
     out: dict[str, list[str]] = {n.name: [] for n in nodes}
     for edge in edges:
         out.setdefault(edge.consumer, []).append(edge.provider)
@@ -127,10 +131,10 @@ def _layers(nodes: list[GraphNode], edges: list[GraphEdge]) -> dict[str, int]:
     for name in out:
         visit(name, ())
     top = max(depth.values(), default=0)
-    return {name: top - d for name, d in depth.items()}
+    return {name: (top - d) * MAX_COLUMNS // (top + 1) for name, d in depth.items()}
 
 
-BOX_H, GAP_X, GAP_Y, CHAR_W = 46, 110, 26, 7.2
+BOX_H, GAP_X, GAP_Y, CHAR_W, MAX_COLUMNS = 46, 110, 40, 7.2, 5
 
 
 def simple_svg(nodes: list[GraphNode], edges: list[GraphEdge]) -> str:
