@@ -194,3 +194,22 @@ def test_no_secret_is_on_the_page_and_it_is_small(page) -> None:  # noqa: ANN001
     assert {v for v in values if v in text} == set()
     assert "POSTGRES_PASSWORD" in text and "GATEWAY_CLIENT_SECRET" in text  # the keys are shown
     assert not re.search(r"eyJ[\w-]{5,}\.[\w-]{5,}\.", text)  # no token the tokendealer handed out
+
+
+def test_harness_verify_writes_the_page_and_the_matrix_beside_it(page) -> None:  # noqa: ANN001
+    report, _ = page
+    folder = report.parent
+    harness = str(Path(sys.executable).parent / "harness")
+    run = subprocess.run([harness, "verify", "--topology", "topology.yaml", "--provider", "dataservice",
+                          "--report", "verify/page.html"], cwd=folder, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr  # the broken pact
+    written = folder / "verify" / "page.html"
+    assert f"report page written to {Path('verify/page.html')}" in run.stdout
+    assert (folder / "verify" / "contract-matrix.json").is_file() and (folder / "verify" / "contract-matrix.html").is_file()
+    elements = Elements()
+    elements.feed(written.read_text())
+    assert [a["id"] for _, a, _ in elements.having("details", "pact")] == ["pact-gateway-dataservice",
+                                                                           "pact-worker-dataservice"]
+    assert elements.having("details", "pact failed")[0][1]["id"] == "pact-gateway-dataservice"
+    assert "harness verify --topology topology.yaml" in written.read_text()
+    assert len(elements.having("tr", "op")) == 0  # nothing fuzzed in this run
