@@ -58,7 +58,8 @@ class ReportPage:
             if owner.topology is not None:
                 self.recorder.events = list(owner.start_events)
                 self.recorder.snapshot(owner.topology)
-            fuzz = [r.result() if callable(getattr(r, "result", None)) else r for r in owner.fuzz_results.values()]
+            runs = owner.fuzz_results.values()  # Future[ServiceResult]; one that raised failed its items already
+            fuzz = [run.result() for run in runs if run.done() and run.exception() is None]
             data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pact_selection else None,
                                       drift=owner.drift_results, fuzz=fuzz, failed_tests=self.failed,
                                       outcome=outcome_text(self.counts.items()))

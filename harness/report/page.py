@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.contracts.matrix import Edge, edge_matrix
+from harness.fuzz.results import ServiceResult
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
 from harness.spec.model import TopologySpec
@@ -64,8 +65,7 @@ class RunFacts:
 
 @dataclass
 class PageData:
-    """Everything the page shows. Results are the harness's own classes (pact, drift, fuzz); `fuzz` may hold the
-    results of either fuzzing API (`findings` or `failures`)."""
+    """Everything the page shows: the harness's own result classes (pact, drift, fuzz)."""
 
     title: str
     spec: TopologySpec
@@ -74,7 +74,7 @@ class PageData:
     matrix: list[Edge] = field(default_factory=list)
     pacts: list[Any] = field(default_factory=list)  # PactResult
     drift: list[Any] = field(default_factory=list)  # PactDrift
-    fuzz: list[Any] = field(default_factory=list)  # ServiceResult
+    fuzz: list[ServiceResult] = field(default_factory=list)
     faults: list[FaultRecord] = field(default_factory=list)
     failed_tests: list[FailedTest] = field(default_factory=list)
     contracts_run: bool = False  # pacts were verified in this run (else the matrix is not shown as verdicts)
@@ -110,7 +110,7 @@ class RunRecorder:
             self.docker_version = ""
 
     def page(self, spec: TopologySpec, *, pacts: list[Any] | None = None, drift: list[Any] | None = None,
-             fuzz: list[Any] | None = None, failed_tests: list[FailedTest] | None = None,
+             fuzz: list[ServiceResult] | None = None, failed_tests: list[FailedTest] | None = None,
              outcome: str = "") -> PageData:
         self.facts.seconds = time.time() - self.facts.started
         self.facts.outcome = outcome

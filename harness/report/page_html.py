@@ -8,8 +8,10 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from harness.fuzz.results import Finding, ServiceResult
 from harness.report.graph import COLOUR, GraphEdge, GraphNode, draw, slug, worst
 from harness.report.page import PageData, Scrubber, clip
+from harness.report.text import strip_ansi
 
 CSS = """
 :root{--ok:#2e7d32;--bad:#c62828;--err:#8e0000;--warn:#b26a00;--info:#1565c0;--mute:#607d8b;--line:#d0d7de}
@@ -242,20 +244,14 @@ def _drift(data: PageData, esc: Callable[[Any], str]) -> str:
     return '<section id="drift"><h2>Drift (pacts against OpenAPI)</h2>' + "".join(items) + "</section>"
 
 
-def _findings(result: Any) -> list[Any]:
-    """A fuzz result's findings, whichever fuzzing API made it (`findings`, else `failures`)."""
-    return list(getattr(result, "findings", None) or getattr(result, "failures", None) or [])
-
-
-def _fuzz_rows(result: Any) -> list[tuple[str, list[Any], str]]:
+def _fuzz_rows(result: ServiceResult) -> list[tuple[str, list[Finding], str]]:
     """(operation, its findings, verdict) per operation of the spec, then any other label findings carry
-    (stateful sequences, the whole service)."""
-    findings = _findings(result)
-    labels = list(dict.fromkeys([*result.operations, *(f.operation for f in findings)]))
+    (stateful sequences, the whole service): failed when a check failed, error when it could not be tested."""
+    labels = list(dict.fromkeys([*result.operations, *(f.operation for f in result.findings)]))
     rows = []
     for label in labels:
-        mine = [f for f in findings if f.operation == label]
-        kinds = {getattr(f, "kind", "failure") for f in mine}
+        mine = [f for f in result.findings if f.operation == label]
+        kinds = {f.kind for f in mine}
         rows.append((label, mine, "failed" if "failure" in kinds else "error" if mine else "passed"))
     return rows
 
@@ -265,21 +261,22 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
         return ""
     blocks = []
     for result in data.fuzz:
-        by_op = getattr(result, "requests_by_operation", None) or {}
         rows = []
         for label, mine, verdict in _fuzz_rows(result):
             found = "".join(_finding(f, result, esc) for f in mine)
-            requests = str(by_op.get(label, "–")) if by_op else "–"
+            requests = str(result.requests_by_operation.get(label, "–"))
             rows.append(f'<tr class="op {verdict}" data-service="{esc(result.service)}" data-operation="{esc(label)}">'
                         f"<td><code>{esc(label)}</code></td><td class=num>{requests}</td><td>{_badge(verdict)}</td>"
                         f"<td>{found}</td></tr>")
-        bad = not getattr(result, "passed", not _findings(result))
-        log = getattr(result, "log", "")
-        blocks.append(f'<details class="fuzz-service" id="fuzz-{slug(result.service)}"{" open" if bad else ""}>'
-                      f"<summary>{_badge('failed' if bad else 'passed')} <b>{esc(result.service)}</b>: "
+        verdict = "passed" if result.passed else "failed" if result.failures else "error"
+        log = strip_ansi(result.log)
+        blocks.append(f'<details class="fuzz-service {verdict}" id="fuzz-{slug(result.service)}"'
+                      f'{"" if result.passed else " open"}><summary>{_badge(verdict)} <b>{esc(result.service)}</b>: '
                       f"{len(result.operations)} operation(s), {result.requests} requests in {result.seconds:.1f} s, "
-                      f"seed {result.seed}</summary><div><p class=note>at {esc(result.url)}; rerun with "
-                      f"<code>harness fuzz --service {esc(result.service)} --seed {result.seed}</code></p>"
+                      f"{esc(result.mode)} data, seed {result.seed}</summary><div><p class=note>at {esc(result.url)}"
+                      f"{'; phases ' + esc(', '.join(result.phases)) if result.phases else ''}; rerun with "
+                      f"<code>harness fuzz --service {esc(result.service)} --seed {result.seed}</code> (pytest: "
+                      f"<code>--fuzz-service {esc(result.service)} --fuzz-seed {result.seed}</code>)</p>"
                       "<table><tr><th>operation</th><th>requests</th><th>verdict</th><th>findings</th></tr>"
                       + "".join(rows) + "</table>"
                       + (f"<details><summary>log of {esc(result.service)} during the run</summary>"
@@ -287,14 +284,17 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
     return '<section id="fuzzing"><h2>Fuzzing (schemathesis)</h2>' + "".join(blocks) + "</section>"
 
 
-def _finding(finding: Any, result: Any, esc: Callable[[Any], str]) -> str:
-    kind = getattr(finding, "kind", "failure")
-    phases = getattr(finding, "phases", None) or [getattr(finding, "phase", "")]
-    detail = getattr(finding, "detail", "")
-    return (f'<div class="finding {kind}"><b>{esc(finding.check)}</b>: {esc(finding.title)}'
-            f" <span class=note>({esc(', '.join(p for p in phases if p))} phase; seed {result.seed})</span>"
-            + (f"<pre>{esc(clip(detail, 4000))}</pre>" if detail else "")
-            + (f'<pre class="curl">{esc(finding.curl)}</pre>' if finding.curl else "") + "</div>")
+def _finding(finding: Finding, result: ServiceResult, esc: Callable[[Any], str]) -> str:
+    """A finding: the check and title, phases and seed, schemathesis' detail, the curl, the service's log lines."""
+    from harness.report.fuzz import log_lines_for
+
+    phases = f"{', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}; " if finding.phases else ""
+    logged = log_lines_for(finding, result.log)
+    return (f'<div class="finding {finding.kind}">{"<b>error</b> " if finding.kind == "error" else ""}'
+            f"<b>{esc(finding.check)}</b>: {esc(finding.title)} <span class=note>({phases}seed {result.seed})</span>"
+            + (f"<pre>{esc(clip(finding.detail, 4000))}</pre>" if finding.detail else "")
+            + (f'<pre class="curl">{esc(finding.curl)}</pre>' if finding.curl else "")
+            + (f'<pre class="log">{esc(chr(10).join(logged))}</pre>' if logged else "") + "</div>")
 
 
 def _failed_tests(data: PageData, esc: Callable[[Any], str]) -> str:

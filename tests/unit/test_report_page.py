@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -93,65 +92,32 @@ def test_every_verdict_of_the_matrix_with_its_reason_and_the_interactions(tmp_pa
     assert re.search(r'id="edge-gateway--dataservice" class="edge (edge )?contract verdict-failed failed', page)
 
 
-@dataclass
-class OldFailure:  # harness.fuzz.session.Failure as it was: one phase, no detail, no kind
-    operation: str
-    check: str
-    title: str
-    curl: str
-    phase: str
-
-
-@dataclass
-class Finding:  # a finding with a kind, a detail and its phases
-    operation: str
-    check: str
-    title: str
-    kind: str = "failure"
-    detail: str = ""
-    curl: str = ""
-    phases: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FuzzRun:
-    service: str
-    url: str
-    seed: int
-    operations: list[str]
-    requests: int = 40
-    seconds: float = 2.0
-    log: str = ""
-    failures: list = field(default_factory=list)
-    findings: list = field(default_factory=list)
-    requests_by_operation: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return not (self.failures or self.findings)
-
-
-def test_fuzzing_per_operation_with_the_check_detail_curl_and_seed_in_either_shape(tmp_path: Path) -> None:
+def test_fuzzing_per_operation_with_requests_check_detail_curl_log_and_seed(tmp_path: Path) -> None:
     from harness import load_topology
+    from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 
     spec = load_topology(RUNNERLY)
-    old = FuzzRun("strava", "http://127.0.0.1:1", 11, ["GET /health", "GET /openapi.json"], failures=[
-        OldFailure("GET /health", "response_schema_conformance", "Response violates schema",
-                   "curl -X GET -H 'Authorization: Bearer strava-token-bob' http://127.0.0.1:1/health", "fuzzing")])
-    new = FuzzRun("gateway", "http://127.0.0.1:2", 22, ["GET /health", "GET /api/runners/{id}"],
-                  requests_by_operation={"GET /health": 7, "GET /api/runners/{id}": 33}, findings=[
-                      Finding("GET /api/runners/{id}", "not_a_server_error", "Server error", detail="500 on id=0",
-                              curl="curl -X GET http://127.0.0.1:2/api/runners/0", phases=["examples", "fuzzing"]),
-                      Finding("stateful", "network_error", "Connection refused", kind="error")])
-    page = write_page(RunRecorder("test").page(spec, fuzz=[old, new]), tmp_path / "page.html").read_text()
-    assert re.search(r'<tr class="op failed" data-service="strava" data-operation="GET /health">', page)
+    strava = ServiceResult("strava", "http://127.0.0.1:1", 11, operations=["GET /health", "GET /openapi.json"],
+                           requests=12, requests_by_operation={"GET /health": 5, "GET /openapi.json": 7},
+                           log="strava: GET /health -> 200\nstrava: GET /openapi.json -> 200\n", findings=[
+        Finding("GET /health", "response_schema_conformance", "Response violates schema",
+                detail="'ok' was expected to be 'healthy'", request="GET /health", phases=["coverage", "fuzzing"],
+                curl="curl -X GET -H 'Authorization: Bearer strava-token-bob' http://127.0.0.1:1/health")])
+    gateway = ServiceResult("gateway", "http://127.0.0.1:2", 22, operations=["GET /health"], requests=3,
+                            requests_by_operation={"GET /health": 3}, findings=[
+        Finding("stateful", "network_error", "Connection refused", kind="error"),
+        Finding(SERVICE_WIDE, "no_requests", "every answer was 404", kind="error")])
+    page = write_page(RunRecorder("test").page(spec, fuzz=[strava, gateway]), tmp_path / "page.html").read_text()
+    assert re.search(r'<tr class="op failed" data-service="strava" data-operation="GET /health">'
+                     r"<td><code>GET /health</code></td><td class=num>5</td>", page)
     assert re.search(r'<tr class="op passed" data-service="strava" data-operation="GET /openapi.json">', page)
-    assert re.search(r'<tr class="op failed" data-service="gateway" data-operation="GET /api/runners/\{id\}">'
-                     r"<td><code>GET /api/runners/\{id\}</code></td><td class=num>33</td>", page)
     assert re.search(r'<tr class="op error" data-service="gateway" data-operation="stateful">', page)
-    assert "curl -X GET http://127.0.0.1:2/api/runners/0" in page and "500 on id=0" in page
-    assert "examples, fuzzing phase; seed 22" in page and "--service strava --seed 11" in page
+    assert re.search(r'<tr class="op error" data-service="gateway" data-operation="\(service\)">', page)
+    assert "&#x27;ok&#x27; was expected to be &#x27;healthy&#x27;" in page
+    assert '<pre class="log">strava: GET /health -&gt; 200</pre>' in page  # the service's log line for the request
+    assert "coverage, fuzzing phases; seed 11" in page and "--service strava --seed 11" in page
     assert "strava-token-bob" not in page and "Authorization: [hidden]" in page
+    assert re.search(r'<details class="fuzz-service error" id="fuzz-gateway" open>', page)
 
 
 def test_secrets_never_reach_the_page(tmp_path: Path) -> None:
