@@ -77,7 +77,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "test_story.py", "--topology", topology.name, "--pact-verify", "--fuzz",
          "--fuzz-max-examples", "5", "-k", "not fuzz or strava", "--topology-report", report.name,
-         "-p", "no:cacheprovider", "--rootdir", ".", "-c", os.devnull],
+         "--rootdir", ".", "-c", os.devnull],
         cwd=folder, capture_output=True, text=True, timeout=600)
     assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]
     return report, run
