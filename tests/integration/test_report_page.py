@@ -19,7 +19,10 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import docker
 import pytest
+
+from .conftest import harness_resources
 
 ROOT = Path(__file__).parents[2]
 RUNNERLY = ROOT / "scenarios" / "runnerly"
@@ -215,3 +218,4 @@ def test_harness_verify_writes_the_page_and_the_matrix_beside_it(page) -> None: 
     assert elements.having("details", "pact failed")[0][1]["id"] == "pact-gateway-dataservice"
     assert "harness verify --topology verify.yaml" in written.read_text()
     assert len(elements.having("tr", "op")) == 0  # nothing fuzzed in this run
+    assert harness_resources(docker.from_env(), "runnerly-report-verify") == []  # nothing left running
