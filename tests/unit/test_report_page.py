@@ -151,3 +151,22 @@ def test_cli_report_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         capsys.readouterr().err
     assert main(["verify", "--topology", str(RUNNERLY), "--report", str(tmp_path / "contract-matrix.html")]) == 2
     assert "that name is the contract matrix's file" in capsys.readouterr().err
+
+
+def test_pytest_topology_report_needs_a_topology(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest_subprocess("--topology-report", "page.html")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--topology-report (ini topology_report) needs a topology: run pytest with "
+                                 "--topology FILE (or set the ini key `topology`)*"])
+
+
+def test_pytest_pact_drift_writes_the_page_without_starting_anything(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--topology", str(RUNNERLY), "--pact-drift", "--topology-report",
+                                           "out/page.html", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6, skipped=1)
+    page = pytester.path / "out" / "page.html"
+    result.stdout.fnmatch_lines([f"report page written to {page}"])
+    text = page.read_text()
+    assert '<section id="drift">' in text and text.count('<details class="drift clean"') == 6
+    assert "6 passed, 1 skipped" in text and text.count(">not started<") == 7  # nothing was started
