@@ -11,7 +11,8 @@ RUNNERLY := scenarios/runnerly/topology.yaml
 test: setup
 	mkdir -p reports
 	$(VENV)/bin/pytest tests fixtures --junitxml=reports/junit.xml $(PYTEST_ARGS)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --junitxml=reports/junit-scenarios.xml \
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --pact-drift --fuzz \
+		--junitxml=reports/junit-scenarios.xml \
 		$(PYTEST_ARGS)
 
 # Runnerly: its graph; the topology built and started (URLs printed); its scenarios, every pact verified against it
@@ -19,7 +20,7 @@ test: setup
 # reports/runnerly.html (its path is printed at the end).
 demo: setup
 	$(VENV)/bin/harness graph $(RUNNERLY)
-	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --fuzz --fuzz-max-examples 10 -v \
+	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --pact-drift --fuzz --fuzz-max-examples 10 -v \
 		--topology-report reports/runnerly.html
 
 unit: venv
