@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint test-floor bench clean
+.PHONY: test demo setup engine images report-tools venv unit lint test-floor test-podman bench bench-overhead clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -28,7 +28,8 @@ unit: venv
 lint: venv
 	$(VENV)/bin/ruff check harness tests bench scenarios fixtures
 
-# The lowest versions the dependency pins allow (testcontainers, pact-python, schemathesis, pytest, pydantic, ...):
+# The lowest versions the dependency pins allow, the extras' included (testcontainers, pact-python, schemathesis,
+# pytest, pydantic, ...):
 # the unit tests, and topologies started through the Python API, the pytest plugin and the CLI.
 FLOOR := .venv-floor
 test-floor: setup $(FLOOR)/.installed
@@ -38,11 +39,22 @@ test-floor: setup $(FLOOR)/.installed
 $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
 	test -x $(FLOOR)/bin/python || python3 -m venv $(FLOOR)
 	python3 .ci/floor-constraints.py > $(FLOOR)/constraints.txt
-	$(FLOOR)/bin/python -m pip install -q -c $(FLOOR)/constraints.txt -e '.[dev]'
+	$(FLOOR)/bin/python -m pip install -q -c $(FLOOR)/constraints.txt -e '.[all,dev]'
 	touch $@
 
 bench: setup
 	$(PY) bench/startup.py
+
+# pytest start overhead of the plugin, against bare pytest in the same run: with the core alone (a venv without the
+# extras) and with [all] (this venv).
+CORE := .venv-core
+bench-overhead: venv $(CORE)/.installed
+	$(PY) bench/pytest_overhead.py --python $(CORE)/bin/python --python $(PY)
+
+$(CORE)/.installed: pyproject.toml
+	test -x $(CORE)/bin/python || python3 -m venv $(CORE)
+	$(CORE)/bin/python -m pip install -q -e .
+	touch $@
 
 setup: venv engine images report-tools
 
@@ -50,7 +62,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[all,dev]'
 	touch $@
 
 engine:
@@ -64,4 +76,4 @@ report-tools:
 
 clean:
 	-$(VENV)/bin/harness down
-	rm -rf $(VENV) $(FLOOR) reports
+	rm -rf $(VENV) $(FLOOR) $(CORE) reports
