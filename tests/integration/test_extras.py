@@ -110,3 +110,13 @@ def test_the_core_commands_work_without_the_extras(tmp_path: Path) -> None:
     assert graph.returncode == 0, graph.stderr
     assert "redis" in graph.stdout
     assert run(tmp_path, "harness", "ps").returncode == 0
+
+
+def test_fuzz_does_not_need_the_extras_own_pytest_plugins(pytester: pytest.Pytester) -> None:
+    # README: a project that does not use schemathesis' or pact-python's pytest integration may opt out of their
+    # plugins (-p no:...) to save their start-up cost; the harness uses their Python APIs only
+    result = pytester.runpytest_subprocess("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:pact",
+                                           "--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
+                                           "-k", "stats")
+    result.assert_outcomes(failed=1, deselected=4)
+    assert "fuzz[buggy GET /stats] FAILED" in result.stdout.str()
