@@ -1,7 +1,7 @@
 """A remote Docker engine, for real: a second dockerd inside a network namespace this module creates, reached over
 TCP through a veth pair (addresses from 10.250.X.0/30 chosen here), with the base image loaded into it.
 
-Needs root, `ip`, `nsenter` and `dockerd`; without them every test is skipped with the reason. Everything created
+Needs root, `ip`, `nsenter` and `dockerd`; without them every test of the second engine is skipped with the reason. Everything created
 (dockerd, its containerd, the namespace, the veth pair, the data folders) is removed at the end, also on failure.
 """
 
@@ -230,3 +230,14 @@ def test_the_harness_cli_on_a_remote_engine(on_remote: RemoteEngine, tmp_path: P
         down = subprocess.run([harness, "down", str(file)], capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
     assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_a_copy_works_on_the_local_engine_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DOCKER_HOST", "TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    with Topology.start(load_topology(web_topology(tmp_path))) as topology:
+        web = topology["web"]
+        assert web.url.startswith("http://127.0.0.1:")
+        assert get(web.url + "/hello.txt") == "hello from this machine\n"
+        assert web.container.attrs["Mounts"] == []  # a copy, not a bind mount
+        assert web.container.attrs["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostIp"] == "127.0.0.1"
