@@ -42,6 +42,19 @@ $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
 	$(FLOOR)/bin/python -m pip install -q -c $(FLOOR)/constraints.txt -e '.[all,dev]'
 	touch $@
 
+# The Docker-touching tests that make sense on Podman (podman system service's Docker-compatible socket; README:
+# Remote engines and Podman). Left out: PODMAN_SKIP, each with its reason.
+PODMAN_SOCKET ?= /run/podman-test.sock
+PODMAN_TESTS := tests/integration/test_python_api.py tests/integration/test_topology.py \
+	tests/integration/test_pytest_plugin.py tests/integration/test_start_failures.py tests/integration/test_extras.py \
+	tests/integration/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too
+# test_a_failed_build asserts Docker's wording of a failed RUN ("returned a non-zero code"); Buildah says "exit status"
+PODMAN_SKIP := not test_a_failed_build
+test-podman: venv engine images
+	PODMAN_SOCKET=$(PODMAN_SOCKET) bash fixtures/images/ensure-podman.sh
+	DOCKER_HOST=unix://$(PODMAN_SOCKET) $(VENV)/bin/pytest -p no:cacheprovider $(PODMAN_TESTS) -k "$(PODMAN_SKIP)" \
+		$(PYTEST_ARGS)
+
 bench: setup
 	$(PY) bench/startup.py
 

@@ -100,7 +100,8 @@ def remote() -> Iterator[RemoteEngine]:
                                        f"{(folder / 'dockerd.log').read_text()[-3000:]}") from None
                 time.sleep(0.2)
         # the base image, from the local engine (no registry): docker save | docker -H ... load
-        client.api.load_image(docker.from_env().api.get_image(IMAGE))
+        loaded = client.images.load(docker.from_env().api.get_image(IMAGE))
+        loaded[0].tag(IMAGE)  # Podman's save names it localhost/python:3.11-slim
         yield RemoteEngine(address, second, client)
     finally:
         if dockerd is not None:
