@@ -34,7 +34,8 @@ lint: venv
 FLOOR := .venv-floor
 test-floor: setup $(FLOOR)/.installed
 	$(FLOOR)/bin/pytest -p no:cacheprovider tests/unit tests/integration/test_python_api.py \
-		tests/integration/test_topology.py -k "not attach" $(PYTEST_ARGS)
+		tests/integration/test_topology.py tests/integration/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too \
+		-k "not attach" $(PYTEST_ARGS)
 
 $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
 	test -x $(FLOOR)/bin/python || python3 -m venv $(FLOOR)
