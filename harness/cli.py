@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from harness.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_PASSED, HarnessError, TopologyNotRunning
 from harness.report.console import make_console
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args, out, err) or 0)
     except HarnessError as error:
-        err.print(f"[red]error:[/red] {error}", markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True)
         return error.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -284,6 +285,9 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_PACT, require
+
+    require("harness verify", CONTRACTS_PACT)
     from harness.contracts.matrix import edge_matrix
     from harness.contracts.run import exit_code, select_pacts, verify_all
     from harness.report.console import ProgressPrinter
@@ -327,6 +331,9 @@ def _positive_int(text: str) -> int:
 
 
 def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.extras import FUZZ, require
+
+    require("harness fuzz", FUZZ)
     from harness.fuzz.session import PHASES, FuzzOptions, fuzz_all, fuzz_targets
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import print_result, write_fuzz_junit
@@ -357,6 +364,9 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_DRIFT, require
+
+    require("harness drift", CONTRACTS_DRIFT)
     from harness.contracts.drift import CLEAN, NOT_APPLICABLE, check_topology, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
 

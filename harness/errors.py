@@ -107,6 +107,20 @@ class InvalidFault(HarnessError):
     a service to itself, an unknown cut mode. Fields: `consumer`, `provider` (None: all its outgoing traffic)."""
 
 
+class ExtraMissing(HarnessError):
+    """An option or command needs an optional part of pytest-topology that is not installed. Fields: `extra`
+    (contracts, fuzz), `package` (the distribution missing), `feature` (the option or command)."""
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        super().__init__(f"{feature} needs {package}: pip install 'pytest-topology[{extra}]'",
+                         feature=feature, package=package, extra=extra)
+
+
+class RemoteMount(HarnessError):
+    """A bind mount on a remote Docker engine: its source would name a path on the engine's machine. Fields:
+    `service`, `source`, `engine`."""
+
+
 # --- environment (exit 3) ------------------------------------------------------------------------------------------
 
 class EnvironmentProblem(HarnessError):

@@ -81,6 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     file = _topology_file(config)
     if file is not None:
@@ -91,6 +92,20 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--topology-report (ini topology_report) needs a topology: run pytest with "
                                     "--topology FILE (or set the ini key `topology`)")
         config.pluginmanager.register(page_plugin.ReportPage(config, report), "harness-report-page")
+
+
+def _require_extras(config: pytest.Config) -> None:
+    """Options that need an extra (pytest-topology[contracts], [fuzz]) stop the session at once when it is missing."""
+    from harness.errors import ExtraMissing
+    from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, FUZZ, require
+
+    try:
+        for option, flag, needs in (("pact_verify", "--pact-verify", CONTRACTS_PACT),
+                                    ("pact_drift", "--pact-drift", CONTRACTS_DRIFT), ("fuzz", "--fuzz", FUZZ)):
+            if config.getoption(option):
+                require(flag, needs)
+    except ExtraMissing as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _topology_file(config: pytest.Config) -> Path | None:

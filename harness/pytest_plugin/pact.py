@@ -33,6 +33,13 @@ def pact(request: pytest.FixtureRequest):  # noqa: ANN201 - Callable[[str, str],
     consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
     config = request.config
     if recorder_key not in config.stash:
+        from harness.errors import ExtraMissing
+        from harness.extras import CONTRACTS_PACT, require
+
+        try:
+            require("the `pact` fixture", CONTRACTS_PACT)
+        except ExtraMissing as error:
+            pytest.fail(str(error), pytrace=False)
         from harness.contracts.consumer import PactRecorder
 
         config.stash[recorder_key] = PactRecorder(pact_folder(config))

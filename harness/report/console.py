@@ -47,9 +47,10 @@ def services_table(topology: Topology) -> Table:
     table = Table(title=f"topology {topology.spec.project} (run {topology.run_id})", title_justify="left")
     table.add_column("service")
     table.add_column("url")
-    table.add_column("ports (container -> 127.0.0.1)")
+    services = list(topology)
+    table.add_column(f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
     table.add_column("status")
-    for service in topology:
+    for service in services:
         ports = ", ".join(f"{c} -> {h}" for c, h in service.ports.items())
         table.add_row(service.name, service.url if service.ports else "-", ports or "-", service.status)
     return table

@@ -9,10 +9,15 @@ Only API present in every version the pin allows (>= 4.8) is used: tests/ run ag
 
 from __future__ import annotations
 
+import io
+import tarfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from docker.types import Mount, Ulimit
+import docker
+from docker.models.containers import Container
+from docker.types import EndpointConfig, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
@@ -38,18 +43,36 @@ class MountRef:
     read_only: bool
 
 
+@dataclass(frozen=True)
+class CopyRef:
+    """A file or folder of this machine copied to `target` in the container before it starts (`copy: true`): what a
+    remote engine gets instead of a bind mount, which would name a path on the engine's machine."""
+
+    source: Path  # absolute
+    target: str
+
+
 def service_container(*, image: str, name: str, network: str, aliases: list[str], spec: ServiceSpec,
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
-                      labels: dict[str, str]) -> DockerContainer:
+                      labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
+                      client: docker.DockerClient | None = None) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
         spec: the service's options (entrypoint, command, user, tmpfs, healthcheck, ...).
         environment: the variables the container gets (env_file, then environment).
-        ports: (container port, "tcp"|"udp") -> host port, published on 127.0.0.1 only.
+        ports: (container port, "tcp"|"udp") -> host port, published on `publish_on` only (an address of the
+            engine's machine: loopback for a local engine).
         mounts: bind mounts and volumes, resolved by the caller.
         labels: the harness's labels, over the service's own `labels:`.
+        copies: files copied in before the start; they need `client` (the engine's docker-py client).
     """
+    if copies:
+        assert client is not None
+        return CopiedContainer(client, image, name, network, aliases, spec, environment,
+                               {f"{port}/{protocol}": (publish_on, host_port)
+                                for (port, protocol), host_port in ports.items()},
+                               _options(spec, mounts, labels), copies)
     testcontainers_config.ryuk_disabled = True
     container = DockerContainer(image).with_name(name)
     container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
@@ -59,12 +82,60 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         container.with_command(spec.command)
     for (port, protocol), host_port in ports.items():
         # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
-        container.ports[f"{port}/{protocol}"] = ("127.0.0.1", host_port)  # type: ignore[assignment]
+        container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
     options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
     container.with_kwargs(**options)  # with_kwargs replaces earlier kwargs: one call with all of them
     return container
+
+
+class CopiedContainer:
+    """A service container that gets copies before it starts: created with docker-py (the arguments
+    service_container gives testcontainers, which creates and starts in one step before 4.9 and cannot copy before
+    the start), given its files with put_archive, then started. Same start/stop/get_wrapped_container as a
+    testcontainers DockerContainer."""
+
+    def __init__(self, client: docker.DockerClient, image: str, name: str, network: str, aliases: list[str],
+                 spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
+                 options: dict[str, Any], copies: list[CopyRef]) -> None:
+        self.client = client
+        self.arguments: dict[str, Any] = {
+            "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
+            "network": network,
+            "networking_config": {network: EndpointConfig(client.api.api_version, aliases=aliases)},
+            **options}
+        self.copies = copies
+        self.container: Container | None = None
+
+    def start(self) -> CopiedContainer:
+        self.container = self.client.containers.create(**self.arguments)
+        for copy in self.copies:
+            self.container.put_archive("/", _archive(copy))
+        self.container.start()
+        return self
+
+    def stop(self) -> None:
+        if self.container is not None:
+            self.container.remove(force=True, v=True)
+
+    def get_wrapped_container(self) -> Container:
+        assert self.container is not None
+        return self.container
+
+
+def _archive(copy: CopyRef) -> bytes:
+    """A tar of `copy.source` at its target path (parents included: the engine creates missing folders), owned by
+    root (the uid of this machine means nothing in the container)."""
+    def as_root(member: tarfile.TarInfo) -> tarfile.TarInfo:
+        member.uid = member.gid = 0
+        member.uname = member.gname = "root"
+        return member
+
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.add(str(copy.source), arcname=copy.target.strip("/"), filter=as_root)
+    return data.getvalue()
 
 
 def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) -> dict[str, Any]:

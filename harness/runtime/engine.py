@@ -1,10 +1,12 @@
-"""Connecting to the Docker engine, with one clear error within seconds when none answers."""
+"""Connecting to the Docker engine, with one clear error within seconds when none answers; where its published
+ports are reached."""
 
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 import docker.errors
@@ -20,8 +22,35 @@ CHECK_SECONDS = 5  # an engine that accepts connections but never answers is rep
 CALL_SECONDS = 120  # every later call (builds stream; a busy engine may take a while to create a container)
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def engine_address() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def remote_engine() -> str | None:
+    """The host of a remote engine (`DOCKER_HOST=tcp://HOST:PORT`, `ssh://USER@HOST`, http(s)://), None for a local
+    one (a unix socket, or a TCP address on loopback)."""
+    address = urlsplit(engine_address())
+    if address.scheme not in ("tcp", "ssh", "http", "https") or not address.hostname:
+        return None
+    return None if address.hostname in LOOPBACK else address.hostname
+
+
+def service_host() -> str:
+    """Where the client reaches published ports: TOPOLOGY_HOST when set (an address of the engine's machine that this
+    one can reach, like testcontainers' TESTCONTAINERS_HOST_OVERRIDE), else a remote engine's host, else 127.0.0.1."""
+    return os.environ.get("TOPOLOGY_HOST") or remote_engine() or "127.0.0.1"
+
+
+def publish_address() -> str:
+    """The address of the engine's machine that ports are published on: TOPOLOGY_PUBLISH_ADDRESS when set (e.g. its
+    address on a private network), else loopback for a local engine (nothing else can reach the services), else
+    every interface of a remote engine's machine (0.0.0.0: reachable by anyone who can reach that machine)."""
+    if os.environ.get("TOPOLOGY_PUBLISH_ADDRESS"):
+        return os.environ["TOPOLOGY_PUBLISH_ADDRESS"]
+    return "127.0.0.1" if remote_engine() is None else "0.0.0.0"  # noqa: S104 - remote: see the docstring
 
 
 def connect() -> docker.DockerClient:

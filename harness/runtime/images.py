@@ -13,6 +13,8 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.models.images
+import docker.utils
 
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
@@ -37,7 +39,7 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     try:
         image = client.images.get(tag)
         if also_tag:
-            image.tag(also_tag)
+            _tag(image, also_tag)
         return tag, False
     except docker.errors.ImageNotFound:
         pass
@@ -61,9 +63,15 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
         log.append(str(exc))
         raise BuildFailed(_build_message(service, context, log)) from None
     if also_tag:
-        client.images.get(tag).tag(also_tag)
+        _tag(client.images.get(tag), also_tag)
     _prune_older(client, context.resolve())
     return tag, True
+
+
+def _tag(image: docker.models.images.Image, name: str) -> None:
+    # repository and tag apart: Docker also takes "repo:tag" as the repository, Podman's compat API refuses it
+    repository, tag = docker.utils.parse_repository_tag(name)
+    image.tag(repository, tag or "latest")
 
 
 def _prune_older(client: docker.DockerClient, context: Path) -> None:

@@ -12,7 +12,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
-from harness.runtime.probes import probe_once
+from harness.runtime.probes import probe_once, url_host
 from harness.spec.model import ServiceSpec
 
 if TYPE_CHECKING:
@@ -41,14 +41,13 @@ class Service:
     docker-py's own exceptions.
     """
 
-    host = "127.0.0.1"
-
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 network: str | None) -> None:
+                 network: str | None, host: str = "127.0.0.1") -> None:
         self.name = name
         self.spec = spec
         self.container = container
-        self.ports = ports  # container port -> host port on 127.0.0.1, fixed for the run (survives restarts)
+        self.host = host  # where the published ports are reached: 127.0.0.1, or a remote engine's host
+        self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
         self._network = network
         self._faults: Edge | None = None  # set by the Topology the service belongs to
@@ -62,17 +61,17 @@ class Service:
 
     @property
     def url(self) -> str:
-        """Base URL of the first published port, `http://127.0.0.1:PORT`.
+        """Base URL of the first published port, `http://HOST:PORT` (HOST: `host`, 127.0.0.1 for a local engine).
 
         Raises:
             HarnessError: the service publishes no port.
         """
         if not self.ports:
             raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
-        return f"http://{self.host}:{next(iter(self.ports.values()))}"
+        return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
     def port(self, container_port: int, protocol: str = "tcp") -> int:
-        """The host port (on 127.0.0.1) that `container_port` (TCP, or "udp") is published on.
+        """The host port (on `host`) that `container_port` (TCP, or "udp") is published on.
 
         Raises:
             HarnessError: that port is not published (the message lists the published ones).
@@ -239,7 +238,7 @@ class Service:
                 if self.spec.job:
                     seen = "still running"
                 elif probe is not None:
-                    seen = probe_once(probe, self.container, self.ports, log_since)
+                    seen = probe_once(probe, self.container, self.ports, log_since, self.host)
                     if seen is None:
                         return "ready"
                 elif running_since is not None and time.monotonic() - running_since >= SETTLE:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import random
 import re
 import socket
 import threading
@@ -24,11 +25,11 @@ from typing import Literal
 import docker
 import docker.errors
 
-from harness.errors import DockerError, UnknownService
+from harness.errors import DockerError, RemoteMount, UnknownService
 from harness.runtime import labels as L
 from harness.runtime.buildcontext import build_tag
-from harness.runtime.containers import MountRef, service_container
-from harness.runtime.engine import connect
+from harness.runtime.containers import CopyRef, MountRef, service_container
+from harness.runtime.engine import connect, engine_address, publish_address, remote_engine, service_host
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.images import build_image, prepare_images, substitute
 from harness.runtime.interrupts import InterruptsDeferred
@@ -197,6 +198,7 @@ class Topology:
             Anything created is removed before the error is raised (also on KeyboardInterrupt).
         """
         client = connect()
+        _refuse_remote_binds(spec)
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep)
@@ -270,7 +272,8 @@ class Topology:
             if name in spec.services:
                 network = next(iter((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}), None)
                 topology.network = network
-                topology._add(Service(name, spec.services[name], container, L.published_ports(container), network))
+                topology._add(Service(name, spec.services[name], container, L.published_ports(container), network,
+                                      host=service_host()))
         return topology
 
     @staticmethod
@@ -457,7 +460,7 @@ class _Starter:
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
         mounts = [MountRef("bind", str((self.spec.base_dir / m.source).resolve()), m.target, m.read_only)
-                  for m in spec.mounts]
+                  for m in spec.mounts if not m.copied]
         for index, volume in enumerate(spec.volumes):
             if volume.source:
                 source = named[volume.source]
@@ -490,19 +493,23 @@ class _Starter:
         self.progress(StartEvent(name, "starting"))
         signature = service_signature(spec, _image_id(self.topology.client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.project)}-{name}-{self.topology.run_id}"
-        for attempt in range(PORT_ATTEMPTS):
-            ports = {(port, protocol): _free_port(protocol) for port, protocol in spec.published()}
+        copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+        remote = remote_engine() is not None
+        attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+        for attempt in range(attempts):
+            ports = _ports_to_publish(spec.published(), remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
                 image=image, name=container_name, network=self.network,
                 aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
-                                                    L.PORTS: json.dumps(tcp_ports)})
+                                                    L.PORTS: json.dumps(tcp_ports)},
+                publish_on=publish_address(), copies=copies, client=self.topology.client)
             try:
                 container.start()
                 break
             except docker.errors.APIError as error:
-                if "port is already allocated" in _explain(error) and attempt + 1 < PORT_ATTEMPTS:
+                if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
                     self._remove_container(container_name)  # created, not started: free its name, other ports
                     continue
                 raise DockerError(f"service '{name}': Docker could not create or start its container: "
@@ -512,7 +519,7 @@ class _Starter:
             self._remove_container(container_name)
             raise StartCancelled()
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network)
+        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network, host=service_host())
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)
@@ -540,6 +547,42 @@ def _start_hint(error: docker.errors.APIError) -> str:
 def _explain(error: docker.errors.APIError) -> str:
     """Docker's own explanation, without docker-py's request line."""
     return str(getattr(error, "explanation", None) or error).strip()[:300]
+
+
+REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported
+REMOTE_PORTS = (20000, 32767)  # below Linux's ephemeral range, where Docker and outgoing connections take ports
+
+
+def _ports_to_publish(published: list[tuple[int, str]], remote: bool) -> dict[tuple[int, str], int]:
+    """(container port, protocol) -> host port, chosen once per run so that a service keeps its URL across stop/start
+    (a port Docker chooses changes at every start). Local engine: free on 127.0.0.1 here. Remote engine: a random
+    port of REMOTE_PORTS, which the engine accepts or refuses as taken on its machine (the caller tries again)."""
+    if not remote:
+        return {(port, protocol): _free_port(protocol) for port, protocol in published}
+    chosen = random.sample(range(REMOTE_PORTS[0], REMOTE_PORTS[1] + 1), len(published))
+    return dict(zip(published, chosen, strict=True))
+
+
+def _port_taken(error: docker.errors.APIError) -> bool:
+    text = _explain(error)
+    return "port is already allocated" in text or "address already in use" in text
+
+
+def _refuse_remote_binds(spec: TopologySpec) -> None:
+    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
+    unless it is declared a copy (`copy: true`)."""
+    engine = remote_engine()
+    if engine is None:
+        return
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
+    if binds:
+        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.project}: the Docker engine is remote (DOCKER_HOST={engine_address()}), and a bind "
+            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engine_address())
 
 
 def _free_port(protocol: str = "tcp") -> int:

@@ -111,11 +111,13 @@ class BuildSpec(_Strict):
 
 class Mount(_Strict):
     """A host file or directory (relative to the topology file) mounted read-only unless `read_only: false`
-    ('SOURCE:/target:rw'). Compose bind mounts arrive here read-write, as Compose mounts them."""
+    ('SOURCE:/target:rw'). Compose bind mounts arrive here read-write, as Compose mounts them. `copy: true`: copied
+    into the container before it starts instead (the container's own copy; what a remote engine needs)."""
 
     source: str
     target: str
     read_only: bool = True
+    copied: bool = Field(default=False, alias="copy")  # `copy` in files: BaseModel.copy is a method
 
     @model_validator(mode="before")
     @classmethod

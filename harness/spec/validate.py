@@ -183,7 +183,7 @@ def _fields_at(loc: Path_) -> list[str]:
     for part in loc:
         annotation = _step(annotation, part)
     model = _model_in(annotation)
-    return [n for n, f in model.model_fields.items() if not f.exclude] if model else []
+    return [f.alias or n for n, f in model.model_fields.items() if not f.exclude] if model else []  # as written
 
 
 def _step(annotation: Any, part: str | int) -> Any:

@@ -77,7 +77,7 @@ def registry(tmp_path_factory):  # noqa: ANN201 - "127.0.0.1:PORT" of a registry
 
 
 def push(client, source: str, name: str) -> None:  # noqa: ANN001 - put `source` into the registry as `name`, not local
-    client.images.get(source).tag(name)
+    client.images.get(source).tag(*name.rsplit(":", 1))  # repository, tag: Podman refuses 'repo:tag' in one
     for line in client.api.push(name, stream=True, decode=True):
         assert "error" not in line, line
     client.images.remove(name)

@@ -286,7 +286,7 @@ def test_unknown_service_key_suggests_and_lists_allowed_keys(load_error):
                     target: /etc/conf
                     mode: ro
             """,
-            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target, read_only",
+            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target, read_only, copy",
         ),
     ],
     ids=["ready.http", "ready", "mounts[0]"],

@@ -1,0 +1,244 @@
+"""A remote Docker engine, for real: a second dockerd inside a network namespace this module creates, reached over
+TCP through a veth pair (addresses from 10.250.X.0/30 chosen here), with the base image loaded into it.
+
+Needs root, `ip`, `nsenter` and `dockerd`; without them every test of the second engine is skipped with the reason. Everything created
+(dockerd, its containerd, the namespace, the veth pair, the data folders) is removed at the end, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import RemoteMount, Topology, load_topology
+from harness.runtime import labels as L
+
+IMAGE = "python:3.11-slim"
+PORT = 2375
+
+
+@dataclass(frozen=True)
+class RemoteEngine:
+    address: str  # where this machine reaches the engine (the namespace's end of the veth pair)
+    second: str  # another address of the engine's machine, on the same veth pair (for TOPOLOGY_HOST)
+    client: docker.DockerClient
+
+    @property
+    def docker_host(self) -> str:
+        return f"tcp://{self.address}:{PORT}"
+
+
+def _missing() -> str | None:
+    if os.geteuid() != 0:
+        return "needs root (a network namespace, a veth pair and a second dockerd)"
+    for tool in ("ip", "nsenter", "dockerd"):
+        if shutil.which(tool) is None:
+            return f"needs `{tool}` on PATH"
+    return None
+
+
+def _run(*command: str) -> None:
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=30)
+
+
+def _free_subnet() -> int:
+    """X of a 10.250.X.0/24 that no interface of this machine uses."""
+    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=True).stdout
+    free = [x for x in range(256) if f"10.250.{x}." not in used]
+    return random.choice(free)
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[RemoteEngine]:
+    reason = _missing()
+    if reason:
+        pytest.skip(f"remote engine tests: {reason}")
+    tag = f"{os.getpid() % 100000}"
+    netns, host_end, ns_end = f"harness-test-{tag}", f"htr{tag}h", f"htr{tag}n"
+    x = _free_subnet()
+    address, second = f"10.250.{x}.2", f"10.250.{x}.6"
+    folder = Path(f"/tmp/harness-remote-engine-{tag}")
+    dockerd: subprocess.Popen | None = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _run("ip", "netns", "add", netns)
+        _run("ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end)
+        _run("ip", "link", "set", ns_end, "netns", netns)
+        for host_ip, ns_ip in ((f"10.250.{x}.1", address), (f"10.250.{x}.5", second)):
+            _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_end)
+            _run("ip", "-n", netns, "addr", "add", f"{ns_ip}/30", "dev", ns_end)
+        _run("ip", "link", "set", host_end, "up")
+        _run("ip", "-n", netns, "link", "set", ns_end, "up")
+        _run("ip", "-n", netns, "link", "set", "lo", "up")
+        # nsenter --net, not `ip netns exec`: that one remounts /sys, hiding the cgroup mounts dockerd needs
+        log = (folder / "dockerd.log").open("w")
+        dockerd = subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{netns}", "dockerd", "--data-root", str(folder / "data"),
+             "--exec-root", str(folder / "exec"), "--pidfile", str(folder / "dockerd.pid"),
+             "-H", f"tcp://{address}:{PORT}", "--tls=false", "--bridge=none", "--cgroup-parent", netns,
+             "--shutdown-timeout", "1"], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:  # the client asks the engine's version when it is made
+                client = docker.DockerClient(base_url=f"tcp://{address}:{PORT}", timeout=120)
+                break
+            except docker.errors.DockerException:
+                if dockerd.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the second dockerd did not answer; its log:\n"
+                                       f"{(folder / 'dockerd.log').read_text()[-3000:]}") from None
+                time.sleep(0.2)
+        # the base image, from the local engine (no registry): docker save | docker -H ... load
+        loaded = client.images.load(docker.from_env().api.get_image(IMAGE))
+        loaded[0].tag(IMAGE)  # Podman's save names it localhost/python:3.11-slim
+        yield RemoteEngine(address, second, client)
+    finally:
+        if dockerd is not None:
+            dockerd.send_signal(signal.SIGTERM)
+            try:
+                dockerd.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                dockerd.kill()
+                dockerd.wait(timeout=10)
+        with open("/proc/mounts") as mounts:  # overlay mounts a killed dockerd may leave
+            for target in sorted({line.split()[1] for line in mounts if str(folder) in line.split()[1]},
+                                 reverse=True):
+                subprocess.run(["umount", "-l", target], capture_output=True)
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)  # gone with the namespace, usually
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def on_remote(remote: RemoteEngine, monkeypatch: pytest.MonkeyPatch) -> RemoteEngine:
+    monkeypatch.setenv("DOCKER_HOST", remote.docker_host)
+    for name in ("TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    return remote
+
+
+def web_topology(folder: Path, copy: bool = True) -> Path:
+    """`web` serves a folder with Python's http.server; hello.txt is put into it from this machine."""
+    (folder / "hello.txt").write_text("hello from this machine\n")
+    file = folder / "topology.yaml"
+    file.write_text(f"""
+name: remote-web
+services:
+  web:
+    image: {IMAGE}
+    command: ["python", "-m", "http.server", "8000", "--directory", "/srv"]
+    ports: [8000]
+    mounts:
+      - {{source: hello.txt, target: /srv/hello.txt{", copy: true" if copy else ""}}}
+    ready:
+      http: {{port: 8000, path: /hello.txt}}
+""")
+    return file
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
+
+
+def left_on(client: docker.DockerClient, project: str) -> list[str]:
+    label = {"label": f"{L.TOPOLOGY}={project}"}
+    return ([c.name for c in client.containers.list(all=True, filters=label)]
+            + [n.name for n in client.networks.list(filters=label)])
+
+
+def test_urls_use_the_engines_host_and_the_services_answer(on_remote: RemoteEngine, tmp_path: Path,
+                                                          docker_client: docker.DockerClient) -> None:
+    spec = load_topology(web_topology(tmp_path))
+    with Topology.start(spec) as topology:
+        web = topology["web"]
+        assert web.host == on_remote.address
+        assert web.url == f"http://{on_remote.address}:{web.port(8000)}"
+        assert get(web.url + "/hello.txt") == "hello from this machine\n"  # the copy, uploaded before the start
+        bindings = web.container.attrs["HostConfig"]["PortBindings"]["8000/tcp"]
+        assert bindings == [{"HostIp": "0.0.0.0", "HostPort": str(web.port(8000))}]
+        assert left_on(docker_client, "remote-web") == []  # nothing on the local engine
+        url = web.url
+        web.stop()
+        web.start()  # the port stays: it was chosen by the harness and accepted by the engine, not left to Docker
+        assert web.url == url
+        assert get(url + "/hello.txt") == "hello from this machine\n"
+    assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_topology_host_and_publish_address_override(on_remote: RemoteEngine, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOPOLOGY_HOST", on_remote.second)
+    monkeypatch.setenv("TOPOLOGY_PUBLISH_ADDRESS", on_remote.second)
+    with Topology.start(load_topology(web_topology(tmp_path))) as topology:
+        web = topology["web"]
+        assert web.url == f"http://{on_remote.second}:{web.port(8000)}"
+        assert get(web.url + "/hello.txt") == "hello from this machine\n"
+        with pytest.raises(OSError):  # published on the second address only
+            get(f"http://{on_remote.address}:{web.port(8000)}/hello.txt")
+
+
+def test_a_bind_mount_is_refused_before_anything_starts(on_remote: RemoteEngine, tmp_path: Path) -> None:
+    spec = load_topology(web_topology(tmp_path, copy=False))
+    with pytest.raises(RemoteMount) as raised:
+        Topology.start(spec)
+    message = str(raised.value)
+    assert f"the Docker engine is remote (DOCKER_HOST=tcp://{on_remote.address}:{PORT})" in message
+    assert "service 'web': hello.txt -> /srv/hello.txt" in message
+    assert "copy: true" in message
+    assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_pytest_topology_on_a_remote_engine(on_remote: RemoteEngine, pytester: pytest.Pytester) -> None:
+    file = web_topology(pytester.path)
+    pytester.makepyfile(f"""
+        import urllib.request
+
+        def test_web(topology):
+            assert topology["web"].url.startswith("http://{on_remote.address}:")
+            assert urllib.request.urlopen(topology["web"].url + "/hello.txt").read() == b"hello from this machine\\n"
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file))
+    result.assert_outcomes(passed=1)
+    assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_the_harness_cli_on_a_remote_engine(on_remote: RemoteEngine, tmp_path: Path) -> None:
+    harness = str(Path(sys.executable).parent / "harness")
+    refused = subprocess.run([harness, "up", str(web_topology(tmp_path, copy=False)), "--detach"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2
+    assert "a bind mount would name a path on its machine" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    file = web_topology(tmp_path)
+    try:
+        up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=120)
+        assert up.returncode == 0, up.stderr
+        assert f"http://{on_remote.address}:" in up.stdout
+        assert left_on(on_remote.client, "remote-web") != []
+    finally:
+        down = subprocess.run([harness, "down", str(file)], capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_a_copy_works_on_the_local_engine_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DOCKER_HOST", "TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    with Topology.start(load_topology(web_topology(tmp_path))) as topology:
+        web = topology["web"]
+        assert web.url.startswith("http://127.0.0.1:")
+        assert get(web.url + "/hello.txt") == "hello from this machine\n"
+        assert web.container.attrs["Mounts"] == []  # a copy, not a bind mount
+        assert web.container.attrs["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostIp"] == "127.0.0.1"
