@@ -80,12 +80,23 @@ def _mark(kind: str, provider: str, name: str) -> Callable[[Handler], Handler]:
 
 
 def provider_state(name: str, *, provider: str) -> Callable[[Handler], Handler]:
-    """Mark `handler(topology, params)` as the setup of provider state `name` of service `provider`."""
+    """Mark `handler(topology, params)` as the setup of provider state `name` of service `provider`.
+
+    The handler gets the running Topology and the state's params from the pact (a dict, `{}` when none). It may
+    return (or yield once) a dict of values for provider-state generators (e.g. `bearer_token()`'s `token`); code
+    after a `yield` is the state's teardown. An exception fails the interactions that use the state, with its
+    message. Registered per load of the states module (`contracts.states` of the topology file): nothing global.
+    """
     return _mark("state", provider, name)
 
 
 def message_producer(description: str, *, provider: str) -> Callable[[Handler], Handler]:
-    """Mark `producer(topology, params)` as the producer of message `description` of service `provider`."""
+    """Mark `producer(topology, params)` as the producer of message `description` of service `provider`.
+
+    The producer gets the running Topology and the state's params; it returns the message body (dict/list: JSON,
+    str: text, bytes: binary), `(body, metadata)`, or `Message(body, metadata, content_type)`. Metadata is checked
+    as the pact says. A message interaction without a producer raises MissingMessageProducer before verifying.
+    """
     return _mark("message", provider, description)
 
 
