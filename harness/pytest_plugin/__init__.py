@@ -38,6 +38,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    group.addoption("--topology-reuse", action="store_true", default=False,
+                    help="use the kept topology of the same file if it was started from the same spec and images, "
+                         "else start one and keep it (remove: harness down FILE); ini key: topology_reuse")
+    parser.addini("topology_reuse", "reuse a kept topology (see --topology-reuse)", type="bool", default=False)
+    group.addoption("--topology-per-worker", action="store_true", default=False,
+                    help="pytest-xdist: one topology per worker (default: one shared by all workers); "
+                         "ini key: topology_per_worker")
+    parser.addini("topology_per_worker", "one topology per xdist worker", type="bool", default=False)
     group.addoption("--topology-profile", action="append", default=[], metavar="PROFILE",
                     help="compose file: enable this profile (repeatable); ini key: topology_profiles")
     parser.addini("topology_profiles", "compose profiles to enable", type="args", default=[])
@@ -145,9 +153,11 @@ def _restore_topologies(item: pytest.Item) -> None:
 
     previous = item.config.stash.get(_last_test, "an earlier test")
     notes: list[str] = []
+    session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    shared = session is not None and session.share is not None
     for running in topologies:
-        try:
-            notes += running.restore()
+        try:  # shared by xdist workers: another worker's test may have stopped a service on purpose
+            notes += running.restore(only_left=shared and running is session.topology)
         except HarnessError as error:
             pytest.fail(f"topology {running.spec.project} could not be restored after {previous}:\n{error}",
                         pytrace=False)
