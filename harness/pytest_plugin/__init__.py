@@ -15,7 +15,7 @@ import pytest
 from harness.pytest_plugin import faults as faults_plugin
 from harness.pytest_plugin import page as page_plugin
 from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, write_recorded_pacts
-from harness.pytest_plugin.session import PLUGIN_NAME, TopologySession, active_topologies
+from harness.pytest_plugin.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -91,6 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
+    config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
     if file is not None:
         config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)

@@ -6,11 +6,14 @@ left stopped or paused is restored at the end. Under pytest-xdist the workers sh
 it starts it under a file lock in a folder the controller made for this run (`share`), the others attach to the run
 written there; it is labelled as owned by the controller, which removes it (by that label) when every worker is done,
 so a crashed worker leaks nothing. --topology-per-worker: one topology per worker, as without xdist.
+On a shared topology, tests marked `topology_exclusive` (or `edge_fault`) run alone: every test holds a shared lock,
+those an exclusive one, and what they left stopped, paused or faulted is put back before it is released.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from harness.spec.model import TopologySpec
 
 PLUGIN_NAME = "harness-topology"
+EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on a topology shared by xdist workers it "
+             "runs while no other test runs (pytest-topology)")
 SHARE_KEY = "topology_share"  # workerinput: the folder of the shared topology's lock and state (controller-made)
 OWNER_KEY = "topology_owner"  # workerinput: the controller's owner id, the owner label of the shared topology
 active_key = pytest.StashKey[list]()  # every topology running for this session (session, module, ... fixtures)
@@ -267,6 +272,37 @@ class TopologySession:
 
             self.verifier = VerifierWorker()
         return self.verifier
+
+    def _exclusive(self, item: pytest.Item) -> bool:
+        return any(item.iter_markers("topology_exclusive")) or any(item.iter_markers("edge_fault"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201 - its result
+        """A worker sharing the topology: each test holds the tests lock, shared, or exclusive for a fault test
+        (flock: released by the kernel if the worker dies)."""
+        if self.share is None or self.worker is None:
+            return (yield)
+        with open(self.share / "tests.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
+            return (yield)  # closing the file releases the lock
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        """After a fault test on a shared topology (its fixtures torn down, its edge faults removed): every service
+        put back as started while no other test runs; this test's teardown report says what was done."""
+        result = yield
+        if self.share is not None and self.worker is not None and self.topology is not None \
+                and self._exclusive(item):
+            from harness.errors import HarnessError
+
+            try:
+                notes = self.topology.restore()
+            except HarnessError as error:
+                pytest.fail(f"topology {self.topology.spec.project} could not be restored after this test:\n{error}",
+                            pytrace=False)
+            if notes:
+                item.add_report_section("teardown", "topology restored", "\n".join(f"- {n}" for n in notes))
+        return result
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
