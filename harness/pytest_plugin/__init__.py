@@ -31,6 +31,12 @@ _last_test = pytest.StashKey[str]()
 LOG_SETTLE = 0.15
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from harness.pytest_plugin import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("topology", "pytest-topology: service topologies in containers")
     group.addoption("--topology", dest="topology_file", metavar="FILE",

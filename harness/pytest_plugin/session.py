@@ -142,7 +142,9 @@ class TopologySession:
         say = lambda text: printer.console.print(printer.prefix + text, markup=False)  # noqa: E731
         if self.reuse:
             topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner)
-            self._restore_attached(topology, say)
+            if topology.reused:
+                self._restore_attached(topology, say)
+                self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
             return topology
         say(f"\nstarting topology {self.spec.project} from {self.file}")
         return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
@@ -308,7 +310,7 @@ class TopologySession:
     def pytest_configure_node(self, node: Any) -> None:
         """pytest-xdist controller, per worker: where the shared topology's lock and state live, and the owner the
         topology is labelled with (this controller, which outlives every worker)."""
-        if self.config.getoption("topology_per_worker") or self.config.getini("topology_per_worker"):
+        if self.per_worker:
             return
         from harness.runtime.labels import owner_id
 

@@ -65,6 +65,7 @@ class Topology:
         self.network = network
         self.keep = keep
         self.services: dict[str, Service] = {}
+        self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
 
     def edge(self, consumer: str, provider: str) -> Edge:
@@ -289,7 +290,9 @@ class Topology:
             changes = _changes(client, spec, kept[0])
             if not changes:
                 say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
-                return cls._attached(spec, client, kept[0])
+                topology = cls._attached(spec, client, kept[0])
+                topology.reused = True
+                return topology
             say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version of "
                 f"{spec.file} ({'; '.join(changes)}): restarting it")
             for run in kept:
