@@ -40,6 +40,11 @@ def topology_file(pytester: pytest.Pytester, docker_client: docker.DockerClient)
     file = pytester.path / "topology.yaml"
     file.write_text(REDIS.format(name="reuse-test", version="1"))
     pytester.makepyfile(TESTS)
+    pytester.makeconftest("""
+        def pytest_topology_reused(topology, config):  # reset what earlier sessions left: here, count the calls
+            with open("reused.txt", "a") as file:
+                file.write(topology.run_id + "\\n")
+    """)
     yield file
     L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # what `harness down FILE` does
 
@@ -54,6 +59,7 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     assert after_first[0]["state"] == "running"  # the test stopped it; the session end put it back
     assert "redis was left stopped (.stop()): started it again" in first.stdout.str()
     assert f"harness down {topology_file}" in first.stdout.str()
+    assert not (pytester.path / "reused.txt").exists()  # started by this run: nothing to reset
 
     second = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")
     second.assert_outcomes(passed=2)
@@ -61,6 +67,8 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     assert [(c["id"], c["created"]) for c in after_second] == [(c["id"], c["created"]) for c in after_first]
     assert f"container {after_first[0]['id']}" in second.stdout.str()  # the tests got the running container
     assert "reusing the running topology reuse-test" in second.stdout.str() + second.stderr.str()
+    run = after_first[0]["labels"][L.RUN]
+    assert (pytester.path / "reused.txt").read_text() == f"{run}\n"  # the reset hook, once
 
     topology_file.write_text(REDIS.format(name="reuse-test", version="2"))
     third = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")
@@ -71,6 +79,7 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     after_third = containers(docker_client, topology_file)
     assert len(after_third) == 1 and after_third[0]["id"] != after_first[0]["id"]
     assert after_third[0]["labels"][L.KEEP] == "true"
+    assert (pytester.path / "reused.txt").read_text() == f"{run}\n"  # a restart is a fresh start: no reset
 
 
 def test_the_ini_key_turns_reuse_on(pytester: pytest.Pytester, topology_file: Path,
