@@ -371,9 +371,10 @@ class TopologySession:
             for note in self.restored:
                 terminalreporter.write_line(f"- {note}")
         if self.topology is not None and self.keep and self.worker is None:
-            terminalreporter.section(f"topology kept running (remove it with: harness down {self.file})")
+            terminalreporter.section("topology kept running (remove it with: harness down)")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
+            terminalreporter.write_line(f"remove it with: harness down {self.file}")
 
     def _report_matrix(self, terminalreporter: Any) -> None:
         from harness.contracts.matrix import edge_matrix
