@@ -172,6 +172,11 @@ class FaultError(EnvironmentProblem):
     (the consumer is not running), or its netfilter rules were refused. Fields: `consumer`, `provider`."""
 
 
+class TopologyShareError(EnvironmentProblem):
+    """pytest-xdist workers share one topology: another worker could not start it (`exit_code` is that failure's),
+    or it is gone from the engine."""
+
+
 class PactVerifierError(EnvironmentProblem):
     """pact-python's Verifier could not run a verification (a configuration error, not a mismatch)."""
 

@@ -15,7 +15,7 @@ import pytest
 from harness.pytest_plugin import faults as faults_plugin
 from harness.pytest_plugin import page as page_plugin
 from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, write_recorded_pacts
-from harness.pytest_plugin.session import PLUGIN_NAME, TopologySession, active_topologies
+from harness.pytest_plugin.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,6 +31,12 @@ _last_test = pytest.StashKey[str]()
 LOG_SETTLE = 0.15
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from harness.pytest_plugin import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("topology", "pytest-topology: service topologies in containers")
     group.addoption("--topology", dest="topology_file", metavar="FILE",
@@ -38,6 +44,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
     parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    group.addoption("--topology-reuse", action="store_true", default=False,
+                    help="use the kept topology of the same file if it was started from the same spec and images, "
+                         "else start one and keep it (remove: harness down FILE); ini key: topology_reuse")
+    parser.addini("topology_reuse", "reuse a kept topology (see --topology-reuse)", type="bool", default=False)
+    group.addoption("--topology-per-worker", action="store_true", default=False,
+                    help="pytest-xdist: one topology per worker (default: one shared by all workers); "
+                         "ini key: topology_per_worker")
+    parser.addini("topology_per_worker", "one topology per xdist worker", type="bool", default=False)
     group.addoption("--topology-profile", action="append", default=[], metavar="PROFILE",
                     help="compose file: enable this profile (repeatable); ini key: topology_profiles")
     parser.addini("topology_profiles", "compose profiles to enable", type="args", default=[])
@@ -83,6 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
+    config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
     if file is not None:
         config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)
@@ -145,9 +160,11 @@ def _restore_topologies(item: pytest.Item) -> None:
 
     previous = item.config.stash.get(_last_test, "an earlier test")
     notes: list[str] = []
+    session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    shared = session is not None and session.share is not None
     for running in topologies:
-        try:
-            notes += running.restore()
+        try:  # shared by xdist workers: another worker's test may have stopped a service on purpose
+            notes += running.restore(only_left=shared and running is session.topology)
         except HarnessError as error:
             pytest.fail(f"topology {running.spec.project} could not be restored after {previous}:\n{error}",
                         pytrace=False)

@@ -1,9 +1,24 @@
 """The topology of a pytest session (`--topology FILE`): loaded at session start, started on first use, removed at
-the end; with --pact-verify and --fuzz it also adds one item per pact and per fuzzed operation."""
+the end; with --pact-verify and --fuzz it also adds one item per pact and per fuzzed operation.
+
+--topology-reuse: a kept run of the same file and signature is used (else one is started and kept); what the tests
+left stopped or paused is restored at the end. Under pytest-xdist the workers share one topology: the first to need
+it starts it under a file lock in a folder the controller made for this run (`share`), the others attach to the run
+written there; it is labelled as owned by the controller, which removes it (by that label) when every worker is done,
+so a crashed worker leaks nothing. --topology-per-worker: one topology per worker, as without xdist.
+On a shared topology, tests marked `topology_exclusive` (or `edge_fault`) run alone: every test holds a shared lock,
+those an exclusive one, and what they left stopped, paused or faulted is put back before it is released.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +32,10 @@ if TYPE_CHECKING:
     from harness.spec.model import TopologySpec
 
 PLUGIN_NAME = "harness-topology"
+EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on a topology shared by xdist workers it "
+             "runs while no other test runs (pytest-topology)")
+SHARE_KEY = "topology_share"  # workerinput: the folder of the shared topology's lock and state (controller-made)
+OWNER_KEY = "topology_owner"  # workerinput: the controller's owner id, the owner label of the shared topology
 active_key = pytest.StashKey[list]()  # every topology running for this session (session, module, ... fixtures)
 
 
@@ -38,7 +57,20 @@ class TopologySession:
     def __init__(self, config: pytest.Config, file: Path) -> None:
         self.config = config
         self.file = file
-        self.keep = bool(config.getoption("topology_keep"))
+        self.reuse = bool(config.getoption("topology_reuse") or config.getini("topology_reuse"))
+        self.keep = bool(config.getoption("topology_keep")) or self.reuse
+        per_worker = bool(config.getoption("topology_per_worker") or config.getini("topology_per_worker"))
+        worker_input: dict[str, Any] = getattr(config, "workerinput", {})
+        self.worker: str | None = worker_input.get("workerid")  # pytest-xdist worker: gw0, gw1, ...
+        # shared (xdist, not per worker): the folder of the lock and state, and the controller's owner id
+        self.share: Path | None = Path(worker_input[SHARE_KEY]) if SHARE_KEY in worker_input else None
+        self.owner: str | None = worker_input.get(OWNER_KEY)
+        self.per_worker = per_worker
+        self.attached_runs: set[str] = set()  # xdist: runs another worker started
+        self.restored: list[str] = []  # what the tests left stopped, paused, ... and was put back at the end
+        if self.reuse and per_worker:
+            raise pytest.UsageError("--topology-reuse shares one kept topology, --topology-per-worker gives each "
+                                    "xdist worker its own: use one of them")
         self.spec: TopologySpec | None = None
         self.topology: Topology | None = None
         self.pact_selection: Any = None  # with --pact-verify: the pact files collected, and their verdicts
@@ -79,28 +111,80 @@ class TopologySession:
         if self.topology is None:
             from harness.errors import HarnessError
             from harness.report.console import ProgressPrinter, services_table
-            from harness.runtime.topology import Topology
 
             assert self.spec is not None
             with terminal_visible(self.config):
-                printer = ProgressPrinter()
+                printer = ProgressPrinter(prefix=f"[{self.worker}] " if self.worker else "")
 
                 def progress(event: Any) -> None:
                     self.start_events.append(event)
                     printer(event)
 
-                printer.console.print(f"\nstarting topology {self.spec.project} from {self.file}")
                 try:
-                    self.topology = Topology.start(self.spec, progress=progress, keep=self.keep)
+                    self.topology = (self._shared(printer, progress) if self.share is not None
+                                     else self._own(printer, progress))
                 except HarnessError as error:
                     self._report_start_failure(error)
                     # pytest prints its summary (with the error above) for these exit codes, not for 3
                     shown = error.exit_code in (1, 2, 4, 5)
                     pytest.exit(f"topology {self.spec.project} did not start"
                                 + (" (the error above)" if shown else f":\n{error}\n"), returncode=error.exit_code)
-                printer.console.print(services_table(self.topology))
+                if self.share is None or self.topology.run_id not in self.attached_runs:
+                    printer.console.print(services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
         return self.topology
+
+    def _own(self, printer: Any, progress: Any) -> Topology:
+        """This process's topology: a kept run reused or started (--topology-reuse), else a new run."""
+        from harness.runtime.topology import Topology
+
+        assert self.spec is not None
+        say = lambda text: printer.console.print(printer.prefix + text, markup=False)  # noqa: E731
+        if self.reuse:
+            topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner)
+            if topology.reused:
+                self._restore_attached(topology, say)
+                self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
+            return topology
+        say(f"\nstarting topology {self.spec.project} from {self.file}")
+        return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
+
+    def _restore_attached(self, topology: Topology, say: Any) -> None:
+        """A reused run is put back as started: an earlier session may have been killed in the middle of a test."""
+        for note in topology.restore():
+            say(f"the reused topology was not as started: {note}")
+
+    def _shared(self, printer: Any, progress: Any) -> Topology:
+        """The topology shared by the xdist workers of this run: started by the first worker that needs it (under
+        the lock), attached to by the others. A failed start is written down, so the others fail at once with it."""
+        from filelock import FileLock
+
+        from harness.errors import HarnessError, TopologyShareError
+        from harness.runtime.topology import Topology
+
+        assert self.spec is not None and self.share is not None
+        state_file = self.share / "state.json"
+        with FileLock(self.share / "lock"):
+            state = json.loads(state_file.read_text()) if state_file.exists() else {}
+            if "failed" in state:
+                raise TopologyShareError(f"another worker could not start topology {self.spec.project}:\n"
+                                         f"{state['failed']}", exit_code=state.get("exit_code", 3))
+            if "run" in state:
+                topology = Topology.attach_run(self.spec, state["run"])
+                if topology is None:
+                    raise TopologyShareError(f"topology {self.spec.project} (run {state['run']}), shared by the xdist "
+                                             "workers of this session, is gone from the engine")
+                self.attached_runs.add(topology.run_id)
+                printer.console.print(f"{printer.prefix}using topology {self.spec.project} (run {topology.run_id}), "
+                                      f"started by worker {state.get('worker', '?')}", markup=False)
+                return topology
+            try:
+                topology = self._own(printer, progress)
+            except HarnessError as error:
+                state_file.write_text(json.dumps({"failed": str(error), "exit_code": error.exit_code}))
+                raise
+            state_file.write_text(json.dumps({"run": topology.run_id, "worker": self.worker}))
+            return topology
 
     def _report_start_failure(self, error: Exception) -> None:
         """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
@@ -191,19 +275,106 @@ class TopologySession:
             self.verifier = VerifierWorker()
         return self.verifier
 
+    def _exclusive(self, item: pytest.Item) -> bool:
+        return any(item.iter_markers("topology_exclusive")) or any(item.iter_markers("edge_fault"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201 - its result
+        """A worker sharing the topology: each test holds the tests lock, shared, or exclusive for a fault test
+        (flock: released by the kernel if the worker dies)."""
+        if self.share is None or self.worker is None:
+            return (yield)
+        with open(self.share / "tests.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
+            return (yield)  # closing the file releases the lock
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+        """After a fault test on a shared topology (its fixtures torn down, its edge faults removed): every service
+        put back as started while no other test runs; this test's teardown report says what was done."""
+        result = yield
+        if self.share is not None and self.worker is not None and self.topology is not None \
+                and self._exclusive(item):
+            from harness.errors import HarnessError
+
+            try:
+                notes = self.topology.restore()
+            except HarnessError as error:
+                pytest.fail(f"topology {self.topology.spec.project} could not be restored after this test:\n{error}",
+                            pytrace=False)
+            if notes:
+                item.add_report_section("teardown", "topology restored", "\n".join(f"- {n}" for n in notes))
+        return result
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist controller, per worker: where the shared topology's lock and state live, and the owner the
+        topology is labelled with (this controller, which outlives every worker)."""
+        if self.per_worker:
+            return
+        from harness.runtime.labels import owner_id
+
+        if self.share is None:
+            self.share = Path(tempfile.gettempdir()) / "pytest-topology" / f"share-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            self.share.mkdir(parents=True)
+        node.workerinput[SHARE_KEY] = str(self.share)
+        node.workerinput[OWNER_KEY] = owner_id()
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.verifier is not None:
             self.verifier.close()
-        if self.topology is not None and not self.keep:
-            self.topology.close()
+        if self.share is not None and self.worker is None:
+            self._finish_shared()  # the xdist controller: every worker is done
+        elif self.topology is not None and self.share is None:
+            if self.keep:
+                self._restore_at_end(self.topology)
+            else:
+                self.topology.close()
+
+    def _restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
+        from harness.errors import HarnessError
+
+        try:
+            self.restored += topology.restore(only_left=only_left)
+        except HarnessError as error:
+            self.restored.append(f"could not restore it: {error}")
+
+    def _finish_shared(self) -> None:
+        """Controller: remove the shared topology (every run of the file labelled with this controller as owner, so
+        also a start a crashed worker left half done) and what workers that ran their own left; a kept one
+        (--topology-reuse) is restored instead."""
+        from harness.runtime import labels as L
+        from harness.runtime.engine import connect
+        from harness.runtime.topology import Topology
+
+        assert self.spec is not None and self.share is not None
+        state_file = self.share / "state.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        try:
+            client = connect()
+            if self.keep and "run" in state:
+                self.topology = Topology.attach_run(self.spec, state["run"])
+                if self.topology is not None:
+                    self._restore_at_end(self.topology)
+            mine = L.owner_id()
+            for run in L.list_runs(client, self.spec.file):
+                if run.owner == mine and not run.kept:
+                    L.remove_run(client, run.run_id)
+        finally:
+            shutil.rmtree(self.share, ignore_errors=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.pact_selection is not None:
             self._report_matrix(terminalreporter)
-        if self.topology is not None and self.keep:
+        if self.restored:
+            terminalreporter.section("topology restored at the end of the session")
+            for note in self.restored:
+                terminalreporter.write_line(f"- {note}")
+        if self.topology is not None and self.keep and self.worker is None:
             terminalreporter.section("topology kept running (remove it with: harness down)")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
+            terminalreporter.write_line(f"remove it with: harness down {self.file}")
 
     def _report_matrix(self, terminalreporter: Any) -> None:
         from harness.contracts.matrix import edge_matrix

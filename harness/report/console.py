@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.runtime.topology import StartEvent, Topology
@@ -26,21 +27,22 @@ ICONS = {"building": "build", "built": "built", "cached": "cached", "starting": 
 class ProgressPrinter:
     """One line per step, with times: readable live on a terminal and in a CI log alike."""
 
-    def __init__(self, console: Console | None = None, verbose_build: bool = False) -> None:
+    def __init__(self, console: Console | None = None, verbose_build: bool = False, prefix: str = "") -> None:
         self.console = console or make_console(stderr=True)
         self.verbose_build = verbose_build
+        self.prefix = prefix  # before every line, e.g. "[gw0] " for a pytest-xdist worker
 
     def __call__(self, event: StartEvent) -> None:
         if event.kind == "building" and event.detail:
             if self.verbose_build:
-                self.console.print(f"  [dim]{event.service} | {event.detail}[/dim]", markup=True)
+                self.console.print(f"{escape(self.prefix)}  [dim]{event.service} | {event.detail}[/dim]", markup=True)
             return
         style = {"ready": "green", "completed": "green", "failed": "red", "cached": "dim",
                  "built": "cyan"}.get(event.kind, "")
         timing = f" {event.seconds:5.1f}s" if event.seconds else ""
         detail = f"  {event.detail}" if event.detail else ""
         line = f"[{style}]{ICONS[event.kind]:>6}[/{style}]" if style else f"{ICONS[event.kind]:>6}"
-        self.console.print(f"{line} {event.service}{timing}{detail}", markup=True, soft_wrap=True)
+        self.console.print(f"{escape(self.prefix)}{line} {event.service}{timing}{detail}", markup=True, soft_wrap=True)
 
 
 def services_table(topology: Topology) -> Table:

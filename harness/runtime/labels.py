@@ -56,9 +56,10 @@ def owner_alive(owner: str) -> bool:
     return _start_time(int(pid_text)) == started
 
 
-def run_labels(run_id: str, topology: str, file: Path, keep: bool) -> dict[str, str]:
-    """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity)."""
-    return {RUN: run_id, OWNER: owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file)}
+def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None) -> dict[str, str]:
+    """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity);
+    `owner` (an owner_id) is this process unless given (pytest-xdist: the controller, which outlives its workers)."""
+    return {RUN: run_id, OWNER: owner or owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file)}
 
 
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not

@@ -65,6 +65,7 @@ class Topology:
         self.network = network
         self.keep = keep
         self.services: dict[str, Service] = {}
+        self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
 
     def edge(self, consumer: str, provider: str) -> Edge:
@@ -128,9 +129,13 @@ class Topology:
                               hint="Run `harness down` to retry, or `docker ps -a --filter "
                                    f"label={L.RUN}={self.run_id}` to see what is left.") from None
 
-    def restore(self) -> list[str]:
+    def restore(self, only_left: bool = False) -> list[str]:
         """Put every service back as started: unpause, reconnect to the network, start (waiting for its probe) what
         is stopped, paused, disconnected or dead. One Docker list call when nothing is wrong.
+
+        Args:
+            only_left: only the services this process left stopped, paused, ... (`Service.left`): a topology shared
+                with other processes (pytest-xdist workers) may have a service stopped on purpose by another one.
 
         Returns:
             One line per service that was not as started: what it was left as (and, for one that died by itself,
@@ -144,6 +149,8 @@ class Topology:
                   for c in L.listed(lambda: self.client.containers.list(all=True, filters=label, sparse=True))}
         notes = []
         for service in self:
+            if only_left and service.left is None:
+                continue
             container = listed.get(service.name)
             if container is None:
                 raise DockerError(f"service '{service.name}' of topology {self.spec.project} is gone from the engine "
@@ -180,7 +187,8 @@ class Topology:
         return notes
 
     @classmethod
-    def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False) -> Topology:
+    def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False,
+              owner: str | None = None) -> Topology:
         """Start every service of `spec` on a new private network, in dependency order, and wait until each is ready.
 
         Args:
@@ -188,6 +196,7 @@ class Topology:
             progress: called with a StartEvent per step (building, built/cached, starting, waiting, ready, failed);
                 `seconds` in events are wall-clock durations (time.monotonic).
             keep: leave it running after this process ends (until `harness down`).
+            owner: the process whose end makes it a leftover (labels.owner_id; default: this one).
 
         Returns:
             The running Topology; `close()` it (or use it as a context manager) to remove it.
@@ -201,7 +210,7 @@ class Topology:
         _refuse_remote_binds(spec)
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
-        run_labels = L.run_labels(run_id, spec.project, spec.file, keep)
+        run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner)
         network = f"harness-{docker_name(spec.project)}-{run_id}"
         topology = cls(spec, client, run_id, network, keep)
         starter = _Starter(topology, network, run_labels, progress or (lambda event: None))
@@ -263,6 +272,41 @@ class Topology:
                 f"{spec.file}: {'; '.join(changes)}")
             return None
         return cls._attached(spec, client, run)
+
+    @classmethod
+    def kept_or_started(cls, spec: TopologySpec, progress: Progress | None = None,
+                        say: Callable[[str], None] = lambda text: None, owner: str | None = None) -> Topology:
+        """The kept run of `spec`'s file (`harness up --detach`, `--topology-keep`, an earlier `--topology-reuse`) if
+        it was started from the same spec and images; else a new kept run, replacing kept runs of an older version
+        of the file (`say` is told what changed). Runs of other live sessions that are not kept are never used: their
+        owner removes them when it ends.
+
+        Raises:
+            As `start`.
+        """
+        client = connect()
+        kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
+        if kept:
+            changes = _changes(client, spec, kept[0])
+            if not changes:
+                say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
+                topology = cls._attached(spec, client, kept[0])
+                topology.reused = True
+                return topology
+            say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version of "
+                f"{spec.file} ({'; '.join(changes)}): restarting it")
+            for run in kept:
+                L.remove_run(client, run.run_id)
+        else:
+            say(f"starting topology {spec.project} from {spec.file}; it stays running for the next session")
+        return cls.start(spec, progress=progress, keep=True, owner=owner)
+
+    @classmethod
+    def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
+        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
+        client = connect()
+        run = next((run for run in L.list_runs(client, spec.file) if run.run_id == run_id and run.containers), None)
+        return cls._attached(spec, client, run) if run is not None else None
 
     @classmethod
     def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run) -> Topology:

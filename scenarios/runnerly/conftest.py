@@ -27,6 +27,13 @@ def get_token(topology: Topology, audience: str = AUDIENCE, client: str = "scena
     return response.json()["access_token"]
 
 
+def pytest_topology_reused(topology: Topology) -> None:
+    """--topology-reuse: runs are unique by Strava activity id across runners, so the runs an earlier session stored
+    would belong to its runners and the stub's activities would create nothing for this session's."""
+    result = topology["postgres"].exec(["psql", "-U", "runnerly", "-d", "runnerly", "-c", "TRUNCATE runs"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture(scope="session")
 def token(topology: Topology) -> str:
     return get_token(topology)

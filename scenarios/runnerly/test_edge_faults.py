@@ -17,6 +17,7 @@ from .conftest import fetch, wait_for_job
 
 CALL_TIMEOUT = 2.0  # the gateway's CALL_TIMEOUT in topology.yaml
 SLOWER_THAN_THE_TIMEOUT = 2500  # ms, on gateway -> dataservice
+pytestmark = pytest.mark.topology_exclusive  # edges faulted: alone on a topology xdist shares
 
 # A token fetched from inside the gateway's container: the gateway's own edge to tokendealer.
 TOKEN_FROM_GATEWAY = """

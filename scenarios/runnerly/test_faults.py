@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import requests
 
 from harness import Topology
@@ -11,6 +12,7 @@ from harness import Topology
 from .conftest import fetch, wait_for_job
 
 CALL_TIMEOUT = 2.0  # the gateway's CALL_TIMEOUT in topology.yaml
+pytestmark = pytest.mark.topology_exclusive  # services stopped, paused, killed: alone on a topology xdist shares
 
 
 def test_gateway_answers_503_while_dataservice_is_down_and_recovers(topology: Topology, create_user) -> None:  # noqa: ANN001

@@ -1,0 +1,100 @@
+"""`--topology-reuse`: a second pytest run uses the kept topology of the first; a changed file restarts it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness.runtime import labels as L
+
+REDIS = """name: {name}
+services:
+  redis:
+    image: redis:7
+    ports: [6379]
+    ready: {{tcp: 6379}}
+    environment: {{VERSION: "{version}"}}
+"""
+TESTS = """
+def test_uses_redis(topology):
+    print("container", topology["redis"].container.id)
+    assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
+
+def test_stops_redis(topology):
+    topology["redis"].stop()  # left stopped: restored at the end of the session, so that the next run finds it up
+"""
+
+
+def containers(client: docker.DockerClient, file: Path) -> list[dict]:
+    """id, created, state and labels of every container of `file`'s topology, by label."""
+    found = client.containers.list(all=True, filters={"label": f"{L.FILE}={file.resolve()}"}, sparse=True)
+    return [{"id": c.id, "created": c.attrs["Created"], "state": L.container_status(c), "labels": L.labels_of(c)}
+            for c in found]
+
+
+@pytest.fixture
+def topology_file(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> Iterator[Path]:
+    file = pytester.path / "topology.yaml"
+    file.write_text(REDIS.format(name="reuse-test", version="1"))
+    pytester.makepyfile(TESTS)
+    pytester.makeconftest("""
+        def pytest_topology_reused(topology, config):  # reset what earlier sessions left: here, count the calls
+            with open("reused.txt", "a") as file:
+                file.write(topology.run_id + "\\n")
+    """)
+    yield file
+    L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # what `harness down FILE` does
+
+
+def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_it(
+        pytester: pytest.Pytester, topology_file: Path, docker_client: docker.DockerClient) -> None:
+    first = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")
+    first.assert_outcomes(passed=2)
+    after_first = containers(docker_client, topology_file)
+    assert len(after_first) == 1
+    assert after_first[0]["labels"][L.KEEP] == "true"
+    assert after_first[0]["state"] == "running"  # the test stopped it; the session end put it back
+    assert "redis was left stopped (.stop()): started it again" in first.stdout.str()
+    assert f"harness down {topology_file}" in first.stdout.str()
+    assert not (pytester.path / "reused.txt").exists()  # started by this run: nothing to reset
+
+    second = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")
+    second.assert_outcomes(passed=2)
+    after_second = containers(docker_client, topology_file)
+    assert [(c["id"], c["created"]) for c in after_second] == [(c["id"], c["created"]) for c in after_first]
+    assert f"container {after_first[0]['id']}" in second.stdout.str()  # the tests got the running container
+    assert "reusing the running topology reuse-test" in second.stdout.str() + second.stderr.str()
+    run = after_first[0]["labels"][L.RUN]
+    assert (pytester.path / "reused.txt").read_text() == f"{run}\n"  # the reset hook, once
+
+    topology_file.write_text(REDIS.format(name="reuse-test", version="2"))
+    third = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")
+    third.assert_outcomes(passed=2)
+    output = third.stdout.str() + third.stderr.str()
+    assert "was started from another version of" in output
+    assert "changed (configuration or image): redis): restarting it" in output
+    after_third = containers(docker_client, topology_file)
+    assert len(after_third) == 1 and after_third[0]["id"] != after_first[0]["id"]
+    assert after_third[0]["labels"][L.KEEP] == "true"
+    assert (pytester.path / "reused.txt").read_text() == f"{run}\n"  # a restart is a fresh start: no reset
+
+
+def test_the_ini_key_turns_reuse_on(pytester: pytest.Pytester, topology_file: Path,
+                                    docker_client: docker.DockerClient) -> None:
+    pytester.makeini(f"[pytest]\ntopology = {topology_file.name}\ntopology_reuse = true\n")
+    pytester.runpytest_subprocess("-k", "uses_redis").assert_outcomes(passed=1)
+    kept = containers(docker_client, topology_file)
+    pytester.runpytest_subprocess("-k", "uses_redis").assert_outcomes(passed=1)
+    assert [c["id"] for c in containers(docker_client, topology_file)] == [c["id"] for c in kept]
+    assert len(kept) == 1 and kept[0]["labels"][L.KEEP] == "true"
+
+
+def test_reuse_and_per_worker_together_is_a_usage_error(pytester: pytest.Pytester, topology_file: Path) -> None:
+    result = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse",
+                                           "--topology-per-worker")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--topology-reuse shares one kept topology, --topology-per-worker gives each xdist worker its own: use " \
+           "one of them" in result.stderr.str()

@@ -1,0 +1,97 @@
+"""pytest-xdist: `-n 2 --topology F` shares one topology between the workers (removed when the run ends, also when a
+worker crashed); `--topology-per-worker` gives each worker its own."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness.runtime import labels as L
+
+from .conftest import write_topology
+
+REDIS = "name: {name}\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n    ready: {{tcp: 6379}}\n"
+# each worker writes the container it was given to ids/<worker>.txt
+RECORD_ID = """
+import os
+from pathlib import Path
+
+def test_records_the_container(topology):
+    Path("ids").mkdir(exist_ok=True)
+    Path("ids", os.environ["PYTEST_XDIST_WORKER"] + ".txt").write_text(topology["redis"].container.id)
+"""
+
+
+def left_behind(client: docker.DockerClient, file: Path) -> list[str]:
+    """Containers, networks and volumes of `file`'s topology still on the engine, by label."""
+    label = {"label": f"{L.FILE}={file.resolve()}"}
+    return ([c.id for c in client.containers.list(all=True, filters=label, sparse=True)]
+            + [n.name for n in client.networks.list(filters=label)]
+            + [v.name for v in client.volumes.list(filters=label)])
+
+
+def ids_by_worker(path: Path) -> dict[str, str]:
+    return {file.stem: file.read_text() for file in sorted((path / "ids").glob("*.txt"))}
+
+
+def test_two_workers_share_one_topology_removed_at_the_end(pytester: pytest.Pytester,
+                                                          docker_client: docker.DockerClient) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-shared"))
+    pytester.makepyfile(RECORD_ID)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each")
+    result.assert_outcomes(passed=2)
+    ids = ids_by_worker(pytester.path)
+    assert set(ids) == {"gw0", "gw1"}
+    assert len(set(ids.values())) == 1  # the same container for both
+    output = result.stdout.str() + result.stderr.str()
+    assert re.search(r"\[gw[01]\]  ready redis", output), output  # progress lines name the worker
+    assert re.search(r"\[gw[01]\] using topology xdist-shared \(run \w+\), started by worker gw[01]", output)
+    assert left_behind(docker_client, file) == []
+
+
+def test_a_crashed_worker_leaks_nothing(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-crash"))
+    pytester.makepyfile(test_crash=RECORD_ID + """
+
+def test_crashes_on_gw0(topology):
+    if os.environ["PYTEST_XDIST_WORKER"] == "gw0":
+        os._exit(3)  # no teardown, no sessionfinish in this worker
+""")
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                           "--max-worker-restart", "0")
+    result.assert_outcomes(passed=3, failed=1)  # gw1's two tests and gw0's first; gw0's crash is a failure
+    assert "worker 'gw0' crashed while running 'test_crash.py::test_crashes_on_gw0'" in result.stdout.str()
+    assert len(set(ids_by_worker(pytester.path).values())) == 1
+    assert left_behind(docker_client, file) == []
+
+
+def test_per_worker_gives_each_worker_its_own_topology(pytester: pytest.Pytester,
+                                                       docker_client: docker.DockerClient) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-per-worker"))
+    pytester.makepyfile(RECORD_ID)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                           "--topology-per-worker")
+    result.assert_outcomes(passed=2)
+    ids = ids_by_worker(pytester.path)
+    assert set(ids) == {"gw0", "gw1"} and len(set(ids.values())) == 2
+    assert left_behind(docker_client, file) == []
+
+
+def test_shared_with_reuse_keeps_one_topology_for_the_next_run(pytester: pytest.Pytester,
+                                                              docker_client: docker.DockerClient) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-reuse"))
+    pytester.makepyfile(RECORD_ID)
+    try:
+        pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                      "--topology-reuse").assert_outcomes(passed=2)
+        first = set(ids_by_worker(pytester.path).values())
+        kept = [c.id for c in docker_client.containers.list(filters={"label": f"{L.FILE}={file.resolve()}"})]
+        assert len(first) == 1 and kept == list(first)
+        pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                      "--topology-reuse").assert_outcomes(passed=2)
+        assert set(ids_by_worker(pytester.path).values()) == first
+    finally:
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
