@@ -86,17 +86,7 @@ def scan_pacts(folder: Path) -> list[PactFile | UnreadablePact]:
                                         else ("", "", p.path.name)))
 
 
-def load_pacts(folder: Path) -> list[PactFile]:
-    """Every `*.json` pact in `folder`, sorted by consumer and provider.
 
-    Raises:
-        MalformedPact: the folder is missing or a file in it is not a readable pact.
-    """
-    pacts = scan_pacts(folder)
-    for pact in pacts:
-        if isinstance(pact, UnreadablePact):
-            raise pact.error
-    return [p for p in pacts if isinstance(p, PactFile)]
 
 
 def read_pact(path: Path) -> PactFile:

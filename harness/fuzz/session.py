@@ -52,10 +52,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-topology" / "hypothesis"
 
 
-def fuzzable(topology: Topology) -> list[str]:
-    return [name for name, spec in topology.spec.services.items() if spec.openapi]
-
-
 def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[str]:
     """The services to fuzz, in the topology's order: those with `openapi:`, or the named ones. Raises HarnessError
     when a named service has no `openapi:` or nothing is left, AuthHookError when an auth hook cannot be used."""

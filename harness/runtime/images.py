@@ -88,15 +88,6 @@ def _build_message(service: str, context: Path, log: list[str]) -> str:
             f"the build log:\n{tail}\nFix the Dockerfile or the build context and run again.")
 
 
-def ensure_image(client: docker.DockerClient, name: str, *, service: str) -> str:
-    """An `image:` must exist locally; otherwise it is pulled once (through the same engine connection)."""
-    problem = _present_or_pulled(client, name)
-    if problem:
-        raise ImageMissing(f"service '{service}': image '{name}' is not in the local Docker engine and could not "
-                           f"be pulled ({problem}).\n{missing_hint()}", images=[name])
-    return name
-
-
 def missing_hint() -> str:
     """What to do about missing images, for a pip user (and this project's script when run inside its repository)."""
     script = project_script("ensure-base-images.sh")
