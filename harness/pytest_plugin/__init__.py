@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
 _started_at = pytest.StashKey[float]()
 _last_test = pytest.StashKey[str]()
+_last_ended_at = pytest.StashKey[float]()
 # dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
-# written during one test is stamped a moment later. Waiting this long at each test boundary (only while a topology
-# runs) and before reading a failed test's lines lets those lines land on the right side.
+# written during one test is stamped a moment later. At least this long between the end of one test function and the
+# start of the next (only while a topology runs), and before reading a failed test's lines, lets those lines land on
+# the right side. The plugin's own pact, drift and fuzz items carry their own log lines and pay nothing.
 LOG_SETTLE = 0.15
 
 
@@ -145,9 +147,20 @@ def topology(request: pytest.FixtureRequest) -> Topology:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _restore_topologies(item)
-    if active_topologies(item.config) and _last_test in item.config.stash:
-        time.sleep(LOG_SETTLE)  # the previous test's last lines are stamped before this test's start
+    if not _attributes_logs(item):
+        return
+    ended = item.config.stash.get(_last_ended_at, None)
+    if ended is not None:  # the previous test's last lines are stamped before this test's start
+        time.sleep(max(0.0, LOG_SETTLE - (time.monotonic() - ended)))
     item.stash[_started_at] = time.time()
+
+
+def _attributes_logs(item: pytest.Item) -> bool:
+    """A test function of a session with a running topology gets the service log lines of its own time when it fails;
+    the plugin's items (pact, drift, fuzz) report their own lines."""
+    from harness.pytest_plugin.items import ReportingItem
+
+    return bool(active_topologies(item.config)) and not isinstance(item, ReportingItem)
 
 
 def _restore_topologies(item: pytest.Item) -> None:
@@ -176,6 +189,7 @@ def _restore_topologies(item: pytest.Item) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.config.stash[_last_test] = item.nodeid
+    item.config.stash[_last_ended_at] = time.monotonic()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -191,7 +205,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  #
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:
     """The log lines each service of every running topology wrote during the failing test, one section each."""
     topologies = active_topologies(item.config)
-    if not topologies:
+    if not topologies or not _attributes_logs(item):
         return
     from harness.report.text import service_log
 
