@@ -16,6 +16,7 @@ module is imported again on the next load).
 from __future__ import annotations
 
 import contextvars
+import importlib.machinery
 import importlib.util
 import inspect
 import sys
@@ -131,11 +132,21 @@ def load_states(files: list[Path]) -> Registry:
     return registry
 
 
+class _SourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the module from its source on every load. The standard loader would run a cached .pyc whenever the
+    source's mtime (whole seconds) and size match it: an edit within the same second that keeps the size (a 1
+    changed to a 2) would go unseen."""
+
+    def get_code(self, fullname: str) -> Any:
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
 def _import_fresh(file: Path) -> Any:
-    """The module of `file`, executed now (not taken from an earlier import), kept in sys.modules under a name of
-    its own while it runs (dataclasses, pickling and relative lookups need that)."""
+    """The module of `file`, compiled from its source and executed now (not taken from an earlier import or a .pyc),
+    kept in sys.modules under a name of its own while it runs (dataclasses, pickling and relative lookups need
+    that)."""
     name = f"_harness_states_{abs(hash(str(file.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, file)
+    spec = importlib.util.spec_from_file_location(name, file, loader=_SourceLoader(name, str(file)))
     if spec is None or spec.loader is None:
         raise StatesModuleError(f"states module {file} cannot be imported (not a Python file?)")
     module = importlib.util.module_from_spec(spec)
