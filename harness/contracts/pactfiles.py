@@ -23,6 +23,11 @@ def is_message(interaction: dict[str, Any]) -> bool:
     return kind.startswith(("Asynchronous/", "Synchronous/Messages")) or "contents" in interaction
 
 
+def is_sync_message(interaction: dict[str, Any]) -> bool:
+    """A V4 synchronous message: a `request` message and the `response` messages that answer it."""
+    return str(interaction.get("type", "")) == "Synchronous/Messages"
+
+
 def interaction_states(interaction: dict[str, Any]) -> list[ProviderState]:
     """V3/V4 `providerStates` (with params), or V2's single `providerState` name."""
     states = interaction.get("providerStates")

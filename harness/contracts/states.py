@@ -11,11 +11,16 @@ module is imported again on the next load).
     @message_producer("a fetch job", provider="gateway")
     def fetch_job(topology, params):               # params: those of the interaction's provider states
         return gateway.jobs.fetch_job_message(1)   # the real producer function; or Message(body, metadata={...})
+
+    @message_producer("a stock query", provider="gateway")      # a V4 synchronous message: the producer answers
+    def stock(topology, params, request):                       # the pact's request (a Message)
+        return gateway.stock.answer(request.body)
 """
 
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib.machinery
 import importlib.util
 import inspect
@@ -68,6 +73,7 @@ def _mark(kind: str, provider: str, name: str) -> Callable[[Handler], Handler]:
         try:
             setattr(handler, MARK, marks)
         except AttributeError:  # a bound method or builtin: wrap it so that it can carry the mark
+            @functools.wraps(handler)  # keeps its signature (produce() reads it)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 return handler(*args, **kwargs)
             setattr(wrapper, MARK, marks)
@@ -96,9 +102,29 @@ def message_producer(description: str, *, provider: str) -> Callable[[Handler], 
 
     The producer gets the running Topology and the state's params; it returns the message body (dict/list: JSON,
     str: text, bytes: binary), `(body, metadata)`, or `Message(body, metadata, content_type)`. Metadata is checked
-    as the pact says. A message interaction without a producer raises MissingMessageProducer before verifying.
+    as the pact says. For a V4 synchronous message (`Synchronous/Messages`) the reply is what is checked, and a
+    producer that takes a third argument gets the pact's request as a Message (body decoded as for replies:
+    JSON -> dict/list, text -> str, base64 -> bytes). A message interaction without a producer raises
+    MissingMessageProducer before verifying.
     """
     return _mark("message", provider, description)
+
+
+def produce(producer: Handler, topology: Any, params: dict[str, Any], request: Message | None = None) -> Any:
+    """Call a message producer: `(topology, params)`, or `(topology, params, request)` for a synchronous message
+    when the producer takes a third positional argument."""
+    if request is not None and _takes_three(producer):
+        return producer(topology, params, request)
+    return producer(topology, params)
+
+
+def _takes_three(function: Handler) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the two-argument form
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
 def load_states(files: list[Path]) -> Registry:

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.contracts.names import mapping_hint, service_for
-from harness.contracts.pactfiles import PactFile, is_message
-from harness.contracts.states import Message, Registry, StateRun
+from harness.contracts.pactfiles import PactFile, is_message, is_sync_message
+from harness.contracts.states import Message, Registry, StateRun, produce
 from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
 from harness.errors import (
     EXIT_FAILED,
     HarnessError,
+    MalformedPact,
     MissingMessageProducer,
     MissingProviderStates,
     PactVerifierError,
@@ -149,6 +150,9 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     provider_name = service_for(spec, pact.provider)
     if provider_name is None or provider_name not in topology:
         return error_result(pact, spec, provider_not_a_service(pact, spec))
+    unverifiable = _unverifiable(pact)
+    if unverifiable is not None:
+        return error_result(pact, spec, unverifiable)
     state_path = spec.contracts.state_url.get(provider_name)
     _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
     provider = topology[provider_name]
@@ -167,6 +171,22 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             outcome = VerifierOutcome(False, False, config_error=f"the verifier process died ({broken})")
     seconds = time.monotonic() - started
     return _judge(pact, spec, outcome, seconds, _log_of(provider, log_since), provider_name)
+
+
+def _unverifiable(pact: PactFile) -> MalformedPact | None:
+    """What pact-python's Verifier cannot verify although the pact is well formed: a synchronous message with other
+    than one response (pact_ffi 0.5 checks the first response only and then fails the interaction on a content
+    type it does not find; with none there is nothing to check)."""
+    counts = {i["description"]: len(i.get("response") or []) for i in pact.interactions if is_sync_message(i)}
+    odd = {description: n for description, n in counts.items() if n != 1}
+    if not odd:
+        return None
+    shown = ", ".join(f"{description!r} has {n}" for description, n in odd.items())
+    return MalformedPact(
+        f"{pact.path.name}: synchronous message(s) with other than one response ({shown}): pact-python's Verifier "
+        "checks exactly one response per synchronous message and cannot verify these",
+        hint="split the interaction into one per response, or exclude the pact under `contracts.exclude` with a "
+             "reason", location=str(pact.path))
 
 
 def _require_handlers(pact: PactFile, registry: Registry, provider: str, own_states: bool) -> None:
@@ -283,9 +303,31 @@ def encode_message(produced: Any, declared: dict[str, Any] | None = None) -> tup
     return data, content_type, metadata
 
 
+def request_message(request: dict[str, Any] | None) -> Message:
+    """The request of a synchronous message, as its producer gets it: `{"contents": {"content", "contentType",
+    "encoded"}, "metadata"}` -> Message(body: dict/list for JSON, str for text, bytes when base64-encoded)."""
+    request = request or {}
+    metadata = dict(request.get("metadata") or {})
+    contents = request.get("contents")
+    if not (isinstance(contents, dict) and "content" in contents):
+        return Message(contents, metadata)
+    content, content_type = contents.get("content"), contents.get("contentType") or metadata.get("contentType")
+    encoded = str(contents.get("encoded") or "").lower()
+    if isinstance(content, str) and encoded == "base64":
+        content = base64.b64decode(content)
+    elif isinstance(content, str) and (encoded == "json" or "json" in str(content_type or "")):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            pass  # a JSON content type with text that is not JSON: the producer sees the text
+    return Message(content, metadata, content_type)
+
+
 def _declared_type(interaction: dict[str, Any] | None) -> str | None:
     if not interaction:
         return None
+    if is_sync_message(interaction):  # the reply is what the verifier checks
+        interaction = (interaction.get("response") or [{}])[0]
     metadata = interaction.get("metadata") or interaction.get("metaData") or {}
     contents = interaction.get("contents") if isinstance(interaction.get("contents"), dict) else {}
     return metadata.get("contentType") or metadata.get("content-type") or contents.get("contentType")
@@ -321,19 +363,23 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile, provi
         runs[key] = StateRun(handler, topology, params)
         return runs[key].values or {}
 
-    def produce(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
+    def reply(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
         description = body.get("description", "")
         producer = _handler(registry.messages, provider, pact.provider, description)
         if producer is None:
             raise MissingMessageProducer(f"no message producer for {description!r} of {provider}")
-        return encode_message(producer(topology, _state_params(body)), pact.interaction(description))
+        interaction = pact.interaction(description)
+        request = None
+        if interaction is not None and is_sync_message(interaction):  # the verifier sends the pact's request
+            request = request_message(body.get("request") or interaction.get("request"))
+        return encode_message(produce(producer, topology, _state_params(body), request), interaction)
 
     class ProviderSide(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             try:
                 if self.path == MESSAGE_PATH:
-                    data, content_type, metadata = produce(body)
+                    data, content_type, metadata = reply(body)
                     encoded = base64.b64encode(json.dumps(metadata).encode()).decode()
                     self._answer(200, data, content_type, {"Pact-Message-Metadata": encoded})
                 else:

@@ -1,5 +1,5 @@
 """Pacts of every specification version and implementation style (pact-js V2, pact-jvm V3 HTTP and messages, V4
-HTTP and async messages with text and binary contents), each verified by the harness and by pact-python's own
+HTTP, async messages with text and binary contents, and synchronous messages), each verified by the harness and by pact-python's own
 Verifier (the reference) against the same provider: the verdicts must agree, on a provider that keeps the
 contracts (verified) and on a drifted one (failed)."""
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from harness.contracts.pactfiles import read_pact
+from harness.contracts.pactfiles import is_sync_message, read_pact
 from harness.contracts.states import load_states
-from harness.contracts.verify import encode_message, verify_pact
+from harness.contracts.verify import encode_message, request_message, verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MissingMessageProducer
 from harness.runtime.topology import Topology
@@ -98,9 +98,35 @@ def thumbnail(topology, params):
 @message_producer("a thumbnail", provider="shop-drift")
 def thumbnail_drifted(topology, params):
     return bytes([0, 1, 2])
+
+
+@message_producer("a stock query", provider="shop")
+def stock(topology, params, request):  # a synchronous message: the reply to the pact's request
+    asked = request.body
+    return Message({"order": params["id"], "item": asked["item"], "warehouse": asked["warehouse"], "count": 3},
+                   {"topic": "stock.replies"})
+
+
+@message_producer("a stock query", provider="shop-drift")
+def stock_drifted(topology, params, request):
+    asked = request.body
+    return Message({"order": params["id"], "item": asked["item"], "warehouse": asked["warehouse"], "count": "3"},
+                   {"topic": "stock.replies"})
+
+
+@message_producer("a label query", provider="shop")
+def label(topology, params, request):  # a binary request, a text reply
+    return f"label {request.body.decode().split()[-1]}: teapot"
+
+
+@message_producer("a label query", provider="shop-drift")
+def label_drifted(topology, params, request):
+    return f"label {request.body.decode().split()[-1]}: kettle"
 '''
 
-PACT_FILES = ["v2-web-frontend-shop.json", "v3-reporting-shop.json", "v3-billing-shop.json", "v4-mobile-shop.json"]
+PACT_FILES = ["v2-web-frontend-shop.json", "v3-reporting-shop.json", "v3-billing-shop.json", "v4-mobile-shop.json",
+              "v4-stock-client-shop-sync.json"]
+SYNC = "v4-stock-client-shop-sync.json"
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +145,14 @@ def running(project: Path, docker_client: Any) -> Any:
     assert harness_resources(docker_client, "contract-versions") == []
 
 
-def pact_for(project: Path, name: str, provider: str) -> Path:
-    """The pact `name` with its provider renamed to `provider` (the drifted service), in the project's folder."""
+def pact_for(project: Path, name: str, provider: str, edit: Any = None, suffix: str = "") -> Path:
+    """The pact `name` with its provider renamed to `provider` (the drifted service), in the project's folder;
+    `edit(data)` changes it further."""
     data = json.loads((PACTS / name).read_text())
     data["provider"]["name"] = provider
-    target = project / "pacts" / f"{provider}-{name}"
+    if edit is not None:
+        edit(data)
+    target = project / "pacts" / f"{provider}{suffix}-{name}"
     target.write_text(json.dumps(data))
     return target
 
@@ -143,7 +172,11 @@ def plain_verdict(topology: Topology, file: Path, registry: Any, service: str) -
 
     def message(name: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
         params = {k: v for s in (metadata or {}).get("providerStates", []) for k, v in (s.get("params") or {}).items()}
-        produced = registry.message(service, name)(topology, params)
+        producer = registry.message(service, name)
+        if is_sync_message(pact.interaction(name) or {}):  # pact-python hands on the request the core sent
+            produced = producer(topology, params, request_message((metadata or {})["request"]))
+        else:
+            produced = producer(topology, params)
         body, content_type, meta = encode_message(produced, pact.interaction(name))
         return {"contents": body, "metadata": meta, "content_type": content_type}
 
@@ -191,3 +224,48 @@ def test_a_missing_message_producer_is_a_clear_error(project: Path, running: Top
         verify_pact(running, read_pact(pact_for(project, "v3-billing-shop.json", "shop")), registry)
     assert "no message producer for 'an order created event' of billing->shop" in str(info.value)
     assert "@message_producer('an order created event', provider='shop')" in str(info.value)
+
+
+@pytest.mark.parametrize(("responses", "plain"), [(0, "verified"), (2, "failed")])
+def test_a_synchronous_message_with_other_than_one_response_is_an_error_never_a_pass(
+        project: Path, running: Topology, responses: int, plain: str) -> None:
+    """pact-python's Verifier (pact_ffi 0.5) checks one response per synchronous message: with none it passes
+    having checked nothing (a false pass), with two it warns "will only use the first response" and then fails the
+    interaction on a content type it does not find. The harness says why it cannot verify such a pact instead."""
+    def responses_of(data: dict[str, Any]) -> None:
+        reply = data["interactions"][0]["response"][0]
+        data["interactions"][0]["response"] = [reply] * responses
+    file = pact_for(project, SYNC, "shop", responses_of, suffix=f"-{responses}-responses")
+    registry = load_states([project / "states.py"])
+    result = verify_pact(running, read_pact(file), registry)
+    assert plain_verdict(running, file, registry, "shop") == plain
+    assert result.verdict == "error" and result.exit_code == 2
+    assert (f"{file.name}: synchronous message(s) with other than one response ('a stock query' has {responses}): "
+            "pact-python's Verifier checks exactly one response per synchronous message and cannot verify these"
+            ) in result.reason
+    assert "split the interaction into one per response, or exclude the pact under `contracts.exclude`" in result.reason
+
+
+def test_a_synchronous_message_producer_gets_the_request_and_the_state_params(project: Path,
+                                                                              running: Topology) -> None:
+    """The reply depends on the request and the params: a producer that did not get them could not pass."""
+    def other_request(data: dict[str, Any]) -> None:
+        interaction = data["interactions"][0]
+        interaction["providerStates"][0]["params"]["id"] = 9
+        interaction["request"]["contents"]["content"]["warehouse"] = "south"
+        interaction["response"][0]["contents"]["content"].update({"order": 9, "warehouse": "south"})
+        data["interactions"][0]["response"][0]["matchingRules"]["body"].pop("$.warehouse")
+    file = pact_for(project, SYNC, "shop", other_request, suffix="-south")
+    registry = load_states([project / "states.py"])
+    assert verify_pact(running, read_pact(file), registry).verdict == "verified"
+    assert plain_verdict(running, file, registry, "shop") == "verified"
+
+    def wrong_reply(data: dict[str, Any]) -> None:
+        other_request(data)
+        data["interactions"][0]["response"][0]["contents"]["content"]["warehouse"] = "north"
+    file = pact_for(project, SYNC, "shop", wrong_reply, suffix="-south-wrong")
+    result = verify_pact(running, read_pact(file), registry)
+    assert plain_verdict(running, file, registry, "shop") == "failed"
+    assert result.verdict == "failed"
+    assert [i.description for i in result.interactions if not i.passed] == ["a stock query"]
+    assert any("$.warehouse" in problem for i in result.interactions for problem in i.problems), result.report
