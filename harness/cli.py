@@ -285,11 +285,11 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from harness.extras import CONTRACTS_PACT, require
+    from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, installed, require
 
     require("harness verify", CONTRACTS_PACT)
     from harness.contracts.matrix import edge_matrix
-    from harness.contracts.run import exit_code, select_pacts, verify_all
+    from harness.contracts.run import drift_column, exit_code, select_pacts, verify_all
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_text, write_reports
@@ -309,14 +309,16 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
         for result in verify_all(topology, selection):
             results.append(result)
             print_result(result, err)
+        # the matrix's drift column: static; a document the service serves comes from this running topology
+        drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
         if recorder is not None:
             recorder.snapshot(topology)
-    edges = edge_matrix(spec, results)
+    edges = edge_matrix(spec, results, drift)
     title = f"contracts of topology {spec.project}"
     out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
     as_json, as_html = write_reports(edges, matrix_folder, title)
     out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
-    _write_page(recorder, page, spec, out, pacts=results)
+    _write_page(recorder, page, spec, out, pacts=results, drift=drift)
     if args.junit:
         write_pact_junit(results, args.junit)
     out.file.flush()

@@ -167,10 +167,11 @@ def _parse(text: str, where: str, service: str) -> Any:
     return data
 
 
-def running_fetcher(topology: TopologySpec) -> Callable[[str, str], tuple[str, str]]:
-    """A fetch function for find_document: the document from the topology started with `harness up --detach`, one
-    GET per service. Raises SpecUnavailable when none runs (or no engine answers) or the GET fails."""
-    state: dict[str, Any] = {}
+def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[str, str], tuple[str, str]]:
+    """A fetch function for find_document: the document from `running` (a runtime Topology, e.g. the one `harness
+    verify` started), else from the topology started with `harness up --detach`, one GET per service. Raises
+    SpecUnavailable when none runs (or no engine answers) or the GET fails."""
+    state: dict[str, Any] = {} if running is None else {"topology": running}
 
     def fetch(service: str, path: str) -> tuple[str, str]:
         import requests
@@ -710,6 +711,22 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
     result.interactions = [check_interaction(document, i) for i in pact.interactions]
     result.verdict = DRIFT if any(i.verdict == DRIFT for i in result.interactions) else CLEAN
     return result
+
+
+def check_files(topology: TopologySpec, files: Iterable[Path],
+                fetch: Callable[[str, str], tuple[str, str]] | None = None) -> list[PactDrift]:
+    """The drift verdict of each of `files` (the pacts of a verification, for the matrix's drift column), each
+    provider's document read once. Never raises: a check that breaks is that pact's error verdict, so the drift
+    column can never stop or change a verification."""
+    documents: dict[str, Document | SpecUnavailable] = {}
+    results = []
+    for file in files:
+        try:
+            results.append(check_pact(topology, file, documents, fetch))
+        except Exception as error:  # noqa: BLE001 - see above: an error verdict with the cause, never a crash
+            results.append(PactDrift(file, "?", "?", ERROR,
+                                     reason=f"the drift check failed: {type(error).__name__}: {error}"))
+    return results
 
 
 def check_topology(topology: TopologySpec, pacts: Path | None = None, provider: str | None = None,

@@ -1,16 +1,48 @@
-"""The contract matrix as data: one edge per pact file with its verdict, and every `consumes` edge of the topology
-that has no pact. Consumers that are not services (a browser app, a mobile app, a client library) are edges too,
-marked `outside`."""
+"""The contract matrix as data: one edge per pact file with its verdict and its drift against the provider's OpenAPI
+document, and every `consumes` edge of the topology that has no pact. Consumers that are not services (a browser
+app, a mobile app, a client library) are edges too, marked `outside`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from harness.contracts.names import mapping_hint
 from harness.contracts.verify import PactResult
 from harness.spec.model import TopologySpec
 
 EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded") or "no pact"
+
+
+@dataclass(frozen=True)
+class DriftCell:
+    """A pact's drift against its provider's OpenAPI document (harness.contracts.drift), for the matrix. `verdict`:
+    clean | drift | error | not applicable; `count`: the drifts found; `first`: the first one named (interaction,
+    JSON pointer, what the spec says); `reason`: why an error or not applicable. It never changes the edge's
+    verification verdict."""
+
+    verdict: str
+    count: int = 0
+    first: str = ""
+    reason: str = ""
+
+    @classmethod
+    def of(cls, result: Any) -> DriftCell:
+        """From a drift.PactDrift."""
+        findings = result.findings
+        first = ""
+        if findings:
+            description, finding = findings[0]
+            first = f"'{description}' {finding.pointer}: {finding.spec_says} (the pact says {finding.pact_says})"
+        return cls(result.verdict, len(findings), first, result.reason)
+
+    @property
+    def label(self) -> str:
+        """What a matrix cell shows: "drift: clean", "drift: 2", "drift: error", "drift: n/a"."""
+        shown = {"drift": str(self.count), "not applicable": "n/a"}.get(self.verdict, self.verdict)
+        return f"drift: {shown}"
 
 
 @dataclass(frozen=True)
@@ -28,10 +60,13 @@ class Edge:
     outside: bool = False
     reason: str = ""
     failed: tuple[str, ...] = ()
+    drift: DriftCell | None = None  # None: drift was not checked in this run (or no pact)
 
 
-def edge_matrix(spec: TopologySpec, results: list[PactResult]) -> list[Edge]:
-    """Every pact's edge with its verdict, and every `consumes` edge of the topology that has no pact."""
+def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None) -> list[Edge]:
+    """Every pact's edge with its verdict (and its drift, from the drift.PactDrift of the same file when `drift`
+    has one), and every `consumes` edge of the topology that has no pact."""
+    drifts = {_key(d.path): DriftCell.of(d) for d in drift or ()}
     edges: list[Edge] = []
     for result in results:
         consumer = result.consumer_service or result.consumer or "?"
@@ -43,10 +78,15 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult]) -> list[Edge]:
             reason = f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""
         edges.append(Edge(consumer, provider, result.verdict, str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, reason,
-                          tuple(i.description for i in result.interactions if not i.passed)))
+                          tuple(i.description for i in result.interactions if not i.passed),
+                          drifts.get(_key(result.path))))
     covered = {(e.consumer, e.provider) for e in edges}
     for name, service in spec.services.items():
         for provider in service.consumes:
             if (name, provider) not in covered:
                 edges.append(Edge(name, provider, "no pact"))
     return sorted(edges, key=lambda e: (e.consumer, e.provider, e.pact or ""))
+
+
+def _key(path: Path) -> Path:
+    return Path(path).resolve()

@@ -7,6 +7,7 @@ import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
@@ -120,6 +121,17 @@ def verify_all(topology: Topology, selection: Selection) -> Iterator[PactResult]
             else:
                 assert isinstance(source, PactFile)
                 yield verify_pact(topology, source, selection.registry, worker)
+
+
+def drift_column(topology: Topology, selection: Selection) -> list[Any]:
+    """The drift of every pact of the selection against its provider's OpenAPI document (drift.PactDrift each), for
+    the matrix's drift column: static (nothing is called but a GET for a document the service serves, from this
+    running topology); never raises, and never changes a verification verdict or the exit code. Needs openapi-core
+    (the front-ends check it is installed; without it the column says "not checked")."""
+    from harness.contracts.drift import check_files, running_fetcher
+
+    return check_files(topology.spec, [source.path for source in selection.sources],
+                       running_fetcher(topology.spec, topology))
 
 
 def exit_code(results: list[PactResult]) -> int:

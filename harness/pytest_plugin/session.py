@@ -381,7 +381,7 @@ class TopologySession:
         from harness.report.matrix import matrix_text, write_reports
 
         assert self.spec is not None
-        edges = edge_matrix(self.spec, self.pact_results)
+        edges = edge_matrix(self.spec, self.pact_results, self.drift_results)  # drift: with --pact-drift
         title = f"contracts of topology {self.spec.project}"
         terminalreporter.section("contract matrix")
         terminalreporter.write(matrix_text(edges, title, width=max(self.config.get_terminal_writer().fullwidth, 120)))

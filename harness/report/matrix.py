@@ -1,5 +1,6 @@
-"""The contract matrix as people read it: a table in the terminal, the reasons of errors and exclusions under it,
-and JSON and HTML files."""
+"""The contract matrix as people read it: a table in the terminal (each pact's verdict, and under it its drift
+against the provider's OpenAPI document), the reasons of errors, exclusions and drifts under it, and JSON and HTML
+files (the HTML adds a table of pacts with a drift column)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from harness.contracts.matrix import Edge
 STYLE = {"verified": "green", "failed": "red", "error": "red", "excluded": "cyan", "no pact": "yellow"}
 COLOUR = {"verified": "#c8f7c5", "failed": "#f7c5c5", "error": "#f7a8a8", "excluded": "#c5e8f7", "no pact": "#f7efc5"}
 OUTSIDE = " (outside)"  # a consumer that is not a service of the topology
+DRIFT_STYLE = {"clean": "green", "drift": "red", "error": "red", "not applicable": "yellow"}
+DRIFT_COLOUR = {"clean": "#c8f7c5", "drift": "#f7c5c5", "error": "#f7a8a8", "not applicable": "#f7efc5"}
+NOT_CHECKED = "drift: not checked"
+DRIFT_NOTE = ("drift is shown, not judged, here: it never changes a verdict or the exit code (`harness drift` and "
+              "`pytest --pact-drift` judge it)")
 
 
 def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
@@ -28,7 +34,28 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
         if edge.reason:
             console.print(f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}", markup=False,
                           highlight=False, soft_wrap=True)
+    for edge in edges:
+        line = _drift_line(edge)
+        if line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if any(edge.drift is not None and edge.drift.verdict in ("drift", "error") for edge in edges):
+        console.print(DRIFT_NOTE, markup=False, highlight=False, soft_wrap=True)
     return console.export_text()
+
+
+def _drift_line(edge: Edge) -> str:
+    """`web->catalog drift: 2 drift(s) in web-catalog.json, first: ...` for a drift or a drift error, else ""."""
+    if edge.drift is None or edge.drift.verdict not in ("drift", "error"):
+        return ""
+    where = f"{edge.consumer}->{edge.provider}"
+    name = Path(edge.pact).name if edge.pact else ""
+    if edge.drift.verdict == "error":
+        return f"{where} drift error ({name}): {edge.drift.reason}"
+    return f"{where} drift: {edge.drift.count} drift(s) in {name}, first: {edge.drift.first}"
+
+
+def _drift_text(edge: Edge) -> str:
+    return edge.drift.label if edge.drift is not None else NOT_CHECKED
 
 
 def _consumer_label(edge: Edge) -> str:
@@ -51,10 +78,18 @@ def as_table(edges: list[Edge], title: str) -> Table:
     for provider in providers:
         table.add_column(provider)
     for consumer in consumers:
-        row = [", ".join(f"[{STYLE.get(e.status, '')}]{e.status}[/]" for e in cells.get((consumer, p), []))
-               for p in providers]
+        row = ["\n".join(_cell(e) for e in cells.get((consumer, p), [])) for p in providers]
         table.add_row(consumer, *row)
     return table
+
+
+def _cell(edge: Edge) -> str:
+    """The verdict, and under it the drift (a pact's edge) in the table's markup."""
+    verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]"
+    if edge.status == "no pact":
+        return verdict
+    style = DRIFT_STYLE.get(edge.drift.verdict, "") if edge.drift is not None else "dim"
+    return f"{verdict}\n[{style}]{_drift_text(edge)}[/]"
 
 
 def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Path]:
@@ -73,8 +108,11 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
                 continue
             worst = next((e for e in here if e.status in ("error", "failed")), here[0])
             tip = "\n".join(f"{e.pact or ''} {e.reason}".strip() for e in here)
+            shown = "<br>".join(html.escape(e.status) + ("" if e.status == "no pact" else
+                                                         f" <small>({html.escape(_drift_text(e))})</small>")
+                                for e in here)
             tds.append(f'<td style="background:{COLOUR.get(worst.status, "#fff")}" title="{html.escape(tip)}">'
-                       f"{html.escape(', '.join(e.status for e in here))}</td>")
+                       f"{shown}</td>")
         rows.append(f"<tr><th>{html.escape(consumer)}</th>{''.join(tds)}</tr>")
     head = "".join(f"<th>{html.escape(p)}</th>" for p in providers)
     reasons = "".join(f"<li>{html.escape(e.consumer)} -&gt; {html.escape(e.provider)} {e.status}: "
@@ -83,7 +121,26 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
     as_html.write_text(
         f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif}td,th{border:1px solid #999;padding:.4em .8em}"
-        "table{border-collapse:collapse}</style>"
+        "table{border-collapse:collapse;margin-bottom:1em}</style>"
         f"<h1>{html.escape(title)}</h1><table><tr><th>consumer \\ provider</th>{head}</tr>{''.join(rows)}</table>"
-        + (f"<ul>{reasons}</ul>" if reasons else "") + "\n")
+        + (f"<ul>{reasons}</ul>" if reasons else "") + _pact_table(edges) + "\n")
     return as_json, as_html
+
+
+def _pact_table(edges: list[Edge]) -> str:
+    """One row per pact: consumer, provider, pact file, verdict, and the drift column with what it found."""
+    rows = []
+    for e in edges:
+        if e.pact is None:
+            continue
+        drift = e.drift
+        detail = "" if drift is None else drift.first or drift.reason
+        rows.append(f"<tr><td>{html.escape(_consumer_label(e))}</td><td>{html.escape(e.provider)}</td>"
+                    f"<td>{html.escape(Path(e.pact).name)}</td>"
+                    f'<td style="background:{COLOUR.get(e.status, "#fff")}">{html.escape(e.status)}</td>'
+                    f'<td style="background:{DRIFT_COLOUR.get(drift.verdict, "#fff") if drift else "#fff"}">'
+                    f"{html.escape(_drift_text(e).removeprefix('drift: '))}</td><td>{html.escape(detail)}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Pacts</h2><table><tr><th>consumer</th><th>provider</th><th>pact</th><th>verdict</th><th>drift</th>"
+            f"<th>first drift, or why not</th></tr>{''.join(rows)}</table><p>{html.escape(DRIFT_NOTE)}</p>")

@@ -119,8 +119,9 @@ class RunRecorder:
                                                   env_keys=tuple(s.environment), job=s.job)
                                      for name, s in spec.services.items()]
         return PageData(f"topology {spec.project}", spec, self.facts, services,
-                        edge_matrix(spec, pacts) if pacts is not None else [], list(pacts or []), list(drift or []),
-                        list(fuzz or []), self.faults, list(failed_tests or []), contracts_run=pacts is not None)
+                        edge_matrix(spec, pacts, drift) if pacts is not None else [], list(pacts or []),
+                        list(drift or []), list(fuzz or []), self.faults, list(failed_tests or []),
+                        contracts_run=pacts is not None)
 
 
 def services_of(topology: Topology, events: list[StartEvent]) -> list[ServiceFacts]:

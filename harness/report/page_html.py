@@ -184,7 +184,8 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
         for provider in providers:
             here = cells.get((consumer, provider), [])
             links = " ".join(f'<a href="#{_pact_id(e.pact, e)}" class="badge v-{slug(e.status)}" '
-                             f'title="{esc(e.reason or e.status)}">{esc(e.status)}</a>' for e in here)
+                             f'title="{esc(e.reason or e.status)}">{esc(e.status)}</a>' + _drift_badge(e, esc)
+                             for e in here)
             tds.append(f"<td>{links}</td>")
         rows.append(f"<tr><th>{esc(consumer)}</th>{''.join(tds)}</tr>")
     matrix = ("<table class=matrix><tr><th>consumer \\ provider</th>"
@@ -196,6 +197,15 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
     return ('<section id="contracts"><h2>Contracts</h2><p>' + " ".join(f"{_badge(v)} {n}" for v, n in counts.items())
             + f"</p>{matrix}<h3>Pacts</h3>" + "".join(pacts)
             + (f"<h3>Edges without a pact</h3><ul>{''.join(missing)}</ul>" if missing else "") + "</section>")
+
+
+def _drift_badge(edge: Any, esc: Callable[[Any], str]) -> str:
+    """The pact's drift under its verdict in a matrix cell (nothing when drift was not checked in this run)."""
+    if edge.drift is None:
+        return ""
+    tip = edge.drift.first or edge.drift.reason or edge.drift.verdict
+    return (f'<br><span class="badge v-{slug(edge.drift.verdict)}" title="{esc(tip)}">{esc(edge.drift.label)}'
+            "</span>")
 
 
 def _pact(result: Any, esc: Callable[[Any], str]) -> str:
