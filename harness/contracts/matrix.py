@@ -20,13 +20,14 @@ EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded") or "no
 class DriftCell:
     """A pact's drift against its provider's OpenAPI document (harness.contracts.drift), for the matrix. `verdict`:
     clean | drift | error | not applicable; `count`: the drifts found; `first`: the first one named (interaction,
-    JSON pointer, what the spec says); `reason`: why an error or not applicable. It never changes the edge's
-    verification verdict."""
+    JSON pointer, what the spec says, what the pact says); `reason`: why an error or not applicable; `source`: where
+    the document came from. It never changes the edge's verification verdict."""
 
     verdict: str
     count: int = 0
     first: str = ""
     reason: str = ""
+    source: str = ""  # where the OpenAPI document came from (a file, or served by the running topology)
 
     @classmethod
     def of(cls, result: Any) -> DriftCell:
@@ -36,7 +37,7 @@ class DriftCell:
         if findings:
             description, finding = findings[0]
             first = f"'{description}' {finding.pointer}: {finding.spec_says} (the pact says {finding.pact_says})"
-        return cls(result.verdict, len(findings), first, result.reason)
+        return cls(result.verdict, len(findings), first, result.reason, result.source)
 
     @property
     def label(self) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.contracts.names import mapping_hint, service_for
-from harness.contracts.pactfiles import PactFile, is_message, is_sync_message
+from harness.contracts.pactfiles import PactFile, interaction_states, is_message, is_sync_message
 from harness.contracts.states import Message, Registry, StateRun, produce
 from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
 from harness.errors import (
@@ -157,7 +157,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
     provider = topology[provider_name]
     started, log_since = time.monotonic(), time.time()
-    with _provider_side(registry, topology, pact, provider_name) as port, \
+    with _provider_side(registry, topology, pact, provider_name) as (port, failures), \
             (nullcontext(worker) if worker else VerifierWorker()) as running:
         job = VerifierJob(
             provider=pact.provider, pact_path=str(pact.path),
@@ -170,7 +170,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             running.close()  # the next run starts a new worker
             outcome = VerifierOutcome(False, False, config_error=f"the verifier process died ({broken})")
     seconds = time.monotonic() - started
-    return _judge(pact, spec, outcome, seconds, _log_of(provider, log_since), provider_name)
+    return _judge(pact, spec, outcome, seconds, _log_of(provider, log_since), provider_name, failures)
 
 
 def _unverifiable(pact: PactFile) -> MalformedPact | None:
@@ -210,14 +210,14 @@ def _require_handlers(pact: PactFile, registry: Registry, provider: str, own_sta
 
 
 def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, log: str,
-           provider: str) -> PactResult:
+           provider: str, failures: dict[str, str] | None = None) -> PactResult:
     if not outcome.executed:
         error = PactVerifierError(
             f"{pact.path.name}: pact-python's Verifier could not verify it: {outcome.config_error}",
             hint="a pact needs at least one HTTP or message interaction the verifier can run; "
                  "regenerate it with the consumer tests, or exclude it under `contracts.exclude` with a reason")
         return error_result(pact, spec, error, seconds, outcome.output, log)
-    interactions = _interactions(outcome.results)
+    interactions = [_with_handler_failures(i, pact, failures or {}) for i in _interactions(outcome.results)]
     judged = {i.description for i in interactions}
     unjudged = [i["description"] for i in pact.interactions if i["description"] not in judged]
     if outcome.passed and unjudged:  # a pass that did not look at everything is no pass
@@ -231,6 +231,18 @@ def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, 
     return PactResult(pact.path, "verified" if outcome.passed else "failed", pact.consumer, pact.provider,
                       service_for(spec, pact.consumer), provider, len(pact.interactions), interactions,
                       outcome.output, log, seconds)
+
+
+def _with_handler_failures(result: InteractionResult, pact: PactFile, failures: dict[str, str]) -> InteractionResult:
+    """A failed interaction with the errors of its state handlers and message producer added: the core only says
+    "the state change handler has failed" (a 500), the handler's own message is what tells why."""
+    if result.passed or not failures:
+        return result
+    interaction = pact.interaction(result.description) or {}
+    names = [("provider state", s.name) for s in interaction_states(interaction)] + [
+        ("message producer", result.description)]
+    added = [f"{kind} {name!r} raised {failures[name]}" for kind, name in names if name in failures]
+    return InteractionResult(result.description, result.passed, result.seconds, [*result.problems, *added])
 
 
 def _first_error(outcome: VerifierOutcome) -> str:
@@ -343,9 +355,12 @@ def _state_params(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _provider_side(registry: Registry, topology: Topology, pact: PactFile, provider: str) -> Iterator[int]:
-    """An HTTP server on 127.0.0.1 for the Pact verifier: state changes, and messages from the real producers."""
+def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
+                   provider: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """An HTTP server on 127.0.0.1 for the Pact verifier: state changes, and messages from the real producers.
+    Yields its port and the errors of the handlers that raised (state name or message description -> error)."""
     runs: dict[str, StateRun] = {}
+    failures: dict[str, str] = {}
 
     def change_state(body: dict[str, Any]) -> dict[str, Any]:
         name, params, action = body.get("state", ""), body.get("params") or {}, body.get("action", "setup")
@@ -386,6 +401,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile, provi
                     self._answer(200, json.dumps(change_state(body)).encode(), "application/json")
             except Exception as error:  # noqa: BLE001 - reported to the verifier, which fails the interaction
                 what = body.get("description") or body.get("state")
+                failures.setdefault(str(what), f"{type(error).__name__}: {error}")
                 message = {"error": f"{what!r} failed: {type(error).__name__}: {error}"}
                 self._answer(500, json.dumps(message).encode(), "application/json")
 
@@ -407,7 +423,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile, provi
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="harness-pact-provider", daemon=True)
     thread.start()
     try:
-        yield server.server_address[1]
+        yield server.server_address[1], failures
     finally:
         server.shutdown()
         server.server_close()

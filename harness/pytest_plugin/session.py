@@ -98,7 +98,8 @@ class TopologySession:
             self.spec = load_topology(self.file, profiles=[*config.getini("topology_profiles"),
                                                            *config.getoption("topology_profile")],
                                       env_file=env_file, image_substitutes=substitutes)
-            connect()
+            if not self._static_only():
+                connect()  # fail early, before any test, when the engine does not answer
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -106,6 +107,25 @@ class TopologySession:
             if reporter is not None:
                 reporter.write_line(f"note: {note}")
         interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
+
+    def _static_only(self) -> bool:
+        """--pact-drift without --pact-verify and --fuzz: its items start nothing (a document a service serves comes
+        from a topology kept running, if any), so the engine is checked only when a collected test needs the
+        topology (pytest_collection_finish)."""
+        options = self.config.getoption
+        return bool(options("pact_drift")) and not options("pact_verify") and not options("fuzz")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self._static_only() or not any("topology" in getattr(item, "fixturenames", ())
+                                              for item in session.items):
+            return
+        from harness.errors import HarnessError
+        from harness.runtime.engine import connect
+
+        try:
+            connect()
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
 
     def running(self) -> Topology:
         if self.topology is None:

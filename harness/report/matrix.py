@@ -138,7 +138,8 @@ def _pact_table(edges: list[Edge]) -> str:
         rows.append(f"<tr><td>{html.escape(_consumer_label(e))}</td><td>{html.escape(e.provider)}</td>"
                     f"<td>{html.escape(Path(e.pact).name)}</td>"
                     f'<td style="background:{COLOUR.get(e.status, "#fff")}">{html.escape(e.status)}</td>'
-                    f'<td style="background:{DRIFT_COLOUR.get(drift.verdict, "#fff") if drift else "#fff"}">'
+                    f'<td style="background:{DRIFT_COLOUR.get(drift.verdict, "#fff") if drift else "#fff"}" '
+                    f'title="{html.escape(drift.source if drift else "")}">'
                     f"{html.escape(_drift_text(e).removeprefix('drift: '))}</td><td>{html.escape(detail)}</td></tr>")
     if not rows:
         return ""

@@ -4,10 +4,12 @@ provider running in the topology, and breaks loudly when the provider or the sta
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import html5lib
 import pytest
 
 from .conftest import write_topology
@@ -155,3 +157,86 @@ def test_pytest_pact_verify_gives_one_test_per_pact(tmp_path: Path, pact_folder:
     assert "Captured log of service greeter call" in output and "GET /hello -> 200" in output
     assert "contract matrix" in output and "failed" in output
     assert 'name="pact[relay-&gt;greeter]"' in (pytester.path / "junit.xml").read_text()
+
+
+def greeter_document(key: str) -> dict:
+    """The greeter's OpenAPI document, its /hello answer holding property `key` (and nothing else)."""
+    hello = {"type": "object", "properties": {key: {"type": "string"}}, "additionalProperties": False}
+    return {"openapi": "3.0.3", "info": {"title": "greeter", "version": "1"}, "paths": {
+        "/hello": {"get": {"responses": {"200": {"description": "a greeting", "content": {
+            "application/json": {"schema": hello}}}}}},
+        "/nope": {"get": {"responses": {"404": {"description": "no such page"}}}}}}
+
+
+def serving_its_document(topology: Path, document: dict) -> Path:
+    """The greeter serves `document` at /openapi.json (and says so with `openapi:`)."""
+    import yaml
+
+    data = yaml.safe_load(topology.read_text())
+    greeter = data["services"]["greeter"]
+    greeter["openapi"] = "/openapi.json"
+    greeter["environment"]["OPENAPI"] = json.dumps(document)
+    topology.write_text(yaml.safe_dump(data, sort_keys=False))
+    return topology
+
+
+def test_verify_shows_the_drift_column_and_keeps_pact_pythons_verdict(tmp_path: Path, pact_folder: Path) -> None:
+    """The greeter keeps its pact (verified), but the document it serves renamed the property: the drift column says
+    so, fetched from the topology verify started, and the exit code stays the verification's."""
+    topology = serving_its_document(project(tmp_path, pact_folder, "drift-column"), greeter_document("salutation"))
+    result = verify(topology)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verified relay->greeter: 2 interaction(s)" in result.stderr
+    first = ("'a request for a greeting' /response/body/greeting: property 'greeting' is not described by the schema "
+             "(the pact says hello)")
+    assert f"relay->greeter drift: 1 drift(s) in relay-greeter.json, first: {first}" in result.stdout
+    assert "drift: 1" in result.stdout
+    edges = json.loads((tmp_path / "out" / "contract-matrix.json").read_text())["edges"]
+    edge = next(e for e in edges if e["pact"])
+    assert (edge["status"], edge["drift"]["verdict"], edge["drift"]["count"], edge["drift"]["first"]) == (
+        "verified", "drift", 1, first)
+    assert edge["drift"]["source"].startswith("served by the running topology at http://127.0.0.1:")
+    assert edge["drift"]["source"].endswith("/openapi.json (run " + edge["drift"]["source"].rsplit("(run ", 1)[1])
+    html5lib.HTMLParser(strict=True).parse((tmp_path / "out" / "contract-matrix.html").read_text())
+
+
+def test_the_drift_column_is_clean_when_the_served_document_agrees(tmp_path: Path, pact_folder: Path) -> None:
+    topology = serving_its_document(project(tmp_path, pact_folder, "drift-clean"), greeter_document("greeting"))
+    result = verify(topology)
+    assert result.returncode == 0, result.stdout + result.stderr
+    edge = next(e for e in json.loads((tmp_path / "out" / "contract-matrix.json").read_text())["edges"] if e["pact"])
+    assert (edge["status"], edge["drift"]["verdict"], edge["drift"]["count"]) == ("verified", "clean", 0)
+    assert "drift is shown, not judged" not in result.stdout
+
+
+def test_a_failed_verification_keeps_its_exit_code_whatever_the_drift(tmp_path: Path, pact_folder: Path) -> None:
+    """The greeter breaks the pact and its document agrees with the pact: failed (exit 1), drift clean."""
+    topology = serving_its_document(project(tmp_path, pact_folder, "drift-failed", greeting_key="salutation"),
+                                    greeter_document("greeting"))
+    result = verify(topology)
+    assert result.returncode == 1
+    edge = next(e for e in json.loads((tmp_path / "out" / "contract-matrix.json").read_text())["edges"] if e["pact"])
+    assert (edge["status"], edge["drift"]["verdict"]) == ("failed", "clean")
+
+
+def test_an_edited_states_module_is_imported_again_by_the_next_verify_of_the_same_process(
+        tmp_path: Path, pact_folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `harness verify` runs in one process (harness.cli.main): the second sees the edited handler."""
+    from harness.cli import main
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # .pyc files as on a usual machine
+    topology = project(tmp_path, pact_folder, "reloaded")
+    states = tmp_path / "states.py"
+    args = ["verify", "--topology", str(topology), "--report", str(tmp_path / "out")]
+    assert main(args) == 0, capsys.readouterr()
+    stamp = states.stat()
+    edited = STATES.replace('{"mood": "cheerful"}', '{"mood": "grumpy!!"}')  # the same size: a stale .pyc fits
+    assert len(edited) == len(STATES) and edited != STATES
+    states.write_text(edited)
+    os.utime(states, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # an edit within the same second
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "FAILED relay->greeter" in err
+    # the handler's own error, beside the core's "state change handler has failed"
+    assert "provider state 'greeter is in a good mood' raised AssertionError: {'mood': 'cheerful'}" in err

@@ -56,6 +56,31 @@ def test_engine_unreachable_is_one_clear_error(pytester: pytest.Pytester, monkey
     assert "Traceback" not in errors + result.stdout.str()
 
 
+DRIFT_TOPOLOGY = str(TOPOLOGIES.parent / "drift" / "topology-openapi30.yaml")  # openapi: a file next to it
+
+
+def test_pact_drift_alone_needs_no_engine(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drift is static: with every document a file and no test needing the topology, no engine is asked."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine.sock")
+    result = pytester.runpytest_subprocess("--topology", DRIFT_TOPOLOGY, "--pact-drift", "-p", "no:cacheprovider",
+                                           "-v")
+    result.assert_outcomes(passed=1)
+    assert "::drift[web-catalog] PASSED" in result.stdout.str()  # the drift verdict: clean
+    assert "no Docker engine answers" not in result.stderr.str() + result.stdout.str()
+
+
+def test_pact_drift_with_a_test_that_needs_the_topology_checks_the_engine_first(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile("def test_a(topology): pass\n")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine.sock")
+    result = pytester.runpytest_subprocess("--topology", DRIFT_TOPOLOGY, "--pact-drift", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = result.stderr.str()
+    assert errors.count("no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine.sock: No such file or "
+                        "directory") == 1
+    assert "Traceback" not in errors + result.stdout.str()
+
+
 def test_an_invalid_topology_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
     topology = pytester.makefile(".yaml", topology="services:\n  web:\n    imag: nginx\n")
     pytester.makepyfile("def test_a(topology): pass\n")

@@ -65,9 +65,10 @@ def test_json_has_a_drift_object_per_pact_and_null_elsewhere(edges: list, tmp_pa
     by_pact = {Path(e["pact"]).name: e for e in data["edges"] if e["pact"]}
     assert by_pact["gateway-dataservice.json"]["status"] == "verified"
     assert by_pact["gateway-dataservice.json"]["drift"] == {
-        "verdict": "drift", "count": 6, "first": FIRST, "reason": ""}
-    assert by_pact["dataservice-tokendealer.json"]["drift"] == {"verdict": "clean", "count": 0, "first": "",
-                                                                "reason": ""}
+        "verdict": "drift", "count": 6, "first": FIRST, "reason": "", "source": f"file {tmp_path / 'dataservice.yaml'}"}
+    clean = by_pact["dataservice-tokendealer.json"]["drift"]
+    assert (clean["verdict"], clean["count"], clean["first"], clean["reason"]) == ("clean", 0, "", "")
+    assert clean["source"].startswith("file ")
     assert [e["drift"] for e in data["edges"] if e["status"] == "no pact"] == [None] * sum(
         e["status"] == "no pact" for e in data["edges"])
 

@@ -3,7 +3,7 @@
 greeter: GET /hello -> {"greeting": ...}
 relay:   GET /relay -> asks greeter (by its name on the network) and wraps the answer
 counter: POST /count -> increments a counter in Redis
-All answer GET /health.
+All answer GET /health, and GET /openapi.json with the document in $OPENAPI when it is set.
 """
 
 import json
@@ -18,6 +18,8 @@ ROLE = sys.argv[1] if len(sys.argv) > 1 else "greeter"
 def handle(method: str, path: str) -> tuple[int, dict]:
     if path == "/health":
         return 200, {"status": "ok", "role": ROLE}
+    if path == "/openapi.json" and "OPENAPI" in os.environ:  # a service that serves its own OpenAPI document
+        return 200, json.loads(os.environ["OPENAPI"])
     if ROLE == "greeter" and path == "/hello":
         # GREETING_KEY lets a test run a variant that breaks its consumers' contract
         return 200, {os.environ.get("GREETING_KEY", "greeting"): os.environ.get("GREETING", "hello")}
