@@ -217,5 +217,7 @@ def test_harness_verify_writes_the_page_and_the_matrix_beside_it(page) -> None: 
                                                                            "pact-worker-dataservice"]
     assert elements.having("details", "pact failed")[0][1]["id"] == "pact-gateway-dataservice"
     assert "harness verify --topology verify.yaml" in written.read_text()
+    drift = [text for _, _, text in elements.having("span", "badge") if text.startswith("drift: ")]
+    assert len(drift) == 2, drift  # each pact's drift under its verdict in the page's matrix
     assert len(elements.having("tr", "op")) == 0  # nothing fuzzed in this run
     assert harness_resources(docker.from_env(), "runnerly-report-verify") == []  # nothing left running
