@@ -1,82 +1,116 @@
-"""Warm reruns with --topology-reuse and pytest-xdist, on Runnerly's scenarios (not a test: prints figures).
+"""Warm reruns of Runnerly's scenarios with --topology-reuse (not a test: prints figures).
 
-    .venv/bin/python bench/reuse.py [--rounds N] [--skip-xdist] [--skip-runnerly-xdist]
+    .venv/bin/python bench/reuse.py [--rounds N]          (-n 2 against -n 0: bench/xdist.py)
 
-Warm rerun: the kept Runnerly topology is started once (cold run, --topology-reuse), then each round runs the scenarios
-again with --topology-reuse; its overhead is the pytest process's wall time minus the sum of the tests' own times
-(setup + call + teardown of every test case in a JUnit file written by that run). A trivial one-test pytest run in
-the same virtualenv is the peer: what any pytest run costs to start there.
+The kept Runnerly topology is started once (a cold run with --topology-reuse); each round then runs the scenarios
+again with --topology-reuse, under this repository's pytest configuration (pyproject.toml: its addopts opt out of
+schemathesis' and hypothesis' own pytest plugins), and once more with those plugins loaded (`-o addopts=-ra`, what a
+project that does not opt out pays).
 
-xdist: the same scenarios with -n 0, -n 2 (one topology shared by the workers) and -n 2 --topology-per-worker, cold
-(no kept run) and warm (--topology-reuse); and the shared-topology path on its own: a one-redis topology and 20 tests
-of 0.5 s each (a stand-in for slow, independent tests), -n 0 against -n 2 shared and per worker.
+What is counted (bench/timeline.py, a plugin loaded into the measured run):
+    the tests themselves   the sum of setup + call + teardown of every test as pytest reports them (its --durations),
+                           less the `topology` fixture's setup and the log settle, both the plugin's
+    overhead               the pytest process's wall time less the tests themselves, in parts: start-up (interpreter,
+                           pytest and every plugin imported), session start and collection (the topology file loaded,
+                           the engine connected, the test modules imported), the `topology` fixture (attach: the kept
+                           run's signatures compared, what was left restored, the pytest_topology_reused hook), the
+                           time between tests (pytest's own reporting, the plugin's restore check), session end (the
+                           kept run restored, the summary) and exit
+    log settle             LOG_SETTLE: at least 0.15 s between the end of one test function and the start of the next,
+                           so that a failing test's service log lines are its own; a cost per test, not per run, given
+                           apart (27 test functions: about 26 x 0.15 s)
+The peer: a trivial one-test pytest run in the same virtualenv, with every installed plugin and with the opt-out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from xml.etree import ElementTree
 
 ROOT = Path(__file__).parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
 RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"
 SCENARIOS = [str(ROOT / "scenarios"), "--topology", str(RUNNERLY)]
-SLOW_TESTS = """
-import time
-
-import pytest
-
-@pytest.mark.parametrize("n", range(20))
-def test_slow_and_independent(topology, n):
-    assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
-    time.sleep(0.5)
-"""
-REDIS = "name: bench-xdist\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n    ready: {tcp: 6379}\n"
+ALL_PLUGINS = ["-o", "addopts=-ra"]  # this repository's addopts without its opt-out
+OPT_OUT = ["-p", "no:schemathesis", "-p", "no:hypothesispytest"]
 
 
-def timed(args: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
-    """(wall seconds, sum of the test cases' own seconds, outcome line) of one pytest run."""
+def timeline_run(args: list[str], cwd: Path = ROOT) -> dict[str, float]:
+    """One pytest run with bench/timeline.py loaded: wall seconds, its parts (see the docstring) and the outcome."""
     with tempfile.TemporaryDirectory() as folder:
-        junit = Path(folder) / "junit.xml"
-        started = time.perf_counter()
-        done = subprocess.run([*PYTEST, *args, f"--junitxml={junit}"], cwd=cwd, capture_output=True, text=True)
-        wall = time.perf_counter() - started
+        out = Path(folder) / "timeline.json"
+        env = {**os.environ, "BENCH_TIMELINE": str(out),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        launched = time.time()
+        done = subprocess.run([*PYTEST, "-p", "bench.timeline", *args], cwd=cwd, capture_output=True, text=True,
+                              env=env)
+        exited = time.time()
         outcome = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
-        if done.returncode != 0:
-            print(f"  !! exit {done.returncode}: {outcome}\n{done.stdout[-2000:]}")
-        tests = sum(float(case.get("time", 0)) for case in ElementTree.parse(junit).iter("testcase")) \
-            if junit.exists() else 0.0
-    return wall, tests, outcome
+        if done.returncode != 0 or not out.exists():
+            raise SystemExit(f"  !! exit {done.returncode}: {outcome}\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+        t = json.loads(out.read_text())
+    first = t.get("first_test", t["collected"])
+    last = t.get("last_test_end", first)
+    own = t["tests"] - t["topology_setup"] - t["log_settle"]
+    return {"wall": exited - launched, "tests": own, "overhead": exited - launched - own,
+            "start-up": t["configured"] - launched, "session start + collection": t["collected"] - t["configured"],
+            "topology fixture": t["topology_setup"], "log settle": t["log_settle"],
+            "between tests": (last - first) - t["tests"], "session end": t["finished"] - last,
+            "exit": exited - t["finished"], "outcome": outcome}  # type: ignore[dict-item]
+
+
+PARTS = ["start-up", "session start + collection", "topology fixture", "between tests", "session end", "exit"]
 
 
 def harness_down(file: Path) -> None:
     subprocess.run([str(Path(sys.executable).parent / "harness"), "down", str(file)], capture_output=True, check=True)
 
 
-def warm_rerun(rounds: int) -> None:
-    print("== warm rerun of Runnerly's scenarios (--topology-reuse)")
+def trivial_peer(rounds: int) -> dict[str, float]:
+    """Median wall seconds of a one-test pytest run in this virtualenv: every plugin loaded, and opted out."""
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "test_one.py").write_text("def test_one():\n    pass\n")
-        peer = statistics.median(timed([], cwd=Path(folder))[0] for _ in range(rounds))
-    print(f"  peer: a trivial pytest run (1 test, no --topology) in this virtualenv: {peer:.2f} s")
+        times: dict[str, list[float]] = {"all plugins": [], "opted out": []}
+        for _ in range(rounds):
+            for label, args in (("all plugins", []), ("opted out", OPT_OUT)):
+                started = time.perf_counter()
+                subprocess.run([*PYTEST, *args], cwd=folder, capture_output=True, check=True)
+                times[label].append(time.perf_counter() - started)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def warm_rerun(rounds: int) -> None:
+    print(f"== warm rerun of Runnerly's scenarios (--topology-reuse); load average {load()}")
+    peer = trivial_peer(rounds)
+    print("  peer: a trivial one-test pytest run in this virtualenv: "
+          + ", ".join(f"{label} {seconds:.2f} s" for label, seconds in peer.items()))
     harness_down(RUNNERLY)
-    wall, tests, outcome = timed([*SCENARIOS, "--topology-reuse"])
-    print(f"  cold (starts and keeps it): {wall:.1f} s wall, tests {tests:.1f} s  ({outcome})")
+    cold = timeline_run([*SCENARIOS, "--topology-reuse"])
+    print(f"  cold (starts and keeps it): {cold['wall']:.1f} s wall, tests {cold['tests']:.1f} s  ({cold['outcome']})")
     attach_breakdown()
-    overheads = []
+    rows: dict[str, list[dict[str, float]]] = {"repo config (opted out)": [], "all plugins (-o addopts=-ra)": []}
     for index in range(rounds):
-        wall, tests, outcome = timed([*SCENARIOS, "--topology-reuse"])
-        overheads.append(wall - tests)
-        print(f"  warm {index + 1}: {wall:.1f} s wall, tests {tests:.1f} s, overhead {wall - tests:.2f} s  ({outcome})")
-    median = statistics.median(overheads)
-    print(f"  warm overhead (median): {median:.2f} s; over the trivial run's {peer:.2f} s: {median - peer:.2f} s "
-          "(target: < 1 s over the tests)")
+        for label, extra in (("repo config (opted out)", []), ("all plugins (-o addopts=-ra)", ALL_PLUGINS)):
+            before = load()
+            run = timeline_run([*SCENARIOS, "--topology-reuse", *extra])
+            rows[label].append(run)
+            parts = ", ".join(f"{part} {run[part]:.2f}" for part in PARTS)
+            print(f"  warm {index + 1} {label}: {run['wall']:.1f} s wall, tests themselves {run['tests']:.1f} s, "
+                  f"overhead {run['overhead'] - run['log settle']:.2f} s ({parts}) + log settle "
+                  f"{run['log settle']:.2f} s; load {before}  ({run['outcome']})")
+    for label, runs in rows.items():
+        overhead = statistics.median(run["overhead"] - run["log settle"] for run in runs)
+        settle = statistics.median(run["log settle"] for run in runs)
+        parts = ", ".join(f"{part} {statistics.median(run[part] for run in runs):.2f}" for part in PARTS)
+        print(f"  median, {label}: overhead over the tests themselves {overhead:.2f} s ({parts}), plus the log "
+              f"settle {settle:.2f} s (per test; target: < 1 s over the tests)")
     harness_down(RUNNERLY)
 
 
@@ -93,49 +127,19 @@ def attach_breakdown() -> None:
     topology.restore()
     restored = time.perf_counter()
     assert topology.reused, "the kept run was not reused"
-    print(f"  in-process: load {loaded - started:.2f} s, attach (signatures of 6 services) {attached - loaded:.2f} s,"
+    print(f"  in-process: load {loaded - started:.2f} s, attach (signatures of 7 services) {attached - loaded:.2f} s,"
           f" restore check {restored - attached:.2f} s")
 
 
-def xdist_runnerly() -> None:
-    print("== Runnerly's scenarios: -n 0 against -n 2 (wall seconds)")
-    for label, extra in [("cold -n 0", []), ("cold -n 2 shared", ["-n", "2"]),
-                         ("cold -n 2 per worker", ["-n", "2", "--topology-per-worker"])]:
-        wall, tests, outcome = timed([*SCENARIOS, *extra])
-        print(f"  {label:24} {wall:6.1f} s  (tests {tests:.1f} s; {outcome})")
-    harness_down(RUNNERLY)
-    timed([*SCENARIOS, "--topology-reuse"])  # the kept run for the warm rows
-    for label, extra in [("warm -n 0", []), ("warm -n 2 shared", ["-n", "2"])]:
-        wall, tests, outcome = timed([*SCENARIOS, "--topology-reuse", *extra])
-        print(f"  {label:24} {wall:6.1f} s  (tests {tests:.1f} s; {outcome})")
-    harness_down(RUNNERLY)
-
-
-def xdist_shared_path() -> None:
-    print("== shared-topology path: one redis, 20 independent tests of 0.5 s (wall seconds)")
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "topology.yaml").write_text(REDIS)
-        Path(folder, "test_slow.py").write_text(SLOW_TESTS)
-        rows = {}
-        for label, extra in [("-n 0", []), ("-n 2 shared", ["-n", "2"]),
-                             ("-n 2 per worker", ["-n", "2", "--topology-per-worker"])]:
-            wall, tests, outcome = timed(["--topology", "topology.yaml", *extra], cwd=Path(folder))
-            rows[label] = wall
-            print(f"  {label:24} {wall:6.1f} s  (tests {tests:.1f} s; {outcome})")
-        print(f"  ratio -n 2 shared / -n 0: {rows['-n 2 shared'] / rows['-n 0']:.2f}")
+def load() -> str:
+    """The 1-minute load average (2 cores shared with other work: read every figure next to it)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip-xdist", action="store_true")
-    parser.add_argument("--skip-runnerly-xdist", action="store_true")
-    options = parser.parse_args()
-    warm_rerun(options.rounds)
-    if not options.skip_xdist:
-        xdist_shared_path()
-        if not options.skip_runnerly_xdist:
-            xdist_runnerly()
+    warm_rerun(parser.parse_args().rounds)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,9 @@ class FuzzOperation(ReportingItem):
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
             selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
             services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
-            runs.update(start_runs(self.owner.running(), services, options))
+            started = start_runs(self.owner.running(), services, options)
+            self.owner.hold_shared_while(list(started.values()))  # they go on after this item
+            runs.update(started)
         return runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -7,7 +7,8 @@ it starts it under a file lock in a folder the controller made for this run (`sh
 written there; it is labelled as owned by the controller, which removes it (by that label) when every worker is done,
 so a crashed worker leaks nothing. --topology-per-worker: one topology per worker, as without xdist.
 On a shared topology, tests marked `topology_exclusive` (or `edge_fault`) run alone: every test holds a shared lock,
-those an exclusive one, and what they left stopped, paused or faulted is put back before it is released.
+those an exclusive one, and what they left stopped, paused or faulted is put back before it is released; the fuzz
+runs a worker starts hold the shared lock until they end.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,6 +310,26 @@ class TopologySession:
         with open(self.share / "tests.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
             return (yield)  # closing the file releases the lock
+
+    def hold_shared_while(self, futures: list[Future[Any]]) -> None:
+        """A worker sharing the topology: work that goes on after the item that started it (the fuzz runs of every
+        service, started by the first fuzz item) holds the tests lock shared until the last of `futures` is done, so
+        that a topology_exclusive test of another worker does not stop or fault services under it."""
+        if self.share is None or self.worker is None or not futures:
+            return
+        handle = open(self.share / "tests.lock", "a")  # noqa: SIM115 - closed by the last future's callback
+        fcntl.flock(handle, fcntl.LOCK_SH)  # granted at once: the calling item holds it shared already
+        left = [len(futures)]
+        count = threading.Lock()
+
+        def done(_: Future[Any]) -> None:
+            with count:
+                left[0] -= 1
+                if left[0] == 0:
+                    handle.close()
+
+        for future in futures:
+            future.add_done_callback(done)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201

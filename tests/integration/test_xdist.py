@@ -11,7 +11,7 @@ import pytest
 
 from harness.runtime import labels as L
 
-from .conftest import write_topology
+from .conftest import TOPOLOGIES, write_topology
 
 REDIS = "name: {name}\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n    ready: {{tcp: 6379}}\n"
 # each worker writes the container it was given to ids/<worker>.txt
@@ -95,3 +95,62 @@ def test_shared_with_reuse_keeps_one_topology_for_the_next_run(pytester: pytest.
         assert set(ids_by_worker(pytester.path).values()) == first
     finally:
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+
+
+FUZZED = f"""name: xdist-exclusive
+services:
+  items:
+    build: {TOPOLOGIES / "fuzz-app"}
+    environment: {{BASE: /api/v1}}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+"""
+# each test writes when it ran (wall clock, from its start to its end) to spans/<worker>-<test>.txt
+SPANS = """
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+def record(name, started):
+    Path("spans").mkdir(exist_ok=True)
+    Path("spans", os.environ["PYTEST_XDIST_WORKER"] + "-" + name + ".txt").write_text(f"{started} {time.time()}")
+
+@pytest.mark.topology_exclusive
+def test_stops_the_service(topology):
+    started = time.time()
+    topology["items"].stop()
+    time.sleep(2)  # a fuzz run or another worker's test now would find it gone
+    topology["items"].start()
+    record("exclusive", started)
+
+def test_uses_the_service(topology):
+    import requests
+
+    started = time.time()
+    assert requests.get(topology["items"].url + "/api/v1/items/1", timeout=10).status_code == 200
+    time.sleep(0.5)
+    record("plain", started)
+"""
+
+
+def test_an_exclusive_test_runs_alone_also_beside_fuzz_runs(pytester: pytest.Pytester,
+                                                            docker_client: docker.DockerClient) -> None:
+    """Every worker runs every test (--dist each): a topology_exclusive test never overlaps another worker's test,
+    nor the fuzz runs another worker started and that go on between its fuzz items."""
+    file = write_topology(pytester.path, FUZZED)
+    pytester.makepyfile(test_spans=SPANS)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each", "--fuzz",
+                                           "--fuzz-max-examples", "5", "-p", "no:schemathesis",
+                                           "-p", "no:hypothesispytest")
+    result.assert_outcomes(passed=2 * (2 + 4))  # per worker: 2 tests; fuzz: the service, 2 operations, stateful
+    spans = {f.stem: tuple(map(float, f.read_text().split())) for f in (pytester.path / "spans").glob("*.txt")}
+    assert sorted(spans) == ["gw0-exclusive", "gw0-plain", "gw1-exclusive", "gw1-plain"]
+    for worker, other in (("gw0", "gw1"), ("gw1", "gw0")):
+        start, end = spans[f"{worker}-exclusive"]
+        for name in ("exclusive", "plain"):
+            other_start, other_end = spans[f"{other}-{name}"]
+            assert end <= other_start or other_end <= start, (worker, name, spans)
+    assert left_behind(docker_client, file) == []
