@@ -149,10 +149,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _restore_topologies(item)
     if not _attributes_logs(item):
         return
-    ended = item.config.stash.get(_last_ended_at, None)
-    if ended is not None:  # the previous test's last lines are stamped before this test's start
-        time.sleep(max(0.0, LOG_SETTLE - (time.monotonic() - ended)))
+    settle(item)
     item.stash[_started_at] = time.time()
+
+
+def settle(item: pytest.Item) -> None:
+    """Wait until LOG_SETTLE has passed since the previous test function ended (nothing before the first, nor for the
+    plugin's own items): the previous test's last lines are stamped before this test's start."""
+    ended = item.config.stash.get(_last_ended_at, None)
+    if ended is not None and _attributes_logs(item):
+        time.sleep(max(0.0, LOG_SETTLE - (time.monotonic() - ended)))
 
 
 def _attributes_logs(item: pytest.Item) -> bool:

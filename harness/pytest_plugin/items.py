@@ -59,7 +59,7 @@ class PactVerification(ReportingItem):
 class FuzzOperation(ReportingItem):
     """One operation of a service, its stateful sequences ("stateful") or the service as a whole ("(service)": base
     path, a document that cannot be loaded), from the service's schemathesis run. The first item that runs starts
-    the runs of every service still selected, all at once."""
+    the runs of every service still selected, all at once (xdist workers sharing a topology: once for all of them)."""
 
     def __init__(self, *, service: str, operation: str, owner: TopologySession, problem: str = "",
                  **kwargs: Any) -> None:
@@ -80,7 +80,7 @@ class FuzzOperation(ReportingItem):
             raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
 
     def _result(self) -> Any:
-        from harness.fuzz.session import FuzzOptions, start_runs
+        from harness.fuzz.session import FuzzOptions
 
         runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
         if self.service not in runs:
@@ -92,9 +92,7 @@ class FuzzOperation(ReportingItem):
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
             selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
             services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
-            started = start_runs(self.owner.running(), services, options)
-            self.owner.hold_shared_while(list(started.values()))  # they go on after this item
-            runs.update(started)
+            runs.update(self.owner.fuzz_runs(services, options))
         return runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:

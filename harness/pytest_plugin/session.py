@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import threading
+import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -307,9 +310,39 @@ class TopologySession:
         (flock: released by the kernel if the worker dies)."""
         if self.share is None or self.worker is None:
             return (yield)
+        from harness.pytest_plugin import settle
+
+        settle(item)  # before the lock, not while holding it: the log settle of a test that runs alone stops no one
         with open(self.share / "tests.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
             return (yield)  # closing the file releases the lock
+
+    def fuzz_runs(self, services: list[str], options: Any) -> dict[str, Future[Any]]:
+        """The fuzz runs of `services` (service -> Future[ServiceResult]), started at once. Workers sharing the
+        topology fuzz it once: the first worker to need them runs them and writes each result to the share folder,
+        the others wait for those files (a worker that ended before writing one is an error, not a wait)."""
+        from harness.fuzz.session import start_runs
+
+        if self.share is None or self.worker is None:
+            return start_runs(self.running(), services, options)
+        from filelock import FileLock
+
+        folder = self.share / "fuzz"
+        with FileLock(self.share / "fuzz.lock"):
+            runner = folder / "runner"
+            if not runner.exists():
+                folder.mkdir(exist_ok=True)
+                runs = start_runs(self.running(), services, options)
+                self.hold_shared_while(list(runs.values()))  # they go on after the item that started them
+                for name, run in runs.items():
+                    run.add_done_callback(functools.partial(_publish, folder / f"{name}.pickle"))
+                runner.write_text(json.dumps({"worker": self.worker, "pid": os.getpid()}))
+                return runs
+            started = json.loads(runner.read_text())
+        waiting = ThreadPoolExecutor(max_workers=max(1, len(services)), thread_name_prefix="fuzz-published")
+        futures = {name: waiting.submit(_published, folder / f"{name}.pickle", name, started) for name in services}
+        waiting.shutdown(wait=False)
+        return futures
 
     def hold_shared_while(self, futures: list[Future[Any]]) -> None:
         """A worker sharing the topology: work that goes on after the item that started it (the fuzz runs of every
@@ -430,3 +463,36 @@ class TopologySession:
         terminalreporter.write(matrix_text(edges, title, width=max(self.config.get_terminal_writer().fullwidth, 120)))
         as_json, as_html = write_reports(edges, self.config.rootpath / "reports", title)
         terminalreporter.write_line(f"matrix written to {as_json} and {as_html}")
+
+
+def _publish(path: Path, run: Future[Any]) -> None:
+    """A fuzz run's outcome for the other workers: ("result", ServiceResult) or ("error", exception), written whole
+    (a temporary file renamed) so that a reader never sees half of it."""
+    error = run.exception()
+    outcome: tuple[str, Any] = ("result", run.result()) if error is None else ("error", error)
+    try:
+        data = pickle.dumps(outcome)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle is passed on as its text
+        data = pickle.dumps(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def _published(path: Path, service: str, runner: dict[str, Any]) -> Any:
+    """Wait for the outcome another worker publishes (_publish): its ServiceResult, or its exception raised here."""
+    from harness.errors import TopologyShareError
+
+    while not path.exists():
+        try:
+            os.kill(runner["pid"], 0)
+        except ProcessLookupError:
+            if path.exists():
+                break
+            raise TopologyShareError(f"worker {runner['worker']}, which fuzzed service '{service}' for every worker, "
+                                     "ended before its run did") from None
+        time.sleep(0.2)
+    kind, value = pickle.loads(path.read_bytes())
+    if kind == "error":
+        raise value
+    return value

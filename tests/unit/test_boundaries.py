@@ -72,13 +72,19 @@ def test_errors_imports_only_the_standard_library() -> None:
     assert all(m.partition(".")[0] in {"__future__", "typing"} for m in _imports(HARNESS / "errors.py"))
 
 
-@pytest.mark.parametrize("script", sorted((HARNESS.parent / "bench").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("script", sorted((HARNESS.parent / "bench").glob("*.py"))
+                         + sorted((HARNESS.parent / "bench" / "plugins").glob("*.py")),
+                         ids=lambda p: p.relative_to(HARNESS.parent / "bench").as_posix())
 def test_bench_scripts_import(script: Path) -> None:
-    """bench/ is not run by CI; importing each script at least catches names the harness no longer has."""
+    """bench/ is not run by CI; importing each script (and each pytest plugin the scripts load into the runs they
+    measure, bench/plugins/) at least catches names the harness no longer has."""
     import importlib.util
 
     loader = importlib.util.spec_from_file_location(f"bench_{script.stem}", script)
     assert loader and loader.loader
     module = importlib.util.module_from_spec(loader)
     loader.loader.exec_module(module)
-    assert callable(getattr(module, "main", None))
+    if script.parent.name == "plugins":
+        assert any(name.startswith("pytest_") for name in vars(module))
+    else:
+        assert callable(getattr(module, "main", None))

@@ -1,15 +1,17 @@
 """A pytest plugin for the bench scripts (not a bench itself): where the time of one pytest run goes.
 
-    PYTHONPATH=. BENCH_TIMELINE=out.json python -m pytest -p bench.timeline ...    (from the repository's root)
+    PYTHONPATH=. BENCH_TIMELINE=out.json python -m pytest -p bench.plugins.timeline ...    (from the repository's root)
 
 Writes to $BENCH_TIMELINE (JSON, every time in seconds since the epoch, every duration in seconds):
     configured       pytest_configure of this plugin (the interpreter started, pytest and every plugin imported)
-    collected        collection finished (sessionstart included: the topology file loaded, the engine connected)
+    session_started  pytest_sessionstart done (this plugin's runs last: the topology file loaded, the engine connected)
+    collected        collection finished (the test modules and conftest files imported)
     first_test, last_test_end   the first item's start, the last item's end
     finished         sessionfinish done (a kept topology restored, pacts written, ...)
     tests            sum of setup + call + teardown of every item, as pytest reports them (its --durations)
     topology_setup   of that: the `topology` fixture's setup (start, or attach + restore + pytest_topology_reused)
     log_settle       of that: the plugin's LOG_SETTLE sleeps between test functions
+    restore_checks   of that: the plugin's check before each test for services an earlier test left stopped, paused, ...
 Under pytest-xdist each process writes its own file: BENCH_TIMELINE with `{worker}` in it (main, gw0, gw1, ...).
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 import pytest
 
-_times: dict[str, Any] = {"tests": 0.0, "topology_setup": 0.0, "log_settle": 0.0, "items": 0}
+_times: dict[str, Any] = {"tests": 0.0, "topology_setup": 0.0, "log_settle": 0.0, "restore_checks": 0.0, "items": 0}
 
 
 class _SettleClock:
@@ -46,6 +48,21 @@ def pytest_configure(config: pytest.Config) -> None:
     import harness.pytest_plugin as plugin
 
     plugin.time = _SettleClock()  # type: ignore[assignment]
+    check = plugin._restore_topologies
+
+    def timed_check(item: pytest.Item) -> None:
+        started = time.perf_counter()
+        try:
+            check(item)
+        finally:
+            _times["restore_checks"] += time.perf_counter() - started
+
+    plugin._restore_topologies = timed_check
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _stamp("session_started")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
