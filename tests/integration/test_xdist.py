@@ -154,3 +154,43 @@ def test_an_exclusive_test_runs_alone_also_beside_fuzz_runs(pytester: pytest.Pyt
             other_start, other_end = spans[f"{other}-{name}"]
             assert end <= other_start or other_end <= start, (worker, name, spans)
     assert left_behind(docker_client, file) == []
+
+
+# each process writes the service's log at its session's end to logs/<worker or main>.txt
+LOG_AT_END = """
+import os
+from pathlib import Path
+
+import pytest
+
+@pytest.hookimpl(tryfirst=True)  # before the plugin removes the topology
+def pytest_sessionfinish(session):
+    owner = session.config.pluginmanager.get_plugin("harness-topology")
+    if owner is not None and owner.topology is not None:
+        Path("logs").mkdir(exist_ok=True)
+        name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path("logs", name + ".txt").write_text(owner.topology["items"].logs())
+"""
+
+
+def fuzz_requests(path: Path) -> int:
+    """The most fuzzing requests (calls of /api/v1/items...) a process saw in the service's log at its end."""
+    return max(sum(1 for line in file.read_text().splitlines() if line.startswith("items: ")
+                   and " /api/v1/items" in line) for file in (path / "logs").glob("*.txt"))
+
+
+def test_workers_sharing_a_topology_fuzz_it_once(pytester: pytest.Pytester) -> None:
+    """Two workers that both run every fuzz item (--dist each) send the requests of one fuzz run, not of two: as many
+    as one process does with the same seed (a second run would double them)."""
+    file = write_topology(pytester.path, FUZZED.replace("xdist-exclusive", "xdist-fuzz-once"))
+    pytester.makeconftest(LOG_AT_END)
+    fuzz = ["--topology", str(file), "--fuzz", "--fuzz-seed", "7", "--fuzz-max-examples", "10",
+            "-p", "no:schemathesis", "-p", "no:hypothesispytest"]
+    pytester.runpytest_subprocess(*fuzz).assert_outcomes(passed=4)
+    alone = fuzz_requests(pytester.path)
+    for old in (pytester.path / "logs").glob("*.txt"):
+        old.unlink()
+    pytester.runpytest_subprocess(*fuzz, "-n", "2", "--dist", "each").assert_outcomes(passed=8)
+    assert sorted(f.stem for f in (pytester.path / "logs").glob("*.txt")) == ["gw0", "gw1"]
+    shared = fuzz_requests(pytester.path)
+    assert alone > 10 and shared < 1.5 * alone, (alone, shared)
