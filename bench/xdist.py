@@ -1,6 +1,6 @@
 """pytest-xdist: `-n 2` against `-n 0` on Runnerly's scenarios (not a test: prints figures and ratios).
 
-    .venv/bin/python bench/xdist.py [--rounds N] [--all-plugins] [--shared-path]
+    .venv/bin/python bench/xdist.py [--rounds N] [--all-plugins] [--make-test] [--shared-path]
 
 Each round runs Runnerly's scenarios (images built, the topology started and removed by every run: no reuse) as
     -n 0                    one process
@@ -10,6 +10,8 @@ one after the other, so that the ratios compare runs of the same round. The mach
 with every figure: on 2 cores shared with other work, read a ratio next to it, and repeat.
 --all-plugins: also with schemathesis' and hypothesis' own pytest plugins loaded (`-o addopts=-ra`: this
 repository's addopts opt out of them), in every process xdist starts.
+--make-test: the scenarios as `make test` runs them, every pact verified and checked for drift and every service
+fuzzed (--pact-verify --pact-drift --fuzz, 10 examples per operation): workers sharing the topology fuzz it once.
 --shared-path: the shared-topology path on its own: a one-redis topology and 20 independent tests of 0.5 s.
 """
 
@@ -30,6 +32,7 @@ RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"
 SCENARIOS = [str(ROOT / "scenarios"), "--topology", str(RUNNERLY)]
 VARIANTS = {"-n 0": ["-n", "0"], "-n 2 shared": ["-n", "2"], "-n 2 per worker": ["-n", "2", "--topology-per-worker"]}
 ALL_PLUGINS = ["-o", "addopts=-ra"]
+MAKE_TEST = ["--pact-verify", "--pact-drift", "--fuzz", "--fuzz-max-examples", "10"]
 SLOW_TESTS = """
 import time
 
@@ -84,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--all-plugins", action="store_true")
+    parser.add_argument("--make-test", action="store_true")
     parser.add_argument("--shared-path", action="store_true")
     options = parser.parse_args()
     wall([*SCENARIOS, "-k", "test_an_unknown_runner_is_404"])  # images built before the first measured run
@@ -91,6 +95,9 @@ def main() -> None:
     if options.all_plugins:
         variants |= {f"{label} (all plugins)": [*extra, *ALL_PLUGINS] for label, extra in VARIANTS.items()}
     compare("Runnerly's scenarios, topology started by each run", SCENARIOS, variants, options.rounds)
+    if options.make_test:
+        compare("Runnerly's scenarios with --pact-verify --pact-drift --fuzz --fuzz-max-examples 10",
+                [*SCENARIOS, *MAKE_TEST], dict(VARIANTS), options.rounds)
     if options.shared_path:
         with tempfile.TemporaryDirectory() as folder:
             Path(folder, "topology.yaml").write_text(REDIS)
