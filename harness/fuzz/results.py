@@ -43,6 +43,8 @@ class ServiceResult:
     findings: list[Finding] = field(default_factory=list)
     requests: int = 0
     requests_by_operation: dict[str, int] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)  # the checks run
+    excluded: dict[str, str] = field(default_factory=dict)  # {check or kind of finding: the written reason}
     seconds: float = 0.0  # wall time of the run, time.monotonic()
     log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
 

@@ -30,6 +30,8 @@ from harness.spec.model import ServiceSpec, TopologySpec
 
 DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
                   "response_schema_conformance"]
+# the check that reports invalid input accepted: part of the defaults when the mode generates invalid data
+NEGATIVE_CHECK = "negative_data_rejection"
 PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 MODES = ("positive", "negative", "all")
 
@@ -66,9 +68,11 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     return names
 
 
-def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str]:
-    """The command line's checks, else the service's, else the defaults; less the service's written exclusions."""
-    chosen = override or spec.fuzz.checks or DEFAULT_CHECKS
+def checks_for(spec: ServiceSpec, override: list[str] | None = None, mode: str = "positive") -> list[str]:
+    """The command line's checks, else the service's, else the defaults (with `negative_data_rejection` when `mode`
+    is negative or all: without it invalid input accepted with a documented status passes); less the service's
+    written exclusions."""
+    chosen = override or spec.fuzz.checks or (DEFAULT_CHECKS + ([NEGATIVE_CHECK] if mode != "positive" else []))
     excluded = {e.check for e in spec.fuzz.exclude}
     return [c for c in chosen if c not in excluded]
 
@@ -179,8 +183,9 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     spec, service = topology.spec.services[name], topology[name]
     headers = auth_headers(topology, name)
     seed = options.seed if options.seed is not None else random.randrange(2**31)  # always a seed to print
-    settings = EngineSettings(seed=seed, phases=options.phases or PHASES, checks=checks_for(spec, options.checks),
-                              mode=mode_for(spec, options.mode), max_examples=options.max_examples,
+    mode = mode_for(spec, options.mode)
+    settings = EngineSettings(seed=seed, phases=options.phases or PHASES, checks=checks_for(spec, options.checks, mode),
+                              mode=mode, max_examples=options.max_examples,
                               workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
     started, log_since = time.monotonic(), time.time()
     schema = load_schema(topology, name, headers)
@@ -209,7 +214,8 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
             notes.append(_all_404(url))
     result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
                            operations=labels + list(broken), requests=run.requests,
-                           requests_by_operation=dict(run.requests_by_operation))
+                           requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
+                           excluded={e.check: e.reason for e in spec.fuzz.exclude})
     excluded = {e.check for e in spec.fuzz.exclude}  # written exclusions cover the harness's own checks too
     result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken) if f.check not in excluded]
     result.seconds = time.monotonic() - started

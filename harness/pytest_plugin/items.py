@@ -58,20 +58,24 @@ class PactVerification(ReportingItem):
 
 class FuzzOperation(ReportingItem):
     """One operation of a service, its stateful sequences ("stateful") or the service as a whole ("(service)": base
-    path, a document that cannot be loaded), from the service's schemathesis run. The first item that runs starts
-    the runs of every service still selected, all at once (xdist workers sharing a topology: once for all of them)."""
+    path, a document that cannot be loaded), from the service's schemathesis run; or a written exclusion of a check
+    (skipped with its reason). The first item that runs starts the runs of every service still selected, all at
+    once (xdist workers sharing a topology: once for all of them)."""
 
     def __init__(self, *, service: str, operation: str, owner: TopologySession, problem: str = "",
-                 **kwargs: Any) -> None:
+                 excluded: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.service = service
         self.operation = operation
         self.owner = owner
         self.problem = problem  # why the item cannot run (a document that does not load, an unparsable operation)
+        self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def runtest(self) -> None:
         from harness.report.fuzz import PYTEST_RERUN, findings_text
 
+        if self.excluded:
+            pytest.skip(f"excluded: {self.excluded}")
         if self.problem:
             raise ReportedFailure(f"ERROR {self.problem}")
         result = self._result()
@@ -90,7 +94,8 @@ class FuzzOperation(ReportingItem):
                 checks=_split(config.getoption("fuzz_checks")), phases=_split(config.getoption("fuzz_phases")),
                 mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
-            selected = [i.service for i in self.session.items if isinstance(i, FuzzOperation) and not i.problem]
+            selected = [i.service for i in self.session.items
+                        if isinstance(i, FuzzOperation) and not i.problem and not i.excluded]
             services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
             runs.update(self.owner.fuzz_runs(services, options))
         return runs[self.service].result()

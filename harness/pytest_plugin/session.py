@@ -259,10 +259,10 @@ class TopologySession:
             raise pytest.UsageError(str(error)) from None
         topology = self.running()  # the operations are read from the running services' specs
 
-        def add(name: str, label: str, problem: str = "") -> None:
+        def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
             items.append(FuzzOperation.from_parent(session, name=item_name, service=name, operation=label,
-                                                   owner=self, problem=problem))
+                                                   owner=self, problem=problem, excluded=excluded))
 
         for name in names:
             try:
@@ -276,6 +276,8 @@ class TopologySession:
             for label, problem in broken.items():
                 add(name, label, f"{label} of service '{name}' cannot be parsed, so it was not fuzzed:\n{problem}")
             add(name, "stateful")
+            for exclusion in self.spec.services[name].fuzz.exclude:  # skipped, with the written reason
+                add(name, f"excluded {exclusion.check}", excluded=exclusion.reason)
 
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """One item per pact file: verified, failed, error (unreadable, provider not a service: the item fails

@@ -32,9 +32,17 @@ def summary_line(result: ServiceResult) -> str:
 def print_result(result: ServiceResult, err: Console) -> None:
     if result.passed:
         err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
-        return
-    err.print(f"[red]FAILED[/red] {summary_line(result)}", highlight=False, soft_wrap=True)
-    err.print(findings_text(result, result.findings), markup=False, highlight=False, soft_wrap=True)
+    else:
+        err.print(f"[red]FAILED[/red] {summary_line(result)}", highlight=False, soft_wrap=True)
+    if result.excluded:
+        err.print(excluded_text(result), markup=False, highlight=False, soft_wrap=True)
+    if not result.passed:
+        err.print(findings_text(result, result.findings), markup=False, highlight=False, soft_wrap=True)
+
+
+def excluded_text(result: ServiceResult) -> str:
+    """A line per written exclusion of the service: what is not checked, and why."""
+    return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
 
 def findings_text(result: ServiceResult, findings: list[Finding], rerun: str = CLI_RERUN) -> str:
@@ -81,7 +89,8 @@ def _mentions(line: str, target: str) -> bool:
 
 def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
     """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
-    when something was found about it (a base path, an engine error). A case with an error-kind finding is an
+    when something was found about it (a base path, an engine error), and a skipped one per written exclusion
+    ("excluded CHECK", the reason). A case with an error-kind finding is an
     <error>, else a <failure> when a check failed. Each distinct finding appears once."""
     cases: list[Case] = []
     for result in results:
@@ -97,4 +106,6 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
             message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
             cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
                               failure=message if mine and not errors else None, details=details))
+        cases += [Case(f"fuzz.{result.service}", f"excluded {check}", skipped=f"excluded: {reason}")
+                  for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from harness.fuzz.session import DEFAULT_CHECKS, checks_for, mode_for
+from harness.fuzz.session import DEFAULT_CHECKS, NEGATIVE_CHECK, checks_for, mode_for
 from harness.spec.model import ServiceSpec
 
 
@@ -29,3 +29,13 @@ def test_written_exclusions_apply_to_any_choice_of_checks() -> None:
     spec = service(exclude=[{"check": "status_code_conformance", "reason": "documented elsewhere, on purpose"}])
     assert checks_for(spec) == [c for c in DEFAULT_CHECKS if c != "status_code_conformance"]
     assert checks_for(spec, ["status_code_conformance", "not_a_server_error"]) == ["not_a_server_error"]
+
+
+def test_a_run_with_invalid_data_checks_that_it_is_rejected_unless_checks_are_chosen() -> None:
+    assert checks_for(service()) == DEFAULT_CHECKS
+    for mode in ("negative", "all"):
+        assert checks_for(service(), mode=mode) == [*DEFAULT_CHECKS, NEGATIVE_CHECK]
+    assert checks_for(service(), ["not_a_server_error"], "negative") == ["not_a_server_error"]
+    assert checks_for(service(checks=["status_code_conformance"]), mode="negative") == ["status_code_conformance"]
+    spec = service(exclude=[{"check": NEGATIVE_CHECK, "reason": "stores whatever it gets, on purpose"}])
+    assert checks_for(spec, mode="negative") == DEFAULT_CHECKS

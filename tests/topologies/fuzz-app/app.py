@@ -7,6 +7,10 @@
                                  app), and GET /items sends `id` as a string: a schema drift behind the base path
     CRASH=1                      GET /items/0 makes the handler crash: the connection closes with no response
     API_KEY=k                    every path but /health, the document included, needs `X-API-Key: k` (else 401)
+    WRITES=strict                adds POST /items (a JSON object with a required non-empty string `name`): a body
+                                 that breaks the schema is answered 400
+    WRITES=lax                   the same operation, but any body is accepted with 201: missing input validation,
+                                 what negative fuzzing finds
 
 The document is served at /openapi.json; it documents the behaviour of the BASE=/api/v1 service exactly.
 """
@@ -22,11 +26,13 @@ DECLARED = os.environ.get("DECLARED", BASE)
 SPEC_KIND = os.environ.get("SPEC", "openapi3")
 CRASH = os.environ.get("CRASH") == "1"
 API_KEY = os.environ.get("API_KEY", "")
+WRITES = os.environ.get("WRITES", "")  # "", "strict" or "lax"
 DRIFT = DECLARED != BASE  # the drifted service also sends ids as strings
 ITEMS = {i: {"id": i, "name": f"item {i}"} for i in range(1, 6)}
 ITEM = {"type": "object", "required": ["id", "name"],
         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+NEW_ITEM = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "minLength": 1}}}
 
 
 def openapi3() -> dict:
@@ -47,6 +53,12 @@ def openapi3() -> dict:
                               "404": {"description": "no such item", **answer(ERROR)}}}},
         },
     }
+    if WRITES:
+        spec["paths"]["/items"]["post"] = {
+            "operationId": "addItem", "requestBody": {"required": True, "content": {"application/json": {
+                "schema": NEW_ITEM}}},
+            "responses": {"201": {"description": "added", **answer(ITEM)},
+                          "400": {"description": "bad input", **answer(ERROR)}}}
     if DECLARED:
         spec["servers"] = [{"url": DECLARED}]
     if API_KEY:
@@ -89,9 +101,11 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path[len(BASE):]
         if path == "/items":
             try:
-                limit = int(parse_qs(url.query).get("limit", ["10"])[0])
+                limit = int(parse_qs(url.query, keep_blank_values=True).get("limit", ["10"])[0])
             except ValueError:
                 return self._send(400, {"error": "limit must be an integer"})
+            if not 1 <= limit <= 100:
+                return self._send(400, {"error": "limit must be from 1 to 100"})
             items = list(ITEMS.values())[: max(0, limit)]
             return self._send(200, [{**i, "id": str(i["id"])} for i in items] if DRIFT else items)
         if match := re.fullmatch(r"/items/([^/]+)", path):
@@ -104,6 +118,20 @@ class Handler(BaseHTTPRequestHandler):
             item = ITEMS.get(number)
             return self._send(200, item) if item else self._send(404, {"error": "no such item"})
         return self._send(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        if not WRITES or urlsplit(self.path).path != BASE + "/items":
+            return self._send(405, {"error": "method not allowed"})
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if WRITES == "lax":  # takes whatever it is sent
+            return self._send(201, {"id": len(ITEMS) + 1, "name": "new item"})
+        try:
+            body = json.loads(data)
+        except ValueError:
+            return self._send(400, {"error": "the body is not JSON"})
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            return self._send(400, {"error": "name: a non-empty string is required"})
+        return self._send(201, {"id": len(ITEMS) + 1, "name": body["name"]})
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("do_"):  # any other method: 405, as web frameworks answer (http.server says 501)
