@@ -6,12 +6,15 @@ Against a Runnerly topology started here (its own run: never one another process
 1. requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
    service with the same settings (token, seed, examples, phases, checks, mode); both count requests in the
    service's own log;
-2. the wall time of every Runnerly service fuzzed one after another, next to all of them at once (`harness fuzz`).
+2. the wall time of every Runnerly service fuzzed one after another, next to all of them at once (`harness fuzz`:
+   the fork server of the concurrent runs is started before the topology, as the CLI does), with where the CPU went:
+   this process, the fuzzing processes (the fork server's reaped children), each container (the engine's stats).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -29,7 +32,10 @@ from harness.fuzz.session import (
     fuzz_all,
     fuzz_service,
     fuzz_targets,
+    prepare_runs,
 )
+from harness.runtime.engine import connect
+from harness.runtime.labels import RUN
 
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
@@ -53,12 +59,31 @@ def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple
     return requests, seconds
 
 
+def containers_cpu(topology: Topology) -> dict[str, float]:
+    """CPU seconds each container of the run has used so far (the engine's cgroup counters)."""
+    client = connect()
+    return {c.name: c.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+            for c in client.containers.list(filters={"label": f"{RUN}={topology.run_id}"})}
+
+
+def children_cpu() -> float:
+    """CPU seconds of the reaped children of this process's children (the fork server's fuzzing processes)."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[13]) + int(fields[14])) / ticks  # cutime, cstime
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-examples", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     spec = load_topology(RUNNERLY)
+    prepare_runs(fuzz_targets(spec))  # as `harness fuzz` does, while the topology starts
     with Topology.start(spec) as topology:
         options = FuzzOptions(max_examples=args.max_examples, seed=args.seed)
         since = time.time()
@@ -73,20 +98,31 @@ def main() -> None:
               "(process start and schema loading included)")
         print(f"  ratio: {our_rate / st_rate:.2f}")
         names = fuzz_targets(topology.spec)
-        started, cpu = time.perf_counter(), time.process_time()
+        load = os.getloadavg()[0]
+        started, cpu, containers = time.perf_counter(), time.process_time(), containers_cpu(topology)
         one_by_one = [fuzz_service(topology, name, FuzzOptions(seed=args.seed)) for name in names]
         sequential, cpu = time.perf_counter() - started, time.process_time() - cpu
-        started = time.perf_counter()
+        services = sum(containers_cpu(topology).values()) - sum(containers.values())
+        started, children, containers = time.perf_counter(), children_cpu(), containers_cpu(topology)
+        main_cpu = time.process_time()
         at_once = fuzz_all(topology, names, FuzzOptions(seed=args.seed))
-        concurrent = time.perf_counter() - started
+        concurrent, main_cpu = time.perf_counter() - started, time.process_time() - main_cpu
+        time.sleep(0.5)  # the fuzzing processes end (and are reaped) just after their results arrive
+        workers = children_cpu() - children
+        services_at_once = sum(containers_cpu(topology).values()) - sum(containers.values())
+        total = main_cpu + workers + services_at_once
         for label, results, seconds in (("one after another", one_by_one, sequential),
                                         ("all at once", at_once, concurrent)):
             print(f"default run of {len(results)} Runnerly services, {label}: {seconds:.1f} s, "
                   f"{sum(r.requests for r in results)} requests, {sum(len(r.findings) for r in results)} findings")
-        print(f"  ratio all at once / one after another: {concurrent / sequential:.2f} (one after another used "
-              f"{cpu:.1f} s of CPU in this process, on {os.cpu_count()} cores shared with the services and the "
-              f"machine's other load: a run that is mostly CPU cannot gain more than the free cores)")
-
+        print(f"  ratio all at once / one after another: {concurrent / sequential:.2f} (load average {load:.1f} "
+              f"before, {os.cpu_count()} cores shared with the services and the machine's other load)")
+        print(f"  CPU one after another: harness {cpu:.1f} s + containers {services:.1f} s = "
+              f"{cpu + services:.1f} s in {sequential:.1f} s")
+        print(f"  CPU all at once: harness {main_cpu:.1f} s + fuzzing processes {workers:.1f} s + containers "
+              f"{services_at_once:.1f} s = {total:.1f} s in {concurrent:.1f} s; "
+              f"on {os.cpu_count()} cores no less than {total / (os.cpu_count() or 1):.1f} s, "
+              f"nor than the longest service alone ({max(r.seconds for r in one_by_one):.1f} s one after another)")
 
 if __name__ == "__main__":
     main()

@@ -336,7 +336,7 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.extras import FUZZ, require
 
     require("harness fuzz", FUZZ)
-    from harness.fuzz.session import PHASES, FuzzOptions, fuzz_all, fuzz_targets
+    from harness.fuzz.session import PHASES, FuzzOptions, fuzz_all, fuzz_targets, prepare_runs
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import print_result, write_fuzz_junit
     from harness.runtime.topology import Topology
@@ -353,6 +353,7 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=phases,
                           checks=args.checks.split(",") if args.checks else None, mode=args.mode,
                           workers=args.workers)
+    prepare_runs(names, options)  # while the topology starts
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
         for name in names:
             err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)

@@ -110,26 +110,42 @@ class TopologyView:
         return ServiceView(name, self.urls[name])
 
 
+def prepare_runs(names: list[str], options: FuzzOptions = FuzzOptions()) -> None:
+    """Start the fork server of concurrent runs (start_runs) now, when several services will be fuzzed: its imports of
+    schemathesis and Hypothesis (about 1 s of CPU) then overlap with starting or attaching to the topology instead of
+    delaying every run. Returns at once; does nothing for one service or when the server is running already."""
+    if len(names) < 2:
+        return
+    from multiprocessing import forkserver
+
+    _fork_server()
+    # the server imports Hypothesis, which may write its folder right away
+    with _environment(HYPOTHESIS_STORAGE_DIRECTORY=str(options.cache_dir or default_cache_dir())):
+        forkserver.ensure_running()
+
+
 def start_runs(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions()
                ) -> dict[str, Future[ServiceResult]]:
     """Start fuzzing `names` all at once; returns a future per service, in the order of `names`.
 
     One service runs in a thread of this process; several run in processes of their own, forked from a server process
-    that has schemathesis imported already (a process starts in milliseconds, not seconds): Hypothesis parses source
-    with `ast` while it runs, and CPython 3.11 cannot do that in two threads at once ("SystemError: AST constructor
-    recursion depth mismatch"). The services' logs are read here, after each run."""
-    waiting = ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="fuzz")
+    that has schemathesis imported already (a process starts in milliseconds, not seconds; prepare_runs starts the
+    server early): Hypothesis parses source with `ast` while it runs, and CPython 3.11 cannot do that in two threads
+    at once ("SystemError: AST constructor recursion depth mismatch"). The services' logs are read here, after each
+    run."""
+    waiting = ThreadPoolExecutor(max_workers=len(names) + 1, thread_name_prefix="fuzz")
     if len(names) == 1:
         futures = {names[0]: waiting.submit(fuzz_service, topology, names[0], options)}
     else:
+        prepare_runs(names, options)
         processes = ProcessPoolExecutor(max_workers=len(names), mp_context=_fork_server())
         view = TopologyView.of(topology)
         since = time.time()
-        # the fork server starts with the first run and imports Hypothesis, which may write its folder right away
-        with _environment(HYPOTHESIS_STORAGE_DIRECTORY=str(options.cache_dir or default_cache_dir())):
-            runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
-        processes.shutdown(wait=False)  # the runs submitted go on; the workers end with them
+        runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
         futures = {name: waiting.submit(_with_log, run, topology, name, since) for name, run in runs.items()}
+        # the pool ends once every run is done, from a thread of its own: `shutdown(wait=False)` here would leave its
+        # manager thread to the interpreter's exit, which can then write to a closed pipe (a traceback at exit)
+        waiting.submit(processes.shutdown, wait=True)
     waiting.shutdown(wait=False)
     return futures
 

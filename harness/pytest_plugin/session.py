@@ -247,7 +247,7 @@ class TopologySession:
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.session import fuzz_targets, operations
+        from harness.fuzz.session import FuzzOptions, fuzz_targets, operations, prepare_runs
 
         assert self.spec is not None
         only = self.config.getoption("fuzz_service")
@@ -257,6 +257,8 @@ class TopologySession:
             names = fuzz_targets(self.spec, only)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        cache = getattr(self.config, "cache", None)
+        prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts
         topology = self.running()  # the operations are read from the running services' specs
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
