@@ -320,7 +320,10 @@ def load_schema(topology: Topology, name: str, headers: Headers | None) -> Any:
     sent = headers() if headers else {}
     text = _fetch(url, sent, name)
     _parse(text, name, url)
-    return _loaded(lambda: schemathesis.openapi.from_url(url, headers=sent, timeout=10), name, url)
+    # the text fetched once, parsed by schemathesis as `from_url` would (JSON, else YAML); `location` as it sets it
+    loaded = _loaded(lambda: schemathesis.openapi.from_file(text), name, url)
+    loaded.location = url
+    return loaded
 
 
 def _fetch(url: str, headers: dict[str, str], name: str) -> str:
