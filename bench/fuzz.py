@@ -62,7 +62,7 @@ def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple
 def containers_cpu(topology: Topology) -> dict[str, float]:
     """CPU seconds each container of the run has used so far (the engine's cgroup counters)."""
     client = connect()
-    return {c.name: c.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+    return {c.name: c.stats(stream=False, one_shot=True)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
             for c in client.containers.list(filters={"label": f"{RUN}={topology.run_id}"})}
 
 
@@ -99,12 +99,13 @@ def main() -> None:
         print(f"  ratio: {our_rate / st_rate:.2f}")
         names = fuzz_targets(topology.spec)
         load = os.getloadavg()[0]
-        started, cpu, containers = time.perf_counter(), time.process_time(), containers_cpu(topology)
+        containers = containers_cpu(topology)  # before the clock starts: the engine's stats take a while
+        started, cpu = time.perf_counter(), time.process_time()
         one_by_one = [fuzz_service(topology, name, FuzzOptions(seed=args.seed)) for name in names]
         sequential, cpu = time.perf_counter() - started, time.process_time() - cpu
         services = sum(containers_cpu(topology).values()) - sum(containers.values())
-        started, children, containers = time.perf_counter(), children_cpu(), containers_cpu(topology)
-        main_cpu = time.process_time()
+        children, containers = children_cpu(), containers_cpu(topology)
+        started, main_cpu = time.perf_counter(), time.process_time()
         at_once = fuzz_all(topology, names, FuzzOptions(seed=args.seed))
         concurrent, main_cpu = time.perf_counter() - started, time.process_time() - main_cpu
         time.sleep(0.5)  # the fuzzing processes end (and are reaped) just after their results arrive
