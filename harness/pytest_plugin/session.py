@@ -257,8 +257,9 @@ class TopologySession:
             names = fuzz_targets(self.spec, only)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
-        cache = getattr(self.config, "cache", None)
-        prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts
+        if self.share is None or self.worker is None:  # workers sharing a topology: one of them fuzzes it, later
+            cache = getattr(self.config, "cache", None)
+            prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts
         topology = self.running()  # the operations are read from the running services' specs
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
