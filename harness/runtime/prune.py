@@ -56,8 +56,9 @@ def prune_images(client: docker.DockerClient, keep: int = KEEP_PER_CONTEXT,
 
 
 def under(folder: Path) -> Callable[[str], bool]:
-    """Build contexts inside `folder`."""
-    return lambda context: bool(context) and Path(context).resolve().is_relative_to(folder.resolve())
+    """Build contexts inside `folder`. A label that is not an absolute path (the fault helper's "fault-helper") names
+    no folder: it is never under the current one."""
+    return lambda context: Path(context).is_absolute() and Path(context).resolve().is_relative_to(folder.resolve())
 
 
 def _built_at(image: dict) -> int:
