@@ -13,12 +13,14 @@ netfilter rules in the chain HARNESS-FAULTS, jumped to from OUTPUT, on packets o
 tc netem would do delay and loss in the kernel, but kernels without sch_netem exist (this project's CI machines),
 while netfilter queueing is part of every kernel that runs Docker's own rules.
 
-Providers are named by their service name on the topology network and resolved through Docker's DNS every
-RESOLVE_SECONDS, so a provider that restarts with a new address keeps its fault; a name that does not resolve
-(provider stopped) keeps its last address.
+Providers are named by their service name on the topology network. `apply` gets their addresses from the harness
+(the engine's view), so a fault's rules are in place when `apply` answers even if Docker's DNS does not answer at
+that moment; the names are then resolved through Docker's DNS every RESOLVE_SECONDS, so a provider that restarts
+with a new address keeps its fault; a name that does not resolve (provider stopped) keeps its last address.
 
     python3 fault_agent.py serve         the helper's main process: holds the state, the queues, the rules
-    python3 fault_agent.py apply JSON    replace the faults: {"faults": [Fault, ...]}; prints the rules; exit 1 on error
+    python3 fault_agent.py apply JSON    replace the faults: {"faults": [Fault, ...], "addresses": {name: IPv4}};
+                                         prints the rules; exit 1 on error
     python3 fault_agent.py show          print the faults and the addresses they resolve to, as JSON
 
 Fault = {"id": str, "target": service name | null (all destinations), "delay_ms": int, "jitter_ms": int,
@@ -177,9 +179,11 @@ class Agent:
                 changed = True
         return changed
 
-    def apply(self, faults: list[dict[str, Any]]) -> list[str]:
+    def apply(self, faults: list[dict[str, Any]], given: dict[str, str] | None = None) -> list[str]:
+        """Replace the faults; `given`: target -> address from the harness, overridden by a look-up that answers."""
         self.faults = faults
-        self.addresses = {k: v for k, v in self.addresses.items() if any(f.get("target") == k for f in faults)}
+        targets = {f.get("target") for f in faults if f.get("target")}
+        self.addresses = {k: v for k, v in {**self.addresses, **(given or {})}.items() if k in targets}
         self.resolve()
         self.queues.configure({FIRST_QUEUE + i: (f["delay_ms"] / 1000, f.get("jitter_ms", 0) / 1000)
                                for i, f in enumerate(faults) if f.get("delay_ms")})
@@ -230,7 +234,8 @@ class Agent:
             request = json.loads(_read_all(connection))
             try:
                 if request["command"] == "apply":
-                    reply: dict[str, Any] = {"ok": True, "rules": self.apply(request["faults"])}
+                    reply: dict[str, Any] = {"ok": True, "rules": self.apply(request["faults"],
+                                                                             request.get("addresses"))}
                 else:
                     reply = {"ok": True, "faults": self.faults, "addresses": self.addresses}
             except Exception as error:  # noqa: BLE001 - reported to the harness, which raises FaultError
@@ -266,7 +271,8 @@ def main(argv: list[str]) -> int:
         Agent().serve()
         return 0
     if argv[:1] == ["apply"] and len(argv) == 2:
-        return _request({"command": "apply", "faults": json.loads(argv[1])["faults"]})
+        payload = json.loads(argv[1])
+        return _request({"command": "apply", "faults": payload["faults"], "addresses": payload.get("addresses", {})})
     if argv[:1] == ["show"]:
         return _request({"command": "show"})
     print(__doc__, file=sys.stderr)

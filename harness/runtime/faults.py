@@ -227,7 +227,7 @@ class TopologyFaults:
             helper = self._helper(fault.consumer, create=True)
             assert helper is not None
             try:
-                helper.apply([*helper.faults, fault])
+                self._apply(helper, [*helper.faults, fault])
             except FaultError:
                 if not helper.faults:
                     self._drop_helper(fault.consumer)
@@ -246,7 +246,7 @@ class TopologyFaults:
                 return
             rest = [f for f in helper.faults if f.id != fault.id]
             if rest:
-                helper.apply(rest)
+                self._apply(helper, rest)
             else:
                 self._drop_helper(fault.consumer)
 
@@ -288,12 +288,23 @@ class TopologyFaults:
                 self._drop_helper(service.name, clear=False)  # its namespace is gone with the old container
                 replacement = self._helper(service.name, create=True)
                 assert replacement is not None
-                replacement.apply(faults)
+                self._apply(replacement, faults)
             for helper in self._helpers.values():
                 if helper.consumer.name != service.name and any(f.provider == service.name for f in helper.faults):
-                    helper.apply(helper.faults)
+                    self._apply(helper, helper.faults)
 
     # --- helpers -----------------------------------------------------------------------------------------------
+
+    def _apply(self, helper: _Helper, faults: list[Fault]) -> None:
+        """`helper.apply` with each provider's address as the engine has it now, so that the rules are in place when
+        this returns even if the provider's name does not resolve in the consumer at this moment (the agent's own
+        look-ups, every 0.5 s, then follow it to a new address)."""
+        addresses = {}
+        for provider in {f.provider for f in faults if f.provider is not None}:
+            address = self._topology[provider].address()
+            if address is not None:
+                addresses[provider] = address
+        helper.apply(faults, addresses)
 
     def _helper_containers(self) -> list:
         return L.inspected_containers(self._topology.client,
@@ -378,9 +389,10 @@ class _Helper:
                          f"{HELPER_START_TIMEOUT:g} s (status {self.container.status}). Its log:\n{logs}",
                          consumer=self.consumer.name, provider=None)
 
-    def apply(self, faults: list[Fault]) -> None:
-        """Make `faults` the consumer's faults (replacing the previous set at once)."""
-        payload = json.dumps({"faults": [f.for_agent() for f in faults]})
+    def apply(self, faults: list[Fault], addresses: dict[str, str] | None = None) -> None:
+        """Make `faults` the consumer's faults (replacing the previous set at once); their rules are in place when
+        this returns. `addresses`: provider name -> IPv4 address, used when the agent cannot look the name up."""
+        payload = json.dumps({"faults": [f.for_agent() for f in faults], "addresses": addresses or {}})
         reply = self._agent(["apply", payload], faults)
         if not reply.get("ok"):
             described = "; ".join(f.describe() for f in faults) or "no faults"

@@ -181,6 +181,18 @@ class Service:
         self.container.unpause()
         self.left = None
 
+    def address(self) -> str | None:
+        """Its IPv4 address on the topology's network as the engine has it now; None when it is not running or not
+        on that network (stopped, disconnected)."""
+        if self._network is None:
+            return None
+        try:
+            self.container.reload()
+        except docker.errors.NotFound:
+            return None
+        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        return (networks.get(self._network) or {}).get("IPAddress") or None
+
     def disconnect(self) -> None:
         """Take the service off the topology's network (peers can no longer reach it)."""
         self.container.client.networks.get(self._network).disconnect(self.container)

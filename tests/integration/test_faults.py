@@ -162,6 +162,35 @@ def test_a_fault_follows_its_provider_to_a_new_address_and_its_consumer_through_
     assert helpers(docker_client, edges) == []
 
 
+RESOLVE = """
+import socket, sys
+try:
+    print(socket.gethostbyname(sys.argv[1]))
+except OSError as error:
+    print(type(error).__name__)
+"""
+
+
+def test_a_fault_is_in_place_when_its_block_starts_even_if_the_providers_name_does_not_resolve(
+        edges: Topology, docker_client) -> None:  # noqa: ANN001
+    # greeter back on the network without its service name: running, with an address, but "greeter" resolves to
+    # nothing in relay, as when Docker's DNS does not answer in time under load
+    edges["greeter"].disconnect()
+    try:
+        docker_client.networks.get(edges.network).connect(edges["greeter"].container)
+        address = _address(edges, "greeter")
+        looked_up = edges["relay"].exec(["python", "-c", RESOLVE, "greeter"]).output.strip()
+        assert looked_up == "gaierror", looked_up
+        with edges.edge("relay", "greeter").delay(ms=300):
+            delayed = connects(edges, "relay", address, 8000, samples=4)
+        print(f"\ngreeter unresolvable: relay -> {address} with a 300 ms delay: {[round(t, 3) for t in delayed]}")
+        assert min(delayed) >= 0.24  # the first connect too: the rule was there when the block started
+    finally:
+        docker_client.networks.get(edges.network).disconnect(edges["greeter"].container)
+        edges["greeter"].connect()
+    assert median_ms(connects(edges, "relay", "greeter", 8000, samples=2)) < 150
+
+
 def test_a_block_that_raises_still_removes_its_fault_and_helper(edges: Topology, docker_client) -> None:  # noqa: ANN001
     with pytest.raises(RuntimeError), edges.edge("relay", "greeter").cut():
         assert len(helpers(docker_client, edges)) == 1
