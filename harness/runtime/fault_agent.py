@@ -46,20 +46,34 @@ from typing import Any
 CHAIN = "HARNESS-FAULTS"
 SOCKET_PATH = "/run/harness-faults.sock"
 RESOLVE_SECONDS = 0.5
-FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE + index of the fault
+FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE and up, one per delay
 NF_ACCEPT = 1
 NFQNL_COPY_META = 1
 
 
-def rules(faults: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
-    """iptables-restore lines (filter table) for `faults`; `addresses` maps target names to IPv4 addresses.
+def queue_numbers(faults: list[dict[str, Any]], previous: dict[str, int]) -> dict[str, int]:
+    """Fault id -> its NFQUEUE number, for the delays in `faults`. A delay keeps the number it had in `previous`
+    (so that removing another fault never moves it to another queue, where it would pass undelayed or with the
+    other's delay until the rules are rewritten); a new one takes the lowest free number from FIRST_QUEUE."""
+    numbers = {f["id"]: previous[f["id"]] for f in faults if f.get("delay_ms") and f["id"] in previous}
+    for fault in faults:
+        if fault.get("delay_ms") and fault["id"] not in numbers:
+            numbers[fault["id"]] = next(n for n in range(FIRST_QUEUE, FIRST_QUEUE + len(faults))
+                                        if n not in numbers.values())
+    return numbers
+
+
+def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[str, int] | None = None) -> list[str]:
+    """iptables-restore lines (filter table) for `faults`; `addresses` maps target names to IPv4 addresses,
+    `queues` fault ids to their NFQUEUE numbers (default: `queue_numbers(faults, {})`).
 
     Cuts first, then loss, then delays; edge faults before service-wide ones of the same kind. A fault whose target
     has no address yet (a provider never seen running) has no rule.
     """
+    queues = queue_numbers(faults, {}) if queues is None else queues
     lines = ["*filter", f":{CHAIN} - [0:0]"]
     ordered = sorted(enumerate(faults), key=lambda f: (_kind_rank(f[1]), f[1].get("target") is None, f[0]))
-    for index, fault in ordered:
+    for _, fault in ordered:
         target = fault.get("target")
         if target is not None and target not in addresses:
             continue
@@ -74,7 +88,7 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
             probability = min(max(float(fault["loss_percent"]) / 100, 0.0), 1.0)
             lines.append(f"{match} -m statistic --mode random --probability {probability:.4f} -j DROP")
         if fault.get("delay_ms"):
-            lines.append(f"{match} -j NFQUEUE --queue-num {FIRST_QUEUE + index} --queue-bypass")
+            lines.append(f"{match} -j NFQUEUE --queue-num {queues[fault['id']]} --queue-bypass")
     lines.append("COMMIT")
     return lines
 
@@ -164,6 +178,7 @@ class Agent:
     def __init__(self) -> None:
         self.faults: list[dict[str, Any]] = []
         self.addresses: dict[str, str] = {}
+        self.queue_of: dict[str, int] = {}  # fault id -> NFQUEUE number
         self.queues = DelayQueues()
 
     def resolve(self) -> bool:
@@ -185,12 +200,13 @@ class Agent:
         targets = {f.get("target") for f in faults if f.get("target")}
         self.addresses = {k: v for k, v in {**self.addresses, **(given or {})}.items() if k in targets}
         self.resolve()
-        self.queues.configure({FIRST_QUEUE + i: (f["delay_ms"] / 1000, f.get("jitter_ms", 0) / 1000)
-                               for i, f in enumerate(faults) if f.get("delay_ms")})
+        self.queue_of = queue_numbers(faults, self.queue_of)
+        self.queues.configure({self.queue_of[f["id"]]: (f["delay_ms"] / 1000, f.get("jitter_ms", 0) / 1000)
+                               for f in faults if f.get("delay_ms")})
         return self.write_rules()
 
     def write_rules(self) -> list[str]:
-        lines = rules(self.faults, self.addresses)
+        lines = rules(self.faults, self.addresses, self.queue_of)
         _run(["iptables-restore", "--noflush"], "\n".join(lines) + "\n")
         if subprocess.run(["iptables", "-C", "OUTPUT", "-j", CHAIN], capture_output=True).returncode != 0:
             _run(["iptables", "-I", "OUTPUT", "1", "-j", CHAIN])

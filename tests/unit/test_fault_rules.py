@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import InvalidFault
-from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, rules
+from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, queue_numbers, rules
 from harness.runtime.faults import Edge, Fault
 
 ADDRESSES = {"dataservice": "172.20.0.4", "redis": "172.20.0.2"}
@@ -40,6 +40,18 @@ def test_an_edge_delay_comes_before_the_consumers_service_wide_delay_and_each_ha
     assert lines[2:-1] == [f"{EDGE} -j NFQUEUE --queue-num {FIRST_QUEUE + 1} --queue-bypass",
                            f"-A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -j NFQUEUE --queue-num {FIRST_QUEUE} "
                            "--queue-bypass"]
+
+
+def test_a_delay_keeps_its_queue_when_another_fault_of_the_consumer_is_removed() -> None:
+    first, second = Fault("gateway", None, delay_ms=200), Fault("gateway", "dataservice", delay_ms=900)
+    both = queue_numbers(agent(first, second), {})
+    assert both == {first.id: FIRST_QUEUE, second.id: FIRST_QUEUE + 1}
+    left = queue_numbers(agent(second), both)  # the first removed: the second stays on its queue
+    assert left == {second.id: FIRST_QUEUE + 1}
+    assert rules(agent(second), ADDRESSES, left)[2:-1] == [f"{EDGE} -j NFQUEUE --queue-num {FIRST_QUEUE + 1} "
+                                                           "--queue-bypass"]
+    third = Fault("gateway", "redis", delay_ms=50, loss_percent=5)
+    assert queue_numbers(agent(second, third), left) == {second.id: FIRST_QUEUE + 1, third.id: FIRST_QUEUE}
 
 
 def test_a_provider_without_an_address_yet_has_no_rule_and_no_faults_empty_the_chain() -> None:
