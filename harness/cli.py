@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_PASSED, HarnessError, TopologyNotRunning
+from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_PASSED, HarnessError, TopologyNotRunning
 from harness.report.console import make_console
 from harness.runtime.interrupts import interrupt_on_sigterm
 
@@ -370,7 +370,7 @@ def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.extras import CONTRACTS_DRIFT, require
 
     require("harness drift", CONTRACTS_DRIFT)
-    from harness.contracts.drift import CLEAN, NOT_APPLICABLE, check_topology, running_fetcher
+    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, check_topology, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
 
     recorder = _recorder(args, _page_option(args.report))
@@ -383,6 +383,8 @@ def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.junit:
         write_drift_junit(results, args.junit)
     _write_page(recorder, args.report, spec, out, drift=results)
+    if any(r.verdict == ERROR for r in results):
+        return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
     return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
 
 

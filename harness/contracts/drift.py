@@ -735,14 +735,17 @@ def check_topology(topology: TopologySpec, pacts: Path | None = None, provider: 
     `provider`, in file order. Each provider's document is read once.
 
     Raises:
-        MalformedPact: no pact folder; OptionError: `provider` names no pact of the folder.
+        MalformedPact: no pact folder; OptionError: the folder holds no pact file, or `provider` names no pact of it.
     """
+    from harness.errors import OptionError
+
     folder = pacts if pacts is not None else (topology.base_dir / topology.contracts.pacts).resolve()
     files = pact_files(folder)
     documents: dict[str, Document | SpecUnavailable] = {}
+    if not files:  # a drift gate pointed at the wrong folder must not pass
+        raise OptionError(f"no pact to check in {folder}: no *.json file there; pass the folder with --pacts or set "
+                          "`contracts.pacts:` in the topology")
     if provider is not None:
-        from harness.errors import OptionError
-
         chosen = [f for f in files if _provider_of(f) in (provider, None)]
         if not any(_provider_of(f) == provider for f in chosen):
             names = sorted({p for f in files if (p := _provider_of(f))})

@@ -38,8 +38,8 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
                  consumer: str | None = None) -> Selection:
     """The pacts to verify (all of the folder, less filters) and the handlers of their states.
 
-    `provider`/`consumer` filter by service (or by the name the pact writes). Unreadable files are kept (they get an
-    error verdict) unless a filter is given.
+    `provider`/`consumer` filter by service (or by the name the pact writes). Unreadable files are always kept: they
+    may be one of the pacts asked for, and get an error verdict.
 
     Raises:
         MalformedPact: the folder is missing.
@@ -49,8 +49,9 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
     where = pact_folder(spec, folder)
     sources = scan_pacts(where)
     if provider or consumer:
-        sources = [s for s in sources if isinstance(s, PactFile)
-                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
+        chosen = [s for s in sources if isinstance(s, PactFile)
+                  and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
+        sources = [s for s in sources if not isinstance(s, PactFile) or s in chosen] if chosen else []
     if not sources:
         raise OptionError(_nothing_selected(spec, scan_pacts(where), where, provider, consumer))
     registry = load_states([spec.base_dir / f for f in spec.contracts.states])

@@ -118,6 +118,16 @@ def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path:
     assert "pacts name the provider 'SHOP': map it to service shop with `pact_name: SHOP`" in result.stderr
 
 
+def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path) -> None:
+    """`--provider` cannot know whose an unreadable file is: it keeps its error verdict (never dropped silently)."""
+    topology = project(tmp_path, "filtered", False, {"web-frontend-shop.json": pact("web-frontend", "shop", "items")})
+    (tmp_path / "pacts" / "truncated.json").write_text('{"consumer": {"name": "web-frontend"}, "provider": ')
+    result = verify(topology, "--provider", "shop", "--consumer", "web-frontend")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "pacts: 1 verified, 0 failed, 1 error, 0 excluded" in result.stderr
+    assert ("truncated.json", "error") in junit(topology)
+
+
 def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "pytest", False, {})
     elsewhere = tmp_path / "elsewhere"

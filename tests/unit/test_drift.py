@@ -223,6 +223,19 @@ def test_cli_exit_codes_output_and_junit(tmp_path: Path, capsys: pytest.CaptureF
     assert "error: no pact in " in capsys.readouterr().err
 
 
+def test_cli_an_empty_folder_or_an_unreadable_pact_is_bad_input(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A drift gate pointed at the wrong folder does not pass; an error verdict exits 2 (bad input), as in verify."""
+    (tmp_path / "pacts").mkdir()
+    assert main(["drift", "--topology", str(RUNNERLY), "--pacts", str(tmp_path / "pacts")]) == 2
+    assert f"error: no pact to check in {tmp_path / 'pacts'}: no *.json file there" in capsys.readouterr().err
+    shutil.copy(ROOT / "contracts" / "gateway-dataservice.json", tmp_path / "pacts")
+    (tmp_path / "pacts" / "broken.json").write_text("{not json")
+    assert main(["drift", "--topology", str(RUNNERLY), "--pacts", str(tmp_path / "pacts")]) == 2
+    out = capsys.readouterr().out
+    assert "clean gateway->dataservice" in out and "ERROR" in out and "broken.json" in out
+
+
 def test_junit_is_valid_xml_whatever_the_pact_holds(tmp_path: Path) -> None:
     pacts = tmp_path / "pacts"
     pacts.mkdir()
