@@ -294,9 +294,11 @@ class TopologySession:
             self.pact_selection = select_pacts(self.spec, Path(folder) if folder else None)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
-        for source in self.pact_selection.sources:
-            edge = getattr(source, "edge", source.path.name)
-            items.append(PactVerification.from_parent(session, name=f"pact[{edge}]", pact=source,
+        edges = [getattr(source, "edge", source.path.name) for source in self.pact_selection.sources]
+        for source, edge in zip(self.pact_selection.sources, edges, strict=True):
+            # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
+            name = f"pact[{edge}]" if edges.count(edge) == 1 else f"pact[{edge} {source.path.name}]"
+            items.append(PactVerification.from_parent(session, name=name, pact=source,
                                                       registry=self.pact_selection.registry, owner=self))
 
     def verifier_worker(self) -> Any:

@@ -141,6 +141,9 @@ def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path,
     result.assert_outcomes(passed=2, skipped=1, failed=1)
     output = result.stdout.str()
     assert "FAILED" in output and "pact[other->nowhere]" in output
+    # mobile.json is a second pact of web-frontend->shop: file names keep the two items (and JUnit cases) apart
+    assert "::pact[web-frontend->shop mobile.json]" in output
+    assert "::pact[web-frontend->shop web-frontend-shop.json]" in output
     assert "its provider 'nowhere' is not a service" in output
     assert "excluded: the kiosk is retired" in output
     assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
