@@ -26,6 +26,8 @@ def headline(result: PactResult) -> str:
         return f"ERROR {result.edge}{where}: {result.reason}"
     failed = sum(not i.passed for i in result.interactions)
     detail = f", {failed} failed" if failed else ""
+    if failed and result.passed:  # the Verifier passed the pact: what failed is marked pending in it (V4)
+        detail += " (pending: shown, not counted, as pact-python's Verifier does)"
     return (f"{'verified' if result.passed else 'FAILED'} {result.edge}: {result.interaction_count} "
             f"interaction(s){detail} in {result.seconds:.2f} s{where}")
 
@@ -46,7 +48,7 @@ def failure_text(result: PactResult) -> str:
 def print_result(result: PactResult, err: Console) -> None:
     mark = MARK[result.verdict]
     err.print(f"{mark} {escape(headline(result).split(' ', 1)[1])}", soft_wrap=True, highlight=False)
-    if not result.ok:
+    if not result.ok or any(not i.passed for i in result.interactions):  # a failing pending interaction too
         text = failure_text(result)
         if text:
             err.print(text, markup=False, highlight=False, soft_wrap=True)

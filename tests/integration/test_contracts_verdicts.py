@@ -128,6 +128,20 @@ def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path)
     assert ("truncated.json", "error") in junit(topology)
 
 
+def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Path) -> None:
+    """V4 `pending: true`: pact-python's Verifier does not fail the pact for it; the harness agrees, and says so."""
+    v4 = json.loads((PACTS / "v4-mobile-shop.json").read_text())
+    v4["interactions"] = v4["interactions"][:1]
+    v4["interactions"][0]["pending"] = True
+    v4["interactions"][0]["response"]["body"]["content"] = "Welcome to the mall"
+    topology = project(tmp_path, "pending", False, {"mobile-app-shop.json": v4})
+    result = verify(topology)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("verified mobile-app->shop: 1 interaction(s), 1 failed (pending: shown, not counted, as pact-python's "
+            "Verifier does)") in result.stderr
+    assert "Welcome to the mall" in result.stderr  # the verifier's report of the pending interaction is printed
+
+
 def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "pytest", False, {})
     elsewhere = tmp_path / "elsewhere"
