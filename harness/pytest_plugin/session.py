@@ -447,7 +447,8 @@ class TopologySession:
             shutil.rmtree(self.share, ignore_errors=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.pact_selection is not None:
+        # --collect-only, or -k leaving no pact: nothing was verified, and the last run's matrix stays as it was
+        if self.pact_selection is not None and self.pact_results:
             self._report_matrix(terminalreporter)
         if self.restored:
             terminalreporter.section("topology restored at the end of the session")

@@ -142,6 +142,17 @@ def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Pat
     assert "Welcome to the mall" in result.stderr  # the verifier's report of the pending interaction is printed
 
 
+def test_collect_only_leaves_the_contract_matrix_alone(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    topology = project(tmp_path, "collect", False, {"web-frontend-shop.json": pact("web-frontend", "shop", "items")})
+    matrix_file = pytester.path / "reports" / "contract-matrix.json"
+    matrix_file.parent.mkdir()
+    matrix_file.write_text('{"from": "the last run"}')
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--collect-only", "-q")
+    assert "::pact[web-frontend->shop]" in result.stdout.str()
+    assert "contract matrix" not in result.stdout.str()
+    assert matrix_file.read_text() == '{"from": "the last run"}'
+
+
 def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "pytest", False, {})
     elsewhere = tmp_path / "elsewhere"
