@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,11 +74,27 @@ def run_job(job: VerifierJob) -> VerifierOutcome:
 
 
 def _silence_fd1() -> None:
-    """Worker initializer: the core's prints go nowhere (the parent shows the output it returns)."""
+    """Worker initializer: the core's prints go nowhere (the parent shows the output it returns), and the worker
+    ends with its parent."""
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
+    exit_with_parent()
+
+
+def exit_with_parent(every: float = 0.5) -> None:
+    """A parent killed outright (SIGKILL, OOM) cannot stop its worker, which would go on verifying against containers
+    the next start reaps: a daemon thread ends this process once it has been re-parented. The core's calls release
+    the GIL, so the thread runs during a verification too."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class VerifierWorker:
