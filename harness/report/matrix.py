@@ -21,8 +21,8 @@ OUTSIDE = " (outside)"  # a consumer that is not a service of the topology
 DRIFT_STYLE = {"clean": "green", "drift": "red", "error": "red", "not applicable": "yellow"}
 DRIFT_COLOUR = {"clean": "#c8f7c5", "drift": "#f7c5c5", "error": "#f7a8a8", "not applicable": "#f7efc5"}
 NOT_CHECKED = "drift: not checked"
-DRIFT_NOTE = ("drift is shown, not judged, here: it never changes a verdict or the exit code (`harness drift` and "
-              "`pytest --pact-drift` judge it)")
+DRIFT_NOTE = ("drift is shown beside each pact's verification verdict and never changes it; `harness drift` "
+              "(exit 1) and the drift items of `pytest --pact-drift` judge drift")
 
 
 def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
