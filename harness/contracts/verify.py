@@ -235,7 +235,7 @@ def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, 
 
 def _with_handler_failures(result: InteractionResult, pact: PactFile, failures: dict[str, str]) -> InteractionResult:
     """A failed interaction with the errors of its state handlers and message producer added: the core only says
-    "the state change handler has failed" (a 500), the handler's own message is what tells why."""
+    "the state change handler has failed" (answered with a 400), the handler's own message is what tells why."""
     if result.passed or not failures:
         return result
     interaction = pact.interaction(result.description) or {}
@@ -403,7 +403,8 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
                 what = body.get("description") or body.get("state")
                 failures.setdefault(str(what), f"{type(error).__name__}: {error}")
                 message = {"error": f"{what!r} failed: {type(error).__name__}: {error}"}
-                self._answer(500, json.dumps(message).encode(), "application/json")
+                # a 4xx, not a 500: the core retries a 5xx with back-off for about 127 s before failing the same way
+                self._answer(400, json.dumps(message).encode(), "application/json")
 
         def _answer(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
                     ) -> None:
