@@ -304,6 +304,8 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
     recorder = _recorder(args, page)
     spec = _load(args, err)
     selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
+    for note in selection.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     results = []
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
         for result in verify_all(topology, selection):

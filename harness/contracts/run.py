@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from harness.contracts.verify import PactResult, check_states, error_result, pro
 from harness.contracts.worker import VerifierWorker
 from harness.errors import OptionError
 from harness.runtime.topology import Topology
-from harness.spec.model import TopologySpec
+from harness.spec.model import ExcludedPact, TopologySpec
 
 Source = PactFile | UnreadablePact
 
@@ -28,6 +28,7 @@ class Selection:
     folder: Path
     sources: list[Source]
     registry: Registry
+    notes: list[str] = field(default_factory=list)  # e.g. an exclusion that matches no pact of the folder
 
 
 def pact_folder(spec: TopologySpec, folder: Path | None = None) -> Path:
@@ -57,7 +58,24 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
     registry = load_states([spec.base_dir / f for f in spec.contracts.states])
     pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
     check_states(pacts, registry, spec)
-    return Selection(where, sources, registry)
+    return Selection(where, sources, registry, unused_exclusions(spec, scan_pacts(where), where))
+
+
+def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
+    """A note per `contracts.exclude` rule that leaves out no pact of the folder (a typo in a name would otherwise
+    pass unnoticed until the pact it meant fails)."""
+    pacts = [s for s in everything if isinstance(s, PactFile)]
+    notes = []
+    for rule in spec.contracts.exclude:
+        if any(_excludes(spec, rule, pact) for pact in pacts):
+            continue
+        selects = ", ".join(f"{key}: {value}" for key, value in
+                            (("pact", rule.pact), ("consumer", rule.consumer), ("provider", rule.provider)) if value)
+        consumers = ", ".join(sorted({p.consumer for p in pacts})) or "none"
+        providers = ", ".join(sorted({p.provider for p in pacts})) or "none"
+        notes.append(f"contracts.exclude {{{selects}}} leaves out no pact of {where} (consumers there: {consumers}; "
+                     f"providers: {providers})")
+    return notes
 
 
 def _named(spec: TopologySpec, pact_name: str, wanted: str | None) -> bool:
@@ -87,15 +105,13 @@ def _nothing_selected(spec: TopologySpec, everything: list[Source], where: Path,
 
 def exclusion(spec: TopologySpec, pact: PactFile) -> str | None:
     """The written reason when `contracts.exclude` leaves `pact` out, else None."""
-    for rule in spec.contracts.exclude:
-        if rule.pact is not None and not fnmatch.fnmatch(pact.path.name, rule.pact):
-            continue
-        if rule.consumer is not None and not _named(spec, pact.consumer, rule.consumer):
-            continue
-        if rule.provider is not None and not _named(spec, pact.provider, rule.provider):
-            continue
-        return rule.reason
-    return None
+    return next((rule.reason for rule in spec.contracts.exclude if _excludes(spec, rule, pact)), None)
+
+
+def _excludes(spec: TopologySpec, rule: ExcludedPact, pact: PactFile) -> bool:
+    return ((rule.pact is None or fnmatch.fnmatch(pact.path.name, rule.pact))
+            and (rule.consumer is None or _named(spec, pact.consumer, rule.consumer))
+            and (rule.provider is None or _named(spec, pact.provider, rule.provider)))
 
 
 def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | None:

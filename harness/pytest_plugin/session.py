@@ -294,6 +294,10 @@ class TopologySession:
             self.pact_selection = select_pacts(self.spec, Path(folder) if folder else None)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for note in self.pact_selection.notes:
+            if reporter is not None:
+                reporter.write_line(f"note: {note}")
         edges = [getattr(source, "edge", source.path.name) for source in self.pact_selection.sources]
         for source, edge in zip(self.pact_selection.sources, edges, strict=True):
             # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
