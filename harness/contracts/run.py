@@ -48,17 +48,18 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         StatesModuleError, MissingProviderStates: a states module does not load, or a state has no handler.
     """
     where = pact_folder(spec, folder)
-    sources = scan_pacts(where)
+    everything = scan_pacts(where)
+    sources = everything
     if provider or consumer:
-        chosen = [s for s in sources if isinstance(s, PactFile)
+        chosen = [s for s in everything if isinstance(s, PactFile)
                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
-        sources = [s for s in sources if not isinstance(s, PactFile) or s in chosen] if chosen else []
+        sources = [s for s in everything if not isinstance(s, PactFile) or s in chosen] if chosen else []
     if not sources:
-        raise OptionError(_nothing_selected(spec, scan_pacts(where), where, provider, consumer))
+        raise OptionError(_nothing_selected(spec, everything, where, provider, consumer))
     registry = load_states([spec.base_dir / f for f in spec.contracts.states])
     pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
     check_states(pacts, registry, spec)
-    return Selection(where, sources, registry, unused_exclusions(spec, scan_pacts(where), where))
+    return Selection(where, sources, registry, unused_exclusions(spec, everything, where))
 
 
 def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
