@@ -232,8 +232,9 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
                            operations=labels + list(broken), requests=run.requests,
                            requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
                            excluded={e.check: e.reason for e in spec.fuzz.exclude})
-    excluded = {e.check for e in spec.fuzz.exclude}  # written exclusions cover the harness's own checks too
-    result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken) if f.check not in excluded]
+    # written exclusions cover the harness's own checks too
+    result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken)
+                       if f.check not in result.excluded]
     result.seconds = time.monotonic() - started
     if result.findings:
         try:
