@@ -153,17 +153,24 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     unverifiable = _unverifiable(pact)
     if unverifiable is not None:
         return error_result(pact, spec, unverifiable)
+    provider = topology[provider_name]
+    if pact.has_http and pact.has_messages and provider.host != LOCAL:
+        return error_result(pact, spec, PactVerifierError(
+            f"{pact.path.name}: HTTP and message interactions in one pact cannot be verified on a remote engine: "
+            f"pact-python's Verifier gives every transport one host, and the messages are produced on this machine "
+            f"while the provider answers at {provider.host}",
+            hint="verify this pact against a local Docker engine, or split it into an HTTP pact and a message pact",
+            location=str(pact.path)))
     state_path = spec.contracts.state_url.get(provider_name)
     _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
-    provider = topology[provider_name]
     started, log_since = time.monotonic(), time.time()
     with _provider_side(registry, topology, pact, provider_name) as (port, failures), \
             (nullcontext(worker) if worker else VerifierWorker()) as running:
         job = VerifierJob(
-            provider=pact.provider, pact_path=str(pact.path),
+            provider=pact.provider, pact_path=str(pact.path), host=provider.host if pact.has_http else LOCAL,
             http_url=provider.url if pact.has_http else None,
             message_port=port if pact.has_messages else None, message_path=MESSAGE_PATH,
-            state_url=f"{provider.url}{state_path}" if state_path else f"http://127.0.0.1:{port}{STATE_PATH}")
+            state_url=f"{provider.url}{state_path}" if state_path else f"http://{LOCAL}:{port}{STATE_PATH}")
         try:
             outcome = running.run(job)
         except BrokenProcessPool as broken:
@@ -291,6 +298,7 @@ def _log_of(service: Any, since: float) -> str:
         return f"(log unavailable: {error})"
 
 
+LOCAL = "127.0.0.1"  # the state and message server: on this machine, where the verifier runs
 STATE_PATH = "/_pact/state"
 MESSAGE_PATH = "/_pact/message"
 
@@ -419,7 +427,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProviderSide)
+    server = ThreadingHTTPServer((LOCAL, 0), ProviderSide)
     # a short poll interval: shutdown() waits for it, once per verification
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="harness-pact-provider", daemon=True)
     thread.start()

@@ -20,10 +20,12 @@ EXECUTE_FAILED = "Failed to execute verifier"  # pact-python's message when the 
 @dataclass(frozen=True)
 class VerifierJob:
     """One pact file against one provider. `http_url`: the provider's base URL (None for message-only pacts);
-    `message_port`/`message_path`: where messages are produced; `state_url`: the state-change URL."""
+    `message_port`/`message_path`: where messages are produced (on this machine); `state_url`: the state-change URL;
+    `host`: the host of every transport (the core has one per provider): the engine's host, 127.0.0.1 when local."""
 
     provider: str
     pact_path: str
+    host: str = "127.0.0.1"
     http_url: str | None = None
     message_port: int | None = None
     message_path: str | None = None
@@ -48,7 +50,7 @@ def run_job(job: VerifierJob) -> VerifierOutcome:
     from pact import Verifier
 
     try:
-        verifier = Verifier(job.provider, host="127.0.0.1").set_coloured_output(enabled=False)
+        verifier = Verifier(job.provider, host=job.host).set_coloured_output(enabled=False)
         verifier.set_request_timeout(job.request_timeout_ms)
         if job.http_url:
             verifier.add_transport(url=job.http_url)

@@ -7,6 +7,7 @@ Needs root, `ip`, `nsenter` and `dockerd`; without them every test of the second
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -242,3 +243,59 @@ def test_a_copy_works_on_the_local_engine_too(tmp_path: Path, monkeypatch: pytes
         assert get(web.url + "/hello.txt") == "hello from this machine\n"
         assert web.container.attrs["Mounts"] == []  # a copy, not a bind mount
         assert web.container.attrs["HostConfig"]["PortBindings"]["8000/tcp"][0]["HostIp"] == "127.0.0.1"
+
+
+def hello_pact(folder: Path, body: str) -> None:
+    """A V3 pact of consumer `reader` on `web`: GET /hello.txt answers 200 with `body`."""
+    folder.mkdir(exist_ok=True)
+    (folder / "reader-web.json").write_text(json.dumps({
+        "consumer": {"name": "reader"}, "provider": {"name": "web"},
+        "interactions": [{"description": "the greeting file", "request": {"method": "GET", "path": "/hello.txt"},
+                          "response": {"status": 200, "body": body}}],
+        "metadata": {"pactSpecification": {"version": "3.0.0"}}}))
+
+
+@pytest.mark.parametrize(("body", "code", "verdict"), [("hello from this machine\n", 0, "verified"),
+                                                       ("hello from elsewhere\n", 1, "failed")])
+def test_pacts_are_verified_against_the_provider_on_the_remote_engine(on_remote: RemoteEngine, tmp_path: Path,
+                                                                      body: str, code: int, verdict: str) -> None:
+    """The verifier runs here and reaches the provider at the engine's host: the remote container decides the
+    verdict (a wrong body fails), and nothing is left on either engine."""
+    file = web_topology(tmp_path)
+    hello_pact(tmp_path / "pacts", body)
+    harness = str(Path(sys.executable).parent / "harness")
+    done = subprocess.run([harness, "verify", "--topology", str(file), "--pacts", str(tmp_path / "pacts"),
+                           "--report", str(tmp_path / "reports")], capture_output=True, text=True, timeout=180)
+    assert done.returncode == code, done.stdout + done.stderr
+    matrix = json.loads((tmp_path / "reports" / "contract-matrix.json").read_text())
+    assert [(edge["consumer"], edge["status"]) for edge in matrix["edges"] if edge["pact"]] == [("reader", verdict)]
+    assert "Traceback" not in done.stderr
+    assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_a_pact_with_http_and_messages_is_an_error_on_a_remote_engine(on_remote: RemoteEngine,
+                                                                      tmp_path: Path) -> None:
+    """pact-python's Verifier has one host for every transport: messages produced here and HTTP answered there
+    cannot be verified together; the pact gets an error with the reason, never a pass."""
+    file = web_topology(tmp_path)
+    file.write_text(file.read_text() + "contracts: {states: [states.py]}\n")
+    (tmp_path / "states.py").write_text(
+        "from harness.contracts import message_producer\n\n\n"
+        "@message_producer('a greeting event', provider='web')\n"
+        "def greeting(params):\n    return {'hello': 'world'}\n")
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "reader-web.json").write_text(json.dumps({
+        "consumer": {"name": "reader"}, "provider": {"name": "web"},
+        "interactions": [
+            {"type": "Synchronous/HTTP", "description": "the greeting file",
+             "request": {"method": "GET", "path": "/hello.txt"}, "response": {"status": 200}},
+            {"type": "Asynchronous/Messages", "description": "a greeting event",
+             "contents": {"content": {"hello": "world"}, "contentType": "application/json", "encoded": False}}],
+        "metadata": {"pactSpecification": {"version": "4.0"}}}))
+    harness = str(Path(sys.executable).parent / "harness")
+    done = subprocess.run([harness, "verify", "--topology", str(file), "--pacts", str(tmp_path / "pacts"),
+                           "--report", str(tmp_path / "reports")], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "HTTP and message interactions in one pact cannot be verified on a remote engine" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert left_on(on_remote.client, "remote-web") == []
