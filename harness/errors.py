@@ -31,6 +31,18 @@ class HarnessError(Exception):
             setattr(self, name, value)
         super().__init__(f"{message}\n{hint}" if hint else message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by its fields, not its constructor (subclasses take other arguments): results that carry an error
+        travel between processes (pytest-xdist workers, the fuzz and verifier workers)."""
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[HarnessError], args: tuple[Any, ...], fields: dict[str, Any]) -> HarnessError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(fields)
+    return error
+
 
 # --- bad input (exit 2) --------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ what the --topology session collected (start events, pact, drift and fuzz result
 
 from __future__ import annotations
 
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from harness.pytest_plugin.pact import ini_relative
 from harness.pytest_plugin.session import PLUGIN_NAME
 
 SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
+SNAPSHOT_KEY = "topology_snapshot"  # workeroutput: an xdist worker's services, faults and engine version, pickled
 
 
 def report_file(config: pytest.Config) -> Path | None:
@@ -58,17 +60,39 @@ class ReportPage:
             if owner.topology is not None:
                 self.recorder.events = list(owner.start_events)
                 self.recorder.snapshot(owner.topology)
+            if owner.worker is not None:  # an xdist worker: the controller writes the page of the whole run
+                self.config.workeroutput[SNAPSHOT_KEY] = pickle.dumps(  # type: ignore[attr-defined]
+                    (bool(owner.start_events), self.recorder.services, self.recorder.faults,
+                     self.recorder.docker_version))
+                return
             runs = owner.fuzz_results.values()  # Future[ServiceResult]; one that raised failed its items already
             fuzz = [run.result() for run in runs if run.done() and run.exception() is None]
-            data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pact_selection else None,
+            data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pacts_run else None,
                                       drift=owner.drift_results, fuzz=fuzz, failed_tests=self.failed,
                                       outcome=outcome_text(self.counts.items()))
             self.written = write_page(data, self.file)
         except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results
             self.problem = f"{type(error).__name__}: {error}"
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist controller: a worker's snapshot; the services as seen by the worker that started them."""
+        sent = getattr(node, "workeroutput", {}).get(SNAPSHOT_KEY)
+        if sent is None:
+            return
+        try:
+            started, services, faults, version = pickle.loads(sent)
+        except Exception as problem:  # noqa: BLE001 - the page is written without it, and says so
+            self.problem = f"the snapshot of worker {node.workerinput.get('workerid', '?')}: {problem}"
+            return
+        if services and (started or not self.recorder.services):
+            self.recorder.services = services
+        self.recorder.faults = sorted([*self.recorder.faults, *faults], key=lambda record: record.started)
+        self.recorder.docker_version = self.recorder.docker_version or version
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.written is not None:
             terminalreporter.write_line(f"report page written to {self.written}")
-        elif self.problem:
-            terminalreporter.write_line(f"report page NOT written to {self.file}: {self.problem}", red=True)
+        if self.problem:
+            state = "incomplete" if self.written is not None else f"NOT written to {self.file}"
+            terminalreporter.write_line(f"report page {state}: {self.problem}", red=True)

@@ -42,6 +42,7 @@ EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on 
              "runs while no other test runs (pytest-topology)")
 SHARE_KEY = "topology_share"  # workerinput: the folder of the shared topology's lock and state (controller-made)
 OWNER_KEY = "topology_owner"  # workerinput: the controller's owner id, the owner label of the shared topology
+RESULTS_KEY = "topology_results"  # workeroutput: a worker's pact, drift and fuzz results, pickled, for the controller
 active_key = pytest.StashKey[list]()  # every topology running for this session (session, module, ... fixtures)
 
 
@@ -80,6 +81,8 @@ class TopologySession:
         self.spec: TopologySpec | None = None
         self.topology: Topology | None = None
         self.pact_selection: Any = None  # with --pact-verify: the pact files collected, and their verdicts
+        self.pacts_run = False  # pacts were collected for verification (here, or by an xdist worker)
+        self.lost: list[str] = []  # xdist controller: workers whose results could not be collected, and why
         self.pact_results: list[Any] = []
         self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
         self.fuzz_results: dict[str, Any] = {}  # service -> Future[ServiceResult], one run per service
@@ -294,6 +297,7 @@ class TopologySession:
             self.pact_selection = select_pacts(self.spec, Path(folder) if folder else None)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        self.pacts_run = True
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for note in self.pact_selection.notes:
             if reporter is not None:
@@ -410,6 +414,8 @@ class TopologySession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.verifier is not None:
             self.verifier.close()
+        if self.worker is not None:
+            self._send_results()
         if self.share is not None and self.worker is None:
             self._finish_shared()  # the xdist controller: every worker is done
         elif self.topology is not None and self.share is None:
@@ -417,6 +423,43 @@ class TopologySession:
                 self._restore_at_end(self.topology)
             else:
                 self.topology.close()
+
+    def _send_results(self) -> None:
+        """An xdist worker: its pact, drift and fuzz results go to the controller (xdist's workeroutput), which
+        writes the contract matrix and the report page of the whole run; each worker ran only some of the items."""
+        fuzz = {name: run.result() for name, run in self.fuzz_results.items()
+                if run.done() and run.exception() is None}  # a run that raised failed its items already
+        results = {"pacts_run": self.pacts_run, "pact_results": self.pact_results, "drift_results": self.drift_results,
+                   "fuzz": fuzz, "start_events": self.start_events}
+        try:
+            sent: bytes | str = pickle.dumps(results)
+        except Exception as error:  # noqa: BLE001 - said in the controller's summary, never dropped silently
+            sent = f"{type(error).__name__}: {error}"
+        self.config.workeroutput[RESULTS_KEY] = sent  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist controller: a worker finished; its results join this session's (see _send_results)."""
+        sent = getattr(node, "workeroutput", {}).get(RESULTS_KEY)
+        if sent is None:
+            return  # a worker that crashed: xdist reports its running item as failed
+        worker = node.workerinput.get("workerid", "?")
+        try:
+            results = pickle.loads(sent) if isinstance(sent, bytes) else sent
+        except Exception as problem:  # noqa: BLE001 - said in the summary
+            results = f"{type(problem).__name__}: {problem}"
+        if isinstance(results, str):
+            self.lost.append(f"worker {worker}: {results}")
+            return
+        self.pacts_run = self.pacts_run or results["pacts_run"]
+        self.pact_results += results["pact_results"]
+        self.drift_results += results["drift_results"]
+        for name, result in results["fuzz"].items():  # workers sharing a topology: the same result from each
+            if name not in self.fuzz_results:
+                done: Future[Any] = Future()
+                done.set_result(result)
+                self.fuzz_results[name] = done
+        self.start_events += results["start_events"]
 
     def _restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError
@@ -451,14 +494,20 @@ class TopologySession:
             shutil.rmtree(self.share, ignore_errors=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.worker is not None:
+            return  # an xdist worker: the controller reports the whole run
+        if self.lost:
+            terminalreporter.section("results of xdist workers that could not be collected", red=True)
+            for note in self.lost:
+                terminalreporter.write_line(f"- {note}: the contract matrix and the report page miss its results")
         # --collect-only, or -k leaving no pact: nothing was verified, and the last run's matrix stays as it was
-        if self.pact_selection is not None and self.pact_results:
+        if self.pacts_run and self.pact_results:
             self._report_matrix(terminalreporter)
         if self.restored:
             terminalreporter.section("topology restored at the end of the session")
             for note in self.restored:
                 terminalreporter.write_line(f"- {note}")
-        if self.topology is not None and self.keep and self.worker is None:
+        if self.topology is not None and self.keep:
             terminalreporter.section("topology kept running (remove it with: harness down)")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")

@@ -33,6 +33,8 @@ class InterruptsDeferred:
     def __enter__(self) -> InterruptsDeferred:
         if threading.current_thread() is threading.main_thread():
             for number in SIGNALS:
+                if signal.getsignal(number) is signal.SIG_IGN:
+                    continue  # inherited ignored (a background job): it stays so
                 self.previous[number] = signal.getsignal(number)
                 signal.signal(number, self._note)
         return self

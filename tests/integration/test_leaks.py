@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,34 @@ def many(name: str, count: int, slow: bool) -> str:
     return text if slow else text.split("  slow:")[0]
 
 
-def harness_up(file: Path, until: str) -> subprocess.Popen:
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen]]:
+    """The `harness up` processes a test started: one a failed assertion left running is stopped (Ctrl-C, then
+    killed), so that a failure does not leave a topology running for the rest of the session."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl-C as a terminal delivers it. A runner that started the tests in the background (`nohup`,
+    `cmd &` in a script) passes SIGINT on as ignored, and a process that inherits it ignored rightly keeps ignoring
+    it; these tests are about what a Ctrl-C does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def harness_up(file: Path, until: str, processes: list[subprocess.Popen]) -> subprocess.Popen:
     """`harness up FILE` in the foreground, returned once a line containing `until` was printed."""
     process = subprocess.Popen([HARNESS, "up", str(file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+                               text=True, preexec_fn=default_sigint)
+    processes.append(process)
     for line in process.stdout:  # type: ignore[union-attr]
         if until in line:
             return process
@@ -57,21 +82,23 @@ def interrupt_twice(process: subprocess.Popen) -> str:
     return output
 
 
-def test_a_second_ctrl_c_during_removal_does_not_stop_it(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+def test_a_second_ctrl_c_during_removal_does_not_stop_it(tmp_path: Path, docker_client,  # noqa: ANN001
+                                                         processes: list[subprocess.Popen]) -> None:
     file = write_topology(tmp_path, many("leak-ctrl-c-running", 5, slow=False))
-    process = harness_up(file, "running; press Ctrl-C")
-    assert len(harness_resources(docker_client, "leak-ctrl-c-running")) == 6
+    process = harness_up(file, "running; press Ctrl-C", processes)
+    assert len(harness_resources(docker_client, "leak-ctrl-c-running", file)) == 6
     output = interrupt_twice(process)
     assert "Traceback" not in output
-    assert harness_resources(docker_client, "leak-ctrl-c-running") == []
+    assert harness_resources(docker_client, "leak-ctrl-c-running", file) == []
 
 
-def test_two_ctrl_c_while_starting_leave_nothing(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+def test_two_ctrl_c_while_starting_leave_nothing(tmp_path: Path, docker_client,  # noqa: ANN001
+                                                 processes: list[subprocess.Popen]) -> None:
     file = write_topology(tmp_path, many("leak-ctrl-c-starting", 4, slow=True))
-    process = harness_up(file, "wait slow")
+    process = harness_up(file, "wait slow", processes)
     output = interrupt_twice(process)
     assert "Traceback" not in output
-    assert harness_resources(docker_client, "leak-ctrl-c-starting") == []
+    assert harness_resources(docker_client, "leak-ctrl-c-starting", file) == []
 
 
 @pytest.mark.parametrize(("bad", "error"), [
@@ -86,16 +113,16 @@ def test_a_start_that_fails_at_once_leaves_no_network(tmp_path: Path, docker_cli
     with pytest.raises(HarnessError) as raised:
         Topology.start(load_topology(file))
     assert error in str(raised.value)
-    assert harness_resources(docker_client, "leak-early") == []  # at once: nothing still being created
+    assert harness_resources(docker_client, "leak-early", file) == []  # at once: nothing still being created
 
 
-def test_a_run_whose_owner_was_killed_while_starting_is_reaped_by_the_next_start(tmp_path: Path,
-                                                                                  docker_client) -> None:  # noqa: ANN001
+def test_a_run_whose_owner_was_killed_while_starting_is_reaped_by_the_next_start(
+        tmp_path: Path, docker_client, processes: list[subprocess.Popen]) -> None:  # noqa: ANN001
     file = write_topology(tmp_path, many("leak-killed", 2, slow=True))
-    process = harness_up(file, "wait slow")
+    process = harness_up(file, "wait slow", processes)
     process.kill()
     process.wait()
-    assert harness_resources(docker_client, "leak-killed")  # its owner is dead: a leftover
+    assert harness_resources(docker_client, "leak-killed", file)  # its owner is dead: a leftover
     other = write_topology(tmp_path, many("leak-next", 1, slow=False), name="next.yaml")
     with Topology.start(load_topology(other)):
-        assert harness_resources(docker_client, "leak-killed") == []
+        assert harness_resources(docker_client, "leak-killed", file) == []

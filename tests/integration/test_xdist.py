@@ -3,6 +3,7 @@ worker crashed); `--topology-per-worker` gives each worker its own."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -194,3 +195,28 @@ def test_workers_sharing_a_topology_fuzz_it_once(pytester: pytest.Pytester) -> N
     assert sorted(f.stem for f in (pytester.path / "logs").glob("*.txt")) == ["gw0", "gw1"]
     shared = fuzz_requests(pytester.path)
     assert alone > 10 and shared < 1.5 * alone, (alone, shared)
+
+
+def test_the_controller_reports_the_pacts_every_worker_verified(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Each worker verifies some of the pacts; the contract matrix and the report page are written once, by the
+    controller, with every pact's verdict (a worker's partial matrix would show the others' edges as missing)."""
+    from .test_contracts_verdicts import pact, project
+
+    consumers = ["web-frontend", "mobile", "kiosk", "back-office", "partner", "reporting"]
+    pacts = {f"{name}-shop.json": pact(name, "shop", f"items for {name}") for name in consumers}
+    pacts["reporting-shop.json"]["interactions"][0]["response"]["status"] = 418  # the shop answers 200
+    topology = project(tmp_path, "xdist", False, pacts)
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-n", "2", "-v",
+                                           "--topology-report", "page.html")
+    result.assert_outcomes(passed=5, failed=1)
+    output = result.stdout.str()
+    assert {worker for worker in ("gw0", "gw1") if re.search(rf"\[{worker}\].*pact\[", output)} == {"gw0", "gw1"}
+    written = re.search(r"matrix written to (\S+\.json)", output)
+    assert written, output
+    edges = json.loads(Path(written.group(1)).read_text())["edges"]
+    assert sorted((e["consumer"], e["status"]) for e in edges if e["pact"]) == sorted(
+        [(name, "verified") for name in consumers[:-1]] + [("reporting", "failed")])
+    page = (pytester.path / "page.html").read_text()
+    for name in consumers:
+        assert f"{name}-shop.json" in page
+    assert output.count("matrix written to") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,6 +14,15 @@ from harness.runtime import labels as L
 from harness.runtime.interrupts import InterruptsDeferred
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a terminal, also when the runner started the tests with it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_inside_removal_is_raised_once_it_is_done() -> None:
     steps = []
     with pytest.raises(KeyboardInterrupt), InterruptsDeferred():
@@ -23,10 +33,22 @@ def test_ctrl_c_inside_removal_is_raised_once_it_is_done() -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.usefixtures("ctrl_c")
 def test_an_error_inside_removal_is_not_replaced_by_the_interrupt() -> None:
     with pytest.raises(RuntimeError), InterruptsDeferred():
         os.kill(os.getpid(), signal.SIGINT)
         raise RuntimeError("the engine refused")
+
+
+def test_a_sigint_inherited_ignored_stays_ignored_inside_removal() -> None:
+    """A background job (`cmd &` in a script) starts with SIGINT ignored: removal does not start honouring it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with InterruptsDeferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ports_come_from_the_label_of_a_sparse_container() -> None:
