@@ -691,6 +691,10 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
         result.verdict = NOT_APPLICABLE
         result.reason = f"provider '{provider}' declares no `openapi:` in the topology: no document to check"
         return result
+    if not pact.interactions:  # an error, as for the verifier: an empty pact checks nothing
+        result.reason = "the pact has no interactions: nothing to check against OpenAPI; regenerate it with the " \
+                        "consumer tests"
+        return result
     if not any(is_http(i) for i in pact.interactions):
         result.verdict = NOT_APPLICABLE
         result.reason = "a message pact: no HTTP request to check against OpenAPI"

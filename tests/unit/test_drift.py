@@ -170,13 +170,16 @@ def test_unreadable_pacts_and_unknown_providers_are_errors_and_a_provider_withou
     (pacts / "web-catalog.json").write_text(json.dumps(pact))
     (pacts / "web-Catalogue.json").write_text(json.dumps({**pact, "provider": {"name": "Catalogue"}}))
     (pacts / "web-search.json").write_text(json.dumps({**pact, "provider": {"name": "search"}}))
+    (pacts / "web-empty.json").write_text(json.dumps({**pact, "interactions": []}))
     shutil.copy(DRIFT_INPUTS / "catalog-openapi30.yaml", tmp_path)
     (tmp_path / "topology.yaml").write_text("contracts: {pacts: pacts}\nservices:\n"
                                             "  catalog: {image: x, openapi: catalog-openapi30.yaml}\n"
                                             "  search: {image: x}\n")
     results = {r.path.name: r for r in check_topology(load_topology(tmp_path / "topology.yaml"))}
     assert {name: r.verdict for name, r in results.items()} == {
-        "broken.json": ERROR, "web-Catalogue.json": ERROR, "web-catalog.json": CLEAN, "web-search.json": NOT_APPLICABLE}
+        "broken.json": ERROR, "web-Catalogue.json": ERROR, "web-catalog.json": CLEAN, "web-search.json": NOT_APPLICABLE,
+        "web-empty.json": ERROR}
+    assert results["web-empty.json"].reason.startswith("the pact has no interactions: nothing to check")
     assert results["broken.json"].reason.endswith("broken.json:1: not valid JSON (Expecting property name enclosed "
                                                   "in double quotes); regenerate it by running the consumer tests")
     assert results["web-Catalogue.json"].reason == ("provider 'Catalogue' is not a service of topology "
