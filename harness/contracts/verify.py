@@ -222,7 +222,10 @@ def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, 
         error = PactVerifierError(
             f"{pact.path.name}: pact-python's Verifier could not verify it: {outcome.config_error}",
             hint="a pact needs at least one HTTP or message interaction the verifier can run; "
-                 "regenerate it with the consumer tests, or exclude it under `contracts.exclude` with a reason")
+                 "regenerate it with the consumer tests, or exclude it under `contracts.exclude` with a reason"
+            if "transport" in (outcome.config_error or "").lower()  # pact-python: "No transports have been set"
+            else "pact-python refused the setup the harness gave it for this pact: if the pact is valid, please "
+                 "report it to pytest-topology with the pact file and this message")
         return error_result(pact, spec, error, seconds, outcome.output, log)
     interactions = [_with_handler_failures(i, pact, failures or {}) for i in _interactions(outcome.results)]
     judged = {i.description for i in interactions}

@@ -94,6 +94,7 @@ def test_an_outside_consumers_pact_fails_against_a_drifted_provider(tmp_path: Pa
     assert LONG.strip() in err  # not hard-wrapped
     assert ("ERROR web-frontend->shop (empty.json): empty.json: pact-python's Verifier could not verify it: "
             "RuntimeError: No transports have been set") in err
+    assert "a pact needs at least one HTTP or message interaction the verifier can run" in err
     assert "excluded legacy-kiosk->shop (legacy-kiosk-shop.json): the kiosk is retired" in err
     log, failures = err.index("--- log of shop during this verification"), err.index("Failures:")
     assert log < failures  # the provider's log comes first, the verifier's summary after it
