@@ -8,6 +8,7 @@ Every pact ends in exactly one verdict: verified, failed, error (with the reason
 from __future__ import annotations
 
 import base64
+import difflib
 import json
 import re
 import threading
@@ -114,12 +115,13 @@ def check_states(pacts: list[PactFile], registry: Registry, spec: Any) -> None:
         if provider not in spec.contracts.state_url:
             for state in dict.fromkeys(s.name for s in pact.states()):
                 if _handler(registry.states, provider, pact.provider, state) is None:
-                    missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})")
+                    missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})"
+                                   + _elsewhere(registry.states, state, spec))
         for interaction in pact.interactions:
             if is_message(interaction) and _handler(registry.messages, provider, pact.provider,
                                                     interaction["description"]) is None:
                 missing.append(f"  - message producer {interaction['description']!r} of {pact.edge} "
-                               f"({pact.path.name})")
+                               f"({pact.path.name})" + _elsewhere(registry.messages, interaction["description"], spec))
     if missing:
         raise MissingProviderStates(
             f"{len(missing)} provider state(s) or message producer(s) used in the pacts have no handler:\n"
@@ -127,6 +129,16 @@ def check_states(pacts: list[PactFile], registry: Registry, spec: Any) -> None:
             + "\nRegister them with @provider_state(NAME, provider=...) / @message_producer(DESCRIPTION, "
             "provider=...) in a states module listed under `contracts.states` in the topology file, or give the "
             "provider its own state-change endpoint with `contracts.state_url`.")
+
+
+def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
+    """A handler of that name registered for a provider that is not a service (a typo in `provider=`), said."""
+    strays = [provider for provider, name in table if name == key and service_for(spec, provider) is None]
+    if not strays:
+        return ""
+    near = difflib.get_close_matches(strays[0], list(spec.services), n=1)
+    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.project}'"
+            + (f" (did you mean {near[0]!r}?)" if near else f"; services: {', '.join(spec.services)}"))
 
 
 def _handler(table: dict[tuple[str, str], Any], service: str, pact_name: str, key: str) -> Any:

@@ -137,6 +137,18 @@ def test_a_missing_state_handler_fails_before_verifying(tmp_path: Path, pact_fol
     assert "starting topology" not in result.stderr  # found before anything started
 
 
+def test_a_handler_registered_for_a_misspelt_provider_is_pointed_at(tmp_path: Path, pact_folder: Path) -> None:
+    states = ("from harness.contracts import provider_state\n\n\n"
+              "@provider_state('greeter is in a good mood', provider='greter')\n"
+              "def mood(params):\n    pass\n")
+    topology = project(tmp_path, pact_folder, "misspelt", states=states)
+    result = verify(topology)
+    assert result.returncode == 2
+    assert ("provider state 'greeter is in a good mood' of relay->greeter (relay-greeter.json): one is registered for "
+            "provider 'greter', which is not a service of topology") in result.stderr
+    assert "(did you mean 'greeter'?)" in result.stderr
+
+
 def test_a_malformed_pact_file_is_named(tmp_path: Path, pact_folder: Path) -> None:
     topology = project(tmp_path, pact_folder, "malformed")
     (tmp_path / "pacts" / "broken.json").write_text('{"consumer": {"name": "x"},\n "provider": ')
