@@ -220,7 +220,7 @@ class TopologySession:
         with the reason instead of an empty, green-looking suite."""
         assert self.spec is not None
         name = f"topology {self.spec.project}"
-        report = pytest.TestReport(nodeid=f"{self.file.as_posix()}::{name}", location=(str(self.file), None, name),
+        report = pytest.TestReport(nodeid=self._item_id(name), location=(str(self.file), None, name),
                                    keywords={}, outcome="failed", longrepr=f"{name} did not start:\n{error}",
                                    when="setup", sections=[], duration=0.0)
         self.config.hook.pytest_runtest_logreport(report=report)
@@ -245,7 +245,8 @@ class TopologySession:
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
         for file in files:
-            items.append(PactDrift.from_parent(session, name=f"drift[{file.stem}]", file=file, owner=self))
+            name = f"drift[{file.stem}]"
+            items.append(PactDrift.from_parent(session, name=name, nodeid=self._item_id(name), file=file, owner=self))
 
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
@@ -267,7 +268,8 @@ class TopologySession:
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
-            items.append(FuzzOperation.from_parent(session, name=item_name, service=name, operation=label,
+            items.append(FuzzOperation.from_parent(session, name=item_name, nodeid=self._item_id(item_name),
+                                                   service=name, operation=label,
                                                    owner=self, problem=problem, excluded=excluded))
 
         for name in names:
@@ -306,8 +308,13 @@ class TopologySession:
         for source, edge in zip(self.pact_selection.sources, edges, strict=True):
             # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
             name = f"pact[{edge}]" if edges.count(edge) == 1 else f"pact[{edge} {source.path.name}]"
-            items.append(PactVerification.from_parent(session, name=name, pact=source,
+            items.append(PactVerification.from_parent(session, name=name, nodeid=self._item_id(name), pact=source,
                                                       registry=self.pact_selection.registry, owner=self))
+
+    def _item_id(self, name: str) -> str:
+        """The node id of an item the plugin adds: under the topology file, as a test under its module (so that
+        reports and JUnit's classname say where it comes from, instead of an empty `::name`)."""
+        return f"{Path(os.path.relpath(self.file, self.config.rootpath)).as_posix()}::{name}"
 
     def verifier_worker(self) -> Any:
         if self.verifier is None:

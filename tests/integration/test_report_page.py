@@ -146,8 +146,8 @@ def test_the_browser_shows_the_graph_the_failing_edge_and_operation(page, tmp_pa
     curls = [text for _, _, text in elements.having("pre", "curl")]
     assert any(text.startswith("curl -X GET") and "/health" in text for text in curls), curls
     failed = {text.split()[1]: text for _, _, text in elements.having("details", "failed-test")}
-    assert sorted(failed) == ["::fuzz[strava", "::pact[gateway->dataservice]",
-                              "test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose"]
+    assert sorted(failed) == ["test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose",
+                              "topology.yaml::fuzz[strava", "topology.yaml::pact[gateway->dataservice]"]
     story = failed["test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose"]
     assert "Captured log of service gateway call" in story and "Faults active during the test" in story
 
