@@ -448,9 +448,10 @@ class TopologySession:
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """pytest-xdist controller: a worker finished; its results join this session's (see _send_results)."""
         sent = getattr(node, "workeroutput", {}).get(RESULTS_KEY)
-        if sent is None:
-            return  # a worker that crashed: xdist reports its running item as failed
         worker = node.workerinput.get("workerid", "?")
+        if sent is None:  # a worker that crashed: xdist fails its running item; what it verified before is lost
+            self.lost.append(f"worker {worker} ended without sending them ({error or 'no results'})")
+            return
         try:
             results = pickle.loads(sent) if isinstance(sent, bytes) else sent
         except Exception as problem:  # noqa: BLE001 - said in the summary
@@ -503,7 +504,9 @@ class TopologySession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.worker is not None:
             return  # an xdist worker: the controller reports the whole run
-        if self.lost:
+        options = self.config.getoption
+        if self.lost and (options("pact_verify") or options("pact_drift") or options("fuzz")
+                          or self.config.pluginmanager.has_plugin("harness-report-page")):
             terminalreporter.section("results of xdist workers that could not be collected", red=True)
             for note in self.lost:
                 terminalreporter.write_line(f"- {note}: the contract matrix and the report page miss its results")

@@ -62,9 +62,12 @@ def test_crashes_on_gw0(topology):
         os._exit(3)  # no teardown, no sessionfinish in this worker
 """)
     result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
-                                           "--max-worker-restart", "0")
+                                           "--max-worker-restart", "0", "--topology-report", "page.html")
     result.assert_outcomes(passed=3, failed=1)  # gw1's two tests and gw0's first; gw0's crash is a failure
     assert "worker 'gw0' crashed while running 'test_crash.py::test_crashes_on_gw0'" in result.stdout.str()
+    # the page is written by the controller, and says that it lacks what the crashed worker saw
+    assert "- worker gw0 ended without sending them" in result.stdout.str()
+    assert (pytester.path / "page.html").exists()
     assert len(set(ids_by_worker(pytester.path).values())) == 1
     assert left_behind(docker_client, file) == []
 
