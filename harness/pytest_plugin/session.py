@@ -26,7 +26,7 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -83,6 +83,9 @@ class TopologySession:
         self.pact_selection: Any = None  # with --pact-verify: the pact files collected, and their verdicts
         self.pacts_run = False  # pacts were collected for verification (here, or by an xdist worker)
         self.lost: list[str] = []  # xdist controller: workers whose results could not be collected, and why
+        self.start_error: Any = None  # xdist worker: the HarnessError of a start that failed (not tried again)
+        self.start_exit_code = 0  # xdist controller: the exit code of a start that failed in a worker
+        self.session: pytest.Session | None = None
         self.pact_results: list[Any] = []
         self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
         self.fuzz_results: dict[str, Any] = {}  # service -> Future[ServiceResult], one run per service
@@ -97,6 +100,7 @@ class TopologySession:
         from harness.runtime.interrupts import interrupt_on_sigterm
         from harness.spec.loader import load_topology, parse_substitutes
 
+        self.session = session
         config = self.config
         env_file = config.getoption("topology_env_file") or (
             ini_relative(config, str(config.getini("topology_env_file"))) if config.getini("topology_env_file")
@@ -142,6 +146,8 @@ class TopologySession:
             from harness.report.console import ProgressPrinter, services_table
 
             assert self.spec is not None
+            if self.start_error is not None:
+                self._fail_in_worker(self.start_error)
             with terminal_visible(self.config):
                 printer = ProgressPrinter(prefix=f"[{self.worker}] " if self.worker else "")
 
@@ -153,11 +159,16 @@ class TopologySession:
                     self.topology = (self._shared(printer, progress) if self.share is not None
                                      else self._own(printer, progress))
                 except HarnessError as error:
-                    self._report_start_failure(error)
-                    # pytest prints its summary (with the error above) for these exit codes, not for 3
-                    shown = error.exit_code in (1, 2, 4, 5)
-                    pytest.exit(f"topology {self.spec.project} did not start"
-                                + (" (the error above)" if shown else f":\n{error}\n"), returncode=error.exit_code)
+                    if self.worker is None:
+                        self._report_start_failure(error)
+                        # pytest prints its summary (with the error above) for these exit codes, not for 3
+                        shown = error.exit_code in (1, 2, 4, 5)
+                        pytest.exit(f"topology {self.spec.project} did not start"
+                                    + (" (the error above)" if shown else f":\n{error}\n"),
+                                    returncode=error.exit_code)
+                    self.start_error = error
+                if self.start_error is not None:  # outside the except: the report shows no chained exception
+                    self._fail_in_worker(self.start_error)
                 if self.share is None or self.topology.run_id not in self.attached_runs:
                     printer.console.print(services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
@@ -215,6 +226,14 @@ class TopologySession:
             state_file.write_text(json.dumps({"run": topology.run_id, "worker": self.worker}))
             return topology
 
+    def _fail_in_worker(self, error: Exception) -> NoReturn:
+        """An xdist worker: the item that needed the topology errors with the reason (a report of a made-up item
+        would break the order of reports xdist checks), and the worker stops after it; the controller stops the
+        others and exits with the error's code."""
+        assert self.spec is not None and self.session is not None
+        self.session.shouldstop = f"topology {self.spec.project} did not start"
+        pytest.fail(f"topology {self.spec.project} did not start:\n{error}", pytrace=False)
+
     def _report_start_failure(self, error: Exception) -> None:
         """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
         with the reason instead of an empty, green-looking suite."""
@@ -264,7 +283,15 @@ class TopologySession:
         if self.share is None or self.worker is None:  # workers sharing a topology: one of them fuzzes it, later
             cache = getattr(self.config, "cache", None)
             prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts
-        topology = self.running()  # the operations are read from the running services' specs
+        try:
+            topology = self.running()  # the operations are read from the running services' specs
+        except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
+            for name in names:
+                items.append(FuzzOperation.from_parent(
+                    session, name=f"fuzz[{name}]", nodeid=self._item_id(f"fuzz[{name}]"), service=name,
+                    operation=SERVICE_WIDE, owner=self, problem=f"topology {self.spec.project} did not start:\n"
+                                                                f"{self.start_error}"))
+            return
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
@@ -423,6 +450,8 @@ class TopologySession:
             self.verifier.close()
         if self.worker is not None:
             self._send_results()
+        if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
+            session.exitstatus = self.start_exit_code
         if self.share is not None and self.worker is None:
             self._finish_shared()  # the xdist controller: every worker is done
         elif self.topology is not None and self.share is None:
@@ -437,7 +466,8 @@ class TopologySession:
         fuzz = {name: run.result() for name, run in self.fuzz_results.items()
                 if run.done() and run.exception() is None}  # a run that raised failed its items already
         results = {"pacts_run": self.pacts_run, "pact_results": self.pact_results, "drift_results": self.drift_results,
-                   "fuzz": fuzz, "start_events": self.start_events}
+                   "fuzz": fuzz, "start_events": self.start_events,
+                   "start_exit_code": self.start_error.exit_code if self.start_error is not None else 0}
         try:
             sent: bytes | str = pickle.dumps(results)
         except Exception as error:  # noqa: BLE001 - said in the controller's summary, never dropped silently
@@ -468,6 +498,7 @@ class TopologySession:
                 done.set_result(result)
                 self.fuzz_results[name] = done
         self.start_events += results["start_events"]
+        self.start_exit_code = max(self.start_exit_code, results["start_exit_code"])
 
     def _restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError

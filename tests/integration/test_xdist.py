@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import docker
@@ -223,3 +224,23 @@ def test_the_controller_reports_the_pacts_every_worker_verified(pytester: pytest
     for name in consumers:
         assert f"{name}-shop.json" in page
     assert output.count("matrix written to") == 1
+
+
+@pytest.mark.parametrize("mode", ["shared", "per worker"])
+def test_a_topology_that_cannot_start_is_one_error_per_worker_with_its_exit_code(
+        pytester: pytest.Pytester, docker_client: docker.DockerClient, mode: str) -> None:
+    """Under xdist as without it: the reason in the report and in JUnit, the error's exit code (3: an image the
+    engine does not have), the workers stopped, nothing left."""
+    file = write_topology(pytester.path, "name: xdist-broken\nservices:\n  web:\n    image: no-such-image-xdist:1\n")
+    pytester.makepyfile("\n".join(f"def test_{n}(topology):\n    pass\n" for n in range(6)))
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--junitxml", "junit.xml",
+                                           *(["--topology-per-worker"] if mode == "per worker" else []))
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 3, output
+    assert "AssertionError" not in output and "Traceback" not in output
+    assert "topology xdist-broken did not start" in output and "no-such-image-xdist:1" in output
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    errors = [case.find("error") for case in cases if case.find("error") is not None]
+    assert 1 <= len(errors) <= 2  # the item each worker was running; the others were not run
+    assert all("no-such-image-xdist:1" in (error.get("message", "") + (error.text or "")) for error in errors)
+    assert left_behind(docker_client, file) == []
