@@ -4,7 +4,9 @@ only when Docker would build the same thing.
 What is sent is decided by docker-py itself (the library that sends it): its `.dockerignore` reader and
 `docker.utils.build.exclude_paths`, and `process_dockerfile` for a Dockerfile outside the context (sent as an extra
 file: hashed by content). Files are hashed in chunks (memory stays flat for big files) and their digests are cached
-on disk by (path, size, mtime, inode), so an unchanged context costs one `stat` per file.
+on disk by (path, size, mtime, inode, ctime), so an unchanged context costs one `stat` per file. The ctime catches an
+edit that keeps the size and puts the old mtime back (`touch -r`, `cp -p`, `rsync -t`): the kernel sets it on every
+change and nothing can set it back.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ CHUNK = 1 << 20  # bytes read at a time
 # A file modified less than this many seconds before it was hashed may change again within the same mtime tick
 # without its size changing ("racy" entries, as git calls them): such digests are not cached.
 RACY_SECONDS = 2.0
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -67,7 +69,7 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None) -> str
     context = context.resolve()
     digest = hashlib.sha256()
     name, outside = _dockerfile(context, build.dockerfile)
-    digests = _DigestCache(cache or cache_dir(), context)
+    digests = _DigestCache(cache or cache_dir(), str(context))
     for relative in sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name)):
         digest.update(_entry(context, relative, digests))
     digests.save()
@@ -76,6 +78,28 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None) -> str
     digest.update(json.dumps([build.dockerfile, sorted(build.args.items())]).encode())
     folder = "".join(c if c.isalnum() or c in "-_." else "-" for c in context.name.lower()) or "service"
     return f"pytest-topology/{folder}:{digest.hexdigest()[:16]}"
+
+
+def copy_digest(source: Path, cache: Path | None = None) -> str:
+    """16 hex digits: a hash of what a `copy: true` mount puts into the container, every file and folder under
+    `source` (or the file itself) by path, mode and content, so that a kept run is not reused with an old copy.
+
+    Raises:
+        OSError: `source` or a file under it cannot be read (the start would fail on it too).
+    """
+    source = source.resolve()
+    if source.is_dir():
+        root = source
+        names = sorted(Path(folder, name).relative_to(source).as_posix()
+                       for folder, folders, files in os.walk(source) for name in [*folders, *files])
+    else:
+        root, names = source.parent, [source.name]
+    digest = hashlib.sha256()
+    digests = _DigestCache(cache or cache_dir(), f"copy {source}")
+    for relative in names:
+        digest.update(_entry(root, relative, digests))
+    digests.save()
+    return digest.hexdigest()[:16]
 
 
 def _dockerfile(context: Path, dockerfile: str) -> tuple[str, str | None]:
@@ -102,10 +126,11 @@ def _entry(context: Path, relative: str, digests: _DigestCache) -> bytes:
 
 
 class _DigestCache:
-    """File digests of one context, kept on disk between runs, keyed by (size, mtime_ns, inode)."""
+    """File digests of one context (or one copied mount), kept on disk between runs, keyed by (size, mtime_ns,
+    inode, ctime_ns)."""
 
-    def __init__(self, folder: Path, context: Path) -> None:
-        self.file = folder / (hashlib.sha256(str(context).encode()).hexdigest()[:24] + ".json")
+    def __init__(self, folder: Path, key: str) -> None:
+        self.file = folder / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
         self.entries: dict[str, list] = {}
         self.changed = False
         with contextlib.suppress(OSError, ValueError):
@@ -115,16 +140,16 @@ class _DigestCache:
         self.seen: dict[str, list] = {}
 
     def of(self, relative: str, path: Path, info: os.stat_result) -> bytes:
-        key = [info.st_size, info.st_mtime_ns, info.st_ino]
+        key = [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
         cached = self.entries.get(relative)
-        if cached is not None and cached[:3] == key:
+        if cached is not None and cached[:4] == key:
             self.seen[relative] = cached
-            return bytes.fromhex(cached[3])
+            return bytes.fromhex(cached[4])
         digest = hashlib.sha256()
         with path.open("rb") as stream:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
-        if time.time() - info.st_mtime > RACY_SECONDS:
+        if time.time() - max(info.st_mtime, info.st_ctime) > RACY_SECONDS:
             self.seen[relative] = [*key, digest.hexdigest()]
             self.changed = True
         return digest.digest()

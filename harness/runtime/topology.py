@@ -27,7 +27,7 @@ import docker.errors
 
 from harness.errors import DockerError, RemoteMount, UnknownService
 from harness.runtime import labels as L
-from harness.runtime.buildcontext import build_tag
+from harness.runtime.buildcontext import build_tag, copy_digest
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import connect, engine_address, publish_address, remote_engine, service_host
 from harness.runtime.faults import Edge, TopologyFaults
@@ -337,12 +337,20 @@ class Topology:
 
 
 def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
-    """A hash of a service's validated spec, its environment (env files read now) and the id of its image."""
+    """A hash of a service's validated spec, its environment (env files read now), the content of its `copy: true`
+    mounts and the id of its image."""
     try:
         environment = service.full_environment(base_dir)
     except Exception:  # noqa: BLE001 - an unreadable env file: the start reports it
         environment = {}
-    text = json.dumps([service.model_dump_json(), sorted(environment.items()), image_id])
+    copies = {}
+    for mount in service.mounts:
+        if mount.copied:
+            try:
+                copies[mount.source] = copy_digest(base_dir / mount.source)
+            except OSError as error:  # a missing source: the start reports it
+                copies[mount.source] = f"unreadable: {error.strerror}"
+    text = json.dumps([service.model_dump_json(), sorted(environment.items()), image_id, sorted(copies.items())])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -378,7 +386,7 @@ def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> lis
     if removed := sorted(set(running) - set(expected)):
         changes.append(f"no longer in the file: {', '.join(removed)}")
     if changed := [n for n in expected if n in running and running[n] != expected[n]]:
-        changes.append(f"changed (configuration or image): {', '.join(changed)}")
+        changes.append(f"changed (configuration, copied files or image): {', '.join(changed)}")
     return changes
 
 

@@ -86,7 +86,7 @@ def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path:
         spec = load_topology(file)
         assert Topology.attach(spec, say=said.append) is None
         assert said == [f"the running topology {spec.project} (run {kept.run_id}) was started from another version "
-                        f"of {spec.file}: changed (configuration or image): web"]
+                        f"of {spec.file}: changed (configuration, copied files or image): web"]
         with Topology.reused_or_started(spec, say=said.append) as topology:
             assert topology.run_id != kept.run_id
             assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
@@ -96,6 +96,25 @@ def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path:
     finally:
         harness("down", str(file))
     assert harness_resources(docker_client, load_topology(file).project) == []
+
+
+def test_a_running_topology_whose_copied_files_changed_is_not_used(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """`copy: true` puts the file into the container at its start: a kept run has the old copy."""
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "seed.txt").write_text("one\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: identity-copy\nservices:\n  web:\n    image: python:3.11-slim\n"
+                    "    command: [python, -m, http.server, '8000', --directory, /srv]\n    ports: [8000]\n"
+                    "    mounts: [{source: seed.txt, target: /srv/seed.txt, copy: true}]\n    ready: {tcp: 8000}\n")
+    kept = Topology.start(load_topology(file), keep=True)
+    said: list[str] = []
+    try:
+        assert Topology.attach(load_topology(file)).run_id == kept.run_id  # unchanged: used
+        (tmp_path / "seed.txt").write_text("two\n")
+        assert Topology.attach(load_topology(file), say=said.append) is None
+        assert said[0].endswith("changed (configuration, copied files or image): web")
+    finally:
+        kept.close()
 
 
 def test_a_running_topology_whose_image_content_changed_is_not_used(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
@@ -114,7 +133,7 @@ def test_a_running_topology_whose_image_content_changed_is_not_used(tmp_path: Pa
     try:
         (app / "page.html").write_text("v2\n")
         assert Topology.attach(load_topology(file), say=said.append) is None
-        assert said[0].endswith("changed (configuration or image): web")
+        assert said[0].endswith("changed (configuration, copied files or image): web")
     finally:
         kept.close()
         for tag in tags:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.runtime.buildcontext import build_tag, sent_paths
+from harness.runtime import buildcontext
+from harness.runtime.buildcontext import build_tag, copy_digest, sent_paths
 from harness.spec.model import BuildSpec
 
 
@@ -98,6 +99,13 @@ def test_a_dockerfile_outside_the_context_is_hashed_by_content(tmp_path: Path) -
     assert tag(folder, dockerfile="../Dockerfile.app") != before
 
 
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as settled: a file written by a test has a ctime of now, which is otherwise racy."""
+    monkeypatch.setattr(buildcontext, "RACY_SECONDS", -1.0)
+
+
+@pytest.mark.usefixtures("settled")
 def test_cached_digests_follow_size_and_mtime(tmp_path: Path, private_cache: Path) -> None:
     folder = context(tmp_path)
     main = folder / "pkg" / "main.py"
@@ -109,6 +117,35 @@ def test_cached_digests_follow_size_and_mtime(tmp_path: Path, private_cache: Pat
     assert tag(folder) != first
     touch_later(main, "print('one')\n")
     assert tag(folder) == first
+
+
+@pytest.mark.usefixtures("settled")
+def test_an_edit_that_puts_size_and_mtime_back_is_seen_by_its_ctime(tmp_path: Path) -> None:
+    """`touch -r`, `cp -p`, `rsync -t`: same size, the old mtime, the same inode; only the ctime tells."""
+    folder = context(tmp_path)
+    main = folder / "pkg" / "main.py"
+    touch_later(main, "print('one')\n")
+    first = tag(folder)
+    stamp = main.stat().st_mtime_ns
+    time.sleep(0.01)  # a later ctime, whatever the file system's timestamp granularity
+    main.write_text("print('two')\n")
+    os.utime(main, ns=(stamp, stamp))
+    assert tag(folder) != first
+
+
+def test_a_copy_digest_follows_every_file_under_the_source(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    (seed / "sub").mkdir(parents=True)
+    (seed / "sub" / "a.sql").write_text("one\n")
+    first = copy_digest(seed)
+    assert copy_digest(seed) == first
+    (seed / "sub" / "a.sql").write_text("two\n")
+    assert copy_digest(seed) != first
+    (seed / "sub" / "a.sql").write_text("one\n")
+    assert copy_digest(seed) == first
+    (seed / "b.sql").write_text("")
+    assert copy_digest(seed) != first
+    assert copy_digest(seed / "b.sql") != copy_digest(seed / "sub" / "a.sql")
 
 
 def test_a_file_written_just_now_is_hashed_again_even_with_the_same_size_and_mtime(tmp_path: Path) -> None:
