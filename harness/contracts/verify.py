@@ -189,7 +189,8 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             running.close()  # the next run starts a new worker
             outcome = VerifierOutcome(False, False, config_error=f"the verifier process died ({broken})")
     seconds = time.monotonic() - started
-    return _judge(pact, spec, outcome, seconds, _log_of(provider, log_since), provider_name, failures)
+    log = topology.masker(_log_of(provider, log_since))  # a service may log a secret it was given
+    return _judge(pact, spec, outcome, seconds, log, provider_name, failures)
 
 
 def _unverifiable(pact: PactFile) -> MalformedPact | None:

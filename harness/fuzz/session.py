@@ -27,6 +27,7 @@ from harness.fuzz.engine import EngineRun, EngineSettings, run_schema
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
 from harness.spec.model import ServiceSpec, TopologySpec
+from harness.spec.secrets import Masker
 
 DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
                   "response_schema_conformance"]
@@ -174,7 +175,7 @@ def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: 
     result = run.result()
     if result.findings:
         try:
-            result.log = topology[name].logs(since=since)
+            result.log = Masker(topology.spec)(topology[name].logs(since=since))  # a service may log a secret
         except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
             result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
     return result
@@ -238,7 +239,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     result.seconds = time.monotonic() - started
     if result.findings:
         try:
-            result.log = service.logs(since=log_since)
+            result.log = Masker(topology.spec)(service.logs(since=log_since))  # a service may log a secret
         except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
             result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
     return result

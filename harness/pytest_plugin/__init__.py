@@ -219,7 +219,7 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     time.sleep(LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
         for service in running:
-            text = service_log(service, since=since)
+            text = running.masker(service_log(service, since=since))  # a service may log a secret it was given
             if text.strip():  # shown with the failure, and kept on the item so JUnit's system-out gets it too
                 item.add_report_section(when, f"log of service {service.name}", text)
                 report.sections.append((f"Captured log of service {service.name} {when}", text))

@@ -184,7 +184,11 @@ class Scrubber:
         names = {spec.project, *spec.services}
         values: set[str] = set()
         for service in spec.services.values():
-            for key, value in service.environment.items():
+            try:
+                environment = service.full_environment(spec.base_dir)  # env_file values too
+            except Exception:  # noqa: BLE001 - an unreadable env file: its own error says so
+                environment = dict(service.environment)
+            for key, value in environment.items():
                 if len(value) >= 8 or (_SECRET_KEY.search(key) and len(value) >= 3):
                     values.add(value)
             if service.auth is not None:

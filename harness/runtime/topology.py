@@ -7,6 +7,7 @@ Any failure (or Ctrl-C) removes everything the run created, found by its run lab
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import random
@@ -18,14 +19,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import docker
 import docker.errors
 
-from harness.errors import DockerError, RemoteMount, UnknownService
+from harness.errors import DockerError, HarnessError, RemoteMount, UnknownService
 from harness.runtime import labels as L
 from harness.runtime.buildcontext import build_tag, copy_digest
 from harness.runtime.containers import CopyRef, MountRef, service_container
@@ -36,6 +37,7 @@ from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import ServiceSpec, TopologySpec
 from harness.spec.plan import StartPlan
+from harness.spec.secrets import Masker
 
 LOG_LINES_OF_THE_DEAD = 20
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
@@ -156,8 +158,16 @@ class Topology:
                 raise DockerError(f"service '{service.name}' of topology {self.spec.project} is gone from the engine "
                                   "(its container was removed)", service=service.name, operation="restore",
                                   hint="Something outside the test session removed it; run the tests again.")
-            notes.extend(self._restore_one(service, container))
-        return notes
+            try:
+                notes.extend(self._restore_one(service, container))
+            except HarnessError as error:  # its last log lines may carry a secret
+                raise self.masker.error(error) from None
+        return [self.masker(note) for note in notes]
+
+    @functools.cached_property
+    def masker(self) -> Masker:
+        """Hides this topology's secrets in what is printed of it (errors, progress, log sections)."""
+        return Masker(self.spec)
 
     def _restore_one(self, service: Service, container: object) -> list[str]:
         state = L.container_status(container)
@@ -213,14 +223,21 @@ class Topology:
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner)
         network = f"harness-{docker_name(spec.project)}-{run_id}"
         topology = cls(spec, client, run_id, network, keep)
-        starter = _Starter(topology, network, run_labels, progress or (lambda event: None))
+        report = progress or (lambda event: None)
+
+        def masked(event: StartEvent) -> None:  # a probe command may carry a secret (compose interpolation)
+            report(replace(event, detail=topology.masker(event.detail)) if event.detail else event)
+
+        starter = _Starter(topology, network, run_labels, masked)
         try:
             starter.run()
-        except BaseException:
+        except BaseException as error:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
             finally:
                 topology.close()
+            if isinstance(error, HarnessError):
+                topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
             raise
         return topology
 

@@ -90,3 +90,28 @@ services:
     assert "--image-substitute NAME=LOCAL_IMAGE" in str(error.value)
     assert "ensure-base-images.sh" in str(error.value)
     assert harness_resources(docker_client, "no-image") == []
+
+
+def test_secrets_in_a_probe_command_and_a_services_log_are_hidden(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """A compose file's interpolation puts a password into a probe command, and a service may print what it was
+    given: the progress lines, the error and pytest's report (JUnit included) show `[hidden]` instead."""
+    (tmp_path / "secrets.env").write_text("API_TOKEN=tok-from-the-env-file-7731\n")
+    file = write_topology(tmp_path, """
+name: secret-probe
+services:
+  cache:
+    image: python:3.11-slim
+    environment: {REDIS_PASSWORD: pw-in-the-environment-4471}
+    env_file: [secrets.env]
+    command: [sh, -c, 'echo "token $API_TOKEN password $REDIS_PASSWORD"; sleep 600']
+    ready: {command: [sh, -c, 'test "$0" = nope', pw-in-the-environment-4471]}
+    timeout: 2
+""")
+    events: list[str] = []
+    with pytest.raises(ServiceNotReady) as error:
+        Topology.start(load_topology(file), progress=lambda event: events.append(event.detail))
+    shown = str(error.value) + "\n".join(events)
+    assert "pw-in-the-environment-4471" not in shown and "tok-from-the-env-file-7731" not in shown
+    assert "[hidden]" in str(error.value) and any("[hidden]" in detail for detail in events)
+    assert "token [hidden] password [hidden]" in str(error.value)  # the service's own log line, masked
+    assert harness_resources(docker_client, "secret-probe", file) == []

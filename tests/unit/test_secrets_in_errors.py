@@ -40,3 +40,24 @@ def test_values_elsewhere_are_still_shown(load_error) -> None:  # noqa: ANN001
     message = load_error("services:\n  db:\n    image: postgres:15\n    timeout: soon\n")
     assert "services.db.timeout: Input should be a valid number, unable to parse string as a number (found 'soon')" \
         in message
+
+
+def test_the_masker_and_the_page_hide_env_file_and_auth_values_and_leave_the_rest(tmp_path) -> None:  # noqa: ANN001
+    from harness import load_topology
+    from harness.errors import ServiceNotReady
+    from harness.report.page import Scrubber
+    from harness.spec.secrets import Masker
+
+    (tmp_path / "secrets.env").write_text("API_TOKEN=tok-from-the-file\nLOG_LEVEL=debug-verbose\n")
+    (tmp_path / "topology.yaml").write_text(
+        "services:\n  web:\n    image: x\n    env_file: [secrets.env]\n"
+        f"    environment: {{DB_PASSWORD: {SECRET}, PORT: '8000'}}\n"
+        "    auth: {headers: {Authorization: Bearer abc.def.ghi}}\n")
+    spec = load_topology(tmp_path / "topology.yaml")
+    text = f"password {SECRET} token tok-from-the-file bearer abc.def.ghi level debug-verbose port 8000"
+    assert Masker(spec)(text) == ("password [hidden] token [hidden] bearer [hidden] level debug-verbose "
+                                  "port 8000")
+    assert "tok-from-the-file" not in Scrubber(spec)(text)  # the page: env_file values too
+    error = ServiceNotReady(f"probe `redis-cli -a {SECRET}` never passed", hint=f"try {SECRET}", service="web")
+    masked = Masker(spec).error(error)
+    assert masked is error and SECRET not in str(error) and SECRET not in error.message + str(error.hint)

@@ -1,0 +1,61 @@
+"""The secrets of a topology, to keep them out of what the harness prints: error messages, start progress, JUnit and
+the service log sections of pytest reports show `[hidden]` in their place.
+
+A secret is a value (3 characters or more) of an environment variable whose name looks secret (PASSWORD, SECRET,
+TOKEN, KEY, ...; from `environment:` and `env_file:`), and what a service's `auth:` sends. A compose file's
+interpolation puts such values elsewhere too (a probe command `redis-cli -a ${REDIS_PASSWORD}`): they are caught
+there by value. The report page hides more (every long environment value: report/page.py's Scrubber).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from harness.spec.model import TopologySpec
+
+SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|PWD|API_?KEY", re.IGNORECASE)
+HIDDEN = "[hidden]"
+SHORTEST = 3  # shorter values ("1", "no") would hide ordinary words
+
+
+def secret_values(variables: Mapping[str, str | None]) -> set[str]:
+    """The values of the secret-looking names among `variables` (an environment, a compose `.env`)."""
+    return {value for name, value in variables.items()
+            if value and len(value) >= SHORTEST and SECRET_NAME.search(name)}
+
+
+class Masker:
+    """`Masker(spec)(text)`: `text` with every secret of `spec` replaced by `[hidden]`. An env file that cannot be
+    read adds nothing (the start reports it)."""
+
+    def __init__(self, spec: TopologySpec | None = None, extra: Iterable[str] = ()) -> None:
+        values = set(extra)
+        for service in spec.services.values() if spec is not None else ():
+            try:
+                environment = service.full_environment(spec.base_dir)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - unreadable env file: its own error says so
+                environment = dict(service.environment)
+            values |= secret_values(environment)
+            if service.auth is not None:
+                if service.auth.client_credentials is not None:
+                    values.add(service.auth.client_credentials.client_secret)
+                for value in (service.auth.headers or {}).values():
+                    values.add(value)
+                    values.update(part for part in value.split()[1:] if len(part) >= SHORTEST)  # the token alone
+        self.values = sorted((v for v in values if v and len(v) >= SHORTEST), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, HIDDEN)
+        return text
+
+    def error(self, error: BaseException) -> BaseException:
+        """`error` with its message (and `message`/`hint` fields) masked, in place; returned for `raise`."""
+        if not self.values:
+            return error
+        error.args = tuple(self(arg) if isinstance(arg, str) else arg for arg in error.args)
+        for field in ("message", "hint"):
+            if isinstance(getattr(error, field, None), str):
+                setattr(error, field, self(getattr(error, field)))
+        return error
