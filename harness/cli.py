@@ -170,12 +170,16 @@ def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.topology import Topology
 
     spec = _load(args, err)
-    err.print(f"starting topology {spec.project} from {args.topology}")
-    topology = Topology.start(spec, progress=ProgressPrinter(err, verbose_build=args.build_log), keep=args.detach)
+    progress = ProgressPrinter(err, verbose_build=args.build_log)
+    if args.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
+        topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
+    else:
+        err.print(f"starting topology {spec.project} from {args.topology}")
+        topology = Topology.start(spec, progress=progress)
     try:
         out.print(services_table(topology))
         if args.detach:
-            out.print("left running; remove it with: harness down")
+            out.print(f"left running; remove it with: harness down {args.topology}", markup=False)
             return 0
         out.print("running; press Ctrl-C to stop and remove it")
         threading.Event().wait()  # until Ctrl-C / SIGTERM

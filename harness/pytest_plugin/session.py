@@ -549,7 +549,7 @@ class TopologySession:
             for note in self.restored:
                 terminalreporter.write_line(f"- {note}")
         if self.topology is not None and self.keep:
-            terminalreporter.section("topology kept running (remove it with: harness down)")
+            terminalreporter.section("topology kept running")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
             terminalreporter.write_line(f"remove it with: harness down {self.file}")

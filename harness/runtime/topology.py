@@ -7,12 +7,14 @@ Any failure (or Ctrl-C) removes everything the run created, found by its run lab
 from __future__ import annotations
 
 import difflib
+import fcntl
 import functools
 import hashlib
 import json
 import random
 import re
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -250,24 +252,26 @@ class Topology:
         is said so and replaced by a new kept run; a run of another live session is never touched. `say` gets one
         line telling which (for the console)."""
         client = connect()
-        run = _newest_run(client, spec)
-        if run is not None:
-            changes = _changes(client, spec, run)
-            if not changes:
+        found: Topology | None = None
+        with _deciding(spec, say):
+            run = _newest_run(client, spec)
+            changes = _changes(client, spec, run) if run is not None else []
+            if run is not None and not changes:
                 say(f"using the running topology {spec.project} (run {run.run_id})")
-                yield cls._attached(spec, client, run)
-                return
-            say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
-                f"{spec.file} ({'; '.join(changes)}): "
-                + ("restarting it" if run.kept else "starting a new one beside it"))
-            if run.kept:
-                L.remove_run(client, run.run_id)
-                topology = cls.start(spec, progress=progress, keep=True)
-                say(f"restarted topology {spec.project} (run {topology.run_id}); it stays running")
-                yield topology
-                return
-        else:
-            say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
+                found = cls._attached(spec, client, run)
+            elif run is not None:
+                say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+                    f"{spec.file} ({'; '.join(changes)}): "
+                    + ("restarting it" if run.kept else "starting a new one beside it"))
+                if run.kept:
+                    L.remove_run(client, run.run_id)
+                    found = cls.start(spec, progress=progress, keep=True)
+                    say(f"restarted topology {spec.project} (run {found.run_id}); it stays running")
+            else:
+                say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
+        if found is not None:
+            yield found
+            return
         with cls.start(spec, progress=progress) as topology:
             yield topology
 
@@ -302,21 +306,22 @@ class Topology:
             As `start`.
         """
         client = connect()
-        kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
-        if kept:
-            changes = _changes(client, spec, kept[0])
-            if not changes:
-                say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
-                topology = cls._attached(spec, client, kept[0])
-                topology.reused = True
-                return topology
-            say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version of "
-                f"{spec.file} ({'; '.join(changes)}): restarting it")
-            for run in kept:
-                L.remove_run(client, run.run_id)
-        else:
-            say(f"starting topology {spec.project} from {spec.file}; it stays running for the next session")
-        return cls.start(spec, progress=progress, keep=True, owner=owner)
+        with _deciding(spec, say):
+            kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
+            if kept:
+                changes = _changes(client, spec, kept[0])
+                if not changes:
+                    say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
+                    topology = cls._attached(spec, client, kept[0])
+                    topology.reused = True
+                    return topology
+                say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version of "
+                    f"{spec.file} ({'; '.join(changes)}): restarting it")
+                for run in kept:
+                    L.remove_run(client, run.run_id)
+            else:
+                say(f"starting topology {spec.project} from {spec.file}; it stays running for the next session")
+            return cls.start(spec, progress=progress, keep=True, owner=owner)
 
     @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
@@ -390,6 +395,23 @@ def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None
     """The newest live run of `spec`'s topology: same resolved file and same name."""
     runs = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project]
     return runs[0] if runs else None
+
+
+@contextmanager
+def _deciding(spec: TopologySpec, say: Callable[[str], None]) -> Iterator[None]:
+    """One process at a time decides whether the kept run of a file is used, replaced or started, and starts it:
+    two sessions at the same moment would otherwise take each other's run, still starting, for one of an older
+    version and remove it. A lock file per topology file (flock: released if the holder dies)."""
+    folder = Path(tempfile.gettempdir()) / "pytest-topology"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(f"{spec.file}\0{spec.project}".encode()).hexdigest()[:16]
+    with open(folder / f"kept-{key}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another session that is starting or checking topology {spec.project}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:

@@ -98,3 +98,48 @@ def test_reuse_and_per_worker_together_is_a_usage_error(pytester: pytest.Pyteste
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--topology-reuse shares one kept topology, --topology-per-worker gives each xdist worker its own: use " \
            "one of them" in result.stderr.str()
+
+
+def test_two_sessions_deciding_on_the_kept_run_at_once_take_turns(tmp_path: Path,
+                                                                  docker_client: docker.DockerClient) -> None:
+    """The second `harness up --detach` of a file waits while the first starts it (its probe waits for a file this
+    test creates), then uses that run: one run, neither removed as "another version"."""
+    import subprocess
+    import sys
+    import threading
+
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: reuse-race\nservices:\n  gate:\n    image: python:3.11-slim\n"
+                    "    command: [sleep, '600']\n    ready: {command: [test, -f, /tmp/go]}\n    timeout: 300\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    first = subprocess.Popen([harness, "up", str(file), "--detach"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    second: subprocess.Popen | None = None
+    try:
+        while not any(c["state"] == "running" for c in containers(docker_client, file)):  # the first is starting
+            assert first.poll() is None, first.communicate()[0]
+            threading.Event().wait(0.2)
+        second = subprocess.Popen([harness, "up", str(file), "--detach"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(second.stdout.readline, "")), daemon=True)
+        reader.start()
+        while not any("waiting for another session" in line for line in said):
+            assert second.poll() is None, f"the second session ended without waiting: {''.join(said)}"
+            threading.Event().wait(0.2)
+        gate = containers(docker_client, file)[0]["id"]
+        docker_client.containers.get(gate).exec_run(["touch", "/tmp/go"])  # the first start completes
+        assert first.wait(timeout=300) == 0, first.communicate()[0]
+        assert second.wait(timeout=300) == 0
+        reader.join(timeout=30)
+        output = "".join(said)
+        assert "reusing the running topology reuse-race" in output, output
+        assert "another version" not in output
+        runs = {c["labels"][L.RUN] for c in containers(docker_client, file)}
+        assert len(runs) == 1
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
+        subprocess.run([harness, "down", str(file)], capture_output=True, timeout=120)
+    assert containers(docker_client, file) == []
