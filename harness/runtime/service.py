@@ -142,14 +142,35 @@ class Service:
                               service=self.name, operation="exec", hint=hint) from None
         return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
 
+    def _control(self, operation: str, call: Callable[[], object]) -> None:
+        """A Docker call that changes the container's state; Docker's refusal becomes one DockerError saying why."""
+        try:
+            call()
+        except docker.errors.NotFound:
+            raise DockerError(f"service '{self.name}': cannot {operation} it: its container is gone",
+                              service=self.name, operation=operation,
+                              hint="Its topology was removed (harness down, or the session ended).") from None
+        except docker.errors.APIError as error:
+            text = str(getattr(error, "explanation", None) or error).strip()
+            raise DockerError(f"service '{self.name}': cannot {operation} it: {text[:300]}", service=self.name,
+                              operation=operation, hint=_control_hint(self.name, text)) from None
+
     def stop(self, timeout: int = 0) -> None:
-        """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (default 0: at once)."""
-        self.container.stop(timeout=timeout)
+        """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (default 0: at once).
+
+        Raises:
+            DockerError: Docker refused (e.g. the container is paused: unpause it first), or it is gone.
+        """
+        self._control("stop", lambda: self.container.stop(timeout=timeout))
         self.left = "stopped (.stop())"
 
     def kill(self, signal: str = "SIGKILL") -> None:
-        """Send `signal` to the container's main process (a crash, for fault tests)."""
-        self.container.kill(signal=signal)
+        """Send `signal` to the container's main process (a crash, for fault tests).
+
+        Raises:
+            DockerError: it is not running, or gone.
+        """
+        self._control("kill", lambda: self.container.kill(signal=signal))
         self.left = f"killed (.kill({signal!r}))"
 
     def start(self, wait: bool = True) -> None:
@@ -157,9 +178,10 @@ class Service:
 
         Raises:
             ServiceNotReady, ServiceExited: as at topology start, within the service's `timeout` (seconds).
+            DockerError: Docker refused, e.g. its host port was taken by another process while it was stopped.
         """
         restarted_at = time.time()
-        self.container.start()
+        self._control("start", self.container.start)
         for hook in self.on_start:
             hook(self)
         self.left = None
@@ -172,13 +194,21 @@ class Service:
         self.start(wait=wait)
 
     def pause(self) -> None:
-        """Freeze every process of the container (connections hang instead of being refused)."""
-        self.container.pause()
+        """Freeze every process of the container (connections hang instead of being refused).
+
+        Raises:
+            DockerError: it is not running, or already paused, or gone.
+        """
+        self._control("pause", self.container.pause)
         self.left = "paused (.pause())"
 
     def unpause(self) -> None:
-        """Undo `pause()`."""
-        self.container.unpause()
+        """Undo `pause()`.
+
+        Raises:
+            DockerError: it is not paused, or gone.
+        """
+        self._control("unpause", self.container.unpause)
         self.left = None
 
     def address(self) -> str | None:
@@ -194,14 +224,23 @@ class Service:
         return (networks.get(self._network) or {}).get("IPAddress") or None
 
     def disconnect(self) -> None:
-        """Take the service off the topology's network (peers can no longer reach it)."""
-        self.container.client.networks.get(self._network).disconnect(self.container)
+        """Take the service off the topology's network (peers can no longer reach it).
+
+        Raises:
+            DockerError: it is not on the network, or gone.
+        """
+        self._control("disconnect", lambda: self.container.client.networks.get(self._network).disconnect(
+            self.container))
         self.left = "disconnected (.disconnect())"
 
     def connect(self) -> None:
-        """Put the service back on the topology's network, under its name and aliases."""
-        self.container.client.networks.get(self._network).connect(self.container, aliases=[self.name,
-                                                                                          *self.spec.aliases])
+        """Put the service back on the topology's network, under its name and aliases.
+
+        Raises:
+            DockerError: it is on the network already, or gone.
+        """
+        self._control("connect", lambda: self.container.client.networks.get(self._network).connect(
+            self.container, aliases=[self.name, *self.spec.aliases]))
         for hook in self.on_start:
             hook(self)
         self.left = None
@@ -276,3 +315,23 @@ class Service:
     def _log_tail(self) -> str:
         lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
         return "\n".join(f"  | {line}" for line in lines)
+
+
+def _control_hint(name: str, text: str) -> str:
+    """What to do about Docker's refusal `text` of a state change of service `name`."""
+    lowered = text.lower()
+    if "address already in use" in lowered or "port is already allocated" in lowered:
+        return ("A host port it publishes was taken by another process while it was stopped (Docker keeps a "
+                "container's host ports). Free that port, or start the topology again: a new start chooses free "
+                "ports.")
+    if "is paused" in lowered:
+        return f"It is paused: call topology[{name!r}].unpause() first."
+    if "not paused" in lowered:
+        return "It is not paused: nothing to undo."
+    if "not running" in lowered:
+        return f"It is not running: call topology[{name!r}].start() first."
+    if "already exists" in lowered:
+        return "It is on the topology's network already."
+    if "is not connected" in lowered:
+        return "It is not on the topology's network: nothing to disconnect."
+    return "Check its state with `harness ps`."

@@ -73,3 +73,32 @@ def test_a_port_taken_between_choosing_and_publishing_is_chosen_again(tmp_path: 
             assert topology["web"].port(8000) != taken
             assert topology["web"].exec(["true"]).exit_code == 0
     assert harness_resources(docker_client, "port-second") == []
+
+
+def test_state_changes_docker_refuses_say_why(tmp_path: Path) -> None:
+    """pause/unpause/kill/connect/disconnect at the wrong moment, and a start whose host port another process took
+    while the service was stopped: one DockerError naming the service, with what to do (no docker-py traceback)."""
+    with Topology.start(load_topology(write_topology(tmp_path, WEB.format(name="docker-refusals")))) as topology:
+        web = topology["web"]
+        with pytest.raises(DockerError, match="service 'web': cannot unpause it") as raised:
+            web.unpause()
+        assert raised.value.hint == "It is not paused: nothing to undo."
+        with pytest.raises(DockerError, match="service 'web': cannot connect it") as raised:
+            web.connect()
+        assert raised.value.hint == "It is on the topology's network already."
+        port = web.port(8000)
+        web.stop()
+        with pytest.raises(DockerError, match="service 'web': cannot pause it") as raised:
+            web.pause()
+        assert "It is not running: call topology['web'].start() first." == raised.value.hint
+        with pytest.raises(DockerError, match="service 'web': cannot kill it"):
+            web.kill()
+        with socket.socket() as taken:  # another process takes its host port while it is stopped
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            with pytest.raises(DockerError, match="service 'web': cannot start it") as raised:
+                web.start()
+            assert "was taken by another process while it was stopped" in str(raised.value)
+        web.start()  # the port is free again
+        assert web.exec(["true"]).exit_code == 0
