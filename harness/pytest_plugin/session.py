@@ -84,6 +84,7 @@ class TopologySession:
         self.pacts_run = False  # pacts were collected for verification (here, or by an xdist worker)
         self.lost: list[str] = []  # xdist controller: workers whose results could not be collected, and why
         self.start_error: Any = None  # xdist worker: the HarnessError of a start that failed (not tried again)
+        self.engine_error: Any = None  # the engine did not answer at session start (said after collection)
         self.start_exit_code = 0  # xdist controller: the exit code of a start that failed in a worker
         self.session: pytest.Session | None = None
         self.pact_results: list[Any] = []
@@ -111,10 +112,15 @@ class TopologySession:
             self.spec = load_topology(self.file, profiles=[*config.getini("topology_profiles"),
                                                            *config.getoption("topology_profile")],
                                       env_file=env_file, image_substitutes=substitutes)
-            if not self._static_only():
-                connect()  # fail early, before any test, when the engine does not answer
-        except HarnessError as error:
+        except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
+        if not self._static_only() and not config.option.collectonly:
+            try:
+                connect()  # fail early, before any test, when the engine does not answer
+            except HarnessError as error:
+                if config.pluginmanager.has_plugin("dsession"):  # the xdist controller collects nothing
+                    pytest.exit(f"topology {self.spec.project} cannot start:\n{error}\n", returncode=error.exit_code)
+                self.engine_error = error  # said once collected: then JUnit is written, with it as an <error>
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         for note in self.spec.notes:  # one readable line per ignored compose key
             if reporter is not None:
@@ -129,16 +135,20 @@ class TopologySession:
         return bool(options("pact_drift")) and not options("pact_verify") and not options("fuzz")
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if not self._static_only() or not any("topology" in getattr(item, "fixturenames", ())
-                                              for item in session.items):
-            return
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
 
-        try:
-            connect()
-        except HarnessError as error:
-            raise pytest.UsageError(str(error)) from None
+        if self.engine_error is None and self._static_only() and not self.config.option.collectonly \
+                and any("topology" in getattr(item, "fixturenames", ()) for item in session.items):
+            try:
+                connect()
+            except HarnessError as error:
+                self.engine_error = error
+        if self.engine_error is not None:  # before any test: one error, in the report and in JUnit
+            assert self.spec is not None
+            self._report_start_failure(self.engine_error)
+            pytest.exit(f"topology {self.spec.project} did not start:\n{self.engine_error}\n",
+                        returncode=self.engine_error.exit_code)
 
     def running(self) -> Topology:
         if self.topology is None:

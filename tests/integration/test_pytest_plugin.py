@@ -44,13 +44,16 @@ def test_a_failing_test_shows_the_log_lines_each_service_wrote_during_it(pyteste
 
 
 def test_engine_unreachable_is_one_clear_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before any test, one error with exit code 3 (environment), and JUnit has it as an <error>."""
     pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine.sock")
-    result = pytester.runpytest_subprocess("--topology", EXAMPLE)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    errors = result.stderr.str()
+    result = pytester.runpytest_subprocess("--topology", EXAMPLE, "--junitxml", "junit.xml")
+    assert result.ret == 3
+    errors = result.stderr.str() + result.stdout.str()
     assert errors.count("no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine.sock: No such file or "
                         "directory") == 1
+    junit = (pytester.path / "junit.xml").read_text()
+    assert 'errors="1"' in junit and "no Docker engine answers" in junit
     assert "Start Docker (`sudo systemctl start docker`, or open Docker Desktop)" in errors
     assert "ensure-engine.sh" not in errors  # outside this repository, a pip user has no such script
     assert "Traceback" not in errors + result.stdout.str()
@@ -74,8 +77,8 @@ def test_pact_drift_with_a_test_that_needs_the_topology_checks_the_engine_first(
     pytester.makepyfile("def test_a(topology): pass\n")
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine.sock")
     result = pytester.runpytest_subprocess("--topology", DRIFT_TOPOLOGY, "--pact-drift", "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    errors = result.stderr.str()
+    assert result.ret == 3
+    errors = result.stderr.str() + result.stdout.str()
     assert errors.count("no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine.sock: No such file or "
                         "directory") == 1
     assert "Traceback" not in errors + result.stdout.str()
