@@ -189,7 +189,10 @@ class TopologySession:
         from harness.runtime.topology import Topology
 
         assert self.spec is not None
-        say = lambda text: printer.console.print(printer.prefix + text, markup=False)  # noqa: E731
+        def say(text: str) -> None:  # a leading blank line comes before the worker's prefix, not after it
+            blank = "\n" if text.startswith("\n") else ""
+            printer.console.print(blank + printer.prefix + text.lstrip("\n"), markup=False)
+
         if self.reuse:
             topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner)
             if topology.reused:

@@ -185,17 +185,19 @@ class Topology:
         if state in ("exited", "dead", "created"):
             status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
             code = re.search(r"\((-?\d+)\)", status)
+            tail = ""
             if left.startswith(("stopped", "killed")):
                 what = f"was left {left}"
-            else:
-                tail = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
-                what = (f"died (exit code {code.group(1) if code else '?'}); its last log lines:\n"
-                        + "\n".join(f"  | {line}" for line in tail) + "\n ")
+            else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
+                what = f"died (exit code {code.group(1) if code else '?'})"
+                lines = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
+                tail = "; its last log lines:\n" + "\n".join(f"  | {line}" for line in lines)
             if service._network and service._network not in networks:  # noqa: SLF001
                 service.connect()
             started = time.monotonic()
             service.start(wait=True)
-            notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)")
+            notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
+                         + tail)
         return notes
 
     @classmethod

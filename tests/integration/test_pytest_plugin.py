@@ -255,5 +255,6 @@ services:
         "- web was left paused (.pause()): unpaused it"])
     assert "- peer was left killed (.kill('SIGKILL')): started it again (ready in" in output
     assert "- web was left disconnected (.disconnect()): reconnected it" in output
-    assert "- web died (exit code 3); its last log lines:" in output and "  | giving up now" in output
+    assert "- web died (exit code 3): started it again (ready in" in output and "  | giving up now" in output
+    assert "s); its last log lines:" in output
     assert harness_resources(docker_client, "plugin-restore") == []
