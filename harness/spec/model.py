@@ -272,9 +272,9 @@ class ServiceSpec(_Strict):
     @field_validator("environment", mode="before")
     @classmethod
     def _env_values_as_text(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in value.items()}
+        if isinstance(value, dict):  # numbers and booleans as Compose writes them; a list or mapping is refused
+            return {k: v if isinstance(v, (dict, list)) else "" if v is None else str(v).lower()
+                    if isinstance(v, bool) else str(v) for k, v in value.items()}
         return value
 
     @field_validator("sysctls", "labels", mode="before")

@@ -60,6 +60,10 @@ def _check_references(spec: TopologySpec, source: SourceMap) -> None:
             if not (spec.base_dir / env_file).is_file():
                 problems.append((("services", name, "env_file", index), f"env_file '{env_file}' is not a file "
                                  f"(paths are relative to {spec.base_dir})"))
+            elif unreadable := _unparsed_lines(spec.base_dir / env_file):
+                problems.append((("services", name, "env_file", index), f"env_file '{env_file}': line(s) "
+                                 f"{', '.join(map(str, unreadable))} are not KEY=VALUE (a quote left open, a space "
+                                 "in a name?); fix or quote them (the values are not shown: they may be secrets)"))
         for index, mount in enumerate(service.mounts):
             if not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
@@ -156,6 +160,14 @@ def _describe(path: Path_, errors: list[Any], source: SourceMap) -> tuple[str, s
 
 
 # Under these keys any value may be a secret (passwords, tokens, API keys): messages show keys and shapes only.
+def _unparsed_lines(file: Path) -> list[int]:
+    """Line numbers python-dotenv (the reader of env files here) cannot parse; it would skip them silently."""
+    from dotenv.parser import parse_stream
+
+    with file.open(encoding="utf-8", errors="replace") as stream:
+        return [binding.original.line for binding in parse_stream(stream) if binding.error]
+
+
 SECRET_KEYS = frozenset({"environment", "auth", "args", "headers", "client_secret", "env_file"})
 
 

@@ -11,6 +11,9 @@ SECRET = "s3cr3t-Value-42"
     # compose habit: the environment as a list
     (f"    environment:\n      - POSTGRES_PASSWORD={SECRET}\n      - PLAIN\n",
      "services.db.environment: must be a mapping of keys (found ['POSTGRES_PASSWORD=...', ...])"),
+    # a value that is a mapping (Compose refuses it; it was turned into its Python text)
+    (f"    environment:\n      DB_PASSWORD: {{nested: {SECRET}}}\n",
+     "services.db.environment.DB_PASSWORD: Input should be a valid string (found {'nested': ...})"),
     # build args as a list
     (f"    build: {{context: ., args: [TOKEN={SECRET}]}}\n",
      "services.db.build.args: must be a mapping of keys (found ['TOKEN=...'])"),
@@ -61,3 +64,16 @@ def test_the_masker_and_the_page_hide_env_file_and_auth_values_and_leave_the_res
     error = ServiceNotReady(f"probe `redis-cli -a {SECRET}` never passed", hint=f"try {SECRET}", service="web")
     masked = Masker(spec).error(error)
     assert masked is error and SECRET not in str(error) and SECRET not in error.message + str(error.hint)
+
+
+def test_an_env_file_line_that_cannot_be_read_is_named_by_number_not_content(tmp_path) -> None:  # noqa: ANN001
+    from harness import load_topology
+    from harness.errors import TopologyFileError
+
+    (tmp_path / "secrets.env").write_text(f"API_TOKEN=fine\nDB PASSWORD={SECRET}\nKEY=\"{SECRET}\n")
+    (tmp_path / "topology.yaml").write_text("services:\n  web:\n    image: x\n    env_file: [secrets.env]\n")
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(tmp_path / "topology.yaml")
+    assert "topology.yaml:4: services.web.env_file[0]: env_file 'secrets.env': line(s) 2, 3 are not KEY=VALUE" \
+        in str(raised.value)
+    assert SECRET not in str(raised.value)
