@@ -216,8 +216,15 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
     if missing:
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"
                           for image, problem in missing.items())
+        invalid = [image for image, problem in missing.items() if "invalid reference format" in problem]
+        hint = missing_hint() if len(invalid) < len(missing) else ""
+        if invalid:  # a typo in the file, not an image to provide: said first
+            hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
+                    "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
+                    + hint).strip()
         raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}\n{missing_hint()}", images=list(missing))
+                           f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
+                           **({"exit_code": 2} if len(invalid) == len(missing) else {}))  # only typos: bad input
     for base, effective in aliases.items():
         _alias(client, base, effective)
     return run

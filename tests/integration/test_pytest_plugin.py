@@ -117,10 +117,11 @@ def test_an_invalid_image_reference_is_one_error_naming_the_service(pytester: py
                                                    "    image: Python:3.11-slim\n  db:\n    image: redis:7\n")
     pytester.makepyfile("def test_a(topology): pass\ndef test_b(topology): pass\n")
     result = pytester.runpytest_subprocess("--topology", str(topology))
-    assert result.ret == 3
+    assert result.ret == 2  # a typo in the file: bad input, not an image to provide
     output = result.stdout.str()
     assert output.count("Python:3.11-slim (needed by service 'api'): invalid reference format") == 1
-    assert "use `build:` instead of `image:`, or substitute an image you have" in output
+    assert "references are lower-case, [registry/]name[:tag]" in output
+    assert "fix them in the topology file" in output
     assert "ensure-base-images.sh" not in output  # outside this repository
     assert "Traceback" not in output + result.stderr.str()
     assert harness_resources(docker_client, "plugin-bad-ref") == []
