@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ComposeUnavailable, TopologyFileError
+from harness.spec.secrets import Masker, secret_values
 
 CACHE_VERSION = "1"
 WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
@@ -129,12 +130,23 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
         elif line.strip():
             errors.append(line.strip())
     if result.returncode != 0:
-        error = on_error(file, "\n".join(errors) or f"`config` exited with code {result.returncode}")
+        message = _masked("\n".join(errors), file, env_file) or f"`config` exited with code {result.returncode}"
+        error = on_error(file, message)
         if not notes:
             raise error
         warned = "".join(f"\n  Docker Compose warned: {n.split(': Docker Compose: ', 1)[-1]}" for n in notes)
         raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + warned) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+def _masked(text: str, file: Path, env_file: Path | None) -> str:
+    """Compose's message with the values of secret-looking interpolation variables (the environment, `.env` or
+    `--env-file`) hidden: Compose quotes interpolated values in its errors (`invalid containerPort: <password>`)."""
+    from dotenv import dotenv_values
+
+    dotenv = env_file or file.parent / ".env"
+    variables = {**(dotenv_values(dotenv) if dotenv.is_file() else {}), **os.environ}
+    return Masker(extra=secret_values(variables))(text)
 
 
 def _inputs(file: Path, env_file: Path | None) -> list[str]:

@@ -809,3 +809,13 @@ def test_compose_warnings_come_with_its_error(compose_error, monkeypatch):
         'docker-compose.yml:2: Docker Compose: service "api" has neither an image nor a build context specified: '
         'invalid compose project\n'
         '  Docker Compose warned: The "API_IMAGE" variable is not set. Defaulting to a blank string.')
+
+
+def test_composes_own_errors_do_not_show_secret_interpolation_values(tmp_path: Path) -> None:
+    """Compose quotes an interpolated value in its error; a secret-looking variable's value is hidden."""
+    (tmp_path / ".env").write_text("PG_PASS=pgVAL-dotenv-6610\nPLAIN_PORT=notaport\n")
+    (tmp_path / "compose.yml").write_text('services:\n  db:\n    image: redis:7\n    ports: ["${PG_PASS}"]\n')
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(tmp_path / "compose.yml")
+    assert "invalid containerPort: [hidden]" in str(raised.value)
+    assert "pgVAL-dotenv-6610" not in str(raised.value)
