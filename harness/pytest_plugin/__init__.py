@@ -26,6 +26,7 @@ __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
 _started_at = pytest.StashKey[float]()
 _last_test = pytest.StashKey[str]()
 _last_ended_at = pytest.StashKey[float]()
+_broken_since = pytest.StashKey[str]()  # the test after which a topology could not be restored
 # dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
 # written during one test is stamped a moment later. At least this long between the end of one test function and the
 # start of the next (only while a topology runs), and before reading a failed test's lines, lets those lines land on
@@ -181,12 +182,17 @@ def _restore_topologies(item: pytest.Item) -> None:
     notes: list[str] = []
     session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
     shared = session is not None and session.share is not None
+    failed = ""
     for running in topologies:
         try:  # shared by xdist workers: another worker's test may have stopped a service on purpose
             notes += running.restore(only_left=shared and running is session.topology)
         except HarnessError as error:
-            pytest.fail(f"topology {running.spec.project} could not be restored after {previous}:\n{error}",
-                        pytrace=False)
+            # the first test that found it broken is named in every later report (they fail for the same reason)
+            since = item.config.stash.setdefault(_broken_since, previous)
+            failed = f"topology {running.spec.project} could not be restored after {since}:\n{error}"
+            break
+    if failed:  # outside the except: the report shows the reason, not a chained exception
+        pytest.fail(failed, pytrace=False)
     if notes:
         item.add_report_section("setup", "topology restored",
                                 f"after {previous}:\n" + "\n".join(f"- {note}" for note in notes))

@@ -25,4 +25,6 @@ def service_log(service: HasLogs, since: float | None = None, tail: int | None =
     try:
         return strip_ansi(service.logs(since=since, tail=tail))
     except Exception as error:  # noqa: BLE001 - any reason to be unreadable is reported the same way
+        if type(error).__name__ == "NotFound":  # docker.errors.NotFound: removed from outside
+            return f"(log of {service.name} unavailable: its container is gone)"
         return f"(log of {service.name} unavailable: {type(error).__name__}: {str(error)[:200]})"

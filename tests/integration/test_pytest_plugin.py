@@ -259,3 +259,28 @@ services:
     assert "- web died (exit code 3): started it again (ready in" in output and "  | giving up now" in output
     assert "s); its last log lines:" in output
     assert harness_resources(docker_client, "plugin-restore") == []
+
+
+def test_a_service_removed_from_outside_fails_the_later_tests_naming_who_removed_it(
+        pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    topology = pytester.makefile(".yaml", topology="name: plugin-removed\nservices:\n  redis:\n    image: redis:7\n"
+                                                   "    ready: {tcp: 6379}\n")
+    pytester.makepyfile("""
+        import docker
+
+        def test_1_removes_redis(topology):
+            docker.from_env().containers.get(topology["redis"].container.id).remove(force=True)
+
+        def test_2(topology):
+            pass
+
+        def test_3(topology):
+            pass
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(topology))
+    result.assert_outcomes(passed=1, errors=2)
+    output = result.stdout.str()
+    assert output.count("could not be restored after ") == output.count(".py::test_1_removes_redis:") == 2
+    assert "service 'redis' of topology plugin-removed is gone from the engine" in output
+    assert "During handling of the above exception" not in output and "Traceback" not in output
+    assert harness_resources(docker_client, "plugin-removed") == []
