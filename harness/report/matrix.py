@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.contracts.matrix import Edge
@@ -78,14 +79,19 @@ def as_table(edges: list[Edge], title: str) -> Table:
     for provider in providers:
         table.add_column(provider)
     for consumer in consumers:
-        row = ["\n".join(_cell(e) for e in cells.get((consumer, p), [])) for p in providers]
+        row = []
+        for provider in providers:
+            pair = cells.get((consumer, provider), [])
+            row.append("\n".join(_cell(e, named=len(pair) > 1) for e in pair))  # two pacts of a pair: by file
         table.add_row(consumer, *row)
     return table
 
 
-def _cell(edge: Edge) -> str:
-    """The verdict, and under it the drift (a pact's edge) in the table's markup."""
+def _cell(edge: Edge, named: bool = False) -> str:
+    """The verdict (with the pact file's name when `named`), and under it the drift, in the table's markup."""
     verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]"
+    if named and edge.pact:
+        verdict += f" {escape(Path(edge.pact).name)}"
     if edge.status == "no pact":
         return verdict
     style = DRIFT_STYLE.get(edge.drift.verdict, "") if edge.drift is not None else "dim"

@@ -102,3 +102,14 @@ def test_without_drift_results_the_column_says_not_checked(tmp_path: Path) -> No
     assert "drift: not checked" in matrix_text(edges, "t", width=200)
     _, as_html = write_reports(edges, tmp_path / "out", "t")
     html5lib.HTMLParser(strict=True).parse(as_html.read_text())
+
+
+def test_two_pacts_of_one_pair_are_told_apart_by_file_in_the_printed_matrix() -> None:
+    from harness.contracts.matrix import Edge
+    from harness.report.matrix import matrix_text
+
+    text = matrix_text([Edge("shop", "stock", "failed", pact="/p/shop-stock-broken.json"),
+                        Edge("shop", "stock", "verified", pact="/p/shop-stock.json"),
+                        Edge("web", "stock", "verified", pact="/p/web-stock.json")], "contracts")
+    assert "failed shop-stock-broken.json" in text and "verified shop-stock.json" in text
+    assert "web-stock.json" not in text  # one pact of its pair: the cell needs no name
