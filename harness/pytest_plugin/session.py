@@ -229,14 +229,16 @@ class TopologySession:
                                              "workers of this session, is gone from the engine")
                 self.attached_runs.add(topology.run_id)
                 printer.console.print(f"{printer.prefix}using topology {self.spec.project} (run {topology.run_id}), "
-                                      f"started by worker {state.get('worker', '?')}", markup=False)
+                                      f"{'reused' if state.get('reused') else 'started'} by worker "
+                                      f"{state.get('worker', '?')}", markup=False)
                 return topology
             try:
                 topology = self._own(printer, progress)
             except HarnessError as error:
                 state_file.write_text(json.dumps({"failed": str(error), "exit_code": error.exit_code}))
                 raise
-            state_file.write_text(json.dumps({"run": topology.run_id, "worker": self.worker}))
+            state_file.write_text(json.dumps({"run": topology.run_id, "worker": self.worker,
+                                              "reused": topology.reused}))
             return topology
 
     def _fail_in_worker(self, error: Exception) -> NoReturn:

@@ -95,9 +95,12 @@ def test_shared_with_reuse_keeps_one_topology_for_the_next_run(pytester: pytest.
         first = set(ids_by_worker(pytester.path).values())
         kept = [c.id for c in docker_client.containers.list(filters={"label": f"{L.FILE}={file.resolve()}"})]
         assert len(first) == 1 and kept == list(first)
-        pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
-                                      "--topology-reuse").assert_outcomes(passed=2)
+        second = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                               "--topology-reuse")
+        second.assert_outcomes(passed=2)
         assert set(ids_by_worker(pytester.path).values()) == first
+        output = second.stdout.str() + second.stderr.str()
+        assert re.search(r"using topology xdist-reuse \(run \w+\), reused by worker gw[01]", output), output
     finally:
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
 
