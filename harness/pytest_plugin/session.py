@@ -114,13 +114,11 @@ class TopologySession:
                                       env_file=env_file, image_substitutes=substitutes)
         except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
-        if not self._static_only() and not config.option.collectonly:
+        if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
             try:
                 connect()  # fail early, before any test, when the engine does not answer
             except HarnessError as error:
-                if config.pluginmanager.has_plugin("dsession"):  # the xdist controller collects nothing
-                    pytest.exit(f"topology {self.spec.project} cannot start:\n{error}\n", returncode=error.exit_code)
-                self.engine_error = error  # said once collected: then JUnit is written, with it as an <error>
+                self.engine_error = error  # said once collected (or in xdist's loop): then JUnit is written too
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         for note in self.spec.notes:  # one readable line per ignored compose key
             if reporter is not None:
@@ -144,11 +142,20 @@ class TopologySession:
                 connect()
             except HarnessError as error:
                 self.engine_error = error
-        if self.engine_error is not None:  # before any test: one error, in the report and in JUnit
-            assert self.spec is not None
-            self._report_start_failure(self.engine_error)
-            pytest.exit(f"topology {self.spec.project} did not start:\n{self.engine_error}\n",
-                        returncode=self.engine_error.exit_code)
+        if self.engine_error is not None:
+            self._stop_for_engine()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.engine_error is not None:  # the xdist controller, which collects nothing: before xdist's loop
+            self._stop_for_engine()
+
+    def _stop_for_engine(self) -> NoReturn:
+        """Before any test: one error, in the report and in JUnit (sessionfinish runs after this exit)."""
+        assert self.spec is not None
+        self._report_start_failure(self.engine_error)
+        pytest.exit(f"topology {self.spec.project} did not start:\n{self.engine_error}\n",
+                    returncode=self.engine_error.exit_code)
 
     def running(self) -> Topology:
         if self.topology is None:
@@ -467,7 +474,9 @@ class TopologySession:
             self._send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
             session.exitstatus = self.start_exit_code
-        if self.share is not None and self.worker is None:
+        if self.share is not None and self.worker is None and self.engine_error is not None:
+            shutil.rmtree(self.share, ignore_errors=True)  # no engine: nothing was started
+        elif self.share is not None and self.worker is None:
             self._finish_shared()  # the xdist controller: every worker is done
         elif self.topology is not None and self.share is None:
             if self.keep:

@@ -40,9 +40,10 @@ class ProgressPrinter:
         style = {"ready": "green", "completed": "green", "failed": "red", "cached": "dim",
                  "built": "cyan"}.get(event.kind, "")
         timing = f" {event.seconds:5.1f}s" if event.seconds else ""
-        detail = f"  {event.detail}" if event.detail else ""
+        detail = f"  {escape(event.detail)}" if event.detail else ""  # "[hidden]" is text, not a style
         line = f"[{style}]{ICONS[event.kind]:>6}[/{style}]" if style else f"{ICONS[event.kind]:>6}"
-        self.console.print(f"{escape(self.prefix)}{line} {event.service}{timing}{detail}", markup=True, soft_wrap=True)
+        self.console.print(f"{escape(self.prefix)}{line} {escape(event.service)}{timing}{detail}", markup=True,
+                           soft_wrap=True)
 
 
 def services_table(topology: Topology) -> Table:

@@ -23,6 +23,7 @@ from harness.fuzz.results import ServiceResult
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
 from harness.spec.model import TopologySpec
+from harness.spec.secrets import URL_PASSWORD, Masker
 
 MAX_TEXT = 20_000  # characters of one log or report kept on the page (its end: where failures show)
 
@@ -182,7 +183,7 @@ class Scrubber:
 
     def __init__(self, spec: TopologySpec) -> None:
         names = {spec.project, *spec.services}
-        values: set[str] = set()
+        values: set[str] = set(Masker(spec).values)  # what every other output hides, then more
         for service in spec.services.values():
             try:
                 environment = service.full_environment(spec.base_dir)  # env_file values too
@@ -202,6 +203,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, HIDDEN)
+        text = URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
         text = _JWT.sub(HIDDEN, text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + HIDDEN, text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -144,6 +145,7 @@ class Service:
 
     def _control(self, operation: str, call: Callable[[], object]) -> None:
         """A Docker call that changes the container's state; Docker's refusal becomes one DockerError saying why."""
+        __tracebackhide__ = True  # pytest shows the test's line, not this one
         try:
             call()
         except docker.errors.NotFound:
@@ -151,7 +153,7 @@ class Service:
                               service=self.name, operation=operation,
                               hint="Its topology was removed (harness down, or the session ended).") from None
         except docker.errors.APIError as error:
-            text = str(getattr(error, "explanation", None) or error).strip()
+            text = FULL_ID.sub(lambda match: match[0][:12], str(getattr(error, "explanation", None) or error).strip())
             raise DockerError(f"service '{self.name}': cannot {operation} it: {text[:300]}", service=self.name,
                               operation=operation, hint=_control_hint(self.name, text)) from None
 
@@ -161,6 +163,7 @@ class Service:
         Raises:
             DockerError: Docker refused (e.g. the container is paused: unpause it first), or it is gone.
         """
+        __tracebackhide__ = True
         self._control("stop", lambda: self.container.stop(timeout=timeout))
         self.left = "stopped (.stop())"
 
@@ -170,6 +173,7 @@ class Service:
         Raises:
             DockerError: it is not running, or gone.
         """
+        __tracebackhide__ = True
         self._control("kill", lambda: self.container.kill(signal=signal))
         self.left = f"killed (.kill({signal!r}))"
 
@@ -181,6 +185,7 @@ class Service:
             DockerError: Docker refused, e.g. its host port was taken by another process while it was stopped.
         """
         restarted_at = time.time()
+        __tracebackhide__ = True
         self._control("start", self.container.start)
         for hook in self.on_start:
             hook(self)
@@ -199,6 +204,7 @@ class Service:
         Raises:
             DockerError: it is not running, or already paused, or gone.
         """
+        __tracebackhide__ = True
         self._control("pause", self.container.pause)
         self.left = "paused (.pause())"
 
@@ -208,6 +214,7 @@ class Service:
         Raises:
             DockerError: it is not paused, or gone.
         """
+        __tracebackhide__ = True
         self._control("unpause", self.container.unpause)
         self.left = None
 
@@ -229,6 +236,7 @@ class Service:
         Raises:
             DockerError: it is not on the network, or gone.
         """
+        __tracebackhide__ = True
         self._control("disconnect", lambda: self.container.client.networks.get(self._network).disconnect(
             self.container))
         self.left = "disconnected (.disconnect())"
@@ -239,6 +247,7 @@ class Service:
         Raises:
             DockerError: it is on the network already, or gone.
         """
+        __tracebackhide__ = True
         self._control("connect", lambda: self.container.client.networks.get(self._network).connect(
             self.container, aliases=[self.name, *self.spec.aliases]))
         for hook in self.on_start:
@@ -315,6 +324,9 @@ class Service:
     def _log_tail(self) -> str:
         lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
         return "\n".join(f"  | {line}" for line in lines)
+
+
+FULL_ID = re.compile(r"\b[0-9a-f]{64}\b")  # Docker's messages name containers by their full id
 
 
 def _control_hint(name: str, text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ComposeUnavailable, TopologyFileError
-from harness.spec.secrets import Masker, secret_values
+from harness.spec.secrets import Masker, interpolation_secrets
 
 CACHE_VERSION = "1"
 WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
@@ -142,11 +142,7 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
 def _masked(text: str, file: Path, env_file: Path | None) -> str:
     """Compose's message with the values of secret-looking interpolation variables (the environment, `.env` or
     `--env-file`) hidden: Compose quotes interpolated values in its errors (`invalid containerPort: <password>`)."""
-    from dotenv import dotenv_values
-
-    dotenv = env_file or file.parent / ".env"
-    variables = {**(dotenv_values(dotenv) if dotenv.is_file() else {}), **os.environ}
-    return Masker(extra=secret_values(variables))(text)
+    return Masker(extra=interpolation_secrets(file, env_file))(text)
 
 
 def _inputs(file: Path, env_file: Path | None) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.errors import OptionError, TopologyFileError
 from harness.spec.model import TopologySpec
+from harness.spec.secrets import interpolation_secrets
 from harness.spec.source import load_yaml
 from harness.spec.validate import validate
 
@@ -44,6 +45,7 @@ def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: s
     """
     path = Path(file)
     notes: list[str] = []
+    secrets: set[str] = set()
     compose = bool(COMPOSE_FILE.match(path.name))
     if not compose:
         data, source = load_yaml(path)
@@ -53,11 +55,12 @@ def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: s
 
         data, source, notes = load_compose(path, profiles=tuple(profiles),
                                            env_file=Path(env_file) if env_file else None)
+        secrets = interpolation_secrets(path, Path(env_file) if env_file else None)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
     spec = validate(data, source, file=path.resolve())
-    return spec.with_image_substitutes(image_substitutes or {}, notes)
+    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets)
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

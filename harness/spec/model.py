@@ -369,6 +369,8 @@ class TopologySpec(_Strict):
     _file: Path = PrivateAttr(default=Path("topology.yaml"))
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
+    # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
+    _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
 
     @field_validator("services", mode="before")
     @classmethod
@@ -393,10 +395,17 @@ class TopologySpec(_Strict):
         """Lines for a person: keys of a compose file ignored for a test run, Compose's own warnings."""
         return self._notes
 
-    def with_image_substitutes(self, substitutes: dict[str, str], notes: list[str] | None = None) -> TopologySpec:
+    @property
+    def interpolation_secrets(self) -> set[str]:
+        """Values of secret-looking variables a compose file was interpolated with (spec/secrets.py)."""
+        return self._interpolation_secrets
+
+    def with_image_substitutes(self, substitutes: dict[str, str], notes: list[str] | None = None,
+                               secrets: set[str] | None = None) -> TopologySpec:
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._notes = self._file, list(self._notes if notes is None else notes)
+        copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
 
     @property

@@ -2,21 +2,37 @@
 the service log sections of pytest reports show `[hidden]` in their place.
 
 A secret is a value (3 characters or more) of an environment variable whose name looks secret (PASSWORD, SECRET,
-TOKEN, KEY, ...; from `environment:` and `env_file:`), and what a service's `auth:` sends. A compose file's
+TOKEN, KEY, PW, ...; from `environment:`, `env_file:`, a compose file's `.env` and this process's environment),
+what a service's `auth:` sends, and the password of a URL (`postgres://app:<password>@db`). A compose file's
 interpolation puts such values elsewhere too (a probe command `redis-cli -a ${REDIS_PASSWORD}`): they are caught
 there by value. The report page hides more (every long environment value: report/page.py's Scrubber).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from harness.spec.model import TopologySpec
 
-SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE|PWD|API_?KEY", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASS|PW|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s/]+)(@)", re.IGNORECASE)  # scheme://user:pw@
 HIDDEN = "[hidden]"
 SHORTEST = 3  # shorter values ("1", "no") would hide ordinary words
+
+
+def interpolation_secrets(file: Path, env_file: Path | None = None) -> set[str]:
+    """The secrets among a compose file's interpolation variables: `env_file` (`--env-file`), else `.env` beside
+    `file`; an unreadable file adds nothing."""
+    from dotenv import dotenv_values  # the .env format as Compose reads it
+
+    dotenv = env_file or file.parent / ".env"
+    try:
+        return secret_values(dotenv_values(dotenv)) if dotenv.is_file() else set()
+    except OSError:
+        return set()
 
 
 def secret_values(variables: Mapping[str, str | None]) -> set[str]:
@@ -30,7 +46,9 @@ class Masker:
     read adds nothing (the start reports it)."""
 
     def __init__(self, spec: TopologySpec | None = None, extra: Iterable[str] = ()) -> None:
-        values = set(extra)
+        values = set(extra) | secret_values(os.environ)  # a CI token the shell passes on, too
+        if spec is not None:
+            values |= spec.interpolation_secrets  # a compose file's `.env`: `${VAR}` puts them anywhere
         for service in spec.services.values() if spec is not None else ():
             try:
                 environment = service.full_environment(spec.base_dir)  # type: ignore[union-attr]
@@ -48,12 +66,10 @@ class Masker:
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, HIDDEN)
-        return text
+        return URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
 
     def error(self, error: BaseException) -> BaseException:
         """`error` with its message (and `message`/`hint` fields) masked, in place; returned for `raise`."""
-        if not self.values:
-            return error
         error.args = tuple(self(arg) if isinstance(arg, str) else arg for arg in error.args)
         for field in ("message", "hint"):
             if isinstance(getattr(error, field, None), str):

@@ -115,3 +115,23 @@ services:
     assert "[hidden]" in str(error.value) and any("[hidden]" in detail for detail in events)
     assert "token [hidden] password [hidden]" in str(error.value)  # the service's own log line, masked
     assert harness_resources(docker_client, "secret-probe", file) == []
+
+
+def test_a_compose_dotenv_secret_in_a_probe_is_hidden_and_shown_as_hidden(tmp_path: Path) -> None:
+    """The value comes only from `.env` through `${VAR}`; the progress line says `[hidden]` (not an empty gap)."""
+    import subprocess
+    import sys
+
+    (tmp_path / ".env").write_text("REDIS_PASSWORD=r3dis-Compose-Pw\n")
+    (tmp_path / "compose.yml").write_text(
+        'services:\n  cache:\n    image: redis:7\n    command: ["redis-server", "--requirepass", "${REDIS_PASSWORD}"]\n'
+        '    x-topology:\n      ready: {command: ["sh", "-c", "redis-cli -a ${REDIS_PASSWORD} -p 1 ping | grep PONG"]}\n'
+        "      timeout: 2\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    done = subprocess.run([harness, "up", str(tmp_path / "compose.yml"), "--detach"], capture_output=True, text=True,
+                          timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "r3dis-Compose-Pw" not in output
+    assert "redis-cli -a [hidden] -p 1 ping" in output  # in the progress line and in the error
+    subprocess.run([harness, "down", str(tmp_path / "compose.yml")], capture_output=True, timeout=120)

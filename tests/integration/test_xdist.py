@@ -247,3 +247,17 @@ def test_a_topology_that_cannot_start_is_one_error_per_worker_with_its_exit_code
     assert 1 <= len(errors) <= 2  # the item each worker was running; the others were not run
     assert all("no-such-image-xdist:1" in (error.get("message", "") + (error.text or "")) for error in errors)
     assert left_behind(docker_client, file) == []
+
+
+def test_no_engine_under_xdist_is_one_error_in_junit_with_exit_3(pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-no-engine"))
+    pytester.makepyfile(RECORD_ID)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/no-engine-xdist.sock")
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--junitxml", "junit.xml")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 3, output
+    assert "Traceback" not in output
+    errors = list(ET.parse(pytester.path / "junit.xml").getroot().iter("error"))
+    assert len(errors) == 1 and "no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine-xdist.sock" in (
+        errors[0].get("message", "") + (errors[0].text or ""))

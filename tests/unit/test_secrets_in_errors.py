@@ -77,3 +77,15 @@ def test_an_env_file_line_that_cannot_be_read_is_named_by_number_not_content(tmp
     assert "topology.yaml:4: services.web.env_file[0]: env_file 'secrets.env': line(s) 2, 3 are not KEY=VALUE" \
         in str(raised.value)
     assert SECRET not in str(raised.value)
+
+
+def test_short_pw_names_and_url_passwords_are_hidden_and_plain_values_are_not(tmp_path) -> None:  # noqa: ANN001
+    from harness import load_topology
+    from harness.spec.secrets import Masker
+
+    (tmp_path / "topology.yaml").write_text(
+        "services:\n  web:\n    image: x\n    environment: {DB_PW: shortname-pw-555, PORT: '8000', "
+        "DATABASE_URL: 'postgres://app:url-embedded-pw@db:5432/app'}\n")
+    masked = Masker(load_topology(tmp_path / "topology.yaml"))(
+        "pw shortname-pw-555 url postgres://app:url-embedded-pw@db:5432/app port 8000 http://web:8000/x")
+    assert masked == "pw [hidden] url postgres://app:[hidden]@db:5432/app port 8000 http://web:8000/x"
