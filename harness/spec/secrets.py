@@ -17,7 +17,9 @@ from pathlib import Path
 
 from harness.spec.model import TopologySpec
 
-SECRET_NAME = re.compile(r"PASS|PW|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|PRIVATE", re.IGNORECASE)
+SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "PRIVATE")  # anywhere in a name
+SECRET_PARTS = frozenset({"PASS", "PW", "PWD", "KEY", "AUTH"})  # as a part between `_`, `-` or `.`: DB_PW, API_KEY
+NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working folders
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s/]+)(@)", re.IGNORECASE)  # scheme://user:pw@
 HIDDEN = "[hidden]"
 SHORTEST = 3  # shorter values ("1", "no") would hide ordinary words
@@ -35,10 +37,18 @@ def interpolation_secrets(file: Path, env_file: Path | None = None) -> set[str]:
         return set()
 
 
+def secret_name(name: str) -> bool:
+    """Whether a variable's name says its value is a secret: DB_PASSWORD, API_KEY, GITHUB_TOKEN, MYSQL_PWD, DB_PW
+    (not PWD, KEYCLOAK_URL)."""
+    upper = name.upper()
+    if upper in NOT_SECRET:
+        return False
+    return any(word in upper for word in SECRET_WORDS) or bool(SECRET_PARTS & set(re.split(r"[_.-]", upper)))
+
+
 def secret_values(variables: Mapping[str, str | None]) -> set[str]:
     """The values of the secret-looking names among `variables` (an environment, a compose `.env`)."""
-    return {value for name, value in variables.items()
-            if value and len(value) >= SHORTEST and SECRET_NAME.search(name)}
+    return {value for name, value in variables.items() if value and len(value) >= SHORTEST and secret_name(name)}
 
 
 class Masker:

@@ -89,3 +89,13 @@ def test_short_pw_names_and_url_passwords_are_hidden_and_plain_values_are_not(tm
     masked = Masker(load_topology(tmp_path / "topology.yaml"))(
         "pw shortname-pw-555 url postgres://app:url-embedded-pw@db:5432/app port 8000 http://web:8000/x")
     assert masked == "pw [hidden] url postgres://app:[hidden]@db:5432/app port 8000 http://web:8000/x"
+
+
+def test_this_process_s_secret_variables_are_hidden_but_not_its_working_folder(monkeypatch) -> None:  # noqa: ANN001
+    from harness.spec.secrets import Masker
+
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-from-the-ci-runner")
+    monkeypatch.setenv("PWD", "/home/dev/project")
+    monkeypatch.setenv("KEYCLOAK_URL", "http://keycloak:8080")
+    masked = Masker()("token ghp-from-the-ci-runner in /home/dev/project/topology.yaml via http://keycloak:8080")
+    assert masked == "token [hidden] in /home/dev/project/topology.yaml via http://keycloak:8080"
