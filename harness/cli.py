@@ -167,15 +167,16 @@ def _load(args: argparse.Namespace, err: Console):  # noqa: ANN202 - TopologySpe
 
 def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
-    from harness.runtime.topology import Topology
+    from harness.runtime.topology import Topology, deciding
 
     spec = _load(args, err)
     progress = ProgressPrinter(err, verbose_build=args.build_log)
     if args.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
         topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
-    else:
+    else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
         err.print(f"starting topology {spec.project} from {args.topology}")
-        topology = Topology.start(spec, progress=progress)
+        with deciding(spec, say=lambda text: err.print(text, markup=False)):
+            topology = Topology.start(spec, progress=progress, shared=True)
     try:
         out.print(services_table(topology))
         if args.detach:

@@ -117,7 +117,8 @@ class PactDrift(ReportingItem):
         from harness.report.drift import result_text
 
         assert self.owner.spec is not None
-        result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, running_fetcher(self.owner.spec))
+        fetch = running_fetcher(self.owner.spec, self.owner.topology)  # this session's own run if started, else shared
+        result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, fetch)
         self.owner.drift_results.append(result)
         if result.verdict in (DRIFT, ERROR):
             raise ReportedFailure(result_text(result))

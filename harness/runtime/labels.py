@@ -27,6 +27,7 @@ PREFIX = "org.pytest-topology"
 RUN = f"{PREFIX}.run"
 OWNER = f"{PREFIX}.owner"
 KEEP = f"{PREFIX}.keep"
+SHARED = f"{PREFIX}.shared"  # "true": offered to other sessions (harness up, kept runs); else private to its owner
 TOPOLOGY = f"{PREFIX}.topology"
 FILE = f"{PREFIX}.file"
 SERVICE = f"{PREFIX}.service"
@@ -56,10 +57,13 @@ def owner_alive(owner: str) -> bool:
     return _start_time(int(pid_text)) == started
 
 
-def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None) -> dict[str, str]:
+def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None,
+               shared: bool = False) -> dict[str, str]:
     """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity);
-    `owner` (an owner_id) is this process unless given (pytest-xdist: the controller, which outlives its workers)."""
-    return {RUN: run_id, OWNER: owner or owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file)}
+    `owner` (an owner_id) is this process unless given (pytest-xdist: the controller, which outlives its workers);
+    `shared`: other sessions may use it (`harness up`; a kept run always is)."""
+    return {RUN: run_id, OWNER: owner or owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file),
+            SHARED: str(keep or shared).lower()}
 
 
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not
@@ -76,6 +80,7 @@ class Run:
     file: str
     kept: bool
     owner: str
+    shared: bool = False  # other sessions may use it: `harness up`, kept runs
     containers: list = field(default_factory=list)
     networks: list = field(default_factory=list)
 
@@ -97,8 +102,9 @@ def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
                  *listed(lambda: client.volumes.list(filters=filters))]  # a run may be down to its volumes
     for resource in resources:
         labels = labels_of(resource)
-        run = runs.setdefault(labels[RUN], Run(labels[RUN], labels.get(TOPOLOGY, "?"), labels.get(FILE, ""),
-                                               labels.get(KEEP) == "true", labels.get(OWNER, "")))
+        kept = labels.get(KEEP) == "true"
+        run = runs.setdefault(labels[RUN], Run(labels[RUN], labels.get(TOPOLOGY, "?"), labels.get(FILE, ""), kept,
+                                               labels.get(OWNER, ""), kept or labels.get(SHARED) == "true"))
         if isinstance(resource, Container):
             run.containers.append(resource)
         elif isinstance(resource, Network):

@@ -202,7 +202,7 @@ class Topology:
 
     @classmethod
     def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False,
-              owner: str | None = None) -> Topology:
+              owner: str | None = None, shared: bool = False) -> Topology:
         """Start every service of `spec` on a new private network, in dependency order, and wait until each is ready.
 
         Args:
@@ -211,6 +211,8 @@ class Topology:
                 `seconds` in events are wall-clock durations (time.monotonic).
             keep: leave it running after this process ends (until `harness down`).
             owner: the process whose end makes it a leftover (labels.owner_id; default: this one).
+            shared: other sessions may use it while it runs (`harness verify`, `fuzz`, `fault`), as `harness up`'s;
+                a kept run always is. Otherwise it is this session's own.
 
         Returns:
             The running Topology; `close()` it (or use it as a context manager) to remove it.
@@ -224,7 +226,7 @@ class Topology:
         _refuse_remote_binds(spec)
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
-        run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner)
+        run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner, shared)
         network = f"harness-{docker_name(spec.project)}-{run_id}"
         topology = cls(spec, client, run_id, network, keep)
         report = progress or (lambda event: None)
@@ -255,7 +257,7 @@ class Topology:
         line telling which (for the console)."""
         client = connect()
         found: Topology | None = None
-        with _deciding(spec, say):
+        with deciding(spec, say):
             run = _newest_run(client, spec)
             changes = _changes(client, spec, run) if run is not None else []
             if run is not None and not changes:
@@ -308,7 +310,7 @@ class Topology:
             As `start`.
         """
         client = connect()
-        with _deciding(spec, say):
+        with deciding(spec, say):
             kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
             if kept:
                 changes = _changes(client, spec, kept[0])
@@ -394,13 +396,14 @@ def _image_id(client: docker.DockerClient, reference: str) -> str:
 
 
 def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
-    """The newest live run of `spec`'s topology: same resolved file and same name."""
-    runs = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project]
+    """The newest live run of `spec`'s topology (same resolved file and same name) that other sessions may use: one
+    of `harness up` or a kept one, never another session's own (a pytest run stops services and removes it)."""
+    runs = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.shared]
     return runs[0] if runs else None
 
 
 @contextmanager
-def _deciding(spec: TopologySpec, say: Callable[[str], None]) -> Iterator[None]:
+def deciding(spec: TopologySpec, say: Callable[[str], None]) -> Iterator[None]:
     """One process at a time decides whether the kept run of a file is used, replaced or started, and starts it:
     two sessions at the same moment would otherwise take each other's run, still starting, for one of an older
     version and remove it. A lock file per topology file (flock: released if the holder dies)."""

@@ -140,7 +140,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def running(project: Path, docker_client: Any) -> Any:
-    with Topology.start(load_topology(project / "topology.yaml")) as topology:
+    with Topology.start(load_topology(project / "topology.yaml"), shared=True) as topology:  # as `harness up`
         yield topology
     assert harness_resources(docker_client, "contract-versions") == []
 

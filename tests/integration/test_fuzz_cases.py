@@ -37,8 +37,8 @@ def st_run(location: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def running() -> Topology:
-    """The cases topology, started once; `harness fuzz` uses it (a running topology is reused)."""
-    with Topology.start(load_topology(CASES)) as topology:
+    """The cases topology, started once and shared as `harness up` shares it; `harness fuzz` uses it."""
+    with Topology.start(load_topology(CASES), shared=True) as topology:
         yield topology
 
 
@@ -149,7 +149,7 @@ services:
     ready: {{http: {{port: 8000, path: /health}}}}
     openapi: fuzz-specs/missing.yaml
 """)
-    with Topology.start(load_topology(topology)) as started:
+    with Topology.start(load_topology(topology), shared=True) as started:  # used by `harness fuzz`, as `harness up`
         expected = {
             "nokey": f"{started['nokey'].url}/openapi.json: 401 (the service wants credentials; headers sent: none)",
             "nowhere": "/no-such-document.json: 404, the service serves no document there",

@@ -68,7 +68,7 @@ def st_failures(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
 @pytest.fixture(scope="module")
 def running() -> Topology:
     """The topology, started once; `harness fuzz` and the pytest run use it (a running topology is reused)."""
-    with Topology.start(load_topology(NEGATIVE)) as topology:
+    with Topology.start(load_topology(NEGATIVE), shared=True) as topology:  # as `harness up` shares it
         yield topology
 
 

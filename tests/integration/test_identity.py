@@ -138,3 +138,15 @@ def test_a_running_topology_whose_image_content_changed_is_not_used(tmp_path: Pa
         kept.close()
         for tag in tags:
             subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+
+
+def test_another_sessions_own_run_is_never_used_by_attach(tmp_path: Path) -> None:
+    """A pytest session's run is its own (its tests stop services, it removes the run at its end): `verify`, `fuzz`
+    and `fault` attach only to a run of `harness up` (shared) or a kept one."""
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: identity-private\nservices:\n  web:\n    image: python:3.11-slim\n"
+                    "    command: [python, -m, http.server, '8000']\n    ready: {tcp: 8000}\n")
+    with Topology.start(load_topology(file)):  # as `pytest --topology` starts it
+        assert Topology.attach(load_topology(file)) is None
+        with Topology.start(load_topology(file), shared=True) as offered:  # as `harness up` starts it
+            assert Topology.attach(load_topology(file)).run_id == offered.run_id
