@@ -175,7 +175,7 @@ def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: 
     result = run.result()
     if result.findings:
         try:
-            result.log = Masker(topology.spec)(topology[name].logs(since=since))  # a service may log a secret
+            result.log = topology.masker(topology[name].logs(since=since))  # a service may log a secret
         except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
             result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
     return result

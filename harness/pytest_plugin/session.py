@@ -163,8 +163,6 @@ class TopologySession:
             from harness.report.console import ProgressPrinter, services_table
 
             assert self.spec is not None
-            if self.start_error is not None:
-                self._fail_in_worker(self.start_error)
             with terminal_visible(self.config):
                 printer = ProgressPrinter(prefix=f"[{self.worker}] " if self.worker else "")
 
@@ -172,18 +170,19 @@ class TopologySession:
                     self.start_events.append(event)
                     printer(event)
 
-                try:
-                    self.topology = (self._shared(printer, progress) if self.share is not None
-                                     else self._own(printer, progress))
-                except HarnessError as error:
-                    if self.worker is None:
-                        self._report_start_failure(error)
-                        # pytest prints its summary (with the error above) for these exit codes, not for 3
-                        shown = error.exit_code in (1, 2, 4, 5)
-                        pytest.exit(f"topology {self.spec.project} did not start"
-                                    + (" (the error above)" if shown else f":\n{error}\n"),
-                                    returncode=error.exit_code)
-                    self.start_error = error
+                if self.start_error is None:  # an xdist worker's failed start is not tried again
+                    try:
+                        self.topology = (self._shared(printer, progress) if self.share is not None
+                                         else self._own(printer, progress))
+                    except HarnessError as error:
+                        if self.worker is None:
+                            self._report_start_failure(error)
+                            # pytest prints its summary (with the error above) for these exit codes, not for 3
+                            shown = error.exit_code in (1, 2, 4, 5)
+                            pytest.exit(f"topology {self.spec.project} did not start"
+                                        + (" (the error above)" if shown else f":\n{error}\n"),
+                                        returncode=error.exit_code)
+                        self.start_error = error
                 if self.start_error is not None:  # outside the except: the report shows no chained exception
                     self._fail_in_worker(self.start_error)
                 if self.share is None or self.topology.run_id not in self.attached_runs:
@@ -305,21 +304,19 @@ class TopologySession:
         if self.share is None or self.worker is None:  # workers sharing a topology: one of them fuzzes it, later
             cache = getattr(self.config, "cache", None)
             prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts
-        try:
-            topology = self.running()  # the operations are read from the running services' specs
-        except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
-            for name in names:
-                items.append(FuzzOperation.from_parent(
-                    session, name=f"fuzz[{name}]", nodeid=self._item_id(f"fuzz[{name}]"), service=name,
-                    operation=SERVICE_WIDE, owner=self, problem=f"topology {self.spec.project} did not start:\n"
-                                                                f"{self.start_error}"))
-            return
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
             items.append(FuzzOperation.from_parent(session, name=item_name, nodeid=self._item_id(item_name),
                                                    service=name, operation=label,
                                                    owner=self, problem=problem, excluded=excluded))
+
+        try:
+            topology = self.running()  # the operations are read from the running services' specs
+        except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
+            for name in names:
+                add(name, SERVICE_WIDE, f"topology {self.spec.project} did not start:\n{self.start_error}")
+            return
 
         for name in names:
             try:

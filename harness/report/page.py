@@ -23,7 +23,7 @@ from harness.fuzz.results import ServiceResult
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
 from harness.spec.model import TopologySpec
-from harness.spec.secrets import URL_PASSWORD, Masker
+from harness.spec.secrets import Masker, environment_of, without_url_passwords
 
 MAX_TEXT = 20_000  # characters of one log or report kept on the page (its end: where failures show)
 
@@ -185,11 +185,7 @@ class Scrubber:
         names = {spec.project, *spec.services}
         values: set[str] = set(Masker(spec).values)  # what every other output hides, then more
         for service in spec.services.values():
-            try:
-                environment = service.full_environment(spec.base_dir)  # env_file values too
-            except Exception:  # noqa: BLE001 - an unreadable env file: its own error says so
-                environment = dict(service.environment)
-            for key, value in environment.items():
+            for key, value in environment_of(spec, service).items():  # env_file values too
                 if len(value) >= 8 or (_SECRET_KEY.search(key) and len(value) >= 3):
                     values.add(value)
             if service.auth is not None:
@@ -203,7 +199,7 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, HIDDEN)
-        text = URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
+        text = without_url_passwords(text)
         text = _JWT.sub(HIDDEN, text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + HIDDEN, text)
 

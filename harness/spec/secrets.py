@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.spec.model import TopologySpec
+from harness.spec.model import ServiceSpec, TopologySpec
 
 SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "PRIVATE")  # anywhere in a name
 SECRET_PARTS = frozenset({"PASS", "PW", "PWD", "KEY", "AUTH"})  # as a part between `_`, `-` or `.`: DB_PW, API_KEY
@@ -35,6 +35,20 @@ def interpolation_secrets(file: Path, env_file: Path | None = None) -> set[str]:
         return secret_values(dotenv_values(dotenv)) if dotenv.is_file() else set()
     except OSError:
         return set()
+
+
+def environment_of(spec: TopologySpec, service: ServiceSpec) -> dict[str, str]:
+    """What the service's container gets (env_file, then environment); `environment:` alone when an env file cannot
+    be read (its own error says so)."""
+    try:
+        return service.full_environment(spec.base_dir)
+    except Exception:  # noqa: BLE001 - any reason an env file is unreadable
+        return dict(service.environment)
+
+
+def without_url_passwords(text: str) -> str:
+    """`scheme://user:<password>@host` with the password hidden."""
+    return URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
 
 
 def secret_name(name: str) -> bool:
@@ -57,14 +71,11 @@ class Masker:
 
     def __init__(self, spec: TopologySpec | None = None, extra: Iterable[str] = ()) -> None:
         values = set(extra) | secret_values(os.environ)  # a CI token the shell passes on, too
+        services = spec.services.values() if spec is not None else ()
         if spec is not None:
             values |= spec.interpolation_secrets  # a compose file's `.env`: `${VAR}` puts them anywhere
-        for service in spec.services.values() if spec is not None else ():
-            try:
-                environment = service.full_environment(spec.base_dir)  # type: ignore[union-attr]
-            except Exception:  # noqa: BLE001 - unreadable env file: its own error says so
-                environment = dict(service.environment)
-            values |= secret_values(environment)
+        for service in services:
+            values |= secret_values(environment_of(spec, service))  # type: ignore[arg-type]
             if service.auth is not None:
                 if service.auth.client_credentials is not None:
                     values.add(service.auth.client_credentials.client_secret)
@@ -76,7 +87,7 @@ class Masker:
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, HIDDEN)
-        return URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
+        return without_url_passwords(text)
 
     def error(self, error: BaseException) -> BaseException:
         """`error` with its message (and `message`/`hint` fields) masked, in place; returned for `raise`."""

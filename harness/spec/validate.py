@@ -159,7 +159,6 @@ def _describe(path: Path_, errors: list[Any], source: SourceMap) -> tuple[str, s
     return where, f"{dotted}: {message}" if dotted else message
 
 
-# Under these keys any value may be a secret (passwords, tokens, API keys): messages show keys and shapes only.
 def _unparsed_lines(file: Path) -> list[int]:
     """Line numbers python-dotenv (the reader of env files here) cannot parse; it would skip them silently."""
     from dotenv.parser import parse_stream
@@ -168,6 +167,7 @@ def _unparsed_lines(file: Path) -> list[int]:
         return [binding.original.line for binding in parse_stream(stream) if binding.error]
 
 
+# Under these keys any value may be a secret (passwords, tokens, API keys): messages show keys and shapes only.
 SECRET_KEYS = frozenset({"environment", "auth", "args", "headers", "client_secret", "env_file"})
 
 
