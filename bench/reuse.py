@@ -9,8 +9,8 @@ project that does not opt out pays).
 
 What is counted (bench/plugins/timeline.py, a plugin loaded into the measured run):
     the tests themselves   the sum of setup + call + teardown of every test as pytest reports them (its --durations),
-                           less what the plugin does inside them: the `topology` fixture's setup, the restore checks
-                           and the log settle
+                           less what the plugin does inside them: the `topology` fixture's setup and the restore
+                           checks
     overhead               the pytest process's wall time less the tests themselves, in parts: start-up (interpreter,
                            pytest and every plugin imported), session start (the topology file loaded, the engine
                            connected), collection (the test modules imported), the `topology` fixture (attach: the kept
@@ -18,9 +18,6 @@ What is counted (bench/plugins/timeline.py, a plugin loaded into the measured ru
                            restore checks (before each test: did an earlier one leave a service stopped, paused, ...),
                            between tests (pytest's own reporting), session end (sessionfinish: the kept run restored)
                            and exit (the terminal summary, unconfigure, the interpreter's exit)
-    log settle             LOG_SETTLE: at least 0.15 s between the end of one test function and the start of the next,
-                           so that a failing test's service log lines are its own; a cost per test, not per run, given
-                           apart (27 test functions: about 26 x 0.15 s)
 The peer: a trivial one-test pytest run in the same virtualenv, with every installed plugin and with the opt-out.
 """
 
@@ -63,12 +60,11 @@ def timeline_run(args: list[str], cwd: Path = ROOT) -> dict[str, float]:
         t = json.loads(out.read_text())
     first = t.get("first_test", t["collected"])
     last = t.get("last_test_end", first)
-    own = t["tests"] - t["topology_setup"] - t["log_settle"] - t["restore_checks"]
+    own = t["tests"] - t["topology_setup"] - t["restore_checks"]
     return {"wall": exited - launched, "tests": own, "overhead": exited - launched - own,
             "start-up": t["configured"] - launched, "session start": t["session_started"] - t["configured"],
             "collection": t["collected"] - t["session_started"],
             "topology fixture": t["topology_setup"], "restore checks": t["restore_checks"],
-            "log settle": t["log_settle"],
             "between tests": (last - first) - t["tests"], "session end": t["finished"] - last,
             "exit": exited - t["finished"], "outcome": outcome}  # type: ignore[dict-item]
 
@@ -111,14 +107,12 @@ def warm_rerun(rounds: int) -> None:
             rows[label].append(run)
             parts = ", ".join(f"{part} {run[part]:.2f}" for part in PARTS)
             print(f"  warm {index + 1} {label}: {run['wall']:.1f} s wall, tests themselves {run['tests']:.1f} s, "
-                  f"overhead {run['overhead'] - run['log settle']:.2f} s ({parts}) + log settle "
-                  f"{run['log settle']:.2f} s; load {before}  ({run['outcome']})")
+                  f"overhead {run['overhead']:.2f} s ({parts}); load {before}  ({run['outcome']})")
     for label, runs in rows.items():
-        overhead = statistics.median(run["overhead"] - run["log settle"] for run in runs)
-        settle = statistics.median(run["log settle"] for run in runs)
+        overhead = statistics.median(run["overhead"] for run in runs)
         parts = ", ".join(f"{part} {statistics.median(run[part] for run in runs):.2f}" for part in PARTS)
-        print(f"  median, {label}: overhead over the tests themselves {overhead:.2f} s ({parts}), plus the log "
-              f"settle {settle:.2f} s (per test; target: < 1 s over the tests)")
+        print(f"  median, {label}: overhead over the tests themselves {overhead:.2f} s ({parts}) "
+              "(target: < 1 s)")
     harness_down(RUNNERLY)
 
 

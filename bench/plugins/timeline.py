@@ -10,7 +10,6 @@ Writes to $BENCH_TIMELINE (JSON, every time in seconds since the epoch, every du
     finished         sessionfinish done (a kept topology restored, pacts written, ...)
     tests            sum of setup + call + teardown of every item, as pytest reports them (its --durations)
     topology_setup   of that: the `topology` fixture's setup (start, or attach + restore + pytest_topology_reused)
-    log_settle       of that: the plugin's LOG_SETTLE sleeps between test functions
     restore_checks   of that: the plugin's check before each test for services an earlier test left stopped, paused, ...
 Under pytest-xdist each process writes its own file: BENCH_TIMELINE with `{worker}` in it (main, gw0, gw1, ...).
 """
@@ -24,19 +23,7 @@ from typing import Any
 
 import pytest
 
-_times: dict[str, Any] = {"tests": 0.0, "topology_setup": 0.0, "log_settle": 0.0, "restore_checks": 0.0, "items": 0}
-
-
-class _SettleClock:
-    """Stands for the `time` module inside harness.pytest_plugin: counts its sleeps (the log settle) and passes
-    everything else through."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(time, name)
-
-    def sleep(self, seconds: float) -> None:
-        _times["log_settle"] += seconds
-        time.sleep(seconds)
+_times: dict[str, Any] = {"tests": 0.0, "topology_setup": 0.0, "restore_checks": 0.0, "items": 0}
 
 
 def _stamp(name: str) -> None:
@@ -47,7 +34,6 @@ def pytest_configure(config: pytest.Config) -> None:
     _stamp("configured")
     import harness.pytest_plugin as plugin
 
-    plugin.time = _SettleClock()  # type: ignore[assignment]
     check = plugin._restore_topologies
 
     def timed_check(item: pytest.Item) -> None:

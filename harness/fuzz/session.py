@@ -90,7 +90,7 @@ class ServiceView:
     name: str
     url: str
 
-    def logs(self, since: float | None = None, tail: int | None = None) -> str:
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str:
         return ""  # read by the parent process, which holds the Docker client
 
 

@@ -24,13 +24,14 @@ if TYPE_CHECKING:
 
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
 _started_at = pytest.StashKey[float]()
+_previous = pytest.StashKey[tuple[str, float]]()  # on a test: the item before it, and when it ended (time.time())
 _last_test = pytest.StashKey[str]()
 _last_ended_at = pytest.StashKey[float]()
 _broken_since = pytest.StashKey[str]()  # the test after which a topology could not be restored
 # dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
-# written during one test is stamped a moment later. At least this long between the end of one test function and the
-# start of the next (only while a topology runs), and before reading a failed test's lines, lets those lines land on
-# the right side. The plugin's own pact, drift and fuzz items carry their own log lines and pay nothing.
+# written during one test is stamped a moment later. A failed test's lines are read this long after it ended, and its
+# lines stamped less than this after the previous item ended are shown apart, as maybe that item's. Passing tests
+# pay nothing (no wait between tests).
 LOG_SETTLE = 0.15
 
 
@@ -150,16 +151,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _restore_topologies(item)
     if not _attributes_logs(item):
         return
-    settle(item)
     item.stash[_started_at] = time.time()
-
-
-def settle(item: pytest.Item) -> None:
-    """Wait until LOG_SETTLE has passed since the previous test function ended (nothing before the first, nor for the
-    plugin's own items): the previous test's last lines are stamped before this test's start."""
     ended = item.config.stash.get(_last_ended_at, None)
-    if ended is not None and _attributes_logs(item):
-        time.sleep(max(0.0, LOG_SETTLE - (time.monotonic() - ended)))
+    if ended is not None:
+        item.stash[_previous] = (item.config.stash[_last_test], ended)
 
 
 def _attributes_logs(item: pytest.Item) -> bool:
@@ -201,7 +196,7 @@ def _restore_topologies(item: pytest.Item) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.config.stash[_last_test] = item.nodeid
-    item.config.stash[_last_ended_at] = time.monotonic()
+    item.config.stash[_last_ended_at] = time.time()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -219,16 +214,51 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     topologies = active_topologies(item.config)
     if not topologies or not _attributes_logs(item):
         return
-    from harness.report.text import service_log
-
     since = item.stash.get(_started_at, None)
+    previous = item.stash.get(_previous, None)
     time.sleep(LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
         for service in running:
-            text = running.masker(service_log(service, since=since))  # a service may log a secret it was given
+            text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
             if text.strip():  # shown with the failure, and kept on the item so JUnit's system-out gets it too
                 item.add_report_section(when, f"log of service {service.name}", text)
                 report.sections.append((f"Captured log of service {service.name} {when}", text))
+
+
+def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float] | None) -> str:
+    """The service's lines since the test started. Those stamped less than LOG_SETTLE after the previous item ended
+    may be that item's (a line is stamped when dockerd reads it): they come first, under a line that says so."""
+    from harness.report.text import service_log
+
+    if since is None or previous is None or previous[1] + LOG_SETTLE <= since:
+        return service_log(service, since=since)
+    boundary = previous[1] + LOG_SETTLE
+    early: list[str] = []
+    own: list[str] = []
+    for line in service_log(service, since=since, timestamps=True).splitlines(keepends=True):
+        stamp, _, text = line.partition(" ")
+        received = _epoch(stamp)
+        if received is None:  # not a stamped line: the note that the log could not be read
+            own.append(line)
+        else:
+            (early if received < boundary else own).append(text)
+    if not early:
+        return "".join(own)
+    return (f"[stamped within {LOG_SETTLE} s of the end of {previous[0]}: these lines may be its own]\n"
+            + "".join(early) + (f"[this test's lines]\n{''.join(own)}" if own else ""))
+
+
+def _epoch(stamp: str) -> float | None:
+    """Docker's RFC 3339 time stamp (nanoseconds, `Z` or an offset) as seconds since the epoch; None if it is not one
+    (Python reads at most microseconds: the rest is cut)."""
+    import re
+    from datetime import datetime
+
+    match = re.fullmatch(r"(\S+T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp)
+    if match is None:
+        return None
+    fraction = (match[2] or "")[:7]
+    return datetime.fromisoformat(match[1] + fraction + match[3].replace("Z", "+00:00")).timestamp()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

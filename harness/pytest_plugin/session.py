@@ -378,9 +378,6 @@ class TopologySession:
         (flock: released by the kernel if the worker dies)."""
         if self.share is None or self.worker is None:
             return (yield)
-        from harness.pytest_plugin import settle
-
-        settle(item)  # before the lock, not while holding it: the log settle of a test that runs alone stops no one
         with open(self.share / "tests.lock", "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
             return (yield)  # closing the file releases the lock

@@ -16,14 +16,15 @@ def strip_ansi(text: str) -> str:
 class HasLogs(Protocol):
     name: str
 
-    def logs(self, since: float | None = None, tail: int | None = None) -> str: ...
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str: ...
 
 
-def service_log(service: HasLogs, since: float | None = None, tail: int | None = None) -> str:
+def service_log(service: HasLogs, since: float | None = None, tail: int | None = None,
+                timestamps: bool = False) -> str:
     """The service's log lines (without ANSI codes), or one line saying why they cannot be read. Never raises: a
     report must not fail because a container is gone."""
     try:
-        return strip_ansi(service.logs(since=since, tail=tail))
+        return strip_ansi(service.logs(since=since, tail=tail, timestamps=timestamps))
     except Exception as error:  # noqa: BLE001 - any reason to be unreadable is reported the same way
         if type(error).__name__ == "NotFound":  # docker.errors.NotFound: removed from outside
             return f"(log of {service.name} unavailable: its container is gone)"

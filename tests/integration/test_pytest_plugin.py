@@ -39,7 +39,10 @@ def test_a_failing_test_shows_the_log_lines_each_service_wrote_during_it(pyteste
     assert "Captured log of service greeter call" in output
     assert "relay: GET /relay -> 200" in output
     assert "greeter: GET /hello -> 200" in output
-    assert "/hello?first" not in output.split("FAILURES")[1]  # only the failing test's lines
+    failure = output.split("FAILURES")[1]
+    if "/hello?first" in failure:  # the passing test's line, stamped late (under load): shown apart, as maybe its own
+        early = failure.split("[stamped within 0.15 s of the end of test_")[1].split("[this test's lines]")[0]
+        assert "/hello?first" in early
     assert " ready greeter" in result.stderr.str()  # progress while starting
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import Topology, load_topology
+from harness.pytest_plugin import _epoch
 from harness.runtime.topology import StartEvent
 
 from .conftest import TOPOLOGIES, harness_resources
@@ -81,6 +82,9 @@ def test_logs_and_exec(example: Topology) -> None:
         time.sleep(0.05)
     assert "greeter: GET /hello -> 200" in example["greeter"].logs(since=since)
     assert "listening" not in example["greeter"].logs(since=since)
+    stamped = example["greeter"].logs(since=since, timestamps=True).splitlines()
+    received = [_epoch(line.split(" ", 1)[0]) for line in stamped]  # what the plugin reads a failed test's lines by
+    assert received and all(at is not None and since - 1 <= at <= time.time() + 1 for at in received), stamped
     assert example["greeter"].exec(["printenv", "GREETING"]).output.strip() == "hello from greeter"
 
 
