@@ -18,7 +18,10 @@ What is counted (bench/plugins/timeline.py, a plugin loaded into the measured ru
                            restore checks (before each test: did an earlier one leave a service stopped, paused, ...),
                            between tests (pytest's own reporting), session end (sessionfinish: the kept run restored)
                            and exit (the terminal summary, unconfigure, the interpreter's exit)
-The peer: a trivial one-test pytest run in the same virtualenv, with every installed plugin and with the opt-out.
+The peers, in the same rounds: a trivial one-test pytest run in the same virtualenv (with every installed plugin, and
+with the opt-out), and `pytest --collect-only` of the same scenarios without --topology (pytest's start-up, the
+scenario modules imported, its exit: what any run of these tests pays, with or without the harness). Overhead less
+that peer is what the harness adds to a warm rerun.
 """
 
 from __future__ import annotations
@@ -104,16 +107,29 @@ def warm_rerun(rounds: int) -> None:
         for label, extra in (("repo config (opted out)", []), ("all plugins (-o addopts=-ra)", ALL_PLUGINS)):
             before = load()
             run = timeline_run([*SCENARIOS, "--topology-reuse", *extra])
+            run["collect-only peer"] = collect_only(extra)
             rows[label].append(run)
             parts = ", ".join(f"{part} {run[part]:.2f}" for part in PARTS)
             print(f"  warm {index + 1} {label}: {run['wall']:.1f} s wall, tests themselves {run['tests']:.1f} s, "
-                  f"overhead {run['overhead']:.2f} s ({parts}); load {before}  ({run['outcome']})")
+                  f"overhead {run['overhead']:.2f} s ({parts}); collect-only peer {run['collect-only peer']:.2f} s; "
+                  f"load {before}  ({run['outcome']})")
     for label, runs in rows.items():
         overhead = statistics.median(run["overhead"] for run in runs)
+        added = statistics.median(run["overhead"] - run["collect-only peer"] for run in runs)
         parts = ", ".join(f"{part} {statistics.median(run[part] for run in runs):.2f}" for part in PARTS)
-        print(f"  median, {label}: overhead over the tests themselves {overhead:.2f} s ({parts}) "
-              "(target: < 1 s)")
+        print(f"  median, {label}: overhead over the tests themselves {overhead:.2f} s ({parts}); over the tests and "
+              f"the collect-only peer {added:.2f} s (target: < 1 s)")
     harness_down(RUNNERLY)
+
+
+def collect_only(extra: list[str]) -> float:
+    """Wall seconds of `pytest --collect-only` of the scenarios without --topology (the plugin starts nothing)."""
+    started = time.perf_counter()
+    done = subprocess.run([*PYTEST, str(ROOT / "scenarios"), "--collect-only", *extra], cwd=ROOT, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"  !! collect-only peer: exit {done.returncode}\n{done.stdout[-2000:]}")
+    return time.perf_counter() - started
 
 
 def attach_breakdown() -> None:
