@@ -1,9 +1,11 @@
 """Start-up and teardown of topologies against raw `docker run` of the same image (not a test: prints figures).
 
-    .venv/bin/python bench/startup.py [--rounds N] [--runnerly-only] [--compose-only]
+    .venv/bin/python bench/startup.py [--rounds N] [--runnerly-only] [--compose-only] [--synthetic-only]
 
 Each synthetic service is redis:7 with a tcp readiness probe; "raw" starts the same containers with the docker SDK
-in parallel threads, publishes the port on 127.0.0.1 and polls it with the same probe.
+in parallel threads, publishes the port on 127.0.0.1 and polls it with the same probe: on the default bridge, and on a
+user-defined network it creates first (timed: the harness creates one per run, for its private network), as peers.
+Each round runs the harness and both peers one after the other.
 
 Runnerly (images cached) is compared with its critical path: the slowest chain of `depends_on`, each service
 counted with its own start-to-ready time measured in the same run.
@@ -55,10 +57,14 @@ def harness_round(spec: TopologySpec) -> tuple[float, float]:
     return ready, time.perf_counter() - started
 
 
-def raw_round(client: docker.DockerClient, services: int, network: str | None = None) -> tuple[float, float]:
+def raw_round(client: docker.DockerClient, services: int, own_network: bool = False) -> tuple[float, float]:
+    """Ready and teardown seconds of `services` redis started with `docker run` in parallel threads. `own_network`:
+    on a user-defined network created first (and removed last), inside the timing, as the harness does per run."""
+    network = None
+
     def one(_: int):  # noqa: ANN202
         container = client.containers.run(IMAGE, detach=True, ports={"6379/tcp": ("127.0.0.1",)},
-                                          labels={"bench": "raw"}, network=network)
+                                          labels={"bench": "raw"}, network=network.name if network else None)
         container.reload()
         port = int(container.attrs["NetworkSettings"]["Ports"]["6379/tcp"][0]["HostPort"])
         while not _tcp_accepts(port):
@@ -66,12 +72,16 @@ def raw_round(client: docker.DockerClient, services: int, network: str | None = 
         return container
 
     started = time.perf_counter()
+    if own_network:
+        network = client.networks.create(f"bench-raw-{uuid.uuid4().hex[:8]}", labels={"bench": "raw"})
     with ThreadPoolExecutor(max_workers=services) as pool:
         containers = list(pool.map(one, range(services)))
     ready = time.perf_counter() - started
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=services) as pool:
         list(pool.map(lambda c: c.remove(force=True), containers))
+    if network is not None:
+        network.remove()
     return ready, time.perf_counter() - started
 
 
@@ -168,27 +178,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--runnerly-only", action="store_true")
     parser.add_argument("--compose-only", action="store_true")
+    parser.add_argument("--synthetic-only", action="store_true", help="only the table against raw docker run")
     args = parser.parse_args()
-    report_compose(args.rounds)
-    if args.compose_only:
-        return
-    report_runnerly(args.rounds)
-    if args.runnerly_only:
-        return
+    if not args.synthetic_only:
+        report_compose(args.rounds)
+        if args.compose_only:
+            return
+        report_runnerly(args.rounds)
+        if args.runnerly_only:
+            return
     client = docker.from_env()
     rows = []
     for label, services, chain in (("1 service", 1, False), ("6 independent", 6, False), ("chain of 3", 3, True)):
         spec = synthetic(label.replace(" ", "-"), services, chain)
         harness_round(spec)  # warm-up
-        ours = [harness_round(spec) for _ in range(args.rounds)]
-        raw = [raw_round(client, services) for _ in range(args.rounds)] if not chain else None
-        own_network = client.networks.create("bench-raw", labels={"bench": "raw"})
-        try:  # the harness puts every topology on its own network, which costs docker time per container
-            raw_net = [raw_round(client, services, own_network.name) for _ in range(args.rounds)] \
-                if not chain else None
-        finally:
-            own_network.remove()
-        rows.append((label, ours, raw, raw_net))
+        ours, raw, raw_net = [], [], []
+        for _ in range(args.rounds):  # one of each per round: a change of load hits all three alike
+            ours.append(harness_round(spec))
+            if not chain:
+                raw.append(raw_round(client, services))
+                raw_net.append(raw_round(client, services, own_network=True))  # a private network, as the harness
+        rows.append((label, ours, raw or None, raw_net or None))
     print(f"{'topology':14} {'harness':>8} {'raw':>6} {'ratio':>6} {'raw+net':>8} {'ratio':>6} "
           f"{'teardown':>9} {'raw teardown':>13}")
     for label, ours, raw, raw_net in rows:
@@ -200,7 +210,8 @@ def main() -> None:
         print(f"{label:14} {ready:7.2f}s {raw_ready:5.2f}s {ready / raw_ready:6.2f} {net_ready:7.2f}s "
               f"{ready / net_ready:6.2f} {down:8.2f}s {raw_down:12.2f}s")
     print(f"(median of {args.rounds} rounds; image {IMAGE}; raw = `docker run` in parallel threads on the default "
-          "bridge, raw+net = the same on a user-defined network like the harness's; a chain starts in order)")
+          "bridge, raw+net = the same on a user-defined network created for the round, as the harness creates one "
+          "per run (its creation and removal timed too); a chain starts in order)")
 
 
 if __name__ == "__main__":
