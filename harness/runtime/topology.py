@@ -362,9 +362,14 @@ class Topology:
         return result
 
 
+# the parts of a signature, in its order, as a restart message names them
+SIGNATURE_PARTS = ("configuration", "environment", "image", "copied files")
+
+
 def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
-    """A hash of a service's validated spec, its environment (env files read now), the content of its `copy: true`
-    mounts and the id of its image."""
+    """What a service's container is started from, as `config.environment.image.copies`: a short hash each of its
+    validated spec (less its environment), its environment (env files read now), its image's id and the content of
+    its `copy: true` mounts. Equal signatures: the container can be reused; `signature_changes` names what differs."""
     try:
         environment = service.full_environment(base_dir)
     except Exception:  # noqa: BLE001 - an unreadable env file: the start reports it
@@ -376,8 +381,18 @@ def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> st
                 copies[mount.source] = copy_digest(base_dir / mount.source)
             except OSError as error:  # a missing source: the start reports it
                 copies[mount.source] = f"unreadable: {error.strerror}"
-    text = json.dumps([service.model_dump_json(), sorted(environment.items()), image_id, sorted(copies.items())])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    parts = [service.model_dump_json(exclude={"environment", "env_file"}), sorted(environment.items()), image_id,
+             sorted(copies.items())]
+    return ".".join(hashlib.sha256(json.dumps(part).encode()).hexdigest()[:12] for part in parts)
+
+
+def signature_changes(running: str, expected: str) -> list[str] | None:
+    """The parts (SIGNATURE_PARTS) that differ between two signatures; None if `running` is of another form (its
+    container was started by another version of the harness)."""
+    old, new = running.split("."), expected.split(".")
+    if len(old) != len(SIGNATURE_PARTS) or len(new) != len(SIGNATURE_PARTS):
+        return None
+    return [part for part, a, b in zip(SIGNATURE_PARTS, old, new, strict=True) if a != b]
 
 
 def docker_name(text: str) -> str:
@@ -429,8 +444,11 @@ def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> lis
         changes.append(f"not running: {', '.join(added)}")
     if removed := sorted(set(running) - set(expected)):
         changes.append(f"no longer in the file: {', '.join(removed)}")
-    if changed := [n for n in expected if n in running and running[n] != expected[n]]:
-        changes.append(f"changed (configuration, copied files or image): {', '.join(changed)}")
+    for name in expected:
+        if name in running and running[name] != expected[name]:
+            what = signature_changes(running[name] or "", expected[name])
+            changes.append(f"{name} changed ({', '.join(what)})" if what is not None
+                           else f"{name} was started by another version of the harness")
     return changes
 
 

@@ -86,7 +86,7 @@ def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path:
         spec = load_topology(file)
         assert Topology.attach(spec, say=said.append) is None
         assert said == [f"the running topology {spec.project} (run {kept.run_id}) was started from another version "
-                        f"of {spec.file}: changed (configuration, copied files or image): web"]
+                        f"of {spec.file}: web changed (environment)"]
         with Topology.reused_or_started(spec, say=said.append) as topology:
             assert topology.run_id != kept.run_id
             assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
@@ -112,7 +112,7 @@ def test_a_running_topology_whose_copied_files_changed_is_not_used(tmp_path: Pat
         assert Topology.attach(load_topology(file)).run_id == kept.run_id  # unchanged: used
         (tmp_path / "seed.txt").write_text("two\n")
         assert Topology.attach(load_topology(file), say=said.append) is None
-        assert said[0].endswith("changed (configuration, copied files or image): web")
+        assert said[0].endswith("web changed (copied files)")
     finally:
         kept.close()
 
@@ -133,7 +133,7 @@ def test_a_running_topology_whose_image_content_changed_is_not_used(tmp_path: Pa
     try:
         (app / "page.html").write_text("v2\n")
         assert Topology.attach(load_topology(file), say=said.append) is None
-        assert said[0].endswith("changed (configuration, copied files or image): web")
+        assert said[0].endswith("web changed (image)")
     finally:
         kept.close()
         for tag in tags:

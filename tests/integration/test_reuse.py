@@ -75,7 +75,7 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     third.assert_outcomes(passed=2)
     output = third.stdout.str() + third.stderr.str()
     assert "was started from another version of" in output
-    assert "changed (configuration, copied files or image): redis): restarting it" in output
+    assert "redis changed (environment)): restarting it" in output
     after_third = containers(docker_client, topology_file)
     assert len(after_third) == 1 and after_third[0]["id"] != after_first[0]["id"]
     assert after_third[0]["labels"][L.KEEP] == "true"
