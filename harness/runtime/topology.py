@@ -185,6 +185,8 @@ class Topology:
         if state in ("exited", "dead", "created"):
             status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
             code = re.search(r"\((-?\d+)\)", status)
+            if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
+                return notes  # a job that ended well is as started: run again, it would redo its work
             tail = ""
             if left.startswith(("stopped", "killed")):
                 what = f"was left {left}"

@@ -289,3 +289,30 @@ def test_a_service_removed_from_outside_fails_the_later_tests_naming_who_removed
     assert "service 'redis' of topology plugin-removed is gone from the engine" in output
     assert "During handling of the above exception" not in output and "Traceback" not in output
     assert harness_resources(docker_client, "plugin-removed") == []
+
+
+def test_a_job_that_ended_well_is_not_run_again_between_tests(pytester: pytest.Pytester) -> None:
+    """A seed job's exit 0 is how it was started: the restore before each test must not redo its work."""
+    pytester.makefile(".yaml", topology="""
+        name: plugin-job
+        services:
+          redis:
+            image: redis:7
+            ports: [6379]
+            ready: {tcp: 6379}
+          seed:
+            image: redis:7
+            job: true
+            command: ["redis-cli", "-h", "redis", "INCR", "seeded"]
+            depends_on: [redis]
+    """)
+    pytester.makepyfile("""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_seeded_once(topology, n):
+            assert topology["redis"].exec(["redis-cli", "GET", "seeded"]).output.strip() == "1"
+    """)
+    result = pytester.runpytest_subprocess("--topology", "topology.yaml")
+    result.assert_outcomes(passed=3)
+    assert "topology restored" not in result.stdout.str()
