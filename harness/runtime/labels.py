@@ -35,6 +35,7 @@ SIGNATURE = f"{PREFIX}.signature"  # of a service: hash of its spec and its imag
 PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON, chosen before it was created
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
+STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -64,6 +65,12 @@ def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | 
     `shared`: other sessions may use it (`harness up`; a kept run always is)."""
     return {RUN: run_id, OWNER: owner or owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file),
             SHARED: str(keep or shared).lower()}
+
+
+def run_labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network
+    """The labels every object of `resource`'s run carries (run_labels), without those of its service."""
+    labels = labels_of(resource)
+    return {key: labels[key] for key in (RUN, OWNER, KEEP, TOPOLOGY, FILE, SHARED) if key in labels}
 
 
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not
@@ -119,6 +126,16 @@ def find_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
 
 def is_under(file: str, folder: Path) -> bool:
     return Path(file).is_relative_to(folder.resolve()) if file else False
+
+
+def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
+    """Say on the engine that the run of `labels` finished its start: an empty volume with those labels (removed
+    with the run). A kept run without it was left by a session that ended while starting it."""
+    client.volumes.create(labels={**labels, STARTED: "true"})
+
+
+def started_fully(client: docker.DockerClient, run_id: str) -> bool:
+    return bool(listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})))
 
 
 def remove_run(client: docker.DockerClient, run_id: str) -> int:

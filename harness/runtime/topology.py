@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -166,6 +166,21 @@ class Topology:
                 raise self.masker.error(error) from None
         return [self.masker(note) for note in notes]
 
+    def _finish_start(self, say: Callable[[str], None]) -> str | None:
+        """A kept run whose start did not finish (its session ended first): wait for each running service with a
+        probe, as its start would have (its `timeout`). What `restore` starts again waits for itself. Returns None
+        when every one is ready (the run is then marked as started), else why not (the first error's first line)."""
+        say(f"the start of topology {self.spec.project} (run {self.run_id}) did not finish (the session that started "
+            "it ended first): waiting for its services to be ready")
+        waiting = [service for service in self if service.spec.probe is not None and not service.spec.job
+                   and service.status == "running"]
+        with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
+            unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)
+        if unready is not None:
+            return self.masker(unready)  # a probe command may carry a secret
+        L.mark_started(self.client, L.run_labels_of(next(iter(self)).container))
+        return None
+
     @functools.cached_property
     def masker(self) -> Masker:
         """Hides this topology's secrets in what is printed of it (errors, progress, log sections)."""
@@ -239,6 +254,8 @@ class Topology:
         starter = _Starter(topology, network, run_labels, masked)
         try:
             starter.run()
+            if keep:  # a later session reuses it as it is only if this start finished
+                L.mark_started(client, run_labels)
         except BaseException as error:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
@@ -306,7 +323,8 @@ class Topology:
         """The kept run of `spec`'s file (`harness up --detach`, `--topology-keep`, an earlier `--topology-reuse`) if
         it was started from the same spec and images; else a new kept run, replacing kept runs of an older version
         of the file (`say` is told what changed). Runs of other live sessions that are not kept are never used: their
-        owner removes them when it ends.
+        owner removes them when it ends. A kept run whose start did not finish (its session ended first) is used once
+        each of its services is ready, else replaced.
 
         Raises:
             As `start`.
@@ -320,9 +338,14 @@ class Topology:
                     say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
                     topology = cls._attached(spec, client, kept[0])
                     topology.reused = True
-                    return topology
-                say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version of "
-                    f"{spec.file} ({'; '.join(changes)}): restarting it")
+                    unready = None if L.started_fully(client, kept[0].run_id) else topology._finish_start(say)
+                    if unready is None:
+                        return topology
+                    say(f"the kept topology {spec.project} (run {kept[0].run_id}) is not ready ({unready}): "
+                        "restarting it")
+                else:
+                    say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version "
+                        f"of {spec.file} ({'; '.join(changes)}): restarting it")
                 for run in kept:
                     L.remove_run(client, run.run_id)
             else:
@@ -362,6 +385,14 @@ class Topology:
                 reference = image if image in built else substitute(image, spec.image_substitutes)
             result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
         return result
+
+
+def _ready_or_why(service: Service) -> str | None:
+    try:
+        service.wait_ready(time.monotonic())
+    except HarnessError as error:
+        return str(error).splitlines()[0]
+    return None
 
 
 # the parts of a signature, in its order, as a restart message names them

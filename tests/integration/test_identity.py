@@ -150,3 +150,41 @@ def test_another_sessions_own_run_is_never_used_by_attach(tmp_path: Path) -> Non
         assert Topology.attach(load_topology(file)) is None
         with Topology.start(load_topology(file), shared=True) as offered:  # as `harness up` starts it
             assert Topology.attach(load_topology(file)).run_id == offered.run_id
+
+
+def test_a_kept_run_whose_start_did_not_finish_is_waited_for_or_replaced(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """A session killed while starting a kept run leaves it without its `started` mark: the next one waits for every
+    service's probe (as the start would have) and uses it, or starts a new run when one is not ready."""
+    from harness.runtime import labels as L
+
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: identity-unfinished\nservices:\n  web:\n    image: python:3.11-slim\n"
+                    "    command: [sh, -c, 'mkdir -p /srv && touch /srv/ready && python -m http.server 8000 -d /srv']\n"
+                    "    ports: [8000]\n    ready: {http: {port: 8000, path: /ready}}\n    timeout: 3\n")
+
+    def unmark(run_id: str) -> None:
+        for volume in docker_client.volumes.list(filters={"label": [f"{L.RUN}={run_id}", f"{L.STARTED}=true"]}):
+            volume.remove()
+
+    kept = Topology.start(load_topology(file), keep=True)
+    try:
+        assert L.started_fully(docker_client, kept.run_id)
+        unmark(kept.run_id)
+        said: list[str] = []
+        again = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert again.run_id == kept.run_id and again.reused
+        assert any("did not finish" in line for line in said), said
+        assert L.started_fully(docker_client, kept.run_id)  # marked now: the next session does not wait
+
+        unmark(kept.run_id)
+        kept["web"].exec(["rm", "/srv/ready"])  # its probe fails from now on
+        said.clear()
+        replaced = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert replaced.run_id != kept.run_id and not replaced.reused
+        assert any("is not ready (service 'web' was not ready after" in line and line.endswith("restarting it")
+                   for line in said), said
+        assert [run.run_id for run in _runs(docker_client, "identity-unfinished")] == [replaced.run_id]
+    finally:
+        harness("down", str(file))
+    assert harness_resources(docker_client, "identity-unfinished") == []
+    assert docker_client.volumes.list(filters={"label": f"{L.TOPOLOGY}=identity-unfinished"}) == []
