@@ -567,7 +567,8 @@ class _Starter:
                     with self.lock:
                         self.failures.append(exc)
                     self.cancelled.set()
-                    self.progress(StartEvent(name, "failed", detail=str(exc).splitlines()[0]))
+                    # the headline only: the whole error (its log lines, what to do) is said once, by the caller
+                    self.progress(StartEvent(name, "failed", detail=(str(exc).splitlines() or [""])[0].split(". ")[0]))
                 future.set_exception(exc)
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
