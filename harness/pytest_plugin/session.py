@@ -93,6 +93,7 @@ class TopologySession:
         self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
         self.drift_results: list[Any] = []  # with --pact-drift: a PactDrift per pact checked (for the report page)
         self.start_events: list[Any] = []  # StartEvents of the topology's start (for the report page)
+        self.using: Any = None  # --topology-reuse: the lock that holds the kept run for this session (see _hold)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -124,6 +125,19 @@ class TopologySession:
             if reporter is not None:
                 reporter.write_line(f"note: {note}")
         interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
+        if self.reuse and config.pluginmanager.has_plugin("dsession") and self.engine_error is None \
+                and not config.option.collectonly:
+            # the xdist controller holds the kept run for all its workers (it outlives them)
+            self._hold(lambda text: reporter.write_line(text) if reporter is not None else None)
+
+    def _hold(self, say: Any) -> None:
+        """--topology-reuse: this session holds the kept run until it ends (released in sessionfinish, after what
+        its tests left is restored); another session reusing it waits."""
+        from harness.runtime.topology import using_kept_run
+
+        assert self.spec is not None
+        if self.using is None:
+            self.using = using_kept_run(self.spec, say)
 
     def _static_only(self) -> bool:
         """--pact-drift without --pact-verify and --fuzz: its items start nothing (a document a service serves comes
@@ -200,6 +214,8 @@ class TopologySession:
             printer.console.print(blank + printer.prefix + text.lstrip("\n"), markup=False)
 
         if self.reuse:
+            if self.worker is None:  # an xdist worker: its controller holds it
+                self._hold(say)
             topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner)
             if topology.reused:
                 self._restore_attached(topology, say)
@@ -462,6 +478,13 @@ class TopologySession:
         node.workerinput[OWNER_KEY] = owner_id()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            self._finish(session)
+        finally:
+            if self.using is not None:  # the kept run is as started again: the next session may use it
+                self.using.close()
+
+    def _finish(self, session: pytest.Session) -> None:
         if self.verifier is not None:
             self.verifier.close()
         if self.worker is not None:

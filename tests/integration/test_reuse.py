@@ -143,3 +143,57 @@ def test_two_sessions_deciding_on_the_kept_run_at_once_take_turns(tmp_path: Path
                 process.kill()
         subprocess.run([harness, "down", str(file)], capture_output=True, timeout=120)
     assert containers(docker_client, file) == []
+
+
+def test_a_second_session_waits_while_another_uses_the_kept_run(pytester: pytest.Pytester, topology_file: Path,
+                                                                 docker_client: docker.DockerClient) -> None:
+    """While one session's test has redis stopped on purpose, a second session reusing the same kept run waits: it
+    would otherwise put redis back under that test (a fault test passing against a healthy dependency) or, with a
+    changed file, remove the run under the first session's tests."""
+    import subprocess
+    import sys
+    import threading
+
+    pytester.makepyfile(test_first="""
+        import time
+        from pathlib import Path
+
+        def test_holds_redis_stopped(topology):
+            topology["redis"].stop()
+            Path("stopped").touch()
+            deadline = time.monotonic() + 240
+            while not Path("release").exists():
+                assert time.monotonic() < deadline, "never released"
+                time.sleep(0.1)
+            assert topology["redis"].status == "exited", "redis was put back under this test"
+    """, test_second="""
+        def test_finds_redis_up(topology):
+            assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
+    """)
+    pytest_exe = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology", str(topology_file),
+                  "--topology-reuse", "-s"]
+    first = subprocess.Popen([*pytest_exe, "test_first.py"], cwd=pytester.path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    second: subprocess.Popen | None = None
+    try:
+        while not (pytester.path / "stopped").exists():
+            assert first.poll() is None, first.communicate()[0]
+            threading.Event().wait(0.2)
+        second = subprocess.Popen([*pytest_exe, "test_second.py"], cwd=pytester.path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(second.stdout.readline, "")), daemon=True)
+        reader.start()
+        while not any("waiting for another session that uses the kept topology reuse-test" in line for line in said):
+            assert second.poll() is None, f"the second session did not wait: {''.join(said)}"
+            threading.Event().wait(0.2)
+        (pytester.path / "release").touch()
+        first_output = first.communicate(timeout=300)[0]
+        assert first.returncode == 0, first_output
+        assert second.wait(timeout=300) == 0, "".join(said)
+        reader.join(timeout=30)
+        assert "reusing the running topology reuse-test" in "".join(said)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.kill()
