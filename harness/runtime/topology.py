@@ -244,7 +244,7 @@ class Topology:
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner, shared)
-        network = f"harness-{docker_name(spec.project)}-{run_id}"
+        network = network_name(spec, run_id)
         topology = cls(spec, client, run_id, network, keep)
         report = progress or (lambda event: None)
 
@@ -361,12 +361,11 @@ class Topology:
 
     @classmethod
     def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run) -> Topology:
-        topology = cls(spec, client, run.run_id, None, keep=True)
+        network = network_name(spec, run.run_id)  # not a container's: one a test left disconnected is on none
+        topology = cls(spec, client, run.run_id, network, keep=True)
         for container in run.containers:
             name = L.labels_of(container).get(L.SERVICE, "")  # fault helpers have none
             if name in spec.services:
-                network = next(iter((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}), None)
-                topology.network = network
                 topology._add(Service(name, spec.services[name], container, L.published_ports(container), network,
                                       host=service_host()))
         return topology
@@ -426,6 +425,11 @@ def signature_changes(running: str, expected: str) -> list[str] | None:
     if len(old) != len(SIGNATURE_PARTS) or len(new) != len(SIGNATURE_PARTS):
         return None
     return [part for part, a, b in zip(SIGNATURE_PARTS, old, new, strict=True) if a != b]
+
+
+def network_name(spec: TopologySpec, run_id: str) -> str:
+    """The private network of run `run_id` of `spec`'s topology."""
+    return f"harness-{docker_name(spec.project)}-{run_id}"
 
 
 def docker_name(text: str) -> str:

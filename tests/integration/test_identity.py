@@ -188,3 +188,18 @@ def test_a_kept_run_whose_start_did_not_finish_is_waited_for_or_replaced(tmp_pat
         harness("down", str(file))
     assert harness_resources(docker_client, "identity-unfinished") == []
     assert docker_client.volumes.list(filters={"label": f"{L.TOPOLOGY}=identity-unfinished"}) == []
+
+
+def test_a_service_a_killed_session_left_disconnected_is_reconnected_by_the_next(tmp_path: Path,
+                                                                                docker_client) -> None:  # noqa: ANN001
+    file = project(tmp_path)
+    kept = Topology.start(load_topology(file), keep=True)
+    try:
+        kept["web"].disconnect()  # and the session is killed: nothing puts it back
+        again = Topology.kept_or_started(load_topology(file))
+        assert again.run_id == kept.run_id
+        assert again.restore() == ["web was left disconnected from the network: reconnected it"]
+        networks = docker_client.containers.get(kept["web"].container.id).attrs["NetworkSettings"]["Networks"]
+        assert list(networks) == [kept.network]
+    finally:
+        kept.close()
