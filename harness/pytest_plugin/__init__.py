@@ -149,9 +149,9 @@ def topology(request: pytest.FixtureRequest) -> Topology:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _restore_topologies(item)
-    if not _attributes_logs(item):
+    if _is_plugin_item(item):
         return
-    item.stash[_started_at] = time.time()
+    item.stash[_started_at] = time.time()  # also before its first use of the topology (a reused one has old lines)
     ended = item.config.stash.get(_last_ended_at, None)
     if ended is not None:
         item.stash[_previous] = (item.config.stash[_last_test], ended)
@@ -160,9 +160,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _attributes_logs(item: pytest.Item) -> bool:
     """A test function of a session with a running topology gets the service log lines of its own time when it fails;
     the plugin's items (pact, drift, fuzz) report their own lines."""
+    return bool(active_topologies(item.config)) and not _is_plugin_item(item)
+
+
+def _is_plugin_item(item: pytest.Item) -> bool:
     from harness.pytest_plugin.items import ReportingItem
 
-    return bool(active_topologies(item.config)) and not isinstance(item, ReportingItem)
+    return isinstance(item, ReportingItem)
 
 
 def _restore_topologies(item: pytest.Item) -> None:
@@ -216,13 +220,19 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
         return
     since = item.stash.get(_started_at, None)
     previous = item.stash.get(_previous, None)
+    session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    shared = session is not None and session.share is not None and session.worker is not None
     time.sleep(LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
         for service in running:
             text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
-            if text.strip():  # shown with the failure, and kept on the item so JUnit's system-out gets it too
-                item.add_report_section(when, f"log of service {service.name}", text)
-                report.sections.append((f"Captured log of service {service.name} {when}", text))
+            if not text.strip():
+                continue
+            if shared and running is session.topology:  # type: ignore[union-attr]
+                text = "[shared by the xdist workers: their tests' lines of the same time are here too]\n" + text
+            report.sections.append((f"Captured log of service {service.name} {when}", text))  # shown with it
+            # kept on the item for JUnit's system-out, which joins every log section: with the service's name
+            item.add_report_section(when, f"log of service {service.name}", f"[service {service.name}]\n{text}")
 
 
 def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float] | None) -> str:
@@ -244,7 +254,7 @@ def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float
             (early if received < boundary else own).append(text)
     if not early:
         return "".join(own)
-    return (f"[stamped within {LOG_SETTLE} s of the end of {previous[0]}: these lines may be its own]\n"
+    return (f"[stamped within {LOG_SETTLE} s of the end of {previous[0]}: these lines may be its or this test's]\n"
             + "".join(early) + (f"[this test's lines]\n{''.join(own)}" if own else ""))
 
 

@@ -58,6 +58,9 @@ def terminal_visible(config: pytest.Config):  # noqa: ANN201 - Iterator[None]
         yield
 
 
+LOST_EXCLUSIVE = pytest.StashKey[dict]()  # on a test: the exclusive test whose worker died during it, to put back
+
+
 class TopologySession:
     """Owns the topology of one pytest session."""
 
@@ -394,9 +397,45 @@ class TopologySession:
         (flock: released by the kernel if the worker dies)."""
         if self.share is None or self.worker is None:
             return (yield)
+        exclusive = self._exclusive(item)
+        running = self.share / "exclusive.json"  # the exclusive test under way: left behind if its worker dies
         with open(self.share / "tests.lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX if self._exclusive(item) else fcntl.LOCK_SH)
-            return (yield)  # closing the file releases the lock
+            if running.exists():  # wait until it ends; if it is still there then, its worker died in it
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                if running.exists():  # this test puts back what it left (in its setup), alone
+                    item.stash[LOST_EXCLUSIVE] = json.loads(running.read_text())
+                    running.unlink()
+                    exclusive = True
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # (from exclusive: converted)
+            if exclusive:
+                running.write_text(json.dumps({"test": item.nodeid, "worker": self.worker}))
+            try:
+                return (yield)  # closing the file releases the lock
+            finally:
+                if exclusive:  # its teardown put back what it left (pytest_runtest_teardown)
+                    running.unlink(missing_ok=True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        left = item.stash.get(LOST_EXCLUSIVE, None)
+        if left is not None:
+            self._restore_after_lost_worker(item, left)
+
+    def _restore_after_lost_worker(self, item: pytest.Item, left: dict[str, str]) -> None:
+        """An exclusive test's worker died during it: what it left stopped, paused or faulted is put back before
+        this test, which says so (its worker would have done it in the test's teardown)."""
+        from harness.errors import HarnessError
+
+        after = f"after {left.get('test', 'an exclusive test')} (worker {left.get('worker', '?')} ended during it)"
+        try:
+            topology = self.running()
+            notes = [f"removed its fault {fault.describe()}" for fault in topology.faults.clear()]
+            notes += topology.restore()
+        except HarnessError as error:
+            pytest.fail(f"topology {self.spec.project if self.spec else ''} could not be restored {after}:\n{error}",
+                        pytrace=False)
+        item.add_report_section("setup", "topology restored",
+                                f"{after}:\n" + "\n".join(f"- {note}" for note in notes or ["nothing was left"]))
 
     def fuzz_runs(self, services: list[str], options: Any) -> dict[str, Future[Any]]:
         """The fuzz runs of `services` (service -> Future[ServiceResult]), started at once. Workers sharing the

@@ -33,7 +33,9 @@ def test_a_failing_test_shows_the_log_lines_each_service_wrote_during_it(pyteste
     result = pytester.runpytest_subprocess("--topology", EXAMPLE, "--junitxml=junit.xml", "-o", "junit_logging=all")
     result.assert_outcomes(passed=1, failed=1)
     junit = ElementTree.parse(pytester.path / "junit.xml")
-    assert "relay: GET /relay -> 200" in junit.find(".//testcase[@name='test_fails']/system-out").text
+    system_out = junit.find(".//testcase[@name='test_fails']/system-out").text
+    assert "relay: GET /relay -> 200" in system_out
+    assert "[service relay]" in system_out and "[service greeter]" in system_out  # pytest joins the sections there
     output = result.stdout.str()
     assert "Captured log of service relay call" in output
     assert "Captured log of service greeter call" in output

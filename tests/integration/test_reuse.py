@@ -197,3 +197,22 @@ def test_a_second_session_waits_while_another_uses_the_kept_run(pytester: pytest
         for process in (first, second):
             if process is not None and process.poll() is None:
                 process.kill()
+
+
+def test_the_first_failing_test_of_a_reused_run_shows_only_its_own_log_lines(pytester: pytest.Pytester,
+                                                                              topology_file: Path) -> None:
+    pytester.makepyfile(test_old="""
+        def test_logs_in_the_first_session(topology):
+            topology["redis"].exec(["sh", "-c", "echo OLD-SESSION-LINE > /proc/1/fd/1"])
+    """, test_new="""
+        def test_fails_at_once(topology):
+            topology["redis"].exec(["sh", "-c", "echo NEW-SESSION-LINE > /proc/1/fd/1"])
+            assert False
+    """)
+    pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse",
+                                  "test_old.py").assert_outcomes(passed=1)
+    second = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "test_new.py")
+    second.assert_outcomes(failed=1)
+    failure = second.stdout.str().split("FAILURES")[1]
+    assert "NEW-SESSION-LINE" in failure
+    assert "OLD-SESSION-LINE" not in failure  # an earlier session's lines are not this test's

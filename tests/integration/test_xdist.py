@@ -261,3 +261,52 @@ def test_no_engine_under_xdist_is_one_error_in_junit_with_exit_3(pytester: pytes
     errors = list(ET.parse(pytester.path / "junit.xml").getroot().iter("error"))
     assert len(errors) == 1 and "no Docker engine answers at DOCKER_HOST=unix:///tmp/no-engine-xdist.sock" in (
         errors[0].get("message", "") + (errors[0].text or ""))
+
+
+def test_what_a_worker_that_died_in_an_exclusive_test_left_is_put_back(pytester: pytest.Pytester,
+                                                                      docker_client: docker.DockerClient) -> None:
+    """gw0 stops redis in an exclusive test and dies there (no teardown puts it back): the next test of another
+    worker restores it first and says after which test; a failing test's log section says other workers' lines may
+    be in it."""
+    file = write_topology(pytester.path, REDIS.format(name="xdist-lost"))
+    pytester.makeconftest("""
+        import os, time
+        from pathlib import Path
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True, wrapper=True)  # outside the plugin's tests lock: waiting holds nothing
+        def pytest_runtest_protocol(item, nextitem):
+            if os.environ.get("PYTEST_XDIST_WORKER") == "gw1" and item.name == "test_b_redis_is_up":
+                deadline = time.monotonic() + 240
+                while not Path("gw0-stopped").exists():
+                    assert time.monotonic() < deadline, "gw0 never stopped redis"
+                    time.sleep(0.1)
+            return (yield)
+    """)
+    pytester.makepyfile(test_lost="""
+        import os
+        from pathlib import Path
+        import pytest
+
+        @pytest.mark.topology_exclusive
+        def test_a_stops_redis_and_dies_on_gw0(topology):
+            if os.environ["PYTEST_XDIST_WORKER"] == "gw0":
+                topology["redis"].stop()
+                Path("gw0-stopped").touch()
+                os._exit(3)
+
+        def test_b_redis_is_up(topology):
+            assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
+
+        def test_c_fails_with_a_log_line(topology):
+            topology["redis"].exec(["sh", "-c", "echo LINE-OF-C > /proc/1/fd/1"])
+            assert False
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each",
+                                           "--max-worker-restart", "0", "-rA")
+    result.assert_outcomes(passed=2, failed=2)  # gw1: a, b passed, c failed; gw0: died in a
+    output = result.stdout.str()
+    assert "after test_lost.py::test_a_stops_redis_and_dies_on_gw0 (worker gw0 ended during it):" in output, output
+    assert "- redis was left stopped" in output or "- redis died" in output, output
+    assert "[shared by the xdist workers: their tests' lines of the same time are here too]" in output
+    assert left_behind(docker_client, file) == []

@@ -28,7 +28,7 @@ ENDED = 1_800_000_000.0  # the previous test's end
 def test_a_line_stamped_just_after_the_previous_test_is_shown_apart_as_maybe_its_own() -> None:
     service = FakeService([(ENDED + 0.01, "GET /first"), (ENDED + LOG_SETTLE + 0.01, "GET /second")])
     text = _lines_of_test(service, since=ENDED + 0.005, previous=("test_a.py::test_one", ENDED))
-    assert text == ("[stamped within 0.15 s of the end of test_a.py::test_one: these lines may be its own]\n"
+    assert text == ("[stamped within 0.15 s of the end of test_a.py::test_one: these lines may be its or this test's]\n"
                     "GET /first\n[this test's lines]\nGET /second\n")
 
 
