@@ -262,12 +262,14 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.spec.secrets import Masker, secret_values
 
-    file = project = None
+    file = project = spec = None
     if args.topology:
         spec = _load(args, err)
         file, project = spec.file, spec.project
-    runs = L.find_runs(connect(), file)
+    client = connect()
+    runs = L.find_runs(client, file)
     if file:
         runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
     matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == args.service]
@@ -281,7 +283,9 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
                                  "choose one with --topology FILE")
     options = {"tail": args.tail} if args.tail else {}
     try:
-        text = matches[0][1].logs(**options).decode("utf-8", "replace")
+        container = client.containers.get(matches[0][1].id)  # inspected: its environment, whose secrets are hidden
+        environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
+        text = Masker(spec, extra=secret_values(environment))(container.logs(**options).decode("utf-8", "replace"))
     except docker.errors.NotFound:
         raise TopologyNotRunning(f"service '{args.service}' was removed while its log was being read (its topology "
                                  "was taken down); `harness ps` lists what is running") from None

@@ -135,3 +135,24 @@ def test_a_compose_dotenv_secret_in_a_probe_is_hidden_and_shown_as_hidden(tmp_pa
     assert "r3dis-Compose-Pw" not in output
     assert "redis-cli -a [hidden] -p 1 ping" in output  # in the progress line and in the error
     subprocess.run([harness, "down", str(tmp_path / "compose.yml")], capture_output=True, timeout=120)
+
+
+def test_harness_logs_hides_a_secret_the_service_logs(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """`harness logs` shows what pytest's log sections show: a value of a secret-looking variable is [hidden], with
+    the file and without it (then from the container's own environment)."""
+    import subprocess
+    import sys
+
+    file = write_topology(tmp_path, "name: logs-secret\nservices:\n  app:\n    image: redis:7\n"
+                                    "    command: [sh, -c, 'echo connecting with $DB_PASSWORD; sleep 600']\n"
+                                    "    environment: {DB_PASSWORD: hunter2-very-secret}\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, check=True, timeout=300)
+    try:
+        for args in (["--topology", str(file)], []):
+            logs = subprocess.run([harness, "logs", "app", *args], capture_output=True, text=True, timeout=60)
+            assert logs.returncode == 0, logs.stderr
+            assert "connecting with [hidden]" in logs.stdout and "hunter2" not in logs.stdout
+    finally:
+        subprocess.run([harness, "down", str(file)], capture_output=True, timeout=120)
+    assert harness_resources(docker_client, "logs-secret") == []
