@@ -6,8 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import docker.errors
 from docker.models.containers import Container
@@ -27,9 +26,9 @@ class StartCancelled(Exception):
     """A service did not start because another one failed or the start was interrupted."""
 
 
-@dataclass(frozen=True)
-class ExecResult:
-    """A command run inside a service's container: its exit code and its stdout and stderr, interleaved."""
+class ExecResult(NamedTuple):
+    """A command run inside a service's container: its exit code and its stdout and stderr, interleaved
+    (`code, output = service.exec(...)`, as docker-py's exec_run)."""
 
     exit_code: int
     output: str

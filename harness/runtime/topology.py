@@ -170,8 +170,9 @@ class Topology:
         """A kept run whose start did not finish (its session ended first): wait for each running service with a
         probe, as its start would have (its `timeout`). What `restore` starts again waits for itself. Returns None
         when every one is ready (the run is then marked as started), else why not (the first error's first line)."""
-        say(f"the start of topology {self.spec.project} (run {self.run_id}) did not finish (the session that started "
-            "it ended first): waiting for its services to be ready")
+        say(f"topology {self.spec.project} (run {self.run_id}) has no mark that its start finished (the session "
+            "that started it ended while starting it, or an older harness started it): waiting for its services to "
+            "be ready")
         waiting = [service for service in self if service.spec.probe is not None and not service.spec.job
                    and service.status == "running"]
         with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:

@@ -269,6 +269,11 @@ class ServiceSpec(_Strict):
     def _build_shorthand(cls, value: Any) -> Any:
         return {"context": value} if isinstance(value, str) else value
 
+    @field_validator("env_file", mode="before")
+    @classmethod
+    def _one_env_file(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # Compose takes one file as a string too
+
     @field_validator("environment", mode="before")
     @classmethod
     def _env_values_as_text(cls, value: Any) -> Any:

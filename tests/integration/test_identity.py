@@ -173,7 +173,7 @@ def test_a_kept_run_whose_start_did_not_finish_is_waited_for_or_replaced(tmp_pat
         said: list[str] = []
         again = Topology.kept_or_started(load_topology(file), say=said.append)
         assert again.run_id == kept.run_id and again.reused
-        assert any("did not finish" in line for line in said), said
+        assert any("has no mark that its start finished" in line for line in said), said
         assert L.started_fully(docker_client, kept.run_id)  # marked now: the next session does not wait
 
         unmark(kept.run_id)

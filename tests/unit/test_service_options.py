@@ -108,3 +108,21 @@ def test_project_names_as_compose_makes_them(text, name):
 def test_parse_port():
     assert parse_port("8000-8002/udp") == ([8000, 8001, 8002], "udp")
     assert parse_port(80) == ([80], "tcp")
+
+
+def test_one_env_file_may_be_a_string_as_in_compose(load, tmp_path):
+    (tmp_path / "app.env").write_text("A=1\n")
+    spec = load("""
+        services:
+          app:
+            image: x
+            env_file: app.env
+    """)
+    assert spec.services["app"].env_file == ["app.env"]
+
+
+def test_an_exec_result_unpacks_as_code_and_output() -> None:
+    from harness.runtime.service import ExecResult
+
+    code, output = ExecResult(0, "PONG\n")
+    assert (code, output) == (0, "PONG\n")
