@@ -347,7 +347,14 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.extras import FUZZ, require
 
     require("harness fuzz", FUZZ)
-    from harness.fuzz.session import PHASES, FuzzOptions, fuzz_all, fuzz_targets, prepare_runs
+    from harness.fuzz.session import (
+        FuzzOptions,
+        fuzz_all,
+        fuzz_targets,
+        prepare_runs,
+        refuse_unknown_names,
+        split_names,
+    )
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import print_result, write_fuzz_junit
     from harness.runtime.topology import Topology
@@ -355,15 +362,9 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
     recorder = _recorder(args, _page_option(args.report))
     spec = _load(args, err)
     names = fuzz_targets(spec, args.service)  # also fails early (exit 2) on an auth hook that does not import
-    phases = args.phases.split(",") if args.phases else None
-    unknown = [p for p in phases or [] if p not in PHASES]
-    if unknown:
-        from harness.errors import OptionError
-
-        raise OptionError(f"--phases: unknown phase(s) {', '.join(unknown)}; choose from {','.join(PHASES)}")
-    options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=phases,
-                          checks=args.checks.split(",") if args.checks else None, mode=args.mode,
-                          workers=args.workers)
+    options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=split_names(args.phases),
+                          checks=split_names(args.checks), mode=args.mode, workers=args.workers)
+    refuse_unknown_names(spec, names, options)  # before anything starts: a misspelt check would not run
     prepare_runs(names, options)  # while the topology starts
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
         for name in names:

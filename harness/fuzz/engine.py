@@ -52,6 +52,15 @@ class EngineSettings:
     cache_dir: Path | None = None  # Hypothesis' folder (never the working directory)
 
 
+def check_names() -> list[str]:
+    """The checks schemathesis knows (its registry, with the OpenAPI ones), and `all` (every one), as `st run`
+    accepts them."""
+    import schemathesis.specs.openapi.checks  # noqa: F401 - registers the OpenAPI checks
+    from schemathesis.checks import CHECKS
+
+    return [*CHECKS.get_all_names(), "all"]
+
+
 def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None) -> EngineRun:
     """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
     KeyboardInterrupt is re-raised when the engine reports an interruption."""

@@ -9,6 +9,7 @@ there, that is reported as one finding and the run's results are those of the pa
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import random
@@ -69,11 +70,50 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     return names
 
 
+def split_names(text: str | None) -> list[str] | None:
+    """A comma-separated option (`--checks a,b`): its names; None when it was not given, [] when it names none."""
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+CLI_FLAGS = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples"}
+
+
+def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
+                         flags: dict[str, str] = CLI_FLAGS) -> None:
+    """Check and phase names schemathesis does not know, or an empty list of them, on the command line (`options`;
+    `flags` name its options) or in the `fuzz: {checks: ...}` of a service in `names`, are refused
+    before anything starts: a misspelt check would not run and the run would pass without it (`st run` refuses them
+    too); so is a number of examples under 1. Raises OptionError (exit 2) naming each and the names there are."""
+    from harness.errors import OptionError
+    from harness.fuzz.engine import check_names
+
+    checks = check_names()
+    problems: list[str] = []
+
+    def refuse(where: str, given: list[str] | None, known: list[str], what: str) -> None:
+        if given is not None and not given:
+            problems.append(f"{where}: no {what} named (name at least one, or leave it out for the defaults)")
+        for name in [g for g in given or [] if g not in known]:
+            near = difflib.get_close_matches(name, known, n=1)
+            problems.append(f"{where}: unknown {what} {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+
+    refuse(flags["checks"], options.checks, checks, "check")
+    refuse(flags["phases"], options.phases, PHASES, "phase")
+    if options.max_examples is not None and options.max_examples < 1:
+        problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
+    for name in names:
+        refuse(f"{spec.file.name}: services.{name}.fuzz.checks", spec.services[name].fuzz.checks, checks, "check")
+        # (an exclusion may name a kind of finding of the harness's own too: missing_auth, network_error, ...)
+    if problems:
+        raise OptionError("; ".join(problems) + f". Checks: {', '.join(checks)}; phases: {', '.join(PHASES)}")
+
+
 def checks_for(spec: ServiceSpec, override: list[str] | None = None, mode: str = "positive") -> list[str]:
     """The command line's checks, else the service's, else the defaults (with `negative_data_rejection` when `mode`
     is negative or all: without it invalid input accepted with a documented status passes); less the service's
     written exclusions."""
     chosen = override or spec.fuzz.checks or (DEFAULT_CHECKS + ([NEGATIVE_CHECK] if mode != "positive" else []))
+    # (an empty list was refused before: refuse_unknown_names)
     excluded = {e.check for e in spec.fuzz.exclude}
     return [c for c in chosen if c not in excluded]
 
@@ -213,6 +253,10 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     labels, broken = _operations(schema)
     run = run_schema(schema, settings, headers)
     notes: list[Finding] = []
+    if not labels and not broken:  # nothing was fuzzed: not a pass (`st run` stops with the same words)
+        notes.append(Finding(SERVICE_WIDE, "no_operations", "the OpenAPI document defines no API operations",
+                             kind="error", detail="Nothing of the service was fuzzed: its document's `paths` has no "
+                                                  "operation (a method under a path)."))
     if run.every_answer_is(404):
         if declared:
             probe_schema = load_schema(topology, name, headers)

@@ -84,14 +84,15 @@ class FuzzOperation(ReportingItem):
             raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
 
     def _result(self) -> Any:
-        from harness.fuzz.session import FuzzOptions
+        from harness.fuzz.session import FuzzOptions, split_names
 
         runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
         if self.service not in runs:
             config = self.config
             options = FuzzOptions(
                 max_examples=config.getoption("fuzz_max_examples"), seed=config.getoption("fuzz_seed"),
-                checks=_split(config.getoption("fuzz_checks")), phases=_split(config.getoption("fuzz_phases")),
+                checks=split_names(config.getoption("fuzz_checks")),
+                phases=split_names(config.getoption("fuzz_phases")),
                 mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
             selected = [i.service for i in self.session.items
@@ -127,7 +128,3 @@ class PactDrift(ReportingItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.file, 0, f"drift {self.file.name}"
-
-
-def _split(text: str | None) -> list[str] | None:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None

@@ -310,7 +310,14 @@ class TopologySession:
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.session import FuzzOptions, fuzz_targets, operations, prepare_runs
+        from harness.fuzz.session import (
+            FuzzOptions,
+            fuzz_targets,
+            operations,
+            prepare_runs,
+            refuse_unknown_names,
+            split_names,
+        )
 
         assert self.spec is not None
         only = self.config.getoption("fuzz_service")
@@ -318,6 +325,12 @@ class TopologySession:
             return
         try:
             names = fuzz_targets(self.spec, only)
+            option = self.config.getoption
+            refuse_unknown_names(self.spec, names, FuzzOptions(checks=split_names(option("fuzz_checks")),
+                                                               phases=split_names(option("fuzz_phases")),
+                                                               max_examples=option("fuzz_max_examples")),
+                                 flags={"checks": "--fuzz-checks", "phases": "--fuzz-phases",
+                                        "max_examples": "--fuzz-max-examples"})
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
         if self.share is None or self.worker is None:  # workers sharing a topology: one of them fuzzes it, later

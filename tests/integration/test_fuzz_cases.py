@@ -195,3 +195,51 @@ def test_pytest_fuzz_makes_an_unparsable_operation_an_error_item_and_tells_its_o
     assert "fuzz[v3" not in output  # --fuzz-service chose
     result.assert_outcomes(failed=2, passed=6)
     assert not (pytester.path / ".hypothesis").exists()  # Hypothesis' folder is under .pytest_cache
+
+
+def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_starts(tmp_path: Path,
+                                                                                   pytester: pytest.Pytester) -> None:
+    """A check that does not exist would not run, and the run would pass without it: refused, as `st run` does."""
+    oracle = subprocess.run([str(BIN / "st"), "run", "http://127.0.0.1:9/openapi.json", "--checks",
+                             "content_type_conformanc"], capture_output=True, text=True, timeout=120)
+    assert oracle.returncode == 2 and "content_type_conformanc" in oracle.stderr + oracle.stdout
+    service = f"    build: {FUZZ_APP}\n    ports: [8000]\n    openapi: /openapi.json\n"
+    plain = write_topology(tmp_path, f"name: fuzz-names\nservices:\n  api:\n{service}")
+    for args, message in (
+            (["--checks", "content_type_conformanc"],
+             "--checks: unknown check 'content_type_conformanc' (did you mean 'content_type_conformance'?)"),
+            (["--checks", " , "], "--checks: no check named"),
+            (["--checks", "not_a_server_error,bogus"], "--checks: unknown check 'bogus'"),
+            (["--phases", "fuzing"], "--phases: unknown phase 'fuzing' (did you mean 'fuzzing'?)"),
+            (["--max-examples", "0"], "--max-examples: at least 1")):
+        result = harness_fuzz(plain, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and "Checks: not_a_server_error, " in result.stderr, result.stderr
+        assert "starting topology" not in result.stderr and "Traceback" not in result.stderr
+    for fuzz, message in (
+            ("{checks: [not_a_server_eror]}", "topology.yaml: services.api.fuzz.checks: unknown check "
+                                              "'not_a_server_eror' (did you mean 'not_a_server_error'?)"),
+            ("{checks: []}", "topology.yaml: services.api.fuzz.checks: no check named")):
+        named = write_topology(tmp_path, f"name: fuzz-names\nservices:\n  api:\n{service}    fuzz: {fuzz}\n")
+        result = harness_fuzz(named)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    pytester.makepyfile("def test_nothing(): pass\n")
+    under_pytest = pytester.runpytest_subprocess("--topology", str(plain), "--fuzz", "--fuzz-checks",
+                                                 "content_type_conformanc")
+    assert under_pytest.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--fuzz-checks: unknown check 'content_type_conformanc'" in under_pytest.stderr.str()
+
+
+def test_a_document_without_operations_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "empty.yaml").write_text("openapi: 3.0.3\ninfo: {title: empty, version: '1'}\npaths: {}\n")
+    topology = write_topology(tmp_path, f"name: fuzz-empty\nservices:\n  api:\n    build: {FUZZ_APP}\n"
+                                        "    ports: [8000]\n    ready: {http: {port: 8000, path: /health}}\n"
+                                        "    openapi: specs/empty.yaml\n")
+    oracle = subprocess.run([str(BIN / "st"), "run", str(specs / "empty.yaml"), "--url", "http://127.0.0.1:9/"],
+                            capture_output=True, text=True, timeout=120)
+    assert oracle.returncode != 0 and "defines no API operations" in oracle.stdout + oracle.stderr
+    result = harness_fuzz(topology, "--max-examples", "5")
+    assert result.returncode == 1, result.stderr
+    assert "the OpenAPI document defines no API operations" in result.stderr
