@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from docker.api.build import process_dockerfile
@@ -56,12 +57,15 @@ def sent_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
     return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name))
 
 
-def build_tag(context: Path, build: BuildSpec, cache: Path | None = None) -> str:
+def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases: Sequence[str] = ()) -> str:
     """`pytest-topology/<context folder>:<16 hex digits>`: a hash of every path docker is sent (name, kind, mode,
-    content or link target), a Dockerfile outside the context (by content), the Dockerfile's name and the build args.
+    content or link target), a Dockerfile outside the context (by content), the Dockerfile's name, the build args
+    and `bases`.
 
     Args:
         cache: the folder for cached digests (default `cache_dir()`); an unwritable one only costs speed.
+        bases: what the Dockerfile's FROM images are now (`images.base_identities`: read from the engine on every
+            call, never cached here), so that a base tag moved to another image gives another tag.
 
     Raises:
         OSError: a file of the context cannot be read (docker build would fail on it too).
@@ -75,7 +79,7 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None) -> str
     digests.save()
     if outside is not None:
         digest.update(b"dockerfile outside the context\0" + hashlib.sha256(outside.encode()).digest())
-    digest.update(json.dumps([build.dockerfile, sorted(build.args.items())]).encode())
+    digest.update(json.dumps([build.dockerfile, sorted(build.args.items()), list(bases)]).encode())
     folder = "".join(c if c.isalnum() or c in "-_." else "-" for c in context.name.lower()) or "service"
     return f"pytest-topology/{folder}:{digest.hexdigest()[:16]}"
 

@@ -5,7 +5,6 @@ pulled; every missing image is named in one error."""
 from __future__ import annotations
 
 import io
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ import docker.utils
 
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
+from harness.runtime.dockerfile import base_images
 from harness.runtime.engine import project_script
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
@@ -35,7 +35,7 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
 
     `also_tag`: a name the image gets too (compose's `image:` beside `build:`), so services that name it find it.
     """
-    tag = build_tag(context, build) + (f"-{build.target}" if build.target else "")
+    tag = content_tag(client, context, build)
     try:
         image = client.images.get(tag)
         if also_tag:
@@ -68,6 +68,35 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     return tag, True
 
 
+def content_tag(client: docker.DockerClient, context: Path, build: BuildSpec) -> str:
+    """The tag a build of `context` gets (and is found by): `build_tag` over the context and the current ids of the
+    Dockerfile's base images, plus `-<target>`."""
+    return (build_tag(context, build, bases=base_identities(client, context, build))
+            + (f"-{build.target}" if build.target else ""))
+
+
+def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec) -> list[str]:
+    """`<base>=<local image id>` for each base image of the Dockerfile (`dockerfile.base_images`), else
+    `<base>=missing` (it will be pulled; the tag changes once it is here). One image inspect per base, every call:
+    a tag can move to another image at any time. An unreadable Dockerfile has none (the build reports it)."""
+    identities = []
+    for base in base_images(_dockerfile_text(context / build.dockerfile) or "", build.args, build.target):
+        try:
+            identities.append(f"{base}={client.images.get(base).id}")
+        except (docker.errors.ImageNotFound, docker.errors.NullResource, docker.errors.APIError):
+            identities.append(f"{base}=missing")  # an invalid reference too: prepare_images and the build say so
+    return identities
+
+
+def _dockerfile_text(path: Path) -> str | None:
+    """The Dockerfile's text (as docker-py finds it: `path` is the context joined with a relative or absolute
+    `dockerfile`), or None when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 def _tag(image: docker.models.images.Image, name: str) -> None:
     # repository and tag apart: Docker also takes "repo:tag" as the repository, Podman's compat API refuses it
     repository, tag = docker.utils.parse_repository_tag(name)
@@ -96,32 +125,6 @@ def missing_hint() -> str:
     return (f"Pull or build them first{ours}, use `build:` instead of `image:`, or substitute an image you have: "
             "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
             "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
-FROM_LINE = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?", re.I)
-ARG_LINE = re.compile(r"^\s*ARG\s+(?P<name>\w+)(?:=(?P<value>\S*))?", re.I)
-VARIABLE = re.compile(r"\$\{?(\w+)(?::?-([^}]*))?\}?")
-
-
-def base_images(dockerfile: str, args: dict[str, str], target: str | None = None) -> list[str]:
-    """Images the FROM lines of a Dockerfile start from (up to stage `target`), without stage names or scratch;
-    `${ARG}` in them is expanded from the global ARG defaults and the build args."""
-    values: dict[str, str] = {}
-    stages: set[str] = set()
-    bases: list[str] = []
-    seen_from = False
-    text = re.sub(r"\\\r?\n", " ", dockerfile)
-    for line in text.splitlines():
-        if not seen_from and (arg := ARG_LINE.match(line)):
-            values[arg["name"]] = args.get(arg["name"], (arg["value"] or "").strip("\"'"))
-        elif match := FROM_LINE.match(line):
-            seen_from = True
-            image = VARIABLE.sub(lambda m: values.get(m[1]) or args.get(m[1]) or (m[2] or ""), match["image"])
-            if image.lower() != "scratch" and image.lower() not in stages and image not in bases:
-                bases.append(image)
-            if match["stage"]:
-                stages.add(match["stage"].lower())
-                if target and match["stage"].lower() == target.lower():
-                    break
-    return bases
 
 
 def _registry_and_path(name: str) -> tuple[str, str]:
@@ -198,10 +201,8 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
         elif service.build is not None:
-            dockerfile = spec.base_dir / service.build.context / service.build.dockerfile
-            try:
-                text = dockerfile.read_text(encoding="utf-8")
-            except OSError:
+            text = _dockerfile_text(spec.base_dir / service.build.context / service.build.dockerfile)
+            if text is None:
                 continue  # the build reports it
             for base in base_images(text, service.build.args, service.build.target):
                 if base in built:

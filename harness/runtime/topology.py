@@ -30,11 +30,11 @@ import docker.errors
 
 from harness.errors import DockerError, HarnessError, RemoteMount, UnknownService
 from harness.runtime import labels as L
-from harness.runtime.buildcontext import build_tag, copy_digest
+from harness.runtime.buildcontext import copy_digest
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import connect, engine_address, publish_address, remote_engine, service_host
 from harness.runtime.faults import Edge, TopologyFaults
-from harness.runtime.images import build_image, prepare_images, substitute
+from harness.runtime.images import build_image, content_tag, prepare_images, substitute
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -378,8 +378,7 @@ class Topology:
         built = {s.image for s in spec.services.values() if s.build and s.image}
         for name, service in spec.services.items():
             if service.build:
-                reference = (build_tag(spec.base_dir / service.build.context, service.build)
-                             + (f"-{service.build.target}" if service.build.target else ""))
+                reference = content_tag(client, spec.base_dir / service.build.context, service.build)
             else:
                 image = service.image or ""
                 reference = image if image in built else substitute(image, spec.image_substitutes)

@@ -22,7 +22,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 ALLOWED = {("spec/builder.py", "harness.runtime.topology")}
 # the one adapter per library (a module or a package: its submodules count too)
 ONLY_IN = {"testcontainers": {"runtime/containers.py"}, "openapi_core": {"contracts/drift.py"},
-           "schemathesis.engine": {"fuzz/engine.py"}, "graphviz": {"report/graph.py"}}
+           "schemathesis.engine": {"fuzz/engine.py"}, "graphviz": {"report/graph.py"},
+           "dockerfile_parse": {"runtime/dockerfile.py"}}
 
 
 def _imports(file: Path) -> list[str]:

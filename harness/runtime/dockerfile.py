@@ -1,0 +1,72 @@
+"""The base images a Dockerfile starts from (the only dockerfile-parse importer).
+
+dockerfile-parse reads the file: instructions across continuation lines and comments, the `# escape=` directive,
+word splitting and quotes, and a FROM's `--platform=` flag and `AS name`. Variables are expanded here, because its
+own expansion (`parent_images`) knows only `$NAME` and `${NAME}`, not `${NAME:-default}` and the other forms Docker
+documents, and it reads `ARG A B=2` as one argument A with the value "B=2".
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+from dockerfile_parse import DockerfileParser
+from dockerfile_parse.parser import image_from
+from dockerfile_parse.util import WordSplitter
+
+# $NAME, ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word}, ${NAME+word} (Docker's "Environment replacement")
+VARIABLE = re.compile(r"(?<!\\)\$(?:(?P<bare>\w+)|\{(?P<name>\w+)(?:(?P<colon>:?)(?P<op>[-+])(?P<word>[^}]*))?\})")
+
+
+def base_images(dockerfile: str, args: dict[str, str], target: str | None = None) -> list[str]:
+    """The images the FROM lines of a Dockerfile start from, in order, each once: not `scratch`, not a reference to
+    an earlier stage, and only the stages up to `target` (Docker's classic builder, which docker-py drives, builds
+    them all). `$VAR` in a FROM is expanded as Docker does: from the ARGs before the first FROM, whose defaults a
+    build arg of the same name replaces (a build arg without such an ARG is not seen by FROM).
+
+    Args:
+        dockerfile: the Dockerfile's text.
+        args: the build args (`build.args`).
+        target: the stage to build up to (`build.target`), matched case-insensitively as Docker does.
+    """
+    parser = DockerfileParser(fileobj=io.BytesIO(dockerfile.encode("utf-8", "surrogateescape")))
+    values: dict[str, str] = {}  # the ARGs that are set (an ARG without a default or build arg is unset)
+    stages: set[str] = set()
+    bases: list[str] = []
+    for instruction in parser.structure:
+        if instruction["instruction"] == "ARG" and not stages and not bases:
+            for word in WordSplitter(instruction["value"]).split(dequote=False):
+                name, has_default, default = word.partition("=")
+                if name in args:
+                    values[name] = args[name]
+                elif has_default:
+                    values[name] = _expand(default, values)
+        elif instruction["instruction"] == "FROM":
+            image, stage = image_from(instruction["value"])
+            if image is None:
+                continue  # a FROM without an image: the build reports it
+            image = _expand(image, values)
+            if image.lower() != "scratch" and image.lower() not in stages and image not in bases:
+                bases.append(image)
+            stages.add((stage or f"#{len(stages)}").lower())
+            if stage and target and stage.lower() == target.lower():
+                break
+    return bases
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """`text` with its variables replaced from `values` (an unset one by nothing), then its quotes removed."""
+    return WordSplitter(_substitute(text, values)).dequote()
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match["bare"] or match["name"]
+        if match["op"] is None:
+            return values.get(name, "")
+        is_set = name in values and (values[name] != "" or not match["colon"])
+        if match["op"] == "-":
+            return values[name] if is_set else _substitute(match["word"], values)
+        return _substitute(match["word"], values) if is_set else ""
+    return VARIABLE.sub(replace, text)
