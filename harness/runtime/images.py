@@ -26,6 +26,7 @@ from harness.spec.model import BuildSpec, TopologySpec
 BUILD_LOG_TAIL = 50
 SUBSTITUTE_FOR = f"{PREFIX}.substitute-for"  # on an alias image: the name it stands in for (harness prune removes it)
 SUBSTITUTE = f"{PREFIX}.substitute"  # on an alias image: the image it is
+SUBSTITUTE_ID = f"{PREFIX}.substitute-id"  # on an alias image: the id of that image when the alias was made
 
 
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
@@ -78,13 +79,20 @@ def content_tag(client: docker.DockerClient, context: Path, build: BuildSpec) ->
 def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec) -> list[str]:
     """`<base>=<local image id>` for each base image of the Dockerfile (`dockerfile.base_images`), else
     `<base>=missing` (it will be pulled; the tag changes once it is here). One image inspect per base, every call:
-    a tag can move to another image at any time. An unreadable Dockerfile has none (the build reports it)."""
+    a tag can move to another image at any time. A substitute's alias (`_alias`) adds the substitute's id now, so
+    that a moved substitute is seen before the alias is made again. An unreadable Dockerfile has none (the build
+    reports it)."""
     identities = []
     for base in base_images(_dockerfile_text(context / build.dockerfile) or "", build.args, build.target):
         try:
-            identities.append(f"{base}={client.images.get(base).id}")
+            image = client.images.get(base)
+            identity = f"{base}={image.id}"
+            labels = image.labels or {}
+            if labels.get(SUBSTITUTE_FOR) == base:  # an alias (`_alias`): of the substitute as it is now?
+                identity += f" of {labels.get(SUBSTITUTE)}={client.images.get(labels.get(SUBSTITUTE, '')).id}"
         except (docker.errors.ImageNotFound, docker.errors.NullResource, docker.errors.APIError):
-            identities.append(f"{base}=missing")  # an invalid reference too: prepare_images and the build say so
+            identity = f"{base}=missing"  # an invalid reference too: prepare_images and the build say so
+        identities.append(identity)
     return identities
 
 
@@ -232,19 +240,24 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
 
 
 def _alias(client: docker.DockerClient, original: str, substitute_image: str) -> None:
-    """Tag `substitute_image` as `original` (a one-line image labelled as an alias), unless a real `original`
-    exists: a real image is never replaced."""
+    """Tag `substitute_image` as `original` (a one-line image labelled as an alias, with the substitute's id), unless
+    a real `original` exists (a real image is never replaced) or the alias is of the substitute as it is now."""
+    try:
+        wanted = client.images.get(substitute_image).id  # prepare_images has found or pulled it
+    except docker.errors.APIError:
+        wanted = ""
     try:
         current = client.images.get(original)
         labels = current.labels or {}
-        if labels.get(SUBSTITUTE_FOR) != original or labels.get(SUBSTITUTE) == substitute_image:
+        if labels.get(SUBSTITUTE_FOR) != original or (labels.get(SUBSTITUTE) == substitute_image
+                                                      and labels.get(SUBSTITUTE_ID) == wanted):
             return
     except docker.errors.ImageNotFound:
         pass
     dockerfile = f"FROM {substitute_image}\n".encode()
     try:
         client.images.build(fileobj=io.BytesIO(dockerfile), tag=original, rm=True, pull=False,
-                            labels={SUBSTITUTE_FOR: original, SUBSTITUTE: substitute_image})
+                            labels={SUBSTITUTE_FOR: original, SUBSTITUTE: substitute_image, SUBSTITUTE_ID: wanted})
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
         raise ImageMissing(f"could not tag {substitute_image} as {original} (substitute for a FROM line): {exc}",
                            images=[original]) from None

@@ -121,3 +121,37 @@ def test_a_kept_run_on_a_moved_base_tag_is_restarted(tmp_path: Path, monkeypatch
         for run in runs:
             run.close()
     assert harness_resources(docker_client, "basetag-reuse", file) == []
+
+
+def test_a_moved_substitute_of_a_from_image_restarts_a_kept_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                bases: Bases,
+                                                                docker_client: docker.DockerClient) -> None:
+    """FROM names an image that is not here; a substitute (`image_substitutes`) stands in for it through a local
+    alias tag. The substitute's tag moving is a base change too."""
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    app = tmp_path / "app"
+    app.mkdir()
+    original = f"{bases.repository}-official:1"
+    bases.built.add(original)  # the alias the harness makes
+    (app / "Dockerfile").write_text(f"FROM {original}\nCMD [\"python\", \"-m\", \"http.server\", \"8000\"]\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY.replace("NAME", "basetag-substitute").replace("{context: ./app, args: {FLAVOUR: cur}}",
+                                                                           "./app")
+                    + f"image_substitutes: {{'{original}': '{bases.repository}:cur'}}\n")
+    bases.point_to("a")
+    said: list[str] = []
+    runs = [Topology.kept_or_started(load_topology(file), say=said.append)]
+    try:
+        bases.built.add(runs[0]["app"].container.image.tags[0])
+        assert base_content(runs[0]) == "base-a"
+        bases.point_to("b")
+        said.clear()
+        runs.append(Topology.kept_or_started(load_topology(file), say=said.append))
+        bases.built.add(runs[1]["app"].container.image.tags[0])
+        assert runs[1].run_id != runs[0].run_id
+        assert any(line.endswith("(app changed (image)): restarting it") for line in said), said
+        assert base_content(runs[1]) == "base-b"
+    finally:
+        for run in runs:
+            run.close()
+    assert harness_resources(docker_client, "basetag-substitute", file) == []
