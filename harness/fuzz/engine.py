@@ -5,8 +5,10 @@ warnings (unresolvable references, ...), skipped operations and operations that 
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,33 +91,66 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
         if phase and phase not in known.phases:
             known.phases.append(phase)
 
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
-            phase = _PHASE_NAMES.get(event.phase.value, event.phase.value)
-            if not event.is_test_scenario:
-                continue
-            _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
-            for finding, identity in _check_failures(schema, event.recorder, event.label, phase):
-                add(finding, phase, identity)
-            if event.skip_reason and event.label:
-                run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)
-            if event.skip_warning is not None and event.label:
-                add(Finding(event.label, str(event.skip_warning.value), f"skipped: {event.skip_reason or ''}".strip(),
-                            kind="error"), phase)
-        elif isinstance(event, events.NonFatalError):
-            phase = _PHASE_NAMES.get(event.phase.value, event.phase.value) if event.phase else ""
-            add(_error_finding(event, phase), phase)
-        elif isinstance(event, events.SchemaAnalysisWarnings):
-            for warning in event.warnings:
-                add(Finding(warning.operation_label or SERVICE_WIDE, str(warning.kind.value), warning.message,
-                            kind="error"), "")
-        elif isinstance(event, events.FatalError):
-            add(Finding(SERVICE_WIDE, "fatal_error", f"schemathesis stopped: {type(event.exception).__name__}: "
-                        f"{event.exception}", kind="error"), "")
-        elif isinstance(event, events.Interrupted):
-            raise KeyboardInterrupt
+    with _as_in_st_run():  # the same seed draws the same data as `st run`
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.ScenarioFinished):
+                phase = _PHASE_NAMES.get(event.phase.value, event.phase.value)
+                if not event.is_test_scenario:
+                    continue
+                _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
+                for finding, identity in _check_failures(schema, event.recorder, event.label, phase):
+                    add(finding, phase, identity)
+                if event.skip_reason and event.label:
+                    run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)
+                if event.skip_warning is not None and event.label:
+                    add(Finding(event.label, str(event.skip_warning.value),
+                                f"skipped: {event.skip_reason or ''}".strip(), kind="error"), phase)
+            elif isinstance(event, events.NonFatalError):
+                phase = _PHASE_NAMES.get(event.phase.value, event.phase.value) if event.phase else ""
+                add(_error_finding(event, phase), phase)
+            elif isinstance(event, events.SchemaAnalysisWarnings):
+                for warning in event.warnings:
+                    add(Finding(warning.operation_label or SERVICE_WIDE, str(warning.kind.value), warning.message,
+                                kind="error"), "")
+            elif isinstance(event, events.FatalError):
+                add(Finding(SERVICE_WIDE, "fatal_error", f"schemathesis stopped: {type(event.exception).__name__}: "
+                            f"{event.exception}", kind="error"), "")
+            elif isinstance(event, events.Interrupted):
+                raise KeyboardInterrupt
     run.findings = list(found.values())
     return run
+
+
+_LOCAL_CONSTANTS = threading.Lock()
+_hidden: list[Callable[[], Any]] = []  # Hypothesis' own function while runs are under way (one per run)
+
+
+@contextlib.contextmanager
+def _as_in_st_run() -> Iterator[None]:
+    """Hypothesis sees no local constants inside the block, as in `st run`'s process.
+
+    Hypothesis mixes into the data it draws the literals (numbers, strings) of every imported "local" module: one
+    outside site-packages and the standard library, such as the harness itself when it is installed editable, a
+    topology's auth hook, or a pytest session's conftest and application code. `st run` imports none, so with the
+    same seed the harness would draw other data and find other failures (or none). Restored when the last run ends,
+    so the user's own Hypothesis tests in the same process keep theirs."""
+    from hypothesis.internal.conjecture import providers
+
+    with _LOCAL_CONSTANTS:
+        if not _hidden:
+            _hidden.append(providers._get_local_constants)
+            providers._get_local_constants = providers.Constants  # an empty set of constants
+            providers.CONSTANTS_CACHE.cache.clear()  # the draws' pools, computed with the local constants
+        else:
+            _hidden.append(_hidden[0])
+    try:
+        yield
+    finally:
+        with _LOCAL_CONSTANTS:
+            original = _hidden.pop()
+            if not _hidden:
+                providers._get_local_constants = original
+                providers.CONSTANTS_CACHE.cache.clear()
 
 
 def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
