@@ -4,6 +4,7 @@ plain `st run` reports on the same service, seed, mode and checks is in the harn
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -243,3 +244,33 @@ def test_a_document_without_operations_is_an_error_not_a_pass(tmp_path: Path) ->
     result = harness_fuzz(topology, "--max-examples", "5")
     assert result.returncode == 1, result.stderr
     assert "the OpenAPI document defines no API operations" in result.stderr
+
+
+def test_the_same_seed_sends_what_plain_st_run_sends_and_finds_what_it_finds(tmp_path: Path) -> None:
+    """Same service, seed, checks, mode, phases and example count: `harness fuzz` sends the requests `st run` sends,
+    in the same order, and finds the same failing operations. (In the harness's process Hypothesis mixed the
+    literals of the harness's own source, "local code" to it, into the data it drew: other requests, and a
+    server error `st run` finds was missed.)"""
+    topology = write_topology(tmp_path, f"name: fuzz-parity\nservices:\n  api:\n    build: {FUZZ_APP}\n"
+                                        "    environment: {WRITES: strict, SERVER_ERRORS: '1'}\n    ports: [8000]\n"
+                                        "    ready: {http: {port: 8000, path: /health}}\n    openapi: /openapi.json\n")
+    phases = "examples,coverage,fuzzing"
+    with Topology.start(load_topology(topology), shared=True) as running:
+        service = running["api"]
+        plain = st_run(service.url + "/openapi.json", tmp_path, "--phases", phases, "--workers", "1")
+        before = len(service.logs().splitlines())
+        result = harness_fuzz(topology, "--max-examples", "20", "--seed", SEED, "--phases", phases)
+        log = service.logs().splitlines()
+
+    def requests(lines: list[str]) -> list[str]:  # "items: GET /items/7 -> 404", the fuzzed operations only
+        return [line for line in lines if line.startswith("items: ") and " /health " not in line
+                and " /openapi.json " not in line]
+
+    assert plain.returncode == result.returncode == 1, (plain.stdout, result.stderr)
+    sent = requests(log[:before])
+    assert sent and requests(log[before:]) == sent
+    failing_in_st = set(re.findall(r"^_+ ([A-Z]+ /\S*) _+$", plain.stdout, re.MULTILINE))
+    assert "GET /items/{id}" in failing_in_st  # the comparison is not an empty one
+    assert set(re.findall(r"^  ([A-Z]+ /\S*): ", result.stderr, re.MULTILINE)) == failing_in_st, result.stderr
+    generated = re.search(r"(\d+) generated", plain.stdout)
+    assert generated and f", {generated[1]} requests in " in result.stderr, (plain.stdout, result.stderr)

@@ -3,6 +3,10 @@ written exclusions always apply."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -39,3 +43,23 @@ def test_a_run_with_invalid_data_checks_that_it_is_rejected_unless_checks_are_ch
     assert checks_for(service(checks=["status_code_conformance"]), mode="negative") == ["status_code_conformance"]
     spec = service(exclude=[{"check": NEGATIVE_CHECK, "reason": "stores whatever it gets, on purpose"}])
     assert checks_for(spec, mode="negative") == DEFAULT_CHECKS
+
+
+def test_a_run_draws_no_constants_from_local_code_as_st_runs_process_has_none(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis mixes the literals of imported local modules (the harness's own source, a conftest, a hook) into
+    the data it draws; `st run`'s process has none, so a run hides them, and gives them back when it ends."""
+    from hypothesis.internal.conjecture import providers
+
+    from harness.fuzz.engine import _as_in_st_run
+
+    (tmp_path / "parity_literals.py").write_text("LIMIT = 987654321\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "parity_literals", raising=False)
+    importlib.import_module("parity_literals")
+    assert 987654321 in providers._get_local_constants().integers
+    with _as_in_st_run():
+        with _as_in_st_run():  # a second run at once
+            assert not providers._get_local_constants().integers
+        assert not providers._get_local_constants().integers
+    assert 987654321 in providers._get_local_constants().integers

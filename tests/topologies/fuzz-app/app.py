@@ -11,6 +11,8 @@
                                  that breaks the schema is answered 400
     WRITES=lax                   the same operation, but any body is accepted with 201: missing input validation,
                                  what negative fuzzing finds
+    SERVER_ERRORS=1              GET /items/{id} with an id over 1000 and POST /items with a name longer than 5
+                                 characters are answered 500: bugs that only some inputs reach
 
 The document is served at /openapi.json; it documents the behaviour of the BASE=/api/v1 service exactly.
 """
@@ -27,6 +29,7 @@ SPEC_KIND = os.environ.get("SPEC", "openapi3")
 CRASH = os.environ.get("CRASH") == "1"
 API_KEY = os.environ.get("API_KEY", "")
 WRITES = os.environ.get("WRITES", "")  # "", "strict" or "lax"
+SERVER_ERRORS = os.environ.get("SERVER_ERRORS") == "1"
 DRIFT = DECLARED != BASE  # the drifted service also sends ids as strings
 ITEMS = {i: {"id": i, "name": f"item {i}"} for i in range(1, 6)}
 ITEM = {"type": "object", "required": ["id", "name"],
@@ -115,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(400, {"error": "id must be an integer"})
             if CRASH and number == 0:
                 raise RuntimeError("item 0 crashes the handler")  # http.server closes the connection, no answer
+            if SERVER_ERRORS and number > 1000:
+                return self._send(500, {"error": "id overflows the item table"})
             item = ITEMS.get(number)
             return self._send(200, item) if item else self._send(404, {"error": "no such item"})
         return self._send(404, {"error": "not found"})
@@ -131,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": "the body is not JSON"})
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
             return self._send(400, {"error": "name: a non-empty string is required"})
+        if SERVER_ERRORS and len(body["name"]) > 5:
+            return self._send(500, {"error": "name overflows its column"})
         return self._send(201, {"id": len(ITEMS) + 1, "name": body["name"]})
 
     def __getattr__(self, name: str) -> object:
