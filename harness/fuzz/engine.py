@@ -136,6 +136,9 @@ def _as_in_st_run() -> Iterator[None]:
     so the user's own Hypothesis tests in the same process keep theirs."""
     from hypothesis.internal.conjecture import providers
 
+    if not hasattr(providers, "_get_local_constants"):  # a Hypothesis older than local constants (< 6.131)
+        yield
+        return
     with _LOCAL_CONSTANTS:
         if not _hidden:
             _hidden.append(providers._get_local_constants)
