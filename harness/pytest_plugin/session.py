@@ -413,13 +413,15 @@ class TopologySession:
         exclusive = self._exclusive(item)
         running = self.share / "exclusive.json"  # the exclusive test under way: left behind if its worker dies
         with open(self.share / "tests.lock", "a") as handle:
-            if running.exists():  # wait until it ends; if it is still there then, its worker died in it
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                if running.exists():  # this test puts back what it left (in its setup), alone
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            if running.exists():  # its test holds the lock alone while it is there: that test's worker died in it
+                fcntl.flock(handle, fcntl.LOCK_EX)  # this test puts back what it left (in its setup), alone
+                if running.exists():  # (not done by another worker while this one waited)
                     item.stash[LOST_EXCLUSIVE] = json.loads(running.read_text())
                     running.unlink()
                     exclusive = True
-            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)  # (from exclusive: converted)
+                elif not exclusive:
+                    fcntl.flock(handle, fcntl.LOCK_SH)
             if exclusive:
                 running.write_text(json.dumps({"test": item.nodeid, "worker": self.worker}))
             try:
