@@ -102,8 +102,13 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
     if options.max_examples is not None and options.max_examples < 1:
         problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
     for name in names:
-        refuse(f"{spec.file.name}: services.{name}.fuzz.checks", spec.services[name].fuzz.checks, checks, "check")
+        service = spec.services[name]
+        refuse(f"{spec.file.name}: services.{name}.fuzz.checks", service.fuzz.checks, checks, "check")
         # (an exclusion may name a kind of finding of the harness's own too: missing_auth, network_error, ...)
+        if options.checks != [] and service.fuzz.checks != [] and not checks_for(service, options.checks,
+                                                                                 mode_for(service, options.mode)):
+            problems.append(f"{spec.file.name}: services.{name}.fuzz.exclude: every check of its run is excluded, "
+                            "so nothing would be checked")
     if problems:
         raise OptionError("; ".join(problems) + f". Checks: {', '.join(checks)}; phases: {', '.join(PHASES)}")
 
@@ -113,9 +118,8 @@ def checks_for(spec: ServiceSpec, override: list[str] | None = None, mode: str =
     is negative or all: without it invalid input accepted with a documented status passes); less the service's
     written exclusions."""
     chosen = override or spec.fuzz.checks or (DEFAULT_CHECKS + ([NEGATIVE_CHECK] if mode != "positive" else []))
-    # (an empty list was refused before: refuse_unknown_names)
     excluded = {e.check for e in spec.fuzz.exclude}
-    return [c for c in chosen if c not in excluded]
+    return [c for c in chosen if c not in excluded]  # never empty in a run: refuse_unknown_names
 
 
 def mode_for(spec: ServiceSpec, override: str | None = None) -> str:

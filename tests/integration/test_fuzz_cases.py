@@ -220,7 +220,9 @@ def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_sta
     for fuzz, message in (
             ("{checks: [not_a_server_eror]}", "topology.yaml: services.api.fuzz.checks: unknown check "
                                               "'not_a_server_eror' (did you mean 'not_a_server_error'?)"),
-            ("{checks: []}", "topology.yaml: services.api.fuzz.checks: no check named")):
+            ("{checks: []}", "topology.yaml: services.api.fuzz.checks: no check named"),
+            ("{checks: [not_a_server_error], exclude: [{check: not_a_server_error, reason: crashes are known here}]}",
+             "topology.yaml: services.api.fuzz.exclude: every check of its run is excluded")):
         named = write_topology(tmp_path, f"name: fuzz-names\nservices:\n  api:\n{service}    fuzz: {fuzz}\n")
         result = harness_fuzz(named)
         assert result.returncode == 2 and message in result.stderr, result.stderr
