@@ -31,6 +31,7 @@ class EngineRun:
     requests_by_operation: Counter[str] = field(default_factory=Counter)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
+    stateful_requests: int = 0  # requests of the stateful phase's sequences
 
     def every_answer_is(self, status: int) -> bool:
         """Whether there were answers and every one of them had `status` (e.g. 404: nothing is served there)."""
@@ -98,6 +99,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                 if not event.is_test_scenario:
                     continue
                 _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
+                if phase == STATEFUL:
+                    run.stateful_requests += len(event.recorder.interactions)
                 for finding, identity in _check_failures(schema, event.recorder, event.label, phase):
                     add(finding, phase, identity)
                 if event.skip_reason and event.label:

@@ -47,6 +47,16 @@ class ServiceResult:
     excluded: dict[str, str] = field(default_factory=dict)  # {check or kind of finding: the written reason}
     seconds: float = 0.0  # wall time of the run, time.monotonic()
     log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
+    stateful_requests: int = 0  # requests of the stateful phase's sequences
+
+    @property
+    def stateful_not_run(self) -> str:
+        """Why no stateful sequence was run ("" when some were): its item is skipped with this, never passed."""
+        if "stateful" not in self.phases:
+            return f"the stateful phase was not selected (phases: {', '.join(self.phases)})"
+        if not self.stateful_requests:
+            return "no stateful sequence was run (schemathesis builds them from the document's OpenAPI `links`)"
+        return ""
 
     @property
     def passed(self) -> bool:

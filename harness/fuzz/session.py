@@ -280,6 +280,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
                            operations=labels + list(broken), requests=run.requests,
                            requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
+                           stateful_requests=run.stateful_requests,
                            excluded={e.check: e.reason for e in spec.fuzz.exclude})
     # written exclusions cover the harness's own checks too
     result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken)

@@ -118,6 +118,8 @@ class TopologySession:
                                       env_file=env_file, image_substitutes=substitutes)
         except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
+        if config.getoption("fuzz"):  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
+            self._check_fuzz_options()
         if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
             try:
                 connect()  # fail early, before any test, when the engine does not answer
@@ -307,25 +309,16 @@ class TopologySession:
             name = f"drift[{file.stem}]"
             items.append(PactDrift.from_parent(session, name=name, nodeid=self._item_id(name), file=file, owner=self))
 
-    def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+    def _check_fuzz_options(self) -> list[str]:
+        """--fuzz: the services it fuzzes; a topology with none to fuzz, a misspelt check or phase, ... is a usage
+        error (as `harness fuzz` refuses them: a run that checks nothing must not pass)."""
         from harness.errors import HarnessError
-        from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.session import (
-            FuzzOptions,
-            fuzz_targets,
-            operations,
-            prepare_runs,
-            refuse_unknown_names,
-            split_names,
-        )
+        from harness.fuzz.session import FuzzOptions, fuzz_targets, refuse_unknown_names, split_names
 
         assert self.spec is not None
-        only = self.config.getoption("fuzz_service")
-        if not only and not any(s.openapi for s in self.spec.services.values()):
-            return
+        option = self.config.getoption
         try:
-            names = fuzz_targets(self.spec, only)
-            option = self.config.getoption
+            names = fuzz_targets(self.spec, option("fuzz_service"))
             refuse_unknown_names(self.spec, names, FuzzOptions(checks=split_names(option("fuzz_checks")),
                                                                phases=split_names(option("fuzz_phases")),
                                                                max_examples=option("fuzz_max_examples")),
@@ -333,6 +326,15 @@ class TopologySession:
                                         "max_examples": "--fuzz-max-examples"})
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        return names
+
+    def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from harness.errors import HarnessError
+        from harness.fuzz.results import SERVICE_WIDE
+        from harness.fuzz.session import FuzzOptions, operations, prepare_runs
+
+        assert self.spec is not None
+        names = self._check_fuzz_options()
         if self.share is None or self.worker is None:  # workers sharing a topology: one of them fuzzes it, later
             cache = getattr(self.config, "cache", None)
             prepare_runs(names, FuzzOptions(cache_dir=cache.mkdir("hypothesis") if cache else None))  # while it starts

@@ -104,8 +104,10 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
             errors = [f for f in mine if f.kind == "error"]
             details = findings_text(result, mine) if mine else ""
             message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
+            skipped = result.stateful_not_run if name == "stateful" and not mine else None  # not a pass
             cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
-                              failure=message if mine and not errors else None, details=details))
+                              failure=message if mine and not errors else None, details=details,
+                              skipped=skipped or None))
         cases += [Case(f"fuzz.{result.service}", f"excluded {check}", skipped=f"excluded: {reason}")
                   for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

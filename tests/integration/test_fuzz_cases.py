@@ -185,7 +185,7 @@ def test_pytest_fuzz_makes_an_unparsable_operation_an_error_item_and_tells_its_o
         pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--topology", str(CASES), "--fuzz", "--fuzz-service", "split",
                                            "--fuzz-service", "crash", "--fuzz-seed", SEED, "--fuzz-max-examples",
-                                           "20", "-v")
+                                           "20", "-v", "-rs")
     output = result.stdout.str()
     assert "INTERNALERROR" not in output
     assert "fuzz[split GET /items/{id}] FAILED" in output
@@ -194,7 +194,8 @@ def test_pytest_fuzz_makes_an_unparsable_operation_an_error_item_and_tells_its_o
     assert "rerun with --fuzz-seed 1 --fuzz-service crash" in output
     assert "rerun with --seed" not in output
     assert "fuzz[v3" not in output  # --fuzz-service chose
-    result.assert_outcomes(failed=2, passed=6)
+    result.assert_outcomes(failed=2, passed=5, skipped=1)  # one of the two has no links: no sequence, no pass
+    assert "no stateful sequence was run" in output
     assert not (pytester.path / ".hypothesis").exists()  # Hypothesis' folder is under .pytest_cache
 
 
@@ -231,6 +232,27 @@ def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_sta
                                                  "content_type_conformanc")
     assert under_pytest.ret == pytest.ExitCode.USAGE_ERROR
     assert "--fuzz-checks: unknown check 'content_type_conformanc'" in under_pytest.stderr.str()
+    under_xdist = pytester.runpytest_subprocess("--topology", str(plain), "--fuzz", "--fuzz-checks", "bogus", "-n", "2")
+    assert under_xdist.ret == pytest.ExitCode.USAGE_ERROR  # said by the controller, not an INTERNALERROR of a worker
+    assert "--fuzz-checks: unknown check 'bogus'" in under_xdist.stderr.str()
+    assert "INTERNALERROR" not in under_xdist.stdout.str() + under_xdist.stderr.str()
+    nothing = write_topology(tmp_path, "name: fuzz-nothing\nservices:\n  redis:\n    image: redis:7\n",
+                             name="nothing.yaml")
+    no_openapi = pytester.runpytest_subprocess("--topology", str(nothing), "--fuzz")
+    assert no_openapi.ret == pytest.ExitCode.USAGE_ERROR  # as `harness fuzz`: --fuzz with nothing to fuzz is no pass
+    assert "nothing to fuzz" in no_openapi.stderr.str()
+
+
+def test_a_stateful_item_that_ran_no_sequence_is_skipped_with_why_never_passed(pytester: pytest.Pytester,
+                                                                              tmp_path: Path) -> None:
+    plain = write_topology(tmp_path, f"name: fuzz-stateful\nservices:\n  api:\n    build: {FUZZ_APP}\n"
+                                     "    ports: [8000]\n    ready: {http: {port: 8000, path: /health}}\n"
+                                     "    openapi: /openapi.json\n")
+    result = pytester.runpytest_subprocess("--topology", str(plain), "--fuzz", "--fuzz-phases", "coverage",
+                                           "--fuzz-max-examples", "3", "-rA")
+    assert re.search(r"SKIPPED \[1\] .*the stateful phase was not selected \(phases: coverage\)",
+                     result.stdout.str()), result.stdout.str()
+    assert "PASSED topology.yaml::fuzz[api stateful]" not in result.stdout.str()
 
 
 def test_a_document_without_operations_is_an_error_not_a_pass(tmp_path: Path) -> None:
