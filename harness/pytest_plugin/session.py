@@ -221,7 +221,8 @@ class TopologySession:
         if self.reuse:
             if self.worker is None:  # an xdist worker: its controller holds it
                 self._hold(say)
-            topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner)
+            topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner,
+                                                held=True)  # by this session, or by its xdist controller
             if topology.reused:
                 self._restore_attached(topology, say)
                 self.config.hook.pytest_topology_reused(topology=topology, config=self.config)

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
@@ -274,10 +274,12 @@ class Topology:
         """The running topology of `spec`'s file (`harness up --detach`) if it was started from the same spec and
         images; else one started for this block and removed at its end. A kept run of an older version of the file
         is said so and replaced by a new kept run; a run of another live session is never touched. `say` gets one
-        line telling which (for the console)."""
+        line telling which (for the console). A kept run is used by one session at a time (`using_kept_run`): this
+        waits while another uses it, and holds it until the block ends."""
         client = connect()
         found: Topology | None = None
-        with deciding(spec, say):
+        using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
+        with _closed_on_error(using), deciding(spec, say):
             run = _newest_run(client, spec)
             changes = _changes(client, spec, run) if run is not None else []
             if run is not None and not changes:
@@ -294,8 +296,10 @@ class Topology:
             else:
                 say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
         if found is not None:
-            yield found
+            with using:
+                yield found
             return
+        using.close()  # a run of this block's own: nobody else's to wait for
         with cls.start(spec, progress=progress) as topology:
             yield topology
 
@@ -320,18 +324,21 @@ class Topology:
 
     @classmethod
     def kept_or_started(cls, spec: TopologySpec, progress: Progress | None = None,
-                        say: Callable[[str], None] = lambda text: None, owner: str | None = None) -> Topology:
+                        say: Callable[[str], None] = lambda text: None, owner: str | None = None,
+                        held: bool = False) -> Topology:
         """The kept run of `spec`'s file (`harness up --detach`, `--topology-keep`, an earlier `--topology-reuse`) if
         it was started from the same spec and images; else a new kept run, replacing kept runs of an older version
         of the file (`say` is told what changed). Runs of other live sessions that are not kept are never used: their
         owner removes them when it ends. A kept run whose start did not finish (its session ended first) is used once
-        each of its services is ready, else replaced.
+        each of its services is ready, else replaced. A kept run is replaced only when no session uses it
+        (`using_kept_run`, held while deciding; `held`: the caller's session holds it already).
 
         Raises:
             As `start`.
         """
         client = connect()
-        with deciding(spec, say):
+        # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
+        with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
             kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
             if kept:
                 changes = _changes(client, spec, kept[0])
@@ -472,12 +479,25 @@ def using_kept_run(spec: TopologySpec, say: Callable[[str], None]) -> IO[str]:
                                   "session at a time reuses a kept run)", say)
 
 
-def _locked(spec: TopologySpec, kind: str, waiting: str, say: Callable[[str], None]) -> IO[str]:
-    """An exclusive lock per topology file and `kind`: the open lock file (closing it releases the lock)."""
+@contextmanager
+def _closed_on_error(handle: IO[str]) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _lock_file(spec: TopologySpec, kind: str) -> Path:
     folder = Path(tempfile.gettempdir()) / "pytest-topology"
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(f"{spec.file}\0{spec.project}".encode()).hexdigest()[:16]
-    handle = open(folder / f"{kind}-{key}.lock", "a")  # noqa: SIM115 - the caller closes it
+    return folder / f"{kind}-{key}.lock"
+
+
+def _locked(spec: TopologySpec, kind: str, waiting: str, say: Callable[[str], None]) -> IO[str]:
+    """An exclusive lock per topology file and `kind`: the open lock file (closing it releases the lock)."""
+    handle = open(_lock_file(spec, kind), "a")  # noqa: SIM115 - the caller closes it
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

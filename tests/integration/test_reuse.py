@@ -216,3 +216,55 @@ def test_the_first_failing_test_of_a_reused_run_shows_only_its_own_log_lines(pyt
     failure = second.stdout.str().split("FAILURES")[1]
     assert "NEW-SESSION-LINE" in failure
     assert "OLD-SESSION-LINE" not in failure  # an earlier session's lines are not this test's
+
+
+def test_harness_up_on_an_edited_file_waits_for_the_session_using_the_kept_run(
+        pytester: pytest.Pytester, topology_file: Path, docker_client: docker.DockerClient) -> None:
+    """`harness up --detach` (or harness fuzz, verify) of an edited file replaces the kept run only once the session
+    using it has ended: removing it under that session's tests would fail them for nothing."""
+    import subprocess
+    import sys
+    import threading
+
+    pytester.makepyfile(test_first="""
+        import time
+        from pathlib import Path
+
+        def test_holds_redis_stopped(topology):
+            topology["redis"].stop()
+            Path("stopped").touch()
+            deadline = time.monotonic() + 240
+            while not Path("release").exists():
+                assert time.monotonic() < deadline, "never released"
+                time.sleep(0.1)
+            assert topology["redis"].status == "exited", "redis was touched under this test"
+    """)
+    first = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology",
+                              str(topology_file), "--topology-reuse", "test_first.py"], cwd=pytester.path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up: subprocess.Popen | None = None
+    try:
+        while not (pytester.path / "stopped").exists():
+            assert first.poll() is None, first.communicate()[0]
+            threading.Event().wait(0.2)
+        used = {c["labels"][L.RUN] for c in containers(docker_client, topology_file)}
+        topology_file.write_text(REDIS.format(name="reuse-test", version="2"))
+        up = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", str(topology_file), "--detach"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(up.stdout.readline, "")), daemon=True)
+        reader.start()
+        while not any("waiting for another session that uses the kept topology reuse-test" in line for line in said):
+            assert up.poll() is None, f"harness up did not wait: {''.join(said)}"
+            threading.Event().wait(0.2)
+        (pytester.path / "release").touch()
+        first_output = first.communicate(timeout=300)[0]
+        assert first.returncode == 0, first_output
+        assert up.wait(timeout=300) == 0, "".join(said)
+        reader.join(timeout=30)
+        assert "redis changed (environment)): restarting it" in "".join(said)
+        assert {c["labels"][L.RUN] for c in containers(docker_client, topology_file)}.isdisjoint(used)
+    finally:
+        for process in (first, up):
+            if process is not None and process.poll() is None:
+                process.kill()
