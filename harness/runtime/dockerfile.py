@@ -20,9 +20,9 @@ VARIABLE = re.compile(r"(?<!\\)\$(?:(?P<bare>\w+)|\{(?P<name>\w+)(?:(?P<colon>:?
 
 
 def base_images(dockerfile: str, args: dict[str, str], target: str | None = None) -> list[str]:
-    """The images the FROM lines of a Dockerfile start from, in order, each once: not `scratch`, not a reference to
-    an earlier stage, and only the stages up to `target` (Docker's classic builder, which docker-py drives, builds
-    them all). `$VAR` in a FROM is expanded as Docker does: from the ARGs before the first FROM, whose defaults a
+    """The images the FROM lines of a Dockerfile start from (and those its `COPY --from=` lines copy out of), in
+    order, each once: not `scratch`, not a reference to an earlier stage, and only the stages up to `target` (Docker's
+    classic builder, which docker-py drives, builds them all). `$VAR` in a FROM is expanded as Docker does: from the ARGs before the first FROM, whose defaults a
     build arg of the same name replaces (a build arg without such an ARG is not seen by FROM).
 
     Args:
@@ -34,7 +34,14 @@ def base_images(dockerfile: str, args: dict[str, str], target: str | None = None
     values: dict[str, str] = {}  # the ARGs that are set (an ARG without a default or build arg is unset)
     stages: set[str] = set()
     bases: list[str] = []
+    in_target = False
     for instruction in parser.structure:
+        if instruction["instruction"] == "COPY":  # `COPY --from=IMAGE` copies out of an image too
+            for word in WordSplitter(instruction["value"]).split(dequote=False):
+                if word.startswith("--from="):
+                    image = _expand(word.removeprefix("--from="), values)
+                    if image.lower() not in stages and not image.isdigit() and image not in bases:
+                        bases.append(image)
         if instruction["instruction"] == "ARG" and not stages and not bases:
             for word in WordSplitter(instruction["value"]).split(dequote=False):
                 name, has_default, default = word.partition("=")
@@ -43,6 +50,8 @@ def base_images(dockerfile: str, args: dict[str, str], target: str | None = None
                 elif has_default:
                     values[name] = _expand(default, values)
         elif instruction["instruction"] == "FROM":
+            if in_target:  # the stage after the target: not built
+                break
             image, stage = image_from(instruction["value"])
             if image is None:
                 continue  # a FROM without an image: the build reports it
@@ -50,8 +59,7 @@ def base_images(dockerfile: str, args: dict[str, str], target: str | None = None
             if image.lower() != "scratch" and image.lower() not in stages and image not in bases:
                 bases.append(image)
             stages.add((stage or f"#{len(stages)}").lower())
-            if stage and target and stage.lower() == target.lower():
-                break
+            in_target = bool(stage and target and stage.lower() == target.lower())
     return bases
 
 

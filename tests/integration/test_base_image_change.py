@@ -155,3 +155,25 @@ def test_a_moved_substitute_of_a_from_image_restarts_a_kept_run(tmp_path: Path, 
         for run in runs:
             run.close()
     assert harness_resources(docker_client, "basetag-substitute", file) == []
+
+
+def test_a_moved_tag_a_copy_from_names_rebuilds_the_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          bases: Bases, docker_client: docker.DockerClient) -> None:
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text(f"FROM python:3.11-slim\nCOPY --from={bases.repository}:cur /base.txt /base.txt\n"
+                                    "WORKDIR /srv\nCMD [\"python\", \"-m\", \"http.server\", \"8000\"]\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY.replace("NAME", "basetag-copy"))
+    bases.point_to("a")
+    with Topology.start(load_topology(file)) as topology:
+        bases.built.add(topology["app"].container.image.tags[0])
+        assert base_content(topology) == "base-a"
+    bases.point_to("b")
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        bases.built.add(topology["app"].container.image.tags[0])
+        assert base_content(topology) == "base-b"
+    assert [e.kind for e in events if e.kind in ("built", "cached")] == ["built"]
+    assert harness_resources(docker_client, "basetag-copy", file) == []

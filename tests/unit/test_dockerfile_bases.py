@@ -61,6 +61,9 @@ def test_only_the_stages_up_to_the_target_count() -> None:
     ("FROM \\\n  # the base\n  python:3.11-slim \\\n  AS base\nFROM base\n", {}, ["python:3.11-slim"]),
     ("# escape=`\nFROM `\n  redis:7 AS r\n", {}, ["redis:7"]),
     ("", {}, []),
+    # COPY --from: an image is a base too; an earlier stage, by name or number, is not
+    ("FROM python:3.11-slim AS build\nFROM redis:7\nCOPY --from=build /a /a\nCOPY --from=0 /b /b\n"
+     "COPY --chown=1 --from=tools:1 /c /c\n", {}, ["python:3.11-slim", "redis:7", "tools:1"]),
 ])
 def test_from_lines_are_read_as_docker_reads_them(dockerfile: str, args: dict[str, str], expected: list[str]) -> None:
     assert base_images(dockerfile, args) == expected
@@ -74,3 +77,9 @@ def test_the_bases_are_part_of_the_build_tag(tmp_path: Path, monkeypatch: pytest
     assert build_tag(tmp_path, build, bases=["base:1=sha256:aaa"]) == first
     assert build_tag(tmp_path, build, bases=["base:1=sha256:bbb"]) != first
     assert build_tag(tmp_path, build, bases=["base:1=missing"]) != first
+
+
+def test_copy_from_counts_in_the_target_stage_and_not_after_it() -> None:
+    dockerfile = "FROM python:3.11-slim AS app\nCOPY --from=tools:1 /t /t\nFROM app AS test\nCOPY --from=later:1 /l /l\n"
+    assert base_images(dockerfile, {}, target="app") == ["python:3.11-slim", "tools:1"]
+    assert base_images(dockerfile, {}) == ["python:3.11-slim", "tools:1", "later:1"]
