@@ -63,8 +63,9 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
     if unknown or not names:
         with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
-        raise HarnessError(f"nothing to fuzz: {', '.join(unknown) or 'no service'} of topology {spec.project} "
-                           f"declares `openapi:` (services with one: {with_spec})")
+        what = (f"{', '.join(unknown)}: not a service of topology {spec.project} with `openapi:`" if unknown
+                else f"no service of topology {spec.project} declares `openapi:`")
+        raise HarnessError(f"nothing to fuzz: {what} (services with one: {with_spec})")
     for name in names:
         check_auth(spec.services[name], name)
     return names
@@ -110,7 +111,9 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
             problems.append(f"{spec.file.name}: services.{name}.fuzz.exclude: every check of its run is excluded, "
                             "so nothing would be checked")
     if problems:
-        raise OptionError("; ".join(problems) + f". Checks: {', '.join(checks)}; phases: {', '.join(PHASES)}")
+        lists = ([f"checks: {', '.join(checks)}"] if any(" check" in p for p in problems) else []) + \
+            ([f"phases: {', '.join(PHASES)}"] if any(" phase" in p for p in problems) else [])
+        raise OptionError("; ".join(problems) + (f". The {'; '.join(lists)}" if lists else ""))
 
 
 def checks_for(spec: ServiceSpec, override: list[str] | None = None, mode: str = "positive") -> list[str]:

@@ -22,8 +22,9 @@ VARIABLE = re.compile(r"(?<!\\)\$(?:(?P<bare>\w+)|\{(?P<name>\w+)(?:(?P<colon>:?
 def base_images(dockerfile: str, args: dict[str, str], target: str | None = None) -> list[str]:
     """The images the FROM lines of a Dockerfile start from (and those its `COPY --from=` lines copy out of), in
     order, each once: not `scratch`, not a reference to an earlier stage, and only the stages up to `target` (Docker's
-    classic builder, which docker-py drives, builds them all). `$VAR` in a FROM is expanded as Docker does: from the ARGs before the first FROM, whose defaults a
-    build arg of the same name replaces (a build arg without such an ARG is not seen by FROM).
+    classic builder, which docker-py drives, builds them all). `$VAR` in a FROM is expanded as Docker does: from the
+    ARGs before the first FROM, whose defaults a build arg of the same name replaces (a build arg without such an ARG
+    is not seen by FROM).
 
     Args:
         dockerfile: the Dockerfile's text.

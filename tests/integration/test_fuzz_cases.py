@@ -207,16 +207,18 @@ def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_sta
     assert oracle.returncode == 2 and "content_type_conformanc" in oracle.stderr + oracle.stdout
     service = f"    build: {FUZZ_APP}\n    ports: [8000]\n    openapi: /openapi.json\n"
     plain = write_topology(tmp_path, f"name: fuzz-names\nservices:\n  api:\n{service}")
-    for args, message in (
+    checks, phases = "The checks: not_a_server_error, ", "The phases: examples, coverage, fuzzing, stateful"
+    for args, message, names in (
             (["--checks", "content_type_conformanc"],
-             "--checks: unknown check 'content_type_conformanc' (did you mean 'content_type_conformance'?)"),
-            (["--checks", " , "], "--checks: no check named"),
-            (["--checks", "not_a_server_error,bogus"], "--checks: unknown check 'bogus'"),
-            (["--phases", "fuzing"], "--phases: unknown phase 'fuzing' (did you mean 'fuzzing'?)"),
-            (["--max-examples", "0"], "--max-examples: at least 1")):
+             "--checks: unknown check 'content_type_conformanc' (did you mean 'content_type_conformance'?)", checks),
+            (["--checks", " , "], "--checks: no check named", checks),
+            (["--checks", "not_a_server_error,bogus"], "--checks: unknown check 'bogus'", checks),
+            (["--phases", "fuzing"], "--phases: unknown phase 'fuzing' (did you mean 'fuzzing'?)", phases),
+            (["--max-examples", "0"], "--max-examples: at least 1", "")):
         result = harness_fuzz(plain, *args)
         assert result.returncode == 2, (args, result.stderr)
-        assert message in result.stderr and "Checks: not_a_server_error, " in result.stderr, result.stderr
+        assert message in result.stderr and names in result.stderr, result.stderr
+        assert (checks in result.stderr) == (names == checks), result.stderr  # the list that helps, only
         assert "starting topology" not in result.stderr and "Traceback" not in result.stderr
     for fuzz, message in (
             ("{checks: [not_a_server_eror]}", "topology.yaml: services.api.fuzz.checks: unknown check "
