@@ -207,7 +207,10 @@ class Topology:
             if left.startswith(("stopped", "killed")):
                 what = f"was left {left}"
             else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
-                what = f"died (exit code {code.group(1) if code else '?'})"
+                exit_code = code.group(1) if code else "?"
+                # SIGKILL, SIGTERM: also the `.stop()` of a session that was killed (or the kernel's OOM killer)
+                what = (f"was stopped or killed (exit code {exit_code})" if exit_code in ("137", "143")
+                        else f"died (exit code {exit_code})")
                 lines = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
                 tail = "; its last log lines:\n" + "\n".join(f"  | {line}" for line in lines)
             if service._network and service._network not in networks:  # noqa: SLF001
@@ -351,6 +354,10 @@ class Topology:
                         return topology
                     say(f"the kept topology {spec.project} (run {kept[0].run_id}) is not ready ({unready}): "
                         "restarting it")
+                elif all(c.startswith("not running:") for c in changes) \
+                        and not L.started_fully(client, kept[0].run_id):
+                    say(f"the kept topology {spec.project} (run {kept[0].run_id}) did not finish its start (the "
+                        f"session that started it ended first; {'; '.join(changes)}): restarting it")
                 else:
                     say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version "
                         f"of {spec.file} ({'; '.join(changes)}): restarting it")

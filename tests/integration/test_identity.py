@@ -203,3 +203,34 @@ def test_a_service_a_killed_session_left_disconnected_is_reconnected_by_the_next
         assert list(networks) == [kept.network]
     finally:
         kept.close()
+
+
+def test_what_a_killed_session_left_is_said_as_what_it_may_be(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """A container killed from outside (a killed session's `.stop()`, or the OOM killer) is "stopped or killed", not
+    "died"; a kept run missing a service and its started mark "did not finish its start", not "another version"."""
+    from harness.runtime import labels as L
+
+    file = project(tmp_path)
+    kept = Topology.start(load_topology(file), keep=True)
+    try:
+        docker_client.containers.get(kept["web"].container.id).kill()  # SIGKILL: exit code 137
+        again = Topology.kept_or_started(load_topology(file))
+        notes = again.restore()
+        assert len(notes) == 1 and notes[0].startswith("web was stopped or killed (exit code 137): started it again")
+
+    finally:
+        harness("down", str(file))
+    two = tmp_path / "two.yaml"
+    two.write_text("name: identity-two\nservices:\n  a: {image: redis:7, ports: [6379], ready: {tcp: 6379}}\n"
+                   "  b: {image: redis:7, ports: [6379], ready: {tcp: 6379}}\n")
+    kept = Topology.start(load_topology(two), keep=True)
+    try:
+        for volume in docker_client.volumes.list(filters={"label": [f"{L.RUN}={kept.run_id}", f"{L.STARTED}=true"]}):
+            volume.remove()
+        docker_client.containers.get(kept["b"].container.id).remove(force=True)  # as if never created
+        said: list[str] = []
+        replaced = Topology.kept_or_started(load_topology(two), say=said.append)
+        assert replaced.run_id != kept.run_id
+        assert any("did not finish its start" in line and "not running: b" in line for line in said), said
+    finally:
+        harness("down", str(two))
