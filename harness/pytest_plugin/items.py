@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -48,7 +48,7 @@ class PactVerification(ReportingItem):
             result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker())
         self.owner.pact_results.append(result)
         if result.verdict == "excluded":
-            pytest.skip(f"excluded: {result.reason}")
+            skip(f"excluded: {result.reason}")
         if not result.ok:
             raise ReportedFailure(failure_text(result))
 
@@ -75,7 +75,7 @@ class FuzzOperation(ReportingItem):
         from harness.report.fuzz import PYTEST_RERUN, findings_text
 
         if self.excluded:
-            pytest.skip(f"excluded: {self.excluded}")
+            skip(f"excluded: {self.excluded}")
         if self.problem:
             raise ReportedFailure(f"ERROR {self.problem}")
         result = self._result()
@@ -83,7 +83,7 @@ class FuzzOperation(ReportingItem):
         if mine:
             raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
         if self.operation == "stateful" and result.stateful_not_run:
-            pytest.skip(result.stateful_not_run)  # nothing was checked: not a pass
+            skip(result.stateful_not_run)  # nothing was checked: not a pass
 
     def _result(self) -> Any:
         from harness.fuzz.session import FuzzOptions, split_names
@@ -126,7 +126,13 @@ class PactDrift(ReportingItem):
         if result.verdict in (DRIFT, ERROR):
             raise ReportedFailure(result_text(result))
         if result.verdict == NOT_APPLICABLE:
-            pytest.skip(f"not applicable: {result.reason}")
+            skip(f"not applicable: {result.reason}")
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.file, 0, f"drift {self.file.name}"
+
+
+def skip(reason: str) -> NoReturn:
+    """Skip the running item with `reason`, reported at the item's place (the topology file, the pact), as pytest's
+    own skip marks do, rather than at this module's line."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
