@@ -27,6 +27,22 @@ def test_stops_redis(topology):
     topology["redis"].stop()  # left stopped: restored at the end of the session, so that the next run finds it up
 """
 
+# a session whose test holds redis stopped until the file `release` appears (`stopped` says it has stopped it): no one
+# may put redis back, nor remove the run, under that test
+HOLDS_REDIS_STOPPED = """
+import time
+from pathlib import Path
+
+def test_holds_redis_stopped(topology):
+    topology["redis"].stop()
+    Path("stopped").touch()
+    deadline = time.monotonic() + 240
+    while not Path("release").exists():
+        assert time.monotonic() < deadline, "never released"
+        time.sleep(0.1)
+    assert topology["redis"].status == "exited", "redis was put back or replaced under this test"
+"""
+
 
 def containers(client: docker.DockerClient, file: Path) -> list[dict]:
     """id, created, state and labels of every container of `file`'s topology, by label."""
@@ -154,19 +170,7 @@ def test_a_second_session_waits_while_another_uses_the_kept_run(pytester: pytest
     import sys
     import threading
 
-    pytester.makepyfile(test_first="""
-        import time
-        from pathlib import Path
-
-        def test_holds_redis_stopped(topology):
-            topology["redis"].stop()
-            Path("stopped").touch()
-            deadline = time.monotonic() + 240
-            while not Path("release").exists():
-                assert time.monotonic() < deadline, "never released"
-                time.sleep(0.1)
-            assert topology["redis"].status == "exited", "redis was put back under this test"
-    """, test_second="""
+    pytester.makepyfile(test_first=HOLDS_REDIS_STOPPED, test_second="""
         def test_finds_redis_up(topology):
             assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
     """)
@@ -226,19 +230,7 @@ def test_harness_up_on_an_edited_file_waits_for_the_session_using_the_kept_run(
     import sys
     import threading
 
-    pytester.makepyfile(test_first="""
-        import time
-        from pathlib import Path
-
-        def test_holds_redis_stopped(topology):
-            topology["redis"].stop()
-            Path("stopped").touch()
-            deadline = time.monotonic() + 240
-            while not Path("release").exists():
-                assert time.monotonic() < deadline, "never released"
-                time.sleep(0.1)
-            assert topology["redis"].status == "exited", "redis was touched under this test"
-    """)
+    pytester.makepyfile(test_first=HOLDS_REDIS_STOPPED)
     first = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology",
                               str(topology_file), "--topology-reuse", "test_first.py"], cwd=pytester.path,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
