@@ -298,7 +298,7 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     require("harness verify", CONTRACTS_PACT)
     from harness.contracts.matrix import edge_matrix
-    from harness.contracts.run import drift_column, exit_code, select_pacts, verify_all
+    from harness.contracts.run import decided_before_running, drift_column, exit_code, select_pacts, verify_all
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_text, write_reports
@@ -312,23 +312,33 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
                           f"{matrix_folder / 'report.html'}")
     recorder = _recorder(args, page)
     spec = _load(args, err)
-    selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
+    selection = select_pacts(spec, args.pacts, args.provider, args.consumer)  # every problem of the files, at once
     for note in selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    results = []
-    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
-        for result in verify_all(topology, selection):
-            results.append(result)
+    decided = [decided_before_running(spec, source) for source in selection.sources]
+    results, drift = [], []
+    if all(decided):  # every pact excluded: nothing to start
+        results = [result for result in decided if result is not None]
+        for result in results:
             print_result(result, err)
-        # the matrix's drift column: static; a document the service serves comes from this running topology
-        drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
-        if recorder is not None:
-            recorder.snapshot(topology)
+    else:
+        with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+            for result in verify_all(topology, selection):
+                results.append(result)
+                print_result(result, err)
+            # the matrix's drift column: static; a document the service serves comes from this running topology
+            drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
+            if recorder is not None:
+                recorder.snapshot(topology)
     edges = edge_matrix(spec, results, drift)
     title = f"contracts of topology {spec.project}"
     out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
-    as_json, as_html = write_reports(edges, matrix_folder, title)
-    out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    if any(result.verdict != "excluded" for result in results):
+        as_json, as_html = write_reports(edges, matrix_folder, title)
+        out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    else:
+        out.print(f"nothing was verified (every pact is excluded): the contract matrix in {matrix_folder} is left as "
+                  "the last run that verified wrote it", soft_wrap=True)
     _write_page(recorder, page, spec, out, pacts=results, drift=drift)
     if args.junit:
         write_pact_junit(results, args.junit)

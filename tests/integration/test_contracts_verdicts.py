@@ -112,8 +112,8 @@ def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path:
     assert result.returncode == 2, result.stderr
     assert ("its provider 'SHOP' is not a service of topology 'contract-verdicts-names' (did you mean 'shop'? "
             "map the name with `pact_name: SHOP` on service shop") in result.stderr
-    assert matrix(topology) == {("web-frontend", "SHOP", "error", True)}
-    assert junit(topology) == [("web-frontend-SHOP.json", "error")]
+    assert "nothing was started" in result.stderr and "starting topology" not in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "junit.xml").exists()  # nothing was verified
     result = verify(topology, "--provider", "shop")
     assert result.returncode == 2
     assert "no pact to verify for provider shop" in result.stderr
@@ -121,13 +121,14 @@ def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path:
 
 
 def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path) -> None:
-    """`--provider` cannot know whose an unreadable file is: it keeps its error verdict (never dropped silently)."""
+    """`--provider` cannot know whose an unreadable file is: it is reported (never dropped silently), before anything
+    starts."""
     topology = project(tmp_path, "filtered", False, {"web-frontend-shop.json": pact("web-frontend", "shop", "items")})
     (tmp_path / "pacts" / "truncated.json").write_text('{"consumer": {"name": "web-frontend"}, "provider": ')
     result = verify(topology, "--provider", "shop", "--consumer", "web-frontend")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "pacts: 1 verified, 0 failed, 1 error, 0 excluded" in result.stderr
-    assert ("truncated.json", "error") in junit(topology)
+    assert "1 problem(s) in the pacts, the states modules or the options; nothing was started" in result.stderr
+    assert f"{tmp_path / 'pacts' / 'truncated.json'}:1: not valid JSON" in result.stderr
     # the topology excludes the kiosk's pacts, and this folder has none: a typo would look the same, so it is said
     assert (f"note: contracts.exclude {{consumer: legacy-kiosk}} leaves out no pact of {tmp_path / 'pacts'} "
             "(consumers there: web-frontend; providers: shop)") in result.stderr
@@ -168,12 +169,15 @@ def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path,
     shutil.copy(elsewhere / "web-frontend-shop.json", elsewhere / "mobile.json")
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
                                            "-rA")
-    result.assert_outcomes(passed=2, skipped=1, failed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # a pact whose provider is not a service: before any test
+    assert "other-nowhere.json: its provider 'nowhere' is not a service" in result.stderr.str()
+    (elsewhere / "other-nowhere.json").unlink()
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
+                                           "-rA")
+    result.assert_outcomes(passed=2, skipped=1)
     output = result.stdout.str()
-    assert "FAILED" in output and "pact[other->nowhere]" in output
     # mobile.json is a second pact of web-frontend->shop: file names keep the two items (and JUnit cases) apart
     assert "::pact[web-frontend->shop mobile.json]" in output
     assert "::pact[web-frontend->shop web-frontend-shop.json]" in output
-    assert "its provider 'nowhere' is not a service" in output
     assert "excluded: the kiosk is retired" in output
     assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
