@@ -8,10 +8,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 from xml.dom import minidom
 
 import pytest
+
+from harness.runtime import labels as L
 
 from .conftest import TOPOLOGIES
 
@@ -181,3 +185,90 @@ def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path,
     assert "::pact[web-frontend->shop web-frontend-shop.json]" in output
     assert "excluded: the kiosk is retired" in output
     assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
+
+
+def created_containers(docker_client: Any, topology: str, since: float) -> list[str]:
+    """Containers of `topology` the engine created since `since` (its event log: also one removed again)."""
+    events = docker_client.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container", "event": "create", "label": f"{L.TOPOLOGY}={topology}"})
+    return [event["id"] for event in events]
+
+
+def problem_folder(tmp_path: Path, variant: str) -> tuple[Path, list[str]]:
+    """A project whose pacts have four problems the files alone show, and the text of each."""
+    topology = project(tmp_path, variant, False, {
+        "web-frontend-SHOP.json": pact("web-frontend", "SHOP", "items"),       # provider not a service
+        "billing-shop.json": json.loads((PACTS / "v3-billing-shop.json").read_text()),  # no message producer
+        "not-a-pact.json": {"hello": "world"}})
+    (tmp_path / "pacts" / "truncated.json").write_text('{"consumer": {"name": "web-frontend"},\n "provider": ')
+    pacts = tmp_path / "pacts"
+    return topology, [
+        f"{pacts / 'truncated.json'}:2: not valid JSON",
+        f"{pacts / 'not-a-pact.json'}: not a pact file: it needs consumer.name, provider.name",
+        f"web-frontend-SHOP.json: its provider 'SHOP' is not a service of topology 'contract-verdicts-{variant}' (did "
+        "you mean 'shop'?",
+        "message producer 'an order created event' of billing->shop (billing-shop.json) is missing"]
+
+
+def test_every_problem_the_files_show_is_reported_once_before_anything_starts(tmp_path: Path,
+                                                                             docker_client: Any) -> None:
+    topology, problems = problem_folder(tmp_path, "static")
+    previous = tmp_path / "out" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    assert "4 problem(s) in the pacts, the states modules or the options; nothing was started:" in err
+    for problem in problems:
+        assert err.count(problem) == 1, (problem, err)
+    assert err.count("Register provider states and message producers with @provider_state") == 1
+    assert "Traceback" not in err and "starting topology" not in err
+    assert previous.read_text() == '{"from": "the last run"}'  # the last matrix stays
+    assert not (tmp_path / "junit.xml").exists()
+    assert created_containers(docker_client, "contract-verdicts-static", since) == []
+
+
+def test_pytest_pact_verify_reports_the_same_problems_as_one_usage_error(tmp_path: Path, docker_client: Any,
+                                                                         pytester: pytest.Pytester) -> None:
+    topology, problems = problem_folder(tmp_path, "static-pytest")
+    previous = pytester.path / "reports" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    pytester.makepyfile("def test_nothing(topology):\n    pass\n")
+    since = time.time()
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "4 problem(s) in the pacts, the states modules or the options; nothing was started:" in err
+    for problem in problems:
+        assert err.count(problem) == 1, (problem, err)
+    assert "Traceback" not in err + result.stdout.str()
+    assert previous.read_text() == '{"from": "the last run"}'
+    assert created_containers(docker_client, "contract-verdicts-static-pytest", since) == []
+
+
+def test_a_folder_of_unreadable_pacts_is_one_report_and_starts_nothing(tmp_path: Path, docker_client: Any) -> None:
+    topology = project(tmp_path, "unreadable", False, {"a.json": {"consumer": {"name": "x"}}})
+    (tmp_path / "pacts" / "b.json").write_text("[1, 2,")
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "2 problem(s)" in result.stderr
+    assert result.stderr.count("a.json: not a pact file") == 1 and result.stderr.count("b.json:1: not valid JSON") == 1
+    assert "no pact to verify" not in result.stderr  # each problem once: the two files say why
+    assert not (tmp_path / "out").exists()
+    assert created_containers(docker_client, "contract-verdicts-unreadable", since) == []
+
+
+def test_pact_verify_without_a_topology_or_pacts_without_pact_verify_is_a_usage_error(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("--pact-verify")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--pact-verify needs a topology to verify the pacts against" in result.stderr.str()
+    result = pytester.runpytest_subprocess("--pacts", "contracts")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--pacts contracts names the folder --pact-verify verifies, and --pact-verify is not given" in (
+        result.stderr.str())
