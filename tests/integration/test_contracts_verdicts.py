@@ -272,3 +272,20 @@ def test_pact_verify_without_a_topology_or_pacts_without_pact_verify_is_a_usage_
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--pacts contracts names the folder --pact-verify verifies, and --pact-verify is not given" in (
         result.stderr.str())
+
+
+def test_a_run_whose_every_pact_is_excluded_starts_nothing_and_keeps_the_last_matrix(tmp_path: Path,
+                                                                                    docker_client: Any) -> None:
+    topology = project(tmp_path, "all-excluded", False, {"kiosk.json": pact("legacy-kiosk", "shop", "items")})
+    previous = tmp_path / "out" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "excluded legacy-kiosk->shop (kiosk.json): the kiosk is retired" in result.stderr
+    assert (f"nothing was verified (every pact is excluded): the contract matrix in {tmp_path / 'out'} is left as the "
+            "last run that verified wrote it") in result.stdout
+    assert previous.read_text() == '{"from": "the last run"}'
+    assert junit(topology) == [("kiosk.json", "skipped")]
+    assert created_containers(docker_client, "contract-verdicts-all-excluded", since) == []
