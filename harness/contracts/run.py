@@ -78,10 +78,12 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
             problems.append(str(provider_not_a_service(pact, spec)))
         elif (reason := unverifiable_reason(pact)) is not None:
             problems.append(str(reason))
-    try:
-        registry = load_states([spec.base_dir / f for f in spec.contracts.states])
-    except StatesModuleError as error:
-        problems.append(f"{error} (so the provider states and message producers of the pacts were not checked)")
+    unloaded: list[StatesModuleError] = []
+    registry = load_states([spec.base_dir / f for f in spec.contracts.states], unloaded)
+    problems += [str(error) for error in unloaded]
+    if unloaded:
+        hints.append("The provider states and message producers of the pacts are checked once every states module "
+                     "loads.")
     else:
         missing = missing_handlers(pacts, registry, spec)
         problems += missing

@@ -184,35 +184,47 @@ def _takes_three(function: Handler) -> bool:
     return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
-def load_states(files: list[Path]) -> Registry:
+def load_states(files: list[Path], problems: list[StatesModuleError] | None = None) -> Registry:
     """Import each states module (by path, afresh on every call) and collect the handlers it marks.
 
+    Args:
+        problems: when given, each module's error is added to it and the other modules are still loaded (to say
+            every problem at once); else the first error is raised.
     Raises:
         StatesModuleError: a file is missing, fails to import, or two handlers claim the same state or message.
     """
     registry = Registry()
     for file in files:
-        if not file.is_file():
-            raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
-                                    "topology file, relative to it)")
-        collected: list[tuple[str, str, str, Handler]] = []
-        token = _loading.set(collected)
         try:
-            module = _import_fresh(file)
-        finally:
-            _loading.reset(token)
-        for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
-            for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
-                collected.append((kind, provider, name, value))
-        for kind, provider, name, value in collected:
-            table = registry.states if kind == "state" else registry.messages
-            known = table.get((provider, name))
-            if known is not None and known is not value:
-                what = "provider state" if kind == "state" else "message producer"
-                raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
-                                        f"{known.__name__} and {value.__name__}")
-            table[(provider, name)] = value
+            _load_module(file, registry)
+        except StatesModuleError as error:
+            if problems is None:
+                raise
+            problems.append(error)
     return registry
+
+
+def _load_module(file: Path, registry: Registry) -> None:
+    if not file.is_file():
+        raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
+                                "topology file, relative to it)")
+    collected: list[tuple[str, str, str, Handler]] = []
+    token = _loading.set(collected)
+    try:
+        module = _import_fresh(file)
+    finally:
+        _loading.reset(token)
+    for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
+        for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
+            collected.append((kind, provider, name, value))
+    for kind, provider, name, value in collected:
+        table = registry.states if kind == "state" else registry.messages
+        known = table.get((provider, name))
+        if known is not None and known is not value:
+            what = "provider state" if kind == "state" else "message producer"
+            raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
+                                    f"{known.__name__} and {value.__name__}")
+        table[(provider, name)] = value
 
 
 class _SourceLoader(importlib.machinery.SourceFileLoader):

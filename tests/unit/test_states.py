@@ -177,3 +177,17 @@ def test_pact_pythons_message_dict_with_text_contents_is_refused_as_pact_python_
     assert ("the producer returned pact-python's message shape ({'contents', 'metadata', 'content_type'}) with "
             "contents of type str; pact-python's Verifier needs bytes there (e.g. json.dumps(body).encode())"
             ) in str(info.value)
+
+
+def test_every_states_module_that_does_not_load_is_said_when_asked_for_all(tmp_path: Path) -> None:
+    good, broken, missing = tmp_path / "good.py", tmp_path / "broken.py", tmp_path / "missing.py"
+    good.write_text(MODULE.format(version=1, extra=""))
+    broken.write_text("import no_such_module_here\n")
+    problems: list[StatesModuleError] = []
+    registry = load_states([broken, missing, good], problems)
+    assert [str(p) for p in problems] == [
+        f"states module {broken} failed to import: ModuleNotFoundError: No module named 'no_such_module_here'",
+        f"states module {missing} does not exist (named under contracts.states in the topology file, relative to it)"]
+    assert registry.state("shop", "an order exists") is not None  # the module that loads is loaded
+    with pytest.raises(StatesModuleError):  # without a list: the first error is raised
+        load_states([broken, good])
