@@ -88,7 +88,7 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         missing = missing_handlers(pacts, registry, spec)
         problems += missing
         hints += [MISSING_HANDLERS_HINT] if missing else []
-    notes = unused_exclusions(spec, everything, where)
+    notes = unused_exclusions(spec, everything, where) + _missing_documents(spec, pacts)
     if problems:  # the notes too: an exclusion with a typo may be why a pact is here
         raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
     return Selection(where, sources, registry, notes)
@@ -108,6 +108,19 @@ def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path)
         providers = ", ".join(sorted({p.provider for p in pacts})) or "none"
         notes.append(f"contracts.exclude {{{selects}}} leaves out no pact of {where} (consumers there: {consumers}; "
                      f"providers: {providers})")
+    return notes
+
+
+def _missing_documents(spec: TopologySpec, pacts: list[PactFile]) -> list[str]:
+    """A note per provider whose `openapi:` names a file that is not there: said before anything starts, though it
+    only makes the matrix's drift column an error (drift never changes a verification's verdict)."""
+    notes = []
+    for provider in dict.fromkeys(service_for(spec, pact.provider) for pact in pacts):
+        location = spec.services[provider].openapi if provider is not None else None
+        if location and not location.startswith("/") and not (spec.base_dir / location).is_file():
+            notes.append(f"service '{provider}': `openapi: {location}` is neither a file next to the topology (no "
+                         f"{(spec.base_dir / location).resolve()}) nor a path the service serves (one starting with "
+                         "/): the contract matrix's drift column says error for its pacts")
     return notes
 
 

@@ -62,3 +62,17 @@ def test_once_the_modules_load_every_missing_handler_is_listed(tmp_path: Path) -
     assert info.value.problems == [
         "provider state 'the shop has items' of app->shop (app-shop.json) has no handler",
         "provider state 'the shop has items' of web->shop (web-shop.json) has no handler"]
+
+
+def test_a_provider_whose_openapi_file_is_missing_is_noted_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY.replace(", other_states.py", "") + "    openapi: shop.yaml\n")
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-shop.json").write_text(pact("web", "shop"))
+    (tmp_path / "states.py").write_text("from harness.contracts import provider_state\n\n"
+                                        "@provider_state('the shop has items', provider='shop')\n"
+                                        "def items(topology, params):\n    pass\n")
+    selection = select_pacts(load_topology(tmp_path / "topology.yaml"))
+    assert selection.notes == [
+        f"service 'shop': `openapi: shop.yaml` is neither a file next to the topology (no {tmp_path / 'shop.yaml'}) "
+        "nor a path the service serves (one starting with /): the contract matrix's drift column says error for its "
+        "pacts"]
