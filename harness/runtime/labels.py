@@ -134,6 +134,13 @@ def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
     client.volumes.create(labels={**labels, STARTED: "true"})
 
 
+def unmark_started(client: docker.DockerClient, run_id: str) -> None:
+    """Take back the mark that the run `run_id` finished its start (it is being updated: some services are not
+    there yet)."""
+    for volume in listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})):
+        _ignore_gone(volume.remove)
+
+
 def started_fully(client: docker.DockerClient, run_id: str) -> bool:
     return bool(listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})))
 
@@ -144,13 +151,13 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
     Objects already gone (removed by another session) are skipped."""
     label = {"label": f"{RUN}={run_id}"}
     containers = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-    _remove_containers(containers)
+    remove_containers(containers)
     for network in listed(lambda: client.networks.list(filters=label)):
         try:
             _ignore_gone(network.remove)
         except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
             late = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-            _remove_containers(late)
+            remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
     for volume in listed(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
@@ -202,7 +209,8 @@ def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Containe
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
-def _remove_containers(containers: list) -> None:
+def remove_containers(containers: list) -> None:
+    """Remove `containers` (with their anonymous volumes) at once; those already gone are skipped."""
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(containers)))) as pool:
         list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
 
