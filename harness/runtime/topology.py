@@ -630,6 +630,7 @@ class _Starter:
     def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress,
                  kept: dict[str, Service] | None = None) -> None:
         self.topology = topology
+        self.updating = kept is not None  # a running run: its network is there
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.spec = topology.spec
         self.network = network
@@ -649,7 +650,7 @@ class _Starter:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
         run_images = prepare_images(self.topology.client, self.spec)
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
-        self.network_created = _done(self.network) if self.kept else self._spawn(self._create_network, "network")
+        self.network_created = _done(self.network) if self.updating else self._spawn(self._create_network, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
         builds: dict[object, Future[str]] = {}
         for name, service in self.spec.services.items():

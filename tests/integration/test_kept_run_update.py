@@ -1,0 +1,147 @@
+"""An edited file updates its kept run as `docker compose up` does: only a service whose container changed is
+replaced (its dependents and everything else keep their containers and data); harness-only settings (auth, openapi,
+fuzz, ready, ...) replace nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import load_topology
+from harness.runtime import labels as L
+from harness.runtime.topology import Topology
+
+from .conftest import harness_resources
+
+SHOP = """name: {name}
+services:
+  db:
+    image: postgres:15
+    ready: {{command: [pg_isready, -U, postgres]}}{db}
+  redis:
+    image: redis:7
+    ports: [6379]{redis}
+  orders:
+    image: python:3.11-slim
+    command: [python, -m, http.server, "8000"]
+    ports: [8000]
+    environment: {{ORDERS_MODE: "{mode}"}}
+    depends_on: [db, redis]{orders}
+  web:
+    image: python:3.11-slim
+    command: [python, -m, http.server, "8000"]
+    ports: [8000]
+    depends_on: [orders]
+"""
+# settings that only tell the harness how to wait for, call or test a service
+HARNESS_ONLY = {
+    "db": "\n    timeout: 90",
+    "redis": "\n    ready: {tcp: 6379}\n    openapi: /openapi.json",
+    "orders": ("\n    ready: {http: {port: 8000, path: /}}\n    openapi: /openapi.json"
+               "\n    auth: {headers: {X-Api-Key: not-a-secret}}"
+               "\n    fuzz: {mode: negative, exclude: [{check: not_a_server_error, reason: 'a known bug, issue 12'}]}"
+               "\n    pact_name: Orders\n    consumes: [db]"),
+}
+
+
+def write(file: Path, mode: str = "a", **extra: str) -> None:
+    file.write_text(SHOP.format(name=file.parent.name.replace("_", "-")[:40], mode=mode, db=extra.get("db", ""),
+                                redis=extra.get("redis", ""), orders=extra.get("orders", "")))
+
+
+def container_ids(client: docker.DockerClient, file: Path) -> dict[str, str]:
+    """service -> container id, of every container of `file`'s topology (by label)."""
+    found = client.containers.list(all=True, filters={"label": f"{L.FILE}={file.resolve()}"}, sparse=True)
+    return {L.labels_of(c)[L.SERVICE]: c.id for c in found}
+
+
+def data_kept(topology: Topology) -> tuple[str, str]:
+    """What test data `put_data` wrote: the redis key and the postgres row."""
+    redis = topology["redis"].exec(["redis-cli", "get", "kept"]).output.strip()
+    row = topology["db"].exec(["psql", "-U", "postgres", "-tAc", "select x from kept"]).output.strip()
+    return redis, row
+
+
+def put_data(topology: Topology) -> None:
+    assert topology["redis"].exec(["redis-cli", "set", "kept", "yes"]).exit_code == 0
+    created = topology["db"].exec(["psql", "-U", "postgres", "-c", "create table kept(x text); "
+                                   "insert into kept values ('row')"])
+    assert created.exit_code == 0, created.output
+
+
+@pytest.fixture
+def shop(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
+    file = tmp_path / "topology.yaml"
+    write(file)
+    yield file
+    L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # what `harness down FILE` does
+
+
+def test_harness_only_settings_added_to_a_kept_run_replace_no_container(shop: Path,
+                                                                        docker_client: docker.DockerClient) -> None:
+    put_data(Topology.kept_or_started(load_topology(shop)))
+    before = container_ids(docker_client, shop)
+
+    write(shop, **HARNESS_ONLY)
+    said: list[str] = []
+    topology = Topology.kept_or_started(load_topology(shop), say=said.append)
+
+    assert container_ids(docker_client, shop) == before
+    assert said == [f"reusing the running topology {topology.spec.project} (run {topology.run_id})"]
+    assert data_kept(topology) == ("yes", "row")
+    assert topology.spec.services["orders"].auth is not None  # the new settings are the ones used
+
+
+def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
+                                                                    docker_client: docker.DockerClient) -> None:
+    harness = str(Path(sys.executable).parent / "harness")
+    up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    first = load_topology(shop)
+    put_data(Topology.kept_or_started(first))
+    before = container_ids(docker_client, shop)
+    run = L.labels_of(docker_client.containers.get(before["db"]))[L.RUN]
+
+    write(shop, mode="b")
+    up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    said = up.stderr.splitlines()
+    assert (f"the kept topology {first.project} (run {run}) was started from another version of {shop.resolve()}: "
+            "updating it as `docker compose up` does (only a service whose container changed is replaced)") in said
+    assert said[said.index("  db unchanged: kept"):][:4] == [
+        "  db unchanged: kept",
+        "  redis unchanged: kept",
+        "  orders changed (environment): replacing it",
+        "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)"]
+    assert f"updated topology {first.project} (run {run}): replaced orders; it stays running" in said
+
+    after = container_ids(docker_client, shop)
+    assert after.keys() == before.keys()
+    assert {name for name in after if after[name] != before[name]} == {"orders"}
+    replaced = L.labels_of(docker_client.containers.get(after["orders"]))
+    assert {key: replaced[key] for key in L.run_labels_of(docker_client.containers.get(after["web"]))} \
+        == L.run_labels_of(docker_client.containers.get(after["web"]))  # the same run: id, owner, kept, file
+    assert L.started_fully(docker_client, run)
+
+    topology = Topology.kept_or_started(load_topology(shop))  # a later session attaches to it as it is
+    assert topology.run_id == run and topology.reused
+    assert "ORDERS_MODE=b" in docker_client.containers.get(after["orders"]).attrs["Config"]["Env"]
+    assert data_kept(topology) == ("yes", "row")
+    reach = topology["web"].exec(["python", "-c", "import urllib.request as u; "
+                                  "print(u.urlopen('http://orders:8000/').status)"])
+    assert reach.output.strip() == "200", reach.output  # the new container answers at its name on the run's network
+
+    ps = subprocess.run([harness, "ps"], capture_output=True, text=True, timeout=120,
+                        env={**os.environ, "COLUMNS": "400"})  # one line per container
+    rows = [line.split("│")[3:5] for line in ps.stdout.splitlines() if f" {run} " in line]
+    assert sorted((service.strip(), status.strip()) for service, status in rows) == [
+        ("db", "running"), ("orders", "running"), ("redis", "running"), ("web", "running")], ps.stdout
+    down = subprocess.run([harness, "down", str(shop)], capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0 and "removed 4 container(s)" in down.stdout, down.stdout + down.stderr
+    assert harness_resources(docker_client, first.project, shop) == []
