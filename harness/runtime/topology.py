@@ -38,7 +38,7 @@ from harness.runtime.images import build_image, content_tag, prepare_images, sub
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
-from harness.spec.plan import StartPlan
+from harness.spec.plan import StartPlan, restarted_by
 from harness.spec.secrets import Masker
 
 LOG_LINES_OF_THE_DEAD = 20
@@ -394,15 +394,20 @@ class Topology:
         say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.file}: "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)")
         replaced = {*difference.changed, *difference.removed}
+        restarting = restarted_by(spec, replaced)
         say_update(spec, difference, say)
         L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
         labels = L.run_labels_of(run.containers[0])
-        L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced])
         topology = cls._attached(spec, client, run, leaving_out=replaced)
+        for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
+            if name in topology and topology[name].status == "running":
+                topology[name].stop()
+        L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced])
         topology._run(_Starter(topology, topology.network or "", labels, topology._masked(progress),
-                               kept=dict(topology.services)))
+                               kept=dict(topology.services), restarting=set(restarting)))
         topology.reused = True
         done = [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+        done += [f"restarted {', '.join(restarting)}"] if restarting else []
         done += [f"started {', '.join(difference.added)}"] if difference.added else []
         done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
         say(f"updated topology {spec.project} (run {run.run_id}): {'; '.join(done)}; it stays running")
@@ -445,6 +450,7 @@ class Topology:
 def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None]) -> None:
     """One line per service: what updating a run with `difference` does to it (file order, then the removed)."""
     replaced = {*difference.changed, *difference.removed}
+    restarting = restarted_by(spec, replaced)
     for name, service in spec.services.items():
         what = difference.changed.get(name, [])
         if name in difference.added:
@@ -453,6 +459,9 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:
             say(f"  {name} changed ({', '.join(what)}): replacing it")
+        elif name in restarting:
+            after = [d for d in service.restart_on_replace if d in replaced]
+            say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
         elif depends := [d for d in service.depends_on if d in replaced]:
             say(f"  {name} unchanged: kept (it depends on {', '.join(depends)}; Docker Compose does not replace a "
                 "dependent either)")
@@ -628,10 +637,11 @@ class _Starter:
     """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
 
     def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress,
-                 kept: dict[str, Service] | None = None) -> None:
+                 kept: dict[str, Service] | None = None, restarting: Collection[str] = ()) -> None:
         self.topology = topology
         self.updating = kept is not None  # a running run: its network is there
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
+        self.restarting = restarting  # of the kept: started again once their dependencies are ready
         self.spec = topology.spec
         self.network = network
         self.run_labels = run_labels
@@ -666,7 +676,10 @@ class _Starter:
             self.images[name] = self.built_as.get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
-                self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
+                if name in self.restarting:
+                    self.ready[name] = self._spawn(self._restart, name)
+                else:
+                    self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
         try:
             wait(self.ready.values(), return_when=FIRST_EXCEPTION)
             if self.failures:
@@ -771,6 +784,17 @@ class _Starter:
                                  also_tag=service.image)
         self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
+
+    def _restart(self, name: str) -> Service:
+        """Start a kept service again (stopped while a dependency was replaced) once its dependencies are ready."""
+        service = self.kept[name]
+        for dependency in service.spec.depends_on:
+            self._await(self.ready[dependency])
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        service.start()  # and wait for its probe
+        self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
+        return service
 
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]

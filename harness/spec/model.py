@@ -233,7 +233,8 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
                   "sysctls", "stop_signal", "labels", "platform", "healthcheck")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
-HARNESS_ONLY_KEYS = ("depends_on", "job", "ready", "timeout", "openapi", "auth", "fuzz", "consumes", "pact_name")
+HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
+                     "consumes", "pact_name")
 
 
 class ServiceSpec(_Strict):
@@ -250,6 +251,9 @@ class ServiceSpec(_Strict):
                                                                       "'8000-8002'; each published on a free port "
                                                                       "of 127.0.0.1")
     depends_on: list[str] = Field(default_factory=list)
+    restart_on_replace: list[str] = Field(
+        default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
+                                          "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
     ready: ReadyProbe | None = None
     healthcheck: Healthcheck | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +146,73 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
     down = subprocess.run([harness, "down", str(shop)], capture_output=True, text=True, timeout=300)
     assert down.returncode == 0 and "removed 4 container(s)" in down.stdout, down.stdout + down.stderr
     assert harness_resources(docker_client, first.project, shop) == []
+
+
+RESTARTS = """name: {name}
+services:
+  db:
+    image: redis:7
+    environment: {{DB_MODE: "{mode}"}}
+  web:
+    image: redis:7
+    depends_on: {{db: {{condition: service_started, restart: true}}}}
+  api:
+    image: redis:7
+    depends_on: {{web: {{condition: service_started, restart: true}}}}
+  plain:
+    image: redis:7
+    depends_on: [db]
+"""
+
+
+def states(client: docker.DockerClient, label: str) -> dict[str, tuple[str, str]]:
+    """service -> (container id, when it last started), of the containers with `label` ('key=value')."""
+    found = [client.containers.get(c.id) for c in client.containers.list(filters={"label": label}, sparse=True)]
+    service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+    return {c.labels[service]: (c.id, c.attrs["State"]["StartedAt"]) for c in found}
+
+
+def what_happened(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {name: "replaced" if after[name][0] != before[name][0] else
+            "restarted" if after[name][1] != before[name][1] else "kept" for name in before}
+
+
+def test_a_changed_dependency_restarts_dependents_with_restart_true_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """The same compose file, edited the same way, under `docker compose up -d` and under the harness: the changed
+    service is replaced, its direct dependents with `restart: true` restarted (same container), nothing else."""
+    from harness.spec.compose_cli import compose_binary
+
+    name = f"restarts-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(RESTARTS.format(name=name, mode="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    try:
+        compose("up", "-d")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file))
+        by_compose = states(docker_client, f"com.docker.compose.project={name}")
+        by_harness = states(docker_client, f"{L.FILE}={file.resolve()}")
+
+        file.write_text(RESTARTS.format(name=name, mode="b"))
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file), say=said.append)
+
+        expected = {"db": "replaced", "web": "restarted", "api": "kept", "plain": "kept"}
+        assert what_happened(by_compose, states(docker_client, f"com.docker.compose.project={name}")) == expected
+        assert what_happened(by_harness, states(docker_client, f"{L.FILE}={file.resolve()}")) == expected
+        assert sorted(said[1:5]) == [  # in Compose's order of the services (by name)
+            "  api unchanged: kept",
+            "  db changed (environment): replacing it",
+            "  plain unchanged: kept (it depends on db; Docker Compose does not replace a dependent either)",
+            "  web unchanged: restarting it after db (depends_on restart: true)"]
+        assert said[5].endswith("replaced db; restarted web; it stays running")
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []

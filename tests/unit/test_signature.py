@@ -11,6 +11,7 @@ import pytest
 from harness import load_topology
 from harness.runtime.topology import RunDifference, say_update, service_signature, signature_changes
 from harness.spec.model import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
+from harness.spec.plan import restarted_by
 
 WEB = """name: sig
 services:
@@ -105,3 +106,44 @@ def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
         "  old was started by another version of the harness: replacing it",
         "  gone is no longer in the file: removing it",
     ]
+
+
+def test_an_update_restarts_only_the_direct_dependents_that_ask_for_it(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  db: {image: postgres:15}
+  web: {image: python:3.11-slim, depends_on: [db], restart_on_replace: [db]}
+  api: {image: python:3.11-slim, depends_on: [web], restart_on_replace: [web]}
+  plain: {image: python:3.11-slim, depends_on: [db]}
+  both: {image: python:3.11-slim, depends_on: [db, web], restart_on_replace: [db, web]}
+""")
+    assert restarted_by(spec, {"db"}) == ["web", "both"]  # not api: web is restarted, not replaced (as Compose)
+    assert restarted_by(spec, {"db", "web"}) == ["api", "both"]  # web itself is replaced, not restarted
+    assert restarted_by(spec, {"plain"}) == []
+    said: list[str] = []
+    say_update(spec, RunDifference({"db": ["image"]}, added=[], removed=[]), said.append)
+    assert said == ["  db changed (image): replacing it",
+                    "  web unchanged: restarting it after db (depends_on restart: true)",
+                    "  api unchanged: kept",
+                    "  plain unchanged: kept (it depends on db; Docker Compose does not replace a dependent either)",
+                    "  both unchanged: restarting it after db (depends_on restart: true)"]
+
+
+def test_compose_restart_true_is_restart_on_replace(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  db: {image: postgres:15}
+  web:
+    image: python:3.11-slim
+    depends_on:
+      db: {condition: service_started, restart: true}
+  plain: {image: python:3.11-slim, depends_on: [db]}
+""", "compose.yaml")
+    assert spec.services["web"].restart_on_replace == ["db"]
+    assert spec.services["plain"].restart_on_replace == []
+
+
+def test_restart_on_replace_names_a_dependency(load_error) -> None:  # noqa: ANN001
+    assert load_error("""services:
+  db: {image: postgres:15}
+  web: {image: python:3.11-slim, restart_on_replace: [db]}
+""") == ("topology.yaml:3: services.web.restart_on_replace[0]: 'db' is not in depends_on of 'web' "
+         "(restart_on_replace names some of its dependencies)")
