@@ -386,7 +386,8 @@ class Topology:
         """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
         services that changed are replaced (their named volumes kept), services new in the file are started, those
         no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
-        replaced service: Docker Compose does not replace dependents either). The run keeps its id and labels.
+        replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
+        replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
 
         Raises:
             As `start`; the whole run is removed then, as a failed start leaves nothing running.
@@ -792,7 +793,9 @@ class _Starter:
             self._await(self.ready[dependency])
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
-        service.start()  # and wait for its probe
+        since = time.time()  # a log probe counts only the lines of this start
+        service.start(wait=False)
+        service.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
