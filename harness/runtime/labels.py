@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
+ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -162,7 +164,23 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
             _ignore_gone(network.remove)
     for volume in listed(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
         _ignore_gone(volume.remove)
+    # an image's anonymous volume carried over to a replacing container (`Topology._updated`) is mounted by name
+    # there, so `docker rm -v` leaves it
+    remove_unused_volumes(client, [m["Name"] for c in containers for m in c.attrs.get("Mounts") or []
+                                   if m.get("Type") == "volume" and ANONYMOUS_VOLUME.fullmatch(m.get("Name") or "")])
     return len(containers)
+
+
+def remove_unused_volumes(client: docker.DockerClient, names: list[str]) -> None:
+    """Remove the volumes `names` that no container uses (those in use or already gone are left)."""
+    for name in dict.fromkeys(names):
+        try:
+            client.api.remove_volume(name)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # in use
+                raise
 
 
 def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: Path | None = None,
@@ -209,10 +227,11 @@ def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Containe
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
-def remove_containers(containers: list) -> None:
-    """Remove `containers` (with their anonymous volumes) at once; those already gone are skipped."""
+def remove_containers(containers: list, volumes: bool = True) -> None:
+    """Remove `containers` at once (with their anonymous volumes, unless `volumes` is false); those already gone are
+    skipped."""
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(containers)))) as pool:
-        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
+        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=volumes)), containers))
 
 
 def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list

@@ -403,9 +403,15 @@ class Topology:
         for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
             if name in topology and topology[name].status == "running":
                 topology[name].stop()
-        L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced])
-        topology._run(_Starter(topology, topology.network or "", labels, topology._masked(progress),
-                               kept=dict(topology.services), restarting=set(restarting)))
+        replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
+        inherited = _anonymous_volumes(replacing)
+        L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
+        L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
+        try:
+            topology._run(_Starter(topology, topology.network or "", labels, topology._masked(progress),
+                                   kept=dict(topology.services), restarting=set(restarting), inherited=inherited))
+        finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
+            L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
         topology.reused = True
         done = [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
         done += [f"restarted {', '.join(restarting)}"] if restarting else []
@@ -446,6 +452,17 @@ class Topology:
                 reference = image if image in built else substitute(image, spec.image_substitutes)
             result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
         return result
+
+
+def _anonymous_volumes(containers: list) -> dict[str, list[MountRef]]:
+    """Service -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as listed)."""
+    found: dict[str, list[MountRef]] = {}
+    for container in containers:
+        for mount in container.attrs.get("Mounts") or []:
+            if mount.get("Type") == "volume" and L.ANONYMOUS_VOLUME.fullmatch(mount.get("Name") or ""):
+                found.setdefault(L.labels_of(container)[L.SERVICE], []).append(
+                    MountRef("volume", mount["Name"], mount["Destination"], not mount.get("RW", True)))
+    return found
 
 
 def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None]) -> None:
@@ -638,11 +655,13 @@ class _Starter:
     """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
 
     def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress,
-                 kept: dict[str, Service] | None = None, restarting: Collection[str] = ()) -> None:
+                 kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
+                 inherited: dict[str, list[MountRef]] | None = None) -> None:
         self.topology = topology
         self.updating = kept is not None  # a running run: its network is there
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
+        self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
         self.spec = topology.spec
         self.network = network
         self.run_labels = run_labels
@@ -757,9 +776,10 @@ class _Starter:
                                   operation="create volume") from None
         return created
 
-    def _mounts(self, name: str) -> list[MountRef]:
+    def _mounts(self, name: str, image: str) -> list[MountRef]:
         """Bind mounts (paths relative to the topology file) and volumes; an anonymous volume gets a labelled
-        volume of its own, so that teardown finds it by the run's label."""
+        volume of its own, so that teardown finds it by the run's label. A replacing container also gets the
+        volumes Docker made for its image's VOLUMEs in the container it replaces (`inherited`)."""
         spec = self.spec.services[name]
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
@@ -772,6 +792,10 @@ class _Starter:
                 source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
             mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+        if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
+            declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
+            taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}
+            mounts += [m for m in self.inherited[name] if m.target in declared and m.target not in taken]
         return mounts
 
     def _build(self, name: str) -> str:
@@ -805,7 +829,7 @@ class _Starter:
         self._await(self.network_created)
         for dependency in spec.depends_on:
             self._await(self.ready[dependency])
-        mounts = self._mounts(name)
+        mounts = self._mounts(name, image)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         signature = service_signature(spec, _image_id(self.topology.client, image), self.spec.base_dir)

@@ -216,3 +216,58 @@ def test_a_changed_dependency_restarts_dependents_with_restart_true_as_docker_co
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_replaced_container_keeps_the_volume_of_its_images_volume_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """The real postgres and redis images declare VOLUMEs: Compose gives a recreated container the volumes Docker
+    made for them in the old one, so a changed setting of the database itself keeps its data. So does the harness,
+    and `harness down` removes that volume with the run."""
+    import io
+
+    from harness.spec.compose_cli import compose_binary
+
+    name = f"volumes-{uuid.uuid4().hex[:8]}"
+    image = f"{name}:1"
+    docker_client.images.build(fileobj=io.BytesIO(b"FROM redis:7\nVOLUME /data\n"), tag=image, rm=True)
+    file = tmp_path / "compose.yaml"
+    text = f"name: {name}\nservices:\n  store:\n    image: {image}\n    environment: {{MODE: MODE_VALUE}}\n"
+    file.write_text(text.replace("MODE_VALUE", "a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def store(label: str) -> docker.models.containers.Container:
+        return docker_client.containers.list(filters={"label": label})[0]
+
+    def data_volume(label: str) -> str:
+        return next(m["Name"] for m in store(label).attrs["Mounts"] if m["Destination"] == "/data")
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    volumes: dict[str, str] = {}
+    try:
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert store(label).exec_run(["sh", "-c", "echo kept > /data/x"]).exit_code == 0
+        before = {label: store(label).id for label in (by_compose, by_harness)}
+        volumes = {label: data_volume(label) for label in (by_compose, by_harness)}
+
+        file.write_text(text.replace("MODE_VALUE", "b"))
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert store(label).id != before[label]  # replaced
+            assert store(label).exec_run(["cat", "/data/x"]).output.decode().strip() == "kept", label
+            assert data_volume(label) == volumes[label]
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+        if by_compose in volumes:  # Compose leaves it: mounted by name in the new container, `down -v` keeps it
+            L.remove_unused_volumes(docker_client, [volumes[by_compose]])
+        docker_client.images.remove(image)
+    assert harness_resources(docker_client, name, file) == []
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volumes[by_harness])  # `harness down` leaves nothing
