@@ -518,10 +518,13 @@ def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> st
                 copies[mount.source] = copy_digest(base_dir / mount.source)
             except OSError as error:  # a missing source: the start reports it
                 copies[mount.source] = f"unreadable: {error.strerror}"
-    parts: dict[str, object] = {"image": [service.image, image_id], "environment": sorted(environment.items()),
-                                **service.container_settings(), "copied files": sorted(copies.items())}
+    parts: dict[str, object] = {"image": [service.image, image_id], **service.container_settings()}
+    if environment:
+        parts["environment"] = sorted(environment.items())
+    if copies:
+        parts["copied files"] = sorted(copies.items())
     return json.dumps({part: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
-                       for part, value in parts.items() if value}, sort_keys=True)
+                       for part, value in parts.items()}, sort_keys=True)
 
 
 def signature_changes(running: str, expected: str) -> list[str] | None:

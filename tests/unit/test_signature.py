@@ -45,6 +45,7 @@ def test_each_part_names_itself(tmp_path: Path) -> None:
     assert signature_changes(base, signature(tmp_path, extra="    command: [python, -V]\n")) == ["command"]
     assert signature_changes(base, signature(tmp_path, extra="    healthcheck: {test: 'true'}\n")) == ["healthcheck"]
     assert signature_changes(base, signature(tmp_path, extra="    volumes: ['data:/data']\n")) == ["volumes"]
+    assert signature_changes(base, signature(tmp_path, extra="    init: false\n")) == ["init"]  # not Docker's default
 
 
 @pytest.mark.parametrize("extra", [
