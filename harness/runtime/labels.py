@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
+ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -134,6 +136,13 @@ def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
     client.volumes.create(labels={**labels, STARTED: "true"})
 
 
+def unmark_started(client: docker.DockerClient, run_id: str) -> None:
+    """Take back the mark that the run `run_id` finished its start (it is being updated: some services are not
+    there yet)."""
+    for volume in listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})):
+        _ignore_gone(volume.remove)
+
+
 def started_fully(client: docker.DockerClient, run_id: str) -> bool:
     return bool(listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})))
 
@@ -144,18 +153,34 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
     Objects already gone (removed by another session) are skipped."""
     label = {"label": f"{RUN}={run_id}"}
     containers = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-    _remove_containers(containers)
+    remove_containers(containers)
     for network in listed(lambda: client.networks.list(filters=label)):
         try:
             _ignore_gone(network.remove)
         except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
             late = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-            _remove_containers(late)
+            remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
     for volume in listed(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
         _ignore_gone(volume.remove)
+    # an image's anonymous volume carried over to a replacing container (`Topology._updated`) is mounted by name
+    # there, so `docker rm -v` leaves it
+    remove_unused_volumes(client, [m["Name"] for c in containers for m in c.attrs.get("Mounts") or []
+                                   if m.get("Type") == "volume" and ANONYMOUS_VOLUME.fullmatch(m.get("Name") or "")])
     return len(containers)
+
+
+def remove_unused_volumes(client: docker.DockerClient, names: list[str]) -> None:
+    """Remove the volumes `names` that no container uses (those in use or already gone are left)."""
+    for name in dict.fromkeys(names):
+        try:
+            client.api.remove_volume(name)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # in use
+                raise
 
 
 def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: Path | None = None,
@@ -202,9 +227,11 @@ def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Containe
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
-def _remove_containers(containers: list) -> None:
+def remove_containers(containers: list, volumes: bool = True) -> None:
+    """Remove `containers` at once (with their anonymous volumes, unless `volumes` is false); those already gone are
+    skipped."""
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(containers)))) as pool:
-        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
+        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=volumes)), containers))
 
 
 def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list
