@@ -177,9 +177,9 @@ def match(finding: Finding, exchanges: list[Exchange], stdout: list[LogLine], st
     """The log lines of the finding's request among the service's `stdout` and `stderr` lines of the run, with the
     run's `exchanges` (every request the engine sent, in order) to tell identical requests apart."""
     exchange = finding.exchange
-    if exchange is None:
-        return LogMatch(note="it names no request whose log lines could be looked for" if not finding.request
-                        else f"the engine recorded no request {finding.request}, so its lines cannot be told apart")
+    if exchange is None:  # a finding about the service or an operation as a whole names no request
+        return LogMatch(note=f"the engine recorded no request {finding.request}, so its lines cannot be told apart"
+                        if finding.request else "")
     request = f"{exchange.method} {exchange.target}"
     blocks = tracebacks(stdout) + tracebacks(stderr)
     in_blocks = {id(line) for block in blocks for line in block.lines}
@@ -337,7 +337,8 @@ def _complete(result: ServiceResult, lines: list[LogLine]) -> bool:
         exchange = finding.exchange
         if exchange is None or exchange.status is None:
             continue
-        sent = sum(1 for e in result.exchanges if (e.method, e.target) == (exchange.method, exchange.target))
+        sent = sum(1 for e in result.exchanges if (e.method, e.target) == (exchange.method, exchange.target)
+                   and e.status is not None)
         if sum(1 for line in lines if names(line.text, exchange.method, exchange.target)) < sent:
             return False
     return True

@@ -61,7 +61,7 @@ class ServiceResult:
     checks: list[str] = field(default_factory=list)  # the checks run
     excluded: dict[str, str] = field(default_factory=dict)  # {check or kind of finding: the written reason}
     seconds: float = 0.0  # wall time of the run, time.monotonic()
-    log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
+    log: str = ""  # the service's log during the run (no ANSI codes, no timestamps), when something was found
     stateful_requests: int = 0  # requests of the stateful phase's sequences
     exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in order; emptied once the
     # findings' log lines are found (fuzz.logs.attach_log)

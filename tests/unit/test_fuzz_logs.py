@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from harness.fuzz import logs
-from harness.fuzz.logs import LogLine, attach_log, match, parse_docker_log, status_of, tracebacks
+from harness.fuzz.logs import LogLine, LogMatch, attach_log, match, parse_docker_log, status_of, tracebacks
 from harness.fuzz.results import Exchange, Finding, ServiceResult
 from harness.report.fuzz import findings_text
 
@@ -174,7 +174,10 @@ def test_a_request_without_an_answer_gets_its_traceback() -> None:
 
 
 def test_a_finding_without_a_recorded_request() -> None:
-    assert match(finding(None), REQUESTS, [], []).note == "it names no request whose log lines could be looked for"
+    assert match(finding(None), REQUESTS, [], []) == LogMatch()  # about the service as a whole: nothing to say
+    unrecorded = Finding("GET /items/{id}", "network_error", "Network Error", kind="error", request="GET /items/0")
+    assert match(unrecorded, REQUESTS, [], []).note == ("the engine recorded no request GET /items/0, so its lines "
+                                                        "cannot be told apart")
 
 
 def test_a_long_traceback_keeps_its_start_and_its_last_frames() -> None:
