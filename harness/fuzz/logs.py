@@ -40,6 +40,7 @@ _STATUS = re.compile(r"(?<![\w.:/-])([1-5]\d\d)(?![\w:/-]|\.\d)")
 _VERSION = re.compile(r"^\s*(?:HTTP/)?\d(?:\.\d)?(?=[\s\"'])")
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 _HEADING = re.compile(r"error|exception|traceback|fail", re.IGNORECASE)
+_REQUEST_LINE = re.compile(r"\bHTTP/\d")  # an access line ("POST /orders HTTP/1.1" 500 ...) is no heading
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ def tracebacks(lines: list[LogLine]) -> list[Traceback]:
         if not _starts_traceback(lines[i].text):
             i += 1
             continue
-        start = i - 1 if i > taken + 1 and _HEADING.search(lines[i - 1].text) and \
-            not _starts_traceback(lines[i - 1].text) else i
+        before = lines[i - 1].text if i > taken + 1 else ""
+        start = i - 1 if _HEADING.search(before) and not _REQUEST_LINE.search(before) and \
+            not _starts_traceback(before) else i
         end = _traceback_end(lines, i)
         block = Traceback(lines[start:end])
         if start < i:

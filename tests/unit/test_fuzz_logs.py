@@ -208,6 +208,11 @@ def test_tracebacks_chained_and_grouped_are_one_block_each() -> None:
         ["ERROR:    Exception in ASGI application", "ValueError: boom"],
         ["[x] ERROR in app: Exception on /orders/7 [GET]", "KeyError: 'title'"]]
     assert (blocks[0].method, blocks[0].path, blocks[1].method, blocks[1].path) == (None, None, "GET", "/orders/7")
+    # a bare traceback after another request's access line: that line is not its heading
+    bare = tracebacks([line(0.0, text, "stderr") for text in ('"GET /x HTTP/1.1" 500 Internal Server Error',
+                                                              "Traceback (most recent call last):", "OSError: disk")])
+    assert [ln.text for ln in bare[0].lines] == ["Traceback (most recent call last):", "OSError: disk"]
+    assert bare[0].path is None
 
 
 @pytest.mark.parametrize(("text", "status"), [
