@@ -64,6 +64,12 @@ class Traceback:
     def at(self) -> float:
         return self.lines[0].at
 
+    @property
+    def body(self) -> tuple[str, ...]:
+        """Its lines from "Traceback ..." on (a heading may differ by its time or client address)."""
+        start = 0 if _starts_traceback(self.lines[0].text) else 1
+        return tuple(line.text for line in self.lines[start:])
+
 
 @dataclass
 class LogMatch:
@@ -217,13 +223,16 @@ def _access_line(exchange: Exchange, exchanges: list[Exchange], lines: list[LogL
     picked = _pick(exchange, same, mine)
     if picked is not None:
         return [picked], ""
-    near = [line for line in mine if _in_time(exchange, line.at)]
+    near = [line for line in mine if _in_time(exchange, exchanges, line.at)]
     if len(near) == 1:
         return near, ""
     without = "" if shown else "its lines show no status, and "
     if not near:
         return [], (f"{without}none of the {len(mine)} lines of {what} was logged at the time of this request "
                     f"({len(same)} such requests were sent)")
+    if shown and len({line.text for line in near}) == 1:  # without a status, alike lines may be of other answers
+        return near[:1], (f"{len(near)} lines of {what} that read the same were logged at about the time of this "
+                          "request; the first is shown")
     return [], (f"{without}{len(near)} lines of {what} were logged at about the time of this request: they cannot "
                 "be told apart, so none is shown")
 
@@ -243,9 +252,12 @@ def _traceback(exchange: Exchange, exchanges: list[Exchange], blocks: list[Trace
         picked = _pick(exchange, owners, ordered)
         if picked is not None:
             return picked, ""
-        near = [block for block in ordered if _in_time(exchange, block.at)]
+        near = [block for block in ordered if _in_time(exchange, exchanges, block.at)]
         if len(near) == 1:
             return near[0], ""
+        if len({block.body for block in near}) == 1:  # from identical requests (a request sent again, ...)
+            return near[0], (f"{len(near)} tracebacks that read the same (but for their heading) were logged at "
+                             "about the time of this request; the first is shown")
         if len(near) > 1:
             return None, (f"{len(near)} tracebacks were logged at about the time of this request: they cannot be "
                           "told apart, so none is shown")
@@ -274,10 +286,14 @@ def _one_at_a_time(exchanges: list[Exchange]) -> bool:
     return all(a.answered <= b.sent for a, b in zip(exchanges, exchanges[1:], strict=False))
 
 
-def _in_time(exchange: Exchange, at: float) -> bool:
+def _in_time(exchange: Exchange, exchanges: list[Exchange], at: float) -> bool:
     """Whether Docker received a line at `at` while the request was under way or soon after its answer (a server
-    may log after answering; Docker receives a line a little after it was written)."""
-    return exchange.sent - BEFORE <= at <= exchange.answered + AFTER
+    may log after answering; Docker receives a line a little after it was written). A request that got no answer
+    has no known sending time: it was sent after the answer before it."""
+    sent = exchange.sent
+    if exchange.status is None:
+        sent = max((e.answered for e in exchanges if e.answered < exchange.answered), default=sent)
+    return sent - BEFORE <= at <= exchange.answered + AFTER
 
 
 def _shortened(lines: list[LogLine]) -> list[LogLine]:

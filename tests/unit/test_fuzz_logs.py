@@ -122,8 +122,8 @@ def test_an_extra_identical_line_falls_back_to_the_requests_time() -> None:
 
 def test_identical_requests_at_the_same_time_are_said_not_guessed() -> None:
     stdout, stderr = uvicorn_log()
-    stdout.append(uvicorn_access(0.031, 500, "Internal Server Error"))  # another client, at the same time
-    stderr += uvicorn_traceback(0.0312, 99)
+    stdout.append(line(0.031, 'INFO:     172.18.0.9:50000 - "POST /orders HTTP/1.1" 500 Internal Server Error'))
+    stderr += uvicorn_traceback(0.0312, 99)  # another client, at the same time
     found = match(finding(REQUESTS[3]), REQUESTS, stdout, stderr)
     assert found.lines == []
     # the run's three and the other client's, all within a second of the request
@@ -171,6 +171,31 @@ def test_a_request_without_an_answer_gets_its_traceback() -> None:
     assert found.lines == [ln.text for ln in stderr[1:5]] and found.note == ""
     found = match(finding(crash), requests, stdout, [])
     assert found.note == "it got no answer, and no traceback was logged at its time (GET /items/0)"
+
+
+def test_tracebacks_that_read_the_same_are_shown_once_with_a_note() -> None:
+    # the request crashed twice (sent again, unrecorded) between the answer before it and its error
+    crash = exchange(0.5, None, "GET", "/items/0")
+    requests = [exchange(0.0, 200, "GET", "/items/1"), crash]
+    stderr = [line(at, text.format(port=port), "stderr") for at, port in ((0.1, 40001), (0.4, 40002)) for text in (
+        "Exception occurred during processing of request from ('172.18.0.1', {port})",
+        "Traceback (most recent call last):", "RuntimeError: item 0 crashes the handler")]
+    found = match(finding(crash), requests, [line(0.001, "items: GET /items/1 -> 200")], stderr)
+    assert found.lines == [ln.text for ln in stderr[:3]]
+    assert found.note == ("2 tracebacks that read the same (but for their heading) were logged at about the time of "
+                          "this request; the first is shown")
+    # one before the answer before it is another request's
+    found = match(finding(crash), requests, [], [line(-1.0, ln.text, "stderr") for ln in stderr[:3]] + stderr[3:])
+    assert found.lines == [ln.text for ln in stderr[3:]] and found.note == ""
+
+
+def test_access_lines_that_read_the_same_are_shown_once_with_a_note() -> None:
+    stdout, stderr = uvicorn_log()
+    stdout.append(uvicorn_access(0.031, 500, "Internal Server Error"))  # another client, at the same time
+    found = match(finding(REQUESTS[3]), REQUESTS, stdout, [])
+    assert found.lines == ['INFO:     172.18.0.1:40000 - "POST /orders HTTP/1.1" 500 Internal Server Error']
+    assert found.note == ("4 lines of POST /orders answered 500 that read the same were logged at about the time of "
+                          "this request; the first is shown")
 
 
 def test_a_finding_without_a_recorded_request() -> None:
