@@ -104,15 +104,18 @@ class Service:
             return "removed"
         return str(self.container.status)
 
-    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str:
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False,
+             stream: str | None = None) -> str:
         """The service's stdout and stderr as text (undecodable bytes replaced).
 
         Args:
             since: only lines Docker received at or after this wall-clock time (a `time.time()` value, seconds).
             tail: only the last `tail` lines.
             timestamps: each line starts with the time Docker received it (RFC 3339, nanoseconds) and a space.
+            stream: "stdout" or "stderr": only that one.
         """
-        options: dict = {"stdout": True, "stderr": True, "timestamps": timestamps}
+        options: dict = {"stdout": stream in (None, "stdout"), "stderr": stream in (None, "stderr"),
+                         "timestamps": timestamps}
         if since is not None:
             options["since"] = since
         if tail is not None:
