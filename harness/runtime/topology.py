@@ -258,8 +258,9 @@ class Topology:
         starter = _Starter(topology, network, run_labels, masked)
         try:
             starter.run()
-            if keep:  # a later session reuses it as it is only if this start finished
-                L.mark_started(client, run_labels)
+            # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
+            # are still starting, or were left by an owner that died while starting them
+            L.mark_started(client, run_labels)
         except BaseException as error:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
