@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import docker.errors
-import requests.exceptions
+import urllib3.exceptions
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
@@ -327,7 +327,9 @@ class Service:
         container; a refusal while it still runs is what the probe saw."""
         try:
             return probe_once(probe, self.container, self.ports, log_since, self.host)
-        except requests.exceptions.RequestException as error:  # docker-py's APIError is one too
+        # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
+        # and TCP probes say their own connection errors as what they saw
+        except (OSError, urllib3.exceptions.HTTPError) as error:
             state = self._state(cancelled)
             if state.get("Status") in ("exited", "dead"):
                 raise self._exited(state) from None
