@@ -187,8 +187,8 @@ class ServiceNotReady(ServiceFailed):
 
 
 class ServiceExited(ServiceFailed):
-    """A service's container exited while the topology was starting. Fields: `service`, `container_exit` (its exit
-    code; `exit_code` is the CLI's)."""
+    """A service's container exited while the topology was starting (also while its probe ran). Fields: `service`,
+    `container_exit` (its exit code; `exit_code` is the CLI's), `oom_killed` (the kernel killed it: out of memory)."""
 
 
 class FaultError(EnvironmentProblem):

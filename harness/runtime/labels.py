@@ -53,11 +53,29 @@ def _start_time(pid: int) -> str:
 
 
 def owner_alive(owner: str) -> bool:
+    """Whether the process of `owner` (an owner_id) still runs; True when this machine cannot tell (another host,
+    an owner label of another form)."""
+    return owner_gone(owner) is not True
+
+
+def owner_gone(owner: str) -> bool | None:
+    """True when the process of `owner` (an owner_id) has ended, False when it runs, None when this machine cannot
+    tell (it ran on another host, or the label has another form)."""
     host, _, rest = owner.partition(":")
     pid_text, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
-        return True  # not ours to judge
-    return _start_time(int(pid_text)) == started
+        return None  # not ours to judge
+    return _start_time(int(pid_text)) != started
+
+
+def owner_process(owner: str) -> str:
+    """`owner` (an owner_id) as people say it: "process 1234", or "process 1234 on host ci-7" for another host; a
+    label of another form as it is ("unknown" when empty)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if not pid.isdigit():
+        return owner or "unknown"
+    return f"process {pid}" + ("" if host == socket.gethostname() else f" on host {host}")
 
 
 def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None,
@@ -92,10 +110,17 @@ class Run:
     shared: bool = False  # other sessions may use it: `harness up`, kept runs
     containers: list = field(default_factory=list)
     networks: list = field(default_factory=list)
+    started: bool = False  # its start finished (mark_started); False also for runs of harness versions before that
 
     @property
     def owner_alive(self) -> bool:
         return owner_alive(self.owner)
+
+    @property
+    def orphaned(self) -> bool:
+        """Not kept, and its owner process has ended (it died before removing it): a leftover, removed by the next
+        start, `harness down` or `harness down --run RUN`."""
+        return not self.kept and not self.owner_alive
 
     @property
     def created(self) -> int:
@@ -118,6 +143,8 @@ def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
             run.containers.append(resource)
         elif isinstance(resource, Network):
             run.networks.append(resource)
+        elif labels.get(STARTED) == "true":
+            run.started = True
     return sorted(runs.values(), key=lambda run: run.created, reverse=True)
 
 

@@ -259,12 +259,13 @@ class Topology:
         return lambda event: report(replace(event, detail=self.masker(event.detail)) if event.detail else event)
 
     def _run(self, starter: _Starter) -> None:
-        """Start what `starter` starts; a kept run is then marked as started. On any failure (or Ctrl-C) the whole
+        """Start what `starter` starts; the run is then marked as started. On any failure (or Ctrl-C) the whole
         run is removed, as a failed start leaves nothing running."""
         try:
             starter.run()
-            if self.keep:  # a later session reuses it as it is only if this start finished
-                L.mark_started(self.client, starter.run_labels)
+            # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
+            # are still starting, or were left by an owner that died while starting them
+            L.mark_started(self.client, starter.run_labels)
         except BaseException as error:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
@@ -494,6 +495,8 @@ def _ready_or_why(service: Service) -> str | None:
         service.wait_ready(time.monotonic())
     except HarnessError as error:
         return str(error).splitlines()[0]
+    except docker.errors.APIError as error:
+        return f"service '{service.name}': the Docker engine refused: {_explain(error)}"
     return None
 
 
@@ -738,8 +741,10 @@ class _Starter:
                 try:
                     future.set_result(work(name))
                 except docker.errors.APIError as error:  # any Docker refusal not said better where it happened
-                    raise DockerError(f"service '{name}': the Docker engine refused: {_explain(error)}",
-                                      service=name, operation="start", hint=_start_hint(error)) from None
+                    # a container that stopped or went away is why Docker refused: its exit code and log say more
+                    raise self._ended(name) or DockerError(
+                        f"service '{name}': the Docker engine refused: {_explain(error)}", service=name,
+                        operation="start", hint=_start_hint(error)) from None
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 if not isinstance(exc, StartCancelled):
                     with self.lock:
@@ -751,6 +756,16 @@ class _Starter:
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
         return future
+
+    def _ended(self, name: str) -> HarnessError | None:
+        """Why service `name`'s container, once created, no longer runs (Service.ended); None if it runs or was not
+        created yet."""
+        with self.lock:
+            service = self.topology.services.get(name)
+        try:
+            return service.ended() if service is not None else None
+        except docker.errors.APIError:
+            return None
 
     def _remove_container(self, name: str) -> None:
         try:
