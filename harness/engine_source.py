@@ -33,7 +33,7 @@ class Engine:
 
     address: str
     source: str
-    tried: tuple[str, ...] = ()
+    tried: tuple[str, ...] = field(default=(), compare=False)
     context: str | None = None
     tls_dir: str | None = None
     tls_verify: bool = False
