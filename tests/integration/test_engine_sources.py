@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -17,6 +18,7 @@ import pytest
 from harness import Topology, engine_source, load_topology
 from harness.engine_source import resolve_engine
 from harness.errors import DockerUnavailable
+from harness.runtime import labels as L
 from harness.runtime.engine import connect
 
 from .conftest import harness_resources
@@ -93,3 +95,26 @@ def test_docker_desktops_socket_in_the_home_folder(home: Path, docker_client: do
     desktop.symlink_to(REAL_SOCKET)
     assert (resolve_engine().address, resolve_engine().source) == (f"unix://{desktop}", "Docker Desktop's socket")
     redis_answers(home, docker_client)
+
+
+def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, set before the harness (and testcontainers) start: `redis:7` runs as
+    PREFIX + `redis:7`, prefixed once (testcontainers' own prefixing is off: the harness checked that name)."""
+    prefix = f"harness-hub-prefix-{os.getpid()}/"
+    docker_client.images.get("redis:7").tag(f"{prefix}redis", "7")
+    file = tmp_path / "topology.yaml"
+    project = f"hub-prefix-{os.getpid()}"
+    file.write_text(f"name: {project}\nservices:\n  redis:\n    image: redis:7\n    ready:\n      tcp: 6379\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    env = {**os.environ, "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX": prefix}
+    try:
+        up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=300,
+                            env=env)
+        assert up.returncode == 0, up.stderr
+        running = docker_client.containers.list(filters={"label": f"{L.FILE}={file.resolve()}"})
+        assert [c.attrs["Config"]["Image"] for c in running] == [f"{prefix}redis:7"]
+    finally:
+        down = subprocess.run([harness, "down", str(file)], capture_output=True, text=True, timeout=300, env=env)
+        docker_client.images.remove(f"{prefix}redis:7")
+    assert down.returncode == 0, down.stderr
+    assert harness_resources(docker_client, project, file) == []
