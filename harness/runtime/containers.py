@@ -5,11 +5,15 @@ removes what it creates itself (labels + owner process). It is switched off here
 configuration object every testcontainers version of the pin reads when a container starts (4.8-4.12 read the
 environment only when testcontainers is first imported, which may have happened before the harness was).
 Only API present in every version the pin allows (>= 4.8) is used: tests/ run against the floor in CI.
+testcontainers is given the engine the harness resolved (`engine.resolve_engine`: its own search differs, and it
+would write its pick into DOCKER_HOST), and does not prefix image names (the harness has applied
+TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX already, before it checked that the image exists).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ from docker.types import EndpointConfig, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
+from harness.engine_source import resolve_engine
 from harness.spec.model import ServiceSpec
 
 NANOSECONDS = 1_000_000_000
@@ -74,7 +79,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
                                 for (port, protocol), host_port in ports.items()},
                                _options(spec, mounts, labels), copies)
     testcontainers_config.ryuk_disabled = True
-    container = DockerContainer(image).with_name(name)
+    testcontainers_config.hub_image_name_prefix = ""
+    container = _testcontainer(image).with_name(name)
     container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
     for key, value in environment.items():  # with_env: with_envs is newer than the pin's floor (4.8)
         container.with_env(key, value)
@@ -88,6 +94,18 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
     container.with_kwargs(**options)  # with_kwargs replaces earlier kwargs: one call with all of them
     return container
+
+
+def _testcontainer(image: str) -> DockerContainer:
+    """testcontainers' container on the harness's engine; this process's DOCKER_HOST stays as it was."""
+    before = os.environ.get("DOCKER_HOST")
+    try:
+        return DockerContainer(image, docker_client_kw={"environment": resolve_engine().docker_environment()})
+    finally:
+        if before is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = before
 
 
 class CopiedContainer:

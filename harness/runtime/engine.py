@@ -1,5 +1,5 @@
-"""Connecting to the Docker engine, with one clear error within seconds when none answers; where its published
-ports are reached."""
+"""Connecting to the Docker engine (the one `harness.engine_source` finds), with one clear error within seconds when
+none answers; where its published ports are reached."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from harness.engine_source import PROPERTIES, Engine, engine_address, resolve_engine
 from harness.errors import DockerUnavailable
+
+__all__ = ["Engine", "connect", "engine_address", "publish_address", "remote_engine", "resolve_engine",
+           "service_host"]
 
 # Ryuk cannot be pulled on machines without a registry, and the harness removes what it creates itself
 # (labels + owner process), so testcontainers' reaper is never needed.
@@ -21,17 +25,12 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 CHECK_SECONDS = 5  # an engine that accepts connections but never answers is reported after this long
 CALL_SECONDS = 120  # every later call (builds stream; a busy engine may take a while to create a container)
 
-
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
 def remote_engine() -> str | None:
-    """The host of a remote engine (`DOCKER_HOST=tcp://HOST:PORT`, `ssh://USER@HOST`, http(s)://), None for a local
-    one (a unix socket, or a TCP address on loopback)."""
+    """The host of a remote engine (an address `tcp://HOST:PORT`, `ssh://USER@HOST`, http(s)://, from whichever
+    source decided), None for a local one (a unix socket, or a TCP address on loopback)."""
     address = urlsplit(engine_address())
     if address.scheme not in ("tcp", "ssh", "http", "https") or not address.hostname:
         return None
@@ -39,9 +38,13 @@ def remote_engine() -> str | None:
 
 
 def service_host() -> str:
-    """Where the client reaches published ports: TOPOLOGY_HOST when set (an address of the engine's machine that this
-    one can reach, like testcontainers' TESTCONTAINERS_HOST_OVERRIDE), else a remote engine's host, else 127.0.0.1."""
-    return os.environ.get("TOPOLOGY_HOST") or remote_engine() or "127.0.0.1"
+    """Where the client reaches published ports: TOPOLOGY_HOST, else Testcontainers' TC_HOST or
+    TESTCONTAINERS_HOST_OVERRIDE (an address of the engine's machine that this one can reach), else a remote engine's
+    host, else 127.0.0.1."""
+    for name in ("TOPOLOGY_HOST", "TC_HOST", "TESTCONTAINERS_HOST_OVERRIDE"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return remote_engine() or "127.0.0.1"
 
 
 def publish_address() -> str:
@@ -54,23 +57,32 @@ def publish_address() -> str:
 
 
 def connect() -> docker.DockerClient:
-    """A client whose engine answered a ping within CHECK_SECONDS, or DockerUnavailable saying what to do."""
-    try:
-        client = docker.from_env(timeout=CHECK_SECONDS)  # asks the engine's API version: bounded too
-        client.ping()
+    """A client of `resolve_engine()`'s engine that answered a ping within CHECK_SECONDS, or DockerUnavailable saying
+    what was wrong, which sources were looked at, which one was used, and what to do."""
+    engine = resolve_engine()
+    try:  # an `environment` with DOCKER_HOST: docker-py does not look at the context again
+        client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
+        client.ping()  # the line above asks the engine's API version: bounded too
     except (docker.errors.DockerException, OSError, requests.exceptions.RequestException) as exc:
-        where = (f"DOCKER_HOST={os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST")
-                 else "the socket /var/run/docker.sock (DOCKER_HOST is not set)")
         silent = _timed_out(exc)
-        problem = (f"the Docker engine at {where} accepted the connection but did not answer within {CHECK_SECONDS} s"
-                   if silent else f"no Docker engine answers at {where}: {_reason(exc)}")
-        raise DockerUnavailable(f"{problem}.\n{start_hint(silent)}", address=engine_address()) from None
+        problem = (f"the Docker engine at {engine.where} accepted the connection but did not answer within "
+                   f"{CHECK_SECONDS} s" if silent else f"no Docker engine answers at {engine.where}: {_reason(exc)}")
+        looked = "; ".join([*engine.tried, f"{engine.source}: used"])
+        raise DockerUnavailable(f"{problem}.\n{start_hint(silent, engine)}\nLooked for an engine in Testcontainers' "
+                                f"order: {looked}.", address=engine.address) from None
     client.api.timeout = CALL_SECONDS
     return client
 
 
-def start_hint(silent: bool = False) -> str:
+def start_hint(silent: bool = False, engine: Engine | None = None) -> str:
     """What to do, for someone who installed pytest-topology with pip (and this project's script inside it)."""
+    if engine is not None and engine.source.endswith(PROPERTIES):
+        key = engine.source.split()[0]
+        return (f"{key} in ~/{PROPERTIES} decides (as in Testcontainers{', over DOCKER_HOST' * (key == 'tc.host')}): "
+                f"start what it points at (e.g. Testcontainers Desktop), or remove that line.")
+    if engine is not None and engine.context is not None and not silent:
+        return (f"Start the engine of the Docker context '{engine.context}' (e.g. `colima start`, Docker Desktop), or "
+                "choose another one: `docker context use NAME` (`docker context ls` lists them), or set DOCKER_HOST.")
     if silent:
         first = "The engine is hung or overloaded: restart it (`sudo systemctl restart docker`, or Docker Desktop)"
     else:
@@ -78,7 +90,7 @@ def start_hint(silent: bool = False) -> str:
                  "https://docs.docker.com/engine/install/ (Debian/Ubuntu: `sudo apt-get install docker.io`)")
     script = project_script("ensure-engine.sh")
     inside = f"; in this repository, `bash {script}` does it" if script else ""
-    return f"{first}{inside}; or point DOCKER_HOST at a running engine."
+    return f"{first}{inside}; or point DOCKER_HOST at a running engine (or `docker context use NAME`)."
 
 
 def project_script(name: str) -> str | None:

@@ -15,6 +15,7 @@ import docker.errors
 import docker.models.images
 import docker.utils
 
+from harness.engine_source import hub_image_prefix
 from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
@@ -155,7 +156,8 @@ def _canonical(name: str) -> str:
 
 def substitute(name: str, substitutes: dict[str, str]) -> str:
     """The image to use for `name`: an exact substitute (tags compared as Docker does: 'redis' is 'redis:latest'
-    is 'docker.io/library/redis:latest'), else the longest registry prefix rule ('docker.io/': 'mirror/')."""
+    is 'docker.io/library/redis:latest'), else the longest registry prefix rule ('docker.io/': 'mirror/'), else for
+    a Docker Hub image TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX + its name."""
     wanted = _canonical(name)
     for original, replacement in substitutes.items():
         if not original.endswith("/") and _canonical(original) == wanted:
@@ -166,7 +168,8 @@ def substitute(name: str, substitutes: dict[str, str]) -> str:
             return substitutes[prefix] + path
         if name.startswith(prefix):
             return substitutes[prefix] + name[len(prefix):]
-    return name
+    hub = hub_image_prefix()  # Testcontainers' TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: a 'docker.io/' rule under them
+    return hub + path if hub and registry == "docker.io" else name
 
 
 def _present_or_pulled(client: docker.DockerClient, name: str) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from harness.engine_source import resolve_engine
 from harness.errors import ComposeUnavailable, TopologyFileError
 from harness.spec.secrets import Masker, interpolation_secrets
 
@@ -119,7 +120,8 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
     if env_file is not None:
         command += ["--env-file", str(env_file)]
     try:
-        result = subprocess.run([*command, "config"], capture_output=True, text=True, timeout=60, cwd=file.parent)
+        result = subprocess.run([*command, "config"], capture_output=True, text=True, timeout=60, cwd=file.parent,
+                                env=resolve_engine().cli_environment())  # the engine the harness uses
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ComposeUnavailable(f"could not run Docker Compose ({command[0]}): {exc}") from None
     notes, errors = [], []

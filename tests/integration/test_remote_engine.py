@@ -299,3 +299,33 @@ def test_a_pact_with_http_and_messages_is_an_error_on_a_remote_engine(on_remote:
     assert "HTTP and message interactions in one pact cannot be verified on a remote engine" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_a_docker_context_of_the_remote_engine_gives_urls_on_its_host(remote: RemoteEngine, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      docker_client: docker.DockerClient) -> None:
+    """DOCKER_HOST unset: the current Docker context (made by the docker CLI) decides, for docker-py, testcontainers
+    (a service without copies is testcontainers' container) and the host of URLs alike."""
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        pytest.skip("needs the docker CLI")
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS", "TC_HOST",
+                 "TESTCONTAINERS_HOST_OVERRIDE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    for command in (["context", "create", "harness-remote", "--docker", f"host={remote.docker_host}"],
+                    ["context", "use", "harness-remote"]):
+        subprocess.run([docker_cli, *command], check=True, capture_output=True, timeout=30)
+    file = tmp_path / "topology.yaml"
+    file.write_text(f"name: remote-context\nservices:\n  web:\n    image: {IMAGE}\n"
+                    '    command: ["python", "-m", "http.server", "8000", "--directory", "/etc"]\n'
+                    "    ports: [8000]\n    ready:\n      http: {port: 8000, path: /hostname}\n")
+    with Topology.start(load_topology(file)) as topology:
+        web = topology["web"]
+        assert web.url == f"http://{remote.address}:{web.port(8000)}"
+        assert get(web.url + "/hostname") == web.container.attrs["Config"]["Hostname"] + "\n"
+        assert left_on(remote.client, "remote-context") != []
+        assert left_on(docker_client, "remote-context") == []  # nothing on the local engine
+        assert "DOCKER_HOST" not in os.environ  # testcontainers did not write its own pick into it
+    assert left_on(remote.client, "remote-context") == []

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.runtime.engine import publish_address, remote_engine, service_host
 
 
 @pytest.fixture(autouse=True)
-def clean(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DOCKER_HOST", "TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS"):
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "TOPOLOGY_HOST", "TOPOLOGY_PUBLISH_ADDRESS", "TC_HOST",
+                 "TESTCONTAINERS_HOST_OVERRIDE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.testcontainers.properties, no Docker context
 
 
 @pytest.mark.parametrize(("docker_host", "remote", "host", "published_on"), [
