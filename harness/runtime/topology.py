@@ -28,6 +28,7 @@ from typing import IO, Literal
 import docker
 import docker.errors
 
+from harness.engine_source import resolve_engine
 from harness.errors import DockerError, HarnessError, RemoteMount, UnknownService
 from harness.runtime import labels as L
 from harness.runtime.buildcontext import copy_digest
@@ -937,7 +938,7 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
     if binds:
         listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
         raise RemoteMount(
-            f"topology {spec.project}: the Docker engine is remote (DOCKER_HOST={engine_address()}), and a bind "
+            f"topology {spec.project}: the Docker engine is remote ({resolve_engine().where}), and a bind "
             f"mount would name a path on its machine ({engine}), not on this one: {listed}",
             hint="Declare each as a copy in the topology file, uploaded before the service starts: "
                  "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
