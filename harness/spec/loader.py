@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import OptionError, TopologyFileError
+from harness.spec.files import topology_files
 from harness.spec.model import TopologySpec
 from harness.spec.secrets import interpolation_secrets
 from harness.spec.source import load_yaml
@@ -23,12 +24,14 @@ def is_compose_file(file: Path, data: Any) -> bool:
     return isinstance(data, dict) and bool({"version", "networks", "volumes", "include"} & set(data))
 
 
-def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: str | Path | None = None,
-                  image_substitutes: dict[str, str] | None = None) -> TopologySpec:
+def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence[str] = (),
+                  env_file: str | Path | None = None, image_substitutes: dict[str, str] | None = None) -> TopologySpec:
     """Load and validate a topology file (this project's YAML format) or a docker-compose file.
 
     Args:
         file: path of the file; relative build contexts, mounts and `openapi:` files are resolved against its folder.
+            Several compose files (a list) are merged by Docker Compose (`-f a -f b`), paths resolving against the
+            first file's folder; a folder is read as `docker compose` reads it without `-f` (spec/files.py).
         profiles: compose profiles to enable (`--profile`; COMPOSE_PROFILES is read by Compose too).
         env_file: for a compose file, the file of interpolation variables instead of `.env` (`--env-file`).
         image_substitutes: image -> image to use instead, over the topology's own `image_substitutes`.
@@ -43,24 +46,45 @@ def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: s
             message for a compose file, at its line where it can be found).
         ComposeUnavailable: a compose file, and no Docker Compose v2 binary.
     """
-    path = Path(file)
-    notes: list[str] = []
+    files, notes = topology_files([file] if isinstance(file, (str, Path)) else list(file))
+    path = files[0]
     secrets: set[str] = set()
     compose = bool(COMPOSE_FILE.match(path.name))
     if not compose:
         data, source = load_yaml(path)
         compose = is_compose_file(path, data)
+    if len(files) > 1:
+        _all_compose(files, first_is=compose)
     if compose:
         from harness.spec.compose import load_compose
 
-        data, source, notes = load_compose(path, profiles=tuple(profiles),
-                                           env_file=Path(env_file) if env_file else None)
+        data, source, said = load_compose(files, profiles=tuple(profiles),
+                                          env_file=Path(env_file) if env_file else None)
+        notes += said
         secrets = interpolation_secrets(path, Path(env_file) if env_file else None)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
     spec = validate(data, source, file=path.resolve())
-    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets)
+    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files)
+
+
+def _all_compose(files: list[Path], first_is: bool) -> None:
+    """Several files are merged by Docker Compose, so each must be a compose file.
+
+    Raises:
+        TopologyFileError: one is in pytest-topology's own format (merging those is not defined).
+    """
+    for index, file in enumerate(files):
+        compose = first_is if index == 0 else bool(COMPOSE_FILE.match(file.name))
+        if not compose:
+            data, _ = load_yaml(file)
+            compose = is_compose_file(file, data)
+        if not compose:
+            raise TopologyFileError(
+                str(file), f"several topology files are merged by Docker Compose, so each must be a compose file; "
+                           f"this one is in pytest-topology's own format ({len(files)} files given: "
+                           f"{', '.join(f.name for f in files)}); give it alone")
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

@@ -397,6 +397,8 @@ class TopologySpec(_Strict):
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
     # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
     _file: Path = PrivateAttr(default=Path("topology.yaml"))
+    # Every file it was read from (compose files merged by Compose), the first being `_file`. Set by the loader.
+    _files: tuple[Path, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
@@ -418,7 +420,25 @@ class TopologySpec(_Strict):
 
     @property
     def file(self) -> Path:
+        """The (first) file it was read from; relative paths resolve against its folder."""
         return self._file
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file it was read from, in order (several compose files are merged by Docker Compose)."""
+        return self._files or (self._file,)
+
+    @property
+    def identity(self) -> str:
+        """Which files its runs belong to (the label on its containers; `harness down FILE...`): the resolved files
+        joined by ',' as Compose's `config_files` label; one file is its path."""
+        return ",".join(str(f) for f in self.files)
+
+    def with_files(self, files: list[Path]) -> TopologySpec:
+        """A copy read from `files` (resolved; the first is `file`)."""
+        copy = self.with_image_substitutes({})
+        copy._file, copy._files = files[0].resolve(), tuple(f.resolve() for f in files)
+        return copy
 
     @property
     def notes(self) -> list[str]:
@@ -434,7 +454,7 @@ class TopologySpec(_Strict):
                                secrets: set[str] | None = None) -> TopologySpec:
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
-        copy._file, copy._notes = self._file, list(self._notes if notes is None else notes)
+        copy._file, copy._files, copy._notes = self._file, self._files, list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
 

@@ -790,7 +790,7 @@ def test_the_compose_binary_is_found():
 def test_no_compose_binary_is_one_clear_error(monkeypatch, tmp_path, write):
     from harness.errors import ComposeUnavailable
 
-    compose_cli.compose_binary.cache_clear()
+    compose_cli.compose.cache_clear()
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(compose_cli, "_bundled", lambda: None)
@@ -800,7 +800,7 @@ def test_no_compose_binary_is_one_clear_error(monkeypatch, tmp_path, write):
             load_topology(write("services:\n  a:\n    image: x\n", COMPOSE))
         assert info.value.exit_code == 3
     finally:
-        compose_cli.compose_binary.cache_clear()
+        compose_cli.compose.cache_clear()
 
 
 def test_compose_warnings_come_with_its_error(compose_error, monkeypatch):
