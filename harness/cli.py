@@ -46,12 +46,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+TOPOLOGY_HELP = ("topology file (YAML or docker-compose); repeatable: compose files merged by Compose (`-f a -f b`); "
+                 "a folder reads its compose file and override as `docker compose` does")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Service topologies for tests, in containers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     up = commands.add_parser("up", help="start a topology, print its URLs, keep it until Ctrl-C (or --detach)")
-    up.add_argument("topology", type=Path, help="topology file (YAML or docker-compose)")
+    up.add_argument("topology", type=Path, nargs="+", metavar="FILE",
+                    help="topology file (YAML or docker-compose); several compose files are merged by Compose; a "
+                         "folder reads its compose file and override as `docker compose` does")
     _topology_options(up)
     up.add_argument("--detach", "-d", action="store_true", help="leave it running and return (remove: harness down)")
     up.add_argument("--build-log", action="store_true", help="show docker build output")
@@ -59,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
     down = commands.add_parser("down", help="remove kept topologies and those whose owner process is gone: of one "
                                             "file, of the files under this folder, one run, or --all")
-    down.add_argument("topology", type=Path, nargs="?", help="only the topology of this file")
+    down.add_argument("topology", type=Path, nargs="*", metavar="FILE",
+                      help="only the topology of this file (of these compose files, of this folder: as started)")
     _topology_options(down)
     down.add_argument("--run", dest="run_id", metavar="RUN", help="only this run (its id as `harness ps` shows it)")
     down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
@@ -78,13 +85,14 @@ def _parser() -> argparse.ArgumentParser:
 
     logs = commands.add_parser("logs", help="print a service's log")
     logs.add_argument("service")
-    logs.add_argument("--topology", type=Path, help="topology file, when several are running")
+    logs.add_argument("--topology", type=Path, action="append", metavar="FILE",
+                      help="topology file, when several are running (repeatable: compose files merged)")
     _topology_options(logs)
     logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.set_defaults(run=_logs)
 
     verify = commands.add_parser("verify", help="verify every pact against its provider running in the topology")
-    verify.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    verify.add_argument("--topology", type=Path, required=True, action="append", metavar="FILE", help=TOPOLOGY_HELP)
     _topology_options(verify)
     verify.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     verify.add_argument("--provider", help="only pacts of this provider")
@@ -97,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`, "
                                              "all services at once")
-    fuzz.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    fuzz.add_argument("--topology", type=Path, required=True, action="append", metavar="FILE", help=TOPOLOGY_HELP)
     _topology_options(fuzz)
     fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
     fuzz.add_argument("--max-examples", type=int, help="examples per operation (schemathesis' default otherwise)")
@@ -116,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 
     drift = commands.add_parser("drift", help="check every pact against its provider's OpenAPI document, statically "
                                              "(nothing is started)")
-    drift.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
+    drift.add_argument("--topology", type=Path, required=True, action="append", metavar="FILE", help=TOPOLOGY_HELP)
     _topology_options(drift)
     drift.add_argument("--pacts", type=Path, help="pact folder (default: contracts.pacts of the topology file)")
     drift.add_argument("--provider", help="only pacts of this provider")
@@ -127,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     fault = commands.add_parser(
         "fault", help="put a fault on the calls one service makes to another in a running topology (harness up "
                       "--detach), list the faults in place, or remove them (--clear)")
-    fault.add_argument("topology", type=Path, help="topology file of the running topology")
+    fault.add_argument("topology", type=Path, help="topology file (or compose folder) of the running topology")
     fault.add_argument("consumer", nargs="?", help="the service whose calls are affected")
     fault.add_argument("provider", nargs="?", help="the service it calls (omitted: everything it calls)")
     fault.add_argument("--delay", type=int, metavar="MS", help="hold each packet MS milliseconds")
@@ -139,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     fault.set_defaults(run=_fault)
 
     graph = commands.add_parser("graph", help="print the dependency graph as text and Mermaid")
-    graph.add_argument("topology", type=Path)
+    graph.add_argument("topology", type=Path, nargs="+", metavar="FILE")
     _topology_options(graph)
     graph.add_argument("--format", choices=("text", "mermaid", "both"), default="both")
     graph.set_defaults(run=_graph)
@@ -176,13 +184,13 @@ def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
         topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
     else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
-        err.print(f"starting topology {spec.project} from {args.topology}")
+        err.print(f"starting topology {spec.project} from {_given(args)}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
             topology = Topology.start(spec, progress=progress, shared=True)
     try:
         out.print(services_table(topology))
         if args.detach:
-            out.print(f"left running; remove it with: harness down {args.topology}", markup=False)
+            out.print(f"left running; remove it with: harness down {_given(args)}", markup=False)
             return 0
         out.print("running; press Ctrl-C to stop and remove it")
         threading.Event().wait()  # until Ctrl-C / SIGTERM
@@ -203,14 +211,34 @@ def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.run_id:
         return _down_run(args.run_id, out)
     if args.topology:
-        file = _load(args, err).file
-        removed = remove_leftovers(connect(), include_kept=True, file=file)
+        spec = _load(args, err)
+        client = connect()
+        removed = remove_leftovers(client, include_kept=True, file=spec.identity)
         out.print(f"removed {removed} container(s)")
+        _say_other_file_sets(client, spec, err)
         return 0
     removed = remove_leftovers(connect(), include_kept=True, under=None if args.all else Path.cwd())
     out.print(f"removed {removed} container(s)" + ("" if args.all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
     return 0
+
+
+def _given(args: argparse.Namespace) -> str:
+    """The topology files as given on the command line (several: separated by spaces, as `harness down` takes them)."""
+    return " ".join(str(f) for f in args.topology)
+
+
+def _say_other_file_sets(client, spec, err: Console) -> None:  # noqa: ANN001 - DockerClient, TopologySpec
+    """`harness down a.yml` removes the runs of a.yml alone: a run of a.yml merged with other files is another
+    topology (as `docker compose -f a.yml -f b.yml`); say how to remove it rather than leave it unsaid."""
+    from harness.runtime import labels as L
+
+    others = {run.file for run in L.find_runs(client) if run.file != spec.identity
+              and {str(f) for f in spec.files} <= set(run.file.split(","))}
+    for files in sorted(others):
+        err.print(f"note: a run of {' + '.join(_shown(f) for f in files.split(','))} is left running (another set "
+                  f"of files); remove it with: harness down {' '.join(_shown(f) for f in files.split(','))}",
+                  markup=False, soft_wrap=True)
 
 
 def _down_run(run_id: str, out: Console) -> int:
@@ -311,7 +339,10 @@ def _run_state(run) -> str:  # noqa: ANN001 - a harness.runtime.labels.Run
 
 
 def _shown(file: str) -> str:
-    """A topology file as a path relative to the current folder when it is under it."""
+    """A topology file as a path relative to the current folder when it is under it (several, from a run's label:
+    each, joined by ',')."""
+    if "," in file and all(Path(f).is_absolute() for f in file.split(",")):
+        return ",".join(map(_shown, file.split(",")))
     try:
         return str(Path(file).relative_to(Path.cwd()))
     except ValueError:
@@ -328,7 +359,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     file = project = spec = None
     if args.topology:
         spec = _load(args, err)
-        file, project = spec.file, spec.project
+        file, project = spec.identity, spec.project
     client = connect()
     runs = L.find_runs(client, file)
     if file:
@@ -336,7 +367,7 @@ def _logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == args.service]
     if not matches:
         raise TopologyNotRunning(f"no running service '{args.service}'"
-                                 + (f" in topology {project} ({args.topology})" if project else "")
+                                 + (f" in topology {project} ({_given(args)})" if project else "")
                                  + "; `harness ps` lists what is running")
     if len({run.run_id for run, _ in matches}) > 1:
         names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)

@@ -43,11 +43,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("topology", "pytest-topology: service topologies in containers")
-    group.addoption("--topology", dest="topology_file", metavar="FILE",
-                    help="topology file (YAML or docker-compose) to start for the session; ini key: topology")
+    group.addoption("--topology", dest="topology_file", metavar="FILE", action="append",
+                    help="topology file (YAML or docker-compose) to start for the session; repeatable: compose files "
+                         "merged by Compose (`-f a -f b`); a folder reads its compose file and override as "
+                         "`docker compose` does; ini key: topology")
     group.addoption("--topology-keep", action="store_true", default=False,
                     help="leave the topology running after the session and print its URLs (remove: harness down)")
-    parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given")
+    parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given; several "
+                              "compose files: one per line", type="linelist", default=[])
     group.addoption("--topology-reuse", action="store_true", default=False,
                     help="use the kept topology of the same file if it was started from the same spec and images, "
                          "else start one and keep it (remove: harness down FILE); ini key: topology_reuse")
@@ -138,13 +141,14 @@ def _check_pact_options(config: pytest.Config, file: Path | None) -> None:
                                 "and --pact-verify is not given: add it (or leave --pacts out)")
 
 
-def _topology_file(config: pytest.Config) -> Path | None:
+def _topology_file(config: pytest.Config) -> list[Path] | None:
+    """The topology files of --topology (repeatable), else of the ini key (one per line); None: no topology."""
     from pathlib import Path
 
     if config.getoption("topology_file"):
-        return Path(config.getoption("topology_file"))
+        return [Path(f) for f in config.getoption("topology_file")]
     ini = config.getini("topology")
-    return ini_relative(config, str(ini)) if ini else None
+    return [ini_relative(config, str(f)) for f in ini] or None
 
 
 @pytest.fixture(scope="session")

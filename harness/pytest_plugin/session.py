@@ -64,9 +64,10 @@ LOST_EXCLUSIVE = pytest.StashKey[dict]()  # on a test: the exclusive test whose 
 class TopologySession:
     """Owns the topology of one pytest session."""
 
-    def __init__(self, config: pytest.Config, file: Path) -> None:
+    def __init__(self, config: pytest.Config, files: list[Path]) -> None:
         self.config = config
-        self.file = file
+        self.files = files  # several: compose files merged by Compose
+        self.file = files[0]  # the plugin's items are under it
         self.reuse = bool(config.getoption("topology_reuse") or config.getini("topology_reuse"))
         self.keep = bool(config.getoption("topology_keep")) or self.reuse
         per_worker = bool(config.getoption("topology_per_worker") or config.getini("topology_per_worker"))
@@ -113,7 +114,7 @@ class TopologySession:
         try:
             substitutes = {**parse_substitutes(config.getini("image_substitutes"), "ini image_substitutes"),
                            **parse_substitutes(config.getoption("image_substitute"))}
-            self.spec = load_topology(self.file, profiles=[*config.getini("topology_profiles"),
+            self.spec = load_topology(self.files, profiles=[*config.getini("topology_profiles"),
                                                            *config.getoption("topology_profile")],
                                       env_file=env_file, image_substitutes=substitutes)
         except HarnessError as error:  # bad input: said as pytest says a bad option
@@ -229,7 +230,7 @@ class TopologySession:
                 self._restore_attached(topology, say)
                 self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
             return topology
-        say(f"\nstarting topology {self.spec.project} from {self.file}")
+        say(f"\nstarting topology {self.spec.project} from {' '.join(map(str, self.files))}")
         return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
 
     def _restore_attached(self, topology: Topology, say: Any) -> None:
@@ -635,7 +636,7 @@ class TopologySession:
                 if self.topology is not None:
                     self._restore_at_end(self.topology)
             mine = L.owner_id()
-            for run in L.list_runs(client, self.spec.file):
+            for run in L.list_runs(client, self.spec.identity):
                 if run.owner == mine and not run.kept:
                     L.remove_run(client, run.run_id)
         finally:
@@ -666,7 +667,7 @@ class TopologySession:
             terminalreporter.section("topology kept running")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
-            terminalreporter.write_line(f"remove it with: harness down {self.file}")
+            terminalreporter.write_line(f"remove it with: harness down {' '.join(map(str, self.files))}")
 
     def _report_matrix(self, terminalreporter: Any) -> None:
         from harness.contracts.matrix import edge_matrix

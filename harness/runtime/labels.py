@@ -78,9 +78,10 @@ def owner_process(owner: str) -> str:
     return f"process {pid}" + ("" if host == socket.gethostname() else f" on host {host}")
 
 
-def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None,
+def run_labels(run_id: str, topology: str, file: str | Path, keep: bool, owner: str | None = None,
                shared: bool = False) -> dict[str, str]:
-    """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity);
+    """Labels of every object of a run; `file` is the topology file (resolved: it is the topology's identity;
+    several compose files: `TopologySpec.identity`, their paths joined by ',');
     `owner` (an owner_id) is this process unless given (pytest-xdist: the controller, which outlives its workers);
     `shared`: other sessions may use it (`harness up`; a kept run always is)."""
     return {RUN: run_id, OWNER: owner or owner_id(), KEEP: str(keep).lower(), TOPOLOGY: topology, FILE: str(file),
@@ -127,7 +128,7 @@ class Run:
         return max((int(c.attrs.get("Created") or 0) for c in self.containers), default=0)
 
 
-def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run]:
+def list_runs(client: docker.DockerClient, file: str | Path | None = None) -> list[Run]:
     """Every run on the engine (or of one topology file), newest first, with its containers and networks."""
     filters = {"label": [RUN, f"{FILE}={file}"] if file is not None else [RUN]}
     runs: dict[str, Run] = {}
@@ -148,13 +149,15 @@ def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
     return sorted(runs.values(), key=lambda run: run.created, reverse=True)
 
 
-def find_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run]:
+def find_runs(client: docker.DockerClient, file: str | Path | None = None) -> list[Run]:
     """Live runs (kept, or of a live owner) with at least one container, newest first, optionally of one file."""
     return [run for run in list_runs(client, file) if run.containers and (run.kept or run.owner_alive)]
 
 
 def is_under(file: str, folder: Path) -> bool:
-    return Path(file).is_relative_to(folder.resolve()) if file else False
+    """Whether a run's file label (one path, or several joined by ',') names a file under `folder` (the first:
+    the project's)."""
+    return Path(file.split(",")[0]).is_relative_to(folder.resolve()) if file else False
 
 
 def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
@@ -210,7 +213,7 @@ def remove_unused_volumes(client: docker.DockerClient, names: list[str]) -> None
                 raise
 
 
-def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: Path | None = None,
+def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: str | Path | None = None,
                      under: Path | None = None) -> int:
     """Remove runs whose owner process is gone (and, with include_kept, kept runs too), optionally only those of
     one topology file or of topology files under one folder. Returns the number of containers removed."""

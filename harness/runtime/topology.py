@@ -248,7 +248,7 @@ class Topology:
         _refuse_remote_binds(spec)
         L.remove_leftovers(client)
         run_id = uuid.uuid4().hex[:10]
-        run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner, shared)
+        run_labels = L.run_labels(run_id, spec.project, spec.identity, keep, owner, shared)
         network = network_name(spec, run_id)
         topology = cls(spec, client, run_id, network, keep)
         topology._run(_Starter(topology, network, run_labels, topology._masked(progress)))
@@ -300,14 +300,14 @@ class Topology:
                 found = cls._updated(spec, client, run, difference, progress, say)  # only what changed is replaced
             elif run is not None:
                 say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
-                    f"{spec.file} ({'; '.join(changes)}): "
+                    f"{spec.identity} ({'; '.join(changes)}): "
                     + ("restarting it" if run.kept else "starting a new one beside it"))
                 if run.kept:
                     L.remove_run(client, run.run_id)
                     found = cls.start(spec, progress=progress, keep=True)
                     say(f"restarted topology {spec.project} (run {found.run_id}); it stays running")
             else:
-                say(f"starting topology {spec.project} from {spec.file} (`harness up --detach` first to reuse one)")
+                say(f"starting topology {spec.project} from {spec.identity} (`harness up --detach` first to reuse one)")
         if found is not None:
             with using:
                 yield found
@@ -331,7 +331,7 @@ class Topology:
         changes = _changes(client, spec, run)
         if changes:
             say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
-                f"{spec.file}: {'; '.join(changes)}")
+                f"{spec.identity}: {'; '.join(changes)}")
             return None
         return cls._attached(spec, client, run)
 
@@ -354,7 +354,7 @@ class Topology:
         client = connect()
         # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
         with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
-            kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
+            kept = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.kept]
             if kept:
                 difference = _difference(client, spec, kept[0])
                 changes = difference.lines()
@@ -375,11 +375,11 @@ class Topology:
                         f"session that started it ended first; {'; '.join(changes)}): restarting it")
                 else:
                     say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version "
-                        f"of {spec.file} ({'; '.join(changes)}): restarting it")
+                        f"of {spec.identity} ({'; '.join(changes)}): restarting it")
                 for run in kept:
                     L.remove_run(client, run.run_id)
             else:
-                say(f"starting topology {spec.project} from {spec.file}; it stays running for the next session")
+                say(f"starting topology {spec.project} from {spec.identity}; it stays running for the next session")
             return cls.start(spec, progress=progress, keep=True, owner=owner)
 
     @classmethod
@@ -394,7 +394,7 @@ class Topology:
         Raises:
             As `start`; the whole run is removed then, as a failed start leaves nothing running.
         """
-        say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.file}: "
+        say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.identity}: "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)")
         replaced = {*difference.changed, *difference.removed}
         restarting = restarted_by(spec, replaced)
@@ -426,7 +426,7 @@ class Topology:
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
         """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
         client = connect()
-        run = next((run for run in L.list_runs(client, spec.file) if run.run_id == run_id and run.containers), None)
+        run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
         return cls._attached(spec, client, run) if run is not None else None
 
     @classmethod
@@ -568,7 +568,7 @@ def _image_id(client: docker.DockerClient, reference: str) -> str:
 def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
     """The newest live run of `spec`'s topology (same resolved file and same name) that other sessions may use: one
     of `harness up` or a kept one, never another session's own (a pytest run stops services and removes it)."""
-    runs = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.shared]
+    runs = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.shared]
     return runs[0] if runs else None
 
 
@@ -602,7 +602,7 @@ def _closed_on_error(handle: IO[str]) -> Iterator[None]:
 def _lock_file(spec: TopologySpec, kind: str) -> Path:
     folder = Path(tempfile.gettempdir()) / "pytest-topology"
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(f"{spec.file}\0{spec.project}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{spec.identity}\0{spec.project}".encode()).hexdigest()[:16]
     return folder / f"{kind}-{key}.lock"
 
 

@@ -124,7 +124,7 @@ def _is_wrapper_of(script: str, binary: str | None) -> bool:
     if binary is None:
         return False
     with open(script, "rb") as file:
-        return file.read(2) == b"#!" and b"compose" in file.read(4096)
+        return file.read(2) == b"#!" and b"from compose import" in file.read(4096)
 
 
 def _version(binary: str) -> tuple[int, ...]:

@@ -53,8 +53,11 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     if not compose:
         data, source = load_yaml(path)
         compose = is_compose_file(path, data)
-    if len(files) > 1:
-        _all_compose(files, first_is=compose)
+    if len(files) > 1 and not compose:  # the others are Compose's to read (it merges them)
+        raise TopologyFileError(
+            str(path), f"several topology files are merged by Docker Compose, so they must be compose files; this "
+                       f"one is in pytest-topology's own format ({len(files)} files given: "
+                       f"{', '.join(f.name for f in files)}); give it alone")
     if compose:
         from harness.spec.compose import load_compose
 
@@ -67,24 +70,6 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
     spec = validate(data, source, file=path.resolve())
     return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files)
-
-
-def _all_compose(files: list[Path], first_is: bool) -> None:
-    """Several files are merged by Docker Compose, so each must be a compose file.
-
-    Raises:
-        TopologyFileError: one is in pytest-topology's own format (merging those is not defined).
-    """
-    for index, file in enumerate(files):
-        compose = first_is if index == 0 else bool(COMPOSE_FILE.match(file.name))
-        if not compose:
-            data, _ = load_yaml(file)
-            compose = is_compose_file(file, data)
-        if not compose:
-            raise TopologyFileError(
-                str(file), f"several topology files are merged by Docker Compose, so each must be a compose file; "
-                           f"this one is in pytest-topology's own format ({len(files)} files given: "
-                           f"{', '.join(f.name for f in files)}); give it alone")
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:
