@@ -135,9 +135,12 @@ def _parser() -> argparse.ArgumentParser:
     fault = commands.add_parser(
         "fault", help="put a fault on the calls one service makes to another in a running topology (harness up "
                       "--detach), list the faults in place, or remove them (--clear)")
-    fault.add_argument("topology", type=Path, help="topology file (or compose folder) of the running topology")
-    fault.add_argument("consumer", nargs="?", help="the service whose calls are affected")
-    fault.add_argument("provider", nargs="?", help="the service it calls (omitted: everything it calls)")
+    fault.add_argument("edge", nargs="*", metavar="[FILE] [CONSUMER [PROVIDER]]",
+                       help="the topology file (or compose folder) of the running topology, unless --topology is "
+                            "given; the service whose calls are affected; the service it calls (omitted: everything "
+                            "it calls)")
+    fault.add_argument("--topology", type=Path, action="append", metavar="FILE",
+                       help="topology file, instead of the first argument (repeatable: compose files merged)")
     fault.add_argument("--delay", type=int, metavar="MS", help="hold each packet MS milliseconds")
     fault.add_argument("--jitter", type=int, default=0, metavar="MS", help="with --delay: +- MS, uniform")
     fault.add_argument("--loss", type=float, metavar="PERCENT", help="drop PERCENT %% of the packets")
@@ -544,6 +547,14 @@ def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.topology import Topology
     from harness.spec.loader import load_topology
 
+    given = list(args.edge)
+    if not args.topology:  # `harness fault FILE [CONSUMER [PROVIDER]]`
+        if not given:
+            raise OptionError("harness fault: name the topology file (harness fault FILE ... or --topology FILE)")
+        args.topology = [Path(given.pop(0))]
+    if len(given) > 2:
+        raise OptionError(f"harness fault: too many arguments ({' '.join(given)}): give CONSUMER [PROVIDER]")
+    args.consumer, args.provider = (given + [None, None])[:2]
     kinds = [args.delay is not None, args.loss is not None, args.cut is not None]
     if args.clear and (args.consumer or any(kinds)):
         raise OptionError("harness fault: --clear removes every fault and takes no service or fault option")
@@ -556,7 +567,7 @@ def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:
     topology = Topology.attach(spec)
     if topology is None:
         raise TopologyNotRunning(f"topology {spec.project} is not running; start it with "
-                                 f"`harness up {args.topology} --detach` first")
+                                 f"`harness up {_given(args)} --detach` first")
     if args.clear:
         print_faults(topology.faults.clear(), out, f"removed from topology {spec.project}:")
         return 0
@@ -571,8 +582,12 @@ def _fault(args: argparse.Namespace, out: Console, err: Console) -> int:
             added.append(edge.delay(args.delay, args.jitter))
         print_faults([a.fault for a in added], out, "added:")
     print_faults(topology.faults.active(), out, f"faults in place in topology {spec.project} "
-                                                 f"(remove: harness fault {args.topology} --clear):")
+                                                 f"(remove: harness fault {_fault_files(args)} --clear):")
     return 0
+
+
+def _fault_files(args: argparse.Namespace) -> str:
+    return str(args.topology[0]) if len(args.topology) == 1 else " ".join(f"--topology {f}" for f in args.topology)
 
 
 def _graph(args: argparse.Namespace, out: Console, err: Console) -> int:

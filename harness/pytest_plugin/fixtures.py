@@ -23,7 +23,8 @@ def topology_fixture(source: Any, *, scope: str = "module", name: str | None = N
 
     Args:
         source: a `TopologySpec`, a builder from `harness.topology(...)`, or a topology/compose file path; a relative
-            path is relative to the file that calls `topology_fixture` (the conftest or test module).
+            path is relative to the file that calls `topology_fixture` (the conftest or test module); a list of compose
+            file paths: merged by Compose.
         scope: a pytest fixture scope: "function", "class", "module", "package" or "session".
         name: the fixture's name; by default the name it is assigned to in the module.
 

@@ -93,7 +93,7 @@ def topology(name: str, *, base_dir: str | Path | None = None) -> TopologyBuilde
 
 
 def as_spec(source: Any, base_dir: Path) -> TopologySpec:
-    """A TopologySpec from a spec, a builder, or a file path (relative to `base_dir`)."""
+    """A TopologySpec from a spec, a builder, or a file path (relative to `base_dir`; a list: compose files)."""
     if isinstance(source, TopologySpec):
         return source
     if isinstance(source, TopologyBuilder):
@@ -102,6 +102,10 @@ def as_spec(source: Any, base_dir: Path) -> TopologySpec:
         from harness.spec.loader import load_topology
 
         return load_topology(base_dir / source)
+    if isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, Path)) for s in source):
+        from harness.spec.loader import load_topology
+
+        return load_topology([base_dir / s for s in source])  # compose files, merged by Compose
     raise HarnessError(f"a topology is a file path, a harness.topology(...) builder or a TopologySpec, "
                        f"not {type(source).__name__}")
 

@@ -108,6 +108,9 @@ def test_two_files_and_their_folder_start_what_compose_starts_and_down_removes_t
         assert alone.returncode == 0 and alone.stdout.startswith("removed 0 container(s)")
         assert (f"note: a run of {base} + {override} is left running (another set of files); remove it with: "
                 f"harness down {base} {override}") in alone.stderr
+        faults = harness("fault", "--topology", str(base), "--topology", str(override))  # attaches to that run
+        assert faults.returncode == 0 and f"remove: harness fault --topology {base} --topology {override} --clear" \
+            in faults.stdout, faults.stdout + faults.stderr
         ps = harness("ps", cwd=folder).stdout
         assert run.run_id in ps and "compose.yaml,compose.override.yaml" in ps
         down = harness("down", str(base), str(override))

@@ -143,6 +143,10 @@ def test_the_commands_take_several_topology_files():
         args = parser.parse_args([command, "--topology", "a.yml", "--topology", "b.yml"])
         assert args.topology == [Path("a.yml"), Path("b.yml")], command
     assert parser.parse_args(["logs", "api"]).topology is None
+    fault = parser.parse_args(["fault", "--topology", "a.yml", "--topology", "b.yml", "relay", "--delay", "300"])
+    assert (fault.topology, fault.edge) == ([Path("a.yml"), Path("b.yml")], ["relay"])
+    assert parser.parse_args(["fault", "a.yml", "relay", "greeter", "--delay", "3"]).edge == ["a.yml", "relay",
+                                                                                             "greeter"]
 
 
 # --- which Docker Compose -----------------------------------------------------------------------------------------
