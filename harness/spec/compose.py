@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.errors import TopologyFileError
 from harness.spec.compose_cli import normalise
-from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml
+from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
 # service keys of the canonical form that the mapping below reads
 MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",
@@ -62,14 +62,21 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
         ComposeUnavailable: no Docker Compose v2 binary was found.
     """
     files = [files] if isinstance(files, Path) else files
-    file = files[0]  # lines for messages are of the first file (the project's); Compose's errors name their file
     canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
-    try:
-        _, source = load_yaml(file)
-    except TopologyFileError:
-        source = SourceMap(file)  # Compose read it, so its lines are only for messages
+    source = _lines(files)
     data, lines, more = to_topology(_unescape(canonical), source)
     return data, lines, notes + more
+
+
+def _lines(files: list[Path]) -> SourceMap:
+    """Lines of the keys, for messages (Compose read the files); of several files: each key in its file."""
+    maps = []
+    for each in files:
+        try:
+            maps.append(load_yaml(each)[1])
+        except TopologyFileError:
+            maps.append(SourceMap(each))
+    return maps[0] if len(maps) == 1 else merged(maps)
 
 
 def to_topology(canonical: dict[str, Any], source: SourceMap) -> tuple[dict[str, Any], SourceMap, list[str]]:

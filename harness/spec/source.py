@@ -28,11 +28,33 @@ class SourceMap:
         return 1
 
     def where(self, path: Path_) -> str:
-        return f"{self.file.name}:{self.line(path)}"
+        line = self.line(path)
+        return f"{getattr(line, 'file', self.file).name}:{line}"  # a FileLine: of another file (an override)
 
     def error(self, path: Path_, message: str) -> TopologyFileError:
         dotted = dotted_path(path)
         return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
+
+
+class FileLine(int):
+    """A line of another file than its map's: a key of a compose override file (`-f a.yml -f b.yml`)."""
+
+    file: Path
+
+    def __new__(cls, line: int, file: Path) -> FileLine:
+        made = super().__new__(cls, line)
+        made.file = file
+        return made
+
+
+def merged(maps: list[SourceMap]) -> SourceMap:
+    """Lines of files merged by Compose (`-f a.yml -f b.yml`), as one map of the first file: each key at its line in
+    the file that holds the longest part of its path, the later file's for a key in both (its value is the one
+    Compose kept)."""
+    lines: dict[Path_, int] = {}
+    for source in maps:
+        lines.update({path: FileLine(line, source.file) for path, line in source.lines.items()})
+    return SourceMap(maps[0].file, lines)
 
 
 def dotted_path(path: Path_) -> str:

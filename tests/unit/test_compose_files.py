@@ -118,6 +118,25 @@ def test_an_error_in_the_second_file_names_that_file(tmp_path):
                                       "you mean 'environment'?)")
 
 
+def test_a_harness_error_in_the_override_is_at_its_line_in_the_override(tmp_path):
+    base = write(tmp_path, "compose.yaml", "services:\n  api:\n    image: x\n    x-topology:\n      timeout: 5\n")
+    override = write(tmp_path, "compose.test.yaml", """
+        # test-only settings
+        services:
+          api:
+            x-topology:
+              redy: {log: up}
+          extra:
+            image: y
+            x-topology: {timeout: -3}
+    """)
+    with pytest.raises(TopologyFileError) as info:
+        load_topology([base, override])
+    first, second = str(info.value).splitlines()
+    assert first.startswith("compose.test.yaml:5: services.api.redy: unknown key 'redy' (did you mean 'ready'?)")
+    assert second == "compose.test.yaml:8: services.extra.timeout: Input should be greater than 0 (found -3)"
+
+
 def test_several_files_of_the_projects_own_format_are_refused_in_one_message(tmp_path):
     own = write(tmp_path, "topology.yaml", "services:\n  api:\n    image: x\n")
     other = write(tmp_path, "more.yaml", "services:\n  api:\n    image: y\n")
