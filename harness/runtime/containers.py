@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import io
 import tarfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from docker.types import EndpointConfig, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from harness.spec.model import ServiceSpec
+from harness.spec.model import ContainerFile, ServiceSpec
+from harness.spec.model import Mount as SpecMount
 
 NANOSECONDS = 1_000_000_000
 
@@ -35,21 +37,49 @@ class NetworkRef:
 
 @dataclass(frozen=True)
 class MountRef:
-    """A host path or a volume of the run, mounted at `target` in the container."""
+    """A host path or a volume of the run, mounted at `target` in the container. A bind that may create its missing
+    source (`create_host_path`) and needs no propagation is given to Docker as a `-v` bind ("src:dst:rw,z"), as
+    Docker Compose gives it: the engine then creates the folder; else through the mount API, which refuses it."""
 
     kind: str  # "bind" or "volume"
     source: str  # absolute host path, or the run's volume name
     target: str
     read_only: bool
+    create_host_path: bool = False
+    selinux: str | None = None  # "z" or "Z"
+    propagation: str | None = None
+
+    @classmethod
+    def bind(cls, mount: SpecMount, source: str) -> MountRef:
+        """The bind mount of `mount`, from `source` (its absolute host path)."""
+        return cls("bind", source, mount.target, mount.read_only, mount.create_host_path, mount.selinux,
+                   mount.propagation)
+
+    @property
+    def as_bind(self) -> str | None:
+        """The `-v` form ("src:dst:ro,z") of a bind Docker Compose passes that way, else None (the mount API)."""
+        if self.kind != "bind" or not self.create_host_path or self.propagation:
+            return None
+        options = ["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])]
+        return f"{self.source}:{self.target}:{','.join(options)}"
 
 
 @dataclass(frozen=True)
 class CopyRef:
     """A file or folder of this machine copied to `target` in the container before it starts (`copy: true`): what a
-    remote engine gets instead of a bind mount, which would name a path on the engine's machine."""
+    remote engine gets instead of a bind mount, which would name a path on the engine's machine. Or, with
+    `content`, a file of that content (a Compose secret or config: owner uid:gid, permission bits `mode`)."""
 
-    source: Path  # absolute
+    source: Path | None  # absolute; None for `content`
     target: str
+    content: bytes | None = field(default=None, repr=False)
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+    @classmethod
+    def of(cls, file: ContainerFile) -> CopyRef:
+        return cls(None, file.target, file.content.encode(), file.uid, file.gid, file.mode)
 
 
 def service_container(*, image: str, name: str, network: str, aliases: list[str], spec: ServiceSpec,
@@ -67,12 +97,15 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         labels: the harness's labels, over the service's own `labels:`.
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
     """
-    if copies:
+    copies = [*(copies or []), *map(CopyRef.of, spec.files)]
+    binds = [m.as_bind for m in mounts if m.as_bind]
+    # testcontainers keys its binds by host path: one path bound twice goes through docker-py too
+    if copies or len({m.source for m in mounts if m.as_bind}) < len(binds):
         assert client is not None
         return CopiedContainer(client, image, name, network, aliases, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               _options(spec, mounts, labels), copies)
+                               {**_options(spec, mounts, labels), "volumes": binds or None}, copies)
     testcontainers_config.ryuk_disabled = True
     container = DockerContainer(image).with_name(name)
     container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
@@ -83,6 +116,9 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     for (port, protocol), host_port in ports.items():
         # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
+    for mount in mounts:
+        if bind := mount.as_bind:
+            container.with_volume_mapping(mount.source, mount.target, bind.rsplit(":", 1)[1])
     options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
@@ -111,7 +147,13 @@ class CopiedContainer:
     def start(self) -> CopiedContainer:
         self.container = self.client.containers.create(**self.arguments)
         for copy in self.copies:
-            self.container.put_archive("/", _archive(copy))
+            if copy.content is None:
+                self.container.put_archive("/", _archive(copy))
+            else:  # the tar's owner counts (copyUIDGID, as Compose copies secrets); docker-py's put_archive drops it
+                api = self.client.api
+                response = api._put(api._url("/containers/{0}/archive", self.container.id),  # noqa: SLF001
+                                    params={"path": "/", "copyUIDGID": "1"}, data=_content_archive(copy))
+                api._raise_for_status(response)  # noqa: SLF001
         self.container.start()
         return self
 
@@ -138,11 +180,24 @@ def _archive(copy: CopyRef) -> bytes:
     return data.getvalue()
 
 
+def _content_archive(copy: CopyRef) -> bytes:
+    """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
+    assert copy.content is not None
+    member = tarfile.TarInfo(copy.target.strip("/"))
+    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid, copy.gid
+    member.mtime = int(time.time())
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.addfile(member, io.BytesIO(copy.content))
+    return data.getvalue()
+
+
 def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) -> dict[str, Any]:
     """docker-py `containers.create` keyword arguments for everything but image, command, env, ports, network."""
     options: dict[str, Any] = {
         "labels": {**spec.labels, **labels},
-        "mounts": [Mount(m.target, m.source, type=m.kind, read_only=m.read_only) for m in mounts],
+        "mounts": [Mount(m.target, m.source, type=m.kind, read_only=m.read_only, propagation=m.propagation)
+                   for m in mounts if not m.as_bind],
         "cap_add": spec.cap_add or None,
         "cap_drop": spec.cap_drop or None,
         "privileged": spec.privileged,

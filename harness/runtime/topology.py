@@ -786,8 +786,7 @@ class _Starter:
         spec = self.spec.services[name]
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
-        mounts = [MountRef("bind", str((self.spec.base_dir / m.source).resolve()), m.target, m.read_only)
-                  for m in spec.mounts if not m.copied]
+        mounts = [MountRef.bind(m, str((self.spec.base_dir / m.source).resolve())) for m in spec.mounts if not m.copied]
         for index, volume in enumerate(spec.volumes):
             if volume.source:
                 source = named[volume.source]
