@@ -56,12 +56,11 @@ class MountRef:
                    mount.propagation)
 
     @property
-    def as_bind(self) -> str | None:
-        """The `-v` form ("src:dst:ro,z") of a bind Docker Compose passes that way, else None (the mount API)."""
+    def bind_mode(self) -> str | None:
+        """The mode of the `-v` form ("ro,z") of a bind Docker Compose passes that way, else None (the mount API)."""
         if self.kind != "bind" or not self.create_host_path or self.propagation:
             return None
-        options = ["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])]
-        return f"{self.source}:{self.target}:{','.join(options)}"
+        return ",".join(["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])])
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
-    binds = [m.as_bind for m in mounts if m.as_bind]
-    # testcontainers keys its binds by host path: one path bound twice goes through docker-py too
-    if copies or len({m.source for m in mounts if m.as_bind}) < len(binds):
+    binds, mounts = _binds(mounts)
+    if copies:
         assert client is not None
         return CopiedContainer(client, image, name, network, aliases, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
@@ -116,9 +114,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     for (port, protocol), host_port in ports.items():
         # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
-    for mount in mounts:
-        if bind := mount.as_bind:
-            container.with_volume_mapping(mount.source, mount.target, bind.rsplit(":", 1)[1])
+    for source, bind in binds.items():
+        container.with_volume_mapping(source, bind["bind"], bind["mode"])
     options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
@@ -180,6 +177,21 @@ def _archive(copy: CopyRef) -> bytes:
     return data.getvalue()
 
 
+def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[MountRef]]:
+    """docker-py's `volumes` ({host path: {bind: target, mode: "rw,z"}}: the `-v` binds, as Compose passes a bind
+    that may create its folder) and the mounts left for the mount API. docker-py keys binds by host path (its list
+    form mistakes "dst:rw,z" for a volume): a path bound twice is bound the second time through the mount API."""
+    binds: dict[str, dict[str, str]] = {}
+    rest: list[MountRef] = []
+    for mount in mounts:
+        mode = mount.bind_mode
+        if mode is None or mount.source in binds:
+            rest.append(mount)
+        else:
+            binds[mount.source] = {"bind": mount.target, "mode": mode}
+    return binds, rest
+
+
 def _content_archive(copy: CopyRef) -> bytes:
     """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
     assert copy.content is not None
@@ -197,7 +209,7 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
     options: dict[str, Any] = {
         "labels": {**spec.labels, **labels},
         "mounts": [Mount(m.target, m.source, type=m.kind, read_only=m.read_only, propagation=m.propagation)
-                   for m in mounts if not m.as_bind],
+                   for m in mounts],
         "cap_add": spec.cap_add or None,
         "cap_drop": spec.cap_drop or None,
         "privileged": spec.privileged,
