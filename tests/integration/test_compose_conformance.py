@@ -284,3 +284,30 @@ def test_secrets_configs_missing_folders_and_container_name_as_compose_does(tmp_
     assert worker["resolves_db"] and web["resolves_db"]
     assert ("/srv/uploads", "rw,z", "rprivate", True) in web["mounts"]  # the `-v` form, as Compose gives it
     assert ("/cache", "", "rprivate", True) in worker["mounts"]
+
+
+def test_a_service_that_prints_its_secrets_shows_them_hidden(tmp_path, docker_client, monkeypatch) -> None:  # noqa: ANN001
+    """Compose secrets from a file and from the environment reach the container, and never what the harness prints:
+    the start error quotes the service's log with `[hidden]` in their place."""
+    from harness.errors import ServiceExited
+
+    (tmp_path / "db_password.txt").write_text("file-secret-4471\n")
+    monkeypatch.setenv("LEAKY_TOKEN", "env-secret-7731")
+    (tmp_path / "docker-compose.yml").write_text(textwrap.dedent("""
+        name: leaky
+        services:
+          app:
+            image: python:3.11-slim
+            command: [sh, -c, 'echo "password $(cat /run/secrets/db_password) token $(cat /run/secrets/token)"; exit 3']
+            secrets: [db_password, token]
+        secrets:
+          db_password: {file: ./db_password.txt}
+          token: {environment: LEAKY_TOKEN}
+    """).lstrip())
+    events: list[str] = []
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(tmp_path / "docker-compose.yml"), progress=lambda e: events.append(e.detail))
+    shown = str(error.value) + "\n".join(events)
+    assert "file-secret-4471" not in shown and "env-secret-7731" not in shown
+    assert "password [hidden] token [hidden]" in str(error.value)
+    assert harness_resources(docker_client, "leaky") == []
