@@ -321,9 +321,12 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
             content = definition.get("content") or ""
         if content == "":  # Compose writes nothing for an empty value
             continue
+        owner = {k: str(reference.get(k) or 0) for k in ("uid", "gid")}
+        if not all(v.isdigit() for v in owner.values()):  # Compose needs numbers too (it writes them into a tar)
+            raise source.error(here, f"uid and gid of {singular} '{name}' must be numbers (got "
+                                     f"{owner['uid']}:{owner['gid']})")
         mode = reference.get("mode")
-        files.append({"target": target, "content": content, "uid": int(reference.get("uid") or 0),
-                      "gid": int(reference.get("gid") or 0),
+        files.append({"target": target, "content": content, "uid": int(owner["uid"]), "gid": int(owner["gid"]),
                       "mode": 0o444 if mode is None else int(mode, 8) if isinstance(mode, str) else int(mode),
                       "secret": kind == "secrets"})
     return mounts, files, secret_files

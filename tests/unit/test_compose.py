@@ -931,3 +931,15 @@ def test_composes_own_errors_do_not_show_secret_interpolation_values(tmp_path: P
         load_topology(tmp_path / "compose.yml")
     assert "invalid containerPort: [hidden]" in str(raised.value)
     assert "pgVAL-dotenv-6610" not in str(raised.value)
+
+
+def test_a_secret_owner_that_is_not_a_number_is_refused_as_compose_refuses_it(compose_error, monkeypatch):
+    monkeypatch.setenv("API_KEY", "xyz-value")
+    assert compose_error("""
+        services:
+          web:
+            image: x
+            secrets: [{source: api_key, uid: app}]
+        secrets:
+          api_key: {environment: API_KEY}
+    """) == "docker-compose.yml:4: services.web.secrets[0]: uid and gid of secret 'api_key' must be numbers (got app:0)"
