@@ -22,7 +22,7 @@ from docker.types import EndpointConfig, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from harness.spec.model import ContainerFile, ServiceSpec
+from harness.spec.model import ContainerFile, ServiceSpec, VolumeMount
 from harness.spec.model import Mount as SpecMount
 
 NANOSECONDS = 1_000_000_000
@@ -48,6 +48,8 @@ class MountRef:
     create_host_path: bool = False
     selinux: str | None = None  # "z" or "Z"
     propagation: str | None = None
+    nocopy: bool = False  # a volume: the image's files at `target` are not copied into it
+    subpath: str | None = None  # a volume: only this folder of it
 
     @classmethod
     def bind(cls, mount: SpecMount, source: str) -> MountRef:
@@ -55,10 +57,19 @@ class MountRef:
         return cls("bind", source, mount.target, mount.read_only, mount.create_host_path, mount.selinux,
                    mount.propagation)
 
+    @classmethod
+    def volume(cls, volume: VolumeMount, source: str) -> MountRef:
+        """The mount of `volume`, from the run's volume named `source`."""
+        return cls("volume", source, volume.target, volume.read_only, selinux=volume.selinux, nocopy=volume.nocopy,
+                   subpath=volume.subpath)
+
     @property
     def bind_mode(self) -> str | None:
-        """The mode of the `-v` form ("ro,z") of a bind Docker Compose passes that way, else None (the mount API)."""
-        if self.kind != "bind" or not self.create_host_path or self.propagation:
+        """The mode of the `-v` form ("ro,z") of a bind (or a volume relabelled with z/Z) Docker Compose passes that
+        way, else None (the mount API)."""
+        if self.kind == "bind" and (not self.create_host_path or self.propagation):
+            return None
+        if self.kind == "volume" and (not self.selinux or self.nocopy or self.subpath):
             return None
         return ",".join(["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])])
 
@@ -192,6 +203,14 @@ def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[Moun
     return binds, rest
 
 
+def _mount(ref: MountRef) -> Mount:
+    mount = Mount(ref.target, ref.source, type=ref.kind, read_only=ref.read_only, propagation=ref.propagation,
+                  no_copy=ref.nocopy)
+    if ref.subpath:  # docker-py has no argument for it: the API's field (engines before API 1.45 ignore it)
+        mount.setdefault("VolumeOptions", {})["Subpath"] = ref.subpath
+    return mount
+
+
 def _content_archive(copy: CopyRef) -> bytes:
     """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
     assert copy.content is not None
@@ -208,8 +227,7 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
     """docker-py `containers.create` keyword arguments for everything but image, command, env, ports, network."""
     options: dict[str, Any] = {
         "labels": {**spec.labels, **labels},
-        "mounts": [Mount(m.target, m.source, type=m.kind, read_only=m.read_only, propagation=m.propagation)
-                   for m in mounts],
+        "mounts": [_mount(m) for m in mounts],
         "cap_add": spec.cap_add or None,
         "cap_drop": spec.cap_drop or None,
         "privileged": spec.privileged,

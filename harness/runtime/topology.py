@@ -793,7 +793,7 @@ class _Starter:
             else:
                 source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
-            mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+            mounts.append(MountRef.volume(volume, source))
         if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
             declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
             taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}

@@ -345,7 +345,10 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
                            "create_host_path": bind is None or bool(bind.get("create_host_path")),
                            **{k: bind[k] for k in ("selinux", "propagation") if (bind or {}).get(k)}})
         elif kind == "volume":
-            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only})
+            options, bind = volume.get("volume") or {}, volume.get("bind") or {}
+            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only,
+                            **{k: options[k] for k in ("nocopy", "subpath") if options.get(k)},
+                            **({"selinux": bind["selinux"]} if bind.get("selinux") else {})})
         elif kind == "tmpfs":
             size = (volume.get("tmpfs") or {}).get("size")
             tmpfs.append(f"{target}:size={size}" if size else target)

@@ -155,6 +155,9 @@ class VolumeMount(_Strict):
     source: str | None = None
     target: str
     read_only: bool = False
+    nocopy: bool = Field(default=False, description="do not copy the image's files at `target` into a new volume")
+    subpath: str | None = Field(default=None, description="mount only this folder of the volume (Docker 26+)")
+    selinux: Literal["z", "Z"] | None = None
 
     @model_validator(mode="before")
     @classmethod

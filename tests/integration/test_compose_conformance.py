@@ -219,6 +219,10 @@ services:
     configs: [app_conf]
     volumes:
       - {type: bind, source: ./cache, target: /cache, bind: {propagation: rprivate}}
+      - data:/data:z
+      - data:/seed:nocopy
+volumes:
+  data:
 secrets:
   db_password: {file: ./secrets/db_password.txt}
   api_token: {environment: SHOP_API_TOKEN}
@@ -284,6 +288,7 @@ def test_secrets_configs_missing_folders_and_container_name_as_compose_does(tmp_
     assert worker["resolves_db"] and web["resolves_db"]
     assert ("/srv/uploads", "rw,z", "rprivate", True) in web["mounts"]  # the `-v` form, as Compose gives it
     assert ("/cache", "", "rprivate", True) in worker["mounts"]
+    assert ("/data", "rw,z", "", True) in worker["mounts"]
 
 
 def test_a_service_that_prints_its_secrets_shows_them_hidden(tmp_path, docker_client, monkeypatch) -> None:  # noqa: ANN001

@@ -933,6 +933,23 @@ def test_composes_own_errors_do_not_show_secret_interpolation_values(tmp_path: P
     assert "pgVAL-dotenv-6610" not in str(raised.value)
 
 
+def test_volume_options_are_kept(load_compose):
+    spec = load_compose("""
+        services:
+          db:
+            image: x
+            volumes:
+              - data:/data:z
+              - data:/seed:nocopy
+              - {type: volume, source: data, target: /part, volume: {subpath: pg}}
+        volumes:
+          data:
+    """)
+    assert spec.services["db"].volumes == [VolumeMount(source="data", target="/data", selinux="z"),
+                                           VolumeMount(source="data", target="/seed", nocopy=True),
+                                           VolumeMount(source="data", target="/part", subpath="pg")]
+
+
 def test_a_secret_owner_that_is_not_a_number_is_refused_as_compose_refuses_it(compose_error, monkeypatch):
     monkeypatch.setenv("API_KEY", "xyz-value")
     assert compose_error("""
