@@ -304,6 +304,9 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
                                      f"one either (only swarm services have them); give it a `file:`, "
                                      "`environment:` or `content:` source")
         if definition.get("file"):
+            if not Path(definition["file"]).exists():  # Compose warns, then the engine refuses the mount
+                raise source.error(here, f"{singular} '{name}': its file {definition['file']} does not exist (Docker "
+                                         "Compose cannot start the service either)")
             mounts.append({"source": definition["file"], "target": target, "read_only": True})
             if kind == "secrets":
                 secret_files.append(definition["file"])
@@ -339,6 +342,10 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
         kind, target, read_only = volume.get("type"), volume.get("target"), bool(volume.get("read_only"))
         if kind == "bind":
             bind = volume.get("bind")
+            if bind is not None and not bind.get("create_host_path") and not Path(volume["source"]).exists():
+                raise source.error(at + (index,), f"bind source {volume['source']} does not exist, and "
+                                                  "`create_host_path: false` says not to create it (Docker Compose "
+                                                  "cannot start the service either)")
             mounts.append({"source": volume["source"], "target": target, "read_only": read_only,
                            # Compose passes a bind without `create_host_path: false` as a `-v` bind (the engine
                            # creates a missing folder), unless it needs the mount API (propagation)

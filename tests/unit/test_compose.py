@@ -570,9 +570,21 @@ def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_
               - {type: bind, source: ./initdb, target: /init, bind: {create_host_path: false}}
     """)
     assert message == (
-        f"docker-compose.yml:4: services.db.mounts[0]: mount source '{tmp_path.resolve() / 'initdb'}' does not exist "
-        f"(paths are relative to {tmp_path.resolve()})"
+        f"docker-compose.yml:5: services.db.volumes[0]: bind source {tmp_path.resolve() / 'initdb'} does not exist, "
+        "and `create_host_path: false` says not to create it (Docker Compose cannot start the service either)"
     )
+
+
+def test_a_missing_secret_file_is_refused_at_its_line(compose_error, tmp_path):
+    assert compose_error("""
+        services:
+          db:
+            image: x
+            secrets: [pw]
+        secrets:
+          pw: {file: ./missing.txt}
+    """) == (f"docker-compose.yml:4: services.db.secrets[0]: secret 'pw': its file {tmp_path.resolve() / 'missing.txt'} "
+             "does not exist (Docker Compose cannot start the service either)")
 
 
 # --- ignored keys (one note each) and keys the harness cannot honour ----------------------------------------------
