@@ -802,15 +802,14 @@ class _Starter:
         spec = self.spec.services[name]
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
-        mounts = [MountRef("bind", str((self.spec.base_dir / m.source).resolve()), m.target, m.read_only)
-                  for m in spec.mounts if not m.copied]
+        mounts = [MountRef.bind(m, str((self.spec.base_dir / m.source).resolve())) for m in spec.mounts if not m.copied]
         for index, volume in enumerate(spec.volumes):
             if volume.source:
                 source = named[volume.source]
             else:
                 source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
-            mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+            mounts.append(MountRef.volume(volume, source))
         if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
             declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
             taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}

@@ -51,11 +51,11 @@ def load_topology(file: str | Path, *, profiles: Sequence[str] = (), env_file: s
         data, source = load_yaml(path)
         compose = is_compose_file(path, data)
     if compose:
-        from harness.spec.compose import load_compose
+        from harness.spec.compose import load_compose, pop_secret_files
 
         data, source, notes = load_compose(path, profiles=tuple(profiles),
                                            env_file=Path(env_file) if env_file else None)
-        secrets = interpolation_secrets(path, Path(env_file) if env_file else None)
+        secrets = interpolation_secrets(path, Path(env_file) if env_file else None) | pop_secret_files(data)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
