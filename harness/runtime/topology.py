@@ -34,7 +34,16 @@ from harness.runtime.buildcontext import copy_digest
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import connect, engine_address, publish_address, remote_engine, service_host
 from harness.runtime.faults import Edge, TopologyFaults
-from harness.runtime.images import build_image, content_tag, prepare_images, substitute
+from harness.runtime.imagelocks import using_contexts
+from harness.runtime.images import (
+    PlannedBuild,
+    build_image,
+    content_tag,
+    planned_builds,
+    prepare_images,
+    substitute,
+    tidy,
+)
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -389,13 +398,13 @@ class Topology:
     def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
         """Service -> the signature a container of it started now would carry (its spec and its image's id)."""
         result = {}
-        built = {s.image for s in spec.services.values() if s.build and s.image}
+        built = {}  # service -> the content tag of its build, one per distinct build (as a start builds them)
+        for build in planned_builds(spec):
+            built.update(dict.fromkeys(build.services, content_tag(client, build.context, build.build)))
+        names = {s.image for s in spec.services.values() if s.build and s.image}
         for name, service in spec.services.items():
-            if service.build:
-                reference = content_tag(client, spec.base_dir / service.build.context, service.build)
-            else:
-                image = service.image or ""
-                reference = image if image in built else substitute(image, spec.image_substitutes)
+            image = service.image or ""
+            reference = built.get(name) or (image if image in names else substitute(image, spec.image_substitutes))
             result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
         return result
 
@@ -552,24 +561,27 @@ class _Starter:
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
+        self.built_now: dict[str, bool] = {}  # first service of a build -> whether this start built its image
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
+        builds = planned_builds(self.spec)
+        # No prune removes an image of these contexts until every container of this start exists (imagelocks).
+        with using_contexts(str(build.context.resolve()) for build in builds):
+            self._run(builds)
+        if built := [build.context for build in builds if self.built_now.get(build.services[0])]:
+            tidy(self.topology.client, built)  # old images of what was built, unless another session uses them
+
+    def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
         run_images = prepare_images(self.topology.client, self.spec)
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_network, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
-        builds: dict[object, Future[str]] = {}
-        for name, service in self.spec.services.items():
-            if service.build:
-                key: object = (service.build.context, service.build.dockerfile, service.build.target,
-                               tuple(sorted(service.build.args.items())), service.image)
-                if key not in builds:
-                    builds[key] = self._spawn(self._build, name)
-                self.images[name] = builds[key]
-                if service.image:
-                    self.built_as[service.image] = builds[key]
+        for build in builds:  # one per distinct build: the services that share it run one image, built once
+            future = self._spawn(functools.partial(self._build, build), build.services[0])
+            self.images.update(dict.fromkeys(build.services, future))
+            self.built_as.update(dict.fromkeys(build.names, future))
         for name, image in run_images.items():  # an image another service builds is ready when that build is
             self.images[name] = self.built_as.get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
@@ -668,16 +680,17 @@ class _Starter:
             mounts.append(MountRef("volume", source, volume.target, volume.read_only))
         return mounts
 
-    def _build(self, name: str) -> str:
-        service = self.spec.services[name]
-        build = service.build
-        assert build is not None
+    def _build(self, build: PlannedBuild, name: str) -> str:
+        """Build (or find) `build`'s image; progress is said as `name`'s (its first service), and the outcome for
+        each service that runs it."""
         started = time.monotonic()
-        tag, built = build_image(self.topology.client, self.spec.base_dir / build.context, build, service=name,
+        tag, built = build_image(self.topology.client, build.context, build.build, service=name,
                                  on_start=lambda: self.progress(StartEvent(name, "building")),
                                  on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
-                                 also_tag=service.image)
-        self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
+                                 names=build.names)
+        self.built_now[name] = built
+        for service in build.services:
+            self.progress(StartEvent(service, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
 
     def _start(self, name: str) -> Service:
