@@ -1,13 +1,16 @@
 """Services that share a build share one image, built once: a one-shot job and the app on one context (with or
 without `image:` on the app), and one context feeding four services as a Django template does (django, celery
-worker, beat, flower), started again and again. A second start of an unchanged file reuses the kept run, and old
+worker, beat, flower), started again and again; two sessions starting from one context at once build it once. A
+second start of an unchanged file reuses the kept run, and old
 images of a context are removed only once no start needs them. Against the real engine; only this test's images and
 containers are touched."""
 
 from __future__ import annotations
 
 import textwrap
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,38 @@ def test_one_context_feeding_five_services_starts_every_time(tmp_path: Path, doc
     finally:
         remove_images(docker_client, tmp_path, names)
     assert harness_resources(docker_client, f"cookie-{uid}", file) == []
+
+
+def test_two_sessions_starting_from_one_context_at_once_build_it_once(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    uid = uuid.uuid4().hex[:8]
+    context = tmp_path / "app"
+    write(context / "Dockerfile", "FROM python:3.11-slim\nCOPY app.py /srv/app.py\n")
+    write(context / "app.py", f"print('app {uid}')\n")
+    files = [write(tmp_path / session / "topology.yaml", f"""
+        name: session-{session}-{uid}
+        services:
+          app: {{build: ../app, command: [sleep, infinity]}}
+    """) for session in ("one", "two")]
+    events: dict[Path, list[StartEvent]] = {file: [] for file in files}
+    go = threading.Barrier(len(files))
+    started: list[Topology] = []
+
+    def start(file: Path) -> Topology:
+        spec = load_topology(file)
+        go.wait()  # both sessions compute the same content tag and find no image: one builds, the other waits
+        started.append(Topology.start(spec, progress=events[file].append))
+        return started[-1]
+
+    try:
+        with ThreadPoolExecutor(len(files)) as pool:
+            one, two = pool.map(start, files)
+        outcomes = sorted(e.kind for file in files for e in events[file] if e.kind in ("built", "cached"))
+        assert outcomes == ["built", "cached"]
+        assert one["app"].container.image.id == two["app"].container.image.id
+        assert ids_of(docker_client, context) == {one["app"].container.image.id}  # no second image, tagged or not
+    finally:
+        for topology in started:
+            topology.close()
+        remove_images(docker_client, context, [])
+    for file in files:
+        assert harness_resources(docker_client, f"session-{file.parent.name}-{uid}", file) == []
