@@ -1,9 +1,8 @@
 """Services that share a build share one image, built once: a one-shot job and the app on one context (with or
-without `image:` on the app), and one context feeding four services as a Django template does (django, celery
-worker, beat, flower), started again and again; two sessions starting from one context at once build it once. A
-second start of an unchanged file reuses the kept run, and old
-images of a context are removed only once no start needs them. Against the real engine; only this test's images and
-containers are touched."""
+without `image:` on the app), and one context feeding five services as a Django template does (django, celery
+worker, beat, flower, docs), started again and again; two sessions starting from one context at once build it once.
+A second start of an unchanged file reuses the kept run, and old images of a context are removed only once no start
+needs them. Against the real engine; only this test's images and containers are touched."""
 
 from __future__ import annotations
 
