@@ -398,13 +398,15 @@ class Topology:
     def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
         """Service -> the signature a container of it started now would carry (its spec and its image's id)."""
         result = {}
-        built = {}  # service -> the content tag of its build, one per distinct build (as a start builds them)
+        built: dict[str, str] = {}  # service with `build:` -> the content tag it runs (one per distinct build)
+        named: dict[str, str] = {}  # `image:` name given beside `build:` -> that content tag, which a start runs
         for build in planned_builds(spec):
-            built.update(dict.fromkeys(build.services, content_tag(client, build.context, build.build)))
-        names = {s.image for s in spec.services.values() if s.build and s.image}
+            tag = content_tag(client, build.context, build.build)
+            built.update(dict.fromkeys(build.services, tag))
+            named.update(dict.fromkeys(build.names, tag))
         for name, service in spec.services.items():
             image = service.image or ""
-            reference = built.get(name) or (image if image in names else substitute(image, spec.image_substitutes))
+            reference = built.get(name) or named.get(image) or substitute(image, spec.image_substitutes)
             result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
         return result
 

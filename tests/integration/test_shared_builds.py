@@ -100,6 +100,41 @@ def test_a_job_and_the_app_on_one_context_are_built_once_and_a_second_start_reus
     assert harness_resources(docker_client, f"shared-build-{uid}", file) == []
 
 
+
+def test_a_service_that_runs_the_image_another_builds_is_reused_even_when_the_name_moved(
+        tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    uid = uuid.uuid4().hex[:8]
+    context = tmp_path / "app"
+    write(context / "Dockerfile", "FROM python:3.11-slim\nCOPY app.py /srv/app.py\n")
+    write(context / "app.py", f"print('app {uid}')\n")
+    name = f"shop-{uid}/app:dev"
+    file = write(tmp_path / "docker-compose.yml", f"""
+        name: named-build-{uid}
+        services:
+          web:
+            build: ./app
+            image: {name}
+            command: ["sleep", "infinity"]
+          worker:
+            image: {name}
+            command: ["sleep", "infinity"]
+            depends_on: [web]
+    """)
+    try:
+        first = Topology.kept_or_started(load_topology(file))
+        assert first["worker"].container.image.id == first["web"].container.image.id
+        before = containers(docker_client, file)
+        docker_client.images.get("python:3.11-slim").tag(name)  # as another file's build of that name would
+        said: list[str] = []
+        second = Topology.kept_or_started(load_topology(file), say=said.append)
+        # a start now would run the worker from web's build again (not from whatever the name is now): the same
+        assert said == [f"reusing the running topology named-build-{uid} (run {first.run_id})"]
+        assert second.run_id == first.run_id and containers(docker_client, file) == before
+    finally:
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+        remove_images(docker_client, context, [name])
+    assert harness_resources(docker_client, f"named-build-{uid}", file) == []
+
 DJANGO = """
     name: cookie-{uid}
     x-django: &django
