@@ -94,6 +94,18 @@ def test_a_job_and_the_app_on_one_context_are_built_once_and_a_second_start_reus
         assert second.run_id == first.run_id and second.reused
         assert events == []  # nothing built, nothing started
         assert containers(docker_client, file) == before
+
+        file.write_text(file.read_text().replace('command: ["sleep", "infinity"]',
+                                                 'command: ["sleep", "infinity"]\n    environment: {MODE: b}'))
+        events.clear()
+        third = Topology.kept_or_started(load_topology(file), progress=events.append, say=said.append)
+        assert third.run_id == first.run_id
+        # only orders is replaced, from the same image (found, not built); the job that ran is kept as it is
+        assert [(e.service, e.kind) for e in events if e.kind in ("building", "built", "cached")] == [
+            ("orders", "cached")]
+        after = {service: id_ for service, id_, _ in containers(docker_client, file)}
+        assert after["migrate"] == before[0][1] and after["orders"] != before[1][1]
+        assert third["orders"].container.image.id == image
     finally:
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
         remove_images(docker_client, context, [name])
