@@ -1,6 +1,7 @@
-"""Images for a topology: `build:` contexts tagged by a hash of their content (no rebuild when nothing changed),
-`image:` names and FROM bases checked locally (and substituted, see `substitute`) before anything starts, else
-pulled; every missing image is named in one error."""
+"""Images for a topology: one build per distinct `build:` (`planned_builds`), tagged by a hash of its content (no
+rebuild when nothing changed) and with the `image:` names its services give; `image:` names and FROM bases checked
+locally (and substituted, see `substitute`) before anything starts, else pulled; every missing image is named in one
+error."""
 
 from __future__ import annotations
 
