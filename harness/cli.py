@@ -65,8 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
     down.set_defaults(run=_down)
 
-    prune = commands.add_parser("prune", help="remove built images beyond the newest N of each build context under "
-                                              "this folder (--all: anywhere, and unused image-substitute tags)")
+    prune = commands.add_parser("prune", help="remove unused built images of each build context under this folder "
+                                              "but the newest N, untagged ones too (--all: anywhere, and unused "
+                                              "image-substitute tags)")
     prune.add_argument("--keep", type=int, default=3, metavar="N", help="images kept per build context (default 3)")
     prune.add_argument("--all", action="store_true", help="build contexts anywhere, not only under this folder; "
                                                           "also unused image-substitute tags (engine-wide)")
@@ -241,12 +242,16 @@ def _prune(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     if args.keep < 1:
         raise OptionError(f"harness prune --keep {args.keep}: keep at least 1 image per build context")
-    removed = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
-                           wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
-    for tag in removed:
-        out.print(f"removed {tag}", markup=False, highlight=False)
+    pruned = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
+                          wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
+    for what in pruned.removed:
+        out.print(f"removed {what}", markup=False, highlight=False)
+    for context in pruned.busy:
+        out.print(f"left {context} alone: a session is building or starting from it (run `harness prune` again "
+                  "once it has started)", markup=False, highlight=False)
     where = "" if args.all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
-    out.print(f"removed {len(removed)} image tag(s){where}", markup=False, highlight=False)
+    out.print(f"removed {len(pruned.removed)} built image(s) or tag(s){where}", markup=False,
+              highlight=False)
     return 0
 
 
