@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="remove unused built images of each build context under this folder "
                                               "but the newest N, untagged ones too (--all: anywhere, and unused "
                                               "image-substitute tags)")
-    prune.add_argument("--keep", type=int, default=3, metavar="N", help="images kept per build context (default 3)")
+    prune.add_argument("--keep", type=int, default=0, metavar="N",
+                       help="unused images kept per build context, the newest (default 0: every unused one is removed)")
     prune.add_argument("--all", action="store_true", help="build contexts anywhere, not only under this folder; "
                                                           "also unused image-substitute tags (engine-wide)")
     prune.set_defaults(run=_prune)
@@ -240,8 +241,8 @@ def _prune(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.prune import prune_images, under
 
-    if args.keep < 1:
-        raise OptionError(f"harness prune --keep {args.keep}: keep at least 1 image per build context")
+    if args.keep < 0:
+        raise OptionError(f"harness prune --keep {args.keep}: a number of images, 0 or more")
     pruned = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
                           wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
     for what in pruned.removed:
