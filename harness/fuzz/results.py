@@ -48,6 +48,10 @@ class ServiceResult:
     seconds: float = 0.0  # wall time of the run, time.monotonic()
     log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
     stateful_requests: int = 0  # requests of the stateful phase's sequences
+    # services fuzzed before this one in the same run, in order: their requests may have changed what it answered
+    fuzzed_before: list[str] = field(default_factory=list)
+    # the options given to the run that decide the data, as written on a command line ({"mode": "negative", ...})
+    given: dict[str, str] = field(default_factory=dict)
 
     @property
     def stateful_not_run(self) -> str:
