@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 SHARED = TOPOLOGIES / "fuzz-shared.yaml"
 SEED, EXAMPLES = "3", "10"
 SERVICES = ["catalog", "orders"]  # the topology's order
-FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?:, [^)]*)?\)$")
+FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?:, (?P<phases>[^)]*))?\)$")
 OUT_OF_RANGE = ("/items/{id}", "Server error")  # the 500 only data outside the schema reaches
 CONFLICT = ("/orders", "Undocumented status code")  # the 409 only catalog's writes before it cause
 
@@ -43,10 +43,11 @@ def service_report(stderr: str, service: str) -> str:
 
 
 def findings(report: str) -> set[tuple[str, str]]:
-    """(path, title) of every finding of a service's report; a sequence's finding under its operation's path. (The
-    path: `st run` names a failure by the request's method, which for `unsupported_method` is not the operation's.)"""
-    return {(m["operation"].removeprefix("stateful (").removesuffix(")").split(" ")[-1], m["title"])
-            for m in map(FINDING.match, report.splitlines()) if m}
+    """(path, title) of every finding of a service's report, or ("stateful", title) for one only sequences found, as
+    `st run` names them. (The path: `st run` names a failure by the request's method, which for
+    `unsupported_method` is not the operation's.)"""
+    return {("stateful" if m["phases"] == "stateful phase" else m["operation"].split(" ")[-1].rstrip(")"),
+             m["title"]) for m in map(FINDING.match, report.splitlines()) if m}
 
 
 def st_findings(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
@@ -58,7 +59,7 @@ def st_findings(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
     found, operation = set(), ""
     for line in result.stdout.split("=== FAILURES ===", 1)[-1].splitlines():
         if header := re.fullmatch(r"_+ (.+?) _+", line):
-            operation = header[1].split(" ")[-1]
+            operation = "stateful" if header[1] == "Stateful tests" else header[1].split(" ")[-1]
         elif failure := re.fullmatch(r"- (?:ST\d+ )?(.+)", line):
             found.add((operation, failure[1].strip()))
     return found, result.stdout
@@ -132,7 +133,7 @@ def test_pytest_fuzz_follows_the_same_defaults_order_and_seed(pytester: pytest.P
     result = pytester.runpytest_subprocess("--topology", str(SHARED), "--fuzz", "--fuzz-seed", SEED,
                                            "--fuzz-max-examples", EXAMPLES, "-v")
     output = result.stdout.str()
-    failed = set(re.findall(r"fuzz\[(\S+) [A-Z]+ ([^\]]+)\] FAILED", output))
+    failed = set(re.findall(r"fuzz\[(\S+) (?:[A-Z]+ )?([^\]]+)\] FAILED", output))
     cli = {(service, path) for service in SERVICES for path, _ in findings(service_report(runs[0].stderr, service))}
     assert failed == cli, output
     hints = set(re.findall(r"rerun with: (pytest .+)$", output, re.MULTILINE))

@@ -8,7 +8,7 @@
     CRASH=1                      GET /items/0 makes the handler crash: the connection closes with no response
     API_KEY=k                    every path but /health, the document included, needs `X-API-Key: k` (else 401)
     WRITES=strict                adds POST /items (a JSON object with a required non-empty string `name`): a body
-                                 that breaks the schema is answered 400
+                                 that breaks the schema is answered 400; an item added is kept
     WRITES=lax                   the same operation, but any body is accepted with 201: missing input validation,
                                  what negative fuzzing finds
     SERVER_ERRORS=1              GET /items/{id} with an id over 1000 and POST /items with a name longer than 5
@@ -31,6 +31,7 @@ The document is served at /openapi.json; it documents the behaviour of the BASE=
 import json
 import os
 import re
+import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +49,7 @@ STOCK = os.environ.get("STOCK") == "1"
 STOCK_FROM = os.environ.get("STOCK_FROM", "")
 STOCK_COUNTS = {i: 100 for i in range(1, 6)}
 ITEMS = {i: {"id": i, "name": f"item {i}"} for i in range(1, 6)}
+ADDING = threading.Lock()
 ITEM = {"type": "object", "required": ["id", "name"],
         "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -222,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._not_allowed()
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if WRITES == "lax":  # takes whatever it is sent
-            return self._send(201, {"id": len(ITEMS) + 1, "name": "new item"})
+            return self._created("new item")
         try:
             body = json.loads(data)
         except ValueError:
@@ -231,7 +233,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": "name: a non-empty string is required"})
         if SERVER_ERRORS and len(body["name"]) > 5:
             return self._send(500, {"error": "name overflows its column"})
-        return self._send(201, {"id": len(ITEMS) + 1, "name": body["name"]})
+        return self._created(body["name"])
+
+    def _created(self, name: str) -> None:
+        """A new item, kept: GET /items/{id} finds it."""
+        with ADDING:
+            number = len(ITEMS) + 1
+            ITEMS[number] = {"id": number, "name": name}
+        self._send(201, ITEMS[number])
 
     def __getattr__(self, name: str) -> object:
         if name.startswith("do_"):  # any other method: 405, as web frameworks answer (http.server says 501)
