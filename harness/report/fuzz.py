@@ -109,6 +109,7 @@ def log_lines_for(finding: Finding, log: str, limit: int = LOG_LINES) -> list[st
     lines = [line.strip() for line in strip_ansi(log).splitlines() if line.strip()]
     path = target.split("?", 1)[0]
     chosen = [line for line in lines if _mentions(line, target)]
+    chosen = [line for line in chosen if method in line] or chosen  # not the other methods st run tries on it
     if not chosen and finding.kind == "error":  # no answer (a crash): the request is rarely logged, the crash is
         chosen = [line for line in lines if _ERROR_LINE.search(line)]
     elif not chosen:

@@ -54,7 +54,7 @@ def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
     report = result.stderr
     assert "reproduce: curl -X GET http://127.0.0.1:" in report and "/fraction/100" in report
     assert re.search(r"reproduce: curl -X GET http://127\.0\.0\.1:\d+/items/[0-9a-f-]{36}\n", report)
-    assert re.search(r"^  rerun with: harness fuzz --topology \S+buggy\.yaml --seed \d+ --service buggy$", report,
+    assert re.search(r"^  rerun with: harness fuzz --topology \S+\.yaml --seed \d+ --service buggy$", report,
                      re.MULTILINE), report
     assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
 

@@ -23,7 +23,7 @@
                                  409 (undocumented) when the catalog there has less stock: what another service's
                                  writes decide
 
-Any other method of a documented path is answered 405 with the `Allow` header, as web frameworks answer.
+Any other method of a documented path is answered 405 with the `Allow` header, as web frameworks answer (404 elsewhere).
 
 The document is served at /openapi.json; it documents the behaviour of the BASE=/api/v1 service exactly.
 """
@@ -248,9 +248,12 @@ class Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _not_allowed(self) -> None:
-        """405 with the methods the document gives the path (`Allow`), as web frameworks answer."""
-        allowed = self._allowed(urlsplit(self.path).path[len(BASE):])
-        self._send(405, {"error": "method not allowed"}, {"Allow": ", ".join(sorted(allowed))})
+        """405 with the methods the document gives the path (`Allow`), as web frameworks answer; 404 off its paths."""
+        url = urlsplit(self.path).path
+        allowed = self._allowed(url[len(BASE):]) if url.startswith(BASE + "/") else set()
+        if not allowed:
+            return self._send(404, {"error": "not found"})
+        return self._send(405, {"error": "method not allowed"}, {"Allow": ", ".join(sorted(allowed))})
 
     @staticmethod
     def _allowed(path: str) -> set[str]:
