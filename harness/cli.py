@@ -57,10 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--build-log", action="store_true", help="show docker build output")
     up.set_defaults(run=_up)
 
-    down = commands.add_parser("down", help="remove kept topologies: of one file, of the files under this folder, "
-                                            "or --all")
+    down = commands.add_parser("down", help="remove kept topologies and those whose owner process is gone: of one "
+                                            "file, of the files under this folder, one run, or --all")
     down.add_argument("topology", type=Path, nargs="?", help="only the topology of this file")
     _topology_options(down)
+    down.add_argument("--run", dest="run_id", metavar="RUN", help="only this run (its id as `harness ps` shows it)")
     down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
     down.set_defaults(run=_down)
 
@@ -71,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                                                           "also unused image-substitute tags (engine-wide)")
     prune.set_defaults(run=_prune)
 
-    ps = commands.add_parser("ps", help="list running topologies and their services")
+    ps = commands.add_parser("ps", help="list running topologies and their services, and runs left behind by a "
+                                        "process that died (with the command that removes them)")
     ps.set_defaults(run=_ps)
 
     logs = commands.add_parser("logs", help="print a service's log")
@@ -195,8 +197,10 @@ def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.labels import remove_leftovers
 
-    if args.topology and args.all:
-        raise OptionError("harness down: give a topology file or --all, not both")
+    if sum(map(bool, (args.topology, args.run_id, args.all))) > 1:
+        raise OptionError("harness down: give one of a topology file, --run RUN or --all")
+    if args.run_id:
+        return _down_run(args.run_id, out)
     if args.topology:
         file = _load(args, err).file
         removed = remove_leftovers(connect(), include_kept=True, file=file)
@@ -205,6 +209,27 @@ def _down(args: argparse.Namespace, out: Console, err: Console) -> int:
     removed = remove_leftovers(connect(), include_kept=True, under=None if args.all else Path.cwd())
     out.print(f"removed {removed} container(s)" + ("" if args.all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    return 0
+
+
+def _down_run(run_id: str, out: Console) -> int:
+    """`harness down --run RUN`: one run, kept or left behind; never one its live owner still uses."""
+    from harness.errors import OptionError
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+
+    client = connect()
+    run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
+    if run is None:
+        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine (removed already?); "
+                                 "`harness ps` lists the runs")
+    if not run.kept and L.owner_gone(run.owner) is False:
+        raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
+                          f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
+                          "stop that process (Ctrl-C) and it removes its run")
+    removed = L.remove_run(client, run_id)
+    out.print(f"removed {removed} container(s) of run {run_id} (topology {run.topology})", markup=False,
+              highlight=False, soft_wrap=True)
     return 0
 
 
@@ -224,28 +249,64 @@ def _prune(args: argparse.Namespace, out: Console, err: Console) -> int:
     return 0
 
 
-def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from rich.table import Table
+PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state")
 
+
+def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
     from harness.runtime.faults import HELPER_OF as FAULTS_OF
 
-    runs = L.find_runs(connect())
+    # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
+    runs = [run for run in L.list_runs(connect())
+            if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
     if not runs:
         out.print("no topology is running")
         return 0
-    table = Table("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file")
+    rows = []
     for run in runs:
+        state = _run_state(run)
+        if not run.containers:
+            rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
+                         _shown(run.file), state))
         for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
             ports = ", ".join(f"{c} -> {h}" for c, h in L.published_ports(container).items())
             labels = L.labels_of(container)
             service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
-            table.add_row(run.topology, run.run_id, service, L.container_status(container), ports or "-",
-                          str(run.kept).lower(), _shown(run.file))
+            rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
+                         str(run.kept).lower(), _shown(run.file), state))
+    if not out.file.isatty():  # a pipe, a file, CI: one tab-separated line per container, never wrapped or coloured
+        for row in (PS_COLUMNS, *rows):
+            out.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
+        out.file.flush()
+        return 0
+    from rich.table import Table
+
+    table = Table(*PS_COLUMNS)
+    runs_of_rows = [row[1] for row in rows]
+    for index, (*cells, state) in enumerate(rows):
+        shown = escape(state) if runs_of_rows[index - 1:index] != [cells[1]] else ""  # once per run, on its first row
+        table.add_row(*map(escape, cells), f"[red]{shown}[/red]" if state.startswith(("orphaned", "start ")) else shown,
+                      end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
     out.print(table)
     return 0
+
+
+def _run_state(run) -> str:  # noqa: ANN001 - a harness.runtime.labels.Run
+    """How a run stands, in the words of `harness ps`: started or starting (and whose it is), or left behind by an
+    owner process that is gone (and the command that removes it)."""
+    from harness.runtime import labels as L
+
+    owner = L.owner_process(run.owner)
+    remove = f"remove it: harness down --run {run.run_id}"
+    if run.orphaned:
+        return (f"orphaned: owner {owner} is gone{'' if run.started else ', its start never finished'}; {remove}")
+    if run.kept and run.started:
+        return "started, kept"
+    if run.kept and L.owner_gone(run.owner):
+        return f"start never finished: owner {owner} is gone; {remove}"
+    return f"{'started' if run.started else 'starting'} (owner {owner})"
 
 
 def _shown(file: str) -> str:
@@ -297,7 +358,7 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     require("harness verify", CONTRACTS_PACT)
     from harness.contracts.matrix import edge_matrix
-    from harness.contracts.run import drift_column, exit_code, select_pacts, verify_all
+    from harness.contracts.run import decided_before_running, drift_column, exit_code, select_pacts, verify_all
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_text, write_reports
@@ -311,23 +372,33 @@ def _verify(args: argparse.Namespace, out: Console, err: Console) -> int:
                           f"{matrix_folder / 'report.html'}")
     recorder = _recorder(args, page)
     spec = _load(args, err)
-    selection = select_pacts(spec, args.pacts, args.provider, args.consumer)
+    selection = select_pacts(spec, args.pacts, args.provider, args.consumer)  # every problem of the files, at once
     for note in selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    results = []
-    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
-        for result in verify_all(topology, selection):
-            results.append(result)
+    decided = [decided_before_running(spec, source) for source in selection.sources]
+    results, drift = [], []
+    if all(decided):  # every pact excluded: nothing to start
+        results = [result for result in decided if result is not None]
+        for result in results:
             print_result(result, err)
-        # the matrix's drift column: static; a document the service serves comes from this running topology
-        drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
-        if recorder is not None:
-            recorder.snapshot(topology)
+    else:
+        with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+            for result in verify_all(topology, selection):
+                results.append(result)
+                print_result(result, err)
+            # the matrix's drift column: static; a document the service serves comes from this running topology
+            drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
+            if recorder is not None:
+                recorder.snapshot(topology)
     edges = edge_matrix(spec, results, drift)
     title = f"contracts of topology {spec.project}"
     out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
-    as_json, as_html = write_reports(edges, matrix_folder, title)
-    out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    if any(result.verdict != "excluded" for result in results):
+        as_json, as_html = write_reports(edges, matrix_folder, title)
+        out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    else:
+        out.print(f"nothing was verified (every pact is excluded): the contract matrix in {matrix_folder} is left as "
+                  "the last run that verified wrote it", soft_wrap=True)
     _write_page(recorder, page, spec, out, pacts=results, drift=drift)
     if args.junit:
         write_pact_junit(results, args.junit)

@@ -95,6 +95,18 @@ class MissingMessageProducer(HarnessError):
     """A message interaction has no @message_producer for its description."""
 
 
+class PactInputProblems(HarnessError):
+    """Everything the pact files, the states modules and the options of a verification show to be wrong, found
+    before anything starts and said at once, each once. `problems`: one text per problem (file or option named);
+    `hints`: what to do, once per kind."""
+
+    def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
+        lines = "\n".join("  - " + problem.replace("\n", "\n    ") for problem in problems)
+        hints = list(dict.fromkeys(hints or []))
+        super().__init__(f"{len(problems)} problem(s) in the pacts, the states modules or the options; nothing was "
+                         "started:\n" + lines + "".join(f"\n{hint}" for hint in hints), problems=problems, hints=hints)
+
+
 class ProviderStateFailed(HarnessError):
     """A provider-state handler could not set its state up (e.g. a command in the provider's container failed).
     Fields: `service`, `command`, `exit_code`."""
@@ -175,8 +187,8 @@ class ServiceNotReady(ServiceFailed):
 
 
 class ServiceExited(ServiceFailed):
-    """A service's container exited while the topology was starting. Fields: `service`, `container_exit` (its exit
-    code; `exit_code` is the CLI's)."""
+    """A service's container exited while the topology was starting (also while its probe ran). Fields: `service`,
+    `container_exit` (its exit code; `exit_code` is the CLI's), `oom_killed` (the kernel killed it: out of memory)."""
 
 
 class FaultError(EnvironmentProblem):

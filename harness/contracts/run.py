@@ -12,9 +12,17 @@ from typing import Any
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
 from harness.contracts.states import Registry, load_states
-from harness.contracts.verify import PactResult, check_states, error_result, provider_not_a_service, verify_pact
+from harness.contracts.verify import (
+    MISSING_HANDLERS_HINT,
+    PactResult,
+    error_result,
+    missing_handlers,
+    provider_not_a_service,
+    unverifiable_reason,
+    verify_pact,
+)
 from harness.contracts.worker import VerifierWorker
-from harness.errors import OptionError
+from harness.errors import MalformedPact, PactInputProblems, StatesModuleError
 from harness.runtime.topology import Topology
 from harness.spec.model import ExcludedPact, TopologySpec
 
@@ -37,29 +45,53 @@ def pact_folder(spec: TopologySpec, folder: Path | None = None) -> Path:
 
 def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str | None = None,
                  consumer: str | None = None) -> Selection:
-    """The pacts to verify (all of the folder, less filters) and the handlers of their states.
+    """The pacts to verify (all of the folder, less filters and exclusions) and the handlers of their states, checked
+    as far as the files alone tell, before anything starts.
 
-    `provider`/`consumer` filter by service (or by the name the pact writes). Unreadable files are always kept: they
-    may be one of the pacts asked for, and get an error verdict.
+    `provider`/`consumer` filter by service (or by the name the pact writes).
 
     Raises:
-        MalformedPact: the folder is missing.
-        OptionError: no pact is left after the filters (with a hint when a pact's name is close).
-        StatesModuleError, MissingProviderStates: a states module does not load, or a state has no handler.
+        PactInputProblems: every problem found, each once: the folder is missing, no pact is left after the filters
+            (with a hint when a pact's name is close), a file is not a readable pact (also under a filter, which
+            cannot tell whose it is), a pact's provider is not a service, a pact the Verifier cannot verify, a states
+            module does not load, a state or message has no handler.
     """
+    problems: list[str] = []
+    hints: list[str] = []
     where = pact_folder(spec, folder)
-    everything = scan_pacts(where)
+    try:
+        everything = scan_pacts(where)
+    except MalformedPact as error:
+        problems.append(str(error))
+        everything = []
     sources = everything
     if provider or consumer:
         chosen = [s for s in everything if isinstance(s, PactFile)
                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
         sources = [s for s in everything if not isinstance(s, PactFile) or s in chosen] if chosen else []
-    if not sources:
-        raise OptionError(_nothing_selected(spec, everything, where, provider, consumer))
-    registry = load_states([spec.base_dir / f for f in spec.contracts.states])
+    if not problems and not any(isinstance(s, PactFile) for s in sources) and (provider or consumer or not everything):
+        problems.append(_nothing_selected(spec, everything, where, provider, consumer))
+    problems += [str(s.error) for s in everything if isinstance(s, UnreadablePact)]
     pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
-    check_states(pacts, registry, spec)
-    return Selection(where, sources, registry, unused_exclusions(spec, everything, where))
+    for pact in pacts:
+        if service_for(spec, pact.provider) is None:
+            problems.append(str(provider_not_a_service(pact, spec)))
+        elif (reason := unverifiable_reason(pact)) is not None:
+            problems.append(str(reason))
+    unloaded: list[StatesModuleError] = []
+    registry = load_states([spec.base_dir / f for f in spec.contracts.states], unloaded)
+    problems += [str(error) for error in unloaded]
+    if unloaded:
+        hints.append("The provider states and message producers of the pacts are checked once every states module "
+                     "loads.")
+    else:
+        missing = missing_handlers(pacts, registry, spec)
+        problems += missing
+        hints += [MISSING_HANDLERS_HINT] if missing else []
+    notes = unused_exclusions(spec, everything, where) + _missing_documents(spec, pacts)
+    if problems:  # the notes too: an exclusion with a typo may be why a pact is here
+        raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
+    return Selection(where, sources, registry, notes)
 
 
 def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
@@ -76,6 +108,19 @@ def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path)
         providers = ", ".join(sorted({p.provider for p in pacts})) or "none"
         notes.append(f"contracts.exclude {{{selects}}} leaves out no pact of {where} (consumers there: {consumers}; "
                      f"providers: {providers})")
+    return notes
+
+
+def _missing_documents(spec: TopologySpec, pacts: list[PactFile]) -> list[str]:
+    """A note per provider whose `openapi:` names a file that is not there: said before anything starts, though it
+    only makes the matrix's drift column an error (drift never changes a verification's verdict)."""
+    notes = []
+    for provider in dict.fromkeys(service_for(spec, pact.provider) for pact in pacts):
+        location = spec.services[provider].openapi if provider is not None else None
+        if location and not location.startswith("/") and not (spec.base_dir / location).is_file():
+            notes.append(f"service '{provider}': `openapi: {location}` is neither a file next to the topology (no "
+                         f"{(spec.base_dir / location).resolve()}) nor a path the service serves (one starting with "
+                         "/): the contract matrix's drift column says error for its pacts")
     return notes
 
 
@@ -130,15 +175,19 @@ def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | N
 
 
 def verify_all(topology: Topology, selection: Selection) -> Iterator[PactResult]:
-    """A verdict for each pact of the selection, in order; verifications share one verifier process."""
-    with VerifierWorker() as worker:
-        for source in selection.sources:
-            decided = decided_before_running(topology.spec, source)
-            if decided is not None:
-                yield decided
-            else:
-                assert isinstance(source, PactFile)
-                yield verify_pact(topology, source, selection.registry, worker)
+    """A verdict for each pact of the selection, in order; verifications share one verifier process, and `async def`
+    handlers one event loop (ended with the run)."""
+    try:
+        with VerifierWorker() as worker:
+            for source in selection.sources:
+                decided = decided_before_running(topology.spec, source)
+                if decided is not None:
+                    yield decided
+                else:
+                    assert isinstance(source, PactFile)
+                    yield verify_pact(topology, source, selection.registry, worker)
+    finally:
+        selection.registry.close()
 
 
 def drift_column(topology: Topology, selection: Selection) -> list[Any]:

@@ -15,17 +15,22 @@ module is imported again on the next load).
     @message_producer("a stock query", provider="gateway")      # a V4 synchronous message: the producer answers
     def stock(topology, params, request):                       # the pact's request (a Message)
         return gateway.stock.answer(request.body)
+
+Handlers and producers may be `async def` (an async generator for a setup with teardown); they run on one event
+loop of the run (Registry.loop), in a thread of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import importlib.machinery
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Generator
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,18 +45,63 @@ _loading: contextvars.ContextVar[list[tuple[str, str, str, Handler]] | None] = c
     "harness_states_loading", default=None)
 
 
+class HandlerLoop:
+    """The event loop that `async def` state handlers and message producers run on: one for a run (a client a
+    handler keeps, bound to the loop it was made on, works in the next call too), in a daemon thread of its own,
+    started on first use. Handlers are called from the threads of the state and message server; each waits here
+    for its coroutine."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, awaitable: Awaitable[Any]) -> Any:
+        """Await `awaitable` on the loop and return its result (or raise its exception) in the calling thread."""
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), self._started()).result()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="harness-handler-loop",
+                                                daemon=True)
+                self._thread.start()
+            return self._loop
+
+    def close(self) -> None:
+        """End the loop (its async generators finalised); a later `run` starts a new one."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
 @dataclass
 class Registry:
-    """The handlers of one load: (provider service, state name) -> handler, (provider, description) -> producer."""
+    """The handlers of one load: (provider service, state name) -> handler, (provider, description) -> producer;
+    and the event loop their `async def` ones run on (closed by `close()` at the end of the run)."""
 
     states: dict[tuple[str, str], Handler] = field(default_factory=dict)
     messages: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    loop: HandlerLoop = field(default_factory=HandlerLoop, repr=False, compare=False)
 
     def state(self, provider: str, name: str) -> Handler | None:
         return self.states.get((provider, name))
 
     def message(self, provider: str, description: str) -> Handler | None:
         return self.messages.get((provider, description))
+
+    def close(self) -> None:
+        self.loop.close()
 
 
 @dataclass(frozen=True)
@@ -91,8 +141,10 @@ def provider_state(name: str, *, provider: str) -> Callable[[Handler], Handler]:
 
     The handler gets the running Topology and the state's params from the pact (a dict, `{}` when none). It may
     return (or yield once) a dict of values for provider-state generators (e.g. `bearer_token()`'s `token`); code
-    after a `yield` is the state's teardown. An exception fails the interactions that use the state, with its
-    message. Registered per load of the states module (`contracts.states` of the topology file): nothing global.
+    after a `yield` is the state's teardown. It may be `async def` (also an async generator, with the same teardown):
+    it runs on one event loop the harness keeps for the run. An exception fails the interactions that use the state,
+    with its message. Registered per load of the states module (`contracts.states` of the topology file): nothing
+    global.
     """
     return _mark("state", provider, name)
 
@@ -101,7 +153,9 @@ def message_producer(description: str, *, provider: str) -> Callable[[Handler], 
     """Mark `producer(topology, params)` as the producer of message `description` of service `provider`.
 
     The producer gets the running Topology and the state's params; it returns the message body (dict/list: JSON,
-    str: text, bytes: binary), `(body, metadata)`, or `Message(body, metadata, content_type)`. Metadata is checked
+    str: text, bytes: binary), `(body, metadata)`, `Message(body, metadata, content_type)`, or pact-python's own
+    message dict `{"contents": bytes, "metadata": {...}, "content_type": "..."}` (the bytes sent as they are, as
+    pact-python's Verifier does). It may be `async def` (awaited on the event loop of the run). Metadata is checked
     as the pact says. For a V4 synchronous message (`Synchronous/Messages`) the reply is what is checked, and a
     producer that takes a third argument gets the pact's request as a Message (body decoded as for replies:
     JSON -> dict/list, text -> str, base64 -> bytes). A message interaction without a producer raises
@@ -110,12 +164,15 @@ def message_producer(description: str, *, provider: str) -> Callable[[Handler], 
     return _mark("message", provider, description)
 
 
-def produce(producer: Handler, topology: Any, params: dict[str, Any], request: Message | None = None) -> Any:
+def produce(producer: Handler, topology: Any, params: dict[str, Any], loop: HandlerLoop,
+            request: Message | None = None) -> Any:
     """Call a message producer: `(topology, params)`, or `(topology, params, request)` for a synchronous message
-    when the producer takes a third positional argument."""
+    when the producer takes a third positional argument; an `async def` one is awaited on `loop`."""
     if request is not None and _takes_three(producer):
-        return producer(topology, params, request)
-    return producer(topology, params)
+        produced = producer(topology, params, request)
+    else:
+        produced = producer(topology, params)
+    return loop.run(produced) if inspect.isawaitable(produced) else produced
 
 
 def _takes_three(function: Handler) -> bool:
@@ -127,35 +184,47 @@ def _takes_three(function: Handler) -> bool:
     return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
-def load_states(files: list[Path]) -> Registry:
+def load_states(files: list[Path], problems: list[StatesModuleError] | None = None) -> Registry:
     """Import each states module (by path, afresh on every call) and collect the handlers it marks.
 
+    Args:
+        problems: when given, each module's error is added to it and the other modules are still loaded (to say
+            every problem at once); else the first error is raised.
     Raises:
         StatesModuleError: a file is missing, fails to import, or two handlers claim the same state or message.
     """
     registry = Registry()
     for file in files:
-        if not file.is_file():
-            raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
-                                    "topology file, relative to it)")
-        collected: list[tuple[str, str, str, Handler]] = []
-        token = _loading.set(collected)
         try:
-            module = _import_fresh(file)
-        finally:
-            _loading.reset(token)
-        for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
-            for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
-                collected.append((kind, provider, name, value))
-        for kind, provider, name, value in collected:
-            table = registry.states if kind == "state" else registry.messages
-            known = table.get((provider, name))
-            if known is not None and known is not value:
-                what = "provider state" if kind == "state" else "message producer"
-                raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
-                                        f"{known.__name__} and {value.__name__}")
-            table[(provider, name)] = value
+            _load_module(file, registry)
+        except StatesModuleError as error:
+            if problems is None:
+                raise
+            problems.append(error)
     return registry
+
+
+def _load_module(file: Path, registry: Registry) -> None:
+    if not file.is_file():
+        raise StatesModuleError(f"states module {file} does not exist (named under contracts.states in the "
+                                "topology file, relative to it)")
+    collected: list[tuple[str, str, str, Handler]] = []
+    token = _loading.set(collected)
+    try:
+        module = _import_fresh(file)
+    finally:
+        _loading.reset(token)
+    for value in list(vars(module).values()):  # also handlers imported from elsewhere, marked earlier
+        for kind, provider, name in getattr(value, MARK, []) if callable(value) else []:
+            collected.append((kind, provider, name, value))
+    for kind, provider, name, value in collected:
+        table = registry.states if kind == "state" else registry.messages
+        known = table.get((provider, name))
+        if known is not None and known is not value:
+            what = "provider state" if kind == "state" else "message producer"
+            raise StatesModuleError(f"{file}: two handlers for {what} {name!r} of {provider}: "
+                                    f"{known.__name__} and {value.__name__}")
+        table[(provider, name)] = value
 
 
 class _SourceLoader(importlib.machinery.SourceFileLoader):
@@ -206,13 +275,23 @@ def in_container(topology: Any, service: str, command: str | list[str]) -> str:
 
 
 class StateRun:
-    """One setup of a state: its values, and its teardown when the handler is a generator."""
+    """One setup of a state: its values, and its teardown when the handler is a generator. An `async def` handler
+    is awaited on `loop`; an async generator's code after its `yield` is the teardown, as for a generator."""
 
-    def __init__(self, handler: Handler, topology: Any, params: dict[str, Any]) -> None:
+    def __init__(self, handler: Handler, topology: Any, params: dict[str, Any], loop: HandlerLoop) -> None:
         result = handler(topology, params)
+        self._loop = loop
         self._generator: Generator | None = result if inspect.isgenerator(result) else None
-        self.values = next(self._generator, None) if self._generator else result
+        self._async_generator: AsyncGenerator | None = result if inspect.isasyncgen(result) else None
+        if self._generator is not None:
+            self.values = next(self._generator, None)
+        elif self._async_generator is not None:
+            self.values = loop.run(anext(self._async_generator, None))
+        else:
+            self.values = loop.run(result) if inspect.isawaitable(result) else result
 
     def teardown(self) -> None:
-        if self._generator:
+        if self._generator is not None:
             next(self._generator, None)
+        elif self._async_generator is not None:
+            self._loop.run(anext(self._async_generator, None))

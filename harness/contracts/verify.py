@@ -103,10 +103,10 @@ def provider_not_a_service(pact: PactFile, spec: Any) -> HarnessError:
                         name=pact.provider)
 
 
-def check_states(pacts: list[PactFile], registry: Registry, spec: Any) -> None:
-    """Fail with the whole list of states (and message producers) that nothing handles. States of a provider with
-    `contracts.state_url` are the provider's own business; pacts whose provider is not a service are skipped (they
-    get an error verdict of their own)."""
+def missing_handlers(pacts: list[PactFile], registry: Registry, spec: Any) -> list[str]:
+    """Every provider state and message producer the pacts use that nothing handles, one line each (with a pointer
+    to a handler registered under a name that is not a service). States of a provider with `contracts.state_url`
+    are the provider's own business; pacts whose provider is not a service are skipped (a problem of their own)."""
     missing: list[str] = []
     for pact in pacts:
         provider = service_for(spec, pact.provider)
@@ -115,20 +115,19 @@ def check_states(pacts: list[PactFile], registry: Registry, spec: Any) -> None:
         if provider not in spec.contracts.state_url:
             for state in dict.fromkeys(s.name for s in pact.states()):
                 if _handler(registry.states, provider, pact.provider, state) is None:
-                    missing.append(f"  - provider state {state!r} of {pact.edge} ({pact.path.name})"
+                    missing.append(f"provider state {state!r} of {pact.edge} ({pact.path.name}) has no handler"
                                    + _elsewhere(registry.states, state, spec))
-        for interaction in pact.interactions:
-            if is_message(interaction) and _handler(registry.messages, provider, pact.provider,
-                                                    interaction["description"]) is None:
-                missing.append(f"  - message producer {interaction['description']!r} of {pact.edge} "
-                               f"({pact.path.name})" + _elsewhere(registry.messages, interaction["description"], spec))
-    if missing:
-        raise MissingProviderStates(
-            f"{len(missing)} provider state(s) or message producer(s) used in the pacts have no handler:\n"
-            + "\n".join(missing)
-            + "\nRegister them with @provider_state(NAME, provider=...) / @message_producer(DESCRIPTION, "
-            "provider=...) in a states module listed under `contracts.states` in the topology file, or give the "
-            "provider its own state-change endpoint with `contracts.state_url`.")
+        for description in dict.fromkeys(i["description"] for i in pact.interactions if is_message(i)):
+            if _handler(registry.messages, provider, pact.provider, description) is None:
+                missing.append(f"message producer {description!r} of {pact.edge} ({pact.path.name}) is missing"
+                               + _elsewhere(registry.messages, description, spec))
+    return missing
+
+
+MISSING_HANDLERS_HINT = (
+    "Register provider states and message producers with @provider_state(NAME, provider=...) / "
+    "@message_producer(DESCRIPTION, provider=...) in a states module listed under `contracts.states` in the topology "
+    "file, or give the provider its own state-change endpoint with `contracts.state_url`.")
 
 
 def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
@@ -162,7 +161,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     provider_name = service_for(spec, pact.provider)
     if provider_name is None or provider_name not in topology:
         return error_result(pact, spec, provider_not_a_service(pact, spec))
-    unverifiable = _unverifiable(pact)
+    unverifiable = unverifiable_reason(pact)
     if unverifiable is not None:
         return error_result(pact, spec, unverifiable)
     provider = topology[provider_name]
@@ -193,7 +192,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     return _judge(pact, spec, outcome, seconds, log, provider_name, failures)
 
 
-def _unverifiable(pact: PactFile) -> MalformedPact | None:
+def unverifiable_reason(pact: PactFile) -> MalformedPact | None:
     """What pact-python's Verifier cannot verify although the pact is well formed: a synchronous message with other
     than one response (pact_ffi 0.5 checks the first response only and then fails the interaction on a content
     type it does not find; with none there is nothing to check)."""
@@ -319,9 +318,33 @@ STATE_PATH = "/_pact/state"
 MESSAGE_PATH = "/_pact/message"
 
 
-def encode_message(produced: Any, declared: dict[str, Any] | None = None) -> tuple[bytes, str, dict[str, Any]]:
+PACT_PYTHON_MESSAGE = frozenset({"contents", "metadata", "content_type"})  # pact-python's own `pact.types.Message`
+
+
+def encode_message(produced: Any, declared: dict[str, Any] | None = None
+                   ) -> tuple[bytes, str | None, dict[str, Any]]:
     """A producer's return value -> (body bytes, content type, metadata). `declared` is the pact's interaction:
-    bytes take its content type when the producer names none (binary contents have no type of their own)."""
+    bytes take its content type when the producer names none (binary contents have no type of their own).
+
+    pact-python's own message, `{"contents": bytes, "metadata": {...} | None, "content_type": str | None}`, is
+    passed on as pact-python's Verifier passes it: the bytes as they are, the content type as given (None: none
+    is sent) and added to the metadata as `contentType` when that has none.
+
+    Raises:
+        TypeError: pact-python's message shape with `contents` that are not bytes (pact-python refuses it too).
+    """
+    if _is_pact_python_message(produced):
+        contents = produced["contents"]
+        if not isinstance(contents, (bytes, bytearray)):
+            raise TypeError(f"the producer returned pact-python's message shape ({{'contents', 'metadata', "
+                            f"'content_type'}}) with contents of type {type(contents).__name__}; pact-python's "
+                            "Verifier needs bytes there (e.g. json.dumps(body).encode()); or return the body "
+                            "itself, or harness.contracts.Message(body, metadata)")
+        metadata = dict(produced.get("metadata") or {})
+        content_type = produced.get("content_type")
+        if content_type and "contentType" not in metadata:
+            metadata["contentType"] = content_type
+        return bytes(contents), content_type, metadata
     if isinstance(produced, tuple) and len(produced) == 2 and isinstance(produced[1], dict):
         produced = Message(produced[0], produced[1])
     message = produced if isinstance(produced, Message) else Message(produced)
@@ -337,6 +360,15 @@ def encode_message(produced: Any, declared: dict[str, Any] | None = None) -> tup
         data, content_type = json.dumps(body).encode(), content_type or "application/json"
     metadata.setdefault("contentType", content_type)
     return data, content_type, metadata
+
+
+def _is_pact_python_message(produced: Any) -> bool:
+    """pact-python's message dict: `contents` (bytes) and nothing but `metadata` and `content_type` beside it. A
+    JSON body has no bytes in it; a dict with non-bytes contents is pact-python's shape only when it also has a
+    `content_type` key (which a JSON message body that happens to have a `contents` field is not taken for)."""
+    if not (isinstance(produced, dict) and "contents" in produced and set(produced) <= PACT_PYTHON_MESSAGE):
+        return False
+    return isinstance(produced["contents"], (bytes, bytearray)) or "content_type" in produced
 
 
 def request_message(request: dict[str, Any] | None) -> Message:
@@ -399,7 +431,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
         handler = _handler(registry.states, provider, pact.provider, name)
         if handler is None:
             raise MissingProviderStates(f"no handler for provider state {name!r} of {provider}")
-        runs[key] = StateRun(handler, topology, params)
+        runs[key] = StateRun(handler, topology, params, registry.loop)
         return runs[key].values or {}
 
     def reply(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
@@ -411,7 +443,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
         request = None
         if interaction is not None and is_sync_message(interaction):  # the verifier sends the pact's request
             request = request_message(body.get("request") or interaction.get("request"))
-        return encode_message(produce(producer, topology, _state_params(body), request), interaction)
+        return encode_message(produce(producer, topology, _state_params(body), registry.loop, request), interaction)
 
     class ProviderSide(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -430,10 +462,11 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
                 # a 4xx, not a 500: the core retries a 5xx with back-off for about 127 s before failing the same way
                 self._answer(400, json.dumps(message).encode(), "application/json")
 
-        def _answer(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+        def _answer(self, status: int, data: bytes, content_type: str | None, headers: dict[str, str] | None = None
                     ) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", content_type)
+            if content_type:  # pact-python's message without a content type: none, as its Verifier sends
+                self.send_header("Content-Type", content_type)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))

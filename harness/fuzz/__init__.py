@@ -2,7 +2,8 @@
 Returns results (harness.fuzz.results); never prints.
 
 Modules: session (runs services, loads specs, base paths), engine (the adapter: the only importer of
-schemathesis.engine), auth (client_credentials, headers, hook), results (the harness's own data).
+schemathesis.engine), auth (client_credentials, headers, hook), results (the harness's own data), logs (a finding's
+own lines in the service's log).
 
 May import: harness.errors, harness.spec, harness.runtime, harness.fuzz, schemathesis, hypothesis, requests, yaml,
 the standard library.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.fuzz.results import SERVICE_WIDE, Finding
+from harness.fuzz.results import SERVICE_WIDE, Exchange, Finding
 
 UNIT_PHASES = ("examples", "coverage", "fuzzing")
 STATEFUL = "stateful"
@@ -33,6 +33,7 @@ class EngineRun:
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
     stateful_requests: int = 0  # requests of the stateful phase's sequences
+    exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in the order of their answers
 
     def every_answer_is(self, status: int) -> bool:
         """Whether there were answers and every one of them had `status` (e.g. 404: nothing is served there)."""
@@ -160,7 +161,12 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                             f"{event.exception}", kind="error"), "")
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
+    run.exchanges.sort(key=lambda exchange: exchange.answered)
     run.findings = list(found.values())
+    for finding in run.findings:  # an error event names no recorded request: the first one that got no answer
+        if finding.exchange is None and finding.request:
+            finding.exchange = next((e for e in run.exchanges if e.status is None
+                                     and f"{e.method} {e.target}" == finding.request), None)
     return run
 
 
@@ -204,6 +210,7 @@ def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
         node = recorder.cases.get(case_id)
         operation = node.value.operation.label if node is not None else label
         run.requests += 1
+        run.exchanges.append(_exchange(interaction))
         if operation:
             run.requests_by_operation[operation] += 1
         if label and interaction.response is not None:
@@ -223,10 +230,11 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
         interaction = recorder.interactions.get(case_id)
         response = interaction.response if interaction is not None else None
         request = _request_line(interaction)
+        exchange = _exchange(interaction) if interaction is not None else None
         for check in checks:
             if check.status.name == "ERROR":
                 findings.append((Finding(operation, check.name, f"the check {check.name} crashed", kind="error",
-                                         request=request), None))
+                                         request=request, exchange=exchange), None))
             if check.status.name != "FAILURE" or check.failure_info is None:
                 continue
             failure = check.failure_info.failure
@@ -234,7 +242,8 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
                                      config=schema.config.output).strip()  # "[500] Internal Server Error: `...`"
             detail = "\n\n".join(part for part in (_dedent(failure.message or ""), answer) if part)
             findings.append((Finding(operation, check.name, failure.title, detail=detail,
-                                     curl=check.failure_info.code_sample.strip(), request=request),
+                                     curl=check.failure_info.code_sample.strip(), request=request,
+                                     exchange=exchange),
                              (check.name, failure)))
     return findings
 
@@ -261,6 +270,16 @@ def _request_line(interaction: Any) -> str:
     if interaction is None:
         return ""
     return f"{interaction.request.method} {_target(interaction.request.uri)}"
+
+
+def _exchange(interaction: Any) -> Exchange:
+    """The request of a recorded interaction, its status and its times (the interaction is recorded when the answer
+    came; `elapsed` is how long the answer took)."""
+    response = interaction.response
+    elapsed = float(getattr(response, "elapsed", 0.0) or 0.0) if response is not None else 0.0
+    return Exchange(interaction.request.method, _target(interaction.request.uri),
+                    response.status_code if response is not None else None,
+                    interaction.timestamp - elapsed, interaction.timestamp)
 
 
 def _target(url: str) -> str:

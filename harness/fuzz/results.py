@@ -8,6 +8,18 @@ from typing import Literal
 SERVICE_WIDE = "(service)"  # the `operation` of a finding about the whole service (base path, a fatal engine error)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request the engine sent and what came back: `status` None when no answer came. `sent` and `answered` are
+    `time.time()` seconds (sent: the answer's time less the time the answer took)."""
+
+    method: str
+    target: str  # "/path?query", as an access log shows it
+    status: int | None
+    sent: float
+    answered: float
+
+
 @dataclass
 class Finding:
     """One distinct problem: a failed check, a network error or timeout, an operation that cannot be parsed or sent
@@ -21,6 +33,9 @@ class Finding:
     curl: str = ""  # one command per request of the failing case or sequence ("" when nothing was sent)
     request: str = ""  # "GET /path?query" of the failing request, to find the service's log lines for it
     phases: list[str] = field(default_factory=list)
+    exchange: Exchange | None = None  # the failing request, when the engine recorded it
+    log: list[str] = field(default_factory=list)  # the service's lines for the failing request (fuzz.logs.match)
+    log_note: str = ""  # why lines are missing or not shown: identical requests that cannot be told apart, ...
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -46,8 +61,10 @@ class ServiceResult:
     checks: list[str] = field(default_factory=list)  # the checks run
     excluded: dict[str, str] = field(default_factory=dict)  # {check or kind of finding: the written reason}
     seconds: float = 0.0  # wall time of the run, time.monotonic()
-    log: str = ""  # the service's log during the run (raw; report/ strips ANSI codes), when something was found
+    log: str = ""  # the service's log during the run (no ANSI codes, no timestamps), when something was found
     stateful_requests: int = 0  # requests of the stateful phase's sequences
+    exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in order; emptied once the
+    # findings' log lines are found (fuzz.logs.attach_log)
     # services fuzzed before this one in the same run, in order: their requests may have changed what it answered
     fuzzed_before: list[str] = field(default_factory=list)
     # the options given to the run that decide the data, as written on a command line ({"mode": "negative", ...})

@@ -31,6 +31,7 @@ import requests
 from harness.errors import HarnessError, SpecUnavailable
 from harness.fuzz.auth import Headers, auth_headers, check_auth
 from harness.fuzz.engine import EngineRun, EngineSettings, run_schema, st_run_defaults
+from harness.fuzz.logs import attach_log
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
 from harness.spec.model import ServiceSpec, TopologySpec
@@ -164,14 +165,15 @@ class ServiceView:
     name: str
     url: str
 
-    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str:
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False,
+             stream: str | None = None) -> str:
         return ""  # read by the parent process, which holds the Docker client
 
 
 @dataclass(frozen=True)
 class TopologyView:
     """A running topology as a fuzzing process sees it: its spec and each service's URL (`view["api"].url`). An
-    auth hook gets this in a run of several services at once."""
+    auth hook gets this when several services are fuzzed (each in a process of its own)."""
 
     spec: TopologySpec
     urls: dict[str, str]
@@ -268,11 +270,9 @@ def _fork_server() -> Any:
 
 def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: float) -> ServiceResult:
     result = run.result()
-    if result.findings:
-        try:
-            result.log = topology.masker(topology[name].logs(since=since))  # a service may log a secret
-        except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
-            result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
+    # a service may log a secret
+    attach_log(result, lambda stream: topology[name].logs(since=since, timestamps=True, stream=stream),
+               topology.masker)
     return result
 
 
@@ -325,6 +325,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
                     detail=f"every request under {url} was answered 404; the same paths under {base} are served, "
                            "so the results below are from there. Either the spec's base path (OpenAPI 3 `servers`, "
                            "Swagger 2 `basePath`) or the service's routes are wrong."))
+                probe.exchanges = run.exchanges + probe.exchanges  # the first run's are in the log too
                 run, url = probe, base
             else:
                 notes.append(_all_404(url))
@@ -333,17 +334,15 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
                            operations=labels + list(broken), requests=run.requests,
                            requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
-                           stateful_requests=run.stateful_requests,
+                           stateful_requests=run.stateful_requests, exchanges=run.exchanges,
                            excluded={e.check: e.reason for e in spec.fuzz.exclude})
     # written exclusions cover the harness's own checks too
     result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken)
                        if f.check not in result.excluded]
     result.seconds = time.monotonic() - started
-    if result.findings:
-        try:
-            result.log = Masker(topology.spec)(service.logs(since=log_since))  # a service may log a secret
-        except Exception as error:  # noqa: BLE001 - a report must not fail because a log is unreadable
-            result.log = f"(log of {name} unavailable: {type(error).__name__}: {error})"
+    if not isinstance(topology, TopologyView):  # else the parent process reads the log (_with_log)
+        attach_log(result, lambda stream: service.logs(since=log_since, timestamps=True, stream=stream),
+                   Masker(topology.spec))  # a service may log a secret
     return result
 
 

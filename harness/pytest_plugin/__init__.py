@@ -103,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
+    _check_pact_options(config, file)
     if file is not None:
         config.pluginmanager.register(TopologySession(config, file), PLUGIN_NAME)
     report = page_plugin.report_file(config)
@@ -125,6 +126,16 @@ def _require_extras(config: pytest.Config) -> None:
                 require(flag, needs)
     except ExtraMissing as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _check_pact_options(config: pytest.Config, file: Path | None) -> None:
+    """--pact-verify without a topology, or --pacts without --pact-verify, would verify nothing: a usage error."""
+    if config.getoption("pact_verify") and file is None:
+        raise pytest.UsageError("--pact-verify needs a topology to verify the pacts against: run pytest with "
+                                "--topology FILE (or set the ini key `topology`)")
+    if config.getoption("pacts") and not config.getoption("pact_verify"):
+        raise pytest.UsageError(f"--pacts {config.getoption('pacts')} names the folder --pact-verify verifies, "
+                                "and --pact-verify is not given: add it (or leave --pacts out)")
 
 
 def _topology_file(config: pytest.Config) -> Path | None:

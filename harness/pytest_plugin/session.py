@@ -120,6 +120,8 @@ class TopologySession:
             raise pytest.UsageError(str(error)) from None
         if config.getoption("fuzz"):  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
             self._check_fuzz_options()
+        if config.getoption("pact_verify"):  # likewise: every problem of the pact files, before anything starts
+            self.pact_selection = self._select_pacts()
         if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
             try:
                 connect()  # fail early, before any test, when the engine does not answer
@@ -368,18 +370,25 @@ class TopologySession:
             for exclusion in self.spec.services[name].fuzz.exclude:  # skipped, with the written reason
                 add(name, f"excluded {exclusion.check}", excluded=exclusion.reason)
 
-    def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """One item per pact file: verified, failed, error (unreadable, provider not a service: the item fails
-        with the reason) or excluded (skipped with the reason). Outside consumers' pacts are items too."""
+    def _select_pacts(self) -> Any:
+        """--pact-verify: the pacts and their handlers; what the files show to be wrong (unreadable pacts, providers
+        that are not services, missing handlers, ...) is one usage error listing every problem, as `harness verify`
+        refuses them."""
         from harness.contracts.run import select_pacts
         from harness.errors import HarnessError
 
         assert self.spec is not None
         folder = self.config.getoption("pacts") or self.config.getoption("pact_dir")
         try:
-            self.pact_selection = select_pacts(self.spec, Path(folder) if folder else None)
+            return select_pacts(self.spec, Path(folder) if folder else None)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+
+    def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """One item per pact file: verified, failed, error (the verifier could not run it: the item fails with the
+        reason) or excluded (skipped with the reason). Outside consumers' pacts are items too."""
+        if self.pact_selection is None:
+            self.pact_selection = self._select_pacts()
         self.pacts_run = True
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for note in self.pact_selection.notes:
@@ -544,6 +553,8 @@ class TopologySession:
     def _finish(self, session: pytest.Session) -> None:
         if self.verifier is not None:
             self.verifier.close()
+        if self.pact_selection is not None:
+            self.pact_selection.registry.close()  # the event loop of async handlers
         if self.worker is not None:
             self._send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
@@ -639,9 +650,14 @@ class TopologySession:
             terminalreporter.section("results of xdist workers that could not be collected", red=True)
             for note in self.lost:
                 terminalreporter.write_line(f"- {note}: the contract matrix and the report page miss its results")
-        # --collect-only, or -k leaving no pact: nothing was verified, and the last run's matrix stays as it was
-        if self.pacts_run and self.pact_results:
+        # --collect-only, -k leaving no pact, every pact excluded: nothing was verified, and the last run's matrix
+        # stays as it was
+        if self.pacts_run and any(result.verdict != "excluded" for result in self.pact_results):
             self._report_matrix(terminalreporter)
+        elif self.pacts_run and self.pact_results:
+            terminalreporter.write_line("nothing was verified (every pact run is excluded): the contract matrix in "
+                                        f"{self.config.rootpath / 'reports'} is left as the last run that verified "
+                                        "wrote it")
         if self.restored:
             terminalreporter.section("topology restored at the end of the session")
             for note in self.restored:

@@ -32,15 +32,16 @@ def headline(result: PactResult) -> str:
             f"interaction(s){detail} in {result.seconds:.2f} s{where}")
 
 
-def failure_text(result: PactResult) -> str:
-    """The provider's log of this verification, then the verifier's report (its summary ends the text)."""
+def failure_text(result: PactResult, reason: bool = True) -> str:
+    """The provider's log of this verification, then the verifier's report (its summary ends the text), then, for
+    an error, its reason (`reason=False`: not, when the headline above already says it)."""
     parts = []
     if result.provider_log.strip() and not result.ok:
         parts.append(f"--- log of {result.provider_service or result.provider} during this verification ---\n"
                      f"{strip_ansi(result.provider_log).rstrip()}\n--- end of log ---")
     if result.report.strip():
         parts.append(strip_ansi(result.report).strip("\n"))
-    if result.verdict == "error":
+    if result.verdict == "error" and reason:
         parts.append(f"ERROR {result.edge}: {result.reason}")
     return "\n".join(parts)
 
@@ -49,7 +50,7 @@ def print_result(result: PactResult, err: Console) -> None:
     mark = MARK[result.verdict]
     err.print(f"{mark} {escape(headline(result).split(' ', 1)[1])}", soft_wrap=True, highlight=False)
     if not result.ok or any(not i.passed for i in result.interactions):  # a failing pending interaction too
-        text = failure_text(result)
+        text = failure_text(result, reason=False)  # the headline says it
         if text:
             err.print(text, markup=False, highlight=False, soft_wrap=True)
 

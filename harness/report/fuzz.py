@@ -1,10 +1,9 @@
 """Fuzzing results as people read them: a line per service; each distinct finding with its check, the phases it was
 seen in, schemathesis' detail (status, schema path and value, response excerpt), the curl command that redoes it, the
-service's log lines for that request (without ANSI codes) and the seed; and JUnit."""
+service's log lines of that request (its access line and traceback, harness.fuzz.logs) and the seed; and JUnit."""
 
 from __future__ import annotations
 
-import re
 import shlex
 import textwrap
 from collections.abc import Iterable
@@ -15,7 +14,6 @@ from rich.console import Console
 
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.junit import Case, write_junit
-from harness.report.text import strip_ansi
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,6 @@ CLI_FLAGS = {"seed": "--seed", "service": "--service", "mode": "--mode", "checks
 PYTEST_FLAGS = {name: "--fuzz-" + flag.removeprefix("--") for name, flag in CLI_FLAGS.items()}
 CLI_RERUN = Rerun(["harness", "fuzz"], CLI_FLAGS)
 PYTEST_RERUN = Rerun(["pytest", "--fuzz"], PYTEST_FLAGS)
-LOG_LINES, LOG_LINE_CHARS = 5, 300
-_ERROR_LINE = re.compile(r"Traceback|Error\b|Exception\b|panic|FATAL", re.IGNORECASE)
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -93,34 +89,17 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun =
             lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
-        logged = log_lines_for(finding, result.log)
-        if logged:
-            lines += ["    the service's log for it:", *(f"      | {line}" for line in logged)]
+        lines += log_text(finding)
     lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
-def log_lines_for(finding: Finding, log: str, limit: int = LOG_LINES) -> list[str]:
-    """The service's last log lines for the failing request (ANSI codes out, long lines cut): those naming its exact
-    target (path and query), else for a request that got no answer the last error lines logged, else its path."""
-    method, _, target = finding.request.partition(" ")
-    if not target:
-        return []
-    lines = [line.strip() for line in strip_ansi(log).splitlines() if line.strip()]
-    path = target.split("?", 1)[0]
-    chosen = [line for line in lines if _mentions(line, target)]
-    chosen = [line for line in chosen if method in line] or chosen  # not the other methods st run tries on it
-    if not chosen and finding.kind == "error":  # no answer (a crash): the request is rarely logged, the crash is
-        chosen = [line for line in lines if _ERROR_LINE.search(line)]
-    elif not chosen:
-        by_path = [line for line in lines if _mentions(line, path)]
-        chosen = [line for line in by_path if method in line] or by_path
-    return [line if len(line) <= LOG_LINE_CHARS else line[:LOG_LINE_CHARS] + " ..." for line in chosen[-limit:]]
-
-
-def _mentions(line: str, target: str) -> bool:
-    """Whether `line` names the request target `target` itself (not a longer path that contains it)."""
-    return re.search(rf"(?<![\w.~%/-]){re.escape(target)}(?![\w.~%/?=&-])", line) is not None
+def log_text(finding: Finding) -> list[str]:
+    """The service's log lines of the failing request under a finding, and why some are not shown (fuzz.logs)."""
+    if finding.log:
+        note = [f"      ({finding.log_note})"] if finding.log_note else []
+        return ["    the service's log for it:", *(f"      | {line}" for line in finding.log), *note]
+    return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
 def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CLI_RERUN) -> Path:

@@ -296,10 +296,8 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
 
 def _finding(finding: Finding, result: ServiceResult, esc: Callable[[Any], str]) -> str:
     """A finding: the check and title, phases and seed, schemathesis' detail, the curl, the service's log lines."""
-    from harness.report.fuzz import log_lines_for
-
     phases = f"{', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}; " if finding.phases else ""
-    logged = log_lines_for(finding, result.log)
+    logged = finding.log + ([f"({finding.log_note})"] if finding.log_note else [])
     return (f'<div class="finding {finding.kind}">{"<b>error</b> " if finding.kind == "error" else ""}'
             f"<b>{esc(finding.check)}</b>: {esc(finding.title)} <span class=note>({phases}seed {result.seed})</span>"
             + (f"<pre>{esc(clip(finding.detail, 4000))}</pre>" if finding.detail else "")

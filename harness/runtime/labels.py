@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
+ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
 
 def owner_id(pid: int | None = None) -> str:
@@ -51,11 +53,29 @@ def _start_time(pid: int) -> str:
 
 
 def owner_alive(owner: str) -> bool:
+    """Whether the process of `owner` (an owner_id) still runs; True when this machine cannot tell (another host,
+    an owner label of another form)."""
+    return owner_gone(owner) is not True
+
+
+def owner_gone(owner: str) -> bool | None:
+    """True when the process of `owner` (an owner_id) has ended, False when it runs, None when this machine cannot
+    tell (it ran on another host, or the label has another form)."""
     host, _, rest = owner.partition(":")
     pid_text, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid_text.isdigit():
-        return True  # not ours to judge
-    return _start_time(int(pid_text)) == started
+        return None  # not ours to judge
+    return _start_time(int(pid_text)) != started
+
+
+def owner_process(owner: str) -> str:
+    """`owner` (an owner_id) as people say it: "process 1234", or "process 1234 on host ci-7" for another host; a
+    label of another form as it is ("unknown" when empty)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if not pid.isdigit():
+        return owner or "unknown"
+    return f"process {pid}" + ("" if host == socket.gethostname() else f" on host {host}")
 
 
 def run_labels(run_id: str, topology: str, file: Path, keep: bool, owner: str | None = None,
@@ -90,10 +110,17 @@ class Run:
     shared: bool = False  # other sessions may use it: `harness up`, kept runs
     containers: list = field(default_factory=list)
     networks: list = field(default_factory=list)
+    started: bool = False  # its start finished (mark_started); False also for runs of harness versions before that
 
     @property
     def owner_alive(self) -> bool:
         return owner_alive(self.owner)
+
+    @property
+    def orphaned(self) -> bool:
+        """Not kept, and its owner process has ended (it died before removing it): a leftover, removed by the next
+        start, `harness down` or `harness down --run RUN`."""
+        return not self.kept and not self.owner_alive
 
     @property
     def created(self) -> int:
@@ -116,6 +143,8 @@ def list_runs(client: docker.DockerClient, file: Path | None = None) -> list[Run
             run.containers.append(resource)
         elif isinstance(resource, Network):
             run.networks.append(resource)
+        elif labels.get(STARTED) == "true":
+            run.started = True
     return sorted(runs.values(), key=lambda run: run.created, reverse=True)
 
 
@@ -134,6 +163,13 @@ def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
     client.volumes.create(labels={**labels, STARTED: "true"})
 
 
+def unmark_started(client: docker.DockerClient, run_id: str) -> None:
+    """Take back the mark that the run `run_id` finished its start (it is being updated: some services are not
+    there yet)."""
+    for volume in listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})):
+        _ignore_gone(volume.remove)
+
+
 def started_fully(client: docker.DockerClient, run_id: str) -> bool:
     return bool(listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]})))
 
@@ -144,18 +180,34 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
     Objects already gone (removed by another session) are skipped."""
     label = {"label": f"{RUN}={run_id}"}
     containers = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-    _remove_containers(containers)
+    remove_containers(containers)
     for network in listed(lambda: client.networks.list(filters=label)):
         try:
             _ignore_gone(network.remove)
         except docker.errors.APIError:  # a container joined while we were removing: remove it too, then retry
             late = listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
-            _remove_containers(late)
+            remove_containers(late)
             containers += late
             _ignore_gone(network.remove)
     for volume in listed(lambda: client.volumes.list(filters=label)):  # named and anonymous volumes
         _ignore_gone(volume.remove)
+    # an image's anonymous volume carried over to a replacing container (`Topology._updated`) is mounted by name
+    # there, so `docker rm -v` leaves it
+    remove_unused_volumes(client, [m["Name"] for c in containers for m in c.attrs.get("Mounts") or []
+                                   if m.get("Type") == "volume" and ANONYMOUS_VOLUME.fullmatch(m.get("Name") or "")])
     return len(containers)
+
+
+def remove_unused_volumes(client: docker.DockerClient, names: list[str]) -> None:
+    """Remove the volumes `names` that no container uses (those in use or already gone are left)."""
+    for name in dict.fromkeys(names):
+        try:
+            client.api.remove_volume(name)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # in use
+                raise
 
 
 def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, file: Path | None = None,
@@ -202,9 +254,11 @@ def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Containe
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
-def _remove_containers(containers: list) -> None:
+def remove_containers(containers: list, volumes: bool = True) -> None:
+    """Remove `containers` at once (with their anonymous volumes, unless `volumes` is false); those already gone are
+    skipped."""
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(containers)))) as pool:
-        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=True)), containers))
+        list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=volumes)), containers))
 
 
 def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list

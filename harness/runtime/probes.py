@@ -3,6 +3,7 @@ inside the container."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import urllib.error
 import urllib.request
@@ -26,8 +27,9 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
                 status = response.status
         except urllib.error.HTTPError as error:
             status = error.code
-        except (OSError, ValueError) as error:
-            return f"no HTTP answer ({getattr(error, 'reason', error)})"
+        except (OSError, ValueError, http.client.HTTPException) as error:  # refused, reset, cut off mid-answer
+            reason = getattr(error, "reason", error)
+            return f"no HTTP answer ({str(reason) or type(reason).__name__})"
         return None if status == probe.http.status else f"status {status}"
     if probe.tcp:
         return None if _tcp_accepts(host_port[probe.tcp], host) else f"nothing accepts connections on port {probe.tcp}"

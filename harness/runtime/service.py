@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import docker.errors
+import urllib3.exceptions
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
 from harness.runtime.probes import probe_once, url_host
-from harness.spec.model import ServiceSpec
+from harness.spec.model import ReadyProbe, ServiceSpec
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Edge
@@ -104,15 +105,18 @@ class Service:
             return "removed"
         return str(self.container.status)
 
-    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str:
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False,
+             stream: str | None = None) -> str:
         """The service's stdout and stderr as text (undecodable bytes replaced).
 
         Args:
             since: only lines Docker received at or after this wall-clock time (a `time.time()` value, seconds).
             tail: only the last `tail` lines.
             timestamps: each line starts with the time Docker received it (RFC 3339, nanoseconds) and a space.
+            stream: "stdout" or "stderr": only that one.
         """
-        options: dict = {"stdout": True, "stderr": True, "timestamps": timestamps}
+        options: dict = {"stdout": stream in (None, "stdout"), "stderr": stream in (None, "stderr"),
+                         "timestamps": timestamps}
         if since is not None:
             options["since"] = since
         if tail is not None:
@@ -267,8 +271,10 @@ class Service:
             "ready", or "completed" for a container that exited 0 (a job, or a service with no probe).
 
         Raises:
-            ServiceExited: it exited (non-zero, or at all while it has a probe): the code and its log.
+            ServiceExited: it exited (non-zero, or at all while it has a probe), also while a probe ran: the code,
+                an OOM kill, and its log.
             ServiceNotReady: not ready (a job: not finished) within its timeout.
+            DockerError: its container was removed meanwhile (by something else).
         """
         deadline = started + self.spec.timeout
         probe = None if self.spec.job else self.spec.probe
@@ -280,25 +286,19 @@ class Service:
             if cancelled is not None and cancelled.is_set():
                 raise StartCancelled()
             if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
-                self.container.reload()
+                state = self._state(cancelled)
                 status_read = time.monotonic()
                 if self.container.status in ("exited", "dead"):
-                    code = self.container.attrs["State"]["ExitCode"]
-                    if code == 0 and probe is None:
+                    if state.get("ExitCode") == 0 and probe is None:
                         return "completed"
-                    raise ServiceExited(
-                        f"service '{self.name}' exited with code {code} during startup"
-                        f"{' (a job must exit 0)' if self.spec.job else ''}. "
-                        f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
-                        "Fix the service's command or configuration (its log above says why it stopped).",
-                        service=self.name, container_exit=code)
+                    raise self._exited(state)
                 if self.container.status == "running" and running_since is None:
                     running_since = status_read
             if self.container.status == "running":
                 if self.spec.job:
                     seen = "still running"
                 elif probe is not None:
-                    seen = probe_once(probe, self.container, self.ports, log_since, self.host)
+                    seen = self._probe(probe, log_since, cancelled)
                     if seen is None:
                         return "ready"
                 elif running_since is not None and time.monotonic() - running_since >= SETTLE:
@@ -306,6 +306,9 @@ class Service:
                 else:
                     seen = "running for less than the settle time"
             if time.monotonic() > deadline:
+                last = self._state(cancelled)
+                if last.get("Status") in ("exited", "dead"):  # it died since the last look: that is why
+                    raise self._exited(last)
                 waited = time.monotonic() - started
                 if self.spec.job:
                     raise ServiceNotReady(
@@ -321,9 +324,85 @@ class Service:
             time.sleep(pause)
             pause = min(pause * 2, probe.interval if probe else 0.1)
 
+    def _probe(self, probe: ReadyProbe, log_since: float | None, cancelled: threading.Event | None) -> str | None:
+        """One probe attempt (None: ready). Docker refusing it because the container stopped or went away meanwhile
+        (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
+        container; a refusal while it still runs is what the probe saw."""
+        try:
+            return probe_once(probe, self.container, self.ports, log_since, self.host)
+        # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
+        # and TCP probes say their own connection errors as what they saw
+        except (OSError, urllib3.exceptions.HTTPError) as error:
+            state = self._state(cancelled)
+            if state.get("Status") in ("exited", "dead"):
+                raise self._exited(state) from None
+            return f"Docker refused the probe: {_explained(error)}"
+
+    def _state(self, cancelled: threading.Event | None = None) -> dict:
+        """The container's State now (and `self.container.status`).
+
+        Raises:
+            DockerError: the container is gone (removed by something else while it was starting).
+            StartCancelled: it is gone because the start was abandoned (the teardown removed it).
+        """
+        try:
+            self.container.reload()
+            gone = self.container.status == "removing"
+        except docker.errors.NotFound:
+            gone = True
+        if gone:
+            if cancelled is not None and cancelled.is_set():
+                raise StartCancelled() from None
+            raise DockerError(
+                f"service '{self.name}': its container was removed while the harness waited for it to be ready, by "
+                "something outside this start; its exit code and log went with it",
+                service=self.name, operation="start",
+                hint="Look for what removes containers of this topology meanwhile (`harness down`, `docker rm`, a "
+                     "prune in another terminal or CI step), then start it again.")
+        return self.container.attrs.get("State") or {}
+
+    def ended(self) -> HarnessError | None:
+        """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
+        last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
+        try:
+            state = self._state()
+        except DockerError as error:
+            return error
+        return self._exited(state) if state.get("Status") in ("exited", "dead") else None
+
+    def _exited(self, state: dict) -> ServiceExited:
+        code = state.get("ExitCode")
+        return ServiceExited(
+            f"service '{self.name}' {exit_summary(state)} during startup"
+            f"{' (a job must exit 0)' if self.spec.job else ''}. "
+            f"Last {LOG_TAIL} lines of its log:\n{self._log_tail()}\n"
+            + ("Give it more memory, or make it use less (its log above may say what it was doing)."
+               if state.get("OOMKilled") else
+               "Fix the service's command or configuration (its log above says why it stopped)."),
+            service=self.name, container_exit=code, oom_killed=bool(state.get("OOMKilled")))
+
     def _log_tail(self) -> str:
-        lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
+        try:
+            lines = self.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
+        except docker.errors.NotFound:
+            lines = ["(its container is gone, and its log with it)"]
         return "\n".join(f"  | {line}" for line in lines)
+
+
+def exit_summary(state: dict) -> str:
+    """How a container ended, from its inspect `State`: "exited with code 3", "exited with code 137 (killed by the
+    kernel: out of memory)", "is dead with exit code 1 (Docker's error)"."""
+    code = state.get("ExitCode", "?")
+    what = f"is dead with exit code {code}" if state.get("Status") == "dead" else f"exited with code {code}"
+    why = ["killed by the kernel: out of memory"] if state.get("OOMKilled") else []
+    why += [state["Error"]] if state.get("Error") else []
+    return what + (f" ({'; '.join(why)})" if why else "")
+
+
+def _explained(error: Exception) -> str:
+    """Docker's own explanation (or the connection's error), without docker-py's request line."""
+    text = FULL_ID.sub(lambda match: match[0][:12], str(getattr(error, "explanation", None) or error).strip())
+    return text[:300]
 
 
 FULL_ID = re.compile(r"\b[0-9a-f]{64}\b")  # Docker's messages name containers by their full id

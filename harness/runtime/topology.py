@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -37,8 +37,8 @@ from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.images import build_image, content_tag, prepare_images, substitute
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
-from harness.spec.model import ServiceSpec, TopologySpec
-from harness.spec.plan import StartPlan
+from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
+from harness.spec.plan import StartPlan, restarted_by
 from harness.spec.secrets import Masker
 
 LOG_LINES_OF_THE_DEAD = 20
@@ -250,25 +250,30 @@ class Topology:
         run_labels = L.run_labels(run_id, spec.project, spec.file, keep, owner, shared)
         network = network_name(spec, run_id)
         topology = cls(spec, client, run_id, network, keep)
+        topology._run(_Starter(topology, network, run_labels, topology._masked(progress)))
+        return topology
+
+    def _masked(self, progress: Progress | None) -> Progress:
+        """`progress` with this topology's secrets hidden (a probe command may carry one: compose interpolation)."""
         report = progress or (lambda event: None)
+        return lambda event: report(replace(event, detail=self.masker(event.detail)) if event.detail else event)
 
-        def masked(event: StartEvent) -> None:  # a probe command may carry a secret (compose interpolation)
-            report(replace(event, detail=topology.masker(event.detail)) if event.detail else event)
-
-        starter = _Starter(topology, network, run_labels, masked)
+    def _run(self, starter: _Starter) -> None:
+        """Start what `starter` starts; the run is then marked as started. On any failure (or Ctrl-C) the whole
+        run is removed, as a failed start leaves nothing running."""
         try:
             starter.run()
-            if keep:  # a later session reuses it as it is only if this start finished
-                L.mark_started(client, run_labels)
+            # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
+            # are still starting, or were left by an owner that died while starting them
+            L.mark_started(self.client, starter.run_labels)
         except BaseException as error:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
             finally:
-                topology.close()
+                self.close()
             if isinstance(error, HarnessError):
-                topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
+                self.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
             raise
-        return topology
 
     @classmethod
     @contextmanager
@@ -276,7 +281,8 @@ class Topology:
                           say: Callable[[str], None] = lambda text: None) -> Iterator[Topology]:
         """The running topology of `spec`'s file (`harness up --detach`) if it was started from the same spec and
         images; else one started for this block and removed at its end. A kept run of an older version of the file
-        is said so and replaced by a new kept run; a run of another live session is never touched. `say` gets one
+        is updated (`_updated`: only the services whose containers changed are replaced; a run whose start did not
+        finish is replaced whole); a run of another live session is never touched. `say` gets one
         line telling which (for the console). A kept run is used by one session at a time (`using_kept_run`): this
         waits while another uses it, and holds it until the block ends."""
         client = connect()
@@ -284,10 +290,13 @@ class Topology:
         using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
         with _closed_on_error(using), deciding(spec, say):
             run = _newest_run(client, spec)
-            changes = _changes(client, spec, run) if run is not None else []
+            difference = _difference(client, spec, run) if run is not None else None
+            changes = difference.lines() if difference is not None else []
             if run is not None and not changes:
                 say(f"using the running topology {spec.project} (run {run.run_id})")
                 found = cls._attached(spec, client, run)
+            elif run is not None and difference is not None and run.kept and L.started_fully(client, run.run_id):
+                found = cls._updated(spec, client, run, difference, progress, say)  # only what changed is replaced
             elif run is not None:
                 say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
                     f"{spec.file} ({'; '.join(changes)}): "
@@ -330,11 +339,13 @@ class Topology:
                         say: Callable[[str], None] = lambda text: None, owner: str | None = None,
                         held: bool = False) -> Topology:
         """The kept run of `spec`'s file (`harness up --detach`, `--topology-keep`, an earlier `--topology-reuse`) if
-        it was started from the same spec and images; else a new kept run, replacing kept runs of an older version
-        of the file (`say` is told what changed). Runs of other live sessions that are not kept are never used: their
-        owner removes them when it ends. A kept run whose start did not finish (its session ended first) is used once
-        each of its services is ready, else replaced. A kept run is replaced only when no session uses it
-        (`using_kept_run`, held while deciding; `held`: the caller's session holds it already).
+        it was started from the same spec and images; a kept run of an older version of the file is updated, as
+        `docker compose up` does: only the services whose containers changed are replaced (`_updated`; `say` is
+        told what happens to each service); else a new kept run is started. Runs of other live sessions that are
+        not kept are never used: their owner removes them when it ends. A kept run whose start did not finish (its
+        session ended first) is used once each of its services is ready, else replaced whole. A kept run is changed
+        only when no session uses it (`using_kept_run`, held while deciding; `held`: the caller's session holds it
+        already).
 
         Raises:
             As `start`.
@@ -344,18 +355,21 @@ class Topology:
         with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
             kept = [run for run in L.find_runs(client, spec.file) if run.topology == spec.project and run.kept]
             if kept:
-                changes = _changes(client, spec, kept[0])
+                difference = _difference(client, spec, kept[0])
+                changes = difference.lines()
+                started = L.started_fully(client, kept[0].run_id)
                 if not changes:
                     say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
                     topology = cls._attached(spec, client, kept[0])
                     topology.reused = True
-                    unready = None if L.started_fully(client, kept[0].run_id) else topology._finish_start(say)
+                    unready = None if started else topology._finish_start(say)
                     if unready is None:
                         return topology
                     say(f"the kept topology {spec.project} (run {kept[0].run_id}) is not ready ({unready}): "
                         "restarting it")
-                elif all(c.startswith("not running:") for c in changes) \
-                        and not L.started_fully(client, kept[0].run_id):
+                elif started and len(kept) == 1:  # as `docker compose up`: only what changed is replaced
+                    return cls._updated(spec, client, kept[0], difference, progress, say)
+                elif all(c.startswith("not running:") for c in changes) and not started:
                     say(f"the kept topology {spec.project} (run {kept[0].run_id}) did not finish its start (the "
                         f"session that started it ended first; {'; '.join(changes)}): restarting it")
                 else:
@@ -368,6 +382,46 @@ class Topology:
             return cls.start(spec, progress=progress, keep=True, owner=owner)
 
     @classmethod
+    def _updated(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run, difference: RunDifference,
+                 progress: Progress | None, say: Callable[[str], None]) -> Topology:
+        """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
+        services that changed are replaced (their named volumes kept), services new in the file are started, those
+        no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
+        replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
+        replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
+
+        Raises:
+            As `start`; the whole run is removed then, as a failed start leaves nothing running.
+        """
+        say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.file}: "
+            "updating it as `docker compose up` does (only a service whose container changed is replaced)")
+        replaced = {*difference.changed, *difference.removed}
+        restarting = restarted_by(spec, replaced)
+        say_update(spec, difference, say)
+        L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
+        labels = L.run_labels_of(run.containers[0])
+        topology = cls._attached(spec, client, run, leaving_out=replaced)
+        for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
+            if name in topology and topology[name].status == "running":
+                topology[name].stop()
+        replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
+        inherited = _anonymous_volumes(replacing)
+        L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
+        L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
+        try:
+            topology._run(_Starter(topology, topology.network or "", labels, topology._masked(progress),
+                                   kept=dict(topology.services), restarting=set(restarting), inherited=inherited))
+        finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
+            L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
+        topology.reused = True
+        done = [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+        done += [f"restarted {', '.join(restarting)}"] if restarting else []
+        done += [f"started {', '.join(difference.added)}"] if difference.added else []
+        done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
+        say(f"updated topology {spec.project} (run {run.run_id}): {'; '.join(done)}; it stays running")
+        return topology
+
+    @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
         """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
         client = connect()
@@ -375,12 +429,13 @@ class Topology:
         return cls._attached(spec, client, run) if run is not None else None
 
     @classmethod
-    def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run) -> Topology:
+    def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run,
+                  leaving_out: Collection[str] = ()) -> Topology:
         network = network_name(spec, run.run_id)  # not a container's: one a test left disconnected is on none
         topology = cls(spec, client, run.run_id, network, keep=True)
         for container in run.containers:
             name = L.labels_of(container).get(L.SERVICE, "")  # fault helpers have none
-            if name in spec.services:
+            if name in spec.services and name not in leaving_out:
                 topology._add(Service(name, spec.services[name], container, L.published_ports(container), network,
                                       host=service_host()))
         return topology
@@ -400,22 +455,61 @@ class Topology:
         return result
 
 
+def _anonymous_volumes(containers: list) -> dict[str, list[MountRef]]:
+    """Service -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as listed)."""
+    found: dict[str, list[MountRef]] = {}
+    for container in containers:
+        for mount in container.attrs.get("Mounts") or []:
+            if mount.get("Type") == "volume" and L.ANONYMOUS_VOLUME.fullmatch(mount.get("Name") or ""):
+                found.setdefault(L.labels_of(container)[L.SERVICE], []).append(
+                    MountRef("volume", mount["Name"], mount["Destination"], not mount.get("RW", True)))
+    return found
+
+
+def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None]) -> None:
+    """One line per service: what updating a run with `difference` does to it (file order, then the removed)."""
+    replaced = {*difference.changed, *difference.removed}
+    restarting = restarted_by(spec, replaced)
+    for name, service in spec.services.items():
+        what = difference.changed.get(name, [])
+        if name in difference.added:
+            say(f"  {name} is new in the file: starting it")
+        elif what is None:
+            say(f"  {name} was started by another version of the harness: replacing it")
+        elif what:
+            say(f"  {name} changed ({', '.join(what)}): replacing it")
+        elif name in restarting:
+            after = [d for d in service.restart_on_replace if d in replaced]
+            say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
+        elif depends := [d for d in service.depends_on if d in replaced]:
+            say(f"  {name} unchanged: kept (it depends on {', '.join(depends)}; Docker Compose does not replace a "
+                "dependent either)")
+        else:
+            say(f"  {name} unchanged: kept")
+    for name in difference.removed:
+        say(f"  {name} is no longer in the file: removing it")
+
+
 def _ready_or_why(service: Service) -> str | None:
     try:
         service.wait_ready(time.monotonic())
     except HarnessError as error:
         return str(error).splitlines()[0]
+    except docker.errors.APIError as error:
+        return f"service '{service.name}': the Docker engine refused: {_explain(error)}"
     return None
 
 
-# the parts of a signature, in its order, as a restart message names them
-SIGNATURE_PARTS = ("configuration", "environment", "image", "copied files")
+# the parts of a signature, in the order a message names them: what a container is started from
+SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files")
 
 
 def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
-    """What a service's container is started from, as `config.environment.image.copies`: a short hash each of its
-    validated spec (less its environment), its environment (env files read now), its image's id and the content of
-    its `copy: true` mounts. Equal signatures: the container can be reused; `signature_changes` names what differs."""
+    """What a service's container is started from, as JSON {part: short hash} (SIGNATURE_PARTS): its image (name
+    and id), its environment (env files read now), each container setting not at its default (CONTAINER_KEYS) and
+    the content of its `copy: true` mounts. Harness-only keys (HARNESS_ONLY_KEYS: ready, auth, openapi, fuzz, ...)
+    are not in it: changing them never replaces a container. Equal signatures: the container can be reused;
+    `signature_changes` names what differs."""
     try:
         environment = service.full_environment(base_dir)
     except Exception:  # noqa: BLE001 - an unreadable env file: the start reports it
@@ -427,18 +521,27 @@ def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> st
                 copies[mount.source] = copy_digest(base_dir / mount.source)
             except OSError as error:  # a missing source: the start reports it
                 copies[mount.source] = f"unreadable: {error.strerror}"
-    parts = [service.model_dump_json(exclude={"environment", "env_file"}), sorted(environment.items()), image_id,
-             sorted(copies.items())]
-    return ".".join(hashlib.sha256(json.dumps(part).encode()).hexdigest()[:12] for part in parts)
+    parts: dict[str, object] = {"image": [service.image, image_id], **service.container_settings()}
+    if environment:
+        parts["environment"] = sorted(environment.items())
+    if copies:
+        parts["copied files"] = sorted(copies.items())
+    return json.dumps({part: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+                       for part, value in parts.items()}, sort_keys=True)
 
 
 def signature_changes(running: str, expected: str) -> list[str] | None:
-    """The parts (SIGNATURE_PARTS) that differ between two signatures; None if `running` is of another form (its
-    container was started by another version of the harness)."""
-    old, new = running.split("."), expected.split(".")
-    if len(old) != len(SIGNATURE_PARTS) or len(new) != len(SIGNATURE_PARTS):
+    """The parts (SIGNATURE_PARTS) that differ between two signatures (a part missing from one is at its default);
+    None if `running` is of another form (its container was started by another version of the harness)."""
+    try:
+        old, new = json.loads(running), json.loads(expected)
+    except ValueError:
         return None
-    return [part for part, a, b in zip(SIGNATURE_PARTS, old, new, strict=True) if a != b]
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    order = {part: index for index, part in enumerate(SIGNATURE_PARTS)}
+    return sorted((part for part in {*old, *new} if old.get(part) != new.get(part)),
+                  key=lambda part: (order.get(part, len(order)), part))
 
 
 def network_name(spec: TopologySpec, run_id: str) -> str:
@@ -517,29 +620,54 @@ def _locked(spec: TopologySpec, kind: str, waiting: str, say: Callable[[str], No
     return handle
 
 
-def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:
-    """What differs between a running run and `spec` now (empty: the same topology)."""
+@dataclass(frozen=True)
+class RunDifference:
+    """How a running run differs from its file now, per service (empty: the same containers would be started)."""
+
+    changed: dict[str, list[str] | None]  # service -> the signature parts that differ; None: another harness version
+    added: list[str]  # in the file, not running
+    removed: list[str]  # running, no longer in the file
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.added or self.removed)
+
+    def lines(self) -> list[str]:
+        """One readable item per kind of difference, e.g. 'orders changed (environment, ports)'."""
+        lines = [f"not running: {', '.join(self.added)}"] if self.added else []
+        if self.removed:
+            lines.append(f"no longer in the file: {', '.join(self.removed)}")
+        lines += [f"{name} changed ({', '.join(what)})" if what is not None
+                  else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
+        return lines
+
+
+def _difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> RunDifference:
+    """What differs between a running run and `spec` now."""
     running = {L.labels_of(c)[L.SERVICE]: L.labels_of(c).get(L.SIGNATURE) for c in run.containers
                if L.SERVICE in L.labels_of(c)}  # fault helpers and the like belong to no service
     expected = Topology.signatures(client, spec)
-    changes = []
-    if added := sorted(set(expected) - set(running)):
-        changes.append(f"not running: {', '.join(added)}")
-    if removed := sorted(set(running) - set(expected)):
-        changes.append(f"no longer in the file: {', '.join(removed)}")
-    for name in expected:
-        if name in running and running[name] != expected[name]:
-            what = signature_changes(running[name] or "", expected[name])
-            changes.append(f"{name} changed ({', '.join(what)})" if what is not None
-                           else f"{name} was started by another version of the harness")
-    return changes
+    changed = {name: what for name in expected if name in running and running[name] != expected[name]
+               and (what := signature_changes(running[name] or "", expected[name])) != []}
+    return RunDifference(changed, added=sorted(set(expected) - set(running)),
+                         removed=sorted(set(running) - set(expected)))
+
+
+def _changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:
+    """What differs between a running run and `spec` now, one item per kind (empty: the same topology)."""
+    return _difference(client, spec, run).lines()
 
 
 class _Starter:
     """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
 
-    def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress) -> None:
+    def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress,
+                 kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
+                 inherited: dict[str, list[MountRef]] | None = None) -> None:
         self.topology = topology
+        self.updating = kept is not None  # a running run: its network is there
+        self.kept = kept or {}  # services of a run being updated, left running: only the others are started
+        self.restarting = restarting  # of the kept: started again once their dependencies are ready
+        self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
         self.spec = topology.spec
         self.network = network
         self.run_labels = run_labels
@@ -558,11 +686,11 @@ class _Starter:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
         run_images = prepare_images(self.topology.client, self.spec)
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
-        self.network_created = self._spawn(self._create_network, "network")
+        self.network_created = _done(self.network) if self.updating else self._spawn(self._create_network, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
         builds: dict[object, Future[str]] = {}
         for name, service in self.spec.services.items():
-            if service.build:
+            if service.build and name not in self.kept:
                 key: object = (service.build.context, service.build.dockerfile, service.build.target,
                                tuple(sorted(service.build.args.items())), service.image)
                 if key not in builds:
@@ -574,7 +702,10 @@ class _Starter:
             self.images[name] = self.built_as.get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
-                self.ready[name] = self._spawn(self._start, name)
+                if name in self.restarting:
+                    self.ready[name] = self._spawn(self._restart, name)
+                else:
+                    self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
         try:
             wait(self.ready.values(), return_when=FIRST_EXCEPTION)
             if self.failures:
@@ -610,8 +741,10 @@ class _Starter:
                 try:
                     future.set_result(work(name))
                 except docker.errors.APIError as error:  # any Docker refusal not said better where it happened
-                    raise DockerError(f"service '{name}': the Docker engine refused: {_explain(error)}",
-                                      service=name, operation="start", hint=_start_hint(error)) from None
+                    # a container that stopped or went away is why Docker refused: its exit code and log say more
+                    raise self._ended(name) or DockerError(
+                        f"service '{name}': the Docker engine refused: {_explain(error)}", service=name,
+                        operation="start", hint=_start_hint(error)) from None
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 if not isinstance(exc, StartCancelled):
                     with self.lock:
@@ -623,6 +756,16 @@ class _Starter:
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
         return future
+
+    def _ended(self, name: str) -> HarnessError | None:
+        """Why service `name`'s container, once created, no longer runs (Service.ended); None if it runs or was not
+        created yet."""
+        with self.lock:
+            service = self.topology.services.get(name)
+        try:
+            return service.ended() if service is not None else None
+        except docker.errors.APIError:
+            return None
 
     def _remove_container(self, name: str) -> None:
         try:
@@ -651,9 +794,10 @@ class _Starter:
                                   operation="create volume") from None
         return created
 
-    def _mounts(self, name: str) -> list[MountRef]:
+    def _mounts(self, name: str, image: str) -> list[MountRef]:
         """Bind mounts (paths relative to the topology file) and volumes; an anonymous volume gets a labelled
-        volume of its own, so that teardown finds it by the run's label."""
+        volume of its own, so that teardown finds it by the run's label. A replacing container also gets the
+        volumes Docker made for its image's VOLUMEs in the container it replaces (`inherited`)."""
         spec = self.spec.services[name]
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
@@ -666,6 +810,10 @@ class _Starter:
                 source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
             mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+        if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
+            declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
+            taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}
+            mounts += [m for m in self.inherited[name] if m.target in declared and m.target not in taken]
         return mounts
 
     def _build(self, name: str) -> str:
@@ -680,13 +828,26 @@ class _Starter:
         self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
 
+    def _restart(self, name: str) -> Service:
+        """Start a kept service again (stopped while a dependency was replaced) once its dependencies are ready."""
+        service = self.kept[name]
+        for dependency in service.spec.depends_on:
+            self._await(self.ready[dependency])
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        since = time.time()  # a log probe counts only the lines of this start
+        service.start(wait=False)
+        service.wait_ready(started, self.cancelled, log_since=since)
+        self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
+        return service
+
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
         image = str(self._await(self.images[name]))
         self._await(self.network_created)
         for dependency in spec.depends_on:
             self._await(self.ready[dependency])
-        mounts = self._mounts(name)
+        mounts = self._mounts(name, image)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         signature = service_signature(spec, _image_id(self.topology.client, image), self.spec.base_dir)
@@ -790,7 +951,7 @@ def _free_port(protocol: str = "tcp") -> int:
         return probe.getsockname()[1]
 
 
-def _done(value: str) -> Future[str]:
-    future: Future[str] = Future()
+def _done(value: object) -> Future:
+    future: Future = Future()
     future.set_result(value)
     return future

@@ -139,6 +139,7 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
             put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
         elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped
             put(key, [d for d, o in value.items() if d in names or (o or {}).get("required", True)], key)
+            put("restart_on_replace", [d for d in result.get(key, []) if (value[d] or {}).get("restart")], key)
         elif key == "x-topology":
             if not isinstance(value, dict):
                 raise source.error(at, "x-topology holds pytest-topology service keys (ready, timeout, openapi, ...)")

@@ -223,6 +223,20 @@ class FuzzSpec(_Strict):
     exclude: list[ExcludedCheck] = Field(default_factory=list)
 
 
+# What a change of each service key does to a running container (a kept run updated from an edited file):
+# CONTAINER_KEYS are what Docker gets, compared as written: a change replaces the container (`ports`: those
+# published, `published()`, so a readiness probe's port counts). RESOLVED_KEYS reach it through what they make: the
+# image (its id: a rebuild or a moved tag counts) and the environment (env files read now). HARNESS_ONLY_KEYS only
+# tell the harness how to start, wait for, call or test the service: a change never replaces a container
+# (`depends_on`: only the start order, left out of Docker Compose's config hash too).
+CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "volumes", "tmpfs",
+                  "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
+                  "sysctls", "stop_signal", "labels", "platform", "healthcheck")
+RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
+HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
+                     "consumes", "pact_name")
+
+
 class ServiceSpec(_Strict):
     image: str | None = None  # beside `build:`, the built image is also tagged with this name
     build: BuildSpec | None = None
@@ -237,6 +251,9 @@ class ServiceSpec(_Strict):
                                                                       "'8000-8002'; each published on a free port "
                                                                       "of 127.0.0.1")
     depends_on: list[str] = Field(default_factory=list)
+    restart_on_replace: list[str] = Field(
+        default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
+                                          "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
     ready: ReadyProbe | None = None
     healthcheck: Healthcheck | None = None
@@ -318,6 +335,14 @@ class ServiceSpec(_Strict):
             found += [(n, protocol) for n in numbers]
         found += [(p, "tcp") for p in (self.probe.ports() if self.probe else [])]
         return list(dict.fromkeys(found))
+
+    def container_settings(self) -> dict[str, Any]:
+        """The CONTAINER_KEYS that are not at their default, as JSON values (`ports`: `published()` as 'N/tcp')."""
+        settings = self.model_dump(mode="json", include=set(CONTAINER_KEYS) - {"ports"}, exclude_defaults=True,
+                                   by_alias=True)
+        if published := self.published():
+            settings["ports"] = [f"{port}/{protocol}" for port, protocol in published]
+        return settings
 
     def published_ports(self) -> list[int]:
         """TCP ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""

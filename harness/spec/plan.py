@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from harness.errors import DependencyCycle
 from harness.spec.model import TopologySpec
 
-__all__ = ["DependencyCycle", "StartPlan"]
+__all__ = ["DependencyCycle", "StartPlan", "restarted_by"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ class StartPlan:
             lines += [f"  {_node(name)} --> {_node(dep)}" for dep in deps]
             lines += [f"  {_node(name)} -.-> {_node(o)}" for o in self.consumes[name] if o not in deps]
         return "\n".join(lines)
+
+
+def restarted_by(spec: TopologySpec, replaced: Collection[str]) -> list[str]:
+    """The services an update replacing `replaced` restarts (file order): those it keeps whose `restart_on_replace`
+    names one of them. Direct dependents only, as Docker Compose (`depends_on: {db: {restart: true}}`): a service
+    restarted, not replaced, restarts nothing further."""
+    return [name for name, service in spec.services.items()
+            if name not in replaced and any(other in replaced for other in service.restart_on_replace)]
 
 
 def _node(name: str) -> str:

@@ -41,6 +41,10 @@ def _check_references(spec: TopologySpec, source: SourceMap) -> None:
     names = list(spec.services)
     problems: list[tuple[Path_, str]] = []
     for name, service in spec.services.items():
+        for index, other in enumerate(service.restart_on_replace):
+            if other not in service.depends_on:
+                problems.append((("services", name, "restart_on_replace", index), f"'{other}' is not in depends_on "
+                                 f"of '{name}' (restart_on_replace names some of its dependencies)"))
         for key in ("depends_on", "consumes"):
             for index, other in enumerate(getattr(service, key)):
                 path: Path_ = ("services", name, key, index)

@@ -144,8 +144,8 @@ def test_a_handler_registered_for_a_misspelt_provider_is_pointed_at(tmp_path: Pa
     topology = project(tmp_path, pact_folder, "misspelt", states=states)
     result = verify(topology)
     assert result.returncode == 2
-    assert ("provider state 'greeter is in a good mood' of relay->greeter (relay-greeter.json): one is registered for "
-            "provider 'greter', which is not a service of topology") in result.stderr
+    assert ("provider state 'greeter is in a good mood' of relay->greeter (relay-greeter.json) has no handler: one is "
+            "registered for provider 'greter', which is not a service of topology") in result.stderr
     assert "(did you mean 'greeter'?)" in result.stderr
 
 

@@ -8,10 +8,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 from xml.dom import minidom
 
 import pytest
+
+from harness.runtime import labels as L
 
 from .conftest import TOPOLOGIES
 
@@ -112,8 +116,8 @@ def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path:
     assert result.returncode == 2, result.stderr
     assert ("its provider 'SHOP' is not a service of topology 'contract-verdicts-names' (did you mean 'shop'? "
             "map the name with `pact_name: SHOP` on service shop") in result.stderr
-    assert matrix(topology) == {("web-frontend", "SHOP", "error", True)}
-    assert junit(topology) == [("web-frontend-SHOP.json", "error")]
+    assert "nothing was started" in result.stderr and "starting topology" not in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "junit.xml").exists()  # nothing was verified
     result = verify(topology, "--provider", "shop")
     assert result.returncode == 2
     assert "no pact to verify for provider shop" in result.stderr
@@ -121,13 +125,14 @@ def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path:
 
 
 def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path) -> None:
-    """`--provider` cannot know whose an unreadable file is: it keeps its error verdict (never dropped silently)."""
+    """`--provider` cannot know whose an unreadable file is: it is reported (never dropped silently), before anything
+    starts."""
     topology = project(tmp_path, "filtered", False, {"web-frontend-shop.json": pact("web-frontend", "shop", "items")})
     (tmp_path / "pacts" / "truncated.json").write_text('{"consumer": {"name": "web-frontend"}, "provider": ')
     result = verify(topology, "--provider", "shop", "--consumer", "web-frontend")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "pacts: 1 verified, 0 failed, 1 error, 0 excluded" in result.stderr
-    assert ("truncated.json", "error") in junit(topology)
+    assert "1 problem(s) in the pacts, the states modules or the options; nothing was started" in result.stderr
+    assert f"{tmp_path / 'pacts' / 'truncated.json'}:1: not valid JSON" in result.stderr
     # the topology excludes the kiosk's pacts, and this folder has none: a typo would look the same, so it is said
     assert (f"note: contracts.exclude {{consumer: legacy-kiosk}} leaves out no pact of {tmp_path / 'pacts'} "
             "(consumers there: web-frontend; providers: shop)") in result.stderr
@@ -168,12 +173,119 @@ def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path,
     shutil.copy(elsewhere / "web-frontend-shop.json", elsewhere / "mobile.json")
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
                                            "-rA")
-    result.assert_outcomes(passed=2, skipped=1, failed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # a pact whose provider is not a service: before any test
+    assert "other-nowhere.json: its provider 'nowhere' is not a service" in result.stderr.str()
+    (elsewhere / "other-nowhere.json").unlink()
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
+                                           "-rA")
+    result.assert_outcomes(passed=2, skipped=1)
     output = result.stdout.str()
-    assert "FAILED" in output and "pact[other->nowhere]" in output
     # mobile.json is a second pact of web-frontend->shop: file names keep the two items (and JUnit cases) apart
     assert "::pact[web-frontend->shop mobile.json]" in output
     assert "::pact[web-frontend->shop web-frontend-shop.json]" in output
-    assert "its provider 'nowhere' is not a service" in output
     assert "excluded: the kiosk is retired" in output
     assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
+
+
+def created_containers(docker_client: Any, topology: str, since: float) -> list[str]:
+    """Containers of `topology` the engine created since `since` (its event log: also one removed again)."""
+    events = docker_client.events(since=int(since) - 1, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container", "event": "create", "label": f"{L.TOPOLOGY}={topology}"})
+    return [event["id"] for event in events]
+
+
+def problem_folder(tmp_path: Path, variant: str) -> tuple[Path, list[str]]:
+    """A project whose pacts have four problems the files alone show, and the text of each."""
+    topology = project(tmp_path, variant, False, {
+        "web-frontend-SHOP.json": pact("web-frontend", "SHOP", "items"),       # provider not a service
+        "billing-shop.json": json.loads((PACTS / "v3-billing-shop.json").read_text()),  # no message producer
+        "not-a-pact.json": {"hello": "world"}})
+    (tmp_path / "pacts" / "truncated.json").write_text('{"consumer": {"name": "web-frontend"},\n "provider": ')
+    pacts = tmp_path / "pacts"
+    return topology, [
+        f"{pacts / 'truncated.json'}:2: not valid JSON",
+        f"{pacts / 'not-a-pact.json'}: not a pact file: it needs consumer.name, provider.name",
+        f"web-frontend-SHOP.json: its provider 'SHOP' is not a service of topology 'contract-verdicts-{variant}' (did "
+        "you mean 'shop'?",
+        "message producer 'an order created event' of billing->shop (billing-shop.json) is missing"]
+
+
+def test_every_problem_the_files_show_is_reported_once_before_anything_starts(tmp_path: Path,
+                                                                             docker_client: Any) -> None:
+    topology, problems = problem_folder(tmp_path, "static")
+    previous = tmp_path / "out" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 2, result.stdout + result.stderr
+    err = result.stderr
+    assert "4 problem(s) in the pacts, the states modules or the options; nothing was started:" in err
+    for problem in problems:
+        assert err.count(problem) == 1, (problem, err)
+    assert err.count("Register provider states and message producers with @provider_state") == 1
+    assert "Traceback" not in err and "starting topology" not in err
+    assert previous.read_text() == '{"from": "the last run"}'  # the last matrix stays
+    assert not (tmp_path / "junit.xml").exists()
+    assert created_containers(docker_client, "contract-verdicts-static", since) == []
+
+
+def test_pytest_pact_verify_reports_the_same_problems_as_one_usage_error(tmp_path: Path, docker_client: Any,
+                                                                         pytester: pytest.Pytester) -> None:
+    topology, problems = problem_folder(tmp_path, "static-pytest")
+    previous = pytester.path / "reports" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    pytester.makepyfile("def test_nothing(topology):\n    pass\n")
+    since = time.time()
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "4 problem(s) in the pacts, the states modules or the options; nothing was started:" in err
+    for problem in problems:
+        assert err.count(problem) == 1, (problem, err)
+    assert "Traceback" not in err + result.stdout.str()
+    assert previous.read_text() == '{"from": "the last run"}'
+    assert created_containers(docker_client, "contract-verdicts-static-pytest", since) == []
+
+
+def test_a_folder_of_unreadable_pacts_is_one_report_and_starts_nothing(tmp_path: Path, docker_client: Any) -> None:
+    topology = project(tmp_path, "unreadable", False, {"a.json": {"consumer": {"name": "x"}}})
+    (tmp_path / "pacts" / "b.json").write_text("[1, 2,")
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "2 problem(s)" in result.stderr
+    assert result.stderr.count("a.json: not a pact file") == 1 and result.stderr.count("b.json:1: not valid JSON") == 1
+    assert "no pact to verify" not in result.stderr  # each problem once: the two files say why
+    assert not (tmp_path / "out").exists()
+    assert created_containers(docker_client, "contract-verdicts-unreadable", since) == []
+
+
+def test_pact_verify_without_a_topology_or_pacts_without_pact_verify_is_a_usage_error(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("--pact-verify")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--pact-verify needs a topology to verify the pacts against" in result.stderr.str()
+    result = pytester.runpytest_subprocess("--pacts", "contracts")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--pacts contracts names the folder --pact-verify verifies, and --pact-verify is not given" in (
+        result.stderr.str())
+
+
+def test_a_run_whose_every_pact_is_excluded_starts_nothing_and_keeps_the_last_matrix(tmp_path: Path,
+                                                                                    docker_client: Any) -> None:
+    topology = project(tmp_path, "all-excluded", False, {"kiosk.json": pact("legacy-kiosk", "shop", "items")})
+    previous = tmp_path / "out" / "contract-matrix.json"
+    previous.parent.mkdir()
+    previous.write_text('{"from": "the last run"}')
+    since = time.time()
+    result = verify(topology)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "excluded legacy-kiosk->shop (kiosk.json): the kiosk is retired" in result.stderr
+    assert (f"nothing was verified (every pact is excluded): the contract matrix in {tmp_path / 'out'} is left as the "
+            "last run that verified wrote it") in result.stdout
+    assert previous.read_text() == '{"from": "the last run"}'
+    assert junit(topology) == [("kiosk.json", "skipped")]
+    assert created_containers(docker_client, "contract-verdicts-all-excluded", since) == []

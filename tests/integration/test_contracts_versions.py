@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +159,9 @@ def pact_for(project: Path, name: str, provider: str, edit: Any = None, suffix: 
     return target
 
 
-def plain_verdict(topology: Topology, file: Path, registry: Any, service: str) -> str:
-    """pact-python's Verifier, as its documentation shows it, with Python callables for states and messages."""
+def plain_verdict(topology: Topology, file: Path, registry: Any, service: str, as_is: bool = False) -> str:
+    """pact-python's Verifier, as its documentation shows it, with Python callables for states and messages.
+    `as_is`: the producers return pact-python's own message dict, handed to it unchanged."""
     from pact import Verifier
 
     pact = read_pact(file)
@@ -177,6 +180,8 @@ def plain_verdict(topology: Topology, file: Path, registry: Any, service: str) -
             produced = producer(topology, params, request_message((metadata or {})["request"]))
         else:
             produced = producer(topology, params)
+        if as_is:
+            return produced
         body, content_type, meta = encode_message(produced, pact.interaction(name))
         return {"contents": body, "metadata": meta, "content_type": content_type}
 
@@ -269,3 +274,153 @@ def test_a_synchronous_message_producer_gets_the_request_and_the_state_params(pr
     assert result.verdict == "failed"
     assert [i.description for i in result.interactions if not i.passed] == ["a stock query"]
     assert any("$.warehouse" in problem for i in result.interactions for problem in i.problems), result.report
+
+
+CONSUMER_TEST = """
+import json
+from pact import match
+
+
+def on_message(body, metadata):
+    \"\"\"The scheduler's message handler: a job (JSON) or a note (text).\"\"\"
+    if metadata["contentType"] == "application/json":
+        job = json.loads(str(body))
+        assert job["kind"] == "fetch" and isinstance(job["runner"], int) and metadata["topic"] == "jobs"
+    else:
+        assert str(body).startswith("job ")
+
+
+def test_scheduler_reads_jobs_and_notes(pact):
+    p = pact("scheduler", "shop")
+    (p.upon_receiving("a fetch job", "Async").given("runner 7 exists", runner=7)
+      .with_body({"runner": match.int(7), "kind": "fetch"}, "application/json").with_metadata({"topic": "jobs"}))
+    p.upon_receiving("a job note", "Async").given("the queue is open").with_body("job 7 queued", "text/plain")
+    p.verify(on_message, "Async")
+"""
+
+PACT_PYTHON_PRODUCERS = '''
+import json
+from harness.contracts import message_producer, provider_state
+
+
+def _producers(service, kind, note):
+    @provider_state("runner 7 exists", provider=service)
+    def runner(topology, params):
+        return {}
+
+    @provider_state("the queue is open", provider=service)
+    def queue(topology, params):
+        return {}
+
+    @message_producer("a fetch job", provider=service)
+    def job(topology, params):  # pact-python's own message: JSON as bytes
+        return {"contents": json.dumps({"runner": params["runner"], "kind": kind}).encode(),
+                "metadata": {"topic": "jobs"}, "content_type": "application/json"}
+
+    @message_producer("a job note", provider=service)
+    def note_(topology, params):  # text as bytes, no metadata
+        return {"contents": note.encode(), "metadata": None, "content_type": "text/plain"}
+
+    return runner, queue, job, note_
+
+
+shop = _producers("shop", "fetch", "job 7 queued")
+drifted = _producers("shop-drift", "refetch", "job 7 dropped")
+'''
+
+ASYNC_HANDLERS = '''
+import asyncio
+from harness.contracts import Message, message_producer, provider_state
+
+LOOPS = []  # the running loop of every call
+TEARDOWNS = []
+
+
+def _handlers(service, kind, note):
+    @provider_state("runner 7 exists", provider=service)
+    async def runner(topology, params):  # an async generator: setup, then teardown after the yield
+        LOOPS.append(asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        yield {}
+        TEARDOWNS.append((service, params["runner"]))
+
+    @provider_state("the queue is open", provider=service)
+    async def queue(topology, params):
+        LOOPS.append(asyncio.get_running_loop())
+
+    @message_producer("a fetch job", provider=service)
+    async def job(topology, params):
+        LOOPS.append(asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        return Message({"runner": params["runner"], "kind": kind}, {"topic": "jobs"})
+
+    @message_producer("a job note", provider=service)
+    async def note_(topology, params):  # async, and pact-python's message shape
+        LOOPS.append(asyncio.get_running_loop())
+        return {"contents": note.encode(), "metadata": None, "content_type": "text/plain"}
+
+    return runner, queue, job, note_
+
+
+shop = _handlers("shop", "fetch", "job 7 queued")
+drifted = _handlers("shop-drift", "refetch", "job 7 dropped")
+'''
+
+
+@pytest.fixture(scope="module")
+def scheduler_pact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A message pact (JSON with metadata and a state with params, and text) written by a pact-python consumer test
+    through the `pact` fixture."""
+    folder = tmp_path_factory.mktemp("scheduler")
+    (folder / "test_consumer.py").write_text(CONSUMER_TEST)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-dir",
+                             str(folder / "pacts"), "test_consumer.py"], cwd=folder, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder / "pacts" / "scheduler-shop.json"
+
+
+def scheduler_pact_for(project: Path, scheduler_pact: Path, provider: str) -> Path:
+    data = json.loads(scheduler_pact.read_text())
+    data["provider"]["name"] = provider
+    target = project / "pacts" / f"scheduler-{provider}.json"
+    target.write_text(json.dumps(data))
+    return target
+
+
+@pytest.mark.parametrize(("service", "expected"), [("shop", "verified"), ("shop-drift", "failed")])
+def test_producers_may_return_pact_pythons_message_dict(project: Path, running: Topology, scheduler_pact: Path,
+                                                        service: str, expected: str) -> None:
+    """bytes contents (a JSON and a text content type) passed on as pact-python's Verifier passes them: the same
+    verdict as that Verifier given the same producers."""
+    (project / "pact_python_states.py").write_text(PACT_PYTHON_PRODUCERS)
+    registry = load_states([project / "pact_python_states.py"])
+    file = scheduler_pact_for(project, scheduler_pact, service)
+    with VerifierWorker() as worker:
+        result = verify_pact(running, read_pact(file), registry, worker)
+    assert plain_verdict(running, file, registry, service, as_is=True) == expected
+    assert result.verdict == expected, result.report
+    judged = {i.description: i.passed for i in result.interactions}
+    assert judged == {"a fetch job": expected == "verified", "a job note": expected == "verified"}, result.report
+    if expected == "failed":
+        assert "job 7 dropped" in result.report and "refetch" in result.report
+
+
+def test_async_state_handlers_and_producers_are_verified_on_one_loop(project: Path, running: Topology,
+                                                                      scheduler_pact: Path) -> None:
+    (project / "async_states.py").write_text(ASYNC_HANDLERS)
+    registry = load_states([project / "async_states.py"])
+    try:
+        with VerifierWorker() as worker:
+            verified = verify_pact(running, read_pact(scheduler_pact_for(project, scheduler_pact, "shop")), registry,
+                                   worker)
+            failed = verify_pact(running, read_pact(scheduler_pact_for(project, scheduler_pact, "shop-drift")),
+                                 registry, worker)
+        assert verified.verdict == "verified", verified.report
+        assert failed.verdict == "failed" and not any(i.passed for i in failed.interactions), failed.report
+        module = registry.state("shop", "runner 7 exists").__globals__
+        loops = module["LOOPS"]
+        assert len(loops) >= 8 and len(set(map(id, loops))) == 1  # every call of both pacts on one loop
+        assert ("shop", 7) in module["TEARDOWNS"]  # the async generator's teardown ran
+    finally:
+        registry.close()
+    assert loops[0].is_closed()

@@ -75,7 +75,7 @@ def _runs(client, name: str) -> list:  # noqa: ANN001
     return [run for run in L.find_runs(client) if run.topology == name]
 
 
-def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path: Path,
+def test_a_running_topology_of_an_older_file_is_not_attached_to_but_updated(tmp_path: Path,
                                                                        docker_client) -> None:  # noqa: ANN001
     file = project(tmp_path)
     kept = Topology.start(load_topology(file), keep=True)
@@ -88,10 +88,14 @@ def test_a_running_topology_of_an_older_file_is_not_used_but_restarted(tmp_path:
         assert said == [f"the running topology {spec.project} (run {kept.run_id}) was started from another version "
                         f"of {spec.file}: web changed (environment)"]
         with Topology.reused_or_started(spec, say=said.append) as topology:
-            assert topology.run_id != kept.run_id
+            assert topology.run_id == kept.run_id  # updated as `docker compose up` does: the changed service replaced
+            assert topology["web"].container.id != kept["web"].container.id
             assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
-        assert said[1].endswith("restarting it")
-        assert [run.run_id for run in _runs(docker_client, spec.project)] == [topology.run_id]  # kept, the new one
+        assert said[1:] == [f"the kept topology {spec.project} (run {kept.run_id}) was started from another version "
+                            f"of {spec.file}: updating it as `docker compose up` does (only a service whose container "
+                            "changed is replaced)", "  web changed (environment): replacing it",
+                            f"updated topology {spec.project} (run {kept.run_id}): replaced web; it stays running"]
+        assert [run.run_id for run in _runs(docker_client, spec.project)] == [topology.run_id]  # still kept
         assert Topology.attach(spec).run_id == topology.run_id
     finally:
         harness("down", str(file))

@@ -62,9 +62,10 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def harness_up(file: Path, until: str, processes: list[subprocess.Popen]) -> subprocess.Popen:
-    """`harness up FILE` in the foreground, returned once a line containing `until` was printed."""
-    process = subprocess.Popen([HARNESS, "up", str(file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def harness_up(file: Path, until: str, processes: list[subprocess.Popen], *options: str) -> subprocess.Popen:
+    """`harness up FILE [OPTIONS]` (in the foreground unless --detach), returned once a line containing `until` was
+    printed."""
+    process = subprocess.Popen([HARNESS, "up", str(file), *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, preexec_fn=default_sigint)
     processes.append(process)
     for line in process.stdout:  # type: ignore[union-attr]
@@ -126,3 +127,111 @@ def test_a_run_whose_owner_was_killed_while_starting_is_reaped_by_the_next_start
     other = write_topology(tmp_path, many("leak-next", 1, slow=False), name="next.yaml")
     with Topology.start(load_topology(other)):
         assert harness_resources(docker_client, "leak-killed", file) == []
+
+
+KILLED_WHILE_STARTING = """
+name: ps-killed
+services:
+  web:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ready: {tcp: 8000}
+  slow:  # ready once /tmp/go exists, which nothing makes: `harness up` is killed while it waits for it
+    image: python:3.11-slim
+    command: [sleep, infinity]
+    ready: {command: [test, -f, /tmp/go]}
+    depends_on: [web]
+    timeout: 600
+"""
+ONE_WEB = WEB.format(index="").replace("{{", "{").replace("}}", "}")
+PS_HEADER = ["topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state"]
+
+
+def test_ps_lists_a_run_whose_owner_was_killed_while_starting_with_the_command_that_removes_it(
+        tmp_path: Path, docker_client, processes: list[subprocess.Popen]) -> None:  # noqa: ANN001
+    """`harness up` SIGKILLed while it waits for a service: its containers keep running, and `harness ps` (piped:
+    one tab-separated line per container) lists them as orphaned with the command that removes them, beside a kept
+    run and a run of a live process, which stay as they were."""
+    import os
+
+    from harness.runtime import labels as L
+
+    killed = write_topology(tmp_path, KILLED_WHILE_STARTING, name="killed.yaml")
+    kept = Topology.start(load_topology(write_topology(tmp_path, f"name: ps-kept\nservices:\n{ONE_WEB}",
+                                                       name="kept.yaml")), keep=True)
+    own = Topology.start(load_topology(write_topology(tmp_path, f"name: ps-own\nservices:\n{ONE_WEB}",
+                                                      name="own.yaml")))
+    try:
+        # Another session's start on the same engine removes runs whose owner is gone (as it should): when it does
+        # so between the kill and `harness down`, the run is killed again (a CI run has no other session).
+        for _ in range(10):
+            process = harness_up(killed, "wait slow", processes)
+            process.kill()
+            process.wait()
+            ps = subprocess.run([HARNESS, "ps"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+            assert ps.returncode == 0, ps.stderr
+            assert "\x1b" not in ps.stdout
+            header, *lines = [line.split("\t") for line in ps.stdout.splitlines()]
+            assert header == PS_HEADER and all(len(cells) == len(PS_HEADER) for cells in lines), ps.stdout
+            rows = {(cells[6], cells[2]): cells for cells in lines}  # files are shown relative to the current folder
+            if not {("killed.yaml", "web"), ("killed.yaml", "slow")} <= set(rows):
+                # what exists after `ps` existed during it (nothing creates it after the kill): never hidden
+                assert harness_resources(docker_client, "ps-killed", killed) == [], ps.stdout
+                continue
+            state = rows[("killed.yaml", "web")][7]
+            down = subprocess.run([HARNESS, *state.split("remove it: harness ")[-1].split()], capture_output=True,
+                                  text=True, timeout=120)
+            if down.returncode == 2 and "removed already?" in down.stderr:
+                continue
+            break
+        else:
+            pytest.fail("another session removed the killed run before `harness down` could, 10 times")
+        run = rows[("killed.yaml", "web")][1]
+        assert state == (f"orphaned: owner process {process.pid} is gone, its start never finished; remove it: "
+                         f"harness down --run {run}")
+        for service in ("web", "slow"):
+            assert rows[("killed.yaml", service)][:4] == ["ps-killed", run, service, "running"]
+            assert rows[("killed.yaml", service)][5:] == ["false", "killed.yaml", state]
+        assert down.stdout == f"removed 2 container(s) of run {run} (topology ps-killed)\n", down.stderr
+        assert harness_resources(docker_client, "ps-killed", killed) == []
+        assert rows[("kept.yaml", "web")][5:] == ["true", "kept.yaml", "started, kept"]
+        assert rows[("own.yaml", "web")][5:] == ["false", "own.yaml", f"started (owner process {os.getpid()})"]
+        refused = subprocess.run([HARNESS, "down", "--run", own.run_id], capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2
+        assert refused.stderr == (f"error: harness down --run {own.run_id}: run {own.run_id} of topology ps-own "
+                                  f"belongs to process {os.getpid()}, which is still running (`harness up`, or a test "
+                                  "session); stop that process (Ctrl-C) and it removes its run\n")
+        assert len(harness_resources(docker_client, "ps-own")) == 2  # its container and network: untouched
+    finally:
+        own.close()
+        kept.close()
+        for leftover in L.list_runs(docker_client, killed.resolve()):  # a failed assertion above left it
+            L.remove_run(docker_client, leftover.run_id)
+
+
+def test_ps_lists_a_kept_run_whose_start_never_finished_with_the_command_that_removes_it(
+        tmp_path: Path, docker_client, processes: list[subprocess.Popen]) -> None:  # noqa: ANN001
+    """`harness up --detach` SIGKILLed while it waits for a service: a kept run (no other session's start removes
+    it), which `harness ps` lists as not finished, with the command that removes it."""
+    from harness.runtime import labels as L
+
+    killed = write_topology(tmp_path, KILLED_WHILE_STARTING.replace("ps-killed", "ps-unfinished"))
+    try:
+        process = harness_up(killed, "wait slow", processes, "--detach")
+        process.kill()
+        process.wait()
+        ps = subprocess.run([HARNESS, "ps"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        rows = {(cells[6], cells[2]): cells for cells in (line.split("\t") for line in ps.stdout.splitlines())}
+        run = rows[("topology.yaml", "web")][1]
+        state = (f"start never finished: owner process {process.pid} is gone; remove it: harness down --run {run}")
+        for service in ("web", "slow"):
+            assert rows[("topology.yaml", service)] == ["ps-unfinished", run, service, "running",
+                                                        *rows[("topology.yaml", service)][4:5], "true",
+                                                        "topology.yaml", state]
+        down = subprocess.run([HARNESS, *state.split("remove it: harness ")[-1].split()], capture_output=True,
+                              text=True, timeout=120)
+        assert down.stdout == f"removed 2 container(s) of run {run} (topology ps-unfinished)\n", down.stderr
+        assert harness_resources(docker_client, "ps-unfinished", killed) == []
+    finally:
+        for leftover in L.list_runs(docker_client, killed.resolve()):  # a failed assertion above left it
+            L.remove_run(docker_client, leftover.run_id)

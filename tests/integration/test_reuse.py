@@ -91,11 +91,12 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     third.assert_outcomes(passed=2)
     output = third.stdout.str() + third.stderr.str()
     assert "was started from another version of" in output
-    assert "redis changed (environment)): restarting it" in output
+    assert "  redis changed (environment): replacing it" in output
     after_third = containers(docker_client, topology_file)
     assert len(after_third) == 1 and after_third[0]["id"] != after_first[0]["id"]
-    assert after_third[0]["labels"][L.KEEP] == "true"
-    assert (pytester.path / "reused.txt").read_text() == f"{run}\n"  # a restart is a fresh start: no reset
+    assert after_third[0]["labels"][L.KEEP] == "true" and after_third[0]["labels"][L.RUN] == run  # updated in place
+    # the run is updated, not new: what its other services kept may need the reset
+    assert (pytester.path / "reused.txt").read_text() == f"{run}\n{run}\n"
 
 
 def test_the_ini_key_turns_reuse_on(pytester: pytest.Pytester, topology_file: Path,
@@ -239,7 +240,7 @@ def test_harness_up_on_an_edited_file_waits_for_the_session_using_the_kept_run(
         while not (pytester.path / "stopped").exists():
             assert first.poll() is None, first.communicate()[0]
             threading.Event().wait(0.2)
-        used = {c["labels"][L.RUN] for c in containers(docker_client, topology_file)}
+        used = {c["id"] for c in containers(docker_client, topology_file)}
         topology_file.write_text(REDIS.format(name="reuse-test", version="2"))
         up = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", str(topology_file), "--detach"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -254,8 +255,8 @@ def test_harness_up_on_an_edited_file_waits_for_the_session_using_the_kept_run(
         assert first.returncode == 0, first_output
         assert up.wait(timeout=300) == 0, "".join(said)
         reader.join(timeout=30)
-        assert "redis changed (environment)): restarting it" in "".join(said)
-        assert {c["labels"][L.RUN] for c in containers(docker_client, topology_file)}.isdisjoint(used)
+        assert "  redis changed (environment): replacing it\n" in said
+        assert {c["id"] for c in containers(docker_client, topology_file)}.isdisjoint(used)
     finally:
         for process in (first, up):
             if process is not None and process.poll() is None:

@@ -156,3 +156,131 @@ def test_harness_logs_hides_a_secret_the_service_logs(tmp_path: Path, docker_cli
     finally:
         subprocess.run([harness, "down", str(file)], capture_output=True, timeout=120)
     assert harness_resources(docker_client, "logs-secret") == []
+
+
+# A service that prints a secret, then exits 3 once its probe has reached it: the probe runs when it dies.
+WAITS_FOR_THE_PROBE = ("""    command: [sh, -c, 'echo "connecting with $DB_PASSWORD"; until [ -f /tmp/probed ]; do sleep 0.05; done;
+              echo "probed, giving up"; exit 3']
+""")
+EXITS_ON_A_REQUEST = """    command:
+      - python
+      - -c
+      - |
+        import http.server, os
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                print("probed, giving up", flush=True)
+                os._exit(3)
+        print("connecting with " + os.environ["DB_PASSWORD"], flush=True)
+        http.server.HTTPServer(("", 8000), Handler).serve_forever()
+"""
+EXITS_ON_A_CONNECTION = """    command:
+      - python
+      - -c
+      - |
+        import os, socket
+        print("connecting with " + os.environ["DB_PASSWORD"], flush=True)
+        socket.create_server(("", 8000)).accept()
+        print("probed, giving up", flush=True)
+        os._exit(3)
+"""
+PROBES = {  # the probe (none: running for the settle time), and a service that dies while that probe runs
+    # it dies while the exec runs (the exec is cut short), or between two failing execs (the next one gets a 409)
+    "exec-running": WAITS_FOR_THE_PROBE + "    ready: {command: [sh, -c, 'touch /tmp/probed; exec sleep infinity']}\n",
+    "exec-between": WAITS_FOR_THE_PROBE + "    ready: {command: [sh, -c, 'touch /tmp/probed; exit 1']}\n",
+    "healthcheck": WAITS_FOR_THE_PROBE + "    healthcheck: {test: 'touch /tmp/probed; exec sleep infinity'}\n",
+    "http": EXITS_ON_A_REQUEST + "    ready: {http: {port: 8000, path: /health}}\n",
+    "tcp": EXITS_ON_A_CONNECTION + "    ready: {tcp: 8000}\n",
+    "none": """    command: [sh, -c, 'echo "connecting with $DB_PASSWORD"; echo "probed, giving up"; exit 3']\n""",
+}
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_a_service_that_dies_while_its_probe_runs_is_reported_by_its_exit_code_and_log(
+        tmp_path: Path, docker_client, probe: str) -> None:  # noqa: ANN001
+    """Whenever Docker's refusal arrives (an exec into a container that stopped: a 409, or an exec cut short; an HTTP
+    answer cut off; a connection closed), the error is what happened to the container: its exit code and log."""
+    file = write_topology(tmp_path, f"""
+name: dies-probed
+services:
+  dier:
+    image: python:3.11-slim
+    environment: {{DB_PASSWORD: pw-of-the-dier-5521}}
+    timeout: 120
+{PROBES[probe]}""")
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(file))
+    message = str(error.value)
+    assert message.startswith("service 'dier' exited with code 3 during startup. Last 50 lines of its log:\n"
+                              "  | connecting with [hidden]\n  | probed, giving up\n"
+                              "Fix the service's command or configuration"), message
+    assert "pw-of-the-dier-5521" not in message
+    assert (error.value.service, error.value.container_exit) == ("dier", 3)
+    assert harness_resources(docker_client, "dies-probed", file) == []
+
+
+def test_postgres_that_cannot_initialise_its_data_folder_is_reported_by_its_exit_code_and_log(
+        tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """A tmpfs data folder owned by root: initdb (as the postgres user) cannot take it and the server exits while
+    `pg_isready` probes it; the error is its exit code and initdb's line, not Docker's 'container is not running'."""
+    file = write_topology(tmp_path, """
+name: pg-tmpfs
+services:
+  postgres:
+    image: postgres:15
+    environment: {POSTGRES_PASSWORD: pg-secret-8812}
+    tmpfs: ["/var/lib/postgresql/data:uid=0,mode=0700"]
+    ready: {command: [pg_isready, -h, 127.0.0.1]}
+    timeout: 120
+""")
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(file))
+    message = str(error.value)
+    assert message.startswith("service 'postgres' exited with code 1 during startup. Last 50 lines of its log:\n"
+                              "  | initdb: error: could not change permissions of directory "
+                              '"/var/lib/postgresql/data": Operation not permitted\n'), message
+    assert "is not running" not in message
+    assert harness_resources(docker_client, "pg-tmpfs", file) == []
+
+
+def test_a_container_removed_while_its_probe_runs_is_said_so(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """Something outside the start removes the container while the harness waits for it (a 404 from the probe or
+    the state read): one error saying so, not Docker's 'No such container'."""
+    import threading
+
+    from harness.errors import DockerError
+    from harness.runtime import labels as L
+
+    file = write_topology(tmp_path, """
+name: removed-probed
+services:
+  victim:
+    image: python:3.11-slim
+    command: [sleep, infinity]
+    ready: {command: [test, -f, /tmp/never-made]}
+    timeout: 300
+""")
+    waiting = threading.Event()
+    raised: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Topology.start(load_topology(file), progress=lambda event: event.kind == "waiting" and waiting.set())
+        except BaseException as error:  # noqa: BLE001 - asserted below
+            raised.append(error)
+
+    starting = threading.Thread(target=start)
+    starting.start()
+    try:
+        assert waiting.wait(timeout=300)
+        for container in docker_client.containers.list(
+                all=True, filters={"label": [f"{L.TOPOLOGY}=removed-probed", f"{L.FILE}={file.resolve()}"]}):
+            container.remove(force=True)
+    finally:
+        starting.join(timeout=300)
+    assert len(raised) == 1 and isinstance(raised[0], DockerError), raised
+    assert str(raised[0]) == (
+        "service 'victim': its container was removed while the harness waited for it to be ready, by something "
+        "outside this start; its exit code and log went with it\nLook for what removes containers of this topology "
+        "meanwhile (`harness down`, `docker rm`, a prune in another terminal or CI step), then start it again.")
+    assert harness_resources(docker_client, "removed-probed", file) == []

@@ -14,7 +14,8 @@ from harness.spec.loader import load_topology
 from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
-    "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, job, ready, "
+    "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
+    "restart_on_replace, job, ready, "
     "healthcheck, timeout, aliases, mounts, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
     "shm_size, ulimits, sysctls, stop_signal, labels, platform, openapi, auth, fuzz, consumes, pact_name"
 )

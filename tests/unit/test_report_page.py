@@ -102,7 +102,7 @@ def test_fuzzing_per_operation_with_requests_check_detail_curl_log_and_seed(tmp_
                            log="strava: GET /health -> 200\nstrava: GET /openapi.json -> 200\n", findings=[
         Finding("GET /health", "response_schema_conformance", "Response violates schema",
                 detail="'ok' was expected to be 'healthy'", request="GET /health", phases=["coverage", "fuzzing"],
-                curl="curl -X GET -H 'Authorization: Bearer strava-token-bob' http://127.0.0.1:1/health")])
+                log=["strava: GET /health -> 200"], curl="curl -X GET -H 'Authorization: Bearer strava-token-bob' http://127.0.0.1:1/health")])
     gateway = ServiceResult("gateway", "http://127.0.0.1:2", 22, operations=["GET /health"], requests=3,
                             requests_by_operation={"GET /health": 3}, findings=[
         Finding("stateful", "network_error", "Connection refused", kind="error"),

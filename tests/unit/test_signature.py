@@ -1,26 +1,35 @@
-"""A kept run is reused only when every service's signature is the same; a restart message names what changed."""
+"""What a kept run's update replaces: a service whose container would be started differently (its signature names
+which part), never one whose harness-only settings (auth, openapi, fuzz, ready, ...) changed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
 from harness import load_topology
-from harness.runtime.topology import SIGNATURE_PARTS, service_signature, signature_changes
+from harness.runtime.topology import RunDifference, say_update, service_signature, signature_changes
+from harness.spec.model import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
+from harness.spec.plan import restarted_by
 
 WEB = """name: sig
 services:
+  tokens:
+    image: python:3.11-slim
   web:
     image: python:3.11-slim
     ports: [PORT]
     environment: {MODE: MODE_VALUE}
     env_file: [web.env]
-"""
+EXTRA"""
 
 
-def signature(tmp_path: Path, port: str = "8000", mode: str = "a", env: str = "X=1\n", image: str = "sha256:1") -> str:
+def signature(tmp_path: Path, port: str = "8000", mode: str = "a", env: str = "X=1\n", image: str = "sha256:1",
+              extra: str = "") -> str:
     (tmp_path / "web.env").write_text(env)
     file = tmp_path / "topology.yaml"
-    file.write_text(WEB.replace("PORT", port).replace("MODE_VALUE", mode))
+    file.write_text(WEB.replace("PORT", port).replace("MODE_VALUE", mode).replace("EXTRA", extra))
     spec = load_topology(file)
     return service_signature(spec.services["web"], image, spec.base_dir)
 
@@ -28,12 +37,114 @@ def signature(tmp_path: Path, port: str = "8000", mode: str = "a", env: str = "X
 def test_each_part_names_itself(tmp_path: Path) -> None:
     base = signature(tmp_path)
     assert signature(tmp_path) == base
-    assert signature_changes(base, signature(tmp_path, port="8001")) == ["configuration"]
+    assert signature_changes(base, signature(tmp_path, port="8001")) == ["ports"]
     assert signature_changes(base, signature(tmp_path, mode="b")) == ["environment"]
     assert signature_changes(base, signature(tmp_path, env="X=2\n")) == ["environment"]  # an env file read now
     assert signature_changes(base, signature(tmp_path, image="sha256:2")) == ["image"]
-    assert signature_changes(base, signature(tmp_path, port="8001", image="sha256:2")) == ["configuration", "image"]
+    assert signature_changes(base, signature(tmp_path, port="8001", image="sha256:2")) == ["image", "ports"]
+    assert signature_changes(base, signature(tmp_path, extra="    command: [python, -V]\n")) == ["command"]
+    assert signature_changes(base, signature(tmp_path, extra="    healthcheck: {test: 'true'}\n")) == ["healthcheck"]
+    assert signature_changes(base, signature(tmp_path, extra="    volumes: ['data:/data']\n")) == ["volumes"]
+    assert signature_changes(base, signature(tmp_path, extra="    init: false\n")) == ["init"]  # not Docker's default
 
 
-def test_a_signature_of_an_older_harness_is_said_to_be_one() -> None:
-    assert signature_changes("0123456789abcdef", ".".join(["a"] * len(SIGNATURE_PARTS))) is None
+@pytest.mark.parametrize("extra", [
+    "    auth: {headers: {X-Api-Key: secret-key}}\n",
+    "    auth: {client_credentials: {token_service: tokens, client_id: a, client_secret: b}}\n",
+    "    openapi: /openapi.json\n",
+    "    fuzz: {mode: negative, exclude: [{check: not_a_server_error, reason: 'a known bug, issue 12'}]}\n",
+    "    ready: {http: {port: 8000, path: /health}}\n",  # a port it publishes anyway
+    "    ready: {tcp: 8000}\n    timeout: 5\n",
+    "    depends_on: [tokens]\n    consumes: [tokens]\n",  # only the start order, as in Compose's config hash
+    "    pact_name: Web\n",
+    "    job: true\n",
+])
+def test_harness_only_settings_leave_the_signature_as_it_is(tmp_path: Path, extra: str) -> None:
+    assert signature(tmp_path, extra=extra) == signature(tmp_path)
+
+
+def test_a_probe_on_a_port_not_published_publishes_it_so_the_container_changes(tmp_path: Path) -> None:
+    assert signature_changes(signature(tmp_path), signature(tmp_path, extra="    ready: {tcp: 9000}\n")) == ["ports"]
+
+
+def test_every_service_key_is_either_given_to_the_container_or_only_to_the_harness() -> None:
+    """A new key must be put on one side: a harness-only key that replaced containers lost kept data (issue #21)."""
+    sides = [set(CONTAINER_KEYS), set(RESOLVED_KEYS), set(HARNESS_ONLY_KEYS)]
+    assert set.union(*sides) == set(ServiceSpec.model_fields)
+    assert sum(len(side) for side in sides) == len(ServiceSpec.model_fields)  # each key on one side only
+
+
+def test_settings_at_their_default_are_left_out_so_a_new_default_key_changes_nothing(tmp_path: Path) -> None:
+    assert set(json.loads(signature(tmp_path))) == {"image", "environment", "ports"}
+    assert signature_changes('{"image": "1"}', '{"image": "1"}') == []
+    assert signature_changes('{"image": "1", "init": "2"}', '{"image": "1"}') == ["init"]
+
+
+def test_a_signature_of_an_older_harness_is_said_to_be_one(tmp_path: Path) -> None:
+    assert signature_changes("0123456789ab.0123456789ab.0123456789ab.0123456789ab", signature(tmp_path)) is None
+
+
+def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
+    file = tmp_path / "topology.yaml"
+    file.write_text("""services:
+  db: {image: postgres:15}
+  redis: {image: redis:7}
+  orders: {image: python:3.11-slim, depends_on: [db]}
+  web: {image: python:3.11-slim, depends_on: [orders, redis]}
+  mail: {image: python:3.11-slim}
+  old: {image: python:3.11-slim}
+""")
+    spec = load_topology(file)
+    said: list[str] = []
+    say_update(spec, RunDifference({"orders": ["environment", "ports"], "old": None}, added=["mail"],
+                                   removed=["gone"]), said.append)
+    assert said == [
+        "  db unchanged: kept",
+        "  redis unchanged: kept",
+        "  orders changed (environment, ports): replacing it",
+        "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)",
+        "  mail is new in the file: starting it",
+        "  old was started by another version of the harness: replacing it",
+        "  gone is no longer in the file: removing it",
+    ]
+
+
+def test_an_update_restarts_only_the_direct_dependents_that_ask_for_it(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  db: {image: postgres:15}
+  web: {image: python:3.11-slim, depends_on: [db], restart_on_replace: [db]}
+  api: {image: python:3.11-slim, depends_on: [web], restart_on_replace: [web]}
+  plain: {image: python:3.11-slim, depends_on: [db]}
+  both: {image: python:3.11-slim, depends_on: [db, web], restart_on_replace: [db, web]}
+""")
+    assert restarted_by(spec, {"db"}) == ["web", "both"]  # not api: web is restarted, not replaced (as Compose)
+    assert restarted_by(spec, {"db", "web"}) == ["api", "both"]  # web itself is replaced, not restarted
+    assert restarted_by(spec, {"plain"}) == []
+    said: list[str] = []
+    say_update(spec, RunDifference({"db": ["image"]}, added=[], removed=[]), said.append)
+    assert said == ["  db changed (image): replacing it",
+                    "  web unchanged: restarting it after db (depends_on restart: true)",
+                    "  api unchanged: kept",
+                    "  plain unchanged: kept (it depends on db; Docker Compose does not replace a dependent either)",
+                    "  both unchanged: restarting it after db (depends_on restart: true)"]
+
+
+def test_compose_restart_true_is_restart_on_replace(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  db: {image: postgres:15}
+  web:
+    image: python:3.11-slim
+    depends_on:
+      db: {condition: service_started, restart: true}
+  plain: {image: python:3.11-slim, depends_on: [db]}
+""", "compose.yaml")
+    assert spec.services["web"].restart_on_replace == ["db"]
+    assert spec.services["plain"].restart_on_replace == []
+
+
+def test_restart_on_replace_names_a_dependency(load_error) -> None:  # noqa: ANN001
+    assert load_error("""services:
+  db: {image: postgres:15}
+  web: {image: python:3.11-slim, restart_on_replace: [db]}
+""") == ("topology.yaml:3: services.web.restart_on_replace[0]: 'db' is not in depends_on of 'web' "
+         "(restart_on_replace names some of its dependencies)")

@@ -1,0 +1,78 @@
+"""Which pacts a verification runs: everything the files and options show to be wrong is one error, each problem
+once, before anything starts (no engine is needed to find them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.contracts.run import select_pacts
+from harness.errors import PactInputProblems
+from harness.spec.loader import load_topology
+
+TOPOLOGY = """
+name: selection
+contracts:
+  pacts: pacts
+  states: [states.py, other_states.py]
+services:
+  shop:
+    image: python:3.11-slim
+"""
+
+
+def pact(consumer: str, provider: str) -> str:
+    return json.dumps({"consumer": {"name": consumer}, "provider": {"name": provider}, "interactions": [
+        {"description": "items", "providerState": "the shop has items", "request": {"method": "GET", "path": "/"},
+         "response": {"status": 200}}]})
+
+
+def test_problems_of_pacts_states_modules_and_filters_are_said_together(tmp_path: Path) -> None:
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY)
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-shop.json").write_text(pact("web", "shop"))
+    (tmp_path / "pacts" / "half.json").write_text('{"consumer": ')
+    (tmp_path / "states.py").write_text("raise RuntimeError('no database url')\n")
+    spec = load_topology(tmp_path / "topology.yaml")
+    with pytest.raises(PactInputProblems) as info:
+        select_pacts(spec, provider="shopp")
+    assert info.value.problems == [
+        f"no pact to verify for provider shopp in {tmp_path / 'pacts'}\nproviders in the pacts: shop",
+        f"{tmp_path / 'pacts' / 'half.json'}:1: not valid JSON (Expecting value); regenerate it by running the "
+        "consumer tests",
+        f"states module {tmp_path / 'states.py'} failed to import: RuntimeError: no database url",
+        f"states module {tmp_path / 'other_states.py'} does not exist (named under contracts.states in the topology "
+        "file, relative to it)"]
+    assert str(info.value).startswith("4 problem(s) in the pacts, the states modules or the options; nothing was "
+                                      "started:\n  - no pact to verify for provider shopp")
+    assert str(info.value).endswith("The provider states and message producers of the pacts are checked once every "
+                                    "states module loads.")
+
+
+def test_once_the_modules_load_every_missing_handler_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY.replace(", other_states.py", ""))
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-shop.json").write_text(pact("web", "shop"))
+    (tmp_path / "pacts" / "app-shop.json").write_text(pact("app", "shop"))
+    (tmp_path / "states.py").write_text("")
+    with pytest.raises(PactInputProblems) as info:
+        select_pacts(load_topology(tmp_path / "topology.yaml"))
+    assert info.value.problems == [
+        "provider state 'the shop has items' of app->shop (app-shop.json) has no handler",
+        "provider state 'the shop has items' of web->shop (web-shop.json) has no handler"]
+
+
+def test_a_provider_whose_openapi_file_is_missing_is_noted_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY.replace(", other_states.py", "") + "    openapi: shop.yaml\n")
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-shop.json").write_text(pact("web", "shop"))
+    (tmp_path / "states.py").write_text("from harness.contracts import provider_state\n\n"
+                                        "@provider_state('the shop has items', provider='shop')\n"
+                                        "def items(topology, params):\n    pass\n")
+    selection = select_pacts(load_topology(tmp_path / "topology.yaml"))
+    assert selection.notes == [
+        f"service 'shop': `openapi: shop.yaml` is neither a file next to the topology (no {tmp_path / 'shop.yaml'}) "
+        "nor a path the service serves (one starting with /): the contract matrix's drift column says error for its "
+        "pacts"]

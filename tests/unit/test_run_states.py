@@ -1,0 +1,42 @@
+"""How a container ended and how a run stands, as the harness says them (pure logic over Docker's inspect and list
+data)."""
+
+from __future__ import annotations
+
+from harness.runtime.service import exit_summary
+
+
+def test_an_exit_is_said_with_its_code_and_an_oom_kill_as_one() -> None:
+    assert exit_summary({"Status": "exited", "ExitCode": 3, "OOMKilled": False, "Error": ""}) == "exited with code 3"
+    assert exit_summary({"Status": "exited", "ExitCode": 137, "OOMKilled": True, "Error": ""}) == (
+        "exited with code 137 (killed by the kernel: out of memory)")
+    assert exit_summary({"Status": "dead", "ExitCode": 137, "OOMKilled": True, "Error": "driver failed"}) == (
+        "is dead with exit code 137 (killed by the kernel: out of memory; driver failed)")
+
+
+def test_each_way_a_run_stands_is_said_by_harness_ps() -> None:
+    import os
+    import socket
+
+    from harness.cli import _run_state
+    from harness.runtime import labels as L
+
+    alive, here = L.owner_id(), socket.gethostname()
+    gone = f"{here}:{os.getpid()}:not-its-start-time"  # the pid of a process that ended, now another's
+    elsewhere = f"ci-runner-7:{os.getpid()}:123"
+
+    def run(owner: str, kept: bool = False, started: bool = True) -> L.Run:
+        return L.Run("3fa2b1c9d0", "shop", "/x/topology.yaml", kept, owner, started=started)
+
+    remove = "remove it: harness down --run 3fa2b1c9d0"
+    assert _run_state(run(gone)) == f"orphaned: owner process {os.getpid()} is gone; {remove}"
+    assert _run_state(run(gone, started=False)) == (
+        f"orphaned: owner process {os.getpid()} is gone, its start never finished; {remove}")
+    assert _run_state(run(gone, kept=True)) == "started, kept"
+    assert _run_state(run(gone, kept=True, started=False)) == (
+        f"start never finished: owner process {os.getpid()} is gone; {remove}")
+    assert _run_state(run(alive, kept=True, started=False)) == f"starting (owner process {os.getpid()})"
+    assert _run_state(run(alive)) == f"started (owner process {os.getpid()})"
+    assert _run_state(run(alive, started=False)) == f"starting (owner process {os.getpid()})"
+    assert _run_state(run(elsewhere)) == f"started (owner process {os.getpid()} on host ci-runner-7)"  # not judged
+    assert _run_state(run("")) == "started (owner unknown)"
