@@ -465,9 +465,9 @@ class TopologySession:
                                 f"{after}:\n" + "\n".join(f"- {note}" for note in notes or ["nothing was left"]))
 
     def fuzz_runs(self, services: list[str], options: Any) -> dict[str, Future[Any]]:
-        """The fuzz runs of `services` (service -> Future[ServiceResult]), started at once. Workers sharing the
-        topology fuzz it once: the first worker to need them runs them and writes each result to the share folder,
-        the others wait for those files (a worker that ended before writing one is an error, not a wait)."""
+        """The fuzz runs of `services` (service -> Future[ServiceResult]), one after another in that order. Workers
+        sharing the topology fuzz it once: the first worker to need them runs them and writes each result to the share
+        folder, the others wait for those files (a worker that ended before writing one is an error, not a wait)."""
         from harness.fuzz.session import start_runs
 
         if self.share is None or self.worker is None:
