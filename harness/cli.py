@@ -98,19 +98,18 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=_verify)
 
     fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`, "
-                                             "all services at once")
+                                             "one after another")
     fuzz.add_argument("--topology", type=Path, required=True, help="topology file (YAML or docker-compose)")
     _topology_options(fuzz)
     fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
     fuzz.add_argument("--max-examples", type=int, help="examples per operation (schemathesis' default otherwise)")
     fuzz.add_argument("--seed", type=int, help="seed, to reproduce a run")
-    fuzz.add_argument("--phases", help="comma-separated, of: examples,coverage,fuzzing,stateful (default: all)")
-    fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the topology's, else "
-                                       "not_a_server_error,status_code_conformance,content_type_conformance,"
-                                       "response_schema_conformance)")
+    fuzz.add_argument("--phases", help="comma-separated, of: examples,coverage,fuzzing,stateful (default: `st run`'s)")
+    fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the service's `fuzz: {checks: "
+                                       "...}`, else `st run`'s)")
     fuzz.add_argument("--mode", choices=("positive", "negative", "all"),
                       help="generated data: valid (positive), invalid (negative) or both (default: the service's "
-                           "`fuzz: {mode: ...}`, else positive)")
+                           "`fuzz: {mode: ...}`, else `st run`'s)")
     fuzz.add_argument("--workers", type=_positive_int, default=1, help="schemathesis workers per service (default 1)")
     fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
     fuzz.add_argument("--report", type=Path, metavar="FILE.html", help="write the run's report page (one HTML file)")
@@ -430,29 +429,46 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
         fuzz_targets,
         prepare_runs,
         refuse_unknown_names,
+        run_settings,
         split_names,
     )
     from harness.report.console import ProgressPrinter
-    from harness.report.fuzz import print_result, write_fuzz_junit
+    from harness.report.fuzz import CLI_FLAGS, Rerun, print_result, run_headline, write_fuzz_junit
     from harness.runtime.topology import Topology
 
     recorder = _recorder(args, _page_option(args.report))
     spec = _load(args, err)
     names = fuzz_targets(spec, args.service)  # also fails early (exit 2) on an auth hook that does not import
     options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=split_names(args.phases),
-                          checks=split_names(args.checks), mode=args.mode, workers=args.workers)
+                          checks=split_names(args.checks), mode=args.mode, workers=args.workers).with_seed()
     refuse_unknown_names(spec, names, options)  # before anything starts: a misspelt check would not run
     prepare_runs(names, options)  # while the topology starts
+    rerun = Rerun(_fuzz_command(args), CLI_FLAGS)
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+        assert options.seed is not None
+        err.print(run_headline(names, options.seed, *run_settings(options)), markup=False, highlight=False,
+                  soft_wrap=True)
         for name in names:
             err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
-        results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err))
+        results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err, rerun))
         if recorder is not None:
             recorder.snapshot(topology)
     if args.junit:
-        write_fuzz_junit(results, args.junit)
+        write_fuzz_junit(results, args.junit, rerun)
     _write_page(recorder, args.report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _fuzz_command(args: argparse.Namespace) -> list[str]:
+    """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
+    words = ["harness", "fuzz", "--topology", str(args.topology)]
+    for profile in args.topology_profile:
+        words += ["--topology-profile", profile]
+    if args.topology_env_file:
+        words += ["--topology-env-file", str(args.topology_env_file)]
+    for substitute in args.image_substitute:
+        words += ["--image-substitute", substitute]
+    return words
 
 
 def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:
