@@ -6,9 +6,10 @@ Against a Runnerly topology started here (its own run: never one another process
 1. requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
    service with the same settings (token, seed, examples, phases, checks, mode); both count requests in the
    service's own log;
-2. the wall time of every Runnerly service fuzzed one after another, next to all of them at once (`harness fuzz`:
-   the fork server of the concurrent runs is started before the topology, as the CLI does), with where the CPU went:
-   this process, the fuzzing processes (the fork server's reaped children), each container (the engine's stats).
+2. the wall time of every Runnerly service fuzzed one after another in this process, next to `harness fuzz`'s way
+   (one after another, each in a process forked from a server started before the topology, as the CLI does), with
+   where the CPU went: this process, the fuzzing processes (the fork server's reaped children), each container (the
+   engine's stats).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from pathlib import Path
 from harness import Topology, load_topology
 from harness.fuzz.auth import BearerToken
 from harness.fuzz.session import (
-    DEFAULT_CHECKS,
     FuzzOptions,
     checks_for,
     default_cache_dir,
     fuzz_all,
     fuzz_service,
     fuzz_targets,
+    mode_for,
     prepare_runs,
 )
 from harness.runtime.engine import connect
@@ -51,7 +52,7 @@ def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "st"), "run", service.url + (spec.openapi or ""),
                     "--url", service.url, "-H", f"Authorization: {token}", "--max-examples", str(max_examples),
-                    "--seed", str(seed), "--checks", ",".join(checks_for(spec)), "--mode", "positive",
+                    "--seed", str(seed), "--checks", ",".join(checks_for(spec)), "--mode", mode_for(spec),
                     "--generation-database", "none", "--no-color"],
                    capture_output=True, text=True, env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(cache)})
     seconds = time.perf_counter() - started
@@ -91,7 +92,8 @@ def main() -> None:
         our_requests = len(re.findall(r"schemathesis/", topology["dataservice"].logs(since=since)))
         st_requests, st_seconds = st_run(topology, "dataservice", args.max_examples, args.seed)
         our_rate, st_rate = our_requests / ours.seconds, st_requests / st_seconds
-        print(f"dataservice, max {args.max_examples} examples, seed {args.seed}, checks {DEFAULT_CHECKS}:")
+        print(f"dataservice, max {args.max_examples} examples, seed {args.seed}, checks "
+              f"{checks_for(topology.spec.services['dataservice'])}:")
         print(f"  harness fuzz: {our_requests} requests in {ours.seconds:.1f} s = {our_rate:.0f}/s "
               "(schema loading included)")
         print(f"  st run:       {st_requests} requests in {st_seconds:.1f} s = {st_rate:.0f}/s "

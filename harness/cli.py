@@ -72,9 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("--all", action="store_true", help="every kept topology on the engine, wherever its file is")
     down.set_defaults(run=_down)
 
-    prune = commands.add_parser("prune", help="remove built images beyond the newest N of each build context under "
-                                              "this folder (--all: anywhere, and unused image-substitute tags)")
-    prune.add_argument("--keep", type=int, default=3, metavar="N", help="images kept per build context (default 3)")
+    prune = commands.add_parser("prune", help="remove unused built images of each build context under this folder "
+                                              "but the newest N, untagged ones too (--all: anywhere, and unused "
+                                              "image-substitute tags)")
+    prune.add_argument("--keep", type=int, default=0, metavar="N",
+                       help="unused images kept per build context, the newest (default 0: every unused one is removed)")
     prune.add_argument("--all", action="store_true", help="build contexts anywhere, not only under this folder; "
                                                           "also unused image-substitute tags (engine-wide)")
     prune.set_defaults(run=_prune)
@@ -104,19 +106,18 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=_verify)
 
     fuzz = commands.add_parser("fuzz", help="run schemathesis against every service of the topology with `openapi:`, "
-                                             "all services at once")
+                                             "one after another")
     fuzz.add_argument("--topology", type=Path, required=True, action="append", metavar="FILE", help=TOPOLOGY_HELP)
     _topology_options(fuzz)
     fuzz.add_argument("--service", action="append", help="only this service (repeatable)")
     fuzz.add_argument("--max-examples", type=int, help="examples per operation (schemathesis' default otherwise)")
     fuzz.add_argument("--seed", type=int, help="seed, to reproduce a run")
-    fuzz.add_argument("--phases", help="comma-separated, of: examples,coverage,fuzzing,stateful (default: all)")
-    fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the topology's, else "
-                                       "not_a_server_error,status_code_conformance,content_type_conformance,"
-                                       "response_schema_conformance)")
+    fuzz.add_argument("--phases", help="comma-separated, of: examples,coverage,fuzzing,stateful (default: `st run`'s)")
+    fuzz.add_argument("--checks", help="comma-separated schemathesis checks (default: the service's `fuzz: {checks: "
+                                       "...}`, else `st run`'s)")
     fuzz.add_argument("--mode", choices=("positive", "negative", "all"),
                       help="generated data: valid (positive), invalid (negative) or both (default: the service's "
-                           "`fuzz: {mode: ...}`, else positive)")
+                           "`fuzz: {mode: ...}`, else `st run`'s)")
     fuzz.add_argument("--workers", type=_positive_int, default=1, help="schemathesis workers per service (default 1)")
     fuzz.add_argument("--junit", type=Path, help="write a JUnit XML report, one test case per service and operation")
     fuzz.add_argument("--report", type=Path, metavar="FILE.html", help="write the run's report page (one HTML file)")
@@ -270,14 +271,18 @@ def _prune(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.prune import prune_images, under
 
-    if args.keep < 1:
-        raise OptionError(f"harness prune --keep {args.keep}: keep at least 1 image per build context")
-    removed = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
-                           wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
-    for tag in removed:
-        out.print(f"removed {tag}", markup=False, highlight=False)
+    if args.keep < 0:
+        raise OptionError(f"harness prune --keep {args.keep}: a number of images, 0 or more")
+    pruned = prune_images(connect(), keep=args.keep,  # substitutes have no folder: engine-wide, so only with --all
+                          wanted=(lambda context: True) if args.all else under(Path.cwd()), substitutes=args.all)
+    for what in pruned.removed:
+        out.print(f"removed {what}", markup=False, highlight=False)
+    for context in pruned.busy:
+        out.print(f"left {context} alone: a session is building or starting from it (run `harness prune` again "
+                  "once it has started)", markup=False, highlight=False)
     where = "" if args.all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
-    out.print(f"removed {len(removed)} image tag(s){where}", markup=False, highlight=False)
+    out.print(f"removed {len(pruned.removed)} built image(s) or tag(s){where}", markup=False,
+              highlight=False)
     return 0
 
 
@@ -458,29 +463,46 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
         fuzz_targets,
         prepare_runs,
         refuse_unknown_names,
+        run_settings,
         split_names,
     )
     from harness.report.console import ProgressPrinter
-    from harness.report.fuzz import print_result, write_fuzz_junit
+    from harness.report.fuzz import CLI_FLAGS, Rerun, print_result, run_headline, write_fuzz_junit
     from harness.runtime.topology import Topology
 
     recorder = _recorder(args, _page_option(args.report))
     spec = _load(args, err)
     names = fuzz_targets(spec, args.service)  # also fails early (exit 2) on an auth hook that does not import
     options = FuzzOptions(max_examples=args.max_examples, seed=args.seed, phases=split_names(args.phases),
-                          checks=split_names(args.checks), mode=args.mode, workers=args.workers)
+                          checks=split_names(args.checks), mode=args.mode, workers=args.workers).with_seed()
     refuse_unknown_names(spec, names, options)  # before anything starts: a misspelt check would not run
     prepare_runs(names, options)  # while the topology starts
+    rerun = Rerun(_fuzz_command(args), CLI_FLAGS)
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+        assert options.seed is not None
+        err.print(run_headline(names, options.seed, *run_settings(options)), markup=False, highlight=False,
+                  soft_wrap=True)
         for name in names:
             err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
-        results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err))
+        results = fuzz_all(topology, names, options, on_result=lambda result: print_result(result, err, rerun))
         if recorder is not None:
             recorder.snapshot(topology)
     if args.junit:
-        write_fuzz_junit(results, args.junit)
+        write_fuzz_junit(results, args.junit, rerun)
     _write_page(recorder, args.report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _fuzz_command(args: argparse.Namespace) -> list[str]:
+    """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
+    words = ["harness", "fuzz", "--topology", str(args.topology)]
+    for profile in args.topology_profile:
+        words += ["--topology-profile", profile]
+    if args.topology_env_file:
+        words += ["--topology-env-file", str(args.topology_env_file)]
+    for substitute in args.image_substitute:
+        words += ["--image-substitute", substitute]
+    return words
 
 
 def _drift(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -6,6 +6,7 @@ warnings (unresolvable references, ...), skipped operations and operations that 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -54,6 +55,45 @@ class EngineSettings:
     workers: int = 1
     request_timeout: float = 30.0  # seconds per request; a request that takes longer is a timeout error
     cache_dir: Path | None = None  # Hypothesis' folder (never the working directory)
+
+
+@dataclass(frozen=True)
+class StRunDefaults:
+    """What `st run` of the installed schemathesis does without --mode, --checks and --phases: its mode
+    (positive|negative|all), the checks it runs and the phases, in its order; `phase_names` are those it accepts."""
+
+    mode: str
+    checks: list[str]
+    phases: list[str]
+    phase_names: list[str]
+
+
+@functools.cache
+def st_run_defaults() -> StRunDefaults:
+    """`st run`'s defaults, read from schemathesis itself (its `run` command's options, its configuration's checks),
+    so that the harness follows the installed version. Raises HarnessError when they cannot be read there."""
+    from harness.errors import HarnessError
+
+    try:
+        import schemathesis.specs.openapi.checks  # noqa: F401 - registers the OpenAPI checks
+        from schemathesis.checks import CHECKS
+        from schemathesis.cli import schemathesis as st
+        from schemathesis.config import SchemathesisConfig
+
+        options = {option.name: option for option in st.commands["run"].params}
+        mode, phases = options["generation_modes"], options["phases"]
+        configured = SchemathesisConfig().projects.get_default().checks
+        checks = [name for name in CHECKS.get_all_names() if configured.get_by_name(name=name).enabled]
+        return StRunDefaults(mode=str(mode.default), checks=checks, phases=_names(phases.default),
+                             phase_names=list(getattr(phases.type, "choices", None) or _names(phases.default)))
+    except (ImportError, KeyError, AttributeError) as error:
+        raise HarnessError(f"cannot read `st run`'s default mode, checks and phases from the installed schemathesis "
+                           f"({type(error).__name__}: {error})", hint="Install a schemathesis the harness supports "
+                           "(pytest-topology[fuzz]), or name --mode, --checks and --phases.") from None
+
+
+def _names(text: Any) -> list[str]:
+    return [part.strip() for part in (text if isinstance(text, str) else ",".join(text)).split(",") if part.strip()]
 
 
 def check_names() -> list[str]:

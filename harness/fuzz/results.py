@@ -65,6 +65,10 @@ class ServiceResult:
     stateful_requests: int = 0  # requests of the stateful phase's sequences
     exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in order; emptied once the
     # findings' log lines are found (fuzz.logs.attach_log)
+    # services fuzzed before this one in the same run, in order: their requests may have changed what it answered
+    fuzzed_before: list[str] = field(default_factory=list)
+    # the options given to the run that decide the data, as written on a command line ({"mode": "negative", ...})
+    given: dict[str, str] = field(default_factory=dict)
 
     @property
     def stateful_not_run(self) -> str:

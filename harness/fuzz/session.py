@@ -1,4 +1,9 @@
-"""Fuzzing a running topology: every service that declares `openapi:` gets one schemathesis run, all services at once.
+"""Fuzzing a running topology: every service that declares `openapi:` gets one schemathesis run, one service after
+another in the topology's order, all with one seed: a service's requests can change what another one answers (a
+shared database, one service calling another), so runs at once would find other things each time.
+
+Without --mode, --checks and --phases a run does what `st run` of the installed schemathesis does by default (read
+from schemathesis, see engine.st_run_defaults).
 
 A service's document is loaded from the service (with the service's `auth:`) or from a file next to the topology; the
 run goes to the service's URL plus the spec's base path (OpenAPI 3 `servers`, Swagger 2 `basePath`: schemathesis'
@@ -9,6 +14,7 @@ there, that is reported as one finding and the run's results are those of the pa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import json
 import os
@@ -24,18 +30,13 @@ import requests
 
 from harness.errors import HarnessError, SpecUnavailable
 from harness.fuzz.auth import Headers, auth_headers, check_auth
-from harness.fuzz.engine import EngineRun, EngineSettings, run_schema
+from harness.fuzz.engine import EngineRun, EngineSettings, run_schema, st_run_defaults
 from harness.fuzz.logs import attach_log
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.runtime.topology import Topology
 from harness.spec.model import ServiceSpec, TopologySpec
 from harness.spec.secrets import Masker
 
-DEFAULT_CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
-                  "response_schema_conformance"]
-# the check that reports invalid input accepted: part of the defaults when the mode generates invalid data
-NEGATIVE_CHECK = "negative_data_rejection"
-PHASES = ["examples", "coverage", "fuzzing", "stateful"]
 MODES = ("positive", "negative", "all")
 
 
@@ -50,6 +51,19 @@ class FuzzOptions:
     mode: str | None = None
     workers: int = 1  # schemathesis workers per service
     cache_dir: Path | None = None  # Hypothesis' folder; default: the user's cache folder
+
+    def with_seed(self) -> FuzzOptions:
+        """These options with a seed: the given one, else one drawn now (one seed for every service of a run)."""
+        return self if self.seed is not None else dataclasses.replace(self, seed=random.randrange(2**31))
+
+    def given(self) -> dict[str, str]:
+        """The options that decide the generated data and were given (not defaults), as their values would be
+        written on a command line: {"mode": "negative", "checks": "a,b", "max_examples": "20", ...}."""
+        values = {"mode": self.mode, "checks": ",".join(self.checks) if self.checks else None,
+                  "phases": ",".join(self.phases) if self.phases else None,
+                  "max_examples": str(self.max_examples) if self.max_examples is not None else None,
+                  "workers": str(self.workers) if self.workers != 1 else None}
+        return {name: value for name, value in values.items() if value}
 
 
 def default_cache_dir() -> Path:
@@ -100,35 +114,48 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
             problems.append(f"{where}: unknown {what} {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
 
     refuse(flags["checks"], options.checks, checks, "check")
-    refuse(flags["phases"], options.phases, PHASES, "phase")
+    phases = st_run_defaults().phase_names
+    refuse(flags["phases"], options.phases, phases, "phase")
     if options.max_examples is not None and options.max_examples < 1:
         problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
     for name in names:
         service = spec.services[name]
         refuse(f"{spec.file.name}: services.{name}.fuzz.checks", service.fuzz.checks, checks, "check")
         # (an exclusion may name a kind of finding of the harness's own too: missing_auth, network_error, ...)
-        if options.checks != [] and service.fuzz.checks != [] and not checks_for(service, options.checks,
-                                                                                 mode_for(service, options.mode)):
+        if options.checks != [] and service.fuzz.checks != [] and not checks_for(service, options.checks):
             problems.append(f"{spec.file.name}: services.{name}.fuzz.exclude: every check of its run is excluded, "
                             "so nothing would be checked")
     if problems:
         lists = ([f"checks: {', '.join(checks)}"] if any(" check" in p for p in problems) else []) + \
-            ([f"phases: {', '.join(PHASES)}"] if any(" phase" in p for p in problems) else [])
+            ([f"phases: {', '.join(phases)}"] if any(" phase" in p for p in problems) else [])
         raise OptionError("; ".join(problems) + (f". The {'; '.join(lists)}" if lists else ""))
 
 
-def checks_for(spec: ServiceSpec, override: list[str] | None = None, mode: str = "positive") -> list[str]:
-    """The command line's checks, else the service's, else the defaults (with `negative_data_rejection` when `mode`
-    is negative or all: without it invalid input accepted with a documented status passes); less the service's
-    written exclusions."""
-    chosen = override or spec.fuzz.checks or (DEFAULT_CHECKS + ([NEGATIVE_CHECK] if mode != "positive" else []))
+def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str]:
+    """The command line's checks, else the service's, else `st run`'s defaults; less the service's written
+    exclusions."""
+    chosen = override or spec.fuzz.checks or st_run_defaults().checks
     excluded = {e.check for e in spec.fuzz.exclude}
     return [c for c in chosen if c not in excluded]  # never empty in a run: refuse_unknown_names
 
 
 def mode_for(spec: ServiceSpec, override: str | None = None) -> str:
-    """The command line's mode, else the service's `fuzz: {mode: ...}`, else positive."""
-    return override or spec.fuzz.mode or "positive"
+    """The command line's mode, else the service's `fuzz: {mode: ...}`, else `st run`'s default."""
+    return override or spec.fuzz.mode or st_run_defaults().mode
+
+
+def run_settings(options: FuzzOptions) -> tuple[dict[str, str], list[str]]:
+    """The mode, checks and phases of a run where no service's `fuzz:` says otherwise ({"mode": "all", "checks":
+    "a,b", "phases": "examples,coverage"}), and the names of those that are `st run`'s defaults (not given)."""
+    defaults = st_run_defaults()
+    settings = {"mode": options.mode or defaults.mode, "checks": ",".join(options.checks or defaults.checks),
+                "phases": ",".join(options.phases or defaults.phases)}
+    return settings, [name for name in settings if not getattr(options, name)]
+
+
+def phases_for(override: list[str] | None = None) -> list[str]:
+    """The command line's phases, else `st run`'s default ones."""
+    return override or st_run_defaults().phases
 
 
 @dataclass(frozen=True)
@@ -146,7 +173,7 @@ class ServiceView:
 @dataclass(frozen=True)
 class TopologyView:
     """A running topology as a fuzzing process sees it: its spec and each service's URL (`view["api"].url`). An
-    auth hook gets this in a run of several services at once."""
+    auth hook gets this when several services are fuzzed (each in a process of its own)."""
 
     spec: TopologySpec
     urls: dict[str, str]
@@ -161,9 +188,9 @@ class TopologyView:
 
 
 def prepare_runs(names: list[str], options: FuzzOptions = FuzzOptions()) -> None:
-    """Start the fork server of concurrent runs (start_runs) now, when several services will be fuzzed: its imports of
-    schemathesis and Hypothesis (about 1 s of CPU) then overlap with starting or attaching to the topology instead of
-    delaying every run. Returns at once; does nothing for one service or when the server is running already."""
+    """Start the fork server of the runs of several services (start_runs) now: its imports of schemathesis and
+    Hypothesis (about 1 s of CPU) then overlap with starting or attaching to the topology instead of delaying the
+    first run. Returns at once; does nothing for one service or when the server is running already."""
     if len(names) < 2:
         return
     from multiprocessing import forkserver
@@ -176,26 +203,47 @@ def prepare_runs(names: list[str], options: FuzzOptions = FuzzOptions()) -> None
 
 def start_runs(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions()
                ) -> dict[str, Future[ServiceResult]]:
-    """Start fuzzing `names` all at once; returns a future per service, in the order of `names`.
+    """Start fuzzing `names`, one service after another in the order of `names`, all with one seed (the given one,
+    else one drawn now); returns a future per service, in that order, each done once its run is.
 
-    One service runs in a thread of this process; several run in processes of their own, forked from a server process
-    that has schemathesis imported already (a process starts in milliseconds, not seconds; prepare_runs starts the
-    server early): Hypothesis parses source with `ast` while it runs, and CPython 3.11 cannot do that in two threads
-    at once ("SystemError: AST constructor recursion depth mismatch"). The services' logs are read here, after each
-    run."""
-    waiting = ThreadPoolExecutor(max_workers=len(names) + 1, thread_name_prefix="fuzz")
-    if len(names) == 1:
-        futures = {names[0]: waiting.submit(fuzz_service, topology, names[0], options)}
-    else:
+    One after another, because one service's requests can change another's answers (a shared database, a service
+    that calls another): runs at once would find other things each time. One service runs in a thread of this
+    process; several run each in a fresh process of its own, forked from a server process that has schemathesis
+    imported already (prepare_runs starts it early), so that no run inherits the state of Hypothesis or schemathesis
+    that an earlier run left. The services' logs are read here, after each run."""
+    options = options.with_seed()
+    futures: dict[str, Future[ServiceResult]] = {name: Future() for name in names}
+    processes = None
+    if len(names) > 1:
         prepare_runs(names, options)
-        processes = ProcessPoolExecutor(max_workers=len(names), mp_context=_fork_server())
-        view = TopologyView.of(topology)
+        processes = ProcessPoolExecutor(max_workers=1, mp_context=_fork_server(), max_tasks_per_child=1)
+
+    def run_one(name: str) -> ServiceResult:
+        if processes is None:
+            return fuzz_service(topology, name, options)
         since = time.time()
-        runs = {name: processes.submit(fuzz_service, view, name, options) for name in names}
-        futures = {name: waiting.submit(_with_log, run, topology, name, since) for name, run in runs.items()}
-        # the pool ends once every run is done, from a thread of its own: `shutdown(wait=False)` here would leave its
-        # manager thread to the interpreter's exit, which can then write to a closed pipe (a traceback at exit)
-        waiting.submit(processes.shutdown, wait=True)
+        return _with_log(processes.submit(fuzz_service, TopologyView.of(topology), name, options), topology, name,
+                         since)
+
+    def run_all() -> None:
+        try:
+            for position, name in enumerate(names):
+                future = futures[name]
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    result = run_one(name)
+                except BaseException as error:  # noqa: BLE001 - the service's future raises it; the next ones run
+                    future.set_exception(error)
+                    continue
+                result.fuzzed_before, result.given = names[:position], options.given()
+                future.set_result(result)
+        finally:
+            if processes is not None:
+                processes.shutdown(wait=True)
+
+    waiting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fuzz")
+    waiting.submit(run_all)
     waiting.shutdown(wait=False)
     return futures
 
@@ -230,8 +278,9 @@ def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: 
 
 def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions(),
              on_result: Callable[[ServiceResult], None] | None = None) -> list[ServiceResult]:
-    """Fuzz `names` at once (start_runs). Returns the results in the order of `names`; `on_result` sees them in
-    that order too. Raises the first service's HarnessError (in that order) once the runs before it are reported."""
+    """Fuzz `names` one after another (start_runs). Returns the results in the order of `names`; `on_result` sees
+    them in that order too. Raises the first service's HarnessError (in that order) once the runs before it are
+    reported."""
     results = []
     for future in start_runs(topology, names, options).values():
         result = future.result()
@@ -246,9 +295,10 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     SpecUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
     spec, service = topology.spec.services[name], topology[name]
     headers = auth_headers(topology, name)
-    seed = options.seed if options.seed is not None else random.randrange(2**31)  # always a seed to print
+    seed = options.with_seed().seed
+    assert seed is not None
     mode = mode_for(spec, options.mode)
-    settings = EngineSettings(seed=seed, phases=options.phases or PHASES, checks=checks_for(spec, options.checks, mode),
+    settings = EngineSettings(seed=seed, phases=phases_for(options.phases), checks=checks_for(spec, options.checks),
                               mode=mode, max_examples=options.max_examples,
                               workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
     started, log_since = time.monotonic(), time.time()

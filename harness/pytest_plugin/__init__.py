@@ -84,13 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fuzz-service", action="append", metavar="NAME",
                     help="with --fuzz: only this service (repeatable)")
     group.addoption("--fuzz-checks", metavar="LIST", help="with --fuzz: comma-separated schemathesis checks "
-                                                          "(default: the topology's, else the harness's four)")
+                                                          "(default: the service's, else `st run`'s)")
     group.addoption("--fuzz-phases", metavar="LIST",
-                    help="with --fuzz: comma-separated, of examples,coverage,fuzzing,stateful (default: all)")
+                    help="with --fuzz: comma-separated, of examples,coverage,fuzzing,stateful (default: `st run`'s)")
     group.addoption("--fuzz-mode", choices=("positive", "negative", "all"),
-                    help="with --fuzz: generated data (default: the service's `fuzz: {mode: ...}`, else positive)")
+                    help="with --fuzz: generated data (default: the service's `fuzz: {mode: ...}`, else `st run`'s)")
     group.addoption("--fuzz-workers", type=int, metavar="N", default=1,
-                    help="with --fuzz: schemathesis workers per service (services run at once anyway)")
+                    help="with --fuzz: schemathesis workers per service (services run one after another)")
     group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
                     help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
     parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",

@@ -59,8 +59,8 @@ class PactVerification(ReportingItem):
 class FuzzOperation(ReportingItem):
     """One operation of a service, its stateful sequences ("stateful") or the service as a whole ("(service)": base
     path, a document that cannot be loaded), from the service's schemathesis run; or a written exclusion of a check
-    (skipped with its reason). The first item that runs starts the runs of every service still selected, all at
-    once (xdist workers sharing a topology: once for all of them)."""
+    (skipped with its reason). The first item that runs starts the runs of every service still selected, one after
+    another in the topology's order (xdist workers sharing a topology: once for all of them)."""
 
     def __init__(self, *, service: str, operation: str, owner: TopologySession, problem: str = "",
                  excluded: str = "", **kwargs: Any) -> None:
@@ -72,7 +72,7 @@ class FuzzOperation(ReportingItem):
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def runtest(self) -> None:
-        from harness.report.fuzz import PYTEST_RERUN, findings_text
+        from harness.report.fuzz import PYTEST_FLAGS, Rerun, findings_text
 
         if self.excluded:
             skip(f"excluded: {self.excluded}")
@@ -81,7 +81,7 @@ class FuzzOperation(ReportingItem):
         result = self._result()
         mine = result.findings_for(self.operation)
         if mine:
-            raise ReportedFailure(findings_text(result, mine, rerun=PYTEST_RERUN))
+            raise ReportedFailure(findings_text(result, mine, rerun=Rerun(self._command(PYTEST_FLAGS), PYTEST_FLAGS)))
         if self.operation == "stateful" and result.stateful_not_run:
             skip(result.stateful_not_run)  # nothing was checked: not a pass
 
@@ -97,14 +97,28 @@ class FuzzOperation(ReportingItem):
                 phases=split_names(config.getoption("fuzz_phases")),
                 mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
-            selected = [i.service for i in self.session.items
-                        if isinstance(i, FuzzOperation) and not i.problem and not i.excluded]
-            services = [s for s in dict.fromkeys(selected) if s not in runs] or [self.service]
+            selected = {i.service for i in self.session.items
+                        if isinstance(i, FuzzOperation) and not i.problem and not i.excluded}
+            order = list(self.owner.spec.services) if self.owner.spec is not None else []
+            services = [s for s in order if s in selected and s not in runs] or [self.service]
             runs.update(self.owner.fuzz_runs(services, options))
         return runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
+
+    def _command(self, flags: dict[str, str]) -> list[str]:
+        """This pytest session's command line without the options that choose the fuzzing (`flags`, each with its
+        value): a rerun hint adds them as the run used them."""
+        given, words, skip_value = list(self.config.invocation_params.args), ["pytest"], False
+        for word in given:
+            if skip_value:
+                skip_value = False
+            elif word in flags.values():
+                skip_value = True
+            elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
+                words.append(word)
+        return words
 
 
 class PactDrift(ReportingItem):

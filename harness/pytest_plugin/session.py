@@ -466,9 +466,9 @@ class TopologySession:
                                 f"{after}:\n" + "\n".join(f"- {note}" for note in notes or ["nothing was left"]))
 
     def fuzz_runs(self, services: list[str], options: Any) -> dict[str, Future[Any]]:
-        """The fuzz runs of `services` (service -> Future[ServiceResult]), started at once. Workers sharing the
-        topology fuzz it once: the first worker to need them runs them and writes each result to the share folder,
-        the others wait for those files (a worker that ended before writing one is an error, not a wait)."""
+        """The fuzz runs of `services` (service -> Future[ServiceResult]), one after another in that order. Workers
+        sharing the topology fuzz it once: the first worker to need them runs them and writes each result to the share
+        folder, the others wait for those files (a worker that ended before writing one is an error, not a wait)."""
         from harness.fuzz.session import start_runs
 
         if self.share is None or self.worker is None:
@@ -659,6 +659,7 @@ class TopologySession:
             terminalreporter.write_line("nothing was verified (every pact run is excluded): the contract matrix in "
                                         f"{self.config.rootpath / 'reports'} is left as the last run that verified "
                                         "wrote it")
+        self._report_fuzzing(terminalreporter)
         if self.restored:
             terminalreporter.section("topology restored at the end of the session")
             for note in self.restored:
@@ -668,6 +669,18 @@ class TopologySession:
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
             terminalreporter.write_line(f"remove it with: harness down {' '.join(map(str, self.files))}")
+
+    def _report_fuzzing(self, terminalreporter: Any) -> None:
+        """A line per fuzzed service, in the order they ran: its seed, mode, phases and checks, and its verdict."""
+        runs = [run for run in self.fuzz_results.values() if run.done() and run.exception() is None]
+        if not runs:
+            return
+        from harness.report.fuzz import summary_line
+
+        terminalreporter.section("fuzzing (one service after another)")
+        for run in runs:
+            result = run.result()
+            terminalreporter.write_line(f"{'passed' if result.passed else 'FAILED'} {summary_line(result)}")
 
     def _report_matrix(self, terminalreporter: Any) -> None:
         from harness.contracts.matrix import edge_matrix

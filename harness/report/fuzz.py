@@ -4,7 +4,10 @@ service's log lines of that request (its access line and traceback, harness.fuzz
 
 from __future__ import annotations
 
+import shlex
 import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -12,8 +15,32 @@ from rich.console import Console
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.junit import Case, write_junit
 
-CLI_RERUN = "rerun with --seed {seed} --service {service}"
-PYTEST_RERUN = "rerun with --fuzz-seed {seed} --fuzz-service {service}"
+
+@dataclass(frozen=True)
+class Rerun:
+    """How a front-end is run again: its command without the options that choose the fuzzing (`harness fuzz
+    --topology t.yaml`), and its flag for each of those (seed, service, mode, checks, phases, max_examples,
+    workers)."""
+
+    command: list[str]
+    flags: dict[str, str] = field(default_factory=dict)
+
+    def for_result(self, result: ServiceResult) -> str:
+        """The command that reproduces `result`: its seed, the services fuzzed before it and itself (in that order:
+        their requests may have changed its answers), and the options given to its run."""
+        words = [*self.command, self.flags["seed"], str(result.seed)]
+        for service in [*result.fuzzed_before, result.service]:
+            words += [self.flags["service"], service]
+        for name, value in result.given.items():
+            words += [self.flags[name], value]
+        return shlex.join(words)
+
+
+CLI_FLAGS = {"seed": "--seed", "service": "--service", "mode": "--mode", "checks": "--checks", "phases": "--phases",
+             "max_examples": "--max-examples", "workers": "--workers"}
+PYTEST_FLAGS = {name: "--fuzz-" + flag.removeprefix("--") for name, flag in CLI_FLAGS.items()}
+CLI_RERUN = Rerun(["harness", "fuzz"], CLI_FLAGS)
+PYTEST_RERUN = Rerun(["pytest", "--fuzz"], PYTEST_FLAGS)
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -22,10 +49,18 @@ def summary_line(result: ServiceResult) -> str:
     if result.findings:
         counts = f": {len(result.failures)} failure(s), {len(result.errors)} error(s)"
     return (f"{result.service} at {result.url}: {len(result.operations)} operation(s), {result.requests} requests in "
-            f"{result.seconds:.1f} s ({rate:.0f}/s), {result.mode} data, seed {result.seed}{counts}")
+            f"{result.seconds:.1f} s ({rate:.0f}/s), seed {result.seed}, mode {result.mode}, phases "
+            f"{','.join(result.phases)}, checks {','.join(result.checks)}{counts}")
 
 
-def print_result(result: ServiceResult, err: Console) -> None:
+def run_headline(names: Iterable[str], seed: int, settings: dict[str, str], defaults: Iterable[str]) -> str:
+    """The line a fuzzing run starts with: its services in the order they run, its seed, and its mode, checks and
+    phases (`settings`), saying which of them are `st run`'s defaults (the names in `defaults`)."""
+    said = [f"{name} {value}" + (" (st run's default)" if name in defaults else "") for name, value in settings.items()]
+    return f"fuzzing {', '.join(names)}, one after another, with seed {seed}; " + "; ".join(said)
+
+
+def print_result(result: ServiceResult, err: Console, rerun: Rerun = CLI_RERUN) -> None:
     if result.passed:
         err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
     else:
@@ -33,7 +68,7 @@ def print_result(result: ServiceResult, err: Console) -> None:
     if result.excluded:
         err.print(excluded_text(result), markup=False, highlight=False, soft_wrap=True)
     if not result.passed:
-        err.print(findings_text(result, result.findings), markup=False, highlight=False, soft_wrap=True)
+        err.print(findings_text(result, result.findings, rerun), markup=False, highlight=False, soft_wrap=True)
 
 
 def excluded_text(result: ServiceResult) -> str:
@@ -41,7 +76,7 @@ def excluded_text(result: ServiceResult) -> str:
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
 
-def findings_text(result: ServiceResult, findings: list[Finding], rerun: str = CLI_RERUN) -> str:
+def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun = CLI_RERUN) -> str:
     """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
     to rerun with the same seed."""
     lines: list[str] = []
@@ -55,7 +90,7 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: str = C
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
         lines += log_text(finding)
-    lines.append("  " + rerun.format(seed=result.seed, service=result.service))
+    lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
@@ -67,7 +102,7 @@ def log_text(finding: Finding) -> list[str]:
     return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
+def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CLI_RERUN) -> Path:
     """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
     when something was found about it (a base path, an engine error), and a skipped one per written exclusion
     ("excluded CHECK", the reason). A case with an error-kind finding is an
@@ -82,7 +117,7 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path) -> Path:
         for name in names or [SERVICE_WIDE]:
             mine = result.findings_for(name)
             errors = [f for f in mine if f.kind == "error"]
-            details = findings_text(result, mine) if mine else ""
+            details = findings_text(result, mine, rerun) if mine else ""
             message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
             skipped = result.stateful_not_run if name == "stateful" and not mine else None  # not a pass
             cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,

@@ -322,7 +322,8 @@ def _failed_tests(data: PageData, esc: Callable[[Any], str]) -> str:
 def _facts(data: PageData, esc: Callable[[Any], str]) -> str:
     started = datetime.datetime.fromtimestamp(data.facts.started, datetime.UTC).isoformat(timespec="seconds")
     rows = [("command", data.facts.command), ("started", started), ("took", f"{data.facts.seconds:.1f} s"),
-            ("topology file", str(data.spec.file or "(built in Python)")), *data.facts.versions.items()]
+            ("topology file", " + ".join(map(str, data.spec.files)) or "(built in Python)"),
+            *data.facts.versions.items()]
     if data.facts.outcome:
         rows.insert(3, ("outcome", data.facts.outcome))
     return ('<section id="facts"><h2>Run</h2><table>'

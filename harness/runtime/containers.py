@@ -15,7 +15,8 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.engine_source import resolve_engine
-from harness.spec.model import ServiceSpec
+from harness.spec.model import ContainerFile, ServiceSpec, VolumeMount
+from harness.spec.model import Mount as SpecMount
 
 NANOSECONDS = 1_000_000_000
 
@@ -40,21 +42,59 @@ class NetworkRef:
 
 @dataclass(frozen=True)
 class MountRef:
-    """A host path or a volume of the run, mounted at `target` in the container."""
+    """A host path or a volume of the run, mounted at `target` in the container. A bind that may create its missing
+    source (`create_host_path`) and needs no propagation is given to Docker as a `-v` bind ("src:dst:rw,z"), as
+    Docker Compose gives it: the engine then creates the folder; else through the mount API, which refuses it."""
 
     kind: str  # "bind" or "volume"
     source: str  # absolute host path, or the run's volume name
     target: str
     read_only: bool
+    create_host_path: bool = False
+    selinux: str | None = None  # "z" or "Z"
+    propagation: str | None = None
+    nocopy: bool = False  # a volume: the image's files at `target` are not copied into it
+    subpath: str | None = None  # a volume: only this folder of it
+
+    @classmethod
+    def bind(cls, mount: SpecMount, source: str) -> MountRef:
+        """The bind mount of `mount`, from `source` (its absolute host path)."""
+        return cls("bind", source, mount.target, mount.read_only, mount.create_host_path, mount.selinux,
+                   mount.propagation)
+
+    @classmethod
+    def volume(cls, volume: VolumeMount, source: str) -> MountRef:
+        """The mount of `volume`, from the run's volume named `source`."""
+        return cls("volume", source, volume.target, volume.read_only, selinux=volume.selinux, nocopy=volume.nocopy,
+                   subpath=volume.subpath)
+
+    @property
+    def bind_mode(self) -> str | None:
+        """The mode of the `-v` form ("ro,z") of a bind (or a volume relabelled with z/Z) Docker Compose passes that
+        way, else None (the mount API)."""
+        if self.kind == "bind" and (not self.create_host_path or self.propagation):
+            return None
+        if self.kind == "volume" and (not self.selinux or self.nocopy or self.subpath):
+            return None
+        return ",".join(["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])])
 
 
 @dataclass(frozen=True)
 class CopyRef:
     """A file or folder of this machine copied to `target` in the container before it starts (`copy: true`): what a
-    remote engine gets instead of a bind mount, which would name a path on the engine's machine."""
+    remote engine gets instead of a bind mount, which would name a path on the engine's machine. Or, with
+    `content`, a file of that content (a Compose secret or config: owner uid:gid, permission bits `mode`)."""
 
-    source: Path  # absolute
+    source: Path | None  # absolute; None for `content`
     target: str
+    content: bytes | None = field(default=None, repr=False)
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+    @classmethod
+    def of(cls, file: ContainerFile) -> CopyRef:
+        return cls(None, file.target, file.content.encode(), file.uid, file.gid, file.mode)
 
 
 def service_container(*, image: str, name: str, network: str, aliases: list[str], spec: ServiceSpec,
@@ -72,12 +112,14 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         labels: the harness's labels, over the service's own `labels:`.
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
     """
+    copies = [*(copies or []), *map(CopyRef.of, spec.files)]
+    binds, mounts = _binds(mounts)
     if copies:
         assert client is not None
         return CopiedContainer(client, image, name, network, aliases, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               _options(spec, mounts, labels), copies)
+                               {**_options(spec, mounts, labels), "volumes": binds or None}, copies)
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
@@ -89,6 +131,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     for (port, protocol), host_port in ports.items():
         # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
+    for source, bind in binds.items():
+        container.with_volume_mapping(source, bind["bind"], bind["mode"])
     options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
@@ -129,7 +173,13 @@ class CopiedContainer:
     def start(self) -> CopiedContainer:
         self.container = self.client.containers.create(**self.arguments)
         for copy in self.copies:
-            self.container.put_archive("/", _archive(copy))
+            if copy.content is None:
+                self.container.put_archive("/", _archive(copy))
+            else:  # the tar's owner counts (copyUIDGID, as Compose copies secrets); docker-py's put_archive drops it
+                api = self.client.api
+                response = api._put(api._url("/containers/{0}/archive", self.container.id),  # noqa: SLF001
+                                    params={"path": "/", "copyUIDGID": "1"}, data=_content_archive(copy))
+                api._raise_for_status(response)  # noqa: SLF001
         self.container.start()
         return self
 
@@ -156,11 +206,46 @@ def _archive(copy: CopyRef) -> bytes:
     return data.getvalue()
 
 
+def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[MountRef]]:
+    """docker-py's `volumes` ({host path: {bind: target, mode: "rw,z"}}: the `-v` binds, as Compose passes a bind
+    that may create its folder) and the mounts left for the mount API. docker-py keys binds by host path (its list
+    form mistakes "dst:rw,z" for a volume): a path bound twice is bound the second time through the mount API."""
+    binds: dict[str, dict[str, str]] = {}
+    rest: list[MountRef] = []
+    for mount in mounts:
+        mode = mount.bind_mode
+        if mode is None or mount.source in binds:
+            rest.append(mount)
+        else:
+            binds[mount.source] = {"bind": mount.target, "mode": mode}
+    return binds, rest
+
+
+def _mount(ref: MountRef) -> Mount:
+    mount = Mount(ref.target, ref.source, type=ref.kind, read_only=ref.read_only, propagation=ref.propagation,
+                  no_copy=ref.nocopy)
+    if ref.subpath:  # docker-py has no argument for it: the API's field (engines before API 1.45 ignore it)
+        mount.setdefault("VolumeOptions", {})["Subpath"] = ref.subpath
+    return mount
+
+
+def _content_archive(copy: CopyRef) -> bytes:
+    """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
+    assert copy.content is not None
+    member = tarfile.TarInfo(copy.target.strip("/"))
+    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid, copy.gid
+    member.mtime = int(time.time())
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        tar.addfile(member, io.BytesIO(copy.content))
+    return data.getvalue()
+
+
 def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) -> dict[str, Any]:
     """docker-py `containers.create` keyword arguments for everything but image, command, env, ports, network."""
     options: dict[str, Any] = {
         "labels": {**spec.labels, **labels},
-        "mounts": [Mount(m.target, m.source, type=m.kind, read_only=m.read_only) for m in mounts],
+        "mounts": [_mount(m) for m in mounts],
         "cap_add": spec.cap_add or None,
         "cap_drop": spec.cap_drop or None,
         "privileged": spec.privileged,

@@ -1,13 +1,16 @@
-"""Images for a topology: `build:` contexts tagged by a hash of their content (no rebuild when nothing changed),
-`image:` names and FROM bases checked locally (and substituted, see `substitute`) before anything starts, else
-pulled; every missing image is named in one error."""
+"""Images for a topology: one build per distinct `build:` (`planned_builds`), tagged by a hash of its content (no
+rebuild when nothing changed) and with the `image:` names its services give; `image:` names and FROM bases checked
+locally (and substituted, see `substitute`) before anything starts, else pulled; every missing image is named in one
+error."""
 
 from __future__ import annotations
 
 import io
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -20,6 +23,7 @@ from harness.errors import BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
 from harness.runtime.engine import project_script
+from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
 from harness.spec.model import BuildSpec, TopologySpec
@@ -30,23 +34,67 @@ SUBSTITUTE = f"{PREFIX}.substitute"  # on an alias image: the image it is
 SUBSTITUTE_ID = f"{PREFIX}.substitute-id"  # on an alias image: the id of that image when the alias was made
 
 
+@dataclass(frozen=True)
+class PlannedBuild:
+    """One image a topology builds: from `build` in `context` (absolute), run by `services` (file order; the first
+    one's `build` is used) and tagged with the `names` given beside `build:` (compose's `image:`)."""
+
+    context: Path
+    build: BuildSpec
+    services: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def planned_builds(spec: TopologySpec) -> list[PlannedBuild]:
+    """One build per distinct (context, Dockerfile, target, args) of `spec`'s services, in file order: services that
+    share one run one image, built once, tagged with every `image:` name they give (as `docker compose build` tags
+    it). Paths are compared normalised (`./app` is `app/`); no file is read."""
+    groups: dict[tuple, tuple[Path, BuildSpec, list[str], list[str]]] = {}
+    for name, service in spec.services.items():
+        if service.build is None:
+            continue
+        context = Path(os.path.normpath(spec.base_dir / service.build.context))
+        key = (context, os.path.normpath(context / service.build.dockerfile), service.build.target,
+               tuple(sorted(service.build.args.items())))
+        _, _, services, names = groups.setdefault(key, (context, service.build, [], []))
+        services.append(name)
+        if service.image and service.image not in names:
+            names.append(service.image)
+    return [PlannedBuild(context, build, tuple(services), tuple(names))
+            for context, build, services, names in groups.values()]
+
+
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
                 on_start: Callable[[], None] | None = None,
-                on_line: Callable[[str], None] | None = None, also_tag: str | None = None) -> tuple[str, bool]:
-    """Build unless an image with the content tag exists. Returns (tag, built_now).
+                on_line: Callable[[str], None] | None = None, names: Sequence[str] = ()) -> tuple[str, bool]:
+    """Build unless an image with the content tag exists, then tag it with `names` too (compose's `image:` beside
+    `build:`), so services that name it find it. One process at a time builds one tag (`imagelocks.building`):
+    another one waits and finds it built. Returns (tag, built_now).
 
-    `also_tag`: a name the image gets too (compose's `image:` beside `build:`), so services that name it find it.
+    The caller holds `imagelocks.using_contexts` on the context until its containers exist, so that no prune removes
+    the image meanwhile; old images of the context are removed after that (`tidy`), not here.
+
+    Raises:
+        BuildFailed: the build's error and the last lines of its log.
     """
     tag = content_tag(client, context, build)
-    try:
-        image = client.images.get(tag)
-        if also_tag:
-            _tag(image, also_tag)
-        return tag, False
-    except docker.errors.ImageNotFound:
-        pass
-    if on_start:
-        on_start()
+    waiting = (lambda: on_line("waiting for another session that builds the same image")) if on_line else None
+    with building(tag, waiting or (lambda: None)):
+        try:
+            image = client.images.get(tag)
+            built = False
+        except docker.errors.ImageNotFound:
+            if on_start:
+                on_start()
+            image = _build(client, context, build, tag, service, on_line)
+            built = True
+        for name in names:
+            _tag(image, name)
+    return tag, built
+
+
+def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: str, service: str,
+           on_line: Callable[[str], None] | None) -> docker.models.images.Image:
     log: list[str] = []
     try:
         for chunk in client.api.build(path=str(context), dockerfile=build.dockerfile, tag=tag, buildargs=build.args,
@@ -64,10 +112,18 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     except docker.errors.APIError as exc:
         log.append(str(exc))
         raise BuildFailed(_build_message(service, context, log)) from None
-    if also_tag:
-        _tag(client.images.get(tag), also_tag)
-    _prune_older(client, context.resolve())
-    return tag, True
+    return client.images.get(tag)
+
+
+def tidy(client: docker.DockerClient, contexts: Iterable[Path]) -> None:
+    """Remove old images of `contexts` (`prune_images`: beyond the newest few, never one in use), after a start that
+    built one of them. A context that another session builds or starts from now is left for later."""
+    for context in contexts:
+        label = str(context.resolve())
+        try:
+            prune_images(client, wanted=label.__eq__, substitutes=False)
+        except docker.errors.APIError:
+            pass  # tidying only: the start itself succeeded
 
 
 def content_tag(client: docker.DockerClient, context: Path, build: BuildSpec) -> str:
@@ -110,14 +166,6 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
     # repository and tag apart: Docker also takes "repo:tag" as the repository, Podman's compat API refuses it
     repository, tag = docker.utils.parse_repository_tag(name)
     image.tag(repository, tag or "latest")
-
-
-def _prune_older(client: docker.DockerClient, context: Path) -> None:
-    """Older images of this context beyond the newest few go once a new one is built (never one in use)."""
-    try:
-        prune_images(client, wanted=lambda built_from: built_from == str(context), substitutes=False)
-    except docker.errors.APIError:
-        pass  # tidying only: the build itself succeeded
 
 
 def _build_message(service: str, context: Path, log: list[str]) -> str:

@@ -35,7 +35,16 @@ from harness.runtime.buildcontext import copy_digest
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import connect, engine_address, publish_address, remote_engine, service_host
 from harness.runtime.faults import Edge, TopologyFaults
-from harness.runtime.images import build_image, content_tag, prepare_images, substitute
+from harness.runtime.imagelocks import using_contexts
+from harness.runtime.images import (
+    PlannedBuild,
+    build_image,
+    content_tag,
+    planned_builds,
+    prepare_images,
+    substitute,
+    tidy,
+)
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
@@ -445,13 +454,15 @@ class Topology:
     def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
         """Service -> the signature a container of it started now would carry (its spec and its image's id)."""
         result = {}
-        built = {s.image for s in spec.services.values() if s.build and s.image}
+        built: dict[str, str] = {}  # service with `build:` -> the content tag it runs (one per distinct build)
+        named: dict[str, str] = {}  # `image:` name given beside `build:` -> that content tag, which a start runs
+        for build in planned_builds(spec):
+            tag = content_tag(client, build.context, build.build)
+            built.update(dict.fromkeys(build.services, tag))
+            named.update(dict.fromkeys(build.names, tag))
         for name, service in spec.services.items():
-            if service.build:
-                reference = content_tag(client, spec.base_dir / service.build.context, service.build)
-            else:
-                image = service.image or ""
-                reference = image if image in built else substitute(image, spec.image_substitutes)
+            image = service.image or ""
+            reference = built.get(name) or named.get(image) or substitute(image, spec.image_substitutes)
             result[name] = service_signature(service, _image_id(client, reference), spec.base_dir)
         return result
 
@@ -681,24 +692,31 @@ class _Starter:
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
+        self.built_now: set[Path] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
+        builds = planned_builds(self.spec)
+        # No prune removes an image of these contexts until every container of this start exists (imagelocks).
+        with using_contexts(str(build.context.resolve()) for build in builds):
+            self._run(builds)
+        if self.built_now:  # old images of what was built, unless another session uses them
+            tidy(self.topology.client, sorted(self.built_now))
+
+    def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
         run_images = prepare_images(self.topology.client, self.spec)
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = _done(self.network) if self.updating else self._spawn(self._create_network, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
-        builds: dict[object, Future[str]] = {}
-        for name, service in self.spec.services.items():
-            if service.build and name not in self.kept:
-                key: object = (service.build.context, service.build.dockerfile, service.build.target,
-                               tuple(sorted(service.build.args.items())), service.image)
-                if key not in builds:
-                    builds[key] = self._spawn(self._build, name)
-                self.images[name] = builds[key]
-                if service.image:
-                    self.built_as[service.image] = builds[key]
+        starting = [name for name in self.spec.services if name not in self.kept]
+        for build in builds:  # one per distinct build: the services that share it run one image, built once
+            runs_it = [name for name in starting if name in build.services or run_images.get(name) in build.names]
+            if not runs_it:
+                continue  # every service that runs it is kept as it is (an update of a kept run)
+            future = self._spawn(functools.partial(self._build, build), runs_it[0])
+            self.images.update(dict.fromkeys(build.services, future))
+            self.built_as.update(dict.fromkeys(build.names, future))
         for name, image in run_images.items():  # an image another service builds is ready when that build is
             self.images[name] = self.built_as.get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
@@ -802,31 +820,33 @@ class _Starter:
         spec = self.spec.services[name]
         named = self._await(self.volumes_created) if spec.volumes else {}
         assert isinstance(named, dict)
-        mounts = [MountRef("bind", str((self.spec.base_dir / m.source).resolve()), m.target, m.read_only)
-                  for m in spec.mounts if not m.copied]
+        mounts = [MountRef.bind(m, str((self.spec.base_dir / m.source).resolve())) for m in spec.mounts if not m.copied]
         for index, volume in enumerate(spec.volumes):
             if volume.source:
                 source = named[volume.source]
             else:
                 source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
-            mounts.append(MountRef("volume", source, volume.target, volume.read_only))
+            mounts.append(MountRef.volume(volume, source))
         if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
             declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
             taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}
             mounts += [m for m in self.inherited[name] if m.target in declared and m.target not in taken]
         return mounts
 
-    def _build(self, name: str) -> str:
-        service = self.spec.services[name]
-        build = service.build
-        assert build is not None
+    def _build(self, build: PlannedBuild, name: str) -> str:
+        """Build (or find) `build`'s image; progress is said as `name`'s (the first service that runs it), and the
+        outcome for each of its services that is started."""
         started = time.monotonic()
-        tag, built = build_image(self.topology.client, self.spec.base_dir / build.context, build, service=name,
+        tag, built = build_image(self.topology.client, build.context, build.build, service=name,
                                  on_start=lambda: self.progress(StartEvent(name, "building")),
                                  on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
-                                 also_tag=service.image)
-        self.progress(StartEvent(name, "built" if built else "cached", time.monotonic() - started, tag))
+                                 names=build.names)
+        if built:
+            self.built_now.add(build.context)
+        for service in build.services:
+            if service not in self.kept:
+                self.progress(StartEvent(service, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
 
     def _restart(self, name: str) -> Service:

@@ -9,7 +9,9 @@ each; anything else is an error naming the key and the file, so nothing is silen
 from __future__ import annotations
 
 import difflib
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,8 @@ from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml, merged
 MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",
           "volumes", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
           "sysctls", "stop_signal", "labels", "platform", "healthcheck", "ports", "expose", "networks",
-          "depends_on", "profiles", "x-topology")
+          "depends_on", "profiles", "x-topology", "container_name", "secrets", "configs")
 IGNORED = {
-    "container_name": "names are per run so that runs do not collide",
     "restart": "containers live only for the run",
     "deploy": "one container per service",
     "logging": "logs are read through the Docker API",
@@ -45,6 +46,8 @@ COMPOSE_SERVICE_KEYS = sorted({
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
 BUILD_KEYS = ["args", "context", "dockerfile", "target"]
+REFUSAL_TAIL = " (in {file}); remove it or move it to an override file that the test run does not use"
+SECRETS_DIR = "/run/secrets/"  # where Compose puts a secret whose target is not absolute; a config goes under /
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -64,7 +67,7 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
     files = [files] if isinstance(files, Path) else files
     canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
     source = _lines(files)
-    data, lines, more = to_topology(_unescape(canonical), source)
+    data, lines, more = to_topology(_unescape(canonical), source, project_environment(files[0], env_file))
     return data, lines, notes + more
 
 
@@ -79,10 +82,47 @@ def _lines(files: list[Path]) -> SourceMap:
     return maps[0] if len(maps) == 1 else merged(maps)
 
 
-def to_topology(canonical: dict[str, Any], source: SourceMap) -> tuple[dict[str, Any], SourceMap, list[str]]:
-    """Map Compose's canonical form (from `config`) onto topology data; `source` gives lines for messages."""
+def project_environment(file: Path, env_file: Path | None) -> dict[str, str]:
+    """The variables Compose resolves `secrets: {x: {environment: VAR}}` with: `.env` (or `--env-file`), then this
+    process's environment, which wins (as for interpolation)."""
+    from dotenv import dotenv_values  # the .env format as Compose reads it
+
+    dotenv = env_file or file.parent / ".env"
+    try:
+        values = {k: v or "" for k, v in dotenv_values(dotenv).items()} if dotenv.is_file() else {}
+    except OSError:
+        values = {}
+    return {**values, **os.environ}
+
+
+def pop_secret_files(data: dict[str, Any]) -> set[str]:
+    """The contents of the files a compose file's services mount as secrets (mapped topology `data`, whose
+    `x-secret-files` lists are removed here), to be hidden wherever the harness prints; an unreadable one adds
+    nothing (the start reports it)."""
+    values: set[str] = set()
+    for service in (data.get("services") or {}).values():
+        for file in service.pop("x-secret-files", []) if isinstance(service, dict) else []:
+            try:
+                text = Path(file).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            values |= {text, text.strip()}
+    return values
+
+
+def to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict[str, str] | None = None
+                ) -> tuple[dict[str, Any], SourceMap, list[str]]:
+    """Map Compose's canonical form (from `config`) onto topology data; `source` gives lines for messages,
+    `environment` the values of `environment:` secrets and configs (Compose's: `.env`, then this process's).
+
+    Raises:
+        TopologyFileError: every key of every service the harness cannot honour, and every bad value, in one
+            message (each at its `file:line`).
+    """
     out = SourceMap(source.file)
     notes: list[str] = []
+    problems: list[TopologyFileError] = []
+    objects = {kind: canonical.get(kind) or {} for kind in ("secrets", "configs")}
     services = canonical.get("services") or {}
     topology: dict[str, Any] = {"name": canonical.get("name"), "services": {}}
     if "x-topology" in canonical:  # top-level topology keys (contracts, image_substitutes)
@@ -96,68 +136,95 @@ def to_topology(canonical: dict[str, Any], source: SourceMap) -> tuple[dict[str,
     for name, service in services.items():
         here: Path_ = ("services", name)
         out.lines[here] = source.line(here)
-        topology["services"][name] = _service(name, service, set(services), here, source, out, notes)
+        topology["services"][name] = _service(name, service, set(services), here, source, out, notes, problems,
+                                              objects, os.environ if environment is None else environment)
         if name in jobs:
             topology["services"][name].setdefault("job", True)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:  # one line each, as the topology loader reports several problems
+        tail = REFUSAL_TAIL.format(file=source.file)
+        first, *rest = [str(problem).removesuffix(tail).removeprefix(f"{problems[0].location}: ")
+                        if index == 0 else str(problem).removesuffix(tail) for index, problem in enumerate(problems)]
+        raise TopologyFileError(problems[0].location, "\n".join([first, *rest]) + (
+            f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
+            "honour to an override file that the test run does not use)"))
     return topology, out, notes
 
 
 def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
-             out: SourceMap, notes: list[str]) -> dict[str, Any]:
+             out: SourceMap, notes: list[str], problems: list[TopologyFileError],
+             objects: dict[str, dict[str, Any]], environment: Mapping[str, str]) -> dict[str, Any]:
+    """One service's topology data; what cannot be honoured is added to `problems` (all of them are reported)."""
     result: dict[str, Any] = {}
+    for key, value in sorted(service.items(), key=lambda item: item[0] == "expose"):  # ports first: the URL's port
+        try:
+            _service_key(key, value, result, names, here, source, out, notes, objects, environment)
+        except TopologyFileError as problem:
+            problems.append(problem)
+    return result
 
+
+def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
+                 out: SourceMap, notes: list[str], objects: dict[str, dict[str, Any]],
+                 environment: Mapping[str, str]) -> None:
     def put(key: str, value: Any, from_key: str) -> None:
         if value not in (None, [], {}):
             result[key] = value
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
-    for key, value in sorted(service.items(), key=lambda item: item[0] == "expose"):  # ports first: the URL's port
-        at = here + (key,)
-        if key in IGNORED:
-            notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED[key]})")
-        elif key not in MAPPED:
-            raise source.error(at, f"compose key '{key}' changes how the container runs and pytest-topology cannot "
-                                   f"honour it (in {source.file}); remove it or move it to an override file "
-                                   "that the test run does not use")
-        elif key in ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop",
-                     "privileged", "hostname", "stop_signal", "labels", "platform", "sysctls", "tmpfs"):
-            put(key, value, key)
-        elif key == "environment":
-            # a variable named without a value and not set where Compose ran is left out, as Compose does
-            put(key, {k: v for k, v in (value or {}).items() if v is not None}, key)
-        elif key == "shm_size":
-            put(key, int(value) if str(value).isdigit() else value, key)
-        elif key == "ulimits":
-            put(key, value, key)
-        elif key == "extra_hosts":
-            put(key, _extra_hosts(value, at, source), key)
-        elif key == "build":
-            put(key, _build(value, at, source), key)
-        elif key == "healthcheck":
-            put(key, _healthcheck(value, at, source), key)
-        elif key in ("ports", "expose"):
-            ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
-            put("ports", list(dict.fromkeys(ports)), key)
-        elif key == "networks":
-            put("aliases", [a for options in (value or {}).values() for a in (options or {}).get("aliases") or []],
-                key)
-        elif key == "volumes":
-            mounts, volumes, tmpfs = _volumes(value, at, source)
-            put("mounts", mounts, key)
-            put("volumes", volumes, key)
-            put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
-        elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped
-            put(key, [d for d, o in value.items() if d in names or (o or {}).get("required", True)], key)
-            put("restart_on_replace", [d for d in result.get(key, []) if (value[d] or {}).get("restart")], key)
-        elif key == "x-topology":
-            if not isinstance(value, dict):
-                raise source.error(at, "x-topology holds pytest-topology service keys (ready, timeout, openapi, ...)")
-            for inner, inner_value in value.items():
-                result[inner] = inner_value
-                for path, line in source.lines.items():
-                    if path[: len(at) + 1] == at + (inner,):
-                        out.lines[here + path[len(at):]] = line
-    return result
+    at = here + (key,)
+    if key in IGNORED:
+        notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED[key]})")
+    elif key not in MAPPED:
+        raise source.error(at, f"compose key '{key}' changes how the container runs and pytest-topology cannot "
+                               f"honour it{REFUSAL_TAIL.format(file=source.file)}")
+    elif key in ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop",
+                 "privileged", "hostname", "stop_signal", "labels", "platform", "sysctls", "tmpfs"):
+        put(key, value, key)
+    elif key == "environment":
+        # a variable named without a value and not set where Compose ran is left out, as Compose does
+        put(key, {k: v for k, v in (value or {}).items() if v is not None}, key)
+    elif key == "shm_size":
+        put(key, int(value) if str(value).isdigit() else value, key)
+    elif key == "ulimits":
+        put(key, value, key)
+    elif key == "extra_hosts":
+        put(key, _extra_hosts(value, at, source), key)
+    elif key == "build":
+        put(key, _build(value, at, source), key)
+    elif key == "healthcheck":
+        put(key, _healthcheck(value, at, source), key)
+    elif key in ("ports", "expose"):
+        ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
+        put("ports", list(dict.fromkeys(ports)), key)
+    elif key == "networks":
+        put("aliases", result.get("aliases", []) + [
+            a for options in (value or {}).values() for a in (options or {}).get("aliases") or []], key)
+    elif key == "container_name":  # another service may call it by this name: Compose's DNS resolves it
+        put("aliases", [value, *result.get("aliases", [])], key)
+    elif key in ("secrets", "configs"):
+        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes)
+        put("mounts", result.get("mounts", []) + mounts, key)
+        put("files", result.get("files", []) + files, key)
+        if secret_files:
+            result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
+    elif key == "volumes":
+        mounts, volumes, tmpfs = _volumes(value, at, source)
+        put("mounts", result.get("mounts", []) + mounts, key)
+        put("volumes", volumes, key)
+        put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
+    elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped
+        put(key, [d for d, o in value.items() if d in names or (o or {}).get("required", True)], key)
+        put("restart_on_replace", [d for d in result.get(key, []) if (value[d] or {}).get("restart")], key)
+    elif key == "x-topology":
+        if not isinstance(value, dict):
+            raise source.error(at, "x-topology holds pytest-topology service keys (ready, timeout, openapi, ...)")
+        for inner, inner_value in value.items():
+            result[inner] = inner_value
+            for path, line in source.lines.items():
+                if path[: len(at) + 1] == at + (inner,):
+                    out.lines[here + path[len(at):]] = line
 
 
 def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
@@ -221,15 +288,83 @@ def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
     return f"{target}/{protocol}"
 
 
+def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any], environment: Mapping[str, str],
+                  at: Path_, source: SourceMap, notes: list[str]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """A service's `secrets:` or `configs:` as Compose gives them to its container: a `file:` source bind-mounted
+    read-only (uid, gid and mode ignored, as Compose ignores them), an `environment:` or `content:` source written
+    into the container before it starts (mode 0444 unless given, owner uid:gid, default root); an empty value is not
+    written. A relative target is under /run/secrets/ (secrets) or / (configs).
+
+    Returns:
+        (mounts, files, host files mounted as secrets).
+    """
+    mounts, files, secret_files = [], [], []
+    singular = kind[:-1]
+    for index, reference in enumerate(value or []):
+        name = reference["source"]
+        here = at + (index,)
+        target = reference.get("target") or ""
+        base = SECRETS_DIR if kind == "secrets" else "/"
+        target = target if target.startswith("/") else base + (target or name)
+        definition = defined.get(name) or {}
+        if definition.get("external"):  # Compose: "unsupported external secret"
+            raise source.error(here, f"external {singular} '{name}': Docker Compose does not start a service with "
+                                     f"one either (only swarm services have them); give it a `file:`, "
+                                     "`environment:` or `content:` source")
+        if definition.get("file"):
+            if not Path(definition["file"]).exists():  # Compose warns, then the engine refuses the mount
+                raise source.error(here, f"{singular} '{name}': its file {definition['file']} does not exist (Docker "
+                                         "Compose cannot start the service either)")
+            mounts.append({"source": definition["file"], "target": target, "read_only": True})
+            if kind == "secrets":
+                secret_files.append(definition["file"])
+            if any(reference.get(k) is not None for k in ("uid", "gid", "mode")):
+                notes.append(f"{source.where(here)}: {dotted_path(here)}: uid, gid and mode of a {singular} from a "
+                             "file are ignored, as Docker Compose ignores them (it mounts the file)")
+            continue
+        if definition.get("environment"):
+            variable = definition["environment"]
+            if variable not in environment:
+                raise source.error(here, f"environment variable {variable!r} required by {singular} '{name}' is not "
+                                         "set (Docker Compose refuses to start it too); set it, or put it in .env")
+            content = environment[variable]
+        else:
+            content = definition.get("content") or ""
+        if content == "":  # Compose writes nothing for an empty value
+            continue
+        owner = {k: str(reference.get(k) or 0) for k in ("uid", "gid")}
+        if not all(v.isdigit() for v in owner.values()):  # Compose needs numbers too (it writes them into a tar)
+            raise source.error(here, f"uid and gid of {singular} '{name}' must be numbers (got "
+                                     f"{owner['uid']}:{owner['gid']})")
+        mode = reference.get("mode")
+        files.append({"target": target, "content": content, "uid": int(owner["uid"]), "gid": int(owner["gid"]),
+                      "mode": 0o444 if mode is None else int(mode, 8) if isinstance(mode, str) else int(mode),
+                      "secret": kind == "secrets"})
+    return mounts, files, secret_files
+
+
 def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     mounts, volumes, tmpfs = [], [], []
     for index, volume in enumerate(value):
         kind, target, read_only = volume.get("type"), volume.get("target"), bool(volume.get("read_only"))
         if kind == "bind":
-            mounts.append({"source": volume["source"], "target": target, "read_only": read_only})
+            bind = volume.get("bind")
+            if bind is not None and not bind.get("create_host_path") and not Path(volume["source"]).exists():
+                raise source.error(at + (index,), f"bind source {volume['source']} does not exist, and "
+                                                  "`create_host_path: false` says not to create it (Docker Compose "
+                                                  "cannot start the service either)")
+            mounts.append({"source": volume["source"], "target": target, "read_only": read_only,
+                           # Compose passes a bind without `create_host_path: false` as a `-v` bind (the engine
+                           # creates a missing folder), unless it needs the mount API (propagation)
+                           "create_host_path": bind is None or bool(bind.get("create_host_path")),
+                           **{k: bind[k] for k in ("selinux", "propagation") if (bind or {}).get(k)}})
         elif kind == "volume":
-            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only})
+            options, bind = volume.get("volume") or {}, volume.get("bind") or {}
+            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only,
+                            **{k: options[k] for k in ("nocopy", "subpath") if options.get(k)},
+                            **({"selinux": bind["selinux"]} if bind.get("selinux") else {})})
         elif kind == "tmpfs":
             size = (volume.get("tmpfs") or {}).get("size")
             tmpfs.append(f"{target}:size={size}" if size else target)

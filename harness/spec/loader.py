@@ -59,12 +59,12 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
                        f"one is in pytest-topology's own format ({len(files)} files given: "
                        f"{', '.join(f.name for f in files)}); give it alone")
     if compose:
-        from harness.spec.compose import load_compose
+        from harness.spec.compose import load_compose, pop_secret_files
 
         data, source, said = load_compose(files, profiles=tuple(profiles),
                                           env_file=Path(env_file) if env_file else None)
         notes += said
-        secrets = interpolation_secrets(path, Path(env_file) if env_file else None)
+        secrets = interpolation_secrets(path, Path(env_file) if env_file else None) | pop_secret_files(data)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there

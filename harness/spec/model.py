@@ -112,12 +112,17 @@ class BuildSpec(_Strict):
 class Mount(_Strict):
     """A host file or directory (relative to the topology file) mounted read-only unless `read_only: false`
     ('SOURCE:/target:rw'). Compose bind mounts arrive here read-write, as Compose mounts them. `copy: true`: copied
-    into the container before it starts instead (the container's own copy; what a remote engine needs)."""
+    into the container before it starts instead (the container's own copy; what a remote engine needs).
+    `create_host_path: true`: a missing source folder is created by the engine, as for Compose's short syntax;
+    `selinux` ('z' shared, 'Z' private relabelling) and `propagation` (rprivate, rslave, ...) as Compose passes them."""
 
     source: str
     target: str
     read_only: bool = True
     copied: bool = Field(default=False, alias="copy")  # `copy` in files: BaseModel.copy is a method
+    create_host_path: bool = False
+    selinux: Literal["z", "Z"] | None = None
+    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -131,6 +136,18 @@ class Mount(_Strict):
         return value
 
 
+class ContainerFile(_Strict):
+    """A file written into the container before it starts: a Compose secret or config whose source is
+    `environment:` or `content:` (Compose copies them in the same way). `mode`: permission bits (default 0o444)."""
+
+    target: str = Field(pattern=r"^/", description="absolute path in the container")
+    content: str = Field(repr=False)
+    uid: int = Field(default=0, ge=0)
+    gid: int = Field(default=0, ge=0)
+    mode: int = Field(default=0o444, ge=0, le=0o7777)
+    secret: bool = Field(default=False, description="its content is hidden wherever the harness prints")
+
+
 class VolumeMount(_Strict):
     """A Docker volume: named (`source`, shared by the services of one run) or anonymous (no `source`). Created
     for each run with the run's labels and removed with it."""
@@ -138,6 +155,9 @@ class VolumeMount(_Strict):
     source: str | None = None
     target: str
     read_only: bool = False
+    nocopy: bool = Field(default=False, description="do not copy the image's files at `target` into a new volume")
+    subpath: str | None = Field(default=None, description="mount only this folder of the volume (Docker 26+)")
+    selinux: Literal["z", "Z"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -229,9 +249,9 @@ class FuzzSpec(_Strict):
 # image (its id: a rebuild or a moved tag counts) and the environment (env files read now). HARNESS_ONLY_KEYS only
 # tell the harness how to start, wait for, call or test the service: a change never replaces a container
 # (`depends_on`: only the start order, left out of Docker Compose's config hash too).
-CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "volumes", "tmpfs",
-                  "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
-                  "sysctls", "stop_signal", "labels", "platform", "healthcheck")
+CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "files", "volumes",
+                  "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
+                  "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name")
@@ -260,6 +280,7 @@ class ServiceSpec(_Strict):
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
     aliases: list[str] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
+    files: list[ContainerFile] = Field(default_factory=list)
     volumes: list[VolumeMount] = Field(default_factory=list)
     tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
     init: bool | None = None

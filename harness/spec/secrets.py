@@ -76,6 +76,7 @@ class Masker:
             values |= spec.interpolation_secrets  # a compose file's `.env`: `${VAR}` puts them anywhere
         for service in services:
             values |= secret_values(environment_of(spec, service))  # type: ignore[arg-type]
+            values |= {text for file in service.files if file.secret for text in (file.content, file.content.strip())}
             if service.auth is not None:
                 if service.auth.client_credentials is not None:
                     values.add(service.auth.client_credentials.client_secret)

@@ -68,8 +68,8 @@ def _check_references(spec: TopologySpec, source: SourceMap) -> None:
                 problems.append((("services", name, "env_file", index), f"env_file '{env_file}': line(s) "
                                  f"{', '.join(map(str, unreadable))} are not KEY=VALUE (a quote left open, a space "
                                  "in a name?); fix or quote them (the values are not shown: they may be secrets)"))
-        for index, mount in enumerate(service.mounts):
-            if not (spec.base_dir / mount.source).exists():
+        for index, mount in enumerate(service.mounts):  # a missing folder the engine creates is no problem
+            if not mount.create_host_path and not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
                                  f"exist (paths are relative to {spec.base_dir})"))
     problems += _contract_references(spec)

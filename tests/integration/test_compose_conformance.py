@@ -183,3 +183,136 @@ def test_no_label_of_compose_or_the_harness_is_left(docker_client) -> None:  # n
     assert [c.name for c in leftovers if c.name.startswith("conformance-")] == []
     assert [c.name for c in docker_client.containers.list(all=True, filters={"label": f"{L.TOPOLOGY}=conformance"})
             ] == []
+
+
+# a project's file in the shape users have: secrets from a file and from the environment, configs with content, a
+# bind folder that does not exist yet (`:z`), a propagation option, and a container_name another service calls
+SHOP_FILE = """
+name: shopconf
+services:
+  db:
+    image: redis:7
+    container_name: DB_NAME
+    command: ["redis-server", "--save", "", "--appendonly", "no"]
+    secrets: [db_password]
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+      interval: 1s
+      retries: 30
+  web:
+    image: python:3.11-slim
+    command: ["python3", "-m", "http.server", "8000"]
+    ports: ["8000"]
+    secrets:
+      - db_password
+      - {source: api_token, target: token, uid: "1000", gid: "1001", mode: 0440}
+    configs:
+      - {source: app_conf, target: /etc/app/app.conf, mode: 0640}
+    volumes:
+      - ./uploads:/srv/uploads:z
+    depends_on:
+      db: {condition: service_healthy}
+  worker:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    environment: {DB_HOST: DB_NAME}
+    configs: [app_conf]
+    volumes:
+      - {type: bind, source: ./cache, target: /cache, bind: {propagation: rprivate}}
+      - data:/data:z
+      - data:/seed:nocopy
+volumes:
+  data:
+secrets:
+  db_password: {file: ./secrets/db_password.txt}
+  api_token: {environment: SHOP_API_TOKEN}
+configs:
+  app_conf: {content: "workers=2"}
+"""
+# what a test in each container sees of them: (path, "mode uid gid", content)
+SHOP_FILES = {"db": ["/run/secrets/db_password"],
+              "web": ["/run/secrets/db_password", "/run/secrets/token", "/etc/app/app.conf"],
+              "worker": ["/app_conf"]}
+
+
+def seen_inside(container: Any, db_name: str) -> dict[str, Any]:  # noqa: ANN401 - a docker-py Container
+    files = {}
+    for path in SHOP_FILES[container.labels.get("com.docker.compose.service") or container.labels[L.SERVICE]]:
+        code, output = container.exec_run(["sh", "-c", f"stat -c '%a %u %g' {path} && cat {path}"])
+        files[path] = (code, output.decode())
+    resolved = container.exec_run(["getent", "hosts", db_name]).exit_code
+    mounts = sorted((m["Destination"], m["Mode"], m["Propagation"], m["RW"]) for m in container.attrs["Mounts"])
+    return {"files": files, "resolves_db": resolved == 0, "mounts": mounts}
+
+
+def test_secrets_configs_missing_folders_and_container_name_as_compose_does(tmp_path, docker_compose, docker_client,
+                                                                             monkeypatch) -> None:  # noqa: ANN001
+    db_name = f"shop-db-{uuid.uuid4().hex[:6]}"  # a container name is global: one per test run
+    folder = tmp_path / "shop"
+    (folder / "secrets").mkdir(parents=True)
+    (folder / "cache").mkdir()
+    (folder / "secrets" / "db_password.txt").write_text("file-secret-value\n")
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(SHOP_FILE).lstrip().replace("DB_NAME", db_name))
+    monkeypatch.setenv("SHOP_API_TOKEN", "env-secret-value")
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        containers = docker_client.containers.list(all=True,
+                                                   filters={"label": f"com.docker.compose.project={name}"})
+        by_compose = {c.labels["com.docker.compose.service"]: effective(c.attrs) for c in containers}
+        inside_compose = {c.labels["com.docker.compose.service"]: seen_inside(c, db_name) for c in containers}
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+    assert (folder / "uploads").is_dir()  # Compose's engine made it
+    (folder / "uploads").rmdir()  # missing again for the harness
+
+    with Topology.start(load_topology(folder / "docker-compose.yml")) as topology:
+        containers = [docker_client.containers.get(s.container.id) for s in topology]
+        by_harness = {c.labels[L.SERVICE]: effective(c.attrs) for c in containers}
+        inside_harness = {c.labels[L.SERVICE]: seen_inside(c, db_name) for c in containers}
+        assert all(c.name != db_name for c in containers)  # the harness's own names: two runs can coexist
+    assert harness_resources(docker_client, "shopconf") == []
+    assert (folder / "uploads").is_dir()
+
+    assert sorted(by_harness) == sorted(by_compose) == ["db", "web", "worker"]
+    for service in by_compose:
+        assert by_harness[service] == by_compose[service], service
+        assert inside_harness[service] == inside_compose[service], service
+    web, worker = inside_harness["web"], inside_harness["worker"]
+    assert web["files"] == {"/run/secrets/db_password": (0, "644 0 0\nfile-secret-value\n"),  # the file, bound
+                            "/run/secrets/token": (0, "440 1000 1001\nenv-secret-value"),
+                            "/etc/app/app.conf": (0, "640 0 0\nworkers=2")}
+    assert worker["files"] == {"/app_conf": (0, "444 0 0\nworkers=2")}
+    assert worker["resolves_db"] and web["resolves_db"]
+    assert ("/srv/uploads", "rw,z", "rprivate", True) in web["mounts"]  # the `-v` form, as Compose gives it
+    assert ("/cache", "", "rprivate", True) in worker["mounts"]
+    assert ("/data", "rw,z", "", True) in worker["mounts"]
+
+
+def test_a_service_that_prints_its_secrets_shows_them_hidden(tmp_path, docker_client, monkeypatch) -> None:  # noqa: ANN001
+    """Compose secrets from a file and from the environment reach the container, and never what the harness prints:
+    the start error quotes the service's log with `[hidden]` in their place."""
+    from harness.errors import ServiceExited
+
+    (tmp_path / "db_password.txt").write_text("file-secret-4471\n")
+    monkeypatch.setenv("LEAKY_TOKEN", "env-secret-7731")
+    (tmp_path / "docker-compose.yml").write_text(textwrap.dedent("""
+        name: leaky
+        services:
+          app:
+            image: python:3.11-slim
+            command: [sh, -c, 'echo "password $(cat /run/secrets/db_password) token $(cat /run/secrets/token)"; exit 3']
+            secrets: [db_password, token]
+        secrets:
+          db_password: {file: ./db_password.txt}
+          token: {environment: LEAKY_TOKEN}
+    """).lstrip())
+    events: list[str] = []
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(tmp_path / "docker-compose.yml"), progress=lambda e: events.append(e.detail))
+    shown = str(error.value) + "\n".join(events)
+    assert "file-secret-4471" not in shown and "env-secret-7731" not in shown
+    assert "password [hidden] token [hidden]" in str(error.value)
+    assert harness_resources(docker_client, "leaky") == []

@@ -30,9 +30,9 @@ def harness_fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def st_run(location: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """Plain schemathesis with the harness's default settings (seed, positive data, checks, no example database)."""
-    return subprocess.run([str(BIN / "st"), "run", location, "-n", "20", "--seed", SEED, "-m", "positive", "-c",
-                           CHECKS, "--generation-database", "none", "--no-color", *args],
+    """Plain schemathesis with its default settings, the seed and no example database (as the harness runs it)."""
+    return subprocess.run([str(BIN / "st"), "run", location, "-n", "20", "--seed", SEED, "--generation-database",
+                           "none", "--no-color", *args],
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
@@ -78,7 +78,8 @@ def test_a_dropped_connection_is_an_error_as_plain_st_run_reports_it(cases_run, 
     assert "Remote end closed connection without response" in report
     assert f"reproduce: curl -X GET {running['crash'].url}/items/0" in report
     assert "      | RuntimeError: item 0 crashes the handler" in report  # the service's log, trimmed
-    assert "rerun with --seed 1 --service crash" in report
+    assert f"rerun with: harness fuzz --topology {CASES} --seed 1 --service v3 --service v2 --service v3file " \
+           "--service nobase --service crash --max-examples 20" in report
     plain = st_run(running["crash"].url + "/openapi.json", tmp_path)
     assert plain.returncode == 1
     assert "Remote end closed connection without response" in plain.stdout
@@ -191,8 +192,9 @@ def test_pytest_fuzz_makes_an_unparsable_operation_an_error_item_and_tells_its_o
     assert "fuzz[split GET /items/{id}] FAILED" in output
     assert "ERROR GET /items/{id} of service 'split' cannot be parsed" in output
     assert "fuzz[crash GET /items/{id}] FAILED" in output
-    assert "rerun with --fuzz-seed 1 --fuzz-service crash" in output
-    assert "rerun with --seed" not in output
+    assert re.search(r"rerun with: pytest .*--fuzz-seed 1 --fuzz-service crash --fuzz-max-examples 20$", output,
+                     re.MULTILINE)  # crash before split in the topology: nothing fuzzed before it
+    assert "rerun with: harness" not in output
     assert "fuzz[v3" not in output  # --fuzz-service chose
     result.assert_outcomes(failed=2, passed=5, skipped=1)  # one of the two has no links: no sequence, no pass
     assert "no stateful sequence was run" in output
@@ -276,25 +278,24 @@ def test_the_same_seed_sends_what_plain_st_run_sends_and_finds_what_it_finds(tmp
     """Same service, seed, checks, mode, phases and example count: `harness fuzz` sends the requests `st run` sends,
     in the same order, and finds the same failing operations. (In the harness's process Hypothesis mixed the
     literals of the harness's own source, "local code" to it, into the data it drew: other requests, and a
-    server error `st run` finds was missed.)"""
-    topology = write_topology(tmp_path, f"name: fuzz-parity\nservices:\n  api:\n    build: {FUZZ_APP}\n"
-                                        "    environment: {WRITES: strict, SERVER_ERRORS: '1'}\n    ports: [8000]\n"
-                                        "    ready: {http: {port: 8000, path: /health}}\n    openapi: /openapi.json\n")
+    server error `st run` finds was missed.) Two copies of the service, both fresh: the service keeps what is added."""
+    service = (f"    build: {FUZZ_APP}\n    environment: {{WRITES: strict, SERVER_ERRORS: '1'}}\n    ports: [8000]\n"
+               "    ready: {http: {port: 8000, path: /health}}\n    openapi: /openapi.json\n")
+    topology = write_topology(tmp_path, f"name: fuzz-parity\nservices:\n  plain:\n{service}  api:\n{service}")
     phases = "examples,coverage,fuzzing"
     with Topology.start(load_topology(topology), shared=True) as running:
-        service = running["api"]
-        plain = st_run(service.url + "/openapi.json", tmp_path, "--phases", phases, "--workers", "1")
-        before = len(service.logs().splitlines())
-        result = harness_fuzz(topology, "--max-examples", "20", "--seed", SEED, "--phases", phases)
-        log = service.logs().splitlines()
+        plain = st_run(running["plain"].url + "/openapi.json", tmp_path, "--phases", phases, "--workers", "1", "-m",
+                       "positive", "-c", CHECKS)
+        result = harness_fuzz(topology, "--max-examples", "20", "--seed", SEED, "--phases", phases, "--mode",
+                              "positive", "--checks", CHECKS, "--service", "api")
+        sent, log = running["plain"].logs().splitlines(), running["api"].logs().splitlines()
 
     def requests(lines: list[str]) -> list[str]:  # "items: GET /items/7 -> 404", the fuzzed operations only
         return [line for line in lines if line.startswith("items: ") and " /health " not in line
                 and " /openapi.json " not in line]
 
     assert plain.returncode == result.returncode == 1, (plain.stdout, result.stderr)
-    sent = requests(log[:before])
-    assert sent and requests(log[before:]) == sent
+    assert requests(sent) and requests(log) == requests(sent)
     failing_in_st = set(re.findall(r"^_+ ([A-Z]+ /\S*) _+$", plain.stdout, re.MULTILINE))
     assert "GET /items/{id}" in failing_in_st  # the comparison is not an empty one
     assert set(re.findall(r"^  ([A-Z]+ /\S*): ", result.stderr, re.MULTILINE)) == failing_in_st, result.stderr

@@ -14,7 +14,6 @@ from xml.etree import ElementTree
 import pytest
 
 from harness import Topology, load_topology
-from harness.fuzz.session import DEFAULT_CHECKS, NEGATIVE_CHECK
 
 from .conftest import TOPOLOGIES
 
@@ -50,11 +49,10 @@ def harness_failures(report: str) -> set[tuple[str, str]]:
 
 
 def st_failures(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
-    """(operation, title) of every failure plain `st run --mode negative` reports, with the harness's checks for a
-    negative run, the seed and the examples; and its output."""
-    checks = ",".join([*DEFAULT_CHECKS, NEGATIVE_CHECK])
+    """(operation, title) of every failure plain `st run --mode negative` reports, with its default checks, the seed
+    and the examples; and its output."""
     result = subprocess.run([str(BIN / "st"), "run", f"{url}/openapi.json", "-n", EXAMPLES, "--seed", SEED, "-m",
-                             "negative", "-c", checks, "--generation-database", "none", "--no-color"],
+                             "negative", "--generation-database", "none", "--no-color"],
                             capture_output=True, text=True, timeout=300, cwd=cwd)
     found, operation = set(), ""
     for line in result.stdout.split("=== FAILURES ===", 1)[-1].splitlines():
@@ -89,16 +87,17 @@ def test_mode_negative_reports_input_accepted_against_the_spec_with_the_check_an
     assert negative_run.returncode == 1, negative_run.stderr
     lax = service_report(negative_run.stderr, "lax")
     assert lax.startswith(f"FAILED lax at {running['lax'].url}: 3 operation(s), ")
-    assert ", negative data, seed 1: 1 failure(s), 0 error(s)" in lax
+    assert ", seed 1, mode negative, " in lax and lax.splitlines()[0].endswith(": 1 failure(s), 0 error(s)")
     assert f"  POST /items: {ACCEPTED} (negative_data_rejection, coverage" in lax
     assert "Invalid component: Missing request body" in lax and "[201] Created:" in lax  # schemathesis' detail
     assert f"    reproduce: curl -X POST {running['lax'].url}/items" in lax
-    assert "rerun with --seed 1 --service lax" in lax
+    assert (f"  rerun with: harness fuzz --topology {NEGATIVE} --seed 1 --service strict --service lax --mode negative "
+            "--max-examples 20") in lax
 
 
 def test_a_service_that_validates_its_input_passes_a_negative_run(negative_run: subprocess.CompletedProcess) -> None:
     strict = service_report(negative_run.stderr, "strict")
-    assert strict.startswith("passed strict at ") and ", negative data, seed 1" in strict
+    assert strict.startswith("passed strict at ") and ", seed 1, mode negative, " in strict
     assert harness_failures(strict) == set()
 
 
@@ -114,16 +113,16 @@ def test_a_services_own_mode_setting_makes_its_run_negative(settings_run) -> Non
     result, _ = settings_run
     assert result.returncode == 1
     setting = service_report(result.stderr, "lax-setting")
-    assert ", negative data, seed 1: 1 failure(s)" in setting
+    assert ", seed 1, mode negative, " in setting and ": 1 failure(s)" in setting
     assert harness_failures(setting) == {("POST /items", ACCEPTED)}
-    positive = service_report(result.stderr, "lax")  # the same service without the setting: valid data only
-    assert positive.startswith("passed lax at ") and ", positive data, seed 1" in positive
+    positive = service_report(result.stderr, "lax")  # the same service set to valid data only
+    assert positive.startswith("passed lax at ") and ", seed 1, mode positive, " in positive
 
 
 def test_a_written_exclusion_of_the_negative_check_is_honoured_and_said(settings_run) -> None:  # noqa: ANN001
     result, junit = settings_run
     excluded = service_report(result.stderr, "lax-excluded")
-    assert excluded.startswith("passed lax-excluded at ") and ", negative data, seed 1" in excluded
+    assert excluded.startswith("passed lax-excluded at ") and ", seed 1, mode negative, " in excluded
     assert "  excluded negative_data_rejection: this service stores whatever it is sent, on purpose" in excluded
     cases = {f"{c.get('classname')}:{c.get('name')}": c for c in ElementTree.parse(junit).getroot().iter("testcase")}
     skipped = cases["fuzz.lax-excluded:excluded negative_data_rejection"].find("skipped")
@@ -141,7 +140,8 @@ def test_pytest_fuzz_mode_negative_reports_the_service_and_skips_the_exclusion(p
     assert "fuzz[lax POST /items] FAILED" in output
     assert f"POST /items: {ACCEPTED} (negative_data_rejection, coverage" in output
     assert re.search(r"reproduce: curl -X POST http://127\.0\.0\.1:\d+/items$", output, re.MULTILINE)
-    assert "rerun with --fuzz-seed 1 --fuzz-service lax" in output
+    assert ("--fuzz-seed 1 --fuzz-service strict --fuzz-service lax --fuzz-mode negative --fuzz-max-examples 20"
+            in output)  # in the topology's order, strict before lax
     assert "fuzz[strict POST /items] PASSED" in output and "fuzz[lax-excluded POST /items] PASSED" in output
     assert "excluded: this service stores whatever it is sent, on purpose" in output
     # lax, strict, lax-excluded: the service, 3 operations and the sequences each; and the exclusion

@@ -63,8 +63,11 @@ def test_services_start_after_their_dependencies_are_ready(events: list[StartEve
     order = [(e.service, e.kind) for e in events if e.kind in ("starting", "ready")]
     assert order.index(("relay", "starting")) > order.index(("greeter", "ready"))
     assert order.index(("counter", "starting")) > order.index(("redis", "ready"))
-    # the three services share one build context, built (or found in the cache) once
-    assert len([e for e in events if e.kind in ("built", "cached")]) == 1
+    # the three services share one build, built (or found in the cache) once; each is told which image it runs
+    assert len([e for e in events if e.kind == "building" and not e.detail]) <= 1
+    outcomes = [e for e in events if e.kind in ("built", "cached")]
+    assert sorted(e.service for e in outcomes) == ["counter", "greeter", "relay"]
+    assert len({(e.kind, e.detail) for e in outcomes}) == 1
 
 
 def test_independent_services_start_concurrently(events: list[StartEvent]) -> None:

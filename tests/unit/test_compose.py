@@ -15,6 +15,7 @@ from harness.spec import compose_cli
 from harness.spec.compose import duration
 from harness.spec.loader import is_compose_file, load_topology, parse_substitutes
 from harness.spec.model import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
+from harness.spec.secrets import Masker
 
 COMPOSE = "docker-compose.yml"
 
@@ -522,9 +523,11 @@ def test_bind_mounts_keep_their_mode_read_write_by_default(load_compose, conf_di
               - ./conf:/etc/rw
               - {type: bind, source: ./conf, target: /etc/long, read_only: true}
     """)
-    assert spec.services["web"].mounts == [Mount(source=str(conf_dir), target="/etc/conf", read_only=True),
-                                           Mount(source=str(conf_dir), target="/etc/rw", read_only=False),
-                                           Mount(source=str(conf_dir), target="/etc/long", read_only=True)]
+    # a bind without `create_host_path: false` may create its folder (the engine does, as for `docker compose up`)
+    assert spec.services["web"].mounts == [
+        Mount(source=str(conf_dir), target="/etc/conf", read_only=True, create_host_path=True),
+        Mount(source=str(conf_dir), target="/etc/rw", read_only=False, create_host_path=True),
+        Mount(source=str(conf_dir), target="/etc/long", read_only=True, create_host_path=True)]
 
 
 def test_named_anonymous_and_tmpfs_volumes(load_compose):
@@ -547,18 +550,41 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
     assert service.tmpfs == ["/scratch:size=1000"]
 
 
-def test_bind_mount_source_must_exist(compose_error, tmp_path):
-    message = compose_error("""
+def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_is_false(load_compose,
+                                                                                         compose_error, tmp_path):
+    # short syntax (and long syntax without `bind:`): Compose passes a `-v` bind and the engine creates the folder
+    spec = load_compose("""
         services:
           db:
             image: x
             volumes:
               - ./initdb:/docker-entrypoint-initdb.d
     """)
+    assert spec.services["db"].mounts[0].create_host_path
+    # `create_host_path: false`: the mount API, which refuses a missing source (`docker compose up` fails too)
+    message = compose_error("""
+        services:
+          db:
+            image: x
+            volumes:
+              - {type: bind, source: ./initdb, target: /init, bind: {create_host_path: false}}
+    """)
     assert message == (
-        f"docker-compose.yml:4: services.db.mounts[0]: mount source '{tmp_path.resolve() / 'initdb'}' does not exist "
-        f"(paths are relative to {tmp_path.resolve()})"
+        f"docker-compose.yml:5: services.db.volumes[0]: bind source {tmp_path.resolve() / 'initdb'} does not exist, "
+        "and `create_host_path: false` says not to create it (Docker Compose cannot start the service either)"
     )
+
+
+def test_a_missing_secret_file_is_refused_at_its_line(compose_error, tmp_path):
+    assert compose_error("""
+        services:
+          db:
+            image: x
+            secrets: [pw]
+        secrets:
+          pw: {file: ./missing.txt}
+    """) == (f"docker-compose.yml:4: services.db.secrets[0]: secret 'pw': its file {tmp_path.resolve() / 'missing.txt'} "
+             "does not exist (Docker Compose cannot start the service either)")
 
 
 # --- ignored keys (one note each) and keys the harness cannot honour ----------------------------------------------
@@ -570,16 +596,15 @@ def test_each_ignored_key_is_one_note_with_file_line_and_key(load):
           db:
             image: postgres:16
             restart: always
-            container_name: my-db
+            stdin_open: true
             logging: {driver: json-file}
             deploy: {replicas: 1}
     """, COMPOSE)
     assert spec.notes == [
-        "docker-compose.yml:5: services.db.container_name: ignored for a test run (names are per run so that runs "
-        "do not collide)",
         "docker-compose.yml:7: services.db.deploy: ignored for a test run (one container per service)",
         "docker-compose.yml:6: services.db.logging: ignored for a test run (logs are read through the Docker API)",
         "docker-compose.yml:4: services.db.restart: ignored for a test run (containers live only for the run)",
+        "docker-compose.yml:5: services.db.stdin_open: ignored for a test run (no terminal is attached)",
     ]
 
 
@@ -597,6 +622,105 @@ def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose
         f"pytest-topology cannot honour it (in {tmp_path / COMPOSE}); remove it or move it to an override file that "
         "the test run does not use"
     )
+
+
+def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(compose_error, tmp_path):
+    message = compose_error("""
+        services:
+          db:
+            image: x
+            network_mode: host
+            pid: host
+          web:
+            image: x
+            devices: ['/dev/null:/dev/x']
+            ports: ["8000/sctp"]
+    """)
+    refused = "changes how the container runs and pytest-topology cannot honour it"
+    assert message.splitlines() == [
+        f"docker-compose.yml:4: services.db.network_mode: compose key 'network_mode' {refused}",
+        f"docker-compose.yml:5: services.db.pid: compose key 'pid' {refused}",
+        f"docker-compose.yml:8: services.web.devices: compose key 'devices' {refused}",
+        "docker-compose.yml:9: services.web.ports[0]: port protocol 'sctp' is not supported (tcp or udp)",
+        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        "override file that the test run does not use)",
+    ]
+
+
+def test_secrets_and_configs_are_mounted_or_written_where_compose_puts_them(load_compose, tmp_path, monkeypatch):
+    (tmp_path / "db_password.txt").write_text("file-secret-value\n")
+    monkeypatch.setenv("API_TOKEN", "env-secret-value")
+    monkeypatch.setenv("EMPTY", "")
+    spec = load_compose("""
+        services:
+          web:
+            image: x
+            secrets:
+              - db_password
+              - {source: api_token, target: token, uid: "1000", gid: "1001", mode: 0400}
+              - {source: api_token, target: /etc/token}
+              - empty
+            configs:
+              - app_conf
+              - {source: file_conf, target: conf/app.ini, mode: 0600}
+        secrets:
+          db_password: {file: ./db_password.txt}
+          api_token: {environment: API_TOKEN}
+          empty: {environment: EMPTY}
+        configs:
+          app_conf: {content: "port=8000"}
+          file_conf: {file: ./db_password.txt}
+    """)
+    web = spec.services["web"]
+    source = str(tmp_path / "db_password.txt")
+    assert web.mounts == [Mount(source=source, target="/conf/app.ini"),
+                          Mount(source=source, target="/run/secrets/db_password")]
+    assert [(f.target, f.content, f.uid, f.gid, oct(f.mode), f.secret) for f in web.files] == [
+        ("/app_conf", "port=8000", 0, 0, "0o444", False),
+        ("/run/secrets/token", "env-secret-value", 1000, 1001, "0o400", True),
+        ("/etc/token", "env-secret-value", 0, 0, "0o444", True),
+    ]
+    assert spec.notes == ["docker-compose.yml:11: services.web.configs[1]: uid, gid and mode of a config from a file "
+                          "are ignored, as Docker Compose ignores them (it mounts the file)"]
+    masked = Masker(spec)("token env-secret-value, password file-secret-value, config port=8000")
+    assert masked == "token [hidden], password [hidden], config port=8000"
+
+
+def test_a_secret_from_an_unset_variable_is_refused_as_compose_refuses_it(compose_error, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    assert compose_error("""
+        services:
+          web:
+            image: x
+            secrets: [token]
+        secrets:
+          token: {environment: NOT_SET_ANYWHERE}
+    """) == ("docker-compose.yml:4: services.web.secrets[0]: environment variable 'NOT_SET_ANYWHERE' required by "
+             "secret 'token' is not set (Docker Compose refuses to start it too); set it, or put it in .env")
+
+
+def test_container_name_is_an_alias_and_bind_options_are_kept(load_compose, tmp_path):
+    (tmp_path / "logs").mkdir()  # the mount API does not create it (nor does Compose); `./data` the engine creates
+    (tmp_path / "strict").mkdir()
+    spec = load_compose("""
+        services:
+          db:
+            image: x
+            container_name: shop-db
+            networks:
+              default: {aliases: [database]}
+            volumes:
+              - ./data:/data:z
+              - {type: bind, source: ./logs, target: /logs, bind: {propagation: rslave}}
+              - {type: bind, source: ./strict, target: /strict, bind: {create_host_path: false}}
+    """)
+    db = spec.services["db"]
+    assert db.aliases == ["shop-db", "database"]
+    assert db.mounts == [
+        Mount(source=str(tmp_path / "data"), target="/data", read_only=False, create_host_path=True, selinux="z"),
+        Mount(source=str(tmp_path / "logs"), target="/logs", read_only=False, create_host_path=False,
+              propagation="rslave"),
+        Mount(source=str(tmp_path / "strict"), target="/strict", read_only=False)]
 
 
 @pytest.mark.parametrize(
@@ -819,3 +943,32 @@ def test_composes_own_errors_do_not_show_secret_interpolation_values(tmp_path: P
         load_topology(tmp_path / "compose.yml")
     assert "invalid containerPort: [hidden]" in str(raised.value)
     assert "pgVAL-dotenv-6610" not in str(raised.value)
+
+
+def test_volume_options_are_kept(load_compose):
+    spec = load_compose("""
+        services:
+          db:
+            image: x
+            volumes:
+              - data:/data:z
+              - data:/seed:nocopy
+              - {type: volume, source: data, target: /part, volume: {subpath: pg}}
+        volumes:
+          data:
+    """)
+    assert spec.services["db"].volumes == [VolumeMount(source="data", target="/data", selinux="z"),
+                                           VolumeMount(source="data", target="/seed", nocopy=True),
+                                           VolumeMount(source="data", target="/part", subpath="pg")]
+
+
+def test_a_secret_owner_that_is_not_a_number_is_refused_as_compose_refuses_it(compose_error, monkeypatch):
+    monkeypatch.setenv("API_KEY", "xyz-value")
+    assert compose_error("""
+        services:
+          web:
+            image: x
+            secrets: [{source: api_key, uid: app}]
+        secrets:
+          api_key: {environment: API_KEY}
+    """) == "docker-compose.yml:4: services.web.secrets[0]: uid and gid of secret 'api_key' must be numbers (got app:0)"

@@ -10,18 +10,54 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.fuzz.session import DEFAULT_CHECKS, NEGATIVE_CHECK, checks_for, mode_for
+from harness.fuzz.engine import st_run_defaults
+from harness.fuzz.session import FuzzOptions, checks_for, mode_for, phases_for, run_settings
 from harness.spec.model import ServiceSpec
+
+DEFAULTS = st_run_defaults()
 
 
 def service(**fuzz: object) -> ServiceSpec:
     return ServiceSpec.model_validate({"image": "x", "openapi": "/openapi.json", "fuzz": fuzz})
 
 
-def test_the_mode_is_positive_unless_the_service_or_the_command_line_says_otherwise() -> None:
-    assert mode_for(service()) == "positive"
+def test_st_runs_defaults_are_read_from_the_installed_schemathesis() -> None:
+    """Those of schemathesis 4.x: both modes, every check it enables by default (invalid input accepted included),
+    every phase."""
+    from schemathesis.checks import CHECKS
+
+    assert DEFAULTS.mode == "all"
+    assert "negative_data_rejection" in DEFAULTS.checks and "not_a_server_error" in DEFAULTS.checks
+    assert set(DEFAULTS.checks) <= set(CHECKS.get_all_names())
+    assert "max_response_time" not in DEFAULTS.checks  # it needs a limit: off unless `st run` is given one
+    assert DEFAULTS.phases == DEFAULTS.phase_names == ["examples", "coverage", "fuzzing", "stateful"]
+
+
+def test_the_mode_is_st_runs_unless_the_service_or_the_command_line_says_otherwise() -> None:
+    assert mode_for(service()) == DEFAULTS.mode
     assert mode_for(service(mode="negative")) == "negative"
     assert mode_for(service(mode="negative"), "all") == "all"
+    assert mode_for(service(mode="positive"), None) == "positive"
+
+
+def test_the_phases_are_st_runs_unless_chosen() -> None:
+    assert phases_for() == DEFAULTS.phases
+    assert phases_for(["coverage"]) == ["coverage"]
+
+
+def test_a_runs_settings_say_which_are_st_runs_defaults() -> None:
+    settings, defaults = run_settings(FuzzOptions(mode="negative"))
+    assert settings == {"mode": "negative", "checks": ",".join(DEFAULTS.checks), "phases": ",".join(DEFAULTS.phases)}
+    assert defaults == ["checks", "phases"]
+
+
+def test_the_options_that_decide_the_data_are_those_given() -> None:
+    assert FuzzOptions().given() == {}
+    assert FuzzOptions(mode="positive", checks=["a", "b"], phases=["coverage"], max_examples=7, workers=2,
+                       seed=3).given() == {"mode": "positive", "checks": "a,b", "phases": "coverage",
+                                           "max_examples": "7", "workers": "2"}
+    assert FuzzOptions(seed=5).with_seed().seed == 5
+    assert FuzzOptions().with_seed().seed is not None
 
 
 def test_an_unknown_mode_is_refused() -> None:
@@ -31,18 +67,18 @@ def test_an_unknown_mode_is_refused() -> None:
 
 def test_written_exclusions_apply_to_any_choice_of_checks() -> None:
     spec = service(exclude=[{"check": "status_code_conformance", "reason": "documented elsewhere, on purpose"}])
-    assert checks_for(spec) == [c for c in DEFAULT_CHECKS if c != "status_code_conformance"]
+    assert checks_for(spec) == [c for c in DEFAULTS.checks if c != "status_code_conformance"]
     assert checks_for(spec, ["status_code_conformance", "not_a_server_error"]) == ["not_a_server_error"]
 
 
-def test_a_run_with_invalid_data_checks_that_it_is_rejected_unless_checks_are_chosen() -> None:
-    assert checks_for(service()) == DEFAULT_CHECKS
-    for mode in ("negative", "all"):
-        assert checks_for(service(), mode=mode) == [*DEFAULT_CHECKS, NEGATIVE_CHECK]
-    assert checks_for(service(), ["not_a_server_error"], "negative") == ["not_a_server_error"]
-    assert checks_for(service(checks=["status_code_conformance"]), mode="negative") == ["status_code_conformance"]
-    spec = service(exclude=[{"check": NEGATIVE_CHECK, "reason": "stores whatever it gets, on purpose"}])
-    assert checks_for(spec, mode="negative") == DEFAULT_CHECKS
+def test_the_checks_are_st_runs_unless_the_service_or_the_command_line_chooses() -> None:
+    assert checks_for(service()) == DEFAULTS.checks
+    assert checks_for(service(mode="positive")) == DEFAULTS.checks  # as `st run --mode positive`
+    assert checks_for(service(), ["not_a_server_error"]) == ["not_a_server_error"]
+    assert checks_for(service(checks=["status_code_conformance"])) == ["status_code_conformance"]
+    spec = service(exclude=[{"check": "negative_data_rejection", "reason": "stores whatever it gets, on purpose"}])
+    assert checks_for(spec) == [c for c in DEFAULTS.checks if c != "negative_data_rejection"]
+
 
 
 def test_a_run_draws_no_constants_from_local_code_as_st_runs_process_has_none(tmp_path: Path,

@@ -16,7 +16,7 @@ from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, job, ready, "
-    "healthcheck, timeout, aliases, mounts, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "healthcheck, timeout, aliases, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
     "shm_size, ulimits, sysctls, stop_signal, labels, platform, openapi, auth, fuzz, consumes, pact_name"
 )
 EXAMPLE = Path(__file__).parents[1] / "topologies" / "example.yaml"
@@ -287,7 +287,8 @@ def test_unknown_service_key_suggests_and_lists_allowed_keys(load_error):
                     target: /etc/conf
                     mode: ro
             """,
-            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target, read_only, copy",
+            "topology.yaml:7: services.a.mounts[0].mode: unknown key 'mode'; allowed: source, target, read_only, copy, "
+            "create_host_path, selinux, propagation",
         ),
     ],
     ids=["ready.http", "ready", "mounts[0]"],

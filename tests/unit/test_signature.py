@@ -46,6 +46,8 @@ def test_each_part_names_itself(tmp_path: Path) -> None:
     assert signature_changes(base, signature(tmp_path, extra="    healthcheck: {test: 'true'}\n")) == ["healthcheck"]
     assert signature_changes(base, signature(tmp_path, extra="    volumes: ['data:/data']\n")) == ["volumes"]
     assert signature_changes(base, signature(tmp_path, extra="    init: false\n")) == ["init"]  # not Docker's default
+    assert signature_changes(base, signature(tmp_path, extra="    files: [{target: /run/secrets/t, content: s3}]\n")
+                             ) == ["files"]  # a compose secret from the environment: its value counts
 
 
 @pytest.mark.parametrize("extra", [

@@ -66,9 +66,11 @@ def _number(text: str, low: int, high: int) -> int | None:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def _send(self, status: int, body: object) -> None:
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -100,11 +102,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(404, {"error": "no such item"})
             return self._send(200, {"id": item["id"], "name": item["title"]}) if "title" in item \
                 else self._send(500, {"error": "KeyError: 'title'"})  # bug 3: only for an item that exists
-        return self._send(404, {"error": "no route"})
+        return self._not_here()
 
     def do_POST(self) -> None:
         if self.path != "/items":
-            return self._send(404, {"error": "no route"})
+            return self._not_here()
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
             name = body["name"]
@@ -117,9 +119,22 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(201, item)
 
     def __getattr__(self, name: str) -> object:
-        if name.startswith("do_"):  # any other method: 405, as web frameworks answer (http.server says 501)
-            return lambda: self._send(405, {"error": "method not allowed"})
+        if name.startswith("do_"):  # any other method: 405 with `Allow`, as web frameworks answer (not 501)
+            return self._not_here
         raise AttributeError(name)
+
+    def _not_here(self) -> None:
+        """405 with `Allow` on a documented path, else 404."""
+        allowed = self._allowed()
+        if not allowed:
+            return self._send(404, {"error": "no route"})
+        return self._send(405, {"error": "method not allowed"}, {"Allow": allowed})
+
+    def _allowed(self) -> str:
+        """The methods the document gives the request's path."""
+        path = self.path.split("?")[0]
+        return ", ".join(method.upper() for template, operations in OPENAPI["paths"].items()
+                         if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path) for method in operations)
 
     def log_message(self, format: str, *args: object) -> None:
         print(f"buggy: {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
