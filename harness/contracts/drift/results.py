@@ -1,0 +1,51 @@
+"""What a drift check returns: the verdicts, one finding, the verdict of an interaction and of a pact file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CLEAN, DRIFT, ERROR, NOT_APPLICABLE = "clean", "drift", "error", "not applicable"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One disagreement. `pointer` is a JSON pointer into the interaction (`/response/body/0/distance`),
+    `spec_pointer` one into the OpenAPI document (`#/paths/~1users~1{id}/get/responses`)."""
+
+    pointer: str
+    pact_says: str
+    spec_says: str
+    spec_pointer: str = ""
+
+
+@dataclass
+class InteractionDrift:
+    description: str
+    verdict: str  # clean | drift | not applicable
+    findings: list[Finding] = field(default_factory=list)
+    reason: str = ""  # why not applicable
+    operation: str = ""  # "GET /api/users/{id}" when found
+
+
+@dataclass
+class PactDrift:
+    """The drift verdict of one pact file."""
+
+    path: Path
+    consumer: str
+    provider: str
+    verdict: str  # clean | drift | error | not applicable
+    reason: str = ""  # for error and not applicable
+    source: str = ""  # where the OpenAPI document came from
+    interactions: list[InteractionDrift] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def edge(self) -> str:
+        return f"{self.consumer}->{self.provider}"
+
+    @property
+    def findings(self) -> list[tuple[str, Finding]]:
+        return [(i.description, f) for i in self.interactions for f in i.findings]
+

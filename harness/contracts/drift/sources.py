@@ -1,0 +1,122 @@
+"""Where a provider's OpenAPI document comes from: a file next to the topology, the service's build context, or the
+running service itself; parsed (JSON or YAML) and checked to be an OpenAPI or Swagger document at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import HarnessError, SpecUnavailable
+from harness.spec.model import ServiceSpec, TopologySpec
+
+DOCUMENT_NAMES = ("openapi", "swagger")
+DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def find_document(topology: TopologySpec, service: str,
+                  fetch: Callable[[str, str], tuple[str, str]] | None = None) -> tuple[Any, str, Path | None]:
+    """The raw OpenAPI document of `service` and a sentence saying where it came from.
+
+    `openapi:` is either a file next to the topology (read it) or a path the service serves: then a document of that
+    name (or openapi/swagger .json/.yaml/.yml) in the service's build context, else `fetch(service, path)` (text,
+    source) from a running topology. Returns (data, source, file or None).
+
+    Raises:
+        SpecUnavailable: no document can be had, or it is not JSON/YAML; the message says what was tried.
+    """
+    spec = topology.services[service]
+    location = spec.openapi or ""
+    if not location.startswith("/"):
+        file = (topology.base_dir / location).resolve()
+        if not file.is_file():
+            raise SpecUnavailable(f"service '{service}': `openapi: {location}` is neither a file next to the topology "
+                                  f"(no {file}) nor a path the service serves (one starting with /)")
+        return _parse(file.read_text(encoding="utf-8"), str(file), service), f"file {file}", file
+    found = build_context_document(topology, spec, location)
+    if found is not None:
+        return (_parse(found.read_text(encoding="utf-8"), str(found), service),
+                f"file {found} in the build context of {service} (it serves {location})", found)
+    context = f"no document in its build context {_context_dir(topology, spec)}" if spec.build else \
+        f"it has no build context (image {spec.image})"
+    if fetch is not None:
+        text, source = fetch(service, location)
+        return _parse(text, source, service), source, None
+    raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and no "
+                          f"running topology to fetch it from. Start one with `harness up --detach "
+                          f"{topology.file}`, or point `openapi:` at a file next to the topology.")
+
+
+def build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
+    """The file in the service's build context that it serves at `served`: the served name itself, then the same
+    stem, then openapi.* / swagger.*, at the context's top and then one folder down. None without a match."""
+    if spec.build is None:
+        return None
+    context = _context_dir(topology, spec)
+    served_name = served.rstrip("/").rsplit("/", 1)[-1]
+    stem = served_name.rsplit(".", 1)[0] if "." in served_name else served_name
+    names = [served_name] + [f"{base}{suffix}" for base in dict.fromkeys((stem, *DOCUMENT_NAMES))
+                             for suffix in DOCUMENT_SUFFIXES]
+    folders = [context] + sorted(p for p in context.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if context.is_dir() else []
+    for folder in folders:
+        for name in names:
+            if name and (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def _context_dir(topology: TopologySpec, spec: ServiceSpec) -> Path:
+    assert spec.build is not None
+    return (topology.base_dir / spec.build.context).resolve()
+
+
+def _parse(text: str, where: str, service: str) -> Any:
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # JSON is YAML; libyaml: fast
+    except yaml.YAMLError as error:
+        raise SpecUnavailable(f"service '{service}': its OpenAPI document {where} is neither JSON nor YAML: "
+                              f"{str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not ({"openapi", "swagger"} & set(data)):
+        raise SpecUnavailable(f"service '{service}': {where} is not an OpenAPI document (no `openapi:` or "
+                              "`swagger:` key at the top)")
+    return data
+
+
+def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[str, str], tuple[str, str]]:
+    """A fetch function for find_document: the document from `running` (a runtime Topology, e.g. the one `harness
+    verify` started), else from the topology started with `harness up --detach`, one GET per service. Raises
+    SpecUnavailable when none runs (or no engine answers) or the GET fails."""
+    state: dict[str, Any] = {} if running is None else {"topology": running}
+
+    def fetch(service: str, path: str) -> tuple[str, str]:
+        import requests
+
+        if "topology" not in state:
+            from harness.runtime.topology import Topology
+
+            try:
+                state["topology"] = Topology.attach(topology)
+            except HarnessError:  # no engine: same answer as no running topology
+                state["topology"] = None
+        running = state["topology"]
+        if running is None or service not in running.services or not running[service].ports:
+            where = f"its build context {_context_dir(topology, topology.services[service])}" \
+                if topology.services[service].build else "it has no build context"
+            raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
+                                  f"{where}, and no running topology {topology.project} to fetch it from. Start one "
+                                  f"with `harness up --detach {topology.file}`, or point `openapi:` at a file next "
+                                  "to the topology.")
+        url = running[service].url + path
+        try:
+            response = requests.get(url, timeout=10)
+            response.raise_for_status()
+        except requests.RequestException as error:
+            raise SpecUnavailable(f"service '{service}': cannot fetch its OpenAPI document from {url}: {error}") \
+                from None
+        return response.text, f"served by the running topology at {url} (run {running.run_id})"
+
+    return fetch
+
