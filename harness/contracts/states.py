@@ -155,9 +155,10 @@ def message_producer(description: str, *, provider: str) -> Callable[[Handler], 
     The producer gets the running Topology and the state's params; it returns the message body (dict/list: JSON,
     str: text, bytes: binary), `(body, metadata)`, `Message(body, metadata, content_type)`, or pact-python's own
     message dict `{"contents": bytes, "metadata": {...}, "content_type": "..."}` (the bytes sent as they are, as
-    pact-python's Verifier does). It may be `async def` (awaited on the event loop of the run). Metadata is checked
-    as the pact says. For a V4 synchronous message (`Synchronous/Messages`) the reply is what is checked, and a
-    producer that takes a third argument gets the pact's request as a Message (body decoded as for replies:
+    pact-python's Verifier does). It may be `async def` (awaited on the event loop of the run), or a generator or
+    async generator that yields the message once (its code after the yield runs once the message is made). Metadata
+    is checked as the pact says. For a V4 synchronous message (`Synchronous/Messages`) the reply is what is checked,
+    and a producer that takes a third argument gets the pact's request as a Message (body decoded as for replies:
     JSON -> dict/list, text -> str, base64 -> bytes). A message interaction without a producer raises
     MissingMessageProducer before verifying.
     """
@@ -167,12 +168,27 @@ def message_producer(description: str, *, provider: str) -> Callable[[Handler], 
 def produce(producer: Handler, topology: Any, params: dict[str, Any], loop: HandlerLoop,
             request: Message | None = None) -> Any:
     """Call a message producer: `(topology, params)`, or `(topology, params, request)` for a synchronous message
-    when the producer takes a third positional argument; an `async def` one is awaited on `loop`."""
+    when the producer takes a third positional argument; an `async def` one is awaited on `loop`. A generator (or
+    async generator) producer's message is what it yields first; its code after that yield runs right after."""
     if request is not None and _takes_three(producer):
         produced = producer(topology, params, request)
     else:
         produced = producer(topology, params)
+    if inspect.isgenerator(produced):  # the message is what it yields; its code after the yield runs once it is made
+        message = next(produced, None)
+        for _ in produced:
+            pass
+        return message
+    if inspect.isasyncgen(produced):
+        message = loop.run(anext(produced, None))
+        loop.run(_exhausted(produced))
+        return message
     return loop.run(produced) if inspect.isawaitable(produced) else produced
+
+
+async def _exhausted(generator: AsyncGenerator) -> None:
+    async for _ in generator:
+        pass
 
 
 def _takes_three(function: Handler) -> bool:

@@ -137,6 +137,42 @@ def test_async_handlers_and_producers_run_on_one_loop_of_the_run(tmp_path: Path)
     assert loops[0].is_closed()  # ended with the run
 
 
+GENERATOR_PRODUCERS = '''
+from harness.contracts import message_producer
+
+EVENTS = []
+
+
+@message_producer("a sync one", provider="shop")
+def made(topology, params):
+    EVENTS.append("made")
+    yield {"id": params["id"]}
+    EVENTS.append("cleaned")
+
+
+@message_producer("an async one", provider="shop")
+async def made_async(topology, params):
+    EVENTS.append("made async")
+    yield {"id": params["id"]}
+    EVENTS.append("cleaned async")
+'''
+
+
+def test_a_generator_producers_message_is_what_it_yields_and_its_teardown_runs_after(tmp_path: Path) -> None:
+    from harness.contracts.states import produce
+
+    file = tmp_path / "states.py"
+    file.write_text(GENERATOR_PRODUCERS)
+    registry = load_states([file])
+    try:
+        events = registry.message("shop", "a sync one").__globals__["EVENTS"]
+        assert produce(registry.message("shop", "a sync one"), None, {"id": 1}, registry.loop) == {"id": 1}
+        assert produce(registry.message("shop", "an async one"), None, {"id": 2}, registry.loop) == {"id": 2}
+        assert events == ["made", "cleaned", "made async", "cleaned async"]
+    finally:
+        registry.close()
+
+
 def test_an_async_handlers_exception_reaches_the_caller(tmp_path: Path) -> None:
     from harness.contracts.states import StateRun
 
