@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
@@ -268,9 +268,11 @@ class Topology:
         report = progress or (lambda event: None)
         return lambda event: report(replace(event, detail=self.masker(event.detail)) if event.detail else event)
 
-    def _run(self, starter: _Starter) -> None:
+    def _run(self, starter: _Starter, kept: Collection[str] | None = None, holding: Collection[str] = ()) -> None:
         """Start what `starter` starts; the run is then marked as started. On any failure (or Ctrl-C) the whole
-        run is removed, as a failed start leaves nothing running."""
+        run is removed, as a failed start leaves nothing running; but for an update of a kept run (`kept`: the
+        services it did not touch), only what the update made is removed: the kept services stay running with their
+        data and named volumes, as `docker compose up` leaves them when a recreated service fails."""
         try:
             starter.run()
             # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
@@ -280,10 +282,30 @@ class Topology:
             try:
                 starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
             finally:
-                self.close()
+                if kept is None:
+                    self.close()
+                else:
+                    self._undo_update(starter.run_labels, kept, holding)
             if isinstance(error, HarnessError):
                 self.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
             raise
+
+    def _undo_update(self, run_labels: dict[str, str], kept: Collection[str], holding: Collection[str]) -> None:
+        """After a failed update: remove the containers the update made (the services it did not keep), but stop
+        those of `holding` instead (they took the anonymous volumes, e.g. a database's data, of the containers they
+        replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
+        the next session updates it again instead of replacing it whole."""
+        with InterruptsDeferred():
+            made = [c for c in L.listed(lambda: self.client.containers.list(
+                        all=True, filters={"label": f"{L.RUN}={self.run_id}"}))
+                    if L.labels_of(c).get(L.SERVICE) not in kept]
+            L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
+            for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
+                with suppress(docker.errors.APIError):  # stopped or gone already
+                    container.stop(timeout=0)
+            for name in [n for n in self.services if n not in kept]:
+                self.services.pop(name, None)
+            L.mark_started(self.client, run_labels)
 
     @classmethod
     @contextmanager
@@ -401,7 +423,8 @@ class Topology:
         replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
 
         Raises:
-            As `start`; the whole run is removed then, as a failed start leaves nothing running.
+            As `start`; what the update started is removed then, and the rest of the run is left as it was (with
+            its data), still kept and marked as started.
         """
         say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.identity}: "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)")
@@ -418,9 +441,16 @@ class Topology:
         inherited = _anonymous_volumes(replacing)
         L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
         L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
+        kept = set(topology.services)
         try:
             topology._run(_Starter(topology, topology.network or "", labels, topology._masked(progress),
-                                   kept=dict(topology.services), restarting=set(restarting), inherited=inherited))
+                                   kept=dict(topology.services), restarting=set(restarting), inherited=inherited),
+                          kept=kept, holding=[name for name, volumes in inherited.items() if volumes])
+        except BaseException:
+            say(f"the update of topology {spec.project} (run {run.run_id}) did not finish: what it started was "
+                f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
+                f"fix the file and start again, or remove it: harness down {spec.identity.replace(',', ' ')})")
+            raise
         finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
             L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
         topology.reused = True

@@ -269,3 +269,33 @@ def test_a_replaced_container_keeps_the_volume_of_its_images_volume_as_docker_co
     assert harness_resources(docker_client, name, file) == []
     with pytest.raises(docker.errors.NotFound):
         docker_client.volumes.get(volumes[by_harness])  # `harness down` leaves nothing
+
+
+def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_data(
+        shop: Path, docker_client: docker.DockerClient) -> None:
+    from harness.errors import HarnessError
+
+    first = Topology.kept_or_started(load_topology(shop))
+    put_data(first)
+    before = container_ids(docker_client, shop)
+
+    write(shop, orders="\n    entrypoint: [sh, -c, 'echo cannot start; exit 3']")  # the edit breaks orders
+    said: list[str] = []
+    with pytest.raises(HarnessError) as info:
+        Topology.kept_or_started(load_topology(shop), say=said.append)
+    assert "exited with code 3" in str(info.value)
+    assert said[-1] == (f"the update of topology {first.spec.project} (run {first.run_id}) did not finish: what it "
+                        "started was removed; db, redis, web left as it was, with its data (the run stays kept: fix "
+                        f"the file and start again, or remove it: harness down {shop.resolve()})")
+    after = container_ids(docker_client, shop)
+    assert after == {name: before[name] for name in ("db", "redis", "web")}  # as Compose leaves them
+    assert all(docker_client.containers.get(after[name]).status == "running" for name in after)
+    assert L.started_fully(docker_client, first.run_id)  # the next session updates it again, not replaces it
+
+    write(shop, mode="b")  # fixed
+    said.clear()
+    fixed = Topology.kept_or_started(load_topology(shop), say=said.append)
+    assert fixed.run_id == first.run_id
+    assert data_kept(fixed) == ("yes", "row")
+    assert {name: id_ for name, id_ in container_ids(docker_client, shop).items() if name != "orders"} == after
+    assert fixed["orders"].exec(["printenv", "ORDERS_MODE"]).output.strip() == "b"
