@@ -63,6 +63,7 @@ def test_each_interaction_is_an_item_that_lf_and_k_pick(tmp_path: Path, pytester
     page = (pytester.path / "page.html").read_text()
     assert "web-frontend-&gt;shop: 1 of 3 interaction(s) (the others not selected), 1 failed" in page
     assert "a request for the item list" not in page  # verified alone: the Verifier's report has only this one
+    assert "only 1 of its 3 interactions were verified (the others were not selected)" in rerun.stdout.str()  # matrix
 
     picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "orders", "-v")
     picked.assert_outcomes(passed=1, deselected=2)
