@@ -25,18 +25,23 @@ class ReportingItem(pytest.Item):
     short summary line, `-r`, and JUnit's failure message; on CI pytest would repeat the whole text there)."""
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
-
         from harness.errors import HarnessError
 
         if not isinstance(excinfo.value, (ReportedFailure, HarnessError)):
             return super().repr_failure(excinfo, style=style)
-        text = str(excinfo.value)
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        summary = getattr(excinfo.value, "summary", "") or (lines[0] if lines else type(excinfo.value).__name__)
         path, line, _ = self.reportinfo()
-        return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text.rstrip("\n") + "\n"]),
-                                 reprcrash=ReprFileLocation(str(path), (line or 0) + 1, summary.splitlines()[0]))
+        return one_line_repr(str(excinfo.value), getattr(excinfo.value, "summary", ""), path, (line or 0) + 1)
+
+
+def one_line_repr(text: str, summary: str, path: Any, line: int = 1) -> Any:
+    """A failure shown as `text` as is, whose one line in pytest's short summary and JUnit's message is `summary`
+    (default: the first line of `text`)."""
+    from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
+
+    lines = [row.strip() for row in text.splitlines() if row.strip()]
+    summary = (summary or (lines[0] if lines else "failed")).splitlines()[0]
+    return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text.rstrip("\n") + "\n"]),
+                             reprcrash=ReprFileLocation(str(path), line, summary))
 
 
 class PactVerification(ReportingItem):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification, one_line_repr
 from harness.pytest_plugin.pact import ini_relative
 
 if TYPE_CHECKING:
@@ -285,8 +285,10 @@ class TopologySession:
         with the reason instead of an empty, green-looking suite."""
         assert self.spec is not None
         name = f"topology {self.spec.project}"
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", self.file)
         report = pytest.TestReport(nodeid=self._item_id(name), location=(str(self.file), None, name),
-                                   keywords={}, outcome="failed", longrepr=f"{name} did not start:\n{error}",
+                                   keywords={}, outcome="failed", longrepr=longrepr,
                                    when="setup", sections=[], duration=0.0)
         self.config.hook.pytest_runtest_logreport(report=report)
 

@@ -33,7 +33,7 @@ def cases(file: Path) -> dict[str, tuple[str, float]]:
     return found
 
 
-def test_each_interaction_is_an_item_that_lf_and_k_pick(tmp_path: Path, pytester: pytest.Pytester,
+def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytester: pytest.Pytester,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")  # pytest's CI mode: the short summary shows each failure's whole message
     topology = project(tmp_path, "items", False, {"web-frontend-shop.json": three_interactions()})
@@ -64,6 +64,10 @@ def test_each_interaction_is_an_item_that_lf_and_k_pick(tmp_path: Path, pytester
     assert "web-frontend-&gt;shop: 1 of 3 interaction(s) (the others not selected), 1 failed" in page
     assert "a request for the item list" not in page  # verified alone: the Verifier's report has only this one
     assert "only 1 of its 3 interactions were verified (the others were not selected)" in rerun.stdout.str()  # matrix
+
+    stepwise = ["--topology", str(topology), "--pact-verify", "--sw", "-p", "cacheprovider"]
+    pytester.runpytest_subprocess(*stepwise).assert_outcomes(passed=2, failed=1)  # stops at the failing interaction
+    pytester.runpytest_subprocess(*stepwise).assert_outcomes(failed=1, deselected=2)  # and starts again there
 
     picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "orders", "-v")
     picked.assert_outcomes(passed=1, deselected=2)
