@@ -1,5 +1,6 @@
 """The topology of a pytest session (`--topology FILE`): loaded at session start, started on first use, removed at
-the end; with --pact-verify and --fuzz it also adds one item per pact and per fuzzed operation.
+the end; with --pact-verify and --fuzz it also adds one item per pact interaction and per fuzzed operation (reported as
+collected, so that pytest's "collected N items" counts them).
 
 --topology-reuse: a kept run of the same file and signature is used (else one is started and kept); what the tests
 left stopped or paused is restored at the end. Under pytest-xdist the workers share one topology: the first to need
