@@ -74,6 +74,9 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         provider = result.provider_service or result.provider or "?"
         outside = result.consumer is not None and result.consumer_service is None
         reason = result.reason
+        if not reason and 0 < len(result.labels) < result.interaction_count:  # -k, --lf: not a pass of the pact
+            reason = (f"only {len(result.labels)} of its {result.interaction_count} interactions were verified (the "
+                      "others were not selected)")
         if outside and not reason:
             hint = mapping_hint(spec, result.consumer or "")
             reason = f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""

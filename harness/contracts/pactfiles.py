@@ -62,6 +62,25 @@ class PactFile:
     def states(self) -> list[ProviderState]:
         return [state for interaction in self.interactions for state in interaction_states(interaction)]
 
+    def labels(self) -> list[tuple[str, str]]:
+        """(label, description) of every interaction, in the pact's order. The label is the description, and where
+        two interactions share it, their provider states too (` [given a, b]`, ` [no state]`), then `#2`, `#3` for
+        what is still the same: one name per interaction, for pytest items and JUnit cases alike."""
+        def with_states(interaction: dict[str, Any]) -> str:
+            states = interaction_states(interaction)
+            given = ", ".join(s.name + (f" {json.dumps(s.params, sort_keys=True)}" if s.params else "") for s in states)
+            return f"{interaction['description']} [{'given ' + given if states else 'no state'}]"
+
+        descriptions = [i["description"] for i in self.interactions]
+        labels = [d if descriptions.count(d) == 1 else with_states(i) for d, i in zip(descriptions, self.interactions,
+                                                                                       strict=True)]
+        unique: list[tuple[str, str]] = []
+        seen: dict[str, int] = {}
+        for label, description in zip(labels, descriptions, strict=True):
+            seen[label] = seen.get(label, 0) + 1
+            unique.append((f"{label} #{seen[label]}" if seen[label] > 1 else label, description))
+        return unique
+
 
 @dataclass(frozen=True)
 class UnreadablePact:
@@ -89,9 +108,6 @@ def scan_pacts(folder: Path) -> list[PactFile | UnreadablePact]:
     return sorted(found, key=lambda p: (isinstance(p, UnreadablePact),
                                         (p.consumer, p.provider, p.path.name) if isinstance(p, PactFile)
                                         else ("", "", p.path.name)))
-
-
-
 
 
 def read_pact(path: Path) -> PactFile:

@@ -8,12 +8,13 @@ Every pact ends in exactly one verdict: verified, failed, error (with the reason
 from __future__ import annotations
 
 import base64
+import dataclasses
 import difflib
 import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -40,12 +41,14 @@ Verdict = Literal["verified", "failed", "error", "excluded"]
 
 @dataclass(frozen=True)
 class InteractionResult:
-    """One interaction as the Pact core judged it. `problems`: its mismatches or errors, one line each."""
+    """One interaction as the Pact core judged it. `problems`: its mismatches or errors, one line each; `label`: its
+    name, unique in the pact (PactFile.labels: the description, with its states where descriptions repeat)."""
 
     description: str
     passed: bool
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class PactResult:
     seconds: float = 0.0
     reason: str = ""
     error: HarnessError | None = None
+    labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
 
     @property
     def passed(self) -> bool:
@@ -91,10 +95,13 @@ class PactResult:
 
 
 def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",
-                 provider_log: str = "") -> PactResult:
+                 provider_log: str = "", interactions: list[InteractionResult] | None = None,
+                 labels: list[str] | None = None) -> PactResult:
+    """An error verdict; `interactions`: those the verifier did judge (their items keep their own verdict)."""
     return PactResult(pact.path, "error", pact.consumer, pact.provider, service_for(spec, pact.consumer),
-                      service_for(spec, pact.provider), len(pact.interactions), report=report,
-                      provider_log=provider_log, seconds=seconds, reason=str(error), error=error)
+                      service_for(spec, pact.provider), len(pact.interactions), interactions or [], report=report,
+                      provider_log=provider_log, seconds=seconds, reason=str(error), error=error,
+                      labels=labels if labels is not None else [label for label, _ in pact.labels()])
 
 
 def provider_not_a_service(pact: PactFile, spec: Any) -> HarnessError:
@@ -146,11 +153,14 @@ def _handler(table: dict[tuple[str, str], Any], service: str, pact_name: str, ke
 
 
 def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
-                worker: VerifierWorker | None = None) -> PactResult:
-    """Verify `pact` against its provider in `topology` (names mapped by harness.contracts.names).
+                worker: VerifierWorker | None = None, only: Collection[str] | None = None) -> PactResult:
+    """Verify `pact` against its provider in `topology` (names mapped by harness.contracts.names), in one run of
+    pact-python's Verifier.
 
     Args:
         worker: the process that runs the verifier; a new one (~0.5 s to start) when None.
+        only: labels (PactFile.labels) of the interactions to verify (the Verifier's description filter; other
+            interactions of the same description are verified too); None: every interaction.
     Returns:
         The verdict: verified, failed (mismatches, per interaction) or error (the provider is not a service of
         the topology; the verifier refused its configuration or ran no interaction; the worker died).
@@ -158,12 +168,13 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
         MissingMessageProducer, MissingProviderStates: a message or state of the pact has no handler.
     """
     spec = topology.spec
+    labels = [label for label, _ in pact.labels() if only is None or label in only]
     provider_name = service_for(spec, pact.provider)
     if provider_name is None or provider_name not in topology:
-        return error_result(pact, spec, provider_not_a_service(pact, spec))
+        return error_result(pact, spec, provider_not_a_service(pact, spec), labels=labels)
     unverifiable = unverifiable_reason(pact)
     if unverifiable is not None:
-        return error_result(pact, spec, unverifiable)
+        return error_result(pact, spec, unverifiable, labels=labels)
     provider = topology[provider_name]
     if pact.has_http and pact.has_messages and provider.host != LOCAL:
         return error_result(pact, spec, PactVerifierError(
@@ -171,7 +182,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             f"pact-python's Verifier gives every transport one host, and the messages are produced on this machine "
             f"while the provider answers at {provider.host}",
             hint="verify this pact against a local Docker engine, or split it into an HTTP pact and a message pact",
-            location=str(pact.path)))
+            location=str(pact.path)), labels=labels)
     state_path = spec.contracts.state_url.get(provider_name)
     _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
     started, log_since = time.monotonic(), time.time()
@@ -181,7 +192,9 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             provider=pact.provider, pact_path=str(pact.path), host=provider.host if pact.has_http else LOCAL,
             http_url=provider.url if pact.has_http else None,
             message_port=port if pact.has_messages else None, message_path=MESSAGE_PATH,
-            state_url=f"{provider.url}{state_path}" if state_path else f"http://{LOCAL}:{port}{STATE_PATH}")
+            state_url=f"{provider.url}{state_path}" if state_path else f"http://{LOCAL}:{port}{STATE_PATH}",
+            descriptions=None if only is None else tuple(dict.fromkeys(
+                description for label, description in pact.labels() if label in labels)))
         try:
             outcome = running.run(job)
         except BrokenProcessPool as broken:
@@ -189,7 +202,7 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             outcome = VerifierOutcome(False, False, config_error=f"the verifier process died ({broken})")
     seconds = time.monotonic() - started
     log = topology.masker(_log_of(provider, log_since))  # a service may log a secret it was given
-    return _judge(pact, spec, outcome, seconds, log, provider_name, failures)
+    return _judge(pact, spec, outcome, seconds, log, provider_name, failures, labels)
 
 
 def unverifiable_reason(pact: PactFile) -> MalformedPact | None:
@@ -229,7 +242,8 @@ def _require_handlers(pact: PactFile, registry: Registry, provider: str, own_sta
 
 
 def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, log: str,
-           provider: str, failures: dict[str, str] | None = None) -> PactResult:
+           provider: str, failures: dict[str, str] | None = None, labels: list[str] | None = None) -> PactResult:
+    labels = labels if labels is not None else [label for label, _ in pact.labels()]
     if not outcome.executed:
         error = PactVerifierError(
             f"{pact.path.name}: pact-python's Verifier could not verify it: {outcome.config_error}",
@@ -238,21 +252,35 @@ def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, 
             if "transport" in (outcome.config_error or "").lower()  # pact-python: "No transports have been set"
             else "pact-python refused the setup the harness gave it for this pact: if the pact is valid, please "
                  "report it to pytest-topology with the pact file and this message")
-        return error_result(pact, spec, error, seconds, outcome.output, log)
-    interactions = [_with_handler_failures(i, pact, failures or {}) for i in _interactions(outcome.results)]
-    judged = {i.description for i in interactions}
-    unjudged = [i["description"] for i in pact.interactions if i["description"] not in judged]
+        return error_result(pact, spec, error, seconds, outcome.output, log, labels=labels)
+    interactions = _labelled(pact, [_with_handler_failures(i, pact, failures or {})
+                                    for i in _interactions(outcome.results)])
+    judged = {i.label for i in interactions}
+    unjudged = [label for label in labels if label not in judged]
     if outcome.passed and unjudged:  # a pass that did not look at everything is no pass
         error = PactVerifierError(f"{pact.path.name}: the Pact verifier passed it without verifying "
                                   f"{', '.join(map(repr, unjudged))}")
-        return error_result(pact, spec, error, seconds, outcome.output, log)
+        return error_result(pact, spec, error, seconds, outcome.output, log, interactions, labels)
     if not outcome.passed and not interactions:
         error = PactVerifierError(f"{pact.path.name}: the Pact verifier ran no interaction: "
                                   f"{_first_error(outcome)}")
-        return error_result(pact, spec, error, seconds, outcome.output, log)
+        return error_result(pact, spec, error, seconds, outcome.output, log, labels=labels)
     return PactResult(pact.path, "verified" if outcome.passed else "failed", pact.consumer, pact.provider,
                       service_for(spec, pact.consumer), provider, len(pact.interactions), interactions,
-                      outcome.output, log, seconds)
+                      outcome.output, log, seconds, labels=labels)
+
+
+def _labelled(pact: PactFile, interactions: list[InteractionResult]) -> list[InteractionResult]:
+    """Each judged interaction with its label: the core names interactions by description only, and verifies them in
+    the pact's order, so the n-th result of a description is the n-th interaction of that description."""
+    waiting: dict[str, list[str]] = {}
+    for label, description in pact.labels():
+        waiting.setdefault(description, []).append(label)
+    labelled = []
+    for interaction in interactions:
+        queue = waiting.get(interaction.description)
+        labelled.append(dataclasses.replace(interaction, label=queue.pop(0) if queue else interaction.description))
+    return labelled
 
 
 def _with_handler_failures(result: InteractionResult, pact: PactFile, failures: dict[str, str]) -> InteractionResult:
@@ -264,7 +292,7 @@ def _with_handler_failures(result: InteractionResult, pact: PactFile, failures: 
     names = [("provider state", s.name) for s in interaction_states(interaction)] + [
         ("message producer", result.description)]
     added = [f"{kind} {name!r} raised {failures[name]}" for kind, name in names if name in failures]
-    return InteractionResult(result.description, result.passed, result.seconds, [*result.problems, *added])
+    return dataclasses.replace(result, problems=[*result.problems, *added])
 
 
 def _first_error(outcome: VerifierOutcome) -> str:

@@ -31,6 +31,7 @@ class VerifierJob:
     message_path: str | None = None
     state_url: str | None = None
     request_timeout_ms: int = 10_000
+    descriptions: tuple[str, ...] | None = None  # only the interactions of these descriptions (None: all)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def run_job(job: VerifierJob) -> VerifierOutcome:
         if job.state_url:
             verifier.state_handler(job.state_url, body=True, teardown=True)
         verifier.add_source(job.pact_path)
+        if job.descriptions is not None:
+            verifier.filter(description_pattern(job.descriptions))
     except Exception as error:  # noqa: BLE001 - any refusal of the setup is a configuration error
         return VerifierOutcome(False, False, config_error=f"{type(error).__name__}: {error}")
     try:
@@ -73,6 +76,14 @@ def run_job(job: VerifierJob) -> VerifierOutcome:
     except Exception:  # noqa: BLE001 - the results are a bonus; the output still says what happened
         results = {}
     return VerifierOutcome(True, passed, str(verifier.output(strip_ansi=True)), results)
+
+
+def description_pattern(descriptions: tuple[str, ...]) -> str:
+    """A regular expression (the Pact core's, Rust `regex` syntax) matching exactly these descriptions."""
+    def literal(text: str) -> str:  # the characters the core's syntax gives a meaning to, escaped
+        return "".join(f"\\{c}" if c in "\\.+*?()|[]{}^$#&-~" else c for c in text)
+
+    return "^(?:" + "|".join(literal(d) for d in descriptions) + ")$"
 
 
 def _silence_fd1() -> None:

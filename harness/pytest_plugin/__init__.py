@@ -70,7 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "replaces a registry prefix (repeatable); ini key: image_substitutes")
     parser.addini("image_substitutes", "IMAGE=SUBSTITUTE lines (options win)", type="linelist", default=[])
     group.addoption("--pact-verify", action="store_true", default=False,
-                    help="verify every pact of the topology's pact folder against its provider, one test per pact")
+                    help="verify every pact of the topology's pact folder against its provider, one test per "
+                         "interaction (one Verifier run per pact file)")
     group.addoption("--pact-drift", action="store_true", default=False,
                     help="check every pact against its provider's OpenAPI document, statically: one test per pact")
     group.addoption("--pacts", dest="pacts", metavar="DIR",

@@ -1,4 +1,4 @@
-"""Test items the plugin adds: one per pact (--pact-verify) and one per fuzzed operation (--fuzz)."""
+"""Test items the plugin adds: one per pact interaction (--pact-verify) and one per fuzzed operation (--fuzz)."""
 
 from __future__ import annotations
 
@@ -12,48 +12,91 @@ if TYPE_CHECKING:
 
 
 class ReportedFailure(Exception):
-    """A pact that did not verify, or an operation that fuzzing broke: the message is the whole report."""
+    """A pact that did not verify, or an operation that fuzzing broke: the message is the whole report; `summary`
+    its one line for pytest's short summary and JUnit's message (default: the report's first line)."""
+
+    def __init__(self, report: str, summary: str = "") -> None:
+        super().__init__(report)
+        self.summary = summary
 
 
 class ReportingItem(pytest.Item):
-    """An item whose failure is a ready-made report, shown as is (no traceback)."""
+    """An item whose failure is a ready-made report, shown as is (no traceback), with a one-line summary (pytest's
+    short summary line, `-r`, and JUnit's failure message; on CI pytest would repeat the whole text there)."""
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         from harness.errors import HarnessError
 
-        if isinstance(excinfo.value, (ReportedFailure, HarnessError)):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo, style=style))
+        if not isinstance(excinfo.value, (ReportedFailure, HarnessError)):
+            return super().repr_failure(excinfo, style=style)
+        path, line, _ = self.reportinfo()
+        return one_line_repr(str(excinfo.value), getattr(excinfo.value, "summary", ""), path, (line or 0) + 1)
+
+
+def one_line_repr(text: str, summary: str, path: Any, line: int = 1) -> Any:
+    """A failure shown as `text` as is, whose one line in pytest's short summary and JUnit's message is `summary`
+    (default: the first line of `text`)."""
+    from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
+
+    lines = [row.strip() for row in text.splitlines() if row.strip()]
+    summary = (summary or (lines[0] if lines else "failed")).splitlines()[0]
+    return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text.rstrip("\n") + "\n"]),
+                             reprcrash=ReprFileLocation(str(path), line, summary))
 
 
 class PactVerification(ReportingItem):
-    """One pact file verified against its provider in the running topology: fails with the verifier's report
-    (the provider's log first), errors with the reason (unreadable, provider not a service, verifier refused),
-    skips with the written reason of an exclusion."""
+    """One interaction of a pact (`label`), or a whole pact file (`label` None: unreadable, excluded, without
+    interactions), verified against its provider in the running topology. The first item of a file runs the
+    Verifier once for the interactions of that file still selected (-k, --lf, ...); each item then reports its
+    interaction's part: fails with its mismatches (the provider's log first), errors with the reason (provider not
+    a service, verifier refused, not mentioned in the verifier's results), skips with the reason of an exclusion."""
 
-    def __init__(self, *, pact: Any, registry: Any, owner: TopologySession, **kwargs: Any) -> None:
+    def __init__(self, *, pact: Any, registry: Any, owner: TopologySession, label: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pact = pact  # a PactFile, or an UnreadablePact
         self.registry = registry
         self.owner = owner
+        self.label = label
 
     def runtest(self) -> None:
-        from harness.contracts.run import decided_before_running
-        from harness.contracts.verify import verify_pact
-        from harness.report.contracts import failure_text
+        from harness.report.contracts import failure_text, interaction_case
 
-        assert self.owner.spec is not None
-        result = decided_before_running(self.owner.spec, self.pact)
-        if result is None:
-            result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker())
-        self.owner.pact_results.append(result)
+        result = self._file_result()
         if result.verdict == "excluded":
             skip(f"excluded: {result.reason}")
-        if not result.ok:
-            raise ReportedFailure(failure_text(result))
+        if self.label is None:
+            if not result.ok:
+                raise ReportedFailure(failure_text(result), summary=f"{result.verdict} {result.edge}: "
+                                      + (result.reason.splitlines() or ["see its report"])[0])
+            return
+        case = interaction_case(result, self.label, self.name)
+        if case.failure is not None or case.error is not None:
+            raise ReportedFailure(case.details, summary=case.failure or case.error or "")
+
+    def _file_result(self) -> Any:
+        """The verdict of this item's file: verified by the first of its items that runs (once per session, or
+        per xdist worker), for the interactions of the items selected."""
+        from harness.contracts.run import decided_before_running
+        from harness.contracts.verify import verify_pact
+
+        runs = self.owner.pact_runs  # pact file -> PactResult
+        if self.pact.path not in runs:
+            assert self.owner.spec is not None
+            result = decided_before_running(self.owner.spec, self.pact)
+            if result is None:
+                selected = [item.label for item in self.session.items if isinstance(item, PactVerification)
+                            and item.pact.path == self.pact.path and item.label is not None]
+                everything = len(selected) == len(self.pact.interactions)
+                result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker(),
+                                     only=None if everything else selected)
+            runs[self.pact.path] = result
+            self.owner.pact_results.append(result)
+        return runs[self.pact.path]
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.pact.path, 0, f"pact {getattr(self.pact, 'edge', self.pact.path.name)}"
+        edge = getattr(self.pact, "edge", self.pact.path.name)
+        return self.pact.path, 0, f"pact {edge}" + (f" {self.label}" if self.label else "")
 
 
 class FuzzOperation(ReportingItem):

@@ -1,5 +1,6 @@
 """The topology of a pytest session (`--topology FILE`): loaded at session start, started on first use, removed at
-the end; with --pact-verify and --fuzz it also adds one item per pact and per fuzzed operation.
+the end; with --pact-verify and --fuzz it also adds one item per pact interaction and per fuzzed operation (reported as
+collected, so that pytest's "collected N items" counts them).
 
 --topology-reuse: a kept run of the same file and signature is used (else one is started and kept); what the tests
 left stopped or paused is restored at the end. Under pytest-xdist the workers share one topology: the first to need
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification, one_line_repr
 from harness.pytest_plugin.pact import ini_relative
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class TopologySession:
         self.start_exit_code = 0  # xdist controller: the exit code of a start that failed in a worker
         self.session: pytest.Session | None = None
         self.pact_results: list[Any] = []
+        self.pact_runs: dict[Path, Any] = {}  # pact file -> its PactResult, verified by the first of its items
         self.verifier: Any = None  # one verifier process for the session's pacts, started on first use
         self.fuzz_results: dict[str, Any] = {}  # service -> Future[ServiceResult], one run per service
         self.drift_documents: dict[str, Any] = {}  # with --pact-drift: provider -> its OpenAPI document, read once
@@ -285,20 +287,26 @@ class TopologySession:
         with the reason instead of an empty, green-looking suite."""
         assert self.spec is not None
         name = f"topology {self.spec.project}"
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", self.file)
         report = pytest.TestReport(nodeid=self._item_id(name), location=(str(self.file), None, name),
-                                   keywords={}, outcome="failed", longrepr=f"{name} did not start:\n{error}",
+                                   keywords={}, outcome="failed", longrepr=longrepr,
                                    when="setup", sections=[], duration=0.0)
         self.config.hook.pytest_runtest_logreport(report=report)
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
+        added = len(items)
         if config.getoption("pact_verify"):
             self._collect_pacts(session, items)
         if config.getoption("fuzz"):
             self._collect_fuzz(session, items)
         if config.getoption("pact_drift"):
             self._collect_drift(session, items)
+        if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
+            config.hook.pytest_collectreport(report=pytest.CollectReport(
+                self._item_id("").removesuffix("::"), "passed", None, items[added:]))
 
     def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.contracts.drift import pact_files
@@ -386,8 +394,13 @@ class TopologySession:
             raise pytest.UsageError(str(error)) from None
 
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """One item per pact file: verified, failed, error (the verifier could not run it: the item fails with the
-        reason) or excluded (skipped with the reason). Outside consumers' pacts are items too."""
+        """One item per interaction of a pact (`pact[a->b: DESCRIPTION]`; states added where descriptions repeat),
+        one per pact file that is unreadable, excluded (skipped with the reason) or has no interaction. Outside
+        consumers' pacts are items too."""
+        from harness.contracts.pactfiles import UnreadablePact
+        from harness.contracts.run import exclusion
+        from harness.report.contracts import item_name, item_names
+
         if self.pact_selection is None:
             self.pact_selection = self._select_pacts()
         self.pacts_run = True
@@ -395,12 +408,19 @@ class TopologySession:
         for note in self.pact_selection.notes:
             if reporter is not None:
                 reporter.write_line(f"note: {note}")
-        edges = [getattr(source, "edge", source.path.name) for source in self.pact_selection.sources]
-        for source, edge in zip(self.pact_selection.sources, edges, strict=True):
-            # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
-            name = f"pact[{edge}]" if edges.count(edge) == 1 else f"pact[{edge} {source.path.name}]"
-            items.append(PactVerification.from_parent(session, name=name, nodeid=self._item_id(name), pact=source,
-                                                      registry=self.pact_selection.registry, owner=self))
+        sources = self.pact_selection.sources
+        # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
+        names = item_names([(source.path, getattr(source, "edge", source.path.name)) for source in sources])
+        assert self.spec is not None
+        for source in sources:
+            labels: list[str | None] = [None]
+            if not isinstance(source, UnreadablePact) and source.interactions and exclusion(self.spec, source) is None:
+                labels = [label for label, _ in source.labels()]
+            for label in labels:
+                name = item_name(names[source.path], label)
+                items.append(PactVerification.from_parent(session, name=name, nodeid=self._item_id(name),
+                                                          pact=source, registry=self.pact_selection.registry,
+                                                          owner=self, label=label))
 
     def _item_id(self, name: str) -> str:
         """The node id of an item the plugin adds: under the topology file, as a test under its module (so that
@@ -600,7 +620,8 @@ class TopologySession:
             self.lost.append(f"worker {worker}: {results}")
             return
         self.pacts_run = self.pacts_run or results["pacts_run"]
-        self.pact_results += results["pact_results"]
+        verified = {result.path for result in self.pact_results}  # the items of one file may run on two workers
+        self.pact_results += [result for result in results["pact_results"] if result.path not in verified]
         self.drift_results += results["drift_results"]
         for name, result in results["fuzz"].items():  # workers sharing a topology: the same result from each
             if name not in self.fuzz_results:

@@ -4,12 +4,13 @@ with one case per interaction."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from harness.contracts.verify import PactResult
+from harness.contracts.verify import InteractionResult, PactResult
 from harness.report.junit import Case, write_junit
 from harness.report.text import strip_ansi
 
@@ -28,8 +29,10 @@ def headline(result: PactResult) -> str:
     detail = f", {failed} failed" if failed else ""
     if failed and result.passed:  # the Verifier passed the pact: what failed is marked pending in it (V4)
         detail += " (pending: shown, not counted, as pact-python's Verifier does)"
-    return (f"{'verified' if result.passed else 'FAILED'} {result.edge}: {result.interaction_count} "
-            f"interaction(s){detail} in {result.seconds:.2f} s{where}")
+    count = (f"{len(result.labels)} of {result.interaction_count} interaction(s) (the others not selected)"
+             if 0 < len(result.labels) < result.interaction_count else f"{result.interaction_count} interaction(s)")
+    verdict = "verified" if result.passed else "FAILED"
+    return f"{verdict} {result.edge}: {count}{detail} in {result.seconds:.2f} s{where}"
 
 
 def failure_text(result: PactResult, reason: bool = True) -> str:
@@ -68,22 +71,85 @@ def print_summary(results: list[PactResult], console: Console) -> None:
                                   markup=False, highlight=False, soft_wrap=True)
 
 
-def junit_cases(result: PactResult) -> list[Case]:
-    """One case per interaction (the core's judgement); one case for a pact with an error or an exclusion."""
+def item_names(pacts: list[tuple[Path, str]]) -> dict[Path, str]:
+    """(file, edge) of every pact of a run -> what names its pytest items and JUnit cases (item_name): `a->b`, or
+    `a->b file.json` when two files have the same edge."""
+    edges = [edge for _, edge in pacts]
+    return {path: edge if edges.count(edge) == 1 else f"{edge} {path.name}" for path, edge in pacts}
+
+
+def item_name(pact: str, label: str | None = None) -> str:
+    """`pact[a->b: LABEL]` for an interaction, `pact[a->b]` for a whole pact file. (The name ends with its bracket:
+    pytest takes what follows the first `[` of a node id for parameters, and closes them with `]`.)"""
+    return f"pact[{pact}: {label}]" if label is not None else f"pact[{pact}]"
+
+
+def per_interaction(result: PactResult) -> bool:
+    """A verdict per interaction (one item, one case each); else one for the file (unreadable, excluded, none)."""
+    return bool(result.labels) and result.verdict != "excluded"
+
+
+def interaction_case(result: PactResult, label: str, name: str) -> Case:
+    """The verdict of one interaction of a verification (all of them judged in one Verifier run): passed, failed
+    with its mismatches, or error: the pact's error, or the verifier's results do not mention it (never a pass).
+    A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it."""
     classname = f"pact.{result.provider_service or result.provider or 'unreadable'}.{result.edge}"
-    if result.verdict in ("error", "excluded") or not result.interactions:
-        return [Case(classname, result.path.name, result.seconds,
-                     error=result.reason if result.verdict == "error" else None,
-                     skipped=result.reason if result.verdict == "excluded" else None,
-                     failure=f"pact {result.edge} failed verification" if result.verdict == "failed" else None,
-                     details=result.report, output=result.provider_log if not result.ok else "")]
-    return [Case(classname, interaction.description, interaction.seconds,
-                 failure=None if interaction.passed else "; ".join(interaction.problems) or "failed",
-                 details="" if interaction.passed else failure_text(result),
-                 output="" if interaction.passed else result.provider_log)
-            for interaction in result.interactions]
+    judged = next((i for i in result.interactions if i.label == label), None)
+    if judged is not None and (judged.passed or result.passed):
+        return Case(classname, name, judged.seconds, output="" if judged.passed else failure_text(result))
+    if judged is not None:
+        problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Case(classname, name, judged.seconds, failure=f"{label}: {problems[0]}{more}",
+                    details=interaction_failure_text(result, judged), output=result.provider_log)
+    reason = (result.reason if result.verdict == "error" else
+              f"{result.path.name}: the Pact verifier's results do not mention interaction {label!r}, so it was not "
+              "verified")
+    first = next((line for line in reason.splitlines() if line.strip()), reason)
+    return Case(classname, name, 0.0, error=f"{label}: {first}", details=failure_text(result, reason=False)
+                + f"\nERROR {result.edge}, interaction {label!r}: {reason}", output=result.provider_log)
+
+
+def interaction_failure_text(result: PactResult, interaction: InteractionResult) -> str:
+    """The provider's log of the verification, then what the verifier's report says of this interaction (its part
+    of the report's failures; its mismatches when the report has no part of its own)."""
+    parts = []
+    if result.provider_log.strip():
+        parts.append(f"--- log of {result.provider_service or result.provider} during this verification ---\n"
+                     f"{strip_ansi(result.provider_log).rstrip()}\n--- end of log ---")
+    own = _report_part(strip_ansi(result.report), interaction.description)
+    parts.append(own or "\n".join(interaction.problems))
+    parts.append(f"FAILED {result.edge}: {interaction.label}")
+    return "\n".join(parts)
+
+
+def _report_part(report: str, description: str) -> str:
+    """The numbered failures (`1) Verifying a pact between ... - DESCRIPTION`) of the report's Failures section that
+    are about `description`."""
+    _, found, failures = report.partition("\nFailures:\n")
+    if not found:
+        return ""
+    blocks = re.split(r"\n(?=\d+\) )", failures.split("\nThere were ", 1)[0])
+    return "\n".join(block.strip("\n") for block in blocks
+                     if block.lstrip().split("\n", 1)[0].endswith(f" {description}")).strip("\n")
+
+
+def junit_cases(result: PactResult, name: str | None = None) -> list[Case]:
+    """One case per interaction, named as pytest's items (`name`: see item_names); one case for a pact that is
+    unreadable, excluded or has no interaction."""
+    name = name or item_names([(result.path, result.edge)])[result.path]
+    if per_interaction(result):
+        return [interaction_case(result, label, item_name(name, label)) for label in result.labels]
+    classname = f"pact.{result.provider_service or result.provider or 'unreadable'}.{result.edge}"
+    return [Case(classname, item_name(name), result.seconds,
+                 error=result.reason if result.verdict == "error" else None,
+                 skipped=result.reason if result.verdict == "excluded" else None,
+                 failure=f"pact {result.edge} failed verification" if result.verdict == "failed" else None,
+                 details=result.report, output=result.provider_log if not result.ok else "")]
 
 
 def write_pact_junit(results: list[PactResult], file: Path) -> Path:
-    """One test case per interaction (and per pact in error or excluded)."""
-    return write_junit(file, "pact verification", [case for r in results for case in junit_cases(r)])
+    """One test case per interaction (and per pact that is unreadable, excluded or empty), named as pytest's items."""
+    names = item_names([(r.path, r.edge) for r in results])
+    return write_junit(file, "pact verification", [case for r in results for case in junit_cases(r, names[r.path])],
+                       seconds=sum(r.seconds for r in results))

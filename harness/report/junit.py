@@ -34,13 +34,15 @@ class Case:
     output: str = ""
 
 
-def write_junit(file: Path, suite: str, cases: list[Case]) -> Path:
-    """Write one `<testsuite>` with `cases` to `file` (folders created). Returns `file`."""
+def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None = None) -> Path:
+    """Write one `<testsuite>` with `cases` to `file` (folders created). `seconds`: the suite's time (the run's wall
+    time, when cases run together or their times are not known); default: the sum of the cases'. Returns `file`."""
+    total = sum(c.seconds for c in cases) if seconds is None else seconds
     root = ElementTree.Element("testsuite", name=suite, tests=str(len(cases)),
                                failures=str(sum(c.failure is not None for c in cases)),
                                errors=str(sum(c.error is not None for c in cases)),
                                skipped=str(sum(c.skipped is not None for c in cases)),
-                               time=f"{sum(c.seconds for c in cases):.3f}")
+                               time=f"{total:.3f}")
     for case in cases:
         element = ElementTree.SubElement(root, "testcase", classname=xml_text(case.classname),
                                          name=xml_text(case.name), time=f"{case.seconds:.3f}")

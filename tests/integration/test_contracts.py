@@ -157,19 +157,19 @@ def test_a_malformed_pact_file_is_named(tmp_path: Path, pact_folder: Path) -> No
     assert f"{tmp_path / 'pacts' / 'broken.json'}:2: not valid JSON" in result.stderr
 
 
-def test_pytest_pact_verify_gives_one_test_per_pact(tmp_path: Path, pact_folder: Path,
-                                                    pytester: pytest.Pytester) -> None:
+def test_pytest_pact_verify_gives_one_test_per_interaction(tmp_path: Path, pact_folder: Path,
+                                                           pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, pact_folder, "pytest", greeting_key="salutation")
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "relay",
                                            "--junitxml=junit.xml")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(failed=1, passed=1)  # the greeting fails, the missing route still answers 404
     output = result.stdout.str()
-    assert "pact[relay->greeter]" in output
+    assert "pact[relay->greeter: a request for a greeting]" in output
     assert "Actual map is missing the following keys: greeting" in output
     # the pact item carries its own provider log (no "Captured log of service" section for the plugin's items)
     assert "--- log of greeter during this verification ---" in output and "greeter: GET /hello -> 200" in output
     assert "contract matrix" in output and "failed" in output
-    assert 'name="pact[relay-&gt;greeter]"' in (pytester.path / "junit.xml").read_text()
+    assert 'name="pact[relay-&gt;greeter: a request for a greeting]"' in (pytester.path / "junit.xml").read_text()
 
 
 def greeter_document(key: str) -> dict:

@@ -106,8 +106,10 @@ def test_an_outside_consumers_pact_fails_against_a_drifted_provider(tmp_path: Pa
     assert "pacts: 0 verified, 2 failed, 1 error, 1 excluded" in err
     assert "leaves out no pact" not in err
     cases = junit(topology)
-    assert (LONG, "failure") in cases and ("a request for open and closed orders", "failure") in cases
-    assert ("empty.json", "error") in cases and ("legacy-kiosk-shop.json", "skipped") in cases
+    # a case per interaction, named as pytest's items; one per pact file that is empty or excluded
+    assert (f"pact[mobile->Shop: {LONG}]", "failure") in cases
+    assert ("pact[web-frontend->shop web-frontend-shop.json: a request for open and closed orders]", "failure") in cases
+    assert ("pact[web-frontend->shop empty.json]", "error") in cases and ("pact[legacy-kiosk->shop]", "skipped") in cases
 
 
 def test_a_provider_name_that_is_not_a_service_is_an_error_with_a_hint(tmp_path: Path) -> None:
@@ -158,12 +160,12 @@ def test_collect_only_leaves_the_contract_matrix_alone(tmp_path: Path, pytester:
     matrix_file.parent.mkdir()
     matrix_file.write_text('{"from": "the last run"}')
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--collect-only", "-q")
-    assert "::pact[web-frontend->shop]" in result.stdout.str()
+    assert "::pact[web-frontend->shop: items]" in result.stdout.str()
     assert "contract matrix" not in result.stdout.str()
     assert matrix_file.read_text() == '{"from": "the last run"}'
 
 
-def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
+def test_pytest_pact_verify_has_an_item_per_interaction_and_reads_pacts(tmp_path: Path, pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "pytest", False, {})
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -178,11 +180,11 @@ def test_pytest_pact_verify_has_an_item_per_pact_and_reads_pacts(tmp_path: Path,
     (elsewhere / "other-nowhere.json").unlink()
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--pacts", str(elsewhere),
                                            "-rA")
-    result.assert_outcomes(passed=2, skipped=1)
+    result.assert_outcomes(passed=4, skipped=1)  # two interactions in each of two pacts; the excluded pact: one
     output = result.stdout.str()
     # mobile.json is a second pact of web-frontend->shop: file names keep the two items (and JUnit cases) apart
-    assert "::pact[web-frontend->shop mobile.json]" in output
-    assert "::pact[web-frontend->shop web-frontend-shop.json]" in output
+    assert "::pact[web-frontend->shop mobile.json: items]" in output
+    assert "::pact[web-frontend->shop web-frontend-shop.json: items]" in output
     assert "excluded: the kiosk is retired" in output
     assert "web-frontend (outside)" in output  # the matrix marks consumers that are not services
 
@@ -287,5 +289,5 @@ def test_a_run_whose_every_pact_is_excluded_starts_nothing_and_keeps_the_last_ma
     assert (f"nothing was verified (every pact is excluded): the contract matrix in {tmp_path / 'out'} is left as the "
             "last run that verified wrote it") in result.stdout
     assert previous.read_text() == '{"from": "the last run"}'
-    assert junit(topology) == [("kiosk.json", "skipped")]
+    assert junit(topology) == [("pact[legacy-kiosk->shop]", "skipped")]  # named as its pytest item
     assert created_containers(docker_client, "contract-verdicts-all-excluded", since) == []

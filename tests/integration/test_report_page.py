@@ -123,7 +123,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
 def test_the_run_failed_as_planned(page) -> None:  # noqa: ANN001
     report, run = page
     assert "report page written to " + str(report) in run.stdout
-    assert re.search(r"FAILED .*pact\[gateway->dataservice\]", run.stdout)
+    assert re.search(r"FAILED .*pact\[gateway->dataservice: ", run.stdout)  # an item per interaction
     assert re.search(r"FAILED .*fuzz\[strava GET /health\]", run.stdout)
     assert "FAILED test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose" in run.stdout
 
@@ -147,7 +147,7 @@ def test_the_browser_shows_the_graph_the_failing_edge_and_operation(page, tmp_pa
     assert any(text.startswith("curl -X GET") and "/health" in text for text in curls), curls
     failed = {text.split()[1]: text for _, _, text in elements.having("details", "failed-test")}
     assert sorted(failed) == ["test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose",
-                              "topology.yaml::fuzz[strava", "topology.yaml::pact[gateway->dataservice]"]
+                              "topology.yaml::fuzz[strava", "topology.yaml::pact[gateway->dataservice:"]
     story = failed["test_story.py::test_a_summary_while_dataservice_is_slow_fails_on_purpose"]
     assert "Captured log of service gateway call" in story and "Faults active during the test" in story
 

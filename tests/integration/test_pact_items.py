@@ -1,0 +1,81 @@
+"""`pytest --pact-verify` gives one item per pact interaction (one Verifier run per pact file): -x, --lf, -k pick
+interactions, JUnit has a case per interaction named as `harness verify --junit` names it, and the output suits CI
+(one short-summary line per failure, the collected count equals the number run, real times)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.dom import minidom
+
+import pytest
+
+from .test_contracts_verdicts import PACTS, project, verify
+
+MOTD = "a request for the message of the day - in plain text"  # " - " and "(" are literal in the Verifier's filter
+
+
+def three_interactions() -> dict:
+    """The item list and the orders (the shop answers as the pact says) and the message of the day, which the pact
+    expects to be a 418 (the shop answers 200)."""
+    data = json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
+    data["interactions"].append({"description": MOTD, "request": {"method": "GET", "path": "/motd"},
+                                 "response": {"status": 418}})
+    return data
+
+
+def cases(file: Path) -> dict[str, tuple[str, float]]:
+    """JUnit case name -> (outcome, time), by a strict XML parser."""
+    found = {}
+    for case in minidom.parse(str(file)).getElementsByTagName("testcase"):
+        outcome = next((tag for tag in ("failure", "error", "skipped") if case.getElementsByTagName(tag)), "passed")
+        found[case.getAttribute("name")] = (outcome, float(case.getAttribute("time")))
+    return found
+
+
+def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytester: pytest.Pytester,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")  # pytest's CI mode: the short summary shows each failure's whole message
+    topology = project(tmp_path, "items", False, {"web-frontend-shop.json": three_interactions()})
+    names = ["pact[web-frontend->shop: a request for open and closed orders]",
+             "pact[web-frontend->shop: a request for the item list]", f"pact[web-frontend->shop: {MOTD}]"]
+
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-rfE",
+                                           "--junitxml=junit.xml", "-p", "cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    output = result.stdout.str()
+    assert "collected 3 items" in output
+    summary = output[output.index("short test summary info"):].splitlines()[1:]
+    assert summary[0].startswith("FAILED ") and summary[0].endswith(f"::{names[2]} - {MOTD}: expected 418 but was "
+                                                                    "200"), summary
+    assert summary[1].startswith("="), summary  # one line per failure, then pytest's closing line
+    assert "shop: GET /motd -> 200" in output  # the failure section keeps the provider's log and the report
+    junit = cases(pytester.path / "junit.xml")
+    assert {name: outcome for name, (outcome, _) in junit.items()} == {
+        names[0]: "passed", names[1]: "passed", names[2]: "failure"}
+    suite = minidom.parse(str(pytester.path / "junit.xml")).getElementsByTagName("testsuite")[0]
+    assert float(suite.getAttribute("time")) > 0 and any(seconds > 0 for _, seconds in junit.values())
+
+    rerun = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--lf", "-p", "cacheprovider",
+                                          "--topology-report", "page.html")
+    rerun.assert_outcomes(failed=1, deselected=2)
+    assert "expected 418 but was 200" in rerun.stdout.str()
+    page = (pytester.path / "page.html").read_text()
+    assert "web-frontend-&gt;shop: 1 of 3 interaction(s) (the others not selected), 1 failed" in page
+    assert "a request for the item list" not in page  # verified alone: the Verifier's report has only this one
+    assert "only 1 of its 3 interactions were verified (the others were not selected)" in rerun.stdout.str()  # matrix
+
+    stepwise = ["--topology", str(topology), "--pact-verify", "--sw", "-p", "cacheprovider"]
+    pytester.runpytest_subprocess(*stepwise).assert_outcomes(passed=2, failed=1)  # stops at the failing interaction
+    pytester.runpytest_subprocess(*stepwise).assert_outcomes(failed=1, deselected=2)  # and starts again there
+
+    picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "orders", "-v")
+    picked.assert_outcomes(passed=1, deselected=2)
+    assert f"::{names[0]} PASSED" in picked.stdout.str()
+
+    cli = verify(topology)  # its JUnit: the same cases, named as pytest's items
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert {name: outcome for name, (outcome, _) in cases(tmp_path / "junit.xml").items()} == {
+        names[0]: "passed", names[1]: "passed", names[2]: "failure"}
+    cli_suite = minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testsuite")[0]
+    assert float(cli_suite.getAttribute("time")) > 0  # the verification's time, not a sum of zeros
