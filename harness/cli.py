@@ -495,7 +495,9 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _fuzz_command(args: argparse.Namespace) -> list[str]:
     """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
-    words = ["harness", "fuzz", "--topology", str(args.topology)]
+    words = ["harness", "fuzz"]
+    for file in args.topology:
+        words += ["--topology", str(file)]
     for profile in args.topology_profile:
         words += ["--topology-profile", profile]
     if args.topology_env_file:

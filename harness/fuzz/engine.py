@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -116,8 +117,11 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
              "all": [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]}[settings.mode]
     schema.config.seed = settings.seed
     schema.config.update(workers=settings.workers, request_timeout=settings.request_timeout)
-    # No example database: the seed alone decides a run.
-    schema.config.generation.update(modes=modes, database="none")
+    # An example database of its own, empty, as `st run`'s in a folder without `.hypothesis`: within the run,
+    # Hypothesis replays there what failed (the stateful phase's next rounds do; without one they find less), and
+    # nothing of an earlier run is replayed, so the seed alone decides the run.
+    examples = tempfile.TemporaryDirectory(prefix="harness-examples-")
+    schema.config.generation.update(modes=modes, database=examples.name)
     if settings.max_examples is not None:
         schema.config.generation.update(max_examples=settings.max_examples)
     schema.config.checks.update(included_check_names=settings.checks)
@@ -133,7 +137,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
         if phase and phase not in known.phases:
             known.phases.append(phase)
 
-    with _as_in_st_run():  # the same seed draws the same data as `st run`
+    with examples, _as_in_st_run():  # the same seed draws the same data as `st run`
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 phase = _PHASE_NAMES.get(event.phase.value, event.phase.value)

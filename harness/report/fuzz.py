@@ -106,7 +106,8 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CL
     """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
     when something was found about it (a base path, an engine error), and a skipped one per written exclusion
     ("excluded CHECK", the reason). A case with an error-kind finding is an
-    <error>, else a <failure> when a check failed. Each distinct finding appears once."""
+    <error>, else a <failure> when a check failed. Each distinct finding appears once. A service's run time is on its
+    first case (operations are not timed apart); the suite's is their sum (services run one after another)."""
     cases: list[Case] = []
     for result in results:
         names = list(result.operations)
@@ -114,7 +115,7 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CL
             names.append("stateful")
         if result.findings_for(SERVICE_WIDE):
             names.insert(0, SERVICE_WIDE)
-        for name in names or [SERVICE_WIDE]:
+        for index, name in enumerate(names or [SERVICE_WIDE]):
             mine = result.findings_for(name)
             errors = [f for f in mine if f.kind == "error"]
             details = findings_text(result, mine, rerun) if mine else ""
@@ -122,7 +123,8 @@ def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CL
             skipped = result.stateful_not_run if name == "stateful" and not mine else None  # not a pass
             cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
                               failure=message if mine and not errors else None, details=details,
-                              skipped=skipped or None))
+                              skipped=skipped or None,
+                              seconds=result.seconds if index == 0 else 0.0))  # one run per service, not per case
         cases += [Case(f"fuzz.{result.service}", f"excluded {check}", skipped=f"excluded: {reason}")
                   for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

@@ -31,3 +31,11 @@ def write_topology(directory: Path, text: str, name: str = "topology.yaml") -> P
     file = directory / name
     file.write_text(text.replace("EXAMPLE_APP", str(EXAMPLE_APP)))
     return file
+
+
+def fresh_examples(folder: Path) -> str:
+    """A new, empty folder for `st run --generation-database`: plain `st run` as in a folder without `.hypothesis`
+    (its default example database, with nothing of an earlier run in it), as the harness runs schemathesis."""
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="st-examples-", dir=folder)

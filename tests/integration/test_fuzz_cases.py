@@ -15,7 +15,7 @@ import pytest
 
 from harness import Topology, load_topology
 
-from .conftest import TOPOLOGIES, write_topology
+from .conftest import TOPOLOGIES, fresh_examples, write_topology
 
 BIN = Path(sys.executable).parent
 CASES = TOPOLOGIES / "fuzz-cases.yaml"
@@ -30,9 +30,10 @@ def harness_fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def st_run(location: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """Plain schemathesis with its default settings, the seed and no example database (as the harness runs it)."""
+    """Plain schemathesis with its default settings, the seed and an empty example database (as `st run` in a folder
+    without `.hypothesis`, and as the harness runs it)."""
     return subprocess.run([str(BIN / "st"), "run", location, "-n", "20", "--seed", SEED, "--generation-database",
-                           "none", "--no-color", *args],
+                           fresh_examples(cwd), "--no-color", *args],
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 

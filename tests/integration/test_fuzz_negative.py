@@ -15,7 +15,7 @@ import pytest
 
 from harness import Topology, load_topology
 
-from .conftest import TOPOLOGIES
+from .conftest import TOPOLOGIES, fresh_examples
 
 BIN = Path(sys.executable).parent
 NEGATIVE = TOPOLOGIES / "fuzz-negative.yaml"
@@ -52,7 +52,7 @@ def st_failures(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
     """(operation, title) of every failure plain `st run --mode negative` reports, with its default checks, the seed
     and the examples; and its output."""
     result = subprocess.run([str(BIN / "st"), "run", f"{url}/openapi.json", "-n", EXAMPLES, "--seed", SEED, "-m",
-                             "negative", "--generation-database", "none", "--no-color"],
+                             "negative", "--generation-database", fresh_examples(cwd), "--no-color"],
                             capture_output=True, text=True, timeout=300, cwd=cwd)
     found, operation = set(), ""
     for line in result.stdout.split("=== FAILURES ===", 1)[-1].splitlines():

@@ -17,7 +17,7 @@ import pytest
 
 from harness import Topology, load_topology
 
-from .conftest import TOPOLOGIES
+from .conftest import TOPOLOGIES, fresh_examples
 
 BIN = Path(sys.executable).parent
 SHARED = TOPOLOGIES / "fuzz-shared.yaml"
@@ -51,10 +51,10 @@ def findings(report: str) -> set[tuple[str, str]]:
 
 
 def st_findings(url: str, cwd: Path) -> tuple[set[tuple[str, str]], str]:
-    """(path, title) of every failure plain `st run` reports with its defaults, the seed and the examples (no
-    example database: the seed alone decides, as in the harness); and its output."""
+    """(path, title) of every failure plain `st run` reports with its defaults, the seed and the examples (an
+    empty example database, as `st run` in a folder without `.hypothesis` and as the harness runs it); and its output."""
     result = subprocess.run([str(BIN / "st"), "run", f"{url}/openapi.json", "-n", EXAMPLES, "--seed", SEED,
-                             "--generation-database", "none", "--no-color"],
+                             "--generation-database", fresh_examples(cwd), "--no-color"],
                             capture_output=True, text=True, timeout=900, cwd=cwd)
     found, operation = set(), ""
     for line in result.stdout.split("=== FAILURES ===", 1)[-1].splitlines():

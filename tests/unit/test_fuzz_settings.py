@@ -99,3 +99,18 @@ def test_a_run_draws_no_constants_from_local_code_as_st_runs_process_has_none(tm
             assert not providers._get_local_constants().integers
         assert not providers._get_local_constants().integers
     assert 987654321 in providers._get_local_constants().integers
+
+
+def test_the_fuzz_junit_carries_each_services_run_time_and_their_sum(tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    from harness.fuzz.results import ServiceResult
+    from harness.report.fuzz import write_fuzz_junit
+
+    results = [ServiceResult("catalog", "http://127.0.0.1:1", 3, operations=["GET /items", "PUT /items"], seconds=2.5),
+               ServiceResult("orders", "http://127.0.0.1:2", 3, operations=["POST /orders"], seconds=1.25)]
+    suite = ElementTree.parse(write_fuzz_junit(results, tmp_path / "fuzz.xml")).getroot()
+    assert suite.get("time") == "3.750"
+    assert [(case.get("classname"), case.get("name"), case.get("time")) for case in suite] == [
+        ("fuzz.catalog", "GET /items", "2.500"), ("fuzz.catalog", "PUT /items", "0.000"),
+        ("fuzz.orders", "POST /orders", "1.250")]
