@@ -46,8 +46,11 @@ def owner_id(pid: int | None = None) -> str:
 
 
 def _start_time(pid: int) -> str:
-    try:  # field 22 of /proc/PID/stat; the command name (field 2) may contain spaces, so split after ')'
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    """Field 22 of /proc/PID/stat, "?" when the process is gone or has ended and awaits its parent (a zombie: state
+    Z or X, field 3)."""
+    try:  # the command name (field 2) may contain spaces, so split after ')'
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return "?" if fields[0] in ("Z", "X") else fields[19]
     except (OSError, IndexError):
         return "?"
 

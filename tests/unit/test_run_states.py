@@ -40,3 +40,27 @@ def test_each_way_a_run_stands_is_said_by_harness_ps() -> None:
     assert _run_state(run(alive, started=False)) == f"starting (owner process {os.getpid()})"
     assert _run_state(run(elsewhere)) == f"started (owner process {os.getpid()} on host ci-runner-7)"  # not judged
     assert _run_state(run("")) == "started (owner unknown)"
+
+
+def test_an_owner_that_ended_but_was_not_reaped_yet_is_gone() -> None:
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from harness.runtime.labels import owner_gone, owner_id
+
+    child = subprocess.Popen(["cat"], stdin=subprocess.PIPE)  # noqa: S607 - runs until its input ends
+    owner = owner_id(child.pid)
+    assert owner_gone(owner) is False
+    child.stdin.close()
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        deadline = time.monotonic() + 60
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # ended; not waited for, so still listed
+            assert time.monotonic() < deadline, "the child never ended"
+            time.sleep(0.01)
+        assert owner_gone(owner) is True  # as `harness ps` must say right after a kill -9, before the reaping
+    finally:
+        child.wait()
+    assert owner_gone(owner) is True
+    assert owner_gone(owner_id()) is False
