@@ -21,7 +21,8 @@ def is_compose_file(file: Path, data: Any) -> bool:
     """Compose by its usual file name, or by keys only compose files have at the top."""
     if COMPOSE_FILE.match(file.name):
         return True
-    return isinstance(data, dict) and bool({"version", "networks", "volumes", "include"} & set(data))
+    return isinstance(data, dict) and bool({"version", "networks", "volumes", "include", "secrets", "configs"}
+                                           & set(data))
 
 
 def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence[str] = (),

@@ -61,7 +61,7 @@ def test_other_file_names_are_not_compose(name):
     assert not is_compose_file(Path(name), {"services": {}})
 
 
-@pytest.mark.parametrize("key", ["version", "networks", "volumes", "include"])
+@pytest.mark.parametrize("key", ["version", "networks", "volumes", "include", "secrets", "configs"])
 def test_compose_only_top_level_keys_mark_a_compose_file(key):
     assert is_compose_file(Path("stack.yaml"), {key: None, "services": {}})
 
