@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import docker
@@ -39,3 +40,12 @@ def fresh_examples(folder: Path) -> str:
     import tempfile
 
     return tempfile.mkdtemp(prefix="st-examples-", dir=folder)
+
+
+def service_report(stderr: str, service: str) -> str:
+    """The lines `harness fuzz` printed about `service`: its verdict line and what follows until the next one."""
+    start = re.search(rf"^(passed|FAILED) {re.escape(service)} at ", stderr, re.MULTILINE)
+    assert start is not None, stderr
+    rest = stderr[start.start():]
+    end = re.search(r"^(passed|FAILED) ", rest[1:], re.MULTILINE)
+    return rest if end is None else rest[:end.start() + 1]

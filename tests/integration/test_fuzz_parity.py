@@ -17,7 +17,7 @@ import pytest
 
 from harness import Topology, load_topology
 
-from .conftest import TOPOLOGIES, fresh_examples
+from .conftest import TOPOLOGIES, fresh_examples, service_report
 
 BIN = Path(sys.executable).parent
 SHARED = TOPOLOGIES / "fuzz-shared.yaml"
@@ -31,15 +31,6 @@ CONFLICT = ("/orders", "Undocumented status code")  # the 409 only catalog's wri
 def harness_fuzz(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN / "harness"), "fuzz", "--topology", str(SHARED), *args], capture_output=True,
                           text=True, timeout=900)
-
-
-def service_report(stderr: str, service: str) -> str:
-    """The lines `harness fuzz` printed about `service`: its verdict line and what follows until the next one."""
-    start = re.search(rf"^(passed|FAILED) {re.escape(service)} at ", stderr, re.MULTILINE)
-    assert start is not None, stderr
-    rest = stderr[start.start():]
-    end = re.search(r"^(passed|FAILED) ", rest[1:], re.MULTILINE)
-    return rest if end is None else rest[:end.start() + 1]
 
 
 def findings(report: str) -> set[tuple[str, str]]:
