@@ -515,7 +515,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
     for name, service in spec.services.items():
         what = difference.changed.get(name, [])
         if name in difference.added:
-            say(f"  {name} is new in the file: starting it")
+            say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
+                "finish): starting it")
         elif what is None:
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:

@@ -105,7 +105,7 @@ def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
         "  redis unchanged: kept",
         "  orders changed (environment, ports): replacing it",
         "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)",
-        "  mail is new in the file: starting it",
+        "  mail has no container in the run (new in the file, or left out by an update that did not finish): starting it",
         "  old was started by another version of the harness: replacing it",
         "  gone is no longer in the file: removing it",
     ]
