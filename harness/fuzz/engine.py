@@ -184,9 +184,10 @@ def _as_in_st_run() -> Iterator[None]:
 
     Hypothesis mixes into the data it draws the literals (numbers, strings) of every imported "local" module: one
     outside site-packages and the standard library, such as the harness itself when it is installed editable, a
-    topology's auth hook, or a pytest session's conftest and application code. `st run` imports none, so with the
-    same seed the harness would draw other data and find other failures (or none). Restored when the last run ends,
-    so the user's own Hypothesis tests in the same process keep theirs."""
+    topology's auth hook, or a pytest session's conftest and application code. `st run`'s only local module is its
+    own launcher script (`st` in the environment's scripts folder), so the harness draws with that script's literals
+    and nothing else: with the same seed, the same data and failures (the stateful phase draws them). Restored when
+    the last run ends, so the user's own Hypothesis tests in the same process keep theirs."""
     from hypothesis.internal.conjecture import providers
 
     if not hasattr(providers, "_get_local_constants"):  # a Hypothesis older than local constants (< 6.131)
@@ -195,7 +196,8 @@ def _as_in_st_run() -> Iterator[None]:
     with _LOCAL_CONSTANTS:
         if not _hidden:
             _hidden.append(providers._get_local_constants)
-            providers._get_local_constants = providers.Constants  # an empty set of constants
+            constants = _st_launcher_constants()
+            providers._get_local_constants = lambda: constants
             providers.CONSTANTS_CACHE.cache.clear()  # the draws' pools, computed with the local constants
         else:
             _hidden.append(_hidden[0])
@@ -207,6 +209,20 @@ def _as_in_st_run() -> Iterator[None]:
             if not _hidden:
                 providers._get_local_constants = original
                 providers.CONSTANTS_CACHE.cache.clear()
+
+
+def _st_launcher_constants() -> Any:
+    """The literals Hypothesis finds in `st run`'s launcher script (empty when it is not installed)."""
+    import sysconfig
+
+    from hypothesis.internal.conjecture.providers import Constants
+    from hypothesis.internal.constants_ast import _constants_from_source
+
+    launcher = Path(sysconfig.get_path("scripts")) / "st"
+    try:
+        return _constants_from_source(launcher.read_bytes(), limit=True)
+    except (OSError, SyntaxError, ValueError):
+        return Constants()
 
 
 def _count(run: EngineRun, recorder: Any, label: str | None) -> None:

@@ -275,20 +275,27 @@ def test_a_document_without_operations_is_an_error_not_a_pass(tmp_path: Path) ->
     assert "the OpenAPI document defines no API operations" in result.stderr
 
 
-def test_the_same_seed_sends_what_plain_st_run_sends_and_finds_what_it_finds(tmp_path: Path) -> None:
+UNIT_PHASES = "examples,coverage,fuzzing"
+
+
+@pytest.mark.parametrize(("st_options", "harness_options"), [
+    (["--phases", UNIT_PHASES, "--workers", "1", "-m", "positive", "-c", CHECKS],
+     ["--phases", UNIT_PHASES, "--mode", "positive", "--checks", CHECKS]),
+    ([], []),  # st run's defaults: every phase, the stateful one too
+], ids=["unit-phases", "defaults"])
+def test_the_same_seed_sends_what_plain_st_run_sends_and_finds_what_it_finds(
+        tmp_path: Path, st_options: list[str], harness_options: list[str]) -> None:
     """Same service, seed, checks, mode, phases and example count: `harness fuzz` sends the requests `st run` sends,
-    in the same order, and finds the same failing operations. (In the harness's process Hypothesis mixed the
-    literals of the harness's own source, "local code" to it, into the data it drew: other requests, and a
-    server error `st run` finds was missed.) Two copies of the service, both fresh: the service keeps what is added."""
+    in the same order, and finds the same failures. (In the harness's process Hypothesis mixed the literals of the
+    harness's own source, "local code" to it, into the data it drew: other requests, and a server error `st run`
+    finds was missed. Then, with no literals at all, the stateful phase drew other data than `st run`, whose launcher
+    script is local code with a literal.) Two copies of the service, both fresh: the service keeps what is added."""
     service = (f"    build: {FUZZ_APP}\n    environment: {{WRITES: strict, SERVER_ERRORS: '1'}}\n    ports: [8000]\n"
                "    ready: {http: {port: 8000, path: /health}}\n    openapi: /openapi.json\n")
     topology = write_topology(tmp_path, f"name: fuzz-parity\nservices:\n  plain:\n{service}  api:\n{service}")
-    phases = "examples,coverage,fuzzing"
     with Topology.start(load_topology(topology), shared=True) as running:
-        plain = st_run(running["plain"].url + "/openapi.json", tmp_path, "--phases", phases, "--workers", "1", "-m",
-                       "positive", "-c", CHECKS)
-        result = harness_fuzz(topology, "--max-examples", "20", "--seed", SEED, "--phases", phases, "--mode",
-                              "positive", "--checks", CHECKS, "--service", "api")
+        plain = st_run(running["plain"].url + "/openapi.json", tmp_path, *st_options)
+        result = harness_fuzz(topology, "--max-examples", "20", "--seed", SEED, *harness_options, "--service", "api")
         sent, log = running["plain"].logs().splitlines(), running["api"].logs().splitlines()
 
     def requests(lines: list[str]) -> list[str]:  # "items: GET /items/7 -> 404", the fuzzed operations only
@@ -297,8 +304,14 @@ def test_the_same_seed_sends_what_plain_st_run_sends_and_finds_what_it_finds(tmp
 
     assert plain.returncode == result.returncode == 1, (plain.stdout, result.stderr)
     assert requests(sent) and requests(log) == requests(sent)
-    failing_in_st = set(re.findall(r"^_+ ([A-Z]+ /\S*) _+$", plain.stdout, re.MULTILINE))
+    if not st_options:  # the stateful phase ran sequences, so its requests are in the comparison
+        assert re.search(r"Stateful .*\n\n\s+Scenarios:\s+[1-9]", plain.stdout), plain.stdout
+    failing_in_st = set(re.findall(r"^_+ ([A-Z]+ /\S*|Stateful tests) _+$", plain.stdout, re.MULTILINE))
     assert failing_in_st  # the comparison is not an empty one
-    assert set(re.findall(r"^  ([A-Z]+ /\S*): ", result.stderr, re.MULTILINE)) == failing_in_st, result.stderr
+    failing = {"Stateful tests" if operation.startswith("stateful") else operation
+               for operation in re.findall(r"^  ([A-Z]+ /\S*|stateful[^:]*): ", result.stderr, re.MULTILINE)}
+    assert failing == failing_in_st, (plain.stdout, result.stderr)
     generated = re.search(r"(\d+) generated", plain.stdout)
     assert generated and f", {generated[1]} requests in " in result.stderr, (plain.stdout, result.stderr)
+    unique = re.search(r"(\d+) unique failures?", plain.stdout)
+    assert unique and f": {unique[1]} failure(s), 0 error(s)" in result.stderr, (plain.stdout, result.stderr)
