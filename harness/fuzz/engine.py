@@ -216,12 +216,13 @@ def _st_launcher_constants() -> Any:
     import sysconfig
 
     from hypothesis.internal.conjecture.providers import Constants
-    from hypothesis.internal.constants_ast import _constants_from_source
 
     launcher = Path(sysconfig.get_path("scripts")) / "st"
-    try:
+    try:  # Hypothesis' own reading of a module's literals (internal: a version without it draws with none)
+        from hypothesis.internal.constants_ast import _constants_from_source
+
         return _constants_from_source(launcher.read_bytes(), limit=True)
-    except (OSError, SyntaxError, ValueError):
+    except (ImportError, TypeError, OSError, SyntaxError, ValueError):
         return Constants()
 
 
