@@ -41,4 +41,5 @@ def mapping_hint(spec: TopologySpec, name: str) -> str:
     if near is None:
         return ""
     return (f" (did you mean '{near}'? map the name with `pact_name: {name}` on service {near}, or under "
-            f"`contracts.names` in the topology file)")
+            f"`contracts.names` in the topology file; in a compose file both go under `x-topology:`, of the service "
+            f"and at the top)")

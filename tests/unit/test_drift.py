@@ -185,8 +185,9 @@ def test_unreadable_pacts_and_unknown_providers_are_errors_and_a_provider_withou
     assert results["web-Catalogue.json"].reason == ("provider 'Catalogue' is not a service of topology "
                                                     f"{tmp_path.name} (did you mean 'catalog'? map the name with "
                                                     "`pact_name: Catalogue` on service catalog, or under "
-                                                    "`contracts.names` in the topology file); services: catalog, "
-                                                    "search")
+                                                    "`contracts.names` in the topology file; in a compose file "
+                                                    "both go under `x-topology:`, of the service and at the top); "
+                                                    "services: catalog, search")
     assert results["web-search.json"].reason == ("provider 'search' declares no `openapi:` in the topology: no "
                                                  "document to check")
 
