@@ -180,7 +180,7 @@ _hidden: list[Callable[[], Any]] = []  # Hypothesis' own function while runs are
 
 @contextlib.contextmanager
 def _as_in_st_run() -> Iterator[None]:
-    """Hypothesis sees no local constants inside the block, as in `st run`'s process.
+    """Inside the block Hypothesis sees the local constants `st run`'s process has (its launcher's), and no others.
 
     Hypothesis mixes into the data it draws the literals (numbers, strings) of every imported "local" module: one
     outside site-packages and the standard library, such as the harness itself when it is installed editable, a
