@@ -313,9 +313,8 @@ def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
             rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
                          str(run.kept).lower(), _shown(run.file), state))
-    if not out.file.isatty():  # a pipe, a file, CI: one tab-separated line per container, never wrapped or coloured
-        for row in (PS_COLUMNS, *rows):
-            out.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in row) + "\n")
+    if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
+        out.file.write(aligned([PS_COLUMNS, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
         out.file.flush()
         return 0
     from rich.table import Table
@@ -328,6 +327,16 @@ def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
                       end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
     out.print(table)
     return 0
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
+    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
+    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
+    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                   + "\n" for row in cells)
 
 
 def _run_state(run) -> str:  # noqa: ANN001 - a harness.runtime.labels.Run

@@ -4,6 +4,7 @@ fuzz, ready, ...) replace nothing."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -137,8 +138,8 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
                                   "print(u.urlopen('http://orders:8000/').status)"])
     assert reach.output.strip() == "200", reach.output  # the new container answers at its name on the run's network
 
-    ps = subprocess.run([harness, "ps"], capture_output=True, text=True, timeout=120)  # piped: tab-separated
-    rows = [line.split("\t")[2:4] for line in ps.stdout.splitlines() if line.split("\t")[1:2] == [run]]
+    ps = subprocess.run([harness, "ps"], capture_output=True, text=True, timeout=120)  # piped: aligned columns
+    rows = [re.split(" {3,}", line.strip())[2:4] for line in ps.stdout.splitlines() if re.split(" {3,}", line.strip())[1:2] == [run]]
     assert sorted((service.strip(), status.strip()) for service, status in rows) == [
         ("db", "running"), ("orders", "running"), ("redis", "running"), ("web", "running")], ps.stdout
     down = subprocess.run([harness, "down", str(shop)], capture_output=True, text=True, timeout=300)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -171,7 +172,7 @@ def test_ps_lists_a_run_whose_owner_was_killed_while_starting_with_the_command_t
             ps = subprocess.run([HARNESS, "ps"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
             assert ps.returncode == 0, ps.stderr
             assert "\x1b" not in ps.stdout
-            header, *lines = [line.split("\t") for line in ps.stdout.splitlines()]
+            header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
             assert header == PS_HEADER and all(len(cells) == len(PS_HEADER) for cells in lines), ps.stdout
             rows = {(cells[6], cells[2]): cells for cells in lines}  # files are shown relative to the current folder
             if not {("killed.yaml", "web"), ("killed.yaml", "slow")} <= set(rows):
@@ -221,7 +222,7 @@ def test_ps_lists_a_kept_run_whose_start_never_finished_with_the_command_that_re
         process.kill()
         process.wait()
         ps = subprocess.run([HARNESS, "ps"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
-        rows = {(cells[6], cells[2]): cells for cells in (line.split("\t") for line in ps.stdout.splitlines())}
+        rows = {(cells[6], cells[2]): cells for cells in (re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines())}
         run = rows[("topology.yaml", "web")][1]
         state = (f"start never finished: owner process {process.pid} is gone; remove it: harness down --run {run}")
         for service in ("web", "slow"):

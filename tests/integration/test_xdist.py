@@ -307,6 +307,9 @@ def test_what_a_worker_that_died_in_an_exclusive_test_left_is_put_back(pytester:
     result.assert_outcomes(passed=2, failed=2)  # gw1: a, b passed, c failed; gw0: died in a
     output = result.stdout.str()
     assert "after test_lost.py::test_a_stops_redis_and_dies_on_gw0 (worker gw0 ended during it):" in output, output
-    assert "- redis was stopped or killed (exit code 137): started it again" in output, output  # `.stop()`: a kill
+    # `.stop()` sends the stop signal and SIGKILL at once: whichever lands first decides the exit code (redis exits
+    # 0 on SIGTERM when it gets there before the kill, more often on a loaded machine)
+    assert re.search(r"- redis (was stopped or killed \(exit code 137\)|died \(exit code 0\)): started it again",
+                     output), output
     assert "[shared by the xdist workers: their tests' lines of the same time are here too]" in output
     assert left_behind(docker_client, file) == []
