@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint test-floor test-podman bench bench-overhead clean
+.PHONY: test demo setup engine images report-tools venv unit lint typecheck test-floor test-podman bench bench-overhead clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -28,6 +28,10 @@ unit: venv
 
 lint: venv
 	$(VENV)/bin/ruff check harness tests bench scenarios fixtures
+
+# mypy strict on harness/ (pyproject.toml: [tool.mypy])
+typecheck: venv
+	$(VENV)/bin/mypy
 
 # The lowest versions the dependency pins allow, the extras' included (testcontainers, pact-python, schemathesis,
 # pytest, pydantic, ...):
