@@ -59,6 +59,8 @@ class DependencyCycle(HarnessError, ValueError):
     """`depends_on` edges form a cycle. `names` is the cycle, its first service repeated at the end. The loaders
     turn it into a TopologyFileError at the line of the first service's `depends_on`."""
 
+    names: list[str]
+
     def __init__(self, names: list[str]) -> None:
         super().__init__(f"dependency cycle: {' -> '.join(names)}", names=names)
 

@@ -348,9 +348,10 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     mounts, volumes, tmpfs = [], [], []
     for index, volume in enumerate(value):
-        kind, target, read_only = volume.get("type"), volume.get("target"), bool(volume.get("read_only"))
+        # Compose refuses a volume without a target ("is missing a mount target")
+        kind, target, read_only = volume.get("type"), volume["target"], bool(volume.get("read_only"))
         if kind == "bind":
-            bind = volume.get("bind")
+            bind: dict[str, Any] | None = volume.get("bind")
             if bind is not None and not bind.get("create_host_path") and not Path(volume["source"]).exists():
                 raise source.error(at + (index,), f"bind source {volume['source']} does not exist, and "
                                                   "`create_host_path: false` says not to create it (Docker Compose "
@@ -359,7 +360,7 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
                            # Compose passes a bind without `create_host_path: false` as a `-v` bind (the engine
                            # creates a missing folder), unless it needs the mount API (propagation)
                            "create_host_path": bind is None or bool(bind.get("create_host_path")),
-                           **{k: bind[k] for k in ("selinux", "propagation") if (bind or {}).get(k)}})
+                           **{k: bind[k] for k in ("selinux", "propagation") if bind and bind.get(k)}})
         elif kind == "volume":
             options, bind = volume.get("volume") or {}, volume.get("bind") or {}
             volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only,

@@ -289,8 +289,9 @@ def _referenced(node: Any) -> list[str]:
                     if isinstance(item, str):
                         out.append(item)
                     elif isinstance(item, dict):
-                        out += [v for k in ("path", "env_file") for v in (
-                            item.get(k) if isinstance(item.get(k), list) else [item.get(k)]) if isinstance(v, str)]
+                        for k in ("path", "env_file"):
+                            paths = item.get(k)
+                            out += [v for v in (paths if isinstance(paths, list) else [paths]) if isinstance(v, str)]
             out += _referenced(value)
     elif isinstance(node, list):
         for item in node:

@@ -85,10 +85,10 @@ def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
     """`contracts.names` values and `contracts.state_url` keys name services; a pact name belongs to one service."""
     names = list(spec.services)
     problems: list[tuple[Path_, str]] = []
-    for pact_name, service in spec.contracts.names.items():
-        if service not in spec.services:
+    for pact_name, named in spec.contracts.names.items():
+        if named not in spec.services:
             problems.append((("contracts", "names", pact_name),
-                             f"'{service}' is not a service{_suggest(service, names)}"))
+                             f"'{named}' is not a service{_suggest(named, names)}"))
     for provider in spec.contracts.state_url:
         if provider not in spec.services:
             problems.append((("contracts", "state_url", provider),
