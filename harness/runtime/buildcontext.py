@@ -135,20 +135,21 @@ class _DigestCache:
 
     def __init__(self, folder: Path, key: str) -> None:
         self.file = folder / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
-        self.entries: dict[str, list] = {}
+        # relative path -> [size, mtime_ns, inode, ctime_ns, sha256 hex]
+        self.entries: dict[str, list[int | str]] = {}
         self.changed = False
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(self.file.read_text())
             if data.get("version") == CACHE_VERSION:
                 self.entries = data["files"]
-        self.seen: dict[str, list] = {}
+        self.seen: dict[str, list[int | str]] = {}
 
     def of(self, relative: str, path: Path, info: os.stat_result) -> bytes:
         key = [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
         cached = self.entries.get(relative)
         if cached is not None and cached[:4] == key:
             self.seen[relative] = cached
-            return bytes.fromhex(cached[4])
+            return bytes.fromhex(str(cached[4]))
         digest = hashlib.sha256()
         with path.open("rb") as stream:
             while chunk := stream.read(CHUNK):

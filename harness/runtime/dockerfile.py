@@ -66,7 +66,7 @@ def base_images(dockerfile: str, args: dict[str, str], target: str | None = None
 
 def _expand(text: str, values: dict[str, str]) -> str:
     """`text` with its variables replaced from `values` (an unset one by nothing), then its quotes removed."""
-    return WordSplitter(_substitute(text, values)).dequote()
+    return str(WordSplitter(_substitute(text, values)).dequote())
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:

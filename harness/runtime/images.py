@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -49,7 +50,9 @@ def planned_builds(spec: TopologySpec) -> list[PlannedBuild]:
     """One build per distinct (context, Dockerfile, target, args) of `spec`'s services, in file order: services that
     share one run one image, built once, tagged with every `image:` name they give (as `docker compose build` tags
     it). Paths are compared normalised (`./app` is `app/`); no file is read."""
-    groups: dict[tuple, tuple[Path, BuildSpec, list[str], list[str]]] = {}
+    # (context, Dockerfile, target, args) -> (context, build, services, image names)
+    groups: dict[tuple[Path, str, str | None, tuple[tuple[str, str], ...]],
+                 tuple[Path, BuildSpec, list[str], list[str]]] = {}
     for name, service in spec.services.items():
         if service.build is None:
             continue
@@ -282,9 +285,9 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
+        only_typos: dict[str, Any] = {"exit_code": 2} if len(invalid) == len(missing) else {}  # bad input
         raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
-                           **({"exit_code": 2} if len(invalid) == len(missing) else {}))  # only typos: bad input
+                           f"and could not be pulled:\n{lines}\n{hint}", images=list(missing), **only_typos)
     for base, effective in aliases.items():
         _alias(client, base, effective)
     return run

@@ -14,15 +14,18 @@ import json
 import os
 import re
 import socket
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.models.networks import Network
+
+T = TypeVar("T")
 
 PREFIX = "org.pytest-topology"
 RUN = f"{PREFIX}.run"
@@ -112,8 +115,8 @@ class Run:
     kept: bool
     owner: str
     shared: bool = False  # other sessions may use it: `harness up`, kept runs
-    containers: list = field(default_factory=list)
-    networks: list = field(default_factory=list)
+    containers: list[Container] = field(default_factory=list)
+    networks: list[Network] = field(default_factory=list)
     started: bool = False  # its start finished (mark_started); False also for runs of harness versions before that
 
     @property
@@ -229,7 +232,7 @@ def remove_leftovers(client: docker.DockerClient, include_kept: bool = False, fi
     return removed
 
 
-def inspected_containers(client: docker.DockerClient, filters: dict) -> list:
+def inspected_containers(client: docker.DockerClient, filters: dict[str, Any]) -> list[Container]:
     """Containers with their inspect data; one removed between the listing and its inspection (another run tearing
     down) is skipped rather than failing the whole listing, as docker-py's list() would."""
     found = []
@@ -260,14 +263,14 @@ def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Containe
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
 
 
-def remove_containers(containers: list, volumes: bool = True) -> None:
+def remove_containers(containers: list[Container], volumes: bool = True) -> None:
     """Remove `containers` at once (with their anonymous volumes, unless `volumes` is false); those already gone are
     skipped."""
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(containers)))) as pool:
         list(pool.map(lambda c: _ignore_gone(lambda: c.remove(force=True, v=volumes)), containers))
 
 
-def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list
+def listed(listing: Callable[[], Iterable[T]]) -> list[T]:
     """A docker-py list call; objects vanishing while it runs (a NotFound from its own follow-up reads) mean that
     the list is taken again."""
     for _ in range(5):
@@ -278,7 +281,7 @@ def listed(listing) -> list:  # noqa: ANN001 - a callable returning a list
     return list(listing())
 
 
-def _ignore_gone(action) -> None:  # noqa: ANN001 - a callable
+def _ignore_gone(action: Callable[[], object]) -> None:
     try:
         action()
     except docker.errors.NotFound:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -64,7 +65,7 @@ def prune_images(client: docker.DockerClient, keep: int = KEEP_PER_CONTEXT,
     return result
 
 
-def _remove_unused(client: docker.DockerClient, images: list[dict], in_use: set[str], keep: int) -> list[str]:
+def _remove_unused(client: docker.DockerClient, images: list[dict[str, Any]], in_use: set[str], keep: int) -> list[str]:
     """Of one context's images: the untagged ones and those beyond the newest `keep` content-tagged ones, unused."""
     tagged = sorted((image for image in images if any(t.startswith(BUILT_PREFIX) for t in _tags(image))),
                     key=_built_at, reverse=True)
@@ -95,7 +96,7 @@ def _untag(client: docker.DockerClient, tags: list[str]) -> list[str]:
     return removed
 
 
-def _tags(image: dict) -> list[str]:
+def _tags(image: dict[str, Any]) -> list[str]:
     return [tag for tag in image.get("RepoTags") or [] if tag != NO_TAG]
 
 
@@ -105,7 +106,7 @@ def under(folder: Path) -> Callable[[str], bool]:
     return lambda context: Path(context).is_absolute() and Path(context).resolve().is_relative_to(folder.resolve())
 
 
-def _built_at(image: dict) -> int:
+def _built_at(image: dict[str, Any]) -> int:
     labels = image.get("Labels") or {}
     try:
         return int(labels[BUILT])

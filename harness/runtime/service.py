@@ -6,7 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import docker.errors
 import urllib3.exceptions
@@ -115,13 +115,13 @@ class Service:
             timestamps: each line starts with the time Docker received it (RFC 3339, nanoseconds) and a space.
             stream: "stdout" or "stderr": only that one.
         """
-        options: dict = {"stdout": stream in (None, "stdout"), "stderr": stream in (None, "stderr"),
+        options: dict[str, Any] = {"stdout": stream in (None, "stdout"), "stderr": stream in (None, "stderr"),
                          "timestamps": timestamps}
         if since is not None:
             options["since"] = since
         if tail is not None:
             options["tail"] = tail
-        return self.container.logs(**options).decode("utf-8", "replace")
+        return str(self.container.logs(**options).decode("utf-8", "replace"))
 
     def exec(self, command: str | list[str]) -> ExecResult:
         """Run `command` inside the container (as `docker exec`) and wait for it to end: its exit code and output.
@@ -298,9 +298,10 @@ class Service:
                 if self.spec.job:
                     seen = "still running"
                 elif probe is not None:
-                    seen = self._probe(probe, log_since, cancelled)
-                    if seen is None:
+                    failed = self._probe(probe, log_since, cancelled)
+                    if failed is None:
                         return "ready"
+                    seen = failed
                 elif running_since is not None and time.monotonic() - running_since >= SETTLE:
                     return "ready"
                 else:
@@ -338,7 +339,7 @@ class Service:
                 raise self._exited(state) from None
             return f"Docker refused the probe: {_explained(error)}"
 
-    def _state(self, cancelled: threading.Event | None = None) -> dict:
+    def _state(self, cancelled: threading.Event | None = None) -> dict[str, Any]:
         """The container's State now (and `self.container.status`).
 
         Raises:
@@ -370,7 +371,7 @@ class Service:
             return error
         return self._exited(state) if state.get("Status") in ("exited", "dead") else None
 
-    def _exited(self, state: dict) -> ServiceExited:
+    def _exited(self, state: dict[str, Any]) -> ServiceExited:
         code = state.get("ExitCode")
         return ServiceExited(
             f"service '{self.name}' {exit_summary(state)} during startup"
@@ -389,7 +390,7 @@ class Service:
         return "\n".join(f"  | {line}" for line in lines)
 
 
-def exit_summary(state: dict) -> str:
+def exit_summary(state: dict[str, Any]) -> str:
     """How a container ended, from its inspect `State`: "exited with code 3", "exited with code 137 (killed by the
     kernel: out of memory)", "is dead with exit code 1 (Docker's error)"."""
     code = state.get("ExitCode", "?")
