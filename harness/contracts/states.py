@@ -30,12 +30,15 @@ import importlib.util
 import inspect
 import sys
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ProviderStateFailed, StatesModuleError
+
+if TYPE_CHECKING:
+    from harness.runtime.service import ExecResult
 
 Handler = Callable[..., Any]
 MARK = "__harness_contracts__"  # on a decorated function: [(kind, provider, name), ...]
@@ -186,7 +189,7 @@ def produce(producer: Handler, topology: Any, params: dict[str, Any], loop: Hand
     return loop.run(produced) if inspect.isawaitable(produced) else produced
 
 
-async def _exhausted(generator: AsyncGenerator) -> None:
+async def _exhausted(generator: AsyncIterator[object]) -> None:
     async for _ in generator:
         pass
 
@@ -282,7 +285,7 @@ def in_container(topology: Any, service: str, command: str | list[str]) -> str:
     Raises:
         ProviderStateFailed: the command exits non-zero (its output is in the message).
     """
-    result = topology[service].exec(command)
+    result: ExecResult = topology[service].exec(command)
     if result.exit_code != 0:
         shown = command if isinstance(command, str) else " ".join(command)
         raise ProviderStateFailed(f"`{shown}` in {service} exited {result.exit_code}: {result.output.strip()[-500:]}",
@@ -297,8 +300,8 @@ class StateRun:
     def __init__(self, handler: Handler, topology: Any, params: dict[str, Any], loop: HandlerLoop) -> None:
         result = handler(topology, params)
         self._loop = loop
-        self._generator: Generator | None = result if inspect.isgenerator(result) else None
-        self._async_generator: AsyncGenerator | None = result if inspect.isasyncgen(result) else None
+        self._generator: Iterator[object] | None = result if inspect.isgenerator(result) else None
+        self._async_generator: AsyncIterator[object] | None = result if inspect.isasyncgen(result) else None
         if self._generator is not None:
             self.values = next(self._generator, None)
         elif self._async_generator is not None:

@@ -151,7 +151,8 @@ def path_template(spec: Any, url: str) -> str | None:
         found = APICallPathFinder(spec).find("get", url)
     except Exception:  # noqa: BLE001 - only the template is of interest: any failure means "none"
         return None
-    return found[3].pattern if found else None
+    template: str = found[3].pattern  # (path, operation, server, path result, server result)
+    return template
 
 
 def parameter_errors(document: Document, request: Any) -> Iterator[ParameterError]:
@@ -186,8 +187,8 @@ def _body_error(error: Exception) -> BodyError:
     from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 
     cause = error.__cause__
-    if isinstance(cause, MediaTypeNotFound) or isinstance(error, MediaTypeNotFound):
-        found = cause if isinstance(cause, MediaTypeNotFound) else error
+    found = cause if isinstance(cause, MediaTypeNotFound) else error if isinstance(error, MediaTypeNotFound) else None
+    if found is not None:
         return BodyError(media_types=found.availableMimetypes)
     schema_errors = getattr(cause, "schema_errors", None)
     return BodyError(text="" if schema_errors else str(cause or error), schema_errors=schema_errors)

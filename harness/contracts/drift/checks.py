@@ -48,8 +48,8 @@ def check_interaction(document: Document, interaction: dict[str, Any]) -> Intera
         findings.append(Finding("/request/body", _short(request.body), f"{label} takes no request body",
                                 op_pointer))
     else:
-        for error in body_errors(document, request):
-            findings += _body_findings(error, request.body, "/request/body", f"{op_pointer}/requestBody",
+        for body_error in body_errors(document, request):
+            findings += _body_findings(body_error, request.body, "/request/body", f"{op_pointer}/requestBody",
                                        request.content_type)
     findings += _response_findings(document, request, response, operation, label, op_pointer)
     return InteractionDrift(description, DRIFT if findings else CLEAN, findings, operation=label)
@@ -88,10 +88,12 @@ def _parameter_findings(error: ParameterError, request: PactRequest, op_pointer:
     spec_pointer = f"{op_pointer}/parameters ({error.location} parameter {error.name})"
     if error.missing:
         return [Finding(pointer, "absent", f"required {error.location} parameter '{error.name}'", spec_pointer)]
-    actual = {"query": lambda: request.parameters.query.getlist(error.name),
-              "header": lambda: request.parameters.header.getlist(error.name),
-              "cookie": lambda: request.parameters.cookie.get(error.name),
-              "path": lambda: request.path}[error.location]()
+    readers: dict[str, Callable[[], object]] = {
+        "query": lambda: request.parameters.query.getlist(error.name),
+        "header": lambda: request.parameters.header.getlist(error.name),
+        "cookie": lambda: request.parameters.cookie.get(error.name),
+        "path": lambda: request.path}
+    actual = readers[error.location]()
     return [Finding(pointer, _short(actual[0] if isinstance(actual, list) and len(actual) == 1 else actual),
                     f"{error.location} parameter '{error.name}': {msg}", spec_pointer)
             for msg in _schema_messages(error.cause)]
@@ -139,9 +141,9 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
                         spec_pointer)]
     found: list[Finding] = []
     invalid: list[list[Any]] = []  # where the body breaks the spec's own rules
-    for error in response_errors(document, request, response):
-        invalid += [list(e.absolute_path) for e in error.schema_errors or []]
-        found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type)
+    for body_error in response_errors(document, request, response):
+        invalid += [list(e.absolute_path) for e in body_error.schema_errors or []]
+        found += _body_findings(body_error, response.data, "/response/body", spec_pointer, response.content_type)
 
     def undescribed(schema_error: Any) -> bool:
         # A value that already breaks the spec's rules makes its composition branches fail, and a failed branch
@@ -149,10 +151,10 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
         at = list(schema_error.absolute_path)
         return schema_error.validator == "unevaluatedProperties" and not any(p[:len(at)] == at for p in invalid)
 
-    for error in response_errors(document, request, response, strict=True):
-        if error.schema_errors:
-            found += _body_findings(error, response.data, "/response/body", spec_pointer, response.content_type,
-                                    keep=undescribed)
+    for body_error in response_errors(document, request, response, strict=True):
+        if body_error.schema_errors:
+            found += _body_findings(body_error, response.data, "/response/body", spec_pointer,
+                                    response.content_type, keep=undescribed)
     return found
 
 
