@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 Headers = Callable[[], dict[str, str]]
 
 
-def resolve_hook(service: str, hook: str) -> Callable[..., dict[str, str]]:
+def resolve_hook(service: str, hook: str) -> Callable[..., object]:
     """The function named by `auth: {hook: module:function}` of `service`.
 
     Raises AuthHookError (exit 2) naming the service, the hook and why: the module does not import (with the import
@@ -39,7 +39,8 @@ def resolve_hook(service: str, hook: str) -> Callable[..., dict[str, str]]:
         raise AuthHookError(f"service '{service}': auth hook {hook!r}: module {module_name} {what} {function!r}",
                             hint="Name a function `def NAME(topology) -> dict[str, str]` of that module.",
                             service=service, hook=hook)
-    return found
+    resolved: Callable[..., object] = found
+    return resolved
 
 
 def check_auth(spec: ServiceSpec, service: str) -> None:
@@ -58,14 +59,14 @@ def auth_headers(topology: Topology, name: str) -> Headers | None:
     if spec.auth.headers is not None:
         fixed = dict(spec.auth.headers)
         return lambda: dict(fixed)
-    hook = resolve_hook(name, spec.auth.hook or "")
+    reference = spec.auth.hook
+    hook = resolve_hook(name, reference or "")
 
     def call_hook() -> dict[str, str]:
         headers = hook(topology)
         if not isinstance(headers, dict):
-            raise AuthHookError(f"service '{name}': auth hook {spec.auth.hook!r} returned "  # type: ignore[union-attr]
-                                f"{type(headers).__name__}, not a dict of headers", service=name,
-                                hook=spec.auth.hook)  # type: ignore[union-attr]
+            raise AuthHookError(f"service '{name}': auth hook {reference!r} returned "
+                                f"{type(headers).__name__}, not a dict of headers", service=name, hook=reference)
         return {str(k): str(v) for k, v in headers.items()}
 
     return call_hook

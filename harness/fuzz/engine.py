@@ -215,7 +215,8 @@ def _st_launcher_constants() -> Any:
     """The literals Hypothesis finds in `st run`'s launcher script (empty when it is not installed)."""
     import sysconfig
 
-    from hypothesis.internal.conjecture.providers import Constants
+    # not in providers' __all__, but imported there (from constants_ast) in every Hypothesis schemathesis 4 allows
+    from hypothesis.internal.conjecture.providers import Constants  # type: ignore[attr-defined]
 
     launcher = Path(sysconfig.get_path("scripts")) / "st"
     try:  # Hypothesis' own reading of a module's literals (internal: a version without it draws with none)
@@ -243,7 +244,7 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
     and key: one finding per operation and kind of failure, as `st run` counts them), so phases merge."""
     from schemathesis.core.failures import format_failures
 
-    findings = []
+    findings: list[tuple[Finding, tuple[str, Any] | None]] = []
     for case_id, checks in recorder.checks.items():
         node = recorder.cases.get(case_id)
         case = node.value if node is not None else None

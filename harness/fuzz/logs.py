@@ -170,7 +170,8 @@ def status_of(text: str, target: str) -> int | None:
     if end is None:
         return None
     rest = text[end:]
-    rest = rest[_VERSION.match(rest).end():] if _VERSION.match(rest) else rest
+    if version := _VERSION.match(rest):
+        rest = rest[version.end():]
     found = _STATUS.search(rest)
     return int(found[1]) if found else None
 

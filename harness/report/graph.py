@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from types import ModuleType
 
 COLOUR = {"verified": "#2e7d32", "failed": "#c62828", "error": "#8e0000", "excluded": "#1565c0",
           "no pact": "#b26a00", "not verified": "#607d8b", "depends on": "#9e9e9e"}
@@ -91,7 +92,7 @@ def _edge_label(edge: GraphEdge) -> str:
     return "\n".join(([edge.verdict] if edge.verdict in LABELLED else []) + [f"⚡ {f}" for f in edge.faults])
 
 
-def _dot(graphviz, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:  # noqa: ANN001 - the graphviz module
+def _dot(graphviz: ModuleType, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:
     graph = graphviz.Digraph(graph_attr={"rankdir": "LR", "bgcolor": "transparent", "nodesep": "0.25",
                                          "ranksep": "0.6", "fontname": "Helvetica"},
                              node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
@@ -109,7 +110,7 @@ def _dot(graphviz, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:  # no
                    tooltip=f"{edge.consumer} -> {edge.provider}: {edge.verdict}", color=colour, fontcolor=colour,
                    penwidth="2.2" if edge.verdict in ("failed", "error") or edge.faults else "1.4",
                    style="dashed" if edge.verdict == "depends on" else "solid", **{"class": edge.css})
-    svg = graph.pipe(format="svg", encoding="utf-8")
+    svg: str = graph.pipe(format="svg", encoding="utf-8")
     return svg[svg.index("<svg"):]  # no XML prolog, doctype or comments: the page inlines the element
 
 
