@@ -32,10 +32,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 from harness.errors import FaultError, InvalidFault
 from harness.runtime import labels as L
@@ -96,12 +97,12 @@ class Fault:
             parts.append("cut (connections refused)" if self.cut == "reject" else "cut (packets dropped)")
         return f"{self.edge}: {', '.join(parts)}"
 
-    def for_agent(self) -> dict:
+    def for_agent(self) -> dict[str, Any]:
         return {"id": self.id, "target": self.provider, "delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms,
                 "loss_percent": self.loss_percent, "cut": self.cut}
 
     @classmethod
-    def from_agent(cls, consumer: str, data: dict) -> Fault:
+    def from_agent(cls, consumer: str, data: dict[str, Any]) -> Fault:
         return cls(consumer, data.get("target"), int(data.get("delay_ms") or 0), int(data.get("jitter_ms") or 0),
                    float(data.get("loss_percent") or 0), data.get("cut"), str(data.get("id")))
 
@@ -306,7 +307,7 @@ class TopologyFaults:
                 addresses[provider] = address
         helper.apply(faults, addresses)
 
-    def _helper_containers(self) -> list:
+    def _helper_containers(self) -> list[Container]:
         return L.inspected_containers(self._topology.client,
                                       {"label": [f"{L.RUN}={self._topology.run_id}", HELPER_OF]})
 
@@ -341,7 +342,7 @@ class TopologyFaults:
 class _Helper:
     """The helper container of one consumer and the faults its agent holds."""
 
-    def __init__(self, consumer: Service, container) -> None:  # noqa: ANN001 - docker Container
+    def __init__(self, consumer: Service, container: Container) -> None:
         self.consumer = consumer
         self.container = container
         self.faults: list[Fault] = []
@@ -370,8 +371,9 @@ class _Helper:
 
     def joined_current_namespace(self) -> bool:
         self.consumer.container.reload()
-        return (self.consumer.container.status == "running"
-                and self.container.labels.get(CONSUMER_STARTED) == self.consumer.container.attrs["State"]["StartedAt"])
+        return bool(self.consumer.container.status == "running"
+                    and self.container.labels.get(CONSUMER_STARTED)
+                    == self.consumer.container.attrs["State"]["StartedAt"])
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + HELPER_START_TIMEOUT
@@ -405,14 +407,15 @@ class _Helper:
         reply = self._agent(["show"], [])
         return [Fault.from_agent(self.consumer.name, data) for data in reply.get("faults", [])]
 
-    def _agent(self, arguments: list[str], faults: list[Fault]) -> dict:
+    def _agent(self, arguments: list[str], faults: list[Fault]) -> dict[str, Any]:
         try:
             result = self.container.exec_run(["python3", AGENT_PATH, *arguments])
         except docker.errors.APIError as error:
             self._raise_died(f"{_explain(error)}")
         output = result.output.decode("utf-8", "replace").strip()
         try:
-            return json.loads(output.splitlines()[-1])
+            reply: dict[str, Any] = json.loads(output.splitlines()[-1])  # the agent prints one JSON object last
+            return reply
         except (ValueError, IndexError):
             return {"ok": False, "error": output[-500:] or f"exit code {result.exit_code}"}
 
@@ -482,7 +485,7 @@ def _build_failed(log: list[str]) -> str:
             "mirror reachable from containers.")
 
 
-def _remove_container(container) -> None:  # noqa: ANN001 - docker Container
+def _remove_container(container: Container) -> None:
     try:
         container.remove(force=True)
     except docker.errors.NotFound:

@@ -23,10 +23,11 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal, TypeVar
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 from harness.engine_source import resolve_engine
 from harness.errors import DockerError, HarnessError, RemoteMount, UnknownService
@@ -50,6 +51,8 @@ from harness.runtime.service import ExecResult, Service, StartCancelled
 from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
 from harness.spec.plan import StartPlan, restarted_by
 from harness.spec.secrets import Masker
+
+T = TypeVar("T")
 
 LOG_LINES_OF_THE_DEAD = 20
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
@@ -497,7 +500,7 @@ class Topology:
         return result
 
 
-def _anonymous_volumes(containers: list) -> dict[str, list[MountRef]]:
+def _anonymous_volumes(containers: list[Container]) -> dict[str, list[MountRef]]:
     """Service -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as listed)."""
     found: dict[str, list[MountRef]] = {}
     for container in containers:
@@ -721,7 +724,7 @@ class _Starter:
         self.ready: dict[str, Future[Service]] = {}
         self.network_created: Future[object] = Future()
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
-        self.spawned: set[Future] = set()  # futures with a thread behind them (the others never complete)
+        self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
         self.built_now: set[Path] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
@@ -772,7 +775,7 @@ class _Starter:
         creating = [self.network_created, self.volumes_created, *self.ready.values()]
         wait([future for future in creating if future in self.spawned], timeout=60)
 
-    def _await(self, future: Future) -> object:
+    def _await(self, future: Future[T]) -> T:
         """The future's result, or StartCancelled as soon as the start is cancelled."""
         while not future.done():
             if self.cancelled.is_set():
@@ -782,8 +785,8 @@ class _Starter:
             raise StartCancelled()  # the failure itself is reported by the thread that had it
         return future.result()
 
-    def _spawn(self, work: Callable[[str], object], name: str) -> Future:
-        future: Future = Future()
+    def _spawn(self, work: Callable[[str], T], name: str) -> Future[T]:
+        future: Future[T] = Future()
         self.spawned.add(future)
 
         def body() -> None:
@@ -1000,10 +1003,11 @@ def _free_port(protocol: str = "tcp") -> int:
     """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
     with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def _done(value: object) -> Future:
-    future: Future = Future()
+def _done(value: T) -> Future[T]:
+    future: Future[T] = Future()
     future.set_result(value)
     return future
