@@ -61,6 +61,6 @@ def __getattr__(name: str) -> Any:
         return getattr(_errors, name)
     if name == "ready":
         return importlib.import_module("harness.spec.ready")
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
+    if (module := _WHERE.get(name)) is not None:
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

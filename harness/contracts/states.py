@@ -302,6 +302,7 @@ class StateRun:
         self._loop = loop
         self._generator: Iterator[object] | None = result if inspect.isgenerator(result) else None
         self._async_generator: AsyncIterator[object] | None = result if inspect.isasyncgen(result) else None
+        self.values: Any  # what the handler returns or yields first: a dict of values, by the handler's contract
         if self._generator is not None:
             self.values = next(self._generator, None)
         elif self._async_generator is not None:

@@ -422,10 +422,13 @@ def request_message(request: dict[str, Any] | None) -> Message:
 def _declared_type(interaction: dict[str, Any] | None) -> str | None:
     if not interaction:
         return None
+    checked: dict[str, Any] = interaction
     if is_sync_message(interaction):  # the reply is what the verifier checks
-        interaction = (interaction.get("response") or [{}])[0]
-    metadata = interaction.get("metadata") or interaction.get("metaData") or {}
-    contents = interaction.get("contents") if isinstance(interaction.get("contents"), dict) else {}
+        checked = (interaction.get("response") or [{}])[0]
+    metadata = checked.get("metadata") or checked.get("metaData") or {}
+    contents = checked.get("contents")
+    if not isinstance(contents, dict):
+        contents = {}
     return metadata.get("contentType") or metadata.get("content-type") or contents.get("contentType")
 
 
@@ -462,7 +465,7 @@ def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
         runs[key] = StateRun(handler, topology, params, registry.loop)
         return runs[key].values or {}
 
-    def reply(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
+    def reply(body: dict[str, Any]) -> tuple[bytes, str | None, dict[str, Any]]:
         description = body.get("description", "")
         producer = _handler(registry.messages, provider, pact.provider, description)
         if producer is None:

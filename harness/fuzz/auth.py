@@ -7,17 +7,31 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 
 from harness.errors import AuthHookError, HarnessError
 
 if TYPE_CHECKING:
-    from harness.runtime.topology import Topology
-    from harness.spec.model import ClientCredentials, ServiceSpec
+    from harness.spec.model import ClientCredentials, ServiceSpec, TopologySpec
 
 Headers = Callable[[], dict[str, str]]
+
+
+class ServiceAddress(Protocol):
+    @property
+    def url(self) -> str: ...
+
+
+class RunningTopology(Protocol):
+    """What fuzzing needs of a running topology: its spec and each service's URL. A Topology, or the TopologyView a
+    fuzzing process gets."""
+
+    @property
+    def spec(self) -> TopologySpec: ...
+
+    def __getitem__(self, name: str) -> ServiceAddress: ...
 
 
 def resolve_hook(service: str, hook: str) -> Callable[..., object]:
@@ -49,7 +63,7 @@ def check_auth(spec: ServiceSpec, service: str) -> None:
         resolve_hook(service, spec.auth.hook)
 
 
-def auth_headers(topology: Topology, name: str) -> Headers | None:
+def auth_headers(topology: RunningTopology, name: str) -> Headers | None:
     """A function giving the current auth headers of service `name`, or None when it declares no `auth:`."""
     spec = topology.spec.services[name]
     if spec.auth is None:
@@ -75,7 +89,7 @@ def auth_headers(topology: Topology, name: str) -> Headers | None:
 class BearerToken:
     """A client_credentials token from a service of the topology, fetched again 30 s before it expires."""
 
-    def __init__(self, topology: Topology, grant: ClientCredentials) -> None:
+    def __init__(self, topology: RunningTopology, grant: ClientCredentials) -> None:
         self.topology = topology
         self.grant = grant
         self._token = ""

@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from harness.errors import HarnessError, SpecUnavailable
-from harness.fuzz.auth import Headers, auth_headers, check_auth
+from harness.fuzz.auth import Headers, RunningTopology, auth_headers, check_auth
 from harness.fuzz.engine import EngineRun, EngineSettings, run_schema, st_run_defaults
 from harness.fuzz.logs import attach_log
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
@@ -361,7 +361,7 @@ def _unreported(run: EngineRun, labels: list[str], broken: dict[str, str]) -> li
     for label in labels:
         if label in with_finding:
             continue
-        statuses = run.statuses.get(label, {})
+        statuses: dict[int, int] = run.statuses.get(label, {})
         if not run.requests_by_operation.get(label):
             reasons = "; ".join(sorted(run.skip_reasons.get(label, ()))) or "no case was generated"
             extra.append(Finding(label, "no_requests", f"no request was sent for this operation ({reasons})",
@@ -402,7 +402,7 @@ def _declared_base_path(schema: Any) -> str:
         return ""
 
 
-def load_schema(topology: Topology, name: str, headers: Headers | None) -> Any:
+def load_schema(topology: RunningTopology, name: str, headers: Headers | None) -> Any:
     """A service's OpenAPI document as a schemathesis schema: from a file next to the topology (`openapi: spec.yaml`)
     or from the service (`openapi: /openapi.json`, fetched with the service's auth headers).
 
