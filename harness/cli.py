@@ -12,6 +12,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +20,15 @@ from rich.markup import escape
 from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_PASSED, HarnessError, TopologyNotRunning
 from harness.report.console import make_console
 from harness.runtime.interrupts import interrupt_on_sigterm
+
+if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
+    import docker
+
+    from harness.fuzz.results import ServiceResult
+    from harness.report.page import RunRecorder
+    from harness.runtime.labels import Run
+    from harness.runtime.topology import Progress
+    from harness.spec.model import TopologySpec
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +178,7 @@ def _topology_options(command: argparse.ArgumentParser) -> None:
                               "replaces a registry prefix (repeatable)")
 
 
-def _load(args: argparse.Namespace, err: Console):  # noqa: ANN202 - TopologySpec (imported lazily)
+def _load(args: argparse.Namespace, err: Console) -> TopologySpec:
     """The topology of `args.topology` with the topology options, its notes printed (one line each)."""
     from harness.spec.loader import load_topology, parse_substitutes
 
@@ -232,7 +242,7 @@ def _given(args: argparse.Namespace) -> str:
     return " ".join(str(f) for f in args.topology)
 
 
-def _say_other_file_sets(client, spec, err: Console) -> None:  # noqa: ANN001 - DockerClient, TopologySpec
+def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: Console) -> None:
     """`harness down a.yml` removes the runs of a.yml alone: a run of a.yml merged with other files is another
     topology (as `docker compose -f a.yml -f b.yml`); say how to remove it rather than leave it unsaid."""
     from harness.runtime import labels as L
@@ -339,7 +349,7 @@ def aligned(rows: list[tuple[str, ...]]) -> str:
                    + "\n" for row in cells)
 
 
-def _run_state(run) -> str:  # noqa: ANN001 - a harness.runtime.labels.Run
+def _run_state(run: Run) -> str:
     """How a run stands, in the words of `harness ps`: started or starting (and whose it is), or left behind by an
     owner process that is gone (and the command that removes it)."""
     from harness.runtime import labels as L
@@ -552,7 +562,7 @@ def _page_option(path: Path | None) -> Path | None:
     return path
 
 
-def _recorder(args: argparse.Namespace, page: Path | None):  # noqa: ANN202 - RunRecorder | None (lazy import)
+def _recorder(args: argparse.Namespace, page: Path | None) -> RunRecorder | None:
     if page is None:
         return None
     from harness.report.page import RunRecorder
@@ -560,17 +570,19 @@ def _recorder(args: argparse.Namespace, page: Path | None):  # noqa: ANN202 - Ru
     return RunRecorder(args.command_line)
 
 
-def _progress(recorder, printer):  # noqa: ANN001, ANN202 - RunRecorder | None, Progress -> Progress
+def _progress(recorder: RunRecorder | None, printer: Progress) -> Progress:
     return printer if recorder is None else recorder.progress(printer)
 
 
-def _write_page(recorder, page: Path | None, spec, out: Console, **results: list) -> None:  # noqa: ANN001
+def _write_page(recorder: RunRecorder | None, page: Path | None, spec: TopologySpec, out: Console, *,
+                pacts: list[Any] | None = None, drift: list[Any] | None = None,
+                fuzz: list[ServiceResult] | None = None) -> None:
     """The report page of this run, when --report names one."""
     if recorder is None or page is None:
         return
     from harness.report.page import write_page
 
-    written = write_page(recorder.page(spec, **results), page)
+    written = write_page(recorder.page(spec, pacts=pacts, drift=drift, fuzz=fuzz), page)
     out.print(f"report page written to {written}", soft_wrap=True)
 
 
