@@ -18,6 +18,7 @@ from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, writ
 from harness.pytest_plugin.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
     from pathlib import Path
 
     from harness.runtime.topology import Topology
@@ -132,7 +133,7 @@ def _require_extras(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
 
 
-def _check_pact_options(config: pytest.Config, file: Path | None) -> None:
+def _check_pact_options(config: pytest.Config, file: list[Path] | None) -> None:
     """--pact-verify without a topology, or --pacts without --pact-verify, would verify nothing: a usage error."""
     if config.getoption("pact_verify") and file is None:
         raise pytest.UsageError("--pact-verify needs a topology to verify the pacts against: run pytest with "
@@ -200,7 +201,7 @@ def _restore_topologies(item: pytest.Item) -> None:
     failed = ""
     for running in topologies:
         try:  # shared by xdist workers: another worker's test may have stopped a service on purpose
-            notes += running.restore(only_left=shared and running is session.topology)
+            notes += running.restore(only_left=shared and session is not None and running is session.topology)
         except HarnessError as error:
             # the first test that found it broken is named in every later report (they fail for the same reason)
             since = item.config.stash.setdefault(_broken_since, previous)
@@ -220,7 +221,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  # noqa: ANN201 - TestReport
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from harness.pytest_plugin.session import PLUGIN_NAME, active_topologies
 
 if TYPE_CHECKING:
+    from harness.pytest_plugin.session import TopologySession
     from harness.runtime.faults import ActiveFault
     from harness.runtime.topology import Topology
 
@@ -39,7 +41,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - the call's result
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     markers = list(item.iter_markers("edge_fault"))
     if not markers:
         return (yield)
@@ -51,7 +53,7 @@ def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201 - the call's result
         return (yield)
 
 
-def _remover(fault: ActiveFault):  # noqa: ANN202 - an ExitStack callback
+def _remover(fault: ActiveFault) -> Callable[..., None]:  # an ExitStack callback
     def remove(*exc: object) -> None:
         from harness.errors import HarnessError
 
@@ -69,7 +71,7 @@ def _topology(item: pytest.Item) -> Topology:
     given = getattr(item, "funcargs", {}).get("topology")
     if isinstance(given, Topology):
         return given
-    session = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
+    session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
     if session is None:
         pytest.fail("@pytest.mark.edge_fault needs a topology: run pytest with --topology FILE (or the ini key "
                     "`topology`), or use it on a test that takes a `topology` fixture", pytrace=False)
@@ -108,7 +110,8 @@ def _signature(marker: pytest.Mark) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  # noqa: ANN201 - TestReport
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
         text = faults_during(item, call.when)

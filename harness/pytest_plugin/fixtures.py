@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from harness.runtime.topology import Topology
 
 
-def topology_fixture(source: Any, *, scope: str = "module", name: str | None = None) -> Any:
+def topology_fixture(source: Any, *, scope: Literal["function", "class", "module", "package", "session"] = "module",
+                     name: str | None = None) -> Any:
     """A pytest fixture that starts a topology for its scope and removes it at the end of the scope.
 
     Args:
@@ -35,7 +36,7 @@ def topology_fixture(source: Any, *, scope: str = "module", name: str | None = N
     caller = sys._getframe(1).f_globals.get("__file__")  # noqa: SLF001 - where a relative path is relative to
     base = Path(caller).parent if caller else Path.cwd()
 
-    @pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload]
+    @pytest.fixture(scope=scope, name=name)
     def fixture(request: pytest.FixtureRequest) -> Iterator[Topology]:
         from harness.errors import HarnessError
         from harness.report.console import ProgressPrinter, services_table

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from pact import Pact
 
     from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
@@ -28,7 +30,7 @@ def ini_relative(config: pytest.Config, value: str) -> Path:
 
 
 @pytest.fixture
-def pact(request: pytest.FixtureRequest):  # noqa: ANN201 - Callable[[str, str], Pact]
+def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]:
     """`pact("gateway", "dataservice")` -> a pact-python V4 `Pact`. Interactions of passing tests are merged per
     consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
     config = request.config

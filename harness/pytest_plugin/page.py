@@ -6,12 +6,15 @@ from __future__ import annotations
 import pickle
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.pytest_plugin.pact import ini_relative
 from harness.pytest_plugin.session import PLUGIN_NAME
+
+if TYPE_CHECKING:
+    from harness.pytest_plugin.session import TopologySession
 
 SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
 SNAPSHOT_KEY = "topology_snapshot"  # workeroutput: an xdist worker's services, faults and engine version, pickled
@@ -55,8 +58,10 @@ class ReportPage:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from harness.report.page import outcome_text, write_page
 
-        owner = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        owner: TopologySession | None = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
         try:
+            # registered with a topology (pytest_configure), whose spec a session that gets here has loaded
+            assert owner is not None and owner.spec is not None
             if owner.topology is not None:
                 self.recorder.events = list(owner.start_events)
                 self.recorder.snapshot(owner.topology)

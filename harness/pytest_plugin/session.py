@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -44,7 +45,8 @@ EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on 
 SHARE_KEY = "topology_share"  # workerinput: the folder of the shared topology's lock and state (controller-made)
 OWNER_KEY = "topology_owner"  # workerinput: the controller's owner id, the owner label of the shared topology
 RESULTS_KEY = "topology_results"  # workeroutput: a worker's pact, drift and fuzz results, pickled, for the controller
-active_key = pytest.StashKey[list]()  # every topology running for this session (session, module, ... fixtures)
+# every topology running for this session (session, module, ... fixtures)
+active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
 
 
 def active_topologies(config: pytest.Config) -> list[Topology]:
@@ -52,14 +54,15 @@ def active_topologies(config: pytest.Config) -> list[Topology]:
 
 
 @contextlib.contextmanager
-def terminal_visible(config: pytest.Config):  # noqa: ANN201 - Iterator[None]
+def terminal_visible(config: pytest.Config) -> Iterator[None]:
     """Progress printed while a fixture starts a topology reaches the terminal even under output capture."""
     capture = config.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         yield
 
 
-LOST_EXCLUSIVE = pytest.StashKey[dict]()  # on a test: the exclusive test whose worker died during it, to put back
+# on a test: the exclusive test whose worker died during it, to put back
+LOST_EXCLUSIVE = pytest.StashKey[dict[str, str]]()
 
 
 class TopologySession:
@@ -209,6 +212,7 @@ class TopologySession:
                         self.start_error = error
                 if self.start_error is not None:  # outside the except: the report shows no chained exception
                     self._fail_in_worker(self.start_error)
+                assert self.topology is not None  # started, or pytest.exit / _fail_in_worker above
                 if self.share is None or self.topology.run_id not in self.attached_runs:
                     printer.console.print(services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
@@ -305,8 +309,9 @@ class TopologySession:
         if config.getoption("pact_drift"):
             self._collect_drift(session, items)
         if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
+            collected: list[pytest.Item | pytest.Collector] = [*items[added:]]
             config.hook.pytest_collectreport(report=pytest.CollectReport(
-                self._item_id("").removesuffix("::"), "passed", None, items[added:]))
+                self._item_id("").removesuffix("::"), "passed", None, collected))
 
     def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         from harness.contracts.drift import pact_files
@@ -438,7 +443,8 @@ class TopologySession:
         return any(item.iter_markers("topology_exclusive")) or any(item.iter_markers("edge_fault"))
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201 - its result
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None
+                                ) -> Generator[None, object, object]:
         """A worker sharing the topology: each test holds the tests lock, shared, or exclusive for a fault test
         (flock: released by the kernel if the worker dies)."""
         if self.share is None or self.worker is None:
@@ -533,7 +539,8 @@ class TopologySession:
             future.add_done_callback(done)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None
+                                ) -> Generator[None, None, None]:
         """After a fault test on a shared topology (its fixtures torn down, its edge faults removed): every service
         put back as started while no other test runs; this test's teardown report says what was done."""
         result = yield
