@@ -22,24 +22,25 @@ from typing import TYPE_CHECKING, Any
 
 from harness import errors as _errors
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # `X as X`: re-exported, for the type checkers of code that uses harness (py.typed)
     from harness.errors import *  # noqa: F403
-    from harness.runtime.service import ExecResult, Service
-    from harness.runtime.topology import StartEvent, Topology
-    from harness.spec import ready
-    from harness.spec.builder import TopologyBuilder, topology
-    from harness.spec.loader import load_topology
-    from harness.spec.model import (
-        AuthSpec,
-        BuildSpec,
-        ContractsSpec,
-        HttpCheck,
-        Mount,
-        ReadyProbe,
-        ServiceSpec,
-        TopologySpec,
-    )
-    from harness.spec.plan import StartPlan
+    from harness.runtime.service import ExecResult as ExecResult
+    from harness.runtime.service import Service as Service
+    from harness.runtime.topology import StartEvent as StartEvent
+    from harness.runtime.topology import Topology as Topology
+    from harness.spec import ready as ready
+    from harness.spec.builder import TopologyBuilder as TopologyBuilder
+    from harness.spec.builder import topology as topology
+    from harness.spec.loader import load_topology as load_topology
+    from harness.spec.model import AuthSpec as AuthSpec
+    from harness.spec.model import BuildSpec as BuildSpec
+    from harness.spec.model import ContractsSpec as ContractsSpec
+    from harness.spec.model import HttpCheck as HttpCheck
+    from harness.spec.model import Mount as Mount
+    from harness.spec.model import ReadyProbe as ReadyProbe
+    from harness.spec.model import ServiceSpec as ServiceSpec
+    from harness.spec.model import TopologySpec as TopologySpec
+    from harness.spec.plan import StartPlan as StartPlan
 
 _WHERE = {
     "load_topology": "harness.spec.loader",
