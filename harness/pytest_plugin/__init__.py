@@ -246,7 +246,7 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
             text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
             if not text.strip():
                 continue
-            if shared and running is session.topology:  # type: ignore[union-attr]
+            if shared and session is not None and running is session.topology:
                 text = "[shared by the xdist workers: their tests' lines of the same time are here too]\n" + text
             report.sections.append((f"Captured log of service {service.name} {when}", text))  # shown with it
             # kept on the item for JUnit's system-out, which joins every log section: with the service's name

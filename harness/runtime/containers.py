@@ -123,6 +123,7 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
+    # testcontainers types a Network of its own; it reads only the name
     container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
     for key, value in environment.items():  # with_env: with_envs is newer than the pin's floor (4.8)
         container.with_env(key, value)
@@ -130,6 +131,7 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         container.with_command(spec.command)
     for (port, protocol), host_port in ports.items():
         # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
+        # (testcontainers types the values as ports alone)
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
     for source, bind in binds.items():
         container.with_volume_mapping(source, bind["bind"], bind["mode"])

@@ -46,6 +46,7 @@ class InterruptsDeferred:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         for number, handler in self.previous.items():
+            # what getsignal gave: a handler, SIG_DFL or SIG_IGN (None only where C code set it before Python)
             signal.signal(number, handler)  # type: ignore[arg-type]
         if self.received and kind is None:
             raise KeyboardInterrupt(f"signal {self.received[0]}")

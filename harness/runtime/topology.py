@@ -200,9 +200,9 @@ class Topology:
         """Hides this topology's secrets in what is printed of it (errors, progress, log sections)."""
         return Masker(self.spec)
 
-    def _restore_one(self, service: Service, container: object) -> list[str]:
+    def _restore_one(self, service: Service, container: Container) -> list[str]:
         state = L.container_status(container)
-        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}  # type: ignore[attr-defined]
+        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
         left = service.left or ""
         notes = []
         if state == "paused":
@@ -212,7 +212,7 @@ class Topology:
             service.connect()
             notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
         if state in ("exited", "dead", "created"):
-            status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
+            status = str(container.attrs.get("Status", ""))
             code = re.search(r"\((-?\d+)\)", status)
             if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
                 return notes  # a job that ended well is as started: run again, it would redo its work

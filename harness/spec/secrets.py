@@ -71,12 +71,12 @@ class Masker:
 
     def __init__(self, spec: TopologySpec | None = None, extra: Iterable[str] = ()) -> None:
         values = set(extra) | secret_values(os.environ)  # a CI token the shell passes on, too
-        services = spec.services.values() if spec is not None else ()
         if spec is not None:
             values |= spec.interpolation_secrets  # a compose file's `.env`: `${VAR}` puts them anywhere
-        for service in services:
-            values |= secret_values(environment_of(spec, service))  # type: ignore[arg-type]
-            values |= {text for file in service.files if file.secret for text in (file.content, file.content.strip())}
+            for service in spec.services.values():
+                values |= secret_values(environment_of(spec, service))
+                values |= {text for file in service.files if file.secret
+                           for text in (file.content, file.content.strip())}
             if service.auth is not None:
                 if service.auth.client_credentials is not None:
                     values.add(service.auth.client_credentials.client_secret)
