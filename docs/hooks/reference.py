@@ -64,8 +64,9 @@ def _cli_options() -> Iterator[Option]:
             if isinstance(action, argparse._HelpAction):
                 continue
             flags = ", ".join(action.option_strings) or (action.metavar or action.dest).upper()
-            yield Option(f"harness {name}", flags, _value(action.metavar, action.choices, action.nargs == 0),
-                         _default(action.default), action.help or "")
+            value = (action.metavar or action.dest.upper()) if action.option_strings else ""  # a positional: its name
+            yield Option(f"harness {name}", flags, _value(value, action.choices, action.nargs == 0),
+                         _default(action.default), (action.help or "").replace("%%", "%"))  # argparse's escape
 
 
 def _value(metavar: Any, choices: Any, flag: bool) -> str:
@@ -93,8 +94,8 @@ class _Recorder:
 
     def addoption(self, *flags: str, **kwargs: Any) -> None:
         flag = kwargs.get("action") in ("store_true", "store_false")
-        self.options.append(Option("pytest", ", ".join(flags), _value(kwargs.get("metavar"), kwargs.get("choices"),
-                                                                      flag),
+        value = kwargs.get("metavar") or flags[0].lstrip("-").replace("-", "_").upper()
+        self.options.append(Option("pytest", ", ".join(flags), _value(value, kwargs.get("choices"), flag),
                                    _default(kwargs.get("default")), kwargs.get("help", "")))
 
     def addini(self, name: str, help: str, type: str | None = None, default: Any = None) -> None:  # noqa: A002
