@@ -2,7 +2,7 @@
 
 A page asks for a table with a marker line, `<!-- reference: NAME -->`, replaced by `RENDERERS[NAME]()`:
 
-    options        every option of the CLI and the pytest plugin, with its ini key          (`options()`)
+    options        every option of the CLI and the pytest plugin, with its ini key, from harness.options' table
     topology-keys  every key of a topology file (and of `x-topology:` in a compose file), from the model's field
                    descriptions                                                             (`topology_keys()`)
     exit-codes     the CLI's exit codes, from harness.errors                                (`exit_codes()`)
@@ -13,7 +13,6 @@ Each renderer reads the code only (no Docker, nothing written): tests/unit/test_
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
 import types
@@ -35,91 +34,55 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str: 
 
 # --- options ---------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Option:
-    """One option as a person writes it. `where`: `harness COMMAND`, `pytest` or `pytest ini`."""
-
-    where: str
-    flags: str
-    value: str
-    default: str
-    help: str
+# how the table's features are titled on the page, in this order; the one-command options follow under their command
+FEATURES = {"topology": "The topology (every command that reads one, and pytest)", "session": "The pytest session",
+            "contracts": "Contracts", "fuzz": "Fuzzing", "report": "Reports"}
 
 
-def options() -> list[Option]:
-    """Every option of both front-ends, in the order their help lists them.
+def options() -> tuple[Any, ...]:
+    """Every option of both front-ends: harness.options' table (`Option` records: name, feature, help, kind, default,
+    metavar, cli, commands, pytest, ini, ...), in its order."""
+    from harness.options import options as table
 
-    Read from what exists today: the argparse parser of `harness` and what the pytest plugin's `pytest_addoption`
-    declares. Once harness.options holds the one table of every option, this is the one function to rewrite.
-    """
-    return [*_cli_options(), *_pytest_options()]
-
-
-def _cli_options() -> Iterator[Option]:
-    from harness.cli import _parser
-
-    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    for name, command in commands.choices.items():
-        for action in command._actions:
-            if isinstance(action, argparse._HelpAction):
-                continue
-            flags = ", ".join(action.option_strings) or (action.metavar or action.dest).upper()
-            value = (action.metavar or action.dest.upper()) if action.option_strings else ""  # a positional: its name
-            yield Option(f"harness {name}", flags, _value(value, action.choices, action.nargs == 0),
-                         _default(action.default), (action.help or "").replace("%%", "%"))  # argparse's escape
-
-
-def _value(metavar: Any, choices: Any, flag: bool) -> str:
-    if flag:
-        return ""
-    if choices:
-        return ", ".join(str(c) for c in choices)
-    return str(metavar or "")
-
-
-def _default(value: Any) -> str:
-    if value in (None, False, [], argparse.SUPPRESS):
-        return ""
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-class _Recorder:
-    """Stands for pytest's Parser and its option group: records what `pytest_addoption` declares."""
-
-    def __init__(self) -> None:
-        self.options: list[Option] = []
-
-    def getgroup(self, *_: Any, **__: Any) -> _Recorder:
-        return self
-
-    def addoption(self, *flags: str, **kwargs: Any) -> None:
-        flag = kwargs.get("action") in ("store_true", "store_false")
-        value = kwargs.get("metavar") or flags[0].lstrip("-").replace("-", "_").upper()
-        self.options.append(Option("pytest", ", ".join(flags), _value(value, kwargs.get("choices"), flag),
-                                   _default(kwargs.get("default")), kwargs.get("help", "")))
-
-    def addini(self, name: str, help: str, type: str | None = None, default: Any = None) -> None:  # noqa: A002
-        self.options.append(Option("pytest ini", name, type or "string", _default(default), help))
-
-
-def _pytest_options() -> list[Option]:
-    from harness.pytest_plugin import pytest_addoption
-
-    recorder = _Recorder()
-    pytest_addoption(recorder)  # type: ignore[arg-type]
-    return recorder.options
+    return table()
 
 
 def options_reference() -> str:
-    sections: dict[str, list[Option]] = {}
+    from harness.options import COMMANDS
+
+    groups: dict[str, list[Any]] = {}
     for option in options():
-        sections.setdefault(option.where, []).append(option)
+        groups.setdefault(option.feature, []).append(option)
+    order = [*FEATURES, *(feature for feature in groups if feature not in FEATURES)]
     out = []
-    for where, rows in sections.items():
-        out += [f"### `{where}`", "", "| option | value | default | what it does |", "|---|---|---|---|"]
-        out += [f"| `{o.flags}` | {_code(o.value)} | {_code(o.default)} | {_cell(o.help)} |" for o in rows]
+    for feature in order:
+        title = FEATURES.get(feature) or f"`harness {feature}`: {COMMANDS[feature]}"
+        out += [f"### {title}", "", "| `harness` | pytest | ini key | value | default | what it does |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {_cli_cell(o)} | {_code(o.pytest or '')} | {_code(o.ini or '')} | {_value(o)} | "
+                f"{_code(_default(o.default))} | {_cell(o.help)} |" for o in groups.get(feature, [])]
         out.append("")
     return "\n".join(out)
+
+
+def _cli_cell(option: Any) -> str:
+    if not option.cli:
+        return ""
+    flags = ", ".join(f"`{flag}`" for flag in option.cli)
+    return f"{flags} ({', '.join(option.commands)})"
+
+
+def _value(option: Any) -> str:
+    if option.kind is bool:
+        return "(a switch)"
+    metavar = option.metavar or option.name.upper()
+    return _code(metavar.replace("|", ", ")) + (" (repeatable)" if option.repeatable else "")
+
+
+def _default(value: Any) -> str:
+    if value in (None, False, [], ()):
+        return ""
+    return str(value)
 
 
 # --- topology keys ---------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.cli import _parser
+from harness.cli.parser import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```$", re.DOTALL | re.MULTILINE)
@@ -142,7 +142,7 @@ def pytest_flags() -> set[str]:
 
 
 def harness_flags(command: str) -> set[str]:
-    sub = next(a for a in _parser()._actions if a.dest == "command").choices[command]
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
     return {flag for action in sub._actions for flag in action.option_strings} - {"-h", "--help"}
 
 
@@ -161,11 +161,14 @@ def check_command(argv: list[str], block: Block, pytest_flags: set[str], synopsi
         flags = {f.strip("[]").split("=")[0] for a in args for f in a.split("|") if f.strip("[]").startswith("-")}
         unknown = flags - harness_flags(args[0])
         assert not unknown, f"{block}: harness {args[0]} has no option {', '.join(sorted(unknown))}"
+        bare = args[0] != "logs" and len(args) > 1 and not args[1].startswith(("-", "[-"))
+        assert not bare, f"{block}: `{shlex.join(argv)}`: the file is `--topology FILE`"
     elif program == "harness":
         try:
-            _parser().parse_args(args)
+            args = build_parser().parse_args(args)
         except SystemExit:
             pytest.fail(f"{block}: `{shlex.join(argv)}` is refused by harness's parser (its message is above)")
+        assert not getattr(args, "files", None), f"{block}: `{shlex.join(argv)}`: the file is `--topology FILE`"
     else:
         pytest.fail(f"{block}: cannot check `{shlex.join(argv)}` (harness, pytest and make are): mark it skip")
 
@@ -216,15 +219,19 @@ def test_the_errors_reference_has_every_error_class_and_exit_code():
 
 
 def test_the_options_reference_has_every_option_of_both_front_ends(pytest_flags):
-    rows = reference.options()
-    documented = {flag for row in rows if row.where == "pytest" for flag in row.flags.split(", ")}
+    from harness.options import COMMANDS, options
+
+    text = reference.options_reference()
+    for option in options():
+        row = next(line for line in text.splitlines() if f"| {option.help} |" in line)
+        for flag in (*option.cli, option.pytest, option.ini):
+            assert flag is None or f"`{flag}`" in row, (option.name, flag)
     plugin_flags = {f for f in pytest_flags if f.startswith(("--topology", "--pact", "--fuzz", "--image-substitute"))}
-    assert plugin_flags <= documented
-    for command in ("up", "down", "verify", "fuzz", "drift", "fault", "graph", "logs", "ps", "prune"):
-        cli = {flag for row in rows if row.where == f"harness {command}" for flag in row.flags.split(", ")}
-        assert harness_flags(command) <= cli, command
-    assert {"topology", "pact_dir", "topology_report"} <= {row.flags for row in rows if row.where == "pytest ini"}
-    assert "| `--fuzz-mode` | `positive, negative, all` |" in reference.options_reference()
+    assert plugin_flags == {o.pytest for o in options() if o.pytest}
+    for command in COMMANDS:
+        in_table = {flag for o in options() if command in o.commands for flag in o.cli if flag.startswith("-")}
+        assert harness_flags(command) == in_table, command
+    assert "| `--mode` (fuzz) | `--fuzz-mode` |  | `positive, negative, all` |" in text
 
 
 def test_the_hook_fills_every_marker_and_refuses_an_unknown_one():
