@@ -181,6 +181,14 @@ def test_shell_blocks_are_commands_that_exist(block, pytest_flags):
         check_command(argv, block, pytest_flags, synopsis=block.kind == "flags")
 
 
+def test_the_layout_names_every_module_of_the_harness_package():
+    tree = next(b for b in ALL if b.page == "docs/contributing/index.md" and b.body.startswith("harness/"))
+    named = set(re.findall(r"^  ([\w.]+/?)", tree.body, re.MULTILINE))
+    present = {f"{p.name}/" if p.is_dir() else p.name for p in (ROOT / "harness").iterdir()
+               if p.name != "__pycache__" and (p.is_dir() or p.suffix == ".py")}
+    assert named == present, f"docs/contributing/index.md's layout: missing {present - named}, gone {named - present}"
+
+
 # --- the generated reference -----------------------------------------------------------------------------------------
 
 sys.path.insert(0, str(ROOT / "docs" / "hooks"))
