@@ -258,7 +258,10 @@ def _fields(cls: type) -> str:
 # --- table cells -----------------------------------------------------------------------------------------------------
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: on one line, `|` escaped, and `{` outside code spans as an entity (else Markdown's attr_list
+    takes a trailing `{...}` for attributes and drops it)."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    return "`".join(part if i % 2 else part.replace("{", "&#123;") for i, part in enumerate(parts))
 
 
 def _code(text: str) -> str:
