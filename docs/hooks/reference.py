@@ -56,9 +56,9 @@ def options_reference() -> str:
     order = [*FEATURES, *(feature for feature in groups if feature not in FEATURES)]
     out = []
     for feature in order:
-        title = FEATURES.get(feature) or f"`harness {feature}`: {COMMANDS[feature]}"
-        out += [f"### {title}", "", "| `harness` | pytest | ini key | value | default | what it does |",
-                "|---|---|---|---|---|---|"]
+        title = FEATURES.get(feature) or f"`harness {feature}`"
+        out += [f"### {title}", ""] + ([f"{_cell(COMMANDS[feature]).capitalize()}.", ""] if feature in COMMANDS else [])
+        out += ["| `harness` | pytest | ini key | value | default | what it does |", "|---|---|---|---|---|---|"]
         out += [f"| {_cli_cell(o)} | {_code(o.pytest or '')} | {_code(o.ini or '')} | {_value(o)} | "
                 f"{_code(_default(o.default))} | {_cell(o.help)} |" for o in groups.get(feature, [])]
         out.append("")
@@ -68,8 +68,12 @@ def options_reference() -> str:
 def _cli_cell(option: Any) -> str:
     if not option.cli:
         return ""
+    from harness.options.table import TOPOLOGY_COMMANDS
+
     flags = ", ".join(f"`{flag}`" for flag in option.cli)
-    return f"{flags} ({', '.join(option.commands)})"
+    where = "every command that reads a topology" if option.commands == TOPOLOGY_COMMANDS else ", ".join(
+        option.commands)
+    return f"{flags} ({where})"
 
 
 def _value(option: Any) -> str:
