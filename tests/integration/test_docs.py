@@ -21,3 +21,22 @@ def test_docker_blocks_run_and_leave_nothing(block, tmp_path, monkeypatch, docke
 
 def test_there_are_docker_blocks_but_few():
     assert 1 <= len(of("docker")) <= 5
+
+
+def test_getting_started_runs_as_written(tmp_path, docker_client):
+    """The first topology and the first test of the getting-started page, saved as it says, pass under `pytest
+    --topology topology.yaml`, and the session leaves nothing behind."""
+    import subprocess
+    import sys
+
+    page = [b for b in of("run") if b.page == "docs/getting-started.md"]
+    topology = next(b for b in page if b.lang == "yaml")
+    test = next(b for b in page if b.lang == "python")
+    (tmp_path / "topology.yaml").write_text(topology.body)
+    (tmp_path / "test_redis.py").write_text(test.body)
+    run = subprocess.run([sys.executable, "-m", "pytest", "--topology", "topology.yaml", "-p", "no:cacheprovider",
+                          "-p", "no:schemathesis", "-p", "no:hypothesispytest"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout
+    assert harness_resources(docker_client, "first", tmp_path / "topology.yaml") == []
