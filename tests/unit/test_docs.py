@@ -13,6 +13,8 @@ with it (a block without one fails):
                                              ini / toml: parsed
     <!-- doc-test: flags -->                 bash synopsis ([optional] parts, A|B): every option of each
                                              `harness COMMAND` / `pytest` line exists there
+                                             python with `topology: FILE` (a file of this repository): its tests
+                                               also pass under `pytest --topology FILE` (tests/integration/test_docs.py)
     <!-- doc-test: docker -->                python that needs the engine: run by tests/integration/test_docs.py
     <!-- doc-test: skip REASON -->           not run, for the reason written
 """
