@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint typecheck test-floor test-podman bench bench-overhead clean
+.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman bench bench-overhead clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -27,7 +27,12 @@ unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check harness tests bench scenarios fixtures
+	$(VENV)/bin/ruff check harness tests bench scenarios fixtures docs/hooks
+
+# The docs site into site/ (mkdocs.yml): offline, any warning fails it; the reference pages are rendered from the code
+# (docs/hooks/reference.py). Open site/index.html.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # mypy strict on harness/ (pyproject.toml: [tool.mypy])
 typecheck: venv
@@ -103,4 +108,4 @@ report-tools:
 
 clean:
 	-$(VENV)/bin/harness down
-	rm -rf $(VENV) $(FLOOR) $(CORE) reports
+	rm -rf $(VENV) $(FLOOR) $(CORE) reports site

@@ -115,7 +115,8 @@ class FuzzOperation(ReportingItem):
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def runtest(self) -> None:
-        from harness.report.fuzz import PYTEST_FLAGS, Rerun, findings_text
+        from harness.pytest_plugin.options import fuzz_rerun
+        from harness.report.fuzz import findings_text
 
         if self.excluded:
             skip(f"excluded: {self.excluded}")
@@ -124,21 +125,17 @@ class FuzzOperation(ReportingItem):
         result = self._result()
         mine = result.findings_for(self.operation)
         if mine:
-            raise ReportedFailure(findings_text(result, mine, rerun=Rerun(self._command(PYTEST_FLAGS), PYTEST_FLAGS)))
+            raise ReportedFailure(findings_text(result, mine, rerun=fuzz_rerun(self.config)))
         if self.operation == "stateful" and result.stateful_not_run:
             skip(result.stateful_not_run)  # nothing was checked: not a pass
 
     def _result(self) -> Any:
-        from harness.fuzz.session import FuzzOptions, split_names
+        from harness.pytest_plugin.options import resolved
 
         runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
         if self.service not in runs:
             config = self.config
-            options = FuzzOptions(
-                max_examples=config.getoption("fuzz_max_examples"), seed=config.getoption("fuzz_seed"),
-                checks=split_names(config.getoption("fuzz_checks")),
-                phases=split_names(config.getoption("fuzz_phases")),
-                mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
+            options = resolved(config).fuzz_options(
                 cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
             selected = {i.service for i in self.session.items
                         if isinstance(i, FuzzOperation) and not i.problem and not i.excluded}
@@ -149,19 +146,6 @@ class FuzzOperation(ReportingItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
-
-    def _command(self, flags: dict[str, str]) -> list[str]:
-        """This pytest session's command line without the options that choose the fuzzing (`flags`, each with its
-        value): a rerun hint adds them as the run used them."""
-        given, words, skip_value = list(self.config.invocation_params.args), ["pytest"], False
-        for word in given:
-            if skip_value:
-                skip_value = False
-            elif word in flags.values():
-                skip_value = True
-            elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
-                words.append(word)
-        return words
 
 
 class PactDrift(ReportingItem):

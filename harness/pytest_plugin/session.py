@@ -15,6 +15,7 @@ runs a worker starts hold the shared lock until they end.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import json
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification, one_line_repr
-from harness.pytest_plugin.pact import ini_relative
+from harness.pytest_plugin.options import resolved
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -72,9 +73,11 @@ class TopologySession:
         self.config = config
         self.files = files  # several: compose files merged by Compose
         self.file = files[0]  # the plugin's items are under it
-        self.reuse = bool(config.getoption("topology_reuse") or config.getini("topology_reuse"))
-        self.keep = bool(config.getoption("topology_keep")) or self.reuse
-        per_worker = bool(config.getoption("topology_per_worker") or config.getini("topology_per_worker"))
+        self.options = resolved(config)  # every option, the ini's included, validated once
+        self.topology_options = dataclasses.replace(self.options.topology, files=tuple(files))
+        self.reuse = bool(self.options.topology_reuse)
+        self.keep = bool(self.options.topology_keep) or self.reuse
+        per_worker = bool(self.options.topology_per_worker)
         worker_input: dict[str, Any] = getattr(config, "workerinput", {})
         self.worker: str | None = worker_input.get("workerid")  # pytest-xdist worker: gw0, gw1, ...
         # shared (xdist, not per worker): the folder of the lock and state, and the controller's owner id
@@ -109,24 +112,16 @@ class TopologySession:
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
         from harness.runtime.interrupts import interrupt_on_sigterm
-        from harness.spec.loader import load_topology, parse_substitutes
 
         self.session = session
         config = self.config
-        env_file = config.getoption("topology_env_file") or (
-            ini_relative(config, str(config.getini("topology_env_file"))) if config.getini("topology_env_file")
-            else None)
         try:
-            substitutes = {**parse_substitutes(config.getini("image_substitutes"), "ini image_substitutes"),
-                           **parse_substitutes(config.getoption("image_substitute"))}
-            self.spec = load_topology(self.files, profiles=[*config.getini("topology_profiles"),
-                                                           *config.getoption("topology_profile")],
-                                      env_file=env_file, image_substitutes=substitutes)
+            self.spec = self.topology_options.load()
         except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
-        if config.getoption("fuzz"):  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
+        if self.options.fuzz:  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
             self._check_fuzz_options()
-        if config.getoption("pact_verify"):  # likewise: every problem of the pact files, before anything starts
+        if self.options.pact_verify:  # likewise: every problem of the pact files, before anything starts
             self.pact_selection = self._select_pacts()
         if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
             try:
@@ -156,8 +151,7 @@ class TopologySession:
         """--pact-drift without --pact-verify and --fuzz: its items start nothing (a document a service serves comes
         from a topology kept running, if any), so the engine is checked only when a collected test needs the
         topology (pytest_collection_finish)."""
-        options = self.config.getoption
-        return bool(options("pact_drift")) and not options("pact_verify") and not options("fuzz")
+        return self.options.pact_drift and not self.options.pact_verify and not self.options.fuzz
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         from harness.errors import HarnessError
@@ -302,11 +296,11 @@ class TopologySession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         added = len(items)
-        if config.getoption("pact_verify"):
+        if self.options.pact_verify:
             self._collect_pacts(session, items)
-        if config.getoption("fuzz"):
+        if self.options.fuzz:
             self._collect_fuzz(session, items)
-        if config.getoption("pact_drift"):
+        if self.options.pact_drift:
             self._collect_drift(session, items)
         if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
             collected: list[pytest.Item | pytest.Collector] = [*items[added:]]
@@ -330,17 +324,12 @@ class TopologySession:
         """--fuzz: the services it fuzzes; a topology with none to fuzz, a misspelt check or phase, ... is a usage
         error (as `harness fuzz` refuses them: a run that checks nothing must not pass)."""
         from harness.errors import HarnessError
-        from harness.fuzz.session import FuzzOptions, fuzz_targets, refuse_unknown_names, split_names
+        from harness.fuzz.session import fuzz_targets, refuse_unknown_names
 
         assert self.spec is not None
-        option = self.config.getoption
         try:
-            names = fuzz_targets(self.spec, option("fuzz_service"))
-            refuse_unknown_names(self.spec, names, FuzzOptions(checks=split_names(option("fuzz_checks")),
-                                                               phases=split_names(option("fuzz_phases")),
-                                                               max_examples=option("fuzz_max_examples")),
-                                 flags={"checks": "--fuzz-checks", "phases": "--fuzz-phases",
-                                        "max_examples": "--fuzz-max-examples"})
+            names = fuzz_targets(self.spec, self.options.fuzz_service)
+            refuse_unknown_names(self.spec, names, self.options.fuzz_options(), self.options.flags("fuzz"))
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
         return names
@@ -392,9 +381,9 @@ class TopologySession:
         from harness.errors import HarnessError
 
         assert self.spec is not None
-        folder = self.config.getoption("pacts") or self.config.getoption("pact_dir")
+        folder = self.options.pacts or (self.options.pact_dir if "pact_dir" in self.options.given else None)
         try:
-            return select_pacts(self.spec, Path(folder) if folder else None)
+            return select_pacts(self.spec, folder)
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
 
@@ -673,8 +662,8 @@ class TopologySession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.worker is not None:
             return  # an xdist worker: the controller reports the whole run
-        options = self.config.getoption
-        if self.lost and (options("pact_verify") or options("pact_drift") or options("fuzz")
+        options = self.options
+        if self.lost and (options.pact_verify or options.pact_drift or options.fuzz
                           or self.config.pluginmanager.has_plugin("harness-report-page")):
             terminalreporter.section("results of xdist workers that could not be collected", red=True)
             for note in self.lost:
@@ -696,7 +685,7 @@ class TopologySession:
             terminalreporter.section("topology kept running")
             for name, url in self.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
-            terminalreporter.write_line(f"remove it with: harness down {' '.join(map(str, self.files))}")
+            terminalreporter.write_line(f"remove it with: {self.topology_options.command('harness down')}")
 
     def _report_fuzzing(self, terminalreporter: Any) -> None:
         """A line per fuzzed service, in the order they ran: its seed, mode, phases and checks, and its verdict."""

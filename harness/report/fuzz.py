@@ -20,7 +20,7 @@ from harness.report.junit import Case, write_junit
 class Rerun:
     """How a front-end is run again: its command without the options that choose the fuzzing (`harness fuzz
     --topology t.yaml`), and its flag for each of those (seed, service, mode, checks, phases, max_examples,
-    workers)."""
+    workers), as the front-end's options name them (harness.options: `ResolvedOptions.flags("fuzz")`)."""
 
     command: list[str]
     flags: dict[str, str] = field(default_factory=dict)
@@ -34,13 +34,6 @@ class Rerun:
         for name, value in result.given.items():
             words += [self.flags[name], value]
         return shlex.join(words)
-
-
-CLI_FLAGS = {"seed": "--seed", "service": "--service", "mode": "--mode", "checks": "--checks", "phases": "--phases",
-             "max_examples": "--max-examples", "workers": "--workers"}
-PYTEST_FLAGS = {name: "--fuzz-" + flag.removeprefix("--") for name, flag in CLI_FLAGS.items()}
-CLI_RERUN = Rerun(["harness", "fuzz"], CLI_FLAGS)
-PYTEST_RERUN = Rerun(["pytest", "--fuzz"], PYTEST_FLAGS)
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -60,7 +53,7 @@ def run_headline(names: Iterable[str], seed: int, settings: dict[str, str], defa
     return f"fuzzing {', '.join(names)}, one after another, with seed {seed}; " + "; ".join(said)
 
 
-def print_result(result: ServiceResult, err: Console, rerun: Rerun = CLI_RERUN) -> None:
+def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None) -> None:
     if result.passed:
         err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
     else:
@@ -76,7 +69,7 @@ def excluded_text(result: ServiceResult) -> str:
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
 
-def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun = CLI_RERUN) -> str:
+def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun | None = None) -> str:
     """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
     to rerun with the same seed."""
     lines: list[str] = []
@@ -90,7 +83,8 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun =
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
         lines += log_text(finding)
-    lines.append("  rerun with: " + rerun.for_result(result))
+    if rerun is not None:  # the front-end's command (without one: no hint)
+        lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
@@ -102,7 +96,7 @@ def log_text(finding: Finding) -> list[str]:
     return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CLI_RERUN) -> Path:
+def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun | None = None) -> Path:
     """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
     when something was found about it (a base path, an engine error), and a skipped one per written exclusion
     ("excluded CHECK", the reason). A case with an error-kind finding is an

@@ -55,19 +55,23 @@ class _Strict(BaseModel):
 
 
 class HttpCheck(_Strict):
-    port: Port
-    path: str = "/"
-    status: int = 200
+    port: Port = Field(description="container port to GET")
+    path: str = Field(default="/", description="path to GET")
+    status: int = Field(default=200, description="the status that means ready")
 
 
 class ReadyProbe(_Strict):
     """How to tell a service is ready. Exactly one of http, tcp, log, command."""
 
-    http: HttpCheck | None = None
-    tcp: Port | None = None
-    log: str | None = None
-    times: int = Field(default=1, ge=1)
-    command: str | list[str] | None = None
+    http: HttpCheck | None = Field(
+        default=None, description="ready when an HTTP GET from the host answers with `status`")
+    tcp: Port | None = Field(
+        default=None, description="ready when this container port accepts a TCP connection from the host")
+    log: str | None = Field(
+        default=None, description="ready when the service's log has this line (a substring) `times` times")
+    times: int = Field(default=1, ge=1, description="how many times the `log` line must be seen")
+    command: str | list[str] | None = Field(
+        default=None, description="ready when this command exits 0 inside the container (a string runs in a shell)")
     interval: float = Field(default=0.1, gt=0, description="seconds between attempts")
 
     @model_validator(mode="after")
@@ -98,10 +102,12 @@ class ReadyProbe(_Strict):
 
 
 class BuildSpec(_Strict):
-    context: str
-    dockerfile: str = "Dockerfile"
-    args: dict[str, str] = Field(default_factory=dict)
-    target: str | None = None  # the stage of a multi-stage Dockerfile to build up to
+    context: str = Field(description="the build context folder, relative to the topology file")
+    dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
+    args: dict[str, str] = Field(default_factory=dict, description="build arguments (`--build-arg`)")
+    target: str | None = Field(
+        default=None,
+        description="the stage of a multi-stage Dockerfile to build up to")
 
     @field_validator("args", mode="before")
     @classmethod
@@ -116,13 +122,18 @@ class Mount(_Strict):
     `create_host_path: true`: a missing source folder is created by the engine, as for Compose's short syntax;
     `selinux` ('z' shared, 'Z' private relabelling) and `propagation` (rprivate, rslave, ...) as Compose passes them."""
 
-    source: str
-    target: str
-    read_only: bool = True
-    copied: bool = Field(default=False, alias="copy")  # `copy` in files: BaseModel.copy is a method
-    create_host_path: bool = False
-    selinux: Literal["z", "Z"] | None = None
-    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = None
+    source: str = Field(description="a host file or folder, relative to the topology file")
+    target: str = Field(description="absolute path in the container")
+    read_only: bool = Field(
+        default=True, description="mounted read-only (`SOURCE:/target:rw` in the short form: false)")
+    copied: bool = Field(
+        default=False, alias="copy",
+        # `copy` in files: BaseModel.copy is a method
+        description="copied into the container before it starts instead of mounted (the container's own copy)")
+    create_host_path: bool = Field(default=False, description="a missing source folder is created by the engine")
+    selinux: Literal["z", "Z"] | None = Field(default=None, description="SELinux relabelling: 'z' shared, 'Z' private")
+    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = Field(
+        default=None, description="bind propagation, as Docker's")
 
     @model_validator(mode="before")
     @classmethod
@@ -141,10 +152,10 @@ class ContainerFile(_Strict):
     `environment:` or `content:` (Compose copies them in the same way). `mode`: permission bits (default 0o444)."""
 
     target: str = Field(pattern=r"^/", description="absolute path in the container")
-    content: str = Field(repr=False)
-    uid: int = Field(default=0, ge=0)
-    gid: int = Field(default=0, ge=0)
-    mode: int = Field(default=0o444, ge=0, le=0o7777)
+    content: str = Field(repr=False, description="the file's text")
+    uid: int = Field(default=0, ge=0, description="owner user id")
+    gid: int = Field(default=0, ge=0, description="owner group id")
+    mode: int = Field(default=0o444, ge=0, le=0o7777, description="permission bits")
     secret: bool = Field(default=False, description="its content is hidden wherever the harness prints")
 
 
@@ -152,12 +163,12 @@ class VolumeMount(_Strict):
     """A Docker volume: named (`source`, shared by the services of one run) or anonymous (no `source`). Created
     for each run with the run's labels and removed with it."""
 
-    source: str | None = None
-    target: str
-    read_only: bool = False
+    source: str | None = Field(default=None, description="a named volume of the run (none: an anonymous volume)")
+    target: str = Field(description="absolute path in the container")
+    read_only: bool = Field(default=False, description="mounted read-only")
     nocopy: bool = Field(default=False, description="do not copy the image's files at `target` into a new volume")
     subpath: str | None = Field(default=None, description="mount only this folder of the volume (Docker 26+)")
-    selinux: Literal["z", "Z"] | None = None
+    selinux: Literal["z", "Z"] | None = Field(default=None, description="SELinux relabelling: 'z' shared, 'Z' private")
 
     @model_validator(mode="before")
     @classmethod
@@ -176,10 +187,12 @@ class Healthcheck(_Strict):
     """The container's Docker HEALTHCHECK (as `docker inspect` shows it). Durations in seconds."""
 
     test: list[str] = Field(min_length=1, description="['CMD', ...], ['CMD-SHELL', '...'] or ['NONE']")
-    interval: float | None = Field(default=None, ge=0)
-    timeout: float | None = Field(default=None, ge=0)
-    retries: int | None = Field(default=None, ge=0)
-    start_period: float | None = Field(default=None, ge=0)
+    interval: float | None = Field(
+        default=None, ge=0,
+        description="seconds between Docker's checks (the harness runs the test every 0.1 s while it waits)")
+    timeout: float | None = Field(default=None, ge=0, description="seconds one check may take")
+    retries: int | None = Field(default=None, ge=0, description="failed checks before Docker calls it unhealthy")
+    start_period: float | None = Field(default=None, ge=0, description="seconds during which failures do not count")
 
     @field_validator("test", mode="before")
     @classmethod
@@ -202,25 +215,29 @@ class Healthcheck(_Strict):
 
 
 class Ulimit(_Strict):
-    soft: int
-    hard: int
+    soft: int = Field(description="the soft limit")
+    hard: int = Field(description="the hard limit")
 
 
 class ClientCredentials(_Strict):
     """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
 
-    token_service: str
-    token_path: str = "/oauth/token"
-    client_id: str
-    client_secret: str
-    audience: str | None = None
+    token_service: str = Field(description="the service of the topology that issues the tokens")
+    token_path: str = Field(default="/oauth/token", description="the token endpoint's path on that service")
+    client_id: str = Field(description="the client's id")
+    client_secret: str = Field(description="the client's secret (hidden in every message and report)")
+    audience: str | None = Field(
+        default=None, description="the `audience` form field, when the token service needs one")
 
 
 class AuthSpec(_Strict):
     """How a tool (fuzzing) authenticates to a service. Exactly one of the three."""
 
-    client_credentials: ClientCredentials | None = None
-    headers: dict[str, str] | None = None  # fixed headers, e.g. an API key
+    client_credentials: ClientCredentials | None = Field(
+        default=None, description="a bearer token from another service of the topology")
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="fixed headers sent with every request, e.g. an API key")
     hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$",
                              description="module:function(topology) -> headers, called again when they expire")
 
@@ -232,15 +249,19 @@ class AuthSpec(_Strict):
 
 
 class ExcludedCheck(_Strict):
-    check: str
+    check: str = Field(description="a schemathesis check, or a kind of error finding (missing_auth, no_requests, ...)")
     reason: str = Field(min_length=10, description="why this check does not apply: a written reason is required")
 
 
 class FuzzSpec(_Strict):
-    checks: list[str] | None = None  # None: the harness's defaults
+    checks: list[str] | None = Field(
+        default=None,
+        description="schemathesis checks to run (default: those `st run` runs)")  # None: the harness's defaults
     mode: Literal["positive", "negative", "all"] | None = Field(
-        default=None, description="data schemathesis generates: valid (positive, the default), invalid, or both")
-    exclude: list[ExcludedCheck] = Field(default_factory=list)
+        default=None, description="data schemathesis generates: valid (positive), invalid (negative) or both "
+                                  "(all); default: `st run`'s (all)")
+    exclude: list[ExcludedCheck] = Field(
+        default_factory=list, description="checks left out, each with a written reason")
 
 
 # What a change of each service key does to a running container (a kept run updated from an edited file):
@@ -258,47 +279,63 @@ HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeou
 
 
 class ServiceSpec(_Strict):
-    image: str | None = None  # beside `build:`, the built image is also tagged with this name
-    build: BuildSpec | None = None
-    entrypoint: str | list[str] | None = None
-    command: str | list[str] | None = None
-    working_dir: str | None = None
-    user: str | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    image: str | None = Field(
+        default=None,
+        description="an image name; beside `build:`, the built image is also tagged with it")
+    build: BuildSpec | None = Field(
+        default=None, description="a build context folder, or {context, dockerfile, args, target}")
+    entrypoint: str | list[str] | None = Field(
+        default=None, description="overrides the image's ENTRYPOINT (a string or a list)")
+    command: str | list[str] | None = Field(default=None, description="overrides the image's CMD (a string or a list)")
+    working_dir: str | None = Field(default=None, description="the working directory in the container")
+    user: str | None = Field(default=None, description="user (and group) the process runs as")
+    environment: dict[str, str] = Field(default_factory=dict, description="variables of the container")
     env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
                                                                   "topology file; `environment:` wins")
     ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
                                                                       "'8000-8002'; each published on a free port "
                                                                       "of 127.0.0.1")
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(
+        default_factory=list, description="services that must be ready before this one starts")
     restart_on_replace: list[str] = Field(
         default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
-    ready: ReadyProbe | None = None
-    healthcheck: Healthcheck | None = None
+    ready: ReadyProbe | None = Field(
+        default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")
+    healthcheck: Healthcheck | None = Field(
+        default=None,
+        description="the container's Docker HEALTHCHECK; its test is the readiness probe when there is no `ready:`")
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
-    aliases: list[str] = Field(default_factory=list)
-    mounts: list[Mount] = Field(default_factory=list)
-    files: list[ContainerFile] = Field(default_factory=list)
-    volumes: list[VolumeMount] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list, description="more names of the service on the topology's network")
+    mounts: list[Mount] = Field(
+        default_factory=list, description="host files and folders mounted (or copied) into the container")
+    files: list[ContainerFile] = Field(
+        default_factory=list, description="files written into the container before it starts")
+    volumes: list[VolumeMount] = Field(
+        default_factory=list, description="named and anonymous Docker volumes, created per run")
     tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
-    init: bool | None = None
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
-    privileged: bool = False
+    init: bool | None = Field(default=None, description="run an init process as PID 1")
+    cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
+    cap_drop: list[str] = Field(default_factory=list, description="Linux capabilities dropped")
+    privileged: bool = Field(default=False, description="a privileged container")
     extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
-    hostname: str | None = None
-    shm_size: int | str | None = None
-    ulimits: dict[str, int | Ulimit] = Field(default_factory=dict)
-    sysctls: dict[str, str] = Field(default_factory=dict)
-    stop_signal: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    platform: str | None = None
-    openapi: str | None = None
-    auth: AuthSpec | None = None
-    fuzz: FuzzSpec = Field(default_factory=FuzzSpec)
-    consumes: list[str] = Field(default_factory=list)
+    hostname: str | None = Field(default=None, description="the container's host name")
+    shm_size: int | str | None = Field(default=None, description="size of /dev/shm: bytes or '64m'")
+    ulimits: dict[str, int | Ulimit] = Field(
+        default_factory=dict, description="resource limits: a number or {soft, hard}")
+    sysctls: dict[str, str] = Field(default_factory=dict, description="kernel parameters of the container")
+    stop_signal: str | None = Field(default=None, description="the signal that stops the container")
+    labels: dict[str, str] = Field(default_factory=dict, description="container labels (besides the harness's own)")
+    platform: str | None = Field(default=None, description="the image platform, e.g. linux/amd64")
+    openapi: str | None = Field(
+        default=None,
+        description="the service's OpenAPI document: a path it serves ('/openapi.json') or a file next to the topology")
+    auth: AuthSpec | None = Field(default=None, description="how fuzzing authenticates to the service")
+    fuzz: FuzzSpec = Field(default_factory=FuzzSpec, description="how the service is fuzzed")
+    consumes: list[str] = Field(
+        default_factory=list,
+        description="services this one calls (an edge for the graph and contracts; no start order)")
     pact_name: str | None = Field(default=None, min_length=1,
                                   description="the name pacts give this service, when it is not the service's name")
 
@@ -374,9 +411,9 @@ class ExcludedPact(_Strict):
     """Pacts left out of verification, with the reason. Selects by pact file name (a glob, e.g. `legacy-*.json`), or
     by consumer and/or provider (names as the pacts write them, or the service they map to)."""
 
-    pact: str | None = None
-    consumer: str | None = None
-    provider: str | None = None
+    pact: str | None = Field(default=None, description="a pact file name or glob")
+    consumer: str | None = Field(default=None, description="the consumer's name")
+    provider: str | None = Field(default=None, description="the provider's name")
     reason: str = Field(min_length=10, description="why these pacts are not verified: a written reason is required")
 
     @model_validator(mode="after")
@@ -393,11 +430,15 @@ class ContractsSpec(_Strict):
     the path of its own state-change endpoint (called by the Pact verifier at the service's URL instead of the
     harness's handlers); `exclude` leaves pacts out with a written reason."""
 
-    pacts: str = "contracts"
-    states: list[str] = Field(default_factory=list)
-    names: dict[str, str] = Field(default_factory=dict)
-    state_url: dict[str, str] = Field(default_factory=dict)
-    exclude: list[ExcludedPact] = Field(default_factory=list)
+    pacts: str = Field(default="contracts", description="the pact folder, relative to the topology file")
+    states: list[str] = Field(
+        default_factory=list,
+        description="modules of provider-state handlers and message producers, relative to the topology file")
+    names: dict[str, str] = Field(default_factory=dict, description="pact participant names -> services")
+    state_url: dict[str, str] = Field(
+        default_factory=dict, description="provider -> the path of its own provider-state endpoint")
+    exclude: list[ExcludedPact] = Field(
+        default_factory=list, description="pacts left out of verification, each with a written reason")
 
     @field_validator("state_url")
     @classmethod
@@ -410,9 +451,11 @@ class ContractsSpec(_Strict):
 
 
 class TopologySpec(_Strict):
-    name: str | None = None
-    services: dict[str, ServiceSpec] = Field(min_length=1)
-    contracts: ContractsSpec = Field(default_factory=ContractsSpec)
+    name: str | None = Field(default=None, description="the topology's name (default: the folder holding the file)")
+    services: dict[str, ServiceSpec] = Field(
+        min_length=1, description="service name -> how to start it and tell it is ready")
+    contracts: ContractsSpec = Field(
+        default_factory=ContractsSpec, description="where the pacts and their provider-state handlers are")
     image_substitutes: dict[str, str] = Field(
         default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")

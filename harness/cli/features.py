@@ -1,0 +1,180 @@
+"""The commands of the features: verify (pacts against running providers), fuzz (schemathesis), drift (pacts against
+OpenAPI documents). Each takes the resolved options (harness.options) and the two consoles, and returns its exit
+code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from harness.cli.topologies import load
+from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
+from harness.options import ResolvedOptions
+
+if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
+    from harness.fuzz.results import ServiceResult
+    from harness.report.fuzz import Rerun
+    from harness.report.page import RunRecorder
+    from harness.runtime.topology import Progress
+    from harness.spec.model import TopologySpec
+
+
+def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, installed, require
+
+    require("harness verify", CONTRACTS_PACT)
+    from harness.contracts.matrix import edge_matrix
+    from harness.contracts.run import decided_before_running, drift_column, exit_code, select_pacts, verify_all
+    from harness.report.console import ProgressPrinter
+    from harness.report.contracts import print_result, print_summary, write_pact_junit
+    from harness.report.matrix import matrix_text, write_reports
+    from harness.runtime.topology import Topology
+
+    report = options.verify_report
+    page, matrix_folder = (report, report.parent) if _is_page(report) else (None, report)
+    if page is not None and page.resolve() == (matrix_folder / "contract-matrix.html").resolve():
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
+                          f"{matrix_folder / 'report.html'}")
+    recorder = _recorder(options, page)
+    spec = load(options, err)
+    # every problem of the files, at once
+    selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
+    for note in selection.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    decided = [decided_before_running(spec, source) for source in selection.sources]
+    results, drift = [], []
+    if all(decided):  # every pact excluded: nothing to start
+        results = [result for result in decided if result is not None]
+        for result in results:
+            print_result(result, err)
+    else:
+        with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+            for result in verify_all(topology, selection):
+                results.append(result)
+                print_result(result, err)
+            # the matrix's drift column: static; a document the service serves comes from this running topology
+            drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
+            if recorder is not None:
+                recorder.snapshot(topology)
+    edges = edge_matrix(spec, results, drift)
+    title = f"contracts of topology {spec.project}"
+    out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
+    if any(result.verdict != "excluded" for result in results):
+        as_json, as_html = write_reports(edges, matrix_folder, title)
+        out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
+    else:
+        out.print(f"nothing was verified (every pact is excluded): the contract matrix in {matrix_folder} is left as "
+                  "the last run that verified wrote it", soft_wrap=True)
+    _write_page(recorder, page, spec, out, pacts=results, drift=drift)
+    if options.junit:
+        write_pact_junit(results, options.junit)
+    out.file.flush()
+    print_summary(results, err)
+    return exit_code(results)
+
+
+def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import FUZZ, require
+
+    require("harness fuzz", FUZZ)
+    from harness.fuzz.session import fuzz_all, fuzz_targets, prepare_runs, refuse_unknown_names, run_settings
+    from harness.report.console import ProgressPrinter
+    from harness.report.fuzz import Rerun, print_result, run_headline, write_fuzz_junit
+    from harness.runtime.topology import Topology
+
+    rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
+    recorder = _recorder(options, _page_option(options.topology_report), rerun)
+    spec = load(options, err)
+    names = fuzz_targets(spec, options.fuzz_service)  # also fails early (exit 2) on an auth hook that does not import
+    fuzz = options.fuzz_options().with_seed()
+    refuse_unknown_names(spec, names, fuzz, options.flags("fuzz"))  # before anything starts: a misspelt check
+    prepare_runs(names, fuzz)  # while the topology starts
+    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+        assert fuzz.seed is not None
+        err.print(run_headline(names, fuzz.seed, *run_settings(fuzz)), markup=False, highlight=False,
+                  soft_wrap=True)
+        for name in names:
+            err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
+        results = fuzz_all(topology, names, fuzz, on_result=lambda result: print_result(result, err, rerun))
+        if recorder is not None:
+            recorder.snapshot(topology)
+    if options.junit:
+        write_fuzz_junit(results, options.junit, rerun)
+    _write_page(recorder, options.topology_report, spec, out, fuzz=results)
+    return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _fuzz_command(options: ResolvedOptions) -> list[str]:
+    """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
+    words = ["harness", "fuzz"]
+    for name in ("topology", "topology_profile", "topology_env_file", "image_substitute"):
+        values = options[name] if isinstance(options[name], list) else [options[name]] if options[name] else []
+        for value in values:
+            words += [options.flag(name), str(value)]
+    return words
+
+
+def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_DRIFT, require
+
+    require("harness drift", CONTRACTS_DRIFT)
+    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, check_topology, running_fetcher
+    from harness.report.drift import print_result, summary, write_drift_junit
+
+    recorder = _recorder(options, _page_option(options.topology_report))
+    spec = load(options, err)
+    results = []
+    for result in check_topology(spec, options.pacts, options.provider, fetch=running_fetcher(spec)):
+        results.append(result)
+        print_result(result, out)
+    out.print(summary(results), markup=False, highlight=False)
+    if options.junit:
+        write_drift_junit(results, options.junit)
+    _write_page(recorder, options.topology_report, spec, out, drift=results)
+    if any(r.verdict == ERROR for r in results):
+        return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
+    return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _is_page(path: Path | None) -> bool:
+    return path is not None and path.suffix.lower() in (".html", ".htm")
+
+
+def _page_option(path: Path | None) -> Path | None:
+    """`--report` of fuzz and drift: the page's file, which must end in .html (exit 2 otherwise)."""
+    if path is not None and not _is_page(path):
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {path}: the report page is one HTML file; give a name ending in .html, e.g. "
+                          f"{path / 'report.html'}")
+    return path
+
+
+def _recorder(options: ResolvedOptions, page: Path | None, rerun: Rerun | None = None) -> RunRecorder | None:
+    if page is None:
+        return None
+    from harness.report.page import RunRecorder
+
+    return RunRecorder(options.command_line, rerun)
+
+
+def _progress(recorder: RunRecorder | None, printer: Progress) -> Progress:
+    return printer if recorder is None else recorder.progress(printer)
+
+
+def _write_page(recorder: RunRecorder | None, page: Path | None, spec: TopologySpec, out: Console, *,
+                pacts: list[Any] | None = None, drift: list[Any] | None = None,
+                fuzz: list[ServiceResult] | None = None) -> None:
+    """The report page of this run, when --report names one."""
+    if recorder is None or page is None:
+        return
+    from harness.report.page import write_page
+
+    written = write_page(recorder.page(spec, pacts=pacts, drift=drift, fuzz=fuzz), page)
+    out.print(f"report page written to {written}", soft_wrap=True)
+
+
