@@ -57,7 +57,7 @@ __all__ = sorted([*_WHERE, *_ERRORS])
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ERRORS:
+    if name in _ERRORS or name == "SpecUnavailable":  # the latter: a deprecated alias of OpenAPIUnavailable
         return getattr(_errors, name)
     if name == "ready":
         return importlib.import_module("harness.spec.ready")

@@ -47,6 +47,24 @@ class FileLine(int):
         return made
 
 
+class NamedSource:
+    """Where problems of a topology that was not read from a file are: its name, then the dotted path of the key
+    (`topology 'shop': services.api.depends_on[0]: ...`); there is no file and no line to name."""
+
+    def __init__(self, name: object) -> None:
+        self.name = name
+
+    def where(self, path: Path_) -> str:
+        return f"topology {self.name!r}" if isinstance(self.name, str) and self.name else "topology"
+
+    def error(self, path: Path_, message: str) -> TopologyFileError:
+        dotted = dotted_path(path)
+        return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
+
+
+Source = SourceMap | NamedSource  # what locates a problem: file:line, or the topology's name
+
+
 def merged(maps: list[SourceMap]) -> SourceMap:
     """Lines of files merged by Compose (`-f a.yml -f b.yml`), as one map of the first file: each key at its line in
     the file that holds the longest part of its path, the later file's for a key in both (its value is the one

@@ -154,8 +154,7 @@ def test_name_defaults_to_the_folder_of_the_file(load):
           app:
             image: x
     """, name="shop/topology.yaml")
-    assert spec.name is None
-    assert spec.project == "shop"
+    assert spec.name == spec.project == "shop"
 
 
 def test_name_key_is_the_project_name(load):
