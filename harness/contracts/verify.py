@@ -107,7 +107,7 @@ def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float 
 
 def provider_not_a_service(pact: PactFile, spec: Any) -> UnknownProvider:
     return UnknownProvider(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
-                           f"'{spec.project}'{mapping_hint(spec, pact.provider)}; services: "
+                           f"'{spec.name}'{mapping_hint(spec, pact.provider)}; services: "
                            f"{', '.join(spec.services)}", provider=pact.provider, pact=pact.path.name)
 
 
@@ -144,7 +144,7 @@ def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
     if not strays:
         return ""
     near = difflib.get_close_matches(strays[0], list(spec.services), n=1)
-    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.project}'"
+    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.name}'"
             + (f" (did you mean {near[0]!r}?)" if near else f"; services: {', '.join(spec.services)}"))
 
 

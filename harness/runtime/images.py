@@ -282,7 +282,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
-        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
+        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
                            f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
                            **({"exit_code": 2} if len(invalid) == len(missing) else {}))  # only typos: bad input
     for base, effective in aliases.items():

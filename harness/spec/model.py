@@ -23,9 +23,9 @@ SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
 
 
-def project_name(text: str) -> str:
-    """A topology name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter or digit
-    ("My Project (copy)" -> "myprojectcopy")."""
+def topology_name(text: str) -> str:
+    """A topology name made valid as Compose makes a project name: lower case, only [a-z0-9_-], starting with a
+    letter or digit ("My Project (copy)" -> "myprojectcopy")."""
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
 
 
@@ -429,7 +429,7 @@ class TopologySpec(_Strict):
     from a file without `name:`, the name of the file's folder. Made directly, it must be given, and relative paths
     resolve against the current folder (`harness.topology(name, base_dir=...)` says its folder)."""
 
-    name: str | None = None
+    name: str = Field(min_length=1)  # filled in from the file's folder by its validation when a file has none
     services: dict[str, ServiceSpec] = Field(min_length=1)
     contracts: ContractsSpec = Field(default_factory=ContractsSpec)
     image_substitutes: dict[str, str] = Field(
@@ -471,7 +471,7 @@ class TopologySpec(_Strict):
         joined by ',' as Compose's `config_files` label; one file is its path. A topology built in Python has none:
         `python:FOLDER/NAME`."""
         if not self.files:
-            return f"python:{self._base_dir / self.project}"
+            return f"python:{self._base_dir / self.name}"
         return ",".join(str(f) for f in self.files)
 
     def with_files(self, files: list[Path]) -> TopologySpec:
@@ -508,5 +508,5 @@ class TopologySpec(_Strict):
 
     @property
     def project(self) -> str:
-        """The topology's name: the same as `name` (an older word for it, as Compose says "project")."""
-        return self.name or "topology"
+        """The same as `name` (an older word for the topology's name, as Compose says "project")."""
+        return self.name

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
-from harness.spec.model import TopologySpec, project_name, service_name_problem
+from harness.spec.model import TopologySpec, service_name_problem, topology_name
 from harness.spec.plan import StartPlan
 from harness.spec.source import NamedSource, Path_, Source, dotted_path
 
@@ -59,6 +59,9 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
                 if problem := service_name_problem(name):
                     raise source.error(("services", name), problem)
         data = {**data, "name": _effective_name(data.get("name"), origin.file)}
+        if data["name"] is None:
+            raise source.error(("name",), "required for a topology that is not read from a file (a file's folder "
+                                          "names it otherwise): give name=")
     try:
         spec = handler(data)
     except ValidationError as exc:
@@ -70,22 +73,19 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
 
 def _effective_name(name: Any, file: Path | None) -> Any:
     """The topology's name, made valid as Compose does: `name:`, else the name of the folder holding the file. A
-    topology without a file has no folder to be named after: it must say its name (checked with the references)."""
+    topology without a file has no folder to be named after: it must say its name (None: it does not)."""
     if not (name is None or isinstance(name, str)):
         return name  # pydantic says what it should be
     if not name:
         if file is None:
-            return None  # reported with the references
+            return None  # refused by the caller
         name = file.parent.name
-    return project_name(name) or "topology"
+    return topology_name(name) or "topology"
 
 
 def _check_references(spec: TopologySpec, source: Source) -> None:
     names = list(spec.services)
     problems: list[tuple[Path_, str]] = []
-    if spec.name is None:
-        problems.append((("name",), "required for a topology that is not read from a file (a file's folder names "
-                                    "it otherwise): give name="))
     for name, service in spec.services.items():
         for index, other in enumerate(service.restart_on_replace):
             if other not in service.depends_on:

@@ -39,7 +39,7 @@ def test_the_builder_makes_the_spec_the_yaml_loader_makes(load: Load, tmp_path: 
                             ready=ready.http(8000, "/health"))).spec
     assert from_python.model_dump() == from_yaml.model_dump()
     assert from_python.base_dir == tmp_path.resolve()
-    assert from_python.project == "shop"
+    assert from_python.name == "shop"
 
 
 def test_an_unknown_dependency_gets_the_message_yaml_gets(load_error: LoadError, tmp_path: Path) -> None:

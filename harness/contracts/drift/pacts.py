@@ -45,7 +45,7 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
     if provider is None:
-        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"
+        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.name}"
                          + mapping_hint(topology, pact.provider) + f"; services: {', '.join(topology.services)}")
         return result
     if not topology.services[provider].openapi:

@@ -106,7 +106,7 @@ def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[st
             where = f"its build context {_context_dir(topology, topology.services[service])}" \
                 if topology.services[service].build else "it has no build context"
             raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
-                                     f"{where}, and no running topology {topology.project} to fetch it from. Start one "
+                                     f"{where}, and no running topology {topology.name} to fetch it from. Start one "
                                      f"with `harness up --detach {topology.file}`, or point `openapi:` at a file next "
                                      "to the topology.")
         url = running[service].url + path
