@@ -21,7 +21,7 @@ from harness.spec.source import NamedSource, Path_, Source, dotted_path
 
 
 @dataclass(frozen=True)
-class Origin:
+class _Origin:
     """Where a topology comes from: what locates its problems, the file it was read from (None: built in Python),
     and the folder its relative paths resolve against."""
 
@@ -39,19 +39,19 @@ def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_di
             `source.where(path)`.
     """
     folder = base_dir if base_dir is not None else file.parent if file is not None else Path.cwd()
-    return TopologySpec.model_validate(data, context={"origin": Origin(source, file, folder.resolve())})
+    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve())})
 
 
 def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context: Any) -> TopologySpec:
     """TopologySpec's own validation (a pydantic wrap validator): `handler` checks the fields; then names,
-    references, paths and cycles. Without an `Origin` in `context` (`TopologySpec(...)` called directly), problems
+    references, paths and cycles. Without an `_Origin` in `context` (`TopologySpec(...)` called directly), problems
     are located by the topology's name and relative paths resolve against the current folder."""
     if isinstance(data, TopologySpec):
         return data
     origin = context.get("origin") if isinstance(context, dict) else None
-    if not isinstance(origin, Origin):
+    if not isinstance(origin, _Origin):
         named = data.get("name") if isinstance(data, dict) else None
-        origin = Origin(NamedSource(named), None, Path.cwd())
+        origin = _Origin(NamedSource(named), None, Path.cwd())
     source = origin.source
     if isinstance(data, dict):
         if isinstance(data.get("services"), dict):
