@@ -469,9 +469,9 @@ class TopologySpec(_Strict):
     def identity(self) -> str:
         """Which files its runs belong to (the label on its containers; `harness down FILE...`): the resolved files
         joined by ',' as Compose's `config_files` label; one file is its path. A topology built in Python has none:
-        `python:FOLDER/NAME`."""
+        `FOLDER/NAME (built in Python)`, under its folder as a file would be (`harness down` in that folder)."""
         if not self.files:
-            return f"python:{self._base_dir / self.name}"
+            return f"{self._base_dir / self.name} (built in Python)"
         return ",".join(str(f) for f in self.files)
 
     def with_files(self, files: list[Path]) -> TopologySpec:

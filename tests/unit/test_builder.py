@@ -152,7 +152,7 @@ def test_a_spec_made_directly_names_itself_and_invents_no_file(tmp_path: Path, m
     spec = harness.TopologySpec(name="Shop", services={"a": {"image": "x"}})
     assert (spec.name, spec.project, spec.file, spec.files) == ("shop", "shop", None, ())
     assert spec.base_dir == tmp_path.resolve()  # said in its docstring; the builder takes base_dir=
-    assert spec.identity == f"python:{tmp_path.resolve() / 'shop'}"
+    assert spec.identity == f"{tmp_path.resolve() / 'shop'} (built in Python)"
 
 
 def test_a_spec_made_directly_gets_the_message_of_a_bad_key_and_a_bad_name() -> None:
@@ -168,9 +168,12 @@ def test_a_spec_made_directly_gets_the_message_of_a_bad_key_and_a_bad_name() -> 
 
 
 def test_a_built_topology_has_no_file_only_its_folder(tmp_path: Path) -> None:
+    from harness.runtime.labels import is_under
+
     spec = topology("shop", base_dir=tmp_path).service("a", image="x").spec
     assert (spec.file, spec.files, spec.base_dir) == (None, (), tmp_path.resolve())
-    assert ".py-topology" not in spec.identity and spec.identity == f"python:{tmp_path.resolve() / 'shop'}"
+    assert is_under(spec.identity, tmp_path)  # `harness down` in its folder removes its kept runs, as a file's
+    assert ".py-topology" not in spec.identity and spec.identity == f"{tmp_path.resolve() / 'shop'} (built in Python)"
 
 
 def test_a_spec_read_from_a_file_keeps_its_file(load: Load, tmp_path: Path) -> None:
