@@ -15,7 +15,7 @@ import difflib
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Never
+from typing import TYPE_CHECKING, Any, Never, Self
 
 from pydantic import BaseModel
 
@@ -24,6 +24,7 @@ from harness.spec.model import (
     AuthSpec,
     BuildSpec,
     ContainerFile,
+    ExcludedPact,
     FuzzSpec,
     Healthcheck,
     Mount,
@@ -91,7 +92,7 @@ class TopologyBuilder:
         consumes: Sequence[str] | None = None,
         pact_name: str | None = None,
         **unknown: Never,
-    ) -> TopologyBuilder:
+    ) -> Self:
         """Add (or replace) service `name`. Each keyword is the key of a service in a topology file, with the same
         meaning and validation (`image`, `build` (a context folder relative to `base_dir`), `ports` (container
         ports: 8000, "53/udp"), `depends_on`, `ready` (a probe from `harness.ready`), `timeout` (seconds), ...);
@@ -107,9 +108,20 @@ class TopologyBuilder:
         self._services[name] = {key: _plain(given[key]) for key in _SERVICE_KEYS if given[key] is not None}
         return self
 
-    def contracts(self, pacts: str | Path = "contracts", states: list[str | Path] | None = None) -> TopologyBuilder:
-        """The pact folder and states modules, relative to `base_dir` (as `contracts:` in a topology file)."""
-        self._top["contracts"] = {"pacts": str(pacts), "states": [str(s) for s in states or []]}
+    def contracts(self, pacts: str | Path | None = None, *, states: Sequence[str | Path] | None = None,
+                  names: Mapping[str, str] | None = None, state_url: Mapping[str, str] | None = None,
+                  exclude: Sequence[ExcludedPact | Mapping[str, str]] | None = None) -> Self:
+        """The keys of `contracts:` in a topology file: the pact folder (default `contracts`) and states modules,
+        relative to `base_dir`; `names` (name in pacts -> service), `state_url` (provider -> path of its own
+        state-change endpoint), `exclude` (pacts left out, each with a written reason). None leaves a key out."""
+        given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude}
+        self._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
+        return self
+
+    def image_substitutes(self, substitutes: Mapping[str, str]) -> Self:
+        """`image_substitutes:` of a topology file: image -> image to use instead (for `image:` and FROM lines); a
+        key ending in '/' is a registry prefix rule (`{"docker.io/": "mirror/"}`)."""
+        self._top["image_substitutes"] = dict(substitutes)
         return self
 
     @property

@@ -235,3 +235,36 @@ def test_something_that_is_no_topology_is_named_by_its_type(tmp_path: Path) -> N
         as_spec(42, tmp_path)
     assert str(info.value) == "a topology is a file path, a harness.topology(...) builder or a TopologySpec, not int"
     assert isinstance(info.value, TypeError) and info.value.exit_code == 2
+
+
+def test_contracts_takes_one_keyword_per_key_of_contracts() -> None:
+    import inspect
+
+    from harness.spec.model import ContractsSpec
+
+    parameters = inspect.signature(harness.TopologyBuilder.contracts).parameters
+    assert [name for name in parameters if name != "self"] == list(ContractsSpec.model_fields)
+
+
+def test_contracts_and_image_substitutes_make_what_the_file_says(load: Load, tmp_path: Path) -> None:
+    from_yaml = load("""
+        name: shop
+        image_substitutes: {"docker.io/": "mirror/"}
+        contracts:
+          pacts: pacts
+          states: [states.py]
+          names: {Shop API: api}
+          state_url: {api: /_pact/provider_states}
+          exclude: [{consumer: legacy, reason: the legacy client is retired next month}]
+        services:
+          api: {image: app}
+    """)
+    from_python = (topology("shop", base_dir=tmp_path).service("api", image="app")
+                   .contracts("pacts", states=["states.py"], names={"Shop API": "api"},
+                              state_url={"api": "/_pact/provider_states"},
+                              exclude=[{"consumer": "legacy", "reason": "the legacy client is retired next month"}])
+                   .image_substitutes({"docker.io/": "mirror/"})).spec
+    assert from_python.model_dump() == from_yaml.model_dump()
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("shop", base_dir=tmp_path).service("api", image="app").contracts(names={"x": "apii"}).spec
+    assert str(info.value) == "topology 'shop': contracts.names.x: 'apii' is not a service (did you mean 'api'?)"
