@@ -76,8 +76,8 @@ class NotATopology(HarnessError, TypeError):
 
 
 class DependencyCycle(HarnessError, ValueError):
-    """`depends_on` edges form a cycle. `names` is the cycle, its first service repeated at the end. The loaders
-    turn it into a TopologyFileError at the line of the first service's `depends_on`."""
+    """`depends_on` edges form a cycle (`StartPlan.of`). `names` is the cycle, its first service repeated at the end.
+    A TopologySpec's validation turns it into a TopologyFileError at the first service's `depends_on`."""
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
