@@ -34,12 +34,17 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for the type checkers of code that u
     from harness.spec.loader import load_topology as load_topology
     from harness.spec.model import AuthSpec as AuthSpec
     from harness.spec.model import BuildSpec as BuildSpec
+    from harness.spec.model import ContainerFile as ContainerFile
     from harness.spec.model import ContractsSpec as ContractsSpec
+    from harness.spec.model import FuzzSpec as FuzzSpec
+    from harness.spec.model import Healthcheck as Healthcheck
     from harness.spec.model import HttpCheck as HttpCheck
     from harness.spec.model import Mount as Mount
     from harness.spec.model import ReadyProbe as ReadyProbe
     from harness.spec.model import ServiceSpec as ServiceSpec
     from harness.spec.model import TopologySpec as TopologySpec
+    from harness.spec.model import Ulimit as Ulimit
+    from harness.spec.model import VolumeMount as VolumeMount
     from harness.spec.plan import StartPlan as StartPlan
 
 _WHERE = {
@@ -48,7 +53,9 @@ _WHERE = {
     "ready": None,  # the module harness.spec.ready
     "TopologySpec": "harness.spec.model", "ServiceSpec": "harness.spec.model", "BuildSpec": "harness.spec.model",
     "ReadyProbe": "harness.spec.model", "HttpCheck": "harness.spec.model", "Mount": "harness.spec.model",
-    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model",
+    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model", "FuzzSpec": "harness.spec.model",
+    "Healthcheck": "harness.spec.model", "VolumeMount": "harness.spec.model", "ContainerFile": "harness.spec.model",
+    "Ulimit": "harness.spec.model",  # the model classes the builder's keywords take, beside plain dicts
     "StartPlan": "harness.spec.plan",
     "Topology": "harness.runtime.topology", "StartEvent": "harness.runtime.topology",
     "Service": "harness.runtime.service", "ExecResult": "harness.runtime.service",
@@ -58,7 +65,7 @@ __all__ = sorted([*_WHERE, *_ERRORS])
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ERRORS:
+    if name in _ERRORS or name == "SpecUnavailable":  # the latter: a deprecated alias of OpenAPIUnavailable
         return getattr(_errors, name)
     if name == "ready":
         return importlib.import_module("harness.spec.ready")

@@ -33,6 +33,7 @@ from harness.errors import (
     MissingMessageProducer,
     MissingProviderStates,
     PactVerifierError,
+    UnknownProvider,
 )
 from harness.runtime.topology import Topology
 
@@ -104,10 +105,10 @@ def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float 
                       labels=labels if labels is not None else [label for label, _ in pact.labels()])
 
 
-def provider_not_a_service(pact: PactFile, spec: Any) -> HarnessError:
-    return HarnessError(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
-                        f"'{spec.project}'{mapping_hint(spec, pact.provider)}; services: {', '.join(spec.services)}",
-                        name=pact.provider)
+def provider_not_a_service(pact: PactFile, spec: Any) -> UnknownProvider:
+    return UnknownProvider(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
+                           f"'{spec.name}'{mapping_hint(spec, pact.provider)}; services: "
+                           f"{', '.join(spec.services)}", provider=pact.provider, pact=pact.path.name)
 
 
 def missing_handlers(pacts: list[PactFile], registry: Registry, spec: Any) -> list[str]:
@@ -143,7 +144,7 @@ def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
     if not strays:
         return ""
     near = difflib.get_close_matches(strays[0], list(spec.services), n=1)
-    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.project}'"
+    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.name}'"
             + (f" (did you mean {near[0]!r}?)" if near else f"; services: {', '.join(spec.services)}"))
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import requests
 
-from harness.errors import AuthHookError, HarnessError
+from harness.errors import AuthHookError, AuthRefused
 
 if TYPE_CHECKING:
     from harness.spec.model import ClientCredentials, ServiceSpec, TopologySpec
@@ -73,8 +73,8 @@ def auth_headers(topology: RunningTopology, name: str) -> Headers | None:
     if spec.auth.headers is not None:
         fixed = dict(spec.auth.headers)
         return lambda: dict(fixed)
-    reference = spec.auth.hook
-    hook = resolve_hook(name, reference or "")
+    reference = spec.auth.hook or ""
+    hook = resolve_hook(name, reference)
 
     def call_hook() -> dict[str, str]:
         headers = hook(topology)
@@ -96,7 +96,7 @@ class BearerToken:
         self._expires = 0.0  # time.monotonic() seconds
 
     def headers(self) -> dict[str, str]:
-        """{"Authorization": "Bearer ..."}. Raises HarnessError when the token service refuses the client."""
+        """{"Authorization": "Bearer ..."}. Raises AuthRefused when the token service refuses the client."""
         if time.monotonic() > self._expires - 30:
             form = {"grant_type": "client_credentials", "client_id": self.grant.client_id,
                     "client_secret": self.grant.client_secret}
@@ -105,8 +105,9 @@ class BearerToken:
             url = self.topology[self.grant.token_service].url + self.grant.token_path
             response = requests.post(url, data=form, timeout=10)
             if response.status_code != 200:
-                raise HarnessError(f"auth: {url} refused client {self.grant.client_id!r}: {response.status_code} "
-                                   f"{response.text[:200]}")
+                raise AuthRefused(f"auth: {url} refused client {self.grant.client_id!r}: {response.status_code} "
+                                  f"{response.text[:200]}", url=url, client_id=self.grant.client_id,
+                                  status=response.status_code)
             body = response.json()
             self._token = body["access_token"]
             self._expires = time.monotonic() + float(body.get("expires_in", 300))

@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 
-from harness.errors import HarnessError, SpecUnavailable
+from harness.errors import NothingToFuzz, OpenAPIUnavailable
 from harness.fuzz.auth import Headers, RunningTopology, auth_headers, check_auth
 from harness.fuzz.engine import EngineRun, EngineSettings, run_schema, st_run_defaults
 from harness.fuzz.logs import attach_log
@@ -72,7 +72,7 @@ def default_cache_dir() -> Path:
 
 
 def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[str]:
-    """The services to fuzz, in the topology's order: those with `openapi:`, or the named ones. Raises HarnessError
+    """The services to fuzz, in the topology's order: those with `openapi:`, or the named ones. Raises NothingToFuzz
     when a named service has no `openapi:` or nothing is left, AuthHookError when an auth hook cannot be used."""
     names = [n for n, s in spec.services.items() if s.openapi and (not services or n in services)]
     unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
@@ -80,7 +80,7 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
         with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
         what = (f"{', '.join(unknown)}: not a service of topology {spec.project} with `openapi:`" if unknown
                 else f"no service of topology {spec.project} declares `openapi:`")
-        raise HarnessError(f"nothing to fuzz: {what} (services with one: {with_spec})")
+        raise NothingToFuzz(f"nothing to fuzz: {what} (services with one: {with_spec})", unknown=unknown)
     for name in names:
         check_auth(spec.services[name], name)
     return names
@@ -116,12 +116,13 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
     refuse(flags["phases"], options.phases, phases, "phase")
     if options.max_examples is not None and options.max_examples < 1:
         problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
+    source = spec.file.name if spec.file is not None else f"topology {spec.name!r}"  # or built in Python
     for name in names:
         service = spec.services[name]
-        refuse(f"{spec.file.name}: services.{name}.fuzz.checks", service.fuzz.checks, checks, "check")
+        refuse(f"{source}: services.{name}.fuzz.checks", service.fuzz.checks, checks, "check")
         # (an exclusion may name a kind of finding of the harness's own too: missing_auth, network_error, ...)
         if options.checks != [] and service.fuzz.checks != [] and not checks_for(service, options.checks):
-            problems.append(f"{spec.file.name}: services.{name}.fuzz.exclude: every check of its run is excluded, "
+            problems.append(f"{source}: services.{name}.fuzz.exclude: every check of its run is excluded, "
                             "so nothing would be checked")
     if problems:
         lists = ([f"checks: {', '.join(checks)}"] if any(" check" in p for p in problems) else []) + \
@@ -290,7 +291,7 @@ def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOp
 
 def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
     """One schemathesis run of service `name`. Returns its findings (deduplicated across phases); raises
-    SpecUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
+    OpenAPIUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
     spec, service = topology.spec.services[name], topology[name]
     headers = auth_headers(topology, name)
     seed = options.with_seed().seed
@@ -388,7 +389,7 @@ def _operations(schema: Any) -> tuple[list[str], dict[str, str]]:
 
 def operations(topology: Topology, name: str) -> tuple[list[str], dict[str, str]]:
     """The operations of a service's spec: (labels such as "GET /api/users/{id}", {label: why it cannot be parsed}).
-    Raises SpecUnavailable when the document cannot be loaded."""
+    Raises OpenAPIUnavailable when the document cannot be loaded."""
     return _operations(load_schema(topology, name, auth_headers(topology, name)))
 
 
@@ -404,7 +405,7 @@ def load_schema(topology: RunningTopology, name: str, headers: Headers | None) -
     """A service's OpenAPI document as a schemathesis schema: from a file next to the topology (`openapi: spec.yaml`)
     or from the service (`openapi: /openapi.json`, fetched with the service's auth headers).
 
-    Raises SpecUnavailable saying which: a missing file, connection refused, 401/403, 404, or a parse error with its
+    Raises OpenAPIUnavailable saying which: a missing file, connection refused, 401/403, 404, or a parse error with its
     line and column."""
     import schemathesis
 
@@ -412,8 +413,8 @@ def load_schema(topology: RunningTopology, name: str, headers: Headers | None) -
     file = topology.spec.base_dir / location
     if not location.startswith(("/", "http://", "https://")):
         if not file.is_file():
-            raise SpecUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
-                                  hint="`openapi:` is a file next to the topology file, or a path the service "
+            raise OpenAPIUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
+                                     hint="`openapi:` is a file next to the topology file, or a path the service "
                                        "serves (starting with /).", service=name, location=str(file))
         _parse(file.read_text(encoding="utf-8", errors="replace"), name, str(file))
         return _loaded(lambda: schemathesis.openapi.from_path(str(file)), name, str(file))
@@ -432,30 +433,30 @@ def _fetch(url: str, headers: dict[str, str], name: str) -> str:
     try:
         response = requests.get(url, headers=headers, timeout=10)
     except requests.ConnectionError as error:
-        raise SpecUnavailable(f"{where}: connection refused or reset ({type(error).__name__})",
-                              hint="Check that the service is up and listens on the port the topology publishes.",
-                              service=name, location=url) from None
+        raise OpenAPIUnavailable(f"{where}: connection refused or reset ({type(error).__name__})",
+                                 hint="Check that the service is up and listens on the port the topology publishes.",
+                                 service=name, location=url) from None
     except requests.Timeout:
-        raise SpecUnavailable(f"{where}: no answer within 10 s", service=name, location=url) from None
+        raise OpenAPIUnavailable(f"{where}: no answer within 10 s", service=name, location=url) from None
     if response.status_code in (401, 403):
         sent = ", ".join(sorted(headers)) or "none"
-        raise SpecUnavailable(f"{where}: {response.status_code} (the service wants credentials; headers sent: "
-                              f"{sent})", hint="Give the service an `auth:` in the topology (headers, "
-                              "client_credentials or hook): the document is loaded with it.",
-                              service=name, location=url, status=response.status_code)
+        raise OpenAPIUnavailable(f"{where}: {response.status_code} (the service wants credentials; headers sent: "
+                                 f"{sent})", hint="Give the service an `auth:` in the topology (headers, "
+                                 "client_credentials or hook): the document is loaded with it.",
+                                 service=name, location=url, status=response.status_code)
     if response.status_code == 404:
-        raise SpecUnavailable(f"{where}: 404, the service serves no document there",
-                              hint="Point `openapi:` at the path the service serves its document on "
+        raise OpenAPIUnavailable(f"{where}: 404, the service serves no document there",
+                                 hint="Point `openapi:` at the path the service serves its document on "
                                    "(e.g. /openapi.json), or at a file next to the topology.",
-                              service=name, location=url, status=404)
+                                 service=name, location=url, status=404)
     if response.status_code != 200:
-        raise SpecUnavailable(f"{where}: {response.status_code} {response.text[:200]}", service=name,
-                              location=url, status=response.status_code)
+        raise OpenAPIUnavailable(f"{where}: {response.status_code} {response.text[:200]}", service=name,
+                                 location=url, status=response.status_code)
     return response.text
 
 
 def _parse(text: str, name: str, where: str) -> None:
-    """Raise SpecUnavailable with the line and column when `text` is neither JSON nor YAML."""
+    """Raise OpenAPIUnavailable with the line and column when `text` is neither JSON nor YAML."""
     import yaml
 
     if text.lstrip().startswith(("{", "[")):
@@ -463,18 +464,18 @@ def _parse(text: str, name: str, where: str) -> None:
             json.loads(text)
             return
         except json.JSONDecodeError as error:
-            raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid JSON: line "
-                                  f"{error.lineno}, column {error.colno}: {error.msg}", service=name,
-                                  location=f"{where}:{error.lineno}:{error.colno}") from None
+            raise OpenAPIUnavailable(f"service '{name}': its OpenAPI document {where} is not valid JSON: line "
+                                     f"{error.lineno}, column {error.colno}: {error.msg}", service=name,
+                                     location=f"{where}:{error.lineno}:{error.colno}") from None
     try:
         yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid YAML: {at}{problem}",
-                              service=name, location=f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-                              ) from None
+        raise OpenAPIUnavailable(f"service '{name}': its OpenAPI document {where} is not valid YAML: {at}{problem}",
+                                 service=name, location=f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+                                 ) from None
 
 
 def _loaded(load: Callable[[], Any], name: str, where: str) -> Any:
@@ -482,5 +483,5 @@ def _loaded(load: Callable[[], Any], name: str, where: str) -> Any:
         return load()
     except Exception as error:  # noqa: BLE001 - schemathesis' loading errors, said as one
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecUnavailable(f"service '{name}': cannot load its OpenAPI document from {where}: {first}",
-                              service=name, location=where) from None
+        raise OpenAPIUnavailable(f"service '{name}': cannot load its OpenAPI document from {where}: {first}",
+                                 service=name, location=where) from None

@@ -146,7 +146,7 @@ def _restore_topologies(item: pytest.Item) -> None:
         except HarnessError as error:
             # the first test that found it broken is named in every later report (they fail for the same reason)
             since = item.config.stash.setdefault(_broken_since, previous)
-            failed = f"topology {running.spec.project} could not be restored after {since}:\n{error}"
+            failed = f"topology {running.spec.name} could not be restored after {since}:\n{error}"
             break
     if failed:  # outside the except: the report shows the reason, not a chained exception
         pytest.fail(failed, pytrace=False)

@@ -123,7 +123,7 @@ class RunRecorder:
         services = self.services or [ServiceFacts(name, _image_name(spec, name), status="not started",
                                                   env_keys=tuple(s.environment), job=s.job)
                                      for name, s in spec.services.items()]
-        return PageData(f"topology {spec.project}", spec, self.facts, services,
+        return PageData(f"topology {spec.name}", spec, self.facts, services,
                         edge_matrix(spec, pacts, drift) if pacts is not None else [], list(pacts or []),
                         list(drift or []), list(fuzz or []), self.faults, list(failed_tests or []),
                         contracts_run=pacts is not None)
@@ -186,7 +186,7 @@ class Scrubber:
     value equals one (`POSTGRES_USER: runnerly`)."""
 
     def __init__(self, spec: TopologySpec) -> None:
-        names = {spec.project, *spec.services}
+        names = {spec.name, *spec.services}
         values: set[str] = set(Masker(spec).values)  # what every other output hides, then more
         for service in spec.services.values():
             for key, value in environment_of(spec, service).items():  # env_file values too

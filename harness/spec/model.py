@@ -6,16 +6,26 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
 
 
-def project_name(text: str) -> str:
-    """A topology name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter or digit
-    ("My Project (copy)" -> "myprojectcopy")."""
+def topology_name(text: str) -> str:
+    """A topology name made valid as Compose makes a project name: lower case, only [a-z0-9_-], starting with a
+    letter or digit ("My Project (copy)" -> "myprojectcopy")."""
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
 
 
@@ -451,7 +461,17 @@ class ContractsSpec(_Strict):
 
 
 class TopologySpec(_Strict):
-    name: str | None = Field(default=None, description="the topology's name (default: the folder holding the file)")
+    """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
+    `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
+    per problem, located by `file:line` or, without a file, by the topology's name and the dotted path of the key
+    (`topology 'shop': services.api.depends_on[0]: 'b' is not a service`).
+
+    `name` is the topology's name (in container names, labels and messages), made valid as Compose does; read
+    from a file without `name:`, the name of the file's folder. Made directly, it must be given, and relative paths
+    resolve against the current folder (`harness.topology(name, base_dir=...)` says its folder)."""
+
+    # filled in from the file's folder by its validation when a file has none
+    name: str = Field(min_length=1, description="the topology's name (default: the folder holding the file)")
     services: dict[str, ServiceSpec] = Field(
         min_length=1, description="service name -> how to start it and tell it is ready")
     contracts: ContractsSpec = Field(
@@ -459,8 +479,10 @@ class TopologySpec(_Strict):
     image_substitutes: dict[str, str] = Field(
         default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
-    # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
-    _file: Path = PrivateAttr(default=Path("topology.yaml"))
+    # The file it was read from (None: built in Python), and the folder relative paths (build contexts, mounts)
+    # resolve against. Set by its validation.
+    _file: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     # Every file it was read from (compose files merged by Compose), the first being `_file`. Set by the loader.
     _files: tuple[Path, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
@@ -468,40 +490,39 @@ class TopologySpec(_Strict):
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
 
-    @field_validator("services", mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _names_are_dns_labels(cls, value: Any) -> Any:
-        for name in value if isinstance(value, dict) else ():
-            if problem := service_name_problem(name):
-                raise ValueError(problem)
-        return value
+    def _validates_itself(cls, data: Any, handler: ModelWrapValidatorHandler[TopologySpec],
+                          info: ValidationInfo) -> TopologySpec:
+        from harness.spec.validate import validated  # the rules need the whole model (and StartPlan)
 
-    @classmethod
-    def from_file_data(cls, data: Any, file: Path) -> TopologySpec:
-        spec = cls.model_validate(data)
-        spec._file = file.resolve()
-        return spec
+        return validated(data, handler, info.context)
 
     @property
-    def file(self) -> Path:
-        """The (first) file it was read from; relative paths resolve against its folder."""
+    def file(self) -> Path | None:
+        """The (first) file it was read from; None for a topology built in Python."""
         return self._file
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Every file it was read from, in order (several compose files are merged by Docker Compose)."""
-        return self._files or (self._file,)
+        """Every file it was read from, in order (several compose files are merged by Docker Compose); none for a
+        topology built in Python."""
+        return self._files or ((self._file,) if self._file is not None else ())
 
     @property
     def identity(self) -> str:
         """Which files its runs belong to (the label on its containers; `harness down FILE...`): the resolved files
-        joined by ',' as Compose's `config_files` label; one file is its path."""
+        joined by ',' as Compose's `config_files` label; one file is its path. A topology built in Python has none:
+        `FOLDER/NAME (built in Python)`, under its folder as a file would be (`harness down` in that folder)."""
+        if not self.files:
+            return f"{self._base_dir / self.name} (built in Python)"
         return ",".join(str(f) for f in self.files)
 
     def with_files(self, files: list[Path]) -> TopologySpec:
-        """A copy read from `files` (resolved; the first is `file`)."""
+        """A copy read from `files` (resolved; the first is `file`, its folder `base_dir`)."""
         copy = self.with_image_substitutes({})
         copy._file, copy._files = files[0].resolve(), tuple(f.resolve() for f in files)
+        copy._base_dir = copy._file.parent
         return copy
 
     @property
@@ -518,15 +539,18 @@ class TopologySpec(_Strict):
                                secrets: set[str] | None = None) -> TopologySpec:
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
-        copy._file, copy._files, copy._notes = self._file, self._files, list(self._notes if notes is None else notes)
+        copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
 
     @property
     def base_dir(self) -> Path:
-        return self._file.parent
+        """The folder relative paths resolve against: the file's, the builder's `base_dir`, or (made directly) the
+        current folder when it was made."""
+        return self._base_dir
 
     @property
     def project(self) -> str:
-        """The topology's name, made valid as Compose does: `name:` or else the name of the folder holding the file."""
-        return project_name(self.name or self.base_dir.resolve().name) or "topology"
+        """The same as `name` (an older word for the topology's name, as Compose says "project")."""
+        return self.name

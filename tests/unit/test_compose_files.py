@@ -107,7 +107,7 @@ def test_several_files_are_merged_by_compose_with_paths_of_the_first_files_folde
     spec = load_topology([base, override])
     assert spec.services["api"].environment == {"MODE": "test", "KEEP": "yes", "FROM_TEST_ENV": "1"}
     assert spec.services["stub"].build.context == str(tmp_path / "app" / "stub")  # the project folder's, as Compose
-    assert spec.project == "shop" and spec.file == base and spec.base_dir == tmp_path / "app"
+    assert spec.name == "shop" and spec.file == base and spec.base_dir == tmp_path / "app"
     assert spec.identity == f"{base},{override}" != load_topology(base).identity == str(base)
 
 

@@ -114,3 +114,16 @@ def test_the_fuzz_junit_carries_each_services_run_time_and_their_sum(tmp_path: P
     assert [(case.get("classname"), case.get("name"), case.get("time")) for case in suite] == [
         ("fuzz.catalog", "GET /items", "2.500"), ("fuzz.catalog", "PUT /items", "0.000"),
         ("fuzz.orders", "POST /orders", "1.250")]
+
+
+def test_an_unknown_check_of_a_topology_built_in_python_is_refused_naming_the_topology(tmp_path: Path) -> None:
+    from harness import OptionError, topology
+    from harness.fuzz.session import refuse_unknown_names
+
+    spec = topology("shop", base_dir=tmp_path).service("api", image="api:1", ports=[8000], openapi="/openapi.json",
+                                                        fuzz={"checks": ["not_a_server_eror"]}).spec
+    flags = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples"}
+    with pytest.raises(OptionError) as refused:  # it has no file to name (it was an AttributeError)
+        refuse_unknown_names(spec, ["api"], FuzzOptions(), flags)
+    assert str(refused.value).startswith("topology 'shop': services.api.fuzz.checks: unknown check "
+                                         "'not_a_server_eror' (did you mean 'not_a_server_error'?). The checks: ")

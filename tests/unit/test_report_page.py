@@ -138,7 +138,7 @@ def test_secrets_never_reach_the_page(tmp_path: Path) -> None:
         assert secret not in cleaned
     failed = [FailedTest("test_x.py::test_y", "call", log, (("Captured log of service gateway call", log),))]
     page = write_page(RunRecorder("test").page(spec, failed_tests=failed), tmp_path / "page.html").read_text()
-    values = {v for s in spec.services.values() for v in s.environment.values() if len(v) >= 8} - {spec.project}
+    values = {v for s in spec.services.values() for v in s.environment.values() if len(v) >= 8} - {spec.name}
     assert {v for v in values if v in page} == set()
     assert "GATEWAY_CLIENT_SECRET" in page and "Captured log of service gateway call" in page
     assert "topology runnerly" in page  # the project's name stays, although the database password is the same

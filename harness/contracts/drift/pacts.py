@@ -15,7 +15,7 @@ from harness.contracts.drift.results import CLEAN, DRIFT, ERROR, NOT_APPLICABLE,
 from harness.contracts.drift.sources import find_document
 from harness.contracts.names import mapping_hint, service_for
 from harness.contracts.pactfiles import PactFile, read_pact
-from harness.errors import MalformedPact, SpecUnavailable
+from harness.errors import MalformedPact, OpenAPIUnavailable
 from harness.spec.model import TopologySpec
 
 
@@ -27,7 +27,7 @@ def pact_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json"))
 
 
-def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document | SpecUnavailable],
+def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document | OpenAPIUnavailable],
                fetch: Callable[[str, str], tuple[str, str]] | None = None) -> PactDrift:
     """The drift verdict of one pact file; `documents` caches each provider's document (or why it has none)."""
     started = time.perf_counter()
@@ -40,12 +40,12 @@ def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document
     return result
 
 
-def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | SpecUnavailable],
+def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | OpenAPIUnavailable],
            fetch: Callable[[str, str], tuple[str, str]] | None) -> PactDrift:
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
     if provider is None:
-        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"
+        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.name}"
                          + mapping_hint(topology, pact.provider) + f"; services: {', '.join(topology.services)}")
         return result
     if not topology.services[provider].openapi:
@@ -66,10 +66,10 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
         try:
             data, source, file = find_document(topology, provider, fetch)
             documents[provider] = load_document(data, source, file)
-        except SpecUnavailable as error:
+        except OpenAPIUnavailable as error:
             documents[provider] = error
     document = documents[provider]
-    if isinstance(document, SpecUnavailable):
+    if isinstance(document, OpenAPIUnavailable):
         result.reason = str(document)
         return result
     result.source = document.source
@@ -83,7 +83,7 @@ def check_files(topology: TopologySpec, files: Iterable[Path],
     """The drift verdict of each of `files` (the pacts of a verification, for the matrix's drift column), each
     provider's document read once. Never raises: a check that breaks is that pact's error verdict, so the drift
     column can never stop or change a verification."""
-    documents: dict[str, Document | SpecUnavailable] = {}
+    documents: dict[str, Document | OpenAPIUnavailable] = {}
     results = []
     for file in files:
         try:
@@ -106,7 +106,7 @@ def check_topology(topology: TopologySpec, pacts: Path | None = None, provider: 
 
     folder = pacts if pacts is not None else (topology.base_dir / topology.contracts.pacts).resolve()
     files = pact_files(folder)
-    documents: dict[str, Document | SpecUnavailable] = {}
+    documents: dict[str, Document | OpenAPIUnavailable] = {}
     if not files:  # a drift gate pointed at the wrong folder must not pass
         raise OptionError(f"no pact to check in {folder}: no *.json file there; pass the folder with --pacts or set "
                           "`contracts.pacts:` in the topology")
