@@ -9,18 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
+from harness.contracts.results import PactResult, error_result
 from harness.contracts.states import Registry, load_states
-from harness.contracts.verify import (
-    MISSING_HANDLERS_HINT,
-    PactResult,
-    error_result,
-    missing_handlers,
-    provider_not_a_service,
-    unverifiable_reason,
-    verify_pact,
-)
+from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MalformedPact, PactInputProblems, StatesModuleError
 from harness.runtime.topology import Topology

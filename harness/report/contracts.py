@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.contracts.verify import InteractionResult, PactResult
+from harness.contracts.results import InteractionResult, PactResult
 from harness.report.junit import Case, write_junit
 from harness.report.text import strip_ansi
 
