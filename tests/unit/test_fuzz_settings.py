@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.fuzz.engine import st_run_defaults
-from harness.fuzz.session import FuzzOptions, checks_for, mode_for, phases_for, run_settings
+from harness.fuzz.options import FuzzOptions, checks_for, mode_for, phases_for, run_settings
 from harness.spec.model import ServiceSpec
 
 DEFAULTS = st_run_defaults()
