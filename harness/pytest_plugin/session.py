@@ -20,6 +20,8 @@ import pytest
 from harness.pytest_plugin.collection import Collector
 from harness.pytest_plugin.items import one_line_repr
 from harness.pytest_plugin.pact import ini_relative
+from harness.pytest_plugin.runs import make_runs
+from harness.pytest_plugin.summary import SessionSummary
 from harness.pytest_plugin.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
 
 if TYPE_CHECKING:
@@ -84,6 +86,7 @@ class TopologySession:
         self.shared = SharedTopology(self)  # pytest-xdist: locks, shared fuzz runs, the workers' results
         config.pluginmanager.register(self.shared, f"{PLUGIN_NAME}-xdist")
         config.pluginmanager.register(Collector(self), f"{PLUGIN_NAME}-items")
+        config.pluginmanager.register(SessionSummary(self), f"{PLUGIN_NAME}-summary")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -105,7 +108,10 @@ class TopologySession:
                                       env_file=env_file, image_substitutes=substitutes)
         except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
-        self._make_runs()
+        try:  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
+            self.verify, self.fuzz, self.drift = make_runs(config, self.spec)
+        except HarnessError as error:  # as `harness` refuses them: before anything starts
+            raise pytest.UsageError(str(error)) from None
         if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
             try:
                 connect()  # fail early, before any test, when the engine does not answer
@@ -120,33 +126,6 @@ class TopologySession:
                 and not config.option.collectonly:
             # the xdist controller holds the kept run for all its workers (it outlives them)
             self._hold(lambda text: reporter.write_line(text) if reporter is not None else None)
-
-    def _make_runs(self) -> None:
-        """The runs of --fuzz, --pact-verify and --pact-drift, made here, before xdist's workers (a usage error in a
-        worker is an INTERNALERROR): a topology with nothing to fuzz, a misspelt check, every problem of the pact
-        files, an empty pact folder ... is one usage error before anything starts (as `harness` refuses them)."""
-        from harness.errors import HarnessError
-        from harness.pytest_plugin.run_options import fuzz_options, verify_options
-
-        assert self.spec is not None
-        option = self.config.getoption
-        try:
-            if option("fuzz"):
-                from harness.fuzz.session import FuzzRun
-                from harness.report.fuzz import PYTEST_FLAGS
-
-                self.fuzz = FuzzRun(self.spec, fuzz_options(self.config), option("fuzz_service"), PYTEST_FLAGS)
-            if option("pact_verify"):
-                from harness.contracts.run import VerifyRun
-
-                self.verify = VerifyRun(self.spec, verify_options(self.config))
-            if option("pact_drift"):
-                from harness.contracts.drift import DriftRun
-
-                self.drift = DriftRun(self.spec)
-                self.drift.files()
-        except HarnessError as error:
-            raise pytest.UsageError(str(error)) from None
 
     def _hold(self, say: Any) -> None:
         """--topology-reuse: this session holds the kept run until it ends (released in sessionfinish, after what
@@ -306,53 +285,3 @@ class TopologySession:
             self.restored += topology.restore(only_left=only_left)
         except HarnessError as error:
             self.restored.append(f"could not restore it: {error}")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.worker is not None:
-            return  # an xdist worker: the controller reports the whole run
-        options = self.config.getoption
-        if self.lost and (options("pact_verify") or options("pact_drift") or options("fuzz")
-                          or self.config.pluginmanager.has_plugin("harness-report-page")):
-            terminalreporter.section("results of xdist workers that could not be collected", red=True)
-            for note in self.lost:
-                terminalreporter.write_line(f"- {note}: the contract matrix and the report page miss its results")
-        self._report_matrix(terminalreporter)
-        self._report_fuzzing(terminalreporter)
-        if self.restored:
-            terminalreporter.section("topology restored at the end of the session")
-            for note in self.restored:
-                terminalreporter.write_line(f"- {note}")
-        if self.topology is not None and self.keep:
-            terminalreporter.section("topology kept running")
-            for name, url in self.topology.urls().items():
-                terminalreporter.write_line(f"{name:20} {url}")
-            terminalreporter.write_line(f"remove it with: harness down {' '.join(map(str, self.files))}")
-
-    def _report_fuzzing(self, terminalreporter: Any) -> None:
-        """A line per fuzzed service, in the order they ran: its seed, mode, phases and checks, and its verdict."""
-        results = self.fuzz.results() if self.fuzz is not None else []
-        if not results:
-            return
-        from harness.report.fuzz import summary_line
-
-        terminalreporter.section("fuzzing (one service after another)")
-        for result in results:
-            terminalreporter.write_line(f"{'passed' if result.passed else 'FAILED'} {summary_line(result)}")
-
-    def _report_matrix(self, terminalreporter: Any) -> None:
-        """The contract matrix of the pacts verified (with their drift, with --pact-drift), written where `harness
-        verify` writes it (report.matrix.matrix_folder). --collect-only, -k leaving no pact: nothing is said; every
-        pact excluded: the last run's matrix stays as it was, and that is said."""
-        if not self.pacts_run or self.verify is None or not self.verify.results:
-            return
-        from harness.pytest_plugin.page import report_file
-        from harness.report.matrix import matrix_folder, write_matrix
-
-        assert self.spec is not None
-        text, written = write_matrix(self.spec, self.verify.results, self.drift.results if self.drift else [],
-                                     matrix_folder(report_file(self.config)),
-                                     width=max(self.config.get_terminal_writer().fullwidth, 120))
-        if self.verify.verified_any:
-            terminalreporter.section("contract matrix")
-            terminalreporter.write(text)
-        terminalreporter.write_line(written)
