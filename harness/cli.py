@@ -483,7 +483,7 @@ def _fuzz(args: argparse.Namespace, out: Console, err: Console) -> int:
         if recorder is not None:
             recorder.snapshot(topology)
     if args.junit:
-        write_fuzz_junit(results, args.junit, rerun)
+        write_fuzz_junit(results, args.junit, args.topology[0], rerun)
     _write_page(recorder, args.report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 

@@ -68,6 +68,7 @@ class Collector:
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
         from harness.fuzz.schema import operations
+        from harness.report.fuzz import item_name as fuzz_item_name
 
         plugin = self.plugin
         run = plugin.fuzz
@@ -76,7 +77,7 @@ class Collector:
             run.prepare()  # while the topology starts
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
-            item_name = f"fuzz[{name}]" if label == SERVICE_WIDE else f"fuzz[{name} {label}]"
+            item_name = fuzz_item_name(name, label)
             items.append(FuzzOperation.from_parent(session, name=item_name, nodeid=plugin.item_id(item_name),
                                                    service=name, operation=label,
                                                    owner=plugin, problem=problem, excluded=excluded))
