@@ -6,7 +6,6 @@ collected count equals the number run, real times)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from xml.dom import minidom
@@ -93,19 +92,27 @@ def shapes(file: Path) -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
-def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_ends(
-        tmp_path: Path, pytester: pytest.Pytester) -> None:
-    """The same pacts through `pytest --pact-verify --junitxml` and `harness verify --junit`, run from the same
-    folder: the same test cases (classname, name, outcome; an excluded pact too), and the contract matrix in the same
-    place: reports/ of that folder, or beside the report page when one is written."""
-    topology = project(tmp_path, "shapes", False, {"web-frontend-shop.json": three_interactions(),
-                                                   "kiosk.json": pact("legacy-kiosk", "shop", "items")})
+def verdicts(matrix: Path) -> list[tuple[str, str, str, str | None]]:
+    """(consumer, provider, status, pact file) of each edge of a contract-matrix.json (times and the drift column
+    left out: `harness verify` adds drift where pytest needs --pact-drift)."""
+    return [(e["consumer"], e["provider"], e["status"], e["pact"]) for e in json.loads(matrix.read_text())["edges"]]
+
+
+def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_ends(pytester: pytest.Pytester) -> None:
+    """The same pacts through `pytest --pact-verify --junitxml` and `harness verify --junit`, run from the project's
+    folder (pytest's rootdir, where its ini file is): the same test cases (classname, name, outcome; an excluded pact
+    too), and the contract matrix in the same place: reports/ of that folder, or beside the report page when one is
+    written."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "shop").mkdir()
+    topology = project(pytester.path / "shop", "shapes", False, {"web-frontend-shop.json": three_interactions(),
+                                                                 "kiosk.json": pact("legacy-kiosk", "shop", "items")})
     matrix = pytester.path / "reports" / "contract-matrix.json"
 
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=pytest.xml")
     result.assert_outcomes(passed=2, failed=1, skipped=1)
     from_pytest = shapes(pytester.path / "pytest.xml")
-    edges = json.loads(matrix.read_text())["edges"]
+    edges = verdicts(matrix)
     assert f"matrix written to {Path('reports') / 'contract-matrix.json'}" in result.stdout.str()
     matrix.unlink()
 
@@ -113,16 +120,17 @@ def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_en
                          capture_output=True, text=True, cwd=pytester.path)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     from_cli = shapes(pytester.path / "cli.xml")
-    classname = Path(os.path.relpath(topology, pytester.path)).as_posix().replace("/", ".")
+    classname = "shop.topology.yaml"  # the topology file's path from the rootdir, `/` as `.`
     assert from_cli == from_pytest == sorted([
         (classname, "pact[legacy-kiosk->shop]", "skipped"),
         (classname, "pact[web-frontend->shop: a request for open and closed orders]", "passed"),
         (classname, "pact[web-frontend->shop: a request for the item list]", "passed"),
         (classname, f"pact[web-frontend->shop: {MOTD}]", "failure")])
-    assert json.loads(matrix.read_text())["edges"] == edges  # the same place, the same matrix
+    assert verdicts(matrix) == edges  # the same place, the same verdicts
+    matrix.unlink()
 
     page = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--topology-report",
                                          "pages/run.html")
     page.assert_outcomes(passed=2, failed=1, skipped=1)
-    assert json.loads((pytester.path / "pages" / "contract-matrix.json").read_text())["edges"] == edges
+    assert verdicts(pytester.path / "pages" / "contract-matrix.json") == edges
     assert not matrix.exists()  # beside the page, as `harness verify --report pages/run.html` writes it
