@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,15 +74,13 @@ def split_names(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
-CLI_FLAGS = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples"}
-
-
 def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
-                         flags: dict[str, str] = CLI_FLAGS) -> None:
+                         flags: Mapping[str, str]) -> None:
     """Check and phase names schemathesis does not know, or an empty list of them, on the command line (`options`;
-    `flags` name its options) or in the `fuzz: {checks: ...}` of a service in `names`, are refused
-    before anything starts: a misspelt check would not run and the run would pass without it (`st run` refuses them
-    too); so is a number of examples under 1. Raises OptionError (exit 2) naming each and the names there are."""
+    `flags` name its options as the front-end does, {"checks": "--checks", ...}: harness.options) or in the `fuzz:
+    {checks: ...}` of a service in `names`, are refused before anything starts: a misspelt check would not run and
+    the run would pass without it (`st run` refuses them too); so is a number of examples under 1. Raises
+    OptionError (exit 2) naming each and the names there are."""
     from harness.errors import OptionError
     from harness.fuzz.engine import check_names
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from harness.fuzz.logs import attach_log
-from harness.fuzz.options import CLI_FLAGS, DEFAULTS, FuzzOptions, default_cache_dir, fuzz_targets, refuse_unknown_names
+from harness.fuzz.options import DEFAULTS, FuzzOptions, default_cache_dir, fuzz_targets, refuse_unknown_names
 from harness.fuzz.results import ServiceResult
 from harness.fuzz.service import TopologyView, fuzz_service
 from harness.runtime.topology import Topology
@@ -128,8 +128,8 @@ class FuzzRun:
             import; OptionError: unknown checks or phases, examples under 1 (`flags` name the options in messages).
     """
 
-    def __init__(self, spec: TopologySpec, options: FuzzOptions = DEFAULTS, services: list[str] | None = None,
-                 flags: dict[str, str] = CLI_FLAGS) -> None:
+    def __init__(self, spec: TopologySpec, options: FuzzOptions, services: list[str] | None,
+                 flags: Mapping[str, str]) -> None:
         self.spec = spec
         self.names = fuzz_targets(spec, services)
         refuse_unknown_names(spec, self.names, options, flags)

@@ -106,7 +106,8 @@ class FuzzOperation(ReportingItem):
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def runtest(self) -> None:
-        from harness.report.fuzz import PYTEST_FLAGS, Rerun, findings_text
+        from harness.pytest_plugin.options import fuzz_rerun
+        from harness.report.fuzz import findings_text
 
         if self.excluded:
             skip(f"excluded: {self.excluded}")
@@ -115,7 +116,7 @@ class FuzzOperation(ReportingItem):
         result = self._result()
         mine = result.findings_for(self.operation)
         if mine:
-            raise ReportedFailure(findings_text(result, mine, rerun=Rerun(self._command(PYTEST_FLAGS), PYTEST_FLAGS)))
+            raise ReportedFailure(findings_text(result, mine, rerun=fuzz_rerun(self.config)))
         if self.operation == "stateful" and result.stateful_not_run:
             skip(result.stateful_not_run)  # nothing was checked: not a pass
 
@@ -131,19 +132,6 @@ class FuzzOperation(ReportingItem):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
-
-    def _command(self, flags: dict[str, str]) -> list[str]:
-        """This pytest session's command line without the options that choose the fuzzing (`flags`, each with its
-        value): a rerun hint adds them as the run used them."""
-        given, words, skip_value = list(self.config.invocation_params.args), ["pytest"], False
-        for word in given:
-            if skip_value:
-                skip_value = False
-            elif word in flags.values():
-                skip_value = True
-            elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
-                words.append(word)
-        return words
 
 
 class PactDrift(ReportingItem):

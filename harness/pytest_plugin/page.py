@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from harness.pytest_plugin.pact import ini_relative
 from harness.pytest_plugin.session import PLUGIN_NAME
 
 SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
@@ -18,21 +17,22 @@ SNAPSHOT_KEY = "topology_snapshot"  # workeroutput: an xdist worker's services, 
 
 
 def report_file(config: pytest.Config) -> Path | None:
-    if config.getoption("topology_report"):
-        return Path(config.getoption("topology_report")).resolve()
-    ini = config.getini("topology_report")
-    return ini_relative(config, str(ini)).resolve() if ini else None
+    from harness.pytest_plugin.options import resolved
+
+    page = resolved(config).topology_report  # --topology-report, else the ini key (relative to the ini file)
+    return page.resolve() if page else None
 
 
 class ReportPage:
     """Collects failed items as the session goes and writes the page before the topology is removed."""
 
     def __init__(self, config: pytest.Config, file: Path) -> None:
+        from harness.pytest_plugin.options import fuzz_rerun
         from harness.report.page import RunRecorder
 
         self.config = config
         self.file = file
-        self.recorder = RunRecorder("pytest " + " ".join(config.invocation_params.args))
+        self.recorder = RunRecorder("pytest " + " ".join(config.invocation_params.args), fuzz_rerun(config))
         self.failed: list[Any] = []
         self.counts: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
         self.written: Path | None = None

@@ -11,6 +11,7 @@ left stopped or paused is restored at the end. Under pytest-xdist the workers sh
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,7 +20,7 @@ import pytest
 
 from harness.pytest_plugin.collection import Collector
 from harness.pytest_plugin.items import one_line_repr
-from harness.pytest_plugin.pact import ini_relative
+from harness.pytest_plugin.options import resolved
 from harness.pytest_plugin.runs import make_runs
 from harness.pytest_plugin.summary import SessionSummary
 from harness.pytest_plugin.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
@@ -56,9 +57,11 @@ class TopologySession:
         self.config = config
         self.files = files  # several: compose files merged by Compose
         self.file = files[0]  # the plugin's items are under it
-        self.reuse = bool(config.getoption("topology_reuse") or config.getini("topology_reuse"))
-        self.keep = bool(config.getoption("topology_keep")) or self.reuse
-        per_worker = bool(config.getoption("topology_per_worker") or config.getini("topology_per_worker"))
+        self.options = resolved(config)  # every option, the ini's included, validated once
+        self.topology_options = dataclasses.replace(self.options.topology, files=tuple(files))
+        self.reuse = bool(self.options.topology_reuse)
+        self.keep = bool(self.options.topology_keep) or self.reuse
+        per_worker = bool(self.options.topology_per_worker)
         worker_input: dict[str, Any] = getattr(config, "workerinput", {})
         self.worker: str | None = worker_input.get("workerid")  # pytest-xdist worker: gw0, gw1, ...
         # shared (xdist, not per worker): the folder of the lock and state, and the controller's owner id
@@ -93,23 +96,15 @@ class TopologySession:
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
         from harness.runtime.interrupts import interrupt_on_sigterm
-        from harness.spec.loader import load_topology, parse_substitutes
 
         self.session = session
         config = self.config
-        env_file = config.getoption("topology_env_file") or (
-            ini_relative(config, str(config.getini("topology_env_file"))) if config.getini("topology_env_file")
-            else None)
         try:
-            substitutes = {**parse_substitutes(config.getini("image_substitutes"), "ini image_substitutes"),
-                           **parse_substitutes(config.getoption("image_substitute"))}
-            self.spec = load_topology(self.files, profiles=[*config.getini("topology_profiles"),
-                                                           *config.getoption("topology_profile")],
-                                      env_file=env_file, image_substitutes=substitutes)
+            self.spec = self.topology_options.load()
         except HarnessError as error:  # bad input: said as pytest says a bad option
             raise pytest.UsageError(str(error)) from None
         try:  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
-            self.verify, self.fuzz, self.drift = make_runs(config, self.spec)
+            self.verify, self.fuzz, self.drift = make_runs(self.options, config, self.spec)
         except HarnessError as error:  # as `harness` refuses them: before anything starts
             raise pytest.UsageError(str(error)) from None
         if not self._static_only() and not config.option.collectonly and self.worker is None:  # (xdist: once)
@@ -140,8 +135,7 @@ class TopologySession:
         """--pact-drift without --pact-verify and --fuzz: its items start nothing (a document a service serves comes
         from a topology kept running, if any), so the engine is checked only when a collected test needs the
         topology (pytest_collection_finish)."""
-        options = self.config.getoption
-        return bool(options("pact_drift")) and not options("pact_verify") and not options("fuzz")
+        return self.options.pact_drift and not self.options.pact_verify and not self.options.fuzz
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         from harness.errors import HarnessError

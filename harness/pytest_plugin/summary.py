@@ -19,8 +19,8 @@ class SessionSummary:
         plugin = self.plugin
         if plugin.worker is not None:
             return  # an xdist worker: the controller reports the whole run
-        options = plugin.config.getoption
-        if plugin.lost and (options("pact_verify") or options("pact_drift") or options("fuzz")
+        options = plugin.options
+        if plugin.lost and (options.pact_verify or options.pact_drift or options.fuzz
                             or plugin.config.pluginmanager.has_plugin("harness-report-page")):
             terminalreporter.section("results of xdist workers that could not be collected", red=True)
             for note in plugin.lost:
@@ -35,7 +35,7 @@ class SessionSummary:
             terminalreporter.section("topology kept running")
             for name, url in plugin.topology.urls().items():
                 terminalreporter.write_line(f"{name:20} {url}")
-            terminalreporter.write_line(f"remove it with: harness down {' '.join(map(str, plugin.files))}")
+            terminalreporter.write_line(f"remove it with: {plugin.topology_options.command('harness down')}")
 
     def _report_fuzzing(self, terminalreporter: Any) -> None:
         """A line per fuzzed service, in the order they ran: its seed, mode, phases and checks, and its verdict."""

@@ -20,7 +20,7 @@ from harness.report.junit import Case, item_classname, write_junit
 class Rerun:
     """How a front-end is run again: its command without the options that choose the fuzzing (`harness fuzz
     --topology t.yaml`), and its flag for each of those (seed, service, mode, checks, phases, max_examples,
-    workers)."""
+    workers), as the front-end's options name them (harness.options: `ResolvedOptions.flags("fuzz")`)."""
 
     command: list[str]
     flags: dict[str, str] = field(default_factory=dict)
@@ -34,13 +34,6 @@ class Rerun:
         for name, value in result.given.items():
             words += [self.flags[name], value]
         return shlex.join(words)
-
-
-CLI_FLAGS = {"seed": "--seed", "service": "--service", "mode": "--mode", "checks": "--checks", "phases": "--phases",
-             "max_examples": "--max-examples", "workers": "--workers"}
-PYTEST_FLAGS = {name: "--fuzz-" + flag.removeprefix("--") for name, flag in CLI_FLAGS.items()}
-CLI_RERUN = Rerun(["harness", "fuzz"], CLI_FLAGS)
-PYTEST_RERUN = Rerun(["pytest", "--fuzz"], PYTEST_FLAGS)
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -60,7 +53,7 @@ def run_headline(names: Iterable[str], seed: int, settings: dict[str, str], defa
     return f"fuzzing {', '.join(names)}, one after another, with seed {seed}; " + "; ".join(said)
 
 
-def print_result(result: ServiceResult, err: Console, rerun: Rerun = CLI_RERUN) -> None:
+def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None) -> None:
     if result.passed:
         err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
     else:
@@ -76,7 +69,7 @@ def excluded_text(result: ServiceResult) -> str:
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
 
-def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun = CLI_RERUN) -> str:
+def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun | None = None) -> str:
     """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
     to rerun with the same seed."""
     lines: list[str] = []
@@ -90,7 +83,8 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun =
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
         lines += log_text(finding)
-    lines.append("  rerun with: " + rerun.for_result(result))
+    if rerun is not None:  # the front-end's command (without one: no hint)
+        lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
@@ -108,7 +102,8 @@ def item_name(service: str, label: str) -> str:
     return f"fuzz[{service}]" if label == SERVICE_WIDE else f"fuzz[{service} {label}]"
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun = CLI_RERUN) -> Path:
+def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None
+                     ) -> Path:
     """The cases `pytest --fuzz --junitxml` writes for its items, run from the current folder (`topology`: the first
     topology file, under which the items are; names: item_name): per service one for the service as a whole (its
     base path, an engine error), one per operation, one for its stateful sequences (skipped when none ran: not a

@@ -217,7 +217,7 @@ def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_sta
             (["--checks", " , "], "--checks: no check named", checks),
             (["--checks", "not_a_server_error,bogus"], "--checks: unknown check 'bogus'", checks),
             (["--phases", "fuzing"], "--phases: unknown phase 'fuzing' (did you mean 'fuzzing'?)", phases),
-            (["--max-examples", "0"], "--max-examples: at least 1", "")):
+            (["--max-examples", "0"], "--max-examples: a whole number of at least 1, not '0'", "")):
         result = harness_fuzz(plain, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and names in result.stderr, result.stderr

@@ -17,6 +17,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "spec", "runtime", "contracts"}),
     "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "spec", "runtime", "fuzz"}),
     "report": ({"pytest", "testcontainers"}, {"errors", "spec", "runtime", "contracts", "fuzz", "report"}),
+    # the table of options and their resolution: no front-end's library; builds the inputs of spec and fuzz
+    "options": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"},
+                {"errors", "spec", "fuzz", "options"}),
 }
 # modules under every stage: the errors, and where the engine is (read from the environment and files only; the
 # compose binary of spec/ must target the engine that runtime/ connects to)

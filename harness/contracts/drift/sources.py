@@ -46,7 +46,7 @@ def find_document(topology: TopologySpec, service: str,
         return _parse(text, source, service), source, None
     raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and no "
                           f"running topology to fetch it from. Start one with `harness up --detach "
-                          f"{topology.file}`, or point `openapi:` at a file next to the topology.")
+                          f"--topology {topology.file}`, or point `openapi:` at a file next to the topology.")
 
 
 def build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
@@ -107,8 +107,8 @@ def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[st
                 if topology.services[service].build else "it has no build context"
             raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
                                   f"{where}, and no running topology {topology.project} to fetch it from. Start one "
-                                  f"with `harness up --detach {topology.file}`, or point `openapi:` at a file next "
-                                  "to the topology.")
+                                  f"with `harness up --detach --topology {topology.file}`, or point `openapi:` at a "
+                                  "file next to the topology.")
         url = running[service].url + path
         try:
             response = requests.get(url, timeout=10)
