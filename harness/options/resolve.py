@@ -15,7 +15,7 @@ from harness.errors import OptionError
 from harness.options.table import CLI, PYTEST, Option, flags, options
 
 if TYPE_CHECKING:
-    from harness.fuzz.session import FuzzOptions
+    from harness.fuzz.options import FuzzOptions
     from harness.spec.model import TopologySpec
 
 
@@ -83,7 +83,7 @@ class ResolvedOptions:
 
     def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
         """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""
-        from harness.fuzz.session import FuzzOptions
+        from harness.fuzz.options import FuzzOptions
 
         return FuzzOptions(max_examples=self.values["fuzz_max_examples"], seed=self.values["fuzz_seed"],
                            phases=self.values["fuzz_phases"], checks=self.values["fuzz_checks"],
