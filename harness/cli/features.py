@@ -13,7 +13,7 @@ from harness.cli.topologies import load
 from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
 from harness.options import ResolvedOptions
 
-if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
+if TYPE_CHECKING:
     from harness.fuzz.results import ServiceResult
     from harness.report.fuzz import Rerun
     from harness.report.page import RunRecorder
@@ -25,63 +25,57 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, installed, require
 
     require("harness verify", CONTRACTS_PACT)
-    from harness.contracts.matrix import edge_matrix
-    from harness.contracts.run import decided_before_running, drift_column, exit_code, select_pacts, verify_all
+    from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import print_result, print_summary, write_pact_junit
-    from harness.report.matrix import matrix_text, write_reports
+    from harness.report.matrix import matrix_folder, write_matrix
     from harness.runtime.topology import Topology
 
     report = options.verify_report
-    page, matrix_folder = (report, report.parent) if _is_page(report) else (None, report)
-    if page is not None and page.resolve() == (matrix_folder / "contract-matrix.html").resolve():
+    page = report if _is_page(report) else None
+    folder = matrix_folder(page, None if page is not None else report)
+    if page is not None and page.resolve() == (folder / "contract-matrix.html").resolve():
         from harness.errors import OptionError
 
         raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
-                          f"{matrix_folder / 'report.html'}")
+                          f"{folder / 'report.html'}")
     recorder = _recorder(options, page)
     spec = load(options, err)
-    # every problem of the files, at once
-    selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
-    for note in selection.notes:
+    # every problem of the files, at once, before anything starts
+    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer),
+                    on_result=lambda result: print_result(result, err))
+    for note in run.selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    decided = [decided_before_running(spec, source) for source in selection.sources]
-    results, drift = [], []
-    if all(decided):  # every pact excluded: nothing to start
-        results = [result for result in decided if result is not None]
-        for result in results:
-            print_result(result, err)
-    else:
-        with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
-            for result in verify_all(topology, selection):
-                results.append(result)
-                print_result(result, err)
-            # the matrix's drift column: static; a document the service serves comes from this running topology
-            drift = drift_column(topology, selection) if installed(CONTRACTS_DRIFT[1]) else []
-            if recorder is not None:
-                recorder.snapshot(topology)
-    edges = edge_matrix(spec, results, drift)
-    title = f"contracts of topology {spec.project}"
-    out.print(matrix_text(edges, title, width=max(out.width, 120)), markup=False, highlight=False, end="")
-    if any(result.verdict != "excluded" for result in results):
-        as_json, as_html = write_reports(edges, matrix_folder, title)
-        out.print(f"matrix written to {as_json} and {as_html}", soft_wrap=True)
-    else:
-        out.print(f"nothing was verified (every pact is excluded): the contract matrix in {matrix_folder} is left as "
-                  "the last run that verified wrote it", soft_wrap=True)
-    _write_page(recorder, page, spec, out, pacts=results, drift=drift)
+    drift = []
+    try:
+        if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
+            run.run(None)
+        else:
+            with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+                run.run(topology)
+                # the matrix's drift column: static; a document the service serves comes from this running topology
+                drift = drift_column(topology, run.selection) if installed(CONTRACTS_DRIFT[1]) else []
+                if recorder is not None:
+                    recorder.snapshot(topology)
+    finally:
+        run.close()
+    text, written = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120))
+    out.print(text, markup=False, highlight=False, end="")
+    out.print(written, soft_wrap=True)
+    _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
     if options.junit:
-        write_pact_junit(results, options.junit)
+        write_pact_junit(run.results, options.junit, options.topology.files[0])
     out.file.flush()
-    print_summary(results, err)
-    return exit_code(results)
+    print_summary(run.results, err)
+    return exit_code(run.results)
 
 
 def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.extras import FUZZ, require
 
     require("harness fuzz", FUZZ)
-    from harness.fuzz.session import fuzz_all, fuzz_targets, prepare_runs, refuse_unknown_names, run_settings
+    from harness.fuzz.options import run_settings
+    from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import Rerun, print_result, run_headline, write_fuzz_junit
     from harness.runtime.topology import Topology
@@ -89,21 +83,20 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
     recorder = _recorder(options, _page_option(options.topology_report), rerun)
     spec = load(options, err)
-    names = fuzz_targets(spec, options.fuzz_service)  # also fails early (exit 2) on an auth hook that does not import
-    fuzz = options.fuzz_options().with_seed()
-    refuse_unknown_names(spec, names, fuzz, options.flags("fuzz"))  # before anything starts: a misspelt check
-    prepare_runs(names, fuzz)  # while the topology starts
+    # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
+    run = FuzzRun(spec, options.fuzz_options(), options.fuzz_service, options.flags("fuzz"))
+    run.prepare()  # while the topology starts
     with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
-        assert fuzz.seed is not None
-        err.print(run_headline(names, fuzz.seed, *run_settings(fuzz)), markup=False, highlight=False,
-                  soft_wrap=True)
-        for name in names:
+        assert run.options.seed is not None
+        err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
+                  highlight=False, soft_wrap=True)
+        for name in run.names:
             err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
-        results = fuzz_all(topology, names, fuzz, on_result=lambda result: print_result(result, err, rerun))
+        results = run.run(topology, on_result=lambda result: print_result(result, err, rerun))
         if recorder is not None:
             recorder.snapshot(topology)
     if options.junit:
-        write_fuzz_junit(results, options.junit, rerun)
+        write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
@@ -122,15 +115,15 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.extras import CONTRACTS_DRIFT, require
 
     require("harness drift", CONTRACTS_DRIFT)
-    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, check_topology, running_fetcher
+    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
 
     recorder = _recorder(options, _page_option(options.topology_report))
     spec = load(options, err)
-    results = []
-    for result in check_topology(spec, options.pacts, options.provider, fetch=running_fetcher(spec)):
-        results.append(result)
+    run = DriftRun(spec, DriftOptions(options.pacts, options.provider), fetch=running_fetcher(spec))
+    for result in run.run():
         print_result(result, out)
+    results = run.results
     out.print(summary(results), markup=False, highlight=False)
     if options.junit:
         write_drift_junit(results, options.junit)

@@ -55,10 +55,12 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument(option.name, nargs="*" if option.repeatable else None, metavar=option.metavar, help=text)
     elif option.kind is bool:
         parser.add_argument(*option.cli, dest=option.name, action="store_true", help=text)
+    elif option.const is not None:  # a flag whose value may be left out (`--cut`: reject)
+        parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text, nargs="?",
+                            const=option.const)
     else:
-        optional_value: dict[str, Any] = {"nargs": "?", "const": option.const} if option.const else {}
         parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text,
-                            action="append" if option.repeatable else "store", **optional_value)
+                            action="append" if option.repeatable else "store")
 
 
 def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | None, ResolvedOptions | None]:

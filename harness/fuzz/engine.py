@@ -91,7 +91,7 @@ def st_run_defaults() -> StRunDefaults:
         raise SchemathesisUnsupported(f"cannot read `st run`'s default mode, checks and phases from the installed "
                                       f"schemathesis ({type(error).__name__}: {error})",
                                       hint="Install a schemathesis the harness supports (pytest-topology[fuzz]), or "
-                                           "name --mode, --checks and --phases.") from None
+                                           "give the run's mode, checks and phases as options.") from None
 
 
 def _names(text: Any) -> list[str]:

@@ -57,7 +57,7 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 def names(text: str) -> list[str]:
     """A validator: a comma-separated list (`a,b`) as its names; [] when it names none (refused by the feature, which
-    knows the names there are: harness.fuzz.session.refuse_unknown_names)."""
+    knows the names there are: harness.fuzz.options.refuse_unknown_names)."""
     return [part.strip() for part in text.split(",") if part.strip()]
 
 

@@ -1,7 +1,8 @@
 """pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running.
 
 Costs nothing without --topology: Docker, testcontainers, pact-python and schemathesis are imported only when used.
-Modules: session (the --topology session, pact and fuzz items), items, pact (the `pact` fixture), fixtures
+Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
+once), session (the --topology session, pact and fuzz items), items, pact (the `pact` fixture), fixtures
 (`topology_fixture` for conftest files). May import: pytest, harness.* (lazily, inside hooks and fixtures).
 """
 

@@ -51,11 +51,9 @@ class PactVerification(ReportingItem):
     interaction's part: fails with its mismatches (the provider's log first), errors with the reason (provider not
     a service, verifier refused, not mentioned in the verifier's results), skips with the reason of an exclusion."""
 
-    def __init__(self, *, pact: Any, registry: Any, owner: TopologySession, label: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, pact: Any, owner: TopologySession, label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pact = pact  # a PactFile, or an UnreadablePact
-        self.registry = registry
         self.owner = owner
         self.label = label
 
@@ -77,22 +75,15 @@ class PactVerification(ReportingItem):
     def _file_result(self) -> Any:
         """The verdict of this item's file: verified by the first of its items that runs (once per session, or
         per xdist worker), for the interactions of the items selected."""
-        from harness.contracts.run import decided_before_running
-        from harness.contracts.verify import verify_pact
-
-        runs = self.owner.pact_runs  # pact file -> PactResult
-        if self.pact.path not in runs:
-            assert self.owner.spec is not None
-            result = decided_before_running(self.owner.spec, self.pact)
-            if result is None:
-                selected = [item.label for item in self.session.items if isinstance(item, PactVerification)
-                            and item.pact.path == self.pact.path and item.label is not None]
-                everything = len(selected) == len(self.pact.interactions)
-                result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker(),
-                                     only=None if everything else selected)
-            runs[self.pact.path] = result
-            self.owner.pact_results.append(result)
-        return runs[self.pact.path]
+        run = self.owner.verify
+        assert run is not None
+        done = run.verdict(self.pact.path)
+        if done is not None:
+            return done
+        selected = [item.label for item in self.session.items if isinstance(item, PactVerification)
+                    and item.pact.path == self.pact.path and item.label is not None]
+        everything = len(selected) == len(getattr(self.pact, "interactions", ()))
+        return run.result(self.pact, self.owner.running, only=None if everything else selected)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         edge = getattr(self.pact, "edge", self.pact.path.name)
@@ -130,19 +121,14 @@ class FuzzOperation(ReportingItem):
             skip(result.stateful_not_run)  # nothing was checked: not a pass
 
     def _result(self) -> Any:
-        from harness.pytest_plugin.options import resolved
-
-        runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
-        if self.service not in runs:
-            config = self.config
-            options = resolved(config).fuzz_options(
-                cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
+        run = self.owner.fuzz
+        assert run is not None
+        if self.service not in run.runs:  # the first fuzz item: every service still selected, one after another
             selected = {i.service for i in self.session.items
                         if isinstance(i, FuzzOperation) and not i.problem and not i.excluded}
-            order = list(self.owner.spec.services) if self.owner.spec is not None else []
-            services = [s for s in order if s in selected and s not in runs] or [self.service]
-            runs.update(self.owner.fuzz_runs(services, options))
-        return runs[self.service].result()
+            self.owner.shared.start_fuzzing(run, [name for name in run.names if name in selected and name not in
+                                                  run.runs] or [self.service])
+        return run.runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
@@ -157,13 +143,13 @@ class PactDrift(ReportingItem):
         self.owner = owner
 
     def runtest(self) -> None:
-        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, check_pact, running_fetcher
+        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, running_fetcher
         from harness.report.drift import result_text
 
-        assert self.owner.spec is not None
-        fetch = running_fetcher(self.owner.spec, self.owner.topology)  # this session's own run if started, else shared
-        result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, fetch)
-        self.owner.drift_results.append(result)
+        run = self.owner.drift
+        assert run is not None
+        fetch = running_fetcher(run.spec, self.owner.topology)  # this session's own run if started, else shared
+        result = run.check(self.file, fetch)
         if result.verdict in (DRIFT, ERROR):
             raise ReportedFailure(result_text(result))
         if result.verdict == NOT_APPLICABLE:

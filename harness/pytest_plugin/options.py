@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.options import PYTEST, Option, ResolvedOptions, options, resolve
+from harness.options import PYTEST, ResolvedOptions, options, resolve
 
 if TYPE_CHECKING:
     from harness.report.fuzz import Rerun
@@ -46,13 +46,9 @@ def resolved(config: pytest.Config) -> ResolvedOptions:
 
         given = {option.name: config.getoption(option.name) for option in options(PYTEST)}
         base = config.inipath.parent if config.inipath else config.rootpath
-
-        def ini(option: Option) -> Any:  # noqa: ANN401 - what pytest read of the ini key
-            assert option.ini is not None  # resolve asks for the options that have an ini key
-            return config.getini(option.ini)
-
         try:
-            config.stash[_resolved] = resolve(PYTEST, given, ini=ini, ini_base=base)
+            config.stash[_resolved] = resolve(PYTEST, given, ini=lambda option: config.getini(str(option.ini)),
+                                              ini_base=base)
         except OptionError as error:
             raise pytest.UsageError(str(error)) from None
     return config.stash[_resolved]

@@ -70,10 +70,10 @@ class ReportPage:
                     (bool(owner.start_events), self.recorder.services, self.recorder.faults,
                      self.recorder.docker_version))
                 return
-            runs = owner.fuzz_results.values()  # Future[ServiceResult]; one that raised failed its items already
-            fuzz = [run.result() for run in runs if run.done() and run.exception() is None]
-            data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pacts_run else None,
-                                      drift=owner.drift_results, fuzz=fuzz, failed_tests=self.failed,
+            fuzz = owner.fuzz.results() if owner.fuzz else []  # a run that raised failed its items already
+            pacts = owner.verify.results if owner.pacts_run and owner.verify else None
+            data = self.recorder.page(owner.spec, pacts=pacts, drift=owner.drift.results if owner.drift else [],
+                                      fuzz=fuzz, failed_tests=self.failed,
                                       outcome=outcome_text(self.counts.items()))
             self.written = write_page(data, self.file)
         except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
-from harness.report.junit import Case, write_junit
+from harness.report.junit import Case, item_classname, write_junit
 
 
 @dataclass(frozen=True)
@@ -96,29 +96,33 @@ def log_text(finding: Finding) -> list[str]:
     return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun | None = None) -> Path:
-    """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
-    when something was found about it (a base path, an engine error), and a skipped one per written exclusion
-    ("excluded CHECK", the reason). A case with an error-kind finding is an
+def item_name(service: str, label: str) -> str:
+    """`fuzz[SERVICE OPERATION]`, `fuzz[SERVICE stateful]`, `fuzz[SERVICE excluded CHECK]`; `fuzz[SERVICE]` for the
+    service as a whole: the name of a pytest item and of its JUnit case from either front-end."""
+    return f"fuzz[{service}]" if label == SERVICE_WIDE else f"fuzz[{service} {label}]"
+
+
+def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None
+                     ) -> Path:
+    """The cases `pytest --fuzz --junitxml` writes for its items, run from the current folder (`topology`: the first
+    topology file, under which the items are; names: item_name): per service one for the service as a whole (its
+    base path, an engine error), one per operation, one for its stateful sequences (skipped when none ran: not a
+    pass), and a skipped one per written exclusion with its reason. A case with an error-kind finding is an
     <error>, else a <failure> when a check failed. Each distinct finding appears once. A service's run time is on its
     first case (operations are not timed apart); the suite's is their sum (services run one after another)."""
+    classname = item_classname(topology, Path.cwd())
     cases: list[Case] = []
     for result in results:
-        names = list(result.operations)
-        if "stateful" in result.phases or result.findings_for("stateful"):
-            names.append("stateful")
-        if result.findings_for(SERVICE_WIDE):
-            names.insert(0, SERVICE_WIDE)
-        for index, name in enumerate(names or [SERVICE_WIDE]):
-            mine = result.findings_for(name)
+        for index, label in enumerate([SERVICE_WIDE, *result.operations, "stateful"]):
+            mine = result.findings_for(label)
             errors = [f for f in mine if f.kind == "error"]
             details = findings_text(result, mine, rerun) if mine else ""
             message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
-            skipped = result.stateful_not_run if name == "stateful" and not mine else None  # not a pass
-            cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
+            skipped = result.stateful_not_run if label == "stateful" and not mine else None  # not a pass
+            cases.append(Case(classname, item_name(result.service, label), error=message if errors else None,
                               failure=message if mine and not errors else None, details=details,
                               skipped=skipped or None,
                               seconds=result.seconds if index == 0 else 0.0))  # one run per service, not per case
-        cases += [Case(f"fuzz.{result.service}", f"excluded {check}", skipped=f"excluded: {reason}")
+        cases += [Case(classname, item_name(result.service, f"excluded {check}"), skipped=f"excluded: {reason}")
                   for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

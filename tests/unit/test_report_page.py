@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.contracts.verify import InteractionResult, PactResult
+from harness.contracts.results import InteractionResult, PactResult
 from harness.options import CLI, flags
 from harness.report.fuzz import Rerun
 from harness.report.page import FailedTest, RunRecorder, Scrubber, write_page

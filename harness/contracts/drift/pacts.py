@@ -45,7 +45,7 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
     if provider is None:
-        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.name}"
+        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"
                          + mapping_hint(topology, pact.provider) + f"; services: {', '.join(topology.services)}")
         return result
     if not topology.services[provider].openapi:
@@ -97,30 +97,13 @@ def check_files(topology: TopologySpec, files: Iterable[Path],
 def check_topology(topology: TopologySpec, pacts: Path | None = None, provider: str | None = None,
                    fetch: Callable[[str, str], tuple[str, str]] | None = None) -> Iterable[PactDrift]:
     """The drift verdict of every pact file in `pacts` (default: the topology's `contracts.pacts`), or those of
-    `provider`, in file order. Each provider's document is read once.
+    `provider`, in file order (harness.contracts.drift.run.DriftRun: raises as its files())."""
+    from harness.contracts.drift.run import DriftOptions, DriftRun
 
-    Raises:
-        MalformedPact: no pact folder; OptionError: the folder holds no pact file, or `provider` names no pact of it.
-    """
-    from harness.errors import OptionError
-
-    folder = pacts if pacts is not None else (topology.base_dir / topology.contracts.pacts).resolve()
-    files = pact_files(folder)
-    documents: dict[str, Document | OpenAPIUnavailable] = {}
-    if not files:  # a drift gate pointed at the wrong folder must not pass
-        raise OptionError(f"no pact to check in {folder}: no *.json file there; pass the folder with --pacts or set "
-                          "`contracts.pacts:` in the topology")
-    if provider is not None:
-        chosen = [f for f in files if _provider_of(f) in (provider, None)]
-        if not any(_provider_of(f) == provider for f in chosen):
-            names = sorted({p for f in files if (p := _provider_of(f))})
-            raise OptionError(f"no pact in {folder} has provider '{provider}'; providers: {', '.join(names)}")
-        files = chosen
-    for file in files:
-        yield check_pact(topology, file, documents, fetch)
+    return DriftRun(topology, DriftOptions(pacts, provider), fetch).run()
 
 
-def _provider_of(file: Path) -> str | None:
+def provider_of(file: Path) -> str | None:
     try:
         return read_pact(file).provider
     except MalformedPact:
