@@ -181,7 +181,8 @@ def _load(args: argparse.Namespace, err: Console):  # noqa: ANN202 - TopologySpe
 
 def _up(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
-    from harness.runtime.topology import Topology, deciding
+    from harness.runtime.runlocks import deciding
+    from harness.runtime.topology import Topology
 
     spec = _load(args, err)
     progress = ProgressPrinter(err, verbose_build=args.build_log)
