@@ -40,7 +40,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
             say(f"using the running topology {spec.project} (run {run.run_id})")
-            found = Topology._attached(spec, client, run)
+            found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
         elif run is not None and difference is not None and run.kept and L.started_fully(client, run.run_id):
             found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
         elif run is not None:
@@ -73,7 +73,7 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
         say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
             f"{spec.identity}: {'; '.join(changes)}")
         return None
-    return Topology._attached(spec, client, run)
+    return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
@@ -89,7 +89,7 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
                 say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
-                topology = Topology._attached(spec, client, kept[0])
+                topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
                 topology.reused = True
                 unready = None if started else finish_start(topology, say)
                 if unready is None:
@@ -130,7 +130,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     say_update(spec, difference, say)
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
-    topology = Topology._attached(spec, client, run, leaving_out=replaced)
+    topology = Topology(spec, client, run.run_id, keep=True,
+                        containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
     for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
         if name in topology and topology[name].status == "running":
             topology[name].stop()
@@ -141,8 +142,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     kept = set(topology.services)
     holding = [name for name, volumes in inherited.items() if volumes]
     try:
-        run_start(Starter(topology, topology.network or "", labels, topology._masked(progress),
-                          kept=dict(topology.services), restarting=set(restarting), inherited=inherited),
+        run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
+                          inherited=inherited),
                   undo=lambda: undo_update(topology, labels, kept, holding))
     except BaseException:
         say(f"the update of topology {spec.project} (run {run.run_id}) did not finish: what it started was "

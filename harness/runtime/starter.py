@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -35,9 +36,10 @@ from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
 from harness.runtime.service import Service, StartCancelled
 from harness.runtime.signature import image_id_of, service_signature
-from harness.runtime.topology import Progress, StartEvent, Topology, docker_name, network_name
+from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.spec.model import TopologySpec
 from harness.spec.plan import StartPlan
+from harness.spec.secrets import Masker
 
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
 
@@ -49,9 +51,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     L.remove_leftovers(client)
     run_id = uuid.uuid4().hex[:10]
     run_labels = L.run_labels(run_id, spec.project, spec.identity, keep, owner, shared)
-    network = network_name(spec, run_id)
-    topology = Topology(spec, client, run_id, network, keep)
-    run_start(Starter(topology, network, run_labels, topology._masked(progress)), undo=topology.close)
+    topology = Topology(spec, client, run_id, keep=keep)
+    run_start(Starter(topology, run_labels, progress), undo=topology.close)
     return topology
 
 
@@ -79,7 +80,7 @@ def run_start(starter: Starter, undo: Callable[[], None]) -> None:
 class Starter:
     """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
 
-    def __init__(self, topology: Topology, network: str, run_labels: dict[str, str], progress: Progress,
+    def __init__(self, topology: Topology, run_labels: dict[str, str], progress: Progress | None,
                  kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
                  inherited: dict[str, list[MountRef]] | None = None) -> None:
         self.topology = topology
@@ -88,9 +89,9 @@ class Starter:
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
         self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
         self.spec = topology.spec
-        self.network = network
+        self.network = topology.network
         self.run_labels = run_labels
-        self.progress = progress
+        self.progress = _masked(progress, topology.masker)
         self.cancelled = threading.Event()
         self.lock = threading.Lock()
         self.images: dict[str, Future[str]] = {}
@@ -373,6 +374,12 @@ def _free_port(protocol: str = "tcp") -> int:
     with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _masked(progress: Progress | None, masker: Masker) -> Progress:
+    """`progress` with the topology's secrets hidden (a probe command may carry one: compose interpolation)."""
+    report = progress or (lambda event: None)
+    return lambda event: report(replace(event, detail=masker(event.detail)) if event.detail else event)
 
 
 def _done(value: object) -> Future:

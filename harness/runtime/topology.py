@@ -11,13 +11,14 @@ import difflib
 import functools
 import re
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
 from harness.runtime import labels as L
@@ -47,16 +48,30 @@ Progress = Callable[[StartEvent], None]
 class Topology:
     """A running topology. `topology["dataservice"].url`; use as a context manager or call `close()`."""
 
-    def __init__(self, spec: TopologySpec, client: docker.DockerClient, run_id: str, network: str | None,
-                 keep: bool) -> None:
+    def __init__(self, spec: TopologySpec, client: docker.DockerClient, run_id: str, *, keep: bool,
+                 containers: Iterable[Container] = ()) -> None:
+        """The one constructor: every way to get a Topology (`start`, `attach`, `kept_or_started`, ...) comes here.
+
+        Args:
+            run_id: the run's id (its label on every container, network and volume).
+            keep: the run stays after this process ends (until `harness down`).
+            containers: those of a run already running, as listed: each becomes the Service its label names (one of
+                a service no longer in `spec`, or of no service, e.g. a fault helper, is left out). A new run has
+                none yet: the starter adds each service as it starts.
+        """
         self.spec = spec
         self.client = client
         self.run_id = run_id
-        self.network = network
+        self.network = network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         self.keep = keep
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
+        for container in containers:
+            name = L.labels_of(container).get(L.SERVICE, "")
+            if name in spec.services:
+                self._add(Service(name, spec.services[name], container, L.published_ports(container), self.network,
+                                  host=service_host()))
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.
@@ -147,7 +162,7 @@ class Topology:
                                   "(its container was removed)", service=service.name, operation="restore",
                                   hint="Something outside the test session removed it; run the tests again.")
             try:
-                notes.extend(self._restore_one(service, container))
+                notes.extend(_restore_one(service, container))
             except HarnessError as error:  # its last log lines may carry a secret
                 raise self.masker.error(error) from None
         return [self.masker(note) for note in notes]
@@ -156,40 +171,6 @@ class Topology:
     def masker(self) -> Masker:
         """Hides this topology's secrets in what is printed of it (errors, progress, log sections)."""
         return Masker(self.spec)
-
-    def _restore_one(self, service: Service, container: object) -> list[str]:
-        state = L.container_status(container)
-        networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}  # type: ignore[attr-defined]
-        left = service.left or ""
-        notes = []
-        if state == "paused":
-            service.unpause()
-            notes.append(f"{service.name} was left {left or 'paused'}: unpaused it")
-        if service._network and state != "exited" and service._network not in networks:  # noqa: SLF001
-            service.connect()
-            notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
-        if state in ("exited", "dead", "created"):
-            status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
-            code = re.search(r"\((-?\d+)\)", status)
-            if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
-                return notes  # a job that ended well is as started: run again, it would redo its work
-            tail = ""
-            if left.startswith(("stopped", "killed")):
-                what = f"was left {left}"
-            else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
-                exit_code = code.group(1) if code else "?"
-                # SIGKILL, SIGTERM: also the `.stop()` of a session that was killed (or the kernel's OOM killer)
-                what = (f"was stopped or killed (exit code {exit_code})" if exit_code in ("137", "143")
-                        else f"died (exit code {exit_code})")
-                lines = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
-                tail = "; its last log lines:\n" + "\n".join(f"  | {line}" for line in lines)
-            if service._network and service._network not in networks:  # noqa: SLF001
-                service.connect()
-            started = time.monotonic()
-            service.start(wait=True)
-            notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
-                         + tail)
-        return notes
 
     @classmethod
     def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False,
@@ -216,11 +197,6 @@ class Topology:
         from harness.runtime.starter import start  # it builds on this module: imported when used
 
         return start(spec, progress, keep, owner, shared)
-
-    def _masked(self, progress: Progress | None) -> Progress:
-        """`progress` with this topology's secrets hidden (a probe command may carry one: compose interpolation)."""
-        report = progress or (lambda event: None)
-        return lambda event: report(replace(event, detail=self.masker(event.detail)) if event.detail else event)
 
     @classmethod
     @contextmanager
@@ -274,19 +250,43 @@ class Topology:
         """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
         client = connect()
         run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
-        return cls._attached(spec, client, run) if run is not None else None
+        return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
 
-    @classmethod
-    def _attached(cls, spec: TopologySpec, client: docker.DockerClient, run: L.Run,
-                  leaving_out: Collection[str] = ()) -> Topology:
-        network = network_name(spec, run.run_id)  # not a container's: one a test left disconnected is on none
-        topology = cls(spec, client, run.run_id, network, keep=True)
-        for container in run.containers:
-            name = L.labels_of(container).get(L.SERVICE, "")  # fault helpers have none
-            if name in spec.services and name not in leaving_out:
-                topology._add(Service(name, spec.services[name], container, L.published_ports(container), network,
-                                      host=service_host()))
-        return topology
+
+def _restore_one(service: Service, container: object) -> list[str]:
+    """Put `service` back as started (see `Topology.restore`), from `container` as listed: what was done."""
+    state = L.container_status(container)
+    networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}  # type: ignore[attr-defined]
+    left = service.left or ""
+    notes = []
+    if state == "paused":
+        service.unpause()
+        notes.append(f"{service.name} was left {left or 'paused'}: unpaused it")
+    if service._network and state != "exited" and service._network not in networks:  # noqa: SLF001
+        service.connect()
+        notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
+    if state in ("exited", "dead", "created"):
+        status = str(container.attrs.get("Status", ""))  # type: ignore[attr-defined]
+        code = re.search(r"\((-?\d+)\)", status)
+        if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
+            return notes  # a job that ended well is as started: run again, it would redo its work
+        tail = ""
+        if left.startswith(("stopped", "killed")):
+            what = f"was left {left}"
+        else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
+            exit_code = code.group(1) if code else "?"
+            # SIGKILL, SIGTERM: also the `.stop()` of a session that was killed (or the kernel's OOM killer)
+            what = (f"was stopped or killed (exit code {exit_code})" if exit_code in ("137", "143")
+                    else f"died (exit code {exit_code})")
+            lines = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
+            tail = "; its last log lines:\n" + "\n".join(f"  | {line}" for line in lines)
+        if service._network and service._network not in networks:  # noqa: SLF001
+            service.connect()
+        started = time.monotonic()
+        service.start(wait=True)
+        notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
+                     + tail)
+    return notes
 
 
 def network_name(spec: TopologySpec, run_id: str) -> str:
