@@ -293,7 +293,7 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 def _ps(args: argparse.Namespace, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
-    from harness.runtime.faults import HELPER_OF as FAULTS_OF
+    from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
     runs = [run for run in L.list_runs(connect())
