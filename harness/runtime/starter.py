@@ -34,7 +34,8 @@ from harness.runtime.engine import (
 )
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
-from harness.runtime.service import Service, StartCancelled
+from harness.runtime.readiness import StartCancelled
+from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.spec.model import TopologySpec
