@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint test-floor test-podman bench bench-overhead clean
+.PHONY: test demo setup engine images report-tools venv unit lint docs test-floor test-podman bench bench-overhead clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -19,7 +19,7 @@ test: setup
 # (the contract matrix printed) and a short fuzz run of every service; all torn down. The run's report page:
 # reports/runnerly.html (its path is printed at the end).
 demo: setup
-	$(VENV)/bin/harness graph $(RUNNERLY)
+	$(VENV)/bin/harness graph --topology $(RUNNERLY)
 	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --pact-drift --fuzz --fuzz-max-examples 10 -v \
 		--topology-report reports/runnerly.html
 
@@ -27,7 +27,12 @@ unit: venv
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check harness tests bench scenarios fixtures
+	$(VENV)/bin/ruff check harness tests bench scenarios fixtures docs/hooks
+
+# The docs site into site/ (mkdocs.yml): offline, any warning fails it; the reference pages are rendered from the code
+# (docs/hooks/reference.py). Open site/index.html.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # The lowest versions the dependency pins allow, the extras' included (testcontainers, pact-python, schemathesis,
 # pytest, pydantic, ...):
@@ -99,4 +104,4 @@ report-tools:
 
 clean:
 	-$(VENV)/bin/harness down
-	rm -rf $(VENV) $(FLOOR) $(CORE) reports
+	rm -rf $(VENV) $(FLOOR) $(CORE) reports site

@@ -25,16 +25,10 @@ from pathlib import Path
 
 from harness import Topology, load_topology
 from harness.fuzz.auth import BearerToken
-from harness.fuzz.session import (
-    FuzzOptions,
-    checks_for,
-    default_cache_dir,
-    fuzz_all,
-    fuzz_service,
-    fuzz_targets,
-    mode_for,
-    prepare_runs,
-)
+from harness.fuzz.options import FuzzOptions, checks_for, default_cache_dir, fuzz_targets, mode_for
+from harness.fuzz.service import fuzz_service
+from harness.fuzz.session import FuzzRun, prepare_runs
+from harness.options import CLI, flags
 from harness.runtime.engine import connect
 from harness.runtime.labels import RUN
 
@@ -108,7 +102,7 @@ def main() -> None:
         services = sum(containers_cpu(topology).values()) - sum(containers.values())
         children, containers = children_cpu(), containers_cpu(topology)
         started, main_cpu = time.perf_counter(), time.process_time()
-        at_once = fuzz_all(topology, names, FuzzOptions(seed=args.seed))
+        at_once = FuzzRun(topology.spec, FuzzOptions(seed=args.seed), names, flags(CLI, "fuzz")).run(topology)
         concurrent, main_cpu = time.perf_counter() - started, time.process_time() - main_cpu
         time.sleep(0.5)  # the fuzzing processes end (and are reaped) just after their results arrive
         workers = children_cpu() - children

@@ -32,12 +32,17 @@ if TYPE_CHECKING:
     from harness.spec.model import (
         AuthSpec,
         BuildSpec,
+        ContainerFile,
         ContractsSpec,
+        FuzzSpec,
+        Healthcheck,
         HttpCheck,
         Mount,
         ReadyProbe,
         ServiceSpec,
         TopologySpec,
+        Ulimit,
+        VolumeMount,
     )
     from harness.spec.plan import StartPlan
 
@@ -47,7 +52,9 @@ _WHERE = {
     "ready": None,  # the module harness.spec.ready
     "TopologySpec": "harness.spec.model", "ServiceSpec": "harness.spec.model", "BuildSpec": "harness.spec.model",
     "ReadyProbe": "harness.spec.model", "HttpCheck": "harness.spec.model", "Mount": "harness.spec.model",
-    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model",
+    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model", "FuzzSpec": "harness.spec.model",
+    "Healthcheck": "harness.spec.model", "VolumeMount": "harness.spec.model", "ContainerFile": "harness.spec.model",
+    "Ulimit": "harness.spec.model",  # the model classes the builder's keywords take, beside plain dicts
     "StartPlan": "harness.spec.plan",
     "Topology": "harness.runtime.topology", "StartEvent": "harness.runtime.topology",
     "Service": "harness.runtime.service", "ExecResult": "harness.runtime.service",
@@ -57,7 +64,7 @@ __all__ = sorted([*_WHERE, *_ERRORS])
 
 
 def __getattr__(name: str) -> Any:
-    if name in _ERRORS:
+    if name in _ERRORS or name == "SpecUnavailable":  # the latter: a deprecated alias of OpenAPIUnavailable
         return getattr(_errors, name)
     if name == "ready":
         return importlib.import_module("harness.spec.ready")

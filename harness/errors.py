@@ -1,5 +1,6 @@
 """Every failure a user can act on, one class per kind. `str(error)` is the whole message meant for a person; the
-fields (`service`, `location`, `hint`, ...) are there for programs.
+fields (`service`, `location`, `hint`, ...) are there for programs: each class declares its own, typed, as keyword
+parameters of its constructor.
 
 Exit codes of the CLI come from the class:
 
@@ -14,21 +15,20 @@ This module imports nothing but the standard library, so every stage may raise t
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import warnings
+from typing import Any
 
 EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 
 class HarnessError(Exception):
-    """Base class. `hint` says what to do (already part of the message); extra keyword fields become attributes."""
+    """Base class. `message` is the text without `hint`, which says what to do (already part of `str(error)`)."""
 
-    exit_code: ClassVar[int] = EXIT_BAD_INPUT
+    exit_code: int = EXIT_BAD_INPUT  # of the CLI; a class constant but for ImageMissing and TopologyShareError
 
-    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
-        for name, value in fields.items():
-            setattr(self, name, value)
         super().__init__(f"{message}\n{hint}" if hint else message)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -47,40 +47,94 @@ def _rebuilt(cls: type[HarnessError], args: tuple[Any, ...], fields: dict[str, A
 # --- bad input (exit 2) --------------------------------------------------------------------------------------------
 
 class TopologyFileError(HarnessError):
-    """The topology (or compose) file, or a topology built in Python, is invalid. `location` is `file:line` (or the
-    topology's name for one built in Python)."""
+    """The topology (or compose) file, or a topology built in Python, is invalid. `location` is `file:line`, or for
+    a topology without a file `topology 'NAME'` (the dotted path of the key starts the message after it)."""
 
-    def __init__(self, location: str, message: str, **fields: Any) -> None:
+    def __init__(self, location: str, message: str, *, hint: str | None = None) -> None:
         self.location = location
-        super().__init__(f"{location}: {message}", **fields)
+        super().__init__(f"{location}: {message}", hint=hint)
+
+
+class UnknownKeyword(TopologyFileError, TypeError):
+    """A keyword the builder does not take (`service("api", imgae=...)`), said as an unknown key of a topology file
+    is; a TypeError too, as Python's own for an unexpected keyword. Fields: `keyword`, `allowed` (the keywords it
+    takes), `suggestion` (the closest of them, or None)."""
+
+    def __init__(self, location: str, message: str, *, keyword: str, allowed: list[str],
+                 suggestion: str | None = None) -> None:
+        self.keyword, self.allowed, self.suggestion = keyword, allowed, suggestion
+        super().__init__(location, message)
+
+
+class NotATopology(HarnessError, TypeError):
+    """Something given as a topology that is none of: a file path (or a list of compose files), a
+    `harness.topology(...)` builder, a `TopologySpec`. `found` is its type's name."""
+
+    def __init__(self, found: str) -> None:
+        self.found = found
+        super().__init__(f"a topology is a file path, a harness.topology(...) builder or a TopologySpec, not {found}")
 
 
 class DependencyCycle(HarnessError, ValueError):
-    """`depends_on` edges form a cycle. `names` is the cycle, its first service repeated at the end. The loaders
-    turn it into a TopologyFileError at the line of the first service's `depends_on`."""
+    """`depends_on` edges form a cycle (`StartPlan.of`). `names` is the cycle, its first service repeated at the end.
+    A TopologySpec's validation turns it into a TopologyFileError at the first service's `depends_on`."""
 
     def __init__(self, names: list[str]) -> None:
-        super().__init__(f"dependency cycle: {' -> '.join(names)}", names=names)
+        self.names = names
+        super().__init__(f"dependency cycle: {' -> '.join(names)}")
 
 
 class UnknownService(HarnessError, KeyError):
-    """A name that is not a service of the topology (`topology["nope"]`, an edge, an option)."""
+    """A name that is not a service of the topology (`topology["nope"]`, an edge, an option). Fields: `name`,
+    `known` (the topology's services), `topology` (its name), `suggestion` (the closest service, or None)."""
 
     def __init__(self, name: str, known: list[str], topology: str, suggestion: str | None = None) -> None:
+        self.name, self.known, self.topology, self.suggestion = name, known, topology, suggestion
         near = f" (did you mean '{suggestion}'?)" if suggestion else ""
-        super().__init__(f"no service '{name}' in topology '{topology}'{near}; services: {', '.join(known)}",
-                         name=name, known=known, topology=topology, suggestion=suggestion)
+        super().__init__(f"no service '{name}' in topology '{topology}'{near}; services: {', '.join(known)}")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.message
+
+
+class UnknownProvider(HarnessError):
+    """A pact's provider is not a service of the topology (nor mapped to one by `pact_name` or `contracts.names`).
+    Fields: `provider` (the name the pact gives it), `pact` (the pact file's name)."""
+
+    def __init__(self, message: str, *, provider: str, pact: str) -> None:
+        self.provider, self.pact = provider, pact
+        super().__init__(message)
+
+
+class PortNotPublished(HarnessError):
+    """A running service's URL or host port was asked for a port it does not publish. Fields: `service`, `port`
+    (None: it publishes none, so it has no URL)."""
+
+    def __init__(self, message: str, *, service: str, port: int | None = None) -> None:
+        self.service, self.port = service, port
+        super().__init__(message)
 
 
 class OptionError(HarnessError):
     """A command-line option or ini value that cannot be used."""
 
 
+class NothingToFuzz(HarnessError):
+    """No service to fuzz: none declares `openapi:`, or services named for fuzzing are not services with one.
+    `unknown` lists those names (empty when none declares `openapi:`)."""
+
+    def __init__(self, message: str, *, unknown: list[str]) -> None:
+        self.unknown = unknown
+        super().__init__(message)
+
+
 class MalformedPact(HarnessError):
-    """A file in the pact folder is not a pact that can be verified. `location` is `file[:line]`."""
+    """A file in the pact folder is not a pact that can be verified. `location` is `file[:line]` (None: the message
+    names it)."""
+
+    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None) -> None:
+        self.location = location
+        super().__init__(message, hint=hint)
 
 
 class StatesModuleError(HarnessError):
@@ -92,7 +146,12 @@ class MissingProviderStates(HarnessError):
 
 
 class MissingMessageProducer(HarnessError):
-    """A message interaction has no @message_producer for its description."""
+    """A message interaction has no @message_producer for its description. Fields: `description`, `provider`."""
+
+    def __init__(self, message: str, *, description: str | None = None, provider: str | None = None,
+                 hint: str | None = None) -> None:
+        self.description, self.provider = description, provider
+        super().__init__(message, hint=hint)
 
 
 class PactInputProblems(HarnessError):
@@ -101,25 +160,54 @@ class PactInputProblems(HarnessError):
     `hints`: what to do, once per kind."""
 
     def __init__(self, problems: list[str], hints: list[str] | None = None) -> None:
+        self.problems = problems
+        self.hints = list(dict.fromkeys(hints or []))
         lines = "\n".join("  - " + problem.replace("\n", "\n    ") for problem in problems)
-        hints = list(dict.fromkeys(hints or []))
         super().__init__(f"{len(problems)} problem(s) in the pacts, the states modules or the options; nothing was "
-                         "started:\n" + lines + "".join(f"\n{hint}" for hint in hints), problems=problems, hints=hints)
+                         "started:\n" + lines + "".join(f"\n{hint}" for hint in self.hints))
 
 
 class ProviderStateFailed(HarnessError):
     """A provider-state handler could not set its state up (e.g. a command in the provider's container failed).
-    Fields: `service`, `command`, `exit_code`."""
+    Fields: `service`, `command`, `command_exit` (the command's exit code; `exit_code` is the CLI's)."""
 
-    exit_code: ClassVar[int] = 1  # the provider side did not keep the contract: a failure, not bad input
+    exit_code = EXIT_FAILED  # the provider side did not keep the contract: a failure, not bad input
+
+    def __init__(self, message: str, *, service: str, command: str | list[str], command_exit: int) -> None:
+        self.service, self.command, self.command_exit = service, command, command_exit
+        super().__init__(message)
 
 
 class AuthHookError(HarnessError):
-    """A service's `auth: {hook: module:function}` cannot be imported or called."""
+    """A service's `auth: {hook: module:function}` cannot be imported or called. Fields: `service`, `hook`."""
+
+    def __init__(self, message: str, *, service: str, hook: str, hint: str | None = None) -> None:
+        self.service, self.hook = service, hook
+        super().__init__(message, hint=hint)
 
 
-class SpecUnavailable(HarnessError):
-    """A service's OpenAPI document cannot be loaded (from the service, or from a file next to the topology)."""
+class AuthRefused(HarnessError):
+    """The token service of a service's `auth: {client_credentials: ...}` refused the client. Fields: `url` (where
+    the token was asked for), `client_id`, `status` (the HTTP status)."""
+
+    def __init__(self, message: str, *, url: str, client_id: str, status: int) -> None:
+        self.url, self.client_id, self.status = url, client_id, status
+        super().__init__(message)
+
+
+class OpenAPIUnavailable(HarnessError):
+    """A service's OpenAPI document cannot be loaded (from the service, or from a file next to the topology), or is
+    not a valid one. Fields: `service`, `location` (the URL or file tried), `status` (the HTTP status, if any)."""
+
+    def __init__(self, message: str, *, service: str | None = None, location: str | None = None,
+                 status: int | None = None, hint: str | None = None) -> None:
+        self.service, self.location, self.status = service, location, status
+        super().__init__(message, hint=hint)
+
+
+class SchemathesisUnsupported(HarnessError):
+    """The installed schemathesis does not show `st run`'s defaults (mode, checks, phases) where the harness reads
+    them: a version it does not support."""
 
 
 class TopologyNotRunning(HarnessError):
@@ -130,19 +218,27 @@ class InvalidFault(HarnessError):
     """A fault that cannot be applied as asked: a delay that is not positive, a loss outside (0, 100], an edge from
     a service to itself, an unknown cut mode. Fields: `consumer`, `provider` (None: all its outgoing traffic)."""
 
+    def __init__(self, message: str, *, consumer: str, provider: str | None) -> None:
+        self.consumer, self.provider = consumer, provider
+        super().__init__(message)
+
 
 class ExtraMissing(HarnessError):
     """An option or command needs an optional part of pytest-topology that is not installed. Fields: `extra`
     (contracts, fuzz), `package` (the distribution missing), `feature` (the option or command)."""
 
     def __init__(self, feature: str, package: str, extra: str) -> None:
-        super().__init__(f"{feature} needs {package}: pip install 'pytest-topology[{extra}]'",
-                         feature=feature, package=package, extra=extra)
+        self.feature, self.package, self.extra = feature, package, extra
+        super().__init__(f"{feature} needs {package}: pip install 'pytest-topology[{extra}]'")
 
 
 class RemoteMount(HarnessError):
-    """A bind mount on a remote Docker engine: its source would name a path on the engine's machine. Fields:
-    `service`, `source`, `engine`."""
+    """Bind mounts on a remote Docker engine: their sources would name paths on the engine's machine. Fields:
+    `services` (those with bind mounts), `engine` (the engine's address)."""
+
+    def __init__(self, message: str, *, services: list[str], engine: str, hint: str | None = None) -> None:
+        self.services, self.engine = services, engine
+        super().__init__(message, hint=hint)
 
 
 # --- environment (exit 3) ------------------------------------------------------------------------------------------
@@ -150,20 +246,34 @@ class RemoteMount(HarnessError):
 class EnvironmentProblem(HarnessError):
     """The machine, the engine or a service's image or container is what failed, not the input."""
 
-    exit_code: ClassVar[int] = EXIT_ENVIRONMENT
+    exit_code = EXIT_ENVIRONMENT
 
 
 class DockerUnavailable(EnvironmentProblem):
     """No Docker engine answers. `address` is where one was looked for."""
 
+    def __init__(self, message: str, *, address: str | None = None, hint: str | None = None) -> None:
+        self.address = address
+        super().__init__(message, hint=hint)
+
 
 class DockerError(EnvironmentProblem):
-    """The Docker engine refused an operation (create, start, remove, ...). `service` and `operation` say which."""
+    """The Docker engine refused an operation (create, start, remove, ...). `service` and `operation` say which;
+    `run` is the run's id when the operation is on the whole run."""
+
+    def __init__(self, message: str, *, service: str | None = None, operation: str | None = None,
+                 run: str | None = None, hint: str | None = None) -> None:
+        self.service, self.operation, self.run = service, operation, run
+        super().__init__(message, hint=hint)
 
 
 class ImageMissing(EnvironmentProblem):
     """Images of the topology (`image:` or a Dockerfile's FROM) are not in the local engine and could not be
-    pulled. `images` lists them all."""
+    pulled. `images` lists them all. `exit_code` is 2 (bad input) when every one is a reference Docker refuses."""
+
+    def __init__(self, message: str, *, images: list[str], exit_code: int = EXIT_ENVIRONMENT) -> None:
+        self.images, self.exit_code = images, exit_code
+        super().__init__(message)
 
 
 class ComposeUnavailable(EnvironmentProblem):
@@ -179,31 +289,63 @@ class BuildFailed(EnvironmentProblem):
 class ServiceFailed(HarnessError):
     """A service of the topology did not come up: its own failure, not the machine's."""
 
-    exit_code: ClassVar[int] = EXIT_FAILED
+    exit_code = EXIT_FAILED
 
 
 class ServiceNotReady(ServiceFailed):
-    """A service did not pass its readiness probe in time. Fields: `service`, `probe`, `waited` (seconds)."""
+    """A service did not pass its readiness probe in time. Fields: `service`, `probe` (the probe described; None
+    for a job, which must exit), `waited` (seconds)."""
+
+    def __init__(self, message: str, *, service: str | None = None, probe: str | None = None,
+                 waited: float | None = None, hint: str | None = None) -> None:
+        self.service, self.probe, self.waited = service, probe, waited
+        super().__init__(message, hint=hint)
 
 
 class ServiceExited(ServiceFailed):
     """A service's container exited while the topology was starting (also while its probe ran). Fields: `service`,
     `container_exit` (its exit code; `exit_code` is the CLI's), `oom_killed` (the kernel killed it: out of memory)."""
 
+    def __init__(self, message: str, *, service: str | None = None, container_exit: int | None = None,
+                 oom_killed: bool = False) -> None:
+        self.service, self.container_exit, self.oom_killed = service, container_exit, oom_killed
+        super().__init__(message)
+
 
 class FaultError(EnvironmentProblem):
     """A fault could not be applied or removed: the helper image did not build, the helper container did not start
     (the consumer is not running), or its netfilter rules were refused. Fields: `consumer`, `provider`."""
+
+    def __init__(self, message: str, *, consumer: str, provider: str | None) -> None:
+        self.consumer, self.provider = consumer, provider
+        super().__init__(message)
 
 
 class TopologyShareError(EnvironmentProblem):
     """pytest-xdist workers share one topology: another worker could not start it (`exit_code` is that failure's),
     or it is gone from the engine."""
 
+    def __init__(self, message: str, *, exit_code: int = EXIT_ENVIRONMENT) -> None:
+        self.exit_code = exit_code
+        super().__init__(message)
+
 
 class PactVerifierError(EnvironmentProblem):
-    """pact-python's Verifier could not run a verification (a configuration error, not a mismatch)."""
+    """pact-python's Verifier could not run a verification (a configuration error, not a mismatch). `location`: the
+    file or option concerned, if one is."""
+
+    def __init__(self, message: str, *, location: str | None = None, hint: str | None = None) -> None:
+        self.location = location
+        super().__init__(message, hint=hint)
 
 
 __all__ = [name for name, value in dict(globals()).items()
            if isinstance(value, type) and issubclass(value, HarnessError)]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SpecUnavailable":  # its former name ("spec" also meant the topology)
+        warnings.warn("SpecUnavailable is deprecated: use OpenAPIUnavailable", DeprecationWarning,
+                      stacklevel=2)
+        return OpenAPIUnavailable
+    raise AttributeError(f"module 'harness.errors' has no attribute {name!r}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.contracts.names import mapping_hint
-from harness.contracts.verify import PactResult
+from harness.contracts.results import PactResult
 from harness.spec.model import TopologySpec
 
 EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded") or "no pact"

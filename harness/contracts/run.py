@@ -4,23 +4,17 @@ it comes, through harness.report). A pact file ends verified, failed, error or e
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
+from harness.contracts.results import PactResult, error_result
 from harness.contracts.states import Registry, load_states
-from harness.contracts.verify import (
-    MISSING_HANDLERS_HINT,
-    PactResult,
-    error_result,
-    missing_handlers,
-    provider_not_a_service,
-    unverifiable_reason,
-    verify_pact,
-)
+from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MalformedPact, PactInputProblems, StatesModuleError
 from harness.runtime.topology import Topology
@@ -174,20 +168,85 @@ def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | N
     return None
 
 
-def verify_all(topology: Topology, selection: Selection) -> Iterator[PactResult]:
-    """A verdict for each pact of the selection, in order; verifications share one verifier process, and `async def`
-    handlers one event loop (ended with the run)."""
-    try:
-        with VerifierWorker() as worker:
-            for source in selection.sources:
-                decided = decided_before_running(topology.spec, source)
-                if decided is not None:
-                    yield decided
-                else:
-                    assert isinstance(source, PactFile)
-                    yield verify_pact(topology, source, selection.registry, worker)
-    finally:
-        selection.registry.close()
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Which pacts a verification takes: those of `pacts` (None: `contracts.pacts` of the topology file), only those
+    of `provider` / `consumer` (a service's name, or the name the pact writes) when given."""
+
+    pacts: Path | None = None
+    provider: str | None = None
+    consumer: str | None = None
+
+
+class VerifyRun:
+    """The pact verification of one topology, for both front-ends: the pacts selected and checked as far as the files
+    tell (on creation, before anything starts), then one verdict per pact file, each file verified once, in one
+    verifier process; `async def` handlers share one event loop. `harness verify` verifies every pact (`run`);
+    pytest's first item of a pact file verifies that file for the interactions selected (`result`).
+
+    Raises (on creation):
+        PactInputProblems: every problem of the pacts, the states modules and the filters (see select_pacts).
+    """
+
+    def __init__(self, spec: TopologySpec, options: VerifyOptions = VerifyOptions(),
+                 on_result: Callable[[PactResult], None] | None = None) -> None:
+        self.spec = spec
+        self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
+        self.on_result = on_result  # sees each verdict as it is reached (a console line)
+        self.results: list[PactResult] = []  # in the order reached
+        self._by_file: dict[Path, PactResult] = {}
+        self._worker: VerifierWorker | None = None
+
+    @property
+    def needs_topology(self) -> bool:
+        """Whether a pact is left to verify once the unreadable and excluded ones are decided."""
+        return any(decided_before_running(self.spec, source) is None for source in self.selection.sources)
+
+    @property
+    def verified_any(self) -> bool:
+        """Whether a verdict other than excluded was reached (else the contract matrix is left as it was)."""
+        return any(result.verdict != "excluded" for result in self.results)
+
+    def verdict(self, file: Path) -> PactResult | None:
+        """The verdict of a pact file reached so far, else None."""
+        return self._by_file.get(file)
+
+    def result(self, source: Source, topology: Callable[[], Topology],
+               only: Collection[str] | None = None) -> PactResult:
+        """The verdict of `source`, verified the first time it is asked for (`topology()` gives the running topology;
+        `only`: the labels of the interactions to verify, None: all); the same verdict every later time."""
+        if source.path not in self._by_file:
+            result = decided_before_running(self.spec, source)
+            if result is None:
+                assert isinstance(source, PactFile)
+                if self._worker is None:
+                    self._worker = VerifierWorker()
+                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+            self.add(result)
+        return self._by_file[source.path]
+
+    def add(self, result: PactResult) -> None:
+        """A verdict reached here, or by another pytest-xdist worker (a file's items may run on two: the first
+        verdict counts)."""
+        if result.path not in self._by_file:
+            self._by_file[result.path] = result
+            self.results.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
+
+    def run(self, topology: Topology | None) -> list[PactResult]:
+        """A verdict for each pact of the selection, in order (`topology`: None when none needs it)."""
+        def running() -> Topology:
+            assert topology is not None, "a pact to verify needs the running topology"
+            return topology
+
+        return [self.result(source, running) for source in self.selection.sources]
+
+    def close(self) -> None:
+        """The verifier process and the handlers' event loop end."""
+        if self._worker is not None:
+            self._worker.close()
+        self.selection.registry.close()
 
 
 def drift_column(topology: Topology, selection: Selection) -> list[Any]:

@@ -286,7 +286,7 @@ def in_container(topology: Any, service: str, command: str | list[str]) -> str:
     if result.exit_code != 0:
         shown = command if isinstance(command, str) else " ".join(command)
         raise ProviderStateFailed(f"`{shown}` in {service} exited {result.exit_code}: {result.output.strip()[-500:]}",
-                                  service=service, command=command, exit_code=result.exit_code)
+                                  service=service, command=command, command_exit=result.exit_code)
     return result.output
 
 

@@ -7,149 +7,30 @@ Every pact ends in exactly one verdict: verified, failed, error (with the reason
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import difflib
 import json
 import re
-import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Literal
+from contextlib import nullcontext
+from typing import Any
 
+from harness.contracts.handlers import require_handlers
 from harness.contracts.names import mapping_hint, service_for
-from harness.contracts.pactfiles import PactFile, interaction_states, is_message, is_sync_message
-from harness.contracts.states import Message, Registry, StateRun, produce
+from harness.contracts.pactfiles import PactFile, interaction_states, is_sync_message
+from harness.contracts.provider_side import LOCAL, MESSAGE_PATH, STATE_PATH, provider_side
+from harness.contracts.results import InteractionResult, PactResult, error_result
+from harness.contracts.states import Registry
 from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
-from harness.errors import (
-    EXIT_FAILED,
-    HarnessError,
-    MalformedPact,
-    MissingMessageProducer,
-    MissingProviderStates,
-    PactVerifierError,
-)
+from harness.errors import MalformedPact, PactVerifierError, UnknownProvider
 from harness.runtime.topology import Topology
 
-Verdict = Literal["verified", "failed", "error", "excluded"]
 
-
-@dataclass(frozen=True)
-class InteractionResult:
-    """One interaction as the Pact core judged it. `problems`: its mismatches or errors, one line each; `label`: its
-    name, unique in the pact (PactFile.labels: the description, with its states where descriptions repeat)."""
-
-    description: str
-    passed: bool
-    seconds: float = 0.0
-    problems: list[str] = field(default_factory=list)
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class PactResult:
-    """The verdict of one pact file. `consumer`/`provider` are the names the pact writes (None when unreadable);
-    `consumer_service`/`provider_service` the services they map to (None: not a service of the topology).
-    `reason`: why an error or an exclusion; `error`: the error (its `exit_code` says bad input or environment)."""
-
-    path: Path
-    verdict: Verdict
-    consumer: str | None = None
-    provider: str | None = None
-    consumer_service: str | None = None
-    provider_service: str | None = None
-    interaction_count: int = 0
-    interactions: list[InteractionResult] = field(default_factory=list)
-    report: str = ""  # the verifier's report, without ANSI codes
-    provider_log: str = ""  # what the provider wrote during this verification
-    seconds: float = 0.0
-    reason: str = ""
-    error: HarnessError | None = None
-    labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == "verified"
-
-    @property
-    def ok(self) -> bool:
-        """Verified, or excluded with a reason: nothing to fix."""
-        return self.verdict in ("verified", "excluded")
-
-    @property
-    def edge(self) -> str:
-        if self.consumer is None or self.provider is None:
-            return self.path.name
-        return f"{self.consumer}->{self.provider}"
-
-    @property
-    def exit_code(self) -> int:
-        if self.verdict == "error":
-            return self.error.exit_code if self.error is not None else EXIT_FAILED
-        return EXIT_FAILED if self.verdict == "failed" else 0
-
-
-def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",
-                 provider_log: str = "", interactions: list[InteractionResult] | None = None,
-                 labels: list[str] | None = None) -> PactResult:
-    """An error verdict; `interactions`: those the verifier did judge (their items keep their own verdict)."""
-    return PactResult(pact.path, "error", pact.consumer, pact.provider, service_for(spec, pact.consumer),
-                      service_for(spec, pact.provider), len(pact.interactions), interactions or [], report=report,
-                      provider_log=provider_log, seconds=seconds, reason=str(error), error=error,
-                      labels=labels if labels is not None else [label for label, _ in pact.labels()])
-
-
-def provider_not_a_service(pact: PactFile, spec: Any) -> HarnessError:
-    return HarnessError(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
-                        f"'{spec.project}'{mapping_hint(spec, pact.provider)}; services: {', '.join(spec.services)}",
-                        name=pact.provider)
-
-
-def missing_handlers(pacts: list[PactFile], registry: Registry, spec: Any) -> list[str]:
-    """Every provider state and message producer the pacts use that nothing handles, one line each (with a pointer
-    to a handler registered under a name that is not a service). States of a provider with `contracts.state_url`
-    are the provider's own business; pacts whose provider is not a service are skipped (a problem of their own)."""
-    missing: list[str] = []
-    for pact in pacts:
-        provider = service_for(spec, pact.provider)
-        if provider is None:
-            continue
-        if provider not in spec.contracts.state_url:
-            for state in dict.fromkeys(s.name for s in pact.states()):
-                if _handler(registry.states, provider, pact.provider, state) is None:
-                    missing.append(f"provider state {state!r} of {pact.edge} ({pact.path.name}) has no handler"
-                                   + _elsewhere(registry.states, state, spec))
-        for description in dict.fromkeys(i["description"] for i in pact.interactions if is_message(i)):
-            if _handler(registry.messages, provider, pact.provider, description) is None:
-                missing.append(f"message producer {description!r} of {pact.edge} ({pact.path.name}) is missing"
-                               + _elsewhere(registry.messages, description, spec))
-    return missing
-
-
-MISSING_HANDLERS_HINT = (
-    "Register provider states and message producers with @provider_state(NAME, provider=...) / "
-    "@message_producer(DESCRIPTION, provider=...) in a states module listed under `contracts.states` in the topology "
-    "file, or give the provider its own state-change endpoint with `contracts.state_url`.")
-
-
-def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
-    """A handler of that name registered for a provider that is not a service (a typo in `provider=`), said."""
-    strays = [provider for provider, name in table if name == key and service_for(spec, provider) is None]
-    if not strays:
-        return ""
-    near = difflib.get_close_matches(strays[0], list(spec.services), n=1)
-    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.project}'"
-            + (f" (did you mean {near[0]!r}?)" if near else f"; services: {', '.join(spec.services)}"))
-
-
-def _handler(table: dict[tuple[str, str], Any], service: str, pact_name: str, key: str) -> Any:
-    """A handler registered under the provider's service name, or under the name the pact gives it."""
-    return table.get((service, key)) or table.get((pact_name, key))
+def provider_not_a_service(pact: PactFile, spec: Any) -> UnknownProvider:
+    return UnknownProvider(f"{pact.path.name}: its provider '{pact.provider}' is not a service of topology "
+                           f"'{spec.name}'{mapping_hint(spec, pact.provider)}; services: "
+                           f"{', '.join(spec.services)}", provider=pact.provider, pact=pact.path.name)
 
 
 def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
@@ -184,9 +65,9 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             hint="verify this pact against a local Docker engine, or split it into an HTTP pact and a message pact",
             location=str(pact.path)), labels=labels)
     state_path = spec.contracts.state_url.get(provider_name)
-    _require_handlers(pact, registry, provider_name, own_states=state_path is not None)
+    require_handlers(pact, registry, provider_name, own_states=state_path is not None)
     started, log_since = time.monotonic(), time.time()
-    with _provider_side(registry, topology, pact, provider_name) as (port, failures), \
+    with provider_side(registry, topology, pact, provider_name) as (port, failures), \
             (nullcontext(worker) if worker else VerifierWorker()) as running:
         job = VerifierJob(
             provider=pact.provider, pact_path=str(pact.path), host=provider.host if pact.has_http else LOCAL,
@@ -219,26 +100,6 @@ def unverifiable_reason(pact: PactFile) -> MalformedPact | None:
         "checks exactly one response per synchronous message and cannot verify these",
         hint="split the interaction into one per response, or exclude the pact under `contracts.exclude` with a "
              "reason", location=str(pact.path))
-
-
-def _require_handlers(pact: PactFile, registry: Registry, provider: str, own_states: bool) -> None:
-    for interaction in pact.interactions:
-        if is_message(interaction) and _handler(registry.messages, provider, pact.provider,
-                                                interaction["description"]) is None:
-            raise MissingMessageProducer(
-                f"no message producer for {interaction['description']!r} of {pact.edge} ({pact.path.name})",
-                hint=f"register one with @message_producer({interaction['description']!r}, provider={provider!r}) "
-                     "in a states module listed under `contracts.states`", description=interaction["description"],
-                provider=provider)
-    if not own_states:
-        check_states_for = [s.name for s in pact.states() if _handler(registry.states, provider, pact.provider,
-                                                                       s.name) is None]
-        if check_states_for:
-            raise MissingProviderStates(
-                f"no handler for provider state(s) {', '.join(map(repr, dict.fromkeys(check_states_for)))} of "
-                f"{pact.edge} ({pact.path.name})",
-                hint=f"register them with @provider_state(NAME, provider={provider!r}) in a states module listed "
-                     "under `contracts.states`, or set `contracts.state_url` for the provider")
 
 
 def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, log: str,
@@ -339,179 +200,3 @@ def _log_of(service: Any, since: float) -> str:
         return re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", service.logs(since=since))
     except Exception as error:  # noqa: BLE001 - a message about a log never hides the verification result
         return f"(log unavailable: {error})"
-
-
-LOCAL = "127.0.0.1"  # the state and message server: on this machine, where the verifier runs
-STATE_PATH = "/_pact/state"
-MESSAGE_PATH = "/_pact/message"
-
-
-PACT_PYTHON_MESSAGE = frozenset({"contents", "metadata", "content_type"})  # pact-python's own `pact.types.Message`
-
-
-def encode_message(produced: Any, declared: dict[str, Any] | None = None
-                   ) -> tuple[bytes, str | None, dict[str, Any]]:
-    """A producer's return value -> (body bytes, content type, metadata). `declared` is the pact's interaction:
-    bytes take its content type when the producer names none (binary contents have no type of their own).
-
-    pact-python's own message, `{"contents": bytes, "metadata": {...} | None, "content_type": str | None}`, is
-    passed on as pact-python's Verifier passes it: the bytes as they are, the content type as given (None: none
-    is sent) and added to the metadata as `contentType` when that has none.
-
-    Raises:
-        TypeError: pact-python's message shape with `contents` that are not bytes (pact-python refuses it too).
-    """
-    if _is_pact_python_message(produced):
-        contents = produced["contents"]
-        if not isinstance(contents, (bytes, bytearray)):
-            raise TypeError(f"the producer returned pact-python's message shape ({{'contents', 'metadata', "
-                            f"'content_type'}}) with contents of type {type(contents).__name__}; pact-python's "
-                            "Verifier needs bytes there (e.g. json.dumps(body).encode()); or return the body "
-                            "itself, or harness.contracts.Message(body, metadata)")
-        metadata = dict(produced.get("metadata") or {})
-        content_type = produced.get("content_type")
-        if content_type and "contentType" not in metadata:
-            metadata["contentType"] = content_type
-        return bytes(contents), content_type, metadata
-    if isinstance(produced, tuple) and len(produced) == 2 and isinstance(produced[1], dict):
-        produced = Message(produced[0], produced[1])
-    message = produced if isinstance(produced, Message) else Message(produced)
-    metadata = dict(message.metadata)
-    content_type = message.content_type or metadata.get("contentType") or metadata.get("content-type")
-    body = message.body
-    if isinstance(body, (bytes, bytearray)):
-        data = bytes(body)
-        content_type = content_type or _declared_type(declared) or "application/octet-stream"
-    elif isinstance(body, str):
-        data, content_type = body.encode(), content_type or "text/plain"
-    else:
-        data, content_type = json.dumps(body).encode(), content_type or "application/json"
-    metadata.setdefault("contentType", content_type)
-    return data, content_type, metadata
-
-
-def _is_pact_python_message(produced: Any) -> bool:
-    """pact-python's message dict: `contents` (bytes) and nothing but `metadata` and `content_type` beside it. A
-    JSON body has no bytes in it; a dict with non-bytes contents is pact-python's shape only when it also has a
-    `content_type` key (which a JSON message body that happens to have a `contents` field is not taken for)."""
-    if not (isinstance(produced, dict) and "contents" in produced and set(produced) <= PACT_PYTHON_MESSAGE):
-        return False
-    return isinstance(produced["contents"], (bytes, bytearray)) or "content_type" in produced
-
-
-def request_message(request: dict[str, Any] | None) -> Message:
-    """The request of a synchronous message, as its producer gets it: `{"contents": {"content", "contentType",
-    "encoded"}, "metadata"}` -> Message(body: dict/list for JSON, str for text, bytes when base64-encoded)."""
-    request = request or {}
-    metadata = dict(request.get("metadata") or {})
-    contents = request.get("contents")
-    if not (isinstance(contents, dict) and "content" in contents):
-        return Message(contents, metadata)
-    content, content_type = contents.get("content"), contents.get("contentType") or metadata.get("contentType")
-    encoded = str(contents.get("encoded") or "").lower()
-    if isinstance(content, str) and encoded == "base64":
-        content = base64.b64decode(content)
-    elif isinstance(content, str) and (encoded == "json" or "json" in str(content_type or "")):
-        try:
-            content = json.loads(content)
-        except ValueError:
-            pass  # a JSON content type with text that is not JSON: the producer sees the text
-    return Message(content, metadata, content_type)
-
-
-def _declared_type(interaction: dict[str, Any] | None) -> str | None:
-    if not interaction:
-        return None
-    if is_sync_message(interaction):  # the reply is what the verifier checks
-        interaction = (interaction.get("response") or [{}])[0]
-    metadata = interaction.get("metadata") or interaction.get("metaData") or {}
-    contents = interaction.get("contents") if isinstance(interaction.get("contents"), dict) else {}
-    return metadata.get("contentType") or metadata.get("content-type") or contents.get("contentType")
-
-
-def _state_params(body: dict[str, Any]) -> dict[str, Any]:
-    """The params of every provider state the verifier sends with a message request, merged."""
-    params: dict[str, Any] = {}
-    for state in body.get("providerStates") or []:
-        if isinstance(state, dict):
-            params.update(state.get("params") or {})
-    return params
-
-
-@contextmanager
-def _provider_side(registry: Registry, topology: Topology, pact: PactFile,
-                   provider: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """An HTTP server on 127.0.0.1 for the Pact verifier: state changes, and messages from the real producers.
-    Yields its port and the errors of the handlers that raised (state name or message description -> error)."""
-    runs: dict[str, StateRun] = {}
-    failures: dict[str, str] = {}
-
-    def change_state(body: dict[str, Any]) -> dict[str, Any]:
-        name, params, action = body.get("state", ""), body.get("params") or {}, body.get("action", "setup")
-        key = json.dumps([name, params], sort_keys=True)
-        if not name:  # the verifier also calls for interactions without a state
-            return {}
-        if action == "teardown":
-            run = runs.pop(key, None)
-            if run:
-                run.teardown()
-            return {}
-        handler = _handler(registry.states, provider, pact.provider, name)
-        if handler is None:
-            raise MissingProviderStates(f"no handler for provider state {name!r} of {provider}")
-        runs[key] = StateRun(handler, topology, params, registry.loop)
-        return runs[key].values or {}
-
-    def reply(body: dict[str, Any]) -> tuple[bytes, str, dict[str, Any]]:
-        description = body.get("description", "")
-        producer = _handler(registry.messages, provider, pact.provider, description)
-        if producer is None:
-            raise MissingMessageProducer(f"no message producer for {description!r} of {provider}")
-        interaction = pact.interaction(description)
-        request = None
-        if interaction is not None and is_sync_message(interaction):  # the verifier sends the pact's request
-            request = request_message(body.get("request") or interaction.get("request"))
-        return encode_message(produce(producer, topology, _state_params(body), registry.loop, request), interaction)
-
-    class ProviderSide(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            try:
-                if self.path == MESSAGE_PATH:
-                    data, content_type, metadata = reply(body)
-                    encoded = base64.b64encode(json.dumps(metadata).encode()).decode()
-                    self._answer(200, data, content_type, {"Pact-Message-Metadata": encoded})
-                else:
-                    self._answer(200, json.dumps(change_state(body)).encode(), "application/json")
-            except Exception as error:  # noqa: BLE001 - reported to the verifier, which fails the interaction
-                what = body.get("description") or body.get("state")
-                failures.setdefault(str(what), f"{type(error).__name__}: {error}")
-                message = {"error": f"{what!r} failed: {type(error).__name__}: {error}"}
-                # a 4xx, not a 500: the core retries a 5xx with back-off for about 127 s before failing the same way
-                self._answer(400, json.dumps(message).encode(), "application/json")
-
-        def _answer(self, status: int, data: bytes, content_type: str | None, headers: dict[str, str] | None = None
-                    ) -> None:
-            self.send_response(status)
-            if content_type:  # pact-python's message without a content type: none, as its Verifier sends
-                self.send_header("Content-Type", content_type)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-            pass
-
-    server = ThreadingHTTPServer((LOCAL, 0), ProviderSide)
-    # a short poll interval: shutdown() waits for it, once per verification
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="harness-pact-provider", daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], failures
-    finally:
-        server.shutdown()
-        server.server_close()
-        for run in runs.values():
-            run.teardown()

@@ -1,7 +1,7 @@
 """pact-python's Verifier in a child process. The Pact core prints its report straight to file descriptor 1;
 pointing the fd of *this* process at /dev/null would swallow everything else printed meanwhile (pytest's output,
 progress lines), so the verifier runs in one long-lived spawned worker whose own fd 1 is /dev/null. Jobs and
-outcomes are plain data; state changes and messages are still served by the parent (harness.contracts.verify).
+outcomes are plain data; state changes and messages are still served by the parent (harness.contracts.provider_side).
 """
 
 from __future__ import annotations

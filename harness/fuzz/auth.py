@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from harness.errors import AuthHookError, HarnessError
+from harness.errors import AuthHookError, AuthRefused
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -81,7 +81,7 @@ class BearerToken:
         self._expires = 0.0  # time.monotonic() seconds
 
     def headers(self) -> dict[str, str]:
-        """{"Authorization": "Bearer ..."}. Raises HarnessError when the token service refuses the client."""
+        """{"Authorization": "Bearer ..."}. Raises AuthRefused when the token service refuses the client."""
         if time.monotonic() > self._expires - 30:
             form = {"grant_type": "client_credentials", "client_id": self.grant.client_id,
                     "client_secret": self.grant.client_secret}
@@ -90,8 +90,9 @@ class BearerToken:
             url = self.topology[self.grant.token_service].url + self.grant.token_path
             response = requests.post(url, data=form, timeout=10)
             if response.status_code != 200:
-                raise HarnessError(f"auth: {url} refused client {self.grant.client_id!r}: {response.status_code} "
-                                   f"{response.text[:200]}")
+                raise AuthRefused(f"auth: {url} refused client {self.grant.client_id!r}: {response.status_code} "
+                                  f"{response.text[:200]}", url=url, client_id=self.grant.client_id,
+                                  status=response.status_code)
             body = response.json()
             self._token = body["access_token"]
             self._expires = time.monotonic() + float(body.get("expires_in", 300))

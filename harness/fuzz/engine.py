@@ -72,8 +72,8 @@ class StRunDefaults:
 @functools.cache
 def st_run_defaults() -> StRunDefaults:
     """`st run`'s defaults, read from schemathesis itself (its `run` command's options, its configuration's checks),
-    so that the harness follows the installed version. Raises HarnessError when they cannot be read there."""
-    from harness.errors import HarnessError
+    so that the harness follows the installed version. Raises SchemathesisUnsupported when they cannot be read there."""
+    from harness.errors import SchemathesisUnsupported
 
     try:
         import schemathesis.specs.openapi.checks  # noqa: F401 - registers the OpenAPI checks
@@ -88,9 +88,10 @@ def st_run_defaults() -> StRunDefaults:
         return StRunDefaults(mode=str(mode.default), checks=checks, phases=_names(phases.default),
                              phase_names=list(getattr(phases.type, "choices", None) or _names(phases.default)))
     except (ImportError, KeyError, AttributeError) as error:
-        raise HarnessError(f"cannot read `st run`'s default mode, checks and phases from the installed schemathesis "
-                           f"({type(error).__name__}: {error})", hint="Install a schemathesis the harness supports "
-                           "(pytest-topology[fuzz]), or name --mode, --checks and --phases.") from None
+        raise SchemathesisUnsupported(f"cannot read `st run`'s default mode, checks and phases from the installed "
+                                      f"schemathesis ({type(error).__name__}: {error})",
+                                      hint="Install a schemathesis the harness supports (pytest-topology[fuzz]), or "
+                                           "give the run's mode, checks and phases as options.") from None
 
 
 def _names(text: Any) -> list[str]:

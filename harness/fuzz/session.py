@@ -14,180 +14,21 @@ there, that is reported as one finding and the run's results are those of the pa
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import difflib
-import json
 import os
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import requests
-
-from harness.errors import HarnessError, SpecUnavailable
-from harness.fuzz.auth import Headers, auth_headers, check_auth
-from harness.fuzz.engine import EngineRun, EngineSettings, run_schema, st_run_defaults
 from harness.fuzz.logs import attach_log
-from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
+from harness.fuzz.options import DEFAULTS, FuzzOptions, default_cache_dir, fuzz_targets, refuse_unknown_names
+from harness.fuzz.results import ServiceResult
+from harness.fuzz.service import TopologyView, fuzz_service
 from harness.runtime.topology import Topology
-from harness.spec.model import ServiceSpec, TopologySpec
-from harness.spec.secrets import Masker
-
-MODES = ("positive", "negative", "all")
+from harness.spec.model import TopologySpec
 
 
-@dataclass(frozen=True)
-class FuzzOptions:
-    """What the command line (or pytest's options) chose; None: the service's setting, else the default."""
-
-    max_examples: int | None = None
-    seed: int | None = None
-    phases: list[str] | None = None
-    checks: list[str] | None = None
-    mode: str | None = None
-    workers: int = 1  # schemathesis workers per service
-    cache_dir: Path | None = None  # Hypothesis' folder; default: the user's cache folder
-
-    def with_seed(self) -> FuzzOptions:
-        """These options with a seed: the given one, else one drawn now (one seed for every service of a run)."""
-        return self if self.seed is not None else dataclasses.replace(self, seed=random.randrange(2**31))
-
-    def given(self) -> dict[str, str]:
-        """The options that decide the generated data and were given (not defaults), as their values would be
-        written on a command line: {"mode": "negative", "checks": "a,b", "max_examples": "20", ...}."""
-        values = {"mode": self.mode, "checks": ",".join(self.checks) if self.checks else None,
-                  "phases": ",".join(self.phases) if self.phases else None,
-                  "max_examples": str(self.max_examples) if self.max_examples is not None else None,
-                  "workers": str(self.workers) if self.workers != 1 else None}
-        return {name: value for name, value in values.items() if value}
-
-
-def default_cache_dir() -> Path:
-    """`$XDG_CACHE_HOME/pytest-topology/hypothesis` (~/.cache/... by default): never the working directory."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-topology" / "hypothesis"
-
-
-def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[str]:
-    """The services to fuzz, in the topology's order: those with `openapi:`, or the named ones. Raises HarnessError
-    when a named service has no `openapi:` or nothing is left, AuthHookError when an auth hook cannot be used."""
-    names = [n for n, s in spec.services.items() if s.openapi and (not services or n in services)]
-    unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
-    if unknown or not names:
-        with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
-        what = (f"{', '.join(unknown)}: not a service of topology {spec.project} with `openapi:`" if unknown
-                else f"no service of topology {spec.project} declares `openapi:`")
-        raise HarnessError(f"nothing to fuzz: {what} (services with one: {with_spec})")
-    for name in names:
-        check_auth(spec.services[name], name)
-    return names
-
-
-def split_names(text: str | None) -> list[str] | None:
-    """A comma-separated option (`--checks a,b`): its names; None when it was not given, [] when it names none."""
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-
-
-CLI_FLAGS = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples"}
-
-
-def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
-                         flags: dict[str, str] = CLI_FLAGS) -> None:
-    """Check and phase names schemathesis does not know, or an empty list of them, on the command line (`options`;
-    `flags` name its options) or in the `fuzz: {checks: ...}` of a service in `names`, are refused
-    before anything starts: a misspelt check would not run and the run would pass without it (`st run` refuses them
-    too); so is a number of examples under 1. Raises OptionError (exit 2) naming each and the names there are."""
-    from harness.errors import OptionError
-    from harness.fuzz.engine import check_names
-
-    checks = check_names()
-    problems: list[str] = []
-
-    def refuse(where: str, given: list[str] | None, known: list[str], what: str) -> None:
-        if given is not None and not given:
-            problems.append(f"{where}: no {what} named (name at least one, or leave it out for the defaults)")
-        for name in [g for g in given or [] if g not in known]:
-            near = difflib.get_close_matches(name, known, n=1)
-            problems.append(f"{where}: unknown {what} {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
-
-    refuse(flags["checks"], options.checks, checks, "check")
-    phases = st_run_defaults().phase_names
-    refuse(flags["phases"], options.phases, phases, "phase")
-    if options.max_examples is not None and options.max_examples < 1:
-        problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
-    for name in names:
-        service = spec.services[name]
-        refuse(f"{spec.file.name}: services.{name}.fuzz.checks", service.fuzz.checks, checks, "check")
-        # (an exclusion may name a kind of finding of the harness's own too: missing_auth, network_error, ...)
-        if options.checks != [] and service.fuzz.checks != [] and not checks_for(service, options.checks):
-            problems.append(f"{spec.file.name}: services.{name}.fuzz.exclude: every check of its run is excluded, "
-                            "so nothing would be checked")
-    if problems:
-        lists = ([f"checks: {', '.join(checks)}"] if any(" check" in p for p in problems) else []) + \
-            ([f"phases: {', '.join(phases)}"] if any(" phase" in p for p in problems) else [])
-        raise OptionError("; ".join(problems) + (f". The {'; '.join(lists)}" if lists else ""))
-
-
-def checks_for(spec: ServiceSpec, override: list[str] | None = None) -> list[str]:
-    """The command line's checks, else the service's, else `st run`'s defaults; less the service's written
-    exclusions."""
-    chosen = override or spec.fuzz.checks or st_run_defaults().checks
-    excluded = {e.check for e in spec.fuzz.exclude}
-    return [c for c in chosen if c not in excluded]  # never empty in a run: refuse_unknown_names
-
-
-def mode_for(spec: ServiceSpec, override: str | None = None) -> str:
-    """The command line's mode, else the service's `fuzz: {mode: ...}`, else `st run`'s default."""
-    return override or spec.fuzz.mode or st_run_defaults().mode
-
-
-def run_settings(options: FuzzOptions) -> tuple[dict[str, str], list[str]]:
-    """The mode, checks and phases of a run where no service's `fuzz:` says otherwise ({"mode": "all", "checks":
-    "a,b", "phases": "examples,coverage"}), and the names of those that are `st run`'s defaults (not given)."""
-    defaults = st_run_defaults()
-    settings = {"mode": options.mode or defaults.mode, "checks": ",".join(options.checks or defaults.checks),
-                "phases": ",".join(options.phases or defaults.phases)}
-    return settings, [name for name in settings if not getattr(options, name)]
-
-
-def phases_for(override: list[str] | None = None) -> list[str]:
-    """The command line's phases, else `st run`'s default ones."""
-    return override or st_run_defaults().phases
-
-
-@dataclass(frozen=True)
-class ServiceView:
-    """What a fuzzing run needs of a running service, in a form another process can receive."""
-
-    name: str
-    url: str
-
-    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False,
-             stream: str | None = None) -> str:
-        return ""  # read by the parent process, which holds the Docker client
-
-
-@dataclass(frozen=True)
-class TopologyView:
-    """A running topology as a fuzzing process sees it: its spec and each service's URL (`view["api"].url`). An
-    auth hook gets this when several services are fuzzed (each in a process of its own)."""
-
-    spec: TopologySpec
-    urls: dict[str, str]
-
-    @classmethod
-    def of(cls, topology: Topology) -> TopologyView:
-        return cls(topology.spec, {name: topology[name].url for name in topology.spec.services
-                                   if topology.spec.services[name].ports})
-
-    def __getitem__(self, name: str) -> ServiceView:
-        return ServiceView(name, self.urls[name])
-
-
-def prepare_runs(names: list[str], options: FuzzOptions = FuzzOptions()) -> None:
+def prepare_runs(names: list[str], options: FuzzOptions = DEFAULTS) -> None:
     """Start the fork server of the runs of several services (start_runs) now: its imports of schemathesis and
     Hypothesis (about 1 s of CPU) then overlap with starting or attaching to the topology instead of delaying the
     first run. Returns at once; does nothing for one service or when the server is running already."""
@@ -201,7 +42,7 @@ def prepare_runs(names: list[str], options: FuzzOptions = FuzzOptions()) -> None
         forkserver.ensure_running()
 
 
-def start_runs(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions()
+def start_runs(topology: Topology, names: list[str], options: FuzzOptions = DEFAULTS
                ) -> dict[str, Future[ServiceResult]]:
     """Start fuzzing `names`, one service after another in the order of `names`, all with one seed (the given one,
     else one drawn now); returns a future per service, in that order, each done once its run is.
@@ -264,7 +105,7 @@ def _fork_server() -> Any:
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["harness.fuzz.session", "harness.fuzz.engine", "harness.fuzz.preload"])
+    context.set_forkserver_preload(["harness.fuzz.service", "harness.fuzz.engine", "harness.fuzz.preload"])
     return context
 
 
@@ -276,213 +117,54 @@ def _with_log(run: Future[ServiceResult], topology: Topology, name: str, since: 
     return result
 
 
-def fuzz_all(topology: Topology, names: list[str], options: FuzzOptions = FuzzOptions(),
-             on_result: Callable[[ServiceResult], None] | None = None) -> list[ServiceResult]:
-    """Fuzz `names` one after another (start_runs). Returns the results in the order of `names`; `on_result` sees
-    them in that order too. Raises the first service's HarnessError (in that order) once the runs before it are
-    reported."""
-    results = []
-    for future in start_runs(topology, names, options).values():
-        result = future.result()
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return results
+class FuzzRun:
+    """The fuzzing of one topology, for both front-ends: the services to fuzz and the options, checked before anything
+    starts; one seed for every service; a run per service, started once, one after another in the topology's order.
+    `harness fuzz` runs every service (`run`); pytest's first fuzz item starts the services still selected (`start`)
+    and each item reads its service's future (`runs`).
 
+    Raises (on creation):
+        HarnessError: a named service without `openapi:`, or none to fuzz; AuthHookError: an auth hook that does not
+            import; OptionError: unknown checks or phases, examples under 1 (`flags` name the options in messages).
+    """
 
-def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOptions = FuzzOptions()) -> ServiceResult:
-    """One schemathesis run of service `name`. Returns its findings (deduplicated across phases); raises
-    SpecUnavailable when its document cannot be loaded, AuthHookError for an unusable auth hook."""
-    spec, service = topology.spec.services[name], topology[name]
-    headers = auth_headers(topology, name)
-    seed = options.with_seed().seed
-    assert seed is not None
-    mode = mode_for(spec, options.mode)
-    settings = EngineSettings(seed=seed, phases=phases_for(options.phases), checks=checks_for(spec, options.checks),
-                              mode=mode, max_examples=options.max_examples,
-                              workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
-    started, log_since = time.monotonic(), time.time()
-    schema = load_schema(topology, name, headers)
-    base = service.url.rstrip("/")
-    declared = _declared_base_path(schema)
-    url = base + declared
-    schema.config.update(base_url=url)  # before the operations are read: each keeps the base URL it was made with
-    labels, broken = _operations(schema)
-    run = run_schema(schema, settings, headers)
-    notes: list[Finding] = []
-    if not labels and not broken:  # nothing was fuzzed: not a pass (`st run` stops with the same words)
-        notes.append(Finding(SERVICE_WIDE, "no_operations", "the OpenAPI document defines no API operations",
-                             kind="error", detail="Nothing of the service was fuzzed: its document's `paths` has no "
-                                                  "operation (a method under a path)."))
-    if run.every_answer_is(404):
-        if declared:
-            probe_schema = load_schema(topology, name, headers)
-            probe_schema.config.update(base_url=base)
-            probe = run_schema(probe_schema, settings, headers)
-            if probe.statuses and not probe.every_answer_is(404):
-                notes.append(Finding(
-                    SERVICE_WIDE, "base_path", f"the service serves the spec's paths without its base path {declared}",
-                    detail=f"every request under {url} was answered 404; the same paths under {base} are served, "
-                           "so the results below are from there. Either the spec's base path (OpenAPI 3 `servers`, "
-                           "Swagger 2 `basePath`) or the service's routes are wrong."))
-                probe.exchanges = run.exchanges + probe.exchanges  # the first run's are in the log too
-                run, url = probe, base
-            else:
-                notes.append(_all_404(url))
-        else:
-            notes.append(_all_404(url))
-    result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
-                           operations=labels + list(broken), requests=run.requests,
-                           requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
-                           stateful_requests=run.stateful_requests, exchanges=run.exchanges,
-                           excluded={e.check: e.reason for e in spec.fuzz.exclude})
-    # written exclusions cover the harness's own checks too
-    result.findings = [f for f in notes + run.findings + _unreported(run, labels, broken)
-                       if f.check not in result.excluded]
-    result.seconds = time.monotonic() - started
-    if not isinstance(topology, TopologyView):  # else the parent process reads the log (_with_log)
-        attach_log(result, lambda stream: service.logs(since=log_since, timestamps=True, stream=stream),
-                   Masker(topology.spec))  # a service may log a secret
-    return result
+    def __init__(self, spec: TopologySpec, options: FuzzOptions, services: list[str] | None,
+                 flags: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.names = fuzz_targets(spec, services)
+        refuse_unknown_names(spec, self.names, options, flags)
+        self.options = options.with_seed()
+        self.runs: dict[str, Future[ServiceResult]] = {}  # service -> its run, in the order started
 
+    def prepare(self) -> None:
+        """Start the fork server of the runs now (prepare_runs), while the topology starts."""
+        prepare_runs(self.names, self.options)
 
-def _all_404(url: str) -> Finding:
-    return Finding(SERVICE_WIDE, "base_url_mismatch", f"every request was answered 404 at {url}", kind="error",
-                   detail="Nothing of the spec is served there: check the service's `openapi:` document and the "
-                          "base path its `servers` / `basePath` declare.")
+    def start(self, topology: Topology, services: list[str] | None = None) -> dict[str, Future[ServiceResult]]:
+        """Start the runs of `services` (default: every service of the run) not started yet, one after another in the
+        topology's order; returns the futures of those started now."""
+        wanted = [name for name in self.names if (services is None or name in services) and name not in self.runs]
+        started = start_runs(topology, wanted, self.options) if wanted else {}
+        self.runs.update(started)
+        return started
 
+    def add(self, service: str, run: Future[ServiceResult]) -> None:
+        """A run of `service` made elsewhere (another xdist worker's, published): its result counts as this run's."""
+        self.runs.setdefault(service, run)
 
-def _unreported(run: EngineRun, labels: list[str], broken: dict[str, str]) -> list[Finding]:
-    """Operations the run says nothing about: one that cannot be parsed, one that sent no request, one where every
-    answer was 401/403 (the topology's `auth:` is refused)."""
-    with_finding = {f.operation for f in run.findings}
-    extra = [Finding(label, "schema_error", f"the operation cannot be parsed: {error.splitlines()[0]}", kind="error",
-                     detail=error) for label, error in broken.items() if label not in with_finding]
-    for label in labels:
-        if label in with_finding:
-            continue
-        statuses = run.statuses.get(label, {})
-        if not run.requests_by_operation.get(label):
-            reasons = "; ".join(sorted(run.skip_reasons.get(label, ()))) or "no case was generated"
-            extra.append(Finding(label, "no_requests", f"no request was sent for this operation ({reasons})",
-                                 kind="error"))
-        elif statuses and set(statuses) <= {401, 403}:
-            extra.append(Finding(label, "missing_auth", f"every request was refused with "
-                                 f"{'/'.join(map(str, sorted(statuses)))}: the service did not accept the run's "
-                                 "credentials (the service's `auth:` in the topology)", kind="error"))
-    return extra
+    def run(self, topology: Topology, on_result: Callable[[ServiceResult], None] | None = None
+            ) -> list[ServiceResult]:
+        """Fuzz every service, one after another; `on_result` sees each result in that order. Raises the first
+        service's HarnessError once the runs before it are reported."""
+        results = []
+        for future in self.start(topology).values():
+            result = future.result()
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
 
-
-def _operations(schema: Any) -> tuple[list[str], dict[str, str]]:
-    """(labels of the operations that load, {label: error} of those that do not), in the spec's order."""
-    labels, broken = [], {}
-    for result in schema.get_all_operations():
-        error = getattr(result, "err", None)
-        if error is None:
-            labels.append(result.ok().label)
-            continue
-        problem = error()
-        label = getattr(problem, "label", None) or \
-            f"{str(getattr(problem, 'method', '?')).upper()} {getattr(problem, 'path', '?')}"
-        broken[label] = str(problem).strip() or type(problem).__name__
-    return labels, broken
-
-
-def operations(topology: Topology, name: str) -> tuple[list[str], dict[str, str]]:
-    """The operations of a service's spec: (labels such as "GET /api/users/{id}", {label: why it cannot be parsed}).
-    Raises SpecUnavailable when the document cannot be loaded."""
-    return _operations(load_schema(topology, name, auth_headers(topology, name)))
-
-
-def _declared_base_path(schema: Any) -> str:
-    """The spec's base path ("/api/v1"), "" for none."""
-    try:
-        return str(schema.declared_base_path() or "").rstrip("/")
-    except Exception:  # noqa: BLE001 - a spec without servers/basePath (or an odd one) has no base path
-        return ""
-
-
-def load_schema(topology: Topology, name: str, headers: Headers | None) -> Any:
-    """A service's OpenAPI document as a schemathesis schema: from a file next to the topology (`openapi: spec.yaml`)
-    or from the service (`openapi: /openapi.json`, fetched with the service's auth headers).
-
-    Raises SpecUnavailable saying which: a missing file, connection refused, 401/403, 404, or a parse error with its
-    line and column."""
-    import schemathesis
-
-    location = topology.spec.services[name].openapi or ""
-    file = topology.spec.base_dir / location
-    if not location.startswith(("/", "http://", "https://")):
-        if not file.is_file():
-            raise SpecUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
-                                  hint="`openapi:` is a file next to the topology file, or a path the service "
-                                       "serves (starting with /).", service=name, location=str(file))
-        _parse(file.read_text(encoding="utf-8", errors="replace"), name, str(file))
-        return _loaded(lambda: schemathesis.openapi.from_path(str(file)), name, str(file))
-    url = location if location.startswith("http") else topology[name].url + location
-    sent = headers() if headers else {}
-    text = _fetch(url, sent, name)
-    _parse(text, name, url)
-    # the text fetched once, parsed by schemathesis as `from_url` would (JSON, else YAML); `location` as it sets it
-    loaded = _loaded(lambda: schemathesis.openapi.from_file(text), name, url)
-    loaded.location = url
-    return loaded
-
-
-def _fetch(url: str, headers: dict[str, str], name: str) -> str:
-    where = f"service '{name}': cannot load its OpenAPI document from {url}"
-    try:
-        response = requests.get(url, headers=headers, timeout=10)
-    except requests.ConnectionError as error:
-        raise SpecUnavailable(f"{where}: connection refused or reset ({type(error).__name__})",
-                              hint="Check that the service is up and listens on the port the topology publishes.",
-                              service=name, location=url) from None
-    except requests.Timeout:
-        raise SpecUnavailable(f"{where}: no answer within 10 s", service=name, location=url) from None
-    if response.status_code in (401, 403):
-        sent = ", ".join(sorted(headers)) or "none"
-        raise SpecUnavailable(f"{where}: {response.status_code} (the service wants credentials; headers sent: "
-                              f"{sent})", hint="Give the service an `auth:` in the topology (headers, "
-                              "client_credentials or hook): the document is loaded with it.",
-                              service=name, location=url, status=response.status_code)
-    if response.status_code == 404:
-        raise SpecUnavailable(f"{where}: 404, the service serves no document there",
-                              hint="Point `openapi:` at the path the service serves its document on "
-                                   "(e.g. /openapi.json), or at a file next to the topology.",
-                              service=name, location=url, status=404)
-    if response.status_code != 200:
-        raise SpecUnavailable(f"{where}: {response.status_code} {response.text[:200]}", service=name,
-                              location=url, status=response.status_code)
-    return response.text
-
-
-def _parse(text: str, name: str, where: str) -> None:
-    """Raise SpecUnavailable with the line and column when `text` is neither JSON nor YAML."""
-    import yaml
-
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            json.loads(text)
-            return
-        except json.JSONDecodeError as error:
-            raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid JSON: line "
-                                  f"{error.lineno}, column {error.colno}: {error.msg}", service=name,
-                                  location=f"{where}:{error.lineno}:{error.colno}") from None
-    try:
-        yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecUnavailable(f"service '{name}': its OpenAPI document {where} is not valid YAML: {at}{problem}",
-                              service=name, location=f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-                              ) from None
-
-
-def _loaded(load: Callable[[], Any], name: str, where: str) -> Any:
-    try:
-        return load()
-    except Exception as error:  # noqa: BLE001 - schemathesis' loading errors, said as one
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecUnavailable(f"service '{name}': cannot load its OpenAPI document from {where}: {first}",
-                              service=name, location=where) from None
+    def results(self) -> list[ServiceResult]:
+        """The results of the runs that ended with one, in the order they were started (a run that raised failed its
+        items or the command already)."""
+        return [run.result() for run in self.runs.values() if run.done() and run.exception() is None]

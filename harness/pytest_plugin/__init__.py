@@ -1,7 +1,8 @@
 """pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running.
 
 Costs nothing without --topology: Docker, testcontainers, pact-python and schemathesis are imported only when used.
-Modules: session (the --topology session, pact and fuzz items), items, pact (the `pact` fixture), fixtures
+Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
+once), session (the --topology session, pact and fuzz items), items, pact (the `pact` fixture), fixtures
 (`topology_fixture` for conftest files). May import: pytest, harness.* (lazily, inside hooks and fixtures).
 """
 
@@ -14,7 +15,8 @@ import pytest
 
 from harness.pytest_plugin import faults as faults_plugin
 from harness.pytest_plugin import page as page_plugin
-from harness.pytest_plugin.pact import call_passed_key, ini_relative, pact, write_recorded_pacts
+from harness.pytest_plugin.options import add_options, resolved
+from harness.pytest_plugin.pact import call_passed_key, pact, write_recorded_pacts
 from harness.pytest_plugin.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
@@ -42,67 +44,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("topology", "pytest-topology: service topologies in containers")
-    group.addoption("--topology", dest="topology_file", metavar="FILE", action="append",
-                    help="topology file (YAML or docker-compose) to start for the session; repeatable: compose files "
-                         "merged by Compose (`-f a -f b`); a folder reads its compose file and override as "
-                         "`docker compose` does; ini key: topology")
-    group.addoption("--topology-keep", action="store_true", default=False,
-                    help="leave the topology running after the session and print its URLs (remove: harness down)")
-    parser.addini("topology", "topology file (relative to the ini file) used when --topology is not given; several "
-                              "compose files: one per line", type="linelist", default=[])
-    group.addoption("--topology-reuse", action="store_true", default=False,
-                    help="use the kept topology of the same file if it was started from the same spec and images, "
-                         "else start one and keep it (remove: harness down FILE); ini key: topology_reuse")
-    parser.addini("topology_reuse", "reuse a kept topology (see --topology-reuse)", type="bool", default=False)
-    group.addoption("--topology-per-worker", action="store_true", default=False,
-                    help="pytest-xdist: one topology per worker (default: one shared by all workers); "
-                         "ini key: topology_per_worker")
-    parser.addini("topology_per_worker", "one topology per xdist worker", type="bool", default=False)
-    group.addoption("--topology-profile", action="append", default=[], metavar="PROFILE",
-                    help="compose file: enable this profile (repeatable); ini key: topology_profiles")
-    parser.addini("topology_profiles", "compose profiles to enable", type="args", default=[])
-    group.addoption("--topology-env-file", metavar="FILE",
-                    help="compose file: interpolation variables from FILE instead of .env; ini key: topology_env_file")
-    parser.addini("topology_env_file", "compose interpolation variables file (relative to the ini file)")
-    group.addoption("--image-substitute", action="append", default=[], metavar="IMAGE=SUBSTITUTE",
-                    help="use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); 'docker.io/=PREFIX/' "
-                         "replaces a registry prefix (repeatable); ini key: image_substitutes")
-    parser.addini("image_substitutes", "IMAGE=SUBSTITUTE lines (options win)", type="linelist", default=[])
-    group.addoption("--pact-verify", action="store_true", default=False,
-                    help="verify every pact of the topology's pact folder against its provider, one test per "
-                         "interaction (one Verifier run per pact file)")
-    group.addoption("--pact-drift", action="store_true", default=False,
-                    help="check every pact against its provider's OpenAPI document, statically: one test per pact")
-    group.addoption("--pacts", dest="pacts", metavar="DIR",
-                    help="with --pact-verify: the pact folder to verify (default: --pact-dir when given, else "
-                         "contracts.pacts of the topology file)")
-    group.addoption("--fuzz", action="store_true", default=False,
-                    help="fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
-                         "one per service for the stateful sequences")
-    group.addoption("--fuzz-max-examples", type=int, metavar="N", help="with --fuzz: examples per operation")
-    group.addoption("--fuzz-seed", type=int, metavar="N", help="with --fuzz: seed, to reproduce a run")
-    group.addoption("--fuzz-service", action="append", metavar="NAME",
-                    help="with --fuzz: only this service (repeatable)")
-    group.addoption("--fuzz-checks", metavar="LIST", help="with --fuzz: comma-separated schemathesis checks "
-                                                          "(default: the service's, else `st run`'s)")
-    group.addoption("--fuzz-phases", metavar="LIST",
-                    help="with --fuzz: comma-separated, of examples,coverage,fuzzing,stateful (default: `st run`'s)")
-    group.addoption("--fuzz-mode", choices=("positive", "negative", "all"),
-                    help="with --fuzz: generated data (default: the service's `fuzz: {mode: ...}`, else `st run`'s)")
-    group.addoption("--fuzz-workers", type=int, metavar="N", default=1,
-                    help="with --fuzz: schemathesis workers per service (services run one after another)")
-    group.addoption("--pact-dir", dest="pact_dir", metavar="DIR",
-                    help="where the `pact` fixture writes pact files (default: contracts/); ini key: pact_dir")
-    parser.addini("pact_dir", "folder for pact files written by consumer tests (relative to the ini file)",
-                  default="contracts")
-    group.addoption("--topology-report", dest="topology_report", metavar="PATH",
-                    help="write the run's report page (one self-contained HTML file: the topology, contracts, "
-                         "fuzzing, failures) to PATH; ini key: topology_report")
-    parser.addini("topology_report", "report page file (relative to the ini file) when --topology-report is not given")
+    add_options(parser)  # every option and ini key, from harness.options
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    resolved(config)  # every value validated once: an invalid one is a usage error before anything else
     _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     config.addinivalue_line("markers", EXCLUSIVE)
@@ -123,33 +69,29 @@ def _require_extras(config: pytest.Config) -> None:
     from harness.errors import ExtraMissing
     from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, FUZZ, require
 
+    options = resolved(config)
     try:
-        for option, flag, needs in (("pact_verify", "--pact-verify", CONTRACTS_PACT),
-                                    ("pact_drift", "--pact-drift", CONTRACTS_DRIFT), ("fuzz", "--fuzz", FUZZ)):
-            if config.getoption(option):
-                require(flag, needs)
+        for option, needs in (("pact_verify", CONTRACTS_PACT), ("pact_drift", CONTRACTS_DRIFT), ("fuzz", FUZZ)):
+            if options[option]:
+                require(options.flag(option), needs)
     except ExtraMissing as error:
         raise pytest.UsageError(str(error)) from None
 
 
 def _check_pact_options(config: pytest.Config, file: Path | None) -> None:
     """--pact-verify without a topology, or --pacts without --pact-verify, would verify nothing: a usage error."""
-    if config.getoption("pact_verify") and file is None:
+    options = resolved(config)
+    if options.pact_verify and file is None:
         raise pytest.UsageError("--pact-verify needs a topology to verify the pacts against: run pytest with "
                                 "--topology FILE (or set the ini key `topology`)")
-    if config.getoption("pacts") and not config.getoption("pact_verify"):
-        raise pytest.UsageError(f"--pacts {config.getoption('pacts')} names the folder --pact-verify verifies, "
+    if options.pacts and not options.pact_verify:
+        raise pytest.UsageError(f"--pacts {options.pacts} names the folder --pact-verify verifies, "
                                 "and --pact-verify is not given: add it (or leave --pacts out)")
 
 
 def _topology_file(config: pytest.Config) -> list[Path] | None:
     """The topology files of --topology (repeatable), else of the ini key (one per line); None: no topology."""
-    from pathlib import Path
-
-    if config.getoption("topology_file"):
-        return [Path(f) for f in config.getoption("topology_file")]
-    ini = config.getini("topology")
-    return [ini_relative(config, str(f)) for f in ini] or None
+    return list(resolved(config).topology.files) or None
 
 
 @pytest.fixture(scope="session")
@@ -204,7 +146,7 @@ def _restore_topologies(item: pytest.Item) -> None:
         except HarnessError as error:
             # the first test that found it broken is named in every later report (they fail for the same reason)
             since = item.config.stash.setdefault(_broken_since, previous)
-            failed = f"topology {running.spec.project} could not be restored after {since}:\n{error}"
+            failed = f"topology {running.spec.name} could not be restored after {since}:\n{error}"
             break
     if failed:  # outside the except: the report shows the reason, not a chained exception
         pytest.fail(failed, pytrace=False)

@@ -46,7 +46,7 @@ def topology_fixture(source: Any, *, scope: str = "module", name: str | None = N
             spec = as_spec(source, base)
             with terminal_visible(request.config):
                 printer = ProgressPrinter()
-                printer.console.print(f"\nstarting topology {spec.project} for {request.node.nodeid or 'session'}")
+                printer.console.print(f"\nstarting topology {spec.name} for {request.node.nodeid or 'session'}")
                 topology = Topology.start(spec, progress=printer)
                 printer.console.print(services_table(topology))
         except HarnessError as error:

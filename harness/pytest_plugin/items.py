@@ -51,11 +51,9 @@ class PactVerification(ReportingItem):
     interaction's part: fails with its mismatches (the provider's log first), errors with the reason (provider not
     a service, verifier refused, not mentioned in the verifier's results), skips with the reason of an exclusion."""
 
-    def __init__(self, *, pact: Any, registry: Any, owner: TopologySession, label: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, pact: Any, owner: TopologySession, label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pact = pact  # a PactFile, or an UnreadablePact
-        self.registry = registry
         self.owner = owner
         self.label = label
 
@@ -77,22 +75,15 @@ class PactVerification(ReportingItem):
     def _file_result(self) -> Any:
         """The verdict of this item's file: verified by the first of its items that runs (once per session, or
         per xdist worker), for the interactions of the items selected."""
-        from harness.contracts.run import decided_before_running
-        from harness.contracts.verify import verify_pact
-
-        runs = self.owner.pact_runs  # pact file -> PactResult
-        if self.pact.path not in runs:
-            assert self.owner.spec is not None
-            result = decided_before_running(self.owner.spec, self.pact)
-            if result is None:
-                selected = [item.label for item in self.session.items if isinstance(item, PactVerification)
-                            and item.pact.path == self.pact.path and item.label is not None]
-                everything = len(selected) == len(self.pact.interactions)
-                result = verify_pact(self.owner.running(), self.pact, self.registry, self.owner.verifier_worker(),
-                                     only=None if everything else selected)
-            runs[self.pact.path] = result
-            self.owner.pact_results.append(result)
-        return runs[self.pact.path]
+        run = self.owner.verify
+        assert run is not None
+        done = run.verdict(self.pact.path)
+        if done is not None:
+            return done
+        selected = [item.label for item in self.session.items if isinstance(item, PactVerification)
+                    and item.pact.path == self.pact.path and item.label is not None]
+        everything = len(selected) == len(getattr(self.pact, "interactions", ()))
+        return run.result(self.pact, self.owner.running, only=None if everything else selected)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         edge = getattr(self.pact, "edge", self.pact.path.name)
@@ -115,7 +106,8 @@ class FuzzOperation(ReportingItem):
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def runtest(self) -> None:
-        from harness.report.fuzz import PYTEST_FLAGS, Rerun, findings_text
+        from harness.pytest_plugin.options import fuzz_rerun
+        from harness.report.fuzz import findings_text
 
         if self.excluded:
             skip(f"excluded: {self.excluded}")
@@ -124,44 +116,22 @@ class FuzzOperation(ReportingItem):
         result = self._result()
         mine = result.findings_for(self.operation)
         if mine:
-            raise ReportedFailure(findings_text(result, mine, rerun=Rerun(self._command(PYTEST_FLAGS), PYTEST_FLAGS)))
+            raise ReportedFailure(findings_text(result, mine, rerun=fuzz_rerun(self.config)))
         if self.operation == "stateful" and result.stateful_not_run:
             skip(result.stateful_not_run)  # nothing was checked: not a pass
 
     def _result(self) -> Any:
-        from harness.fuzz.session import FuzzOptions, split_names
-
-        runs = self.owner.fuzz_results  # service -> Future[ServiceResult]
-        if self.service not in runs:
-            config = self.config
-            options = FuzzOptions(
-                max_examples=config.getoption("fuzz_max_examples"), seed=config.getoption("fuzz_seed"),
-                checks=split_names(config.getoption("fuzz_checks")),
-                phases=split_names(config.getoption("fuzz_phases")),
-                mode=config.getoption("fuzz_mode"), workers=config.getoption("fuzz_workers") or 1,
-                cache_dir=config.cache.mkdir("hypothesis") if getattr(config, "cache", None) else None)
+        run = self.owner.fuzz
+        assert run is not None
+        if self.service not in run.runs:  # the first fuzz item: every service still selected, one after another
             selected = {i.service for i in self.session.items
                         if isinstance(i, FuzzOperation) and not i.problem and not i.excluded}
-            order = list(self.owner.spec.services) if self.owner.spec is not None else []
-            services = [s for s in order if s in selected and s not in runs] or [self.service]
-            runs.update(self.owner.fuzz_runs(services, options))
-        return runs[self.service].result()
+            self.owner.shared.start_fuzzing(run, [name for name in run.names if name in selected and name not in
+                                                  run.runs] or [self.service])
+        return run.runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
-
-    def _command(self, flags: dict[str, str]) -> list[str]:
-        """This pytest session's command line without the options that choose the fuzzing (`flags`, each with its
-        value): a rerun hint adds them as the run used them."""
-        given, words, skip_value = list(self.config.invocation_params.args), ["pytest"], False
-        for word in given:
-            if skip_value:
-                skip_value = False
-            elif word in flags.values():
-                skip_value = True
-            elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
-                words.append(word)
-        return words
 
 
 class PactDrift(ReportingItem):
@@ -173,13 +143,13 @@ class PactDrift(ReportingItem):
         self.owner = owner
 
     def runtest(self) -> None:
-        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, check_pact, running_fetcher
+        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, running_fetcher
         from harness.report.drift import result_text
 
-        assert self.owner.spec is not None
-        fetch = running_fetcher(self.owner.spec, self.owner.topology)  # this session's own run if started, else shared
-        result = check_pact(self.owner.spec, self.file, self.owner.drift_documents, fetch)
-        self.owner.drift_results.append(result)
+        run = self.owner.drift
+        assert run is not None
+        fetch = running_fetcher(run.spec, self.owner.topology)  # this session's own run if started, else shared
+        result = run.check(self.file, fetch)
         if result.verdict in (DRIFT, ERROR):
             raise ReportedFailure(result_text(result))
         if result.verdict == NOT_APPLICABLE:

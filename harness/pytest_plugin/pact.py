@@ -18,8 +18,9 @@ call_passed_key = pytest.StashKey[bool]()
 
 def pact_folder(config: pytest.Config) -> Path:
     """--pact-dir, else the ini key `pact_dir` (relative to the ini file), else contracts/."""
-    folder = config.getoption("pact_dir")
-    return Path(folder) if folder else ini_relative(config, str(config.getini("pact_dir")))
+    from harness.pytest_plugin.options import resolved
+
+    return resolved(config).pact_dir
 
 
 def ini_relative(config: pytest.Config, value: str) -> Path:

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from harness.pytest_plugin.pact import ini_relative
 from harness.pytest_plugin.session import PLUGIN_NAME
 
 SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
@@ -18,21 +17,22 @@ SNAPSHOT_KEY = "topology_snapshot"  # workeroutput: an xdist worker's services, 
 
 
 def report_file(config: pytest.Config) -> Path | None:
-    if config.getoption("topology_report"):
-        return Path(config.getoption("topology_report")).resolve()
-    ini = config.getini("topology_report")
-    return ini_relative(config, str(ini)).resolve() if ini else None
+    from harness.pytest_plugin.options import resolved
+
+    page = resolved(config).topology_report  # --topology-report, else the ini key (relative to the ini file)
+    return page.resolve() if page else None
 
 
 class ReportPage:
     """Collects failed items as the session goes and writes the page before the topology is removed."""
 
     def __init__(self, config: pytest.Config, file: Path) -> None:
+        from harness.pytest_plugin.options import fuzz_rerun
         from harness.report.page import RunRecorder
 
         self.config = config
         self.file = file
-        self.recorder = RunRecorder("pytest " + " ".join(config.invocation_params.args))
+        self.recorder = RunRecorder("pytest " + " ".join(config.invocation_params.args), fuzz_rerun(config))
         self.failed: list[Any] = []
         self.counts: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
         self.written: Path | None = None
@@ -65,10 +65,10 @@ class ReportPage:
                     (bool(owner.start_events), self.recorder.services, self.recorder.faults,
                      self.recorder.docker_version))
                 return
-            runs = owner.fuzz_results.values()  # Future[ServiceResult]; one that raised failed its items already
-            fuzz = [run.result() for run in runs if run.done() and run.exception() is None]
-            data = self.recorder.page(owner.spec, pacts=owner.pact_results if owner.pacts_run else None,
-                                      drift=owner.drift_results, fuzz=fuzz, failed_tests=self.failed,
+            fuzz = owner.fuzz.results() if owner.fuzz else []  # a run that raised failed its items already
+            pacts = owner.verify.results if owner.pacts_run and owner.verify else None
+            data = self.recorder.page(owner.spec, pacts=pacts, drift=owner.drift.results if owner.drift else [],
+                                      fuzz=fuzz, failed_tests=self.failed,
                                       outcome=outcome_text(self.counts.items()))
             self.written = write_page(data, self.file)
         except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results

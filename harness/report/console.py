@@ -47,7 +47,7 @@ class ProgressPrinter:
 
 
 def services_table(topology: Topology) -> Table:
-    table = Table(title=f"topology {topology.spec.project} (run {topology.run_id})", title_justify="left")
+    table = Table(title=f"topology {topology.spec.name} (run {topology.run_id})", title_justify="left")
     table.add_column("service")
     table.add_column("url")
     services = list(topology)

@@ -10,8 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.contracts.verify import InteractionResult, PactResult
-from harness.report.junit import Case, write_junit
+from harness.contracts.results import InteractionResult, PactResult
+from harness.report.junit import Case, item_classname, write_junit
 from harness.report.text import strip_ansi
 
 MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "error": "[red]ERROR[/red]",
@@ -89,11 +89,11 @@ def per_interaction(result: PactResult) -> bool:
     return bool(result.labels) and result.verdict != "excluded"
 
 
-def interaction_case(result: PactResult, label: str, name: str) -> Case:
+def interaction_case(result: PactResult, label: str, name: str, classname: str = "") -> Case:
     """The verdict of one interaction of a verification (all of them judged in one Verifier run): passed, failed
     with its mismatches, or error: the pact's error, or the verifier's results do not mention it (never a pass).
-    A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it."""
-    classname = f"pact.{result.provider_service or result.provider or 'unreadable'}.{result.edge}"
+    A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it. `classname`: see
+    junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
     if judged is not None and (judged.passed or result.passed):
         return Case(classname, name, judged.seconds, output="" if judged.passed else failure_text(result))
@@ -134,13 +134,13 @@ def _report_part(report: str, description: str) -> str:
                      if block.lstrip().split("\n", 1)[0].endswith(f" {description}")).strip("\n")
 
 
-def junit_cases(result: PactResult, name: str | None = None) -> list[Case]:
-    """One case per interaction, named as pytest's items (`name`: see item_names); one case for a pact that is
-    unreadable, excluded or has no interaction."""
+def junit_cases(result: PactResult, name: str | None = None, classname: str = "") -> list[Case]:
+    """One case per interaction, named as pytest's items (`name`: see item_names; `classname`: as pytest's JUnit
+    gives them, see harness.report.junit.item_classname); one case for a pact that is unreadable, excluded or has no
+    interaction."""
     name = name or item_names([(result.path, result.edge)])[result.path]
     if per_interaction(result):
-        return [interaction_case(result, label, item_name(name, label)) for label in result.labels]
-    classname = f"pact.{result.provider_service or result.provider or 'unreadable'}.{result.edge}"
+        return [interaction_case(result, label, item_name(name, label), classname) for label in result.labels]
     return [Case(classname, item_name(name), result.seconds,
                  error=result.reason if result.verdict == "error" else None,
                  skipped=result.reason if result.verdict == "excluded" else None,
@@ -148,8 +148,12 @@ def junit_cases(result: PactResult, name: str | None = None) -> list[Case]:
                  details=result.report, output=result.provider_log if not result.ok else "")]
 
 
-def write_pact_junit(results: list[PactResult], file: Path) -> Path:
-    """One test case per interaction (and per pact that is unreadable, excluded or empty), named as pytest's items."""
+def write_pact_junit(results: list[PactResult], file: Path, topology: Path) -> Path:
+    """One test case per interaction (and per pact that is unreadable, excluded or empty), named and classed as
+    `pytest --pact-verify --junitxml` writes its items run from the current folder (`topology`: the first topology
+    file, under which the items are)."""
     names = item_names([(r.path, r.edge) for r in results])
-    return write_junit(file, "pact verification", [case for r in results for case in junit_cases(r, names[r.path])],
+    classname = item_classname(topology, Path.cwd())
+    return write_junit(file, "pact verification",
+                       [case for r in results for case in junit_cases(r, names[r.path], classname)],
                        seconds=sum(r.seconds for r in results))

@@ -13,14 +13,14 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
-from harness.report.junit import Case, write_junit
+from harness.report.junit import Case, item_classname, write_junit
 
 
 @dataclass(frozen=True)
 class Rerun:
     """How a front-end is run again: its command without the options that choose the fuzzing (`harness fuzz
     --topology t.yaml`), and its flag for each of those (seed, service, mode, checks, phases, max_examples,
-    workers)."""
+    workers), as the front-end's options name them (harness.options: `ResolvedOptions.flags("fuzz")`)."""
 
     command: list[str]
     flags: dict[str, str] = field(default_factory=dict)
@@ -34,13 +34,6 @@ class Rerun:
         for name, value in result.given.items():
             words += [self.flags[name], value]
         return shlex.join(words)
-
-
-CLI_FLAGS = {"seed": "--seed", "service": "--service", "mode": "--mode", "checks": "--checks", "phases": "--phases",
-             "max_examples": "--max-examples", "workers": "--workers"}
-PYTEST_FLAGS = {name: "--fuzz-" + flag.removeprefix("--") for name, flag in CLI_FLAGS.items()}
-CLI_RERUN = Rerun(["harness", "fuzz"], CLI_FLAGS)
-PYTEST_RERUN = Rerun(["pytest", "--fuzz"], PYTEST_FLAGS)
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -60,7 +53,7 @@ def run_headline(names: Iterable[str], seed: int, settings: dict[str, str], defa
     return f"fuzzing {', '.join(names)}, one after another, with seed {seed}; " + "; ".join(said)
 
 
-def print_result(result: ServiceResult, err: Console, rerun: Rerun = CLI_RERUN) -> None:
+def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None) -> None:
     if result.passed:
         err.print(f"[green]passed[/green] {summary_line(result)}", highlight=False, soft_wrap=True)
     else:
@@ -76,7 +69,7 @@ def excluded_text(result: ServiceResult) -> str:
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
 
-def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun = CLI_RERUN) -> str:
+def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun | None = None) -> str:
     """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
     to rerun with the same seed."""
     lines: list[str] = []
@@ -90,7 +83,8 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun =
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
         lines += log_text(finding)
-    lines.append("  rerun with: " + rerun.for_result(result))
+    if rerun is not None:  # the front-end's command (without one: no hint)
+        lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
@@ -102,29 +96,33 @@ def log_text(finding: Finding) -> list[str]:
     return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path, rerun: Rerun = CLI_RERUN) -> Path:
-    """One test case per service and operation, one for its stateful sequences, and one for the service as a whole
-    when something was found about it (a base path, an engine error), and a skipped one per written exclusion
-    ("excluded CHECK", the reason). A case with an error-kind finding is an
+def item_name(service: str, label: str) -> str:
+    """`fuzz[SERVICE OPERATION]`, `fuzz[SERVICE stateful]`, `fuzz[SERVICE excluded CHECK]`; `fuzz[SERVICE]` for the
+    service as a whole: the name of a pytest item and of its JUnit case from either front-end."""
+    return f"fuzz[{service}]" if label == SERVICE_WIDE else f"fuzz[{service} {label}]"
+
+
+def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None
+                     ) -> Path:
+    """The cases `pytest --fuzz --junitxml` writes for its items, run from the current folder (`topology`: the first
+    topology file, under which the items are; names: item_name): per service one for the service as a whole (its
+    base path, an engine error), one per operation, one for its stateful sequences (skipped when none ran: not a
+    pass), and a skipped one per written exclusion with its reason. A case with an error-kind finding is an
     <error>, else a <failure> when a check failed. Each distinct finding appears once. A service's run time is on its
     first case (operations are not timed apart); the suite's is their sum (services run one after another)."""
+    classname = item_classname(topology, Path.cwd())
     cases: list[Case] = []
     for result in results:
-        names = list(result.operations)
-        if "stateful" in result.phases or result.findings_for("stateful"):
-            names.append("stateful")
-        if result.findings_for(SERVICE_WIDE):
-            names.insert(0, SERVICE_WIDE)
-        for index, name in enumerate(names or [SERVICE_WIDE]):
-            mine = result.findings_for(name)
+        for index, label in enumerate([SERVICE_WIDE, *result.operations, "stateful"]):
+            mine = result.findings_for(label)
             errors = [f for f in mine if f.kind == "error"]
             details = findings_text(result, mine, rerun) if mine else ""
             message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
-            skipped = result.stateful_not_run if name == "stateful" and not mine else None  # not a pass
-            cases.append(Case(f"fuzz.{result.service}", name, error=message if errors else None,
+            skipped = result.stateful_not_run if label == "stateful" and not mine else None  # not a pass
+            cases.append(Case(classname, item_name(result.service, label), error=message if errors else None,
                               failure=message if mine and not errors else None, details=details,
                               skipped=skipped or None,
                               seconds=result.seconds if index == 0 else 0.0))  # one run per service, not per case
-        cases += [Case(f"fuzz.{result.service}", f"excluded {check}", skipped=f"excluded: {reason}")
+        cases += [Case(classname, item_name(result.service, f"excluded {check}"), skipped=f"excluded: {reason}")
                   for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

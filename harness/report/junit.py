@@ -3,6 +3,7 @@ removed), one test case per verdict."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,18 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def xml_text(text: str) -> str:
     """`text` without ANSI codes and without characters XML 1.0 cannot hold."""
     return _NOT_XML.sub("", strip_ansi(text))
+
+
+def item_path(file: Path, base: Path) -> str:
+    """Where the pytest items of a topology file are (their node ids are `PATH::pact[...]`, `PATH::fuzz[...]`): the
+    file relative to `base` (pytest's rootdir; the current folder for `harness`), with `/`."""
+    return Path(os.path.relpath(file, base)).as_posix()
+
+
+def item_classname(file: Path, base: Path) -> str:
+    """The JUnit classname of the items of a topology file, as pytest's junitxml writes it for a node id under that
+    file (its path with `.` for `/`): `harness verify --junit` writes the same, so one verdict has one shape."""
+    return item_path(file, base).replace("/", ".")
 
 
 @dataclass(frozen=True)

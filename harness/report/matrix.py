@@ -9,12 +9,18 @@ import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.contracts.matrix import Edge
+from harness.contracts.matrix import Edge, edge_matrix
+
+if TYPE_CHECKING:
+    from harness.contracts.drift.results import PactDrift
+    from harness.contracts.results import PactResult
+    from harness.spec.model import TopologySpec
 
 STYLE = {"verified": "green", "failed": "red", "error": "red", "excluded": "cyan", "no pact": "yellow"}
 COLOUR = {"verified": "#c8f7c5", "failed": "#f7c5c5", "error": "#f7a8a8", "excluded": "#c5e8f7", "no pact": "#f7efc5"}
@@ -151,3 +157,27 @@ def _pact_table(edges: list[Edge]) -> str:
         return ""
     return ("<h2>Pacts</h2><table><tr><th>consumer</th><th>provider</th><th>pact</th><th>verdict</th><th>drift</th>"
             f"<th>first drift, or why not</th></tr>{''.join(rows)}</table><p>{html.escape(DRIFT_NOTE)}</p>")
+
+
+def matrix_folder(page: Path | None = None, folder: Path | None = None) -> Path:
+    """Where a verification writes contract-matrix.json and .html, one rule for `harness verify` and `pytest
+    --pact-verify`: the folder given (`harness verify --report DIR`), else the report page's folder (`harness verify
+    --report FILE.html`, pytest's `--topology-report FILE.html`), else `reports/` in the current folder."""
+    if folder is not None:
+        return folder
+    return page.parent if page is not None else Path("reports")
+
+
+def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDrift], folder: Path,
+                 width: int = 120) -> tuple[str, str]:
+    """The contract matrix of a verification, for both front-ends: (its text, the line that says where its files
+    were written). A run where every pact is excluded verified nothing: the files are left as the last run that
+    verified wrote them, and the line says so."""
+    edges = edge_matrix(spec, pacts, drift)
+    title = f"contracts of topology {spec.project}"
+    text = matrix_text(edges, title, width=width)
+    if not any(result.verdict != "excluded" for result in pacts):
+        return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
+                      "last run that verified wrote it")
+    as_json, as_html = write_reports(edges, folder, title)
+    return text, f"matrix written to {as_json} and {as_html}"

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.contracts.matrix import Edge, edge_matrix
 from harness.fuzz.results import ServiceResult
@@ -24,6 +24,9 @@ from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
 from harness.spec.model import TopologySpec
 from harness.spec.secrets import Masker, environment_of, without_url_passwords
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
 
 MAX_TEXT = 20_000  # characters of one log or report kept on the page (its end: where failures show)
 
@@ -58,6 +61,7 @@ class FailedTest:
 @dataclass
 class RunFacts:
     command: str
+    rerun: Rerun | None = None  # how the front-end reruns a fuzzed service (its flags: harness.options)
     started: float = field(default_factory=time.time)  # wall clock, time.time()
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
@@ -85,8 +89,8 @@ class RunRecorder:
     """Collects a run for its page: start events (`progress`), the services and faults of the running topology
     (`snapshot`, before it is removed), then `page(...)` builds the PageData."""
 
-    def __init__(self, command: str) -> None:
-        self.facts = RunFacts(command)
+    def __init__(self, command: str, rerun: Rerun | None = None) -> None:
+        self.facts = RunFacts(command, rerun)
         self.events: list[StartEvent] = []
         self.services: list[ServiceFacts] = []
         self.faults: list[FaultRecord] = []
@@ -119,7 +123,7 @@ class RunRecorder:
         services = self.services or [ServiceFacts(name, _image_name(spec, name), status="not started",
                                                   env_keys=tuple(s.environment), job=s.job)
                                      for name, s in spec.services.items()]
-        return PageData(f"topology {spec.project}", spec, self.facts, services,
+        return PageData(f"topology {spec.name}", spec, self.facts, services,
                         edge_matrix(spec, pacts, drift) if pacts is not None else [], list(pacts or []),
                         list(drift or []), list(fuzz or []), self.faults, list(failed_tests or []),
                         contracts_run=pacts is not None)
@@ -182,7 +186,7 @@ class Scrubber:
     value equals one (`POSTGRES_USER: runnerly`)."""
 
     def __init__(self, spec: TopologySpec) -> None:
-        names = {spec.project, *spec.services}
+        names = {spec.name, *spec.services}
         values: set[str] = set(Masker(spec).values)  # what every other output hides, then more
         for service in spec.services.values():
             for key, value in environment_of(spec, service).items():  # env_file values too

@@ -284,9 +284,9 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
                       f'{"" if result.passed else " open"}><summary>{_badge(verdict)} <b>{esc(result.service)}</b>: '
                       f"{len(result.operations)} operation(s), {result.requests} requests in {result.seconds:.1f} s, "
                       f"{esc(result.mode)} data, seed {result.seed}</summary><div><p class=note>at {esc(result.url)}"
-                      f"{'; phases ' + esc(', '.join(result.phases)) if result.phases else ''}; rerun with "
-                      f"<code>harness fuzz --service {esc(result.service)} --seed {result.seed}</code> (pytest: "
-                      f"<code>--fuzz-service {esc(result.service)} --fuzz-seed {result.seed}</code>)</p>"
+                      f"{'; phases ' + esc(', '.join(result.phases)) if result.phases else ''}"
+                      + (f"; rerun with <code>{esc(data.facts.rerun.for_result(result))}</code>"
+                         if data.facts.rerun is not None else "") + "</p>"
                       "<table><tr><th>operation</th><th>requests</th><th>verdict</th><th>findings</th></tr>"
                       + "".join(rows) + "</table>"
                       + (f"<details><summary>log of {esc(result.service)} during the run</summary>"

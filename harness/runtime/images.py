@@ -19,7 +19,7 @@ import docker.models.images
 import docker.utils
 
 from harness.engine_source import hub_image_prefix
-from harness.errors import BuildFailed, ImageMissing
+from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
 from harness.runtime.engine import project_script
@@ -282,9 +282,9 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
-        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.project} are not in the local Docker engine "
+        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
                            f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
-                           **({"exit_code": 2} if len(invalid) == len(missing) else {}))  # only typos: bad input
+                           exit_code=EXIT_BAD_INPUT if len(invalid) == len(missing) else EXIT_ENVIRONMENT)  # typos
     for base, effective in aliases.items():
         _alias(client, base, effective)
     return run

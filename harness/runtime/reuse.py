@@ -148,7 +148,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     except BaseException:
         say(f"the update of topology {spec.project} (run {run.run_id}) did not finish: what it started was "
             f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
-            f"fix the file and start again, or remove it: harness down {spec.identity.replace(',', ' ')})")
+            f"fix the file and start again, or remove it: harness down "
+            f"{' '.join('--topology ' + file for file in spec.identity.split(','))})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])

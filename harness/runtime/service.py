@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import DockerError, HarnessError
+from harness.errors import DockerError, HarnessError, PortNotPublished, TopologyNotRunning
 from harness.runtime import readiness
 from harness.runtime.probes import url_host
 from harness.runtime.readiness import FULL_ID
@@ -57,23 +57,25 @@ class Service:
         """Base URL of the first published port, `http://HOST:PORT` (HOST: `host`, 127.0.0.1 for a local engine).
 
         Raises:
-            HarnessError: the service publishes no port.
+            PortNotPublished: the service publishes no port.
         """
         if not self.ports:
-            raise HarnessError(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology file")
+            raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
+                                   "file", service=self.name)
         return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
     def port(self, container_port: int, protocol: str = "tcp") -> int:
         """The host port (on `host`) that `container_port` (TCP, or "udp") is published on.
 
         Raises:
-            HarnessError: that port is not published (the message lists the published ones).
+            PortNotPublished: that port is not published (the message lists the published ones).
         """
         try:
             return self.ports[container_port] if protocol == "tcp" else self.udp_ports[container_port]
         except KeyError:
-            raise HarnessError(f"service '{self.name}' does not publish port {container_port} "
-                               f"(published: {', '.join(map(str, self.ports)) or 'none'})") from None
+            raise PortNotPublished(f"service '{self.name}' does not publish port {container_port} (published: "
+                                   f"{', '.join(map(str, self.ports)) or 'none'})", service=self.name,
+                                   port=container_port) from None
 
     @property
     def faults(self) -> Edge:
@@ -81,10 +83,10 @@ class Service:
         fault in place, undone at the end of a `with` block or by `.remove()` (see `Topology.edge`).
 
         Raises:
-            HarnessError: the service is not part of a running Topology.
+            TopologyNotRunning: the service is not part of a running Topology.
         """
         if self._faults is None:
-            raise HarnessError(f"service '{self.name}' is not part of a running Topology: faults need one")
+            raise TopologyNotRunning(f"service '{self.name}' is not part of a running Topology: faults need one")
         return self._faults
 
     @property

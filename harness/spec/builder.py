@@ -1,5 +1,5 @@
 """Topologies in Python, beside YAML: the same `TopologySpec` and the same validation as the file loaders, with the
-topology's name instead of file:line in errors.
+topology's name and the dotted path of the key instead of file:line in errors.
 
     from harness import ready, topology
     shop = (topology("shop", base_dir=HERE)
@@ -11,30 +11,36 @@ topology's name instead of file:line in errors.
 
 from __future__ import annotations
 
+import difflib
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Never, Self
 
 from pydantic import BaseModel
 
-from harness.errors import HarnessError, TopologyFileError
-from harness.spec.model import TopologySpec
-from harness.spec.source import SourceMap
+from harness.errors import NotATopology, TopologyFileError, UnknownKeyword
+from harness.spec.model import (
+    AuthSpec,
+    BuildSpec,
+    ContainerFile,
+    ExcludedPact,
+    FuzzSpec,
+    Healthcheck,
+    Mount,
+    ReadyProbe,
+    ServiceSpec,
+    TopologySpec,
+    Ulimit,
+    VolumeMount,
+)
+from harness.spec.source import NamedSource
 from harness.spec.validate import validate
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Progress, Topology
 
-
-class PythonSource(SourceMap):
-    """Errors of a topology built in Python are located by its name (there is no file and line)."""
-
-    def __init__(self, name: str, base_dir: Path) -> None:
-        super().__init__(base_dir / f"{name}.py-topology")
-        self.name = name
-
-    def where(self, path: tuple[str | int, ...]) -> str:
-        return f"topology {self.name!r}"
+Scalar = str | int | float | bool | None
 
 
 class TopologyBuilder:
@@ -46,33 +52,105 @@ class TopologyBuilder:
         self._services: dict[str, dict[str, Any]] = {}
         self._top: dict[str, Any] = {}
 
-    def service(self, name: str, **keys: Any) -> TopologyBuilder:
-        """Add (or replace) service `name`. Keys are those of a service in a topology file (`image`, `build`,
-        `command`, `environment`, `ports`, `depends_on`, `ready`, `timeout`, `aliases`, `mounts`, `openapi`,
-        `auth`, `fuzz`, `consumes`, ...); `ready` takes a probe from `harness.ready`."""
-        self._services[name] = {key: _plain(value) for key, value in keys.items()}
+    def service(  # noqa: PLR0913 - one keyword per key of a service in a topology file
+        self, name: str, *,
+        image: str | None = None,
+        build: str | Path | BuildSpec | Mapping[str, Any] | None = None,
+        entrypoint: str | Sequence[str] | None = None,
+        command: str | Sequence[str] | None = None,
+        working_dir: str | None = None,
+        user: str | None = None,
+        environment: Mapping[str, Scalar] | None = None,
+        env_file: str | Path | Sequence[str | Path] | None = None,
+        ports: Sequence[int | str] | None = None,
+        depends_on: Sequence[str] | None = None,
+        restart_on_replace: Sequence[str] | None = None,
+        job: bool | None = None,
+        ready: ReadyProbe | Mapping[str, Any] | None = None,
+        healthcheck: Healthcheck | Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        aliases: Sequence[str] | None = None,
+        mounts: Sequence[Mount | str | Mapping[str, Any]] | None = None,
+        files: Sequence[ContainerFile | Mapping[str, Any]] | None = None,
+        volumes: Sequence[VolumeMount | str | Mapping[str, Any]] | None = None,
+        tmpfs: Sequence[str] | None = None,
+        init: bool | None = None,
+        cap_add: Sequence[str] | None = None,
+        cap_drop: Sequence[str] | None = None,
+        privileged: bool | None = None,
+        extra_hosts: Mapping[str, str] | None = None,
+        hostname: str | None = None,
+        shm_size: int | str | None = None,
+        ulimits: Mapping[str, int | Ulimit | Mapping[str, int]] | None = None,
+        sysctls: Mapping[str, Scalar] | None = None,
+        stop_signal: str | None = None,
+        labels: Mapping[str, Scalar] | None = None,
+        platform: str | None = None,
+        openapi: str | None = None,
+        auth: AuthSpec | Mapping[str, Any] | None = None,
+        fuzz: FuzzSpec | Mapping[str, Any] | None = None,
+        consumes: Sequence[str] | None = None,
+        pact_name: str | None = None,
+        **unknown: Never,
+    ) -> Self:
+        """Add (or replace) service `name`. Each keyword is the key of a service in a topology file, with the same
+        meaning and validation (`image`, `build` (a context folder relative to `base_dir`), `ports` (container
+        ports: 8000, "53/udp"), `depends_on`, `ready` (a probe from `harness.ready`), `timeout` (seconds), ...);
+        None leaves a key out (its default). Values are checked when `spec` (or `start`) is called.
+
+        Raises:
+            UnknownKeyword: a keyword that is not a key of a service (the message names the closest ones); also a
+                TypeError, as Python's own for an unexpected keyword.
+        """
+        if unknown:
+            raise _unknown_keyword(self.name, name, next(iter(unknown)))
+        given = locals()  # the keywords, by name: each is the key of the same name in a topology file
+        self._services[name] = {key: _plain(given[key]) for key in _SERVICE_KEYS if given[key] is not None}
         return self
 
-    def contracts(self, pacts: str | Path = "contracts", states: list[str | Path] | None = None) -> TopologyBuilder:
-        """The pact folder and states modules, relative to `base_dir` (as `contracts:` in a topology file)."""
-        self._top["contracts"] = {"pacts": str(pacts), "states": [str(s) for s in states or []]}
+    def contracts(self, pacts: str | Path | None = None, *, states: Sequence[str | Path] | None = None,
+                  names: Mapping[str, str] | None = None, state_url: Mapping[str, str] | None = None,
+                  exclude: Sequence[ExcludedPact | Mapping[str, str]] | None = None) -> Self:
+        """The keys of `contracts:` in a topology file: the pact folder (default `contracts`) and states modules,
+        relative to `base_dir`; `names` (name in pacts -> service), `state_url` (provider -> path of its own
+        state-change endpoint), `exclude` (pacts left out, each with a written reason). None leaves a key out."""
+        given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude}
+        self._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
+        return self
+
+    def image_substitutes(self, substitutes: Mapping[str, str]) -> Self:
+        """`image_substitutes:` of a topology file: image -> image to use instead (for `image:` and FROM lines); a
+        key ending in '/' is a registry prefix rule (`{"docker.io/": "mirror/"}`)."""
+        self._top["image_substitutes"] = dict(substitutes)
         return self
 
     @property
     def spec(self) -> TopologySpec:
-        """The validated topology.
+        """The validated topology (it has no file: `spec.file` is None).
 
         Raises:
             TopologyFileError: as the file loaders do, located as `topology 'NAME': services.api.depends_on[0]: ...`.
         """
         data = {"name": self.name, "services": dict(self._services), **self._top}
-        return validate(data, PythonSource(self.name, self.base_dir), file=self.base_dir / f"{self.name}.py-topology")
+        return validate(data, NamedSource(self.name), file=None, base_dir=self.base_dir)
 
     def start(self, progress: Progress | None = None, keep: bool = False) -> Topology:
         """Validate and start the topology (see `Topology.start`): use it as a context manager to remove it."""
         from harness.runtime.topology import Topology
 
         return Topology.start(self.spec, progress=progress, keep=keep)
+
+
+_SERVICE_KEYS = tuple(ServiceSpec.model_fields)  # the keywords of `TopologyBuilder.service` (a unit test keeps them so)
+
+
+def _unknown_keyword(topology_name: str, service: str, keyword: str) -> UnknownKeyword:
+    allowed = list(_SERVICE_KEYS)
+    close = difflib.get_close_matches(keyword, allowed, n=1, cutoff=0.6)
+    near = f" (did you mean '{close[0]}'?)" if close else ""
+    return UnknownKeyword(f"topology {topology_name!r}", f"services.{service}.{keyword}: unknown key '{keyword}'"
+                          f"{near}; allowed: {', '.join(allowed)}", keyword=keyword, allowed=allowed,
+                          suggestion=close[0] if close else None)
 
 
 def topology(name: str, *, base_dir: str | Path | None = None) -> TopologyBuilder:
@@ -106,14 +184,15 @@ def as_spec(source: Any, base_dir: Path) -> TopologySpec:
         from harness.spec.loader import load_topology
 
         return load_topology([base_dir / s for s in source])  # compose files, merged by Compose
-    raise HarnessError(f"a topology is a file path, a harness.topology(...) builder or a TopologySpec, "
-                       f"not {type(source).__name__}")
+    raise NotATopology(type(source).__name__)
 
 
 def _plain(value: Any) -> Any:
     """Probes and other spec objects become the plain data a topology file would hold."""
     if isinstance(value, BaseModel):
-        return value.model_dump(exclude_defaults=True)
+        return value.model_dump(exclude_defaults=True, by_alias=True)
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, Path):

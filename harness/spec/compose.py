@@ -67,7 +67,7 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
     files = [files] if isinstance(files, Path) else files
     canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
     source = _lines(files)
-    data, lines, more = to_topology(_unescape(canonical), source, project_environment(files[0], env_file))
+    data, lines, more = _to_topology(_unescape(canonical), source, _project_environment(files[0], env_file))
     return data, lines, notes + more
 
 
@@ -82,7 +82,7 @@ def _lines(files: list[Path]) -> SourceMap:
     return maps[0] if len(maps) == 1 else merged(maps)
 
 
-def project_environment(file: Path, env_file: Path | None) -> dict[str, str]:
+def _project_environment(file: Path, env_file: Path | None) -> dict[str, str]:
     """The variables Compose resolves `secrets: {x: {environment: VAR}}` with: `.env` (or `--env-file`), then this
     process's environment, which wins (as for interpolation)."""
     from dotenv import dotenv_values  # the .env format as Compose reads it
@@ -110,7 +110,7 @@ def pop_secret_files(data: dict[str, Any]) -> set[str]:
     return values
 
 
-def to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict[str, str] | None = None
+def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict[str, str] | None = None
                 ) -> tuple[dict[str, Any], SourceMap, list[str]]:
     """Map Compose's canonical form (from `config`) onto topology data; `source` gives lines for messages,
     `environment` the values of `environment:` secrets and configs (Compose's: `.env`, then this process's).

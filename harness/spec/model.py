@@ -6,16 +6,26 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
 
 
-def project_name(text: str) -> str:
-    """A topology name made valid as Compose does: lower case, only [a-z0-9_-], starting with a letter or digit
-    ("My Project (copy)" -> "myprojectcopy")."""
+def topology_name(text: str) -> str:
+    """A topology name made valid as Compose makes a project name: lower case, only [a-z0-9_-], starting with a
+    letter or digit ("My Project (copy)" -> "myprojectcopy")."""
     return re.sub(r"[^a-z0-9_-]", "", text.lower()).lstrip("_-")
 
 
@@ -55,19 +65,23 @@ class _Strict(BaseModel):
 
 
 class HttpCheck(_Strict):
-    port: Port
-    path: str = "/"
-    status: int = 200
+    port: Port = Field(description="container port to GET")
+    path: str = Field(default="/", description="path to GET")
+    status: int = Field(default=200, description="the status that means ready")
 
 
 class ReadyProbe(_Strict):
     """How to tell a service is ready. Exactly one of http, tcp, log, command."""
 
-    http: HttpCheck | None = None
-    tcp: Port | None = None
-    log: str | None = None
-    times: int = Field(default=1, ge=1)
-    command: str | list[str] | None = None
+    http: HttpCheck | None = Field(
+        default=None, description="ready when an HTTP GET from the host answers with `status`")
+    tcp: Port | None = Field(
+        default=None, description="ready when this container port accepts a TCP connection from the host")
+    log: str | None = Field(
+        default=None, description="ready when the service's log has this line (a substring) `times` times")
+    times: int = Field(default=1, ge=1, description="how many times the `log` line must be seen")
+    command: str | list[str] | None = Field(
+        default=None, description="ready when this command exits 0 inside the container (a string runs in a shell)")
     interval: float = Field(default=0.1, gt=0, description="seconds between attempts")
 
     @model_validator(mode="after")
@@ -98,10 +112,12 @@ class ReadyProbe(_Strict):
 
 
 class BuildSpec(_Strict):
-    context: str
-    dockerfile: str = "Dockerfile"
-    args: dict[str, str] = Field(default_factory=dict)
-    target: str | None = None  # the stage of a multi-stage Dockerfile to build up to
+    context: str = Field(description="the build context folder, relative to the topology file")
+    dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
+    args: dict[str, str] = Field(default_factory=dict, description="build arguments (`--build-arg`)")
+    target: str | None = Field(
+        default=None,
+        description="the stage of a multi-stage Dockerfile to build up to")
 
     @field_validator("args", mode="before")
     @classmethod
@@ -116,13 +132,18 @@ class Mount(_Strict):
     `create_host_path: true`: a missing source folder is created by the engine, as for Compose's short syntax;
     `selinux` ('z' shared, 'Z' private relabelling) and `propagation` (rprivate, rslave, ...) as Compose passes them."""
 
-    source: str
-    target: str
-    read_only: bool = True
-    copied: bool = Field(default=False, alias="copy")  # `copy` in files: BaseModel.copy is a method
-    create_host_path: bool = False
-    selinux: Literal["z", "Z"] | None = None
-    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = None
+    source: str = Field(description="a host file or folder, relative to the topology file")
+    target: str = Field(description="absolute path in the container")
+    read_only: bool = Field(
+        default=True, description="mounted read-only (`SOURCE:/target:rw` in the short form: false)")
+    copied: bool = Field(
+        default=False, alias="copy",
+        # `copy` in files: BaseModel.copy is a method
+        description="copied into the container before it starts instead of mounted (the container's own copy)")
+    create_host_path: bool = Field(default=False, description="a missing source folder is created by the engine")
+    selinux: Literal["z", "Z"] | None = Field(default=None, description="SELinux relabelling: 'z' shared, 'Z' private")
+    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = Field(
+        default=None, description="bind propagation, as Docker's")
 
     @model_validator(mode="before")
     @classmethod
@@ -141,10 +162,10 @@ class ContainerFile(_Strict):
     `environment:` or `content:` (Compose copies them in the same way). `mode`: permission bits (default 0o444)."""
 
     target: str = Field(pattern=r"^/", description="absolute path in the container")
-    content: str = Field(repr=False)
-    uid: int = Field(default=0, ge=0)
-    gid: int = Field(default=0, ge=0)
-    mode: int = Field(default=0o444, ge=0, le=0o7777)
+    content: str = Field(repr=False, description="the file's text")
+    uid: int = Field(default=0, ge=0, description="owner user id")
+    gid: int = Field(default=0, ge=0, description="owner group id")
+    mode: int = Field(default=0o444, ge=0, le=0o7777, description="permission bits")
     secret: bool = Field(default=False, description="its content is hidden wherever the harness prints")
 
 
@@ -152,12 +173,12 @@ class VolumeMount(_Strict):
     """A Docker volume: named (`source`, shared by the services of one run) or anonymous (no `source`). Created
     for each run with the run's labels and removed with it."""
 
-    source: str | None = None
-    target: str
-    read_only: bool = False
+    source: str | None = Field(default=None, description="a named volume of the run (none: an anonymous volume)")
+    target: str = Field(description="absolute path in the container")
+    read_only: bool = Field(default=False, description="mounted read-only")
     nocopy: bool = Field(default=False, description="do not copy the image's files at `target` into a new volume")
     subpath: str | None = Field(default=None, description="mount only this folder of the volume (Docker 26+)")
-    selinux: Literal["z", "Z"] | None = None
+    selinux: Literal["z", "Z"] | None = Field(default=None, description="SELinux relabelling: 'z' shared, 'Z' private")
 
     @model_validator(mode="before")
     @classmethod
@@ -176,10 +197,12 @@ class Healthcheck(_Strict):
     """The container's Docker HEALTHCHECK (as `docker inspect` shows it). Durations in seconds."""
 
     test: list[str] = Field(min_length=1, description="['CMD', ...], ['CMD-SHELL', '...'] or ['NONE']")
-    interval: float | None = Field(default=None, ge=0)
-    timeout: float | None = Field(default=None, ge=0)
-    retries: int | None = Field(default=None, ge=0)
-    start_period: float | None = Field(default=None, ge=0)
+    interval: float | None = Field(
+        default=None, ge=0,
+        description="seconds between Docker's checks (the harness runs the test every 0.1 s while it waits)")
+    timeout: float | None = Field(default=None, ge=0, description="seconds one check may take")
+    retries: int | None = Field(default=None, ge=0, description="failed checks before Docker calls it unhealthy")
+    start_period: float | None = Field(default=None, ge=0, description="seconds during which failures do not count")
 
     @field_validator("test", mode="before")
     @classmethod
@@ -202,25 +225,29 @@ class Healthcheck(_Strict):
 
 
 class Ulimit(_Strict):
-    soft: int
-    hard: int
+    soft: int = Field(description="the soft limit")
+    hard: int = Field(description="the hard limit")
 
 
 class ClientCredentials(_Strict):
     """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
 
-    token_service: str
-    token_path: str = "/oauth/token"
-    client_id: str
-    client_secret: str
-    audience: str | None = None
+    token_service: str = Field(description="the service of the topology that issues the tokens")
+    token_path: str = Field(default="/oauth/token", description="the token endpoint's path on that service")
+    client_id: str = Field(description="the client's id")
+    client_secret: str = Field(description="the client's secret (hidden in every message and report)")
+    audience: str | None = Field(
+        default=None, description="the `audience` form field, when the token service needs one")
 
 
 class AuthSpec(_Strict):
     """How a tool (fuzzing) authenticates to a service. Exactly one of the three."""
 
-    client_credentials: ClientCredentials | None = None
-    headers: dict[str, str] | None = None  # fixed headers, e.g. an API key
+    client_credentials: ClientCredentials | None = Field(
+        default=None, description="a bearer token from another service of the topology")
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="fixed headers sent with every request, e.g. an API key")
     hook: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$",
                              description="module:function(topology) -> headers, called again when they expire")
 
@@ -232,15 +259,19 @@ class AuthSpec(_Strict):
 
 
 class ExcludedCheck(_Strict):
-    check: str
+    check: str = Field(description="a schemathesis check, or a kind of error finding (missing_auth, no_requests, ...)")
     reason: str = Field(min_length=10, description="why this check does not apply: a written reason is required")
 
 
 class FuzzSpec(_Strict):
-    checks: list[str] | None = None  # None: the harness's defaults
+    checks: list[str] | None = Field(
+        default=None,
+        description="schemathesis checks to run (default: those `st run` runs)")  # None: the harness's defaults
     mode: Literal["positive", "negative", "all"] | None = Field(
-        default=None, description="data schemathesis generates: valid (positive, the default), invalid, or both")
-    exclude: list[ExcludedCheck] = Field(default_factory=list)
+        default=None, description="data schemathesis generates: valid (positive), invalid (negative) or both "
+                                  "(all); default: `st run`'s (all)")
+    exclude: list[ExcludedCheck] = Field(
+        default_factory=list, description="checks left out, each with a written reason")
 
 
 # What a change of each service key does to a running container (a kept run updated from an edited file):
@@ -258,47 +289,63 @@ HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeou
 
 
 class ServiceSpec(_Strict):
-    image: str | None = None  # beside `build:`, the built image is also tagged with this name
-    build: BuildSpec | None = None
-    entrypoint: str | list[str] | None = None
-    command: str | list[str] | None = None
-    working_dir: str | None = None
-    user: str | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    image: str | None = Field(
+        default=None,
+        description="an image name; beside `build:`, the built image is also tagged with it")
+    build: BuildSpec | None = Field(
+        default=None, description="a build context folder, or {context, dockerfile, args, target}")
+    entrypoint: str | list[str] | None = Field(
+        default=None, description="overrides the image's ENTRYPOINT (a string or a list)")
+    command: str | list[str] | None = Field(default=None, description="overrides the image's CMD (a string or a list)")
+    working_dir: str | None = Field(default=None, description="the working directory in the container")
+    user: str | None = Field(default=None, description="user (and group) the process runs as")
+    environment: dict[str, str] = Field(default_factory=dict, description="variables of the container")
     env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
                                                                   "topology file; `environment:` wins")
     ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
                                                                       "'8000-8002'; each published on a free port "
                                                                       "of 127.0.0.1")
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(
+        default_factory=list, description="services that must be ready before this one starts")
     restart_on_replace: list[str] = Field(
         default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
-    ready: ReadyProbe | None = None
-    healthcheck: Healthcheck | None = None
+    ready: ReadyProbe | None = Field(
+        default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")
+    healthcheck: Healthcheck | None = Field(
+        default=None,
+        description="the container's Docker HEALTHCHECK; its test is the readiness probe when there is no `ready:`")
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
-    aliases: list[str] = Field(default_factory=list)
-    mounts: list[Mount] = Field(default_factory=list)
-    files: list[ContainerFile] = Field(default_factory=list)
-    volumes: list[VolumeMount] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list, description="more names of the service on the topology's network")
+    mounts: list[Mount] = Field(
+        default_factory=list, description="host files and folders mounted (or copied) into the container")
+    files: list[ContainerFile] = Field(
+        default_factory=list, description="files written into the container before it starts")
+    volumes: list[VolumeMount] = Field(
+        default_factory=list, description="named and anonymous Docker volumes, created per run")
     tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
-    init: bool | None = None
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
-    privileged: bool = False
+    init: bool | None = Field(default=None, description="run an init process as PID 1")
+    cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
+    cap_drop: list[str] = Field(default_factory=list, description="Linux capabilities dropped")
+    privileged: bool = Field(default=False, description="a privileged container")
     extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
-    hostname: str | None = None
-    shm_size: int | str | None = None
-    ulimits: dict[str, int | Ulimit] = Field(default_factory=dict)
-    sysctls: dict[str, str] = Field(default_factory=dict)
-    stop_signal: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    platform: str | None = None
-    openapi: str | None = None
-    auth: AuthSpec | None = None
-    fuzz: FuzzSpec = Field(default_factory=FuzzSpec)
-    consumes: list[str] = Field(default_factory=list)
+    hostname: str | None = Field(default=None, description="the container's host name")
+    shm_size: int | str | None = Field(default=None, description="size of /dev/shm: bytes or '64m'")
+    ulimits: dict[str, int | Ulimit] = Field(
+        default_factory=dict, description="resource limits: a number or {soft, hard}")
+    sysctls: dict[str, str] = Field(default_factory=dict, description="kernel parameters of the container")
+    stop_signal: str | None = Field(default=None, description="the signal that stops the container")
+    labels: dict[str, str] = Field(default_factory=dict, description="container labels (besides the harness's own)")
+    platform: str | None = Field(default=None, description="the image platform, e.g. linux/amd64")
+    openapi: str | None = Field(
+        default=None,
+        description="the service's OpenAPI document: a path it serves ('/openapi.json') or a file next to the topology")
+    auth: AuthSpec | None = Field(default=None, description="how fuzzing authenticates to the service")
+    fuzz: FuzzSpec = Field(default_factory=FuzzSpec, description="how the service is fuzzed")
+    consumes: list[str] = Field(
+        default_factory=list,
+        description="services this one calls (an edge for the graph and contracts; no start order)")
     pact_name: str | None = Field(default=None, min_length=1,
                                   description="the name pacts give this service, when it is not the service's name")
 
@@ -374,9 +421,9 @@ class ExcludedPact(_Strict):
     """Pacts left out of verification, with the reason. Selects by pact file name (a glob, e.g. `legacy-*.json`), or
     by consumer and/or provider (names as the pacts write them, or the service they map to)."""
 
-    pact: str | None = None
-    consumer: str | None = None
-    provider: str | None = None
+    pact: str | None = Field(default=None, description="a pact file name or glob")
+    consumer: str | None = Field(default=None, description="the consumer's name")
+    provider: str | None = Field(default=None, description="the provider's name")
     reason: str = Field(min_length=10, description="why these pacts are not verified: a written reason is required")
 
     @model_validator(mode="after")
@@ -393,11 +440,15 @@ class ContractsSpec(_Strict):
     the path of its own state-change endpoint (called by the Pact verifier at the service's URL instead of the
     harness's handlers); `exclude` leaves pacts out with a written reason."""
 
-    pacts: str = "contracts"
-    states: list[str] = Field(default_factory=list)
-    names: dict[str, str] = Field(default_factory=dict)
-    state_url: dict[str, str] = Field(default_factory=dict)
-    exclude: list[ExcludedPact] = Field(default_factory=list)
+    pacts: str = Field(default="contracts", description="the pact folder, relative to the topology file")
+    states: list[str] = Field(
+        default_factory=list,
+        description="modules of provider-state handlers and message producers, relative to the topology file")
+    names: dict[str, str] = Field(default_factory=dict, description="pact participant names -> services")
+    state_url: dict[str, str] = Field(
+        default_factory=dict, description="provider -> the path of its own provider-state endpoint")
+    exclude: list[ExcludedPact] = Field(
+        default_factory=list, description="pacts left out of verification, each with a written reason")
 
     @field_validator("state_url")
     @classmethod
@@ -410,14 +461,28 @@ class ContractsSpec(_Strict):
 
 
 class TopologySpec(_Strict):
-    name: str | None = None
-    services: dict[str, ServiceSpec] = Field(min_length=1)
-    contracts: ContractsSpec = Field(default_factory=ContractsSpec)
+    """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
+    `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
+    per problem, located by `file:line` or, without a file, by the topology's name and the dotted path of the key
+    (`topology 'shop': services.api.depends_on[0]: 'b' is not a service`).
+
+    `name` is the topology's name (in container names, labels and messages), made valid as Compose does; read
+    from a file without `name:`, the name of the file's folder. Made directly, it must be given, and relative paths
+    resolve against the current folder (`harness.topology(name, base_dir=...)` says its folder)."""
+
+    # filled in from the file's folder by its validation when a file has none
+    name: str = Field(min_length=1, description="the topology's name (default: the folder holding the file)")
+    services: dict[str, ServiceSpec] = Field(
+        min_length=1, description="service name -> how to start it and tell it is ready")
+    contracts: ContractsSpec = Field(
+        default_factory=ContractsSpec, description="where the pacts and their provider-state handlers are")
     image_substitutes: dict[str, str] = Field(
         default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
-    # Where the file lives: relative paths (build contexts, mounts) are resolved against it. Set by the loader.
-    _file: Path = PrivateAttr(default=Path("topology.yaml"))
+    # The file it was read from (None: built in Python), and the folder relative paths (build contexts, mounts)
+    # resolve against. Set by its validation.
+    _file: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     # Every file it was read from (compose files merged by Compose), the first being `_file`. Set by the loader.
     _files: tuple[Path, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
@@ -425,40 +490,39 @@ class TopologySpec(_Strict):
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
 
-    @field_validator("services", mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _names_are_dns_labels(cls, value: Any) -> Any:
-        for name in value if isinstance(value, dict) else ():
-            if problem := service_name_problem(name):
-                raise ValueError(problem)
-        return value
+    def _validates_itself(cls, data: Any, handler: ModelWrapValidatorHandler[TopologySpec],
+                          info: ValidationInfo) -> TopologySpec:
+        from harness.spec.validate import validated  # the rules need the whole model (and StartPlan)
 
-    @classmethod
-    def from_file_data(cls, data: Any, file: Path) -> TopologySpec:
-        spec = cls.model_validate(data)
-        spec._file = file.resolve()
-        return spec
+        return validated(data, handler, info.context)
 
     @property
-    def file(self) -> Path:
-        """The (first) file it was read from; relative paths resolve against its folder."""
+    def file(self) -> Path | None:
+        """The (first) file it was read from; None for a topology built in Python."""
         return self._file
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Every file it was read from, in order (several compose files are merged by Docker Compose)."""
-        return self._files or (self._file,)
+        """Every file it was read from, in order (several compose files are merged by Docker Compose); none for a
+        topology built in Python."""
+        return self._files or ((self._file,) if self._file is not None else ())
 
     @property
     def identity(self) -> str:
         """Which files its runs belong to (the label on its containers; `harness down FILE...`): the resolved files
-        joined by ',' as Compose's `config_files` label; one file is its path."""
+        joined by ',' as Compose's `config_files` label; one file is its path. A topology built in Python has none:
+        `FOLDER/NAME (built in Python)`, under its folder as a file would be (`harness down` in that folder)."""
+        if not self.files:
+            return f"{self._base_dir / self.name} (built in Python)"
         return ",".join(str(f) for f in self.files)
 
     def with_files(self, files: list[Path]) -> TopologySpec:
-        """A copy read from `files` (resolved; the first is `file`)."""
+        """A copy read from `files` (resolved; the first is `file`, its folder `base_dir`)."""
         copy = self.with_image_substitutes({})
         copy._file, copy._files = files[0].resolve(), tuple(f.resolve() for f in files)
+        copy._base_dir = copy._file.parent
         return copy
 
     @property
@@ -475,15 +539,18 @@ class TopologySpec(_Strict):
                                secrets: set[str] | None = None) -> TopologySpec:
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
-        copy._file, copy._files, copy._notes = self._file, self._files, list(self._notes if notes is None else notes)
+        copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
 
     @property
     def base_dir(self) -> Path:
-        return self._file.parent
+        """The folder relative paths resolve against: the file's, the builder's `base_dir`, or (made directly) the
+        current folder when it was made."""
+        return self._base_dir
 
     @property
     def project(self) -> str:
-        """The topology's name, made valid as Compose does: `name:` or else the name of the folder holding the file."""
-        return project_name(self.name or self.base_dir.resolve().name) or "topology"
+        """The same as `name` (an older word for the topology's name, as Compose says "project")."""
+        return self.name

@@ -20,10 +20,17 @@ class StartPlan:
 
     @classmethod
     def from_spec(cls, spec: TopologySpec) -> StartPlan:
-        plan = cls(
-            depends_on={name: list(s.depends_on) for name, s in spec.services.items()},
-            consumes={name: list(s.consumes) for name, s in spec.services.items()},
-        )
+        return cls.of({name: list(s.depends_on) for name, s in spec.services.items()},
+                      {name: list(s.consumes) for name, s in spec.services.items()})
+
+    @classmethod
+    def of(cls, depends_on: dict[str, list[str]], consumes: dict[str, list[str]] | None = None) -> StartPlan:
+        """The plan of a graph: service -> the services it depends on (and calls), in file order.
+
+        Raises:
+            DependencyCycle: the `depends_on` edges form a cycle (named from its first service in file order).
+        """
+        plan = cls(depends_on, consumes if consumes is not None else {name: [] for name in depends_on})
         plan._check_acyclic()
         return plan
 

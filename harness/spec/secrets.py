@@ -51,7 +51,7 @@ def without_url_passwords(text: str) -> str:
     return URL_PASSWORD.sub(lambda match: match[1] + HIDDEN + match[3], text)
 
 
-def secret_name(name: str) -> bool:
+def _secret_name(name: str) -> bool:
     """Whether a variable's name says its value is a secret: DB_PASSWORD, API_KEY, GITHUB_TOKEN, MYSQL_PWD, DB_PW
     (not PWD, KEYCLOAK_URL)."""
     upper = name.upper()
@@ -62,7 +62,7 @@ def secret_name(name: str) -> bool:
 
 def secret_values(variables: Mapping[str, str | None]) -> set[str]:
     """The values of the secret-looking names among `variables` (an environment, a compose `.env`)."""
-    return {value for name, value in variables.items() if value and len(value) >= SHORTEST and secret_name(name)}
+    return {value for name, value in variables.items() if value and len(value) >= SHORTEST and _secret_name(name)}
 
 
 class Masker:

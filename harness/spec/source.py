@@ -29,22 +29,40 @@ class SourceMap:
 
     def where(self, path: Path_) -> str:
         line = self.line(path)
-        return f"{getattr(line, 'file', self.file).name}:{line}"  # a FileLine: of another file (an override)
+        return f"{getattr(line, 'file', self.file).name}:{line}"  # a _FileLine: of another file (an override)
 
     def error(self, path: Path_, message: str) -> TopologyFileError:
         dotted = dotted_path(path)
         return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
 
 
-class FileLine(int):
+class _FileLine(int):
     """A line of another file than its map's: a key of a compose override file (`-f a.yml -f b.yml`)."""
 
     file: Path
 
-    def __new__(cls, line: int, file: Path) -> FileLine:
+    def __new__(cls, line: int, file: Path) -> _FileLine:
         made = super().__new__(cls, line)
         made.file = file
         return made
+
+
+class NamedSource:
+    """Where problems of a topology that was not read from a file are: its name, then the dotted path of the key
+    (`topology 'shop': services.api.depends_on[0]: ...`); there is no file and no line to name."""
+
+    def __init__(self, name: object) -> None:
+        self.name = name
+
+    def where(self, path: Path_) -> str:
+        return f"topology {self.name!r}" if isinstance(self.name, str) and self.name else "topology"
+
+    def error(self, path: Path_, message: str) -> TopologyFileError:
+        dotted = dotted_path(path)
+        return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
+
+
+Source = SourceMap | NamedSource  # what locates a problem: file:line, or the topology's name
 
 
 def merged(maps: list[SourceMap]) -> SourceMap:
@@ -53,7 +71,7 @@ def merged(maps: list[SourceMap]) -> SourceMap:
     Compose kept)."""
     lines: dict[Path_, int] = {}
     for source in maps:
-        lines.update({path: FileLine(line, source.file) for path, line in source.lines.items()})
+        lines.update({path: _FileLine(line, source.file) for path, line in source.lines.items()})
     return SourceMap(maps[0].file, lines)
 
 

@@ -1,43 +1,89 @@
-"""Plain data (from a YAML file, a compose file or the Python builder) -> a validated TopologySpec, with the same
-rules and messages for all three: each message names where (`file:line`, or the topology for Python) and the
-dotted path of the key, what is allowed, and the near miss."""
+"""Plain data (from a YAML file, a compose file, the Python builder or `TopologySpec(...)`) -> a validated
+TopologySpec, with the same rules and messages for all: each message names where (`file:line`, or the topology's name
+when there is no file) and the dotted path of the key, what is allowed, and the near miss. `TopologySpec` runs
+`validated` however it is made, so no topology skips these checks."""
 
 from __future__ import annotations
 
 import difflib
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
-from harness.spec.model import TopologySpec, service_name_problem
+from harness.spec.model import TopologySpec, service_name_problem, topology_name
 from harness.spec.plan import StartPlan
-from harness.spec.source import Path_, SourceMap, dotted_path
+from harness.spec.source import NamedSource, Path_, Source, dotted_path
 
 
-def validate(data: dict[str, Any], source: SourceMap, *, file: Path) -> TopologySpec:
-    """Validate `data` (the topology's keys) into a TopologySpec whose relative paths resolve against `file`'s folder.
+@dataclass(frozen=True)
+class _Origin:
+    """Where a topology comes from: what locates its problems, the file it was read from (None: built in Python),
+    and the folder its relative paths resolve against."""
+
+    source: Source
+    file: Path | None
+    base_dir: Path
+
+
+def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_dir: Path | None = None) -> TopologySpec:
+    """Validate `data` (the topology's keys) into a TopologySpec read from `file` (None: built in Python); its
+    relative paths resolve against `base_dir` (default: `file`'s folder).
 
     Raises:
-        TopologyFileError: the first problem (and every further reference problem on its own line), located by
+        TopologyFileError: the first problem (and every further problem on its own line), located by
             `source.where(path)`.
     """
-    if isinstance(data.get("services"), dict):
-        for name in data["services"]:
-            if problem := service_name_problem(name):
-                raise source.error(("services", name), problem)
+    folder = base_dir if base_dir is not None else file.parent if file is not None else Path.cwd()
+    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve())})
+
+
+def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context: Any) -> TopologySpec:
+    """TopologySpec's own validation (a pydantic wrap validator): `handler` checks the fields; then names,
+    references, paths and cycles. Without an `_Origin` in `context` (`TopologySpec(...)` called directly), problems
+    are located by the topology's name and relative paths resolve against the current folder."""
+    if isinstance(data, TopologySpec):
+        return data
+    origin = context.get("origin") if isinstance(context, dict) else None
+    if not isinstance(origin, _Origin):
+        named = data.get("name") if isinstance(data, dict) else None
+        origin = _Origin(NamedSource(named), None, Path.cwd())
+    source = origin.source
+    if isinstance(data, dict):
+        if isinstance(data.get("services"), dict):
+            for name in data["services"]:
+                if problem := service_name_problem(name):
+                    raise source.error(("services", name), problem)
+        data = {**data, "name": _effective_name(data.get("name"), origin.file)}
+        if data["name"] is None:
+            raise source.error(("name",), "required for a topology that is not read from a file (a file's folder "
+                                          "names it otherwise): give name=")
     try:
-        spec = TopologySpec.from_file_data(data, file)
+        spec = handler(data)
     except ValidationError as exc:
         raise _file_error(exc, data, source) from None
+    spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
     _check_references(spec, source)
     return spec
 
 
-def _check_references(spec: TopologySpec, source: SourceMap) -> None:
+def _effective_name(name: Any, file: Path | None) -> Any:
+    """The topology's name, made valid as Compose does: `name:`, else the name of the folder holding the file. A
+    topology without a file has no folder to be named after: it must say its name (None: it does not)."""
+    if not (name is None or isinstance(name, str)):
+        return name  # pydantic says what it should be
+    if not name:
+        if file is None:
+            return None  # refused by the caller
+        name = file.parent.name
+    return topology_name(name) or "topology"
+
+
+def _check_references(spec: TopologySpec, source: Source) -> None:
     names = list(spec.services)
     problems: list[tuple[Path_, str]] = []
     for name, service in spec.services.items():
@@ -114,7 +160,7 @@ def _suggest(word: str, choices: typing.Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _file_error(exc: ValidationError, data: Any, source: SourceMap) -> TopologyFileError:
+def _file_error(exc: ValidationError, data: Any, source: Source) -> TopologyFileError:
     by_path: dict[Path_, list[Any]] = {}
     for error in exc.errors():
         by_path.setdefault(_path_in(data, tuple(error["loc"])), []).append(error)
@@ -139,7 +185,7 @@ def _path_in(data: Any, loc: Path_) -> Path_:
     return tuple(path)
 
 
-def _describe(path: Path_, errors: list[Any], source: SourceMap) -> tuple[str, str]:
+def _describe(path: Path_, errors: list[Any], source: Source) -> tuple[str, str]:
     error = errors[0]
     loc: Path_ = path
     kind = error["type"]

@@ -97,26 +97,28 @@ def test_two_files_and_their_folder_start_what_compose_starts_and_down_removes_t
     with Topology.start(spec) as topology:
         assert by_service(docker_client, {"label": f"{L.RUN}={topology.run_id}"}) == by_compose
 
-    up = harness("up", str(folder), "--detach")
+    up = harness("up", "--topology", str(folder), "--detach")
     assert up.returncode == 0, up.stderr
-    assert f"left running; remove it with: harness down {folder}" in up.stdout
+    assert f"left running; remove it with: harness down --topology {folder}" in up.stdout
     try:
         [run] = [r for r in L.find_runs(docker_client, spec.identity)]
         assert by_service(docker_client, {"label": f"{L.RUN}={run.run_id}"}) == by_compose
         assert run.file == f"{base},{override}"  # the folder is its two files: the same topology as `up a b`
-        alone = harness("down", str(base))  # compose.yaml alone is another topology, as `docker compose -f`
+        alone = harness("down", "-f", str(base))  # compose.yaml alone is another topology, as `docker compose -f`
         assert alone.returncode == 0 and alone.stdout.startswith("removed 0 container(s)")
         assert (f"note: a run of {base} + {override} is left running (another set of files); remove it with: "
-                f"harness down {base} {override}") in alone.stderr
+                f"harness down --topology {base} --topology {override}") in alone.stderr
         faults = harness("fault", "--topology", str(base), "--topology", str(override))  # attaches to that run
         assert faults.returncode == 0 and f"remove: harness fault --topology {base} --topology {override} --clear" \
             in faults.stdout, faults.stdout + faults.stderr
         ps = harness("ps", cwd=folder).stdout
         assert run.run_id in ps and "compose.yaml,compose.override.yaml" in ps
-        down = harness("down", str(base), str(override))
+        down = harness("down", str(base), str(override))  # the older form: bare files, read the same
         assert down.returncode == 0 and down.stdout.startswith("removed 2 container(s)"), down.stdout + down.stderr
+        assert down.stderr == (f"note: the topology file is an option on every command: harness down --topology "
+                               f"{base} --topology {override} (a bare list of files is read the same)\n")
     finally:
-        harness("down", str(folder))
+        harness("down", "--topology", str(folder))
     assert harness_resources(docker_client, spec.project) == []
 
 

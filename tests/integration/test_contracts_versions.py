@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from harness.contracts.messages import encode_message, request_message
 from harness.contracts.pactfiles import is_sync_message, read_pact
 from harness.contracts.states import load_states
-from harness.contracts.verify import encode_message, request_message, verify_pact
+from harness.contracts.verify import verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MissingMessageProducer
 from harness.runtime.topology import Topology

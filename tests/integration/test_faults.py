@@ -286,16 +286,18 @@ def _harness(*args: str) -> subprocess.CompletedProcess:
 
 def test_harness_fault_on_a_detached_topology_until_clear(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
     file = write_topology(tmp_path, TOPOLOGY)
-    not_running = _harness("fault", str(file), "relay", "greeter", "--delay", "300")
+    not_running = _harness("fault", "--topology", str(file), "relay", "greeter", "--delay", "300")
     assert not_running.returncode == 2
-    assert f"topology faults-cli is not running; start it with `harness up {file} --detach` first" in \
-        not_running.stderr
-    assert _harness("up", str(file), "--detach").returncode == 0
+    assert not_running.stderr == (f"error: topology faults-cli is not running; start it with `harness up --detach "
+                                  f"--topology {file}` first\n")
+    assert _harness("up", "-f", str(file), "--detach").returncode == 0
     try:
-        added = _harness("fault", str(file), "relay", "greeter", "--delay", "300")
+        added = _harness("fault", str(file), "relay", "greeter", "--delay", "300")  # the older form: a bare file
         assert added.returncode == 0, added.stderr
         assert "added:\n  relay -> greeter: delay 300 ms\n" in added.stdout
-        cut = _harness("fault", str(file), "relay", "--cut", "drop")  # a second process adds to the first's
+        assert added.stderr == (f"note: the topology file is an option on every command: harness fault --topology "
+                                f"{file} relay greeter (a bare file is read the same)\n")
+        cut = _harness("fault", "-f", str(file), "relay", "--cut", "drop")  # a second process adds to the first's
         assert cut.returncode == 0, cut.stderr
         assert ("  relay -> greeter: delay 300 ms\n  relay -> (everything it calls): cut (packets dropped)\n"
                 in cut.stdout)

@@ -63,9 +63,10 @@ def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:
     _, junit = buggy_run
     cases = {case.get("name"): case.find("failure") is not None
              for case in ElementTree.parse(junit).getroot().iter("testcase")}
-    # the sequences' failure is GET /items/{id}'s, reported once (with the phases that saw it)
-    assert cases == {"GET /fraction/{n}": True, "GET /stats": True, "POST /items": False, "GET /items/{id}": True,
-                     "stateful": False}
+    # named as pytest's items; the sequences' failure is GET /items/{id}'s, reported once (with the phases that saw it)
+    assert cases == {"fuzz[buggy]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
+                     "fuzz[buggy POST /items]": False, "fuzz[buggy GET /items/{id}]": True,
+                     "fuzz[buggy stateful]": False}
 
 
 def test_a_check_excluded_with_a_reason_is_not_run(tmp_path: Path) -> None:

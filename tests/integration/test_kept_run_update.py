@@ -287,7 +287,7 @@ def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_da
     assert "exited with code 3" in str(info.value)
     assert said[-1] == (f"the update of topology {first.spec.project} (run {first.run_id}) did not finish: what it "
                         "started was removed; db, redis, web left as it was, with its data (the run stays kept: fix "
-                        f"the file and start again, or remove it: harness down {shop.resolve()})")
+                        f"the file and start again, or remove it: harness down --topology {shop.resolve()})")
     after = container_ids(docker_client, shop)
     assert after == {name: before[name] for name in ("db", "redis", "web")}  # as Compose leaves them
     assert all(docker_client.containers.get(after[name]).status == "running" for name in after)

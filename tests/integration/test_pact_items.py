@@ -1,16 +1,18 @@
 """`pytest --pact-verify` gives one item per pact interaction (one Verifier run per pact file): -x, --lf, -k pick
-interactions, JUnit has a case per interaction named as `harness verify --junit` names it, and the output suits CI
-(one short-summary line per failure, the collected count equals the number run, real times)."""
+interactions, JUnit has a case per interaction named and classed as `harness verify --junit` writes it, the contract
+matrix lands where `harness verify` writes it, and the output suits CI (one short-summary line per failure, the
+collected count equals the number run, real times)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from xml.dom import minidom
 
 import pytest
 
-from .test_contracts_verdicts import PACTS, project, verify
+from .test_contracts_verdicts import HARNESS, PACTS, pact, project, verify
 
 MOTD = "a request for the message of the day - in plain text"  # " - " and "(" are literal in the Verifier's filter
 
@@ -79,3 +81,56 @@ def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytes
         names[0]: "passed", names[1]: "passed", names[2]: "failure"}
     cli_suite = minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testsuite")[0]
     assert float(cli_suite.getAttribute("time")) > 0  # the verification's time, not a sum of zeros
+
+
+def shapes(file: Path) -> list[tuple[str, str, str]]:
+    """(classname, name, outcome) of every JUnit case, sorted."""
+    found = []
+    for case in minidom.parse(str(file)).getElementsByTagName("testcase"):
+        outcome = next((tag for tag in ("failure", "error", "skipped") if case.getElementsByTagName(tag)), "passed")
+        found.append((case.getAttribute("classname"), case.getAttribute("name"), outcome))
+    return sorted(found)
+
+
+def verdicts(matrix: Path) -> list[tuple[str, str, str, str | None]]:
+    """(consumer, provider, status, pact file) of each edge of a contract-matrix.json (times and the drift column
+    left out: `harness verify` adds drift where pytest needs --pact-drift)."""
+    return [(e["consumer"], e["provider"], e["status"], e["pact"]) for e in json.loads(matrix.read_text())["edges"]]
+
+
+def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_ends(pytester: pytest.Pytester) -> None:
+    """The same pacts through `pytest --pact-verify --junitxml` and `harness verify --junit`, run from the project's
+    folder (pytest's rootdir, where its ini file is): the same test cases (classname, name, outcome; an excluded pact
+    too), and the contract matrix in the same place: reports/ of that folder, or beside the report page when one is
+    written."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "shop").mkdir()
+    topology = project(pytester.path / "shop", "shapes", False, {"web-frontend-shop.json": three_interactions(),
+                                                                 "kiosk.json": pact("legacy-kiosk", "shop", "items")})
+    matrix = pytester.path / "reports" / "contract-matrix.json"
+
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=pytest.xml")
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    from_pytest = shapes(pytester.path / "pytest.xml")
+    edges = verdicts(matrix)
+    assert f"matrix written to {Path('reports') / 'contract-matrix.json'}" in result.stdout.str()
+    matrix.unlink()
+
+    cli = subprocess.run([HARNESS, "verify", "--topology", str(topology), "--junit", "cli.xml"],
+                         capture_output=True, text=True, cwd=pytester.path)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    from_cli = shapes(pytester.path / "cli.xml")
+    classname = "shop.topology.yaml"  # the topology file's path from the rootdir, `/` as `.`
+    assert from_cli == from_pytest == sorted([
+        (classname, "pact[legacy-kiosk->shop]", "skipped"),
+        (classname, "pact[web-frontend->shop: a request for open and closed orders]", "passed"),
+        (classname, "pact[web-frontend->shop: a request for the item list]", "passed"),
+        (classname, f"pact[web-frontend->shop: {MOTD}]", "failure")])
+    assert verdicts(matrix) == edges  # the same place, the same verdicts
+    matrix.unlink()
+
+    page = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--topology-report",
+                                         "pages/run.html")
+    page.assert_outcomes(passed=2, failed=1, skipped=1)
+    assert verdicts(pytester.path / "pages" / "contract-matrix.json") == edges
+    assert not matrix.exists()  # beside the page, as `harness verify --report pages/run.html` writes it

@@ -74,7 +74,7 @@ def test_a_second_run_attaches_to_the_kept_topology_and_a_changed_file_restarts_
     assert after_first[0]["labels"][L.KEEP] == "true"
     assert after_first[0]["state"] == "running"  # the test stopped it; the session end put it back
     assert "redis was left stopped (.stop()): started it again" in first.stdout.str()
-    assert f"harness down {topology_file}" in first.stdout.str()
+    assert f"harness down --topology {topology_file}" in first.stdout.str()
     assert not (pytester.path / "reused.txt").exists()  # started by this run: nothing to reset
 
     second = pytester.runpytest_subprocess("--topology", str(topology_file), "--topology-reuse", "-s")

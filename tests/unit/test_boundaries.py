@@ -17,6 +17,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "spec", "runtime", "contracts"}),
     "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "spec", "runtime", "fuzz"}),
     "report": ({"pytest", "testcontainers"}, {"errors", "spec", "runtime", "contracts", "fuzz", "report"}),
+    # the table of options and their resolution: no front-end's library; builds the inputs of spec and fuzz
+    "options": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"},
+                {"errors", "spec", "fuzz", "options"}),
 }
 # modules under every stage: the errors, and where the engine is (read from the environment and files only; the
 # compose binary of spec/ must target the engine that runtime/ connects to)
@@ -73,7 +76,7 @@ def test_one_adapter_per_library(library: str) -> None:
 
 
 def test_errors_imports_only_the_standard_library() -> None:
-    assert all(m.partition(".")[0] in {"__future__", "typing"} for m in _imports(HARNESS / "errors.py"))
+    assert all(m.partition(".")[0] in {"__future__", "typing", "warnings"} for m in _imports(HARNESS / "errors.py"))
 
 
 @pytest.mark.parametrize("script", sorted((HARNESS.parent / "bench").glob("*.py"))

@@ -198,7 +198,7 @@ def test_merge_keys_take_the_fragment_compose_takes(load_compose):
             <<: [*base, *other]
             command: ["python", "-m", "api"]
     """)
-    assert spec.project == "shop"
+    assert spec.name == "shop"
     assert spec.services["api"].image == "python:3.12"
     assert spec.services["api"].environment == {"A": "base"}  # the first mapping of a merge list wins
 
@@ -226,11 +226,11 @@ def test_the_folder_name_is_made_valid_as_compose_does(tmp_path):
     folder = tmp_path / "My Project (copy)"
     folder.mkdir()
     (folder / COMPOSE).write_text("services:\n  a:\n    image: x\n")
-    assert load_topology(folder / COMPOSE).project == "myprojectcopy"
+    assert load_topology(folder / COMPOSE).name == "myprojectcopy"
 
 
 def test_a_topology_file_name_is_made_valid_too(load):
-    assert load("name: Shop Tests\nservices:\n  a:\n    image: x\n").project == "shoptests"
+    assert load("name: Shop Tests\nservices:\n  a:\n    image: x\n").name == "shoptests"
 
 
 # --- image, build, command, entrypoint ---------------------------------------------------------------------------

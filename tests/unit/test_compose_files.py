@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import _parser
+from harness.cli.parser import parse
 from harness.errors import TopologyFileError
 from harness.spec import compose_cli
 from harness.spec.files import COMPOSE_NAMES, OVERRIDE_NAMES, in_folder, topology_files
@@ -107,7 +107,7 @@ def test_several_files_are_merged_by_compose_with_paths_of_the_first_files_folde
     spec = load_topology([base, override])
     assert spec.services["api"].environment == {"MODE": "test", "KEEP": "yes", "FROM_TEST_ENV": "1"}
     assert spec.services["stub"].build.context == str(tmp_path / "app" / "stub")  # the project folder's, as Compose
-    assert spec.project == "shop" and spec.file == base and spec.base_dir == tmp_path / "app"
+    assert spec.name == "shop" and spec.file == base and spec.base_dir == tmp_path / "app"
     assert spec.identity == f"{base},{override}" != load_topology(base).identity == str(base)
 
 
@@ -156,18 +156,27 @@ def test_a_file_given_twice_is_an_error(tmp_path):
 
 
 def test_the_commands_take_several_topology_files():
-    parser = _parser()
-    assert parser.parse_args(["up", "a.yml", "b.yml", "-d"]).topology == [Path("a.yml"), Path("b.yml")]
-    assert parser.parse_args(["down", "a.yml", "b.yml"]).topology == [Path("a.yml"), Path("b.yml")]
-    assert parser.parse_args(["down"]).topology == []
-    for command in ("verify", "fuzz", "drift"):
-        args = parser.parse_args([command, "--topology", "a.yml", "--topology", "b.yml"])
-        assert args.topology == [Path("a.yml"), Path("b.yml")], command
-    assert parser.parse_args(["logs", "api"]).topology is None
-    fault = parser.parse_args(["fault", "--topology", "a.yml", "--topology", "b.yml", "relay", "--delay", "300"])
-    assert (fault.topology, fault.edge) == ([Path("a.yml"), Path("b.yml")], ["relay"])
-    assert parser.parse_args(["fault", "a.yml", "relay", "greeter", "--delay", "3"]).edge == ["a.yml", "relay",
-                                                                                             "greeter"]
+    notes: list[str] = []
+
+    def files(*argv: str) -> list[Path]:
+        command, options = parse(list(argv), notes.append)
+        return list(options.topology.files)
+
+    for command in ("up", "down", "graph", "verify", "fuzz", "drift"):
+        assert files(command, "--topology", "a.yml", "-f", "b.yml") == [Path("a.yml"), Path("b.yml")], command
+    assert notes == []
+    assert files("up", "a.yml", "b.yml", "-d") == [Path("a.yml"), Path("b.yml")]  # the older form: with a note
+    assert notes == ["note: the topology file is an option on every command: harness up --topology a.yml --topology "
+                     "b.yml (a bare list of files is read the same)"]
+    assert files("down") == []
+    assert files("logs", "api") == []
+    _, fault = parse(["fault", "--topology", "a.yml", "--topology", "b.yml", "relay", "--delay", "300"], notes.append)
+    assert (list(fault.topology.files), fault.edge) == ([Path("a.yml"), Path("b.yml")], ["relay"])
+    notes.clear()
+    _, fault = parse(["fault", "a.yml", "relay", "greeter", "--delay", "3"], notes.append)
+    assert (list(fault.topology.files), fault.edge) == ([Path("a.yml")], ["relay", "greeter"])
+    assert notes == ["note: the topology file is an option on every command: harness fault --topology a.yml relay "
+                     "greeter (a bare file is read the same)"]
 
 
 # --- which Docker Compose -----------------------------------------------------------------------------------------

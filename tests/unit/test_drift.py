@@ -148,7 +148,7 @@ def test_a_served_document_without_a_file_or_a_running_topology_is_an_error_with
     assert result.reason == (
         "service 'catalog' serves its OpenAPI document at /openapi.json: it has no build context (image "
         f"python:3.11-slim), and no running topology to fetch it from. Start one with `harness up --detach "
-        f"{tmp_path / 'topology.yaml'}`, or point `openapi:` at a file next to the topology.")
+        f"--topology {tmp_path / 'topology.yaml'}`, or point `openapi:` at a file next to the topology.")
     # fetched once from a running topology: the source says so
     calls = []
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.fuzz.engine import st_run_defaults
-from harness.fuzz.session import FuzzOptions, checks_for, mode_for, phases_for, run_settings
+from harness.fuzz.options import FuzzOptions, checks_for, mode_for, phases_for, run_settings
 from harness.spec.model import ServiceSpec
 
 DEFAULTS = st_run_defaults()
@@ -109,8 +109,12 @@ def test_the_fuzz_junit_carries_each_services_run_time_and_their_sum(tmp_path: P
 
     results = [ServiceResult("catalog", "http://127.0.0.1:1", 3, operations=["GET /items", "PUT /items"], seconds=2.5),
                ServiceResult("orders", "http://127.0.0.1:2", 3, operations=["POST /orders"], seconds=1.25)]
-    suite = ElementTree.parse(write_fuzz_junit(results, tmp_path / "fuzz.xml")).getroot()
+    suite = ElementTree.parse(write_fuzz_junit(results, tmp_path / "fuzz.xml", Path("shop/topology.yaml"))).getroot()
     assert suite.get("time") == "3.750"
+    # named and classed as `pytest --fuzz --junitxml` writes its items (the service, each operation, the sequences)
     assert [(case.get("classname"), case.get("name"), case.get("time")) for case in suite] == [
-        ("fuzz.catalog", "GET /items", "2.500"), ("fuzz.catalog", "PUT /items", "0.000"),
-        ("fuzz.orders", "POST /orders", "1.250")]
+        ("shop.topology.yaml", "fuzz[catalog]", "2.500"), ("shop.topology.yaml", "fuzz[catalog GET /items]", "0.000"),
+        ("shop.topology.yaml", "fuzz[catalog PUT /items]", "0.000"),
+        ("shop.topology.yaml", "fuzz[catalog stateful]", "0.000"), ("shop.topology.yaml", "fuzz[orders]", "1.250"),
+        ("shop.topology.yaml", "fuzz[orders POST /orders]", "0.000"),
+        ("shop.topology.yaml", "fuzz[orders stateful]", "0.000")]

@@ -154,8 +154,7 @@ def test_name_defaults_to_the_folder_of_the_file(load):
           app:
             image: x
     """, name="shop/topology.yaml")
-    assert spec.name is None
-    assert spec.project == "shop"
+    assert spec.name == spec.project == "shop"
 
 
 def test_name_key_is_the_project_name(load):
@@ -165,7 +164,7 @@ def test_name_key_is_the_project_name(load):
           app:
             image: x
     """, name="shop/topology.yaml")
-    assert spec.project == "checkout"
+    assert spec.name == "checkout"
 
 
 def test_file_and_base_dir_are_the_resolved_topology_file(write):
@@ -195,7 +194,7 @@ def test_yaml_anchor_merge_keys_are_followed(load):
 
 def test_the_example_topology_loads():
     spec = load_topology(EXAMPLE)
-    assert spec.project == "example"
+    assert spec.name == "example"
     assert spec.services  # the real services are the example's business; it must load without errors
 
 

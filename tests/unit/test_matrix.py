@@ -13,7 +13,7 @@ import pytest
 from harness.contracts.drift import check_files, pact_files
 from harness.contracts.matrix import DriftCell, edge_matrix
 from harness.contracts.pactfiles import read_pact
-from harness.contracts.verify import PactResult
+from harness.contracts.results import PactResult
 from harness.report.matrix import DRIFT_NOTE, matrix_text, write_reports
 from harness.spec.loader import load_topology
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from harness.contracts.pactfiles import PactFile
-from harness.contracts.verify import InteractionResult, PactResult
+from harness.contracts.results import InteractionResult, PactResult
 from harness.contracts.worker import description_pattern
 from harness.report.contracts import interaction_case, item_name, item_names, junit_cases
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from harness.spec.model import TopologySpec
 from harness.spec.plan import DependencyCycle, StartPlan
 
 
 def plan(**services: dict[str, Any]) -> StartPlan:
-    """A plan of image-only services, in keyword order: plan(db={}, api={"depends_on": ["db"]})."""
-    spec = TopologySpec.model_validate({"services": {name: {"image": "x", **keys} for name, keys in services.items()}})
-    return StartPlan.from_spec(spec)
+    """A plan of services, in keyword order: plan(db={}, api={"depends_on": ["db"]}) (the graph alone: a
+    TopologySpec refuses a cycle before it has a plan)."""
+    return StartPlan.of({name: list(keys.get("depends_on", [])) for name, keys in services.items()},
+                        {name: list(keys.get("consumes", [])) for name, keys in services.items()})
 
 
 def deps(*names: str) -> dict[str, list[str]]:

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.contracts.verify import InteractionResult, PactResult
+from harness.contracts.results import InteractionResult, PactResult
+from harness.options import CLI, flags
+from harness.report.fuzz import Rerun
 from harness.report.page import FailedTest, RunRecorder, Scrubber, write_page
 from harness.spec.model import TopologySpec
 
@@ -107,7 +109,8 @@ def test_fuzzing_per_operation_with_requests_check_detail_curl_log_and_seed(tmp_
                             requests_by_operation={"GET /health": 3}, findings=[
         Finding("stateful", "network_error", "Connection refused", kind="error"),
         Finding(SERVICE_WIDE, "no_requests", "every answer was 404", kind="error")])
-    page = write_page(RunRecorder("test").page(spec, fuzz=[strava, gateway]), tmp_path / "page.html").read_text()
+    rerun = Rerun(["harness", "fuzz", "--topology", "t.yaml"], flags(CLI, "fuzz"))  # as harness fuzz makes it
+    page = write_page(RunRecorder("test", rerun).page(spec, fuzz=[strava, gateway]), tmp_path / "page.html").read_text()
     assert re.search(r'<tr class="op failed" data-service="strava" data-operation="GET /health">'
                      r"<td><code>GET /health</code></td><td class=num>5</td>", page)
     assert re.search(r'<tr class="op passed" data-service="strava" data-operation="GET /openapi.json">', page)
@@ -115,7 +118,8 @@ def test_fuzzing_per_operation_with_requests_check_detail_curl_log_and_seed(tmp_
     assert re.search(r'<tr class="op error" data-service="gateway" data-operation="\(service\)">', page)
     assert "&#x27;ok&#x27; was expected to be &#x27;healthy&#x27;" in page
     assert '<pre class="log">strava: GET /health -&gt; 200</pre>' in page  # the service's log line for the request
-    assert "coverage, fuzzing phases; seed 11" in page and "--service strava --seed 11" in page
+    assert "coverage, fuzzing phases; seed 11" in page
+    assert "rerun with <code>harness fuzz --topology t.yaml --seed 11 --service strava</code>" in page
     assert "strava-token-bob" not in page and "Authorization: [hidden]" in page
     assert re.search(r'<details class="fuzz-service error" id="fuzz-gateway" open>', page)
 
@@ -134,7 +138,7 @@ def test_secrets_never_reach_the_page(tmp_path: Path) -> None:
         assert secret not in cleaned
     failed = [FailedTest("test_x.py::test_y", "call", log, (("Captured log of service gateway call", log),))]
     page = write_page(RunRecorder("test").page(spec, failed_tests=failed), tmp_path / "page.html").read_text()
-    values = {v for s in spec.services.values() for v in s.environment.values() if len(v) >= 8} - {spec.project}
+    values = {v for s in spec.services.values() for v in s.environment.values() if len(v) >= 8} - {spec.name}
     assert {v for v in values if v in page} == set()
     assert "GATEWAY_CLIENT_SECRET" in page and "Captured log of service gateway call" in page
     assert "topology runnerly" in page  # the project's name stays, although the database password is the same

@@ -18,7 +18,7 @@ def test_each_way_a_run_stands_is_said_by_harness_ps() -> None:
     import os
     import socket
 
-    from harness.cli import _run_state
+    from harness.cli.topologies import _run_state
     from harness.runtime import labels as L
 
     alive, here = L.owner_id(), socket.gethostname()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.runtime.containers import MountRef, _options
-from harness.spec.model import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, project_name
+from harness.spec.model import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, topology_name
 
 
 def test_every_container_option(load, tmp_path):
@@ -101,8 +101,8 @@ def test_bad_healthcheck(load_error):
 
 @pytest.mark.parametrize(("text", "name"), [("My Project (copy)", "myprojectcopy"), ("Shop_Tests-2", "shop_tests-2"),
                                             ("-x.y", "xy")])
-def test_project_names_as_compose_makes_them(text, name):
-    assert project_name(text) == name
+def test_topology_names_as_compose_makes_them(text, name):
+    assert topology_name(text) == name
 
 
 def test_parse_port():

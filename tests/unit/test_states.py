@@ -200,13 +200,13 @@ def test_an_async_handlers_exception_reaches_the_caller(tmp_path: Path) -> None:
      (b'{"contents": "a text field", "kind": "note"}', "application/json", {"contentType": "application/json"})),
 ])
 def test_pact_pythons_message_dict_is_passed_on_as_pact_python_does(produced: dict, expected: tuple) -> None:
-    from harness.contracts.verify import encode_message
+    from harness.contracts.messages import encode_message
 
     assert encode_message(produced) == expected
 
 
 def test_pact_pythons_message_dict_with_text_contents_is_refused_as_pact_python_refuses_it() -> None:
-    from harness.contracts.verify import encode_message
+    from harness.contracts.messages import encode_message
 
     with pytest.raises(TypeError) as info:
         encode_message({"contents": '{"id": 7}', "metadata": None, "content_type": "application/json"})

@@ -18,12 +18,15 @@ prints.
 
 The package, by concern: sources (where a provider's document comes from), documents (Swagger 2 / OpenAPI 3.0 / 3.1
 made checkable), interactions (a pact interaction as a request and a response), checks (one interaction against a
-document), adapter (the one module that imports openapi-core), pacts (every pact of a topology), results.
+document), adapter (the one module that imports openapi-core), pacts (a pact file's verdict), run (the check of a
+topology's pacts, for both front-ends), results.
 """
 
 from harness.contracts.drift.pacts import check_files, check_pact, check_topology, pact_files
 from harness.contracts.drift.results import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift
+from harness.contracts.drift.run import DriftOptions, DriftRun
 from harness.contracts.drift.sources import running_fetcher
 
-__all__ = ["CLEAN", "DRIFT", "ERROR", "NOT_APPLICABLE", "PactDrift", "check_files", "check_pact", "check_topology",
+__all__ = ["CLEAN", "DRIFT", "ERROR", "NOT_APPLICABLE", "DriftOptions", "DriftRun", "PactDrift", "check_files",
+           "check_pact", "check_topology",
            "pact_files", "running_fetcher"]

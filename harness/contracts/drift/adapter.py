@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.errors import SpecUnavailable
+from harness.errors import OpenAPIUnavailable
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def valid_spec(data: dict[str, Any], source: str, uri: str) -> Any:
     """`data` as a jsonschema_path SchemaPath ($refs resolved against `uri`), once openapi-spec-validator accepts it.
 
     Raises:
-        SpecUnavailable: the document is not a valid OpenAPI document (openapi-spec-validator's first complaint).
+        OpenAPIUnavailable: the document is not a valid OpenAPI document (openapi-spec-validator's first complaint).
     """
     from jsonschema_path import SchemaPath
     from openapi_core import OpenAPI
@@ -81,7 +81,7 @@ def valid_spec(data: dict[str, Any], source: str, uri: str) -> Any:
         OpenAPI(spec)  # checks the document (openapi-spec-validator)
     except Exception as error:  # noqa: BLE001 - openapi-spec-validator's errors have no common base worth naming
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecUnavailable(f"the OpenAPI document ({source}) is not valid: {first}") from None
+        raise OpenAPIUnavailable(f"the OpenAPI document ({source}) is not valid: {first}") from None
     return spec
 
 

@@ -20,7 +20,7 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
     server URL counts (servers[0] in OpenAPI 3, basePath in Swagger 2).
 
     Raises:
-        SpecUnavailable: the document is not a valid OpenAPI document (openapi-spec-validator's first complaint).
+        OpenAPIUnavailable: the document is not a valid OpenAPI document (openapi-spec-validator's first complaint).
     """
     data = swagger2_to_openapi3(data) if str(data.get("swagger", "")).startswith("2") else copy.deepcopy(data)
     _servers_as_paths(data)

@@ -15,7 +15,7 @@ from harness.contracts.drift.results import CLEAN, DRIFT, ERROR, NOT_APPLICABLE,
 from harness.contracts.drift.sources import find_document
 from harness.contracts.names import mapping_hint, service_for
 from harness.contracts.pactfiles import PactFile, read_pact
-from harness.errors import MalformedPact, SpecUnavailable
+from harness.errors import MalformedPact, OpenAPIUnavailable
 from harness.spec.model import TopologySpec
 
 
@@ -27,7 +27,7 @@ def pact_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json"))
 
 
-def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document | SpecUnavailable],
+def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document | OpenAPIUnavailable],
                fetch: Callable[[str, str], tuple[str, str]] | None = None) -> PactDrift:
     """The drift verdict of one pact file; `documents` caches each provider's document (or why it has none)."""
     started = time.perf_counter()
@@ -40,7 +40,7 @@ def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document
     return result
 
 
-def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | SpecUnavailable],
+def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | OpenAPIUnavailable],
            fetch: Callable[[str, str], tuple[str, str]] | None) -> PactDrift:
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
@@ -66,10 +66,10 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
         try:
             data, source, file = find_document(topology, provider, fetch)
             documents[provider] = load_document(data, source, file)
-        except SpecUnavailable as error:
+        except OpenAPIUnavailable as error:
             documents[provider] = error
     document = documents[provider]
-    if isinstance(document, SpecUnavailable):
+    if isinstance(document, OpenAPIUnavailable):
         result.reason = str(document)
         return result
     result.source = document.source
@@ -83,7 +83,7 @@ def check_files(topology: TopologySpec, files: Iterable[Path],
     """The drift verdict of each of `files` (the pacts of a verification, for the matrix's drift column), each
     provider's document read once. Never raises: a check that breaks is that pact's error verdict, so the drift
     column can never stop or change a verification."""
-    documents: dict[str, Document | SpecUnavailable] = {}
+    documents: dict[str, Document | OpenAPIUnavailable] = {}
     results = []
     for file in files:
         try:
@@ -97,30 +97,13 @@ def check_files(topology: TopologySpec, files: Iterable[Path],
 def check_topology(topology: TopologySpec, pacts: Path | None = None, provider: str | None = None,
                    fetch: Callable[[str, str], tuple[str, str]] | None = None) -> Iterable[PactDrift]:
     """The drift verdict of every pact file in `pacts` (default: the topology's `contracts.pacts`), or those of
-    `provider`, in file order. Each provider's document is read once.
+    `provider`, in file order (harness.contracts.drift.run.DriftRun: raises as its files())."""
+    from harness.contracts.drift.run import DriftOptions, DriftRun
 
-    Raises:
-        MalformedPact: no pact folder; OptionError: the folder holds no pact file, or `provider` names no pact of it.
-    """
-    from harness.errors import OptionError
-
-    folder = pacts if pacts is not None else (topology.base_dir / topology.contracts.pacts).resolve()
-    files = pact_files(folder)
-    documents: dict[str, Document | SpecUnavailable] = {}
-    if not files:  # a drift gate pointed at the wrong folder must not pass
-        raise OptionError(f"no pact to check in {folder}: no *.json file there; pass the folder with --pacts or set "
-                          "`contracts.pacts:` in the topology")
-    if provider is not None:
-        chosen = [f for f in files if _provider_of(f) in (provider, None)]
-        if not any(_provider_of(f) == provider for f in chosen):
-            names = sorted({p for f in files if (p := _provider_of(f))})
-            raise OptionError(f"no pact in {folder} has provider '{provider}'; providers: {', '.join(names)}")
-        files = chosen
-    for file in files:
-        yield check_pact(topology, file, documents, fetch)
+    return DriftRun(topology, DriftOptions(pacts, provider), fetch).run()
 
 
-def _provider_of(file: Path) -> str | None:
+def provider_of(file: Path) -> str | None:
     try:
         return read_pact(file).provider
     except MalformedPact:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from harness.errors import HarnessError, SpecUnavailable
+from harness.errors import HarnessError, OpenAPIUnavailable
 from harness.spec.model import ServiceSpec, TopologySpec
 
 DOCUMENT_NAMES = ("openapi", "swagger")
@@ -25,15 +25,15 @@ def find_document(topology: TopologySpec, service: str,
     source) from a running topology. Returns (data, source, file or None).
 
     Raises:
-        SpecUnavailable: no document can be had, or it is not JSON/YAML; the message says what was tried.
+        OpenAPIUnavailable: no document can be had, or it is not JSON/YAML; the message says what was tried.
     """
     spec = topology.services[service]
     location = spec.openapi or ""
     if not location.startswith("/"):
         file = (topology.base_dir / location).resolve()
         if not file.is_file():
-            raise SpecUnavailable(f"service '{service}': `openapi: {location}` is neither a file next to the topology "
-                                  f"(no {file}) nor a path the service serves (one starting with /)")
+            raise OpenAPIUnavailable(f"service '{service}': `openapi: {location}` is neither a file next to the "
+                                     f"topology (no {file}) nor a path the service serves (one starting with /)")
         return _parse(file.read_text(encoding="utf-8"), str(file), service), f"file {file}", file
     found = build_context_document(topology, spec, location)
     if found is not None:
@@ -44,9 +44,9 @@ def find_document(topology: TopologySpec, service: str,
     if fetch is not None:
         text, source = fetch(service, location)
         return _parse(text, source, service), source, None
-    raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and no "
-                          f"running topology to fetch it from. Start one with `harness up --detach "
-                          f"{topology.file}`, or point `openapi:` at a file next to the topology.")
+    raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and no "
+                             f"running topology to fetch it from. Start one with `harness up --detach "
+                             f"--topology {topology.file}`, or point `openapi:` at a file next to the topology.")
 
 
 def build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
@@ -77,18 +77,18 @@ def _parse(text: str, where: str, service: str) -> Any:
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # JSON is YAML; libyaml: fast
     except yaml.YAMLError as error:
-        raise SpecUnavailable(f"service '{service}': its OpenAPI document {where} is neither JSON nor YAML: "
-                              f"{str(error).splitlines()[0]}") from None
+        raise OpenAPIUnavailable(f"service '{service}': its OpenAPI document {where} is neither JSON nor YAML: "
+                                 f"{str(error).splitlines()[0]}") from None
     if not isinstance(data, dict) or not ({"openapi", "swagger"} & set(data)):
-        raise SpecUnavailable(f"service '{service}': {where} is not an OpenAPI document (no `openapi:` or "
-                              "`swagger:` key at the top)")
+        raise OpenAPIUnavailable(f"service '{service}': {where} is not an OpenAPI document (no `openapi:` or "
+                                 "`swagger:` key at the top)")
     return data
 
 
 def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[str, str], tuple[str, str]]:
     """A fetch function for find_document: the document from `running` (a runtime Topology, e.g. the one `harness
     verify` started), else from the topology started with `harness up --detach`, one GET per service. Raises
-    SpecUnavailable when none runs (or no engine answers) or the GET fails."""
+    OpenAPIUnavailable when none runs (or no engine answers) or the GET fails."""
     state: dict[str, Any] = {} if running is None else {"topology": running}
 
     def fetch(service: str, path: str) -> tuple[str, str]:
@@ -105,16 +105,16 @@ def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[st
         if running is None or service not in running.services or not running[service].ports:
             where = f"its build context {_context_dir(topology, topology.services[service])}" \
                 if topology.services[service].build else "it has no build context"
-            raise SpecUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
-                                  f"{where}, and no running topology {topology.project} to fetch it from. Start one "
-                                  f"with `harness up --detach {topology.file}`, or point `openapi:` at a file next "
-                                  "to the topology.")
+            raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
+                                     f"{where}, and no running topology {topology.name} to fetch it from. Start one "
+                                     f"with `harness up --detach --topology {topology.file}`, or point `openapi:` at "
+                                     "a file next to the topology.")
         url = running[service].url + path
         try:
             response = requests.get(url, timeout=10)
             response.raise_for_status()
         except requests.RequestException as error:
-            raise SpecUnavailable(f"service '{service}': cannot fetch its OpenAPI document from {url}: {error}") \
+            raise OpenAPIUnavailable(f"service '{service}': cannot fetch its OpenAPI document from {url}: {error}") \
                 from None
         return response.text, f"served by the running topology at {url} (run {running.run_id})"
 

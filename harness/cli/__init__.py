@@ -1,0 +1,61 @@
+"""`harness`: up / down / prune / ps / logs / graph / fault (topologies), verify / fuzz / drift (features).
+
+Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing), 2 bad input (topology file,
+pact file, options), 3 environment (Docker engine, image, build, a service that does not start), 4 internal error,
+130 interrupted. Modules: parser (generated from harness.options, the topology-file convention), topologies and
+features (one function per command). The front-end only wires and prints through harness.report.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.markup import escape
+
+from harness.errors import EXIT_INTERNAL, HarnessError
+from harness.options import ResolvedOptions
+from harness.report.console import make_console
+from harness.runtime.interrupts import interrupt_on_sigterm
+
+Command = Callable[[ResolvedOptions, Console, Console], int]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command. Returns the exit code (see the module docstring); never raises (argparse exits 2 on an
+    unknown option)."""
+    from harness.cli.parser import parse
+
+    out, err = make_console(), make_console(stderr=True)
+    try:
+        command, options = parse(argv, say=lambda text: err.print(text, markup=False, highlight=False,
+                                                                  soft_wrap=True))
+        if command is None or options is None:
+            return 2
+        run = commands()[command]
+        interrupt_on_sigterm()
+        return int(run(options, out, err) or 0)
+    except HarnessError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence: a bug, said as one
+        err.print(f"internal error of pytest-topology: {type(error).__name__}: {error}\n"
+                  "This is a bug; please report it with the traceback below.", markup=False, soft_wrap=True)
+        err.print("".join(traceback.format_exception(error)), markup=False, soft_wrap=True)
+        return EXIT_INTERNAL
+
+
+def commands() -> dict[str, Command]:
+    """The function of each command of harness.options.COMMANDS."""
+    from harness.cli import features, topologies
+
+    return {"up": topologies._up, "down": topologies._down, "prune": topologies._prune, "ps": topologies._ps,
+            "logs": topologies._logs, "verify": features._verify, "fuzz": features._fuzz, "drift": features._drift,
+            "fault": topologies._fault, "graph": topologies._graph}
+
+
+__all__ = ["commands", "main"]

@@ -1,0 +1,168 @@
+"""The commands of the features: verify (pacts against running providers), fuzz (schemathesis), drift (pacts against
+OpenAPI documents). Each takes the resolved options (harness.options) and the two consoles, and returns its exit
+code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from harness.cli.topologies import load
+from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
+from harness.options import ResolvedOptions
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
+    from harness.report.page import RunRecorder
+
+
+def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, installed, require
+
+    require("harness verify", CONTRACTS_PACT)
+    from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
+    from harness.report.console import ProgressPrinter
+    from harness.report.contracts import print_result, print_summary, write_pact_junit
+    from harness.report.matrix import matrix_folder, write_matrix
+    from harness.runtime.topology import Topology
+
+    report = options.verify_report
+    page = report if _is_page(report) else None
+    folder = matrix_folder(page, None if page is not None else report)
+    if page is not None and page.resolve() == (folder / "contract-matrix.html").resolve():
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
+                          f"{folder / 'report.html'}")
+    recorder = _recorder(options, page)
+    spec = load(options, err)
+    # every problem of the files, at once, before anything starts
+    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer),
+                    on_result=lambda result: print_result(result, err))
+    for note in run.selection.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+    drift = []
+    try:
+        if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
+            run.run(None)
+        else:
+            with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+                run.run(topology)
+                # the matrix's drift column: static; a document the service serves comes from this running topology
+                drift = drift_column(topology, run.selection) if installed(CONTRACTS_DRIFT[1]) else []
+                if recorder is not None:
+                    recorder.snapshot(topology)
+    finally:
+        run.close()
+    text, written = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120))
+    out.print(text, markup=False, highlight=False, end="")
+    out.print(written, soft_wrap=True)
+    _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
+    if options.junit:
+        write_pact_junit(run.results, options.junit, options.topology.files[0])
+    out.file.flush()
+    print_summary(run.results, err)
+    return exit_code(run.results)
+
+
+def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import FUZZ, require
+
+    require("harness fuzz", FUZZ)
+    from harness.fuzz.options import run_settings
+    from harness.fuzz.session import FuzzRun
+    from harness.report.console import ProgressPrinter
+    from harness.report.fuzz import Rerun, print_result, run_headline, write_fuzz_junit
+    from harness.runtime.topology import Topology
+
+    rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
+    recorder = _recorder(options, _page_option(options.topology_report), rerun)
+    spec = load(options, err)
+    # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
+    run = FuzzRun(spec, options.fuzz_options(), options.fuzz_service, options.flags("fuzz"))
+    run.prepare()  # while the topology starts
+    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+        assert run.options.seed is not None
+        err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
+                  highlight=False, soft_wrap=True)
+        for name in run.names:
+            err.print(f"fuzzing {name} at {topology[name].url}", soft_wrap=True)
+        results = run.run(topology, on_result=lambda result: print_result(result, err, rerun))
+        if recorder is not None:
+            recorder.snapshot(topology)
+    if options.junit:
+        write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
+    _write_page(recorder, options.topology_report, spec, out, fuzz=results)
+    return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _fuzz_command(options: ResolvedOptions) -> list[str]:
+    """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
+    words = ["harness", "fuzz"]
+    for name in ("topology", "topology_profile", "topology_env_file", "image_substitute"):
+        values = options[name] if isinstance(options[name], list) else [options[name]] if options[name] else []
+        for value in values:
+            words += [options.flag(name), str(value)]
+    return words
+
+
+def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.extras import CONTRACTS_DRIFT, require
+
+    require("harness drift", CONTRACTS_DRIFT)
+    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
+    from harness.report.drift import print_result, summary, write_drift_junit
+
+    recorder = _recorder(options, _page_option(options.topology_report))
+    spec = load(options, err)
+    run = DriftRun(spec, DriftOptions(options.pacts, options.provider), fetch=running_fetcher(spec))
+    for result in run.run():
+        print_result(result, out)
+    results = run.results
+    out.print(summary(results), markup=False, highlight=False)
+    if options.junit:
+        write_drift_junit(results, options.junit)
+    _write_page(recorder, options.topology_report, spec, out, drift=results)
+    if any(r.verdict == ERROR for r in results):
+        return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
+    return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _is_page(path: Path | None) -> bool:
+    return path is not None and path.suffix.lower() in (".html", ".htm")
+
+
+def _page_option(path: Path | None) -> Path | None:
+    """`--report` of fuzz and drift: the page's file, which must end in .html (exit 2 otherwise)."""
+    if path is not None and not _is_page(path):
+        from harness.errors import OptionError
+
+        raise OptionError(f"--report {path}: the report page is one HTML file; give a name ending in .html, e.g. "
+                          f"{path / 'report.html'}")
+    return path
+
+
+def _recorder(options: ResolvedOptions, page: Path | None, rerun: Rerun | None = None) -> RunRecorder | None:
+    if page is None:
+        return None
+    from harness.report.page import RunRecorder
+
+    return RunRecorder(options.command_line, rerun)
+
+
+def _progress(recorder, printer):  # noqa: ANN001, ANN202 - RunRecorder | None, Progress -> Progress
+    return printer if recorder is None else recorder.progress(printer)
+
+
+def _write_page(recorder, page: Path | None, spec, out: Console, **results: list) -> None:  # noqa: ANN001
+    """The report page of this run, when --report names one."""
+    if recorder is None or page is None:
+        return
+    from harness.report.page import write_page
+
+    written = write_page(recorder.page(spec, **results), page)
+    out.print(f"report page written to {written}", soft_wrap=True)
+
+

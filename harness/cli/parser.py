@@ -1,0 +1,98 @@
+"""The `harness` parser, generated from harness.options.OPTIONS, and what a command line resolves to.
+
+One convention for the topology file, on every command that reads one: `--topology FILE` (`-f FILE`, as `docker
+compose -f`), repeatable for compose files merged. A file given as a bare argument (`harness up FILE`, the older form;
+`harness logs FILE SERVICE`, `harness fault FILE CONSUMER`) is read the same, with a one-line note that says the
+option's form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness.errors import OptionError
+from harness.options import CLI, COMMANDS, Option, ResolvedOptions, options, resolve
+from harness.options.table import TOPOLOGY_COMMANDS
+
+CONVENTION = ("The topology file: --topology FILE (or -f FILE) on every command that reads one; repeat it for "
+              "compose files merged by Compose (-f a.yml -f b.yml); a folder reads its compose file and override as "
+              "`docker compose` does. Exit codes: 0 passed, 1 failures found, 2 bad input, 3 environment (Docker, "
+              "images, a service that does not start), 4 internal error, 130 interrupted.")
+# commands whose bare arguments are the topology files in the older form (fault and logs: see `_bare_files`)
+BARE_FILES = ("up", "down", "graph", "verify", "fuzz", "drift")
+NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, exit 2 (argparse prints the usage first)."""
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`harness` and its commands, every option from the table (help, metavar, default)."""
+    parser = _Parser(prog="harness", description="Service topologies for tests, in containers.", epilog=CONVENTION)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command, text in COMMANDS.items():
+        sub = commands.add_parser(command, help=text, description=text,
+                                  epilog=CONVENTION.split(" Exit codes")[0] if command in TOPOLOGY_COMMANDS else None)
+        if command in BARE_FILES or command == "logs":  # the older form: the files as bare arguments
+            sub.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
+        for option in options(CLI, command):
+            _add(sub, option)
+    return parser
+
+
+def _add(parser: argparse.ArgumentParser, option: Option) -> None:
+    default = "" if option.default in (None, False) or option.kind is bool else f" (default: {option.default})"
+    text = (option.help + default).replace("%", "%%")  # argparse formats help with %
+    if not option.cli[0].startswith("-"):
+        parser.add_argument(option.name, nargs="*" if option.repeatable else None, metavar=option.metavar, help=text)
+    elif option.kind is bool:
+        parser.add_argument(*option.cli, dest=option.name, action="store_true", help=text)
+    elif option.const is not None:  # a flag whose value may be left out (`--cut`: reject)
+        parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text, nargs="?",
+                            const=option.const)
+    else:
+        parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text,
+                            action="append" if option.repeatable else "store")
+
+
+def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | None, ResolvedOptions | None]:
+    """The command and its resolved options (None, None: no command, help printed). Exits 2 (argparse) on an unknown
+    option; raises OptionError (exit 2) on an invalid value; `say` gets the note on a bare topology file."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command
+    if not command:
+        parser.print_help()
+        return None, None
+    given = vars(args)
+    _bare_files(command, given, say)
+    if command in NEEDS_TOPOLOGY and not given.get("topology"):
+        raise OptionError(f"harness {command}: name the topology file: harness {command} --topology FILE")
+    resolved = resolve(CLI, given, command=command)
+    return command, dataclasses.replace(resolved, command_line="harness " + " ".join(sys.argv[1:] if argv is None
+                                                                                 else argv))
+
+
+def _bare_files(command: str, given: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Topology files given as bare arguments become `topology`, with a note that says the option's form."""
+    files = [str(f) for f in given.pop("files", None) or []]
+    if command == "fault" and not given.get("topology") and given.get("edge"):
+        files, given["edge"] = given["edge"][:1], given["edge"][1:]  # `harness fault FILE [CONSUMER [PROVIDER]]`
+    if not files:
+        return
+    if given.get("topology"):
+        raise OptionError(f"harness {command}: the topology file is given twice ({' '.join(files)} and --topology): "
+                          f"give each one as --topology FILE")
+    given["topology"] = files
+    rest = {"fault": given.get("edge") or [], "logs": [given.get("service") or ""]}.get(command, [])
+    say(f"note: the topology file is an option on every command: harness {command} "
+        + " ".join(f"--topology {file}" for file in files) + "".join(f" {word}" for word in rest if word)
+        + f" (a bare {'file is' if len(files) == 1 else 'list of files is'} read the same)")

@@ -1,0 +1,296 @@
+"""The commands about topologies themselves: up, down, prune, ps, logs, fault, graph. Each takes the resolved
+options (harness.options) and the two consoles, and returns its exit code."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from harness.errors import TopologyNotRunning
+from harness.options import ResolvedOptions
+
+
+def load(options: ResolvedOptions, err: Console):  # noqa: ANN201 - TopologySpec (imported lazily)
+    """The topology of the topology options, its notes printed (one line each)."""
+    spec = options.topology.load()
+    for note in spec.notes:
+        err.print(f"note: {note}", markup=False, soft_wrap=True)
+    return spec
+
+
+def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.report.console import ProgressPrinter, services_table
+    from harness.runtime.runlocks import deciding
+    from harness.runtime.topology import Topology
+
+    spec = load(options, err)
+    progress = ProgressPrinter(err, verbose_build=options.build_log)
+    if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
+        topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
+    else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
+        err.print(f"starting topology {spec.project} from {' '.join(map(str, options.topology.files))}")
+        with deciding(spec, say=lambda text: err.print(text, markup=False)):
+            topology = Topology.start(spec, progress=progress, shared=True)
+    try:
+        out.print(services_table(topology))
+        if options.detach:
+            out.print(f"left running; remove it with: {options.topology.command('harness down')}", markup=False)
+            return 0
+        out.print("running; press Ctrl-C to stop and remove it")
+        threading.Event().wait()  # until Ctrl-C / SIGTERM
+    finally:
+        if not options.detach:
+            topology.close()
+            err.print("removed")
+    return 0
+
+
+def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.errors import OptionError
+    from harness.runtime.engine import connect
+    from harness.runtime.labels import remove_leftovers
+
+    if sum(map(bool, (options.topology.files, options.run_id, options.down_all))) > 1:
+        raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
+    if options.run_id:
+        return _down_run(options.run_id, out)
+    if options.topology.files:
+        spec = load(options, err)
+        client = connect()
+        removed = remove_leftovers(client, include_kept=True, file=spec.identity)
+        out.print(f"removed {removed} container(s)")
+        _say_other_file_sets(client, spec, err)
+        return 0
+    removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
+    out.print(f"removed {removed} container(s)" + ("" if options.down_all else
+              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    return 0
+
+
+def _say_other_file_sets(client, spec, err: Console) -> None:  # noqa: ANN001 - DockerClient, TopologySpec
+    """`harness down a.yml` removes the runs of a.yml alone: a run of a.yml merged with other files is another
+    topology (as `docker compose -f a.yml -f b.yml`); say how to remove it rather than leave it unsaid."""
+    from harness.runtime import labels as L
+
+    others = {run.file for run in L.find_runs(client) if run.file != spec.identity
+              and {str(f) for f in spec.files} <= set(run.file.split(","))}
+    for files in sorted(others):
+        err.print(f"note: a run of {' + '.join(_shown(f) for f in files.split(','))} is left running (another set "
+                  f"of files); remove it with: harness down "
+                  f"{' '.join('--topology ' + _shown(f) for f in files.split(','))}",
+                  markup=False, soft_wrap=True)
+
+
+def _down_run(run_id: str, out: Console) -> int:
+    """`harness down --run RUN`: one run, kept or left behind; never one its live owner still uses."""
+    from harness.errors import OptionError
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+
+    client = connect()
+    run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
+    if run is None:
+        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine (removed already?); "
+                                 "`harness ps` lists the runs")
+    if not run.kept and L.owner_gone(run.owner) is False:
+        raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
+                          f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
+                          "stop that process (Ctrl-C) and it removes its run")
+    removed = L.remove_run(client, run_id)
+    out.print(f"removed {removed} container(s) of run {run_id} (topology {run.topology})", markup=False,
+              highlight=False, soft_wrap=True)
+    return 0
+
+
+def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.runtime.engine import connect
+    from harness.runtime.prune import prune_images, under
+
+    pruned = prune_images(connect(), keep=options.keep,  # substitutes have no folder: engine-wide, so only with --all
+                          wanted=(lambda context: True) if options.prune_all else under(Path.cwd()),
+                          substitutes=options.prune_all)
+    for what in pruned.removed:
+        out.print(f"removed {what}", markup=False, highlight=False)
+    for context in pruned.busy:
+        out.print(f"left {context} alone: a session is building or starting from it (run `harness prune` again "
+                  "once it has started)", markup=False, highlight=False)
+    where = "" if options.prune_all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
+    out.print(f"removed {len(pruned.removed)} built image(s) or tag(s){where}", markup=False,
+              highlight=False)
+    return 0
+
+
+PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state")
+
+
+def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+    from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
+
+    # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
+    runs = [run for run in L.list_runs(connect())
+            if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
+    if not runs:
+        out.print("no topology is running")
+        return 0
+    rows = []
+    for run in runs:
+        state = _run_state(run)
+        if not run.containers:
+            rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
+                         _shown(run.file), state))
+        for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
+            ports = ", ".join(f"{c} -> {h}" for c, h in L.published_ports(container).items())
+            labels = L.labels_of(container)
+            service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
+                f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
+            rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
+                         str(run.kept).lower(), _shown(run.file), state))
+    if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
+        out.file.write(aligned([PS_COLUMNS, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
+        out.file.flush()
+        return 0
+    from rich.table import Table
+
+    table = Table(*PS_COLUMNS)
+    runs_of_rows = [row[1] for row in rows]
+    for index, (*cells, state) in enumerate(rows):
+        shown = escape(state) if runs_of_rows[index - 1:index] != [cells[1]] else ""  # once per run, on its first row
+        table.add_row(*map(escape, cells), f"[red]{shown}[/red]" if state.startswith(("orphaned", "start ")) else shown,
+                      end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
+    out.print(table)
+    return 0
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
+    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
+    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
+    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                   + "\n" for row in cells)
+
+
+def _run_state(run) -> str:  # noqa: ANN001 - a harness.runtime.labels.Run
+    """How a run stands, in the words of `harness ps`: started or starting (and whose it is), or left behind by an
+    owner process that is gone (and the command that removes it)."""
+    from harness.runtime import labels as L
+
+    owner = L.owner_process(run.owner)
+    remove = f"remove it: harness down --run {run.run_id}"
+    if run.orphaned:
+        return (f"orphaned: owner {owner} is gone{'' if run.started else ', its start never finished'}; {remove}")
+    if run.kept and run.started:
+        return "started, kept"
+    if run.kept and L.owner_gone(run.owner):
+        return f"start never finished: owner {owner} is gone; {remove}"
+    return f"{'started' if run.started else 'starting'} (owner {owner})"
+
+
+def _shown(file: str) -> str:
+    """A topology file as a path relative to the current folder when it is under it (several, from a run's label:
+    each, joined by ',')."""
+    if "," in file and all(Path(f).is_absolute() for f in file.split(",")):
+        return ",".join(map(_shown, file.split(",")))
+    try:
+        return str(Path(file).relative_to(Path.cwd()))
+    except ValueError:
+        return file
+
+
+def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
+    import docker.errors
+
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+    from harness.spec.secrets import Masker, secret_values
+
+    file = project = spec = None
+    if options.topology.files:
+        spec = load(options, err)
+        file, project = spec.identity, spec.project
+    client = connect()
+    runs = L.find_runs(client, file)
+    if file:
+        runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
+    matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == options.service]
+    if not matches:
+        raise TopologyNotRunning(f"no running service '{options.service}'"
+                                 + (f" in topology {project} ({' '.join(map(str, options.topology.files))})"
+                                    if project else "")
+                                 + "; `harness ps` lists what is running")
+    if len({run.run_id for run, _ in matches}) > 1:
+        names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)
+        raise TopologyNotRunning(f"service '{options.service}' runs in several topologies: {names}; "
+                                 "choose one with --topology FILE")
+    tail = {"tail": options.tail} if options.tail else {}
+    try:
+        container = client.containers.get(matches[0][1].id)  # inspected: its environment, whose secrets are hidden
+        environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
+        text = Masker(spec, extra=secret_values(environment))(container.logs(**tail).decode("utf-8", "replace"))
+    except docker.errors.NotFound:
+        raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
+                                 "was taken down); `harness ps` lists what is running") from None
+    sys.stdout.write(text)
+    return 0
+
+
+def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.errors import OptionError
+    from harness.report.faults import print_faults
+    from harness.runtime.topology import Topology
+
+    given = list(options.edge)  # (a topology file given as the first of them: harness.cli.parser)
+    if len(given) > 2:
+        raise OptionError(f"harness fault: too many arguments ({' '.join(given)}): give CONSUMER [PROVIDER]")
+    consumer, provider = (given + [None, None])[:2]
+    kinds = [options.delay is not None, options.loss is not None, options.cut is not None]
+    if options.clear and (consumer or any(kinds)):
+        raise OptionError("harness fault: --clear removes every fault and takes no service or fault option")
+    if consumer and not any(kinds):
+        raise OptionError(f"harness fault: say which fault to put on {consumer}'s calls: --delay MS "
+                          "[--jitter MS], --loss PERCENT or --cut [reject|drop]")
+    if any(kinds) and not consumer:
+        raise OptionError("harness fault: name the service whose calls get the fault (and the one it calls)")
+    spec = options.topology.load()
+    topology = Topology.attach(spec)
+    if topology is None:
+        raise TopologyNotRunning(f"topology {spec.project} is not running; start it with "
+                                 f"`{options.topology.command('harness up --detach')}` first")
+    if options.clear:
+        print_faults(topology.faults.clear(), out, f"removed from topology {spec.project}:")
+        return 0
+    if consumer:
+        edge = topology.faults.edge(consumer, provider)
+        added = []
+        if options.cut is not None:
+            added.append(edge.cut(options.cut))
+        if options.loss is not None:
+            added.append(edge.loss(options.loss))
+        if options.delay is not None:
+            added.append(edge.delay(options.delay, options.jitter))
+        print_faults([a.fault for a in added], out, "added:")
+    print_faults(topology.faults.active(), out, f"faults in place in topology {spec.project} "
+                                                 f"(remove: {options.topology.command('harness fault')} --clear):")
+    return 0
+
+
+def _graph(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.spec.plan import StartPlan
+
+    plan = StartPlan.from_spec(load(options, err))
+    if options.format in ("text", "both"):
+        out.print(plan.as_text(), markup=False)
+    if options.format == "both":
+        out.print()
+    if options.format in ("mermaid", "both"):
+        out.print("```mermaid\n" + plan.as_mermaid() + "\n```", markup=False)
+    return 0
+
+

@@ -1,0 +1,74 @@
+"""The drift check of one topology's pacts, for both front-ends: which pact files, each checked once against its
+provider's document (each document read once), the verdicts in the order reached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.contracts.drift.adapter import Document
+from harness.contracts.drift.pacts import check_pact, pact_files, provider_of
+from harness.contracts.drift.results import PactDrift
+from harness.errors import OpenAPIUnavailable, OptionError
+from harness.spec.model import TopologySpec
+
+Fetch = Callable[[str, str], tuple[str, str]]  # (service, path) -> (document text, where it came from)
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    """Which pacts a drift check takes: those of `pacts` (None: `contracts.pacts` of the topology file), only those of
+    `provider` (the name the pact writes) when given."""
+
+    pacts: Path | None = None
+    provider: str | None = None
+
+
+class DriftRun:
+    """`harness drift` checks every pact file in order (`run`); pytest's items check one file each (`check`). `fetch`
+    reads a document a service serves (None: only files next to the topology)."""
+
+    def __init__(self, spec: TopologySpec, options: DriftOptions = DriftOptions(), fetch: Fetch | None = None) -> None:
+        self.spec = spec
+        self.options = options
+        self.fetch = fetch
+        self.documents: dict[str, Document | OpenAPIUnavailable] = {}  # provider -> its document, or why it has none
+        self.results: list[PactDrift] = []  # in the order reached
+
+    @property
+    def folder(self) -> Path:
+        given = self.options.pacts
+        return given if given is not None else (self.spec.base_dir / self.spec.contracts.pacts).resolve()
+
+    def files(self) -> list[Path]:
+        """The pact files to check, sorted.
+
+        Raises:
+            MalformedPact: no pact folder; OptionError: the folder holds no pact file (a drift gate pointed at the
+                wrong folder must not pass), or no pact of it has the provider asked for.
+        """
+        folder = self.folder
+        files = pact_files(folder)
+        if not files:
+            raise OptionError(f"no pact to check in {folder}: no *.json file there; pass the folder with --pacts or "
+                              "set `contracts.pacts:` in the topology")
+        provider = self.options.provider
+        if provider is None:
+            return files
+        chosen = [file for file in files if provider_of(file) in (provider, None)]  # an unreadable one: its error
+        if not any(provider_of(file) == provider for file in chosen):
+            names = sorted({name for file in files if (name := provider_of(file))})
+            raise OptionError(f"no pact in {folder} has provider '{provider}'; providers: {', '.join(names)}")
+        return chosen
+
+    def check(self, file: Path, fetch: Fetch | None = None) -> PactDrift:
+        """The verdict of one pact file (`fetch`: this call's, e.g. from a topology started since)."""
+        result = check_pact(self.spec, file, self.documents, fetch or self.fetch)
+        self.results.append(result)
+        return result
+
+    def run(self) -> Iterator[PactDrift]:
+        """The verdict of every pact file, in file order (files() raises first)."""
+        for file in self.files():
+            yield self.check(file)

@@ -1,0 +1,81 @@
+"""The verdicts of pact verification: one PactResult per pact file (verified, failed, error or excluded, each with
+its reason), with an InteractionResult per interaction the Pact core judged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.contracts.names import service_for
+from harness.contracts.pactfiles import PactFile
+from harness.errors import EXIT_FAILED, HarnessError
+
+Verdict = Literal["verified", "failed", "error", "excluded"]
+
+
+@dataclass(frozen=True)
+class InteractionResult:
+    """One interaction as the Pact core judged it. `problems`: its mismatches or errors, one line each; `label`: its
+    name, unique in the pact (PactFile.labels: the description, with its states where descriptions repeat)."""
+
+    description: str
+    passed: bool
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class PactResult:
+    """The verdict of one pact file. `consumer`/`provider` are the names the pact writes (None when unreadable);
+    `consumer_service`/`provider_service` the services they map to (None: not a service of the topology).
+    `reason`: why an error or an exclusion; `error`: the error (its `exit_code` says bad input or environment)."""
+
+    path: Path
+    verdict: Verdict
+    consumer: str | None = None
+    provider: str | None = None
+    consumer_service: str | None = None
+    provider_service: str | None = None
+    interaction_count: int = 0
+    interactions: list[InteractionResult] = field(default_factory=list)
+    report: str = ""  # the verifier's report, without ANSI codes
+    provider_log: str = ""  # what the provider wrote during this verification
+    seconds: float = 0.0
+    reason: str = ""
+    error: HarnessError | None = None
+    labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "verified"
+
+    @property
+    def ok(self) -> bool:
+        """Verified, or excluded with a reason: nothing to fix."""
+        return self.verdict in ("verified", "excluded")
+
+    @property
+    def edge(self) -> str:
+        if self.consumer is None or self.provider is None:
+            return self.path.name
+        return f"{self.consumer}->{self.provider}"
+
+    @property
+    def exit_code(self) -> int:
+        if self.verdict == "error":
+            return self.error.exit_code if self.error is not None else EXIT_FAILED
+        return EXIT_FAILED if self.verdict == "failed" else 0
+
+
+def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",
+                 provider_log: str = "", interactions: list[InteractionResult] | None = None,
+                 labels: list[str] | None = None) -> PactResult:
+    """An error verdict; `interactions`: those the verifier did judge (their items keep their own verdict)."""
+    return PactResult(pact.path, "error", pact.consumer, pact.provider, service_for(spec, pact.consumer),
+                      service_for(spec, pact.provider), len(pact.interactions), interactions or [], report=report,
+                      provider_log=provider_log, seconds=seconds, reason=str(error), error=error,
+                      labels=labels if labels is not None else [label for label, _ in pact.labels()])
+
+

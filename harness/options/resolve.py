@@ -1,0 +1,150 @@
+"""The options a front-end was given, resolved once: every value parsed and validated by its option's validator
+(one message for each invalid value, naming the flag or ini key as the user wrote it), defaults applied, pytest's ini
+values read where no command-line value is given; then frozen per-feature objects (`topology`, `fuzz_options()`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import OptionError
+from harness.options.table import CLI, Option, flags, options
+
+if TYPE_CHECKING:
+    from harness.fuzz.options import FuzzOptions
+    from harness.spec.model import TopologySpec
+
+
+@dataclass(frozen=True)
+class TopologyOptions:
+    """Which topology, and how its files are read: the files (several: compose files merged), compose profiles, the
+    interpolation variables file and the image substitutes (`IMAGE=SUBSTITUTE`, the ini's apart: they are named in
+    their errors as such, and the command line's win)."""
+
+    files: tuple[Path, ...]
+    profiles: tuple[str, ...] = ()
+    env_file: Path | None = None
+    image_substitutes: tuple[str, ...] = ()
+    ini_image_substitutes: tuple[str, ...] = ()
+
+    def load(self) -> TopologySpec:
+        """The topology of these options. Raises what harness.spec.loader.load_topology raises."""
+        from harness.spec.loader import load_topology, parse_substitutes
+
+        substitutes = {**parse_substitutes(self.ini_image_substitutes, "ini image_substitutes"),
+                       **parse_substitutes(self.image_substitutes)}
+        return load_topology(list(self.files), profiles=list(self.profiles), env_file=self.env_file,
+                             image_substitutes=substitutes)
+
+    def command(self, *words: str) -> str:
+        """`harness WORDS... --topology FILE...`, as a hint that names these files writes it."""
+        return " ".join([*words, *(f"--topology {file}" for file in self.files)])
+
+
+@dataclass(frozen=True)
+class ResolvedOptions:
+    """Every option of one front-end (CLI or PYTEST) with its value: `resolved["fuzz_seed"]` or
+    `resolved.fuzz_seed`; names are those of harness.options.table.OPTIONS."""
+
+    front_end: str
+    values: Mapping[str, Any]
+    ini_substitutes: tuple[str, ...] = field(default=())
+    given: frozenset[str] = frozenset()  # the names given on the command line (not defaults, not the ini's)
+    command_line: str = ""  # as typed (`harness fuzz --topology t.yaml`), for the report page
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def flag(self, name: str) -> str:
+        """How the user of this front-end writes option `name` (`--fuzz-seed` in pytest, `--seed` in the CLI)."""
+        from harness.options.table import option
+
+        return option(name).flag(self.front_end)
+
+    def flags(self, feature: str) -> dict[str, str]:
+        """{name without the feature's prefix: flag} of a feature in this front-end (see table.flags)."""
+        return flags(self.front_end, feature)
+
+    @cached_property
+    def topology(self) -> TopologyOptions:
+        return TopologyOptions(tuple(self.values.get("topology") or ()), tuple(self.values.get("topology_profile")
+                               or ()), self.values.get("topology_env_file"),
+                               tuple(self.values.get("image_substitute") or ()), self.ini_substitutes)
+
+    def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
+        """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""
+        from harness.fuzz.options import FuzzOptions
+
+        return FuzzOptions(max_examples=self.values["fuzz_max_examples"], seed=self.values["fuzz_seed"],
+                           phases=self.values["fuzz_phases"], checks=self.values["fuzz_checks"],
+                           mode=self.values["fuzz_mode"], workers=self.values["fuzz_workers"], cache_dir=cache_dir)
+
+
+def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], Any] | None = None,
+            ini_base: Path | None = None, command: str | None = None) -> ResolvedOptions:
+    """The options of `front_end` from what its parser gave (`given`: name -> the raw value, None or [] or False when
+    not given), each parsed by its option; in pytest, `ini(option)` reads an option's ini value (paths in it are
+    relative to `ini_base`). `command`: the CLI command whose options these are. Raises OptionError listing every
+    invalid value: `--workers: a whole number of at least 1, not '0'`."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    ini_substitutes: tuple[str, ...] = ()
+    named: set[str] = set()
+    for option in options(front_end, command if front_end == CLI else None):
+        raw = given.get(option.name)
+        if raw not in (None, [], False):
+            named.add(option.name)
+        positional = front_end == CLI and not option.cli[0].startswith("-")
+        where = option.metavar or option.name if positional else option.flag(front_end)  # as the user wrote it
+        try:
+            value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \
+                option.parse(raw, where)
+            if ini is not None and option.ini:
+                value = _with_ini(option, value, ini(option), ini_base)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        if option.name == "image_substitute" and ini is not None:
+            ini_substitutes = tuple(ini(option) or ())
+        values[option.name] = _default(option, value, ini_base if ini is not None and option.ini else None)
+    if problems:
+        raise OptionError("; ".join(problems))
+    return ResolvedOptions(front_end, MappingProxyType(values), ini_substitutes, frozenset(named))
+
+
+def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None) -> Any:
+    """A command-line value wins over the ini's (merged lists: the ini's then the command line's; the image
+    substitutes' ini values are kept apart, see TopologyOptions)."""
+    if option.name == "image_substitute":
+        return value
+    if option.ini_merged:
+        return [*(ini_value or []), *(value or [])]
+    if value not in (None, [], False) or ini_value in (None, "", [], False):
+        return value
+    where = f"ini {option.ini}"
+    if option.kind is bool:
+        return bool(ini_value)
+    if option.repeatable:
+        return [_relative(option.parse(str(text), where), base) for text in ini_value]
+    return _relative(option.parse(str(ini_value), where), base)
+
+
+def _relative(value: Any, base: Path | None) -> Any:
+    return base / value if isinstance(value, Path) and base is not None else value
+
+
+def _default(option: Option, value: Any, base: Path | None) -> Any:
+    """The value, else the option's default (a path of an option with an ini key: relative to the ini file)."""
+    if option.repeatable:
+        return list(value or [])
+    return _relative(option.default, base) if value is None else value

@@ -1,0 +1,259 @@
+"""Every option of pytest-topology, once: its name, type, default, help, CLI flag(s) and commands, pytest flag, ini
+key and validator. `harness --help`, every `harness COMMAND --help`, `pytest --help` and the ini keys are generated
+from OPTIONS (harness.cli.parser, harness.pytest_plugin.options).
+
+The naming rule: an option that exists in both front-ends has the same name in both, except that under its own
+command (`harness fuzz`, `harness verify|drift`) the feature's prefix is dropped: pytest `--fuzz-seed` is `harness
+fuzz --seed`, pytest `--topology-report` is `--report`. The topology options (`--topology`, `--topology-profile`,
+`--topology-env-file`, `--image-substitute`) are spelt the same everywhere. Every command that reads a topology file
+takes it as `--topology FILE` (`-f FILE`, as Compose), repeatable for compose files merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CLI, PYTEST = "cli", "pytest"  # the two front-ends
+# the naming rule: a feature's pytest flags start with its prefix, which its own `harness` command drops
+PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-"}
+
+
+def whole_number(minimum: int | None = None) -> Callable[[str], int]:
+    """A validator: the text as an int, at least `minimum` (when given). ValueError says what was expected."""
+    expected = "a whole number" + (f" of at least {minimum}" if minimum is not None else "")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{expected}, not {text!r}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{expected}, not {text!r}")
+        return value
+    parse.__doc__ = expected
+    return parse
+
+
+def number(text: str) -> float:
+    """A validator: the text as a float."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"a number, not {text!r}") from None
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """A validator: one of `choices`."""
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"one of {', '.join(choices)}, not {text!r}")
+        return text
+    parse.__doc__ = f"one of {', '.join(choices)}"
+    return parse
+
+
+def names(text: str) -> list[str]:
+    """A validator: a comma-separated list (`a,b`) as its names; [] when it names none (refused by the feature, which
+    knows the names there are: harness.fuzz.options.refuse_unknown_names)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. `name` is its attribute on the resolved options and its dest in both front-ends.
+
+    kind: the value's type (str, int, float, Path, bool; bool: a switch that takes no value). repeatable: given
+    several times, its values form a list. cli: its flags under `harness COMMAND` for each of `commands` (a name
+    without '-' is a positional argument). pytest: its pytest flag. ini: its pytest ini key (`ini_type` as pytest's
+    addini: None for a string, "bool", "args", "linelist"); a command-line value wins over the ini value, except for
+    `ini_merged` lists, which are the ini's values then the command line's. validate: parses one given text, raising
+    ValueError(what was expected) when it is invalid. const: the value of a flag given without one (`--cut`).
+    """
+
+    name: str
+    feature: str  # topology, session, contracts, fuzz, report, or the command it belongs to
+    help: str
+    kind: type = str
+    default: Any = None
+    repeatable: bool = False
+    metavar: str | None = None
+    cli: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+    pytest: str | None = None
+    ini: str | None = None
+    ini_type: str | None = None
+    ini_merged: bool = False
+    validate: Callable[[str], Any] | None = None
+    const: str | None = None
+
+    def flag(self, front_end: str) -> str:
+        """How a user writes this option in `front_end` (CLI or PYTEST): its first flag there. KeyError: it has none."""
+        flag = self.cli[0] if front_end == CLI and self.cli else self.pytest if front_end == PYTEST else None
+        if not flag:
+            raise KeyError(f"option {self.name} has no {front_end} flag")
+        return flag
+
+    def parse(self, text: Any, where: str) -> Any:
+        """One value as given (a string from a command line or an ini file) in its type. Raises ValueError with
+        `where` (the flag or ini key as written) and what was expected."""
+        if text is None or self.kind is bool or not isinstance(text, str):
+            return text
+        try:
+            if self.validate is not None:
+                return self.validate(text)
+            return Path(text) if self.kind is Path else text
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift")
+MODES = ("positive", "negative", "all")
+
+COMMANDS: dict[str, str] = {
+    "up": "start a topology, print its URLs, keep it until Ctrl-C (or --detach)",
+    "down": "remove kept topologies and those whose owner process is gone: of one file (--topology), of the files "
+            "under this folder, one run, or --all",
+    "prune": "remove unused built images of each build context under this folder but the newest N, untagged ones "
+             "too (--all: anywhere, and unused image-substitute tags)",
+    "ps": "list running topologies and their services, and runs left behind by a process that died (with the "
+          "command that removes them)",
+    "logs": "print a service's log",
+    "verify": "verify every pact against its provider running in the topology",
+    "fuzz": "run schemathesis against every service of the topology with `openapi:`, one after another",
+    "drift": "check every pact against its provider's OpenAPI document, statically (nothing is started)",
+    "fault": "put a fault on the calls one service makes to another in a running topology (harness up --detach), "
+             "list the faults in place, or remove them (--clear)",
+    "graph": "print the dependency graph as text and Mermaid",
+}
+
+OPTIONS: tuple[Option, ...] = (
+    # the topology: every command that reads a topology file, and pytest
+    Option("topology", "topology", "topology file (YAML or docker-compose); repeatable: compose files merged by "
+           "Compose (`-f a -f b`); a folder reads its compose file and override as `docker compose` does",
+           kind=Path, repeatable=True, metavar="FILE", cli=("--topology", "-f"), commands=TOPOLOGY_COMMANDS,
+           pytest="--topology", ini="topology", ini_type="linelist"),
+    Option("topology_profile", "topology", "compose file: enable this profile (repeatable; COMPOSE_PROFILES is read "
+           "too)", repeatable=True, metavar="PROFILE", cli=("--topology-profile",), commands=TOPOLOGY_COMMANDS,
+           pytest="--topology-profile", ini="topology_profiles", ini_type="args", ini_merged=True),
+    Option("topology_env_file", "topology", "compose file: interpolation variables from FILE instead of .env",
+           kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=TOPOLOGY_COMMANDS,
+           pytest="--topology-env-file", ini="topology_env_file"),
+    Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
+           "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; the command line's win over the ini's)",
+           repeatable=True, metavar="IMAGE=SUBSTITUTE", cli=("--image-substitute",), commands=TOPOLOGY_COMMANDS,
+           pytest="--image-substitute", ini="image_substitutes", ini_type="linelist", ini_merged=True),
+    # the pytest session
+    Option("topology_keep", "session", "leave the topology running after the session and print its URLs (remove: "
+           "harness down --topology FILE)", kind=bool, default=False, pytest="--topology-keep"),
+    Option("topology_reuse", "session", "use the kept topology of the same file if it was started from the same "
+           "spec and images, else start one and keep it (remove: harness down --topology FILE)", kind=bool,
+           default=False, pytest="--topology-reuse", ini="topology_reuse", ini_type="bool"),
+    Option("topology_per_worker", "session", "pytest-xdist: one topology per worker (default: one shared by all "
+           "workers)", kind=bool, default=False, pytest="--topology-per-worker", ini="topology_per_worker",
+           ini_type="bool"),
+    # contracts
+    Option("pact_verify", "contracts", "verify every pact of the topology's pact folder against its provider, one "
+           "test per interaction (one Verifier run per pact file)", kind=bool, default=False,
+           pytest="--pact-verify"),
+    Option("pact_drift", "contracts", "check every pact against its provider's OpenAPI document, statically: one "
+           "test per pact", kind=bool, default=False, pytest="--pact-drift"),
+    Option("pacts", "contracts", "the pact folder to verify or check (default: contracts.pacts of the topology "
+           "file; pytest: --pact-dir when given)", kind=Path, metavar="DIR", cli=("--pacts",),
+           commands=("verify", "drift"), pytest="--pacts"),
+    Option("pact_dir", "contracts", "where the `pact` fixture writes pact files", kind=Path, default=Path("contracts"),
+           metavar="DIR", pytest="--pact-dir", ini="pact_dir"),
+    Option("provider", "contracts", "only pacts of this provider", metavar="PROVIDER", cli=("--provider",),
+           commands=("verify", "drift")),
+    Option("consumer", "contracts", "only pacts of this consumer", metavar="CONSUMER", cli=("--consumer",),
+           commands=("verify",)),
+    # fuzzing
+    Option("fuzz", "fuzz", "fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
+           "one per service for the stateful sequences", kind=bool, default=False, pytest="--fuzz"),
+    Option("fuzz_service", "fuzz", "only this service (repeatable)", repeatable=True, metavar="NAME",
+           cli=("--service",), commands=("fuzz",), pytest="--fuzz-service"),
+    Option("fuzz_max_examples", "fuzz", "examples per operation (default: schemathesis')", kind=int,
+           metavar="N", cli=("--max-examples",), commands=("fuzz",), pytest="--fuzz-max-examples",
+           validate=whole_number(1)),
+    Option("fuzz_seed", "fuzz", "seed, to reproduce a run (default: one drawn for the run)", kind=int, metavar="N",
+           cli=("--seed",), commands=("fuzz",), pytest="--fuzz-seed", validate=whole_number()),
+    Option("fuzz_phases", "fuzz", "comma-separated, of: examples,coverage,fuzzing,stateful (default: `st run`'s)",
+           kind=list, metavar="LIST", cli=("--phases",), commands=("fuzz",), pytest="--fuzz-phases", validate=names),
+    Option("fuzz_checks", "fuzz", "comma-separated schemathesis checks (default: the service's `fuzz: {checks: "
+           "...}`, else `st run`'s)", kind=list, metavar="LIST", cli=("--checks",), commands=("fuzz",),
+           pytest="--fuzz-checks", validate=names),
+    Option("fuzz_mode", "fuzz", "generated data: valid (positive), invalid (negative) or both (default: the "
+           "service's `fuzz: {mode: ...}`, else `st run`'s)", metavar="|".join(MODES), cli=("--mode",),
+           commands=("fuzz",), pytest="--fuzz-mode", validate=one_of(*MODES)),
+    Option("fuzz_workers", "fuzz", "schemathesis workers per service (services run one after another)", kind=int,
+           default=1, metavar="N", cli=("--workers",), commands=("fuzz",), pytest="--fuzz-workers",
+           validate=whole_number(1)),
+    # reports
+    Option("junit", "report", "write a JUnit XML report, one test case per interaction (verify, drift) or per "
+           "service and operation (fuzz); pytest: --junitxml", kind=Path, metavar="FILE", cli=("--junit",),
+           commands=("verify", "fuzz", "drift")),
+    Option("topology_report", "report", "write the run's report page (one self-contained HTML file: the topology, "
+           "contracts, fuzzing, failures) to FILE.html", kind=Path, metavar="FILE.html", cli=("--report",),
+           commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report"),
+    Option("verify_report", "report", "a folder for contract-matrix.json and .html; or FILE.html: the run's report "
+           "page, with the matrix files beside it", kind=Path, default=Path("reports"), metavar="PATH",
+           cli=("--report",), commands=("verify",)),
+    # one command each
+    Option("detach", "up", "leave it running and return (remove: harness down --topology FILE)", kind=bool,
+           default=False, cli=("--detach", "-d"), commands=("up",)),
+    Option("build_log", "up", "show docker build output", kind=bool, default=False, cli=("--build-log",),
+           commands=("up",)),
+    Option("run_id", "down", "only this run (its id as `harness ps` shows it)", metavar="RUN", cli=("--run",),
+           commands=("down",)),
+    Option("down_all", "down", "every kept topology on the engine, wherever its file is", kind=bool, default=False,
+           cli=("--all",), commands=("down",)),
+    Option("keep", "prune", "unused images kept per build context, the newest (0: every unused one is removed)",
+           kind=int, default=0, metavar="N", cli=("--keep",), commands=("prune",), validate=whole_number(0)),
+    Option("prune_all", "prune", "build contexts anywhere, not only under this folder; also unused image-substitute "
+           "tags (engine-wide)", kind=bool, default=False, cli=("--all",), commands=("prune",)),
+    Option("service", "logs", "the service whose log is printed", metavar="SERVICE", cli=("service",),
+           commands=("logs",)),
+    Option("tail", "logs", "only the last N lines", kind=int, metavar="N", cli=("--tail",), commands=("logs",),
+           validate=whole_number(1)),
+    Option("edge", "fault", "the service whose calls are affected; the service it calls (omitted: everything it "
+           "calls)", repeatable=True, metavar="CONSUMER [PROVIDER]", cli=("edge",), commands=("fault",)),
+    Option("delay", "fault", "hold each packet MS milliseconds", kind=int, metavar="MS", cli=("--delay",),
+           commands=("fault",), validate=whole_number(0)),
+    Option("jitter", "fault", "with --delay: +- MS, uniform", kind=int, default=0, metavar="MS", cli=("--jitter",),
+           commands=("fault",), validate=whole_number(0)),
+    Option("loss", "fault", "drop PERCENT % of the packets", kind=float, metavar="PERCENT", cli=("--loss",),
+           commands=("fault",), validate=number),
+    Option("cut", "fault", "cut the edge: reject (refused at once, the default) or drop (calls hang)",
+           metavar="reject|drop", cli=("--cut",), commands=("fault",), validate=one_of("reject", "drop"),
+           const="reject"),
+    Option("clear", "fault", "remove every fault of the topology", kind=bool, default=False, cli=("--clear",),
+           commands=("fault",)),
+    Option("format", "graph", "text, mermaid or both", default="both", metavar="text|mermaid|both",
+           cli=("--format",), commands=("graph",), validate=one_of("text", "mermaid", "both")),
+)
+
+
+def options(front_end: str | None = None, command: str | None = None) -> tuple[Option, ...]:
+    """The options, in table order: all, those of one front-end (CLI or PYTEST), or those of one `harness COMMAND`.
+
+        for option in options(): print(option.name, option.cli, option.pytest, option.ini, option.default)
+    """
+    return tuple(o for o in OPTIONS if (front_end is None or (o.cli if front_end == CLI else o.pytest))
+                 and (command is None or command in o.commands))
+
+
+def option(name: str) -> Option:
+    """The option called `name`. KeyError: there is none."""
+    for candidate in OPTIONS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def flags(front_end: str, feature: str) -> dict[str, str]:
+    """{name without the feature's prefix: flag} of a feature's options in `front_end`: what a message or a rerun
+    hint writes, e.g. flags(CLI, "fuzz")["seed"] == "--seed", flags(PYTEST, "fuzz")["seed"] == "--fuzz-seed"."""
+    return {o.name.removeprefix(f"{feature}_"): o.flag(front_end) for o in options(front_end)
+            if o.feature == feature and o.kind is not bool}

@@ -1,0 +1,119 @@
+"""The items the --topology session adds: one per pact interaction (--pact-verify), per fuzzed operation (--fuzz)
+and per pact checked for drift (--pact-drift), under the topology file, reported as collected (so that pytest's
+"collected N items" counts them)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
+
+if TYPE_CHECKING:
+    from harness.pytest_plugin.session import TopologySession
+
+
+class Collector:
+    """Adds the items of the session's runs (a plugin beside the --topology session)."""
+
+    def __init__(self, plugin: TopologySession) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        added = len(items)
+        if self.plugin.verify is not None:
+            self._collect_pacts(session, items)
+        if self.plugin.fuzz is not None:
+            self._collect_fuzz(session, items)
+        if self.plugin.drift is not None:
+            self._collect_drift(session, items)
+        if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
+            config.hook.pytest_collectreport(report=pytest.CollectReport(
+                self.plugin.item_id("").removesuffix("::"), "passed", None, items[added:]))
+
+    def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """One item per interaction of a pact (`pact[a->b: DESCRIPTION]`; states added where descriptions repeat),
+        one per pact file that is unreadable, excluded (skipped with the reason) or has no interaction. Outside
+        consumers' pacts are items too."""
+        from harness.contracts.pactfiles import UnreadablePact
+        from harness.contracts.run import exclusion
+        from harness.report.contracts import item_name, item_names
+
+        plugin = self.plugin
+        assert plugin.verify is not None and plugin.spec is not None
+        plugin.pacts_run = True
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for note in plugin.verify.selection.notes:
+            if reporter is not None:
+                reporter.write_line(f"note: {note}")
+        sources = plugin.verify.selection.sources
+        # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
+        names = item_names([(source.path, getattr(source, "edge", source.path.name)) for source in sources])
+        for source in sources:
+            labels: list[str | None] = [None]
+            if not isinstance(source, UnreadablePact) and source.interactions \
+                    and exclusion(plugin.spec, source) is None:
+                labels = [label for label, _ in source.labels()]
+            for label in labels:
+                name = item_name(names[source.path], label)
+                items.append(PactVerification.from_parent(session, name=name, nodeid=plugin.item_id(name),
+                                                          pact=source, owner=plugin, label=label))
+
+    def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """One item per service (its base path, a document that does not load), per operation, per operation that
+        cannot be parsed (an error), one for the stateful sequences, one per written exclusion (skipped)."""
+        from harness.errors import HarnessError
+        from harness.fuzz.results import SERVICE_WIDE
+        from harness.fuzz.schema import operations
+        from harness.report.fuzz import item_name as fuzz_item_name
+
+        plugin = self.plugin
+        run = plugin.fuzz
+        assert run is not None and plugin.spec is not None
+        if plugin.share is None or plugin.worker is None:  # workers sharing a topology: one of them fuzzes it, later
+            run.prepare()  # while the topology starts
+
+        def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
+            item_name = fuzz_item_name(name, label)
+            items.append(FuzzOperation.from_parent(session, name=item_name, nodeid=plugin.item_id(item_name),
+                                                   service=name, operation=label,
+                                                   owner=plugin, problem=problem, excluded=excluded))
+
+        try:
+            topology = plugin.running()  # the operations are read from the running services' specs
+        except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
+            for name in run.names:
+                add(name, SERVICE_WIDE, f"topology {plugin.spec.project} did not start:\n{plugin.start_error}")
+            return
+
+        for name in run.names:
+            try:
+                labels, broken = operations(topology, name)
+            except HarnessError as error:  # the service's document: one error item, the other services still run
+                add(name, SERVICE_WIDE, str(error))
+                continue
+            add(name, SERVICE_WIDE)
+            for label in labels:
+                add(name, label)
+            for label, problem in broken.items():
+                add(name, label, f"{label} of service '{name}' cannot be parsed, so it was not fuzzed:\n{problem}")
+            add(name, "stateful")
+            for exclusion in plugin.spec.services[name].fuzz.exclude:  # skipped, with the written reason
+                add(name, f"excluded {exclusion.check}", excluded=exclusion.reason)
+
+    def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """One item per pact file (`drift[FILE STEM]`)."""
+        from harness.errors import HarnessError
+
+        assert self.plugin.drift is not None
+        try:
+            files = self.plugin.drift.files()
+        except HarnessError as error:
+            raise pytest.UsageError(str(error)) from None
+        for file in files:
+            name = f"drift[{file.stem}]"
+            items.append(PactDrift.from_parent(session, name=name, nodeid=self.plugin.item_id(name), file=file,
+                                               owner=self.plugin))

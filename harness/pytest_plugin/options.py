@@ -1,0 +1,71 @@
+"""pytest's options and ini keys, generated from harness.options.OPTIONS, and the session's options resolved once
+(`resolved(config)`): every value validated as the CLI validates it, an invalid one a usage error of one line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.options import PYTEST, ResolvedOptions, options, resolve
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
+
+GROUP = ("topology", "pytest-topology: service topologies in containers")
+_resolved = pytest.StashKey[ResolvedOptions]()
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Every option of the table that has a pytest flag (values as strings: validated in `resolved`), and its ini
+    key."""
+    group = parser.getgroup(*GROUP)
+    for option in options(PYTEST):
+        assert option.pytest is not None
+        text = option.help + (f"; ini key: {option.ini}" if option.ini else "")
+        if option.default not in (None, False) and option.kind is not bool:
+            text += f" (default: {option.default})"
+        text = text.replace("%", "%%")  # argparse formats help with %
+        if option.kind is bool:
+            group.addoption(option.pytest, dest=option.name, action="store_true", default=False, help=text)
+        else:
+            group.addoption(option.pytest, dest=option.name, metavar=option.metavar, default=None, help=text,
+                            action="append" if option.repeatable else "store")
+        if option.ini:
+            parser.addini(option.ini, f"{option.help} (see {option.pytest})", type=option.ini_type,  # type: ignore[arg-type]
+                          default=[] if option.ini_type in ("linelist", "args") else False
+                          if option.ini_type == "bool" else None)
+
+
+def resolved(config: pytest.Config) -> ResolvedOptions:
+    """The session's options: the command line's, else the ini's (paths relative to the ini file), else the table's
+    defaults. Raises pytest.UsageError naming each invalid value (`--fuzz-workers: a whole number of at least 1,
+    not '0'`)."""
+    if _resolved not in config.stash:
+        from harness.errors import OptionError
+
+        given = {option.name: config.getoption(option.name) for option in options(PYTEST)}
+        base = config.inipath.parent if config.inipath else config.rootpath
+        try:
+            config.stash[_resolved] = resolve(PYTEST, given, ini=lambda option: config.getini(str(option.ini)),
+                                              ini_base=base)
+        except OptionError as error:
+            raise pytest.UsageError(str(error)) from None
+    return config.stash[_resolved]
+
+
+def fuzz_rerun(config: pytest.Config) -> Rerun:
+    """How this session is run again for one fuzzed service: its command line without the options that choose the
+    fuzzing (each with its value), and pytest's flags for them; the rerun hint adds them as the run used them."""
+    from harness.report.fuzz import Rerun
+
+    flags = resolved(config).flags("fuzz")
+    words, skip_value = ["pytest"], False
+    for word in config.invocation_params.args:
+        if skip_value:
+            skip_value = False
+        elif word in flags.values():
+            skip_value = True
+        elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
+            words.append(word)
+    return Rerun(words, flags)

@@ -1,0 +1,41 @@
+"""The runs of the session's features (--pact-verify, --fuzz, --pact-drift), made from the session's resolved options
+(harness.pytest_plugin.options): the same run objects `harness verify`, `fuzz` and `drift` use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.contracts.drift import DriftRun
+    from harness.contracts.run import VerifyRun
+    from harness.fuzz.session import FuzzRun
+    from harness.options import ResolvedOptions
+    from harness.spec.model import TopologySpec
+
+
+def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpec
+              ) -> tuple[VerifyRun | None, FuzzRun | None, DriftRun | None]:
+    """The runs the options ask for (None: not asked for). Raises HarnessError for what would make a run check
+    nothing or the wrong thing, before anything starts: a topology with nothing to fuzz, a misspelt check, every
+    problem of the pact files, an empty pact folder."""
+    verify = fuzz = drift = None
+    if options.fuzz:
+        from harness.fuzz.session import FuzzRun
+
+        cache = getattr(config, "cache", None)  # Hypothesis' folder: in pytest's cache folder
+        fuzz = FuzzRun(spec, options.fuzz_options(cache_dir=cache.mkdir("hypothesis") if cache else None),
+                       options.fuzz_service, options.flags("fuzz"))
+    if options.pact_verify:
+        from harness.contracts.run import VerifyOptions, VerifyRun
+
+        # --pacts, else --pact-dir when given (where the consumer tests wrote them), else contracts.pacts
+        folder = options.pacts or (options.pact_dir if "pact_dir" in options.given else None)
+        verify = VerifyRun(spec, VerifyOptions(pacts=folder))
+    if options.pact_drift:
+        from harness.contracts.drift import DriftRun
+
+        drift = DriftRun(spec)
+        drift.files()
+    return verify, fuzz, drift

@@ -1,0 +1,68 @@
+"""What the --topology session says at the end of the run: workers whose results were lost, the contract matrix
+(written where `harness verify` writes it), a line per fuzzed service, what was restored, a topology kept running."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.pytest_plugin.session import TopologySession
+
+
+class SessionSummary:
+    """The --topology session's part of pytest's terminal summary (a plugin beside it)."""
+
+    def __init__(self, plugin: TopologySession) -> None:
+        self.plugin = plugin
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        plugin = self.plugin
+        if plugin.worker is not None:
+            return  # an xdist worker: the controller reports the whole run
+        options = plugin.options
+        if plugin.lost and (options.pact_verify or options.pact_drift or options.fuzz
+                            or plugin.config.pluginmanager.has_plugin("harness-report-page")):
+            terminalreporter.section("results of xdist workers that could not be collected", red=True)
+            for note in plugin.lost:
+                terminalreporter.write_line(f"- {note}: the contract matrix and the report page miss its results")
+        self._report_matrix(terminalreporter)
+        self._report_fuzzing(terminalreporter)
+        if plugin.restored:
+            terminalreporter.section("topology restored at the end of the session")
+            for note in plugin.restored:
+                terminalreporter.write_line(f"- {note}")
+        if plugin.topology is not None and plugin.keep:
+            terminalreporter.section("topology kept running")
+            for name, url in plugin.topology.urls().items():
+                terminalreporter.write_line(f"{name:20} {url}")
+            terminalreporter.write_line(f"remove it with: {plugin.topology_options.command('harness down')}")
+
+    def _report_fuzzing(self, terminalreporter: Any) -> None:
+        """A line per fuzzed service, in the order they ran: its seed, mode, phases and checks, and its verdict."""
+        results = self.plugin.fuzz.results() if self.plugin.fuzz is not None else []
+        if not results:
+            return
+        from harness.report.fuzz import summary_line
+
+        terminalreporter.section("fuzzing (one service after another)")
+        for result in results:
+            terminalreporter.write_line(f"{'passed' if result.passed else 'FAILED'} {summary_line(result)}")
+
+    def _report_matrix(self, terminalreporter: Any) -> None:
+        """The contract matrix of the pacts verified (with their drift, with --pact-drift), written where `harness
+        verify` writes it (report.matrix.matrix_folder). --collect-only, -k leaving no pact: nothing is said; every
+        pact excluded: the last run's matrix stays as it was, and that is said."""
+        plugin = self.plugin
+        if not plugin.pacts_run or plugin.verify is None or not plugin.verify.results:
+            return
+        from harness.pytest_plugin.page import report_file
+        from harness.report.matrix import matrix_folder, write_matrix
+
+        assert plugin.spec is not None
+        text, written = write_matrix(plugin.spec, plugin.verify.results, plugin.drift.results if plugin.drift else [],
+                                     matrix_folder(report_file(plugin.config)),
+                                     width=max(plugin.config.get_terminal_writer().fullwidth, 120))
+        if plugin.verify.verified_any:
+            terminalreporter.section("contract matrix")
+            terminalreporter.write(text)
+        terminalreporter.write_line(written)
