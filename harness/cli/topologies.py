@@ -31,7 +31,8 @@ def load(options: ResolvedOptions, err: Console) -> TopologySpec:
 
 def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
-    from harness.runtime.topology import Topology, deciding
+    from harness.runtime.runlocks import deciding
+    from harness.runtime.topology import Topology
 
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
@@ -136,7 +137,7 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
-    from harness.runtime.faults import HELPER_OF as FAULTS_OF
+    from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
     runs = [run for run in L.list_runs(connect())

@@ -127,7 +127,7 @@ class TopologySession:
     def _hold(self, say: Any) -> None:
         """--topology-reuse: this session holds the kept run until it ends (released in sessionfinish, after what
         its tests left is restored); another session reusing it waits."""
-        from harness.runtime.topology import using_kept_run
+        from harness.runtime.runlocks import using_kept_run
 
         assert self.spec is not None
         if self.using is None:

@@ -15,7 +15,7 @@ import requests.exceptions
 from harness.engine_source import PROPERTIES, Engine, engine_address, resolve_engine
 from harness.errors import DockerUnavailable
 
-__all__ = ["Engine", "connect", "engine_address", "publish_address", "remote_engine", "resolve_engine",
+__all__ = ["Engine", "connect", "engine_address", "explain", "publish_address", "remote_engine", "resolve_engine",
            "service_host"]
 
 # Ryuk cannot be pulled on machines without a registry, and the harness removes what it creates itself
@@ -54,6 +54,11 @@ def publish_address() -> str:
     if os.environ.get("TOPOLOGY_PUBLISH_ADDRESS"):
         return os.environ["TOPOLOGY_PUBLISH_ADDRESS"]
     return "127.0.0.1" if remote_engine() is None else "0.0.0.0"  # noqa: S104 - remote: see the docstring
+
+
+def explain(error: docker.errors.APIError) -> str:
+    """Docker's own explanation, without docker-py's request line."""
+    return str(getattr(error, "explanation", None) or error).strip()[:300]
 
 
 def connect() -> docker.DockerClient:

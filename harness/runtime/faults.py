@@ -9,7 +9,8 @@ keeps working, with no change to the services or their images.
 How (the Pumba approach): one helper container per consumer joins the consumer's network namespace
 (`network_mode: container:<id>`, NET_ADMIN) and runs `fault_agent.py`, which puts netfilter rules on the packets of
 connections the consumer opens to the provider's address (see fault_agent.py for why netfilter queueing rather than
-tc netem). The helper image is built once from python:3.11-slim, tagged by the hash of its Dockerfile and agent.
+tc netem). The helper image is built once from python:3.11-slim, tagged by the hash of its Dockerfile and agent
+(fault_helper.py: the helper container and its image; here: what a fault is, and the faults of a topology).
 
 Cleanup: the helper carries the run's labels, so teardown and leftover removal find it with the run. Removing a
 fault (end of the block, also when the test fails or is interrupted) deletes its rules from the consumer's
@@ -23,46 +24,22 @@ that restarts gets a new helper in its new namespace.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import tarfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
-
-import docker
-import docker.errors
-from docker.models.containers import Container
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import FaultError, InvalidFault
-from harness.runtime import labels as L
+from harness.runtime.fault_helper import HELPER_OF, FaultHelper, helper_containers, helper_image, remove_container
 
 if TYPE_CHECKING:
+    from docker.models.containers import Container
+
     from harness.runtime.service import Service
     from harness.runtime.topology import Topology
 
 CutMode = Literal["reject", "drop"]
-HELPER_OF = f"{L.PREFIX}.faults-of"  # on a helper container: the consumer's service name
-CONSUMER_STARTED = f"{L.PREFIX}.consumer-started"  # the consumer's StartedAt when the helper joined it
-AGENT_SOURCE = Path(__file__).with_name("fault_agent.py")
-AGENT_PATH = "/usr/local/lib/pytest-topology/fault_agent.py"
-BASE_IMAGE = "python:3.11-slim"
-HELPER_DOCKERFILE = f"""\
-FROM {BASE_IMAGE}
-RUN apt-get update -qq \\
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
-       iproute2 iptables libnetfilter-queue1 \\
-    && rm -rf /var/lib/apt/lists/*
-COPY fault_agent.py {AGENT_PATH}
-CMD ["python3", "{AGENT_PATH}", "serve"]
-"""
-READY_LINE = "fault agent ready"
-HELPER_START_TIMEOUT = 20.0  # seconds
-_build_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -198,7 +175,7 @@ class TopologyFaults:
 
     def __init__(self, topology: Topology) -> None:
         self._topology = topology
-        self._helpers: dict[str, _Helper] = {}  # consumer -> its helper, for those this process has used
+        self._helpers: dict[str, FaultHelper] = {}  # consumer -> its helper, for those this process has used
         self._lock = threading.RLock()
         self.history: list[FaultRecord] = []  # every fault this process applied, in order
 
@@ -273,7 +250,7 @@ class TopologyFaults:
             for consumer in list(self._helpers):
                 self._drop_helper(consumer)
             for container in self._helper_containers():  # helpers whose state could not be read
-                _remove_container(container)
+                remove_container(container)
             now = time.time()
             for record in self.history:
                 record.ended = record.ended or now
@@ -296,7 +273,7 @@ class TopologyFaults:
 
     # --- helpers -----------------------------------------------------------------------------------------------
 
-    def _apply(self, helper: _Helper, faults: list[Fault]) -> None:
+    def _apply(self, helper: FaultHelper, faults: list[Fault]) -> None:
         """`helper.apply` with each provider's address as the engine has it now, so that the rules are in place when
         this returns even if the provider's name does not resolve in the consumer at this moment (the agent's own
         look-ups, every 0.5 s, then follow it to a new address)."""
@@ -308,10 +285,9 @@ class TopologyFaults:
         helper.apply(faults, addresses)
 
     def _helper_containers(self) -> list[Container]:
-        return L.inspected_containers(self._topology.client,
-                                      {"label": [f"{L.RUN}={self._topology.run_id}", HELPER_OF]})
+        return helper_containers(self._topology.client, self._topology.run_id)
 
-    def _helper(self, consumer: str, *, create: bool) -> _Helper | None:
+    def _helper(self, consumer: str, *, create: bool) -> FaultHelper | None:
         """This process's helper for `consumer`, else the one another process left (its faults read from its agent),
         else a new one when `create`. A helper whose consumer was restarted since is replaced."""
         known = self._helpers.get(consumer)
@@ -321,15 +297,15 @@ class TopologyFaults:
         for container in self._helper_containers():
             if container.labels.get(HELPER_OF) != consumer:
                 continue
-            helper = _Helper(service, container)
+            helper = FaultHelper(service, container)
             if container.status == "running" and helper.joined_current_namespace():
-                helper.faults = helper.read()
+                helper.faults = [Fault.from_agent(consumer, data) for data in helper.read()]
                 self._helpers[consumer] = helper
                 return helper
-            _remove_container(container)  # stale: its consumer restarted (its faults were lost with the namespace)
+            remove_container(container)  # stale: its consumer restarted (its faults were lost with the namespace)
         if not create:
             return None
-        helper = _Helper.start(service, helper_image(self._topology.client))
+        helper = FaultHelper.start(service, helper_image(self._topology.client))
         self._helpers[consumer] = helper
         return helper
 
@@ -339,164 +315,4 @@ class TopologyFaults:
             helper.stop(clear=clear)
 
 
-class _Helper:
-    """The helper container of one consumer and the faults its agent holds."""
-
-    def __init__(self, consumer: Service, container: Container) -> None:
-        self.consumer = consumer
-        self.container = container
-        self.faults: list[Fault] = []
-
-    @classmethod
-    def start(cls, consumer: Service, image: str) -> _Helper:
-        target = consumer.container
-        target.reload()
-        if target.status != "running":
-            raise FaultError(f"service '{consumer.name}' is {target.status}: a fault on the calls it makes needs it "
-                             "running; start it first (topology[...].start())", consumer=consumer.name,
-                             provider=None)
-        labels = {key: value for key, value in target.labels.items()
-                  if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
-        labels.update({HELPER_OF: consumer.name, CONSUMER_STARTED: target.attrs["State"]["StartedAt"]})
-        try:
-            container = target.client.containers.run(
-                image, detach=True, name=f"{target.name}-faults-{uuid.uuid4().hex[:4]}", labels=labels,
-                network_mode=f"container:{target.id}", cap_add=["NET_ADMIN"])
-        except docker.errors.APIError as error:
-            raise FaultError(f"service '{consumer.name}': the fault helper container did not start: "
-                             f"{_explain(error)}", consumer=consumer.name, provider=None) from None
-        helper = cls(consumer, container)
-        helper._wait_ready()
-        return helper
-
-    def joined_current_namespace(self) -> bool:
-        self.consumer.container.reload()
-        return bool(self.consumer.container.status == "running"
-                    and self.container.labels.get(CONSUMER_STARTED)
-                    == self.consumer.container.attrs["State"]["StartedAt"])
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + HELPER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            self.container.reload()
-            logs = self.container.logs().decode("utf-8", "replace")
-            if READY_LINE in logs:
-                return
-            if self.container.status in ("exited", "dead"):
-                break
-            time.sleep(0.05)
-        logs = self.container.logs(tail=20).decode("utf-8", "replace").strip() or "(empty)"
-        _remove_container(self.container)
-        raise FaultError(f"service '{self.consumer.name}': the fault helper did not become ready in "
-                         f"{HELPER_START_TIMEOUT:g} s (status {self.container.status}). Its log:\n{logs}",
-                         consumer=self.consumer.name, provider=None)
-
-    def apply(self, faults: list[Fault], addresses: dict[str, str] | None = None) -> None:
-        """Make `faults` the consumer's faults (replacing the previous set at once); their rules are in place when
-        this returns. `addresses`: provider name -> IPv4 address, used when the agent cannot look the name up."""
-        payload = json.dumps({"faults": [f.for_agent() for f in faults], "addresses": addresses or {}})
-        reply = self._agent(["apply", payload], faults)
-        if not reply.get("ok"):
-            described = "; ".join(f.describe() for f in faults) or "no faults"
-            raise FaultError(f"service '{self.consumer.name}': the fault helper could not apply {described}: "
-                             f"{reply.get('error')}", consumer=self.consumer.name,
-                             provider=faults[-1].provider if faults else None)
-        self.faults = list(faults)
-
-    def read(self) -> list[Fault]:
-        reply = self._agent(["show"], [])
-        return [Fault.from_agent(self.consumer.name, data) for data in reply.get("faults", [])]
-
-    def _agent(self, arguments: list[str], faults: list[Fault]) -> dict[str, Any]:
-        try:
-            result = self.container.exec_run(["python3", AGENT_PATH, *arguments])
-        except docker.errors.APIError as error:
-            self._raise_died(f"{_explain(error)}")
-        output = result.output.decode("utf-8", "replace").strip()
-        try:
-            reply: dict[str, Any] = json.loads(output.splitlines()[-1])  # the agent prints one JSON object last
-            return reply
-        except (ValueError, IndexError):
-            return {"ok": False, "error": output[-500:] or f"exit code {result.exit_code}"}
-
-    def stop(self, clear: bool = True) -> None:
-        """Remove the rules (when `clear`) and the helper. Raises FaultError if the helper had died meanwhile."""
-        try:
-            self.container.reload()
-        except docker.errors.NotFound:
-            return  # removed with its topology: nothing left to undo
-        died = self.container.status != "running"
-        if clear and not died:
-            self.apply([])
-        _remove_container(self.container)
-        if died and self.faults:
-            self._raise_died(f"status {self.container.status}")
-
-    def _raise_died(self, detail: str) -> NoReturn:
-        described = "; ".join(f.describe() for f in self.faults)
-        raise FaultError(f"service '{self.consumer.name}': the fault helper stopped while faults were in place "
-                         f"({detail}), so they may not have held: {described}", consumer=self.consumer.name,
-                         provider=None)
-
-
-def helper_image(client: docker.DockerClient) -> str:
-    """The helper image's tag, `pytest-topology/fault-helper:<hash of Dockerfile and agent>`, built when missing.
-
-    Raises:
-        FaultError: the build failed (the last lines of its log in the message).
-    """
-    agent = AGENT_SOURCE.read_bytes()
-    digest = hashlib.sha256(HELPER_DOCKERFILE.encode() + b"\0" + agent).hexdigest()[:16]
-    tag = f"pytest-topology/fault-helper:{digest}"
-    with _build_lock:
-        try:
-            client.images.get(tag)
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, data in (("Dockerfile", HELPER_DOCKERFILE.encode()), ("fault_agent.py", agent)):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        log: list[str] = []
-        try:
-            for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-                                          labels={f"{L.PREFIX}.context": "fault-helper"}, decode=True):
-                if "error" in chunk:
-                    log.append(str(chunk["error"]).rstrip())
-                    raise FaultError(_build_failed(log), consumer=None, provider=None)
-                line = str(chunk.get("stream") or "").rstrip()
-                if line:
-                    log.append(line)
-        except docker.errors.APIError as error:
-            log.append(_explain(error))
-            raise FaultError(_build_failed(log), consumer=None, provider=None) from None
-    return tag
-
-
-def _build_failed(log: list[str]) -> str:
-    tail = "\n".join(f"  | {line}" for line in log[-30:])
-    return (f"the fault helper image (FROM {BASE_IMAGE}, with Debian's iptables and libnetfilter-queue1) did not "
-            f"build. Last lines of the build log:\n{tail}\n"
-            f"It needs {BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the Debian "
-            "mirror reachable from containers.")
-
-
-def _remove_container(container: Container) -> None:
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        if "already in progress" not in str(error):
-            raise
-
-
-def _explain(error: docker.errors.APIError) -> str:
-    return str(getattr(error, "explanation", None) or error).strip()[:300]
-
-
-__all__ = ["ActiveFault", "Edge", "Fault", "FaultRecord", "TopologyFaults", "helper_image"]
+__all__ = ["ActiveFault", "Edge", "Fault", "FaultRecord", "TopologyFaults"]

@@ -25,7 +25,7 @@ import harness.pytest
 from harness import Topology, UnknownService, ready, topology
 from harness.errors import InvalidFault
 from harness.runtime import labels as L
-from harness.runtime.faults import HELPER_OF
+from harness.runtime.fault_helper import HELPER_OF
 
 from .conftest import EXAMPLE_APP, write_topology
 

@@ -3,7 +3,7 @@ data)."""
 
 from __future__ import annotations
 
-from harness.runtime.service import exit_summary
+from harness.runtime.readiness import exit_summary
 
 
 def test_an_exit_is_said_with_its_code_and_an_oom_kill_as_one() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
-from harness.runtime.topology import RunDifference, say_update, service_signature, signature_changes
+from harness.runtime.reuse import say_update
+from harness.runtime.signature import RunDifference, service_signature, signature_changes
 from harness.spec.model import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.spec.plan import restarted_by
 

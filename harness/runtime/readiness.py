@@ -1,0 +1,167 @@
+"""Readiness of a service's container: wait until its probe passes (with no probe: until it has stayed running a
+moment; a job: until it exits 0), and say why it stopped when it did (its exit code, an OOM kill, its last log lines).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+import urllib3.exceptions
+
+from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
+from harness.runtime.probes import probe_once
+from harness.spec.model import ReadyProbe
+
+if TYPE_CHECKING:
+    from harness.runtime.service import Service
+
+LOG_TAIL = 50
+SETTLE = 0.5  # seconds a service with no probe must stay running to count as ready
+FULL_ID = re.compile(r"\b[0-9a-f]{64}\b")  # Docker's messages name containers by their full id
+
+
+class StartCancelled(Exception):
+    """A service did not start because another one failed or the start was interrupted."""
+
+
+def wait_ready(service: Service, started: float, cancelled: threading.Event | None = None,
+               log_since: float | None = None) -> str:
+    """See `Service.wait_ready`."""
+    deadline = started + service.spec.timeout
+    probe = None if service.spec.job else service.spec.probe
+    seen = "the container never reported running"
+    pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
+    status_read = 0.0
+    running_since: float | None = None
+    while True:
+        if cancelled is not None and cancelled.is_set():
+            raise StartCancelled()
+        if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
+            state = container_state(service, cancelled)
+            status_read = time.monotonic()
+            if service.container.status in ("exited", "dead"):
+                if state.get("ExitCode") == 0 and probe is None:
+                    return "completed"
+                raise exited_error(service, state)
+            if service.container.status == "running" and running_since is None:
+                running_since = status_read
+        if service.container.status == "running":
+            if service.spec.job:
+                seen = "still running"
+            elif probe is not None:
+                failed = _probe(service, probe, log_since, cancelled)
+                if failed is None:
+                    return "ready"
+                seen = failed
+            elif running_since is not None and time.monotonic() - running_since >= SETTLE:
+                return "ready"
+            else:
+                seen = "running for less than the settle time"
+        if time.monotonic() > deadline:
+            last = container_state(service, cancelled)
+            if last.get("Status") in ("exited", "dead"):  # it died since the last look: that is why
+                raise exited_error(service, last)
+            waited = time.monotonic() - started
+            if service.spec.job:
+                raise ServiceNotReady(
+                    f"job '{service.name}' did not finish within {waited:.1f} s (last: {seen}). Last {LOG_TAIL} "
+                    f"lines of its log:\n{_log_tail(service)}\nCheck the log, or raise the service's `timeout:`.",
+                    service=service.name, waited=waited)
+            described = probe.describe() if probe else f"running for {SETTLE} s"
+            raise ServiceNotReady(
+                f"service '{service.name}' was not ready after {waited:.1f} s: probe {described}"
+                f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}\n"
+                "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.",
+                service=service.name, probe=described, waited=waited)
+        time.sleep(pause)
+        pause = min(pause * 2, probe.interval if probe else 0.1)
+
+
+def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
+           cancelled: threading.Event | None) -> str | None:
+    """One probe attempt (None: ready). Docker refusing it because the container stopped or went away meanwhile
+    (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
+    container; a refusal while it still runs is what the probe saw."""
+    try:
+        return probe_once(probe, service.container, service.ports, log_since, service.host)
+    # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
+    # and TCP probes say their own connection errors as what they saw
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        state = container_state(service, cancelled)
+        if state.get("Status") in ("exited", "dead"):
+            raise exited_error(service, state) from None
+        return f"Docker refused the probe: {_explained(error)}"
+
+
+def container_state(service: Service, cancelled: threading.Event | None = None) -> dict[str, Any]:
+    """The container's State now (and `service.container.status`).
+
+    Raises:
+        DockerError: the container is gone (removed by something else while it was starting).
+        StartCancelled: it is gone because the start was abandoned (the teardown removed it).
+    """
+    try:
+        service.container.reload()
+        gone = service.container.status == "removing"
+    except docker.errors.NotFound:
+        gone = True
+    if gone:
+        if cancelled is not None and cancelled.is_set():
+            raise StartCancelled() from None
+        raise DockerError(
+            f"service '{service.name}': its container was removed while the harness waited for it to be ready, by "
+            "something outside this start; its exit code and log went with it",
+            service=service.name, operation="start",
+            hint="Look for what removes containers of this topology meanwhile (`harness down`, `docker rm`, a "
+                 "prune in another terminal or CI step), then start it again.")
+    return service.container.attrs.get("State") or {}
+
+
+def ended(service: Service) -> HarnessError | None:
+    """See `Service.ended`."""
+    try:
+        state = container_state(service)
+    except DockerError as error:
+        return error
+    return exited_error(service, state) if state.get("Status") in ("exited", "dead") else None
+
+
+def exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
+    """The error of a service whose container ended (`state`: its inspect State) while it was starting."""
+    code = state.get("ExitCode")
+    return ServiceExited(
+        f"service '{service.name}' {exit_summary(state)} during startup"
+        f"{' (a job must exit 0)' if service.spec.job else ''}. "
+        f"Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}\n"
+        + ("Give it more memory, or make it use less (its log above may say what it was doing)."
+           if state.get("OOMKilled") else
+           "Fix the service's command or configuration (its log above says why it stopped)."),
+        service=service.name, container_exit=code, oom_killed=bool(state.get("OOMKilled")))
+
+
+def _log_tail(service: Service) -> str:
+    try:
+        lines = service.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
+    except docker.errors.NotFound:
+        lines = ["(its container is gone, and its log with it)"]
+    return "\n".join(f"  | {line}" for line in lines)
+
+
+def exit_summary(state: dict[str, Any]) -> str:
+    """How a container ended, from its inspect `State`: "exited with code 3", "exited with code 137 (killed by the
+    kernel: out of memory)", "is dead with exit code 1 (Docker's error)"."""
+    code = state.get("ExitCode", "?")
+    what = f"is dead with exit code {code}" if state.get("Status") == "dead" else f"exited with code {code}"
+    why = ["killed by the kernel: out of memory"] if state.get("OOMKilled") else []
+    why += [state["Error"]] if state.get("Error") else []
+    return what + (f" ({'; '.join(why)})" if why else "")
+
+
+def _explained(error: Exception) -> str:
+    """Docker's own explanation (or the connection's error), without docker-py's request line."""
+    text = FULL_ID.sub(lambda match: match[0][:12], str(getattr(error, "explanation", None) or error).strip())
+    return text[:300]

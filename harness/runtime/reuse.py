@@ -1,0 +1,252 @@
+"""Kept runs and runs other sessions share: use one as it is when its file has not changed (its signatures), update
+it as `docker compose up` does when it has (only the services whose containers changed are replaced; undone if that
+fails), finish one whose start did not finish, or start a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext, suppress
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from harness.errors import HarnessError
+from harness.runtime import labels as L
+from harness.runtime.containers import MountRef
+from harness.runtime.engine import connect, explain
+from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
+from harness.runtime.service import Service
+from harness.runtime.signature import RunDifference, run_changes, run_difference
+from harness.runtime.starter import Starter, run_start
+from harness.runtime.topology import Progress, Topology
+from harness.spec.model import TopologySpec
+from harness.spec.plan import restarted_by
+
+
+@contextmanager
+def reused_or_started(spec: TopologySpec, progress: Progress | None,
+                      say: Callable[[str], None]) -> Iterator[Topology]:
+    """See `Topology.reused_or_started`."""
+    client = connect()
+    found: Topology | None = None
+    using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
+    with closed_on_error(using), deciding(spec, say):
+        run = _newest_run(client, spec)
+        difference = run_difference(client, spec, run) if run is not None else None
+        changes = difference.lines() if difference is not None else []
+        if run is not None and not changes:
+            say(f"using the running topology {spec.project} (run {run.run_id})")
+            found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
+        elif run is not None and difference is not None and run.kept and L.started_fully(client, run.run_id):
+            found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
+        elif run is not None:
+            say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+                f"{spec.identity} ({'; '.join(changes)}): "
+                + ("restarting it" if run.kept else "starting a new one beside it"))
+            if run.kept:
+                L.remove_run(client, run.run_id)
+                found = Topology.start(spec, progress=progress, keep=True)
+                say(f"restarted topology {spec.project} (run {found.run_id}); it stays running")
+        else:
+            say(f"starting topology {spec.project} from {spec.identity} (`harness up --detach` first to reuse one)")
+    if found is not None:
+        with using:
+            yield found
+        return
+    using.close()  # a run of this block's own: nobody else's to wait for
+    with Topology.start(spec, progress=progress) as topology:
+        yield topology
+
+
+def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
+    """See `Topology.attach`."""
+    client = connect()
+    run = _newest_run(client, spec)
+    if run is None:
+        return None
+    changes = run_changes(client, spec, run)
+    if changes:
+        say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+            f"{spec.identity}: {'; '.join(changes)}")
+        return None
+    return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
+
+
+def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
+                    held: bool) -> Topology:
+    """See `Topology.kept_or_started`."""
+    client = connect()
+    # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
+    with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
+        kept = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.kept]
+        if kept:
+            difference = run_difference(client, spec, kept[0])
+            changes = difference.lines()
+            started = L.started_fully(client, kept[0].run_id)
+            if not changes:
+                say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
+                topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
+                topology.reused = True
+                unready = None if started else finish_start(topology, say)
+                if unready is None:
+                    return topology
+                say(f"the kept topology {spec.project} (run {kept[0].run_id}) is not ready ({unready}): "
+                    "restarting it")
+            elif started and len(kept) == 1:  # as `docker compose up`: only what changed is replaced
+                return update(spec, client, kept[0], difference, progress, say)
+            elif all(c.startswith("not running:") for c in changes) and not started:
+                say(f"the kept topology {spec.project} (run {kept[0].run_id}) did not finish its start (the "
+                    f"session that started it ended first; {'; '.join(changes)}): restarting it")
+            else:
+                say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version "
+                    f"of {spec.identity} ({'; '.join(changes)}): restarting it")
+            for run in kept:
+                L.remove_run(client, run.run_id)
+        else:
+            say(f"starting topology {spec.project} from {spec.identity}; it stays running for the next session")
+        return Topology.start(spec, progress=progress, keep=True, owner=owner)
+
+
+def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, difference: RunDifference,
+           progress: Progress | None, say: Callable[[str], None]) -> Topology:
+    """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
+    services that changed are replaced (their named volumes kept), services new in the file are started, those
+    no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
+    replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
+    replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
+
+    Raises:
+        As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
+        its data), still kept and marked as started.
+    """
+    say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.identity}: "
+        "updating it as `docker compose up` does (only a service whose container changed is replaced)")
+    replaced = {*difference.changed, *difference.removed}
+    restarting = restarted_by(spec, replaced)
+    say_update(spec, difference, say)
+    L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
+    labels = L.run_labels_of(run.containers[0])
+    topology = Topology(spec, client, run.run_id, keep=True,
+                        containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
+    for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
+        if name in topology and topology[name].status == "running":
+            topology[name].stop()
+    replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
+    inherited = _anonymous_volumes(replacing)
+    L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
+    L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
+    kept = set(topology.services)
+    holding = [name for name, volumes in inherited.items() if volumes]
+    try:
+        run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
+                          inherited=inherited),
+                  undo=lambda: undo_update(topology, labels, kept, holding))
+    except BaseException:
+        say(f"the update of topology {spec.project} (run {run.run_id}) did not finish: what it started was "
+            f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
+            f"fix the file and start again, or remove it: harness down "
+            f"{' '.join('--topology ' + file for file in spec.identity.split(','))})")
+        raise
+    finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
+        L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
+    topology.reused = True
+    done = [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done += [f"restarted {', '.join(restarting)}"] if restarting else []
+    done += [f"started {', '.join(difference.added)}"] if difference.added else []
+    done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
+    say(f"updated topology {spec.project} (run {run.run_id}): {'; '.join(done)}; it stays running")
+    return topology
+
+
+def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],
+                holding: Collection[str]) -> None:
+    """After a failed update: remove the containers the update made (the services it did not keep), but stop
+    those of `holding` instead (they took the anonymous volumes, e.g. a database's data, of the containers they
+    replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
+    the next session updates it again instead of replacing it whole."""
+    with InterruptsDeferred():
+        made = [c for c in L.listed(lambda: topology.client.containers.list(
+                    all=True, filters={"label": f"{L.RUN}={topology.run_id}"}))
+                if L.labels_of(c).get(L.SERVICE) not in kept]
+        L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
+        for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
+            with suppress(docker.errors.APIError):  # stopped or gone already
+                container.stop(timeout=0)
+        for name in [n for n in topology.services if n not in kept]:
+            topology.services.pop(name, None)
+        L.mark_started(topology.client, run_labels)
+
+
+def finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
+    """A kept run whose start did not finish (its session ended first): wait for each running service with a
+    probe, as its start would have (its `timeout`). What `restore` starts again waits for itself. Returns None
+    when every one is ready (the run is then marked as started), else why not (the first error's first line)."""
+    say(f"topology {topology.spec.project} (run {topology.run_id}) has no mark that its start finished (the session "
+        "that started it ended while starting it, or an older harness started it): waiting for its services to "
+        "be ready")
+    waiting = [service for service in topology if service.spec.probe is not None and not service.spec.job
+               and service.status == "running"]
+    with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
+        unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)
+    if unready is not None:
+        return topology.masker(unready)  # a probe command may carry a secret
+    L.mark_started(topology.client, L.run_labels_of(next(iter(topology)).container))
+    return None
+
+
+def _ready_or_why(service: Service) -> str | None:
+    try:
+        service.wait_ready(time.monotonic())
+    except HarnessError as error:
+        return str(error).splitlines()[0]
+    except docker.errors.APIError as error:
+        return f"service '{service.name}': the Docker engine refused: {explain(error)}"
+    return None
+
+
+def _anonymous_volumes(containers: list[Container]) -> dict[str, list[MountRef]]:
+    """Service -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as listed)."""
+    found: dict[str, list[MountRef]] = {}
+    for container in containers:
+        for mount in container.attrs.get("Mounts") or []:
+            if mount.get("Type") == "volume" and L.ANONYMOUS_VOLUME.fullmatch(mount.get("Name") or ""):
+                found.setdefault(L.labels_of(container)[L.SERVICE], []).append(
+                    MountRef("volume", mount["Name"], mount["Destination"], not mount.get("RW", True)))
+    return found
+
+
+def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
+    """The newest live run of `spec`'s topology (same resolved file and same name) that other sessions may use: one
+    of `harness up` or a kept one, never another session's own (a pytest run stops services and removes it)."""
+    runs = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.shared]
+    return runs[0] if runs else None
+
+
+def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None]) -> None:
+    """One line per service: what updating a run with `difference` does to it (file order, then the removed)."""
+    replaced = {*difference.changed, *difference.removed}
+    restarting = restarted_by(spec, replaced)
+    for name, service in spec.services.items():
+        what = difference.changed.get(name, [])
+        if name in difference.added:
+            say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
+                "finish): starting it")
+        elif what is None:
+            say(f"  {name} was started by another version of the harness: replacing it")
+        elif what:
+            say(f"  {name} changed ({', '.join(what)}): replacing it")
+        elif name in restarting:
+            after = [d for d in service.restart_on_replace if d in replaced]
+            say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
+        elif depends := [d for d in service.depends_on if d in replaced]:
+            say(f"  {name} unchanged: kept (it depends on {', '.join(depends)}; Docker Compose does not replace a "
+                "dependent either)")
+        else:
+            say(f"  {name} unchanged: kept")
+    for name in difference.removed:
+        say(f"  {name} is no longer in the file: removing it")

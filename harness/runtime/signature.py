@@ -1,0 +1,122 @@
+"""Run signatures: what each service's container is started from (a label on it), and how a running run differs
+from its file now (the services whose containers would change, the new ones, the removed ones)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.runtime import labels as L
+from harness.runtime.buildcontext import copy_digest
+from harness.runtime.images import content_tag, planned_builds, substitute
+from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
+
+# the parts of a signature, in the order a message names them: what a container is started from
+SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files")
+
+
+def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
+    """What a service's container is started from, as JSON {part: short hash} (SIGNATURE_PARTS): its image (name
+    and id), its environment (env files read now), each container setting not at its default (CONTAINER_KEYS) and
+    the content of its `copy: true` mounts. Harness-only keys (HARNESS_ONLY_KEYS: ready, auth, openapi, fuzz, ...)
+    are not in it: changing them never replaces a container. Equal signatures: the container can be reused;
+    `signature_changes` names what differs."""
+    try:
+        environment = service.full_environment(base_dir)
+    except Exception:  # noqa: BLE001 - an unreadable env file: the start reports it
+        environment = {}
+    copies = {}
+    for mount in service.mounts:
+        if mount.copied:
+            try:
+                copies[mount.source] = copy_digest(base_dir / mount.source)
+            except OSError as error:  # a missing source: the start reports it
+                copies[mount.source] = f"unreadable: {error.strerror}"
+    parts: dict[str, object] = {"image": [service.image, image_id], **service.container_settings()}
+    if environment:
+        parts["environment"] = sorted(environment.items())
+    if copies:
+        parts["copied files"] = sorted(copies.items())
+    return json.dumps({part: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
+                       for part, value in parts.items()}, sort_keys=True)
+
+
+def signature_changes(running: str, expected: str) -> list[str] | None:
+    """The parts (SIGNATURE_PARTS) that differ between two signatures (a part missing from one is at its default);
+    None if `running` is of another form (its container was started by another version of the harness)."""
+    try:
+        old, new = json.loads(running), json.loads(expected)
+    except ValueError:
+        return None
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    order = {part: index for index, part in enumerate(SIGNATURE_PARTS)}
+    return sorted((part for part in {*old, *new} if old.get(part) != new.get(part)),
+                  key=lambda part: (order.get(part, len(order)), part))
+
+
+def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
+    """Service -> the signature a container of it started now would carry (its spec and its image's id)."""
+    result = {}
+    built: dict[str, str] = {}  # service with `build:` -> the content tag it runs (one per distinct build)
+    named: dict[str, str] = {}  # `image:` name given beside `build:` -> that content tag, which a start runs
+    for build in planned_builds(spec):
+        tag = content_tag(client, build.context, build.build)
+        built.update(dict.fromkeys(build.services, tag))
+        named.update(dict.fromkeys(build.names, tag))
+    for name, service in spec.services.items():
+        image = service.image or ""
+        reference = built.get(name) or named.get(image) or substitute(image, spec.image_substitutes)
+        result[name] = service_signature(service, image_id_of(client, reference), spec.base_dir)
+    return result
+
+
+def image_id_of(client: docker.DockerClient, reference: str) -> str:
+    try:
+        return str(client.images.get(reference).id)
+    except (docker.errors.ImageNotFound, docker.errors.NullResource):
+        return f"missing:{reference}"
+    except docker.errors.APIError:  # an invalid reference: nothing runs from it
+        return f"invalid:{reference}"
+
+
+@dataclass(frozen=True)
+class RunDifference:
+    """How a running run differs from its file now, per service (empty: the same containers would be started)."""
+
+    changed: dict[str, list[str] | None]  # service -> the signature parts that differ; None: another harness version
+    added: list[str]  # in the file, not running
+    removed: list[str]  # running, no longer in the file
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.added or self.removed)
+
+    def lines(self) -> list[str]:
+        """One readable item per kind of difference, e.g. 'orders changed (environment, ports)'."""
+        lines = [f"not running: {', '.join(self.added)}"] if self.added else []
+        if self.removed:
+            lines.append(f"no longer in the file: {', '.join(self.removed)}")
+        lines += [f"{name} changed ({', '.join(what)})" if what is not None
+                  else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
+        return lines
+
+
+def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> RunDifference:
+    """What differs between a running run and `spec` now."""
+    running = {L.labels_of(c)[L.SERVICE]: L.labels_of(c).get(L.SIGNATURE) for c in run.containers
+               if L.SERVICE in L.labels_of(c)}  # fault helpers and the like belong to no service
+    expected = signatures(client, spec)
+    changed = {name: what for name in expected if name in running and running[name] != expected[name]
+               and (what := signature_changes(running[name] or "", expected[name])) != []}
+    return RunDifference(changed, added=sorted(set(expected) - set(running)),
+                         removed=sorted(set(running) - set(expected)))
+
+
+def run_changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:
+    """What differs between a running run and `spec` now, one item per kind (empty: the same topology)."""
+    return run_difference(client, spec, run).lines()

@@ -1,0 +1,393 @@
+"""Starting a run: the network, the volumes, every build at once, then each service in its own thread as soon as its
+dependencies are ready (an update of a kept run starts only what it replaces). Any failure (or Ctrl-C) cancels the
+rest and removes what the start made.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from harness.engine_source import resolve_engine
+from harness.errors import DockerError, HarnessError, RemoteMount
+from harness.runtime import labels as L
+from harness.runtime.containers import CopyRef, MountRef, service_container
+from harness.runtime.engine import (
+    connect,
+    engine_address,
+    explain,
+    publish_address,
+    remote_engine,
+    service_host,
+)
+from harness.runtime.imagelocks import using_contexts
+from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
+from harness.runtime.readiness import StartCancelled
+from harness.runtime.service import Service
+from harness.runtime.signature import image_id_of, service_signature
+from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
+from harness.spec.model import TopologySpec
+from harness.spec.plan import StartPlan
+from harness.spec.secrets import Masker
+
+T = TypeVar("T")
+
+PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
+
+
+def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
+    """A new run of `spec`, started: see `Topology.start`."""
+    client = connect()
+    _refuse_remote_binds(spec)
+    L.remove_leftovers(client)
+    run_id = uuid.uuid4().hex[:10]
+    run_labels = L.run_labels(run_id, spec.project, spec.identity, keep, owner, shared)
+    topology = Topology(spec, client, run_id, keep=keep)
+    run_start(Starter(topology, run_labels, progress), undo=topology.close)
+    return topology
+
+
+def run_start(starter: Starter, undo: Callable[[], None]) -> None:
+    """Start what `starter` starts; the run is then marked as started. On any failure (or Ctrl-C) `undo` removes
+    what it made: the whole run (`Topology.close`), as a failed start leaves nothing running; but for an update of a
+    kept run, only what the update made (reuse.undo_update): the kept services stay running with their data and named
+    volumes, as `docker compose up` leaves them when a recreated service fails."""
+    topology = starter.topology
+    try:
+        starter.run()
+        # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
+        # are still starting, or were left by an owner that died while starting them
+        L.mark_started(topology.client, starter.run_labels)
+    except BaseException as error:
+        try:
+            starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
+        finally:
+            undo()
+        if isinstance(error, HarnessError):
+            topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
+        raise
+
+
+class Starter:
+    """Builds images and starts services, each in its own thread, as soon as what it needs is ready."""
+
+    def __init__(self, topology: Topology, run_labels: dict[str, str], progress: Progress | None,
+                 kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
+                 inherited: dict[str, list[MountRef]] | None = None) -> None:
+        self.topology = topology
+        self.updating = kept is not None  # a running run: its network is there
+        self.kept = kept or {}  # services of a run being updated, left running: only the others are started
+        self.restarting = restarting  # of the kept: started again once their dependencies are ready
+        self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
+        self.spec = topology.spec
+        self.network = topology.network
+        self.run_labels = run_labels
+        self.progress = _masked(progress, topology.masker)
+        self.cancelled = threading.Event()
+        self.lock = threading.Lock()
+        self.images: dict[str, Future[str]] = {}
+        self.ready: dict[str, Future[Service]] = {}
+        self.network_created: Future[object] = Future()
+        self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
+        self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
+        self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
+        self.built_now: set[Path] = set()  # the contexts of the images this start built
+        self.failures: list[BaseException] = []  # in the order they happened; the first is reported
+
+    def run(self) -> None:
+        builds = planned_builds(self.spec)
+        # No prune removes an image of these contexts until every container of this start exists (imagelocks).
+        with using_contexts(str(build.context.resolve()) for build in builds):
+            self._run(builds)
+        if self.built_now:  # old images of what was built, unless another session uses them
+            tidy(self.topology.client, sorted(self.built_now))
+
+    def _run(self, builds: list[PlannedBuild]) -> None:
+        # Every image is checked (and missing ones pulled) first: one error names all that are missing.
+        run_images = prepare_images(self.topology.client, self.spec)
+        # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
+        self.network_created = _done(self.network) if self.updating else self._spawn(self._create_network, "network")
+        self.volumes_created = self._spawn(self._create_volumes, "volumes")
+        starting = [name for name in self.spec.services if name not in self.kept]
+        for build in builds:  # one per distinct build: the services that share it run one image, built once
+            runs_it = [name for name in starting if name in build.services or run_images.get(name) in build.names]
+            if not runs_it:
+                continue  # every service that runs it is kept as it is (an update of a kept run)
+            future = self._spawn(functools.partial(self._build, build), runs_it[0])
+            self.images.update(dict.fromkeys(build.services, future))
+            self.built_as.update(dict.fromkeys(build.names, future))
+        for name, image in run_images.items():  # an image another service builds is ready when that build is
+            self.images[name] = self.built_as.get(image) or _done(image)
+        for level in StartPlan.from_spec(self.spec).levels:
+            for name in level:
+                if name in self.restarting:
+                    self.ready[name] = self._spawn(self._restart, name)
+                else:
+                    self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
+        try:
+            wait(self.ready.values(), return_when=FIRST_EXCEPTION)
+            if self.failures:
+                raise self.failures[0]
+        except BaseException:
+            self.cancelled.set()
+            raise
+
+    def stop(self) -> None:
+        """Cancel, and wait for the threads creating the network and containers (so that teardown sees them).
+        They end within one Docker call once cancelled; a thread that still creates something after this removes
+        it itself, and what a killed process leaves is reaped by the next start (its owner is dead)."""
+        self.cancelled.set()
+        creating = [self.network_created, self.volumes_created, *self.ready.values()]
+        wait([future for future in creating if future in self.spawned], timeout=60)
+
+    def _await(self, future: Future[T]) -> T:
+        """The future's result, or StartCancelled as soon as the start is cancelled."""
+        while not future.done():
+            if self.cancelled.is_set():
+                raise StartCancelled()
+            wait([future], timeout=0.05)
+        if future.exception() is not None:
+            raise StartCancelled()  # the failure itself is reported by the thread that had it
+        return future.result()
+
+    def _spawn(self, work: Callable[[str], T], name: str) -> Future[T]:
+        future: Future[T] = Future()
+        self.spawned.add(future)
+
+        def body() -> None:
+            try:
+                try:
+                    future.set_result(work(name))
+                except docker.errors.APIError as error:  # any Docker refusal not said better where it happened
+                    # a container that stopped or went away is why Docker refused: its exit code and log say more
+                    raise self._ended(name) or DockerError(
+                        f"service '{name}': the Docker engine refused: {explain(error)}", service=name,
+                        operation="start", hint=_start_hint(error)) from None
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                if not isinstance(exc, StartCancelled):
+                    with self.lock:
+                        self.failures.append(exc)
+                    self.cancelled.set()
+                    # the headline only: the whole error (its log lines, what to do) is said once, by the caller
+                    self.progress(StartEvent(name, "failed", detail=(str(exc).splitlines() or [""])[0].split(". ")[0]))
+                future.set_exception(exc)
+
+        threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
+        return future
+
+    def _ended(self, name: str) -> HarnessError | None:
+        """Why service `name`'s container, once created, no longer runs (Service.ended); None if it runs or was not
+        created yet."""
+        with self.lock:
+            service = self.topology.services.get(name)
+        try:
+            return service.ended() if service is not None else None
+        except docker.errors.APIError:
+            return None
+
+    def _remove_container(self, name: str) -> None:
+        try:
+            self.topology.client.containers.get(name).remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+    def _create_network(self, _: str) -> object:
+        try:
+            return self.topology.client.networks.create(self.network, driver="bridge", labels=self.run_labels,
+                                                        check_duplicate=True)
+        except docker.errors.APIError as error:
+            raise DockerError(f"could not create the network {self.network}: {explain(error)}",
+                              operation="create network") from None
+
+    def _create_volumes(self, _: str) -> dict[str, str]:
+        """A volume of the engine for each named volume the services use, labelled with the run."""
+        names = {v.source for s in self.spec.services.values() for v in s.volumes if v.source}
+        created: dict[str, str] = {}
+        for volume in sorted(names):
+            created[volume] = f"harness-{self.spec.project}-{volume}-{self.topology.run_id}"
+            try:
+                self.topology.client.volumes.create(created[volume], labels=self.run_labels)
+            except docker.errors.APIError as error:
+                raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
+                                  operation="create volume") from None
+        return created
+
+    def _mounts(self, name: str, image: str) -> list[MountRef]:
+        """Bind mounts (paths relative to the topology file) and volumes; an anonymous volume gets a labelled
+        volume of its own, so that teardown finds it by the run's label. A replacing container also gets the
+        volumes Docker made for its image's VOLUMEs in the container it replaces (`inherited`)."""
+        spec = self.spec.services[name]
+        named = self._await(self.volumes_created) if spec.volumes else {}
+        assert isinstance(named, dict)
+        mounts = [MountRef.bind(m, str((self.spec.base_dir / m.source).resolve())) for m in spec.mounts if not m.copied]
+        for index, volume in enumerate(spec.volumes):
+            if volume.source:
+                source = named[volume.source]
+            else:
+                source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
+                self.topology.client.volumes.create(source, labels=self.run_labels)
+            mounts.append(MountRef.volume(volume, source))
+        if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
+            declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
+            taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}
+            mounts += [m for m in self.inherited[name] if m.target in declared and m.target not in taken]
+        return mounts
+
+    def _build(self, build: PlannedBuild, name: str) -> str:
+        """Build (or find) `build`'s image; progress is said as `name`'s (the first service that runs it), and the
+        outcome for each of its services that is started."""
+        started = time.monotonic()
+        tag, built = build_image(self.topology.client, build.context, build.build, service=name,
+                                 on_start=lambda: self.progress(StartEvent(name, "building")),
+                                 on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
+                                 names=build.names)
+        if built:
+            self.built_now.add(build.context)
+        for service in build.services:
+            if service not in self.kept:
+                self.progress(StartEvent(service, "built" if built else "cached", time.monotonic() - started, tag))
+        return tag
+
+    def _restart(self, name: str) -> Service:
+        """Start a kept service again (stopped while a dependency was replaced) once its dependencies are ready."""
+        service = self.kept[name]
+        for dependency in service.spec.depends_on:
+            self._await(self.ready[dependency])
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        since = time.time()  # a log probe counts only the lines of this start
+        service.start(wait=False)
+        service.wait_ready(started, self.cancelled, log_since=since)
+        self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
+        return service
+
+    def _start(self, name: str) -> Service:
+        spec = self.spec.services[name]
+        image = str(self._await(self.images[name]))
+        self._await(self.network_created)
+        for dependency in spec.depends_on:
+            self._await(self.ready[dependency])
+        mounts = self._mounts(name, image)
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
+        container_name = f"harness-{docker_name(self.spec.project)}-{name}-{self.topology.run_id}"
+        copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+        remote = remote_engine() is not None
+        attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+        for attempt in range(attempts):
+            ports = _ports_to_publish(spec.published(), remote)
+            tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
+            container = service_container(
+                image=image, name=container_name, network=self.network,
+                aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
+                ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
+                                                    L.PORTS: json.dumps(tcp_ports)},
+                publish_on=publish_address(), copies=copies, client=self.topology.client)
+            try:
+                container.start()
+                break
+            except docker.errors.APIError as error:
+                if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
+                    self._remove_container(container_name)  # created, not started: free its name, other ports
+                    continue
+                raise DockerError(f"service '{name}': Docker could not create or start its container: "
+                                  f"{explain(error)}", service=name, operation="start",
+                                  hint=_start_hint(error)) from None
+        if self.cancelled.is_set():  # the start was abandoned while this container was being created
+            self._remove_container(container_name)
+            raise StartCancelled()
+        tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
+        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network, host=service_host())
+        service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
+        with self.lock:
+            self.topology._add(service)
+        if spec.job:
+            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
+        elif spec.probe:
+            self.progress(StartEvent(name, "waiting", detail=spec.probe.describe()))
+        outcome = service.wait_ready(started, self.cancelled)
+        self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
+                                 "exited 0" if outcome == "completed" else service.url if tcp else ""))
+        return service
+
+
+
+def _start_hint(error: docker.errors.APIError) -> str:
+    text = explain(error).lower()
+    if "port is already allocated" in text:
+        return "Other processes keep taking the free ports chosen for it; run again."
+    if "invalid reference format" in text or "repository name must be lowercase" in text:
+        return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "no such image" in text:
+        return "Build or load the image first, or use `build:` instead of `image:`."
+    return "Check the service's image, command, ports and mounts in the topology file."
+
+
+REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported
+REMOTE_PORTS = (20000, 32767)  # below Linux's ephemeral range, where Docker and outgoing connections take ports
+
+
+def _ports_to_publish(published: list[tuple[int, str]], remote: bool) -> dict[tuple[int, str], int]:
+    """(container port, protocol) -> host port, chosen once per run so that a service keeps its URL across stop/start
+    (a port Docker chooses changes at every start). Local engine: free on 127.0.0.1 here. Remote engine: a random
+    port of REMOTE_PORTS, which the engine accepts or refuses as taken on its machine (the caller tries again)."""
+    if not remote:
+        return {(port, protocol): _free_port(protocol) for port, protocol in published}
+    chosen = random.sample(range(REMOTE_PORTS[0], REMOTE_PORTS[1] + 1), len(published))
+    return dict(zip(published, chosen, strict=True))
+
+
+def _port_taken(error: docker.errors.APIError) -> bool:
+    text = explain(error)
+    return "port is already allocated" in text or "address already in use" in text
+
+
+def _refuse_remote_binds(spec: TopologySpec) -> None:
+    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
+    unless it is declared a copy (`copy: true`)."""
+    engine = remote_engine()
+    if engine is None:
+        return
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
+    if binds:
+        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.project}: the Docker engine is remote ({resolve_engine().where}), and a bind "
+            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engine_address())
+
+
+def _free_port(protocol: str = "tcp") -> int:
+    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
+    with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _masked(progress: Progress | None, masker: Masker) -> Progress:
+    """`progress` with the topology's secrets hidden (a probe command may carry one: compose interpolation)."""
+    report = progress or (lambda event: None)
+    return lambda event: report(replace(event, detail=masker(event.detail)) if event.detail else event)
+
+
+def _done(value: T) -> Future[T]:
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
