@@ -79,8 +79,6 @@ class DependencyCycle(HarnessError, ValueError):
     """`depends_on` edges form a cycle (`StartPlan.of`). `names` is the cycle, its first service repeated at the end.
     A TopologySpec's validation turns it into a TopologyFileError at the first service's `depends_on`."""
 
-    names: list[str]
-
     def __init__(self, names: list[str]) -> None:
         self.names = names
         super().__init__(f"dependency cycle: {' -> '.join(names)}")
