@@ -135,28 +135,31 @@ class FuzzOperation(ReportingItem):
 
 
 class PactDrift(ReportingItem):
-    """One pact checked against its provider's OpenAPI document, statically (--pact-drift): nothing is started."""
+    """One interaction of a pact (`label`), or a whole pact file (`label` None: unreadable, no interaction), checked
+    against its provider's OpenAPI document, statically (--pact-drift): nothing is started. The first item of a file
+    checks the file; each item reports its interaction's part."""
 
-    def __init__(self, *, file: Path, owner: TopologySession, **kwargs: Any) -> None:
+    def __init__(self, *, file: Path, owner: TopologySession, label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.file = file
         self.owner = owner
+        self.label = label
 
     def runtest(self) -> None:
-        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, running_fetcher
-        from harness.report.drift import result_text
+        from harness.contracts.drift import running_fetcher
+        from harness.report.drift import drift_case
 
         run = self.owner.drift
         assert run is not None
         fetch = running_fetcher(run.spec, self.owner.topology)  # this session's own run if started, else shared
-        result = run.check(self.file, fetch)
-        if result.verdict in (DRIFT, ERROR):
-            raise ReportedFailure(result_text(result))
-        if result.verdict == NOT_APPLICABLE:
-            skip(f"not applicable: {result.reason}")
+        case = drift_case(run.check(self.file, fetch), self.label, self.name)
+        if case.skipped is not None:
+            skip(f"not applicable: {case.skipped}")
+        if case.failure is not None or case.error is not None:
+            raise ReportedFailure(case.details or case.error or "", summary=case.failure or case.error or "")
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.file, 0, f"drift {self.file.name}"
+        return self.file, 0, f"drift {self.file.name}" + (f" {self.label}" if self.label else "")
 
 
 def skip(reason: str) -> NoReturn:

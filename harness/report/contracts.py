@@ -78,10 +78,11 @@ def item_names(pacts: list[tuple[Path, str]]) -> dict[Path, str]:
     return {path: edge if edges.count(edge) == 1 else f"{edge} {path.name}" for path, edge in pacts}
 
 
-def item_name(pact: str, label: str | None = None) -> str:
-    """`pact[a->b: LABEL]` for an interaction, `pact[a->b]` for a whole pact file. (The name ends with its bracket:
-    pytest takes what follows the first `[` of a node id for parameters, and closes them with `]`.)"""
-    return f"pact[{pact}: {label}]" if label is not None else f"pact[{pact}]"
+def item_name(pact: str, label: str | None = None, kind: str = "pact") -> str:
+    """`pact[a->b: LABEL]` for an interaction, `pact[a->b]` for a whole pact file (`kind` drift: `drift[...]`). (The
+    name ends with its bracket: pytest takes what follows the first `[` of a node id for parameters, and closes them
+    with `]`.)"""
+    return f"{kind}[{pact}: {label}]" if label is not None else f"{kind}[{pact}]"
 
 
 def per_interaction(result: PactResult) -> bool:
