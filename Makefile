@@ -19,7 +19,7 @@ test: setup
 # (the contract matrix printed) and a short fuzz run of every service; all torn down. The run's report page:
 # reports/runnerly.html (its path is printed at the end).
 demo: setup
-	$(VENV)/bin/harness graph $(RUNNERLY)
+	$(VENV)/bin/harness graph --topology $(RUNNERLY)
 	$(VENV)/bin/pytest scenarios --topology $(RUNNERLY) --pact-verify --pact-drift --fuzz --fuzz-max-examples 10 -v \
 		--topology-report reports/runnerly.html
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/verify.py [--rounds N]
 
-Uses the running Runnerly topology (`harness up scenarios/runnerly/topology.yaml --detach`) or starts one. All
+Uses the running Runnerly topology (`harness up --detach -f scenarios/runnerly/topology.yaml`) or starts one. All
 verifications share one verifier process, as in `harness verify`. Per pact: the median wall time of a
 verification, that time per interaction, and the time per interaction beyond the provider's own answer time
 (each HTTP interaction's request replayed once, with its headers and body, and subtracted; a message pact's

@@ -25,7 +25,6 @@ Command = Callable[[ResolvedOptions, Console, Console], int]
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Returns the exit code (see the module docstring); never raises (argparse exits 2 on an
     unknown option)."""
-    from harness.cli import features, topologies
     from harness.cli.parser import parse
 
     out, err = make_console(), make_console(stderr=True)
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                   soft_wrap=True))
         if command is None or options is None:
             return 2
-        run: Command = getattr(topologies, f"_{command}", None) or getattr(features, f"_{command}")
+        run = commands()[command]
         interrupt_on_sigterm()
         return int(run(options, out, err) or 0)
     except HarnessError as error:
@@ -50,4 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-__all__ = ["main"]
+def commands() -> dict[str, Command]:
+    """The function of each command of harness.options.COMMANDS."""
+    from harness.cli import features, topologies
+
+    return {"up": topologies._up, "down": topologies._down, "prune": topologies._prune, "ps": topologies._ps,
+            "logs": topologies._logs, "verify": features._verify, "fuzz": features._fuzz, "drift": features._drift,
+            "fault": topologies._fault, "graph": topologies._graph}
+
+
+__all__ = ["commands", "main"]

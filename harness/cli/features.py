@@ -5,12 +5,17 @@ code."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from harness.cli.topologies import load
 from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
 from harness.options import ResolvedOptions
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
+    from harness.report.page import RunRecorder
 
 
 def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
@@ -139,7 +144,7 @@ def _page_option(path: Path | None) -> Path | None:
     return path
 
 
-def _recorder(options: ResolvedOptions, page: Path | None, rerun=None):  # noqa: ANN001, ANN202 - Rerun | None -> RunRecorder | None (lazy imports)
+def _recorder(options: ResolvedOptions, page: Path | None, rerun: Rerun | None = None) -> RunRecorder | None:
     if page is None:
         return None
     from harness.report.page import RunRecorder

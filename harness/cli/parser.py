@@ -13,7 +13,7 @@ import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from harness.errors import OptionError
 from harness.options import CLI, COMMANDS, Option, ResolvedOptions, options, resolve
@@ -55,10 +55,12 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
         parser.add_argument(option.name, nargs="*" if option.repeatable else None, metavar=option.metavar, help=text)
     elif option.kind is bool:
         parser.add_argument(*option.cli, dest=option.name, action="store_true", help=text)
+    elif option.const is not None:  # a flag whose value may be left out (`--cut`: reject)
+        parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text, nargs="?",
+                            const=option.const)
     else:
         parser.add_argument(*option.cli, dest=option.name, metavar=option.metavar, help=text,
-                            action="append" if option.repeatable else "store",
-                            **({"nargs": "?", "const": option.const} if option.const else {}))
+                            action="append" if option.repeatable else "store")
 
 
 def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | None, ResolvedOptions | None]:
@@ -79,7 +81,7 @@ def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | Non
                                                                                  else argv))
 
 
-def _bare_files(command: str, given: dict, say: Callable[[str], None]) -> None:
+def _bare_files(command: str, given: dict[str, Any], say: Callable[[str], None]) -> None:
     """Topology files given as bare arguments become `topology`, with a note that says the option's form."""
     files = [str(f) for f in given.pop("files", None) or []]
     if command == "fault" and not given.get("topology") and given.get("edge"):

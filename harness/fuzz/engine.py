@@ -90,7 +90,7 @@ def st_run_defaults() -> StRunDefaults:
     except (ImportError, KeyError, AttributeError) as error:
         raise HarnessError(f"cannot read `st run`'s default mode, checks and phases from the installed schemathesis "
                            f"({type(error).__name__}: {error})", hint="Install a schemathesis the harness supports "
-                           "(pytest-topology[fuzz]), or name --mode, --checks and --phases.") from None
+                           "(pytest-topology[fuzz]), or give the run's mode, checks and phases as options.") from None
 
 
 def _names(text: Any) -> list[str]:

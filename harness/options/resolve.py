@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import OptionError
-from harness.options.table import CLI, PYTEST, Option, flags, options
+from harness.options.table import CLI, Option, flags, options
 
 if TYPE_CHECKING:
     from harness.fuzz.options import FuzzOptions
@@ -104,11 +104,11 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
         raw = given.get(option.name)
         if raw not in (None, [], False):
             named.add(option.name)
-        where = option.flag(front_end) if option.cli and option.cli[0].startswith("-") or front_end == PYTEST \
-            else option.metavar or option.name
+        positional = front_end == CLI and not option.cli[0].startswith("-")
+        where = option.metavar or option.name if positional else option.flag(front_end)  # as the user wrote it
         try:
-            value = [option.parse(text, where) for text in raw] if option.repeatable and raw else option.parse(raw,
-                                                                                                                  where)
+            value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \
+                option.parse(raw, where)
             if ini is not None and option.ini:
                 value = _with_ini(option, value, ini(option), ini_base)
         except ValueError as error:

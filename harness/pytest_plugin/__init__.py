@@ -1,9 +1,10 @@
 """pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running.
 
 Costs nothing without --topology: Docker, testcontainers, pact-python and schemathesis are imported only when used.
-Modules: session (the --topology session: its topology and its feature runs), options (pytest's options, from
-harness.options), runs (the runs made from them), collection (the pact, fuzz and drift items it adds), items, xdist
-(a topology shared by xdist workers), summary (the end of the terminal report), pact (the `pact` fixture), fixtures
+Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
+once), session (the --topology session: its topology and its feature runs), runs (the runs made from the options),
+collection (the pact, fuzz and drift items it adds), items, xdist (a topology shared by xdist workers), summary (the
+end of the terminal report), pact (the `pact` fixture), fixtures
 (`topology_fixture` for conftest files). May import: pytest, harness.* (lazily, inside hooks and fixtures).
 """
 

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from harness.options import PYTEST, ResolvedOptions, options, resolve
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
 
 GROUP = ("topology", "pytest-topology: service topologies in containers")
 _resolved = pytest.StashKey[ResolvedOptions]()
@@ -42,14 +47,14 @@ def resolved(config: pytest.Config) -> ResolvedOptions:
         given = {option.name: config.getoption(option.name) for option in options(PYTEST)}
         base = config.inipath.parent if config.inipath else config.rootpath
         try:
-            config.stash[_resolved] = resolve(PYTEST, given, ini=lambda option: config.getini(option.ini),
+            config.stash[_resolved] = resolve(PYTEST, given, ini=lambda option: config.getini(str(option.ini)),
                                               ini_base=base)
         except OptionError as error:
             raise pytest.UsageError(str(error)) from None
     return config.stash[_resolved]
 
 
-def fuzz_rerun(config: pytest.Config):  # noqa: ANN201 - harness.report.fuzz.Rerun (imported lazily)
+def fuzz_rerun(config: pytest.Config) -> Rerun:
     """How this session is run again for one fuzzed service: its command line without the options that choose the
     fuzzing (each with its value), and pytest's flags for them; the rerun hint adds them as the run used them."""
     from harness.report.fuzz import Rerun

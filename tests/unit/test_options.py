@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main
 from harness.cli.parser import build_parser, parse
 from harness.errors import OptionError
-from harness.options import CLI, OPTIONS, PYTEST, option, options, resolve
+from harness.options import CLI, COMMANDS, OPTIONS, PYTEST, option, options, resolve
 from harness.options.table import PREFIXES
 
 BOTH = [o for o in OPTIONS if o.cli and o.pytest]
@@ -122,3 +122,9 @@ def test_a_rerun_hint_is_asked_of_the_model() -> None:
     assert Rerun(["pytest", "--fuzz"], resolve(PYTEST, {}).flags("fuzz")).for_result(result) == (
         "pytest --fuzz --fuzz-seed 7 --fuzz-service catalog --fuzz-service orders --fuzz-mode negative "
         "--fuzz-workers 2")
+
+
+def test_every_command_of_the_table_runs_a_function_of_the_cli() -> None:
+    from harness.cli import commands
+
+    assert list(commands()) == list(COMMANDS)  # and in the order `harness --help` lists them
