@@ -168,6 +168,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]):  #
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
+    if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
+        report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed:
         _attach_service_logs(item, report, call.when)
     return report
