@@ -80,18 +80,12 @@ class PactVerification(ReportingItem):
         self.label = label
 
     def verdict(self) -> Case:
-        from harness.report.contracts import failure_text, interaction_case
-        from harness.report.junit import Case
+        from harness.report.contracts import file_case, interaction_case
 
         result = self._file_result()
-        if result.verdict == "excluded":
-            return Case("", self.name, skipped=f"excluded: {result.reason}")
-        if self.label is not None:
-            return interaction_case(result, self.label, self.name)
-        first = f"{result.edge}: " + (result.reason.splitlines() or ["see its report"])[0]
-        return Case("", self.name, error=f"error {first}" if result.verdict == "error" else None,
-                    failure=f"failed {first}" if result.verdict == "failed" else None,
-                    details=failure_text(result) if not result.ok else "")
+        if self.label is None or result.verdict == "excluded":
+            return file_case(result, self.name)
+        return interaction_case(result, self.label, self.name)
 
     def _file_result(self) -> Any:
         """The verdict of this item's file: verified by the first of its items that runs (once per session, or
@@ -128,24 +122,14 @@ class FuzzOperation(ReportingItem):
 
     def verdict(self) -> Case:
         from harness.pytest_plugin.options import fuzz_rerun
-        from harness.report.fuzz import findings_text
+        from harness.report.fuzz import fuzz_case
         from harness.report.junit import Case
 
         if self.excluded:
             return Case("", self.name, skipped=f"excluded: {self.excluded}")
         if self.problem:
             return Case("", self.name, error=f"ERROR {self.problem}".splitlines()[0], details=f"ERROR {self.problem}")
-        result = self._result()
-        mine = result.findings_for(self.operation)
-        if mine:  # as `harness fuzz --junit` judges a case: an error-kind finding makes it an error
-            text = findings_text(result, mine, rerun=fuzz_rerun(self.config))
-            summary = next(line.strip() for line in text.splitlines() if line.strip())
-            errors = any(finding.kind == "error" for finding in mine)
-            return Case("", self.name, error=summary if errors else None, failure=None if errors else summary,
-                        details=text)
-        if self.operation == "stateful" and result.stateful_not_run:
-            return Case("", self.name, skipped=result.stateful_not_run)  # nothing was checked: not a pass
-        return Case("", self.name)
+        return fuzz_case(self._result(), self.operation, self.name, rerun=fuzz_rerun(self.config))
 
     def _result(self) -> Any:
         run = self.owner.fuzz
