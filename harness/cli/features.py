@@ -126,7 +126,7 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     results = run.results
     out.print(summary(results), markup=False, highlight=False)
     if options.junit:
-        write_drift_junit(results, options.junit)
+        write_drift_junit(results, options.junit, options.topology.files[0])
     _write_page(recorder, options.topology_report, spec, out, drift=results)
     if any(r.verdict == ERROR for r in results):
         return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)

@@ -1,5 +1,6 @@
-"""Which pacts a run verifies, and a verdict for every one of them (no printing: front-ends print each result as
-it comes, through harness.report). A pact file ends verified, failed, error or excluded; none is skipped."""
+"""Which pacts a run verifies, and a verdict for every one of them: VerifyRun, the one verification run both
+front-ends use (no printing: a front-end gets each verdict as it comes and has it said by harness.report). A pact file
+ends verified, failed, error or excluded; none is skipped."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 Costs nothing without --topology: Docker, testcontainers, pact-python and schemathesis are imported only when used.
 Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
-once), session (the --topology session, pact and fuzz items), items, pact (the `pact` fixture), fixtures
+once), session (the --topology session: its topology and its feature runs), runs (the runs made from the options),
+collection (the pact, fuzz and drift items it adds), items, xdist (a topology shared by xdist workers), summary (the
+end of the terminal report), pact (the `pact` fixture), fixtures
 (`topology_fixture` for conftest files). May import: pytest, harness.* (lazily, inside hooks and fixtures).
 """
 
@@ -168,6 +170,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
+    if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
+        report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed:
         _attach_service_logs(item, report, call.when)
     return report

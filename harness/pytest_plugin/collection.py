@@ -4,6 +4,7 @@ and per pact checked for drift (--pact-drift), under the topology file, reported
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -106,15 +107,27 @@ class Collector:
                 add(name, f"excluded {exclusion.check}", excluded=exclusion.reason)
 
     def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """One item per pact file (`drift[FILE STEM]`)."""
-        from harness.errors import HarnessError
+        """One item per interaction of a pact (`drift[a->b: DESCRIPTION]`, named as the pact items), one per pact file
+        that cannot be read or has no interaction (`drift[a->b]`)."""
+        from harness.contracts.pactfiles import read_pact
+        from harness.errors import HarnessError, MalformedPact
+        from harness.report.contracts import item_name, item_names
 
         assert self.plugin.drift is not None
         try:
             files = self.plugin.drift.files()
         except HarnessError as error:
             raise pytest.UsageError(str(error)) from None
+        pacts: dict[Path, tuple[str, list[str | None]]] = {}
         for file in files:
-            name = f"drift[{file.stem}]"
-            items.append(PactDrift.from_parent(session, name=name, nodeid=self.plugin.item_id(name), file=file,
-                                               owner=self.plugin))
+            try:
+                pact = read_pact(file)
+                pacts[file] = (pact.edge, [label for label, _ in pact.labels()] or [None])
+            except MalformedPact:  # its item says why (the drift check's error verdict)
+                pacts[file] = (file.name, [None])
+        names = item_names([(file, edge) for file, (edge, _) in pacts.items()])
+        for file, (_, labels) in pacts.items():
+            for label in labels:
+                name = item_name(names[file], label, "drift")
+                items.append(PactDrift.from_parent(session, name=name, nodeid=self.plugin.item_id(name), file=file,
+                                                   label=label, owner=self.plugin))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -9,6 +10,7 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.pytest_plugin.session import TopologySession
+    from harness.report.junit import Case
 
 
 class ReportedFailure(Exception):
@@ -21,8 +23,28 @@ class ReportedFailure(Exception):
 
 
 class ReportingItem(pytest.Item):
-    """An item whose failure is a ready-made report, shown as is (no traceback), with a one-line summary (pytest's
-    short summary line, `-r`, and JUnit's failure message; on CI pytest would repeat the whole text there)."""
+    """An item whose verdict is a JUnit case of harness.report (`verdict`, the same case `harness ... --junit` writes):
+    reached in the item's setup, where an error verdict (the check could not be made: a pact the Verifier refused, a
+    document that does not load) errors the item, as pytest reports what keeps a test from running; in its call a
+    failure fails it and a skip skips it. A failure is a ready-made report, shown as is (no traceback), with a
+    one-line summary (pytest's short summary line, `-r`, and JUnit's message; on CI pytest would repeat the whole
+    text there)."""
+
+    _case: Case
+
+    def verdict(self) -> Case:
+        raise NotImplementedError
+
+    def setup(self) -> None:
+        self._case = self.verdict()
+        if self._case.error is not None:
+            raise ReportedFailure(self._case.details or self._case.error, summary=self._case.error)
+
+    def runtest(self) -> None:
+        if self._case.skipped is not None:
+            skip(self._case.skipped)
+        if self._case.failure is not None:
+            raise ReportedFailure(self._case.details or self._case.failure, summary=self._case.failure)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         from harness.errors import HarnessError
@@ -57,20 +79,13 @@ class PactVerification(ReportingItem):
         self.owner = owner
         self.label = label
 
-    def runtest(self) -> None:
-        from harness.report.contracts import failure_text, interaction_case
+    def verdict(self) -> Case:
+        from harness.report.contracts import file_case, interaction_case
 
         result = self._file_result()
-        if result.verdict == "excluded":
-            skip(f"excluded: {result.reason}")
-        if self.label is None:
-            if not result.ok:
-                raise ReportedFailure(failure_text(result), summary=f"{result.verdict} {result.edge}: "
-                                      + (result.reason.splitlines() or ["see its report"])[0])
-            return
-        case = interaction_case(result, self.label, self.name)
-        if case.failure is not None or case.error is not None:
-            raise ReportedFailure(case.details, summary=case.failure or case.error or "")
+        if self.label is None or result.verdict == "excluded":
+            return file_case(result, self.name)
+        return interaction_case(result, self.label, self.name)
 
     def _file_result(self) -> Any:
         """The verdict of this item's file: verified by the first of its items that runs (once per session, or
@@ -105,20 +120,16 @@ class FuzzOperation(ReportingItem):
         self.problem = problem  # why the item cannot run (a document that does not load, an unparsable operation)
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
-    def runtest(self) -> None:
+    def verdict(self) -> Case:
         from harness.pytest_plugin.options import fuzz_rerun
-        from harness.report.fuzz import findings_text
+        from harness.report.fuzz import fuzz_case
+        from harness.report.junit import Case
 
         if self.excluded:
-            skip(f"excluded: {self.excluded}")
+            return Case("", self.name, skipped=f"excluded: {self.excluded}")
         if self.problem:
-            raise ReportedFailure(f"ERROR {self.problem}")
-        result = self._result()
-        mine = result.findings_for(self.operation)
-        if mine:
-            raise ReportedFailure(findings_text(result, mine, rerun=fuzz_rerun(self.config)))
-        if self.operation == "stateful" and result.stateful_not_run:
-            skip(result.stateful_not_run)  # nothing was checked: not a pass
+            return Case("", self.name, error=f"ERROR {self.problem}".splitlines()[0], details=f"ERROR {self.problem}")
+        return fuzz_case(self._result(), self.operation, self.name, rerun=fuzz_rerun(self.config))
 
     def _result(self) -> Any:
         run = self.owner.fuzz
@@ -135,28 +146,28 @@ class FuzzOperation(ReportingItem):
 
 
 class PactDrift(ReportingItem):
-    """One pact checked against its provider's OpenAPI document, statically (--pact-drift): nothing is started."""
+    """One interaction of a pact (`label`), or a whole pact file (`label` None: unreadable, no interaction), checked
+    against its provider's OpenAPI document, statically (--pact-drift): nothing is started. The first item of a file
+    checks the file; each item reports its interaction's part."""
 
-    def __init__(self, *, file: Path, owner: TopologySession, **kwargs: Any) -> None:
+    def __init__(self, *, file: Path, owner: TopologySession, label: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.file = file
         self.owner = owner
+        self.label = label
 
-    def runtest(self) -> None:
-        from harness.contracts.drift import DRIFT, ERROR, NOT_APPLICABLE, running_fetcher
-        from harness.report.drift import result_text
+    def verdict(self) -> Case:
+        from harness.contracts.drift import running_fetcher
+        from harness.report.drift import drift_case
 
         run = self.owner.drift
         assert run is not None
         fetch = running_fetcher(run.spec, self.owner.topology)  # this session's own run if started, else shared
-        result = run.check(self.file, fetch)
-        if result.verdict in (DRIFT, ERROR):
-            raise ReportedFailure(result_text(result))
-        if result.verdict == NOT_APPLICABLE:
-            skip(f"not applicable: {result.reason}")
+        case = drift_case(run.check(self.file, fetch), self.label, self.name)
+        return case if case.skipped is None else dataclasses.replace(case, skipped=f"not applicable: {case.skipped}")
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.file, 0, f"drift {self.file.name}"
+        return self.file, 0, f"drift {self.file.name}" + (f" {self.label}" if self.label else "")
 
 
 def skip(reason: str) -> NoReturn:

@@ -247,8 +247,9 @@ class SharedTopology:
         for verdict in results["pact_results"]:  # the items of one file may run on two workers: the first counts
             if plugin.verify is not None:
                 plugin.verify.add(verdict)
-        if plugin.drift is not None:
-            plugin.drift.results += results["drift_results"]
+        for verdict in results["drift_results"]:  # likewise
+            if plugin.drift is not None:
+                plugin.drift.add(verdict)
         for name, result in results["fuzz"].items():  # workers sharing a topology: the same result from each
             if plugin.fuzz is not None:
                 done: Future[Any] = Future()

@@ -78,10 +78,11 @@ def item_names(pacts: list[tuple[Path, str]]) -> dict[Path, str]:
     return {path: edge if edges.count(edge) == 1 else f"{edge} {path.name}" for path, edge in pacts}
 
 
-def item_name(pact: str, label: str | None = None) -> str:
-    """`pact[a->b: LABEL]` for an interaction, `pact[a->b]` for a whole pact file. (The name ends with its bracket:
-    pytest takes what follows the first `[` of a node id for parameters, and closes them with `]`.)"""
-    return f"pact[{pact}: {label}]" if label is not None else f"pact[{pact}]"
+def item_name(pact: str, label: str | None = None, kind: str = "pact") -> str:
+    """`pact[a->b: LABEL]` for an interaction, `pact[a->b]` for a whole pact file (`kind` drift: `drift[...]`). (The
+    name ends with its bracket: pytest takes what follows the first `[` of a node id for parameters, and closes them
+    with `]`.)"""
+    return f"{kind}[{pact}: {label}]" if label is not None else f"{kind}[{pact}]"
 
 
 def per_interaction(result: PactResult) -> bool:
@@ -141,11 +142,19 @@ def junit_cases(result: PactResult, name: str | None = None, classname: str = ""
     name = name or item_names([(result.path, result.edge)])[result.path]
     if per_interaction(result):
         return [interaction_case(result, label, item_name(name, label), classname) for label in result.labels]
-    return [Case(classname, item_name(name), result.seconds,
-                 error=result.reason if result.verdict == "error" else None,
-                 skipped=result.reason if result.verdict == "excluded" else None,
-                 failure=f"pact {result.edge} failed verification" if result.verdict == "failed" else None,
-                 details=result.report, output=result.provider_log if not result.ok else "")]
+    return [file_case(result, item_name(name), classname)]
+
+
+def file_case(result: PactResult, name: str, classname: str = "") -> Case:
+    """The verdict of a whole pact file (unreadable, excluded, without interactions), for a pytest item and a JUnit
+    case alike: skipped with the exclusion's reason, an error with its reason (the report: failure_text), or
+    failed."""
+    first = f"{result.edge}: " + (result.reason.splitlines() or ["see its report"])[0]
+    return Case(classname, name, result.seconds, error=f"error {first}" if result.verdict == "error" else None,
+                skipped=f"excluded: {result.reason}" if result.verdict == "excluded" else None,
+                failure=f"failed {first}" if result.verdict == "failed" else None,
+                details=failure_text(result) if not result.ok else "",
+                output=result.provider_log if not result.ok else "")
 
 
 def write_pact_junit(results: list[PactResult], file: Path, topology: Path) -> Path:

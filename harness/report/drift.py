@@ -1,15 +1,17 @@
 """Pact <-> OpenAPI drift as people read it: a line per pact with its verdict and where the document came from, each
 drift with the interaction, the JSON pointer, what the pact says and what the spec says; and JUnit, one case per
-interaction."""
+interaction, named and classed as pytest's drift items."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift
-from harness.report.junit import Case, write_junit
+from harness.report.junit import Case, item_classname, write_junit
 
 STYLE = {CLEAN: "green", DRIFT: "red", ERROR: "red", NOT_APPLICABLE: "yellow"}
 
@@ -48,23 +50,51 @@ def summary(results: list[PactDrift]) -> str:
     return f"{len(results)} pact(s): " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
 
 
-def write_drift_junit(results: list[PactDrift], file: Path) -> Path:
-    """One test case per interaction (per pact when it has none to check: an error or a not-applicable pact)."""
+def edge_name(result: PactDrift) -> str:
+    """`consumer->provider`, or the file's name when the pact cannot be read."""
+    return result.edge if result.labels or result.consumer != "?" else result.path.name
+
+
+def drift_case(result: PactDrift, label: str | None, name: str, classname: str = "") -> Case:
+    """The verdict of one interaction of a checked pact (`label`), or of the whole file (None: unreadable, no
+    interaction), for a pytest item and a JUnit case alike: passed (clean), failed (its drifts), skipped (not
+    applicable, with the reason) or error (the pact's error: no document, provider not in the topology)."""
+    index = result.labels.index(label) if label is not None and label in result.labels else None
+    if index is not None and index < len(result.interactions):
+        interaction = result.interactions[index]
+        if interaction.verdict == DRIFT:
+            return Case(classname, name, failure=f"{label}: {len(interaction.findings)} drift(s) from "
+                        f"{result.source}", details=_interaction_text(result, interaction))
+        return Case(classname, name, skipped=interaction.reason if interaction.verdict == NOT_APPLICABLE else None)
+    if result.verdict == NOT_APPLICABLE:
+        return Case(classname, name, skipped=result.reason)
+    if result.verdict == ERROR or (label is not None and index is None):
+        reason = result.reason or f"{result.path.name}: the drift check says nothing of interaction {label!r}"
+        return Case(classname, name, error=reason.splitlines()[0], details=result_text(result))
+    return Case(classname, name, failure=f"{result.edge}: drift" if result.verdict == DRIFT else None,
+                details=result_text(result) if result.verdict == DRIFT else "")
+
+
+def _interaction_text(result: PactDrift, interaction: Any) -> str:
+    """The head line of the pact and the drifts of one of its interactions."""
+    single = PactDrift(result.path, result.consumer, result.provider, DRIFT, source=result.source,
+                       interactions=[interaction])
+    return result_text(single)
+
+
+def write_drift_junit(results: list[PactDrift], file: Path, topology: Path) -> Path:
+    """The cases `pytest --pact-drift --junitxml` writes for its items, run from the current folder (`topology`: the
+    first topology file, under which the items are): one per interaction of a readable pact
+    (`drift[consumer->provider: DESCRIPTION]`), one per pact file that cannot be read or has no interaction
+    (`drift[consumer->provider]`); a pact's time is on its first case."""
+    from harness.report.contracts import item_name, item_names
+
+    classname = item_classname(topology, Path.cwd())
+    names = item_names([(result.path, edge_name(result)) for result in results])
     cases: list[Case] = []
     for result in results:
-        classname = f"drift.{result.provider}.{result.consumer}"
-        if result.verdict == ERROR or not result.interactions:
-            cases.append(Case(classname, result.path.name, result.seconds,
-                              error=result.reason if result.verdict == ERROR else None,
-                              skipped=result.reason if result.verdict == NOT_APPLICABLE else None))
-            continue
-        share = result.seconds / len(result.interactions)
-        for interaction in result.interactions:
-            details = "\n".join(f"at {f.pointer}\npact {f.pact_says}\nspec {f.spec_says} [{f.spec_pointer}]"
-                                for f in interaction.findings)
-            cases.append(Case(classname, interaction.description, share,
-                              failure=f"{len(interaction.findings)} drift(s) from {result.source}"
-                              if interaction.verdict == DRIFT else None,
-                              skipped=interaction.reason if interaction.verdict == NOT_APPLICABLE else None,
-                              details=details))
+        labels: list[str | None] = list(result.labels) or [None]
+        for index, label in enumerate(labels):
+            case = drift_case(result, label, item_name(names[result.path], label, "drift"), classname)
+            cases.append(dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0))
     return write_junit(file, "pact drift", cases)

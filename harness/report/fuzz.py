@@ -4,6 +4,7 @@ service's log lines of that request (its access line and traceback, harness.fuzz
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import textwrap
 from collections.abc import Iterable
@@ -102,27 +103,35 @@ def item_name(service: str, label: str) -> str:
     return f"fuzz[{service}]" if label == SERVICE_WIDE else f"fuzz[{service} {label}]"
 
 
+def fuzz_case(result: ServiceResult, label: str, name: str, classname: str = "", rerun: Rerun | None = None) -> Case:
+    """The verdict of one operation of a service's run (`label`; "stateful": its sequences; SERVICE_WIDE: the
+    service as a whole), for a pytest item and a JUnit case alike: an error when an error-kind finding is among its
+    findings, else a failure when a check failed, skipped when it is the stateful sequences and none ran (not a
+    pass), else passed. Each distinct finding appears once."""
+    mine = result.findings_for(label)
+    if not mine:
+        skipped = result.stateful_not_run if label == "stateful" else ""
+        return Case(classname, name, skipped=skipped or None)
+    message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine)
+    errors = any(finding.kind == "error" for finding in mine)
+    return Case(classname, name, error=message if errors else None, failure=None if errors else message,
+                details=findings_text(result, mine, rerun))
+
+
 def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None
                      ) -> Path:
     """The cases `pytest --fuzz --junitxml` writes for its items, run from the current folder (`topology`: the first
-    topology file, under which the items are; names: item_name): per service one for the service as a whole (its
-    base path, an engine error), one per operation, one for its stateful sequences (skipped when none ran: not a
-    pass), and a skipped one per written exclusion with its reason. A case with an error-kind finding is an
-    <error>, else a <failure> when a check failed. Each distinct finding appears once. A service's run time is on its
-    first case (operations are not timed apart); the suite's is their sum (services run one after another)."""
+    topology file, under which the items are; names: item_name; verdicts: fuzz_case): per service one for the
+    service as a whole (its base path, an engine error), one per operation, one for its stateful sequences, and a
+    skipped one per written exclusion with its reason. A service's run time is on its first case (operations are not
+    timed apart); the suite's is their sum (services run one after another)."""
     classname = item_classname(topology, Path.cwd())
     cases: list[Case] = []
     for result in results:
         for index, label in enumerate([SERVICE_WIDE, *result.operations, "stateful"]):
-            mine = result.findings_for(label)
-            errors = [f for f in mine if f.kind == "error"]
-            details = findings_text(result, mine, rerun) if mine else ""
-            message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine) if mine else None
-            skipped = result.stateful_not_run if label == "stateful" and not mine else None  # not a pass
-            cases.append(Case(classname, item_name(result.service, label), error=message if errors else None,
-                              failure=message if mine and not errors else None, details=details,
-                              skipped=skipped or None,
-                              seconds=result.seconds if index == 0 else 0.0))  # one run per service, not per case
+            case = fuzz_case(result, label, item_name(result.service, label), classname, rerun)
+            # one run per service, not per case
+            cases.append(dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0))
         cases += [Case(classname, item_name(result.service, f"excluded {check}"), skipped=f"excluded: {reason}")
                   for check, reason in result.excluded.items()]
     return write_junit(file, "fuzz", cases)

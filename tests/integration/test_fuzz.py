@@ -141,3 +141,35 @@ services:
                             env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert "FAILED buggy" in result.stderr, result.stderr
     assert (tmp_path / "called").read_text().startswith("http://127.0.0.1:")
+
+
+def junit_shapes(file: Path) -> list[tuple[str, str, str]]:
+    """(classname, name, outcome) of every JUnit case, sorted; an <error> counted as a failure (pytest reports what
+    fails in a test's call as a failure)."""
+    shapes = []
+    for case in ElementTree.parse(file).getroot().iter("testcase"):
+        outcome = next((tag for tag in ("failure", "error", "skipped") if case.find(tag) is not None), "passed")
+        shapes.append((case.get("classname", ""), case.get("name", ""), "failure" if outcome == "error" else outcome))
+    return sorted(shapes)
+
+
+def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.Pytester) -> None:
+    """`pytest --fuzz --junitxml` and `harness fuzz --junit` with one seed on a fresh topology, run from the project's
+    folder (pytest's rootdir): the same cases, named and classed as pytest's items, with the same outcomes."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "shop").mkdir()
+    topology = write_topology(pytester.path / "shop", (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-shapes-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "7",
+                                           "--fuzz-max-examples", "10", "--junitxml=pytest.xml")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", "7", "--max-examples", "10",
+                          "--junit", "cli.xml"], capture_output=True, text=True, timeout=300, cwd=pytester.path)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    from_pytest = junit_shapes(pytester.path / "pytest.xml")
+    assert junit_shapes(pytester.path / "cli.xml") == from_pytest
+    assert {(classname, name) for classname, name, _ in from_pytest} >= {
+        ("shop.topology.yaml", "fuzz[buggy]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
+        ("shop.topology.yaml", "fuzz[buggy stateful]")}
+    assert ("shop.topology.yaml", "fuzz[buggy GET /stats]", "failure") in from_pytest  # its planted bug

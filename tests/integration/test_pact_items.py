@@ -100,17 +100,19 @@ def verdicts(matrix: Path) -> list[tuple[str, str, str, str | None]]:
 
 def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_ends(pytester: pytest.Pytester) -> None:
     """The same pacts through `pytest --pact-verify --junitxml` and `harness verify --junit`, run from the project's
-    folder (pytest's rootdir, where its ini file is): the same test cases (classname, name, outcome; an excluded pact
-    too), and the contract matrix in the same place: reports/ of that folder, or beside the report page when one is
-    written."""
+    folder (pytest's rootdir, where its ini file is): the same test cases (classname, name, outcome: passed, failed,
+    an error verdict, an excluded pact), and the contract matrix in the same place: reports/ of that folder, or
+    beside the report page when one is written."""
     pytester.makeini("[pytest]\n")
     (pytester.path / "shop").mkdir()
+    empty = {"consumer": {"name": "mobile"}, "provider": {"name": "shop"}, "interactions": []}  # the Verifier refuses it
     topology = project(pytester.path / "shop", "shapes", False, {"web-frontend-shop.json": three_interactions(),
-                                                                 "kiosk.json": pact("legacy-kiosk", "shop", "items")})
+                                                                 "kiosk.json": pact("legacy-kiosk", "shop", "items"),
+                                                                 "mobile-shop.json": empty})
     matrix = pytester.path / "reports" / "contract-matrix.json"
 
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=pytest.xml")
-    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1, errors=1)
     from_pytest = shapes(pytester.path / "pytest.xml")
     edges = verdicts(matrix)
     assert f"matrix written to {Path('reports') / 'contract-matrix.json'}" in result.stdout.str()
@@ -118,11 +120,12 @@ def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_en
 
     cli = subprocess.run([HARNESS, "verify", "--topology", str(topology), "--junit", "cli.xml"],
                          capture_output=True, text=True, cwd=pytester.path)
-    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert cli.returncode == 3, cli.stdout + cli.stderr  # the Verifier's refusal: an environment error
     from_cli = shapes(pytester.path / "cli.xml")
     classname = "shop.topology.yaml"  # the topology file's path from the rootdir, `/` as `.`
     assert from_cli == from_pytest == sorted([
         (classname, "pact[legacy-kiosk->shop]", "skipped"),
+        (classname, "pact[mobile->shop]", "error"),
         (classname, "pact[web-frontend->shop: a request for open and closed orders]", "passed"),
         (classname, "pact[web-frontend->shop: a request for the item list]", "passed"),
         (classname, f"pact[web-frontend->shop: {MOTD}]", "failure")])
@@ -131,6 +134,6 @@ def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_en
 
     page = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--topology-report",
                                          "pages/run.html")
-    page.assert_outcomes(passed=2, failed=1, skipped=1)
+    page.assert_outcomes(passed=2, failed=1, skipped=1, errors=1)
     assert verdicts(pytester.path / "pages" / "contract-matrix.json") == edges
     assert not matrix.exists()  # beside the page, as `harness verify --report pages/run.html` writes it

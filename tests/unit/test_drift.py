@@ -220,8 +220,9 @@ def test_cli_exit_codes_output_and_junit(tmp_path: Path, capsys: pytest.CaptureF
     assert "DRIFT gateway->dataservice" in capsys.readouterr().out
     root = ElementTree.parse(tmp_path / "drift.xml").getroot()
     failed = [case.get("name") for case in root if case.find("failure") is not None]
-    assert sorted(failed) == ["a request for the runs of user 1 in March 2026",
-                              "a request for the runs of user 999 in March 2026", "a request for user 999"]
+    assert sorted(failed) == ["drift[gateway->dataservice: a request for the runs of user 1 in March 2026]",
+                              "drift[gateway->dataservice: a request for the runs of user 999 in March 2026]",
+                              "drift[gateway->dataservice: a request for user 999]"]
 
     assert main(["drift", "--topology", str(RUNNERLY), "--provider", "nobody"]) == 2
     assert "error: no pact in " in capsys.readouterr().err
@@ -249,9 +250,9 @@ def test_junit_is_valid_xml_whatever_the_pact_holds(tmp_path: Path) -> None:
     (pacts / "web-catalog.json").write_text(json.dumps(pact))
     results = list(check_topology(load_topology(DRIFT_INPUTS / "topology-openapi30.yaml"), pacts))
     assert results[0].verdict == DRIFT
-    root = ElementTree.parse(write_drift_junit(results, tmp_path / "out.xml")).getroot()
-    assert [case.get("name") for case in root if case.find("failure") is not None] == ["a new product [31m<red> & more"
-                                                                                       .replace("[31m", "")]
+    root = ElementTree.parse(write_drift_junit(results, tmp_path / "out.xml", tmp_path / "topology.yaml")).getroot()
+    assert [case.get("name") for case in root if case.find("failure") is not None] == [
+        "drift[web->catalog: a new product <red> & more]"]
 
 
 def test_v3_and_v4_shapes_and_a_message_next_to_http_interactions(tmp_path: Path) -> None:
@@ -289,3 +290,47 @@ def test_v3_and_v4_shapes_and_a_message_next_to_http_interactions(tmp_path: Path
     assert [(i.verdict, i.reason) for i in v4_result.interactions] == [
         (CLEAN, ""),
         (NOT_APPLICABLE, "a Asynchronous/Messages interaction has no HTTP request to check against OpenAPI")]
+
+
+def shapes(file: Path) -> list[tuple[str, str, str]]:
+    """(classname, name, outcome) of every JUnit case, sorted."""
+    cases = ElementTree.parse(file).getroot().iter("testcase")
+    return sorted((case.get("classname", ""), case.get("name", ""),
+                   next((tag for tag in ("failure", "error", "skipped") if case.find(tag) is not None), "passed"))
+                  for case in cases)
+
+
+def test_one_drift_verdict_has_one_junit_shape_from_both_front_ends(pytester: pytest.Pytester) -> None:
+    """`pytest --pact-drift --junitxml` and `harness drift --junit` from the project's folder (pytest's rootdir): the
+    same cases, one per interaction (clean: passed, drift: failure, message: skipped) and one per pact that cannot be
+    read (error: pytest errors its item at setup, `harness drift` writes an <error>)."""
+    pytester.makeini("[pytest]\n")
+    shop = pytester.path / "shop"
+    (shop / "pacts").mkdir(parents=True)
+    for name in ("topology-openapi30.yaml", "catalog-openapi30.yaml"):
+        shutil.copy(DRIFT_INPUTS / name, shop / name)
+    pact = json.loads((DRIFT_INPUTS / "pacts" / "web-catalog.json").read_text())
+    pact["interactions"][1]["response"]["body"]["colour"] = "red"  # the spec has no such property: a drift
+    (shop / "pacts" / "web-catalog.json").write_text(json.dumps(pact))
+    message = {"consumer": {"name": "web"}, "provider": {"name": "catalog"}, "metadata": {"pactSpecification":
+               {"version": "3.0.0"}}, "messages": [{"description": "a price change", "contents": {"id": 10}}]}
+    (shop / "pacts" / "web-catalog-messages.json").write_text(json.dumps(message))
+    (shop / "pacts" / "broken.json").write_text("{not json")
+    topology = shop / "topology-openapi30.yaml"
+
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-drift", "--junitxml=pytest.xml",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1, errors=1, skipped=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(pytester.path)
+        assert main(["drift", "--topology", str(topology), "--junit", "cli.xml"]) == 2  # an unreadable pact
+    classname = "shop.topology-openapi30.yaml"
+    expected = sorted([  # two pacts of one pair: the file names tell their cases apart, as for pact items
+        (classname, "drift[broken.json]", "error"),
+        (classname, "drift[web->catalog web-catalog.json: a new product]", "failure"),
+        (classname, "drift[web->catalog web-catalog.json: a request for a missing product]", "passed"),
+        (classname, "drift[web->catalog web-catalog.json: a request for product 10]", "passed"),
+        (classname, "drift[web->catalog web-catalog-messages.json: a price change]", "skipped")])
+    assert shapes(pytester.path / "cli.xml") == shapes(pytester.path / "pytest.xml") == expected
+    assert "ERROR shop/topology-openapi30.yaml::drift[broken.json] - " in result.stdout.str()  # one line, no traceback
+    assert "Traceback" not in result.stdout.str()

@@ -42,7 +42,7 @@ def check_pact(topology: TopologySpec, file: Path, documents: dict[str, Document
 
 def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document | OpenAPIUnavailable],
            fetch: Callable[[str, str], tuple[str, str]] | None) -> PactDrift:
-    result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR)
+    result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR, labels=[label for label, _ in pact.labels()])
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
     if provider is None:
         result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"

@@ -38,8 +38,10 @@ class PactDrift:
     verdict: str  # clean | drift | error | not applicable
     reason: str = ""  # for error and not applicable
     source: str = ""  # where the OpenAPI document came from
-    interactions: list[InteractionDrift] = field(default_factory=list)
+    interactions: list[InteractionDrift] = field(default_factory=list)  # checked: in the pact's order
     seconds: float = 0.0
+    labels: list[str] = field(default_factory=list)  # the pact's interactions as PactFile.labels names them, in
+    # order ([] when unreadable): a pytest item and a JUnit case each
 
     @property
     def edge(self) -> str:

@@ -35,6 +35,7 @@ class DriftRun:
         self.fetch = fetch
         self.documents: dict[str, Document | OpenAPIUnavailable] = {}  # provider -> its document, or why it has none
         self.results: list[PactDrift] = []  # in the order reached
+        self._by_file: dict[Path, PactDrift] = {}
 
     @property
     def folder(self) -> Path:
@@ -63,10 +64,17 @@ class DriftRun:
         return chosen
 
     def check(self, file: Path, fetch: Fetch | None = None) -> PactDrift:
-        """The verdict of one pact file (`fetch`: this call's, e.g. from a topology started since)."""
-        result = check_pact(self.spec, file, self.documents, fetch or self.fetch)
-        self.results.append(result)
-        return result
+        """The verdict of one pact file, checked the first time it is asked for (`fetch`: this call's, e.g. from a
+        topology started since); the same verdict every later time."""
+        if file not in self._by_file:
+            self.add(check_pact(self.spec, file, self.documents, fetch or self.fetch))
+        return self._by_file[file]
+
+    def add(self, result: PactDrift) -> None:
+        """A verdict reached here, or by another pytest-xdist worker (the first verdict of a file counts)."""
+        if result.path not in self._by_file:
+            self._by_file[result.path] = result
+            self.results.append(result)
 
     def run(self) -> Iterator[PactDrift]:
         """The verdict of every pact file, in file order (files() raises first)."""
