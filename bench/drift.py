@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from harness.contracts.drift import check_topology
-from harness.spec.loader import load_topology
+from harness.model.loader import load_topology
 
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 HARNESS = Path(sys.executable).parent / "harness"
@@ -52,7 +52,7 @@ def main() -> None:
         subprocess.run([str(HARNESS), "drift", "--topology", str(RUNNERLY)], check=True, capture_output=True)
 
     def startup() -> None:
-        subprocess.run([sys.executable, "-c", "import harness.cli, harness.contracts.drift, harness.spec.loader, "
+        subprocess.run([sys.executable, "-c", "import harness.cli, harness.contracts.drift, harness.model.loader, "
                                            "harness.report.drift, openapi_core, jsonschema_path, werkzeug"], check=True)
 
     def peer() -> None:

@@ -5,7 +5,7 @@
 For each interpreter (default: this one; `make bench-overhead` passes a venv with the core only, then the venv with
 [all,dev]) one trivial test file is run, interleaved round by round, as:
     bare        PYTEST_DISABLE_PLUGIN_AUTOLOAD=1: pytest with no installed plugin at all (the peer)
-    topology    the same plus only this plugin (-p harness.pytest_plugin): what the plugin itself costs
+    topology    the same plus only this plugin (-p harness.pytest): what the plugin itself costs
     installed   an ordinary run: every installed plugin loads (with [all]: pact-python's, hypothesis' and
                 schemathesis' own pytest plugins too)
     opted-out   installed, with `-p no:schemathesis -p no:hypothesispytest -p no:pact` (what a project that does not
@@ -28,7 +28,7 @@ from pathlib import Path
 OPT_OUT = ["-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:pact"]
 VARIANTS: dict[str, tuple[list[str], dict[str, str]]] = {
     "bare": ([], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
-    "topology": (["-p", "harness.pytest_plugin"], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
+    "topology": (["-p", "harness.pytest"], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
     "installed": ([], {}),
     "opted-out": (OPT_OUT, {}),
 }

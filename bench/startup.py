@@ -30,10 +30,10 @@ from pathlib import Path
 import docker
 
 from harness import Topology, load_topology, ready, topology
+from harness.model.compose_cli import compose_binary
+from harness.model.topology import TopologySpec
 from harness.runtime.probes import _tcp_accepts
 from harness.runtime.topology import StartEvent
-from harness.spec.compose_cli import compose_binary
-from harness.spec.model import TopologySpec
 
 IMAGE = "redis:7"
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"

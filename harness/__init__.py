@@ -12,7 +12,7 @@ The public door: everything here is stable API; modules below are private. Names
 pytest plugin (imported by every pytest run) costs nothing without --topology.
 
 Stages, in the order data flows (each stage's __init__ says what it may import):
-    spec/ -> runtime/ -> contracts/, fuzz/ -> report/ -> cli.py, pytest_plugin/
+    model/ -> runtime/ -> contracts/, fuzz/ -> report/ -> cli/, pytest/
 """
 
 from __future__ import annotations
@@ -24,39 +24,40 @@ from harness import errors as _errors
 
 if TYPE_CHECKING:  # `X as X`: re-exported, for the type checkers of code that uses harness (py.typed)
     from harness.errors import *  # noqa: F403
+    from harness.model import ready as ready
+    from harness.model.builder import TopologyBuilder as TopologyBuilder
+    from harness.model.builder import topology as topology
+    from harness.model.loader import load_topology as load_topology
+    from harness.model.plan import StartPlan as StartPlan
+    from harness.model.service import AuthSpec as AuthSpec
+    from harness.model.service import BuildSpec as BuildSpec
+    from harness.model.service import ContainerFile as ContainerFile
+    from harness.model.service import FuzzSpec as FuzzSpec
+    from harness.model.service import Healthcheck as Healthcheck
+    from harness.model.service import HttpCheck as HttpCheck
+    from harness.model.service import Mount as Mount
+    from harness.model.service import ReadyProbe as ReadyProbe
+    from harness.model.service import ServiceSpec as ServiceSpec
+    from harness.model.service import Ulimit as Ulimit
+    from harness.model.service import VolumeMount as VolumeMount
+    from harness.model.topology import ContractsSpec as ContractsSpec
+    from harness.model.topology import TopologySpec as TopologySpec
     from harness.runtime.service import ExecResult as ExecResult
     from harness.runtime.service import Service as Service
     from harness.runtime.topology import StartEvent as StartEvent
     from harness.runtime.topology import Topology as Topology
-    from harness.spec import ready as ready
-    from harness.spec.builder import TopologyBuilder as TopologyBuilder
-    from harness.spec.builder import topology as topology
-    from harness.spec.loader import load_topology as load_topology
-    from harness.spec.model import AuthSpec as AuthSpec
-    from harness.spec.model import BuildSpec as BuildSpec
-    from harness.spec.model import ContainerFile as ContainerFile
-    from harness.spec.model import ContractsSpec as ContractsSpec
-    from harness.spec.model import FuzzSpec as FuzzSpec
-    from harness.spec.model import Healthcheck as Healthcheck
-    from harness.spec.model import HttpCheck as HttpCheck
-    from harness.spec.model import Mount as Mount
-    from harness.spec.model import ReadyProbe as ReadyProbe
-    from harness.spec.model import ServiceSpec as ServiceSpec
-    from harness.spec.model import TopologySpec as TopologySpec
-    from harness.spec.model import Ulimit as Ulimit
-    from harness.spec.model import VolumeMount as VolumeMount
-    from harness.spec.plan import StartPlan as StartPlan
 
 _WHERE = {
-    "load_topology": "harness.spec.loader",
-    "topology": "harness.spec.builder", "TopologyBuilder": "harness.spec.builder",
-    "ready": None,  # the module harness.spec.ready
-    "TopologySpec": "harness.spec.model", "ServiceSpec": "harness.spec.model", "BuildSpec": "harness.spec.model",
-    "ReadyProbe": "harness.spec.model", "HttpCheck": "harness.spec.model", "Mount": "harness.spec.model",
-    "AuthSpec": "harness.spec.model", "ContractsSpec": "harness.spec.model", "FuzzSpec": "harness.spec.model",
-    "Healthcheck": "harness.spec.model", "VolumeMount": "harness.spec.model", "ContainerFile": "harness.spec.model",
-    "Ulimit": "harness.spec.model",  # the model classes the builder's keywords take, beside plain dicts
-    "StartPlan": "harness.spec.plan",
+    "load_topology": "harness.model.loader",
+    "topology": "harness.model.builder", "TopologyBuilder": "harness.model.builder",
+    "ready": None,  # the module harness.model.ready
+    "TopologySpec": "harness.model.topology", "ContractsSpec": "harness.model.topology",
+    "ServiceSpec": "harness.model.service", "BuildSpec": "harness.model.service", "ReadyProbe": "harness.model.service",
+    "HttpCheck": "harness.model.service", "Mount": "harness.model.service", "AuthSpec": "harness.model.service",
+    "FuzzSpec": "harness.model.service", "Healthcheck": "harness.model.service", "VolumeMount": "harness.model.service",
+    # the model classes the builder's keywords take, beside plain dicts
+    "ContainerFile": "harness.model.service", "Ulimit": "harness.model.service",
+    "StartPlan": "harness.model.plan",
     "Topology": "harness.runtime.topology", "StartEvent": "harness.runtime.topology",
     "Service": "harness.runtime.service", "ExecResult": "harness.runtime.service",
 }
@@ -68,7 +69,7 @@ def __getattr__(name: str) -> Any:
     if name in _ERRORS or name == "SpecUnavailable":  # the latter: a deprecated alias of OpenAPIUnavailable
         return getattr(_errors, name)
     if name == "ready":
-        return importlib.import_module("harness.spec.ready")
+        return importlib.import_module("harness.model.ready")
     if (module := _WHERE.get(name)) is not None:
         return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """The optional parts of pytest-topology (`pip install 'pytest-topology[contracts]'`, `[fuzz]`, `[all]`): which
-module each needs, and one clear error when it is missing. Used by the front-ends (cli.py, pytest_plugin/) before
+module each needs, and one clear error when it is missing. Used by the front-ends (cli/, pytest/) before
 they import a stage that needs an extra; nothing is imported here, only looked up.
 """
 

@@ -32,7 +32,7 @@ def _stamp(name: str) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     _stamp("configured")
-    import harness.pytest_plugin as plugin
+    import harness.pytest as plugin
 
     check = plugin._restore_topologies
 

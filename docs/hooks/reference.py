@@ -105,7 +105,7 @@ class Key:
 def topology_keys() -> list[Key]:
     """Every key the model accepts, depth first from `TopologySpec`; each nested model is listed once, where it is
     first met (a Healthcheck's keys under services.NAME.healthcheck, ...)."""
-    from harness.spec.model import TopologySpec
+    from harness.model.topology import TopologySpec
 
     return list(_keys(TopologySpec, "", set()))
 
@@ -178,7 +178,7 @@ def _first_paragraph(model: type) -> str:
 
 
 def topology_keys_reference() -> str:
-    from harness.spec.compose import MAPPED
+    from harness.model.compose import MAPPED
 
     out = ["| key | type | default | in a compose file | what it is |", "|---|---|---|---|---|"]
     for key in topology_keys():
@@ -187,7 +187,7 @@ def topology_keys_reference() -> str:
     return "\n".join(out) + "\n"
 
 
-# service keys a compose file gives through Compose's own keys (harness/spec/compose.py maps them)
+# service keys a compose file gives through Compose's own keys (harness/model/compose.py maps them)
 _FROM_COMPOSE = {
     "aliases": "`networks: {default: {aliases}}`, `container_name`",
     "mounts": "bind mounts of `volumes:`; `secrets:`/`configs:` with a `file:`",

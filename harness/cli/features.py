@@ -15,10 +15,10 @@ from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
     from harness.fuzz.results import ServiceResult
+    from harness.model.topology import TopologySpec
     from harness.report.fuzz import Rerun
     from harness.report.page import RunRecorder
     from harness.runtime.topology import Progress
-    from harness.spec.model import TopologySpec
 
 
 def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:

@@ -17,8 +17,8 @@ from harness.options import ResolvedOptions
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
     import docker
 
+    from harness.model.topology import TopologySpec
     from harness.runtime.labels import Run
-    from harness.spec.model import TopologySpec
 
 
 def load(options: ResolvedOptions, err: Console) -> TopologySpec:
@@ -39,7 +39,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
         topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
     else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
-        err.print(f"starting topology {spec.project} from {' '.join(map(str, options.topology.files))}")
+        err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
             topology = Topology.start(spec, progress=progress, shared=True)
     try:
@@ -214,14 +214,14 @@ def _shown(file: str) -> str:
 def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     import docker.errors
 
+    from harness.model.secrets import Masker, secret_values
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
-    from harness.spec.secrets import Masker, secret_values
 
     file = project = spec = None
     if options.topology.files:
         spec = load(options, err)
-        file, project = spec.identity, spec.project
+        file, project = spec.identity, spec.name
     client = connect()
     runs = L.find_runs(client, file)
     if file:
@@ -268,10 +268,10 @@ def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:
     spec = options.topology.load()
     topology = Topology.attach(spec)
     if topology is None:
-        raise TopologyNotRunning(f"topology {spec.project} is not running; start it with "
+        raise TopologyNotRunning(f"topology {spec.name} is not running; start it with "
                                  f"`{options.topology.command('harness up --detach')}` first")
     if options.clear:
-        print_faults(topology.faults.clear(), out, f"removed from topology {spec.project}:")
+        print_faults(topology.faults.clear(), out, f"removed from topology {spec.name}:")
         return 0
     if consumer:
         edge = topology.faults.edge(consumer, provider)
@@ -283,13 +283,13 @@ def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:
         if options.delay is not None:
             added.append(edge.delay(options.delay, options.jitter))
         print_faults([a.fault for a in added], out, "added:")
-    print_faults(topology.faults.active(), out, f"faults in place in topology {spec.project} "
+    print_faults(topology.faults.active(), out, f"faults in place in topology {spec.name} "
                                                  f"(remove: {options.topology.command('harness fault')} --clear):")
     return 0
 
 
 def _graph(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.spec.plan import StartPlan
+    from harness.model.plan import StartPlan
 
     plan = StartPlan.from_spec(load(options, err))
     if options.format in ("text", "both"):

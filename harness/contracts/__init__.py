@@ -1,7 +1,7 @@
 """contracts: Pact against a running Topology: consumer-side recording (for the `pact` fixture), pact files, provider
 states and message producers, verification, the edge matrix as data. Returns results; never prints.
 
-May import: harness.errors, harness.spec, harness.runtime, harness.contracts, pact-python, openapi-core
+May import: harness.errors, harness.model, harness.runtime, harness.contracts, pact-python, openapi-core
 (drift/adapter.py only), the standard library.
 """
 

@@ -45,7 +45,7 @@ def _elsewhere(table: dict[tuple[str, str], Any], key: str, spec: Any) -> str:
     if not strays:
         return ""
     near = difflib.get_close_matches(strays[0], list(spec.services), n=1)
-    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.project}'"
+    return (f": one is registered for provider {strays[0]!r}, which is not a service of topology '{spec.name}'"
             + (f" (did you mean {near[0]!r}?)" if near else f"; services: {', '.join(spec.services)}"))
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.contracts.names import mapping_hint
 from harness.contracts.results import PactResult
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded") or "no pact"
 

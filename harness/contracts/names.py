@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 
 def service_for(spec: TopologySpec, name: str) -> str | None:

@@ -18,8 +18,8 @@ from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MalformedPact, PactInputProblems, StatesModuleError
+from harness.model.topology import ExcludedPact, TopologySpec
 from harness.runtime.topology import Topology
-from harness.spec.model import ExcludedPact, TopologySpec
 
 Source = PactFile | UnreadablePact
 

@@ -7,6 +7,6 @@ base paths), schema (a service's document loaded, its operations), engine (the a
 schemathesis.engine), auth (client_credentials, headers, hook), results (the harness's own data), logs (a finding's
 own lines in the service's log).
 
-May import: harness.errors, harness.spec, harness.runtime, harness.fuzz, schemathesis, hypothesis, requests, yaml,
+May import: harness.errors, harness.model, harness.runtime, harness.fuzz, schemathesis, hypothesis, requests, yaml,
 the standard library.
 """

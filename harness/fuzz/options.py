@@ -15,7 +15,8 @@ from pathlib import Path
 from harness.errors import NothingToFuzz
 from harness.fuzz.auth import check_auth
 from harness.fuzz.engine import st_run_defaults
-from harness.spec.model import ServiceSpec, TopologySpec
+from harness.model.service import ServiceSpec
+from harness.model.topology import TopologySpec
 
 MODES = ("positive", "negative", "all")
 
@@ -61,8 +62,8 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
     if unknown or not names:
         with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
-        what = (f"{', '.join(unknown)}: not a service of topology {spec.project} with `openapi:`" if unknown
-                else f"no service of topology {spec.project} declares `openapi:`")
+        what = (f"{', '.join(unknown)}: not a service of topology {spec.name} with `openapi:`" if unknown
+                else f"no service of topology {spec.name} declares `openapi:`")
         raise NothingToFuzz(f"nothing to fuzz: {what} (services with one: {with_spec})", unknown=unknown)
     for name in names:
         check_auth(spec.services[name], name)

@@ -13,9 +13,9 @@ from harness.fuzz.logs import attach_log
 from harness.fuzz.options import DEFAULTS, FuzzOptions, checks_for, default_cache_dir, mode_for, phases_for
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.fuzz.schema import declared_base_path, load_schema, operations_of
+from harness.model.secrets import Masker
+from harness.model.topology import TopologySpec
 from harness.runtime.topology import Topology
-from harness.spec.model import TopologySpec
-from harness.spec.secrets import Masker
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from harness.fuzz.logs import attach_log
 from harness.fuzz.options import DEFAULTS, FuzzOptions, default_cache_dir, fuzz_targets, refuse_unknown_names
 from harness.fuzz.results import ServiceResult
 from harness.fuzz.service import TopologyView, fuzz_service
+from harness.model.topology import TopologySpec
 from harness.runtime.topology import Topology
-from harness.spec.model import TopologySpec
 
 
 def prepare_runs(names: list[str], options: FuzzOptions = DEFAULTS) -> None:

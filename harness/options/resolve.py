@@ -16,7 +16,7 @@ from harness.options.table import CLI, Option, flags, options
 
 if TYPE_CHECKING:
     from harness.fuzz.options import FuzzOptions
-    from harness.spec.model import TopologySpec
+    from harness.model.topology import TopologySpec
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class TopologyOptions:
     ini_image_substitutes: tuple[str, ...] = ()
 
     def load(self) -> TopologySpec:
-        """The topology of these options. Raises what harness.spec.loader.load_topology raises."""
-        from harness.spec.loader import load_topology, parse_substitutes
+        """The topology of these options. Raises what harness.model.loader.load_topology raises."""
+        from harness.model.loader import load_topology, parse_substitutes
 
         substitutes = {**parse_substitutes(self.ini_image_substitutes, "ini image_substitutes"),
                        **parse_substitutes(self.image_substitutes)}

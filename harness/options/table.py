@@ -1,6 +1,6 @@
 """Every option of pytest-topology, once: its name, type, default, help, CLI flag(s) and commands, pytest flag, ini
 key and validator. `harness --help`, every `harness COMMAND --help`, `pytest --help` and the ini keys are generated
-from OPTIONS (harness.cli.parser, harness.pytest_plugin.options).
+from OPTIONS (harness.cli.parser, harness.pytest.options).
 
 The naming rule: an option that exists in both front-ends has the same name in both, except that under its own
 command (`harness fuzz`, `harness verify|drift`) the feature's prefix is dropped: pytest `--fuzz-seed` is `harness

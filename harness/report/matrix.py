@@ -20,7 +20,7 @@ from harness.contracts.matrix import Edge, edge_matrix
 if TYPE_CHECKING:
     from harness.contracts.drift.results import PactDrift
     from harness.contracts.results import PactResult
-    from harness.spec.model import TopologySpec
+    from harness.model.topology import TopologySpec
 
 STYLE = {"verified": "green", "failed": "red", "error": "red", "excluded": "cyan", "no pact": "yellow"}
 COLOUR = {"verified": "#c8f7c5", "failed": "#f7c5c5", "error": "#f7a8a8", "excluded": "#c5e8f7", "no pact": "#f7efc5"}
@@ -174,7 +174,7 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     were written). A run where every pact is excluded verified nothing: the files are left as the last run that
     verified wrote them, and the line says so."""
     edges = edge_matrix(spec, pacts, drift)
-    title = f"contracts of topology {spec.project}"
+    title = f"contracts of topology {spec.name}"
     text = matrix_text(edges, title, width=width)
     if not any(result.verdict != "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contracts.matrix import Edge, edge_matrix
 from harness.fuzz.results import ServiceResult
+from harness.model.secrets import Masker, environment_of, without_url_passwords
+from harness.model.topology import TopologySpec
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
-from harness.spec.model import TopologySpec
-from harness.spec.secrets import Masker, environment_of, without_url_passwords
 
 if TYPE_CHECKING:
     from harness.report.fuzz import Rerun

@@ -27,8 +27,8 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.engine_source import resolve_engine
-from harness.spec.model import ContainerFile, ServiceSpec, VolumeMount
-from harness.spec.model import Mount as SpecMount
+from harness.model.service import ContainerFile, ServiceSpec, VolumeMount
+from harness.model.service import Mount as SpecMount
 
 NANOSECONDS = 1_000_000_000
 

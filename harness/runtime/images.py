@@ -20,13 +20,14 @@ import docker.utils
 
 from harness.engine_source import hub_image_prefix
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
+from harness.model.service import BuildSpec
+from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
 from harness.runtime.engine import project_script
 from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
-from harness.spec.model import BuildSpec, TopologySpec
 
 BUILD_LOG_TAIL = 50
 SUBSTITUTE_FOR = f"{PREFIX}.substitute-for"  # on an alias image: the name it stands in for (harness prune removes it)

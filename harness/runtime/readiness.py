@@ -13,8 +13,8 @@ import docker.errors
 import urllib3.exceptions
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
+from harness.model.service import ReadyProbe
 from harness.runtime.probes import probe_once
-from harness.spec.model import ReadyProbe
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service

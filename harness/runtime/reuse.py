@@ -15,6 +15,8 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import HarnessError
+from harness.model.plan import restarted_by
+from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
@@ -24,8 +26,6 @@ from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_changes, run_difference
 from harness.runtime.starter import Starter, run_start
 from harness.runtime.topology import Progress, Topology
-from harness.spec.model import TopologySpec
-from harness.spec.plan import restarted_by
 
 
 @contextmanager
@@ -40,20 +40,20 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         difference = run_difference(client, spec, run) if run is not None else None
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
-            say(f"using the running topology {spec.project} (run {run.run_id})")
+            say(f"using the running topology {spec.name} (run {run.run_id})")
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
         elif run is not None and difference is not None and run.kept and L.started_fully(client, run.run_id):
             found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
         elif run is not None:
-            say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+            say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
                 f"{spec.identity} ({'; '.join(changes)}): "
                 + ("restarting it" if run.kept else "starting a new one beside it"))
             if run.kept:
                 L.remove_run(client, run.run_id)
                 found = Topology.start(spec, progress=progress, keep=True)
-                say(f"restarted topology {spec.project} (run {found.run_id}); it stays running")
+                say(f"restarted topology {spec.name} (run {found.run_id}); it stays running")
         else:
-            say(f"starting topology {spec.project} from {spec.identity} (`harness up --detach` first to reuse one)")
+            say(f"starting topology {spec.name} from {spec.identity} (`harness up --detach` first to reuse one)")
     if found is not None:
         with using:
             yield found
@@ -71,7 +71,7 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
         return None
     changes = run_changes(client, spec, run)
     if changes:
-        say(f"the running topology {spec.project} (run {run.run_id}) was started from another version of "
+        say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
             f"{spec.identity}: {'; '.join(changes)}")
         return None
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
@@ -83,32 +83,32 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
     client = connect()
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
-        kept = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.kept]
+        kept = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.name and run.kept]
         if kept:
             difference = run_difference(client, spec, kept[0])
             changes = difference.lines()
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
-                say(f"reusing the running topology {spec.project} (run {kept[0].run_id})")
+                say(f"reusing the running topology {spec.name} (run {kept[0].run_id})")
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
                 topology.reused = True
                 unready = None if started else finish_start(topology, say)
                 if unready is None:
                     return topology
-                say(f"the kept topology {spec.project} (run {kept[0].run_id}) is not ready ({unready}): "
+                say(f"the kept topology {spec.name} (run {kept[0].run_id}) is not ready ({unready}): "
                     "restarting it")
             elif started and len(kept) == 1:  # as `docker compose up`: only what changed is replaced
                 return update(spec, client, kept[0], difference, progress, say)
             elif all(c.startswith("not running:") for c in changes) and not started:
-                say(f"the kept topology {spec.project} (run {kept[0].run_id}) did not finish its start (the "
+                say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "
                     f"session that started it ended first; {'; '.join(changes)}): restarting it")
             else:
-                say(f"the kept topology {spec.project} (run {kept[0].run_id}) was started from another version "
+                say(f"the kept topology {spec.name} (run {kept[0].run_id}) was started from another version "
                     f"of {spec.identity} ({'; '.join(changes)}): restarting it")
             for run in kept:
                 L.remove_run(client, run.run_id)
         else:
-            say(f"starting topology {spec.project} from {spec.identity}; it stays running for the next session")
+            say(f"starting topology {spec.name} from {spec.identity}; it stays running for the next session")
         return Topology.start(spec, progress=progress, keep=True, owner=owner)
 
 
@@ -124,7 +124,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
         its data), still kept and marked as started.
     """
-    say(f"the kept topology {spec.project} (run {run.run_id}) was started from another version of {spec.identity}: "
+    say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     replaced = {*difference.changed, *difference.removed}
     restarting = restarted_by(spec, replaced)
@@ -147,7 +147,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
                           inherited=inherited),
                   undo=lambda: undo_update(topology, labels, kept, holding))
     except BaseException:
-        say(f"the update of topology {spec.project} (run {run.run_id}) did not finish: what it started was "
+        say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
             f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
             f"fix the file and start again, or remove it: harness down "
             f"{' '.join('--topology ' + file for file in spec.identity.split(','))})")
@@ -159,7 +159,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
     done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
-    say(f"updated topology {spec.project} (run {run.run_id}): {'; '.join(done)}; it stays running")
+    say(f"updated topology {spec.name} (run {run.run_id}): {'; '.join(done)}; it stays running")
     return topology
 
 
@@ -186,7 +186,7 @@ def finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
     """A kept run whose start did not finish (its session ended first): wait for each running service with a
     probe, as its start would have (its `timeout`). What `restore` starts again waits for itself. Returns None
     when every one is ready (the run is then marked as started), else why not (the first error's first line)."""
-    say(f"topology {topology.spec.project} (run {topology.run_id}) has no mark that its start finished (the session "
+    say(f"topology {topology.spec.name} (run {topology.run_id}) has no mark that its start finished (the session "
         "that started it ended while starting it, or an older harness started it): waiting for its services to "
         "be ready")
     waiting = [service for service in topology if service.spec.probe is not None and not service.spec.job
@@ -223,7 +223,7 @@ def _anonymous_volumes(containers: list[Container]) -> dict[str, list[MountRef]]
 def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
     """The newest live run of `spec`'s topology (same resolved file and same name) that other sessions may use: one
     of `harness up` or a kept one, never another session's own (a pytest run stops services and removes it)."""
-    runs = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.project and run.shared]
+    runs = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.name and run.shared]
     return runs[0] if runs else None
 
 

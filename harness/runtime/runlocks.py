@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 
 @contextmanager
@@ -19,7 +19,7 @@ def deciding(spec: TopologySpec, say: Callable[[str], None]) -> Iterator[None]:
     """One process at a time decides whether the kept run of a file is used, replaced or started, and starts it:
     two sessions at the same moment would otherwise take each other's run, still starting, for one of an older
     version and remove it. A lock file per topology file (flock: released if the holder dies)."""
-    with _locked(spec, "kept", f"waiting for another session that is starting or checking topology {spec.project}",
+    with _locked(spec, "kept", f"waiting for another session that is starting or checking topology {spec.name}",
                  say):
         yield  # closing the file releases the lock
 
@@ -28,7 +28,7 @@ def using_kept_run(spec: TopologySpec, say: Callable[[str], None]) -> IO[str]:
     """Hold the kept run of `spec`'s file for one session (pytest --topology-reuse) until the returned file is closed:
     another session reusing it waits. It would otherwise put back, under this session's test, a service that test
     stopped on purpose, or replace the run under its tests (flock: released if the holder dies)."""
-    return _locked(spec, "using", f"waiting for another session that uses the kept topology {spec.project} (one "
+    return _locked(spec, "using", f"waiting for another session that uses the kept topology {spec.name} (one "
                                   "session at a time reuses a kept run)", say)
 
 
@@ -44,7 +44,7 @@ def closed_on_error(handle: IO[str]) -> Iterator[None]:
 def _lock_file(spec: TopologySpec, kind: str) -> Path:
     folder = Path(tempfile.gettempdir()) / "pytest-topology"
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(f"{spec.identity}\0{spec.project}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{spec.identity}\0{spec.name}".encode()).hexdigest()[:16]
     return folder / f"{kind}-{key}.lock"
 
 

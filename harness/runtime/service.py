@@ -11,10 +11,10 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, PortNotPublished, TopologyNotRunning
+from harness.model.service import ServiceSpec
 from harness.runtime import readiness
 from harness.runtime.probes import url_host
 from harness.runtime.readiness import FULL_ID
-from harness.spec.model import ServiceSpec
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Edge

@@ -11,10 +11,11 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from harness.model.service import CONTAINER_KEYS, ServiceSpec
+from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.buildcontext import copy_digest
 from harness.runtime.images import content_tag, planned_builds, substitute
-from harness.spec.model import CONTAINER_KEYS, ServiceSpec, TopologySpec
 
 # the parts of a signature, in the order a message names them: what a container is started from
 SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files")

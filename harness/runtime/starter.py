@@ -23,6 +23,9 @@ import docker.errors
 
 from harness.engine_source import resolve_engine
 from harness.errors import DockerError, HarnessError, RemoteMount
+from harness.model.plan import StartPlan
+from harness.model.secrets import Masker
+from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
@@ -39,9 +42,6 @@ from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
-from harness.spec.model import TopologySpec
-from harness.spec.plan import StartPlan
-from harness.spec.secrets import Masker
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     _refuse_remote_binds(spec)
     L.remove_leftovers(client)
     run_id = uuid.uuid4().hex[:10]
-    run_labels = L.run_labels(run_id, spec.project, spec.identity, keep, owner, shared)
+    run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
     topology = Topology(spec, client, run_id, keep=keep)
     run_start(Starter(topology, run_labels, progress), undo=topology.close)
     return topology
@@ -217,7 +217,7 @@ class Starter:
         names = {v.source for s in self.spec.services.values() for v in s.volumes if v.source}
         created: dict[str, str] = {}
         for volume in sorted(names):
-            created[volume] = f"harness-{self.spec.project}-{volume}-{self.topology.run_id}"
+            created[volume] = f"harness-{self.spec.name}-{volume}-{self.topology.run_id}"
             try:
                 self.topology.client.volumes.create(created[volume], labels=self.run_labels)
             except docker.errors.APIError as error:
@@ -237,7 +237,7 @@ class Starter:
             if volume.source:
                 source = named[volume.source]
             else:
-                source = f"harness-{self.spec.project}-{name}-anon{index}-{self.topology.run_id}"
+                source = f"harness-{self.spec.name}-{name}-anon{index}-{self.topology.run_id}"
                 self.topology.client.volumes.create(source, labels=self.run_labels)
             mounts.append(MountRef.volume(volume, source))
         if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
@@ -284,7 +284,7 @@ class Starter:
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
-        container_name = f"harness-{docker_name(self.spec.project)}-{name}-{self.topology.run_id}"
+        container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
@@ -366,7 +366,7 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
     if binds:
         listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
         raise RemoteMount(
-            f"topology {spec.project}: the Docker engine is remote ({resolve_engine().where}), and a bind "
+            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
             f"mount would name a path on its machine ({engine}), not on this one: {listed}",
             hint="Declare each as a copy in the topology file, uploaded before the service starts: "
                  "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",

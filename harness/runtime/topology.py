@@ -21,13 +21,13 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
+from harness.model.secrets import Masker
+from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import connect, explain, service_host
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
-from harness.spec.model import TopologySpec
-from harness.spec.secrets import Masker
 
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
@@ -100,7 +100,7 @@ class Topology:
         except KeyError:
             known = [n for n in self.spec.services if n in self.services]  # file order, not start order
             close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-            raise UnknownService(str(name), known, self.spec.project, close[0] if close else None) from None
+            raise UnknownService(str(name), known, self.spec.name, close[0] if close else None) from None
 
     def __iter__(self) -> Iterator[Service]:
         """The running services, in the order of the topology file."""
@@ -129,7 +129,7 @@ class Topology:
             with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
                 L.remove_run(self.client, self.run_id)
         except docker.errors.APIError as error:
-            raise DockerError(f"could not remove topology {self.spec.project} (run {self.run_id}): "
+            raise DockerError(f"could not remove topology {self.spec.name} (run {self.run_id}): "
                               f"{explain(error)}", operation="remove", run=self.run_id,
                               hint="Run `harness down` to retry, or `docker ps -a --filter "
                                    f"label={L.RUN}={self.run_id}` to see what is left.") from None
@@ -158,7 +158,7 @@ class Topology:
                 continue
             container = listed.get(service.name)
             if container is None:
-                raise DockerError(f"service '{service.name}' of topology {self.spec.project} is gone from the engine "
+                raise DockerError(f"service '{service.name}' of topology {self.spec.name} is gone from the engine "
                                   "(its container was removed)", service=service.name, operation="restore",
                                   hint="Something outside the test session removed it; run the tests again.")
             try:
@@ -291,7 +291,7 @@ def _restore_one(service: Service, container: Container) -> list[str]:
 
 def network_name(spec: TopologySpec, run_id: str) -> str:
     """The private network of run `run_id` of `spec`'s topology."""
-    return f"harness-{docker_name(spec.project)}-{run_id}"
+    return f"harness-{docker_name(spec.name)}-{run_id}"
 
 
 def docker_name(text: str) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from harness import Topology, load_topology
+from harness.model.compose_cli import compose_binary
 from harness.runtime import labels as L
-from harness.spec.compose_cli import compose_binary
 
 from .conftest import harness_resources
 

@@ -266,7 +266,7 @@ def test_udp_and_port_ranges_are_published_on_loopback(tmp_path, docker_client) 
 def test_a_folder_name_compose_would_clean_up(tmp_path, docker_client) -> None:  # noqa: ANN001
     file = compose(tmp_path / "My Shop (copy)", "services:\n  cache:\n    image: redis:7\n")
     spec = load_topology(file)
-    assert spec.project == "myshopcopy"
+    assert spec.name == "myshopcopy"
     with Topology.start(spec) as topology:
         assert topology["cache"].status == "running"
     assert harness_resources(docker_client, "myshopcopy") == []

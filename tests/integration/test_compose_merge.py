@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness import Topology, load_topology
+from harness.model.compose_cli import compose_binary
 from harness.runtime import labels as L
-from harness.spec.compose_cli import compose_binary
 
 from .conftest import harness_resources
 from .test_compose_conformance import effective
@@ -119,7 +119,7 @@ def test_two_files_and_their_folder_start_what_compose_starts_and_down_removes_t
                                f"{base} --topology {override} (a bare list of files is read the same)\n")
     finally:
         harness("down", "--topology", str(folder))
-    assert harness_resources(docker_client, spec.project) == []
+    assert harness_resources(docker_client, spec.name) == []
 
 
 def test_pytest_reads_two_topology_options_and_the_ini_key_as_a_list(pytester: pytest.Pytester, folder: Path,
@@ -132,4 +132,4 @@ def test_pytest_reads_two_topology_options_and_the_ini_key_as_a_list(pytester: p
     pytester.makeini(f"[pytest]\ntopology =\n    {folder / 'compose.yaml'}\n    {folder / 'compose.override.yaml'}\n")
     ini = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     ini.assert_outcomes(passed=1)
-    assert harness_resources(docker_client, load_topology(folder).project) == []
+    assert harness_resources(docker_client, load_topology(folder).name) == []

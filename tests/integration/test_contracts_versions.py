@@ -20,8 +20,8 @@ from harness.contracts.states import load_states
 from harness.contracts.verify import verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import MissingMessageProducer
+from harness.model.loader import load_topology
 from harness.runtime.topology import Topology
-from harness.spec.loader import load_topology
 
 from .conftest import TOPOLOGIES, harness_resources
 

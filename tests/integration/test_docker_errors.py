@@ -33,8 +33,8 @@ def test_a_topology_name_docker_would_refuse_still_starts(tmp_path: Path, docker
     spec = load_topology(file)
     with Topology.start(spec) as topology:
         assert topology["web"].exec(["true"]).exit_code == 0
-        assert topology.network == f"harness-{docker_name(spec.project)}-{topology.run_id}"
-    assert harness_resources(docker_client, spec.project) == []
+        assert topology.network == f"harness-{docker_name(spec.name)}-{topology.run_id}"
+    assert harness_resources(docker_client, spec.name) == []
 
 
 def test_exec_into_a_paused_or_stopped_service_says_what_to_do(tmp_path: Path) -> None:

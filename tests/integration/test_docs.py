@@ -33,7 +33,7 @@ def test_test_blocks_pass_against_their_topology(block, tmp_path, docker_client)
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"\b[1-9]\d* passed", run.stdout) and "failed" not in run.stdout
     file = ROOT / block.option("topology")
-    assert harness_resources(docker_client, harness.load_topology(file).project, file) == []
+    assert harness_resources(docker_client, harness.load_topology(file).name, file) == []
 
 
 def test_there_are_docker_blocks_but_few():

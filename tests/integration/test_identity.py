@@ -38,8 +38,8 @@ def harness(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 def test_files_in_folders_of_the_same_name_are_two_topologies(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
     mine, theirs = project(tmp_path / "mine"), project(tmp_path / "theirs")
-    name = load_topology(mine).project
-    assert name == load_topology(theirs).project
+    name = load_topology(mine).name
+    assert name == load_topology(theirs).name
     kept = Topology.start(load_topology(theirs), keep=True)
     try:
         assert Topology.attach(load_topology(mine)) is None
@@ -57,7 +57,7 @@ def test_files_in_folders_of_the_same_name_are_two_topologies(tmp_path: Path, do
 def test_down_without_a_file_removes_only_topologies_under_the_current_folder(tmp_path: Path,
                                                                              docker_client) -> None:  # noqa: ANN001
     here, elsewhere = project(tmp_path / "here"), project(tmp_path / "elsewhere")
-    name = load_topology(here).project
+    name = load_topology(here).name
     other = Topology.start(load_topology(elsewhere), keep=True)
     try:
         Topology.start(load_topology(here), keep=True)
@@ -85,21 +85,21 @@ def test_a_running_topology_of_an_older_file_is_not_attached_to_but_updated(tmp_
         file.write_text(WEB.replace("FLAVOUR_VALUE", "changed"))
         spec = load_topology(file)
         assert Topology.attach(spec, say=said.append) is None
-        assert said == [f"the running topology {spec.project} (run {kept.run_id}) was started from another version "
+        assert said == [f"the running topology {spec.name} (run {kept.run_id}) was started from another version "
                         f"of {spec.file}: web changed (environment)"]
         with Topology.reused_or_started(spec, say=said.append) as topology:
             assert topology.run_id == kept.run_id  # updated as `docker compose up` does: the changed service replaced
             assert topology["web"].container.id != kept["web"].container.id
             assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
-        assert said[1:] == [f"the kept topology {spec.project} (run {kept.run_id}) was started from another version "
+        assert said[1:] == [f"the kept topology {spec.name} (run {kept.run_id}) was started from another version "
                             f"of {spec.file}: updating it as `docker compose up` does (only a service whose container "
                             "changed is replaced)", "  web changed (environment): replacing it",
-                            f"updated topology {spec.project} (run {kept.run_id}): replaced web; it stays running"]
-        assert [run.run_id for run in _runs(docker_client, spec.project)] == [topology.run_id]  # still kept
+                            f"updated topology {spec.name} (run {kept.run_id}): replaced web; it stays running"]
+        assert [run.run_id for run in _runs(docker_client, spec.name)] == [topology.run_id]  # still kept
         assert Topology.attach(spec).run_id == topology.run_id
     finally:
         harness("down", str(file))
-    assert harness_resources(docker_client, load_topology(file).project) == []
+    assert harness_resources(docker_client, load_topology(file).name) == []
 
 
 def test_a_running_topology_whose_copied_files_changed_is_not_used(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

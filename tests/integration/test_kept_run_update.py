@@ -94,7 +94,7 @@ def test_harness_only_settings_added_to_a_kept_run_replace_no_container(shop: Pa
     topology = Topology.kept_or_started(load_topology(shop), say=said.append)
 
     assert container_ids(docker_client, shop) == before
-    assert said == [f"reusing the running topology {topology.spec.project} (run {topology.run_id})"]
+    assert said == [f"reusing the running topology {topology.spec.name} (run {topology.run_id})"]
     assert data_kept(topology) == ("yes", "row")
     assert topology.spec.services["orders"].auth is not None  # the new settings are the ones used
 
@@ -113,14 +113,14 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
     up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
     assert up.returncode == 0, up.stderr
     said = up.stderr.splitlines()
-    assert (f"the kept topology {first.project} (run {run}) was started from another version of {shop.resolve()}: "
+    assert (f"the kept topology {first.name} (run {run}) was started from another version of {shop.resolve()}: "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)") in said
     assert said[said.index("  db unchanged: kept"):][:4] == [
         "  db unchanged: kept",
         "  redis unchanged: kept",
         "  orders changed (environment): replacing it",
         "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)"]
-    assert f"updated topology {first.project} (run {run}): replaced orders; it stays running" in said
+    assert f"updated topology {first.name} (run {run}): replaced orders; it stays running" in said
 
     after = container_ids(docker_client, shop)
     assert after.keys() == before.keys()
@@ -144,7 +144,7 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
         ("db", "running"), ("orders", "running"), ("redis", "running"), ("web", "running")], ps.stdout
     down = subprocess.run([harness, "down", str(shop)], capture_output=True, text=True, timeout=300)
     assert down.returncode == 0 and "removed 4 container(s)" in down.stdout, down.stdout + down.stderr
-    assert harness_resources(docker_client, first.project, shop) == []
+    assert harness_resources(docker_client, first.name, shop) == []
 
 
 RESTARTS = """name: {name}
@@ -180,7 +180,7 @@ def test_a_changed_dependency_restarts_dependents_with_restart_true_as_docker_co
         tmp_path: Path, docker_client: docker.DockerClient) -> None:
     """The same compose file, edited the same way, under `docker compose up -d` and under the harness: the changed
     service is replaced, its direct dependents with `restart: true` restarted (same container), nothing else."""
-    from harness.spec.compose_cli import compose_binary
+    from harness.model.compose_cli import compose_binary
 
     name = f"restarts-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "compose.yaml"
@@ -224,7 +224,7 @@ def test_a_replaced_container_keeps_the_volume_of_its_images_volume_as_docker_co
     and `harness down` removes that volume with the run."""
     import io
 
-    from harness.spec.compose_cli import compose_binary
+    from harness.model.compose_cli import compose_binary
 
     name = f"volumes-{uuid.uuid4().hex[:8]}"
     image = f"{name}:1"
@@ -285,7 +285,7 @@ def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_da
     with pytest.raises(HarnessError) as info:
         Topology.kept_or_started(load_topology(shop), say=said.append)
     assert "exited with code 3" in str(info.value)
-    assert said[-1] == (f"the update of topology {first.spec.project} (run {first.run_id}) did not finish: what it "
+    assert said[-1] == (f"the update of topology {first.spec.name} (run {first.run_id}) did not finish: what it "
                         "started was removed; db, redis, web left as it was, with its data (the run stays kept: fix "
                         f"the file and start again, or remove it: harness down --topology {shop.resolve()})")
     after = container_ids(docker_client, shop)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.model.service import BuildSpec
 from harness.runtime import labels as L
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import build_image, tidy
 from harness.runtime.prune import BUILT, prune_images
-from harness.spec.model import BuildSpec
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 

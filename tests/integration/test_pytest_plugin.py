@@ -147,7 +147,7 @@ def test_the_ini_key_names_the_topology(pytester: pytest.Pytester) -> None:
 
 
 def test_the_plugin_costs_nothing_without_topology() -> None:
-    code = ("import sys, harness.pytest_plugin; "
+    code = ("import sys, harness.pytest; "
             "print(sorted(m for m in ('docker', 'testcontainers', 'pydantic', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -52,7 +52,7 @@ def test_two_modules_each_get_their_own_topology_beside_the_session_one(pytester
 
         def test_mine_is_up_and_alone({fixture}):
             assert redis.Redis(port={fixture}["redis"].port(6379)).ping()
-            assert {fixture}.spec.project == "{name}"
+            assert {fixture}.spec.name == "{name}"
             assert running_topologies() == ["{name}"]   # the other module's is not running now
     """
     pytester.makepyfile(test_a_first=probe.replace("{fixture}", "first_topology").replace("{name}", "py-first"),

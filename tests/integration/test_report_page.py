@@ -193,7 +193,7 @@ def test_no_secret_is_on_the_page_and_it_is_small(page) -> None:  # noqa: ANN001
     values = {v for s in spec.services.values() for k, v in s.environment.items() if len(v) >= 8 or "SECRET" in k
               or "PASSWORD" in k}
     values |= {"scenarios-secret", "strava-token-bob", "gateway-secret", "worker-secret"}
-    values -= {spec.project}  # POSTGRES_PASSWORD: runnerly, the project's name, shown as such
+    values -= {spec.name}  # POSTGRES_PASSWORD: runnerly, the project's name, shown as such
     assert {v for v in values if v in text} == set()
     assert "POSTGRES_PASSWORD" in text and "GATEWAY_CLIENT_SECRET" in text  # the keys are shown
     assert not re.search(r"eyJ[\w-]{5,}\.[\w-]{5,}\.", text)  # no token the tokendealer handed out

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness import Topology, load_topology
-from harness.pytest_plugin import _epoch
+from harness.pytest import _epoch
 from harness.runtime.topology import StartEvent
 
 from .conftest import TOPOLOGIES, harness_resources

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import TopologyFileError
-from harness.spec.loader import load_topology
-from harness.spec.model import TopologySpec
+from harness.model.loader import load_topology
+from harness.model.topology import TopologySpec
 
 Write = Callable[..., Path]
 Load = Callable[..., TopologySpec]

@@ -1,5 +1,5 @@
-"""The stages of harness/ import only what the data flow allows (spec -> runtime -> contracts, fuzz -> report ->
-cli, pytest_plugin). Checked over the source with `ast`, lazy imports inside functions included."""
+"""The stages of harness/ import only what the data flow allows (model -> runtime -> contracts, fuzz -> report ->
+cli, pytest). Checked over the source with `ast`, lazy imports inside functions included."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ HARNESS = Path(__file__).parents[2] / "harness"
 
 # stage -> (third-party libraries it must not import, harness stages it may import)
 RULES: dict[str, tuple[set[str], set[str]]] = {
-    "spec": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"}, {"errors", "spec"}),
-    "runtime": ({"pytest", "rich", "pact", "schemathesis"}, {"errors", "spec", "runtime"}),
-    "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "spec", "runtime", "contracts"}),
-    "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "spec", "runtime", "fuzz"}),
-    "report": ({"pytest", "testcontainers"}, {"errors", "spec", "runtime", "contracts", "fuzz", "report"}),
-    # the table of options and their resolution: no front-end's library; builds the inputs of spec and fuzz
+    "model": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"}, {"errors", "model"}),
+    "runtime": ({"pytest", "rich", "pact", "schemathesis"}, {"errors", "model", "runtime"}),
+    "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "model", "runtime", "contracts"}),
+    "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "model", "runtime", "fuzz"}),
+    "report": ({"pytest", "testcontainers"}, {"errors", "model", "runtime", "contracts", "fuzz", "report"}),
+    # the table of options and their resolution: no front-end's library; builds the inputs of model and fuzz
     "options": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"},
-                {"errors", "spec", "fuzz", "options"}),
+                {"errors", "model", "fuzz", "options"}),
 }
 # modules under every stage: the errors, and where the engine is (read from the environment and files only; the
-# compose binary of spec/ must target the engine that runtime/ connects to)
+# compose binary of model/ must target the engine that runtime/ connects to)
 FOUNDATION = {"errors", "engine_source"}
 # (file, module): a convenience that reaches one stage further, imported lazily inside the function that needs it
-ALLOWED = {("spec/builder.py", "harness.runtime.topology")}
+ALLOWED = {("model/builder.py", "harness.runtime.topology")}
 # the one adapter per library (a module or a package: its submodules count too)
 ONLY_IN = {"testcontainers": {"runtime/containers.py"}, "openapi_core": {"contracts/drift/adapter.py"},
            "schemathesis.engine": {"fuzz/engine.py"}, "graphviz": {"report/graph.py"},

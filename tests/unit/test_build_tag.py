@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.model.service import BuildSpec
 from harness.runtime import buildcontext
 from harness.runtime.buildcontext import build_tag, copy_digest, sent_paths
-from harness.spec.model import BuildSpec
 
 
 @pytest.fixture(autouse=True)

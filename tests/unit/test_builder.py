@@ -150,7 +150,7 @@ def test_a_spec_made_directly_names_itself_and_invents_no_file(tmp_path: Path, m
     assert str(info.value) == ("topology: name: required for a topology that is not read from a file (a file's "
                                "folder names it otherwise): give name=")
     spec = harness.TopologySpec(name="Shop", services={"a": {"image": "x"}})
-    assert (spec.name, spec.project, spec.file, spec.files) == ("shop", "shop", None, ())
+    assert (spec.name, spec.name, spec.file, spec.files) == ("shop", "shop", None, ())
     assert spec.base_dir == tmp_path.resolve()  # said in its docstring; the builder takes base_dir=
     assert spec.identity == f"{tmp_path.resolve() / 'shop'} (built in Python)"
 
@@ -188,7 +188,7 @@ def test_a_spec_read_from_a_file_keeps_its_file(load: Load, tmp_path: Path) -> N
 def test_the_builder_takes_one_keyword_per_key_of_a_service() -> None:
     import inspect
 
-    from harness.spec.model import ServiceSpec
+    from harness.model.service import ServiceSpec
 
     parameters = inspect.signature(harness.TopologyBuilder.service).parameters
     keywords = [name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
@@ -208,7 +208,7 @@ def test_an_unknown_keyword_is_refused_at_the_call_with_the_close_names(tmp_path
 
 
 def test_model_objects_given_to_the_builder_become_what_a_file_says(load: Load, tmp_path: Path) -> None:
-    from harness.spec.model import Healthcheck, Mount, Ulimit
+    from harness.model.service import Healthcheck, Mount, Ulimit
 
     (tmp_path / "conf").mkdir()
     from_yaml = load("""
@@ -229,7 +229,7 @@ def test_model_objects_given_to_the_builder_become_what_a_file_says(load: Load, 
 
 
 def test_something_that_is_no_topology_is_named_by_its_type(tmp_path: Path) -> None:
-    from harness.spec.builder import as_spec
+    from harness.model.builder import as_spec
 
     with pytest.raises(harness.NotATopology) as info:
         as_spec(42, tmp_path)
@@ -240,7 +240,7 @@ def test_something_that_is_no_topology_is_named_by_its_type(tmp_path: Path) -> N
 def test_contracts_takes_one_keyword_per_key_of_contracts() -> None:
     import inspect
 
-    from harness.spec.model import ContractsSpec
+    from harness.model.topology import ContractsSpec
 
     parameters = inspect.signature(harness.TopologyBuilder.contracts).parameters
     assert [name for name in parameters if name != "self"] == list(ContractsSpec.model_fields)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import TopologyFileError
-from harness.spec import compose_cli
-from harness.spec.compose import duration
-from harness.spec.loader import is_compose_file, load_topology, parse_substitutes
-from harness.spec.model import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
-from harness.spec.secrets import Masker
+from harness.model import compose_cli
+from harness.model.compose import duration
+from harness.model.loader import is_compose_file, load_topology, parse_substitutes
+from harness.model.secrets import Masker
+from harness.model.service import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 
 COMPOSE = "docker-compose.yml"
 

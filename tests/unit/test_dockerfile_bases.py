@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.model.service import BuildSpec
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
-from harness.spec.model import BuildSpec
 
 MULTI_STAGE = textwrap.dedent("""\
     # syntax=docker/dockerfile:1

@@ -199,12 +199,13 @@ import reference  # noqa: E402 - docs/hooks/reference.py, the mkdocs hook
 
 def test_every_topology_key_has_a_description():
     missing = [key.path for key in reference.topology_keys() if not key.description]
-    assert not missing, "keys without a description (Field(description=...) in harness/spec/model.py): " + \
+    assert not missing, "keys without a description (Field(description=...) in harness/model/topology.py): " + \
         ", ".join(missing)
 
 
 def test_the_topology_reference_has_every_key_of_the_model():
-    from harness.spec.model import ContractsSpec, ReadyProbe, ServiceSpec, TopologySpec
+    from harness.model.service import ReadyProbe, ServiceSpec
+    from harness.model.topology import ContractsSpec, TopologySpec
 
     paths = {key.path for key in reference.topology_keys()}
     for model, prefix in ((TopologySpec, ""), (ServiceSpec, "services.NAME."), (ReadyProbe, "services.NAME.ready."),

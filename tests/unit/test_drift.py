@@ -14,8 +14,8 @@ import yaml
 
 from harness.cli import main
 from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift, check_topology
+from harness.model.loader import load_topology
 from harness.report.drift import result_text, write_drift_junit
-from harness.spec.loader import load_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from harness.fuzz.engine import st_run_defaults
 from harness.fuzz.options import FuzzOptions, checks_for, mode_for, phases_for, run_settings
-from harness.spec.model import ServiceSpec
+from harness.model.service import ServiceSpec
 
 DEFAULTS = st_run_defaults()
 

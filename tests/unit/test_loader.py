@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import TopologyFileError
-from harness.spec.loader import load_topology
-from harness.spec.model import BuildSpec, HttpCheck, Mount, ReadyProbe
+from harness.model.loader import load_topology
+from harness.model.service import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
@@ -154,7 +154,7 @@ def test_name_defaults_to_the_folder_of_the_file(load):
           app:
             image: x
     """, name="shop/topology.yaml")
-    assert spec.name == spec.project == "shop"
+    assert spec.name == spec.name == "shop"
 
 
 def test_name_key_is_the_project_name(load):

@@ -14,8 +14,8 @@ from harness.contracts.drift import check_files, pact_files
 from harness.contracts.matrix import DriftCell, edge_matrix
 from harness.contracts.pactfiles import read_pact
 from harness.contracts.results import PactResult
+from harness.model.loader import load_topology
 from harness.report.matrix import DRIFT_NOTE, matrix_text, write_reports
-from harness.spec.loader import load_topology
 
 from .test_drift import ROOT, _mutated_runnerly, _three_ways
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.contracts.run import select_pacts
 from harness.errors import PactInputProblems
-from harness.spec.loader import load_topology
+from harness.model.loader import load_topology
 
 TOPOLOGY = """
 name: selection

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.spec.plan import DependencyCycle, StartPlan
+from harness.model.plan import DependencyCycle, StartPlan
 
 
 def plan(**services: dict[str, Any]) -> StartPlan:

@@ -12,10 +12,10 @@ import pytest
 
 from harness.cli import main
 from harness.contracts.results import InteractionResult, PactResult
+from harness.model.topology import TopologySpec
 from harness.options import CLI, flags
 from harness.report.fuzz import Rerun
 from harness.report.page import FailedTest, RunRecorder, Scrubber, write_page
-from harness.spec.model import TopologySpec
 
 from .conftest import Load
 

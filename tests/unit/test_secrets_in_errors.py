@@ -48,8 +48,8 @@ def test_values_elsewhere_are_still_shown(load_error) -> None:  # noqa: ANN001
 def test_the_masker_and_the_page_hide_env_file_and_auth_values_and_leave_the_rest(tmp_path) -> None:  # noqa: ANN001
     from harness import load_topology
     from harness.errors import ServiceNotReady
+    from harness.model.secrets import Masker
     from harness.report.page import Scrubber
-    from harness.spec.secrets import Masker
 
     (tmp_path / "secrets.env").write_text("API_TOKEN=tok-from-the-file\nLOG_LEVEL=debug-verbose\n")
     (tmp_path / "topology.yaml").write_text(
@@ -81,7 +81,7 @@ def test_an_env_file_line_that_cannot_be_read_is_named_by_number_not_content(tmp
 
 def test_short_pw_names_and_url_passwords_are_hidden_and_plain_values_are_not(tmp_path) -> None:  # noqa: ANN001
     from harness import load_topology
-    from harness.spec.secrets import Masker
+    from harness.model.secrets import Masker
 
     (tmp_path / "topology.yaml").write_text(
         "services:\n  web:\n    image: x\n    environment: {DB_PW: shortname-pw-555, PORT: '8000', "
@@ -92,7 +92,7 @@ def test_short_pw_names_and_url_passwords_are_hidden_and_plain_values_are_not(tm
 
 
 def test_this_process_s_secret_variables_are_hidden_but_not_its_working_folder(monkeypatch) -> None:  # noqa: ANN001
-    from harness.spec.secrets import Masker
+    from harness.model.secrets import Masker
 
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-from-the-ci-runner")
     monkeypatch.setenv("PWD", "/home/dev/project")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.model.service import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, topology_name
 from harness.runtime.containers import MountRef, _options
-from harness.spec.model import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, topology_name
 
 
 def test_every_container_option(load, tmp_path):

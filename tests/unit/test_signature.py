@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
+from harness.model.plan import restarted_by
+from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
-from harness.spec.model import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
-from harness.spec.plan import restarted_by
 
 WEB = """name: sig
 services:

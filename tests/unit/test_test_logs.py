@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from harness.pytest_plugin import LOG_SETTLE, _epoch, _lines_of_test
+from harness.pytest import LOG_SETTLE, _epoch, _lines_of_test
 
 
 def stamp(seconds: float) -> str:

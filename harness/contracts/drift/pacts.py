@@ -16,7 +16,7 @@ from harness.contracts.drift.sources import find_document
 from harness.contracts.names import mapping_hint, service_for
 from harness.contracts.pactfiles import PactFile, read_pact
 from harness.errors import MalformedPact, OpenAPIUnavailable
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 
 def pact_files(folder: Path) -> list[Path]:
@@ -45,7 +45,7 @@ def _check(topology: TopologySpec, pact: PactFile, documents: dict[str, Document
     result = PactDrift(pact.path, pact.consumer, pact.provider, ERROR, labels=[label for label, _ in pact.labels()])
     provider = service_for(topology, pact.provider)  # `pact_name:` / `contracts.names` map pact names to services
     if provider is None:
-        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.project}"
+        result.reason = (f"provider '{pact.provider}' is not a service of topology {topology.name}"
                          + mapping_hint(topology, pact.provider) + f"; services: {', '.join(topology.services)}")
         return result
     if not topology.services[provider].openapi:

@@ -11,7 +11,7 @@ from harness.contracts.drift.adapter import Document
 from harness.contracts.drift.pacts import check_pact, pact_files, provider_of
 from harness.contracts.drift.results import PactDrift
 from harness.errors import OpenAPIUnavailable, OptionError
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 Fetch = Callable[[str, str], tuple[str, str]]  # (service, path) -> (document text, where it came from)
 

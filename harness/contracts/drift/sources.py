@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError, OpenAPIUnavailable
-from harness.spec.model import ServiceSpec, TopologySpec
+from harness.model.service import ServiceSpec
+from harness.model.topology import TopologySpec
 
 DOCUMENT_NAMES = ("openapi", "swagger")
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")

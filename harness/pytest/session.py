@@ -1,11 +1,11 @@
 """The topology of a pytest session (`--topology FILE`): loaded at session start, started on first use, removed at
 the end. With --pact-verify, --fuzz and --pact-drift the session makes the run of each feature (the same run objects
-`harness verify`, `fuzz` and `drift` use), whose items (harness.pytest_plugin.collection) report each verdict; the
+`harness verify`, `fuzz` and `drift` use), whose items (harness.pytest.collection) report each verdict; the
 contract matrix and the fuzzing summary are written at the end.
 
 --topology-reuse: a kept run of the same file and signature is used (else one is started and kept); what the tests
 left stopped or paused is restored at the end. Under pytest-xdist the workers share one topology
-(harness.pytest_plugin.xdist); --topology-per-worker: one topology per worker, as without xdist.
+(harness.pytest.xdist); --topology-per-worker: one topology per worker, as without xdist.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from harness.pytest_plugin.collection import Collector
-from harness.pytest_plugin.items import one_line_repr
-from harness.pytest_plugin.options import resolved
-from harness.pytest_plugin.runs import make_runs
-from harness.pytest_plugin.summary import SessionSummary
-from harness.pytest_plugin.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
+from harness.pytest.collection import Collector
+from harness.pytest.items import one_line_repr
+from harness.pytest.options import resolved
+from harness.pytest.runs import make_runs
+from harness.pytest.summary import SessionSummary
+from harness.pytest.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
 
 if TYPE_CHECKING:
     from harness.contracts.drift import DriftRun
     from harness.contracts.run import VerifyRun
     from harness.fuzz.session import FuzzRun
+    from harness.model.topology import TopologySpec
     from harness.runtime.topology import Topology
-    from harness.spec.model import TopologySpec
 
 PLUGIN_NAME = "harness-topology"
 EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on a topology shared by xdist workers it "
@@ -161,7 +161,7 @@ class TopologySession:
         """Before any test: one error, in the report and in JUnit (sessionfinish runs after this exit)."""
         assert self.spec is not None
         self._report_start_failure(self.engine_error)
-        pytest.exit(f"topology {self.spec.project} did not start:\n{self.engine_error}\n",
+        pytest.exit(f"topology {self.spec.name} did not start:\n{self.engine_error}\n",
                     returncode=self.engine_error.exit_code)
 
     def running(self) -> Topology:
@@ -186,7 +186,7 @@ class TopologySession:
                             self._report_start_failure(error)
                             # pytest prints its summary (with the error above) for these exit codes, not for 3
                             shown = error.exit_code in (1, 2, 4, 5)
-                            pytest.exit(f"topology {self.spec.project} did not start"
+                            pytest.exit(f"topology {self.spec.name} did not start"
                                         + (" (the error above)" if shown else f":\n{error}\n"),
                                         returncode=error.exit_code)
                         self.start_error = error
@@ -216,7 +216,7 @@ class TopologySession:
                 self._restore_attached(topology, say)
                 self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
             return topology
-        say(f"\nstarting topology {self.spec.project} from {' '.join(map(str, self.files))}")
+        say(f"\nstarting topology {self.spec.name} from {' '.join(map(str, self.files))}")
         return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
 
     def _restore_attached(self, topology: Topology, say: Any) -> None:
@@ -229,14 +229,14 @@ class TopologySession:
         would break the order of reports xdist checks), and the worker stops after it; the controller stops the
         others and exits with the error's code."""
         assert self.spec is not None and self.session is not None
-        self.session.shouldstop = f"topology {self.spec.project} did not start"
-        pytest.fail(f"topology {self.spec.project} did not start:\n{error}", pytrace=False)
+        self.session.shouldstop = f"topology {self.spec.name} did not start"
+        pytest.fail(f"topology {self.spec.name} did not start:\n{error}", pytrace=False)
 
     def _report_start_failure(self, error: Exception) -> None:
         """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
         with the reason instead of an empty, green-looking suite."""
         assert self.spec is not None
-        name = f"topology {self.spec.project}"
+        name = f"topology {self.spec.name}"
         first = next((line for line in str(error).splitlines() if line.strip()), "")
         longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", self.file)
         report = pytest.TestReport(nodeid=self.item_id(name), location=(str(self.file), None, name),

@@ -1,5 +1,5 @@
 """The runs of the session's features (--pact-verify, --fuzz, --pact-drift), made from the session's resolved options
-(harness.pytest_plugin.options): the same run objects `harness verify`, `fuzz` and `drift` use."""
+(harness.pytest.options): the same run objects `harness verify`, `fuzz` and `drift` use."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from harness.contracts.drift import DriftRun
     from harness.contracts.run import VerifyRun
     from harness.fuzz.session import FuzzRun
+    from harness.model.topology import TopologySpec
     from harness.options import ResolvedOptions
-    from harness.spec.model import TopologySpec
 
 
 def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpec

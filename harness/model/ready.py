@@ -4,7 +4,7 @@ object the `ready:` key of a topology file becomes."""
 
 from __future__ import annotations
 
-from harness.spec.model import HttpCheck, ReadyProbe
+from harness.model.service import HttpCheck, ReadyProbe
 
 
 def http(port: int, path: str = "/", status: int = 200, *, interval: float = 0.1) -> ReadyProbe:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.pytest_plugin.session import PLUGIN_NAME, active_topologies
+from harness.pytest.session import PLUGIN_NAME, active_topologies
 
 if TYPE_CHECKING:
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
     from harness.runtime.faults import ActiveFault
     from harness.runtime.topology import Topology
 

@@ -20,22 +20,21 @@ from typing import TYPE_CHECKING, Any, Never, Self
 from pydantic import BaseModel
 
 from harness.errors import NotATopology, TopologyFileError, UnknownKeyword
-from harness.spec.model import (
+from harness.model.service import (
     AuthSpec,
     BuildSpec,
     ContainerFile,
-    ExcludedPact,
     FuzzSpec,
     Healthcheck,
     Mount,
     ReadyProbe,
     ServiceSpec,
-    TopologySpec,
     Ulimit,
     VolumeMount,
 )
-from harness.spec.source import NamedSource
-from harness.spec.validate import validate
+from harness.model.source import NamedSource
+from harness.model.topology import ExcludedPact, TopologySpec
+from harness.model.validate import validate
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Progress, Topology
@@ -177,11 +176,11 @@ def as_spec(source: Any, base_dir: Path) -> TopologySpec:
     if isinstance(source, TopologyBuilder):
         return source.spec
     if isinstance(source, (str, Path)):
-        from harness.spec.loader import load_topology
+        from harness.model.loader import load_topology
 
         return load_topology(base_dir / source)
     if isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, Path)) for s in source):
-        from harness.spec.loader import load_topology
+        from harness.model.loader import load_topology
 
         return load_topology([base_dir / s for s in source])  # compose files, merged by Compose
     raise NotATopology(type(source).__name__)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 if TYPE_CHECKING:
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
     from harness.report.junit import Case
 
 
@@ -121,7 +121,7 @@ class FuzzOperation(ReportingItem):
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
 
     def verdict(self) -> Case:
-        from harness.pytest_plugin.options import fuzz_rerun
+        from harness.pytest.options import fuzz_rerun
         from harness.report.fuzz import fuzz_case
         from harness.report.junit import Case
 

@@ -27,7 +27,7 @@ import yaml
 
 from harness.engine_source import resolve_engine
 from harness.errors import ComposeUnavailable, TopologyFileError
-from harness.spec.secrets import Masker, interpolation_secrets
+from harness.model.secrets import Masker, interpolation_secrets
 
 CACHE_VERSION = "1"
 VERSION = re.compile(r"v?(\d+(?:\.\d+)*)")

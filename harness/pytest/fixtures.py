@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from harness.pytest_plugin.session import active_topologies, terminal_visible
+from harness.pytest.session import active_topologies, terminal_visible
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -39,9 +39,9 @@ def topology_fixture(source: Any, *, scope: Literal["function", "class", "module
     @pytest.fixture(scope=scope, name=name)
     def fixture(request: pytest.FixtureRequest) -> Iterator[Topology]:
         from harness.errors import HarnessError
+        from harness.model.builder import as_spec
         from harness.report.console import ProgressPrinter, services_table
         from harness.runtime.topology import Topology
-        from harness.spec.builder import as_spec
 
         try:
             spec = as_spec(source, base)

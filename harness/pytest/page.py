@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.pytest_plugin.session import PLUGIN_NAME
+from harness.pytest.session import PLUGIN_NAME
 
 if TYPE_CHECKING:
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
 
 SECTIONS = ("Captured log of service", "Faults active during the test")  # the sections the harness attaches
 SNAPSHOT_KEY = "topology_snapshot"  # workeroutput: an xdist worker's services, faults and engine version, pickled
 
 
 def report_file(config: pytest.Config) -> Path | None:
-    from harness.pytest_plugin.options import resolved
+    from harness.pytest.options import resolved
 
     page = resolved(config).topology_report  # --topology-report, else the ini key (relative to the ini file)
     return page.resolve() if page else None
@@ -30,7 +30,7 @@ class ReportPage:
     """Collects failed items as the session goes and writes the page before the topology is removed."""
 
     def __init__(self, config: pytest.Config, file: Path) -> None:
-        from harness.pytest_plugin.options import fuzz_rerun
+        from harness.pytest.options import fuzz_rerun
         from harness.report.page import RunRecorder
 
         self.config = config

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.pytest_plugin.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest.items import FuzzOperation, PactDrift, PactVerification
 
 if TYPE_CHECKING:
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
 
 
 class Collector:
@@ -88,7 +88,7 @@ class Collector:
             topology = plugin.running()  # the operations are read from the running services' specs
         except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
             for name in run.names:
-                add(name, SERVICE_WIDE, f"topology {plugin.spec.project} did not start:\n{plugin.start_error}")
+                add(name, SERVICE_WIDE, f"topology {plugin.spec.name} did not start:\n{plugin.start_error}")
             return
 
         for name in run.names:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TopologyFileError
-from harness.spec.compose_cli import normalise
-from harness.spec.source import Path_, SourceMap, dotted_path, load_yaml, merged
+from harness.model.compose_cli import normalise
+from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
 # service keys of the canonical form that the mapping below reads
 MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",

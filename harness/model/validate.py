@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
-from harness.spec.model import TopologySpec, service_name_problem, topology_name
-from harness.spec.plan import StartPlan
-from harness.spec.source import NamedSource, Path_, Source, dotted_path
+from harness.model.plan import StartPlan
+from harness.model.service import service_name_problem, topology_name
+from harness.model.source import NamedSource, Path_, Source, dotted_path
+from harness.model.topology import TopologySpec
 
 
 @dataclass(frozen=True)

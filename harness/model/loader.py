@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import OptionError, TopologyFileError
-from harness.spec.files import topology_files
-from harness.spec.model import TopologySpec
-from harness.spec.secrets import interpolation_secrets
-from harness.spec.source import load_yaml
-from harness.spec.validate import validate
+from harness.model.files import topology_files
+from harness.model.secrets import interpolation_secrets
+from harness.model.source import load_yaml
+from harness.model.topology import TopologySpec
+from harness.model.validate import validate
 
 COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-].*)?\.ya?ml$")
 
@@ -32,7 +32,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     Args:
         file: path of the file; relative build contexts, mounts and `openapi:` files are resolved against its folder.
             Several compose files (a list) are merged by Docker Compose (`-f a -f b`), paths resolving against the
-            first file's folder; a folder is read as `docker compose` reads it without `-f` (spec/files.py).
+            first file's folder; a folder is read as `docker compose` reads it without `-f` (model/files.py).
         profiles: compose profiles to enable (`--profile`; COMPOSE_PROFILES is read by Compose too).
         env_file: for a compose file, the file of interpolation variables instead of `.env` (`--env-file`).
         image_substitutes: image -> image to use instead, over the topology's own `image_substitutes`.
@@ -60,7 +60,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
                        f"one is in pytest-topology's own format ({len(files)} files given: "
                        f"{', '.join(f.name for f in files)}); give it alone")
     if compose:
-        from harness.spec.compose import load_compose, pop_secret_files
+        from harness.model.compose import load_compose, pop_secret_files
 
         data, source, said = load_compose(files, profiles=tuple(profiles),
                                           env_file=Path(env_file) if env_file else None)

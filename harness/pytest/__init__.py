@@ -1,4 +1,8 @@
-"""pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running.
+"""pytest plugin: `--topology FILE` gives tests a session-scoped `topology` fixture with every service running; and,
+for conftest files, `harness.pytest.topology_fixture(spec_or_file, scope="module")`:
+
+    import harness.pytest
+    shop_topology = harness.pytest.topology_fixture(shop, scope="module")
 
 Costs nothing without --topology: Docker, testcontainers, pact-python and schemathesis are imported only when used.
 Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
@@ -15,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.pytest_plugin import faults as faults_plugin
-from harness.pytest_plugin import page as page_plugin
-from harness.pytest_plugin.options import add_options, resolved
-from harness.pytest_plugin.pact import call_passed_key, pact, write_recorded_pacts
-from harness.pytest_plugin.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
+from harness.pytest import faults as faults_plugin
+from harness.pytest import page as page_plugin
+from harness.pytest.fixtures import topology_fixture
+from harness.pytest.options import add_options, resolved
+from harness.pytest.pact import call_passed_key, pact, write_recorded_pacts
+from harness.pytest.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -27,7 +32,7 @@ if TYPE_CHECKING:
 
     from harness.runtime.topology import Topology
 
-__all__ = ["pact", "pytest_addoption", "pytest_configure", "topology"]
+__all__ = ["pact", "pytest_addoption", "pytest_configure", "topology", "topology_fixture"]
 _started_at = pytest.StashKey[float]()
 _previous = pytest.StashKey[tuple[str, float]]()  # on a test: the item before it, and when it ended (time.time())
 _last_test = pytest.StashKey[str]()
@@ -41,7 +46,7 @@ LOG_SETTLE = 0.15
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from harness.pytest_plugin import hooks
+    from harness.pytest import hooks
 
     pluginmanager.add_hookspecs(hooks)
 
@@ -125,7 +130,7 @@ def _attributes_logs(item: pytest.Item) -> bool:
 
 
 def _is_plugin_item(item: pytest.Item) -> bool:
-    from harness.pytest_plugin.items import ReportingItem
+    from harness.pytest.items import ReportingItem
 
     return isinstance(item, ReportingItem)
 

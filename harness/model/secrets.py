@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from harness.spec.model import ServiceSpec, TopologySpec
+from harness.model.service import ServiceSpec
+from harness.model.topology import TopologySpec
 
 SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "PRIVATE")  # anywhere in a name
 SECRET_PARTS = frozenset({"PASS", "PW", "PWD", "KEY", "AUTH"})  # as a part between `_`, `-` or `.`: DB_PW, API_KEY

@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.fuzz.session import FuzzRun
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
     from harness.runtime.topology import Topology
 
 SHARE_KEY = "topology_share"  # workerinput: the folder of the shared topology's lock and state (controller-made)
@@ -57,15 +57,15 @@ class SharedTopology:
         with FileLock(plugin.share / "lock"):
             state = json.loads(state_file.read_text()) if state_file.exists() else {}
             if "failed" in state:
-                raise TopologyShareError(f"another worker could not start topology {plugin.spec.project}:\n"
+                raise TopologyShareError(f"another worker could not start topology {plugin.spec.name}:\n"
                                          f"{state['failed']}", exit_code=state.get("exit_code", 3))
             if "run" in state:
                 topology = Topology.attach_run(plugin.spec, state["run"])
                 if topology is None:
-                    raise TopologyShareError(f"topology {plugin.spec.project} (run {state['run']}), shared by the "
+                    raise TopologyShareError(f"topology {plugin.spec.name} (run {state['run']}), shared by the "
                                              "xdist workers of this session, is gone from the engine")
                 plugin.attached_runs.add(topology.run_id)
-                printer.console.print(f"{printer.prefix}using topology {plugin.spec.project} (run {topology.run_id}), "
+                printer.console.print(f"{printer.prefix}using topology {plugin.spec.name} (run {topology.run_id}), "
                                       f"{'reused' if state.get('reused') else 'started'} by worker "
                                       f"{state.get('worker', '?')}", markup=False)
                 return topology
@@ -125,7 +125,7 @@ class SharedTopology:
             notes = [f"removed its fault {fault.describe()}" for fault in topology.faults.clear()]
             notes += topology.restore()
         except HarnessError as error:
-            project = self.plugin.spec.project if self.plugin.spec else ""
+            project = self.plugin.spec.name if self.plugin.spec else ""
             pytest.fail(f"topology {project} could not be restored {after}:\n{error}", pytrace=False)
         item.add_report_section("setup", "topology restored",
                                 f"{after}:\n" + "\n".join(f"- {note}" for note in notes or ["nothing was left"]))
@@ -191,7 +191,7 @@ class SharedTopology:
             try:
                 notes = topology.restore()
             except HarnessError as error:
-                pytest.fail(f"topology {topology.spec.project} could not be restored after this test:\n{error}",
+                pytest.fail(f"topology {topology.spec.name} could not be restored after this test:\n{error}",
                             pytrace=False)
             if notes:
                 item.add_report_section("teardown", "topology restored", "\n".join(f"- {n}" for n in notes))

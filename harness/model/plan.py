@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from harness.errors import DependencyCycle
-from harness.spec.model import TopologySpec
+from harness.model.topology import TopologySpec
 
 __all__ = ["DependencyCycle", "StartPlan", "restarted_by"]
 

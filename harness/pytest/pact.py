@@ -20,7 +20,7 @@ call_passed_key = pytest.StashKey[bool]()
 
 def pact_folder(config: pytest.Config) -> Path:
     """--pact-dir, else the ini key `pact_dir` (relative to the ini file), else contracts/."""
-    from harness.pytest_plugin.options import resolved
+    from harness.pytest.options import resolved
 
     folder: Path = resolved(config).pact_dir
     return folder

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.pytest_plugin.session import TopologySession
+    from harness.pytest.session import TopologySession
 
 
 class SessionSummary:
@@ -55,7 +55,7 @@ class SessionSummary:
         plugin = self.plugin
         if not plugin.pacts_run or plugin.verify is None or not plugin.verify.results:
             return
-        from harness.pytest_plugin.page import report_file
+        from harness.pytest.page import report_file
         from harness.report.matrix import matrix_folder, write_matrix
 
         assert plugin.spec is not None

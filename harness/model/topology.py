@@ -1,0 +1,151 @@
+"""The validated, typed topology: what the file says, independent of Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from harness.model.service import ServiceSpec, _Strict
+
+
+class ExcludedPact(_Strict):
+    """Pacts left out of verification, with the reason. Selects by pact file name (a glob, e.g. `legacy-*.json`), or
+    by consumer and/or provider (names as the pacts write them, or the service they map to)."""
+
+    pact: str | None = Field(default=None, description="a pact file name or glob")
+    consumer: str | None = Field(default=None, description="the consumer's name")
+    provider: str | None = Field(default=None, description="the provider's name")
+    reason: str = Field(min_length=10, description="why these pacts are not verified: a written reason is required")
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> ExcludedPact:
+        if self.pact is None and self.consumer is None and self.provider is None:
+            raise ValueError("needs 'pact' (a file name or glob) or 'consumer' and/or 'provider'")
+        return self
+
+
+class ContractsSpec(_Strict):
+    """Where the pacts are and which modules serve their provider states (paths relative to the topology file).
+
+    `names` maps names used in pacts to services (also `pact_name:` on a service); `state_url` maps a provider to
+    the path of its own state-change endpoint (called by the Pact verifier at the service's URL instead of the
+    harness's handlers); `exclude` leaves pacts out with a written reason."""
+
+    pacts: str = Field(default="contracts", description="the pact folder, relative to the topology file")
+    states: list[str] = Field(
+        default_factory=list,
+        description="modules of provider-state handlers and message producers, relative to the topology file")
+    names: dict[str, str] = Field(default_factory=dict, description="pact participant names -> services")
+    state_url: dict[str, str] = Field(
+        default_factory=dict, description="provider -> the path of its own provider-state endpoint")
+    exclude: list[ExcludedPact] = Field(
+        default_factory=list, description="pacts left out of verification, each with a written reason")
+
+    @field_validator("state_url")
+    @classmethod
+    def _paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for provider, path in value.items():
+            if not path.startswith("/"):
+                raise ValueError(f"state_url of {provider!r} must be a path on the service starting with '/', "
+                                 f"e.g. /_pact/provider_states (got {path!r})")
+        return value
+
+
+class TopologySpec(_Strict):
+    """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
+    `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
+    per problem, located by `file:line` or, without a file, by the topology's name and the dotted path of the key
+    (`topology 'shop': services.api.depends_on[0]: 'b' is not a service`).
+
+    `name` is the topology's name (in container names, labels and messages), made valid as Compose does; read
+    from a file without `name:`, the name of the file's folder. Made directly, it must be given, and relative paths
+    resolve against the current folder (`harness.topology(name, base_dir=...)` says its folder)."""
+
+    # filled in from the file's folder by its validation when a file has none
+    name: str = Field(min_length=1, description="the topology's name (default: the folder holding the file)")
+    services: dict[str, ServiceSpec] = Field(
+        min_length=1, description="service name -> how to start it and tell it is ready")
+    contracts: ContractsSpec = Field(
+        default_factory=ContractsSpec, description="where the pacts and their provider-state handlers are")
+    image_substitutes: dict[str, str] = Field(
+        default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
+                                          "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
+    # The file it was read from (None: built in Python), and the folder relative paths (build contexts, mounts)
+    # resolve against. Set by its validation.
+    _file: Path | None = PrivateAttr(default=None)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    # Every file it was read from (compose files merged by Compose), the first being `_file`. Set by the loader.
+    _files: tuple[Path, ...] = PrivateAttr(default=())
+    # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
+    _notes: list[str] = PrivateAttr(default_factory=list)
+    # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
+    _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validates_itself(cls, data: Any, handler: ModelWrapValidatorHandler[TopologySpec],
+                          info: ValidationInfo) -> TopologySpec:
+        from harness.model.validate import validated  # the rules need the whole model (and StartPlan)
+
+        return validated(data, handler, info.context)
+
+    @property
+    def file(self) -> Path | None:
+        """The (first) file it was read from; None for a topology built in Python."""
+        return self._file
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file it was read from, in order (several compose files are merged by Docker Compose); none for a
+        topology built in Python."""
+        return self._files or ((self._file,) if self._file is not None else ())
+
+    @property
+    def identity(self) -> str:
+        """Which files its runs belong to (the label on its containers; `harness down FILE...`): the resolved files
+        joined by ',' as Compose's `config_files` label; one file is its path. A topology built in Python has none:
+        `FOLDER/NAME (built in Python)`, under its folder as a file would be (`harness down` in that folder)."""
+        if not self.files:
+            return f"{self._base_dir / self.name} (built in Python)"
+        return ",".join(str(f) for f in self.files)
+
+    def with_files(self, files: list[Path]) -> TopologySpec:
+        """A copy read from `files` (resolved; the first is `file`, its folder `base_dir`)."""
+        copy = self.with_image_substitutes({})
+        copy._file, copy._files = files[0].resolve(), tuple(f.resolve() for f in files)
+        copy._base_dir = copy._file.parent
+        return copy
+
+    @property
+    def notes(self) -> list[str]:
+        """Lines for a person: keys of a compose file ignored for a test run, Compose's own warnings."""
+        return self._notes
+
+    @property
+    def interpolation_secrets(self) -> set[str]:
+        """Values of secret-looking variables a compose file was interpolated with (model/secrets.py)."""
+        return self._interpolation_secrets
+
+    def with_image_substitutes(self, substitutes: dict[str, str], notes: list[str] | None = None,
+                               secrets: set[str] | None = None) -> TopologySpec:
+        """A copy whose substitutes are the file's, then `substitutes` (options win)."""
+        copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
+        copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._notes = list(self._notes if notes is None else notes)
+        copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
+        return copy
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths resolve against: the file's, the builder's `base_dir`, or (made directly) the
+        current folder when it was made."""
+        return self._base_dir
