@@ -44,7 +44,8 @@ typecheck: venv
 FLOOR := .venv-floor
 test-floor: setup $(FLOOR)/.installed
 	$(FLOOR)/bin/pytest -p no:cacheprovider tests/unit tests/integration/test_python_api.py \
-		tests/integration/test_topology.py tests/integration/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too \
+		tests/integration/runtime/test_topology.py \
+		tests/integration/runtime/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too \
 		-k "not attach" $(PYTEST_ARGS)
 
 $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
@@ -61,10 +62,11 @@ $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
 #   test_compose_options      asserts image names as Docker reports them (Podman: localhost/python:3.11-slim)
 #   test_remote_engine        a second dockerd, not Podman (its copy test on the local engine runs)
 PODMAN_SOCKET ?= /run/podman-test.sock
-PODMAN_TESTS := $(addprefix tests/integration/,test_python_api.py test_topology.py test_pytest_plugin.py \
-	test_start_failures.py test_extras.py test_compose_files.py test_base_images.py test_fuzz.py test_contracts.py \
-	test_contracts_verdicts.py test_contracts_versions.py test_faults.py \
-	test_remote_engine.py::test_a_copy_works_on_the_local_engine_too)
+PODMAN_TESTS := $(addprefix tests/integration/,test_python_api.py runtime/test_topology.py pytest/test_pytest_plugin.py \
+	runtime/test_start_failures.py test_extras.py model/test_compose_files.py runtime/test_base_images.py \
+	fuzz/test_fuzz.py contracts/test_contracts.py contracts/test_contracts_verdicts.py \
+	contracts/test_contracts_versions.py runtime/test_faults.py \
+	runtime/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too)
 # Differences the README lists: Buildah words a failed RUN "exit status 7" (Docker: "returned a non-zero code");
 # a fault helper left by a killed process blocks the removal of its consumer; a delay is lost across a consumer restart
 PODMAN_SKIP := not test_a_failed_build and not test_a_killed_process_leaves_a_helper \

@@ -1,0 +1,175 @@
+"""Fuzzing finds the three bugs planted in the tests' own buggy service, and reports them so they can be redone."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from ..conftest import TOPOLOGIES, write_topology
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+BUGGY_APP = TOPOLOGIES / "buggy-app"
+
+
+def fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([HARNESS, "fuzz", "--topology", str(topology), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+# Topology names of this process's own: `harness fuzz` reuses a running topology of the same name, and other test
+# sessions on the machine may run these same tests at the same time.
+UNIQUE = f"{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def buggy_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    topology = write_topology(folder, (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    junit = folder / "fuzz.xml"
+    return fuzz(topology, "--junit", str(junit)), junit
+
+
+def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    assert result.returncode == 1
+    report = result.stderr
+    assert "GET /fraction/{n}: Server error (not_a_server_error" in report  # 1. an edge-case input
+    assert "GET /stats: Response violates schema (response_schema_conformance" in report  # 2. its own schema
+    # 3. an item that exists: schemathesis reuses the ids POST /items answered (coverage phase on), and the stateful
+    # sequences reach it too; one finding, listing the phases
+    bug3 = report.split("GET /items/{id}: Server error (not_a_server_error, ", 1)[1].split("\n", 1)[0]
+    assert "stateful" in bug3 and report.count("GET /items/{id}: Server error") == 1
+
+
+def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    report = result.stderr
+    assert "reproduce: curl -X GET http://127.0.0.1:" in report and "/fraction/100" in report
+    assert re.search(r"reproduce: curl -X GET http://127\.0\.0\.1:\d+/items/[0-9a-f-]{36}\n", report)
+    assert re.search(r"^  rerun with: harness fuzz --topology \S+\.yaml --seed \d+ --service buggy$", report,
+                     re.MULTILINE), report
+    assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
+
+
+def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:  # noqa: ANN001
+    _, junit = buggy_run
+    cases = {case.get("name"): case.find("failure") is not None
+             for case in ElementTree.parse(junit).getroot().iter("testcase")}
+    # named as pytest's items; the sequences' failure is GET /items/{id}'s, reported once (with the phases that saw it)
+    assert cases == {"fuzz[buggy]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
+                     "fuzz[buggy POST /items]": False, "fuzz[buggy GET /items/{id}]": True,
+                     "fuzz[buggy stateful]": False}
+
+
+def test_a_check_excluded_with_a_reason_is_not_run(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, f"""
+name: buggy-excluded-{UNIQUE}
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+    fuzz:
+      exclude:
+        - check: response_schema_conformance
+          reason: the stats count is a string on purpose in this test
+""")
+    result = fuzz(topology, "--phases", "examples,coverage", "--max-examples", "10")
+    assert "GET /stats" not in result.stderr
+    assert "GET /fraction/{n}: Server error" in result.stderr
+
+
+def test_a_spec_that_cannot_be_loaded_is_one_clear_error(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, f"""
+name: buggy-nospec-{UNIQUE}
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /no-such-spec.json
+""")
+    result = fuzz(topology)
+    assert result.returncode == 2  # bad input: `openapi:` names no document
+    assert "error: service 'buggy': cannot load its OpenAPI document from http://127.0.0.1:" in result.stderr
+    assert "/no-such-spec.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
+                                           "-k", "not POST")
+    result.assert_outcomes(failed=3, passed=2, deselected=1)
+    output = result.stdout.str()
+    for name in ("fuzz[buggy GET /fraction/{n}]", "fuzz[buggy GET /stats]", "fuzz[buggy GET /items/{id}]"):
+        assert f"{name} FAILED" in output
+    # nothing about the service as a whole; the sequences' failure is GET /items/{id}'s, reported there once
+    assert "fuzz[buggy] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
+    assert "reproduce: curl -X GET http://127.0.0.1:" in output
+    assert re.search(r"^  rerun with: pytest .*--topology \S+buggy\.yaml --fuzz -v -k 'not POST' --fuzz-seed \d+ "
+                     r"--fuzz-service buggy$", output, re.MULTILINE), output
+
+
+def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:
+    (tmp_path / "buggy_auth.py").write_text(
+        "from pathlib import Path\n"
+        "def headers(topology):\n"
+        f"    Path({str(tmp_path / 'called')!r}).write_text(topology['buggy'].url)\n"
+        "    return {'X-Api-Key': 'secret'}\n")
+    topology = write_topology(tmp_path, f"""
+name: buggy-hook-{UNIQUE}
+services:
+  buggy:
+    build: {BUGGY_APP}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+    openapi: /openapi.json
+    auth:
+      hook: buggy_auth:headers
+""")
+    result = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--phases", "coverage",
+                             "--max-examples", "2"], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert "FAILED buggy" in result.stderr, result.stderr
+    assert (tmp_path / "called").read_text().startswith("http://127.0.0.1:")
+
+
+def junit_shapes(file: Path) -> list[tuple[str, str, str]]:
+    """(classname, name, outcome) of every JUnit case, sorted; an <error> counted as a failure (pytest reports what
+    fails in a test's call as a failure)."""
+    shapes = []
+    for case in ElementTree.parse(file).getroot().iter("testcase"):
+        outcome = next((tag for tag in ("failure", "error", "skipped") if case.find(tag) is not None), "passed")
+        shapes.append((case.get("classname", ""), case.get("name", ""), "failure" if outcome == "error" else outcome))
+    return sorted(shapes)
+
+
+def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.Pytester) -> None:
+    """`pytest --fuzz --junitxml` and `harness fuzz --junit` with one seed on a fresh topology, run from the project's
+    folder (pytest's rootdir): the same cases, named and classed as pytest's items, with the same outcomes."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "shop").mkdir()
+    topology = write_topology(pytester.path / "shop", (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-shapes-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "7",
+                                           "--fuzz-max-examples", "10", "--junitxml=pytest.xml")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", "7", "--max-examples", "10",
+                          "--junit", "cli.xml"], capture_output=True, text=True, timeout=300, cwd=pytester.path)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    from_pytest = junit_shapes(pytester.path / "pytest.xml")
+    assert junit_shapes(pytester.path / "cli.xml") == from_pytest
+    assert {(classname, name) for classname, name, _ in from_pytest} >= {
+        ("shop.topology.yaml", "fuzz[buggy]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
+        ("shop.topology.yaml", "fuzz[buggy stateful]")}
+    assert ("shop.topology.yaml", "fuzz[buggy GET /stats]", "failure") in from_pytest  # its planted bug

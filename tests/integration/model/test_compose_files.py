@@ -1,0 +1,302 @@
+"""Compose files start as `docker compose up` would start them: interpolation, `$$`, `.env`, `env_file`, one-shot
+jobs, build targets, entrypoints, profiles, an image built by one service and run by another, volumes, UDP ports,
+project names. Against the real engine; nothing may be left behind."""
+
+from __future__ import annotations
+
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import ServiceExited
+from harness.runtime.topology import StartEvent
+
+from ..conftest import harness_resources
+
+
+def compose(folder: Path, text: str, name: str = "docker-compose.yml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    file = folder / name
+    file.write_text(textwrap.dedent(text).lstrip("\n"))
+    return file
+
+
+def printenv(topology: Topology, service: str, name: str) -> str | None:
+    result = topology[service].exec(["printenv", name])
+    return result.output.strip() if result.exit_code == 0 else None
+
+
+def test_dollar_dollar_in_a_healthcheck_reaches_the_shell_of_the_container(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: dollar-check
+        services:
+          vault:
+            image: redis:7
+            command: redis-server --requirepass pw-for-tests
+            environment:
+              VAULT_PW: pw-for-tests
+            healthcheck:
+              test: redis-cli -a "$$VAULT_PW" --no-auth-warning ping | grep -q PONG
+              interval: 1s
+            x-topology:
+              timeout: 20
+    """)
+    with Topology.start(load_topology(file)) as topology:
+        vault = topology["vault"]
+        assert "NOAUTH" in vault.exec(["redis-cli", "ping"]).output
+        check = vault.container.attrs["Config"]["Healthcheck"]["Test"]
+        assert check == ["CMD-SHELL", 'redis-cli -a "$VAULT_PW" --no-auth-warning ping | grep -q PONG']
+    assert harness_resources(docker_client, "dollar-check") == []
+
+
+def test_values_from_dotenv_defaults_and_env_file(tmp_path, docker_client, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("SHOP_DB", raising=False)
+    monkeypatch.delenv("SHOP_PW", raising=False)
+    (tmp_path / ".env").write_text("SHOP_DB=inventory\n")
+    (tmp_path / "settings.env").write_text("MODE=from-file\nLEVEL=from-file\n")
+    file = compose(tmp_path, """
+        name: interpolated
+        services:
+          app:
+            image: python:3.11-slim
+            command: ["sleep", "infinity"]
+            env_file: [settings.env]
+            environment:
+              DSN: postgresql://app:${SHOP_PW:-devpw}@db/${SHOP_DB}
+              LEVEL: from-environment
+    """)
+    with Topology.start(load_topology(file)) as topology:
+        assert printenv(topology, "app", "DSN") == "postgresql://app:devpw@db/inventory"
+        assert printenv(topology, "app", "MODE") == "from-file"
+        assert printenv(topology, "app", "LEVEL") == "from-environment"
+    assert harness_resources(docker_client, "interpolated") == []
+
+
+def test_a_job_completes_before_its_dependents_start(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: jobs
+        services:
+          store:
+            image: redis:7
+            healthcheck:
+              test: ["CMD", "redis-cli", "ping"]
+              interval: 1s
+          seed:
+            image: redis:7
+            command: ["sh", "-c", "sleep 1 && redis-cli -h store SET seeded yes && echo seeded"]
+            depends_on:
+              store: {condition: service_healthy}
+          reader:
+            image: redis:7
+            command: ["sh", "-c", "test \\"$$(redis-cli -h store GET seeded)\\" = yes && exec sleep infinity"]
+            depends_on:
+              seed: {condition: service_completed_successfully}
+    """)
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        assert topology["reader"].status == "running"  # it exits at once if the seed had not run before it
+        assert topology["seed"].container.attrs["State"]["ExitCode"] == 0
+        kinds = [(e.service, e.kind) for e in events if e.kind in ("completed", "ready", "failed")]
+        assert ("seed", "completed") in kinds
+        assert kinds.index(("seed", "completed")) < kinds.index(("reader", "ready"))
+    assert harness_resources(docker_client, "jobs") == []
+
+
+def test_a_failing_job_is_an_error_with_its_exit_code_and_log(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: failing-job
+        services:
+          migrate:
+            image: redis:7
+            command: ["sh", "-c", "echo schema version 2 not found; exit 4"]
+          app:
+            image: redis:7
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+    """)
+    with pytest.raises(ServiceExited) as error:
+        Topology.start(load_topology(file))
+    assert str(error.value).startswith("service 'migrate' exited with code 4 during startup (a job must exit 0).")
+    assert "  | schema version 2 not found" in str(error.value)
+    assert (error.value.service, error.value.container_exit) == ("migrate", 4)
+    assert error.value.exit_code == 1  # the CLI's: a failure of the topology under test
+    assert harness_resources(docker_client, "failing-job") == []
+
+
+def test_a_service_without_a_probe_that_dies_at_once_is_never_ready(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: dies-at-once
+        services:
+          crasher:
+            image: python:3.11-slim
+            command: ["python", "-c", "print('no config'); raise SystemExit(3)"]
+    """)
+    for _ in range(3):  # whether the exit is seen must not depend on timing
+        with pytest.raises(ServiceExited, match=r"service 'crasher' exited with code 3 during startup"):
+            Topology.start(load_topology(file))
+    assert harness_resources(docker_client, "dies-at-once") == []
+
+
+def test_a_service_that_exits_0_with_nothing_waiting_is_completed(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: init-container
+        services:
+          init:
+            image: python:3.11-slim
+            command: ["python", "-c", "print('prepared')"]
+          app:
+            image: redis:7
+    """)
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        assert topology["app"].status == "running"
+        assert [e.kind for e in events if e.service == "init"][-1] == "completed"
+    assert harness_resources(docker_client, "init-container") == []
+
+
+def test_build_target_entrypoint_and_an_image_built_by_another_service(tmp_path, docker_client) -> None:  # noqa: ANN001
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text(textwrap.dedent("""
+        FROM python:3.11-slim AS base
+        RUN echo base > /stage
+        FROM base AS test
+        RUN echo test > /stage
+        FROM base AS release
+        RUN echo release > /stage
+    """))
+    file = compose(tmp_path, """
+        name: built-once
+        services:
+          api:
+            build: {context: ./app, target: test}
+            image: built-once-app:dev
+            command: ["sleep", "infinity"]
+          worker:
+            image: built-once-app:dev
+            entrypoint: ["/bin/sh", "-c", "cat /stage > /tmp/seen; sleep infinity & wait"]
+            depends_on: [api]
+    """)
+    try:
+        with Topology.start(load_topology(file)) as topology:
+            assert topology["worker"].container.image.id == topology["api"].container.image.id
+            assert topology["worker"].exec(["cat", "/tmp/seen"]).output.strip() == "test"
+            assert topology["worker"].exec(["cat", "/proc/1/cmdline"]).output.split("\0")[:2] == ["/bin/sh", "-c"]
+    finally:
+        docker_client.images.remove("built-once-app:dev", noprune=True)
+    assert harness_resources(docker_client, "built-once") == []
+
+
+def test_profiles(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: profiled
+        services:
+          api:
+            image: redis:7
+          admin:
+            image: redis:7
+            profiles: [debug]
+    """)
+    with Topology.start(load_topology(file)) as topology:
+        assert "admin" not in topology and "api" in topology
+    with Topology.start(load_topology(file, profiles=["debug"])) as topology:
+        assert topology["admin"].status == "running"
+    assert harness_resources(docker_client, "profiled") == []
+
+
+def test_volumes_are_per_run_and_removed_with_it(tmp_path, docker_client) -> None:  # noqa: ANN001
+    (tmp_path / "conf").mkdir()
+    file = compose(tmp_path, """
+        name: volumed
+        services:
+          writer:
+            image: redis:7
+            command: ["sh", "-c", "echo shared > /data/file && echo local > /conf/written && exec sleep infinity"]
+            volumes: [data:/data, /scratch, ./conf:/conf]
+          reader:
+            image: redis:7
+            command: ["sleep", "infinity"]
+            volumes: ["data:/data:ro"]
+            depends_on: [writer]
+        volumes:
+          data:
+    """)
+    with Topology.start(load_topology(file)) as topology:
+        assert topology["reader"].exec(["cat", "/data/file"]).output.strip() == "shared"
+        assert topology["reader"].exec(["touch", "/data/x"]).exit_code != 0  # mounted read-only
+        run = topology.run_id
+        volumes = docker_client.volumes.list(filters={"label": f"org.pytest-topology.run={run}"})
+        # the named volume and the anonymous one (the third is the run's empty mark that its start finished)
+        assert len([v for v in volumes if "org.pytest-topology.started" not in v.attrs["Labels"]]) == 2
+    assert (tmp_path / "conf" / "written").read_text().strip() == "local"  # compose bind mounts are read-write
+    assert docker_client.volumes.list(filters={"label": f"org.pytest-topology.run={run}"}) == []
+    assert harness_resources(docker_client, "volumed") == []
+
+
+def test_udp_and_port_ranges_are_published_on_loopback(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: udp-ports
+        services:
+          echo:
+            image: python:3.11-slim
+            command:
+              - python
+              - -c
+              - |
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5353))
+                while True:
+                    data, peer = s.recvfrom(100); s.sendto(data.upper(), peer)
+            ports: ["5353:5353/udp", "7000-7001:7000-7001"]
+    """)
+    with Topology.start(load_topology(file)) as topology:
+        echo = topology["echo"]
+        assert sorted(echo.ports) == [7000, 7001]
+        bindings = echo.container.attrs["HostConfig"]["PortBindings"]
+        assert {b[0]["HostIp"] for b in bindings.values()} == {"127.0.0.1"}
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"ping", ("127.0.0.1", echo.port(5353, "udp")))
+            assert client.recvfrom(100)[0] == b"PING"
+    assert harness_resources(docker_client, "udp-ports") == []
+
+
+def test_a_folder_name_compose_would_clean_up(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path / "My Shop (copy)", "services:\n  cache:\n    image: redis:7\n")
+    spec = load_topology(file)
+    assert spec.name == "myshopcopy"
+    with Topology.start(spec) as topology:
+        assert topology["cache"].status == "running"
+    assert harness_resources(docker_client, "myshopcopy") == []
+
+
+def test_the_same_options_in_the_projects_own_format(tmp_path, docker_client) -> None:  # noqa: ANN001
+    (tmp_path / "job.env").write_text("KEY=schema\n")
+    file = compose(tmp_path, """
+        name: own-format
+        services:
+          store:
+            image: redis:7
+            healthcheck: {test: ["CMD", "redis-cli", "ping"], interval: 1}
+          migrate:
+            image: redis:7
+            job: true
+            env_file: [job.env]
+            entrypoint: ["/bin/sh", "-c"]
+            command: ['redis-cli -h store SET "$KEY" 3']
+            depends_on: [store]
+          app:
+            image: redis:7
+            working_dir: /tmp
+            user: redis
+            command: ["sh", "-c", "test \\"$(redis-cli -h store GET schema)\\" = 3 && exec sleep infinity"]
+            depends_on: [migrate]
+    """, "topology.yaml")
+    with Topology.start(load_topology(file)) as topology:
+        app = topology["app"]
+        assert app.status == "running"
+        assert (app.exec(["pwd"]).output.strip(), app.exec(["id", "-un"]).output.strip()) == ("/tmp", "redis")
+        assert topology["store"].container.attrs["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
+    assert harness_resources(docker_client, "own-format") == []

@@ -1,0 +1,302 @@
+"""An edited file updates its kept run as `docker compose up` does: only a service whose container changed is
+replaced (its dependents and everything else keep their containers and data); harness-only settings (auth, openapi,
+fuzz, ready, ...) replace nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import load_topology
+from harness.runtime import labels as L
+from harness.runtime.topology import Topology
+
+from ..conftest import harness_resources
+
+SHOP = """name: {name}
+services:
+  db:
+    image: postgres:15
+    ready: {{command: [pg_isready, -U, postgres]}}{db}
+  redis:
+    image: redis:7
+    ports: [6379]{redis}
+  orders:
+    image: python:3.11-slim
+    command: [python, -m, http.server, "8000"]
+    ports: [8000]
+    environment: {{ORDERS_MODE: "{mode}"}}
+    depends_on: [db, redis]{orders}
+  web:
+    image: python:3.11-slim
+    command: [python, -m, http.server, "8000"]
+    ports: [8000]
+    depends_on: [orders]
+"""
+# settings that only tell the harness how to wait for, call or test a service
+HARNESS_ONLY = {
+    "db": "\n    timeout: 90",
+    "redis": "\n    ready: {tcp: 6379}\n    openapi: /openapi.json",
+    "orders": ("\n    ready: {http: {port: 8000, path: /}}\n    openapi: /openapi.json"
+               "\n    auth: {headers: {X-Api-Key: not-a-secret}}"
+               "\n    fuzz: {mode: negative, exclude: [{check: not_a_server_error, reason: 'a known bug, issue 12'}]}"
+               "\n    pact_name: Orders\n    consumes: [db]"),
+}
+
+
+def write(file: Path, mode: str = "a", **extra: str) -> None:
+    file.write_text(SHOP.format(name=file.parent.name.replace("_", "-")[:40], mode=mode, db=extra.get("db", ""),
+                                redis=extra.get("redis", ""), orders=extra.get("orders", "")))
+
+
+def container_ids(client: docker.DockerClient, file: Path) -> dict[str, str]:
+    """service -> container id, of every container of `file`'s topology (by label)."""
+    found = client.containers.list(all=True, filters={"label": f"{L.FILE}={file.resolve()}"}, sparse=True)
+    return {L.labels_of(c)[L.SERVICE]: c.id for c in found}
+
+
+def data_kept(topology: Topology) -> tuple[str, str]:
+    """What test data `put_data` wrote: the redis key and the postgres row."""
+    redis = topology["redis"].exec(["redis-cli", "get", "kept"]).output.strip()
+    row = topology["db"].exec(["psql", "-U", "postgres", "-tAc", "select x from kept"]).output.strip()
+    return redis, row
+
+
+def put_data(topology: Topology) -> None:
+    assert topology["redis"].exec(["redis-cli", "set", "kept", "yes"]).exit_code == 0
+    created = topology["db"].exec(["psql", "-U", "postgres", "-c", "create table kept(x text); "
+                                   "insert into kept values ('row')"])
+    assert created.exit_code == 0, created.output
+
+
+@pytest.fixture
+def shop(tmp_path: Path, docker_client: docker.DockerClient) -> Iterator[Path]:
+    file = tmp_path / "topology.yaml"
+    write(file)
+    yield file
+    L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # what `harness down FILE` does
+
+
+def test_harness_only_settings_added_to_a_kept_run_replace_no_container(shop: Path,
+                                                                        docker_client: docker.DockerClient) -> None:
+    put_data(Topology.kept_or_started(load_topology(shop)))
+    before = container_ids(docker_client, shop)
+
+    write(shop, **HARNESS_ONLY)
+    said: list[str] = []
+    topology = Topology.kept_or_started(load_topology(shop), say=said.append)
+
+    assert container_ids(docker_client, shop) == before
+    assert said == [f"reusing the running topology {topology.spec.name} (run {topology.run_id})"]
+    assert data_kept(topology) == ("yes", "row")
+    assert topology.spec.services["orders"].auth is not None  # the new settings are the ones used
+
+
+def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
+                                                                    docker_client: docker.DockerClient) -> None:
+    harness = str(Path(sys.executable).parent / "harness")
+    up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    first = load_topology(shop)
+    put_data(Topology.kept_or_started(first))
+    before = container_ids(docker_client, shop)
+    run = L.labels_of(docker_client.containers.get(before["db"]))[L.RUN]
+
+    write(shop, mode="b")
+    up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stderr
+    said = up.stderr.splitlines()
+    assert (f"the kept topology {first.name} (run {run}) was started from another version of {shop.resolve()}: "
+            "updating it as `docker compose up` does (only a service whose container changed is replaced)") in said
+    assert said[said.index("  db unchanged: kept"):][:4] == [
+        "  db unchanged: kept",
+        "  redis unchanged: kept",
+        "  orders changed (environment): replacing it",
+        "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)"]
+    assert f"updated topology {first.name} (run {run}): replaced orders; it stays running" in said
+
+    after = container_ids(docker_client, shop)
+    assert after.keys() == before.keys()
+    assert {name for name in after if after[name] != before[name]} == {"orders"}
+    replaced = L.labels_of(docker_client.containers.get(after["orders"]))
+    assert {key: replaced[key] for key in L.run_labels_of(docker_client.containers.get(after["web"]))} \
+        == L.run_labels_of(docker_client.containers.get(after["web"]))  # the same run: id, owner, kept, file
+    assert L.started_fully(docker_client, run)
+
+    topology = Topology.kept_or_started(load_topology(shop))  # a later session attaches to it as it is
+    assert topology.run_id == run and topology.reused
+    assert "ORDERS_MODE=b" in docker_client.containers.get(after["orders"]).attrs["Config"]["Env"]
+    assert data_kept(topology) == ("yes", "row")
+    reach = topology["web"].exec(["python", "-c", "import urllib.request as u; "
+                                  "print(u.urlopen('http://orders:8000/').status)"])
+    assert reach.output.strip() == "200", reach.output  # the new container answers at its name on the run's network
+
+    ps = subprocess.run([harness, "ps"], capture_output=True, text=True, timeout=120)  # piped: aligned columns
+    rows = [re.split(" {3,}", line.strip())[2:4] for line in ps.stdout.splitlines() if re.split(" {3,}", line.strip())[1:2] == [run]]
+    assert sorted((service.strip(), status.strip()) for service, status in rows) == [
+        ("db", "running"), ("orders", "running"), ("redis", "running"), ("web", "running")], ps.stdout
+    down = subprocess.run([harness, "down", str(shop)], capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0 and "removed 4 container(s)" in down.stdout, down.stdout + down.stderr
+    assert harness_resources(docker_client, first.name, shop) == []
+
+
+RESTARTS = """name: {name}
+services:
+  db:
+    image: redis:7
+    environment: {{DB_MODE: "{mode}"}}
+  web:
+    image: redis:7
+    depends_on: {{db: {{condition: service_started, restart: true}}}}
+  api:
+    image: redis:7
+    depends_on: {{web: {{condition: service_started, restart: true}}}}
+  plain:
+    image: redis:7
+    depends_on: [db]
+"""
+
+
+def states(client: docker.DockerClient, label: str) -> dict[str, tuple[str, str]]:
+    """service -> (container id, when it last started), of the containers with `label` ('key=value')."""
+    found = [client.containers.get(c.id) for c in client.containers.list(filters={"label": label}, sparse=True)]
+    service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+    return {c.labels[service]: (c.id, c.attrs["State"]["StartedAt"]) for c in found}
+
+
+def what_happened(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {name: "replaced" if after[name][0] != before[name][0] else
+            "restarted" if after[name][1] != before[name][1] else "kept" for name in before}
+
+
+def test_a_changed_dependency_restarts_dependents_with_restart_true_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """The same compose file, edited the same way, under `docker compose up -d` and under the harness: the changed
+    service is replaced, its direct dependents with `restart: true` restarted (same container), nothing else."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"restarts-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(RESTARTS.format(name=name, mode="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    try:
+        compose("up", "-d")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file))
+        by_compose = states(docker_client, f"com.docker.compose.project={name}")
+        by_harness = states(docker_client, f"{L.FILE}={file.resolve()}")
+
+        file.write_text(RESTARTS.format(name=name, mode="b"))
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file), say=said.append)
+
+        expected = {"db": "replaced", "web": "restarted", "api": "kept", "plain": "kept"}
+        assert what_happened(by_compose, states(docker_client, f"com.docker.compose.project={name}")) == expected
+        assert what_happened(by_harness, states(docker_client, f"{L.FILE}={file.resolve()}")) == expected
+        assert sorted(said[1:5]) == [  # in Compose's order of the services (by name)
+            "  api unchanged: kept",
+            "  db changed (environment): replacing it",
+            "  plain unchanged: kept (it depends on db; Docker Compose does not replace a dependent either)",
+            "  web unchanged: restarting it after db (depends_on restart: true)"]
+        assert said[5].endswith("replaced db; restarted web; it stays running")
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_replaced_container_keeps_the_volume_of_its_images_volume_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """The real postgres and redis images declare VOLUMEs: Compose gives a recreated container the volumes Docker
+    made for them in the old one, so a changed setting of the database itself keeps its data. So does the harness,
+    and `harness down` removes that volume with the run."""
+    import io
+
+    from harness.model.compose_cli import compose_binary
+
+    name = f"volumes-{uuid.uuid4().hex[:8]}"
+    image = f"{name}:1"
+    docker_client.images.build(fileobj=io.BytesIO(b"FROM redis:7\nVOLUME /data\n"), tag=image, rm=True)
+    file = tmp_path / "compose.yaml"
+    text = f"name: {name}\nservices:\n  store:\n    image: {image}\n    environment: {{MODE: MODE_VALUE}}\n"
+    file.write_text(text.replace("MODE_VALUE", "a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def store(label: str) -> docker.models.containers.Container:
+        return docker_client.containers.list(filters={"label": label})[0]
+
+    def data_volume(label: str) -> str:
+        return next(m["Name"] for m in store(label).attrs["Mounts"] if m["Destination"] == "/data")
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    volumes: dict[str, str] = {}
+    try:
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert store(label).exec_run(["sh", "-c", "echo kept > /data/x"]).exit_code == 0
+        before = {label: store(label).id for label in (by_compose, by_harness)}
+        volumes = {label: data_volume(label) for label in (by_compose, by_harness)}
+
+        file.write_text(text.replace("MODE_VALUE", "b"))
+        compose("up", "-d")
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert store(label).id != before[label]  # replaced
+            assert store(label).exec_run(["cat", "/data/x"]).output.decode().strip() == "kept", label
+            assert data_volume(label) == volumes[label]
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+        if by_compose in volumes:  # Compose leaves it: mounted by name in the new container, `down -v` keeps it
+            L.remove_unused_volumes(docker_client, [volumes[by_compose]])
+        docker_client.images.remove(image)
+    assert harness_resources(docker_client, name, file) == []
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volumes[by_harness])  # `harness down` leaves nothing
+
+
+def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_data(
+        shop: Path, docker_client: docker.DockerClient) -> None:
+    from harness.errors import HarnessError
+
+    first = Topology.kept_or_started(load_topology(shop))
+    put_data(first)
+    before = container_ids(docker_client, shop)
+
+    write(shop, orders="\n    entrypoint: [sh, -c, 'echo cannot start; exit 3']")  # the edit breaks orders
+    said: list[str] = []
+    with pytest.raises(HarnessError) as info:
+        Topology.kept_or_started(load_topology(shop), say=said.append)
+    assert "exited with code 3" in str(info.value)
+    assert said[-1] == (f"the update of topology {first.spec.name} (run {first.run_id}) did not finish: what it "
+                        "started was removed; db, redis, web left as it was, with its data (the run stays kept: fix "
+                        f"the file and start again, or remove it: harness down --topology {shop.resolve()})")
+    after = container_ids(docker_client, shop)
+    assert after == {name: before[name] for name in ("db", "redis", "web")}  # as Compose leaves them
+    assert all(docker_client.containers.get(after[name]).status == "running" for name in after)
+    assert L.started_fully(docker_client, first.run_id)  # the next session updates it again, not replaces it
+
+    write(shop, mode="b")  # fixed
+    said.clear()
+    fixed = Topology.kept_or_started(load_topology(shop), say=said.append)
+    assert fixed.run_id == first.run_id
+    assert data_kept(fixed) == ("yes", "row")
+    assert {name: id_ for name, id_ in container_ids(docker_client, shop).items() if name != "orders"} == after
+    assert fixed["orders"].exec(["printenv", "ORDERS_MODE"]).output.strip() == "b"

@@ -1,0 +1,114 @@
+"""The contract matrix with its drift column (no Docker): Runnerly's pacts with their verification verdicts and their
+drift against a dataservice document mutated three ways, in the terminal table, contract-matrix.json (parseable, a
+`drift` object per pact, null where not checked) and contract-matrix.html (valid HTML5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import html5lib
+import pytest
+
+from harness.contracts.drift import check_files, pact_files
+from harness.contracts.matrix import DriftCell, edge_matrix
+from harness.contracts.pactfiles import read_pact
+from harness.contracts.results import PactResult
+from harness.model.loader import load_topology
+from harness.report.matrix import DRIFT_NOTE, matrix_text, write_reports
+from tests.unit.contracts.test_drift import ROOT, _mutated_runnerly, _three_ways
+
+PACTS = ROOT / "contracts"
+FIRST = ("'a request for the runs of user 1 in March 2026' /request/query/limit: required query parameter 'limit' "
+         "(the pact says absent)")  # the first of the six drifts test_drift.py names
+
+
+def _verified(files: list[Path]) -> list[PactResult]:
+    """Every pact verified, as pact-python gave it: drift must not change that."""
+    results = []
+    for file in files:
+        pact = read_pact(file)
+        results.append(PactResult(file, "verified", pact.consumer, pact.provider, pact.consumer, pact.provider,
+                                  len(pact.interactions)))
+    return results
+
+
+@pytest.fixture
+def edges(tmp_path: Path) -> list:  # noqa: ANN001
+    spec = load_topology(_mutated_runnerly(tmp_path, _three_ways))
+    files = pact_files(PACTS)
+    return edge_matrix(spec, _verified(files), check_files(spec, files))
+
+
+def _by_pact(edges: list) -> dict:  # noqa: ANN001
+    return {Path(e.pact).name: e for e in edges if e.pact}
+
+
+def test_each_pact_has_its_drift_beside_its_verdict(edges: list) -> None:
+    by_pact = _by_pact(edges)
+    assert {name: e.drift.verdict for name, e in by_pact.items()} == {
+        "dataservice-tokendealer.json": "clean", "gateway-dataservice.json": "drift",
+        "gateway-tokendealer.json": "clean", "worker-dataservice.json": "clean", "worker-gateway.json": "not applicable",
+        "worker-strava.json": "clean", "worker-tokendealer.json": "clean"}
+    assert {e.status for e in by_pact.values()} == {"verified"}  # the verdicts stay pact-python's
+    gateway = by_pact["gateway-dataservice.json"].drift
+    assert gateway.count == 6 and gateway.label == "drift: 6" and gateway.first == FIRST
+    assert by_pact["worker-gateway.json"].drift == DriftCell(
+        "not applicable", reason="a message pact: no HTTP request to check against OpenAPI")
+    assert all(e.drift is None for e in edges if e.status == "no pact")
+
+
+def test_json_has_a_drift_object_per_pact_and_null_elsewhere(edges: list, tmp_path: Path) -> None:
+    as_json, _ = write_reports(edges, tmp_path / "out", "contracts of topology runnerly")
+    data = json.loads(as_json.read_text())
+    by_pact = {Path(e["pact"]).name: e for e in data["edges"] if e["pact"]}
+    assert by_pact["gateway-dataservice.json"]["status"] == "verified"
+    assert by_pact["gateway-dataservice.json"]["drift"] == {
+        "verdict": "drift", "count": 6, "first": FIRST, "reason": "", "source": f"file {tmp_path / 'dataservice.yaml'}"}
+    clean = by_pact["dataservice-tokendealer.json"]["drift"]
+    assert (clean["verdict"], clean["count"], clean["first"], clean["reason"]) == ("clean", 0, "", "")
+    assert clean["source"].startswith("file ")
+    assert [e["drift"] for e in data["edges"] if e["status"] == "no pact"] == [None] * sum(
+        e["status"] == "no pact" for e in data["edges"])
+
+
+def test_html_is_valid_and_has_a_drift_column(edges: list, tmp_path: Path) -> None:
+    _, as_html = write_reports(edges, tmp_path / "out", "contracts of topology runnerly")
+    text = as_html.read_text()
+    document = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)  # raises on a parse error
+    pacts = document.findall(".//table")[1]
+    head = [th.text for th in pacts.find(".//tr").findall("th")]
+    assert head == ["consumer", "provider", "pact", "verdict", "drift", "first drift, or why not"]
+    rows = {tds[2].text: [td.text for td in tds] for tr in pacts.findall(".//tr")[1:] if (tds := tr.findall("td"))}
+    assert rows["gateway-dataservice.json"][3:] == ["verified", "6", FIRST]
+    assert rows["worker-gateway.json"][3:] == ["verified", "n/a",
+                                               "a message pact: no HTTP request to check against OpenAPI"]
+    assert rows["worker-strava.json"][4] == "clean"
+    assert "verified <small>(drift: 6)</small>" in text  # the grid's cell too
+
+
+def test_the_terminal_table_shows_the_drift_under_the_verdict_and_names_the_first(edges: list) -> None:
+    text = matrix_text(edges, "contracts of topology runnerly", width=200)
+    assert "drift: 6" in text and "drift: clean" in text and "drift: n/a" in text
+    assert f"gateway->dataservice drift: 6 drift(s) in gateway-dataservice.json, first: {FIRST}" in text
+    assert DRIFT_NOTE in " ".join(text.split())
+
+
+def test_without_drift_results_the_column_says_not_checked(tmp_path: Path) -> None:
+    spec = load_topology(_mutated_runnerly(tmp_path, _three_ways))
+    edges = edge_matrix(spec, _verified(pact_files(PACTS)))
+    assert all(e.drift is None for e in edges)
+    assert "drift: not checked" in matrix_text(edges, "t", width=200)
+    _, as_html = write_reports(edges, tmp_path / "out", "t")
+    html5lib.HTMLParser(strict=True).parse(as_html.read_text())
+
+
+def test_two_pacts_of_one_pair_are_told_apart_by_file_in_the_printed_matrix() -> None:
+    from harness.contracts.matrix import Edge
+    from harness.report.matrix import matrix_text
+
+    text = matrix_text([Edge("shop", "stock", "failed", pact="/p/shop-stock-broken.json"),
+                        Edge("shop", "stock", "verified", pact="/p/shop-stock.json"),
+                        Edge("web", "stock", "verified", pact="/p/web-stock.json")], "contracts")
+    assert "failed shop-stock-broken.json" in text and "verified shop-stock.json" in text
+    assert "web-stock.json" not in text  # one pact of its pair: the cell needs no name
