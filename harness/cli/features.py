@@ -77,7 +77,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.fuzz.options import run_settings
     from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
-    from harness.report.fuzz import Rerun, print_result, run_headline, write_fuzz_junit
+    from harness.report.fuzz import Rerun, baseline_text, print_result, run_headline, write_fuzz_junit
     from harness.runtime.topology import Topology
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
@@ -95,6 +95,9 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
         results = run.run(topology, on_result=lambda result: print_result(result, err, rerun))
         if recorder is not None:
             recorder.snapshot(topology)
+    outcome = run.settle_baseline()  # accepted, not reproduced; the file written as `st run` writes it
+    if outcome is not None:
+        err.print(baseline_text(outcome), markup=False, highlight=False, soft_wrap=True)
     if options.junit:
         write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results)

@@ -107,9 +107,14 @@ def check_names() -> list[str]:
     return [*CHECKS.get_all_names(), "all"]
 
 
-def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None) -> EngineRun:
+def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None,
+               baseline: tuple[Path, Any] | None = None) -> EngineRun:
     """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
-    KeyboardInterrupt is re-raised when the engine reports an interruption."""
+    KeyboardInterrupt is re-raised when the engine reports an interruption.
+
+    `baseline`: the baseline file and the schemathesis `Baseline` of its entries for this service
+    (harness.fuzz.baseline): the engine gets the file as `st run --baseline FILE` gives it (a known failure does not
+    end the search for new ones), and each failed check it accepts carries its entry's id (Finding.accepted)."""
     from schemathesis.engine import events, from_schema
     from schemathesis.generation import GenerationMode
 
@@ -129,6 +134,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
     schema.config.phases.update(phases=settings.phases)
     if headers is not None:
         _authenticate(schema, headers)
+    if baseline is not None:
+        schema.config.update(baseline=str(baseline[0]))
 
     run = EngineRun()
     found: dict[Any, Finding] = {}
@@ -147,7 +154,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                 _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
                 if phase == STATEFUL:
                     run.stateful_requests += len(event.recorder.interactions)
-                for finding, identity in _check_failures(schema, event.recorder, event.label, phase):
+                for finding, identity in _check_failures(schema, event.recorder, event.label, phase,
+                                                         baseline[1] if baseline is not None else None):
                     add(finding, phase, identity)
                 if event.skip_reason and event.label:
                     run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)
@@ -240,10 +248,14 @@ def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
             run.statuses.setdefault(label, Counter())[interaction.response.status_code] += 1
 
 
-def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -> list[tuple[Finding, Any]]:
+def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str, baseline: Any = None
+                    ) -> list[tuple[Finding, Any]]:
     """The failed checks of a scenario, each with its identity: schemathesis' own (the failure's class, operation
-    and key: one finding per operation and kind of failure, as `st run` counts them), so phases merge."""
-    from schemathesis.core.failures import format_failures
+    and key: one finding per operation and kind of failure, as `st run` counts them), so phases merge. Each failed
+    check has its stable code and baseline identity, and the id of the `baseline` entry that accepts it, matched by
+    schemathesis' `Baseline.match` as `st run` matches it."""
+    from schemathesis.baseline import failure_identity
+    from schemathesis.core.failures import format_failures, is_reproducible_failure
 
     findings: list[tuple[Finding, tuple[str, Any] | None]] = []
     for case_id, checks in recorder.checks.items():
@@ -264,9 +276,13 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str) -
             answer = format_failures(case_id=None, response=response, failures=[], curl=None,
                                      config=schema.config.output).strip()  # "[500] Internal Server Error: `...`"
             detail = "\n\n".join(part for part in (_dedent(failure.message or ""), answer) if part)
+            entry = baseline.match(failure, check.name) if baseline is not None else None
             findings.append((Finding(operation, check.name, failure.title, detail=detail,
                                      curl=check.failure_info.code_sample.strip(), request=request,
-                                     exchange=exchange),
+                                     exchange=exchange, code=str(failure.code),
+                                     identity=failure_identity(failure, check.name),
+                                     reproducible=is_reproducible_failure(failure),
+                                     accepted=entry.id if entry is not None else ""),
                              (check.name, failure)))
     return findings
 

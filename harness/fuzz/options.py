@@ -32,6 +32,9 @@ class FuzzOptions:
     mode: str | None = None
     workers: int = 1  # schemathesis workers per service
     cache_dir: Path | None = None  # Hypothesis' folder; default: the user's cache folder
+    baseline: Path | None = None  # schemathesis' baseline file of accepted failures (harness.fuzz.baseline)
+    baseline_update: bool = False  # merge this run's failures into it (`st run --baseline-update`)
+    baseline_prune: bool = False  # drop its entries this run tested and did not reproduce (`--baseline-prune`)
 
     def with_seed(self) -> FuzzOptions:
         """These options with a seed: the given one, else one drawn now (one seed for every service of a run)."""
@@ -43,7 +46,9 @@ class FuzzOptions:
         values = {"mode": self.mode, "checks": ",".join(self.checks) if self.checks else None,
                   "phases": ",".join(self.phases) if self.phases else None,
                   "max_examples": str(self.max_examples) if self.max_examples is not None else None,
-                  "workers": str(self.workers) if self.workers != 1 else None}
+                  "workers": str(self.workers) if self.workers != 1 else None,
+                  # a known failure does not end the search for new ones: the baseline changes the run too
+                  "baseline": str(self.baseline) if self.baseline is not None else None}
         return {name: value for name, value in values.items() if value}
 
 

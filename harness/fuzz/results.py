@@ -36,6 +36,16 @@ class Finding:
     exchange: Exchange | None = None  # the failing request, when the engine recorded it
     log: list[str] = field(default_factory=list)  # the service's lines for the failing request (fuzz.logs.match)
     log_note: str = ""  # why lines are missing or not shown: identical requests that cannot be told apart, ...
+    code: str = ""  # schemathesis' stable code of a failed check ("ST101"); "" for an error of the run
+    # schemathesis' identity of a failed check (operation, check, failure class, signature): what a baseline matches
+    identity: tuple[str, str, str, str] | None = None
+    reproducible: bool = True  # False for a response time over the limit: `st run` records no baseline entry for it
+    accepted: str = ""  # the id of the baseline entry that accepts this failure ("" when it is new)
+
+    @property
+    def label(self) -> str:
+        """"check [CODE]" (or the check alone): how a finding is named wherever it is shown."""
+        return f"{self.check} [{self.code}]" if self.code else self.check
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -81,15 +91,26 @@ class ServiceResult:
 
     @property
     def passed(self) -> bool:
-        return not self.findings
+        """No finding but those a baseline accepts."""
+        return not self.new
+
+    @property
+    def new(self) -> list[Finding]:
+        """The findings no baseline entry accepts: they fail the run."""
+        return [f for f in self.findings if not f.accepted]
+
+    @property
+    def accepted(self) -> list[Finding]:
+        """The failed checks a baseline entry accepts (known failures: reported, they do not fail the run)."""
+        return [f for f in self.findings if f.accepted]
 
     @property
     def failures(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "failure"]
+        return [f for f in self.new if f.kind == "failure"]
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.kind == "error"]
+        return [f for f in self.new if f.kind == "error"]
 
     def findings_for(self, operation: str) -> list[Finding]:
         """The findings of one test item: an operation, "stateful" (sequences) or SERVICE_WIDE."""

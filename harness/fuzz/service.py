@@ -65,7 +65,12 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     url = base + declared
     schema.config.update(base_url=url)  # before the operations are read: each keeps the base URL it was made with
     labels, broken = operations_of(schema)
-    run = run_schema(schema, settings, headers)
+    baseline = None
+    if options.baseline is not None:
+        from harness.fuzz.baseline import for_service, load
+
+        baseline = options.baseline, for_service(load(options.baseline), name)
+    run = run_schema(schema, settings, headers, baseline)
     notes: list[Finding] = []
     if not labels and not broken:  # nothing was fuzzed: not a pass (`st run` stops with the same words)
         notes.append(Finding(SERVICE_WIDE, "no_operations", "the OpenAPI document defines no API operations",
@@ -75,7 +80,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
         if declared:
             probe_schema = load_schema(topology, name, headers)
             probe_schema.config.update(base_url=base)
-            probe = run_schema(probe_schema, settings, headers)
+            probe = run_schema(probe_schema, settings, headers, baseline)
             if probe.statuses and not probe.every_answer_is(404):
                 notes.append(Finding(
                     SERVICE_WIDE, "base_path", f"the service serves the spec's paths without its base path {declared}",

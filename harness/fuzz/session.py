@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.logs import attach_log
 from harness.fuzz.options import DEFAULTS, FuzzOptions, default_cache_dir, fuzz_targets, refuse_unknown_names
 from harness.fuzz.results import ServiceResult
@@ -133,6 +134,18 @@ class FuzzRun:
         self.spec = spec
         self.names = fuzz_targets(spec, services)
         refuse_unknown_names(spec, self.names, options, flags)
+        self.flags = flags
+        if options.baseline is not None:  # a file that cannot be read stops the run before anything starts
+            from harness.fuzz.baseline import load
+
+            load(options.baseline, flags["baseline"])
+        elif options.baseline_update or options.baseline_prune:
+            from harness.errors import OptionError
+
+            given = "baseline_update" if options.baseline_update else "baseline_prune"
+            # (flags names the options that take a value; these two are switches)
+            flag = flags.get(given, flags["baseline"] + given.removeprefix("baseline").replace("_", "-"))
+            raise OptionError(f"{flag} needs a baseline file: give {flags['baseline']} FILE too")
         self.options = options.with_seed()
         self.runs: dict[str, Future[ServiceResult]] = {}  # service -> its run, in the order started
 
@@ -163,6 +176,17 @@ class FuzzRun:
             if on_result is not None:
                 on_result(result)
         return results
+
+    def settle_baseline(self, interrupted: bool = False) -> BaselineOutcome | None:
+        """With a baseline file: how the results line up with it (accepted, not reproduced, not reached), and the
+        file written as `st run` writes it (created, `update`, `prune`; nothing after an interruption). None without
+        one. Raises OptionError when the file cannot be read or written."""
+        if self.options.baseline is None:
+            return None
+        from harness.fuzz.baseline import settle
+
+        return settle(self.options.baseline, self.results(), update=self.options.baseline_update,
+                      prune=self.options.baseline_prune, interrupted=interrupted, flag=self.flags["baseline"])
 
     def results(self) -> list[ServiceResult]:
         """The results of the runs that ended with one, in the order they were started (a run that raised failed its

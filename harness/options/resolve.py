@@ -87,7 +87,10 @@ class ResolvedOptions:
 
         return FuzzOptions(max_examples=self.values["fuzz_max_examples"], seed=self.values["fuzz_seed"],
                            phases=self.values["fuzz_phases"], checks=self.values["fuzz_checks"],
-                           mode=self.values["fuzz_mode"], workers=self.values["fuzz_workers"], cache_dir=cache_dir)
+                           mode=self.values["fuzz_mode"], workers=self.values["fuzz_workers"], cache_dir=cache_dir,
+                           baseline=self.values["fuzz_baseline"],
+                           baseline_update=bool(self.values["fuzz_baseline_update"]),
+                           baseline_prune=bool(self.values["fuzz_baseline_prune"]))
 
 
 def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], Any] | None = None,

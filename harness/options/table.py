@@ -190,6 +190,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("fuzz_workers", "fuzz", "schemathesis workers per service (services run one after another)", kind=int,
            default=1, metavar="N", cli=("--workers",), commands=("fuzz",), pytest="--fuzz-workers",
            validate=whole_number(1)),
+    Option("fuzz_baseline", "fuzz", "schemathesis' baseline file of accepted failures (as `st run --baseline`): "
+           "the failures it lists are reported as accepted and do not fail; a file that does not exist is written "
+           "from this run", kind=Path, metavar="FILE", cli=("--baseline",), commands=("fuzz",),
+           pytest="--fuzz-baseline"),
+    Option("fuzz_baseline_update", "fuzz", "add this run's new failures to the baseline file (as `st run "
+           "--baseline-update`)", kind=bool, default=False, cli=("--baseline-update",), commands=("fuzz",),
+           pytest="--fuzz-baseline-update"),
+    Option("fuzz_baseline_prune", "fuzz", "drop the baseline file's entries whose operation this run tested and "
+           "whose failure it did not find (as `st run --baseline-prune`)", kind=bool, default=False,
+           cli=("--baseline-prune",), commands=("fuzz",), pytest="--fuzz-baseline-prune"),
     # reports
     Option("junit", "report", "write a JUnit XML report, one test case per interaction (verify, drift) or per "
            "service and operation (fuzz); pytest: --junitxml", kind=Path, metavar="FILE", cli=("--junit",),

@@ -131,6 +131,12 @@ class FuzzOperation(ReportingItem):
             return Case("", self.name, error=f"ERROR {self.problem}".splitlines()[0], details=f"ERROR {self.problem}")
         return fuzz_case(self._result(), self.operation, self.name, rerun=fuzz_rerun(self.config))
 
+    def runtest(self) -> None:
+        if self._case.output:  # the failures a baseline accepts: shown with the item (-rA), its JUnit system-out
+            self.add_report_section("call", "stdout", self._case.output)
+            self.user_properties.append(("fuzz-baseline-accepted", self._case.output))
+        super().runtest()
+
     def _result(self) -> Any:
         run = self.owner.fuzz
         assert run is not None

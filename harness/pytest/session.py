@@ -29,6 +29,7 @@ from harness.pytest.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
 if TYPE_CHECKING:
     from harness.contracts.drift import DriftRun
     from harness.contracts.run import VerifyRun
+    from harness.fuzz.baseline import BaselineOutcome
     from harness.fuzz.session import FuzzRun
     from harness.model.topology import TopologySpec
     from harness.runtime.topology import Topology
@@ -79,6 +80,8 @@ class TopologySession:
         self.topology: Topology | None = None
         self.verify: VerifyRun | None = None  # with --pact-verify: the pacts, and their verdicts
         self.fuzz: FuzzRun | None = None  # with --fuzz: the services, and their runs
+        self.baseline: BaselineOutcome | None = None  # with --fuzz-baseline: the results against it, at the end
+        self.baseline_error = ""  # why the baseline file could not be written
         self.drift: DriftRun | None = None  # with --pact-drift: the pact files, and their verdicts
         self.pacts_run = False  # pacts were collected for verification (here, or by an xdist worker)
         self.lost: list[str] = []  # xdist controller: workers whose results could not be collected, and why
@@ -261,6 +264,8 @@ class TopologySession:
     def _finish(self, session: pytest.Session) -> None:
         if self.verify is not None:
             self.verify.close()  # the verifier process, the event loop of async handlers
+        if self.fuzz is not None and self.worker is None and self.fuzz.results():
+            self._settle_baseline(session)
         if self.worker is not None:
             self.shared.send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
@@ -274,6 +279,18 @@ class TopologySession:
                 self.restore_at_end(self.topology)
             else:
                 self.topology.close()
+
+    def _settle_baseline(self, session: pytest.Session) -> None:
+        """--fuzz-baseline: the fuzz results against the file, written as `st run` writes it (not after an
+        interruption), for the terminal summary; a file that cannot be written is a usage error."""
+        from harness.errors import HarnessError
+
+        assert self.fuzz is not None
+        try:
+            self.baseline = self.fuzz.settle_baseline(interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED)
+        except HarnessError as error:
+            self.baseline_error = str(error)
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError

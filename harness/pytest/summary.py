@@ -42,11 +42,18 @@ class SessionSummary:
         results = self.plugin.fuzz.results() if self.plugin.fuzz is not None else []
         if not results:
             return
-        from harness.report.fuzz import summary_line
+        from harness.report.fuzz import accepted_text, baseline_text, summary_line
 
         terminalreporter.section("fuzzing (one service after another)")
         for result in results:
             terminalreporter.write_line(f"{'passed' if result.passed else 'FAILED'} {summary_line(result)}")
+            if result.accepted:
+                terminalreporter.write_line(accepted_text(result.accepted))
+        if self.plugin.baseline is not None:
+            flags = self.plugin.options.flags("fuzz")
+            terminalreporter.write_line(baseline_text(self.plugin.baseline, flags["baseline"] + "-prune"))
+        if self.plugin.baseline_error:
+            terminalreporter.write_line(self.plugin.baseline_error, red=True)
 
     def _report_matrix(self, terminalreporter: Any) -> None:
         """The contract matrix of the pacts verified (with their drift, with --pact-drift), written where `harness

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.junit import Case, item_classname, write_junit
 
@@ -42,6 +43,8 @@ def summary_line(result: ServiceResult) -> str:
     counts = ""
     if result.findings:
         counts = f": {len(result.failures)} failure(s), {len(result.errors)} error(s)"
+        if result.accepted:
+            counts += f", {len(result.accepted)} accepted by the baseline"
     return (f"{result.service} at {result.url}: {len(result.operations)} operation(s), {result.requests} requests in "
             f"{result.seconds:.1f} s ({rate:.0f}/s), seed {result.seed}, mode {result.mode}, phases "
             f"{','.join(result.phases)}, checks {','.join(result.checks)}{counts}")
@@ -62,7 +65,43 @@ def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None
     if result.excluded:
         err.print(excluded_text(result), markup=False, highlight=False, soft_wrap=True)
     if not result.passed:
-        err.print(findings_text(result, result.findings, rerun), markup=False, highlight=False, soft_wrap=True)
+        err.print(findings_text(result, result.new, rerun), markup=False, highlight=False, soft_wrap=True)
+    if result.accepted:
+        err.print(accepted_text(result.accepted), markup=False, highlight=False, soft_wrap=True)
+
+
+def accepted_text(findings: list[Finding]) -> str:
+    """A line per failure a baseline entry accepts: reported, not failing (its full report is that of the run
+    that recorded it)."""
+    return "\n".join(f"  accepted {f.operation}: {f.title} ({f.label}, baseline entry {f.accepted})"
+                     for f in findings)
+
+
+def baseline_text(outcome: BaselineOutcome, prune_flag: str = "--baseline-prune") -> str:
+    """What a run did with its baseline file: the entries that accepted a failure, those whose failure was not found
+    (probably fixed: listed so that the file can shrink), those whose operation was not tested, and what was
+    written."""
+    lines = [f"baseline {outcome.path}: {len(outcome.accepted)} entr{'y' if len(outcome.accepted) == 1 else 'ies'} "
+             f"accepted a failure" + (f" ({', '.join(outcome.accepted)})" if outcome.accepted else "")]
+
+    def entry(data: dict[str, object]) -> str:
+        service = f"{data['service']} " if data.get("service") else ""
+        return f"    {data['id']} {service}{data['operation']}: {data['check']} ({data['failure']})"
+
+    if outcome.not_reproduced:
+        lines.append(f"  {len(outcome.not_reproduced)} not reproduced (the operation was tested, the failure not "
+                     f"found: probably fixed; {prune_flag} removes them):")
+        lines += [entry(data) for data in outcome.not_reproduced]
+    if outcome.not_reached:
+        lines.append(f"  {len(outcome.not_reached)} not reached (the run did not test the operation; kept):")
+        lines += [entry(data) for data in outcome.not_reached]
+    if outcome.expired:
+        lines.append(f"  expired (past their `expires` date, they accept nothing): {', '.join(outcome.expired)}")
+    if outcome.written:
+        said = [f"{outcome.recorded} recorded"] if outcome.recorded is not None else []
+        said += [f"{len(outcome.pruned)} pruned"] if outcome.pruned is not None else []
+        lines.append(f"  written: {', '.join(said) or 'unchanged'}")
+    return "\n".join(lines)
 
 
 def excluded_text(result: ServiceResult) -> str:
@@ -78,7 +117,7 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
         where = f", {', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}" if finding.phases \
             else ""
         verdict = "" if finding.kind == "failure" else "ERROR "
-        lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.check}{where})")
+        lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.label}{where})")
         if finding.detail:
             lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
         if finding.curl:
@@ -106,16 +145,21 @@ def item_name(service: str, label: str) -> str:
 def fuzz_case(result: ServiceResult, label: str, name: str, classname: str = "", rerun: Rerun | None = None) -> Case:
     """The verdict of one operation of a service's run (`label`; "stateful": its sequences; SERVICE_WIDE: the
     service as a whole), for a pytest item and a JUnit case alike: an error when an error-kind finding is among its
-    findings, else a failure when a check failed, skipped when it is the stateful sequences and none ran (not a
-    pass), else passed. Each distinct finding appears once."""
-    mine = result.findings_for(label)
+    new findings, else a failure when a check failed that no baseline entry accepts, skipped when it is the stateful
+    sequences and none ran (not a pass), else passed. Each distinct finding appears once; the failures a baseline
+    accepts are in `output` (JUnit's system-out): the operation was tested and its verdict is a pass, as `st run
+    --baseline` exits 0, so they are neither failures nor skips (a skip would say it was not tested)."""
+    everything = result.findings_for(label)
+    mine = [f for f in everything if not f.accepted]
+    accepted = accepted_text([f for f in everything if f.accepted])
     if not mine:
         skipped = result.stateful_not_run if label == "stateful" else ""
-        return Case(classname, name, skipped=skipped or None)
-    message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.check})" for f in mine)
+        return Case(classname, name, skipped=skipped or None, output=accepted)
+    message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.label})" for f in mine)
     errors = any(finding.kind == "error" for finding in mine)
+    details = findings_text(result, mine, rerun) + (f"\n{accepted}" if accepted else "")
     return Case(classname, name, error=message if errors else None, failure=None if errors else message,
-                details=findings_text(result, mine, rerun))
+                details=details, output=accepted)
 
 
 def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None

@@ -27,7 +27,7 @@ white-space:pre-wrap;word-break:break-word;margin:6px 0}code{font-size:12px}
 details{margin:4px 0}summary{cursor:pointer}details>div{padding:2px 0 4px 18px}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600;color:#fff;
 background:var(--mute);white-space:nowrap}.v-verified,.v-passed,.v-clean,.v-running,.v-ready{background:var(--ok)}
-.v-failed,.v-drift{background:var(--bad)}.v-error,.v-gone{background:var(--err)}.v-excluded{background:var(--info)}
+.v-failed,.v-drift{background:var(--bad)}.v-error,.v-gone{background:var(--err)}.v-excluded,.v-accepted{background:var(--info)}
 .v-no_pact,.v-not_applicable{background:var(--warn)}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}.card{background:#fff;border:1px solid var(--line);
 border-radius:6px;padding:8px 14px;min-width:150px;color:inherit;
@@ -37,6 +37,7 @@ text-decoration:none}.card b{font-size:20px;display:block}.card.bad b{color:var(
 .matrix td{text-align:center}.matrix td a{color:#fff;text-decoration:none}.note{color:#57606a;font-size:12px}
 tr.failed>td:first-child{border-left:4px solid var(--bad)}tr.error>td:first-child{border-left:4px solid var(--err)}
 .finding{border-left:3px solid var(--bad);padding-left:8px;margin:6px 0}.finding.error{border-color:var(--err)}
+.finding.accepted{border-color:var(--info)}
 """
 
 
@@ -123,7 +124,7 @@ def _cards(data: PageData) -> str:
         return f'<a class="card{" bad" if bad else ""}" href="#{anchor}"><b>{value}</b>{html.escape(title)}</a>'
 
     pacts_bad = sum(p.verdict in ("failed", "error") for p in data.pacts)
-    ops_bad = sum(1 for r in data.fuzz for op in _fuzz_rows(r) if op[2] != "passed")
+    ops_bad = sum(1 for r in data.fuzz for op in _fuzz_rows(r) if op[2] not in ("passed", "accepted"))
     drift_bad = sum(d.verdict in ("drift", "error") for d in data.drift)
     cards = [card("services", str(len(data.services)), any(s.status in ("failed", "gone") for s in data.services),
                   "services")]
@@ -256,13 +257,15 @@ def _drift(data: PageData, esc: Callable[[Any], str]) -> str:
 
 def _fuzz_rows(result: ServiceResult) -> list[tuple[str, list[Finding], str]]:
     """(operation, its findings, verdict) per operation of the spec, then any other label findings carry
-    (stateful sequences, the whole service): failed when a check failed, error when it could not be tested."""
+    (stateful sequences, the whole service): failed when a check failed that no baseline entry accepts, error when
+    it could not be tested, accepted when a baseline entry accepts each of its failures."""
     labels = list(dict.fromkeys([*result.operations, *(f.operation for f in result.findings)]))
     rows = []
     for label in labels:
         mine = [f for f in result.findings if f.operation == label]
-        kinds = {f.kind for f in mine}
-        rows.append((label, mine, "failed" if "failure" in kinds else "error" if mine else "passed"))
+        kinds = {f.kind for f in mine if not f.accepted}
+        rows.append((label, mine, "failed" if "failure" in kinds else "error" if kinds else
+                     "accepted" if mine else "passed"))
     return rows
 
 
@@ -298,8 +301,11 @@ def _finding(finding: Finding, result: ServiceResult, esc: Callable[[Any], str])
     """A finding: the check and title, phases and seed, schemathesis' detail, the curl, the service's log lines."""
     phases = f"{', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}; " if finding.phases else ""
     logged = finding.log + ([f"({finding.log_note})"] if finding.log_note else [])
-    return (f'<div class="finding {finding.kind}">{"<b>error</b> " if finding.kind == "error" else ""}'
-            f"<b>{esc(finding.check)}</b>: {esc(finding.title)} <span class=note>({phases}seed {result.seed})</span>"
+    accepted = f"accepted by baseline entry {finding.accepted}; " if finding.accepted else ""
+    return (f'<div class="finding {finding.kind}{" accepted" if finding.accepted else ""}">'
+            f'{"<b>error</b> " if finding.kind == "error" else ""}'
+            f"<b>{esc(finding.label)}</b>: {esc(finding.title)} <span class=note>({esc(accepted)}{phases}seed "
+            f"{result.seed})</span>"
             + (f"<pre>{esc(clip(finding.detail, 4000))}</pre>" if finding.detail else "")
             + (f'<pre class="curl">{esc(finding.curl)}</pre>' if finding.curl else "")
             + (f'<pre class="log">{esc(chr(10).join(logged))}</pre>' if logged else "") + "</div>")

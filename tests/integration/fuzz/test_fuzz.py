@@ -45,7 +45,7 @@ def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -
     assert "GET /stats: Response violates schema (response_schema_conformance" in report  # 2. its own schema
     # 3. an item that exists: schemathesis reuses the ids POST /items answered (coverage phase on), and the stateful
     # sequences reach it too; one finding, listing the phases
-    bug3 = report.split("GET /items/{id}: Server error (not_a_server_error, ", 1)[1].split("\n", 1)[0]
+    bug3 = report.split("GET /items/{id}: Server error (not_a_server_error [ST101], ", 1)[1].split("\n", 1)[0]
     assert "stateful" in bug3 and report.count("GET /items/{id}: Server error") == 1
 
 

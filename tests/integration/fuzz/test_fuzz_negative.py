@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 NEGATIVE = TOPOLOGIES / "fuzz-negative.yaml"
 SEED, EXAMPLES = "1", "20"
 ACCEPTED = "Schema-violating request accepted"  # schemathesis' title of a negative_data_rejection failure
-FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?:, [^)]*)?\)$")
+FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?: \[ST\d+\])?(?:, [^)]*)?\)$")
 
 
 def harness_fuzz(*args: str) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 SHARED = TOPOLOGIES / "fuzz-shared.yaml"
 SEED, EXAMPLES = "3", "10"
 SERVICES = ["catalog", "orders"]  # the topology's order
-FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?:, (?P<phases>[^)]*))?\)$")
+FINDING = re.compile(r"^  (?:ERROR )?(?P<operation>.+?): (?P<title>.+) \((?P<check>[a-z_]+)(?: \[ST\d+\])?(?:, (?P<phases>[^)]*))?\)$")
 OUT_OF_RANGE = ("/items/{id}", "Server error")  # the 500 only data outside the schema reaches
 CONFLICT = ("/orders", "Undocumented status code")  # the 409 only catalog's writes before it cause
 
