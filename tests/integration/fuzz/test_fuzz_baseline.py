@@ -115,3 +115,20 @@ def test_a_baseline_that_is_not_one_is_refused_before_anything_starts(tmp_path: 
     assert run.returncode == 2
     assert f"--baseline {bad}: not a schemathesis baseline file: Unsupported baseline format version 9" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_pytest_fuzz_baseline_gives_the_same_verdicts(buggy: tuple[Path, str], tmp_path: Path,
+                                                      pytester: pytest.Pytester) -> None:
+    topology, url = buggy
+    baseline = tmp_path / "st-baseline.json"
+    assert st_run(url, SERVER_ERROR, baseline, tmp_path).returncode == 1  # st run writes the 500 as accepted
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", SEED,
+                                           "--fuzz-max-examples", EXAMPLES, "--fuzz-phases", "examples,coverage,fuzzing",
+                                           "--fuzz-checks", BOTH, "--fuzz-baseline", str(baseline), "-rA",
+                                           "-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert result.ret == 1, out
+    assert "PASSED" in out and "fuzz[buggy GET /fraction/{n}]" in out
+    assert "accepted GET /fraction/{n}: Server error (not_a_server_error [ST101], baseline entry " in out
+    assert "FAILED" in out and "fuzz[buggy GET /stats]" in out and "[ST108]" in out
+    assert f"baseline {baseline}: " in out
