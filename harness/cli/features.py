@@ -14,6 +14,7 @@ from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
+    from harness.fuzz.baseline import BaselineOutcome
     from harness.fuzz.results import ServiceResult
     from harness.model.topology import TopologySpec
     from harness.report.fuzz import Rerun
@@ -100,7 +101,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
         err.print(baseline_text(outcome), markup=False, highlight=False, soft_wrap=True)
     if options.junit:
         write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
-    _write_page(recorder, options.topology_report, spec, out, fuzz=results)
+    _write_page(recorder, options.topology_report, spec, out, fuzz=results, fuzz_baseline=outcome)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
 
@@ -164,13 +165,13 @@ def _progress(recorder: RunRecorder | None, printer: Progress) -> Progress:
 
 def _write_page(recorder: RunRecorder | None, page: Path | None, spec: TopologySpec, out: Console, *,
                 pacts: list[Any] | None = None, drift: list[Any] | None = None,
-                fuzz: list[ServiceResult] | None = None) -> None:
+                fuzz: list[ServiceResult] | None = None, fuzz_baseline: BaselineOutcome | None = None) -> None:
     """The report page of this run, when --report names one."""
     if recorder is None or page is None:
         return
     from harness.report.page import write_page
 
-    written = write_page(recorder.page(spec, pacts=pacts, drift=drift, fuzz=fuzz), page)
+    written = write_page(recorder.page(spec, pacts=pacts, drift=drift, fuzz=fuzz, fuzz_baseline=fuzz_baseline), page)
     out.print(f"report page written to {written}", soft_wrap=True)
 
 

@@ -108,13 +108,13 @@ def check_names() -> list[str]:
 
 
 def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None,
-               baseline: tuple[Path, Any] | None = None) -> EngineRun:
+               baseline: Any = None) -> EngineRun:
     """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
     KeyboardInterrupt is re-raised when the engine reports an interruption.
 
-    `baseline`: the baseline file and the schemathesis `Baseline` of its entries for this service
-    (harness.fuzz.baseline): the engine gets the file as `st run --baseline FILE` gives it (a known failure does not
-    end the search for new ones), and each failed check it accepts carries its entry's id (Finding.accepted)."""
+    `baseline`: the schemathesis `Baseline` of the entries for this service (harness.fuzz.baseline.for_service): the
+    engine gets them as a file, as `st run --baseline FILE` gives it (a known failure does not end the search for
+    new ones), and each failed check one of them accepts carries its entry's id (Finding.accepted)."""
     from schemathesis.engine import events, from_schema
     from schemathesis.generation import GenerationMode
 
@@ -134,8 +134,11 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
     schema.config.phases.update(phases=settings.phases)
     if headers is not None:
         _authenticate(schema, headers)
-    if baseline is not None:
-        schema.config.update(baseline=str(baseline[0]))
+    # the service's baseline entries only, in a file of their own: the engine and the verdicts see the same ones
+    entries = tempfile.TemporaryDirectory(prefix="harness-baseline-") if baseline is not None else None
+    if baseline is not None and entries is not None:
+        baseline.save(Path(entries.name) / "baseline.json")
+        schema.config.update(baseline=str(Path(entries.name) / "baseline.json"))
 
     run = EngineRun()
     found: dict[Any, Finding] = {}
@@ -145,7 +148,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
         if phase and phase not in known.phases:
             known.phases.append(phase)
 
-    with examples, _as_in_st_run():  # the same seed draws the same data as `st run`
+    with examples, entries or contextlib.nullcontext(), _as_in_st_run():  # the same seed draws as `st run`
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):
                 phase = _PHASE_NAMES.get(event.phase.value, event.phase.value)
@@ -155,7 +158,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                 if phase == STATEFUL:
                     run.stateful_requests += len(event.recorder.interactions)
                 for finding, identity in _check_failures(schema, event.recorder, event.label, phase,
-                                                         baseline[1] if baseline is not None else None):
+                                                         baseline):
                     add(finding, phase, identity)
                 if event.skip_reason and event.label:
                     run.skip_reasons.setdefault(event.label, set()).add(event.skip_reason)

@@ -69,7 +69,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     if options.baseline is not None:
         from harness.fuzz.baseline import for_service, load
 
-        baseline = options.baseline, for_service(load(options.baseline), name)
+        baseline = for_service(load(options.baseline), name)
     run = run_schema(schema, settings, headers, baseline)
     notes: list[Finding] = []
     if not labels and not broken:  # nothing was fuzzed: not a pass (`st run` stops with the same words)

@@ -72,8 +72,9 @@ class ReportPage:
                 return
             fuzz = owner.fuzz.results() if owner.fuzz else []  # a run that raised failed its items already
             pacts = owner.verify.results if owner.pacts_run and owner.verify else None
+            owner.settle_baseline(session)  # --fuzz-baseline: the page lists its entries
             data = self.recorder.page(owner.spec, pacts=pacts, drift=owner.drift.results if owner.drift else [],
-                                      fuzz=fuzz, failed_tests=self.failed,
+                                      fuzz=fuzz, fuzz_baseline=owner.baseline, failed_tests=self.failed,
                                       outcome=outcome_text(self.counts.items()))
             self.written = write_page(data, self.file)
         except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results

@@ -82,6 +82,7 @@ class TopologySession:
         self.fuzz: FuzzRun | None = None  # with --fuzz: the services, and their runs
         self.baseline: BaselineOutcome | None = None  # with --fuzz-baseline: the results against it, at the end
         self.baseline_error = ""  # why the baseline file could not be written
+        self.baseline_settled = False
         self.drift: DriftRun | None = None  # with --pact-drift: the pact files, and their verdicts
         self.pacts_run = False  # pacts were collected for verification (here, or by an xdist worker)
         self.lost: list[str] = []  # xdist controller: workers whose results could not be collected, and why
@@ -264,8 +265,7 @@ class TopologySession:
     def _finish(self, session: pytest.Session) -> None:
         if self.verify is not None:
             self.verify.close()  # the verifier process, the event loop of async handlers
-        if self.fuzz is not None and self.worker is None and self.fuzz.results():
-            self._settle_baseline(session)
+        self.settle_baseline(session)
         if self.worker is not None:
             self.shared.send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
@@ -280,12 +280,16 @@ class TopologySession:
             else:
                 self.topology.close()
 
-    def _settle_baseline(self, session: pytest.Session) -> None:
-        """--fuzz-baseline: the fuzz results against the file, written as `st run` writes it (not after an
-        interruption), for the terminal summary; a file that cannot be written is a usage error."""
+    def settle_baseline(self, session: pytest.Session) -> None:
+        """--fuzz-baseline, once, at the end (the report page's writer may ask first): the fuzz results against the
+        file, written as `st run` writes it (not after an interruption), for the terminal summary and the page; a
+        file that cannot be written is a usage error. Nothing in an xdist worker (the controller has every result)
+        or when nothing was fuzzed."""
         from harness.errors import HarnessError
 
-        assert self.fuzz is not None
+        if self.baseline_settled or self.fuzz is None or self.worker is not None or not self.fuzz.results():
+            return
+        self.baseline_settled = True
         try:
             self.baseline = self.fuzz.settle_baseline(interrupted=session.exitstatus == pytest.ExitCode.INTERRUPTED)
         except HarnessError as error:

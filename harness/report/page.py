@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.contracts.matrix import Edge, edge_matrix
+from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.results import ServiceResult
 from harness.model.secrets import Masker, environment_of, without_url_passwords
 from harness.model.topology import TopologySpec
@@ -83,6 +84,7 @@ class PageData:
     faults: list[FaultRecord] = field(default_factory=list)
     failed_tests: list[FailedTest] = field(default_factory=list)
     contracts_run: bool = False  # pacts were verified in this run (else the matrix is not shown as verdicts)
+    fuzz_baseline: BaselineOutcome | None = None  # the fuzz run's baseline file, when it had one
 
 
 class RunRecorder:
@@ -116,7 +118,7 @@ class RunRecorder:
 
     def page(self, spec: TopologySpec, *, pacts: list[Any] | None = None, drift: list[Any] | None = None,
              fuzz: list[ServiceResult] | None = None, failed_tests: list[FailedTest] | None = None,
-             outcome: str = "") -> PageData:
+             outcome: str = "", fuzz_baseline: BaselineOutcome | None = None) -> PageData:
         self.facts.seconds = time.time() - self.facts.started
         self.facts.outcome = outcome
         self.facts.versions = versions(self.docker_version)
@@ -126,7 +128,7 @@ class RunRecorder:
         return PageData(f"topology {spec.name}", spec, self.facts, services,
                         edge_matrix(spec, pacts, drift) if pacts is not None else [], list(pacts or []),
                         list(drift or []), list(fuzz or []), self.faults, list(failed_tests or []),
-                        contracts_run=pacts is not None)
+                        contracts_run=pacts is not None, fuzz_baseline=fuzz_baseline)
 
 
 def services_of(topology: Topology, events: list[StartEvent]) -> list[ServiceFacts]:

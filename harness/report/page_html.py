@@ -294,7 +294,20 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
                       + "".join(rows) + "</table>"
                       + (f"<details><summary>log of {esc(result.service)} during the run</summary>"
                          f"<pre>{esc(clip(log))}</pre></details>" if log.strip() else "") + "</div></details>")
-    return '<section id="fuzzing"><h2>Fuzzing (schemathesis)</h2>' + "".join(blocks) + "</section>"
+    return ('<section id="fuzzing"><h2>Fuzzing (schemathesis)</h2>' + "".join(blocks) + _baseline(data, esc)
+            + "</section>")
+
+
+def _baseline(data: PageData, esc: Callable[[Any], str]) -> str:
+    """The run's baseline file: the entries that accepted a failure, those not reproduced (probably fixed), those
+    not reached, the expired ones, and what was written."""
+    from harness.report.fuzz import baseline_text
+
+    if data.fuzz_baseline is None:
+        return ""
+    rerun = data.facts.rerun  # the front-end's flags: --baseline or --fuzz-baseline
+    prune = (rerun.flags["baseline"] if rerun is not None and "baseline" in rerun.flags else "--baseline") + "-prune"
+    return f'<div id="fuzz-baseline"><h3>Baseline</h3><pre>{esc(baseline_text(data.fuzz_baseline, prune))}</pre></div>'
 
 
 def _finding(finding: Finding, result: ServiceResult, esc: Callable[[Any], str]) -> str:

@@ -13,7 +13,7 @@ import pytest
 from harness.cli import main
 from harness.contracts.results import InteractionResult, PactResult
 from harness.model.topology import TopologySpec
-from harness.options import CLI, flags
+from harness.options import CLI, PYTEST, flags
 from harness.report.fuzz import Rerun
 from harness.report.page import FailedTest, RunRecorder, Scrubber, write_page
 
@@ -174,3 +174,28 @@ def test_pytest_pact_drift_writes_the_page_without_starting_anything(pytester: p
     text = page.read_text()
     assert '<section id="drift">' in text and text.count('<details class="drift clean"') == 6
     assert "15 passed, 1 skipped" in text and text.count('v-not_started">not started<') == 7  # nothing started
+
+
+def test_fuzzing_shows_codes_accepted_findings_and_the_baseline(tmp_path: Path) -> None:
+    from harness import load_topology
+    from harness.fuzz.baseline import BaselineOutcome
+    from harness.fuzz.results import Finding, ServiceResult
+
+    spec = load_topology(RUNNERLY)
+    strava = ServiceResult("strava", "http://127.0.0.1:1", 11, operations=["GET /health", "GET /openapi.json"],
+                           requests_by_operation={"GET /health": 5, "GET /openapi.json": 7}, findings=[
+        Finding("GET /health", "not_a_server_error", "Server error", code="ST101", accepted="abc123"),
+        Finding("GET /openapi.json", "response_schema_conformance", "Response violates schema", code="ST108")])
+    outcome = BaselineOutcome(tmp_path / "b.json", accepted=["abc123"], not_reproduced=[
+        {"id": "def456", "operation": "GET /stats", "check": "not_a_server_error", "failure": "ServerError"}])
+    rerun = Rerun(["pytest"], flags(PYTEST, "fuzz"))  # as pytest makes it
+    page = write_page(RunRecorder("test", rerun).page(spec, fuzz=[strava], fuzz_baseline=outcome),
+                      tmp_path / "page.html").read_text()
+    assert re.search(r'<tr class="op accepted" data-service="strava" data-operation="GET /health">', page)
+    assert re.search(r'<tr class="op failed" data-service="strava" data-operation="GET /openapi.json">', page)
+    assert "<b>not_a_server_error [ST101]</b>: Server error <span class=note>(accepted by baseline entry abc123; " \
+           in page
+    assert "<b>response_schema_conformance [ST108]</b>" in page
+    assert "1 entry accepted a failure (abc123)" in page
+    assert "1 not reproduced (the operation was tested, the failure not found: probably fixed; " \
+           "--fuzz-baseline-prune removes them):\n    def456 GET /stats: not_a_server_error (ServerError)" in page
