@@ -79,3 +79,18 @@ def test_an_accepted_failure_is_a_pass_that_says_so() -> None:
     new = Finding("GET /fraction/{n}", "response_schema_conformance", "Response violates schema", code="ST108")
     failing = fuzz_case(result("api", accepted, new), "GET /fraction/{n}", "x")
     assert failing.failure == "1 finding(s): Response violates schema (response_schema_conformance [ST108])"
+
+
+@pytest.mark.parametrize(("front_end", "message"), [
+    ("cli", "--baseline-update needs a baseline file: give --baseline FILE too"),
+    ("pytest", "--fuzz-baseline-update needs a baseline file: give --fuzz-baseline FILE too")])
+def test_update_without_a_file_is_refused_before_anything_starts(front_end: str, message: str) -> None:
+    from harness import load_topology
+    from harness.fuzz.options import FuzzOptions
+    from harness.fuzz.session import FuzzRun
+    from harness.options import flags
+
+    spec = load_topology(Path(__file__).parents[2] / "topologies" / "buggy.yaml")
+    with pytest.raises(OptionError) as error:
+        FuzzRun(spec, FuzzOptions(baseline_update=True), None, flags(front_end, "fuzz"))
+    assert str(error.value) == message
