@@ -79,7 +79,7 @@ def test_mode_negative_reports_input_accepted_against_the_spec_with_the_check_an
     lax = service_report(negative_run.stderr, "lax")
     assert lax.startswith(f"FAILED lax at {running['lax'].url}: 3 operation(s), ")
     assert ", seed 1, mode negative, " in lax and lax.splitlines()[0].endswith(": 1 failure(s), 0 error(s)")
-    assert f"  POST /items: {ACCEPTED} (negative_data_rejection, coverage" in lax
+    assert f"  POST /items: {ACCEPTED} (negative_data_rejection [ST201], coverage" in lax
     assert "Invalid component: Missing request body" in lax and "[201] Created:" in lax  # schemathesis' detail
     assert f"    reproduce: curl -X POST {running['lax'].url}/items" in lax
     assert (f"  rerun with: harness fuzz --topology {NEGATIVE} --seed 1 --service strict --service lax --mode negative "
@@ -129,7 +129,7 @@ def test_pytest_fuzz_mode_negative_reports_the_service_and_skips_the_exclusion(p
                                            "-v", "-rs")
     output = result.stdout.str()
     assert "fuzz[lax POST /items] FAILED" in output
-    assert f"POST /items: {ACCEPTED} (negative_data_rejection, coverage" in output
+    assert f"POST /items: {ACCEPTED} (negative_data_rejection [ST201], coverage" in output
     assert re.search(r"reproduce: curl -X POST http://127\.0\.0\.1:\d+/items$", output, re.MULTILINE)
     assert ("--fuzz-seed 1 --fuzz-service strict --fuzz-service lax --fuzz-mode negative --fuzz-max-examples 20"
             in output)  # in the topology's order, strict before lax
