@@ -117,15 +117,17 @@ def test_a_baseline_that_is_not_one_is_refused_before_anything_starts(tmp_path: 
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_pytest_fuzz_baseline_gives_the_same_verdicts(buggy: tuple[Path, str], tmp_path: Path,
-                                                      pytester: pytest.Pytester) -> None:
+                                                      pytester: pytest.Pytester, workers: list[str]) -> None:
+    """The file is read where the items run and settled once, by the xdist controller, which has every result."""
     topology, url = buggy
     baseline = tmp_path / "st-baseline.json"
     assert st_run(url, SERVER_ERROR, baseline, tmp_path).returncode == 1  # st run writes the 500 as accepted
     result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", SEED,
                                            "--fuzz-max-examples", EXAMPLES, "--fuzz-phases", "examples,coverage,fuzzing",
                                            "--fuzz-checks", BOTH, "--fuzz-baseline", str(baseline), "-rA",
-                                           "-p", "no:cacheprovider")
+                                           "-p", "no:cacheprovider", *workers)
     out = result.stdout.str()
     assert result.ret == 1, out
     assert "PASSED" in out and "fuzz[buggy GET /fraction/{n}]" in out
