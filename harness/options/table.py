@@ -201,7 +201,7 @@ OPTIONS: tuple[Option, ...] = (
            "line in the pact, a fuzzed operation in its OpenAPI document, a topology that did not start) and a "
            "Markdown step summary to $GITHUB_STEP_SUMMARY when set; auto: github when GITHUB_ACTIONS=true",
            default="auto", metavar="auto|github|off", cli=("--annotations",), commands=("verify", "fuzz", "drift"),
-           pytest="--annotations", ini="topology_annotations", validate=one_of("auto", "github", "off")),
+           pytest="--topology-annotations", ini="topology_annotations", validate=one_of("auto", "github", "off")),
     Option("verify_report", "report", "a folder for contract-matrix.json and .html; or FILE.html: the run's report "
            "page, with the matrix files beside it", kind=Path, default=Path("reports"), metavar="PATH",
            cli=("--report",), commands=("verify",)),
