@@ -91,9 +91,13 @@ class SessionAnnotations:
 
 
 def register(config: pytest.Config) -> None:
-    """Annotations for this session when --annotations (ini topology_annotations) says so."""
+    """Annotations for this session when --topology-annotations (ini topology_annotations) says so: `auto` only for a
+    session with a topology (a project that merely has the plugin installed keeps its output as it was)."""
     from harness.pytest.options import resolved
     from harness.report.annotations import enabled
 
-    if enabled(resolved(config).annotations) and not hasattr(config, "workerinput"):
+    options = resolved(config)
+    if options.annotations == "auto" and not options.topology.files:
+        return
+    if enabled(options.annotations) and not hasattr(config, "workerinput"):
         config.pluginmanager.register(SessionAnnotations(config), "harness-annotations")

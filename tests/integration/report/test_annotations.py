@@ -75,7 +75,7 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
     assert (Path(case.getAttribute("file")).name, case.getAttribute("line")) == (pact.name, str(line - 1))
 
 
-def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path) -> None:
+def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, pytester: pytest.Pytester) -> None:
     topology = tmp_path / "topology.yaml"
     topology.write_text("name: annotations-start\nservices:\n  ok:\n    image: redis:7\n"
                         "  broken:\n    image: python:3.11-slim\n    command: [python, -c, 'raise SystemExit(3)']\n"
@@ -88,3 +88,12 @@ def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path) 
     assert annotations[0].startswith("::error file=topology.yaml,line=5,title=topology annotations-start did not "
                                      "start::"), annotations
     assert "broken" in annotations[0]
+
+    pytester.makepyfile("def test_uses(topology): pass")
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--topology-annotations", "github",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == 1  # the service exited: a failure of the topology, as harness says it
+    rows = [row for row in result.stdout.lines if row.startswith("::")]
+    assert len(rows) == 1 and rows[0].startswith(f"::error file={topology.as_posix()},line=5,title=topology "
+                                                 "annotations-start::topology annotations-start did not start: service 'broken' "
+                                                 "exited with code 3 during startup"), rows
