@@ -123,3 +123,38 @@ def test_case_annotations_are_at_the_cases_files(tmp_path: Path) -> None:
     assert case_annotations(cases, tmp_path) == [Annotation("drift[a->b: x]", "x: 1 drift(s)",
                                                             Location(tmp_path / "p.json", 2))]
     assert step_summary("t", {"passed": 0}).startswith("### t\n\n**0** passed")
+
+
+def test_harness_drift_annotates_each_drifting_interaction_at_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+    from harness.model.loader import load_topology
+    from harness.report.annotations import operation_location, service_location
+    from tests.unit.contracts.test_drift import ROOT, _mutated_runnerly, _three_ways
+
+    topology = _mutated_runnerly(tmp_path, _three_ways)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(ROOT))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["drift", "--topology", str(topology), "--provider", "dataservice"]) == 1
+    rows = [row for row in capsys.readouterr().out.splitlines() if row.startswith("::")]
+    pact = (ROOT / "contracts" / "gateway-dataservice.json").read_text().splitlines()
+    assert len(rows) == 3, rows
+    for row in rows:  # at the `{` of the interaction the title names
+        line = int(row.split(",line=", 1)[1].split(",", 1)[0])
+        description = row.split("title=drift[gateway->dataservice%3A ", 1)[1].split("]::", 1)[0]
+        assert row.startswith("::error file=contracts/gateway-dataservice.json,line=")
+        assert pact[line - 1].strip() == "{" and f'"description": {json.dumps(description)}' in "".join(
+            pact[line:line + 3]), row
+    assert summary.read_text().splitlines()[2] == "**4** passed | **3** failed | **0** error | **0** excluded"
+
+    spec = load_topology(topology)
+    document = (tmp_path / "dataservice.yaml").read_text().splitlines()
+    where = operation_location(spec, "dataservice", "GET /api/users/{userId}")
+    assert where is not None and where.file == tmp_path / "dataservice.yaml" and where.line is not None
+    assert document[where.line - 1].strip() == "get:" and "/api/users/{userId}:" in "\n".join(document[:where.line])
+    served = operation_location(spec, "gateway", "GET /api/runs")  # a document the service serves: the service
+    assert served == service_location(spec, "gateway")
+    assert served is not None and served.file == topology and served.line is not None
+    assert (topology.read_text().splitlines()[served.line - 1]).strip() == "gateway:"
