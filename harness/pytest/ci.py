@@ -43,6 +43,9 @@ class SessionAnnotations:
         lines = commands(annotations)
         if reporter is not None and lines:
             reporter.ensure_newline()
+            writer = self.config.get_terminal_writer()
+            if writer.width_of_current_line:  # xdist's progress leaves its line open without the reporter knowing
+                writer.line()
             for line in lines:
                 reporter.write_line(line)
         counts = {verdict: list(self.outcomes.values()).count(verdict)

@@ -62,11 +62,16 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
     try:
         result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=x1.xml",
                                                "-o", "junit_family=xunit1", "-p", "no:cacheprovider")
+        # xdist: the controller writes them, once, each on its own line (after the progress line xdist leaves open)
+        workers = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-n", "2",
+                                                "-p", "no:cacheprovider")
     finally:
         for name in ("GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY"):
             os.environ.pop(name, None)
     result.assert_outcomes(passed=2, failed=1)
     assert [row for row in result.stdout.lines if row.startswith("::")] == [expected]
+    workers.assert_outcomes(passed=2, failed=1)
+    assert [row for row in workers.stdout.lines if "::error" in row] == [expected]
     assert pytest_summary.read_text().splitlines()[:3] == [
         "### pytest", "", "**2** passed | **1** failed | **0** error | **0** excluded"]
     case = next(c for c in minidom.parse(str(pytester.path / "x1.xml")).getElementsByTagName("testcase")
