@@ -152,10 +152,11 @@ def _load(options: ResolvedOptions, err: Console, out: Console, title: str) -> T
     try:
         return load(options, err)
     except TopologyFileError as error:
-        from harness.report.annotations import Annotation, file_line_location
+        from harness.report.annotations import Annotation, file_line_location, mark_annotated
 
         where = file_line_location(error.location, options.topology.files)
         _annotate(options, out, title, [], more=[Annotation("topology file", str(error), where)])
+        mark_annotated(error)
         raise
 
 
@@ -166,9 +167,10 @@ def _started(stack: ExitStack, starting: AbstractContextManager[Topology], optio
     try:
         return stack.enter_context(starting)
     except HarnessError as error:
-        from harness.report.annotations import start_annotation
+        from harness.report.annotations import mark_annotated, start_annotation
 
         _annotate(options, out, title, [], more=[start_annotation(error, spec)])
+        mark_annotated(error)
         raise
 
 

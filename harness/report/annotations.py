@@ -214,6 +214,19 @@ def file_line_location(location: str, files: Iterable[Path]) -> Location | None:
     return None
 
 
+def annotate_error(error: BaseException, mode: str, title: str, write: Callable[[str], None]) -> None:
+    """An error that ended a run (`title`: the command) and was not annotated at its place yet (start_annotation,
+    a topology file error): one annotation without a place, and the step summary (--annotations: see write_ci)."""
+    if getattr(error, "annotated", False):
+        return
+    write_ci(mode, title, [], write, more=[Annotation(title, str(error))])
+
+
+def mark_annotated(error: BaseException) -> None:
+    """`error` has its annotation (at its place): annotate_error leaves it."""
+    error.annotated = True  # type: ignore[attr-defined]
+
+
 def start_annotation(error: BaseException, spec: TopologySpec | None) -> Annotation:
     """A topology that did not start (or whose file is invalid): at the service the error names in the topology
     file, else at the file."""

@@ -158,3 +158,24 @@ def test_harness_drift_annotates_each_drifting_interaction_at_its_line(tmp_path:
     assert served == service_location(spec, "gateway")
     assert served is not None and served.file == topology and served.line is not None
     assert (topology.read_text().splitlines()[served.line - 1]).strip() == "gateway:"
+
+
+def test_an_error_that_ends_a_command_is_annotated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    (tmp_path / "topology.yaml").write_text("name: plain\nservices:\n  cache:\n    image: redis:7\n")
+    assert main(["fuzz", "--topology", "topology.yaml", "--annotations", "github"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["::error title=harness fuzz::nothing to fuzz: no service of topology plain "
+                                         "declares `openapi:` (services with one: none)"]
+    assert "error: nothing to fuzz" in captured.err
+
+    (tmp_path / "bad.yaml").write_text("name: bad\nservices:\n  cache:\n    image: redis:7\n    colour: red\n")
+    assert main(["verify", "--topology", "bad.yaml", "--annotations", "github"]) == 2
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 1 and rows[0].startswith("::error file=bad.yaml,line=5,title=topology file::bad.yaml:5: "), rows
+    assert main(["verify", "--topology", "bad.yaml", "--annotations", "off"]) == 2
+    assert capsys.readouterr().out == ""
