@@ -9,6 +9,7 @@ folder)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -133,11 +134,25 @@ def json_array_lines(text: str, keys: tuple[str, ...] = PACT_ARRAYS) -> dict[str
 
 def pact_lines(path: Path) -> list[int]:
     """The line of each interaction of a pact file, in the pact's order ([] when it cannot be read)."""
+    return list(_pact_lines(path, *_version(path)))
+
+
+@functools.lru_cache(maxsize=64)  # every item of a file asks: read each version of a file once
+def _pact_lines(path: Path, *version: int) -> tuple[int, ...]:
     try:
         found = json_array_lines(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
-        return []
-    return next((found[key] for key in PACT_ARRAYS if key in found), [])
+        return ()
+    return tuple(next((found[key] for key in PACT_ARRAYS if key in found), []))
+
+
+def _version(path: Path) -> tuple[int, int]:
+    """What tells two versions of a file apart: its modification time and size ((0, 0): it cannot be read)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0, 0
+    return stat.st_mtime_ns, stat.st_size
 
 
 def interaction_location(path: Path, labels: list[str], label: str | None) -> Location:
@@ -150,10 +165,15 @@ def interaction_location(path: Path, labels: list[str], label: str | None) -> Lo
 
 def yaml_lines(path: Path) -> dict[tuple[str, ...], int]:
     """{(key, key, ...): 1-based line} of every mapping key of a YAML or JSON file ({} when it cannot be read)."""
+    return dict(_yaml_lines(path, *_version(path)))
+
+
+@functools.lru_cache(maxsize=64)
+def _yaml_lines(path: Path, *version: int) -> tuple[tuple[tuple[str, ...], int], ...]:
     try:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return {}
+        return ()
     lines: dict[tuple[str, ...], int] = {}
 
     def walk(node: Any, at: tuple[str, ...]) -> None:
@@ -163,7 +183,7 @@ def yaml_lines(path: Path) -> dict[tuple[str, ...], int]:
                 lines[here] = key.start_mark.line + 1
                 walk(value, here)
     walk(node, ())
-    return lines
+    return tuple(lines.items())
 
 
 def service_location(spec: TopologySpec, service: str | None) -> Location | None:
