@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
     from harness.report.junit import Case
 
-MODES = ("auto", "github", "off")
 PACT_ARRAYS = ("interactions", "messages")  # read_pact's order: `interactions`, else V3 message pacts' `messages`
 
 
