@@ -20,6 +20,7 @@ from harness.report.console import make_console
 from harness.runtime.interrupts import interrupt_on_sigterm
 
 Command = Callable[[ResolvedOptions, Console, Console], int]
+ANNOTATED = ("verify", "fuzz", "drift")  # the commands with --annotations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.cli.parser import parse
 
     out, err = make_console(), make_console(stderr=True)
+    command, options = None, None
     try:
         command, options = parse(argv, say=lambda text: err.print(text, markup=False, highlight=False,
                                                                   soft_wrap=True))
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(run(options, out, err) or 0)
     except HarnessError as error:
         err.print(f"[red]error:[/red] {escape(str(error))}", markup=True, soft_wrap=True)
+        if options is not None and command in ANNOTATED:
+            from harness.report.annotations import annotate_error
+
+            annotate_error(error, options.annotations, f"harness {command}", lambda line: print(line, flush=True))
         return error.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -4,22 +4,26 @@ code."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from harness.cli.topologies import load
-from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
+from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED, HarnessError, TopologyFileError
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
     from harness.fuzz.baseline import BaselineOutcome
     from harness.fuzz.results import ServiceResult
     from harness.model.topology import TopologySpec
+    from harness.report.annotations import Annotation
     from harness.report.fuzz import Rerun
+    from harness.report.junit import Case
     from harness.report.page import RunRecorder
-    from harness.runtime.topology import Progress
+    from harness.runtime.topology import Progress, Topology
 
 
 def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
@@ -28,7 +32,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     require("harness verify", CONTRACTS_PACT)
     from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
     from harness.report.console import ProgressPrinter
-    from harness.report.contracts import print_result, print_summary, write_pact_junit
+    from harness.report.contracts import pact_cases, print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_folder, write_matrix
     from harness.runtime.topology import Topology
 
@@ -41,7 +45,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
                           f"{folder / 'report.html'}")
     recorder = _recorder(options, page)
-    spec = load(options, err)
+    spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
     run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer),
                     on_result=lambda result: print_result(result, err))
@@ -52,7 +56,9 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
             run.run(None)
         else:
-            with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+            with ExitStack() as stack:
+                starting = Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print)
+                topology = _started(stack, starting, options, spec, out, "harness verify")
                 run.run(topology)
                 # the matrix's drift column: static; a document the service serves comes from this running topology
                 drift = drift_column(topology, run.selection) if installed(CONTRACTS_DRIFT[1]) else []
@@ -66,6 +72,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
     if options.junit:
         write_pact_junit(run.results, options.junit, options.topology.files[0])
+    _annotate(options, out, "harness verify", pact_cases(run.results, options.topology.files[0]), matrix=text,
+              links=[folder / "contract-matrix.html", page, options.junit])
     out.file.flush()
     print_summary(run.results, err)
     return exit_code(run.results)
@@ -78,16 +86,18 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.fuzz.options import run_settings
     from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
-    from harness.report.fuzz import Rerun, baseline_text, print_result, run_headline, write_fuzz_junit
+    from harness.report.fuzz import Rerun, baseline_text, fuzz_cases, print_result, run_headline, write_fuzz_junit
     from harness.runtime.topology import Topology
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
     recorder = _recorder(options, _page_option(options.topology_report), rerun)
-    spec = load(options, err)
+    spec = _load(options, err, out, "harness fuzz")
     # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
     run = FuzzRun(spec, options.fuzz_options(), options.fuzz_service, options.flags("fuzz"))
     run.prepare()  # while the topology starts
-    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+    with ExitStack() as stack:
+        topology = _started(stack, Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)),
+                                                              say=err.print), options, spec, out, "harness fuzz")
         assert run.options.seed is not None
         err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
                   highlight=False, soft_wrap=True)
@@ -100,8 +110,10 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     if outcome is not None:
         err.print(baseline_text(outcome), markup=False, highlight=False, soft_wrap=True)
     if options.junit:
-        write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
+        write_fuzz_junit(results, options.junit, options.topology.files[0], rerun, spec)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results, fuzz_baseline=outcome)
+    _annotate(options, out, "harness fuzz", fuzz_cases(results, options.topology.files[0], rerun, spec),
+              links=[options.topology_report, options.junit])
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
 
@@ -120,10 +132,10 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     require("harness drift", CONTRACTS_DRIFT)
     from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
-    from harness.report.drift import print_result, summary, write_drift_junit
+    from harness.report.drift import drift_cases, print_result, summary, write_drift_junit
 
     recorder = _recorder(options, _page_option(options.topology_report))
-    spec = load(options, err)
+    spec = _load(options, err, out, "harness drift")
     run = DriftRun(spec, DriftOptions(options.pacts, options.provider), fetch=running_fetcher(spec))
     for result in run.run():
         print_result(result, out)
@@ -132,9 +144,55 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.junit:
         write_drift_junit(results, options.junit, options.topology.files[0])
     _write_page(recorder, options.topology_report, spec, out, drift=results)
+    _annotate(options, out, "harness drift", drift_cases(results, options.topology.files[0]),
+              links=[options.topology_report, options.junit])
     if any(r.verdict == ERROR for r in results):
         return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
     return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _load(options: ResolvedOptions, err: Console, out: Console, title: str) -> TopologySpec:
+    """The topology of the options; an invalid file is annotated (--annotations) at its line, then raised."""
+    try:
+        return load(options, err)
+    except TopologyFileError as error:
+        from harness.report.annotations import Annotation, file_line_location, mark_annotated
+
+        where = file_line_location(error.location, options.topology.files)
+        _annotate(options, out, title, [], more=[Annotation("topology file", str(error), where)])
+        mark_annotated(error)
+        raise
+
+
+def _started(stack: ExitStack, starting: AbstractContextManager[Topology], options: ResolvedOptions,
+             spec: TopologySpec, out: Console, title: str) -> Topology:
+    """The topology `starting` gives, for the rest of `stack`; a start that fails is annotated (--annotations) at the
+    service it names in the topology file, then raised."""
+    try:
+        return stack.enter_context(starting)
+    except HarnessError as error:
+        from harness.report.annotations import mark_annotated, start_annotation
+
+        _annotate(options, out, title, [], more=[start_annotation(error, spec)])
+        mark_annotated(error)
+        raise
+
+
+def _annotate(options: ResolvedOptions, out: Console, title: str, cases: list[Case], *, matrix: str = "",
+              links: list[Path | None] | None = None, more: list[Annotation] | None = None) -> None:
+    """The run's CI annotations on stdout, and its step summary (--annotations; harness.report.annotations)."""
+    from harness.report.annotations import write_ci
+
+    out.file.flush()
+    write_ci(options.annotations, title, cases, _line_writer(out), matrix=matrix,
+             links=links or [], more=more or [])
+    out.file.flush()
+
+
+def _line_writer(out: Console) -> Callable[[str], None]:
+    def write(line: str) -> None:  # as is: no markup, no wrapping, no emoji codes (`:x:`) replaced
+        out.file.write(line + "\n")
+    return write
 
 
 def _is_page(path: Path | None) -> bool:

@@ -207,6 +207,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("topology_report", "report", "write the run's report page (one self-contained HTML file: the topology, "
            "contracts, fuzzing, failures) to FILE.html", kind=Path, metavar="FILE.html", cli=("--report",),
            commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report"),
+    Option("annotations", "report", "CI annotations: `::error file=,line=::` per failing item (an interaction at its "
+           "line in the pact, a fuzzed operation in its OpenAPI document, a topology that did not start) and a "
+           "Markdown step summary to $GITHUB_STEP_SUMMARY when set; auto: github when GITHUB_ACTIONS=true",
+           default="auto", metavar="auto|github|off", cli=("--annotations",), commands=("verify", "fuzz", "drift"),
+           pytest="--topology-annotations", ini="topology_annotations", validate=one_of("auto", "github", "off")),
     Option("verify_report", "report", "a folder for contract-matrix.json and .html; or FILE.html: the run's report "
            "page, with the matrix files beside it", kind=Path, default=Path("reports"), metavar="PATH",
            cli=("--report",), commands=("verify",)),

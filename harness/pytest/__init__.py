@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.pytest import ci as ci_plugin
 from harness.pytest import faults as faults_plugin
 from harness.pytest import page as page_plugin
 from harness.pytest.fixtures import topology_fixture
@@ -59,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     resolved(config)  # every value validated once: an invalid one is a usage error before anything else
     _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
+    ci_plugin.register(config)  # --annotations: CI annotations and the step summary
     config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
     _check_pact_options(config, file)

@@ -101,8 +101,10 @@ class PactVerification(ReportingItem):
         return run.result(self.pact, self.owner.running, only=None if everything else selected)
 
     def reportinfo(self) -> tuple[Path, int, str]:
+        """The interaction in the pact file (its line: pytest's report, JUnit xunit1's file/line, annotations)."""
         edge = getattr(self.pact, "edge", self.pact.path.name)
-        return self.pact.path, 0, f"pact {edge}" + (f" {self.label}" if self.label else "")
+        labels = [label for label, _ in self.pact.labels()] if hasattr(self.pact, "labels") else []
+        return _place(self.pact.path, labels, self.label, f"pact {edge}" + (f" {self.label}" if self.label else ""))
 
 
 class FuzzOperation(ReportingItem):
@@ -148,7 +150,14 @@ class FuzzOperation(ReportingItem):
         return run.runs[self.service].result()
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
+        """The operation in the service's OpenAPI document when it is a file, else the service in the topology
+        file."""
+        from harness.report.annotations import operation_location
+
+        where = operation_location(self.owner.spec, self.service, self.operation) if self.owner.spec else None
+        if where is None:
+            return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
+        return where.file, (where.line or 1) - 1, f"fuzz {self.service} {self.operation}"
 
 
 class PactDrift(ReportingItem):
@@ -173,7 +182,24 @@ class PactDrift(ReportingItem):
         return case if case.skipped is None else dataclasses.replace(case, skipped=f"not applicable: {case.skipped}")
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.file, 0, f"drift {self.file.name}" + (f" {self.label}" if self.label else "")
+        """The interaction in the pact file."""
+        from harness.contracts.pactfiles import read_pact
+        from harness.errors import MalformedPact
+
+        try:
+            labels = [label for label, _ in read_pact(self.file).labels()]
+        except MalformedPact:
+            labels = []
+        domain = f"drift {self.file.name}" + (f" {self.label}" if self.label else "")
+        return _place(self.file, labels, self.label, domain)
+
+
+def _place(pact: Path, labels: list[str], label: str | None, domain: str) -> tuple[Path, int, str]:
+    """reportinfo of an item of a pact: (the file, the 0-based line of its interaction (0: the file), `domain`)."""
+    from harness.report.annotations import interaction_location
+
+    line = interaction_location(pact, labels, label).line
+    return pact, (line or 1) - 1, domain
 
 
 def skip(reason: str) -> NoReturn:

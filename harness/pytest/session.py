@@ -239,11 +239,17 @@ class TopologySession:
     def _report_start_failure(self, error: Exception) -> None:
         """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
         with the reason instead of an empty, green-looking suite."""
+        from harness.report.annotations import service_location
+
         assert self.spec is not None
         name = f"topology {self.spec.name}"
         first = next((line for line in str(error).splitlines() if line.strip()), "")
-        longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", self.file)
-        report = pytest.TestReport(nodeid=self.item_id(name), location=(str(self.file), None, name),
+        # at the service the error names in the topology file: pytest's report, JUnit xunit1, annotations
+        where = service_location(self.spec, getattr(error, "service", None))
+        file, line = (where.file, where.line) if where is not None else (self.file, None)
+        longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", file,
+                                 line or 1)
+        report = pytest.TestReport(nodeid=self.item_id(name), location=(str(file), line and line - 1, name),
                                    keywords={}, outcome="failed", longrepr=longrepr,
                                    when="setup", sections=[], duration=0.0)
         self.config.hook.pytest_runtest_logreport(report=report)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from harness.contracts.results import InteractionResult, PactResult
-from harness.report.junit import Case, item_classname, write_junit
+from harness.report.junit import Case, item_classname, located, write_junit
 from harness.report.text import strip_ansi
 
 MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "error": "[red]ERROR[/red]",
@@ -157,12 +157,24 @@ def file_case(result: PactResult, name: str, classname: str = "") -> Case:
                 output=result.provider_log if not result.ok else "")
 
 
-def write_pact_junit(results: list[PactResult], file: Path, topology: Path) -> Path:
-    """One test case per interaction (and per pact that is unreadable, excluded or empty), named and classed as
-    `pytest --pact-verify --junitxml` writes its items run from the current folder (`topology`: the first topology
-    file, under which the items are)."""
+def pact_cases(results: list[PactResult], topology: Path) -> list[Case]:
+    """The cases of a verification run (junit_cases of each pact), named and classed as `pytest --pact-verify
+    --junitxml` writes its items run from the current folder (`topology`: the first topology file, under which the
+    items are), each with its file and line: the interaction in the pact, else the pact file."""
+    from harness.report.annotations import interaction_location
+
     names = item_names([(r.path, r.edge) for r in results])
     classname = item_classname(topology, Path.cwd())
-    return write_junit(file, "pact verification",
-                       [case for r in results for case in junit_cases(r, names[r.path], classname)],
+    cases = []
+    for result in results:
+        labels: list[str | None] = list(result.labels) if per_interaction(result) else [None]
+        for label, case in zip(labels, junit_cases(result, names[result.path], classname), strict=True):
+            where = interaction_location(result.path, result.labels, label)
+            cases.append(located(case, where.file, where.line, Path.cwd()))
+    return cases
+
+
+def write_pact_junit(results: list[PactResult], file: Path, topology: Path) -> Path:
+    """One test case per interaction (and per pact that is unreadable, excluded or empty): pact_cases."""
+    return write_junit(file, "pact verification", pact_cases(results, topology),
                        seconds=sum(r.seconds for r in results))

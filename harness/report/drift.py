@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift
-from harness.report.junit import Case, item_classname, write_junit
+from harness.report.junit import Case, item_classname, located, write_junit
 
 STYLE = {CLEAN: "green", DRIFT: "red", ERROR: "red", NOT_APPLICABLE: "yellow"}
 
@@ -82,11 +82,13 @@ def _interaction_text(result: PactDrift, interaction: Any) -> str:
     return result_text(single)
 
 
-def write_drift_junit(results: list[PactDrift], file: Path, topology: Path) -> Path:
+def drift_cases(results: list[PactDrift], topology: Path) -> list[Case]:
     """The cases `pytest --pact-drift --junitxml` writes for its items, run from the current folder (`topology`: the
     first topology file, under which the items are): one per interaction of a readable pact
     (`drift[consumer->provider: DESCRIPTION]`), one per pact file that cannot be read or has no interaction
-    (`drift[consumer->provider]`); a pact's time is on its first case."""
+    (`drift[consumer->provider]`), each with its file and line (the interaction in the pact); a pact's time is on
+    its first case."""
+    from harness.report.annotations import interaction_location
     from harness.report.contracts import item_name, item_names
 
     classname = item_classname(topology, Path.cwd())
@@ -96,5 +98,12 @@ def write_drift_junit(results: list[PactDrift], file: Path, topology: Path) -> P
         labels: list[str | None] = list(result.labels) or [None]
         for index, label in enumerate(labels):
             case = drift_case(result, label, item_name(names[result.path], label, "drift"), classname)
-            cases.append(dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0))
-    return write_junit(file, "pact drift", cases)
+            where = interaction_location(result.path, result.labels, label)
+            cases.append(located(dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0),
+                                 where.file, where.line, Path.cwd()))
+    return cases
+
+
+def write_drift_junit(results: list[PactDrift], file: Path, topology: Path) -> Path:
+    """drift_cases as JUnit XML."""
+    return write_junit(file, "pact drift", drift_cases(results, topology))

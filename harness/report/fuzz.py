@@ -10,12 +10,16 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
-from harness.report.junit import Case, item_classname, write_junit
+from harness.report.junit import Case, item_classname, located, write_junit
+
+if TYPE_CHECKING:
+    from harness.model.topology import TopologySpec
 
 
 @dataclass(frozen=True)
@@ -162,20 +166,33 @@ def fuzz_case(result: ServiceResult, label: str, name: str, classname: str = "",
                 details=details, output=accepted)
 
 
-def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None
-                     ) -> Path:
+def fuzz_cases(results: list[ServiceResult], topology: Path, rerun: Rerun | None = None,
+               spec: TopologySpec | None = None) -> list[Case]:
     """The cases `pytest --fuzz --junitxml` writes for its items, run from the current folder (`topology`: the first
     topology file, under which the items are; names: item_name; verdicts: fuzz_case): per service one for the
     service as a whole (its base path, an engine error), one per operation, one for its stateful sequences, and a
-    skipped one per written exclusion with its reason. A service's run time is on its first case (operations are not
-    timed apart); the suite's is their sum (services run one after another)."""
+    skipped one per written exclusion with its reason. With `spec`, each case has its file and line (the operation
+    in the OpenAPI document, else the service in the topology file). A service's run time is on its first case
+    (operations are not timed apart)."""
+    from harness.report.annotations import operation_location, service_location
+
     classname = item_classname(topology, Path.cwd())
     cases: list[Case] = []
     for result in results:
         for index, label in enumerate([SERVICE_WIDE, *result.operations, "stateful"]):
             case = fuzz_case(result, label, item_name(result.service, label), classname, rerun)
             # one run per service, not per case
-            cases.append(dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0))
-        cases += [Case(classname, item_name(result.service, f"excluded {check}"), skipped=f"excluded: {reason}")
-                  for check, reason in result.excluded.items()]
-    return write_junit(file, "fuzz", cases)
+            case = dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0)
+            where = operation_location(spec, result.service, label) if spec is not None else None
+            cases.append(located(case, where.file, where.line, Path.cwd()) if where is not None else case)
+        where = service_location(spec, result.service) if spec is not None else None
+        for check, reason in result.excluded.items():
+            case = Case(classname, item_name(result.service, f"excluded {check}"), skipped=f"excluded: {reason}")
+            cases.append(located(case, where.file, where.line, Path.cwd()) if where is not None else case)
+    return cases
+
+
+def write_fuzz_junit(results: list[ServiceResult], file: Path, topology: Path, rerun: Rerun | None = None,
+                     spec: TopologySpec | None = None) -> Path:
+    """fuzz_cases as JUnit XML; the suite's time is the sum of the services' (they run one after another)."""
+    return write_junit(file, "fuzz", fuzz_cases(results, topology, rerun, spec))

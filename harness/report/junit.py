@@ -3,6 +3,7 @@ removed), one test case per verdict."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -32,10 +33,20 @@ def item_classname(file: Path, base: Path) -> str:
     return item_path(file, base).replace("/", ".")
 
 
+def located(case: Case, file: Path | None, line: int | None, base: Path) -> Case:
+    """`case` with the file (relative to `base`, with `/`, as pytest's items name theirs) and 1-based line of its
+    item."""
+    if file is None:
+        return case
+    return dataclasses.replace(case, file=item_path(file, base), line=line)
+
+
 @dataclass(frozen=True)
 class Case:
     """One verdict. At most one of failure / error / skipped is set; each is the one-line message, `details` the
-    body (report, curl commands, ...). `output` goes to system-out (a service's log)."""
+    body (report, curl commands, ...). `output` goes to system-out (a service's log). `file` and `line` (1-based):
+    where the item is (the pact's interaction, the operation in its OpenAPI document, the service in the topology
+    file), written as the testcase's attributes when known."""
 
     classname: str
     name: str
@@ -45,6 +56,8 @@ class Case:
     skipped: str | None = None
     details: str = ""
     output: str = ""
+    file: str | None = None
+    line: int | None = None
 
 
 def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None = None) -> Path:
@@ -59,6 +72,10 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
     for case in cases:
         element = ElementTree.SubElement(root, "testcase", classname=xml_text(case.classname),
                                          name=xml_text(case.name), time=f"{case.seconds:.3f}")
+        if case.file is not None:
+            element.set("file", xml_text(case.file))
+            if case.line is not None:
+                element.set("line", str(case.line))
         for tag, message in (("failure", case.failure), ("error", case.error), ("skipped", case.skipped)):
             if message is not None:
                 ElementTree.SubElement(element, tag, message=xml_text(message)).text = xml_text(case.details)

@@ -6,7 +6,9 @@ with it (a block without one fails):
     <!-- doc-test: run -->                   python: executed in a fresh namespace, in an empty folder
                                              yaml: a topology file, loaded by harness.load_topology (the name
                                                `file: compose.yaml` makes it a compose file; `files: a/, b.json`
-                                               makes these beside it first, empty: a folder ends in '/')
+                                               makes these beside it first, empty: a folder ends in '/');
+                                               `github-workflow`: a GitHub Actions workflow, whose `run:` steps'
+                                               harness, pytest and make lines are checked as a bash block's
                                              bash: each `harness ...` line parsed by harness's parser, each
                                                `pytest ...` line's options looked up in `pytest --help`, each
                                                `make X` target looked up in the Makefile
@@ -96,7 +98,22 @@ def test_python_blocks_run(block, tmp_path, monkeypatch):
     exec(compile(block.body, str(block), "exec"), {"__name__": "docs_block", "__file__": str(tmp_path / "conftest.py")})
 
 
-@pytest.mark.parametrize("block", of("run", "yaml"), ids=str)
+@pytest.mark.parametrize("block", [b for b in of("run", "yaml") if "github-workflow" in b.rest], ids=str)
+def test_workflow_blocks_run_commands_that_exist(block, pytest_flags):
+    import yaml
+
+    workflow = yaml.safe_load(block.body)
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    checked = 0
+    for step in steps:
+        for argv in commands(Block(block.page, block.line, "bash", step["run"], "run", "")):
+            if argv[0] in ("harness", "pytest", "make"):
+                check_command(argv, block, pytest_flags, synopsis=False)
+                checked += 1
+    assert checked, f"{block}: no harness, pytest or make command in its steps"
+
+
+@pytest.mark.parametrize("block", [b for b in of("run", "yaml") if "github-workflow" not in b.rest], ids=str)
 def test_topology_blocks_load(block, tmp_path):
     for name in (block.option("files") or "").split(","):
         if name := name.strip():

@@ -19,7 +19,8 @@ BOTH = [o for o in OPTIONS if o.cli and o.pytest]
 INVALID = {"fuzz_workers": ("0", "a whole number of at least 1, not '0'"),
            "fuzz_max_examples": ("-3", "a whole number of at least 1, not '-3'"),
            "fuzz_seed": ("x", "a whole number, not 'x'"),
-           "fuzz_mode": ("valid", "one of positive, negative, all, not 'valid'")}
+           "fuzz_mode": ("valid", "one of positive, negative, all, not 'valid'"),
+           "annotations": ("gitlab", "one of auto, github, off, not 'gitlab'")}
 
 
 def test_every_option_has_one_name_in_both_front_ends_by_the_stated_rule() -> None:
@@ -61,7 +62,8 @@ def test_every_invalid_value_is_said_at_once() -> None:
 
 def test_an_invalid_ini_value_is_named_by_its_key() -> None:
     ini = {"topology_env_file": "", "topology": [], "topology_profiles": [], "image_substitutes": [],
-           "topology_reuse": False, "topology_per_worker": False, "pact_dir": "", "topology_report": ""}
+           "topology_reuse": False, "topology_per_worker": False, "pact_dir": "", "topology_report": "",
+           "topology_annotations": ""}
     values = resolve(PYTEST, {}, ini=lambda o: ini[o.ini], ini_base=Path("/project")).values
     assert values["pact_dir"] == Path("/project/contracts")  # the default, relative to the ini file
     ini["topology"] = ["a.yml", "b.yml"]

@@ -1,0 +1,104 @@
+"""Under GITHUB_ACTIONS=true, `harness verify` and `pytest --pact-verify` write one `::error` annotation per failing
+interaction, at its line in the pact file, and a step summary to $GITHUB_STEP_SUMMARY; JUnit cases carry file and
+line (harness --junit always, pytest's under junit_family=xunit1); a topology that does not start is annotated at
+its service in the topology file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from xml.dom import minidom
+
+import pytest
+
+from tests.integration.contracts.test_contracts_verdicts import HARNESS, project
+from tests.integration.contracts.test_pact_items import MOTD, three_interactions
+
+TITLE = f"pact[web-frontend->shop%3A {MOTD}]"
+MESSAGE = f"{MOTD}: expected 418 but was 200"
+
+
+def github_env(tmp_path: Path, summary: Path) -> dict[str, str]:
+    return {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_STEP_SUMMARY": str(summary)}
+
+
+def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_path: Path,
+                                                                            pytester: pytest.Pytester) -> None:
+    topology = project(tmp_path, "annotations", False, {})
+    pact = tmp_path / "pacts" / "web-frontend-shop.json"
+    pact.write_text(json.dumps(three_interactions(), indent=2))  # as pact-python writes it: one key a line
+    text = pact.read_text().splitlines()
+    line = text.index(f'      "description": {json.dumps(MOTD)},') + 1 - 1  # its object's `{` is the line above
+    assert text[line - 1] == "    {"
+    expected = f"::error file=pacts/web-frontend-shop.json,line={line},title={TITLE}::{MESSAGE}"
+
+    summary = tmp_path / "summary.md"
+    cli = subprocess.run([HARNESS, "verify", "--topology", str(topology), "--report", "out", "--junit", "junit.xml"],
+                         capture_output=True, text=True, cwd=tmp_path, env=github_env(tmp_path, summary))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert [row for row in cli.stdout.splitlines() if row.startswith("::")] == [expected]
+    assert "::" not in cli.stderr
+    assert summary.read_text().splitlines()[:5] == [
+        "### harness verify", "", "**2** passed | **1** failed | **0** error | **0** excluded", "",
+        rf"- pact\[web\-frontend\-\>shop: {MOTD.replace('-', chr(92) + '-')}\]: {MESSAGE.replace('-', chr(92) + '-')}"]
+    assert "web-frontend" in summary.read_text().split("```text", 1)[1]  # the contract matrix
+    assert summary.read_text().rstrip().endswith("Reports: [out/contract-matrix.html](out/contract-matrix.html), "
+                                                 "[junit.xml](junit.xml)")
+    case = next(c for c in minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testcase")
+                if c.getAttribute("name") == f"pact[web-frontend->shop: {MOTD}]")
+    assert (case.getAttribute("file"), case.getAttribute("line")) == ("pacts/web-frontend-shop.json", str(line))
+
+    off = subprocess.run([HARNESS, "verify", "--topology", str(topology), "--report", "out", "--annotations", "off"],
+                         capture_output=True, text=True, cwd=tmp_path, env=github_env(tmp_path, tmp_path / "off.md"))
+    assert off.returncode == 1 and "::error" not in off.stdout and not (tmp_path / "off.md").exists()
+
+    pytest_summary = tmp_path / "pytest-summary.md"
+    for name, value in github_env(tmp_path, pytest_summary).items():
+        if name.startswith("GITHUB_"):
+            os.environ[name] = value  # runpytest_subprocess passes the environment on
+    try:
+        result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=x1.xml",
+                                               "-o", "junit_family=xunit1", "-p", "no:cacheprovider")
+        # xdist: the controller writes them, once, each on its own line (after the progress line xdist leaves open)
+        workers = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-n", "2",
+                                                "-p", "no:cacheprovider")
+    finally:
+        for name in ("GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY"):
+            os.environ.pop(name, None)
+    result.assert_outcomes(passed=2, failed=1)
+    assert [row for row in result.stdout.lines if row.startswith("::")] == [expected]
+    workers.assert_outcomes(passed=2, failed=1)
+    assert [row for row in workers.stdout.lines if "::error" in row] == [expected]
+    assert pytest_summary.read_text().splitlines()[:3] == [
+        "### pytest", "", "**2** passed | **1** failed | **0** error | **0** excluded"]
+    case = next(c for c in minidom.parse(str(pytester.path / "x1.xml")).getElementsByTagName("testcase")
+                if c.getAttribute("name") == f"pact[web-frontend->shop: {MOTD}]")
+    # pytest's xunit1 writes the 0-based line of its item's location
+    assert (Path(case.getAttribute("file")).name, case.getAttribute("line")) == (pact.name, str(line - 1))
+
+
+def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("name: annotations-start\nservices:\n  ok:\n    image: redis:7\n"
+                        "  broken:\n    image: python:3.11-slim\n    command: [python, -c, 'raise SystemExit(3)']\n"
+                        "    ports: [8000]\n    ready: {http: {port: 8000, path: /}}\n    openapi: /openapi.json\n")
+    summary = tmp_path / "summary.md"
+    cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology)], capture_output=True, text=True,
+                         cwd=tmp_path, env=github_env(tmp_path, summary))
+    annotations = [row for row in cli.stdout.splitlines() if row.startswith("::")]
+    assert len(annotations) == 1, cli.stdout + cli.stderr
+    assert annotations[0].startswith("::error file=topology.yaml,line=5,title=topology annotations-start did not "
+                                     "start::"), annotations
+    assert "broken" in annotations[0]
+
+    pytester.makepyfile("def test_uses(topology): pass")
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--topology-annotations", "github",
+                                           "-p", "no:cacheprovider")
+    assert result.ret == 1  # the service exited: a failure of the topology, as harness says it
+    rows = [row for row in result.stdout.lines if row.startswith("::")]
+    assert len(rows) == 1 and rows[0].startswith(f"::error file={topology.as_posix()},line=5,title=topology "
+                                                 "annotations-start::topology annotations-start did not start: service 'broken' "
+                                                 "exited with code 3 during startup"), rows
