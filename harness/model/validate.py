@@ -29,18 +29,21 @@ class _Origin:
     source: Source
     file: Path | None
     base_dir: Path
+    compose: bool = False  # a compose file: what Compose accepts is accepted (alias collisions: notes, not errors)
 
 
-def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_dir: Path | None = None) -> TopologySpec:
+def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_dir: Path | None = None,
+             compose: bool = False) -> TopologySpec:
     """Validate `data` (the topology's keys) into a TopologySpec read from `file` (None: built in Python); its
-    relative paths resolve against `base_dir` (default: `file`'s folder).
+    relative paths resolve against `base_dir` (default: `file`'s folder). `compose`: read from a compose file, whose
+    rules are Compose's (a network alias that is another service's name is then no error: see `alias_collisions`).
 
     Raises:
         TopologyFileError: the first problem (and every further problem on its own line), located by
             `source.where(path)`.
     """
     folder = base_dir if base_dir is not None else file.parent if file is not None else Path.cwd()
-    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve())})
+    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve(), compose)})
 
 
 def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context: Any) -> TopologySpec:
@@ -68,7 +71,7 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
     except ValidationError as exc:
         raise _file_error(exc, data, source) from None
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
-    _check_references(spec, source)
+    _check_references(spec, source, aliases=not origin.compose)
     return spec
 
 
@@ -84,9 +87,9 @@ def _effective_name(name: Any, file: Path | None) -> Any:
     return topology_name(name) or "topology"
 
 
-def _check_references(spec: TopologySpec, source: Source) -> None:
+def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = True) -> None:
     names = list(spec.services)
-    problems: list[tuple[Path_, str]] = []
+    problems: list[tuple[Path_, str]] = alias_collisions(spec) if aliases else []
     for name, service in spec.services.items():
         for index, other in enumerate(service.restart_on_replace):
             if other not in service.depends_on:
@@ -126,6 +129,23 @@ def _check_references(spec: TopologySpec, source: Source) -> None:
         StartPlan.from_spec(spec)
     except DependencyCycle as cycle:
         raise source.error(("services", cycle.names[0], "depends_on"), str(cycle)) from None
+
+
+def alias_collisions(spec: TopologySpec) -> list[tuple[Path_, str]]:
+    """Network aliases that name two containers: an alias that is another service's name, or one alias of two
+    services. Docker's DNS then answers with either container, so calls meant for one sometimes reach the other."""
+    problems: list[tuple[Path_, str]] = []
+    owner: dict[str, str] = {}  # alias -> the first service that has it
+    for name, service in spec.services.items():
+        for index, alias in enumerate(service.aliases):
+            path: Path_ = ("services", name, "aliases", index)
+            if alias in spec.services and alias != name:
+                problems.append((path, f"alias '{alias}' is the name of service '{alias}': the name would reach "
+                                       f"either container; remove the alias (or rename one of them)"))
+            elif (first := owner.setdefault(alias, name)) != name:
+                problems.append((path, f"alias '{alias}' is also an alias of service '{first}': it would reach "
+                                       "either container; give each service its own aliases"))
+    return problems
 
 
 def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:

@@ -268,3 +268,42 @@ def test_contracts_and_image_substitutes_make_what_the_file_says(load: Load, tmp
     with pytest.raises(TopologyFileError) as info:
         _ = topology("shop", base_dir=tmp_path).service("api", image="app").contracts(names={"x": "apii"}).spec
     assert str(info.value) == "topology 'shop': contracts.names.x: 'apii' is not a service (did you mean 'api'?)"
+
+
+# --- network aliases that name two containers ---------------------------------------------------------------------
+
+
+def test_an_alias_that_is_another_services_name_is_refused(tmp_path: Path) -> None:
+    builder = (topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["b"])
+               .service("b", image="redis:7"))
+    with pytest.raises(TopologyFileError) as info:
+        _ = builder.spec
+    assert str(info.value) == ("topology 'trial': services.a.aliases[0]: alias 'b' is the name of service 'b': the "
+                               "name would reach either container; remove the alias (or rename one of them)")
+
+
+def test_an_alias_of_two_services_is_refused(tmp_path: Path) -> None:
+    builder = (topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["cache"])
+               .service("b", image="redis:7", aliases=["cache"]))
+    with pytest.raises(TopologyFileError) as info:
+        _ = builder.spec
+    assert str(info.value) == ("topology 'trial': services.b.aliases[0]: alias 'cache' is also an alias of service "
+                               "'a': it would reach either container; give each service its own aliases")
+
+
+def test_an_alias_collision_in_a_topology_file_is_located(load_error: LoadError) -> None:
+    assert load_error("""
+        services:
+          a:
+            image: redis:7
+          b:
+            image: redis:7
+            aliases:
+              - a
+    """) == ("topology.yaml:7: services.b.aliases[0]: alias 'a' is the name of service 'a': the name would reach "
+             "either container; remove the alias (or rename one of them)")
+
+
+def test_a_service_may_repeat_its_own_name_as_alias(tmp_path: Path) -> None:
+    spec = topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["a", "cache"]).spec
+    assert spec.services["a"].aliases == ["a", "cache"]
