@@ -307,3 +307,16 @@ def test_an_alias_collision_in_a_topology_file_is_located(load_error: LoadError)
 def test_a_service_may_repeat_its_own_name_as_alias(tmp_path: Path) -> None:
     spec = topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["a", "cache"]).spec
     assert spec.services["a"].aliases == ["a", "cache"]
+
+
+def test_builders_made_from_one_base_do_not_share_services(tmp_path: Path) -> None:
+    # two conftests: topology_fixture(base.service("extra1", ...)) and topology_fixture(base.service("extra2", ...))
+    base = topology("trial", base_dir=tmp_path).service("redis", image="redis:7")
+    one = base.service("extra1", image="redis:7")
+    two = base.service("extra2", image="redis:7").image_substitutes({"redis:7": "local/redis:7"}).contracts("pacts")
+    assert list(one.spec.services) == ["redis", "extra1"]
+    assert list(two.spec.services) == ["redis", "extra2"]
+    assert list(base.spec.services) == ["redis"]
+    assert base.spec.image_substitutes == one.spec.image_substitutes == {}
+    assert two.spec.image_substitutes == {"redis:7": "local/redis:7"}
+    assert two.spec.contracts.pacts == "pacts" and one.spec.contracts.pacts == "contracts"
