@@ -68,11 +68,14 @@ class UnknownKeyword(TopologyFileError, TypeError):
 
 class NotATopology(HarnessError, TypeError):
     """Something given as a topology that is none of: a file path (or a list of compose files), a
-    `harness.topology(...)` builder, a `TopologySpec`. `found` is its type's name."""
+    `harness.topology(...)` builder, a `TopologySpec`. `found` is its type's name; `where` (or None) what was given
+    it (`fixture 'shop_topology'`, `Topology.start`), the message's start."""
 
-    def __init__(self, found: str) -> None:
+    def __init__(self, found: str, *, where: str | None = None) -> None:
         self.found = found
-        super().__init__(f"a topology is a file path, a harness.topology(...) builder or a TopologySpec, not {found}")
+        self.where = where
+        super().__init__(f"{where + ': ' if where else ''}a topology is a file path, a harness.topology(...) builder "
+                         f"or a TopologySpec, not {found}")
 
 
 class DependencyCycle(HarnessError, ValueError):
