@@ -4,6 +4,7 @@ topology's name instead of file:line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -320,3 +321,75 @@ def test_builders_made_from_one_base_do_not_share_services(tmp_path: Path) -> No
     assert base.spec.image_substitutes == one.spec.image_substitutes == {}
     assert two.spec.image_substitutes == {"redis:7": "local/redis:7"}
     assert two.spec.contracts.pacts == "pacts" and one.spec.contracts.pacts == "contracts"
+
+
+# --- one located error, however a model is made -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: ready.http(0), "ready.http(...): http.port: Input should be greater than or equal to 1 (found 0)"),
+    (lambda: ready.http(70000),
+     "ready.http(...): http.port: Input should be less than or equal to 65535 (found 70000)"),
+    (lambda: ready.log("x", times=0), "ready.log(...): times: Input should be greater than or equal to 1 (found 0)"),
+    (lambda: ready.tcp(80, interval=-1), "ready.tcp(...): interval: Input should be greater than 0 (found -1)"),
+    (lambda: ready.tcp("abc"),
+     "ready.tcp(...): tcp: Input should be a valid integer, unable to parse string as an integer (found 'abc')"),
+    (lambda: ready.command([]), "ready.command(...): command is empty: give the program and its arguments, e.g. "
+                                "['pg_isready'], or a shell command string"),
+])
+def test_a_bad_probe_value_is_one_located_error(call: Any, message: str) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        call()
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: harness.ServiceSpec(image="x", ports=[70000]),
+     "ServiceSpec(...): ports[0]: port 70000 is outside 1..65535 (or its range is reversed)"),
+    (lambda: harness.ServiceSpec(), "ServiceSpec(...): needs 'image' (an image name) or 'build' (a build context), "
+                                    "or both (the built image is then also tagged with the image name)"),
+    (lambda: harness.BuildSpec(contxt="./app"), "BuildSpec(...): required key 'context' is missing\n"
+     "BuildSpec(...): contxt: unknown key 'contxt' (did you mean 'context'?); allowed: context, dockerfile, args, "
+     "target"),
+    (lambda: harness.Mount(source="./nope"), "Mount(...): required key 'target' is missing"),
+    (lambda: harness.ReadyProbe(tcp=1, log="x"),
+     "ReadyProbe(...): needs exactly one of http, tcp, log, command (found: tcp, log)"),
+    (lambda: harness.ContainerFile(target="/x"), "ContainerFile(...): required key 'content' is missing"),
+])
+def test_a_model_made_directly_gives_one_located_error(call: Any, message: str) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_an_empty_command_probe_is_refused_in_a_file_too(load_error: LoadError) -> None:
+    assert load_error("""
+        services:
+          a:
+            image: redis:7
+            ready: {command: []}
+    """) == ("topology.yaml:4: services.a.ready: command is empty: give the program and its arguments, e.g. "
+             "['pg_isready'], or a shell command string")
+
+
+def test_a_bad_model_inside_a_spec_is_located_in_the_topology(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        harness.TopologySpec(name="s", services={"a": {"image": "redis:7", "ports": [0]}})
+    assert str(info.value) == "topology 's': services.a.ports[0]: port 0 is outside 1..65535 (or its range is reversed)"
+
+
+def test_pydantic_wording_comes_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("t", base_dir=tmp_path).service("a", image="x", depends_on="b").spec  # type: ignore[arg-type]
+    assert str(info.value) == "topology 't': services.a.depends_on: must be a list (found 'b'): write ['b']"
+    with pytest.raises(TopologyFileError) as info:
+        harness.TopologySpec(name="s", services={})
+    assert str(info.value) == "topology 's': services: must not be empty: give at least one (found {})"
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("", base_dir=tmp_path).service("a", image="x").spec
+    assert str(info.value) == ("topology: name: required for a topology that is not read from a file (a file's "
+                               "folder names it otherwise): give a name that is not empty")
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("!!", base_dir=tmp_path).service("a", image="x").spec
+    assert str(info.value) == ("topology '!!': name: '!!' has no letter or digit (a name keeps only lower-case "
+                               "letters, digits, '-' and '_', as Compose's project names): give one that has")
