@@ -118,6 +118,17 @@ class PortNotPublished(HarnessError):
         super().__init__(message)
 
 
+class InvalidCall(HarnessError, ValueError):
+    """A call of the Python API that cannot be done as asked: a value the method does not take
+    (`logs(stream="stdin")`, `logs(tail=-1)`, `kill("SIGFOO")`, `port(6379, "sctp")`), or a state that forbids it
+    (`start()` waiting for the probe of a disconnected service). `argument` names the value (None: the state);
+    the hint says what to do. Also a ValueError, as Python's own for a bad value."""
+
+    def __init__(self, message: str, *, argument: str | None = None, hint: str | None = None) -> None:
+        self.argument = argument
+        super().__init__(message, hint=hint)
+
+
 class OptionError(HarnessError):
     """A command-line option or ini value that cannot be used."""
 
@@ -284,7 +295,12 @@ class ComposeUnavailable(EnvironmentProblem):
 
 
 class BuildFailed(EnvironmentProblem):
-    """`docker build` of a service's image failed."""
+    """`docker build` of a service's image failed. `service` names it; the message ends with the build log's last
+    lines."""
+
+    def __init__(self, message: str, *, service: str | None = None, hint: str | None = None) -> None:
+        self.service = service
+        super().__init__(message, hint=hint)
 
 
 # --- a service of the topology failed (exit 1, like any failure found: the services are what is under test) ----------

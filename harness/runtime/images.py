@@ -106,7 +106,7 @@ def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: st
                                       rm=True, forcerm=True, decode=True):
             if "error" in chunk:
                 log.append(str(chunk["error"]).rstrip())
-                raise BuildFailed(_build_message(service, context, log))
+                raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT)
             line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
             if line:
                 log.append(line)
@@ -114,7 +114,7 @@ def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: st
                     on_line(line)
     except docker.errors.APIError as exc:
         log.append(str(exc))
-        raise BuildFailed(_build_message(service, context, log)) from None
+        raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT) from None
     return client.images.get(tag)
 
 
@@ -174,7 +174,10 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
 def _build_message(service: str, context: Path, log: list[str]) -> str:
     tail = "\n".join(f"  | {line}" for line in log[-BUILD_LOG_TAIL:])
     return (f"service '{service}': docker build of {context} failed. Last {min(len(log), BUILD_LOG_TAIL)} lines of "
-            f"the build log:\n{tail}\nFix the Dockerfile or the build context and run again.")
+            f"the build log:\n{tail}")
+
+
+BUILD_HINT = "Fix the Dockerfile or the build context and run again."
 
 
 def missing_hint() -> str:

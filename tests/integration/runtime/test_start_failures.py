@@ -72,6 +72,9 @@ services:
     assert message.startswith(f"service 'app': docker build of {tmp_path / 'broken'} failed.")
     assert "  | compiling the thing" in message
     assert "returned a non-zero code: 7" in message
+    assert message.endswith("\nFix the Dockerfile or the build context and run again.")
+    assert error.value.service == "app" and error.value.hint == "Fix the Dockerfile or the build context and run again."
+    assert "Fix the Dockerfile" not in error.value.message  # message, then hint: as HarnessError says
     assert harness_resources(docker_client, "broken-build") == []
 
 
