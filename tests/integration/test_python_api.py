@@ -133,3 +133,16 @@ def test_a_fixture_given_no_topology_names_itself_once(pytester: pytest.Pytester
     assert output.count("fixture 'odd_topology': a topology is a file path, a harness.topology(...) builder or a "
                         "TopologySpec, not dict") == 1
     assert "During handling" not in output and "Traceback" not in output
+
+
+def test_topology_start_takes_a_builder_and_a_file_path(tmp_path: Path, docker_client,  # noqa: ANN001
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    builder = topology("py-startb", base_dir=tmp_path).service("redis", image="redis:7", ports=[6379],
+                                                               ready=ready.tcp(6379))
+    with Topology.start(builder) as running:
+        assert redis.Redis(port=running["redis"].port(6379)).ping()
+    (tmp_path / "topology.yaml").write_text("name: py-startf\nservices:\n  redis:\n    image: redis:7\n")
+    monkeypatch.chdir(tmp_path)
+    with Topology.start("topology.yaml") as running:  # relative to the current folder, as load_topology reads it
+        assert [service.name for service in running] == ["redis"]
+    assert harness_resources(docker_client, "py-startb") == harness_resources(docker_client, "py-startf") == []

@@ -393,3 +393,10 @@ def test_pydantic_wording_comes_with_what_to_do(tmp_path: Path) -> None:
         _ = topology("!!", base_dir=tmp_path).service("a", image="x").spec
     assert str(info.value) == ("topology '!!': name: '!!' has no letter or digit (a name keeps only lower-case "
                                "letters, digits, '-' and '_', as Compose's project names): give one that has")
+
+
+def test_topology_start_of_something_else_names_what_was_given() -> None:
+    with pytest.raises(harness.NotATopology) as info:
+        harness.Topology.start({"services": {}})  # type: ignore[arg-type]
+    assert str(info.value) == ("Topology.start: a topology is a file path, a harness.topology(...) builder or a "
+                               "TopologySpec, not dict")
