@@ -22,7 +22,8 @@ EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL = 0, 1
 
 
 class HarnessError(Exception):
-    """Base class. `message` is the text without `hint`, which says what to do (already part of `str(error)`)."""
+    """Base class. `str(error)` is `message`, then `hint` on its own line: what to do, when it is said apart (None
+    when the message says it itself, as a topology file's one-line errors do)."""
 
     exit_code: int = EXIT_BAD_INPUT  # of the CLI; a class constant but for ImageMissing and TopologyShareError
 
@@ -285,9 +286,10 @@ class ImageMissing(EnvironmentProblem):
     """Images of the topology (`image:` or a Dockerfile's FROM) are not in the local engine and could not be
     pulled. `images` lists them all. `exit_code` is 2 (bad input) when every one is a reference Docker refuses."""
 
-    def __init__(self, message: str, *, images: list[str], exit_code: int = EXIT_ENVIRONMENT) -> None:
+    def __init__(self, message: str, *, images: list[str], exit_code: int = EXIT_ENVIRONMENT,
+                 hint: str | None = None) -> None:
         self.images, self.exit_code = images, exit_code
-        super().__init__(message)
+        super().__init__(message, hint=hint)
 
 
 class ComposeUnavailable(EnvironmentProblem):

@@ -187,7 +187,8 @@ def missing_hint() -> str:
             if script else "")
     return (f"Pull or build them first{ours}, use `build:` instead of `image:`, or substitute an image you have: "
             "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
-            "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
+            "topology key `image_substitutes:` or the builder's `.image_substitutes({...})` (a key ending in '/' "
+            "replaces a registry prefix).")
 
 
 def _registry_and_path(name: str) -> tuple[str, str]:
@@ -289,7 +290,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
         raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
+                           f"and could not be pulled:\n{lines}", hint=hint or None, images=list(missing),
                            exit_code=EXIT_BAD_INPUT if len(invalid) == len(missing) else EXIT_ENVIRONMENT)  # typos
     for base, effective in aliases.items():
         _alias(client, base, effective)

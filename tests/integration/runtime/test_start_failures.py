@@ -34,7 +34,8 @@ services:
     assert "probe http GET :8000/nowhere -> 200 never passed (last: status 404)" in message
     assert "Last 50 lines of its log:\n  | greeter listening on 8000" in message
     assert "GET /nowhere -> 404" in message
-    assert "raise the service's `timeout:`" in message
+    assert error.value.hint is not None and "raise the service's `timeout:`" in error.value.hint
+    assert message == f"{error.value.message}\n{error.value.hint}"  # the what-to-do is the hint, last
     assert harness_resources(docker_client, "never-ready") == []
 
 
