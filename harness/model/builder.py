@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Never, Self
 
 from pydantic import BaseModel
 
-from harness.errors import NotATopology, TopologyFileError, UnknownKeyword
+from harness.errors import NotATopology, UnknownKeyword
 from harness.model.service import (
     AuthSpec,
     BuildSpec,
@@ -167,19 +167,19 @@ def _unknown_keyword(topology_name: str, service: str, keyword: str) -> UnknownK
 
 
 def topology(name: str, *, base_dir: str | Path | None = None) -> TopologyBuilder:
-    """Start building a topology called `name` (lower-case letters, digits, '-', '_').
+    """Start building a topology called `name`.
 
     Args:
-        name: the topology's name (in container names, labels and messages).
+        name: the topology's name (in container names, labels and messages). It is made valid as Compose makes a
+            project name: lower-cased, and every character but letters, digits, '-' and '_' dropped
+            (`"My Topo"` -> `mytopo`); a name with none of those is a TopologyFileError.
         base_dir: the folder relative `build:` contexts, mounts and `openapi:` files are resolved against; by
-            default the folder of the Python file that calls `topology()` (never the current directory).
+            default the folder of the Python file that calls `topology()`, or the current folder when the caller
+            is no file (`python -c`, a script on stdin, an interactive session).
     """
     if base_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")  # noqa: SLF001 - the calling module's folder
-        if not caller:
-            raise TopologyFileError(f"topology {name!r}", "give base_dir= (there is no calling file to resolve "
-                                    "relative paths against)")
-        base_dir = Path(caller).parent
+        base_dir = Path(caller).parent if caller and not str(caller).startswith("<") else Path.cwd()
     return TopologyBuilder(name, Path(base_dir).resolve())
 
 

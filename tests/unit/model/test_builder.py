@@ -400,3 +400,22 @@ def test_topology_start_of_something_else_names_what_was_given() -> None:
         harness.Topology.start({"services": {}})  # type: ignore[arg-type]
     assert str(info.value) == ("Topology.start: a topology is a file path, a harness.topology(...) builder or a "
                                "TopologySpec, not dict")
+
+
+def test_without_a_calling_file_relative_paths_resolve_against_the_current_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "from harness import topology; print(topology('x').base_dir)"
+    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).parents[1])}
+    for args, stdin in (([sys.executable, "-c", code], None), ([sys.executable, "-"], code)):
+        done = subprocess.run(args, input=stdin, cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(tmp_path.resolve())
+    module = tmp_path / "sub" / "mod.py"
+    module.parent.mkdir()
+    module.write_text(code + "\n")
+    done = subprocess.run([sys.executable, str(module)], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          check=False)
+    assert done.stdout.strip() == str(module.parent.resolve())  # a file: its folder
