@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -22,7 +23,14 @@ from pydantic import (
 
 from harness.model.source import CallSource
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would take True as port 1
+        raise ValueError(f"a port is a number, not {value!r}")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
 
@@ -61,7 +69,7 @@ def _valid_port(value: int | str) -> int | str:
     return value
 
 
-PortSpec = Annotated[int | str, AfterValidator(_valid_port)]
+PortSpec = Annotated[int | str, BeforeValidator(_no_bool), AfterValidator(_valid_port)]
 
 
 # Set while a model validates: a model met inside another's validation leaves its errors to the outer one (which

@@ -419,3 +419,12 @@ def test_without_a_calling_file_relative_paths_resolve_against_the_current_folde
     done = subprocess.run([sys.executable, str(module)], cwd=tmp_path, capture_output=True, text=True, env=env,
                           check=False)
     assert done.stdout.strip() == str(module.parent.resolve())  # a file: its folder
+
+
+def test_a_boolean_is_no_port(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("t", base_dir=tmp_path).service("a", image="x", ports=[True]).spec
+    assert str(info.value) == "topology 't': services.a.ports[0]: a port is a number, not True"
+    with pytest.raises(TopologyFileError) as info:
+        ready.tcp(True)
+    assert str(info.value) == "ready.tcp(...): tcp: a port is a number, not True"
