@@ -86,6 +86,8 @@ def _start(request: pytest.FixtureRequest, source: Any, base: Path) -> Topology:
     with terminal_visible(request.config):
         printer = ProgressPrinter()
         printer.console.print(f"\nstarting topology {spec.name} for {request.node.nodeid or 'session'} ({where})")
+        for note in spec.notes:  # a compose file's ignored keys, alias collisions Compose accepts, ...
+            printer.console.print(f"note: {note}", markup=False)
         ignored = [flag for flag, given in (("--topology-keep", options.topology_keep),
                                             ("--topology-reuse", options.topology_reuse)) if given]
         if ignored:

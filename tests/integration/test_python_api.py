@@ -146,3 +146,28 @@ def test_topology_start_takes_a_builder_and_a_file_path(tmp_path: Path, docker_c
     with Topology.start("topology.yaml") as running:  # relative to the current folder, as load_topology reads it
         assert [service.name for service in running] == ["redis"]
     assert harness_resources(docker_client, "py-startb") == harness_resources(docker_client, "py-startf") == []
+
+
+def test_a_fixture_of_a_compose_file_prints_its_notes(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makefile(".yaml", compose="""
+        name: py-notes
+        services:
+          a:
+            image: redis:7
+            networks:
+              default:
+                aliases: [b]
+          b:
+            image: redis:7
+    """)
+    pytester.makeconftest("""
+        import harness.pytest
+
+        notes_topology = harness.pytest.topology_fixture("compose.yaml")
+    """)
+    pytester.makepyfile("def test_up(notes_topology): assert notes_topology['b'].status == 'running'\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["note: services.a.aliases[0]: alias 'b' is the name of service 'b': Docker Compose "
+                                 "accepts this, but the name reaches either container"])
+    assert harness_resources(docker_client, "py-notes") == []
