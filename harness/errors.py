@@ -22,7 +22,8 @@ EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL = 0, 1
 
 
 class HarnessError(Exception):
-    """Base class. `message` is the text without `hint`, which says what to do (already part of `str(error)`)."""
+    """Base class. `str(error)` is `message`, then `hint` on its own line: what to do, when it is said apart (None
+    when the message says it itself, as a topology file's one-line errors do)."""
 
     exit_code: int = EXIT_BAD_INPUT  # of the CLI; a class constant but for ImageMissing and TopologyShareError
 
@@ -68,11 +69,14 @@ class UnknownKeyword(TopologyFileError, TypeError):
 
 class NotATopology(HarnessError, TypeError):
     """Something given as a topology that is none of: a file path (or a list of compose files), a
-    `harness.topology(...)` builder, a `TopologySpec`. `found` is its type's name."""
+    `harness.topology(...)` builder, a `TopologySpec`. `found` is its type's name; `where` (or None) what was given
+    it (`fixture 'shop_topology'`, `Topology.start`), the message's start."""
 
-    def __init__(self, found: str) -> None:
+    def __init__(self, found: str, *, where: str | None = None) -> None:
         self.found = found
-        super().__init__(f"a topology is a file path, a harness.topology(...) builder or a TopologySpec, not {found}")
+        self.where = where
+        super().__init__(f"{where + ': ' if where else ''}a topology is a file path, a harness.topology(...) builder "
+                         f"or a TopologySpec, not {found}")
 
 
 class DependencyCycle(HarnessError, ValueError):
@@ -113,6 +117,17 @@ class PortNotPublished(HarnessError):
     def __init__(self, message: str, *, service: str, port: int | None = None) -> None:
         self.service, self.port = service, port
         super().__init__(message)
+
+
+class InvalidCall(HarnessError, ValueError):
+    """A call of the Python API that cannot be done as asked: a value the method does not take
+    (`logs(stream="stdin")`, `logs(tail=-1)`, `kill("SIGFOO")`, `port(6379, "sctp")`), or a state that forbids it
+    (`start()` waiting for the probe of a disconnected service). `argument` names the value (None: the state);
+    the hint says what to do. Also a ValueError, as Python's own for a bad value."""
+
+    def __init__(self, message: str, *, argument: str | None = None, hint: str | None = None) -> None:
+        self.argument = argument
+        super().__init__(message, hint=hint)
 
 
 class OptionError(HarnessError):
@@ -271,9 +286,10 @@ class ImageMissing(EnvironmentProblem):
     """Images of the topology (`image:` or a Dockerfile's FROM) are not in the local engine and could not be
     pulled. `images` lists them all. `exit_code` is 2 (bad input) when every one is a reference Docker refuses."""
 
-    def __init__(self, message: str, *, images: list[str], exit_code: int = EXIT_ENVIRONMENT) -> None:
+    def __init__(self, message: str, *, images: list[str], exit_code: int = EXIT_ENVIRONMENT,
+                 hint: str | None = None) -> None:
         self.images, self.exit_code = images, exit_code
-        super().__init__(message)
+        super().__init__(message, hint=hint)
 
 
 class ComposeUnavailable(EnvironmentProblem):
@@ -281,7 +297,12 @@ class ComposeUnavailable(EnvironmentProblem):
 
 
 class BuildFailed(EnvironmentProblem):
-    """`docker build` of a service's image failed."""
+    """`docker build` of a service's image failed. `service` names it; the message ends with the build log's last
+    lines."""
+
+    def __init__(self, message: str, *, service: str | None = None, hint: str | None = None) -> None:
+        self.service = service
+        super().__init__(message, hint=hint)
 
 
 # --- a service of the topology failed (exit 1, like any failure found: the services are what is under test) ----------

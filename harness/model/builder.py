@@ -11,6 +11,7 @@ topology's name and the dotted path of the key instead of file:line in errors.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Never, Self
 
 from pydantic import BaseModel
 
-from harness.errors import NotATopology, TopologyFileError, UnknownKeyword
+from harness.errors import NotATopology, UnknownKeyword
 from harness.model.service import (
     AuthSpec,
     BuildSpec,
@@ -43,7 +44,10 @@ Scalar = str | int | float | bool | None
 
 
 class TopologyBuilder:
-    """A topology under construction. Each method returns the builder, so calls chain; `spec` validates."""
+    """A topology under construction, as a value: each method returns a new builder with the change (calls chain) and
+    leaves the one it is called on as it was, so that builders made from one base (`base.service("extra1", ...)`,
+    `base.service("extra2", ...)`) do not share services, as two fixtures made from one base expect. `spec`
+    validates."""
 
     def __init__(self, name: str, base_dir: Path) -> None:
         self.name = name
@@ -92,10 +96,10 @@ class TopologyBuilder:
         pact_name: str | None = None,
         **unknown: Never,
     ) -> Self:
-        """Add (or replace) service `name`. Each keyword is the key of a service in a topology file, with the same
-        meaning and validation (`image`, `build` (a context folder relative to `base_dir`), `ports` (container
-        ports: 8000, "53/udp"), `depends_on`, `ready` (a probe from `harness.ready`), `timeout` (seconds), ...);
-        None leaves a key out (its default). Values are checked when `spec` (or `start`) is called.
+        """A new builder with service `name` added (or replaced). Each keyword is the key of a service in a topology
+        file, with the same meaning and validation (`image`, `build` (a context folder relative to `base_dir`),
+        `ports` (container ports: 8000, "53/udp"), `depends_on`, `ready` (a probe from `harness.ready`), `timeout`
+        (seconds), ...); None leaves a key out (its default). Values are checked when `spec` (or `start`) is called.
 
         Raises:
             UnknownKeyword: a keyword that is not a key of a service (the message names the closest ones); also a
@@ -104,24 +108,34 @@ class TopologyBuilder:
         if unknown:
             raise _unknown_keyword(self.name, name, next(iter(unknown)))
         given = locals()  # the keywords, by name: each is the key of the same name in a topology file
-        self._services[name] = {key: _plain(given[key]) for key in _SERVICE_KEYS if given[key] is not None}
-        return self
+        changed = self._copy()
+        changed._services[name] = {key: _plain(given[key]) for key in _SERVICE_KEYS if given[key] is not None}
+        return changed
 
     def contracts(self, pacts: str | Path | None = None, *, states: Sequence[str | Path] | None = None,
                   names: Mapping[str, str] | None = None, state_url: Mapping[str, str] | None = None,
                   exclude: Sequence[ExcludedPact | Mapping[str, str]] | None = None) -> Self:
-        """The keys of `contracts:` in a topology file: the pact folder (default `contracts`) and states modules,
-        relative to `base_dir`; `names` (name in pacts -> service), `state_url` (provider -> path of its own
-        state-change endpoint), `exclude` (pacts left out, each with a written reason). None leaves a key out."""
+        """A new builder with the keys of `contracts:` of a topology file: the pact folder (default `contracts`) and
+        states modules, relative to `base_dir`; `names` (name in pacts -> service), `state_url` (provider -> path of
+        its own state-change endpoint), `exclude` (pacts left out, each with a written reason). None leaves a key
+        out."""
         given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude}
-        self._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
-        return self
+        changed = self._copy()
+        changed._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
+        return changed
 
     def image_substitutes(self, substitutes: Mapping[str, str]) -> Self:
         """`image_substitutes:` of a topology file: image -> image to use instead (for `image:` and FROM lines); a
-        key ending in '/' is a registry prefix rule (`{"docker.io/": "mirror/"}`)."""
-        self._top["image_substitutes"] = dict(substitutes)
-        return self
+        key ending in '/' is a registry prefix rule (`{"docker.io/": "mirror/"}`). A new builder."""
+        changed = self._copy()
+        changed._top["image_substitutes"] = dict(substitutes)
+        return changed
+
+    def _copy(self) -> Self:
+        """A builder with the same keys, whose changes leave this one as it is (the values: plain data, copied)."""
+        changed = copy.copy(self)
+        changed._services, changed._top = copy.deepcopy(self._services), copy.deepcopy(self._top)
+        return changed
 
     @property
     def spec(self) -> TopologySpec:
@@ -153,19 +167,19 @@ def _unknown_keyword(topology_name: str, service: str, keyword: str) -> UnknownK
 
 
 def topology(name: str, *, base_dir: str | Path | None = None) -> TopologyBuilder:
-    """Start building a topology called `name` (lower-case letters, digits, '-', '_').
+    """Start building a topology called `name`.
 
     Args:
-        name: the topology's name (in container names, labels and messages).
+        name: the topology's name (in container names, labels and messages). It is made valid as Compose makes a
+            project name: lower-cased, and every character but letters, digits, '-' and '_' dropped
+            (`"My Topo"` -> `mytopo`); a name with none of those is a TopologyFileError.
         base_dir: the folder relative `build:` contexts, mounts and `openapi:` files are resolved against; by
-            default the folder of the Python file that calls `topology()` (never the current directory).
+            default the folder of the Python file that calls `topology()`, or the current folder when the caller
+            is no file (`python -c`, a script on stdin, an interactive session).
     """
     if base_dir is None:
         caller = sys._getframe(1).f_globals.get("__file__")  # noqa: SLF001 - the calling module's folder
-        if not caller:
-            raise TopologyFileError(f"topology {name!r}", "give base_dir= (there is no calling file to resolve "
-                                    "relative paths against)")
-        base_dir = Path(caller).parent
+        base_dir = Path(caller).parent if caller and not str(caller).startswith("<") else Path.cwd()
     return TopologyBuilder(name, Path(base_dir).resolve())
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from harness.errors import OptionError, TopologyFileError
 from harness.model.files import topology_files
 from harness.model.secrets import interpolation_secrets
-from harness.model.source import load_yaml
+from harness.model.source import dotted_path, load_yaml
 from harness.model.topology import TopologySpec
-from harness.model.validate import validate
+from harness.model.validate import alias_collisions, validate
 
 COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-].*)?\.ya?ml$")
 
@@ -69,7 +69,10 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
-    spec = validate(data, source, file=path.resolve())
+    spec = validate(data, source, file=path.resolve(), compose=compose)
+    if compose:  # Compose accepts these (so the harness does), but they make calls reach the wrong container
+        notes += [f"{dotted_path(where)}: {text.split(':')[0]}: Docker Compose accepts this, but the name reaches "
+                  f"either container" for where, text in alias_collisions(spec)]
     return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files)
 
 

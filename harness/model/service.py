@@ -4,19 +4,33 @@ and the names and ports they use. Independent of Docker."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
-Port = Annotated[int, Field(ge=1, le=65535)]
+from harness.model.source import CallSource
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would take True as port 1
+        raise ValueError(f"a port is a number, not {value!r}")
+    return value
+
+
+Port = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
 
@@ -55,11 +69,63 @@ def _valid_port(value: int | str) -> int | str:
     return value
 
 
-PortSpec = Annotated[int | str, AfterValidator(_valid_port)]
+PortSpec = Annotated[int | str, BeforeValidator(_no_bool), AfterValidator(_valid_port)]
+
+
+# Set while a model validates: a model met inside another's validation leaves its errors to the outer one (which
+# locates them in the whole topology); only the outermost turns them into one TopologyFileError.
+_validating: ContextVar[bool] = ContextVar("validating", default=False)
+
+
+@contextmanager
+def validating() -> Iterator[bool]:
+    """Inside it, models leave their errors to the validation around them; yields whether this is the outermost."""
+    if _validating.get():
+        yield False
+        return
+    token = _validating.set(True)
+    try:
+        yield True
+    finally:
+        _validating.reset(token)
+
+
+def checked(model: type[_M], data: Any, where: str) -> _M:
+    """`model` made of `data` (a mapping of its keys), its problems one TopologyFileError located by `where` (e.g.
+    `ready.tcp(...)`) and the dotted path of the key, as the topology file's are."""
+    with validating() as outermost:
+        if not outermost:
+            return model.model_validate(data)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            from harness.model.validate import file_error  # it knows the whole model: imported when needed
+
+            raise file_error(exc, data, CallSource(where), model) from None
 
 
 class _Strict(BaseModel):
+    """A model of the topology. Made directly (`ServiceSpec(image=..., ports=[8000])`), a bad value is one
+    TopologyFileError located by the class (`ServiceSpec(...): ports[0]: ...`), not pydantic's own error."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature of each model
+        def __init__(self, /, **data: Any) -> None:
+            # pydantic calls it for a model inside another too (a custom __init__): that one locates the errors
+            with validating() as outermost:
+                if not outermost:
+                    super().__init__(**data)
+                    return
+                try:
+                    super().__init__(**data)
+                except ValidationError as exc:
+                    from harness.model.validate import file_error  # it knows the whole model: imported when needed
+
+                    raise file_error(exc, data, CallSource(f"{type(self).__name__}(...)"), type(self)) from None
+
+
+_M = TypeVar("_M", bound=_Strict)
 
 
 class HttpCheck(_Strict):
@@ -88,6 +154,9 @@ class ReadyProbe(_Strict):
         if len(kinds) != 1:
             found = ", ".join(kinds) if kinds else "none"
             raise ValueError(f"needs exactly one of http, tcp, log, command (found: {found})")
+        if self.command is not None and not (self.command.strip() if isinstance(self.command, str) else self.command):
+            raise ValueError("command is empty: give the program and its arguments, e.g. ['pg_isready'], or a shell "
+                             "command string")
         if self.times != 1 and self.log is None:
             raise ValueError("'times' only applies to a 'log' probe")
         return self

@@ -62,7 +62,22 @@ class NamedSource:
         return TopologyFileError(self.where(path), f"{dotted}: {message}" if dotted else message)
 
 
-Source = SourceMap | NamedSource  # what locates a problem: file:line, or the topology's name
+class CallSource:
+    """Where problems of a model made directly in Python are: the call (`ServiceSpec(...)`, `ready.tcp(...)`), then
+    the dotted path of the key."""
+
+    def __init__(self, call: str) -> None:
+        self.call = call
+
+    def where(self, path: Path_) -> str:
+        return self.call
+
+    def error(self, path: Path_, message: str) -> TopologyFileError:
+        dotted = dotted_path(path)
+        return TopologyFileError(self.call, f"{dotted}: {message}" if dotted else message)
+
+
+Source = SourceMap | NamedSource | CallSource  # what locates a problem: file:line, the topology's name, or the call
 
 
 def merged(maps: list[SourceMap]) -> SourceMap:

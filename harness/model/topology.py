@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
+    BaseModel,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
@@ -89,6 +91,15 @@ class TopologySpec(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+
+    if TYPE_CHECKING:  # what a type checker takes: services as ServiceSpec's or plain mappings, as at run time
+        def __init__(self, *, name: str, services: Mapping[str, ServiceSpec | Mapping[str, Any]],
+                     contracts: ContractsSpec | Mapping[str, Any] | None = None,
+                     image_substitutes: Mapping[str, str] | None = None) -> None: ...
+    else:
+        # pydantic's own: a custom __init__ would lose the validation context (the file a topology comes from); its
+        # validation (`validated`) makes its errors one TopologyFileError itself
+        __init__ = BaseModel.__init__
 
     @model_validator(mode="wrap")
     @classmethod

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.plan import StartPlan
-from harness.model.service import service_name_problem, topology_name
+from harness.model.service import service_name_problem, topology_name, validating
 from harness.model.source import NamedSource, Path_, Source, dotted_path
 from harness.model.topology import TopologySpec
 
@@ -29,18 +29,21 @@ class _Origin:
     source: Source
     file: Path | None
     base_dir: Path
+    compose: bool = False  # a compose file: what Compose accepts is accepted (alias collisions: notes, not errors)
 
 
-def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_dir: Path | None = None) -> TopologySpec:
+def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_dir: Path | None = None,
+             compose: bool = False) -> TopologySpec:
     """Validate `data` (the topology's keys) into a TopologySpec read from `file` (None: built in Python); its
-    relative paths resolve against `base_dir` (default: `file`'s folder).
+    relative paths resolve against `base_dir` (default: `file`'s folder). `compose`: read from a compose file, whose
+    rules are Compose's (a network alias that is another service's name is then no error: see `alias_collisions`).
 
     Raises:
         TopologyFileError: the first problem (and every further problem on its own line), located by
             `source.where(path)`.
     """
     folder = base_dir if base_dir is not None else file.parent if file is not None else Path.cwd()
-    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve())})
+    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve(), compose)})
 
 
 def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context: Any) -> TopologySpec:
@@ -59,16 +62,22 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
             for name in data["services"]:
                 if problem := service_name_problem(name):
                     raise source.error(("services", name), problem)
-        data = {**data, "name": _effective_name(data.get("name"), origin.file)}
+        given = data.get("name")
+        data = {**data, "name": _effective_name(given, origin.file)}
+        if data["name"] is None and isinstance(given, str) and given:
+            raise source.error(("name",), f"{given!r} has no letter or digit (a name keeps only lower-case letters, "
+                                          "digits, '-' and '_', as Compose's project names): give one that has")
         if data["name"] is None:
             raise source.error(("name",), "required for a topology that is not read from a file (a file's folder "
-                                          "names it otherwise): give name=")
+                                          "names it otherwise): give " + ("name=" if given is None else
+                                                                          "a name that is not empty"))
     try:
-        spec = handler(data)
+        with validating():  # the models inside leave their errors to this one, which locates them in the topology
+            spec = handler(data)
     except ValidationError as exc:
-        raise _file_error(exc, data, source) from None
+        raise file_error(exc, data, source) from None
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
-    _check_references(spec, source)
+    _check_references(spec, source, aliases=not origin.compose)
     return spec
 
 
@@ -81,12 +90,14 @@ def _effective_name(name: Any, file: Path | None) -> Any:
         if file is None:
             return None  # refused by the caller
         name = file.parent.name
+    elif file is None and not topology_name(name):
+        return None  # nothing of the name the caller gave is left: refused by the caller
     return topology_name(name) or "topology"
 
 
-def _check_references(spec: TopologySpec, source: Source) -> None:
+def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = True) -> None:
     names = list(spec.services)
-    problems: list[tuple[Path_, str]] = []
+    problems: list[tuple[Path_, str]] = alias_collisions(spec) if aliases else []
     for name, service in spec.services.items():
         for index, other in enumerate(service.restart_on_replace):
             if other not in service.depends_on:
@@ -128,6 +139,23 @@ def _check_references(spec: TopologySpec, source: Source) -> None:
         raise source.error(("services", cycle.names[0], "depends_on"), str(cycle)) from None
 
 
+def alias_collisions(spec: TopologySpec) -> list[tuple[Path_, str]]:
+    """Network aliases that name two containers: an alias that is another service's name, or one alias of two
+    services. Docker's DNS then answers with either container, so calls meant for one sometimes reach the other."""
+    problems: list[tuple[Path_, str]] = []
+    owner: dict[str, str] = {}  # alias -> the first service that has it
+    for name, service in spec.services.items():
+        for index, alias in enumerate(service.aliases):
+            path: Path_ = ("services", name, "aliases", index)
+            if alias in spec.services and alias != name:
+                problems.append((path, f"alias '{alias}' is the name of service '{alias}': the name would reach "
+                                       f"either container; remove the alias (or rename one of them)"))
+            elif (first := owner.setdefault(alias, name)) != name:
+                problems.append((path, f"alias '{alias}' is also an alias of service '{first}': it would reach "
+                                       "either container; give each service its own aliases"))
+    return problems
+
+
 def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
     """`contracts.names` values and `contracts.state_url` keys name services; a pact name belongs to one service."""
     names = list(spec.services)
@@ -161,11 +189,14 @@ def _suggest(word: str, choices: typing.Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _file_error(exc: ValidationError, data: Any, source: Source) -> TopologyFileError:
+def file_error(exc: ValidationError, data: Any, source: Source, model: type[BaseModel] = TopologySpec
+               ) -> TopologyFileError:
+    """pydantic's errors of validating `data` as `model` as one TopologyFileError: a line per key, located by
+    `source`, with the allowed keys and the near miss."""
     by_path: dict[Path_, list[Any]] = {}
     for error in exc.errors():
         by_path.setdefault(_path_in(data, tuple(error["loc"])), []).append(error)
-    return _combined([_describe(path, errors, source) for path, errors in by_path.items()])
+    return _combined([_describe(path, errors, source, model) for path, errors in by_path.items()])
 
 
 def _path_in(data: Any, loc: Path_) -> Path_:
@@ -186,18 +217,23 @@ def _path_in(data: Any, loc: Path_) -> Path_:
     return tuple(path)
 
 
-def _describe(path: Path_, errors: list[Any], source: Source) -> tuple[str, str]:
+def _describe(path: Path_, errors: list[Any], source: Source, model: type[BaseModel]) -> tuple[str, str]:
     error = errors[0]
     loc: Path_ = path
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = _fields_at(loc[:-1])
+        allowed = _fields_at(loc[:-1], model)
         message = f"unknown key '{loc[-1]}'{_suggest(str(loc[-1]), allowed)}; allowed: {', '.join(allowed)}"
         path = loc
     elif kind == "missing":
         message, path = f"required key '{loc[-1]}' is missing", loc[:-1]
     elif kind in ("value_error", "assertion_error"):
         message, path = str(error["msg"]).removeprefix("Value error, "), loc
+    elif kind == "list_type" and isinstance(error["input"], (str, int, float)):
+        found = _found(error["input"], loc)
+        message, path = f"must be a list (found {found}): write [{found}]", loc
+    elif kind == "too_short" and not error["input"]:
+        message, path = f"must not be empty: give at least one (found {_found(error['input'], loc)})", loc
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         message, path = f"must be a mapping of keys (found {_found(error['input'], loc)})", loc
     else:  # a union gives one error per member: 'a valid string or a valid list'
@@ -240,9 +276,9 @@ def _masked(value: Any) -> str:  # noqa: ANN401 - any YAML value
     return "..." if value is not None else "None"
 
 
-def _fields_at(loc: Path_) -> list[str]:
-    """Field names of the model that sits at `loc` in a TopologySpec (for 'allowed keys' and suggestions)."""
-    annotation: Any = TopologySpec
+def _fields_at(loc: Path_, root: type[BaseModel]) -> list[str]:
+    """Field names of the model that sits at `loc` in a `root` (for 'allowed keys' and suggestions)."""
+    annotation: Any = root
     for part in loc:
         annotation = _step(annotation, part)
     model = _model_in(annotation)

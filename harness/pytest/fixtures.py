@@ -6,32 +6,40 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from harness.pytest.options import resolved
 from harness.pytest.session import active_topologies, terminal_visible
 
 if TYPE_CHECKING:
+    from harness.model.builder import TopologyBuilder
+    from harness.model.topology import TopologySpec
     from harness.runtime.topology import Topology
 
 
-def topology_fixture(source: Any, *, scope: Literal["function", "class", "module", "package", "session"] = "module",
-                     name: str | None = None) -> Any:
+def topology_fixture(source: TopologySpec | TopologyBuilder | str | Path | Sequence[str | Path], *,
+                     scope: Literal["function", "class", "module", "package", "session"] = "module",
+                     name: str | None = None) -> Callable[..., Any]:
     """A pytest fixture that starts a topology for its scope and removes it at the end of the scope.
 
     Args:
-        source: a `TopologySpec`, a builder from `harness.topology(...)`, or a topology/compose file path; a relative
-            path is relative to the file that calls `topology_fixture` (the conftest or test module); a list of compose
-            file paths: merged by Compose.
+        source: a `TopologySpec`, a builder from `harness.topology(...)` (a value: later builders made from it do not
+            change it), or a topology/compose file path; a relative path is relative to the file that calls
+            `topology_fixture` (the conftest or test module); a list of compose file paths: merged by Compose.
         scope: a pytest fixture scope: "function", "class", "module", "package" or "session".
         name: the fixture's name; by default the name it is assigned to in the module.
 
     Returns:
-        A fixture function; the fixture's value is a running `harness.Topology`. A topology that cannot start is an
-        error of the tests that use it, with the harness's message (no traceback).
+        A pytest fixture; its value is a running `harness.Topology` (annotate the test's argument so). The session's
+        image substitutes (`--image-substitute`, the ini's `image_substitutes`) apply over the topology's own;
+        `--topology-keep` and `--topology-reuse` do not (they are for the run of `--topology`: a fixture's run lives
+        as long as its scope), which a line says when either is given. A topology that cannot start (or a source
+        that is none of the above: NotATopology, naming the fixture) is an error of the tests that use it, with the
+        harness's message (no traceback).
     """
     caller = sys._getframe(1).f_globals.get("__file__")  # noqa: SLF001 - where a relative path is relative to
     base = Path(caller).parent if caller else Path.cwd()
@@ -39,19 +47,14 @@ def topology_fixture(source: Any, *, scope: Literal["function", "class", "module
     @pytest.fixture(scope=scope, name=name)
     def fixture(request: pytest.FixtureRequest) -> Iterator[Topology]:
         from harness.errors import HarnessError
-        from harness.model.builder import as_spec
-        from harness.report.console import ProgressPrinter, services_table
-        from harness.runtime.topology import Topology
 
+        failure: HarnessError | None = None
         try:
-            spec = as_spec(source, base)
-            with terminal_visible(request.config):
-                printer = ProgressPrinter()
-                printer.console.print(f"\nstarting topology {spec.name} for {request.node.nodeid or 'session'}")
-                topology = Topology.start(spec, progress=printer)
-                printer.console.print(services_table(topology))
+            topology = _start(request, source, base)
         except HarnessError as error:
-            pytest.fail(str(error), pytrace=False)
+            failure = error
+        if failure is not None:  # outside the except: the report shows the message once, not a chained exception
+            pytest.fail(str(failure), pytrace=False)
         active_topologies(request.config).append(topology)
         try:
             yield topology
@@ -60,3 +63,36 @@ def topology_fixture(source: Any, *, scope: Literal["function", "class", "module
             topology.close()
 
     return fixture
+
+
+def _start(request: pytest.FixtureRequest, source: Any, base: Path) -> Topology:
+    """The running topology of `source`, with the session's image substitutes, its progress on the terminal."""
+    from harness.errors import NotATopology
+    from harness.model.builder import as_spec
+    from harness.model.loader import parse_substitutes
+    from harness.report.console import ProgressPrinter, services_table
+    from harness.runtime.topology import Topology
+
+    where = f"fixture {request.fixturename!r}"
+    try:
+        spec = as_spec(source, base)
+    except NotATopology as error:
+        raise NotATopology(error.found, where=where) from None
+    options = resolved(request.config)
+    substitutes = {**parse_substitutes(options.topology.ini_image_substitutes, "ini image_substitutes"),
+                   **parse_substitutes(options.topology.image_substitutes)}
+    if substitutes:
+        spec = spec.with_image_substitutes(substitutes)
+    with terminal_visible(request.config):
+        printer = ProgressPrinter()
+        printer.console.print(f"\nstarting topology {spec.name} for {request.node.nodeid or 'session'} ({where})")
+        for note in spec.notes:  # a compose file's ignored keys, alias collisions Compose accepts, ...
+            printer.console.print(f"note: {note}", markup=False)
+        ignored = [flag for flag, given in (("--topology-keep", options.topology_keep),
+                                            ("--topology-reuse", options.topology_reuse)) if given]
+        if ignored:
+            printer.console.print(f"{' and '.join(ignored)}: for the topology of --topology only, not {where} (its run "
+                                  "is removed at the end of its scope)", markup=False)
+        topology = Topology.start(spec, progress=printer)
+        printer.console.print(services_table(topology))
+    return topology

@@ -106,7 +106,7 @@ def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: st
                                       rm=True, forcerm=True, decode=True):
             if "error" in chunk:
                 log.append(str(chunk["error"]).rstrip())
-                raise BuildFailed(_build_message(service, context, log))
+                raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT)
             line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
             if line:
                 log.append(line)
@@ -114,7 +114,7 @@ def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: st
                     on_line(line)
     except docker.errors.APIError as exc:
         log.append(str(exc))
-        raise BuildFailed(_build_message(service, context, log)) from None
+        raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT) from None
     return client.images.get(tag)
 
 
@@ -174,7 +174,10 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
 def _build_message(service: str, context: Path, log: list[str]) -> str:
     tail = "\n".join(f"  | {line}" for line in log[-BUILD_LOG_TAIL:])
     return (f"service '{service}': docker build of {context} failed. Last {min(len(log), BUILD_LOG_TAIL)} lines of "
-            f"the build log:\n{tail}\nFix the Dockerfile or the build context and run again.")
+            f"the build log:\n{tail}")
+
+
+BUILD_HINT = "Fix the Dockerfile or the build context and run again."
 
 
 def missing_hint() -> str:
@@ -184,7 +187,8 @@ def missing_hint() -> str:
             if script else "")
     return (f"Pull or build them first{ours}, use `build:` instead of `image:`, or substitute an image you have: "
             "`--image-substitute NAME=LOCAL_IMAGE` (pytest and harness), the ini key `image_substitutes`, or the "
-            "topology key `image_substitutes:` (a key ending in '/' replaces a registry prefix).")
+            "topology key `image_substitutes:` or the builder's `.image_substitutes({...})` (a key ending in '/' "
+            "replaces a registry prefix).")
 
 
 def _registry_and_path(name: str) -> tuple[str, str]:
@@ -286,7 +290,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
         raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}\n{hint}", images=list(missing),
+                           f"and could not be pulled:\n{lines}", hint=hint or None, images=list(missing),
                            exit_code=EXIT_BAD_INPUT if len(invalid) == len(missing) else EXIT_ENVIRONMENT)  # typos
     for base, effective in aliases.items():
         _alias(client, base, effective)

@@ -69,14 +69,15 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             if service.spec.job:
                 raise ServiceNotReady(
                     f"job '{service.name}' did not finish within {waited:.1f} s (last: {seen}). Last {LOG_TAIL} "
-                    f"lines of its log:\n{_log_tail(service)}\nCheck the log, or raise the service's `timeout:`.",
-                    service=service.name, waited=waited)
+                    f"lines of its log:\n{_log_tail(service)}", service=service.name, waited=waited,
+                    hint="Check the log, or raise the service's `timeout:` (`timeout=` of the builder).")
             described = probe.describe() if probe else f"running for {SETTLE} s"
             raise ServiceNotReady(
                 f"service '{service.name}' was not ready after {waited:.1f} s: probe {described}"
-                f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}\n"
-                "Check the log, fix the probe in the topology file, or raise the service's `timeout:`.",
-                service=service.name, probe=described, waited=waited)
+                f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
+                service=service.name, probe=described, waited=waited,
+                hint="Check the log, fix the probe (`ready:`), or raise the service's `timeout:` (in the topology "
+                     "file, or `ready=` and `timeout=` of the builder).")
         time.sleep(pause)
         pause = min(pause * 2, probe.interval if probe else 0.1)
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import DockerError, HarnessError, PortNotPublished, TopologyNotRunning
+from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublished, TopologyNotRunning
 from harness.model.service import ServiceSpec
 from harness.runtime import readiness
 from harness.runtime.probes import url_host
@@ -30,8 +31,8 @@ class ExecResult(NamedTuple):
 class Service:
     """One running service: where to reach it, its logs, and control for fault tests.
 
-    Docker errors of the control methods (a container removed under the test, a paused container) are raised as
-    docker-py's own exceptions.
+    Docker's refusals of the control methods (a container removed under the test, a paused one, ...) are raised as
+    `harness.DockerError` with a hint saying what to do; a value a method does not take as `harness.InvalidCall`.
     """
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
@@ -48,6 +49,7 @@ class Service:
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
         # it back can be named; None when the service should be running as started
         self.left: str | None = None
+        self.disconnected = False  # taken off the network by disconnect(): its published ports are unreachable
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
@@ -64,17 +66,25 @@ class Service:
                                    "file", service=self.name)
         return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
-    def port(self, container_port: int, protocol: str = "tcp") -> int:
+    def port(self, container_port: int, protocol: Literal["tcp", "udp"] = "tcp") -> int:
         """The host port (on `host`) that `container_port` (TCP, or "udp") is published on.
 
         Raises:
-            PortNotPublished: that port is not published (the message lists the published ones).
+            PortNotPublished: that port is not published (the message lists the published ones, with protocols).
+            InvalidCall: a port that is not a number, or a protocol other than "tcp" and "udp".
         """
+        if protocol not in ("tcp", "udp"):
+            raise InvalidCall(f"service '{self.name}': port({container_port!r}, {protocol!r}): the protocol is 'tcp' "
+                              "or 'udp' (the ones a topology publishes)", argument="protocol")
+        if isinstance(container_port, bool) or not isinstance(container_port, int):
+            raise InvalidCall(f"service '{self.name}': port({container_port!r}): a container port is a number, "
+                              "e.g. port(6379) or port(53, 'udp')", argument="container_port")
         try:
             return self.ports[container_port] if protocol == "tcp" else self.udp_ports[container_port]
         except KeyError:
-            raise PortNotPublished(f"service '{self.name}' does not publish port {container_port} (published: "
-                                   f"{', '.join(map(str, self.ports)) or 'none'})", service=self.name,
+            published = [f"{port}/tcp" for port in self.ports] + [f"{port}/udp" for port in self.udp_ports]
+            raise PortNotPublished(f"service '{self.name}' does not publish port {container_port}/{protocol} "
+                                   f"(published: {', '.join(published) or 'none'})", service=self.name,
                                    port=container_port) from None
 
     @property
@@ -108,7 +118,16 @@ class Service:
             tail: only the last `tail` lines.
             timestamps: each line starts with the time Docker received it (RFC 3339, nanoseconds) and a space.
             stream: "stdout" or "stderr": only that one.
+
+        Raises:
+            InvalidCall: another `stream`, or a negative `tail`.
         """
+        if stream not in (None, "stdout", "stderr"):
+            raise InvalidCall(f"service '{self.name}': logs(stream={stream!r}): stream is 'stdout' or 'stderr' (or "
+                              "None: both)", argument="stream")
+        if tail is not None and (isinstance(tail, bool) or not isinstance(tail, int) or tail < 0):
+            raise InvalidCall(f"service '{self.name}': logs(tail={tail!r}): tail is a number of lines, 0 or more "
+                              "(or None: all)", argument="tail")
         options: dict[str, Any] = {"stdout": stream in (None, "stdout"), "stderr": stream in (None, "stderr"),
                          "timestamps": timestamps}
         if since is not None:
@@ -156,22 +175,27 @@ class Service:
                               operation=operation, hint=_control_hint(self.name, text)) from None
 
     def stop(self, timeout: int = 0) -> None:
-        """Stop the container: its stop signal, then SIGKILL after `timeout` seconds (default 0: at once).
+        """Stop the container: its stop signal, then SIGKILL after `timeout` whole seconds (default 0: at once;
+        Docker's API takes whole seconds). A paused container is stopped too.
 
         Raises:
-            DockerError: Docker refused (e.g. the container is paused: unpause it first), or it is gone.
+            DockerError: Docker refused, or it is gone.
         """
         __tracebackhide__ = True
         self._control("stop", lambda: self.container.stop(timeout=timeout))
         self.left = "stopped (.stop())"
 
-    def kill(self, signal: str = "SIGKILL") -> None:
+    def kill(self, signal: str | int = "SIGKILL") -> None:
         """Send `signal` to the container's main process (a crash, for fault tests).
 
         Raises:
+            InvalidCall: `signal` is no signal name (SIGTERM, TERM) or number.
             DockerError: it is not running, or gone.
         """
         __tracebackhide__ = True
+        if not _is_signal(signal):
+            raise InvalidCall(f"service '{self.name}': kill({signal!r}): not a signal; give a name such as 'SIGTERM' "
+                              "or 'SIGKILL', or a number", argument="signal")
         self._control("kill", lambda: self.container.kill(signal=signal))
         self.left = f"killed (.kill({signal!r}))"
 
@@ -181,13 +205,21 @@ class Service:
         Raises:
             ServiceNotReady, ServiceExited: as at topology start, within the service's `timeout` (seconds).
             DockerError: Docker refused, e.g. its host port was taken by another process while it was stopped.
+            InvalidCall: it is disconnected (`disconnect()`) and its probe goes through a published port, which no
+                longer reaches it: started, not waited for (call `connect()` first).
         """
         restarted_at = time.time()
         __tracebackhide__ = True
         self._control("start", self.container.start)
         for hook in self.on_start:
             hook(self)
-        self.left = None
+        self.left = "disconnected (.disconnect())" if self.disconnected else None
+        probe = self.spec.probe
+        if wait and self.disconnected and probe is not None and probe.ports():
+            raise InvalidCall(f"service '{self.name}' was started but cannot be waited for: it is disconnected from "
+                              f"the topology's network (.disconnect()), so its probe {probe.describe()} cannot reach "
+                              "its published port", hint=f"Call topology[{self.name!r}].connect() before start(), or "
+                              "start(wait=False) and connect() it later.")
         if wait:
             self.wait_ready(time.monotonic(), log_since=restarted_at)
 
@@ -238,6 +270,7 @@ class Service:
         self._control("disconnect", lambda: self.container.client.networks.get(self._network).disconnect(
             self.container))
         self.left = "disconnected (.disconnect())"
+        self.disconnected = True
 
     def connect(self) -> None:
         """Put the service back on the topology's network, under its name and aliases.
@@ -251,6 +284,7 @@ class Service:
         for hook in self.on_start:
             hook(self)
         self.left = None
+        self.disconnected = False
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> str:
@@ -276,6 +310,21 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
+
+
+def _is_signal(signal: object) -> bool:
+    """A signal Docker's kill takes: a name (SIGTERM or TERM, any case) or a number of this system's signals."""
+    import signal as signals
+
+    if isinstance(signal, int) and not isinstance(signal, bool):
+        return signal in {int(known) for known in signals.valid_signals()}
+    if not isinstance(signal, str):
+        return False
+    name = signal.upper()
+    if re.fullmatch(r"(SIG)?RTM(IN|AX)[+-]\d+", name):  # real-time signals, as Docker names them
+        return True
+    return (name if name.startswith("SIG") else f"SIG{name}") in signals.Signals.__members__ or signal.isdigit() and \
+        _is_signal(int(signal))
 
 
 def _control_hint(name: str, text: str) -> str:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import docker
 import docker.errors
@@ -28,6 +29,9 @@ from harness.runtime.engine import connect, explain, service_host
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
+
+if TYPE_CHECKING:
+    from harness.model.builder import TopologyBuilder
 
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
@@ -173,12 +177,14 @@ class Topology:
         return Masker(self.spec)
 
     @classmethod
-    def start(cls, spec: TopologySpec, progress: Progress | None = None, keep: bool = False,
-              owner: str | None = None, shared: bool = False) -> Topology:
+    def start(cls, spec: TopologySpec | TopologyBuilder | str | Path, progress: Progress | None = None,
+              keep: bool = False, owner: str | None = None, shared: bool = False) -> Topology:
         """Start every service of `spec` on a new private network, in dependency order, and wait until each is ready.
 
         Args:
-            spec: from `load_topology(file)` or `harness.topology(...).spec`.
+            spec: a TopologySpec (from `load_topology(file)`, `TopologySpec(...)` or `harness.topology(...).spec`),
+                a builder from `harness.topology(...)`, or a topology/compose file path (relative to the current
+                folder), read as `load_topology` reads it.
             progress: called with a StartEvent per step (building, built/cached, starting, waiting, ready, failed);
                 `seconds` in events are wall-clock durations (time.monotonic).
             keep: leave it running after this process ends (until `harness down`).
@@ -193,9 +199,19 @@ class Topology:
             DockerUnavailable, ImageMissing, BuildFailed, DockerError: the engine, an image, a build.
             ServiceExited, ServiceNotReady: a service died or did not pass its probe within its `timeout` (seconds).
             Anything created is removed before the error is raised (also on KeyboardInterrupt).
+            TopologyFileError: a builder or file that is not a valid topology.
+            NotATopology: `spec` is none of the above.
         """
         from harness.runtime.starter import start  # it builds on this module: imported when used
 
+        if not isinstance(spec, TopologySpec):
+            from harness.errors import NotATopology
+            from harness.model.builder import as_spec
+
+            try:
+                spec = as_spec(spec, Path.cwd())
+            except NotATopology as error:
+                raise NotATopology(error.found, where="Topology.start") from None
         return start(spec, progress, keep, owner, shared)
 
     @classmethod

@@ -94,3 +94,80 @@ def test_a_container_docker_refuses_to_start_is_a_docker_error_with_exit_code_3(
     assert "error: service 'web': Docker could not create or start its container" in result.stderr
     assert "Traceback" not in result.stderr
     assert harness_resources(docker_client, "py-refused-cli") == []
+
+
+def test_a_fixture_topology_takes_the_sessions_image_substitutes_and_says_keep_does_not_apply(
+        pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makeini("[pytest]\nimage_substitutes =\n    apifix-missing-a:1=redis:7\n")
+    pytester.makeconftest("""
+        import harness.pytest
+        from harness import ready, topology
+
+        base = topology("py-subst").service("a", image="apifix-missing-a:1", ports=[6379], ready=ready.tcp(6379))
+        subst_topology = harness.pytest.topology_fixture(
+            base.service("b", image="apifix-missing-b:1", ports=[6379], ready=ready.tcp(6379)))
+        other_topology = harness.pytest.topology_fixture(base.service("c", image="redis:7"))  # base is unchanged
+    """)
+    pytester.makepyfile("""
+        def test_both_substituted(subst_topology):
+            assert sorted(service.name for service in subst_topology) == ["a", "b"]
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", "--topology-keep",
+                                           "--image-substitute", "apifix-missing-b:1=redis:7")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["--topology-keep: for the topology of --topology only, not fixture "
+                                 "'subst_topology' (its run is removed at the end of its scope)"])
+    assert harness_resources(docker_client, "py-subst") == []
+
+
+def test_a_fixture_given_no_topology_names_itself_once(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import harness.pytest
+
+        odd_topology = harness.pytest.topology_fixture({"services": {}})  # type: ignore[arg-type]
+    """)
+    pytester.makepyfile("def test_uses_it(odd_topology): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert output.count("fixture 'odd_topology': a topology is a file path, a harness.topology(...) builder or a "
+                        "TopologySpec, not dict") == 1
+    assert "During handling" not in output and "Traceback" not in output
+
+
+def test_topology_start_takes_a_builder_and_a_file_path(tmp_path: Path, docker_client,  # noqa: ANN001
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    builder = topology("py-startb", base_dir=tmp_path).service("redis", image="redis:7", ports=[6379],
+                                                               ready=ready.tcp(6379))
+    with Topology.start(builder) as running:
+        assert redis.Redis(port=running["redis"].port(6379)).ping()
+    (tmp_path / "topology.yaml").write_text("name: py-startf\nservices:\n  redis:\n    image: redis:7\n")
+    monkeypatch.chdir(tmp_path)
+    with Topology.start("topology.yaml") as running:  # relative to the current folder, as load_topology reads it
+        assert [service.name for service in running] == ["redis"]
+    assert harness_resources(docker_client, "py-startb") == harness_resources(docker_client, "py-startf") == []
+
+
+def test_a_fixture_of_a_compose_file_prints_its_notes(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makefile(".yaml", compose="""
+        name: py-notes
+        services:
+          a:
+            image: redis:7
+            networks:
+              default:
+                aliases: [b]
+          b:
+            image: redis:7
+    """)
+    pytester.makeconftest("""
+        import harness.pytest
+
+        notes_topology = harness.pytest.topology_fixture("compose.yaml")
+    """)
+    pytester.makepyfile("def test_up(notes_topology): assert notes_topology['b'].status == 'running'\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(["note: services.a.aliases[0]: alias 'b' is the name of service 'b': Docker Compose "
+                                 "accepts this, but the name reaches either container"])
+    assert harness_resources(docker_client, "py-notes") == []

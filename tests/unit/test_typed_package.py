@@ -25,14 +25,20 @@ def test_a_type_checker_sees_the_public_names_of_the_built_package_with_their_ty
     assert (built / "harness" / "py.typed").is_file()
 
     user = tmp_path / "user.py"
-    user.write_text(f"from harness import {', '.join(harness.__all__)}\n"
+    user.write_text(f"import harness.pytest\nfrom harness import {', '.join(harness.__all__)}\n"
                     "with topology('shop').service('redis', image='redis:7', ports=[6379]).start() as running:\n"
-                    "    url: int = running['redis'].url\n")
+                    "    url: int = running['redis'].url\n"
+                    "spec = TopologySpec(name='s', services={'a': {'image': 'redis:7'}, 'b': ServiceSpec(image='x')})\n"
+                    "fixture = harness.pytest.topology_fixture(spec, scope='module')\n"
+                    "wrong = harness.pytest.topology_fixture(42)\n")
     checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--cache-dir",
                               str(tmp_path / "cache"), user.name], cwd=tmp_path, capture_output=True, text=True,
                              env={**os.environ, "PYTHONPATH": str(built)})
-    # the one error: the user's own (a URL is a str); no name is missing and none is Any
-    assert checked.stdout.splitlines() == [
-        'user.py:3: error: Incompatible types in assignment (expression has type "str", variable has type "int")  '
-        "[assignment]",
-        "Found 1 error in 1 file (checked 1 source file)"]
+    # the user's own errors (a URL is a str, 42 is no topology); no name is missing and none is Any; a spec's
+    # services may be plain mappings, as at run time
+    assert checked.stdout.splitlines()[0] == (
+        'user.py:4: error: Incompatible types in assignment (expression has type "str", variable has type "int")  '
+        "[assignment]")
+    assert checked.stdout.splitlines()[1].startswith(
+        'user.py:7: error: Argument 1 to "topology_fixture" has incompatible type "int"; expected ')
+    assert checked.stdout.splitlines()[2:] == ["Found 2 errors in 1 file (checked 1 source file)"]

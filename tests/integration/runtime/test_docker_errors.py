@@ -102,3 +102,44 @@ def test_state_changes_docker_refuses_say_why(tmp_path: Path) -> None:
             assert "was taken by another process while it was stopped" in str(raised.value)
         web.start()  # the port is free again
         assert web.exec(["true"]).exit_code == 0
+
+
+def test_values_a_service_method_does_not_take_are_one_clear_error(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    from harness import InvalidCall, PortNotPublished, ready, topology
+
+    with topology("bad-calls", base_dir=tmp_path).service("r", image="redis:7", ports=[6379],
+                                                          ready=ready.tcp(6379)).start() as running:
+        r = running["r"]
+        with pytest.raises(PortNotPublished) as udp:
+            r.port(6379, "udp")
+        assert str(udp.value) == "service 'r' does not publish port 6379/udp (published: 6379/tcp)"
+        calls = {
+            lambda: r.port(6379, "sctp"): "service 'r': port(6379, 'sctp'): the protocol is 'tcp' or 'udp' (the "
+                                          "ones a topology publishes)",
+            lambda: r.port("6379"): "service 'r': port('6379'): a container port is a number, e.g. port(6379) or "
+                                    "port(53, 'udp')",
+            lambda: r.logs(stream="stdin"): "service 'r': logs(stream='stdin'): stream is 'stdout' or 'stderr' (or "
+                                            "None: both)",
+            lambda: r.logs(tail=-1): "service 'r': logs(tail=-1): tail is a number of lines, 0 or more (or None: "
+                                     "all)",
+            lambda: r.kill("SIGFOO"): "service 'r': kill('SIGFOO'): not a signal; give a name such as 'SIGTERM' or "
+                                      "'SIGKILL', or a number",
+        }
+        for call, message in calls.items():
+            with pytest.raises(InvalidCall) as info:
+                call()
+            assert str(info.value) == message
+            assert info.value.exit_code == 2 and isinstance(info.value, ValueError)
+        assert r.status == "running"  # nothing was done
+
+        r.disconnect()
+        with pytest.raises(InvalidCall) as disconnected:  # at once: its probe cannot reach it, waiting cannot help
+            r.restart()
+        assert str(disconnected.value) == (
+            "service 'r' was started but cannot be waited for: it is disconnected from the topology's network "
+            "(.disconnect()), so its probe tcp :6379 cannot reach its published port\n"
+            "Call topology['r'].connect() before start(), or start(wait=False) and connect() it later.")
+        r.connect()
+        r.restart()  # connected again: waited for as usual
+        assert r.exec(["redis-cli", "ping"]).output.strip() == "PONG"
+    assert harness_resources(docker_client, "bad-calls") == []

@@ -34,7 +34,8 @@ services:
     assert "probe http GET :8000/nowhere -> 200 never passed (last: status 404)" in message
     assert "Last 50 lines of its log:\n  | greeter listening on 8000" in message
     assert "GET /nowhere -> 404" in message
-    assert "raise the service's `timeout:`" in message
+    assert error.value.hint is not None and "raise the service's `timeout:`" in error.value.hint
+    assert message == f"{error.value.message}\n{error.value.hint}"  # the what-to-do is the hint, last
     assert harness_resources(docker_client, "never-ready") == []
 
 
@@ -72,6 +73,9 @@ services:
     assert message.startswith(f"service 'app': docker build of {tmp_path / 'broken'} failed.")
     assert "  | compiling the thing" in message
     assert "returned a non-zero code: 7" in message
+    assert message.endswith("\nFix the Dockerfile or the build context and run again.")
+    assert error.value.service == "app" and error.value.hint == "Fix the Dockerfile or the build context and run again."
+    assert "Fix the Dockerfile" not in error.value.message  # message, then hint: as HarnessError says
     assert harness_resources(docker_client, "broken-build") == []
 
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from harness.errors import TopologyFileError
 from harness.fuzz.engine import st_run_defaults
 from harness.fuzz.options import FuzzOptions, checks_for, mode_for, phases_for, run_settings
 from harness.model.service import ServiceSpec
@@ -61,8 +61,10 @@ def test_the_options_that_decide_the_data_are_those_given() -> None:
 
 
 def test_an_unknown_mode_is_refused() -> None:
-    with pytest.raises(ValidationError, match="positive"):
+    with pytest.raises(TopologyFileError) as info:
         service(mode="sometimes")
+    assert str(info.value) == "ServiceSpec(...): fuzz.mode: Input should be 'positive', 'negative' or 'all' (found " \
+                              "'sometimes')"
 
 
 def test_written_exclusions_apply_to_any_choice_of_checks() -> None:

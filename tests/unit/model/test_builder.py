@@ -4,6 +4,7 @@ topology's name instead of file:line."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,3 +269,162 @@ def test_contracts_and_image_substitutes_make_what_the_file_says(load: Load, tmp
     with pytest.raises(TopologyFileError) as info:
         _ = topology("shop", base_dir=tmp_path).service("api", image="app").contracts(names={"x": "apii"}).spec
     assert str(info.value) == "topology 'shop': contracts.names.x: 'apii' is not a service (did you mean 'api'?)"
+
+
+# --- network aliases that name two containers ---------------------------------------------------------------------
+
+
+def test_an_alias_that_is_another_services_name_is_refused(tmp_path: Path) -> None:
+    builder = (topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["b"])
+               .service("b", image="redis:7"))
+    with pytest.raises(TopologyFileError) as info:
+        _ = builder.spec
+    assert str(info.value) == ("topology 'trial': services.a.aliases[0]: alias 'b' is the name of service 'b': the "
+                               "name would reach either container; remove the alias (or rename one of them)")
+
+
+def test_an_alias_of_two_services_is_refused(tmp_path: Path) -> None:
+    builder = (topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["cache"])
+               .service("b", image="redis:7", aliases=["cache"]))
+    with pytest.raises(TopologyFileError) as info:
+        _ = builder.spec
+    assert str(info.value) == ("topology 'trial': services.b.aliases[0]: alias 'cache' is also an alias of service "
+                               "'a': it would reach either container; give each service its own aliases")
+
+
+def test_an_alias_collision_in_a_topology_file_is_located(load_error: LoadError) -> None:
+    assert load_error("""
+        services:
+          a:
+            image: redis:7
+          b:
+            image: redis:7
+            aliases:
+              - a
+    """) == ("topology.yaml:7: services.b.aliases[0]: alias 'a' is the name of service 'a': the name would reach "
+             "either container; remove the alias (or rename one of them)")
+
+
+def test_a_service_may_repeat_its_own_name_as_alias(tmp_path: Path) -> None:
+    spec = topology("trial", base_dir=tmp_path).service("a", image="redis:7", aliases=["a", "cache"]).spec
+    assert spec.services["a"].aliases == ["a", "cache"]
+
+
+def test_builders_made_from_one_base_do_not_share_services(tmp_path: Path) -> None:
+    # two conftests: topology_fixture(base.service("extra1", ...)) and topology_fixture(base.service("extra2", ...))
+    base = topology("trial", base_dir=tmp_path).service("redis", image="redis:7")
+    one = base.service("extra1", image="redis:7")
+    two = base.service("extra2", image="redis:7").image_substitutes({"redis:7": "local/redis:7"}).contracts("pacts")
+    assert list(one.spec.services) == ["redis", "extra1"]
+    assert list(two.spec.services) == ["redis", "extra2"]
+    assert list(base.spec.services) == ["redis"]
+    assert base.spec.image_substitutes == one.spec.image_substitutes == {}
+    assert two.spec.image_substitutes == {"redis:7": "local/redis:7"}
+    assert two.spec.contracts.pacts == "pacts" and one.spec.contracts.pacts == "contracts"
+
+
+# --- one located error, however a model is made -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: ready.http(0), "ready.http(...): http.port: Input should be greater than or equal to 1 (found 0)"),
+    (lambda: ready.http(70000),
+     "ready.http(...): http.port: Input should be less than or equal to 65535 (found 70000)"),
+    (lambda: ready.log("x", times=0), "ready.log(...): times: Input should be greater than or equal to 1 (found 0)"),
+    (lambda: ready.tcp(80, interval=-1), "ready.tcp(...): interval: Input should be greater than 0 (found -1)"),
+    (lambda: ready.tcp("abc"),
+     "ready.tcp(...): tcp: Input should be a valid integer, unable to parse string as an integer (found 'abc')"),
+    (lambda: ready.command([]), "ready.command(...): command is empty: give the program and its arguments, e.g. "
+                                "['pg_isready'], or a shell command string"),
+])
+def test_a_bad_probe_value_is_one_located_error(call: Any, message: str) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        call()
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: harness.ServiceSpec(image="x", ports=[70000]),
+     "ServiceSpec(...): ports[0]: port 70000 is outside 1..65535 (or its range is reversed)"),
+    (lambda: harness.ServiceSpec(), "ServiceSpec(...): needs 'image' (an image name) or 'build' (a build context), "
+                                    "or both (the built image is then also tagged with the image name)"),
+    (lambda: harness.BuildSpec(contxt="./app"), "BuildSpec(...): required key 'context' is missing\n"
+     "BuildSpec(...): contxt: unknown key 'contxt' (did you mean 'context'?); allowed: context, dockerfile, args, "
+     "target"),
+    (lambda: harness.Mount(source="./nope"), "Mount(...): required key 'target' is missing"),
+    (lambda: harness.ReadyProbe(tcp=1, log="x"),
+     "ReadyProbe(...): needs exactly one of http, tcp, log, command (found: tcp, log)"),
+    (lambda: harness.ContainerFile(target="/x"), "ContainerFile(...): required key 'content' is missing"),
+])
+def test_a_model_made_directly_gives_one_located_error(call: Any, message: str) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_an_empty_command_probe_is_refused_in_a_file_too(load_error: LoadError) -> None:
+    assert load_error("""
+        services:
+          a:
+            image: redis:7
+            ready: {command: []}
+    """) == ("topology.yaml:4: services.a.ready: command is empty: give the program and its arguments, e.g. "
+             "['pg_isready'], or a shell command string")
+
+
+def test_a_bad_model_inside_a_spec_is_located_in_the_topology(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        harness.TopologySpec(name="s", services={"a": {"image": "redis:7", "ports": [0]}})
+    assert str(info.value) == "topology 's': services.a.ports[0]: port 0 is outside 1..65535 (or its range is reversed)"
+
+
+def test_pydantic_wording_comes_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("t", base_dir=tmp_path).service("a", image="x", depends_on="b").spec  # type: ignore[arg-type]
+    assert str(info.value) == "topology 't': services.a.depends_on: must be a list (found 'b'): write ['b']"
+    with pytest.raises(TopologyFileError) as info:
+        harness.TopologySpec(name="s", services={})
+    assert str(info.value) == "topology 's': services: must not be empty: give at least one (found {})"
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("", base_dir=tmp_path).service("a", image="x").spec
+    assert str(info.value) == ("topology: name: required for a topology that is not read from a file (a file's "
+                               "folder names it otherwise): give a name that is not empty")
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("!!", base_dir=tmp_path).service("a", image="x").spec
+    assert str(info.value) == ("topology '!!': name: '!!' has no letter or digit (a name keeps only lower-case "
+                               "letters, digits, '-' and '_', as Compose's project names): give one that has")
+
+
+def test_topology_start_of_something_else_names_what_was_given() -> None:
+    with pytest.raises(harness.NotATopology) as info:
+        harness.Topology.start({"services": {}})  # type: ignore[arg-type]
+    assert str(info.value) == ("Topology.start: a topology is a file path, a harness.topology(...) builder or a "
+                               "TopologySpec, not dict")
+
+
+def test_without_a_calling_file_relative_paths_resolve_against_the_current_folder(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "from harness import topology; print(topology('x').base_dir)"
+    env = {**os.environ, "PYTHONPATH": str(Path(harness.__file__).parents[1])}
+    for args, stdin in (([sys.executable, "-c", code], None), ([sys.executable, "-"], code)):
+        done = subprocess.run(args, input=stdin, cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == str(tmp_path.resolve())
+    module = tmp_path / "sub" / "mod.py"
+    module.parent.mkdir()
+    module.write_text(code + "\n")
+    done = subprocess.run([sys.executable, str(module)], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          check=False)
+    assert done.stdout.strip() == str(module.parent.resolve())  # a file: its folder
+
+
+def test_a_boolean_is_no_port(tmp_path: Path) -> None:
+    with pytest.raises(TopologyFileError) as info:
+        _ = topology("t", base_dir=tmp_path).service("a", image="x", ports=[True]).spec
+    assert str(info.value) == "topology 't': services.a.ports[0]: a port is a number, not True"
+    with pytest.raises(TopologyFileError) as info:
+        ready.tcp(True)
+    assert str(info.value) == "ready.tcp(...): tcp: a port is a number, not True"

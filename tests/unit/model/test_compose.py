@@ -972,3 +972,29 @@ def test_a_secret_owner_that_is_not_a_number_is_refused_as_compose_refuses_it(co
         secrets:
           api_key: {environment: API_KEY}
     """) == "docker-compose.yml:4: services.web.secrets[0]: uid and gid of secret 'api_key' must be numbers (got app:0)"
+
+
+def test_alias_collisions_are_accepted_as_compose_accepts_them_with_a_note(load_compose):
+    # docker-compose config (the oracle) accepts both: an alias that is another service's name, and a shared alias
+    spec = load_compose("""
+        services:
+          a:
+            image: redis:7
+            networks:
+              default:
+                aliases: [b, shared]
+          b:
+            image: redis:7
+          c:
+            image: redis:7
+            networks:
+              default:
+                aliases: [shared]
+    """)
+    assert spec.services["a"].aliases == ["b", "shared"]
+    assert [note for note in spec.notes if "alias" in note] == [
+        "services.a.aliases[0]: alias 'b' is the name of service 'b': Docker Compose accepts this, but the name "
+        "reaches either container",
+        "services.c.aliases[0]: alias 'shared' is also an alias of service 'a': Docker Compose accepts this, but the "
+        "name reaches either container",
+    ]

@@ -343,7 +343,7 @@ def test_missing_nested_required_key(load_error):
 
 def test_empty_services(load_error):
     assert load_error("services: {}\n") == (
-        "topology.yaml:1: services: Dictionary should have at least 1 item after validation, not 0 (found {})"
+        "topology.yaml:1: services: must not be empty: give at least one (found {})"
     )
 
 
