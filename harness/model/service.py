@@ -366,7 +366,7 @@ class ServiceSpec(_Strict):
     @classmethod
     def _network_list(cls, value: Any) -> Any:  # Compose's short form: a list of names
         if isinstance(value, list):
-            return dict.fromkeys(value)
+            return {name: {} for name in value}
         return {k: {} if v is None else v for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("build", mode="before")

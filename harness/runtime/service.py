@@ -36,7 +36,7 @@ class Service:
     """
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 networks: list[Attachment], host: str = "127.0.0.1") -> None:
+                 networks: list[Attachment], host: str = "127.0.0.1", only_internal: bool = False) -> None:
         self.name = name
         self.spec = spec
         self.container = container
@@ -44,6 +44,7 @@ class Service:
         self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
         self.networks = networks  # the networks it is on as started (engine names, aliases, fixed addresses)
+        self.only_internal = only_internal  # on internal networks only: Docker publishes none of its ports
         self._faults: Edge | None = None  # set by the Topology the service belongs to
         self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
@@ -60,6 +61,11 @@ class Service:
         Raises:
             PortNotPublished: the service publishes no port.
         """
+        if not self.ports and self.only_internal:
+            raise PortNotPublished(f"service '{self.name}' publishes no ports: it is only on internal networks, and "
+                                   "Docker publishes no port there (as under `docker compose up`); call it from a "
+                                   "service on its network, or put it on a network that is not internal too",
+                                   service=self.name)
         if not self.ports:
             raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
                                    "file", service=self.name)

@@ -314,7 +314,8 @@ class Starter:
             self._remove_container(container_name)
             raise StartCancelled()
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, attached, host=service_host())
+        service = Service(name, spec, container.get_wrapped_container(), tcp, attached, host=service_host(),
+                          only_internal=not published and bool(spec.published()))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness import Topology, load_topology
-from harness.errors import DockerError, InvalidFault
+from harness.errors import DockerError, InvalidFault, PortNotPublished
 from harness.runtime import labels as L
 
 from ..conftest import harness_resources
@@ -109,6 +109,10 @@ def test_networks_aliases_addresses_and_isolation_as_compose_makes_them(project,
         networks = {n.name: n.attrs for n in docker_client.networks.list(filters={"label": f"{L.RUN}="
                                                                                             f"{topology.run_id}"})}
         db_ports = topology["db"].ports
+        with pytest.raises(PortNotPublished) as no_url:
+            _ = topology["db"].url
+        assert str(no_url.value).startswith("service 'db' publishes no ports: it is only on internal networks, "
+                                            "and Docker publishes no port there")
         proxy_reached = topology["proxy"].ports != {}
     assert harness_resources(docker_client, project.name) == []  # containers and every network removed
 

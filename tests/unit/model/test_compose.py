@@ -1077,3 +1077,28 @@ def test_a_secret_owner_that_is_not_a_number_is_refused_as_compose_refuses_it(co
         secrets:
           api_key: {environment: API_KEY}
     """) == "docker-compose.yml:4: services.web.secrets[0]: uid and gid of secret 'api_key' must be numbers (got app:0)"
+
+
+def test_a_topology_built_in_python_names_declared_networks_only():
+    from harness import topology
+
+    builder = (topology("shop", base_dir=Path.cwd()).service("web", image="x", networks=["frontend", "backend"])
+               .networks({"front": {}, "backend": {"internal": True}}))
+    with pytest.raises(TopologyFileError) as error:
+        _ = builder.spec
+    assert str(error.value) == ("topology 'shop': services.web.networks.frontend: 'frontend' is not a network of "
+                                "the topology's `networks:` (did you mean 'front'?)")
+    plain = topology("shop", base_dir=Path.cwd()).service("web", image="x", networks=["back"])
+    with pytest.raises(TopologyFileError) as error:
+        _ = plain.spec
+    assert str(error.value) == ("topology 'shop': services.web.networks.back: 'back' is not a network of the "
+                                "topology's `networks:`")
+
+
+def test_compose_refuses_a_network_no_file_declares(compose_error):
+    message = compose_error("""
+        services:
+          web: {image: x, networks: [frontend]}
+    """)
+    assert message == ('docker-compose.yml:2: Docker Compose: service "web" refers to undefined network frontend: '
+                       "invalid compose project")
