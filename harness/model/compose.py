@@ -279,6 +279,9 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                                                             "(only Docker's default)")
             if any(set(pool) - {"subnet", "gateway", "ip_range"} for pool in ipam.get("config") or []):
                 raise source.error(at + ("ipam",), "ipam config: only subnet, gateway and ip_range are supported")
+            if network.get("attachable"):
+                notes.append(f"{source.where(at + ('attachable',))}: networks.{name}.attachable: ignored for a test "
+                             "run (it lets swarm services join; a run's networks are bridge networks of one engine)")
             declared = network.get("name")
             if declared and declared != f"{project}_{name}":
                 notes.append(f"{source.where(at + ('name',))}: networks.{name}.name: each run names its own network "

@@ -259,7 +259,8 @@ class Service:
         self.left = None
 
     def _disconnect_all(self) -> None:
-        on = [a.network for a in self.networks if a.network in self._attached()]
+        attached = self._attached()
+        on = [a.network for a in self.networks if a.network in attached]
         if not on:
             raise docker.errors.APIError("container is not connected to its networks")
         for network in on:

@@ -515,6 +515,7 @@ def test_declared_networks_are_kept_per_service_with_aliases_and_addresses(load_
         networks:
           front:
             labels: {team: shop}
+            attachable: true
           back:
             internal: true
             ipam:
@@ -534,7 +535,8 @@ def test_declared_networks_are_kept_per_service_with_aliases_and_addresses(load_
     assert list(spec.service_networks("web")) == ["back", "front"]  # priority first, as Compose connects them
     assert list(spec.service_networks("db")) == ["back"] and list(spec.service_networks("lone")) == ["default"]
     assert spec.only_internal("db") and not spec.only_internal("web")
-    assert spec.notes == []
+    assert spec.notes == ["docker-compose.yml:20: networks.front.attachable: ignored for a test run (it lets swarm "
+                          "services join; a run's networks are bridge networks of one engine)"]
 
 
 def test_a_file_without_networks_keeps_one_network_and_its_aliases(load_compose):
