@@ -29,12 +29,13 @@ from harness.model.service import (
     Healthcheck,
     Mount,
     ReadyProbe,
+    ServiceNetwork,
     ServiceSpec,
     Ulimit,
     VolumeMount,
 )
 from harness.model.source import NamedSource
-from harness.model.topology import ExcludedPact, TopologySpec
+from harness.model.topology import ExcludedPact, NetworkSpec, TopologySpec
 from harness.model.validate import validate
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class TopologyBuilder:
         healthcheck: Healthcheck | Mapping[str, Any] | None = None,
         timeout: float | None = None,
         aliases: Sequence[str] | None = None,
+        networks: Sequence[str] | Mapping[str, ServiceNetwork | Mapping[str, Any] | None] | None = None,
         mounts: Sequence[Mount | str | Mapping[str, Any]] | None = None,
         files: Sequence[ContainerFile | Mapping[str, Any]] | None = None,
         volumes: Sequence[VolumeMount | str | Mapping[str, Any]] | None = None,
@@ -122,6 +124,13 @@ class TopologyBuilder:
         given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude}
         changed = self._copy()
         changed._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
+        return changed
+
+    def networks(self, networks: Mapping[str, NetworkSpec | Mapping[str, Any]]) -> Self:
+        """`networks:` of a topology file: network -> {internal, subnets, external, ...}; a service names the ones
+        it is on with `networks=`. Without any, every service is on one private network. A new builder."""
+        changed = self._copy()
+        changed._top["networks"] = {name: _plain(network) for name, network in networks.items()}
         return changed
 
     def image_substitutes(self, substitutes: Mapping[str, str]) -> Self:

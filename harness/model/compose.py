@@ -23,7 +23,7 @@ from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merge
 MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",
           "volumes", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
           "sysctls", "stop_signal", "labels", "platform", "healthcheck", "ports", "expose", "networks",
-          "depends_on", "profiles", "x-topology", "container_name", "secrets", "configs")
+          "depends_on", "profiles", "x-topology", "container_name", "secrets", "configs", "x-networks")
 IGNORED = {
     "restart": "containers live only for the run",
     "deploy": "one container per service",
@@ -127,15 +127,18 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
     topology: dict[str, Any] = {"name": canonical.get("name"), "services": {}}
     if "x-topology" in canonical:  # top-level topology keys (contracts, image_substitutes)
         topology.update(canonical["x-topology"] or {})
-    extra_networks = [n for n in canonical.get("networks") or {} if n != "default"]
-    if extra_networks:
-        notes.append(f"{source.where(('networks',))}: networks {', '.join(extra_networks)}: every service of a run "
-                     "is on one private network (aliases are kept)")
+    networked = _declares_networks(canonical)
+    if networked:
+        topology["networks"] = _networks(canonical.get("networks") or {}, str(canonical.get("name") or ""), source,
+                                         notes, problems)
     jobs = {dep for service in services.values() for dep, options in (service.get("depends_on") or {}).items()
             if (options or {}).get("condition") == "service_completed_successfully"}
     for name, service in services.items():
         here: Path_ = ("services", name)
         out.lines[here] = source.line(here)
+        if networked:  # kept per network rather than folded into `aliases`
+            service = {**service, "x-networks": service.get("networks")}
+            service.pop("networks", None)
         topology["services"][name] = _service(name, service, set(services), here, source, out, notes, problems,
                                               objects, os.environ if environment is None else environment)
         if name in jobs:
@@ -198,6 +201,10 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key in ("ports", "expose"):
         ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
         put("ports", list(dict.fromkeys(ports)), key)
+    elif key == "x-networks":
+        put("networks", _service_networks(value, here + ("networks",), source), "networks")
+        out.lines.update({path: line for path, line in source.lines.items()
+                          if path[: len(here) + 1] == here + ("networks",)})  # each network's own line
     elif key == "networks":
         put("aliases", result.get("aliases", []) + [
             a for options in (value or {}).values() for a in (options or {}).get("aliases") or []], key)
@@ -225,6 +232,79 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
             for path, line in source.lines.items():
                 if path[: len(at) + 1] == at + (inner,):
                     out.lines[here + path[len(at):]] = line
+
+
+NETWORK_KEYS = ("name", "driver", "driver_opts", "internal", "enable_ipv6", "ipam", "labels", "external", "attachable")
+SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority")
+
+
+def _declares_networks(canonical: dict[str, Any]) -> bool:
+    """The file says more about networks than Compose's implicit `default` (every service on it, no options):
+    then each network is created as declared; else the run keeps its one private network (named as before, so that
+    kept runs of such a file stay reusable)."""
+    networks = canonical.get("networks") or {}
+    if set(networks) - {"default"}:
+        return True
+    if any(v not in (None, {}) for k, v in (networks.get("default") or {}).items() if k != "name"):
+        return True
+    return any(set(options or {}) - {"aliases"}
+               for service in (canonical.get("services") or {}).values()
+               for options in (service.get("networks") or {}).values())
+
+
+def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: list[str],
+              problems: list[TopologyFileError]) -> dict[str, Any]:
+    """The top-level `networks:` as topology data: a bridge network per run for each (an external one used as it
+    is); a key the harness cannot honour is added to `problems`."""
+    result: dict[str, Any] = {}
+    for name, network in networks.items():
+        network = network or {}
+        at: Path_ = ("networks", name)
+        try:
+            unknown = sorted(set(network) - set(NETWORK_KEYS))
+            if unknown:
+                raise source.error(at + (unknown[0],), f"network key '{unknown[0]}' cannot be honoured by "
+                                                       f"pytest-topology{REFUSAL_TAIL.format(file=source.file)}")
+            if network.get("external"):
+                result[name] = {"external": True, "name": network.get("name") or name}
+                continue
+            driver = network.get("driver") or "bridge"
+            if driver != "bridge":
+                raise source.error(at + ("driver",), f"network driver '{driver}' is not supported: a run's "
+                                                     "networks are bridge networks of one engine (remove `driver:`, "
+                                                     "or use an external network)")
+            ipam = network.get("ipam") or {}
+            if ipam.get("driver") not in (None, "default"):
+                raise source.error(at + ("ipam", "driver"), f"ipam driver '{ipam['driver']}' is not supported "
+                                                            "(only Docker's default)")
+            if any(set(pool) - {"subnet", "gateway", "ip_range"} for pool in ipam.get("config") or []):
+                raise source.error(at + ("ipam",), "ipam config: only subnet, gateway and ip_range are supported")
+            if network.get("attachable"):
+                notes.append(f"{source.where(at + ('attachable',))}: networks.{name}.attachable: ignored for a test "
+                             "run (it lets swarm services join; a run's networks are bridge networks of one engine)")
+            declared = network.get("name")
+            if declared and declared != f"{project}_{name}":
+                notes.append(f"{source.where(at + ('name',))}: networks.{name}.name: each run names its own network "
+                             "(services reach each other by service name and aliases as before)")
+            result[name] = {"internal": bool(network.get("internal")), "enable_ipv6": bool(network.get("enable_ipv6")),
+                            "subnets": ipam.get("config") or [], "options": network.get("driver_opts") or {},
+                            "labels": network.get("labels") or {}}
+        except TopologyFileError as problem:
+            problems.append(problem)
+    return result
+
+
+def _service_networks(value: Any, at: Path_, source: SourceMap) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for network, options in (value or {}).items():
+        options = options or {}
+        unknown = sorted(set(options) - set(SERVICE_NETWORK_KEYS))
+        if unknown:
+            raise source.error(at + (network, unknown[0]), f"'{unknown[0]}' of a service's network cannot be "
+                                                           f"honoured by pytest-topology (supported: "
+                                                           f"{', '.join(SERVICE_NETWORK_KEYS)}; in {source.file})")
+        result[network] = {k: v for k, v in options.items() if v not in (None, [], {})}
+    return result
 
 
 def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:

@@ -347,12 +347,23 @@ class FuzzSpec(_Strict):
 # image (its id: a rebuild or a moved tag counts) and the environment (env files read now). HARNESS_ONLY_KEYS only
 # tell the harness how to start, wait for, call or test the service: a change never replaces a container
 # (`depends_on`: only the start order, left out of Docker Compose's config hash too).
-CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "files", "volumes",
+CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "networks", "mounts", "files",
+                  "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name")
+
+
+class ServiceNetwork(_Strict):
+    """How a service is attached to one network of the topology (Compose's `services.NAME.networks.NET`)."""
+
+    aliases: list[str] = Field(default_factory=list, description="more names of the service on this network")
+    ipv4_address: str | None = Field(default=None, description="a fixed IPv4 address in the network's subnet")
+    ipv6_address: str | None = Field(default=None, description="a fixed IPv6 address in the network's subnet")
+    priority: int = Field(default=0, description="networks are connected in decreasing priority (the first one "
+                                                 "is the container's default route)")
 
 
 class ServiceSpec(_Strict):
@@ -384,7 +395,11 @@ class ServiceSpec(_Strict):
         default=None,
         description="the container's Docker HEALTHCHECK; its test is the readiness probe when there is no `ready:`")
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
-    aliases: list[str] = Field(default_factory=list, description="more names of the service on the topology's network")
+    aliases: list[str] = Field(default_factory=list,
+                               description="more names of the service on every network it is on")
+    networks: dict[str, ServiceNetwork] = Field(
+        default_factory=dict, description="network of the topology's `networks:` -> aliases and fixed addresses "
+                                          "there (default: the one network `default`)")
     mounts: list[Mount] = Field(
         default_factory=list, description="host files and folders mounted (or copied) into the container")
     files: list[ContainerFile] = Field(
@@ -415,6 +430,13 @@ class ServiceSpec(_Strict):
         description="services this one calls (an edge for the graph and contracts; no start order)")
     pact_name: str | None = Field(default=None, min_length=1,
                                   description="the name pacts give this service, when it is not the service's name")
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _network_list(cls, value: Any) -> Any:  # Compose's short form: a list of names
+        if isinstance(value, list):
+            return {name: {} for name in value}
+        return {k: {} if v is None else v for k, v in value.items()} if isinstance(value, dict) else value
 
     @field_validator("build", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.model.service import ServiceSpec, _Strict
+from harness.model.service import ServiceNetwork, ServiceSpec, _Strict
 
 
 class ExcludedPact(_Strict):
@@ -62,6 +62,30 @@ class ContractsSpec(_Strict):
         return value
 
 
+class Subnet(_Strict):
+    """One address pool of a network (Compose's `ipam.config` entry)."""
+
+    subnet: str = Field(description="CIDR, e.g. 172.28.0.0/16")
+    gateway: str | None = Field(default=None, description="the gateway address in the subnet")
+    ip_range: str | None = Field(default=None, description="CIDR the engine hands addresses from")
+
+
+class NetworkSpec(_Strict):
+    """A network of the topology (Compose's top-level `networks:`): one Docker network per run, removed with it;
+    an `external` one is used as it is (it must exist) and left in place."""
+
+    driver: Literal["bridge"] = Field(default="bridge", description="only bridge networks (one engine)")
+    internal: bool = Field(default=False, description="no route out; Docker publishes no port of a container that "
+                                                      "is only on internal networks")
+    enable_ipv6: bool = Field(default=False, description="IPv6 addresses too (needs an IPv6 subnet)")
+    subnets: list[Subnet] = Field(default_factory=list, description="address pools (needed for fixed addresses)")
+    options: dict[str, str] = Field(default_factory=dict, description="driver options")
+    labels: dict[str, str] = Field(default_factory=dict, description="network labels (besides the harness's own)")
+    external: bool = Field(default=False, description="an existing network, used as it is and never removed")
+    name: str | None = Field(default=None, description="an external network's name on the engine (default: "
+                                                       "its key)")
+
+
 class TopologySpec(_Strict):
     """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
     `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
@@ -76,6 +100,9 @@ class TopologySpec(_Strict):
     name: str = Field(min_length=1, description="the topology's name (default: the folder holding the file)")
     services: dict[str, ServiceSpec] = Field(
         min_length=1, description="service name -> how to start it and tell it is ready")
+    networks: dict[str, NetworkSpec] = Field(
+        default_factory=dict, description="networks the services are on (none: every service is on one private "
+                                          "network, as Compose's `default`)")
     contracts: ContractsSpec = Field(
         default_factory=ContractsSpec, description="where the pacts and their provider-state handlers are")
     image_substitutes: dict[str, str] = Field(
@@ -154,6 +181,16 @@ class TopologySpec(_Strict):
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
+
+    def service_networks(self, name: str) -> dict[str, ServiceNetwork]:
+        """Network -> how service `name` is attached, in the order Docker Compose connects them (decreasing
+        priority, then name): its `networks:`, else the network `default` (also when the topology declares none)."""
+        attached = self.services[name].networks or {"default": ServiceNetwork()}
+        return dict(sorted(attached.items(), key=lambda item: (-item[1].priority, item[0])))
+
+    def only_internal(self, name: str) -> bool:
+        """Service `name` is on internal networks only: Docker publishes none of its ports."""
+        return all(self.networks.get(n, NetworkSpec()).internal for n in self.service_networks(name))
 
     @property
     def base_dir(self) -> Path:

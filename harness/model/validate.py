@@ -6,6 +6,7 @@ when there is no file) and the dotted path of the key, what is allowed, and the 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import types
 import typing
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if not mount.create_host_path and not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
                                  f"exist (paths are relative to {spec.base_dir})"))
-    problems += _contract_references(spec)
+    problems += _contract_references(spec) + _network_references(spec)
     if problems:
         raise _combined([(source.where(path), f"{dotted_path(path)}: {text}") for path, text in problems])
     try:
@@ -176,6 +177,54 @@ def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
                 problems.append((("services", name, "pact_name"),
                                  f"'{service.pact_name}' is already the pact_name of service '{other}'"))
     return problems
+
+
+def _network_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
+    """A service's networks are networks of the topology; a fixed address is in a subnet the file gives that network
+    (the engine hands out fixed addresses only from a user-configured subnet); a probe from this machine needs a
+    published port, which Docker does not publish for a service only on internal networks."""
+    declared = list(spec.networks) or ["default"]
+    problems: list[tuple[Path_, str]] = []
+    for name, service in spec.services.items():
+        for network, attached in service.networks.items():
+            path: Path_ = ("services", name, "networks", network)
+            if network not in declared:
+                problems.append((path, f"'{network}' is not a network of the topology's `networks:`"
+                                       f"{_suggest(network, declared)}"))
+                continue
+            definition = spec.networks.get(network)
+            for key, version in (("ipv4_address", 4), ("ipv6_address", 6)):
+                address = getattr(attached, key)
+                if address is None or (definition is not None and definition.external):
+                    continue  # an external network's subnet is the engine's to check
+                problems += [(path + (key,), text) for text in _address_problems(address, version, network,
+                                                                                 definition)]
+        probe = service.probe
+        if spec.networks and spec.only_internal(name) and probe is not None and (probe.http or probe.tcp):
+            internal = ", ".join(spec.service_networks(name))
+            problems.append((("services", name), f"it is only on internal networks ({internal}), so Docker "
+                             "publishes none of its ports and its readiness probe "
+                             f"({probe.describe()}) cannot reach it from here; probe it with a command inside it, "
+                             "or put it on a network that is not internal too"))
+    return problems
+
+
+def _address_problems(address: str, version: int, network: str, definition: Any) -> list[str]:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return [f"{address!r} is not an IPv{version} address"]
+    if ip.version != version:
+        return [f"{address!r} is not an IPv{version} address"]
+    subnets = [ipaddress.ip_network(s.subnet, strict=False) for s in (definition.subnets if definition else [])]
+    subnets = [s for s in subnets if s.version == version]
+    if not subnets:
+        return [f"a fixed address needs a subnet of network '{network}' (Docker: user specified IP address is "
+                f"supported only when connecting to networks with user configured subnets); give it "
+                f"`ipam: {{config: [{{subnet: ...}}]}}`"]
+    if not any(ip in subnet for subnet in subnets):
+        return [f"{address} is not in a subnet of network '{network}' ({', '.join(map(str, subnets))})"]
+    return []
 
 
 def _combined(messages: list[tuple[str, str]]) -> TopologyFileError:

@@ -22,13 +22,14 @@ from typing import Any
 
 import docker
 from docker.models.containers import Container
-from docker.types import EndpointConfig, Mount, Ulimit
+from docker.types import Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.engine_source import resolve_engine
 from harness.model.service import ContainerFile, ServiceSpec, VolumeMount
 from harness.model.service import Mount as SpecMount
+from harness.runtime.networks import Attachment
 
 NANOSECONDS = 1_000_000_000
 
@@ -97,7 +98,7 @@ class CopyRef:
         return cls(None, file.target, file.content.encode(), file.uid, file.gid, file.mode)
 
 
-def service_container(*, image: str, name: str, network: str, aliases: list[str], spec: ServiceSpec,
+def service_container(*, image: str, name: str, networks: list[Attachment], spec: ServiceSpec,
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
                       client: docker.DockerClient | None = None) -> DockerContainer | CopiedContainer:
@@ -114,9 +115,12 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, mounts = _binds(mounts)
-    if copies:
+    first = networks[0]
+    # testcontainers joins one network, by name and aliases only: several networks or a fixed address are
+    # created with docker-py, connected before the start as Compose does
+    if copies or len(networks) > 1 or first.ipv4_address or first.ipv6_address:
         assert client is not None
-        return CopiedContainer(client, image, name, network, aliases, spec, environment,
+        return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
                                {**_options(spec, mounts, labels), "volumes": binds or None}, copies)
@@ -124,7 +128,7 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
     # testcontainers types a Network of its own; it reads only the name
-    container.with_network(NetworkRef(network)).with_network_aliases(*aliases)  # type: ignore[arg-type]
+    container.with_network(NetworkRef(first.network)).with_network_aliases(*first.aliases)  # type: ignore[arg-type]
     for key, value in environment.items():  # with_env: with_envs is newer than the pin's floor (4.8)
         container.with_env(key, value)
     if spec.command is not None:
@@ -160,20 +164,25 @@ class CopiedContainer:
     the start), given its files with put_archive, then started. Same start/stop/get_wrapped_container as a
     testcontainers DockerContainer."""
 
-    def __init__(self, client: docker.DockerClient, image: str, name: str, network: str, aliases: list[str],
+    def __init__(self, client: docker.DockerClient, image: str, name: str, networks: list[Attachment],
                  spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
                  options: dict[str, Any], copies: list[CopyRef]) -> None:
         self.client = client
         self.arguments: dict[str, Any] = {
             "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
-            "network": network,
-            "networking_config": {network: EndpointConfig(client.api.api_version, aliases=aliases)},
+            "network": networks[0].network,
+            "networking_config": {networks[0].network: networks[0].endpoint(client.api.api_version)},
             **options}
+        self.more_networks = networks[1:]  # the engine (API < 1.44) creates a container on one network
         self.copies = copies
         self.container: Container | None = None
 
     def start(self) -> CopiedContainer:
         self.container = self.client.containers.create(**self.arguments)
+        for attachment in self.more_networks:
+            self.client.api.connect_container_to_network(
+                self.container.id, attachment.network, aliases=attachment.aliases,
+                ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address)
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))

@@ -17,9 +17,9 @@ fault (end of the block, also when the test fails or is interrupted) deletes its
 namespace; the last fault of a consumer removes its helper. After a crash the consumer itself is removed by the
 leftover cleanup, and its namespace (with the rules) with it.
 
-Following restarts: the agent looks providers up by name on the topology network every 0.5 s, and the running
-Topology re-applies at once when a service is started again (`Service.start`, `restart`, `connect`); a consumer
-that restarts gets a new helper in its new namespace.
+Following restarts: the agent looks providers up by name (on the networks the consumer shares with them) every
+0.5 s, and the running Topology re-applies at once when a service is started again (`Service.start`, `restart`,
+`connect`); a consumer that restarts gets a new helper in its new namespace.
 """
 
 from __future__ import annotations
@@ -193,6 +193,11 @@ class TopologyFaults:
                 raise InvalidFault(f"fault on {consumer} -> {provider}: an edge needs two different services "
                                    f"(for everything {consumer} calls: topology['{consumer}'].faults)",
                                    consumer=consumer, provider=provider)
+            consumer_on = {a.network for a in self._topology[consumer].networks}
+            if not consumer_on & {a.network for a in self._topology[provider].networks}:
+                raise InvalidFault(f"fault on {consumer} -> {provider}: they share no network, so {consumer} cannot "
+                                   f"call {provider} at all (networks of the topology file)",
+                                   consumer=consumer, provider=provider)
         return Edge(self, consumer, provider)
 
     def add(self, fault: Fault) -> ActiveFault:
@@ -278,8 +283,9 @@ class TopologyFaults:
         this returns even if the provider's name does not resolve in the consumer at this moment (the agent's own
         look-ups, every 0.5 s, then follow it to a new address)."""
         addresses = {}
+        shared = {a.network for a in helper.consumer.networks}  # the provider's address the consumer calls
         for provider in {f.provider for f in faults if f.provider is not None}:
-            address = self._topology[provider].address()
+            address = self._topology[provider].address(on=shared)
             if address is not None:
                 addresses[provider] = address
         helper.apply(faults, addresses)

@@ -42,7 +42,8 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
-        elif run is not None and difference is not None and run.kept and L.started_fully(client, run.run_id):
+        elif (run is not None and difference is not None and not difference.networks and run.kept
+              and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
         elif run is not None:
             say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
@@ -97,7 +98,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                     return topology
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) is not ready ({unready}): "
                     "restarting it")
-            elif started and len(kept) == 1:  # as `docker compose up`: only what changed is replaced
+            elif started and len(kept) == 1 and not difference.networks:  # as `docker compose up`: only what
+                # changed is replaced (a changed network: the whole run, as its containers are all on it)
                 return update(spec, client, kept[0], difference, progress, say)
             elif all(c.startswith("not running:") for c in changes) and not started:
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import docker.errors
@@ -19,6 +19,7 @@ from harness.runtime.readiness import FULL_ID
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Edge
+    from harness.runtime.networks import Attachment
 
 class ExecResult(NamedTuple):
     """A command run inside a service's container: its exit code and its stdout and stderr, interleaved
@@ -36,14 +37,15 @@ class Service:
     """
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 network: str | None, host: str = "127.0.0.1") -> None:
+                 networks: list[Attachment], host: str = "127.0.0.1", only_internal: bool = False) -> None:
         self.name = name
         self.spec = spec
         self.container = container
         self.host = host  # where the published ports are reached: 127.0.0.1, or a remote engine's host
         self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
-        self._network = network
+        self.networks = networks  # the networks it is on as started (engine names, aliases, fixed addresses)
+        self.only_internal = only_internal  # on internal networks only: Docker publishes none of its ports
         self._faults: Edge | None = None  # set by the Topology the service belongs to
         self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
@@ -61,6 +63,11 @@ class Service:
         Raises:
             PortNotPublished: the service publishes no port.
         """
+        if not self.ports and self.only_internal:
+            raise PortNotPublished(f"service '{self.name}' publishes no ports: it is only on internal networks, and "
+                                   "Docker publishes no port there (as under `docker compose up`); call it from a "
+                                   "service on its network, or put it on a network that is not internal too",
+                                   service=self.name)
         if not self.ports:
             raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
                                    "file", service=self.name)
@@ -248,43 +255,68 @@ class Service:
         self._control("unpause", self.container.unpause)
         self.left = None
 
-    def address(self) -> str | None:
-        """Its IPv4 address on the topology's network as the engine has it now; None when it is not running or not
-        on that network (stopped, disconnected)."""
-        if self._network is None:
+    def address(self, on: Collection[str] | None = None) -> str | None:
+        """Its IPv4 address as the engine has it now, on its first network (or the first of its networks named in
+        `on`, engine names); None when it is not running or not on such a network (stopped, disconnected)."""
+        wanted = [a.network for a in self.networks if on is None or a.network in on]
+        if not wanted:
             return None
         try:
             self.container.reload()
         except docker.errors.NotFound:
             return None
         networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        return (networks.get(self._network) or {}).get("IPAddress") or None
+        return next((address for name in wanted if (address := (networks.get(name) or {}).get("IPAddress"))), None)
 
     def disconnect(self) -> None:
-        """Take the service off the topology's network (peers can no longer reach it).
+        """Take the service off every network it is on (peers can no longer reach it).
 
         Raises:
-            DockerError: it is not on the network, or gone.
+            DockerError: it is not on its networks, or gone.
         """
         __tracebackhide__ = True
-        self._control("disconnect", lambda: self.container.client.networks.get(self._network).disconnect(
-            self.container))
+        self._control("disconnect", self._disconnect_all)
         self.left = "disconnected (.disconnect())"
         self.disconnected = True
 
     def connect(self) -> None:
-        """Put the service back on the topology's network, under its name and aliases.
+        """Put the service back on its networks, under its name and aliases (and fixed addresses).
 
         Raises:
-            DockerError: it is on the network already, or gone.
+            DockerError: it is on its networks already, or gone.
         """
         __tracebackhide__ = True
-        self._control("connect", lambda: self.container.client.networks.get(self._network).connect(
-            self.container, aliases=[self.name, *self.spec.aliases]))
+        self._control("connect", self._connect_all)
         for hook in self.on_start:
             hook(self)
         self.left = None
         self.disconnected = False
+
+    def _disconnect_all(self) -> None:
+        attached = self._attached()
+        on = [a.network for a in self.networks if a.network in attached]
+        if not on:
+            raise docker.errors.APIError("container is not connected to its networks")
+        for network in on:
+            self.container.client.networks.get(network).disconnect(self.container)
+
+    def _connect_all(self) -> None:
+        attached = self._attached()
+        off = [a for a in self.networks if a.network not in attached]
+        if not off:
+            raise docker.errors.APIError("endpoint with name already exists in its networks")
+        for a in off:
+            self.container.client.api.connect_container_to_network(
+                self.container.id, a.network, aliases=a.aliases, ipv4_address=a.ipv4_address,
+                ipv6_address=a.ipv6_address)
+
+    def _attached(self) -> set[str]:
+        """The engine names of the networks its container is on now."""
+        try:
+            self.container.reload()
+        except docker.errors.APIError:
+            return set()  # gone: the control call says so
+        return set((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> str:
@@ -341,7 +373,7 @@ def _control_hint(name: str, text: str) -> str:
     if "not running" in lowered:
         return f"It is not running: call topology[{name!r}].start() first."
     if "already exists" in lowered:
-        return "It is on the topology's network already."
+        return "It is on its networks already."
     if "is not connected" in lowered:
-        return "It is not on the topology's network: nothing to disconnect."
+        return "It is not on its networks: nothing to disconnect."
     return "Check its state with `harness ps`."

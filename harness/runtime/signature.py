@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
@@ -14,6 +14,7 @@ import docker.errors
 from harness.model.service import CONTAINER_KEYS, ServiceSpec
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime import networks
 from harness.runtime.buildcontext import copy_digest
 from harness.runtime.images import content_tag, planned_builds, substitute
 
@@ -93,13 +94,17 @@ class RunDifference:
     changed: dict[str, list[str] | None]  # service -> the signature parts that differ; None: another harness version
     added: list[str]  # in the file, not running
     removed: list[str]  # running, no longer in the file
+    # networks the run created that the file now declares otherwise (or no longer, or newly): the run is replaced
+    # whole, as its networks cannot be changed under running containers
+    networks: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.changed or self.added or self.removed)
+        return bool(self.changed or self.added or self.removed or self.networks)
 
     def lines(self) -> list[str]:
         """One readable item per kind of difference, e.g. 'orders changed (environment, ports)'."""
-        lines = [f"not running: {', '.join(self.added)}"] if self.added else []
+        lines = [f"networks changed: {', '.join(self.networks)}"] if self.networks else []
+        lines += [f"not running: {', '.join(self.added)}"] if self.added else []
         if self.removed:
             lines.append(f"no longer in the file: {', '.join(self.removed)}")
         lines += [f"{name} changed ({', '.join(what)})" if what is not None
@@ -114,8 +119,10 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) 
     expected = signatures(client, spec)
     changed = {name: what for name in expected if name in running and running[name] != expected[name]
                and (what := signature_changes(running[name] or "", expected[name])) != []}
+    declared, created = networks.declared_hashes(spec), networks.running_hashes(run)
     return RunDifference(changed, added=sorted(set(expected) - set(running)),
-                         removed=sorted(set(running) - set(expected)))
+                         removed=sorted(set(running) - set(expected)),
+                         networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)))
 
 
 def run_changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:

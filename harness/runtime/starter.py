@@ -1,4 +1,4 @@
-"""Starting a run: the network, the volumes, every build at once, then each service in its own thread as soon as its
+"""Starting a run: the networks, the volumes, every build at once, then each service in its own thread as soon as its
 dependencies are ready (an update of a kept run starts only what it replaces). Any failure (or Ctrl-C) cancels the
 rest and removes what the start made.
 """
@@ -27,6 +27,7 @@ from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime import networks
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -88,12 +89,11 @@ class Starter:
                  kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
                  inherited: dict[str, list[MountRef]] | None = None) -> None:
         self.topology = topology
-        self.updating = kept is not None  # a running run: its network is there
+        self.updating = kept is not None  # a running run: its networks are there (unless new in the file)
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
         self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
         self.spec = topology.spec
-        self.network = topology.network
         self.run_labels = run_labels
         self.progress = _masked(progress, topology.masker)
         self.cancelled = threading.Event()
@@ -119,7 +119,7 @@ class Starter:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
         run_images = prepare_images(self.topology.client, self.spec)
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
-        self.network_created = _done(self.network) if self.updating else self._spawn(self._create_network, "network")
+        self.network_created = self._spawn(self._create_networks, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
         starting = [name for name in self.spec.services if name not in self.kept]
         for build in builds:  # one per distinct build: the services that share it run one image, built once
@@ -204,13 +204,13 @@ class Starter:
         except docker.errors.NotFound:
             pass
 
-    def _create_network(self, _: str) -> object:
-        try:
-            return self.topology.client.networks.create(self.network, driver="bridge", labels=self.run_labels,
-                                                        check_duplicate=True)
-        except docker.errors.APIError as error:
-            raise DockerError(f"could not create the network {self.network}: {explain(error)}",
-                              operation="create network") from None
+    def _create_networks(self, _: str) -> object:
+        """The run's networks (an update of a kept run: those it does not have yet)."""
+        existing: set[str] = set()
+        if self.updating:
+            label = {"label": f"{L.RUN}={self.topology.run_id}"}
+            existing = {n.name for n in L.listed(lambda: self.topology.client.networks.list(filters=label))}
+        return networks.create(self.topology.client, self.spec, self.topology.networks, self.run_labels, existing)
 
     def _create_volumes(self, _: str) -> dict[str, str]:
         """A volume of the engine for each named volume the services use, labelled with the run."""
@@ -288,12 +288,15 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+        attached = networks.attachments(self.spec, name, self.topology.networks)
+        # as Docker: a container only on internal networks gets no published port (none is reachable from here)
+        published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
         for attempt in range(attempts):
-            ports = _ports_to_publish(spec.published(), remote)
+            ports = _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
-                image=image, name=container_name, network=self.network,
-                aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
+                image=image, name=container_name, networks=attached, spec=spec,
+                environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
                 publish_on=publish_address(), copies=copies, client=self.topology.client)
@@ -311,7 +314,8 @@ class Starter:
             self._remove_container(container_name)
             raise StartCancelled()
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network, host=service_host())
+        service = Service(name, spec, container.get_wrapped_container(), tcp, attached, host=service_host(),
+                          only_internal=not published and bool(spec.published()))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)

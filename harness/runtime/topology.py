@@ -1,5 +1,6 @@
-"""A running topology: one private network, a container per service; what a test does with it (services by name,
-URLs, faults per edge, restore, close), and the ways to get one (`Topology.start`, `attach`, `kept_or_started`, ...).
+"""A running topology: its networks (one private network unless the file declares networks), a container per service;
+what a test does with it (services by name, URLs, faults per edge, restore, close), and the ways to get one
+(`Topology.start`, `attach`, `kept_or_started`, ...).
 
 Starting is in starter.py (dependency order, concurrently); kept and shared runs (use as they are, update, finish) in
 reuse.py. Any failure (or Ctrl-C) removes everything the run created, found by its run label.
@@ -25,6 +26,7 @@ from harness.errors import DockerError, HarnessError, UnknownService
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime import networks
 from harness.runtime.engine import connect, explain, service_host
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
@@ -67,6 +69,8 @@ class Topology:
         self.client = client
         self.run_id = run_id
         self.network = network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
+        # network of the topology -> its name on the engine (`network` is `default`'s)
+        self.networks = networks.engine_names(spec, run_id, self.network)
         self.keep = keep
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
@@ -74,8 +78,9 @@ class Topology:
         for container in containers:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
-                self._add(Service(name, spec.services[name], container, L.published_ports(container), self.network,
-                                  host=service_host()))
+                self._add(Service(name, spec.services[name], container, L.published_ports(container),
+                                  networks.attachments(spec, name, self.networks), host=service_host(),
+                                  only_internal=bool(spec.networks) and spec.only_internal(name)))
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.
@@ -124,7 +129,7 @@ class Topology:
         return {s.name: s.url for s in self if s.ports}
 
     def close(self) -> None:
-        """Remove every container and the network of this run (at once: no stop grace period).
+        """Remove every container and the networks of this run (at once: no stop grace period).
 
         Raises:
             DockerError: the engine refused to remove something (the message names it and what to do).
@@ -139,7 +144,7 @@ class Topology:
                                    f"label={L.RUN}={self.run_id}` to see what is left.") from None
 
     def restore(self, only_left: bool = False) -> list[str]:
-        """Put every service back as started: unpause, reconnect to the network, start (waiting for its probe) what
+        """Put every service back as started: unpause, reconnect to its networks, start (waiting for its probe) what
         is stopped, paused, disconnected or dead. One Docker list call when nothing is wrong.
 
         Args:
@@ -179,7 +184,7 @@ class Topology:
     @classmethod
     def start(cls, spec: TopologySpec | TopologyBuilder | str | Path, progress: Progress | None = None,
               keep: bool = False, owner: str | None = None, shared: bool = False) -> Topology:
-        """Start every service of `spec` on a new private network, in dependency order, and wait until each is ready.
+        """Start every service of `spec` on new networks of its own, in dependency order, and wait until each is ready.
 
         Args:
             spec: a TopologySpec (from `load_topology(file)`, `TopologySpec(...)` or `harness.topology(...).spec`),
@@ -272,13 +277,14 @@ class Topology:
 def _restore_one(service: Service, container: Container) -> list[str]:
     """Put `service` back as started (see `Topology.restore`), from `container` as listed: what was done."""
     state = L.container_status(container)
-    networks = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    on = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    off = [a.network for a in service.networks if a.network not in on]
     left = service.left or ""
     notes = []
     if state == "paused":
         service.unpause()
         notes.append(f"{service.name} was left {left or 'paused'}: unpaused it")
-    if service._network and state != "exited" and service._network not in networks:  # noqa: SLF001
+    if off and state != "exited":
         service.connect()
         notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
     if state in ("exited", "dead", "created"):
@@ -296,7 +302,7 @@ def _restore_one(service: Service, container: Container) -> list[str]:
                     else f"died (exit code {exit_code})")
             lines = service.logs(tail=LOG_LINES_OF_THE_DEAD).splitlines() or ["(the log is empty)"]
             tail = "; its last log lines:\n" + "\n".join(f"  | {line}" for line in lines)
-        if service._network and service._network not in networks:  # noqa: SLF001
+        if off:
             service.connect()
         started = time.monotonic()
         service.start(wait=True)

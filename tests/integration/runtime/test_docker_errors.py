@@ -85,7 +85,7 @@ def test_state_changes_docker_refuses_say_why(tmp_path: Path) -> None:
         assert raised.value.hint == "It is not paused: nothing to undo."
         with pytest.raises(DockerError, match="service 'web': cannot connect it") as raised:
             web.connect()
-        assert raised.value.hint == "It is on the topology's network already."
+        assert raised.value.hint == "It is on its networks already."
         port = web.port(8000)
         web.stop()
         with pytest.raises(DockerError, match="service 'web': cannot pause it") as raised:

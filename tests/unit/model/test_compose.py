@@ -494,23 +494,130 @@ def test_dependency_cycle_in_compose(compose_error):
 # --- networks and volumes ----------------------------------------------------------------------------------------
 
 
-def test_network_aliases_and_one_note_for_the_networks(load_compose):
+def test_declared_networks_are_kept_per_service_with_aliases_and_addresses(load_compose):
     spec = load_compose("""
         services:
           web:
             image: x
+            container_name: the-web
             networks:
               front:
                 aliases: [www, web.local]
               back:
                 aliases: [web-internal]
+                ipv4_address: 172.30.5.10
+                priority: 5
+          db:
+            image: x
+            networks: [back]
+          lone:
+            image: x
         networks:
           front:
+            labels: {team: shop}
+            attachable: true
           back:
+            internal: true
+            ipam:
+              config: [{subnet: 172.30.5.0/24, gateway: 172.30.5.1}]
+          unused:
+            external: true
     """)
-    assert spec.services["web"].aliases == ["web-internal", "www", "web.local"]  # Compose orders networks by name
-    assert spec.notes == ["docker-compose.yml:9: networks back, front: every service of a run is on one private "
-                          "network (aliases are kept)"]
+    # Compose drops a network no service uses; `default` is there for the service that names none
+    assert sorted(spec.networks) == ["back", "default", "front"]
+    assert spec.networks["back"].internal and not spec.networks["front"].internal
+    assert [(s.subnet, s.gateway) for s in spec.networks["back"].subnets] == [("172.30.5.0/24", "172.30.5.1")]
+    assert spec.networks["front"].labels == {"team": "shop"}
+    web = spec.services["web"]
+    assert web.aliases == ["the-web"]  # container_name: on every network
+    assert web.networks["front"].aliases == ["www", "web.local"]
+    assert (web.networks["back"].aliases, web.networks["back"].ipv4_address) == (["web-internal"], "172.30.5.10")
+    assert list(spec.service_networks("web")) == ["back", "front"]  # priority first, as Compose connects them
+    assert list(spec.service_networks("db")) == ["back"] and list(spec.service_networks("lone")) == ["default"]
+    assert spec.only_internal("db") and not spec.only_internal("web")
+    assert spec.notes == ["docker-compose.yml:20: networks.front.attachable: ignored for a test run (it lets swarm "
+                          "services join; a run's networks are bridge networks of one engine)"]
+
+
+def test_a_file_without_networks_keeps_one_network_and_its_aliases(load_compose):
+    spec = load_compose("""
+        services:
+          web:
+            image: x
+            networks:
+              default:
+                aliases: [www]
+    """)
+    assert spec.networks == {} and spec.services["web"].networks == {}
+    assert spec.services["web"].aliases == ["www"]
+
+
+def test_an_external_network_is_used_by_its_name(load_compose):
+    spec = load_compose("""
+        services:
+          web: {image: x, networks: [shared]}
+        networks:
+          shared: {external: true, name: corp-net}
+    """)
+    assert (spec.networks["shared"].external, spec.networks["shared"].name) == (True, "corp-net")
+
+
+@pytest.mark.parametrize(("network", "expected"), [
+    ("{driver: overlay}", "docker-compose.yml:4: networks.back.driver: network driver 'overlay' is not supported: a "
+                          "run's networks are bridge networks of one engine"),
+    ("{attachable: true, ipam: {driver: other}}", "docker-compose.yml:4: networks.back.ipam.driver: ipam driver 'other' is not supported (only Docker's default)"),
+])
+def test_a_network_the_harness_cannot_create_is_refused(compose_error, network, expected):
+    message = compose_error(f"""
+        services:
+          web: {{image: x, networks: [back]}}
+        networks:
+          back: {network}
+    """)
+    assert message.startswith(expected), message
+
+
+def test_a_fixed_address_needs_a_declared_subnet_that_holds_it(compose_error):
+    message = compose_error("""
+        services:
+          web:
+            image: x
+            networks:
+              back: {ipv4_address: 10.9.0.5}
+              front: {ipv4_address: 172.30.6.300}
+          api:
+            image: x
+            networks:
+              front: {ipv4_address: 10.1.0.5}
+        networks:
+          back:
+          front:
+            ipam: {config: [{subnet: 172.30.6.0/24}]}
+    """)
+    assert message.splitlines() == [  # services in Compose's order (by name)
+        "docker-compose.yml:10: services.api.networks.front.ipv4_address: 10.1.0.5 is not in a subnet of network "
+        "'front' (172.30.6.0/24)",
+        "docker-compose.yml:5: services.web.networks.back.ipv4_address: a fixed address needs a subnet of network "
+        "'back' (Docker: user specified IP address is supported only when connecting to networks with user "
+        "configured subnets); give it `ipam: {config: [{subnet: ...}]}`",
+        "docker-compose.yml:6: services.web.networks.front.ipv4_address: '172.30.6.300' is not an IPv4 address",
+    ]
+
+
+def test_a_probe_from_here_on_a_service_only_on_internal_networks_is_refused(compose_error):
+    message = compose_error("""
+        services:
+          db:
+            image: x
+            ports: ["6379"]
+            networks: [back]
+            x-topology: {ready: {tcp: 6379}}
+        networks:
+          back: {internal: true}
+    """)
+    assert message == ("docker-compose.yml:2: services.db: it is only on internal networks (back), so Docker "
+                       "publishes none of its ports and its readiness probe (tcp :6379) cannot reach it from here; "
+                       "probe it with a command inside it, or put it on a network that is not internal too")
 
 
 def test_bind_mounts_keep_their_mode_read_write_by_default(load_compose, conf_dir):
@@ -998,3 +1105,28 @@ def test_alias_collisions_are_accepted_as_compose_accepts_them_with_a_note(load_
         "services.c.aliases[0]: alias 'shared' is also an alias of service 'a': Docker Compose accepts this, but the "
         "name reaches either container",
     ]
+
+
+def test_a_topology_built_in_python_names_declared_networks_only():
+    from harness import topology
+
+    builder = (topology("shop", base_dir=Path.cwd()).service("web", image="x", networks=["frontend", "backend"])
+               .networks({"front": {}, "backend": {"internal": True}}))
+    with pytest.raises(TopologyFileError) as error:
+        _ = builder.spec
+    assert str(error.value) == ("topology 'shop': services.web.networks.frontend: 'frontend' is not a network of "
+                                "the topology's `networks:` (did you mean 'front'?)")
+    plain = topology("shop", base_dir=Path.cwd()).service("web", image="x", networks=["back"])
+    with pytest.raises(TopologyFileError) as error:
+        _ = plain.spec
+    assert str(error.value) == ("topology 'shop': services.web.networks.back: 'back' is not a network of the "
+                                "topology's `networks:`")
+
+
+def test_compose_refuses_a_network_no_file_declares(compose_error):
+    message = compose_error("""
+        services:
+          web: {image: x, networks: [frontend]}
+    """)
+    assert message == ('docker-compose.yml:2: Docker Compose: service "web" refers to undefined network frontend: '
+                       "invalid compose project")

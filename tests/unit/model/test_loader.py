@@ -16,7 +16,7 @@ from harness.model.service import BuildSpec, HttpCheck, Mount, ReadyProbe
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, job, ready, "
-    "healthcheck, timeout, aliases, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "healthcheck, timeout, aliases, networks, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
     "shm_size, ulimits, sysctls, stop_signal, labels, platform, openapi, auth, fuzz, consumes, pact_name"
 )
 EXAMPLE = Path(__file__).parent.parents[1] / "topologies" / "example.yaml"
@@ -319,7 +319,7 @@ def test_unknown_top_level_key_is_reported_with_the_missing_services(load_error)
     """)
     assert message == (
         "topology.yaml:1: required key 'services' is missing\n"
-        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, contracts, image_substitutes"
+        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, networks, contracts, image_substitutes"
     )
 
 
@@ -694,4 +694,4 @@ def test_top_level_file_key_is_unknown(load_error):
           a:
             image: x
     """)
-    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, contracts, image_substitutes"
+    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, image_substitutes"

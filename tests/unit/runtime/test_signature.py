@@ -151,3 +151,40 @@ def test_restart_on_replace_names_a_dependency(load_error) -> None:  # noqa: ANN
   web: {image: python:3.11-slim, restart_on_replace: [db]}
 """) == ("topology.yaml:3: services.web.restart_on_replace[0]: 'db' is not in depends_on of 'web' "
          "(restart_on_replace names some of its dependencies)")
+
+
+def test_a_change_of_a_services_networks_replaces_it(tmp_path: Path) -> None:
+    base = signature(tmp_path)
+    assert signature_changes(base, signature(tmp_path, extra="    networks: [default]\n")) == ["networks"]
+    assert signature_changes(base, signature(tmp_path, extra="    aliases: [www]\n")) == ["aliases"]
+
+
+def test_a_changed_network_is_a_difference_of_the_run_and_none_without_networks(load) -> None:  # noqa: ANN001
+    from harness.runtime import labels as L
+    from harness.runtime import networks
+
+    plain = load("services:\n  web: {image: x}\n")
+    assert networks.declared_hashes(plain) == {}  # its one network carries no definition: kept runs stay as they were
+    declared = load("services:\n  web: {image: x, networks: [back, shared]}\nnetworks:\n  back: {internal: true}\n"
+                    "  shared: {external: true}\n")
+    assert list(networks.declared_hashes(declared)) == ["back"]  # an external one is not the run's
+    changed = load("services:\n  web: {image: x, networks: [back]}\nnetworks:\n  back: {internal: false}\n")
+    assert networks.declared_hashes(changed)["back"] != networks.declared_hashes(declared)["back"]
+    assert networks.engine_names(declared, "r1", "harness-t-r1") == {"back": "harness-t-back-r1", "shared": "shared"}
+    assert networks.engine_names(plain, "r1", "harness-t-r1") == {"default": "harness-t-r1"}
+    difference = RunDifference({}, added=[], removed=[], networks=["back"])
+    assert difference and difference.lines() == ["networks changed: back"]
+    assert L.NETWORK and L.NETWORK_DEFINITION
+
+
+def test_a_service_is_on_its_networks_under_its_name_and_aliases_in_composes_order() -> None:
+    from harness import topology
+    from harness.runtime.networks import Attachment, attachments
+
+    spec = (topology("t", base_dir=Path.cwd())
+            .service("web", image="x", aliases=["the-web"],
+                     networks={"front": {"aliases": ["www"]}, "back": {"ipv4_address": "10.9.0.5", "priority": 2}})
+            .networks({"front": {}, "back": {"subnets": [{"subnet": "10.9.0.0/24"}]}}).spec)
+    names = {"front": "n-front", "back": "n-back"}
+    assert attachments(spec, "web", names) == [Attachment("n-back", ["web", "the-web"], "10.9.0.5"),
+                                               Attachment("n-front", ["web", "the-web", "www"])]

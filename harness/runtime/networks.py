@@ -1,0 +1,120 @@
+"""The networks of a run: one Docker network per network of the topology (bridge, labelled with the run, removed with
+it), or the one private network of a topology that declares none; an external network is used as it is. Each
+service is attached to its networks as Docker Compose attaches it: under its service name, its aliases and that
+network's aliases, at its fixed addresses when given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import docker
+import docker.errors
+from docker.types import EndpointConfig, IPAMConfig, IPAMPool
+
+from harness.errors import DockerError
+from harness.model.topology import NetworkSpec, TopologySpec
+from harness.runtime import labels as L
+from harness.runtime.engine import explain
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A service on one network: the network's name on the engine, the names it answers to there, its fixed
+    addresses (None: the engine's choice)."""
+
+    network: str
+    aliases: list[str] = field(default_factory=list)
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+
+    def endpoint(self, api_version: str) -> EndpointConfig:
+        """docker-py's endpoint settings of this attachment (to create or connect a container)."""
+        return EndpointConfig(api_version, aliases=self.aliases, ipv4_address=self.ipv4_address,
+                              ipv6_address=self.ipv6_address)
+
+
+def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
+    """Network of the topology -> its name on the engine for run `run_id`: `base` (the run's private network, as
+    before networks were declared) for `default`, `base` with the network's name inserted for the others, the name
+    given for an external one."""
+    declared = spec.networks or {"default": NetworkSpec()}
+    prefix, _, run = base.rpartition("-")
+    return {name: (network.name or name) if network.external else base if name == "default"
+            else f"{prefix}-{name}-{run}" for name, network in declared.items()}
+
+
+def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list[Attachment]:
+    """Service `service`'s networks in the order Compose connects them (the first is the one it is created on),
+    each with its service name, its aliases (container_name is one) and that network's aliases."""
+    own = spec.services[service]
+    return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
+                       attached.ipv4_address, attached.ipv6_address)
+            for network, attached in spec.service_networks(service).items()]
+
+
+def definition_hash(network: NetworkSpec) -> str:
+    """What a network is created from (a label on it): a kept run whose file now says otherwise is replaced."""
+    return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def declared_hashes(spec: TopologySpec) -> dict[str, str]:
+    """Network -> definition_hash, for the networks a run of `spec` creates (none for a topology that declares no
+    networks: its one network carries no such label)."""
+    return {name: definition_hash(network) for name, network in spec.networks.items() if not network.external}
+
+
+def running_hashes(run: L.Run) -> dict[str, str]:
+    """Network -> definition_hash, of the networks a run created."""
+    return {labels[L.NETWORK]: labels.get(L.NETWORK_DEFINITION, "")
+            for labels in map(L.labels_of, run.networks) if L.NETWORK in labels}
+
+
+def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str], run_labels: dict[str, str],
+           existing: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    """Create the run's networks that are not in `existing` (engine names); check that each external one exists.
+
+    Returns:
+        The engine names created.
+
+    Raises:
+        DockerError: an external network is missing, or the engine refused one (an overlapping subnet, ...).
+    """
+    declared = spec.networks or {"default": NetworkSpec()}
+    for name, network in declared.items():
+        if network.external:
+            try:
+                client.networks.get(names[name])
+            except docker.errors.NotFound:
+                raise DockerError(f"network {names[name]} declared as external, but could not be found "
+                                  f"(networks.{name} of topology {spec.name})", operation="create network",
+                                  hint=f"Create it first (`docker network create {names[name]}`), or remove "
+                                       "`external: true` so that each run creates its own.") from None
+    created = []
+    for name, network in declared.items():
+        if network.external or names[name] in existing:
+            continue
+        labels = {**network.labels, **run_labels}
+        if spec.networks:
+            labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range)
+                                        for s in network.subnets]) if network.subnets else None
+        try:
+            client.networks.create(names[name], driver="bridge", labels=labels, check_duplicate=True,
+                                   internal=network.internal, enable_ipv6=network.enable_ipv6,
+                                   options=network.options or None, ipam=ipam)
+        except docker.errors.APIError as error:
+            raise DockerError(f"could not create the network {names[name]} (networks.{name} of topology "
+                              f"{spec.name}): {explain(error)}", operation="create network",
+                              hint=_hint(explain(error))) from None
+        created.append(names[name])
+    return created
+
+
+def _hint(text: str) -> str:
+    if "overlaps" in text:
+        return ("Its subnet is taken by another network on the engine (another run of this file, or another "
+                "project): stop that run (`harness down`), or change the subnet.")
+    return "Check the network's options in the topology file."
