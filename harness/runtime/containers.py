@@ -22,7 +22,7 @@ from typing import Any
 
 import docker
 from docker.models.containers import Container
-from docker.types import EndpointConfig, Mount, Ulimit
+from docker.types import DeviceRequest, EndpointConfig, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
@@ -265,8 +265,61 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
         "ulimits": [Ulimit(name=n, soft=v, hard=v) if isinstance(v, int) else Ulimit(name=n, soft=v.soft, hard=v.hard)
                     for n, v in spec.ulimits.items()] or None,
         "healthcheck": _healthcheck(spec),
+        **_host_options(spec),
     }
     return {key: value for key, value in options.items() if value is not None}
+
+
+def _host_options(spec: ServiceSpec) -> dict[str, Any]:
+    """The Compose keys that become HostConfig fields, as Docker Compose sets them (`cpus` -> NanoCpus, `cpuset` ->
+    CpusetCpus, `ipc` -> IpcMode, ...); None for those not given."""
+    blkio = spec.blkio_config
+    rates = {key: [{"Path": r.path, "Rate": r.rate} for r in getattr(blkio, key)] or None if blkio else None
+             for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")}
+    return {
+        "domainname": spec.domainname,
+        "dns": spec.dns or None,
+        "dns_search": spec.dns_search or None,
+        "dns_opt": spec.dns_opt or None,
+        "security_opt": spec.security_opt or None,
+        "read_only": spec.read_only or None,
+        "group_add": spec.group_add or None,
+        "devices": spec.devices or None,
+        "device_cgroup_rules": spec.device_cgroup_rules or None,
+        "device_requests": [DeviceRequest(driver=r.driver, count=r.count, device_ids=r.device_ids or None,
+                                          capabilities=[r.capabilities] if r.capabilities else None,
+                                          options=r.options or None) for r in spec.device_requests] or None,
+        "runtime": spec.runtime,
+        "ipc_mode": spec.ipc,
+        "pid_mode": spec.pid,
+        "uts_mode": spec.uts,
+        "cgroupns": spec.cgroup,
+        "userns_mode": spec.userns_mode,
+        "cgroup_parent": spec.cgroup_parent,
+        "isolation": spec.isolation,
+        "mac_address": spec.mac_address,
+        "storage_opt": spec.storage_opt or None,
+        "blkio_weight": blkio.weight if blkio else None,
+        "blkio_weight_device": [{"Path": w.path, "Weight": w.weight} for w in blkio.weight_device] or None
+        if blkio else None,
+        **rates,
+        "mem_limit": spec.mem_limit,
+        "memswap_limit": spec.memswap_limit,
+        "mem_reservation": spec.mem_reservation,
+        "mem_swappiness": spec.mem_swappiness,
+        "oom_kill_disable": spec.oom_kill_disable,
+        "oom_score_adj": spec.oom_score_adj,
+        "nano_cpus": round(spec.cpus * 1e9) if spec.cpus else None,
+        "cpu_shares": spec.cpu_shares,
+        "cpu_period": spec.cpu_period,
+        "cpu_quota": spec.cpu_quota,
+        "cpu_rt_period": spec.cpu_rt_period,
+        "cpu_rt_runtime": spec.cpu_rt_runtime,
+        "cpu_count": spec.cpu_count,
+        "cpu_percent": spec.cpu_percent,
+        "cpuset_cpus": spec.cpuset,
+        "pids_limit": spec.pids_limit,
+    }
 
 
 def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
