@@ -81,8 +81,8 @@ IGNORED: dict[str, dict[str, str]] = {
     "deploy": {key: SWARM for key in ("mode", "placement", "update_config", "rollback_config", "endpoint_mode",
                                       "labels")} | {
         "restart_policy": "containers live only for the run; a service that stops is reported, not restarted"},
-    "network": {key: ONE_NETWORK for key in ("attachable", "driver", "driver_opts", "enable_ipv4", "enable_ipv6", "external",
-                                             "internal", "ipam", "labels", "name")},
+    "network": {key: ONE_NETWORK for key in ("attachable", "driver", "driver_opts", "enable_ipv4", "enable_ipv6",
+                                             "external", "internal", "ipam", "labels", "name")},
     "volume": {"labels": "a run's volumes carry the harness's labels (cleanup finds them by those)"},
     "secret": {key: SWARM for key in ("driver", "driver_opts", "template_driver", "labels")},
     "config": {key: SWARM for key in ("template_driver", "labels")},
