@@ -80,6 +80,8 @@ class TopologyBuilder:
         extra_hosts: Mapping[str, str] | None = None,
         hostname: str | None = None,
         domainname: str | None = None,
+        links: Sequence[str] | None = None,
+        volumes_from: Sequence[str] | None = None,
         dns: Sequence[str] | None = None,
         dns_search: Sequence[str] | None = None,
         dns_opt: Sequence[str] | None = None,

@@ -205,6 +205,18 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "gpus":  # Compose asks for the capability "gpu" of each entry
         put("device_requests", result.get("device_requests", []) + [
             _device_request({**entry, "capabilities": ["gpu"]}) for entry in value], key)
+    elif key == "links":  # Compose: "SERVICE[:ALIAS]"; a link makes SERVICE a dependency (in `depends_on` here)
+        put(key, list(value), key)
+    elif key == "volumes_from":
+        outside = [v for v in value if v.startswith("container:")]
+        if outside:
+            raise source.error(at, f"volumes_from {outside[0]}: a run only mounts from its own containers (by "
+                                   "construction); Docker Compose: mounts the volumes of that container, started "
+                                   f"outside the project{REFUSAL_TAIL.format(file=source.file)}")
+        if any(v.endswith((":ro", ":rw")) for v in value):  # Compose v2 gives Docker the container's id alone
+            notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
+                         "does not apply them (it mounts the volumes as the other service has them)")
+        put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
     elif key == "blkio_config":
         put(key, _blkio(value), key)
     elif key == "deploy":

@@ -48,6 +48,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "cpu_rt_runtime": "HostConfig.CpuRealtimeRuntime", "cpu_count": "HostConfig.CpuCount",
         "cpu_percent": "HostConfig.CpuPercent", "cpuset": "HostConfig.CpusetCpus",
         "pids_limit": "HostConfig.PidsLimit", "deploy": "its resources (see deploy's keys)",
+        "links": "an alias of the linked service for this container only (its network endpoint's links)",
+        "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
         "scale": "1: one container (any other number is refused)",
     },
     "deploy": {
@@ -95,12 +97,8 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
         "network_mode": ("every service of a run joins the run's private network and publishes its ports on "
                          "127.0.0.1 (not supported yet: host, none, service: and container: modes)",
                          "starts the container in that network namespace"),
-        "links": ("not supported yet: the linked service is reachable by its service name on the run's network",
-                  "adds the link alias for this container only"),
         "external_links": ("a run only reaches its own containers (by construction)",
                            "links a container started outside the project"),
-        "volumes_from": ("not supported yet: mount the same volumes or binds in both services",
-                         "mounts every volume of that service or container"),
         "post_start": ("not supported yet", "runs the command in the container after it starts"),
         "pre_stop": ("not supported yet", "runs the command in the container before it stops it"),
         "provider": ("a provider plugin runs outside Docker (by construction)",

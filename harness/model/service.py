@@ -311,7 +311,8 @@ class FuzzSpec(_Strict):
 # (`depends_on`: only the start order, left out of Docker Compose's config hash too).
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "files", "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
-                  "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname", "dns",
+                  "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
+                  "links", "volumes_from", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -367,6 +368,12 @@ class ServiceSpec(_Strict):
     extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
     hostname: str | None = Field(default=None, description="the container's host name")
     domainname: str | None = Field(default=None, description="the container's domain name")
+    links: list[str] = Field(
+        default_factory=list, description="'SERVICE' or 'SERVICE:ALIAS': a service of depends_on and another name of "
+                                          "it, resolved by this container only (as Compose's `links`)")
+    volumes_from: list[str] = Field(
+        default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
+                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
     dns: list[str] = Field(default_factory=list, description="DNS servers of the container")
     dns_search: list[str] = Field(default_factory=list, description="DNS search domains")
     dns_opt: list[str] = Field(default_factory=list, description="resolv.conf options, e.g. 'ndots:2'")

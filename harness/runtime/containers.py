@@ -100,7 +100,8 @@ class CopyRef:
 def service_container(*, image: str, name: str, network: str, aliases: list[str], spec: ServiceSpec,
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
-                      client: docker.DockerClient | None = None) -> DockerContainer | CopiedContainer:
+                      client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
+                      volumes_from: list[str] | None = None) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -111,15 +112,18 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         mounts: bind mounts and volumes, resolved by the caller.
         labels: the harness's labels, over the service's own `labels:`.
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
+        links: (container name, alias), resolved by this container only (Compose's `links`); they need `client`.
+        volumes_from: containers whose volumes it mounts too ("ID", "ID:ro").
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, mounts = _binds(mounts)
-    if copies:
+    options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {})}
+    if copies or links:  # testcontainers has no argument for an endpoint's links
         assert client is not None
         return CopiedContainer(client, image, name, network, aliases, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               {**_options(spec, mounts, labels), "volumes": binds or None}, copies)
+                               {**options, "volumes": binds or None}, copies, links or [])
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
@@ -135,7 +139,6 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
     for source, bind in binds.items():
         container.with_volume_mapping(source, bind["bind"], bind["mode"])
-    options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
     container.with_kwargs(**options)  # with_kwargs replaces earlier kwargs: one call with all of them
@@ -162,12 +165,14 @@ class CopiedContainer:
 
     def __init__(self, client: docker.DockerClient, image: str, name: str, network: str, aliases: list[str],
                  spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
-                 options: dict[str, Any], copies: list[CopyRef]) -> None:
+                 options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None
+                 ) -> None:
         self.client = client
         self.arguments: dict[str, Any] = {
             "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
             "network": network,
-            "networking_config": {network: EndpointConfig(client.api.api_version, aliases=aliases)},
+            "networking_config": {network: EndpointConfig(client.api.api_version, aliases=aliases,
+                                                          links=links or None)},
             **options}
         self.copies = copies
         self.container: Container | None = None

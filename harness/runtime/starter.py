@@ -274,6 +274,20 @@ class Starter:
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
+    def _from_services(self, name: str) -> dict[str, Any]:
+        """`links` ((container name, alias)) and `volumes_from` ("ID[:ro|:rw]") of service `name`, from the running
+        containers of the services they name (its dependencies: started before it)."""
+        spec = self.spec.services[name]
+        volumes_from = []
+        for entry in spec.volumes_from:
+            other, mode = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+            volumes_from.append(self.topology[other].container.id + (f":{mode}" if mode else ""))
+        links = []
+        for link in spec.links:
+            other, _, alias = link.partition(":")
+            links.append((self.topology[other].container.name, alias or other))
+        return {"links": links, "volumes_from": volumes_from}
+
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
         image = str(self._await(self.images[name]))
@@ -296,7 +310,8 @@ class Starter:
                 aliases=[name, *spec.aliases], spec=spec, environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
-                publish_on=publish_address(), copies=copies, client=self.topology.client)
+                publish_on=publish_address(), copies=copies, client=self.topology.client,
+                **self._from_services(name))
             try:
                 container.start()
                 break

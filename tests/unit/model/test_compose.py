@@ -645,7 +645,7 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
           db:
             image: x
             network_mode: host
-            volumes_from: [web]
+            volumes_from: ["container:legacy"]
             volumes: ["old:/data"]
           web:
             image: x
@@ -667,6 +667,45 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
     assert message.splitlines()[-1] == (
         f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
+
+
+def test_links_and_volumes_from_name_services_the_run_starts_first(load, compose_error):
+    spec = load("""
+        services:
+          db:
+            image: x
+          app:
+            image: x
+            links: ["db:database", db]
+            volumes_from: ["db:ro"]
+    """, COMPOSE)
+    app = spec.services["app"]
+    assert (app.links, app.volumes_from, app.depends_on) == (["db:database", "db"], ["db"], ["db"])
+    assert spec.notes == ["docker-compose.yml:7: services.app.volumes_from: ':ro' and ':rw' are not applied, as "
+                          "Docker Compose does not apply them (it mounts the volumes as the other service has them)"]
+    assert compose_error("""
+        services:
+          app:
+            image: x
+            volumes_from: ["container:legacy"]
+    """).startswith("docker-compose.yml:4: services.app.volumes_from: volumes_from container:legacy: a run only "
+                    "mounts from its own containers (by construction)")
+
+
+def test_links_and_volumes_from_of_a_topology_file_are_dependencies(load_error):
+    assert load_error("""
+        services:
+          db:
+            image: x
+          app:
+            image: x
+            links: ["db:database"]
+            volumes_from: ["db:ro"]
+    """, "topology.yaml").splitlines() == [
+        "topology.yaml:6: services.app.links[0]: 'db' is not in depends_on of 'app' (links names services it "
+        "depends on, which are started first)",
+        "topology.yaml:7: services.app.volumes_from[0]: 'db' is not in depends_on of 'app' (volumes_from names "
+        "services it depends on, which are started first)"]
 
 
 def test_host_keys_and_deploy_resources_reach_the_model_as_compose_gives_them(load):
