@@ -81,6 +81,7 @@ class TopologyBuilder:
         hostname: str | None = None,
         domainname: str | None = None,
         links: Sequence[str] | None = None,
+        network_mode: str | None = None,
         volumes_from: Sequence[str] | None = None,
         dns: Sequence[str] | None = None,
         dns_search: Sequence[str] | None = None,

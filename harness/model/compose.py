@@ -217,6 +217,8 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
             notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
                          "does not apply them (it mounts the volumes as the other service has them)")
         put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
+    elif key == "network_mode":
+        _network_mode(str(value), at, source, put)
     elif key == "blkio_config":
         put(key, _blkio(value), key)
     elif key == "deploy":
@@ -268,6 +270,25 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
             for path, line in source.lines.items():
                 if path[: len(at) + 1] == at + (inner,):
                     out.lines[here + path[len(at):]] = line
+
+
+def _network_mode(value: str, at: Path_, source: SourceMap, put: Any) -> None:
+    """`none` and `service:X` as Compose gives them; `bridge` or the default network is the run's own network; `host`
+    and `container:X` cannot be had in a test run."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    if value == "host":
+        raise source.error(at, "network_mode host cannot be honoured by a test run: the harness publishes each port on "
+                               "a free port of 127.0.0.1 and services reach each other by name on the run's network "
+                               "(by construction); Docker Compose: the container uses the machine's network and its "
+                               f"ports are the machine's{tail}")
+    if value.startswith("container:"):
+        raise source.error(at, f"network_mode {value}: a run only joins its own containers (by construction); Docker "
+                               f"Compose: the container joins that container's network namespace{tail}")
+    if value in ("none", "") or value.startswith("service:"):
+        put("network_mode", value or None, "network_mode")
+    elif value not in ("bridge", "default"):  # a network name: the run's one network stands for every network
+        raise source.error(at, f"network_mode {value!r} cannot be honoured by a test run: every service of a run is "
+                               f"on one private network; Docker Compose: joins the network {value!r}{tail}")
 
 
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,

@@ -50,6 +50,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "pids_limit": "HostConfig.PidsLimit", "deploy": "its resources (see deploy's keys)",
         "links": "an alias of the linked service for this container only (its network endpoint's links)",
         "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
+        "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
+                        "another network are refused (each with Compose's behaviour)",
         "scale": "1: one container (any other number is refused)",
     },
     "deploy": {
@@ -94,9 +96,6 @@ IGNORED: dict[str, dict[str, str]] = {
 # key -> (why a test run cannot, what Docker Compose does)
 REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "service": {
-        "network_mode": ("every service of a run joins the run's private network and publishes its ports on "
-                         "127.0.0.1 (not supported yet: host, none, service: and container: modes)",
-                         "starts the container in that network namespace"),
         "external_links": ("a run only reaches its own containers (by construction)",
                            "links a container started outside the project"),
         "post_start": ("not supported yet", "runs the command in the container after it starts"),

@@ -312,7 +312,7 @@ class FuzzSpec(_Strict):
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "files", "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "volumes_from", "dns",
+                  "links", "volumes_from", "network_mode", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -371,6 +371,10 @@ class ServiceSpec(_Strict):
     links: list[str] = Field(
         default_factory=list, description="'SERVICE' or 'SERVICE:ALIAS': a service of depends_on and another name of "
                                           "it, resolved by this container only (as Compose's `links`)")
+    network_mode: str | None = Field(
+        default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
+        description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "
+                    "depends_on): the container is not on the topology's network and publishes no ports of its own")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
                                           "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
@@ -450,6 +454,14 @@ class ServiceSpec(_Strict):
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _network_mode_without_ports(self) -> ServiceSpec:
+        if self.network_mode and self.published():
+            raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
+                             "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
+                             "works), or the network_mode")
+        return self
 
     @model_validator(mode="after")
     def _image_or_build(self) -> ServiceSpec:

@@ -101,7 +101,8 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
                       client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
-                      volumes_from: list[str] | None = None) -> DockerContainer | CopiedContainer:
+                      volumes_from: list[str] | None = None, network_mode: str | None = None
+                      ) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -114,16 +115,18 @@ def service_container(*, image: str, name: str, network: str, aliases: list[str]
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
         links: (container name, alias), resolved by this container only (Compose's `links`); they need `client`.
         volumes_from: containers whose volumes it mounts too ("ID", "ID:ro").
+        network_mode: "none" or "container:ID" instead of `network` (then no aliases, links or ports); it needs
+            `client`.
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, mounts = _binds(mounts)
     options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {})}
-    if copies or links:  # testcontainers has no argument for an endpoint's links
+    if copies or links or network_mode:  # testcontainers has no argument for these
         assert client is not None
         return CopiedContainer(client, image, name, network, aliases, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               {**options, "volumes": binds or None}, copies, links or [])
+                               {**options, "volumes": binds or None}, copies, links or [], network_mode)
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
@@ -165,15 +168,16 @@ class CopiedContainer:
 
     def __init__(self, client: docker.DockerClient, image: str, name: str, network: str, aliases: list[str],
                  spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
-                 options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None
-                 ) -> None:
+                 options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None,
+                 network_mode: str | None = None) -> None:
         self.client = client
-        self.arguments: dict[str, Any] = {
-            "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
+        networking: dict[str, Any] = {"network_mode": network_mode} if network_mode else {
             "network": network,
             "networking_config": {network: EndpointConfig(client.api.api_version, aliases=aliases,
-                                                          links=links or None)},
-            **options}
+                                                          links=links or None)}}
+        self.arguments: dict[str, Any] = {
+            "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
+            **networking, **options}
         self.copies = copies
         self.container: Container | None = None
 

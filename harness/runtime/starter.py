@@ -275,18 +275,22 @@ class Starter:
         return service
 
     def _from_services(self, name: str) -> dict[str, Any]:
-        """`links` ((container name, alias)) and `volumes_from` ("ID[:ro|:rw]") of service `name`, from the running
-        containers of the services they name (its dependencies: started before it)."""
+        """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`
+        ("ID[:ro|:rw]") of service `name`, from the running containers of the services they name (its dependencies:
+        started before it)."""
         spec = self.spec.services[name]
         volumes_from = []
         for entry in spec.volumes_from:
-            other, mode = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
-            volumes_from.append(self.topology[other].container.id + (f":{mode}" if mode else ""))
+            other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+            volumes_from.append(self.topology[other].container.id + (f":{access}" if access else ""))
         links = []
         for link in spec.links:
             other, _, alias = link.partition(":")
             links.append((self.topology[other].container.name, alias or other))
-        return {"links": links, "volumes_from": volumes_from}
+        mode: str | None = spec.network_mode
+        if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
+            mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
+        return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
 
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
@@ -326,7 +330,8 @@ class Starter:
             self._remove_container(container_name)
             raise StartCancelled()
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, self.network, host=service_host())
+        service = Service(name, spec, container.get_wrapped_container(), tcp,
+                          None if spec.network_mode else self.network, host=service_host())
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)

@@ -70,8 +70,8 @@ class Topology:
         for container in containers:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
-                self._add(Service(name, spec.services[name], container, L.published_ports(container), self.network,
-                                  host=service_host()))
+                self._add(Service(name, spec.services[name], container, L.published_ports(container),
+                                  None if spec.services[name].network_mode else self.network, host=service_host()))
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.

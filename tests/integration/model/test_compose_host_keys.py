@@ -146,3 +146,60 @@ def test_links_and_volumes_from_as_compose_does(tmp_path: Path, docker_compose, 
     assert by_harness["app"] == {"resolves_cache": True, "resolves_store": True, "shared": (0, "stored"),
                                  "writes": True}
     assert by_harness["other"]["resolves_cache"] is False  # a link's alias is the linking container's only
+
+
+NETWORK_MODE_FILE = """
+name: netmode
+services:
+  web:
+    image: python:3.11-slim
+    command: ["python3", "-m", "http.server", "8000"]
+    ports: ["8000"]
+    healthcheck:  # answering before the others are looked at (both up --wait and the harness wait for it)
+      test: ["CMD", "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/')"]
+      interval: 1s
+      retries: 60
+  sidecar:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: "service:web"
+  alone:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: none
+"""
+CALL_WEB = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/', timeout=5).status)"
+
+
+def namespaces(container: Any) -> dict[str, Any]:  # noqa: ANN401 - a docker-py Container
+    """What a test in the container sees of its network: the interfaces, and whether web answers on 127.0.0.1."""
+    code, output = container.exec_run(["python3", "-c", CALL_WEB])
+    interfaces = container.exec_run(["sh", "-c", "ls /sys/class/net | sort"]).output.decode().split()
+    return {"web_on_localhost": (code, output.decode().strip()[-3:]), "interfaces": interfaces,
+            "mode": container.attrs["HostConfig"]["NetworkMode"].partition(":")[0]}
+
+
+def test_network_mode_none_and_of_a_service_as_compose_does(tmp_path: Path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    folder = tmp_path / "netmode"
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(NETWORK_MODE_FILE).lstrip())
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        containers = docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+        by_compose = {c.labels["com.docker.compose.service"]: namespaces(c) for c in containers
+                      if c.labels["com.docker.compose.service"] != "web"}
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+
+    with Topology.start(load_topology(folder / "docker-compose.yml")) as topology:
+        by_harness = {s.name: namespaces(docker_client.containers.get(s.container.id)) for s in topology
+                      if s.name != "web"}
+        assert topology["web"].url  # web itself is on the run's network, its port published
+    assert harness_resources(docker_client, "netmode") == []
+
+    assert by_harness == by_compose
+    assert by_harness["sidecar"]["web_on_localhost"] == (0, "200")  # web's namespace: its port on localhost
+    assert by_harness["alone"]["interfaces"] == ["lo"] and by_harness["alone"]["mode"] == "none"

@@ -615,9 +615,7 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
-    ("network_mode", "host", "every service of a run joins the run's private network and publishes its ports on "
-                             "127.0.0.1 (not supported yet: host, none, service: and container: modes); Docker "
-                             "Compose: starts the container in that network namespace"),
+    ("links", "[db]", None),
     ("external_links", "[other:db]", "a run only reaches its own containers (by construction); Docker Compose: "
                                      "links a container started outside the project"),
     ("scale", "2", None),
@@ -630,7 +628,9 @@ def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose
             {key}: {value}
     """)
     tail = TAIL.format(file=tmp_path / COMPOSE)
-    if why is None:
+    if key == "links":  # a link to a service that is not there: Compose's own message
+        assert "undefined service" in message or "db" in message
+    elif why is None:
         assert message == ("docker-compose.yml:4: services.db.scale: scale 2: a test run starts one container per "
                            "service (by construction: a service is one base URL); Docker Compose: starts that many "
                            f"containers {tail}")
@@ -667,6 +667,46 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
     assert message.splitlines()[-1] == (
         f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
+
+
+@pytest.mark.parametrize(("mode", "why"), [
+    ("host", "network_mode host cannot be honoured by a test run: the harness publishes each port on a free port of "
+             "127.0.0.1 and services reach each other by name on the run's network (by construction); Docker "
+             "Compose: the container uses the machine's network and its ports are the machine's"),
+    ("container:legacy", "network_mode container:legacy: a run only joins its own containers (by construction); "
+                         "Docker Compose: the container joins that container's network namespace"),
+])
+def test_a_network_mode_a_run_cannot_have_says_what_compose_does(compose_error, tmp_path, mode, why):
+    assert compose_error(f"""
+        services:
+          db:
+            image: x
+            network_mode: "{mode}"
+    """) == f"docker-compose.yml:4: services.db.network_mode: {why} {TAIL.format(file=tmp_path / COMPOSE)}"
+
+
+def test_network_mode_none_and_of_a_service_of_the_run(load, compose_error):
+    spec = load("""
+        services:
+          db:
+            image: x
+            ports: ["6379"]
+          sidecar:
+            image: x
+            network_mode: "service:db"
+          alone:
+            image: x
+            network_mode: none
+    """, COMPOSE)
+    assert (spec.services["sidecar"].network_mode, spec.services["sidecar"].depends_on) == ("service:db", ["db"])
+    assert spec.services["alone"].network_mode == "none"
+    assert "publishes no ports of its own" in compose_error("""
+        services:
+          alone:
+            image: x
+            network_mode: none
+            ports: ["8000"]
+    """)
 
 
 def test_links_and_volumes_from_name_services_the_run_starts_first(load, compose_error):
