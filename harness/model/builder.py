@@ -82,6 +82,7 @@ class TopologyBuilder:
         domainname: str | None = None,
         links: Sequence[str] | None = None,
         network_mode: str | None = None,
+        post_start: Sequence[Mapping[str, Any]] | None = None,
         volumes_from: Sequence[str] | None = None,
         dns: Sequence[str] | None = None,
         dns_search: Sequence[str] | None = None,

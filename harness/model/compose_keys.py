@@ -52,6 +52,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
         "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
                         "another network are refused (each with Compose's behaviour)",
+        "post_start": "each hook run in the container after it starts (as `docker exec`), before readiness",
         "scale": "1: one container (any other number is refused)",
     },
     "deploy": {
@@ -98,7 +99,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "service": {
         "external_links": ("a run only reaches its own containers (by construction)",
                            "links a container started outside the project"),
-        "post_start": ("not supported yet", "runs the command in the container after it starts"),
         "pre_stop": ("not supported yet", "runs the command in the container before it stops it"),
         "provider": ("a provider plugin runs outside Docker (by construction)",
                      "runs the provider's binary instead of a container"),

@@ -258,6 +258,16 @@ class DeviceRequest(_Strict):
     options: dict[str, str] = Field(default_factory=dict, description="driver options")
 
 
+class Hook(_Strict):
+    """A command run in the container (as `docker exec`), as Compose's `post_start` hooks."""
+
+    command: str | list[str] = Field(description="the command (a string runs in a shell)")
+    user: str | None = Field(default=None, description="the user it runs as")
+    privileged: bool = Field(default=False, description="run with extended privileges")
+    working_dir: str | None = Field(default=None, description="the folder it runs in")
+    environment: dict[str, str] = Field(default_factory=dict, description="more variables for it")
+
+
 class ClientCredentials(_Strict):
     """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
 
@@ -312,7 +322,7 @@ class FuzzSpec(_Strict):
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "mounts", "files", "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "volumes_from", "network_mode", "dns",
+                  "links", "volumes_from", "network_mode", "post_start", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -375,6 +385,9 @@ class ServiceSpec(_Strict):
         default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
         description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "
                     "depends_on): the container is not on the topology's network and publishes no ports of its own")
+    post_start: list[Hook] = Field(
+        default_factory=list, description="commands run in the container once it has started, in order, before "
+                                          "its readiness is checked; one that fails fails the start")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
                                           "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")

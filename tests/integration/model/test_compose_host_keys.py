@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness import Topology, load_topology
 
 from ..conftest import harness_resources
@@ -203,3 +205,56 @@ def test_network_mode_none_and_of_a_service_as_compose_does(tmp_path: Path, dock
     assert by_harness == by_compose
     assert by_harness["sidecar"]["web_on_localhost"] == (0, "200")  # web's namespace: its port on localhost
     assert by_harness["alone"]["interfaces"] == ["lo"] and by_harness["alone"]["mode"] == "none"
+
+
+HOOK_FILE = """
+name: hooks
+services:
+  app:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    post_start:
+      - command: ["sh", "-c", "echo $$GREETING > /tmp/hooked && id -u >> /tmp/hooked && pwd >> /tmp/hooked"]
+        user: "999"
+        working_dir: /data
+        environment: {GREETING: hello}
+"""
+
+
+def test_post_start_hooks_run_as_compose_runs_them(tmp_path: Path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(HOOK_FILE).lstrip())
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        (container,) = docker_client.containers.list(filters={"label": f"com.docker.compose.project={name}"})
+        by_compose = container.exec_run(["cat", "/tmp/hooked"]).output.decode()
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+
+    with Topology.start(load_topology(folder / "docker-compose.yml")) as topology:
+        by_harness = topology["app"].exec(["cat", "/tmp/hooked"]).output
+    assert harness_resources(docker_client, "hooks") == []
+    assert by_harness == by_compose == "hello\n999\n/data\n"
+
+
+def test_a_failing_post_start_hook_fails_the_start_and_leaves_nothing(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    from harness.errors import ServiceFailed
+
+    (tmp_path / "docker-compose.yml").write_text(textwrap.dedent("""
+        name: badhook
+        services:
+          app:
+            image: redis:7
+            command: ["sleep", "infinity"]
+            post_start:
+              - command: ["sh", "-c", "echo broken; exit 3"]
+    """).lstrip())
+    with pytest.raises(ServiceFailed) as raised:
+        Topology.start(load_topology(tmp_path / "docker-compose.yml"))
+    assert str(raised.value).startswith("service 'app': its post_start hook ['sh', '-c', 'echo broken; exit 3'] "
+                                        "exited with 3:\nbroken")
+    assert harness_resources(docker_client, "badhook") == []
