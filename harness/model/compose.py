@@ -128,6 +128,10 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
         if name in jobs:
             topology["services"][name].setdefault("job", True)
     _top_level(canonical, source, notes, problems)
+    volumes = {name: {k: v for k, v in (definition or {}).items() if k in ("driver", "driver_opts") and v}
+               for name, definition in (canonical.get("volumes") or {}).items()}
+    if any(volumes.values()):
+        topology["volumes"] = {name: options for name, options in volumes.items() if options}
     if len(problems) == 1:
         raise problems[0]
     if problems:  # one line each, as the topology loader reports several problems
@@ -157,7 +161,7 @@ def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
                 if key in IGNORED[kind] and value not in (None, {}, [], ""):
                     notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run "
                                  f"({IGNORED[kind][key]})")
-                elif kind == "volume" and key in REFUSED[kind] and value not in (None, {}, False, "local"):
+                elif kind == "volume" and key in REFUSED[kind] and value:
                     problems.append(source.error(at, f"volume key '{key}' cannot be honoured by a test run: "
                                                      f"{refusal(kind, key)}{tail}"))
                 elif key not in known(kind) and not key.startswith("x-"):

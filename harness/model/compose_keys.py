@@ -62,7 +62,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "replicas": "1: one container (any other number is refused)",
     },
     "network": {},
-    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name)"},
+    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name)",
+               "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options"},
     "secret": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
                "name": "no effect on a file mounted or copied in (Compose's neither)"},
     "config": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
@@ -112,10 +113,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "volume": {
         "external": ("a run's volumes are its own, created and removed with it (by construction)",
                      "mounts the existing volume, with its data"),
-        "driver": ("not supported yet: a run's volumes use the engine's local driver",
-                   "creates the volume with that driver"),
-        "driver_opts": ("not supported yet: a run's volumes are created without options",
-                        "creates the volume with those options"),
     },
     "secret": {"external": ("Docker Compose does not start a service with one either (only swarm services have "
                             "them)", "refuses it: unsupported external secret")},

@@ -221,7 +221,10 @@ class Starter:
         for volume in sorted(names):
             created[volume] = f"harness-{self.spec.name}-{volume}-{self.topology.run_id}"
             try:
-                self.topology.client.volumes.create(created[volume], labels=self.run_labels)
+                options = self.spec.volumes.get(volume)
+                self.topology.client.volumes.create(created[volume], labels=self.run_labels,
+                                                    driver=options.driver if options else None,
+                                                    driver_opts=options.driver_opts if options else None)
             except docker.errors.APIError as error:
                 raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
                                   operation="create volume") from None

@@ -258,3 +258,42 @@ def test_a_failing_post_start_hook_fails_the_start_and_leaves_nothing(tmp_path: 
     assert str(raised.value).startswith("service 'app': its post_start hook ['sh', '-c', 'echo broken; exit 3'] "
                                         "exited with 3:\nbroken")
     assert harness_resources(docker_client, "badhook") == []
+
+
+VOLUME_FILE = """
+name: volumedriver
+services:
+  app:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    volumes: ["scratch:/scratch"]
+volumes:
+  scratch:
+    driver: local
+    driver_opts: {type: tmpfs, device: tmpfs, o: "size=8m"}
+"""
+
+
+def test_a_volume_driver_and_options_as_compose_creates_them(tmp_path: Path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    folder = tmp_path / "volumedriver"
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(VOLUME_FILE).lstrip())
+    mount = ["sh", "-c", "grep ' /scratch ' /proc/mounts | cut -d' ' -f1,3,4"]  # device, type, options
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        (container,) = docker_client.containers.list(filters={"label": f"com.docker.compose.project={name}"})
+        by_compose = container.exec_run(mount).output.decode()
+        options_by_compose = docker_client.volumes.get(f"{name}_scratch").attrs["Options"]
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+
+    with Topology.start(load_topology(folder / "docker-compose.yml")) as topology:
+        by_harness = topology["app"].exec(mount).output
+        (volume,) = [m["Name"] for m in topology["app"].container.attrs["Mounts"] if m["Destination"] == "/scratch"]
+        options_by_harness = docker_client.volumes.get(volume).attrs["Options"]
+    assert harness_resources(docker_client, "volumedriver") == []
+    assert by_harness == by_compose and by_harness.split()[:2] == ["tmpfs", "tmpfs"] and "size=8192k" in by_harness
+    assert options_by_harness == options_by_compose == {"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}

@@ -748,6 +748,23 @@ def test_links_and_volumes_from_of_a_topology_file_are_dependencies(load_error):
         "services it depends on, which are started first)"]
 
 
+def test_a_volume_driver_and_its_options_reach_the_model(load):
+    spec = load("""
+        services:
+          db:
+            image: x
+            volumes: ["scratch:/scratch", "plain:/plain"]
+        volumes:
+          scratch:
+            driver: local
+            driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
+          plain:
+    """, COMPOSE)
+    assert {name: v.model_dump() for name, v in spec.volumes.items()} == {
+        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
+    assert spec.notes == []
+
+
 def test_host_keys_and_deploy_resources_reach_the_model_as_compose_gives_them(load):
     spec = load("""
         services:

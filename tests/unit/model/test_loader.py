@@ -323,7 +323,7 @@ def test_unknown_top_level_key_is_reported_with_the_missing_services(load_error)
     """)
     assert message == (
         "topology.yaml:1: required key 'services' is missing\n"
-        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, contracts, image_substitutes"
+        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, contracts, volumes, image_substitutes"
     )
 
 
@@ -698,4 +698,4 @@ def test_top_level_file_key_is_unknown(load_error):
           a:
             image: x
     """)
-    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, contracts, image_substitutes"
+    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, contracts, volumes, image_substitutes"
