@@ -198,6 +198,11 @@ _FROM_COMPOSE = {
     "job": "`depends_on: {X: {condition: service_completed_successfully}}` on a dependent",
     "restart_on_replace": "`depends_on: {X: {restart: true}}`",
     "env_file": "`env_file` (read by Compose)",
+    "device_requests": "`gpus`, `deploy.resources.reservations.devices`",
+    "mem_limit": "same key, `deploy.resources.limits.memory`",
+    "mem_reservation": "same key, `deploy.resources.reservations.memory`",
+    "cpus": "same key, `deploy.resources.limits.cpus`",
+    "pids_limit": "same key, `deploy.resources.limits.pids`",
 }
 
 
@@ -206,7 +211,9 @@ def _in_compose(path: str, mapped: tuple[str, ...]) -> str:
     to it, or `x-topology:`. A key inside a Compose key is Compose's too (no entry: its parent's says it)."""
     parts = path.split(".")
     if parts[0] != "services":
-        return "`name`" if parts[0] == "name" else "`x-topology:` at the top"
+        if parts[0] in ("name", "volumes"):
+            return "" if len(parts) > 2 else f"`{parts[0]}`"
+        return "`x-topology:` at the top"
     if len(parts) < 3:
         return "`services`"
     key = parts[2].removesuffix("[]")

@@ -2,8 +2,8 @@
 `.env`, `env_file`, `extends`, `include`, profiles, merge keys); this module maps its canonical form onto the
 topology model.
 
-Keys that change what a test sees are mapped; keys with no effect on a test run are ignored with one readable note
-each; anything else is an error naming the key and the file, so nothing is silently dropped.
+Which keys are honoured, ignored (one readable note each) or refused (one error for all of a file's) is said by the
+tables of harness.model.compose_keys; a key in none of them is an error too, so nothing is silently dropped.
 """
 
 from __future__ import annotations
