@@ -77,7 +77,7 @@ class TopologyBuilder:
         cap_add: Sequence[str] | None = None,
         cap_drop: Sequence[str] | None = None,
         privileged: bool | None = None,
-        extra_hosts: Mapping[str, str] | None = None,
+        extra_hosts: Mapping[str, str | Sequence[str]] | None = None,
         hostname: str | None = None,
         domainname: str | None = None,
         links: Sequence[str] | None = None,

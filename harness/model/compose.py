@@ -348,14 +348,15 @@ def _blkio(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
-    hosts: dict[str, str] = {}
+def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str | list[str]]:
+    """Compose's `extra_hosts` ("host=ip" or "host:ip" lines; a host may have several addresses) -> the model's."""
+    hosts: dict[str, list[str]] = {}
     for entry in value if isinstance(value, list) else [f"{k}={v}" for k, v in (value or {}).items()]:
         host, sep, address = str(entry).partition("=")
         if not sep:
             host, _, address = str(entry).partition(":")
-        hosts[host] = address
-    return hosts
+        hosts.setdefault(host, []).append(address)
+    return {host: addresses[0] if len(addresses) == 1 else addresses for host, addresses in hosts.items()}
 
 
 def _build(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any]:

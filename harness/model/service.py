@@ -375,7 +375,8 @@ class ServiceSpec(_Strict):
     cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
     cap_drop: list[str] = Field(default_factory=list, description="Linux capabilities dropped")
     privileged: bool = Field(default=False, description="a privileged container")
-    extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
+    extra_hosts: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="host name -> IP address (or several: a list, each an /etc/hosts line)")
     hostname: str | None = Field(default=None, description="the container's host name")
     domainname: str | None = Field(default=None, description="the container's domain name")
     links: list[str] = Field(

@@ -269,7 +269,9 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
         "platform": spec.platform,
         "entrypoint": spec.entrypoint,
         "sysctls": spec.sysctls or None,
-        "extra_hosts": spec.extra_hosts or None,
+        # a list: a host may have several addresses (one /etc/hosts line each, as Compose gives them)
+        "extra_hosts": [f"{host}:{address}" for host, value in spec.extra_hosts.items()
+                        for address in ([value] if isinstance(value, str) else value)] or None,
         "tmpfs": dict(entry.partition(":")[::2] for entry in spec.tmpfs) or None,
         "ulimits": [Ulimit(name=n, soft=v, hard=v) if isinstance(v, int) else Ulimit(name=n, soft=v.soft, hard=v.hard)
                     for n, v in spec.ulimits.items()] or None,

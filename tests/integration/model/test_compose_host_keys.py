@@ -24,7 +24,7 @@ services:
     command: ["redis-server", "--save", "", "--appendonly", "no"]
     hostname: app-host
     domainname: example.org
-    extra_hosts: ["billing.local:10.1.2.3", "audit.local=10.1.2.4"]
+    extra_hosts: ["billing.local:10.1.2.3", "audit.local=10.1.2.4", "many=10.1.2.5", "many=10.1.2.6", "v6=::1"]
     dns: [10.0.0.2]
     dns_search: [example.com]
     dns_opt: ["ndots:2"]
@@ -92,6 +92,8 @@ def test_host_keys_give_the_fields_compose_gives(tmp_path: Path, docker_compose,
     assert (app["Memory"], app["NanoCpus"], app["PidsLimit"], app["MemoryReservation"]) == (
         256 * 2**20, 500_000_000, 100, 128 * 2**20)
     assert (app["ReadonlyRootfs"], app["Dns"], app["Domainname"]) == (True, ["10.0.0.2"], "example.org")
+    assert app["ExtraHosts"] == ["audit.local:10.1.2.4", "billing.local:10.1.2.3", "many:10.1.2.5", "many:10.1.2.6",
+                                 "v6:::1"]
     assert by_harness["worker"]["CpusetCpus"] == "0"
 
 

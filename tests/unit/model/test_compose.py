@@ -304,7 +304,7 @@ def test_container_options(load_compose, tmp_path):
             cap_add: [NET_ADMIN]
             cap_drop: [ALL]
             privileged: true
-            extra_hosts: ["db.local:10.0.0.1", "api.local=10.0.0.2"]
+            extra_hosts: ["db.local:10.0.0.1", "api.local=10.0.0.2", "many=10.0.0.3", "many=10.0.0.4", "v6=::1"]
             hostname: app1
             shm_size: 64m
             ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
@@ -316,7 +316,8 @@ def test_container_options(load_compose, tmp_path):
     assert (service.working_dir, service.user, service.init, service.privileged) == ("/srv", "1000:1000", True, True)
     assert service.tmpfs == ["/run", "/tmp:size=64m"]
     assert (service.cap_add, service.cap_drop) == (["NET_ADMIN"], ["ALL"])
-    assert service.extra_hosts == {"db.local": "10.0.0.1", "api.local": "10.0.0.2"}
+    assert service.extra_hosts == {"db.local": "10.0.0.1", "api.local": "10.0.0.2", "many": ["10.0.0.3", "10.0.0.4"],
+                                   "v6": "::1"}
     assert (service.hostname, service.shm_size, service.stop_signal) == ("app1", 64 * 1024 * 1024, "SIGINT")
     assert service.ulimits == {"nofile": Ulimit(soft=1024, hard=2048), "nproc": 512}
     assert service.sysctls == {"net.core.somaxconn": "1024"}

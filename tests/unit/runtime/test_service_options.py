@@ -61,7 +61,7 @@ def test_every_container_option(load, tmp_path):
     assert (options["entrypoint"], options["working_dir"], options["user"], options["init"]) == (
         ["/bin/sh", "-c"], "/srv", "app", True)
     assert (options["cap_add"], options["cap_drop"], options["extra_hosts"]) == (
-        ["NET_ADMIN"], ["ALL"], {"billing.local": "10.0.0.1"})
+        ["NET_ADMIN"], ["ALL"], ["billing.local:10.0.0.1"])
     assert (options["sysctls"], options["shm_size"], options["stop_signal"], options["platform"]) == (
         {"net.core.somaxconn": "512"}, "64m", "SIGINT", "linux/amd64")
     assert app.ulimits == {"nofile": Ulimit(soft=10, hard=20), "nproc": 30}
