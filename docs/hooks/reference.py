@@ -7,6 +7,8 @@ A page asks for a table with a marker line, `<!-- reference: NAME -->`, replaced
                    descriptions                                                             (`topology_keys()`)
     exit-codes     the CLI's exit codes, from harness.errors                                (`exit_codes()`)
     errors         every error class of harness.errors: its exit code, its fields, its docstring
+    compose-keys   every key of the Compose specification: honoured, ignored (why) or refused (why, and what
+                   Compose does), from harness.model.compose_keys                          (`compose_keys_reference()`)
 
 Each renderer reads the code only (no Docker, nothing written): tests/unit/test_docs.py calls them too.
 """
@@ -178,11 +180,12 @@ def _first_paragraph(model: type) -> str:
 
 
 def topology_keys_reference() -> str:
-    from harness.model.compose import MAPPED
+    from harness.model.compose_keys import HONOURED
 
+    mapped = tuple(HONOURED["service"])
     out = ["| key | type | default | in a compose file | what it is |", "|---|---|---|---|---|"]
     for key in topology_keys():
-        out.append(f"| `{key.path}` | {key.type} | {_code(key.default)} | {_in_compose(key.path, MAPPED)} | "
+        out.append(f"| `{key.path}` | {key.type} | {_code(key.default)} | {_in_compose(key.path, mapped)} | "
                    f"{_cell(key.description)} |")
     return "\n".join(out) + "\n"
 
@@ -195,6 +198,11 @@ _FROM_COMPOSE = {
     "job": "`depends_on: {X: {condition: service_completed_successfully}}` on a dependent",
     "restart_on_replace": "`depends_on: {X: {restart: true}}`",
     "env_file": "`env_file` (read by Compose)",
+    "device_requests": "`gpus`, `deploy.resources.reservations.devices`",
+    "mem_limit": "same key, `deploy.resources.limits.memory`",
+    "mem_reservation": "same key, `deploy.resources.reservations.memory`",
+    "cpus": "same key, `deploy.resources.limits.cpus`",
+    "pids_limit": "same key, `deploy.resources.limits.pids`",
 }
 
 
@@ -203,7 +211,9 @@ def _in_compose(path: str, mapped: tuple[str, ...]) -> str:
     to it, or `x-topology:`. A key inside a Compose key is Compose's too (no entry: its parent's says it)."""
     parts = path.split(".")
     if parts[0] != "services":
-        return "`name`" if parts[0] == "name" else "`x-topology:` at the top"
+        if parts[0] in ("name", "volumes"):
+            return "" if len(parts) > 2 else f"`{parts[0]}`"
+        return "`x-topology:` at the top"
     if len(parts) < 3:
         return "`services`"
     key = parts[2].removesuffix("[]")
@@ -213,6 +223,31 @@ def _in_compose(path: str, mapped: tuple[str, ...]) -> str:
     if key in mapped:
         return "" if inside else "same key"
     return "`x-topology:` in the service"
+
+
+# --- compose keys ----------------------------------------------------------------------------------------------------
+
+# how each place of a key is titled on the page, in this order
+COMPOSE_PLACES = {"service": "A service (`services.NAME`)", "deploy": "A service's `deploy:`",
+                  "network": "A network (`networks.NAME`)", "volume": "A volume (`volumes.NAME`)",
+                  "secret": "A secret (`secrets.NAME`)", "config": "A config (`configs.NAME`)",
+                  "file": "The file (top-level keys)"}
+
+
+def compose_keys_reference() -> str:
+    """One table per place: each key of the Compose specification, what a test run does with it, and why."""
+    from harness.model.compose_keys import HONOURED, IGNORED, REFUSED, kinds
+
+    out = []
+    for kind in kinds():
+        rows = [(key, "honoured", how) for key, how in HONOURED[kind].items()]
+        rows += [(key, "ignored (a note)", why) for key, why in IGNORED[kind].items()]
+        rows += [(key, "**refused**", f"{why}. Docker Compose: {compose}")
+                 for key, (why, compose) in REFUSED[kind].items()]
+        out += [f"#### {COMPOSE_PLACES[kind]}", "", "| key | for a test run | how, or why |", "|---|---|---|"]
+        out += [f"| `{key}` | {verdict} | {_cell(text)} |" for key, verdict, text in sorted(rows)]
+        out.append("")
+    return "\n".join(out)
 
 
 # --- errors and exit codes -------------------------------------------------------------------------------------------
@@ -277,4 +312,5 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "topology-keys": topology_keys_reference,
     "exit-codes": exit_codes_reference,
     "errors": errors_reference,
+    "compose-keys": compose_keys_reference,
 }

@@ -2,8 +2,8 @@
 `.env`, `env_file`, `extends`, `include`, profiles, merge keys); this module maps its canonical form onto the
 topology model.
 
-Keys that change what a test sees are mapped; keys with no effect on a test run are ignored with one readable note
-each; anything else is an error naming the key and the file, so nothing is silently dropped.
+Which keys are honoured, ignored (one readable note each) or refused (one error for all of a file's) is said by the
+tables of harness.model.compose_keys; a key in none of them is an error too, so nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -17,32 +17,19 @@ from typing import Any
 
 from harness.errors import TopologyFileError
 from harness.model.compose_cli import normalise
+from harness.model.compose_keys import IGNORED, REFUSED, known, refusal
 from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
-# service keys of the canonical form that the mapping below reads
-MAPPED = ("image", "build", "command", "entrypoint", "working_dir", "user", "environment", "tmpfs", "init",
-          "volumes", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size", "ulimits",
-          "sysctls", "stop_signal", "labels", "platform", "healthcheck", "ports", "expose", "networks",
-          "depends_on", "profiles", "x-topology", "container_name", "secrets", "configs", "x-networks")
-IGNORED = {
-    "restart": "containers live only for the run",
-    "deploy": "one container per service",
-    "logging": "logs are read through the Docker API",
-    "stdin_open": "no terminal is attached",
-    "tty": "no terminal is attached",
-    "stop_grace_period": "containers are removed at once at teardown",
-    "pull_policy": "images are used when present, else pulled once",
-}
 # every service key of the Compose specification, for "did you mean" on a near miss
-COMPOSE_SERVICE_KEYS = sorted({
-    *MAPPED, *IGNORED, "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "configs", "cpu_count",
-    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset",
-    "credential_spec", "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname",
-    "env_file", "extends", "external_links", "gpus", "group_add", "ipc", "isolation", "links", "mac_address",
-    "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit", "network_mode", "oom_kill_disable",
-    "oom_score_adj", "pid", "pids_limit", "post_start", "pre_stop", "provider", "read_only", "runtime", "scale",
-    "secrets", "security_opt", "storage_opt", "userns_mode", "uts", "volumes_from", "models", "label_file",
-})
+COMPOSE_SERVICE_KEYS = sorted(known("service"))
+# service keys given to the model as they are (Compose's canonical form is the model's)
+AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop", "privileged",
+         "hostname", "domainname", "stop_signal", "labels", "platform", "sysctls", "tmpfs", "ulimits", "dns",
+         "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "device_cgroup_rules", "runtime", "ipc",
+         "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
+         "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
+         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit")
+BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
 BUILD_KEYS = ["args", "context", "dockerfile", "target"]
@@ -143,6 +130,11 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
                                               objects, os.environ if environment is None else environment)
         if name in jobs:
             topology["services"][name].setdefault("job", True)
+    _top_level(canonical, source, notes, problems)
+    volumes = {name: {k: v for k, v in (definition or {}).items() if k in ("driver", "driver_opts") and v}
+               for name, definition in (canonical.get("volumes") or {}).items()}
+    if any(volumes.values()):
+        topology["volumes"] = {name: options for name, options in volumes.items() if options}
     if len(problems) == 1:
         raise problems[0]
     if problems:  # one line each, as the topology loader reports several problems
@@ -153,6 +145,31 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
             f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
             "honour to an override file that the test run does not use)"))
     return topology, out, notes
+
+
+def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
+               problems: list[TopologyFileError]) -> None:
+    """The keys of the file's volumes, secrets and configs (and the file's own) against the tables: a note for an
+    ignored one that is set, an error for a refused one (a secret's or config's `external` is refused where a
+    service uses it) or an unknown one. Networks: see `_networks`."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    for key in canonical:
+        if key in REFUSED["file"]:
+            problems.append(source.error((key,), f"top-level '{key}' cannot be honoured by a test run: "
+                                                 f"{refusal('file', key)}{tail}"))
+    for section, kind in (("volumes", "volume"), ("secrets", "secret"), ("configs", "config")):
+        for name, definition in (canonical.get(section) or {}).items():
+            for key, value in (definition or {}).items():
+                at: Path_ = (section, name, key)
+                if key in IGNORED[kind] and value not in (None, {}, [], ""):
+                    notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run "
+                                 f"({IGNORED[kind][key]})")
+                elif kind == "volume" and key in REFUSED[kind] and value:
+                    problems.append(source.error(at, f"volume key '{key}' cannot be honoured by a test run: "
+                                                     f"{refusal(kind, key)}{tail}"))
+                elif key not in known(kind) and not key.startswith("x-"):
+                    problems.append(source.error(at, f"{kind} key '{key}' is not known to pytest-topology (a newer "
+                                                     f"Compose specification?){tail}"))
 
 
 def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
@@ -177,14 +194,48 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
     at = here + (key,)
-    if key in IGNORED:
-        notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED[key]})")
-    elif key not in MAPPED:
-        raise source.error(at, f"compose key '{key}' changes how the container runs and pytest-topology cannot "
-                               f"honour it{REFUSAL_TAIL.format(file=source.file)}")
-    elif key in ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop",
-                 "privileged", "hostname", "stop_signal", "labels", "platform", "sysctls", "tmpfs"):
+    if key in IGNORED["service"]:
+        notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED['service'][key]})")
+    elif key in REFUSED["service"]:
+        raise source.error(at, f"compose key '{key}' cannot be honoured by a test run: "
+                               f"{refusal('service', key)}{REFUSAL_TAIL.format(file=source.file)}")
+    elif key not in known("service") and key not in ("x-topology", "x-networks"):
+        raise source.error(at, f"compose key '{key}' is not known to pytest-topology (a newer Compose "
+                               f"specification?){REFUSAL_TAIL.format(file=source.file)}")
+    elif key in AS_IS:
         put(key, value, key)
+    elif key in BYTES:
+        put(key, int(value), key)
+    elif key == "devices":  # Compose's canonical {source, target, permissions} -> Docker's "HOST:CONTAINER:rwm"
+        put(key, [f"{d['source']}:{d.get('target') or d['source']}:{d.get('permissions') or 'rwm'}"
+                  for d in value], key)
+    elif key == "gpus":  # Compose asks for the capability "gpu" of each entry
+        put("device_requests", result.get("device_requests", []) + [
+            _device_request({**entry, "capabilities": ["gpu"]}) for entry in value], key)
+    elif key == "links":  # Compose: "SERVICE[:ALIAS]"; a link makes SERVICE a dependency (in `depends_on` here)
+        put(key, list(value), key)
+    elif key == "volumes_from":
+        outside = [v for v in value if v.startswith("container:")]
+        if outside:
+            raise source.error(at, f"volumes_from {outside[0]}: a run only mounts from its own containers (by "
+                                   "construction); Docker Compose: mounts the volumes of that container, started "
+                                   f"outside the project{REFUSAL_TAIL.format(file=source.file)}")
+        if any(v.endswith((":ro", ":rw")) for v in value):  # Compose v2 gives Docker the container's id alone
+            notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
+                         "does not apply them (it mounts the volumes as the other service has them)")
+        put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
+    elif key == "post_start":
+        put(key, [{k: v for k, v in hook.items() if v not in (None, {}, [])} for hook in value or []], key)
+    elif key == "network_mode":
+        _network_mode(str(value), at, source, put)
+    elif key == "blkio_config":
+        put(key, _blkio(value), key)
+    elif key == "deploy":
+        _deploy(value or {}, at, source, notes, put, result)
+    elif key == "scale" and value != 1:
+        raise source.error(at, f"scale {value}: a test run starts one container per service (by construction: a "
+                               "service is one base URL); Docker Compose: starts that many containers"
+                               f"{REFUSAL_TAIL.format(file=source.file)}")
     elif key == "environment":
         # a variable named without a value and not set where Compose ran is left out, as Compose does
         put(key, {k: v for k, v in (value or {}).items() if v is not None}, key)
@@ -307,14 +358,85 @@ def _service_networks(value: Any, at: Path_, source: SourceMap) -> dict[str, Any
     return result
 
 
-def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str]:
-    hosts: dict[str, str] = {}
+def _network_mode(value: str, at: Path_, source: SourceMap, put: Any) -> None:
+    """`none` and `service:X` as Compose gives them; `bridge` or the default network is the run's own network; `host`
+    and `container:X` cannot be had in a test run."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    if value == "host":
+        raise source.error(at, "network_mode host cannot be honoured by a test run: the harness publishes each port on "
+                               "a free port of 127.0.0.1 and services reach each other by name on the run's network "
+                               "(by construction); Docker Compose: the container uses the machine's network and its "
+                               f"ports are the machine's{tail}")
+    if value.startswith("container:"):
+        raise source.error(at, f"network_mode {value}: a run only joins its own containers (by construction); Docker "
+                               f"Compose: the container joins that container's network namespace{tail}")
+    if value in ("none", "") or value.startswith("service:"):
+        put("network_mode", value or None, "network_mode")
+    elif value not in ("bridge", "default"):  # a network name: the run's one network stands for every network
+        raise source.error(at, f"network_mode {value!r} cannot be honoured by a test run: every service of a run is "
+                               f"on one private network; Docker Compose: joins the network {value!r}{tail}")
+
+
+def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,
+            result: dict[str, Any]) -> None:
+    """`deploy:` as Docker Compose applies it to a container: its resources (Compose has already refused a value
+    that differs from the service's own `cpus`, `mem_limit`, ...), one replica; swarm settings noted as ignored."""
+    for key, inner in value.items():
+        here = at + (key,)
+        if key in IGNORED["deploy"]:
+            if inner not in (None, {}, []):
+                notes.append(f"{source.where(here)}: {dotted_path(here)}: ignored for a test run "
+                             f"({IGNORED['deploy'][key]})")
+        elif key == "replicas" and inner != 1:
+            raise source.error(here, f"deploy.replicas {inner}: a test run starts one container per service (by "
+                                     "construction: a service is one base URL); Docker Compose: starts that many "
+                                     f"containers{REFUSAL_TAIL.format(file=source.file)}")
+        elif key == "resources":
+            limits, reservations = (inner or {}).get("limits") or {}, (inner or {}).get("reservations") or {}
+            for (name, field), given in (((n, f), limits.get(n)) for n, f in (
+                    ("cpus", "cpus"), ("memory", "mem_limit"), ("pids", "pids_limit"))):
+                if given is not None:
+                    put(field, float(given) if name == "cpus" else int(given), "deploy")
+            if reservations.get("memory") is not None:
+                put("mem_reservation", int(reservations["memory"]), "deploy")
+            if reservations.get("devices"):
+                put("device_requests", result.get("device_requests", []) + [
+                    _device_request(d) for d in reservations["devices"]], "deploy")
+        elif key != "replicas":
+            raise source.error(here, f"deploy key '{key}' is not known to pytest-topology (a newer Compose "
+                                     f"specification?){REFUSAL_TAIL.format(file=source.file)}")
+
+
+def _device_request(value: dict[str, Any]) -> dict[str, Any]:
+    """Compose's device request (`gpus`, reservations' `devices`) in the model's form."""
+    return {"driver": value.get("driver") or "", "count": value.get("count"),
+            "device_ids": value.get("device_ids") or [], "capabilities": value.get("capabilities") or [],
+            "options": {k: str(v) for k, v in (value.get("options") or {}).items()}}
+
+
+def _blkio(value: dict[str, Any]) -> dict[str, Any]:
+    """Compose's canonical `blkio_config` (entries as {path, rate} with the rate in bytes as text; its JSON form
+    capitalises them) in the model's form."""
+    def field(entry: dict[str, Any], name: str) -> Any:
+        return entry.get(name, entry.get(name.capitalize()))
+
+    out: dict[str, Any] = {"weight": value.get("weight")} if value.get("weight") is not None else {}
+    out["weight_device"] = [{"path": field(e, "path"), "weight": int(field(e, "weight"))}
+                            for e in value.get("weight_device") or []]
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        out[key] = [{"path": field(e, "path"), "rate": int(field(e, "rate"))} for e in value.get(key) or []]
+    return out
+
+
+def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str | list[str]]:
+    """Compose's `extra_hosts` ("host=ip" or "host:ip" lines; a host may have several addresses) -> the model's."""
+    hosts: dict[str, list[str]] = {}
     for entry in value if isinstance(value, list) else [f"{k}={v}" for k, v in (value or {}).items()]:
         host, sep, address = str(entry).partition("=")
         if not sep:
             host, _, address = str(entry).partition(":")
-        hosts[host] = address
-    return hosts
+        hosts.setdefault(host, []).append(address)
+    return {host: addresses[0] if len(addresses) == 1 else addresses for host, addresses in hosts.items()}
 
 
 def _build(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any]:

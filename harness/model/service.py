@@ -296,6 +296,47 @@ class Ulimit(_Strict):
     hard: int = Field(description="the hard limit")
 
 
+class BlkioRate(_Strict):
+    path: str = Field(description="a block device of the engine's machine")
+    rate: int = Field(ge=0, description="bytes (bps) or operations (iops) per second")
+
+
+class BlkioWeight(_Strict):
+    path: str = Field(description="a block device of the engine's machine")
+    weight: int = Field(ge=10, le=1000, description="relative weight, 10..1000")
+
+
+class BlkioConfig(_Strict):
+    """Block IO limits, as Compose's `blkio_config` (Docker's HostConfig.Blkio*)."""
+
+    weight: int | None = Field(default=None, ge=10, le=1000, description="relative weight, 10..1000")
+    weight_device: list[BlkioWeight] = Field(default_factory=list, description="weight per device")
+    device_read_bps: list[BlkioRate] = Field(default_factory=list, description="read bytes per second per device")
+    device_write_bps: list[BlkioRate] = Field(default_factory=list, description="write bytes per second per device")
+    device_read_iops: list[BlkioRate] = Field(default_factory=list, description="read operations per second")
+    device_write_iops: list[BlkioRate] = Field(default_factory=list, description="write operations per second")
+
+
+class DeviceRequest(_Strict):
+    """Devices asked of a driver (GPUs): Compose's `gpus` and `deploy.resources.reservations.devices`."""
+
+    driver: str = Field(default="", description="the device driver, e.g. nvidia ('' : any)")
+    count: int | None = Field(default=None, description="how many devices (-1: all)")
+    device_ids: list[str] = Field(default_factory=list, description="ids of the devices")
+    capabilities: list[str] = Field(default_factory=list, description="capabilities asked for, e.g. gpu")
+    options: dict[str, str] = Field(default_factory=dict, description="driver options")
+
+
+class Hook(_Strict):
+    """A command run in the container (as `docker exec`), as Compose's `post_start` hooks."""
+
+    command: str | list[str] = Field(description="the command (a string runs in a shell)")
+    user: str | None = Field(default=None, description="the user it runs as")
+    privileged: bool = Field(default=False, description="run with extended privileges")
+    working_dir: str | None = Field(default=None, description="the folder it runs in")
+    environment: dict[str, str] = Field(default_factory=dict, description="more variables for it")
+
+
 class ClientCredentials(_Strict):
     """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
 
@@ -350,7 +391,14 @@ class FuzzSpec(_Strict):
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "networks", "mounts", "files",
                   "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
-                  "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck")
+                  "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
+                  "links", "volumes_from", "network_mode", "post_start", "dns",
+                  "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
+                  "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
+                  "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
+                  "memswap_limit", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "cpus",
+                  "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
+                  "cpu_percent", "cpuset", "pids_limit")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name")
@@ -411,8 +459,59 @@ class ServiceSpec(_Strict):
     cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
     cap_drop: list[str] = Field(default_factory=list, description="Linux capabilities dropped")
     privileged: bool = Field(default=False, description="a privileged container")
-    extra_hosts: dict[str, str] = Field(default_factory=dict, description="host name -> IP address")
+    extra_hosts: dict[str, str | list[str]] = Field(
+        default_factory=dict, description="host name -> IP address (or several: a list, each an /etc/hosts line)")
     hostname: str | None = Field(default=None, description="the container's host name")
+    domainname: str | None = Field(default=None, description="the container's domain name")
+    links: list[str] = Field(
+        default_factory=list, description="'SERVICE' or 'SERVICE:ALIAS': a service of depends_on and another name of "
+                                          "it, resolved by this container only (as Compose's `links`)")
+    network_mode: str | None = Field(
+        default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
+        description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "
+                    "depends_on): the container is not on the topology's network and publishes no ports of its own")
+    post_start: list[Hook] = Field(
+        default_factory=list, description="commands run in the container once it has started, in order, before "
+                                          "its readiness is checked; one that fails fails the start")
+    volumes_from: list[str] = Field(
+        default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
+                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
+    dns: list[str] = Field(default_factory=list, description="DNS servers of the container")
+    dns_search: list[str] = Field(default_factory=list, description="DNS search domains")
+    dns_opt: list[str] = Field(default_factory=list, description="resolv.conf options, e.g. 'ndots:2'")
+    security_opt: list[str] = Field(default_factory=list, description="security options, e.g. 'no-new-privileges'")
+    read_only: bool = Field(default=False, description="the container's root file system is read-only")
+    group_add: list[str] = Field(default_factory=list, description="more groups (names or ids) of the process")
+    devices: list[str] = Field(default_factory=list, description="host devices: 'HOST:CONTAINER[:rwm]'")
+    device_cgroup_rules: list[str] = Field(default_factory=list, description="device cgroup rules, e.g. 'c 1:3 mr'")
+    device_requests: list[DeviceRequest] = Field(default_factory=list, description="devices asked of a driver (GPUs)")
+    runtime: str | None = Field(default=None, description="the OCI runtime, e.g. runc")
+    ipc: str | None = Field(default=None, description="IPC namespace mode: private, shareable, host, ...")
+    pid: str | None = Field(default=None, description="PID namespace mode: host")
+    uts: str | None = Field(default=None, description="UTS namespace mode: host")
+    cgroup: Literal["host", "private"] | None = Field(default=None, description="cgroup namespace mode")
+    userns_mode: str | None = Field(default=None, description="user namespace mode: host")
+    cgroup_parent: str | None = Field(default=None, description="the parent cgroup of the container")
+    isolation: str | None = Field(default=None, description="isolation technology (Windows engines; 'default')")
+    mac_address: str | None = Field(default=None, description="the container's MAC address on its network")
+    storage_opt: dict[str, str] = Field(default_factory=dict, description="storage driver options, e.g. size: 1G")
+    blkio_config: BlkioConfig | None = Field(default=None, description="block IO weights and limits")
+    mem_limit: int | None = Field(default=None, ge=0, description="memory limit in bytes")
+    memswap_limit: int | None = Field(default=None, ge=-1, description="memory + swap limit in bytes (-1: no limit)")
+    mem_reservation: int | None = Field(default=None, ge=0, description="memory soft limit in bytes")
+    mem_swappiness: int | None = Field(default=None, ge=0, le=100, description="swappiness, 0..100")
+    oom_kill_disable: bool | None = Field(default=None, description="the OOM killer spares the container")
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000, description="OOM score adjustment")
+    cpus: float | None = Field(default=None, ge=0, description="CPUs the container may use (0.5: half of one)")
+    cpu_shares: int | None = Field(default=None, ge=0, description="relative CPU weight")
+    cpu_period: int | None = Field(default=None, ge=0, description="CFS period in microseconds")
+    cpu_quota: int | None = Field(default=None, description="CFS quota in microseconds per period")
+    cpu_rt_period: int | None = Field(default=None, ge=0, description="real-time period in microseconds")
+    cpu_rt_runtime: int | None = Field(default=None, ge=0, description="real-time runtime in microseconds")
+    cpu_count: int | None = Field(default=None, ge=0, description="CPU count (Windows engines)")
+    cpu_percent: int | None = Field(default=None, ge=0, le=100, description="CPU percent (Windows engines)")
+    cpuset: str | None = Field(default=None, description="CPUs the container may run on, e.g. '0-1'")
+    pids_limit: int | None = Field(default=None, description="most processes the container may have (-1: none)")
     shm_size: int | str | None = Field(default=None, description="size of /dev/shm: bytes or '64m'")
     ulimits: dict[str, int | Ulimit] = Field(
         default_factory=dict, description="resource limits: a number or {soft, hard}")
@@ -460,6 +559,14 @@ class ServiceSpec(_Strict):
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _network_mode_without_ports(self) -> ServiceSpec:
+        if self.network_mode and self.published():
+            raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
+                             "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
+                             "works), or the network_mode")
+        return self
 
     @model_validator(mode="after")
     def _image_or_build(self) -> ServiceSpec:

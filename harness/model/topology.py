@@ -86,6 +86,19 @@ class NetworkSpec(_Strict):
                                                        "its key)")
 
 
+class VolumeSpec(_Strict):
+    """How a named volume of the run is created (Compose's top-level `volumes.NAME`)."""
+
+    driver: str = Field(default="local", description="the volume driver")
+    driver_opts: dict[str, str] = Field(
+        default_factory=dict, description="the driver's options, e.g. {type: tmpfs, device: tmpfs, o: size=64m}")
+
+    @field_validator("driver_opts", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
 class TopologySpec(_Strict):
     """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
     `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
@@ -105,6 +118,9 @@ class TopologySpec(_Strict):
                                           "network, as Compose's `default`)")
     contracts: ContractsSpec = Field(
         default_factory=ContractsSpec, description="where the pacts and their provider-state handlers are")
+    volumes: dict[str, VolumeSpec] = Field(
+        default_factory=dict, description="named volumes' driver and options (a volume not listed here gets the "
+                                          "local driver); each run creates its own and removes it")
     image_substitutes: dict[str, str] = Field(
         default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")

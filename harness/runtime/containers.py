@@ -22,7 +22,7 @@ from typing import Any
 
 import docker
 from docker.models.containers import Container
-from docker.types import Mount, Ulimit
+from docker.types import DeviceRequest, Mount, Ulimit
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
@@ -101,7 +101,9 @@ class CopyRef:
 def service_container(*, image: str, name: str, networks: list[Attachment], spec: ServiceSpec,
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
-                      client: docker.DockerClient | None = None) -> DockerContainer | CopiedContainer:
+                      client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
+                      volumes_from: list[str] | None = None, network_mode: str | None = None
+                      ) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -112,18 +114,24 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
         mounts: bind mounts and volumes, resolved by the caller.
         labels: the harness's labels, over the service's own `labels:`.
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
+        links: (container name, alias), resolved by this container only (Compose's `links`); they need `client`.
+        volumes_from: containers whose volumes it mounts too ("ID", "ID:ro").
+        network_mode: "none" or "container:ID" instead of `network` (then no aliases, links or ports); it needs
+            `client`.
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, mounts = _binds(mounts)
-    first = networks[0]
-    # testcontainers joins one network, by name and aliases only: several networks or a fixed address are
-    # created with docker-py, connected before the start as Compose does
-    if copies or len(networks) > 1 or first.ipv4_address or first.ipv6_address:
+    options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {})}
+    # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
+    # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
+    first = networks[0] if networks else None
+    if copies or links or network_mode or first is None or len(networks) > 1 or first.ipv4_address \
+            or first.ipv6_address:
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               {**_options(spec, mounts, labels), "volumes": binds or None}, copies)
+                               {**options, "volumes": binds or None}, copies, links or [], network_mode)
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
@@ -139,7 +147,6 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
         container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
     for source, bind in binds.items():
         container.with_volume_mapping(source, bind["bind"], bind["mode"])
-    options = _options(spec, mounts, labels)
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
     container.with_kwargs(**options)  # with_kwargs replaces earlier kwargs: one call with all of them
@@ -166,14 +173,17 @@ class CopiedContainer:
 
     def __init__(self, client: docker.DockerClient, image: str, name: str, networks: list[Attachment],
                  spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
-                 options: dict[str, Any], copies: list[CopyRef]) -> None:
+                 options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None,
+                 network_mode: str | None = None) -> None:
         self.client = client
+        networking: dict[str, Any] = {"network_mode": network_mode} if network_mode else {
+            "network": networks[0].network,
+            "networking_config": {networks[0].network: networks[0].endpoint(client.api.api_version, links)}}
         self.arguments: dict[str, Any] = {
             "image": image, "command": spec.command, "environment": environment, "ports": ports, "name": name,
-            "network": networks[0].network,
-            "networking_config": {networks[0].network: networks[0].endpoint(client.api.api_version)},
-            **options}
-        self.more_networks = networks[1:]  # the engine (API < 1.44) creates a container on one network
+            **networking, **options}
+        # the engine (API < 1.44) creates a container on one network; the others are connected before the start
+        self.more_networks = [] if network_mode else networks[1:]
         self.copies = copies
         self.container: Container | None = None
 
@@ -269,13 +279,68 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
         "platform": spec.platform,
         "entrypoint": spec.entrypoint,
         "sysctls": spec.sysctls or None,
-        "extra_hosts": spec.extra_hosts or None,
+        # a list: a host may have several addresses (one /etc/hosts line each, as Compose gives them)
+        "extra_hosts": [f"{host}:{address}" for host, value in spec.extra_hosts.items()
+                        for address in ([value] if isinstance(value, str) else value)] or None,
         "tmpfs": dict(entry.partition(":")[::2] for entry in spec.tmpfs) or None,
         "ulimits": [Ulimit(name=n, soft=v, hard=v) if isinstance(v, int) else Ulimit(name=n, soft=v.soft, hard=v.hard)
                     for n, v in spec.ulimits.items()] or None,
         "healthcheck": _healthcheck(spec),
+        **_host_options(spec),
     }
     return {key: value for key, value in options.items() if value is not None}
+
+
+def _host_options(spec: ServiceSpec) -> dict[str, Any]:
+    """The Compose keys that become HostConfig fields, as Docker Compose sets them (`cpus` -> NanoCpus, `cpuset` ->
+    CpusetCpus, `ipc` -> IpcMode, ...); None for those not given."""
+    blkio = spec.blkio_config
+    rates = {key: [{"Path": r.path, "Rate": r.rate} for r in getattr(blkio, key)] or None if blkio else None
+             for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops")}
+    return {
+        "domainname": spec.domainname,
+        "dns": spec.dns or None,
+        "dns_search": spec.dns_search or None,
+        "dns_opt": spec.dns_opt or None,
+        "security_opt": spec.security_opt or None,
+        "read_only": spec.read_only or None,
+        "group_add": spec.group_add or None,
+        "devices": spec.devices or None,
+        "device_cgroup_rules": spec.device_cgroup_rules or None,
+        "device_requests": [DeviceRequest(driver=r.driver, count=r.count, device_ids=r.device_ids or None,
+                                          capabilities=[r.capabilities] if r.capabilities else None,
+                                          options=r.options or None) for r in spec.device_requests] or None,
+        "runtime": spec.runtime,
+        "ipc_mode": spec.ipc,
+        "pid_mode": spec.pid,
+        "uts_mode": spec.uts,
+        "cgroupns": spec.cgroup,
+        "userns_mode": spec.userns_mode,
+        "cgroup_parent": spec.cgroup_parent,
+        "isolation": spec.isolation,
+        "mac_address": spec.mac_address,
+        "storage_opt": spec.storage_opt or None,
+        "blkio_weight": blkio.weight if blkio else None,
+        "blkio_weight_device": [{"Path": w.path, "Weight": w.weight} for w in blkio.weight_device] or None
+        if blkio else None,
+        **rates,
+        "mem_limit": spec.mem_limit,
+        "memswap_limit": spec.memswap_limit,
+        "mem_reservation": spec.mem_reservation,
+        "mem_swappiness": spec.mem_swappiness,
+        "oom_kill_disable": spec.oom_kill_disable,
+        "oom_score_adj": spec.oom_score_adj,
+        "nano_cpus": round(spec.cpus * 1e9) if spec.cpus else None,
+        "cpu_shares": spec.cpu_shares,
+        "cpu_period": spec.cpu_period,
+        "cpu_quota": spec.cpu_quota,
+        "cpu_rt_period": spec.cpu_rt_period,
+        "cpu_rt_runtime": spec.cpu_rt_runtime,
+        "cpu_count": spec.cpu_count,
+        "cpu_percent": spec.cpu_percent,
+        "cpuset_cpus": spec.cpuset,
+        "pids_limit": spec.pids_limit,
+    }
 
 
 def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:

@@ -30,10 +30,11 @@ class Attachment:
     ipv4_address: str | None = None
     ipv6_address: str | None = None
 
-    def endpoint(self, api_version: str) -> EndpointConfig:
-        """docker-py's endpoint settings of this attachment (to create or connect a container)."""
+    def endpoint(self, api_version: str, links: list[tuple[str, str]] | None = None) -> EndpointConfig:
+        """docker-py's endpoint settings of this attachment (to create or connect a container); `links`: (container
+        name, alias) that this container alone resolves on this network (Compose's `links`)."""
         return EndpointConfig(api_version, aliases=self.aliases, ipv4_address=self.ipv4_address,
-                              ipv6_address=self.ipv6_address)
+                              ipv6_address=self.ipv6_address, links=links or None)
 
 
 def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:

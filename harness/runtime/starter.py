@@ -20,11 +20,13 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 from harness.engine_source import resolve_engine
-from harness.errors import DockerError, HarnessError, RemoteMount
+from harness.errors import DockerError, HarnessError, RemoteMount, ServiceFailed
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
+from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime import networks
@@ -219,7 +221,10 @@ class Starter:
         for volume in sorted(names):
             created[volume] = f"harness-{self.spec.name}-{volume}-{self.topology.run_id}"
             try:
-                self.topology.client.volumes.create(created[volume], labels=self.run_labels)
+                options = self.spec.volumes.get(volume)
+                self.topology.client.volumes.create(created[volume], labels=self.run_labels,
+                                                    driver=options.driver if options else None,
+                                                    driver_opts=options.driver_opts if options else None)
             except docker.errors.APIError as error:
                 raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
                                   operation="create volume") from None
@@ -274,6 +279,24 @@ class Starter:
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
+    def _from_services(self, name: str) -> dict[str, Any]:
+        """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`
+        ("ID[:ro|:rw]") of service `name`, from the running containers of the services they name (its dependencies:
+        started before it)."""
+        spec = self.spec.services[name]
+        volumes_from = []
+        for entry in spec.volumes_from:
+            other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+            volumes_from.append(self.topology[other].container.id + (f":{access}" if access else ""))
+        links = []
+        for link in spec.links:
+            other, _, alias = link.partition(":")
+            links.append((self.topology[other].container.name, alias or other))
+        mode: str | None = spec.network_mode
+        if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
+            mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
+        return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
+
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
         image = str(self._await(self.images[name]))
@@ -299,7 +322,8 @@ class Starter:
                 environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
-                publish_on=publish_address(), copies=copies, client=self.topology.client)
+                publish_on=publish_address(), copies=copies, client=self.topology.client,
+                **self._from_services(name))
             try:
                 container.start()
                 break
@@ -313,9 +337,10 @@ class Starter:
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
             self._remove_container(container_name)
             raise StartCancelled()
+        _post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, attached, host=service_host(),
-                          only_internal=not published and bool(spec.published()))
+        service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
+                          host=service_host(), only_internal=not published and bool(spec.published()))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:
             self.topology._add(service)
@@ -328,6 +353,23 @@ class Starter:
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
+
+
+def _post_start(name: str, spec: ServiceSpec, container: Container) -> None:
+    """Compose's `post_start` hooks, in order, once the container has started.
+
+    Raises:
+        ServiceFailed: a hook exited with a non-zero code (its output in the message).
+    """
+    for hook in spec.post_start:
+        command = ["/bin/sh", "-c", hook.command] if isinstance(hook.command, str) else hook.command
+        code, output = container.exec_run(command, user=hook.user or "", privileged=hook.privileged,
+                                          workdir=hook.working_dir, environment=hook.environment or None)
+        if code != 0:
+            text = output.decode(errors="replace").strip()[-500:]
+            raise ServiceFailed(f"service '{name}': its post_start hook {command!r} exited with {code}"
+                                + (f":\n{text}" if text else ""),
+                                hint="Docker Compose fails the start too; fix the hook or the image.")
 
 
 def _start_hint(error: docker.errors.APIError) -> str:

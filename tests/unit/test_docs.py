@@ -268,3 +268,19 @@ def test_the_hook_fills_every_marker_and_refuses_an_unknown_one():
     assert "<!-- reference:" not in rendered and "| **130** |" in rendered
     with pytest.raises(KeyError):
         reference.on_page_markdown("<!-- reference: nothing -->", None, None, None)
+
+
+def test_the_compose_guide_has_every_key_of_the_compose_tables():
+    from harness.model.compose_keys import HONOURED, IGNORED, REFUSED, kinds
+
+    page = reference.on_page_markdown((ROOT / "docs" / "guides" / "compose.md").read_text(), None, None, None)
+    assert "<!-- reference:" not in page
+    for kind in kinds():
+        for key in HONOURED[kind]:
+            assert f"| `{key}` | honoured |" in page, (kind, key)
+        for key in IGNORED[kind]:
+            assert f"| `{key}` | ignored (a note) |" in page, (kind, key)
+        for key in REFUSED[kind]:
+            assert f"| `{key}` | **refused** |" in page, (kind, key)
+    assert ("| `external` | **refused** | a run's volumes are its own, created and removed with it (by "
+            "construction). Docker Compose: mounts the existing volume, with its data |") in page

@@ -135,7 +135,7 @@ def test_build_is_cached_on_the_next_start(example: Topology, docker_client) -> 
 def test_compose_file_starts_the_same_way(docker_client) -> None:  # noqa: ANN001
     spec = load_topology(TOPOLOGIES / "compose" / "docker-compose.yml")
     assert "docker-compose.yml:43: services.counter.restart: ignored for a test run (containers live only for the " \
-           "run)" in spec.notes
+           "run; a service that stops is reported, not restarted)" in spec.notes
     assert spec.services["counter"].depends_on == ["redis"]
     assert spec.services["redis"].probe is not None and spec.services["redis"].probe.command == ["redis-cli", "ping"]
     with Topology.start(spec) as topology:

@@ -304,7 +304,7 @@ def test_container_options(load_compose, tmp_path):
             cap_add: [NET_ADMIN]
             cap_drop: [ALL]
             privileged: true
-            extra_hosts: ["db.local:10.0.0.1", "api.local=10.0.0.2"]
+            extra_hosts: ["db.local:10.0.0.1", "api.local=10.0.0.2", "many=10.0.0.3", "many=10.0.0.4", "v6=::1"]
             hostname: app1
             shm_size: 64m
             ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
@@ -316,7 +316,8 @@ def test_container_options(load_compose, tmp_path):
     assert (service.working_dir, service.user, service.init, service.privileged) == ("/srv", "1000:1000", True, True)
     assert service.tmpfs == ["/run", "/tmp:size=64m"]
     assert (service.cap_add, service.cap_drop) == (["NET_ADMIN"], ["ALL"])
-    assert service.extra_hosts == {"db.local": "10.0.0.1", "api.local": "10.0.0.2"}
+    assert service.extra_hosts == {"db.local": "10.0.0.1", "api.local": "10.0.0.2", "many": ["10.0.0.3", "10.0.0.4"],
+                                   "v6": "::1"}
     assert (service.hostname, service.shm_size, service.stop_signal) == ("app1", 64 * 1024 * 1024, "SIGINT")
     assert service.ulimits == {"nofile": Ulimit(soft=1024, hard=2048), "nproc": 512}
     assert service.sysctls == {"net.core.somaxconn": "1024"}
@@ -705,30 +706,45 @@ def test_each_ignored_key_is_one_note_with_file_line_and_key(load):
             restart: always
             stdin_open: true
             logging: {driver: json-file}
-            deploy: {replicas: 1}
+            deploy: {replicas: 1, placement: {constraints: ["node.role==manager"]}}
     """, COMPOSE)
     assert spec.notes == [
-        "docker-compose.yml:7: services.db.deploy: ignored for a test run (one container per service)",
-        "docker-compose.yml:6: services.db.logging: ignored for a test run (logs are read through the Docker API)",
-        "docker-compose.yml:4: services.db.restart: ignored for a test run (containers live only for the run)",
+        "docker-compose.yml:7: services.db.deploy.placement: ignored for a test run (a swarm setting: Docker "
+        "Compose ignores it too when it starts containers)",
+        "docker-compose.yml:6: services.db.logging: ignored for a test run (logs are read through the Docker API, "
+        "from the engine's default log driver)",
+        "docker-compose.yml:4: services.db.restart: ignored for a test run (containers live only for the run; a "
+        "service that stops is reported, not restarted)",
         "docker-compose.yml:5: services.db.stdin_open: ignored for a test run (no terminal is attached)",
     ]
 
 
-@pytest.mark.parametrize(("key", "value"), [("network_mode", "host"), ("devices", "['/dev/null:/dev/x']"),
-                                            ("pid", "host")])
-def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value):
+TAIL = "(in {file}); remove it or move it to an override file that the test run does not use"
+
+
+@pytest.mark.parametrize(("key", "value", "why"), [
+    ("links", "[db]", None),
+    ("external_links", "[other:db]", "a run only reaches its own containers (by construction); Docker Compose: "
+                                     "links a container started outside the project"),
+    ("scale", "2", None),
+])
+def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
     message = compose_error(f"""
         services:
           db:
             image: x
             {key}: {value}
     """)
-    assert message == (
-        f"docker-compose.yml:4: services.db.{key}: compose key '{key}' changes how the container runs and "
-        f"pytest-topology cannot honour it (in {tmp_path / COMPOSE}); remove it or move it to an override file that "
-        "the test run does not use"
-    )
+    tail = TAIL.format(file=tmp_path / COMPOSE)
+    if key == "links":  # a link to a service that is not there: Compose's own message
+        assert "undefined service" in message or "db" in message
+    elif why is None:
+        assert message == ("docker-compose.yml:4: services.db.scale: scale 2: a test run starts one container per "
+                           "service (by construction: a service is one base URL); Docker Compose: starts that many "
+                           f"containers {tail}")
+    else:
+        assert message == (f"docker-compose.yml:4: services.db.{key}: compose key '{key}' cannot be honoured by a "
+                           f"test run: {why} {tail}")
 
 
 def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(compose_error, tmp_path):
@@ -737,21 +753,162 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
           db:
             image: x
             network_mode: host
-            pid: host
+            volumes_from: ["container:legacy"]
+            volumes: ["old:/data"]
           web:
             image: x
-            devices: ['/dev/null:/dev/x']
+            deploy: {replicas: 3}
             ports: ["8000/sctp"]
+        volumes:
+          old: {external: true}
     """)
-    refused = "changes how the container runs and pytest-topology cannot honour it"
-    assert message.splitlines() == [
-        f"docker-compose.yml:4: services.db.network_mode: compose key 'network_mode' {refused}",
-        f"docker-compose.yml:5: services.db.pid: compose key 'pid' {refused}",
-        f"docker-compose.yml:8: services.web.devices: compose key 'devices' {refused}",
-        "docker-compose.yml:9: services.web.ports[0]: port protocol 'sctp' is not supported (tcp or udp)",
-        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
-        "override file that the test run does not use)",
+    assert [line.split(": ")[:2] for line in message.splitlines()[:-1]] == [
+        ["docker-compose.yml:4", "services.db.network_mode"],
+        ["docker-compose.yml:5", "services.db.volumes_from"],
+        ["docker-compose.yml:9", "services.web.deploy.replicas"],
+        ["docker-compose.yml:10", "services.web.ports[0]"],
+        ["docker-compose.yml:12", "volumes.old.external"],
     ]
+    assert "deploy.replicas 3: a test run starts one container per service" in message
+    assert ("volume key 'external' cannot be honoured by a test run: a run's volumes are its own, created and "
+            "removed with it (by construction); Docker Compose: mounts the existing volume, with its data") in message
+    assert message.splitlines()[-1] == (
+        f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        "override file that the test run does not use)")
+
+
+@pytest.mark.parametrize(("mode", "why"), [
+    ("host", "network_mode host cannot be honoured by a test run: the harness publishes each port on a free port of "
+             "127.0.0.1 and services reach each other by name on the run's network (by construction); Docker "
+             "Compose: the container uses the machine's network and its ports are the machine's"),
+    ("container:legacy", "network_mode container:legacy: a run only joins its own containers (by construction); "
+                         "Docker Compose: the container joins that container's network namespace"),
+])
+def test_a_network_mode_a_run_cannot_have_says_what_compose_does(compose_error, tmp_path, mode, why):
+    assert compose_error(f"""
+        services:
+          db:
+            image: x
+            network_mode: "{mode}"
+    """) == f"docker-compose.yml:4: services.db.network_mode: {why} {TAIL.format(file=tmp_path / COMPOSE)}"
+
+
+def test_network_mode_none_and_of_a_service_of_the_run(load, compose_error):
+    spec = load("""
+        services:
+          db:
+            image: x
+            ports: ["6379"]
+          sidecar:
+            image: x
+            network_mode: "service:db"
+          alone:
+            image: x
+            network_mode: none
+    """, COMPOSE)
+    assert (spec.services["sidecar"].network_mode, spec.services["sidecar"].depends_on) == ("service:db", ["db"])
+    assert spec.services["alone"].network_mode == "none"
+    assert "publishes no ports of its own" in compose_error("""
+        services:
+          alone:
+            image: x
+            network_mode: none
+            ports: ["8000"]
+    """)
+
+
+def test_links_and_volumes_from_name_services_the_run_starts_first(load, compose_error):
+    spec = load("""
+        services:
+          db:
+            image: x
+          app:
+            image: x
+            links: ["db:database", db]
+            volumes_from: ["db:ro"]
+    """, COMPOSE)
+    app = spec.services["app"]
+    assert (app.links, app.volumes_from, app.depends_on) == (["db:database", "db"], ["db"], ["db"])
+    assert spec.notes == ["docker-compose.yml:7: services.app.volumes_from: ':ro' and ':rw' are not applied, as "
+                          "Docker Compose does not apply them (it mounts the volumes as the other service has them)"]
+    assert compose_error("""
+        services:
+          app:
+            image: x
+            volumes_from: ["container:legacy"]
+    """).startswith("docker-compose.yml:4: services.app.volumes_from: volumes_from container:legacy: a run only "
+                    "mounts from its own containers (by construction)")
+
+
+def test_links_and_volumes_from_of_a_topology_file_are_dependencies(load_error):
+    assert load_error("""
+        services:
+          db:
+            image: x
+          app:
+            image: x
+            links: ["db:database"]
+            volumes_from: ["db:ro"]
+    """, "topology.yaml").splitlines() == [
+        "topology.yaml:6: services.app.links[0]: 'db' is not in depends_on of 'app' (links names services it "
+        "depends on, which are started first)",
+        "topology.yaml:7: services.app.volumes_from[0]: 'db' is not in depends_on of 'app' (volumes_from names "
+        "services it depends on, which are started first)"]
+
+
+def test_a_volume_driver_and_its_options_reach_the_model(load):
+    spec = load("""
+        services:
+          db:
+            image: x
+            volumes: ["scratch:/scratch", "plain:/plain"]
+        volumes:
+          scratch:
+            driver: local
+            driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
+          plain:
+    """, COMPOSE)
+    assert {name: v.model_dump() for name, v in spec.volumes.items()} == {
+        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
+    assert spec.notes == []
+
+
+def test_host_keys_and_deploy_resources_reach_the_model_as_compose_gives_them(load):
+    spec = load("""
+        services:
+          db:
+            image: postgres:16
+            dns: 10.0.0.2
+            dns_search: example.com
+            dns_opt: [ndots:2]
+            security_opt: [no-new-privileges:true]
+            read_only: true
+            group_add: [audio, "1234"]
+            devices: ["/dev/null:/dev/xnull:r"]
+            domainname: example.org
+            memswap_limit: 512m
+            mem_swappiness: 10
+            cpu_shares: 512
+            cpuset: "0"
+            oom_score_adj: 100
+            blkio_config: {weight: 300, device_read_bps: [{path: /dev/sda, rate: 12mb}]}
+            gpus: [{driver: nvidia, count: 1}]
+            deploy:
+              resources:
+                limits: {cpus: "0.5", memory: 256m, pids: 100}
+                reservations: {memory: 128m, cpus: "0.1"}
+    """, COMPOSE)
+    db = spec.services["db"]
+    assert (db.dns, db.dns_search, db.dns_opt) == (["10.0.0.2"], ["example.com"], ["ndots:2"])
+    assert (db.security_opt, db.read_only, db.group_add) == (["no-new-privileges:true"], True, ["audio", "1234"])
+    assert (db.devices, db.domainname) == (["/dev/null:/dev/xnull:r"], "example.org")
+    assert (db.mem_limit, db.memswap_limit, db.mem_reservation, db.mem_swappiness) == (
+        256 * 2**20, 512 * 2**20, 128 * 2**20, 10)
+    assert (db.cpus, db.pids_limit, db.cpu_shares, db.cpuset, db.oom_score_adj) == (0.5, 100, 512, "0", 100)
+    assert db.blkio_config is not None and db.blkio_config.weight == 300
+    assert [(r.path, r.rate) for r in db.blkio_config.device_read_bps] == [("/dev/sda", 12 * 2**20)]
+    assert [(r.driver, r.count, r.capabilities) for r in db.device_requests] == [("nvidia", 1, ["gpu"])]
+    assert spec.notes == []
 
 
 def test_secrets_and_configs_are_mounted_or_written_where_compose_puts_them(load_compose, tmp_path, monkeypatch):

@@ -17,6 +17,10 @@ SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, job, ready, "
     "healthcheck, timeout, aliases, networks, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "domainname, links, network_mode, post_start, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, devices, device_cgroup_rules, "
+    "device_requests, runtime, ipc, pid, uts, cgroup, userns_mode, cgroup_parent, isolation, mac_address, storage_opt, "
+    "blkio_config, mem_limit, memswap_limit, mem_reservation, mem_swappiness, oom_kill_disable, oom_score_adj, cpus, "
+    "cpu_shares, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime, cpu_count, cpu_percent, cpuset, pids_limit, "
     "shm_size, ulimits, sysctls, stop_signal, labels, platform, openapi, auth, fuzz, consumes, pact_name"
 )
 EXAMPLE = Path(__file__).parent.parents[1] / "topologies" / "example.yaml"
@@ -319,7 +323,7 @@ def test_unknown_top_level_key_is_reported_with_the_missing_services(load_error)
     """)
     assert message == (
         "topology.yaml:1: required key 'services' is missing\n"
-        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, networks, contracts, image_substitutes"
+        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, networks, contracts, volumes, image_substitutes"
     )
 
 
@@ -694,4 +698,4 @@ def test_top_level_file_key_is_unknown(load_error):
           a:
             image: x
     """)
-    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, image_substitutes"
+    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, volumes, image_substitutes"

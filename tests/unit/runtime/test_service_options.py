@@ -61,7 +61,7 @@ def test_every_container_option(load, tmp_path):
     assert (options["entrypoint"], options["working_dir"], options["user"], options["init"]) == (
         ["/bin/sh", "-c"], "/srv", "app", True)
     assert (options["cap_add"], options["cap_drop"], options["extra_hosts"]) == (
-        ["NET_ADMIN"], ["ALL"], {"billing.local": "10.0.0.1"})
+        ["NET_ADMIN"], ["ALL"], ["billing.local:10.0.0.1"])
     assert (options["sysctls"], options["shm_size"], options["stop_signal"], options["platform"]) == (
         {"net.core.somaxconn": "512"}, "64m", "SIGINT", "linux/amd64")
     assert app.ulimits == {"nofile": Ulimit(soft=10, hard=20), "nproc": 30}
@@ -126,3 +126,63 @@ def test_an_exec_result_unpacks_as_code_and_output() -> None:
 
     code, output = ExecResult(0, "PONG\n")
     assert (code, output) == (0, "PONG\n")
+
+
+def test_host_keys_become_the_docker_py_arguments_compose_sets(load):
+    """Each Compose host key as docker-py's create argument (the HostConfig field Compose sets): cpus as NanoCpus,
+    cpuset as CpusetCpus, ipc/pid/uts/cgroup as their modes, blkio entries as the API's {Path, Rate}."""
+    app = load("""
+        services:
+          app:
+            image: x
+            domainname: example.org
+            dns: [10.0.0.2]
+            dns_search: [example.com]
+            dns_opt: ["ndots:2"]
+            security_opt: ["no-new-privileges:true"]
+            read_only: true
+            group_add: ["audio"]
+            devices: ["/dev/null:/dev/xnull:r"]
+            device_cgroup_rules: ["c 1:3 mr"]
+            device_requests: [{driver: nvidia, count: -1, capabilities: [gpu]}]
+            runtime: runc
+            ipc: shareable
+            pid: host
+            uts: host
+            cgroup: private
+            userns_mode: host
+            cgroup_parent: tests
+            mac_address: "02:42:ac:11:65:43"
+            storage_opt: {size: 1G}
+            blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}],
+                           device_read_bps: [{path: /dev/sda, rate: 1048576}]}
+            mem_limit: 268435456
+            memswap_limit: 536870912
+            mem_reservation: 134217728
+            mem_swappiness: 10
+            oom_kill_disable: true
+            oom_score_adj: 100
+            cpus: 0.5
+            cpu_shares: 512
+            cpu_period: 100000
+            cpu_quota: 50000
+            cpuset: "0"
+            pids_limit: 100
+    """).services["app"]
+    options = _options(app, [], {})
+    requests = options.pop("device_requests")
+    assert [(r["Driver"], r["Count"], r["Capabilities"]) for r in requests] == [("nvidia", -1, [["gpu"]])]
+    assert options == {
+        "labels": {}, "mounts": [], "privileged": False, "domainname": "example.org", "dns": ["10.0.0.2"],
+        "dns_search": ["example.com"], "dns_opt": ["ndots:2"], "security_opt": ["no-new-privileges:true"],
+        "read_only": True, "group_add": ["audio"], "devices": ["/dev/null:/dev/xnull:r"],
+        "device_cgroup_rules": ["c 1:3 mr"], "runtime": "runc", "ipc_mode": "shareable", "pid_mode": "host",
+        "uts_mode": "host", "cgroupns": "private", "userns_mode": "host", "cgroup_parent": "tests",
+        "mac_address": "02:42:ac:11:65:43", "storage_opt": {"size": "1G"}, "blkio_weight": 300,
+        "blkio_weight_device": [{"Path": "/dev/sda", "Weight": 400}],
+        "device_read_bps": [{"Path": "/dev/sda", "Rate": 1048576}], "mem_limit": 268435456,
+        "memswap_limit": 536870912, "mem_reservation": 134217728, "mem_swappiness": 10, "oom_kill_disable": True,
+        "oom_score_adj": 100, "nano_cpus": 500_000_000, "cpu_shares": 512, "cpu_period": 100000,
+        "cpu_quota": 50000, "cpuset_cpus": "0", "pids_limit": 100,
+    }
+    assert {"mem_limit", "cpus", "pids_limit", "dns"} <= set(app.container_settings())  # a change replaces it

@@ -1,0 +1,147 @@
+"""Every key of the Compose specification, by where it is (a service, its `deploy:`, a top-level network, volume,
+secret or config, the file itself), in one of three tables:
+
+- HONOURED: given to Docker as Docker Compose gives it (the same create/start option), or resolved by Compose's
+  `config` before the harness reads the file;
+- IGNORED: no effect on what a test sees; one note per key and run, with the reason;
+- REFUSED: what a test run cannot do as Compose does it; one error names every such key of a file, with Compose's
+  behaviour beside the reason.
+
+tests/unit/model/test_compose_keys.py reads a copy of the specification's key list and fails on a key missing here.
+"""
+
+from __future__ import annotations
+
+RESOLVED = "resolved by Docker Compose (`config`) before the harness reads the file"
+PER_RUN_NETWORK = "each run names its own networks (services reach each other by service name and aliases)"
+SWARM = "a swarm setting: Docker Compose ignores it too when it starts containers"
+
+HONOURED: dict[str, dict[str, str]] = {
+    "service": {
+        "image": "the image", "build": "built as Compose builds it (context, dockerfile, args, target)",
+        "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
+        "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
+        "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
+        "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs",
+        "cap_add": "HostConfig.CapAdd", "cap_drop": "HostConfig.CapDrop", "privileged": "HostConfig.Privileged",
+        "extra_hosts": "HostConfig.ExtraHosts", "hostname": "Hostname", "domainname": "Domainname",
+        "shm_size": "HostConfig.ShmSize", "ulimits": "HostConfig.Ulimits", "sysctls": "HostConfig.Sysctls",
+        "stop_signal": "StopSignal", "platform": "the image's platform", "healthcheck": "Healthcheck, and the "
+        "readiness probe", "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
+        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses and priority; a "
+        "file without `networks:` keeps one private network per run", "depends_on": "the start order "
+        "and conditions", "container_name": "an alias on the run's network (the container's name is the run's)",
+        "secrets": "bind-mounted or copied in, as Compose does", "configs": "bind-mounted or copied in, as Compose "
+        "does", "dns": "HostConfig.Dns", "dns_search": "HostConfig.DnsSearch", "dns_opt": "HostConfig.DnsOptions",
+        "security_opt": "HostConfig.SecurityOpt", "read_only": "HostConfig.ReadonlyRootfs",
+        "group_add": "HostConfig.GroupAdd", "devices": "HostConfig.Devices",
+        "device_cgroup_rules": "HostConfig.DeviceCgroupRules", "gpus": "HostConfig.DeviceRequests",
+        "runtime": "HostConfig.Runtime", "ipc": "HostConfig.IpcMode", "pid": "HostConfig.PidMode",
+        "uts": "HostConfig.UTSMode", "cgroup": "HostConfig.CgroupnsMode", "userns_mode": "HostConfig.UsernsMode",
+        "cgroup_parent": "HostConfig.CgroupParent", "isolation": "HostConfig.Isolation",
+        "mac_address": "MacAddress", "storage_opt": "HostConfig.StorageOpt",
+        "blkio_config": "HostConfig.BlkioWeight, BlkioWeightDevice, BlkioDevice{Read,Write}{Bps,IOps}",
+        "mem_limit": "HostConfig.Memory", "memswap_limit": "HostConfig.MemorySwap",
+        "mem_reservation": "HostConfig.MemoryReservation", "mem_swappiness": "HostConfig.MemorySwappiness",
+        "oom_kill_disable": "HostConfig.OomKillDisable", "oom_score_adj": "HostConfig.OomScoreAdj",
+        "cpus": "HostConfig.NanoCpus", "cpu_shares": "HostConfig.CpuShares", "cpu_period": "HostConfig.CpuPeriod",
+        "cpu_quota": "HostConfig.CpuQuota", "cpu_rt_period": "HostConfig.CpuRealtimePeriod",
+        "cpu_rt_runtime": "HostConfig.CpuRealtimeRuntime", "cpu_count": "HostConfig.CpuCount",
+        "cpu_percent": "HostConfig.CpuPercent", "cpuset": "HostConfig.CpusetCpus",
+        "pids_limit": "HostConfig.PidsLimit", "deploy": "its resources (see deploy's keys)",
+        "links": "an alias of the linked service for this container only (its network endpoint's links)",
+        "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
+        "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
+                        "another network are refused (each with Compose's behaviour)",
+        "post_start": "each hook run in the container after it starts (as `docker exec`), before readiness",
+        "scale": "1: one container (any other number is refused)",
+    },
+    "deploy": {
+        "resources": "limits.cpus -> NanoCpus, limits.memory -> Memory, limits.pids -> PidsLimit, "
+                     "reservations.memory -> MemoryReservation, reservations.devices -> DeviceRequests (as Compose; "
+                     "reservations.cpus and generic_resources are not Docker settings, Compose drops them too)",
+        "replicas": "1: one container (any other number is refused)",
+    },
+    "network": {"driver": "bridge (another driver is refused: a run's networks are bridge networks of one engine)",
+                "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
+                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range "
+                "(Docker's default driver only)", "labels": "Labels, beside the harness's own",
+                "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
+    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name)",
+               "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options"},
+    "secret": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
+               "name": "no effect on a file mounted or copied in (Compose's neither)"},
+    "config": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
+               "name": "no effect on a file mounted or copied in (Compose's neither)"},
+    "file": {"name": "the topology's name", "services": "the services",
+             "networks": "one Docker network per network and run, removed with it (external ones used as they are)",
+             "volumes": "created per run, removed with it",
+             "secrets": "the secrets' sources", "configs": "the configs' sources", "include": RESOLVED,
+             "version": "obsolete: Docker Compose ignores it"},
+}
+
+IGNORED: dict[str, dict[str, str]] = {
+    "service": {
+        "restart": "containers live only for the run; a service that stops is reported, not restarted",
+        "logging": "logs are read through the Docker API, from the engine's default log driver",
+        "stdin_open": "no terminal is attached", "tty": "no terminal is attached",
+        "attach": "only decides whose logs `docker compose up` prints", "develop": "only read by `docker compose "
+        "watch`", "pull_policy": "images are used when present, else pulled once",
+        "stop_grace_period": "containers are removed at once at teardown (force), Compose stops them first",
+        "annotations": "OCI runtime annotations, read by runtime hooks only (docker-py has no argument for them)",
+        "credential_spec": "Windows containers' gMSA credentials only",
+    },
+    "deploy": {key: SWARM for key in ("mode", "placement", "update_config", "rollback_config", "endpoint_mode",
+                                      "labels")} | {
+        "restart_policy": "containers live only for the run; a service that stops is reported, not restarted"},
+    "network": {"name": PER_RUN_NETWORK, "attachable": "lets swarm services join; a run's networks are bridge "
+                "networks of one engine", "enable_ipv4": "IPv4 is on, as Docker's default (engines before API 1.47 "
+                "cannot turn it off)"},
+    "volume": {"labels": "a run's volumes carry the harness's labels (cleanup finds them by those)"},
+    "secret": {key: SWARM for key in ("driver", "driver_opts", "template_driver", "labels")},
+    "config": {key: SWARM for key in ("template_driver", "labels")},
+    "file": {},
+}
+
+# key -> (why a test run cannot, what Docker Compose does)
+REFUSED: dict[str, dict[str, tuple[str, str]]] = {
+    "service": {
+        "external_links": ("a run only reaches its own containers (by construction)",
+                           "links a container started outside the project"),
+        "pre_stop": ("not supported yet", "runs the command in the container before it stops it"),
+        "provider": ("a provider plugin runs outside Docker (by construction)",
+                     "runs the provider's binary instead of a container"),
+        "models": ("no Docker Model Runner on a test run's engine (by construction)",
+                   "asks Docker Model Runner for the model"),
+        "use_api_socket": ("a test's container is not given the engine's socket and credentials (by construction)",
+                           "mounts the Docker socket and the user's registry credentials"),
+    },
+    "deploy": {},
+    "network": {},
+    "volume": {
+        "external": ("a run's volumes are its own, created and removed with it (by construction)",
+                     "mounts the existing volume, with its data"),
+    },
+    "secret": {"external": ("Docker Compose does not start a service with one either (only swarm services have "
+                            "them)", "refuses it: unsupported external secret")},
+    "config": {"external": ("Docker Compose does not start a service with one either (only swarm services have "
+                            "them)", "refuses it: unsupported external config")},
+    "file": {"models": ("no Docker Model Runner on a test run's engine (by construction)",
+                        "asks Docker Model Runner for the models")},
+}
+
+
+def kinds() -> list[str]:
+    """Where keys are: service, deploy, network, volume, secret, config, file."""
+    return list(HONOURED)
+
+
+def known(kind: str) -> set[str]:
+    """Every key of `kind` in one of the three tables."""
+    return set(HONOURED[kind]) | set(IGNORED[kind]) | set(REFUSED[kind])
+
+
+def refusal(kind: str, key: str) -> str:
+    """The message for a refused key: why, then what Docker Compose does."""
+    why, compose = REFUSED[kind][key]
+    return f"{why}; Docker Compose: {compose}"
