@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import (
     BaseModel,
     Field,
-    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationInfo,
     field_validator,
@@ -17,6 +16,9 @@ from pydantic import (
 )
 
 from harness.model.service import ServiceNetwork, ServiceSpec, _Strict
+
+if TYPE_CHECKING:
+    from pydantic import ModelWrapValidatorHandler  # pydantic >= 2.10 exports it; the floor (2.6) does not
 
 
 class ExcludedPact(_Strict):
