@@ -272,7 +272,7 @@ def test_pact_verify_without_a_topology_or_pacts_without_pact_verify_is_a_usage_
     assert "--pact-verify needs a topology to verify the pacts against" in result.stderr.str()
     result = pytester.runpytest_subprocess("--pacts", "contracts")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--pacts contracts names the folder --pact-verify verifies, and --pact-verify is not given" in (
+    assert "--pacts contracts names the folder --pact-verify verifies and --pact-drift checks, and neither is given" in (
         result.stderr.str())
 
 
