@@ -65,7 +65,10 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
     if options.junit:
         write_pact_junit(run.results, options.junit, options.topology.files[0])
-    out.file.flush()
+    try:
+        out.file.flush()  # the matrix before the summary on stderr
+    except BrokenPipeError:
+        out.on_broken_pipe()
     print_summary(run.results, err)
     return exit_code(run.results)
 
