@@ -39,6 +39,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
 
         raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
                           f"{folder / 'report.html'}")
+    _check_outputs(options, junit=options.junit, page=page, folder=None if page is not None else report)
     recorder = _recorder(options, page)
     spec = load(options, err)
     # every problem of the files, at once, before anything starts
@@ -84,6 +85,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.topology import Topology
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
+    _check_outputs(options, junit=options.junit, page=options.topology_report)
     recorder = _recorder(options, _page_option(options.topology_report), rerun)
     spec = load(options, err)
     # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
@@ -121,6 +123,7 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
     from harness.report.drift import print_result, summary, write_drift_junit
 
+    _check_outputs(options, junit=options.junit, page=options.topology_report)
     recorder = _recorder(options, _page_option(options.topology_report))
     spec = load(options, err)
     run = DriftRun(spec, DriftOptions(options.pacts, options.provider), fetch=running_fetcher(spec))
@@ -134,6 +137,20 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     if any(r.verdict == ERROR for r in results):
         return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
     return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+
+
+def _check_outputs(options: ResolvedOptions, *, junit: Path | None, page: Path | None,
+                   folder: Path | None = None) -> None:
+    """The files the run will write can be written (OptionError, exit 2, before anything starts)."""
+    from harness.options.outputs import check_output_file, check_output_folder
+
+    if junit is not None:
+        check_output_file(junit, options.flag("junit"))
+    if page is not None:  # --report: the page of fuzz and drift (topology_report), of verify (verify_report)
+        check_output_file(page, options.flag("topology_report" if "topology_report" in options.values
+                                             else "verify_report"))
+    if folder is not None and "verify_report" in options.given:
+        check_output_folder(folder, options.flag("verify_report"))
 
 
 def _is_page(path: Path | None) -> bool:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.options.outputs import html_file
+
 CLI, PYTEST = "cli", "pytest"  # the two front-ends
 # the naming rule: a feature's pytest flags start with its prefix, which its own `harness` command drops
 PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-"}
@@ -197,7 +199,7 @@ OPTIONS: tuple[Option, ...] = (
            commands=("verify", "fuzz", "drift")),
     Option("topology_report", "report", "write the run's report page (one self-contained HTML file: the topology, "
            "contracts, fuzzing, failures) to FILE.html", kind=Path, metavar="FILE.html", cli=("--report",),
-           commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report"),
+           commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report", validate=html_file),
     Option("verify_report", "report", "a folder for contract-matrix.json and .html; or FILE.html: the run's report "
            "page, with the matrix files beside it", kind=Path, default=Path("reports"), metavar="PATH",
            cli=("--report",), commands=("verify",)),

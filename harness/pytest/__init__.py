@@ -69,7 +69,21 @@ def pytest_configure(config: pytest.Config) -> None:
         if file is None:
             raise pytest.UsageError("--topology-report (ini topology_report) needs a topology: run pytest with "
                                     "--topology FILE (or set the ini key `topology`)")
+        _check_report_file(config, report)
         config.pluginmanager.register(page_plugin.ReportPage(config, report), "harness-report-page")
+
+
+def _check_report_file(config: pytest.Config, report: Path) -> None:
+    """The report page can be written, checked before anything starts, as `harness fuzz/drift --report` checks it."""
+    from harness.errors import OptionError
+    from harness.options.outputs import check_output_file
+
+    options = resolved(config)
+    flag = options.flag("topology_report") if "topology_report" in options.given else "ini topology_report"
+    try:
+        check_output_file(report, flag)
+    except OptionError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _require_extras(config: pytest.Config) -> None:
