@@ -4,6 +4,8 @@ code."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
     from harness.report.fuzz import Rerun
     from harness.report.page import RunRecorder
-    from harness.runtime.topology import Progress
+    from harness.runtime.topology import Progress, Topology
 
 
 def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
@@ -29,7 +31,6 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_folder, write_matrix
-    from harness.runtime.topology import Topology
 
     report = options.verify_report
     page = report if _is_page(report) else None
@@ -52,7 +53,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
             run.run(None)
         else:
-            with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+            with _started(options, spec, "pact verification", _progress(recorder, ProgressPrinter(err)),
+                          err) as topology:
                 run.run(topology)
                 # the matrix's drift column: static; a document the service serves comes from this running topology
                 drift = drift_column(topology, run.selection) if installed(CONTRACTS_DRIFT[1]) else []
@@ -82,7 +84,6 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import Rerun, print_result, run_headline, write_fuzz_junit
-    from harness.runtime.topology import Topology
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
     _check_outputs(options, junit=options.junit, page=options.topology_report)
@@ -91,7 +92,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
     run = FuzzRun(spec, options.fuzz_options(), options.fuzz_service, options.flags("fuzz"))
     run.prepare()  # while the topology starts
-    with Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print) as topology:
+    with _started(options, spec, "fuzz", _progress(recorder, ProgressPrinter(err)), err) as topology:
         assert run.options.seed is not None
         err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
                   highlight=False, soft_wrap=True)
@@ -104,6 +105,26 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
         write_fuzz_junit(results, options.junit, options.topology.files[0], rerun)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results)
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+
+
+@contextmanager
+def _started(options: ResolvedOptions, spec: TopologySpec, suite: str, progress: Progress, err: Console
+             ) -> Iterator[Topology]:
+    """The running topology of the run (Topology.reused_or_started); when it does not start, or no engine answers,
+    --junit still gets its file: one errored case `topology NAME`, as pytest's --junitxml has it."""
+    from harness.errors import HarnessError
+    from harness.runtime.topology import Topology
+
+    with ExitStack() as stack:
+        try:
+            topology = stack.enter_context(Topology.reused_or_started(spec, progress, say=err.print))
+        except HarnessError as error:
+            if options.junit:
+                from harness.report.junit import write_start_failure_junit
+
+                write_start_failure_junit(options.junit, suite, options.topology.files[0], spec.name, error)
+            raise
+        yield topology
 
 
 def _fuzz_command(options: ResolvedOptions) -> list[str]:
