@@ -144,7 +144,8 @@ OPTIONS: tuple[Option, ...] = (
            kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=TOPOLOGY_COMMANDS,
            pytest="--topology-env-file", ini="topology_env_file"),
     Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
-           "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; the command line's win over the ini's)",
+           "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; pytest: the command line's win over the "
+           "ini's)",
            repeatable=True, metavar="IMAGE=SUBSTITUTE", cli=("--image-substitute",), commands=TOPOLOGY_COMMANDS,
            pytest="--image-substitute", ini="image_substitutes", ini_type="linelist", ini_merged=True),
     # the pytest session
