@@ -60,3 +60,11 @@ def test_a_feature_that_would_check_nothing_is_a_usage_error(args: list[str], me
     result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.stderr.lines[0] == f"ERROR: {message}"
+
+
+def test_an_invalid_ini_value_names_its_key_and_file(pytester: pytest.Pytester) -> None:
+    ini = pytester.makeini("[pytest]\ntopology_reuse = maybe\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == f"ERROR: {ini}: ini topology_reuse: invalid truth value 'maybe'"
