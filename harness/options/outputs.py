@@ -3,6 +3,7 @@ run whose verdict could not be written must not run to its end first. The same c
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -32,23 +33,14 @@ def check_output_file(path: Path, flag: str) -> None:
 
 
 def check_output_folder(folder: Path, flag: str, given: Path | None = None) -> None:
-    """`folder` exists or can be made (it is made), and a file can be written in it. Raises OptionError."""
+    """A file can be written in `folder`, which exists or can be made (nothing is made here: a run stopped by bad
+    input leaves no folder behind). Raises OptionError."""
     shown = given if given is not None else folder
+    existing = next(part for part in [folder, *folder.parents] if part.exists() or part == part.parent)
+    if not existing.is_dir():
+        raise OptionError(f"{flag} {shown}: {existing} is a file, not a folder; give another path")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".harness-probe-"):
-            pass
-    except (FileExistsError, NotADirectoryError):
-        raise OptionError(f"{flag} {shown}: {_first_file(folder)} is a file, not a folder; give another path") \
-            from None
+        os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".harness-probe-"))  # what making the folder would need
     except OSError as error:
-        raise OptionError(f"{flag} {shown}: cannot write in {folder} ({error.strerror or error}); give a path "
+        raise OptionError(f"{flag} {shown}: cannot write in {existing} ({error.strerror or error}); give a path "
                           "in a folder you can write to") from None
-
-
-def _first_file(folder: Path) -> Path:
-    """The first part of `folder` that is an existing file (what keeps it from being made)."""
-    for part in reversed([folder, *folder.parents]):
-        if part.exists() and not part.is_dir():
-            return part
-    return folder

@@ -14,9 +14,9 @@ from tests.unit.pytest.test_front_end_rules import drift_project
 @pytest.mark.parametrize(("args", "message"), [
     (["drift", "--junit", "out"], "--junit out: that is a folder; give a file name, e.g. out/junit.xml"),
     (["verify", "--junit", "out"], "--junit out: that is a folder; give a file name, e.g. out/junit.xml"),
-    (["drift", "--junit", "/proc/nope/j.xml"], "--junit /proc/nope/j.xml: cannot write in /proc/nope (No such file "
+    (["drift", "--junit", "/proc/nope/j.xml"], "--junit /proc/nope/j.xml: cannot write in /proc (No such file "
                                                "or directory); give a path in a folder you can write to"),
-    (["fuzz", "--report", "/proc/nope/r.html"], "--report /proc/nope/r.html: cannot write in /proc/nope (No such "
+    (["fuzz", "--report", "/proc/nope/r.html"], "--report /proc/nope/r.html: cannot write in /proc (No such "
                                                 "file or directory); give a path in a folder you can write to"),
     (["verify", "--report", "afile"], "--report afile: afile is a file, not a folder; give another path"),
     (["verify", "--report", "afile/r.html"], "--report afile/r.html: afile is a file, not a folder; give another "
