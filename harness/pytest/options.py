@@ -54,7 +54,7 @@ def resolved(config: pytest.Config) -> ResolvedOptions:
                 raise ValueError(f"{config.inipath or 'the ini file'}: ini {option.ini}: {error}") from None
 
         try:
-            config.stash[_resolved] = resolve(PYTEST, given, ini=ini, ini_base=base)
+            config.stash[_resolved] = resolve(PYTEST, given, ini=ini, ini_base=base, ini_file=config.inipath)
         except OptionError as error:
             raise pytest.UsageError(str(error)) from None
     return config.stash[_resolved]

@@ -68,3 +68,12 @@ def test_an_invalid_ini_value_names_its_key_and_file(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.stderr.lines[0] == f"ERROR: {ini}: ini topology_reuse: invalid truth value 'maybe'"
+
+
+def test_an_invalid_ini_value_of_the_table_names_its_file(pytester: pytest.Pytester) -> None:
+    ini = pytester.makeini("[pytest]\ntopology_report = out/run.txt\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (f"ERROR: {ini}: ini topology_report: the report page is one HTML file; give a "
+                                      "name ending in .html, e.g. out/run.html, not 'out/run.txt'")
