@@ -1,8 +1,8 @@
 """`harness`: up / down / prune / ps / logs / graph / fault (topologies), verify / fuzz / drift (features).
 
-Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing), 2 bad input (topology file,
-pact file, options), 3 environment (Docker engine, image, build, a service that does not start), 4 internal error,
-130 interrupted. Modules: parser (generated from harness.options, the topology-file convention), topologies and
+Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing, a service that exits or never
+gets ready), 2 bad input (topology file, pact file, options), 3 environment (Docker engine, image, build), 4 internal
+error, 130 interrupted. Modules: parser (generated from harness.options, the topology-file convention), topologies and
 features (one function per command). The front-end only wires and prints through harness.report.
 """
 

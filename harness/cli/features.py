@@ -4,8 +4,8 @@ code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,6 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import pact_cases, print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_folder, write_matrix
-    from harness.runtime.topology import Topology
 
     report = options.verify_report
     page = report if _is_page(report) else None
@@ -44,6 +43,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
 
         raise OptionError(f"--report {page}: that name is the contract matrix's file; choose another, e.g. "
                           f"{folder / 'report.html'}")
+    _check_outputs(options, junit=options.junit, page=page, folder=None if page is not None else report)
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
@@ -56,9 +56,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
             run.run(None)
         else:
-            with ExitStack() as stack:
-                starting = Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)), say=err.print)
-                topology = _started(stack, starting, options, spec, out, "harness verify")
+            with _started(options, spec, "pact verification", _progress(recorder, ProgressPrinter(err)),
+                          err, out, "harness verify") as topology:
                 run.run(topology)
                 # the matrix's drift column: static; a document the service serves comes from this running topology
                 drift = drift_column(topology, run.selection) if installed(CONTRACTS_DRIFT[1]) else []
@@ -74,7 +73,10 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         write_pact_junit(run.results, options.junit, options.topology.files[0])
     _annotate(options, out, "harness verify", pact_cases(run.results, options.topology.files[0]), matrix=text,
               links=[folder / "contract-matrix.html", page, options.junit])
-    out.file.flush()
+    try:
+        out.file.flush()  # the matrix before the summary on stderr
+    except BrokenPipeError:
+        out.on_broken_pipe()
     print_summary(run.results, err)
     return exit_code(run.results)
 
@@ -87,17 +89,16 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import Rerun, baseline_text, fuzz_cases, print_result, run_headline, write_fuzz_junit
-    from harness.runtime.topology import Topology
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
+    _check_outputs(options, junit=options.junit, page=options.topology_report)
     recorder = _recorder(options, _page_option(options.topology_report), rerun)
     spec = _load(options, err, out, "harness fuzz")
     # fails early (exit 2): no service to fuzz, an auth hook that does not import, a misspelt check, ...
     run = FuzzRun(spec, options.fuzz_options(), options.fuzz_service, options.flags("fuzz"))
     run.prepare()  # while the topology starts
-    with ExitStack() as stack:
-        topology = _started(stack, Topology.reused_or_started(spec, _progress(recorder, ProgressPrinter(err)),
-                                                              say=err.print), options, spec, out, "harness fuzz")
+    with _started(options, spec, "fuzz", _progress(recorder, ProgressPrinter(err)), err, out,
+                  "harness fuzz") as topology:
         assert run.options.seed is not None
         err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
                   highlight=False, soft_wrap=True)
@@ -117,6 +118,30 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
 
 
+@contextmanager
+def _started(options: ResolvedOptions, spec: TopologySpec, suite: str, progress: Progress, err: Console,
+             out: Console, title: str) -> Iterator[Topology]:
+    """The running topology of the run (Topology.reused_or_started). When it does not start, or no engine answers,
+    --junit still gets its file (one errored case `topology NAME`, as pytest's --junitxml has it) and the failure is
+    annotated (--annotations) at the service it names in the topology file; then the error is raised."""
+    from harness.runtime.topology import Topology
+
+    with ExitStack() as stack:
+        try:
+            topology = stack.enter_context(Topology.reused_or_started(spec, progress, say=err.print))
+        except HarnessError as error:
+            if options.junit:
+                from harness.report.junit import write_start_failure_junit
+
+                write_start_failure_junit(options.junit, suite, options.topology.files[0], spec.name, error)
+            from harness.report.annotations import mark_annotated, start_annotation
+
+            _annotate(options, out, title, [], more=[start_annotation(error, spec)])
+            mark_annotated(error)
+            raise
+        yield topology
+
+
 def _fuzz_command(options: ResolvedOptions) -> list[str]:
     """`harness fuzz` with the options that decide the topology, as given: a rerun hint starts with it."""
     words = ["harness", "fuzz"]
@@ -134,6 +159,7 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
     from harness.report.drift import drift_cases, print_result, summary, write_drift_junit
 
+    _check_outputs(options, junit=options.junit, page=options.topology_report)
     recorder = _recorder(options, _page_option(options.topology_report))
     spec = _load(options, err, out, "harness drift")
     run = DriftRun(spec, DriftOptions(options.pacts, options.provider), fetch=running_fetcher(spec))
@@ -164,20 +190,6 @@ def _load(options: ResolvedOptions, err: Console, out: Console, title: str) -> T
         raise
 
 
-def _started(stack: ExitStack, starting: AbstractContextManager[Topology], options: ResolvedOptions,
-             spec: TopologySpec, out: Console, title: str) -> Topology:
-    """The topology `starting` gives, for the rest of `stack`; a start that fails is annotated (--annotations) at the
-    service it names in the topology file, then raised."""
-    try:
-        return stack.enter_context(starting)
-    except HarnessError as error:
-        from harness.report.annotations import mark_annotated, start_annotation
-
-        _annotate(options, out, title, [], more=[start_annotation(error, spec)])
-        mark_annotated(error)
-        raise
-
-
 def _annotate(options: ResolvedOptions, out: Console, title: str, cases: list[Case], *, matrix: str = "",
               links: list[Path | None] | None = None, more: list[Annotation] | None = None) -> None:
     """The run's CI annotations on stdout, and its step summary (--annotations; harness.report.annotations)."""
@@ -193,6 +205,20 @@ def _line_writer(out: Console) -> Callable[[str], None]:
     def write(line: str) -> None:  # as is: no markup, no wrapping, no emoji codes (`:x:`) replaced
         out.file.write(line + "\n")
     return write
+
+
+def _check_outputs(options: ResolvedOptions, *, junit: Path | None, page: Path | None,
+                   folder: Path | None = None) -> None:
+    """The files the run will write can be written (OptionError, exit 2, before anything starts)."""
+    from harness.options.outputs import check_output_file, check_output_folder
+
+    if junit is not None:
+        check_output_file(junit, options.flag("junit"))
+    if page is not None:  # --report: the page of fuzz and drift (topology_report), of verify (verify_report)
+        check_output_file(page, options.flag("topology_report" if "topology_report" in options.values
+                                             else "verify_report"))
+    if folder is not None and "verify_report" in options.given:
+        check_output_folder(folder, options.flag("verify_report"))
 
 
 def _is_page(path: Path | None) -> bool:

@@ -21,8 +21,9 @@ from harness.options.table import TOPOLOGY_COMMANDS
 
 CONVENTION = ("The topology file: --topology FILE (or -f FILE) on every command that reads one; repeat it for "
               "compose files merged by Compose (-f a.yml -f b.yml); a folder reads its compose file and override as "
-              "`docker compose` does. Exit codes: 0 passed, 1 failures found, 2 bad input, 3 environment (Docker, "
-              "images, a service that does not start), 4 internal error, 130 interrupted.")
+              "`docker compose` does. Exit codes: 0 passed, 1 failures found (also a service that exits or never gets "
+              "ready), 2 bad input, 3 environment (Docker engine, images, builds), 4 internal error, 130 "
+              "interrupted.")
 # commands whose bare arguments are the topology files in the older form (fault and logs: see `_bare_files`)
 BARE_FILES = ("up", "down", "graph", "verify", "fuzz", "drift")
 NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift")
@@ -45,7 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
         for option in options(CLI, command):
             _add(sub, option)
+    parser.add_argument("--version", action="version", version=f"harness (pytest-topology) {_version()}")
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (what a bug report names)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-topology")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _add(parser: argparse.ArgumentParser, option: Option) -> None:

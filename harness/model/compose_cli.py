@@ -171,6 +171,8 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
     is the project folder) as YAML output of `config` (which keeps `x-` keys of services), and its warnings.
     `on_error(first file, compose_message)` makes the error raised when Compose rejects the files."""
     files = [f.resolve() for f in ([files] if isinstance(files, Path) else files)]
+    # a relative --env-file is relative to the current folder, as Compose's (config runs in the project folder)
+    env_file = env_file.resolve() if env_file is not None else None
     for file in files:
         if not file.is_file():
             raise TopologyFileError(str(file), "no such compose file")

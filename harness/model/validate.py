@@ -300,6 +300,9 @@ def _describe(path: Path_, errors: list[Any], source: Source, model: type[BaseMo
         message = (f"Input should be {wanted}" if str(error["msg"]).startswith("Input should be ")
                    else str(error["msg"]))
         message, path = f"{message} (found {_found(error['input'], loc)})", loc
+        if kind == "string_too_short" and loc and loc[-1] == "reason":  # an exclusion's reason: for the next reader
+            message += ("; an exclusion needs a written reason of at least 10 characters that says why, e.g. "
+                        "'legacy kiosk, retired in Q3'")
     where = source.where(path)
     dotted = dotted_path(path)
     return where, f"{dotted}: {message}" if dotted else message

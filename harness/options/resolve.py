@@ -94,11 +94,12 @@ class ResolvedOptions:
 
 
 def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], Any] | None = None,
-            ini_base: Path | None = None, command: str | None = None) -> ResolvedOptions:
+            ini_base: Path | None = None, command: str | None = None, ini_file: Path | None = None
+            ) -> ResolvedOptions:
     """The options of `front_end` from what its parser gave (`given`: name -> the raw value, None or [] or False when
     not given), each parsed by its option; in pytest, `ini(option)` reads an option's ini value (paths in it are
-    relative to `ini_base`). `command`: the CLI command whose options these are. Raises OptionError listing every
-    invalid value: `--workers: a whole number of at least 1, not '0'`."""
+    relative to `ini_base`; an invalid one is named with `ini_file`). `command`: the CLI command whose options these
+    are. Raises OptionError listing every invalid value: `--workers: a whole number of at least 1, not '0'`."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     ini_substitutes: tuple[str, ...] = ()
@@ -113,7 +114,7 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
             value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \
                 option.parse(raw, where)
             if ini is not None and option.ini:
-                value = _with_ini(option, value, ini(option), ini_base)
+                value = _with_ini(option, value, ini(option), ini_base, ini_file)
         except ValueError as error:
             problems.append(str(error))
             continue
@@ -125,7 +126,7 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
     return ResolvedOptions(front_end, MappingProxyType(values), ini_substitutes, frozenset(named))
 
 
-def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None) -> Any:
+def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None, file: Path | None = None) -> Any:
     """A command-line value wins over the ini's (merged lists: the ini's then the command line's; the image
     substitutes' ini values are kept apart, see TopologyOptions)."""
     if option.name == "image_substitute":
@@ -134,7 +135,7 @@ def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None) -> 
         return [*(ini_value or []), *(value or [])]
     if value not in (None, [], False) or ini_value in (None, "", [], False):
         return value
-    where = f"ini {option.ini}"
+    where = f"{file}: ini {option.ini}" if file is not None else f"ini {option.ini}"  # the key, in its file
     if option.kind is bool:
         return bool(ini_value)
     if option.repeatable:

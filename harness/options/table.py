@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.options.outputs import html_file
+
 CLI, PYTEST = "cli", "pytest"  # the two front-ends
 # the naming rule: a feature's pytest flags start with its prefix, which its own `harness` command drops
 PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-"}
@@ -142,7 +144,8 @@ OPTIONS: tuple[Option, ...] = (
            kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=TOPOLOGY_COMMANDS,
            pytest="--topology-env-file", ini="topology_env_file"),
     Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
-           "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; the command line's win over the ini's)",
+           "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; pytest: the command line's win over the "
+           "ini's)",
            repeatable=True, metavar="IMAGE=SUBSTITUTE", cli=("--image-substitute",), commands=TOPOLOGY_COMMANDS,
            pytest="--image-substitute", ini="image_substitutes", ini_type="linelist", ini_merged=True),
     # the pytest session
@@ -159,9 +162,10 @@ OPTIONS: tuple[Option, ...] = (
            "test per interaction (one Verifier run per pact file)", kind=bool, default=False,
            pytest="--pact-verify"),
     Option("pact_drift", "contracts", "check every pact against its provider's OpenAPI document, statically: one "
-           "test per pact", kind=bool, default=False, pytest="--pact-drift"),
+           "test per interaction", kind=bool, default=False, pytest="--pact-drift"),
     Option("pacts", "contracts", "the pact folder to verify or check (default: contracts.pacts of the topology "
-           "file; pytest: --pact-dir when given)", kind=Path, metavar="DIR", cli=("--pacts",),
+           "file; pytest: --pact-dir when given, for --pact-verify and --pact-drift alike)", kind=Path, metavar="DIR",
+           cli=("--pacts",),
            commands=("verify", "drift"), pytest="--pacts"),
     Option("pact_dir", "contracts", "where the `pact` fixture writes pact files", kind=Path, default=Path("contracts"),
            metavar="DIR", pytest="--pact-dir", ini="pact_dir"),
@@ -206,7 +210,7 @@ OPTIONS: tuple[Option, ...] = (
            commands=("verify", "fuzz", "drift")),
     Option("topology_report", "report", "write the run's report page (one self-contained HTML file: the topology, "
            "contracts, fuzzing, failures) to FILE.html", kind=Path, metavar="FILE.html", cli=("--report",),
-           commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report"),
+           commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report", validate=html_file),
     Option("annotations", "report", "CI annotations: `::error file=,line=::` per failing item (an interaction at its "
            "line in the pact, a fuzzed operation in its OpenAPI document, a topology that did not start) and a "
            "Markdown step summary to $GITHUB_STEP_SUMMARY when set; auto: github when GITHUB_ACTIONS=true",

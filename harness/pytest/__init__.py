@@ -71,7 +71,21 @@ def pytest_configure(config: pytest.Config) -> None:
         if file is None:
             raise pytest.UsageError("--topology-report (ini topology_report) needs a topology: run pytest with "
                                     "--topology FILE (or set the ini key `topology`)")
+        _check_report_file(config, report)
         config.pluginmanager.register(page_plugin.ReportPage(config, report), "harness-report-page")
+
+
+def _check_report_file(config: pytest.Config, report: Path) -> None:
+    """The report page can be written, checked before anything starts, as `harness fuzz/drift --report` checks it."""
+    from harness.errors import OptionError
+    from harness.options.outputs import check_output_file
+
+    options = resolved(config)
+    flag = options.flag("topology_report") if "topology_report" in options.given else "ini topology_report"
+    try:
+        check_output_file(report, flag)
+    except OptionError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _require_extras(config: pytest.Config) -> None:
@@ -89,14 +103,23 @@ def _require_extras(config: pytest.Config) -> None:
 
 
 def _check_pact_options(config: pytest.Config, file: list[Path] | None) -> None:
-    """--pact-verify without a topology, or --pacts without --pact-verify, would verify nothing: a usage error."""
+    """--pact-verify, --pact-drift or --fuzz without a topology, --pacts without --pact-verify or --pact-drift, or a
+    fuzzing option without --fuzz would check nothing while the run looks green: a usage error."""
     options = resolved(config)
-    if options.pact_verify and file is None:
-        raise pytest.UsageError("--pact-verify needs a topology to verify the pacts against: run pytest with "
-                                "--topology FILE (or set the ini key `topology`)")
-    if options.pacts and not options.pact_verify:
-        raise pytest.UsageError(f"--pacts {options.pacts} names the folder --pact-verify verifies, "
-                                "and --pact-verify is not given: add it (or leave --pacts out)")
+    if file is None:
+        for feature, what in (("pact_verify", "to verify the pacts against"),
+                              ("pact_drift", "whose pacts and OpenAPI documents to check"), ("fuzz", "to fuzz")):
+            if options[feature]:
+                raise pytest.UsageError(f"{options.flag(feature)} needs a topology {what}: run pytest with "
+                                        "--topology FILE (or set the ini key `topology`)")
+    if options.pacts and not (options.pact_verify or options.pact_drift):
+        raise pytest.UsageError(f"--pacts {options.pacts} names the folder --pact-verify verifies and --pact-drift "
+                                "checks, and neither is given: add one (or leave --pacts out)")
+    if not options.fuzz:
+        given = sorted(name for name in options.given if name.startswith("fuzz_"))
+        if given:
+            raise pytest.UsageError(f"{options.flag(given[0])} is an option of --fuzz, and --fuzz is not given: add "
+                                    "it (or leave the option out)")
 
 
 def _topology_file(config: pytest.Config) -> list[Path] | None:

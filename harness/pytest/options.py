@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.options import PYTEST, ResolvedOptions, options, resolve
+from harness.options import PYTEST, Option, ResolvedOptions, options, resolve
 
 if TYPE_CHECKING:
     from harness.report.fuzz import Rerun
@@ -46,9 +46,15 @@ def resolved(config: pytest.Config) -> ResolvedOptions:
 
         given = {option.name: config.getoption(option.name) for option in options(PYTEST)}
         base = config.inipath.parent if config.inipath else config.rootpath
+
+        def ini(option: Option) -> Any:
+            try:
+                return config.getini(str(option.ini))
+            except (ValueError, pytest.UsageError) as error:  # pytest's own parsing (a bool): which key, which file
+                raise ValueError(f"{config.inipath or 'the ini file'}: ini {option.ini}: {error}") from None
+
         try:
-            config.stash[_resolved] = resolve(PYTEST, given, ini=lambda option: config.getini(str(option.ini)),
-                                              ini_base=base)
+            config.stash[_resolved] = resolve(PYTEST, given, ini=ini, ini_base=base, ini_file=config.inipath)
         except OptionError as error:
             raise pytest.UsageError(str(error)) from None
     return config.stash[_resolved]

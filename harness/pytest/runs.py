@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -30,12 +31,17 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
     if options.pact_verify:
         from harness.contracts.run import VerifyOptions, VerifyRun
 
-        # --pacts, else --pact-dir when given (where the consumer tests wrote them), else contracts.pacts
-        folder = options.pacts or (options.pact_dir if "pact_dir" in options.given else None)
-        verify = VerifyRun(spec, VerifyOptions(pacts=folder))
+        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options)))
     if options.pact_drift:
-        from harness.contracts.drift import DriftRun
+        from harness.contracts.drift import DriftOptions, DriftRun
 
-        drift = DriftRun(spec)
+        drift = DriftRun(spec, DriftOptions(pacts=pact_folder(options)))
         drift.files()
     return verify, fuzz, drift
+
+
+def pact_folder(options: ResolvedOptions) -> Path | None:
+    """The pact folder of --pact-verify and --pact-drift alike (one rule, as `harness verify/drift --pacts`): --pacts,
+    else --pact-dir when given (where the consumer tests wrote them); None: the topology's contracts.pacts."""
+    folder: Path | None = options.pacts or (options.pact_dir if "pact_dir" in options.given else None)
+    return folder

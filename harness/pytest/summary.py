@@ -73,3 +73,20 @@ class SessionSummary:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)
         terminalreporter.write_line(written)
+        self._report_pending(terminalreporter)
+
+    def _report_pending(self, terminalreporter: Any) -> None:
+        """The pacts whose failing interactions are pending (V4): passed, as pact-python's Verifier counts them, and
+        said here as `harness verify` says them (their report: -rP, and the items' JUnit property `pending`)."""
+        from harness.report.contracts import headline
+
+        assert self.plugin.verify is not None
+        pending = [r for r in self.plugin.verify.results if r.passed and any(not i.passed for i in r.interactions)]
+        if not pending:
+            return
+        terminalreporter.section("pending interactions that failed (passed, as pact-python's Verifier counts them)")
+        for result in pending:
+            terminalreporter.write_line(headline(result))
+            for interaction in result.interactions:
+                if not interaction.passed:
+                    terminalreporter.write_line(f"  - {interaction.label}: failed, pending")

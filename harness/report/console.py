@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
@@ -11,13 +12,29 @@ from rich.table import Table
 from harness.runtime.topology import StartEvent, Topology
 
 
+class _Console(Console):
+    """A console whose reader may go away (`harness verify | head -3`): what it prints is then dropped, and the run
+    goes on to its verdict, exit code and files (rich's own reaction, SystemExit(1), would look like "failures
+    found" and stop the run)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())  # Python's own flush at exit then writes nowhere, without an error
+        os.close(devnull)
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console for people and for CI alike: colours and wrapping on a terminal; on a pipe or a file (CI logs) no
-    ANSI codes and no hard wrapping, so that long lines (interaction names, curl commands) stay whole."""
+    ANSI codes and no hard wrapping, so that long lines (interaction names, curl commands) stay whole. A character
+    the stream's encoding lacks (PYTHONIOENCODING=ascii, a C locale) is escaped (as pytest does), not an error."""
     stream = sys.stderr if stderr else sys.stdout
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
+        reconfigure(errors="backslashreplace")
     if stream.isatty():
-        return Console(stderr=stderr, highlight=False)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=200, color_system=None)
+        return _Console(stderr=stderr, highlight=False)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=200, color_system=None)
 
 
 ICONS = {"building": "build", "built": "built", "cached": "cached", "starting": "start", "waiting": "wait",

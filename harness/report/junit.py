@@ -84,3 +84,14 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
     file.parent.mkdir(parents=True, exist_ok=True)
     ElementTree.ElementTree(root).write(file, encoding="utf-8", xml_declaration=True)
     return file
+
+
+def write_start_failure_junit(file: Path, suite: str, topology: Path, name: str, error: Exception) -> Path:
+    """The JUnit file of a run whose topology did not start (or no engine answered): one case `topology NAME` with
+    an <error>, named and classed as pytest's errored item of the same failure (run from the current folder;
+    `topology`: the first topology file), so that a CI keeping the file sees the error, not an empty suite."""
+    case_name = f"topology {name}"
+    first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return write_junit(file, suite, [Case(item_classname(topology, Path.cwd()), case_name,
+                                          error=f"{case_name} did not start: {first}",
+                                          details=f"{case_name} did not start:\n{error}")])

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 from xml.dom import minidom
+from xml.etree import ElementTree
 
 import pytest
 
@@ -140,8 +141,9 @@ def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path)
             "(consumers there: web-frontend; providers: shop)") in result.stderr
 
 
-def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Path) -> None:
-    """V4 `pending: true`: pact-python's Verifier does not fail the pact for it; the harness agrees, and says so."""
+def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    """V4 `pending: true`: pact-python's Verifier does not fail the pact for it; both front-ends agree, and say so
+    (pytest: a passed item, its report in the terminal and the item's JUnit property `pending`)."""
     v4 = json.loads((PACTS / "v4-mobile-shop.json").read_text())
     v4["interactions"] = v4["interactions"][:1]
     v4["interactions"][0]["pending"] = True
@@ -152,6 +154,15 @@ def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Pat
     assert ("verified mobile-app->shop: 1 interaction(s), 1 failed (pending: shown, not counted, as pact-python's "
             "Verifier does)") in result.stderr
     assert "Welcome to the mall" in result.stderr  # the verifier's report of the pending interaction is printed
+    run = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-rA", "--junitxml=j.xml",
+                                        "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=1)
+    output = run.stdout.str()
+    assert "pending interactions that failed (passed, as pact-python's Verifier counts them)" in output
+    assert "verified mobile-app->shop: 1 interaction(s), 1 failed (pending: shown, not counted" in output
+    assert "Captured pending failure call" in output and "Welcome to the mall" in output  # -rA: the report
+    properties = {p.get("name"): p.get("value") for p in ElementTree.parse(pytester.path / "j.xml").iter("property")}
+    assert "pending: shown, not counted, as pact-python's Verifier does" in properties["pending"]
 
 
 def test_collect_only_leaves_the_contract_matrix_alone(tmp_path: Path, pytester: pytest.Pytester) -> None:
@@ -272,7 +283,7 @@ def test_pact_verify_without_a_topology_or_pacts_without_pact_verify_is_a_usage_
     assert "--pact-verify needs a topology to verify the pacts against" in result.stderr.str()
     result = pytester.runpytest_subprocess("--pacts", "contracts")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--pacts contracts names the folder --pact-verify verifies, and --pact-verify is not given" in (
+    assert "--pacts contracts names the folder --pact-verify verifies and --pact-drift checks, and neither is given" in (
         result.stderr.str())
 
 

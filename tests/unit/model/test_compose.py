@@ -185,6 +185,29 @@ def test_env_file_option_replaces_dotenv(write, tmp_path, monkeypatch):
     assert load_topology(file, env_file=tmp_path / "ci.env").services["a"].image == "x:2"
 
 
+def test_a_relative_env_file_is_relative_to_the_current_folder_as_composes(tmp_path, monkeypatch):
+    """`--topology-env-file ci.env` is Compose's `--env-file ci.env`: the current folder's, not the compose file's."""
+    import subprocess
+
+    from harness.errors import HarnessError
+
+    monkeypatch.delenv("TAG", raising=False)
+    (tmp_path / "sub").mkdir()
+    file = tmp_path / "sub" / "compose.yaml"
+    file.write_text("services:\n  a:\n    image: x:${TAG}\n")
+    (tmp_path / "sub" / "ci.env").write_text("TAG=beside-the-file\n")
+    (tmp_path / "ci.env").write_text("TAG=current-folder\n")
+    monkeypatch.chdir(tmp_path)
+    composed = subprocess.run([compose_cli.compose().path, "-f", str(file), "--env-file", "ci.env", "config"],
+                              capture_output=True, text=True, check=True).stdout
+    assert "image: x:current-folder" in composed  # the plain tool
+    assert load_topology(file, env_file=Path("ci.env")).services["a"].image == "x:current-folder"
+    (tmp_path / "ci.env").unlink()
+    with pytest.raises(HarnessError) as error:
+        load_topology(file, env_file=Path("ci.env"))
+    assert str(tmp_path / "ci.env") in str(error.value)  # not sub/ci.env, which Compose does not read either
+
+
 def test_merge_keys_take_the_fragment_compose_takes(load_compose):
     spec = load_compose("""
         name: shop

@@ -151,8 +151,8 @@ def test_cli_report_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     text = page.read_text()
     assert '<section id="drift">' in text and "harness drift --topology" in text
     assert main(["fuzz", "--topology", str(RUNNERLY), "--report", str(tmp_path)]) == 2
-    assert f"--report {tmp_path}: the report page is one HTML file; give a name ending in .html" in \
-        capsys.readouterr().err
+    assert (f"--report: the report page is one HTML file; give a name ending in .html, e.g. {tmp_path}/report.html, "
+            f"not '{tmp_path}'") in capsys.readouterr().err
     assert main(["verify", "--topology", str(RUNNERLY), "--report", str(tmp_path / "contract-matrix.html")]) == 2
     assert "that name is the contract matrix's file" in capsys.readouterr().err
 
