@@ -43,8 +43,8 @@ def synthetic(name: str, services: int, chain: bool) -> TopologySpec:
     """`services` redis containers with a tcp probe, independent or each depending on the one before."""
     builder = topology(name, base_dir=Path(__file__).parent)
     for i in range(services):
-        builder.service(f"s{i}", image=IMAGE, ports=[6379], ready=ready.tcp(6379),
-                        depends_on=[f"s{i - 1}"] if chain and i else [])
+        builder = builder.service(f"s{i}", image=IMAGE, ports=[6379], ready=ready.tcp(6379),
+                                  depends_on=[f"s{i - 1}"] if chain and i else [])
     return builder.spec
 
 
