@@ -54,6 +54,7 @@ RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"
 COMPOSE_FILE = Path(__file__).resolve().parent / "runnerly-compose.yaml"
 PACTS = ROOT / "contracts"
 BIN = Path(sys.executable).parent
+TESTED: dict[str, dict[str, set[str]]] = {"harness": {}, "peers": {}}  # side -> service -> operations fuzzed
 
 
 # --- the peers' side -------------------------------------------------------------------------------------------------
@@ -187,9 +188,16 @@ def pact_verdicts(pact_cli: str, topology: ComposeServices, server: ThreadingHTT
     return verdicts
 
 
+def operation(case: ElementTree.Element) -> str:
+    """An `st run` JUnit test case's operation, named as the harness's items name it."""
+    name = case.get("name", "")
+    return "stateful" if name == "Stateful tests" else name
+
+
 def st_failures(topology: ComposeServices, spec: TopologySpec, max_examples: int, seed: int,
-                report: Path) -> dict[str, set[str]]:
-    """service -> the operations `st run` fails (from its JUnit report), one `st run` per service with `openapi:`."""
+                report: Path, tested: dict[str, set[str]]) -> dict[str, set[str]]:
+    """service -> the operations `st run` fails (from its JUnit report), one `st run` per service with `openapi:`;
+    `tested` gets service -> the operations it ran."""
     failures: dict[str, set[str]] = {}
     for name, service in spec.services.items():
         if not service.openapi:
@@ -207,15 +215,19 @@ def st_failures(topology: ComposeServices, spec: TopologySpec, max_examples: int
                 headers += ["-H", f"{key}: {value}"]
         folder = report / name
         url = topology[name].url
-        subprocess.run([str(BIN / "st"), "run", url + service.openapi, "--url", url, *headers,
+        run = subprocess.run([str(BIN / "st"), "run", url + service.openapi, "--url", url, *headers,
                         "--max-examples", str(max_examples), "--seed", str(seed), "--checks",
                         ",".join(checks_for(service)), "--mode", mode_for(service), "--generation-database", "none",
                         "--no-color", "--report", "junit", "--report-dir", str(folder)],
                        capture_output=True, text=True, env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY":
                                                              str(report / "hypothesis")})
-        failures[name] = {case.get("name", "") for file in folder.glob("*.xml")
-                          for case in ElementTree.parse(file).iter("testcase")
+        cases = [case for file in folder.glob("*.xml") for case in ElementTree.parse(file).iter("testcase")]
+        if run.returncode not in (0, 1) or not cases:  # no report is no finding: never read as "none failed"
+            raise SystemExit(f"st run of {name} exited {run.returncode} with {len(cases)} test cases: "
+                             f"{run.stdout[-1500:]}{run.stderr[-500:]}")
+        failures[name] = {operation(case) for case in cases
                           if case.find("failure") is not None or case.find("error") is not None}
+        tested[name] = {operation(case) for case in cases}
     return failures
 
 
@@ -230,16 +242,22 @@ def peers_round(pact_cli: str, spec: TopologySpec, tags: dict[str, str], args: a
             up = subprocess.run([*compose, "up", "-d", "--wait"], env=env, capture_output=True, text=True)
             if up.returncode != 0:
                 raise SystemExit(f"docker compose up failed: {up.stderr[-1000:]}")
+            ready = time.perf_counter()
             topology = published(project, env, spec)
             server = state_server(topology)
             try:
                 pacts = pact_verdicts(pact_cli, topology, server)
-                fuzz = st_failures(topology, spec, args.max_examples, args.seed, Path(report))
+                verified = time.perf_counter()
+                fuzz = st_failures(topology, spec, args.max_examples, args.seed, Path(report), TESTED["peers"])
+                fuzzed = time.perf_counter()
             finally:
                 server.shutdown()
         finally:
             subprocess.run([*compose, "down", "-v", "--timeout", "0"], env=env, capture_output=True)
-        return time.perf_counter() - started, pacts, fuzz
+        ended = time.perf_counter()
+        print(f"  peers: up --wait {ready - started:.1f}s, pact CLI {verified - ready:.1f}s, st run "
+              f"{fuzzed - verified:.1f}s, down {ended - fuzzed:.1f}s")
+        return ended - started, pacts, fuzz
 
 
 # --- the harness's side ----------------------------------------------------------------------------------------------
@@ -267,6 +285,8 @@ def harness_round(args: argparse.Namespace) -> tuple[float, dict[str, str], dict
                 pacts[file] = "failed" if bad or pacts.get(file) == "failed" else "passed"
             elif match := re.fullmatch(r"fuzz\[(\S+)(?: (.*))?\]", name):
                 operations = fuzz.setdefault(match[1], set())
+                if match[2] and not match[2].startswith("excluded") and case.find("skipped") is None:
+                    TESTED["harness"].setdefault(match[1], set()).add(match[2])
                 if bad and match[2] and not match[2].startswith("excluded"):
                     operations.add(match[2])
         return seconds, pacts, fuzz
@@ -287,14 +307,16 @@ def main() -> None:
     tags = images(spec)
     ratios, agree = [], True
     for index in range(args.rounds):
+        TESTED["harness"], TESTED["peers"] = {}, {}
         ours, our_pacts, our_fuzz = harness_round(args)
         theirs, their_pacts, their_fuzz = peers_round(args.pact, spec, tags, args)
         ratios.append(ours / theirs)
-        same = our_pacts == their_pacts and our_fuzz == their_fuzz
+        same = our_pacts == their_pacts and our_fuzz == their_fuzz and TESTED["harness"] == TESTED["peers"]
         agree = agree and same
         print(f"round {index + 1}: harness {ours:.1f}s, peers {theirs:.1f}s, ratio {ours / theirs:.2f}")
         print(f"  pacts   harness {our_pacts}\n          peers   {their_pacts}")
         print(f"  fuzzing failed operations per service: harness {our_fuzz}\n          peers   {their_fuzz}")
+        print(f"  operations fuzzed: {'the same' if TESTED['harness'] == TESTED['peers'] else TESTED}")
         print(f"  findings {'agree' if same else 'DISAGREE'}")
     print(f"Runnerly pipeline, {args.max_examples} examples, seed {args.seed}: harness / peers "
           f"{statistics.median(ratios):.2f} (target <= 0.5) (median of {args.rounds}); findings "
