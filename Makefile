@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman bench bench-overhead clean
+.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman bench bench-overhead bench-pipeline clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -78,6 +78,12 @@ test-podman: venv engine images
 
 bench: setup
 	$(PY) bench/startup.py
+
+# Runnerly's CI job assembled from the peers (docker compose up --wait, the pact CLI's verifier, st run per service,
+# compose down) against one `pytest --topology ... --pact-verify --pact-drift --fuzz` run; findings compared. Needs
+# the pact CLI (the `bench` extra, pact-python-cli): on PATH, or PACT=/path/to/pact.
+bench-pipeline: setup
+	$(PY) bench/pipeline.py $(if $(PACT),--pact $(PACT)) $(BENCH_ARGS)
 
 # pytest start overhead of the plugin, against bare pytest in the same run: with the core alone (a venv without the
 # extras) and with [all] (this venv).
