@@ -21,7 +21,7 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 from harness.runtime.buildcontext import build_tag
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 build_tag(Path(sys.argv[1]), BuildSpec(context="."))

@@ -28,18 +28,18 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for the type checkers of code that u
     from harness.model.builder import TopologyBuilder as TopologyBuilder
     from harness.model.builder import topology as topology
     from harness.model.loader import load_topology as load_topology
+    from harness.model.parts import AuthSpec as AuthSpec
+    from harness.model.parts import BuildSpec as BuildSpec
+    from harness.model.parts import ContainerFile as ContainerFile
+    from harness.model.parts import FuzzSpec as FuzzSpec
+    from harness.model.parts import Healthcheck as Healthcheck
+    from harness.model.parts import HttpCheck as HttpCheck
+    from harness.model.parts import Mount as Mount
+    from harness.model.parts import ReadyProbe as ReadyProbe
+    from harness.model.parts import Ulimit as Ulimit
+    from harness.model.parts import VolumeMount as VolumeMount
     from harness.model.plan import StartPlan as StartPlan
-    from harness.model.service import AuthSpec as AuthSpec
-    from harness.model.service import BuildSpec as BuildSpec
-    from harness.model.service import ContainerFile as ContainerFile
-    from harness.model.service import FuzzSpec as FuzzSpec
-    from harness.model.service import Healthcheck as Healthcheck
-    from harness.model.service import HttpCheck as HttpCheck
-    from harness.model.service import Mount as Mount
-    from harness.model.service import ReadyProbe as ReadyProbe
     from harness.model.service import ServiceSpec as ServiceSpec
-    from harness.model.service import Ulimit as Ulimit
-    from harness.model.service import VolumeMount as VolumeMount
     from harness.model.topology import ContractsSpec as ContractsSpec
     from harness.model.topology import TopologySpec as TopologySpec
     from harness.runtime.service import ExecResult as ExecResult
@@ -52,11 +52,11 @@ _WHERE = {
     "topology": "harness.model.builder", "TopologyBuilder": "harness.model.builder",
     "ready": None,  # the module harness.model.ready
     "TopologySpec": "harness.model.topology", "ContractsSpec": "harness.model.topology",
-    "ServiceSpec": "harness.model.service", "BuildSpec": "harness.model.service", "ReadyProbe": "harness.model.service",
-    "HttpCheck": "harness.model.service", "Mount": "harness.model.service", "AuthSpec": "harness.model.service",
-    "FuzzSpec": "harness.model.service", "Healthcheck": "harness.model.service", "VolumeMount": "harness.model.service",
+    "ServiceSpec": "harness.model.service", "BuildSpec": "harness.model.parts", "ReadyProbe": "harness.model.parts",
+    "HttpCheck": "harness.model.parts", "Mount": "harness.model.parts", "AuthSpec": "harness.model.parts",
+    "FuzzSpec": "harness.model.parts", "Healthcheck": "harness.model.parts", "VolumeMount": "harness.model.parts",
     # the model classes the builder's keywords take, beside plain dicts
-    "ContainerFile": "harness.model.service", "Ulimit": "harness.model.service",
+    "ContainerFile": "harness.model.parts", "Ulimit": "harness.model.parts",
     "StartPlan": "harness.model.plan",
     "Topology": "harness.runtime.topology", "StartEvent": "harness.runtime.topology",
     "Service": "harness.runtime.service", "ExecResult": "harness.runtime.service",

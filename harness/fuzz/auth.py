@@ -14,7 +14,8 @@ import requests
 from harness.errors import AuthHookError, AuthRefused
 
 if TYPE_CHECKING:
-    from harness.model.service import ClientCredentials, ServiceSpec
+    from harness.model.parts import ClientCredentials
+    from harness.model.service import ServiceSpec
     from harness.model.topology import TopologySpec
 
 Headers = Callable[[], dict[str, str]]

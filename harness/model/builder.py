@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Never, Self
 from pydantic import BaseModel
 
 from harness.errors import NotATopology, UnknownKeyword
-from harness.model.service import (
+from harness.model.parts import (
     AuthSpec,
     BuildSpec,
     ContainerFile,
@@ -30,10 +30,10 @@ from harness.model.service import (
     Mount,
     ReadyProbe,
     ServiceNetwork,
-    ServiceSpec,
     Ulimit,
     VolumeMount,
 )
+from harness.model.service import ServiceSpec
 from harness.model.source import NamedSource
 from harness.model.topology import ExcludedPact, NetworkSpec, TopologySpec
 from harness.model.validate import validate

@@ -5,7 +5,8 @@ located by the call (`ready.tcp(...): tcp: ...`)."""
 
 from __future__ import annotations
 
-from harness.model.service import ReadyProbe, checked
+from harness.model.base import checked
+from harness.model.parts import ReadyProbe
 
 
 def http(port: int, path: str = "/", status: int = 200, *, interval: float = 0.1) -> ReadyProbe:

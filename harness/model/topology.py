@@ -15,7 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-from harness.model.service import ServiceNetwork, ServiceSpec, _Strict
+from harness.model.base import _Strict
+from harness.model.parts import ServiceNetwork
+from harness.model.service import ServiceSpec
 
 if TYPE_CHECKING:
     from pydantic import ModelWrapValidatorHandler  # pydantic >= 2.10 exports it; the floor (2.6) does not

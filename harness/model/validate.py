@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
+from harness.model.base import service_name_problem, topology_name, validating
 from harness.model.plan import StartPlan
-from harness.model.service import service_name_problem, topology_name, validating
 from harness.model.source import NamedSource, Path_, Source, dotted_path
 from harness.model.topology import TopologySpec
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from docker.api.build import process_dockerfile
 from docker.utils.build import exclude_paths
 
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 
 CHUNK = 1 << 20  # bytes read at a time
 # A file modified less than this many seconds before it was hashed may change again within the same mtime tick

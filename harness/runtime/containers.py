@@ -27,8 +27,9 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from harness.engine_source import resolve_engine
-from harness.model.service import ContainerFile, ServiceSpec, VolumeMount
-from harness.model.service import Mount as SpecMount
+from harness.model.parts import ContainerFile, VolumeMount
+from harness.model.parts import Mount as SpecMount
+from harness.model.service import ServiceSpec
 from harness.runtime.networks import Attachment
 
 NANOSECONDS = 1_000_000_000

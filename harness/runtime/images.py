@@ -20,7 +20,7 @@ import docker.utils
 
 from harness.engine_source import hub_image_prefix
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images

@@ -10,7 +10,7 @@ import urllib.request
 
 from docker.models.containers import Container
 
-from harness.model.service import ReadyProbe
+from harness.model.parts import ReadyProbe
 
 
 def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],

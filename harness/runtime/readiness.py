@@ -13,7 +13,7 @@ import docker.errors
 import urllib3.exceptions
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
-from harness.model.service import ReadyProbe
+from harness.model.parts import ReadyProbe
 from harness.runtime.probes import probe_once
 
 if TYPE_CHECKING:

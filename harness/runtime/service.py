@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -13,9 +11,8 @@ from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublished, TopologyNotRunning
 from harness.model.service import ServiceSpec
-from harness.runtime import readiness
+from harness.runtime import control, readiness
 from harness.runtime.probes import url_host
-from harness.runtime.readiness import FULL_ID
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Edge
@@ -167,20 +164,6 @@ class Service:
                               service=self.name, operation="exec", hint=hint) from None
         return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))
 
-    def _control(self, operation: str, call: Callable[[], object]) -> None:
-        """A Docker call that changes the container's state; Docker's refusal becomes one DockerError saying why."""
-        __tracebackhide__ = True  # pytest shows the test's line, not this one
-        try:
-            call()
-        except docker.errors.NotFound:
-            raise DockerError(f"service '{self.name}': cannot {operation} it: its container is gone",
-                              service=self.name, operation=operation,
-                              hint="Its topology was removed (harness down, or the session ended).") from None
-        except docker.errors.APIError as error:
-            text = FULL_ID.sub(lambda match: match[0][:12], str(getattr(error, "explanation", None) or error).strip())
-            raise DockerError(f"service '{self.name}': cannot {operation} it: {text[:300]}", service=self.name,
-                              operation=operation, hint=_control_hint(self.name, text)) from None
-
     def stop(self, timeout: int = 0) -> None:
         """Stop the container: its stop signal, then SIGKILL after `timeout` whole seconds (default 0: at once;
         Docker's API takes whole seconds). A paused container is stopped too.
@@ -189,8 +172,7 @@ class Service:
             DockerError: Docker refused, or it is gone.
         """
         __tracebackhide__ = True
-        self._control("stop", lambda: self.container.stop(timeout=timeout))
-        self.left = "stopped (.stop())"
+        control.stop(self, timeout)
 
     def kill(self, signal: str | int = "SIGKILL") -> None:
         """Send `signal` to the container's main process (a crash, for fault tests).
@@ -200,11 +182,7 @@ class Service:
             DockerError: it is not running, or gone.
         """
         __tracebackhide__ = True
-        if not _is_signal(signal):
-            raise InvalidCall(f"service '{self.name}': kill({signal!r}): not a signal; give a name such as 'SIGTERM' "
-                              "or 'SIGKILL', or a number", argument="signal")
-        self._control("kill", lambda: self.container.kill(signal=signal))
-        self.left = f"killed (.kill({signal!r}))"
+        control.kill(self, signal)
 
     def start(self, wait: bool = True) -> None:
         """Start it again (same ports, same network name) and, by default, wait for its readiness probe.
@@ -215,20 +193,8 @@ class Service:
             InvalidCall: it is disconnected (`disconnect()`) and its probe goes through a published port, which no
                 longer reaches it: started, not waited for (call `connect()` first).
         """
-        restarted_at = time.time()
         __tracebackhide__ = True
-        self._control("start", self.container.start)
-        for hook in self.on_start:
-            hook(self)
-        self.left = "disconnected (.disconnect())" if self.disconnected else None
-        probe = self.spec.probe
-        if wait and self.disconnected and probe is not None and probe.ports():
-            raise InvalidCall(f"service '{self.name}' was started but cannot be waited for: it is disconnected from "
-                              f"the topology's network (.disconnect()), so its probe {probe.describe()} cannot reach "
-                              "its published port", hint=f"Call topology[{self.name!r}].connect() before start(), or "
-                              "start(wait=False) and connect() it later.")
-        if wait:
-            self.wait_ready(time.monotonic(), log_since=restarted_at)
+        control.start(self, wait)
 
     def restart(self, wait: bool = True) -> None:
         """`stop()` then `start(wait)`."""
@@ -242,8 +208,7 @@ class Service:
             DockerError: it is not running, or already paused, or gone.
         """
         __tracebackhide__ = True
-        self._control("pause", self.container.pause)
-        self.left = "paused (.pause())"
+        control.pause(self)
 
     def unpause(self) -> None:
         """Undo `pause()`.
@@ -252,8 +217,7 @@ class Service:
             DockerError: it is not paused, or gone.
         """
         __tracebackhide__ = True
-        self._control("unpause", self.container.unpause)
-        self.left = None
+        control.unpause(self)
 
     def address(self, on: Collection[str] | None = None) -> str | None:
         """Its IPv4 address as the engine has it now, on its first network (or the first of its networks named in
@@ -275,9 +239,7 @@ class Service:
             DockerError: it is not on its networks, or gone.
         """
         __tracebackhide__ = True
-        self._control("disconnect", self._disconnect_all)
-        self.left = "disconnected (.disconnect())"
-        self.disconnected = True
+        control.disconnect(self)
 
     def connect(self) -> None:
         """Put the service back on its networks, under its name and aliases (and fixed addresses).
@@ -286,37 +248,7 @@ class Service:
             DockerError: it is on its networks already, or gone.
         """
         __tracebackhide__ = True
-        self._control("connect", self._connect_all)
-        for hook in self.on_start:
-            hook(self)
-        self.left = None
-        self.disconnected = False
-
-    def _disconnect_all(self) -> None:
-        attached = self._attached()
-        on = [a.network for a in self.networks if a.network in attached]
-        if not on:
-            raise docker.errors.APIError("container is not connected to its networks")
-        for network in on:
-            self.container.client.networks.get(network).disconnect(self.container)
-
-    def _connect_all(self) -> None:
-        attached = self._attached()
-        off = [a for a in self.networks if a.network not in attached]
-        if not off:
-            raise docker.errors.APIError("endpoint with name already exists in its networks")
-        for a in off:
-            self.container.client.api.connect_container_to_network(
-                self.container.id, a.network, aliases=a.aliases, ipv4_address=a.ipv4_address,
-                ipv6_address=a.ipv6_address)
-
-    def _attached(self) -> set[str]:
-        """The engine names of the networks its container is on now."""
-        try:
-            self.container.reload()
-        except docker.errors.APIError:
-            return set()  # gone: the control call says so
-        return set((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        control.connect(self)
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> str:
@@ -342,38 +274,3 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
-
-
-def _is_signal(signal: object) -> bool:
-    """A signal Docker's kill takes: a name (SIGTERM or TERM, any case) or a number of this system's signals."""
-    import signal as signals
-
-    if isinstance(signal, int) and not isinstance(signal, bool):
-        return signal in {int(known) for known in signals.valid_signals()}
-    if not isinstance(signal, str):
-        return False
-    name = signal.upper()
-    if re.fullmatch(r"(SIG)?RTM(IN|AX)[+-]\d+", name):  # real-time signals, as Docker names them
-        return True
-    return (name if name.startswith("SIG") else f"SIG{name}") in signals.Signals.__members__ or signal.isdigit() and \
-        _is_signal(int(signal))
-
-
-def _control_hint(name: str, text: str) -> str:
-    """What to do about Docker's refusal `text` of a state change of service `name`."""
-    lowered = text.lower()
-    if "address already in use" in lowered or "port is already allocated" in lowered:
-        return ("A host port it publishes was taken by another process while it was stopped (Docker keeps a "
-                "container's host ports). Free that port, or start the topology again: a new start chooses free "
-                "ports.")
-    if "is paused" in lowered:
-        return f"It is paused: call topology[{name!r}].unpause() first."
-    if "not paused" in lowered:
-        return "It is not paused: nothing to undo."
-    if "not running" in lowered:
-        return f"It is not running: call topology[{name!r}].start() first."
-    if "already exists" in lowered:
-        return "It is on its networks already."
-    if "is not connected" in lowered:
-        return "It is not on its networks: nothing to disconnect."
-    return "Check its state with `harness ps`."

@@ -221,7 +221,8 @@ def test_every_topology_key_has_a_description():
 
 
 def test_the_topology_reference_has_every_key_of_the_model():
-    from harness.model.service import ReadyProbe, ServiceSpec
+    from harness.model.parts import ReadyProbe
+    from harness.model.service import ServiceSpec
     from harness.model.topology import ContractsSpec, TopologySpec
 
     paths = {key.path for key in reference.topology_keys()}

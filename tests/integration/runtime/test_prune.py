@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 from harness.runtime import labels as L
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import build_image, tidy

@@ -209,7 +209,7 @@ def test_an_unknown_keyword_is_refused_at_the_call_with_the_close_names(tmp_path
 
 
 def test_model_objects_given_to_the_builder_become_what_a_file_says(load: Load, tmp_path: Path) -> None:
-    from harness.model.service import Healthcheck, Mount, Ulimit
+    from harness.model.parts import Healthcheck, Mount, Ulimit
 
     (tmp_path / "conf").mkdir()
     from_yaml = load("""

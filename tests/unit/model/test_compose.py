@@ -12,10 +12,10 @@ import pytest
 
 from harness.errors import TopologyFileError
 from harness.model import compose_cli
-from harness.model.compose import duration
+from harness.model.compose_values import duration
 from harness.model.loader import is_compose_file, load_topology, parse_substitutes
+from harness.model.parts import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.model.secrets import Masker
-from harness.model.service import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 
 COMPOSE = "docker-compose.yml"
 

@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import TopologyFileError
 from harness.model.loader import load_topology
-from harness.model.service import BuildSpec, HttpCheck, Mount, ReadyProbe
+from harness.model.parts import BuildSpec, HttpCheck, Mount, ReadyProbe
 
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 from harness.runtime import buildcontext
 from harness.runtime.buildcontext import build_tag, copy_digest, sent_paths
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.model.service import BuildSpec
+from harness.model.parts import BuildSpec
 from harness.runtime.buildcontext import build_tag
 from harness.runtime.dockerfile import base_images
 

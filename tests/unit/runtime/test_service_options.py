@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.model.service import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount, parse_port, topology_name
+from harness.model.base import parse_port, topology_name
+from harness.model.parts import Healthcheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.runtime.containers import MountRef, _options
 
 

@@ -1,0 +1,313 @@
+"""Compose's canonical form of one key -> the topology model's, key by key: networks (top-level and a service's),
+network_mode, deploy, device requests, blkio_config, extra_hosts, build, healthcheck, ports, secrets and
+configs, volumes. A value the harness cannot honour is one TopologyFileError at its line. Used by
+harness.model.compose, which walks the file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.errors import TopologyFileError
+from harness.model.compose_keys import IGNORED
+from harness.model.source import Path_, SourceMap, dotted_path
+
+BUILD_KEYS = ["args", "context", "dockerfile", "target"]
+REFUSAL_TAIL = " (in {file}); remove it or move it to an override file that the test run does not use"
+SECRETS_DIR = "/run/secrets/"  # where Compose puts a secret whose target is not absolute; a config goes under /
+DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+NETWORK_KEYS = ("name", "driver", "driver_opts", "internal", "enable_ipv6", "ipam", "labels", "external", "attachable")
+SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority")
+
+
+def _declares_networks(canonical: dict[str, Any]) -> bool:
+    """The file says more about networks than Compose's implicit `default` (every service on it, no options):
+    then each network is created as declared; else the run keeps its one private network (named as before, so that
+    kept runs of such a file stay reusable)."""
+    networks = canonical.get("networks") or {}
+    if set(networks) - {"default"}:
+        return True
+    if any(v not in (None, {}) for k, v in (networks.get("default") or {}).items() if k != "name"):
+        return True
+    return any(set(options or {}) - {"aliases"}
+               for service in (canonical.get("services") or {}).values()
+               for options in (service.get("networks") or {}).values())
+
+
+def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: list[str],
+              problems: list[TopologyFileError]) -> dict[str, Any]:
+    """The top-level `networks:` as topology data: a bridge network per run for each (an external one used as it
+    is); a key the harness cannot honour is added to `problems`."""
+    result: dict[str, Any] = {}
+    for name, network in networks.items():
+        network = network or {}
+        at: Path_ = ("networks", name)
+        try:
+            unknown = sorted(set(network) - set(NETWORK_KEYS))
+            if unknown:
+                raise source.error(at + (unknown[0],), f"network key '{unknown[0]}' cannot be honoured by "
+                                                       f"pytest-topology{REFUSAL_TAIL.format(file=source.file)}")
+            if network.get("external"):
+                result[name] = {"external": True, "name": network.get("name") or name}
+                continue
+            driver = network.get("driver") or "bridge"
+            if driver != "bridge":
+                raise source.error(at + ("driver",), f"network driver '{driver}' is not supported: a run's "
+                                                     "networks are bridge networks of one engine (remove `driver:`, "
+                                                     "or use an external network)")
+            ipam = network.get("ipam") or {}
+            if ipam.get("driver") not in (None, "default"):
+                raise source.error(at + ("ipam", "driver"), f"ipam driver '{ipam['driver']}' is not supported "
+                                                            "(only Docker's default)")
+            if any(set(pool) - {"subnet", "gateway", "ip_range"} for pool in ipam.get("config") or []):
+                raise source.error(at + ("ipam",), "ipam config: only subnet, gateway and ip_range are supported")
+            if network.get("attachable"):
+                notes.append(f"{source.where(at + ('attachable',))}: networks.{name}.attachable: ignored for a test "
+                             "run (it lets swarm services join; a run's networks are bridge networks of one engine)")
+            declared = network.get("name")
+            if declared and declared != f"{project}_{name}":
+                notes.append(f"{source.where(at + ('name',))}: networks.{name}.name: each run names its own network "
+                             "(services reach each other by service name and aliases as before)")
+            result[name] = {"internal": bool(network.get("internal")), "enable_ipv6": bool(network.get("enable_ipv6")),
+                            "subnets": ipam.get("config") or [], "options": network.get("driver_opts") or {},
+                            "labels": network.get("labels") or {}}
+        except TopologyFileError as problem:
+            problems.append(problem)
+    return result
+
+
+def _service_networks(value: Any, at: Path_, source: SourceMap) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for network, options in (value or {}).items():
+        options = options or {}
+        unknown = sorted(set(options) - set(SERVICE_NETWORK_KEYS))
+        if unknown:
+            raise source.error(at + (network, unknown[0]), f"'{unknown[0]}' of a service's network cannot be "
+                                                           f"honoured by pytest-topology (supported: "
+                                                           f"{', '.join(SERVICE_NETWORK_KEYS)}; in {source.file})")
+        result[network] = {k: v for k, v in options.items() if v not in (None, [], {})}
+    return result
+
+
+def _network_mode(value: str, at: Path_, source: SourceMap, put: Any) -> None:
+    """`none` and `service:X` as Compose gives them; `bridge` or the default network is the run's own network; `host`
+    and `container:X` cannot be had in a test run."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    if value == "host":
+        raise source.error(at, "network_mode host cannot be honoured by a test run: the harness publishes each port on "
+                               "a free port of 127.0.0.1 and services reach each other by name on the run's network "
+                               "(by construction); Docker Compose: the container uses the machine's network and its "
+                               f"ports are the machine's{tail}")
+    if value.startswith("container:"):
+        raise source.error(at, f"network_mode {value}: a run only joins its own containers (by construction); Docker "
+                               f"Compose: the container joins that container's network namespace{tail}")
+    if value in ("none", "") or value.startswith("service:"):
+        put("network_mode", value or None, "network_mode")
+    elif value not in ("bridge", "default"):  # a network name: the run's one network stands for every network
+        raise source.error(at, f"network_mode {value!r} cannot be honoured by a test run: every service of a run is "
+                               f"on one private network; Docker Compose: joins the network {value!r}{tail}")
+
+
+def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,
+            result: dict[str, Any]) -> None:
+    """`deploy:` as Docker Compose applies it to a container: its resources (Compose has already refused a value
+    that differs from the service's own `cpus`, `mem_limit`, ...), one replica; swarm settings noted as ignored."""
+    for key, inner in value.items():
+        here = at + (key,)
+        if key in IGNORED["deploy"]:
+            if inner not in (None, {}, []):
+                notes.append(f"{source.where(here)}: {dotted_path(here)}: ignored for a test run "
+                             f"({IGNORED['deploy'][key]})")
+        elif key == "replicas" and inner != 1:
+            raise source.error(here, f"deploy.replicas {inner}: a test run starts one container per service (by "
+                                     "construction: a service is one base URL); Docker Compose: starts that many "
+                                     f"containers{REFUSAL_TAIL.format(file=source.file)}")
+        elif key == "resources":
+            limits, reservations = (inner or {}).get("limits") or {}, (inner or {}).get("reservations") or {}
+            for (name, field), given in (((n, f), limits.get(n)) for n, f in (
+                    ("cpus", "cpus"), ("memory", "mem_limit"), ("pids", "pids_limit"))):
+                if given is not None:
+                    put(field, float(given) if name == "cpus" else int(given), "deploy")
+            if reservations.get("memory") is not None:
+                put("mem_reservation", int(reservations["memory"]), "deploy")
+            if reservations.get("devices"):
+                put("device_requests", result.get("device_requests", []) + [
+                    _device_request(d) for d in reservations["devices"]], "deploy")
+        elif key != "replicas":
+            raise source.error(here, f"deploy key '{key}' is not known to pytest-topology (a newer Compose "
+                                     f"specification?){REFUSAL_TAIL.format(file=source.file)}")
+
+
+def _device_request(value: dict[str, Any]) -> dict[str, Any]:
+    """Compose's device request (`gpus`, reservations' `devices`) in the model's form."""
+    return {"driver": value.get("driver") or "", "count": value.get("count"),
+            "device_ids": value.get("device_ids") or [], "capabilities": value.get("capabilities") or [],
+            "options": {k: str(v) for k, v in (value.get("options") or {}).items()}}
+
+
+def _blkio(value: dict[str, Any]) -> dict[str, Any]:
+    """Compose's canonical `blkio_config` (entries as {path, rate} with the rate in bytes as text; its JSON form
+    capitalises them) in the model's form."""
+    def field(entry: dict[str, Any], name: str) -> Any:
+        return entry.get(name, entry.get(name.capitalize()))
+
+    out: dict[str, Any] = {"weight": value.get("weight")} if value.get("weight") is not None else {}
+    out["weight_device"] = [{"path": field(e, "path"), "weight": int(field(e, "weight"))}
+                            for e in value.get("weight_device") or []]
+    for key in ("device_read_bps", "device_write_bps", "device_read_iops", "device_write_iops"):
+        out[key] = [{"path": field(e, "path"), "rate": int(field(e, "rate"))} for e in value.get(key) or []]
+    return out
+
+
+def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str | list[str]]:
+    """Compose's `extra_hosts` ("host=ip" or "host:ip" lines; a host may have several addresses) -> the model's."""
+    hosts: dict[str, list[str]] = {}
+    for entry in value if isinstance(value, list) else [f"{k}={v}" for k, v in (value or {}).items()]:
+        host, sep, address = str(entry).partition("=")
+        if not sep:
+            host, _, address = str(entry).partition(":")
+        hosts.setdefault(host, []).append(address)
+    return {host: addresses[0] if len(addresses) == 1 else addresses for host, addresses in hosts.items()}
+
+
+def _build(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any]:
+    unknown = sorted(set(value) - set(BUILD_KEYS))
+    if unknown:
+        raise source.error(at, f"build key(s) {', '.join(unknown)} cannot be honoured by pytest-topology "
+                               f"(in {source.file}; supported: {', '.join(BUILD_KEYS)})")
+    build = {k: v for k, v in value.items() if v is not None}
+    build["args"] = {k: "" if v is None else str(v) for k, v in (value.get("args") or {}).items()}
+    build["context"] = str(value["context"])  # absolute: Compose resolved it against the project folder
+    return build
+
+
+def _healthcheck(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any] | None:
+    if value.get("disable"):
+        return {"test": ["NONE"]}
+    if "start_interval" in value:
+        raise source.error(at + ("start_interval",), "healthcheck start_interval needs Docker API 1.44; the "
+                                                     f"harness probes every 0.1 s anyway: remove it (in {source.file})")
+    if value.get("test") is None:
+        raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
+                               "service a probe under `x-topology: {ready: ...}`")
+    check: dict[str, Any] = {"test": value["test"]}
+    for key in ("interval", "timeout", "start_period"):
+        if value.get(key) is not None:
+            check[key] = duration(str(value[key]))
+    if value.get("retries") is not None:
+        check["retries"] = int(value["retries"])
+    return check
+
+
+def duration(text: str) -> float:
+    """A Go duration as Compose writes it ('1m30s', '500ms', '2s') -> seconds."""
+    parts = DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(number) * SECONDS[unit] for number, unit in parts)
+
+
+def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
+    """A canonical port ({target, protocol, ...}) or an `expose` entry ('7000-7001', '53/udp') -> model form."""
+    if isinstance(value, dict):
+        target, protocol = value["target"], value.get("protocol") or "tcp"
+    else:
+        target, _, protocol = str(value).partition("/")
+        protocol = protocol or "tcp"
+    if protocol not in ("tcp", "udp"):
+        raise source.error(at, f"port protocol {protocol!r} is not supported (tcp or udp)")
+    if protocol == "tcp" and str(target).isdigit():
+        return int(target)
+    return f"{target}/{protocol}"
+
+
+def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any], environment: Mapping[str, str],
+                  at: Path_, source: SourceMap, notes: list[str]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """A service's `secrets:` or `configs:` as Compose gives them to its container: a `file:` source bind-mounted
+    read-only (uid, gid and mode ignored, as Compose ignores them), an `environment:` or `content:` source written
+    into the container before it starts (mode 0444 unless given, owner uid:gid, default root); an empty value is not
+    written. A relative target is under /run/secrets/ (secrets) or / (configs).
+
+    Returns:
+        (mounts, files, host files mounted as secrets).
+    """
+    mounts, files, secret_files = [], [], []
+    singular = kind[:-1]
+    for index, reference in enumerate(value or []):
+        name = reference["source"]
+        here = at + (index,)
+        target = reference.get("target") or ""
+        base = SECRETS_DIR if kind == "secrets" else "/"
+        target = target if target.startswith("/") else base + (target or name)
+        definition = defined.get(name) or {}
+        if definition.get("external"):  # Compose: "unsupported external secret"
+            raise source.error(here, f"external {singular} '{name}': Docker Compose does not start a service with "
+                                     f"one either (only swarm services have them); give it a `file:`, "
+                                     "`environment:` or `content:` source")
+        if definition.get("file"):
+            if not Path(definition["file"]).exists():  # Compose warns, then the engine refuses the mount
+                raise source.error(here, f"{singular} '{name}': its file {definition['file']} does not exist (Docker "
+                                         "Compose cannot start the service either)")
+            mounts.append({"source": definition["file"], "target": target, "read_only": True})
+            if kind == "secrets":
+                secret_files.append(definition["file"])
+            if any(reference.get(k) is not None for k in ("uid", "gid", "mode")):
+                notes.append(f"{source.where(here)}: {dotted_path(here)}: uid, gid and mode of a {singular} from a "
+                             "file are ignored, as Docker Compose ignores them (it mounts the file)")
+            continue
+        if definition.get("environment"):
+            variable = definition["environment"]
+            if variable not in environment:
+                raise source.error(here, f"environment variable {variable!r} required by {singular} '{name}' is not "
+                                         "set (Docker Compose refuses to start it too); set it, or put it in .env")
+            content = environment[variable]
+        else:
+            content = definition.get("content") or ""
+        if content == "":  # Compose writes nothing for an empty value
+            continue
+        owner = {k: str(reference.get(k) or 0) for k in ("uid", "gid")}
+        if not all(v.isdigit() for v in owner.values()):  # Compose needs numbers too (it writes them into a tar)
+            raise source.error(here, f"uid and gid of {singular} '{name}' must be numbers (got "
+                                     f"{owner['uid']}:{owner['gid']})")
+        mode = reference.get("mode")
+        files.append({"target": target, "content": content, "uid": int(owner["uid"]), "gid": int(owner["gid"]),
+                      "mode": 0o444 if mode is None else int(mode, 8) if isinstance(mode, str) else int(mode),
+                      "secret": kind == "secrets"})
+    return mounts, files, secret_files
+
+
+def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    mounts, volumes, tmpfs = [], [], []
+    for index, volume in enumerate(value):
+        # Compose refuses a volume without a target ("is missing a mount target")
+        kind, target, read_only = volume.get("type"), volume["target"], bool(volume.get("read_only"))
+        if kind == "bind":
+            bind: dict[str, Any] | None = volume.get("bind")
+            if bind is not None and not bind.get("create_host_path") and not Path(volume["source"]).exists():
+                raise source.error(at + (index,), f"bind source {volume['source']} does not exist, and "
+                                                  "`create_host_path: false` says not to create it (Docker Compose "
+                                                  "cannot start the service either)")
+            mounts.append({"source": volume["source"], "target": target, "read_only": read_only,
+                           # Compose passes a bind without `create_host_path: false` as a `-v` bind (the engine
+                           # creates a missing folder), unless it needs the mount API (propagation)
+                           "create_host_path": bind is None or bool(bind.get("create_host_path")),
+                           **{k: bind[k] for k in ("selinux", "propagation") if bind and bind.get(k)}})
+        elif kind == "volume":
+            options, bind = volume.get("volume") or {}, volume.get("bind") or {}
+            volumes.append({"source": volume.get("source"), "target": target, "read_only": read_only,
+                            **{k: options[k] for k in ("nocopy", "subpath") if options.get(k)},
+                            **({"selinux": bind["selinux"]} if bind.get("selinux") else {})})
+        elif kind == "tmpfs":
+            size = (volume.get("tmpfs") or {}).get("size")
+            tmpfs.append(f"{target}:size={size}" if size else target)
+        else:
+            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
+                                              f"{source.file})")
+    return mounts, volumes, tmpfs
