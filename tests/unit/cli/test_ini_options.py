@@ -111,6 +111,7 @@ def test_an_invalid_ini_value_is_the_same_error_in_both_front_ends(project: Path
     assert [line for line in result.stderr.lines if line.strip()] == [f"ERROR: {expected}"]
 
 
+@pytest.mark.skipif(pytest.version_tuple < (9,), reason="pytest 9's native TOML configuration")
 def test_a_native_toml_value_of_the_wrong_type_is_the_same_error_in_both_front_ends(
         project: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / "pyproject.toml").write_text("[tool.pytest]\ntopology = 'topology.yaml'\n")
