@@ -65,6 +65,7 @@ class ResolvedOptions:
     given: frozenset[str] = frozenset()  # the names given on the command line (not defaults, not the ini's)
     command_line: str = ""  # as typed (`harness fuzz --topology t.yaml`), for the report page
     ini_file: Path | None = None  # the ini file the ini values were read from (None: none)
+    from_ini: frozenset[str] = frozenset()  # the names whose value is the ini's (not the command line's, no default)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -81,6 +82,15 @@ class ResolvedOptions:
 
         return option(name).flag(self.front_end)
 
+    def source(self, name: str) -> str:
+        """Where option `name`'s value came from, as a message names it: `/p/pyproject.toml: ini topology_report`
+        when from the ini, else its flag (`--report`)."""
+        if name in self.from_ini:
+            from harness.options.table import option
+
+            return f"{self.ini_file}: ini {option(name).ini}" if self.ini_file else f"ini {option(name).ini}"
+        return self.flag(name)
+
     def flags(self, feature: str) -> dict[str, str]:
         """{name without the feature's prefix: flag} of a feature in this front-end (see table.flags)."""
         return flags(self.front_end, feature)
@@ -90,7 +100,7 @@ class ResolvedOptions:
         files = tuple(self.values.get("topology") or ())
         return TopologyOptions(files, tuple(self.values.get("topology_profile") or ()),
                                self.values.get("topology_env_file"), tuple(self.values.get("image_substitute") or ()),
-                               self.ini_substitutes, self.ini_file if files and "topology" not in self.given else None)
+                               self.ini_substitutes, self.ini_file if "topology" in self.from_ini else None)
 
     def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
         """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""
@@ -118,6 +128,7 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
     problems: list[str] = []
     ini_substitutes: tuple[str, ...] = ()
     named: set[str] = set()
+    from_ini: set[str] = set()
     for option in options(front_end, command if front_end == CLI else None):
         raw = given.get(option.name)
         if raw not in (None, [], False):
@@ -134,6 +145,8 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
                 except ValueError as error:
                     raise ValueError(f"{in_ini}: {error}") from None
                 value = _with_ini(option, value, ini_value, ini_base, in_ini)
+                if option.name not in named and not option.ini_merged and ini_value not in (None, "", [], False):
+                    from_ini.add(option.name)
                 if option.name == "image_substitute":
                     ini_substitutes = tuple(ini_value or ())
         except ValueError as error:
@@ -143,7 +156,7 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
     if problems:
         raise OptionError("; ".join(problems))
     return ResolvedOptions(front_end, MappingProxyType(values), ini_substitutes, frozenset(named),
-                           ini_file=ini_file if ini is not None else None)
+                           ini_file=ini_file if ini is not None else None, from_ini=frozenset(from_ini))
 
 
 def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None, where: str) -> Any:

@@ -157,3 +157,17 @@ def test_the_help_names_each_options_ini_key() -> None:
     for each in (o for o in OPTIONS if o.ini and "fuzz" in o.commands and o.cli):
         assert f"ini key: {each.ini}" in text, each.name
     assert "read from pytest's ini file too" in text
+
+
+def test_an_unusable_output_path_from_the_ini_names_the_ini_in_both_front_ends(project: Path,
+                                                                               pytester: pytest.Pytester) -> None:
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntopology = "topology.yaml"\n'
+                                            'topology_report = "out.html"\n')
+    (project / "out.html").mkdir()
+    expected = (f"{project / 'pyproject.toml'}: ini topology_report {project / 'out.html'}: that is a folder; give a "
+                f"file name, e.g. {project / 'out.html' / 'report.html'}")
+    harness = subprocess.run([HARNESS, "drift"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert (harness.returncode, harness.stderr) == (2, f"error: {expected}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == [f"ERROR: {expected}"]
