@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from harness import verdict
+from harness.verdict import Outcome
+
 if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
     from harness.report.junit import Case
@@ -256,21 +259,16 @@ def start_annotation(error: BaseException, spec: TopologySpec | None) -> Annotat
 
 # --- the step summary -----------------------------------------------------------------------------------------------
 
-def case_counts(cases: Iterable[Case]) -> dict[str, int]:
+def case_counts(cases: Iterable[Case]) -> dict[Outcome, int]:
     """{passed, failed, error, excluded: how many cases}."""
-    counts = dict.fromkeys(("passed", "failed", "error", "excluded"), 0)
-    for case in cases:
-        verdict = ("failed" if case.failure is not None else "error" if case.error is not None
-                   else "excluded" if case.skipped is not None else "passed")
-        counts[verdict] += 1
-    return counts
+    return verdict.counts(case.outcome for case in cases)
 
 
-def step_summary(title: str, counts: Mapping[str, int], failing: Iterable[str] = (), matrix: str = "",
+def step_summary(title: str, counts: Mapping[Outcome, int], failing: Iterable[str] = (), matrix: str = "",
                  links: Iterable[Path] = ()) -> str:
     """The Markdown of a run's step summary: a heading, the counts, the failing items (one line each), the contract
     matrix (as text), links to the report files (relative to the repository root)."""
-    parts = [f"### {title}", "", " | ".join(f"**{n}** {verdict}" for verdict, n in counts.items())]
+    parts = [f"### {title}", "", " | ".join(f"**{n}** {outcome}" for outcome, n in counts.items())]
     failing = list(failing)
     if failing:
         parts += ["", *(f"- {_markdown_text(item)}" for item in failing)]
@@ -307,7 +305,7 @@ def write_ci(mode: str, title: str, cases: list[Case], write: Callable[[str], No
     for line in commands(annotations):
         write(line)
     failing = [f"{a.title}: {(a.message.splitlines() or [''])[0]}" for a in annotations]
-    counts = case_counts(cases) if cases or not annotations else {"error": len(annotations)}
+    counts: dict[Outcome, int] = case_counts(cases) if cases or not annotations else {"error": len(annotations)}
     write_step_summary(step_summary(title, counts, failing, matrix, [link for link in links if link is not None]))
 
 

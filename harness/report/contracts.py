@@ -10,9 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.contracts.results import InteractionResult, PactResult
+from harness.contracts.results import WORDS, InteractionResult, PactResult
 from harness.report.junit import Case, item_classname, located, write_junit
 from harness.report.text import strip_ansi
+from harness.verdict import counts
 
 MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "error": "[red]ERROR[/red]",
         "excluded": "[cyan]excluded[/cyan]"}
@@ -21,9 +22,9 @@ MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "e
 def headline(result: PactResult) -> str:
     """`verified a->b: 3 interaction(s) in 0.41 s (file.json)` and the like, without markup."""
     where = f" ({result.path.name})"
-    if result.verdict == "excluded":
+    if result.outcome == "excluded":
         return f"excluded {result.edge}{where}: {result.reason}"
-    if result.verdict == "error":
+    if result.outcome == "error":
         return f"ERROR {result.edge}{where}: {result.reason}"
     failed = sum(not i.passed for i in result.interactions)
     detail = f", {failed} failed" if failed else ""
@@ -44,7 +45,7 @@ def failure_text(result: PactResult, reason: bool = True) -> str:
                      f"{strip_ansi(result.provider_log).rstrip()}\n--- end of log ---")
     if result.report.strip():
         parts.append(strip_ansi(result.report).strip("\n"))
-    if result.verdict == "error" and reason:
+    if result.outcome == "error" and reason:
         parts.append(f"ERROR {result.edge}: {result.reason}")
     return "\n".join(parts)
 
@@ -60,8 +61,9 @@ def print_result(result: PactResult, err: Console) -> None:
 
 def print_summary(results: list[PactResult], console: Console) -> None:
     """The last lines of a run: counts, then one line per pact that is neither verified nor excluded."""
-    counts = {v: sum(r.verdict == v for r in results) for v in ("verified", "failed", "error", "excluded")}
-    console.print("pacts: " + ", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False, soft_wrap=True)
+    word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as pact verification says it
+    found = counts(r.outcome for r in results)
+    console.print("pacts: " + ", ".join(f"{n} {word[o]}" for o, n in found.items()), highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)
@@ -87,7 +89,7 @@ def item_name(pact: str, label: str | None = None, kind: str = "pact") -> str:
 
 def per_interaction(result: PactResult) -> bool:
     """A verdict per interaction (one item, one case each); else one for the file (unreadable, excluded, none)."""
-    return bool(result.labels) and result.verdict != "excluded"
+    return bool(result.labels) and result.outcome != "excluded"
 
 
 def interaction_case(result: PactResult, label: str, name: str, classname: str = "") -> Case:
@@ -103,7 +105,7 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return Case(classname, name, judged.seconds, failure=f"{label}: {problems[0]}{more}",
                     details=interaction_failure_text(result, judged), output=result.provider_log)
-    reason = (result.reason if result.verdict == "error" else
+    reason = (result.reason if result.outcome == "error" else
               f"{result.path.name}: the Pact verifier's results do not mention interaction {label!r}, so it was not "
               "verified")
     first = next((line for line in reason.splitlines() if line.strip()), reason)
@@ -150,9 +152,9 @@ def file_case(result: PactResult, name: str, classname: str = "") -> Case:
     case alike: skipped with the exclusion's reason, an error with its reason (the report: failure_text), or
     failed."""
     first = f"{result.edge}: " + (result.reason.splitlines() or ["see its report"])[0]
-    return Case(classname, name, result.seconds, error=f"error {first}" if result.verdict == "error" else None,
-                skipped=f"excluded: {result.reason}" if result.verdict == "excluded" else None,
-                failure=f"failed {first}" if result.verdict == "failed" else None,
+    return Case(classname, name, result.seconds, error=f"error {first}" if result.outcome == "error" else None,
+                skipped=f"excluded: {result.reason}" if result.outcome == "excluded" else None,
+                failure=f"failed {first}" if result.outcome == "failed" else None,
                 details=failure_text(result) if not result.ok else "",
                 output=result.provider_log if not result.ok else "")
 

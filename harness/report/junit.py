@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from harness.report.text import strip_ansi
+from harness.verdict import Outcome
 
 # XML 1.0 allows tab, newline and carriage return below 0x20, and nothing in the surrogate or 0xFFFE-F ranges.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -58,6 +59,12 @@ class Case:
     output: str = ""
     file: str | None = None
     line: int | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        """The shared outcome (harness.verdict) the case says: a failure, an error, a skip (excluded), else a pass."""
+        return ("failed" if self.failure is not None else "error" if self.error is not None
+                else "excluded" if self.skipped is not None else "passed")
 
 
 def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None = None) -> Path:
