@@ -105,3 +105,18 @@ def test_bench_scripts_import(script: Path) -> None:
 def test_verdict_imports_only_the_standard_library_and_the_errors() -> None:
     allowed = {"__future__", "collections", "typing"}
     assert all(m.partition(".")[0] in allowed or m == "harness.errors" for m in _imports(HARNESS / "verdict.py"))
+
+
+def test_no_module_passes_450_lines_and_no_class_250() -> None:
+    """Rooms a newcomer can hold (issue #22): a module that grows past these is split by concern."""
+    too_big = []
+    for file in sorted(HARNESS.rglob("*.py")):
+        relative = file.relative_to(HARNESS).as_posix()
+        text = file.read_text()
+        if len(text.splitlines()) > 450:
+            too_big.append(f"{relative}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text, str(file))):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None \
+                    and node.end_lineno - node.lineno + 1 > 250:
+                too_big.append(f"{relative}: class {node.name} {node.end_lineno - node.lineno + 1} lines")
+    assert too_big == []
