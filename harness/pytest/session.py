@@ -38,11 +38,11 @@ PLUGIN_NAME = "harness-topology"
 EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on a topology shared by xdist workers it "
              "runs while no other test runs (pytest-topology)")
 # every topology running for this session (session, module, ... fixtures)
-active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
+_active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
 
 
 def active_topologies(config: pytest.Config) -> list[Topology]:
-    return config.stash.setdefault(active_key, [])
+    return config.stash.setdefault(_active_key, [])
 
 
 @contextlib.contextmanager

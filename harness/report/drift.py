@@ -53,7 +53,7 @@ def summary(results: list[PactDrift]) -> str:
     return f"{len(results)} pact(s): " + ", ".join(f"{n} {word[outcome]}" for outcome, n in found.items() if n)
 
 
-def edge_name(result: PactDrift) -> str:
+def _edge_name(result: PactDrift) -> str:
     """`consumer->provider`, or the file's name when the pact cannot be read."""
     return result.edge if result.labels or result.consumer != "?" else result.path.name
 
@@ -98,7 +98,7 @@ def drift_cases(results: list[PactDrift], topology: Path) -> list[Case]:
     from harness.report.contracts import item_name, item_names
 
     classname = item_classname(topology, Path.cwd())
-    names = item_names([(result.path, edge_name(result)) for result in results])
+    names = item_names([(result.path, _edge_name(result)) for result in results])
     cases: list[Case] = []
     for result in results:
         labels: list[str | None] = list(result.labels) or [None]

@@ -36,7 +36,7 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
     """The matrix as plain text (no colour codes), `width` columns wide at most, then one line per error or
     exclusion with its reason."""
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-    console.print(as_table(edges, title))
+    console.print(_as_table(edges, title))
     for edge in edges:
         if edge.reason:
             console.print(f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}", markup=False,
@@ -78,7 +78,7 @@ def _cells(edges: list[Edge]) -> tuple[list[str], list[str], dict[tuple[str, str
     return consumers, providers, cells
 
 
-def as_table(edges: list[Edge], title: str) -> Table:
+def _as_table(edges: list[Edge], title: str) -> Table:
     consumers, providers, cells = _cells(edges)
     table = Table(title=title, title_justify="left")
     table.add_column("consumer \\ provider")

@@ -46,7 +46,7 @@ tr.failed>td:first-child{border-left:4px solid var(--bad)}tr.error>td:first-chil
 def render(data: PageData) -> str:
     """The whole page for `data`, as one HTML document."""
     esc = _escaper(Scrubber(data.spec))
-    svg, how = draw(*graph_of(data))
+    svg, how = draw(*_graph_of(data))
     started = datetime.datetime.fromtimestamp(data.facts.started, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [f"<header><h1>{esc(data.title)}</h1><p>{esc(data.facts.command)} · {started} · "
             f"{data.facts.seconds:.1f} s{' · ' + esc(data.facts.outcome) if data.facts.outcome else ''}</p></header>",
@@ -70,7 +70,7 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge v-{slug(verdict)}">{html.escape(verdict)}</span>'
 
 
-def graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
+def _graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
     """Nodes: every service (file order), then outside consumers; edges: every consumer->provider pair that has a
     depends_on, a consumes or a pact, one arrow each, with the worst verdict of its pacts."""
     status = {s.name: s.status for s in data.services}
