@@ -79,7 +79,7 @@ def resolve_engine() -> Engine:
     """
     tried: list[str] = []
     home = Path.home()
-    properties = read_properties(home / PROPERTIES)
+    properties = _read_properties(home / PROPERTIES)
     shown = f"~/{PROPERTIES}"
     unset = "not set" if properties is not None else "no such file" if not (home / PROPERTIES).exists() else (
         "not readable")
@@ -140,7 +140,7 @@ def _context(tried: list[str]) -> Engine | None:
                   tls_dir=str(tls) if tls.is_dir() else None, tls_verify=not endpoint.get("SkipTLSVerify", False))
 
 
-def read_properties(file: Path) -> dict[str, str] | None:
+def _read_properties(file: Path) -> dict[str, str] | None:
     """A Java properties file's `key=value` / `key: value` lines (backslash escapes such as `tcp\\://` undone);
     None when it cannot be read."""
     try:
@@ -171,4 +171,4 @@ def hub_image_prefix() -> str:
     """Testcontainers' prefix for Docker Hub images (TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, else
     `hub.image.name.prefix` in ~/.testcontainers.properties), '' when unset. `redis:7` becomes PREFIX + `redis:7`."""
     return (os.environ.get("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
-            or (read_properties(Path.home() / PROPERTIES) or {}).get("hub.image.name.prefix", ""))
+            or (_read_properties(Path.home() / PROPERTIES) or {}).get("hub.image.name.prefix", ""))

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from harness import verdict
 from harness.cli.topologies import load
-from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED, HarnessError, TopologyFileError
+from harness.errors import HarnessError, TopologyFileError
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     _write_page(recorder, options.topology_report, spec, out, fuzz=results, fuzz_baseline=outcome)
     _annotate(options, out, "harness fuzz", fuzz_cases(results, options.topology.files[0], rerun, spec),
               links=[options.topology_report, options.junit])
-    return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+    return verdict.exit_code(results)
 
 
 @contextmanager
@@ -156,7 +157,7 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.extras import CONTRACTS_DRIFT, require
 
     require("harness drift", CONTRACTS_DRIFT)
-    from harness.contracts.drift import CLEAN, ERROR, NOT_APPLICABLE, DriftOptions, DriftRun, running_fetcher
+    from harness.contracts.drift import DriftOptions, DriftRun, running_fetcher
     from harness.report.drift import drift_cases, print_result, summary, write_drift_junit
 
     _check_outputs(options, junit=options.junit, page=options.topology_report)
@@ -172,9 +173,8 @@ def _drift(options: ResolvedOptions, out: Console, err: Console) -> int:
     _write_page(recorder, options.topology_report, spec, out, drift=results)
     _annotate(options, out, "harness drift", drift_cases(results, options.topology.files[0]),
               links=[options.topology_report, options.junit])
-    if any(r.verdict == ERROR for r in results):
-        return EXIT_BAD_INPUT  # an unreadable pact or document, a provider not in the topology (README: exit codes)
-    return EXIT_PASSED if all(r.verdict in (CLEAN, NOT_APPLICABLE) for r in results) else EXIT_FAILED
+    # an error (an unreadable pact or document, a provider not in the topology) is bad input: 2, over a drift's 1
+    return verdict.exit_code(results)
 
 
 def _load(options: ResolvedOptions, err: Console, out: Console, title: str) -> TopologySpec:

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from harness.contracts.names import service_for
 from harness.contracts.pactfiles import PactFile
 from harness.errors import EXIT_FAILED, HarnessError
+from harness.verdict import Outcome, is_ok, outcome_of
 
-Verdict = Literal["verified", "failed", "error", "excluded"]
+Verdict = Literal["verified", "failed", "error", "excluded"]  # the words of pact verification for the outcomes
+WORDS: dict[str, Outcome] = {"verified": "passed", "failed": "failed", "error": "error", "excluded": "excluded"}
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,10 @@ class InteractionResult:
 
 @dataclass(frozen=True)
 class PactResult:
-    """The verdict of one pact file. `consumer`/`provider` are the names the pact writes (None when unreadable);
-    `consumer_service`/`provider_service` the services they map to (None: not a service of the topology).
-    `reason`: why an error or an exclusion; `error`: the error (its `exit_code` says bad input or environment)."""
+    """The verdict of one pact file (a harness.verdict.Judged: `verdict` its word, `outcome` the shared one).
+    `consumer`/`provider` are the names the pact writes (None when unreadable); `consumer_service`/`provider_service`
+    the services they map to (None: not a service of the topology). `reason`: why an error or an exclusion; `error`:
+    the error (its `exit_code` says bad input or environment)."""
 
     path: Path
     verdict: Verdict
@@ -48,13 +51,22 @@ class PactResult:
     labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
 
     @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.verdict, WORDS)
+
+    @property
     def passed(self) -> bool:
-        return self.verdict == "verified"
+        return self.outcome == "passed"
 
     @property
     def ok(self) -> bool:
         """Verified, or excluded with a reason: nothing to fix."""
-        return self.verdict in ("verified", "excluded")
+        return is_ok(self.outcome)
+
+    @property
+    def name(self) -> str:
+        """What was judged: the edge (harness.verdict.Judged)."""
+        return self.edge
 
     @property
     def edge(self) -> str:
@@ -64,9 +76,9 @@ class PactResult:
 
     @property
     def exit_code(self) -> int:
-        if self.verdict == "error":
+        if self.outcome == "error":
             return self.error.exit_code if self.error is not None else EXIT_FAILED
-        return EXIT_FAILED if self.verdict == "failed" else 0
+        return EXIT_FAILED if self.outcome == "failed" else 0
 
 
 def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",

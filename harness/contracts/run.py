@@ -17,9 +17,10 @@ from harness.contracts.results import PactResult, error_result
 from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
-from harness.errors import MalformedPact, PactInputProblems, StatesModuleError
+from harness.errors import EXIT_FAILED, MalformedPact, PactInputProblems, StatesModuleError
 from harness.model.topology import ExcludedPact, TopologySpec
 from harness.runtime.topology import Topology
+from harness.verdict import exit_code as run_exit_code
 
 Source = PactFile | UnreadablePact
 
@@ -264,6 +265,4 @@ def drift_column(topology: Topology, selection: Selection) -> list[Any]:
 def exit_code(results: list[PactResult]) -> int:
     """0 when every pact is verified or excluded; else the highest exit code of an error verdict (2 bad input,
     3 environment), else 1 (failures)."""
-    if results and all(r.ok for r in results):
-        return 0
-    return max((r.exit_code for r in results), default=1) or 1
+    return run_exit_code(results) if results else EXIT_FAILED  # no pact at all verified nothing

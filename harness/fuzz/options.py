@@ -75,11 +75,6 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     return names
 
 
-def split_names(text: str | None) -> list[str] | None:
-    """A comma-separated option (`--checks a,b`): its names; None when it was not given, [] when it names none."""
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-
-
 def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
                          flags: Mapping[str, str]) -> None:
     """Check and phase names schemathesis does not know, or an empty list of them, on the command line (`options`;

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from harness.errors import EXIT_FAILED, EXIT_PASSED
+from harness.verdict import Outcome
+
 SERVICE_WIDE = "(service)"  # the `operation` of a finding about the whole service (base path, a fatal engine error)
 
 
@@ -57,7 +60,8 @@ class Finding:
 
 @dataclass
 class ServiceResult:
-    """The run of one service. `operations` in the spec's order (those that cannot be parsed included)."""
+    """The run of one service (a harness.verdict.Judged: its `verdict` is its outcome, fuzzing has no word of its
+    own). `operations` in the spec's order (those that cannot be parsed included)."""
 
     service: str
     url: str  # the base URL the run sent its requests to (the service's URL plus the spec's base path)
@@ -93,6 +97,31 @@ class ServiceResult:
     def passed(self) -> bool:
         """No finding but those a baseline accepts."""
         return not self.new
+
+    @property
+    def outcome(self) -> Outcome:
+        """passed (no new finding), failed (a new failed check, errors or not), else error (the service could not
+        be tested: network errors, an operation that cannot be sent, ...)."""
+        return "passed" if self.passed else "failed" if self.failures else "error"
+
+    @property
+    def verdict(self) -> str:
+        return self.outcome
+
+    @property
+    def reason(self) -> str:
+        """`2 failure(s), 1 error(s)` of the new findings ("" when it passed)."""
+        return "" if self.passed else f"{len(self.failures)} failure(s), {len(self.errors)} error(s)"
+
+    @property
+    def name(self) -> str:
+        """What was judged: the service (harness.verdict.Judged)."""
+        return self.service
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a new finding fails the run (an error-kind one too); else 0."""
+        return EXIT_PASSED if self.passed else EXIT_FAILED
 
     @property
     def new(self) -> list[Finding]:

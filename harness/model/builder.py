@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Never, Self
+from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 
 from pydantic import BaseModel
 
@@ -42,6 +43,24 @@ if TYPE_CHECKING:
     from harness.runtime.topology import Progress, Topology
 
 Scalar = str | int | float | bool | None
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _keywords_checked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`method` (TopologyBuilder.service) refusing a keyword it does not take with UnknownKeyword (the closest names),
+    not Python's bare TypeError. Its signature is left as it is for type checkers and editors: they complete the
+    keywords and call a misspelt one unexpected (a `**unknown: Never` parameter made mypy say `expected "Never"`)."""
+
+    @functools.wraps(method)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        unknown = [key for key in kwargs if key != "name" and key not in _SERVICE_KEYS]
+        if unknown:
+            builder, service = args[0], args[1] if len(args) > 1 else kwargs.get("name")
+            raise _unknown_keyword(getattr(builder, "name", "?"), str(service), unknown[0])
+        return method(*args, **kwargs)
+
+    return checked
 
 
 class TopologyBuilder:
@@ -56,6 +75,7 @@ class TopologyBuilder:
         self._services: dict[str, dict[str, Any]] = {}
         self._top: dict[str, Any] = {}
 
+    @_keywords_checked
     def service(  # noqa: PLR0913 - one keyword per key of a service in a topology file
         self, name: str, *,
         image: str | None = None,
@@ -137,7 +157,6 @@ class TopologyBuilder:
         fuzz: FuzzSpec | Mapping[str, Any] | None = None,
         consumes: Sequence[str] | None = None,
         pact_name: str | None = None,
-        **unknown: Never,
     ) -> Self:
         """A new builder with service `name` added (or replaced). Each keyword is the key of a service in a topology
         file, with the same meaning and validation (`image`, `build` (a context folder relative to `base_dir`),
@@ -148,8 +167,6 @@ class TopologyBuilder:
             UnknownKeyword: a keyword that is not a key of a service (the message names the closest ones); also a
                 TypeError, as Python's own for an unexpected keyword.
         """
-        if unknown:
-            raise _unknown_keyword(self.name, name, next(iter(unknown)))
         given = locals()  # the keywords, by name: each is the key of the same name in a topology file
         changed = self._copy()
         changed._services[name] = {key: _plain(given[key]) for key in _SERVICE_KEYS if given[key] is not None}

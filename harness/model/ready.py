@@ -8,6 +8,8 @@ from __future__ import annotations
 from harness.model.base import checked
 from harness.model.parts import ReadyProbe
 
+__all__ = ["command", "http", "log", "tcp"]
+
 
 def http(port: int, path: str = "/", status: int = 200, *, interval: float = 0.1) -> ReadyProbe:
     """Ready when GET `path` on container port `port` (published on 127.0.0.1) answers `status`. `interval` is in

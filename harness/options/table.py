@@ -23,7 +23,7 @@ CLI, PYTEST = "cli", "pytest"  # the two front-ends
 PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-"}
 
 
-def whole_number(minimum: int | None = None) -> Callable[[str], int]:
+def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
     """A validator: the text as an int, at least `minimum` (when given). ValueError says what was expected."""
     expected = "a whole number" + (f" of at least {minimum}" if minimum is not None else "")
 
@@ -47,7 +47,7 @@ def number(text: str) -> float:
         raise ValueError(f"a number, not {text!r}") from None
 
 
-def one_of(*choices: str) -> Callable[[str], str]:
+def _one_of(*choices: str) -> Callable[[str], str]:
     """A validator: one of `choices`."""
     def parse(text: str) -> str:
         if text not in choices:
@@ -180,9 +180,9 @@ OPTIONS: tuple[Option, ...] = (
            cli=("--service",), commands=("fuzz",), pytest="--fuzz-service"),
     Option("fuzz_max_examples", "fuzz", "examples per operation (default: schemathesis')", kind=int,
            metavar="N", cli=("--max-examples",), commands=("fuzz",), pytest="--fuzz-max-examples",
-           validate=whole_number(1)),
+           validate=_whole_number(1)),
     Option("fuzz_seed", "fuzz", "seed, to reproduce a run (default: one drawn for the run)", kind=int, metavar="N",
-           cli=("--seed",), commands=("fuzz",), pytest="--fuzz-seed", validate=whole_number()),
+           cli=("--seed",), commands=("fuzz",), pytest="--fuzz-seed", validate=_whole_number()),
     Option("fuzz_phases", "fuzz", "comma-separated, of: examples,coverage,fuzzing,stateful (default: `st run`'s)",
            kind=list, metavar="LIST", cli=("--phases",), commands=("fuzz",), pytest="--fuzz-phases", validate=names),
     Option("fuzz_checks", "fuzz", "comma-separated schemathesis checks (default: the service's `fuzz: {checks: "
@@ -190,10 +190,10 @@ OPTIONS: tuple[Option, ...] = (
            pytest="--fuzz-checks", validate=names),
     Option("fuzz_mode", "fuzz", "generated data: valid (positive), invalid (negative) or both (default: the "
            "service's `fuzz: {mode: ...}`, else `st run`'s)", metavar="|".join(MODES), cli=("--mode",),
-           commands=("fuzz",), pytest="--fuzz-mode", validate=one_of(*MODES)),
+           commands=("fuzz",), pytest="--fuzz-mode", validate=_one_of(*MODES)),
     Option("fuzz_workers", "fuzz", "schemathesis workers per service (services run one after another)", kind=int,
            default=1, metavar="N", cli=("--workers",), commands=("fuzz",), pytest="--fuzz-workers",
-           validate=whole_number(1)),
+           validate=_whole_number(1)),
     Option("fuzz_baseline", "fuzz", "schemathesis' baseline file of accepted failures (as `st run --baseline`): "
            "the failures it lists are reported as accepted and do not fail; a file that does not exist is written "
            "from this run", kind=Path, metavar="FILE", cli=("--baseline",), commands=("fuzz",),
@@ -215,7 +215,7 @@ OPTIONS: tuple[Option, ...] = (
            "line in the pact, a fuzzed operation in its OpenAPI document, a topology that did not start) and a "
            "Markdown step summary to $GITHUB_STEP_SUMMARY when set; auto: github when GITHUB_ACTIONS=true",
            default="auto", metavar="auto|github|off", cli=("--annotations",), commands=("verify", "fuzz", "drift"),
-           pytest="--topology-annotations", ini="topology_annotations", validate=one_of("auto", "github", "off")),
+           pytest="--topology-annotations", ini="topology_annotations", validate=_one_of("auto", "github", "off")),
     Option("verify_report", "report", "a folder for contract-matrix.json and .html; or FILE.html: the run's report "
            "page, with the matrix files beside it", kind=Path, default=Path("reports"), metavar="PATH",
            cli=("--report",), commands=("verify",)),
@@ -229,28 +229,28 @@ OPTIONS: tuple[Option, ...] = (
     Option("down_all", "down", "every kept topology on the engine, wherever its file is", kind=bool, default=False,
            cli=("--all",), commands=("down",)),
     Option("keep", "prune", "unused images kept per build context, the newest (0: every unused one is removed)",
-           kind=int, default=0, metavar="N", cli=("--keep",), commands=("prune",), validate=whole_number(0)),
+           kind=int, default=0, metavar="N", cli=("--keep",), commands=("prune",), validate=_whole_number(0)),
     Option("prune_all", "prune", "build contexts anywhere, not only under this folder; also unused image-substitute "
            "tags (engine-wide)", kind=bool, default=False, cli=("--all",), commands=("prune",)),
     Option("service", "logs", "the service whose log is printed", metavar="SERVICE", cli=("service",),
            commands=("logs",)),
     Option("tail", "logs", "only the last N lines", kind=int, metavar="N", cli=("--tail",), commands=("logs",),
-           validate=whole_number(1)),
+           validate=_whole_number(1)),
     Option("edge", "fault", "the service whose calls are affected; the service it calls (omitted: everything it "
            "calls)", repeatable=True, metavar="CONSUMER [PROVIDER]", cli=("edge",), commands=("fault",)),
     Option("delay", "fault", "hold each packet MS milliseconds", kind=int, metavar="MS", cli=("--delay",),
-           commands=("fault",), validate=whole_number(0)),
+           commands=("fault",), validate=_whole_number(0)),
     Option("jitter", "fault", "with --delay: +- MS, uniform", kind=int, default=0, metavar="MS", cli=("--jitter",),
-           commands=("fault",), validate=whole_number(0)),
+           commands=("fault",), validate=_whole_number(0)),
     Option("loss", "fault", "drop PERCENT % of the packets", kind=float, metavar="PERCENT", cli=("--loss",),
            commands=("fault",), validate=number),
     Option("cut", "fault", "cut the edge: reject (refused at once, the default) or drop (calls hang)",
-           metavar="reject|drop", cli=("--cut",), commands=("fault",), validate=one_of("reject", "drop"),
+           metavar="reject|drop", cli=("--cut",), commands=("fault",), validate=_one_of("reject", "drop"),
            const="reject"),
     Option("clear", "fault", "remove every fault of the topology", kind=bool, default=False, cli=("--clear",),
            commands=("fault",)),
     Option("format", "graph", "text, mermaid or both", default="both", metavar="text|mermaid|both",
-           cli=("--format",), commands=("graph",), validate=one_of("text", "mermaid", "both")),
+           cli=("--format",), commands=("graph",), validate=_one_of("text", "mermaid", "both")),
 )
 
 

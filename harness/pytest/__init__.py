@@ -43,7 +43,7 @@ _broken_since = pytest.StashKey[str]()  # the test after which a topology could 
 # written during one test is stamped a moment later. A failed test's lines are read this long after it ended, and its
 # lines stamped less than this after the previous item ended are shown apart, as maybe that item's. Passing tests
 # pay nothing (no wait between tests).
-LOG_SETTLE = 0.15
+_LOG_SETTLE = 0.15
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -215,7 +215,7 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     previous = item.stash.get(_previous, None)
     session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
     shared = session is not None and session.share is not None and session.worker is not None
-    time.sleep(LOG_SETTLE)  # this test's last lines are stamped too
+    time.sleep(_LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
         for service in running:
             text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
@@ -229,13 +229,13 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
 
 
 def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float] | None) -> str:
-    """The service's lines since the test started. Those stamped less than LOG_SETTLE after the previous item ended
+    """The service's lines since the test started. Those stamped less than _LOG_SETTLE after the previous item ended
     may be that item's (a line is stamped when dockerd reads it): they come first, under a line that says so."""
     from harness.report.text import service_log
 
-    if since is None or previous is None or previous[1] + LOG_SETTLE <= since:
+    if since is None or previous is None or previous[1] + _LOG_SETTLE <= since:
         return service_log(service, since=since)
-    boundary = previous[1] + LOG_SETTLE
+    boundary = previous[1] + _LOG_SETTLE
     early: list[str] = []
     own: list[str] = []
     for line in service_log(service, since=since, timestamps=True).splitlines(keepends=True):
@@ -247,7 +247,7 @@ def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float
             (early if received < boundary else own).append(text)
     if not early:
         return "".join(own)
-    return (f"[stamped within {LOG_SETTLE} s of the end of {previous[0]}: these lines may be its or this test's]\n"
+    return (f"[stamped within {_LOG_SETTLE} s of the end of {previous[0]}: these lines may be its or this test's]\n"
             + "".join(early) + (f"[this test's lines]\n{''.join(own)}" if own else ""))
 
 

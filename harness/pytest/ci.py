@@ -7,9 +7,12 @@ only process) writes them, from the reports it receives."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from harness.verdict import Outcome
 
 
 class SessionAnnotations:
@@ -18,15 +21,15 @@ class SessionAnnotations:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.failing: dict[str, Any] = {}  # node id -> its first failing report (setup, call or teardown)
-        self.outcomes: dict[str, str] = {}  # node id -> passed, failed, error, excluded
+        self.outcomes: dict[str, Outcome] = {}  # node id -> its outcome (harness.verdict)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:
             self.failing.setdefault(report.nodeid, report)
-            verdict = "failed" if report.when == "call" else "error"
-            self.outcomes[report.nodeid] = self.outcomes.get(report.nodeid, verdict)
-            if verdict == "failed":  # a call failure wins over a teardown error after it
-                self.outcomes[report.nodeid] = verdict
+            outcome: Outcome = "failed" if report.when == "call" else "error"
+            self.outcomes[report.nodeid] = self.outcomes.get(report.nodeid, outcome)
+            if outcome == "failed":  # a call failure wins over a teardown error after it
+                self.outcomes[report.nodeid] = outcome
         elif report.skipped:
             self.outcomes.setdefault(report.nodeid, "excluded")
         elif report.when == "call":
@@ -37,6 +40,7 @@ class SessionAnnotations:
         """Also when the session stops early (a topology that did not start, exit code 3: pytest prints no summary
         then). Lines start at the start of a line, after the tests' progress."""
         from harness.report.annotations import commands, step_summary, write_step_summary
+        from harness.verdict import counts
 
         annotations = [self._annotation(report) for report in self.failing.values()]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -48,10 +52,9 @@ class SessionAnnotations:
                 writer.line()
             for line in lines:
                 reporter.write_line(line)
-        counts = {verdict: list(self.outcomes.values()).count(verdict)
-                  for verdict in ("passed", "failed", "error", "excluded")}
         failing = [f"{a.title}: {(a.message.splitlines() or [''])[0]}" for a in annotations]
-        write_step_summary(step_summary("pytest", counts, failing, self._matrix(), self._links()))
+        write_step_summary(step_summary("pytest", counts(self.outcomes.values()), failing, self._matrix(),
+                                        self._links()))
 
     def _annotation(self, report: Any) -> Any:
         from harness.report.annotations import Annotation, Location

@@ -114,14 +114,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed:
-        text = faults_during(item, call.when)
+        text = _faults_during(item, call.when)
         if text:
             item.add_report_section(call.when, "faults", text)
             report.sections.append((f"Faults active during the test ({call.when})", text))
     return report
 
 
-def faults_during(item: pytest.Item, when: str) -> str:
+def _faults_during(item: pytest.Item, when: str) -> str:
     """One line per fault in place at some time during the test, with when it was (seconds from the test's start)."""
     started = item.stash.get(_started_at, None)
     if started is None:

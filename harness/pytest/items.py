@@ -37,14 +37,16 @@ class ReportingItem(pytest.Item):
 
     def setup(self) -> None:
         self._case = self.verdict()
-        if self._case.error is not None:
-            raise ReportedFailure(self._case.details or self._case.error, summary=self._case.error)
+        if self._case.outcome == "error":
+            error = self._case.error or ""
+            raise ReportedFailure(self._case.details or error, summary=error)
 
     def runtest(self) -> None:
-        if self._case.skipped is not None:
-            skip(self._case.skipped)
-        if self._case.failure is not None:
-            raise ReportedFailure(self._case.details or self._case.failure, summary=self._case.failure)
+        case = self._case
+        if case.outcome == "excluded":
+            skip(case.skipped or "")
+        if case.outcome == "failed":
+            raise ReportedFailure(case.details or case.failure or "", summary=case.failure or "")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         from harness.errors import HarnessError

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
 
-recorder_key = pytest.StashKey["PactRecorder"]()
+_recorder_key = pytest.StashKey["PactRecorder"]()
 call_passed_key = pytest.StashKey[bool]()
 
 
@@ -26,17 +26,12 @@ def pact_folder(config: pytest.Config) -> Path:
     return folder
 
 
-def ini_relative(config: pytest.Config, value: str) -> Path:
-    base = config.inipath.parent if config.inipath else config.rootpath
-    return base / value
-
-
 @pytest.fixture
 def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]:
     """`pact("gateway", "dataservice")` -> a pact-python V4 `Pact`. Interactions of passing tests are merged per
     consumer->provider pair and written to the pact folder (--pact-dir) at the end of the session."""
     config = request.config
-    if recorder_key not in config.stash:
+    if _recorder_key not in config.stash:
         from harness.errors import ExtraMissing
         from harness.extras import CONTRACTS_PACT, require
 
@@ -46,8 +41,8 @@ def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]
             pytest.fail(str(error), pytrace=False)
         from harness.contracts.consumer import PactRecorder
 
-        config.stash[recorder_key] = PactRecorder(pact_folder(config))
-    recorder = config.stash[recorder_key]
+        config.stash[_recorder_key] = PactRecorder(pact_folder(config))
+    recorder = config.stash[_recorder_key]
 
     def new_pact(consumer: str, provider: str) -> Pact:
         return recorder.new(consumer, provider)
@@ -57,8 +52,8 @@ def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]
 
 
 def write_recorded_pacts(session: pytest.Session) -> None:
-    if recorder_key in session.config.stash:
-        written = session.config.stash[recorder_key].write()
+    if _recorder_key in session.config.stash:
+        written = session.config.stash[_recorder_key].write()
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter and written:
             reporter.ensure_newline()

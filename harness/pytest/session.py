@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from harness.pytest.collection import Collector
-from harness.pytest.items import one_line_repr
 from harness.pytest.options import resolved
 from harness.pytest.runs import make_runs
+from harness.pytest.start_failure import fail_in_worker, report_start_failure
 from harness.pytest.summary import SessionSummary
 from harness.pytest.xdist import OWNER_KEY, SHARE_KEY, SharedTopology
 
@@ -38,11 +38,11 @@ PLUGIN_NAME = "harness-topology"
 EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on a topology shared by xdist workers it "
              "runs while no other test runs (pytest-topology)")
 # every topology running for this session (session, module, ... fixtures)
-active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
+_active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
 
 
 def active_topologies(config: pytest.Config) -> list[Topology]:
-    return config.stash.setdefault(active_key, [])
+    return config.stash.setdefault(_active_key, [])
 
 
 @contextlib.contextmanager
@@ -195,7 +195,8 @@ class TopologySession:
                                         returncode=error.exit_code)
                         self.start_error = error
                 if self.start_error is not None:  # outside the except: the report shows no chained exception
-                    self._fail_in_worker(self.start_error)
+                    assert self.session is not None
+                    fail_in_worker(self.session, self.spec, self.start_error)
                 assert self.topology is not None  # started, or pytest.exit / _fail_in_worker above
                 if self.share is None or self.topology.run_id not in self.attached_runs:
                     printer.console.print(services_table(self.topology))  # once: by the worker that started it
@@ -228,31 +229,9 @@ class TopologySession:
         for note in topology.restore():
             say(f"the reused topology was not as started: {note}")
 
-    def _fail_in_worker(self, error: Exception) -> NoReturn:
-        """An xdist worker: the item that needed the topology errors with the reason (a report of a made-up item
-        would break the order of reports xdist checks), and the worker stops after it; the controller stops the
-        others and exits with the error's code."""
-        assert self.spec is not None and self.session is not None
-        self.session.shouldstop = f"topology {self.spec.name} did not start"
-        pytest.fail(f"topology {self.spec.name} did not start:\n{error}", pytrace=False)
-
     def _report_start_failure(self, error: Exception) -> None:
-        """The failed start as one errored test (`topology NAME` of the topology file), so that JUnit has an <error>
-        with the reason instead of an empty, green-looking suite."""
-        from harness.report.annotations import service_location
-
         assert self.spec is not None
-        name = f"topology {self.spec.name}"
-        first = next((line for line in str(error).splitlines() if line.strip()), "")
-        # at the service the error names in the topology file: pytest's report, JUnit xunit1, annotations
-        where = service_location(self.spec, getattr(error, "service", None))
-        file, line = (where.file, where.line) if where is not None else (self.file, None)
-        longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", file,
-                                 line or 1)
-        report = pytest.TestReport(nodeid=self.item_id(name), location=(str(file), line and line - 1, name),
-                                   keywords={}, outcome="failed", longrepr=longrepr,
-                                   when="setup", sections=[], duration=0.0)
-        self.config.hook.pytest_runtest_logreport(report=report)
+        report_start_failure(self.config, self.spec, self.file, self.item_id, error)
 
     def item_id(self, name: str) -> str:
         """The node id of an item the plugin adds: under the topology file, as a test under its module (so that

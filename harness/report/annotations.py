@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from harness import verdict
+from harness.verdict import Outcome
+
 if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
     from harness.report.junit import Case
@@ -50,20 +53,20 @@ def enabled(mode: str, environ: Mapping[str, str] | None = None) -> bool:
     return mode == "github" or (mode == "auto" and environ.get("GITHUB_ACTIONS") == "true")
 
 
-def repository_root(environ: Mapping[str, str] | None = None) -> Path:
+def _repository_root(environ: Mapping[str, str] | None = None) -> Path:
     """What annotation paths are relative to: GITHUB_WORKSPACE, else the current folder."""
     environ = os.environ if environ is None else environ
     return Path(environ.get("GITHUB_WORKSPACE") or Path.cwd())
 
 
-def escape_data(text: str) -> str:
+def _escape_data(text: str) -> str:
     """A workflow command's message: `%`, CR and LF escaped as GitHub's runner reads them."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def escape_property(text: str) -> str:
+def _escape_property(text: str) -> str:
     """A workflow command's property value: as a message, and `:` and `,` too."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def command(annotation: Annotation, root: Path) -> str:
@@ -76,15 +79,15 @@ def command(annotation: Annotation, root: Path) -> str:
             shown = file.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             shown = file.resolve().as_posix()
-        properties.append(f"file={escape_property(shown)}")
+        properties.append(f"file={_escape_property(shown)}")
         if annotation.where.line is not None:
             properties.append(f"line={annotation.where.line}")
-    properties.append(f"title={escape_property(annotation.title)}")
-    return f"::{annotation.level} {','.join(properties)}::{escape_data(annotation.message.rstrip())}"
+    properties.append(f"title={_escape_property(annotation.title)}")
+    return f"::{annotation.level} {','.join(properties)}::{_escape_data(annotation.message.rstrip())}"
 
 
 def commands(annotations: Iterable[Annotation], root: Path | None = None) -> list[str]:
-    root = repository_root() if root is None else root
+    root = _repository_root() if root is None else root
     return [command(annotation, root) for annotation in annotations]
 
 
@@ -256,28 +259,23 @@ def start_annotation(error: BaseException, spec: TopologySpec | None) -> Annotat
 
 # --- the step summary -----------------------------------------------------------------------------------------------
 
-def case_counts(cases: Iterable[Case]) -> dict[str, int]:
+def _case_counts(cases: Iterable[Case]) -> dict[Outcome, int]:
     """{passed, failed, error, excluded: how many cases}."""
-    counts = dict.fromkeys(("passed", "failed", "error", "excluded"), 0)
-    for case in cases:
-        verdict = ("failed" if case.failure is not None else "error" if case.error is not None
-                   else "excluded" if case.skipped is not None else "passed")
-        counts[verdict] += 1
-    return counts
+    return verdict.counts(case.outcome for case in cases)
 
 
-def step_summary(title: str, counts: Mapping[str, int], failing: Iterable[str] = (), matrix: str = "",
+def step_summary(title: str, counts: Mapping[Outcome, int], failing: Iterable[str] = (), matrix: str = "",
                  links: Iterable[Path] = ()) -> str:
     """The Markdown of a run's step summary: a heading, the counts, the failing items (one line each), the contract
     matrix (as text), links to the report files (relative to the repository root)."""
-    parts = [f"### {title}", "", " | ".join(f"**{n}** {verdict}" for verdict, n in counts.items())]
+    parts = [f"### {title}", "", " | ".join(f"**{n}** {outcome}" for outcome, n in counts.items())]
     failing = list(failing)
     if failing:
         parts += ["", *(f"- {_markdown_text(item)}" for item in failing)]
     if matrix.strip():
         parts += ["", "<details open><summary>contract matrix</summary>", "", "```text", matrix.rstrip("\n"), "```",
                   "", "</details>"]
-    root = repository_root()
+    root = _repository_root()
     shown = [_relative(link, root) for link in links]
     if shown:
         parts += ["", "Reports: " + ", ".join(f"[{text}]({text})" for text in shown)]
@@ -307,7 +305,7 @@ def write_ci(mode: str, title: str, cases: list[Case], write: Callable[[str], No
     for line in commands(annotations):
         write(line)
     failing = [f"{a.title}: {(a.message.splitlines() or [''])[0]}" for a in annotations]
-    counts = case_counts(cases) if cases or not annotations else {"error": len(annotations)}
+    counts: dict[Outcome, int] = _case_counts(cases) if cases or not annotations else {"error": len(annotations)}
     write_step_summary(step_summary(title, counts, failing, matrix, [link for link in links if link is not None]))
 
 

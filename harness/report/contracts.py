@@ -10,9 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from harness.contracts.results import InteractionResult, PactResult
+from harness.contracts.results import WORDS, InteractionResult, PactResult
 from harness.report.junit import Case, item_classname, located, write_junit
 from harness.report.text import strip_ansi
+from harness.verdict import counts
 
 MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "error": "[red]ERROR[/red]",
         "excluded": "[cyan]excluded[/cyan]"}
@@ -21,9 +22,9 @@ MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "e
 def headline(result: PactResult) -> str:
     """`verified a->b: 3 interaction(s) in 0.41 s (file.json)` and the like, without markup."""
     where = f" ({result.path.name})"
-    if result.verdict == "excluded":
+    if result.outcome == "excluded":
         return f"excluded {result.edge}{where}: {result.reason}"
-    if result.verdict == "error":
+    if result.outcome == "error":
         return f"ERROR {result.edge}{where}: {result.reason}"
     failed = sum(not i.passed for i in result.interactions)
     detail = f", {failed} failed" if failed else ""
@@ -35,7 +36,7 @@ def headline(result: PactResult) -> str:
     return f"{verdict} {result.edge}: {count}{detail} in {result.seconds:.2f} s{where}"
 
 
-def failure_text(result: PactResult, reason: bool = True) -> str:
+def _failure_text(result: PactResult, reason: bool = True) -> str:
     """The provider's log of this verification, then the verifier's report (its summary ends the text), then, for
     an error, its reason (`reason=False`: not, when the headline above already says it)."""
     parts = []
@@ -44,7 +45,7 @@ def failure_text(result: PactResult, reason: bool = True) -> str:
                      f"{strip_ansi(result.provider_log).rstrip()}\n--- end of log ---")
     if result.report.strip():
         parts.append(strip_ansi(result.report).strip("\n"))
-    if result.verdict == "error" and reason:
+    if result.outcome == "error" and reason:
         parts.append(f"ERROR {result.edge}: {result.reason}")
     return "\n".join(parts)
 
@@ -53,15 +54,16 @@ def print_result(result: PactResult, err: Console) -> None:
     mark = MARK[result.verdict]
     err.print(f"{mark} {escape(headline(result).split(' ', 1)[1])}", soft_wrap=True, highlight=False)
     if not result.ok or any(not i.passed for i in result.interactions):  # a failing pending interaction too
-        text = failure_text(result, reason=False)  # the headline says it
+        text = _failure_text(result, reason=False)  # the headline says it
         if text:
             err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def print_summary(results: list[PactResult], console: Console) -> None:
     """The last lines of a run: counts, then one line per pact that is neither verified nor excluded."""
-    counts = {v: sum(r.verdict == v for r in results) for v in ("verified", "failed", "error", "excluded")}
-    console.print("pacts: " + ", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False, soft_wrap=True)
+    word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as pact verification says it
+    found = counts(r.outcome for r in results)
+    console.print("pacts: " + ", ".join(f"{n} {word[o]}" for o, n in found.items()), highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)
@@ -85,9 +87,9 @@ def item_name(pact: str, label: str | None = None, kind: str = "pact") -> str:
     return f"{kind}[{pact}: {label}]" if label is not None else f"{kind}[{pact}]"
 
 
-def per_interaction(result: PactResult) -> bool:
+def _per_interaction(result: PactResult) -> bool:
     """A verdict per interaction (one item, one case each); else one for the file (unreadable, excluded, none)."""
-    return bool(result.labels) and result.verdict != "excluded"
+    return bool(result.labels) and result.outcome != "excluded"
 
 
 def interaction_case(result: PactResult, label: str, name: str, classname: str = "") -> Case:
@@ -97,21 +99,21 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
     if judged is not None and (judged.passed or result.passed):
-        return Case(classname, name, judged.seconds, output="" if judged.passed else failure_text(result))
+        return Case(classname, name, judged.seconds, output="" if judged.passed else _failure_text(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return Case(classname, name, judged.seconds, failure=f"{label}: {problems[0]}{more}",
-                    details=interaction_failure_text(result, judged), output=result.provider_log)
-    reason = (result.reason if result.verdict == "error" else
+                    details=_interaction_failure_text(result, judged), output=result.provider_log)
+    reason = (result.reason if result.outcome == "error" else
               f"{result.path.name}: the Pact verifier's results do not mention interaction {label!r}, so it was not "
               "verified")
     first = next((line for line in reason.splitlines() if line.strip()), reason)
-    return Case(classname, name, 0.0, error=f"{label}: {first}", details=failure_text(result, reason=False)
+    return Case(classname, name, 0.0, error=f"{label}: {first}", details=_failure_text(result, reason=False)
                 + f"\nERROR {result.edge}, interaction {label!r}: {reason}", output=result.provider_log)
 
 
-def interaction_failure_text(result: PactResult, interaction: InteractionResult) -> str:
+def _interaction_failure_text(result: PactResult, interaction: InteractionResult) -> str:
     """The provider's log of the verification, then what the verifier's report says of this interaction (its part
     of the report's failures; its mismatches when the report has no part of its own)."""
     parts = []
@@ -140,20 +142,20 @@ def junit_cases(result: PactResult, name: str | None = None, classname: str = ""
     gives them, see harness.report.junit.item_classname); one case for a pact that is unreadable, excluded or has no
     interaction."""
     name = name or item_names([(result.path, result.edge)])[result.path]
-    if per_interaction(result):
+    if _per_interaction(result):
         return [interaction_case(result, label, item_name(name, label), classname) for label in result.labels]
     return [file_case(result, item_name(name), classname)]
 
 
 def file_case(result: PactResult, name: str, classname: str = "") -> Case:
     """The verdict of a whole pact file (unreadable, excluded, without interactions), for a pytest item and a JUnit
-    case alike: skipped with the exclusion's reason, an error with its reason (the report: failure_text), or
+    case alike: skipped with the exclusion's reason, an error with its reason (the report: _failure_text), or
     failed."""
     first = f"{result.edge}: " + (result.reason.splitlines() or ["see its report"])[0]
-    return Case(classname, name, result.seconds, error=f"error {first}" if result.verdict == "error" else None,
-                skipped=f"excluded: {result.reason}" if result.verdict == "excluded" else None,
-                failure=f"failed {first}" if result.verdict == "failed" else None,
-                details=failure_text(result) if not result.ok else "",
+    return Case(classname, name, result.seconds, error=f"error {first}" if result.outcome == "error" else None,
+                skipped=f"excluded: {result.reason}" if result.outcome == "excluded" else None,
+                failure=f"failed {first}" if result.outcome == "failed" else None,
+                details=_failure_text(result) if not result.ok else "",
                 output=result.provider_log if not result.ok else "")
 
 
@@ -167,7 +169,7 @@ def pact_cases(results: list[PactResult], topology: Path) -> list[Case]:
     classname = item_classname(topology, Path.cwd())
     cases = []
     for result in results:
-        labels: list[str | None] = list(result.labels) if per_interaction(result) else [None]
+        labels: list[str | None] = list(result.labels) if _per_interaction(result) else [None]
         for label, case in zip(labels, junit_cases(result, names[result.path], classname), strict=True):
             where = interaction_location(result.path, result.labels, label)
             cases.append(located(case, where.file, where.line, Path.cwd()))

@@ -10,16 +10,18 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift
+from harness.contracts.drift import DRIFT, PactDrift
+from harness.contracts.drift.results import WORDS
 from harness.report.junit import Case, item_classname, located, write_junit
+from harness.verdict import Outcome, counts
 
-STYLE = {CLEAN: "green", DRIFT: "red", ERROR: "red", NOT_APPLICABLE: "yellow"}
+STYLE: dict[Outcome, str] = {"passed": "green", "failed": "red", "error": "red", "excluded": "yellow"}
 
 
 def result_text(result: PactDrift) -> str:
     """The verdict of one pact as plain text: a head line, then the reason or each drift."""
-    head = f"{result.verdict.upper() if result.verdict in (DRIFT, ERROR) else result.verdict} {result.edge} " \
-           f"({result.path.name})"
+    bad = result.outcome in ("failed", "error")
+    head = f"{result.verdict.upper() if bad else result.verdict} {result.edge} ({result.path.name})"
     lines = [head]
     if result.source:
         lines.append(f"  spec: {result.source}")
@@ -40,17 +42,18 @@ def print_result(result: PactDrift, console: Console) -> None:
     text = result_text(result)
     head, _, rest = text.partition("\n")
     word, _, tail = head.partition(" ")
-    console.print(f"[{STYLE[result.verdict]}]{word}[/] {tail}", markup=True, highlight=False, soft_wrap=True)
+    console.print(f"[{STYLE[result.outcome]}]{word}[/] {tail}", markup=True, highlight=False, soft_wrap=True)
     if rest:
         console.print(rest, markup=False, highlight=False, soft_wrap=True)
 
 
 def summary(results: list[PactDrift]) -> str:
-    counts = {verdict: sum(r.verdict == verdict for r in results) for verdict in (CLEAN, DRIFT, ERROR, NOT_APPLICABLE)}
-    return f"{len(results)} pact(s): " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+    word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as a drift check says it
+    found = counts(r.outcome for r in results)
+    return f"{len(results)} pact(s): " + ", ".join(f"{n} {word[outcome]}" for outcome, n in found.items() if n)
 
 
-def edge_name(result: PactDrift) -> str:
+def _edge_name(result: PactDrift) -> str:
     """`consumer->provider`, or the file's name when the pact cannot be read."""
     return result.edge if result.labels or result.consumer != "?" else result.path.name
 
@@ -62,17 +65,20 @@ def drift_case(result: PactDrift, label: str | None, name: str, classname: str =
     index = result.labels.index(label) if label is not None and label in result.labels else None
     if index is not None and index < len(result.interactions):
         interaction = result.interactions[index]
-        if interaction.verdict == DRIFT:
+        if interaction.outcome == "failed":
             return Case(classname, name, failure=f"{label}: {len(interaction.findings)} drift(s) from "
                         f"{result.source}", details=_interaction_text(result, interaction))
-        return Case(classname, name, skipped=interaction.reason if interaction.verdict == NOT_APPLICABLE else None)
-    if result.verdict == NOT_APPLICABLE:
+        if interaction.outcome == "error":  # a word nobody mapped: never a pass
+            return Case(classname, name, error=f"{label}: verdict {interaction.verdict!r}",
+                        details=result_text(result))
+        return Case(classname, name, skipped=interaction.reason if interaction.outcome == "excluded" else None)
+    if result.outcome == "excluded":
         return Case(classname, name, skipped=result.reason)
-    if result.verdict == ERROR or (label is not None and index is None):
+    if result.outcome == "error" or (label is not None and index is None):
         reason = result.reason or f"{result.path.name}: the drift check says nothing of interaction {label!r}"
         return Case(classname, name, error=reason.splitlines()[0], details=result_text(result))
-    return Case(classname, name, failure=f"{result.edge}: drift" if result.verdict == DRIFT else None,
-                details=result_text(result) if result.verdict == DRIFT else "")
+    return Case(classname, name, failure=f"{result.edge}: drift" if result.outcome == "failed" else None,
+                details=result_text(result) if result.outcome == "failed" else "")
 
 
 def _interaction_text(result: PactDrift, interaction: Any) -> str:
@@ -92,7 +98,7 @@ def drift_cases(results: list[PactDrift], topology: Path) -> list[Case]:
     from harness.report.contracts import item_name, item_names
 
     classname = item_classname(topology, Path.cwd())
-    names = item_names([(result.path, edge_name(result)) for result in results])
+    names = item_names([(result.path, _edge_name(result)) for result in results])
     cases: list[Case] = []
     for result in results:
         labels: list[str | None] = list(result.labels) or [None]

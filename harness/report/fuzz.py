@@ -67,7 +67,7 @@ def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None
     else:
         err.print(f"[red]FAILED[/red] {summary_line(result)}", highlight=False, soft_wrap=True)
     if result.excluded:
-        err.print(excluded_text(result), markup=False, highlight=False, soft_wrap=True)
+        err.print(_excluded_text(result), markup=False, highlight=False, soft_wrap=True)
     if not result.passed:
         err.print(findings_text(result, result.new, rerun), markup=False, highlight=False, soft_wrap=True)
     if result.accepted:
@@ -108,7 +108,7 @@ def baseline_text(outcome: BaselineOutcome, prune_flag: str = "--baseline-prune"
     return "\n".join(lines)
 
 
-def excluded_text(result: ServiceResult) -> str:
+def _excluded_text(result: ServiceResult) -> str:
     """A line per written exclusion of the service: what is not checked, and why."""
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
 
@@ -126,13 +126,13 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
             lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
         if finding.curl:
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
-        lines += log_text(finding)
+        lines += _log_text(finding)
     if rerun is not None:  # the front-end's command (without one: no hint)
         lines.append("  rerun with: " + rerun.for_result(result))
     return "\n".join(lines)
 
 
-def log_text(finding: Finding) -> list[str]:
+def _log_text(finding: Finding) -> list[str]:
     """The service's log lines of the failing request under a finding, and why some are not shown (fuzz.logs)."""
     if finding.log:
         note = [f"      ({finding.log_note})"] if finding.log_note else []

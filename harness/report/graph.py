@@ -75,7 +75,7 @@ def draw(nodes: list[GraphNode], edges: list[GraphEdge]) -> tuple[str, str]:
     except Exception as error:  # noqa: BLE001 - no `dot` (ExecutableNotFound), no package, a failing dot: same answer
         reason = "Graphviz's dot was not found" if type(error).__name__ == "ExecutableNotFound" else \
             f"Graphviz failed ({type(error).__name__})"
-        return simple_svg(nodes, edges), f"simple built-in layout ({reason}; install graphviz for a better picture)"
+        return _simple_svg(nodes, edges), f"simple built-in layout ({reason}; install graphviz for a better picture)"
 
 
 def _node_label(node: GraphNode) -> str:
@@ -138,7 +138,7 @@ def _layers(nodes: list[GraphNode], edges: list[GraphEdge]) -> dict[str, int]:
 BOX_H, GAP_X, GAP_Y, CHAR_W, MAX_COLUMNS = 46, 110, 40, 7.2, 5
 
 
-def simple_svg(nodes: list[GraphNode], edges: list[GraphEdge]) -> str:
+def _simple_svg(nodes: list[GraphNode], edges: list[GraphEdge]) -> str:
     """A layered picture without Graphviz: columns left to right, boxes in file order within a column, straight
     arrows (curved within a column), labels at the middle of each arrow."""
     column = _layers(nodes, edges)

@@ -11,12 +11,13 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from harness.report.text import strip_ansi
+from harness.verdict import Outcome
 
 # XML 1.0 allows tab, newline and carriage return below 0x20, and nothing in the surrogate or 0xFFFE-F ranges.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def xml_text(text: str) -> str:
+def _xml_text(text: str) -> str:
     """`text` without ANSI codes and without characters XML 1.0 cannot hold."""
     return _NOT_XML.sub("", strip_ansi(text))
 
@@ -59,6 +60,12 @@ class Case:
     file: str | None = None
     line: int | None = None
 
+    @property
+    def outcome(self) -> Outcome:
+        """The shared outcome (harness.verdict) the case says: a failure, an error, a skip (excluded), else a pass."""
+        return ("failed" if self.failure is not None else "error" if self.error is not None
+                else "excluded" if self.skipped is not None else "passed")
+
 
 def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None = None) -> Path:
     """Write one `<testsuite>` with `cases` to `file` (folders created). `seconds`: the suite's time (the run's wall
@@ -70,17 +77,17 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
                                skipped=str(sum(c.skipped is not None for c in cases)),
                                time=f"{total:.3f}")
     for case in cases:
-        element = ElementTree.SubElement(root, "testcase", classname=xml_text(case.classname),
-                                         name=xml_text(case.name), time=f"{case.seconds:.3f}")
+        element = ElementTree.SubElement(root, "testcase", classname=_xml_text(case.classname),
+                                         name=_xml_text(case.name), time=f"{case.seconds:.3f}")
         if case.file is not None:
-            element.set("file", xml_text(case.file))
+            element.set("file", _xml_text(case.file))
             if case.line is not None:
                 element.set("line", str(case.line))
         for tag, message in (("failure", case.failure), ("error", case.error), ("skipped", case.skipped)):
             if message is not None:
-                ElementTree.SubElement(element, tag, message=xml_text(message)).text = xml_text(case.details)
+                ElementTree.SubElement(element, tag, message=_xml_text(message)).text = _xml_text(case.details)
         if case.output:
-            ElementTree.SubElement(element, "system-out").text = xml_text(case.output)
+            ElementTree.SubElement(element, "system-out").text = _xml_text(case.output)
     file.parent.mkdir(parents=True, exist_ok=True)
     ElementTree.ElementTree(root).write(file, encoding="utf-8", xml_declaration=True)
     return file

@@ -36,7 +36,7 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
     """The matrix as plain text (no colour codes), `width` columns wide at most, then one line per error or
     exclusion with its reason."""
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-    console.print(as_table(edges, title))
+    console.print(_as_table(edges, title))
     for edge in edges:
         if edge.reason:
             console.print(f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}", markup=False,
@@ -78,7 +78,7 @@ def _cells(edges: list[Edge]) -> tuple[list[str], list[str], dict[tuple[str, str
     return consumers, providers, cells
 
 
-def as_table(edges: list[Edge], title: str) -> Table:
+def _as_table(edges: list[Edge], title: str) -> Table:
     consumers, providers, cells = _cells(edges)
     table = Table(title=title, title_justify="left")
     table.add_column("consumer \\ provider")
@@ -176,7 +176,7 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     edges = edge_matrix(spec, pacts, drift)
     title = f"contracts of topology {spec.name}"
     text = matrix_text(edges, title, width=width)
-    if not any(result.verdict != "excluded" for result in pacts):
+    if all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it")
     as_json, as_html = write_reports(edges, folder, title)

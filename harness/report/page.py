@@ -109,7 +109,7 @@ class RunRecorder:
     def snapshot(self, topology: Topology) -> None:
         """The services (image, url, status now) and the fault history of `topology`. Never raises: a container may
         be gone already."""
-        self.services = services_of(topology, self.events)
+        self.services = _services_of(topology, self.events)
         self.faults = list(topology.faults.history)
         try:
             self.docker_version = str(topology.client.version().get("Version", ""))
@@ -131,7 +131,7 @@ class RunRecorder:
                         contracts_run=pacts is not None, fuzz_baseline=fuzz_baseline)
 
 
-def services_of(topology: Topology, events: list[StartEvent]) -> list[ServiceFacts]:
+def _services_of(topology: Topology, events: list[StartEvent]) -> list[ServiceFacts]:
     """A ServiceFacts per service of the topology file, in file order, from the running services and the events."""
     built = {e.service: e for e in events if e.kind in ("built", "cached")}
     ready = {e.service: e for e in events if e.kind in ("ready", "completed")}

@@ -8,10 +8,12 @@ import html
 from collections.abc import Callable
 from typing import Any
 
+from harness.contracts.results import WORDS as PACT_WORDS
 from harness.fuzz.results import Finding, ServiceResult
 from harness.report.graph import COLOUR, GraphEdge, GraphNode, draw, slug, worst
 from harness.report.page import PageData, Scrubber, clip
 from harness.report.text import strip_ansi
+from harness.verdict import counts
 
 CSS = """
 :root{--ok:#2e7d32;--bad:#c62828;--err:#8e0000;--warn:#b26a00;--info:#1565c0;--mute:#607d8b;--line:#d0d7de}
@@ -44,7 +46,7 @@ tr.failed>td:first-child{border-left:4px solid var(--bad)}tr.error>td:first-chil
 def render(data: PageData) -> str:
     """The whole page for `data`, as one HTML document."""
     esc = _escaper(Scrubber(data.spec))
-    svg, how = draw(*graph_of(data))
+    svg, how = draw(*_graph_of(data))
     started = datetime.datetime.fromtimestamp(data.facts.started, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     body = [f"<header><h1>{esc(data.title)}</h1><p>{esc(data.facts.command)} · {started} · "
             f"{data.facts.seconds:.1f} s{' · ' + esc(data.facts.outcome) if data.facts.outcome else ''}</p></header>",
@@ -68,7 +70,7 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge v-{slug(verdict)}">{html.escape(verdict)}</span>'
 
 
-def graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
+def _graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
     """Nodes: every service (file order), then outside consumers; edges: every consumer->provider pair that has a
     depends_on, a consumes or a pact, one arrow each, with the worst verdict of its pacts."""
     status = {s.name: s.status for s in data.services}
@@ -123,9 +125,9 @@ def _cards(data: PageData) -> str:
     def card(title: str, value: str, bad: bool, anchor: str) -> str:
         return f'<a class="card{" bad" if bad else ""}" href="#{anchor}"><b>{value}</b>{html.escape(title)}</a>'
 
-    pacts_bad = sum(p.verdict in ("failed", "error") for p in data.pacts)
+    pacts_bad = sum(not p.ok for p in data.pacts)
     ops_bad = sum(1 for r in data.fuzz for op in _fuzz_rows(r) if op[2] not in ("passed", "accepted"))
-    drift_bad = sum(d.verdict in ("drift", "error") for d in data.drift)
+    drift_bad = sum(d.outcome in ("failed", "error") for d in data.drift)
     cards = [card("services", str(len(data.services)), any(s.status in ("failed", "gone") for s in data.services),
                   "services")]
     if data.contracts_run:
@@ -194,8 +196,10 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
     pacts = [_pact(result, esc) for result in data.pacts]
     missing = [f'<li id="{_pact_id(None, e)}">{esc(e.consumer)} → {esc(e.provider)}: {_badge("no pact")} a declared '
                "<code>consumes</code> edge without a pact</li>" for e in data.matrix if e.status == "no pact"]
-    counts = {v: sum(p.verdict == v for p in data.pacts) for v in ("verified", "failed", "error", "excluded")}
-    return ('<section id="contracts"><h2>Contracts</h2><p>' + " ".join(f"{_badge(v)} {n}" for v, n in counts.items())
+    word = {outcome: word for word, outcome in PACT_WORDS.items()}
+    found = counts(p.outcome for p in data.pacts)
+    return ('<section id="contracts"><h2>Contracts</h2><p>'
+            + " ".join(f"{_badge(word[outcome])} {n}" for outcome, n in found.items())
             + f"</p>{matrix}<h3>Pacts</h3>" + "".join(pacts)
             + (f"<h3>Edges without a pact</h3><ul>{''.join(missing)}</ul>" if missing else "") + "</section>")
 
@@ -212,7 +216,7 @@ def _drift_badge(edge: Any, esc: Callable[[Any], str]) -> str:
 def _pact(result: Any, esc: Callable[[Any], str]) -> str:
     from harness.report.contracts import headline
 
-    bad = result.verdict in ("failed", "error")
+    bad = not result.ok
     rows = "".join(f'<tr class="{"" if i.passed else "failed"}"><td>{esc(i.description)}</td>'
                    f"<td>{_badge('passed' if i.passed else 'failed')}</td><td class=num>{i.seconds:.2f} s</td>"
                    f"<td>{'<br>'.join(esc(p) for p in i.problems)}</td></tr>" for i in result.interactions)
@@ -235,7 +239,7 @@ def _drift(data: PageData, esc: Callable[[Any], str]) -> str:
         return ""
     items = []
     for result in data.drift:
-        bad = result.verdict in ("drift", "error")
+        bad = result.outcome in ("failed", "error")
         findings = []
         for interaction in result.interactions:
             rows = "".join(f"<tr><td><code>{esc(f.pointer)}</code></td><td>{esc(f.pact_says)}</td>"
@@ -281,7 +285,7 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
             rows.append(f'<tr class="op {verdict}" data-service="{esc(result.service)}" data-operation="{esc(label)}">'
                         f"<td><code>{esc(label)}</code></td><td class=num>{requests}</td><td>{_badge(verdict)}</td>"
                         f"<td>{found}</td></tr>")
-        verdict = "passed" if result.passed else "failed" if result.failures else "error"
+        verdict = result.outcome
         log = strip_ansi(result.log)
         blocks.append(f'<details class="fuzz-service {verdict}" id="fuzz-{slug(result.service)}"'
                       f'{"" if result.passed else " open"}><summary>{_badge(verdict)} <b>{esc(result.service)}</b>: '

@@ -42,7 +42,7 @@ def cache_dir() -> Path:
     return base / "pytest-topology"
 
 
-def dockerignore_patterns(context: Path) -> list[str]:
+def _dockerignore_patterns(context: Path) -> list[str]:
     """The patterns of `context/.dockerignore`, read as docker-py reads them (stripped; blank lines and `#` dropped)."""
     file = context / ".dockerignore"
     if not file.is_file():
@@ -54,7 +54,7 @@ def dockerignore_patterns(context: Path) -> list[str]:
 def sent_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
     """Paths (relative, `/`-separated, sorted; files, folders and links) that `docker build` is sent for `context`."""
     name, _outside = _dockerfile(context, dockerfile)
-    return sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name))
+    return sorted(exclude_paths(str(context), _dockerignore_patterns(context), dockerfile=name))
 
 
 def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases: Sequence[str] = ()) -> str:
@@ -74,7 +74,7 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases:
     digest = hashlib.sha256()
     name, outside = _dockerfile(context, build.dockerfile)
     digests = _DigestCache(cache or cache_dir(), str(context))
-    for relative in sorted(exclude_paths(str(context), dockerignore_patterns(context), dockerfile=name)):
+    for relative in sorted(exclude_paths(str(context), _dockerignore_patterns(context), dockerfile=name)):
         digest.update(_entry(context, relative, digests))
     digests.save()
     if outside is not None:

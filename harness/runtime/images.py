@@ -180,7 +180,7 @@ def _build_message(service: str, context: Path, log: list[str]) -> str:
 BUILD_HINT = "Fix the Dockerfile or the build context and run again."
 
 
-def missing_hint() -> str:
+def _missing_hint() -> str:
     """What to do about missing images, for a pip user (and this project's script when run inside its repository)."""
     script = project_script("ensure-base-images.sh")
     ours = (f" (in this repository `bash {script}` provides python:3.11-slim, postgres:15 and redis:7)"
@@ -284,7 +284,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"
                           for image, problem in missing.items())
         invalid = [image for image, problem in missing.items() if "invalid reference format" in problem]
-        hint = missing_hint() if len(invalid) < len(missing) else ""
+        hint = _missing_hint() if len(invalid) < len(missing) else ""
         if invalid:  # a typo in the file, not an image to provide: said first
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "

@@ -56,19 +56,19 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
             for network, attached in spec.service_networks(service).items()]
 
 
-def definition_hash(network: NetworkSpec) -> str:
+def _definition_hash(network: NetworkSpec) -> str:
     """What a network is created from (a label on it): a kept run whose file now says otherwise is replaced."""
     return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def declared_hashes(spec: TopologySpec) -> dict[str, str]:
-    """Network -> definition_hash, for the networks a run of `spec` creates (none for a topology that declares no
+    """Network -> _definition_hash, for the networks a run of `spec` creates (none for a topology that declares no
     networks: its one network carries no such label)."""
-    return {name: definition_hash(network) for name, network in spec.networks.items() if not network.external}
+    return {name: _definition_hash(network) for name, network in spec.networks.items() if not network.external}
 
 
 def running_hashes(run: L.Run) -> dict[str, str]:
-    """Network -> definition_hash, of the networks a run created."""
+    """Network -> _definition_hash, of the networks a run created."""
     return {labels[L.NETWORK]: labels.get(L.NETWORK_DEFINITION, "")
             for labels in map(L.labels_of, run.networks) if L.NETWORK in labels}
 
@@ -99,7 +99,7 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
             continue
         labels = {**network.labels, **run_labels}
         if spec.networks:
-            labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
+            labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: _definition_hash(network)})
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range)
                                         for s in network.subnets]) if network.subnets else None
         try:

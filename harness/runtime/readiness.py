@@ -41,12 +41,12 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
         if cancelled is not None and cancelled.is_set():
             raise StartCancelled()
         if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
-            state = container_state(service, cancelled)
+            state = _container_state(service, cancelled)
             status_read = time.monotonic()
             if service.container.status in ("exited", "dead"):
                 if state.get("ExitCode") == 0 and probe is None:
                     return "completed"
-                raise exited_error(service, state)
+                raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
                 running_since = status_read
         if service.container.status == "running":
@@ -62,9 +62,9 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             else:
                 seen = "running for less than the settle time"
         if time.monotonic() > deadline:
-            last = container_state(service, cancelled)
+            last = _container_state(service, cancelled)
             if last.get("Status") in ("exited", "dead"):  # it died since the last look: that is why
-                raise exited_error(service, last)
+                raise _exited_error(service, last)
             waited = time.monotonic() - started
             if service.spec.job:
                 raise ServiceNotReady(
@@ -92,13 +92,13 @@ def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
     # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
     # and TCP probes say their own connection errors as what they saw
     except (OSError, urllib3.exceptions.HTTPError) as error:
-        state = container_state(service, cancelled)
+        state = _container_state(service, cancelled)
         if state.get("Status") in ("exited", "dead"):
-            raise exited_error(service, state) from None
+            raise _exited_error(service, state) from None
         return f"Docker refused the probe: {_explained(error)}"
 
 
-def container_state(service: Service, cancelled: threading.Event | None = None) -> dict[str, Any]:
+def _container_state(service: Service, cancelled: threading.Event | None = None) -> dict[str, Any]:
     """The container's State now (and `service.container.status`).
 
     Raises:
@@ -125,13 +125,13 @@ def container_state(service: Service, cancelled: threading.Event | None = None) 
 def ended(service: Service) -> HarnessError | None:
     """See `Service.ended`."""
     try:
-        state = container_state(service)
+        state = _container_state(service)
     except DockerError as error:
         return error
-    return exited_error(service, state) if state.get("Status") in ("exited", "dead") else None
+    return _exited_error(service, state) if state.get("Status") in ("exited", "dead") else None
 
 
-def exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
+def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
     """The error of a service whose container ended (`state`: its inspect State) while it was starting."""
     code = state.get("ExitCode")
     return ServiceExited(

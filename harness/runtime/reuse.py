@@ -93,7 +93,7 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 say(f"reusing the running topology {spec.name} (run {kept[0].run_id})")
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
                 topology.reused = True
-                unready = None if started else finish_start(topology, say)
+                unready = None if started else _finish_start(topology, say)
                 if unready is None:
                     return topology
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) is not ready ({unready}): "
@@ -184,7 +184,7 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
         L.mark_started(topology.client, run_labels)
 
 
-def finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
+def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
     """A kept run whose start did not finish (its session ended first): wait for each running service with a
     probe, as its start would have (its `timeout`). What `restore` starts again waits for itself. Returns None
     when every one is ready (the run is then marked as started), else why not (the first error's first line)."""

@@ -45,6 +45,7 @@ from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
+from harness.runtime.volumes import create_volumes, service_mounts
 
 T = TypeVar("T")
 
@@ -215,41 +216,12 @@ class Starter:
         return networks.create(self.topology.client, self.spec, self.topology.networks, self.run_labels, existing)
 
     def _create_volumes(self, _: str) -> dict[str, str]:
-        """A volume of the engine for each named volume the services use, labelled with the run."""
-        names = {v.source for s in self.spec.services.values() for v in s.volumes if v.source}
-        created: dict[str, str] = {}
-        for volume in sorted(names):
-            created[volume] = f"harness-{self.spec.name}-{volume}-{self.topology.run_id}"
-            try:
-                options = self.spec.volumes.get(volume)
-                self.topology.client.volumes.create(created[volume], labels=self.run_labels,
-                                                    driver=options.driver if options else None,
-                                                    driver_opts=options.driver_opts if options else None)
-            except docker.errors.APIError as error:
-                raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
-                                  operation="create volume") from None
-        return created
+        return create_volumes(self.topology.client, self.spec, self.topology.run_id, self.run_labels)
 
     def _mounts(self, name: str, image: str) -> list[MountRef]:
-        """Bind mounts (paths relative to the topology file) and volumes; an anonymous volume gets a labelled
-        volume of its own, so that teardown finds it by the run's label. A replacing container also gets the
-        volumes Docker made for its image's VOLUMEs in the container it replaces (`inherited`)."""
-        spec = self.spec.services[name]
-        named = self._await(self.volumes_created) if spec.volumes else {}
-        assert isinstance(named, dict)
-        mounts = [MountRef.bind(m, str((self.spec.base_dir / m.source).resolve())) for m in spec.mounts if not m.copied]
-        for index, volume in enumerate(spec.volumes):
-            if volume.source:
-                source = named[volume.source]
-            else:
-                source = f"harness-{self.spec.name}-{name}-anon{index}-{self.topology.run_id}"
-                self.topology.client.volumes.create(source, labels=self.run_labels)
-            mounts.append(MountRef.volume(volume, source))
-        if self.inherited.get(name):  # as Compose: the replaced container's volume at a VOLUME of the image now
-            declared = self.topology.client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
-            taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in spec.tmpfs}
-            mounts += [m for m in self.inherited[name] if m.target in declared and m.target not in taken]
-        return mounts
+        named = self._await(self.volumes_created) if self.spec.services[name].volumes else {}
+        return service_mounts(self.topology.client, self.spec, name, image, self.topology.run_id, self.run_labels,
+                              named, self.inherited.get(name, []))
 
     def _build(self, build: PlannedBuild, name: str) -> str:
         """Build (or find) `build`'s image; progress is said as `name`'s (the first service that runs it), and the
@@ -352,7 +324,6 @@ class Starter:
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
-
 
 
 def _post_start(name: str, spec: ServiceSpec, container: Container) -> None:

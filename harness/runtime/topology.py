@@ -68,7 +68,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.run_id = run_id
-        self.network = network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
+        self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
         self.networks = networks.engine_names(spec, run_id, self.network)
         self.keep = keep
@@ -312,7 +312,7 @@ def _restore_one(service: Service, container: Container) -> list[str]:
     return notes
 
 
-def network_name(spec: TopologySpec, run_id: str) -> str:
+def _network_name(spec: TopologySpec, run_id: str) -> str:
     """The private network of run `run_id` of `spec`'s topology."""
     return f"harness-{docker_name(spec.name)}-{run_id}"
 

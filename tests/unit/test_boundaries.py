@@ -22,9 +22,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "options": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"},
                 {"errors", "model", "fuzz", "options"}),
 }
-# modules under every stage: the errors, and where the engine is (read from the environment and files only; the
-# compose binary of model/ must target the engine that runtime/ connects to)
-FOUNDATION = {"errors", "engine_source"}
+# modules under every stage: the errors, the one verdict of every check, and where the engine is (read from the
+# environment and files only; the compose binary of model/ must target the engine that runtime/ connects to)
+FOUNDATION = {"errors", "verdict", "engine_source"}
 # (file, module): a convenience that reaches one stage further, imported lazily inside the function that needs it
 ALLOWED = {("model/builder.py", "harness.runtime.topology")}
 # the one adapter per library (a module or a package: its submodules count too)
@@ -100,3 +100,23 @@ def test_bench_scripts_import(script: Path) -> None:
         assert any(name.startswith("pytest_") for name in vars(module))
     else:
         assert callable(getattr(module, "main", None))
+
+
+def test_verdict_imports_only_the_standard_library_and_the_errors() -> None:
+    allowed = {"__future__", "collections", "typing"}
+    assert all(m.partition(".")[0] in allowed or m == "harness.errors" for m in _imports(HARNESS / "verdict.py"))
+
+
+def test_no_module_passes_450_lines_and_no_class_250() -> None:
+    """Rooms a newcomer can hold (issue #22): a module that grows past these is split by concern."""
+    too_big = []
+    for file in sorted(HARNESS.rglob("*.py")):
+        relative = file.relative_to(HARNESS).as_posix()
+        text = file.read_text()
+        if len(text.splitlines()) > 450:
+            too_big.append(f"{relative}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text, str(file))):
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None \
+                    and node.end_lineno - node.lineno + 1 > 250:
+                too_big.append(f"{relative}: class {node.name} {node.end_lineno - node.lineno + 1} lines")
+    assert too_big == []

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_PASSED
+from harness.verdict import Outcome, outcome_of
+
 CLEAN, DRIFT, ERROR, NOT_APPLICABLE = "clean", "drift", "error", "not applicable"
+# the words of a drift check for the outcomes (harness.verdict): not applicable is an exclusion with its reason
+WORDS: dict[str, Outcome] = {CLEAN: "passed", DRIFT: "failed", ERROR: "error", NOT_APPLICABLE: "excluded"}
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,14 @@ class InteractionDrift:
     reason: str = ""  # why not applicable
     operation: str = ""  # "GET /api/users/{id}" when found
 
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.verdict, WORDS)
+
 
 @dataclass
 class PactDrift:
-    """The drift verdict of one pact file."""
+    """The drift verdict of one pact file (a harness.verdict.Judged: `verdict` its word, `outcome` the shared one)."""
 
     path: Path
     consumer: str
@@ -46,6 +55,20 @@ class PactDrift:
     @property
     def edge(self) -> str:
         return f"{self.consumer}->{self.provider}"
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(self.verdict, WORDS)
+
+    @property
+    def name(self) -> str:
+        """What was judged: the edge (harness.verdict.Judged)."""
+        return self.edge
+
+    @property
+    def exit_code(self) -> int:
+        """1 for drift; 2 for an error (an unreadable pact or document, a provider not in the topology: bad input)."""
+        return {"failed": EXIT_FAILED, "error": EXIT_BAD_INPUT}.get(self.outcome, EXIT_PASSED)
 
     @property
     def findings(self) -> list[tuple[str, Finding]]:

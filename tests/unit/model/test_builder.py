@@ -194,13 +194,33 @@ def test_the_builder_takes_one_keyword_per_key_of_a_service() -> None:
     parameters = inspect.signature(harness.TopologyBuilder.service).parameters
     keywords = [name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert keywords == list(ServiceSpec.model_fields)
-    assert parameters["unknown"].kind is inspect.Parameter.VAR_KEYWORD  # typed Never: a checker flags a misspelling
+    # no **keywords: a type checker calls a misspelt one unexpected (the method refuses it at run time)
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def test_a_type_checker_calls_a_misspelt_keyword_unexpected_and_names_it(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "user.py").write_text('from harness import topology\n\n'
+                                      'shop = topology("shop").service("api", imge="x").service("db", image="y")\n'
+                                      'reveal_type(shop)\n')
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--cache-dir",
+                              str(tmp_path / "cache"), "user.py"], cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(Path(harness.__file__).parents[1])})
+    lines = checked.stdout.splitlines()
+    assert lines[0] == ('user.py:3: error: Unexpected keyword argument "imge" for "service" of "TopologyBuilder"; '
+                        'did you mean "image"?  [call-arg]'), checked.stdout
+    assert 'user.py:4: note: Revealed type is "harness.model.builder.TopologyBuilder"' in lines  # chains keep it
+    assert lines[-1] == "Found 1 error in 1 file (checked 1 source file)"
 
 
 def test_an_unknown_keyword_is_refused_at_the_call_with_the_close_names(tmp_path: Path) -> None:
     builder = topology("shop", base_dir=tmp_path)
     with pytest.raises(harness.UnknownKeyword) as info:
-        builder.service("redis", imgae="redis:7")  # type: ignore[arg-type]
+        builder.service("redis", imgae="redis:7")  # type: ignore[call-arg]
     assert isinstance(info.value, TypeError) and isinstance(info.value, TopologyFileError)
     assert str(info.value).startswith("topology 'shop': services.redis.imgae: unknown key 'imgae' "
                                       "(did you mean 'image'?); allowed: image, build, entrypoint,")

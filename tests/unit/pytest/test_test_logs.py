@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from harness.pytest import LOG_SETTLE, _epoch, _lines_of_test
+from harness.pytest import _LOG_SETTLE, _epoch, _lines_of_test
 
 
 def stamp(seconds: float) -> str:
@@ -26,21 +26,21 @@ ENDED = 1_800_000_000.0  # the previous test's end
 
 
 def test_a_line_stamped_just_after_the_previous_test_is_shown_apart_as_maybe_its_own() -> None:
-    service = FakeService([(ENDED + 0.01, "GET /first"), (ENDED + LOG_SETTLE + 0.01, "GET /second")])
+    service = FakeService([(ENDED + 0.01, "GET /first"), (ENDED + _LOG_SETTLE + 0.01, "GET /second")])
     text = _lines_of_test(service, since=ENDED + 0.005, previous=("test_a.py::test_one", ENDED))
     assert text == ("[stamped within 0.15 s of the end of test_a.py::test_one: these lines may be its or this test's]\n"
                     "GET /first\n[this test's lines]\nGET /second\n")
 
 
 def test_without_early_lines_the_log_is_the_tests_own_and_unstamped() -> None:
-    service = FakeService([(ENDED + LOG_SETTLE + 0.2, "GET /second")])
+    service = FakeService([(ENDED + _LOG_SETTLE + 0.2, "GET /second")])
     assert _lines_of_test(service, since=ENDED + 0.005, previous=("test_a.py::test_one", ENDED)) == "GET /second\n"
 
 
 def test_the_first_test_and_a_test_that_started_late_read_the_log_as_it_is() -> None:
     service = FakeService([(ENDED + 1, "GET /x")])
     assert _lines_of_test(service, since=ENDED + 0.5, previous=None) == "GET /x\n"
-    assert _lines_of_test(service, since=ENDED + LOG_SETTLE, previous=("t::one", ENDED)) == "GET /x\n"
+    assert _lines_of_test(service, since=ENDED + _LOG_SETTLE, previous=("t::one", ENDED)) == "GET /x\n"
 
 
 def test_an_unreadable_log_is_said_as_it_is() -> None:

@@ -1,0 +1,41 @@
+"""A topology that did not start, as pytest reports it: one errored item `topology NAME` at the service the error
+names in the topology file (so that JUnit has an <error> with the reason, not an empty, green-looking suite), or, in
+an xdist worker, the item that needed the topology errored and the worker stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+from harness.pytest.items import one_line_repr
+
+if TYPE_CHECKING:
+    from harness.model.topology import TopologySpec
+
+
+def report_start_failure(config: pytest.Config, spec: TopologySpec, file: Path, item_id: Callable[[str], str],
+                         error: Exception) -> None:
+    """The failed start as one errored test (`topology NAME` of the topology `file`; `item_id`: the node id of an
+    item the plugin adds), at the service the error names: pytest's report, JUnit xunit1, annotations."""
+    from harness.report.annotations import service_location
+
+    name = f"topology {spec.name}"
+    first = next((line for line in str(error).splitlines() if line.strip()), "")
+    where = service_location(spec, getattr(error, "service", None))
+    file, line = (where.file, where.line) if where is not None else (file, None)
+    longrepr = one_line_repr(f"{name} did not start:\n{error}", f"{name} did not start: {first}", file, line or 1)
+    report = pytest.TestReport(nodeid=item_id(name), location=(str(file), line and line - 1, name),
+                               keywords={}, outcome="failed", longrepr=longrepr,
+                               when="setup", sections=[], duration=0.0)
+    config.hook.pytest_runtest_logreport(report=report)
+
+
+def fail_in_worker(session: pytest.Session, spec: TopologySpec, error: Exception) -> NoReturn:
+    """An xdist worker: the item that needed the topology errors with the reason (a report of a made-up item would
+    break the order of reports xdist checks), and the worker stops after it; the controller stops the others and
+    exits with the error's code."""
+    session.shouldstop = f"topology {spec.name} did not start"
+    pytest.fail(f"topology {spec.name} did not start:\n{error}", pytrace=False)

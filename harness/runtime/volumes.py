@@ -1,0 +1,58 @@
+"""The storage of a service's container: the run's named volumes (created once per run, labelled with it), and each
+service's mounts: binds (paths relative to the topology file), named and anonymous volumes, and the volumes of the
+container it replaces (an update of a kept run)."""
+
+from __future__ import annotations
+
+import docker
+import docker.errors
+
+from harness.errors import DockerError
+from harness.model.topology import TopologySpec
+from harness.runtime.containers import MountRef
+from harness.runtime.engine import explain
+
+
+def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
+                   run_labels: dict[str, str]) -> dict[str, str]:
+    """A volume of the engine for each named volume the services use, labelled with the run: {name in the file:
+    name in the engine}.
+
+    Raises:
+        DockerError: the engine refused to create one.
+    """
+    names = {v.source for s in spec.services.values() for v in s.volumes if v.source}
+    created: dict[str, str] = {}
+    for volume in sorted(names):
+        created[volume] = f"harness-{spec.name}-{volume}-{run_id}"
+        try:
+            options = spec.volumes.get(volume)
+            client.volumes.create(created[volume], labels=run_labels,
+                                  driver=options.driver if options else None,
+                                  driver_opts=options.driver_opts if options else None)
+        except docker.errors.APIError as error:
+            raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
+                              operation="create volume") from None
+    return created
+
+
+def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, image: str, run_id: str,
+                   run_labels: dict[str, str], named: dict[str, str], inherited: list[MountRef]) -> list[MountRef]:
+    """Bind mounts (paths relative to the topology file) and volumes of service `name` (`named`: create_volumes'
+    names); an anonymous volume gets a labelled volume of its own, so that teardown finds it by the run's label. A
+    replacing container also gets the volumes Docker made for its image's VOLUMEs in the container it replaces
+    (`inherited`)."""
+    service = spec.services[name]
+    mounts = [MountRef.bind(m, str((spec.base_dir / m.source).resolve())) for m in service.mounts if not m.copied]
+    for index, volume in enumerate(service.volumes):
+        if volume.source:
+            source = named[volume.source]
+        else:
+            source = f"harness-{spec.name}-{name}-anon{index}-{run_id}"
+            client.volumes.create(source, labels=run_labels)
+        mounts.append(MountRef.volume(volume, source))
+    if inherited:  # as Compose: the replaced container's volume at a VOLUME of the image now
+        declared = client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
+        taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in service.tmpfs}
+        mounts += [m for m in inherited if m.target in declared and m.target not in taken]
+    return mounts
