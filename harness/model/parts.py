@@ -215,7 +215,7 @@ class DeviceRequest(_Strict):
 
 
 class Hook(_Strict):
-    """A command run in the container (as `docker exec`), as Compose's `post_start` hooks."""
+    """A command run in the container (as `docker exec`), as Compose's `post_start` and `pre_stop` hooks."""
 
     command: str | list[str] = Field(description="the command (a string runs in a shell)")
     user: str | None = Field(default=None, description="the user it runs as")

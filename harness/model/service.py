@@ -35,7 +35,8 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "volumes_from", "network_mode", "post_start", "dns",
+                  "links", "volumes_from", "network_mode", "post_start", "pre_stop",
+                  "stop_grace_period", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -105,7 +106,16 @@ class ServiceSpec(_Strict):
                     "depends_on): the container is not on the topology's network and publishes no ports of its own")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
-                                          "its readiness is checked; one that fails fails the start")
+                                          "its readiness is checked; one that fails fails the start (run again "
+                                          "at each start: start(), restart(), restore)")
+    pre_stop: list[Hook] = Field(
+        default_factory=list, description="commands run in the container before it is stopped (stop(), "
+                                          "restart(), teardown), in order, each within stop_grace_period; one that "
+                                          "fails fails stop() (the container stays running, as under Compose) and "
+                                          "is reported at teardown, which removes everything anyway")
+    stop_grace_period: float | None = Field(
+        default=None, ge=0, description="seconds each pre_stop hook is given (default: 10, Docker Compose's stop "
+                                        "timeout)")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
                                           "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")

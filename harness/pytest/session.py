@@ -72,6 +72,7 @@ class TopologySession:
         self.owner: str | None = worker_input.get(OWNER_KEY)
         self.per_worker = per_worker
         self.attached_runs: set[str] = set()  # xdist: runs another worker started
+        self.teardown_failures: list[str] = []  # pre_stop hooks that failed when the topology was removed
         self.restored: list[str] = []  # what the tests left stopped, paused, ... and was put back at the end
         if self.reuse and per_worker:
             raise pytest.UsageError("--topology-reuse shares one kept topology, --topology-per-worker gives each "
@@ -284,7 +285,7 @@ class TopologySession:
             if self.keep:
                 self.restore_at_end(self.topology)
             else:
-                self.topology.close()
+                self.close_at_end(session, self.topology)
 
     def settle_baseline(self, session: pytest.Session) -> None:
         """--fuzz-baseline, once, at the end (the report page's writer may ask first): the fuzz results against the
@@ -301,6 +302,18 @@ class TopologySession:
         except HarnessError as error:
             self.baseline_error = str(error)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def close_at_end(self, session: pytest.Session, topology: Topology) -> None:
+        """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session,
+        as `docker compose down` exits 1, and is said in its summary."""
+        from harness.errors import HookFailed
+
+        try:
+            topology.close()
+        except HookFailed as error:
+            self.teardown_failures.append(str(error))
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError

@@ -20,16 +20,14 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 
 from harness.engine_source import resolve_engine
-from harness.errors import DockerError, HarnessError, RemoteMount, ServiceFailed
+from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
-from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
+from harness.runtime import hooks, networks
 from harness.runtime import labels as L
-from harness.runtime import networks
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -59,7 +57,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
     topology = Topology(spec, client, run_id, keep=keep)
-    run_start(Starter(topology, run_labels, progress), undo=topology.close)
+    # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
+    run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
 
 
@@ -337,7 +336,7 @@ class Starter:
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
             self._remove_container(container_name)
             raise StartCancelled()
-        _post_start(name, spec, container.get_wrapped_container())
+        hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
                           host=service_host(), only_internal=not published and bool(spec.published()))
@@ -353,23 +352,6 @@ class Starter:
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
-
-
-def _post_start(name: str, spec: ServiceSpec, container: Container) -> None:
-    """Compose's `post_start` hooks, in order, once the container has started.
-
-    Raises:
-        ServiceFailed: a hook exited with a non-zero code (its output in the message).
-    """
-    for hook in spec.post_start:
-        command = ["/bin/sh", "-c", hook.command] if isinstance(hook.command, str) else hook.command
-        code, output = container.exec_run(command, user=hook.user or "", privileged=hook.privileged,
-                                          workdir=hook.working_dir, environment=hook.environment or None)
-        if code != 0:
-            text = output.decode(errors="replace").strip()[-500:]
-            raise ServiceFailed(f"service '{name}': its post_start hook {command!r} exited with {code}"
-                                + (f":\n{text}" if text else ""),
-                                hint="Docker Compose fails the start too; fix the hook or the image.")
 
 
 def _start_hint(error: docker.errors.APIError) -> str:
