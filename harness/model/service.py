@@ -212,6 +212,15 @@ class ServiceSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _one_mac_address(self) -> ServiceSpec:
+        main = min(self.networks.items(), key=lambda item: (-item[1].priority, item[0]), default=None)
+        if self.mac_address and main and main[1].mac_address and main[1].mac_address != self.mac_address:
+            raise ValueError(f"the service-level mac_address should have the same value as network {main[0]} (its "
+                             "first network, where Docker applies it; Docker Compose refuses it too): keep one of "
+                             "them")
+        return self
+
+    @model_validator(mode="after")
     def _image_or_build(self) -> ServiceSpec:
         if self.image is None and self.build is None:
             raise ValueError("needs 'image' (an image name) or 'build' (a build context), or both (the built "

@@ -121,7 +121,7 @@ def _connect_all(service: Service) -> None:
     for a in off:
         service.container.client.api.connect_container_to_network(
             service.container.id, a.network, aliases=a.aliases, ipv4_address=a.ipv4_address,
-            ipv6_address=a.ipv6_address)
+            ipv6_address=a.ipv6_address, mac_address=a.mac_address)
 
 
 def _attached(service: Service) -> set[str]:

@@ -310,7 +310,9 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        attached = networks.attachments(self.spec, name, self.topology.networks)
+        attached, mac_address = networks.mac_addresses(
+            self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
+            self.topology.client.api.api_version)
         # as Docker: a container only on internal networks gets no published port (none is reachable from here)
         published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
         for attempt in range(attempts):
@@ -321,7 +323,7 @@ class Starter:
                 environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
-                publish_on=publish_address(), copies=copies, client=self.topology.client,
+                publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
                 **self._from_services(name))
             try:
                 container.start()
