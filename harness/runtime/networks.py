@@ -97,7 +97,7 @@ def _version(api_version: str) -> tuple[int, ...]:
 
 
 def definition_hash(network: NetworkSpec) -> str:
-    """What a network is created from (a label on it): a kept run whose file now says otherwise is replaced."""
+    """What a network is created from (a label on it): a kept run whose file now says otherwise makes it again."""
     return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
 
 
