@@ -281,6 +281,8 @@ class TopologySession:
             shutil.rmtree(self.share, ignore_errors=True)  # no engine: nothing was started
         elif self.share is not None and self.worker is None:
             self.shared.finish()  # the xdist controller: every worker is done
+            if self.teardown_failures and session.exitstatus == pytest.ExitCode.OK:  # a pre_stop hook failed
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif self.topology is not None and self.share is None:
             if self.keep:
                 self.restore_at_end(self.topology)

@@ -14,7 +14,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HookFailed
 from harness.model.plan import restarted_by
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -60,8 +60,14 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
             yield found
         return
     using.close()  # a run of this block's own: nobody else's to wait for
-    with Topology.start(spec, progress=progress) as topology:
+    topology = Topology.start(spec, progress=progress)
+    try:
         yield topology
+    finally:
+        try:
+            topology.close()
+        except HookFailed as failed:  # removed anyway: said, the block's own verdict (verify, fuzz) stands
+            say(f"note: topology {spec.name} was removed, but a pre_stop hook failed: {failed}")
 
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:

@@ -244,8 +244,9 @@ class Topology:
         images; else one started for this block and removed at its end. A kept run of an older version of the file
         is updated (reuse.update: only the services whose containers changed are replaced; a run whose start did not
         finish is replaced whole); a run of another live session is never touched. `say` gets one
-        line telling which (for the console). A kept run is used by one session at a time (`using_kept_run`): this
-        waits while another uses it, and holds it until the block ends."""
+        line telling which (for the console), and one for each pre_stop hook that failed when a run of this block's
+        own was removed (the block's verdict stands). A kept run is used by one session at a time
+        (`using_kept_run`): this waits while another uses it, and holds it until the block ends."""
         from harness.runtime.reuse import reused_or_started  # it builds on this module: imported when used
 
         with reused_or_started(spec, progress, say) as topology:
