@@ -333,6 +333,18 @@ class ServiceExited(ServiceFailed):
         super().__init__(message)
 
 
+class HookFailed(ServiceFailed):
+    """A service's `post_start` or `pre_stop` hook exited non-zero, or (`pre_stop`) did not end within its service's
+    stop_grace_period. Fields: `service`, `hook` ("post_start" or "pre_stop"), `container_exit` (the hook's exit
+    code; None when it did not end in time). Several pre_stop failures of one teardown are one error, one line each
+    (`service` and `container_exit`: the first's)."""
+
+    def __init__(self, message: str, *, service: str | None = None, hook: str = "post_start",
+                 container_exit: int | None = None, hint: str | None = None) -> None:
+        self.service, self.hook, self.container_exit = service, hook, container_exit
+        super().__init__(message, hint=hint)
+
+
 class FaultError(EnvironmentProblem):
     """A fault could not be applied or removed: the helper image did not build, the helper container did not start
     (the consumer is not running), or its netfilter rules were refused. Fields: `consumer`, `provider` (None: the

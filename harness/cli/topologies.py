@@ -58,6 +58,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
 
 def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.errors import OptionError
+    from harness.model.secrets import Masker
+    from harness.runtime import hooks
+    from harness.runtime import labels as L
     from harness.runtime.engine import connect
     from harness.runtime.labels import remove_leftovers
 
@@ -68,12 +71,20 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         spec = load(options, err)
         client = connect()
-        removed = remove_leftovers(client, include_kept=True, file=spec.identity)
+        failures = []
+        try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
+            for run in L.list_runs(client, spec.identity):
+                if run.kept or not run.owner_alive:
+                    failures += hooks.pre_stop_run(client, spec, run.run_id)
+        finally:
+            removed = remove_leftovers(client, include_kept=True, file=spec.identity)
         ini = options.topology.ini_file
         out.print(f"removed {removed} container(s)" + (f" of topology {spec.name} (the ini key `topology` in {ini}; "
                   "`harness down --all`: every kept topology)" if ini is not None else ""), markup=False,
                   highlight=False, soft_wrap=True)
         _say_other_file_sets(client, spec, err)
+        if failures:  # a hook's output may carry a secret
+            raise Masker(spec).error(hooks.combined(failures))
         return 0
     removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
     out.print(f"removed {removed} container(s)" + ("" if options.down_all else

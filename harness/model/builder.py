@@ -109,6 +109,8 @@ class TopologyBuilder:
         links: Sequence[str] | None = None,
         network_mode: str | None = None,
         post_start: Sequence[Mapping[str, Any]] | None = None,
+        pre_stop: Sequence[Mapping[str, Any]] | None = None,
+        stop_grace_period: float | None = None,
         volumes_from: Sequence[str] | None = None,
         dns: Sequence[str] | None = None,
         dns_search: Sequence[str] | None = None,

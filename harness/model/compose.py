@@ -34,6 +34,7 @@ from harness.model.compose_values import (
     _port,
     _service_networks,
     _volumes,
+    duration,
 )
 from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
@@ -236,8 +237,10 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
             notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
                          "does not apply them (it mounts the volumes as the other service has them)")
         put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
-    elif key == "post_start":
+    elif key in ("post_start", "pre_stop"):
         put(key, [{k: v for k, v in hook.items() if v not in (None, {}, [])} for hook in value or []], key)
+    elif key == "stop_grace_period":
+        put(key, duration(str(value)), key)
     elif key == "network_mode":
         _network_mode(str(value), at, source, put)
     elif key == "blkio_config":

@@ -53,7 +53,13 @@ HONOURED: dict[str, dict[str, str]] = {
         "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
         "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
                         "another network are refused (each with Compose's behaviour)",
-        "post_start": "each hook run in the container after it starts (as `docker exec`), before readiness",
+        "post_start": "each hook run in the container after each start (as `docker exec`): up, start(), "
+                      "restart(), restore, before readiness",
+        "pre_stop": "each hook run in the container (as `docker exec`) before stop(), restart() and teardown "
+                    "(`harness down`, the end of a session); a teardown removes every container even when a hook "
+                    "fails, then reports it",
+        "stop_grace_period": "the time each pre_stop hook is given (default 10 s, Compose's); the container "
+                             "itself is then removed at once (force), where Compose waits this long for it to stop",
         "scale": "1: one container (any other number is refused)",
     },
     "deploy": {
@@ -87,7 +93,6 @@ IGNORED: dict[str, dict[str, str]] = {
         "stdin_open": "no terminal is attached", "tty": "no terminal is attached",
         "attach": "only decides whose logs `docker compose up` prints", "develop": "only read by `docker compose "
         "watch`", "pull_policy": "images are used when present, else pulled once",
-        "stop_grace_period": "containers are removed at once at teardown (force), Compose stops them first",
         "annotations": "OCI runtime annotations, read by runtime hooks only (docker-py has no argument for them)",
         "credential_spec": "Windows containers' gMSA credentials only",
     },
@@ -108,7 +113,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "service": {
         "external_links": ("a run only reaches its own containers (by construction)",
                            "links a container started outside the project"),
-        "pre_stop": ("not supported yet", "runs the command in the container before it stops it"),
         "provider": ("a provider plugin runs outside Docker (by construction)",
                      "runs the provider's binary instead of a container"),
         "models": ("no Docker Model Runner on a test run's engine (by construction)",

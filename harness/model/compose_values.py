@@ -22,7 +22,7 @@ SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
 
 
 NETWORK_KEYS = ("name", "driver", "driver_opts", "internal", "enable_ipv6", "ipam", "labels", "external", "attachable")
-SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority")
+SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority", "mac_address")
 
 
 def _declares_networks(canonical: dict[str, Any]) -> bool:

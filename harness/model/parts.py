@@ -215,7 +215,7 @@ class DeviceRequest(_Strict):
 
 
 class Hook(_Strict):
-    """A command run in the container (as `docker exec`), as Compose's `post_start` hooks."""
+    """A command run in the container (as `docker exec`), as Compose's `post_start` and `pre_stop` hooks."""
 
     command: str | list[str] = Field(description="the command (a string runs in a shell)")
     user: str | None = Field(default=None, description="the user it runs as")
@@ -278,6 +278,9 @@ class ServiceNetwork(_Strict):
     ipv6_address: str | None = Field(default=None, description="a fixed IPv6 address in the network's subnet")
     priority: int = Field(default=0, description="networks are connected in decreasing priority (the first one "
                                                  "is the container's default route)")
+    mac_address: str | None = Field(default=None, description="the container's MAC address on this network (an "
+                                                               "engine before Docker 25, API 1.44, takes none on "
+                                                               "its first network, as under Compose)")
 
 
 

@@ -36,7 +36,8 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "volumes_from", "network_mode", "post_start", "dns",
+                  "links", "volumes_from", "network_mode", "post_start", "pre_stop",
+                  "stop_grace_period", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -106,7 +107,16 @@ class ServiceSpec(_Strict):
                     "depends_on): the container is not on the topology's network and publishes no ports of its own")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
-                                          "its readiness is checked; one that fails fails the start")
+                                          "its readiness is checked; one that fails fails the start (run again "
+                                          "at each start: start(), restart(), restore)")
+    pre_stop: list[Hook] = Field(
+        default_factory=list, description="commands run in the container before it is stopped (stop(), "
+                                          "restart(), teardown), in order, each within stop_grace_period; one that "
+                                          "fails fails stop() (the container stays running, as under Compose) and "
+                                          "is reported at teardown, which removes everything anyway")
+    stop_grace_period: float | None = Field(
+        default=None, ge=0, description="seconds each pre_stop hook is given (default: 10, Docker Compose's stop "
+                                        "timeout)")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
                                           "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
@@ -203,6 +213,15 @@ class ServiceSpec(_Strict):
             raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
                              "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
                              "works), or the network_mode")
+        return self
+
+    @model_validator(mode="after")
+    def _one_mac_address(self) -> ServiceSpec:
+        main = min(self.networks.items(), key=lambda item: (-item[1].priority, item[0]), default=None)
+        if self.mac_address and main and main[1].mac_address and main[1].mac_address != self.mac_address:
+            raise ValueError(f"the service-level mac_address should have the same value as network {main[0]} (its "
+                             "first network, where Docker applies it; Docker Compose refuses it too): keep one of "
+                             "them")
         return self
 
     @model_validator(mode="after")

@@ -46,7 +46,7 @@ def topology_fixture(source: TopologySpec | TopologyBuilder | str | Path | Seque
 
     @pytest.fixture(scope=scope, name=name)
     def fixture(request: pytest.FixtureRequest) -> Iterator[Topology]:
-        from harness.errors import HarnessError
+        from harness.errors import HarnessError, HookFailed
 
         failure: HarnessError | None = None
         try:
@@ -60,7 +60,12 @@ def topology_fixture(source: TopologySpec | TopologyBuilder | str | Path | Seque
             yield topology
         finally:
             active_topologies(request.config).remove(topology)
-            topology.close()
+            try:
+                topology.close()
+            except HookFailed as error:  # the run is removed: the test's teardown says which hook failed
+                failure = error
+        if failure is not None:
+            pytest.fail(str(failure), pytrace=False)
 
     return fixture
 

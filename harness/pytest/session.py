@@ -72,6 +72,7 @@ class TopologySession:
         self.owner: str | None = worker_input.get(OWNER_KEY)
         self.per_worker = per_worker
         self.attached_runs: set[str] = set()  # xdist: runs another worker started
+        self.teardown_failures: list[str] = []  # pre_stop hooks that failed when the topology was removed
         self.restored: list[str] = []  # what the tests left stopped, paused, ... and was put back at the end
         if self.reuse and per_worker:
             raise pytest.UsageError("--topology-reuse shares one kept topology, --topology-per-worker gives each "
@@ -259,11 +260,13 @@ class TopologySession:
             shutil.rmtree(self.share, ignore_errors=True)  # no engine: nothing was started
         elif self.share is not None and self.worker is None:
             self.shared.finish()  # the xdist controller: every worker is done
+            if self.teardown_failures and session.exitstatus == pytest.ExitCode.OK:  # a pre_stop hook failed
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
         elif self.topology is not None and self.share is None:
             if self.keep:
                 self.restore_at_end(self.topology)
             else:
-                self.topology.close()
+                self.close_at_end(session, self.topology)
 
     def settle_baseline(self, session: pytest.Session) -> None:
         """--fuzz-baseline, once, at the end (the report page's writer may ask first): the fuzz results against the
@@ -280,6 +283,18 @@ class TopologySession:
         except HarnessError as error:
             self.baseline_error = str(error)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def close_at_end(self, session: pytest.Session, topology: Topology) -> None:
+        """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session,
+        as `docker compose down` exits 1, and is said in its summary."""
+        from harness.errors import HookFailed
+
+        try:
+            topology.close()
+        except HookFailed as error:
+            self.teardown_failures.append(str(error))
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError

@@ -31,6 +31,10 @@ class SessionSummary:
             terminalreporter.section("topology restored at the end of the session")
             for note in plugin.restored:
                 terminalreporter.write_line(f"- {note}")
+        if plugin.teardown_failures:
+            terminalreporter.section("pre_stop hooks that failed (the topology was removed)", red=True)
+            for note in plugin.teardown_failures:
+                terminalreporter.write_line(f"- {note}")
         if plugin.topology is not None and plugin.keep:
             terminalreporter.section("topology kept running")
             for name, url in plugin.topology.urls().items():

@@ -262,6 +262,8 @@ class SharedTopology:
         """Controller: remove the shared topology (every run of the file labelled with this controller as owner, so
         also a start a crashed worker left half done) and what workers that ran their own left; a kept one
         (--topology-reuse) is restored instead."""
+        from harness.model.secrets import Masker
+        from harness.runtime import hooks
         from harness.runtime import labels as L
         from harness.runtime.engine import connect
         from harness.runtime.topology import Topology
@@ -278,7 +280,13 @@ class SharedTopology:
             mine = L.owner_id()
             for run in L.list_runs(client, self.plugin.spec.identity):
                 if run.owner == mine and not run.kept:
-                    L.remove_run(client, run.run_id)
+                    failures = []
+                    try:  # as Topology.close: the pre_stop hooks, then removal whatever they did
+                        failures = hooks.pre_stop_run(client, self.plugin.spec, run.run_id)
+                    finally:
+                        L.remove_run(client, run.run_id)
+                    masker = Masker(self.plugin.spec)
+                    self.plugin.teardown_failures += [masker(str(failed)) for failed in failures]
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
 

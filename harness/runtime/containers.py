@@ -103,8 +103,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
                       environment: dict[str, str], ports: dict[tuple[int, str], int], mounts: list[MountRef],
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
                       client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
-                      volumes_from: list[str] | None = None, network_mode: str | None = None
-                      ) -> DockerContainer | CopiedContainer:
+                      volumes_from: list[str] | None = None, network_mode: str | None = None,
+                      mac_address: str | None = None) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -119,15 +119,18 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
         volumes_from: containers whose volumes it mounts too ("ID", "ID:ro").
         network_mode: "none" or "container:ID" instead of `network` (then no aliases, links or ports); it needs
             `client`.
+        mac_address: the container's own MAC address (networks.mac_addresses: the engine's API decides whether
+            the service's goes there or on its first network).
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, mounts = _binds(mounts)
-    options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {})}
+    options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {}),
+               "mac_address": mac_address}
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
     # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
     first = networks[0] if networks else None
     if copies or links or network_mode or first is None or len(networks) > 1 or first.ipv4_address \
-            or first.ipv6_address:
+            or first.ipv6_address or first.mac_address:
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
@@ -193,7 +196,8 @@ class CopiedContainer:
         for attachment in self.more_networks:
             self.client.api.connect_container_to_network(
                 self.container.id, attachment.network, aliases=attachment.aliases,
-                ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address)
+                ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address,
+                mac_address=attachment.mac_address)
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))
@@ -319,7 +323,6 @@ def _host_options(spec: ServiceSpec) -> dict[str, Any]:
         "userns_mode": spec.userns_mode,
         "cgroup_parent": spec.cgroup_parent,
         "isolation": spec.isolation,
-        "mac_address": spec.mac_address,
         "storage_opt": spec.storage_opt or None,
         "blkio_weight": blkio.weight if blkio else None,
         "blkio_weight_device": [{"Path": w.path, "Weight": w.weight} for w in blkio.weight_device] or None

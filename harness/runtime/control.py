@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import docker.errors
 
 from harness.errors import DockerError, InvalidCall
+from harness.runtime import hooks
 from harness.runtime.readiness import FULL_ID
 
 if TYPE_CHECKING:
@@ -33,8 +34,9 @@ def run(service: Service, operation: str, call: Callable[[], object]) -> None:
 
 
 def stop(service: Service, timeout: int) -> None:
-    """`Service.stop`."""
+    """`Service.stop`: its pre_stop hooks first (as `docker compose stop`; one that fails leaves it running)."""
     __tracebackhide__ = True
+    run(service, "stop", lambda: hooks.pre_stop(service.name, service.spec, service.container))
     run(service, "stop", lambda: service.container.stop(timeout=timeout))
     service.left = "stopped (.stop())"
 
@@ -54,6 +56,9 @@ def start(service: Service, wait: bool) -> None:
     restarted_at = time.time()
     __tracebackhide__ = True
     run(service, "start", service.container.start)
+    # as `docker compose start/restart`: its post_start hooks at each start, before readiness (one that fails
+    # fails the start, the container left running)
+    run(service, "start", lambda: hooks.post_start(service.name, service.spec, service.container))
     for hook in service.on_start:
         hook(service)
     service.left = "disconnected (.disconnect())" if service.disconnected else None
@@ -116,7 +121,7 @@ def _connect_all(service: Service) -> None:
     for a in off:
         service.container.client.api.connect_container_to_network(
             service.container.id, a.network, aliases=a.aliases, ipv4_address=a.ipv4_address,
-            ipv6_address=a.ipv6_address)
+            ipv6_address=a.ipv6_address, mac_address=a.mac_address)
 
 
 def _attached(service: Service) -> set[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import docker
 import docker.errors
@@ -29,12 +29,13 @@ class Attachment:
     aliases: list[str] = field(default_factory=list)
     ipv4_address: str | None = None
     ipv6_address: str | None = None
+    mac_address: str | None = None
 
     def endpoint(self, api_version: str, links: list[tuple[str, str]] | None = None) -> EndpointConfig:
         """docker-py's endpoint settings of this attachment (to create or connect a container); `links`: (container
         name, alias) that this container alone resolves on this network (Compose's `links`)."""
         return EndpointConfig(api_version, aliases=self.aliases, ipv4_address=self.ipv4_address,
-                              ipv6_address=self.ipv6_address, links=links or None)
+                              ipv6_address=self.ipv6_address, links=links or None, mac_address=self.mac_address)
 
 
 def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
@@ -52,23 +53,62 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
     each with its service name, its aliases (container_name is one) and that network's aliases."""
     own = spec.services[service]
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
-                       attached.ipv4_address, attached.ipv6_address)
+                       attached.ipv4_address, attached.ipv6_address, attached.mac_address)
             for network, attached in spec.service_networks(service).items()]
 
 
-def _definition_hash(network: NetworkSpec) -> str:
-    """What a network is created from (a label on it): a kept run whose file now says otherwise is replaced."""
+PER_NETWORK_MAC_API = (1, 44)  # Docker 25: a MAC address per endpoint (before: the container's one, on its first)
+
+
+def mac_addresses(spec: TopologySpec, service: str, attached: list[Attachment],
+                  api_version: str) -> tuple[list[Attachment], str | None]:
+    """Service `service`'s MAC addresses as Docker Compose gives them to an engine of `api_version`: the
+    attachments (`attachments`' order) and the container's MacAddress. From API 1.44, each network's own, the
+    service-level one on its first network, none for the container. Before, the service-level one for the
+    container; a MAC address on the first network, or on several networks, is refused as Compose refuses it (its
+    messages); one on another network is passed on as Compose passes it (such an engine does not apply it).
+
+    Raises:
+        DockerError: the engine is too old for the file's MAC addresses.
+    """
+    own = spec.services[service]
+    declared = list(spec.service_networks(service).items())
+    if _version(api_version) >= PER_NETWORK_MAC_API:
+        if attached and own.mac_address and not attached[0].mac_address:
+            attached = [replace(attached[0], mac_address=own.mac_address), *attached[1:]]
+        return attached, None
+    hint = ("Use Docker Engine 25 or later (API 1.44), or give the service one `mac_address` of its own instead "
+            "(applied on its first network).")
+    with_mac = sorted(name for name, network in declared if network.mac_address)
+    if len(with_mac) > 1:
+        raise DockerError(f"service '{service}': a MAC address is specified for multiple networks "
+                          f"({', '.join(with_mac)}), but this feature requires Docker Engine v25 or later (the engine "
+                          f"has API {api_version}; Docker Compose refuses it too)", service=service,
+                          operation="create", hint=hint)
+    if declared and declared[0][1].mac_address:
+        raise DockerError(f"service '{service}': \"specify mac-address per network\" requires API version 1.44, "
+                          f"but the Docker daemon API version is {api_version} (networks.{declared[0][0]}.mac_address;"
+                          " Docker Compose refuses it too)", service=service, operation="create", hint=hint)
+    return attached, own.mac_address
+
+
+def _version(api_version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in api_version.split(".") if part.isdigit())
+
+
+def definition_hash(network: NetworkSpec) -> str:
+    """What a network is created from (a label on it): a kept run whose file now says otherwise makes it again."""
     return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def declared_hashes(spec: TopologySpec) -> dict[str, str]:
-    """Network -> _definition_hash, for the networks a run of `spec` creates (none for a topology that declares no
+    """Network -> definition_hash, for the networks a run of `spec` creates (none for a topology that declares no
     networks: its one network carries no such label)."""
-    return {name: _definition_hash(network) for name, network in spec.networks.items() if not network.external}
+    return {name: definition_hash(network) for name, network in spec.networks.items() if not network.external}
 
 
 def running_hashes(run: L.Run) -> dict[str, str]:
-    """Network -> _definition_hash, of the networks a run created."""
+    """Network -> definition_hash, of the networks a run created."""
     return {labels[L.NETWORK]: labels.get(L.NETWORK_DEFINITION, "")
             for labels in map(L.labels_of, run.networks) if L.NETWORK in labels}
 
@@ -99,7 +139,7 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
             continue
         labels = {**network.labels, **run_labels}
         if spec.networks:
-            labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: _definition_hash(network)})
+            labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
         ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range)
                                         for s in network.subnets]) if network.subnets else None
         try:

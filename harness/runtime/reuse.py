@@ -14,7 +14,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HookFailed
 from harness.model.plan import restarted_by
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -42,7 +42,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
-        elif (run is not None and difference is not None and not difference.networks and run.kept
+        elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
         elif run is not None:
@@ -60,8 +60,14 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
             yield found
         return
     using.close()  # a run of this block's own: nobody else's to wait for
-    with Topology.start(spec, progress=progress) as topology:
+    topology = Topology.start(spec, progress=progress)
+    try:
         yield topology
+    finally:
+        try:
+            topology.close()
+        except HookFailed as failed:  # removed anyway: said, the block's own verdict (verify, fuzz) stands
+            say(f"note: topology {spec.name} was removed, but a pre_stop hook failed: {failed}")
 
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
@@ -98,8 +104,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                     return topology
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) is not ready ({unready}): "
                     "restarting it")
-            elif started and len(kept) == 1 and not difference.networks:  # as `docker compose up`: only what
-                # changed is replaced (a changed network: the whole run, as its containers are all on it)
+            elif started and len(kept) == 1 and networks_updatable(spec, difference):  # as `docker compose up`:
+                # only what changed is replaced; a changed network is made again, its containers restarted on it
                 return update(spec, client, kept[0], difference, progress, say)
             elif all(c.startswith("not running:") for c in changes) and not started:
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "
@@ -129,19 +135,25 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     replaced = {*difference.changed, *difference.removed}
-    restarting = restarted_by(spec, replaced)
-    say_update(spec, difference, say)
+    remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
+    restarting = [*restarted_by(spec, replaced),
+                  *(name for name in on_networks(spec, remade, run) if name not in replaced)]
+    restarting = list(dict.fromkeys(restarting))
+    say_update(spec, difference, say, on_networks(spec, remade, run))
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
     topology = Topology(spec, client, run.run_id, keep=True,
                         containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
-    for name in restarting:  # stopped before its dependency is replaced, started once that is ready (as Compose)
-        if name in topology and topology[name].status == "running":
+    for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
+        if name in topology and topology[name].status == "running":  # (as Compose; their pre_stop hooks run)
             topology[name].stop()
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
     L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
+    # as Compose: a network whose definition changed is removed (its kept containers disconnected first) and made
+    # again by the start below, which connects them again before they start; one no longer in the file is removed
+    _remove_networks(topology, run, [n for n in difference.networks if n not in spec.networks or n in remade])
     kept = set(topology.services)
     holding = [name for name, volumes in inherited.items() if volumes]
     try:
@@ -157,7 +169,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
     topology.reused = True
-    done = [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
+    done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
     done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
@@ -229,10 +242,41 @@ def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None
     return runs[0] if runs else None
 
 
-def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None]) -> None:
-    """One line per service: what updating a run with `difference` does to it (file order, then the removed)."""
+def networks_updatable(spec: TopologySpec, difference: RunDifference) -> bool:
+    """Whether an update can follow `difference`'s network changes as Compose does (the networks the run made, or
+    makes now): not when one of them is external in the file now (the run is then replaced whole)."""
+    return not any(spec.networks[name].external for name in difference.networks if name in spec.networks)
+
+
+def on_networks(spec: TopologySpec, networks: Collection[str], run: L.Run) -> list[str]:
+    """The services of `run` attached to any of `networks` (file order): kept, they are restarted on them."""
+    running = {L.labels_of(c).get(L.SERVICE) for c in run.containers}
+    return [name for name in spec.services
+            if name in running and not spec.services[name].network_mode
+            and any(network in spec.service_networks(name) for network in networks)]
+
+
+def _remove_networks(topology: Topology, run: L.Run, names: Collection[str]) -> None:
+    """Remove the run's networks `names` (names in the file), disconnecting the kept containers still on them."""
+    for network in run.networks:
+        if L.labels_of(network).get(L.NETWORK) not in names:
+            continue
+        for service in topology:
+            with suppress(docker.errors.APIError):  # not on it
+                topology.client.api.disconnect_container_from_network(service.container.id, network.id, force=True)
+        with suppress(docker.errors.NotFound):
+            topology.client.api.remove_network(network.id)
+
+
+def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str], None],
+               on_remade: Collection[str] = ()) -> None:
+    """One line per network made again, then per service: what updating a run with `difference` does to it (file
+    order, then the removed); `on_remade`: the kept services on a network made again."""
     replaced = {*difference.changed, *difference.removed}
     restarting = restarted_by(spec, replaced)
+    for network in difference.networks:
+        say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
+                                       if network in spec.networks else "is no longer in the file: removing it"))
     for name, service in spec.services.items():
         what = difference.changed.get(name, [])
         if name in difference.added:
@@ -245,6 +289,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
         elif name in restarting:
             after = [d for d in service.restart_on_replace if d in replaced]
             say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
+        elif name in on_remade:
+            say(f"  {name} unchanged: restarting it on its network made again (as Docker Compose does)")
         elif depends := [d for d in service.depends_on if d in replaced]:
             say(f"  {name} unchanged: kept (it depends on {', '.join(depends)}; Docker Compose does not replace a "
                 "dependent either)")

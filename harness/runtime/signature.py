@@ -94,8 +94,8 @@ class RunDifference:
     changed: dict[str, list[str] | None]  # service -> the signature parts that differ; None: another harness version
     added: list[str]  # in the file, not running
     removed: list[str]  # running, no longer in the file
-    # networks the run created that the file now declares otherwise (or no longer, or newly): the run is replaced
-    # whole, as its networks cannot be changed under running containers
+    # networks the run created that the file now declares otherwise (or no longer, or newly): as Compose, an update
+    # makes a changed one again and restarts the kept containers on it (reuse.update; their named volumes stay)
     networks: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:

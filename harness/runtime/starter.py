@@ -20,16 +20,14 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
-from docker.models.containers import Container
 
 from harness.engine_source import resolve_engine
-from harness.errors import DockerError, HarnessError, RemoteMount, ServiceFailed
+from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
-from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
+from harness.runtime import hooks, networks
 from harness.runtime import labels as L
-from harness.runtime import networks
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -60,7 +58,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
     topology = Topology(spec, client, run_id, keep=keep)
-    run_start(Starter(topology, run_labels, progress), undo=topology.close)
+    # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
+    run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
 
 
@@ -243,6 +242,8 @@ class Starter:
         service = self.kept[name]
         for dependency in service.spec.depends_on:
             self._await(self.ready[dependency])
+        self._await(self.network_created)
+        self._reconnect(service)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         since = time.time()  # a log probe counts only the lines of this start
@@ -250,6 +251,18 @@ class Starter:
         service.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
+
+    def _reconnect(self, service: Service) -> None:
+        """Connect a kept (stopped) container to those of its networks it is not on: made again by this update (as
+        Compose, which starts it on the new network), with its aliases and addresses."""
+        service.container.reload()
+        on = set((service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        for attachment in service.networks:
+            if attachment.network not in on:
+                self.topology.client.api.connect_container_to_network(
+                    service.container.id, attachment.network, aliases=attachment.aliases,
+                    ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address,
+                    mac_address=attachment.mac_address)
 
     def _from_services(self, name: str) -> dict[str, Any]:
         """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`
@@ -283,7 +296,9 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        attached = networks.attachments(self.spec, name, self.topology.networks)
+        attached, mac_address = networks.mac_addresses(
+            self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
+            self.topology.client.api.api_version)
         # as Docker: a container only on internal networks gets no published port (none is reachable from here)
         published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
         for attempt in range(attempts):
@@ -294,7 +309,7 @@ class Starter:
                 environment=spec.full_environment(self.spec.base_dir),
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
-                publish_on=publish_address(), copies=copies, client=self.topology.client,
+                publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
                 **self._from_services(name))
             try:
                 container.start()
@@ -309,7 +324,7 @@ class Starter:
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
             self._remove_container(container_name)
             raise StartCancelled()
-        _post_start(name, spec, container.get_wrapped_container())
+        hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
                           host=service_host(), only_internal=not published and bool(spec.published()))
@@ -325,22 +340,6 @@ class Starter:
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
-
-def _post_start(name: str, spec: ServiceSpec, container: Container) -> None:
-    """Compose's `post_start` hooks, in order, once the container has started.
-
-    Raises:
-        ServiceFailed: a hook exited with a non-zero code (its output in the message).
-    """
-    for hook in spec.post_start:
-        command = ["/bin/sh", "-c", hook.command] if isinstance(hook.command, str) else hook.command
-        code, output = container.exec_run(command, user=hook.user or "", privileged=hook.privileged,
-                                          workdir=hook.working_dir, environment=hook.environment or None)
-        if code != 0:
-            text = output.decode(errors="replace").strip()[-500:]
-            raise ServiceFailed(f"service '{name}': its post_start hook {command!r} exited with {code}"
-                                + (f":\n{text}" if text else ""),
-                                hint="Docker Compose fails the start too; fix the hook or the image.")
 
 
 def _start_hint(error: docker.errors.APIError) -> str:

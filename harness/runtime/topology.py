@@ -25,8 +25,8 @@ from docker.models.containers import Container
 from harness.errors import DockerError, HarnessError, UnknownService
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
+from harness.runtime import hooks, networks
 from harness.runtime import labels as L
-from harness.runtime import networks
 from harness.runtime.engine import connect, explain, service_host
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
@@ -130,10 +130,26 @@ class Topology:
         return {s.name: s.url for s in self if s.ports}
 
     def close(self) -> None:
-        """Remove every container and the networks of this run (at once: no stop grace period).
+        """Run the services' pre_stop hooks (all at once, each within its service's stop_grace_period, default 10
+        s), then remove every container, network and volume of this run (at once), whatever the hooks did.
 
         Raises:
+            HookFailed: a pre_stop hook failed or did not end in time (one line per hook; the run is removed).
             DockerError: the engine refused to remove something (the message names it and what to do).
+        """
+        failures = []
+        try:
+            failures = hooks.pre_stop_run(self.client, self.spec, self.run_id)
+        finally:  # also on Ctrl-C while the hooks run
+            self._remove()
+        if failures:
+            raise self.masker.error(hooks.combined(failures))
+
+    def _remove(self) -> None:
+        """Remove every container and the networks and volumes of this run, at once (no hooks, no grace period).
+
+        Raises:
+            DockerError: the engine refused to remove something.
         """
         try:
             with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
@@ -228,8 +244,9 @@ class Topology:
         images; else one started for this block and removed at its end. A kept run of an older version of the file
         is updated (reuse.update: only the services whose containers changed are replaced; a run whose start did not
         finish is replaced whole); a run of another live session is never touched. `say` gets one
-        line telling which (for the console). A kept run is used by one session at a time (`using_kept_run`): this
-        waits while another uses it, and holds it until the block ends."""
+        line telling which (for the console), and one for each pre_stop hook that failed when a run of this block's
+        own was removed (the block's verdict stands). A kept run is used by one session at a time
+        (`using_kept_run`): this waits while another uses it, and holds it until the block ends."""
         from harness.runtime.reuse import reused_or_started  # it builds on this module: imported when used
 
         with reused_or_started(spec, progress, say) as topology:

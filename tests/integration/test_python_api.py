@@ -79,6 +79,25 @@ def test_a_module_topology_that_cannot_start_is_an_error_of_its_tests(pytester: 
     assert "Traceback" not in output
 
 
+def test_a_failing_pre_stop_hook_is_an_error_of_the_fixtures_teardown_and_nothing_is_left(
+        pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    pytester.makeconftest("""
+        import harness.pytest
+        from harness import topology
+
+        hooked_topology = harness.pytest.topology_fixture(topology("py-prestop").service(
+            "web", image="redis:7", command=["sleep", "infinity"], stop_grace_period=30,
+            pre_stop=[{"command": "echo saving; exit 6", "user": "999"}]))
+    """)
+    pytester.makepyfile("def test_uses_it(hooked_topology):\n    assert hooked_topology['web'].status == 'running'\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)  # the error: the test's teardown
+    output = result.stdout.str()
+    assert "service 'web': its pre_stop hook ['/bin/sh', '-c', 'echo saving; exit 6'] exited with 6:" in output
+    assert "Traceback" not in output
+    assert harness_resources(docker_client, "py-prestop") == []
+
+
 def test_a_container_docker_refuses_to_start_is_a_docker_error_with_exit_code_3(tmp_path: Path,
                                                                                  docker_client) -> None:  # noqa: ANN001
     with pytest.raises(DockerError) as error:

@@ -318,3 +318,20 @@ def test_a_job_that_ended_well_is_not_run_again_between_tests(pytester: pytest.P
     result = pytester.runpytest_subprocess("--topology", "topology.yaml")
     result.assert_outcomes(passed=3)
     assert "topology restored" not in result.stdout.str()
+
+
+def test_a_failing_pre_stop_hook_fails_the_session_after_removing_the_topology(pytester: pytest.Pytester,
+                                                                              docker_client) -> None:  # noqa: ANN001
+    topology = pytester.path / "compose.yaml"
+    topology.write_text("name: prestopsession\nservices:\n  app:\n    image: redis:7\n"
+                        "    command: [sleep, infinity]\n    pre_stop:\n"
+                        "      - command: [sh, -c, 'echo flushing failed; exit 5']\n")
+    pytester.makepyfile("def test_a(topology):\n    assert topology['app'].status == 'running'\n")
+    result = pytester.runpytest_subprocess("--topology", str(topology), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert result.ret == 1  # as `docker compose down` exits 1
+    output = result.stdout.str()
+    assert "pre_stop hooks that failed (the topology was removed)" in output
+    assert "- service 'app': its pre_stop hook ['sh', '-c', 'echo flushing failed; exit 5'] exited with 5:" in output
+    assert "Traceback" not in output + result.stderr.str()
+    assert harness_resources(docker_client, "prestopsession") == []

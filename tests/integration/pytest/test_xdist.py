@@ -54,6 +54,18 @@ def test_two_workers_share_one_topology_removed_at_the_end(pytester: pytest.Pyte
     assert left_behind(docker_client, file) == []
 
 
+def test_a_failing_pre_stop_hook_of_the_shared_topology_fails_the_run_after_removing_it(
+        pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
+    file = write_topology(pytester.path, REDIS.format(name="xdist-prestop")
+                          + "    pre_stop:\n      - command: [sh, -c, 'exit 7']\n")
+    pytester.makepyfile(RECORD_ID)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 1
+    assert "- service 'redis': its pre_stop hook ['sh', '-c', 'exit 7'] exited with 7" in result.stdout.str()
+    assert left_behind(docker_client, file) == []
+
+
 def test_a_crashed_worker_leaks_nothing(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
     file = write_topology(pytester.path, REDIS.format(name="xdist-crash"))
     pytester.makepyfile(test_crash=RECORD_ID + """

@@ -300,3 +300,90 @@ def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_da
     assert data_kept(fixed) == ("yes", "row")
     assert {name: id_ for name, id_ in container_ids(docker_client, shop).items() if name != "orders"} == after
     assert fixed["orders"].exec(["printenv", "ORDERS_MODE"]).output.strip() == "b"
+
+
+NETWORKS = """name: {name}
+services:
+  store:
+    image: redis:7
+    command: ["redis-server", "--appendonly", "yes", "--protected-mode", "no"]
+    volumes: ["data:/data"]
+    networks: [back]
+    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
+  web:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    networks: [front]
+  both:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    networks: [front, back]
+networks:
+  front: {{}}
+  back:
+    labels: {{tier: "{tier}"}}
+volumes:
+  data: {{}}
+"""
+
+
+def test_a_changed_network_is_made_again_and_its_containers_restarted_with_their_data_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """The same compose file, its network `back` edited, under `docker compose up -d` and under the harness: the
+    network is made again, the containers on it restarted on it (the same containers: their data and named volumes
+    stay), the others kept as they are."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"netchange-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(NETWORKS.format(name=name, tier="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def store(label: str) -> docker.models.containers.Container:
+        return next(c for c in docker_client.containers.list(filters={"label": label})
+                    if c.labels.get("com.docker.compose.service", c.labels.get(L.SERVICE)) == "store")
+
+    def network_id(label: str) -> str:
+        return next(iter(store(label).attrs["NetworkSettings"]["Networks"].values()))["NetworkID"]
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait")
+        first = Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert store(label).exec_run(["redis-cli", "set", "kept", "yes"]).exit_code == 0
+            assert store(label).exec_run(["redis-cli", "save"]).exit_code == 0
+        before = {label: states(docker_client, label) for label in (by_compose, by_harness)}
+        networks_before = {label: network_id(label) for label in (by_compose, by_harness)}
+
+        file.write_text(NETWORKS.format(name=name, tier="b"))
+        compose("up", "-d", "--wait")
+        said: list[str] = []
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+
+        expected = {"store": "restarted", "both": "restarted", "web": "kept"}
+        assert what_happened(before[by_compose], states(docker_client, by_compose)) == expected
+        assert what_happened(before[by_harness], states(docker_client, by_harness)) == expected
+        for label in (by_compose, by_harness):
+            assert network_id(label) != networks_before[label], label  # made again
+            assert store(label).exec_run(["redis-cli", "get", "kept"]).output.decode().strip() == "yes", label
+        assert topology.run_id == first.run_id
+        assert said[1:5] == [
+            "  network back changed: making it again (as Docker Compose does; the named volumes stay)",
+            "  both unchanged: restarting it on its network made again (as Docker Compose does)",  # Compose's order
+            "  store unchanged: restarting it on its network made again (as Docker Compose does)",
+            "  web unchanged: kept"]
+        assert said[5].endswith("updated network(s) back; restarted both, store; it stays running")
+        back = docker_client.networks.list(filters={"label": [f"{L.RUN}={topology.run_id}", f"{L.NETWORK}=back"]})
+        assert [n.attrs["Labels"].get("tier") for n in back] == ["b"]
+        reach = topology["both"].exec(["redis-cli", "-h", "store", "get", "kept"])
+        assert reach.output.strip() == "yes", reach.output  # by its name on the network made again
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
