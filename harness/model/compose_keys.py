@@ -70,7 +70,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "beside the context (.dockerignore applies as for a Dockerfile file); a change rebuilds",
         "args": "build args", "target": "the stage built", "labels": "the image's labels, beside the harness's own",
         "extra_hosts": "hosts of RUN steps", "network": "`default`, `host` or `none` for RUN steps",
-        "shm_size": "/dev/shm of RUN steps", "isolation": "the builder's isolation", "no_cache": "a build (when the "
+"isolation": "the builder's isolation", "no_cache": "a build (when the "
         "content tag is missing, as `docker compose up` builds a missing image) uses no cache",
         "pull": "the FROM images are pulled before the build", "tags": "more names of the built image (a service "
         "with such an `image:` runs it, never pulls it)", "platforms": "one platform: the image's",
@@ -81,6 +81,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "BuildKit has no named contexts (Docker 20.10, measured) fails the build as for Compose",
         "privileged": BY_COMPOSE + "the `security.insecure` entitlement, which the engine must allow (as for Compose)",
         "entitlements": BY_COMPOSE + "entitlements the engine must allow (as for Compose)",
+        "shm_size": BY_COMPOSE + "/dev/shm of RUN steps, as far as the engine's BuildKit applies it (Docker 20.10's "
+        "does not, measured, as for Compose; its classic builder would)",
         "ulimits": BY_COMPOSE + "limits of RUN steps, as far as the engine's BuildKit applies them (Docker 20.10's "
         "does not: measured, as for Compose)",
     },

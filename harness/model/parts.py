@@ -86,9 +86,10 @@ class BuildSecret(_Strict):
         return self
 
 
-# the keys only BuildKit has: a build with one of them is run by Docker Compose itself (docker-py drives the engine's
-# classic builder)
-BUILDKIT_KEYS = ("ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits")
+# a build with one of these is run by Docker Compose itself (docker-py drives the engine's classic builder): the keys
+# only BuildKit has, and shm_size, which the classic builder applies but Compose's BuildKit build on Docker 20.10 does
+# not (measured: /dev/shm stays 64 MiB), so that the harness builds what Compose builds
+BUILDKIT_KEYS = ("ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits", "shm_size")
 
 
 class BuildSpec(_Strict):
@@ -106,7 +107,7 @@ class BuildSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict, description="labels of the built image")
     extra_hosts: list[str] = Field(default_factory=list, description="'host:address' entries for RUN steps")
     network: str | None = Field(default=None, description="network of RUN steps: default, host or none")
-    shm_size: int | None = Field(default=None, ge=0, description="bytes of /dev/shm for RUN steps")
+    shm_size: int | None = Field(default=None, ge=0, description="bytes of /dev/shm for RUN steps (built by Compose)")
     isolation: str | None = Field(default=None, description="the builder's isolation technology")
     no_cache: bool = Field(default=False, description="build without the layer cache (when the harness builds)")
     pull: bool = Field(default=False, description="pull the FROM images before building")

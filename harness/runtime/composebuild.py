@@ -1,5 +1,6 @@
 """A build that only BuildKit can do (`ssh`, `secrets`, `additional_contexts`, `privileged`, `entitlements`,
-`ulimits`, or a Dockerfile with `RUN --mount`, `COPY --chmod`, ...) is run by Docker Compose itself: docker-py drives
+`ulimits`, or a Dockerfile with `RUN --mount`, `COPY --chmod`, ...), or whose `shm_size` the two builders apply
+differently, is run by Docker Compose itself: docker-py drives
 the engine's classic builder, while `docker compose build` speaks BuildKit to the engine, so Docker Compose decides
 what such a build does. The service's `build:` is written into a compose file of its own (every path absolute, every
 `$` escaped) whose `image:` is the harness's content tag.

@@ -171,8 +171,8 @@ def _build_by_compose(client: docker.DockerClient, context: Path, build: BuildSp
         lacks = engine_lacks(log)
         message = _build_message(service, context, log).replace(
             "docker build of", f"docker compose build (BuildKit, for {', '.join(reasons)}) of", 1)
-        raise BuildFailed(message + (f"\n{lacks[0].upper()}{lacks[1:]}." if lacks else ""), service=service,
-                          hint=BUILD_HINT)
+        # when the engine's builder lacks the feature, fixing the Dockerfile is not the way out
+        raise BuildFailed(message, service=service, hint=f"{lacks[0].upper()}{lacks[1:]}." if lacks else BUILD_HINT)
     return client.images.get(tag)
 
 
@@ -201,7 +201,7 @@ def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec
     that a moved substitute is seen before the alias is made again. An unreadable Dockerfile has none (the build
     reports it)."""
     identities = []
-    for base in base_images(dockerfile_text(context, build) or "", build.args, build.target):
+    for base in _bases(dockerfile_text(context, build) or "", build):
         try:
             image = client.images.get(base)
             identity = f"{base}={image.id}"
@@ -223,6 +223,12 @@ def dockerfile_text(context: Path, build: BuildSpec) -> str | None:
         return (context / build.dockerfile).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
+
+
+def _bases(dockerfile: str, build: BuildSpec) -> list[str]:
+    """The images a build starts from or copies out of (`base_images`); a name of `additional_contexts` is not one
+    (BuildKit reads that context instead)."""
+    return [base for base in base_images(dockerfile, build.args, build.target) if base not in build.additional_contexts]
 
 
 def _tag(image: docker.models.images.Image, name: str) -> None:
@@ -332,7 +338,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             text = dockerfile_text(spec.base_dir / service.build.context, service.build)
             if text is None:
                 continue  # the build reports it
-            for base in base_images(text, service.build.args, service.build.target):
+            for base in _bases(text, service.build):
                 if base in built:
                     continue
                 effective = substitute(base, subs)

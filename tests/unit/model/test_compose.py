@@ -343,7 +343,8 @@ def test_every_build_key_compose_gives_is_mapped(load_compose, app_dir, tmp_path
                  {"source": "npm", "target": "npmrc", "environment": "NPM_TOKEN"}],
         additional_contexts={"extra": str(tmp_path / "extra")}, privileged=True, entitlements=["network.host"],
         ulimits={"nofile": Ulimit(soft=100, hard=200), "nproc": 50})
-    assert build.buildkit_keys() == ["ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits"]
+    assert build.buildkit_keys() == ["ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits",
+                                     "shm_size"]
     assert spec.notes == []
 
 
