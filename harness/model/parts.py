@@ -133,7 +133,9 @@ class BuildSpec(_Strict):
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
 
     @model_validator(mode="after")
-    def _network_buildkit_takes(self) -> BuildSpec:
+    def _as_compose_takes_it(self) -> BuildSpec:
+        if self.dockerfile_inline is not None and "dockerfile" in self.model_fields_set:
+            raise ValueError("dockerfile and dockerfile_inline exclude each other (as for Docker Compose): give one")
         if self.network not in (None, "default", "host", "none"):
             raise ValueError(f"build network {self.network!r}: Docker Compose's builder (BuildKit) refuses a network "
                              "name (\"network mode not supported by buildkit\"); use default, host or none")

@@ -1400,3 +1400,17 @@ def test_compose_refuses_a_network_no_file_declares(compose_error):
     """)
     assert message == ('docker-compose.yml:2: Docker Compose: service "web" refers to undefined network frontend: '
                        "invalid compose project")
+
+
+def test_a_topology_files_build_takes_compose_build_keys_and_its_refusals(load_error, app_dir):
+    assert load_error("""
+        services:
+          a:
+            build: {context: ./app, network: backend}
+          b:
+            build: {context: ./app, dockerfile: Dockerfile.dev, dockerfile_inline: "FROM scratch"}
+    """, "topology.yaml") == (
+        "topology.yaml:3: services.a.build: build network 'backend': Docker Compose's builder (BuildKit) refuses a "
+        "network name (\"network mode not supported by buildkit\"); use default, host or none\n"
+        "topology.yaml:5: services.b.build: dockerfile and dockerfile_inline exclude each other (as for Docker "
+        "Compose): give one")
