@@ -263,6 +263,9 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         problems.extend(refused)
         if not refused:
             put(key, build, key)
+        secret_files = [secret["file"] for secret in build.get("secrets", []) if secret.get("file")]
+        if secret_files:  # hidden wherever the harness prints, as a service's secrets (a build log may show one)
+            result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "healthcheck":
         put(key, _healthcheck(value, at, source), key)
     elif key in ("ports", "expose"):

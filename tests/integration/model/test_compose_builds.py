@@ -235,3 +235,20 @@ def test_what_this_engine_cannot_build_fails_as_for_compose_with_the_reason(
     assert message.endswith(reason)
     assert oracle.stderr.strip().splitlines()[-1] in message  # Compose's own last line
     assert harness_resources(docker_client, "engine-cannot", file) == []
+
+
+def test_a_build_secret_in_a_failing_builds_log_is_hidden(project: Path, docker_client: docker.DockerClient) -> None:
+    app = context_of(project)
+    write(project / "token.txt", "s3cret-of-the-build\n")
+    file = write_compose(project, {"name": "secret-log", "secrets": {"token": {"file": "./token.txt"}},
+                                   "services": {"app": {"command": ["sleep", "infinity"], "build": {
+                                       "context": f"./{app}", "secrets": ["token"], "dockerfile_inline":
+                                       "FROM python:3.11-slim\nRUN --mount=type=secret,id=token cat /run/secrets/token"
+                                       " && exit 3\n"}}}})
+    lines: list[str] = []
+    with pytest.raises(BuildFailed) as failed:
+        Topology.start(load_topology(file), progress=lambda event: lines.append(str(event.detail)))
+    assert str(failed.value).endswith("exit 3]: exit code: 3\nFix the Dockerfile or the build context and run again.")
+    assert "s3cret-of-the-build" not in str(failed.value) + "\n".join(lines)
+    assert any(line.endswith(" [hidden]") for line in lines)  # the RUN step printed it: hidden, the log is there
+    assert harness_resources(docker_client, "secret-log", file) == []
