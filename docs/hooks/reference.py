@@ -229,6 +229,7 @@ def _in_compose(path: str, mapped: tuple[str, ...]) -> str:
 
 # how each place of a key is titled on the page, in this order
 COMPOSE_PLACES = {"service": "A service (`services.NAME`)", "deploy": "A service's `deploy:`",
+                  "build": "A service's `build:`",
                   "network": "A network (`networks.NAME`)", "volume": "A volume (`volumes.NAME`)",
                   "secret": "A secret (`secrets.NAME`)", "config": "A config (`configs.NAME`)",
                   "file": "The file (top-level keys)"}

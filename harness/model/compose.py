@@ -19,7 +19,6 @@ from harness.errors import TopologyFileError
 from harness.model.compose_cli import normalise
 from harness.model.compose_keys import IGNORED, REFUSED, known, refusal
 from harness.model.compose_values import (
-    BUILD_KEYS,
     REFUSAL_TAIL,
     _blkio,
     _build,
@@ -192,15 +191,17 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
     result: dict[str, Any] = {}
     for key, value in sorted(service.items(), key=lambda item: item[0] == "expose"):  # ports first: the URL's port
         try:
-            _service_key(key, value, result, names, here, source, out, notes, objects, environment)
+            _service_key(key, value, result, names, here, source, out, notes, objects, environment, problems)
         except TopologyFileError as problem:
             problems.append(problem)
+    if "build" in result and result.get("platform") and not result["build"].get("platform"):
+        result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
 
 
 def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
                  out: SourceMap, notes: list[str], objects: dict[str, dict[str, Any]],
-                 environment: Mapping[str, str]) -> None:
+                 environment: Mapping[str, str], problems: list[TopologyFileError]) -> None:
     def put(key: str, value: Any, from_key: str) -> None:
         if value not in (None, [], {}):
             result[key] = value
@@ -261,7 +262,13 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "extra_hosts":
         put(key, _extra_hosts(value, at, source), key)
     elif key == "build":
-        put(key, _build(value, at, source), key)
+        build, refused = _build(value, at, source, objects["secrets"], notes)
+        problems.extend(refused)
+        if not refused:
+            put(key, build, key)
+        secret_files = [secret["file"] for secret in build.get("secrets", []) if secret.get("file")]
+        if secret_files:  # hidden wherever the harness prints, as a service's secrets (a build log may show one)
+            result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "healthcheck":
         put(key, _healthcheck(value, at, source), key)
     elif key in ("ports", "expose"):
@@ -365,6 +372,5 @@ def _allowed_at(path: Path_) -> list[str]:
     if len(path) == 3 and path[2] == "healthcheck":
         return HEALTH_KEYS
     if len(path) == 3 and path[2] == "build":
-        return BUILD_KEYS + ["additional_contexts", "cache_from", "cache_to", "extra_hosts", "labels", "network",
-                             "no_cache", "platforms", "pull", "secrets", "shm_size", "ssh", "tags", "ulimits"]
+        return sorted(known("build"))
     return []

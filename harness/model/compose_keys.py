@@ -1,5 +1,5 @@
-"""Every key of the Compose specification, by where it is (a service, its `deploy:`, a top-level network, volume,
-secret or config, the file itself), in one of three tables:
+"""Every key of the Compose specification, by where it is (a service, its `deploy:`, its `build:`, a top-level
+network, volume, secret or config, the file itself), in one of three tables:
 
 - HONOURED: given to Docker as Docker Compose gives it (the same create/start option), or resolved by Compose's
   `config` before the harness reads the file;
@@ -15,10 +15,12 @@ from __future__ import annotations
 RESOLVED = "resolved by Docker Compose (`config`) before the harness reads the file"
 PER_RUN_NETWORK = "each run names its own networks (services reach each other by service name and aliases)"
 SWARM = "a swarm setting: Docker Compose ignores it too when it starts containers"
+BY_COMPOSE = ("built by Docker Compose itself (`docker compose build`, which speaks BuildKit to the engine; "
+              "docker-py's classic builder has no such setting): ")
 
 HONOURED: dict[str, dict[str, str]] = {
     "service": {
-        "image": "the image", "build": "built as Compose builds it (context, dockerfile, args, target)",
+        "image": "the image", "build": "built as Compose builds it (see build's keys)",
         "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
@@ -68,6 +70,28 @@ HONOURED: dict[str, dict[str, str]] = {
                      "reservations.cpus and generic_resources are not Docker settings, Compose drops them too)",
         "replicas": "1: one container (any other number is refused)",
     },
+    "build": {
+        "context": "the folder sent to the builder (a URL is refused: the harness tags a build by its files)",
+        "dockerfile": "the Dockerfile, relative to the context", "dockerfile_inline": "the Dockerfile's text, sent "
+        "beside the context (.dockerignore applies as for a Dockerfile file); a change rebuilds",
+        "args": "build args", "target": "the stage built", "labels": "the image's labels, beside the harness's own",
+        "extra_hosts": "hosts of RUN steps", "network": "`default`, `host` or `none` for RUN steps",
+"isolation": "the builder's isolation", "no_cache": "a build (when the "
+        "content tag is missing, as `docker compose up` builds a missing image) uses no cache",
+        "pull": "the FROM images are pulled before the build", "tags": "more names of the built image (a service "
+        "with such an `image:` runs it, never pulls it)", "platforms": "one platform: the image's",
+        "ssh": BY_COMPOSE + "the SSH agent or keys for `RUN --mount=type=ssh`",
+        "secrets": BY_COMPOSE + "the secrets for `RUN --mount=type=secret` (a changed secret does not rebuild, as "
+        "for `docker compose up`)",
+        "additional_contexts": BY_COMPOSE + "named contexts (a change of a folder's files rebuilds); an engine whose "
+        "BuildKit has no named contexts (Docker 20.10, measured) fails the build as for Compose",
+        "privileged": BY_COMPOSE + "the `security.insecure` entitlement, which the engine must allow (as for Compose)",
+        "entitlements": BY_COMPOSE + "entitlements the engine must allow (as for Compose)",
+        "shm_size": BY_COMPOSE + "/dev/shm of RUN steps, as far as the engine's BuildKit applies it (Docker 20.10's "
+        "does not, measured, as for Compose; its classic builder would)",
+        "ulimits": BY_COMPOSE + "limits of RUN steps, as far as the engine's BuildKit applies them (Docker 20.10's "
+        "does not: measured, as for Compose)",
+    },
     "network": {"driver": "bridge (another driver is refused: a run's networks are bridge networks of one engine)",
                 "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
                 "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range "
@@ -99,6 +123,14 @@ IGNORED: dict[str, dict[str, str]] = {
     "deploy": {key: SWARM for key in ("mode", "placement", "update_config", "rollback_config", "endpoint_mode",
                                       "labels")} | {
         "restart_policy": "containers live only for the run; a service that stops is reported, not restarted"},
+    "build": {
+        "cache_from": "a cache source only changes how fast an image builds, not what it is",
+        "cache_to": "a cache export only changes how fast later builds are, not the image a test runs",
+        "provenance": "an attestation is metadata for a registry, not part of the image a test runs (Docker Compose "
+                      "refuses it on an engine without the containerd image store)",
+        "sbom": "an attestation is metadata for a registry, not part of the image a test runs (Docker Compose "
+                "refuses it on an engine without the containerd image store)",
+    },
     "network": {"name": PER_RUN_NETWORK, "attachable": "lets swarm services join; a run's networks are bridge "
                 "networks of one engine", "enable_ipv4": "IPv4 is on, as Docker's default (engines before API 1.47 "
                 "cannot turn it off)"},
@@ -121,6 +153,7 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                            "mounts the Docker socket and the user's registry credentials"),
     },
     "deploy": {},
+    "build": {},
     "network": {},
     "volume": {
         "external": ("a run's volumes are its own, created and removed with it (by construction)",
@@ -136,7 +169,7 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
 
 
 def kinds() -> list[str]:
-    """Where keys are: service, deploy, network, volume, secret, config, file."""
+    """Where keys are: service, deploy, build, network, volume, secret, config, file."""
     return list(HONOURED)
 
 

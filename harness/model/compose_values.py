@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import TopologyFileError
-from harness.model.compose_keys import IGNORED
+from harness.model.compose_keys import IGNORED, known
 from harness.model.source import Path_, SourceMap, dotted_path
 
-BUILD_KEYS = ["args", "context", "dockerfile", "target"]
 REFUSAL_TAIL = " (in {file}); remove it or move it to an override file that the test run does not use"
 SECRETS_DIR = "/run/secrets/"  # where Compose puts a secret whose target is not absolute; a config goes under /
 DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -175,15 +174,68 @@ def _extra_hosts(value: Any, at: Path_, source: SourceMap) -> dict[str, str | li
     return {host: addresses[0] if len(addresses) == 1 else addresses for host, addresses in hosts.items()}
 
 
-def _build(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any]:
-    unknown = sorted(set(value) - set(BUILD_KEYS))
-    if unknown:
-        raise source.error(at, f"build key(s) {', '.join(unknown)} cannot be honoured by pytest-topology "
-                               f"(in {source.file}; supported: {', '.join(BUILD_KEYS)})")
-    build = {k: v for k, v in value.items() if v is not None}
-    build["args"] = {k: "" if v is None else str(v) for k, v in (value.get("args") or {}).items()}
-    build["context"] = str(value["context"])  # absolute: Compose resolved it against the project folder
-    return build
+def _build(value: dict[str, Any], at: Path_, source: SourceMap, secrets: dict[str, Any], notes: list[str]
+           ) -> tuple[dict[str, Any], list[TopologyFileError]]:
+    """Compose's canonical `build:` (paths absolute, `shm_size` in bytes, `extra_hosts` as 'host=ip') -> the model's
+    BuildSpec data, with the file's `secrets:` definitions for `build.secrets`. Ignored keys are noted; every value
+    that cannot be built as Compose builds it is one problem (all of them returned)."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    problems: list[TopologyFileError] = []
+    build: dict[str, Any] = {}
+    for key, inner in sorted(value.items(), key=lambda item: source.line(at + (item[0],))):  # in file order
+        here = at + (key,)
+        if key in IGNORED["build"]:
+            if _truthy(inner):
+                notes.append(f"{source.where(here)}: {dotted_path(here)}: ignored for a test run "
+                             f"({IGNORED['build'][key]})")
+        elif key not in known("build"):
+            if not key.startswith("x-"):
+                problems.append(source.error(here, f"build key '{key}' is not known to pytest-topology (a newer "
+                                                   f"Compose specification?){tail}"))
+        elif key == "context" and ("://" in str(inner) or str(inner).startswith("git@")):
+            problems.append(source.error(here, f"build context {inner}: a remote context cannot be built by a test "
+                                               "run: the harness tags a build by a hash of the files it sends "
+                                               "(rebuilding only when they change); Docker Compose: the builder "
+                                               f"fetches it. Clone it and give the folder{tail}"))
+        elif key == "network" and inner not in ("default", "host", "none"):
+            problems.append(source.error(here, f"build network {inner!r}: Docker Compose's builder (BuildKit) "
+                                               "refuses a network name (\"network mode not supported by buildkit\"), "
+                                               f"so does the harness: use default, host or none{tail}"))
+        elif key == "platforms":
+            if len(inner) > 1:
+                problems.append(source.error(here, f"build platforms {', '.join(inner)}: a test run runs one image "
+                                                   "per service, of one platform (by construction); Docker Compose: "
+                                                   "builds one image for each, on a builder that can (not the "
+                                                   f"engine's own without the containerd image store){tail}"))
+            elif inner:
+                build["platform"] = inner[0]
+        elif key == "secrets":
+            for index, reference in enumerate(inner or []):
+                definition = secrets.get(reference["source"]) or {}
+                if definition.get("file") or definition.get("environment"):
+                    build.setdefault("secrets", []).append({
+                        "source": reference["source"], "target": reference.get("target"),
+                        **{k: definition[k] for k in ("file", "environment") if definition.get(k)}})
+                else:  # Compose: "build.secrets only supports environment or file-based secrets"
+                    problems.append(source.error(here + (index,), f"build secret '{reference['source']}': only a "
+                                                                  "`file:` or `environment:` secret can be given to a "
+                                                                  f"build (Docker Compose refuses it too){tail}"))
+        elif key == "extra_hosts":  # docker-py and Compose's builder take 'host:address'
+            build[key] = [str(entry).replace("=", ":", 1) for entry in inner or []]
+        elif key == "shm_size":
+            build[key] = int(inner)
+        elif key in ("no_cache", "pull", "privileged"):
+            build[key] = _truthy(inner)
+        elif key == "args":
+            build[key] = {k: "" if v is None else str(v) for k, v in (inner or {}).items()}
+        elif inner is not None:
+            build[key] = str(inner) if key == "context" else inner  # context: absolute, Compose resolved it
+    return build, problems
+
+
+def _truthy(value: Any) -> bool:
+    """Compose's canonical form writes some booleans as text ('true', 'false')."""
+    return value not in (None, False, "", "false", "False", "0", [], {})
 
 
 def _healthcheck(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any] | None:

@@ -65,18 +65,85 @@ class ReadyProbe(_Strict):
         return [self.tcp] if self.tcp else []
 
 
+class Ulimit(_Strict):
+    soft: int = Field(description="the soft limit")
+    hard: int = Field(description="the hard limit")
+
+
+class BuildSecret(_Strict):
+    """A secret a build's `RUN --mount=type=secret` reads, as Compose's `build.secrets` gives it with its source
+    (a top-level `secrets:` entry: a file or an environment variable)."""
+
+    source: str = Field(description="the secret's name")
+    target: str | None = Field(default=None, description="the id the Dockerfile asks for (default: the name)")
+    file: str | None = Field(default=None, description="a file holding the value, relative to the topology file")
+    environment: str | None = Field(default=None, description="an environment variable holding the value")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BuildSecret:
+        if (self.file is None) == (self.environment is None):
+            raise ValueError(f"build secret '{self.source}' needs exactly one of file or environment")
+        return self
+
+
+# a build with one of these is run by Docker Compose itself (docker-py drives the engine's classic builder): the keys
+# only BuildKit has, and shm_size, which the classic builder applies but Compose's BuildKit build on Docker 20.10 does
+# not (measured: /dev/shm stays 64 MiB), so that the harness builds what Compose builds
+BUILDKIT_KEYS = ("ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits", "shm_size")
+
+
 class BuildSpec(_Strict):
+    """How an image is built, with the keys of Compose's `build:`. Those only BuildKit has (`BUILDKIT_KEYS`) make
+    the harness run `docker compose build` for it; the others go to docker-py's build."""
+
     context: str = Field(description="the build context folder, relative to the topology file")
     dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
+    dockerfile_inline: str | None = Field(
+        default=None, description="the Dockerfile's text, instead of a file (.dockerignore still applies)")
     args: dict[str, str] = Field(default_factory=dict, description="build arguments (`--build-arg`)")
     target: str | None = Field(
         default=None,
         description="the stage of a multi-stage Dockerfile to build up to")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels of the built image")
+    extra_hosts: list[str] = Field(default_factory=list, description="'host:address' entries for RUN steps")
+    network: str | None = Field(default=None, description="network of RUN steps: default, host or none")
+    shm_size: int | None = Field(default=None, ge=0, description="bytes of /dev/shm for RUN steps (built by Compose)")
+    isolation: str | None = Field(default=None, description="the builder's isolation technology")
+    no_cache: bool = Field(default=False, description="build without the layer cache (when the harness builds)")
+    pull: bool = Field(default=False, description="pull the FROM images before building")
+    tags: list[str] = Field(default_factory=list, description="more names for the built image")
+    platform: str | None = Field(default=None, description="the platform to build for ('linux/amd64')")
+    ssh: list[str] = Field(default_factory=list, description="'default' or 'ID=PATH': SSH agent or keys for "
+                                                             "`RUN --mount=type=ssh` (BuildKit: built by Compose)")
+    secrets: list[BuildSecret] = Field(default_factory=list, description="secrets for `RUN --mount=type=secret` "
+                                                                          "(BuildKit: built by Compose)")
+    additional_contexts: dict[str, str] = Field(
+        default_factory=dict, description="named contexts: name -> folder or `docker-image://...` (BuildKit: built by "
+                                          "Compose)")
+    privileged: bool = Field(default=False, description="the security.insecure entitlement (BuildKit: built by "
+                                                        "Compose)")
+    entitlements: list[str] = Field(default_factory=list, description="entitlements granted to the build "
+                                                                      "(BuildKit: built by Compose)")
+    ulimits: dict[str, int | Ulimit] = Field(default_factory=dict, description="limits of RUN steps (BuildKit: "
+                                                                               "built by Compose)")
 
-    @field_validator("args", mode="before")
+    @field_validator("args", "labels", mode="before")
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _as_compose_takes_it(self) -> BuildSpec:
+        if self.dockerfile_inline is not None and "dockerfile" in self.model_fields_set:
+            raise ValueError("dockerfile and dockerfile_inline exclude each other (as for Docker Compose): give one")
+        if self.network not in (None, "default", "host", "none"):
+            raise ValueError(f"build network {self.network!r}: Docker Compose's builder (BuildKit) refuses a network "
+                             "name (\"network mode not supported by buildkit\"); use default, host or none")
+        return self
+
+    def buildkit_keys(self) -> list[str]:
+        """The keys set that only BuildKit has (the build is run by Docker Compose), in `BUILDKIT_KEYS` order."""
+        return [key for key in BUILDKIT_KEYS if getattr(self, key)]
 
 
 class Mount(_Strict):
@@ -176,11 +243,6 @@ class Healthcheck(_Strict):
             return None
         command = self.test[1:] if self.test[0] == "CMD" else ["/bin/sh", "-c", " ".join(self.test[1:])]
         return ReadyProbe(command=command)
-
-
-class Ulimit(_Strict):
-    soft: int = Field(description="the soft limit")
-    hard: int = Field(description="the hard limit")
 
 
 class BlkioRate(_Strict):

@@ -54,7 +54,8 @@ class ServiceSpec(_Strict):
         default=None,
         description="an image name; beside `build:`, the built image is also tagged with it")
     build: BuildSpec | None = Field(
-        default=None, description="a build context folder, or {context, dockerfile, args, target}")
+        default=None, description="a build context folder, or {context, dockerfile, args, target, ...}: the keys of "
+                                  "Compose's `build:`")
     entrypoint: str | list[str] | None = Field(
         default=None, description="overrides the image's ENTRYPOINT (a string or a list)")
     command: str | list[str] | None = Field(default=None, description="overrides the image's CMD (a string or a list)")

@@ -126,7 +126,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if not context.is_dir():
                 problems.append((("services", name, "build"), f"build context '{service.build.context}' is not a "
                                  f"directory (looked in {context})"))
-            elif not (context / service.build.dockerfile).is_file():
+            elif service.build.dockerfile_inline is None and not (context / service.build.dockerfile).is_file():
                 problems.append((("services", name, "build"), f"no Dockerfile '{service.build.dockerfile}' in "
                                  f"{context}"))
         for index, env_file in enumerate(service.env_file):

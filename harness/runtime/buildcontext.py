@@ -31,6 +31,7 @@ CHUNK = 1 << 20  # bytes read at a time
 # without its size changing ("racy" entries, as git calls them): such digests are not cached.
 RACY_SECONDS = 2.0
 CACHE_VERSION = 2
+OUTSIDE = ".dockerfile.outside-the-context"  # docker-py names it randomly; only "not Dockerfile" matters
 
 
 def cache_dir() -> Path:
@@ -59,8 +60,9 @@ def sent_paths(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
 
 def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases: Sequence[str] = ()) -> str:
     """`pytest-topology/<context folder>:<16 hex digits>`: a hash of every path docker is sent (name, kind, mode,
-    content or link target), a Dockerfile outside the context (by content), the Dockerfile's name, the build args
-    and `bases`.
+    content or link target), a Dockerfile outside the context or inline (by content), the Dockerfile's name, the
+    build args, `bases`, and the build's other settings that change the image (labels, extra hosts, network, ...;
+    the files of a folder given as an additional context).
 
     Args:
         cache: the folder for cached digests (default `cache_dir()`); an unwritable one only costs speed.
@@ -72,7 +74,9 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases:
     """
     context = context.resolve()
     digest = hashlib.sha256()
-    name, outside = _dockerfile(context, build.dockerfile)
+    # an inline Dockerfile is sent as one outside the context is (docker-py adds it)
+    name, outside = ((OUTSIDE, build.dockerfile_inline) if build.dockerfile_inline is not None
+                     else _dockerfile(context, build.dockerfile))
     digests = _DigestCache(cache or cache_dir(), str(context))
     for relative in sorted(exclude_paths(str(context), _dockerignore_patterns(context), dockerfile=name)):
         digest.update(_entry(context, relative, digests))
@@ -80,6 +84,15 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases:
     if outside is not None:
         digest.update(b"dockerfile outside the context\0" + hashlib.sha256(outside.encode()).digest())
     digest.update(json.dumps([build.dockerfile, sorted(build.args.items()), list(bases)]).encode())
+    # the other settings that change what is built (only when given: the tags of plain builds stay as they were);
+    # not a secret's value (a tag is no place for it: as `docker compose up`, a changed secret does not rebuild)
+    settings = build.model_dump(mode="json", exclude_defaults=True, exclude={
+        "context", "dockerfile", "dockerfile_inline", "args", "target", "no_cache", "pull", "tags"})
+    for named, source in sorted(build.additional_contexts.items()):  # a folder's files, as the context's
+        if Path(source).is_dir():
+            settings.setdefault("additional_context_files", {})[named] = copy_digest(Path(source), cache)
+    if settings:
+        digest.update(json.dumps(settings, sort_keys=True).encode())
     folder = "".join(c if c.isalnum() or c in "-_." else "-" for c in context.name.lower()) or "service"
     return f"pytest-topology/{folder}:{digest.hexdigest()[:16]}"
 
@@ -110,7 +123,7 @@ def _dockerfile(context: Path, dockerfile: str) -> tuple[str, str | None]:
     """docker-py's view: (name in the context, None) or (a generated name, the content of a Dockerfile outside)."""
     name, content = process_dockerfile(dockerfile, str(context))
     if content is not None:
-        return ".dockerfile.outside-the-context", content  # docker-py names it randomly; only "not Dockerfile" matters
+        return OUTSIDE, content
     return name, None
 
 

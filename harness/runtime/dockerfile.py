@@ -79,3 +79,25 @@ def _substitute(text: str, values: dict[str, str]) -> str:
             return values[name] if is_set else _substitute(match["word"], values)
         return _substitute(match["word"], values) if is_set else ""
     return VARIABLE.sub(replace, text)
+
+
+# instruction -> its flags that Docker's classic builder (which docker-py drives) refuses: "the --mount option
+# requires BuildKit", "Unknown flag: link" (measured on Docker 20.10)
+BUILDKIT_FLAGS = {"RUN": ("--mount", "--network", "--security"),
+                  "COPY": ("--chmod", "--link", "--parents", "--exclude"),
+                  "ADD": ("--chmod", "--link", "--checksum", "--keep-git-dir", "--exclude")}
+
+
+def buildkit_instructions(dockerfile: str) -> list[str]:
+    """The instructions of a Dockerfile that only BuildKit builds, as 'RUN --mount (line 3)', in order."""
+    parser = DockerfileParser(fileobj=io.BytesIO(dockerfile.encode("utf-8", "surrogateescape")))
+    found = []
+    for instruction in parser.structure:
+        flags = BUILDKIT_FLAGS.get(instruction["instruction"], ())
+        for word in WordSplitter(instruction["value"]).split(dequote=False) if flags else ():
+            if not word.startswith("--"):
+                break  # flags come first
+            flag = word.partition("=")[0]
+            if flag in flags:
+                found.append(f"{instruction['instruction']} {flag} (line {instruction['startline'] + 1})")
+    return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,8 @@ from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageM
 from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import build_tag
-from harness.runtime.dockerfile import base_images
+from harness.runtime.composebuild import compose_build, engine_lacks
+from harness.runtime.dockerfile import base_images, buildkit_instructions
 from harness.runtime.engine import project_script
 from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
@@ -38,41 +40,62 @@ SUBSTITUTE_ID = f"{PREFIX}.substitute-id"  # on an alias image: the id of that i
 @dataclass(frozen=True)
 class PlannedBuild:
     """One image a topology builds: from `build` in `context` (absolute), run by `services` (file order; the first
-    one's `build` is used) and tagged with the `names` given beside `build:` (compose's `image:`)."""
+    one's `build` is used) and tagged with the `names` given beside `build:` (compose's `image:`) and its `tags`.
+    `project_dir` is the topology file's folder (Compose reads `.env` there when it runs the build)."""
 
     context: Path
     build: BuildSpec
     services: tuple[str, ...]
     names: tuple[str, ...]
+    project_dir: Path = Path()
 
 
 def planned_builds(spec: TopologySpec) -> list[PlannedBuild]:
-    """One build per distinct (context, Dockerfile, target, args) of `spec`'s services, in file order: services that
-    share one run one image, built once, tagged with every `image:` name they give (as `docker compose build` tags
-    it). Paths are compared normalised (`./app` is `app/`); no file is read."""
-    # (context, Dockerfile, target, args) -> (context, build, services, image names)
-    groups: dict[tuple[Path, str, str | None, tuple[tuple[str, str], ...]],
-                 tuple[Path, BuildSpec, list[str], list[str]]] = {}
+    """One build per distinct `build:` of `spec`'s services (context, Dockerfile and every setting), in file order:
+    services that share one run one image, built once, tagged with every `image:` name they give and its `tags` (as
+    `docker compose build` tags it). Paths are compared normalised (`./app` is `app/`) and made absolute (secrets'
+    files, additional contexts); no file is read."""
+    # (context, Dockerfile, the other settings) -> (context, build, services, image names)
+    groups: dict[tuple[Path, str, str], tuple[Path, BuildSpec, list[str], list[str]]] = {}
     for name, service in spec.services.items():
         if service.build is None:
             continue
         context = Path(os.path.normpath(spec.base_dir / service.build.context))
-        key = (context, os.path.normpath(context / service.build.dockerfile), service.build.target,
-               tuple(sorted(service.build.args.items())))
-        _, _, services, names = groups.setdefault(key, (context, service.build, [], []))
+        build = _absolute(service.build, spec.base_dir)
+        key = (context, os.path.normpath(context / build.dockerfile),
+               build.model_dump_json(exclude={"context", "dockerfile"}))
+        _, _, services, names = groups.setdefault(key, (context, build, [], []))
         services.append(name)
-        if service.image and service.image not in names:
-            names.append(service.image)
-    return [PlannedBuild(context, build, tuple(services), tuple(names))
+        for image in ([service.image] if service.image else []) + build.tags:
+            if image not in names:
+                names.append(image)
+    return [PlannedBuild(context, build, tuple(services), tuple(names), spec.base_dir)
             for context, build, services, names in groups.values()]
+
+
+def _absolute(build: BuildSpec, base_dir: Path) -> BuildSpec:
+    """`build` with its secrets' files and its folder contexts absolute (a topology file gives them relative to
+    itself; Compose's canonical form has them absolute already)."""
+    def folder(source: str) -> str:
+        return source if "://" in source or source.startswith(("service:", "target:")) else \
+            os.path.normpath(base_dir / source)
+
+    secrets = [s.model_copy(update={"file": os.path.normpath(base_dir / s.file)}) if s.file else s
+               for s in build.secrets]
+    return build.model_copy(update={"secrets": secrets, "additional_contexts": {
+        name: folder(source) for name, source in build.additional_contexts.items()}})
 
 
 def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
                 on_start: Callable[[], None] | None = None,
-                on_line: Callable[[str], None] | None = None, names: Sequence[str] = ()) -> tuple[str, bool]:
+                on_line: Callable[[str], None] | None = None, names: Sequence[str] = (),
+                project_dir: Path | None = None) -> tuple[str, bool]:
     """Build unless an image with the content tag exists, then tag it with `names` too (compose's `image:` beside
-    `build:`), so services that name it find it. One process at a time builds one tag (`imagelocks.building`):
-    another one waits and finds it built. Returns (tag, built_now).
+    `build:`, `build.tags`), so services that name it find it. One process at a time builds one tag
+    (`imagelocks.building`): another one waits and finds it built. Returns (tag, built_now).
+
+    docker-py builds it (the engine's classic builder), unless it needs BuildKit (`needs_buildkit`): then Docker
+    Compose does (`composebuild`), in `project_dir` (default: the context).
 
     The caller holds `imagelocks.using_contexts` on the context until its containers exist, so that no prune removes
     the image meanwhile; old images of the context are removed after that (`tidy`), not here.
@@ -89,32 +112,67 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
         except docker.errors.ImageNotFound:
             if on_start:
                 on_start()
-            image = _build(client, context, build, tag, service, on_line)
+            reasons = needs_buildkit(context, build)
+            if reasons:
+                image = _build_by_compose(client, context, build, tag, service, on_line, reasons,
+                                          project_dir or context)
+            else:
+                image = _build(client, context, build, tag, service, on_line)
             built = True
         for name in names:
             _tag(image, name)
     return tag, built
 
 
+def needs_buildkit(context: Path, build: BuildSpec) -> list[str]:
+    """Why `build` needs BuildKit (Compose's keys only BuildKit has, the Dockerfile's instructions only BuildKit
+    builds), e.g. ['secrets', 'RUN --mount (line 3)']; empty for a build docker-py can run."""
+    text = dockerfile_text(context, build)
+    return build.buildkit_keys() + (buildkit_instructions(text) if text else [])
+
+
 def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: str, service: str,
            on_line: Callable[[str], None] | None) -> docker.models.images.Image:
     log: list[str] = []
-    try:
-        for chunk in client.api.build(path=str(context), dockerfile=build.dockerfile, tag=tag, buildargs=build.args,
-                                      target=build.target,
-                                      labels={CONTEXT: str(context.resolve()), BUILT: str(time.time_ns())},
-                                      rm=True, forcerm=True, decode=True):
-            if "error" in chunk:
-                log.append(str(chunk["error"]).rstrip())
-                raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT)
-            line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
-            if line:
-                log.append(line)
-                if on_line:
-                    on_line(line)
-    except docker.errors.APIError as exc:
-        log.append(str(exc))
-        raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT) from None
+    labels = {**build.labels, CONTEXT: str(context.resolve()), BUILT: str(time.time_ns())}
+    with tempfile.TemporaryDirectory(prefix="pytest-topology-dockerfile-") as folder:
+        dockerfile = build.dockerfile
+        if build.dockerfile_inline is not None:  # docker-py sends a Dockerfile outside the context beside it
+            dockerfile = str(Path(folder) / "Dockerfile")
+            Path(dockerfile).write_text(build.dockerfile_inline, encoding="utf-8")
+        try:
+            for chunk in client.api.build(path=str(context), dockerfile=dockerfile, tag=tag, buildargs=build.args,
+                                          target=build.target, labels=labels, rm=True, forcerm=True, decode=True,
+                                          extra_hosts=build.extra_hosts or None, network_mode=build.network,
+                                          shmsize=build.shm_size, isolation=build.isolation, nocache=build.no_cache,
+                                          pull=build.pull, platform=build.platform):
+                if "error" in chunk:
+                    log.append(str(chunk["error"]).rstrip())
+                    raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT)
+                line = str(chunk.get("stream") or chunk.get("status") or "").rstrip()
+                if line:
+                    log.append(line)
+                    if on_line:
+                        on_line(line)
+        except docker.errors.APIError as exc:
+            log.append(str(exc))
+            raise BuildFailed(_build_message(service, context, log), service=service, hint=BUILD_HINT) from None
+    return client.images.get(tag)
+
+
+def _build_by_compose(client: docker.DockerClient, context: Path, build: BuildSpec, tag: str, service: str,
+                      on_line: Callable[[str], None] | None, reasons: list[str],
+                      project_dir: Path) -> docker.models.images.Image:
+    if on_line:
+        on_line(f"built by Docker Compose (BuildKit): {', '.join(reasons)}")
+    code, log = compose_build(build, context, tag, {CONTEXT: str(context.resolve()), BUILT: str(time.time_ns())},
+                              service=service, project_dir=project_dir, on_line=on_line)
+    if code != 0:
+        lacks = engine_lacks(log)
+        message = _build_message(service, context, log).replace(
+            "docker build of", f"docker compose build (BuildKit, for {', '.join(reasons)}) of", 1)
+        # when the engine's builder lacks the feature, fixing the Dockerfile is not the way out
+        raise BuildFailed(message, service=service, hint=f"{lacks[0].upper()}{lacks[1:]}." if lacks else BUILD_HINT)
     return client.images.get(tag)
 
 
@@ -143,7 +201,7 @@ def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec
     that a moved substitute is seen before the alias is made again. An unreadable Dockerfile has none (the build
     reports it)."""
     identities = []
-    for base in base_images(_dockerfile_text(context / build.dockerfile) or "", build.args, build.target):
+    for base in _bases(dockerfile_text(context, build) or "", build):
         try:
             image = client.images.get(base)
             identity = f"{base}={image.id}"
@@ -156,13 +214,21 @@ def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec
     return identities
 
 
-def _dockerfile_text(path: Path) -> str | None:
-    """The Dockerfile's text (as docker-py finds it: `path` is the context joined with a relative or absolute
-    `dockerfile`), or None when it cannot be read."""
+def dockerfile_text(context: Path, build: BuildSpec) -> str | None:
+    """The Dockerfile's text: `dockerfile_inline`, else the file (as docker-py finds it: the context joined with a
+    relative or absolute `dockerfile`), or None when it cannot be read."""
+    if build.dockerfile_inline is not None:
+        return build.dockerfile_inline
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return (context / build.dockerfile).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
+
+
+def _bases(dockerfile: str, build: BuildSpec) -> list[str]:
+    """The images a build starts from or copies out of (`base_images`); a name of `additional_contexts` is not one
+    (BuildKit reads that context instead)."""
+    return [base for base in base_images(dockerfile, build.args, build.target) if base not in build.additional_contexts]
 
 
 def _tag(image: docker.models.images.Image, name: str) -> None:
@@ -257,7 +323,9 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
         ImageMissing: every image that is neither local nor pullable, each with the services that need it.
     """
     subs = spec.image_substitutes
-    built = {s.image for s in spec.services.values() if s.build and s.image}
+    # names a build gives its image (`image:` beside `build:`, `build.tags`): never pulled, the build makes them
+    built = {s.image for s in spec.services.values() if s.build and s.image} | {
+        tag for s in spec.services.values() if s.build for tag in s.build.tags}
     needed: dict[str, list[str]] = {}  # image to look for -> who needs it
     run: dict[str, str] = {}
     aliases: dict[str, str] = {}  # FROM base as written -> its substitute
@@ -267,10 +335,10 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
         elif service.build is not None:
-            text = _dockerfile_text(spec.base_dir / service.build.context / service.build.dockerfile)
+            text = dockerfile_text(spec.base_dir / service.build.context, service.build)
             if text is None:
                 continue  # the build reports it
-            for base in base_images(text, service.build.args, service.build.target):
+            for base in _bases(text, service.build):
                 if base in built:
                     continue
                 effective = substitute(base, subs)

@@ -229,7 +229,7 @@ class Starter:
         tag, built = build_image(self.topology.client, build.context, build.build, service=name,
                                  on_start=lambda: self.progress(StartEvent(name, "building")),
                                  on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
-                                 names=build.names)
+                                 names=build.names, project_dir=build.project_dir)
         if built:
             self.built_now.add(build.context)
         for service in build.services:

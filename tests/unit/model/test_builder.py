@@ -369,8 +369,9 @@ def test_a_bad_probe_value_is_one_located_error(call: Any, message: str) -> None
     (lambda: harness.ServiceSpec(), "ServiceSpec(...): needs 'image' (an image name) or 'build' (a build context), "
                                     "or both (the built image is then also tagged with the image name)"),
     (lambda: harness.BuildSpec(contxt="./app"), "BuildSpec(...): required key 'context' is missing\n"
-     "BuildSpec(...): contxt: unknown key 'contxt' (did you mean 'context'?); allowed: context, dockerfile, args, "
-     "target"),
+     "BuildSpec(...): contxt: unknown key 'contxt' (did you mean 'context'?); allowed: context, dockerfile, "
+     "dockerfile_inline, args, target, labels, extra_hosts, network, shm_size, isolation, no_cache, pull, tags, "
+     "platform, ssh, secrets, additional_contexts, privileged, entitlements, ulimits"),
     (lambda: harness.Mount(source="./nope"), "Mount(...): required key 'target' is missing"),
     (lambda: harness.ReadyProbe(tcp=1, log="x"),
      "ReadyProbe(...): needs exactly one of http, tcp, log, command (found: tcp, log)"),

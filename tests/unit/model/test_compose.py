@@ -298,18 +298,108 @@ def test_build_mapping_with_args_as_a_list_and_a_target(load_compose, app_dir):
                                       args={"VERSION": "2", "MODE": "test"}, target="test")
 
 
-def test_a_build_key_the_harness_cannot_honour(compose_error, app_dir, tmp_path):
+def test_every_build_key_compose_gives_is_mapped(load_compose, app_dir, tmp_path, monkeypatch):
+    (tmp_path / "token.txt").write_text("s3cret\n")
+    (tmp_path / "extra").mkdir()
+    monkeypatch.setenv("NPM_TOKEN", "abc")
+    spec = load_compose("""
+        services:
+          app:
+            image: shop-app:dev
+            platform: linux/amd64
+            build:
+              context: ./app
+              dockerfile_inline: |
+                FROM scratch AS base
+                ARG GREETING
+                LABEL greeting=$${GREETING}
+              args: {GREETING: hello}
+              target: base
+              labels: [team=shop]
+              extra_hosts: ["billing.local=10.1.2.3", "mail.local:10.1.2.4"]
+              network: host
+              shm_size: 64m
+              isolation: default
+              no_cache: true
+              pull: false
+              tags: [shop-app:extra]
+              ssh: [default]
+              secrets: [token, {source: npm, target: npmrc}]
+              additional_contexts: {extra: ./extra}
+              privileged: true
+              entitlements: [network.host]
+              ulimits: {nofile: {soft: 100, hard: 200}, nproc: 50}
+        secrets:
+          token: {file: ./token.txt}
+          npm: {environment: NPM_TOKEN}
+    """)
+    build = spec.services["app"].build
+    assert build == BuildSpec(
+        context=str(app_dir), dockerfile_inline="FROM scratch AS base\nARG GREETING\nLABEL greeting=${GREETING}\n",
+        args={"GREETING": "hello"}, target="base", labels={"team": "shop"},
+        extra_hosts=["billing.local:10.1.2.3", "mail.local:10.1.2.4"], network="host", shm_size=64 * 1024 * 1024,
+        isolation="default", no_cache=True, tags=["shop-app:extra"], platform="linux/amd64", ssh=["default"],
+        secrets=[{"source": "token", "file": str(tmp_path / "token.txt")},
+                 {"source": "npm", "target": "npmrc", "environment": "NPM_TOKEN"}],
+        additional_contexts={"extra": str(tmp_path / "extra")}, privileged=True, entitlements=["network.host"],
+        ulimits={"nofile": Ulimit(soft=100, hard=200), "nproc": 50})
+    assert build.buildkit_keys() == ["ssh", "secrets", "additional_contexts", "privileged", "entitlements", "ulimits",
+                                     "shm_size"]
+    assert spec.notes == []
+
+
+def test_build_keys_ignored_for_a_test_run_are_noted(load_compose, app_dir):
+    spec = load_compose("""
+        services:
+          app:
+            build:
+              context: ./app
+              cache_from: [shop-app:cache]
+              cache_to: [type=inline]
+              provenance: true
+              sbom: false
+    """)
+    assert spec.services["app"].build == BuildSpec(context=str(app_dir))
+    assert spec.notes == [
+        "docker-compose.yml:5: services.app.build.cache_from: ignored for a test run (a cache source only changes how "
+        "fast an image builds, not what it is)",
+        "docker-compose.yml:6: services.app.build.cache_to: ignored for a test run (a cache export only changes how "
+        "fast later builds are, not the image a test runs)",
+        "docker-compose.yml:7: services.app.build.provenance: ignored for a test run (an attestation is metadata for "
+        "a registry, not part of the image a test runs (Docker Compose refuses it on an engine without the "
+        "containerd image store))"]
+
+
+def test_every_build_value_that_cannot_be_built_is_in_one_error(compose_error, app_dir, tmp_path):
     message = compose_error("""
         services:
           app:
             build:
               context: ./app
-              ssh: [default]
+              network: backend
+              platforms: [linux/amd64, linux/arm64]
+              secrets: [inline]
+          web:
+            build: https://github.com/example/web.git
+        secrets:
+          inline: {external: true}
     """)
+    tail = f" (in {tmp_path / COMPOSE}); remove it or move it to an override file that the test run does not use"
     assert message == (
-        f"docker-compose.yml:3: services.app.build: build key(s) ssh cannot be honoured by pytest-topology "
-        f"(in {tmp_path / COMPOSE}; supported: args, context, dockerfile, target)"
-    )
+        "docker-compose.yml:5: services.app.build.network: build network 'backend': Docker Compose's builder "
+        "(BuildKit) refuses a network name (\"network mode not supported by buildkit\"), so does the harness: use "
+        "default, host or none\n"
+        "docker-compose.yml:6: services.app.build.platforms: build platforms linux/amd64, linux/arm64: a test run runs "
+        "one image per service, of one platform (by construction); Docker Compose: builds one image for each, on a "
+        "builder that can (not the engine's own without the containerd image store)\n"
+        "docker-compose.yml:7: services.app.build.secrets[0]: build secret 'inline': only a `file:` or `environment:` "
+        "secret can be given to a build (Docker Compose refuses it too)\n"
+        "docker-compose.yml:9: services.web.build.context: build context https://github.com/example/web.git: a "
+        "remote context cannot be built by a test run: the harness tags a build by a hash of the files it sends "
+        "(rebuilding only when they change); Docker Compose: the builder fetches it. Clone it and give the folder\n"
+        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        "override file that the test run does not use)")
+    assert tail not in message
 
 
 # --- every container option --------------------------------------------------------------------------------------
@@ -1310,3 +1400,17 @@ def test_compose_refuses_a_network_no_file_declares(compose_error):
     """)
     assert message == ('docker-compose.yml:2: Docker Compose: service "web" refers to undefined network frontend: '
                        "invalid compose project")
+
+
+def test_a_topology_files_build_takes_compose_build_keys_and_its_refusals(load_error, app_dir):
+    assert load_error("""
+        services:
+          a:
+            build: {context: ./app, network: backend}
+          b:
+            build: {context: ./app, dockerfile: Dockerfile.dev, dockerfile_inline: "FROM scratch"}
+    """, "topology.yaml") == (
+        "topology.yaml:3: services.a.build: build network 'backend': Docker Compose's builder (BuildKit) refuses a "
+        "network name (\"network mode not supported by buildkit\"); use default, host or none\n"
+        "topology.yaml:5: services.b.build: dockerfile and dockerfile_inline exclude each other (as for Docker "
+        "Compose): give one")

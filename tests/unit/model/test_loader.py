@@ -310,7 +310,9 @@ def test_unknown_build_key(load_error, app_dir):
     """)
     assert message == (
         "topology.yaml:5: services.a.build.dockerfil: unknown key 'dockerfil' (did you mean 'dockerfile'?); "
-        "allowed: context, dockerfile, args, target"
+        "allowed: context, dockerfile, dockerfile_inline, args, target, labels, extra_hosts, network, shm_size, "
+        "isolation, no_cache, pull, tags, platform, ssh, secrets, additional_contexts, privileged, entitlements, "
+        "ulimits"
     )
 
 

@@ -165,3 +165,41 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path: Path, monkeypatch: pytes
     expected = tag(folder)
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "not-a-folder"))
     assert tag(folder) == expected
+
+
+def test_an_inline_dockerfile_is_hashed_by_its_text_and_the_context_file_by_dockerignore(tmp_path: Path) -> None:
+    folder = context(tmp_path)
+    inline = tag(folder, dockerfile_inline="FROM python:3.11-slim\n")
+    assert inline != tag(folder)  # not the context's Dockerfile
+    assert tag(folder, dockerfile_inline="FROM python:3.11-slim\nLABEL a=b\n") != inline
+    assert tag(folder, dockerfile_inline="FROM python:3.11-slim\n") == inline
+    (folder / "Dockerfile").write_text("FROM python:3.12-slim\n")  # a file the build is sent (not its Dockerfile)
+    assert tag(folder, dockerfile_inline="FROM python:3.11-slim\n") != inline
+    (folder / ".dockerignore").write_text("Dockerfile\n")
+    ignoring = tag(folder, dockerfile_inline="FROM python:3.11-slim\n")
+    (folder / "Dockerfile").write_text("FROM python:3.13-slim\n")  # .dockerignored: not sent, as docker-py sends it
+    assert tag(folder, dockerfile_inline="FROM python:3.11-slim\n") == ignoring
+
+
+@pytest.mark.parametrize("setting", [
+    {"labels": {"team": "shop"}}, {"extra_hosts": ["billing.local:10.1.2.3"]}, {"network": "none"},
+    {"shm_size": 1 << 26}, {"platform": "linux/amd64"}, {"ssh": ["default"]}, {"privileged": True},
+    {"ulimits": {"nofile": 100}}, {"secrets": [{"source": "token", "file": "/run/token"}]},
+])
+def test_a_build_setting_that_changes_the_image_changes_the_tag(tmp_path: Path, setting: dict[str, object]) -> None:
+    folder = context(tmp_path)
+    assert tag(folder, **setting) != tag(folder)
+
+
+def test_a_plain_build_keeps_its_tag_and_no_cache_pull_and_tags_do_not_change_it(tmp_path: Path) -> None:
+    folder = context(tmp_path)
+    assert tag(folder, no_cache=True, pull=True, tags=["shop/app:extra"]) == tag(folder)
+
+
+def test_the_files_of_an_additional_context_folder_are_in_the_tag(tmp_path: Path) -> None:
+    folder, extra = context(tmp_path), tmp_path / "extra"
+    extra.mkdir()
+    touch_later(extra / "e.txt", "one")
+    first = tag(folder, additional_contexts={"extra": str(extra)})
+    touch_later(extra / "e.txt", "two")
+    assert tag(folder, additional_contexts={"extra": str(extra)}) != first

@@ -83,3 +83,17 @@ def test_copy_from_counts_in_the_target_stage_and_not_after_it() -> None:
     dockerfile = "FROM python:3.11-slim AS app\nCOPY --from=tools:1 /t /t\nFROM app AS test\nCOPY --from=later:1 /l /l\n"
     assert base_images(dockerfile, {}, target="app") == ["python:3.11-slim", "tools:1"]
     assert base_images(dockerfile, {}) == ["python:3.11-slim", "tools:1", "later:1"]
+
+
+def test_instructions_only_buildkit_builds_are_named_with_their_lines() -> None:
+    from harness.runtime.dockerfile import buildkit_instructions
+
+    dockerfile = ("FROM python:3.11-slim\n"
+                  "RUN --mount=type=cache,target=/root/.cache \\\n    pip install -r requirements.txt\n"
+                  "COPY --chown=1000 --chmod=0644 app /srv\n"
+                  "COPY --link --from=builder /out /out\n"
+                  "ADD --checksum=sha256:abc https://example.test/x /x\n"
+                  "RUN echo --mount is text here\n"
+                  "COPY --chown=1000 app /srv\n")
+    assert buildkit_instructions(dockerfile) == ["RUN --mount (line 2)", "COPY --chmod (line 4)",
+                                                 "COPY --link (line 5)", "ADD --checksum (line 6)"]

@@ -52,3 +52,25 @@ def test_another_target_args_dockerfile_or_context_is_another_build(tmp_path: Pa
   runs_it: {image: "python:3.11-slim"}
 """) == [("app", ("base",), ()), ("app", ("test",), ()), ("app", ("arg", "arg2"), ()),
          ("app", ("other_file",), ()), ("api", ("other_context",), ())]
+
+
+def test_build_tags_name_the_image_and_another_setting_is_another_build(tmp_path: Path) -> None:
+    assert builds(tmp_path, """
+  web: {build: {context: app, tags: ["shop/app:extra"]}, image: "shop/app:dev"}
+  worker: {build: {context: app, tags: ["shop/app:extra"]}}
+  labelled: {build: {context: app, labels: {team: shop}}}
+  inline: {build: {context: app, dockerfile_inline: "FROM python:3.11-slim\\n"}}
+""") == [("app", ("web", "worker"), ("shop/app:dev", "shop/app:extra")), ("app", ("labelled",), ()),
+         ("app", ("inline",), ())]
+
+
+def test_relative_secret_files_and_context_folders_become_absolute(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: builds\nservices:\n  web:\n    build:\n      context: app\n      secrets: [{source: token, "
+                    "file: token.txt}]\n      additional_contexts: {extra: ./extra, base: 'docker-image://alpine'}\n")
+    [build] = planned_builds(load_topology(file))
+    assert build.build.secrets[0].file == str(tmp_path / "token.txt")
+    assert build.build.additional_contexts == {"extra": str(tmp_path / "extra"), "base": "docker-image://alpine"}
+    assert build.project_dir == tmp_path
