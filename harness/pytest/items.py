@@ -37,6 +37,7 @@ class ReportingItem(pytest.Item):
 
     def setup(self) -> None:
         self._case = self.verdict()
+        self.user_properties += list(self._case.properties)  # e.g. a verdict from the cache, and from when
         if self._case.error is not None:
             raise ReportedFailure(self._case.details or self._case.error, summary=self._case.error)
 

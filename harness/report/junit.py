@@ -58,6 +58,7 @@ class Case:
     output: str = ""
     file: str | None = None
     line: int | None = None
+    properties: tuple[tuple[str, str], ...] = ()  # (name, value): <properties>, as pytest writes user_properties
 
 
 def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None = None) -> Path:
@@ -76,6 +77,10 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
             element.set("file", xml_text(case.file))
             if case.line is not None:
                 element.set("line", str(case.line))
+        if case.properties:
+            listed = ElementTree.SubElement(element, "properties")
+            for key, value in case.properties:
+                ElementTree.SubElement(listed, "property", name=xml_text(key), value=xml_text(value))
         for tag, message in (("failure", case.failure), ("error", case.error), ("skipped", case.skipped)):
             if message is not None:
                 ElementTree.SubElement(element, tag, message=xml_text(message)).text = xml_text(case.details)
