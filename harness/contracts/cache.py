@@ -24,6 +24,7 @@ read is a miss; a folder that cannot be written only costs the next run its time
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata
 import inspect
@@ -65,11 +66,12 @@ class VerdictContext:
 
     topology: TopologyIdentity
     states: str  # states_digest
-    tools: str = ""  # tools_digest() when empty
+    tools: str  # tools_digest
 
+    @functools.cached_property
     def digest(self) -> str:
         return _hash([sorted(self.topology.services.items()), sorted(self.topology.networks.items()), self.states,
-                      self.tools or tools_digest()])
+                      self.tools])
 
 
 def cache_folder() -> Path:
@@ -92,7 +94,7 @@ def verdict_key(content: Any, provider: str, context: VerdictContext, state_path
     provider service's name, its own state-change path (None: the harness serves the states) and `context`."""
     options = sorted((name, _hash(value)) for name, value in os.environ.items()
                      if name.startswith("PACT_") and name != "PACT_DO_NOT_TRACK")
-    return _hash([CACHE_FORMAT, content, provider, state_path, options, context.digest()])
+    return _hash([CACHE_FORMAT, content, provider, state_path, options, context.digest])
 
 
 def tools_digest() -> str:
@@ -216,6 +218,7 @@ class RunCache:
         self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
         self._running: VerdictContext | None | bool = False
         self._found: dict[Path, PactResult | None] = {}
+        self._code: tuple[str, str] | None = None
 
     def cached(self, pact: PactFile) -> PactResult | None:
         """The verdict an earlier run reached for `pact` with everything it depends on as it is now; None: none.
@@ -249,7 +252,11 @@ class RunCache:
         return verdict_key(content, provider, context, self.spec.contracts.state_url.get(provider))
 
     def _context(self, identity: TopologyIdentity | None) -> VerdictContext | None:
-        return None if identity is None else VerdictContext(identity, states_digest(self._states, self._registry))
+        if identity is None:
+            return None
+        if self._code is None:  # once per run: the states code and the tools do not change during it
+            self._code = (states_digest(self._states, self._registry), tools_digest())
+        return VerdictContext(identity, *self._code)
 
 
 def _planned_identity(spec: TopologySpec) -> TopologyIdentity | None:
