@@ -150,3 +150,33 @@ def test_a_changed_pact_environment_states_module_or_image_is_verified_again(
     assert changed.returncode == 1 and "FAILED web-frontend->shop" in changed.stderr, changed.stderr
     assert len(entries(cache)) == 3  # first, states changed, image changed; no failure
     assert harness_resources(docker_client, "verdict-cache-changes", topology) == []
+
+
+def test_pytest_pact_verify_takes_cached_verdicts_and_says_so(tmp_path: Path, cache: Path,
+                                                              pytester: pytest.Pytester) -> None:
+    topology = project(tmp_path, "pytest")
+
+    def run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--junitxml=junit.xml",
+                                             "-p", "no:cacheprovider", *args)
+
+    first = run()
+    first.assert_outcomes(passed=2)
+    assert "not verified again" not in first.stdout.str()
+    rerun = run()
+    rerun.assert_outcomes(passed=2)
+    output = rerun.stdout.str()
+    assert ("1 pact(s) not verified again: verified by an earlier run against the same provider, topology and states "
+            "(--pact-no-cache verifies them again): web-frontend->shop (cached, from ") in output
+    assert "verified (cached)" in output  # the matrix
+    assert "starting topology" not in rerun.stderr.str()  # nothing else needs it: not started
+    properties = ElementTree.parse(pytester.path / "junit.xml").getroot().findall(
+        ".//testcase/properties/property[@name='pact-cached-from']")
+    assert len(properties) == 2 and all(p.get("value") for p in properties)
+    some = run("-k", "item")  # a part of a cached pact: its verdict serves
+    some.assert_outcomes(passed=1)
+    assert "not verified again" in some.stdout.str()
+    forced = run("--pact-no-cache")
+    forced.assert_outcomes(passed=2)
+    assert "not verified again" not in forced.stdout.str()
+    assert ElementTree.parse(pytester.path / "junit.xml").getroot().findall(".//property") == []
