@@ -9,6 +9,7 @@ A verdict's key (`verdict_key`) is a hash of:
   image's id, not its tag; environment; command and the other container settings; copied files) and every declared
   network. Not only the provider's: its verdict depends on its database and on the services it calls, and a
   service's calls need not be declared (`depends_on`);
+- what the services' bind mounts hold (`mounted_digest`: code mounted from the host changes no image);
 - the code of the provider states and message producers (`states_digest`): the states modules and every module of
   the project their handlers reach (not the standard library, installed packages, or the harness);
 - the versions of pact-python, its Pact core and the harness, and the cache's format.
@@ -67,11 +68,12 @@ class VerdictContext:
     topology: TopologyIdentity
     states: str  # states_digest
     tools: str  # tools_digest
+    mounted: str = ""  # mounted_digest: what the services' bind mounts hold
 
     @functools.cached_property
     def digest(self) -> str:
         return _hash([sorted(self.topology.services.items()), sorted(self.topology.networks.items()), self.states,
-                      self.tools])
+                      self.tools, self.mounted])
 
 
 def cache_folder() -> Path:
@@ -106,6 +108,22 @@ def tools_digest() -> str:
         except importlib.metadata.PackageNotFoundError:
             versions.append((name, "not installed"))
     return _hash(versions)
+
+
+def mounted_digest(spec: TopologySpec) -> str:
+    """What the host files and folders mounted into the services hold (bind mounts; `copy: true` ones are in the
+    services' signatures): a provider whose code is mounted from the host changes without its image changing."""
+    from harness.runtime.buildcontext import copy_digest
+
+    parts = []
+    for name, service in spec.services.items():
+        for mount in service.mounts:
+            if not mount.copied:
+                try:
+                    parts.append((name, mount.source, copy_digest(spec.base_dir / mount.source)))
+                except OSError as error:
+                    parts.append((name, mount.source, f"unreadable: {error.strerror}"))
+    return _hash(sorted(parts))
 
 
 def states_digest(files: Iterable[Path], registry: Registry) -> str:
@@ -218,7 +236,7 @@ class RunCache:
         self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
         self._running: VerdictContext | None | bool = False
         self._found: dict[Path, PactResult | None] = {}
-        self._code: tuple[str, str] | None = None
+        self._code: tuple[str, str, str] | None = None
 
     def cached(self, pact: PactFile) -> PactResult | None:
         """The verdict an earlier run reached for `pact` with everything it depends on as it is now; None: none.
@@ -254,8 +272,8 @@ class RunCache:
     def _context(self, identity: TopologyIdentity | None) -> VerdictContext | None:
         if identity is None:
             return None
-        if self._code is None:  # once per run: the states code and the tools do not change during it
-            self._code = (states_digest(self._states, self._registry), tools_digest())
+        if self._code is None:  # once per run, before the first verification: as it is verified
+            self._code = (states_digest(self._states, self._registry), tools_digest(), mounted_digest(self.spec))
         return VerdictContext(identity, *self._code)
 
 

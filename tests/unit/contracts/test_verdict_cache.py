@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness import load_topology
 from harness.contracts.cache import (
     TopologyIdentity,
     VerdictCache,
     VerdictContext,
+    mounted_digest,
     pact_content,
     states_digest,
     verdict_key,
@@ -61,8 +63,9 @@ def test_the_pacts_content_counts_not_its_formatting(tmp_path: Path) -> None:
     {"context": dataclasses.replace(CONTEXT, topology=TopologyIdentity(IDENTITY.services, {"back": "n2"}))},
     {"context": dataclasses.replace(CONTEXT, states="s2")},
     {"context": dataclasses.replace(CONTEXT, tools="t2")},
+    {"context": dataclasses.replace(CONTEXT, mounted="m2")},
 ], ids=["provider", "state path", "provider image", "dependency config", "service added", "network", "states",
-        "tools"])
+        "tools", "mounted files"])
 def test_every_part_a_verdict_depends_on_changes_the_key(change: dict) -> None:
     assert key(**change) != key()
 
@@ -143,3 +146,20 @@ def test_a_cached_verdict_is_not_kept_again_and_an_unreadable_entry_is_a_miss(tm
 def test_a_folder_that_cannot_be_written_only_costs_time(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a folder")
     VerdictCache(tmp_path / "file" / "cache").put("k1", result())  # no exception
+
+
+def test_the_mounted_digest_follows_what_bind_mounts_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("ANSWER = 1\n")
+    (tmp_path / "seed.sql").write_text("select 1;\n")
+    (tmp_path / "topology.yaml").write_text(
+        "name: t\nservices:\n  shop: {image: 'python:3.11-slim', mounts: ['src:/app']}\n"
+        "  db: {image: 'postgres:15', mounts: [{source: seed.sql, target: /seed.sql, copy: true}]}\n")
+    spec = load_topology(tmp_path / "topology.yaml")
+    first = mounted_digest(spec)
+    assert mounted_digest(spec) == first
+    (tmp_path / "seed.sql").write_text("select 2;\n")  # copied: in the service's signature, not here
+    assert mounted_digest(spec) == first
+    (tmp_path / "src" / "app.py").write_text("ANSWER = 2\n")
+    assert mounted_digest(spec) != first
