@@ -12,7 +12,8 @@ A verdict's key (`verdict_key`) is a hash of:
 - what the services' bind mounts hold (`mounted_digest`: code mounted from the host changes no image);
 - the code of the provider states and message producers (`states_digest`): the states modules and every module of
   the project their handlers reach (not the standard library, installed packages, or the harness);
-- the versions of pact-python, its Pact core and the harness, and the cache's format.
+- the versions of pact-python, its Pact core and the harness, the harness's verification code, and the cache's
+  format.
 
 A broker-sourced pact plugs in with its content: `verdict_key(content, provider, context)`.
 
@@ -100,13 +101,17 @@ def verdict_key(content: Any, provider: str, context: VerdictContext, state_path
 
 
 def tools_digest() -> str:
-    """The versions of pact-python, its core and the harness."""
-    versions = []
+    """The versions of pact-python, its core and the harness, and the source of the harness's pact verification
+    (harness.contracts: a checkout's version does not change with its code)."""
+    versions: list[tuple[str, str]] = []
     for name in _TOOLS:
         try:
             versions.append((name, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             versions.append((name, "not installed"))
+    here = Path(__file__).parent
+    versions += [(file.relative_to(here).as_posix(), hashlib.sha256(file.read_bytes()).hexdigest())
+                 for file in sorted(here.rglob("*.py"))]
     return _hash(versions)
 
 
@@ -213,15 +218,15 @@ class VerdictCache:
                  "interactions": [dataclasses.asdict(i) for i in result.interactions]}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.folder, prefix=f".{key[:12]}-", suffix=".tmp",
-                                             delete=False) as out:
-                json.dump(entry, out)
-            os.replace(out.name, self.folder / f"{key}.json")
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{key[:12]}-", suffix=".tmp")
         except OSError:
-            try:
-                os.unlink(out.name)
-            except (OSError, UnboundLocalError):
-                pass
+            return
+        try:  # renamed into place whole: a reader never sees half an entry
+            with os.fdopen(handle, "w") as out:
+                json.dump(entry, out)
+            os.replace(temporary, self.folder / f"{key}.json")
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
 
 
 class RunCache:
@@ -236,7 +241,7 @@ class RunCache:
         self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
         self._running: VerdictContext | None | bool = False
         self._found: dict[Path, PactResult | None] = {}
-        self._code: tuple[str, str, str] | None = None
+        self._code: tuple[str, str, str] | tuple[()] | None = None
 
     def cached(self, pact: PactFile) -> PactResult | None:
         """The verdict an earlier run reached for `pact` with everything it depends on as it is now; None: none.
@@ -273,8 +278,11 @@ class RunCache:
         if identity is None:
             return None
         if self._code is None:  # once per run, before the first verification: as it is verified
-            self._code = (states_digest(self._states, self._registry), tools_digest(), mounted_digest(self.spec))
-        return VerdictContext(identity, *self._code)
+            try:
+                self._code = (states_digest(self._states, self._registry), tools_digest(), mounted_digest(self.spec))
+            except Exception:  # noqa: BLE001 - what cannot be hashed cannot be cached: every pact is verified
+                self._code = ()
+        return VerdictContext(identity, *self._code) if self._code else None
 
 
 def _planned_identity(spec: TopologySpec) -> TopologyIdentity | None:
@@ -290,6 +298,8 @@ def _planned_identity(spec: TopologySpec) -> TopologyIdentity | None:
         return None
     try:
         return TopologyIdentity(signatures(client, spec), networks.declared_hashes(spec))
+    except Exception:  # noqa: BLE001 - e.g. a build context that cannot be read: a miss, and the start says why
+        return None
     finally:
         client.close()
 
