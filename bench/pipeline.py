@@ -266,7 +266,8 @@ def harness_round(args: argparse.Namespace) -> tuple[float, dict[str, str], dict
     with tempfile.TemporaryDirectory() as folder:
         junit = Path(folder) / "junit.xml"
         started = time.perf_counter()
-        result = subprocess.run([str(BIN / "pytest"), "--topology", str(RUNNERLY), "--pact-verify", "--pact-drift",
+        result = subprocess.run([str(BIN / "pytest"), "--topology", str(RUNNERLY), "--pact-verify", "--pact-no-cache",
+                                 "--pact-drift",
                                  "--fuzz", "--fuzz-seed", str(args.seed), "--fuzz-max-examples",
                                  str(args.max_examples), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}",
                                  folder], cwd=folder, capture_output=True, text=True)

@@ -32,7 +32,7 @@ RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"
 SCENARIOS = [str(ROOT / "scenarios"), "--topology", str(RUNNERLY)]
 VARIANTS = {"-n 0": ["-n", "0"], "-n 2 shared": ["-n", "2"], "-n 2 per worker": ["-n", "2", "--topology-per-worker"]}
 ALL_PLUGINS = ["-o", "addopts=-ra"]
-MAKE_TEST = ["--pact-verify", "--pact-drift", "--fuzz", "--fuzz-max-examples", "10"]
+MAKE_TEST = ["--pact-verify", "--pact-no-cache", "--pact-drift", "--fuzz", "--fuzz-max-examples", "10"]
 SLOW_TESTS = """
 import time
 

@@ -48,13 +48,16 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
-    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer),
+    from harness.contracts.cache import cache_folder
+
+    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,
+                                        cache=None if options.pact_no_cache else cache_folder()),
                     on_result=lambda result: print_result(result, err))
     for note in run.selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     drift = []
     try:
-        if not run.needs_topology:  # every pact excluded or unreadable: nothing to start
+        if not run.needs_topology:  # every pact excluded, unreadable or verified before: nothing to start
             run.run(None)
         else:
             with _started(options, spec, "pact verification", _progress(recorder, ProgressPrinter(err)),

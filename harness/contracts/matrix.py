@@ -62,6 +62,7 @@ class Edge:
     reason: str = ""
     failed: tuple[str, ...] = ()
     drift: DriftCell | None = None  # None: drift was not checked in this run (or no pact)
+    cached_from: str = ""  # verified by an earlier run (the verdict cache), at this ISO time; "": by this run
 
 
 def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None) -> list[Edge]:
@@ -83,7 +84,7 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         edges.append(Edge(consumer, provider, result.verdict, str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, reason,
                           tuple(i.description for i in result.interactions if not i.passed),
-                          drifts.get(_key(result.path))))
+                          drifts.get(_key(result.path)), result.cached_from))
     covered = {(e.consumer, e.provider) for e in edges}
     for name, service in spec.services.items():
         for provider in service.consumes:

@@ -49,6 +49,8 @@ class PactResult:
     reason: str = ""
     error: HarnessError | None = None
     labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
+    # verified by an earlier run (harness.contracts.cache), when: ISO 8601 time with its UTC offset; "": by this run
+    cached_from: str = ""
 
     @property
     def outcome(self) -> Outcome:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.cache import RunCache, pact_content
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
@@ -173,11 +174,13 @@ def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | N
 @dataclass(frozen=True)
 class VerifyOptions:
     """Which pacts a verification takes: those of `pacts` (None: `contracts.pacts` of the topology file), only those
-    of `provider` / `consumer` (a service's name, or the name the pact writes) when given."""
+    of `provider` / `consumer` (a service's name, or the name the pact writes) when given; `cache`: the verdict
+    cache's folder (harness.contracts.cache.cache_folder(); None: every pact is verified)."""
 
     pacts: Path | None = None
     provider: str | None = None
     consumer: str | None = None
+    cache: Path | None = None
 
 
 class VerifyRun:
@@ -198,11 +201,17 @@ class VerifyRun:
         self.results: list[PactResult] = []  # in the order reached
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
+        self.cache = None if options.cache is None else RunCache(
+            options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry)
 
     @property
     def needs_topology(self) -> bool:
-        """Whether a pact is left to verify once the unreadable and excluded ones are decided."""
-        return any(decided_before_running(self.spec, source) is None for source in self.selection.sources)
+        """Whether a pact is left to verify once the unreadable, excluded and cached ones are decided."""
+        return any(decided_before_running(self.spec, source) is None and self._cached(source) is None
+                   for source in self.selection.sources)
+
+    def _cached(self, source: Source) -> PactResult | None:
+        return self.cache.cached(source) if self.cache is not None and isinstance(source, PactFile) else None
 
     @property
     def verified_any(self) -> bool:
@@ -218,12 +227,15 @@ class VerifyRun:
         """The verdict of `source`, verified the first time it is asked for (`topology()` gives the running topology;
         `only`: the labels of the interactions to verify, None: all); the same verdict every later time."""
         if source.path not in self._by_file:
-            result = decided_before_running(self.spec, source)
+            result = decided_before_running(self.spec, source) or self._cached(source)
             if result is None:
                 assert isinstance(source, PactFile)
                 if self._worker is None:
                     self._worker = VerifierWorker()
+                content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
                 result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+                if self.cache is not None and only is None:
+                    self.cache.keep(source, content, result, topology())
             self.add(result)
         return self._by_file[source.path]
 

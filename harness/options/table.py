@@ -4,8 +4,9 @@ from OPTIONS (harness.cli.parser, harness.pytest.options).
 
 The naming rule: an option that exists in both front-ends has the same name in both, except that under its own
 command (`harness fuzz`, `harness verify|drift`) the feature's prefix is dropped: pytest `--fuzz-seed` is `harness
-fuzz --seed`, pytest `--topology-report` is `--report`. The topology options (`--topology`, `--topology-profile`,
-`--topology-env-file`, `--image-substitute`) are spelt the same everywhere. Every command that reads a topology file
+fuzz --seed`, pytest `--topology-report` is `--report`, pytest `--pact-no-cache` is `harness verify --no-cache`. The
+topology options (`--topology`, `--topology-profile`, `--topology-env-file`, `--image-substitute`) are spelt the same
+everywhere. Every command that reads a topology file
 takes it as `--topology FILE` (`-f FILE`, as Compose), repeatable for compose files merged.
 """
 
@@ -20,7 +21,7 @@ from harness.options.outputs import html_file
 
 CLI, PYTEST = "cli", "pytest"  # the two front-ends
 # the naming rule: a feature's pytest flags start with its prefix, which its own `harness` command drops
-PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-"}
+PREFIXES = {"fuzz": "--fuzz-", "report": "--topology-", "contracts": "--pact-"}
 
 
 def _whole_number(minimum: int | None = None) -> Callable[[str], int]:
@@ -173,6 +174,9 @@ OPTIONS: tuple[Option, ...] = (
            commands=("verify", "drift")),
     Option("consumer", "contracts", "only pacts of this consumer", metavar="CONSUMER", cli=("--consumer",),
            commands=("verify",)),
+    Option("pact_no_cache", "contracts", "verify every pact, also those verified before against the same provider "
+           "(same image, configuration, topology and states code): the verdict cache is neither read nor written",
+           kind=bool, default=False, cli=("--no-cache",), commands=("verify",), pytest="--pact-no-cache"),
     # fuzzing
     Option("fuzz", "fuzz", "fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
            "one per service for the stateful sequences", kind=bool, default=False, pytest="--fuzz"),

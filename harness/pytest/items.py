@@ -37,6 +37,7 @@ class ReportingItem(pytest.Item):
 
     def setup(self) -> None:
         self._case = self.verdict()
+        self.user_properties += list(self._case.properties)  # e.g. a verdict from the cache, and from when
         if self._case.outcome == "error":
             error = self._case.error or ""
             raise ReportedFailure(self._case.details or error, summary=error)

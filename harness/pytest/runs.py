@@ -29,9 +29,11 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         fuzz = FuzzRun(spec, options.fuzz_options(cache_dir=cache.mkdir("hypothesis") if cache else None),
                        options.fuzz_service, options.flags("fuzz"))
     if options.pact_verify:
+        from harness.contracts.cache import cache_folder
         from harness.contracts.run import VerifyOptions, VerifyRun
 
-        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options)))
+        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options),
+                                               cache=None if options.pact_no_cache else cache_folder()))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun
 

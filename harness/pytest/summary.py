@@ -77,6 +77,14 @@ class SessionSummary:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)
         terminalreporter.write_line(written)
+        cached = [r for r in plugin.verify.results if r.cached_from]
+        if cached:
+            from harness.report.contracts import cached_note
+
+            terminalreporter.write_line(
+                f"{len(cached)} pact(s) not verified again: verified by an earlier run against the same provider, "
+                "topology and states (--pact-no-cache verifies them again): "
+                + ", ".join(f"{r.edge} {cached_note(r)}" for r in cached))
         self._report_pending(terminalreporter)
 
     def _report_pending(self, terminalreporter: Any) -> None:

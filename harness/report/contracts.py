@@ -5,6 +5,7 @@ with one case per interaction."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -32,8 +33,26 @@ def headline(result: PactResult) -> str:
         detail += " (pending: shown, not counted, as pact-python's Verifier does)"
     count = (f"{len(result.labels)} of {result.interaction_count} interaction(s) (the others not selected)"
              if 0 < len(result.labels) < result.interaction_count else f"{result.interaction_count} interaction(s)")
+    if result.cached_from:
+        return f"verified {cached_note(result)} {result.edge}: {count}{detail}, in {result.seconds:.2f} s then{where}"
     verdict = "verified" if result.passed else "FAILED"
     return f"{verdict} {result.edge}: {count}{detail} in {result.seconds:.2f} s{where}"
+
+
+def cached_note(result: PactResult) -> str:
+    """`(cached, from 2026-12-06 09:40)`: when an earlier run verified it (local time); "" when this run did."""
+    if not result.cached_from:
+        return ""
+    try:
+        when = datetime.fromisoformat(result.cached_from).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        when = result.cached_from
+    return f"(cached, from {when})"
+
+
+def cached_property(result: PactResult) -> tuple[tuple[str, str], ...]:
+    """The JUnit property of a verdict from the verdict cache: ("pact-cached-from", its ISO time); () otherwise."""
+    return (("pact-cached-from", result.cached_from),) if result.cached_from else ()
 
 
 def _failure_text(result: PactResult, reason: bool = True) -> str:
@@ -63,7 +82,12 @@ def print_summary(results: list[PactResult], console: Console) -> None:
     """The last lines of a run: counts, then one line per pact that is neither verified nor excluded."""
     word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as pact verification says it
     found = counts(r.outcome for r in results)
-    console.print("pacts: " + ", ".join(f"{n} {word[o]}" for o, n in found.items()), highlight=False, soft_wrap=True)
+    words = {o: f"{n} {word[o]}" for o, n in found.items()}
+    cached = sum(bool(r.cached_from) for r in results)
+    if cached:
+        words["passed"] += (f" ({cached} cached: verified by an earlier run against the same provider, topology and "
+                            "states; --no-cache verifies them again)")
+    console.print("pacts: " + ", ".join(words.values()), highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)
@@ -99,7 +123,8 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
     if judged is not None and (judged.passed or result.passed):
-        return Case(classname, name, judged.seconds, output="" if judged.passed else _failure_text(result))
+        return Case(classname, name, judged.seconds, output="" if judged.passed else _failure_text(result),
+                    properties=cached_property(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -156,7 +181,7 @@ def file_case(result: PactResult, name: str, classname: str = "") -> Case:
                 skipped=f"excluded: {result.reason}" if result.outcome == "excluded" else None,
                 failure=f"failed {first}" if result.outcome == "failed" else None,
                 details=_failure_text(result) if not result.ok else "",
-                output=result.provider_log if not result.ok else "")
+                output=result.provider_log if not result.ok else "", properties=cached_property(result))
 
 
 def pact_cases(results: list[PactResult], topology: Path) -> list[Case]:

@@ -59,6 +59,7 @@ class Case:
     output: str = ""
     file: str | None = None
     line: int | None = None
+    properties: tuple[tuple[str, str], ...] = ()  # (name, value): <properties>, as pytest writes user_properties
 
     @property
     def outcome(self) -> Outcome:
@@ -83,6 +84,10 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
             element.set("file", _xml_text(case.file))
             if case.line is not None:
                 element.set("line", str(case.line))
+        if case.properties:
+            listed = ElementTree.SubElement(element, "properties")
+            for key, value in case.properties:
+                ElementTree.SubElement(listed, "property", name=_xml_text(key), value=_xml_text(value))
         for tag, message in (("failure", case.failure), ("error", case.error), ("skipped", case.skipped)):
             if message is not None:
                 ElementTree.SubElement(element, tag, message=_xml_text(message)).text = _xml_text(case.details)

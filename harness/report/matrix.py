@@ -95,7 +95,7 @@ def _as_table(edges: list[Edge], title: str) -> Table:
 
 def _cell(edge: Edge, named: bool = False) -> str:
     """The verdict (with the pact file's name when `named`), and under it the drift, in the table's markup."""
-    verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]"
+    verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]" + (" (cached)" if edge.cached_from else "")
     if named and edge.pact:
         verdict += f" {escape(Path(edge.pact).name)}"
     if edge.status == "no pact":
@@ -149,7 +149,8 @@ def _pact_table(edges: list[Edge]) -> str:
         detail = "" if drift is None else drift.first or drift.reason
         rows.append(f"<tr><td>{html.escape(_consumer_label(e))}</td><td>{html.escape(e.provider)}</td>"
                     f"<td>{html.escape(Path(e.pact).name)}</td>"
-                    f'<td style="background:{COLOUR.get(e.status, "#fff")}">{html.escape(e.status)}</td>'
+                    f'<td style="background:{COLOUR.get(e.status, "#fff")}">{html.escape(e.status)}'
+                    f"{html.escape(f' (cached, from {e.cached_from})' if e.cached_from else '')}</td>"
                     f'<td style="background:{DRIFT_COLOUR.get(drift.verdict, "#fff") if drift else "#fff"}" '
                     f'title="{html.escape(drift.source if drift else "")}">'
                     f"{html.escape(_drift_text(e).removeprefix('drift: '))}</td><td>{html.escape(detail)}</td></tr>")

@@ -49,3 +49,11 @@ def service_report(stderr: str, service: str) -> str:
     rest = stderr[start.start():]
     end = re.search(r"^(passed|FAILED) ", rest[1:], re.MULTILINE)
     return rest if end is None else rest[:end.start() + 1]
+
+
+@pytest.fixture(autouse=True)
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test has a cache folder of its own ($PYTEST_TOPOLOGY_CACHE, inherited by the `harness` and pytest
+    processes it runs): a verdict cached by another test (the same pact against the same images) never decides this
+    test's verdict."""
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path_factory.mktemp("cache")))

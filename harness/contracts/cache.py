@@ -1,0 +1,323 @@
+"""The verdict cache: a pact verified against a provider is not verified again while nothing its verdict depends on
+has changed. Only "verified" verdicts are kept; failed and error verdicts are always reached again.
+
+A verdict's key (`verdict_key`) is a hash of:
+- the pact's content (its JSON, normalised: key order and spacing do not count);
+- the provider service's name, its own state-change path (`contracts.state_url`), and the options of the Verifier
+  run that change verdicts (`PACT_*` variables of this process, hashed: a value is never written);
+- the topology it was verified in (`TopologyIdentity`): every service's signature (harness.runtime.signature: the
+  image's id, not its tag; environment; command and the other container settings; copied files) and every declared
+  network. Not only the provider's: its verdict depends on its database and on the services it calls, and a
+  service's calls need not be declared (`depends_on`);
+- what the services' bind mounts hold (`mounted_digest`: code mounted from the host changes no image);
+- the code of the provider states and message producers (`states_digest`): the states modules and every module of
+  the project their handlers reach (not the standard library, installed packages, or the harness);
+- the versions of pact-python, its Pact core and the harness, the harness's verification code, and the cache's
+  format.
+
+A broker-sourced pact plugs in with its content: `verdict_key(content, provider, context)`.
+
+Entries are JSON files under `cache_folder()/verdicts` (`$PYTEST_TOPOLOGY_CACHE`, else
+`$XDG_CACHE_HOME/pytest-topology`, else `~/.cache/pytest-topology`), one per key, written atomically (a temporary
+file renamed): two runs, or pytest-xdist workers, writing the same key leave one whole entry. An entry that cannot be
+read is a miss; a folder that cannot be written only costs the next run its time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import os
+import sys
+import sysconfig
+import tempfile
+import types
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.contracts.pactfiles import PactFile
+from harness.contracts.results import InteractionResult, PactResult
+from harness.contracts.states import Registry
+from harness.model.topology import TopologySpec
+from harness.runtime.topology import Topology
+
+CACHE_FORMAT = "1"
+_TOOLS = ("pact-python", "pact-python-ffi", "pytest-topology")
+_OWN = Path(__file__).resolve().parents[1]  # the harness package: its version stands for it
+
+
+@dataclasses.dataclass(frozen=True)
+class TopologyIdentity:
+    """What the services of a topology are started from: service -> signature (harness.runtime.signature), network ->
+    definition hash. Equal identities: the same images, environments, settings and networks."""
+
+    services: Mapping[str, str]
+    networks: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class VerdictContext:
+    """Everything a verdict depends on besides the pact and its provider: the topology, the states code, the
+    tools."""
+
+    topology: TopologyIdentity
+    states: str  # states_digest
+    tools: str  # tools_digest
+    mounted: str = ""  # mounted_digest: what the services' bind mounts hold
+
+    @functools.cached_property
+    def digest(self) -> str:
+        return _hash([sorted(self.topology.services.items()), sorted(self.topology.networks.items()), self.states,
+                      self.tools, self.mounted])
+
+
+def cache_folder() -> Path:
+    """The verdict cache's folder: `verdicts` in the harness's cache folder (harness.runtime.buildcontext.cache_dir)."""
+    from harness.runtime.buildcontext import cache_dir
+
+    return cache_dir() / "verdicts"
+
+
+def pact_content(path: Path) -> Any:
+    """The pact file's JSON (None: unreadable now; nothing is cached for it)."""
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def verdict_key(content: Any, provider: str, context: VerdictContext, state_path: str | None = None) -> str:
+    """The cache key of a verdict: a sha256 hex digest of the pact's content (any JSON value; normalised), the
+    provider service's name, its own state-change path (None: the harness serves the states) and `context`."""
+    options = sorted((name, _hash(value)) for name, value in os.environ.items()
+                     if name.startswith("PACT_") and name != "PACT_DO_NOT_TRACK")
+    return _hash([CACHE_FORMAT, content, provider, state_path, options, context.digest])
+
+
+def tools_digest() -> str:
+    """The versions of pact-python, its core and the harness, and the source of the harness's pact verification
+    (harness.contracts: a checkout's version does not change with its code)."""
+    versions: list[tuple[str, str]] = []
+    for name in _TOOLS:
+        try:
+            versions.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append((name, "not installed"))
+    here = Path(__file__).parent
+    versions += [(file.relative_to(here).as_posix(), hashlib.sha256(file.read_bytes()).hexdigest())
+                 for file in sorted(here.rglob("*.py"))]
+    return _hash(versions)
+
+
+def mounted_digest(spec: TopologySpec) -> str:
+    """What the host files and folders mounted into the services hold (bind mounts; `copy: true` ones are in the
+    services' signatures): a provider whose code is mounted from the host changes without its image changing."""
+    from harness.runtime.buildcontext import copy_digest
+
+    parts = []
+    for name, service in spec.services.items():
+        for mount in service.mounts:
+            if not mount.copied:
+                try:
+                    parts.append((name, mount.source, copy_digest(spec.base_dir / mount.source)))
+                except OSError as error:
+                    parts.append((name, mount.source, f"unreadable: {error.strerror}"))
+    return _hash(sorted(parts))
+
+
+def states_digest(files: Iterable[Path], registry: Registry) -> str:
+    """The code of the provider states and message producers: the bytes of each states module, and of every module
+    file of the project that their handlers reach through the names they use (functions, classes and modules, and
+    theirs in turn). Modules of the standard library, of installed packages and of the harness are left out (their
+    versions count, harness.contracts.cache.tools_digest). Data files a handler reads are not in it."""
+    found: set[Path] = {Path(file).resolve() for file in files}
+    seen: set[int] = set()
+    todo: list[Any] = [*registry.states.values(), *registry.messages.values()]
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        namespace, file = _namespace(value)
+        if file is None or not _is_project(file):
+            continue
+        found.add(file)
+        todo += [v for v in namespace.values() if isinstance(v, (types.FunctionType, types.ModuleType, type))]
+    parts = []
+    for file in sorted(found):
+        try:
+            parts.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
+        except OSError as error:
+            parts.append((str(file), f"unreadable: {error.strerror}"))
+    return _hash(parts)
+
+
+def _namespace(value: Any) -> tuple[dict[str, Any], Path | None]:
+    """The global names a function, class or module sees, and the file it is written in (None: none)."""
+    value = inspect.unwrap(value) if callable(value) and not isinstance(value, type) else value
+    if isinstance(value, types.ModuleType):
+        file = getattr(value, "__file__", None)
+        return vars(value), Path(file).resolve() if file else None
+    if isinstance(value, types.FunctionType):
+        return value.__globals__, Path(value.__code__.co_filename).resolve()
+    module = sys.modules.get(getattr(value, "__module__", "") or "")
+    if module is None:
+        return {}, None
+    return _namespace(module)
+
+
+def _is_project(file: Path) -> bool:
+    if not file.is_file() or file.is_relative_to(_OWN):
+        return False
+    paths = sysconfig.get_paths()
+    return not any(file.is_relative_to(Path(paths[name]).resolve())
+                   for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths)
+
+
+class VerdictCache:
+    """The verified verdicts of earlier runs, by key. `get` gives the verdict of a pact as an earlier run reached
+    it (with `cached_from`), `put` keeps a verified one."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def get(self, key: str, pact: PactFile, spec: Any) -> PactResult | None:
+        """The verified verdict kept under `key`, for `pact` as it is now (its path and names); None: none."""
+        from harness.contracts.names import service_for
+
+        try:
+            entry = json.loads((self.folder / f"{key}.json").read_text())
+            if entry.get("key") != key or entry.get("verdict") != "verified":
+                return None
+            interactions = [InteractionResult(i["description"], bool(i["passed"]), float(i["seconds"]),
+                                              [str(p) for p in i["problems"]], str(i["label"]))
+                            for i in entry["interactions"]]
+            return PactResult(pact.path, "verified", pact.consumer, pact.provider, service_for(spec, pact.consumer),
+                              service_for(spec, pact.provider), len(pact.interactions), interactions,
+                              report=str(entry.get("report", "")), seconds=float(entry["seconds"]),
+                              labels=[str(label) for label in entry["labels"]],
+                              cached_from=str(entry["verified_at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, result: PactResult, run: str = "") -> None:
+        """Keep `result` under `key` when it is verified (else nothing). Atomic; a folder that cannot be written is
+        skipped."""
+        if result.verdict != "verified" or result.cached_from:
+            return
+        pending = any(not i.passed for i in result.interactions)  # its report is shown again
+        entry = {"format": CACHE_FORMAT, "key": key, "verdict": "verified", "run": run,
+                 "verified_at": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": result.seconds,
+                 "labels": result.labels, "report": result.report if pending else "",
+                 "interactions": [dataclasses.asdict(i) for i in result.interactions]}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{key[:12]}-", suffix=".tmp")
+        except OSError:
+            return
+        try:  # renamed into place whole: a reader never sees half an entry
+            with os.fdopen(handle, "w") as out:
+                json.dump(entry, out)
+            os.replace(temporary, self.folder / f"{key}.json")
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+
+
+class RunCache:
+    """The verdict cache as one verification run uses it: `cached` looks a pact up under the topology that would be
+    started now (images and specs, without starting anything); `keep` stores a verified verdict under the topology
+    it was verified in (the signatures its containers carry). Each context is computed once per run."""
+
+    def __init__(self, folder: Path, spec: TopologySpec, states: list[Path], registry: Registry) -> None:
+        self.cache = VerdictCache(folder)
+        self.spec = spec
+        self._states, self._registry = states, registry
+        self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
+        self._running: VerdictContext | None | bool = False
+        self._found: dict[Path, PactResult | None] = {}
+        self._code: tuple[str, str, str] | tuple[()] | None = None
+
+    def cached(self, pact: PactFile) -> PactResult | None:
+        """The verdict an earlier run reached for `pact` with everything it depends on as it is now; None: none.
+        Looked up once per run."""
+        if self._planned is False:
+            self._planned = self._context(_planned_identity(self.spec))
+        if pact.path not in self._found:
+            self._found[pact.path] = self._look_up(pact, self._planned)
+        return self._found[pact.path]
+
+    def keep(self, pact: PactFile, content: Any, result: PactResult, topology: Topology) -> None:
+        """Store `result` (when verified) of `pact`, whose content was `content` when its verification started (not
+        kept if the file changed since)."""
+        if result.verdict != "verified" or content is None or pact_content(pact.path) != content:
+            return
+        if self._running is False:
+            self._running = self._context(running_identity(topology))
+        if isinstance(self._running, VerdictContext):
+            self.cache.put(self._key(pact, content, self._running), result, run=topology.run_id)
+
+    def _look_up(self, pact: PactFile, context: VerdictContext | None | bool) -> PactResult | None:
+        content = pact_content(pact.path)
+        if not isinstance(context, VerdictContext) or content is None:
+            return None
+        return self.cache.get(self._key(pact, content, context), pact, self.spec)
+
+    def _key(self, pact: PactFile, content: Any, context: VerdictContext) -> str:
+        from harness.contracts.names import service_for
+
+        provider = service_for(self.spec, pact.provider) or pact.provider
+        return verdict_key(content, provider, context, self.spec.contracts.state_url.get(provider))
+
+    def _context(self, identity: TopologyIdentity | None) -> VerdictContext | None:
+        if identity is None:
+            return None
+        if self._code is None:  # once per run, before the first verification: as it is verified
+            try:
+                self._code = (states_digest(self._states, self._registry), tools_digest(), mounted_digest(self.spec))
+            except Exception:  # noqa: BLE001 - what cannot be hashed cannot be cached: every pact is verified
+                self._code = ()
+        return VerdictContext(identity, *self._code) if self._code else None
+
+
+def _planned_identity(spec: TopologySpec) -> TopologyIdentity | None:
+    """The identity of the topology a start would run now (its images' ids as the engine has them); None: no engine
+    answers (the start says why)."""
+    from harness.errors import HarnessError
+    from harness.runtime import engine, networks
+    from harness.runtime.signature import signatures
+
+    try:
+        client = engine.connect()
+    except HarnessError:
+        return None
+    try:
+        return TopologyIdentity(signatures(client, spec), networks.declared_hashes(spec))
+    except Exception:  # noqa: BLE001 - e.g. a build context that cannot be read: a miss, and the start says why
+        return None
+    finally:
+        client.close()
+
+
+def running_identity(topology: Topology) -> TopologyIdentity | None:
+    """The identity of a running topology: the signature each service's container carries (None: a service has no
+    container of its own, or one without a signature)."""
+    from harness.runtime import labels as L
+    from harness.runtime import networks
+
+    found = {}
+    for name in topology.spec.services:
+        signature = L.labels_of(topology[name].container).get(L.SIGNATURE) if name in topology else None
+        if not signature:
+            return None
+        found[name] = signature
+    return TopologyIdentity(found, networks.declared_hashes(topology.spec))
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
