@@ -22,7 +22,7 @@ ERRORS = ["HarnessError", "TopologyFileError", "UnknownKeyword", "NotATopology",
           "ProviderStateFailed", "AuthHookError", "AuthRefused", "OpenAPIUnavailable", "SchemathesisUnsupported",
           "TopologyNotRunning", "InvalidFault", "ExtraMissing", "RemoteMount", "EnvironmentProblem",
           "DockerUnavailable", "DockerError", "ImageMissing", "ComposeUnavailable", "BuildFailed", "ServiceFailed",
-          "ServiceNotReady", "ServiceExited", "FaultError", "TopologyShareError", "PactVerifierError"]
+          "ServiceNotReady", "ServiceExited", "HookFailed", "FaultError", "TopologyShareError", "PactVerifierError"]
 HARNESS_API = ["AuthSpec", "BuildSpec", "ContainerFile", "ContractsSpec", "ExecResult", "FuzzSpec", "Healthcheck",
                "HttpCheck", "Mount", "ReadyProbe", "Service", "ServiceSpec", "StartEvent", "StartPlan", "Topology",
                "TopologyBuilder", "TopologySpec", "Ulimit", "VolumeMount", "load_topology", "ready", "topology"]
