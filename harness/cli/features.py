@@ -47,7 +47,10 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
-    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer),
+    from harness.contracts.broker import broker_config
+
+    run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,
+                                        broker_config(spec, options.values)),
                     on_result=lambda result: print_result(result, err))
     for note in run.selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

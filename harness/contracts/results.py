@@ -46,6 +46,8 @@ class PactResult:
     reason: str = ""
     error: HarnessError | None = None
     labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
+    source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
+    pending: bool = False  # the broker marked it pending: a failure does not fail the run
 
     @property
     def passed(self) -> bool:
@@ -53,8 +55,8 @@ class PactResult:
 
     @property
     def ok(self) -> bool:
-        """Verified, or excluded with a reason: nothing to fix."""
-        return self.verdict in ("verified", "excluded")
+        """Verified, excluded with a reason, or a pending pact that failed: nothing that fails the run."""
+        return self.verdict in ("verified", "excluded") or (self.verdict == "failed" and self.pending)
 
     @property
     def edge(self) -> str:
@@ -66,7 +68,7 @@ class PactResult:
     def exit_code(self) -> int:
         if self.verdict == "error":
             return self.error.exit_code if self.error is not None else EXIT_FAILED
-        return EXIT_FAILED if self.verdict == "failed" else 0
+        return EXIT_FAILED if self.verdict == "failed" and not self.pending else 0
 
 
 def error_result(pact: PactFile, spec: Any, error: HarnessError, seconds: float = 0.0, report: str = "",

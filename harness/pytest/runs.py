@@ -29,9 +29,11 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         fuzz = FuzzRun(spec, options.fuzz_options(cache_dir=cache.mkdir("hypothesis") if cache else None),
                        options.fuzz_service, options.flags("fuzz"))
     if options.pact_verify:
+        from harness.contracts.broker import broker_config
         from harness.contracts.run import VerifyOptions, VerifyRun
 
-        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options)))
+        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options),
+                                               broker=broker_config(spec, options.values)))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun
 

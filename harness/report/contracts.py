@@ -20,7 +20,7 @@ MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "e
 
 def headline(result: PactResult) -> str:
     """`verified a->b: 3 interaction(s) in 0.41 s (file.json)` and the like, without markup."""
-    where = f" ({result.path.name})"
+    where = f" (from {result.source})" if result.source else f" ({result.path.name})"
     if result.verdict == "excluded":
         return f"excluded {result.edge}{where}: {result.reason}"
     if result.verdict == "error":
@@ -32,6 +32,8 @@ def headline(result: PactResult) -> str:
     count = (f"{len(result.labels)} of {result.interaction_count} interaction(s) (the others not selected)"
              if 0 < len(result.labels) < result.interaction_count else f"{result.interaction_count} interaction(s)")
     verdict = "verified" if result.passed else "FAILED"
+    if result.pending and not result.passed:
+        detail += " (pending at the broker: does not fail the run)"
     return f"{verdict} {result.edge}: {count}{detail} in {result.seconds:.2f} s{where}"
 
 

@@ -1,0 +1,222 @@
+"""Pacts from a Pact Broker (the test broker of tests/broker, which the real clients talk to): published with the
+`pact` CLI, verified by `harness verify` with selectors, pending and WIP, each verdict saying where its pact came
+from; pact-python's Verifier with `broker_source` on the same pacts and selectors is the oracle; the results the
+harness publishes are what `pact broker can-i-deploy` answers from. And every failure mode is one clear message."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.server import BrokerServer
+
+from ..conftest import TOPOLOGIES
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+PACT_CLI = str(Path(sys.executable).parent / "pact")
+PACTS = Path(__file__).parent.parent / "pacts"
+TOKEN = "s3cret-broker-token"
+
+TOPOLOGY = """
+name: broker-VARIANT
+contracts:
+  state_url: {shop: /_pact/provider_states}     # the shop sets its own states up
+services:
+  shop:
+    build: SHOP_DIR
+    ports: [8000]
+    ready: {http: {port: 8000, path: /health}}
+"""
+
+
+@pytest.fixture
+def broker() -> Iterator[BrokerServer]:
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        yield server
+
+
+def topology(tmp_path: Path, variant: str) -> Path:
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY.replace("VARIANT", variant).replace("SHOP_DIR", str(TOPOLOGIES / "pact-shop")))
+    return file
+
+
+def pact_cli(broker: BrokerServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PACT_CLI, "broker", *args, "--broker-base-url", broker.url, "--broker-token", TOKEN],
+                          capture_output=True, text=True)
+
+
+def publish(broker: BrokerServer, tmp_path: Path, data: dict, version: str, branch: str) -> None:
+    folder = tmp_path / f"publish-{data['consumer']['name']}-{version}"
+    folder.mkdir()
+    (folder / "pact.json").write_text(json.dumps(data))
+    done = pact_cli(broker, "publish", str(folder), "--consumer-app-version", version, "--branch", branch)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def good_pact() -> dict:
+    return json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
+
+
+def breaking_pact() -> dict:
+    """billing expects a route the shop does not have: it fails against the shop."""
+    data = copy.deepcopy(good_pact())
+    data["consumer"]["name"] = "billing"
+    data["interactions"] = [{"description": "a request for invoices", "request": {"method": "GET",
+                                                                                 "path": "/invoices"},
+                             "response": {"status": 200, "body": {"invoices": []}}}]
+    return data
+
+
+def harness_verify(file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_") and k != "CI"}
+    return subprocess.run([HARNESS, "verify", "--topology", str(file), "--report", str(file.parent / "out"),
+                           "--junit", str(file.parent / "junit.xml"), *args],
+                          capture_output=True, text=True, cwd=file.parent, env={**environment, **(env or {})})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def oracle(broker: BrokerServer, selectors: list[dict]) -> dict:
+    """pact-python's Verifier on the same broker and selectors (pending, WIP), against the shop's own code run
+    here: its results (nothing is published)."""
+    port = free_port()
+    code = (TOPOLOGIES / "pact-shop" / "app.py").read_text().replace("8000", str(port))
+    shop = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, cwd=TOPOLOGIES / "pact-shop")
+    try:
+        for _ in range(100):  # wait until it answers (not a time budget: it is a local process)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        script = f"""
+import json
+from pact import Verifier
+v = Verifier("shop", host="127.0.0.1").add_transport(url="http://127.0.0.1:{port}")
+v.state_handler("http://127.0.0.1:{port}/_pact/provider_states", body=True, teardown=True)
+b = v.broker_source({broker.url!r}, token={TOKEN!r}, selector=True).include_pending().include_wip_since("2020-01-01")
+b = b.provider_branch("main")
+for selector in {selectors!r}:
+    b = b.consumer_version(**{{"main_branch": True}} if selector == {{"mainBranch": True}} else selector)
+b.build()
+try:
+    v.verify()
+except RuntimeError:
+    pass
+print(json.dumps(v.results))
+"""
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        shop.kill()
+        shop.wait()
+
+
+def test_verify_from_the_broker_with_pending_and_wip_publishes_results_can_i_deploy_reads(
+        tmp_path: Path, broker: BrokerServer) -> None:
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, breaking_pact(), "7.1.0", "feat-invoices")  # never verified: pending, and WIP
+    expected = oracle(broker, [{"mainBranch": True}])
+    assert expected["result"] is True  # the failing pact is pending: the oracle passes
+    assert {r["consumer"] for r in expected["interactionResults"]} == {"web-frontend", "billing"}
+    assert broker.broker.verifications == []  # the oracle published nothing
+
+    file = topology(tmp_path, "main")
+    done = harness_verify(file, "--pact-broker-url", broker.url, "--pact-selector", "mainBranch",
+                          "--pact-include-pending", "--pact-wip-since", "2020-01-01", "--provider-version", "3.0.0",
+                          "--provider-branch", "main", "--publish-verification-results",
+                          env={"PACT_BROKER_TOKEN": TOKEN})
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output  # as the oracle: the pending failure does not fail the run
+    assert "verified web-frontend->shop: 2 interaction(s)" in output
+    assert f"from broker {broker.url}/pacts/provider/shop/consumer/web-frontend/pact-version/" in output
+    assert "consumer version 1.0.0; latest from main branch" in output
+    assert "FAILED billing->shop" in output
+    assert "(pending at the broker: does not fail the run)" in output
+    assert "consumer version 7.1.0; work in progress; pending" in output
+    junit = (tmp_path / "junit.xml").read_text()
+    for text in (output, junit, (tmp_path / "out" / "contract-matrix.json").read_text()):
+        assert TOKEN not in text
+
+    # the results are published for provider version 3.0.0 on branch main, as the broker's clients see them
+    published = {(v.consumer, v.provider_version, v.success) for v in broker.broker.verifications}
+    assert published == {("web-frontend", "3.0.0", True), ("billing", "3.0.0", False)}
+    described = pact_cli(broker, "describe-version", "--pacticipant", "shop", "--version", "3.0.0", "--output",
+                         "json")
+    assert described.returncode == 0 and "main" in described.stdout, described.stdout + described.stderr
+    assert pact_cli(broker, "create-environment", "--name", "production").returncode == 0
+    recorded = pact_cli(broker, "record-deployment", "--pacticipant", "shop", "--version", "3.0.0",
+                        "--environment", "production")
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    yes = pact_cli(broker, "can-i-deploy", "--pacticipant", "web-frontend", "--version", "1.0.0",
+                   "--to-environment", "production")
+    assert yes.returncode == 0 and "Computer says yes" in yes.stdout, yes.stdout + yes.stderr
+    no = pact_cli(broker, "can-i-deploy", "--pacticipant", "billing", "--version", "7.1.0",
+                  "--to-environment", "production")
+    assert no.returncode == 1 and "Computer says no" in no.stdout, no.stdout + no.stderr
+    assert "The verification for the pact between version 7.1.0 of billing and version 3.0.0 of shop failed" \
+        in no.stdout
+
+
+def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: BrokerServer) -> None:
+    file = topology(tmp_path, "failures")
+    closed = f"http://127.0.0.1:{free_port()}"
+    unreachable = harness_verify(file, "--pact-broker-url", closed)
+    assert unreachable.returncode == 3, unreachable.stderr
+    assert f"the Pact Broker at {closed} cannot be reached" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+
+    refused = harness_verify(file, env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "wrong-token"})
+    assert refused.returncode == 2, refused.stderr
+    assert f"the Pact Broker at {broker.url} refused the credentials (401" in refused.stderr
+    assert "used: PACT_BROKER_TOKEN" in refused.stderr and "wrong-token" not in refused.stderr
+
+    secret = "pass-w0rd"
+    bad_url = harness_verify(file, "--pact-broker-url", f"ftp://user:{secret}@broker.example")
+    assert bad_url.returncode == 2, bad_url.stderr
+    assert "is not an http(s) URL (from --pact-broker-url)" in bad_url.stderr and secret not in bad_url.stderr
+
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    nothing = harness_verify(file, "--pact-selector", "branch=no-such-branch",
+                             env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN})
+    assert nothing.returncode == 2, nothing.stderr
+    assert (f'no pacts for shop matched the selectors {{"branch":"no-such-branch"}} at the Pact Broker {broker.url}'
+            in nothing.stderr)
+
+    typo = harness_verify(file, "--pact-broker-url", broker.url, "--pact-selector", "mainbranch")
+    assert typo.returncode == 2
+    assert "--pact-selector: unknown selector key 'mainbranch' (did you mean 'mainBranch'?)" in typo.stderr
+
+
+def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
+    """403 as the broker's: the client says which credential was used and that publishing needs write access."""
+    from harness.contracts.broker import BrokerClient, BrokerConfig
+    from harness.contracts.results import PactResult
+    from harness.errors import BrokerRefused
+
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        publish(server, tmp_path, good_pact(), "1.0.0", "main")
+        client = BrokerClient(BrokerConfig(server.url, token="read-only-token", provider_version="1"))
+        [pact] = client.fetch("shop", tmp_path)
+        assert pact.consumer_version == "1.0.0" and pact.description == "latest"
+        with pytest.raises(BrokerRefused) as refused:
+            client.publish(pact, PactResult(pact.path, "verified", "web-frontend", "shop"), "shop")
+    message = str(refused.value)
+    assert "does not allow this with the credentials (403 on POST" in message
+    assert "publishing verification results needs a read-write token" in message
+    assert "read-only-token" not in message
