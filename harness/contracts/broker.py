@@ -220,7 +220,10 @@ class BrokerClient:
             properties = entry.get("verificationProperties") or {}
             name = f"{content.get('consumer', {}).get('name', 'consumer')}-{provider}"
             path = folder / f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:10]}.json"
-            path.write_text(json.dumps(content, indent=2), encoding="utf-8")
+            # the same name for the same pact in every process (pytest-xdist workers share the folder)
+            partial = path.with_name(f".{path.name}.{os.getpid()}")
+            partial.write_text(json.dumps(content, indent=2), encoding="utf-8")
+            partial.replace(path)
             found.append(BrokerPact(
                 url, str(entry.get("shortDescription") or ""), bool(properties.get("pending")),
                 bool(properties.get("wip")), (links.get("pb:consumer-version") or {}).get("name"),
@@ -273,13 +276,16 @@ class BrokerFetch:
 
 
 def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider: str | None = None) -> BrokerFetch:
-    """The pacts the broker selects for each service of `spec` (only `provider` when given), fetched into `folder`.
+    """The pacts the broker selects for each service of `spec` (only `provider` when given), fetched into `folder`
+    (made if missing), each under a name made from its URL; notes for what is not verified (a service none of whose
+    pacts matched, providers the broker has that are not services).
 
     Raises:
         BrokerUnavailable, BrokerRefused: as BrokerClient.
     """
     client = BrokerClient(config)
     fetched = BrokerFetch()
+    folder.mkdir(parents=True, exist_ok=True)
     empty = []
     for service in spec.services:
         if provider is not None and provider != service and provider not in pact_names(spec, service):
@@ -288,8 +294,32 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
         fetched.pacts.update((pact.path, pact) for pact in pacts)
         if not pacts:
             empty.append(service)
+    if provider is None:
+        fetched.notes += _elsewhere(client, spec)
     if empty:
         fetched.notes.append(f"no pacts for {', '.join(empty)} matched the selectors {config.describe_selectors()}"
                              f"{' (with pending)' if config.include_pending else ''} at the Pact Broker "
                              f"{config.url}")
     return fetched
+
+
+def _elsewhere(client: BrokerClient, spec: TopologySpec) -> list[str]:
+    """A note naming the providers the broker has pacts for that are not services of the topology (not verified
+    here, said rather than left out silently); none when the broker does not list its latest pacts."""
+    try:
+        latest = client.request("GET", client.link("pb:latest-pact-versions"), missing_ok=True) or {}
+    except BrokerUnavailable:  # an older broker without the list: nothing to say
+        return []
+    ours = {name for service in spec.services for name in pact_names(spec, service)}
+    others: dict[str, set[str]] = {}
+    for pact in latest.get("pacts") or []:
+        embedded = pact.get("_embedded") or {}
+        provider = (embedded.get("provider") or {}).get("name")
+        if provider and provider not in ours:
+            others.setdefault(provider, set()).add(str((embedded.get("consumer") or {}).get("name")))
+    if not others:
+        return []
+    listed = "; ".join(f"{provider} (from {', '.join(sorted(consumers))})" for provider, consumers in
+                       sorted(others.items()))
+    return [f"not verified here: the Pact Broker {client.config.url} has pacts for providers that are not services "
+            f"of topology '{spec.name}': {listed}"]

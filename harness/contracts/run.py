@@ -187,6 +187,7 @@ class VerifyOptions:
     provider: str | None = None
     consumer: str | None = None
     broker: BrokerConfig | None = None  # the pacts a Pact Broker selects too (harness.contracts.broker)
+    broker_folder: Path | None = None  # where its pacts are fetched to (None: a folder of the run, removed after)
 
 
 class VerifyRun:
@@ -205,13 +206,17 @@ class VerifyRun:
         self.broker = BrokerFetch()
         self._broker_folder: Path | None = None
         if options.broker is not None:
-            self._broker_folder = Path(tempfile.mkdtemp(prefix="harness-broker-pacts-"))
+            if options.broker_folder is None:
+                self._broker_folder = Path(tempfile.mkdtemp(prefix="harness-broker-pacts-"))
+            folder = options.broker_folder or self._broker_folder
+            assert folder is not None
             try:
-                self.broker = fetch_pacts(spec, options.broker, self._broker_folder, options.provider)
+                self.broker = fetch_pacts(spec, options.broker, folder, options.provider)
                 self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer,
                                               [read_pact(path) for path in self.broker.pacts], self.broker.notes)
             except BaseException:
-                shutil.rmtree(self._broker_folder, ignore_errors=True)
+                if self._broker_folder is not None:
+                    shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)

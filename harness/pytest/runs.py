@@ -31,9 +31,11 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
     if options.pact_verify:
         from harness.contracts.broker import broker_config
         from harness.contracts.run import VerifyOptions, VerifyRun
+        from harness.pytest.xdist import SHARE_KEY
 
-        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options),
-                                               broker=broker_config(spec, options.values)))
+        share = getattr(config, "workerinput", {}).get(SHARE_KEY)  # xdist workers: one folder, the same files
+        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options), broker=broker_config(spec, options.values),
+                                               broker_folder=Path(share) / "broker-pacts" if share else None))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun
 

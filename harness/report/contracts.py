@@ -4,6 +4,7 @@ with one case per interaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -98,8 +99,10 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it. `classname`: see
     junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
-    if judged is not None and (judged.passed or result.passed):
-        return Case(classname, name, judged.seconds, output="" if judged.passed else failure_text(result))
+    if judged is not None and (judged.passed or result.passed or result.pending):  # a pending pact: as the Verifier
+        pending = f"pending at the broker, so this failure does not fail the run ({result.source})\n"
+        return Case(classname, name, judged.seconds,
+                    output="" if judged.passed else (pending if result.pending else "") + failure_text(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -154,7 +157,7 @@ def file_case(result: PactResult, name: str, classname: str = "") -> Case:
     first = f"{result.edge}: " + (result.reason.splitlines() or ["see its report"])[0]
     return Case(classname, name, result.seconds, error=f"error {first}" if result.verdict == "error" else None,
                 skipped=f"excluded: {result.reason}" if result.verdict == "excluded" else None,
-                failure=f"failed {first}" if result.verdict == "failed" else None,
+                failure=f"failed {first}" if result.verdict == "failed" and not result.pending else None,
                 details=failure_text(result) if not result.ok else "",
                 output=result.provider_log if not result.ok else "")
 
@@ -171,6 +174,9 @@ def pact_cases(results: list[PactResult], topology: Path) -> list[Case]:
     for result in results:
         labels: list[str | None] = list(result.labels) if per_interaction(result) else [None]
         for label, case in zip(labels, junit_cases(result, names[result.path], classname), strict=True):
+            if result.source:  # fetched from a broker: its URL says where it is, not a file of this run
+                cases.append(dataclasses.replace(case, output=f"pact from {result.source}\n{case.output}"))
+                continue
             where = interaction_location(result.path, result.labels, label)
             cases.append(located(case, where.file, where.line, Path.cwd()))
     return cases

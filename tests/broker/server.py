@@ -104,6 +104,7 @@ class Broker:
         self.environments: dict[str, dict[str, Any]] = {}
         self.deployments: list[Deployment] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for the tests
+        self.asked: list[dict[str, Any]] = []  # the body of every pacts-for-verification request, for the tests
         self._order = 0
 
     def _tick(self) -> tuple[int, str]:
@@ -223,6 +224,7 @@ class Broker:
 
     def for_verification(self, provider: str, body: dict[str, Any]) -> dict[str, Any]:
         """`POST /pacts/provider/{provider}/for-verification`."""
+        self.asked.append(body)
         if provider not in self.main_branch:
             raise _not_found(f"Pacticipant {provider}")
         branch = body.get("providerVersionBranch")
@@ -308,6 +310,17 @@ class Broker:
                                                body))
         return {"success": body["success"], "providerApplicationVersion": number, "verificationDate": at,
                 "_links": {"self": {"href": f"{self.base}/verification-results/{order}"}}}
+
+    def latest_pacts(self) -> dict[str, Any]:
+        """`GET /pacts/latest`: the latest pact of each consumer and provider."""
+        latest: dict[tuple[str, str], Pact] = {}
+        for pact in sorted(self.pacts.values(), key=lambda p: p.order):
+            latest[(pact.consumer, pact.provider)] = pact
+        return {"pacts": [
+            {"createdAt": p.created_at, "_links": {"self": [{"href": self.pact_url(p)}]},
+             "_embedded": {"consumer": {"name": p.consumer, "_embedded": {"version": {"number": p.consumer_version}}},
+                           "provider": {"name": p.provider}}} for p in latest.values()],
+            "_links": {"self": {"href": f"{self.base}/pacts/latest"}}}
 
     # ---- environments, deployments, releases
     def environment_named(self, name: str) -> dict[str, Any]:
@@ -704,6 +717,13 @@ def _matrix(b: Broker, body: Any, query: dict[str, str]) -> tuple[int, Any]:
                          query.get("tag"), query.get("mainBranch") == "true")
 
 
+def _for_verification_resource(b: Broker, body: Any, query: Any, provider: str) -> tuple[int, Any]:
+    """The Verifier's HAL client GETs the resource, then POSTs its selectors to the resource's self link."""
+    if provider not in b.main_branch:
+        raise _not_found(f"Pacticipant {provider}")
+    return 200, {"_links": {"self": {"href": f"{b.base}/pacts/provider/{quote(provider)}/for-verification"}}}
+
+
 ROUTES: list[Route] = [(m, re.compile(p), a) for m, p, a in [
     ("GET", r"/", lambda b, body, q: (200, b.index())),
     ("POST", r"/contracts/publish", _publish_contracts),
@@ -723,8 +743,7 @@ ROUTES: list[Route] = [(m, re.compile(p), a) for m, p, a in [
      _recorder("deployed")),
     ("POST", r"/pacticipants/([^/]+)/versions/([^/]+)/released-versions/environment/([^/]+)",
      _recorder("released")),
-    # the HAL client GETs the resource (the broker answers with the default selectors), then POSTs to its self link
-    ("GET", r"/pacts/provider/([^/]+)/for-verification", lambda b, body, q, p: (200, b.for_verification(p, {}))),
+    ("GET", r"/pacts/provider/([^/]+)/for-verification", _for_verification_resource),
     ("POST", r"/pacts/provider/([^/]+)/for-verification",
      lambda b, body, q, p: (200, b.for_verification(p, body))),
     ("GET", r"/pacts/provider/([^/]+)/consumer/([^/]+)/pact-version/([0-9a-f]+)(?:/metadata/([^/]+))?",
@@ -732,6 +751,7 @@ ROUTES: list[Route] = [(m, re.compile(p), a) for m, p, a in [
     ("POST", r"/pacts/provider/([^/]+)/consumer/([^/]+)/pact-version/([0-9a-f]+)(?:/metadata/[^/]+)?"
              r"/verification-results",
      lambda b, body, q, p, c, sha: (201, b.verify(p, c, sha, body))),
+    ("GET", r"/pacts/latest", lambda b, body, q: (200, b.latest_pacts())),
     ("GET", r"/environments", _environments),
     ("POST", r"/environments", _new_environment),
     ("GET", r"/environments/([^/]+)", _environment),

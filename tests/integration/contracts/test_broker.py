@@ -15,9 +15,11 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
+from harness.model.loader import load_topology
 from tests.broker.server import BrokerServer
 
 from ..conftest import TOPOLOGIES
@@ -91,28 +93,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def oracle(broker: BrokerServer, selectors: list[dict]) -> dict:
-    """pact-python's Verifier on the same broker and selectors (pending, WIP), against the shop's own code run
-    here: its results (nothing is published)."""
+SNAKE = {"mainBranch": "main_branch", "deployedOrReleased": "deployed_or_released",
+         "matchingBranch": "matching_branch", "fallbackBranch": "fallback_branch", "fallbackTag": "fallback_tag"}
+
+
+def oracle(broker: BrokerServer, selectors: list[dict], pending: bool = True, wip_since: str | None = "2020-01-01",
+           branch: str | None = "main") -> dict:
+    """pact-python's Verifier on the same broker and selectors, against the shop's own code run here (not in a
+    container: the oracle of which pacts are selected and of the verdict): its results (nothing is published)."""
     port = free_port()
     code = (TOPOLOGIES / "pact-shop" / "app.py").read_text().replace("8000", str(port))
     shop = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, cwd=TOPOLOGIES / "pact-shop")
     try:
-        for _ in range(100):  # wait until it answers (not a time budget: it is a local process)
+        for _ in range(100):  # until it answers (a local process; not a time budget)
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except OSError:
                 time.sleep(0.1)
+        chosen = [{SNAKE.get(key, key): value for key, value in selector.items()} for selector in selectors]
         script = f"""
 import json
 from pact import Verifier
 v = Verifier("shop", host="127.0.0.1").add_transport(url="http://127.0.0.1:{port}")
 v.state_handler("http://127.0.0.1:{port}/_pact/provider_states", body=True, teardown=True)
-b = v.broker_source({broker.url!r}, token={TOKEN!r}, selector=True).include_pending().include_wip_since("2020-01-01")
-b = b.provider_branch("main")
-for selector in {selectors!r}:
-    b = b.consumer_version(**{{"main_branch": True}} if selector == {{"mainBranch": True}} else selector)
+b = v.broker_source({broker.url!r}, token={TOKEN!r}, selector=True)
+if {pending!r}:
+    b = b.include_pending()
+if {wip_since!r}:
+    b = b.include_wip_since({wip_since!r})
+if {branch!r}:
+    b = b.provider_branch({branch!r})
+for selector in {chosen!r}:
+    b = b.consumer_version(**selector)
 b.build()
 try:
     v.verify()
@@ -127,10 +140,21 @@ print(json.dumps(v.results))
         shop.wait()
 
 
+def oracle_pacts(results: dict) -> set[str]:
+    """The URLs of the pacts the Verifier verified (the broker's notice of each, in its output)."""
+    return {line.split("The pact at ", 1)[1].split(" ", 1)[0] for line in results["output"]
+            if line.startswith("The pact at ")}
+
+
 def test_verify_from_the_broker_with_pending_and_wip_publishes_results_can_i_deploy_reads(
         tmp_path: Path, broker: BrokerServer) -> None:
     publish(broker, tmp_path, good_pact(), "1.0.0", "main")
     publish(broker, tmp_path, breaking_pact(), "7.1.0", "feat-invoices")  # never verified: pending, and WIP
+    elsewhere = variant(good_pact(), "web-frontend", "payments")
+    elsewhere["provider"]["name"] = "payments"  # a provider that is not a service of the topology
+    publish(broker, tmp_path, elsewhere, "1.0.1", "main")
+    listed = pact_cli(broker, "list-latest-pact-versions", "--output", "json")
+    assert listed.returncode == 0 and '"name":"payments"' in listed.stdout, listed.stdout + listed.stderr
     expected = oracle(broker, [{"mainBranch": True}])
     assert expected["result"] is True  # the failing pact is pending: the oracle passes
     assert {r["consumer"] for r in expected["interactionResults"]} == {"web-frontend", "billing"}
@@ -149,8 +173,19 @@ def test_verify_from_the_broker_with_pending_and_wip_publishes_results_can_i_dep
     assert "FAILED billing->shop" in output
     assert "(pending at the broker: does not fail the run)" in output
     assert "consumer version 7.1.0; work in progress; pending" in output
+    assert (f"note: not verified here: the Pact Broker {broker.url} has pacts for providers that are not services "
+            "of topology 'broker-main': payments (from web-frontend)") in output
     junit = (tmp_path / "junit.xml").read_text()
-    for text in (output, junit, (tmp_path / "out" / "contract-matrix.json").read_text()):
+    cases = {case.get("name"): case for case in ElementTree.fromstring(junit).iter("testcase")}
+    pending_case = next(case for name, case in cases.items() if "billing->shop" in str(name))
+    assert pending_case.find("failure") is None  # pending: passed, as the Verifier counts it, and says why
+    assert "pending at the broker, so this failure does not fail the run" in (pending_case.findtext("system-out") or "")
+    assert all("pact from broker " in (case.findtext("system-out") or "") for case in cases.values())
+    edges = json.loads((tmp_path / "out" / "contract-matrix.json").read_text())["edges"]
+    billing = next(edge for edge in edges if edge["consumer"] == "billing")
+    assert billing["pending"] and billing["source"].startswith(f"broker {broker.url}/pacts/provider/shop/")
+    assert billing["reason"] == "pending at the broker: its failure does not fail the run"
+    for text in (output, junit, json.dumps(edges)):
         assert TOKEN not in text
 
     # the results are published for provider version 3.0.0 on branch main, as the broker's clients see them
@@ -220,3 +255,52 @@ def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
     assert "does not allow this with the credentials (403 on POST" in message
     assert "publishing verification results needs a read-write token" in message
     assert "read-only-token" not in message
+
+
+def variant(data: dict, consumer: str, description: str) -> dict:
+    """The pact with another consumer and first description: another pact version at the broker."""
+    data = copy.deepcopy(data)
+    data["consumer"]["name"] = consumer
+    data["interactions"][0]["description"] = f"a request for the item list ({description})"
+    return data
+
+
+@pytest.mark.parametrize(("selectors", "pending", "wip_since", "branch", "expected"), [
+    ([{"mainBranch": True}], True, "2020-01-01", "main", {"web 1.1.0", "billing 5.0.0", "web 2.0.0"}),  # 2.0: WIP
+    ([{"deployedOrReleased": True}], False, None, None, {"web 1.0.0", "billing 5.0.0"}),
+    ([{"deployed": True, "environment": "production"}], False, None, "main", {"web 1.0.0"}),
+    ([{"matchingBranch": True}], True, None, "feat-x", {"web 2.0.0"}),
+    ([{"branch": "feat-x"}, {"consumer": "billing", "latest": True}], False, None, None,
+     {"web 2.0.0", "billing 5.0.0"}),
+    ([], False, None, None, {"web 2.0.0", "billing 5.0.0"}),  # the broker's default: the latest of each consumer
+])
+def test_the_harness_asks_the_broker_what_pact_pythons_verifier_asks(
+        tmp_path: Path, broker: BrokerServer, selectors: list[dict], pending: bool, wip_since: str | None,
+        branch: str | None, expected: set[str]) -> None:
+    """Same selectors, pending, WIP and provider branch: the same request to the broker, the same pacts."""
+    from harness.contracts.broker import BrokerConfig, fetch_pacts
+
+    for consumer, version, on in (("web", "1.0.0", "main"), ("web", "1.1.0", "main"), ("web", "2.0.0", "feat-x"),
+                                  ("billing", "5.0.0", "main")):
+        publish(broker, tmp_path, variant(good_pact(), consumer, version), version, on)
+    for environment in ("production", "staging"):
+        assert pact_cli(broker, "create-environment", "--name", environment).returncode == 0
+    assert pact_cli(broker, "record-deployment", "--pacticipant", "web", "--version", "1.0.0", "--environment",
+                    "production").returncode == 0
+    assert pact_cli(broker, "record-release", "--pacticipant", "billing", "--version", "5.0.0", "--environment",
+                    "staging").returncode == 0
+
+    results = oracle(broker, selectors, pending, wip_since, branch)
+    asked_by_verifier = broker.broker.asked[-1]
+    config = BrokerConfig(broker.url, token=TOKEN, selectors=tuple(selectors), include_pending=pending,
+                          wip_since=wip_since, provider_branch=branch)
+    fetched = fetch_pacts(load_topology(topology(tmp_path, "selectors")), config, tmp_path / "fetched")
+    asked_by_harness = broker.broker.asked[-1]
+
+    def given(body: dict) -> dict:  # the keys with a value (the Verifier sends empty tag lists too)
+        return {key: value for key, value in body.items() if value not in (None, [], False) or key ==
+                "consumerVersionSelectors"}
+    assert given(asked_by_harness) == given(asked_by_verifier)
+    assert {pact.url for pact in fetched.pacts.values()} == oracle_pacts(results)
+    assert {f"{json.loads(p.path.read_text())['consumer']['name']} {p.consumer_version}"
+            for p in fetched.pacts.values()} == expected

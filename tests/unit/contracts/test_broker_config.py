@@ -136,3 +136,36 @@ def test_publishing_without_a_provider_version_is_an_error(tmp_path: Path) -> No
     with pytest.raises(OptionError, match="publishing verification results needs the providers' version"):
         broker_config(spec(tmp_path), {"publish_verification_results": True},
                       {"PACT_BROKER_BASE_URL": "https://b.example"})
+
+
+def test_a_topology_file_and_a_compose_file_say_where_the_broker_is(load: Any, load_error: Any) -> None:
+    yaml = load("""
+        services:
+          shop: {image: x}
+        contracts:
+          broker:
+            url: https://broker.example
+            selectors: [{mainBranch: true}, {deployedOrReleased: true}]
+            pending: true
+            wip_since: 2024-02-01
+    """)
+    assert yaml.contracts.broker is not None
+    assert yaml.contracts.broker.wip_since == "2024-02-01"  # YAML's date, as the broker takes it
+    compose = load("""
+        services:
+          shop: {image: x}
+        x-topology:
+          contracts:
+            broker: {url: "https://broker.example", selectors: [{branch: main}], provider_branch: main}
+    """, "docker-compose.yml")
+    assert compose.contracts.broker is not None
+    assert compose.contracts.broker.selectors == [{"branch": "main"}]
+    assert compose.contracts.broker.provider_branch == "main"
+    message = load_error("""
+        services:
+          shop: {image: x}
+        contracts:
+          broker: {token: abc}
+    """)
+    assert message == ("topology.yaml:4: contracts.broker.token: unknown key 'token'; allowed: url, selectors, "
+                       "pending, wip_since, provider_branch")  # a secret never goes in the file, nor in a message
