@@ -304,3 +304,27 @@ def test_the_harness_asks_the_broker_what_pact_pythons_verifier_asks(
     assert {pact.url for pact in fetched.pacts.values()} == oracle_pacts(results)
     assert {f"{json.loads(p.path.read_text())['consumer']['name']} {p.consumer_version}"
             for p in fetched.pacts.values()} == expected
+
+
+def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: BrokerServer,
+                                                    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same options in pytest: an item per interaction of each broker pact, its source in the output; the
+    variables as Pact users set them; nothing published from a laptop."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, breaking_pact(), "7.1.0", "feat-invoices")
+    file = topology(tmp_path, "pytest")
+    monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.delenv("CI", raising=False)
+    run = pytester.runpytest_subprocess("--topology", str(file), "--pact-verify", "--pact-selector", "mainBranch",
+                                        "--pact-include-pending", "--pact-wip-since", "2020-01-01", "-rA",
+                                        "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=3)  # web-frontend's two interactions, and billing's pending failure
+    output = run.stdout.str() + run.stderr.str()
+    assert "::pact[web-frontend->shop: a request for the item list]" in output
+    assert "pending at the broker, so this failure does not fail the run" in output
+    assert "pending interactions that failed (passed, as pact-python's Verifier counts them)" in output
+    assert "Captured pact source call" in output
+    assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
+    assert TOKEN not in output
+    assert broker.broker.verifications == []  # not asked, not CI: nothing published
