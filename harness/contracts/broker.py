@@ -188,8 +188,11 @@ class BrokerClient:
     def link(self, relation: str, **values: str) -> str:
         """A relation of the broker's index, its template filled in."""
         if self._index is None:
-            self._index = self.request("GET", f"{self.config.url}/")
-        href = ((self._index or {}).get("_links") or {}).get(relation, {}).get("href")
+            self._index = self.request("GET", f"{self.config.url}/", missing_ok=True)
+            if self._index is None:
+                raise BrokerUnavailable(f"the Pact Broker at {self.config.url} has no index (404 on GET "
+                                        f"{self.config.url}/): is this URL a Pact Broker's base URL?")
+        href = ((self._index.get("_links") or {}).get(relation) or {}).get("href")
         if not href:
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} has no {relation!r} link in its index: "
                                     "is this URL a Pact Broker (of version 2.80 or later)?")
@@ -213,8 +216,14 @@ class BrokerClient:
         """The pacts the broker selects for `provider`, each fetched to a file in `folder`."""
         found = []
         for entry in self.pacts_for(provider):
-            url = entry["_links"]["self"]["href"]
+            url = ((entry.get("_links") or {}).get("self") or {}).get("href") if isinstance(entry, dict) else None
+            if not url:
+                raise BrokerUnavailable(f"the Pact Broker at {self.config.url} listed a pact for {provider} without "
+                                        f"its URL (`_links.self.href`): {json.dumps(entry)[:200]}")
             content = self.request("GET", url)
+            if not isinstance(content, dict) or not isinstance(content.get("consumer"), dict):
+                raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered GET {url} with something "
+                                        "other than a pact")
             links = content.pop("_links", {}) or {}
             content.pop("createdAt", None)
             properties = entry.get("verificationProperties") or {}

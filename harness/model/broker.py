@@ -16,7 +16,7 @@ from harness.model.base import _Strict
 SELECTOR_KEYS: dict[str, bool] = {
     "mainBranch": True, "branch": False, "matchingBranch": True, "fallbackBranch": False, "deployedOrReleased": True,
     "deployed": True, "released": True, "environment": False, "latest": False, "consumer": False, "tag": False,
-    "fallbackTag": False}
+    "fallbackTag": False, "fallbackToMainBranch": True}
 
 
 def checked_selector(selector: Any) -> dict[str, Any]:

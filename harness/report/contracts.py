@@ -64,7 +64,10 @@ def print_result(result: PactResult, err: Console) -> None:
 def print_summary(results: list[PactResult], console: Console) -> None:
     """The last lines of a run: counts, then one line per pact that is neither verified nor excluded."""
     counts = {v: sum(r.verdict == v for r in results) for v in ("verified", "failed", "error", "excluded")}
-    console.print("pacts: " + ", ".join(f"{n} {v}" for v, n in counts.items()), highlight=False, soft_wrap=True)
+    pending = sum(r.verdict == "failed" and r.pending for r in results)
+    console.print("pacts: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+                  + (f" ({pending} failed pending at the broker: not failing the run)" if pending else ""),
+                  highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)

@@ -174,8 +174,9 @@ class Broker:
 
     def select(self, provider: str, selector: dict[str, Any], provider_branch: str | None) -> tuple[list[Pact], str]:
         """The pacts one consumer version selector picks, and how the broker describes it."""
-        known = {"mainBranch", "branch", "matchingBranch", "fallbackBranch", "deployedOrReleased", "deployed",
-                 "released", "environment", "latest", "consumer", "tag", "fallbackTag"}
+        known = {"mainBranch", "branch", "matchingBranch", "fallbackBranch", "fallbackToMainBranch",
+                 "deployedOrReleased", "deployed", "released", "environment", "latest", "consumer", "tag",
+                 "fallbackTag"}
         unknown = set(selector) - known
         if unknown:
             raise BrokerError(400, {"errors": {"consumerVersionSelectors": [
@@ -196,6 +197,10 @@ class Broker:
             branch = selector["branch"]
             on = [p for p in pacts if branch in self.versions[(p.consumer, p.consumer_version)].branches]
             chosen = on if latest is False else self._latest_per_consumer(on, lambda v: True)
+            if selector.get("fallbackToMainBranch"):  # per consumer without a pact on the branch: its main branch
+                have = {p.consumer for p in chosen}
+                chosen += [p for p in self._latest_per_consumer(pacts, lambda v: self.main_branch[v.pacticipant]
+                                                                in v.branches) if p.consumer not in have]
             if not chosen and selector.get("fallbackBranch"):
                 fallback = selector["fallbackBranch"]
                 return (self._latest_per_consumer(pacts, lambda v: fallback in v.branches),

@@ -173,6 +173,8 @@ def test_verify_from_the_broker_with_pending_and_wip_publishes_results_can_i_dep
     assert "FAILED billing->shop" in output
     assert "(pending at the broker: does not fail the run)" in output
     assert "consumer version 7.1.0; work in progress; pending" in output
+    assert ("pacts: 1 verified, 1 failed, 0 error, 0 excluded (1 failed pending at the broker: not failing the "
+            "run)") in output
     assert (f"note: not verified here: the Pact Broker {broker.url} has pacts for providers that are not services "
             "of topology 'broker-main': payments (from web-frontend)") in output
     junit = (tmp_path / "junit.xml").read_text()
@@ -232,6 +234,12 @@ def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: Broker
     assert nothing.returncode == 2, nothing.stderr
     assert (f'no pacts for shop matched the selectors {{"branch":"no-such-branch"}} at the Pact Broker {broker.url}'
             in nothing.stderr)
+
+    not_a_broker = harness_verify(file, "--pact-broker-url", f"{broker.url}/pacticipants",
+                                  env={"PACT_BROKER_TOKEN": TOKEN})
+    assert not_a_broker.returncode == 3, not_a_broker.stderr
+    assert (f"the Pact Broker at {broker.url}/pacticipants has no index (404 on GET {broker.url}/pacticipants/): is "
+            "this URL a Pact Broker's base URL?") in not_a_broker.stderr
 
     typo = harness_verify(file, "--pact-broker-url", broker.url, "--pact-selector", "mainbranch")
     assert typo.returncode == 2
