@@ -336,3 +336,23 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
     assert TOKEN not in output
     assert broker.broker.verifications == []  # not asked, not CI: nothing published
+
+
+def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(tmp_path: Path,
+                                                                                   broker: BrokerServer) -> None:
+    """The pact folder's pacts and the broker's in one run; a result the broker refuses to take (a read-only token)
+    makes that pact's verdict an error: CI must not believe the broker has it."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    file = topology(tmp_path, "both")
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "kiosk-shop.json").write_text(json.dumps(variant(good_pact(), "kiosk", "kiosk")))
+    done = harness_verify(file, "--pacts", str(tmp_path / "pacts"), "--provider-version", "4.0.0",
+                          env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "read-only-token",
+                               "CI": "true"})  # CI with a provider version: results are published
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "verified kiosk->shop: 2 interaction(s)" in done.stderr and "(kiosk-shop.json)" in done.stderr
+    assert ("ERROR web-frontend->shop (from broker" in done.stderr
+            and "verified, but its verification result was not published: the Pact Broker at "
+            f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
+    assert "read-only-token" not in done.stdout + done.stderr
+    assert broker.broker.verifications == []
