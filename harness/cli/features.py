@@ -217,9 +217,9 @@ def _check_outputs(options: ResolvedOptions, *, junit: Path | None, page: Path |
 
     if junit is not None:
         check_output_file(junit, options.flag("junit"))
-    if page is not None:  # --report: the page of fuzz and drift (topology_report), of verify (verify_report)
-        check_output_file(page, options.flag("topology_report" if "topology_report" in options.values
-                                             else "verify_report"))
+    if page is not None:  # --report: the page of fuzz and drift (topology_report, or the ini's), of verify
+        check_output_file(page, options.source("topology_report" if "topology_report" in options.values
+                                               else "verify_report"))
     if folder is not None and "verify_report" in options.given:
         check_output_folder(folder, options.flag("verify_report"))
 

@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness.errors import OptionError
-from harness.options import CLI, COMMANDS, Option, ResolvedOptions, options, resolve
+from harness.options import CLI, COMMANDS, Option, ResolvedOptions, option, options, resolve
+from harness.options.ini import IniFile
 from harness.options.table import TOPOLOGY_COMMANDS
 
 CONVENTION = ("The topology file: --topology FILE (or -f FILE) on every command that reads one; repeat it for "
               "compose files merged by Compose (-f a.yml -f b.yml); a folder reads its compose file and override as "
-              "`docker compose` does. Exit codes: 0 passed, 1 failures found (also a service that exits or never gets "
-              "ready), 2 bad input, 3 environment (Docker engine, images, builds), 4 internal error, 130 "
-              "interrupted.")
+              "`docker compose` does. An option with an ini key is read from pytest's ini file too (pytest.ini, "
+              "[tool.pytest.ini_options] of pyproject.toml, tox.ini or setup.cfg, the one pytest finds from this "
+              "folder upwards; its paths relative to it) when the command line does not give it. Exit codes: 0 "
+              "passed, 1 failures found (also a service that exits or never gets ready), 2 bad input, 3 environment "
+              "(Docker engine, images, builds), 4 internal error, 130 interrupted.")
 # commands whose bare arguments are the topology files in the older form (fault and logs: see `_bare_files`)
 BARE_FILES = ("up", "down", "graph", "verify", "fuzz", "drift")
 NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift")
@@ -44,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   epilog=CONVENTION.split(" Exit codes")[0] if command in TOPOLOGY_COMMANDS else None)
         if command in BARE_FILES or command == "logs":  # the older form: the files as bare arguments
             sub.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
-        for option in options(CLI, command):
-            _add(sub, option)
+        for each in options(CLI, command):
+            _add(sub, each)
     parser.add_argument("--version", action="version", version=f"harness (pytest-topology) {_version()}")
     return parser
 
@@ -62,7 +65,8 @@ def _version() -> str:
 
 def _add(parser: argparse.ArgumentParser, option: Option) -> None:
     default = "" if option.default in (None, False) or option.kind is bool else f" (default: {option.default})"
-    text = (option.help + default).replace("%", "%%")  # argparse formats help with %
+    ini = f"; ini key: {option.ini}" if option.ini else ""  # as pytest --help says it
+    text = (option.help + ini + default).replace("%", "%%")  # argparse formats help with %
     if not option.cli[0].startswith("-"):
         parser.add_argument(option.name, nargs="*" if option.repeatable else None, metavar=option.metavar, help=text)
     elif option.kind is bool:
@@ -76,8 +80,10 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
 
 
 def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | None, ResolvedOptions | None]:
-    """The command and its resolved options (None, None: no command, help printed). Exits 2 (argparse) on an unknown
-    option; raises OptionError (exit 2) on an invalid value; `say` gets the note on a bare topology file."""
+    """The command and its resolved options: the command line's, else pytest's ini file's (found from the current
+    folder upwards as pytest finds it: harness.options.ini), else the defaults (None, None: no command, help printed).
+    Exits 2 (argparse) on an unknown option; raises OptionError (exit 2) on an invalid value or ini file; `say` gets
+    the note on a bare topology file."""
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command
@@ -85,19 +91,38 @@ def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | Non
         parser.print_help()
         return None, None
     given = vars(args)
-    _bare_files(command, given, say)
-    if command in NEEDS_TOPOLOGY and not given.get("topology"):
-        raise OptionError(f"harness {command}: name the topology file: harness {command} --topology FILE")
-    resolved = resolve(CLI, given, command=command)
+    ini = IniFile.find(Path.cwd()) if any(o.ini for o in options(CLI, command)) else None
+    _bare_files(command, given, say, ini_topology=_names_topology(ini))
+    resolved = resolve(CLI, given, command=command, ini=ini.read if ini is not None else None,
+                       ini_base=ini.base if ini is not None else None, ini_file=ini.path if ini is not None else None)
+    if command in NEEDS_TOPOLOGY and not resolved.topology.files:
+        raise OptionError(f"harness {command}: name the topology file: harness {command} --topology FILE (or set "
+                          f"the ini key `topology` in {_ini_name(ini)})")
     return command, dataclasses.replace(resolved, command_line="harness " + " ".join(sys.argv[1:] if argv is None
                                                                                  else argv))
 
 
-def _bare_files(command: str, given: dict[str, Any], say: Callable[[str], None]) -> None:
-    """Topology files given as bare arguments become `topology`, with a note that says the option's form."""
+def _names_topology(ini: IniFile | None) -> bool:
+    try:
+        return ini is not None and bool(ini.read(option("topology")))
+    except ValueError:
+        return False  # a value of the wrong type: resolve says so
+
+
+def _ini_name(ini: IniFile | None) -> str:
+    """The ini file to set a key in: the one pytest reads here, else the usual table."""
+    return str(ini.path) if ini is not None and ini.path is not None else \
+        "pytest's ini file: [tool.pytest.ini_options] of pyproject.toml, or pytest.ini"
+
+
+def _bare_files(command: str, given: dict[str, Any], say: Callable[[str], None], ini_topology: bool = False) -> None:
+    """Topology files given as bare arguments become `topology`, with a note that says the option's form. `harness
+    fault WORD ...`: WORD is the topology file (the older form) unless the ini names one: then only when WORD is a
+    file (`harness fault CONSUMER PROVIDER` with the ini's topology)."""
     files = [str(f) for f in given.pop("files", None) or []]
-    if command == "fault" and not given.get("topology") and given.get("edge"):
-        files, given["edge"] = given["edge"][:1], given["edge"][1:]  # `harness fault FILE [CONSUMER [PROVIDER]]`
+    edge = given.get("edge") or []
+    if command == "fault" and not given.get("topology") and edge and (not ini_topology or Path(edge[0]).is_file()):
+        files, given["edge"] = edge[:1], edge[1:]  # `harness fault FILE [CONSUMER [PROVIDER]]`
     if not files:
         return
     if given.get("topology"):

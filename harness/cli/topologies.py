@@ -61,15 +61,18 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.labels import remove_leftovers
 
-    if sum(map(bool, (options.topology.files, options.run_id, options.down_all))) > 1:
+    if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
         raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
     if options.run_id:
         return _down_run(options.run_id, out)
-    if options.topology.files:
+    if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         spec = load(options, err)
         client = connect()
         removed = remove_leftovers(client, include_kept=True, file=spec.identity)
-        out.print(f"removed {removed} container(s)")
+        ini = options.topology.ini_file
+        out.print(f"removed {removed} container(s)" + (f" of topology {spec.name} (the ini key `topology` in {ini}; "
+                  "`harness down --all`: every kept topology)" if ini is not None else ""), markup=False,
+                  highlight=False, soft_wrap=True)
         _say_other_file_sets(client, spec, err)
         return 0
     removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())

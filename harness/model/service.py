@@ -3,6 +3,7 @@ and the names and ports they use. Independent of Docker."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,8 +185,11 @@ class ServiceSpec(_Strict):
     @classmethod
     def _env_values_as_text(cls, value: Any) -> Any:
         if isinstance(value, dict):  # numbers and booleans as Compose writes them; a list or mapping is refused
-            return {k: v if isinstance(v, (dict, list)) else "" if v is None else str(v).lower()
-                    if isinstance(v, bool) else str(v) for k, v in value.items()}
+            # A name without a value takes the host's, and is left out when the host has none (Compose's rule for
+            # `environment: {NAME: null}` and `- NAME`).
+            return {k: v if isinstance(v, (dict, list)) else str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in ((k, os.environ.get(k) if v is None else v) for k, v in value.items())
+                    if v is not None}
         return value
 
     @field_validator("sysctls", "labels", mode="before")

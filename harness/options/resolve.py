@@ -1,6 +1,7 @@
 """The options a front-end was given, resolved once: every value parsed and validated by its option's validator
 (one message for each invalid value, naming the flag or ini key as the user wrote it), defaults applied, pytest's ini
-values read where no command-line value is given; then frozen per-feature objects (`topology`, `fuzz_options()`)."""
+values read where no command-line value is given (in both front-ends: the same keys of the same file, see
+harness.options.ini); then frozen per-feature objects (`topology`, `fuzz_options()`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import OptionError
+from harness.errors import OptionError, TopologyFileError
 from harness.options.table import CLI, Option, flags, options
 
 if TYPE_CHECKING:
@@ -30,10 +31,18 @@ class TopologyOptions:
     env_file: Path | None = None
     image_substitutes: tuple[str, ...] = ()
     ini_image_substitutes: tuple[str, ...] = ()
+    ini_file: Path | None = None  # the ini file whose key `topology` named the files (None: the command line)
 
     def load(self) -> TopologySpec:
-        """The topology of these options. Raises what harness.model.loader.load_topology raises."""
+        """The topology of these options. Raises what harness.model.loader.load_topology raises; a file named by the
+        ini that does not exist: TopologyFileError saying so (the ini file and its key)."""
         from harness.model.loader import load_topology, parse_substitutes
+
+        missing = [file for file in self.files if not file.exists()] if self.ini_file is not None else []
+        if missing:
+            raise TopologyFileError(str(missing[0]), f"no such file or folder: the ini key `topology` in "
+                                    f"{self.ini_file} names it (relative to that file's folder); correct the key, or "
+                                    "give the file with --topology FILE")
 
         substitutes = {**parse_substitutes(self.ini_image_substitutes, "ini image_substitutes"),
                        **parse_substitutes(self.image_substitutes)}
@@ -55,6 +64,8 @@ class ResolvedOptions:
     ini_substitutes: tuple[str, ...] = field(default=())
     given: frozenset[str] = frozenset()  # the names given on the command line (not defaults, not the ini's)
     command_line: str = ""  # as typed (`harness fuzz --topology t.yaml`), for the report page
+    ini_file: Path | None = None  # the ini file the ini values were read from (None: none)
+    from_ini: frozenset[str] = frozenset()  # the names whose value is the ini's (not the command line's, no default)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -71,15 +82,25 @@ class ResolvedOptions:
 
         return option(name).flag(self.front_end)
 
+    def source(self, name: str) -> str:
+        """Where option `name`'s value came from, as a message names it: `/p/pyproject.toml: ini topology_report`
+        when from the ini, else its flag (`--report`)."""
+        if name in self.from_ini:
+            from harness.options.table import option
+
+            return f"{self.ini_file}: ini {option(name).ini}" if self.ini_file else f"ini {option(name).ini}"
+        return self.flag(name)
+
     def flags(self, feature: str) -> dict[str, str]:
         """{name without the feature's prefix: flag} of a feature in this front-end (see table.flags)."""
         return flags(self.front_end, feature)
 
     @cached_property
     def topology(self) -> TopologyOptions:
-        return TopologyOptions(tuple(self.values.get("topology") or ()), tuple(self.values.get("topology_profile")
-                               or ()), self.values.get("topology_env_file"),
-                               tuple(self.values.get("image_substitute") or ()), self.ini_substitutes)
+        files = tuple(self.values.get("topology") or ())
+        return TopologyOptions(files, tuple(self.values.get("topology_profile") or ()),
+                               self.values.get("topology_env_file"), tuple(self.values.get("image_substitute") or ()),
+                               self.ini_substitutes, self.ini_file if "topology" in self.from_ini else None)
 
     def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
         """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""
@@ -97,36 +118,48 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
             ini_base: Path | None = None, command: str | None = None, ini_file: Path | None = None
             ) -> ResolvedOptions:
     """The options of `front_end` from what its parser gave (`given`: name -> the raw value, None or [] or False when
-    not given), each parsed by its option; in pytest, `ini(option)` reads an option's ini value (paths in it are
-    relative to `ini_base`; an invalid one is named with `ini_file`). `command`: the CLI command whose options these
-    are. Raises OptionError listing every invalid value: `--workers: a whole number of at least 1, not '0'`."""
+    not given), each parsed by its option, else the ini's, else the default. `ini(option)` reads an option's value
+    from pytest's ini file, `ini_file` (pytest's `config.getini` in pytest, harness.options.ini.IniFile.read in the
+    CLI: the same keys of the same file), raising ValueError for a value of the wrong type; paths in it are relative
+    to `ini_base`. `command`: the CLI command whose options these are. Raises OptionError listing every invalid
+    value: `--workers: a whole number of at least 1, not '0'`, `/p/pyproject.toml: ini topology_annotations: one of
+    auto, github, off, not 'gitlab'`."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     ini_substitutes: tuple[str, ...] = ()
     named: set[str] = set()
+    from_ini: set[str] = set()
     for option in options(front_end, command if front_end == CLI else None):
         raw = given.get(option.name)
         if raw not in (None, [], False):
             named.add(option.name)
         positional = front_end == CLI and not option.cli[0].startswith("-")
         where = option.metavar or option.name if positional else option.flag(front_end)  # as the user wrote it
+        in_ini = f"{ini_file}: ini {option.ini}" if ini_file is not None else f"ini {option.ini}"  # key, in its file
         try:
             value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \
                 option.parse(raw, where)
             if ini is not None and option.ini:
-                value = _with_ini(option, value, ini(option), ini_base, ini_file)
+                try:
+                    ini_value = ini(option)
+                except ValueError as error:
+                    raise ValueError(f"{in_ini}: {error}") from None
+                value = _with_ini(option, value, ini_value, ini_base, in_ini)
+                if option.name not in named and not option.ini_merged and ini_value not in (None, "", [], False):
+                    from_ini.add(option.name)
+                if option.name == "image_substitute":
+                    ini_substitutes = tuple(ini_value or ())
         except ValueError as error:
             problems.append(str(error))
             continue
-        if option.name == "image_substitute" and ini is not None:
-            ini_substitutes = tuple(ini(option) or ())
         values[option.name] = _default(option, value, ini_base if ini is not None and option.ini else None)
     if problems:
         raise OptionError("; ".join(problems))
-    return ResolvedOptions(front_end, MappingProxyType(values), ini_substitutes, frozenset(named))
+    return ResolvedOptions(front_end, MappingProxyType(values), ini_substitutes, frozenset(named),
+                           ini_file=ini_file if ini is not None else None, from_ini=frozenset(from_ini))
 
 
-def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None, file: Path | None = None) -> Any:
+def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None, where: str) -> Any:
     """A command-line value wins over the ini's (merged lists: the ini's then the command line's; the image
     substitutes' ini values are kept apart, see TopologyOptions)."""
     if option.name == "image_substitute":
@@ -135,7 +168,6 @@ def _with_ini(option: Option, value: Any, ini_value: Any, base: Path | None, fil
         return [*(ini_value or []), *(value or [])]
     if value not in (None, [], False) or ini_value in (None, "", [], False):
         return value
-    where = f"{file}: ini {option.ini}" if file is not None else f"ini {option.ini}"  # the key, in its file
     if option.kind is bool:
         return bool(ini_value)
     if option.repeatable:

@@ -81,9 +81,8 @@ def _check_report_file(config: pytest.Config, report: Path) -> None:
     from harness.options.outputs import check_output_file
 
     options = resolved(config)
-    flag = options.flag("topology_report") if "topology_report" in options.given else "ini topology_report"
     try:
-        check_output_file(report, flag)
+        check_output_file(report, options.source("topology_report"))
     except OptionError as error:
         raise pytest.UsageError(str(error)) from None
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.options import PYTEST, Option, ResolvedOptions, options, resolve
+from harness.options.ini import ini_default
 
 if TYPE_CHECKING:
     from harness.report.fuzz import Rerun
@@ -33,27 +34,29 @@ def add_options(parser: pytest.Parser) -> None:
                             action="append" if option.repeatable else "store")
         if option.ini:
             parser.addini(option.ini, f"{option.help} (see {option.pytest})", type=option.ini_type,  # type: ignore[arg-type]
-                          default=[] if option.ini_type in ("linelist", "args") else False
-                          if option.ini_type == "bool" else None)
+                          default=ini_default(option))
 
 
 def resolved(config: pytest.Config) -> ResolvedOptions:
     """The session's options: the command line's, else the ini's (paths relative to the ini file), else the table's
     defaults. Raises pytest.UsageError naming each invalid value (`--fuzz-workers: a whole number of at least 1,
-    not '0'`)."""
+    not '0'`; `/p/pyproject.toml: ini topology_annotations: one of auto, github, off, not 'gitlab'`)."""
     if _resolved not in config.stash:
         from harness.errors import OptionError
+        from harness.options.ini import refuse_own_table
 
         given = {option.name: config.getoption(option.name) for option in options(PYTEST)}
         base = config.inipath.parent if config.inipath else config.rootpath
+        own = f"{config.inipath}: config option "  # how pytest starts its messages: resolve names file and key
 
         def ini(option: Option) -> Any:
             try:
                 return config.getini(str(option.ini))
-            except (ValueError, pytest.UsageError) as error:  # pytest's own parsing (a bool): which key, which file
-                raise ValueError(f"{config.inipath or 'the ini file'}: ini {option.ini}: {error}") from None
+            except (ValueError, pytest.UsageError) as error:  # pytest's own parsing (a bool, a TOML type)
+                raise ValueError(str(error).removeprefix(own).removeprefix(f"'{option.ini}' ")) from None
 
         try:
+            refuse_own_table(config.inipath)
             config.stash[_resolved] = resolve(PYTEST, given, ini=ini, ini_base=base, ini_file=config.inipath)
         except OptionError as error:
             raise pytest.UsageError(str(error)) from None

@@ -89,7 +89,10 @@ def test_both_helps_come_from_the_table(pytester: pytest.Pytester) -> None:
             assert re.search(rf"\b{each.ini} \(", shown), each.ini  # in pytest's list of ini keys
 
 
-def test_the_topology_file_is_an_option_on_every_command_that_reads_one(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_topology_file_is_an_option_on_every_command_that_reads_one(capsys: pytest.CaptureFixture[str],
+                                                                        tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no pytest ini file from here upwards
     for command in ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift"):
         assert "--topology FILE, -f FILE" in build_parser()._subparsers._actions[1].choices[command].format_help()
     assert "The topology file: --topology FILE (or -f FILE) on every command" in build_parser().format_help()
@@ -101,7 +104,8 @@ def test_the_topology_file_is_an_option_on_every_command_that_reads_one(capsys: 
     for command in ("up", "graph", "verify", "fuzz", "drift", "fault"):
         assert main([command]) == 2
         assert capsys.readouterr().err == (f"error: harness {command}: name the topology file: harness {command} "
-                                           "--topology FILE\n")
+                                           "--topology FILE (or set the ini key `topology` in pytest's ini file: "
+                                           "[tool.pytest.ini_options] of pyproject.toml, or pytest.ini)\n")
     assert main(["up", "a.yml", "--topology", "b.yml"]) == 2
     assert capsys.readouterr().err == ("error: harness up: the topology file is given twice (a.yml and --topology): "
                                        "give each one as --topology FILE\n")

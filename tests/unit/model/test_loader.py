@@ -138,7 +138,7 @@ def test_mounts_short_and_long_form(load, conf_dir):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("5", "5"), ("1.5", "1.5"), ("true", "true"), ("false", "false"), ("", ""), ("hello world", "hello world")],
+    [("5", "5"), ("1.5", "1.5"), ("true", "true"), ("false", "false"), ("''", ""), ("hello world", "hello world")],
     ids=["int", "float", "true", "false", "empty", "text"],
 )
 def test_environment_values_become_strings(load, value, text):
@@ -699,3 +699,19 @@ def test_top_level_file_key_is_unknown(load_error):
             image: x
     """)
     assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, volumes, image_substitutes"
+
+
+def test_a_variable_without_a_value_takes_the_hosts_or_is_left_out(load, monkeypatch):
+    # Compose's rule for `NAME:` with no value: the host's value, and no variable at all when the host has none.
+    monkeypatch.setenv("HARNESS_TEST_FROM_HOST", "from host")
+    monkeypatch.delenv("HARNESS_TEST_UNSET", raising=False)
+    spec = load("""
+        services:
+          app:
+            image: x
+            environment:
+              HARNESS_TEST_FROM_HOST:
+              HARNESS_TEST_UNSET:
+              SET: here
+    """)
+    assert spec.services["app"].environment == {"HARNESS_TEST_FROM_HOST": "from host", "SET": "here"}
