@@ -134,6 +134,11 @@ class OptionError(HarnessError):
     """A command-line option or ini value that cannot be used."""
 
 
+class BrokerRefused(HarnessError):
+    """The Pact Broker refused the credentials (401) or the action with them (403); the message names the broker and
+    which credential variable was used, never its value."""
+
+
 class NothingToFuzz(HarnessError):
     """No service to fuzz: none declares `openapi:`, or services named for fuzzing are not services with one.
     `unknown` lists those names (empty when none declares `openapi:`)."""
@@ -362,6 +367,10 @@ class TopologyShareError(EnvironmentProblem):
     def __init__(self, message: str, *, exit_code: int = EXIT_ENVIRONMENT) -> None:
         self.exit_code = exit_code
         super().__init__(message)
+
+
+class BrokerUnavailable(EnvironmentProblem):
+    """The Pact Broker cannot be reached, or answered with an error other than refusing the credentials."""
 
 
 class PactVerifierError(EnvironmentProblem):

@@ -48,9 +48,11 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
+    from harness.contracts.broker import broker_config
     from harness.contracts.cache import cache_folder
 
     run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,
+                                        broker=broker_config(spec, options.values),
                                         cache=None if options.pact_no_cache else cache_folder()),
                     on_result=lambda result: print_result(result, err))
     for note in run.selection.notes:

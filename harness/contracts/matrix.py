@@ -63,6 +63,8 @@ class Edge:
     failed: tuple[str, ...] = ()
     drift: DriftCell | None = None  # None: drift was not checked in this run (or no pact)
     cached_from: str = ""  # verified by an earlier run (the verdict cache), at this ISO time; "": by this run
+    source: str = ""  # where a pact not from the folder came from (a broker's URL, consumer version, selector)
+    pending: bool = False  # pending at the broker: a failure does not fail the run
 
 
 def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None) -> list[Edge]:
@@ -78,13 +80,15 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         if not reason and 0 < len(result.labels) < result.interaction_count:  # -k, --lf: not a pass of the pact
             reason = (f"only {len(result.labels)} of its {result.interaction_count} interactions were verified (the "
                       "others were not selected)")
+        if result.pending and result.verdict == "failed" and not reason:
+            reason = "pending at the broker: its failure does not fail the run"
         if outside and not reason:
             hint = mapping_hint(spec, result.consumer or "")
             reason = f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""
         edges.append(Edge(consumer, provider, result.verdict, str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, reason,
                           tuple(i.description for i in result.interactions if not i.passed),
-                          drifts.get(_key(result.path)), result.cached_from))
+                          drifts.get(_key(result.path)), result.cached_from, result.source, result.pending))
     covered = {(e.consumer, e.provider) for e in edges}
     for name, service in spec.services.items():
         for provider in service.consumes:

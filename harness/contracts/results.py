@@ -51,18 +51,23 @@ class PactResult:
     labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
     # verified by an earlier run (harness.contracts.cache), when: ISO 8601 time with its UTC offset; "": by this run
     cached_from: str = ""
+    source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
+    pending: bool = False  # the broker marked it pending: a failure does not fail the run
 
     @property
     def outcome(self) -> Outcome:
+        if self.pending and self.verdict == "failed":
+            return "passed"  # pending at the broker: its failure does not fail the run (as pact-python's Verifier)
         return outcome_of(self.verdict, WORDS)
 
     @property
     def passed(self) -> bool:
-        return self.outcome == "passed"
+        """Verified (a pending pact that failed did not pass, though it does not fail the run)."""
+        return outcome_of(self.verdict, WORDS) == "passed"
 
     @property
     def ok(self) -> bool:
-        """Verified, or excluded with a reason: nothing to fix."""
+        """Verified, excluded with a reason, or a pending pact that failed: nothing that fails the run."""
         return is_ok(self.outcome)
 
     @property

@@ -4,21 +4,25 @@ ends verified, failed, error or excluded; none is skipped."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
-from collections.abc import Callable, Collection
+import shutil
+import tempfile
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.broker import BrokerClient, BrokerConfig, BrokerFetch, fetch_pacts
 from harness.contracts.cache import RunCache, pact_content
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers
 from harness.contracts.names import near_service, service_for
-from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
+from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
 from harness.contracts.results import PactResult, error_result
 from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
-from harness.errors import EXIT_FAILED, MalformedPact, PactInputProblems, StatesModuleError
+from harness.errors import EXIT_FAILED, HarnessError, MalformedPact, PactInputProblems, StatesModuleError
 from harness.model.topology import ExcludedPact, TopologySpec
 from harness.runtime.topology import Topology
 from harness.verdict import exit_code as run_exit_code
@@ -41,11 +45,14 @@ def pact_folder(spec: TopologySpec, folder: Path | None = None) -> Path:
 
 
 def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str | None = None,
-                 consumer: str | None = None) -> Selection:
+                 consumer: str | None = None, more: Sequence[Source] = (), more_notes: Sequence[str] = ()) \
+        -> Selection:
     """The pacts to verify (all of the folder, less filters and exclusions) and the handlers of their states, checked
     as far as the files alone tell, before anything starts.
 
-    `provider`/`consumer` filter by service (or by the name the pact writes).
+    `provider`/`consumer` filter by service (or by the name the pact writes). `more`: pacts from a broker, besides
+    the folder's (with them, a folder that does not exist is not a problem: `folder` None and no `contracts.pacts`
+    folder); `more_notes`: what the broker said (a provider none of whose pacts matched).
 
     Raises:
         PactInputProblems: every problem found, each once: the folder is missing, no pact is left after the filters
@@ -57,10 +64,12 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
     hints: list[str] = []
     where = pact_folder(spec, folder)
     try:
-        everything = scan_pacts(where)
+        from_broker_only = bool(more or more_notes) and folder is None and not where.is_dir()
+        everything = [] if from_broker_only else scan_pacts(where)
     except MalformedPact as error:
         problems.append(str(error))
         everything = []
+    everything = [*everything, *more]
     sources = everything
     if provider or consumer:
         chosen = [s for s in everything if isinstance(s, PactFile)
@@ -85,7 +94,7 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         missing = missing_handlers(pacts, registry, spec)
         problems += missing
         hints += [MISSING_HANDLERS_HINT] if missing else []
-    notes = unused_exclusions(spec, everything, where) + _missing_documents(spec, pacts)
+    notes = [*more_notes, *unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts)]
     if problems:  # the notes too: an exclusion with a typo may be why a pact is here
         raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
     return Selection(where, sources, registry, notes)
@@ -181,6 +190,8 @@ class VerifyOptions:
     provider: str | None = None
     consumer: str | None = None
     cache: Path | None = None
+    broker: BrokerConfig | None = None  # the pacts a Pact Broker selects too (harness.contracts.broker)
+    broker_folder: Path | None = None  # where its pacts are fetched to (None: a folder of the run, removed after)
 
 
 class VerifyRun:
@@ -196,7 +207,24 @@ class VerifyRun:
     def __init__(self, spec: TopologySpec, options: VerifyOptions = VerifyOptions(),
                  on_result: Callable[[PactResult], None] | None = None) -> None:
         self.spec = spec
-        self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
+        self.broker = BrokerFetch()
+        self._broker_folder: Path | None = None
+        if options.broker is not None:
+            if options.broker_folder is None:
+                self._broker_folder = Path(tempfile.mkdtemp(prefix="harness-broker-pacts-"))
+            folder = options.broker_folder or self._broker_folder
+            assert folder is not None
+            try:
+                self.broker = fetch_pacts(spec, options.broker, folder, options.provider)
+                self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer,
+                                              [read_pact(path) for path in self.broker.pacts], self.broker.notes)
+            except BaseException:
+                if self._broker_folder is not None:
+                    shutil.rmtree(self._broker_folder, ignore_errors=True)
+                raise
+        else:
+            self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
+        self._broker_config = options.broker
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
         self._by_file: dict[Path, PactResult] = {}
@@ -234,10 +262,27 @@ class VerifyRun:
                     self._worker = VerifierWorker()
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
                 result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
-                if self.cache is not None and only is None:
-                    self.cache.keep(source, content, result, topology())
+                result = self._from_broker(result)
+                if self.cache is not None and only is None and not result.source:
+                    self.cache.keep(source, content, result, topology())  # broker pacts: not yet (issue #25 point 6)
             self.add(result)
         return self._by_file[source.path]
+
+    def _from_broker(self, result: PactResult) -> PactResult:
+        """A broker pact's verdict says where it came from and whether it is pending; its result is published when
+        asked (a publication that fails makes the verdict an error: CI must not believe the broker has it)."""
+        pact = self.broker.pacts.get(result.path)
+        if pact is None:
+            return result
+        result = dataclasses.replace(result, source=pact.source, pending=pact.pending)
+        config = self._broker_config
+        if config is not None and config.publish and result.verdict in ("verified", "failed"):
+            try:
+                BrokerClient(config).publish(pact, result, result.provider or "")
+            except HarnessError as error:
+                return dataclasses.replace(result, verdict="error", error=error, pending=False, reason=(
+                    f"{result.verdict}, but its verification result was not published: {error}"))
+        return result
 
     def add(self, result: PactResult) -> None:
         """A verdict reached here, or by another pytest-xdist worker (a file's items may run on two: the first
@@ -261,6 +306,8 @@ class VerifyRun:
         if self._worker is not None:
             self._worker.close()
         self.selection.registry.close()
+        if self._broker_folder is not None:
+            shutil.rmtree(self._broker_folder, ignore_errors=True)
 
 
 def drift_column(topology: Topology, selection: Selection) -> list[Any]:

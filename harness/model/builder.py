@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 from pydantic import BaseModel
 
 from harness.errors import NotATopology, UnknownKeyword
+from harness.model.broker import BrokerSpec
 from harness.model.parts import (
     AuthSpec,
     BuildSpec,
@@ -176,12 +177,14 @@ class TopologyBuilder:
 
     def contracts(self, pacts: str | Path | None = None, *, states: Sequence[str | Path] | None = None,
                   names: Mapping[str, str] | None = None, state_url: Mapping[str, str] | None = None,
-                  exclude: Sequence[ExcludedPact | Mapping[str, str]] | None = None) -> Self:
+                  exclude: Sequence[ExcludedPact | Mapping[str, str]] | None = None,
+                  broker: BrokerSpec | Mapping[str, Any] | None = None) -> Self:
         """A new builder with the keys of `contracts:` of a topology file: the pact folder (default `contracts`) and
         states modules, relative to `base_dir`; `names` (name in pacts -> service), `state_url` (provider -> path of
-        its own state-change endpoint), `exclude` (pacts left out, each with a written reason). None leaves a key
-        out."""
-        given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude}
+        its own state-change endpoint), `exclude` (pacts left out, each with a written reason), `broker` (a Pact
+        Broker: {url, selectors, pending, wip_since, provider_branch}). None leaves a key out."""
+        given = {"pacts": pacts, "states": states, "names": names, "state_url": state_url, "exclude": exclude,
+                 "broker": broker}
         changed = self._copy()
         changed._top["contracts"] = {key: _plain(value) for key, value in given.items() if value is not None}
         return changed

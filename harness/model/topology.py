@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from harness.model.base import _Strict
+from harness.model.broker import BrokerSpec
 from harness.model.parts import ServiceNetwork
 from harness.model.service import ServiceSpec
 
@@ -55,6 +56,8 @@ class ContractsSpec(_Strict):
         default_factory=dict, description="provider -> the path of its own provider-state endpoint")
     exclude: list[ExcludedPact] = Field(
         default_factory=list, description="pacts left out of verification, each with a written reason")
+    broker: BrokerSpec | None = Field(
+        default=None, description="a Pact Broker whose pacts for the provider services are verified too")
 
     @field_validator("state_url")
     @classmethod

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.model.broker import parse_date, parse_selector
 from harness.options.outputs import html_file
 
 CLI, PYTEST = "cli", "pytest"  # the two front-ends
@@ -177,6 +178,29 @@ OPTIONS: tuple[Option, ...] = (
     Option("pact_no_cache", "contracts", "verify every pact, also those verified before against the same provider "
            "(same image, configuration, topology and states code): the verdict cache is neither read nor written",
            kind=bool, default=False, cli=("--no-cache",), commands=("verify",), pytest="--pact-no-cache"),
+    # a Pact Broker (credentials only from PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD)
+    Option("pact_broker_url", "contracts", "verify the pacts a Pact Broker selects for each provider service too "
+           "(default: contracts.broker.url, else PACT_BROKER_BASE_URL)", metavar="URL", cli=("--pact-broker-url",),
+           commands=("verify",), pytest="--pact-broker-url"),
+    Option("pact_selector", "contracts", "a consumer version selector (repeatable; default: contracts.broker."
+           "selectors, else the broker's): JSON or key=value pairs, e.g. mainBranch, deployedOrReleased, "
+           "branch=feat-x, environment=production, consumer=web,branch=main", repeatable=True, metavar="SELECTOR",
+           cli=("--pact-selector",), commands=("verify",), pytest="--pact-selector", validate=parse_selector),
+    Option("pact_include_pending", "contracts", "include pending pacts (a failing pending pact does not fail the "
+           "run, and says so)", kind=bool, default=False, cli=("--pact-include-pending",), commands=("verify",),
+           pytest="--pact-include-pending"),
+    Option("pact_wip_since", "contracts", "include work-in-progress pacts published since this date (with pending)",
+           metavar="YYYY-MM-DD", cli=("--pact-wip-since",), commands=("verify",), pytest="--pact-wip-since",
+           validate=parse_date),
+    Option("provider_version", "contracts", "the providers' version the verification results are published for "
+           "(default: git rev-parse HEAD)", metavar="VERSION", cli=("--provider-version",), commands=("verify",),
+           pytest="--provider-version"),
+    Option("provider_branch", "contracts", "the providers' branch (default: contracts.broker.provider_branch, else "
+           "the git checkout's)", metavar="BRANCH", cli=("--provider-branch",), commands=("verify",),
+           pytest="--provider-branch"),
+    Option("publish_verification_results", "contracts", "publish each broker pact's verification result to the "
+           "broker (default: only when CI=true and --provider-version is given)", kind=bool, default=False,
+           cli=("--publish-verification-results",), commands=("verify",), pytest="--publish-verification-results"),
     # fuzzing
     Option("fuzz", "fuzz", "fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
            "one per service for the stateful sequences", kind=bool, default=False, pytest="--fuzz"),

@@ -29,10 +29,14 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         fuzz = FuzzRun(spec, options.fuzz_options(cache_dir=cache.mkdir("hypothesis") if cache else None),
                        options.fuzz_service, options.flags("fuzz"))
     if options.pact_verify:
+        from harness.contracts.broker import broker_config
         from harness.contracts.cache import cache_folder
         from harness.contracts.run import VerifyOptions, VerifyRun
+        from harness.pytest.xdist import SHARE_KEY
 
-        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options),
+        share = getattr(config, "workerinput", {}).get(SHARE_KEY)  # xdist workers: one folder, the same files
+        verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options), broker=broker_config(spec, options.values),
+                                               broker_folder=Path(share) / "broker-pacts" if share else None,
                                                cache=None if options.pact_no_cache else cache_folder()))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun

@@ -93,7 +93,8 @@ class SessionSummary:
         from harness.report.contracts import headline
 
         assert self.plugin.verify is not None
-        pending = [r for r in self.plugin.verify.results if r.passed and any(not i.passed for i in r.interactions)]
+        pending = [r for r in self.plugin.verify.results  # V4 pending interactions, and pacts pending at a broker
+                   if (r.passed or (r.pending and r.verdict == "failed")) and any(not i.passed for i in r.interactions)]
         if not pending:
             return
         terminalreporter.section("pending interactions that failed (passed, as pact-python's Verifier counts them)")

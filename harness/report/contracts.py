@@ -4,6 +4,7 @@ with one case per interaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.markup import escape
 from harness.contracts.results import WORDS, InteractionResult, PactResult
 from harness.report.junit import Case, item_classname, located, write_junit
 from harness.report.text import strip_ansi
-from harness.verdict import counts
+from harness.verdict import counts, outcome_of
 
 MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "error": "[red]ERROR[/red]",
         "excluded": "[cyan]excluded[/cyan]"}
@@ -22,7 +23,7 @@ MARK = {"verified": "[green]verified[/green]", "failed": "[red]FAILED[/red]", "e
 
 def headline(result: PactResult) -> str:
     """`verified a->b: 3 interaction(s) in 0.41 s (file.json)` and the like, without markup."""
-    where = f" ({result.path.name})"
+    where = f" (from {result.source})" if result.source else f" ({result.path.name})"
     if result.outcome == "excluded":
         return f"excluded {result.edge}{where}: {result.reason}"
     if result.outcome == "error":
@@ -36,6 +37,8 @@ def headline(result: PactResult) -> str:
     if result.cached_from:
         return f"verified {cached_note(result)} {result.edge}: {count}{detail}, in {result.seconds:.2f} s then{where}"
     verdict = "verified" if result.passed else "FAILED"
+    if result.pending and not result.passed:
+        detail += " (pending at the broker: does not fail the run)"
     return f"{verdict} {result.edge}: {count}{detail} in {result.seconds:.2f} s{where}"
 
 
@@ -81,12 +84,15 @@ def print_result(result: PactResult, err: Console) -> None:
 def print_summary(results: list[PactResult], console: Console) -> None:
     """The last lines of a run: counts, then one line per pact that is neither verified nor excluded."""
     word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as pact verification says it
-    found = counts(r.outcome for r in results)
+    found = counts(outcome_of(r.verdict, WORDS) for r in results)  # a pending pact's failure counted as failed
     words = {o: f"{n} {word[o]}" for o, n in found.items()}
     cached = sum(bool(r.cached_from) for r in results)
     if cached:
         words["passed"] += (f" ({cached} cached: verified by an earlier run against the same provider, topology and "
                             "states; --no-cache verifies them again)")
+    pending = sum(r.verdict == "failed" and r.pending for r in results)
+    if pending:
+        words["failed"] += f" ({pending} pending at the broker: not failing the run)"
     console.print("pacts: " + ", ".join(words.values()), highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
@@ -122,8 +128,10 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it. `classname`: see
     junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
-    if judged is not None and (judged.passed or result.passed):
-        return Case(classname, name, judged.seconds, output="" if judged.passed else _failure_text(result),
+    if judged is not None and (judged.passed or result.passed or result.pending):  # a pending pact: as the Verifier
+        pending = f"pending at the broker, so this failure does not fail the run ({result.source})\n"
+        return Case(classname, name, judged.seconds,
+                    output="" if judged.passed else (pending if result.pending else "") + _failure_text(result),
                     properties=cached_property(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
@@ -196,6 +204,9 @@ def pact_cases(results: list[PactResult], topology: Path) -> list[Case]:
     for result in results:
         labels: list[str | None] = list(result.labels) if _per_interaction(result) else [None]
         for label, case in zip(labels, junit_cases(result, names[result.path], classname), strict=True):
+            if result.source:  # fetched from a broker: its URL says where it is, not a file of this run
+                cases.append(dataclasses.replace(case, output=f"pact from {result.source}\n{case.output}"))
+                continue
             where = interaction_location(result.path, result.labels, label)
             cases.append(located(case, where.file, where.line, Path.cwd()))
     return cases

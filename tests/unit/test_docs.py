@@ -255,7 +255,8 @@ def test_the_options_reference_has_every_option_of_both_front_ends(pytest_flags)
         row = next(line for line in text.splitlines() if f"| {option.help} |" in line)
         for flag in (*option.cli, option.pytest, option.ini):
             assert flag is None or f"`{flag}`" in row, (option.name, flag)
-    plugin_flags = {f for f in pytest_flags if f.startswith(("--topology", "--pact", "--fuzz", "--image-substitute"))}
+    plugin_flags = {f for f in pytest_flags if f.startswith(("--topology", "--pact", "--fuzz", "--image-substitute",
+                                                             "--provider-", "--publish-verification-results"))}
     assert plugin_flags == {o.pytest for o in options() if o.pytest}
     for command in COMMANDS:
         in_table = {flag for o in options() if command in o.commands for flag in o.cli if flag.startswith("-")}

@@ -1,0 +1,358 @@
+"""Pacts from a Pact Broker (the test broker of tests/broker, which the real clients talk to): published with the
+`pact` CLI, verified by `harness verify` with selectors, pending and WIP, each verdict saying where its pact came
+from; pact-python's Verifier with `broker_source` on the same pacts and selectors is the oracle; the results the
+harness publishes are what `pact broker can-i-deploy` answers from. And every failure mode is one clear message."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from harness.model.loader import load_topology
+from tests.broker.server import BrokerServer
+
+from ..conftest import TOPOLOGIES
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+PACT_CLI = str(Path(sys.executable).parent / "pact")
+PACTS = Path(__file__).parent.parent / "pacts"
+TOKEN = "s3cret-broker-token"
+
+TOPOLOGY = """
+name: broker-VARIANT
+contracts:
+  state_url: {shop: /_pact/provider_states}     # the shop sets its own states up
+services:
+  shop:
+    build: SHOP_DIR
+    ports: [8000]
+    ready: {http: {port: 8000, path: /health}}
+"""
+
+
+@pytest.fixture
+def broker() -> Iterator[BrokerServer]:
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        yield server
+
+
+def topology(tmp_path: Path, variant: str) -> Path:
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY.replace("VARIANT", variant).replace("SHOP_DIR", str(TOPOLOGIES / "pact-shop")))
+    return file
+
+
+def pact_cli(broker: BrokerServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PACT_CLI, "broker", *args, "--broker-base-url", broker.url, "--broker-token", TOKEN],
+                          capture_output=True, text=True)
+
+
+def publish(broker: BrokerServer, tmp_path: Path, data: dict, version: str, branch: str) -> None:
+    folder = tmp_path / f"publish-{data['consumer']['name']}-{version}"
+    folder.mkdir()
+    (folder / "pact.json").write_text(json.dumps(data))
+    done = pact_cli(broker, "publish", str(folder), "--consumer-app-version", version, "--branch", branch)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def good_pact() -> dict:
+    return json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
+
+
+def breaking_pact() -> dict:
+    """billing expects a route the shop does not have: it fails against the shop."""
+    data = copy.deepcopy(good_pact())
+    data["consumer"]["name"] = "billing"
+    data["interactions"] = [{"description": "a request for invoices", "request": {"method": "GET",
+                                                                                 "path": "/invoices"},
+                             "response": {"status": 200, "body": {"invoices": []}}}]
+    return data
+
+
+def harness_verify(file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_") and k != "CI"}
+    return subprocess.run([HARNESS, "verify", "--topology", str(file), "--report", str(file.parent / "out"),
+                           "--junit", str(file.parent / "junit.xml"), *args],
+                          capture_output=True, text=True, cwd=file.parent, env={**environment, **(env or {})})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+SNAKE = {"mainBranch": "main_branch", "deployedOrReleased": "deployed_or_released",
+         "matchingBranch": "matching_branch", "fallbackBranch": "fallback_branch", "fallbackTag": "fallback_tag"}
+
+
+def oracle(broker: BrokerServer, selectors: list[dict], pending: bool = True, wip_since: str | None = "2020-01-01",
+           branch: str | None = "main") -> dict:
+    """pact-python's Verifier on the same broker and selectors, against the shop's own code run here (not in a
+    container: the oracle of which pacts are selected and of the verdict): its results (nothing is published)."""
+    port = free_port()
+    code = (TOPOLOGIES / "pact-shop" / "app.py").read_text().replace("8000", str(port))
+    shop = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, cwd=TOPOLOGIES / "pact-shop")
+    try:
+        for _ in range(100):  # until it answers (a local process; not a time budget)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        chosen = [{SNAKE.get(key, key): value for key, value in selector.items()} for selector in selectors]
+        script = f"""
+import json
+from pact import Verifier
+v = Verifier("shop", host="127.0.0.1").add_transport(url="http://127.0.0.1:{port}")
+v.state_handler("http://127.0.0.1:{port}/_pact/provider_states", body=True, teardown=True)
+b = v.broker_source({broker.url!r}, token={TOKEN!r}, selector=True)
+if {pending!r}:
+    b = b.include_pending()
+if {wip_since!r}:
+    b = b.include_wip_since({wip_since!r})
+if {branch!r}:
+    b = b.provider_branch({branch!r})
+for selector in {chosen!r}:
+    b = b.consumer_version(**selector)
+b.build()
+try:
+    v.verify()
+except RuntimeError:
+    pass
+print(json.dumps(v.results))
+"""
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        shop.kill()
+        shop.wait()
+
+
+def oracle_pacts(results: dict) -> set[str]:
+    """The URLs of the pacts the Verifier verified (the broker's notice of each, in its output)."""
+    return {line.split("The pact at ", 1)[1].split(" ", 1)[0] for line in results["output"]
+            if line.startswith("The pact at ")}
+
+
+def test_verify_from_the_broker_with_pending_and_wip_publishes_results_can_i_deploy_reads(
+        tmp_path: Path, broker: BrokerServer) -> None:
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, breaking_pact(), "7.1.0", "feat-invoices")  # never verified: pending, and WIP
+    elsewhere = variant(good_pact(), "web-frontend", "payments")
+    elsewhere["provider"]["name"] = "payments"  # a provider that is not a service of the topology
+    publish(broker, tmp_path, elsewhere, "1.0.1", "main")
+    listed = pact_cli(broker, "list-latest-pact-versions", "--output", "json")
+    assert listed.returncode == 0 and '"name":"payments"' in listed.stdout, listed.stdout + listed.stderr
+    expected = oracle(broker, [{"mainBranch": True}])
+    assert expected["result"] is True  # the failing pact is pending: the oracle passes
+    assert {r["consumer"] for r in expected["interactionResults"]} == {"web-frontend", "billing"}
+    assert broker.broker.verifications == []  # the oracle published nothing
+
+    file = topology(tmp_path, "main")
+    done = harness_verify(file, "--pact-broker-url", broker.url, "--pact-selector", "mainBranch",
+                          "--pact-include-pending", "--pact-wip-since", "2020-01-01", "--provider-version", "3.0.0",
+                          "--provider-branch", "main", "--publish-verification-results",
+                          env={"PACT_BROKER_TOKEN": TOKEN})
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output  # as the oracle: the pending failure does not fail the run
+    assert "verified web-frontend->shop: 2 interaction(s)" in output
+    assert f"from broker {broker.url}/pacts/provider/shop/consumer/web-frontend/pact-version/" in output
+    assert "consumer version 1.0.0; latest from main branch" in output
+    assert "FAILED billing->shop" in output
+    assert "(pending at the broker: does not fail the run)" in output
+    assert "consumer version 7.1.0; work in progress; pending" in output
+    assert ("pacts: 1 verified, 1 failed, 0 error, 0 excluded (1 failed pending at the broker: not failing the "
+            "run)") in output
+    assert (f"note: not verified here: the Pact Broker {broker.url} has pacts for providers that are not services "
+            "of topology 'broker-main': payments (from web-frontend)") in output
+    junit = (tmp_path / "junit.xml").read_text()
+    cases = {case.get("name"): case for case in ElementTree.fromstring(junit).iter("testcase")}
+    pending_case = next(case for name, case in cases.items() if "billing->shop" in str(name))
+    assert pending_case.find("failure") is None  # pending: passed, as the Verifier counts it, and says why
+    assert "pending at the broker, so this failure does not fail the run" in (pending_case.findtext("system-out") or "")
+    assert all("pact from broker " in (case.findtext("system-out") or "") for case in cases.values())
+    edges = json.loads((tmp_path / "out" / "contract-matrix.json").read_text())["edges"]
+    billing = next(edge for edge in edges if edge["consumer"] == "billing")
+    assert billing["pending"] and billing["source"].startswith(f"broker {broker.url}/pacts/provider/shop/")
+    assert billing["reason"] == "pending at the broker: its failure does not fail the run"
+    for text in (output, junit, json.dumps(edges)):
+        assert TOKEN not in text
+
+    # the results are published for provider version 3.0.0 on branch main, as the broker's clients see them
+    published = {(v.consumer, v.provider_version, v.success) for v in broker.broker.verifications}
+    assert published == {("web-frontend", "3.0.0", True), ("billing", "3.0.0", False)}
+    described = pact_cli(broker, "describe-version", "--pacticipant", "shop", "--version", "3.0.0", "--output",
+                         "json")
+    assert described.returncode == 0 and "main" in described.stdout, described.stdout + described.stderr
+    assert pact_cli(broker, "create-environment", "--name", "production").returncode == 0
+    recorded = pact_cli(broker, "record-deployment", "--pacticipant", "shop", "--version", "3.0.0",
+                        "--environment", "production")
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    yes = pact_cli(broker, "can-i-deploy", "--pacticipant", "web-frontend", "--version", "1.0.0",
+                   "--to-environment", "production")
+    assert yes.returncode == 0 and "Computer says yes" in yes.stdout, yes.stdout + yes.stderr
+    no = pact_cli(broker, "can-i-deploy", "--pacticipant", "billing", "--version", "7.1.0",
+                  "--to-environment", "production")
+    assert no.returncode == 1 and "Computer says no" in no.stdout, no.stdout + no.stderr
+    assert "The verification for the pact between version 7.1.0 of billing and version 3.0.0 of shop failed" \
+        in no.stdout
+
+
+def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: BrokerServer) -> None:
+    file = topology(tmp_path, "failures")
+    closed = f"http://127.0.0.1:{free_port()}"
+    unreachable = harness_verify(file, "--pact-broker-url", closed)
+    assert unreachable.returncode == 3, unreachable.stderr
+    assert f"the Pact Broker at {closed} cannot be reached" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+
+    refused = harness_verify(file, env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "wrong-token"})
+    assert refused.returncode == 2, refused.stderr
+    assert f"the Pact Broker at {broker.url} refused the credentials (401" in refused.stderr
+    assert "used: PACT_BROKER_TOKEN" in refused.stderr and "wrong-token" not in refused.stderr
+
+    secret = "pass-w0rd"
+    bad_url = harness_verify(file, "--pact-broker-url", f"ftp://user:{secret}@broker.example")
+    assert bad_url.returncode == 2, bad_url.stderr
+    assert "is not an http(s) URL (from --pact-broker-url)" in bad_url.stderr and secret not in bad_url.stderr
+
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    nothing = harness_verify(file, "--pact-selector", "branch=no-such-branch",
+                             env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN})
+    assert nothing.returncode == 2, nothing.stderr
+    assert (f'no pacts for shop matched the selectors {{"branch":"no-such-branch"}} at the Pact Broker {broker.url}'
+            in nothing.stderr)
+
+    not_a_broker = harness_verify(file, "--pact-broker-url", f"{broker.url}/pacticipants",
+                                  env={"PACT_BROKER_TOKEN": TOKEN})
+    assert not_a_broker.returncode == 3, not_a_broker.stderr
+    assert (f"the Pact Broker at {broker.url}/pacticipants has no index (404 on GET {broker.url}/pacticipants/): is "
+            "this URL a Pact Broker's base URL?") in not_a_broker.stderr
+
+    typo = harness_verify(file, "--pact-broker-url", broker.url, "--pact-selector", "mainbranch")
+    assert typo.returncode == 2
+    assert "--pact-selector: unknown selector key 'mainbranch' (did you mean 'mainBranch'?)" in typo.stderr
+
+
+def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
+    """403 as the broker's: the client says which credential was used and that publishing needs write access."""
+    from harness.contracts.broker import BrokerClient, BrokerConfig
+    from harness.contracts.results import PactResult
+    from harness.errors import BrokerRefused
+
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        publish(server, tmp_path, good_pact(), "1.0.0", "main")
+        client = BrokerClient(BrokerConfig(server.url, token="read-only-token", provider_version="1"))
+        [pact] = client.fetch("shop", tmp_path)
+        assert pact.consumer_version == "1.0.0" and pact.description == "latest"
+        with pytest.raises(BrokerRefused) as refused:
+            client.publish(pact, PactResult(pact.path, "verified", "web-frontend", "shop"), "shop")
+    message = str(refused.value)
+    assert "does not allow this with the credentials (403 on POST" in message
+    assert "publishing verification results needs a read-write token" in message
+    assert "read-only-token" not in message
+
+
+def variant(data: dict, consumer: str, description: str) -> dict:
+    """The pact with another consumer and first description: another pact version at the broker."""
+    data = copy.deepcopy(data)
+    data["consumer"]["name"] = consumer
+    data["interactions"][0]["description"] = f"a request for the item list ({description})"
+    return data
+
+
+@pytest.mark.parametrize(("selectors", "pending", "wip_since", "branch", "expected"), [
+    ([{"mainBranch": True}], True, "2020-01-01", "main", {"web 1.1.0", "billing 5.0.0", "web 2.0.0"}),  # 2.0: WIP
+    ([{"deployedOrReleased": True}], False, None, None, {"web 1.0.0", "billing 5.0.0"}),
+    ([{"deployed": True, "environment": "production"}], False, None, "main", {"web 1.0.0"}),
+    ([{"matchingBranch": True}], True, None, "feat-x", {"web 2.0.0"}),
+    ([{"branch": "feat-x"}, {"consumer": "billing", "latest": True}], False, None, None,
+     {"web 2.0.0", "billing 5.0.0"}),
+    ([], False, None, None, {"web 2.0.0", "billing 5.0.0"}),  # the broker's default: the latest of each consumer
+])
+def test_the_harness_asks_the_broker_what_pact_pythons_verifier_asks(
+        tmp_path: Path, broker: BrokerServer, selectors: list[dict], pending: bool, wip_since: str | None,
+        branch: str | None, expected: set[str]) -> None:
+    """Same selectors, pending, WIP and provider branch: the same request to the broker, the same pacts."""
+    from harness.contracts.broker import BrokerConfig, fetch_pacts
+
+    for consumer, version, on in (("web", "1.0.0", "main"), ("web", "1.1.0", "main"), ("web", "2.0.0", "feat-x"),
+                                  ("billing", "5.0.0", "main")):
+        publish(broker, tmp_path, variant(good_pact(), consumer, version), version, on)
+    for environment in ("production", "staging"):
+        assert pact_cli(broker, "create-environment", "--name", environment).returncode == 0
+    assert pact_cli(broker, "record-deployment", "--pacticipant", "web", "--version", "1.0.0", "--environment",
+                    "production").returncode == 0
+    assert pact_cli(broker, "record-release", "--pacticipant", "billing", "--version", "5.0.0", "--environment",
+                    "staging").returncode == 0
+
+    results = oracle(broker, selectors, pending, wip_since, branch)
+    asked_by_verifier = broker.broker.asked[-1]
+    config = BrokerConfig(broker.url, token=TOKEN, selectors=tuple(selectors), include_pending=pending,
+                          wip_since=wip_since, provider_branch=branch)
+    fetched = fetch_pacts(load_topology(topology(tmp_path, "selectors")), config, tmp_path / "fetched")
+    asked_by_harness = broker.broker.asked[-1]
+
+    def given(body: dict) -> dict:  # the keys with a value (the Verifier sends empty tag lists too)
+        return {key: value for key, value in body.items() if value not in (None, [], False) or key ==
+                "consumerVersionSelectors"}
+    assert given(asked_by_harness) == given(asked_by_verifier)
+    assert {pact.url for pact in fetched.pacts.values()} == oracle_pacts(results)
+    assert {f"{json.loads(p.path.read_text())['consumer']['name']} {p.consumer_version}"
+            for p in fetched.pacts.values()} == expected
+
+
+def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: BrokerServer,
+                                                    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same options in pytest: an item per interaction of each broker pact, its source in the output; the
+    variables as Pact users set them; nothing published from a laptop."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, breaking_pact(), "7.1.0", "feat-invoices")
+    file = topology(tmp_path, "pytest")
+    monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.delenv("CI", raising=False)
+    run = pytester.runpytest_subprocess("--topology", str(file), "--pact-verify", "--pact-selector", "mainBranch",
+                                        "--pact-include-pending", "--pact-wip-since", "2020-01-01", "-rA",
+                                        "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=3)  # web-frontend's two interactions, and billing's pending failure
+    output = run.stdout.str() + run.stderr.str()
+    assert "::pact[web-frontend->shop: a request for the item list]" in output
+    assert "pending at the broker, so this failure does not fail the run" in output
+    assert "pending interactions that failed (passed, as pact-python's Verifier counts them)" in output
+    assert "Captured pact source call" in output
+    assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
+    assert TOKEN not in output
+    assert broker.broker.verifications == []  # not asked, not CI: nothing published
+
+
+def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(tmp_path: Path,
+                                                                                   broker: BrokerServer) -> None:
+    """The pact folder's pacts and the broker's in one run; a result the broker refuses to take (a read-only token)
+    makes that pact's verdict an error: CI must not believe the broker has it."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    file = topology(tmp_path, "both")
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "kiosk-shop.json").write_text(json.dumps(variant(good_pact(), "kiosk", "kiosk")))
+    done = harness_verify(file, "--pacts", str(tmp_path / "pacts"), "--provider-version", "4.0.0",
+                          env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "read-only-token",
+                               "CI": "true"})  # CI with a provider version: results are published
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "verified kiosk->shop: 2 interaction(s)" in done.stderr and "(kiosk-shop.json)" in done.stderr
+    assert ("ERROR web-frontend->shop (from broker" in done.stderr
+            and "verified, but its verification result was not published: the Pact Broker at "
+            f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
+    assert "read-only-token" not in done.stdout + done.stderr
+    assert broker.broker.verifications == []

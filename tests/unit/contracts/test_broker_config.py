@@ -1,0 +1,171 @@
+"""The broker's configuration as Pact users know it: the PACT_BROKER_* variables, the options and `contracts.broker`,
+consumer version selectors as the broker's, publishing only when asked or from CI, secrets never shown."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.contracts.broker import BrokerConfig, broker_config
+from harness.errors import OptionError, TopologyFileError
+from harness.model.broker import parse_date, parse_selector
+from harness.model.topology import TopologySpec
+
+
+@pytest.fixture(autouse=True)
+def outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A topology made here resolves against the current folder: one that is no git checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
+def spec(tmp_path: Path, broker: dict[str, Any] | None = None) -> TopologySpec:
+    contracts = {"broker": broker} if broker is not None else {}
+    return TopologySpec(name="shop", services={"shop": {"image": "python:3.11-slim"}}, contracts=contracts)
+
+
+def test_selectors_are_written_as_the_broker_takes_them() -> None:
+    assert parse_selector("mainBranch") == {"mainBranch": True}
+    assert parse_selector("deployed,environment=production") == {"deployed": True, "environment": "production"}
+    assert parse_selector("branch=feat-x, consumer=web") == {"branch": "feat-x", "consumer": "web"}
+    assert parse_selector('{"tag": "prod", "latest": true}') == {"tag": "prod", "latest": True}
+    assert parse_selector("tag=prod,latest=false") == {"tag": "prod", "latest": False}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("mainbranch", "unknown selector key 'mainbranch' (did you mean 'mainBranch'?); the broker's keys: mainBranch,"),
+    ("deployed=yes", "selector key 'deployed' takes only true, not \"yes\""),
+    ("branch", "selector key 'branch' takes a name, not true"),
+    ('{"branch": ', "a selector in JSON, but Expecting value at character 10: {\"branch\":"),
+    ("latest=maybe", "selector key 'latest' takes true or false, not \"maybe\""),
+])
+def test_a_bad_selector_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        parse_selector(text)
+    assert message in str(error.value)
+
+
+def test_wip_since_is_a_date() -> None:
+    assert parse_date("2024-01-31") == "2024-01-31"
+    with pytest.raises(ValueError, match="a date as YYYY-MM-DD, not '31/01/2024'"):
+        parse_date("31/01/2024")
+
+
+def test_the_topology_file_keys_are_checked(tmp_path: Path) -> None:
+    broker = spec(tmp_path, {"url": "https://broker.example", "selectors": [{"mainBranch": True}],
+                             "pending": True, "wip_since": "2024-02-01", "provider_branch": "main"})
+    assert broker.contracts.broker is not None and broker.contracts.broker.selectors == [{"mainBranch": True}]
+    with pytest.raises(TopologyFileError) as error:
+        spec(tmp_path, {"selectors": [{"mainBrunch": True}]})
+    assert "unknown selector key 'mainBrunch' (did you mean 'mainBranch'?)" in str(error.value)
+    with pytest.raises(TopologyFileError) as error:
+        spec(tmp_path, {"url": "broker.example:9292"})
+    assert "the broker's URL starts with http:// or https://" in str(error.value)
+
+
+def test_no_broker_unless_one_is_configured(tmp_path: Path) -> None:
+    assert broker_config(spec(tmp_path), {}, {}) is None
+
+
+def test_options_win_over_the_topology_file_which_wins_over_the_variable(tmp_path: Path) -> None:
+    env = {"PACT_BROKER_BASE_URL": "https://from-env.example", "PACT_BROKER_TOKEN": "tok"}
+    topology = spec(tmp_path, {"url": "https://from-file.example/", "selectors": [{"deployed": True}],
+                               "provider_branch": "release"})
+    config = broker_config(topology, {}, env)
+    assert config is not None
+    assert (config.url, config.selectors, config.provider_branch) == ("https://from-file.example",
+                                                                      ({"deployed": True},), "release")
+    config = broker_config(topology, {"pact_broker_url": "https://from-option.example",
+                                      "pact_selector": [{"mainBranch": True}], "provider_branch": "main"}, env)
+    assert config is not None
+    assert (config.url, config.selectors, config.provider_branch) == ("https://from-option.example",
+                                                                      ({"mainBranch": True},), "main")
+    assert broker_config(spec(tmp_path), {}, env) == BrokerConfig("https://from-env.example", token="tok")
+
+
+def test_the_provider_branch_and_version_default_to_the_git_checkout(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q", "-b", "feat-x")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first")
+    config = broker_config(spec(tmp_path), {"publish_verification_results": True},
+                           {"PACT_BROKER_BASE_URL": "https://b.example"})
+    assert config is not None
+    assert (config.provider_branch, config.provider_version) == ("feat-x", git("rev-parse", "HEAD").strip())
+
+
+def test_secrets_are_never_shown(tmp_path: Path) -> None:
+    config = broker_config(spec(tmp_path), {"pact_broker_url": "https://ci:hunter22@broker.example:9292/"}, {})
+    assert config is not None
+    assert config.url == "https://broker.example:9292" and config.username == "ci"
+    assert config.password == "hunter22" and "hunter22" not in repr(config)
+    token = broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example",
+                                                "PACT_BROKER_TOKEN": "t0ken"})
+    assert token is not None and "t0ken" not in repr(token) and token.authorization == "Bearer t0ken"
+    with pytest.raises(OptionError) as error:
+        broker_config(spec(tmp_path), {"pact_broker_url": "ftp://ci:hunter22@broker.example"}, {})
+    assert "'broker.example' is not an http(s) URL (from --pact-broker-url)" in str(error.value)
+    assert "hunter22" not in str(error.value)
+
+
+def test_a_token_and_a_user_are_not_both_taken(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="PACT_BROKER_TOKEN and a username .* are both set"):
+        broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example", "PACT_BROKER_TOKEN": "t",
+                                            "PACT_BROKER_USERNAME": "u", "PACT_BROKER_PASSWORD": "p"})
+
+
+def test_results_are_published_only_when_asked_or_from_ci_with_a_version(tmp_path: Path) -> None:
+    env = {"PACT_BROKER_BASE_URL": "https://b.example"}
+
+    def publish(options: dict[str, Any], extra: dict[str, str]) -> bool:
+        config = broker_config(spec(tmp_path), options, {**env, **extra})
+        assert config is not None
+        return config.publish
+
+    assert not publish({}, {})  # a laptop: never by default
+    assert not publish({"provider_version": "1.2.3"}, {})
+    assert not publish({}, {"CI": "true"})  # CI without a version given: not
+    assert publish({"provider_version": "1.2.3"}, {"CI": "true"})
+    assert publish({"publish_verification_results": True, "provider_version": "1.2.3"}, {})
+
+
+def test_publishing_without_a_provider_version_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="publishing verification results needs the providers' version"):
+        broker_config(spec(tmp_path), {"publish_verification_results": True},
+                      {"PACT_BROKER_BASE_URL": "https://b.example"})
+
+
+def test_a_topology_file_and_a_compose_file_say_where_the_broker_is(load: Any, load_error: Any) -> None:
+    yaml = load("""
+        services:
+          shop: {image: x}
+        contracts:
+          broker:
+            url: https://broker.example
+            selectors: [{mainBranch: true}, {deployedOrReleased: true}]
+            pending: true
+            wip_since: 2024-02-01
+    """)
+    assert yaml.contracts.broker is not None
+    assert yaml.contracts.broker.wip_since == "2024-02-01"  # YAML's date, as the broker takes it
+    compose = load("""
+        services:
+          shop: {image: x}
+        x-topology:
+          contracts:
+            broker: {url: "https://broker.example", selectors: [{branch: main}], provider_branch: main}
+    """, "docker-compose.yml")
+    assert compose.contracts.broker is not None
+    assert compose.contracts.broker.selectors == [{"branch": "main"}]
+    assert compose.contracts.broker.provider_branch == "main"
+    message = load_error("""
+        services:
+          shop: {image: x}
+        contracts:
+          broker: {token: abc}
+    """)
+    assert message == ("topology.yaml:4: contracts.broker.token: unknown key 'token'; allowed: url, selectors, "
+                       "pending, wip_since, provider_branch")  # a secret never goes in the file, nor in a message
