@@ -280,13 +280,8 @@ class SharedTopology:
             mine = L.owner_id()
             for run in L.list_runs(client, self.plugin.spec.identity):
                 if run.owner == mine and not run.kept:
-                    failures = []
-                    try:  # as Topology.close: the pre_stop hooks, then removal whatever they did
-                        failures = hooks.pre_stop_run(client, self.plugin.spec, run.run_id)
-                    finally:
-                        L.remove_run(client, run.run_id)
-                    masker = Masker(self.plugin.spec)
-                    self.plugin.teardown_failures += [masker(str(failed)) for failed in failures]
+                    failures = hooks.down_run(client, self.plugin.spec, run.run_id)  # as Topology.close
+                    self.plugin.teardown_failures += [Masker(self.plugin.spec)(str(f)) for f in failures]
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
 

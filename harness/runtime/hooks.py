@@ -96,6 +96,15 @@ def pre_stop_run(client: docker.DockerClient, spec: TopologySpec, run_id: str) -
                          if (name := L.labels_of(container).get(L.SERVICE, "")) in wanted])
 
 
+def down_run(client: docker.DockerClient, spec: TopologySpec, run_id: str) -> list[HookFailed]:
+    """Run `run_id` taken down as `docker compose down` does: its pre_stop hooks (`pre_stop_run`), then its removal
+    whatever they did; the hooks that failed."""
+    try:
+        return pre_stop_run(client, spec, run_id)
+    finally:
+        L.remove_run(client, run_id)
+
+
 def combined(failures: list[HookFailed]) -> HookFailed:
     """One error for the pre_stop hooks of a teardown that failed: one line (and output) each."""
     if len(failures) == 1:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from harness.errors import DockerError
@@ -159,3 +160,15 @@ def _hint(text: str) -> str:
         return ("Its subnet is taken by another network on the engine (another run of this file, or another "
                 "project): stop that run (`harness down`), or change the subnet.")
     return "Check the network's options in the topology file."
+
+
+def reconnect(client: docker.DockerClient, container: Container, attached: list[Attachment]) -> None:
+    """Connect a kept (stopped) container to those of its networks it is not on: made again by an update (as
+    Compose, which starts it on the new network), with its aliases and addresses."""
+    container.reload()
+    on = set((container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    for attachment in attached:
+        if attachment.network not in on:
+            client.api.connect_container_to_network(
+                container.id, attachment.network, aliases=attachment.aliases, ipv4_address=attachment.ipv4_address,
+                ipv6_address=attachment.ipv6_address, mac_address=attachment.mac_address)

@@ -243,7 +243,7 @@ class Starter:
         for dependency in service.spec.depends_on:
             self._await(self.ready[dependency])
         self._await(self.network_created)
-        self._reconnect(service)
+        networks.reconnect(self.topology.client, service.container, service.networks)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         since = time.time()  # a log probe counts only the lines of this start
@@ -251,18 +251,6 @@ class Starter:
         service.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
-
-    def _reconnect(self, service: Service) -> None:
-        """Connect a kept (stopped) container to those of its networks it is not on: made again by this update (as
-        Compose, which starts it on the new network), with its aliases and addresses."""
-        service.container.reload()
-        on = set((service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        for attachment in service.networks:
-            if attachment.network not in on:
-                self.topology.client.api.connect_container_to_network(
-                    service.container.id, attachment.network, aliases=attachment.aliases,
-                    ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address,
-                    mac_address=attachment.mac_address)
 
     def _from_services(self, name: str) -> dict[str, Any]:
         """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`

@@ -17,12 +17,14 @@ import harness.pytest
 HARNESS = Path(harness.__file__).parent
 
 ERRORS = ["HarnessError", "TopologyFileError", "UnknownKeyword", "NotATopology", "DependencyCycle", "UnknownService",
-          "UnknownProvider", "PortNotPublished", "InvalidCall", "OptionError", "NothingToFuzz", "MalformedPact",
+          "UnknownProvider", "PortNotPublished", "InvalidCall", "OptionError", "BrokerRefused", "NothingToFuzz",
+          "MalformedPact",
           "StatesModuleError", "MissingProviderStates", "MissingMessageProducer", "PactInputProblems",
           "ProviderStateFailed", "AuthHookError", "AuthRefused", "OpenAPIUnavailable", "SchemathesisUnsupported",
           "TopologyNotRunning", "InvalidFault", "ExtraMissing", "RemoteMount", "EnvironmentProblem",
           "DockerUnavailable", "DockerError", "ImageMissing", "ComposeUnavailable", "BuildFailed", "ServiceFailed",
-          "ServiceNotReady", "ServiceExited", "HookFailed", "FaultError", "TopologyShareError", "PactVerifierError"]
+          "ServiceNotReady", "ServiceExited", "HookFailed", "FaultError", "TopologyShareError", "BrokerUnavailable",
+          "PactVerifierError"]
 HARNESS_API = ["AuthSpec", "BuildSpec", "ContainerFile", "ContractsSpec", "ExecResult", "FuzzSpec", "Healthcheck",
                "HttpCheck", "Mount", "ReadyProbe", "Service", "ServiceSpec", "StartEvent", "StartPlan", "Topology",
                "TopologyBuilder", "TopologySpec", "Ulimit", "VolumeMount", "load_topology", "ready", "topology"]
