@@ -91,9 +91,9 @@ def print_summary(results: list[PactResult], console: Console) -> None:
         words["passed"] += (f" ({cached} cached: verified by an earlier run against the same provider, topology and "
                             "states; --no-cache verifies them again)")
     pending = sum(r.verdict == "failed" and r.pending for r in results)
-    if pending:
-        words["failed"] += f" ({pending} pending at the broker: not failing the run)"
-    console.print("pacts: " + ", ".join(words.values()), highlight=False, soft_wrap=True)
+    console.print("pacts: " + ", ".join(words.values())
+                  + (f" ({pending} failed pending at the broker: not failing the run)" if pending else ""),
+                  highlight=False, soft_wrap=True)
     for result in results:
         if not result.ok:
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)
