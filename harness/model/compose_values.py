@@ -305,8 +305,11 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
                             **{k: options[k] for k in ("nocopy", "subpath") if options.get(k)},
                             **({"selinux": bind["selinux"]} if bind.get("selinux") else {})})
         elif kind == "tmpfs":
-            size = (volume.get("tmpfs") or {}).get("size")
-            tmpfs.append(f"{target}:size={size}" if size else target)
+            options = volume.get("tmpfs") or {}
+            # Compose gives Docker the mode as the number it read (TmpfsOptions.Mode): `0o1770`, not `1770`
+            words = ([f"size={options['size']}"] if options.get("size") else []) + (
+                [f"mode={int(options['mode']):o}"] if options.get("mode") else [])
+            tmpfs.append(f"{target}:{','.join(words)}" if words else target)
         else:
             raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
                                               f"{source.file})")

@@ -671,6 +671,7 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
               - cache:/cache:ro
               - /anonymous
               - {type: tmpfs, target: /scratch, tmpfs: {size: 1000}}
+              - {type: tmpfs, target: /shared, tmpfs: {size: 4m, mode: 0o1770}}
         volumes:
           data:
           cache:
@@ -678,7 +679,7 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
     assert service.volumes == [VolumeMount(source="data", target="/var/lib/data"),
                                VolumeMount(source="cache", target="/cache", read_only=True),
                                VolumeMount(target="/anonymous")]
-    assert service.tmpfs == ["/scratch:size=1000"]
+    assert service.tmpfs == ["/scratch:size=1000", "/shared:size=4194304,mode=1770"]  # the mode was dropped
 
 
 def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_is_false(load_compose,
