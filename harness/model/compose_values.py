@@ -271,12 +271,13 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
             content = definition.get("content") or ""
         if content == "":  # Compose writes nothing for an empty value
             continue
-        owner = {k: str(reference.get(k) or 0) for k in ("uid", "gid")}
+        # only those given: Compose asks the engine to apply the owner (copyUIDGID) only when one is given
+        owner = {k: str(reference[k]) for k in ("uid", "gid") if reference.get(k) is not None}
         if not all(v.isdigit() for v in owner.values()):  # Compose needs numbers too (it writes them into a tar)
             raise source.error(here, f"uid and gid of {singular} '{name}' must be numbers (got "
-                                     f"{owner['uid']}:{owner['gid']})")
+                                     f"{owner.get('uid', 0)}:{owner.get('gid', 0)})")
         mode = reference.get("mode")
-        files.append({"target": target, "content": content, "uid": int(owner["uid"]), "gid": int(owner["gid"]),
+        files.append({"target": target, "content": content, **{k: int(v) for k, v in owner.items()},
                       "mode": 0o444 if mode is None else int(mode, 8) if isinstance(mode, str) else int(mode),
                       "secret": kind == "secrets"})
     return mounts, files, secret_files

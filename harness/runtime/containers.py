@@ -92,8 +92,8 @@ class CopyRef:
     source: Path | None  # absolute; None for `content`
     target: str
     content: bytes | None = field(default=None, repr=False)
-    uid: int = 0
-    gid: int = 0
+    uid: int | None = None  # given (even 0): the engine applies the owner (copyUIDGID), as Compose asks it to
+    gid: int | None = None
     mode: int = 0o444
 
     @classmethod
@@ -199,6 +199,8 @@ class CopiedContainer:
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))
+            elif copy.uid is None and copy.gid is None:  # as Compose: root's, the engine applies no owner
+                self.container.put_archive("/", _content_archive(copy))
             else:  # the tar's owner counts (copyUIDGID, as Compose copies secrets); docker-py's put_archive drops it
                 api = self.client.api
                 response = api._put(api._url("/containers/{0}/archive", self.container.id),  # noqa: SLF001
@@ -257,7 +259,7 @@ def _content_archive(copy: CopyRef) -> bytes:
     """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
     assert copy.content is not None
     member = tarfile.TarInfo(copy.target.strip("/"))
-    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid, copy.gid
+    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid or 0, copy.gid or 0
     member.mtime = int(time.time())
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
