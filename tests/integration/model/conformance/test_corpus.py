@@ -55,6 +55,7 @@ CORPUS = {
 # project -> service -> files whose mode, owner and content are compared too (secrets and configs copied in by
 # Compose leave no trace in `docker inspect`)
 INSIDE = {
+    "fullstack": {"backend": ["/tmp/started"]},  # written by its post_start hook
     "vault": {"api": ["/run/secrets/db_password", "/run/secrets/api_token", "/etc/tls/server.key",
                       "/etc/app/settings.toml", "/feature_flags", "/logging_conf"],
               "rotator": ["/var/run/rotate/current", "/run/secrets/api_token", "/app_settings"]},
@@ -158,6 +159,8 @@ def test_compose_and_the_harness_configure_the_same_containers(name: str, tmp_pa
     containers = docker_client.containers.list(all=True, filters={
         "label": f"{COMPOSE}project={compose_project['name']}"})
     by_compose = views(docker_client, containers, COMPOSE + "service", built, INSIDE.get(name, {}))
+    missing = {(s, path): out for s, v in by_compose.items() for path, (code, out) in (v["files"] or {}).items() if code}
+    assert not missing, f"files of INSIDE that Compose's containers lack: {missing}"  # compared, they must exist
     down = subprocess.run(["docker", "compose", "-p", compose_project["name"], *args, "down", "-v", "--rmi", "local",
                            "--timeout", "0"], cwd=folder, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "DOCKER_CONFIG": str(docker_config)})
