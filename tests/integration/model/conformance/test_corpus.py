@@ -48,6 +48,7 @@ CORPUS = {
     "ci": Project(files=("compose.yaml", "compose.ci.yaml"), profiles=("tools",)),  # -f a -f b, extends, profiles
     "hardened": Project(),  # read_only, tmpfs, capabilities, security_opt, ulimits, sysctls, limits, deploy
     "monorepo": Project(),  # include: of another folder's file (its relative paths and .env), a build there
+    "analytics": Project(),  # pass-through environment, long port syntax, string entrypoint/command, CPU tuning
     "media": Project(),  # bind mounts of missing folders and their options, named/anonymous volumes, volumes_from
 }
 
@@ -121,7 +122,8 @@ def views(client: docker.DockerClient, containers: list[Any], service_label: str
 def environment(monkeypatch: pytest.MonkeyPatch, docker_client: docker.DockerClient) -> dict[str, str]:
     """Variables the projects interpolate where a value must be unique to one run of the corpus (container names,
     subnets): the same for Compose and the harness."""
-    values = {"CORPUS_RUN": uuid.uuid4().hex[:8], "CORPUS_NET": free_subnet(docker_client)}
+    values = {"CORPUS_RUN": uuid.uuid4().hex[:8], "CORPUS_NET": free_subnet(docker_client),
+              "ANALYTICS_TOKEN": "passed-through"}  # `environment: [ANALYTICS_TOKEN]` takes it from here
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values

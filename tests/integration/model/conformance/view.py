@@ -54,9 +54,8 @@ def view(client: docker.DockerClient, attrs: dict[str, Any]) -> dict[str, Any]:
         "stop_timeout": config.get("StopTimeout"),
         "tty": config.get("Tty"),
         "stdin_open": config.get("OpenStdin"),
-        # Compose may write a port of `expose` without its protocol ("8000"): the engine reads it as tcp
-        "exposed": sorted({_with_protocol(p) for p in config.get("ExposedPorts") or {}}),
-        "published": sorted({_with_protocol(p) for p in bindings}),
+        "exposed": sorted({p for key in config.get("ExposedPorts") or {} for p in _ports(key)}),
+        "published": sorted({p for key in bindings for p in _ports(key)}),
         "published_on": sorted({b.get("HostIp") or "0.0.0.0" for bound in bindings.values() for b in bound or []}),
         "mounts": mounts,
         "tmpfs": tmpfs,
@@ -91,8 +90,12 @@ def _hostname(attrs: dict[str, Any]) -> str:
     return hostname
 
 
-def _with_protocol(port: str) -> str:
-    return port if "/" in port else f"{port}/tcp"
+def _ports(key: str) -> list[str]:
+    """`8000/tcp` of a port key. Compose may write a port of `expose` without its protocol (`8000`: the engine reads
+    it as tcp) and a range as one key (`9100-9101/tcp`): the same ports as one key each."""
+    ports, _, protocol = key.partition("/")
+    first, _, last = ports.partition("-")
+    return [f"{port}/{protocol or 'tcp'}" for port in range(int(first), int(last or first) + 1)]
 
 
 def _empty_as_none(value: Any) -> Any:  # noqa: ANN401 - a value of docker inspect
