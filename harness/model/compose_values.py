@@ -323,12 +323,13 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
             content = definition.get("content") or ""
         if content == "":  # Compose writes nothing for an empty value
             continue
-        owner = {k: str(reference.get(k) or 0) for k in ("uid", "gid")}
+        # only those given: Compose asks the engine to apply the owner (copyUIDGID) only when one is given
+        owner = {k: str(reference[k]) for k in ("uid", "gid") if reference.get(k) is not None}
         if not all(v.isdigit() for v in owner.values()):  # Compose needs numbers too (it writes them into a tar)
             raise source.error(here, f"uid and gid of {singular} '{name}' must be numbers (got "
-                                     f"{owner['uid']}:{owner['gid']})")
+                                     f"{owner.get('uid', 0)}:{owner.get('gid', 0)})")
         mode = reference.get("mode")
-        files.append({"target": target, "content": content, "uid": int(owner["uid"]), "gid": int(owner["gid"]),
+        files.append({"target": target, "content": content, **{k: int(v) for k, v in owner.items()},
                       "mode": 0o444 if mode is None else int(mode, 8) if isinstance(mode, str) else int(mode),
                       "secret": kind == "secrets"})
     return mounts, files, secret_files
@@ -357,8 +358,11 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
                             **{k: options[k] for k in ("nocopy", "subpath") if options.get(k)},
                             **({"selinux": bind["selinux"]} if bind.get("selinux") else {})})
         elif kind == "tmpfs":
-            size = (volume.get("tmpfs") or {}).get("size")
-            tmpfs.append(f"{target}:size={size}" if size else target)
+            options = volume.get("tmpfs") or {}
+            # Compose gives Docker the mode as the number it read (TmpfsOptions.Mode): `0o1770`, not `1770`
+            words = ([f"size={options['size']}"] if options.get("size") else []) + (
+                [f"mode={int(options['mode']):o}"] if options.get("mode") else [])
+            tmpfs.append(f"{target}:{','.join(words)}" if words else target)
         else:
             raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
                                               f"{source.file})")

@@ -180,12 +180,14 @@ class Mount(_Strict):
 
 class ContainerFile(_Strict):
     """A file written into the container before it starts: a Compose secret or config whose source is
-    `environment:` or `content:` (Compose copies them in the same way). `mode`: permission bits (default 0o444)."""
+    `environment:` or `content:` (Compose copies them in the same way). `mode`: permission bits (default 0o444).
+    Without `uid` and `gid` it is root's; with either, copied as Compose copies it (Docker's copyUIDGID: the owner
+    given, or the container's `user` if it has one)."""
 
     target: str = Field(pattern=r"^/", description="absolute path in the container")
     content: str = Field(repr=False, description="the file's text")
-    uid: int = Field(default=0, ge=0, description="owner user id")
-    gid: int = Field(default=0, ge=0, description="owner group id")
+    uid: int | None = Field(default=None, ge=0, description="owner user id (none: 0)")
+    gid: int | None = Field(default=None, ge=0, description="owner group id (none: 0)")
     mode: int = Field(default=0o444, ge=0, le=0o7777, description="permission bits")
     secret: bool = Field(default=False, description="its content is hidden wherever the harness prints")
 

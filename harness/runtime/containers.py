@@ -57,6 +57,7 @@ class MountRef:
     propagation: str | None = None
     nocopy: bool = False  # a volume: the image's files at `target` are not copied into it
     subpath: str | None = None  # a volume: only this folder of it
+    named: bool = False  # a volume of the file's `volumes:` (not an anonymous one)
 
     @classmethod
     def bind(cls, mount: SpecMount, source: str) -> MountRef:
@@ -68,15 +69,16 @@ class MountRef:
     def volume(cls, volume: VolumeMount, source: str) -> MountRef:
         """The mount of `volume`, from the run's volume named `source`."""
         return cls("volume", source, volume.target, volume.read_only, selinux=volume.selinux, nocopy=volume.nocopy,
-                   subpath=volume.subpath)
+                   subpath=volume.subpath, named=volume.source is not None)
 
     @property
     def bind_mode(self) -> str | None:
-        """The mode of the `-v` form ("ro,z") of a bind (or a volume relabelled with z/Z) Docker Compose passes that
-        way, else None (the mount API)."""
+        """The mode of the `-v` form ("ro,z") of a bind, a named volume or an anonymous one relabelled with z/Z, as
+        Docker Compose passes them, else None (the mount API: a volume with `nocopy` or `subpath`). The form
+        matters: the engine relabels (z) a volume given through the mount API, not one given as `name:dst:rw`."""
         if self.kind == "bind" and (not self.create_host_path or self.propagation):
             return None
-        if self.kind == "volume" and (not self.selinux or self.nocopy or self.subpath):
+        if self.kind == "volume" and (not (self.named or self.selinux) or self.nocopy or self.subpath):
             return None
         return ",".join(["ro" if self.read_only else "rw", *([self.selinux] if self.selinux else [])])
 
@@ -90,8 +92,8 @@ class CopyRef:
     source: Path | None  # absolute; None for `content`
     target: str
     content: bytes | None = field(default=None, repr=False)
-    uid: int = 0
-    gid: int = 0
+    uid: int | None = None  # given (even 0): the engine applies the owner (copyUIDGID), as Compose asks it to
+    gid: int | None = None
     mode: int = 0o444
 
     @classmethod
@@ -201,6 +203,8 @@ class CopiedContainer:
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))
+            elif copy.uid is None and copy.gid is None:  # as Compose: root's, the engine applies no owner
+                self.container.put_archive("/", _content_archive(copy))
             else:  # the tar's owner counts (copyUIDGID, as Compose copies secrets); docker-py's put_archive drops it
                 api = self.client.api
                 response = api._put(api._url("/containers/{0}/archive", self.container.id),  # noqa: SLF001
@@ -259,7 +263,7 @@ def _content_archive(copy: CopyRef) -> bytes:
     """A tar of one file: `copy.content` at `copy.target`, owned by uid:gid, with `copy.mode`."""
     assert copy.content is not None
     member = tarfile.TarInfo(copy.target.strip("/"))
-    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid, copy.gid
+    member.size, member.mode, member.uid, member.gid = len(copy.content), copy.mode, copy.uid or 0, copy.gid or 0
     member.mtime = int(time.time())
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:

@@ -51,8 +51,11 @@ def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
 
 def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list[Attachment]:
     """Service `service`'s networks in the order Compose connects them (the first is the one it is created on),
-    each with its service name, its aliases (container_name is one) and that network's aliases."""
+    each with its service name, its aliases (container_name is one) and that network's aliases; none for a service
+    with `network_mode` (`none`, `service:X`: it joins no network of its own, as under Compose)."""
     own = spec.services[service]
+    if own.network_mode:
+        return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
                        attached.ipv4_address, attached.ipv6_address, attached.mac_address)
             for network, attached in spec.service_networks(service).items()]

@@ -761,6 +761,7 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
               - cache:/cache:ro
               - /anonymous
               - {type: tmpfs, target: /scratch, tmpfs: {size: 1000}}
+              - {type: tmpfs, target: /shared, tmpfs: {size: 4m, mode: 0o1770}}
         volumes:
           data:
           cache:
@@ -768,7 +769,7 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
     assert service.volumes == [VolumeMount(source="data", target="/var/lib/data"),
                                VolumeMount(source="cache", target="/cache", read_only=True),
                                VolumeMount(target="/anonymous")]
-    assert service.tmpfs == ["/scratch:size=1000"]
+    assert service.tmpfs == ["/scratch:size=1000", "/shared:size=4194304,mode=1770"]  # the mode was dropped
 
 
 def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_is_false(load_compose,
@@ -1053,9 +1054,10 @@ def test_secrets_and_configs_are_mounted_or_written_where_compose_puts_them(load
     assert web.mounts == [Mount(source=source, target="/conf/app.ini"),
                           Mount(source=source, target="/run/secrets/db_password")]
     assert [(f.target, f.content, f.uid, f.gid, oct(f.mode), f.secret) for f in web.files] == [
-        ("/app_conf", "port=8000", 0, 0, "0o444", False),
+        # no owner given: root's, and the engine is not asked to apply one (as Compose copies it)
+        ("/app_conf", "port=8000", None, None, "0o444", False),
         ("/run/secrets/token", "env-secret-value", 1000, 1001, "0o400", True),
-        ("/etc/token", "env-secret-value", 0, 0, "0o444", True),
+        ("/etc/token", "env-secret-value", None, None, "0o444", True),
     ]
     assert spec.notes == ["docker-compose.yml:11: services.web.configs[1]: uid, gid and mode of a config from a file "
                           "are ignored, as Docker Compose ignores them (it mounts the file)"]

@@ -189,3 +189,16 @@ def test_host_keys_become_the_docker_py_arguments_compose_sets(load):
     assert {"mem_limit", "cpus", "pids_limit", "dns", "mac_address"} <= set(app.container_settings())  # replaces it
     # the container's MacAddress (or its first network's, from API 1.44) is networks.mac_addresses' to decide
     assert "mac_address" not in options
+
+
+def test_volumes_are_given_in_the_form_compose_gives_them():
+    """A named volume as `name:dst:rw` (Compose's -v form: the engine does not relabel it, as it relabels (z) a
+    volume of the mount API); nocopy or subpath through the mount API; an anonymous one through the mount API
+    unless relabelled."""
+    named = MountRef.volume(VolumeMount(source="data", target="/data"), "harness-t-data-r1")
+    assert named.bind_mode == "rw"
+    assert MountRef.volume(VolumeMount(source="data", target="/d", read_only=True, selinux="z"), "v").bind_mode == "ro,z"
+    assert MountRef.volume(VolumeMount(source="data", target="/d", nocopy=True), "v").bind_mode is None
+    assert MountRef.volume(VolumeMount(source="data", target="/d", subpath="sub"), "v").bind_mode is None
+    assert MountRef.volume(VolumeMount(target="/cache"), "harness-t-app-anon0-r1").bind_mode is None
+    assert MountRef.volume(VolumeMount(target="/cache", selinux="Z"), "v").bind_mode == "rw,Z"
