@@ -61,7 +61,8 @@ HONOURED: dict[str, dict[str, str]] = {
                     "(`harness down`, the end of a session); a teardown removes every container even when a hook "
                     "fails, then reports it",
         "stop_grace_period": "the time each pre_stop hook is given (default 10 s, Compose's); the container "
-                             "itself is then removed at once (force), where Compose waits this long for it to stop",
+                             "itself is then removed at once (force), where Compose waits this long for it to stop "
+                             "(its StopTimeout is left unset)",
         "scale": "1: one container (any other number is refused)",
     },
     "deploy": {

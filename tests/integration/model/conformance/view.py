@@ -245,7 +245,7 @@ def _names_of_the_run(compose: dict[str, Any], harness: dict[str, Any]) -> bool:
 
 def _ignored(field: str, key: str) -> Documented:
     """A key of the file the harness does not give Docker (compose_keys.IGNORED): the field is Docker's default."""
-    defaults: dict[str, Any] = {"tty": False, "stdin_open": False, "stop_timeout": None,
+    defaults: dict[str, Any] = {"tty": False, "stdin_open": False,
                                 "host.LogConfig": {"Type": "json-file", "Config": {}},
                                 # Docker's default, as 20.10 reports it (and as later engines do)
                                 "host.RestartPolicy": ({"Name": "", "MaximumRetryCount": 0},
@@ -267,10 +267,11 @@ DOCUMENTED: dict[str, Documented] = {
                            "service name only", _names_of_the_run),
     # the keys the harness ignores for a test run
     "host.RestartPolicy": _ignored("host.RestartPolicy", "restart"),
-    "stop_timeout": _ignored("stop_timeout", "stop_grace_period"),
     "host.LogConfig": _ignored("host.LogConfig", "logging"),
     "tty": _ignored("tty", "tty"),
     "stdin_open": _ignored("stdin_open", "stdin_open"),
+    # honoured for pre_stop hooks, not given to Docker as StopTimeout (the harness removes containers at once)
+    "stop_timeout": Documented(KEYS, "its StopTimeout is left unset", lambda c, h: h["stop_timeout"] is None),
 }
 
 
