@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from harness.pytest.collection import Collector
+from harness.pytest.observe import SessionObservation
 from harness.pytest.options import resolved
 from harness.pytest.runs import make_runs
 from harness.pytest.start_failure import fail_in_worker, report_start_failure
@@ -94,6 +95,7 @@ class TopologySession:
         self.start_events: list[Any] = []  # StartEvents of the topology's start (for the report page)
         self.using: Any = None  # --topology-reuse: the lock that holds the kept run for this session (see _hold)
         self.shared = SharedTopology(self)  # pytest-xdist: locks, shared fuzz runs, the workers' results
+        self.observing = SessionObservation(self)  # --observe: the calls between services, per edge
         config.pluginmanager.register(self.shared, f"{PLUGIN_NAME}-xdist")
         config.pluginmanager.register(Collector(self), f"{PLUGIN_NAME}-items")
         config.pluginmanager.register(SessionSummary(self), f"{PLUGIN_NAME}-summary")
@@ -119,6 +121,7 @@ class TopologySession:
                 connect()  # fail early, before any test, when the engine does not answer
             except HarnessError as error:
                 self.engine_error = error  # said once collected (or in xdist's loop): then JUnit is written too
+        self.observing.check(config)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         for note in self.spec.notes:  # one readable line per ignored compose key
             if reporter is not None:
@@ -202,6 +205,7 @@ class TopologySession:
                 if self.share is None or self.topology.run_id not in self.attached_runs:
                     printer.console.print(services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
+            self.observing.started(self.topology)
         return self.topology
 
     def own(self, printer: Any, progress: Any) -> Topology:
@@ -252,6 +256,7 @@ class TopologySession:
         if self.verify is not None:
             self.verify.close()  # the verifier process, the event loop of async handlers
         self.settle_baseline(session)
+        self.observing.finish(session)  # before the topology is removed: the capture is in its namespaces
         if self.worker is not None:
             self.shared.send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
