@@ -46,6 +46,7 @@ COPY observe_agent.py {AGENT_PATH}
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"
+EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
 
@@ -152,8 +153,9 @@ class TopologyObservation:
 
     def read(self) -> Observation:
         """What every helper saw until now, both ends named (see the module's docstring)."""
-        owners, gateways = self._addresses()
+        owners, gateways, exposed = self._addresses()
         observation = Observation()
+        early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
         for name, (helper, started) in sorted(self._helpers.items()):
             container = self._topology[name].container
             container.reload()
@@ -182,20 +184,33 @@ class TopologyObservation:
                     observation.flows.append(ObservedFlow(
                         ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
                         int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
+            for connection in data.get("early", []):
+                record = _early_record(connection, owners, exposed)
+                ends = _ends(name, record, owners, gateways)
+                if ends is not None:
+                    counts = early.setdefault((*ends, int(record["port"])), [0, 0])
+                    counts[0] += 1
+                    counts[1] += int(connection["bytes"])
+        observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
+                              for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
-    def _addresses(self) -> tuple[dict[str, str], set[str]]:
-        """IPv4 address -> service, and the gateways of the services' networks."""
+    def _addresses(self) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
+        """IPv4 address -> service, the gateways of the services' networks, service -> the TCP ports it exposes."""
         owners: dict[str, str] = {}
         gateways: set[str] = set()
+        exposed: dict[str, set[int]] = {}
         for service in self._topology:
             service.container.reload()
+            exposed[service.name] = {int(key.split("/")[0]) for key in
+                                     (service.container.attrs.get("Config") or {}).get("ExposedPorts") or {}
+                                     if key.endswith("/tcp")} | set(service.ports)
             for network in ((service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values():
                 if network.get("IPAddress"):
                     owners[network["IPAddress"]] = service.name
                 if network.get("Gateway"):
                     gateways.add(network["Gateway"])
-        return owners, gateways
+        return owners, gateways, exposed
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
@@ -206,12 +221,26 @@ class TopologyObservation:
 
 def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
     """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
+    if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
+        record = {**record, "outgoing": owners.get(record["client"]) == observer}
     if record["outgoing"]:
         return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
     client = owners.get(record["client"])
     if client is not None:
         return None  # a call from another service: counted in that service's namespace
     return OUTSIDE if record["client"] in gateways else f"{record['client']} (not in the topology)", observer
+
+
+def _early_record(connection: dict[str, Any], owners: dict[str, str],
+                  exposed: dict[str, set[int]]) -> dict[str, Any]:
+    """A connection opened before the capture as a flow record: its server is the end whose service exposes that
+    port (else the end with the lower port). `outgoing` is left to _ends: the client's namespace counts it."""
+    (a, a_port), (b, b_port) = connection["ends"]
+    b_serves = b_port in exposed.get(owners.get(b, ""), set())
+    a_serves = a_port in exposed.get(owners.get(a, ""), set())
+    server_is_b = b_serves if b_serves != a_serves else b_port < a_port
+    client, server, port = (a, b, b_port) if server_is_b else (b, a, a_port)
+    return {"client": client, "server": server, "port": port, "outgoing": None}
 
 
 def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:

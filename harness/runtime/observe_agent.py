@@ -123,6 +123,7 @@ class Connection:
         self.server: Direction | None = None  # from the SYN-ACK
         self.protocol = ""
         self.broken = False
+        self.fins: set[bool] = set()  # the sides that sent FIN (True: the client)
         self.started = started
         self.requests = Message()
         self.responses = Message()
@@ -160,6 +161,9 @@ class Observer:
         self.flows: dict[str, dict[str, Any]] = {}
         self.overflow = 0  # calls not kept apart once MAX_KINDS kinds are
         self.joined = 0  # packets of connections opened before the capture started (not inspected)
+        self.closed: dict[tuple[str, int, str, int], None] = {}  # recently closed (their last ACKs are no news)
+        self.early: dict[str, dict[str, Any]] = {}  # those connections: bytes by their two ends (the harness
+        # tells client from server by the ports the containers expose)
         self.broken = 0  # connections given up (gaps, unparseable HTTP)
 
     def packet(self, data: bytes, outgoing: bool, now: float) -> None:
@@ -180,7 +184,10 @@ class Observer:
             return
         connection = self.connections.get(forward) or self.connections.get(backward)
         if connection is None:
+            if forward in self.closed or backward in self.closed:
+                return
             self.joined += 1
+            self._early(forward, len(tcp.data))
             return
         from_client = connection.key == forward
         if syn and ack and not from_client:
@@ -199,8 +206,20 @@ class Observer:
                 if ordered:
                     (connection.client_data if from_client else connection.server_data)(ordered, now)
                     self._pair(connection)
-        if tcp.flags & (dpkt.tcp.TH_FIN | dpkt.tcp.TH_RST):
+        if tcp.flags & dpkt.tcp.TH_FIN:
+            connection.fins.add(from_client)
+        if tcp.flags & dpkt.tcp.TH_RST or len(connection.fins) == 2:  # both sides done (a half-close goes on)
             self._close(connection.key)
+
+    def _early(self, ends: tuple[str, int, str, int], size: int) -> None:
+        a, b = sorted([(ends[0], ends[1]), (ends[2], ends[3])])
+        key = json.dumps([a, b])
+        entry = self.early.get(key)
+        if entry is None:
+            if len(self.early) >= MAX_KINDS:
+                return
+            entry = self.early[key] = {"ends": [list(a), list(b)], "bytes": 0}
+        entry["bytes"] += size
 
     def _pair(self, connection: Connection) -> None:
         """Each complete response with its request, in order (HTTP/1.1 answers in the order asked)."""
@@ -239,6 +258,9 @@ class Observer:
 
     def _close(self, key: tuple[str, int, str, int]) -> None:
         connection = self.connections.pop(key, None)
+        self.closed[key] = None
+        if len(self.closed) > 10000:
+            del self.closed[next(iter(self.closed))]
         if connection is not None:
             _count(self.flows, connection)
             self.broken += int(connection.broken)
@@ -249,7 +271,7 @@ class Observer:
         for connection in self.connections.values():
             _count(flows, connection)
         return {"calls": list(self.calls.values()), "flows": list(flows.values()), "overflow": self.overflow,
-                "joined_packets": self.joined, "dropped_packets": dropped,
+                "joined_packets": self.joined, "dropped_packets": dropped, "early": list(self.early.values()),
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
 
 
