@@ -42,6 +42,12 @@ EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on 
 _active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
 
 
+def _restore_attached(topology: Topology, say: Any) -> None:
+    """A reused run is put back as started: an earlier session may have been killed in the middle of a test."""
+    for note in topology.restore():
+        say(f"the reused topology was not as started: {note}")
+
+
 def active_topologies(config: pytest.Config) -> list[Topology]:
     return config.stash.setdefault(_active_key, [])
 
@@ -223,16 +229,11 @@ class TopologySession:
             topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner,
                                                 held=True)  # by this session, or by its xdist controller
             if topology.reused:
-                self._restore_attached(topology, say)
+                _restore_attached(topology, say)
                 self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
             return topology
         say(f"\nstarting topology {self.spec.name} from {' '.join(map(str, self.files))}")
         return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
-
-    def _restore_attached(self, topology: Topology, say: Any) -> None:
-        """A reused run is put back as started: an earlier session may have been killed in the middle of a test."""
-        for note in topology.restore():
-            say(f"the reused topology was not as started: {note}")
 
     def _report_start_failure(self, error: Exception) -> None:
         assert self.spec is not None
