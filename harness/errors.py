@@ -360,6 +360,11 @@ class FaultError(EnvironmentProblem):
         super().__init__(message)
 
 
+class ObserveError(EnvironmentProblem):
+    """Observed traffic (`--observe`) could not be captured or read: the observation helper image did not build, or a
+    helper container did not start in its service's network namespace."""
+
+
 class TopologyShareError(EnvironmentProblem):
     """pytest-xdist workers share one topology: another worker could not start it (`exit_code` is that failure's),
     or it is gone from the engine."""

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import TopologyNotRunning
+from harness.errors import OptionError, TopologyNotRunning
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
     import docker
 
     from harness.model.topology import TopologySpec
+    from harness.observe import ObserveRun
     from harness.runtime.labels import Run
+    from harness.runtime.topology import Topology
 
 
 def load(options: ResolvedOptions, err: Console) -> TopologySpec:
@@ -34,6 +36,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.runlocks import deciding
     from harness.runtime.topology import Topology
 
+    if options.observe and options.detach:
+        raise OptionError("harness up --observe --detach: nothing would read the capture once `up` returns; run "
+                          "`harness up --observe` (the coverage is said at Ctrl-C), or `pytest --observe`")
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
@@ -47,13 +52,39 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         if options.detach:
             out.print(f"left running; remove it with: {options.topology.command('harness down')}", markup=False)
             return 0
-        out.print("running; press Ctrl-C to stop and remove it")
-        threading.Event().wait()  # until Ctrl-C / SIGTERM
+        observing = _observe(spec, topology) if options.observe else None
+        out.print("running; press Ctrl-C to stop and remove it"
+                  + (" (and say what was observed)" if observing else ""))
+        try:
+            threading.Event().wait()  # until Ctrl-C / SIGTERM
+        finally:
+            if observing is not None:
+                _say_observed(spec, observing, out)
     finally:
         if not options.detach:
             topology.close()
             err.print("removed")
     return 0
+
+
+def _observe(spec: TopologySpec, topology: Topology) -> ObserveRun:
+    from harness.observe import ObserveRun
+
+    run = ObserveRun(spec, topology)
+    run.start()
+    return run
+
+
+def _say_observed(spec: TopologySpec, run: ObserveRun, out: Console) -> None:
+    """The coverage of each edge, and the contract matrix with it (written to reports/)."""
+    from harness.report.matrix import matrix_folder, write_matrix
+    from harness.report.observe import observed_text
+
+    result = run.finish()
+    out.print(observed_text(result), markup=False, highlight=False, soft_wrap=True)
+    text, written = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(written, markup=False, highlight=False)
 
 
 def _down(options: ResolvedOptions, out: Console, err: Console) -> int:

@@ -13,7 +13,8 @@ from harness.contracts.names import mapping_hint
 from harness.contracts.results import PactResult
 from harness.model.topology import TopologySpec
 
-EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded") or "no pact"
+EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded"), "no pact", or NOT_VERIFIED
+NOT_VERIFIED = "not verified"  # a pact whose edge was observed (--observe) in a run that verified no pact
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,36 @@ class DriftCell:
 
 
 @dataclass(frozen=True)
+class CoverageCell:
+    """An edge's contract coverage from the traffic observed in the run (harness.observe.EdgeCoverage), for the matrix:
+    HTTP `calls` observed, `covered` by an interaction of the edge's pacts, `uncovered` ("GET /items/{id} -> 404: 3
+    calls", the most frequent first), interactions `never_exercised`, `breaking` calls the provider's document does
+    not allow (`breaks`: what it says), connections `not_inspected` ("6379 other: 2 connections, 254 bytes"),
+    `notes`. Information: it never changes the edge's verdict."""
+
+    label: str
+    calls: int = 0
+    covered: int = 0
+    percent: float | None = None
+    uncovered: tuple[str, ...] = ()
+    never_exercised: tuple[str, ...] = ()
+    breaking: int = 0
+    breaks: tuple[str, ...] = ()
+    not_inspected: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, coverage: Any) -> CoverageCell:
+        """From a harness.observe.EdgeCoverage."""
+        return cls(coverage.label, coverage.calls, coverage.covered, coverage.percent,
+                   tuple(f"{o.operation}: {o.calls} call(s)" for o in coverage.top_uncovered),
+                   coverage.never_exercised, coverage.breaking,
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
+                   tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
+                         for n in coverage.not_inspected), coverage.notes)
+
+
+@dataclass(frozen=True)
 class Edge:
     """`consumer`/`provider`: the service names (or the pact's names when they are not services). `outside`: the
     consumer is not a service of the topology. `reason`: why an error or an exclusion; `failed`: the descriptions
@@ -65,12 +96,18 @@ class Edge:
     cached_from: str = ""  # verified by an earlier run (the verdict cache), at this ISO time; "": by this run
     source: str = ""  # where a pact not from the folder came from (a broker's URL, consumer version, selector)
     pending: bool = False  # pending at the broker: a failure does not fail the run
+    observed: CoverageCell | None = None  # None: traffic was not observed in this run (--observe)
 
 
-def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None) -> list[Edge]:
+def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None,
+                coverage: Iterable[Any] | None = None) -> list[Edge]:
     """Every pact's edge with its verdict (and its drift, from the drift.PactDrift of the same file when `drift`
-    has one), and every `consumes` edge of the topology that has no pact."""
+    has one), every `consumes` edge of the topology that has no pact, and with `coverage` (harness.observe's
+    EdgeCoverage of the run) each edge's observed traffic: an edge between services with traffic and no pact is one
+    too ("no pact"); calls from outside the topology (the tests) are no edge of the matrix."""
     drifts = {_key(d.path): DriftCell.of(d) for d in drift or ()}
+    coverage = list(coverage or ())
+    observed = {(c.consumer, c.provider): CoverageCell.of(c) for c in coverage if not c.outside}
     edges: list[Edge] = []
     for result in results:
         consumer = result.consumer_service or result.consumer or "?"
@@ -88,12 +125,22 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         edges.append(Edge(consumer, provider, result.verdict, str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, reason,
                           tuple(i.description for i in result.interactions if not i.passed),
-                          drifts.get(_key(result.path)), result.cached_from, result.source, result.pending))
+                          drifts.get(_key(result.path)), result.cached_from, result.source, result.pending,
+                          observed.get((consumer, provider))))
     covered = {(e.consumer, e.provider) for e in edges}
+    for coverage_of_edge in coverage:  # --observe without --pact-verify: the pacts' edges, not verified
+        key = (coverage_of_edge.consumer, coverage_of_edge.provider)
+        if key in observed and key not in covered:
+            pacts = coverage_of_edge.pacts
+            edges.append(Edge(*key, NOT_VERIFIED if pacts else "no pact", pact=pacts[0] if pacts else None,
+                              reason="its pact was not verified in this run (pytest --pact-verify, harness verify)"
+                              if pacts else "", observed=observed[key]))
+            covered.add(key)
     for name, service in spec.services.items():
         for provider in service.consumes:
             if (name, provider) not in covered:
-                edges.append(Edge(name, provider, "no pact"))
+                edges.append(Edge(name, provider, "no pact", observed=observed.get((name, provider))))
+                covered.add((name, provider))
     return sorted(edges, key=lambda e: (e.consumer, e.provider, e.pact or ""))
 
 

@@ -156,6 +156,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("topology_reuse", "session", "use the kept topology of the same file if it was started from the same "
            "spec and images, else start one and keep it (remove: harness down --topology FILE)", kind=bool,
            default=False, pytest="--topology-reuse", ini="topology_reuse", ini_type="bool"),
+    Option("observe", "session", "observe the calls between services during the run (a passive capture in each "
+           "service's network namespace) and report each edge's contract coverage in the matrix: calls covered by "
+           "a pact interaction, uncovered calls, interactions never exercised, calls breaking the provider's OpenAPI "
+           "document, connections not inspected (TLS, PostgreSQL, Redis, ...); information only, it fails nothing",
+           kind=bool, default=False, cli=("--observe",), commands=("up",), pytest="--observe", ini="topology_observe",
+           ini_type="bool"),
     Option("topology_per_worker", "session", "pytest-xdist: one topology per worker (default: one shared by all "
            "workers)", kind=bool, default=False, pytest="--topology-per-worker", ini="topology_per_worker",
            ini_type="bool"),

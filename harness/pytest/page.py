@@ -73,9 +73,12 @@ class ReportPage:
             fuzz = owner.fuzz.results() if owner.fuzz else []  # a run that raised failed its items already
             pacts = owner.verify.results if owner.pacts_run and owner.verify else None
             owner.settle_baseline(session)  # --fuzz-baseline: the page lists its entries
+            owner.observing.finish(session)  # --observe: each edge's coverage in the matrix and on the graph
+            observed = owner.observing.result
             data = self.recorder.page(owner.spec, pacts=pacts, drift=owner.drift.results if owner.drift else [],
                                       fuzz=fuzz, fuzz_baseline=owner.baseline, failed_tests=self.failed,
-                                      outcome=outcome_text(self.counts.items()))
+                                      outcome=outcome_text(self.counts.items()),
+                                      coverage=observed.edges if observed is not None else None)
             self.written = write_page(data, self.file)
         except Exception as error:  # noqa: BLE001 - a report that cannot be written must not hide the test results
             self.problem = f"{type(error).__name__}: {error}"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 
 from harness.pytest.collection import Collector
+from harness.pytest.observe import SessionObservation
 from harness.pytest.options import resolved
 from harness.pytest.runs import make_runs
 from harness.pytest.start_failure import fail_in_worker, report_start_failure
@@ -39,6 +40,12 @@ EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on 
              "runs while no other test runs (pytest-topology)")
 # every topology running for this session (session, module, ... fixtures)
 _active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
+
+
+def _restore_attached(topology: Topology, say: Any) -> None:
+    """A reused run is put back as started: an earlier session may have been killed in the middle of a test."""
+    for note in topology.restore():
+        say(f"the reused topology was not as started: {note}")
 
 
 def active_topologies(config: pytest.Config) -> list[Topology]:
@@ -94,6 +101,7 @@ class TopologySession:
         self.start_events: list[Any] = []  # StartEvents of the topology's start (for the report page)
         self.using: Any = None  # --topology-reuse: the lock that holds the kept run for this session (see _hold)
         self.shared = SharedTopology(self)  # pytest-xdist: locks, shared fuzz runs, the workers' results
+        self.observing = SessionObservation(self)  # --observe: the calls between services, per edge
         config.pluginmanager.register(self.shared, f"{PLUGIN_NAME}-xdist")
         config.pluginmanager.register(Collector(self), f"{PLUGIN_NAME}-items")
         config.pluginmanager.register(SessionSummary(self), f"{PLUGIN_NAME}-summary")
@@ -119,6 +127,7 @@ class TopologySession:
                 connect()  # fail early, before any test, when the engine does not answer
             except HarnessError as error:
                 self.engine_error = error  # said once collected (or in xdist's loop): then JUnit is written too
+        self.observing.check(config)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         for note in self.spec.notes:  # one readable line per ignored compose key
             if reporter is not None:
@@ -202,6 +211,7 @@ class TopologySession:
                 if self.share is None or self.topology.run_id not in self.attached_runs:
                     printer.console.print(services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
+            self.observing.started(self.topology)
         return self.topology
 
     def own(self, printer: Any, progress: Any) -> Topology:
@@ -219,16 +229,11 @@ class TopologySession:
             topology = Topology.kept_or_started(self.spec, progress=progress, say=say, owner=self.owner,
                                                 held=True)  # by this session, or by its xdist controller
             if topology.reused:
-                self._restore_attached(topology, say)
+                _restore_attached(topology, say)
                 self.config.hook.pytest_topology_reused(topology=topology, config=self.config)
             return topology
         say(f"\nstarting topology {self.spec.name} from {' '.join(map(str, self.files))}")
         return Topology.start(self.spec, progress=progress, keep=self.keep, owner=self.owner)
-
-    def _restore_attached(self, topology: Topology, say: Any) -> None:
-        """A reused run is put back as started: an earlier session may have been killed in the middle of a test."""
-        for note in topology.restore():
-            say(f"the reused topology was not as started: {note}")
 
     def _report_start_failure(self, error: Exception) -> None:
         assert self.spec is not None
@@ -252,6 +257,7 @@ class TopologySession:
         if self.verify is not None:
             self.verify.close()  # the verifier process, the event loop of async handlers
         self.settle_baseline(session)
+        self.observing.finish(session)  # before the topology is removed: the capture is in its namespaces
         if self.worker is not None:
             self.shared.send_results()
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist

@@ -64,15 +64,33 @@ class SessionSummary:
         verify` writes it (report.matrix.matrix_folder). --collect-only, -k leaving no pact: nothing is said; every
         pact excluded: the last run's matrix stays as it was, and that is said."""
         plugin = self.plugin
-        if not plugin.pacts_run or plugin.verify is None or not plugin.verify.results:
+        observed = plugin.observing
+        if observed.error:
+            terminalreporter.section("observed traffic (--observe)", red=True)
+            terminalreporter.write_line(observed.error, red=True)
+        coverage = observed.result.edges if observed.result is not None else None
+        verified = plugin.pacts_run and plugin.verify is not None and bool(plugin.verify.results)
+        if not verified and coverage is None:
             return
         from harness.pytest.page import report_file
         from harness.report.matrix import matrix_folder, write_matrix
 
         assert plugin.spec is not None
-        text, written = write_matrix(plugin.spec, plugin.verify.results, plugin.drift.results if plugin.drift else [],
+        text, written = write_matrix(plugin.spec, plugin.verify.results if verified and plugin.verify else [],
+                                     plugin.drift.results if plugin.drift else [],
                                      matrix_folder(report_file(plugin.config)),
-                                     width=max(plugin.config.get_terminal_writer().fullwidth, 120))
+                                     width=max(plugin.config.get_terminal_writer().fullwidth, 120), coverage=coverage)
+        if observed.result is not None:
+            from harness.report.observe import observed_text
+
+            terminalreporter.section("contract coverage from observed traffic (--observe; information only)")
+            terminalreporter.write(observed_text(observed.result))
+        if not verified:
+            terminalreporter.section("contract matrix")
+            terminalreporter.write(text)
+            terminalreporter.write_line(written)
+            return
+        assert plugin.verify is not None
         if plugin.verify.verified_any:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)

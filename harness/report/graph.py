@@ -40,6 +40,7 @@ class GraphEdge:
     depends_on: bool = False
     faults: list[str] = field(default_factory=list)
     target: str = ""  # in-page anchor the edge links to
+    coverage: str = ""  # the traffic observed on it (--observe): "observed: 7, covered 42.9%"
 
     @property
     def id(self) -> str:
@@ -89,7 +90,8 @@ LABELLED = ("failed", "error", "excluded", "no pact", "no contract")  # the colo
 def _edge_label(edge: GraphEdge) -> str:
     """The verdict when it needs attention, and the faults; nothing for verified, not verified and start order (their
     colour says it; the tooltip has it), so that 30 edges stay readable."""
-    return "\n".join(([edge.verdict] if edge.verdict in LABELLED else []) + [f"⚡ {f}" for f in edge.faults])
+    return "\n".join(([edge.verdict] if edge.verdict in LABELLED else []) + [f"⚡ {f}" for f in edge.faults]
+                     + ([edge.coverage] if edge.coverage else []))
 
 
 def _dot(graphviz: ModuleType, nodes: list[GraphNode], edges: list[GraphEdge]) -> str:

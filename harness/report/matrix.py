@@ -21,9 +21,12 @@ if TYPE_CHECKING:
     from harness.contracts.drift.results import PactDrift
     from harness.contracts.results import PactResult
     from harness.model.topology import TopologySpec
+    from harness.observe import EdgeCoverage
 
-STYLE = {"verified": "green", "failed": "red", "error": "red", "excluded": "cyan", "no pact": "yellow"}
-COLOUR = {"verified": "#c8f7c5", "failed": "#f7c5c5", "error": "#f7a8a8", "excluded": "#c5e8f7", "no pact": "#f7efc5"}
+STYLE = {"verified": "green", "failed": "red", "error": "red", "excluded": "cyan", "no pact": "yellow",
+         "not verified": "dim"}
+COLOUR = {"verified": "#c8f7c5", "failed": "#f7c5c5", "error": "#f7a8a8", "excluded": "#c5e8f7", "no pact": "#f7efc5",
+          "not verified": "#eeeeee"}
 OUTSIDE = " (outside)"  # a consumer that is not a service of the topology
 DRIFT_STYLE = {"clean": "green", "drift": "red", "error": "red", "not applicable": "yellow"}
 DRIFT_COLOUR = {"clean": "#c8f7c5", "drift": "#f7c5c5", "error": "#f7a8a8", "not applicable": "#f7efc5"}
@@ -47,7 +50,25 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
     if any(edge.drift is not None and edge.drift.verdict in ("drift", "error") for edge in edges):
         console.print(DRIFT_NOTE, markup=False, highlight=False, soft_wrap=True)
+    for edge in edges:
+        for line in observed_lines(edge):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return console.export_text()
+
+
+def observed_lines(edge: Edge) -> list[str]:
+    """What the observed traffic of an edge says beyond its cell: uncovered calls, interactions never exercised,
+    calls breaking the provider's document, connections not inspected, notes (one line each)."""
+    cell = edge.observed
+    if cell is None:
+        return []
+    where = f"{edge.consumer}->{edge.provider}"
+    lines = [f"{where} uncovered: {text}" for text in cell.uncovered]
+    lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
+    lines += [f"{where} breaks the document: {text}" for text in cell.breaks]
+    lines += [f"{where} not inspected: {text}" for text in cell.not_inspected]
+    lines += [f"{where} note: {text}" for text in cell.notes]
+    return lines
 
 
 def _drift_line(edge: Edge) -> str:
@@ -98,10 +119,18 @@ def _cell(edge: Edge, named: bool = False) -> str:
     verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]" + (" (cached)" if edge.cached_from else "")
     if named and edge.pact:
         verdict += f" {escape(Path(edge.pact).name)}"
-    if edge.status == "no pact":
-        return verdict
+    observed = "" if edge.observed is None else f"\n[{_observed_style(edge)}]{escape(edge.observed.label)}[/]"
+    if edge.status in ("no pact", "not verified"):
+        return verdict + observed
     style = DRIFT_STYLE.get(edge.drift.verdict, "") if edge.drift is not None else "dim"
-    return f"{verdict}\n[{style}]{_drift_text(edge)}[/]"
+    return f"{verdict}\n[{style}]{_drift_text(edge)}[/]{observed}"
+
+
+def _observed_style(edge: Edge) -> str:
+    cell = edge.observed
+    if cell is None or not cell.calls:
+        return "dim"
+    return "green" if cell.covered == cell.calls and not cell.breaking else "yellow"
 
 
 def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Path]:
@@ -120,8 +149,9 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
                 continue
             worst = next((e for e in here if e.status in ("error", "failed")), here[0])
             tip = "\n".join(f"{e.pact or ''} {e.reason}".strip() for e in here)
-            shown = "<br>".join(html.escape(e.status) + ("" if e.status == "no pact" else
+            shown = "<br>".join(html.escape(e.status) + ("" if e.status in ("no pact", "not verified") else
                                                          f" <small>({html.escape(_drift_text(e))})</small>")
+                                + (f"<br><small>{html.escape(e.observed.label)}</small>" if e.observed else "")
                                 for e in here)
             tds.append(f'<td style="background:{COLOUR.get(worst.status, "#fff")}" title="{html.escape(tip)}">'
                        f"{shown}</td>")
@@ -129,6 +159,7 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
     head = "".join(f"<th>{html.escape(p)}</th>" for p in providers)
     reasons = "".join(f"<li>{html.escape(e.consumer)} -&gt; {html.escape(e.provider)} {e.status}: "
                       f"{html.escape(e.reason)}</li>" for e in edges if e.reason)
+    reasons += "".join(f"<li>{html.escape(line)}</li>" for e in edges for line in observed_lines(e))
     as_html = folder / "contract-matrix.html"
     as_html.write_text(
         f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
@@ -170,14 +201,15 @@ def matrix_folder(page: Path | None = None, folder: Path | None = None) -> Path:
 
 
 def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDrift], folder: Path,
-                 width: int = 120) -> tuple[str, str]:
-    """The contract matrix of a verification, for both front-ends: (its text, the line that says where its files
-    were written). A run where every pact is excluded verified nothing: the files are left as the last run that
-    verified wrote them, and the line says so."""
-    edges = edge_matrix(spec, pacts, drift)
+                 width: int = 120, coverage: list[EdgeCoverage] | None = None) -> tuple[str, str]:
+    """The contract matrix of a verification (and of the traffic observed, with `coverage`), for both front-ends:
+    (its text, the line that says where its files were written). A run where every pact is excluded verified
+    nothing: unless traffic was observed, the files are left as the last run that verified wrote them, and the line
+    says so."""
+    edges = edge_matrix(spec, pacts, drift, coverage)
     title = f"contracts of topology {spec.name}"
     text = matrix_text(edges, title, width=width)
-    if all(result.outcome == "excluded" for result in pacts):
+    if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it")
     as_json, as_html = write_reports(edges, folder, title)

@@ -118,7 +118,8 @@ class RunRecorder:
 
     def page(self, spec: TopologySpec, *, pacts: list[Any] | None = None, drift: list[Any] | None = None,
              fuzz: list[ServiceResult] | None = None, failed_tests: list[FailedTest] | None = None,
-             outcome: str = "", fuzz_baseline: BaselineOutcome | None = None) -> PageData:
+             outcome: str = "", fuzz_baseline: BaselineOutcome | None = None,
+             coverage: list[Any] | None = None) -> PageData:
         self.facts.seconds = time.time() - self.facts.started
         self.facts.outcome = outcome
         self.facts.versions = versions(self.docker_version)
@@ -126,7 +127,8 @@ class RunRecorder:
                                                   env_keys=tuple(s.environment), job=s.job)
                                      for name, s in spec.services.items()]
         return PageData(f"topology {spec.name}", spec, self.facts, services,
-                        edge_matrix(spec, pacts, drift) if pacts is not None else [], list(pacts or []),
+                        edge_matrix(spec, pacts or [], drift, coverage)
+                        if pacts is not None or coverage is not None else [], list(pacts or []),
                         list(drift or []), list(fuzz or []), self.faults, list(failed_tests or []),
                         contracts_run=pacts is not None, fuzz_baseline=fuzz_baseline)
 

@@ -84,8 +84,10 @@ def _graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
             nodes[edge.provider] = GraphNode(edge.provider, "not a service")
         status_ = edge.status if data.contracts_run or edge.status == "no pact" else "not verified"
         verdicts.setdefault((edge.consumer, edge.provider), []).append(status_)
-        pairs.setdefault((edge.consumer, edge.provider), GraphEdge(edge.consumer, edge.provider, "",
-                                                                   target=f"#{_pact_id(edge.pact, edge)}"))
+        pair = pairs.setdefault((edge.consumer, edge.provider), GraphEdge(edge.consumer, edge.provider, "",
+                                                                          target=f"#{_pact_id(edge.pact, edge)}"))
+        if edge.observed is not None:
+            pair.coverage = edge.observed.label
     for name, service in data.spec.services.items():
         for provider in service.consumes:
             pairs.setdefault((name, provider), GraphEdge(name, provider, "", target="#contracts"))
@@ -174,8 +176,14 @@ def _faults(data: PageData, esc: Callable[[Any], str]) -> str:
 
 def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
     if not data.contracts_run:
+        from harness.report.matrix import observed_lines
+
+        observed = "".join(f"<li>{esc(e.consumer)} → {esc(e.provider)}: {esc(e.observed.label)}<ul>"
+                           + "".join(f"<li>{esc(line)}</li>" for line in observed_lines(e)) + "</ul></li>"
+                           for e in data.matrix if e.observed is not None)
         return ('<section id="contracts"><h2>Contracts</h2><p class="note">Pacts were not verified in this run '
-                "(pytest --pact-verify, or harness verify).</p></section>")
+                "(pytest --pact-verify, or harness verify).</p>"
+                + (f"<h3>Observed traffic (--observe)</h3><ul>{observed}</ul>" if observed else "") + "</section>")
     consumers = sorted({e.consumer + (" (outside)" if e.outside else "") for e in data.matrix})
     providers = sorted({e.provider for e in data.matrix})
     cells: dict[tuple[str, str], list[Any]] = {}
@@ -188,7 +196,7 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
             here = cells.get((consumer, provider), [])
             links = " ".join(f'<a href="#{_pact_id(e.pact, e)}" class="badge v-{slug(e.status)}" '
                              f'title="{esc(e.reason or e.status)}">{esc(e.status)}</a>' + _drift_badge(e, esc)
-                             for e in here)
+                             + _observed_badge(e, esc) for e in here)
             tds.append(f"<td>{links}</td>")
         rows.append(f"<tr><th>{esc(consumer)}</th>{''.join(tds)}</tr>")
     matrix = ("<table class=matrix><tr><th>consumer \\ provider</th>"
@@ -202,6 +210,16 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
             + " ".join(f"{_badge(word[outcome])} {n}" for outcome, n in found.items())
             + f"</p>{matrix}<h3>Pacts</h3>" + "".join(pacts)
             + (f"<h3>Edges without a pact</h3><ul>{''.join(missing)}</ul>" if missing else "") + "</section>")
+
+
+def _observed_badge(edge: Any, esc: Callable[[Any], str]) -> str:
+    """The traffic observed on the edge (--observe) under its verdict, its details in the tooltip."""
+    if edge.observed is None:
+        return ""
+    from harness.report.matrix import observed_lines
+
+    tip = "\n".join(observed_lines(edge)) or edge.observed.label
+    return f'<br><span class="badge v-observed" title="{esc(tip)}">{esc(edge.observed.label)}</span>'
 
 
 def _drift_badge(edge: Any, esc: Callable[[Any], str]) -> str:

@@ -6,11 +6,7 @@ is and how the faults of a topology follow restarts.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
-import tarfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +19,8 @@ from docker.models.containers import Container
 from harness.errors import FaultError
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed
+from harness.runtime.helper_image import helper_image as build_helper
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Fault
@@ -32,7 +30,6 @@ HELPER_OF = f"{L.PREFIX}.faults-of"  # on a helper container: the consumer's ser
 CONSUMER_STARTED = f"{L.PREFIX}.consumer-started"  # the consumer's StartedAt when the helper joined it
 AGENT_SOURCE = Path(__file__).with_name("fault_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/fault_agent.py"
-BASE_IMAGE = "python:3.11-slim"
 HELPER_DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 RUN apt-get update -qq \\
@@ -44,7 +41,6 @@ CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "fault agent ready"
 HELPER_START_TIMEOUT = 20.0  # seconds
-_build_lock = threading.Lock()
 
 
 class FaultHelper:
@@ -160,36 +156,10 @@ def helper_image(client: docker.DockerClient) -> str:
     Raises:
         FaultError: the build failed (the last lines of its log in the message).
     """
-    agent = AGENT_SOURCE.read_bytes()
-    digest = hashlib.sha256(HELPER_DOCKERFILE.encode() + b"\0" + agent).hexdigest()[:16]
-    tag = f"pytest-topology/fault-helper:{digest}"
-    with _build_lock:
-        try:
-            client.images.get(tag)
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        context = io.BytesIO()
-        with tarfile.open(fileobj=context, mode="w") as tar:
-            for name, data in (("Dockerfile", HELPER_DOCKERFILE.encode()), ("fault_agent.py", agent)):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        context.seek(0)
-        log: list[str] = []
-        try:
-            for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-                                          labels={f"{L.PREFIX}.context": "fault-helper"}, decode=True):
-                if "error" in chunk:
-                    log.append(str(chunk["error"]).rstrip())
-                    raise FaultError(_build_failed(log), consumer=None, provider=None)
-                line = str(chunk.get("stream") or "").rstrip()
-                if line:
-                    log.append(line)
-        except docker.errors.APIError as error:
-            log.append(explain(error))
-            raise FaultError(_build_failed(log), consumer=None, provider=None) from None
-    return tag
+    try:
+        return build_helper(client, "fault-helper", HELPER_DOCKERFILE, {"fault_agent.py": AGENT_SOURCE.read_bytes()})
+    except HelperBuildFailed as failed:
+        raise FaultError(_build_failed(failed.log), consumer=None, provider=None) from None
 
 
 def _build_failed(log: list[str]) -> str:

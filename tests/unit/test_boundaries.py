@@ -17,7 +17,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "runtime": ({"pytest", "rich", "pact", "schemathesis"}, {"errors", "model", "runtime"}),
     "contracts": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "model", "runtime", "contracts"}),
     "fuzz": ({"pytest", "rich", "pact", "testcontainers"}, {"errors", "model", "runtime", "fuzz"}),
-    "report": ({"pytest", "testcontainers"}, {"errors", "model", "runtime", "contracts", "fuzz", "report"}),
+    "observe": ({"pytest", "rich", "schemathesis", "testcontainers"}, {"errors", "model", "runtime", "contracts", "observe"}),
+    "report": ({"pytest", "testcontainers"}, {"errors", "model", "runtime", "contracts", "fuzz", "observe", "report"}),
     # the table of options and their resolution: no front-end's library; builds the inputs of model and fuzz
     "options": ({"docker", "testcontainers", "pytest", "rich", "pact", "schemathesis", "requests"},
                 {"errors", "model", "fuzz", "options"}),

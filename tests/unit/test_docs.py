@@ -256,7 +256,8 @@ def test_the_options_reference_has_every_option_of_both_front_ends(pytest_flags)
         for flag in (*option.cli, option.pytest, option.ini):
             assert flag is None or f"`{flag}`" in row, (option.name, flag)
     plugin_flags = {f for f in pytest_flags if f.startswith(("--topology", "--pact", "--fuzz", "--image-substitute",
-                                                             "--provider-", "--publish-verification-results"))}
+                                                             "--provider-", "--publish-verification-results",
+                                                             "--observe"))}
     assert plugin_flags == {o.pytest for o in options() if o.pytest}
     for command in COMMANDS:
         in_table = {flag for o in options() if command in o.commands for flag in o.cli if flag.startswith("-")}

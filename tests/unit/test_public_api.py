@@ -23,7 +23,7 @@ ERRORS = ["HarnessError", "TopologyFileError", "UnknownKeyword", "NotATopology",
           "ProviderStateFailed", "AuthHookError", "AuthRefused", "OpenAPIUnavailable", "SchemathesisUnsupported",
           "TopologyNotRunning", "InvalidFault", "ExtraMissing", "RemoteMount", "EnvironmentProblem",
           "DockerUnavailable", "DockerError", "ImageMissing", "ComposeUnavailable", "BuildFailed", "ServiceFailed",
-          "ServiceNotReady", "ServiceExited", "HookFailed", "FaultError", "TopologyShareError", "BrokerUnavailable",
+          "ServiceNotReady", "ServiceExited", "HookFailed", "FaultError", "ObserveError", "TopologyShareError", "BrokerUnavailable",
           "PactVerifierError"]
 HARNESS_API = ["AuthSpec", "BuildSpec", "ContainerFile", "ContractsSpec", "ExecResult", "FuzzSpec", "Healthcheck",
                "HttpCheck", "Mount", "ReadyProbe", "Service", "ServiceSpec", "StartEvent", "StartPlan", "Topology",

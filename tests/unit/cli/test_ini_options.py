@@ -26,6 +26,7 @@ topology_env_file = "env/ci.env"
 image_substitutes = ["redis:7=my-redis:7"]
 topology_report = "reports/run.html"
 topology_annotations = "off"
+topology_observe = true
 """
 # the options of both front-ends that the ini sets, and the commands that take each
 SHARED = {o.name: o.commands for o in OPTIONS if o.ini and o.cli and o.pytest}
@@ -44,7 +45,7 @@ def project(pytester: pytest.Pytester) -> Path:
 def test_the_same_ini_gives_the_same_options_to_pytest_and_harness(project: Path, pytester: pytest.Pytester,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(SHARED) == {"topology", "topology_profile", "topology_env_file", "image_substitute",
-                           "topology_report", "annotations"}
+                           "topology_report", "annotations", "observe"}
     monkeypatch.chdir(project / "tests" / "unit")
     in_pytest = resolved(pytester.parseconfig())
     for command in ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift"):
@@ -59,6 +60,7 @@ def test_the_same_ini_gives_the_same_options_to_pytest_and_harness(project: Path
     assert in_pytest.topology.ini_image_substitutes == ("redis:7=my-redis:7",)
     assert in_pytest.topology.ini_file == project / "pyproject.toml"
     assert (in_pytest.topology_report, in_pytest.annotations) == (project / "reports" / "run.html", "off")
+    assert in_pytest.observe is True  # and `harness up` reads it too (the loop above)
 
 
 def test_the_command_line_wins_over_the_ini_and_merged_lists_add_to_it(project: Path, pytester: pytest.Pytester,

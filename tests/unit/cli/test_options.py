@@ -33,7 +33,7 @@ def test_every_option_has_one_name_in_both_front_ends_by_the_stated_rule() -> No
 
 
 def test_every_option_has_the_same_default_in_both_front_ends() -> None:
-    cli = {name: value for command in ("fuzz", "verify", "drift")
+    cli = {name: value for command in ("fuzz", "verify", "drift", "up")
            for name, value in resolve(CLI, {}, command=command).values.items()}
     in_pytest = resolve(PYTEST, {}).values
     for each in BOTH:
@@ -63,7 +63,7 @@ def test_every_invalid_value_is_said_at_once() -> None:
 def test_an_invalid_ini_value_is_named_by_its_key() -> None:
     ini = {"topology_env_file": "", "topology": [], "topology_profiles": [], "image_substitutes": [],
            "topology_reuse": False, "topology_per_worker": False, "pact_dir": "", "topology_report": "",
-           "topology_annotations": ""}
+           "topology_annotations": "", "topology_observe": False}
     values = resolve(PYTEST, {}, ini=lambda o: ini[o.ini], ini_base=Path("/project")).values
     assert values["pact_dir"] == Path("/project/contracts")  # the default, relative to the ini file
     ini["topology"] = ["a.yml", "b.yml"]

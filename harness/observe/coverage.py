@@ -1,0 +1,235 @@
+"""Coverage per edge: each observed HTTP call named by its operation (method, the provider's path template, status)
+and matched to the pact interactions of its edge; the drift checks (contracts/drift) say whether it breaks the
+provider's document. One matcher for pacts and calls: the path template the document gives both (without a document,
+the path itself, or the interaction's path regex when its matching rules have one)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.contracts.drift.adapter import Document, NoOperation, NoPath, find_operation
+from harness.contracts.drift.checks import check_interaction
+from harness.contracts.drift.interactions import is_http
+from harness.contracts.names import service_for
+from harness.contracts.pactfiles import PactFile
+from harness.errors import OpenAPIUnavailable
+from harness.model.topology import TopologySpec
+from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
+
+TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge
+
+
+@dataclass(frozen=True)
+class OperationCount:
+    """`operation` ("GET /items/{id} -> 404") seen `calls` times; `says`: what the document says of it (a breaking
+    call), else ""."""
+
+    operation: str
+    calls: int
+    says: str = ""
+
+
+@dataclass(frozen=True)
+class NotInspected:
+    """Connections on consumer -> provider:port in a protocol the harness does not parse (tls, http2, other)."""
+
+    port: int
+    protocol: str
+    connections: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class EdgeCoverage:
+    """The coverage of consumer -> provider by its pacts, from the calls observed in one run.
+
+    `calls`: HTTP calls observed; `covered`: those an interaction of the edge's pacts covers (method, path template,
+    status); `uncovered`: the others, `top_uncovered` the most frequent of them; `never_exercised`: the pact's
+    interactions no call matched ("file: description"); `breaking`: calls the provider's document does not allow
+    (operation or status not documented, a body that does not validate), `top_breaking` the most frequent;
+    `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files; `notes`: what could not
+    be checked and why (no document, a capture incomplete). `outside`: the consumer is not a service (the tests).
+    """
+
+    consumer: str
+    provider: str
+    calls: int = 0
+    covered: int = 0
+    uncovered: int = 0
+    top_uncovered: tuple[OperationCount, ...] = ()
+    never_exercised: tuple[str, ...] = ()
+    breaking: int = 0
+    top_breaking: tuple[OperationCount, ...] = ()
+    not_inspected: tuple[NotInspected, ...] = ()
+    pacts: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    outside: bool = False
+
+    @property
+    def percent(self) -> float | None:
+        """Covered calls in percent of the calls (None: no HTTP call observed)."""
+        return round(100 * self.covered / self.calls, 1) if self.calls else None
+
+    @property
+    def label(self) -> str:
+        """What a matrix cell shows: "observed: 12, covered 100%", "observed: 3, no pact", "observed: none"."""
+        if not self.calls:
+            shown = "none" if not self.not_inspected else \
+                f"{sum(n.connections for n in self.not_inspected)} conn, not inspected"
+            return f"observed: {shown}"
+        if not self.pacts:
+            return f"observed: {self.calls}, no pact"
+        return f"observed: {self.calls}, covered {self.percent:g}%"
+
+
+@dataclass
+class _Edge:
+    calls: list[ObservedCall] = field(default_factory=list)
+    pacts: list[PactFile] = field(default_factory=list)
+    not_inspected: list[NotInspected] = field(default_factory=list)
+
+
+def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[PactFile],
+                  documents: dict[str, Document | OpenAPIUnavailable]) -> list[EdgeCoverage]:
+    """The coverage of every edge with observed traffic or an HTTP pact, sorted by consumer and provider.
+
+    `documents`: each provider's OpenAPI document, or why it has none (then calls are matched by their path and
+    not checked against a document: said in the edge's notes).
+    """
+    edges: dict[tuple[str, str], _Edge] = {}
+    for call in observation.calls:
+        edges.setdefault((call.consumer, call.provider), _Edge()).calls.append(call)
+    for flow in observation.flows:
+        if flow.protocol not in ("http", "none"):
+            edges.setdefault((flow.consumer, flow.provider), _Edge()).not_inspected.append(
+                NotInspected(flow.port, flow.protocol, flow.connections, flow.bytes))
+    for pact in pacts:
+        consumer, provider = service_for(spec, pact.consumer), service_for(spec, pact.provider)
+        if consumer and provider and pact.has_http:
+            edges.setdefault((consumer, provider), _Edge()).pacts.append(pact)
+    return [_coverage(spec, consumer, provider, edge, documents.get(provider), observation)
+            for (consumer, provider), edge in sorted(edges.items())]
+
+
+def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
+              document: Document | OpenAPIUnavailable | None, observation: Observation) -> EdgeCoverage:
+    usable = document if isinstance(document, Document) else None
+    notes = []
+    if isinstance(document, OpenAPIUnavailable):
+        notes.append(f"calls not checked against {provider}'s OpenAPI document: {document.message}")
+    elif document is None and provider in spec.services and edge.calls:
+        notes.append(f"calls not checked against an OpenAPI document: service '{provider}' has no `openapi:`")
+    for service in (consumer, provider):
+        if service in observation.lost:
+            notes.append(f"{service}: {observation.lost[service]}")
+    interactions = [(pact, i, _interaction_key(usable, i)) for pact in edge.pacts for i in pact.interactions
+                    if is_http(i)]
+    exercised: set[int] = set()
+    uncovered: Counter[str] = Counter()
+    breaking: Counter[str] = Counter()
+    says: dict[str, str] = {}
+    covered = 0
+    for call in edge.calls:
+        template = _template(usable, call.method, call.path)
+        label = f"{call.method} {template or call.path} -> {call.status}"
+        matched = [n for n, (_, interaction, key) in enumerate(interactions)
+                   if _covers(interaction, key, call, template)]
+        exercised.update(matched)
+        if matched:
+            covered += call.count
+        else:
+            uncovered[label] += call.count
+        if usable is not None:
+            finding = _breaks(usable, call)
+            if finding:
+                breaking[label] += call.count
+                says.setdefault(label, finding)
+    calls = sum(call.count for call in edge.calls)
+    return EdgeCoverage(
+        consumer, provider, calls, covered, calls - covered,
+        tuple(OperationCount(label, count) for label, count in uncovered.most_common(TOP)),
+        tuple(f"{pact.path.name}: {interaction['description']}"
+              for n, (pact, interaction, _) in enumerate(interactions) if n not in exercised),
+        sum(breaking.values()),
+        tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
+        tuple(sorted(edge.not_inspected, key=lambda n: (n.port, n.protocol))),
+        tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE)
+
+
+def _template(document: Document | None, method: str, path: str) -> str | None:
+    """The document's path template for `method path`, None without a document or a matching operation."""
+    if document is None:
+        return None
+    try:
+        template, _ = find_operation(document.spec, method.lower(), "http://provider" + path)
+    except (NoOperation, NoPath):
+        return None
+    return template
+
+
+def _interaction_key(document: Document | None, interaction: dict[str, Any]) -> tuple[str, str | None, int]:
+    request, response = interaction.get("request") or {}, interaction.get("response") or {}
+    method, path = str(request.get("method", "GET")).upper(), str(request.get("path") or "/")
+    return method, _template(document, method, path), int(response.get("status", 200))
+
+
+def _covers(interaction: dict[str, Any], key: tuple[str, str | None, int], call: ObservedCall,
+            template: str | None) -> bool:
+    """Same method and status, and the same path template (without one: the interaction's path regex when its
+    matching rules have one, else the very path)."""
+    method, interaction_template, status = key
+    if method != call.method.upper() or status != call.status:
+        return False
+    if template is not None and interaction_template is not None:
+        return template == interaction_template
+    regex = _path_regex(interaction)
+    if regex is not None:
+        return re.fullmatch(regex, call.path) is not None
+    return str((interaction.get("request") or {}).get("path") or "/") == call.path
+
+
+def _path_regex(interaction: dict[str, Any]) -> str | None:
+    """The regex a V2 (`$.path`) or V3/V4 (`path.matchers`) matching rule puts on the request path."""
+    rules = (interaction.get("request") or {}).get("matchingRules") or {}
+    v2 = rules.get("$.path") or {}
+    if isinstance(v2, dict) and v2.get("regex"):
+        return str(v2["regex"])
+    path = rules.get("path") or {}
+    for matcher in path.get("matchers", []) if isinstance(path, dict) else []:
+        if isinstance(matcher, dict) and matcher.get("match") == "regex" and matcher.get("regex"):
+            return str(matcher["regex"])
+    return None
+
+
+def _breaks(document: Document, call: ObservedCall) -> str:
+    """What the document says against `call` (its first finding), "" when it allows it. The request's headers were
+    not recorded (credentials stay out of the capture), so header parameters are not judged; a body cut at the
+    capture's limit is not checked."""
+    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": call.query}
+    if call.request_body and not call.request_truncated:
+        request["body"] = _body(call.request_body, call.request_content_type)
+    response: dict[str, Any] = {"status": call.status,
+                                "headers": {"Content-Type": call.content_type} if call.content_type else {}}
+    if call.response_body and not call.response_truncated:
+        response["body"] = _body(call.response_body, call.content_type)
+    interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
+                   "response": response}
+    findings = [f for f in check_interaction(document, interaction).findings
+                if not f.pointer.startswith("/request/header")]
+    return findings[0].spec_says if findings else ""
+
+
+def _body(text: str, content_type: str) -> dict[str, Any]:
+    """A body as a V4 pact holds it: JSON parsed (a JSON type that does not parse stays text, and breaks the
+    document as it should)."""
+    content: Any = text
+    if content_type.split(";")[0].strip().endswith("json"):
+        try:
+            content = json.loads(text)
+        except ValueError:
+            pass
+    return {"content": content, "contentType": content_type or "text/plain"}

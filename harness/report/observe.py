@@ -1,0 +1,42 @@
+"""The observed traffic of a run as people read it: one line per edge (calls, covered, uncovered, interactions never
+exercised, calls breaking the provider's document, connections not inspected), the calls from outside the topology
+(the tests) apart, and what limits the result. The details of each edge are under the contract matrix
+(report.matrix.observed_lines)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.runtime.observe import EARLY
+
+if TYPE_CHECKING:
+    from harness.observe import EdgeCoverage, ObserveResult
+
+
+def observed_text(result: ObserveResult) -> str:
+    """Plain text, one line per edge between services, then the calls from outside, then the notes."""
+    between = [e for e in result.edges if not e.outside]
+    lines = [edge_line(e) for e in between] or ["no call between services was observed"]
+    outside = [e for e in result.edges if e.outside]
+    if outside:
+        lines.append("from outside the topology (the tests, the harness; not between services, not counted):")
+        lines += [f"  {edge_line(edge)}" for edge in outside]
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def edge_line(edge: EdgeCoverage) -> str:
+    """`gateway -> dataservice: 12 calls, 10 covered (83.3%), 2 uncovered, 1 interaction never exercised, ...`."""
+    parts = [f"{edge.calls} HTTP call(s)"] if edge.calls or not edge.not_inspected else []
+    if edge.calls and edge.pacts and not edge.outside:
+        parts.append(f"{edge.covered} covered ({edge.percent:g}%), {edge.uncovered} uncovered")
+    elif edge.calls and not edge.outside:
+        parts.append("no pact covers this edge")
+    if edge.never_exercised:
+        parts.append(f"{len(edge.never_exercised)} interaction(s) never exercised")
+    if edge.breaking:
+        parts.append(f"{edge.breaking} breaking the provider's document")
+    for flow in edge.not_inspected:
+        kind = f"connection(s) {flow.protocol}" if flow.protocol == EARLY else f"{flow.protocol} connection(s)"
+        parts.append(f"{flow.connections} {kind} on port {flow.port} ({flow.bytes} bytes, not inspected)")
+    return f"{edge.consumer} -> {edge.provider}: " + ", ".join(parts)

@@ -1,0 +1,272 @@
+"""Observed traffic: what the services of a running topology say to each other, seen passively, with no change to the
+services or their images.
+
+How: like the faults (faults.py), one helper container per service joins the service's network namespace
+(`network_mode: container:<id>`, NET_ADMIN, NET_RAW) and runs `observe_agent.py`, which reads every packet of the
+namespace with a raw socket and keeps HTTP/1.x calls and connection counts, aggregated. At the end `read()` asks each
+agent for what it saw and names both ends by address: a connection a service opens is a call of that service (the
+consumer) to the service owning the address (the provider); a connection to a service from its network's gateway is
+a call from outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
+call between two services is seen in both namespaces and counted once, in the consumer's.
+
+Limits (said in the results, never silent): connections opened before the capture started are not inspected (the
+packets are counted); a service restarted during the run loses its helper with its namespace (the calls after that
+are not seen; `Observation.lost` names it); packets the kernel dropped are counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import docker.errors
+
+from harness.errors import ObserveError
+from harness.runtime import labels as L
+from harness.runtime.engine import explain
+from harness.runtime.fault_helper import remove_container
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    from harness.runtime.topology import Topology
+
+OBSERVES = f"{L.PREFIX}.observes"  # on an observation helper: the service's name
+AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
+AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
+DOCKERFILE = f"""\
+FROM {BASE_IMAGE}
+RUN apt-get update -qq \\
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt python3-httptools \\
+    && rm -rf /var/lib/apt/lists/*
+COPY observe_agent.py {AGENT_PATH}
+CMD ["python3", "{AGENT_PATH}", "serve"]
+"""
+READY_LINE = "observe agent ready"
+EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
+OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
+START_TIMEOUT = 20.0  # seconds
+
+
+@dataclass(frozen=True)
+class ObservedCall:
+    """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
+    byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
+    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query."""
+
+    consumer: str
+    provider: str
+    port: int
+    method: str
+    path: str
+    query: str
+    query_keys: tuple[str, ...]
+    status: int
+    content_type: str
+    count: int
+    seconds: float
+    max_seconds: float
+    request_bytes: int
+    response_bytes: int
+    request_content_type: str = ""
+    request_body: str = ""
+    response_body: str = ""
+    request_truncated: bool = False
+    response_truncated: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedFlow:
+    """Connections of one protocol on consumer -> provider:port. `protocol`: http (parsed), tls, http2, other
+    (PostgreSQL, Redis, ...: not inspected), none (closed before a byte was sent); `broken`: connections whose HTTP
+    could not be followed to the end (a gap in the capture, not HTTP/1.x after all); `unanswered`: requests seen
+    without their response."""
+
+    consumer: str
+    provider: str
+    port: int
+    protocol: str
+    connections: int
+    bytes: int
+    broken: int = 0
+    unanswered: int = 0
+
+
+@dataclass
+class Observation:
+    """What the helpers saw in one run. `lost`: the services whose capture could not be read, each with why;
+    `dropped_packets`, `joined_packets`: packets the kernel dropped, packets of connections opened before the
+    capture (both not inspected); `overflow`: calls counted only (too many kinds to keep apart)."""
+
+    calls: list[ObservedCall] = field(default_factory=list)
+    flows: list[ObservedFlow] = field(default_factory=list)
+    lost: dict[str, str] = field(default_factory=dict)
+    dropped_packets: int = 0
+    joined_packets: int = 0
+    overflow: int = 0
+
+
+class TopologyObservation:
+    """The observation helpers of one running topology: `start()` one per service, `read()` what they saw, `stop()`.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self._topology = topology
+        self._helpers: dict[str, tuple[Container, str]] = {}  # service -> (helper, the service's StartedAt)
+
+    def start(self) -> None:
+        """A helper in each service's namespace, capturing when this returns.
+
+        Raises:
+            ObserveError: the helper image did not build, or a helper did not start (its log in the message).
+        """
+        try:
+            image = helper_image(self._topology.client, "observe-helper", DOCKERFILE,
+                                 {"observe_agent.py": AGENT_SOURCE.read_bytes()})
+        except HelperBuildFailed as failed:
+            tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
+            raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
+                               f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
+                               f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
+                               "Debian mirror reachable from containers.") from None
+        for service in self._topology:
+            if service.name not in self._helpers:
+                self._start_one(service.name, image)
+
+    def _start_one(self, name: str, image: str) -> None:
+        target = self._topology[name].container
+        target.reload()
+        labels = {key: value for key, value in target.labels.items()
+                  if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+        labels[OBSERVES] = name
+        try:
+            helper = target.client.containers.run(image, detach=True, name=f"{target.name}-observe", labels=labels,
+                                                  network_mode=f"container:{target.id}",
+                                                  cap_add=["NET_ADMIN", "NET_RAW"])
+        except docker.errors.APIError as error:
+            raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
+        self._helpers[name] = (helper, target.attrs["State"]["StartedAt"])
+        _wait_ready(name, helper)
+
+    def read(self) -> Observation:
+        """What every helper saw until now, both ends named (see the module's docstring)."""
+        owners, gateways, exposed = self._addresses()
+        observation = Observation()
+        early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
+        for name, (helper, started) in sorted(self._helpers.items()):
+            container = self._topology[name].container
+            container.reload()
+            if container.attrs["State"]["StartedAt"] != started:
+                observation.lost[name] = ("it was restarted during the run: its calls after the restart were not "
+                                          "seen (its capture went with its old network namespace)")
+            try:
+                result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
+                data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
+            except (docker.errors.APIError, ValueError, IndexError) as error:
+                observation.lost[name] = f"its capture could not be read ({error})"
+                continue
+            if "error" in data:
+                observation.lost[name] = f"its capture could not be read ({data['error']})"
+                continue
+            observation.dropped_packets += int(data.get("dropped_packets", 0))
+            observation.joined_packets += int(data.get("joined_packets", 0))
+            observation.overflow += int(data.get("overflow", 0))
+            for call in data.get("calls", []):
+                ends = _ends(name, call, owners, gateways)
+                if ends is not None:
+                    observation.calls.append(_call(ends, call))
+            for flow in data.get("flows", []):
+                ends = _ends(name, flow, owners, gateways)
+                if ends is not None:
+                    observation.flows.append(ObservedFlow(
+                        ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
+                        int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
+            for connection in data.get("early", []):
+                record = _early_record(connection, owners, exposed)
+                ends = _ends(name, record, owners, gateways)
+                if ends is not None:
+                    counts = early.setdefault((*ends, int(record["port"])), [0, 0])
+                    counts[0] += 1
+                    counts[1] += int(connection["bytes"])
+        observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
+                              for (consumer, provider, port), (connections, size) in sorted(early.items())]
+        return observation
+
+    def _addresses(self) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
+        """IPv4 address -> service, the gateways of the services' networks, service -> the TCP ports it exposes."""
+        owners: dict[str, str] = {}
+        gateways: set[str] = set()
+        exposed: dict[str, set[int]] = {}
+        for service in self._topology:
+            service.container.reload()
+            exposed[service.name] = {int(key.split("/")[0]) for key in
+                                     (service.container.attrs.get("Config") or {}).get("ExposedPorts") or {}
+                                     if key.endswith("/tcp")} | set(service.ports)
+            for network in ((service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values():
+                if network.get("IPAddress"):
+                    owners[network["IPAddress"]] = service.name
+                if network.get("Gateway"):
+                    gateways.add(network["Gateway"])
+        return owners, gateways, exposed
+
+    def stop(self) -> None:
+        """Remove the helpers (what they saw is gone with them: `read()` first)."""
+        for helper, _ in self._helpers.values():
+            remove_container(helper)
+        self._helpers.clear()
+
+
+def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
+    """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
+    if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
+        record = {**record, "outgoing": owners.get(record["client"]) == observer}
+    if record["outgoing"]:
+        return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
+    client = owners.get(record["client"])
+    if client is not None:
+        return None  # a call from another service: counted in that service's namespace
+    return OUTSIDE if record["client"] in gateways else f"{record['client']} (not in the topology)", observer
+
+
+def _early_record(connection: dict[str, Any], owners: dict[str, str],
+                  exposed: dict[str, set[int]]) -> dict[str, Any]:
+    """A connection opened before the capture as a flow record: its server is the end whose service exposes that
+    port (else the end with the lower port). `outgoing` is left to _ends: the client's namespace counts it."""
+    (a, a_port), (b, b_port) = connection["ends"]
+    b_serves = b_port in exposed.get(owners.get(b, ""), set())
+    a_serves = a_port in exposed.get(owners.get(a, ""), set())
+    server_is_b = b_serves if b_serves != a_serves else b_port < a_port
+    client, server, port = (a, b, b_port) if server_is_b else (b, a, a_port)
+    return {"client": client, "server": server, "port": port, "outgoing": None}
+
+
+def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
+    return ObservedCall(
+        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
+        tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
+        int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
+        int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
+        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")))
+
+
+def _wait_ready(name: str, helper: Container) -> None:
+    import time
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        helper.reload()
+        if READY_LINE in helper.logs().decode("utf-8", "replace"):
+            return
+        if helper.status in ("exited", "dead"):
+            break
+        time.sleep(0.05)
+    logs = helper.logs(tail=20).decode("utf-8", "replace").strip() or "(empty)"
+    remove_container(helper)
+    raise ObserveError(f"service '{name}': the observation helper did not become ready in {START_TIMEOUT:g} s "
+                       f"(status {helper.status}). Its log:\n{logs}")
+
+
+__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation"]

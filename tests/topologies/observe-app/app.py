@@ -1,0 +1,80 @@
+"""Two tiny services for the observation tests, picked by the first argument.
+
+stock: GET /items/{id} -> {"id", "name"} (404 for id 0), GET /items/{id}/price, DELETE /items/{id} -> 204
+shop:  GET /order/{id} -> asks stock for the item and its price on one kept-alive connection, counts the order in
+       Redis (a plain RESP command on a socket); GET /missing -> asks stock for item 0 (a 404 its document lacks)
+Both answer GET /health. HTTP/1.1 with keep-alive, as real services are.
+"""
+
+import http.client
+import json
+import os
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROLE = sys.argv[1] if len(sys.argv) > 1 else "stock"
+
+
+def stock(method: str, parts: list[str]) -> tuple[int, object]:
+    if parts[:1] == ["items"] and len(parts) >= 2:
+        item = int(parts[1])
+        if method == "DELETE":
+            return 204, None
+        if item == 0:
+            return 404, {"error": "no such item"}
+        if parts[2:] == ["price"]:
+            return 200, {"price": 3 * item}
+        return 200, {"id": item, "name": "apple"}
+    return 404, {"error": "no route"}
+
+
+def shop(method: str, parts: list[str]) -> tuple[int, object]:
+    connection = http.client.HTTPConnection(os.environ["STOCK_HOST"], 8000, timeout=5)
+    try:
+        if parts[:1] == ["order"]:
+            item = parts[1]
+            connection.request("GET", f"/items/{item}")
+            found = json.loads(connection.getresponse().read())
+            connection.request("GET", f"/items/{item}/price?currency=eur")  # the same connection: kept alive
+            price = json.loads(connection.getresponse().read())
+            with socket.create_connection((os.environ["REDIS_HOST"], 6379), timeout=5) as redis:
+                redis.sendall(b"INCR orders\r\n")
+                count = int(redis.recv(64).strip()[1:])
+            return 200, {"item": found, "price": price, "orders": count}
+        if parts[:1] == ["missing"]:
+            connection.request("GET", "/items/0")
+            response = connection.getresponse()
+            response.read()
+            return 200, {"stock said": response.status}
+    finally:
+        connection.close()
+    return 404, {"error": "no route"}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        if parts == ["health"]:
+            status, body = 200, {"status": "ok"}
+        else:
+            status, body = (stock if ROLE == "stock" else shop)(self.command, parts)
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"{ROLE}: {self.command} {self.path}", flush=True)
+
+
+if __name__ == "__main__":
+    print(f"{ROLE} listening on 8000", flush=True)
+    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()

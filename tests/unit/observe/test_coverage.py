@@ -1,0 +1,113 @@
+"""Coverage per edge from observed calls (pure logic: the calls are given, the document and pact are files)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.contracts.drift.documents import load_document
+from harness.contracts.matrix import edge_matrix
+from harness.contracts.pactfiles import read_pact
+from harness.errors import OpenAPIUnavailable
+from harness.model.loader import load_topology
+from harness.observe import edge_coverage
+from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, ObservedFlow
+
+APP = Path(__file__).parents[2] / "topologies" / "observe-app"
+
+
+def call(path: str, status: int = 200, method: str = "GET", count: int = 1, body: str = "", consumer: str = "shop",
+         provider: str = "stock", truncated: bool = False) -> ObservedCall:
+    return ObservedCall(consumer, provider, 8000, method, path, "", (), status, "application/json" if body else "",
+                        count, 0.01 * count, 0.01, 0, len(body), response_body=body, response_truncated=truncated)
+
+
+@pytest.fixture(scope="module")
+def spec():  # noqa: ANN201
+    return load_topology(APP / "topology.yaml")
+
+
+@pytest.fixture(scope="module")
+def stock_document():  # noqa: ANN201
+    return load_document(yaml.safe_load((APP / "stock.yaml").read_text()), "stock.yaml")
+
+
+def coverage_of(spec, calls, documents, flows=(), pacts=None, lost=None):  # noqa: ANN001, ANN201
+    pacts = [read_pact(APP / "contracts" / "shop-stock.json")] if pacts is None else pacts
+    return edge_coverage(spec, Observation(list(calls), list(flows), lost or {}), pacts, documents)
+
+
+def test_a_call_is_covered_by_an_interaction_of_the_same_method_template_and_status(spec, stock_document) -> None:
+    [edge] = coverage_of(spec, [call("/items/2", count=4, body='{"id": 2, "name": "pear"}'),
+                                call("/items/1", status=404, body='{"error": "gone"}')], {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.uncovered, edge.percent) == (5, 4, 1, 80.0)
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id} -> 404", 1)]
+    assert edge.never_exercised == ("shop-stock.json: an item deleted",)
+    assert edge.label == "observed: 5, covered 80%"
+
+
+def test_the_three_most_frequent_uncovered_operations_are_named(spec, stock_document) -> None:
+    calls = [call("/items/1/price", count=5, body='{"price": 3}'), call("/items/1", method="DELETE", status=500),
+             call("/items/3", status=404, count=2), call("/nowhere", count=3)]
+    [edge] = coverage_of(spec, calls, {"stock": stock_document})
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [
+        ("GET /items/{id}/price -> 200", 5), ("GET /nowhere -> 200", 3), ("GET /items/{id} -> 404", 2)]
+    assert edge.uncovered == 11
+
+
+def test_calls_the_document_does_not_allow_are_counted_with_what_it_says(spec, stock_document) -> None:
+    calls = [call("/items/3", status=404, count=2, body='{"error": "no"}'),
+             call("/items/4", body='{"id": "four"}'),  # a body against its schema
+             call("/items/5", body='{"id": "fi', truncated=True),  # cut by the capture's limit: not judged
+             call("/items/6", body='{"id": 6, "name": "kiwi"}')]
+    [edge] = coverage_of(spec, calls, {"stock": stock_document})
+    assert edge.breaking == 3
+    assert [(o.operation, o.calls) for o in edge.top_breaking] == [("GET /items/{id} -> 404", 2),
+                                                                  ("GET /items/{id} -> 200", 1)]
+    assert edge.top_breaking[0].says == "GET /items/{id} documents 200"
+    assert "integer" in edge.top_breaking[1].says
+
+
+def test_without_a_document_the_path_itself_or_the_pacts_path_regex_matches(spec, tmp_path: Path) -> None:
+    pact = json.loads((APP / "contracts" / "shop-stock.json").read_text())
+    pact["interactions"][0]["request"]["matchingRules"] = {"path": {"matchers": [{"match": "regex",
+                                                                                  "regex": r"/items/\d+"}]}}
+    (tmp_path / "shop-stock.json").write_text(json.dumps(pact))
+    unavailable = OpenAPIUnavailable("service 'stock': no document")
+    exact = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable})[0]
+    assert (exact.covered, exact.uncovered) == (1, 1)
+    assert exact.notes == ("calls not checked against stock's OpenAPI document: service 'stock': no document",)
+    by_regex = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable},
+                           pacts=[read_pact(tmp_path / "shop-stock.json")])[0]
+    assert (by_regex.covered, by_regex.uncovered) == (2, 0)
+
+
+def test_an_edge_with_traffic_and_no_pact_and_connections_not_inspected(spec) -> None:
+    flows = [ObservedFlow("shop", "redis", 6379, "other", 3, 51), ObservedFlow("shop", "redis", 6379, "none", 1, 0),
+             ObservedFlow("shop", "stock", 8000, "http", 2, 900)]
+    edges = coverage_of(spec, [call("/items/1")], {}, flows=flows, pacts=[])
+    redis, stock = edges
+    assert (redis.consumer, redis.provider, redis.calls, redis.label) == ("shop", "redis", 0,
+                                                                          "observed: 3 conn, not inspected")
+    assert [(n.port, n.protocol, n.connections, n.bytes) for n in redis.not_inspected] == [(6379, "other", 3, 51)]
+    assert stock.label == "observed: 1, no pact"
+    assert stock.notes == ("calls not checked against an OpenAPI document: service 'stock' has no `openapi:`",)
+
+
+def test_calls_from_outside_are_apart_and_no_edge_of_the_matrix(spec, stock_document) -> None:
+    edges = coverage_of(spec, [call("/order/1", consumer=OUTSIDE, provider="shop"), call("/items/1")],
+                        {"stock": stock_document}, flows=[ObservedFlow("shop", "redis", 6379, "other", 1, 17)],
+                        lost={"shop": "it was restarted during the run"})
+    outside = next(e for e in edges if e.consumer == OUTSIDE)
+    assert outside.outside and outside.calls == 1
+    matrix = edge_matrix(spec, [], coverage=edges)
+    assert [(e.consumer, e.provider, e.status) for e in matrix] == [("shop", "redis", "no pact"),
+                                                                    ("shop", "stock", "not verified")]
+    stock = matrix[1]
+    assert stock.observed is not None and stock.observed.never_exercised == ("shop-stock.json: an item deleted",)
+    assert "shop: it was restarted during the run" in stock.observed.notes
+    assert dataclasses.asdict(matrix[0])["observed"]["not_inspected"] == ("port 6379 other: 1 connection(s), 17 bytes",)
