@@ -94,13 +94,13 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         missing = missing_handlers(pacts, registry, spec)
         problems += missing
         hints += [MISSING_HANDLERS_HINT] if missing else []
-    notes = [*more_notes, *unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts)]
+    notes = [*more_notes, *_unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts)]
     if problems:  # the notes too: an exclusion with a typo may be why a pact is here
         raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
     return Selection(where, sources, registry, notes)
 
 
-def unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
+def _unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
     """A note per `contracts.exclude` rule that leaves out no pact of the folder (a typo in a name would otherwise
     pass unnoticed until the pact it meant fails)."""
     pacts = [s for s in everything if isinstance(s, PactFile)]
@@ -166,7 +166,7 @@ def _excludes(spec: TopologySpec, rule: ExcludedPact, pact: PactFile) -> bool:
             and (rule.provider is None or _named(spec, pact.provider, rule.provider)))
 
 
-def decided_before_running(spec: TopologySpec, source: Source) -> PactResult | None:
+def _decided_before_running(spec: TopologySpec, source: Source) -> PactResult | None:
     """The verdict of a pact that is not run: unreadable, excluded (with its reason), provider not a service."""
     if isinstance(source, UnreadablePact):
         return PactResult(source.path, "error", reason=str(source.error), error=source.error)
@@ -235,7 +235,7 @@ class VerifyRun:
     @property
     def needs_topology(self) -> bool:
         """Whether a pact is left to verify once the unreadable, excluded and cached ones are decided."""
-        return any(decided_before_running(self.spec, source) is None and self._cached(source) is None
+        return any(_decided_before_running(self.spec, source) is None and self._cached(source) is None
                    for source in self.selection.sources)
 
     def _cached(self, source: Source) -> PactResult | None:
@@ -255,7 +255,7 @@ class VerifyRun:
         """The verdict of `source`, verified the first time it is asked for (`topology()` gives the running topology;
         `only`: the labels of the interactions to verify, None: all); the same verdict every later time."""
         if source.path not in self._by_file:
-            result = decided_before_running(self.spec, source) or self._cached(source)
+            result = _decided_before_running(self.spec, source) or self._cached(source)
             if result is None:
                 assert isinstance(source, PactFile)
                 if self._worker is None:

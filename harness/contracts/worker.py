@@ -46,7 +46,7 @@ class VerifierOutcome:
     config_error: str | None = None
 
 
-def run_job(job: VerifierJob) -> VerifierOutcome:
+def _run_job(job: VerifierJob) -> VerifierOutcome:
     """Run one verification (in the worker process)."""
     from pact import Verifier
 
@@ -93,10 +93,10 @@ def _silence_fd1() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
-    exit_with_parent()
+    _exit_with_parent()
 
 
-def exit_with_parent(every: float = 0.5) -> None:
+def _exit_with_parent(every: float = 0.5) -> None:
     """A parent killed outright (SIGKILL, OOM) cannot stop its worker, which would go on verifying against containers
     the next start reaps: a daemon thread ends this process once it has been re-parented. The core's calls release
     the GIL, so the thread runs during a verification too."""
@@ -124,7 +124,7 @@ class VerifierWorker:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_silence_fd1)
-        return self._pool.submit(run_job, job).result()
+        return self._pool.submit(_run_job, job).result()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -22,15 +22,15 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
     Raises:
         OpenAPIUnavailable: the document is not a valid OpenAPI document (openapi-spec-validator's first complaint).
     """
-    data = swagger2_to_openapi3(data) if str(data.get("swagger", "")).startswith("2") else copy.deepcopy(data)
+    data = _swagger2_to_openapi3(data) if str(data.get("swagger", "")).startswith("2") else copy.deepcopy(data)
     _servers_as_paths(data)
     uri = file.resolve().as_uri() if file else ""
     spec = adapter.valid_spec(data, source, uri)  # checked before the response views are made: they expect a valid one
     return adapter.document(source, spec, str(data.get("openapi", "")).startswith("3.1"), uri,
-                            loose=strict_responses(data, close=False), strict=strict_responses(data))
+                            loose=_strict_responses(data, close=False), strict=_strict_responses(data))
 
 
-def strict_responses(data: dict[str, Any], close: bool = True) -> dict[str, Any]:
+def _strict_responses(data: dict[str, Any], close: bool = True) -> dict[str, Any]:
     """A copy of the document whose response schemas require nothing (a consumer reads fewer fields than the provider
     sends: Pact's own rule) and say `unevaluatedProperties: false` on every object schema that lists properties and
     leaves additional ones unsaid: a property the pact expects that the spec does not describe
@@ -114,7 +114,7 @@ def _servers_as_paths(data: dict[str, Any]) -> None:
                     holder["servers"] = first_path(holder["servers"])
 
 
-def swagger2_to_openapi3(doc: dict[str, Any]) -> dict[str, Any]:
+def _swagger2_to_openapi3(doc: dict[str, Any]) -> dict[str, Any]:
     """A Swagger 2.0 document as the equivalent OpenAPI 3.0 one (structure only: schemas are the same language),
     so that one validator checks both. basePath becomes the server; body/formData parameters the request body;
     response schemas the content of each `produces` type; `#/definitions/` references `#/components/schemas/`."""

@@ -36,7 +36,7 @@ def find_document(topology: TopologySpec, service: str,
             raise OpenAPIUnavailable(f"service '{service}': `openapi: {location}` is neither a file next to the "
                                      f"topology (no {file}) nor a path the service serves (one starting with /)")
         return _parse(file.read_text(encoding="utf-8"), str(file), service), f"file {file}", file
-    found = build_context_document(topology, spec, location)
+    found = _build_context_document(topology, spec, location)
     if found is not None:
         return (_parse(found.read_text(encoding="utf-8"), str(found), service),
                 f"file {found} in the build context of {service} (it serves {location})", found)
@@ -50,7 +50,7 @@ def find_document(topology: TopologySpec, service: str,
                              f"--topology {topology.file}`, or point `openapi:` at a file next to the topology.")
 
 
-def build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
+def _build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
     """The file in the service's build context that it serves at `served`: the served name itself, then the same
     stem, then openapi.* / swagger.*, at the context's top and then one folder down. None without a match."""
     if spec.build is None:

@@ -145,7 +145,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def running(project: Path, docker_client: Any) -> Any:
     with Topology.start(load_topology(project / "topology.yaml"), shared=True) as topology:  # as `harness up`
         yield topology
-    assert harness_resources(docker_client, "contract-versions") == []
+    assert harness_resources(docker_client, "contract-versions", project / "topology.yaml") == []
 
 
 def pact_for(project: Path, name: str, provider: str, edit: Any = None, suffix: str = "") -> Path:
