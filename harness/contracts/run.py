@@ -239,7 +239,11 @@ class VerifyRun:
                    for source in self.selection.sources)
 
     def _cached(self, source: Source) -> PactResult | None:
-        return self.cache.cached(source) if self.cache is not None and isinstance(source, PactFile) else None
+        """A folder pact's earlier verdict. A broker pact is verified every time (issue #25 point 6): a cached verdict
+        would not say where its pact came from, nor be published."""
+        if self.cache is None or not isinstance(source, PactFile) or source.path in self.broker.pacts:
+            return None
+        return self.cache.cached(source)
 
     @property
     def verified_any(self) -> bool:
