@@ -216,6 +216,7 @@ def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: Broker
     unreachable = harness_verify(file, "--pact-broker-url", closed)
     assert unreachable.returncode == 3, unreachable.stderr
     assert f"the Pact Broker at {closed} cannot be reached" in unreachable.stderr
+    assert "check the broker URL (from --pact-broker-url) and that the broker is up" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
 
     refused = harness_verify(file, env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "wrong-token"})
