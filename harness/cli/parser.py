@@ -93,6 +93,7 @@ def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | Non
     given = vars(args)
     ini = IniFile.find(Path.cwd()) if any(o.ini for o in options(CLI, command)) else None
     _bare_files(command, given, say, ini_topology=_names_topology(ini))
+    _put_python_path_first(ini)
     resolved = resolve(CLI, given, command=command, ini=ini.read if ini is not None else None,
                        ini_base=ini.base if ini is not None else None, ini_file=ini.path if ini is not None else None)
     if command in NEEDS_TOPOLOGY and not resolved.topology.files:
@@ -100,6 +101,19 @@ def parse(argv: list[str] | None, say: Callable[[str], None]) -> tuple[str | Non
                           f"the ini key `topology` in {_ini_name(ini)})")
     return command, dataclasses.replace(resolved, command_line="harness " + " ".join(sys.argv[1:] if argv is None
                                                                                  else argv))
+
+
+def _put_python_path_first(ini: IniFile | None) -> None:
+    """The ini's `pythonpath` first on sys.path, as pytest puts it: the states modules `harness verify` loads import
+    what they import under pytest."""
+    if ini is None:
+        return
+    try:
+        folders = ini.python_path()
+    except ValueError as error:
+        raise OptionError(f"{ini.path}: ini pythonpath: {error}") from None
+    for folder in reversed(folders):
+        sys.path.insert(0, str(folder))
 
 
 def _names_topology(ini: IniFile | None) -> bool:

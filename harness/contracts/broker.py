@@ -46,6 +46,7 @@ class BrokerConfig:
     provider_branch: str | None = None
     provider_version: str | None = None
     publish: bool = False
+    url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
 
     @property
     def authorization(self) -> str | None:
@@ -98,7 +99,7 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
                         tuple(options.get("pact_selector") or given.selectors),
                         bool(options.get("pact_include_pending")) or given.pending,
                         options.get("pact_wip_since") or given.wip_since, branch if branch != "HEAD" else None,
-                        version, publish)
+                        version, publish, _where_url(options, given))
 
 
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
@@ -177,8 +178,8 @@ class BrokerClient:
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} cannot be reached ({reason})",
-                                    hint="check the broker URL (--pact-broker-url, contracts.broker.url or "
-                                         "PACT_BROKER_BASE_URL) and that the broker is up") from None
+                                    hint=f"check the broker URL (from {self.config.url_from}) and that the "
+                                         "broker is up") from None
         try:
             return json.loads(raw) if raw else {}
         except ValueError:

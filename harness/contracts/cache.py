@@ -25,6 +25,7 @@ read is a miss; a folder that cannot be written only costs the next run its time
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
@@ -134,8 +135,10 @@ def mounted_digest(spec: TopologySpec) -> str:
 def states_digest(files: Iterable[Path], registry: Registry) -> str:
     """The code of the provider states and message producers: the bytes of each states module, and of every module
     file of the project that their handlers reach through the names they use (functions, classes and modules, and
-    theirs in turn). Modules of the standard library, of installed packages and of the harness are left out (their
-    versions count, harness.contracts.cache.tools_digest). Data files a handler reads are not in it."""
+    theirs in turn) or that any of these files imports (anywhere in it: an import inside a handler runs only when it
+    does, and a constant's module is no name a handler uses). Modules of the standard library, of installed
+    packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest). Data
+    files a handler reads, and modules imported by a name computed at run time (importlib), are not in it."""
     found: set[Path] = {Path(file).resolve() for file in files}
     seen: set[int] = set()
     todo: list[Any] = [*registry.states.values(), *registry.messages.values()]
@@ -149,6 +152,12 @@ def states_digest(files: Iterable[Path], registry: Registry) -> str:
             continue
         found.add(file)
         todo += [v for v in namespace.values() if isinstance(v, (types.FunctionType, types.ModuleType, type))]
+    unread = list(found)
+    while unread:  # what their import statements name: also a constant's module, or an import inside a handler
+        for imported in _imports(unread.pop()):
+            if imported not in found and _is_project(imported):
+                found.add(imported)
+                unread.append(imported)
     parts = []
     for file in sorted(found):
         try:
@@ -156,6 +165,55 @@ def states_digest(files: Iterable[Path], registry: Registry) -> str:
         except OSError as error:
             parts.append((str(file), f"unreadable: {error.strerror}"))
     return _hash(parts)
+
+
+def _imports(file: Path) -> set[Path]:
+    """The module files the import statements of `file` name, found as Python would find them from `file`'s folder
+    or `sys.path` (a package's `__init__.py` too: it runs on import); none when it cannot be parsed."""
+    try:
+        tree = ast.parse(file.read_bytes(), str(file))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    found: set[Path] = set()
+    roots = [file.parent, *(Path(entry or ".") for entry in sys.path)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found |= _module_files(alias.name.split("."), roots)
+        elif isinstance(node, ast.ImportFrom):
+            parts = node.module.split(".") if node.module else []
+            if node.level:  # relative: from the package `file` is in
+                here = [file.parents[node.level - 1]] if node.level <= len(file.parents) else []
+                found |= _module_files(parts, here, relative=True)
+                found |= {f for alias in node.names for f in _module_files([*parts, alias.name], here, relative=True)}
+            else:
+                found |= _module_files(parts, roots)
+                found |= {f for alias in node.names for f in _module_files([*parts, alias.name], roots)}
+    return found
+
+
+def _module_files(parts: list[str], roots: list[Path], relative: bool = False) -> set[Path]:
+    """The files importing the dotted module `parts` runs (each package's `__init__.py`, then the module), from the
+    first root that has its top-level name; relative: from the one root given, `parts` empty meaning the package."""
+    for root in roots:
+        files: set[Path] = set()
+        if relative and (root / "__init__.py").is_file():
+            files.add((root / "__init__.py").resolve())
+        folder = root
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if (folder / part / "__init__.py").is_file():
+                files.add((folder / part / "__init__.py").resolve())
+            elif last and (folder / f"{part}.py").is_file():
+                files.add((folder / f"{part}.py").resolve())
+            elif not (folder / part).is_dir():  # a name from the module, or no module of this root
+                if index == 0 and not relative:
+                    files = set()
+                break
+            folder = folder / part
+        if files or relative:
+            return files
+    return set()
 
 
 def _namespace(value: Any) -> tuple[dict[str, Any], Path | None]:

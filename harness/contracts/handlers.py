@@ -4,6 +4,8 @@ the errors that say which are missing, checked before anything starts."""
 from __future__ import annotations
 
 import difflib
+import inspect
+from pathlib import Path
 from typing import Any
 
 from harness.contracts.names import service_for
@@ -31,6 +33,21 @@ def missing_handlers(pacts: list[PactFile], registry: Registry, spec: Any) -> li
                 missing.append(f"message producer {description!r} of {pact.edge} ({pact.path.name}) is missing"
                                + _elsewhere(registry.messages, description, spec))
     return missing
+
+
+def unused_state_handlers(spec: Any, registry: Registry) -> list[str]:
+    """A note per provider state handler of a provider with `contracts.state_url`: the Verifier sends that provider's
+    states to its own endpoint, so the handler never runs (its setup would be silently missing)."""
+    notes = []
+    for (provider, state), function in registry.states.items():
+        service = service_for(spec, provider)
+        if service is not None and service in spec.contracts.state_url:
+            where = getattr(inspect.unwrap(function), "__code__", None)
+            at = f" ({Path(where.co_filename).name}:{where.co_firstlineno})" if where is not None else ""
+            notes.append(f"the handler of provider state {state!r} for {service}{at} is not used: "
+                         f"`contracts.state_url` sends {service}'s provider states to its own endpoint "
+                         f"{spec.contracts.state_url[service]}; remove one of them")
+    return notes
 
 
 MISSING_HANDLERS_HINT = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.contracts.broker import BrokerClient, BrokerConfig, BrokerFetch, fetch_pacts
 from harness.contracts.cache import RunCache, pact_content
-from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers
+from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
 from harness.contracts.results import PactResult, error_result
@@ -94,7 +94,8 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         missing = missing_handlers(pacts, registry, spec)
         problems += missing
         hints += [MISSING_HANDLERS_HINT] if missing else []
-    notes = [*more_notes, *_unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts)]
+    notes = [*more_notes, *_unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts),
+             *unused_state_handlers(spec, registry)]
     if problems:  # the notes too: an exclusion with a typo may be why a pact is here
         raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
     return Selection(where, sources, registry, notes)
@@ -239,7 +240,11 @@ class VerifyRun:
                    for source in self.selection.sources)
 
     def _cached(self, source: Source) -> PactResult | None:
-        return self.cache.cached(source) if self.cache is not None and isinstance(source, PactFile) else None
+        """A folder pact's earlier verdict. A broker pact is verified every time (issue #25 point 6): a cached verdict
+        would not say where its pact came from, nor be published."""
+        if self.cache is None or not isinstance(source, PactFile) or source.path in self.broker.pacts:
+            return None
+        return self.cache.cached(source)
 
     @property
     def verified_any(self) -> bool:

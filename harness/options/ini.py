@@ -67,6 +67,21 @@ class IniFile:
             refuse_own_table(pyproject)
         return cls(pyproject)
 
+    def python_path(self) -> list[Path]:
+        """pytest's own `pythonpath` key: the folders pytest puts first on `sys.path` (so that states modules import
+        the project's modules alike), relative to the ini file's folder. Raises ValueError for a value pytest
+        refuses."""
+        value = self.values.get("pythonpath")
+        if value is None or self.base is None:
+            return []
+        if self.toml and not isinstance(value, list):  # in pytest's words
+            raise ValueError(f"expects a list for type 'paths', got {type(value).__name__}: {value!r}")
+        for index, item in enumerate(value if self.toml else []):
+            if not isinstance(item, str):
+                raise ValueError(f"expects a list of strings, but item at index {index} is "
+                                 f"{type(item).__name__}: {item!r}")
+        return [self.base / item for item in (shlex.split(value) if isinstance(value, str) else value)]
+
     def read(self, option: Option) -> Any:
         """`option`'s ini value as pytest's `config.getini` gives it (its `ini_type`), else its default
         (`ini_default`). Raises ValueError (what was expected, what was found) for a value pytest refuses."""

@@ -216,6 +216,7 @@ def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: Broker
     unreachable = harness_verify(file, "--pact-broker-url", closed)
     assert unreachable.returncode == 3, unreachable.stderr
     assert f"the Pact Broker at {closed} cannot be reached" in unreachable.stderr
+    assert "check the broker URL (from --pact-broker-url) and that the broker is up" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
 
     refused = harness_verify(file, env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": "wrong-token"})
@@ -356,3 +357,25 @@ def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(
             f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
     assert "read-only-token" not in done.stdout + done.stderr
     assert broker.broker.verifications == []
+
+
+def test_a_broker_pact_equal_to_a_cached_folder_pact_is_verified_and_published(tmp_path: Path,
+                                                                               broker: BrokerServer) -> None:
+    """A broker pact with the content of a folder pact the verdict cache has: verified, said to come from the broker
+    and published, in the run that caches the folder's and in the next (it took the folder pact's cached verdict:
+    no source, nothing published, while the run said verified)."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    file = topology(tmp_path, "same")
+    (tmp_path / "pacts").mkdir()
+    [served] = broker.broker.contents.values()  # the pact as the broker serves it (the CLI adds to a v2 pact)
+    (tmp_path / "pacts" / "web-frontend-shop.json").write_text(json.dumps(served))
+    env = {"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN}
+    for run, version in enumerate(("5.0.0", "5.0.1")):
+        done = harness_verify(file, "--pacts", str(tmp_path / "pacts"), "--provider-version", version,
+                              "--publish-verification-results", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        folder_line = ("verified (cached, from " if run else "verified web-frontend->shop: 2 interaction(s)")
+        assert folder_line in done.stderr and "(web-frontend-shop.json)" in done.stderr
+        assert "verified web-frontend->shop: 2 interaction(s) in" in done.stderr.split("(web-frontend-shop.json)")[-1]
+        assert f"(from broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in done.stderr
+        assert [v.provider_version for v in broker.broker.verifications] == ["5.0.0", "5.0.1"][:run + 1]

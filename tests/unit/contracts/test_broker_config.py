@@ -3,14 +3,15 @@ consumer version selectors as the broker's, publishing only when asked or from C
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.contracts.broker import BrokerConfig, broker_config
-from harness.errors import OptionError, TopologyFileError
+from harness.contracts.broker import BrokerClient, BrokerConfig, broker_config
+from harness.errors import BrokerUnavailable, OptionError, TopologyFileError
 from harness.model.broker import parse_date, parse_selector
 from harness.model.topology import TopologySpec
 
@@ -77,12 +78,27 @@ def test_options_win_over_the_topology_file_which_wins_over_the_variable(tmp_pat
     assert config is not None
     assert (config.url, config.selectors, config.provider_branch) == ("https://from-file.example",
                                                                       ({"deployed": True},), "release")
+    assert config.url_from == "contracts.broker.url"  # said when the broker cannot be reached
     config = broker_config(topology, {"pact_broker_url": "https://from-option.example",
                                       "pact_selector": [{"mainBranch": True}], "provider_branch": "main"}, env)
     assert config is not None
     assert (config.url, config.selectors, config.provider_branch) == ("https://from-option.example",
                                                                       ({"mainBranch": True},), "main")
-    assert broker_config(spec(tmp_path), {}, env) == BrokerConfig("https://from-env.example", token="tok")
+    assert config.url_from == "--pact-broker-url"
+    assert broker_config(spec(tmp_path), {}, env) == BrokerConfig("https://from-env.example", token="tok",
+                                                                  url_from="PACT_BROKER_BASE_URL")
+
+
+def test_a_broker_that_cannot_be_reached_says_where_its_url_came_from(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": closed})
+        assert config is not None
+        with pytest.raises(BrokerUnavailable) as error:
+            BrokerClient(config).request("GET", closed + "/")
+    assert str(error.value).startswith(f"the Pact Broker at {closed} cannot be reached (")
+    assert error.value.hint == "check the broker URL (from PACT_BROKER_BASE_URL) and that the broker is up"
 
 
 def test_the_provider_branch_and_version_default_to_the_git_checkout(tmp_path: Path) -> None:

@@ -76,3 +76,20 @@ def test_a_provider_whose_openapi_file_is_missing_is_noted_before_anything_start
         f"service 'shop': `openapi: shop.yaml` is neither a file next to the topology (no {tmp_path / 'shop.yaml'}) "
         "nor a path the service serves (one starting with /): the contract matrix's drift column says error for its "
         "pacts"]
+
+
+def test_a_state_handler_of_a_provider_that_sets_its_own_states_up_is_noted_as_unused(tmp_path: Path) -> None:
+    """With `contracts.state_url` the Verifier posts the provider's states to its endpoint: a handler in a states
+    module never runs, which would otherwise pass unnoticed until its interaction fails."""
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY.replace(", other_states.py", "").replace(
+        "  states:", "  state_url: {shop: /_pact/provider_states}\n  states:"))
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-shop.json").write_text(pact("web", "shop"))
+    (tmp_path / "states.py").write_text("from harness.contracts import provider_state\n\n"
+                                        "@provider_state('the shop has items', provider='shop')\n"
+                                        "def items(topology, params):\n    pass\n")
+    selection = select_pacts(load_topology(tmp_path / "topology.yaml"))
+    assert selection.notes == [
+        "the handler of provider state 'the shop has items' for shop (states.py:3) is not used: "
+        "`contracts.state_url` sends shop's provider states to its own endpoint /_pact/provider_states; remove one "
+        "of them"]

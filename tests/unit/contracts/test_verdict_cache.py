@@ -103,6 +103,40 @@ def test_the_states_digest_follows_the_project_code_its_handlers_reach(tmp_path:
     assert digest() == digest()
 
 
+@pytest.mark.parametrize("handler", [
+    "from shopdata import NAME\n\n@provider_state('an item', provider='shop')\n"
+    "def item(topology, params):\n    return {'name': NAME}\n",
+    "@provider_state('an item', provider='shop')\n"
+    "def item(topology, params):\n    import shopdata\n    return {'name': shopdata.NAME}\n",
+    "import shoppkg.names as names\n\n@provider_state('an item', provider='shop')\n"
+    "def item(topology, params):\n    return {'name': names.NAME}\n",
+], ids=["a constant's module", "an import inside the handler", "a package's module, importing relatively"])
+def test_the_states_digest_follows_the_modules_the_states_code_imports(tmp_path: Path, handler: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "shopdata.py").write_text("NAME = 'teapot'\n")
+    (tmp_path / "shoppkg").mkdir()
+    (tmp_path / "shoppkg" / "__init__.py").write_text("")
+    (tmp_path / "shoppkg" / "names.py").write_text("from .data import NAME\n")
+    (tmp_path / "shoppkg" / "data.py").write_text("NAME = 'teapot'\n")
+    states = tmp_path / "states.py"
+    states.write_text("from harness.contracts import provider_state\n" + handler)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def digest() -> str:
+        for name in ("shopdata", "shoppkg", "shoppkg.names", "shoppkg.data"):
+            sys.modules.pop(name, None)  # a new run imports them afresh
+        return states_digest([states], load_states([states]))
+
+    first = digest()
+    for data in (tmp_path / "shopdata.py", tmp_path / "shoppkg" / "data.py"):
+        data.write_text("NAME = 'kettle'\n")
+    assert digest() != first  # a handler's value changed: its verdict may change
+    (tmp_path / "unrelated.py").write_text("X = 1\n")
+    second = digest()
+    (tmp_path / "unrelated.py").write_text("X = 2\n")
+    assert digest() == second
+
+
 def result(verdict: str = "verified", **fields: object) -> PactResult:
     return PactResult(Path("/pacts/web-shop.json"), verdict, "web", "shop", "web", "shop", 1,  # type: ignore[arg-type]
                       [InteractionResult("items", verdict == "verified", 0.1, [], "items")], seconds=0.4,

@@ -4,6 +4,7 @@ key of the table); the files pytest refuses are refused in its words, naming the
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,38 @@ def test_a_tool_pytest_topology_table_is_refused_not_read(tmp_path: Path, files:
     with pytest.raises(OptionError) as error:
         IniFile.find(tmp_path)
     assert str(error.value) == expected.format(root=tmp_path)
+
+
+@pytest.mark.parametrize("files", [
+    {"pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.', 'src']\ntopology = ['t.yaml']\n"},
+    {"tox.ini": "[pytest]\npythonpath = . src\ntopology = t.yaml\n"},
+], ids=["pyproject.toml", "tox.ini"])
+def test_the_ini_pythonpath_is_first_on_sys_path_as_under_pytest(files: dict[str, str], pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A states module that imports a module of the project (`pythonpath = ["."]`) loads under `harness verify` as
+    under pytest."""
+    from harness.cli.parser import parse
+
+    _write(pytester.path, {**files, "t.yaml": "services:\n  a:\n    image: redis:7\n"})
+    monkeypatch.chdir(pytester.path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    expected = [str(path) for path in pytester.parseconfig().getini("pythonpath")]
+    assert expected == [str(pytester.path / "."), str(pytester.path / "src")]
+    parse(["graph"], say=lambda text: None)
+    assert sys.path[:2] == expected
+
+
+def test_an_ini_pythonpath_pytest_refuses_is_one_error_naming_the_file(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli.parser import parse
+
+    if not NATIVE_TOML:
+        pytest.skip("pytest 9's native TOML configuration")
+    _write(tmp_path, {"pytest.toml": "[pytest]\npythonpath = 'src'\ntopology = ['t.yaml']\n",
+                      "t.yaml": "services:\n  a:\n    image: redis:7\n"})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(OptionError) as error:
+        parse(["graph"], say=lambda text: None)
+    assert str(error.value) == f"{tmp_path / 'pytest.toml'}: ini pythonpath: expects a list for type 'paths', " \
+                               "got str: 'src'"
