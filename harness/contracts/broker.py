@@ -11,6 +11,7 @@ read from the environment only and never shown (not in a repr, a message or a re
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -69,6 +70,31 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
             version (none given, no git checkout).
     """
     given: BrokerSpec = spec.contracts.broker or BrokerSpec()
+    access = broker_access(options, given, env)
+    if access is None:
+        return None
+    branch = options.get("provider_branch") or given.provider_branch or git_branch(spec.base_dir)
+    version = options.get("provider_version")
+    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
+    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
+    if publish and not version:
+        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
+                          "(the git checkout's commit is taken when there is one)")
+    return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
+                               include_pending=bool(options.get("pact_include_pending")) or given.pending,
+                               wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
+                               provider_version=version, publish=publish)
+
+
+def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
+                  env: Mapping[str, str] = os.environ) -> BrokerConfig | None:
+    """The broker's URL and credentials only (--pact-broker-url, else `contracts.broker.url` of `given`, else
+    PACT_BROKER_BASE_URL; PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD); None when no URL is configured.
+
+    Raises:
+        OptionError: a URL that is not http(s), a token and a username both given.
+    """
+    given = given or BrokerSpec()
     url = options.get("pact_broker_url") or given.url or env.get("PACT_BROKER_BASE_URL")
     if not url:
         return None
@@ -86,19 +112,18 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     if token and username:
         raise OptionError("PACT_BROKER_TOKEN and a username (PACT_BROKER_USERNAME or one in the broker URL) are both "
                           "set: the broker takes one of them; unset the other")
-    branch = options.get("provider_branch") or given.provider_branch or _git(spec.base_dir, "rev-parse",
-                                                                             "--abbrev-ref", "HEAD")
-    version = options.get("provider_version")
-    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
-    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
-    if publish and not version:
-        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
-                          "(the git checkout's commit is taken when there is one)")
-    return BrokerConfig(bare, token, username, password,
-                        tuple(options.get("pact_selector") or given.selectors),
-                        bool(options.get("pact_include_pending")) or given.pending,
-                        options.get("pact_wip_since") or given.wip_since, branch if branch != "HEAD" else None,
-                        version, publish)
+    return BrokerConfig(bare, token, username, password)
+
+
+def git_branch(folder: Path) -> str | None:
+    """The branch of the git checkout `folder` is in; None outside one or on a detached HEAD."""
+    branch = _git(folder, "rev-parse", "--abbrev-ref", "HEAD")
+    return branch if branch != "HEAD" else None
+
+
+def git_commit(folder: Path) -> str | None:
+    """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
+    return _git(folder, "rev-parse", "HEAD")
 
 
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:

@@ -105,6 +105,7 @@ class Broker:
         self.deployments: list[Deployment] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for the tests
         self.asked: list[dict[str, Any]] = []  # the body of every pacts-for-verification request, for the tests
+        self.published: list[dict[str, Any]] = []  # the body of every publish-contracts request, for the tests
         self._order = 0
 
     def _tick(self) -> tuple[int, str]:
@@ -612,6 +613,7 @@ class BrokerServer:
 # ---- the routes: (method, path pattern, action(broker, body, query, *path parts) -> (status, body))
 
 def _publish_contracts(b: Broker, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    b.published.append(body)
     name, number = body.get("pacticipantName"), body.get("pacticipantVersionNumber")
     if not name or not number:
         raise BrokerError(400, {"errors": {"pacticipantName": ["is missing"], "pacticipantVersionNumber": [
