@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from harness.contracts.results import PactResult
 from harness.errors import BrokerRefused, BrokerUnavailable, OptionError
@@ -47,6 +47,7 @@ class BrokerConfig:
     provider_branch: str | None = None
     provider_version: str | None = None
     publish: bool = False
+    version_given: bool = False  # the provider version was given (an option), not taken from git
 
     @property
     def authorization(self) -> str | None:
@@ -83,7 +84,8 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
                                include_pending=bool(options.get("pact_include_pending")) or given.pending,
                                wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
-                               provider_version=version, publish=publish)
+                               provider_version=version, publish=publish,
+                               version_given=bool(options.get("provider_version")))
 
 
 def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
@@ -265,6 +267,32 @@ class BrokerClient:
                 tuple(str(n.get("text", "")) for n in properties.get("notices") or []), path))
         return found
 
+    def verified_at(self, pact: BrokerPact, consumer: str, provider: str) -> str | None:
+        """When the broker's successful verification result of this pact's content (its pact version, the SHA in
+        its URL) by the given provider version was made; None when it has none, or no provider version was given
+        (`--provider-version`: a version taken from git is not trusted to name what is verified here). Asks the
+        matrix between the two versions, as `pact broker can-i-deploy --pacticipant C --version V --pacticipant P
+        --version W` does."""
+        version = self.config.provider_version
+        sha = _pact_version(pact.url)
+        if not self.config.version_given or version is None or pact.consumer_version is None or sha is None:
+            return None
+        query = urlencode([("q[][pacticipant]", consumer), ("q[][version]", pact.consumer_version),
+                           ("q[][pacticipant]", provider), ("q[][version]", version), ("latestby", "cvpv")],
+                          safe="[]")
+        answer = self.request("GET", f"{self.config.url}/matrix?{query}", missing_ok=True) or {}
+        for row in answer.get("matrix") or [] if isinstance(answer, dict) else []:
+            result = row.get("verificationResult") if isinstance(row, dict) else None
+            if not isinstance(result, dict) or result.get("success") is not True:
+                continue
+            same = ((row.get("consumer") or {}).get("name") == consumer
+                    and (row.get("provider") or {}).get("name") == provider
+                    and ((row.get("provider") or {}).get("version") or {}).get("number") == version
+                    and _pact_version(((row.get("pact") or {}).get("_links") or {}).get("self", {}).get("href")) == sha)
+            if same:
+                return str(result.get("verifiedAt") or "")
+        return None
+
     def publish(self, pact: BrokerPact, result: PactResult, provider: str) -> None:
         """Publish `result` of `pact` for the configured provider version (and branch) as the broker takes it."""
         version = self.config.provider_version
@@ -281,6 +309,13 @@ class BrokerClient:
         self.request("POST", pact.publish_url, {
             "success": result.verdict == "verified", "providerApplicationVersion": version,
             "verifiedBy": {"implementation": "pytest-topology"}, "testResults": tests})
+
+
+def _pact_version(url: Any) -> str | None:
+    """The pact version (the content's SHA) in a pact's URL `.../pact-version/SHA[/metadata/...]`; None: none."""
+    if not isinstance(url, str) or "/pact-version/" not in url:
+        return None
+    return url.split("/pact-version/", 1)[1].split("/", 1)[0] or None
 
 
 def _detail(raw: bytes) -> str:
