@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.broker.server import BrokerServer
 
-from .test_broker import TOKEN, broker, good_pact, harness_verify, publish, topology, variant
+from .test_broker import TOKEN, broker, good_pact, harness_verify, pact_cli, publish, topology, variant
 
 __all__ = ["broker"]  # the fixture
 
@@ -81,6 +81,15 @@ def test_which_broker_results_count_decided_before_anything_starts(tmp_path: Pat
         pact = broker.broker.pacts[(consumer, version, "shop")]
         broker.broker.verify("shop", consumer, pact.sha, {"success": success, "providerApplicationVersion": "3.0.0"})
     spec = load_topology(topology(tmp_path, "decide"))
+    # the `pact` CLI reads the same matrix between two versions: yes only for the successful result
+    for consumer, version, provider_version, yes in (("web-frontend", "1.0.0", "3.0.0", True),
+                                                     ("billing", "7.1.0", "3.0.0", False),
+                                                     ("web-frontend", "1.0.0", "3.0.1", False)):
+        if provider_version == "3.0.1":
+            broker.broker.version("shop", "3.0.1")
+        done = pact_cli(broker, "can-i-deploy", "--pacticipant", consumer, "--version", version, "--pacticipant",
+                        "shop", "--version", provider_version)
+        assert (done.returncode == 0) is yes, done.stdout + done.stderr
 
     def run(no_cache: bool = False, consumer: str | None = None, **options: str) -> VerifyRun:
         config = broker_config(spec, {"pact_broker_url": broker.url, "pact_selector": [{"mainBranch": True}],
