@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,10 +111,7 @@ def _contract(consumer: str, provider: str, data: dict[str, Any]) -> dict[str, A
             "onConflict": "overwrite"}
 
 
-def publication_wanted(asked: bool, version_given: bool, env: dict[str, str] | None = None) -> bool:
+def publication_wanted(asked: bool, version_given: bool, env: Mapping[str, str] = os.environ) -> bool:
     """Whether a pytest session publishes the pacts it wrote: when asked (--pact-publish), or in CI (CI=true) when a
     consumer version is given, as the Pact docs advise (never by default from a laptop)."""
-    import os
-
-    env = dict(os.environ) if env is None else env
     return asked or (env.get("CI") == "true" and version_given)

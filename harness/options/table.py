@@ -181,8 +181,9 @@ OPTIONS: tuple[Option, ...] = (
            pytest="--pact-verify"),
     Option("pact_drift", "contracts", "check every pact against its provider's OpenAPI document, statically: one "
            "test per interaction", kind=bool, default=False, pytest="--pact-drift"),
-    Option("pacts", "contracts", "the pact folder to verify or check (default: contracts.pacts of the topology "
-           "file; pytest: --pact-dir when given, for --pact-verify and --pact-drift alike)", kind=Path, metavar="DIR",
+    Option("pacts", "contracts", "the pact folder to verify, check or publish (default: contracts.pacts of the "
+           "topology file; pytest: --pact-dir when given, for --pact-verify and --pact-drift alike)", kind=Path,
+           metavar="DIR",
            cli=("--pacts",),
            commands=("verify", "drift", "publish"), pytest="--pacts"),
     Option("pact_dir", "contracts", "where the `pact` fixture writes pact files", kind=Path, default=Path("contracts"),
