@@ -253,3 +253,13 @@ def test_pytest_publication_failures_are_said_and_fail_the_session(tmp_path: Pat
     assert "publishing pacts needs the consumer version: give --pact-consumer-version" in no_version.stdout
     assert broker.broker.published == []
 
+
+
+def test_under_xdist_the_controller_publishes_what_every_worker_wrote_once(tmp_path: Path,
+                                                                           broker: BrokerServer) -> None:
+    done = consumer_tests(tmp_path, broker, "-n", "2", "--pact-publish", "--pact-consumer-version", "5.0.0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("pacts published to the Pact Broker") == 1
+    assert sorted((p.consumer, p.provider, p.consumer_version) for p in broker.broker.pacts.values()) == [
+        ("kiosk", "billing", "5.0.0"), ("web-frontend", "billing", "5.0.0"), ("web-frontend", "shop", "5.0.0")]
+    assert len(broker.broker.published) == 3
