@@ -1,4 +1,5 @@
-"""`harness`: up / down / prune / ps / logs / graph / fault (topologies), verify / fuzz / drift (features).
+"""`harness`: up / down / prune / ps / logs / graph / fault (topologies), verify / fuzz / drift (features), publish /
+can-i-deploy / record-deployment (a Pact Broker).
 
 Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing, a service that exits or never
 gets ready), 2 bad input (topology file, pact file, options), 3 environment (Docker engine, image, build), 4 internal
@@ -57,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def commands() -> dict[str, Command]:
     """The function of each command of harness.options.COMMANDS."""
-    from harness.cli import features, topologies
+    from harness.cli import broker, features, topologies
 
     return {"up": topologies._up, "down": topologies._down, "prune": topologies._prune, "ps": topologies._ps,
             "logs": topologies._logs, "verify": features._verify, "fuzz": features._fuzz, "drift": features._drift,
-            "fault": topologies._fault, "graph": topologies._graph}
+            "fault": topologies._fault, "graph": topologies._graph, "publish": broker._publish,
+            "can-i-deploy": broker._can_i_deploy, "record-deployment": broker._record_deployment}
 
 
 __all__ = ["commands", "main"]

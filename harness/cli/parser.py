@@ -29,7 +29,7 @@ CONVENTION = ("The topology file: --topology FILE (or -f FILE) on every command 
               "(Docker engine, images, builds), 4 internal error, 130 interrupted.")
 # commands whose bare arguments are the topology files in the older form (fault and logs: see `_bare_files`)
 BARE_FILES = ("up", "down", "graph", "verify", "fuzz", "drift")
-NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift")
+NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift", "can-i-deploy", "record-deployment")
 
 
 class _Parser(argparse.ArgumentParser):

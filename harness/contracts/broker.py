@@ -11,6 +11,7 @@ read from the environment only and never shown (not in a repr, a message or a re
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from harness.contracts.results import PactResult
 from harness.errors import BrokerRefused, BrokerUnavailable, OptionError
@@ -47,6 +48,7 @@ class BrokerConfig:
     provider_version: str | None = None
     publish: bool = False
     url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
+    version_given: bool = False  # the provider version was given (an option), not taken from git
 
     @property
     def authorization(self) -> str | None:
@@ -70,6 +72,32 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
             version (none given, no git checkout).
     """
     given: BrokerSpec = spec.contracts.broker or BrokerSpec()
+    access = broker_access(options, given, env)
+    if access is None:
+        return None
+    branch = options.get("provider_branch") or given.provider_branch or git_branch(spec.base_dir)
+    version = options.get("provider_version")
+    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
+    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
+    if publish and not version:
+        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
+                          "(the git checkout's commit is taken when there is one)")
+    return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
+                               include_pending=bool(options.get("pact_include_pending")) or given.pending,
+                               wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
+                               provider_version=version, publish=publish,
+                               version_given=bool(options.get("provider_version")))
+
+
+def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
+                  env: Mapping[str, str] = os.environ) -> BrokerConfig | None:
+    """The broker's URL and credentials only (--pact-broker-url, else `contracts.broker.url` of `given`, else
+    PACT_BROKER_BASE_URL; PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD); None when no URL is configured.
+
+    Raises:
+        OptionError: a URL that is not http(s), a token and a username both given.
+    """
+    given = given or BrokerSpec()
     url = options.get("pact_broker_url") or given.url or env.get("PACT_BROKER_BASE_URL")
     if not url:
         return None
@@ -87,19 +115,18 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     if token and username:
         raise OptionError("PACT_BROKER_TOKEN and a username (PACT_BROKER_USERNAME or one in the broker URL) are both "
                           "set: the broker takes one of them; unset the other")
-    branch = options.get("provider_branch") or given.provider_branch or _git(spec.base_dir, "rev-parse",
-                                                                             "--abbrev-ref", "HEAD")
-    version = options.get("provider_version")
-    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
-    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
-    if publish and not version:
-        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
-                          "(the git checkout's commit is taken when there is one)")
-    return BrokerConfig(bare, token, username, password,
-                        tuple(options.get("pact_selector") or given.selectors),
-                        bool(options.get("pact_include_pending")) or given.pending,
-                        options.get("pact_wip_since") or given.wip_since, branch if branch != "HEAD" else None,
-                        version, publish, _where_url(options, given))
+    return BrokerConfig(bare, token, username, password, url_from=_where_url(options, given))
+
+
+def git_branch(folder: Path) -> str | None:
+    """The branch of the git checkout `folder` is in; None outside one or on a detached HEAD."""
+    branch = _git(folder, "rev-parse", "--abbrev-ref", "HEAD")
+    return branch if branch != "HEAD" else None
+
+
+def git_commit(folder: Path) -> str | None:
+    """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
+    return _git(folder, "rev-parse", "HEAD")
 
 
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
@@ -241,6 +268,32 @@ class BrokerClient:
                 tuple(str(n.get("text", "")) for n in properties.get("notices") or []), path))
         return found
 
+    def verified_at(self, pact: BrokerPact, consumer: str, provider: str) -> str | None:
+        """When the broker's successful verification result of this pact's content (its pact version, the SHA in
+        its URL) by the given provider version was made; None when it has none, or no provider version was given
+        (`--provider-version`: a version taken from git is not trusted to name what is verified here). Asks the
+        matrix between the two versions, as `pact broker can-i-deploy --pacticipant C --version V --pacticipant P
+        --version W` does."""
+        version = self.config.provider_version
+        sha = _pact_version(pact.url)
+        if not self.config.version_given or version is None or pact.consumer_version is None or sha is None:
+            return None
+        query = urlencode([("q[][pacticipant]", consumer), ("q[][version]", pact.consumer_version),
+                           ("q[][pacticipant]", provider), ("q[][version]", version), ("latestby", "cvpv")],
+                          safe="[]")
+        answer = self.request("GET", f"{self.config.url}/matrix?{query}", missing_ok=True) or {}
+        for row in answer.get("matrix") or [] if isinstance(answer, dict) else []:
+            result = row.get("verificationResult") if isinstance(row, dict) else None
+            if not isinstance(result, dict) or result.get("success") is not True:
+                continue
+            same = ((row.get("consumer") or {}).get("name") == consumer
+                    and (row.get("provider") or {}).get("name") == provider
+                    and ((row.get("provider") or {}).get("version") or {}).get("number") == version
+                    and _pact_version(((row.get("pact") or {}).get("_links") or {}).get("self", {}).get("href")) == sha)
+            if same:
+                return str(result.get("verifiedAt") or "")
+        return None
+
     def publish(self, pact: BrokerPact, result: PactResult, provider: str) -> None:
         """Publish `result` of `pact` for the configured provider version (and branch) as the broker takes it."""
         version = self.config.provider_version
@@ -257,6 +310,13 @@ class BrokerClient:
         self.request("POST", pact.publish_url, {
             "success": result.verdict == "verified", "providerApplicationVersion": version,
             "verifiedBy": {"implementation": "pytest-topology"}, "testResults": tests})
+
+
+def _pact_version(url: Any) -> str | None:
+    """The pact version (the content's SHA) in a pact's URL `.../pact-version/SHA[/metadata/...]`; None: none."""
+    if not isinstance(url, str) or "/pact-version/" not in url:
+        return None
+    return url.split("/pact-version/", 1)[1].split("/", 1)[0] or None
 
 
 def _detail(raw: bytes) -> str:

@@ -51,6 +51,7 @@ class PactResult:
     labels: list[str] = field(default_factory=list)  # the interactions it was to judge (all, or those selected)
     # verified by an earlier run (harness.contracts.cache), when: ISO 8601 time with its UTC offset; "": by this run
     cached_from: str = ""
+    cached_by: str = ""  # who verified a cached verdict: "" an earlier run here; `the Pact Broker (shop 3.0.0)`
     source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
     pending: bool = False  # the broker marked it pending: a failure does not fail the run
 

@@ -18,7 +18,7 @@ from harness.contracts.cache import RunCache, pact_content
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
-from harness.contracts.results import PactResult, error_result
+from harness.contracts.results import InteractionResult, PactResult, error_result
 from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
@@ -228,6 +228,7 @@ class VerifyRun:
         self._broker_config = options.broker
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
+        self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
         self.cache = None if options.cache is None else RunCache(
@@ -240,11 +241,33 @@ class VerifyRun:
                    for source in self.selection.sources)
 
     def _cached(self, source: Source) -> PactResult | None:
-        """A folder pact's earlier verdict. A broker pact is verified every time (issue #25 point 6): a cached verdict
-        would not say where its pact came from, nor be published."""
-        if self.cache is None or not isinstance(source, PactFile) or source.path in self.broker.pacts:
+        """A verdict reached before: by an earlier run here (the verdict cache), else, for a broker pact, the
+        broker's successful result of the same content by the given provider version; None without the cache
+        (--no-cache)."""
+        if self.cache is None or not isinstance(source, PactFile):
             return None
-        return self.cache.cached(source)
+        if source.path not in self._earlier:
+            found = self.cache.cached(source) or self._verified_at_broker(source)
+            pact = self.broker.pacts.get(source.path)
+            if found is not None and pact is not None:  # where it came from; a pending pact verified is not pending
+                found = dataclasses.replace(found, source=pact.source)
+            self._earlier[source.path] = found
+        return self._earlier[source.path]
+
+    def _verified_at_broker(self, source: PactFile) -> PactResult | None:
+        pact, config = self.broker.pacts.get(source.path), self._broker_config
+        if pact is None or config is None:
+            return None
+        when = BrokerClient(config).verified_at(pact, source.consumer, source.provider)
+        if when is None:
+            return None
+        labels = [label for label, _ in source.labels()]
+        return PactResult(source.path, "verified", source.consumer, source.provider,
+                          service_for(self.spec, source.consumer), service_for(self.spec, source.provider),
+                          len(source.interactions), [InteractionResult(d, True, label=label) for label, d in
+                                                     source.labels()], labels=labels,
+                          cached_from=when or "an unknown time",
+                          cached_by=f"the Pact Broker ({source.provider} {config.provider_version})")
 
     @property
     def verified_any(self) -> bool:
@@ -268,8 +291,10 @@ class VerifyRun:
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
                 result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
                 result = self._from_broker(result)
-                if self.cache is not None and only is None and not result.source:
-                    self.cache.keep(source, content, result, topology())  # broker pacts: not yet (issue #25 point 6)
+                if self.cache is not None and only is None:
+                    self.cache.keep(source, content, result, topology())
+            elif result.cached_from and not result.cached_by:  # verified here before: published when asked
+                result = self._from_broker(result)
             self.add(result)
         return self._by_file[source.path]
 

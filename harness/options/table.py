@@ -65,6 +65,14 @@ def names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def service_version(text: str) -> tuple[str, str]:
+    """A validator: `SERVICE=VERSION` as (service, version)."""
+    service, _, version = text.partition("=")
+    if not service.strip() or not version.strip():
+        raise ValueError(f"SERVICE=VERSION, e.g. gateway=1.4.2, not {text!r}")
+    return service.strip(), version.strip()
+
+
 @dataclass(frozen=True)
 class Option:
     """One option. `name` is its attribute on the resolved options and its dest in both front-ends.
@@ -113,7 +121,9 @@ class Option:
             raise ValueError(f"{where}: {error}") from None
 
 
-TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift")
+TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift", "publish", "can-i-deploy",
+                     "record-deployment")
+BROKER_COMMANDS = ("publish", "can-i-deploy", "record-deployment")
 MODES = ("positive", "negative", "all")
 
 COMMANDS: dict[str, str] = {
@@ -131,6 +141,12 @@ COMMANDS: dict[str, str] = {
     "fault": "put a fault on the calls one service makes to another in a running topology (harness up --detach), "
              "list the faults in place, or remove them (--clear)",
     "graph": "print the dependency graph as text and Mermaid",
+    "publish": "publish the pact folder's pacts to the Pact Broker (consumer version and branch: the git checkout's, "
+               "unless given)",
+    "can-i-deploy": "ask the Pact Broker whether every service of the topology, at its version, can be deployed to "
+                    "an environment; print the edge matrix; exit 0 only when it says yes for all",
+    "record-deployment": "record at the Pact Broker that every service of the topology, at its version, is deployed "
+                         "to an environment",
 }
 
 OPTIONS: tuple[Option, ...] = (
@@ -171,10 +187,11 @@ OPTIONS: tuple[Option, ...] = (
            pytest="--pact-verify"),
     Option("pact_drift", "contracts", "check every pact against its provider's OpenAPI document, statically: one "
            "test per interaction", kind=bool, default=False, pytest="--pact-drift"),
-    Option("pacts", "contracts", "the pact folder to verify or check (default: contracts.pacts of the topology "
-           "file; pytest: --pact-dir when given, for --pact-verify and --pact-drift alike)", kind=Path, metavar="DIR",
+    Option("pacts", "contracts", "the pact folder to verify, check or publish (default: contracts.pacts of the "
+           "topology file; pytest: --pact-dir when given, for --pact-verify and --pact-drift alike)", kind=Path,
+           metavar="DIR",
            cli=("--pacts",),
-           commands=("verify", "drift"), pytest="--pacts"),
+           commands=("verify", "drift", "publish"), pytest="--pacts"),
     Option("pact_dir", "contracts", "where the `pact` fixture writes pact files", kind=Path, default=Path("contracts"),
            metavar="DIR", pytest="--pact-dir", ini="pact_dir"),
     Option("provider", "contracts", "only pacts of this provider", metavar="PROVIDER", cli=("--provider",),
@@ -185,9 +202,10 @@ OPTIONS: tuple[Option, ...] = (
            "(same image, configuration, topology and states code): the verdict cache is neither read nor written",
            kind=bool, default=False, cli=("--no-cache",), commands=("verify",), pytest="--pact-no-cache"),
     # a Pact Broker (credentials only from PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD)
-    Option("pact_broker_url", "contracts", "verify the pacts a Pact Broker selects for each provider service too "
-           "(default: contracts.broker.url, else PACT_BROKER_BASE_URL)", metavar="URL", cli=("--pact-broker-url",),
-           commands=("verify",), pytest="--pact-broker-url"),
+    Option("pact_broker_url", "contracts", "the Pact Broker: verify the pacts it selects for each provider service "
+           "too, publish to it, ask it (default: contracts.broker.url, else PACT_BROKER_BASE_URL)", metavar="URL",
+           cli=("--pact-broker-url",),
+           commands=("verify", *BROKER_COMMANDS), pytest="--pact-broker-url"),
     Option("pact_selector", "contracts", "a consumer version selector (repeatable; default: contracts.broker."
            "selectors, else the broker's): JSON or key=value pairs, e.g. mainBranch, deployedOrReleased, "
            "branch=feat-x, environment=production, consumer=web,branch=main", repeatable=True, metavar="SELECTOR",
@@ -207,6 +225,26 @@ OPTIONS: tuple[Option, ...] = (
     Option("publish_verification_results", "contracts", "publish each broker pact's verification result to the "
            "broker (default: only when CI=true and --provider-version is given)", kind=bool, default=False,
            cli=("--publish-verification-results",), commands=("verify",), pytest="--publish-verification-results"),
+    Option("pact_publish", "contracts", "publish the pacts the consumer tests wrote to the Pact Broker at the end of "
+           "a session that passed (default: only when CI=true and --pact-consumer-version is given)", kind=bool,
+           default=False, pytest="--pact-publish"),
+    Option("consumer_version", "contracts", "the consumer version pacts are published for (default: git rev-parse "
+           "HEAD)", metavar="VERSION", cli=("--consumer-version",), commands=("publish",),
+           pytest="--pact-consumer-version"),
+    Option("consumer_branch", "contracts", "the consumer's branch pacts are published for (default: the git "
+           "checkout's)", metavar="BRANCH", cli=("--consumer-branch",), commands=("publish",),
+           pytest="--pact-consumer-branch"),
+    Option("consumer_tag", "contracts", "a tag of the consumer version pacts are published for (repeatable)",
+           repeatable=True, metavar="TAG", cli=("--consumer-tag",), commands=("publish",),
+           pytest="--pact-consumer-tag"),
+    Option("service_version", "contracts", "the version of a service at the Pact Broker (repeatable; default for "
+           "every service: git rev-parse HEAD of the topology file's checkout)", repeatable=True,
+           metavar="SERVICE=VERSION", cli=("--version",), commands=("can-i-deploy", "record-deployment"),
+           validate=service_version),
+    Option("to_environment", "can-i-deploy", "the environment to deploy to, as the broker names it",
+           metavar="ENVIRONMENT", cli=("--to-environment",), commands=("can-i-deploy",)),
+    Option("environment", "record-deployment", "the environment deployed to, as the broker names it",
+           metavar="ENVIRONMENT", cli=("--environment",), commands=("record-deployment",)),
     # fuzzing
     Option("fuzz", "fuzz", "fuzz every service with `openapi:` (schemathesis): a test per service and operation, and "
            "one per service for the stateful sequences", kind=bool, default=False, pytest="--fuzz"),

@@ -14,6 +14,7 @@ end of the terminal report), pact (the `pact` fixture), fixtures
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from harness.pytest import faults as faults_plugin
 from harness.pytest import page as page_plugin
 from harness.pytest.fixtures import topology_fixture
 from harness.pytest.options import add_options, resolved
-from harness.pytest.pact import call_passed_key, pact, write_recorded_pacts
+from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, write_recorded_pacts
 from harness.pytest.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _require_extras(config)
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     ci_plugin.register(config)  # --annotations: CI annotations and the step summary
+    config.pluginmanager.register(WrittenByWorkers(config), "harness-pact-publish")  # xdist: the pacts written
     config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
     _check_pact_options(config, file)
@@ -111,6 +113,10 @@ def _check_pact_options(config: pytest.Config, file: list[Path] | None) -> None:
             if options[feature]:
                 raise pytest.UsageError(f"{options.flag(feature)} needs a topology {what}: run pytest with "
                                         "--topology FILE (or set the ini key `topology`)")
+    broker_named = options.pact_broker_url or os.environ.get("PACT_BROKER_BASE_URL")
+    if options.pact_publish and file is None and not broker_named:
+        raise pytest.UsageError("--pact-publish: no Pact Broker is configured: give --pact-broker-url URL, or set "
+                                "PACT_BROKER_BASE_URL (or contracts.broker.url in the topology file of --topology)")
     if options.pacts and not (options.pact_verify or options.pact_drift):
         raise pytest.UsageError(f"--pacts {options.pacts} names the folder --pact-verify verifies and --pact-drift "
                                 "checks, and neither is given: add one (or leave --pacts out)")
@@ -264,5 +270,5 @@ def _epoch(stamp: str) -> float | None:
     return datetime.fromisoformat(match[1] + fraction + match[3].replace("Z", "+00:00")).timestamp()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    write_recorded_pacts(session)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
+    write_recorded_pacts(session, exitstatus)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -51,10 +51,79 @@ def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]
     recorder.test_finished(request.node.stash.get(call_passed_key, False))
 
 
-def write_recorded_pacts(session: pytest.Session) -> None:
-    if _recorder_key in session.config.stash:
-        written = session.config.stash[_recorder_key].write()
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter and written:
+def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitCode = 0) -> None:
+    """Write the session's pacts; then publish them when asked (harness.contracts.publish.publication_wanted): in
+    the process that sees the whole session (not an xdist worker: it hands the files it wrote to the controller),
+    and only when the session passed."""
+    config = session.config
+    written: list[Path] = config.stash[_recorder_key].write() if _recorder_key in config.stash else []
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and written:
+        reporter.ensure_newline()
+        reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WRITTEN_KEY] = [str(p) for p in written]  # type: ignore[attr-defined]
+        return
+    _publish_written(session, sorted({*written, *config.stash.get(_by_workers_key, [])}), int(exitstatus))
+
+
+WRITTEN_KEY = "pacts_written"  # workeroutput: the pact files an xdist worker wrote
+_by_workers_key = pytest.StashKey[list[Path]]()
+
+
+class WrittenByWorkers:
+    """pytest-xdist controller: the pact files each worker wrote, for publishing them once."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        files = [Path(p) for p in getattr(node, "workeroutput", {}).get(WRITTEN_KEY) or []]
+        self.config.stash[_by_workers_key] = [*self.config.stash.get(_by_workers_key, []), *files]
+
+
+def _publish_written(session: pytest.Session, written: list[Path], exitstatus: int) -> None:
+    from harness.contracts.publish import publication_wanted
+    from harness.pytest.options import resolved
+
+    config = session.config
+    options = resolved(config)
+    if not publication_wanted(options.pact_publish, bool(options.consumer_version)):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(text: str, **markup: bool) -> None:
+        if reporter:
             reporter.ensure_newline()
-            reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")
+            reporter.write_line(text, **markup)
+
+    if exitstatus != 0:
+        say(f"pacts not published to the Pact Broker: the session did not pass (exit status {exitstatus}); a pact "
+            "is published only after its consumer tests pass", yellow=True)
+        return
+    if not written:
+        say("pacts not published to the Pact Broker: the consumer tests of this session wrote none", yellow=True)
+        return
+    from harness.contracts.broker import broker_access
+    from harness.contracts.publish import consumer_version, publish_pacts
+    from harness.errors import HarnessError, OptionError
+    from harness.pytest.session import PLUGIN_NAME
+
+    owner = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    spec = getattr(owner, "spec", None)
+    try:
+        broker = broker_access(options.values, spec.contracts.broker if spec is not None else None)
+        if broker is None:
+            raise OptionError("--pact-publish: no Pact Broker is configured: give --pact-broker-url URL, "
+                              "contracts.broker.url in the topology file, or set PACT_BROKER_BASE_URL")
+        version = consumer_version(pact_folder(config), options.consumer_version, options.consumer_branch,
+                                   tuple(options.consumer_tag or ()), options.flag("consumer_version"))
+        publication = publish_pacts(broker, written, version)
+    except HarnessError as error:
+        say(f"error: pacts not published to the Pact Broker: {error}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    say(f"pacts published to the Pact Broker {broker.url} for consumer version {version.number}"
+        + (f" on branch {version.branch}" if version.branch else "") + ": "
+        + ", ".join(f"{p.consumer}->{p.provider}" for p in publication.pacts), green=True)

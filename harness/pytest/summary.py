@@ -95,14 +95,20 @@ class SessionSummary:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)
         terminalreporter.write_line(written)
-        cached = [r for r in plugin.verify.results if r.cached_from]
-        if cached:
-            from harness.report.contracts import cached_note
+        from harness.report.contracts import cached_note
 
+        cached = [r for r in plugin.verify.results if r.cached_from and not r.cached_by]
+        if cached:
             terminalreporter.write_line(
                 f"{len(cached)} pact(s) not verified again: verified by an earlier run against the same provider, "
                 "topology and states (--pact-no-cache verifies them again): "
                 + ", ".join(f"{r.edge} {cached_note(r)}" for r in cached))
+        at_broker = [r for r in plugin.verify.results if r.cached_by]
+        if at_broker:
+            terminalreporter.write_line(
+                f"{len(at_broker)} pact(s) not verified again: the Pact Broker has a successful result of the same "
+                "pact content by the same --provider-version (--pact-no-cache verifies them again): "
+                + ", ".join(f"{r.edge} {cached_note(r)}" for r in at_broker))
         self._report_pending(terminalreporter)
 
     def _report_pending(self, terminalreporter: Any) -> None:

@@ -43,13 +43,16 @@ def headline(result: PactResult) -> str:
 
 
 def cached_note(result: PactResult) -> str:
-    """`(cached, from 2026-12-06 09:40)`: when an earlier run verified it (local time); "" when this run did."""
+    """`(cached, from 2026-12-06 09:40)`: when an earlier run verified it (local time); `(cached, from the Pact Broker
+    (shop 3.0.0), verified 2026-12-06 09:40)`: the broker's result; "" when this run did."""
     if not result.cached_from:
         return ""
     try:
         when = datetime.fromisoformat(result.cached_from).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         when = result.cached_from
+    if result.cached_by:  # the broker's own result of the same content and provider version
+        return f"(cached, from {result.cached_by}, verified {when})"
     return f"(cached, from {when})"
 
 
@@ -86,10 +89,14 @@ def print_summary(results: list[PactResult], console: Console) -> None:
     word = {outcome: word for word, outcome in WORDS.items()}  # each outcome as pact verification says it
     found = counts(outcome_of(r.verdict, WORDS) for r in results)  # a pending pact's failure counted as failed
     words = {o: f"{n} {word[o]}" for o, n in found.items()}
-    cached = sum(bool(r.cached_from) for r in results)
+    cached = sum(bool(r.cached_from) and not r.cached_by for r in results)
+    at_broker = sum(bool(r.cached_by) for r in results)
     if cached:
         words["passed"] += (f" ({cached} cached: verified by an earlier run against the same provider, topology and "
                             "states; --no-cache verifies them again)")
+    if at_broker:
+        words["passed"] += (f" ({at_broker} verified at the Pact Broker: its successful result of the same pact "
+                            "content by the same --provider-version; --no-cache verifies them again)")
     pending = sum(r.verdict == "failed" and r.pending for r in results)
     console.print("pacts: " + ", ".join(words.values())
                   + (f" ({pending} failed pending at the broker: not failing the run)" if pending else ""),

@@ -105,6 +105,7 @@ class Broker:
         self.deployments: list[Deployment] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for the tests
         self.asked: list[dict[str, Any]] = []  # the body of every pacts-for-verification request, for the tests
+        self.published: list[dict[str, Any]] = []  # the body of every publish-contracts request, for the tests
         self._order = 0
 
     def _tick(self) -> tuple[int, str]:
@@ -418,6 +419,38 @@ class Broker:
         return {"summary": {"deployable": deployable, "reason": reason, "success": success, "failed": failed,
                             "unknown": unknown}, "notices": notices, "matrix": rows}
 
+    def matrix_between(self, a: str, a_version: str, b: str, b_version: str) -> dict[str, Any]:
+        """`GET /matrix` for two pacticipant versions: the pacts of either version with the other, each with the
+        other version's verification result of it."""
+        for name, number in ((a, a_version), (b, b_version)):
+            if (name, number) not in self.versions:
+                reason = f"No pacts or verifications have been published for version {number} of {name}"
+                return {"summary": {"deployable": False, "reason": reason, "success": 0, "failed": 0, "unknown": 1},
+                        "notices": [{"type": "error", "text": reason}], "matrix": []}
+        rows, problems = [], []
+        for consumer, number, provider, provider_version in ((a, a_version, b, b_version), (b, b_version, a,
+                                                                                            a_version)):
+            pact = self.pacts.get((consumer, number, provider))
+            if pact is None:
+                continue
+            result = self._verification(pact, provider_version)
+            rows.append(self._row(pact, provider_version, result))
+            edge = f"version {number} of {consumer} and version {provider_version} of {provider}"
+            if result is None:
+                problems.append(f"There is no verified pact between {edge}")
+            elif not result.success:
+                problems.append(f"The verification for the pact between {edge} failed")
+        success = sum(1 for r in rows if r["verificationResult"] and r["verificationResult"]["success"])
+        failed = sum(1 for r in rows if r["verificationResult"] and not r["verificationResult"]["success"])
+        unknown = len(rows) - success - failed
+        reason = "; ".join(problems) or ("All required verification results are published and successful" if rows
+                                         else "There are no missing dependencies")
+        deployable = None if not failed and unknown else not problems
+        return {"summary": {"deployable": deployable, "reason": reason, "success": success, "failed": failed,
+                            "unknown": unknown},
+                "notices": [{"type": "error", "text": p} for p in problems] or [{"type": "success", "text": reason}],
+                "matrix": rows}
+
     def _row(self, pact: Pact, provider_version: str | None, result: Verification | None) -> dict[str, Any]:
         def side(name: str, number: str | None) -> dict[str, Any]:
             if number is None:
@@ -584,7 +617,7 @@ class BrokerServer:
                     if verb == method and match:
                         try:
                             with server.broker.lock:
-                                status, answer = action(server.broker, body, dict(parse_qsl(url.query)),
+                                status, answer = action(server.broker, body, Query(parse_qsl(url.query)),
                                                         *map(unquote, match.groups()))
                         except BrokerError as error:
                             return self._send(error.status, error.body)
@@ -611,7 +644,17 @@ class BrokerServer:
 
 # ---- the routes: (method, path pattern, action(broker, body, query, *path parts) -> (status, body))
 
+class Query(dict[str, str]):
+    """A query string's parameters (the last value of each name), and `pairs`, all of them in order (the matrix's
+    `q[]` selectors repeat their names)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
 def _publish_contracts(b: Broker, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    b.published.append(body)
     name, number = body.get("pacticipantName"), body.get("pacticipantVersionNumber")
     if not name or not number:
         raise BrokerError(400, {"errors": {"pacticipantName": ["is missing"], "pacticipantVersionNumber": [
@@ -710,9 +753,20 @@ def _recorder(kind: str) -> Callable[..., tuple[int, Any]]:
 
 def _matrix(b: Broker, body: Any, query: dict[str, str]) -> tuple[int, Any]:
     """`/matrix?q[][pacticipant]=A&q[][version]=1&latestby=cvp&environment=E` (`q[][latest]=true`: A's latest
-    version; `latest=true` with `tag` or `mainBranch=true`: the others' latest) and `/can-i-deploy?pacticipant=A&
-    version=1&environment=E`."""
-    own = {key[4:-1]: value for key, value in query.items() if key.startswith("q[][")}
+    version; `latest=true` with `tag` or `mainBranch=true`: the others' latest), `/matrix?q[][pacticipant]=A&q[][version]
+    =1&q[][pacticipant]=B&q[][version]=2&latestby=cvpv` (the edges between those two versions) and `/can-i-deploy?
+    pacticipant=A&version=1&environment=E`."""
+    selectors: list[dict[str, str]] = []
+    for key, value in getattr(query, "pairs", list(query.items())):
+        if key.startswith("q[]["):
+            name = key[4:-1]
+            if name == "pacticipant" or not selectors:
+                selectors.append({})
+            selectors[-1][name] = value
+    if len(selectors) == 2 and all(s.get("version") for s in selectors):
+        return 200, b.matrix_between(selectors[0]["pacticipant"], selectors[0]["version"],
+                                     selectors[1]["pacticipant"], selectors[1]["version"])
+    own = selectors[0] if selectors else {}
     name = own.get("pacticipant") or query.get("pacticipant", "")
     number = own.get("version") or query.get("version") or None
     if own.get("latest") == "true" and number is None:

@@ -82,6 +82,7 @@ def breaking_pact() -> dict:
 
 def harness_verify(file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_") and k != "CI"}
+    environment["PYTEST_TOPOLOGY_CACHE"] = str(file.parent / "cache")  # this test's verdict cache, not another's
     return subprocess.run([HARNESS, "verify", "--topology", str(file), "--report", str(file.parent / "out"),
                            "--junit", str(file.parent / "junit.xml"), *args],
                           capture_output=True, text=True, cwd=file.parent, env={**environment, **(env or {})})
@@ -325,6 +326,7 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     monkeypatch.setenv("PACT_BROKER_BASE_URL", broker.url)
     monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
     run = pytester.runpytest_subprocess("--topology", str(file), "--pact-verify", "--pact-selector", "mainBranch",
                                         "--pact-include-pending", "--pact-wip-since", "2020-01-01", "-rA",
                                         "-p", "no:cacheprovider")

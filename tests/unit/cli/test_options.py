@@ -33,7 +33,7 @@ def test_every_option_has_one_name_in_both_front_ends_by_the_stated_rule() -> No
 
 
 def test_every_option_has_the_same_default_in_both_front_ends() -> None:
-    cli = {name: value for command in ("fuzz", "verify", "drift", "up")
+    cli = {name: value for command in ("fuzz", "verify", "drift", "up", "publish")
            for name, value in resolve(CLI, {}, command=command).values.items()}
     in_pytest = resolve(PYTEST, {}).values
     for each in BOTH:

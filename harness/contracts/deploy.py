@@ -1,0 +1,206 @@
+"""can-i-deploy and record-deployment for a whole topology, as the `pact broker` CLI asks them of a Pact Broker: for
+each service that the broker knows as a pacticipant, `GET /matrix?q[][pacticipant]=NAME&q[][version]=V&latestby=cvpv
+&environment=ENV` (the broker's answer: deployable or not, its reason, the edges); after a deploy, a `POST` to the
+version's `pb:record-deployment` link of the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from harness.contracts.broker import BrokerClient, BrokerConfig, git_commit, pact_names
+from harness.errors import BrokerUnavailable, OptionError
+from harness.model.topology import TopologySpec
+
+
+def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """The version of every service: `--version SERVICE=V` where given, else the topology file's git checkout's
+    commit (`git rev-parse HEAD`: one repository for the topology's services).
+
+    Raises:
+        OptionError: a version for a name that is no service; no version for a service and no git checkout.
+    """
+    versions: dict[str, str] = {}
+    for service, version in given:
+        if service not in spec.services:
+            raise OptionError(f"--version {service}={version}: {service!r} is not a service of topology "
+                              f"'{spec.name}' (its services: {', '.join(spec.services)})")
+        versions[service] = version
+    missing = [s for s in spec.services if s not in versions]
+    if missing:
+        commit = git_commit(spec.base_dir)
+        if commit is None:
+            raise OptionError(f"no version for {', '.join(missing)}: give --version SERVICE=VERSION for each (the "
+                              f"default, the git checkout's commit, needs {spec.base_dir} to be in a git checkout)")
+        versions.update((s, commit) for s in missing)
+    return {s: versions[s] for s in spec.services}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One row of the broker's matrix: a consumer version's pact with a provider version (None: no provider version
+    in the environment), its verification result (None: not verified), and what the broker said of it."""
+
+    consumer: str
+    consumer_version: str
+    provider: str
+    provider_version: str | None
+    success: bool | None
+    reason: str
+
+    @property
+    def result(self) -> str:
+        return "success" if self.success else "failed" if self.success is False else "not verified"
+
+
+@dataclass(frozen=True)
+class DeployAnswer:
+    """The broker's answer for one service: `deployable` (True only when the broker says so), the pacticipant name
+    and version asked, the broker's reason, the edges; `excluded`: why nothing was asked (the broker does not know
+    it)."""
+
+    service: str
+    pacticipant: str
+    version: str
+    deployable: bool
+    reason: str
+    edges: tuple[Edge, ...] = ()
+    excluded: str | None = None
+
+
+@dataclass
+class DeployCheck:
+    environment: str
+    answers: list[DeployAnswer] = field(default_factory=list)
+
+    @property
+    def deployable(self) -> bool:
+        """True when the broker said yes for every service it was asked about (and it was asked about one)."""
+        asked = [a for a in self.answers if a.excluded is None]
+        return bool(asked) and all(a.deployable for a in asked)
+
+
+def _pacticipants(client: BrokerClient, spec: TopologySpec) -> dict[str, str | None]:
+    """service -> the name the broker knows it by (None: it knows none of its names)."""
+    found: dict[str, str | None] = {}
+    for service in spec.services:
+        found[service] = next((name for name in pact_names(spec, service) if client.request(
+            "GET", client.link("pb:pacticipant", pacticipant=name), missing_ok=True) is not None), None)
+    return found
+
+
+def _environment(client: BrokerClient, name: str) -> dict[str, Any]:
+    """The broker's environment called `name`. OptionError naming the ones there are when it has none."""
+    listed = client.request("GET", client.link("pb:environments")) or {}
+    environments = [e for e in (listed.get("_embedded") or {}).get("environments") or [] if isinstance(e, dict)]
+    for environment in environments:
+        if environment.get("name") == name:
+            return environment
+    known = ", ".join(sorted(str(e.get("name")) for e in environments)) or "none"
+    raise OptionError(f"the Pact Broker at {client.config.url} has no environment {name!r} (it has: {known}); "
+                      f"create it first: pact broker create-environment --name {name}")
+
+
+def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str) \
+        -> DeployCheck:
+    """Ask the broker, for every service of `spec` at `versions[service]`, whether it can be deployed to
+    `environment`. A service the broker does not know (by none of its pact names) is excluded with that reason.
+
+    Raises:
+        OptionError: the broker has no such environment.
+        BrokerUnavailable, BrokerRefused: as BrokerClient.
+    """
+    client = BrokerClient(config)
+    _environment(client, environment)
+    check = DeployCheck(environment)
+    for service, name in _pacticipants(client, spec).items():
+        version = versions[service]
+        if name is None:
+            check.answers.append(DeployAnswer(
+                service, pact_names(spec, service)[0], version, False, "",
+                excluded=f"the Pact Broker knows no pacticipant {' or '.join(map(repr, pact_names(spec, service)))}"
+                         f": no pacts or verification results of it were published"))
+            continue
+        query = urlencode([("q[][pacticipant]", name), ("q[][version]", version), ("latestby", "cvpv"),
+                           ("environment", environment)], safe="[]")
+        answer = client.request("GET", f"{config.url}/matrix?{query}")
+        check.answers.append(_answer(service, name, version, answer))
+    return check
+
+
+def _answer(service: str, name: str, version: str, answer: Any) -> DeployAnswer:
+    summary = answer.get("summary") if isinstance(answer, dict) else None
+    if not isinstance(summary, dict):
+        raise BrokerUnavailable(f"the Pact Broker's matrix for {name} version {version} has no summary: is this a "
+                                "Pact Broker?")
+    notices = [str(n.get("text", "")) for n in answer.get("notices") or [] if isinstance(n, dict)]
+    edges = []
+    for row in answer.get("matrix") or []:
+        consumer, provider = row.get("consumer") or {}, row.get("provider") or {}
+        consumer_version = str((consumer.get("version") or {}).get("number"))
+        provider_version = (provider.get("version") or {}).get("number")
+        result = row.get("verificationResult")
+        success = bool(result.get("success")) if isinstance(result, dict) else None
+        # the broker's notices name an edge as `version 1 of web and version 2 of shop` (`a version of shop`)
+        other = f"a version of {provider.get('name')}" if provider_version is None else \
+            f"version {provider_version} of {provider.get('name')}"
+        said = [n for n in notices if f"version {consumer_version} of {consumer.get('name')} and {other}" in n]
+        edges.append(Edge(str(consumer.get("name")), consumer_version, str(provider.get("name")),
+                          None if provider_version is None else str(provider_version), success,
+                          "; ".join(said) or ("verified" if success else "")))
+    return DeployAnswer(service, name, version, summary.get("deployable") is True, str(summary.get("reason") or ""),
+                        tuple(edges))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A deployment recorded (or, `excluded`, why not: the broker does not know the service)."""
+
+    service: str
+    pacticipant: str
+    version: str
+    excluded: str | None = None
+
+
+def record_deployment(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str) \
+        -> list[Recorded]:
+    """Record at the broker that every service it knows is deployed to `environment` at `versions[service]`. Every
+    version is looked up before anything is recorded: a version the broker does not have records nothing.
+
+    Raises:
+        OptionError: the broker has no such environment, or not a version given.
+        BrokerUnavailable, BrokerRefused: as BrokerClient.
+    """
+    client = BrokerClient(config)
+    _environment(client, environment)
+    links: list[tuple[str, str, str, str]] = []
+    recorded = []
+    for service, name in _pacticipants(client, spec).items():
+        version = versions[service]
+        if name is None:
+            recorded.append(Recorded(service, service, version, f"the Pact Broker knows no pacticipant called "
+                                                                f"{' or '.join(map(repr, pact_names(spec, service)))}"))
+            continue
+        resource = client.request("GET", client.link("pb:pacticipant-version", pacticipant=name, version=version),
+                                  missing_ok=True)
+        if resource is None:
+            raise OptionError(f"the Pact Broker at {config.url} has no version {version} of {name} (service "
+                              f"{service}): give the deployed version with --version {service}=VERSION (nothing was "
+                              "recorded)")
+        link = next((ln.get("href") for ln in (resource.get("_links") or {}).get("pb:record-deployment") or []
+                     if isinstance(ln, dict) and ln.get("name") == environment), None)
+        if not link:
+            raise BrokerUnavailable(f"the Pact Broker at {config.url} offers no 'pb:record-deployment' link to "
+                                    f"{environment} for version {version} of {name}")
+        links.append((service, name, version, str(link)))
+    for service, name, version, link in links:
+        client.request("POST", link, {})
+        recorded.append(Recorded(service, name, version))
+    order = list(spec.services)
+    return sorted(recorded, key=lambda r: order.index(r.service))
+
+
+__all__ = ["DeployAnswer", "DeployCheck", "Edge", "Recorded", "can_i_deploy", "record_deployment",
+           "service_versions"]

@@ -1,0 +1,62 @@
+"""What the Pact Broker commands print: a publication, the topology's can-i-deploy (its edge matrix and the broker's
+answer per service), the deployments recorded."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from harness.contracts.deploy import DeployCheck, Recorded
+from harness.contracts.publish import Publication
+
+
+def _say(console: Console, text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_publication(publication: Publication, broker: str, console: Console) -> None:
+    version = publication.version
+    _say(console, f"published {len(publication.pacts)} pact(s) to the Pact Broker {broker} for consumer version "
+                  f"{version.number}" + (f" on branch {version.branch}" if version.branch else " (no branch)")
+         + (f" with tag(s) {', '.join(version.tags)}" if version.tags else ""))
+    for pact in publication.pacts:
+        _say(console, f"  {pact.consumer}->{pact.provider} ({pact.path.name})" + (f": {pact.url}" if pact.url else ""))
+    for notice in publication.notices:
+        _say(console, f"  broker: {notice}")
+
+
+def deploy_matrix(check: DeployCheck) -> str:
+    """The edge matrix of a can-i-deploy, one row per edge, and the broker's answer per service."""
+    rows = [("CONSUMER", "C.VERSION", "PROVIDER", "P.VERSION", "RESULT", "BROKER'S REASON")]
+    for answer in check.answers:
+        for edge in answer.edges:
+            rows.append((edge.consumer, edge.consumer_version, edge.provider, edge.provider_version or "none",
+                         edge.result, edge.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(row)).rstrip()
+             for row in dict.fromkeys(rows)]  # an edge of two services of the topology is asked from both sides
+    lines.append("")
+    for answer in check.answers:
+        if answer.excluded is not None:
+            lines.append(f"excluded {answer.service}: {answer.excluded}")
+            continue
+        word = "yes" if answer.deployable else "NO"
+        lines.append(f"{word:3} {answer.service} ({answer.pacticipant} {answer.version}) to {check.environment}: "
+                     f"{answer.reason}")
+    asked = [a for a in check.answers if a.excluded is None]
+    if not asked:
+        lines.append(f"can-i-deploy to {check.environment}: NO, the broker was asked about no service of the "
+                     "topology")
+    else:
+        no = [a.service for a in asked if not a.deployable]
+        lines.append(f"can-i-deploy to {check.environment}: " + (
+            f"yes, all {len(asked)} service(s)" if not no else f"NO for {', '.join(no)} ({len(asked) - len(no)} of "
+                                                               f"{len(asked)} yes)"))
+    return "\n".join(lines) + "\n"
+
+
+def print_recorded(recorded: list[Recorded], environment: str, console: Console) -> None:
+    for each in recorded:
+        if each.excluded is not None:
+            _say(console, f"excluded {each.service}: {each.excluded}")
+        else:
+            _say(console, f"recorded deployment of {each.pacticipant} version {each.version} to {environment}")

@@ -1,0 +1,197 @@
+"""can-i-deploy and record-deployment for a topology (the test broker of tests/broker): for every service the
+harness's answer is the `pact broker can-i-deploy` CLI's on the same data (yes, a failing edge, an unverified edge, a
+service with no pacts), its exit code 0 only when the broker says yes for all; `harness record-deployment` records
+what `pact broker record-deployment` records; each failure is one clear message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.server import BrokerServer
+
+from .test_broker import PACT_CLI, TOKEN, good_pact, pact_cli, publish, variant
+from .test_broker_publish import environment, git_checkout, harness
+
+TOPOLOGY = """
+name: deploy
+services:
+  shop: {image: redis:7}
+  web: {image: redis:7, pact_name: web-frontend}
+  billing: {image: redis:7}
+  ledger: {image: redis:7}
+  cache: {image: redis:7}   # no pacticipant at the broker
+"""
+
+
+@pytest.fixture
+def broker() -> Iterator[BrokerServer]:
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        yield server
+
+
+def verified(server: BrokerServer, consumer: str, version: str, provider_version: str, success: bool) -> None:
+    """A verification result of `consumer`'s pact of `version` by shop `provider_version`, as a verifier publishes
+    it (the broker's documented body)."""
+    pact = server.broker.pacts[(consumer, version, "shop")]
+    server.broker.verify("shop", consumer, pact.sha, {"success": success, "providerApplicationVersion":
+                                                      provider_version, "branch": "main"})
+
+
+def scenario(tmp_path: Path, server: BrokerServer) -> None:
+    """shop 3.0.0 is in production; web-frontend 1.0.0's pact is verified by it, billing 7.1.0's failed, ledger
+    2.0.0's (a consumer too) never verified; `shop` 4.0.0 and the `ledger` without pacts exist too."""
+    publish(server, tmp_path, good_pact(), "1.0.0", "main")
+    publish(server, tmp_path, variant(good_pact(), "billing", "billing"), "7.1.0", "main")
+    publish(server, tmp_path, variant(good_pact(), "ledger", "ledger"), "2.0.0", "main")
+    verified(server, "web-frontend", "1.0.0", "3.0.0", True)
+    verified(server, "billing", "7.1.0", "3.0.0", False)
+    verified(server, "web-frontend", "1.0.0", "4.0.0", True)
+    assert pact_cli(server, "create-environment", "--name", "production").returncode == 0
+    assert pact_cli(server, "record-deployment", "--pacticipant", "shop", "--version", "3.0.0", "--environment",
+                    "production").returncode == 0
+
+
+def cli_says(server: BrokerServer, pacticipant: str, version: str) -> bool:
+    done = pact_cli(server, "can-i-deploy", "--pacticipant", pacticipant, "--version", version, "--to-environment",
+                    "production")
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize(("versions", "expected"), [
+    ({"web": "1.0.0", "shop": "4.0.0", "billing": "7.1.0", "ledger": "2.0.0"},
+     {"web": True, "shop": True, "billing": False, "ledger": False}),
+])
+def test_can_i_deploy_agrees_with_the_pact_cli_per_service(tmp_path: Path, broker: BrokerServer,
+                                                           versions: dict[str, str],
+                                                           expected: dict[str, bool]) -> None:
+    scenario(tmp_path, broker)
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY)
+    names = {"web": "web-frontend"}
+    oracle = {service: cli_says(broker, names.get(service, service), version) for service, version in versions.items()}
+    assert oracle == expected  # the data is what the test means: yes, a failing edge, an unverified edge
+    done = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                   *(f"--version={s}={v}" for s, v in versions.items()), "--version", "cache=1",
+                   env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output  # not yes for all
+    for service, yes in oracle.items():
+        name = names.get(service, service)
+        assert f"{'yes' if yes else 'NO ':3} {service} ({name} {versions[service]}) to production: " in output, output
+    assert "excluded cache: the Pact Broker knows no pacticipant 'cache'" in output
+    assert "can-i-deploy to production: NO for billing, ledger (2 of 4 yes)" in output
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert ["billing", "7.1.0", "shop", "3.0.0", "failed", "The", "verification", "for", "the", "pact", "between",
+            "version", "7.1.0", "of", "billing", "and", "version", "3.0.0", "of", "shop", "failed"] in rows
+    assert ["ledger", "2.0.0", "shop", "3.0.0", "not", "verified", "There", "is", "no", "verified", "pact", "between",
+            "version", "2.0.0", "of", "ledger", "and", "version", "3.0.0", "of", "shop"] in rows
+    assert TOKEN not in output
+
+
+def test_yes_for_all_exits_0_and_a_service_without_pacts_is_asked_too(tmp_path: Path, broker: BrokerServer) -> None:
+    scenario(tmp_path, broker)
+    assert pact_cli(broker, "create-environment", "--name", "staging").returncode == 0
+    # ledger 3.0.0: a version at the broker without pacts (as a provider nobody verified against yet publishes it)
+    assert subprocess.run([PACT_CLI, "broker", "create-or-update-version", "--pacticipant", "ledger", "--version",
+                           "3.0.0", "--branch", "main", "--broker-base-url", broker.url, "--broker-token", TOKEN],
+                          capture_output=True).returncode == 0
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY.replace("  billing: {image: redis:7}\n", ""))
+    versions = {"web": "1.0.0", "shop": "3.0.0", "ledger": "3.0.0"}
+    assert all(cli_says(broker, {"web": "web-frontend"}.get(s, s), v) for s, v in versions.items())
+    done = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                   *(f"--version={s}={v}" for s, v in versions.items()), "--version", "cache=7",
+                   env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "yes ledger (ledger 3.0.0) to production: There are no missing dependencies" in done.stdout
+    assert "can-i-deploy to production: yes, all 3 service(s)" in done.stdout
+
+    # the default version of every service: the git checkout's commit (none of them is at the broker)
+    commit = git_checkout(tmp_path)
+    unknown = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "staging",
+                      env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert unknown.returncode == 1, unknown.stdout + unknown.stderr
+    assert f"NO  shop (shop {commit}) to staging: No pacts or verifications have been published for version " \
+           f"{commit} of shop" in unknown.stdout
+    assert cli_says(broker, "shop", commit) is False
+
+
+def test_record_deployment_records_what_the_pact_cli_records(tmp_path: Path, broker: BrokerServer) -> None:
+    scenario(tmp_path, broker)
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY)
+    env = environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN)
+    versions = ["--version", "web=1.0.0", "--version", "shop=3.0.0", "--version", "billing=7.1.0", "--version",
+                "ledger=2.0.0", "--version", "cache=1"]
+    before = list(broker.broker.deployments)
+    done = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production", *versions,
+                   env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "recorded deployment of web-frontend version 1.0.0 to production" in done.stdout
+    assert "excluded cache: the Pact Broker knows no pacticipant called 'cache'" in done.stdout
+    recorded = [(d.pacticipant, d.version, d.current) for d in broker.broker.deployments if d not in before]
+    assert recorded == [("shop", "3.0.0", True), ("web-frontend", "1.0.0", True), ("billing", "7.1.0", True),
+                        ("ledger", "2.0.0", True)]
+    # what the CLI reads from it: web-frontend 1.0.0 is in production now
+    deployed = pact_cli(broker, "can-i-deploy", "--pacticipant", "shop", "--version", "4.0.0", "--to-environment",
+                        "production", "--output", "json")
+    matrix = json.loads(deployed.stdout)["matrix"]
+    assert {(row["consumer"]["name"], row["consumer"]["version"]["number"]) for row in matrix} >= {
+        ("web-frontend", "1.0.0")}
+
+    unknown_env = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "prod",
+                          *versions, env=env)
+    assert unknown_env.returncode == 2, unknown_env.stderr
+    assert (f"the Pact Broker at {broker.url} has no environment 'prod' (it has: production); create it first: "
+            "pact broker create-environment --name prod") in unknown_env.stderr
+
+    count = len(broker.broker.deployments)
+    no_version = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
+                         "--version", "web=9.9.9", *versions[2:], env=env)
+    assert no_version.returncode == 2, no_version.stderr
+    assert (f"the Pact Broker at {broker.url} has no version 9.9.9 of web-frontend (service web): give the deployed "
+            "version with --version web=VERSION (nothing was recorded)") in no_version.stderr
+    assert len(broker.broker.deployments) == count
+
+    read_only = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
+                        *versions, env={**env, "PACT_BROKER_TOKEN": "read-only-token"})
+    assert read_only.returncode == 2, read_only.stderr
+    assert "does not allow this with the credentials (403 on POST" in read_only.stderr
+    assert "read-only-token" not in read_only.stdout + read_only.stderr
+
+
+def test_can_i_deploy_failures_are_one_clear_message(tmp_path: Path, broker: BrokerServer) -> None:
+    file = tmp_path / "topology.yaml"
+    file.write_text(TOPOLOGY)
+    env = environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN)
+    no_env = harness(tmp_path, "can-i-deploy", "--topology", str(file), env=env)
+    assert no_env.returncode == 2
+    assert "harness can-i-deploy: name the environment: --to-environment ENVIRONMENT" in no_env.stderr
+    no_broker = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production")
+    assert no_broker.returncode == 2
+    assert "harness can-i-deploy: no Pact Broker is configured" in no_broker.stderr
+    no_git = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                     "--version", "web=1", env=env)
+    assert no_git.returncode == 2
+    assert ("no version for shop, billing, ledger, cache: give --version SERVICE=VERSION for each (the default, the "
+            f"git checkout's commit, needs {tmp_path} to be in a git checkout)") in no_git.stderr
+    typo = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                   "--version", "wbe=1", env=env)
+    assert typo.returncode == 2
+    assert "--version wbe=1: 'wbe' is not a service of topology 'deploy'" in typo.stderr
+    bad = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                  "--version", "web", env=env)
+    assert bad.returncode == 2
+    assert "--version: SERVICE=VERSION, e.g. gateway=1.4.2, not 'web'" in bad.stderr
+    every = [f"--version={service}=1" for service in ("web", "shop", "billing", "ledger", "cache")]
+    refused = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production", *every,
+                      env={**env, "PACT_BROKER_TOKEN": "wrong"})
+    assert refused.returncode == 2
+    assert f"the Pact Broker at {broker.url} refused the credentials (401" in refused.stderr
+    assert "wrong" not in refused.stderr.replace("refused", "")

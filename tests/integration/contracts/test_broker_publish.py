@@ -1,0 +1,265 @@
+"""Publishing pacts to a Pact Broker (the test broker of tests/broker): `harness publish` sends what `pact broker
+publish` sends (the real CLI is the oracle: the same requests, the same bodies, the same pacts at the broker), with the
+consumer version and branch of the git checkout by default; `pytest --pact-publish` publishes the pacts a session's
+consumer tests wrote, only when the session passed; every failure is one clear message and publishes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.broker.server import BrokerServer
+
+from .test_broker import PACT_CLI, TOKEN
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+
+
+@pytest.fixture
+def broker() -> Iterator[BrokerServer]:
+    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
+        yield server
+
+
+def git_checkout(folder: Path, branch: str = "main") -> str:
+    """`folder` as a git checkout on `branch` with one commit; its commit."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+    git("init", "-q", "-b", branch)
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first")
+    return git("rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pacts written by pact-python: the consumer tests below, run once (the `pact` CLI publishes such a pact as it is
+    written; one written by another tool it first rewrites in its own form, see docs/guides/broker.md)."""
+    folder = tmp_path_factory.mktemp("consumer")
+    (folder / "test_consumer.py").write_text(CONSUMER_TEST)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-dir",
+                           str(folder / "contracts"), "test_consumer.py"], cwd=folder, capture_output=True, text=True,
+                          env=environment())
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder / "contracts"
+
+
+def pact_folder(tmp_path: Path, written: Path) -> Path:
+    folder = tmp_path / "contracts"
+    shutil.copytree(written, folder)
+    return folder
+
+
+def topology(tmp_path: Path, broker_url: str | None = None) -> Path:
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: publish\n" + (f"contracts:\n  broker: {{url: {broker_url}}}\n" if broker_url else "")
+                    + "services:\n  shop: {image: redis:7}\n")
+    return file
+
+
+def environment(**more: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("PACT_BROKER_") and k != "CI"}, **more}
+
+
+def harness(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HARNESS, *args], capture_output=True, text=True, cwd=cwd, env=env or environment())
+
+
+def published_state(server: BrokerServer) -> dict[str, object]:
+    """What a broker holds after a publication, the requests that change it (each `pact` command GETs the index
+    first), and the publish requests' bodies with their pacts decoded (in any order: the CLI orders them its way)."""
+    b = server.broker
+    bodies = [{**body, "contracts": [{**c, "content": json.loads(base64.b64decode(c["content"]))}
+                                     for c in body["contracts"]]} for body in b.published]
+    return {"versions": {key: (v.branches, v.tags) for key, v in b.versions.items()},
+            "pacts": {key: p.sha for key, p in b.pacts.items()},
+            "changes": [r for r in b.requests if r[0] != "GET"], "bodies": sorted(bodies, key=lambda body: (body["pacticipantName"], body["contracts"][0]["providerName"]))}
+
+
+def test_harness_publish_sends_what_the_pact_cli_sends(tmp_path: Path, written: Path) -> None:
+    folder = pact_folder(tmp_path, written)
+    commit = git_checkout(tmp_path, "feat-x")
+    file = topology(tmp_path)
+    with BrokerServer(token=TOKEN) as by_cli, BrokerServer(token=TOKEN) as by_harness:
+        for consumer in ("kiosk", "web-frontend"):  # the CLI publishes one consumer's files per command
+            files = [str(p) for p in sorted(folder.glob(f"{consumer}-*.json"))]
+            done = subprocess.run([PACT_CLI, "broker", "publish", *files, "--consumer-app-version", commit,
+                                   "--branch", "feat-x", "--tag", "rc", "--broker-base-url", by_cli.url,
+                                   "--broker-token", TOKEN], capture_output=True, text=True)
+            assert done.returncode == 0, done.stdout + done.stderr
+        done = harness(tmp_path, "publish", "--topology", str(file), "--consumer-tag", "rc",
+                       env=environment(PACT_BROKER_BASE_URL=by_harness.url, PACT_BROKER_TOKEN=TOKEN))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (f"published 3 pact(s) to the Pact Broker {by_harness.url} for consumer version {commit} on branch "
+                "feat-x with tag(s) rc") in done.stdout
+        assert f"web-frontend->shop (web-frontend-shop.json): {by_harness.url}/pacts/provider/shop/" in done.stdout
+        assert f"broker: success: Created kiosk version {commit} with branch feat-x" in done.stdout
+        assert TOKEN not in done.stdout + done.stderr
+        expected, got = published_state(by_cli), published_state(by_harness)
+    assert got == expected
+    assert len(got["pacts"]) == 3  # type: ignore[arg-type]
+
+
+def test_the_pacts_folder_and_options_win_over_git(tmp_path: Path, broker: BrokerServer, written: Path) -> None:
+    """--pacts without a topology; --consumer-version and --consumer-branch where there is no git checkout."""
+    folder = pact_folder(tmp_path, written)
+    done = harness(tmp_path, "publish", "--pacts", str(folder), "--pact-broker-url", broker.url,
+                   "--consumer-version", "2.0.0", "--consumer-branch", "main",
+                   env=environment(PACT_BROKER_TOKEN=TOKEN))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {(p.consumer, p.consumer_version, p.provider) for p in broker.broker.pacts.values()} == {
+        ("kiosk", "2.0.0", "billing"), ("web-frontend", "2.0.0", "shop"), ("web-frontend", "2.0.0", "billing")}
+    assert broker.broker.main_branch["web-frontend"] == "main"
+    described = subprocess.run([PACT_CLI, "broker", "describe-version", "--pacticipant", "kiosk", "--version",
+                                "2.0.0", "--broker-base-url", broker.url, "--broker-token", TOKEN, "--output",
+                                "json"], capture_output=True, text=True)
+    assert described.returncode == 0 and '"main"' in described.stdout, described.stdout + described.stderr
+
+
+def test_each_publish_failure_is_one_clear_message_and_publishes_nothing(tmp_path: Path, broker: BrokerServer,
+                                                                         written: Path) -> None:
+    folder = pact_folder(tmp_path, written)
+    file = topology(tmp_path)
+
+    nowhere = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "1")
+    assert nowhere.returncode == 2, nowhere.stderr
+    assert ("error: harness publish: no Pact Broker is configured: give --pact-broker-url URL, contracts.broker.url "
+            "in the topology file, or set PACT_BROKER_BASE_URL") in nowhere.stderr
+
+    no_version = harness(tmp_path, "publish", "--topology", str(topology(tmp_path, broker.url)),
+                         env=environment(PACT_BROKER_TOKEN=TOKEN))
+    assert no_version.returncode == 2, no_version.stderr
+    assert ("publishing pacts needs the consumer version: give --consumer-version (the git checkout's commit is "
+            f"taken when there is one; {folder} is not in a git checkout)") in no_version.stderr
+
+    refused = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "1",
+                      env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN="wrong-token"))
+    assert refused.returncode == 2, refused.stderr
+    assert f"the Pact Broker at {broker.url} refused the credentials (401" in refused.stderr
+    assert "used: PACT_BROKER_TOKEN" in refused.stderr and "wrong-token" not in refused.stderr
+
+    read_only = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "1",
+                        env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN="read-only-token"))
+    assert read_only.returncode == 2, read_only.stderr
+    assert (f"the Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "
+            f"{broker.url}/contracts/publish") in read_only.stderr and "read-only-token" not in read_only.stderr
+
+    (folder / "zz-broken.json").write_text('{"consumer": {"name": "web-frontend"},')
+    broken = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "1",
+                     env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert broken.returncode == 2, broken.stderr
+    assert f"{folder / 'zz-broken.json'}:1: not valid JSON" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = harness(tmp_path, "publish", "--pacts", str(empty), "--consumer-version", "1",
+                      env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert nothing.returncode == 2, nothing.stderr
+    assert f"no pact files (*.json) in {empty}: nothing to publish" in nothing.stderr
+    assert broker.broker.pacts == {} and broker.broker.published == []
+
+
+CONSUMER_TEST = """
+import os
+import requests
+
+def test_web_reads_the_bill(pact):
+    p = pact("web-frontend", "billing")
+    p.upon_receiving("a request for the bill").with_request("GET", "/bill").will_respond_with(200)
+    with p.serve(addr="127.0.0.1") as server:
+        assert requests.get(f"{server.url}/bill").status_code == 200
+
+def test_web_reads_the_items(pact):
+    p = pact("web-frontend", "shop")
+    p.upon_receiving("a request for the items").with_request("GET", "/items").will_respond_with(200)
+    with p.serve(addr="127.0.0.1") as server:
+        assert requests.get(f"{server.url}/items").status_code == 200
+
+def test_kiosk_reads_the_bill(pact):
+    p = pact("kiosk", "billing")
+    p.upon_receiving("a request for the bill").with_request("GET", "/bill").will_respond_with(200)
+    with p.serve(addr="127.0.0.1") as server:
+        assert requests.get(f"{server.url}/bill").status_code == 200
+    assert not os.environ.get("KIOSK_FAILS"), "the kiosk's consumer test fails"
+"""
+
+
+def consumer_tests(tmp_path: Path, broker: BrokerServer, *args: str, **env: str) \
+        -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-dir",
+                           str(tmp_path / "pacts"), "test_consumer.py", *args], cwd=tmp_path, capture_output=True,
+                          text=True, env=environment(**{"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN, **env}))
+
+
+def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, broker: BrokerServer) -> None:
+    commit = git_checkout(tmp_path)
+    quiet = consumer_tests(tmp_path, broker)  # not asked, not CI: written, not published
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "pacts written:" in quiet.stdout and "published" not in quiet.stdout
+    assert broker.broker.published == []
+
+    failed = consumer_tests(tmp_path, broker, "--pact-publish", KIOSK_FAILS="1")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert ("pacts not published to the Pact Broker: the session did not pass (exit status 1); a pact is published "
+            "only after its consumer tests pass") in failed.stdout
+    assert broker.broker.published == []
+
+    asked = consumer_tests(tmp_path, broker, "--pact-publish")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert (f"pacts published to the Pact Broker {broker.url} for consumer version {commit} on branch main: "
+            "kiosk->billing, web-frontend->billing, web-frontend->shop") in asked.stdout
+    assert {(p.consumer, p.consumer_version, p.provider) for p in broker.broker.pacts.values()} == {
+        ("kiosk", commit, "billing"), ("web-frontend", commit, "billing"), ("web-frontend", commit, "shop")}
+    # the pacts at the broker are the files the session wrote
+    files = {(data["consumer"]["name"], data["provider"]["name"]): data
+             for data in (json.loads(f.read_text()) for f in (tmp_path / "pacts").glob("*.json"))}
+    sent = {(c["consumerName"], c["providerName"]): json.loads(base64.b64decode(c["content"]))
+            for body in broker.broker.published for c in body["contracts"]}
+    assert sent == files
+
+    in_ci = consumer_tests(tmp_path, broker, "--pact-consumer-version", "9.9.9", "--pact-consumer-tag", "ci",
+                           CI="true")
+    assert in_ci.returncode == 0, in_ci.stdout + in_ci.stderr
+    assert "for consumer version 9.9.9 on branch main" in in_ci.stdout
+    assert broker.broker.versions[("kiosk", "9.9.9")].tags == ["ci"]
+
+
+def test_pytest_publication_failures_are_said_and_fail_the_session(tmp_path: Path, broker: BrokerServer) -> None:
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    nowhere = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-publish",
+                              "test_consumer.py"], cwd=tmp_path, capture_output=True, text=True, env=environment())
+    assert nowhere.returncode == 4, nowhere.stdout + nowhere.stderr
+    assert "--pact-publish: no Pact Broker is configured" in nowhere.stderr
+
+    refused = consumer_tests(tmp_path, broker, "--pact-publish", "--pact-consumer-version", "1",
+                             PACT_BROKER_TOKEN="read-only-token")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "3 passed" in refused.stdout
+    assert ("error: pacts not published to the Pact Broker: the Pact Broker at "
+            f"{broker.url} does not allow this with the credentials (403") in refused.stdout
+    assert "read-only-token" not in refused.stdout
+
+    no_version = consumer_tests(tmp_path, broker, "--pact-publish")  # tmp_path is no git checkout
+    assert no_version.returncode == 1, no_version.stdout + no_version.stderr
+    assert "publishing pacts needs the consumer version: give --pact-consumer-version" in no_version.stdout
+    assert broker.broker.published == []
+
+
+
+def test_under_xdist_the_controller_publishes_what_every_worker_wrote_once(tmp_path: Path,
+                                                                           broker: BrokerServer) -> None:
+    done = consumer_tests(tmp_path, broker, "-n", "2", "--pact-publish", "--pact-consumer-version", "5.0.0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("pacts published to the Pact Broker") == 1
+    assert sorted((p.consumer, p.provider, p.consumer_version) for p in broker.broker.pacts.values()) == [
+        ("kiosk", "billing", "5.0.0"), ("web-frontend", "billing", "5.0.0"), ("web-frontend", "shop", "5.0.0")]
+    assert len(broker.broker.published) == 3
