@@ -275,7 +275,7 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
         put("ports", list(dict.fromkeys(ports)), key)
     elif key == "x-networks":
-        put("networks", _service_networks(value, here + ("networks",), source), "networks")
+        put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
         out.lines.update({path: line for path, line in source.lines.items()
                           if path[: len(here) + 1] == here + ("networks",)})  # each network's own line
     elif key == "networks":

@@ -29,9 +29,11 @@ HONOURED: dict[str, dict[str, str]] = {
         "extra_hosts": "HostConfig.ExtraHosts", "hostname": "Hostname", "domainname": "Domainname",
         "shm_size": "HostConfig.ShmSize", "ulimits": "HostConfig.Ulimits", "sysctls": "HostConfig.Sysctls",
         "stop_signal": "StopSignal", "platform": "the image's platform", "healthcheck": "Healthcheck, and the "
-        "readiness probe", "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
-        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses and priority; a "
-        "file without `networks:` keeps one private network per run", "depends_on": "the start order "
+        "readiness probe (start_interval before Docker 25 refused, as Compose refuses it)",
+        "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
+        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses, priority, "
+        "link_local_ips, driver_opts, gw_priority and interface_name (before Docker 28.1 refused, as Compose refuses "
+        "it); a file without `networks:` keeps one private network per run", "depends_on": "the start order "
         "and conditions", "container_name": "an alias on the run's network (the container's name is the run's)",
         "secrets": "bind-mounted or copied in, as Compose does", "configs": "bind-mounted or copied in, as Compose "
         "does", "dns": "HostConfig.Dns", "dns_search": "HostConfig.DnsSearch", "dns_opt": "HostConfig.DnsOptions",

@@ -30,7 +30,7 @@ from harness.engine_source import resolve_engine
 from harness.model.parts import ContainerFile, VolumeMount
 from harness.model.parts import Mount as SpecMount
 from harness.model.service import ServiceSpec
-from harness.runtime.networks import Attachment
+from harness.runtime.networks import Attachment, connect
 
 NANOSECONDS = 1_000_000_000
 
@@ -131,8 +131,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
     # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
     first = networks[0] if networks else None
-    if copies or links or network_mode or first is None or len(networks) > 1 or first.ipv4_address \
-            or first.ipv6_address or first.mac_address:
+    if copies or links or network_mode or first is None or len(networks) > 1 or _start_interval(spec) \
+            or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
@@ -182,6 +182,7 @@ class CopiedContainer:
                  options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None,
                  network_mode: str | None = None) -> None:
         self.client = client
+        self.spec = spec
         networking: dict[str, Any] = {"network_mode": network_mode} if network_mode else {
             "network": networks[0].network,
             "networking_config": {networks[0].network: networks[0].endpoint(client.api.api_version, links)}}
@@ -194,12 +195,9 @@ class CopiedContainer:
         self.container: Container | None = None
 
     def start(self) -> CopiedContainer:
-        self.container = self.client.containers.create(**self.arguments)
+        self.container = _create(self.client, self.arguments, _start_interval(self.spec))
         for attachment in self.more_networks:
-            self.client.api.connect_container_to_network(
-                self.container.id, attachment.network, aliases=attachment.aliases,
-                ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address,
-                mac_address=attachment.mac_address)
+            connect(self.client, self.container.id, attachment)
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))
@@ -351,12 +349,33 @@ def _host_options(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
+def _start_interval(spec: ServiceSpec) -> int | None:
+    """The healthcheck's start_interval in nanoseconds (None: not set); networks.refuse_for_engine refuses it before
+    API 1.44, as Compose."""
+    check = spec.healthcheck
+    return None if check is None or check.start_interval is None else int(check.start_interval * NANOSECONDS)
+
+
+def _create(client: docker.DockerClient, arguments: dict[str, Any], start_interval: int | None) -> Container:
+    """docker-py's containers.create(**arguments), with the healthcheck's StartInterval where set (docker-py's
+    Healthcheck has no such field and drops it)."""
+    if start_interval is None:
+        return client.containers.create(**arguments)
+    from docker.models.containers import _create_container_args  # the same arguments as containers.create
+
+    create = _create_container_args({**arguments, "version": client.api._version})  # noqa: SLF001
+    name, platform = create.pop("name", None), create.pop("platform", None)
+    config = client.api.create_container_config(**create)
+    config["Healthcheck"]["StartInterval"] = start_interval
+    return client.containers.get(client.api.create_container_from_config(config, name, platform)["Id"])
+
+
 def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
     check = spec.healthcheck
     if check is None:
         return None
     out: dict[str, Any] = {"test": check.test}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period"):  # start_interval: _create
         if getattr(check, key) is not None:
             out[key] = int(getattr(check, key) * NANOSECONDS)
     if check.retries is not None:

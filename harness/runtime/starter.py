@@ -284,6 +284,7 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+        networks.refuse_for_engine(self.spec, name, self.topology.client.api.api_version)
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)

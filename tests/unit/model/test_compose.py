@@ -1416,3 +1416,32 @@ def test_a_topology_files_build_takes_compose_build_keys_and_its_refusals(load_e
         "network name (\"network mode not supported by buildkit\"); use default, host or none\n"
         "topology.yaml:5: services.b.build: dockerfile and dockerfile_inline exclude each other (as for Docker "
         "Compose): give one")
+
+
+def test_healthcheck_start_interval_is_kept_for_the_engine_to_decide(load_compose):
+    service = load_compose("""
+        services:
+          db:
+            image: x
+            healthcheck: {test: ["CMD", "true"], start_period: 30s, start_interval: 500ms}
+    """).services["db"]
+    assert service.healthcheck == Healthcheck(test=["CMD", "true"], start_period=30, start_interval=0.5)
+
+
+def test_a_services_network_keeps_link_local_ips_driver_opts_interface_name_and_gw_priority(load_compose):
+    spec = load_compose("""
+        services:
+          app:
+            image: x
+            networks:
+              front:
+                link_local_ips: ["169.254.8.8"]
+                driver_opts: {com.docker.network.endpoint.sysctls: "net.ipv4.conf.IFNAME.log_martians=1", n: 1}
+                interface_name: web0
+                gw_priority: 7
+        networks: {front: {}}
+    """)
+    front = spec.services["app"].networks["front"]
+    assert (front.link_local_ips, front.driver_opts, front.interface_name, front.gw_priority) == (
+        ["169.254.8.8"], {"com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.log_martians=1", "n": "1"},
+        "web0", 7)
