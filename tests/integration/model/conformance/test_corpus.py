@@ -64,12 +64,7 @@ INSIDE = {
 
 # (project, service, field) -> why the harness still differs from Compose there, undocumented: each makes its
 # project's test an expected failure while it is seen, and a failure once it is not (remove it then)
-KNOWN = {
-    ("media", "uploader", "mounts[/srv/index-ro]"):
-        "a named volume mounted twice is given the second time through the mount API, where the engine relabels it "
-        "(Mode z); Compose gives both as -v binds. docker-py keys `volumes` by source, and its list form takes "
-        "'name:dst:rw,z' for a volume at 'dst:rw,z'",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -267,7 +267,9 @@ DOCUMENTED: dict[str, Documented] = {
                            "service name only", _names_of_the_run),
     # the keys the harness ignores for a test run
     "host.RestartPolicy": _ignored("host.RestartPolicy", "restart"),
-    "stop_timeout": _ignored("stop_timeout", "stop_grace_period"),
+    # stop_grace_period is the time of the pre_stop hooks; a run's containers are removed at once (no StopTimeout)
+    "stop_timeout": Documented(KEYS, "itself is then removed at once (force), where Compose waits this long for it "
+                               "to stop", lambda c, h: h["stop_timeout"] is None),
     "host.LogConfig": _ignored("host.LogConfig", "logging"),
     "tty": _ignored("tty", "tty"),
     "stdin_open": _ignored("stdin_open", "stdin_open"),
