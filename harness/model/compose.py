@@ -143,8 +143,9 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
         if name in jobs:
             topology["services"][name].setdefault("job", True)
     _top_level(canonical, source, notes, problems)
-    volumes = {name: {k: v for k, v in (definition or {}).items() if k in ("driver", "driver_opts") and v}
-               for name, definition in (canonical.get("volumes") or {}).items()}
+    volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
+               {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
+               for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}
     if len(problems) == 1:

@@ -99,7 +99,10 @@ HONOURED: dict[str, dict[str, str]] = {
                 "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range "
                 "(Docker's default driver only)", "labels": "Labels, beside the harness's own",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
-    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name)",
+    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name); an "
+               "external volume's name on the engine",
+               "external": "mounted as it is, with its data, never created or removed (a missing one is an error, "
+                           "as for Compose); runs of the file at once share it, as Compose projects do",
                "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options"},
     "secret": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
                "name": "no effect on a file mounted or copied in (Compose's neither)"},
@@ -157,10 +160,7 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "deploy": {},
     "build": {},
     "network": {},
-    "volume": {
-        "external": ("a run's volumes are its own, created and removed with it (by construction)",
-                     "mounts the existing volume, with its data"),
-    },
+    "volume": {},
     "secret": {"external": ("Docker Compose does not start a service with one either (only swarm services have "
                             "them)", "refuses it: unsupported external secret")},
     "config": {"external": ("Docker Compose does not start a service with one either (only swarm services have "

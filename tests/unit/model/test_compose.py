@@ -873,6 +873,7 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
             image: x
             deploy: {replicas: 3}
             ports: ["8000/sctp"]
+            use_api_socket: true
         volumes:
           old: {external: true}
     """)
@@ -881,11 +882,12 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         ["docker-compose.yml:5", "services.db.volumes_from"],
         ["docker-compose.yml:9", "services.web.deploy.replicas"],
         ["docker-compose.yml:10", "services.web.ports[0]"],
-        ["docker-compose.yml:12", "volumes.old.external"],
+        ["docker-compose.yml:11", "services.web.use_api_socket"],
     ]
     assert "deploy.replicas 3: a test run starts one container per service" in message
-    assert ("volume key 'external' cannot be honoured by a test run: a run's volumes are its own, created and "
-            "removed with it (by construction); Docker Compose: mounts the existing volume, with its data") in message
+    assert ("compose key 'use_api_socket' cannot be honoured by a test run: a test's container is not given the "
+            "engine's socket and credentials (by construction); Docker Compose: mounts the Docker socket and the "
+            "user's registry credentials") in message
     assert message.splitlines()[-1] == (
         f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
@@ -982,7 +984,7 @@ def test_a_volume_driver_and_its_options_reach_the_model(load):
             driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
           plain:
     """, COMPOSE)
-    assert {name: v.model_dump() for name, v in spec.volumes.items()} == {
+    assert {name: v.model_dump(exclude={"external", "name"}) for name, v in spec.volumes.items()} == {
         "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
     assert spec.notes == []
 
@@ -1445,3 +1447,17 @@ def test_a_services_network_keeps_link_local_ips_driver_opts_interface_name_and_
     assert (front.link_local_ips, front.driver_opts, front.interface_name, front.gw_priority) == (
         ["169.254.8.8"], {"com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.log_martians=1", "n": "1"},
         "web0", 7)
+
+
+def test_an_external_volume_is_the_engines_volume_of_its_name(load_compose):
+    spec = load_compose("""
+        services:
+          db:
+            image: x
+            volumes: ["old:/data", "shared:/shared"]
+        volumes:
+          old: {external: true}
+          shared: {external: true, name: team-shared}
+    """)
+    assert {name: (v.external, v.name) for name, v in spec.volumes.items()} == {
+        "old": (True, "old"), "shared": (True, "team-shared")}
