@@ -284,5 +284,5 @@ def test_the_compose_guide_has_every_key_of_the_compose_tables():
             assert f"| `{key}` | ignored (a note) |" in page, (kind, key)
         for key in REFUSED[kind]:
             assert f"| `{key}` | **refused** |" in page, (kind, key)
-    assert ("| `external` | **refused** | a run's volumes are its own, created and removed with it (by "
-            "construction). Docker Compose: mounts the existing volume, with its data |") in page
+    assert ("| `external_links` | **refused** | a run only reaches its own containers (by construction). Docker "
+            "Compose: links a container started outside the project |") in page
