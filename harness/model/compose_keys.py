@@ -54,6 +54,9 @@ HONOURED: dict[str, dict[str, str]] = {
         "cpu_percent": "HostConfig.CpuPercent", "cpuset": "HostConfig.CpusetCpus",
         "pids_limit": "HostConfig.PidsLimit", "deploy": "its resources (see deploy's keys)",
         "links": "an alias of the linked service for this container only (its network endpoint's links)",
+        "external_links": "Links of each of its network endpoints, as Compose gives them: the container outside the "
+                          "run is resolved where it shares a network (an external one); a missing one is no error, "
+                          "as under Compose",
         "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
         "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
                         "another network are refused (each with Compose's behaviour)",
@@ -148,8 +151,6 @@ IGNORED: dict[str, dict[str, str]] = {
 # key -> (why a test run cannot, what Docker Compose does)
 REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "service": {
-        "external_links": ("a run only reaches its own containers (by construction)",
-                           "links a container started outside the project"),
         "provider": ("a provider plugin runs outside Docker (by construction)",
                      "runs the provider's binary instead of a container"),
         "models": ("no Docker Model Runner on a test run's engine (by construction)",

@@ -192,13 +192,14 @@ class CopiedContainer:
             **networking, **options}
         # the engine (API < 1.44) creates a container on one network; the others are connected before the start
         self.more_networks = [] if network_mode else networks[1:]
+        self.links = links or []
         self.copies = copies
         self.container: Container | None = None
 
     def start(self) -> CopiedContainer:
         self.container = _create(self.client, self.arguments, _start_interval(self.spec), self.repeated_binds)
-        for attachment in self.more_networks:
-            connect(self.client, self.container.id, attachment)
+        for attachment in self.more_networks:  # with the links, as Compose connects each network
+            connect(self.client, self.container.id, attachment, self.links)
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))

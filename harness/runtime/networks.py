@@ -47,13 +47,14 @@ class Attachment:
         return endpoint
 
 
-def connect(client: docker.DockerClient, container_id: str, attachment: Attachment) -> None:
-    """Connect a container to `attachment`'s network with all its endpoint settings (docker-py's
-    connect_container_to_network has no gw_priority)."""
+def connect(client: docker.DockerClient, container_id: str, attachment: Attachment,
+            links: list[tuple[str, str]] | None = None) -> None:
+    """Connect a container to `attachment`'s network with all its endpoint settings and `links` (Attachment.endpoint;
+    docker-py's connect_container_to_network has no gw_priority)."""
     api = client.api
     api._raise_for_status(api._post_json(  # noqa: SLF001 - docker-py's own request helpers
         api._url("/networks/{0}/connect", attachment.network),  # noqa: SLF001
-        data={"Container": container_id, "EndpointConfig": attachment.endpoint(api.api_version)}))
+        data={"Container": container_id, "EndpointConfig": attachment.endpoint(api.api_version, links)}))
 
 
 def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:

@@ -265,6 +265,9 @@ class Starter:
         for link in spec.links:
             other, _, alias = link.partition(":")
             links.append((self.topology[other].container.name, alias or other))
+        for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+            outside, _, alias = link.partition(":")
+            links.append((outside, alias or outside))
         mode: str | None = spec.network_mode
         if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
             mode = "container:" + self.topology[mode.removeprefix("service:")].container.id

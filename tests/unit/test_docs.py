@@ -284,5 +284,6 @@ def test_the_compose_guide_has_every_key_of_the_compose_tables():
             assert f"| `{key}` | ignored (a note) |" in page, (kind, key)
         for key in REFUSED[kind]:
             assert f"| `{key}` | **refused** |" in page, (kind, key)
-    assert ("| `external_links` | **refused** | a run only reaches its own containers (by construction). Docker "
-            "Compose: links a container started outside the project |") in page
+    assert ("| `use_api_socket` | **refused** | a test's container is not given the engine's socket and "
+            "credentials (by construction). Docker Compose: mounts the Docker socket and the user's registry "
+            "credentials |") in page

@@ -838,8 +838,9 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
     ("links", "[db]", None),
-    ("external_links", "[other:db]", "a run only reaches its own containers (by construction); Docker Compose: "
-                                     "links a container started outside the project"),
+    ("use_api_socket", "true", "a test's container is not given the engine's socket and credentials (by "
+                               "construction); Docker Compose: mounts the Docker socket and the user's registry "
+                               "credentials"),
     ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
@@ -1461,3 +1462,13 @@ def test_an_external_volume_is_the_engines_volume_of_its_name(load_compose):
     """)
     assert {name: (v.external, v.name) for name, v in spec.volumes.items()} == {
         "old": (True, "old"), "shared": (True, "team-shared")}
+
+
+def test_external_links_are_kept_as_compose_writes_them(load_compose):
+    service = load_compose("""
+        services:
+          app:
+            image: x
+            external_links: ["legacy-db:db", "cache"]
+    """).services["app"]
+    assert service.external_links == ["legacy-db:db", "cache"]
