@@ -5,6 +5,7 @@ fails), finish one whose start did not finish, or start a new one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,18 +15,19 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import HarnessError, HookFailed
+from harness.errors import BuildFailed, HarnessError, HookFailed
 from harness.model.plan import restarted_by
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
+from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
 from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_changes, run_difference
 from harness.runtime.starter import Starter, run_start
-from harness.runtime.topology import Progress, Topology
+from harness.runtime.topology import Progress, StartEvent, Topology
 
 
 @contextmanager
@@ -134,6 +136,13 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     """
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
+    try:
+        _build_first(spec, client, difference.changed, progress)
+    except BuildFailed:
+        say(f"a build for the update of topology {spec.name} (run {run.run_id}) failed: the run is left as it was, "
+            "with its containers and their data, as `docker compose up` leaves a project when a build fails (the "
+            "run stays kept: fix the build and start again)")
+        raise
     replaced = {*difference.changed, *difference.removed}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
@@ -176,6 +185,28 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
     say(f"updated topology {spec.name} (run {run.run_id}): {'; '.join(done)}; it stays running")
     return topology
+
+
+def _build_first(spec: TopologySpec, client: docker.DockerClient, changed: Collection[str],
+                 progress: Progress | None) -> None:
+    """Build the images of the `changed` services before any container of the run is touched, as `docker compose
+    up` builds before it recreates: a failed build leaves the run as it was (the replaced containers' anonymous
+    volumes, a database's data, would be lost otherwise). The start finds them built.
+
+    Raises:
+        BuildFailed: a build failed.
+    """
+    for build in planned_builds(spec):
+        service = next((name for name in build.services if name in changed), None)
+        if service is not None:
+            _build_one(client, build, service, progress)
+
+
+def _build_one(client: docker.DockerClient, build: PlannedBuild, service: str, progress: Progress | None) -> None:
+    building = functools.partial(StartEvent, service, "building")
+    build_image(client, build.context, build.build, service=service, names=build.names,
+                project_dir=build.project_dir, on_start=(lambda: progress(building())) if progress else None,
+                on_line=(lambda line: progress(building(detail=line))) if progress else None)
 
 
 def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],

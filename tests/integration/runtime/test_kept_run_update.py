@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import docker
@@ -386,4 +387,55 @@ def test_a_changed_network_is_made_again_and_its_containers_restarted_with_their
     finally:
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_failed_build_leaves_the_kept_run_with_its_data_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A service whose build changed is replaced: Compose builds first, and a failed build leaves the project's
+    container running with the anonymous volume of its image's VOLUME (its data). So does the harness: the build
+    runs before any container of the kept run is touched."""
+    from harness.errors import BuildFailed
+    from harness.model.compose_cli import compose_binary
+
+    name = f"rebuild-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "store").mkdir()
+    dockerfile = tmp_path / "store" / "Dockerfile"
+    dockerfile.write_text('FROM redis:7\nVOLUME /data\nCMD ["sleep", "infinity"]\n')
+    file = tmp_path / "compose.yaml"
+    file.write_text(f"name: {name}\nservices:\n  store:\n    build: ./store\n")
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def store(label: str) -> docker.models.containers.Container:
+        return docker_client.containers.list(filters={"label": label})[0]
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    images: list[str] = []
+    said: list[str] = []
+    try:
+        assert compose("up", "-d", "--build").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        images = [store(label).image.id for label in (by_compose, by_harness)]
+        for label in (by_compose, by_harness):
+            assert store(label).exec_run(["sh", "-c", "echo kept > /data/x"]).exit_code == 0
+        before = {label: store(label).id for label in (by_compose, by_harness)}
+
+        dockerfile.write_text('FROM redis:7\nVOLUME /data\nRUN false\nCMD ["sleep", "infinity"]\n')
+        failed = compose("up", "-d", "--build")
+        assert failed.returncode != 0 and "false" in failed.stderr, failed.stderr
+        with pytest.raises(BuildFailed):
+            Topology.kept_or_started(load_topology(file), say=said.append)
+        for label in (by_compose, by_harness):
+            assert store(label).id == before[label], label  # the same container, still running
+            assert store(label).exec_run(["cat", "/data/x"]).output.decode().strip() == "kept", label
+        assert any("the run is left as it was, with its containers and their data" in line for line in said), said
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+        for image in images:
+            with suppress(docker.errors.APIError):  # another session may use the base image's layers
+                docker_client.images.remove(image, force=True)
     assert harness_resources(docker_client, name, file) == []
