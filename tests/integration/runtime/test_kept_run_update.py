@@ -439,3 +439,47 @@ def test_a_failed_build_leaves_the_kept_run_with_its_data_as_docker_compose_does
             with suppress(docker.errors.APIError):  # another session may use the base image's layers
                 docker_client.images.remove(image, force=True)
     assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_service_gone_from_the_file_is_left_running_as_docker_compose_leaves_an_orphan(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`docker compose up` of a file without a service leaves that service's container running (an orphan, with a
+    warning; only `--remove-orphans` removes it). So does an update of a kept run; `harness down` removes it with
+    the run."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"orphan-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    both = f"name: {name}\nservices:\n  a: {{image: redis:7, command: [sleep, infinity]}}\n"
+    file.write_text(both + "  old: {image: redis:7, command: [sleep, infinity]}\n")
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def running(label: str) -> dict[str, str]:
+        return {(c.labels.get("com.docker.compose.service") or c.labels[L.SERVICE]): c.id
+                for c in docker_client.containers.list(filters={"label": label})}
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    said: list[str] = []
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        before = {label: running(label) for label in (by_compose, by_harness)}
+        file.write_text(both)
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "Found orphan containers" in up.stderr, up.stderr
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert [s.name for s in topology] == ["a"]
+        for label in (by_compose, by_harness):
+            assert running(label) == before[label], label  # the same containers, the orphan still running
+        assert any("old no longer in the file: left running, as `docker compose up` leaves orphan containers" in line
+                   for line in said), said
+        said.clear()
+        Topology.kept_or_started(load_topology(file), say=said.append)  # no change: reused, the note again
+        assert said[0].startswith("reusing the running topology") and "left running" in said[1], said
+    finally:
+        compose("down", "--remove-orphans", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # `harness down FILE`
+    assert harness_resources(docker_client, name, file) == []
