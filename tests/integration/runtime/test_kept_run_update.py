@@ -483,3 +483,46 @@ def test_a_service_gone_from_the_file_is_left_running_as_docker_compose_leaves_a
         compose("down", "--remove-orphans", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # `harness down FILE`
     assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_compose_keeps_it(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`docker compose up` without a terminal (or `-y`) answers no to "Volume ... exists but doesn't match
+    configuration in compose file. Recreate (data will be lost)?": the volume keeps its old options and its data.
+    So does a kept run."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"volopts-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    text = (f"name: {name}\nservices:\n  app:\n    image: redis:7\n    command: [sleep, infinity]\n"
+            "    volumes: [scratch:/data]\nvolumes:\n  scratch: {driver_opts: {type: tmpfs, device: tmpfs, o: SIZE}}\n")
+    file.write_text(text.replace("SIZE", "size=8m"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300, stdin=subprocess.DEVNULL)
+
+    def seen(label: str) -> tuple[str, dict[str, str], str]:
+        container = docker_client.containers.list(filters={"label": label})[0]
+        volume = next(m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data")
+        return container.id, docker_client.volumes.get(volume).attrs["Options"], \
+            container.exec_run(["cat", "/data/x"]).output.decode().strip()
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            docker_client.containers.list(filters={"label": label})[0].exec_run(["sh", "-c", "echo kept > /data/x"])
+        before = {label: seen(label) for label in (by_compose, by_harness)}
+        file.write_text(text.replace("SIZE", "size=16m"))
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "doesn't match configuration in compose file" in up.stdout, up.stdout
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert seen(label) == before[label], label
+            assert before[label][1:] == ({"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}, "kept")
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
