@@ -108,6 +108,7 @@ class TopologyBuilder:
         hostname: str | None = None,
         domainname: str | None = None,
         links: Sequence[str] | None = None,
+        external_links: Sequence[str] | None = None,
         network_mode: str | None = None,
         post_start: Sequence[Mapping[str, Any]] | None = None,
         pre_stop: Sequence[Mapping[str, Any]] | None = None,

@@ -45,7 +45,7 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "device_cgroup_rules", "runtime", "ipc",
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
-         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit")
+         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
@@ -143,8 +143,9 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
         if name in jobs:
             topology["services"][name].setdefault("job", True)
     _top_level(canonical, source, notes, problems)
-    volumes = {name: {k: v for k, v in (definition or {}).items() if k in ("driver", "driver_opts") and v}
-               for name, definition in (canonical.get("volumes") or {}).items()}
+    volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
+               {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
+               for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}
     if len(problems) == 1:
@@ -275,7 +276,7 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
         put("ports", list(dict.fromkeys(ports)), key)
     elif key == "x-networks":
-        put("networks", _service_networks(value, here + ("networks",), source), "networks")
+        put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
         out.lines.update({path: line for path, line in source.lines.items()
                           if path[: len(here) + 1] == here + ("networks",)})  # each network's own line
     elif key == "networks":

@@ -29,9 +29,11 @@ HONOURED: dict[str, dict[str, str]] = {
         "extra_hosts": "HostConfig.ExtraHosts", "hostname": "Hostname", "domainname": "Domainname",
         "shm_size": "HostConfig.ShmSize", "ulimits": "HostConfig.Ulimits", "sysctls": "HostConfig.Sysctls",
         "stop_signal": "StopSignal", "platform": "the image's platform", "healthcheck": "Healthcheck, and the "
-        "readiness probe", "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
-        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses and priority; a "
-        "file without `networks:` keeps one private network per run", "depends_on": "the start order "
+        "readiness probe (start_interval before Docker 25 refused, as Compose refuses it)",
+        "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
+        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses, priority, "
+        "link_local_ips, driver_opts, gw_priority and interface_name (before Docker 28.1 refused, as Compose refuses "
+        "it); a file without `networks:` keeps one private network per run", "depends_on": "the start order "
         "and conditions", "container_name": "an alias on the run's network (the container's name is the run's)",
         "secrets": "bind-mounted or copied in, as Compose does", "configs": "bind-mounted or copied in, as Compose "
         "does", "dns": "HostConfig.Dns", "dns_search": "HostConfig.DnsSearch", "dns_opt": "HostConfig.DnsOptions",
@@ -52,6 +54,9 @@ HONOURED: dict[str, dict[str, str]] = {
         "cpu_percent": "HostConfig.CpuPercent", "cpuset": "HostConfig.CpusetCpus",
         "pids_limit": "HostConfig.PidsLimit", "deploy": "its resources (see deploy's keys)",
         "links": "an alias of the linked service for this container only (its network endpoint's links)",
+        "external_links": "Links of each of its network endpoints, as Compose gives them: the container outside the "
+                          "run is resolved where it shares a network (an external one); a missing one is no error, "
+                          "as under Compose",
         "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
         "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
                         "another network are refused (each with Compose's behaviour)",
@@ -98,7 +103,10 @@ HONOURED: dict[str, dict[str, str]] = {
                 "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range "
                 "(Docker's default driver only)", "labels": "Labels, beside the harness's own",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
-    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name)",
+    "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name); an "
+               "external volume's name on the engine",
+               "external": "mounted as it is, with its data, never created or removed (a missing one is an error, "
+                           "as for Compose); runs of the file at once share it, as Compose projects do",
                "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options"},
     "secret": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
                "name": "no effect on a file mounted or copied in (Compose's neither)"},
@@ -144,8 +152,6 @@ IGNORED: dict[str, dict[str, str]] = {
 # key -> (why a test run cannot, what Docker Compose does)
 REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "service": {
-        "external_links": ("a run only reaches its own containers (by construction)",
-                           "links a container started outside the project"),
         "provider": ("a provider plugin runs outside Docker (by construction)",
                      "runs the provider's binary instead of a container"),
         "models": ("no Docker Model Runner on a test run's engine (by construction)",
@@ -156,10 +162,7 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
     "deploy": {},
     "build": {},
     "network": {},
-    "volume": {
-        "external": ("a run's volumes are its own, created and removed with it (by construction)",
-                     "mounts the existing volume, with its data"),
-    },
+    "volume": {},
     "secret": {"external": ("Docker Compose does not start a service with one either (only swarm services have "
                             "them)", "refuses it: unsupported external secret")},
     "config": {"external": ("Docker Compose does not start a service with one either (only swarm services have "

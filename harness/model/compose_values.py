@@ -21,7 +21,9 @@ SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
 
 
 NETWORK_KEYS = ("name", "driver", "driver_opts", "internal", "enable_ipv6", "ipam", "labels", "external", "attachable")
-SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority", "mac_address")
+SERVICE_NETWORK_KEYS = ("aliases", "ipv4_address", "ipv6_address", "priority", "mac_address", "link_local_ips",
+                        "driver_opts", "interface_name", "gw_priority")
+IFNAME = "com.docker.network.endpoint.ifname"  # the driver option Compose sets from interface_name
 
 
 def _declares_networks(canonical: dict[str, Any]) -> bool:
@@ -80,7 +82,7 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
     return result
 
 
-def _service_networks(value: Any, at: Path_, source: SourceMap) -> dict[str, Any]:
+def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for network, options in (value or {}).items():
         options = options or {}
@@ -89,7 +91,14 @@ def _service_networks(value: Any, at: Path_, source: SourceMap) -> dict[str, Any
             raise source.error(at + (network, unknown[0]), f"'{unknown[0]}' of a service's network cannot be "
                                                            f"honoured by pytest-topology (supported: "
                                                            f"{', '.join(SERVICE_NETWORK_KEYS)}; in {source.file})")
-        result[network] = {k: v for k, v in options.items() if v not in (None, [], {})}
+        declared = (options.get("driver_opts") or {}).get(IFNAME)
+        if options.get("interface_name") and declared not in (None, options["interface_name"]):
+            notes.append(f"{source.where(at + (network, 'interface_name'))}: {dotted_path(at + (network,))}: "
+                         f"interface_name is used, not driver_opts' {IFNAME} (Docker Compose warns \"ignoring "
+                         f"services.{at[1]}.networks.{network}.interface_name as {IFNAME} driver_opts is already "
+                         "declared\" but sets interface_name all the same)")
+        result[network] = {k: {o: str(v) for o, v in value.items()} if k == "driver_opts" else value
+                           for k, value in options.items() if value not in (None, [], {})}
     return result
 
 
@@ -241,14 +250,11 @@ def _truthy(value: Any) -> bool:
 def _healthcheck(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any] | None:
     if value.get("disable"):
         return {"test": ["NONE"]}
-    if "start_interval" in value:
-        raise source.error(at + ("start_interval",), "healthcheck start_interval needs Docker API 1.44; the "
-                                                     f"harness probes every 0.1 s anyway: remove it (in {source.file})")
     if value.get("test") is None:
         raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
                                "service a probe under `x-topology: {ready: ...}`")
     check: dict[str, Any] = {"test": value["test"]}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period", "start_interval"):
         if value.get(key) is not None:
             check[key] = duration(str(value[key]))
     if value.get("retries") is not None:

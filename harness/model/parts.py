@@ -226,6 +226,9 @@ class Healthcheck(_Strict):
     timeout: float | None = Field(default=None, ge=0, description="seconds one check may take")
     retries: int | None = Field(default=None, ge=0, description="failed checks before Docker calls it unhealthy")
     start_period: float | None = Field(default=None, ge=0, description="seconds during which failures do not count")
+    start_interval: float | None = Field(
+        default=None, ge=0, description="seconds between Docker's checks during start_period (Docker Engine 25 or "
+                                        "later, API 1.44, as under Compose)")
 
     @field_validator("test", mode="before")
     @classmethod
@@ -345,6 +348,14 @@ class ServiceNetwork(_Strict):
     mac_address: str | None = Field(default=None, description="the container's MAC address on this network (an "
                                                                "engine before Docker 25, API 1.44, takes none on "
                                                                "its first network, as under Compose)")
+    link_local_ips: list[str] = Field(default_factory=list, description="link-local addresses of the container on "
+                                                                       "this network (IPAMConfig.LinkLocalIPs)")
+    driver_opts: dict[str, str] = Field(default_factory=dict, description="the endpoint's driver options (DriverOpts; "
+                                                                          "which ones the engine applies is its own)")
+    interface_name: str | None = Field(default=None, description="the interface's name in the container (Docker "
+                                                                 "Engine 28.1 or later, API 1.49, as under Compose)")
+    gw_priority: int = Field(default=0, description="which network gives the default gateway (GwPriority: engines "
+                                                    "before API 1.48 ignore it, as under Compose)")
 
 
 

@@ -36,7 +36,7 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "volumes_from", "network_mode", "post_start", "pre_stop",
+                  "links", "external_links", "volumes_from", "network_mode", "post_start", "pre_stop",
                   "stop_grace_period", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
@@ -102,6 +102,10 @@ class ServiceSpec(_Strict):
     links: list[str] = Field(
         default_factory=list, description="'SERVICE' or 'SERVICE:ALIAS': a service of depends_on and another name of "
                                           "it, resolved by this container only (as Compose's `links`)")
+    external_links: list[str] = Field(
+        default_factory=list, description="'CONTAINER' or 'CONTAINER:ALIAS': a container started outside the run, "
+                                          "resolved by this container only where it shares a network with it (an "
+                                          "external one), as Compose's `external_links`")
     network_mode: str | None = Field(
         default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
         description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "

@@ -30,7 +30,7 @@ from harness.engine_source import resolve_engine
 from harness.model.parts import ContainerFile, VolumeMount
 from harness.model.parts import Mount as SpecMount
 from harness.model.service import ServiceSpec
-from harness.runtime.networks import Attachment
+from harness.runtime.networks import Attachment, connect
 
 NANOSECONDS = 1_000_000_000
 
@@ -125,19 +125,19 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
             the service's goes there or on its first network).
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
-    binds, mounts = _binds(mounts)
+    binds, repeated, mounts = _binds(mounts)
     options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {}),
                "mac_address": mac_address}
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
     # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
     first = networks[0] if networks else None
-    if copies or links or network_mode or first is None or len(networks) > 1 or first.ipv4_address \
-            or first.ipv6_address or first.mac_address:
+    if copies or links or network_mode or first is None or len(networks) > 1 or _start_interval(spec) or repeated \
+            or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)
                                 for (port, protocol), host_port in ports.items()},
-                               {**options, "volumes": binds or None}, copies, links or [], network_mode)
+                               {**options, "volumes": binds or None}, copies, links or [], network_mode, repeated)
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
     container = _testcontainer(image).with_name(name)
@@ -180,8 +180,10 @@ class CopiedContainer:
     def __init__(self, client: docker.DockerClient, image: str, name: str, networks: list[Attachment],
                  spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
                  options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None,
-                 network_mode: str | None = None) -> None:
+                 network_mode: str | None = None, repeated_binds: list[str] | None = None) -> None:
         self.client = client
+        self.spec = spec
+        self.repeated_binds = repeated_binds or []
         networking: dict[str, Any] = {"network_mode": network_mode} if network_mode else {
             "network": networks[0].network,
             "networking_config": {networks[0].network: networks[0].endpoint(client.api.api_version, links)}}
@@ -190,16 +192,14 @@ class CopiedContainer:
             **networking, **options}
         # the engine (API < 1.44) creates a container on one network; the others are connected before the start
         self.more_networks = [] if network_mode else networks[1:]
+        self.links = links or []
         self.copies = copies
         self.container: Container | None = None
 
     def start(self) -> CopiedContainer:
-        self.container = self.client.containers.create(**self.arguments)
-        for attachment in self.more_networks:
-            self.client.api.connect_container_to_network(
-                self.container.id, attachment.network, aliases=attachment.aliases,
-                ipv4_address=attachment.ipv4_address, ipv6_address=attachment.ipv6_address,
-                mac_address=attachment.mac_address)
+        self.container = _create(self.client, self.arguments, _start_interval(self.spec), self.repeated_binds)
+        for attachment in self.more_networks:  # with the links, as Compose connects each network
+            connect(self.client, self.container.id, attachment, self.links)
         for copy in self.copies:
             if copy.content is None:
                 self.container.put_archive("/", _archive(copy))
@@ -236,19 +236,23 @@ def _archive(copy: CopyRef) -> bytes:
     return data.getvalue()
 
 
-def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[MountRef]]:
+def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[str], list[MountRef]]:
     """docker-py's `volumes` ({host path: {bind: target, mode: "rw,z"}}: the `-v` binds, as Compose passes a bind
-    that may create its folder) and the mounts left for the mount API. docker-py keys binds by host path (its list
-    form mistakes "dst:rw,z" for a volume): a path bound twice is bound the second time through the mount API."""
+    that may create its folder), the `-v` binds of a source given again ("src:dst:mode": docker-py keys `volumes` by
+    source, and its list form writes "dst:rw,z" into Config.Volumes; `_create` adds them to HostConfig.Binds, where
+    Compose has them) and the mounts left for the mount API."""
     binds: dict[str, dict[str, str]] = {}
+    repeated: list[str] = []
     rest: list[MountRef] = []
     for mount in mounts:
         mode = mount.bind_mode
-        if mode is None or mount.source in binds:
+        if mode is None:
             rest.append(mount)
+        elif mount.source in binds:
+            repeated.append(f"{mount.source}:{mount.target}:{mode}")
         else:
             binds[mount.source] = {"bind": mount.target, "mode": mode}
-    return binds, rest
+    return binds, repeated, rest
 
 
 def _mount(ref: MountRef) -> Mount:
@@ -351,12 +355,37 @@ def _host_options(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
+def _start_interval(spec: ServiceSpec) -> int | None:
+    """The healthcheck's start_interval in nanoseconds (None: not set); networks.refuse_for_engine refuses it before
+    API 1.44, as Compose."""
+    check = spec.healthcheck
+    return None if check is None or check.start_interval is None else int(check.start_interval * NANOSECONDS)
+
+
+def _create(client: docker.DockerClient, arguments: dict[str, Any], start_interval: int | None,
+            repeated_binds: list[str]) -> Container:
+    """docker-py's containers.create(**arguments), with the healthcheck's StartInterval where set (docker-py's
+    Healthcheck has no such field and drops it) and more `-v` binds (`_binds`) in HostConfig.Binds."""
+    if start_interval is None and not repeated_binds:
+        return client.containers.create(**arguments)
+    from docker.models.containers import _create_container_args  # the same arguments as containers.create
+
+    create = _create_container_args({**arguments, "version": client.api._version})  # noqa: SLF001
+    name, platform = create.pop("name", None), create.pop("platform", None)
+    config = client.api.create_container_config(**create)
+    if start_interval is not None:
+        config["Healthcheck"]["StartInterval"] = start_interval
+    if repeated_binds:
+        config["HostConfig"]["Binds"] = [*(config["HostConfig"].get("Binds") or []), *repeated_binds]
+    return client.containers.get(client.api.create_container_from_config(config, name, platform)["Id"])
+
+
 def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
     check = spec.healthcheck
     if check is None:
         return None
     out: dict[str, Any] = {"test": check.test}
-    for key in ("interval", "timeout", "start_period"):
+    for key in ("interval", "timeout", "start_period"):  # start_interval: _create
         if getattr(check, key) is not None:
             out[key] = int(getattr(check, key) * NANOSECONDS)
     if check.retries is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import docker.errors
 
 from harness.errors import DockerError, InvalidCall
-from harness.runtime import hooks
+from harness.runtime import hooks, networks
 from harness.runtime.readiness import FULL_ID
 
 if TYPE_CHECKING:
@@ -119,9 +119,7 @@ def _connect_all(service: Service) -> None:
     if not off:
         raise docker.errors.APIError("endpoint with name already exists in its networks")
     for a in off:
-        service.container.client.api.connect_container_to_network(
-            service.container.id, a.network, aliases=a.aliases, ipv4_address=a.ipv4_address,
-            ipv6_address=a.ipv6_address, mac_address=a.mac_address)
+        networks.connect(service.container.client, service.container.id, a)
 
 
 def _attached(service: Service) -> set[str]:

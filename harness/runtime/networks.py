@@ -31,12 +31,30 @@ class Attachment:
     ipv4_address: str | None = None
     ipv6_address: str | None = None
     mac_address: str | None = None
+    link_local_ips: list[str] = field(default_factory=list)
+    driver_opts: dict[str, str] = field(default_factory=dict)
+    gw_priority: int = 0
 
     def endpoint(self, api_version: str, links: list[tuple[str, str]] | None = None) -> EndpointConfig:
-        """docker-py's endpoint settings of this attachment (to create or connect a container); `links`: (container
-        name, alias) that this container alone resolves on this network (Compose's `links`)."""
-        return EndpointConfig(api_version, aliases=self.aliases, ipv4_address=self.ipv4_address,
-                              ipv6_address=self.ipv6_address, links=links or None, mac_address=self.mac_address)
+        """docker-py's endpoint settings of this attachment (to create or connect a container), as Docker Compose
+        writes them; `links`: (container name, alias) that this container alone resolves on this network (Compose's
+        `links`)."""
+        endpoint = EndpointConfig(api_version, aliases=self.aliases, ipv4_address=self.ipv4_address,
+                                  ipv6_address=self.ipv6_address, links=links or None, mac_address=self.mac_address,
+                                  link_local_ips=self.link_local_ips or None, driver_opt=self.driver_opts or None)
+        if self.gw_priority:  # no docker-py argument; Compose sends it to every engine (older ones ignore it)
+            endpoint["GwPriority"] = self.gw_priority
+        return endpoint
+
+
+def connect(client: docker.DockerClient, container_id: str, attachment: Attachment,
+            links: list[tuple[str, str]] | None = None) -> None:
+    """Connect a container to `attachment`'s network with all its endpoint settings and `links` (Attachment.endpoint;
+    docker-py's connect_container_to_network has no gw_priority)."""
+    api = client.api
+    api._raise_for_status(api._post_json(  # noqa: SLF001 - docker-py's own request helpers
+        api._url("/networks/{0}/connect", attachment.network),  # noqa: SLF001
+        data={"Container": container_id, "EndpointConfig": attachment.endpoint(api.api_version, links)}))
 
 
 def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
@@ -57,8 +75,42 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
-                       attached.ipv4_address, attached.ipv6_address, attached.mac_address)
+                       attached.ipv4_address, attached.ipv6_address, attached.mac_address, attached.link_local_ips,
+                       {**attached.driver_opts, **({IFNAME: attached.interface_name} if attached.interface_name
+                                                   else {})}, attached.gw_priority)
             for network, attached in spec.service_networks(service).items()]
+
+
+IFNAME = "com.docker.network.endpoint.ifname"  # interface_name, as Compose gives it to the engine
+INTERFACE_NAME_API = (1, 49)  # Docker 28.1
+START_INTERVAL_API = (1, 44)  # Docker 25
+
+
+def refuse_for_engine(spec: TopologySpec, service: str, api_version: str) -> None:
+    """What Docker Compose v2.40 refuses to create on an engine of `api_version`, refused with its message:
+    `interface_name` before API 1.49, a healthcheck's `start_interval` before API 1.44 (newer engines get them).
+
+    Raises:
+        DockerError: the engine is too old for one of these keys of the service.
+    """
+    own = spec.services[service]
+    if own.network_mode is None and _version(api_version) < INTERFACE_NAME_API:
+        named = sorted(name for name, network in spec.service_networks(service).items() if network.interface_name)
+        if named:
+            raise DockerError(f"service '{service}': interface_name requires Docker Engine v28.1 or later (the engine "
+                              f"has API {api_version}; networks.{named[0]}.interface_name; Docker Compose refuses it "
+                              "too)", service=service, operation="create",
+                              hint="Use Docker Engine 28.1 or later (API 1.49), or remove interface_name.")
+    if own.healthcheck and own.healthcheck.start_interval is not None:
+        if _version(api_version) < START_INTERVAL_API:
+            raise DockerError(f"service '{service}': can't set healthcheck.start_interval as feature require Docker "
+                              f"Engine v25 or later (the engine has API {api_version}; Docker Compose refuses it too)",
+                              service=service, operation="create",
+                              hint="Use Docker Engine 25 or later (API 1.44), or remove start_interval.")
+        if own.healthcheck.start_period is None:
+            raise DockerError(f"service '{service}': healthcheck.start_interval requires healthcheck.start_period to "
+                              "be set (Docker Compose refuses it too)", service=service, operation="create",
+                              hint="Give the healthcheck a start_period.")
 
 
 PER_NETWORK_MAC_API = (1, 44)  # Docker 25: a MAC address per endpoint (before: the container's one, on its first)
@@ -172,6 +224,4 @@ def reconnect(client: docker.DockerClient, container: Container, attached: list[
     on = set((container.attrs.get("NetworkSettings") or {}).get("Networks") or {})
     for attachment in attached:
         if attachment.network not in on:
-            client.api.connect_container_to_network(
-                container.id, attachment.network, aliases=attachment.aliases, ipv4_address=attachment.ipv4_address,
-                ipv6_address=attachment.ipv6_address, mac_address=attachment.mac_address)
+            connect(client, container.id, attachment)

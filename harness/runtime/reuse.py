@@ -5,6 +5,7 @@ fails), finish one whose start did not finish, or start a new one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,18 +15,19 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import HarnessError, HookFailed
+from harness.errors import BuildFailed, HarnessError, HookFailed
 from harness.model.plan import restarted_by
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
+from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
 from harness.runtime.service import Service
-from harness.runtime.signature import RunDifference, run_changes, run_difference
+from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
-from harness.runtime.topology import Progress, Topology
+from harness.runtime.topology import Progress, StartEvent, Topology
 
 
 @contextmanager
@@ -41,6 +43,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
+            _say_orphans(difference, say)
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
         elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
@@ -76,12 +79,19 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     run = _newest_run(client, spec)
     if run is None:
         return None
-    changes = run_changes(client, spec, run)
+    difference = run_difference(client, spec, run)
+    changes = difference.lines()
     if changes:
         say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
             f"{spec.identity}: {'; '.join(changes)}")
         return None
+    _say_orphans(difference, say)
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
+
+
+def _say_orphans(difference: RunDifference | None, say: Callable[[str], None]) -> None:
+    if difference is not None and (orphans := difference.orphans()):
+        say(orphans)
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
@@ -97,6 +107,7 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
                 say(f"reusing the running topology {spec.name} (run {kept[0].run_id})")
+                _say_orphans(difference, say)
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
                 topology.reused = True
                 unready = None if started else _finish_start(topology, say)
@@ -134,7 +145,14 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     """
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
-    replaced = {*difference.changed, *difference.removed}
+    try:
+        _build_first(spec, client, difference.changed, progress)
+    except BuildFailed:
+        say(f"a build for the update of topology {spec.name} (run {run.run_id}) failed: the run is left as it was, "
+            "with its containers and their data, as `docker compose up` leaves a project when a build fails (the "
+            "run stays kept: fix the build and start again)")
+        raise
+    replaced = set(difference.changed)
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
@@ -150,7 +168,6 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
-    L.remove_containers([c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.removed])
     # as Compose: a network whose definition changed is removed (its kept containers disconnected first) and made
     # again by the start below, which connects them again before they start; one no longer in the file is removed
     _remove_networks(topology, run, [n for n in difference.networks if n not in spec.networks or n in remade])
@@ -173,9 +190,31 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
-    done += [f"removed {', '.join(difference.removed)}"] if difference.removed else []
+    done += [f"left {', '.join(difference.removed)} running (no longer in the file)"] if difference.removed else []
     say(f"updated topology {spec.name} (run {run.run_id}): {'; '.join(done)}; it stays running")
     return topology
+
+
+def _build_first(spec: TopologySpec, client: docker.DockerClient, changed: Collection[str],
+                 progress: Progress | None) -> None:
+    """Build the images of the `changed` services before any container of the run is touched, as `docker compose
+    up` builds before it recreates: a failed build leaves the run as it was (the replaced containers' anonymous
+    volumes, a database's data, would be lost otherwise). The start finds them built.
+
+    Raises:
+        BuildFailed: a build failed.
+    """
+    for build in planned_builds(spec):
+        service = next((name for name in build.services if name in changed), None)
+        if service is not None:
+            _build_one(client, build, service, progress)
+
+
+def _build_one(client: docker.DockerClient, build: PlannedBuild, service: str, progress: Progress | None) -> None:
+    building = functools.partial(StartEvent, service, "building")
+    build_image(client, build.context, build.build, service=service, names=build.names,
+                project_dir=build.project_dir, on_start=(lambda: progress(building())) if progress else None,
+                on_line=(lambda line: progress(building(detail=line))) if progress else None)
 
 
 def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],
@@ -261,9 +300,9 @@ def _remove_networks(topology: Topology, run: L.Run, names: Collection[str]) -> 
     for network in run.networks:
         if L.labels_of(network).get(L.NETWORK) not in names:
             continue
-        for service in topology:
-            with suppress(docker.errors.APIError):  # not on it
-                topology.client.api.disconnect_container_from_network(service.container.id, network.id, force=True)
+        for container in run.containers:  # the kept ones, and the orphans (services no longer in the file)
+            with suppress(docker.errors.APIError):  # not on it, or removed (replaced)
+                topology.client.api.disconnect_container_from_network(container.id, network.id, force=True)
         with suppress(docker.errors.NotFound):
             topology.client.api.remove_network(network.id)
 
@@ -272,7 +311,7 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    replaced = {*difference.changed, *difference.removed}
+    replaced = set(difference.changed)
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
@@ -296,5 +335,5 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                 "dependent either)")
         else:
             say(f"  {name} unchanged: kept")
-    for name in difference.removed:
-        say(f"  {name} is no longer in the file: removing it")
+    if orphans := difference.orphans():
+        say(f"  {orphans}")

@@ -93,23 +93,31 @@ class RunDifference:
 
     changed: dict[str, list[str] | None]  # service -> the signature parts that differ; None: another harness version
     added: list[str]  # in the file, not running
-    removed: list[str]  # running, no longer in the file
+    # running, no longer in the file: orphans, left running as `docker compose up` leaves them (`orphans()` says
+    # so); they are no change of the run, and `harness down` removes them with it
+    removed: list[str]
     # networks the run created that the file now declares otherwise (or no longer, or newly): as Compose, an update
     # makes a changed one again and restarts the kept containers on it (reuse.update; their named volumes stay)
     networks: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.changed or self.added or self.removed or self.networks)
+        return bool(self.changed or self.added or self.networks)
 
     def lines(self) -> list[str]:
         """One readable item per kind of difference, e.g. 'orders changed (environment, ports)'."""
         lines = [f"networks changed: {', '.join(self.networks)}"] if self.networks else []
         lines += [f"not running: {', '.join(self.added)}"] if self.added else []
-        if self.removed:
-            lines.append(f"no longer in the file: {', '.join(self.removed)}")
         lines += [f"{name} changed ({', '.join(what)})" if what is not None
                   else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
         return lines
+
+    def orphans(self) -> str | None:
+        """What Docker Compose warns of the services no longer in the file (None: none)."""
+        if not self.removed:
+            return None
+        return (f"note: {', '.join(self.removed)} no longer in the file: left running, as `docker compose up` leaves "
+                "orphan containers (Compose warns \"Found orphan containers\"); `harness down` removes them with "
+                "the run")
 
 
 def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> RunDifference:

@@ -265,6 +265,9 @@ class Starter:
         for link in spec.links:
             other, _, alias = link.partition(":")
             links.append((self.topology[other].container.name, alias or other))
+        for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+            outside, _, alias = link.partition(":")
+            links.append((outside, alias or outside))
         mode: str | None = spec.network_mode
         if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
             mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
@@ -284,6 +287,7 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+        networks.refuse_for_engine(self.spec, name, self.topology.client.api.api_version)
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)

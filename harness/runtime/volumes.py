@@ -15,18 +15,28 @@ from harness.runtime.engine import explain
 
 def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
                    run_labels: dict[str, str]) -> dict[str, str]:
-    """A volume of the engine for each named volume the services use, labelled with the run: {name in the file:
-    name in the engine}.
+    """A volume of the engine for each named volume the services use, labelled with the run (an external one: the
+    existing volume, never created, nor labelled, so never removed): {name in the file: name in the engine}.
 
     Raises:
-        DockerError: the engine refused to create one.
+        DockerError: the engine refused to create one, or an external one is missing.
     """
     names = {v.source for s in spec.services.values() for v in s.volumes if v.source}
     created: dict[str, str] = {}
     for volume in sorted(names):
+        options = spec.volumes.get(volume)
+        if options and options.external:
+            created[volume] = options.name or volume
+            try:
+                client.volumes.get(created[volume])
+            except docker.errors.NotFound:  # Compose's message
+                raise DockerError(f'external volume "{created[volume]}" not found (volumes.{volume}: external)',
+                                  operation="create volume",
+                                  hint=f"Create it (docker volume create {created[volume]}), as for Docker Compose, "
+                                       "or remove `external`.") from None
+            continue
         created[volume] = f"harness-{spec.name}-{volume}-{run_id}"
         try:
-            options = spec.volumes.get(volume)
             client.volumes.create(created[volume], labels=run_labels,
                                   driver=options.driver if options else None,
                                   driver_opts=options.driver_opts if options else None)

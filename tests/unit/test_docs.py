@@ -285,5 +285,6 @@ def test_the_compose_guide_has_every_key_of_the_compose_tables():
             assert f"| `{key}` | ignored (a note) |" in page, (kind, key)
         for key in REFUSED[kind]:
             assert f"| `{key}` | **refused** |" in page, (kind, key)
-    assert ("| `external` | **refused** | a run's volumes are its own, created and removed with it (by "
-            "construction). Docker Compose: mounts the existing volume, with its data |") in page
+    assert ("| `use_api_socket` | **refused** | a test's container is not given the engine's socket and "
+            "credentials (by construction). Docker Compose: mounts the Docker socket and the user's registry "
+            "credentials |") in page

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import docker
@@ -383,6 +384,144 @@ def test_a_changed_network_is_made_again_and_its_containers_restarted_with_their
         reach = topology["both"].exec(["redis-cli", "-h", "store", "get", "kept"])
         assert reach.output.strip() == "yes", reach.output  # by its name on the network made again
         assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_failed_build_leaves_the_kept_run_with_its_data_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A service whose build changed is replaced: Compose builds first, and a failed build leaves the project's
+    container running with the anonymous volume of its image's VOLUME (its data). So does the harness: the build
+    runs before any container of the kept run is touched."""
+    from harness.errors import BuildFailed
+    from harness.model.compose_cli import compose_binary
+
+    name = f"rebuild-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "store").mkdir()
+    dockerfile = tmp_path / "store" / "Dockerfile"
+    dockerfile.write_text('FROM redis:7\nVOLUME /data\nCMD ["sleep", "infinity"]\n')
+    file = tmp_path / "compose.yaml"
+    file.write_text(f"name: {name}\nservices:\n  store:\n    build: ./store\n")
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def store(label: str) -> docker.models.containers.Container:
+        return docker_client.containers.list(filters={"label": label})[0]
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    images: list[str] = []
+    said: list[str] = []
+    try:
+        assert compose("up", "-d", "--build").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        images = [store(label).image.id for label in (by_compose, by_harness)]
+        for label in (by_compose, by_harness):
+            assert store(label).exec_run(["sh", "-c", "echo kept > /data/x"]).exit_code == 0
+        before = {label: store(label).id for label in (by_compose, by_harness)}
+
+        dockerfile.write_text('FROM redis:7\nVOLUME /data\nRUN false\nCMD ["sleep", "infinity"]\n')
+        failed = compose("up", "-d", "--build")
+        assert failed.returncode != 0 and "false" in failed.stderr, failed.stderr
+        with pytest.raises(BuildFailed):
+            Topology.kept_or_started(load_topology(file), say=said.append)
+        for label in (by_compose, by_harness):
+            assert store(label).id == before[label], label  # the same container, still running
+            assert store(label).exec_run(["cat", "/data/x"]).output.decode().strip() == "kept", label
+        assert any("the run is left as it was, with its containers and their data" in line for line in said), said
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+        for image in images:
+            with suppress(docker.errors.APIError):  # another session may use the base image's layers
+                docker_client.images.remove(image, force=True)
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_service_gone_from_the_file_is_left_running_as_docker_compose_leaves_an_orphan(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`docker compose up` of a file without a service leaves that service's container running (an orphan, with a
+    warning; only `--remove-orphans` removes it). So does an update of a kept run; `harness down` removes it with
+    the run."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"orphan-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    both = f"name: {name}\nservices:\n  a: {{image: redis:7, command: [sleep, infinity]}}\n"
+    file.write_text(both + "  old: {image: redis:7, command: [sleep, infinity]}\n")
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def running(label: str) -> dict[str, str]:
+        return {(c.labels.get("com.docker.compose.service") or c.labels[L.SERVICE]): c.id
+                for c in docker_client.containers.list(filters={"label": label})}
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    said: list[str] = []
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        before = {label: running(label) for label in (by_compose, by_harness)}
+        file.write_text(both)
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "Found orphan containers" in up.stderr, up.stderr
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert [s.name for s in topology] == ["a"]
+        for label in (by_compose, by_harness):
+            assert running(label) == before[label], label  # the same containers, the orphan still running
+        assert any("old no longer in the file: left running, as `docker compose up` leaves orphan containers" in line
+                   for line in said), said
+        said.clear()
+        Topology.kept_or_started(load_topology(file), say=said.append)  # no change: reused, the note again
+        assert said[0].startswith("reusing the running topology") and "left running" in said[1], said
+    finally:
+        compose("down", "--remove-orphans", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())  # `harness down FILE`
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_compose_keeps_it(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`docker compose up` without a terminal (or `-y`) answers no to "Volume ... exists but doesn't match
+    configuration in compose file. Recreate (data will be lost)?": the volume keeps its old options and its data.
+    So does a kept run."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"volopts-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    text = (f"name: {name}\nservices:\n  app:\n    image: redis:7\n    command: [sleep, infinity]\n"
+            "    volumes: [scratch:/data]\nvolumes:\n  scratch: {driver_opts: {type: tmpfs, device: tmpfs, o: SIZE}}\n")
+    file.write_text(text.replace("SIZE", "size=8m"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300, stdin=subprocess.DEVNULL)
+
+    def seen(label: str) -> tuple[str, dict[str, str], str]:
+        container = docker_client.containers.list(filters={"label": label})[0]
+        volume = next(m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data")
+        return container.id, docker_client.volumes.get(volume).attrs["Options"], \
+            container.exec_run(["cat", "/data/x"]).output.decode().strip()
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            docker_client.containers.list(filters={"label": label})[0].exec_run(["sh", "-c", "echo kept > /data/x"])
+        before = {label: seen(label) for label in (by_compose, by_harness)}
+        file.write_text(text.replace("SIZE", "size=16m"))
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "doesn't match configuration in compose file" in up.stdout, up.stdout
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            assert seen(label) == before[label], label
+            assert before[label][1:] == ({"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}, "kept")
     finally:
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())

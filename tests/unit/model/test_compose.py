@@ -838,8 +838,9 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
     ("links", "[db]", None),
-    ("external_links", "[other:db]", "a run only reaches its own containers (by construction); Docker Compose: "
-                                     "links a container started outside the project"),
+    ("use_api_socket", "true", "a test's container is not given the engine's socket and credentials (by "
+                               "construction); Docker Compose: mounts the Docker socket and the user's registry "
+                               "credentials"),
     ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
@@ -873,6 +874,7 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
             image: x
             deploy: {replicas: 3}
             ports: ["8000/sctp"]
+            use_api_socket: true
         volumes:
           old: {external: true}
     """)
@@ -881,11 +883,12 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         ["docker-compose.yml:5", "services.db.volumes_from"],
         ["docker-compose.yml:9", "services.web.deploy.replicas"],
         ["docker-compose.yml:10", "services.web.ports[0]"],
-        ["docker-compose.yml:12", "volumes.old.external"],
+        ["docker-compose.yml:11", "services.web.use_api_socket"],
     ]
     assert "deploy.replicas 3: a test run starts one container per service" in message
-    assert ("volume key 'external' cannot be honoured by a test run: a run's volumes are its own, created and "
-            "removed with it (by construction); Docker Compose: mounts the existing volume, with its data") in message
+    assert ("compose key 'use_api_socket' cannot be honoured by a test run: a test's container is not given the "
+            "engine's socket and credentials (by construction); Docker Compose: mounts the Docker socket and the "
+            "user's registry credentials") in message
     assert message.splitlines()[-1] == (
         f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
@@ -982,7 +985,7 @@ def test_a_volume_driver_and_its_options_reach_the_model(load):
             driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
           plain:
     """, COMPOSE)
-    assert {name: v.model_dump() for name, v in spec.volumes.items()} == {
+    assert {name: v.model_dump(exclude={"external", "name"}) for name, v in spec.volumes.items()} == {
         "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
     assert spec.notes == []
 
@@ -1416,3 +1419,56 @@ def test_a_topology_files_build_takes_compose_build_keys_and_its_refusals(load_e
         "network name (\"network mode not supported by buildkit\"); use default, host or none\n"
         "topology.yaml:5: services.b.build: dockerfile and dockerfile_inline exclude each other (as for Docker "
         "Compose): give one")
+
+
+def test_healthcheck_start_interval_is_kept_for_the_engine_to_decide(load_compose):
+    service = load_compose("""
+        services:
+          db:
+            image: x
+            healthcheck: {test: ["CMD", "true"], start_period: 30s, start_interval: 500ms}
+    """).services["db"]
+    assert service.healthcheck == Healthcheck(test=["CMD", "true"], start_period=30, start_interval=0.5)
+
+
+def test_a_services_network_keeps_link_local_ips_driver_opts_interface_name_and_gw_priority(load_compose):
+    spec = load_compose("""
+        services:
+          app:
+            image: x
+            networks:
+              front:
+                link_local_ips: ["169.254.8.8"]
+                driver_opts: {com.docker.network.endpoint.sysctls: "net.ipv4.conf.IFNAME.log_martians=1", n: 1}
+                interface_name: web0
+                gw_priority: 7
+        networks: {front: {}}
+    """)
+    front = spec.services["app"].networks["front"]
+    assert (front.link_local_ips, front.driver_opts, front.interface_name, front.gw_priority) == (
+        ["169.254.8.8"], {"com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.log_martians=1", "n": "1"},
+        "web0", 7)
+
+
+def test_an_external_volume_is_the_engines_volume_of_its_name(load_compose):
+    spec = load_compose("""
+        services:
+          db:
+            image: x
+            volumes: ["old:/data", "shared:/shared"]
+        volumes:
+          old: {external: true}
+          shared: {external: true, name: team-shared}
+    """)
+    assert {name: (v.external, v.name) for name, v in spec.volumes.items()} == {
+        "old": (True, "old"), "shared": (True, "team-shared")}
+
+
+def test_external_links_are_kept_as_compose_writes_them(load_compose):
+    service = load_compose("""
+        services:
+          app:
+            image: x
+            external_links: ["legacy-db:db", "cache"]
+    """).services["app"]
+    assert service.external_links == ["legacy-db:db", "cache"]

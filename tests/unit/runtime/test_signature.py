@@ -108,7 +108,8 @@ def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
         "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)",
         "  mail has no container in the run (new in the file, or left out by an update that did not finish): starting it",
         "  old was started by another version of the harness: replacing it",
-        "  gone is no longer in the file: removing it",
+        "  note: gone no longer in the file: left running, as `docker compose up` leaves orphan containers (Compose "
+        "warns \"Found orphan containers\"); `harness down` removes them with the run",
     ]
 
 

@@ -1,0 +1,99 @@
+"""A service's per-network `link_local_ips`, `driver_opts`, `gw_priority`, `interface_name` and a healthcheck's
+`start_interval` on this engine (Docker 20.10, API 1.41), with Docker Compose itself as the oracle: what it starts
+the harness starts with the same endpoint settings, what it refuses here the harness refuses with its message
+(tests/unit/runtime/test_endpoint_keys.py: the rules for newer engines)."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import DockerError
+
+from ..conftest import harness_resources
+from .test_compose_mac import compose
+
+STARTS = """
+name: {name}
+services:
+  app:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    networks:
+      front:
+        link_local_ips: ["169.254.10.10"]
+        driver_opts: {{com.docker.network.endpoint.sysctls: "net.ipv4.conf.IFNAME.log_martians=1"}}
+        gw_priority: 5
+      back: {{}}
+networks: {{front: {{}}, back: {{}}}}
+"""
+
+
+def endpoints(container: docker.models.containers.Container) -> dict[str, object]:
+    """Network (the file's name) -> the endpoint settings these keys give, and the network the container was
+    created on."""
+    def short(name: str) -> str:
+        return name.rsplit("-", 2)[-2] if name.startswith("harness-") else name.rsplit("_", 1)[-1]
+
+    networks = container.attrs["NetworkSettings"]["Networks"]
+    return {"created on": short(container.attrs["HostConfig"]["NetworkMode"]), **{
+        short(name): ((settings.get("IPAMConfig") or {}).get("LinkLocalIPs"), settings.get("DriverOpts"),
+                      settings.get("GwPriority", 0))
+        for name, settings in networks.items()}}
+
+
+def test_what_compose_starts_gets_the_same_endpoint_settings(tmp_path: Path, docker_client: docker.DockerClient
+                                                             ) -> None:
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(STARTS.format(name=name)).lstrip())
+    try:
+        up = compose(file, "up", "-d", "--wait")
+        assert up.returncode == 0, up.stderr
+        by_compose = endpoints(docker_client.containers.list(
+            filters={"label": f"com.docker.compose.project={name}"})[0])
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    with Topology.start(load_topology(file)) as topology:
+        by_harness = endpoints(docker_client.containers.get(topology["app"].container.id))
+    assert harness_resources(docker_client, name) == []
+
+    assert by_harness == by_compose == {
+        "created on": "back", "back": (None, None, 0),
+        # the engine keeps the link-local address and the driver options; before API 1.48 it ignores GwPriority
+        "front": (["169.254.10.10"], {"com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.log_martians=1"},
+                  0)}
+
+
+@pytest.mark.parametrize(("service", "refusal"), [
+    ("networks: {front: {interface_name: web0}}", "interface_name requires Docker Engine v28.1 or later"),
+    ("healthcheck: {test: [CMD, 'true'], start_period: 5s, start_interval: 1s}",
+     "can't set healthcheck.start_interval as feature require Docker Engine v25 or later"),
+], ids=["interface_name", "start_interval"])
+def test_what_compose_refuses_on_this_engine_is_refused_with_its_message(
+        tmp_path: Path, docker_client: docker.DockerClient, service: str, refusal: str) -> None:
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(f"""
+        name: {name}
+        services:
+          app:
+            image: redis:7
+            command: ["sleep", "infinity"]
+            {service}
+        networks: {{front: {{}}}}
+    """).lstrip())
+    try:
+        up = compose(file, "up", "-d")
+        assert up.returncode == 1 and refusal in up.stderr, up.stderr
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    with pytest.raises(DockerError) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).startswith(f"service 'app': {refusal} (the engine has API 1.41")
+    assert harness_resources(docker_client, name) == []
