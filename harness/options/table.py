@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.model.broker import parse_date, parse_selector
+from harness.model.selectors import parse_date, parse_selector
 from harness.options.outputs import html_file
 
 CLI, PYTEST = "cli", "pytest"  # the two front-ends
