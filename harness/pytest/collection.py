@@ -69,7 +69,7 @@ class Collector:
         cannot be parsed (an error), one for the stateful sequences, one per written exclusion (skipped)."""
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.schema import operations
+        from harness.fuzz.schema import operations, warm_loader
         from harness.report.fuzz import item_name as fuzz_item_name
 
         plugin = self.plugin
@@ -77,6 +77,7 @@ class Collector:
         assert run is not None and plugin.spec is not None
         if plugin.share is None or plugin.worker is None:  # workers sharing a topology: one of them fuzzes it, later
             run.prepare()  # while the topology starts
+        warm_loader()  # the operations are read here once it runs
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = fuzz_item_name(name, label)
