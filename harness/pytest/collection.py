@@ -36,6 +36,21 @@ class Collector:
             config.hook.pytest_collectreport(report=pytest.CollectReport(
                 self.plugin.item_id("").removesuffix("::"), "passed", None, collected))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The drift items' files are checked in a thread while the pact and fuzz items run (from pact files and the
+        documents next to the topology, which nothing changes); not in an xdist worker."""
+        drift = self.plugin.drift
+        if drift is None or self.plugin.worker is not None or session.config.option.collectonly:
+            return
+        files = list(dict.fromkeys(item.file for item in session.items if isinstance(item, PactDrift)))
+        if files:
+            drift.check_ahead(files)
+
+    @pytest.hookimpl(tryfirst=True)  # before the session removes the topology
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.plugin.drift is not None:
+            self.plugin.drift.stop_ahead()
+
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """One item per interaction of a pact (`pact[a->b: DESCRIPTION]`; states added where descriptions repeat),
         one per pact file that is unreadable, excluded (skipped with the reason) or has no interaction. Outside
