@@ -46,7 +46,7 @@ class Collector:
         if files:
             drift.check_ahead(files)
 
-    @pytest.hookimpl(tryfirst=True)  # before the session removes the topology
+    @pytest.hookimpl(tryfirst=True)  # no check ahead outlives the session (-x, an interruption)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.plugin.drift is not None:
             self.plugin.drift.stop_ahead()

@@ -102,7 +102,7 @@ class DriftRun:
         return self._worker
 
     def stop_ahead(self) -> None:
-        """End `check_ahead`'s thread after the file it is checking (before the topology it reads goes away)."""
+        """End `check_ahead`'s thread after the file it is checking (no check outlives the session)."""
         self._stop.set()
         if self._worker is not None:
             self._worker.join()
