@@ -305,7 +305,8 @@ def main() -> None:
         raise SystemExit(f"no pact CLI at {args.pact}: pip install pact-python-cli (the `bench` extra), or --pact")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):  # pytest then rewrites its plugins' modules in every run
         print("note: PYTHONDONTWRITEBYTECODE is set: pytest rewrites the asserts of every plugin's modules "
-              "(schemathesis, Hypothesis, the harness, ...) in every harness round instead of once (2-3 s here)")
+              "(schemathesis, Hypothesis, the harness, ...) in every harness round instead of once "
+              "(about 3 s of CPU here)")
     spec = load_topology(RUNNERLY)
     harness_round(args)  # warm-up: images built and cached, for both sides
     tags = images(spec)
