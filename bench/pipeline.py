@@ -303,6 +303,10 @@ def main() -> None:
     args = parser.parse_args()
     if not Path(args.pact).exists() and not shutil.which(args.pact):
         raise SystemExit(f"no pact CLI at {args.pact}: pip install pact-python-cli (the `bench` extra), or --pact")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):  # pytest then rewrites its plugins' modules in every run
+        print("note: PYTHONDONTWRITEBYTECODE is set: pytest rewrites the asserts of every plugin's modules "
+              "(schemathesis, Hypothesis, the harness, ...) in every harness round instead of once "
+              "(about 3 s of CPU here)")
     spec = load_topology(RUNNERLY)
     harness_round(args)  # warm-up: images built and cached, for both sides
     tags = images(spec)
@@ -314,7 +318,8 @@ def main() -> None:
         ratios.append(ours / theirs)
         same = our_pacts == their_pacts and our_fuzz == their_fuzz and TESTED["harness"] == TESTED["peers"]
         agree = agree and same
-        print(f"round {index + 1}: harness {ours:.1f}s, peers {theirs:.1f}s, ratio {ours / theirs:.2f}")
+        print(f"round {index + 1}: harness {ours:.1f}s, peers {theirs:.1f}s, ratio {ours / theirs:.2f} "
+              f"(load average {os.getloadavg()[0]:.1f})")
         print(f"  pacts   harness {our_pacts}\n          peers   {their_pacts}")
         print(f"  fuzzing failed operations per service: harness {our_fuzz}\n          peers   {their_fuzz}")
         print(f"  operations fuzzed: {'the same' if TESTED['harness'] == TESTED['peers'] else TESTED}")

@@ -4,6 +4,7 @@ its operations; each way it cannot be loaded is one OpenAPIUnavailable saying wh
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,26 @@ def operations(topology: RunningTopology, name: str) -> tuple[list[str], dict[st
     """The operations of a service's spec: (labels such as "GET /api/users/{id}", {label: why it cannot be parsed}).
     Raises OpenAPIUnavailable when the document cannot be loaded."""
     return operations_of(load_schema(topology, name, auth_headers(topology, name)))
+
+
+def warm_loader() -> threading.Thread:
+    """Import what schemathesis imports on its first load of a document (its OpenAPI schema classes), in a thread
+    started now: the pytest plugin lists the operations in its own process, right after the topology starts, and this
+    import (seconds where pytest rewrites the asserts of schemathesis' and Hypothesis' modules) then overlaps the
+    start. Loads a document without operations; nothing is shared with the services' runs. Returns the thread."""
+
+    def load() -> None:
+        import schemathesis
+
+        try:
+            operations_of(schemathesis.openapi.from_dict({"openapi": "3.0.3", "info": {"title": "-", "version": "0"},
+                                                          "paths": {}}))
+        except Exception:  # noqa: BLE001 - only a warm-up: the real load says what is wrong
+            pass
+
+    thread = threading.Thread(target=load, name="schema-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def declared_base_path(schema: Any) -> str:

@@ -36,6 +36,21 @@ class Collector:
             config.hook.pytest_collectreport(report=pytest.CollectReport(
                 self.plugin.item_id("").removesuffix("::"), "passed", None, collected))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The drift items' files are checked in a thread while the pact and fuzz items run (from pact files and the
+        documents next to the topology, which nothing changes); not in an xdist worker."""
+        drift = self.plugin.drift
+        if drift is None or self.plugin.worker is not None or session.config.option.collectonly:
+            return
+        files = list(dict.fromkeys(item.file for item in session.items if isinstance(item, PactDrift)))
+        if files:
+            drift.check_ahead(files)
+
+    @pytest.hookimpl(tryfirst=True)  # no check ahead outlives the session (-x, an interruption)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.plugin.drift is not None:
+            self.plugin.drift.stop_ahead()
+
     def _collect_pacts(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """One item per interaction of a pact (`pact[a->b: DESCRIPTION]`; states added where descriptions repeat),
         one per pact file that is unreadable, excluded (skipped with the reason) or has no interaction. Outside
@@ -69,7 +84,7 @@ class Collector:
         cannot be parsed (an error), one for the stateful sequences, one per written exclusion (skipped)."""
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.schema import operations
+        from harness.fuzz.schema import operations, warm_loader
         from harness.report.fuzz import item_name as fuzz_item_name
 
         plugin = self.plugin
@@ -77,6 +92,7 @@ class Collector:
         assert run is not None and plugin.spec is not None
         if plugin.share is None or plugin.worker is None:  # workers sharing a topology: one of them fuzzes it, later
             run.prepare()  # while the topology starts
+        warm_loader()  # the operations are read here once it runs
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = fuzz_item_name(name, label)

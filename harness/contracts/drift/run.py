@@ -3,6 +3,7 @@ provider's document (each document read once), the verdicts in the order reached
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,10 @@ class DriftRun:
         self.documents: dict[str, Document | OpenAPIUnavailable] = {}  # provider -> its document, or why it has none
         self.results: list[PactDrift] = []  # in the order reached
         self._by_file: dict[Path, PactDrift] = {}
+        self._ahead: dict[Path, PactDrift] = {}  # checked by `check_ahead`, not asked for yet
+        self._lock = threading.Lock()  # one check at a time: `documents` is shared
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
 
     @property
     def folder(self) -> Path:
@@ -66,9 +71,41 @@ class DriftRun:
     def check(self, file: Path, fetch: Fetch | None = None) -> PactDrift:
         """The verdict of one pact file, checked the first time it is asked for (`fetch`: this call's, e.g. from a
         topology started since); the same verdict every later time."""
-        if file not in self._by_file:
-            self.add(check_pact(self.spec, file, self.documents, fetch or self.fetch))
-        return self._by_file[file]
+        with self._lock:  # waits for `check_ahead` checking this file
+            if file not in self._by_file:
+                ahead = self._ahead.pop(file, None)
+                self.add(ahead or check_pact(self.spec, file, self.documents, fetch or self.fetch))
+            return self._by_file[file]
+
+    def check_ahead(self, files: list[Path]) -> threading.Thread:
+        """Check `files` in a thread, now, for `check` to answer from: the pytest plugin's drift items then wait for
+        no check that could run while other items did. Only what files give is checked ahead: a file whose provider's
+        document must be fetched from a service is left to `check` (a test running meanwhile may stop the service).
+        A verdict counts (in `results`) only once `check` asks for it. Returns the thread (`stop_ahead` ends it)."""
+        def no_fetch(service: str, path: str) -> tuple[str, str]:
+            raise _NotAhead
+
+        def run() -> None:
+            for file in files:
+                with self._lock:
+                    if self._stop.is_set():
+                        return
+                    if file in self._by_file or file in self._ahead:
+                        continue
+                    try:
+                        self._ahead[file] = check_pact(self.spec, file, self.documents, no_fetch)
+                    except Exception:  # noqa: BLE001 - _NotAhead, or what `check` will raise for its item
+                        continue
+
+        self._worker = threading.Thread(target=run, name="drift-ahead", daemon=True)
+        self._worker.start()
+        return self._worker
+
+    def stop_ahead(self) -> None:
+        """End `check_ahead`'s thread after the file it is checking (no check outlives the session)."""
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join()
 
     def add(self, result: PactDrift) -> None:
         """A verdict reached here, or by another pytest-xdist worker (the first verdict of a file counts)."""
@@ -80,3 +117,7 @@ class DriftRun:
         """The verdict of every pact file, in file order (files() raises first)."""
         for file in self.files():
             yield self.check(file)
+
+
+class _NotAhead(Exception):
+    """A document a service serves: fetched when the check is asked for, not ahead."""

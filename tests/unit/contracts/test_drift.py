@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, PactDrift, check_topology
+from harness.contracts.drift import CLEAN, DRIFT, ERROR, NOT_APPLICABLE, DriftRun, PactDrift, check_topology
 from harness.model.loader import load_topology
 from harness.report.drift import result_text, write_drift_junit
 
@@ -41,6 +41,51 @@ def test_every_runnerly_pact_is_clean_against_its_providers_openapi() -> None:
     message = _by_edge(results)["worker->gateway"]
     assert message.reason == "a message pact: no HTTP request to check against OpenAPI"
     assert [i.verdict for i in message.interactions] == [NOT_APPLICABLE]
+
+
+def test_checked_ahead_the_verdicts_are_those_checked_in_turn_and_count_once_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from harness.contracts.drift import run as drift_run
+
+    spec = load_topology(RUNNERLY)
+    in_turn = DriftRun(spec)
+    expected = [in_turn.check(file) for file in in_turn.files()]
+    checked_in: list[str] = []
+    check_pact = drift_run.check_pact
+    monkeypatch.setattr(drift_run, "check_pact", lambda *args: checked_in.append(threading.current_thread().name)
+                        or check_pact(*args))
+    ahead = DriftRun(spec)
+    files = ahead.files()
+    ahead.check_ahead(list(reversed(files))).join()
+    assert checked_in == ["drift-ahead"] * len(files)
+    assert ahead.results == []  # checked, not yet asked for: no verdict in the matrix or summary
+    got = [ahead.check(file) for file in files]
+    assert [(r.edge, r.verdict, r.source, [(i.description, i.verdict) for i in r.interactions]) for r in got] == \
+        [(r.edge, r.verdict, r.source, [(i.description, i.verdict) for i in r.interactions]) for r in expected]
+    assert ahead.results == got  # in the order asked for
+    assert checked_in == ["drift-ahead"] * len(files)  # none checked twice
+    ahead.stop_ahead()
+
+
+def test_a_served_document_is_fetched_when_asked_for_not_ahead(tmp_path: Path) -> None:
+    shutil.copytree(DRIFT_INPUTS / "pacts", tmp_path / "pacts")
+    (tmp_path / "topology.yaml").write_text("contracts: {pacts: pacts}\nservices:\n  catalog:\n"
+                                            "    image: python:3.11-slim\n    openapi: /openapi.json\n")
+    calls = []
+
+    def fetch(service: str, path: str) -> tuple[str, str]:
+        calls.append((service, path))
+        return (DRIFT_INPUTS / "catalog-openapi30.yaml").read_text(), "served by the running topology at URL"
+
+    run = DriftRun(load_topology(tmp_path / "topology.yaml"), fetch=fetch)
+    [file] = run.files()
+    run.check_ahead([file]).join()
+    assert calls == []  # a test running meanwhile may have stopped the service
+    result = run.check(file)
+    assert (result.verdict, result.source, calls) == (CLEAN, "served by the running topology at URL",
+                                                      [("catalog", "/openapi.json")])
 
 
 def _mutated_runnerly(tmp_path: Path, mutate) -> Path:  # noqa: ANN001 - a function of the dataservice document
