@@ -59,12 +59,56 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     written: list[Path] = config.stash[_recorder_key].write() if _recorder_key in config.stash else []
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
-        reporter.ensure_newline()
+        _new_line(reporter)
         reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")
+    stale = _verified_before_rewritten(config, written)
+    if stale:  # the session's verdict must not be the old pact's (it could pass where the new one fails)
+        if reporter:
+            reporter.write_line(
+                f"ERROR: {', '.join(str(p) for p in stale)} verified as it was before this session's consumer tests "
+                "rewrote it: the verdict above is of the old pact. Verify the new one in a run of its own (pytest "
+                "--pact-verify without the consumer tests, or harness verify).", red=True)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        exitstatus = session.exitstatus
     if hasattr(config, "workerinput"):
         config.workeroutput[WRITTEN_KEY] = [str(p) for p in written]  # type: ignore[attr-defined]
         return
     _publish_written(session, sorted({*written, *config.stash.get(_by_workers_key, [])}), int(exitstatus))
+
+
+def _new_line(reporter: Any) -> None:
+    """End the line pytest's progress left open (`-q`: "..  [100%]" has no newline yet; ensure_newline only ends a
+    file's line)."""
+    if getattr(getattr(reporter, "_tw", None), "width_of_current_line", 0):
+        reporter._tw.line()
+
+
+def _verified_before_rewritten(config: pytest.Config, written: list[Path]) -> list[Path]:
+    """The pact files this session verified (--pact-verify reads them at collection) that its consumer tests then
+    rewrote with other interactions."""
+    from harness.contracts.pactfiles import PactFile, read_pact
+    from harness.errors import MalformedPact
+    from harness.pytest.session import PLUGIN_NAME
+
+    verify = getattr(config.pluginmanager.get_plugin(PLUGIN_NAME), "verify", None)
+    if verify is None or not written:
+        return []
+    verified = {source.path.resolve(): source for source in verify.selection.sources
+                if isinstance(source, PactFile) and verify.verdict(source.path) is not None}
+    stale = []
+    for path in written:
+        source = verified.get(path.resolve())
+        if source is None:
+            continue
+        try:
+            now = read_pact(path)
+        except MalformedPact:
+            stale.append(path)
+            continue
+        if (now.consumer, now.provider, now.interactions) != (source.consumer, source.provider, source.interactions):
+            stale.append(path)
+    return stale
 
 
 WRITTEN_KEY = "pacts_written"  # workeroutput: the pact files an xdist worker wrote
@@ -95,7 +139,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
 
     def say(text: str, **markup: bool) -> None:
         if reporter:
-            reporter.ensure_newline()
+            _new_line(reporter)
             reporter.write_line(text, **markup)
 
     if exitstatus != 0:
