@@ -58,7 +58,7 @@ def _can_i_deploy(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     spec, config, versions, environment = _topology_and_versions(options, err, "can-i-deploy",
                                                                  options.to_environment, "--to-environment")
-    check = can_i_deploy(spec, config, versions, environment)
+    check = can_i_deploy(spec, config, versions, environment, tuple(options.ignore_service or ()))
     out.print(deploy_matrix(check), markup=False, highlight=False, end="", soft_wrap=True)
     return 0 if check.deployable else 1
 
@@ -69,5 +69,6 @@ def _record_deployment(options: ResolvedOptions, out: Console, err: Console) -> 
 
     spec, config, versions, environment = _topology_and_versions(options, err, "record-deployment",
                                                                  options.environment, "--environment")
-    print_recorded(record_deployment(spec, config, versions, environment), environment, out)
+    print_recorded(record_deployment(spec, config, versions, environment, tuple(options.ignore_service or ())),
+                   environment, out)
     return 0

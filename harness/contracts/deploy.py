@@ -82,10 +82,20 @@ class DeployCheck:
         return bool(asked) and all(a.deployable for a in asked)
 
 
-def _pacticipants(client: BrokerClient, spec: TopologySpec) -> dict[str, str | None]:
-    """service -> the name the broker knows it by (None: it knows none of its names)."""
+def _check_ignored(spec: TopologySpec, ignore: Sequence[str]) -> None:
+    unknown = [name for name in ignore if name not in spec.services]
+    if unknown:
+        raise OptionError(f"--ignore {', '.join(unknown)}: not a service of topology '{spec.name}' (its services: "
+                          f"{', '.join(spec.services)})")
+
+
+def _pacticipants(client: BrokerClient, spec: TopologySpec, ignore: Sequence[str] = ()) -> dict[str, str | None]:
+    """service -> the name the broker knows it by (None: it knows none of its names, or the service is ignored)."""
     found: dict[str, str | None] = {}
     for service in spec.services:
+        if service in ignore:
+            found[service] = None
+            continue
         found[service] = next((name for name in pact_names(spec, service) if client.request(
             "GET", client.link("pb:pacticipant", pacticipant=name), missing_ok=True) is not None), None)
     return found
@@ -103,25 +113,32 @@ def _environment(client: BrokerClient, name: str) -> dict[str, Any]:
                       f"create it first: pact broker create-environment --name {name}")
 
 
-def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str) \
-        -> DeployCheck:
-    """Ask the broker, for every service of `spec` at `versions[service]`, whether it can be deployed to
-    `environment`. A service the broker does not know (by none of its pact names) is excluded with that reason.
+def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str,
+                 ignore: Sequence[str] = ()) -> DeployCheck:
+    """Ask the broker, for every service of `spec` at `versions[service]` but those in `ignore`, whether it can be
+    deployed to `environment`. A service the broker does not know (by none of its pact names) is not deployable, as
+    `pact broker can-i-deploy` answers for it (a misspelt pact name must not pass the gate).
 
     Raises:
-        OptionError: the broker has no such environment.
+        OptionError: the broker has no such environment; a name in `ignore` that is no service.
         BrokerUnavailable, BrokerRefused: as BrokerClient.
     """
     client = BrokerClient(config)
     _environment(client, environment)
+    _check_ignored(spec, ignore)
     check = DeployCheck(environment)
-    for service, name in _pacticipants(client, spec).items():
+    for service, name in _pacticipants(client, spec, ignore).items():
         version = versions[service]
+        if service in ignore:
+            check.answers.append(DeployAnswer(service, pact_names(spec, service)[0], version, False, "",
+                                              excluded="--ignore"))
+            continue
         if name is None:
             check.answers.append(DeployAnswer(
-                service, pact_names(spec, service)[0], version, False, "",
-                excluded=f"the Pact Broker knows no pacticipant {' or '.join(map(repr, pact_names(spec, service)))}"
-                         f": no pacts or verification results of it were published"))
+                service, pact_names(spec, service)[0], version, False,
+                f"the Pact Broker knows no pacticipant {' or '.join(map(repr, pact_names(spec, service)))}: no pacts "
+                f"or verification results of it were published (a service in no contract: --ignore {service}; "
+                "another pact name: `pact_name` in the topology)"))
             continue
         query = urlencode([("q[][pacticipant]", name), ("q[][version]", version), ("latestby", "cvpv"),
                            ("environment", environment)], safe="[]")
@@ -164,24 +181,34 @@ class Recorded:
     excluded: str | None = None
 
 
-def record_deployment(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str) \
-        -> list[Recorded]:
-    """Record at the broker that every service it knows is deployed to `environment` at `versions[service]`. Every
-    version is looked up before anything is recorded: a version the broker does not have records nothing.
+def record_deployment(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str,
+                      ignore: Sequence[str] = ()) -> list[Recorded]:
+    """Record at the broker that every service but those in `ignore` is deployed to `environment` at
+    `versions[service]`. Every service and version is looked up before anything is recorded: a service the broker
+    does not know, or a version it does not have, records nothing (as `pact broker record-deployment` refuses them).
 
     Raises:
-        OptionError: the broker has no such environment, or not a version given.
+        OptionError: the broker has no such environment, does not know a service or a version; a name in `ignore`
+            that is no service.
         BrokerUnavailable, BrokerRefused: as BrokerClient.
     """
     client = BrokerClient(config)
     _environment(client, environment)
+    _check_ignored(spec, ignore)
     links: list[tuple[str, str, str, str]] = []
     recorded = []
-    for service, name in _pacticipants(client, spec).items():
+    pacticipants = _pacticipants(client, spec, ignore)
+    unknown = [s for s, name in pacticipants.items() if name is None and s not in ignore]
+    if unknown:
+        names = ", ".join(repr(n) for s in unknown for n in pact_names(spec, s))
+        raise OptionError(f"the Pact Broker at {config.url} knows no pacticipant for service(s) "
+                          f"{', '.join(unknown)} (by {names}): nothing was recorded. A service in no contract: "
+                          "--ignore SERVICE; another pact name: "
+                          "`pact_name` in the topology")
+    for service, name in pacticipants.items():
         version = versions[service]
         if name is None:
-            recorded.append(Recorded(service, service, version, f"the Pact Broker knows no pacticipant called "
-                                                                f"{' or '.join(map(repr, pact_names(spec, service)))}"))
+            recorded.append(Recorded(service, service, version, "--ignore"))
             continue
         resource = client.request("GET", client.link("pb:pacticipant-version", pacticipant=name, version=version),
                                   missing_ok=True)

@@ -84,8 +84,10 @@ def test_can_i_deploy_agrees_with_the_pact_cli_per_service(tmp_path: Path, broke
     for service, yes in oracle.items():
         name = names.get(service, service)
         assert f"{'yes' if yes else 'NO ':3} {service} ({name} {versions[service]}) to production: " in output, output
-    assert "excluded cache: the Pact Broker knows no pacticipant 'cache'" in output
-    assert "can-i-deploy to production: NO for billing, ledger (2 of 4 yes)" in output
+    # a service the broker does not know: NO, as the pact CLI answers (a misspelt pact name must not pass the gate)
+    assert cli_says(broker, "cache", "1") is False
+    assert "NO  cache (cache 1) to production: the Pact Broker knows no pacticipant 'cache'" in output
+    assert "can-i-deploy to production: NO for billing, ledger, cache (2 of 5 yes)" in output
     rows = [line.split() for line in done.stdout.splitlines()]
     assert ["billing", "7.1.0", "shop", "3.0.0", "failed", "The", "verification", "for", "the", "pact", "between",
             "version", "7.1.0", "of", "billing", "and", "version", "3.0.0", "of", "shop", "failed"] in rows
@@ -107,8 +109,9 @@ def test_yes_for_all_exits_0_and_a_service_without_pacts_is_asked_too(tmp_path: 
     assert all(cli_says(broker, {"web": "web-frontend"}.get(s, s), v) for s, v in versions.items())
     done = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
                    *(f"--version={s}={v}" for s, v in versions.items()), "--version", "cache=7",
-                   env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+                   "--ignore", "cache", env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "excluded cache: --ignore" in done.stdout
     assert "yes ledger (ledger 3.0.0) to production: There are no missing dependencies" in done.stdout
     assert "can-i-deploy to production: yes, all 3 service(s)" in done.stdout
 
@@ -130,11 +133,17 @@ def test_record_deployment_records_what_the_pact_cli_records(tmp_path: Path, bro
     versions = ["--version", "web=1.0.0", "--version", "shop=3.0.0", "--version", "billing=7.1.0", "--version",
                 "ledger=2.0.0", "--version", "cache=1"]
     before = list(broker.broker.deployments)
+    unknown = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
+                      *versions, env=env)  # cache is no pacticipant: refused, as the pact CLI refuses it
+    assert unknown.returncode == 2, unknown.stdout + unknown.stderr
+    assert ("knows no pacticipant for service(s) cache (by 'cache'): nothing was recorded. A service in no contract: "
+            "--ignore SERVICE") in unknown.stderr
+    assert broker.broker.deployments == before
     done = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production", *versions,
-                   env=env)
+                   "--ignore", "cache", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "recorded deployment of web-frontend version 1.0.0 to production" in done.stdout
-    assert "excluded cache: the Pact Broker knows no pacticipant called 'cache'" in done.stdout
+    assert "excluded cache: --ignore" in done.stdout
     recorded = [(d.pacticipant, d.version, d.current) for d in broker.broker.deployments if d not in before]
     assert recorded == [("shop", "3.0.0", True), ("web-frontend", "1.0.0", True), ("billing", "7.1.0", True),
                         ("ledger", "2.0.0", True)]
@@ -153,14 +162,14 @@ def test_record_deployment_records_what_the_pact_cli_records(tmp_path: Path, bro
 
     count = len(broker.broker.deployments)
     no_version = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
-                         "--version", "web=9.9.9", *versions[2:], env=env)
+                         "--version", "web=9.9.9", *versions[2:], "--ignore", "cache", env=env)
     assert no_version.returncode == 2, no_version.stderr
     assert (f"the Pact Broker at {broker.url} has no version 9.9.9 of web-frontend (service web): give the deployed "
             "version with --version web=VERSION (nothing was recorded)") in no_version.stderr
     assert len(broker.broker.deployments) == count
 
     read_only = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
-                        *versions, env={**env, "PACT_BROKER_TOKEN": "read-only-token"})
+                        *versions, "--ignore", "cache", env={**env, "PACT_BROKER_TOKEN": "read-only-token"})
     assert read_only.returncode == 2, read_only.stderr
     assert "does not allow this with the credentials (403 on POST" in read_only.stderr
     assert "read-only-token" not in read_only.stdout + read_only.stderr
