@@ -29,7 +29,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict, Path]
     folder = tmp_path_factory.mktemp("observe") / "shop"
     shutil.copytree(TOPOLOGIES / "observe-app", folder)
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology", "topology.yaml",
-                             "--observe", "test_shop.py"], cwd=folder, capture_output=True, text=True, timeout=600,
+                             "--observe", "shop_checks.py"], cwd=folder, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout, json.loads((folder / "reports" / "contract-matrix.json").read_text()), \
