@@ -121,7 +121,7 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
     out = SourceMap(source.file)
     notes: list[str] = []
     problems: list[TopologyFileError] = []
-    objects = {kind: canonical.get(kind) or {} for kind in ("secrets", "configs")}
+    objects = {kind: canonical.get(kind) or {} for kind in ("secrets", "configs", "networks")}
     services = canonical.get("services") or {}
     topology: dict[str, Any] = {"name": canonical.get("name"), "services": {}}
     if "x-topology" in canonical:  # top-level topology keys (contracts, image_substitutes)
@@ -195,6 +195,10 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
             _service_key(key, value, result, names, here, source, out, notes, objects, environment, problems)
         except TopologyFileError as problem:
             problems.append(problem)
+    if result.get("network_mode") == "host" and service.get("ports"):  # Docker discards them; Compose starts it
+        notes.append(f"{source.where(here + ('ports',))}: {dotted_path(here + ('ports',))}: published ports are "
+                     "discarded when using host network mode (as Docker Compose warns): the service's ports are "
+                     "the engine machine's own")
     if "build" in result and result.get("platform") and not result["build"].get("platform"):
         result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
@@ -230,21 +234,17 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "links":  # Compose: "SERVICE[:ALIAS]"; a link makes SERVICE a dependency (in `depends_on` here)
         put(key, list(value), key)
     elif key == "volumes_from":
-        outside = [v for v in value if v.startswith("container:")]
-        if outside:
-            raise source.error(at, f"volumes_from {outside[0]}: a run only mounts from its own containers (by "
-                                   "construction); Docker Compose: mounts the volumes of that container, started "
-                                   f"outside the project{REFUSAL_TAIL.format(file=source.file)}")
-        if any(v.endswith((":ro", ":rw")) for v in value):  # Compose v2 gives Docker the container's id alone
+        # Compose v2 gives Docker the service's container id, or the NAME of `container:NAME`, alone (":ro" dropped)
+        if any(v.endswith((":ro", ":rw")) for v in value):
             notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
-                         "does not apply them (it mounts the volumes as the other service has them)")
+                         "does not apply them (it mounts the volumes as the other container has them)")
         put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
     elif key in ("post_start", "pre_stop"):
         put(key, [{k: v for k, v in hook.items() if v not in (None, {}, [])} for hook in value or []], key)
     elif key == "stop_grace_period":
         put(key, duration(str(value)), key)
     elif key == "network_mode":
-        _network_mode(str(value), at, source, put)
+        _network_mode(str(value), at, source, put, objects["networks"])
     elif key == "blkio_config":
         put(key, _blkio(value), key)
     elif key == "deploy":

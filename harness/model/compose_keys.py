@@ -57,9 +57,16 @@ HONOURED: dict[str, dict[str, str]] = {
         "external_links": "Links of each of its network endpoints, as Compose gives them: the container outside the "
                           "run is resolved where it shares a network (an external one); a missing one is no error, "
                           "as under Compose",
-        "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
-        "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
-                        "another network are refused (each with Compose's behaviour)",
+        "volumes_from": "HostConfig.VolumesFrom: a service of the run (its container), or `container:NAME` (a "
+                        "container outside the run, by the NAME given; a missing one fails the start with Docker's "
+                        "words, as under Compose); `:ro`/`:rw` are not applied, as Compose does not apply them",
+        "network_mode": "HostConfig.NetworkMode, as Compose gives it: `none`; `host` (the engine machine's network: "
+                        "no port published, its ports are the machine's, reached on the engine's host; no service "
+                        "reaches it by name); `service:X` (X of the run) and `container:NAME` (a container outside "
+                        "the run): its network namespace, no ports of its own; another value: the engine's network "
+                        "of that name, used as it is (the run's own for the name Compose gives a network of the "
+                        "file); a missing container or network fails the start with Docker's words, as under "
+                        "Compose",
         "post_start": "each hook run in the container after each start (as `docker exec`): up, start(), "
                       "restart(), restore, before readiness",
         "pre_stop": "each hook run in the container (as `docker exec`) before stop(), restart() and teardown "

@@ -102,23 +102,24 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
     return result
 
 
-def _network_mode(value: str, at: Path_, source: SourceMap, put: Any) -> None:
-    """`none` and `service:X` as Compose gives them; `bridge` or the default network is the run's own network; `host`
-    and `container:X` cannot be had in a test run."""
-    tail = REFUSAL_TAIL.format(file=source.file)
-    if value == "host":
-        raise source.error(at, "network_mode host cannot be honoured by a test run: the harness publishes each port on "
-                               "a free port of 127.0.0.1 and services reach each other by name on the run's network "
-                               "(by construction); Docker Compose: the container uses the machine's network and its "
-                               f"ports are the machine's{tail}")
-    if value.startswith("container:"):
-        raise source.error(at, f"network_mode {value}: a run only joins its own containers (by construction); Docker "
-                               f"Compose: the container joins that container's network namespace{tail}")
-    if value in ("none", "") or value.startswith("service:"):
-        put("network_mode", value or None, "network_mode")
-    elif value not in ("bridge", "default"):  # a network name: the run's one network stands for every network
-        raise source.error(at, f"network_mode {value!r} cannot be honoured by a test run: every service of a run is "
-                               f"on one private network; Docker Compose: joins the network {value!r}{tail}")
+def _network_mode(value: str, at: Path_, source: SourceMap, put: Any, networks: dict[str, Any]) -> None:
+    """`network_mode` as Docker Compose gives it to Docker (HostConfig.NetworkMode, as written): `none`, `host`,
+    `service:X` (X of the run), `container:NAME` (a container outside the run) as they are; `bridge` or `default`:
+    the run's own network; another value is a network's name on the engine, as Docker reads it. A name Compose gives
+    one of the file's networks (`networks:` of Compose's config, `PROJECT_KEY` or its `name:`) is that network of
+    the run; any other name is the engine's network of that name, used as it is (a missing one fails the start with
+    Docker's words, as under Compose). `networks`: the canonical top-level networks."""
+    if value in ("none", "host") or value.startswith(("service:", "container:")):
+        put("network_mode", value, "network_mode")
+        return
+    if value in ("", "bridge", "default"):
+        return
+    of_the_file = [key for key, network in networks.items() if (network or {}).get("name") == value]
+    if of_the_file:
+        if of_the_file[0] != "default":
+            put("network_mode", of_the_file[0], "network_mode")
+        return
+    put("network_mode", value, "network_mode")
 
 
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,

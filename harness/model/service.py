@@ -107,9 +107,14 @@ class ServiceSpec(_Strict):
                                           "resolved by this container only where it shares a network with it (an "
                                           "external one), as Compose's `external_links`")
     network_mode: str | None = Field(
-        default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
-        description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "
-                    "depends_on): the container is not on the topology's network and publishes no ports of its own")
+        default=None, pattern=r"^(none|host|service:[a-z0-9][a-z0-9_.-]*|container:[A-Za-z0-9][A-Za-z0-9_.-]*|"
+                              r"[A-Za-z0-9][A-Za-z0-9_.-]*)$",
+        description="the container's network, as Docker Compose's `network_mode`: 'none' (no network); 'host' (the "
+                    "engine machine's network: its ports are the machine's, reached on the engine's host, and no "
+                    "service reaches it by name); 'service:NAME' (the network namespace of NAME, a service of "
+                    "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
+                    "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
+                    "name (outside the run, used as it is)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -124,7 +129,8 @@ class ServiceSpec(_Strict):
                                         "timeout)")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
-                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
+                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'; or 'container:NAME' (a "
+                                          "container started outside the run, by its name or id)")
     dns: list[str] = Field(default_factory=list, description="DNS servers of the container")
     dns_search: list[str] = Field(default_factory=list, description="DNS search domains")
     dns_opt: list[str] = Field(default_factory=list, description="resolv.conf options, e.g. 'ndots:2'")
@@ -214,11 +220,24 @@ class ServiceSpec(_Strict):
 
     @model_validator(mode="after")
     def _network_mode_without_ports(self) -> ServiceSpec:
-        if self.network_mode and self.published():
+        if self.shares_namespace and self.published():
             raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
                              "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
                              "works), or the network_mode")
         return self
+
+    @property
+    def shares_namespace(self) -> bool:
+        """Its network_mode is none, or another container's network namespace (`service:`, `container:`): no
+        network, no ports of its own."""
+        mode = self.network_mode or ""
+        return mode == "none" or mode.startswith(("service:", "container:"))
+
+    @property
+    def network_of_its_own(self) -> str | None:
+        """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
+        mode = self.network_mode
+        return None if mode in (None, "host") or self.shares_namespace else mode
 
     @model_validator(mode="after")
     def _one_mac_address(self) -> ServiceSpec:

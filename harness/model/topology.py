@@ -214,6 +214,23 @@ class TopologySpec(_Strict):
         attached = self.services[name].networks or {"default": ServiceNetwork()}
         return dict(sorted(attached.items(), key=lambda item: (-item[1].priority, item[0])))
 
+    def namespace_outside_run(self, name: str) -> str | None:
+        """Why service `name`'s network namespace is not one the run made (None when it is): `network_mode: host`
+        (the engine machine's own network) or `container:NAME` (a container outside the run), also through
+        `service:X` chains. Faults and captures are never put there."""
+        seen: set[str] = set()
+        while name not in seen:
+            seen.add(name)
+            mode = self.services[name].network_mode or ""
+            if mode == "host":
+                return "network_mode host: its network is the engine machine's own"
+            if mode.startswith("container:"):
+                return f"network_mode {mode}: its network is that of a container outside the run"
+            if not mode.startswith("service:") or mode.removeprefix("service:") not in self.services:
+                return None
+            name = mode.removeprefix("service:")
+        return None
+
     def only_internal(self, name: str) -> bool:
         """Service `name` is on internal networks only: Docker publishes none of its ports."""
         return all(self.networks.get(n, NetworkSpec()).internal for n in self.service_networks(name))

@@ -104,15 +104,20 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if other not in service.depends_on:
                 problems.append((("services", name, "restart_on_replace", index), f"'{other}' is not in depends_on "
                                  f"of '{name}' (restart_on_replace names some of its dependencies)"))
-        for key, others in (("links", [link.partition(":")[0] for link in service.links]),
+        references: tuple[tuple[str, list[str | None]], ...] = (
+                            ("links", [link.partition(":")[0] for link in service.links]),
                             ("network_mode", [(service.network_mode or "").removeprefix("service:")]
                              if (service.network_mode or "").startswith("service:") else []),
-                            ("volumes_from", [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v
-                                              for v in service.volumes_from])):
-            for index, other in enumerate(others):  # started first, as Compose makes them dependencies
+                            ("volumes_from", [None if v.startswith("container:") else  # outside the run
+                                              v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v
+                                              for v in service.volumes_from]))
+        for key, others in references:
+            for index, referenced in enumerate(others):  # started first, as Compose makes them dependencies
+                if referenced is None:
+                    continue
                 at: Path_ = ("services", name, key) + ((index,) if key != "network_mode" else ())
-                if other not in service.depends_on:
-                    problems.append((at, f"'{other}' is not in depends_on of '{name}' ({key} names services it "
+                if referenced not in service.depends_on:
+                    problems.append((at, f"'{referenced}' is not in depends_on of '{name}' ({key} names services it "
                                          "depends on, which are started first)"))
         for key in ("depends_on", "consumes"):
             for index, other in enumerate(getattr(service, key)):

@@ -70,8 +70,12 @@ def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
 def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list[Attachment]:
     """Service `service`'s networks in the order Compose connects them (the first is the one it is created on),
     each with its service name, its aliases (container_name is one) and that network's aliases; none for a service
-    with `network_mode` (`none`, `service:X`: it joins no network of its own, as under Compose)."""
+    with `network_mode` `none`, `host`, `service:X` or `container:X` (it joins no network of its own, as under
+    Compose); a network named by `network_mode`: that network alone, without aliases (Compose gives Docker no
+    endpoint settings then), the run's for a network of the topology, else the engine's of that name."""
     own = spec.services[service]
+    if own.network_of_its_own:
+        return [Attachment(names.get(own.network_of_its_own, own.network_of_its_own))]
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),

@@ -133,7 +133,8 @@ class TopologyObservation:
                                f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
                                "Debian mirror reachable from containers.") from None
         for service in self._topology:
-            if service.name not in self._helpers:
+            # the machine's own network or an outside container's is never captured: its calls are not seen
+            if service.name not in self._helpers and not self._topology.spec.namespace_outside_run(service.name):
                 self._start_one(service.name, image)
 
     def _start_one(self, name: str, image: str) -> None:
@@ -156,6 +157,10 @@ class TopologyObservation:
         owners, gateways, exposed = self._addresses()
         observation = Observation()
         early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
+        for service in self._topology:
+            outside = self._topology.spec.namespace_outside_run(service.name)
+            if outside:
+                observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
         for name, (helper, started) in sorted(self._helpers.items()):
             container = self._topology[name].container
             container.reload()

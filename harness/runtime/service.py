@@ -65,13 +65,23 @@ class Service:
                                    "Docker publishes no port there (as under `docker compose up`); call it from a "
                                    "service on its network, or put it on a network that is not internal too",
                                    service=self.name)
+        if not self.ports and self.spec.shares_namespace:
+            raise PortNotPublished(f"service '{self.name}' has no URL of its own: network_mode "
+                                   f"{self.spec.network_mode} (as under `docker compose up`, it publishes no ports); "
+                                   "call it through the ports of the container whose network it shares",
+                                   service=self.name)
+        if not self.ports and self.spec.network_mode == "host":
+            raise PortNotPublished(f"service '{self.name}' uses the engine machine's network (network_mode host): "
+                                   "its ports are the machine's own; list the one its URL is on in `ports:` (or call "
+                                   f"port(N): N itself)", service=self.name)
         if not self.ports:
             raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
                                    "file", service=self.name)
         return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
     def port(self, container_port: int, protocol: Literal["tcp", "udp"] = "tcp") -> int:
-        """The host port (on `host`) that `container_port` (TCP, or "udp") is published on.
+        """The host port (on `host`) that `container_port` (TCP, or "udp") is published on (`container_port` itself
+        for a service with `network_mode: host`: its ports are the engine machine's).
 
         Raises:
             PortNotPublished: that port is not published (the message lists the published ones, with protocols).
@@ -83,6 +93,8 @@ class Service:
         if isinstance(container_port, bool) or not isinstance(container_port, int):
             raise InvalidCall(f"service '{self.name}': port({container_port!r}): a container port is a number, "
                               "e.g. port(6379) or port(53, 'udp')", argument="container_port")
+        if self.spec.network_mode == "host":  # the container's ports are the engine machine's own
+            return container_port
         try:
             return self.ports[container_port] if protocol == "tcp" else self.udp_ports[container_port]
         except KeyError:

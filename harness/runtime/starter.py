@@ -253,12 +253,21 @@ class Starter:
         return service
 
     def _from_services(self, name: str) -> dict[str, Any]:
-        """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`
-        ("ID[:ro|:rw]") of service `name`, from the running containers of the services they name (its dependencies:
-        started before it)."""
+        """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine
+        name) and `volumes_from` ("ID[:ro|:rw]", a container outside the run by its NAME) of service `name`, from
+        the running containers of the services they name (its dependencies: started before it). As Compose, a
+        container outside the run is given to Docker by the name the file gives it.
+
+        Raises:
+            DockerError: a container or network outside the run that is not there (Docker's words, as Compose
+                reports them).
+        """
         spec = self.spec.services[name]
         volumes_from = []
         for entry in spec.volumes_from:
+            if entry.startswith("container:"):
+                volumes_from.append(self._outside(name, "volumes_from", entry.removeprefix("container:")))
+                continue
             other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
             volumes_from.append(self.topology[other].container.id + (f":{access}" if access else ""))
         links = []
@@ -271,7 +280,37 @@ class Starter:
         mode: str | None = spec.network_mode
         if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
             mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
+        elif mode and mode.startswith("container:"):
+            mode = "container:" + self._outside(name, "network_mode", mode.removeprefix("container:"))
+        elif spec.network_of_its_own:
+            mode = self.topology.networks.get(spec.network_of_its_own, spec.network_of_its_own)
+            self._network_there(name, mode)
         return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
+
+    def _outside(self, name: str, key: str, container: str) -> str:
+        """`container` (a name or id of a container outside the run, as service `name`'s `key` gives it), checked
+        to be there."""
+        try:
+            self.topology.client.containers.get(container)
+        except docker.errors.NotFound:
+            raise DockerError(f"service '{name}': {key} container:{container}: No such container: {container} (Docker "
+                              f"Compose fails the same way: \"Error response from daemon: No such container: "
+                              f"{container}\")", service=name, operation="create",
+                              hint=f"Start the container {container} before the run (it is outside the run: the "
+                                   "harness neither starts nor removes it), or fix its name in the file.") from None
+        return container
+
+    def _network_there(self, name: str, network: str) -> None:
+        """The network service `name`'s network_mode names, checked to be on the engine."""
+        try:
+            self.topology.client.networks.get(network)
+        except docker.errors.NotFound:
+            raise DockerError(f"service '{name}': network_mode {network}: network {network} not found (Docker "
+                              f"Compose fails the same way: \"Error response from daemon: network {network} not "
+                              "found\")", service=name, operation="create",
+                              hint=f"Create the network {network} before the run (`docker network create "
+                                   f"{network}`: it is outside the run, used as it is), or name one of the file's "
+                                   "networks.") from None
 
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
@@ -293,16 +332,18 @@ class Starter:
             self.topology.client.api.api_version)
         # as Docker: a container only on internal networks gets no published port (none is reachable from here)
         published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
+        host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
+        from_services = self._from_services(name)
         for attempt in range(attempts):
-            ports = _ports_to_publish(published, remote)
+            ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
                 image=image, name=container_name, networks=attached, spec=spec,
                 environment=spec.full_environment(self.spec.base_dir),
-                ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
-                                                    L.PORTS: json.dumps(tcp_ports)},
+                ports={} if host_network else ports, mounts=mounts,
+                labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature, L.PORTS: json.dumps(tcp_ports)},
                 publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
-                **self._from_services(name))
+                **from_services)
             try:
                 container.start()
                 break
@@ -318,7 +359,7 @@ class Starter:
             raise StartCancelled()
         hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
+        service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                           host=service_host(), only_internal=not published and bool(spec.published()))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         with self.lock:

@@ -867,8 +867,8 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         services:
           db:
             image: x
-            network_mode: host
-            volumes_from: ["container:legacy"]
+            build: {context: "https://example.invalid/shop.git"}
+            scale: 2
             volumes: ["old:/data"]
           web:
             image: x
@@ -879,8 +879,8 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
           old: {external: true}
     """)
     assert [line.split(": ")[:2] for line in message.splitlines()[:-1]] == [
-        ["docker-compose.yml:4", "services.db.network_mode"],
-        ["docker-compose.yml:5", "services.db.volumes_from"],
+        ["docker-compose.yml:4", "services.db.build.context"],
+        ["docker-compose.yml:5", "services.db.scale"],
         ["docker-compose.yml:9", "services.web.deploy.replicas"],
         ["docker-compose.yml:10", "services.web.ports[0]"],
         ["docker-compose.yml:11", "services.web.use_api_socket"],
@@ -894,20 +894,74 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         "override file that the test run does not use)")
 
 
-@pytest.mark.parametrize(("mode", "why"), [
-    ("host", "network_mode host cannot be honoured by a test run: the harness publishes each port on a free port of "
-             "127.0.0.1 and services reach each other by name on the run's network (by construction); Docker "
-             "Compose: the container uses the machine's network and its ports are the machine's"),
-    ("container:legacy", "network_mode container:legacy: a run only joins its own containers (by construction); "
-                         "Docker Compose: the container joins that container's network namespace"),
-])
-def test_a_network_mode_a_run_cannot_have_says_what_compose_does(compose_error, tmp_path, mode, why):
-    assert compose_error(f"""
+def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
+    """host, container:NAME and a network's name are given to Docker as Compose gives them; a name Compose gives a
+    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; bridge and default are the run's
+    own network."""
+    spec = load("""
+        name: shop
         services:
-          db:
+          web:
             image: x
-            network_mode: "{mode}"
-    """) == f"docker-compose.yml:4: services.db.network_mode: {why} {TAIL.format(file=tmp_path / COMPOSE)}"
+            network_mode: host
+            ports: ["8000"]
+          sidecar:
+            image: x
+            network_mode: "container:legacy-db"
+          outside:
+            image: x
+            network_mode: corporate-net
+            ports: ["9000"]
+          scoped:
+            image: x
+            network_mode: shop_back
+          named:
+            image: x
+            network_mode: fixed-name
+          plain:
+            image: x
+            network_mode: bridge
+          member:
+            image: x
+            networks: [back, front]
+        networks:
+          back: {}
+          front: {name: fixed-name}
+    """, COMPOSE)
+    modes = {name: service.network_mode for name, service in spec.services.items()}
+    assert modes == {"web": "host", "sidecar": "container:legacy-db", "outside": "corporate-net", "scoped": "back",
+                     "named": "front", "plain": None, "member": None}
+    assert spec.services["web"].published() == [(8000, "tcp")]
+    assert "docker-compose.yml:6: services.web.ports: published ports are discarded when using host network mode (as " \
+           "Docker Compose warns): the service's ports are the engine machine's own" in spec.notes
+    assert spec.namespace_outside_run("web") == "network_mode host: its network is the engine machine's own"
+    assert spec.namespace_outside_run("sidecar") == ("network_mode container:legacy-db: its network is that of a "
+                                                     "container outside the run")
+    assert (spec.namespace_outside_run("outside"), spec.namespace_outside_run("member")) == (None, None)
+
+
+def test_a_service_in_the_namespace_of_a_host_service_is_outside_the_run_too(load):
+    spec = load("""
+        services:
+          web:
+            image: x
+            network_mode: host
+          sidecar:
+            image: x
+            network_mode: "service:web"
+    """, COMPOSE)
+    assert spec.namespace_outside_run("sidecar") == "network_mode host: its network is the engine machine's own"
+
+
+def test_a_container_namespace_publishes_no_ports_as_docker_refuses_them(compose_error):
+    assert "a service with network_mode 'container:legacy' publishes no ports of its own (Docker refuses it)" in \
+        compose_error("""
+            services:
+              sidecar:
+                image: x
+                network_mode: "container:legacy"
+                ports: ["8000"]
+        """)
 
 
 def test_network_mode_none_and_of_a_service_of_the_run(load, compose_error):
@@ -947,14 +1001,16 @@ def test_links_and_volumes_from_name_services_the_run_starts_first(load, compose
     app = spec.services["app"]
     assert (app.links, app.volumes_from, app.depends_on) == (["db:database", "db"], ["db"], ["db"])
     assert spec.notes == ["docker-compose.yml:7: services.app.volumes_from: ':ro' and ':rw' are not applied, as "
-                          "Docker Compose does not apply them (it mounts the volumes as the other service has them)"]
-    assert compose_error("""
+                          "Docker Compose does not apply them (it mounts the volumes as the other container has "
+                          "them)"]
+    outside = load("""
         services:
           app:
             image: x
-            volumes_from: ["container:legacy"]
-    """).startswith("docker-compose.yml:4: services.app.volumes_from: volumes_from container:legacy: a run only "
-                    "mounts from its own containers (by construction)")
+            volumes_from: ["container:legacy:ro", "container:archive"]
+    """, COMPOSE).services["app"]
+    # a container outside the run is no dependency; Compose gives Docker its NAME alone (":ro" dropped)
+    assert (outside.volumes_from, outside.depends_on) == (["container:legacy", "container:archive"], [])
 
 
 def test_links_and_volumes_from_of_a_topology_file_are_dependencies(load_error):
