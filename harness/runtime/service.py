@@ -60,23 +60,8 @@ class Service:
         Raises:
             PortNotPublished: the service publishes no port.
         """
-        if not self.ports and self.only_internal:
-            raise PortNotPublished(f"service '{self.name}' publishes no ports: it is only on internal networks, and "
-                                   "Docker publishes no port there (as under `docker compose up`); call it from a "
-                                   "service on its network, or put it on a network that is not internal too",
-                                   service=self.name)
-        if not self.ports and self.spec.shares_namespace:
-            raise PortNotPublished(f"service '{self.name}' has no URL of its own: network_mode "
-                                   f"{self.spec.network_mode} (as under `docker compose up`, it publishes no ports); "
-                                   "call it through the ports of the container whose network it shares",
-                                   service=self.name)
-        if not self.ports and self.spec.network_mode == "host":
-            raise PortNotPublished(f"service '{self.name}' uses the engine machine's network (network_mode host): "
-                                   "its ports are the machine's own; list the one its URL is on in `ports:` (or call "
-                                   f"port(N): N itself)", service=self.name)
         if not self.ports:
-            raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
-                                   "file", service=self.name)
+            raise _no_url(self)
         return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
     def port(self, container_port: int, protocol: Literal["tcp", "udp"] = "tcp") -> int:
@@ -286,3 +271,22 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
+
+
+def _no_url(service: Service) -> PortNotPublished:
+    """Why `service`, which publishes no ports, has no URL, and what to do."""
+    spec, name = service.spec, service.name
+    if service.only_internal:
+        return PortNotPublished(f"service '{name}' publishes no ports: it is only on internal networks, and Docker "
+                                "publishes no port there (as under `docker compose up`); call it from a service on its "
+                                "network, or put it on a network that is not internal too", service=name)
+    if spec.shares_namespace:
+        return PortNotPublished(f"service '{name}' has no URL of its own: network_mode {spec.network_mode} (as under "
+                                "`docker compose up`, it publishes no ports); call it through the ports of the "
+                                "container whose network it shares", service=name)
+    if spec.network_mode == "host":
+        return PortNotPublished(f"service '{name}' uses the engine machine's network (network_mode host): its ports "
+                                "are the machine's own; list the one its URL is on in `ports:` (or call port(N): N "
+                                "itself)", service=name)
+    return PortNotPublished(f"service '{name}' publishes no ports; add `ports:` to it in the topology file",
+                            service=name)

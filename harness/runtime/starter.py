@@ -26,7 +26,7 @@ from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks
+from harness.runtime import hooks, networks, outside
 from harness.runtime import labels as L
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
@@ -252,66 +252,6 @@ class Starter:
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
-    def _from_services(self, name: str) -> dict[str, Any]:
-        """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine
-        name) and `volumes_from` ("ID[:ro|:rw]", a container outside the run by its NAME) of service `name`, from
-        the running containers of the services they name (its dependencies: started before it). As Compose, a
-        container outside the run is given to Docker by the name the file gives it.
-
-        Raises:
-            DockerError: a container or network outside the run that is not there (Docker's words, as Compose
-                reports them).
-        """
-        spec = self.spec.services[name]
-        volumes_from = []
-        for entry in spec.volumes_from:
-            if entry.startswith("container:"):
-                volumes_from.append(self._outside(name, "volumes_from", entry.removeprefix("container:")))
-                continue
-            other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
-            volumes_from.append(self.topology[other].container.id + (f":{access}" if access else ""))
-        links = []
-        for link in spec.links:
-            other, _, alias = link.partition(":")
-            links.append((self.topology[other].container.name, alias or other))
-        for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
-            outside, _, alias = link.partition(":")
-            links.append((outside, alias or outside))
-        mode: str | None = spec.network_mode
-        if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
-            mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
-        elif mode and mode.startswith("container:"):
-            mode = "container:" + self._outside(name, "network_mode", mode.removeprefix("container:"))
-        elif spec.network_of_its_own:
-            mode = self.topology.networks.get(spec.network_of_its_own, spec.network_of_its_own)
-            self._network_there(name, mode)
-        return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
-
-    def _outside(self, name: str, key: str, container: str) -> str:
-        """`container` (a name or id of a container outside the run, as service `name`'s `key` gives it), checked
-        to be there."""
-        try:
-            self.topology.client.containers.get(container)
-        except docker.errors.NotFound:
-            raise DockerError(f"service '{name}': {key} container:{container}: No such container: {container} (Docker "
-                              f"Compose fails the same way: \"Error response from daemon: No such container: "
-                              f"{container}\")", service=name, operation="create",
-                              hint=f"Start the container {container} before the run (it is outside the run: the "
-                                   "harness neither starts nor removes it), or fix its name in the file.") from None
-        return container
-
-    def _network_there(self, name: str, network: str) -> None:
-        """The network service `name`'s network_mode names, checked to be on the engine."""
-        try:
-            self.topology.client.networks.get(network)
-        except docker.errors.NotFound:
-            raise DockerError(f"service '{name}': network_mode {network}: network {network} not found (Docker "
-                              f"Compose fails the same way: \"Error response from daemon: network {network} not "
-                              "found\")", service=name, operation="create",
-                              hint=f"Create the network {network} before the run (`docker network create "
-                                   f"{network}`: it is outside the run, used as it is), or name one of the file's "
-                                   "networks.") from None
-
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
         image = str(self._await(self.images[name]))
@@ -333,7 +273,7 @@ class Starter:
         # as Docker: a container only on internal networks gets no published port (none is reachable from here)
         published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
         host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
-        from_services = self._from_services(name)
+        from_services = _from_services(self.topology, name)
         for attempt in range(attempts):
             ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
@@ -373,6 +313,35 @@ class Starter:
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
+
+def _from_services(topology: Topology, name: str) -> dict[str, Any]:
+    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name)
+    and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
+    they name (its dependencies: started before it); containers and networks outside the run as the file names them
+    (harness.runtime.outside: a missing one is a DockerError)."""
+    spec, client = topology.spec.services[name], topology.client
+    volumes_from = []
+    for entry in spec.volumes_from:
+        if entry.startswith("container:"):  # outside the run: by the name given, as Compose gives it
+            volumes_from.append(outside.container(client, name, "volumes_from", entry.removeprefix("container:")))
+            continue
+        other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+        volumes_from.append(topology[other].container.id + (f":{access}" if access else ""))
+    links = []
+    for link in spec.links:
+        other, _, alias = link.partition(":")
+        links.append((topology[other].container.name, alias or other))
+    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+        outside_name, _, alias = link.partition(":")
+        links.append((outside_name, alias or outside_name))
+    mode: str | None = spec.network_mode
+    if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
+        mode = "container:" + topology[mode.removeprefix("service:")].container.id
+    elif mode and mode.startswith("container:"):
+        mode = "container:" + outside.container(client, name, "network_mode", mode.removeprefix("container:"))
+    elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
+        mode = outside.network(client, name, topology.networks.get(mode or "", mode or ""))
+    return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
 
 
 def _start_hint(error: docker.errors.APIError) -> str:
