@@ -38,6 +38,16 @@ services:
     image: python:3.11-slim
     command: ["sleep", "infinity"]
     network_mode: "{network}"
+  member:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    networks: [back]
+  scoped:  # the name Compose gives the file's network `back`: that network of the run
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: "{name}_back"
+networks:
+  back: {{}}
 """
 CALL_OUTSIDE = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/', timeout=5).status)"
 
@@ -58,7 +68,8 @@ def seen(container: Any, names: tuple[str, str]) -> dict[str, Any]:  # noqa: ANN
     return {"NetworkMode": named(host["NetworkMode"]), "VolumesFrom": host.get("VolumesFrom"),
             "networks": sorted(map(named, container.attrs["NetworkSettings"]["Networks"])),
             "outside_on_localhost": run(["python3", "-c", CALL_OUTSIDE]),
-            "shared": run(["cat", "/shared/file"]), "writes": run(["touch", "/shared/x"])[0] == 0}
+            "shared": run(["cat", "/shared/file"]), "writes": run(["touch", "/shared/x"])[0] == 0,
+            "resolves_member": run(["getent", "hosts", "member"])[0] == 0}
 
 
 def test_containers_and_networks_outside_the_run_as_compose_gives_them(
@@ -90,6 +101,8 @@ def test_containers_and_networks_outside_the_run_as_compose_gives_them(
     assert (by_harness["backup"]["shared"], by_harness["backup"]["writes"]) == ((0, "kept"), True)
     assert by_harness["backup"]["outside_on_localhost"][0] == 1  # on the run's network: its own 127.0.0.1
     assert (by_harness["joined"]["NetworkMode"], by_harness["joined"]["networks"]) == (network, [network])
+    assert sorted(s for s, view in by_harness.items() if view["resolves_member"]) == ["member", "scoped"]
+    assert by_harness["scoped"]["networks"] == ["(run's)"]
     assert spec.notes == [f"{file.name}:10: services.backup.volumes_from: ':ro' and ':rw' are not applied, as Docker "
                           "Compose does not apply them (it mounts the volumes as the other container has them)"]
 
