@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from harness import Topology, load_topology
-from harness.errors import DockerError, InvalidFault
+from harness.errors import DockerError, InvalidFault, PortNotPublished
 
 from ..conftest import harness_resources
 from .test_compose_external_links import outside  # noqa: F401 - the fixture: a container and a network of no run
@@ -122,6 +122,10 @@ services:
   caller:
     image: python:3.11-slim
     command: ["sleep", "infinity"]
+  bare:  # on the machine's network too, with no port listed
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: host
 """
 
 
@@ -176,6 +180,12 @@ def test_host_network_as_compose_gives_it_with_its_url_on_the_engines_host(
                    "network namespaces the run made, and the harness never puts them on the machine's network" \
                    in str(refused.value)
         assert topology.faults.active() == []
+        with pytest.raises(PortNotPublished) as no_url:
+            topology["bare"].url  # noqa: B018 - the property raises
+        assert str(no_url.value) == ("service 'bare' uses the engine machine's network (network_mode host): its ports "
+                                     "are the machine's own; list the one its URL is on in `ports:` (or call port(N): "
+                                     "N itself)")
+        assert topology["bare"].port(port + 1) == port + 1
     assert harness_resources(docker_client, name) == []
 
     assert by_harness == by_compose == {"NetworkMode": "host", "networks": ["host"], "published": {}}
