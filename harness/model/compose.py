@@ -244,7 +244,7 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "stop_grace_period":
         put(key, duration(str(value)), key)
     elif key == "network_mode":
-        _network_mode(str(value), at, source, put, objects["networks"])
+        _network_mode(str(value), put, objects["networks"])
     elif key == "blkio_config":
         put(key, _blkio(value), key)
     elif key == "deploy":

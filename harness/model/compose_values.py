@@ -102,7 +102,7 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
     return result
 
 
-def _network_mode(value: str, at: Path_, source: SourceMap, put: Any, networks: dict[str, Any]) -> None:
+def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
     """`network_mode` as Docker Compose gives it to Docker (HostConfig.NetworkMode, as written): `none`, `host`,
     `service:X` (X of the run), `container:NAME` (a container outside the run) as they are; `bridge` or `default`:
     the run's own network; another value is a network's name on the engine, as Docker reads it. A name Compose gives
