@@ -291,8 +291,8 @@ class Starter:
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)
-        # as Docker: a container only on internal networks gets no published port (none is reachable from here)
-        published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
+        # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
+        published = [] if self.spec.no_ports_reason(name) else spec.published()
         for attempt in range(attempts):
             ports = _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
@@ -319,14 +319,15 @@ class Starter:
         hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
-                          host=service_host(), only_internal=not published and bool(spec.published()))
+                          host=service_host(), no_ports=None if published else self.spec.no_ports_reason(name))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
+        service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
         with self.lock:
             self.topology._add(service)
         if spec.job:
             self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif spec.probe:
-            self.progress(StartEvent(name, "waiting", detail=spec.probe.describe()))
+        elif service.probe:
+            self.progress(StartEvent(name, "waiting", detail=service.probe.describe()))
         outcome = service.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
@@ -340,6 +341,9 @@ def _start_hint(error: docker.errors.APIError) -> str:
         return "Other processes keep taking the free ports chosen for it; run again."
     if "invalid reference format" in text or "repository name must be lowercase" in text:
         return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "protocol not supported" in text:  # the kernel of the engine's machine has no SCTP: Compose fails so too
+        return ("The engine's machine cannot publish an SCTP port (its kernel has no SCTP; `docker compose up` fails "
+                "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
     if "no such image" in text:
         return "Build or load the image first, or use `build:` instead of `image:`."
     return "Check the service's image, command, ports and mounts in the topology file."
@@ -382,7 +386,8 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
 
 
 def _free_port(protocol: str = "tcp") -> int:
-    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
+    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
+    free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""
     with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
