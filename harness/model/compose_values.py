@@ -203,11 +203,6 @@ def _build(value: dict[str, Any], at: Path_, source: SourceMap, secrets: dict[st
             if not key.startswith("x-"):
                 problems.append(source.error(here, f"build key '{key}' is not known to pytest-topology (a newer "
                                                    f"Compose specification?){tail}"))
-        elif key == "context" and ("://" in str(inner) or str(inner).startswith("git@")):
-            problems.append(source.error(here, f"build context {inner}: a remote context cannot be built by a test "
-                                               "run: the harness tags a build by a hash of the files it sends "
-                                               "(rebuilding only when they change); Docker Compose: the builder "
-                                               f"fetches it. Clone it and give the folder{tail}"))
         elif key == "network" and inner not in ("default", "host", "none"):
             problems.append(source.error(here, f"build network {inner!r}: Docker Compose's builder (BuildKit) "
                                                "refuses a network name (\"network mode not supported by buildkit\"), "

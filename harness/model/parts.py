@@ -96,7 +96,8 @@ class BuildSpec(_Strict):
     """How an image is built, with the keys of Compose's `build:`. Those only BuildKit has (`BUILDKIT_KEYS`) make
     the harness run `docker compose build` for it; the others go to docker-py's build."""
 
-    context: str = Field(description="the build context folder, relative to the topology file")
+    context: str = Field(description="the build context folder, relative to the topology file; or a URL (a Git "
+                                     "repository, a tarball over HTTP) that Docker Compose's build fetches")
     dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
     dockerfile_inline: str | None = Field(
         default=None, description="the Dockerfile's text, instead of a file (.dockerignore still applies)")
@@ -140,6 +141,11 @@ class BuildSpec(_Strict):
             raise ValueError(f"build network {self.network!r}: Docker Compose's builder (BuildKit) refuses a network "
                              "name (\"network mode not supported by buildkit\"); use default, host or none")
         return self
+
+    @property
+    def remote(self) -> bool:
+        """The context is a URL (`git://`, `https://`, `git@host:...`): the builder fetches it, no folder is read."""
+        return "://" in self.context or self.context.startswith("git@")
 
     def buildkit_keys(self) -> list[str]:
         """The keys set that only BuildKit has (the build is run by Docker Compose), in `BUILDKIT_KEYS` order."""

@@ -121,7 +121,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
                     problems.append((path, f"'{name}' cannot list itself"))
                 elif other not in spec.services:
                     problems.append((path, f"'{other}' is not a service{_suggest(other, names)}"))
-        if service.build:
+        if service.build and not service.build.remote:  # a URL: the builder fetches it (and says what fails)
             context = spec.base_dir / service.build.context
             if not context.is_dir():
                 problems.append((("services", name, "build"), f"build context '{service.build.context}' is not a "

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -38,7 +37,15 @@ from harness.runtime.engine import (
     service_host,
 )
 from harness.runtime.imagelocks import using_contexts
-from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
+from harness.runtime.images import (
+    Context,
+    PlannedBuild,
+    build_image,
+    context_label,
+    planned_builds,
+    prepare_images,
+    tidy,
+)
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
@@ -106,16 +113,16 @@ class Starter:
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
-        self.built_now: set[Path] = set()  # the contexts of the images this start built
+        self.built_now: set[Context] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
-        with using_contexts(str(build.context.resolve()) for build in builds):
+        with using_contexts(context_label(build.context) for build in builds):
             self._run(builds)
         if self.built_now:  # old images of what was built, unless another session uses them
-            tidy(self.topology.client, sorted(self.built_now))
+            tidy(self.topology.client, sorted(self.built_now, key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.

@@ -379,8 +379,6 @@ def test_every_build_value_that_cannot_be_built_is_in_one_error(compose_error, a
               network: backend
               platforms: [linux/amd64, linux/arm64]
               secrets: [inline]
-          web:
-            build: https://github.com/example/web.git
         secrets:
           inline: {external: true}
     """)
@@ -394,12 +392,24 @@ def test_every_build_value_that_cannot_be_built_is_in_one_error(compose_error, a
         "builder that can (not the engine's own without the containerd image store)\n"
         "docker-compose.yml:7: services.app.build.secrets[0]: build secret 'inline': only a `file:` or `environment:` "
         "secret can be given to a build (Docker Compose refuses it too)\n"
-        "docker-compose.yml:9: services.web.build.context: build context https://github.com/example/web.git: a "
-        "remote context cannot be built by a test run: the harness tags a build by a hash of the files it sends "
-        "(rebuilding only when they change); Docker Compose: the builder fetches it. Clone it and give the folder\n"
-        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        f"(3 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
     assert tail not in message
+
+
+def test_a_url_build_context_is_kept_as_compose_gives_it(load_compose):
+    # no longer refused: Docker Compose's own build fetches it (harness.runtime.images), as under `docker compose up`
+    spec = load_compose("""
+        services:
+          web:
+            build: https://github.com/example/web.git#main
+          api:
+            build: {context: "git@github.com:example/api.git", dockerfile: Dockerfile.prod}
+    """)
+    web, api = spec.services["web"].build, spec.services["api"].build
+    assert web is not None and (web.context, web.remote) == ("https://github.com/example/web.git#main", True)
+    assert api is not None and (api.context, api.dockerfile, api.remote) == (
+        "git@github.com:example/api.git", "Dockerfile.prod", True)
 
 
 # --- every container option --------------------------------------------------------------------------------------
