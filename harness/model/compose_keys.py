@@ -80,7 +80,9 @@ HONOURED: dict[str, dict[str, str]] = {
         "replicas": "1: one container (any other number is refused)",
     },
     "build": {
-        "context": "the folder sent to the builder (a URL is refused: the harness tags a build by its files)",
+        "context": "the folder sent to the builder; a URL (Git, a tarball over HTTP) is built by Docker Compose "
+                   "itself (`docker compose build`: the engine's builder fetches it, as under `docker compose up`), "
+                   "tagged by the URL and the build's keys: kept by its URL, not its content",
         "dockerfile": "the Dockerfile, relative to the context", "dockerfile_inline": "the Dockerfile's text, sent "
         "beside the context (.dockerignore applies as for a Dockerfile file); a change rebuilds",
         "args": "build args", "target": "the stage built", "labels": "the image's labels, beside the harness's own",
