@@ -273,8 +273,15 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "healthcheck":
         put(key, _healthcheck(value, at, source), key)
     elif key in ("ports", "expose"):
-        ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
-        put("ports", list(dict.fromkeys(ports)), key)
+        ports = [_port(p, at + (i,), source) for i, p in enumerate(value)]
+        if key == "expose" and any(str(p).endswith("/sctp") for p in ports):
+            # the harness publishes `expose:` ports for tests on the host; an SCTP one would make an engine without
+            # SCTP refuse the container, which Compose (exposing it only) starts
+            notes.append(f"{source.where(at)}: {dotted_path(at)}: SCTP ports of `expose:` are neither published nor "
+                         "exposed by the harness (services of its networks reach them, as under Compose; publish one "
+                         "with `ports:`)")
+            ports = [p for p in ports if not str(p).endswith("/sctp")]
+        put("ports", list(dict.fromkeys(result.get("ports", []) + ports)), key)
     elif key == "x-networks":
         put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
         out.lines.update({path: line for path, line in source.lines.items()

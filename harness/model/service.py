@@ -65,8 +65,8 @@ class ServiceSpec(_Strict):
     env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
                                                                   "topology file; `environment:` wins")
     ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
-                                                                      "'8000-8002'; each published on a free port "
-                                                                      "of 127.0.0.1")
+                                                                      "'9999/sctp', '8000-8002'; each published on "
+                                                                      "a free port of 127.0.0.1")
     depends_on: list[str] = Field(
         default_factory=list, description="services that must be ready before this one starts")
     restart_on_replace: list[str] = Field(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
@@ -75,18 +76,54 @@ class Subnet(_Strict):
     subnet: str = Field(description="CIDR, e.g. 172.28.0.0/16")
     gateway: str | None = Field(default=None, description="the gateway address in the subnet")
     ip_range: str | None = Field(default=None, description="CIDR the engine hands addresses from")
+    aux_addresses: dict[str, str] = Field(
+        default_factory=dict, description="host name -> an address of the subnet the engine never hands out "
+                                          "(Docker's IPAM AuxiliaryAddresses, Compose's `aux_addresses`)")
+
+    @model_validator(mode="after")
+    def _aux_in_subnet(self) -> Subnet:
+        for host, address in self.aux_addresses.items():
+            problem = aux_address_problem(self.subnet, host, address)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+def aux_address_problem(subnet: str, host: str, address: str) -> str | None:
+    """Why `address` cannot be the auxiliary address `host` of the pool `subnet` (CIDR), or None. Checked before the
+    engine sees it: Docker 20.10 keeps the pool of a network it refused for this (measured: the same subnet then
+    "overlaps" until the engine restarts)."""
+    try:
+        pool = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        return None  # the engine says what is wrong with the subnet, as for Compose
+    try:
+        inside = ipaddress.ip_address(address) in pool
+    except ValueError:
+        return f"aux_addresses.{host}: {address!r} is not an IP address"
+    if not inside:
+        return (f"auxiliary address: ({host}:{address}) must belong to the master pool: {pool} (Docker refuses the "
+                "network, so Docker Compose cannot start it either)")
+    return None
+
+
+NO_PORT_DRIVERS = ("macvlan", "ipvlan")  # the container has its own address on the parent's LAN: no port mapping
 
 
 class NetworkSpec(_Strict):
     """A network of the topology (Compose's top-level `networks:`): one Docker network per run, removed with it;
     an `external` one is used as it is (it must exist) and left in place."""
 
-    driver: Literal["bridge"] = Field(default="bridge", description="only bridge networks (one engine)")
+    driver: str = Field(default="bridge", description="the network driver, as Compose gives it: bridge, macvlan, "
+                                                       "ipvlan, overlay (on a swarm manager), ... (the engine decides "
+                                                       "which it has)")
     internal: bool = Field(default=False, description="no route out; Docker publishes no port of a container that "
                                                       "is only on internal networks")
     enable_ipv6: bool = Field(default=False, description="IPv6 addresses too (needs an IPv6 subnet)")
     subnets: list[Subnet] = Field(default_factory=list, description="address pools (needed for fixed addresses)")
     options: dict[str, str] = Field(default_factory=dict, description="driver options")
+    attachable: bool = Field(default=False, description="standalone containers may join (an overlay network: "
+                                                        "needed for a run's containers, as under Compose)")
     labels: dict[str, str] = Field(default_factory=dict, description="network labels (besides the harness's own)")
     external: bool = Field(default=False, description="an existing network, used as it is and never removed")
     name: str | None = Field(default=None, description="an external network's name on the engine (default: "
@@ -232,8 +269,23 @@ class TopologySpec(_Strict):
         return None
 
     def only_internal(self, name: str) -> bool:
-        """Service `name` is on internal networks only: Docker publishes none of its ports."""
-        return all(self.networks.get(n, NetworkSpec()).internal for n in self.service_networks(name))
+        """Service `name` is only on networks where Docker publishes none of its ports (`no_ports_reason`)."""
+        return self.no_ports_reason(name) is not None
+
+    def no_ports_reason(self, name: str) -> str | None:
+        """Where service `name` is when Docker publishes none of its ports ("internal networks", "macvlan networks,
+        whose driver maps no ports"), or None: only on internal networks, or only on internal ones and ones whose
+        driver maps no ports (macvlan, ipvlan: Docker ignores the ports, as under Compose). No declared networks:
+        None."""
+        if not self.networks:
+            return None
+        on = [self.networks.get(n, NetworkSpec()) for n in self.service_networks(name)]
+        if all(network.internal for network in on):
+            return "internal networks"
+        if all(network.internal or network.driver in NO_PORT_DRIVERS for network in on):
+            drivers = "/".join(sorted({n.driver for n in on if n.driver in NO_PORT_DRIVERS}))
+            return f"{drivers} networks, whose driver maps no ports"
+        return None
 
     @property
     def base_dir(self) -> Path:

@@ -126,7 +126,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
                     problems.append((path, f"'{name}' cannot list itself"))
                 elif other not in spec.services:
                     problems.append((path, f"'{other}' is not a service{_suggest(other, names)}"))
-        if service.build:
+        if service.build and not service.build.remote:  # a URL: the builder fetches it (and says what fails)
             context = spec.base_dir / service.build.context
             if not context.is_dir():
                 problems.append((("services", name, "build"), f"build context '{service.build.context}' is not a "
@@ -215,12 +215,13 @@ def _network_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
                 problems += [(path + (key,), text) for text in _address_problems(address, version, network,
                                                                                  definition)]
         probe = service.probe
-        if spec.networks and spec.only_internal(name) and probe is not None and (probe.http or probe.tcp):
-            internal = ", ".join(spec.service_networks(name))
-            problems.append((("services", name), f"it is only on internal networks ({internal}), so Docker "
+        reason = spec.no_ports_reason(name)
+        if reason and probe is not None and (probe.http or probe.tcp):
+            on = ", ".join(spec.service_networks(name))
+            problems.append((("services", name), f"it is only on {reason} ({on}), so Docker "
                              "publishes none of its ports and its readiness probe "
                              f"({probe.describe()}) cannot reach it from here; probe it with a command inside it, "
-                             "or put it on a network that is not internal too"))
+                             "or put it on a bridge network that is not internal too"))
     return problems
 
 
@@ -239,6 +240,11 @@ def _address_problems(address: str, version: int, network: str, definition: Any)
                 f"`ipam: {{config: [{{subnet: ...}}]}}`"]
     if not any(ip in subnet for subnet in subnets):
         return [f"{address} is not in a subnet of network '{network}' ({', '.join(map(str, subnets))})"]
+    reserved = [host for pool in definition.subnets for host, aux in pool.aux_addresses.items() if aux == address]
+    if reserved:  # the engine reserves it for that host; a container's start then fails
+        return [f"{address} is an auxiliary address of network '{network}' (aux_addresses.{reserved[0]}), which the "
+                "engine never gives a container (Docker: Address already in use; Docker Compose cannot start it "
+                "either)"]
     return []
 
 

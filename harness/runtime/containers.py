@@ -384,7 +384,7 @@ def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
     check = spec.healthcheck
     if check is None:
         return None
-    out: dict[str, Any] = {"test": check.test}
+    out: dict[str, Any] = {"test": check.test} if check.test is not None else {}  # none: the image's test
     for key in ("interval", "timeout", "start_period"):  # start_interval: _create
         if getattr(check, key) is not None:
             out[key] = int(getattr(check, key) * NANOSECONDS)

@@ -158,7 +158,14 @@ def _version(api_version: str) -> tuple[int, ...]:
 
 def definition_hash(network: NetworkSpec) -> str:
     """What a network is created from (a label on it): a kept run whose file now says otherwise makes it again."""
-    return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+    definition = network.model_dump(mode="json")
+    # fields added later count only when set: a kept run's networks made before them stay as they are
+    if not definition["attachable"]:
+        del definition["attachable"]
+    for pool in definition["subnets"]:
+        if not pool["aux_addresses"]:
+            del pool["aux_addresses"]
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def declared_hashes(spec: TopologySpec) -> dict[str, str]:
@@ -200,24 +207,29 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
         labels = {**network.labels, **run_labels}
         if spec.networks:
             labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range)
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range,
+                                                 aux_addresses=s.aux_addresses or None)
                                         for s in network.subnets]) if network.subnets else None
-        try:
-            client.networks.create(names[name], driver="bridge", labels=labels, check_duplicate=True,
+        try:  # the driver and its options as Compose gives them: the engine has the driver or says why not
+            client.networks.create(names[name], driver=network.driver, labels=labels, check_duplicate=True,
                                    internal=network.internal, enable_ipv6=network.enable_ipv6,
-                                   options=network.options or None, ipam=ipam)
+                                   options=network.options or None, ipam=ipam, attachable=network.attachable or None)
         except docker.errors.APIError as error:
             raise DockerError(f"could not create the network {names[name]} (networks.{name} of topology "
-                              f"{spec.name}): {explain(error)}", operation="create network",
-                              hint=_hint(explain(error))) from None
+                              f"{spec.name}, driver {network.driver}): {explain(error)}", operation="create network",
+                              hint=_hint(explain(error), network.driver)) from None
         created.append(names[name])
     return created
 
 
-def _hint(text: str) -> str:
+def _hint(text: str, driver: str) -> str:
     if "overlaps" in text:
         return ("Its subnet is taken by another network on the engine (another run of this file, or another "
                 "project): stop that run (`harness down`), or change the subnet.")
+    if driver != "bridge":  # Docker Compose fails the same way on this engine ("failed to create network ...")
+        return (f"The engine cannot make a {driver} network here (Docker Compose fails on it too): use an engine "
+                f"that has the driver{' on a swarm manager' if driver == 'overlay' else ''} (its kernel modules, "
+                "a `parent` interface, ...), or leave `driver:` out for a bridge network.")
     return "Check the network's options in the topology file."
 
 

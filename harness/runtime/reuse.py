@@ -243,7 +243,7 @@ def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
     say(f"topology {topology.spec.name} (run {topology.run_id}) has no mark that its start finished (the session "
         "that started it ended while starting it, or an older harness started it): waiting for its services to "
         "be ready")
-    waiting = [service for service in topology if service.spec.probe is not None and not service.spec.job
+    waiting = [service for service in topology if service.probe is not None and not service.spec.job
                and service.status == "running"]
     with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
         unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -38,7 +37,15 @@ from harness.runtime.engine import (
     service_host,
 )
 from harness.runtime.imagelocks import using_contexts
-from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
+from harness.runtime.images import (
+    Context,
+    PlannedBuild,
+    build_image,
+    context_label,
+    planned_builds,
+    prepare_images,
+    tidy,
+)
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
@@ -106,16 +113,16 @@ class Starter:
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
-        self.built_now: set[Path] = set()  # the contexts of the images this start built
+        self.built_now: set[Context] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
-        with using_contexts(str(build.context.resolve()) for build in builds):
+        with using_contexts(context_label(build.context) for build in builds):
             self._run(builds)
         if self.built_now:  # old images of what was built, unless another session uses them
-            tidy(self.topology.client, sorted(self.built_now))
+            tidy(self.topology.client, sorted(self.built_now, key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
@@ -270,8 +277,8 @@ class Starter:
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)
-        # as Docker: a container only on internal networks gets no published port (none is reachable from here)
-        published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
+        # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
+        published = [] if self.spec.no_ports_reason(name) else spec.published()
         host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
         from_services = _from_services(self.topology, name)
         for attempt in range(attempts):
@@ -300,14 +307,15 @@ class Starter:
         hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
-                          host=service_host(), only_internal=not published and bool(spec.published()))
+                          host=service_host(), no_ports=None if published else self.spec.no_ports_reason(name))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
+        service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
         with self.lock:
             self.topology._add(service)
         if spec.job:
             self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif spec.probe:
-            self.progress(StartEvent(name, "waiting", detail=spec.probe.describe()))
+        elif service.probe:
+            self.progress(StartEvent(name, "waiting", detail=service.probe.describe()))
         outcome = service.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
@@ -350,6 +358,9 @@ def _start_hint(error: docker.errors.APIError) -> str:
         return "Other processes keep taking the free ports chosen for it; run again."
     if "invalid reference format" in text or "repository name must be lowercase" in text:
         return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "protocol not supported" in text:  # the kernel of the engine's machine has no SCTP: Compose fails so too
+        return ("The engine's machine cannot publish an SCTP port (its kernel has no SCTP; `docker compose up` fails "
+                "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
     if "no such image" in text:
         return "Build or load the image first, or use `build:` instead of `image:`."
     return "Check the service's image, command, ports and mounts in the topology file."
@@ -392,7 +403,8 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
 
 
 def _free_port(protocol: str = "tcp") -> int:
-    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
+    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
+    free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""
     with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

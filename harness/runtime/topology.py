@@ -80,7 +80,7 @@ class Topology:
             if name in spec.services:
                 self._add(Service(name, spec.services[name], container, L.published_ports(container),
                                   networks.attachments(spec, name, self.networks), host=service_host(),
-                                  only_internal=bool(spec.networks) and spec.only_internal(name)))
+                                  no_ports=spec.no_ports_reason(name)))
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.
