@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import OptionError, TopologyNotRunning
+from harness.errors import HarnessError, OptionError, TopologyNotRunning
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -24,8 +24,14 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
 
 
 def load(options: ResolvedOptions, err: Console) -> TopologySpec:
-    """The topology of the topology options, its notes printed (one line each)."""
-    spec = options.topology.load()
+    """The topology of the topology options, its notes printed (one line each). A file refused as it is read is
+    refused with the keys an engine that answers refuses too, in the same message."""
+    try:
+        spec = options.topology.load()
+    except HarnessError as error:
+        from harness.runtime.engine_check import with_engine_refusals
+
+        raise with_engine_refusals(error) from None
     for note in spec.notes:
         err.print(f"note: {note}", markup=False, soft_wrap=True)
     return spec

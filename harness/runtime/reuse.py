@@ -21,6 +21,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
+from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
@@ -143,6 +144,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
         its data), still kept and marked as started.
     """
+    refuse_unmet(spec, client.api.api_version)  # before a build or a container is touched
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     try:

@@ -37,6 +37,7 @@ from harness.runtime.engine import (
     remote_engine,
     service_host,
 )
+from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
 from harness.runtime.readiness import StartCancelled
@@ -110,6 +111,8 @@ class Starter:
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
+        # every key the engine is too old for, in one message, before anything is built or created
+        refuse_unmet(self.spec, self.topology.client.api.api_version)
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(str(build.context.resolve()) for build in builds):
@@ -287,7 +290,6 @@ class Starter:
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        networks.refuse_for_engine(self.spec, name, self.topology.client.api.api_version)
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)
