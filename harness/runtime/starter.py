@@ -28,6 +28,7 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks
 from harness.runtime import labels as L
+from harness.runtime.api_socket import api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -288,6 +289,8 @@ class Starter:
         signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+        mounts, copies, environment = _with_api_socket(self.topology, name, mounts, copies,
+                                                       spec.full_environment(self.spec.base_dir))
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
         attached, mac_address = networks.mac_addresses(
@@ -300,7 +303,7 @@ class Starter:
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
                 image=image, name=container_name, networks=attached, spec=spec,
-                environment=spec.full_environment(self.spec.base_dir),
+                environment=environment,
                 ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
                                                     L.PORTS: json.dumps(tcp_ports)},
                 publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
@@ -334,6 +337,18 @@ class Starter:
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
+
+
+def _with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copies: list[CopyRef],
+                     environment: dict[str, str]) -> tuple[list[MountRef], list[CopyRef], dict[str, str]]:
+    """Service `name`'s mounts, copies and environment, with the engine's socket and this machine's registry
+    credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
+    if not topology.spec.services[name].use_api_socket:
+        return mounts, copies, environment
+    given = api_socket(topology.client, name, environment)
+    topology.masker.add(given.secrets)
+    return ([*mounts, given.mount], [*copies, given.credentials],
+            {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})
 
 
 def _start_hint(error: docker.errors.APIError) -> str:

@@ -838,9 +838,8 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
     ("links", "[db]", None),
-    ("use_api_socket", "true", "a test's container is not given the engine's socket and credentials (by "
-                               "construction); Docker Compose: mounts the Docker socket and the user's registry "
-                               "credentials"),
+    ("provider", "{type: awesomecloud}", "a provider plugin runs outside Docker (by construction); Docker Compose: "
+                                         "runs the provider's binary instead of a container"),
     ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
@@ -874,7 +873,7 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
             image: x
             deploy: {replicas: 3}
             ports: ["8000/sctp"]
-            use_api_socket: true
+            provider: {type: awesomecloud}
         volumes:
           old: {external: true}
     """)
@@ -882,13 +881,12 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         ["docker-compose.yml:4", "services.db.network_mode"],
         ["docker-compose.yml:5", "services.db.volumes_from"],
         ["docker-compose.yml:9", "services.web.deploy.replicas"],
+        ["docker-compose.yml:11", "services.web.provider"],
         ["docker-compose.yml:10", "services.web.ports[0]"],
-        ["docker-compose.yml:11", "services.web.use_api_socket"],
     ]
     assert "deploy.replicas 3: a test run starts one container per service" in message
-    assert ("compose key 'use_api_socket' cannot be honoured by a test run: a test's container is not given the "
-            "engine's socket and credentials (by construction); Docker Compose: mounts the Docker socket and the "
-            "user's registry credentials") in message
+    assert ("compose key 'provider' cannot be honoured by a test run: a provider plugin runs outside Docker (by "
+            "construction); Docker Compose: runs the provider's binary instead of a container") in message
     assert message.splitlines()[-1] == (
         f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
