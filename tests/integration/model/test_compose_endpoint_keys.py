@@ -167,4 +167,10 @@ def test_a_file_refused_as_it_is_read_is_refused_with_the_engines_refusals_in_th
         *(line.replace("compose.yaml:12:", "compose.yaml:13:") for line in REFUSED_HERE),
         "Use Docker Engine 28.1 or later (API 1.49); or remove these keys (or move them to an override file that the "
         "test run does not use)."]
+    (tmp_path / "test_app.py").write_text("def test_app(topology):\n    pass\n")
+    session = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology", "compose.yaml",
+                              "test_app.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert session.returncode == 4, session.stdout + session.stderr  # a usage error, as pytest's own
+    assert [line.removeprefix("ERROR: ") for line in session.stderr.strip().splitlines()] == [
+        line.removeprefix("error: ") for line in up.stderr.splitlines()]
     assert harness_resources(docker_client, name) == []
