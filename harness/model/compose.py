@@ -35,6 +35,7 @@ from harness.model.compose_values import (
     _volumes,
     duration,
 )
+from harness.model.engine_needs import engine_needs
 from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
 # every service key of the Compose specification, for "did you mean" on a near miss
@@ -45,7 +46,8 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "device_cgroup_rules", "runtime", "ipc",
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
-         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links")
+         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links",
+         "use_api_socket")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
@@ -142,22 +144,29 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
                                               objects, os.environ if environment is None else environment)
         if name in jobs:
             topology["services"][name].setdefault("job", True)
+        out.lines.update({path: line for path, line in source.lines.items()  # where what a key needs of the
+                          if path[:3] in (here + ("healthcheck",), here + ("build",))})  # engine is said
     _top_level(canonical, source, notes, problems)
     volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
                {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
                for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:  # one line each, as the topology loader reports several problems
-        tail = REFUSAL_TAIL.format(file=source.file)
-        first, *rest = [str(problem).removesuffix(tail).removeprefix(f"{problems[0].location}: ")
-                        if index == 0 else str(problem).removesuffix(tail) for index, problem in enumerate(problems)]
-        raise TopologyFileError(problems[0].location, "\n".join([first, *rest]) + (
-            f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
-            "honour to an override file that the test run does not use)"))
+    if problems:  # with what the keys need of the engine: a front-end that reaches one says its refusals too
+        error = problems[0] if len(problems) == 1 else _one_error(problems, source)
+        error.engine_needs = tuple(engine_needs(topology["services"], source))
+        raise error
     return topology, out, notes
+
+
+def _one_error(problems: list[TopologyFileError], source: SourceMap) -> TopologyFileError:
+    """Several problems in one message, one line each, as the topology loader reports several problems."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    first, *rest = [str(problem).removesuffix(tail).removeprefix(f"{problems[0].location}: ")
+                    if index == 0 else str(problem).removesuffix(tail) for index, problem in enumerate(problems)]
+    return TopologyFileError(problems[0].location, "\n".join([first, *rest]) + (
+        f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
+        "honour to an override file that the test run does not use)"))
 
 
 def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],

@@ -25,6 +25,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
         "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs",
+        "use_api_socket": "the engine's socket (/var/run/docker.sock of the engine's machine) and the user's registry "
+                          "credentials (/run/secrets/docker/config.json, DOCKER_CONFIG), as Compose gives them",
         "cap_add": "HostConfig.CapAdd", "cap_drop": "HostConfig.CapDrop", "privileged": "HostConfig.Privileged",
         "extra_hosts": "HostConfig.ExtraHosts", "hostname": "Hostname", "domainname": "Domainname",
         "shm_size": "HostConfig.ShmSize", "ulimits": "HostConfig.Ulimits", "sysctls": "HostConfig.Sysctls",
@@ -170,8 +172,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                      "runs the provider's binary instead of a container"),
         "models": ("no Docker Model Runner on a test run's engine (by construction)",
                    "asks Docker Model Runner for the model"),
-        "use_api_socket": ("a test's container is not given the engine's socket and credentials (by construction)",
-                           "mounts the Docker socket and the user's registry credentials"),
     },
     "deploy": {},
     "build": {},

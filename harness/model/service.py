@@ -43,7 +43,7 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
                   "memswap_limit", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "cpus",
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
-                  "cpu_percent", "cpuset", "pids_limit")
+                  "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name")
@@ -137,6 +137,10 @@ class ServiceSpec(_Strict):
     security_opt: list[str] = Field(default_factory=list, description="security options, e.g. 'no-new-privileges'")
     read_only: bool = Field(default=False, description="the container's root file system is read-only")
     group_add: list[str] = Field(default_factory=list, description="more groups (names or ids) of the process")
+    use_api_socket: bool = Field(
+        default=False, description="the engine's socket at /var/run/docker.sock (of the engine's machine) and the "
+                                   "user's registry credentials at /run/secrets/docker/config.json (DOCKER_CONFIG), "
+                                   "as Docker Compose gives them")
     devices: list[str] = Field(default_factory=list, description="host devices: 'HOST:CONTAINER[:rwm]'")
     device_cgroup_rules: list[str] = Field(default_factory=list, description="device cgroup rules, e.g. 'c 1:3 mr'")
     device_requests: list[DeviceRequest] = Field(default_factory=list, description="devices asked of a driver (GPUs)")

@@ -18,6 +18,7 @@ from pydantic import (
 
 from harness.model.base import _Strict
 from harness.model.broker import BrokerSpec
+from harness.model.engine_needs import EngineNeed
 from harness.model.parts import ServiceNetwork
 from harness.model.service import ServiceSpec
 
@@ -181,6 +182,8 @@ class TopologySpec(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+    # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
+    _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
 
     if TYPE_CHECKING:  # what a type checker takes: services as ServiceSpec's or plain mappings, as at run time
         def __init__(self, *, name: str, services: Mapping[str, ServiceSpec | Mapping[str, Any]],
@@ -232,6 +235,12 @@ class TopologySpec(_Strict):
         return self._notes
 
     @property
+    def engine_needs(self) -> list[EngineNeed]:
+        """The keys an engine before some API version refuses, as Docker Compose refuses them (each with its
+        file:line and Compose's words): a start checks them all against its engine before it creates anything."""
+        return self._engine_needs
+
+    @property
     def interpolation_secrets(self) -> set[str]:
         """Values of secret-looking variables a compose file was interpolated with (model/secrets.py)."""
         return self._interpolation_secrets
@@ -241,6 +250,7 @@ class TopologySpec(_Strict):
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._engine_needs = list(self._engine_needs)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy

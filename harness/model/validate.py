@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.base import service_name_problem, topology_name, validating
+from harness.model.engine_needs import engine_needs
 from harness.model.plan import StartPlan
 from harness.model.source import NamedSource, Path_, Source, dotted_path
 from harness.model.topology import TopologySpec
@@ -76,9 +77,18 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
         with validating():  # the models inside leave their errors to this one, which locates them in the topology
             spec = handler(data)
     except ValidationError as exc:
-        raise file_error(exc, data, source) from None
+        error = file_error(exc, data, source)
+        # the start's own refusals of these keys are said with these problems, where an engine answers (cli, pytest)
+        error.engine_needs = tuple(engine_needs(data.get("services") if isinstance(data, dict) else None, source))
+        raise error from None
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
-    _check_references(spec, source, aliases=not origin.compose)
+    spec._engine_needs = engine_needs({name: service.model_dump(mode="json", exclude_defaults=True)  # noqa: SLF001
+                                       for name, service in spec.services.items()}, source)
+    try:
+        _check_references(spec, source, aliases=not origin.compose)
+    except TopologyFileError as error:
+        error.engine_needs = tuple(spec.engine_needs)
+        raise
     return spec
 
 

@@ -110,14 +110,15 @@ class TopologySession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
+        from harness.runtime.engine_check import with_engine_refusals
         from harness.runtime.interrupts import interrupt_on_sigterm
 
         self.session = session
         config = self.config
         try:
             self.spec = self.topology_options.load()
-        except HarnessError as error:  # bad input: said as pytest says a bad option
-            raise pytest.UsageError(str(error)) from None
+        except HarnessError as error:  # bad input: said as pytest says a bad option (with an engine's refusals)
+            raise pytest.UsageError(str(with_engine_refusals(error))) from None
         try:  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
             self.verify, self.fuzz, self.drift = make_runs(self.options, config, self.spec)
         except HarnessError as error:  # as `harness` refuses them: before anything starts

@@ -356,7 +356,7 @@ def _host_options(spec: ServiceSpec) -> dict[str, Any]:
 
 
 def _start_interval(spec: ServiceSpec) -> int | None:
-    """The healthcheck's start_interval in nanoseconds (None: not set); networks.refuse_for_engine refuses it before
+    """The healthcheck's start_interval in nanoseconds (None: not set); engine_check.refuse_unmet refuses it before
     API 1.44, as Compose."""
     check = spec.healthcheck
     return None if check is None or check.start_interval is None else int(check.start_interval * NANOSECONDS)

@@ -110,12 +110,7 @@ class Service:
         image's HEALTHCHECK test, as Docker merges it into the container's (read from the container; None if the
         image has none: then Docker checks nothing, as under Compose)."""
         if self._probe is False:
-            check = self.spec.healthcheck
-            if self.spec.ready is None and check is not None and check.test is None:
-                test = ((self.container.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
-                self._probe = Healthcheck(test=test).as_probe() if test else None
-            else:
-                self._probe = self.spec.probe
+            self._probe = _probe_of(self)
         return self._probe
 
     @property
@@ -237,15 +232,7 @@ class Service:
     def address(self, on: Collection[str] | None = None) -> str | None:
         """Its IPv4 address as the engine has it now, on its first network (or the first of its networks named in
         `on`, engine names); None when it is not running or not on such a network (stopped, disconnected)."""
-        wanted = [a.network for a in self.networks if on is None or a.network in on]
-        if not wanted:
-            return None
-        try:
-            self.container.reload()
-        except docker.errors.NotFound:
-            return None
-        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        return next((address for name in wanted if (address := (networks.get(name) or {}).get("IPAddress"))), None)
+        return _address(self, on)
 
     def disconnect(self) -> None:
         """Take the service off every network it is on (peers can no longer reach it).
@@ -289,6 +276,28 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
+
+
+def _probe_of(service: Service) -> ReadyProbe | None:
+    """`Service.probe`: the spec's, or the image's HEALTHCHECK test for a healthcheck of timings only."""
+    check = service.spec.healthcheck
+    if service.spec.ready is None and check is not None and check.test is None:
+        test = ((service.container.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
+        return Healthcheck(test=test).as_probe() if test else None
+    return service.spec.probe
+
+
+def _address(service: Service, on: Collection[str] | None) -> str | None:
+    """`Service.address`: its IPv4 address now on the first of its networks (named in `on`)."""
+    wanted = [a.network for a in service.networks if on is None or a.network in on]
+    if not wanted:
+        return None
+    try:
+        service.container.reload()
+    except docker.errors.NotFound:
+        return None
+    networks = (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    return next((address for name in wanted if (address := (networks.get(name) or {}).get("IPAddress"))), None)
 
 
 def _no_url(service: Service) -> PortNotPublished:

@@ -27,6 +27,7 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, outside
 from harness.runtime import labels as L
+from harness.runtime.api_socket import api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -36,6 +37,7 @@ from harness.runtime.engine import (
     remote_engine,
     service_host,
 )
+from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import (
     Context,
@@ -117,6 +119,8 @@ class Starter:
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
+        # every key the engine is too old for, in one message, before anything is built or created
+        refuse_unmet(self.spec, self.topology.client.api.api_version)
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):
@@ -271,9 +275,10 @@ class Starter:
         signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+        mounts, copies, environment = _with_api_socket(self.topology, name, mounts, copies,
+                                                       spec.full_environment(self.spec.base_dir))
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        networks.refuse_for_engine(self.spec, name, self.topology.client.api.api_version)
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)
@@ -286,7 +291,7 @@ class Starter:
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
                 image=image, name=container_name, networks=attached, spec=spec,
-                environment=spec.full_environment(self.spec.base_dir),
+                environment=environment,
                 ports={} if host_network else ports, mounts=mounts,
                 labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature, L.PORTS: json.dumps(tcp_ports)},
                 publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
@@ -350,6 +355,18 @@ def _from_services(topology: Topology, name: str) -> dict[str, Any]:
     elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
         mode = outside.network(client, name, topology.networks.get(mode or "", mode or ""))
     return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
+
+
+def _with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copies: list[CopyRef],
+                     environment: dict[str, str]) -> tuple[list[MountRef], list[CopyRef], dict[str, str]]:
+    """Service `name`'s mounts, copies and environment, with the engine's socket and this machine's registry
+    credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
+    if not topology.spec.services[name].use_api_socket:
+        return mounts, copies, environment
+    given = api_socket(topology.client, name, environment)
+    topology.masker.add(given.secrets)
+    return ([*mounts, given.mount], [*copies, given.credentials],
+            {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})
 
 
 def _start_hint(error: docker.errors.APIError) -> str:

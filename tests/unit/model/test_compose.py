@@ -935,9 +935,8 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
     ("links", "[db]", None),
-    ("use_api_socket", "true", "a test's container is not given the engine's socket and credentials (by "
-                               "construction); Docker Compose: mounts the Docker socket and the user's registry "
-                               "credentials"),
+    ("provider", "{type: awesomecloud}", "a provider plugin runs outside Docker (by construction); Docker Compose: "
+                                         "runs the provider's binary instead of a container"),
     ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
@@ -964,28 +963,25 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         services:
           db:
             image: x
-            build: {context: "https://example.invalid/shop.git"}
             scale: 2
             volumes: ["old:/data"]
           web:
             image: x
             deploy: {replicas: 3}
-            use_api_socket: true
+            provider: {type: awesomecloud}
         volumes:
           old: {external: true}
     """)
     assert [line.split(": ")[:2] for line in message.splitlines()[:-1]] == [
-        ["docker-compose.yml:4", "services.db.build.context"],
-        ["docker-compose.yml:5", "services.db.scale"],
-        ["docker-compose.yml:9", "services.web.deploy.replicas"],
-        ["docker-compose.yml:10", "services.web.use_api_socket"],
+        ["docker-compose.yml:4", "services.db.scale"],
+        ["docker-compose.yml:8", "services.web.deploy.replicas"],
+        ["docker-compose.yml:9", "services.web.provider"],
     ]
     assert "deploy.replicas 3: a test run starts one container per service" in message
-    assert ("compose key 'use_api_socket' cannot be honoured by a test run: a test's container is not given the "
-            "engine's socket and credentials (by construction); Docker Compose: mounts the Docker socket and the "
-            "user's registry credentials") in message
+    assert ("compose key 'provider' cannot be honoured by a test run: a provider plugin runs outside Docker (by "
+            "construction); Docker Compose: runs the provider's binary instead of a container") in message
     assert message.splitlines()[-1] == (
-        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        f"(3 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
 
 
