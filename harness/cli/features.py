@@ -84,6 +84,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     except BrokenPipeError:
         out.on_broken_pipe()
     print_summary(run.results, err)
+    if run.results_publication is not None:
+        err.print(run.results_publication, markup=False, highlight=False, soft_wrap=True)
     return exit_code(run.results)
 
 

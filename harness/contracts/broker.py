@@ -47,8 +47,13 @@ class BrokerConfig:
     provider_branch: str | None = None
     provider_version: str | None = None
     publish: bool = False
+    publish_reason: str = ""  # why results are published, or why not
     url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
     version_given: bool = False  # the provider version was given (an option), not taken from git
+    credentials_from: str = ""  # where the credentials were read: "the URL", "PACT_BROKER_TOKEN", ...; "": none
+    checkout: Path | None = None  # the top folder of the git checkout the topology is in, when it is clean
+    checkout_commit: str | None = None  # that clean checkout's commit (None: no checkout, or uncommitted changes)
+    dirty_checkout: bool = False  # the topology is in a git checkout with uncommitted changes
 
     @property
     def authorization(self) -> str | None:
@@ -75,18 +80,51 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     access = broker_access(options, given, env)
     if access is None:
         return None
-    branch = options.get("provider_branch") or given.provider_branch or git_branch(spec.base_dir)
+    branch = options.get("provider_branch") or given.provider_branch or checkout_branch(spec.base_dir, env)
     version = options.get("provider_version")
-    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
-    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
+    asked = bool(options.get("publish_verification_results"))
+    publish = asked or (env.get("CI") == "true" and bool(version))
+    reason = ("--publish-verification-results" if asked else "CI=true with --provider-version" if publish else
+              "in CI (CI=true) but no --provider-version given: give it to publish them" if env.get("CI") == "true"
+              else "not asked (--publish-verification-results) and not in CI (CI=true with --provider-version)")
+    commit = git_commit(spec.base_dir)
+    clean = commit is not None and checkout_is_clean(spec.base_dir)
+    if publish and not version and commit is not None and not clean:
+        raise OptionError(f"publishing verification results from a git checkout with uncommitted changes: its commit "
+                          f"{commit} does not name the code verified here (and a clean checkout of it would take "
+                          "this result as its own); commit or stash the changes, or give --provider-version")
+    version = version or (commit if publish else None)
     if publish and not version:
         raise OptionError("publishing verification results needs the providers' version: give --provider-version "
                           "(the git checkout's commit is taken when there is one)")
+    top = _git(spec.base_dir, "rev-parse", "--show-toplevel") if clean else None
     return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
                                include_pending=bool(options.get("pact_include_pending")) or given.pending,
                                wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
-                               provider_version=version, publish=publish,
-                               version_given=bool(options.get("provider_version")))
+                               provider_version=version, publish=publish, publish_reason=reason,
+                               version_given=bool(options.get("provider_version")),
+                               checkout=Path(top) if top else None, checkout_commit=commit if top else None,
+                               dirty_checkout=commit is not None and not clean)
+
+
+def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
+    """The version of provider `service` whose results at the broker count as this run's own, and why it is
+    trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
+    is in, when the service is built there (its build context and every host folder mounted into it inside the
+    checkout: the commit names its code). None: no version names what runs here (uncommitted changes, an image not
+    built from the checkout)."""
+    if config.version_given and config.provider_version:
+        return config.provider_version, "--provider-version"
+    if config.checkout is None or config.checkout_commit is None or service not in spec.services:
+        return None
+    provider = spec.services[service]
+    if provider.build is None:
+        return None
+    inside = [provider.build.context, *(m.source for m in provider.mounts)]
+    top = config.checkout.resolve()
+    if all((spec.base_dir / path).resolve().is_relative_to(top) for path in inside):
+        return config.checkout_commit, "the clean git checkout's commit"
+    return None
 
 
 def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
@@ -109,13 +147,42 @@ def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
     username, password = parts.username, parts.password
     bare = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path.rstrip("/"),
                        "", ""))
-    username = username or env.get("PACT_BROKER_USERNAME") or None
-    password = password or env.get("PACT_BROKER_PASSWORD") or None
+    where = _where_url(options, given)
+    if username:  # https://user:pass@host: the URL's, never shown (the URL is kept without them)
+        credentials = f"the user and password written in the broker URL (from {where})"
+    else:
+        username = env.get("PACT_BROKER_USERNAME") or None
+        password = env.get("PACT_BROKER_PASSWORD") or None
+        credentials = "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD" if username else ""
     token = env.get("PACT_BROKER_TOKEN") or None
     if token and username:
-        raise OptionError("PACT_BROKER_TOKEN and a username (PACT_BROKER_USERNAME or one in the broker URL) are both "
-                          "set: the broker takes one of them; unset the other")
-    return BrokerConfig(bare, token, username, password, url_from=_where_url(options, given))
+        raise OptionError(f"PACT_BROKER_TOKEN and {credentials} are both set: the broker takes one of them; unset "
+                          "the other")
+    return BrokerConfig(bare, token, username, password, url_from=where,
+                        credentials_from="PACT_BROKER_TOKEN" if token else credentials)
+
+
+# what `pact broker publish --auto-detect-version-properties` reads for the branch, in its order, before git (the
+# pact CLI measured: GITHUB_HEAD_REF when not empty, GITHUB_REF without refs/heads/, ...; GITHUB_REF_NAME is not read)
+BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "GITHUB_REF", "CIRCLE_BRANCH", "TRAVIS_BRANCH", "GIT_BRANCH",
+                    "APPVEYOR_REPO_BRANCH", "CI_COMMIT_REF_NAME", "BUILD_SOURCEBRANCHNAME", "CIRRUS_BRANCH")
+
+
+def checkout_branch(folder: Path, env: Mapping[str, str] = os.environ) -> str | None:
+    """The branch a CI job or the git checkout `folder` is in is on, as the `pact` CLI detects it: the first CI
+    variable of BRANCH_VARIABLES that is set and not empty, else the checkout's branch; None: none (a detached HEAD,
+    as CI checks out, with no such variable; or no checkout)."""
+    for name in BRANCH_VARIABLES:
+        if env.get(name):
+            return env[name].removeprefix("refs/heads/") if name == "GITHUB_REF" else env[name]
+    return git_branch(folder)
+
+
+def no_branch_note(what: str, flag: str) -> str:
+    """What to say when `what` is published without a branch (`flag`: the option that gives one)."""
+    return (f"{what} without a branch: none is known (a detached HEAD, as CI checkouts are, and none of the CI "
+            f"variables {', '.join(BRANCH_VARIABLES)} is set); give {flag} BRANCH (the broker's mainBranch and "
+            "matchingBranch selectors need the branch)")
 
 
 def git_branch(folder: Path) -> str | None:
@@ -127,6 +194,17 @@ def git_branch(folder: Path) -> str | None:
 def git_commit(folder: Path) -> str | None:
     """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
     return _git(folder, "rev-parse", "HEAD")
+
+
+def checkout_is_clean(folder: Path) -> bool:
+    """Whether the git checkout `folder` is in has no uncommitted change (`git status --porcelain`: a modified,
+    staged, deleted or untracked file; ignored files do not count); False outside one."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and not done.stdout.strip()
 
 
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
@@ -191,15 +269,12 @@ class BrokerClient:
                 return None
             detail = _detail(error.read())
             if error.code in (401, 403):
-                how = ("PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
-                       if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or "
-                                                    "PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD)")
+                how = self.config.credentials_from or ("no credentials (set PACT_BROKER_TOKEN, or "
+                                                       "PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD)")
                 what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
-                                    hint="check the token or user for this broker" + (
-                                        " and that it may write (publishing verification results needs a "
-                                        "read-write token)" if error.code == 403 else "")) from None
+                                    hint=_refused_hint(error.code, method, how)) from None
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {error.code} to {method} {url}"
                                     f"{': ' + detail if detail else ''}") from None
         except (urllib.error.URLError, OSError) as error:
@@ -268,15 +343,13 @@ class BrokerClient:
                 tuple(str(n.get("text", "")) for n in properties.get("notices") or []), path))
         return found
 
-    def verified_at(self, pact: BrokerPact, consumer: str, provider: str) -> str | None:
+    def verified_at(self, pact: BrokerPact, consumer: str, provider: str, version: str) -> str | None:
         """When the broker's successful verification result of this pact's content (its pact version, the SHA in
-        its URL) by the given provider version was made; None when it has none, or no provider version was given
-        (`--provider-version`: a version taken from git is not trusted to name what is verified here). Asks the
-        matrix between the two versions, as `pact broker can-i-deploy --pacticipant C --version V --pacticipant P
-        --version W` does."""
-        version = self.config.provider_version
+        its URL) by provider version `version` was made; None when it has none (trusted_version says which version
+        may be asked for). Asks the matrix between the two versions, as `pact broker can-i-deploy --pacticipant C
+        --version V --pacticipant P --version W` does."""
         sha = _pact_version(pact.url)
-        if not self.config.version_given or version is None or pact.consumer_version is None or sha is None:
+        if pact.consumer_version is None or sha is None:
             return None
         query = urlencode([("q[][pacticipant]", consumer), ("q[][version]", pact.consumer_version),
                            ("q[][pacticipant]", provider), ("q[][version]", version), ("latestby", "cvpv")],
@@ -310,6 +383,18 @@ class BrokerClient:
         self.request("POST", pact.publish_url, {
             "success": result.verdict == "verified", "providerApplicationVersion": version,
             "verifiedBy": {"implementation": "pytest-topology"}, "testResults": tests})
+
+
+def _refused_hint(code: int, method: str, how: str) -> str:
+    """What to do about a 401 or 403 (`how`: the credentials used, by where they came from)."""
+    if code == 401:
+        return f"check {how}: it is not valid for this broker (a token of another broker, a mistyped password)"
+    if method == "GET":
+        return f"{how} may not read this: ask the broker's administrator for a token that may read pacts"
+    return (f"{how} may read but not write: publishing pacts or verification results and recording deployments "
+            "need a read-write token (in PactFlow, not the read-only one); give the job one, or do not publish "
+            "from it (verification results are published only with --publish-verification-results, or in CI "
+            "with --provider-version)")
 
 
 def _pact_version(url: Any) -> str | None:
@@ -370,6 +455,15 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
         fetched.notes.append(f"no pacts for {', '.join(empty)} matched the selectors {config.describe_selectors()}"
                              f"{' (with pending)' if config.include_pending else ''} at the Pact Broker "
                              f"{config.url}")
+    if config.wip_since and not config.include_pending:
+        fetched.notes.append(f"work-in-progress pacts since {config.wip_since} were asked for (--pact-wip-since or "
+                             "contracts.broker.wip_since), but pending pacts are not: the Pact Broker selects WIP "
+                             "pacts only with pending, so none was selected; add --pact-include-pending (or "
+                             "contracts.broker.pending: true)")
+    if fetched.pacts and config.dirty_checkout and not config.version_given:
+        fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout has "
+                             "uncommitted changes, so its commit does not name the providers verified here "
+                             "(commit them, or give --provider-version for a version you vouch for)")
     return fetched
 
 

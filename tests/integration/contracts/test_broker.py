@@ -263,7 +263,9 @@ def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
             client.publish(pact, PactResult(pact.path, "verified", "web-frontend", "shop"), "shop")
     message = str(refused.value)
     assert "does not allow this with the credentials (403 on POST" in message
-    assert "publishing verification results needs a read-write token" in message
+    assert ("PACT_BROKER_TOKEN may read but not write: publishing pacts or verification results and recording "
+            "deployments need a read-write token (in PactFlow, not the read-only one); give the job one, or do not "
+            "publish from it") in message
     assert "read-only-token" not in message
 
 
