@@ -269,8 +269,10 @@ class BrokerClient:
                 return None
             detail = _detail(error.read())
             if error.code in (401, 403):
-                how = self.config.credentials_from or ("no credentials (set PACT_BROKER_TOKEN, or "
-                                                       "PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD)")
+                how = self.config.credentials_from or (
+                    "PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
+                    if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
+                                                 "PACT_BROKER_PASSWORD)")
                 what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
@@ -387,6 +389,9 @@ class BrokerClient:
 
 def _refused_hint(code: int, method: str, how: str) -> str:
     """What to do about a 401 or 403 (`how`: the credentials used, by where they came from)."""
+    if how.startswith("no credentials"):
+        return ("the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
+                "PACT_BROKER_PASSWORD (in CI, from the job's secrets)")
     if code == 401:
         return f"check {how}: it is not valid for this broker (a token of another broker, a mistyped password)"
     if method == "GET":

@@ -156,6 +156,9 @@ def test_credentials_say_where_they_came_from_never_what_they_are(tmp_path: Path
     assert _refused_hint(401, "GET", in_url.credentials_from) == (
         "check the user and password written in the broker URL (from contracts.broker.url): it is not valid for "
         "this broker (a token of another broker, a mistyped password)")
+    assert _refused_hint(401, "GET", "no credentials (set PACT_BROKER_TOKEN, ...)") == (
+        "the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD (in CI, "
+        "from the job's secrets)")
     assert _refused_hint(403, "POST", "PACT_BROKER_TOKEN").startswith(
         "PACT_BROKER_TOKEN may read but not write: publishing pacts or verification results and recording "
         "deployments need a read-write token (in PactFlow, not the read-only one)")
