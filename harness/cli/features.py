@@ -48,7 +48,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
-    from harness.contracts.broker import broker_config
+    from harness.contracts.broker_config import broker_config
     from harness.contracts.cache import cache_folder
 
     run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, checkout_branch, git_commit, no_branch_note
+from harness.contracts.broker import BrokerClient
+from harness.contracts.broker_config import BrokerConfig, checkout_branch, git_commit, no_branch_note
 from harness.contracts.pactfiles import read_pact
 from harness.errors import MalformedPact, OptionError
 

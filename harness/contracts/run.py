@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import (
-    BrokerClient,
-    BrokerConfig,
-    BrokerFetch,
-    fetch_pacts,
-    no_branch_note,
-    trusted_version,
-)
+from harness.contracts.broker import BrokerClient, BrokerFetch, fetch_pacts
+from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version
 from harness.contracts.cache import RunCache, pact_content
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for

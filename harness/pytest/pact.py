@@ -149,7 +149,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
     if not written:
         say("pacts not published to the Pact Broker: the consumer tests of this session wrote none", yellow=True)
         return
-    from harness.contracts.broker import broker_access
+    from harness.contracts.broker_config import broker_access
     from harness.contracts.publish import consumer_version, publish_pacts
     from harness.errors import HarnessError, OptionError
     from harness.pytest.session import PLUGIN_NAME

@@ -250,7 +250,8 @@ def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: Broker
 
 def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
     """403 as the broker's: the client says which credential was used and that publishing needs write access."""
-    from harness.contracts.broker import BrokerClient, BrokerConfig
+    from harness.contracts.broker import BrokerClient
+    from harness.contracts.broker_config import BrokerConfig
     from harness.contracts.results import PactResult
     from harness.errors import BrokerRefused
 
@@ -290,7 +291,8 @@ def test_the_harness_asks_the_broker_what_pact_pythons_verifier_asks(
         tmp_path: Path, broker: BrokerServer, selectors: list[dict], pending: bool, wip_since: str | None,
         branch: str | None, expected: set[str]) -> None:
     """Same selectors, pending, WIP and provider branch: the same request to the broker, the same pacts."""
-    from harness.contracts.broker import BrokerConfig, fetch_pacts
+    from harness.contracts.broker import fetch_pacts
+    from harness.contracts.broker_config import BrokerConfig
 
     for consumer, version, on in (("web", "1.0.0", "main"), ("web", "1.1.0", "main"), ("web", "2.0.0", "feat-x"),
                                   ("billing", "5.0.0", "main")):

@@ -69,7 +69,7 @@ def test_which_broker_results_count_decided_before_anything_starts(tmp_path: Pat
     """The run's decision per case, before a topology is started (`needs_topology`): the broker's successful result
     of the same content by the given version counts; a failed one, another version, no version given, --no-cache,
     or content republished under the same consumer version do not."""
-    from harness.contracts.broker import broker_config
+    from harness.contracts.broker_config import broker_config
     from harness.contracts.run import VerifyOptions, VerifyRun
     from harness.model.loader import load_topology
 

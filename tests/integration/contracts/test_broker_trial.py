@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from harness.contracts.broker import BrokerConfig, broker_config, fetch_pacts
+from harness.contracts.broker import fetch_pacts
+from harness.contracts.broker_config import BrokerConfig, broker_config
 from harness.contracts.run import VerifyOptions, VerifyRun
 from harness.errors import OptionError, PactInputProblems
 from harness.model.loader import load_topology

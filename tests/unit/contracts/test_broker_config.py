@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, broker_config
+from harness.contracts.broker import BrokerClient
+from harness.contracts.broker_config import BrokerConfig, broker_config
 from harness.errors import BrokerUnavailable, OptionError, TopologyFileError
 from harness.model.broker import parse_date, parse_selector
 from harness.model.topology import TopologySpec
@@ -168,7 +169,7 @@ def test_the_branch_is_the_ci_jobs_then_the_checkouts_as_the_pact_cli_detects_it
     """The `pact` CLI's --auto-detect-version-properties (measured: tests/integration/contracts/test_broker_trial.py
     runs it): the first CI variable set and not empty, GITHUB_REF without refs/heads/; GITHUB_REF_NAME is not
     read; then the git checkout's branch (none here: no checkout)."""
-    from harness.contracts.broker import checkout_branch
+    from harness.contracts.broker_config import checkout_branch
 
     assert checkout_branch(tmp_path, {}) is None
     assert checkout_branch(tmp_path, {"GITHUB_HEAD_REF": "feat-pr", "GITHUB_REF": "refs/heads/main"}) == "feat-pr"
