@@ -101,9 +101,9 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
     """The version of provider `service` whose results at the broker count as this run's own, and why it is
     trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
-    is in, when the service is built there (its build context and every host folder mounted into it inside the
-    checkout: the commit names its code). None: no version names what runs here (uncommitted changes, an image not
-    built from the checkout)."""
+    is in, when the service is built there (its build context, Dockerfile and every host folder mounted into it
+    inside the checkout: the commit names its code). None: no version names what runs here (uncommitted changes, an
+    image not built from the checkout)."""
     if config.version_given and config.provider_version:
         return config.provider_version, "--provider-version"
     if config.checkout is None or config.checkout_commit is None or service not in spec.services:
@@ -111,7 +111,9 @@ def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> t
     provider = spec.services[service]
     if provider.build is None:
         return None
-    inside = [provider.build.context, *(m.source for m in provider.mounts)]
+    build = provider.build
+    inside = [build.context, *([f"{build.context}/{build.dockerfile}"] if not build.dockerfile_inline else []),
+              *(m.source for m in provider.mounts)]
     top = config.checkout.resolve()
     if all((spec.base_dir / path).resolve().is_relative_to(top) for path in inside):
         return config.checkout_commit, "the clean git checkout's commit"
