@@ -343,6 +343,8 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
     assert TOKEN not in output
     assert broker.broker.verifications == []  # not asked, not CI: nothing published
+    assert (f"verification results not published to the Pact Broker {broker.url}: not asked "
+            "(--publish-verification-results) and not in CI (CI=true with --provider-version)") in output
 
 
 def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(tmp_path: Path,
