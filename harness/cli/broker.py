@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harness.cli.topologies import load
-from harness.contracts.broker import BrokerConfig, broker_access
+from harness.contracts.broker_config import BrokerConfig, broker_access
 from harness.errors import OptionError
 from harness.model.topology import TopologySpec
 from harness.options import ResolvedOptions
