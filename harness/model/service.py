@@ -84,6 +84,9 @@ class ServiceSpec(_Strict):
     networks: dict[str, ServiceNetwork] = Field(
         default_factory=dict, description="network of the topology's `networks:` -> aliases and fixed addresses "
                                           "there (default: the one network `default`)")
+    placement: str | None = Field(
+        default=None, description="the engine (a name under the topology's `engines:`) that runs it (default: the "
+                                  "first engine, the swarm manager)")
     mounts: list[Mount] = Field(
         default_factory=list, description="host files and folders mounted (or copied) into the container")
     files: list[ContainerFile] = Field(
