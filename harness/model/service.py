@@ -45,8 +45,9 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
                   "cpu_percent", "cpuset", "pids_limit")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
+# placement: which engine, not how its container is made (a run across engines is never reused)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
-                     "consumes", "pact_name")
+                     "consumes", "pact_name", "placement")
 
 
 class ServiceSpec(_Strict):
