@@ -132,21 +132,41 @@ def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) ->
 
 
 def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
-    """Remove run `run_id` (containers, then networks and volumes) from every engine, the manager last; an engine
-    that no longer answers is skipped (the next start or `harness down` reaching it removes what is left there).
+    """Remove run `run_id` (containers, then networks and volumes) from every engine, the manager last.
 
     Returns:
         The number of containers removed.
+
+    Raises:
+        DockerError: an engine did not answer (what the others ran is removed all the same; what it runs is removed
+            by the next start or `harness down FILE` once it answers), or one refused.
     """
     removed = 0
     manager, *workers = list(engines)
+    gone: list[RunEngine] = []
     for engine in workers:
         try:
             removed += _remove_from_worker(engine.client, run_id)
         except requests.exceptions.ConnectionError:
-            continue  # gone: its leftovers are removed when it answers again
-    removed += L.remove_run(manager.client, run_id)
-    _until_gone(manager.client, run_id)
+            gone.append(engine)
+    try:
+        removed += L.remove_run(manager.client, run_id)
+        _until_gone(manager.client, run_id)
+    except requests.exceptions.ConnectionError:
+        gone.append(manager)
+    except docker.errors.APIError as error:
+        if not gone:
+            raise
+        # the network may still have the endpoints of a container on an engine that is gone
+        refused = f" (the manager kept the network: {explain(error)})"
+    else:
+        refused = ""
+    if gone:
+        names = ", ".join(engine.where for engine in gone)
+        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
+                          operation="remove", run=run_id,
+                          hint="What ran elsewhere is removed. Start that engine again and run `harness down FILE` "
+                               "(or the next start) to remove what is left there.")
     return removed
 
 

@@ -5,26 +5,14 @@ every test here is skipped with the reason."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).parents[3] / "fixtures" / "engines" / "netns_engines.py"
+from tests.integration.engines.netns import netns_engines
+
 IMAGES = ("python:3.11-slim", "redis:7")
-
-
-def netns_engines() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("netns_engines", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["netns_engines"] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ import docker
 import pytest
 
 from harness import Topology, load_topology
-from harness.errors import DockerUnavailable, OptionError, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
 from harness.runtime import labels as L
+from tests.integration.engines.netns import netns_engines
 
 NAME = "across"
 APP = '''
@@ -219,3 +220,42 @@ def test_pytest_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -
     result.assert_outcomes(passed=1)
     for engine in clients(swarm):
         assert left(engine, file) == []
+
+
+def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(tmp_path: Path) -> None:
+    """A set of two engines of its own (the worker's dockerd is killed): close() removes what runs on the manager
+    and says which engine did not answer, and what to do."""
+    script = netns_engines()
+    if reason := script.missing():
+        pytest.skip(f"engines in network namespaces: {reason}")
+    pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
+    try:
+        file = tmp_path / "topology.yaml"
+        file.write_text(f"""name: {NAME}
+engines:
+  - {{name: e0, host: "{pair.urls[0]}"}}
+  - {{name: e1, host: "{pair.urls[1]}"}}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  front:
+    image: python:3.11-slim
+    placement: e1
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+""")
+        topology = Topology.start(load_topology(file))
+        os.kill(pair.pids[1], signal.SIGKILL)  # the worker's dockerd
+        with pytest.raises(DockerError) as raised:
+            topology.close()
+        assert str(raised.value).startswith(f"run {topology.run_id} could not be removed from engine 'e1' "
+                                            f"({pair.urls[1]}): no answer")
+        assert "Start that engine again and run `harness down FILE`" in str(raised.value)
+        manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
+        assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
+    finally:
+        script.down(pair)
