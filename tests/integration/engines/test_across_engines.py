@@ -259,3 +259,29 @@ services:
         assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
     finally:
         script.down(pair)
+
+
+def pact(folder: Path, consumer: str, provider: str, path: str, body: str) -> None:
+    """A V3 pact of `consumer` on `provider`: GET `path` answers 200 with `body`."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{consumer}-{provider}.json").write_text(json.dumps({
+        "consumer": {"name": consumer}, "provider": {"name": provider},
+        "interactions": [{"description": f"GET {path}", "request": {"method": "GET", "path": path},
+                          "response": {"status": 200, "body": body}}],
+        "metadata": {"pactSpecification": {"version": "3.0.0"}}}))
+
+
+def test_pacts_are_verified_against_providers_on_their_engines(swarm: Any, tmp_path: Path) -> None:
+    """The verifier runs here and reaches each provider on its engine's host: the containers decide the verdicts (a
+    wrong body fails), and nothing is left on any engine."""
+    file = across(tmp_path, swarm.urls)
+    pact(tmp_path / "pacts", "reader", "front", "/health", "ok")  # front on e1 answers "ok"
+    pact(tmp_path / "pacts", "auditor", "backend", "/hostname", "not its hostname\n")  # backend on e0: wrong
+    done = harness("verify", "--topology", str(file), "--pacts", str(tmp_path / "pacts"), "--report",
+                   str(tmp_path / "reports"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    matrix = json.loads((tmp_path / "reports" / "contract-matrix.json").read_text())
+    assert sorted((edge["consumer"], edge["provider"], edge["status"]) for edge in matrix["edges"] if edge["pact"]) \
+        == [("auditor", "backend", "failed"), ("reader", "front", "verified")]
+    assert "Traceback" not in done.stderr
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
