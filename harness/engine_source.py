@@ -137,10 +137,11 @@ def context_engine(name: str, origin: str, tried: tuple[str, ...] = ()) -> Engin
         endpoint = json.loads(meta.read_text())["Endpoints"]["docker"]
         host = endpoint["Host"]
     except FileNotFoundError:
-        raise DockerUnavailable(
-            f"the Docker context '{name}' ({origin}) does not exist: there is no {meta}.\n"
-            "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT.",
-            address=name) from None
+        what = ("Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file"
+                if origin.startswith("engine '") else
+                "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT")
+        raise DockerUnavailable(f"the Docker context '{name}' ({origin}) does not exist: there is no {meta}.\n"
+                                f"{what}.", address=name) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DockerUnavailable(f"the Docker context '{name}' ({origin}) cannot be read from {meta}: "
                                 f"{type(exc).__name__}: {exc}.\nRecreate it with `docker context create`.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from harness import Topology, load_topology
 from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
 from harness.runtime import labels as L
+from harness.runtime.engines import connect_engines
 from tests.integration.engines.netns import netns_engines
 
 NAME = "across"
@@ -285,3 +287,23 @@ def test_pacts_are_verified_against_providers_on_their_engines(swarm: Any, tmp_p
         == [("auditor", "backend", "failed"), ("reader", "front", "verified")]
     assert "Traceback" not in done.stderr
     assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
+
+
+def test_a_docker_context_names_an_engine(swarm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        pytest.skip("needs the docker CLI")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    subprocess.run([docker_cli, "context", "create", "third", "--docker", f"host={swarm.urls[2]}"], check=True,
+                   capture_output=True, timeout=30)
+    file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "third"])
+    engines = connect_engines(load_topology(file))
+    assert [(e.name, e.address, e.host) for e in engines.values()] == [
+        (f"e{i}", url, address) for i, (url, address) in enumerate(zip(swarm.urls, swarm.addresses, strict=True))]
+    file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "fourth"])
+    with pytest.raises(DockerUnavailable) as raised:
+        connect_engines(load_topology(file))
+    assert str(raised.value).startswith(f"the Docker context 'fourth' (engine 'e2' of topology {NAME}) does not "
+                                        "exist: there is no ")
+    assert str(raised.value).endswith("Create it (`docker context create NAME --docker host=...`) or fix `engines:` "
+                                      "in the topology file.")
