@@ -80,8 +80,8 @@ test-podman: venv engine images
 # network namespaces of their own (fixtures/engines/netns_engines.py; root needed), joined into a swarm; names across
 # engines, URLs, builds on the engine, a failed start, an unreachable engine, SIGKILL then the next start and
 # `harness down`, pytest --topology. Every namespace, daemon and folder is removed afterwards (sets left by a killed
-# run: `python fixtures/engines/netns_engines.py down`). ~3m45s at a load average of 15-20 (three engines with the base
-# images loaded: ~35 s; their removal ~65 s), so neither `make test` nor .ci/run runs it (over CI's 3 minutes).
+# run: `python fixtures/engines/netns_engines.py down`). ~1m50s at a load average of 13 (three engines with the base
+# images loaded: ~35 s); .ci/run runs it after `make test` (which leaves these tests out, not to run them twice).
 test-multi-engine: setup
 	$(VENV)/bin/pytest -p no:cacheprovider tests/integration/engines $(PYTEST_ARGS)
 
