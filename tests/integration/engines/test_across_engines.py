@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import pytest
 
-from harness import Topology, load_topology
+from harness import RemoteMount, Topology, load_topology
 from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
@@ -307,3 +307,18 @@ def test_a_docker_context_names_an_engine(swarm: Any, tmp_path: Path, monkeypatc
                                         "exist: there is no ")
     assert str(raised.value).endswith("Create it (`docker context create NAME --docker host=...`) or fix `engines:` "
                                       "in the topology file.")
+
+
+def test_a_bind_mount_on_a_remote_engine_is_refused_before_anything_starts(swarm: Any, tmp_path: Path) -> None:
+    file = across(tmp_path, swarm.urls)
+    (tmp_path / "conf").write_text("x\n")
+    file.write_text(file.read_text().replace("    placement: e1\n", "    placement: e1\n    mounts: "
+                                             "[{source: conf, target: /etc/conf}]\n"))
+    with pytest.raises(RemoteMount) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value) == (
+        f"topology {NAME}: a bind mount would name a path on its engine's machine, not on this one: service 'front' "
+        f"on engine 'e1' ({swarm.urls[1]}): conf -> /etc/conf\nDeclare each as a copy in the topology file, uploaded "
+        "before the service starts: `mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a "
+        "local engine.")
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
