@@ -121,22 +121,33 @@ def _context(tried: list[str]) -> Engine | None:
     if name == "default":
         tried.append(f"the Docker context (`default`, from {origin}: the sources after it)")
         return None
+    return context_engine(name, origin, tuple(tried))
+
+
+def context_engine(name: str, origin: str, tried: tuple[str, ...] = ()) -> Engine:
+    """The engine of the Docker context `name` (`origin` says who named it, for messages).
+
+    Raises:
+        DockerUnavailable: no such context, or its metadata cannot be read.
+    """
+    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     context_id = hashlib.sha256(name.encode()).hexdigest()
     meta = config_dir / "contexts" / "meta" / context_id / "meta.json"
     try:
         endpoint = json.loads(meta.read_text())["Endpoints"]["docker"]
         host = endpoint["Host"]
     except FileNotFoundError:
-        raise DockerUnavailable(
-            f"the Docker context '{name}' ({origin}) does not exist: there is no {meta}.\n"
-            "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT.",
-            address=name) from None
+        what = ("Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file"
+                if origin.startswith("engine '") else
+                "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT")
+        raise DockerUnavailable(f"the Docker context '{name}' ({origin}) does not exist: there is no {meta}.\n"
+                                f"{what}.", address=name) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DockerUnavailable(f"the Docker context '{name}' ({origin}) cannot be read from {meta}: "
                                 f"{type(exc).__name__}: {exc}.\nRecreate it with `docker context create`.",
                                 address=name) from None
     tls = config_dir / "contexts" / "tls" / context_id / "docker"
-    return Engine(str(host), f"Docker context '{name}' from {origin}", tuple(tried), context=name,
+    return Engine(str(host), f"Docker context '{name}' from {origin}", tried, context=name,
                   tls_dir=str(tls) if tls.is_dir() else None, tls_verify=not endpoint.get("SkipTLSVerify", False))
 
 

@@ -108,6 +108,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return _down_run(options.run_id, out)
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         spec = load(options, err, notes=False)
+        if spec.engines:
+            return _down_across_engines(spec, out)
         client = connect()
         failures = []
         try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
@@ -127,6 +129,29 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
     out.print(f"removed {removed} container(s)" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    return 0
+
+
+def _down_across_engines(spec: TopologySpec, out: Console) -> int:
+    """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first)."""
+    from harness.model.secrets import Masker
+    from harness.runtime import hooks
+    from harness.runtime import labels as L
+    from harness.runtime.engines import connect_engines, remove_leftovers_everywhere
+
+    engines = connect_engines(spec)
+    failures = []
+    try:
+        for engine in engines.values():
+            for run in L.list_runs(engine.client, spec.identity):
+                if run.kept or not run.owner_alive:
+                    failures += hooks.pre_stop_run(engine.client, spec, run.run_id)
+    finally:
+        removed = remove_leftovers_everywhere(engines.values(), include_kept=True, file=spec.identity)
+    out.print(f"removed {removed} container(s) of topology {spec.name} from {len(engines)} engines", markup=False,
+              highlight=False, soft_wrap=True)
+    if failures:
+        raise Masker(spec).error(hooks.combined(failures))
     return 0
 
 

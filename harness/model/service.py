@@ -45,8 +45,9 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
                   "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
+# placement: which engine, not how its container is made (a run across engines is never reused)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
-                     "consumes", "pact_name")
+                     "consumes", "pact_name", "placement")
 
 
 class ServiceSpec(_Strict):
@@ -84,6 +85,9 @@ class ServiceSpec(_Strict):
     networks: dict[str, ServiceNetwork] = Field(
         default_factory=dict, description="network of the topology's `networks:` -> aliases and fixed addresses "
                                           "there (default: the one network `default`)")
+    placement: str | None = Field(
+        default=None, description="the engine (a name under the topology's `engines:`) that runs it (default: the "
+                                  "first engine, the swarm manager)")
     mounts: list[Mount] = Field(
         default_factory=list, description="host files and folders mounted (or copied) into the container")
     files: list[ContainerFile] = Field(

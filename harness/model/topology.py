@@ -147,6 +147,14 @@ class VolumeSpec(_Strict):
         return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
+class EngineSpec(_Strict):
+    """One Docker engine of a topology spread over several (`engines:`, a list: the first is the swarm manager)."""
+
+    name: str = Field(description="the engine's name in `placement:` and messages")
+    host: str = Field(description="a DOCKER_HOST-style URL (tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH) or a "
+                                  "Docker context's name")
+
+
 class TopologySpec(_Strict):
     """A validated topology. However it is made (a file through `load_topology`, `harness.topology(...)`, or
     `TopologySpec(...)` directly) it is checked with the same rules; a problem raises `TopologyFileError`, one line
@@ -169,6 +177,10 @@ class TopologySpec(_Strict):
     volumes: dict[str, VolumeSpec] = Field(
         default_factory=dict, description="named volumes' driver and options (a volume not listed here gets the "
                                           "local driver); each run creates its own and removes it")
+    engines: list[EngineSpec] = Field(
+        default_factory=list, description="several Docker engines joined by a Docker Swarm overlay network, the first "
+                                          "is the manager (none: one engine, as DOCKER_HOST or the Docker context "
+                                          "says)")
     image_substitutes: dict[str, str] = Field(
         default_factory=dict, description="image -> image to use instead (for `image:` and FROM lines); a key "
                                           "ending in '/' is a registry prefix rule ('docker.io/': 'mirror/')")
@@ -296,6 +308,13 @@ class TopologySpec(_Strict):
             drivers = "/".join(sorted({n.driver for n in on if n.driver in NO_PORT_DRIVERS}))
             return f"{drivers} networks, whose driver maps no ports"
         return None
+
+    def engine_of(self, name: str) -> str | None:
+        """The engine (a key of `engines`) that runs service `name`: its `placement`, else the first engine; None
+        for a topology on one engine (no `engines:`)."""
+        if not self.engines:
+            return None
+        return self.services[name].placement or self.engines[0].name
 
     @property
     def base_dir(self) -> Path:

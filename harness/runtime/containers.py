@@ -106,7 +106,7 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
                       client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
                       volumes_from: list[str] | None = None, network_mode: str | None = None,
-                      mac_address: str | None = None) -> DockerContainer | CopiedContainer:
+                      mac_address: str | None = None, docker_py: bool = False) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -123,6 +123,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
             `client`.
         mac_address: the container's own MAC address (networks.mac_addresses: the engine's API decides whether
             the service's goes there or on its first network).
+        docker_py: made with docker-py on `client` in any case (an engine of several: testcontainers knows the one
+            engine of this process).
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, repeated, mounts = _binds(mounts)
@@ -131,8 +133,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
     # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
     first = networks[0] if networks else None
-    if copies or links or network_mode or first is None or len(networks) > 1 or _start_interval(spec) or repeated \
-            or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
+    if docker_py or copies or links or network_mode or first is None or len(networks) > 1 or _start_interval(spec) \
+            or repeated or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                {f"{port}/{protocol}": (publish_on, host_port)

@@ -12,22 +12,23 @@ from harness.model.topology import TopologySpec
 from harness.runtime.engine import connect
 
 
-def refuse_unmet(spec: TopologySpec, api_version: str) -> None:
+def refuse_unmet(spec: TopologySpec, api_version: str, services: set[str] | None = None) -> None:
     """Refuse every key of `spec` that Docker Compose v2.40 refuses on an engine of `api_version`
     (spec.engine_needs: what an older engine cannot take, and a healthcheck's `start_interval` without
-    `start_period`, which Compose refuses on a newer one).
+    `start_period`, which Compose refuses on a newer one); of the services in `services` only, when given (those
+    an engine runs, with `engines:`).
 
     Raises:
         DockerError: one message, a line per key (file:line, service, key, Compose's words, the API it needs).
     """
-    refused = unmet(spec.engine_needs, api_version)
+    refused = [need for need in unmet(spec.engine_needs, api_version) if services is None or need.service in services]
     if not refused:
         return
-    services = sorted({need.service for need in refused})
+    named = sorted({need.service for need in refused})
     raise DockerError(f"topology {spec.name}: {_count(len(refused))} of the file cannot be created on this Docker "
                       f"engine (API {api_version}); Docker Compose refuses them too:\n"
                       + "\n".join(need.said(api_version) for need in refused),
-                      service=services[0] if len(services) == 1 else None, operation="create",
+                      service=named[0] if len(named) == 1 else None, operation="create",
                       hint=_hint(refused, api_version))
 
 

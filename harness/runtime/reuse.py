@@ -15,7 +15,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import BuildFailed, HarnessError, HookFailed
+from harness.errors import BuildFailed, HarnessError, HookFailed, OptionError
 from harness.model.plan import restarted_by
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -35,6 +35,12 @@ from harness.runtime.topology import Progress, StartEvent, Topology
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
+    if spec.engines:  # a run across engines is not kept nor reused yet: one of this block's own
+        say(f"starting topology {spec.name} across {len(spec.engines)} engines (runs across engines are not reused "
+            "yet)")
+        with _own_run(spec, progress, say) as topology:
+            yield topology
+        return
     client = connect()
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
@@ -64,6 +70,13 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
             yield found
         return
     using.close()  # a run of this block's own: nobody else's to wait for
+    with _own_run(spec, progress, say) as topology:
+        yield topology
+
+
+@contextmanager
+def _own_run(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None]) -> Iterator[Topology]:
+    """A run started for the block and removed at its end."""
     topology = Topology.start(spec, progress=progress)
     try:
         yield topology
@@ -76,6 +89,9 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     """See `Topology.attach`."""
+    if spec.engines:
+        say(f"topology {spec.name} runs across engines: its runs are not attached to yet")
+        return None
     client = connect()
     run = _newest_run(client, spec)
     if run is None:
@@ -105,6 +121,11 @@ def _down_files(spec: TopologySpec) -> str:
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
+    if spec.engines:
+        raise OptionError(f"topology {spec.name} runs across {len(spec.engines)} engines: a kept run (harness up "
+                          "--detach, --topology-keep, --topology-reuse) is not supported across engines yet",
+                          hint="Run it without keeping it: `harness up` in the foreground, or pytest without "
+                               "--topology-keep/--topology-reuse.")
     client = connect()
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):

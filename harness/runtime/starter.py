@@ -35,9 +35,17 @@ from harness.runtime.engine import (
     explain,
     publish_address,
     remote_engine,
-    service_host,
 )
 from harness.runtime.engine_check import refuse_unmet
+from harness.runtime.engines import (
+    RunEngine,
+    connect_engines,
+    create_overlay,
+    engine_parts,
+    refuse_binds_on_remote_engines,
+    remove_leftovers_everywhere,
+    volumes_everywhere,
+)
 from harness.runtime.imagelocks import using_contexts
 from harness.runtime.images import (
     Context,
@@ -52,7 +60,7 @@ from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
-from harness.runtime.volumes import create_volumes, service_mounts
+from harness.runtime.volumes import service_mounts
 
 T = TypeVar("T")
 
@@ -61,12 +69,19 @@ PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosin
 
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
     """A new run of `spec`, started: see `Topology.start`."""
-    client = connect()
-    _refuse_remote_binds(spec)
-    L.remove_leftovers(client)
+    engines: dict[str, RunEngine] = {}
+    if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
+        engines = connect_engines(spec)
+        client = next(iter(engines.values())).client
+        refuse_binds_on_remote_engines(spec, engines)
+        remove_leftovers_everywhere(engines.values())
+    else:
+        client = connect()
+        _refuse_remote_binds(spec)
+        L.remove_leftovers(client)
     run_id = uuid.uuid4().hex[:10]
     run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
-    topology = Topology(spec, client, run_id, keep=keep)
+    topology = Topology(spec, client, run_id, keep=keep, engines=engines)
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
@@ -114,23 +129,25 @@ class Starter:
         self.network_created: Future[object] = Future()
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
-        self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
-        self.built_now: set[Context] = set()  # the contexts of the images this start built
+        self.built_as: dict[str | None, dict[str, Future[str]]] = {}  # engine -> `image:` beside `build:` -> build
+        self.built_now: set[tuple[docker.DockerClient, Context]] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
-        # every key the engine is too old for, in one message, before anything is built or created
-        refuse_unmet(self.spec, self.topology.client.api.api_version)
+        # every key an engine is too old for, in one message, before anything is built or created
+        for client, part in engine_parts(self.topology):
+            refuse_unmet(self.spec, client.api.api_version, services=set(part.services))
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):
             self._run(builds)
-        if self.built_now:  # old images of what was built, unless another session uses them
-            tidy(self.topology.client, sorted(self.built_now, key=str))
+        for client in {client for client, _ in self.built_now}:  # old images of what was built, unless in use
+            tidy(client, sorted((context for on, context in self.built_now if on is client), key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
-        # Every image is checked (and missing ones pulled) first: one error names all that are missing.
-        run_images = prepare_images(self.topology.client, self.spec)
+        # Every image is checked (and missing ones pulled) first: one error names all that are missing (per engine).
+        run_images = {name: image for client, part in engine_parts(self.topology)
+                      for name, image in prepare_images(client, part).items()}
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_networks, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
@@ -139,11 +156,15 @@ class Starter:
             runs_it = [name for name in starting if name in build.services or run_images.get(name) in build.names]
             if not runs_it:
                 continue  # every service that runs it is kept as it is (an update of a kept run)
-            future = self._spawn(functools.partial(self._build, build), runs_it[0])
-            self.images.update(dict.fromkeys(build.services, future))
-            self.built_as.update(dict.fromkeys(build.names, future))
+            # built on each engine that runs it (no registry to share it through)
+            for engine in dict.fromkeys(self.spec.engine_of(name) for name in runs_it):
+                on = [name for name in build.services if self.spec.engine_of(name) == engine]
+                first = next(name for name in runs_it if self.spec.engine_of(name) == engine)
+                future = self._spawn(functools.partial(self._build, build, self.topology.client_of(first), on), first)
+                self.images.update(dict.fromkeys(on, future))
+                self.built_as.setdefault(engine, {}).update(dict.fromkeys(build.names, future))
         for name, image in run_images.items():  # an image another service builds is ready when that build is
-            self.images[name] = self.built_as.get(image) or _done(image)
+            self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
                 if name in self.restarting:
@@ -211,14 +232,10 @@ class Starter:
         except docker.errors.APIError:
             return None
 
-    def _remove_container(self, name: str) -> None:
-        try:
-            self.topology.client.containers.get(name).remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-
     def _create_networks(self, _: str) -> object:
         """The run's networks (an update of a kept run: those it does not have yet)."""
+        if self.topology.engines:  # one attachable overlay network, on the swarm's manager
+            return create_overlay(next(iter(self.topology.engines.values())), self.topology.network, self.run_labels)
         existing: set[str] = set()
         if self.updating:
             label = {"label": f"{L.RUN}={self.topology.run_id}"}
@@ -226,24 +243,24 @@ class Starter:
         return networks.create(self.topology.client, self.spec, self.topology.networks, self.run_labels, existing)
 
     def _create_volumes(self, _: str) -> dict[str, str]:
-        return create_volumes(self.topology.client, self.spec, self.topology.run_id, self.run_labels)
+        return volumes_everywhere(self.topology, self.run_labels)
 
     def _mounts(self, name: str, image: str) -> list[MountRef]:
         named = self._await(self.volumes_created) if self.spec.services[name].volumes else {}
-        return service_mounts(self.topology.client, self.spec, name, image, self.topology.run_id, self.run_labels,
-                              named, self.inherited.get(name, []))
+        return service_mounts(self.topology.client_of(name), self.spec, name, image, self.topology.run_id,
+                              self.run_labels, named, self.inherited.get(name, []))
 
-    def _build(self, build: PlannedBuild, name: str) -> str:
-        """Build (or find) `build`'s image; progress is said as `name`'s (the first service that runs it), and the
-        outcome for each of its services that is started."""
+    def _build(self, build: PlannedBuild, client: docker.DockerClient, services: list[str], name: str) -> str:
+        """Build (or find) `build`'s image with `client` (the engine of `services`, its services there); progress is
+        said as `name`'s (the first service that runs it), and the outcome for each of `services`."""
         started = time.monotonic()
-        tag, built = build_image(self.topology.client, build.context, build.build, service=name,
+        tag, built = build_image(client, build.context, build.build, service=name,
                                  on_start=lambda: self.progress(StartEvent(name, "building")),
                                  on_line=lambda line: self.progress(StartEvent(name, "building", detail=line)),
                                  names=build.names, project_dir=build.project_dir)
         if built:
-            self.built_now.add(build.context)
-        for service in build.services:
+            self.built_now.add((client, build.context))
+        for service in services:
             if service not in self.kept:
                 self.progress(StartEvent(service, "built" if built else "cached", time.monotonic() - started, tag))
         return tag
@@ -272,16 +289,17 @@ class Starter:
         mounts = self._mounts(name, image)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
-        signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
+        client = self.topology.client_of(name)
+        engine = self.topology.engines.get(self.spec.engine_of(name) or "")
+        signature = service_signature(spec, image_id_of(client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         mounts, copies, environment = _with_api_socket(self.topology, name, mounts, copies,
                                                        spec.full_environment(self.spec.base_dir))
-        remote = remote_engine() is not None
+        remote = engine.remote if engine is not None else remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
         attached, mac_address = networks.mac_addresses(
-            self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
-            self.topology.client.api.api_version)
+            self.spec, name, networks.attachments(self.spec, name, self.topology.networks), client.api.api_version)
         # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
         published = [] if self.spec.no_ports_reason(name) else spec.published()
         host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
@@ -294,25 +312,26 @@ class Starter:
                 environment=environment,
                 ports={} if host_network else ports, mounts=mounts,
                 labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature, L.PORTS: json.dumps(tcp_ports)},
-                publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
-                **from_services)
+                publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
+                client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
             try:
                 container.start()
                 break
             except docker.errors.APIError as error:
                 if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
-                    self._remove_container(container_name)  # created, not started: free its name, other ports
+                    _remove_container(container_name, client)  # created, not started: free its name, ports
                     continue
                 raise DockerError(f"service '{name}': Docker could not create or start its container: "
                                   f"{explain(error)}", service=name, operation="start",
                                   hint=_start_hint(error)) from None
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
-            self._remove_container(container_name)
+            _remove_container(container_name, client)
             raise StartCancelled()
         hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
-                          host=service_host(), no_ports=None if published else self.spec.no_ports_reason(name))
+                          host=self.topology.host_of(name),
+                          no_ports=None if published else self.spec.no_ports_reason(name))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
         with self.lock:
@@ -332,7 +351,7 @@ def _from_services(topology: Topology, name: str) -> dict[str, Any]:
     and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
     they name (its dependencies: started before it); containers and networks outside the run as the file names them
     (harness.runtime.outside: a missing one is a DockerError)."""
-    spec, client = topology.spec.services[name], topology.client
+    spec, client = topology.spec.services[name], topology.client_of(name)
     volumes_from = []
     for entry in spec.volumes_from:
         if entry.startswith("container:"):  # outside the run: by the name given, as Compose gives it
@@ -363,10 +382,17 @@ def _with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copi
     credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
     if not topology.spec.services[name].use_api_socket:
         return mounts, copies, environment
-    given = api_socket(topology.client, name, environment)
+    given = api_socket(topology.client_of(name), name, environment)
     topology.masker.add(given.secrets)
     return ([*mounts, given.mount], [*copies, given.credentials],
             {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})
+
+
+def _remove_container(name: str, client: docker.DockerClient) -> None:
+    try:
+        client.containers.get(name).remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
 
 
 def _start_hint(error: docker.errors.APIError) -> str:

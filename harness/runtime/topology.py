@@ -28,6 +28,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks
 from harness.runtime import labels as L
 from harness.runtime.engine import connect, explain, service_host
+from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
@@ -55,7 +56,7 @@ class Topology:
     """A running topology. `topology["dataservice"].url`; use as a context manager or call `close()`."""
 
     def __init__(self, spec: TopologySpec, client: docker.DockerClient, run_id: str, *, keep: bool,
-                 containers: Iterable[Container] = ()) -> None:
+                 containers: Iterable[Container] = (), engines: dict[str, RunEngine] | None = None) -> None:
         """The one constructor: every way to get a Topology (`start`, `attach`, `kept_or_started`, ...) comes here.
 
         Args:
@@ -64,9 +65,11 @@ class Topology:
             containers: those of a run already running, as listed: each becomes the Service its label names (one of
                 a service no longer in `spec`, or of no service, e.g. a fault helper, is left out). A new run has
                 none yet: the starter adds each service as it starts.
+            engines: of a topology across engines (runtime/engines.py); `client` is the first's (the manager).
         """
         self.spec = spec
         self.client = client
+        self.engines = engines or {}
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -79,8 +82,16 @@ class Topology:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
                 self._add(Service(name, spec.services[name], container, L.published_ports(container),
-                                  networks.attachments(spec, name, self.networks), host=service_host(),
+                                  networks.attachments(spec, name, self.networks), host=self.host_of(name),
                                   no_ports=spec.no_ports_reason(name)))
+
+    def client_of(self, service: str) -> docker.DockerClient:
+        """The client of the engine that runs `service` (the one engine's, without `engines:`)."""
+        return self.engines[str(self.spec.engine_of(service))].client if self.engines else self.client
+
+    def host_of(self, service: str) -> str:
+        """Where this machine reaches the published ports of `service`: its engine's host."""
+        return self.engines[str(self.spec.engine_of(service))].host if self.engines else service_host()
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.
@@ -138,21 +149,22 @@ class Topology:
         """
         failures = []
         try:
-            failures = hooks.pre_stop_run(self.client, self.spec, self.run_id)
+            for client in [engine.client for engine in self.engines.values()] or [self.client]:
+                failures += hooks.pre_stop_run(client, self.spec, self.run_id)
         finally:  # also on Ctrl-C while the hooks run
             self._remove()
         if failures:
             raise self.masker.error(hooks.combined(failures))
 
     def _remove(self) -> None:
-        """Remove every container and the networks and volumes of this run, at once (no hooks, no grace period).
-
-        Raises:
-            DockerError: the engine refused to remove something.
-        """
+        """Remove every container and the networks and volumes of this run (from each of its engines), at once (no
+        hooks, no grace period). Raises DockerError: an engine refused to remove something."""
         try:
             with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
-                L.remove_run(self.client, self.run_id)
+                if self.engines:
+                    remove_everywhere(self.engines.values(), self.run_id)
+                else:
+                    L.remove_run(self.client, self.run_id)
         except docker.errors.APIError as error:
             raise DockerError(f"could not remove topology {self.spec.name} (run {self.run_id}): "
                               f"{explain(error)}", operation="remove", run=self.run_id,

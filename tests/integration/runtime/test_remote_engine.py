@@ -1,8 +1,9 @@
-"""A remote Docker engine, for real: a second dockerd inside a network namespace this module creates, reached over
-TCP through a veth pair (addresses from 10.250.X.0/30 chosen here), with the base image loaded into it.
+"""A remote Docker engine, for real: a second dockerd inside a network namespace of its own, reached over TCP
+(fixtures/engines/netns_engines.py, one engine, no swarm), with the base image loaded into it.
 
-Needs root, `ip`, `nsenter` and `dockerd`; without them every test of the second engine is skipped with the reason. Everything created
-(dockerd, its containerd, the namespace, the veth pair, the data folders) is removed at the end, also on failure.
+Needs root, `ip`, `nsenter` and `dockerd`; without them every test of the second engine is skipped with the reason.
+Everything created (dockerd, its containerd, the namespaces, the veth pairs, the data folders) is removed at the end,
+also on failure.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pytest
 
 from harness import RemoteMount, Topology, load_topology
 from harness.runtime import labels as L
+from tests.integration.engines.netns import netns_engines
 
 IMAGE = "python:3.11-slim"
 PORT = 2375
@@ -41,84 +41,18 @@ class RemoteEngine:
         return f"tcp://{self.address}:{PORT}"
 
 
-def _missing() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (a network namespace, a veth pair and a second dockerd)"
-    for tool in ("ip", "nsenter", "dockerd"):
-        if shutil.which(tool) is None:
-            return f"needs `{tool}` on PATH"
-    return None
-
-
-def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True, text=True, timeout=30)
-
-
-def _free_subnet() -> int:
-    """X of a 10.250.X.0/24 that no interface of this machine uses."""
-    used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, check=True).stdout
-    free = [x for x in range(256) if f"10.250.{x}." not in used]
-    return random.choice(free)
-
-
 @pytest.fixture(scope="module")
 def remote() -> Iterator[RemoteEngine]:
-    reason = _missing()
+    script = netns_engines()
+    reason = script.missing()
     if reason:
         pytest.skip(f"remote engine tests: {reason}")
-    tag = f"{os.getpid() % 100000}"
-    netns, host_end, ns_end = f"harness-test-{tag}", f"htr{tag}h", f"htr{tag}n"
-    x = _free_subnet()
-    address, second = f"10.250.{x}.2", f"10.250.{x}.6"
-    folder = Path(f"/tmp/harness-remote-engine-{tag}")
-    dockerd: subprocess.Popen | None = None
+    engine = script.up(1, [IMAGE], owner=os.getpid(), swarm=False)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _run("ip", "netns", "add", netns)
-        _run("ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end)
-        _run("ip", "link", "set", ns_end, "netns", netns)
-        for host_ip, ns_ip in ((f"10.250.{x}.1", address), (f"10.250.{x}.5", second)):
-            _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_end)
-            _run("ip", "-n", netns, "addr", "add", f"{ns_ip}/30", "dev", ns_end)
-        _run("ip", "link", "set", host_end, "up")
-        _run("ip", "-n", netns, "link", "set", ns_end, "up")
-        _run("ip", "-n", netns, "link", "set", "lo", "up")
-        # nsenter --net, not `ip netns exec`: that one remounts /sys, hiding the cgroup mounts dockerd needs
-        log = (folder / "dockerd.log").open("w")
-        dockerd = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{netns}", "dockerd", "--data-root", str(folder / "data"),
-             "--exec-root", str(folder / "exec"), "--pidfile", str(folder / "dockerd.pid"),
-             "-H", f"tcp://{address}:{PORT}", "--tls=false", "--bridge=none", "--cgroup-parent", netns,
-             "--shutdown-timeout", "1"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:  # the client asks the engine's version when it is made
-                client = docker.DockerClient(base_url=f"tcp://{address}:{PORT}", timeout=120)
-                break
-            except docker.errors.DockerException:
-                if dockerd.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the second dockerd did not answer; its log:\n"
-                                       f"{(folder / 'dockerd.log').read_text()[-3000:]}") from None
-                time.sleep(0.2)
-        # the base image, from the local engine (no registry): docker save | docker -H ... load
-        loaded = client.images.load(docker.from_env().api.get_image(IMAGE))
-        loaded[0].tag(IMAGE)  # Podman's save names it localhost/python:3.11-slim
-        yield RemoteEngine(address, second, client)
+        yield RemoteEngine(engine.addresses[0], engine.seconds[0],
+                           docker.DockerClient(base_url=engine.urls[0], timeout=120))
     finally:
-        if dockerd is not None:
-            dockerd.send_signal(signal.SIGTERM)
-            try:
-                dockerd.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                dockerd.kill()
-                dockerd.wait(timeout=10)
-        with open("/proc/mounts") as mounts:  # overlay mounts a killed dockerd may leave
-            for target in sorted({line.split()[1] for line in mounts if str(folder) in line.split()[1]},
-                                 reverse=True):
-                subprocess.run(["umount", "-l", target], capture_output=True)
-        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
-        subprocess.run(["ip", "link", "del", host_end], capture_output=True)  # gone with the namespace, usually
-        shutil.rmtree(folder, ignore_errors=True)
+        script.down(engine)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from harness.model.parts import BuildSpec, HttpCheck, Mount, ReadyProbe
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, job, ready, "
-    "healthcheck, timeout, aliases, networks, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "healthcheck, timeout, aliases, networks, placement, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
     "domainname, links, external_links, network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
     "device_requests, runtime, ipc, pid, uts, cgroup, userns_mode, cgroup_parent, isolation, mac_address, storage_opt, "
     "blkio_config, mem_limit, memswap_limit, mem_reservation, mem_swappiness, oom_kill_disable, oom_score_adj, cpus, "
@@ -325,7 +325,7 @@ def test_unknown_top_level_key_is_reported_with_the_missing_services(load_error)
     """)
     assert message == (
         "topology.yaml:1: required key 'services' is missing\n"
-        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, networks, contracts, volumes, image_substitutes"
+        "topology.yaml:2: servics: unknown key 'servics' (did you mean 'services'?); allowed: name, services, networks, contracts, volumes, engines, image_substitutes"
     )
 
 
@@ -700,7 +700,7 @@ def test_top_level_file_key_is_unknown(load_error):
           a:
             image: x
     """)
-    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, volumes, image_substitutes"
+    assert message == "topology.yaml:1: file: unknown key 'file'; allowed: name, services, networks, contracts, volumes, engines, image_substitutes"
 
 
 def test_a_variable_without_a_value_takes_the_hosts_or_is_left_out(load, monkeypatch):

@@ -1,0 +1,247 @@
+"""A topology across several Docker engines (`engines:` of the topology): a client per engine, checked to be in one
+Docker Swarm (the first is its manager), the run's attachable overlay network on the manager, and the removal of a
+run from every engine. One engine (no `engines:`) never comes here.
+
+The swarm only joins the networks: each service is a plain container of its engine (not a swarm service), so its
+logs, exec, stop/start and published ports are those of one engine. Ports are published in host mode on the
+service's engine (the swarm's routing mesh needs ip_vs, which not every kernel has)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from harness.engine_source import Engine, context_engine
+from harness.errors import DockerError, DockerUnavailable, RemoteMount
+from harness.model.topology import EngineSpec, TopologySpec
+from harness.runtime import labels as L
+from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.volumes import create_volumes
+
+if TYPE_CHECKING:
+    from harness.runtime.topology import Topology
+
+GONE_SECONDS = 30
+
+__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "refuse_binds_on_remote_engines",
+           "remove_everywhere", "remove_leftovers_everywhere", "volumes_everywhere"]
+
+
+@dataclass(frozen=True)
+class RunEngine:
+    """One engine of a topology across several: `name` (of `engines:`), `address` (DOCKER_HOST form), its
+    client, `host` (where this machine reaches its published ports) and `publish_on` (the address of its machine
+    ports are published on: loopback for a local engine, every interface of a remote one)."""
+
+    name: str
+    address: str
+    client: docker.DockerClient
+    host: str
+    publish_on: str
+
+    @property
+    def remote(self) -> bool:
+        return self.host not in LOOPBACK
+
+    @property
+    def where(self) -> str:
+        return f"engine '{self.name}' ({self.address})"
+
+
+def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
+    if "://" in engine.host:
+        return Engine(engine.host, f"engines of topology {spec.name}")
+    return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
+
+
+def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
+    """Every engine of `spec.engines`, in order (the first is the manager), each answering within CHECK_SECONDS,
+    and all in the manager's swarm.
+
+    Raises:
+        DockerUnavailable: an engine does not answer (the message names it, its address and what to do), a Docker
+            context that does not exist, an engine that is not the swarm's manager or not in its swarm.
+    """
+    engines: dict[str, RunEngine] = {}
+    for spec_engine in spec.engines:
+        engine = _engine(spec, spec_engine)
+        where = f"engine '{spec_engine.name}' ({engine.address})"
+        try:
+            client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
+            client.ping()
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException) as exc:
+            problem = (f"accepted the connection but did not answer within {CHECK_SECONDS} s" if _timed_out(exc)
+                       else f"does not answer: {_reason(exc)}")
+            raise DockerUnavailable(f"{where} of topology {spec.name} {problem}.",
+                                    hint="Start that engine, or fix its address under `engines:` in the topology "
+                                         "file.", address=engine.address) from None
+        client.api.timeout = CALL_SECONDS
+        address = urlsplit(engine.address)
+        host = address.hostname if address.scheme in ("tcp", "ssh", "http", "https") and address.hostname else None
+        host = host or "127.0.0.1"
+        engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
+                                              "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
+    _check_swarm(spec, list(engines.values()))
+    return engines
+
+
+def _check_swarm(spec: TopologySpec, engines: list[RunEngine]) -> None:
+    """The first engine manages a swarm and every other is a node of it: the overlay network joins them."""
+    manager, *others = engines
+    swarm = manager.client.info().get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+        raise DockerUnavailable(
+            f"{manager.where}, the first of topology {spec.name}'s engines, is not a Docker Swarm manager (swarm: "
+            f"{swarm.get('LocalNodeState') or 'inactive'}); its overlay network joins the engines.",
+            hint=f"Make it one (`docker -H {manager.address} swarm init --advertise-addr ADDRESS`) and join the "
+                 "others (`docker swarm join-token worker` says how), or put a manager first under `engines:`.",
+            address=manager.address)
+    nodes = {node.id for node in manager.client.nodes.list()}
+    for engine in others:
+        node = (engine.client.info().get("Swarm") or {}).get("NodeID") or ""
+        if node not in nodes:
+            raise DockerUnavailable(
+                f"{engine.where} of topology {spec.name} is not a node of the swarm of {manager.where}: the "
+                "overlay network cannot reach it.",
+                hint=f"Join it: `docker -H {manager.address} swarm join-token worker` prints the command; run it "
+                     f"against {engine.address}.", address=engine.address)
+
+
+def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) -> list[str]:
+    """The run's network: attachable (plain containers join it, on any engine of the swarm), with the run's labels.
+    Returns [name].
+
+    Raises:
+        DockerError: the manager refused it.
+    """
+    try:
+        manager.client.networks.create(name, driver="overlay", attachable=True, labels=run_labels,
+                                       check_duplicate=True)
+    except docker.errors.APIError as error:
+        raise DockerError(f"could not create the overlay network {name} on {manager.where}: {explain(error)}",
+                          operation="create network",
+                          hint="Check that the engine is the swarm's manager (`docker node ls` there).") from None
+    return [name]
+
+
+def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
+    """Remove run `run_id` (containers, then networks and volumes) from every engine, the manager last.
+
+    Returns:
+        The number of containers removed.
+
+    Raises:
+        DockerError: an engine did not answer (what the others ran is removed all the same; what it runs is removed
+            by the next start or `harness down FILE` once it answers), or one refused.
+    """
+    removed = 0
+    manager, *workers = list(engines)
+    gone: list[RunEngine] = []
+    for engine in workers:
+        try:
+            removed += _remove_from_worker(engine.client, run_id)
+        except requests.exceptions.ConnectionError:
+            gone.append(engine)
+    try:
+        removed += L.remove_run(manager.client, run_id)
+        _until_gone(manager.client, run_id)
+    except requests.exceptions.ConnectionError:
+        gone.append(manager)
+    except docker.errors.APIError as error:
+        if not gone:
+            raise
+        # the network may still have the endpoints of a container on an engine that is gone
+        refused = f" (the manager kept the network: {explain(error)})"
+    else:
+        refused = ""
+    if gone:
+        names = ", ".join(engine.where for engine in gone)
+        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
+                          operation="remove", run=run_id,
+                          hint="What ran elsewhere is removed. Start that engine again and run `harness down FILE` "
+                               "(or the next start) to remove what is left there.")
+    return removed
+
+
+def _until_gone(client: docker.DockerClient, run_id: str) -> None:
+    """Wait (up to GONE_SECONDS) until the manager no longer lists the run's overlay network: the swarm removes it
+    from the cluster at once, from the manager's own list a moment later; a run is gone when nothing of it is
+    listed."""
+    deadline = time.monotonic() + GONE_SECONDS
+    label = {"label": f"{L.RUN}={run_id}"}
+    while L.listed(lambda: client.networks.list(filters=label)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _remove_from_worker(client: docker.DockerClient, run_id: str) -> int:
+    """The run's containers and volumes on a worker; its overlay network is the manager's to remove (a worker
+    refuses: "This node is not a swarm manager")."""
+    label = {"label": f"{L.RUN}={run_id}"}
+    containers = L.listed(lambda: client.containers.list(all=True, filters=label, sparse=True))
+    L.remove_containers(containers)
+    for volume in L.listed(lambda: client.volumes.list(filters=label)):
+        try:
+            volume.remove()
+        except docker.errors.NotFound:
+            pass
+    return len(containers)
+
+
+def remove_leftovers_everywhere(engines: Iterable[RunEngine], include_kept: bool = False,
+                                file: str | None = None) -> int:
+    """`labels.remove_leftovers` on every engine, the manager last (see `remove_everywhere`): runs whose owner
+    process is gone (with include_kept, kept runs too), of one topology file when given. Returns the number of
+    containers removed."""
+    manager, *workers = list(engines)
+    removed = 0
+    for engine in [*workers, manager]:
+        for run in L.list_runs(engine.client, file):
+            if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
+                if engine is manager:
+                    removed += L.remove_run(engine.client, run.run_id)
+                    _until_gone(engine.client, run.run_id)
+                else:
+                    removed += _remove_from_worker(engine.client, run.run_id)
+    return removed
+
+
+def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, TopologySpec]]:
+    """(client, the spec with the services its engine runs) per engine; the one engine's: the whole spec."""
+    if not topology.engines:
+        return [(topology.client, topology.spec)]
+    parts = []
+    for engine in topology.engines.values():
+        services = {n: s for n, s in topology.spec.services.items() if topology.spec.engine_of(n) == engine.name}
+        if services:
+            parts.append((engine.client, topology.spec.model_copy(update={"services": services})))
+    return parts
+
+
+def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[str, str]:
+    """The run's named volumes, on the engine of the services that use them (one: validate.py)."""
+    named: dict[str, str] = {}
+    for client, part in engine_parts(topology):
+        if any(service.volumes for service in part.services.values()):
+            named.update(create_volumes(client, part, topology.run_id, run_labels))
+    return named
+
+
+def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEngine]) -> None:
+    """`_refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts
+             if not m.copied and engines[str(spec.engine_of(name))].remote]
+    if binds:
+        listed = ", ".join(f"service '{name}' on {engines[str(spec.engine_of(name))].where}: {m.source} -> "
+                           f"{m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.name}: a bind mount would name a path on its engine's machine, not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engines[str(spec.engine_of(binds[0][0]))].address)

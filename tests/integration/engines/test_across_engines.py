@@ -1,0 +1,324 @@
+"""One topology across three Docker engines joined by a swarm overlay network (issue #27), against real engines:
+three dockerd in network namespaces of their own (conftest.py). A Python service built on its engine calls a service
+on another engine by name and Redis on the third by an alias; URLs use each engine's host; everything is removed from
+every engine afterwards, also after a failure, an unreachable engine and a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from harness import RemoteMount, Topology, load_topology
+from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
+from harness.runtime import labels as L
+from harness.runtime.engines import connect_engines
+from tests.integration.engines.netns import netns_engines
+
+NAME = "across"
+APP = '''
+import http.server, json, os, socket, urllib.request
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/health":
+            body = b"ok"
+        else:  # the backend by its service name, Redis by an alias: both on other engines
+            backend = os.environ["BACKEND"]
+            hostname = urllib.request.urlopen(f"http://{backend}:8000/hostname", timeout=10).read().decode().strip()
+            with socket.create_connection((os.environ["REDIS"], 6379), timeout=10) as redis:
+                redis.sendall(b"PING\\r\\n")
+                pong = redis.recv(64).decode().strip()
+            body = json.dumps({"backend": hostname, "redis": pong}).encode()
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body)
+
+http.server.ThreadingHTTPServer(("", 8000), Handler).serve_forever()
+'''
+
+
+def across(folder: Path, urls: list[str], front_command: str = "") -> Path:
+    """backend (python:3.11-slim) on e0, the manager; front (built from ./front) on e1; cache (redis:7, alias
+    `store`) on e2."""
+    (folder / "front").mkdir(exist_ok=True)
+    (folder / "front" / "app.py").write_text(APP)
+    (folder / "front" / "Dockerfile").write_text('FROM python:3.11-slim\nCOPY app.py /app.py\nCMD ["python", '
+                                                 '"/app.py"]\n')
+    engines = "\n".join(f"  - {{name: e{i}, host: \"{url}\"}}" for i, url in enumerate(urls))
+    file = folder / "topology.yaml"
+    file.write_text(f"""name: {NAME}
+engines:
+{engines}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000", "--directory", "/etc"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /hostname}}}}
+  cache:
+    image: redis:7
+    placement: e2
+    aliases: [store]
+    ports: [6379]
+    ready: {{tcp: 6379}}
+  front:
+    build: ./front
+    placement: e1
+    depends_on: [backend, cache]
+    environment: {{BACKEND: backend, REDIS: store}}
+    {front_command}
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /health}}}}
+""")
+    return file
+
+
+def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_engines.Engines
+    return [docker.DockerClient(base_url=url, timeout=120) for url in swarm.urls]
+
+
+def left(client: docker.DockerClient, file: Path) -> list[str]:
+    """Containers, networks and volumes of topology `across` of `file` on the engine of `client`."""
+    label = {"label": [f"{L.TOPOLOGY}={NAME}", f"{L.FILE}={file.resolve()}"]}
+    return ([c.name for c in client.containers.list(all=True, filters=label)]
+            + [n.name for n in client.networks.list(filters=label)]
+            + [v.name for v in client.volumes.list(filters=label)])
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read().decode()
+
+
+def test_a_topology_across_three_engines(swarm: Any, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    with Topology.start(load_topology(file)) as topology:
+        for service, engine in (("backend", 0), ("front", 1), ("cache", 2)):
+            running = topology[service]
+            assert running.host == swarm.addresses[engine]
+            assert [c.name for c in engines[engine].containers.list(filters={"label": f"{L.SERVICE}={service}"})
+                    ] == [running.container.name]
+        assert topology["front"].url == f"http://{swarm.addresses[1]}:{topology['front'].port(8000)}"
+        answer = json.loads(get(topology["front"].url + "/"))
+        # the front on e1 reached the backend on e0 by name, and Redis on e2 by its alias
+        assert answer == {"backend": topology["backend"].container.attrs["Config"]["Hostname"], "redis": "+PONG"}
+        assert get(topology["backend"].url + "/hostname").strip() == answer["backend"]
+        network = engines[0].networks.get(topology.network)
+        assert network.attrs["Driver"] == "overlay"
+        assert network.attrs["Attachable"] is True
+        assert L.labels_of(network)[L.RUN] == topology.run_id
+        # built on the engine that runs it, and only there; nothing on this machine's engine
+        built = topology["front"].container.image.id
+        assert engines[1].images.get(built).id == built
+        for other in (engines[0], engines[2]):
+            with pytest.raises(docker.errors.ImageNotFound):
+                other.images.get(built)
+        assert left(docker_client, file) == []
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
+def test_a_service_that_fails_on_one_engine_removes_what_started_on_the_others(swarm: Any, tmp_path: Path) -> None:
+    file = across(tmp_path, swarm.urls, front_command='command: ["python", "-c", "raise SystemExit(3)"]')
+    with pytest.raises(ServiceExited) as raised:
+        Topology.start(load_topology(file))
+    assert "service 'front'" in str(raised.value)
+    assert "service 'front' exited with code 3 during startup" in str(raised.value)
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+
+
+def test_an_engine_that_does_not_answer_is_named_and_nothing_is_left(swarm: Any, tmp_path: Path) -> None:
+    unreachable = f"tcp://{swarm.addresses[1]}:2399"  # the engine's machine, a port nothing listens on
+    file = across(tmp_path, [swarm.urls[0], unreachable, swarm.urls[2]])
+    with pytest.raises(DockerUnavailable) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value) == (f"engine 'e1' ({unreachable}) of topology {NAME} does not answer: Connection "
+                                 "refused.\nStart that engine, or fix its address under `engines:` in the topology "
+                                 "file.")
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+
+
+def test_the_first_engine_must_be_the_swarms_manager(swarm: Any, tmp_path: Path) -> None:
+    file = across(tmp_path, [swarm.urls[1], swarm.urls[0], swarm.urls[2]])
+    with pytest.raises(DockerUnavailable) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).startswith(f"engine 'e0' ({swarm.urls[1]}), the first of topology {NAME}'s engines, "
+                                        "is not a Docker Swarm manager (swarm: active)")
+    assert f"docker -H {swarm.urls[1]} swarm init" in str(raised.value)
+
+
+def test_a_kept_run_is_refused_across_engines(swarm: Any, tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="a kept run .* is not supported across engines yet"):
+        Topology.kept_or_started(load_topology(across(tmp_path, swarm.urls)))
+
+
+def harness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def killed_run(file: Path, manager: docker.DockerClient) -> str:
+    """`harness up FILE` in the foreground, SIGKILLed once its start finished: its run id (left on the engines)."""
+    process = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", str(file)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        label = {"label": [f"{L.FILE}={file.resolve()}", f"{L.STARTED}=true"]}
+        deadline = time.monotonic() + 300
+        while not (started := manager.volumes.list(filters=label)):
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "harness up did not finish its start"
+            time.sleep(0.5)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    return L.labels_of(started[0])[L.RUN]
+
+
+def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_every_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    first = killed_run(file, engines[0])
+    run = {"label": f"{L.RUN}={first}"}
+    assert all(engine.containers.list(all=True, filters=run) for engine in engines)  # left on each engine
+    with Topology.start(load_topology(file)) as topology:  # the next start removes the dead owner's run
+        assert topology.run_id != first
+        for engine in engines:
+            assert engine.containers.list(all=True, filters=run) == []
+    second = killed_run(file, engines[0])
+    down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert f"removed 3 container(s) of topology {NAME} from 3 engines" in down.stdout
+    assert "Traceback" not in down.stderr
+    for engine in engines:
+        assert left(engine, file) == []
+        assert engine.containers.list(all=True, filters={"label": f"{L.RUN}={second}"}) == []
+
+
+def test_pytest_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:
+    file = across(pytester.path, swarm.urls)
+    pytester.makepyfile(f"""
+        import json, urllib.request
+
+        def test_front(topology):
+            assert topology["front"].url.startswith("http://{swarm.addresses[1]}:")
+            answer = json.loads(urllib.request.urlopen(topology["front"].url + "/", timeout=30).read())
+            assert answer["redis"] == "+PONG"
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file))
+    result.assert_outcomes(passed=1)
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+
+
+def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(tmp_path: Path) -> None:
+    """A set of two engines of its own (the worker's dockerd is killed): close() removes what runs on the manager
+    and says which engine did not answer, and what to do."""
+    script = netns_engines()
+    if reason := script.missing():
+        pytest.skip(f"engines in network namespaces: {reason}")
+    pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
+    try:
+        file = tmp_path / "topology.yaml"
+        file.write_text(f"""name: {NAME}
+engines:
+  - {{name: e0, host: "{pair.urls[0]}"}}
+  - {{name: e1, host: "{pair.urls[1]}"}}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  front:
+    image: python:3.11-slim
+    placement: e1
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+""")
+        topology = Topology.start(load_topology(file))
+        os.kill(pair.pids[1], signal.SIGKILL)  # the worker's dockerd
+        with pytest.raises(DockerError) as raised:
+            topology.close()
+        assert str(raised.value).startswith(f"run {topology.run_id} could not be removed from engine 'e1' "
+                                            f"({pair.urls[1]}): no answer")
+        assert "Start that engine again and run `harness down FILE`" in str(raised.value)
+        manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
+        assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
+    finally:
+        script.down(pair)
+
+
+def pact(folder: Path, consumer: str, provider: str, path: str, body: str) -> None:
+    """A V3 pact of `consumer` on `provider`: GET `path` answers 200 with `body`."""
+    folder.mkdir(exist_ok=True)
+    (folder / f"{consumer}-{provider}.json").write_text(json.dumps({
+        "consumer": {"name": consumer}, "provider": {"name": provider},
+        "interactions": [{"description": f"GET {path}", "request": {"method": "GET", "path": path},
+                          "response": {"status": 200, "body": body}}],
+        "metadata": {"pactSpecification": {"version": "3.0.0"}}}))
+
+
+def test_pacts_are_verified_against_providers_on_their_engines(swarm: Any, tmp_path: Path) -> None:
+    """The verifier runs here and reaches each provider on its engine's host: the containers decide the verdicts (a
+    wrong body fails), and nothing is left on any engine."""
+    file = across(tmp_path, swarm.urls)
+    pact(tmp_path / "pacts", "reader", "front", "/health", "ok")  # front on e1 answers "ok"
+    pact(tmp_path / "pacts", "auditor", "backend", "/hostname", "not its hostname\n")  # backend on e0: wrong
+    done = harness("verify", "--topology", str(file), "--pacts", str(tmp_path / "pacts"), "--report",
+                   str(tmp_path / "reports"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    matrix = json.loads((tmp_path / "reports" / "contract-matrix.json").read_text())
+    assert sorted((edge["consumer"], edge["provider"], edge["status"]) for edge in matrix["edges"] if edge["pact"]) \
+        == [("auditor", "backend", "failed"), ("reader", "front", "verified")]
+    assert "Traceback" not in done.stderr
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
+
+
+def test_a_docker_context_names_an_engine(swarm: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        pytest.skip("needs the docker CLI")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    subprocess.run([docker_cli, "context", "create", "third", "--docker", f"host={swarm.urls[2]}"], check=True,
+                   capture_output=True, timeout=30)
+    file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "third"])
+    engines = connect_engines(load_topology(file))
+    assert [(e.name, e.address, e.host) for e in engines.values()] == [
+        (f"e{i}", url, address) for i, (url, address) in enumerate(zip(swarm.urls, swarm.addresses, strict=True))]
+    file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "fourth"])
+    with pytest.raises(DockerUnavailable) as raised:
+        connect_engines(load_topology(file))
+    assert str(raised.value).startswith(f"the Docker context 'fourth' (engine 'e2' of topology {NAME}) does not "
+                                        "exist: there is no ")
+    assert str(raised.value).endswith("Create it (`docker context create NAME --docker host=...`) or fix `engines:` "
+                                      "in the topology file.")
+
+
+def test_a_bind_mount_on_a_remote_engine_is_refused_before_anything_starts(swarm: Any, tmp_path: Path) -> None:
+    file = across(tmp_path, swarm.urls)
+    (tmp_path / "conf").write_text("x\n")
+    file.write_text(file.read_text().replace("    placement: e1\n", "    placement: e1\n    mounts: "
+                                             "[{source: conf, target: /etc/conf}]\n"))
+    with pytest.raises(RemoteMount) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value) == (
+        f"topology {NAME}: a bind mount would name a path on its engine's machine, not on this one: service 'front' "
+        f"on engine 'e1' ({swarm.urls[1]}): conf -> /etc/conf\nDeclare each as a copy in the topology file, uploaded "
+        "before the service starts: `mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a "
+        "local engine.")
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
