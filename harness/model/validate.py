@@ -5,9 +5,7 @@ when there is no file) and the dotted path of the key, what is allowed, and the 
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import re
 import types
 import typing
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.base import service_name_problem, topology_name, validating
 from harness.model.engine_needs import engine_needs
+from harness.model.placement import engine_references, suggest
 from harness.model.plan import StartPlan
 from harness.model.source import NamedSource, Path_, Source, dotted_path
 from harness.model.topology import TopologySpec
@@ -136,7 +135,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
                 if other == name:
                     problems.append((path, f"'{name}' cannot list itself"))
                 elif other not in spec.services:
-                    problems.append((path, f"'{other}' is not a service{_suggest(other, names)}"))
+                    problems.append((path, f"'{other}' is not a service{suggest(other, names)}"))
         if service.build and not service.build.remote:  # a URL: the builder fetches it (and says what fails)
             context = spec.base_dir / service.build.context
             if not context.is_dir():
@@ -157,7 +156,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if not mount.create_host_path and not (spec.base_dir / mount.source).exists():
                 problems.append((("services", name, "mounts", index), f"mount source '{mount.source}' does not "
                                  f"exist (paths are relative to {spec.base_dir})"))
-    problems += _contract_references(spec) + _network_references(spec) + _engine_references(spec)
+    problems += _contract_references(spec) + _network_references(spec) + engine_references(spec)
     if problems:
         raise _combined([(source.where(path), f"{dotted_path(path)}: {text}") for path, text in problems])
     try:
@@ -190,11 +189,11 @@ def _contract_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
     for pact_name, named in spec.contracts.names.items():
         if named not in spec.services:
             problems.append((("contracts", "names", pact_name),
-                             f"'{named}' is not a service{_suggest(named, names)}"))
+                             f"'{named}' is not a service{suggest(named, names)}"))
     for provider in spec.contracts.state_url:
         if provider not in spec.services:
             problems.append((("contracts", "state_url", provider),
-                             f"'{provider}' is not a service{_suggest(provider, names)}"))
+                             f"'{provider}' is not a service{suggest(provider, names)}"))
     claimed: dict[str, str] = {}
     for name, service in spec.services.items():
         if service.pact_name is not None:
@@ -216,7 +215,7 @@ def _network_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
             path: Path_ = ("services", name, "networks", network)
             if network not in declared:
                 problems.append((path, f"'{network}' is not a network of the topology's `networks:`"
-                                       f"{_suggest(network, declared)}"))
+                                       f"{suggest(network, declared)}"))
                 continue
             definition = spec.networks.get(network)
             for key, version in (("ipv4_address", 4), ("ipv6_address", 6)):
@@ -233,72 +232,6 @@ def _network_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
                              "publishes none of its ports and its readiness probe "
                              f"({probe.describe()}) cannot reach it from here; probe it with a command inside it, "
                              "or put it on a bridge network that is not internal too"))
-    return problems
-
-
-ENGINE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-ENGINE_SCHEMES = ("tcp", "ssh", "unix", "http", "https", "npipe")
-
-
-def _engine_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
-    """`engines:` names two or more engines (each its own name) by URL or Docker context; a `placement:` names one
-    of them; what must share an engine does (a container's namespace, volumes, a named volume); the services share
-    one overlay network of the run, so `networks:` of the topology are refused (not supported across engines yet)."""
-    problems: list[tuple[Path_, str]] = []
-    if len(spec.engines) == 1:
-        problems.append((("engines",), "names one engine: `engines:` is for two or more (a topology on one engine "
-                                       "needs none: DOCKER_HOST or the Docker context chooses it)"))
-    seen: set[str] = set()
-    for index, engine in enumerate(spec.engines):
-        if not ENGINE_NAME.match(engine.name):
-            problems.append((("engines", index, "name"), f"'{engine.name}' is not an engine name (letters, digits, "
-                                                         "'_', '.', '-')"))
-        elif engine.name in seen:
-            problems.append((("engines", index, "name"), f"'{engine.name}' names two engines: give each its own name"))
-        seen.add(engine.name)
-        scheme, has_scheme, _ = engine.host.partition("://")
-        if has_scheme and scheme not in ENGINE_SCHEMES:
-            problems.append((("engines", index, "host"), f"'{engine.host}' is neither a Docker engine URL "
-                                                         f"({', '.join(s + '://' for s in ENGINE_SCHEMES)}) nor a "
-                                                         "Docker context's name"))
-        elif not has_scheme and not ENGINE_NAME.match(engine.host):
-            problems.append((("engines", index, "host"), f"'{engine.host}' is neither a Docker engine URL "
-                                                         "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH) nor a "
-                                                         "Docker context's name"))
-    if spec.engines and spec.networks:  # at the first service on one (Compose's canonical file has no line for them)
-        user = next((name for name, service in spec.services.items() if service.networks), None)
-        problems.append((("services", user, "networks") if user else ("networks",),
-                         "with `engines:` every service is on one overlay network of the run; declared networks are "
-                         "not supported across engines yet: remove `networks:` (and the services' `networks:`)"))
-    named = [engine.name for engine in spec.engines]
-    volume_engine: dict[str, tuple[str, str]] = {}  # named volume -> (engine, the first service using it)
-    for name, service in spec.services.items():
-        if service.placement is not None and not spec.engines:
-            problems.append((("services", name, "placement"), f"'{service.placement}' names an engine, but the "
-                             "topology has no `engines:` (engine name -> URL or Docker context)"))
-            continue
-        if service.placement is not None and service.placement not in named:
-            problems.append((("services", name, "placement"), f"'{service.placement}' is not an engine of "
-                             f"`engines:` ({', '.join(named)}){_suggest(service.placement, named)}"))
-            continue
-        if not spec.engines:
-            continue
-        here = spec.engine_of(name)
-        mode = service.network_mode or ""
-        others = ([("network_mode", mode.removeprefix("service:"))] if mode.startswith("service:") else []) + [
-            ("volumes_from", v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v) for v in service.volumes_from]
-        for key, other in others:
-            if other in spec.services and spec.engine_of(other) != here:
-                problems.append((("services", name, key), f"'{other}' runs on engine '{spec.engine_of(other)}', "
-                                 f"'{name}' on '{here}': {key} needs both on one engine (give them one placement)"))
-        for volume in service.volumes:
-            if not volume.source:
-                continue
-            on, first = volume_engine.setdefault(volume.source, (str(here), name))
-            if on != here:
-                problems.append((("services", name, "volumes"), f"volume '{volume.source}' is also used by "
-                                 f"'{first}' on engine '{on}', '{name}' runs on '{here}': a named volume is on "
-                                 "one engine (give them one placement)"))
     return problems
 
 
@@ -329,11 +262,6 @@ def _combined(messages: list[tuple[str, str]]) -> TopologyFileError:
     """One error whose first line is the first problem and each further line another, all as `file:line: ...`."""
     (where, first), rest = messages[0], messages[1:]
     return TopologyFileError(where, first + "".join(f"\n{w}: {m}" for w, m in rest))
-
-
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def file_error(exc: ValidationError, data: Any, source: Source, model: type[BaseModel] = TopologySpec
@@ -370,7 +298,7 @@ def _describe(path: Path_, errors: list[Any], source: Source, model: type[BaseMo
     kind = error["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1], model)
-        message = f"unknown key '{loc[-1]}'{_suggest(str(loc[-1]), allowed)}; allowed: {', '.join(allowed)}"
+        message = f"unknown key '{loc[-1]}'{suggest(str(loc[-1]), allowed)}; allowed: {', '.join(allowed)}"
         path = loc
     elif kind == "missing":
         message, path = f"required key '{loc[-1]}' is missing", loc[:-1]

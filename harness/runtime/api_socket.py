@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import docker
 import docker.auth
@@ -17,6 +18,9 @@ import docker.errors
 
 from harness.errors import DockerError
 from harness.runtime.containers import CopyRef, MountRef
+
+if TYPE_CHECKING:
+    from harness.runtime.topology import Topology
 
 SOCKET = "/var/run/docker.sock"  # Compose's: on the engine's machine, whatever address the client uses
 CONFIG_FOLDER = "/run/secrets/docker"
@@ -76,3 +80,15 @@ def _auths(credentials: dict[str, dict[str, str]]) -> tuple[dict[str, dict[str, 
             secrets.add(token)
         auths[registry] = entry
     return auths, {value for value in secrets if value}
+
+
+def with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copies: list[CopyRef],
+                    environment: dict[str, str]) -> tuple[list[MountRef], list[CopyRef], dict[str, str]]:
+    """Service `name`'s mounts, copies and environment, with the engine's socket and this machine's registry
+    credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
+    if not topology.spec.services[name].use_api_socket:
+        return mounts, copies, environment
+    given = api_socket(topology.client_of(name), name, environment)
+    topology.masker.add(given.secrets)
+    return ([*mounts, given.mount], [*copies, given.credentials],
+            {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})

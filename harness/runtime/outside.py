@@ -5,10 +5,15 @@ words, as `docker compose up` fails. The run never starts, changes or removes th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import docker
 import docker.errors
 
 from harness.errors import DockerError
+
+if TYPE_CHECKING:
+    from harness.runtime.topology import Topology
 
 
 def container(client: docker.DockerClient, service: str, key: str, name: str) -> str:
@@ -43,3 +48,33 @@ def network(client: docker.DockerClient, service: str, name: str) -> str:
                                                    f"create {name}`: it is outside the run, used as it is), or name "
                                                    "one of the file's networks.") from None
     return name
+
+
+def from_services(topology: Topology, name: str) -> dict[str, Any]:
+    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name)
+    and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
+    they name (its dependencies: started before it); containers and networks outside the run as the file names them
+    (harness.runtime.outside: a missing one is a DockerError)."""
+    spec, client = topology.spec.services[name], topology.client_of(name)
+    volumes_from = []
+    for entry in spec.volumes_from:
+        if entry.startswith("container:"):  # outside the run: by the name given, as Compose gives it
+            volumes_from.append(container(client, name, "volumes_from", entry.removeprefix("container:")))
+            continue
+        other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+        volumes_from.append(topology[other].container.id + (f":{access}" if access else ""))
+    links = []
+    for link in spec.links:
+        other, _, alias = link.partition(":")
+        links.append((topology[other].container.name, alias or other))
+    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+        name_outside, _, alias = link.partition(":")
+        links.append((name_outside, alias or name_outside))
+    mode: str | None = spec.network_mode
+    if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
+        mode = "container:" + topology[mode.removeprefix("service:")].container.id
+    elif mode and mode.startswith("container:"):
+        mode = "container:" + container(client, name, "network_mode", mode.removeprefix("container:"))
+    elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
+        mode = network(client, name, topology.networks.get(mode or "", mode or ""))
+    return {"links": links, "volumes_from": volumes_from, "network_mode": mode}

@@ -27,7 +27,7 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, outside
 from harness.runtime import labels as L
-from harness.runtime.api_socket import api_socket
+from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -294,7 +294,7 @@ class Starter:
         signature = service_signature(spec, image_id_of(client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
-        mounts, copies, environment = _with_api_socket(self.topology, name, mounts, copies,
+        mounts, copies, environment = with_api_socket(self.topology, name, mounts, copies,
                                                        spec.full_environment(self.spec.base_dir))
         remote = engine.remote if engine is not None else remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
@@ -303,7 +303,7 @@ class Starter:
         # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
         published = [] if self.spec.no_ports_reason(name) else spec.published()
         host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
-        from_services = _from_services(self.topology, name)
+        from_services = outside.from_services(self.topology, name)
         for attempt in range(attempts):
             ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
@@ -344,48 +344,6 @@ class Starter:
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
-
-
-def _from_services(topology: Topology, name: str) -> dict[str, Any]:
-    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name)
-    and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
-    they name (its dependencies: started before it); containers and networks outside the run as the file names them
-    (harness.runtime.outside: a missing one is a DockerError)."""
-    spec, client = topology.spec.services[name], topology.client_of(name)
-    volumes_from = []
-    for entry in spec.volumes_from:
-        if entry.startswith("container:"):  # outside the run: by the name given, as Compose gives it
-            volumes_from.append(outside.container(client, name, "volumes_from", entry.removeprefix("container:")))
-            continue
-        other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
-        volumes_from.append(topology[other].container.id + (f":{access}" if access else ""))
-    links = []
-    for link in spec.links:
-        other, _, alias = link.partition(":")
-        links.append((topology[other].container.name, alias or other))
-    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
-        outside_name, _, alias = link.partition(":")
-        links.append((outside_name, alias or outside_name))
-    mode: str | None = spec.network_mode
-    if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
-        mode = "container:" + topology[mode.removeprefix("service:")].container.id
-    elif mode and mode.startswith("container:"):
-        mode = "container:" + outside.container(client, name, "network_mode", mode.removeprefix("container:"))
-    elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
-        mode = outside.network(client, name, topology.networks.get(mode or "", mode or ""))
-    return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
-
-
-def _with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copies: list[CopyRef],
-                     environment: dict[str, str]) -> tuple[list[MountRef], list[CopyRef], dict[str, str]]:
-    """Service `name`'s mounts, copies and environment, with the engine's socket and this machine's registry
-    credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
-    if not topology.spec.services[name].use_api_socket:
-        return mounts, copies, environment
-    given = api_socket(topology.client_of(name), name, environment)
-    topology.masker.add(given.secrets)
-    return ([*mounts, given.mount], [*copies, given.credentials],
-            {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})
 
 
 def _remove_container(name: str, client: docker.DockerClient) -> None:
