@@ -103,6 +103,7 @@ class TopologySession:
         self.shared = SharedTopology(self)  # pytest-xdist: locks, shared fuzz runs, the workers' results
         self.observing = SessionObservation(self)  # --observe: the calls between services, per edge
         config.pluginmanager.register(self.shared, f"{PLUGIN_NAME}-xdist")
+        config.pluginmanager.register(self.observing, f"{PLUGIN_NAME}-observe")
         config.pluginmanager.register(Collector(self), f"{PLUGIN_NAME}-items")
         config.pluginmanager.register(SessionSummary(self), f"{PLUGIN_NAME}-summary")
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from harness.runtime.topology import Topology
 
 OBSERVES = f"{L.PREFIX}.observes"  # on an observation helper: the service's name
+OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's StartedAt when the helper joined it
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
 DOCKERFILE = f"""\
@@ -142,6 +143,7 @@ class TopologyObservation:
         labels = {key: value for key, value in target.labels.items()
                   if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
         labels[OBSERVES] = name
+        labels[OBSERVED_START] = target.attrs["State"]["StartedAt"]
         try:
             helper = target.client.containers.run(image, detach=True, name=f"{target.name}-observe", labels=labels,
                                                   network_mode=f"container:{target.id}",
@@ -150,6 +152,15 @@ class TopologyObservation:
             raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
         self._helpers[name] = (helper, target.attrs["State"]["StartedAt"])
         _wait_ready(name, helper)
+
+    def attach(self) -> None:
+        """The helpers another process started on this run (pytest-xdist: the worker that started the shared
+        topology), to read and remove them here."""
+        for helper in self._topology.client.containers.list(
+                all=True, filters={"label": [OBSERVES, f"{L.RUN}={self._topology.run_id}"]}):
+            name = helper.labels[OBSERVES]
+            if name in self._topology.services:
+                self._helpers[name] = (helper, helper.labels.get(OBSERVED_START, ""))
 
     def read(self) -> Observation:
         """What every helper saw until now, both ends named (see the module's docstring)."""
