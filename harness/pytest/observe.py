@@ -10,6 +10,7 @@ calls, and each provider's document as found) to the controller, which merges th
 
 from __future__ import annotations
 
+import json
 import pickle
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +95,7 @@ class SessionObservation:
         elif self._workers or self._per_worker_controller(session):
             self._merge_workers()
         elif self.run is not None:
-            self._read(lambda run: run.finish())
+            self.result = self._read(lambda run: run.finish())
         self._judge(session)
 
     def _per_worker_controller(self, session: pytest.Session) -> bool:
@@ -113,12 +114,15 @@ class SessionObservation:
     def _read_shared(self) -> None:
         """The controller of a shared topology: the helpers the starting worker left, read and removed."""
         from harness.observe import ObserveRun
+        from harness.runtime.topology import Topology
 
-        topology = self.session.shared.shared_topology()
+        assert self.session.spec is not None and self.session.share is not None
+        state_file = self.session.share / "state.json"  # the run the workers shared (pytest.xdist)
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        topology = Topology.attach_run(self.session.spec, state["run"]) if "run" in state else None
         if topology is None:
             self.error = self.error or "the shared topology was not started: nothing was observed"
             return
-        assert self.session.spec is not None
         self.run = ObserveRun(self.session.spec, topology, self.session.options.pacts)
         self.run.attach()
         self.result = self._read(lambda run: run.finish())
@@ -179,7 +183,8 @@ class SessionObservation:
             report = pytest.TestReport(nodeid=self.session.item_id(gate.name), location=(str(file), 0, gate.name),
                                        keywords={}, outcome="passed" if gate.outcome == "passed" else "failed",
                                        longrepr=longrepr, when="call" if gate.outcome != "error" else "setup",
-                                       sections=[("gate", "\n".join(filter(None, [gate.summary, gate.details])))],
+                                       sections=[("gate", "\n".join(filter(None, [gate.summary, gate.details])))]
+                                       if gate.outcome == "passed" else [],  # (a failure shows it as its report)
                                        duration=0.0)
             session.config.hook.pytest_runtest_logreport(report=report)
             session.config.hook.pytest_runtest_logreport(report=pytest.TestReport(

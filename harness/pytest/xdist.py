@@ -259,15 +259,6 @@ class SharedTopology:
         self.plugin.start_events += results["start_events"]
         self.plugin.start_exit_code = max(self.plugin.start_exit_code, results["start_exit_code"])
 
-    def shared_topology(self) -> Topology | None:
-        """Controller: the topology the workers shared (attached), None when none was started."""
-        from harness.runtime.topology import Topology
-
-        assert self.plugin.spec is not None and self.plugin.share is not None
-        state_file = self.plugin.share / "state.json"
-        state = json.loads(state_file.read_text()) if state_file.exists() else {}
-        return Topology.attach_run(self.plugin.spec, state["run"]) if "run" in state else None
-
     def finish(self) -> None:
         """Controller: remove the shared topology (every run of the file labelled with this controller as owner, so
         also a start a crashed worker left half done) and what workers that ran their own left; a kept one

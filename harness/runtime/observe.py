@@ -77,6 +77,7 @@ class ObservedCall:
     response_body: str = ""
     request_truncated: bool = False
     response_truncated: bool = False
+    faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,37 @@ def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
         int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
         int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
-        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")))
+        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
+        bool(call.get("faulted")))
+
+
+def mark_faults(topology: Topology, consumer: str, providers: list[str | None]) -> None:
+    """Tell the observation helper of `consumer`, if it has one (--observe), the providers its faults are on from now
+    on (None: every destination; []: no fault), so that the calls made meanwhile are marked `faulted`. The faults
+    call this before a fault is put in place and after one is removed: every call under a fault is marked."""
+    service = topology[consumer]
+    try:
+        helper = service.container.client.containers.get(f"{service.container.name}-observe")
+    except docker.errors.NotFound:
+        return  # not observed
+    except docker.errors.APIError as error:
+        raise ObserveError(f"service '{consumer}': its observation helper could not be told of a fault: "
+                           f"{explain(error)}") from None
+    if helper.status != "running":
+        return
+    servers = ["*"] if None in providers else sorted(
+        {address for name in providers if name is not None for address in _addresses_of(topology, name)})
+    result = helper.exec_run(["python3", AGENT_PATH, "mark", json.dumps(servers)])
+    if b"marked" not in result.output:
+        raise ObserveError(f"service '{consumer}': its observation helper did not take the marks of a fault: "
+                           f"{result.output.decode('utf-8', 'replace').strip()}")
+
+
+def _addresses_of(topology: Topology, name: str) -> list[str]:
+    container = topology[name].container
+    container.reload()
+    return [network["IPAddress"] for network in
+            ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values() if network.get("IPAddress")]
 
 
 def _wait_ready(name: str, helper: Container) -> None:
@@ -280,4 +311,4 @@ def _wait_ready(name: str, helper: Container) -> None:
                        f"(status {helper.status}). Its log:\n{logs}")
 
 
-__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation"]
+__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "mark_faults"]
