@@ -228,9 +228,8 @@ def service_started(topology: Topology, service: Service) -> None:
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return
-    # not waited for: the test that restarted it goes on (its calls until the helper reads are not seen, as while
-    # the service was starting)
-    _start_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}", wait=False)
+    # waited for (as at the start): the calls the test makes once the service is back are all seen, every run alike
+    _start_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
@@ -252,7 +251,7 @@ def _image(topology: Topology) -> str:
                            "Debian mirror reachable from containers.") from None
 
 
-def _start_one(topology: Topology, name: str, image: str, suffix: str = "", wait: bool = True) -> None:
+def _start_one(topology: Topology, name: str, image: str, suffix: str = "") -> None:
     target = topology[name].container
     target.reload()
     labels = {key: value for key, value in target.labels.items()
@@ -274,8 +273,7 @@ def _start_one(topology: Topology, name: str, image: str, suffix: str = "", wait
                                                            "OBSERVE_LISTENS": ",".join(map(str, listens))})
     except docker.errors.APIError as error:
         raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
-    if wait:
-        _wait_ready(name, helper)
+    _wait_ready(name, helper)
 
 
 def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
