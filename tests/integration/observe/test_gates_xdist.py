@@ -89,3 +89,45 @@ def test_under_xdist_every_workers_calls_count_once(tmp_path: Path, docker_clien
     assert redis["not_inspected"] == ["port 6379 other: 3 connection(s), 51 bytes"]
     assert "(tests) -> shop: 4 HTTP call(s)" in result.stdout
     no_leftovers(docker_client, tmp_path / "shop")
+
+
+def test_harness_up_judges_the_gates_at_ctrl_c_with_a_junit_case_each(tmp_path: Path,
+                                                                      docker_client: docker.DockerClient) -> None:
+    import re
+    import signal
+
+    import requests
+
+    folder = tmp_path / "shop"
+    shutil.copytree(TOPOLOGIES / "observe-app", folder)
+    up = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", "--topology", "topology.yaml",
+                           "--observe", "--observe-fail-under", "40", "--observe-strict", "--junit", "gates.xml"],
+                          cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+    try:
+        assert up.stdout is not None
+        lines = []
+        for line in up.stdout:  # until it says it is running (the capture has started then)
+            lines.append(line)
+            if line.startswith("running; press Ctrl-C"):
+                break
+        shop = next(re.search(r"http://127\.0\.0\.1:\d+", line) for line in lines if line.startswith("│ shop"))
+        assert shop is not None, lines
+        for item in (1, 2, 1):
+            assert requests.get(f"{shop.group(0)}/order/{item}", timeout=30).status_code == 200
+        assert requests.get(f"{shop.group(0)}/missing", timeout=30).status_code == 200
+        up.send_signal(signal.SIGINT)
+        out, err = up.communicate(timeout=300)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            subprocess.run([str(Path(sys.executable).parent / "harness"), "down", "--topology", "topology.yaml"],
+                           cwd=folder, capture_output=True)
+    assert up.returncode == 1, out + err
+    assert "passed observed coverage >= 40%: 3 of 7 calls between services covered by a pact interaction (42.9%), " \
+           "at least 40%" in out
+    assert "FAILED observed coverage, strict: 4 call(s) between services uncovered, 1 breaking the provider's " \
+           "document" in out
+    assert cases(ElementTree.parse(folder / "gates.xml").getroot()) == {"observed coverage >= 40%": "passed",
+                                                                        "observed coverage, strict": "failure"}
+    no_leftovers(docker_client, folder)

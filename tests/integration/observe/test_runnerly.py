@@ -42,7 +42,8 @@ def cell(matrix: dict, consumer: str, provider: str) -> dict:
 def test_the_planted_uncovered_call_fails_the_strict_gate_and_only_it(observed) -> None:  # noqa: ANN001
     result, matrix, _ = observed
     assert result.returncode == 1, result.stdout[-5000:] + result.stderr[-3000:]
-    summary = [line for line in result.stdout.splitlines() if line.startswith(("PASSED", "FAILED", "ERROR"))]
+    summary = [line for line in result.stdout.splitlines()  # pytest's short summary (-rA): one line per item
+               if line.startswith(("PASSED ", "FAILED ", "ERROR ")) and "::" in line]
     assert [line for line in summary if not line.startswith("PASSED")] == [
         "FAILED scenarios/runnerly/topology.yaml::observed coverage, strict - observed coverage, strict: 3 call(s) "
         "between services uncovered, 1 breaking the provider's document"]

@@ -73,3 +73,18 @@ def test_a_capture_that_failed_makes_each_gate_an_error_with_why() -> None:
                                                     ("observed coverage, strict", "error")]
     assert gates[1].summary == ("observed coverage, strict: not judged: service 'gateway': the observation helper "
                                 "did not start")
+
+
+def test_the_fail_under_value_is_a_percentage_in_both_front_ends() -> None:
+    import pytest
+
+    from harness.options.table import OPTIONS
+
+    option = next(o for o in OPTIONS if o.name == "observe_fail_under")
+    assert (option.cli, option.pytest, option.ini) == (("--observe-fail-under",), "--observe-fail-under",
+                                                       "topology_observe_fail_under")
+    assert option.parse("87.5", "--observe-fail-under") == 87.5
+    for text, expected in (("120", "a percentage from 0 to 100, not '120'"), ("most", "a number, not 'most'")):
+        with pytest.raises(ValueError) as raised:
+            option.parse(text, "--observe-fail-under")
+        assert str(raised.value) == f"--observe-fail-under: {expected}"
