@@ -55,7 +55,7 @@ class ObserveRun:
 
     def attach(self) -> None:
         """Read the helpers another process started on this topology (pytest-xdist: the worker that started the
-        shared topology); `finish()` reads and removes them."""
+        shared topology); `finish()` reads and removes them. Raises ObserveError: there are none."""
         self._capture.attach()
 
     def finish(self) -> ObserveResult:

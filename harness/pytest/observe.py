@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from harness.pytest.session import TopologySession
     from harness.runtime.topology import Topology
 
+OBSERVE_ERROR = "observe-error.txt"  # in xdist's share folder: why the capture of the shared topology did not start
 OBSERVED_KEY = "topology_observed"  # workeroutput (--topology-per-worker): a worker's observation, pickled
 
 
@@ -58,8 +59,11 @@ class SessionObservation:
         self._start(topology)
 
     def started_shared(self, topology: Topology) -> None:
-        """xdist, shared topology: the worker that started it, under the share lock (the other workers wait)."""
+        """xdist, shared topology: the worker that started it, under the share lock (the other workers wait). Why the
+        capture did not start is written to the share folder for the controller, which reports the run."""
         self._start(topology)
+        if self.error and self.session.share is not None:
+            (self.session.share / OBSERVE_ERROR).write_text(self.error)
 
     def _start(self, topology: Topology) -> None:
         from harness.errors import HarnessError
@@ -117,15 +121,24 @@ class SessionObservation:
         from harness.runtime.topology import Topology
 
         assert self.session.spec is not None and self.session.share is not None
+        if (self.session.share / OBSERVE_ERROR).exists():
+            self.error = (self.session.share / OBSERVE_ERROR).read_text()
+            return
         state_file = self.session.share / "state.json"  # the run the workers shared (pytest.xdist)
         state = json.loads(state_file.read_text()) if state_file.exists() else {}
-        topology = Topology.attach_run(self.session.spec, state["run"]) if "run" in state else None
+        if "run" not in state:
+            return  # no test used the topology: nothing was observed (said as without xdist)
+        topology = Topology.attach_run(self.session.spec, state["run"])
         if topology is None:
-            self.error = self.error or "the shared topology was not started: nothing was observed"
+            self.error = f"topology {self.session.spec.name} (run {state['run']}) was gone before its capture was read"
             return
         self.run = ObserveRun(self.session.spec, topology, self.session.options.pacts)
-        self.run.attach()
-        self.result = self._read(lambda run: run.finish())
+
+        def attach_and_finish(run: ObserveRun) -> ObserveResult:
+            run.attach()
+            return run.finish()
+
+        self.result = self._read(attach_and_finish)
 
     def _send(self) -> None:
         """A worker with its own topology: what it saw goes to the controller (xdist's workeroutput)."""

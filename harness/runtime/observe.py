@@ -134,7 +134,14 @@ class TopologyObservation:
             _start_one(self._topology, service.name, image)
 
     def attach(self) -> None:
-        """Nothing to do: the helpers another process started (pytest-xdist) are found by their labels."""
+        """The helpers another process started (pytest-xdist) are found by their labels: are there any?
+
+        Raises:
+            ObserveError: the run has none (its capture was not started, or was removed).
+        """
+        if not _helpers(self._topology):
+            raise ObserveError(f"topology {self._topology.spec.name} (run {self._topology.run_id}) has no observation "
+                               "helper: its capture was not started or was removed before it was read")
 
     def read(self) -> Observation:
         """What every helper saw until now, both ends named (see the module's docstring)."""
