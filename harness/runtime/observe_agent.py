@@ -28,8 +28,8 @@ import sys
 import time
 from typing import Any
 
-import dpkt
-import httptools
+dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
+httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
 
 READY_LINE = "observe agent ready"
 SNAPSHOT = "/tmp/observe-snapshot.json"
@@ -46,6 +46,14 @@ ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
+
+
+def load_libraries() -> None:
+    global dpkt, httptools
+    import dpkt as packets
+    import httptools as http
+
+    dpkt, httptools = packets, http
 
 
 class Direction:
@@ -165,6 +173,7 @@ class Connection:
 
 class Observer:
     def __init__(self) -> None:
+        load_libraries()
         self.connections: dict[tuple[str, int, str, int], Connection] = {}
         self.calls: dict[str, dict[str, Any]] = {}
         self.flows: dict[str, dict[str, Any]] = {}
