@@ -157,9 +157,20 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
               for n, (pact, interaction, _) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
         tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
-        tuple(sorted(edge.not_inspected, key=lambda n: (n.port, n.protocol))),
+        _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted))
+
+
+def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
+    """One count per port and protocol (the helpers count per pair of addresses: a service started again, xdist
+    workers' topologies)."""
+    counts: dict[tuple[int, str], tuple[int, int]] = {}
+    for flow in flows:
+        connections, size = counts.get((flow.port, flow.protocol), (0, 0))
+        counts[(flow.port, flow.protocol)] = (connections + flow.connections, size + flow.bytes)
+    return tuple(NotInspected(port, protocol, connections, size)
+                 for (port, protocol), (connections, size) in sorted(counts.items()))
 
 
 def _template(document: Document | None, method: str, path: str) -> str | None:
