@@ -4,7 +4,7 @@
 
 1. Runnerly's scenarios (scenarios/runnerly), with and without --observe, in the same rounds: the kept Runnerly
 topology is started once (--topology-reuse), then each round runs the scenarios without and with --observe, one
-after the other. The figure is the tests themselves (bench/plugins/timeline.py: setup + call + teardown of every
+after the other (which goes first alternates from round to round). The figure is the tests themselves (bench/plugins/timeline.py: setup + call + teardown of every
 test, less the `topology` fixture's setup, where --observe starts its helpers, and the restore checks): the ratio
 with/without per round, and its median. Target: <= 5 %.
 
@@ -58,8 +58,12 @@ def scenario_rounds(rounds: int) -> None:
         print(f"  cold (starts and keeps it): {cold['wall']:.1f} s wall ({cold['outcome']})")
         ratios, plain, observed = [], [], []
         for index in range(rounds):
-            without = timeline_run([*SCENARIOS, "--topology-reuse"])
-            with_ = timeline_run([*SCENARIOS, "--topology-reuse", "--observe"])
+            if index % 2:  # which goes first alternates: a round's second run is often the faster
+                with_ = timeline_run([*SCENARIOS, "--topology-reuse", "--observe"])
+                without = timeline_run([*SCENARIOS, "--topology-reuse"])
+            else:
+                without = timeline_run([*SCENARIOS, "--topology-reuse"])
+                with_ = timeline_run([*SCENARIOS, "--topology-reuse", "--observe"])
             plain.append(without["tests"])
             observed.append(with_["tests"])
             ratios.append(with_["tests"] / without["tests"])
