@@ -4,12 +4,14 @@
 
 1. Runnerly's scenarios (scenarios/runnerly), with and without --observe, in the same rounds: the kept Runnerly
 topology is started once (--topology-reuse), then each round runs the scenarios without and with --observe, one
-after the other (which goes first alternates from round to round). The figure is the tests themselves (bench/plugins/timeline.py: setup + call + teardown of every
-test, less the `topology` fixture's setup, where --observe starts its helpers, and the restore checks): the ratio
-with/without per round, and its median. Target: <= 5 %.
+after the other (which goes first alternates from round to round). The figure is the tests themselves
+(bench/plugins/timeline.py: setup + call + teardown of every test, less the `topology` fixture's setup, where
+--observe starts its helpers, and the restore checks): the ratio with/without per round, and its median. Target:
+<= 5 %.
 
-2. Per call: the shop/stock/redis topology of the tests (tests/topologies/observe-app): each GET /order/1 makes two HTTP calls
-from the shop to the stock on one connection and one Redis command. Per round: the median time of `calls` orders
+2. Per call: the shop/stock/redis topology of the tests (tests/topologies/observe-app): each GET /order/1 makes two
+HTTP calls from the shop to the stock on one connection and one Redis command. Per round: the median time of `calls`
+orders
 without a capture, then with the capture running in every service's namespace (its helpers started before, read and
 removed after, outside the timing). The figure per call between services is the difference divided by the three
 calls an order makes. Rounds alternate so that the machine's load hits both alike; the medians of the rounds are
