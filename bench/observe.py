@@ -11,9 +11,8 @@ after the other (which goes first alternates from round to round). The figure is
 
 2. Per call: the shop/stock/redis topology of the tests (tests/topologies/observe-app): each GET /order/1 makes two
 HTTP calls from the shop to the stock on one connection and one Redis command. Per round: the median time of `calls`
-orders
-without a capture, then with the capture running in every service's namespace (its helpers started before, read and
-removed after, outside the timing). The figure per call between services is the difference divided by the three
+orders without a capture, then with the capture running in every service's namespace (its helpers started before,
+read and removed after, outside the timing). The figure per call between services is the difference divided by the three
 calls an order makes. Rounds alternate so that the machine's load hits both alike; the medians of the rounds are
 printed. The capture is passive (it copies packets, the kernel does not wait for it): the target is <= 1 ms per call.
 """
