@@ -49,7 +49,11 @@ def _rebuilt(cls: type[HarnessError], args: tuple[Any, ...], fields: dict[str, A
 
 class TopologyFileError(HarnessError):
     """The topology (or compose) file, or a topology built in Python, is invalid. `location` is `file:line`, or for
-    a topology without a file `topology 'NAME'` (the dotted path of the key starts the message after it)."""
+    a topology without a file `topology 'NAME'` (the dotted path of the key starts the message after it).
+    `engine_needs`: what the file's keys need of the Docker engine (harness.model.engine_needs.EngineNeed), so that
+    a front-end can say, in the same message, which of them a reachable engine refuses too."""
+
+    engine_needs: tuple[Any, ...] = ()
 
     def __init__(self, location: str, message: str, *, hint: str | None = None) -> None:
         self.location = location

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from harness.cli.topologies import load
-from harness.contracts.broker import BrokerConfig, broker_access
+from harness.contracts.broker_config import BrokerConfig, broker_access
 from harness.errors import OptionError
 from harness.model.topology import TopologySpec
 from harness.options import ResolvedOptions
@@ -30,7 +30,7 @@ def _publish(options: ResolvedOptions, out: Console, err: Console) -> int:
     if not options.topology.files and options.pacts is None:
         raise OptionError("harness publish: name the pacts: --pacts DIR, or --topology FILE for its pact folder "
                           "(contracts.pacts)")
-    spec = load(options, err) if options.topology.files else None
+    spec = load(options, err, notes=False) if options.topology.files else None
     folder = options.pacts if spec is None else pact_folder(spec, options.pacts)
     config = _config(options, spec, "publish")
     files = pact_files(folder)
@@ -47,7 +47,7 @@ def _topology_and_versions(options: ResolvedOptions, err: Console, command: str,
     if not environment:
         raise OptionError(f"harness {command}: name the environment: {flag} ENVIRONMENT (as the Pact Broker names "
                           "it, e.g. production)")
-    spec = load(options, err)
+    spec = load(options, err, notes=False)
     config = _config(options, spec, command)
     return spec, config, service_versions(spec, options.service_version or []), environment
 

@@ -48,7 +48,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     recorder = _recorder(options, page)
     spec = _load(options, err, out, "harness verify")
     # every problem of the files, at once, before anything starts
-    from harness.contracts.broker import broker_config
+    from harness.contracts.broker_config import broker_config
     from harness.contracts.cache import cache_folder
 
     run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,
@@ -84,6 +84,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     except BrokenPipeError:
         out.on_broken_pipe()
     print_summary(run.results, err)
+    if run.results_publication is not None:
+        err.print(run.results_publication, markup=False, highlight=False, soft_wrap=True)
     return exit_code(run.results)
 
 

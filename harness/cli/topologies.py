@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import OptionError, TopologyNotRunning
+from harness.errors import HarnessError, OptionError, TopologyNotRunning
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -23,10 +23,17 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
     from harness.runtime.topology import Topology
 
 
-def load(options: ResolvedOptions, err: Console) -> TopologySpec:
-    """The topology of the topology options, its notes printed (one line each)."""
-    spec = options.topology.load()
-    for note in spec.notes:
+def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> TopologySpec:
+    """The topology of the topology options, its notes printed (one line each) unless `notes` is False (a command
+    that only acts on runs already there, or on a broker: the notes were said when the run was started). A file
+    refused as it is read is refused with the keys an engine that answers refuses too, in the same message."""
+    try:
+        spec = options.topology.load()
+    except HarnessError as error:
+        from harness.runtime.engine_check import with_engine_refusals
+
+        raise with_engine_refusals(error) from None
+    for note in spec.notes if notes else []:
         err.print(f"note: {note}", markup=False, soft_wrap=True)
     return spec
 
@@ -129,7 +136,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.run_id:
         return _down_run(options.run_id, out)
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
-        spec = load(options, err)
+        spec = load(options, err, notes=False)
         client = connect()
         failures = []
         try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
@@ -294,7 +301,7 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     file = project = spec = None
     if options.topology.files:
-        spec = load(options, err)
+        spec = load(options, err, notes=False)
         file, project = spec.identity, spec.name
     client = connect()
     runs = L.find_runs(client, file)

@@ -3,144 +3,27 @@ service (`pb:provider-pacts-for-verification`, with consumer version selectors, 
 they are verified as the folder's are, and each verification result published to the pact's
 `pb:publish-verification-results` (with the provider version and branch), only when asked or from CI.
 
-Configuration as Pact users know it: PACT_BROKER_BASE_URL, PACT_BROKER_TOKEN, PACT_BROKER_USERNAME and
-PACT_BROKER_PASSWORD; the options and `contracts.broker` of the topology file win over the URL variable. Secrets are
-read from the environment only and never shown (not in a repr, a message or a report).
+The configuration (the broker, credentials, provider version and branch) is harness.contracts.broker_config's.
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import hashlib
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
+from harness.contracts.broker_config import BrokerConfig
 from harness.contracts.results import PactResult
-from harness.errors import BrokerRefused, BrokerUnavailable, OptionError
-from harness.model.broker import BrokerSpec
+from harness.errors import BrokerRefused, BrokerUnavailable
 from harness.model.topology import TopologySpec
 
 TIMEOUT = 30.0  # seconds per request
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """A broker and what to take from it. `url` carries no credentials (those in the URL move to username and
-    password); `token` and `password` are never in the repr."""
-
-    url: str
-    token: str | None = field(default=None, repr=False)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    selectors: tuple[dict[str, Any], ...] = ()
-    include_pending: bool = False
-    wip_since: str | None = None
-    provider_branch: str | None = None
-    provider_version: str | None = None
-    publish: bool = False
-    url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
-    version_given: bool = False  # the provider version was given (an option), not taken from git
-
-    @property
-    def authorization(self) -> str | None:
-        if self.token:
-            return f"Bearer {self.token}"
-        if self.username is not None:
-            return "Basic " + base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
-        return None
-
-    def describe_selectors(self) -> str:
-        return ", ".join(json.dumps(s, separators=(",", ":")) for s in self.selectors) or "the broker's default"
-
-
-def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[str, str] = os.environ) \
-        -> BrokerConfig | None:
-    """The broker of a run, or None when none is configured (no --pact-broker-url, no `contracts.broker.url`, no
-    PACT_BROKER_BASE_URL). `options`: the resolved options by name.
-
-    Raises:
-        OptionError: a URL that is not http(s), a token and a username both given, publishing without a provider
-            version (none given, no git checkout).
-    """
-    given: BrokerSpec = spec.contracts.broker or BrokerSpec()
-    access = broker_access(options, given, env)
-    if access is None:
-        return None
-    branch = options.get("provider_branch") or given.provider_branch or git_branch(spec.base_dir)
-    version = options.get("provider_version")
-    publish = bool(options.get("publish_verification_results")) or (env.get("CI") == "true" and bool(version))
-    version = version or (_git(spec.base_dir, "rev-parse", "HEAD") if publish else None)
-    if publish and not version:
-        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
-                          "(the git checkout's commit is taken when there is one)")
-    return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
-                               include_pending=bool(options.get("pact_include_pending")) or given.pending,
-                               wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
-                               provider_version=version, publish=publish,
-                               version_given=bool(options.get("provider_version")))
-
-
-def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
-                  env: Mapping[str, str] = os.environ) -> BrokerConfig | None:
-    """The broker's URL and credentials only (--pact-broker-url, else `contracts.broker.url` of `given`, else
-    PACT_BROKER_BASE_URL; PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD); None when no URL is configured.
-
-    Raises:
-        OptionError: a URL that is not http(s), a token and a username both given.
-    """
-    given = given or BrokerSpec()
-    url = options.get("pact_broker_url") or given.url or env.get("PACT_BROKER_BASE_URL")
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = url.rsplit("@", 1)[-1]
-        raise OptionError(f"the Pact Broker URL {shown!r} is not an http(s) URL (from "
-                          f"{_where_url(options, given)}); write it as https://broker.example.com")
-    username, password = parts.username, parts.password
-    bare = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path.rstrip("/"),
-                       "", ""))
-    username = username or env.get("PACT_BROKER_USERNAME") or None
-    password = password or env.get("PACT_BROKER_PASSWORD") or None
-    token = env.get("PACT_BROKER_TOKEN") or None
-    if token and username:
-        raise OptionError("PACT_BROKER_TOKEN and a username (PACT_BROKER_USERNAME or one in the broker URL) are both "
-                          "set: the broker takes one of them; unset the other")
-    return BrokerConfig(bare, token, username, password, url_from=_where_url(options, given))
-
-
-def git_branch(folder: Path) -> str | None:
-    """The branch of the git checkout `folder` is in; None outside one or on a detached HEAD."""
-    branch = _git(folder, "rev-parse", "--abbrev-ref", "HEAD")
-    return branch if branch != "HEAD" else None
-
-
-def git_commit(folder: Path) -> str | None:
-    """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
-    return _git(folder, "rev-parse", "HEAD")
-
-
-def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
-    if options.get("pact_broker_url"):
-        return "--pact-broker-url"
-    return "contracts.broker.url" if given.url else "PACT_BROKER_BASE_URL"
-
-
-def _git(folder: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 @dataclass(frozen=True)
@@ -191,15 +74,14 @@ class BrokerClient:
                 return None
             detail = _detail(error.read())
             if error.code in (401, 403):
-                how = ("PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
-                       if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or "
-                                                    "PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD)")
+                how = self.config.credentials_from or (
+                    "PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
+                    if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
+                                                 "PACT_BROKER_PASSWORD)")
                 what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
-                                    hint="check the token or user for this broker" + (
-                                        " and that it may write (publishing verification results needs a "
-                                        "read-write token)" if error.code == 403 else "")) from None
+                                    hint=_refused_hint(error.code, method, how)) from None
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {error.code} to {method} {url}"
                                     f"{': ' + detail if detail else ''}") from None
         except (urllib.error.URLError, OSError) as error:
@@ -268,15 +150,13 @@ class BrokerClient:
                 tuple(str(n.get("text", "")) for n in properties.get("notices") or []), path))
         return found
 
-    def verified_at(self, pact: BrokerPact, consumer: str, provider: str) -> str | None:
+    def verified_at(self, pact: BrokerPact, consumer: str, provider: str, version: str) -> str | None:
         """When the broker's successful verification result of this pact's content (its pact version, the SHA in
-        its URL) by the given provider version was made; None when it has none, or no provider version was given
-        (`--provider-version`: a version taken from git is not trusted to name what is verified here). Asks the
-        matrix between the two versions, as `pact broker can-i-deploy --pacticipant C --version V --pacticipant P
-        --version W` does."""
-        version = self.config.provider_version
+        its URL) by provider version `version` was made; None when it has none (trusted_version says which version
+        may be asked for). Asks the matrix between the two versions, as `pact broker can-i-deploy --pacticipant C
+        --version V --pacticipant P --version W` does."""
         sha = _pact_version(pact.url)
-        if not self.config.version_given or version is None or pact.consumer_version is None or sha is None:
+        if pact.consumer_version is None or sha is None:
             return None
         query = urlencode([("q[][pacticipant]", consumer), ("q[][version]", pact.consumer_version),
                            ("q[][pacticipant]", provider), ("q[][version]", version), ("latestby", "cvpv")],
@@ -310,6 +190,21 @@ class BrokerClient:
         self.request("POST", pact.publish_url, {
             "success": result.verdict == "verified", "providerApplicationVersion": version,
             "verifiedBy": {"implementation": "pytest-topology"}, "testResults": tests})
+
+
+def _refused_hint(code: int, method: str, how: str) -> str:
+    """What to do about a 401 or 403 (`how`: the credentials used, by where they came from)."""
+    if how.startswith("no credentials"):
+        return ("the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
+                "PACT_BROKER_PASSWORD (in CI, from the job's secrets)")
+    if code == 401:
+        return f"check {how}: it is not valid for this broker (a token of another broker, a mistyped password)"
+    if method == "GET":
+        return f"{how} may not read this: ask the broker's administrator for a token that may read pacts"
+    return (f"{how} may read but not write: publishing pacts or verification results and recording deployments "
+            "need a read-write token (in PactFlow, not the read-only one); give the job one, or do not publish "
+            "from it (verification results are published only with --publish-verification-results, or in CI "
+            "with --provider-version)")
 
 
 def _pact_version(url: Any) -> str | None:
@@ -370,6 +265,15 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
         fetched.notes.append(f"no pacts for {', '.join(empty)} matched the selectors {config.describe_selectors()}"
                              f"{' (with pending)' if config.include_pending else ''} at the Pact Broker "
                              f"{config.url}")
+    if config.wip_since and not config.include_pending:
+        fetched.notes.append(f"work-in-progress pacts since {config.wip_since} were asked for (--pact-wip-since or "
+                             "contracts.broker.wip_since), but pending pacts are not: the Pact Broker selects WIP "
+                             "pacts only with pending, so none was selected; add --pact-include-pending (or "
+                             "contracts.broker.pending: true)")
+    if fetched.pacts and config.dirty_checkout and not config.version_given:
+        fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout has "
+                             "uncommitted changes, so its commit does not name the providers verified here "
+                             "(commit them, or give --provider-version for a version you vouch for)")
     return fetched
 
 

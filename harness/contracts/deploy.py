@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, git_commit, pact_names
+from harness.contracts.broker import BrokerClient, pact_names
+from harness.contracts.broker_config import BrokerConfig, git_commit
 from harness.errors import BrokerUnavailable, OptionError
 from harness.model.topology import TopologySpec
 

@@ -123,7 +123,7 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         if outside and not reason:
             hint = mapping_hint(spec, result.consumer or "")
             reason = f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""
-        edges.append(Edge(consumer, provider, result.verdict, str(result.path), result.interaction_count,
+        edges.append(Edge(consumer, provider, result.verdict, result.url or str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, reason,
                           tuple(i.description for i in result.interactions if not i.passed),
                           drifts.get(_key(result.path)), result.cached_from, result.source, result.pending,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, git_branch, git_commit
+from harness.contracts.broker import BrokerClient
+from harness.contracts.broker_config import BrokerConfig, checkout_branch, git_commit, no_branch_note
 from harness.contracts.pactfiles import read_pact
 from harness.errors import MalformedPact, OptionError
 
@@ -29,8 +30,9 @@ class ConsumerVersion:
 
 def consumer_version(folder: Path, number: str | None = None, branch: str | None = None,
                      tags: tuple[str, ...] = (), flag: str = "--consumer-version") -> ConsumerVersion:
-    """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`, its branch; a
-    detached HEAD has none). `flag`: the option a user gives the version with.
+    """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`); the branch given,
+    else the CI job's or the checkout's (broker.checkout_branch; none on a detached HEAD without a CI variable).
+    `flag`: the option a user gives the version with.
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout.
@@ -39,7 +41,7 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     if not number:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
-    return ConsumerVersion(number, branch or git_branch(folder), tags)
+    return ConsumerVersion(number, branch or checkout_branch(folder), tags)
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,13 @@ class PublishedPact:
 
 @dataclass
 class Publication:
-    """What a publication did: the version, the pacts the broker took, and its notices (`type: text`)."""
+    """What a publication did: the version, the pacts the broker took, its notices (`type: text`) and our
+    notes."""
 
     version: ConsumerVersion
     pacts: list[PublishedPact] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # ours: e.g. published without a branch
 
 
 def pact_files(folder: Path) -> list[Path]:
@@ -78,9 +82,11 @@ def pact_files(folder: Path) -> list[Path]:
     return files
 
 
-def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVersion) -> Publication:
+def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVersion,
+                  branch_flag: str = "--consumer-branch") -> Publication:
     """Publish `files` (pact files) for `version` of their consumers. Every file is read before anything is sent:
-    one that is not a pact publishes nothing.
+    one that is not a pact publishes nothing. `branch_flag`: the option that gives the branch (for a note when
+    there is none).
 
     Raises:
         MalformedPact: a file that cannot be read or is not a pact (the file and what to do).
@@ -89,6 +95,8 @@ def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVers
     pacts = [(path, read_pact(path), json.loads(path.read_text(encoding="utf-8"))) for path in files]
     client = BrokerClient(config)
     publication = Publication(version)
+    if version.branch is None:
+        publication.notes.append(no_branch_note(f"consumer version {version.number} is published", branch_flag))
     for path, pact, data in pacts:  # one request per pact, as the `pact` CLI publishes
         body: dict[str, Any] = {"pacticipantName": pact.consumer, "pacticipantVersionNumber": version.number,
                                 "contracts": [_contract(pact.consumer, pact.provider, data)]}

@@ -54,6 +54,7 @@ class PactResult:
     cached_by: str = ""  # who verified a cached verdict: "" an earlier run here; `the Pact Broker (shop 3.0.0)`
     source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
     pending: bool = False  # the broker marked it pending: a failure does not fail the run
+    url: str = ""  # a broker pact's URL at the broker (its `path` is a file fetched for this run only)
 
     @property
     def outcome(self) -> Outcome:

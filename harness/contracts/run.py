@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, BrokerFetch, fetch_pacts
+from harness.contracts.broker import BrokerClient, BrokerFetch, fetch_pacts
+from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version
 from harness.contracts.cache import RunCache, pact_content
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for
@@ -34,7 +35,7 @@ Source = PactFile | UnreadablePact
 class Selection:
     """The pact files of a run (readable or not) and the handlers of their states."""
 
-    folder: Path
+    folder: Path | None  # None: no folder is read (a broker's pacts only)
     sources: list[Source]
     registry: Registry
     notes: list[str] = field(default_factory=list)  # e.g. an exclusion that matches no pact of the folder
@@ -45,14 +46,15 @@ def pact_folder(spec: TopologySpec, folder: Path | None = None) -> Path:
 
 
 def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str | None = None,
-                 consumer: str | None = None, more: Sequence[Source] = (), more_notes: Sequence[str] = ()) \
-        -> Selection:
+                 consumer: str | None = None, more: Sequence[Source] = (), more_notes: Sequence[str] = (),
+                 broker_url: str | None = None) -> Selection:
     """The pacts to verify (all of the folder, less filters and exclusions) and the handlers of their states, checked
     as far as the files alone tell, before anything starts.
 
-    `provider`/`consumer` filter by service (or by the name the pact writes). `more`: pacts from a broker, besides
-    the folder's (with them, a folder that does not exist is not a problem: `folder` None and no `contracts.pacts`
-    folder); `more_notes`: what the broker said (a provider none of whose pacts matched).
+    `provider`/`consumer` filter by service (or by the name the pact writes). `broker_url`: the Pact Broker whose
+    pacts are `more` (`more_notes`: what it said, e.g. a provider none of whose pacts matched); with a broker the
+    folder is read only when one is configured (`folder` given, or `contracts.pacts` written in the topology file),
+    as the broker replaces the default folder.
 
     Raises:
         PactInputProblems: every problem found, each once: the folder is missing, no pact is left after the filters
@@ -62,10 +64,12 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
     """
     problems: list[str] = []
     hints: list[str] = []
-    where = pact_folder(spec, folder)
+    read_folder = broker_url is None or folder is not None or "pacts" in spec.contracts.model_fields_set
+    where = pact_folder(spec, folder) if read_folder else None
+    place = " or ".join(([f"in {where}"] if where is not None else [])
+                        + ([f"at the Pact Broker {broker_url}"] if broker_url else []))
     try:
-        from_broker_only = bool(more or more_notes) and folder is None and not where.is_dir()
-        everything = [] if from_broker_only else scan_pacts(where)
+        everything = [] if where is None else scan_pacts(where)
     except MalformedPact as error:
         problems.append(str(error))
         everything = []
@@ -76,7 +80,7 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
         sources = [s for s in everything if not isinstance(s, PactFile) or s in chosen] if chosen else []
     if not problems and not any(isinstance(s, PactFile) for s in sources) and (provider or consumer or not everything):
-        problems.append(_nothing_selected(spec, everything, where, provider, consumer))
+        problems.append(_nothing_selected(spec, everything, place, where is not None, provider, consumer))
     problems += [str(s.error) for s in everything if isinstance(s, UnreadablePact)]
     pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
     for pact in pacts:
@@ -94,14 +98,14 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         missing = missing_handlers(pacts, registry, spec)
         problems += missing
         hints += [MISSING_HANDLERS_HINT] if missing else []
-    notes = [*more_notes, *_unused_exclusions(spec, everything, where), *_missing_documents(spec, pacts),
+    notes = [*more_notes, *_unused_exclusions(spec, everything, place), *_missing_documents(spec, pacts),
              *unused_state_handlers(spec, registry)]
     if problems:  # the notes too: an exclusion with a typo may be why a pact is here
         raise PactInputProblems(problems, hints + [f"note: {note}" for note in notes])
     return Selection(where, sources, registry, notes)
 
 
-def _unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path) -> list[str]:
+def _unused_exclusions(spec: TopologySpec, everything: list[Source], where: str) -> list[str]:
     """A note per `contracts.exclude` rule that leaves out no pact of the folder (a typo in a name would otherwise
     pass unnoticed until the pact it meant fails)."""
     pacts = [s for s in everything if isinstance(s, PactFile)]
@@ -113,7 +117,7 @@ def _unused_exclusions(spec: TopologySpec, everything: list[Source], where: Path
                             (("pact", rule.pact), ("consumer", rule.consumer), ("provider", rule.provider)) if value)
         consumers = ", ".join(sorted({p.consumer for p in pacts})) or "none"
         providers = ", ".join(sorted({p.provider for p in pacts})) or "none"
-        notes.append(f"contracts.exclude {{{selects}}} leaves out no pact of {where} (consumers there: {consumers}; "
+        notes.append(f"contracts.exclude {{{selects}}} leaves out no pact {where} (consumers there: {consumers}; "
                      f"providers: {providers})")
     return notes
 
@@ -135,10 +139,10 @@ def _named(spec: TopologySpec, pact_name: str, wanted: str | None) -> bool:
     return wanted is None or wanted == pact_name or wanted == service_for(spec, pact_name)
 
 
-def _nothing_selected(spec: TopologySpec, everything: list[Source], where: Path, provider: str | None,
-                      consumer: str | None) -> str:
+def _nothing_selected(spec: TopologySpec, everything: list[Source], where: str, folder_read: bool,
+                      provider: str | None, consumer: str | None) -> str:
     what = ("no pact to verify" + (f" for provider {provider}" if provider else "")
-            + (f" from consumer {consumer}" if consumer else "") + f" in {where}")
+            + (f" from consumer {consumer}" if consumer else "") + f" {where}")
     pacts = [s for s in everything if isinstance(s, PactFile)]
     hints = []
     for wanted, side in ((provider, "provider"), (consumer, "consumer")):
@@ -151,8 +155,11 @@ def _nothing_selected(spec: TopologySpec, everything: list[Source], where: Path,
                          f"`pact_name: {close[0]}` on the service (or `contracts.names`)")
         elif names:
             hints.append(f"{side}s in the pacts: {', '.join(names)}")
-    if not pacts:
+    if not pacts and folder_read:
         hints.append("the folder holds no readable pact: run the consumer tests first, or point --pacts elsewhere")
+    elif not pacts:
+        hints.append("the broker selected none (see the notes); a pact folder is read beside the broker's pacts "
+                     "only when one is configured: --pacts DIR or contracts.pacts")
     return what + "".join(f"\n{h}" for h in hints)
 
 
@@ -218,7 +225,8 @@ class VerifyRun:
             try:
                 self.broker = fetch_pacts(spec, options.broker, folder, options.provider)
                 self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer,
-                                              [read_pact(path) for path in self.broker.pacts], self.broker.notes)
+                                              [read_pact(path) for path in self.broker.pacts], self.broker.notes,
+                                              options.broker.url)
             except BaseException:
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
@@ -226,6 +234,7 @@ class VerifyRun:
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
         self._broker_config = options.broker
+        self.published: list[Path] = []  # the broker pacts whose verification result this run published
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
@@ -250,15 +259,20 @@ class VerifyRun:
             found = self.cache.cached(source) or self._verified_at_broker(source)
             pact = self.broker.pacts.get(source.path)
             if found is not None and pact is not None:  # where it came from; a pending pact verified is not pending
-                found = dataclasses.replace(found, source=pact.source)
+                found = dataclasses.replace(found, source=pact.source, url=pact.url)
             self._earlier[source.path] = found
         return self._earlier[source.path]
 
     def _verified_at_broker(self, source: PactFile) -> PactResult | None:
         pact, config = self.broker.pacts.get(source.path), self._broker_config
-        if pact is None or config is None:
+        provider = service_for(self.spec, source.provider)
+        trusted = None if pact is None or config is None or provider is None else \
+            trusted_version(config, self.spec, provider)
+        if trusted is None:
             return None
-        when = BrokerClient(config).verified_at(pact, source.consumer, source.provider)
+        assert pact is not None and config is not None
+        version, why = trusted
+        when = BrokerClient(config).verified_at(pact, source.consumer, source.provider, version)
         if when is None:
             return None
         labels = [label for label, _ in source.labels()]
@@ -267,7 +281,7 @@ class VerifyRun:
                           len(source.interactions), [InteractionResult(d, True, label=label) for label, d in
                                                      source.labels()], labels=labels,
                           cached_from=when or "an unknown time",
-                          cached_by=f"the Pact Broker ({source.provider} {config.provider_version})")
+                          cached_by=f"the Pact Broker ({source.provider} {version}, from {why})")
 
     @property
     def verified_any(self) -> bool:
@@ -304,7 +318,7 @@ class VerifyRun:
         pact = self.broker.pacts.get(result.path)
         if pact is None:
             return result
-        result = dataclasses.replace(result, source=pact.source, pending=pact.pending)
+        result = dataclasses.replace(result, source=pact.source, pending=pact.pending, url=pact.url)
         config = self._broker_config
         if config is not None and config.publish and result.verdict in ("verified", "failed"):
             try:
@@ -312,7 +326,31 @@ class VerifyRun:
             except HarnessError as error:
                 return dataclasses.replace(result, verdict="error", error=error, pending=False, reason=(
                     f"{result.verdict}, but its verification result was not published: {error}"))
+            self.published.append(result.path)
         return result
+
+    @property
+    def results_publication(self) -> str | None:
+        """Whether this run published verification results to the broker (where, for which provider version and
+        branch, how many) or why not; None without a broker or when no pact came from it."""
+        config = self._broker_config
+        ours = [r for r in self.results if r.path in self.broker.pacts]
+        if config is None or not ours:
+            return None
+        if not config.publish:
+            return f"verification results not published to the Pact Broker {config.url}: {config.publish_reason}"
+        kept = sum(bool(r.cached_by) for r in ours)
+        unpublished = len(ours) - len(self.published) - kept
+        text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "
+                f"{len(self.published)} of {len(ours)} broker pact(s), for provider version "
+                f"{config.provider_version}" + (f" on branch {config.provider_branch}" if config.provider_branch
+                                                else ""))
+        extra = ([f"{kept} the broker had verified already"] if kept else []) + (
+            [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else [])
+        text += f" ({'; '.join(extra)})" if extra else ""
+        if not config.provider_branch:
+            text += "\nnote: " + no_branch_note("verification results are published", "--provider-branch")
+        return text
 
     def add(self, result: PactResult) -> None:
         """A verdict reached here, or by another pytest-xdist worker (a file's items may run on two: the first

@@ -29,7 +29,7 @@ def _no_bool(value: Any) -> Any:
 
 Port = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)]
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp
+PORT_TEXT = re.compile(r"^(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?$")  # 53/udp, 8000-8002, 8000-8002/tcp, 9999/sctp
 
 
 def topology_name(text: str) -> str:
@@ -39,14 +39,14 @@ def topology_name(text: str) -> str:
 
 
 def parse_port(value: int | str) -> tuple[list[int], str]:
-    """`8000`, `"53/udp"`, `"8000-8002/tcp"` -> ([container ports], protocol).
+    """`8000`, `"53/udp"`, `"8000-8002/tcp"`, `"9999/sctp"` -> ([container ports], protocol).
 
     Raises:
         ValueError: not one of those forms, or a port outside 1..65535.
     """
     match = PORT_TEXT.match(str(value))
     if not match:
-        raise ValueError(f"port {value!r} is not a container port: N, 'N/udp', 'N-M' or 'N-M/udp'")
+        raise ValueError(f"port {value!r} is not a container port: N, 'N/udp', 'N/sctp', 'N-M' or 'N-M/udp'")
     first, last = int(match[1]), int(match[2] or match[1])
     if not 1 <= first <= last <= 65535:
         raise ValueError(f"port {value!r} is outside 1..65535 (or its range is reversed)")

@@ -120,6 +120,7 @@ class TopologyBuilder:
         security_opt: Sequence[str] | None = None,
         read_only: bool | None = None,
         group_add: Sequence[str] | None = None,
+        use_api_socket: bool | None = None,
         devices: Sequence[str] | None = None,
         device_cgroup_rules: Sequence[str] | None = None,
         device_requests: Sequence[Mapping[str, Any]] | None = None,

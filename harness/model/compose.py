@@ -35,6 +35,7 @@ from harness.model.compose_values import (
     _volumes,
     duration,
 )
+from harness.model.engine_needs import engine_needs
 from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
 
 # every service key of the Compose specification, for "did you mean" on a near miss
@@ -45,7 +46,8 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "device_cgroup_rules", "runtime", "ipc",
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
-         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links")
+         "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links",
+         "use_api_socket")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
@@ -121,7 +123,7 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
     out = SourceMap(source.file)
     notes: list[str] = []
     problems: list[TopologyFileError] = []
-    objects = {kind: canonical.get(kind) or {} for kind in ("secrets", "configs")}
+    objects = {kind: canonical.get(kind) or {} for kind in ("secrets", "configs", "networks")}
     services = canonical.get("services") or {}
     topology: dict[str, Any] = {"name": canonical.get("name"), "services": {}}
     if "x-topology" in canonical:  # top-level topology keys (contracts, image_substitutes)
@@ -142,22 +144,29 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
                                               objects, os.environ if environment is None else environment)
         if name in jobs:
             topology["services"][name].setdefault("job", True)
+        out.lines.update({path: line for path, line in source.lines.items()  # where what a key needs of the
+                          if path[:3] in (here + ("healthcheck",), here + ("build",))})  # engine is said
     _top_level(canonical, source, notes, problems)
     volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
                {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
                for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:  # one line each, as the topology loader reports several problems
-        tail = REFUSAL_TAIL.format(file=source.file)
-        first, *rest = [str(problem).removesuffix(tail).removeprefix(f"{problems[0].location}: ")
-                        if index == 0 else str(problem).removesuffix(tail) for index, problem in enumerate(problems)]
-        raise TopologyFileError(problems[0].location, "\n".join([first, *rest]) + (
-            f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
-            "honour to an override file that the test run does not use)"))
+    if problems:  # with what the keys need of the engine: a front-end that reaches one says its refusals too
+        error = problems[0] if len(problems) == 1 else _one_error(problems, source)
+        error.engine_needs = tuple(engine_needs(topology["services"], source))
+        raise error
     return topology, out, notes
+
+
+def _one_error(problems: list[TopologyFileError], source: SourceMap) -> TopologyFileError:
+    """Several problems in one message, one line each, as the topology loader reports several problems."""
+    tail = REFUSAL_TAIL.format(file=source.file)
+    first, *rest = [str(problem).removesuffix(tail).removeprefix(f"{problems[0].location}: ")
+                    if index == 0 else str(problem).removesuffix(tail) for index, problem in enumerate(problems)]
+    return TopologyFileError(problems[0].location, "\n".join([first, *rest]) + (
+        f"\n({len(problems)} problems in {source.file}: fix each, or move the keys pytest-topology cannot "
+        "honour to an override file that the test run does not use)"))
 
 
 def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
@@ -195,6 +204,10 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
             _service_key(key, value, result, names, here, source, out, notes, objects, environment, problems)
         except TopologyFileError as problem:
             problems.append(problem)
+    if result.get("network_mode") == "host" and service.get("ports"):  # Docker discards them; Compose starts it
+        notes.append(f"{source.where(here + ('ports',))}: {dotted_path(here + ('ports',))}: published ports are "
+                     "discarded when using host network mode (as Docker Compose warns): the service's ports are "
+                     "the engine machine's own")
     if "build" in result and result.get("platform") and not result["build"].get("platform"):
         result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
@@ -230,21 +243,17 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "links":  # Compose: "SERVICE[:ALIAS]"; a link makes SERVICE a dependency (in `depends_on` here)
         put(key, list(value), key)
     elif key == "volumes_from":
-        outside = [v for v in value if v.startswith("container:")]
-        if outside:
-            raise source.error(at, f"volumes_from {outside[0]}: a run only mounts from its own containers (by "
-                                   "construction); Docker Compose: mounts the volumes of that container, started "
-                                   f"outside the project{REFUSAL_TAIL.format(file=source.file)}")
-        if any(v.endswith((":ro", ":rw")) for v in value):  # Compose v2 gives Docker the container's id alone
+        # Compose v2 gives Docker the service's container id, or the NAME of `container:NAME`, alone (":ro" dropped)
+        if any(v.endswith((":ro", ":rw")) for v in value):
             notes.append(f"{source.where(at)}: {dotted_path(at)}: ':ro' and ':rw' are not applied, as Docker Compose "
-                         "does not apply them (it mounts the volumes as the other service has them)")
+                         "does not apply them (it mounts the volumes as the other container has them)")
         put(key, [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v for v in value], key)
     elif key in ("post_start", "pre_stop"):
         put(key, [{k: v for k, v in hook.items() if v not in (None, {}, [])} for hook in value or []], key)
     elif key == "stop_grace_period":
         put(key, duration(str(value)), key)
     elif key == "network_mode":
-        _network_mode(str(value), at, source, put)
+        _network_mode(str(value), put, objects["networks"])
     elif key == "blkio_config":
         put(key, _blkio(value), key)
     elif key == "deploy":
@@ -273,8 +282,15 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "healthcheck":
         put(key, _healthcheck(value, at, source), key)
     elif key in ("ports", "expose"):
-        ports = result.get("ports", []) + [_port(p, at + (i,), source) for i, p in enumerate(value)]
-        put("ports", list(dict.fromkeys(ports)), key)
+        ports = [_port(p, at + (i,), source) for i, p in enumerate(value)]
+        if key == "expose" and any(str(p).endswith("/sctp") for p in ports):
+            # the harness publishes `expose:` ports for tests on the host; an SCTP one would make an engine without
+            # SCTP refuse the container, which Compose (exposing it only) starts
+            notes.append(f"{source.where(at)}: {dotted_path(at)}: SCTP ports of `expose:` are neither published nor "
+                         "exposed by the harness (services of its networks reach them, as under Compose; publish one "
+                         "with `ports:`)")
+            ports = [p for p in ports if not str(p).endswith("/sctp")]
+        put("ports", list(dict.fromkeys(result.get("ports", []) + ports)), key)
     elif key == "x-networks":
         put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
         out.lines.update({path: line for path, line in source.lines.items()

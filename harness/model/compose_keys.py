@@ -25,13 +25,18 @@ HONOURED: dict[str, dict[str, str]] = {
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
         "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs",
+        "use_api_socket": "the engine's socket (/var/run/docker.sock of the engine's machine) and the user's registry "
+                          "credentials (/run/secrets/docker/config.json, DOCKER_CONFIG), as Compose gives them",
         "cap_add": "HostConfig.CapAdd", "cap_drop": "HostConfig.CapDrop", "privileged": "HostConfig.Privileged",
         "extra_hosts": "HostConfig.ExtraHosts", "hostname": "Hostname", "domainname": "Domainname",
         "shm_size": "HostConfig.ShmSize", "ulimits": "HostConfig.Ulimits", "sysctls": "HostConfig.Sysctls",
         "stop_signal": "StopSignal", "platform": "the image's platform", "healthcheck": "Healthcheck, and the "
-        "readiness probe (start_interval before Docker 25 refused, as Compose refuses it)",
-        "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology)",
-        "expose": "ExposedPorts", "networks": "the networks it is on, with aliases, fixed addresses, priority, "
+        "readiness probe (start_interval before Docker 25 refused, as Compose refuses it); timings without `test`: "
+        "the image's HEALTHCHECK test with them, as Docker merges them",
+        "ports": "published on free ports of 127.0.0.1 (the test reads them from the topology); tcp, udp and sctp "
+                 "(an engine without SCTP refuses to start the container, as for Compose)",
+        "expose": "ExposedPorts, and published (SCTP ones neither: noted)",
+        "networks": "the networks it is on, with aliases, fixed addresses, priority, "
         "link_local_ips, driver_opts, gw_priority and interface_name (before Docker 28.1 refused, as Compose refuses "
         "it); a file without `networks:` keeps one private network per run", "depends_on": "the start order "
         "and conditions", "container_name": "an alias on the run's network (the container's name is the run's)",
@@ -57,9 +62,16 @@ HONOURED: dict[str, dict[str, str]] = {
         "external_links": "Links of each of its network endpoints, as Compose gives them: the container outside the "
                           "run is resolved where it shares a network (an external one); a missing one is no error, "
                           "as under Compose",
-        "volumes_from": "HostConfig.VolumesFrom, a service of the run (`container:` is refused: outside the run)",
-        "network_mode": "`none` and `service:X` (X of the run) as HostConfig.NetworkMode; `host`, `container:X` and "
-                        "another network are refused (each with Compose's behaviour)",
+        "volumes_from": "HostConfig.VolumesFrom: a service of the run (its container), or `container:NAME` (a "
+                        "container outside the run, by the NAME given; a missing one fails the start with Docker's "
+                        "words, as under Compose); `:ro`/`:rw` are not applied, as Compose does not apply them",
+        "network_mode": "HostConfig.NetworkMode, as Compose gives it: `none`; `host` (the engine machine's network: "
+                        "no port published, its ports are the machine's, reached on the engine's host; no service "
+                        "reaches it by name); `service:X` (X of the run) and `container:NAME` (a container outside "
+                        "the run): its network namespace, no ports of its own; another value: the engine's network "
+                        "of that name, used as it is (the run's own for the name Compose gives a network of the "
+                        "file); a missing container or network fails the start with Docker's words, as under "
+                        "Compose",
         "post_start": "each hook run in the container after each start (as `docker exec`): up, start(), "
                       "restart(), restore, before readiness",
         "pre_stop": "each hook run in the container (as `docker exec`) before stop(), restart() and teardown "
@@ -77,7 +89,9 @@ HONOURED: dict[str, dict[str, str]] = {
         "replicas": "1: one container (any other number is refused)",
     },
     "build": {
-        "context": "the folder sent to the builder (a URL is refused: the harness tags a build by its files)",
+        "context": "the folder sent to the builder; a URL (Git, a tarball over HTTP) is built by Docker Compose "
+                   "itself (`docker compose build`: the engine's builder fetches it, as under `docker compose up`), "
+                   "tagged by the URL and the build's keys: kept by its URL, not its content",
         "dockerfile": "the Dockerfile, relative to the context", "dockerfile_inline": "the Dockerfile's text, sent "
         "beside the context (.dockerignore applies as for a Dockerfile file); a change rebuilds",
         "args": "build args", "target": "the stage built", "labels": "the image's labels, beside the harness's own",
@@ -98,10 +112,13 @@ HONOURED: dict[str, dict[str, str]] = {
         "ulimits": BY_COMPOSE + "limits of RUN steps, as far as the engine's BuildKit applies them (Docker 20.10's "
         "does not: measured, as for Compose)",
     },
-    "network": {"driver": "bridge (another driver is refused: a run's networks are bridge networks of one engine)",
+    "network": {"driver": "Driver, as given (bridge, macvlan, ipvlan, overlay on a swarm manager, ...): an engine "
+                "without it fails as for Compose; Docker publishes no port of a container only on macvlan/ipvlan "
+                "networks (it has no URL, as under Compose)",
                 "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
-                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range "
-                "(Docker's default driver only)", "labels": "Labels, beside the harness's own",
+                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range, "
+                "aux_addresses (Docker's default driver only)", "labels": "Labels, beside the harness's own",
+                "attachable": "Attachable (an overlay network needs it for a run's containers, as under Compose)",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
     "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name); an "
                "external volume's name on the engine",
@@ -140,8 +157,7 @@ IGNORED: dict[str, dict[str, str]] = {
         "sbom": "an attestation is metadata for a registry, not part of the image a test runs (Docker Compose "
                 "refuses it on an engine without the containerd image store)",
     },
-    "network": {"name": PER_RUN_NETWORK, "attachable": "lets swarm services join; a run's networks are bridge "
-                "networks of one engine", "enable_ipv4": "IPv4 is on, as Docker's default (engines before API 1.47 "
+    "network": {"name": PER_RUN_NETWORK, "enable_ipv4": "IPv4 is on, as Docker's default (engines before API 1.47 "
                 "cannot turn it off)"},
     "volume": {"labels": "a run's volumes carry the harness's labels (cleanup finds them by those)"},
     "secret": {key: SWARM for key in ("driver", "driver_opts", "template_driver", "labels")},
@@ -156,8 +172,6 @@ REFUSED: dict[str, dict[str, tuple[str, str]]] = {
                      "runs the provider's binary instead of a container"),
         "models": ("no Docker Model Runner on a test run's engine (by construction)",
                    "asks Docker Model Runner for the model"),
-        "use_api_socket": ("a test's container is not given the engine's socket and credentials (by construction)",
-                           "mounts the Docker socket and the user's registry credentials"),
     },
     "deploy": {},
     "build": {},

@@ -13,6 +13,7 @@ from typing import Any
 from harness.errors import TopologyFileError
 from harness.model.compose_keys import IGNORED, known
 from harness.model.source import Path_, SourceMap, dotted_path
+from harness.model.topology import aux_address_problem
 
 REFUSAL_TAIL = " (in {file}); remove it or move it to an override file that the test run does not use"
 SECRETS_DIR = "/run/secrets/"  # where Compose puts a secret whose target is not absolute; a config goes under /
@@ -56,27 +57,28 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
             if network.get("external"):
                 result[name] = {"external": True, "name": network.get("name") or name}
                 continue
-            driver = network.get("driver") or "bridge"
-            if driver != "bridge":
-                raise source.error(at + ("driver",), f"network driver '{driver}' is not supported: a run's "
-                                                     "networks are bridge networks of one engine (remove `driver:`, "
-                                                     "or use an external network)")
             ipam = network.get("ipam") or {}
             if ipam.get("driver") not in (None, "default"):
                 raise source.error(at + ("ipam", "driver"), f"ipam driver '{ipam['driver']}' is not supported "
                                                             "(only Docker's default)")
-            if any(set(pool) - {"subnet", "gateway", "ip_range"} for pool in ipam.get("config") or []):
-                raise source.error(at + ("ipam",), "ipam config: only subnet, gateway and ip_range are supported")
-            if network.get("attachable"):
-                notes.append(f"{source.where(at + ('attachable',))}: networks.{name}.attachable: ignored for a test "
-                             "run (it lets swarm services join; a run's networks are bridge networks of one engine)")
+            if any(set(pool) - {"subnet", "gateway", "ip_range", "aux_addresses"} for pool in ipam.get("config") or []):
+                raise source.error(at + ("ipam",), "ipam config: only subnet, gateway, ip_range and aux_addresses are "
+                                                   "supported")
+            for index, pool in enumerate(ipam.get("config") or []):
+                for host, address in (pool.get("aux_addresses") or {}).items():
+                    problem = aux_address_problem(str(pool.get("subnet") or ""), host, str(address))
+                    if problem:
+                        raise source.error(at + ("ipam", "config", index, "aux_addresses", host), problem)
             declared = network.get("name")
             if declared and declared != f"{project}_{name}":
                 notes.append(f"{source.where(at + ('name',))}: networks.{name}.name: each run names its own network "
                              "(services reach each other by service name and aliases as before)")
             result[name] = {"internal": bool(network.get("internal")), "enable_ipv6": bool(network.get("enable_ipv6")),
                             "subnets": ipam.get("config") or [], "options": network.get("driver_opts") or {},
-                            "labels": network.get("labels") or {}}
+                            "labels": network.get("labels") or {},
+                            # another driver as Compose gives it (macvlan, ipvlan, overlay): the engine has it or not
+                            **({"driver": network["driver"]} if network.get("driver") not in (None, "bridge") else {}),
+                            **({"attachable": True} if network.get("attachable") else {})}
         except TopologyFileError as problem:
             problems.append(problem)
     return result
@@ -102,23 +104,24 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
     return result
 
 
-def _network_mode(value: str, at: Path_, source: SourceMap, put: Any) -> None:
-    """`none` and `service:X` as Compose gives them; `bridge` or the default network is the run's own network; `host`
-    and `container:X` cannot be had in a test run."""
-    tail = REFUSAL_TAIL.format(file=source.file)
-    if value == "host":
-        raise source.error(at, "network_mode host cannot be honoured by a test run: the harness publishes each port on "
-                               "a free port of 127.0.0.1 and services reach each other by name on the run's network "
-                               "(by construction); Docker Compose: the container uses the machine's network and its "
-                               f"ports are the machine's{tail}")
-    if value.startswith("container:"):
-        raise source.error(at, f"network_mode {value}: a run only joins its own containers (by construction); Docker "
-                               f"Compose: the container joins that container's network namespace{tail}")
-    if value in ("none", "") or value.startswith("service:"):
-        put("network_mode", value or None, "network_mode")
-    elif value not in ("bridge", "default"):  # a network name: the run's one network stands for every network
-        raise source.error(at, f"network_mode {value!r} cannot be honoured by a test run: every service of a run is "
-                               f"on one private network; Docker Compose: joins the network {value!r}{tail}")
+def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
+    """`network_mode` as Docker Compose gives it to Docker (HostConfig.NetworkMode, as written): `none`, `host`,
+    `service:X` (X of the run), `container:NAME` (a container outside the run) as they are; `bridge` or `default`:
+    the run's own network; another value is a network's name on the engine, as Docker reads it. A name Compose gives
+    one of the file's networks (`networks:` of Compose's config, `PROJECT_KEY` or its `name:`) is that network of
+    the run; any other name is the engine's network of that name, used as it is (a missing one fails the start with
+    Docker's words, as under Compose). `networks`: the canonical top-level networks."""
+    if value in ("none", "host") or value.startswith(("service:", "container:")):
+        put("network_mode", value, "network_mode")
+        return
+    if value in ("", "bridge", "default"):
+        return
+    of_the_file = [key for key, network in networks.items() if (network or {}).get("name") == value]
+    if of_the_file:
+        if of_the_file[0] != "default":
+            put("network_mode", of_the_file[0], "network_mode")
+        return
+    put("network_mode", value, "network_mode")
 
 
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,
@@ -201,11 +204,6 @@ def _build(value: dict[str, Any], at: Path_, source: SourceMap, secrets: dict[st
             if not key.startswith("x-"):
                 problems.append(source.error(here, f"build key '{key}' is not known to pytest-topology (a newer "
                                                    f"Compose specification?){tail}"))
-        elif key == "context" and ("://" in str(inner) or str(inner).startswith("git@")):
-            problems.append(source.error(here, f"build context {inner}: a remote context cannot be built by a test "
-                                               "run: the harness tags a build by a hash of the files it sends "
-                                               "(rebuilding only when they change); Docker Compose: the builder "
-                                               f"fetches it. Clone it and give the folder{tail}"))
         elif key == "network" and inner not in ("default", "host", "none"):
             problems.append(source.error(here, f"build network {inner!r}: Docker Compose's builder (BuildKit) "
                                                "refuses a network name (\"network mode not supported by buildkit\"), "
@@ -250,10 +248,8 @@ def _truthy(value: Any) -> bool:
 def _healthcheck(value: dict[str, Any], at: Path_, source: SourceMap) -> dict[str, Any] | None:
     if value.get("disable"):
         return {"test": ["NONE"]}
-    if value.get("test") is None:
-        raise source.error(at, "healthcheck needs a `test` (the image's own HEALTHCHECK is not read); or give the "
-                               "service a probe under `x-topology: {ready: ...}`")
-    check: dict[str, Any] = {"test": value["test"]}
+    # no `test`: Compose sends the timings alone, and Docker runs the image's HEALTHCHECK test with them
+    check: dict[str, Any] = {"test": value["test"]} if value.get("test") is not None else {}
     for key in ("interval", "timeout", "start_period", "start_interval"):
         if value.get(key) is not None:
             check[key] = duration(str(value[key]))
@@ -277,8 +273,8 @@ def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
     else:
         target, _, protocol = str(value).partition("/")
         protocol = protocol or "tcp"
-    if protocol not in ("tcp", "udp"):
-        raise source.error(at, f"port protocol {protocol!r} is not supported (tcp or udp)")
+    if protocol not in ("tcp", "udp", "sctp"):  # Compose's schema has no other
+        raise source.error(at, f"port protocol {protocol!r} is not supported (tcp, udp or sctp)")
     if protocol == "tcp" and str(target).isdigit():
         return int(target)
     return f"{target}/{protocol}"

@@ -96,7 +96,8 @@ class BuildSpec(_Strict):
     """How an image is built, with the keys of Compose's `build:`. Those only BuildKit has (`BUILDKIT_KEYS`) make
     the harness run `docker compose build` for it; the others go to docker-py's build."""
 
-    context: str = Field(description="the build context folder, relative to the topology file")
+    context: str = Field(description="the build context folder, relative to the topology file; or a URL (a Git "
+                                     "repository, a tarball over HTTP) that Docker Compose's build fetches")
     dockerfile: str = Field(default="Dockerfile", description="the Dockerfile, relative to the context")
     dockerfile_inline: str | None = Field(
         default=None, description="the Dockerfile's text, instead of a file (.dockerignore still applies)")
@@ -140,6 +141,11 @@ class BuildSpec(_Strict):
             raise ValueError(f"build network {self.network!r}: Docker Compose's builder (BuildKit) refuses a network "
                              "name (\"network mode not supported by buildkit\"); use default, host or none")
         return self
+
+    @property
+    def remote(self) -> bool:
+        """The context is a URL (`git://`, `https://`, `git@host:...`): the builder fetches it, no folder is read."""
+        return "://" in self.context or self.context.startswith("git@")
 
     def buildkit_keys(self) -> list[str]:
         """The keys set that only BuildKit has (the build is run by Docker Compose), in `BUILDKIT_KEYS` order."""
@@ -219,7 +225,9 @@ class VolumeMount(_Strict):
 class Healthcheck(_Strict):
     """The container's Docker HEALTHCHECK (as `docker inspect` shows it). Durations in seconds."""
 
-    test: list[str] = Field(min_length=1, description="['CMD', ...], ['CMD-SHELL', '...'] or ['NONE']")
+    test: list[str] | None = Field(
+        default=None, min_length=1, description="['CMD', ...], ['CMD-SHELL', '...'] or ['NONE']; none: the image's "
+                                                "HEALTHCHECK test, with these timings (as Docker merges them)")
     interval: float | None = Field(
         default=None, ge=0,
         description="seconds between Docker's checks (the harness runs the test every 0.1 s while it waits)")
@@ -237,14 +245,17 @@ class Healthcheck(_Strict):
 
     @model_validator(mode="after")
     def _known_kind(self) -> Healthcheck:
+        if self.test is None:
+            return self
         if self.test[0] not in ("CMD", "CMD-SHELL", "NONE") or (self.test[0] != "NONE" and len(self.test) < 2):
             raise ValueError("test is ['CMD', program, args...], ['CMD-SHELL', 'shell command'], ['NONE'] or a "
                              "shell command string")
         return self
 
     def as_probe(self) -> ReadyProbe | None:
-        """The same test, run by the harness as a command probe (faster than Docker's interval); None for NONE."""
-        if self.test[0] == "NONE":
+        """The same test, run by the harness as a command probe (faster than Docker's interval); None for NONE, and
+        for no test (the image's: the runtime reads it, `readiness.image_probe`)."""
+        if self.test is None or self.test[0] == "NONE":
             return None
         command = self.test[1:] if self.test[0] == "CMD" else ["/bin/sh", "-c", " ".join(self.test[1:])]
         return ReadyProbe(command=command)

@@ -86,6 +86,10 @@ class Masker:
                     values.update(part for part in value.split()[1:] if len(part) >= SHORTEST)  # the token alone
         self.values = sorted((v for v in values if v and len(v) >= SHORTEST), key=len, reverse=True)
 
+    def add(self, values: Iterable[str]) -> None:
+        """Hide `values` too (secrets the start makes, e.g. registry credentials given to a container)."""
+        self.values = sorted({*self.values, *(v for v in values if v and len(v) >= SHORTEST)}, key=len, reverse=True)
+
     def __call__(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, HIDDEN)

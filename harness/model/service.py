@@ -43,7 +43,7 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
                   "memswap_limit", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "cpus",
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
-                  "cpu_percent", "cpuset", "pids_limit")
+                  "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name")
@@ -65,8 +65,8 @@ class ServiceSpec(_Strict):
     env_file: list[str] = Field(default_factory=list, description="files of NAME=value lines, relative to the "
                                                                   "topology file; `environment:` wins")
     ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
-                                                                      "'8000-8002'; each published on a free port "
-                                                                      "of 127.0.0.1")
+                                                                      "'9999/sctp', '8000-8002'; each published on "
+                                                                      "a free port of 127.0.0.1")
     depends_on: list[str] = Field(
         default_factory=list, description="services that must be ready before this one starts")
     restart_on_replace: list[str] = Field(
@@ -107,9 +107,14 @@ class ServiceSpec(_Strict):
                                           "resolved by this container only where it shares a network with it (an "
                                           "external one), as Compose's `external_links`")
     network_mode: str | None = Field(
-        default=None, pattern=r"^(none|service:[a-z0-9][a-z0-9_.-]*)$",
-        description="'none' (no network) or 'service:NAME' (the network namespace of NAME, a service of "
-                    "depends_on): the container is not on the topology's network and publishes no ports of its own")
+        default=None, pattern=r"^(none|host|service:[a-z0-9][a-z0-9_.-]*|container:[A-Za-z0-9][A-Za-z0-9_.-]*|"
+                              r"[A-Za-z0-9][A-Za-z0-9_.-]*)$",
+        description="the container's network, as Docker Compose's `network_mode`: 'none' (no network); 'host' (the "
+                    "engine machine's network: its ports are the machine's, reached on the engine's host, and no "
+                    "service reaches it by name); 'service:NAME' (the network namespace of NAME, a service of "
+                    "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
+                    "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
+                    "name (outside the run, used as it is)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -124,13 +129,18 @@ class ServiceSpec(_Strict):
                                         "timeout)")
     volumes_from: list[str] = Field(
         default_factory=list, description="services of depends_on whose volumes and binds this container mounts too: "
-                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'")
+                                          "'SERVICE', 'SERVICE:ro' or 'SERVICE:rw'; or 'container:NAME' (a "
+                                          "container started outside the run, by its name or id)")
     dns: list[str] = Field(default_factory=list, description="DNS servers of the container")
     dns_search: list[str] = Field(default_factory=list, description="DNS search domains")
     dns_opt: list[str] = Field(default_factory=list, description="resolv.conf options, e.g. 'ndots:2'")
     security_opt: list[str] = Field(default_factory=list, description="security options, e.g. 'no-new-privileges'")
     read_only: bool = Field(default=False, description="the container's root file system is read-only")
     group_add: list[str] = Field(default_factory=list, description="more groups (names or ids) of the process")
+    use_api_socket: bool = Field(
+        default=False, description="the engine's socket at /var/run/docker.sock (of the engine's machine) and the "
+                                   "user's registry credentials at /run/secrets/docker/config.json (DOCKER_CONFIG), "
+                                   "as Docker Compose gives them")
     devices: list[str] = Field(default_factory=list, description="host devices: 'HOST:CONTAINER[:rwm]'")
     device_cgroup_rules: list[str] = Field(default_factory=list, description="device cgroup rules, e.g. 'c 1:3 mr'")
     device_requests: list[DeviceRequest] = Field(default_factory=list, description="devices asked of a driver (GPUs)")
@@ -214,11 +224,24 @@ class ServiceSpec(_Strict):
 
     @model_validator(mode="after")
     def _network_mode_without_ports(self) -> ServiceSpec:
-        if self.network_mode and self.published():
+        if self.shares_namespace and self.published():
             raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
                              "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
                              "works), or the network_mode")
         return self
+
+    @property
+    def shares_namespace(self) -> bool:
+        """Its network_mode is none, or another container's network namespace (`service:`, `container:`): no
+        network, no ports of its own."""
+        mode = self.network_mode or ""
+        return mode == "none" or mode.startswith(("service:", "container:"))
+
+    @property
+    def network_of_its_own(self) -> str | None:
+        """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
+        mode = self.network_mode
+        return None if mode in (None, "host") or self.shares_namespace else mode
 
     @model_validator(mode="after")
     def _one_mac_address(self) -> ServiceSpec:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import (
     BaseModel,
@@ -17,6 +18,7 @@ from pydantic import (
 
 from harness.model.base import _Strict
 from harness.model.broker import BrokerSpec
+from harness.model.engine_needs import EngineNeed
 from harness.model.parts import ServiceNetwork
 from harness.model.service import ServiceSpec
 
@@ -75,18 +77,54 @@ class Subnet(_Strict):
     subnet: str = Field(description="CIDR, e.g. 172.28.0.0/16")
     gateway: str | None = Field(default=None, description="the gateway address in the subnet")
     ip_range: str | None = Field(default=None, description="CIDR the engine hands addresses from")
+    aux_addresses: dict[str, str] = Field(
+        default_factory=dict, description="host name -> an address of the subnet the engine never hands out "
+                                          "(Docker's IPAM AuxiliaryAddresses, Compose's `aux_addresses`)")
+
+    @model_validator(mode="after")
+    def _aux_in_subnet(self) -> Subnet:
+        for host, address in self.aux_addresses.items():
+            problem = aux_address_problem(self.subnet, host, address)
+            if problem:
+                raise ValueError(problem)
+        return self
+
+
+def aux_address_problem(subnet: str, host: str, address: str) -> str | None:
+    """Why `address` cannot be the auxiliary address `host` of the pool `subnet` (CIDR), or None. Checked before the
+    engine sees it: Docker 20.10 keeps the pool of a network it refused for this (measured: the same subnet then
+    "overlaps" until the engine restarts)."""
+    try:
+        pool = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        return None  # the engine says what is wrong with the subnet, as for Compose
+    try:
+        inside = ipaddress.ip_address(address) in pool
+    except ValueError:
+        return f"aux_addresses.{host}: {address!r} is not an IP address"
+    if not inside:
+        return (f"auxiliary address: ({host}:{address}) must belong to the master pool: {pool} (Docker refuses the "
+                "network, so Docker Compose cannot start it either)")
+    return None
+
+
+NO_PORT_DRIVERS = ("macvlan", "ipvlan")  # the container has its own address on the parent's LAN: no port mapping
 
 
 class NetworkSpec(_Strict):
     """A network of the topology (Compose's top-level `networks:`): one Docker network per run, removed with it;
     an `external` one is used as it is (it must exist) and left in place."""
 
-    driver: Literal["bridge"] = Field(default="bridge", description="only bridge networks (one engine)")
+    driver: str = Field(default="bridge", description="the network driver, as Compose gives it: bridge, macvlan, "
+                                                       "ipvlan, overlay (on a swarm manager), ... (the engine decides "
+                                                       "which it has)")
     internal: bool = Field(default=False, description="no route out; Docker publishes no port of a container that "
                                                       "is only on internal networks")
     enable_ipv6: bool = Field(default=False, description="IPv6 addresses too (needs an IPv6 subnet)")
     subnets: list[Subnet] = Field(default_factory=list, description="address pools (needed for fixed addresses)")
     options: dict[str, str] = Field(default_factory=dict, description="driver options")
+    attachable: bool = Field(default=False, description="standalone containers may join (an overlay network: "
+                                                        "needed for a run's containers, as under Compose)")
     labels: dict[str, str] = Field(default_factory=dict, description="network labels (besides the harness's own)")
     external: bool = Field(default=False, description="an existing network, used as it is and never removed")
     name: str | None = Field(default=None, description="an external network's name on the engine (default: "
@@ -144,6 +182,8 @@ class TopologySpec(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+    # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
+    _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
 
     if TYPE_CHECKING:  # what a type checker takes: services as ServiceSpec's or plain mappings, as at run time
         def __init__(self, *, name: str, services: Mapping[str, ServiceSpec | Mapping[str, Any]],
@@ -195,6 +235,12 @@ class TopologySpec(_Strict):
         return self._notes
 
     @property
+    def engine_needs(self) -> list[EngineNeed]:
+        """The keys an engine before some API version refuses, as Docker Compose refuses them (each with its
+        file:line and Compose's words): a start checks them all against its engine before it creates anything."""
+        return self._engine_needs
+
+    @property
     def interpolation_secrets(self) -> set[str]:
         """Values of secret-looking variables a compose file was interpolated with (model/secrets.py)."""
         return self._interpolation_secrets
@@ -204,6 +250,7 @@ class TopologySpec(_Strict):
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._engine_needs = list(self._engine_needs)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
@@ -214,9 +261,41 @@ class TopologySpec(_Strict):
         attached = self.services[name].networks or {"default": ServiceNetwork()}
         return dict(sorted(attached.items(), key=lambda item: (-item[1].priority, item[0])))
 
+    def namespace_outside_run(self, name: str) -> str | None:
+        """Why service `name`'s network namespace is not one the run made (None when it is): `network_mode: host`
+        (the engine machine's own network) or `container:NAME` (a container outside the run), also through
+        `service:X` chains. Faults and captures are never put there."""
+        seen: set[str] = set()
+        while name not in seen:
+            seen.add(name)
+            mode = self.services[name].network_mode or ""
+            if mode == "host":
+                return "network_mode host: its network is the engine machine's own"
+            if mode.startswith("container:"):
+                return f"network_mode {mode}: its network is that of a container outside the run"
+            if not mode.startswith("service:") or mode.removeprefix("service:") not in self.services:
+                return None
+            name = mode.removeprefix("service:")
+        return None
+
     def only_internal(self, name: str) -> bool:
-        """Service `name` is on internal networks only: Docker publishes none of its ports."""
-        return all(self.networks.get(n, NetworkSpec()).internal for n in self.service_networks(name))
+        """Service `name` is only on networks where Docker publishes none of its ports (`no_ports_reason`)."""
+        return self.no_ports_reason(name) is not None
+
+    def no_ports_reason(self, name: str) -> str | None:
+        """Where service `name` is when Docker publishes none of its ports ("internal networks", "macvlan networks,
+        whose driver maps no ports"), or None: only on internal networks, or only on internal ones and ones whose
+        driver maps no ports (macvlan, ipvlan: Docker ignores the ports, as under Compose). No declared networks:
+        None."""
+        if not self.networks:
+            return None
+        on = [self.networks.get(n, NetworkSpec()) for n in self.service_networks(name)]
+        if all(network.internal for network in on):
+            return "internal networks"
+        if all(network.internal or network.driver in NO_PORT_DRIVERS for network in on):
+            drivers = "/".join(sorted({n.driver for n in on if n.driver in NO_PORT_DRIVERS}))
+            return f"{drivers} networks, whose driver maps no ports"
+        return None
 
     @property
     def base_dir(self) -> Path:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.base import service_name_problem, topology_name, validating
+from harness.model.engine_needs import engine_needs
 from harness.model.plan import StartPlan
 from harness.model.source import NamedSource, Path_, Source, dotted_path
 from harness.model.topology import TopologySpec
@@ -76,9 +77,18 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
         with validating():  # the models inside leave their errors to this one, which locates them in the topology
             spec = handler(data)
     except ValidationError as exc:
-        raise file_error(exc, data, source) from None
+        error = file_error(exc, data, source)
+        # the start's own refusals of these keys are said with these problems, where an engine answers (cli, pytest)
+        error.engine_needs = tuple(engine_needs(data.get("services") if isinstance(data, dict) else None, source))
+        raise error from None
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
-    _check_references(spec, source, aliases=not origin.compose)
+    spec._engine_needs = engine_needs({name: service.model_dump(mode="json", exclude_defaults=True)  # noqa: SLF001
+                                       for name, service in spec.services.items()}, source)
+    try:
+        _check_references(spec, source, aliases=not origin.compose)
+    except TopologyFileError as error:
+        error.engine_needs = tuple(spec.engine_needs)
+        raise
     return spec
 
 
@@ -104,15 +114,20 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if other not in service.depends_on:
                 problems.append((("services", name, "restart_on_replace", index), f"'{other}' is not in depends_on "
                                  f"of '{name}' (restart_on_replace names some of its dependencies)"))
-        for key, others in (("links", [link.partition(":")[0] for link in service.links]),
+        references: tuple[tuple[str, list[str | None]], ...] = (
+                            ("links", [link.partition(":")[0] for link in service.links]),
                             ("network_mode", [(service.network_mode or "").removeprefix("service:")]
                              if (service.network_mode or "").startswith("service:") else []),
-                            ("volumes_from", [v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v
-                                              for v in service.volumes_from])):
-            for index, other in enumerate(others):  # started first, as Compose makes them dependencies
+                            ("volumes_from", [None if v.startswith("container:") else  # outside the run
+                                              v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v
+                                              for v in service.volumes_from]))
+        for key, others in references:
+            for index, referenced in enumerate(others):  # started first, as Compose makes them dependencies
+                if referenced is None:
+                    continue
                 at: Path_ = ("services", name, key) + ((index,) if key != "network_mode" else ())
-                if other not in service.depends_on:
-                    problems.append((at, f"'{other}' is not in depends_on of '{name}' ({key} names services it "
+                if referenced not in service.depends_on:
+                    problems.append((at, f"'{referenced}' is not in depends_on of '{name}' ({key} names services it "
                                          "depends on, which are started first)"))
         for key in ("depends_on", "consumes"):
             for index, other in enumerate(getattr(service, key)):
@@ -121,7 +136,7 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
                     problems.append((path, f"'{name}' cannot list itself"))
                 elif other not in spec.services:
                     problems.append((path, f"'{other}' is not a service{_suggest(other, names)}"))
-        if service.build:
+        if service.build and not service.build.remote:  # a URL: the builder fetches it (and says what fails)
             context = spec.base_dir / service.build.context
             if not context.is_dir():
                 problems.append((("services", name, "build"), f"build context '{service.build.context}' is not a "
@@ -210,12 +225,13 @@ def _network_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
                 problems += [(path + (key,), text) for text in _address_problems(address, version, network,
                                                                                  definition)]
         probe = service.probe
-        if spec.networks and spec.only_internal(name) and probe is not None and (probe.http or probe.tcp):
-            internal = ", ".join(spec.service_networks(name))
-            problems.append((("services", name), f"it is only on internal networks ({internal}), so Docker "
+        reason = spec.no_ports_reason(name)
+        if reason and probe is not None and (probe.http or probe.tcp):
+            on = ", ".join(spec.service_networks(name))
+            problems.append((("services", name), f"it is only on {reason} ({on}), so Docker "
                              "publishes none of its ports and its readiness probe "
                              f"({probe.describe()}) cannot reach it from here; probe it with a command inside it, "
-                             "or put it on a network that is not internal too"))
+                             "or put it on a bridge network that is not internal too"))
     return problems
 
 
@@ -234,6 +250,11 @@ def _address_problems(address: str, version: int, network: str, definition: Any)
                 f"`ipam: {{config: [{{subnet: ...}}]}}`"]
     if not any(ip in subnet for subnet in subnets):
         return [f"{address} is not in a subnet of network '{network}' ({', '.join(map(str, subnets))})"]
+    reserved = [host for pool in definition.subnets for host, aux in pool.aux_addresses.items() if aux == address]
+    if reserved:  # the engine reserves it for that host; a container's start then fails
+        return [f"{address} is an auxiliary address of network '{network}' (aux_addresses.{reserved[0]}), which the "
+                "engine never gives a container (Docker: Address already in use; Docker Compose cannot start it "
+                "either)"]
     return []
 
 

@@ -149,7 +149,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
     if not written:
         say("pacts not published to the Pact Broker: the consumer tests of this session wrote none", yellow=True)
         return
-    from harness.contracts.broker import broker_access
+    from harness.contracts.broker_config import broker_access
     from harness.contracts.publish import consumer_version, publish_pacts
     from harness.errors import HarnessError, OptionError
     from harness.pytest.session import PLUGIN_NAME
@@ -163,7 +163,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
                               "contracts.broker.url in the topology file, or set PACT_BROKER_BASE_URL")
         version = consumer_version(pact_folder(config), options.consumer_version, options.consumer_branch,
                                    tuple(options.consumer_tag or ()), options.flag("consumer_version"))
-        publication = publish_pacts(broker, written, version)
+        publication = publish_pacts(broker, written, version, options.flag("consumer_branch"))
     except HarnessError as error:
         say(f"error: pacts not published to the Pact Broker: {error}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -171,3 +171,5 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
     say(f"pacts published to the Pact Broker {broker.url} for consumer version {version.number}"
         + (f" on branch {version.branch}" if version.branch else "") + ": "
         + ", ".join(f"{p.consumer}->{p.provider}" for p in publication.pacts), green=True)
+    for note in publication.notes:
+        say(f"note: {note}", yellow=True)

@@ -29,7 +29,7 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         fuzz = FuzzRun(spec, options.fuzz_options(cache_dir=cache.mkdir("hypothesis") if cache else None),
                        options.fuzz_service, options.flags("fuzz"))
     if options.pact_verify:
-        from harness.contracts.broker import broker_config
+        from harness.contracts.broker_config import broker_config
         from harness.contracts.cache import cache_folder
         from harness.contracts.run import VerifyOptions, VerifyRun
         from harness.pytest.xdist import SHARE_KEY

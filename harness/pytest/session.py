@@ -103,7 +103,6 @@ class TopologySession:
         self.shared = SharedTopology(self)  # pytest-xdist: locks, shared fuzz runs, the workers' results
         self.observing = SessionObservation(self)  # --observe: the calls between services, per edge
         config.pluginmanager.register(self.shared, f"{PLUGIN_NAME}-xdist")
-        config.pluginmanager.register(self.observing, f"{PLUGIN_NAME}-observe")
         config.pluginmanager.register(Collector(self), f"{PLUGIN_NAME}-items")
         config.pluginmanager.register(SessionSummary(self), f"{PLUGIN_NAME}-summary")
 
@@ -111,14 +110,15 @@ class TopologySession:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         from harness.errors import HarnessError
         from harness.runtime.engine import connect
+        from harness.runtime.engine_check import with_engine_refusals
         from harness.runtime.interrupts import interrupt_on_sigterm
 
         self.session = session
         config = self.config
         try:
             self.spec = self.topology_options.load()
-        except HarnessError as error:  # bad input: said as pytest says a bad option
-            raise pytest.UsageError(str(error)) from None
+        except HarnessError as error:  # bad input: said as pytest says a bad option (with an engine's refusals)
+            raise pytest.UsageError(str(with_engine_refusals(error))) from None
         try:  # here, before xdist's workers (a usage error in a worker is an INTERNALERROR)
             self.verify, self.fuzz, self.drift = make_runs(self.options, config, self.spec)
         except HarnessError as error:  # as `harness` refuses them: before anything starts

@@ -111,8 +111,10 @@ class SessionSummary:
         if at_broker:
             terminalreporter.write_line(
                 f"{len(at_broker)} pact(s) not verified again: the Pact Broker has a successful result of the same "
-                "pact content by the same --provider-version (--pact-no-cache verifies them again): "
-                + ", ".join(f"{r.edge} {cached_note(r)}" for r in at_broker))
+                "pact content by the same provider version (--provider-version, or a clean git checkout's commit; "
+                "--pact-no-cache verifies them again): " + ", ".join(f"{r.edge} {cached_note(r)}" for r in at_broker))
+        if plugin.verify.results_publication is not None:
+            terminalreporter.write_line(plugin.verify.results_publication)
         self._report_pending(terminalreporter)
 
     def _report_pending(self, terminalreporter: Any) -> None:

@@ -22,6 +22,8 @@ def print_publication(publication: Publication, broker: str, console: Console) -
         _say(console, f"  {pact.consumer}->{pact.provider} ({pact.path.name})" + (f": {pact.url}" if pact.url else ""))
     for notice in publication.notices:
         _say(console, f"  broker: {notice}")
+    for note in publication.notes:
+        _say(console, f"note: {note}")
 
 
 def deploy_matrix(check: DeployCheck) -> str:

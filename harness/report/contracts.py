@@ -96,7 +96,8 @@ def print_summary(results: list[PactResult], console: Console) -> None:
                             "states; --no-cache verifies them again)")
     if at_broker:
         words["passed"] += (f" ({at_broker} verified at the Pact Broker: its successful result of the same pact "
-                            "content by the same --provider-version; --no-cache verifies them again)")
+                            "content by the same provider version (--provider-version, or a clean git checkout's "
+                            "commit); --no-cache verifies them again)")
     pending = sum(r.verdict == "failed" and r.pending for r in results)
     console.print("pacts: " + ", ".join(words.values())
                   + (f" ({pending} failed pending at the broker: not failing the run)" if pending else ""),

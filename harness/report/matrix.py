@@ -79,7 +79,7 @@ def _drift_line(edge: Edge) -> str:
     if edge.drift is None or edge.drift.verdict not in ("drift", "error"):
         return ""
     where = f"{edge.consumer}->{edge.provider}"
-    name = Path(edge.pact).name if edge.pact else ""
+    name = pact_name(edge.pact) if edge.pact else ""
     if edge.drift.verdict == "error":
         return f"{where} drift error ({name}): {edge.drift.reason}"
     return f"{where} drift: {edge.drift.count} drift(s) in {name}, first: {edge.drift.first}"
@@ -117,11 +117,27 @@ def _as_table(edges: list[Edge], title: str) -> Table:
     return table
 
 
+def pact_name(pact: str) -> str:
+    """How a pact is named in a matrix: its file's name, or for a broker pact (its URL at the broker) `broker pact
+    SHA` (the first 12 digits of its pact version, or the URL when it has none)."""
+    if "://" not in pact:
+        return Path(pact).name
+    version = pact.split("/pact-version/", 1)[1].split("/", 1)[0] if "/pact-version/" in pact else ""
+    return f"broker pact {version[:12]}" if version else pact
+
+
+def _pact_cell(pact: str) -> str:
+    """The pact column of the HTML table: the file's name, or a link to a broker pact's URL."""
+    if "://" not in pact:
+        return html.escape(Path(pact).name)
+    return f'<a href="{html.escape(pact)}">{html.escape(pact_name(pact))}</a>'
+
+
 def _cell(edge: Edge, named: bool = False) -> str:
     """The verdict (with the pact file's name when `named`), and under it the drift, in the table's markup."""
     verdict = f"[{STYLE.get(edge.status, '')}]{edge.status}[/]" + (" (cached)" if edge.cached_from else "")
     if named and edge.pact:
-        verdict += f" {escape(Path(edge.pact).name)}"
+        verdict += f" {escape(pact_name(edge.pact))}"
     observed = "" if edge.observed is None else f"\n[{_observed_style(edge)}]{escape(edge.observed.label)}[/]"
     if edge.status in ("no pact", "not verified"):
         return verdict + observed
@@ -182,7 +198,7 @@ def _pact_table(edges: list[Edge]) -> str:
         drift = e.drift
         detail = "" if drift is None else drift.first or drift.reason
         rows.append(f"<tr><td>{html.escape(_consumer_label(e))}</td><td>{html.escape(e.provider)}</td>"
-                    f"<td>{html.escape(Path(e.pact).name)}</td>"
+                    f"<td>{_pact_cell(e.pact)}</td>"
                     f'<td style="background:{COLOUR.get(e.status, "#fff")}">{html.escape(e.status)}'
                     f"{html.escape(f' (cached, from {e.cached_from})' if e.cached_from else '')}</td>"
                     f'<td style="background:{DRIFT_COLOUR.get(drift.verdict, "#fff") if drift else "#fff"}" '

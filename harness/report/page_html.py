@@ -114,6 +114,10 @@ def _graph_of(data: PageData) -> tuple[list[GraphNode], list[GraphEdge]]:
 def _pact_id(pact: str | None, edge: Any) -> str:
     from pathlib import Path
 
+    if pact and "://" in pact:  # a broker pact's URL (its file was fetched for the run only)
+        import hashlib
+
+        return f"pact-url-{hashlib.sha1(pact.encode()).hexdigest()[:12]}"
     return f"pact-{slug(Path(pact).stem)}" if pact else f"nopact-{slug(edge.consumer)}--{slug(edge.provider)}"
 
 
@@ -247,7 +251,7 @@ def _pact(result: Any, esc: Callable[[Any], str]) -> str:
         parts.append(f"<details><summary>log of {esc(result.provider_service or result.provider)} during this "
                      f"verification</summary><pre>{esc(clip(result.provider_log))}</pre></details>")
     edge = f"{result.consumer_service or result.consumer or '?'}--{result.provider_service or result.provider or '?'}"
-    return (f'<details id="{_pact_id(str(result.path), None)}" class="pact {slug(result.verdict)}" '
+    return (f'<details id="{_pact_id(result.url or str(result.path), None)}" class="pact {slug(result.verdict)}" '
             f'data-edge="{esc(edge)}"{" open" if bad else ""}><summary>{_badge(result.verdict)} '
             f"{esc(headline(result).split(' ', 1)[1])}</summary><div>{''.join(parts)}</div></details>")
 

@@ -97,6 +97,20 @@ def build_tag(context: Path, build: BuildSpec, cache: Path | None = None, bases:
     return f"pytest-topology/{folder}:{digest.hexdigest()[:16]}"
 
 
+def url_tag(url: str, build: BuildSpec) -> str:
+    """`pytest-topology/<repository or file name>:<16 hex digits>` for a build whose context is a URL: a hash of the
+    URL and the build's settings, not of the content (the builder fetches it: nothing is read here). So a URL
+    context is built once and kept by its URL, as `docker compose up` keeps the image it built; a new commit or
+    tarball behind the same URL is not seen (`harness prune`, or a ref or file name of its own, builds it again)."""
+    settings = build.model_dump(mode="json", exclude_defaults=True, exclude={"context", "no_cache", "pull", "tags"})
+    digest = hashlib.sha256(json.dumps([url, settings], sort_keys=True).encode())
+    path = url.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    for suffix in (".git", ".tar.gz", ".tgz", ".tar"):
+        path = path.removesuffix(suffix)
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in path.lower()).strip(".-") or "remote"
+    return f"pytest-topology/{name}:{digest.hexdigest()[:16]}"
+
+
 def copy_digest(source: Path, cache: Path | None = None) -> str:
     """16 hex digits: a hash of what a `copy: true` mount puts into the container, every file and folder under
     `source` (or the file itself) by path, mode and content, so that a kept run is not reused with an old copy.

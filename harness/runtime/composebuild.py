@@ -33,11 +33,11 @@ ENGINE_LACKS = {
 }
 
 
-def compose_build(build: BuildSpec, context: Path, tag: str, labels: dict[str, str], *, service: str,
+def compose_build(build: BuildSpec, context: Path | str, tag: str, labels: dict[str, str], *, service: str,
                   project_dir: Path, on_line: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
-    """Run `docker compose build` for `build` (its context `context`, absolute) with Docker Compose's binary against
-    the harness's engine, naming the image `tag` and labelling it with `labels` too. `project_dir` is the folder
-    Compose reads `.env` from (an `environment:` secret may be there).
+    """Run `docker compose build` for `build` (its context `context`, absolute, or a URL) with Docker Compose's
+    binary against the harness's engine, naming the image `tag` and labelling it with `labels` too. `project_dir` is
+    the folder Compose reads `.env` from (an `environment:` secret may be there).
 
     Returns:
         (Compose's exit code, the lines it wrote), each line also given to `on_line`.
@@ -77,7 +77,7 @@ def engine_lacks(log: list[str]) -> str | None:
     return next((meaning for marker, meaning in ENGINE_LACKS.items() if marker in text), None)
 
 
-def _build_section(build: BuildSpec, context: Path, labels: dict[str, str]) -> dict[str, Any]:
+def _build_section(build: BuildSpec, context: Path | str, labels: dict[str, str]) -> dict[str, Any]:
     """`build:` in Compose's own keys, every setting the harness has (defaults left out)."""
     section: dict[str, Any] = {"context": str(context)}
     if build.dockerfile_inline is not None:

@@ -356,7 +356,7 @@ def _host_options(spec: ServiceSpec) -> dict[str, Any]:
 
 
 def _start_interval(spec: ServiceSpec) -> int | None:
-    """The healthcheck's start_interval in nanoseconds (None: not set); networks.refuse_for_engine refuses it before
+    """The healthcheck's start_interval in nanoseconds (None: not set); engine_check.refuse_unmet refuses it before
     API 1.44, as Compose."""
     check = spec.healthcheck
     return None if check is None or check.start_interval is None else int(check.start_interval * NANOSECONDS)
@@ -384,7 +384,7 @@ def _healthcheck(spec: ServiceSpec) -> dict[str, Any] | None:
     check = spec.healthcheck
     if check is None:
         return None
-    out: dict[str, Any] = {"test": check.test}
+    out: dict[str, Any] = {"test": check.test} if check.test is not None else {}  # none: the image's test
     for key in ("interval", "timeout", "start_period"):  # start_interval: _create
         if getattr(check, key) is not None:
             out[key] = int(getattr(check, key) * NANOSECONDS)

@@ -62,7 +62,7 @@ def start(service: Service, wait: bool) -> None:
     for hook in service.on_start:
         hook(service)
     service.left = "disconnected (.disconnect())" if service.disconnected else None
-    probe = service.spec.probe
+    probe = service.probe
     if wait and service.disconnected and probe is not None and probe.ports():
         raise InvalidCall(f"service '{service.name}' was started but cannot be waited for: it is disconnected from "
                           f"the topology's network (.disconnect()), so its probe {probe.describe()} cannot reach "

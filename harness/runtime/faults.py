@@ -194,6 +194,7 @@ class TopologyFaults:
                 raise InvalidFault(f"fault on {consumer} -> {provider}: an edge needs two different services "
                                    f"(for everything {consumer} calls: topology['{consumer}'].faults)",
                                    consumer=consumer, provider=provider)
+            self._refuse_outside(consumer, provider)
             consumer_on = {a.network for a in self._topology[consumer].networks}
             if not consumer_on & {a.network for a in self._topology[provider].networks}:
                 raise InvalidFault(f"fault on {consumer} -> {provider}: they share no network, so {consumer} cannot "
@@ -205,8 +206,11 @@ class TopologyFaults:
         """Put `fault` in place; it is active when this returns.
 
         Raises:
+            InvalidFault: the consumer's or the provider's network is not the run's own (`network_mode: host`,
+                `container:NAME`): no rule is ever put on the machine's network or another container's.
             FaultError: the helper image did not build, the consumer is not running, or the rules were refused.
         """
+        self._refuse_outside(fault.consumer, fault.provider)
         with self._lock:
             helper = self._helper(fault.consumer, create=True)
             assert helper is not None
@@ -284,6 +288,20 @@ class TopologyFaults:
                     self._apply(helper, helper.faults)
 
     # --- helpers -----------------------------------------------------------------------------------------------
+
+    def _refuse_outside(self, consumer: str, provider: str | None) -> None:
+        """Faults are rules in the consumer's network namespace on the provider's address on the run's networks: a
+        namespace the run did not make (the machine's own, with `network_mode: host`; a container's outside the
+        run) is refused, never touched."""
+        spec = self._topology.spec
+        for name, role in ((consumer, "its consumer"), (provider, "its provider")):
+            why = spec.namespace_outside_run(name) if name is not None else None
+            if why is not None:
+                edge = f"{consumer} -> {provider or '(everything it calls)'}"
+                raise InvalidFault(f"fault on {edge}: {role} '{name}' has {why}; faults are rules put in the "
+                                   "network namespaces the run made, and the harness never puts them on the "
+                                   "machine's network or another container's (use a service on the run's networks)",
+                                   consumer=consumer, provider=provider)
 
     def _apply(self, helper: FaultHelper, faults: list[Fault]) -> None:
         """`helper.apply` with each provider's address as the engine has it now, so that the rules are in place when

@@ -23,7 +23,7 @@ from harness.engine_source import hub_image_prefix
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
 from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
-from harness.runtime.buildcontext import build_tag
+from harness.runtime.buildcontext import build_tag, url_tag
 from harness.runtime.composebuild import compose_build, engine_lacks
 from harness.runtime.dockerfile import base_images, buildkit_instructions
 from harness.runtime.engine import project_script
@@ -37,13 +37,21 @@ SUBSTITUTE = f"{PREFIX}.substitute"  # on an alias image: the image it is
 SUBSTITUTE_ID = f"{PREFIX}.substitute-id"  # on an alias image: the id of that image when the alias was made
 
 
+Context = Path | str  # a build context: a folder (absolute), or a URL the builder fetches (`BuildSpec.remote`)
+
+
+def context_label(context: Context) -> str:
+    """What a built image's CONTEXT label says (and locks and tidying go by): the folder, resolved, or the URL."""
+    return context if isinstance(context, str) else str(context.resolve())
+
+
 @dataclass(frozen=True)
 class PlannedBuild:
-    """One image a topology builds: from `build` in `context` (absolute), run by `services` (file order; the first
-    one's `build` is used) and tagged with the `names` given beside `build:` (compose's `image:`) and its `tags`.
-    `project_dir` is the topology file's folder (Compose reads `.env` there when it runs the build)."""
+    """One image a topology builds: from `build` in `context` (absolute, or a URL), run by `services` (file order;
+    the first one's `build` is used) and tagged with the `names` given beside `build:` (compose's `image:`) and its
+    `tags`. `project_dir` is the topology file's folder (Compose reads `.env` there when it runs the build)."""
 
-    context: Path
+    context: Context
     build: BuildSpec
     services: tuple[str, ...]
     names: tuple[str, ...]
@@ -56,14 +64,14 @@ def planned_builds(spec: TopologySpec) -> list[PlannedBuild]:
     `docker compose build` tags it). Paths are compared normalised (`./app` is `app/`) and made absolute (secrets'
     files, additional contexts); no file is read."""
     # (context, Dockerfile, the other settings) -> (context, build, services, image names)
-    groups: dict[tuple[Path, str, str], tuple[Path, BuildSpec, list[str], list[str]]] = {}
+    groups: dict[tuple[str, str, str], tuple[Context, BuildSpec, list[str], list[str]]] = {}
     for name, service in spec.services.items():
         if service.build is None:
             continue
-        context = Path(os.path.normpath(spec.base_dir / service.build.context))
         build = _absolute(service.build, spec.base_dir)
-        key = (context, os.path.normpath(context / build.dockerfile),
-               build.model_dump_json(exclude={"context", "dockerfile"}))
+        context: Context = build.context if build.remote else Path(os.path.normpath(spec.base_dir / build.context))
+        dockerfile = build.dockerfile if isinstance(context, str) else os.path.normpath(context / build.dockerfile)
+        key = (str(context), dockerfile, build.model_dump_json(exclude={"context", "dockerfile"}))
         _, _, services, names = groups.setdefault(key, (context, build, [], []))
         services.append(name)
         for image in ([service.image] if service.image else []) + build.tags:
@@ -86,7 +94,7 @@ def _absolute(build: BuildSpec, base_dir: Path) -> BuildSpec:
         name: folder(source) for name, source in build.additional_contexts.items()}})
 
 
-def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *, service: str,
+def build_image(client: docker.DockerClient, context: Context, build: BuildSpec, *, service: str,
                 on_start: Callable[[], None] | None = None,
                 on_line: Callable[[str], None] | None = None, names: Sequence[str] = (),
                 project_dir: Path | None = None) -> tuple[str, bool]:
@@ -94,8 +102,9 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
     `build:`, `build.tags`), so services that name it find it. One process at a time builds one tag
     (`imagelocks.building`): another one waits and finds it built. Returns (tag, built_now).
 
-    docker-py builds it (the engine's classic builder), unless it needs BuildKit (`needs_buildkit`): then Docker
-    Compose does (`composebuild`), in `project_dir` (default: the context).
+    docker-py builds it (the engine's classic builder), unless it needs BuildKit (`needs_buildkit`) or its context
+    is a URL: then Docker Compose does (`composebuild`), in `project_dir` (default: the context folder), and the
+    builder fetches the URL as under `docker compose up`.
 
     The caller holds `imagelocks.using_contexts` on the context until its containers exist, so that no prune removes
     the image meanwhile; old images of the context are removed after that (`tidy`), not here.
@@ -112,8 +121,10 @@ def build_image(client: docker.DockerClient, context: Path, build: BuildSpec, *,
         except docker.errors.ImageNotFound:
             if on_start:
                 on_start()
-            reasons = needs_buildkit(context, build)
-            if reasons:
+            if isinstance(context, str):
+                image = _build_by_compose(client, context, build, tag, service, on_line, [REMOTE_REASON],
+                                          project_dir or Path.cwd())
+            elif reasons := needs_buildkit(context, build):
                 image = _build_by_compose(client, context, build, tag, service, on_line, reasons,
                                           project_dir or context)
             else:
@@ -160,12 +171,15 @@ def _build(client: docker.DockerClient, context: Path, build: BuildSpec, tag: st
     return client.images.get(tag)
 
 
-def _build_by_compose(client: docker.DockerClient, context: Path, build: BuildSpec, tag: str, service: str,
+REMOTE_REASON = "a remote context (fetched by the builder; kept by its URL, not its content)"
+
+
+def _build_by_compose(client: docker.DockerClient, context: Context, build: BuildSpec, tag: str, service: str,
                       on_line: Callable[[str], None] | None, reasons: list[str],
                       project_dir: Path) -> docker.models.images.Image:
     if on_line:
         on_line(f"built by Docker Compose (BuildKit): {', '.join(reasons)}")
-    code, log = compose_build(build, context, tag, {CONTEXT: str(context.resolve()), BUILT: str(time.time_ns())},
+    code, log = compose_build(build, context, tag, {CONTEXT: context_label(context), BUILT: str(time.time_ns())},
                               service=service, project_dir=project_dir, on_line=on_line)
     if code != 0:
         lacks = engine_lacks(log)
@@ -176,20 +190,22 @@ def _build_by_compose(client: docker.DockerClient, context: Path, build: BuildSp
     return client.images.get(tag)
 
 
-def tidy(client: docker.DockerClient, contexts: Iterable[Path]) -> None:
+def tidy(client: docker.DockerClient, contexts: Iterable[Context]) -> None:
     """Remove old images of `contexts` (`prune_images`: beyond the newest few, never one in use), after a start that
     built one of them. A context that another session builds or starts from now is left for later."""
     for context in contexts:
-        label = str(context.resolve())
+        label = context_label(context)
         try:
             prune_images(client, wanted=label.__eq__, substitutes=False)
         except docker.errors.APIError:
             pass  # tidying only: the start itself succeeded
 
 
-def content_tag(client: docker.DockerClient, context: Path, build: BuildSpec) -> str:
+def content_tag(client: docker.DockerClient, context: Context, build: BuildSpec) -> str:
     """The tag a build of `context` gets (and is found by): `build_tag` over the context and the current ids of the
-    Dockerfile's base images, plus `-<target>`."""
+    Dockerfile's base images (a URL: `url_tag`, by the URL), plus `-<target>`."""
+    if isinstance(context, str):
+        return url_tag(context, build) + (f"-{build.target}" if build.target else "")
     return (build_tag(context, build, bases=base_identities(client, context, build))
             + (f"-{build.target}" if build.target else ""))
 
@@ -216,9 +232,11 @@ def base_identities(client: docker.DockerClient, context: Path, build: BuildSpec
 
 def dockerfile_text(context: Path, build: BuildSpec) -> str | None:
     """The Dockerfile's text: `dockerfile_inline`, else the file (as docker-py finds it: the context joined with a
-    relative or absolute `dockerfile`), or None when it cannot be read."""
+    relative or absolute `dockerfile`), or None when it cannot be read (a URL context's: the builder fetches it)."""
     if build.dockerfile_inline is not None:
         return build.dockerfile_inline
+    if build.remote:
+        return None
     try:
         return (context / build.dockerfile).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -237,7 +255,7 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
     image.tag(repository, tag or "latest")
 
 
-def _build_message(service: str, context: Path, log: list[str]) -> str:
+def _build_message(service: str, context: Context, log: list[str]) -> str:
     tail = "\n".join(f"  | {line}" for line in log[-BUILD_LOG_TAIL:])
     return (f"service '{service}': docker build of {context} failed. Last {min(len(log), BUILD_LOG_TAIL)} lines of "
             f"the build log:\n{tail}")

@@ -24,6 +24,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.models.networks import Network
+from docker.models.volumes import Volume
 
 T = TypeVar("T")
 
@@ -38,6 +39,8 @@ SERVICE = f"{PREFIX}.service"
 SIGNATURE = f"{PREFIX}.signature"  # of a service: hash of its spec and its image's id (see signature.py)
 NETWORK = f"{PREFIX}.network"  # of a network a topology declares: its name in the file
 NETWORK_DEFINITION = f"{PREFIX}.network-definition"  # of such a network: hash of its definition (networks.py)
+VOLUME = f"{PREFIX}.volume"  # of a named volume of a run: its name in the file
+VOLUME_DEFINITION = f"{PREFIX}.volume-definition"  # of such a volume: hash of its driver and options (volumes.py)
 PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON, chosen before it was created
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
@@ -119,6 +122,7 @@ class Run:
     shared: bool = False  # other sessions may use it: `harness up`, kept runs
     containers: list[Container] = field(default_factory=list)
     networks: list[Network] = field(default_factory=list)
+    volumes: list[Volume] = field(default_factory=list)  # named volumes of the file (VOLUME), as listed
     started: bool = False  # its start finished (mark_started); False also for runs of harness versions before that
 
     @property
@@ -154,6 +158,8 @@ def list_runs(client: docker.DockerClient, file: str | Path | None = None) -> li
             run.networks.append(resource)
         elif labels.get(STARTED) == "true":
             run.started = True
+        elif VOLUME in labels:
+            run.volumes.append(resource)
     return sorted(runs.values(), key=lambda run: run.created, reverse=True)
 
 

@@ -70,8 +70,12 @@ def engine_names(spec: TopologySpec, run_id: str, base: str) -> dict[str, str]:
 def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list[Attachment]:
     """Service `service`'s networks in the order Compose connects them (the first is the one it is created on),
     each with its service name, its aliases (container_name is one) and that network's aliases; none for a service
-    with `network_mode` (`none`, `service:X`: it joins no network of its own, as under Compose)."""
+    with `network_mode` `none`, `host`, `service:X` or `container:X` (it joins no network of its own, as under
+    Compose); a network named by `network_mode`: that network alone, without aliases (Compose gives Docker no
+    endpoint settings then), the run's for a network of the topology, else the engine's of that name."""
     own = spec.services[service]
+    if own.network_of_its_own:
+        return [Attachment(names.get(own.network_of_its_own, own.network_of_its_own))]
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
@@ -82,35 +86,6 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
 
 
 IFNAME = "com.docker.network.endpoint.ifname"  # interface_name, as Compose gives it to the engine
-INTERFACE_NAME_API = (1, 49)  # Docker 28.1
-START_INTERVAL_API = (1, 44)  # Docker 25
-
-
-def refuse_for_engine(spec: TopologySpec, service: str, api_version: str) -> None:
-    """What Docker Compose v2.40 refuses to create on an engine of `api_version`, refused with its message:
-    `interface_name` before API 1.49, a healthcheck's `start_interval` before API 1.44 (newer engines get them).
-
-    Raises:
-        DockerError: the engine is too old for one of these keys of the service.
-    """
-    own = spec.services[service]
-    if own.network_mode is None and _version(api_version) < INTERFACE_NAME_API:
-        named = sorted(name for name, network in spec.service_networks(service).items() if network.interface_name)
-        if named:
-            raise DockerError(f"service '{service}': interface_name requires Docker Engine v28.1 or later (the engine "
-                              f"has API {api_version}; networks.{named[0]}.interface_name; Docker Compose refuses it "
-                              "too)", service=service, operation="create",
-                              hint="Use Docker Engine 28.1 or later (API 1.49), or remove interface_name.")
-    if own.healthcheck and own.healthcheck.start_interval is not None:
-        if _version(api_version) < START_INTERVAL_API:
-            raise DockerError(f"service '{service}': can't set healthcheck.start_interval as feature require Docker "
-                              f"Engine v25 or later (the engine has API {api_version}; Docker Compose refuses it too)",
-                              service=service, operation="create",
-                              hint="Use Docker Engine 25 or later (API 1.44), or remove start_interval.")
-        if own.healthcheck.start_period is None:
-            raise DockerError(f"service '{service}': healthcheck.start_interval requires healthcheck.start_period to "
-                              "be set (Docker Compose refuses it too)", service=service, operation="create",
-                              hint="Give the healthcheck a start_period.")
 
 
 PER_NETWORK_MAC_API = (1, 44)  # Docker 25: a MAC address per endpoint (before: the container's one, on its first)
@@ -121,30 +96,14 @@ def mac_addresses(spec: TopologySpec, service: str, attached: list[Attachment],
     """Service `service`'s MAC addresses as Docker Compose gives them to an engine of `api_version`: the
     attachments (`attachments`' order) and the container's MacAddress. From API 1.44, each network's own, the
     service-level one on its first network, none for the container. Before, the service-level one for the
-    container; a MAC address on the first network, or on several networks, is refused as Compose refuses it (its
-    messages); one on another network is passed on as Compose passes it (such an engine does not apply it).
-
-    Raises:
-        DockerError: the engine is too old for the file's MAC addresses.
-    """
+    container; one on another network is passed on as Compose passes it (such an engine does not apply it). What
+    Compose refuses on such an engine (a MAC address on the first network, or on several) was refused before the
+    start created anything (TopologySpec.engine_needs, engine_check.refuse_unmet)."""
     own = spec.services[service]
-    declared = list(spec.service_networks(service).items())
     if _version(api_version) >= PER_NETWORK_MAC_API:
         if attached and own.mac_address and not attached[0].mac_address:
             attached = [replace(attached[0], mac_address=own.mac_address), *attached[1:]]
         return attached, None
-    hint = ("Use Docker Engine 25 or later (API 1.44), or give the service one `mac_address` of its own instead "
-            "(applied on its first network).")
-    with_mac = sorted(name for name, network in declared if network.mac_address)
-    if len(with_mac) > 1:
-        raise DockerError(f"service '{service}': a MAC address is specified for multiple networks "
-                          f"({', '.join(with_mac)}), but this feature requires Docker Engine v25 or later (the engine "
-                          f"has API {api_version}; Docker Compose refuses it too)", service=service,
-                          operation="create", hint=hint)
-    if declared and declared[0][1].mac_address:
-        raise DockerError(f"service '{service}': \"specify mac-address per network\" requires API version 1.44, "
-                          f"but the Docker daemon API version is {api_version} (networks.{declared[0][0]}.mac_address;"
-                          " Docker Compose refuses it too)", service=service, operation="create", hint=hint)
     return attached, own.mac_address
 
 
@@ -154,7 +113,14 @@ def _version(api_version: str) -> tuple[int, ...]:
 
 def definition_hash(network: NetworkSpec) -> str:
     """What a network is created from (a label on it): a kept run whose file now says otherwise makes it again."""
-    return hashlib.sha256(json.dumps(network.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+    definition = network.model_dump(mode="json")
+    # fields added later count only when set: a kept run's networks made before them stay as they are
+    if not definition["attachable"]:
+        del definition["attachable"]
+    for pool in definition["subnets"]:
+        if not pool["aux_addresses"]:
+            del pool["aux_addresses"]
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def declared_hashes(spec: TopologySpec) -> dict[str, str]:
@@ -196,24 +162,29 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
         labels = {**network.labels, **run_labels}
         if spec.networks:
             labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range)
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range,
+                                                 aux_addresses=s.aux_addresses or None)
                                         for s in network.subnets]) if network.subnets else None
-        try:
-            client.networks.create(names[name], driver="bridge", labels=labels, check_duplicate=True,
+        try:  # the driver and its options as Compose gives them: the engine has the driver or says why not
+            client.networks.create(names[name], driver=network.driver, labels=labels, check_duplicate=True,
                                    internal=network.internal, enable_ipv6=network.enable_ipv6,
-                                   options=network.options or None, ipam=ipam)
+                                   options=network.options or None, ipam=ipam, attachable=network.attachable or None)
         except docker.errors.APIError as error:
             raise DockerError(f"could not create the network {names[name]} (networks.{name} of topology "
-                              f"{spec.name}): {explain(error)}", operation="create network",
-                              hint=_hint(explain(error))) from None
+                              f"{spec.name}, driver {network.driver}): {explain(error)}", operation="create network",
+                              hint=_hint(explain(error), network.driver)) from None
         created.append(names[name])
     return created
 
 
-def _hint(text: str) -> str:
+def _hint(text: str, driver: str) -> str:
     if "overlaps" in text:
         return ("Its subnet is taken by another network on the engine (another run of this file, or another "
                 "project): stop that run (`harness down`), or change the subnet.")
+    if driver != "bridge":  # Docker Compose fails the same way on this engine ("failed to create network ...")
+        return (f"The engine cannot make a {driver} network here (Docker Compose fails on it too): use an engine "
+                f"that has the driver{' on a swarm manager' if driver == 'overlay' else ''} (its kernel modules, "
+                "a `parent` interface, ...), or leave `driver:` out for a bridge network.")
     return "Check the network's options in the topology file."
 
 

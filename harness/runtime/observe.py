@@ -131,7 +131,9 @@ class TopologyObservation:
         image = _image(self._topology)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
         for service in self._topology:
-            _start_one(self._topology, service.name, image)
+            # the machine's own network or an outside container's is never captured: its calls are not seen
+            if not self._topology.spec.namespace_outside_run(service.name):
+                _start_one(self._topology, service.name, image)
 
     def attach(self) -> None:
         """The helpers another process started (pytest-xdist) are found by their labels: are there any?
@@ -149,6 +151,10 @@ class TopologyObservation:
         owners, gateways, exposed = self._addresses(helpers)
         observation = Observation()
         early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
+        for service in self._topology:
+            outside = self._topology.spec.namespace_outside_run(service.name)
+            if outside:
+                observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
         for name in sorted({helper.labels[OBSERVES] for helper in helpers}):
             container = self._topology[name].container
             container.reload()

@@ -32,7 +32,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                log_since: float | None = None) -> str:
     """See `Service.wait_ready`."""
     deadline = started + service.spec.timeout
-    probe = None if service.spec.job else service.spec.probe
+    probe = None if service.spec.job else service.probe
     seen = "the container never reported running"
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
     status_read = 0.0

@@ -21,6 +21,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
+from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
@@ -43,7 +44,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
-            _say_orphans(difference, say)
+            _say_orphans(difference, say, spec)
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
         elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
@@ -85,13 +86,20 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
         say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
             f"{spec.identity}: {'; '.join(changes)}")
         return None
-    _say_orphans(difference, say)
+    _say_orphans(difference, say, spec)
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
 
 
-def _say_orphans(difference: RunDifference | None, say: Callable[[str], None]) -> None:
+def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], spec: TopologySpec) -> None:
+    """What Compose warns of when it uses a project as it is: orphan containers, volumes that differ from the file."""
     if difference is not None and (orphans := difference.orphans()):
         say(orphans)
+    if difference is not None and (volumes := difference.kept_volumes(_down_files(spec))):
+        say(volumes)
+
+
+def _down_files(spec: TopologySpec) -> str:
+    return " ".join("--topology " + file for file in spec.identity.split(","))
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
@@ -107,7 +115,7 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
                 say(f"reusing the running topology {spec.name} (run {kept[0].run_id})")
-                _say_orphans(difference, say)
+                _say_orphans(difference, say, spec)
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
                 topology.reused = True
                 unready = None if started else _finish_start(topology, say)
@@ -143,6 +151,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
         its data), still kept and marked as started.
     """
+    refuse_unmet(spec, client.api.api_version)  # before a build or a container is touched
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     try:
@@ -180,8 +189,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     except BaseException:
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
             f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
-            f"fix the file and start again, or remove it: harness down "
-            f"{' '.join('--topology ' + file for file in spec.identity.split(','))})")
+            f"fix the file and start again, or remove it: harness down {_down_files(spec)})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
@@ -243,7 +251,7 @@ def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
     say(f"topology {topology.spec.name} (run {topology.run_id}) has no mark that its start finished (the session "
         "that started it ended while starting it, or an older harness started it): waiting for its services to "
         "be ready")
-    waiting = [service for service in topology if service.spec.probe is not None and not service.spec.job
+    waiting = [service for service in topology if service.probe is not None and not service.spec.job
                and service.status == "running"]
     with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
         unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)
@@ -337,3 +345,5 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} unchanged: kept")
     if orphans := difference.orphans():
         say(f"  {orphans}")
+    if volumes := difference.kept_volumes(_down_files(spec)):
+        say(f"  {volumes}")

@@ -10,6 +10,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublished, TopologyNotRunning
+from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ServiceSpec
 from harness.runtime import control, readiness
 from harness.runtime.probes import url_host
@@ -34,21 +35,23 @@ class Service:
     """
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 networks: list[Attachment], host: str = "127.0.0.1", only_internal: bool = False) -> None:
+                 networks: list[Attachment], host: str = "127.0.0.1", no_ports: str | None = None) -> None:
         self.name = name
         self.spec = spec
         self.container = container
         self.host = host  # where the published ports are reached: 127.0.0.1, or a remote engine's host
         self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
+        self.sctp_ports: dict[int, int] = {}  # and SCTP ports
         self.networks = networks  # the networks it is on as started (engine names, aliases, fixed addresses)
-        self.only_internal = only_internal  # on internal networks only: Docker publishes none of its ports
+        self.no_ports = no_ports  # where it is when Docker publishes none of its ports (TopologySpec.no_ports_reason)
         self._faults: Edge | None = None  # set by the Topology the service belongs to
         self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
         # it back can be named; None when the service should be running as started
         self.left: str | None = None
         self.disconnected = False  # taken off the network by disconnect(): its published ports are unreachable
+        self._probe: ReadyProbe | None | Literal[False] = False  # `probe`, once known
 
     def __repr__(self) -> str:
         return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
@@ -60,33 +63,31 @@ class Service:
         Raises:
             PortNotPublished: the service publishes no port.
         """
-        if not self.ports and self.only_internal:
-            raise PortNotPublished(f"service '{self.name}' publishes no ports: it is only on internal networks, and "
-                                   "Docker publishes no port there (as under `docker compose up`); call it from a "
-                                   "service on its network, or put it on a network that is not internal too",
-                                   service=self.name)
         if not self.ports:
-            raise PortNotPublished(f"service '{self.name}' publishes no ports; add `ports:` to it in the topology "
-                                   "file", service=self.name)
+            raise _no_url(self)
         return f"http://{url_host(self.host)}:{next(iter(self.ports.values()))}"
 
-    def port(self, container_port: int, protocol: Literal["tcp", "udp"] = "tcp") -> int:
-        """The host port (on `host`) that `container_port` (TCP, or "udp") is published on.
+    def port(self, container_port: int, protocol: Literal["tcp", "udp", "sctp"] = "tcp") -> int:
+        """The host port (on `host`) that `container_port` (TCP, or "udp", "sctp") is published on (`container_port`
+        itself for a service with `network_mode: host`: its ports are the engine machine's).
 
         Raises:
             PortNotPublished: that port is not published (the message lists the published ones, with protocols).
-            InvalidCall: a port that is not a number, or a protocol other than "tcp" and "udp".
+            InvalidCall: a port that is not a number, or a protocol other than "tcp", "udp" and "sctp".
         """
-        if protocol not in ("tcp", "udp"):
-            raise InvalidCall(f"service '{self.name}': port({container_port!r}, {protocol!r}): the protocol is 'tcp' "
-                              "or 'udp' (the ones a topology publishes)", argument="protocol")
+        by_protocol = {"tcp": self.ports, "udp": self.udp_ports, "sctp": self.sctp_ports}
+        if protocol not in by_protocol:
+            raise InvalidCall(f"service '{self.name}': port({container_port!r}, {protocol!r}): the protocol is 'tcp', "
+                              "'udp' or 'sctp' (the ones a topology publishes)", argument="protocol")
         if isinstance(container_port, bool) or not isinstance(container_port, int):
             raise InvalidCall(f"service '{self.name}': port({container_port!r}): a container port is a number, "
                               "e.g. port(6379) or port(53, 'udp')", argument="container_port")
+        if self.spec.network_mode == "host":  # the container's ports are the engine machine's own
+            return container_port
         try:
-            return self.ports[container_port] if protocol == "tcp" else self.udp_ports[container_port]
+            return by_protocol[protocol][container_port]
         except KeyError:
-            published = [f"{port}/tcp" for port in self.ports] + [f"{port}/udp" for port in self.udp_ports]
+            published = [f"{port}/{kind}" for kind, ports in by_protocol.items() for port in ports]
             raise PortNotPublished(f"service '{self.name}' does not publish port {container_port}/{protocol} "
                                    f"(published: {', '.join(published) or 'none'})", service=self.name,
                                    port=container_port) from None
@@ -102,6 +103,15 @@ class Service:
         if self._faults is None:
             raise TopologyNotRunning(f"service '{self.name}' is not part of a running Topology: faults need one")
         return self._faults
+
+    @property
+    def probe(self) -> ReadyProbe | None:
+        """How the harness tells it is ready (`ServiceSpec.probe`); a healthcheck with timings and no `test` runs the
+        image's HEALTHCHECK test, as Docker merges it into the container's (read from the container; None if the
+        image has none: then Docker checks nothing, as under Compose)."""
+        if self._probe is False:
+            self._probe = _probe_of(self)
+        return self._probe
 
     @property
     def status(self) -> str:
@@ -222,15 +232,7 @@ class Service:
     def address(self, on: Collection[str] | None = None) -> str | None:
         """Its IPv4 address as the engine has it now, on its first network (or the first of its networks named in
         `on`, engine names); None when it is not running or not on such a network (stopped, disconnected)."""
-        wanted = [a.network for a in self.networks if on is None or a.network in on]
-        if not wanted:
-            return None
-        try:
-            self.container.reload()
-        except docker.errors.NotFound:
-            return None
-        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        return next((address for name in wanted if (address := (networks.get(name) or {}).get("IPAddress"))), None)
+        return _address(self, on)
 
     def disconnect(self) -> None:
         """Take the service off every network it is on (peers can no longer reach it).
@@ -274,3 +276,44 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
+
+
+def _probe_of(service: Service) -> ReadyProbe | None:
+    """`Service.probe`: the spec's, or the image's HEALTHCHECK test for a healthcheck of timings only."""
+    check = service.spec.healthcheck
+    if service.spec.ready is None and check is not None and check.test is None:
+        test = ((service.container.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
+        return Healthcheck(test=test).as_probe() if test else None
+    return service.spec.probe
+
+
+def _address(service: Service, on: Collection[str] | None) -> str | None:
+    """`Service.address`: its IPv4 address now on the first of its networks (named in `on`)."""
+    wanted = [a.network for a in service.networks if on is None or a.network in on]
+    if not wanted:
+        return None
+    try:
+        service.container.reload()
+    except docker.errors.NotFound:
+        return None
+    networks = (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    return next((address for name in wanted if (address := (networks.get(name) or {}).get("IPAddress"))), None)
+
+
+def _no_url(service: Service) -> PortNotPublished:
+    """Why `service`, which publishes no ports, has no URL, and what to do."""
+    spec, name = service.spec, service.name
+    if service.no_ports:
+        return PortNotPublished(f"service '{name}' publishes no ports: it is only on {service.no_ports}, and Docker "
+                                "publishes no port there (as under `docker compose up`); call it from a service on its "
+                                "network, or put it on a bridge network that is not internal too", service=name)
+    if spec.shares_namespace:
+        return PortNotPublished(f"service '{name}' has no URL of its own: network_mode {spec.network_mode} (as under "
+                                "`docker compose up`, it publishes no ports); call it through the ports of the "
+                                "container whose network it shares", service=name)
+    if spec.network_mode == "host":
+        return PortNotPublished(f"service '{name}' uses the engine machine's network (network_mode host): its ports "
+                                "are the machine's own; list the one its URL is on in `ports:` (or call port(N): N "
+                                "itself)", service=name)
+    return PortNotPublished(f"service '{name}' publishes no ports; add `ports:` to it in the topology file",
+                            service=name)

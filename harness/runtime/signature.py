@@ -17,6 +17,7 @@ from harness.runtime import labels as L
 from harness.runtime import networks
 from harness.runtime.buildcontext import copy_digest
 from harness.runtime.images import content_tag, planned_builds, substitute
+from harness.runtime.volumes import diverged
 
 # the parts of a signature, in the order a message names them: what a container is started from
 SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files")
@@ -99,6 +100,9 @@ class RunDifference:
     # networks the run created that the file now declares otherwise (or no longer, or newly): as Compose, an update
     # makes a changed one again and restarts the kept containers on it (reuse.update; their named volumes stay)
     networks: list[str] = field(default_factory=list)
+    # named volumes the file now defines otherwise (driver, driver_opts): kept as they are, with their data, as
+    # `docker compose up` keeps them without a terminal (`kept_volumes()` says so); no change of the run either
+    volumes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.added or self.networks)
@@ -110,6 +114,19 @@ class RunDifference:
         lines += [f"{name} changed ({', '.join(what)})" if what is not None
                   else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
         return lines
+
+    def kept_volumes(self, files: str) -> str | None:
+        """What Docker Compose asks of the named volumes the file now defines otherwise, and what a run does off a
+        terminal as Compose does (keeps them); `files` as `harness down` takes them. None: no such volume."""
+        if not self.volumes:
+            return None
+        one = len(self.volumes) == 1
+        return (f"note: named volume{'' if one else 's'} {', '.join(self.volumes)} of the running topology: the file "
+                f"now defines {'it' if one else 'them'} otherwise (driver, driver_opts); kept as "
+                f"{'it is' if one else 'they are'}, with the data, as `docker compose up` keeps a volume without a "
+                "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate "
+                "(data will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: "
+                f"harness down {files}")
 
     def orphans(self) -> str | None:
         """What Docker Compose warns of the services no longer in the file (None: none)."""
@@ -130,7 +147,8 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) 
     declared, created = networks.declared_hashes(spec), networks.running_hashes(run)
     return RunDifference(changed, added=sorted(set(expected) - set(running)),
                          removed=sorted(set(running) - set(expected)),
-                         networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)))
+                         networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)),
+                         volumes=diverged(spec, run))
 
 
 def run_changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:

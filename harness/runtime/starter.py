@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -26,8 +25,9 @@ from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks
+from harness.runtime import hooks, networks, outside
 from harness.runtime import labels as L
+from harness.runtime.api_socket import api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
@@ -37,8 +37,17 @@ from harness.runtime.engine import (
     remote_engine,
     service_host,
 )
+from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.imagelocks import using_contexts
-from harness.runtime.images import PlannedBuild, build_image, planned_builds, prepare_images, tidy
+from harness.runtime.images import (
+    Context,
+    PlannedBuild,
+    build_image,
+    context_label,
+    planned_builds,
+    prepare_images,
+    tidy,
+)
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, service_signature
@@ -106,16 +115,18 @@ class Starter:
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
         self.built_as: dict[str, Future[str]] = {}  # `image:` beside `build:` -> that build
-        self.built_now: set[Path] = set()  # the contexts of the images this start built
+        self.built_now: set[Context] = set()  # the contexts of the images this start built
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
+        # every key the engine is too old for, in one message, before anything is built or created
+        refuse_unmet(self.spec, self.topology.client.api.api_version)
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
-        with using_contexts(str(build.context.resolve()) for build in builds):
+        with using_contexts(context_label(build.context) for build in builds):
             self._run(builds)
         if self.built_now:  # old images of what was built, unless another session uses them
-            tidy(self.topology.client, sorted(self.built_now))
+            tidy(self.topology.client, sorted(self.built_now, key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled) first: one error names all that are missing.
@@ -252,27 +263,6 @@ class Starter:
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
-    def _from_services(self, name: str) -> dict[str, Any]:
-        """`links` ((container name, alias)), `network_mode` ("none", "container:ID") and `volumes_from`
-        ("ID[:ro|:rw]") of service `name`, from the running containers of the services they name (its dependencies:
-        started before it)."""
-        spec = self.spec.services[name]
-        volumes_from = []
-        for entry in spec.volumes_from:
-            other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
-            volumes_from.append(self.topology[other].container.id + (f":{access}" if access else ""))
-        links = []
-        for link in spec.links:
-            other, _, alias = link.partition(":")
-            links.append((self.topology[other].container.name, alias or other))
-        for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
-            outside, _, alias = link.partition(":")
-            links.append((outside, alias or outside))
-        mode: str | None = spec.network_mode
-        if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
-            mode = "container:" + self.topology[mode.removeprefix("service:")].container.id
-        return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
-
     def _start(self, name: str) -> Service:
         spec = self.spec.services[name]
         image = str(self._await(self.images[name]))
@@ -285,24 +275,27 @@ class Starter:
         signature = service_signature(spec, image_id_of(self.topology.client, image), self.spec.base_dir)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+        mounts, copies, environment = _with_api_socket(self.topology, name, mounts, copies,
+                                                       spec.full_environment(self.spec.base_dir))
         remote = remote_engine() is not None
         attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        networks.refuse_for_engine(self.spec, name, self.topology.client.api.api_version)
         attached, mac_address = networks.mac_addresses(
             self.spec, name, networks.attachments(self.spec, name, self.topology.networks),
             self.topology.client.api.api_version)
-        # as Docker: a container only on internal networks gets no published port (none is reachable from here)
-        published = [] if self.spec.networks and self.spec.only_internal(name) else spec.published()
+        # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
+        published = [] if self.spec.no_ports_reason(name) else spec.published()
+        host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
+        from_services = _from_services(self.topology, name)
         for attempt in range(attempts):
-            ports = _ports_to_publish(published, remote)
+            ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
             tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
             container = service_container(
                 image=image, name=container_name, networks=attached, spec=spec,
-                environment=spec.full_environment(self.spec.base_dir),
-                ports=ports, mounts=mounts, labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature,
-                                                    L.PORTS: json.dumps(tcp_ports)},
+                environment=environment,
+                ports={} if host_network else ports, mounts=mounts,
+                labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature, L.PORTS: json.dumps(tcp_ports)},
                 publish_on=publish_address(), copies=copies, client=self.topology.client, mac_address=mac_address,
-                **self._from_services(name))
+                **from_services)
             try:
                 container.start()
                 break
@@ -318,20 +311,62 @@ class Starter:
             raise StartCancelled()
         hooks.post_start(name, spec, container.get_wrapped_container())
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, [] if spec.network_mode else attached,
-                          host=service_host(), only_internal=not published and bool(spec.published()))
+        service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
+                          host=service_host(), no_ports=None if published else self.spec.no_ports_reason(name))
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
+        service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
         with self.lock:
             self.topology._add(service)
         if spec.job:
             self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif spec.probe:
-            self.progress(StartEvent(name, "waiting", detail=spec.probe.describe()))
+        elif service.probe:
+            self.progress(StartEvent(name, "waiting", detail=service.probe.describe()))
         outcome = service.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
+
+def _from_services(topology: Topology, name: str) -> dict[str, Any]:
+    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name)
+    and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
+    they name (its dependencies: started before it); containers and networks outside the run as the file names them
+    (harness.runtime.outside: a missing one is a DockerError)."""
+    spec, client = topology.spec.services[name], topology.client
+    volumes_from = []
+    for entry in spec.volumes_from:
+        if entry.startswith("container:"):  # outside the run: by the name given, as Compose gives it
+            volumes_from.append(outside.container(client, name, "volumes_from", entry.removeprefix("container:")))
+            continue
+        other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
+        volumes_from.append(topology[other].container.id + (f":{access}" if access else ""))
+    links = []
+    for link in spec.links:
+        other, _, alias = link.partition(":")
+        links.append((topology[other].container.name, alias or other))
+    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+        outside_name, _, alias = link.partition(":")
+        links.append((outside_name, alias or outside_name))
+    mode: str | None = spec.network_mode
+    if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
+        mode = "container:" + topology[mode.removeprefix("service:")].container.id
+    elif mode and mode.startswith("container:"):
+        mode = "container:" + outside.container(client, name, "network_mode", mode.removeprefix("container:"))
+    elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
+        mode = outside.network(client, name, topology.networks.get(mode or "", mode or ""))
+    return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
+
+
+def _with_api_socket(topology: Topology, name: str, mounts: list[MountRef], copies: list[CopyRef],
+                     environment: dict[str, str]) -> tuple[list[MountRef], list[CopyRef], dict[str, str]]:
+    """Service `name`'s mounts, copies and environment, with the engine's socket and this machine's registry
+    credentials if it has `use_api_socket`, as Docker Compose gives them (the credentials hidden from then on)."""
+    if not topology.spec.services[name].use_api_socket:
+        return mounts, copies, environment
+    given = api_socket(topology.client, name, environment)
+    topology.masker.add(given.secrets)
+    return ([*mounts, given.mount], [*copies, given.credentials],
+            {**environment, "DOCKER_CONFIG": given.docker_config or environment["DOCKER_CONFIG"]})
 
 
 def _start_hint(error: docker.errors.APIError) -> str:
@@ -340,6 +375,9 @@ def _start_hint(error: docker.errors.APIError) -> str:
         return "Other processes keep taking the free ports chosen for it; run again."
     if "invalid reference format" in text or "repository name must be lowercase" in text:
         return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "protocol not supported" in text:  # the kernel of the engine's machine has no SCTP: Compose fails so too
+        return ("The engine's machine cannot publish an SCTP port (its kernel has no SCTP; `docker compose up` fails "
+                "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
     if "no such image" in text:
         return "Build or load the image first, or use `build:` instead of `image:`."
     return "Check the service's image, command, ports and mounts in the topology file."
@@ -382,7 +420,8 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
 
 
 def _free_port(protocol: str = "tcp") -> int:
-    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start."""
+    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
+    free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""
     with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

@@ -79,9 +79,8 @@ class Topology:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
                 self._add(Service(name, spec.services[name], container, L.published_ports(container),
-                                  [] if spec.services[name].network_mode
-                                  else networks.attachments(spec, name, self.networks), host=service_host(),
-                                  only_internal=bool(spec.networks) and spec.only_internal(name)))
+                                  networks.attachments(spec, name, self.networks), host=service_host(),
+                                  no_ports=spec.no_ports_reason(name)))
 
     def edge(self, consumer: str, provider: str) -> Edge:
         """Faults on the calls `consumer` makes to `provider` (any two services of the topology), e.g.

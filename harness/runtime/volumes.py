@@ -4,11 +4,15 @@ container it replaces (an update of a kept run)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import docker
 import docker.errors
 
 from harness.errors import DockerError
-from harness.model.topology import TopologySpec
+from harness.model.topology import TopologySpec, VolumeSpec
+from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import explain
 
@@ -36,14 +40,36 @@ def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
                                        "or remove `external`.") from None
             continue
         created[volume] = f"harness-{spec.name}-{volume}-{run_id}"
-        try:
-            client.volumes.create(created[volume], labels=run_labels,
+        try:  # a volume of a kept run is there already: the engine gives it back as it is (its data, its options)
+            client.volumes.create(created[volume], labels={**run_labels, L.VOLUME: volume,
+                                                           L.VOLUME_DEFINITION: definition_hash(options)},
                                   driver=options.driver if options else None,
                                   driver_opts=options.driver_opts if options else None)
         except docker.errors.APIError as error:
             raise DockerError(f"could not create the volume {created[volume]}: {explain(error)}",
                               operation="create volume") from None
     return created
+
+
+def definition_hash(volume: VolumeSpec | None) -> str:
+    """What a named volume is created from (a label on it, as Compose's config hash): its driver and options (None:
+    the file does not say, the local driver)."""
+    definition = (volume or VolumeSpec()).model_dump(mode="json", include={"driver", "driver_opts"})
+    return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def diverged(spec: TopologySpec, run: L.Run) -> list[str]:
+    """The named volumes of `run` that `spec` now defines otherwise (driver, driver_opts), in name order; a volume
+    created before these labels, or no longer in the file, is none."""
+    found = []
+    for volume in run.volumes:
+        labels = L.labels_of(volume)
+        name, created = labels.get(L.VOLUME, ""), labels.get(L.VOLUME_DEFINITION)
+        used = any(v.source == name for service in spec.services.values() for v in service.volumes)
+        external = spec.volumes.get(name) is not None and spec.volumes[name].external
+        if created and used and not external and created != definition_hash(spec.volumes.get(name)):
+            found.append(name)
+    return sorted(found)
 
 
 def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, image: str, run_id: str,

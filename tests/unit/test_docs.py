@@ -285,6 +285,5 @@ def test_the_compose_guide_has_every_key_of_the_compose_tables():
             assert f"| `{key}` | ignored (a note) |" in page, (kind, key)
         for key in REFUSED[kind]:
             assert f"| `{key}` | **refused** |" in page, (kind, key)
-    assert ("| `use_api_socket` | **refused** | a test's container is not given the engine's socket and "
-            "credentials (by construction). Docker Compose: mounts the Docker socket and the user's registry "
-            "credentials |") in page
+    assert ("| `provider` | **refused** | a provider plugin runs outside Docker (by construction). Docker Compose: "
+            "runs the provider's binary instead of a container |") in page

@@ -250,7 +250,8 @@ def test_each_broker_failure_is_one_clear_message(tmp_path: Path, broker: Broker
 
 def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
     """403 as the broker's: the client says which credential was used and that publishing needs write access."""
-    from harness.contracts.broker import BrokerClient, BrokerConfig
+    from harness.contracts.broker import BrokerClient
+    from harness.contracts.broker_config import BrokerConfig
     from harness.contracts.results import PactResult
     from harness.errors import BrokerRefused
 
@@ -263,7 +264,9 @@ def test_a_read_only_token_cannot_publish_results(tmp_path: Path) -> None:
             client.publish(pact, PactResult(pact.path, "verified", "web-frontend", "shop"), "shop")
     message = str(refused.value)
     assert "does not allow this with the credentials (403 on POST" in message
-    assert "publishing verification results needs a read-write token" in message
+    assert ("PACT_BROKER_TOKEN may read but not write: publishing pacts or verification results and recording "
+            "deployments need a read-write token (in PactFlow, not the read-only one); give the job one, or do not "
+            "publish from it") in message
     assert "read-only-token" not in message
 
 
@@ -288,7 +291,8 @@ def test_the_harness_asks_the_broker_what_pact_pythons_verifier_asks(
         tmp_path: Path, broker: BrokerServer, selectors: list[dict], pending: bool, wip_since: str | None,
         branch: str | None, expected: set[str]) -> None:
     """Same selectors, pending, WIP and provider branch: the same request to the broker, the same pacts."""
-    from harness.contracts.broker import BrokerConfig, fetch_pacts
+    from harness.contracts.broker import fetch_pacts
+    from harness.contracts.broker_config import BrokerConfig
 
     for consumer, version, on in (("web", "1.0.0", "main"), ("web", "1.1.0", "main"), ("web", "2.0.0", "feat-x"),
                                   ("billing", "5.0.0", "main")):
@@ -339,6 +343,8 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
     assert TOKEN not in output
     assert broker.broker.verifications == []  # not asked, not CI: nothing published
+    assert (f"verification results not published to the Pact Broker {broker.url}: not asked "
+            "(--publish-verification-results) and not in CI (CI=true with --provider-version)") in output
 
 
 def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(tmp_path: Path,

@@ -36,15 +36,16 @@ def test_the_brokers_result_for_the_same_content_and_given_version_counts(tmp_pa
 
     # a fresh local cache: the broker's result of this content by 3.0.0 counts; nothing is started or published
     at_broker = verify(broker, file, "cache-b", "--provider-version", "3.0.0", "--publish-verification-results")
-    assert "verified (cached, from the Pact Broker (shop 3.0.0), verified " in at_broker
+    assert "verified (cached, from the Pact Broker (shop 3.0.0, from --provider-version), verified " in at_broker
     assert "web-frontend->shop: 2 interaction(s)" in at_broker
     assert ("pacts: 1 verified (1 verified at the Pact Broker: its successful result of the same pact content by the "
-            "same --provider-version; --no-cache verifies them again)") in at_broker
+            "same provider version (--provider-version, or a clean git checkout's commit); --no-cache verifies them "
+            "again)") in at_broker
     assert len(broker.broker.verifications) == 1
     edges = json.loads((file.parent / "out" / "contract-matrix.json").read_text())["edges"]
     assert edges[0]["source"].startswith(f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/")
 
-    # no provider version given: the broker's results do not count (a version from git is no promise)
+    # no provider version given and no git checkout: the broker's results do not count
     for cache, args in (("cache-c", ()), ("cache-d", ("--provider-version", "3.0.1")),
                         ("cache-b", ("--provider-version", "3.0.0", "--no-cache"))):
         again = verify(broker, file, cache, *args)
@@ -68,7 +69,7 @@ def test_which_broker_results_count_decided_before_anything_starts(tmp_path: Pat
     """The run's decision per case, before a topology is started (`needs_topology`): the broker's successful result
     of the same content by the given version counts; a failed one, another version, no version given, --no-cache,
     or content republished under the same consumer version do not."""
-    from harness.contracts.broker import broker_config
+    from harness.contracts.broker_config import broker_config
     from harness.contracts.run import VerifyOptions, VerifyRun
     from harness.model.loader import load_topology
 
@@ -103,7 +104,7 @@ def test_which_broker_results_count_decided_before_anything_starts(tmp_path: Pat
         [result] = counted.run(None)
     finally:
         counted.close()
-    assert (result.verdict, result.cached_by) == ("verified", "the Pact Broker (shop 3.0.0)")
+    assert (result.verdict, result.cached_by) == ("verified", "the Pact Broker (shop 3.0.0, from --provider-version)")
     assert result.cached_from == broker.broker.verifications[0].verified_at
     assert [i.passed for i in result.interactions] == [True, True]
     assert result.source.startswith(f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/")

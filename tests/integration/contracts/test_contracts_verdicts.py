@@ -137,7 +137,7 @@ def test_a_filter_keeps_an_unreadable_pact_it_may_have_asked_for(tmp_path: Path)
     assert "1 problem(s) in the pacts, the states modules or the options; nothing was started" in result.stderr
     assert f"{tmp_path / 'pacts' / 'truncated.json'}:1: not valid JSON" in result.stderr
     # the topology excludes the kiosk's pacts, and this folder has none: a typo would look the same, so it is said
-    assert (f"note: contracts.exclude {{consumer: legacy-kiosk}} leaves out no pact of {tmp_path / 'pacts'} "
+    assert (f"note: contracts.exclude {{consumer: legacy-kiosk}} leaves out no pact in {tmp_path / 'pacts'} "
             "(consumers there: web-frontend; providers: shop)") in result.stderr
 
 

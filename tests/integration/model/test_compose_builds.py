@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from harness import Topology, load_topology
-from harness.errors import BuildFailed
+from harness.errors import BuildFailed, DockerError
 from harness.runtime import labels as L
 
 from ..conftest import harness_resources
@@ -209,30 +209,48 @@ def test_what_only_buildkit_builds_is_built_by_docker_compose(
     assert harness_resources(docker_client, "buildkit-build", file) == []
 
 
-@pytest.mark.parametrize(("key", "value", "dockerfile", "reason"), [
-    ("additional_contexts", {"extra": "./extra"}, "FROM python:3.11-slim\nCOPY --from=extra e.txt /e.txt\n",
-     "The engine's BuildKit has no named contexts (`additional_contexts`, `COPY --from=NAME` of one): Docker Compose "
-     "fails the same way on this engine; use a newer Docker engine, or copy from the build context instead."),
-    ("privileged", True, "FROM python:3.11-slim\nRUN echo hi\n",
-     "The engine does not grant that entitlement to builds (its daemon.json `builder.entitlements`): Docker Compose "
-     "fails the same way on this engine; allow it there, or drop the key."),
-], ids=["additional_contexts", "privileged"])
-def test_what_this_engine_cannot_build_fails_as_for_compose_with_the_reason(
-        project: Path, docker_client: docker.DockerClient, docker_compose, key: str, value: Any,  # noqa: ANN001, F811
-        dockerfile: str, reason: str) -> None:
+def test_a_key_this_engines_buildkit_does_not_have_is_refused_before_anything_is_built_with_its_words(
+        project: Path, docker_client: docker.DockerClient, docker_compose) -> None:  # noqa: ANN001, F811
+    """Named contexts came with BuildKit 0.10 (Docker Engine 23, API 1.42): on this engine Compose's build fails
+    with BuildKit's words, whatever the Dockerfile; the harness refuses the key with them before it builds anything
+    (with every other key the engine is too old for: tests/integration/model/test_compose_endpoint_keys.py)."""
     app = context_of(project)
     write(project / "extra" / "e.txt", "extra\n")
     file = write_compose(project, {"name": "engine-cannot", "services": {"app": {
-        "build": {"context": f"./{app}", "dockerfile_inline": dockerfile, key: value},
+        "build": {"context": f"./{app}", "dockerfile_inline": "FROM python:3.11-slim\nCOPY --from=extra e.txt /e\n",
+                  "additional_contexts": {"extra": "./extra"}},
+        "command": ["sleep", "infinity"]}}})
+    oracle = docker_compose("build", "app", cwd=project)
+    assert oracle.returncode != 0  # the premise: Docker Compose cannot build it on this engine either
+    with pytest.raises(DockerError) as refused:
+        Topology.start(load_topology(file))
+    line = str(refused.value).splitlines()[1]
+    assert line == ("compose.yaml:11: service 'app': build.additional_contexts: failed to solve with frontend "
+                    "dockerfile.v0: unsupported frontend capability moby.buildkit.frontend.contexts (the engine's "
+                    "BuildKit, through Docker Compose) (needs API 1.42, Docker Engine 23, BuildKit 0.10)")
+    assert "unsupported frontend capability moby.buildkit.frontend.contexts" in oracle.stderr.strip().splitlines()[-1]
+    assert harness_resources(docker_client, "engine-cannot", file) == []
+
+
+def test_what_this_engine_does_not_allow_a_build_fails_as_for_compose_with_the_reason(
+        project: Path, docker_client: docker.DockerClient, docker_compose) -> None:  # noqa: ANN001, F811
+    """An entitlement is the engine's configuration (daemon.json), which its API does not show: known only once
+    the build asks for it, as for Compose."""
+    app = context_of(project)
+    file = write_compose(project, {"name": "engine-cannot", "services": {"app": {
+        "build": {"context": f"./{app}", "dockerfile_inline": "FROM python:3.11-slim\nRUN echo hi\n",
+                  "privileged": True},
         "command": ["sleep", "infinity"]}}})
     oracle = docker_compose("build", "app", cwd=project)
     assert oracle.returncode != 0  # the premise: Docker Compose cannot build it on this engine either
     with pytest.raises(BuildFailed) as failed:
         Topology.start(load_topology(file))
     message = str(failed.value)
-    assert message.startswith(f"service 'app': docker compose build (BuildKit, for {key}) of {project / app} failed. "
-                              "Last ")
-    assert message.endswith(reason)
+    assert message.startswith(f"service 'app': docker compose build (BuildKit, for privileged) of {project / app} "
+                              "failed. Last ")
+    assert message.endswith("The engine does not grant that entitlement to builds (its daemon.json "
+                            "`builder.entitlements`): Docker Compose fails the same way on this engine; allow it "
+                            "there, or drop the key.")
     assert oracle.stderr.strip().splitlines()[-1] in message  # Compose's own last line
     assert harness_resources(docker_client, "engine-cannot", file) == []
 

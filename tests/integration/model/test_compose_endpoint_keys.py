@@ -5,6 +5,8 @@ the harness starts with the same endpoint settings, what it refuses here the har
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -95,5 +97,80 @@ def test_what_compose_refuses_on_this_engine_is_refused_with_its_message(
         assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
     with pytest.raises(DockerError) as raised:
         Topology.start(load_topology(file))
-    assert str(raised.value).startswith(f"service 'app': {refusal} (the engine has API 1.41")
+    assert str(raised.value).splitlines()[1].startswith("compose.yaml:6: service 'app': ")
+    assert f": {refusal} (needs API" in str(raised.value).splitlines()[1]
+    assert harness_resources(docker_client, name) == []
+
+
+SEVERAL = """
+name: {name}
+services:
+  app:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    healthcheck: {{test: [CMD, 'true'], start_period: 5s, start_interval: 1s}}
+    networks:
+      front: {{interface_name: web0}}
+  other:
+    image: redis:7{more}
+    command: ["sleep", "infinity"]
+    networks:
+      front: {{mac_address: "02:42:ac:11:00:95"}}
+      back: {{mac_address: "02:42:ac:11:00:96"}}
+networks: {{front: {{}}, back: {{}}}}
+"""
+REFUSED_HERE = [
+    "compose.yaml:6: service 'app': healthcheck.start_interval: can't set healthcheck.start_interval as feature "
+    "require Docker Engine v25 or later (needs API 1.44, Docker Engine 25)",
+    "compose.yaml:8: service 'app': networks.front.interface_name: interface_name requires Docker Engine v28.1 or "
+    "later (needs API 1.49, Docker Engine 28.1)",
+    "compose.yaml:12: service 'other': networks: a MAC address is specified for multiple networks (back, front), but "
+    "this feature requires Docker Engine v25 or later (needs API 1.44, Docker Engine 25)"]
+
+
+def test_every_key_this_engine_is_too_old_for_is_refused_in_one_message_before_anything_is_created(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """Compose refuses them one per run (the first service it creates); the harness says all of them at once."""
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(SEVERAL.format(name=name, more="")).lstrip())
+    try:
+        up = compose(file, "up", "-d")
+        # one of them (Compose creates the services at once; it lists the networks in Go's map order)
+        assert up.returncode == 1 and any(line.split(": ", 3)[3].split(" (needs")[0] in up.stderr.replace(
+            "(front, back)", "(back, front)") for line in REFUSED_HERE), up.stderr
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    with pytest.raises(DockerError) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).splitlines() == [
+        f"topology {name}: 3 keys of the file cannot be created on this Docker engine (API 1.41); Docker Compose "
+        "refuses them too:", *REFUSED_HERE,
+        "Use Docker Engine 28.1 or later (API 1.49); or remove these keys (or move them to an override file that the "
+        "test run does not use)."]
+    assert harness_resources(docker_client, name) == []  # not even a network
+
+
+def test_a_file_refused_as_it_is_read_is_refused_with_the_engines_refusals_in_the_same_message(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(SEVERAL.format(name=name, more="\n    scale: 2")).lstrip())
+    up = subprocess.run([str(Path(sys.executable).parent / "harness"), "up", "--detach", "-f", str(file)],
+                        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert up.returncode == 2, up.stderr
+    assert up.stderr.splitlines() == [
+        "error: compose.yaml:11: services.other.scale: scale 2: a test run starts one container per service (by "
+        "construction: a service is one base URL); Docker Compose: starts that many containers (in "
+        f"{file}); remove it or move it to an override file that the test run does not use",
+        "and on this Docker engine (API 1.41), 3 keys that Docker Compose refuses on it too:",
+        *(line.replace("compose.yaml:12:", "compose.yaml:13:") for line in REFUSED_HERE),
+        "Use Docker Engine 28.1 or later (API 1.49); or remove these keys (or move them to an override file that the "
+        "test run does not use)."]
+    (tmp_path / "test_app.py").write_text("def test_app(topology):\n    pass\n")
+    session = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology", "compose.yaml",
+                              "test_app.py"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert session.returncode == 4, session.stdout + session.stderr  # a usage error, as pytest's own
+    assert [line.removeprefix("ERROR: ") for line in session.stderr.strip().splitlines()] == [
+        line.removeprefix("error: ") for line in up.stderr.splitlines()]
     assert harness_resources(docker_client, name) == []

@@ -30,14 +30,20 @@ networks:
 """
 
 
+OUTSIDE_COMMAND = "echo kept > /shared/file && exec python3 -m http.server 8000 --bind 127.0.0.1"
+
+
 @pytest.fixture
 def outside(docker_client: docker.DockerClient):  # noqa: ANN201 - (container, network) started outside any run
+    """A container and a network of no run (also for test_compose_network_modes.py): the container is on the
+    network, serves HTTP on its own 127.0.0.1:8000 and has a volume /shared holding `file` ("kept")."""
     suffix = uuid.uuid4().hex[:8]
     network = docker_client.networks.create(f"outside-{suffix}")
-    container = docker_client.containers.run("redis:7", ["sleep", "infinity"], name=f"legacy-{suffix}",
-                                             network=network.name, detach=True)
+    container = docker_client.containers.run("python:3.11-slim", ["sh", "-c", OUTSIDE_COMMAND],
+                                             name=f"legacy-{suffix}", network=network.name, volumes=["/shared"],
+                                             detach=True)
     yield container.name, network.name
-    container.remove(force=True)
+    container.remove(force=True, v=True)
     network.remove()
 
 

@@ -99,5 +99,6 @@ def test_what_compose_refuses_on_this_engine_is_refused_with_its_message(
         assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
     with pytest.raises(DockerError) as raised:
         Topology.start(load_topology(file))
-    assert str(raised.value).startswith(f"service 'app': {refusal}")
+    assert "service 'app': networks" in str(raised.value).splitlines()[1]
+    assert f": {refusal}" in str(raised.value).splitlines()[1]
     assert harness_resources(docker_client, name) == []

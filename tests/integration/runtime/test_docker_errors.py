@@ -113,9 +113,12 @@ def test_values_a_service_method_does_not_take_are_one_clear_error(tmp_path: Pat
         with pytest.raises(PortNotPublished) as udp:
             r.port(6379, "udp")
         assert str(udp.value) == "service 'r' does not publish port 6379/udp (published: 6379/tcp)"
+        with pytest.raises(PortNotPublished) as sctp:  # a protocol a topology publishes (compose `ports:`)
+            r.port(6379, "sctp")
+        assert str(sctp.value) == "service 'r' does not publish port 6379/sctp (published: 6379/tcp)"
         calls = {
-            lambda: r.port(6379, "sctp"): "service 'r': port(6379, 'sctp'): the protocol is 'tcp' or 'udp' (the "
-                                          "ones a topology publishes)",
+            lambda: r.port(6379, "icmp"): "service 'r': port(6379, 'icmp'): the protocol is 'tcp', 'udp' or 'sctp' "
+                                          "(the ones a topology publishes)",
             lambda: r.port("6379"): "service 'r': port('6379'): a container port is a number, e.g. port(6379) or "
                                     "port(53, 'udp')",
             lambda: r.logs(stream="stdin"): "service 'r': logs(stream='stdin'): stream is 'stdout' or 'stderr' (or "

@@ -518,10 +518,25 @@ def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_co
         file.write_text(text.replace("SIZE", "size=16m"))
         up = compose("up", "-d")
         assert up.returncode == 0 and "doesn't match configuration in compose file" in up.stdout, up.stdout
-        Topology.kept_or_started(load_topology(file))
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
         for label in (by_compose, by_harness):
             assert seen(label) == before[label], label
             assert before[label][1:] == ({"type": "tmpfs", "device": "tmpfs", "o": "size=8m"}, "kept")
+        # said once, in one line: never lost silently, nor kept silently
+        assert [line for line in said if "scratch" in line] == [
+            "note: named volume scratch of the running topology: the file now defines it otherwise (driver, "
+            "driver_opts); kept as it is, with the data, as `docker compose up` keeps a volume without a terminal (it "
+            "asks \"Volume ... exists but doesn't match configuration in compose file. Recreate (data will be "
+            f"lost)?\" and the answer is no); to recreate, losing the data, remove the run first: harness down "
+            f"--topology {file.resolve()}"]
+        said.clear()  # the next use of the run says it again (the file still differs), and keeps the data
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert len([line for line in said if "scratch" in line]) == 1 and seen(by_harness) == before[by_harness]
+        file.write_text(text.replace("SIZE", "size=8m"))  # as it was: nothing to say
+        said.clear()
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert [line for line in said if "scratch" in line] == []
     finally:
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())

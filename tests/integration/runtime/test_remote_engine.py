@@ -178,6 +178,30 @@ def test_urls_use_the_engines_host_and_the_services_answer(on_remote: RemoteEngi
     assert left_on(on_remote.client, "remote-web") == []
 
 
+def test_a_host_network_service_is_reached_on_the_engines_host(on_remote: RemoteEngine, tmp_path: Path) -> None:
+    """`network_mode: host` on a remote engine: the container's ports are its machine's, so its URL is the engine's
+    host and the container port (nothing published)."""
+    port = random.randint(20000, 30000)  # the namespace is this module's own: any port of it is free
+    file = tmp_path / "topology.yaml"
+    file.write_text(f"""
+name: remote-host
+services:
+  web:
+    image: {IMAGE}
+    command: ["python", "-m", "http.server", "{port}"]
+    network_mode: host
+    ports: [{port}]
+    ready:
+      http: {{port: {port}, path: /}}
+""")
+    with Topology.start(load_topology(file)) as topology:
+        web = topology["web"]
+        assert (web.url, web.port(port)) == (f"http://{on_remote.address}:{port}", port)
+        assert web.container.attrs["HostConfig"]["NetworkMode"] == "host"
+        assert "Directory listing" in get(web.url + "/")
+    assert left_on(on_remote.client, "remote-host") == []
+
+
 def test_topology_host_and_publish_address_override(on_remote: RemoteEngine, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOPOLOGY_HOST", on_remote.second)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.contracts.broker import BrokerClient, BrokerConfig, broker_config
+from harness.contracts.broker import BrokerClient
+from harness.contracts.broker_config import BrokerConfig, broker_config
 from harness.errors import BrokerUnavailable, OptionError, TopologyFileError
 from harness.model.broker import parse_date, parse_selector
 from harness.model.topology import TopologySpec
@@ -85,8 +86,9 @@ def test_options_win_over_the_topology_file_which_wins_over_the_variable(tmp_pat
     assert (config.url, config.selectors, config.provider_branch) == ("https://from-option.example",
                                                                       ({"mainBranch": True},), "main")
     assert config.url_from == "--pact-broker-url"
-    assert broker_config(spec(tmp_path), {}, env) == BrokerConfig("https://from-env.example", token="tok",
-                                                                  url_from="PACT_BROKER_BASE_URL")
+    assert broker_config(spec(tmp_path), {}, env) == BrokerConfig(
+        "https://from-env.example", token="tok", url_from="PACT_BROKER_BASE_URL", credentials_from="PACT_BROKER_TOKEN",
+        publish_reason="not asked (--publish-verification-results) and not in CI (CI=true with --provider-version)")
 
 
 def test_a_broker_that_cannot_be_reached_says_where_its_url_came_from(tmp_path: Path) -> None:
@@ -128,9 +130,66 @@ def test_secrets_are_never_shown(tmp_path: Path) -> None:
 
 
 def test_a_token_and_a_user_are_not_both_taken(tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="PACT_BROKER_TOKEN and a username .* are both set"):
+    with pytest.raises(OptionError) as error:
         broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example", "PACT_BROKER_TOKEN": "t",
                                             "PACT_BROKER_USERNAME": "u", "PACT_BROKER_PASSWORD": "p"})
+    assert str(error.value) == ("PACT_BROKER_TOKEN and PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD are both set: the "
+                                "broker takes one of them; unset the other")
+    with pytest.raises(OptionError) as in_url:
+        broker_config(spec(tmp_path), {"pact_broker_url": "https://ci:hunter22@b.example"},
+                      {"PACT_BROKER_TOKEN": "t"})
+    assert str(in_url.value) == ("PACT_BROKER_TOKEN and the user and password written in the broker URL (from "
+                                 "--pact-broker-url) are both set: the broker takes one of them; unset the other")
+
+
+def test_credentials_say_where_they_came_from_never_what_they_are(tmp_path: Path) -> None:
+    """A user and password in the URL are the URL's (and win over PACT_BROKER_USERNAME/PASSWORD, as a URL's do for
+    the `pact` CLI's --broker-base-url); the refusals name the source, never the value."""
+    from harness.contracts.broker import _refused_hint
+
+    in_url = broker_config(spec(tmp_path, {"url": "https://ci:hunter22@b.example"}), {},
+                           {"PACT_BROKER_USERNAME": "env-user", "PACT_BROKER_PASSWORD": "env-pass"})
+    assert in_url is not None and (in_url.username, in_url.password) == ("ci", "hunter22")
+    assert in_url.credentials_from == "the user and password written in the broker URL (from contracts.broker.url)"
+    from_env = broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example",
+                                                  "PACT_BROKER_USERNAME": "u", "PACT_BROKER_PASSWORD": "p"})
+    assert from_env is not None and from_env.credentials_from == "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
+    assert _refused_hint(401, "GET", in_url.credentials_from) == (
+        "check the user and password written in the broker URL (from contracts.broker.url): it is not valid for "
+        "this broker (a token of another broker, a mistyped password)")
+    assert _refused_hint(401, "GET", "no credentials (set PACT_BROKER_TOKEN, ...)") == (
+        "the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD (in CI, "
+        "from the job's secrets)")
+    assert _refused_hint(403, "POST", "PACT_BROKER_TOKEN").startswith(
+        "PACT_BROKER_TOKEN may read but not write: publishing pacts or verification results and recording "
+        "deployments need a read-write token (in PactFlow, not the read-only one)")
+
+
+def test_the_branch_is_the_ci_jobs_then_the_checkouts_as_the_pact_cli_detects_it(tmp_path: Path) -> None:
+    """The `pact` CLI's --auto-detect-version-properties (measured: tests/integration/contracts/test_broker_trial.py
+    runs it): the first CI variable set and not empty, GITHUB_REF without refs/heads/; GITHUB_REF_NAME is not
+    read; then the git checkout's branch (none here: no checkout)."""
+    from harness.contracts.broker_config import checkout_branch
+
+    assert checkout_branch(tmp_path, {}) is None
+    assert checkout_branch(tmp_path, {"GITHUB_HEAD_REF": "feat-pr", "GITHUB_REF": "refs/heads/main"}) == "feat-pr"
+    assert checkout_branch(tmp_path, {"GITHUB_HEAD_REF": "", "GITHUB_REF": "refs/heads/main"}) == "main"
+    assert checkout_branch(tmp_path, {"GITHUB_REF_NAME": "main"}) is None
+    assert checkout_branch(tmp_path, {"CI_COMMIT_REF_NAME": "gl-branch", "GIT_BRANCH": "origin/jenkins"}) == \
+        "origin/jenkins"
+    config = broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example",
+                                                "CI_COMMIT_REF_NAME": "gl-branch"})
+    assert config is not None and config.provider_branch == "gl-branch"
+
+
+def test_a_broker_pact_is_named_by_its_url_in_the_matrix() -> None:
+    from harness.report.matrix import pact_name
+
+    url = "http://b.example/pacts/provider/shop/consumer/web/pact-version/0123456789abcdef0123/metadata/MS4wLjA"
+    assert pact_name(url) == "broker pact 0123456789ab"
+    assert pact_name("http://b.example/pacts/provider/shop/consumer/web/latest") == \
+        "http://b.example/pacts/provider/shop/consumer/web/latest"
+    assert pact_name("/tmp/pacts/web-shop.json") == "web-shop.json"
 
 
 def test_results_are_published_only_when_asked_or_from_ci_with_a_version(tmp_path: Path) -> None:

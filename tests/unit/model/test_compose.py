@@ -379,8 +379,6 @@ def test_every_build_value_that_cannot_be_built_is_in_one_error(compose_error, a
               network: backend
               platforms: [linux/amd64, linux/arm64]
               secrets: [inline]
-          web:
-            build: https://github.com/example/web.git
         secrets:
           inline: {external: true}
     """)
@@ -394,12 +392,24 @@ def test_every_build_value_that_cannot_be_built_is_in_one_error(compose_error, a
         "builder that can (not the engine's own without the containerd image store)\n"
         "docker-compose.yml:7: services.app.build.secrets[0]: build secret 'inline': only a `file:` or `environment:` "
         "secret can be given to a build (Docker Compose refuses it too)\n"
-        "docker-compose.yml:9: services.web.build.context: build context https://github.com/example/web.git: a "
-        "remote context cannot be built by a test run: the harness tags a build by a hash of the files it sends "
-        "(rebuilding only when they change); Docker Compose: the builder fetches it. Clone it and give the folder\n"
-        f"(4 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        f"(3 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
     assert tail not in message
+
+
+def test_a_url_build_context_is_kept_as_compose_gives_it(load_compose):
+    # no longer refused: Docker Compose's own build fetches it (harness.runtime.images), as under `docker compose up`
+    spec = load_compose("""
+        services:
+          web:
+            build: https://github.com/example/web.git#main
+          api:
+            build: {context: "git@github.com:example/api.git", dockerfile: Dockerfile.prod}
+    """)
+    web, api = spec.services["web"].build, spec.services["api"].build
+    assert web is not None and (web.context, web.remote) == ("https://github.com/example/web.git#main", True)
+    assert api is not None and (api.context, api.dockerfile, api.remote) == (
+        "git@github.com:example/api.git", "Dockerfile.prod", True)
 
 
 # --- every container option --------------------------------------------------------------------------------------
@@ -649,8 +659,8 @@ def test_declared_networks_are_kept_per_service_with_aliases_and_addresses(load_
     assert list(spec.service_networks("web")) == ["back", "front"]  # priority first, as Compose connects them
     assert list(spec.service_networks("db")) == ["back"] and list(spec.service_networks("lone")) == ["default"]
     assert spec.only_internal("db") and not spec.only_internal("web")
-    assert spec.notes == ["docker-compose.yml:20: networks.front.attachable: ignored for a test run (it lets swarm "
-                          "services join; a run's networks are bridge networks of one engine)"]
+    assert spec.notes == []  # attachable: given to Docker as Compose gives it (Attachable), no longer noted
+    assert spec.networks["front"].attachable and not spec.networks["back"].attachable
 
 
 def test_a_file_without_networks_keeps_one_network_and_its_aliases(load_compose):
@@ -677,8 +687,6 @@ def test_an_external_network_is_used_by_its_name(load_compose):
 
 
 @pytest.mark.parametrize(("network", "expected"), [
-    ("{driver: overlay}", "docker-compose.yml:4: networks.back.driver: network driver 'overlay' is not supported: a "
-                          "run's networks are bridge networks of one engine"),
     ("{attachable: true, ipam: {driver: other}}", "docker-compose.yml:4: networks.back.ipam.driver: ipam driver 'other' is not supported (only Docker's default)"),
 ])
 def test_a_network_the_harness_cannot_create_is_refused(compose_error, network, expected):
@@ -731,7 +739,96 @@ def test_a_probe_from_here_on_a_service_only_on_internal_networks_is_refused(com
     """)
     assert message == ("docker-compose.yml:2: services.db: it is only on internal networks (back), so Docker "
                        "publishes none of its ports and its readiness probe (tcp :6379) cannot reach it from here; "
-                       "probe it with a command inside it, or put it on a network that is not internal too")
+                       "probe it with a command inside it, or put it on a bridge network that is not internal too")
+
+
+def test_a_probe_from_here_on_a_service_only_on_macvlan_networks_is_refused(compose_error):
+    # Docker maps no ports on a macvlan or ipvlan network (Compose's `ports:` have no effect there)
+    message = compose_error("""
+        services:
+          db:
+            image: x
+            ports: ["6379"]
+            networks: [lan, back]
+            x-topology: {ready: {tcp: 6379}}
+        networks:
+          lan: {driver: macvlan, driver_opts: {parent: eth0}}
+          back: {internal: true}
+    """)
+    assert message == ("docker-compose.yml:2: services.db: it is only on macvlan networks, whose driver maps no ports "
+                       "(back, lan), so Docker publishes none of its ports and its readiness probe (tcp :6379) cannot "
+                       "reach it from here; probe it with a command inside it, or put it on a bridge network that is "
+                       "not internal too")
+
+
+def test_other_network_drivers_and_aux_addresses_are_given_as_compose_gives_them(load_compose):
+    spec = load_compose("""
+        services:
+          web: {image: x, networks: [lan, mesh, back]}
+          nic: {image: x, ports: ["80"], networks: [lan]}
+        networks:
+          lan: {driver: macvlan, driver_opts: {parent: eth0, macvlan_mode: bridge}}
+          mesh: {driver: overlay, attachable: true}
+          back:
+            ipam:
+              config: [{subnet: 10.9.8.0/24, aux_addresses: {router: 10.9.8.2, printer: 10.9.8.3}}]
+    """)
+    lan, mesh, back = (spec.networks[n] for n in ("lan", "mesh", "back"))
+    assert (lan.driver, lan.options) == ("macvlan", {"parent": "eth0", "macvlan_mode": "bridge"})
+    assert (mesh.driver, mesh.attachable) == ("overlay", True)
+    assert (back.driver, back.subnets[0].aux_addresses) == ("bridge", {"router": "10.9.8.2", "printer": "10.9.8.3"})
+    assert spec.no_ports_reason("web") is None  # on a bridge network too: its ports are published
+    assert spec.no_ports_reason("nic") == "macvlan networks, whose driver maps no ports"
+
+
+@pytest.mark.parametrize(("pool", "address", "expected"), [
+    ("{subnet: 10.9.8.0/24, aux_addresses: {router: 10.9.9.2}}", "10.9.8.5",
+     "docker-compose.yml:8: networks.back.ipam.config[0].aux_addresses.router: auxiliary address: (router:10.9.9.2) must belong to the master "
+     "pool: 10.9.8.0/24 (Docker refuses the network, so Docker Compose cannot start it either)"),
+    ("{subnet: 10.9.8.0/24, aux_addresses: {router: 10.9.8.5}}", "10.9.8.5",
+     "docker-compose.yml:4: services.web.networks.back.ipv4_address: 10.9.8.5 is an auxiliary address of network "
+     "'back' (aux_addresses.router), which the engine never gives a container (Docker: Address already in use; "
+     "Docker Compose cannot start it either)"),
+])
+def test_an_aux_address_outside_its_subnet_or_taken_by_a_service_is_refused(compose_error, pool, address, expected):
+    message = compose_error(f"""
+        services:
+          web:
+            image: x
+            networks: {{back: {{ipv4_address: {address}}}}}
+        networks:
+          back:
+            ipam:
+              config: [{pool}]
+    """)
+    assert message.startswith(expected), message
+
+
+def test_healthcheck_timings_without_a_test_keep_the_image_s_test(load_compose):
+    spec = load_compose("""
+        services:
+          timed: {image: x, healthcheck: {interval: 5s, retries: 3}}
+          off: {image: x, healthcheck: {disable: true}}
+          none: {image: x, healthcheck: {test: ["NONE"]}}
+    """)
+    timed = spec.services["timed"].healthcheck
+    assert timed is not None and (timed.test, timed.interval, timed.retries) == (None, 5.0, 3)
+    assert spec.services["timed"].probe is None  # the image's test: read from the container (Service.probe)
+    assert [spec.services[n].healthcheck.test for n in ("off", "none")] == [["NONE"], ["NONE"]]
+
+
+def test_sctp_ports_are_published_and_exposed_ones_noted(load_compose):
+    spec = load_compose("""
+        services:
+          sig:
+            image: x
+            ports: ["9999:9999/sctp", {target: 3868, protocol: sctp}, "8080"]
+            expose: ["2905/sctp", "7000"]
+    """)
+    assert spec.services["sig"].published() == [(9999, "sctp"), (3868, "sctp"), (8080, "tcp"), (7000, "tcp")]
+    assert spec.notes == ["docker-compose.yml:5: services.sig.expose: SCTP ports of `expose:` are neither published "
+                          "nor exposed by the harness (services of its networks reach them, as under Compose; publish "
+                          "one with `ports:`)"]
 
 
 def test_bind_mounts_keep_their_mode_read_write_by_default(load_compose, conf_dir):
@@ -838,9 +935,8 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
 
 @pytest.mark.parametrize(("key", "value", "why"), [
     ("links", "[db]", None),
-    ("use_api_socket", "true", "a test's container is not given the engine's socket and credentials (by "
-                               "construction); Docker Compose: mounts the Docker socket and the user's registry "
-                               "credentials"),
+    ("provider", "{type: awesomecloud}", "a provider plugin runs outside Docker (by construction); Docker Compose: "
+                                         "runs the provider's binary instead of a container"),
     ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
@@ -867,47 +963,96 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         services:
           db:
             image: x
-            network_mode: host
-            volumes_from: ["container:legacy"]
+            scale: 2
             volumes: ["old:/data"]
           web:
             image: x
             deploy: {replicas: 3}
-            ports: ["8000/sctp"]
-            use_api_socket: true
+            provider: {type: awesomecloud}
         volumes:
           old: {external: true}
     """)
     assert [line.split(": ")[:2] for line in message.splitlines()[:-1]] == [
-        ["docker-compose.yml:4", "services.db.network_mode"],
-        ["docker-compose.yml:5", "services.db.volumes_from"],
-        ["docker-compose.yml:9", "services.web.deploy.replicas"],
-        ["docker-compose.yml:10", "services.web.ports[0]"],
-        ["docker-compose.yml:11", "services.web.use_api_socket"],
+        ["docker-compose.yml:4", "services.db.scale"],
+        ["docker-compose.yml:8", "services.web.deploy.replicas"],
+        ["docker-compose.yml:9", "services.web.provider"],
     ]
     assert "deploy.replicas 3: a test run starts one container per service" in message
-    assert ("compose key 'use_api_socket' cannot be honoured by a test run: a test's container is not given the "
-            "engine's socket and credentials (by construction); Docker Compose: mounts the Docker socket and the "
-            "user's registry credentials") in message
+    assert ("compose key 'provider' cannot be honoured by a test run: a provider plugin runs outside Docker (by "
+            "construction); Docker Compose: runs the provider's binary instead of a container") in message
     assert message.splitlines()[-1] == (
-        f"(5 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        f"(3 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
 
 
-@pytest.mark.parametrize(("mode", "why"), [
-    ("host", "network_mode host cannot be honoured by a test run: the harness publishes each port on a free port of "
-             "127.0.0.1 and services reach each other by name on the run's network (by construction); Docker "
-             "Compose: the container uses the machine's network and its ports are the machine's"),
-    ("container:legacy", "network_mode container:legacy: a run only joins its own containers (by construction); "
-                         "Docker Compose: the container joins that container's network namespace"),
-])
-def test_a_network_mode_a_run_cannot_have_says_what_compose_does(compose_error, tmp_path, mode, why):
-    assert compose_error(f"""
+def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
+    """host, container:NAME and a network's name are given to Docker as Compose gives them; a name Compose gives a
+    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; bridge and default are the run's
+    own network."""
+    spec = load("""
+        name: shop
         services:
-          db:
+          web:
             image: x
-            network_mode: "{mode}"
-    """) == f"docker-compose.yml:4: services.db.network_mode: {why} {TAIL.format(file=tmp_path / COMPOSE)}"
+            network_mode: host
+            ports: ["8000"]
+          sidecar:
+            image: x
+            network_mode: "container:legacy-db"
+          outside:
+            image: x
+            network_mode: corporate-net
+            ports: ["9000"]
+          scoped:
+            image: x
+            network_mode: shop_back
+          named:
+            image: x
+            network_mode: fixed-name
+          plain:
+            image: x
+            network_mode: bridge
+          member:
+            image: x
+            networks: [back, front]
+        networks:
+          back: {}
+          front: {name: fixed-name}
+    """, COMPOSE)
+    modes = {name: service.network_mode for name, service in spec.services.items()}
+    assert modes == {"web": "host", "sidecar": "container:legacy-db", "outside": "corporate-net", "scoped": "back",
+                     "named": "front", "plain": None, "member": None}
+    assert spec.services["web"].published() == [(8000, "tcp")]
+    assert "docker-compose.yml:6: services.web.ports: published ports are discarded when using host network mode (as " \
+           "Docker Compose warns): the service's ports are the engine machine's own" in spec.notes
+    assert spec.namespace_outside_run("web") == "network_mode host: its network is the engine machine's own"
+    assert spec.namespace_outside_run("sidecar") == ("network_mode container:legacy-db: its network is that of a "
+                                                     "container outside the run")
+    assert (spec.namespace_outside_run("outside"), spec.namespace_outside_run("member")) == (None, None)
+
+
+def test_a_service_in_the_namespace_of_a_host_service_is_outside_the_run_too(load):
+    spec = load("""
+        services:
+          web:
+            image: x
+            network_mode: host
+          sidecar:
+            image: x
+            network_mode: "service:web"
+    """, COMPOSE)
+    assert spec.namespace_outside_run("sidecar") == "network_mode host: its network is the engine machine's own"
+
+
+def test_a_container_namespace_publishes_no_ports_as_docker_refuses_them(compose_error):
+    assert "a service with network_mode 'container:legacy' publishes no ports of its own (Docker refuses it)" in \
+        compose_error("""
+            services:
+              sidecar:
+                image: x
+                network_mode: "container:legacy"
+                ports: ["8000"]
+        """)
 
 
 def test_network_mode_none_and_of_a_service_of_the_run(load, compose_error):
@@ -947,14 +1092,16 @@ def test_links_and_volumes_from_name_services_the_run_starts_first(load, compose
     app = spec.services["app"]
     assert (app.links, app.volumes_from, app.depends_on) == (["db:database", "db"], ["db"], ["db"])
     assert spec.notes == ["docker-compose.yml:7: services.app.volumes_from: ':ro' and ':rw' are not applied, as "
-                          "Docker Compose does not apply them (it mounts the volumes as the other service has them)"]
-    assert compose_error("""
+                          "Docker Compose does not apply them (it mounts the volumes as the other container has "
+                          "them)"]
+    outside = load("""
         services:
           app:
             image: x
-            volumes_from: ["container:legacy"]
-    """).startswith("docker-compose.yml:4: services.app.volumes_from: volumes_from container:legacy: a run only "
-                    "mounts from its own containers (by construction)")
+            volumes_from: ["container:legacy:ro", "container:archive"]
+    """, COMPOSE).services["app"]
+    # a container outside the run is no dependency; Compose gives Docker its NAME alone (":ro" dropped)
+    assert (outside.volumes_from, outside.depends_on) == (["container:legacy", "container:archive"], [])
 
 
 def test_links_and_volumes_from_of_a_topology_file_are_dependencies(load_error):

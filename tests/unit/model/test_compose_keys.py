@@ -46,6 +46,6 @@ def test_near_misses_are_suggested_from_every_service_key() -> None:
 
 
 def test_a_refusal_says_why_and_what_compose_does() -> None:
-    assert compose_keys.refusal("service", "use_api_socket") == (
-        "a test's container is not given the engine's socket and credentials (by construction); Docker Compose: "
-        "mounts the Docker socket and the user's registry credentials")
+    assert compose_keys.refusal("service", "provider") == (
+        "a provider plugin runs outside Docker (by construction); Docker Compose: runs the provider's binary instead "
+        "of a container")

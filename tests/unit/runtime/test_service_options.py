@@ -86,7 +86,7 @@ def test_a_missing_env_file(load_error, tmp_path):
 
 @pytest.mark.parametrize(
     ("port", "message"),
-    [("53/sctp", "port '53/sctp' is not a container port: N, 'N/udp', 'N-M' or 'N-M/udp'"),
+    [("53/icmp", "port '53/icmp' is not a container port: N, 'N/udp', 'N/sctp', 'N-M' or 'N-M/udp'"),
      ("9001-9000", "port '9001-9000' is outside 1..65535 (or its range is reversed)")],
 )
 def test_bad_ports(load_error, port, message):

@@ -51,6 +51,23 @@ def test_each_part_names_itself(tmp_path: Path) -> None:
                              ) == ["files"]  # a compose secret from the environment: its value counts
 
 
+def test_network_modes_and_volumes_from_outside_the_run_are_parts_like_the_others(tmp_path: Path) -> None:
+    def of(extra: str) -> str:
+        file = tmp_path / "topology.yaml"
+        file.write_text(f"name: sig\nservices:\n  side:\n    image: python:3.11-slim\n{extra}")
+        spec = load_topology(file)
+        return service_signature(spec.services["side"], "sha256:1", spec.base_dir)
+
+    signatures = [of(f"    network_mode: '{mode}'\n") for mode in ("host", "container:legacy", "container:other",
+                                                                     "corporate-net", "none")]
+    for index, changed in enumerate(signatures):  # each differs from the default and from every other
+        assert signature_changes(of(""), changed) == ["network_mode"]
+        assert all(signature_changes(other, changed) == ["network_mode"] for other in signatures[index + 1:])
+    assert signature_changes(of(""), of("    volumes_from: ['container:legacy']\n")) == ["volumes_from"]
+    assert signature_changes(of("    volumes_from: ['container:legacy']\n"),
+                             of("    volumes_from: ['container:archive']\n")) == ["volumes_from"]
+
+
 @pytest.mark.parametrize("extra", [
     "    auth: {headers: {X-Api-Key: secret-key}}\n",
     "    auth: {client_credentials: {token_service: tokens, client_id: a, client_secret: b}}\n",

@@ -12,7 +12,7 @@ import random
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ class Project:
 
     files: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
+    outside: bool = False  # it names a container and a network that no run makes (`outside_of_runs`)
 
 
 CORPUS = {
@@ -50,6 +51,7 @@ CORPUS = {
     "monorepo": Project(),  # include: of another folder's file (its relative paths and .env), a build there
     "analytics": Project(),  # pass-through environment, long port syntax, string entrypoint/command, CPU tuning
     "media": Project(),  # bind mounts of missing folders and their options, named/anonymous volumes, volumes_from
+    "sidecars": Project(outside=True),  # network_mode container:NAME and a network's name, volumes_from container:
 }
 
 
@@ -60,6 +62,7 @@ INSIDE = {
     "vault": {"api": ["/run/secrets/db_password", "/run/secrets/api_token", "/etc/tls/server.key",
                       "/etc/app/settings.toml", "/feature_flags", "/logging_conf"],
               "rotator": ["/var/run/rotate/current", "/run/secrets/api_token", "/app_settings"]},
+    "sidecars": {"backup": ["/shared/file"]},  # from the volume of the container outside the runs
 }
 
 # (project, service, field) -> why the harness still differs from Compose there, undocumented: each makes its
@@ -126,6 +129,24 @@ def environment(monkeypatch: pytest.MonkeyPatch, docker_client: docker.DockerCli
 
 
 @pytest.fixture
+def outside_of_runs(docker_client: docker.DockerClient) -> Iterator[Callable[[str], None]]:
+    """Makes what a project with `outside` names and no run makes, for the run CORPUS_RUN: the container
+    `corpus-legacy-RUN` (a volume /shared holding `file`) on the network `corpus-legacy-net-RUN`; removed at the end
+    (after Compose's and the harness's containers: requested before `compose_project`)."""
+    made: list[Any] = []
+
+    def make(run: str) -> None:
+        made.append(docker_client.networks.create(f"corpus-legacy-net-{run}"))
+        made.append(docker_client.containers.run("python:3.11-slim", ["sh", "-c", "echo kept > /shared/file && exec "
+                                                                     "sleep infinity"], name=f"corpus-legacy-{run}",
+                                                 network=made[0].name, volumes=["/shared"], detach=True))
+
+    yield make
+    for thing in reversed(made):
+        thing.remove(**({"force": True, "v": True} if isinstance(thing, docker.models.containers.Container) else {}))
+
+
+@pytest.fixture
 def compose_project(docker_config: Path) -> Iterator[dict[str, Any]]:
     """A unique Compose project name; its containers, networks, volumes and built images removed at the end."""
     started: dict[str, Any] = {"name": f"corpus-{uuid.uuid4().hex[:8]}"}
@@ -140,8 +161,11 @@ def compose_project(docker_config: Path) -> Iterator[dict[str, Any]]:
 def test_compose_and_the_harness_configure_the_same_containers(name: str, tmp_path: Path, docker_config: Path,
                                                                docker_client: docker.DockerClient,
                                                                environment: dict[str, str],
+                                                               outside_of_runs: Callable[[str], None],
                                                                compose_project: dict[str, Any]) -> None:
     project = CORPUS[name]
+    if project.outside:
+        outside_of_runs(environment["CORPUS_RUN"])
     folder = tmp_path / name
     shutil.copytree(PROJECTS / name, folder, symlinks=True)
     before = paths(folder)

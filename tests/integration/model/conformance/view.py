@@ -72,10 +72,12 @@ def view(client: docker.DockerClient, attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _service_of(client: docker.DockerClient, entry: str) -> str:
-    """`ID[:mode]` of VolumesFrom as `service[:mode]` (the id is the run's)."""
+    """`ID[:mode]` of VolumesFrom as `service[:mode]` (the id is the run's); a container outside the runs as
+    `container:NAME[:mode]` (its name is the same for both)."""
     container, colon, mode = entry.partition(":")
-    labels = client.containers.get(container).labels
-    return f"{labels.get(COMPOSE + 'service') or labels.get(L.SERVICE)}{colon}{mode}"
+    found = client.containers.get(container)
+    service = found.labels.get(COMPOSE + "service") or found.labels.get(L.SERVICE)
+    return f"{service or 'container:' + found.name}{colon}{mode}"
 
 
 def _hostname(attrs: dict[str, Any]) -> str:
@@ -171,9 +173,10 @@ def _network_key(client: docker.DockerClient, id_or_name: str) -> str:
 
 def _network_mode(client: docker.DockerClient, attrs: dict[str, Any]) -> str:
     mode = str(attrs["HostConfig"].get("NetworkMode") or "")
-    if mode.startswith("container:"):  # `service:X`: X's container, named by its service
-        other = client.containers.get(mode.removeprefix("container:")).labels
-        return f"service:{other.get(COMPOSE + 'service') or other.get(L.SERVICE)}"
+    if mode.startswith("container:"):  # `service:X`: X's container, named by its service; else outside the runs
+        other = client.containers.get(mode.removeprefix("container:"))
+        service = other.labels.get(COMPOSE + "service") or other.labels.get(L.SERVICE)
+        return f"service:{service}" if service else f"container:{other.name}"
     if mode in ("", "default", "bridge", "none", "host"):
         return mode
     return f"network:{_network_key(client, mode)}"

@@ -1,0 +1,214 @@
+"""The configuration of a Pact Broker as Pact users know it: PACT_BROKER_BASE_URL, PACT_BROKER_TOKEN,
+PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD (or a user and password in the URL); the options and `contracts.broker`
+of the topology file win over the URL variable. Secrets are never shown (not in a repr, a message or a report). And
+what git and the CI job say: the provider version and branch, whether the checkout is clean (which provider
+version's results at the broker count as this run's own: trusted_version), the branch as the `pact` CLI detects it.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from harness.errors import OptionError
+from harness.model.broker import BrokerSpec
+from harness.model.topology import TopologySpec
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """A broker and what to take from it. `url` carries no credentials (those in the URL move to username and
+    password); `token` and `password` are never in the repr."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    selectors: tuple[dict[str, Any], ...] = ()
+    include_pending: bool = False
+    wip_since: str | None = None
+    provider_branch: str | None = None
+    provider_version: str | None = None
+    publish: bool = False
+    publish_reason: str = ""  # why results are published, or why not
+    url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
+    version_given: bool = False  # the provider version was given (an option), not taken from git
+    credentials_from: str = ""  # where the credentials were read: "the URL", "PACT_BROKER_TOKEN", ...; "": none
+    checkout: Path | None = None  # the top folder of the git checkout the topology is in, when it is clean
+    checkout_commit: str | None = None  # that clean checkout's commit (None: no checkout, or uncommitted changes)
+    dirty_checkout: bool = False  # the topology is in a git checkout with uncommitted changes
+
+    @property
+    def authorization(self) -> str | None:
+        if self.token:
+            return f"Bearer {self.token}"
+        if self.username is not None:
+            return "Basic " + base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
+        return None
+
+    def describe_selectors(self) -> str:
+        return ", ".join(json.dumps(s, separators=(",", ":")) for s in self.selectors) or "the broker's default"
+
+
+def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[str, str] = os.environ) \
+        -> BrokerConfig | None:
+    """The broker of a run, or None when none is configured (no --pact-broker-url, no `contracts.broker.url`, no
+    PACT_BROKER_BASE_URL). `options`: the resolved options by name.
+
+    Raises:
+        OptionError: a URL that is not http(s), a token and a username both given, publishing without a provider
+            version (none given, no git checkout).
+    """
+    given: BrokerSpec = spec.contracts.broker or BrokerSpec()
+    access = broker_access(options, given, env)
+    if access is None:
+        return None
+    branch = options.get("provider_branch") or given.provider_branch or checkout_branch(spec.base_dir, env)
+    version = options.get("provider_version")
+    asked = bool(options.get("publish_verification_results"))
+    publish = asked or (env.get("CI") == "true" and bool(version))
+    reason = ("--publish-verification-results" if asked else "CI=true with --provider-version" if publish else
+              "in CI (CI=true) but no --provider-version given: give it to publish them" if env.get("CI") == "true"
+              else "not asked (--publish-verification-results) and not in CI (CI=true with --provider-version)")
+    commit = git_commit(spec.base_dir)
+    clean = commit is not None and checkout_is_clean(spec.base_dir)
+    if publish and not version and commit is not None and not clean:
+        raise OptionError(f"publishing verification results from a git checkout with uncommitted changes: its commit "
+                          f"{commit} does not name the code verified here (and a clean checkout of it would take "
+                          "this result as its own); commit or stash the changes, or give --provider-version")
+    version = version or (commit if publish else None)
+    if publish and not version:
+        raise OptionError("publishing verification results needs the providers' version: give --provider-version "
+                          "(the git checkout's commit is taken when there is one)")
+    top = _git(spec.base_dir, "rev-parse", "--show-toplevel") if clean else None
+    return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
+                               include_pending=bool(options.get("pact_include_pending")) or given.pending,
+                               wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
+                               provider_version=version, publish=publish, publish_reason=reason,
+                               version_given=bool(options.get("provider_version")),
+                               checkout=Path(top) if top else None, checkout_commit=commit if top else None,
+                               dirty_checkout=commit is not None and not clean)
+
+
+def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
+    """The version of provider `service` whose results at the broker count as this run's own, and why it is
+    trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
+    is in, when the service is built there (its build context, Dockerfile and every host folder mounted into it
+    inside the checkout: the commit names its code). None: no version names what runs here (uncommitted changes, an
+    image not built from the checkout)."""
+    if config.version_given and config.provider_version:
+        return config.provider_version, "--provider-version"
+    if config.checkout is None or config.checkout_commit is None or service not in spec.services:
+        return None
+    provider = spec.services[service]
+    if provider.build is None:
+        return None
+    build = provider.build
+    inside = [build.context, *([f"{build.context}/{build.dockerfile}"] if not build.dockerfile_inline else []),
+              *(m.source for m in provider.mounts)]
+    top = config.checkout.resolve()
+    if all((spec.base_dir / path).resolve().is_relative_to(top) for path in inside):
+        return config.checkout_commit, "the clean git checkout's commit"
+    return None
+
+
+def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,
+                  env: Mapping[str, str] = os.environ) -> BrokerConfig | None:
+    """The broker's URL and credentials only (--pact-broker-url, else `contracts.broker.url` of `given`, else
+    PACT_BROKER_BASE_URL; PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD); None when no URL is configured.
+
+    Raises:
+        OptionError: a URL that is not http(s), a token and a username both given.
+    """
+    given = given or BrokerSpec()
+    url = options.get("pact_broker_url") or given.url or env.get("PACT_BROKER_BASE_URL")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = url.rsplit("@", 1)[-1]
+        raise OptionError(f"the Pact Broker URL {shown!r} is not an http(s) URL (from "
+                          f"{_where_url(options, given)}); write it as https://broker.example.com")
+    username, password = parts.username, parts.password
+    bare = urlunsplit((parts.scheme, parts.hostname + (f":{parts.port}" if parts.port else ""), parts.path.rstrip("/"),
+                       "", ""))
+    where = _where_url(options, given)
+    if username:  # https://user:pass@host: the URL's, never shown (the URL is kept without them)
+        credentials = f"the user and password written in the broker URL (from {where})"
+    else:
+        username = env.get("PACT_BROKER_USERNAME") or None
+        password = env.get("PACT_BROKER_PASSWORD") or None
+        credentials = "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD" if username else ""
+    token = env.get("PACT_BROKER_TOKEN") or None
+    if token and username:
+        raise OptionError(f"PACT_BROKER_TOKEN and {credentials} are both set: the broker takes one of them; unset "
+                          "the other")
+    return BrokerConfig(bare, token, username, password, url_from=where,
+                        credentials_from="PACT_BROKER_TOKEN" if token else credentials)
+
+
+# what `pact broker publish --auto-detect-version-properties` reads for the branch, in its order, before git (the
+# pact CLI measured: GITHUB_HEAD_REF when not empty, GITHUB_REF without refs/heads/, ...; GITHUB_REF_NAME is not read)
+BRANCH_VARIABLES = ("GITHUB_HEAD_REF", "GITHUB_REF", "CIRCLE_BRANCH", "TRAVIS_BRANCH", "GIT_BRANCH",
+                    "APPVEYOR_REPO_BRANCH", "CI_COMMIT_REF_NAME", "BUILD_SOURCEBRANCHNAME", "CIRRUS_BRANCH")
+
+
+def checkout_branch(folder: Path, env: Mapping[str, str] = os.environ) -> str | None:
+    """The branch a CI job or the git checkout `folder` is in is on, as the `pact` CLI detects it: the first CI
+    variable of BRANCH_VARIABLES that is set and not empty, else the checkout's branch; None: none (a detached HEAD,
+    as CI checks out, with no such variable; or no checkout)."""
+    for name in BRANCH_VARIABLES:
+        if env.get(name):
+            return env[name].removeprefix("refs/heads/") if name == "GITHUB_REF" else env[name]
+    return git_branch(folder)
+
+
+def no_branch_note(what: str, flag: str) -> str:
+    """What to say when `what` is published without a branch (`flag`: the option that gives one)."""
+    return (f"{what} without a branch: none is known (a detached HEAD, as CI checkouts are, and none of the CI "
+            f"variables {', '.join(BRANCH_VARIABLES)} is set); give {flag} BRANCH (the broker's mainBranch and "
+            "matchingBranch selectors need the branch)")
+
+
+def git_branch(folder: Path) -> str | None:
+    """The branch of the git checkout `folder` is in; None outside one or on a detached HEAD."""
+    branch = _git(folder, "rev-parse", "--abbrev-ref", "HEAD")
+    return branch if branch != "HEAD" else None
+
+
+def git_commit(folder: Path) -> str | None:
+    """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
+    return _git(folder, "rev-parse", "HEAD")
+
+
+def checkout_is_clean(folder: Path) -> bool:
+    """Whether the git checkout `folder` is in has no uncommitted change (`git status --porcelain`: a modified,
+    staged, deleted or untracked file; ignored files do not count); False outside one."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and not done.stdout.strip()
+
+
+def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
+    if options.get("pact_broker_url"):
+        return "--pact-broker-url"
+    return "contracts.broker.url" if given.url else "PACT_BROKER_BASE_URL"
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None

@@ -1,0 +1,78 @@
+"""What a topology's keys need of the engine, recorded by the model as data at each key's line (model/engine_needs.py),
+also for a file refused as it is read (the error carries them, so that a front-end can add an engine's refusals to
+its message)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import TopologyFileError
+from harness.model.engine_needs import EngineNeed
+
+TOPOLOGY = """\
+name: shop
+services:
+  api:
+    image: x
+    healthcheck: {test: [CMD, 'true'], start_interval: 1s}
+    networks:
+      front: {interface_name: web0, mac_address: '02:00:00:00:00:01'}
+  worker:
+    image: x
+    network_mode: none
+networks: {front: {}}
+"""
+
+
+def test_each_key_an_older_engine_refuses_is_recorded_at_its_line_with_composes_words(load) -> None:  # noqa: ANN001
+    needs = load(TOPOLOGY).engine_needs
+    assert [(n.where, n.service, n.key, n.api) for n in needs] == [
+        ("topology.yaml:5", "api", "healthcheck.start_interval", "1.44"),
+        ("topology.yaml:7", "api", "networks.front.interface_name", "1.49"),
+        ("topology.yaml:7", "api", "networks.front.mac_address", "1.44")]
+    start_interval, interface_name, mac = needs
+    assert interface_name.said("1.41") == (
+        "topology.yaml:7: service 'api': networks.front.interface_name: interface_name requires Docker Engine v28.1 "
+        "or later (needs API 1.49, Docker Engine 28.1)")
+    assert mac.said("1.43").endswith("requires API version 1.44, but the Docker daemon API version is 1.43 (needs "
+                                     "API 1.44, Docker Engine 25)")
+    assert [n.met_by("1.44") for n in needs] == [False, False, True]  # no start_period: refused on every engine
+    assert start_interval.said("1.44") == (
+        "topology.yaml:5: service 'api': healthcheck.start_interval: healthcheck.start_interval requires "
+        "healthcheck.start_period to be set (Docker Compose refuses it on every engine)")
+    assert [n.met_by("1.49") for n in needs] == [False, True, True]
+
+
+def test_a_topology_that_needs_nothing_records_nothing(load) -> None:  # noqa: ANN001
+    spec = load("name: shop\nservices:\n  api: {image: x, networks: {front: {mac_address: '02:00:00:00:00:01'}, "
+                "back: {priority: 5}}}\nnetworks: {front: {}, back: {}}\n")
+    assert spec.engine_needs == []  # a MAC address on a network that is not the first: passed on as Compose does
+    assert spec.with_image_substitutes({"x": "y"}).engine_needs == []
+
+
+@pytest.mark.parametrize(("problem", "said"), [
+    ("consumes: [nobody]", "'nobody' is not a service"),  # a reference: found once the spec is made
+    ("ports: [http]", "services.api.ports[0]"),  # a value: found while it is made
+], ids=["reference", "value"])
+def test_a_file_refused_as_it_is_read_carries_what_its_keys_need(write, problem: str, said: str) -> None:  # noqa: ANN001
+    from harness.model.loader import load_topology
+
+    file = write(f"name: shop\nservices:\n  api:\n    image: x\n    {problem}\n"
+                 "    healthcheck: {test: [CMD, 'true'], start_period: 5, start_interval: 1}\n")
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(file)
+    assert said in str(raised.value)
+    assert [(n.key, n.where) for n in raised.value.engine_needs if isinstance(n, EngineNeed)] == [
+        ("healthcheck.start_interval", "topology.yaml:6")]
+
+
+def test_a_compose_file_refused_as_it_is_read_carries_what_its_keys_need(write) -> None:  # noqa: ANN001
+    from harness.model.loader import load_topology
+
+    file = write("services:\n  api:\n    image: x\n    scale: 3\n    build:\n      context: .\n"
+                 "      additional_contexts: {extra: .}\n", "compose.yaml")
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(file)
+    assert "scale 3: a test run starts one container per service" in str(raised.value)
+    assert [(n.key, n.where, n.api) for n in raised.value.engine_needs] == [
+        ("build.additional_contexts", "compose.yaml:7", "1.42")]
