@@ -46,6 +46,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.observe and options.detach:
         raise OptionError("harness up --observe --detach: nothing would read the capture once `up` returns; run "
                           "`harness up --observe` (the coverage is said at Ctrl-C), or `pytest --observe`")
+    for name in ("observe_fail_under", "observe_strict", "junit"):
+        if options[name] not in (None, False) and not options.observe:
+            raise OptionError(f"harness up {options.flag(name)}: it is about the observed traffic; add --observe")
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
@@ -64,9 +67,11 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
                   + (" (and say what was observed)" if observing else ""))
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
-        finally:
-            if observing is not None:
-                _say_observed(spec, observing, out)
+        except KeyboardInterrupt:
+            if observing is None:
+                raise
+            # observing: Ctrl-C is the end of the run, whose exit code is the gates' (0 without gates)
+            return _say_observed(spec, observing, options, out)
     finally:
         if not options.detach:
             topology.close()
@@ -82,16 +87,40 @@ def _observe(spec: TopologySpec, topology: Topology) -> ObserveRun:
     return run
 
 
-def _say_observed(spec: TopologySpec, run: ObserveRun, out: Console) -> None:
-    """The coverage of each edge, and the contract matrix with it (written to reports/)."""
+def _say_observed(spec: TopologySpec, run: ObserveRun, options: ResolvedOptions, out: Console) -> int:
+    """The coverage of each edge, and the contract matrix with it (written to reports/); the gates' verdicts (one
+    JUnit case each with --junit). Returns the exit code: 0, or the gates' (harness.verdict.exit_code)."""
+    from harness.errors import HarnessError
+    from harness.observe.gates import gate_verdicts
+    from harness.report.junit import Case, write_junit
     from harness.report.matrix import matrix_folder, write_matrix
     from harness.report.observe import observed_text
+    from harness.verdict import exit_code
 
-    result = run.finish()
-    out.print(observed_text(result), markup=False, highlight=False, soft_wrap=True)
-    text, written = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
-    out.print(written, markup=False, highlight=False)
+    problem = ""
+    try:
+        result = run.finish()
+    except HarnessError as error:
+        result, problem = None, str(error)
+        if not options.observe_strict and options.observe_fail_under is None:
+            raise
+    if result is not None:
+        out.print(observed_text(result), markup=False, highlight=False, soft_wrap=True)
+        text, written = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+        out.print(written, markup=False, highlight=False)
+    gates = gate_verdicts(result, problem, options.observe_fail_under, bool(options.observe_strict))
+    for gate in gates:
+        out.print(f"{'passed' if gate.outcome == 'passed' else gate.outcome.upper()} {gate.summary}"
+                  + (f"\n{gate.details}" if gate.details and gate.outcome != "passed" else ""),
+                  markup=False, highlight=False, soft_wrap=True)
+    if options.junit is not None:
+        cases = [Case(f"harness.up.{spec.name}", gate.name, details=gate.details,
+                      failure=gate.summary if gate.outcome == "failed" else None,
+                      error=gate.summary if gate.outcome == "error" else None) for gate in gates]
+        out.print(f"JUnit written to {write_junit(options.junit, f'harness up {spec.name}', cases)}", markup=False,
+                  highlight=False)
+    return exit_code(gates)
 
 
 def _down(options: ResolvedOptions, out: Console, err: Console) -> int:

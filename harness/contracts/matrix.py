@@ -65,6 +65,7 @@ class CoverageCell:
     breaks: tuple[str, ...] = ()
     not_inspected: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    faulted: int = 0  # of the calls, made while a fault was on the edge (their operations say "(under a fault)")
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -74,7 +75,7 @@ class CoverageCell:
                    coverage.never_exercised, coverage.breaking,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
-                         for n in coverage.not_inspected), coverage.notes)
+                         for n in coverage.not_inspected), coverage.notes, coverage.faulted)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class EdgeCoverage:
     pacts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     outside: bool = False
+    faulted: int = 0  # calls made while a fault (runtime/faults.py) was on the edge
 
     @property
     def percent(self) -> float | None:
@@ -135,7 +136,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     covered = 0
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
-        label = f"{call.method} {template or call.path} -> {call.status}"
+        label = f"{call.method} {template or call.path} -> {call.status}" + (" (under a fault)" if call.faulted else "")
         matched = [n for n, (_, interaction, key) in enumerate(interactions)
                    if _covers(interaction, key, call, template)]
         exercised.update(matched)
@@ -156,8 +157,20 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
               for n, (pact, interaction, _) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
         tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
-        tuple(sorted(edge.not_inspected, key=lambda n: (n.port, n.protocol))),
-        tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE)
+        _added_up(edge.not_inspected),
+        tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
+        sum(call.count for call in edge.calls if call.faulted))
+
+
+def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
+    """One count per port and protocol (the helpers count per pair of addresses: a service started again, xdist
+    workers' topologies)."""
+    counts: dict[tuple[int, str], tuple[int, int]] = {}
+    for flow in flows:
+        connections, size = counts.get((flow.port, flow.protocol), (0, 0))
+        counts[(flow.port, flow.protocol)] = (connections + flow.connections, size + flow.bytes)
+    return tuple(NotInspected(port, protocol, connections, size)
+                 for (port, protocol), (connections, size) in sorted(counts.items()))
 
 
 def _template(document: Document | None, method: str, path: str) -> str | None:

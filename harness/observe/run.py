@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.contracts.drift.adapter import Document
 from harness.contracts.drift.documents import load_document
@@ -33,6 +33,9 @@ class ObserveResult:
         return next((e for e in self.edges if e.consumer == consumer and e.provider == provider), None)
 
 
+RawDocuments = dict[str, tuple[Any, str, Path | None] | str]  # provider -> (data, source, file), or why none
+
+
 class ObserveRun:
     """Observation of `topology` (running); pacts from `pacts` (default: the topology's pact folder)."""
 
@@ -50,38 +53,76 @@ class ObserveRun:
             self._capture.stop()
             raise
 
+    def attach(self) -> None:
+        """Read the helpers another process started on this topology (pytest-xdist: the worker that started the
+        shared topology); `finish()` reads and removes them. Raises ObserveError: there are none."""
+        self._capture.attach()
+
     def finish(self) -> ObserveResult:
         """What was seen, per edge; the helpers are removed (also when reading fails)."""
+        observation, documents = self.read()
+        return observe_result(self.spec, observation, documents, self.pacts)
+
+    def read(self) -> tuple[Observation, RawDocuments]:
+        """What the capture saw (the helpers removed) and each provider's OpenAPI document as found (raw, so that it
+        can be sent to another process: pytest-xdist's controller)."""
         try:
             observation = self._capture.read()
         finally:
             self._capture.stop()
-        result = ObserveResult(observation=observation)
-        pacts: list[PactFile] = []
-        try:
-            for found in scan_pacts(self.pacts):
-                if isinstance(found, UnreadablePact):
-                    result.notes.append(f"{found.path}: not counted ({found.error.message})")
-                else:
-                    pacts.append(found)
-        except MalformedPact as error:
-            result.notes.append(f"no pact counted: {error.message}")
-        providers = {c.provider for c in observation.calls} | {p for p in self.spec.services}
-        documents: dict[str, Document | OpenAPIUnavailable] = {}
+        providers = {c.provider for c in observation.calls} | set(self.spec.services)
+        documents: RawDocuments = {}
         fetch = running_fetcher(self.spec, self.topology)
         for provider in sorted(providers):
             service = self.spec.services.get(provider)
             if service is None or not service.openapi:
                 continue
             try:
-                data, source, file = find_document(self.spec, provider, fetch)
-                documents[provider] = load_document(data, source, file)
+                documents[provider] = find_document(self.spec, provider, fetch)
             except OpenAPIUnavailable as error:
-                documents[provider] = error
-        result.edges = edge_coverage(self.spec, observation, pacts, documents)
-        if observation.dropped_packets:
-            result.notes.append(f"{observation.dropped_packets} packet(s) dropped by the kernel before the capture "
-                                "read them: calls on those connections may be missing")
-        if observation.overflow:
-            result.notes.append(f"{observation.overflow} call(s) counted only: too many kinds of calls to keep apart")
-        return result
+                documents[provider] = error.message
+        return observation, documents
+
+
+def merge_observations(observations: list[Observation]) -> Observation:
+    """One observation of several (pytest-xdist workers, each with its own topology): the calls and flows of all
+    (coverage sums the counts of calls of one kind), the services lost in any, the packets counted in all."""
+    merged = Observation()
+    for observation in observations:
+        merged.calls += observation.calls
+        merged.flows += observation.flows
+        for service, why in observation.lost.items():
+            merged.lost.setdefault(service, why)
+        merged.dropped_packets += observation.dropped_packets
+        merged.joined_packets += observation.joined_packets
+        merged.overflow += observation.overflow
+    return merged
+
+
+def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocuments, pacts_folder: Path
+                   ) -> ObserveResult:
+    """The coverage per edge of `observation`, against the pacts of `pacts_folder` and the documents `raw`."""
+    result = ObserveResult(observation=observation)
+    pacts: list[PactFile] = []
+    try:
+        for found in scan_pacts(pacts_folder):
+            if isinstance(found, UnreadablePact):
+                result.notes.append(f"{found.path}: not counted ({found.error.message})")
+            else:
+                pacts.append(found)
+    except MalformedPact as error:
+        result.notes.append(f"no pact counted: {error.message}")
+    documents: dict[str, Document | OpenAPIUnavailable] = {}
+    for provider, document in raw.items():
+        try:
+            documents[provider] = OpenAPIUnavailable(document) if isinstance(document, str) \
+                else load_document(*document)
+        except OpenAPIUnavailable as error:
+            documents[provider] = error
+    result.edges = edge_coverage(spec, observation, pacts, documents)
+    if observation.dropped_packets:
+        result.notes.append(f"{observation.dropped_packets} packet(s) dropped by the kernel before the capture "
+                            "read them: calls on those connections may be missing")
+    if observation.overflow:
+        result.notes.append(f"{observation.overflow} call(s) counted only: too many kinds of calls to keep apart")
+    return result

@@ -49,6 +49,14 @@ def number(text: str) -> float:
         raise ValueError(f"a number, not {text!r}") from None
 
 
+def percent(text: str) -> float:
+    """A validator: a percentage, 0 to 100."""
+    value = number(text)
+    if not 0 <= value <= 100:
+        raise ValueError(f"a percentage from 0 to 100, not {text!r}")
+    return value
+
+
 def _one_of(*choices: str) -> Callable[[str], str]:
     """A validator: one of `choices`."""
     def parse(text: str) -> str:
@@ -178,6 +186,14 @@ OPTIONS: tuple[Option, ...] = (
            "document, connections not inspected (TLS, PostgreSQL, Redis, ...); information only, it fails nothing",
            kind=bool, default=False, cli=("--observe",), commands=("up",), pytest="--observe", ini="topology_observe",
            ini_type="bool"),
+    Option("observe_fail_under", "session", "with --observe: fail the run (one test case of its own) when fewer than "
+           "PCT percent of the calls between services are covered by a pact interaction", kind=float, metavar="PCT",
+           cli=("--observe-fail-under",), commands=("up",), pytest="--observe-fail-under",
+           ini="topology_observe_fail_under", validate=percent),
+    Option("observe_strict", "session", "with --observe: fail the run (one test case of its own) when a call between "
+           "services is covered by no pact interaction or breaks its provider's OpenAPI document", kind=bool,
+           default=False, cli=("--observe-strict",), commands=("up",), pytest="--observe-strict",
+           ini="topology_observe_strict", ini_type="bool"),
     Option("topology_per_worker", "session", "pytest-xdist: one topology per worker (default: one shared by all "
            "workers)", kind=bool, default=False, pytest="--topology-per-worker", ini="topology_per_worker",
            ini_type="bool"),
@@ -282,8 +298,8 @@ OPTIONS: tuple[Option, ...] = (
            cli=("--baseline-prune",), commands=("fuzz",), pytest="--fuzz-baseline-prune"),
     # reports
     Option("junit", "report", "write a JUnit XML report, one test case per interaction (verify, drift) or per "
-           "service and operation (fuzz); pytest: --junitxml", kind=Path, metavar="FILE", cli=("--junit",),
-           commands=("verify", "fuzz", "drift")),
+           "service and operation (fuzz), per gate (up --observe-fail-under, --observe-strict); pytest: --junitxml",
+           kind=Path, metavar="FILE", cli=("--junit",), commands=("verify", "fuzz", "drift", "up")),
     Option("topology_report", "report", "write the run's report page (one self-contained HTML file: the topology, "
            "contracts, fuzzing, failures) to FILE.html", kind=Path, metavar="FILE.html", cli=("--report",),
            commands=("fuzz", "drift"), pytest="--topology-report", ini="topology_report", validate=html_file),

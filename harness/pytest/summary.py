@@ -83,8 +83,12 @@ class SessionSummary:
         if observed.result is not None:
             from harness.report.observe import observed_text
 
-            terminalreporter.section("contract coverage from observed traffic (--observe; information only)")
+            gated = " (--observe)" if observed.gates else " (--observe; information only)"
+            terminalreporter.section("contract coverage from observed traffic" + gated)
             terminalreporter.write(observed_text(observed.result))
+            for gate in observed.gates:
+                terminalreporter.write_line(f"{gate.outcome.upper() if gate.outcome != 'passed' else 'passed'} "
+                                            f"{gate.summary}", red=gate.outcome != "passed")
         if not verified:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)

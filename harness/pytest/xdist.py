@@ -74,6 +74,7 @@ class SharedTopology:
             except HarnessError as error:
                 state_file.write_text(json.dumps({"failed": str(error), "exit_code": error.exit_code}))
                 raise
+            plugin.observing.started_shared(topology)  # --observe: capturing before any worker uses it
             state_file.write_text(json.dumps({"run": topology.run_id, "worker": plugin.worker,
                                               "reused": topology.reused}))
             return topology

@@ -67,6 +67,9 @@ def observed_lines(edge: Edge) -> list[str]:
     lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
     lines += [f"{where} breaks the document: {text}" for text in cell.breaks]
     lines += [f"{where} not inspected: {text}" for text in cell.not_inspected]
+    if cell.faulted:
+        lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
+                     "on this edge")
     lines += [f"{where} note: {text}" for text in cell.notes]
     return lines
 

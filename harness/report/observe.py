@@ -36,6 +36,8 @@ def edge_line(edge: EdgeCoverage) -> str:
         parts.append(f"{len(edge.never_exercised)} interaction(s) never exercised")
     if edge.breaking:
         parts.append(f"{edge.breaking} breaking the provider's document")
+    if edge.faulted:
+        parts.append(f"{edge.faulted} made under a fault")
     for flow in edge.not_inspected:
         kind = f"connection(s) {flow.protocol}" if flow.protocol == EARLY else f"{flow.protocol} connection(s)"
         parts.append(f"{flow.connections} {kind} on port {flow.port} ({flow.bytes} bytes, not inspected)")

@@ -32,9 +32,12 @@ from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_i
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
+    from harness.runtime.service import Service
     from harness.runtime.topology import Topology
 
 OBSERVES = f"{L.PREFIX}.observes"  # on an observation helper: the service's name
+OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's StartedAt when the helper joined it
+OBSERVED_ADDRESSES = f"{L.PREFIX}.observes-addresses"  # ... and its IPv4 addresses then (comma-separated)
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
 DOCKERFILE = f"""\
@@ -76,6 +79,7 @@ class ObservedCall:
     response_body: str = ""
     request_truncated: bool = False
     response_truncated: bool = False
+    faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,12 @@ class Observation:
 
 class TopologyObservation:
     """The observation helpers of one running topology: `start()` one per service, `read()` what they saw, `stop()`.
+    The helpers are found by their labels, so any process may read them (pytest-xdist's controller), and a service
+    started again gets a new helper in its new namespace (`service_started`), read with the old one.
     """
 
     def __init__(self, topology: Topology) -> None:
         self._topology = topology
-        self._helpers: dict[str, tuple[Container, str]] = {}  # service -> (helper, the service's StartedAt)
 
     def start(self) -> None:
         """A helper in each service's namespace, capturing when this returns.
@@ -123,86 +128,86 @@ class TopologyObservation:
         Raises:
             ObserveError: the helper image did not build, or a helper did not start (its log in the message).
         """
-        try:
-            image = helper_image(self._topology.client, "observe-helper", DOCKERFILE,
-                                 {"observe_agent.py": AGENT_SOURCE.read_bytes()})
-        except HelperBuildFailed as failed:
-            tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
-            raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
-                               f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
-                               f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
-                               "Debian mirror reachable from containers.") from None
+        image = _image(self._topology)
+        self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
         for service in self._topology:
             # the machine's own network or an outside container's is never captured: its calls are not seen
-            if service.name not in self._helpers and not self._topology.spec.namespace_outside_run(service.name):
-                self._start_one(service.name, image)
+            if not self._topology.spec.namespace_outside_run(service.name):
+                _start_one(self._topology, service.name, image)
 
-    def _start_one(self, name: str, image: str) -> None:
-        target = self._topology[name].container
-        target.reload()
-        labels = {key: value for key, value in target.labels.items()
-                  if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
-        labels[OBSERVES] = name
-        try:
-            helper = target.client.containers.run(image, detach=True, name=f"{target.name}-observe", labels=labels,
-                                                  network_mode=f"container:{target.id}",
-                                                  cap_add=["NET_ADMIN", "NET_RAW"])
-        except docker.errors.APIError as error:
-            raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
-        self._helpers[name] = (helper, target.attrs["State"]["StartedAt"])
-        _wait_ready(name, helper)
+    def attach(self) -> None:
+        """The helpers another process started (pytest-xdist) are found by their labels: are there any?
+
+        Raises:
+            ObserveError: the run has none (its capture was not started, or was removed).
+        """
+        if not _helpers(self._topology):
+            raise ObserveError(f"topology {self._topology.spec.name} (run {self._topology.run_id}) has no observation "
+                               "helper: its capture was not started or was removed before it was read")
 
     def read(self) -> Observation:
         """What every helper saw until now, both ends named (see the module's docstring)."""
-        owners, gateways, exposed = self._addresses()
+        helpers = _helpers(self._topology)
+        owners, gateways, exposed = self._addresses(helpers)
         observation = Observation()
         early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
         for service in self._topology:
             outside = self._topology.spec.namespace_outside_run(service.name)
             if outside:
                 observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
-        for name, (helper, started) in sorted(self._helpers.items()):
+        for name in sorted({helper.labels[OBSERVES] for helper in helpers}):
             container = self._topology[name].container
             container.reload()
-            if container.attrs["State"]["StartedAt"] != started:
-                observation.lost[name] = ("it was restarted during the run: its calls after the restart were not "
-                                          "seen (its capture went with its old network namespace)")
-            try:
-                result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
-                data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
-            except (docker.errors.APIError, ValueError, IndexError) as error:
-                observation.lost[name] = f"its capture could not be read ({error})"
-                continue
-            if "error" in data:
-                observation.lost[name] = f"its capture could not be read ({data['error']})"
-                continue
-            observation.dropped_packets += int(data.get("dropped_packets", 0))
-            observation.joined_packets += int(data.get("joined_packets", 0))
-            observation.overflow += int(data.get("overflow", 0))
-            for call in data.get("calls", []):
-                ends = _ends(name, call, owners, gateways)
-                if ends is not None:
-                    observation.calls.append(_call(ends, call))
-            for flow in data.get("flows", []):
-                ends = _ends(name, flow, owners, gateways)
-                if ends is not None:
-                    observation.flows.append(ObservedFlow(
-                        ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
-                        int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
-            for connection in data.get("early", []):
-                record = _early_record(connection, owners, exposed)
-                ends = _ends(name, record, owners, gateways)
-                if ends is not None:
-                    counts = early.setdefault((*ends, int(record["port"])), [0, 0])
-                    counts[0] += 1
-                    counts[1] += int(connection["bytes"])
+            mine = [helper for helper in helpers if helper.labels[OBSERVES] == name]
+            if container.attrs["State"]["StartedAt"] not in {h.labels.get(OBSERVED_START) for h in mine}:
+                observation.lost[name] = ("it was started again during the run and not observed since (its capture "
+                                          "went with its old network namespace)")
+            for helper in mine:
+                self._read_one(name, helper, owners, gateways, exposed, observation, early)
         observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
                               for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
-    def _addresses(self) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
-        """IPv4 address -> service, the gateways of the services' networks, service -> the TCP ports it exposes."""
+    def _read_one(self, name: str, helper: Container, owners: dict[str, str], gateways: set[str],
+                  exposed: dict[str, set[int]], observation: Observation,
+                  early: dict[tuple[str, str, int], list[int]]) -> None:
+        try:
+            result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
+            data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
+        except (docker.errors.APIError, ValueError, IndexError) as error:
+            observation.lost[name] = f"its capture could not be read ({error})"
+            return
+        if "error" in data:
+            observation.lost[name] = f"its capture could not be read ({data['error']})"
+            return
+        observation.dropped_packets += int(data.get("dropped_packets", 0))
+        observation.joined_packets += int(data.get("joined_packets", 0))
+        observation.overflow += int(data.get("overflow", 0))
+        for call in data.get("calls", []):
+            ends = _ends(name, call, owners, gateways)
+            if ends is not None:
+                observation.calls.append(_call(ends, call))
+        for flow in data.get("flows", []):
+            ends = _ends(name, flow, owners, gateways)
+            if ends is not None:
+                observation.flows.append(ObservedFlow(
+                    ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
+                    int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
+        for connection in data.get("early", []):
+            record = _early_record(connection, owners, exposed)
+            ends = _ends(name, record, owners, gateways)
+            if ends is not None:
+                counts = early.setdefault((*ends, int(record["port"])), [0, 0])
+                counts[0] += 1
+                counts[1] += int(connection["bytes"])
+
+    def _addresses(self, helpers: list[Container]) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
+        """IPv4 address -> service (now, and as each helper found it when it started: a service started again may
+        have a new one), the gateways of the services' networks, service -> the TCP ports it exposes."""
         owners: dict[str, str] = {}
+        for helper in helpers:
+            for address in filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")):
+                owners[address] = helper.labels[OBSERVES]
         gateways: set[str] = set()
         exposed: dict[str, set[int]] = {}
         for service in self._topology:
@@ -219,9 +224,69 @@ class TopologyObservation:
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
-        for helper, _ in self._helpers.values():
+        for helper in _helpers(self._topology):
             remove_container(helper)
-        self._helpers.clear()
+
+
+def service_started(topology: Topology, service: Service) -> None:
+    """`service` was started again (its old network namespace is gone): when the topology is observed, a new helper
+    in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
+
+    Raises:
+        ObserveError: the new helper did not start.
+    """
+    helpers = _helpers(topology, service.name)
+    if not helpers:
+        return
+    service.container.reload()
+    if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
+        return
+    # waited for (as at the start): the calls the test makes once the service is back are all seen, every run alike
+    _start_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
+
+
+def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
+    """The observation helpers of the run (of `service` only, when given), running or not."""
+    wanted = [f"{OBSERVES}={service}" if service else OBSERVES, f"{L.RUN}={topology.run_id}"]
+    return [helper for helper in topology.client.containers.list(all=True, filters={"label": wanted})
+            if helper.labels.get(OBSERVES) in topology.services]
+
+
+def _image(topology: Topology) -> str:
+    try:
+        return helper_image(topology.client, "observe-helper", DOCKERFILE,
+                            {"observe_agent.py": AGENT_SOURCE.read_bytes()})
+    except HelperBuildFailed as failed:
+        tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
+        raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
+                           f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
+                           f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
+                           "Debian mirror reachable from containers.") from None
+
+
+def _start_one(topology: Topology, name: str, image: str, suffix: str = "") -> None:
+    target = topology[name].container
+    target.reload()
+    labels = {key: value for key, value in target.labels.items()
+              if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+    labels[OBSERVES] = name
+    labels[OBSERVED_START] = target.attrs["State"]["StartedAt"]
+    labels[OBSERVED_ADDRESSES] = ",".join(
+        network["IPAddress"] for network in ((target.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
+        if network.get("IPAddress"))
+    peers = sorted({address for service in topology if service.name != name
+                    for address in _addresses_of(topology, service.name)})
+    listens = sorted({int(key.split("/")[0]) for key in (target.attrs.get("Config") or {}).get("ExposedPorts") or {}
+                      if key.endswith("/tcp")} | set(topology[name].ports))
+    try:
+        helper = target.client.containers.run(image, detach=True, name=f"{target.name}-observe{suffix}",
+                                              labels=labels, network_mode=f"container:{target.id}",
+                                              cap_add=["NET_ADMIN", "NET_RAW"],
+                                              environment={"OBSERVE_PEERS": ",".join(peers),
+                                                           "OBSERVE_LISTENS": ",".join(map(str, listens))})
+    except docker.errors.APIError as error:
+        raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
+    _wait_ready(name, helper)
 
 
 def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
@@ -254,7 +319,35 @@ def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
         int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
         int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
-        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")))
+        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
+        bool(call.get("faulted")))
+
+
+def mark_faults(topology: Topology, consumer: str, providers: list[str | None]) -> None:
+    """Tell the observation helper of `consumer`, if it has one (--observe), the providers its faults are on from now
+    on (None: every destination; []: no fault), so that the calls made meanwhile are marked `faulted`. The faults
+    call this before a fault is put in place and after one is removed: every call under a fault is marked."""
+    try:
+        helpers = [helper for helper in _helpers(topology, consumer) if helper.status == "running"]
+    except docker.errors.APIError as error:
+        raise ObserveError(f"service '{consumer}': its observation helper could not be told of a fault: "
+                           f"{explain(error)}") from None
+    if not helpers:
+        return  # not observed
+    servers = ["*"] if None in providers else sorted(
+        {address for name in providers if name is not None for address in _addresses_of(topology, name)})
+    for helper in helpers:
+        result = helper.exec_run(["python3", AGENT_PATH, "mark", json.dumps(servers)])
+        if b"marked" not in result.output:
+            raise ObserveError(f"service '{consumer}': its observation helper did not take the marks of a fault: "
+                               f"{result.output.decode('utf-8', 'replace').strip()}")
+
+
+def _addresses_of(topology: Topology, name: str) -> list[str]:
+    container = topology[name].container
+    container.reload()
+    return [network["IPAddress"] for network in
+            ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values() if network.get("IPAddress")]
 
 
 def _wait_ready(name: str, helper: Container) -> None:
@@ -274,4 +367,5 @@ def _wait_ready(name: str, helper: Container) -> None:
                        f"(status {helper.status}). Its log:\n{logs}")
 
 
-__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation"]
+__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "mark_faults",
+           "service_started"]

@@ -10,6 +10,8 @@ connection kind (client, server, port, protocol) connections and bytes. `protoco
 
     python3 observe_agent.py serve      # the container's command: capture until stopped
     python3 observe_agent.py snapshot   # print what was seen so far as one JSON object (asks `serve` by SIGUSR1)
+    python3 observe_agent.py mark '["10.0.0.3"]'   # the servers the harness puts a fault on now ("*": every one;
+                                        # []: none): calls to them are marked `faulted` (asks `serve` by SIGUSR2)
 
 Runs on the helper's Python (Debian's python3, no harness imports).
 """
@@ -26,18 +28,32 @@ import sys
 import time
 from typing import Any
 
-import dpkt
-import httptools
+dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
+httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
 
 READY_LINE = "observe agent ready"
 SNAPSHOT = "/tmp/observe-snapshot.json"
+MARKS = "/tmp/observe-faults.json"  # {"token": ..., "servers": [...]}: written by `mark`, read by `serve`
+MARKED = "/tmp/observe-faults.done"  # the token of the marks `serve` took
 BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
 MAX_KINDS = int(os.environ.get("OBSERVE_MAX_KINDS", "5000"))  # distinct call kinds kept; more are only counted
+# the other services' addresses and the ports this one listens on: their calls to it are recorded by their own
+# namespace's agent, so this one skips them (half the work on every call between services; all of a database's)
+PEERS = set(filter(None, os.environ.get("OBSERVE_PEERS", "").split(",")))
+LISTENS = {int(port) for port in filter(None, os.environ.get("OBSERVE_LISTENS", "").split(","))}
 MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the connection is given up
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
+
+
+def load_libraries() -> None:
+    global dpkt, httptools
+    import dpkt as packets
+    import httptools as http
+
+    dpkt, httptools = packets, http
 
 
 class Direction:
@@ -125,6 +141,7 @@ class Connection:
         self.broken = False
         self.fins: set[bool] = set()  # the sides that sent FIN (True: the client)
         self.started = started
+        self.faulted = False  # a packet of the call under way passed while its server was under a fault
         self.requests = Message()
         self.responses = Message()
         self.request_parser: Any = None
@@ -156,6 +173,7 @@ class Connection:
 
 class Observer:
     def __init__(self) -> None:
+        load_libraries()
         self.connections: dict[tuple[str, int, str, int], Connection] = {}
         self.calls: dict[str, dict[str, Any]] = {}
         self.flows: dict[str, dict[str, Any]] = {}
@@ -165,6 +183,10 @@ class Observer:
         self.early: dict[str, dict[str, Any]] = {}  # those connections: bytes by their two ends (the harness
         # tells client from server by the ports the containers expose)
         self.broken = 0  # connections given up (gaps, unparseable HTTP)
+        self.marked: set[str] = set()  # servers under a fault now (the harness says so: `mark`); "*": every one
+
+    def under_fault(self, server: str) -> bool:
+        return bool(self.marked) and (server in self.marked or "*" in self.marked)
 
     def packet(self, data: bytes, outgoing: bool, now: float) -> None:
         try:
@@ -175,12 +197,16 @@ class Observer:
         if not isinstance(tcp, dpkt.tcp.TCP):
             return
         src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
+        if PEERS and ((dst, tcp.sport) if outgoing else (src, tcp.dport))[0] in PEERS \
+                and (tcp.sport if outgoing else tcp.dport) in LISTENS:
+            return  # a call another service makes to this one: its own agent has it
         syn, ack = tcp.flags & dpkt.tcp.TH_SYN, tcp.flags & dpkt.tcp.TH_ACK
         forward = (src, tcp.sport, dst, tcp.dport)
         backward = (dst, tcp.dport, src, tcp.sport)
         if syn and not ack:
             self._close(forward)
             self.connections[forward] = Connection(forward, outgoing, tcp.seq, now)
+            self.connections[forward].faulted = self.under_fault(dst)
             return
         connection = self.connections.get(forward) or self.connections.get(backward)
         if connection is None:
@@ -190,6 +216,8 @@ class Observer:
             self._early(forward, len(tcp.data))
             return
         from_client = connection.key == forward
+        if self.marked and self.under_fault(connection.key[2]):
+            connection.faulted = True
         if syn and ack and not from_client:
             connection.server = Direction(tcp.seq)
             return
@@ -235,7 +263,8 @@ class Observer:
         query = (url.query or b"").decode("latin-1") if url else ""
         keys = sorted({part.split("=", 1)[0] for part in query.split("&") if part})
         content_type = response["headers"].get("content-type", "")
-        kind = json.dumps([client, server, port, method, path, keys, status, content_type])
+        faulted, connection.faulted = connection.faulted, self.under_fault(server)  # the next call starts afresh
+        kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted])
         entry = self.calls.get(kind)
         if entry is None:
             if len(self.calls) >= MAX_KINDS:
@@ -244,6 +273,7 @@ class Observer:
             entry = self.calls[kind] = {
                 "client": client, "server": server, "port": port, "outgoing": connection.outgoing,
                 "method": method, "path": path, "query_keys": keys, "status": status, "content_type": content_type,
+                "faulted": faulted,
                 "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0, "response_bytes": 0,
                 "request_content_type": request["headers"].get("content-type", ""), "query": query,
                 "request_body": request["body"].decode("latin-1"), "response_body": response["body"].decode("latin-1"),
@@ -289,8 +319,9 @@ def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
 
 
 def serve() -> None:
-    wanted = {"snapshot": False}
+    wanted = {"snapshot": False, "marks": False}
     signal.signal(signal.SIGUSR1, lambda *_: wanted.update(snapshot=True))
+    signal.signal(signal.SIGUSR2, lambda *_: wanted.update(marks=True))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (NET_ADMIN): room for bursts
@@ -305,6 +336,14 @@ def serve() -> None:
             data, address = b"", None
         if address is not None and address[0] != "lo":
             observer.packet(data, address[2] == PACKET_OUTGOING, time.time())
+        if wanted["marks"]:
+            wanted["marks"] = False
+            with open(MARKS) as source:
+                marks = json.load(source)
+            observer.marked = set(marks["servers"])
+            with open(MARKED + ".tmp", "w") as out:
+                out.write(marks["token"])
+            os.rename(MARKED + ".tmp", MARKED)
         if wanted["snapshot"]:
             wanted["snapshot"] = False
             dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
@@ -329,5 +368,26 @@ def snapshot() -> None:
     print(json.dumps({"error": "the capture did not answer in 30 s"}), flush=True)
 
 
+def mark() -> None:
+    """Tell `serve` the servers under a fault from now on; returns once it took them (so that the harness puts a
+    fault in place only after calls to it are marked, and unmarks only after it is gone)."""
+    token = f"{os.getpid()}-{time.monotonic()}"
+    with open(MARKS + ".tmp", "w") as out:
+        json.dump({"token": token, "servers": json.loads(sys.argv[2])}, out)
+    os.rename(MARKS + ".tmp", MARKS)
+    os.kill(1, signal.SIGUSR2)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with open(MARKED) as source:
+                if source.read() == token:
+                    print("marked", flush=True)
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    print("error: the capture did not take the marks in 30 s", flush=True)
+
+
 if __name__ == "__main__":
-    {"serve": serve, "snapshot": snapshot}[sys.argv[1]]()
+    {"serve": serve, "snapshot": snapshot, "mark": mark}[sys.argv[1]]()

@@ -25,7 +25,7 @@ from docker.models.containers import Container
 from harness.errors import DockerError, HarnessError, UnknownService
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks
+from harness.runtime import hooks, networks, observe
 from harness.runtime import labels as L
 from harness.runtime.engine import connect, explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
@@ -107,6 +107,7 @@ class Topology:
         """Register a running service and give it its faults (`service.faults`), which follow its restarts."""
         self.services[service.name] = service
         service._faults = self.faults.edge(service.name, None)  # noqa: SLF001 - the topology wires its services
+        service.on_start.append(lambda started: observe.service_started(self, started))  # --observe follows it
         service.on_start.append(self.faults.service_started)
 
     def __getitem__(self, name: str) -> Service:

@@ -111,3 +111,33 @@ def test_calls_from_outside_are_apart_and_no_edge_of_the_matrix(spec, stock_docu
     assert stock.observed is not None and stock.observed.never_exercised == ("shop-stock.json: an item deleted",)
     assert "shop: it was restarted during the run" in stock.observed.notes
     assert dataclasses.asdict(matrix[0])["observed"]["not_inspected"] == ("port 6379 other: 1 connection(s), 17 bytes",)
+
+
+def test_calls_made_under_a_fault_are_counted_and_named_apart(spec, stock_document) -> None:
+    faulted = dataclasses.replace(call("/items/1/price", count=2, body='{"price": 3}'), faulted=True)
+    [edge] = coverage_of(spec, [call("/items/1/price", body='{"price": 3}'), faulted,
+                                dataclasses.replace(call("/items/2", body='{"id": 2, "name": "pear"}'), faulted=True)],
+                         {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.faulted) == (4, 1, 3)
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [
+        ("GET /items/{id}/price -> 200 (under a fault)", 2), ("GET /items/{id}/price -> 200", 1)]
+    from harness.report.matrix import observed_lines
+
+    [cell] = edge_matrix(spec, [], coverage=[edge])
+    assert "shop->stock under a fault: 3 of its 4 call(s) were made while a fault was on this edge" in \
+        observed_lines(cell)
+
+
+def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document) -> None:
+    from harness.observe import merge_observations
+
+    first = Observation([call("/items/1", body='{"id": 1, "name": "apple"}')],
+                        [ObservedFlow("shop", "redis", 6379, "other", 1, 17)], {}, dropped_packets=1)
+    second = Observation([call("/items/2", count=2, body='{"id": 2, "name": "pear"}'), call("/items/1/price")],
+                         [ObservedFlow("shop", "redis", 6379, "other", 2, 34)], {"shop": "restarted"}, overflow=3)
+    merged = merge_observations([first, second])
+    assert (merged.dropped_packets, merged.overflow, merged.lost) == (1, 3, {"shop": "restarted"})
+    redis, stock = edge_coverage(spec, merged, [read_pact(APP / "contracts" / "shop-stock.json")],
+                                 {"stock": stock_document})
+    assert (stock.calls, stock.covered, stock.uncovered) == (4, 3, 1)
+    assert [(n.connections, n.bytes) for n in redis.not_inspected] == [(3, 51)]  # one count per port and protocol

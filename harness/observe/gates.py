@@ -1,0 +1,117 @@
+"""The gates on observed coverage (`--observe-fail-under PCT`, `--observe-strict`): each given gate is one verdict,
+a JUnit case and a pytest item of its own. Only calls between services count: those from outside the topology (the
+tests, the harness) are not a consumer's contract.
+
+    fail-under PCT   failed when the calls an interaction covers are fewer than PCT percent of all the calls between
+                     services (an edge without a pact covers none of its calls); an error when no call between
+                     services was observed (there is nothing to measure) or the capture could not be read
+    strict           failed when any call between services is uncovered or breaks its provider's OpenAPI document;
+                     an error when the capture could not be read
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_PASSED
+from harness.verdict import Outcome
+
+if TYPE_CHECKING:
+    from harness.observe.coverage import EdgeCoverage
+    from harness.observe.run import ObserveResult
+
+FAIL_UNDER, STRICT = "fail-under", "strict"
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """One gate's verdict (harness.verdict.Judged). `name`: "observed coverage >= 80%" or "observed coverage,
+    strict"; `summary`: its one line; `details`: the edges that decided it, one a line, and what limits the result."""
+
+    gate: str  # FAIL_UNDER or STRICT
+    name: str
+    outcome: Outcome
+    summary: str
+    details: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return self.outcome
+
+    @property
+    def reason(self) -> str:
+        return "" if self.outcome == "passed" else self.summary
+
+    @property
+    def exit_code(self) -> int:
+        return {"passed": EXIT_PASSED, "failed": EXIT_FAILED}.get(self.outcome, EXIT_ENVIRONMENT)
+
+
+def gate_verdicts(result: ObserveResult | None, problem: str, fail_under: float | None,
+                  strict: bool) -> list[GateVerdict]:
+    """The verdict of each gate given (none: []). `result`: what was observed, None when `problem` says why nothing
+    could be (then each gate is an error with it)."""
+    gates: list[GateVerdict] = []
+    if fail_under is not None:
+        name = f"observed coverage >= {fail_under:g}%"
+        gates.append(GateVerdict(FAIL_UNDER, name, "error", f"{name}: not judged: {problem}") if result is None
+                     else _fail_under(result, fail_under, name))
+    if strict:
+        name = "observed coverage, strict"
+        gates.append(GateVerdict(STRICT, name, "error", f"{name}: not judged: {problem}") if result is None
+                     else _strict(result, name))
+    return gates
+
+
+def _between(result: ObserveResult) -> list[EdgeCoverage]:
+    return [edge for edge in result.edges if not edge.outside and edge.calls]
+
+
+def _limits(result: ObserveResult) -> list[str]:
+    """What limits the verdict, said under it (a service whose capture was lost, calls not checked against a
+    document, packets dropped), each once."""
+    notes = [note for edge in result.edges if not edge.outside for note in edge.notes] + result.notes
+    return [f"note: {note}" for note in dict.fromkeys(notes)]
+
+
+def _fail_under(result: ObserveResult, percent: float, name: str) -> GateVerdict:
+    edges = _between(result)
+    calls = sum(edge.calls for edge in edges)
+    if not calls:
+        return GateVerdict(FAIL_UNDER, name, "error", f"{name}: not judged: no call between services was observed "
+                           "(nothing to measure; do the tests make the services call each other?)",
+                           "\n".join(_limits(result)))
+    covered = sum(edge.covered for edge in edges)
+    total = round(100 * covered / calls, 1)
+    lines = [f"{edge.consumer} -> {edge.provider}: {edge.covered} of {edge.calls} covered"
+             + (f" ({edge.percent:g}%)" if edge.pacts else " (no pact)")
+             for edge in sorted(edges, key=lambda e: (e.covered / e.calls, e.consumer, e.provider))]
+    outcome: Outcome = "passed" if total >= percent else "failed"
+    verb = "at least" if outcome == "passed" else "under"
+    return GateVerdict(FAIL_UNDER, name, outcome, f"{name}: {covered} of {calls} calls between services covered by "
+                       f"a pact interaction ({total:g}%), {verb} {percent:g}%",
+                       "\n".join([*lines, *_limits(result)]))
+
+
+def _strict(result: ObserveResult, name: str) -> GateVerdict:
+    edges = _between(result)
+    lines = []
+    for edge in edges:
+        if edge.uncovered:
+            what = "no pact covers this edge" if not edge.pacts else "no interaction covers them"
+            lines.append(f"{edge.consumer} -> {edge.provider}: {edge.uncovered} uncovered call(s) ({what}): "
+                         + "; ".join(f"{o.operation} ({o.calls})" for o in edge.top_uncovered))
+        if edge.breaking:
+            lines.append(f"{edge.consumer} -> {edge.provider}: {edge.breaking} call(s) breaking {edge.provider}'s "
+                         "OpenAPI document: " + "; ".join(f"{o.operation} ({o.calls}): {o.says}"
+                                                           for o in edge.top_breaking))
+    uncovered = sum(edge.uncovered for edge in edges)
+    breaking = sum(edge.breaking for edge in edges)
+    calls = sum(edge.calls for edge in edges)
+    if not lines:
+        return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered "
+                           "by a pact interaction and allowed by its provider's document",
+                           "\n".join(_limits(result)))
+    return GateVerdict(STRICT, name, "failed", f"{name}: {uncovered} call(s) between services uncovered, "
+                       f"{breaking} breaking the provider's document", "\n".join([*lines, *_limits(result)]))

@@ -1,0 +1,48 @@
+"""Observation with faults and restarts, against the real engine (tests/topologies/observe-app, through the Python
+API: an order of the shop makes two calls to the stock)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import docker
+import requests
+
+from harness.model.loader import load_topology
+from harness.observe import ObserveRun
+from harness.runtime import labels as L
+from harness.runtime.observe import OBSERVES
+from harness.runtime.topology import Topology
+
+from ..conftest import TOPOLOGIES
+
+
+def order(topology: Topology, item: int = 1) -> None:
+    assert requests.get(topology["shop"].url + f"/order/{item}", timeout=30).json()["price"]["price"] == 3 * item
+
+
+def test_calls_under_a_fault_are_marked_and_a_restarted_consumer_is_observed_again(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
+    spec = load_topology(tmp_path / "shop" / "topology.yaml")
+    with Topology.start(spec) as topology:
+        run = ObserveRun(spec, topology)
+        run.start()
+        try:
+            order(topology)  # 2 calls, no fault
+            with topology.edge("shop", "stock").delay(ms=50):
+                order(topology)  # 2 calls under the fault
+            order(topology)  # and none after it
+            topology["shop"].restart()  # a new namespace: a new capture there, the old one read too
+            order(topology, 2)
+        finally:
+            result = run.finish()
+        assert docker_client.containers.list(all=True, filters={"label": [OBSERVES, f"{L.RUN}={topology.run_id}"]}) \
+            == []
+    stock = result.edge("shop", "stock")
+    assert stock is not None
+    assert (stock.calls, stock.covered, stock.faulted) == (8, 4, 2)
+    assert [(o.operation, o.calls) for o in stock.top_uncovered] == [
+        ("GET /items/{id}/price -> 200", 3), ("GET /items/{id}/price -> 200 (under a fault)", 1)]
+    assert not any("started again" in note for note in stock.notes)

@@ -1,0 +1,90 @@
+"""The gates on observed coverage (--observe-fail-under, --observe-strict): pure logic on given coverage."""
+
+from __future__ import annotations
+
+from harness.observe.coverage import EdgeCoverage, OperationCount
+from harness.observe.gates import gate_verdicts
+from harness.observe.run import ObserveResult
+from harness.verdict import exit_code
+
+FULL = EdgeCoverage("gateway", "tokendealer", calls=4, covered=4, pacts=("contracts/g-t.json",))
+GAP = EdgeCoverage("gateway", "dataservice", calls=10, covered=7, uncovered=3, pacts=("contracts/g-d.json",),
+                   top_uncovered=(OperationCount("DELETE /runs/{id} -> 204", 3),))
+BREAKS = EdgeCoverage("worker", "strava", calls=2, covered=2, breaking=1, pacts=("contracts/w-s.json",),
+                      top_breaking=(OperationCount("GET /activities -> 500", 1, "GET /activities documents 200"),))
+NO_PACT = EdgeCoverage("worker", "gateway", calls=2, covered=0, uncovered=2,
+                       top_uncovered=(OperationCount("GET /health -> 200", 2),))
+TESTS = EdgeCoverage("(tests)", "gateway", calls=50, outside=True)
+
+
+def test_no_gate_no_verdict() -> None:
+    assert gate_verdicts(ObserveResult(edges=[GAP]), "", None, False) == []
+
+
+def test_fail_under_counts_the_calls_between_services_only() -> None:
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, GAP, TESTS]), "", 75, False)  # the tests' 50 calls: apart
+    assert (gate.name, gate.outcome) == ("observed coverage >= 75%", "passed")
+    assert gate.summary == ("observed coverage >= 75%: 11 of 14 calls between services covered by a pact "
+                            "interaction (78.6%), at least 75%")
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, GAP, TESTS]), "", 80, False)
+    assert gate.outcome == "failed"
+
+
+def test_fail_under_fails_below_and_names_the_weakest_edges_first() -> None:
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, GAP, NO_PACT], notes=["3 packet(s) dropped"]), "", 90, False)
+    assert gate.outcome == "failed" and exit_code([gate]) == 1
+    assert gate.summary == ("observed coverage >= 90%: 11 of 16 calls between services covered by a pact "
+                            "interaction (68.8%), under 90%")
+    assert gate.details.splitlines() == ["worker -> gateway: 0 of 2 covered (no pact)",
+                                         "gateway -> dataservice: 7 of 10 covered (70%)",
+                                         "gateway -> tokendealer: 4 of 4 covered (100%)",
+                                         "note: 3 packet(s) dropped"]
+
+
+def test_fail_under_with_no_call_between_services_is_an_error_not_a_pass() -> None:
+    [gate] = gate_verdicts(ObserveResult(edges=[TESTS]), "", 50, False)
+    assert gate.outcome == "error" and exit_code([gate]) == 3
+    assert gate.summary.startswith("observed coverage >= 50%: not judged: no call between services was observed")
+
+
+def test_strict_fails_on_an_uncovered_call_or_a_call_breaking_the_document() -> None:
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, GAP, BREAKS, NO_PACT, TESTS]), "", None, True)
+    assert (gate.name, gate.outcome) == ("observed coverage, strict", "failed")
+    assert gate.summary == ("observed coverage, strict: 5 call(s) between services uncovered, 1 breaking the "
+                            "provider's document")
+    assert gate.details.splitlines() == [
+        "gateway -> dataservice: 3 uncovered call(s) (no interaction covers them): DELETE /runs/{id} -> 204 (3)",
+        "worker -> strava: 1 call(s) breaking strava's OpenAPI document: GET /activities -> 500 (1): "
+        "GET /activities documents 200",
+        "worker -> gateway: 2 uncovered call(s) (no pact covers this edge): GET /health -> 200 (2)"]
+
+
+def test_strict_passes_when_every_call_is_covered_and_allowed_with_its_limits_said() -> None:
+    lost = EdgeCoverage("gateway", "tokendealer", calls=4, covered=4, pacts=("p",),
+                        notes=("gateway: it was restarted during the run",))
+    [gate] = gate_verdicts(ObserveResult(edges=[lost, TESTS]), "", None, True)
+    assert gate.outcome == "passed" and exit_code([gate]) == 0
+    assert gate.details == "note: gateway: it was restarted during the run"
+
+
+def test_a_capture_that_failed_makes_each_gate_an_error_with_why() -> None:
+    gates = gate_verdicts(None, "service 'gateway': the observation helper did not start", 80, True)
+    assert [(g.name, g.outcome) for g in gates] == [("observed coverage >= 80%", "error"),
+                                                    ("observed coverage, strict", "error")]
+    assert gates[1].summary == ("observed coverage, strict: not judged: service 'gateway': the observation helper "
+                                "did not start")
+
+
+def test_the_fail_under_value_is_a_percentage_in_both_front_ends() -> None:
+    import pytest
+
+    from harness.options.table import OPTIONS
+
+    option = next(o for o in OPTIONS if o.name == "observe_fail_under")
+    assert (option.cli, option.pytest, option.ini) == (("--observe-fail-under",), "--observe-fail-under",
+                                                       "topology_observe_fail_under")
+    assert option.parse("87.5", "--observe-fail-under") == 87.5
+    for text, expected in (("120", "a percentage from 0 to 100, not '120'"), ("most", "a number, not 'most'")):
+        with pytest.raises(ValueError) as raised:
+            option.parse(text, "--observe-fail-under")
+        assert str(raised.value) == f"--observe-fail-under: {expected}"
