@@ -42,7 +42,8 @@ class SessionObservation:
         self.gates: list[GateVerdict] = []
         self._workers: list[tuple[str, Any]] = []  # the controller (per worker): (worker, (observation, documents))
         self._finished = False
-        session.config.pluginmanager.register(self, "harness-topology-observe")  # its hooks: sessionfinish, testnodedown
+        # its hooks: sessionfinish, testnodedown
+        session.config.pluginmanager.register(self, "harness-topology-observe")
 
     def check(self, config: pytest.Config) -> None:
         """Raises pytest.UsageError: a gate without --observe."""
