@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -21,11 +22,31 @@ def docker_client() -> docker.DockerClient:
 
 def harness_resources(client: docker.DockerClient, topology: str, file: Path | None = None) -> list[str]:
     """Names of containers and networks the harness created for `topology` (of `file` only, when given: other
-    sessions on a shared engine may run a topology of the same name from their own copy) that still exist."""
+    sessions on a shared engine may run a topology of the same name from their own copy) that still exist, except
+    those of another session that still runs (the other pytest-xdist worker's, another checkout's on the same engine):
+    a leftover of this test is either owned by this process or one it started, or its owner has ended."""
     label = {"label": [f"{L.TOPOLOGY}={topology}", *([f"{L.FILE}={file.resolve()}"] if file else [])]}
-    # sparse: names from the list call itself (no inspect that a concurrent removal could turn into NotFound)
-    return ([c.attrs["Names"][0].lstrip("/") for c in client.containers.list(all=True, filters=label, sparse=True)]
-            + [n.name for n in client.networks.list(filters=label)])
+    # sparse: names and labels from the list call itself (no inspect that a concurrent removal could turn into
+    # NotFound)
+    containers = client.containers.list(all=True, filters=label, sparse=True)
+    networks = client.networks.list(filters=label)
+    return ([c.attrs["Names"][0].lstrip("/") for c in containers if _of_this_session(c.attrs.get("Labels") or {})]
+            + [n.name for n in networks if _of_this_session(n.attrs.get("Labels") or {})])
+
+
+def _of_this_session(labels: dict[str, str]) -> bool:
+    owner = labels.get(L.OWNER, "")
+    if L.owner_gone(owner) is not False:  # ended (a leftover, whoever left it) or not ours to judge: it counts
+        return True
+    pid = int(owner.split(":")[1])
+    while pid > 1:  # this process or one it started (a `harness` or pytest subprocess that still runs)
+        if pid == os.getpid():
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended meanwhile: as above, it counts
+            return True
+    return False
 
 
 def write_topology(directory: Path, text: str, name: str = "topology.yaml") -> Path:

@@ -153,9 +153,12 @@ def junit_shapes(file: Path) -> list[tuple[str, str, str]]:
     return sorted(shapes)
 
 
-def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.Pytester) -> None:
+def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """`pytest --fuzz --junitxml` and `harness fuzz --junit` with one seed on a fresh topology, run from the project's
-    folder (pytest's rootdir): the same cases, named and classed as pytest's items, with the same outcomes."""
+    folder (pytest's rootdir): the same cases, named and classed as pytest's items, with the same outcomes. The
+    session has schemathesis' and hypothesis' own pytest plugins loaded, as a user's with the [all] extra has."""
+    monkeypatch.delenv("PYTEST_ADDOPTS")  # tests/conftest.py leaves them out of the other tests' sessions
     pytester.makeini("[pytest]\n")
     (pytester.path / "shop").mkdir()
     topology = write_topology(pytester.path / "shop", (TOPOLOGIES / "buggy.yaml").read_text()
@@ -164,6 +167,8 @@ def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.
     result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "7",
                                            "--fuzz-max-examples", "10", "--junitxml=pytest.xml")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    plugins = next(line for line in result.outlines if line.startswith("plugins: "))
+    assert "schemathesis-" in plugins and "hypothesis-" in plugins, plugins
     cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", "7", "--max-examples", "10",
                           "--junit", "cli.xml"], capture_output=True, text=True, timeout=300, cwd=pytester.path)
     assert cli.returncode == 1, cli.stdout + cli.stderr
