@@ -258,7 +258,8 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
             rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
         for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
-            ports = ", ".join(f"{c} -> {h}" for c, h in L.published_ports(container).items())
+            ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
+                                 L.published_by_protocol(container, "sctp"))
             labels = L.labels_of(container)
             service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.runtime import labels as L
 from harness.runtime.topology import StartEvent, Topology
 
 
@@ -71,6 +72,6 @@ def services_table(topology: Topology) -> Table:
     table.add_column(f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
     table.add_column("status")
     for service in services:
-        ports = ", ".join(f"{c} -> {h}" for c, h in service.ports.items())
+        ports = L.ports_text(service.ports, service.udp_ports, service.sctp_ports)
         table.add_row(service.name, service.url if service.ports else "-", ports or "-", service.status)
     return table

@@ -266,6 +266,22 @@ def published_ports(container: Any) -> dict[int, int]:  # noqa: ANN401 - a docke
             if p.get("PublicPort") and p.get("Type", "tcp") == "tcp"}
 
 
+def published_by_protocol(container: Any, protocol: str) -> dict[int, int]:  # noqa: ANN401 - a docker Container
+    """`protocol` ("udp", "sctp") container port -> host port, from the container's inspect or list data."""
+    bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings")
+    if bindings is not None:
+        return {int(key.split("/")[0]): int(value[0]["HostPort"]) for key, value in bindings.items()
+                if value and key.endswith(f"/{protocol}")}
+    return {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.attrs.get("Ports") or []
+            if p.get("PublicPort") and p.get("Type") == protocol}
+
+
+def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int]) -> str:
+    """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none."""
+    return ", ".join([f"{c} -> {h}" for c, h in tcp.items()] + [f"{c}/udp -> {h}" for c, h in udp.items()]
+                     + [f"{c}/sctp -> {h}" for c, h in sctp.items()])
+
+
 def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Container, sparse or not
     state = container.attrs.get("State")
     return str(state.get("Status") if isinstance(state, dict) else state or "?")

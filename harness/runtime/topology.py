@@ -81,9 +81,12 @@ class Topology:
         for container in containers:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
-                self._add(Service(name, spec.services[name], container, L.published_ports(container),
+                service = Service(name, spec.services[name], container, L.published_ports(container),
                                   networks.attachments(spec, name, self.networks), host=self.host_of(name),
-                                  no_ports=spec.no_ports_reason(name)))
+                                  no_ports=spec.no_ports_reason(name))
+                service.udp_ports = L.published_by_protocol(container, "udp")
+                service.sctp_ports = L.published_by_protocol(container, "sctp")
+                self._add(service)
 
     def client_of(self, service: str) -> docker.DockerClient:
         """The client of the engine that runs `service` (the one engine's, without `engines:`)."""

@@ -4,14 +4,19 @@ project names. Against the real engine; nothing may be left behind."""
 
 from __future__ import annotations
 
+import io
 import socket
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from harness import Topology, load_topology
 from harness.errors import ServiceExited
+from harness.report.console import services_table
 from harness.runtime.topology import StartEvent
 
 from ..conftest import harness_resources
@@ -260,6 +265,14 @@ def test_udp_and_port_ranges_are_published_on_loopback(tmp_path, docker_client) 
             client.settimeout(5)
             client.sendto(b"ping", ("127.0.0.1", echo.port(5353, "udp")))
             assert client.recvfrom(100)[0] == b"PING"
+        # the UDP port is shown beside the TCP ones: in the table of a start and in `harness ps` (from the engine)
+        shown = f"7000 -> {echo.port(7000)}, 7001 -> {echo.port(7001)}, 5353/udp -> {echo.port(5353, 'udp')}"
+        console = Console(width=400, record=True, file=io.StringIO())
+        console.print(services_table(topology))
+        assert shown in console.export_text()
+        ps = subprocess.run([str(Path(sys.executable).parent / "harness"), "ps"], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+        assert shown in ps.stdout, ps.stdout + ps.stderr
     assert harness_resources(docker_client, "udp-ports") == []
 
 
