@@ -222,6 +222,9 @@ class VolumeMount(_Strict):
         return value
 
 
+DOCKER_HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3}  # Docker's, for an unset (0) timing
+
+
 class Healthcheck(_Strict):
     """The container's Docker HEALTHCHECK (as `docker inspect` shows it). Durations in seconds."""
 
@@ -251,6 +254,18 @@ class Healthcheck(_Strict):
             raise ValueError("test is ['CMD', program, args...], ['CMD-SHELL', 'shell command'], ['NONE'] or a "
                              "shell command string")
         return self
+
+    def attempt_limit(self) -> float:
+        """Seconds one run of the test may take: `timeout`, else Docker's default (30 s; 0 means the default)."""
+        return self.timeout or DOCKER_HEALTH_DEFAULTS["timeout"]
+
+    def decision_time(self) -> float:
+        """Seconds Docker may take to call the container healthy or unhealthy: start_period + (interval + timeout)
+        * (retries + 1), with Docker's defaults for what is unset or 0 (interval 30 s, timeout 30 s, retries 3,
+        start_period 0)."""
+        interval = self.interval or DOCKER_HEALTH_DEFAULTS["interval"]
+        retries = self.retries or DOCKER_HEALTH_DEFAULTS["retries"]
+        return (self.start_period or 0.0) + (interval + self.attempt_limit()) * (retries + 1)
 
     def as_probe(self) -> ReadyProbe | None:
         """The same test, run by the harness as a command probe (faster than Docker's interval); None for NONE, and

@@ -45,6 +45,7 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
                   "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
+HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
 # placement: which engine, not how its container is made (a run across engines is never reused)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name", "placement")
@@ -299,3 +300,13 @@ class ServiceSpec(_Strict):
     def published_ports(self) -> list[int]:
         """TCP ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""
         return [port for port, protocol in self.published() if protocol == "tcp"]
+
+
+def ready_limit(spec: ServiceSpec, check: Healthcheck | None = None) -> float:
+    """Seconds the service may take to become ready. `check`: the healthcheck its probe comes from (with the timings
+    as Docker merged them), None when the probe is not a healthcheck's. An explicit `timeout` wins; else at least
+    what Docker needs to call that healthcheck healthy or unhealthy (`decision_time`) plus HEALTH_MARGIN, never
+    below the default `timeout` (60 s): `docker compose up --wait` has no limit of its own."""
+    if check is None or "timeout" in spec.model_fields_set:
+        return spec.timeout
+    return max(spec.timeout, check.decision_time() + HEALTH_MARGIN)

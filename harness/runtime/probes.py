@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import urllib.error
 import urllib.request
 
@@ -14,11 +15,13 @@ from harness.model.parts import ReadyProbe
 
 
 def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],
-               log_since: float | None = None, host: str = "127.0.0.1") -> str | None:
+               log_since: float | None = None, host: str = "127.0.0.1", limit: float | None = None) -> str | None:
     """One attempt: None when the service is ready, else what was seen instead.
 
     `log_since` (a time.time() value) makes a log probe count only lines written since then (after a restart).
     `host` is where the published ports (`host_port`: container port -> port on `host`) are reached.
+    `limit`: seconds a command may run to pass (a healthcheck's timeout, as Docker counts a slower run as failed);
+    None: no limit.
     """
     if probe.http:
         url = f"http://{url_host(host)}:{host_port[probe.http.port]}{probe.http.path}"
@@ -37,8 +40,34 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
         options = {"since": log_since} if log_since else {}
         seen = container.logs(stdout=True, stderr=True, **options).decode("utf-8", "replace").count(probe.log)
         return None if seen >= probe.times else f"line seen {seen} of {probe.times} time(s)"
-    result = container.exec_run(probe.command)  # waits for the command to end (output is discarded)
-    return None if result.exit_code == 0 else f"exit code {result.exit_code}"
+    if limit is None:
+        code = container.exec_run(probe.command).exit_code  # waits for the command to end (output is discarded)
+    elif (timed := _exec_within(container, probe.command, limit)) is None:
+        return f"still running after {limit:g} s (the healthcheck's timeout)"
+    else:
+        code = timed
+    return None if code == 0 else f"exit code {code}"
+
+
+def _exec_within(container: Container, command: str | list[str] | None, limit: float) -> int | None:
+    """The command's exit code, or None when it runs longer than `limit` seconds (it is left to end in the
+    container: Docker has no call to stop an exec). Docker's errors are raised."""
+    outcome: list[int | Exception] = []
+
+    def run() -> None:
+        try:
+            outcome.append(container.exec_run(command).exit_code)
+        except Exception as error:  # noqa: BLE001 - handed to the caller (or dropped when it gave up waiting)
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, name="health-test", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if not outcome:
+        return None
+    if isinstance(outcome[0], Exception):
+        raise outcome[0]
+    return outcome[0]
 
 
 def url_host(host: str) -> str:

@@ -13,14 +13,18 @@ import docker.errors
 import urllib3.exceptions
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
-from harness.model.parts import ReadyProbe
+from harness.model.parts import Healthcheck, ReadyProbe
+from harness.model.service import ready_limit
 from harness.runtime.probes import probe_once
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
 
 LOG_TAIL = 50
+HEALTH_LOG = 3  # Docker's last health log entries said when it calls a service unhealthy
 SETTLE = 0.5  # seconds a service with no probe must stay running to count as ready
+RAISE_TIMEOUT = ("raise the service's `timeout:` (in a topology file; in a compose file `x-topology: {timeout: N}` "
+                 "under the service; `timeout=` of the builder)")
 FULL_ID = re.compile(r"\b[0-9a-f]{64}\b")  # Docker's messages name containers by their full id
 
 
@@ -31,8 +35,10 @@ class StartCancelled(Exception):
 def wait_ready(service: Service, started: float, cancelled: threading.Event | None = None,
                log_since: float | None = None) -> str:
     """See `Service.wait_ready`."""
-    deadline = started + service.spec.timeout
     probe = None if service.spec.job else service.probe
+    check = docker_healthcheck(service) if probe is not None else None
+    deadline = started + ready_limit(service.spec, check)
+    limit = check.attempt_limit() if check else None
     seen = "the container never reported running"
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
     status_read = 0.0
@@ -49,11 +55,16 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
                 running_since = status_read
+            health = (state.get("Health") or {}).get("Status") if check is not None else None
+            if health == "unhealthy" and probe is not None:
+                raise _unhealthy_error(service, state, probe, time.monotonic() - started)  # as Compose: at once
+            if health == "healthy" and service.container.status == "running":
+                return "ready"  # Docker's verdict, as Compose takes it (the harness's own run may be slower)
         if service.container.status == "running":
             if service.spec.job:
                 seen = "still running"
             elif probe is not None:
-                failed = _probe(service, probe, log_since, cancelled)
+                failed = _probe(service, probe, log_since, cancelled, limit)
                 if failed is None:
                     return "ready"
                 seen = failed
@@ -70,25 +81,24 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 raise ServiceNotReady(
                     f"job '{service.name}' did not finish within {waited:.1f} s (last: {seen}). Last {LOG_TAIL} "
                     f"lines of its log:\n{_log_tail(service)}", service=service.name, waited=waited,
-                    hint="Check the log, or raise the service's `timeout:` (`timeout=` of the builder).")
+                    hint=f"Check the log, or {RAISE_TIMEOUT}.")
             described = probe.describe() if probe else f"running for {SETTLE} s"
             raise ServiceNotReady(
                 f"service '{service.name}' was not ready after {waited:.1f} s: probe {described}"
                 f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
                 service=service.name, probe=described, waited=waited,
-                hint="Check the log, fix the probe (`ready:`), or raise the service's `timeout:` (in the topology "
-                     "file, or `ready=` and `timeout=` of the builder).")
+                hint=f"Check the log, fix the probe (`ready:`; `ready=` of the builder), or {RAISE_TIMEOUT}.")
         time.sleep(pause)
         pause = min(pause * 2, probe.interval if probe else 0.1)
 
 
 def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
-           cancelled: threading.Event | None) -> str | None:
+           cancelled: threading.Event | None, limit: float | None = None) -> str | None:
     """One probe attempt (None: ready). Docker refusing it because the container stopped or went away meanwhile
     (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
     container; a refusal while it still runs is what the probe saw."""
     try:
-        return probe_once(probe, service.container, service.ports, log_since, service.host)
+        return probe_once(probe, service.container, service.ports, log_since, service.host, limit)
     # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
     # and TCP probes say their own connection errors as what they saw
     except (OSError, urllib3.exceptions.HTTPError) as error:
@@ -96,6 +106,31 @@ def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
         if state.get("Status") in ("exited", "dead"):
             raise _exited_error(service, state) from None
         return f"Docker refused the probe: {_explained(error)}"
+
+
+def docker_healthcheck(service: Service) -> Healthcheck | None:
+    """The healthcheck the service's readiness probe comes from (no `ready:`), with its timings as Docker merged
+    them into the container (the image's HEALTHCHECK under the file's values); None when the probe is not one."""
+    check = service.spec.healthcheck
+    if service.spec.ready is not None or check is None or service.spec.job:
+        return None
+    merged = (service.container.attrs.get("Config") or {}).get("Healthcheck") or {}
+    seconds = {key: merged[name] / 1e9 for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
+                                                          ("start_period", "StartPeriod")) if merged.get(name)}
+    retries = {"retries": merged["Retries"]} if merged.get("Retries") else {}
+    return check.model_copy(update={**seconds, **retries})
+
+
+def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe, waited: float) -> ServiceNotReady:
+    """A service whose healthcheck Docker itself marked unhealthy: its last health log entries and log."""
+    entries = ((state.get("Health") or {}).get("Log") or [])[-HEALTH_LOG:]
+    said = "; ".join(f"exit code {entry.get('ExitCode')}: {' '.join(str(entry.get('Output') or '').split())[:200]}"
+                     for entry in entries) or "(no health log)"
+    return ServiceNotReady(
+        f"service '{service.name}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
+        f"lines of its log:\n{_log_tail(service)}", service=service.name, probe=probe.describe(), waited=waited,
+        hint="Fix the service or its healthcheck (its test, timeout, retries, start_period): Docker Compose refuses "
+             "an unhealthy dependency too (`docker compose up --wait`).")
 
 
 def _container_state(service: Service, cancelled: threading.Event | None = None) -> dict[str, Any]:

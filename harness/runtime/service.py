@@ -254,12 +254,12 @@ class Service:
 
     def wait_ready(self, started: float, cancelled: threading.Event | None = None,
                    log_since: float | None = None) -> str:
-        """Wait until the service is ready, at most its `timeout` seconds counted from `started` (a
+        """Wait until the service is ready, at most `model.service.ready_limit` seconds from `started` (a
         `time.monotonic()` value); a log probe counts only lines since `log_since` (a `time.time()` value).
 
-        Ready means: its probe passes (`ready:`, else its healthcheck's test); with no probe, its container has
-        stayed running for SETTLE seconds (a container that dies at once is never ready). A job (`job: true`, or
-        what a compose `service_completed_successfully` waits on) is done when it exits 0.
+        Ready means: its probe passes (`ready:`, else its healthcheck's test within its timeout, or Docker calls it
+        healthy); with no probe, its container has stayed running for SETTLE seconds (one that dies at once is
+        never ready). A job (`job: true`, or a compose `service_completed_successfully`'s) is done when it exits 0.
 
         Returns:
             "ready", or "completed" for a container that exited 0 (a job, or a service with no probe).
@@ -267,7 +267,7 @@ class Service:
         Raises:
             ServiceExited: it exited (non-zero, or at all while it has a probe), also while a probe ran: the code,
                 an OOM kill, and its log.
-            ServiceNotReady: not ready (a job: not finished) within its timeout.
+            ServiceNotReady: not ready (a job: not finished) within its limit, or Docker marked it unhealthy.
             DockerError: its container was removed meanwhile (by something else).
         """
         return readiness.wait_ready(self, started, cancelled, log_since)

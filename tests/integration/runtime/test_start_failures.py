@@ -35,6 +35,7 @@ services:
     assert "Last 50 lines of its log:\n  | greeter listening on 8000" in message
     assert "GET /nowhere -> 404" in message
     assert error.value.hint is not None and "raise the service's `timeout:`" in error.value.hint
+    assert "in a compose file `x-topology: {timeout: N}` under the service" in error.value.hint
     assert message == f"{error.value.message}\n{error.value.hint}"  # the what-to-do is the hint, last
     assert harness_resources(docker_client, "never-ready") == []
 
