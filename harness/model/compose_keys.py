@@ -116,8 +116,9 @@ HONOURED: dict[str, dict[str, str]] = {
                 "without it fails as for Compose; Docker publishes no port of a container only on macvlan/ipvlan "
                 "networks (it has no URL, as under Compose)",
                 "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
-                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range, "
-                "aux_addresses (Docker's default driver only)", "labels": "Labels, beside the harness's own",
+                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM driver (the engine has it or "
+                "fails as for Compose), subnets, gateway, ip_range, aux_addresses",
+                "labels": "Labels, beside the harness's own",
                 "attachable": "Attachable (an overlay network needs it for a run's containers, as under Compose)",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
     "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name); an "

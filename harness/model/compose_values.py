@@ -58,9 +58,6 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                 result[name] = {"external": True, "name": network.get("name") or name}
                 continue
             ipam = network.get("ipam") or {}
-            if ipam.get("driver") not in (None, "default"):
-                raise source.error(at + ("ipam", "driver"), f"ipam driver '{ipam['driver']}' is not supported "
-                                                            "(only Docker's default)")
             if any(set(pool) - {"subnet", "gateway", "ip_range", "aux_addresses"} for pool in ipam.get("config") or []):
                 raise source.error(at + ("ipam",), "ipam config: only subnet, gateway, ip_range and aux_addresses are "
                                                    "supported")
@@ -78,7 +75,9 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                             "labels": network.get("labels") or {},
                             # another driver as Compose gives it (macvlan, ipvlan, overlay): the engine has it or not
                             **({"driver": network["driver"]} if network.get("driver") not in (None, "bridge") else {}),
-                            **({"attachable": True} if network.get("attachable") else {})}
+                            **({"attachable": True} if network.get("attachable") else {}),
+                            # an IPAM driver as Compose gives it: the engine has it (a plugin) or says why not
+                            **({"ipam_driver": ipam["driver"]} if ipam.get("driver") else {})}
         except TopologyFileError as problem:
             problems.append(problem)
     return result

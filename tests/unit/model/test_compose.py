@@ -686,17 +686,15 @@ def test_an_external_network_is_used_by_its_name(load_compose):
     assert (spec.networks["shared"].external, spec.networks["shared"].name) == (True, "corp-net")
 
 
-@pytest.mark.parametrize(("network", "expected"), [
-    ("{attachable: true, ipam: {driver: other}}", "docker-compose.yml:4: networks.back.ipam.driver: ipam driver 'other' is not supported (only Docker's default)"),
-])
-def test_a_network_the_harness_cannot_create_is_refused(compose_error, network, expected):
-    message = compose_error(f"""
+def test_an_ipam_driver_is_given_to_the_engine_as_compose_gives_it(load_compose):
+    spec = load_compose("""
         services:
-          web: {{image: x, networks: [back]}}
+          web: {image: x, networks: [back, front]}
         networks:
-          back: {network}
+          back: {attachable: true, ipam: {driver: other}}
+          front: {}
     """)
-    assert message.startswith(expected), message
+    assert (spec.networks["back"].ipam_driver, spec.networks["front"].ipam_driver) == ("other", None)
 
 
 def test_a_fixed_address_needs_a_declared_subnet_that_holds_it(compose_error):
