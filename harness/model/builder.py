@@ -110,6 +110,7 @@ class TopologyBuilder:
         links: Sequence[str] | None = None,
         external_links: Sequence[str] | None = None,
         network_mode: str | None = None,
+        outside_network_mode: bool | None = None,
         post_start: Sequence[Mapping[str, Any]] | None = None,
         pre_stop: Sequence[Mapping[str, Any]] | None = None,
         stop_grace_period: float | None = None,

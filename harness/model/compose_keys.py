@@ -70,8 +70,8 @@ HONOURED: dict[str, dict[str, str]] = {
                         "reaches it by name); `service:X` (X of the run) and `container:NAME` (a container outside "
                         "the run): its network namespace, no ports of its own; another value: the engine's network "
                         "of that name, used as it is (the run's own for the name Compose gives a network of the "
-                        "file); a missing container or network fails the start with Docker's words, as under "
-                        "Compose",
+                        "file, not for a network's key that is named otherwise); a missing container or network "
+                        "fails the start with Docker's words, as under Compose",
         "post_start": "each hook run in the container after each start (as `docker exec`): up, start(), "
                       "restart(), restore, before readiness",
         "pre_stop": "each hook run in the container (as `docker exec`) before stop(), restart() and teardown "

@@ -109,7 +109,8 @@ def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
     the run's own network; another value is a network's name on the engine, as Docker reads it. A name Compose gives
     one of the file's networks (`networks:` of Compose's config, `PROJECT_KEY` or its `name:`) is that network of
     the run; any other name is the engine's network of that name, used as it is (a missing one fails the start with
-    Docker's words, as under Compose). `networks`: the canonical top-level networks."""
+    Docker's words, as under Compose), also the key of a file's network whose name on the engine is another
+    (`outside_network_mode`). `networks`: the canonical top-level networks."""
     if value in ("none", "host") or value.startswith(("service:", "container:")):
         put("network_mode", value, "network_mode")
         return
@@ -121,6 +122,8 @@ def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
             put("network_mode", of_the_file[0], "network_mode")
         return
     put("network_mode", value, "network_mode")
+    if value in networks:  # a file's network named otherwise on the engine: Compose gives Docker `value` as written
+        put("outside_network_mode", True, "network_mode")
 
 
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,

@@ -4,6 +4,7 @@ and the names and ports they use. Independent of Docker."""
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,8 +37,8 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "external_links", "volumes_from", "network_mode", "post_start", "pre_stop",
-                  "stop_grace_period", "dns",
+                  "links", "external_links", "volumes_from", "network_mode", "outside_network_mode", "post_start",
+                  "pre_stop", "stop_grace_period", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -115,6 +116,11 @@ class ServiceSpec(_Strict):
                     "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
                     "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
                     "name (outside the run, used as it is)")
+    outside_network_mode: bool = Field(
+        default=False, description="network_mode names the engine's network of that name (outside the run) even "
+                                   "where the topology has a network of that key: Docker Compose gives a compose "
+                                   "file's network_mode to Docker as written, and a file's network `front` is "
+                                   "named otherwise on the engine")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -230,6 +236,13 @@ class ServiceSpec(_Strict):
                              "works), or the network_mode")
         return self
 
+    @model_validator(mode="after")
+    def _outside_network_mode_names_a_network(self) -> ServiceSpec:
+        if self.outside_network_mode and not self.network_of_its_own:
+            raise ValueError("outside_network_mode needs a network_mode that names a network (not none, host, "
+                             f"service:X or container:X; got {self.network_mode!r}): remove it, or name the network")
+        return self
+
     @property
     def shares_namespace(self) -> bool:
         """Its network_mode is none, or another container's network namespace (`service:`, `container:`): no
@@ -242,6 +255,12 @@ class ServiceSpec(_Strict):
         """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
         mode = self.network_mode
         return None if mode in (None, "host") or self.shares_namespace else mode
+
+    def run_network(self, networks: Collection[str]) -> str | None:
+        """The network of the run (one of the topology's `networks`) its network_mode names, else None (none, host,
+        another container's namespace, or the engine's network of that name: `outside_network_mode`)."""
+        mode = self.network_of_its_own
+        return mode if mode in networks and not self.outside_network_mode else None
 
     @model_validator(mode="after")
     def _one_mac_address(self) -> ServiceSpec:

@@ -72,10 +72,12 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
     each with its service name, its aliases (container_name is one) and that network's aliases; none for a service
     with `network_mode` `none`, `host`, `service:X` or `container:X` (it joins no network of its own, as under
     Compose); a network named by `network_mode`: that network alone, without aliases (Compose gives Docker no
-    endpoint settings then), the run's for a network of the topology, else the engine's of that name."""
+    endpoint settings then), the run's for a network of the topology (ServiceSpec.run_network), else the engine's
+    of that name."""
     own = spec.services[service]
     if own.network_of_its_own:
-        return [Attachment(names.get(own.network_of_its_own, own.network_of_its_own))]
+        run_network = own.run_network(names)
+        return [Attachment(names[run_network] if run_network else own.network_of_its_own)]
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),

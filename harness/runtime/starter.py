@@ -353,7 +353,8 @@ def _from_services(topology: Topology, name: str) -> dict[str, Any]:
     elif mode and mode.startswith("container:"):
         mode = "container:" + outside.container(client, name, "network_mode", mode.removeprefix("container:"))
     elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
-        mode = outside.network(client, name, topology.networks.get(mode or "", mode or ""))
+        run_network = spec.run_network(topology.networks)
+        mode = topology.networks[run_network] if run_network else outside.network(client, name, mode or "")
     return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
 
 

@@ -985,8 +985,9 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
 
 def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
     """host, container:NAME and a network's name are given to Docker as Compose gives them; a name Compose gives a
-    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; bridge and default are the run's
-    own network."""
+    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; the key of a file's network named
+    otherwise on the engine is the engine's network of that literal name, as Compose gives it; bridge and default are
+    the run's own network."""
     spec = load("""
         name: shop
         services:
@@ -1007,6 +1008,12 @@ def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
           named:
             image: x
             network_mode: fixed-name
+          by_key:
+            image: x
+            network_mode: front
+          by_scoped_key:
+            image: x
+            network_mode: back
           plain:
             image: x
             network_mode: bridge
@@ -1019,7 +1026,11 @@ def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
     """, COMPOSE)
     modes = {name: service.network_mode for name, service in spec.services.items()}
     assert modes == {"web": "host", "sidecar": "container:legacy-db", "outside": "corporate-net", "scoped": "back",
-                     "named": "front", "plain": None, "member": None}
+                     "named": "front", "by_key": "front", "by_scoped_key": "back", "plain": None, "member": None}
+    assert sorted(name for name, service in spec.services.items() if service.outside_network_mode) == [
+        "by_key", "by_scoped_key"]
+    assert {name: spec.services[name].run_network(spec.networks) for name in ("scoped", "named", "by_key")} == {
+        "scoped": "back", "named": "front", "by_key": None}
     assert spec.services["web"].published() == [(8000, "tcp")]
     assert "docker-compose.yml:6: services.web.ports: published ports are discarded when using host network mode (as " \
            "Docker Compose warns): the service's ports are the engine machine's own" in spec.notes
