@@ -298,9 +298,18 @@ def networks_updatable(spec: TopologySpec, difference: RunDifference) -> bool:
 def on_networks(spec: TopologySpec, networks: Collection[str], run: L.Run) -> list[str]:
     """The services of `run` attached to any of `networks` (file order): kept, they are restarted on them."""
     running = {L.labels_of(c).get(L.SERVICE) for c in run.containers}
-    return [name for name in spec.services
-            if name in running and not spec.services[name].network_mode
-            and any(network in spec.service_networks(name) for network in networks)]
+    return [name for name in spec.services if name in running and any(network in _networks_of(spec, name)
+                                                                       for network in networks)]
+
+
+def _networks_of(spec: TopologySpec, name: str) -> Collection[str]:
+    """The run's networks service `name` is on: its `networks:`, or the one its network_mode names (none for host,
+    none, another container's namespace or a network outside the run)."""
+    own = spec.services[name]
+    if own.network_mode:
+        run_network = own.run_network(spec.networks or {"default": None})
+        return [run_network] if run_network else []
+    return spec.service_networks(name)
 
 
 def _remove_networks(topology: Topology, run: L.Run, names: Collection[str]) -> None:
