@@ -99,6 +99,7 @@ class TopologyBuilder:
         mounts: Sequence[Mount | str | Mapping[str, Any]] | None = None,
         files: Sequence[ContainerFile | Mapping[str, Any]] | None = None,
         volumes: Sequence[VolumeMount | str | Mapping[str, Any]] | None = None,
+        image_volumes: Sequence[Mapping[str, Any]] | None = None,
         tmpfs: Sequence[str] | None = None,
         init: bool | None = None,
         cap_add: Sequence[str] | None = None,

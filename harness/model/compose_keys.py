@@ -24,7 +24,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
-        "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs",
+        "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs, "
+        "images (`type: image`: Docker 28, refused on an older engine with Compose's words)",
         "use_api_socket": "the engine's socket (/var/run/docker.sock of the engine's machine) and the user's registry "
                           "credentials (/run/secrets/docker/config.json, DOCKER_CONFIG), as Compose gives them",
         "cap_add": "HostConfig.CapAdd", "cap_drop": "HostConfig.CapDrop", "privileged": "HostConfig.Privileged",

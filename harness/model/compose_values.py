@@ -340,8 +340,10 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
 
 
 def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
-             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    mounts, volumes, tmpfs = [], [], []
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Compose's canonical service `volumes:` -> the model's bind mounts, volumes, tmpfs and image volumes (those
+    need Docker Engine 28: model/engine_needs.py)."""
+    mounts, volumes, tmpfs, images = [], [], [], []
     for index, volume in enumerate(value):
         # Compose refuses a volume without a target ("is missing a mount target")
         kind, target, read_only = volume.get("type"), volume["target"], bool(volume.get("read_only"))
@@ -367,7 +369,11 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
             words = ([f"size={options['size']}"] if options.get("size") else []) + (
                 [f"mode={int(options['mode']):o}"] if options.get("mode") else [])
             tmpfs.append(f"{target}:{','.join(words)}" if words else target)
+        elif kind == "image":
+            subpath = (volume.get("image") or {}).get("subpath")
+            images.append({"image": volume["source"], "target": target, "read_only": read_only,
+                           **({"subpath": subpath} if subpath else {})})
         else:
-            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
-                                              f"{source.file})")
-    return mounts, volumes, tmpfs
+            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume, tmpfs or image; "
+                                              f"in {source.file})")
+    return mounts, volumes, tmpfs, images

@@ -20,6 +20,7 @@ from harness.model.parts import (
     FuzzSpec,
     Healthcheck,
     Hook,
+    ImageVolume,
     Mount,
     ReadyProbe,
     ServiceNetwork,
@@ -34,7 +35,7 @@ from harness.model.parts import (
 # tell the harness how to start, wait for, call or test the service: a change never replaces a container
 # (`depends_on`: only the start order, left out of Docker Compose's config hash too).
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "networks", "mounts", "files",
-                  "volumes",
+                  "volumes", "image_volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
                   "links", "external_links", "volumes_from", "network_mode", "outside_network_mode", "post_start",
@@ -91,6 +92,7 @@ class ServiceSpec(_Strict):
         default_factory=list, description="files written into the container before it starts")
     volumes: list[VolumeMount] = Field(
         default_factory=list, description="named and anonymous Docker volumes, created per run")
+    image_volumes: list[ImageVolume] = Field(default_factory=list, description="images' files (`type: image`)")
     tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
     init: bool | None = Field(default=None, description="run an init process as PID 1")
     cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
@@ -116,11 +118,8 @@ class ServiceSpec(_Strict):
                     "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
                     "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
                     "name (outside the run, used as it is)")
-    outside_network_mode: bool = Field(
-        default=False, description="network_mode names the engine's network of that name (outside the run) even "
-                                   "where the topology has a network of that key: Docker Compose gives a compose "
-                                   "file's network_mode to Docker as written, and a file's network `front` is "
-                                   "named otherwise on the engine")
+    outside_network_mode: bool = Field(default=False, description="network_mode is the engine's network of that "
+                                       "name even where the topology has a network of that key (as Compose reads it)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -234,19 +233,13 @@ class ServiceSpec(_Strict):
             raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
                              "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
                              "works), or the network_mode")
-        return self
-
-    @model_validator(mode="after")
-    def _outside_network_mode_names_a_network(self) -> ServiceSpec:
         if self.outside_network_mode and not self.network_of_its_own:
-            raise ValueError("outside_network_mode needs a network_mode that names a network (not none, host, "
-                             f"service:X or container:X; got {self.network_mode!r}): remove it, or name the network")
+            raise ValueError(f"outside_network_mode needs a network_mode that names a network: {self.network_mode!r}")
         return self
 
     @property
     def shares_namespace(self) -> bool:
-        """Its network_mode is none, or another container's network namespace (`service:`, `container:`): no
-        network, no ports of its own."""
+        """Its network_mode is none, or another container's namespace (`service:`, `container:`): no own ports."""
         mode = self.network_mode or ""
         return mode == "none" or mode.startswith(("service:", "container:"))
 
@@ -255,12 +248,6 @@ class ServiceSpec(_Strict):
         """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
         mode = self.network_mode
         return None if mode in (None, "host") or self.shares_namespace else mode
-
-    def run_network(self, networks: Collection[str]) -> str | None:
-        """The network of the run (one of the topology's `networks`) its network_mode names, else None (none, host,
-        another container's namespace, or the engine's network of that name: `outside_network_mode`)."""
-        mode = self.network_of_its_own
-        return mode if mode in networks and not self.outside_network_mode else None
 
     @model_validator(mode="after")
     def _one_mac_address(self) -> ServiceSpec:
@@ -314,3 +301,10 @@ class ServiceSpec(_Strict):
     def published_ports(self) -> list[int]:
         """TCP ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""
         return [port for port, protocol in self.published() if protocol == "tcp"]
+
+
+def run_network(service: ServiceSpec, networks: Collection[str]) -> str | None:
+    """The network of the run (one of the topology's `networks`) the network_mode of `service` names, else None
+    (none, host, another container's namespace, or the engine's network of that name: `outside_network_mode`)."""
+    mode = service.network_of_its_own
+    return mode if mode in networks and not service.outside_network_mode else None

@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from harness.errors import DockerError
+from harness.model.service import run_network
 from harness.model.topology import NetworkSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
@@ -76,8 +77,8 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
     of that name."""
     own = spec.services[service]
     if own.network_of_its_own:
-        run_network = own.run_network(names)
-        return [Attachment(names[run_network] if run_network else own.network_of_its_own)]
+        network = run_network(own, names)
+        return [Attachment(names[network] if network else own.network_of_its_own)]
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),

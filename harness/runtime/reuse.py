@@ -17,6 +17,7 @@ from docker.models.containers import Container
 
 from harness.errors import BuildFailed, HarnessError, HookFailed
 from harness.model.plan import restarted_by
+from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
@@ -307,8 +308,8 @@ def _networks_of(spec: TopologySpec, name: str) -> Collection[str]:
     none, another container's namespace or a network outside the run)."""
     own = spec.services[name]
     if own.network_mode:
-        run_network = own.run_network(spec.networks or {"default": None})
-        return [run_network] if run_network else []
+        network = run_network(own, spec.networks or {"default": None})
+        return [network] if network else []
     return spec.service_networks(name)
 
 

@@ -24,6 +24,7 @@ from harness.engine_source import resolve_engine
 from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
+from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, outside
 from harness.runtime import labels as L
@@ -353,8 +354,8 @@ def _from_services(topology: Topology, name: str) -> dict[str, Any]:
     elif mode and mode.startswith("container:"):
         mode = "container:" + outside.container(client, name, "network_mode", mode.removeprefix("container:"))
     elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
-        run_network = spec.run_network(topology.networks)
-        mode = topology.networks[run_network] if run_network else outside.network(client, name, mode or "")
+        network = run_network(spec, topology.networks)
+        mode = topology.networks[network] if network else outside.network(client, name, mode or "")
     return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
 
 

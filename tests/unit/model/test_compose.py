@@ -16,6 +16,7 @@ from harness.model.compose_values import duration
 from harness.model.loader import is_compose_file, load_topology, parse_substitutes
 from harness.model.parts import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.model.secrets import Masker
+from harness.model.service import run_network
 
 COMPOSE = "docker-compose.yml"
 
@@ -1029,7 +1030,7 @@ def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
                      "named": "front", "by_key": "front", "by_scoped_key": "back", "plain": None, "member": None}
     assert sorted(name for name, service in spec.services.items() if service.outside_network_mode) == [
         "by_key", "by_scoped_key"]
-    assert {name: spec.services[name].run_network(spec.networks) for name in ("scoped", "named", "by_key")} == {
+    assert {name: run_network(spec.services[name], spec.networks) for name in ("scoped", "named", "by_key")} == {
         "scoped": "back", "named": "front", "by_key": None}
     assert spec.services["web"].published() == [(8000, "tcp")]
     assert "docker-compose.yml:6: services.web.ports: published ports are discarded when using host network mode (as " \
