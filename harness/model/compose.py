@@ -307,10 +307,11 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         if secret_files:
             result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "volumes":
-        mounts, volumes, tmpfs = _volumes(value, at, source)
+        mounts, volumes, tmpfs, images = _volumes(value, at, source)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
+        put("image_volumes", images, key)
     elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped
         put(key, [d for d, o in value.items() if d in names or (o or {}).get("required", True)], key)
         put("restart_on_replace", [d for d in result.get(key, []) if (value[d] or {}).get("restart")], key)

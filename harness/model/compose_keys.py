@@ -24,7 +24,8 @@ HONOURED: dict[str, dict[str, str]] = {
         "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
-        "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs",
+        "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs, "
+        "images (`type: image`: Docker 28, refused on an older engine with Compose's words)",
         "use_api_socket": "the engine's socket (/var/run/docker.sock of the engine's machine) and the user's registry "
                           "credentials (/run/secrets/docker/config.json, DOCKER_CONFIG), as Compose gives them",
         "cap_add": "HostConfig.CapAdd", "cap_drop": "HostConfig.CapDrop", "privileged": "HostConfig.Privileged",
@@ -70,8 +71,8 @@ HONOURED: dict[str, dict[str, str]] = {
                         "reaches it by name); `service:X` (X of the run) and `container:NAME` (a container outside "
                         "the run): its network namespace, no ports of its own; another value: the engine's network "
                         "of that name, used as it is (the run's own for the name Compose gives a network of the "
-                        "file); a missing container or network fails the start with Docker's words, as under "
-                        "Compose",
+                        "file, not for a network's key that is named otherwise); a missing container or network "
+                        "fails the start with Docker's words, as under Compose",
         "post_start": "each hook run in the container after each start (as `docker exec`): up, start(), "
                       "restart(), restore, before readiness",
         "pre_stop": "each hook run in the container (as `docker exec`) before stop(), restart() and teardown "
@@ -116,8 +117,9 @@ HONOURED: dict[str, dict[str, str]] = {
                 "without it fails as for Compose; Docker publishes no port of a container only on macvlan/ipvlan "
                 "networks (it has no URL, as under Compose)",
                 "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
-                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM subnets, gateway, ip_range, "
-                "aux_addresses (Docker's default driver only)", "labels": "Labels, beside the harness's own",
+                "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM driver (the engine has it or "
+                "fails as for Compose), subnets, gateway, ip_range, aux_addresses",
+                "labels": "Labels, beside the harness's own",
                 "attachable": "Attachable (an overlay network needs it for a run's containers, as under Compose)",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
     "volume": {"name": "the run names its volumes itself (Compose prefixes them with the project's name); an "

@@ -58,9 +58,6 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                 result[name] = {"external": True, "name": network.get("name") or name}
                 continue
             ipam = network.get("ipam") or {}
-            if ipam.get("driver") not in (None, "default"):
-                raise source.error(at + ("ipam", "driver"), f"ipam driver '{ipam['driver']}' is not supported "
-                                                            "(only Docker's default)")
             if any(set(pool) - {"subnet", "gateway", "ip_range", "aux_addresses"} for pool in ipam.get("config") or []):
                 raise source.error(at + ("ipam",), "ipam config: only subnet, gateway, ip_range and aux_addresses are "
                                                    "supported")
@@ -78,7 +75,9 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                             "labels": network.get("labels") or {},
                             # another driver as Compose gives it (macvlan, ipvlan, overlay): the engine has it or not
                             **({"driver": network["driver"]} if network.get("driver") not in (None, "bridge") else {}),
-                            **({"attachable": True} if network.get("attachable") else {})}
+                            **({"attachable": True} if network.get("attachable") else {}),
+                            # an IPAM driver as Compose gives it: the engine has it (a plugin) or says why not
+                            **({"ipam_driver": ipam["driver"]} if ipam.get("driver") else {})}
         except TopologyFileError as problem:
             problems.append(problem)
     return result
@@ -110,7 +109,8 @@ def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
     the run's own network; another value is a network's name on the engine, as Docker reads it. A name Compose gives
     one of the file's networks (`networks:` of Compose's config, `PROJECT_KEY` or its `name:`) is that network of
     the run; any other name is the engine's network of that name, used as it is (a missing one fails the start with
-    Docker's words, as under Compose). `networks`: the canonical top-level networks."""
+    Docker's words, as under Compose), also the key of a file's network whose name on the engine is another
+    (`outside_network_mode`). `networks`: the canonical top-level networks."""
     if value in ("none", "host") or value.startswith(("service:", "container:")):
         put("network_mode", value, "network_mode")
         return
@@ -122,6 +122,8 @@ def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
             put("network_mode", of_the_file[0], "network_mode")
         return
     put("network_mode", value, "network_mode")
+    if value in networks:  # a file's network named otherwise on the engine: Compose gives Docker `value` as written
+        put("outside_network_mode", True, "network_mode")
 
 
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,
@@ -338,8 +340,10 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
 
 
 def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
-             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    mounts, volumes, tmpfs = [], [], []
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """Compose's canonical service `volumes:` -> the model's bind mounts, volumes, tmpfs and image volumes (those
+    need Docker Engine 28: model/engine_needs.py)."""
+    mounts, volumes, tmpfs, images = [], [], [], []
     for index, volume in enumerate(value):
         # Compose refuses a volume without a target ("is missing a mount target")
         kind, target, read_only = volume.get("type"), volume["target"], bool(volume.get("read_only"))
@@ -365,7 +369,11 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
             words = ([f"size={options['size']}"] if options.get("size") else []) + (
                 [f"mode={int(options['mode']):o}"] if options.get("mode") else [])
             tmpfs.append(f"{target}:{','.join(words)}" if words else target)
+        elif kind == "image":
+            subpath = (volume.get("image") or {}).get("subpath")
+            images.append({"image": volume["source"], "target": target, "read_only": read_only,
+                           **({"subpath": subpath} if subpath else {})})
         else:
-            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume or tmpfs; in "
-                                              f"{source.file})")
-    return mounts, volumes, tmpfs
+            raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume, tmpfs or image; "
+                                              f"in {source.file})")
+    return mounts, volumes, tmpfs, images

@@ -71,6 +71,9 @@ NAMED_CONTEXTS = ("1.42", "Docker Engine 23, BuildKit 0.10",
                   "moby.buildkit.frontend.contexts (the engine's BuildKit, through Docker Compose)")
 
 
+IMAGE_VOLUME = ("1.48", "Docker Engine 28", "volume with type=image require Docker Engine v28 or later")
+
+
 def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: ANN401 - data as read, or as mapped
     """What the keys of `services` (service name -> the service's data in the model's keys: as a file gives them,
     or as a compose file is mapped; a value of another shape needs nothing) need of the engine, in file order of the
@@ -78,13 +81,14 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
 
     Returns:
         One EngineNeed per key (a healthcheck's `start_interval`, a network's `interface_name`, the MAC addresses
-        of a service's networks, a build's `additional_contexts`).
+        of a service's networks, a build's `additional_contexts`, its image volumes).
     """
     needs: list[EngineNeed] = []
     for name, service in (services.items() if isinstance(services, Mapping) else []):
         if not isinstance(service, Mapping):
             continue
         here: Path_ = ("services", name)
+        first = len(needs)
 
         def need(path: Path_, what: tuple[str, str, str], service: str = str(name), otherwise: str = "",
                  **words: str) -> None:
@@ -100,6 +104,9 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
         build = service.get("build")
         if isinstance(build, Mapping) and build.get("additional_contexts"):
             need(here + ("build", "additional_contexts"), NAMED_CONTEXTS)
+        images = service.get("image_volumes")
+        if isinstance(images, list) and images:
+            need(here + ("image_volumes",), IMAGE_VOLUME)
         networks = service.get("networks")
         if isinstance(networks, Mapping) and not service.get("network_mode"):
             attached = {str(network): options if isinstance(options, Mapping) else {}
@@ -108,12 +115,18 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
                 if options.get("interface_name"):
                     need(here + ("networks", network, "interface_name"), INTERFACE_NAME)
             with_mac = sorted(network for network, options in attached.items() if options.get("mac_address"))
-            first = min(attached, key=lambda network: (-_priority(attached[network]), network), default=None)
+            main = min(attached, key=lambda network: (-_priority(attached[network]), network), default=None)
             if len(with_mac) > 1:
                 need(here + ("networks",), MACS, networks=", ".join(with_mac))
-            elif first is not None and first in with_mac:
-                need(here + ("networks", first, "mac_address"), MAC_ON_FIRST)
+            elif main is not None and main in with_mac:
+                need(here + ("networks", main, "mac_address"), MAC_ON_FIRST)
+        needs[first:] = sorted(needs[first:], key=_line)  # a service's keys in file order
     return needs
+
+
+def _line(need: EngineNeed) -> int:
+    line = need.where.rpartition(":")[2]
+    return int(line) if line.isdigit() else 0
 
 
 def _priority(options: Mapping[str, Any]) -> int:

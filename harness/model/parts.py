@@ -222,6 +222,16 @@ class VolumeMount(_Strict):
         return value
 
 
+class ImageVolume(_Strict):
+    """An image's files mounted at `target` (Compose's `type: image` volume; Docker Engine 28, API 1.48, needed: an
+    older engine is refused before the start creates anything, as Docker Compose refuses it)."""
+
+    image: str = Field(description="the image whose files are mounted (on the engine)")
+    target: str = Field(description="absolute path in the container")
+    read_only: bool = Field(default=False, description="mounted read-only")
+    subpath: str | None = Field(default=None, description="mount only this folder of the image")
+
+
 DOCKER_HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3}  # Docker's, for an unset (0) timing
 
 

@@ -4,6 +4,7 @@ and the names and ports they use. Independent of Docker."""
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from harness.model.parts import (
     FuzzSpec,
     Healthcheck,
     Hook,
+    ImageVolume,
     Mount,
     ReadyProbe,
     ServiceNetwork,
@@ -33,11 +35,11 @@ from harness.model.parts import (
 # tell the harness how to start, wait for, call or test the service: a change never replaces a container
 # (`depends_on`: only the start order, left out of Docker Compose's config hash too).
 CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "aliases", "networks", "mounts", "files",
-                  "volumes",
+                  "volumes", "image_volumes",
                   "tmpfs", "init", "cap_add", "cap_drop", "privileged", "extra_hosts", "hostname", "shm_size",
                   "ulimits", "sysctls", "stop_signal", "labels", "platform", "healthcheck", "domainname",
-                  "links", "external_links", "volumes_from", "network_mode", "post_start", "pre_stop",
-                  "stop_grace_period", "dns",
+                  "links", "external_links", "volumes_from", "network_mode", "outside_network_mode", "post_start",
+                  "pre_stop", "stop_grace_period", "dns",
                   "dns_search", "dns_opt", "security_opt", "read_only", "group_add", "devices", "device_cgroup_rules",
                   "device_requests", "runtime", "ipc", "pid", "uts", "cgroup", "userns_mode", "cgroup_parent",
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
@@ -95,6 +97,7 @@ class ServiceSpec(_Strict):
         default_factory=list, description="files written into the container before it starts")
     volumes: list[VolumeMount] = Field(
         default_factory=list, description="named and anonymous Docker volumes, created per run")
+    image_volumes: list[ImageVolume] = Field(default_factory=list, description="images' files (`type: image`)")
     tmpfs: list[str] = Field(default_factory=list, description="'/path' or '/path:size=64m,mode=1777'")
     init: bool | None = Field(default=None, description="run an init process as PID 1")
     cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
@@ -120,6 +123,8 @@ class ServiceSpec(_Strict):
                     "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
                     "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
                     "name (outside the run, used as it is)")
+    outside_network_mode: bool = Field(default=False, description="network_mode is the engine's network of that "
+                                       "name even where the topology has a network of that key (as Compose reads it)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -233,12 +238,13 @@ class ServiceSpec(_Strict):
             raise ValueError(f"a service with network_mode {self.network_mode!r} publishes no ports of its own (Docker "
                              "refuses it): remove `ports` and any http or tcp `ready` probe (a command or log probe "
                              "works), or the network_mode")
+        if self.outside_network_mode and not self.network_of_its_own:
+            raise ValueError(f"outside_network_mode needs a network_mode that names a network: {self.network_mode!r}")
         return self
 
     @property
     def shares_namespace(self) -> bool:
-        """Its network_mode is none, or another container's network namespace (`service:`, `container:`): no
-        network, no ports of its own."""
+        """Its network_mode is none, or another container's namespace (`service:`, `container:`): no own ports."""
         mode = self.network_mode or ""
         return mode == "none" or mode.startswith(("service:", "container:"))
 
@@ -310,3 +316,10 @@ def ready_limit(spec: ServiceSpec, check: Healthcheck | None = None) -> float:
     if check is None or "timeout" in spec.model_fields_set:
         return spec.timeout
     return max(spec.timeout, check.decision_time() + HEALTH_MARGIN)
+
+
+def run_network(service: ServiceSpec, networks: Collection[str]) -> str | None:
+    """The network of the run (one of the topology's `networks`) the network_mode of `service` names, else None
+    (none, host, another container's namespace, or the engine's network of that name: `outside_network_mode`)."""
+    mode = service.network_of_its_own
+    return mode if mode in networks and not service.outside_network_mode else None

@@ -122,6 +122,8 @@ class NetworkSpec(_Strict):
                                                       "is only on internal networks")
     enable_ipv6: bool = Field(default=False, description="IPv6 addresses too (needs an IPv6 subnet)")
     subnets: list[Subnet] = Field(default_factory=list, description="address pools (needed for fixed addresses)")
+    ipam_driver: str | None = Field(default=None, description="the IPAM driver, as Compose gives it (`ipam.driver`; "
+                                                              "none: Docker's default): the engine has it or not")
     options: dict[str, str] = Field(default_factory=dict, description="driver options")
     attachable: bool = Field(default=False, description="standalone containers may join (an overlay network: "
                                                         "needed for a run's containers, as under Compose)")

@@ -48,8 +48,8 @@ class MountRef:
     source (`create_host_path`) and needs no propagation is given to Docker as a `-v` bind ("src:dst:rw,z"), as
     Docker Compose gives it: the engine then creates the folder; else through the mount API, which refuses it."""
 
-    kind: str  # "bind" or "volume"
-    source: str  # absolute host path, or the run's volume name
+    kind: str  # "bind", "volume" or "image"
+    source: str  # absolute host path, the run's volume name, or an image
     target: str
     read_only: bool
     create_host_path: bool = False
@@ -76,7 +76,7 @@ class MountRef:
         """The mode of the `-v` form ("ro,z") of a bind, a named volume or an anonymous one relabelled with z/Z, as
         Docker Compose passes them, else None (the mount API: a volume with `nocopy` or `subpath`). The form
         matters: the engine relabels (z) a volume given through the mount API, not one given as `name:dst:rw`."""
-        if self.kind == "bind" and (not self.create_host_path or self.propagation):
+        if self.kind == "image" or (self.kind == "bind" and (not self.create_host_path or self.propagation)):
             return None
         if self.kind == "volume" and (not (self.named or self.selinux) or self.nocopy or self.subpath):
             return None
@@ -257,12 +257,15 @@ def _binds(mounts: list[MountRef]) -> tuple[dict[str, dict[str, str]], list[str]
     return binds, repeated, rest
 
 
-def _mount(ref: MountRef) -> Mount:
+def _mount(ref: MountRef) -> dict[str, Any]:
+    if ref.kind == "image":  # docker-py has no such type: the API's fields, as Compose gives them (API 1.48)
+        return {"Type": "image", "Source": ref.source, "Target": ref.target, "ReadOnly": ref.read_only,
+                **({"ImageOptions": {"Subpath": ref.subpath}} if ref.subpath else {})}
     mount = Mount(ref.target, ref.source, type=ref.kind, read_only=ref.read_only, propagation=ref.propagation,
                   no_copy=ref.nocopy)
     if ref.subpath:  # docker-py has no argument for it: the API's field (engines before API 1.45 ignore it)
         mount.setdefault("VolumeOptions", {})["Subpath"] = ref.subpath
-    return mount
+    return dict(mount)
 
 
 def _content_archive(copy: CopyRef) -> bytes:

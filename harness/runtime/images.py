@@ -311,7 +311,7 @@ def substitute(name: str, substitutes: dict[str, str]) -> str:
     return hub + path if hub and registry == "docker.io" else name
 
 
-def _present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
+def present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
     """None when `name` is in the engine (pulled now if it was not); else why it is not."""
     try:
         client.images.get(name)
@@ -364,7 +364,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
                     aliases[base] = effective
                 needed.setdefault(effective, []).append(f"FROM of service '{name}'")
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
-        problems = dict(zip(needed, pool.map(lambda image: _present_or_pulled(client, image), needed), strict=True))
+        problems = dict(zip(needed, pool.map(lambda image: present_or_pulled(client, image), needed), strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"

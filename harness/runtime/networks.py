@@ -16,6 +16,7 @@ from docker.models.containers import Container
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from harness.errors import DockerError
+from harness.model.service import run_network
 from harness.model.topology import NetworkSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
@@ -72,10 +73,12 @@ def attachments(spec: TopologySpec, service: str, names: dict[str, str]) -> list
     each with its service name, its aliases (container_name is one) and that network's aliases; none for a service
     with `network_mode` `none`, `host`, `service:X` or `container:X` (it joins no network of its own, as under
     Compose); a network named by `network_mode`: that network alone, without aliases (Compose gives Docker no
-    endpoint settings then), the run's for a network of the topology, else the engine's of that name."""
+    endpoint settings then), the run's for a network of the topology (ServiceSpec.run_network), else the engine's
+    of that name."""
     own = spec.services[service]
     if own.network_of_its_own:
-        return [Attachment(names.get(own.network_of_its_own, own.network_of_its_own))]
+        network = run_network(own, names)
+        return [Attachment(names[network] if network else own.network_of_its_own)]
     if own.network_mode:
         return []
     return [Attachment(names[network], list(dict.fromkeys([service, *own.aliases, *attached.aliases])),
@@ -115,8 +118,9 @@ def definition_hash(network: NetworkSpec) -> str:
     """What a network is created from (a label on it): a kept run whose file now says otherwise makes it again."""
     definition = network.model_dump(mode="json")
     # fields added later count only when set: a kept run's networks made before them stay as they are
-    if not definition["attachable"]:
-        del definition["attachable"]
+    for added in ("attachable", "ipam_driver"):
+        if not definition[added]:
+            del definition[added]
     for pool in definition["subnets"]:
         if not pool["aux_addresses"]:
             del pool["aux_addresses"]
@@ -162,9 +166,10 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
         labels = {**network.labels, **run_labels}
         if spec.networks:
             labels.update({L.NETWORK: name, L.NETWORK_DEFINITION: definition_hash(network)})
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range,
+        ipam = IPAMConfig(driver=network.ipam_driver or "default",
+                          pool_configs=[IPAMPool(subnet=s.subnet, gateway=s.gateway, iprange=s.ip_range,
                                                  aux_addresses=s.aux_addresses or None)
-                                        for s in network.subnets]) if network.subnets else None
+                                        for s in network.subnets]) if network.subnets or network.ipam_driver else None
         try:  # the driver and its options as Compose gives them: the engine has the driver or says why not
             client.networks.create(names[name], driver=network.driver, labels=labels, check_duplicate=True,
                                    internal=network.internal, enable_ipv6=network.enable_ipv6,
@@ -172,12 +177,13 @@ def create(client: docker.DockerClient, spec: TopologySpec, names: dict[str, str
         except docker.errors.APIError as error:
             raise DockerError(f"could not create the network {names[name]} (networks.{name} of topology "
                               f"{spec.name}, driver {network.driver}): {explain(error)}", operation="create network",
-                              hint=_hint(explain(error), network.driver)) from None
+                              hint=_hint(explain(error), network)) from None
         created.append(names[name])
     return created
 
 
-def _hint(text: str, driver: str) -> str:
+def _hint(text: str, network: NetworkSpec) -> str:
+    driver = network.driver
     if "overlaps" in text:
         return ("Its subnet is taken by another network on the engine (another run of this file, or another "
                 "project): stop that run (`harness down`), or change the subnet.")
@@ -185,6 +191,9 @@ def _hint(text: str, driver: str) -> str:
         return (f"The engine cannot make a {driver} network here (Docker Compose fails on it too): use an engine "
                 f"that has the driver{' on a swarm manager' if driver == 'overlay' else ''} (its kernel modules, "
                 "a `parent` interface, ...), or leave `driver:` out for a bridge network.")
+    if network.ipam_driver not in (None, "default"):  # Docker Compose fails the same way on this engine
+        return (f"The engine has no IPAM driver {network.ipam_driver} (Docker Compose fails on it too): install "
+                "that IPAM plugin on the engine, or leave `ipam.driver` out for Docker's default.")
     return "Check the network's options in the topology file."
 
 

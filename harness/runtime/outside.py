@@ -11,6 +11,7 @@ import docker
 import docker.errors
 
 from harness.errors import DockerError
+from harness.model.service import run_network
 
 if TYPE_CHECKING:
     from harness.runtime.topology import Topology
@@ -76,5 +77,6 @@ def from_services(topology: Topology, name: str) -> dict[str, Any]:
     elif mode and mode.startswith("container:"):
         mode = "container:" + container(client, name, "network_mode", mode.removeprefix("container:"))
     elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
-        mode = network(client, name, topology.networks.get(mode or "", mode or ""))
+        run = run_network(spec, topology.networks)
+        mode = topology.networks[run] if run else network(client, name, mode or "")
     return {"links": links, "volumes_from": volumes_from, "network_mode": mode}

@@ -17,6 +17,7 @@ from docker.models.containers import Container
 
 from harness.errors import BuildFailed, HarnessError, HookFailed, OptionError
 from harness.model.plan import restarted_by
+from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
@@ -319,9 +320,18 @@ def networks_updatable(spec: TopologySpec, difference: RunDifference) -> bool:
 def on_networks(spec: TopologySpec, networks: Collection[str], run: L.Run) -> list[str]:
     """The services of `run` attached to any of `networks` (file order): kept, they are restarted on them."""
     running = {L.labels_of(c).get(L.SERVICE) for c in run.containers}
-    return [name for name in spec.services
-            if name in running and not spec.services[name].network_mode
-            and any(network in spec.service_networks(name) for network in networks)]
+    return [name for name in spec.services if name in running and any(network in _networks_of(spec, name)
+                                                                       for network in networks)]
+
+
+def _networks_of(spec: TopologySpec, name: str) -> Collection[str]:
+    """The run's networks service `name` is on: its `networks:`, or the one its network_mode names (none for host,
+    none, another container's namespace or a network outside the run)."""
+    own = spec.services[name]
+    if own.network_mode:
+        network = run_network(own, spec.networks or {"default": None})
+        return [network] if network else []
+    return spec.service_networks(name)
 
 
 def _remove_networks(topology: Topology, run: L.Run, names: Collection[str]) -> None:

@@ -15,6 +15,7 @@ from harness.model.topology import TopologySpec, VolumeSpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import explain
+from harness.runtime.images import present_or_pulled
 
 
 def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
@@ -87,6 +88,15 @@ def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, i
             source = f"harness-{spec.name}-{name}-anon{index}-{run_id}"
             client.volumes.create(source, labels=run_labels)
         mounts.append(MountRef.volume(volume, source))
+    # an image's files (the engine took the key: TopologySpec.engine_needs was checked before the start), pulled
+    # first when missing, as Compose pulls it
+    for shown in service.image_volumes:
+        problem = present_or_pulled(client, shown.image)
+        if problem:
+            raise DockerError(f"service '{name}': the image {shown.image} of its volume at {shown.target} is not "
+                              f"on the engine: {problem}", service=name, operation="pull",
+                              hint="Build or pull that image first, or fix its name in the file.")
+        mounts.append(MountRef("image", shown.image, shown.target, shown.read_only, subpath=shown.subpath))
     if inherited:  # as Compose: the replaced container's volume at a VOLUME of the image now
         declared = client.images.get(image).attrs.get("Config", {}).get("Volumes") or {}
         taken = {m.target for m in mounts} | {entry.partition(":")[0] for entry in service.tmpfs}

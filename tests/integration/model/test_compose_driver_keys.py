@@ -236,3 +236,49 @@ def test_a_network_driver_is_given_to_docker_as_compose_gives_it(tmp_path, docke
                       "published": bool(topology["nic"].ports)}
     assert by_harness == by_compose
     assert harness_resources(docker_client, folder.name) == []
+
+
+IPAM_FILE = """
+services:
+  nic:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    networks: [lan]
+networks:
+  lan:
+    ipam:
+      driver: {driver}
+"""
+
+
+def ipam_of(containers: dict[str, Any], project: str) -> dict[str, Any]:
+    network = docker.from_env().networks.get(f"{project}_lan").attrs
+    return {"ipam driver": network["IPAM"]["Driver"], "running": containers["nic"].status}
+
+
+@pytest.mark.parametrize("driver", ["default", "harness-no-such-ipam"])
+def test_an_ipam_driver_is_given_to_docker_as_compose_gives_it(tmp_path, docker_compose, docker_client,  # noqa: ANN001, F811
+                                                               driver: str) -> None:
+    folder = write(tmp_path, IPAM_FILE.format(driver=driver))
+    by_compose, stderr = compose_up(docker_compose, folder, docker_client, ipam_of)
+    spec = load_topology(folder / "docker-compose.yml")
+    assert spec.networks["lan"].ipam_driver == driver
+    if by_compose is None:  # the engine has no such IPAM driver: Compose fails with Docker's words
+        refused = stderr.strip().splitlines()[-1]
+        assert refused.startswith("failed to create network "), stderr
+        docker_says = refused.split("Error response from daemon: ", 1)[1]
+        with pytest.raises(DockerError) as error:
+            Topology.start(spec)
+        message = str(error.value)
+        assert f"(networks.lan of topology {folder.name}, driver bridge): {docker_says}" in message, message
+        assert f"The engine has no IPAM driver {driver} (Docker Compose fails on it too)" in message, message
+        assert harness_resources(docker_client, folder.name) == []
+        assert driver != "default", stderr
+        return
+    with Topology.start(spec) as topology:
+        network = next(iter(docker_client.networks.list(filters={"label": f"{L.RUN}={topology.run_id}"})))
+        network.reload()
+        by_harness = {"ipam driver": network.attrs["IPAM"]["Driver"],
+                      "running": topology["nic"].status}
+    assert by_harness == by_compose
+    assert harness_resources(docker_client, folder.name) == []

@@ -76,7 +76,9 @@ def test_what_compose_starts_gets_the_same_endpoint_settings(tmp_path: Path, doc
     ("networks: {front: {interface_name: web0}}", "interface_name requires Docker Engine v28.1 or later"),
     ("healthcheck: {test: [CMD, 'true'], start_period: 5s, start_interval: 1s}",
      "can't set healthcheck.start_interval as feature require Docker Engine v25 or later"),
-], ids=["interface_name", "start_interval"])
+    ("volumes: [{type: image, source: 'redis:7', target: /image}]",
+     "volume with type=image require Docker Engine v28 or later"),
+], ids=["interface_name", "start_interval", "image_volume"])
 def test_what_compose_refuses_on_this_engine_is_refused_with_its_message(
         tmp_path: Path, docker_client: docker.DockerClient, service: str, refusal: str) -> None:
     name = f"endpoint-{uuid.uuid4().hex[:8]}"
@@ -174,3 +176,49 @@ def test_a_file_refused_as_it_is_read_is_refused_with_the_engines_refusals_in_th
     assert [line.removeprefix("ERROR: ") for line in session.stderr.strip().splitlines()] == [
         line.removeprefix("error: ") for line in up.stderr.splitlines()]
     assert harness_resources(docker_client, name) == []
+
+
+IMAGE_VOLUME = """
+name: {name}
+services:
+  app:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    volumes:
+      - {{type: image, source: "python:3.11-slim", target: /python, image: {{subpath: usr/local}}}}
+      - {{type: volume, source: data, target: /data}}
+    healthcheck: {{test: [CMD, 'true'], start_period: 5s, start_interval: 1s}}
+volumes: {{data: {{}}}}
+"""
+
+
+def test_an_image_volume_is_refused_by_this_engine_with_composes_words_in_one_message_with_the_others(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`type: image` needs Docker Engine 28 (API 1.48): Compose refuses it on this engine as it creates the
+    container; the harness says it with the other keys this engine is too old for, before anything is created."""
+    name = f"endpoint-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(IMAGE_VOLUME.format(name=name)).lstrip())
+    try:
+        up = compose(file, "up", "-d")
+        assert up.returncode == 1, up.stderr
+        assert "volume with type=image require Docker Engine v28 or later" in up.stderr or \
+            "can't set healthcheck.start_interval as feature require Docker Engine v25 or later" in up.stderr, \
+            up.stderr  # Compose says the first it meets
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    spec = load_topology(file)
+    assert [v.model_dump() for v in spec.services["app"].image_volumes] == [
+        {"image": "python:3.11-slim", "target": "/python", "read_only": False, "subpath": "usr/local"}]
+    with pytest.raises(DockerError) as raised:
+        Topology.start(spec)
+    assert str(raised.value).splitlines() == [
+        f"topology {name}: 2 keys of the file cannot be created on this Docker engine (API 1.41); Docker Compose "
+        "refuses them too:",
+        "compose.yaml:6: service 'app': image_volumes: volume with type=image require Docker Engine v28 or later "
+        "(needs API 1.48, Docker Engine 28)",
+        "compose.yaml:9: service 'app': healthcheck.start_interval: can't set healthcheck.start_interval as feature "
+        "require Docker Engine v25 or later (needs API 1.44, Docker Engine 25)",
+        "Use Docker Engine 28 or later (API 1.48); or remove these keys (or move them to an override file that the "
+        "test run does not use)."]
+    assert harness_resources(docker_client, name) == []  # not even the volume

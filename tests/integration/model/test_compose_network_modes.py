@@ -220,3 +220,65 @@ def test_what_is_missing_outside_the_run_fails_the_start_with_dockers_words(
         f"service 'app': {setting}: {words.format(missing=missing)} (Docker Compose fails the same way: \"Error "
         f"response from daemon: {words.format(missing=missing)}\")")
     assert harness_resources(docker_client, name) == []
+
+
+KEY_FILE = """
+name: {name}
+services:
+  member:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    networks: ["{key}"]
+  joined:  # the key of the file's network, named {name}_{key} on the engine: Compose gives Docker `{key}` as written
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: "{key}"
+networks:
+  "{key}": {{{named}}}
+"""
+
+
+@pytest.mark.parametrize("named", ["", "name: {name}_front"])
+def test_a_file_networks_key_as_network_mode_is_the_engines_network_of_that_name_as_under_compose(
+        named: str, tmp_path: Path, docker_client: docker.DockerClient, outside: tuple[str, str]) -> None:  # noqa: F811
+    """The key of a file's network whose name on the engine is another (project-scoped, or its `name:`) names, as
+    network_mode, the engine's network of that literal name: here one outside the run (the file's key is its name),
+    not the run's network of that key."""
+    _, network = outside
+    name = f"netkey-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(KEY_FILE.format(name=name, key=network, named=named.format(name=name))).lstrip())
+    try:
+        up = compose(file, "up", "-d", "--wait")
+        assert up.returncode == 0, up.stderr
+        by_compose = {c.labels["com.docker.compose.service"]: seen(c, (network, "")) for c in
+                      docker_client.containers.list(filters={"label": f"com.docker.compose.project={name}"})}
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    spec = load_topology(file)
+    assert (spec.services["joined"].network_mode, spec.services["joined"].outside_network_mode) == (network, True)
+    with Topology.start(spec) as topology:
+        by_harness = {s.name: seen(docker_client.containers.get(s.container.id), (network, "")) for s in topology}
+    assert harness_resources(docker_client, name) == []
+    assert by_harness == by_compose
+    assert (by_harness["joined"]["NetworkMode"], by_harness["joined"]["networks"]) == (network, [network])
+    assert by_harness["member"]["networks"] == ["(run's)"]
+
+
+def test_a_file_networks_key_as_network_mode_with_no_engine_network_of_that_name_fails_as_under_compose(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    name, key = f"netkey-{uuid.uuid4().hex[:8]}", f"front{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(textwrap.dedent(KEY_FILE.format(name=name, key=key, named="")).lstrip())
+    try:
+        up = compose(file, "up", "-d", "--wait")
+        assert up.returncode != 0
+        assert f"Error response from daemon: network {key} not found" in up.stderr, up.stderr
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    with pytest.raises(DockerError) as failed:
+        Topology.start(load_topology(file))
+    assert str(failed.value).startswith(
+        f"service 'joined': network_mode {key}: network {key} not found (Docker Compose fails the same way: "
+        f"\"Error response from daemon: network {key} not found\")"), str(failed.value)
+    assert harness_resources(docker_client, name) == []

@@ -541,3 +541,75 @@ def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_co
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []
+
+
+JOINED = """name: {name}
+services:
+  store:
+    image: redis:7
+    command: ["redis-server", "--protected-mode", "no"]
+    networks: [back]
+  joined:  # the name Compose gives the file's network `back`: that network of the run, as its network_mode
+    image: redis:7
+    command: ["sleep", "infinity"]
+    network_mode: {name}_back
+networks:
+  back:
+    labels: {{tier: "{tier}"}}
+"""
+
+
+def test_a_network_mode_service_is_restarted_on_its_network_made_again_as_a_fresh_docker_compose_up_gives_it(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A kept run whose network `back` is edited: a service whose network_mode is that network is stopped, joined to
+    the network made again and started (the same container), as a fresh `docker compose up` of the edited file
+    has it. (Docker Compose v2.40.3 itself fails such an update: it stops only the services that list the network,
+    and the engine refuses to remove a network that a network_mode container is still on: "has active
+    endpoints".)"""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"netmode-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(JOINED.format(name=name, tier="a"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+
+    def view(container: docker.models.containers.Container) -> tuple[str, list[str], int]:
+        """Its network mode and networks (the file's `back` named by each its way), and whether it reaches
+        `store` by name."""
+        container.reload()
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        named = {mode: "back" for mode in (f"{name}_back", *networks) if "back" in mode}
+        reach = container.exec_run(["redis-cli", "-h", "store", "ping"])
+        return (named.get(container.attrs["HostConfig"]["NetworkMode"], "?"), sorted(named.get(n, n) for n in networks),
+                reach.exit_code)
+
+    by_harness = f"{L.FILE}={file.resolve()}"
+    try:
+        first = Topology.kept_or_started(load_topology(file))
+        before = states(docker_client, by_harness)
+        network_before = first["joined"].container.attrs["NetworkSettings"]["Networks"]
+        file.write_text(JOINED.format(name=name, tier="b"))
+        said: list[str] = []
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(before, states(docker_client, by_harness)) == {"store": "restarted", "joined": "restarted"}
+        assert "  joined unchanged: restarting it on its network made again (as Docker Compose does)" in said, said
+        joined = docker_client.containers.get(topology["joined"].container.id)
+        assert joined.attrs["NetworkSettings"]["Networks"].keys() == network_before.keys()  # by its name
+        assert [n["NetworkID"] for n in joined.attrs["NetworkSettings"]["Networks"].values()] != [
+            n["NetworkID"] for n in network_before.values()]  # made again
+        by_harness_view = view(joined)
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+
+        up = compose("up", "-d", "--wait")  # the edited file, started afresh by Compose
+        assert up.returncode == 0, up.stderr
+        by_compose = next(c for c in docker_client.containers.list(
+            filters={"label": f"com.docker.compose.project={name}"}) if c.labels["com.docker.compose.service"] ==
+                          "joined")
+        assert by_harness_view == view(by_compose) == ("back", ["back"], 0)
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []

@@ -16,6 +16,7 @@ from harness.model.compose_values import duration
 from harness.model.loader import is_compose_file, load_topology, parse_substitutes
 from harness.model.parts import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.model.secrets import Masker
+from harness.model.service import run_network
 
 COMPOSE = "docker-compose.yml"
 
@@ -686,17 +687,15 @@ def test_an_external_network_is_used_by_its_name(load_compose):
     assert (spec.networks["shared"].external, spec.networks["shared"].name) == (True, "corp-net")
 
 
-@pytest.mark.parametrize(("network", "expected"), [
-    ("{attachable: true, ipam: {driver: other}}", "docker-compose.yml:4: networks.back.ipam.driver: ipam driver 'other' is not supported (only Docker's default)"),
-])
-def test_a_network_the_harness_cannot_create_is_refused(compose_error, network, expected):
-    message = compose_error(f"""
+def test_an_ipam_driver_is_given_to_the_engine_as_compose_gives_it(load_compose):
+    spec = load_compose("""
         services:
-          web: {{image: x, networks: [back]}}
+          web: {image: x, networks: [back, front]}
         networks:
-          back: {network}
+          back: {attachable: true, ipam: {driver: other}}
+          front: {}
     """)
-    assert message.startswith(expected), message
+    assert (spec.networks["back"].ipam_driver, spec.networks["front"].ipam_driver) == ("other", None)
 
 
 def test_a_fixed_address_needs_a_declared_subnet_that_holds_it(compose_error):
@@ -987,8 +986,9 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
 
 def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
     """host, container:NAME and a network's name are given to Docker as Compose gives them; a name Compose gives a
-    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; bridge and default are the run's
-    own network."""
+    network of the file (`PROJECT_KEY`, or its `name:`) is that network of the run; the key of a file's network named
+    otherwise on the engine is the engine's network of that literal name, as Compose gives it; bridge and default are
+    the run's own network."""
     spec = load("""
         name: shop
         services:
@@ -1009,6 +1009,12 @@ def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
           named:
             image: x
             network_mode: fixed-name
+          by_key:
+            image: x
+            network_mode: front
+          by_scoped_key:
+            image: x
+            network_mode: back
           plain:
             image: x
             network_mode: bridge
@@ -1021,7 +1027,11 @@ def test_every_network_mode_compose_starts_is_kept_as_compose_gives_it(load):
     """, COMPOSE)
     modes = {name: service.network_mode for name, service in spec.services.items()}
     assert modes == {"web": "host", "sidecar": "container:legacy-db", "outside": "corporate-net", "scoped": "back",
-                     "named": "front", "plain": None, "member": None}
+                     "named": "front", "by_key": "front", "by_scoped_key": "back", "plain": None, "member": None}
+    assert sorted(name for name, service in spec.services.items() if service.outside_network_mode) == [
+        "by_key", "by_scoped_key"]
+    assert {name: run_network(spec.services[name], spec.networks) for name in ("scoped", "named", "by_key")} == {
+        "scoped": "back", "named": "front", "by_key": None}
     assert spec.services["web"].published() == [(8000, "tcp")]
     assert "docker-compose.yml:6: services.web.ports: published ports are discarded when using host network mode (as " \
            "Docker Compose warns): the service's ports are the engine machine's own" in spec.notes

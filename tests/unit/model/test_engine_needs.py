@@ -76,3 +76,22 @@ def test_a_compose_file_refused_as_it_is_read_carries_what_its_keys_need(write) 
     assert "scale 3: a test run starts one container per service" in str(raised.value)
     assert [(n.key, n.where, n.api) for n in raised.value.engine_needs] == [
         ("build.additional_contexts", "compose.yaml:7", "1.42")]
+
+
+def test_an_image_volume_of_a_compose_file_needs_docker_28_with_composes_words(load) -> None:  # noqa: ANN001
+    spec = load("""
+        services:
+          app:
+            image: x
+            healthcheck: {test: [CMD, 'true'], start_period: 5s, start_interval: 1s}
+            volumes:
+              - {type: image, source: "python:3.11-slim", target: /python, read_only: true, image: {subpath: usr}}
+    """, "compose.yaml")
+    assert [v.model_dump() for v in spec.services["app"].image_volumes] == [
+        {"image": "python:3.11-slim", "target": "/python", "read_only": True, "subpath": "usr"}]
+    assert [need.said("1.41") for need in spec.engine_needs] == [
+        "compose.yaml:4: service 'app': healthcheck.start_interval: can't set healthcheck.start_interval as feature "
+        "require Docker Engine v25 or later (needs API 1.44, Docker Engine 25)",
+        "compose.yaml:5: service 'app': image_volumes: volume with type=image require Docker Engine v28 or later "
+        "(needs API 1.48, Docker Engine 28)"]
+    assert [need.met_by("1.48") for need in spec.engine_needs] == [True, True]

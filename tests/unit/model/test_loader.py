@@ -12,12 +12,13 @@ import pytest
 from harness.errors import TopologyFileError
 from harness.model.loader import load_topology
 from harness.model.parts import BuildSpec, HttpCheck, Mount, ReadyProbe
+from harness.model.service import run_network
 
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, job, ready, "
-    "healthcheck, timeout, aliases, networks, placement, mounts, files, volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
-    "domainname, links, external_links, network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
+    "healthcheck, timeout, aliases, networks, placement, mounts, files, volumes, image_volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "domainname, links, external_links, network_mode, outside_network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
     "device_requests, runtime, ipc, pid, uts, cgroup, userns_mode, cgroup_parent, isolation, mac_address, storage_opt, "
     "blkio_config, mem_limit, memswap_limit, mem_reservation, mem_swappiness, oom_kill_disable, oom_score_adj, cpus, "
     "cpu_shares, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime, cpu_count, cpu_percent, cpuset, pids_limit, "
@@ -717,3 +718,18 @@ def test_a_variable_without_a_value_takes_the_hosts_or_is_left_out(load, monkeyp
               SET: here
     """)
     assert spec.services["app"].environment == {"HARNESS_TEST_FROM_HOST": "from host", "SET": "here"}
+
+
+def test_outside_network_mode_needs_a_network_mode_that_names_a_network(load, load_error):
+    spec = load("""
+        services:
+          web: {image: x, network_mode: front, outside_network_mode: true}
+          api: {image: x, network_mode: front}
+    """)
+    assert [run_network(spec.services[name], ["front"]) for name in ("web", "api")] == [None, "front"]
+    assert spec.services["web"].network_of_its_own == "front"
+    message = load_error("""
+        services:
+          web: {image: x, network_mode: host, outside_network_mode: true}
+    """)
+    assert "services.web: outside_network_mode needs a network_mode that names a network: 'host'" in message, message

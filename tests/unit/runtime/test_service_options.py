@@ -202,3 +202,14 @@ def test_volumes_are_given_in_the_form_compose_gives_them():
     assert MountRef.volume(VolumeMount(source="data", target="/d", subpath="sub"), "v").bind_mode is None
     assert MountRef.volume(VolumeMount(target="/cache"), "harness-t-app-anon0-r1").bind_mode is None
     assert MountRef.volume(VolumeMount(target="/cache", selinux="Z"), "v").bind_mode == "rw,Z"
+
+
+def test_an_image_volume_is_given_through_the_mount_api_as_compose_gives_it(load):
+    """Compose's `type: image` volume (API 1.48): the mount API's fields, which docker-py has no type for."""
+    app = load("services:\n  a:\n    image: x\n").services["a"]
+    image = MountRef("image", "python:3.11-slim", "/python", False, subpath="usr/local")
+    assert image.bind_mode is None
+    assert _options(app, [image, MountRef("image", "redis:7", "/redis", True)], {})["mounts"] == [
+        {"Type": "image", "Source": "python:3.11-slim", "Target": "/python", "ReadOnly": False,
+         "ImageOptions": {"Subpath": "usr/local"}},
+        {"Type": "image", "Source": "redis:7", "Target": "/redis", "ReadOnly": True}]
