@@ -255,16 +255,12 @@ class ServiceSpec(_Strict):
         return None if mode in (None, "host") or self.shares_namespace else mode
 
     @model_validator(mode="after")
-    def _one_mac_address(self) -> ServiceSpec:
+    def _one_mac_address_and_an_image(self) -> ServiceSpec:
         main = min(self.networks.items(), key=lambda item: (-item[1].priority, item[0]), default=None)
         if self.mac_address and main and main[1].mac_address and main[1].mac_address != self.mac_address:
             raise ValueError(f"the service-level mac_address should have the same value as network {main[0]} (its "
                              "first network, where Docker applies it; Docker Compose refuses it too): keep one of "
                              "them")
-        return self
-
-    @model_validator(mode="after")
-    def _image_or_build(self) -> ServiceSpec:
         if self.image is None and self.build is None:
             raise ValueError("needs 'image' (an image name) or 'build' (a build context), or both (the built "
                              "image is then also tagged with the image name)")

@@ -81,12 +81,7 @@ class Topology:
         for container in containers:
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
-                service = Service(name, spec.services[name], container, L.published_ports(container),
-                                  networks.attachments(spec, name, self.networks), host=self.host_of(name),
-                                  no_ports=spec.no_ports_reason(name))
-                service.udp_ports = L.published_by_protocol(container, "udp")
-                service.sctp_ports = L.published_by_protocol(container, "sctp")
-                self._add(service)
+                self._add(_attached(self, name, container))
 
     def client_of(self, service: str) -> docker.DockerClient:
         """The client of the engine that runs `service` (the one engine's, without `engines:`)."""
@@ -305,6 +300,17 @@ class Topology:
         client = connect()
         run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
         return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+
+
+def _attached(topology: Topology, name: str, container: Container) -> Service:
+    """Service `name` of `topology` from its running container (its published ports read from the container)."""
+    spec = topology.spec
+    service = Service(name, spec.services[name], container, L.published_ports(container),
+                      networks.attachments(spec, name, topology.networks), host=topology.host_of(name),
+                      no_ports=spec.no_ports_reason(name))
+    service.udp_ports = L.published_by_protocol(container, "udp")
+    service.sctp_ports = L.published_by_protocol(container, "sctp")
+    return service
 
 
 def _restore_one(service: Service, container: Container) -> list[str]:
