@@ -271,9 +271,9 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
                              "pacts only with pending, so none was selected; add --pact-include-pending (or "
                              "contracts.broker.pending: true)")
     if fetched.pacts and config.dirty_checkout and not config.version_given:
-        fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout has "
-                             "uncommitted changes, so its commit does not name the providers verified here "
-                             "(commit them, or give --provider-version for a version you vouch for)")
+        fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout's "
+                             f"commit does not name the providers verified here ({config.dirty_reason}; commit the "
+                             "changes, or give --provider-version for a version you vouch for)")
     return fetched
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from harness.contracts.checkout import unclean
 from harness.errors import OptionError
 from harness.model.broker import BrokerSpec
 from harness.model.topology import TopologySpec
@@ -44,7 +45,8 @@ class BrokerConfig:
     credentials_from: str = ""  # where the credentials were read: "the URL", "PACT_BROKER_TOKEN", ...; "": none
     checkout: Path | None = None  # the top folder of the git checkout the topology is in, when it is clean
     checkout_commit: str | None = None  # that clean checkout's commit (None: no checkout, or uncommitted changes)
-    dirty_checkout: bool = False  # the topology is in a git checkout with uncommitted changes
+    dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
+    dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
 
     @property
     def authorization(self) -> str | None:
@@ -79,23 +81,26 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
               "in CI (CI=true) but no --provider-version given: give it to publish them" if env.get("CI") == "true"
               else "not asked (--publish-verification-results) and not in CI (CI=true with --provider-version)")
     commit = git_commit(spec.base_dir)
-    clean = commit is not None and checkout_is_clean(spec.base_dir)
+    top = _git(spec.base_dir, "rev-parse", "--show-toplevel") if commit is not None else None
+    dirty = unclean(spec, spec.services, Path(top)) if top else None  # only the files that reach the providers
+    clean = commit is not None and top is not None and dirty is None
     if publish and not version and commit is not None and not clean:
-        raise OptionError(f"publishing verification results from a git checkout with uncommitted changes: its commit "
-                          f"{commit} does not name the code verified here (and a clean checkout of it would take "
-                          "this result as its own); commit or stash the changes, or give --provider-version")
+        raise OptionError(f"publishing verification results from a git checkout whose commit {commit} does not name "
+                          f"the code verified here ({dirty}; a clean checkout of it would take this result as its "
+                          "own): commit or stash the changes (or add the file to .dockerignore), or give "
+                          "--provider-version")
     version = version or (commit if publish else None)
     if publish and not version:
         raise OptionError("publishing verification results needs the providers' version: give --provider-version "
                           "(the git checkout's commit is taken when there is one)")
-    top = _git(spec.base_dir, "rev-parse", "--show-toplevel") if clean else None
+    top = top if clean else None
     return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
                                include_pending=bool(options.get("pact_include_pending")) or given.pending,
                                wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
                                provider_version=version, publish=publish, publish_reason=reason,
                                version_given=bool(options.get("provider_version")),
                                checkout=Path(top) if top else None, checkout_commit=commit if top else None,
-                               dirty_checkout=commit is not None and not clean)
+                               dirty_checkout=commit is not None and not clean, dirty_reason=dirty or "")
 
 
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
@@ -187,17 +192,6 @@ def git_branch(folder: Path) -> str | None:
 def git_commit(folder: Path) -> str | None:
     """`git rev-parse HEAD` of the checkout `folder` is in; None outside one."""
     return _git(folder, "rev-parse", "HEAD")
-
-
-def checkout_is_clean(folder: Path) -> bool:
-    """Whether the git checkout `folder` is in has no uncommitted change (`git status --porcelain`: a modified,
-    staged, deleted or untracked file; ignored files do not count); False outside one."""
-    try:
-        done = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True,
-                              timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0 and not done.stdout.strip()
 
 
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:

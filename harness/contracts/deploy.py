@@ -73,14 +73,21 @@ class DeployAnswer:
 
 @dataclass
 class DeployCheck:
+    """The answers per service (each against the versions in the environment, as `pact broker can-i-deploy` asks
+    for one service) and, in `together`, per pair of the topology's services with pacts between them, at the versions
+    deployed together (as the CLI asks with both as `--pacticipant`): its `service` is "A + B", its `pacticipant` and
+    `version` "NAME VERSION" of each."""
+
     environment: str
     answers: list[DeployAnswer] = field(default_factory=list)
+    together: list[DeployAnswer] = field(default_factory=list)
 
     @property
     def deployable(self) -> bool:
-        """True when the broker said yes for every service it was asked about (and it was asked about one)."""
+        """True when the broker said yes for every service it was asked about (and it was asked about one), and for
+        every pair of them deployed together."""
         asked = [a for a in self.answers if a.excluded is None]
-        return bool(asked) and all(a.deployable for a in asked)
+        return bool(asked) and all(a.deployable for a in asked) and all(a.deployable for a in self.together)
 
 
 def _check_ignored(spec: TopologySpec, ignore: Sequence[str]) -> None:
@@ -128,6 +135,7 @@ def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, s
     _environment(client, environment)
     _check_ignored(spec, ignore)
     check = DeployCheck(environment)
+    known: list[DeployAnswer] = []  # the services the broker was asked about
     for service, name in _pacticipants(client, spec, ignore).items():
         version = versions[service]
         if service in ignore:
@@ -143,9 +151,28 @@ def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, s
             continue
         query = urlencode([("q[][pacticipant]", name), ("q[][version]", version), ("latestby", "cvpv"),
                            ("environment", environment)], safe="[]")
-        answer = client.request("GET", f"{config.url}/matrix?{query}")
-        check.answers.append(_answer(service, name, version, answer))
+        check.answers.append(_answer(service, name, version, client.request("GET", f"{config.url}/matrix?{query}")))
+        known.append(check.answers[-1])
+    check.together = _together(client, config, known)
     return check
+
+
+def _together(client: BrokerClient, config: BrokerConfig, asked: list[DeployAnswer]) -> list[DeployAnswer]:
+    """The pacts between the versions of two services asked about, as deployed together: each service alone is
+    asked against the environment's versions of the others, so a failing pact between two new versions would not be
+    seen (a false yes for a topology deployed as one)."""
+    pairs = []
+    for index, one in enumerate(asked):
+        for other in asked[index + 1:]:
+            query = urlencode([("q[][pacticipant]", one.pacticipant), ("q[][version]", one.version),
+                               ("q[][pacticipant]", other.pacticipant), ("q[][version]", other.version),
+                               ("latestby", "cvpv")], safe="[]")
+            answer = _answer(f"{one.service} + {other.service}", f"{one.pacticipant} {one.version}",
+                             f"{other.pacticipant} {other.version}",
+                             client.request("GET", f"{config.url}/matrix?{query}"))
+            if answer.edges:  # pacts between them (none: nothing to check together)
+                pairs.append(answer)
+    return pairs
 
 
 def _answer(service: str, name: str, version: str, answer: Any) -> DeployAnswer:

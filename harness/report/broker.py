@@ -29,7 +29,7 @@ def print_publication(publication: Publication, broker: str, console: Console) -
 def deploy_matrix(check: DeployCheck) -> str:
     """The edge matrix of a can-i-deploy, one row per edge, and the broker's answer per service."""
     rows = [("CONSUMER", "C.VERSION", "PROVIDER", "P.VERSION", "RESULT", "BROKER'S REASON")]
-    for answer in check.answers:
+    for answer in [*check.answers, *check.together]:
         for edge in answer.edges:
             rows.append((edge.consumer, edge.consumer_version, edge.provider, edge.provider_version or "none",
                          edge.result, edge.reason))
@@ -44,15 +44,20 @@ def deploy_matrix(check: DeployCheck) -> str:
         word = "yes" if answer.deployable else "NO"
         lines.append(f"{word:3} {answer.service} ({answer.pacticipant} {answer.version}) to {check.environment}: "
                      f"{answer.reason}")
+    for answer in check.together:
+        lines.append(f"{'yes' if answer.deployable else 'NO':3} {answer.service} together ({answer.pacticipant}, "
+                     f"{answer.version}): {answer.reason}")
     asked = [a for a in check.answers if a.excluded is None]
     if not asked:
         lines.append(f"can-i-deploy to {check.environment}: NO, the broker was asked about no service of the "
                      "topology")
     else:
         no = [a.service for a in asked if not a.deployable]
+        apart = [f"{a.service} together" for a in check.together if not a.deployable]
         lines.append(f"can-i-deploy to {check.environment}: " + (
-            f"yes, all {len(asked)} service(s)" if not no else f"NO for {', '.join(no)} ({len(asked) - len(no)} of "
-                                                               f"{len(asked)} yes)"))
+            f"yes, all {len(asked)} service(s)" if not no and not apart else
+            f"NO for {', '.join(no + apart)} ({len(asked) - len(no)} of {len(asked)} yes"
+            + (f"; {len(apart)} pair(s) of them not deployable together" if apart else "") + ")"))
     return "\n".join(lines) + "\n"
 
 

@@ -87,13 +87,58 @@ def test_can_i_deploy_agrees_with_the_pact_cli_per_service(tmp_path: Path, broke
     # a service the broker does not know: NO, as the pact CLI answers (a misspelt pact name must not pass the gate)
     assert cli_says(broker, "cache", "1") is False
     assert "NO  cache (cache 1) to production: the Pact Broker knows no pacticipant 'cache'" in output
-    assert "can-i-deploy to production: NO for billing, ledger, cache (2 of 5 yes)" in output
+    # deployed together, as the pact CLI asks with both as --pacticipant: billing 7.1.0 was never verified by shop
+    # 4.0.0 (each alone is asked against shop 3.0.0, in production: a pact between two new versions is seen here only)
+    together = pact_cli(broker, "can-i-deploy", "--pacticipant", "billing", "--version", "7.1.0", "--pacticipant",
+                        "shop", "--version", "4.0.0", "--to-environment", "production")
+    assert together.returncode == 1, together.stdout + together.stderr
+    assert ("NO  shop + billing together (shop 4.0.0, billing 7.1.0): There is no verified pact between version "
+            "7.1.0 of billing and version 4.0.0 of shop") in output
+    assert ("yes shop + web together (shop 4.0.0, web-frontend 1.0.0): All required verification results are "
+            "published and successful") in output
+    assert ("can-i-deploy to production: NO for billing, ledger, cache, shop + billing together, shop + ledger "
+            "together (2 of 5 yes; 2 pair(s) of them not deployable together)") in output
     rows = [line.split() for line in done.stdout.splitlines()]
     assert ["billing", "7.1.0", "shop", "3.0.0", "failed", "The", "verification", "for", "the", "pact", "between",
             "version", "7.1.0", "of", "billing", "and", "version", "3.0.0", "of", "shop", "failed"] in rows
     assert ["ledger", "2.0.0", "shop", "3.0.0", "not", "verified", "There", "is", "no", "verified", "pact", "between",
             "version", "2.0.0", "of", "ledger", "and", "version", "3.0.0", "of", "shop"] in rows
     assert TOKEN not in output
+
+
+def test_two_new_versions_that_pass_alone_but_fail_together_are_no(tmp_path: Path, broker: BrokerServer) -> None:
+    """web-frontend 1.0.0 and shop 3.0.0 are in production; web-frontend 2.0.0's pact is verified by shop 3.0.0 and
+    fails against shop 4.0.0, which verifies 1.0.0's: each new version alone can be deployed (the pact CLI says yes
+    per service), the two together cannot (the CLI with both as --pacticipant says no), and the topology deploys
+    them together: NO (it said yes: a false pass of the release gate)."""
+    newer = good_pact()
+    newer["interactions"][0]["description"] += " (2.0.0)"  # another pact content: results are per content
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, newer, "2.0.0", "main")
+    verified(broker, "web-frontend", "1.0.0", "3.0.0", True)
+    verified(broker, "web-frontend", "1.0.0", "4.0.0", True)
+    verified(broker, "web-frontend", "2.0.0", "3.0.0", True)
+    verified(broker, "web-frontend", "2.0.0", "4.0.0", False)
+    assert pact_cli(broker, "create-environment", "--name", "production").returncode == 0
+    for name, version in (("web-frontend", "1.0.0"), ("shop", "3.0.0")):
+        assert pact_cli(broker, "record-deployment", "--pacticipant", name, "--version", version, "--environment",
+                        "production").returncode == 0
+    assert cli_says(broker, "web-frontend", "2.0.0") and cli_says(broker, "shop", "4.0.0")
+    both = pact_cli(broker, "can-i-deploy", "--pacticipant", "web-frontend", "--version", "2.0.0", "--pacticipant",
+                    "shop", "--version", "4.0.0", "--to-environment", "production")
+    assert both.returncode == 1, both.stdout + both.stderr
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: pair\nservices:\n  shop: {image: redis:7}\n  web: {image: redis:7, pact_name: web-frontend}\n")
+    done = harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                   "--version=shop=4.0.0", "--version=web=2.0.0",
+                   env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "yes shop (shop 4.0.0) to production: " in output and "yes web (web-frontend 2.0.0) to production: " in output
+    assert ("NO  shop + web together (shop 4.0.0, web-frontend 2.0.0): The verification for the pact between version "
+            "2.0.0 of web-frontend and version 4.0.0 of shop failed") in output
+    assert ("can-i-deploy to production: NO for shop + web together (2 of 2 yes; 1 pair(s) of them not deployable "
+            "together)") in output
 
 
 def test_yes_for_all_exits_0_and_a_service_without_pacts_is_asked_too(tmp_path: Path, broker: BrokerServer) -> None:
