@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
     import docker
+    from docker.models.containers import Container
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
@@ -257,11 +259,13 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not run.containers:
             rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
-        for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
+        replicas = Counter(L.labels_of(c).get(L.SERVICE) for c in run.containers)
+        for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), L.replica_of(c))):
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"))
             labels = L.labels_of(container)
-            service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
+            service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
+                L.SERVICE in labels) else (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
             rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
                          str(run.kept).lower(), _shown(run.file), state))
@@ -344,15 +348,32 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
         raise TopologyNotRunning(f"service '{options.service}' runs in several topologies: {names}; "
                                  "choose one with --topology FILE")
     tail = {"tail": options.tail} if options.tail else {}
+    replicas = sorted((c for _, c in matches), key=L.replica_of)
+    texts = []
     try:
-        container = client.containers.get(matches[0][1].id)  # inspected: its environment, whose secrets are hidden
-        environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
-        text = Masker(spec, extra=secret_values(environment))(container.logs(**tail).decode("utf-8", "replace"))
+        for listed in replicas:
+            container = client.containers.get(listed.id)  # inspected: its environment, whose secrets are hidden
+            environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
+            texts.append(Masker(spec, extra=secret_values(environment))(
+                container.logs(**tail, timestamps=len(replicas) > 1).decode("utf-8", "replace")))
     except docker.errors.NotFound:
         raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
                                  "was taken down); `harness ps` lists what is running") from None
-    sys.stdout.write(text)
+    sys.stdout.write(texts[0] if len(texts) == 1 else _interleaved(options.service, replicas, texts))
     return 0
+
+
+def _interleaved(service: str, replicas: list[Container], texts: list[str]) -> str:
+    """The logs of a service's replicas (each line with Docker's timestamp first) as one, in time order, each line
+    after its replica's name and a bar (`web-2  | ...`), as `docker compose logs` writes them."""
+    from harness.runtime import labels as L
+
+    names = [L.replica_name(service, L.replica_of(c), len(replicas)) for c in replicas]
+    width = max(map(len, names))
+    lines = sorted((stamp, index, f"{names[index].ljust(width)}  | {rest}")
+                   for index, text in enumerate(texts) for stamp, _, rest in
+                   (line.partition(" ") for line in text.splitlines()))
+    return "".join(line + "\n" for _, _, line in lines)
 
 
 def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:

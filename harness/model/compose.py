@@ -208,9 +208,32 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
         notes.append(f"{source.where(here + ('ports',))}: {dotted_path(here + ('ports',))}: published ports are "
                      "discarded when using host network mode (as Docker Compose warns): the service's ports are "
                      "the engine machine's own")
+    if (replicas := result.get("replicas", 1)) > 1:
+        problems.extend(_clashing_host_ports(service.get("ports") or [], replicas, here, source))
     if "build" in result and result.get("platform") and not result["build"].get("platform"):
         result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
+
+
+def _clashing_host_ports(ports: list[Any], replicas: int, here: Path_, source: SourceMap
+                         ) -> list[TopologyFileError]:
+    """Ports whose host port (or range) has fewer ports than the service has replicas: Docker Compose gives each
+    replica the next port of the range, and the replica left without one fails to start ("port is already
+    allocated"), so does the start here. The harness publishes on free ports of its own; the refusal is Compose's."""
+    problems = []
+    for index, port in enumerate(ports):
+        published = str(port.get("published") or "") if isinstance(port, dict) else ""
+        if not published:
+            continue
+        first, _, last = published.partition("-")
+        count = int(last or first) - int(first) + 1
+        if count < replicas:
+            at = here + ("ports", index)
+            problems.append(source.error(at, (
+                f"host port {published} for {replicas} replicas: Docker Compose fails to start replica "
+                f"{count + 1} (\"port is already allocated\": each replica needs a host port of its own); give "
+                f"only the container port ({port.get('target')}), or a range of at least {replicas} host ports")))
+    return problems
 
 
 def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], here: Path_, source: SourceMap,
@@ -258,10 +281,8 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         put(key, _blkio(value), key)
     elif key == "deploy":
         _deploy(value or {}, at, source, notes, put, result)
-    elif key == "scale" and value != 1:
-        raise source.error(at, f"scale {value}: a test run starts one container per service (by construction: a "
-                               "service is one base URL); Docker Compose: starts that many containers"
-                               f"{REFUSAL_TAIL.format(file=source.file)}")
+    elif key == "scale":
+        put("replicas", int(value), key)
     elif key == "environment":
         # a variable named without a value and not set where Compose ran is left out, as Compose does
         put(key, {k: v for k, v in (value or {}).items() if v is not None}, key)
@@ -338,7 +359,7 @@ def _unescape(node: Any) -> Any:
 
 VALIDATION = re.compile(r"^validating (?P<file>.+?): (?P<path>\S*)\s*additional properties '(?P<key>[^']+)' not "
                         r"allowed$")
-AT_PATH = re.compile(r"^(?:validating (?P<file>.+?): )?(?P<path>services\.[\w.-]+) ")
+AT_PATH = re.compile(r"^(?:validating (?P<file>.+?): |error while interpolating )?(?P<path>services\.[\w.-]+?):? ")
 SERVICE = re.compile(r'^service "(?P<name>[^"]+)" (?:depends on undefined service "(?P<missing>[^"]+)")?')
 YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
 

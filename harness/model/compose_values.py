@@ -129,17 +129,16 @@ def _network_mode(value: str, put: Any, networks: dict[str, Any]) -> None:
 def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str], put: Any,
             result: dict[str, Any]) -> None:
     """`deploy:` as Docker Compose applies it to a container: its resources (Compose has already refused a value
-    that differs from the service's own `cpus`, `mem_limit`, ...), one replica; swarm settings noted as ignored."""
+    that differs from the service's own `cpus`, `mem_limit`, ...), its replicas; swarm settings noted as ignored."""
     for key, inner in value.items():
         here = at + (key,)
         if key in IGNORED["deploy"]:
             if inner not in (None, {}, []):
                 notes.append(f"{source.where(here)}: {dotted_path(here)}: ignored for a test run "
                              f"({IGNORED['deploy'][key]})")
-        elif key == "replicas" and inner != 1:
-            raise source.error(here, f"deploy.replicas {inner}: a test run starts one container per service (by "
-                                     "construction: a service is one base URL); Docker Compose: starts that many "
-                                     f"containers{REFUSAL_TAIL.format(file=source.file)}")
+        elif key == "replicas":
+            if inner is not None:
+                put("replicas", int(inner), "deploy")
         elif key == "resources":
             limits, reservations = (inner or {}).get("limits") or {}, (inner or {}).get("reservations") or {}
             for (name, field), given in (((n, f), limits.get(n)) for n, f in (
@@ -151,7 +150,7 @@ def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str
             if reservations.get("devices"):
                 put("device_requests", result.get("device_requests", []) + [
                     _device_request(d) for d in reservations["devices"]], "deploy")
-        elif key != "replicas":
+        else:
             raise source.error(here, f"deploy key '{key}' is not known to pytest-topology (a newer Compose "
                                      f"specification?){REFUSAL_TAIL.format(file=source.file)}")
 

@@ -49,6 +49,9 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
 # placement: which engine, not how its container is made (a run across engines is never reused)
+# REPLICA_KEYS: how many containers; compared by counting the run's containers of the service (signature.py): a
+# changed count replaces the service's containers, never one of another service.
+REPLICA_KEYS = ("replicas",)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name", "placement")
 
@@ -76,6 +79,11 @@ class ServiceSpec(_Strict):
     restart_on_replace: list[str] = Field(
         default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
+    replicas: int = Field(
+        default=1, ge=0, description="containers started (Compose's `scale` and `deploy.replicas`): each on the "
+                                     "service's networks under its name (Docker's DNS answers with all of them); "
+                                     "0: none, and a service that depends on it starts without it. `topology[NAME]` "
+                                     "(its URL, what pacts and fuzzing call) is replica 1; `.replicas` all of them")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
     ready: ReadyProbe | None = Field(
         default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")

@@ -129,6 +129,11 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
                 if referenced not in service.depends_on:
                     problems.append((at, f"'{referenced}' is not in depends_on of '{name}' ({key} names services it "
                                          "depends on, which are started first)"))
+                elif key != "links" and spec.services[referenced].replicas == 0:  # a link to none is left out
+                    what = "share network namespace" if key == "network_mode" else "share volume"
+                    problems.append((at, f"cannot {what} with service {referenced}: container missing (it has 0 "
+                                         "replicas; Docker Compose's refusal): give it a replica, or remove "
+                                         f"{key} of '{name}'"))
         for key in ("depends_on", "consumes"):
             for index, other in enumerate(getattr(service, key)):
                 path: Path_ = ("services", name, key, index)

@@ -71,7 +71,7 @@ def services_table(topology: Topology) -> Table:
     services = list(topology)
     table.add_column(f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
     table.add_column("status")
-    for service in services:
+    for service in (replica for each in services for replica in each.replicas):  # `NAME-N`: replica N of several
         ports = L.ports_text(service.ports, service.udp_ports, service.sctp_ports)
-        table.add_row(service.name, service.url if service.ports else "-", ports or "-", service.status)
+        table.add_row(service.shown, service.url if service.ports else "-", ports or "-", service.status)
     return table

@@ -302,6 +302,15 @@ class TopologyFaults:
                                    "network namespaces the run made, and the harness never puts them on the "
                                    "machine's network or another container's (use a service on the run's networks)",
                                    consumer=consumer, provider=provider)
+            replicas = spec.services[name].replicas if name is not None else 1
+            if replicas > 1:  # one helper in one namespace, one address of the provider: a fault on part of them
+                edge = f"{consumer} -> {provider or '(everything it calls)'}"
+                raise InvalidFault(f"fault on {edge}: {role} '{name}' runs {replicas} replicas; a fault is put in one "
+                                   "container's network namespace on one address of its provider, so the calls of "
+                                   "(or to) the other replicas would go through unharmed and a test of the fault "
+                                   "could pass wrongly; put the fault on an edge of services of one replica (or "
+                                   "stop, pause or disconnect each replica: topology[NAME].replicas)",
+                                   consumer=consumer, provider=provider)
 
     def _apply(self, helper: FaultHelper, faults: list[Fault]) -> None:
         """`helper.apply` with each provider's address as the engine has it now, so that the rules are in place when

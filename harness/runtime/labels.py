@@ -36,6 +36,7 @@ SHARED = f"{PREFIX}.shared"  # "true": offered to other sessions (harness up, ke
 TOPOLOGY = f"{PREFIX}.topology"
 FILE = f"{PREFIX}.file"
 SERVICE = f"{PREFIX}.service"
+REPLICA = f"{PREFIX}.container-number"  # of a service's container: 1..N, as Compose's label of that name
 SIGNATURE = f"{PREFIX}.signature"  # of a service: hash of its spec and its image's id (see signature.py)
 NETWORK = f"{PREFIX}.network"  # of a network a topology declares: its name in the file
 NETWORK_DEFINITION = f"{PREFIX}.network-definition"  # of such a network: hash of its definition (networks.py)
@@ -280,6 +281,18 @@ def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int]) -
     """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none."""
     return ", ".join([f"{c} -> {h}" for c, h in tcp.items()] + [f"{c}/udp -> {h}" for c, h in udp.items()]
                      + [f"{c}/sctp -> {h}" for c, h in sctp.items()])
+
+
+def replica_of(container: Any) -> int:  # noqa: ANN401 - a docker Container, sparse or not
+    """The replica number of a service's container (1 for containers made before the label existed)."""
+    number = labels_of(container).get(REPLICA, "1")
+    return int(number) if number.isdigit() else 1
+
+
+def replica_name(service: str, number: int, replicas: int) -> str:
+    """How a replica is shown (`harness ps`, log prefixes, notes): the service's name, or `NAME-N` (as Docker Compose
+    shows a container: its service and number) when the service has more than one."""
+    return f"{service}-{number}" if replicas > 1 or number > 1 else service
 
 
 def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Container, sparse or not

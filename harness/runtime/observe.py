@@ -128,6 +128,13 @@ class TopologyObservation:
         Raises:
             ObserveError: the helper image did not build, or a helper did not start (its log in the message).
         """
+        scaled = [f"'{s.name}' ({s.spec.replicas})" for s in self._topology if s.spec.replicas > 1]
+        if scaled:  # one capture per service, in replica 1's namespace: calls of and to the others go unseen
+            raise ObserveError(f"--observe: topology {self._topology.spec.name} has services of several replicas: "
+                               f"{', '.join(scaled)}; the capture runs in one container's network namespace per "
+                               "service, so the calls of (and to) their other replicas would be missing from the "
+                               "coverage; observe a topology whose services have one replica each (an override file "
+                               "with `scale: 1`)")
         image = _image(self._topology)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
         for service in self._topology:

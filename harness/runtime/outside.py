@@ -67,7 +67,8 @@ def from_services(topology: Topology, name: str) -> dict[str, Any]:
     links = []
     for link in spec.links:
         other, _, alias = link.partition(":")
-        links.append((topology[other].container.name, alias or other))
+        if topology.spec.services[other].replicas:  # a link to a service of 0 replicas is left out, as by Compose
+            links.append((topology[other].container.name, alias or other))
     for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
         name_outside, _, alias = link.partition(":")
         links.append((name_outside, alias or name_outside))

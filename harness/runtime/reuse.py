@@ -194,8 +194,9 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     topology = Topology(spec, client, run.run_id, keep=True,
                         containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
     for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
-        if name in topology and topology[name].status == "running":  # (as Compose; their pre_stop hooks run)
-            topology[name].stop()
+        for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
+            if replica.status == "running":
+                replica.stop()
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
@@ -203,7 +204,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     # again by the start below, which connects them again before they start; one no longer in the file is removed
     _remove_networks(topology, run, [n for n in difference.networks if n not in spec.networks or n in remade])
     kept = set(topology.services)
-    holding = [name for name, volumes in inherited.items() if volumes]
+    holding = list(dict.fromkeys(name for (name, _), volumes in inherited.items() if volumes))
     try:
         run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
                           inherited=inherited),
@@ -273,8 +274,8 @@ def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
     say(f"topology {topology.spec.name} (run {topology.run_id}) has no mark that its start finished (the session "
         "that started it ended while starting it, or an older harness started it): waiting for its services to "
         "be ready")
-    waiting = [service for service in topology if service.probe is not None and not service.spec.job
-               and service.status == "running"]
+    waiting = [replica for service in topology for replica in service.replicas
+               if replica.probe is not None and not replica.spec.job and replica.status == "running"]
     with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
         unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)
     if unready is not None:
@@ -293,13 +294,14 @@ def _ready_or_why(service: Service) -> str | None:
     return None
 
 
-def _anonymous_volumes(containers: list[Container]) -> dict[str, list[MountRef]]:
-    """Service -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as listed)."""
-    found: dict[str, list[MountRef]] = {}
+def _anonymous_volumes(containers: list[Container]) -> dict[tuple[str, int], list[MountRef]]:
+    """(service, replica) -> the volumes Docker made for the VOLUMEs of its container's image (`containers` as
+    listed): the replacing replica of the same number takes them, as under Compose."""
+    found: dict[tuple[str, int], list[MountRef]] = {}
     for container in containers:
         for mount in container.attrs.get("Mounts") or []:
             if mount.get("Type") == "volume" and L.ANONYMOUS_VOLUME.fullmatch(mount.get("Name") or ""):
-                found.setdefault(L.labels_of(container)[L.SERVICE], []).append(
+                found.setdefault((L.labels_of(container)[L.SERVICE], L.replica_of(container)), []).append(
                     MountRef("volume", mount["Name"], mount["Destination"], not mount.get("RW", True)))
     return found
 

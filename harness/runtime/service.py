@@ -13,6 +13,7 @@ from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublis
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ServiceSpec
 from harness.runtime import control, readiness
+from harness.runtime.labels import replica_name
 from harness.runtime.probes import url_host
 
 if TYPE_CHECKING:
@@ -35,10 +36,14 @@ class Service:
     """
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
-                 networks: list[Attachment], host: str = "127.0.0.1", no_ports: str | None = None) -> None:
+                 networks: list[Attachment], host: str = "127.0.0.1", no_ports: str | None = None,
+                 number: int = 1) -> None:
         self.name = name
         self.spec = spec
         self.container = container
+        self.number = number  # its replica number (1..`replicas`), as Compose numbers a service's containers
+        # replica 1 (the Service a topology gives by name) holds the others (2..N: `replicas: N` in the file)
+        self.others: list[Service] = []
         self.host = host  # where the published ports are reached: 127.0.0.1, or a remote engine's host
         self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
@@ -54,7 +59,19 @@ class Service:
         self._probe: ReadyProbe | None | Literal[False] = False  # `probe`, once known
 
     def __repr__(self) -> str:
-        return f"<Service {self.name} {self.url if self.ports else '(no ports)'}>"
+        return f"<Service {self.shown} {self.url if self.ports else '(no ports)'}>"
+
+    @property
+    def replicas(self) -> list[Service]:
+        """Every replica of the service, replica 1 (this one, `topology[NAME]`) first; one for `replicas: 1`. Each is a
+        Service of its own (URL, logs, exec, stop, ...); Docker's DNS answers the service's name with all of them."""
+        return [self, *self.others]
+
+    @property
+    def shown(self) -> str:
+        """Its name as people read it: the service's name, or `NAME-N` for replica N of several (as Compose shows
+        it)."""
+        return replica_name(self.name, self.number, self.spec.replicas)
 
     @property
     def url(self) -> str:

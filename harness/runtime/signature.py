@@ -20,7 +20,7 @@ from harness.runtime.images import content_tag, planned_builds, substitute
 from harness.runtime.volumes import diverged
 
 # the parts of a signature, in the order a message names them: what a container is started from
-SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files")
+SIGNATURE_PARTS = ("image", "environment", *CONTAINER_KEYS, "copied files", "replicas")
 
 
 def service_signature(service: ServiceSpec, image_id: str, base_dir: Path) -> str:
@@ -139,13 +139,23 @@ class RunDifference:
 
 def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> RunDifference:
     """What differs between a running run and `spec` now."""
-    running = {L.labels_of(c)[L.SERVICE]: L.labels_of(c).get(L.SIGNATURE) for c in run.containers
-               if L.SERVICE in L.labels_of(c)}  # fault helpers and the like belong to no service
+    running: dict[str, str | None] = {}
+    counts: dict[str, int] = {}  # service -> its containers (replicas) in the run
+    for container in run.containers:
+        labels = L.labels_of(container)
+        if L.SERVICE in labels:  # fault helpers and the like belong to no service
+            running[labels[L.SERVICE]] = labels.get(L.SIGNATURE)
+            counts[labels[L.SERVICE]] = counts.get(labels[L.SERVICE], 0) + 1
     expected = signatures(client, spec)
-    changed = {name: what for name in expected if name in running and running[name] != expected[name]
-               and (what := signature_changes(running[name] or "", expected[name])) != []}
+    changed = {}
+    for name in (name for name in expected if name in running):
+        what = signature_changes(running[name] or "", expected[name]) if running[name] != expected[name] else []
+        if what is not None and counts[name] != spec.services[name].replicas:  # as many containers as replicas
+            what = [*what, "replicas"]
+        if what != []:
+            changed[name] = what
     declared, created = networks.declared_hashes(spec), networks.running_hashes(run)
-    return RunDifference(changed, added=sorted(set(expected) - set(running)),
+    return RunDifference(changed, added=sorted(n for n in expected if n not in running and spec.services[n].replicas),
                          removed=sorted(set(running) - set(expected)),
                          networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)),
                          volumes=diverged(spec, run))

@@ -113,19 +113,19 @@ class Starter:
 
     def __init__(self, topology: Topology, run_labels: dict[str, str], progress: Progress | None,
                  kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
-                 inherited: dict[str, list[MountRef]] | None = None) -> None:
+                 inherited: dict[tuple[str, int], list[MountRef]] | None = None) -> None:
         self.topology = topology
         self.updating = kept is not None  # a running run: its networks are there (unless new in the file)
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
-        self.inherited = inherited or {}  # service -> anonymous volumes of the container it replaces
+        self.inherited = inherited or {}  # (service, replica) -> anonymous volumes of the container it replaces
         self.spec = topology.spec
         self.run_labels = run_labels
         self.progress = _masked(progress, topology.masker)
         self.cancelled = threading.Event()
         self.lock = threading.Lock()
         self.images: dict[str, Future[str]] = {}
-        self.ready: dict[str, Future[Service]] = {}
+        self.ready: dict[str, Future[Service | None]] = {}  # None: a service of 0 replicas
         self.network_created: Future[object] = Future()
         self.volumes_created: Future[dict[str, str]] = Future()  # volume name in the file -> name in the engine
         self.spawned: set[Future[Any]] = set()  # futures with a thread behind them (the others never complete)
@@ -245,10 +245,10 @@ class Starter:
     def _create_volumes(self, _: str) -> dict[str, str]:
         return volumes_everywhere(self.topology, self.run_labels)
 
-    def _mounts(self, name: str, image: str) -> list[MountRef]:
+    def _mounts(self, name: str, image: str, replica: int) -> list[MountRef]:
         named = self._await(self.volumes_created) if self.spec.services[name].volumes else {}
         return service_mounts(self.topology.client_of(name), self.spec, name, image, self.topology.run_id,
-                              self.run_labels, named, self.inherited.get(name, []))
+                              self.run_labels, named, self.inherited.get((name, replica), []), replica)
 
     def _build(self, build: PlannedBuild, client: docker.DockerClient, services: list[str], name: str) -> str:
         """Build (or find) `build`'s image with `client` (the engine of `services`, its services there); progress is
@@ -271,28 +271,58 @@ class Starter:
         for dependency in service.spec.depends_on:
             self._await(self.ready[dependency])
         self._await(self.network_created)
-        networks.reconnect(self.topology.client, service.container, service.networks)
+        for replica in service.replicas:
+            networks.reconnect(self.topology.client, replica.container, replica.networks)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         since = time.time()  # a log probe counts only the lines of this start
-        service.start(wait=False)
-        service.wait_ready(started, self.cancelled, log_since=since)
+        for replica in service.replicas:
+            replica.start(wait=False)
+        for replica in service.replicas:
+            replica.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
         return service
 
-    def _start(self, name: str) -> Service:
+    def _start(self, name: str) -> Service | None:
         spec = self.spec.services[name]
+        if spec.replicas == 0:  # as Docker Compose: no container, and a service that depends on it starts without it
+            self.progress(StartEvent(name, "ready", detail="0 replicas: no container, as under Docker Compose"))
+            return None
         image = str(self._await(self.images[name]))
         self._await(self.network_created)
         for dependency in spec.depends_on:
             self._await(self.ready[dependency])
-        mounts = self._mounts(name, image)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
+        signature = service_signature(spec, image_id_of(self.topology.client_of(name), image), self.spec.base_dir)
+        # replica 1 first: it is the Service that `topology[name]` gives; then the others, as Compose numbers them
+        first = self._replica(name, 1, image, signature)
+        with self.lock:
+            self.topology._add(first)
+        for number in range(2, spec.replicas + 1):
+            first.others.append(self._replica(name, number, image, signature))
+        if spec.job:
+            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
+        elif first.probe:
+            self.progress(StartEvent(name, "waiting", detail=first.probe.describe()))
+        # ready when every replica is, as `docker compose up --wait` waits for each container
+        outcomes = [replica.wait_ready(started, self.cancelled) for replica in first.replicas]
+        outcome = outcomes[0]  # a job's replicas each exited 0, or wait_ready raised
+        shown = first.url if first.ports else ""
+        if spec.replicas > 1:
+            shown = f"{shown} ({spec.replicas} replicas; this is replica 1)" if shown else f"{spec.replicas} replicas"
+        self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
+                                 "exited 0" if outcome == "completed" else shown))
+        return first
+
+    def _replica(self, name: str, number: int, image: str, signature: str) -> Service:
+        """Create and start replica `number` of service `name` (its post_start hooks run); not waited for."""
+        spec = self.spec.services[name]
+        mounts = self._mounts(name, image, number)
         client = self.topology.client_of(name)
         engine = self.topology.engines.get(self.spec.engine_of(name) or "")
-        signature = service_signature(spec, image_id_of(client, image), self.spec.base_dir)
-        container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
+        container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}" + (
+            "" if number == 1 else f"-{number}")
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         mounts, copies, environment = with_api_socket(self.topology, name, mounts, copies,
                                                        spec.full_environment(self.spec.base_dir))
@@ -311,7 +341,8 @@ class Starter:
                 image=image, name=container_name, networks=attached, spec=spec,
                 environment=environment,
                 ports={} if host_network else ports, mounts=mounts,
-                labels={**self.run_labels, L.SERVICE: name, L.SIGNATURE: signature, L.PORTS: json.dumps(tcp_ports)},
+                labels={**self.run_labels, L.SERVICE: name, L.REPLICA: str(number), L.SIGNATURE: signature,
+                        L.PORTS: json.dumps(tcp_ports)},
                 publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
                 client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
             try:
@@ -321,7 +352,8 @@ class Starter:
                 if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
                     _remove_container(container_name, client)  # created, not started: free its name, ports
                     continue
-                raise DockerError(f"service '{name}': Docker could not create or start its container: "
+                replica = f" (replica {number})" if spec.replicas > 1 else ""
+                raise DockerError(f"service '{name}'{replica}: Docker could not create or start its container: "
                                   f"{explain(error)}", service=name, operation="start",
                                   hint=_start_hint(error)) from None
         if self.cancelled.is_set():  # the start was abandoned while this container was being created
@@ -331,18 +363,9 @@ class Starter:
         tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
         service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                           host=self.topology.host_of(name),
-                          no_ports=None if published else self.spec.no_ports_reason(name))
+                          no_ports=None if published else self.spec.no_ports_reason(name), number=number)
         service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
         service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
-        with self.lock:
-            self.topology._add(service)
-        if spec.job:
-            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif service.probe:
-            self.progress(StartEvent(name, "waiting", detail=service.probe.describe()))
-        outcome = service.wait_ready(started, self.cancelled)
-        self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
-                                 "exited 0" if outcome == "completed" else service.url if tcp else ""))
         return service
 
 

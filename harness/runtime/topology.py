@@ -1,4 +1,5 @@
-"""A running topology: its networks (one private network unless the file declares networks), a container per service;
+"""A running topology: its networks (one private network unless the file declares networks), a container per service
+(per replica: `replicas: N`, Compose's `scale`);
 what a test does with it (services by name, URLs, faults per edge, restore, close), and the ways to get one
 (`Topology.start`, `attach`, `kept_or_started`, ...).
 
@@ -78,10 +79,14 @@ class Topology:
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
-        for container in containers:
+        replicas: dict[str, list[Service]] = {}
+        for container in sorted(containers, key=L.replica_of):  # replica 1 first: the Service of its name
             name = L.labels_of(container).get(L.SERVICE, "")
             if name in spec.services:
-                self._add(_attached(self, name, container))
+                replicas.setdefault(name, []).append(_attached(self, name, container))
+        for first, *others in replicas.values():
+            first.others = others
+            self._add(first)
 
     def client_of(self, service: str) -> docker.DockerClient:
         """The client of the engine that runs `service` (the one engine's, without `engines:`)."""
@@ -186,15 +191,15 @@ class Topology:
             ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
         """
         label = {"label": f"{L.RUN}={self.run_id}"}
-        listed = {L.labels_of(c).get(L.SERVICE): c
+        listed = {(L.labels_of(c).get(L.SERVICE), L.replica_of(c)): c
                   for c in L.listed(lambda: self.client.containers.list(all=True, filters=label, sparse=True))}
         notes = []
-        for service in self:
+        for service in (replica for each in self for replica in each.replicas):
             if only_left and service.left is None:
                 continue
-            container = listed.get(service.name)
+            container = listed.get((service.name, service.number))
             if container is None:
-                raise DockerError(f"service '{service.name}' of topology {self.spec.name} is gone from the engine "
+                raise DockerError(f"service '{service.shown}' of topology {self.spec.name} is gone from the engine "
                                   "(its container was removed)", service=service.name, operation="restore",
                                   hint="Something outside the test session removed it; run the tests again.")
             try:
@@ -307,7 +312,7 @@ def _attached(topology: Topology, name: str, container: Container) -> Service:
     spec = topology.spec
     service = Service(name, spec.services[name], container, L.published_ports(container),
                       networks.attachments(spec, name, topology.networks), host=topology.host_of(name),
-                      no_ports=spec.no_ports_reason(name))
+                      no_ports=spec.no_ports_reason(name), number=L.replica_of(container))
     service.udp_ports = L.published_by_protocol(container, "udp")
     service.sctp_ports = L.published_by_protocol(container, "sctp")
     return service
@@ -322,10 +327,10 @@ def _restore_one(service: Service, container: Container) -> list[str]:
     notes = []
     if state == "paused":
         service.unpause()
-        notes.append(f"{service.name} was left {left or 'paused'}: unpaused it")
+        notes.append(f"{service.shown} was left {left or 'paused'}: unpaused it")
     if off and state != "exited":
         service.connect()
-        notes.append(f"{service.name} was left {left or 'disconnected from the network'}: reconnected it")
+        notes.append(f"{service.shown} was left {left or 'disconnected from the network'}: reconnected it")
     if state in ("exited", "dead", "created"):
         status = str(container.attrs.get("Status", ""))
         code = re.search(r"\((-?\d+)\)", status)
@@ -345,7 +350,7 @@ def _restore_one(service: Service, container: Container) -> list[str]:
             service.connect()
         started = time.monotonic()
         service.start(wait=True)
-        notes.append(f"{service.name} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
+        notes.append(f"{service.shown} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
                      + tail)
     return notes
 

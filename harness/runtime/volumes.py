@@ -74,18 +74,19 @@ def diverged(spec: TopologySpec, run: L.Run) -> list[str]:
 
 
 def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, image: str, run_id: str,
-                   run_labels: dict[str, str], named: dict[str, str], inherited: list[MountRef]) -> list[MountRef]:
+                   run_labels: dict[str, str], named: dict[str, str], inherited: list[MountRef],
+                   replica: int = 1) -> list[MountRef]:
     """Bind mounts (paths relative to the topology file) and volumes of service `name` (`named`: create_volumes'
     names); an anonymous volume gets a labelled volume of its own, so that teardown finds it by the run's label. A
     replacing container also gets the volumes Docker made for its image's VOLUMEs in the container it replaces
-    (`inherited`)."""
+    (`inherited`). Each replica (`replica`: its number) has anonymous volumes of its own, as under Compose."""
     service = spec.services[name]
     mounts = [MountRef.bind(m, str((spec.base_dir / m.source).resolve())) for m in service.mounts if not m.copied]
     for index, volume in enumerate(service.volumes):
         if volume.source:
             source = named[volume.source]
         else:
-            source = f"harness-{spec.name}-{name}-anon{index}-{run_id}"
+            source = f"harness-{spec.name}-{name}{'' if replica == 1 else f'-{replica}'}-anon{index}-{run_id}"
             client.volumes.create(source, labels=run_labels)
         mounts.append(MountRef.volume(volume, source))
     # an image's files (the engine took the key: TopologySpec.engine_needs was checked before the start), pulled

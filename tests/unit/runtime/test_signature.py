@@ -10,7 +10,7 @@ import pytest
 
 from harness import load_topology
 from harness.model.plan import restarted_by
-from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, RESOLVED_KEYS, ServiceSpec
+from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, REPLICA_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
 
@@ -89,7 +89,7 @@ def test_a_probe_on_a_port_not_published_publishes_it_so_the_container_changes(t
 
 def test_every_service_key_is_either_given_to_the_container_or_only_to_the_harness() -> None:
     """A new key must be put on one side: a harness-only key that replaced containers lost kept data (issue #21)."""
-    sides = [set(CONTAINER_KEYS), set(RESOLVED_KEYS), set(HARNESS_ONLY_KEYS)]
+    sides = [set(CONTAINER_KEYS), set(RESOLVED_KEYS), set(HARNESS_ONLY_KEYS), set(REPLICA_KEYS)]
     assert set.union(*sides) == set(ServiceSpec.model_fields)
     assert sum(len(side) for side in sides) == len(ServiceSpec.model_fields)  # each key on one side only
 
