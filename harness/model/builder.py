@@ -90,6 +90,7 @@ class TopologyBuilder:
         ports: Sequence[int | str] | None = None,
         depends_on: Sequence[str] | None = None,
         restart_on_replace: Sequence[str] | None = None,
+        replicas: int | None = None,
         job: bool | None = None,
         ready: ReadyProbe | Mapping[str, Any] | None = None,
         healthcheck: Healthcheck | Mapping[str, Any] | None = None,

@@ -936,7 +936,6 @@ TAIL = "(in {file}); remove it or move it to an override file that the test run 
     ("links", "[db]", None),
     ("provider", "{type: awesomecloud}", "a provider plugin runs outside Docker (by construction); Docker Compose: "
                                          "runs the provider's binary instead of a container"),
-    ("scale", "2", None),
 ])
 def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose_error, tmp_path, key, value, why):
     message = compose_error(f"""
@@ -948,10 +947,6 @@ def test_a_key_the_harness_cannot_honour_is_an_error_naming_key_and_file(compose
     tail = TAIL.format(file=tmp_path / COMPOSE)
     if key == "links":  # a link to a service that is not there: Compose's own message
         assert "undefined service" in message or "db" in message
-    elif why is None:
-        assert message == ("docker-compose.yml:4: services.db.scale: scale 2: a test run starts one container per "
-                           "service (by construction: a service is one base URL); Docker Compose: starts that many "
-                           f"containers {tail}")
     else:
         assert message == (f"docker-compose.yml:4: services.db.{key}: compose key '{key}' cannot be honoured by a "
                            f"test run: {why} {tail}")
@@ -962,25 +957,26 @@ def test_every_key_the_harness_cannot_honour_is_in_one_message_one_line_each(com
         services:
           db:
             image: x
-            scale: 2
             volumes: ["old:/data"]
           web:
             image: x
             deploy: {replicas: 3}
+            ports: ["8080-8081:80"]
             provider: {type: awesomecloud}
         volumes:
           old: {external: true}
     """)
     assert [line.split(": ")[:2] for line in message.splitlines()[:-1]] == [
-        ["docker-compose.yml:4", "services.db.scale"],
-        ["docker-compose.yml:8", "services.web.deploy.replicas"],
         ["docker-compose.yml:9", "services.web.provider"],
+        ["docker-compose.yml:8", "services.web.ports[0]"],
     ]
-    assert "deploy.replicas 3: a test run starts one container per service" in message
+    assert ("host port 8080-8081 for 3 replicas: Docker Compose fails to start replica 3 (\"port is already "
+            "allocated\": each replica needs a host port of its own); give only the container port (80), or a range "
+            "of at least 3 host ports") in message
     assert ("compose key 'provider' cannot be honoured by a test run: a provider plugin runs outside Docker (by "
             "construction); Docker Compose: runs the provider's binary instead of a container") in message
     assert message.splitlines()[-1] == (
-        f"(3 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
+        f"(2 problems in {tmp_path / COMPOSE}: fix each, or move the keys pytest-topology cannot honour to an "
         "override file that the test run does not use)")
 
 
@@ -1294,7 +1290,7 @@ def test_invalid_yaml_is_compose_error_at_its_line(compose_error):
          'docker-compose.yml:2: Docker Compose: service "worker" has neither an image nor a build context '
          "specified: invalid compose project"),
         ("services:\n  a:\n    image: ${TAG:?set TAG to the image tag}\n",
-         "docker-compose.yml: Docker Compose: error while interpolating services.a.image: required variable TAG is "
+         "docker-compose.yml:3: Docker Compose: error while interpolating services.a.image: required variable TAG is "
          "missing a value: set TAG to the image tag"),
     ],
     ids=["environment", "not-a-mapping", "no-image", "required-variable"],

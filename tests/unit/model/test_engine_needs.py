@@ -69,11 +69,11 @@ def test_a_file_refused_as_it_is_read_carries_what_its_keys_need(write, problem:
 def test_a_compose_file_refused_as_it_is_read_carries_what_its_keys_need(write) -> None:  # noqa: ANN001
     from harness.model.loader import load_topology
 
-    file = write("services:\n  api:\n    image: x\n    scale: 3\n    build:\n      context: .\n"
+    file = write("services:\n  api:\n    image: x\n    provider: {type: x}\n    build:\n      context: .\n"
                  "      additional_contexts: {extra: .}\n", "compose.yaml")
     with pytest.raises(TopologyFileError) as raised:
         load_topology(file)
-    assert "scale 3: a test run starts one container per service" in str(raised.value)
+    assert "compose key 'provider' cannot be honoured by a test run" in str(raised.value)
     assert [(n.key, n.where, n.api) for n in raised.value.engine_needs] == [
         ("build.additional_contexts", "compose.yaml:7", "1.42")]
 
