@@ -1,0 +1,111 @@
+"""A service of several replicas at run time, against the real engine: `harness up` and `harness ps` show each
+replica, `harness logs` gives all of them prefixed as Compose prefixes them, a kept run whose count changed replaces
+the service's containers, `harness down` removes them all; `restore` puts back every replica; faults on a scaled
+service are refused with the reason (tests/integration/model/test_compose_replicas.py: the containers against
+Compose's)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import InvalidFault
+from harness.runtime import labels as L
+
+from ..conftest import harness_resources
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+COMPOSE = """name: {name}
+services:
+  web:
+    image: redis:7
+    command: ["sh", "-c", "echo hello from $$(hostname); exec sleep infinity"]
+    ports: ["6379"]
+    scale: {scale}
+  client:
+    image: redis:7
+    command: ["sleep", "infinity"]
+"""
+
+
+def harness(*words: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HARNESS, *words], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def ps_rows(cwd: Path, name: str) -> list[list[str]]:
+    """`harness ps` rows of topology `name`: [service, status] (a pipe: aligned columns)."""
+    ps = harness("ps", cwd=cwd)
+    assert ps.returncode == 0, ps.stderr
+    rows = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()[1:]]
+    return sorted(row[2:4] for row in rows if row[0] == name)
+
+
+def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    name = f"replicas-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(COMPOSE.format(name=name, scale=2))
+    try:
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert re.search(r"web-1 +. http://127\.0\.0\.1:\d+", up.stdout) and re.search(r"web-2 +. http://", up.stdout)
+        assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"]]
+
+        logs = harness("logs", "--topology", "compose.yaml", "web", cwd=tmp_path)
+        assert logs.returncode == 0, logs.stderr
+        hosts = {c.labels[L.REPLICA]: c.attrs["Config"]["Hostname"] for c in docker_client.containers.list(
+            filters={"label": [f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=web"]})}
+        assert sorted(logs.stdout.splitlines()) == [f"web-1  | hello from {hosts['1']}",
+                                                    f"web-2  | hello from {hosts['2']}"]
+        assert harness("logs", "--topology", "compose.yaml", "client", cwd=tmp_path).stdout == ""  # one: no prefix
+
+        # a changed count replaces the service's containers (the others are kept), as the edited file starts them
+        file.write_text(COMPOSE.format(name=name, scale=3))
+        client_before = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}",
+                                                                         f"{L.SERVICE}=client"]})
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert "web changed (replicas): replacing it" in up.stderr and "client unchanged: kept" in up.stderr
+        assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"],
+                                           ["web-3", "running"]]
+        assert [c.id for c in docker_client.containers.list(filters={"label": [
+            f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=client"]})] == [c.id for c in client_before]
+
+        file.write_text(COMPOSE.format(name=name, scale=0))
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert ps_rows(tmp_path, name) == [["client", "running"]]
+        again = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)  # 0 replicas is as the file says
+        assert again.returncode == 0 and "reusing the running topology" in again.stderr, again.stderr
+    finally:
+        down = harness("down", "--topology", "compose.yaml", cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert harness_resources(docker_client, name) == []
+
+
+def test_restore_puts_back_every_replica_and_faults_on_a_scaled_service_are_refused(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    name = f"replicas-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(COMPOSE.format(name=name, scale=2))
+    with Topology.start(load_topology(file)) as topology:
+        web = topology["web"]
+        web.replicas[1].stop()
+        assert web.status == "running" and web.replicas[1].status == "exited"
+        notes = topology.restore()
+        assert len(notes) == 1 and notes[0].startswith("web-2 was left stopped (.stop()): started it again")
+        assert web.replicas[1].status == "running"
+
+        for fault in (lambda: topology.edge("client", "web"), lambda: web.faults.delay(ms=100),
+                      lambda: topology.edge("web", "client")):
+            with pytest.raises(InvalidFault) as raised:
+                fault()
+            assert "'web' runs 2 replicas; a fault is put in one container's network namespace" in str(raised.value)
+        assert not topology.faults.active()
+    assert harness_resources(docker_client, name) == []
