@@ -96,9 +96,15 @@ class UnknownService(HarnessError, KeyError):
     """A name that is not a service of the topology (`topology["nope"]`, an edge, an option). Fields: `name`,
     `known` (the topology's services), `topology` (its name), `suggestion` (the closest service, or None)."""
 
-    def __init__(self, name: str, known: list[str], topology: str, suggestion: str | None = None) -> None:
+    def __init__(self, name: str, known: list[str], topology: str, suggestion: str | None = None, *,
+                 no_replica: bool = False) -> None:
         self.name, self.known, self.topology, self.suggestion = name, known, topology, suggestion
         near = f" (did you mean '{suggestion}'?)" if suggestion else ""
+        if no_replica:  # a service of the file that runs no container (`scale: 0`)
+            super().__init__(f"service '{name}' of topology '{topology}' has 0 replicas (`scale: 0`, "
+                             "`deploy.replicas: 0` or `replicas: 0`): no container of it runs, as under Docker "
+                             "Compose; give it a replica to call it")
+            return
         super().__init__(f"no service '{name}' in topology '{topology}'{near}; services: {', '.join(known)}")
 
     def __str__(self) -> str:  # KeyError would quote the message

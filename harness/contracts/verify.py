@@ -51,6 +51,11 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
     spec = topology.spec
     labels = [label for label, _ in pact.labels() if only is None or label in only]
     provider_name = service_for(spec, pact.provider)
+    if provider_name is not None and provider_name in spec.services and spec.services[provider_name].replicas == 0:
+        return error_result(pact, spec, UnknownProvider(
+            f"{pact.path.name}: its provider '{provider_name}' has 0 replicas in topology '{spec.name}': no container "
+            "of it runs to verify the pact against (as under Docker Compose); give it a replica",
+            provider=pact.provider, pact=pact.path.name), labels=labels)
     if provider_name is None or provider_name not in topology:
         return error_result(pact, spec, provider_not_a_service(pact, spec), labels=labels)
     unverifiable = unverifiable_reason(pact)

@@ -79,11 +79,7 @@ class ServiceSpec(_Strict):
     restart_on_replace: list[str] = Field(
         default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
-    replicas: int = Field(
-        default=1, ge=0, description="containers started (Compose's `scale` and `deploy.replicas`): each on the "
-                                     "service's networks under its name (Docker's DNS answers with all of them); "
-                                     "0: none, and a service that depends on it starts without it. `topology[NAME]` "
-                                     "(its URL, what pacts and fuzzing call) is replica 1; `.replicas` all of them")
+    replicas: int = Field(default=1, ge=0, description="containers of it, as Compose's `scale` (see the guide)")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
     ready: ReadyProbe | None = Field(
         default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")

@@ -24,12 +24,12 @@ def run(service: Service, operation: str, call: Callable[[], object]) -> None:
     try:
         call()
     except docker.errors.NotFound:
-        raise DockerError(f"service '{service.name}': cannot {operation} it: its container is gone",
+        raise DockerError(f"service '{service.shown}': cannot {operation} it: its container is gone",
                           service=service.name, operation=operation,
                           hint="Its topology was removed (harness down, or the session ended).") from None
     except docker.errors.APIError as error:
         text = FULL_ID.sub(lambda match: match[0][:12], str(getattr(error, "explanation", None) or error).strip())
-        raise DockerError(f"service '{service.name}': cannot {operation} it: {text[:300]}", service=service.name,
+        raise DockerError(f"service '{service.shown}': cannot {operation} it: {text[:300]}", service=service.name,
                           operation=operation, hint=_control_hint(service.name, text)) from None
 
 
@@ -45,7 +45,7 @@ def kill(service: Service, signal: str | int) -> None:
     """`Service.kill`."""
     __tracebackhide__ = True
     if not _is_signal(signal):
-        raise InvalidCall(f"service '{service.name}': kill({signal!r}): not a signal; give a name such as 'SIGTERM' "
+        raise InvalidCall(f"service '{service.shown}': kill({signal!r}): not a signal; give a name such as 'SIGTERM' "
                           "or 'SIGKILL', or a number", argument="signal")
     run(service, "kill", lambda: service.container.kill(signal=signal))
     service.left = f"killed (.kill({signal!r}))"
@@ -64,7 +64,7 @@ def start(service: Service, wait: bool) -> None:
     service.left = "disconnected (.disconnect())" if service.disconnected else None
     probe = service.probe
     if wait and service.disconnected and probe is not None and probe.ports():
-        raise InvalidCall(f"service '{service.name}' was started but cannot be waited for: it is disconnected from "
+        raise InvalidCall(f"service '{service.shown}' was started but cannot be waited for: it is disconnected from "
                           f"the topology's network (.disconnect()), so its probe {probe.describe()} cannot reach "
                           "its published port", hint=f"Call topology[{service.name!r}].connect() before start(), or "
                           "start(wait=False) and connect() it later.")

@@ -84,7 +84,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     hint=f"Check the log, or {RAISE_TIMEOUT}.")
             described = probe.describe() if probe else f"running for {SETTLE} s"
             raise ServiceNotReady(
-                f"service '{service.name}' was not ready after {waited:.1f} s: probe {described}"
+                f"service '{service.shown}' was not ready after {waited:.1f} s: probe {described}"
                 f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
                 service=service.name, probe=described, waited=waited,
                 hint=f"Check the log, fix the probe (`ready:`; `ready=` of the builder), or {RAISE_TIMEOUT}.")
@@ -127,7 +127,7 @@ def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe,
     said = "; ".join(f"exit code {entry.get('ExitCode')}: {' '.join(str(entry.get('Output') or '').split())[:200]}"
                      for entry in entries) or "(no health log)"
     return ServiceNotReady(
-        f"service '{service.name}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
+        f"service '{service.shown}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
         f"lines of its log:\n{_log_tail(service)}", service=service.name, probe=probe.describe(), waited=waited,
         hint="Fix the service or its healthcheck (its test, timeout, retries, start_period): Docker Compose refuses "
              "an unhealthy dependency too (`docker compose up --wait`).")
@@ -149,7 +149,7 @@ def _container_state(service: Service, cancelled: threading.Event | None = None)
         if cancelled is not None and cancelled.is_set():
             raise StartCancelled() from None
         raise DockerError(
-            f"service '{service.name}': its container was removed while the harness waited for it to be ready, by "
+            f"service '{service.shown}': its container was removed while the harness waited for it to be ready, by "
             "something outside this start; its exit code and log went with it",
             service=service.name, operation="start",
             hint="Look for what removes containers of this topology meanwhile (`harness down`, `docker rm`, a "
@@ -170,7 +170,7 @@ def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
     """The error of a service whose container ended (`state`: its inspect State) while it was starting."""
     code = state.get("ExitCode")
     return ServiceExited(
-        f"service '{service.name}' {exit_summary(state)} during startup"
+        f"service '{service.shown}' {exit_summary(state)} during startup"
         f"{' (a job must exit 0)' if service.spec.job else ''}. "
         f"Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}\n"
         + ("Give it more memory, or make it use less (its log above may say what it was doing)."

@@ -42,8 +42,8 @@ class Service:
         self.spec = spec
         self.container = container
         self.number = number  # its replica number (1..`replicas`), as Compose numbers a service's containers
-        # replica 1 (the Service a topology gives by name) holds the others (2..N: `replicas: N` in the file)
-        self.others: list[Service] = []
+        self.shown = replica_name(name, number, spec.replicas)  # as people read it: NAME, or NAME-N of several
+        self.others: list[Service] = []  # of replica 1 (`topology[NAME]`): replicas 2..N
         self.host = host  # where the published ports are reached: 127.0.0.1, or a remote engine's host
         self.ports = ports  # container port -> host port on `host`, fixed for the run (survives restarts)
         self.udp_ports: dict[int, int] = {}  # the same for UDP ports
@@ -63,15 +63,8 @@ class Service:
 
     @property
     def replicas(self) -> list[Service]:
-        """Every replica of the service, replica 1 (this one, `topology[NAME]`) first; one for `replicas: 1`. Each is a
-        Service of its own (URL, logs, exec, stop, ...); Docker's DNS answers the service's name with all of them."""
+        """Every replica, this one (replica 1, `topology[NAME]`) first; each a Service of its own (URL, logs, stop)."""
         return [self, *self.others]
-
-    @property
-    def shown(self) -> str:
-        """Its name as people read it: the service's name, or `NAME-N` for replica N of several (as Compose shows
-        it)."""
-        return replica_name(self.name, self.number, self.spec.replicas)
 
     @property
     def url(self) -> str:
@@ -92,22 +85,7 @@ class Service:
             PortNotPublished: that port is not published (the message lists the published ones, with protocols).
             InvalidCall: a port that is not a number, or a protocol other than "tcp", "udp" and "sctp".
         """
-        by_protocol = {"tcp": self.ports, "udp": self.udp_ports, "sctp": self.sctp_ports}
-        if protocol not in by_protocol:
-            raise InvalidCall(f"service '{self.name}': port({container_port!r}, {protocol!r}): the protocol is 'tcp', "
-                              "'udp' or 'sctp' (the ones a topology publishes)", argument="protocol")
-        if isinstance(container_port, bool) or not isinstance(container_port, int):
-            raise InvalidCall(f"service '{self.name}': port({container_port!r}): a container port is a number, "
-                              "e.g. port(6379) or port(53, 'udp')", argument="container_port")
-        if self.spec.network_mode == "host":  # the container's ports are the engine machine's own
-            return container_port
-        try:
-            return by_protocol[protocol][container_port]
-        except KeyError:
-            published = [f"{port}/{kind}" for kind, ports in by_protocol.items() for port in ports]
-            raise PortNotPublished(f"service '{self.name}' does not publish port {container_port}/{protocol} "
-                                   f"(published: {', '.join(published) or 'none'})", service=self.name,
-                                   port=container_port) from None
+        return _port(self, container_port, protocol)
 
     @property
     def faults(self) -> Edge:
@@ -293,6 +271,26 @@ class Service:
         """What stopped the service if its container is no longer running: ServiceExited (its exit code, OOM kill,
         last log lines) or a DockerError (it was removed); None while it runs (or is paused, restarting, ...)."""
         return readiness.ended(self)
+
+
+def _port(service: Service, container_port: int, protocol: str) -> int:
+    """`Service.port`."""
+    by_protocol = {"tcp": service.ports, "udp": service.udp_ports, "sctp": service.sctp_ports}
+    if protocol not in by_protocol:
+        raise InvalidCall(f"service '{service.name}': port({container_port!r}, {protocol!r}): the protocol is 'tcp', "
+                          "'udp' or 'sctp' (the ones a topology publishes)", argument="protocol")
+    if isinstance(container_port, bool) or not isinstance(container_port, int):
+        raise InvalidCall(f"service '{service.name}': port({container_port!r}): a container port is a number, "
+                          "e.g. port(6379) or port(53, 'udp')", argument="container_port")
+    if service.spec.network_mode == "host":  # the container's ports are the engine machine's own
+        return container_port
+    try:
+        return by_protocol[protocol][container_port]
+    except KeyError:
+        published = [f"{port}/{kind}" for kind, ports in by_protocol.items() for port in ports]
+        raise PortNotPublished(f"service '{service.name}' does not publish port {container_port}/{protocol} "
+                               f"(published: {', '.join(published) or 'none'})", service=service.name,
+                               port=container_port) from None
 
 
 def _probe_of(service: Service) -> ReadyProbe | None:

@@ -296,11 +296,11 @@ class Starter:
         self.progress(StartEvent(name, "starting"))
         signature = service_signature(spec, image_id_of(self.topology.client_of(name), image), self.spec.base_dir)
         # replica 1 first: it is the Service that `topology[name]` gives; then the others, as Compose numbers them
-        first = self._replica(name, 1, image, signature)
+        first = _replica(self, name, 1, image, signature)
         with self.lock:
             self.topology._add(first)
         for number in range(2, spec.replicas + 1):
-            first.others.append(self._replica(name, number, image, signature))
+            first.others.append(_replica(self, name, number, image, signature))
         if spec.job:
             self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
         elif first.probe:
@@ -315,58 +315,59 @@ class Starter:
                                  "exited 0" if outcome == "completed" else shown))
         return first
 
-    def _replica(self, name: str, number: int, image: str, signature: str) -> Service:
-        """Create and start replica `number` of service `name` (its post_start hooks run); not waited for."""
-        spec = self.spec.services[name]
-        mounts = self._mounts(name, image, number)
-        client = self.topology.client_of(name)
-        engine = self.topology.engines.get(self.spec.engine_of(name) or "")
-        container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}" + (
-            "" if number == 1 else f"-{number}")
-        copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
-        mounts, copies, environment = with_api_socket(self.topology, name, mounts, copies,
-                                                       spec.full_environment(self.spec.base_dir))
-        remote = engine.remote if engine is not None else remote_engine() is not None
-        attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
-        attached, mac_address = networks.mac_addresses(
-            self.spec, name, networks.attachments(self.spec, name, self.topology.networks), client.api.api_version)
-        # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
-        published = [] if self.spec.no_ports_reason(name) else spec.published()
-        host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
-        from_services = outside.from_services(self.topology, name)
-        for attempt in range(attempts):
-            ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
-            tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
-            container = service_container(
-                image=image, name=container_name, networks=attached, spec=spec,
-                environment=environment,
-                ports={} if host_network else ports, mounts=mounts,
-                labels={**self.run_labels, L.SERVICE: name, L.REPLICA: str(number), L.SIGNATURE: signature,
-                        L.PORTS: json.dumps(tcp_ports)},
-                publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
-                client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
-            try:
-                container.start()
-                break
-            except docker.errors.APIError as error:
-                if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
-                    _remove_container(container_name, client)  # created, not started: free its name, ports
-                    continue
-                replica = f" (replica {number})" if spec.replicas > 1 else ""
-                raise DockerError(f"service '{name}'{replica}: Docker could not create or start its container: "
-                                  f"{explain(error)}", service=name, operation="start",
-                                  hint=_start_hint(error)) from None
-        if self.cancelled.is_set():  # the start was abandoned while this container was being created
-            _remove_container(container_name, client)
-            raise StartCancelled()
-        hooks.post_start(name, spec, container.get_wrapped_container())
-        tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
-        service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
-                          host=self.topology.host_of(name),
-                          no_ports=None if published else self.spec.no_ports_reason(name), number=number)
-        service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
-        service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
-        return service
+
+def _replica(starter: Starter, name: str, number: int, image: str, signature: str) -> Service:
+    """Create and start replica `number` of service `name` (its post_start hooks run); not waited for."""
+    spec = starter.spec.services[name]
+    mounts = starter._mounts(name, image, number)
+    client = starter.topology.client_of(name)
+    engine = starter.topology.engines.get(starter.spec.engine_of(name) or "")
+    container_name = f"harness-{docker_name(starter.spec.name)}-{name}-{starter.topology.run_id}" + (
+        "" if number == 1 else f"-{number}")
+    copies = [CopyRef((starter.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
+    mounts, copies, environment = with_api_socket(starter.topology, name, mounts, copies,
+                                                   spec.full_environment(starter.spec.base_dir))
+    remote = engine.remote if engine is not None else remote_engine() is not None
+    attempts = REMOTE_PORT_ATTEMPTS if remote else PORT_ATTEMPTS
+    attached, mac_address = networks.mac_addresses(
+        starter.spec, name, networks.attachments(starter.spec, name, starter.topology.networks), client.api.api_version)
+    # as Docker: a container only on internal (or macvlan/ipvlan) networks gets no published port
+    published = [] if starter.spec.no_ports_reason(name) else spec.published()
+    host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
+    from_services = outside.from_services(starter.topology, name)
+    for attempt in range(attempts):
+        ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
+        tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
+        container = service_container(
+            image=image, name=container_name, networks=attached, spec=spec,
+            environment=environment,
+            ports={} if host_network else ports, mounts=mounts,
+            labels={**starter.run_labels, L.SERVICE: name, L.REPLICA: str(number), L.SIGNATURE: signature,
+                    L.PORTS: json.dumps(tcp_ports)},
+            publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
+            client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
+        try:
+            container.start()
+            break
+        except docker.errors.APIError as error:
+            if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
+                _remove_container(container_name, client)  # created, not started: free its name, ports
+                continue
+            replica = f" (replica {number})" if spec.replicas > 1 else ""
+            raise DockerError(f"service '{name}'{replica}: Docker could not create or start its container: "
+                              f"{explain(error)}", service=name, operation="start",
+                              hint=_start_hint(error)) from None
+    if starter.cancelled.is_set():  # the start was abandoned while this container was being created
+        _remove_container(container_name, client)
+        raise StartCancelled()
+    hooks.post_start(name, spec, container.get_wrapped_container())
+    tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
+    service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
+                      host=starter.topology.host_of(name),
+                      no_ports=None if published else starter.spec.no_ports_reason(name), number=number)
+    service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
+    service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
+    return service
 
 
 def _remove_container(name: str, client: docker.DockerClient) -> None:

@@ -79,12 +79,7 @@ class Topology:
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
-        replicas: dict[str, list[Service]] = {}
-        for container in sorted(containers, key=L.replica_of):  # replica 1 first: the Service of its name
-            name = L.labels_of(container).get(L.SERVICE, "")
-            if name in spec.services:
-                replicas.setdefault(name, []).append(_attached(self, name, container))
-        for first, *others in replicas.values():
+        for first, *others in _replicas(self, containers).values():
             first.others = others
             self._add(first)
 
@@ -117,12 +112,15 @@ class Topology:
         """The running service `name`.
 
         Raises:
-            UnknownService: `name` is not a running service of this topology (a KeyError too), with the near miss.
+            UnknownService: `name` is not a running service of this topology (a KeyError too), with the near miss; or
+                a service of 0 replicas (no container of it runs).
         """
         try:
             return self.services[name]
         except KeyError:
             known = [n for n in self.spec.services if n in self.services]  # file order, not start order
+            if name in self.spec.services and self.spec.services[name].replicas == 0:
+                raise UnknownService(name, known, self.spec.name, no_replica=True) from None
             close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
             raise UnknownService(str(name), known, self.spec.name, close[0] if close else None) from None
 
@@ -305,6 +303,17 @@ class Topology:
         client = connect()
         run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
         return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+
+
+def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, list[Service]]:
+    """Service of `topology` -> its replicas from their running `containers`, replica 1 first (a container of a
+    service no longer in the spec, or of no service, e.g. a fault helper, is left out)."""
+    replicas: dict[str, list[Service]] = {}
+    for container in sorted(containers, key=L.replica_of):
+        name = L.labels_of(container).get(L.SERVICE, "")
+        if name in topology.spec.services:
+            replicas.setdefault(name, []).append(_attached(topology, name, container))
+    return replicas
 
 
 def _attached(topology: Topology, name: str, container: Container) -> Service:
