@@ -81,13 +81,14 @@ HONOURED: dict[str, dict[str, str]] = {
         "stop_grace_period": "the time each pre_stop hook is given (default 10 s, Compose's); the container "
                              "itself is then removed at once (force), where Compose waits this long for it to stop "
                              "(its StopTimeout is left unset)",
-        "scale": "1: one container (any other number is refused)",
+        "scale": "that many containers (0: none), each on the service's networks under its name, as Compose "
+                 "starts them (see Replicas in the compose guide)",
     },
     "deploy": {
         "resources": "limits.cpus -> NanoCpus, limits.memory -> Memory, limits.pids -> PidsLimit, "
                      "reservations.memory -> MemoryReservation, reservations.devices -> DeviceRequests (as Compose; "
                      "reservations.cpus and generic_resources are not Docker settings, Compose drops them too)",
-        "replicas": "1: one container (any other number is refused)",
+        "replicas": "as the service's `scale` (the same count, which Compose checks)",
     },
     "build": {
         "context": "the folder sent to the builder; a URL (Git, a tarball over HTTP) is built by Docker Compose "

@@ -226,15 +226,15 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     shared = session is not None and session.share is not None and session.worker is not None
     time.sleep(_LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
-        for service in running:
+        for service in (replica for each in running for replica in each.replicas):  # NAME-N: replica N of several
             text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
             if not text.strip():
                 continue
             if shared and session is not None and running is session.topology:
                 text = "[shared by the xdist workers: their tests' lines of the same time are here too]\n" + text
-            report.sections.append((f"Captured log of service {service.name} {when}", text))  # shown with it
+            report.sections.append((f"Captured log of service {service.shown} {when}", text))  # shown with it
             # kept on the item for JUnit's system-out, which joins every log section: with the service's name
-            item.add_report_section(when, f"log of service {service.name}", f"[service {service.name}]\n{text}")
+            item.add_report_section(when, f"log of service {service.shown}", f"[service {service.shown}]\n{text}")
 
 
 def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float] | None) -> str:

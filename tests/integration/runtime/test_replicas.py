@@ -109,3 +109,24 @@ def test_restore_puts_back_every_replica_and_faults_on_a_scaled_service_are_refu
             assert "'web' runs 2 replicas; a fault is put in one container's network namespace" in str(raised.value)
         assert not topology.faults.active()
     assert harness_resources(docker_client, name) == []
+
+
+def test_a_failing_test_shows_each_replicas_log_lines(pytester: pytest.Pytester,
+                                                      docker_client: docker.DockerClient) -> None:
+    name = f"replicas-{uuid.uuid4().hex[:8]}"
+    (pytester.path / "compose.yaml").write_text(COMPOSE.format(name=name, scale=2))
+    pytester.makepyfile("""
+        def test_fails(topology):
+            for replica in topology["web"].replicas:  # into the container's log (its process 1's stdout)
+                code, output = replica.exec(["sh", "-c", f"echo marker of replica {replica.number} > /proc/1/fd/1"])
+                assert code == 0, output
+            assert False, "logged"
+    """)
+    result = pytester.runpytest_subprocess("--topology", "compose.yaml")
+    result.assert_outcomes(failed=1)
+    sections = result.stdout.str().split("Captured log of service ")[1:]
+    by_replica = {section.split(" call")[0]: section for section in sections}
+    assert sorted(by_replica) == ["web-1", "web-2"]  # the client logged nothing
+    assert "marker of replica 1" in by_replica["web-1"] and "marker of replica 2" not in by_replica["web-1"]
+    assert "marker of replica 2" in by_replica["web-2"]
+    assert harness_resources(docker_client, name) == []
