@@ -167,7 +167,7 @@ class Starter:
             self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
-                if name in self.restarting:
+                if name in self.restarting and name in self.kept:  # 0 replicas: no container to restart
                     self.ready[name] = self._spawn(self._restart, name)
                 else:
                     self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)

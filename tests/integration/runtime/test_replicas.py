@@ -16,7 +16,8 @@ import docker
 import pytest
 
 from harness import Topology, load_topology
-from harness.errors import InvalidFault
+from harness.errors import InvalidFault, ObserveError
+from harness.observe import ObserveRun
 from harness.runtime import labels as L
 
 from ..conftest import harness_resources
@@ -89,7 +90,7 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
     assert harness_resources(docker_client, name) == []
 
 
-def test_restore_puts_back_every_replica_and_faults_on_a_scaled_service_are_refused(
+def test_restore_puts_back_every_replica_and_faults_and_observing_a_scaled_service_are_refused(
         tmp_path: Path, docker_client: docker.DockerClient) -> None:
     name = f"replicas-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "compose.yaml"
@@ -108,6 +109,10 @@ def test_restore_puts_back_every_replica_and_faults_on_a_scaled_service_are_refu
                 fault()
             assert "'web' runs 2 replicas; a fault is put in one container's network namespace" in str(raised.value)
         assert not topology.faults.active()
+        with pytest.raises(ObserveError) as observing:
+            ObserveRun(topology.spec, topology).start()
+        assert str(observing.value).startswith(f"--observe: topology {name} has services of several replicas: 'web' "
+                                               "(2); the capture runs in one container's network namespace")
     assert harness_resources(docker_client, name) == []
 
 
