@@ -305,9 +305,9 @@ class ServiceSpec(_Strict):
 
 
 def ready_limit(spec: ServiceSpec, check: Healthcheck | None = None) -> float:
-    """Seconds the service may take to become ready. `check`: the healthcheck its probe comes from (with the timings
-    as Docker merged them), None when the probe is not a healthcheck's. An explicit `timeout` wins; else at least
-    what Docker needs to call that healthcheck healthy or unhealthy (`decision_time`) plus HEALTH_MARGIN, never
+    """Seconds the service may take to become ready. `check`: the healthcheck Docker runs in its container (with the
+    timings as Docker merged them; its healthy is awaited), None when there is none. An explicit `timeout` wins; else
+    at least what Docker needs to call that healthcheck healthy or unhealthy (`decision_time`) plus HEALTH_MARGIN, never
     below the default `timeout` (60 s): `docker compose up --wait` has no limit of its own."""
     if check is None or "timeout" in spec.model_fields_set:
         return spec.timeout

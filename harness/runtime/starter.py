@@ -25,7 +25,7 @@ from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, outside
+from harness.runtime import hooks, networks, outside, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
@@ -336,10 +336,8 @@ class Starter:
         service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
         with self.lock:
             self.topology._add(service)
-        if spec.job:
-            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif service.probe:
-            self.progress(StartEvent(name, "waiting", detail=service.probe.describe()))
+        if spec.job or service.probe:
+            self.progress(StartEvent(name, "waiting", detail=readiness.awaited(service)))
         outcome = service.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "completed" if outcome == "completed" else "ready", time.monotonic() - started,
                                  "exited 0" if outcome == "completed" else service.url if tcp else ""))

@@ -76,6 +76,10 @@ def test_services_start_after_their_dependencies_are_ready(events: list[StartEve
     outcomes = [e for e in events if e.kind in ("built", "cached")]
     assert sorted(e.service for e in outcomes) == ["counter", "greeter", "relay"]
     assert len({(e.kind, e.detail) for e in outcomes}) == 1
+    # the waiting line names the probe and the limit (the default `timeout`)
+    waiting = {e.service: e.detail for e in events if e.kind == "waiting"}
+    assert waiting["greeter"] == "http GET :8000/health -> 200, up to 60 s"
+    assert waiting["redis"] == "log line 'Ready to accept connections', up to 60 s"
 
 
 def test_independent_services_start_concurrently(events: list[StartEvent]) -> None:
