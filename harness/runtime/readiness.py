@@ -15,7 +15,7 @@ import urllib3.exceptions
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
-from harness.runtime.probes import probe_once
+from harness.runtime.probes import Abandoned, probe_once
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
@@ -107,7 +107,10 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
                 service=service.name, probe=described, waited=waited,
                 hint=f"Check the log, fix the probe (`ready:`; `ready=` of the builder), or {RAISE_TIMEOUT}.")
-        time.sleep(pause)
+        if cancelled is not None:
+            cancelled.wait(pause)  # a cancel ends the pause at once (a probe's interval may be long)
+        else:
+            time.sleep(pause)
         pause = min(pause * 2, probe.interval if probe else 0.1)
 
 
@@ -131,7 +134,9 @@ def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
     (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
     container; a refusal while it still runs is what the probe saw."""
     try:
-        return probe_once(probe, service.container, service.ports, log_since, service.host, limit)
+        return probe_once(probe, service.container, service.ports, log_since, service.host, limit, cancelled)
+    except Abandoned:
+        raise StartCancelled() from None
     # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
     # and TCP probes say their own connection errors as what they saw
     except (OSError, urllib3.exceptions.HTTPError) as error:
