@@ -135,6 +135,9 @@ def from_compose_only(value: Any) -> Any:
     return value
 
 
+ComposeOnlyBool = Annotated[bool, BeforeValidator(from_compose_only)]  # an INTERNAL flag: see from_compose_only
+
+
 class _Strict(BaseModel):
     """A model of the topology. Made directly (`ServiceSpec(image=..., ports=[8000])`), a bad value is one
     TopologyFileError located by the class (`ServiceSpec(...): ports[0]: ...`), not pydantic's own error."""

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.model.base import INTERNAL, PortSpec, _Strict, from_compose_only, parse_port
+from harness.model.base import INTERNAL, ComposeOnlyBool, PortSpec, _Strict, parse_port
 from harness.model.parts import (
     AuthSpec,
     BlkioConfig,
@@ -123,10 +123,9 @@ class ServiceSpec(_Strict):
                     "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
                     "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
                     "name (outside the run, used as it is)")
-    outside_network_mode: bool = Field(default=False, json_schema_extra=INTERNAL,
-                                       description="network_mode is the engine's network of that name even where "
-                                                   "the topology has a network of that key (as Compose reads it); "
-                                                   "set by the compose reader only")
+    outside_network_mode: ComposeOnlyBool = Field(default=False, json_schema_extra=INTERNAL, description="network_mode "
+                                                  "is the engine's network of that name, even where the topology has "
+                                                  "a network of that key (as Compose reads it)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -228,8 +227,6 @@ class ServiceSpec(_Strict):
                     for k, v in ((k, os.environ.get(k) if v is None else v) for k, v in value.items())
                     if v is not None}
         return value
-
-    _outside_network_mode = field_validator("outside_network_mode", mode="before")(from_compose_only)
 
     @field_validator("sysctls", "labels", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ services:
     depends_on: [redis]
     ready:
       http: {port: 8000, path: /nowhere}
+      interval: 2  # a few 404 lines: "listening" stays in the last 50 lines of the log
     timeout: 30  # long enough for the app to answer on a loaded machine (3 s was not): the 404 is what is asserted
 """)
     with pytest.raises(ServiceNotReady) as error:
