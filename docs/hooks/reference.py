@@ -113,8 +113,12 @@ def topology_keys() -> list[Key]:
 
 
 def _keys(model: type[BaseModel], prefix: str, seen: set[type]) -> Iterator[Key]:
+    from harness.model.base import internal
+
     seen.add(model)
     for name, field in model.model_fields.items():
+        if internal(field):  # set by the compose reader: no key a user writes
+            continue
         key = field.alias or name
         path = f"{prefix}{key}"
         nested = [t for t in _leaf_types(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)]

@@ -17,6 +17,8 @@ from pydantic import (
     Field,
     ValidationError,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from harness.model.source import CallSource
 
@@ -99,6 +101,41 @@ def checked(model: type[_M], data: Any, where: str) -> _M:
             from harness.model.validate import file_error  # it knows the whole model: imported when needed
 
             raise file_error(exc, data, CallSource(where), model) from None
+
+
+INTERNAL: dict[str, Any] = {"internal": True}  # json_schema_extra of a field a compose file's reading sets
+
+
+def internal(field: FieldInfo) -> bool:
+    """A field no user writes (INTERNAL): the compose reader sets it; written in a topology file, the builder or
+    `ServiceSpec(...)` it is an unknown key, and the reference does not list it."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get("internal") is True
+
+
+_compose_reading: ContextVar[bool] = ContextVar("compose_reading", default=False)
+
+
+@contextmanager
+def reading_compose(compose: bool) -> Iterator[None]:
+    """`with reading_compose(True):` the models validated inside come from a compose file's reading (a ContextVar:
+    pydantic's validation context does not reach a model inside another, made by its own __init__)."""
+    token = _compose_reading.set(compose)
+    try:
+        yield
+    finally:
+        _compose_reading.reset(token)
+
+
+def from_compose_only(value: Any) -> Any:
+    """A field validator of an INTERNAL field: its value only from a compose file's reading, else the unknown-key
+    error (pydantic's `extra_forbidden`, which the file's error says with the allowed keys)."""
+    if not _compose_reading.get():
+        raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted")
+    return value
+
+
+ComposeOnlyBool = Annotated[bool, BeforeValidator(from_compose_only)]  # an INTERNAL flag: see from_compose_only
 
 
 class _Strict(BaseModel):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Self, TypeVar
 from pydantic import BaseModel
 
 from harness.errors import NotATopology, UnknownKeyword
+from harness.model.base import internal
 from harness.model.broker import BrokerSpec
 from harness.model.parts import (
     AuthSpec,
@@ -113,7 +114,6 @@ class TopologyBuilder:
         links: Sequence[str] | None = None,
         external_links: Sequence[str] | None = None,
         network_mode: str | None = None,
-        outside_network_mode: bool | None = None,
         post_start: Sequence[Mapping[str, Any]] | None = None,
         pre_stop: Sequence[Mapping[str, Any]] | None = None,
         stop_grace_period: float | None = None,
@@ -232,7 +232,8 @@ class TopologyBuilder:
         return Topology.start(self.spec, progress=progress, keep=keep)
 
 
-_SERVICE_KEYS = tuple(ServiceSpec.model_fields)  # the keywords of `TopologyBuilder.service` (a unit test keeps them so)
+# the keywords of `TopologyBuilder.service` (a unit test keeps them so): every key a user writes
+_SERVICE_KEYS = tuple(name for name, field in ServiceSpec.model_fields.items() if not internal(field))
 
 
 def _unknown_keyword(topology_name: str, service: str, keyword: str) -> UnknownKeyword:

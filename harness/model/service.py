@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from harness.model.base import PortSpec, _Strict, parse_port
+from harness.model.base import INTERNAL, ComposeOnlyBool, PortSpec, _Strict, parse_port
 from harness.model.parts import (
     AuthSpec,
     BlkioConfig,
@@ -127,8 +127,9 @@ class ServiceSpec(_Strict):
                     "depends_on) or 'container:NAME' (of a container started outside the run): no ports of its own; "
                     "else a network: one of the topology's `networks:` (the run's), or the engine's network of that "
                     "name (outside the run, used as it is)")
-    outside_network_mode: bool = Field(default=False, description="network_mode is the engine's network of that "
-                                       "name even where the topology has a network of that key (as Compose reads it)")
+    outside_network_mode: ComposeOnlyBool = Field(default=False, json_schema_extra=INTERNAL, description="network_mode "
+                                                  "is the engine's network of that name, even where the topology has "
+                                                  "a network of that key (as Compose reads it)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -309,9 +310,9 @@ class ServiceSpec(_Strict):
 
 
 def ready_limit(spec: ServiceSpec, check: Healthcheck | None = None) -> float:
-    """Seconds the service may take to become ready. `check`: the healthcheck its probe comes from (with the timings
-    as Docker merged them), None when the probe is not a healthcheck's. An explicit `timeout` wins; else at least
-    what Docker needs to call that healthcheck healthy or unhealthy (`decision_time`) plus HEALTH_MARGIN, never
+    """Seconds the service may take to become ready. `check`: the healthcheck Docker runs in its container (with the
+    timings as Docker merged them; its healthy is awaited), None when there is none. An explicit `timeout` wins; else
+    at least what Docker needs to call that healthcheck healthy or unhealthy (`decision_time`) plus HEALTH_MARGIN, never
     below the default `timeout` (60 s): `docker compose up --wait` has no limit of its own."""
     if check is None or "timeout" in spec.model_fields_set:
         return spec.timeout

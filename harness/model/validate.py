@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
-from harness.model.base import service_name_problem, topology_name, validating
+from harness.model.base import internal, reading_compose, service_name_problem, topology_name, validating
 from harness.model.engine_needs import engine_needs
 from harness.model.placement import engine_references, suggest
 from harness.model.plan import StartPlan
@@ -45,7 +45,8 @@ def validate(data: dict[str, Any], source: Source, *, file: Path | None, base_di
             `source.where(path)`.
     """
     folder = base_dir if base_dir is not None else file.parent if file is not None else Path.cwd()
-    return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve(), compose)})
+    with reading_compose(compose):
+        return TopologySpec.model_validate(data, context={"origin": _Origin(source, file, folder.resolve(), compose)})
 
 
 def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context: Any) -> TopologySpec:
@@ -365,7 +366,7 @@ def _fields_at(loc: Path_, root: type[BaseModel]) -> list[str]:
     for part in loc:
         annotation = _step(annotation, part)
     model = _model_in(annotation)
-    return [f.alias or n for n, f in model.model_fields.items() if not f.exclude] if model else []  # as written
+    return [f.alias or n for n, f in model.model_fields.items() if not f.exclude and not internal(f)] if model else []
 
 
 def _step(annotation: Any, part: str | int) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -42,6 +43,7 @@ class SessionObservation:
         self.gates: list[GateVerdict] = []
         self._workers: list[tuple[str, Any]] = []  # the controller (per worker): (worker, (observation, documents))
         self._finished = False
+        self._counted = 0  # gates counted as collected (pytest's progress), before they are reported
         # its hooks: sessionfinish, testnodedown
         session.config.pluginmanager.register(self, "harness-topology-observe")
 
@@ -81,6 +83,27 @@ class SessionObservation:
             self.error = str(error)
             return
         self.run = run
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self, session: pytest.Session) -> Generator[None, object, object]:
+        """The gates given count as collected test cases (pytest's progress is reported / collected; "[150%]"
+        otherwise). Not under xdist, whose controller counts its workers' items later (they are counted as they
+        are reported then), nor in a worker (which reports no gate)."""
+        result = yield
+        if self.enabled and self.session.worker is None and not session.config.option.collectonly \
+                and not session.config.pluginmanager.has_plugin("dsession"):
+            self._counted = (self.fail_under is not None) + self.strict
+            session.testscollected += self._counted
+        return result
+
+    @pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's: before it writes the last progress
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """The gates are judged once the tests ran (every xdist worker is done then), so that their reports come
+        before pytest's final progress, as the last tests' do; an interrupted loop leaves it to sessionfinish."""
+        result = yield
+        if self.session.worker is None:
+            self.finish(session)
+        return result
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file, and before the topology is removed
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -201,6 +224,10 @@ class SessionObservation:
                                        sections=[("gate", "\n".join(filter(None, [gate.summary, gate.details])))]
                                        if gate.outcome == "passed" else [],  # (a failure shows it as its report)
                                        duration=0.0)
+            if self._counted:  # counted at collection
+                self._counted -= 1
+            else:  # under xdist: counted as it is reported (the controller's count is its workers' items)
+                session.testscollected += 1
             session.config.hook.pytest_runtest_logreport(report=report)
             session.config.hook.pytest_runtest_logreport(report=pytest.TestReport(
                 nodeid=report.nodeid, location=report.location, keywords={}, outcome="passed", longrepr=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -13,15 +14,26 @@ from docker.models.containers import Container
 
 from harness.model.parts import ReadyProbe
 
+CANCEL_POLL = 0.1  # seconds between looks at the cancel event while a probe's command runs
+
+
+class Abandoned(Exception):
+    """The wait for a probe's command was given up because the start was cancelled; the command is left to end
+    with its container (Docker has no call to stop an exec; removing the container ends it)."""
+
 
 def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],
-               log_since: float | None = None, host: str = "127.0.0.1", limit: float | None = None) -> str | None:
+               log_since: float | None = None, host: str = "127.0.0.1", limit: float | None = None,
+               cancelled: threading.Event | None = None) -> str | None:
     """One attempt: None when the service is ready, else what was seen instead.
 
     `log_since` (a time.time() value) makes a log probe count only lines written since then (after a restart).
     `host` is where the published ports (`host_port`: container port -> port on `host`) are reached.
     `limit`: seconds a command may run to pass (a healthcheck's timeout, as Docker counts a slower run as failed);
     None: no limit.
+
+    Raises:
+        Abandoned: `cancelled` was set while the command ran (within CANCEL_POLL seconds).
     """
     if probe.http:
         url = f"http://{url_host(host)}:{host_port[probe.http.port]}{probe.http.path}"
@@ -40,18 +52,21 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
         options = {"since": log_since} if log_since else {}
         seen = container.logs(stdout=True, stderr=True, **options).decode("utf-8", "replace").count(probe.log)
         return None if seen >= probe.times else f"line seen {seen} of {probe.times} time(s)"
-    if limit is None:
-        code = container.exec_run(probe.command).exit_code  # waits for the command to end (output is discarded)
-    elif (timed := _exec_within(container, probe.command, limit)) is None:
+    code = exec_within(container, probe.command, limit, cancelled)
+    if code is None:
         return f"still running after {limit:g} s (the healthcheck's timeout)"
-    else:
-        code = timed
     return None if code == 0 else f"exit code {code}"
 
 
-def _exec_within(container: Container, command: str | list[str] | None, limit: float) -> int | None:
-    """The command's exit code, or None when it runs longer than `limit` seconds (it is left to end in the
-    container: Docker has no call to stop an exec). Docker's errors are raised."""
+def exec_within(container: Container, command: str | list[str] | None, limit: float | None = None,
+                cancelled: threading.Event | None = None) -> int | None:
+    """The command's exit code (its output is discarded), or None when it runs longer than `limit` seconds (None:
+    no limit). Either way a command still running is left to end in the container: Docker has no call to stop an
+    exec. Docker's errors are raised.
+
+    Raises:
+        Abandoned: `cancelled` was set while the command ran (a cancelled start does not wait for it).
+    """
     outcome: list[int | Exception] = []
 
     def run() -> None:
@@ -60,9 +75,13 @@ def _exec_within(container: Container, command: str | list[str] | None, limit: f
         except Exception as error:  # noqa: BLE001 - handed to the caller (or dropped when it gave up waiting)
             outcome.append(error)
 
-    worker = threading.Thread(target=run, name="health-test", daemon=True)
+    worker = threading.Thread(target=run, name="probe-command", daemon=True)
     worker.start()
-    worker.join(limit)
+    deadline = None if limit is None else time.monotonic() + limit
+    while not outcome and (deadline is None or time.monotonic() < deadline):
+        if cancelled is not None and cancelled.is_set():
+            raise Abandoned()
+        worker.join(CANCEL_POLL if deadline is None else max(0.0, min(CANCEL_POLL, deadline - time.monotonic())))
     if not outcome:
         return None
     if isinstance(outcome[0], Exception):

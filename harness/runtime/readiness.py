@@ -15,7 +15,7 @@ import urllib3.exceptions
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
-from harness.runtime.probes import probe_once
+from harness.runtime.probes import Abandoned, probe_once
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
@@ -34,12 +34,17 @@ class StartCancelled(Exception):
 
 def wait_ready(service: Service, started: float, cancelled: threading.Event | None = None,
                log_since: float | None = None) -> str:
-    """See `Service.wait_ready`."""
+    """See `Service.wait_ready`. A container Docker checks the health of is ready only once Docker calls it healthy
+    too, as `docker compose up --wait` waits for it: a `ready:` probe that passes first is not enough (the probe and
+    Docker's healthy must both hold); without `ready:`, the healthcheck's test run by the harness within its timeout
+    or Docker's healthy is. Docker's unhealthy refuses it at once."""
     probe = None if service.spec.job else service.probe
-    check = docker_healthcheck(service) if probe is not None else None
+    check = docker_healthcheck(service)
+    both = check is not None and service.spec.ready is not None  # `ready:` and Docker's healthy
     deadline = started + ready_limit(service.spec, check)
-    limit = check.attempt_limit() if check else None
+    limit = check.attempt_limit() if check and not both else None  # the healthcheck's test: within its timeout
     seen = "the container never reported running"
+    passed = False  # `ready:` passed (once is enough); with `both`, Docker's healthy is awaited after it
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
     status_read = 0.0
     running_since: float | None = None
@@ -58,15 +63,22 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             health = (state.get("Health") or {}).get("Status") if check is not None else None
             if health == "unhealthy" and probe is not None:
                 raise _unhealthy_error(service, state, probe, time.monotonic() - started)  # as Compose: at once
-            if health == "healthy" and service.container.status == "running":
+            if health == "healthy" and service.container.status == "running" and (passed or not both):
                 return "ready"  # Docker's verdict, as Compose takes it (the harness's own run may be slower)
+            if passed:
+                seen = f"the probe passed; Docker's healthcheck says {health or 'nothing yet'}, not healthy"
         if service.container.status == "running":
             if service.spec.job:
                 seen = "still running"
+            elif passed:
+                pass  # Docker's healthy is awaited: read with the state, every 0.5 s
             elif probe is not None:
                 failed = _probe(service, probe, log_since, cancelled, limit)
-                if failed is None:
+                if failed is None and not both:
                     return "ready"
+                if failed is None:  # Docker's healthy is read with the state at once
+                    passed, status_read = True, 0.0
+                    continue
                 seen = failed
             elif running_since is not None and time.monotonic() - running_since >= SETTLE:
                 return "ready"
@@ -83,13 +95,37 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     f"lines of its log:\n{_log_tail(service)}", service=service.name, waited=waited,
                     hint=f"Check the log, or {RAISE_TIMEOUT}.")
             described = probe.describe() if probe else f"running for {SETTLE} s"
+            if passed:
+                raise ServiceNotReady(
+                    f"service '{service.name}' was not ready after {waited:.1f} s: probe {described} passed, but "
+                    f"Docker's healthcheck never called it healthy (last: {seen}); a service with both is ready when "
+                    f"both hold, as `docker compose up --wait` waits for healthy. Last {LOG_TAIL} lines of its "
+                    f"log:\n{_log_tail(service)}", service=service.name, probe=described, waited=waited,
+                    hint=f"Check the log, fix the healthcheck (its test, interval, retries), or {RAISE_TIMEOUT}.")
             raise ServiceNotReady(
                 f"service '{service.shown}' was not ready after {waited:.1f} s: probe {described}"
                 f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
                 service=service.name, probe=described, waited=waited,
                 hint=f"Check the log, fix the probe (`ready:`; `ready=` of the builder), or {RAISE_TIMEOUT}.")
-        time.sleep(pause)
+        if cancelled is not None:
+            cancelled.wait(pause)  # a cancel ends the pause at once (a probe's interval may be long)
+        else:
+            time.sleep(pause)
         pause = min(pause * 2, probe.interval if probe else 0.1)
+
+
+def awaited(service: Service) -> str:
+    """What the start waits for and for how long at most, as the waiting line says it: "command `test -f /tmp/go`
+    exits 0, up to 600 s"; "a job: until it exits 0, up to 60 s"; with `ready:` and Docker's healthcheck, "..., and
+    Docker's healthcheck says healthy, up to 250 s"."""
+    check = docker_healthcheck(service)
+    limit = f"up to {ready_limit(service.spec, check):g} s"
+    if service.spec.job:
+        return f"a job: until it exits 0, {limit}"
+    described = service.probe.describe() if service.probe else f"running for {SETTLE:g} s"
+    if check is not None and service.spec.ready is not None:
+        described += ", and Docker's healthcheck says healthy"
+    return f"{described}, {limit}"
 
 
 def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
@@ -98,7 +134,9 @@ def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
     (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
     container; a refusal while it still runs is what the probe saw."""
     try:
-        return probe_once(probe, service.container, service.ports, log_since, service.host, limit)
+        return probe_once(probe, service.container, service.ports, log_since, service.host, limit, cancelled)
+    except Abandoned:
+        raise StartCancelled() from None
     # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP
     # and TCP probes say their own connection errors as what they saw
     except (OSError, urllib3.exceptions.HTTPError) as error:
@@ -109,16 +147,17 @@ def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
 
 
 def docker_healthcheck(service: Service) -> Healthcheck | None:
-    """The healthcheck the service's readiness probe comes from (no `ready:`), with its timings as Docker merged
-    them into the container (the image's HEALTHCHECK under the file's values); None when the probe is not one."""
-    check = service.spec.healthcheck
-    if service.spec.ready is not None or check is None or service.spec.job:
-        return None
+    """The healthcheck Docker runs in the service's container, as Docker merged it (the image's HEALTHCHECK under
+    the file's values; durations in seconds); None when Docker checks nothing (none, `disable: true`, test NONE)
+    and for a job."""
     merged = (service.container.attrs.get("Config") or {}).get("Healthcheck") or {}
+    test = merged.get("Test")
+    if service.spec.job or not test or test[0] == "NONE":
+        return None
     seconds = {key: merged[name] / 1e9 for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
                                                           ("start_period", "StartPeriod")) if merged.get(name)}
     retries = {"retries": merged["Retries"]} if merged.get("Retries") else {}
-    return check.model_copy(update={**seconds, **retries})
+    return Healthcheck(test=test, **seconds, **retries)
 
 
 def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe, waited: float) -> ServiceNotReady:

@@ -101,9 +101,9 @@ class Service:
 
     @property
     def probe(self) -> ReadyProbe | None:
-        """How the harness tells it is ready (`ServiceSpec.probe`); a healthcheck with timings and no `test` runs the
-        image's HEALTHCHECK test, as Docker merges it into the container's (read from the container; None if the
-        image has none: then Docker checks nothing, as under Compose)."""
+        """How the harness tells it is ready (`ServiceSpec.probe`); without `ready:`, a healthcheck of timings only, or
+        none, runs the image's HEALTHCHECK test as Docker merges it into the container's (None if the image has none:
+        Docker checks nothing then, as under Compose)."""
         if self._probe is False:
             self._probe = _probe_of(self)
         return self._probe
@@ -253,8 +253,9 @@ class Service:
         `time.monotonic()` value); a log probe counts only lines since `log_since` (a `time.time()` value).
 
         Ready means: its probe passes (`ready:`, else its healthcheck's test within its timeout, or Docker calls it
-        healthy); with no probe, its container has stayed running for SETTLE seconds (one that dies at once is
-        never ready). A job (`job: true`, or a compose `service_completed_successfully`'s) is done when it exits 0.
+        healthy), and, for a `ready:` probe of a container Docker checks the health of, Docker calls it healthy
+        too; with no probe, its container has stayed running for SETTLE seconds (one that dies at once is never
+        ready). A job (`job: true`, or a compose `service_completed_successfully`'s) is done when it exits 0.
 
         Returns:
             "ready", or "completed" for a container that exited 0 (a job, or a service with no probe).
@@ -294,9 +295,10 @@ def _port(service: Service, container_port: int, protocol: str) -> int:
 
 
 def _probe_of(service: Service) -> ReadyProbe | None:
-    """`Service.probe`: the spec's, or the image's HEALTHCHECK test for a healthcheck of timings only."""
+    """`Service.probe`: the spec's, or the image's HEALTHCHECK test for a healthcheck of timings only or none (Docker
+    runs it, and `docker compose up --wait` waits for it)."""
     check = service.spec.healthcheck
-    if service.spec.ready is None and check is not None and check.test is None:
+    if service.spec.ready is None and (check is None or check.test is None):
         test = ((service.container.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
         return Healthcheck(test=test).as_probe() if test else None
     return service.spec.probe

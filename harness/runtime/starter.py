@@ -25,7 +25,7 @@ from harness.errors import DockerError, HarnessError, RemoteMount
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, outside
+from harness.runtime import hooks, networks, outside, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
@@ -301,10 +301,8 @@ class Starter:
             self.topology._add(first)
         for number in range(2, spec.replicas + 1):
             first.others.append(_replica(self, name, number, image, signature))
-        if spec.job:
-            self.progress(StartEvent(name, "waiting", detail="a job: until it exits 0"))
-        elif first.probe:
-            self.progress(StartEvent(name, "waiting", detail=first.probe.describe()))
+        if spec.job or first.probe:
+            self.progress(StartEvent(name, "waiting", detail=readiness.awaited(first)))
         # ready when every replica is, as `docker compose up --wait` waits for each container
         outcomes = [replica.wait_ready(started, self.cancelled) for replica in first.replicas]
         outcome = outcomes[0]  # a job's replicas each exited 0, or wait_ready raised

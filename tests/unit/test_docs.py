@@ -221,6 +221,7 @@ def test_every_topology_key_has_a_description():
 
 
 def test_the_topology_reference_has_every_key_of_the_model():
+    from harness.model.base import internal
     from harness.model.parts import ReadyProbe
     from harness.model.service import ServiceSpec
     from harness.model.topology import ContractsSpec, TopologySpec
@@ -229,7 +230,8 @@ def test_the_topology_reference_has_every_key_of_the_model():
     for model, prefix in ((TopologySpec, ""), (ServiceSpec, "services.NAME."), (ReadyProbe, "services.NAME.ready."),
                           (ContractsSpec, "contracts.")):
         for name, field in model.model_fields.items():
-            assert prefix + (field.alias or name) in paths
+            assert (prefix + (field.alias or name) in paths) is not internal(field)
+    assert "services.NAME.outside_network_mode" not in paths  # the compose reader's: no key a user writes
     assert "services.NAME.mounts[].copy" in paths  # the name a file uses, not the attribute's
     table = reference.topology_keys_reference()
     assert "| `services.NAME.ready.http.port` | int |" in table

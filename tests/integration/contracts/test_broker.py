@@ -106,11 +106,13 @@ def oracle(broker: BrokerServer, selectors: list[dict], pending: bool = True, wi
     code = (TOPOLOGIES / "pact-shop" / "app.py").read_text().replace("8000", str(port))
     shop = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, cwd=TOPOLOGIES / "pact-shop")
     try:
-        for _ in range(100):  # until it answers (a local process; not a time budget)
+        deadline = time.monotonic() + 300  # until it answers (a bound for a loaded machine, not a time budget)
+        while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except OSError:
+                assert shop.poll() is None and time.monotonic() < deadline, "the shop's own code never answered"
                 time.sleep(0.1)
         chosen = [{SNAKE.get(key, key): value for key, value in selector.items()} for selector in selectors]
         script = f"""

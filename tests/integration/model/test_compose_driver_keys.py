@@ -37,6 +37,8 @@ services:
   checked:
     image: {image}
     healthcheck: {{interval: 1s, retries: 30}}
+  bare:  # no healthcheck key: Docker runs the image's, and Compose's --wait waits for it
+    image: {image}
   plain:
     image: python:3.11-slim
     command: ["sleep", "infinity"]
@@ -114,26 +116,31 @@ def test_aux_addresses_and_healthchecks_without_a_test_as_compose_gives_them(
     by_compose, stderr = compose_up(docker_compose, folder, docker_client,
                                     lambda containers, _: health_and_addresses(docker_client, containers),
                                     # --wait fails on plain, off and none: "has no healthcheck configured"
-                                    wait=("checked", "app"))
+                                    wait=("checked", "bare", "app"))
     assert by_compose is not None, stderr
 
     spec = load_topology(folder / "docker-compose.yml")
-    with Topology.start(spec) as topology:
+    events: list[Any] = []
+    with Topology.start(spec, progress=events.append) as topology:
         # ready only once the image's test passed: it ran, not the settle time
         assert topology["checked"].exec(["test", "-f", "/tmp/ready"]).exit_code == 0
+        ready = {e.service: e.seconds for e in events if e.kind == "ready"}
+        assert ready["checked"] >= 2 and ready["bare"] >= 2, ready  # /tmp/ready is made 2 s after the start
         probes = {s.name: s.probe.describe() if s.probe else None for s in topology}
         by_harness = health_and_addresses(docker_client, {s.name: s.container for s in topology})
     assert harness_resources(docker_client, folder.name) == []
 
     # Docker runs the check (at its own interval: the harness ran the same test itself, every 0.1 s)
     assert by_harness["health"]["checked"] in ("starting", "healthy")
-    assert {s: v for s, v in by_harness["health"].items() if s != "checked"} == dict.fromkeys(
+    assert by_harness["health"]["bare"] in ("starting", "healthy")
+    assert {s: v for s, v in by_harness["health"].items() if s not in ("checked", "bare")} == dict.fromkeys(
         ("plain", "off", "none", "app"))
     assert {**by_harness, "health": None} == {**by_compose, "health": None}
-    assert by_compose["health"] == {"checked": "healthy", "plain": None, "off": None, "none": None, "app": None}
+    assert by_compose["health"] == {"checked": "healthy", "bare": "healthy", "plain": None, "off": None, "none": None, "app": None}
     assert by_harness["healthcheck"] == {
         # the image's test with the file's timings: Docker merges them into the container's
         "checked": {"Test": ["CMD-SHELL", "test -f /tmp/ready"], "Interval": 1_000_000_000, "Retries": 30},
+        "bare": {"Test": ["CMD-SHELL", "test -f /tmp/ready"], "Interval": 30_000_000_000, "Retries": 1},
         "plain": {"Interval": 2_000_000_000, "Retries": 3},  # an image without one: no check at all
         # the image's timings stay, its test is off
         "off": {"Test": ["NONE"], "Interval": 30_000_000_000, "Retries": 1},
@@ -141,7 +148,8 @@ def test_aux_addresses_and_healthchecks_without_a_test_as_compose_gives_them(
     assert by_harness["pools"] == [{"Subnet": f"{subnet}.0/24",
                                     "AuxiliaryAddresses": {"router": f"{subnet}.2", "printer": f"{subnet}.3"}}]
     assert by_harness["app address"] == [f"{subnet}.10"]
-    assert probes == {"checked": "command `/bin/sh -c test -f /tmp/ready` exits 0", "plain": None, "off": None, "none": None, "app": None}
+    image_test = "command `/bin/sh -c test -f /tmp/ready` exits 0"
+    assert probes == {"checked": image_test, "bare": image_test, "plain": None, "off": None, "none": None, "app": None}
 
 
 SCTP_FILE = """

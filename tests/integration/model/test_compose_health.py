@@ -40,6 +40,34 @@ services:
 """
 
 
+# `ready:` passes at once, Docker's healthcheck never does: Compose refuses it, and so must the harness (it took the
+# `ready:` probe alone: a false "ready")
+READY_BUT_UNHEALTHY = """
+name: {name}
+services:
+  db:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    healthcheck: {{test: ["CMD", "false"], interval: 1s, retries: 2}}
+    x-topology: {{ready: {{command: ["true"]}}}}
+"""
+
+# `ready:` passes at once, Docker's healthcheck only once /tmp/ok exists (3 s after the start)
+READY_BEFORE_HEALTHY = """
+name: {name}
+services:
+  db:
+    image: python:3.11-slim
+    command: ["sh", "-c", "sleep 3; touch /tmp/ok; exec sleep infinity"]
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s, retries: 30}}
+    x-topology: {{ready: {{command: ["true"]}}}}
+  api:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    depends_on: {{db: {{condition: service_started}}}}
+"""
+
+
 def compose(file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     from harness.model.compose_cli import compose_binary
 
@@ -55,7 +83,8 @@ def written(folder: Path, text: str) -> Path:
 @pytest.mark.parametrize(("text", "docker_says"), [
     (TOO_SLOW, "Health check exceeded timeout (1s)"),
     (ALWAYS_FAILS, "exit code 1"),
-], ids=["test-longer-than-timeout", "test-always-fails"])
+    (READY_BUT_UNHEALTHY, "exit code 1"),
+], ids=["test-longer-than-timeout", "test-always-fails", "ready-probe-passes"])
 def test_an_unhealthy_service_is_refused_by_both(text: str, docker_says: str, tmp_path: Path,
                                                  docker_client: docker.DockerClient) -> None:
     name = f"health-{uuid.uuid4().hex[:8]}"
@@ -73,5 +102,63 @@ def test_an_unhealthy_service_is_refused_by_both(text: str, docker_says: str, tm
     assert message.startswith("service 'db' is not ready: Docker's healthcheck marked it unhealthy: "), message
     assert docker_says in message, message
     assert "Docker Compose refuses an unhealthy dependency too" in message
+    assert "Traceback" not in message
+    assert harness_resources(docker_client, name) == []
+
+
+def test_a_ready_probe_and_a_healthcheck_must_both_hold(tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`ready:` passes at once, Docker's healthcheck 3 s later: the service is ready (and its dependent starts) only
+    once Docker calls it healthy, as `docker compose up --wait` waits for it; the waiting line says so, with the
+    limit."""
+    from harness.runtime import labels as L
+    from harness.runtime.topology import StartEvent
+
+    name = f"health-{uuid.uuid4().hex[:8]}"
+    file = written(tmp_path, READY_BEFORE_HEALTHY.format(name=name))
+    try:
+        up = compose(file, "up", "-d", "--wait")
+        assert up.returncode == 0, up.stderr
+    finally:
+        compose(file, "down", "-v", "--timeout", "0")
+
+    events: list[StartEvent] = []
+    health_when_ready: list[str] = []
+
+    def progress(event: StartEvent) -> None:
+        events.append(event)
+        if (event.service, event.kind) == ("db", "ready"):  # what Docker says when the harness calls it ready
+            db = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=db"]})
+            health_when_ready.extend(c.attrs["State"]["Health"]["Status"] for c in db)
+
+    with Topology.start(load_topology(file), progress=progress):
+        assert health_when_ready == ["healthy"]
+        waiting = [e.detail for e in events if (e.service, e.kind) == ("db", "waiting")]
+        # the limit covers Docker's decision: (1 s interval + 30 s default timeout) * 31 + 10 s
+        assert waiting == ["command `true` exits 0, and Docker's healthcheck says healthy, up to 971 s"], waiting
+    assert harness_resources(docker_client, name) == []
+
+
+def test_a_ready_probe_that_passed_is_not_ready_while_docker_says_starting(tmp_path: Path,
+                                                                           docker_client: docker.DockerClient) -> None:
+    """Docker's first check comes only after an hour: within its `timeout` the service is not ready, and the error
+    says that the probe passed and what Docker said (`docker compose up --wait` would wait the hour)."""
+    name = f"health-{uuid.uuid4().hex[:8]}"
+    file = written(tmp_path, f"""
+        name: {name}
+        services:
+          db:
+            image: python:3.11-slim
+            command: ["sleep", "infinity"]
+            healthcheck: {{test: ["CMD", "true"], interval: 1h}}
+            x-topology: {{ready: {{command: ["true"]}}, timeout: 20}}
+    """)
+    with pytest.raises(ServiceNotReady) as raised:
+        Topology.start(load_topology(file))
+    message = str(raised.value)
+    assert message.startswith("service 'db' was not ready after 2"), message
+    assert ("probe command `true` exits 0 passed, but Docker's healthcheck never called it healthy (last: the probe "
+            "passed; Docker's healthcheck says starting, not healthy); a service with both is ready when both hold, "
+            "as `docker compose up --wait` waits for healthy.") in message, message
+    assert raised.value.hint is not None and "fix the healthcheck" in raised.value.hint
     assert "Traceback" not in message
     assert harness_resources(docker_client, name) == []

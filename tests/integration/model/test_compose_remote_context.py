@@ -38,7 +38,8 @@ def free_port() -> int:
 def serving(argv: list[str], port: int) -> subprocess.Popen[bytes]:
     """Start a server on 127.0.0.1:`port` and wait until it accepts connections."""
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
+    deadline = time.monotonic() + 300  # a bound for a loaded machine, not a speed check
+    while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return server

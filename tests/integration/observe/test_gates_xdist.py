@@ -49,8 +49,11 @@ def no_leftovers(client: docker.DockerClient, folder: Path) -> None:
 
 
 def test_the_gates_are_test_cases_of_their_own(tmp_path: Path, docker_client: docker.DockerClient) -> None:
-    result, matrix, junit = run_shop(tmp_path / "shop", "--observe-fail-under", "40", "--observe-strict")
+    result, matrix, junit = run_shop(tmp_path / "shop", "--observe-fail-under", "40", "--observe-strict", "-v")
     assert result.returncode == 1, result.stdout + result.stderr
+    # the gates count as collected: pytest's progress ends at 100% with them (it read 150%, 200%)
+    progress = [line.rsplit("[", 1)[-1] for line in result.stdout.splitlines() if line.rstrip().endswith("%]")]
+    assert progress == [" 25%]", " 50%]", " 75%]", "100%]"], result.stdout
     assert cases(junit) == {"test_orders": "passed", "test_missing": "passed",
                             "observed coverage >= 40%": "passed", "observed coverage, strict": "failure"}
     assert "passed observed coverage >= 40%: 3 of 7 calls between services covered by a pact interaction (42.9%), " \
@@ -82,6 +85,8 @@ def test_under_xdist_every_workers_calls_count_once(tmp_path: Path, docker_clien
                                      *mode)
     assert result.returncode == 0, result.stdout + result.stderr
     assert cases(junit) == {"test_orders": "passed", "test_missing": "passed", "observed coverage >= 40%": "passed"}
+    # the gate is counted as it is reported (xdist counts its workers' items): the progress stays at 100%
+    assert "[100%]" in result.stdout and "[150%]" not in result.stdout, result.stdout
     observed = stock(matrix)
     assert (observed["calls"], observed["covered"], observed["breaking"]) == (7, 3, 1)
     assert observed["uncovered"] == ["GET /items/{id}/price -> 200: 3 call(s)", "GET /items/{id} -> 404: 1 call(s)"]

@@ -247,7 +247,9 @@ services:
         def test_4_web_dies_by_itself(topology):
             reach_web_from_peer(topology)
             topology["web"].exec(["touch", "/tmp/die"])
+            deadline = time.monotonic() + 300  # a bound for a loaded machine, not a speed check
             while topology["web"].status == "running":
+                assert time.monotonic() < deadline, "web never exited"
                 time.sleep(0.05)
 
         def test_5_everything_works(topology):

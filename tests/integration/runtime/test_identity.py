@@ -164,7 +164,8 @@ def test_a_kept_run_whose_start_did_not_finish_is_waited_for_or_replaced(tmp_pat
     file = tmp_path / "topology.yaml"
     file.write_text("name: identity-unfinished\nservices:\n  web:\n    image: python:3.11-slim\n"
                     "    command: [sh, -c, 'mkdir -p /srv && touch /srv/ready && python -m http.server 8000 -d /srv']\n"
-                    "    ports: [8000]\n    ready: {http: {port: 8000, path: /ready}}\n    timeout: 3\n")
+                    "    ports: [8000]\n    ready: {http: {port: 8000, path: /ready}}\n    timeout: 20\n")
+    # (20 s: a start on a loaded machine is ready within it; the unready run below waits all of it)
 
     def unmark(run_id: str) -> None:
         for volume in docker_client.volumes.list(filters={"label": [f"{L.RUN}={run_id}", f"{L.STARTED}=true"]}):

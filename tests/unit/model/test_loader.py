@@ -12,13 +12,13 @@ import pytest
 from harness.errors import TopologyFileError
 from harness.model.loader import load_topology
 from harness.model.parts import BuildSpec, HttpCheck, Mount, ReadyProbe
-from harness.model.service import run_network
+from harness.model.service import ServiceSpec, run_network
 
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, replicas, job, ready, "
     "healthcheck, timeout, aliases, networks, placement, mounts, files, volumes, image_volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
-    "domainname, links, external_links, network_mode, outside_network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
+    "domainname, links, external_links, network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
     "device_requests, runtime, ipc, pid, uts, cgroup, userns_mode, cgroup_parent, isolation, mac_address, storage_opt, "
     "blkio_config, mem_limit, memswap_limit, mem_reservation, mem_swappiness, oom_kill_disable, oom_score_adj, cpus, "
     "cpu_shares, cpu_period, cpu_quota, cpu_rt_period, cpu_rt_runtime, cpu_count, cpu_percent, cpuset, pids_limit, "
@@ -720,16 +720,26 @@ def test_a_variable_without_a_value_takes_the_hosts_or_is_left_out(load, monkeyp
     assert spec.services["app"].environment == {"HARNESS_TEST_FROM_HOST": "from host", "SET": "here"}
 
 
-def test_outside_network_mode_needs_a_network_mode_that_names_a_network(load, load_error):
+def test_outside_network_mode_is_no_key_a_user_writes(load, load_error):
+    """The compose reader's (a compose file's `network_mode` naming the engine's network): in a topology file, the
+    builder or ServiceSpec(...) it is an unknown key, as any other."""
+    import harness
+    from harness.errors import UnknownKeyword
+
     spec = load("""
         services:
-          web: {image: x, network_mode: front, outside_network_mode: true}
           api: {image: x, network_mode: front}
     """)
-    assert [run_network(spec.services[name], ["front"]) for name in ("web", "api")] == [None, "front"]
-    assert spec.services["web"].network_of_its_own == "front"
+    assert run_network(spec.services["api"], ["front"]) == "front" and not spec.services["api"].outside_network_mode
     message = load_error("""
         services:
-          web: {image: x, network_mode: host, outside_network_mode: true}
+          web: {image: x, network_mode: front, outside_network_mode: true}
     """)
-    assert "services.web: outside_network_mode needs a network_mode that names a network: 'host'" in message, message
+    assert ("topology.yaml:2: services.web.outside_network_mode: unknown key 'outside_network_mode' (did you mean "
+            "'network_mode'?); allowed: image, build,") in message, message
+    assert ", network_mode, post_start," in message, message
+    with pytest.raises(TopologyFileError) as direct:
+        ServiceSpec(image="x", network_mode="front", outside_network_mode=True)
+    assert "outside_network_mode: unknown key 'outside_network_mode'" in str(direct.value)
+    with pytest.raises(UnknownKeyword, match="services.web.outside_network_mode: unknown key 'outside_network_mode'"):
+        harness.topology("t").service("web", image="x", outside_network_mode=True)  # type: ignore[call-arg]
