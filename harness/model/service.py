@@ -74,8 +74,7 @@ class ServiceSpec(_Strict):
     ports: list[PortSpec] = Field(default_factory=list, description="container ports: 8000, '53/udp', "
                                                                       "'9999/sctp', '8000-8002'; each published on "
                                                                       "a free port of 127.0.0.1")
-    depends_on: list[str] = Field(
-        default_factory=list, description="services that must be ready before this one starts")
+    depends_on: list[str] = Field(default_factory=list, description="services ready before this one starts")
     restart_on_replace: list[str] = Field(
         default_factory=list, description="services of depends_on whose replacement (a kept run updated to an edited "
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
