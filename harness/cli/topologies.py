@@ -129,7 +129,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import hooks
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
-    from harness.runtime.labels import remove_leftovers
+    from harness.runtime.engine_runs import remove_leftovers_anywhere
 
     if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
         raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
@@ -138,47 +138,54 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         spec = load(options, err, notes=False)
         if spec.engines:
-            return _down_across_engines(spec, out)
+            return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()
         failures = []
         try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
             for run in L.list_runs(client, spec.identity):
                 if run.kept or not run.owner_alive:
                     failures += hooks.pre_stop_run(client, spec, run.run_id)
-        finally:
-            removed = remove_leftovers(client, include_kept=True, file=spec.identity)
+        finally:  # a run of it across engines (the file was edited since) from every engine of the run
+            removal = remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
         ini = options.topology.ini_file
-        out.print(f"removed {removed} container(s)" + (f" of topology {spec.name} (the ini key `topology` in {ini}; "
-                  "`harness down --all`: every kept topology)" if ini is not None else ""), markup=False,
-                  highlight=False, soft_wrap=True)
+        out.print(f"removed {removal.containers} container(s)" + (
+                  f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
+                  "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
+        removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
             raise Masker(spec).error(hooks.combined(failures))
         return 0
-    removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(f"removed {removed} container(s)" + ("" if options.down_all else
+    # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
+    removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
+    out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
 
-def _down_across_engines(spec: TopologySpec, out: Console) -> int:
+def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first)."""
     from harness.model.secrets import Masker
     from harness.runtime import hooks
     from harness.runtime import labels as L
-    from harness.runtime.engines import connect_engines, remove_leftovers_everywhere
+    from harness.runtime.engine_runs import Removed, remove_leftovers_anywhere
+    from harness.runtime.engines import connect_engines
 
     engines = connect_engines(spec)
     failures = []
+    removal = Removed()
     try:
         for engine in engines.values():
             for run in L.list_runs(engine.client, spec.identity):
                 if run.kept or not run.owner_alive:
                     failures += hooks.pre_stop_run(engine.client, spec, run.run_id)
-    finally:
-        removed = remove_leftovers_everywhere(engines.values(), include_kept=True, file=spec.identity)
-    out.print(f"removed {removed} container(s) of topology {spec.name} from {len(engines)} engines", markup=False,
-              highlight=False, soft_wrap=True)
+    finally:  # each run from every engine it ran on (those of its label: the file may name others now)
+        for engine in engines.values():
+            removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
+    out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
+              markup=False, highlight=False, soft_wrap=True)
+    removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
     return 0
@@ -203,6 +210,7 @@ def _down_run(run_id: str, out: Console) -> int:
     from harness.errors import OptionError
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import remove_run_anywhere
 
     client = connect()
     run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
@@ -213,9 +221,10 @@ def _down_run(run_id: str, out: Console) -> int:
         raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
                           "stop that process (Ctrl-C) and it removes its run")
-    removed = L.remove_run(client, run_id)
-    out.print(f"removed {removed} container(s) of run {run_id} (topology {run.topology})", markup=False,
+    removal = remove_run_anywhere(client, run)  # across engines: from each of them
+    out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
               highlight=False, soft_wrap=True)
+    removal.raise_unanswered(f"harness down --run {run_id}")
     return 0
 
 

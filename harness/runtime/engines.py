@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 GONE_SECONDS = 30
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "refuse_binds_on_remote_engines",
-           "remove_everywhere", "remove_leftovers_everywhere", "volumes_everywhere"]
+           "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -192,24 +192,6 @@ def _remove_from_worker(client: docker.DockerClient, run_id: str) -> int:
         except docker.errors.NotFound:
             pass
     return len(containers)
-
-
-def remove_leftovers_everywhere(engines: Iterable[RunEngine], include_kept: bool = False,
-                                file: str | None = None) -> int:
-    """`labels.remove_leftovers` on every engine, the manager last (see `remove_everywhere`): runs whose owner
-    process is gone (with include_kept, kept runs too), of one topology file when given. Returns the number of
-    containers removed."""
-    manager, *workers = list(engines)
-    removed = 0
-    for engine in [*workers, manager]:
-        for run in L.list_runs(engine.client, file):
-            if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
-                if engine is manager:
-                    removed += L.remove_run(engine.client, run.run_id)
-                    _until_gone(engine.client, run.run_id)
-                else:
-                    removed += _remove_from_worker(engine.client, run.run_id)
-    return removed
 
 
 def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, TopologySpec]]:

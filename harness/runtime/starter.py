@@ -37,13 +37,13 @@ from harness.runtime.engine import (
     remote_engine,
 )
 from harness.runtime.engine_check import refuse_unmet
+from harness.runtime.engine_runs import engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
     RunEngine,
     connect_engines,
     create_overlay,
     engine_parts,
     refuse_binds_on_remote_engines,
-    remove_leftovers_everywhere,
     volumes_everywhere,
 )
 from harness.runtime.imagelocks import using_contexts
@@ -74,13 +74,14 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
         engines = connect_engines(spec)
         client = next(iter(engines.values())).client
         refuse_binds_on_remote_engines(spec, engines)
-        remove_leftovers_everywhere(engines.values())
+        for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
+            remove_leftovers_anywhere(engine.client)
     else:
         client = connect()
         _refuse_remote_binds(spec)
-        L.remove_leftovers(client)
+        remove_leftovers_anywhere(client)  # a dead run across engines too (an engine gone: its part waits)
     run_id = uuid.uuid4().hex[:10]
-    run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
+    run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)

@@ -208,6 +208,30 @@ def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_eve
         assert engine.containers.list(all=True, filters={"label": f"{L.RUN}={second}"}) == []
 
 
+def harness_on(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` against the engine at `url` (DOCKER_HOST), as someone on that engine's machine runs it."""
+    return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "DOCKER_HOST": url}, cwd="/")
+
+
+def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """`harness down --all` on the manager, and `harness down --run RUN` on a worker, learn the run's other engines
+    from its objects' labels: nothing of it is left anywhere (the file is not given)."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    first = killed_run(file, engines[0])
+    assert all(engine.containers.list(all=True, filters={"label": f"{L.RUN}={first}"}) for engine in engines)
+    down = harness_on(swarm.urls[0], "down", "--all")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s)", "")
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+    second = killed_run(file, engines[0])
+    down = harness_on(swarm.urls[2], "down", "--run", second)  # cache's engine, a worker
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (
+        0, f"removed 3 container(s) of run {second} (topology {NAME})", "")
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
 def test_pytest_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:
     file = across(pytester.path, swarm.urls)
     pytester.makepyfile(f"""
