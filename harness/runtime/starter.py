@@ -58,7 +58,7 @@ from harness.runtime.images import (
 )
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
-from harness.runtime.signature import image_id_of, service_signature
+from harness.runtime.signature import image_id_of, placed, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.runtime.volumes import service_mounts
 
@@ -235,8 +235,9 @@ class Starter:
 
     def _create_networks(self, _: str) -> object:
         """The run's networks (an update of a kept run: those it does not have yet)."""
-        if self.topology.engines:  # one attachable overlay network, on the swarm's manager
-            return create_overlay(next(iter(self.topology.engines.values())), self.topology.network, self.run_labels)
+        if self.topology.engines:  # one attachable overlay network, on the swarm's manager (an update: it is there)
+            manager = next(iter(self.topology.engines.values()))
+            return [] if self.updating else create_overlay(manager, self.topology.network, self.run_labels)
         existing: set[str] = set()
         if self.updating:
             label = {"label": f"{L.RUN}={self.topology.run_id}"}
@@ -272,7 +273,7 @@ class Starter:
         for dependency in service.spec.depends_on:
             self._await(self.ready[dependency])
         self._await(self.network_created)
-        networks.reconnect(self.topology.client, service.container, service.networks)
+        networks.reconnect(self.topology.client_of(name), service.container, service.networks)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         since = time.time()  # a log probe counts only the lines of this start
@@ -292,7 +293,7 @@ class Starter:
         self.progress(StartEvent(name, "starting"))
         client = self.topology.client_of(name)
         engine = self.topology.engines.get(self.spec.engine_of(name) or "")
-        signature = service_signature(spec, image_id_of(client, image), self.spec.base_dir)
+        signature = placed(service_signature(spec, image_id_of(client, image), self.spec.base_dir), self.spec, name)
         container_name = f"harness-{docker_name(self.spec.name)}-{name}-{self.topology.run_id}"
         copies = [CopyRef((self.spec.base_dir / m.source).resolve(), m.target) for m in spec.mounts if m.copied]
         mounts, copies, environment = with_api_socket(self.topology, name, mounts, copies,

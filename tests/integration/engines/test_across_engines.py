@@ -20,7 +20,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from tests.integration.engines.netns import netns_engines
@@ -160,9 +160,44 @@ def test_the_first_engine_must_be_the_swarms_manager(swarm: Any, tmp_path: Path)
     assert f"docker -H {swarm.urls[1]} swarm init" in str(raised.value)
 
 
-def test_a_kept_run_is_refused_across_engines(swarm: Any, tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="a kept run .* is not supported across engines yet"):
-        Topology.kept_or_started(load_topology(across(tmp_path, swarm.urls)))
+def test_a_kept_run_across_engines_is_reused_and_a_moved_service_is_started_again_on_its_new_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """As on one engine: the same file reuses the kept run (its containers on each engine); a service whose
+    `placement:` changed is replaced on its new engine, the others are kept, and names still resolve; `harness down
+    FILE` removes it from every engine."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    said: list[str] = []
+    try:
+        first = Topology.kept_or_started(load_topology(file), say=said.append)
+        run = f"{L.RUN}={first.run_id}"
+        again = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert (again.run_id, again.reused, said[-1]) == (first.run_id, True,
+                                                          f"reusing the running topology {NAME} (run {first.run_id})")
+        assert {s.name: (s.container.id, s.host) for s in again} == {
+            s.name: (s.container.id, s.host) for s in first}
+        attached = Topology.attach(load_topology(file))  # harness fault, pytest --topology-reuse
+        assert attached is not None and attached["cache"].host == swarm.addresses[2]
+        file.write_text(file.read_text().replace("placement: e2", "placement: e0"))
+        moved = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert moved.run_id == first.run_id
+        assert "  cache changed (engine): replacing it" in said
+        assert "  front unchanged: kept (it depends on cache; Docker Compose does not replace a dependent either)" \
+            in said
+        assert engines[2].containers.list(all=True, filters={"label": run}) == []
+        assert [c.id for c in engines[0].containers.list(filters={"label": [run, f"{L.SERVICE}=cache"]})] == [
+            moved["cache"].container.id]
+        assert moved["cache"].host == swarm.addresses[0]
+        assert moved["front"].container.id == first["front"].container.id
+        answer = json.loads(get(moved["front"].url + "/"))
+        assert answer["redis"] == "+PONG"  # the kept front reaches the moved cache by its alias
+        assert Topology.kept_or_started(load_topology(file), say=said.append).run_id == first.run_id
+        assert said[-1] == f"reusing the running topology {NAME} (run {first.run_id})"
+    finally:
+        down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert f"removed 3 container(s) of topology {NAME} from 3 engines" in down.stdout
+    assert [left(engine, file) for engine in engines] == [[], [], []]
 
 
 def harness(*args: str) -> subprocess.CompletedProcess[str]:
