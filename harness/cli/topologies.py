@@ -252,35 +252,50 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import spread
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
-    runs = [run for run in L.list_runs(connect())
+    client = connect()
+    runs = [run for run in L.list_runs(client)
             if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
     if not runs:
         out.print("no topology is running")
         return 0
-    rows = []
+    # a run across engines with its containers on each of them (its label names them), each with its engine
+    spreads = {run.run_id: found for run in runs if (found := spread(client, run)) is not None}
+    rows: list[tuple[str, ...]] = []
     for run in runs:
+        engine_of = spreads[run.run_id].engine_of if run.run_id in spreads else {}
+        run = spreads[run.run_id].run if run.run_id in spreads else run  # noqa: PLW2901 - all of it
         state = _run_state(run)
         if not run.containers:
-            rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
+            rows.append((run.topology, run.run_id, "-", "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
-        for container in sorted(run.containers, key=lambda c: L.labels_of(c).get(L.SERVICE, "")):
+        for unanswered in spreads[run.run_id].unanswered if run.run_id in spreads else []:
+            rows.append((run.topology, run.run_id, "?", unanswered, "did not answer", "-", str(run.kept).lower(),
+                         _shown(run.file), state))
+        for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), c.id)):
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"))
             labels = L.labels_of(container)
             service = labels.get(L.SERVICE) or (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
-            rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
-                         str(run.kept).lower(), _shown(run.file), state))
+            rows.append((run.topology, run.run_id, service, engine_of.get(container.id, "-"),
+                         L.container_status(container), ports or "-", str(run.kept).lower(), _shown(run.file), state))
+    columns: tuple[str, ...] = PS_COLUMNS
+    if spreads:  # the engine column only when a run is across engines
+        columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
+        columns = (*columns[:5], "ports (container -> engine host)", *columns[6:])
+    else:
+        rows = [(*row[:3], *row[4:]) for row in rows]
     if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
-        out.file.write(aligned([PS_COLUMNS, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
+        out.file.write(aligned([columns, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
         out.file.flush()
         return 0
     from rich.table import Table
 
-    table = Table(*PS_COLUMNS)
+    table = Table(*columns)
     runs_of_rows = [row[1] for row in rows]
     for index, (*cells, state) in enumerate(rows):
         shown = escape(state) if runs_of_rows[index - 1:index] != [cells[1]] else ""  # once per run, on its first row

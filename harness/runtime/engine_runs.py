@@ -24,7 +24,7 @@ from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
 __all__ = ["ENGINES", "Removed", "engines_label", "engines_of", "remove_leftovers_anywhere", "remove_run_anywhere",
-           "runs_across"]
+           "runs_across", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -137,3 +137,36 @@ def runs_across(engines: dict[str, RunEngine], file: str | Path) -> list[L.Run]:
             into.volumes += run.volumes
             into.started = into.started or run.started
     return sorted(merged.values(), key=lambda run: run.created, reverse=True)
+
+
+@dataclass
+class Spread:
+    """A run as its engines list it: the run with its containers from every engine that answered, the engine of
+    each container (by id), and the engines that did not answer (their containers are missing from it)."""
+
+    run: L.Run
+    engine_of: dict[str, str]
+    unanswered: list[str]
+
+
+def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
+    """`run` (listed on the engine of `client`) with its containers on each of its engines; None for a run on one
+    engine."""
+    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    if not engines:
+        return None
+    merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)
+    engine_of: dict[str, str] = {}
+    unanswered = []
+    for name, host in engines:
+        try:
+            listed = next((r for r in L.list_runs(_client(name, host)) if r.run_id == run.run_id), None)
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            unanswered.append(f"engine '{name}' ({host})")
+            continue
+        if listed is not None:
+            merged.containers += listed.containers
+            merged.networks += listed.networks
+            merged.started = merged.started or listed.started
+            engine_of.update(dict.fromkeys((c.id for c in listed.containers), name))
+    return Spread(merged, engine_of, unanswered)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -178,17 +179,18 @@ def test_a_kept_run_across_engines_is_reused_and_a_moved_service_is_started_agai
             s.name: (s.container.id, s.host) for s in first}
         attached = Topology.attach(load_topology(file))  # harness fault, pytest --topology-reuse
         assert attached is not None and attached["cache"].host == swarm.addresses[2]
-        file.write_text(file.read_text().replace("placement: e2", "placement: e0"))
+        file.write_text(file.read_text().replace("placement: e2", "placement: e1"))  # backend stays on e0
         moved = Topology.kept_or_started(load_topology(file), say=said.append)
         assert moved.run_id == first.run_id
         assert "  cache changed (engine): replacing it" in said
         assert "  front unchanged: kept (it depends on cache; Docker Compose does not replace a dependent either)" \
             in said
         assert engines[2].containers.list(all=True, filters={"label": run}) == []
-        assert [c.id for c in engines[0].containers.list(filters={"label": [run, f"{L.SERVICE}=cache"]})] == [
+        assert [c.id for c in engines[1].containers.list(filters={"label": [run, f"{L.SERVICE}=cache"]})] == [
             moved["cache"].container.id]
-        assert moved["cache"].host == swarm.addresses[0]
-        assert moved["front"].container.id == first["front"].container.id
+        assert moved["cache"].host == swarm.addresses[1]
+        assert [moved[s].container.id for s in ("backend", "front")] == [first[s].container.id
+                                                                         for s in ("backend", "front")]
         answer = json.loads(get(moved["front"].url + "/"))
         assert answer["redis"] == "+PONG"  # the kept front reaches the moved cache by its alias
         assert Topology.kept_or_started(load_topology(file), say=said.append).run_id == first.run_id
@@ -246,7 +248,7 @@ def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_eve
 def harness_on(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`harness ARGS` against the engine at `url` (DOCKER_HOST), as someone on that engine's machine runs it."""
     return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "DOCKER_HOST": url}, cwd="/")
+                          timeout=300, env={**os.environ, "DOCKER_HOST": url, "COLUMNS": "200"}, cwd="/")
 
 
 def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_engine(
@@ -264,6 +266,37 @@ def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_e
     down = harness_on(swarm.urls[2], "down", "--run", second)  # cache's engine, a worker
     assert (down.returncode, down.stdout.strip(), down.stderr) == (
         0, f"removed 3 container(s) of run {second} (topology {NAME})", "")
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
+def test_services_without_placement_are_spread_by_weight_and_shown_with_their_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """No `placement:`: the heaviest (backend, weight 3) on the first engine, the two services of one build context
+    together on the second, the cache on the third; `harness up`'s table and `harness ps` (given any engine) say
+    each service's engine, and the containers are there."""
+    file = across(tmp_path, swarm.urls)
+    text = file.read_text().replace("    placement: e2\n", "").replace("    placement: e1\n", "")
+    text = text.replace("  backend:\n", "  backend:\n    weight: 3\n")
+    file.write_text(text + "  worker:\n    build: ./front\n")
+    engines = clients(swarm)
+    up = harness_on(swarm.urls[1], "up", "--detach", str(file))
+    try:
+        assert up.returncode == 0, up.stderr
+        expected = {"backend": "e0", "cache": "e2", "front": "e1", "worker": "e1"}
+        for service, engine in expected.items():
+            assert re.search(rf"\b{service}\s*│\s*{engine}\s*│", up.stdout), up.stdout
+        ps = harness_on(swarm.urls[2], "ps")
+        assert ps.returncode == 0, ps.stderr
+        header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
+        assert header[:5] == ["topology", "run", "service", "engine", "status"]
+        assert {cells[2]: cells[3] for cells in lines} == expected
+        for service, engine in expected.items():
+            index = int(engine[1])
+            assert engines[index].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}",
+                                                                       f"{L.SERVICE}={service}"]})
+    finally:
+        down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
     assert [left(engine, file) for engine in engines] == [[], [], []]
 
 
