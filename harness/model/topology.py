@@ -200,6 +200,8 @@ class TopologySpec(_Strict):
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
     # service -> engine of a topology across engines, computed once by `engine_of` (model/placement.py)
     _placements: dict[str, str] | None = PrivateAttr(default=None)
+    # how the engines' swarm is had (--topology-swarm: existing, join, join-and-leave; runtime/swarm.py)
+    _swarm: str = PrivateAttr(default="existing")
 
     if TYPE_CHECKING:  # what a type checker takes: services as ServiceSpec's or plain mappings, as at run time
         def __init__(self, *, name: str, services: Mapping[str, ServiceSpec | Mapping[str, Any]],
@@ -312,6 +314,18 @@ class TopologySpec(_Strict):
             drivers = "/".join(sorted({n.driver for n in on if n.driver in NO_PORT_DRIVERS}))
             return f"{drivers} networks, whose driver maps no ports"
         return None
+
+    @property
+    def swarm(self) -> str:
+        """How a run across `engines` has its swarm: "existing" (checked), "join" (made when missing) or
+        "join-and-leave" (made when missing, and left with its last run)."""
+        return self._swarm
+
+    def with_swarm(self, mode: str) -> TopologySpec:
+        """A copy whose engines' swarm is had as `mode` says (see `swarm`)."""
+        copy = self.with_image_substitutes({})
+        copy._swarm = mode
+        return copy
 
     def engine_of(self, name: str) -> str | None:
         """The engine (a key of `engines`) that runs service `name`: its `placement`, else the one automatic

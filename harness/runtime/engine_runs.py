@@ -20,6 +20,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
 from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone
+from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
@@ -69,10 +70,12 @@ def _client(name: str, host: str) -> docker.DockerClient:
     return client
 
 
-def remove_run_anywhere(client: docker.DockerClient, run: L.Run) -> Removed:
+def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = True) -> Removed:
     """Remove `run` (listed on the engine of `client`): on one engine as `labels.remove_run`; across engines from
     each engine of its label (containers and volumes on the workers, then the manager's, the overlay network last)
-    and from the engine of `client`. An engine that does not answer is skipped and named in the result."""
+    and from the engine of `client`. An engine that does not answer is skipped and named in the result. With
+    `leave`, a swarm the harness made to be left with its last run is left (swarm.leave_made_swarm); a start across
+    the same engines passes False: it is about to use that swarm."""
     engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
     if not engines:
         return Removed(L.remove_run(client, run.run_id))
@@ -96,6 +99,8 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run) -> Removed:
             if not removed.unanswered:
                 raise
             removed.unanswered[-1] += f" (the manager kept the network: {error.explanation or error})"
+    if leave:
+        leave_made_swarm(clients)  # a swarm the harness made to be left with its last run (--topology-swarm)
     return removed
 
 
@@ -109,7 +114,7 @@ def _removed_from_worker(client: docker.DockerClient, run_id: str) -> int:
 
 
 def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = False, file: str | Path | None = None,
-                              under: Path | None = None) -> Removed:
+                              under: Path | None = None, leave: bool = True) -> Removed:
     """`labels.remove_leftovers` (runs whose owner is gone; with include_kept, kept runs too; of one file or of
     files under one folder), each run removed from every engine it ran on (remove_run_anywhere)."""
     removed = Removed()
@@ -117,7 +122,7 @@ def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = 
         if under is not None and not L.is_under(run.file, under):
             continue
         if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
-            removed += remove_run_anywhere(client, run)
+            removed += remove_run_anywhere(client, run, leave)
     return removed
 
 

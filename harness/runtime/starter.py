@@ -75,7 +75,7 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
         client = next(iter(engines.values())).client
         refuse_binds_on_remote_engines(spec, engines)
         for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
-            remove_leftovers_anywhere(engine.client)
+            remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
     else:
         client = connect()
         _refuse_remote_binds(spec)
