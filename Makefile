@@ -79,9 +79,10 @@ test-podman: venv engine images
 # One topology across three Docker engines joined by a swarm overlay network (docs/guides/engines.md): three dockerd in
 # network namespaces of their own (fixtures/engines/netns_engines.py; root needed), joined into a swarm; names across
 # engines, URLs, builds on the engine, a failed start, an unreachable engine, SIGKILL then the next start and
-# `harness down`, pytest --topology. Every namespace, daemon and folder is removed afterwards (sets left by a killed
-# run: `python fixtures/engines/netns_engines.py down`). ~1m50s at a load average of 13 (three engines with the base
-# images loaded: ~35 s); .ci/run runs it after `make test` (which leaves these tests out, not to run them twice).
+# `harness down` (FILE, --all, --run on any engine), kept runs, automatic placement, pytest --topology; and two
+# engines of their own started in no swarm (--topology-swarm). Every namespace, daemon and folder is removed
+# afterwards (sets left by a killed run: `python fixtures/engines/netns_engines.py down`). 14 tests in ~4 min at a
+# load average of 18 (three engines with the base images loaded: ~35 s); .ci/run runs it after `make test` (which leaves these tests out, not to run them twice).
 test-multi-engine: setup
 	$(VENV)/bin/pytest -p no:cacheprovider tests/integration/engines $(PYTEST_ARGS)
 

@@ -131,7 +131,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import hooks
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
-    from harness.runtime.labels import remove_leftovers
+    from harness.runtime.engine_runs import remove_leftovers_anywhere
 
     if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
         raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
@@ -140,47 +140,54 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         spec = load(options, err, notes=False)
         if spec.engines:
-            return _down_across_engines(spec, out)
+            return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()
         failures = []
         try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
             for run in L.list_runs(client, spec.identity):
                 if run.kept or not run.owner_alive:
                     failures += hooks.pre_stop_run(client, spec, run.run_id)
-        finally:
-            removed = remove_leftovers(client, include_kept=True, file=spec.identity)
+        finally:  # a run of it across engines (the file was edited since) from every engine of the run
+            removal = remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
         ini = options.topology.ini_file
-        out.print(f"removed {removed} container(s)" + (f" of topology {spec.name} (the ini key `topology` in {ini}; "
-                  "`harness down --all`: every kept topology)" if ini is not None else ""), markup=False,
-                  highlight=False, soft_wrap=True)
+        out.print(f"removed {removal.containers} container(s)" + (
+                  f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
+                  "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
+        removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
             raise Masker(spec).error(hooks.combined(failures))
         return 0
-    removed = remove_leftovers(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(f"removed {removed} container(s)" + ("" if options.down_all else
+    # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
+    removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
+    out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
 
-def _down_across_engines(spec: TopologySpec, out: Console) -> int:
+def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first)."""
     from harness.model.secrets import Masker
     from harness.runtime import hooks
     from harness.runtime import labels as L
-    from harness.runtime.engines import connect_engines, remove_leftovers_everywhere
+    from harness.runtime.engine_runs import Removed, remove_leftovers_anywhere
+    from harness.runtime.engines import connect_engines
 
     engines = connect_engines(spec)
     failures = []
+    removal = Removed()
     try:
         for engine in engines.values():
             for run in L.list_runs(engine.client, spec.identity):
                 if run.kept or not run.owner_alive:
                     failures += hooks.pre_stop_run(engine.client, spec, run.run_id)
-    finally:
-        removed = remove_leftovers_everywhere(engines.values(), include_kept=True, file=spec.identity)
-    out.print(f"removed {removed} container(s) of topology {spec.name} from {len(engines)} engines", markup=False,
-              highlight=False, soft_wrap=True)
+    finally:  # each run from every engine it ran on (those of its label: the file may name others now)
+        for engine in engines.values():
+            removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
+    out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
+              markup=False, highlight=False, soft_wrap=True)
+    removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
     return 0
@@ -205,6 +212,7 @@ def _down_run(run_id: str, out: Console) -> int:
     from harness.errors import OptionError
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import remove_run_anywhere
 
     client = connect()
     run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
@@ -215,9 +223,10 @@ def _down_run(run_id: str, out: Console) -> int:
         raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
                           "stop that process (Ctrl-C) and it removes its run")
-    removed = L.remove_run(client, run_id)
-    out.print(f"removed {removed} container(s) of run {run_id} (topology {run.topology})", markup=False,
+    removal = remove_run_anywhere(client, run)  # across engines: from each of them
+    out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
               highlight=False, soft_wrap=True)
+    removal.raise_unanswered(f"harness down --run {run_id}")
     return 0
 
 
@@ -245,21 +254,30 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import spread
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
-    runs = [run for run in L.list_runs(connect())
+    client = connect()
+    runs = [run for run in L.list_runs(client)
             if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
     if not runs:
         out.print("no topology is running")
         return 0
-    rows = []
+    # a run across engines with its containers on each of them (its label names them), each with its engine
+    spreads = {run.run_id: found for run in runs if (found := spread(client, run)) is not None}
+    rows: list[tuple[str, ...]] = []
     for run in runs:
+        engine_of = spreads[run.run_id].engine_of if run.run_id in spreads else {}
+        run = spreads[run.run_id].run if run.run_id in spreads else run  # noqa: PLW2901 - all of it
         state = _run_state(run)
         if not run.containers:
-            rows.append((run.topology, run.run_id, "-", "no container left", "-", str(run.kept).lower(),
+            rows.append((run.topology, run.run_id, "-", "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
         replicas = Counter(L.labels_of(c).get(L.SERVICE) for c in run.containers)
+        for unanswered in spreads[run.run_id].unanswered if run.run_id in spreads else []:
+            rows.append((run.topology, run.run_id, "?", unanswered, "did not answer", "-", str(run.kept).lower(),
+                         _shown(run.file), state))
         for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), L.replica_of(c))):
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"))
@@ -267,15 +285,21 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
             service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
                 L.SERVICE in labels) else (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
-            rows.append((run.topology, run.run_id, service, L.container_status(container), ports or "-",
-                         str(run.kept).lower(), _shown(run.file), state))
+            rows.append((run.topology, run.run_id, service, engine_of.get(container.id, "-"),
+                         L.container_status(container), ports or "-", str(run.kept).lower(), _shown(run.file), state))
+    columns: tuple[str, ...] = PS_COLUMNS
+    if spreads:  # the engine column only when a run is across engines
+        columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
+        columns = (*columns[:5], "ports (container -> engine host)", *columns[6:])
+    else:
+        rows = [(*row[:3], *row[4:]) for row in rows]
     if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
-        out.file.write(aligned([PS_COLUMNS, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
+        out.file.write(aligned([columns, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
         out.file.flush()
         return 0
     from rich.table import Table
 
-    table = Table(*PS_COLUMNS)
+    table = Table(*columns)
     runs_of_rows = [row[1] for row in rows]
     for index, (*cells, state) in enumerate(rows):
         shown = escape(state) if runs_of_rows[index - 1:index] != [cells[1]] else ""  # once per run, on its first row

@@ -99,6 +99,7 @@ class TopologyBuilder:
         aliases: Sequence[str] | None = None,
         networks: Sequence[str] | Mapping[str, ServiceNetwork | Mapping[str, Any] | None] | None = None,
         placement: str | None = None,
+        weight: float | None = None,
         mounts: Sequence[Mount | str | Mapping[str, Any]] | None = None,
         files: Sequence[ContainerFile | Mapping[str, Any]] | None = None,
         volumes: Sequence[VolumeMount | str | Mapping[str, Any]] | None = None,

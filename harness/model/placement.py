@@ -5,6 +5,7 @@ checks; each problem is (where, message)."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import typing
 
@@ -82,3 +83,62 @@ def engine_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
                                  f"'{first}' on engine '{on}', '{name}' runs on '{here}': a named volume is on "
                                  "one engine (give them one placement)"))
     return problems
+
+
+def automatic_placement(spec: TopologySpec) -> dict[str, str]:
+    """Service -> engine (a name of `spec.engines`, which it must have) for every service. A service's own
+    `placement:` decides; the others are spread by `weight`: services that must share an engine (one build context,
+    `network_mode: service:`, `volumes_from`, a named volume) form a group, a group with a placed member goes there,
+    and the other groups, heaviest first (then in file order), each go to the engine with the least weight so far
+    (then the first in `engines:`). The same file gives the same placement, run after run."""
+    names = [engine.name for engine in spec.engines]
+    groups = _groups(spec)
+    load = dict.fromkeys(names, 0.0)
+    placed: dict[str, str] = {}
+    floating = []
+    for group in groups:
+        pinned = [spec.services[n].placement for n in group if spec.services[n].placement in names]
+        if pinned:
+            for name in group:
+                placed[name] = spec.services[name].placement or str(pinned[0])
+                load[placed[name]] = load.get(placed[name], 0.0) + spec.services[name].weight
+        else:
+            floating.append(group)
+    for group in sorted(floating, key=lambda g: -sum(spec.services[n].weight for n in g)):  # stable: file order
+        engine = min(names, key=lambda e: load[e])  # the first of the lightest
+        for name in group:
+            placed[name] = engine
+            load[engine] += spec.services[name].weight
+    return {name: placed[name] for name in spec.services}
+
+
+def _groups(spec: TopologySpec) -> list[list[str]]:
+    """The services that must share an engine, in groups (each in file order; groups in the order of their first)."""
+    parent = {name: name for name in spec.services}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            name = parent[name]
+        return name
+
+    def join(one: str, other: str) -> None:
+        if other in parent:
+            parent[root(other)] = root(one)
+
+    first_of: dict[tuple[str, str], str] = {}  # (kind, key) -> the first service with it
+    for name, service in spec.services.items():
+        keys = [("volume", v.source) for v in service.volumes if v.source]
+        if service.build is not None:
+            context = service.build.context
+            keys.append(("context", context if "://" in context else os.path.normpath(spec.base_dir / context)))
+        for key in keys:
+            join(first_of.setdefault(key, name), name)
+        mode = service.network_mode or ""
+        if mode.startswith("service:"):
+            join(name, mode.removeprefix("service:"))
+        for other in service.volumes_from:
+            join(name, other.rsplit(":", 1)[0] if other.endswith((":ro", ":rw")) else other)
+    groups: dict[str, list[str]] = {}
+    for name in spec.services:
+        groups.setdefault(root(name), []).append(name)
+    return list(groups.values())

@@ -48,12 +48,12 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
-# placement: which engine, not how its container is made (a run across engines is never reused)
+# placement: which engine, not how its container is made (the engine is a part of the signature: signature.placed)
 # REPLICA_KEYS: how many containers; compared by counting the run's containers of the service (signature.py): a
 # changed count replaces the service's containers, never one of another service.
 REPLICA_KEYS = ("replicas",)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
-                     "consumes", "pact_name", "placement")
+                     "consumes", "pact_name", "placement", "weight")
 
 
 class ServiceSpec(_Strict):
@@ -91,9 +91,10 @@ class ServiceSpec(_Strict):
     networks: dict[str, ServiceNetwork] = Field(
         default_factory=dict, description="network of the topology's `networks:` -> aliases and fixed addresses "
                                           "there (default: the one network `default`)")
-    placement: str | None = Field(
-        default=None, description="the engine (a name under the topology's `engines:`) that runs it (default: the "
-                                  "first engine, the swarm manager)")
+    placement: str | None = Field(default=None, description="the engine (a name under the topology's `engines:`) "
+                                                            "that runs it (default: placed by `weight`)")
+    weight: float = Field(default=1.0, gt=0, description="how much of an engine it takes, relative to the others, "
+                                                         "when services without `placement:` are spread")
     mounts: list[Mount] = Field(
         default_factory=list, description="host files and folders mounted (or copied) into the container")
     files: list[ContainerFile] = Field(

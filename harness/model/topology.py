@@ -198,6 +198,10 @@ class TopologySpec(_Strict):
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
     # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
+    # service -> engine of a topology across engines, computed once by `engine_of` (model/placement.py)
+    _placements: dict[str, str] | None = PrivateAttr(default=None)
+    # how the engines' swarm is had (--topology-swarm: existing, join, join-and-leave; runtime/swarm.py)
+    _swarm: str = PrivateAttr(default="existing")
 
     if TYPE_CHECKING:  # what a type checker takes: services as ServiceSpec's or plain mappings, as at run time
         def __init__(self, *, name: str, services: Mapping[str, ServiceSpec | Mapping[str, Any]],
@@ -311,12 +315,29 @@ class TopologySpec(_Strict):
             return f"{drivers} networks, whose driver maps no ports"
         return None
 
+    @property
+    def swarm(self) -> str:
+        """How a run across `engines` has its swarm: "existing" (checked), "join" (made when missing) or
+        "join-and-leave" (made when missing, and left with its last run)."""
+        return self._swarm
+
+    def with_swarm(self, mode: str) -> TopologySpec:
+        """A copy whose engines' swarm is had as `mode` says (see `swarm`)."""
+        copy = self.with_image_substitutes({})
+        copy._swarm = mode
+        return copy
+
     def engine_of(self, name: str) -> str | None:
-        """The engine (a key of `engines`) that runs service `name`: its `placement`, else the first engine; None
-        for a topology on one engine (no `engines:`)."""
+        """The engine (a key of `engines`) that runs service `name`: its `placement`, else the one automatic
+        placement gives it (model/placement.py: by `weight`, services that must share an engine together); None for
+        a topology on one engine (no `engines:`)."""
         if not self.engines:
             return None
-        return self.services[name].placement or self.engines[0].name
+        if self._placements is None:  # once, for every service (a copy with fewer services keeps it)
+            from harness.model.placement import automatic_placement
+
+            self._placements = automatic_placement(self)
+        return self.services[name].placement or self._placements.get(name) or self.engines[0].name
 
     @property
     def base_dir(self) -> Path:

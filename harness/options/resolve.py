@@ -32,6 +32,7 @@ class TopologyOptions:
     image_substitutes: tuple[str, ...] = ()
     ini_image_substitutes: tuple[str, ...] = ()
     ini_file: Path | None = None  # the ini file whose key `topology` named the files (None: the command line)
+    swarm: str = "existing"  # how the swarm of a topology across engines is had (--topology-swarm)
 
     def load(self) -> TopologySpec:
         """The topology of these options. Raises what harness.model.loader.load_topology raises; a file named by the
@@ -46,8 +47,9 @@ class TopologyOptions:
 
         substitutes = {**parse_substitutes(self.ini_image_substitutes, "ini image_substitutes"),
                        **parse_substitutes(self.image_substitutes)}
-        return load_topology(list(self.files), profiles=list(self.profiles), env_file=self.env_file,
+        spec = load_topology(list(self.files), profiles=list(self.profiles), env_file=self.env_file,
                              image_substitutes=substitutes)
+        return spec.with_swarm(self.swarm) if self.swarm != spec.swarm else spec
 
     def command(self, *words: str) -> str:
         """`harness WORDS... --topology FILE...`, as a hint that names these files writes it."""
@@ -100,7 +102,8 @@ class ResolvedOptions:
         files = tuple(self.values.get("topology") or ())
         return TopologyOptions(files, tuple(self.values.get("topology_profile") or ()),
                                self.values.get("topology_env_file"), tuple(self.values.get("image_substitute") or ()),
-                               self.ini_substitutes, self.ini_file if "topology" in self.from_ini else None)
+                               self.ini_substitutes, self.ini_file if "topology" in self.from_ini else None,
+                               self.values.get("topology_swarm") or "existing")
 
     def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
         """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""

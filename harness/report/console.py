@@ -67,11 +67,16 @@ class ProgressPrinter:
 def services_table(topology: Topology) -> Table:
     table = Table(title=f"topology {topology.spec.name} (run {topology.run_id})", title_justify="left")
     table.add_column("service")
+    across = bool(topology.engines)  # several engines: each service's, its ports on that engine's host (url)
+    if across:
+        table.add_column("engine")
     table.add_column("url")
     services = list(topology)
-    table.add_column(f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
+    table.add_column("ports (container -> engine host)" if across else
+                     f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
     table.add_column("status")
     for service in (replica for each in services for replica in each.replicas):  # `NAME-N`: replica N of several
         ports = L.ports_text(service.ports, service.udp_ports, service.sctp_ports)
-        table.add_row(service.shown, service.url if service.ports else "-", ports or "-", service.status)
+        engine = [str(topology.spec.engine_of(service.name))] if across else []
+        table.add_row(service.shown, *engine, service.url if service.ports else "-", ports or "-", service.status)
     return table

@@ -23,6 +23,7 @@ from harness.errors import DockerError, DockerUnavailable, RemoteMount
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 GONE_SECONDS = 30
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "refuse_binds_on_remote_engines",
-           "remove_everywhere", "remove_leftovers_everywhere", "volumes_everywhere"]
+           "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
 
 def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
     """Every engine of `spec.engines`, in order (the first is the manager), each answering within CHECK_SECONDS,
-    and all in the manager's swarm.
+    and all in the manager's swarm (made so first when `spec.swarm` asks: runtime/swarm.py).
 
     Raises:
         DockerUnavailable: an engine does not answer (the message names it, its address and what to do), a Docker
@@ -88,30 +89,8 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
         host = host or "127.0.0.1"
         engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
                                               "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
-    _check_swarm(spec, list(engines.values()))
+    ensure_swarm(spec, list(engines.values()), spec.swarm)  # checked, or made on request (runtime/swarm.py)
     return engines
-
-
-def _check_swarm(spec: TopologySpec, engines: list[RunEngine]) -> None:
-    """The first engine manages a swarm and every other is a node of it: the overlay network joins them."""
-    manager, *others = engines
-    swarm = manager.client.info().get("Swarm") or {}
-    if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-        raise DockerUnavailable(
-            f"{manager.where}, the first of topology {spec.name}'s engines, is not a Docker Swarm manager (swarm: "
-            f"{swarm.get('LocalNodeState') or 'inactive'}); its overlay network joins the engines.",
-            hint=f"Make it one (`docker -H {manager.address} swarm init --advertise-addr ADDRESS`) and join the "
-                 "others (`docker swarm join-token worker` says how), or put a manager first under `engines:`.",
-            address=manager.address)
-    nodes = {node.id for node in manager.client.nodes.list()}
-    for engine in others:
-        node = (engine.client.info().get("Swarm") or {}).get("NodeID") or ""
-        if node not in nodes:
-            raise DockerUnavailable(
-                f"{engine.where} of topology {spec.name} is not a node of the swarm of {manager.where}: the "
-                "overlay network cannot reach it.",
-                hint=f"Join it: `docker -H {manager.address} swarm join-token worker` prints the command; run it "
-                     f"against {engine.address}.", address=engine.address)
 
 
 def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) -> list[str]:
@@ -192,24 +171,6 @@ def _remove_from_worker(client: docker.DockerClient, run_id: str) -> int:
         except docker.errors.NotFound:
             pass
     return len(containers)
-
-
-def remove_leftovers_everywhere(engines: Iterable[RunEngine], include_kept: bool = False,
-                                file: str | None = None) -> int:
-    """`labels.remove_leftovers` on every engine, the manager last (see `remove_everywhere`): runs whose owner
-    process is gone (with include_kept, kept runs too), of one topology file when given. Returns the number of
-    containers removed."""
-    manager, *workers = list(engines)
-    removed = 0
-    for engine in [*workers, manager]:
-        for run in L.list_runs(engine.client, file):
-            if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
-                if engine is manager:
-                    removed += L.remove_run(engine.client, run.run_id)
-                    _until_gone(engine.client, run.run_id)
-                else:
-                    removed += _remove_from_worker(engine.client, run.run_id)
-    return removed
 
 
 def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, TopologySpec]]:

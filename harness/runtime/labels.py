@@ -45,6 +45,7 @@ VOLUME_DEFINITION = f"{PREFIX}.volume-definition"  # of such a volume: hash of i
 PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON, chosen before it was created
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
+ENGINES = f"{PREFIX}.engines"  # of every object of a run across engines: [[name, host], ...] (engine_runs.py)
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
 ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
@@ -103,7 +104,7 @@ def run_labels(run_id: str, topology: str, file: str | Path, keep: bool, owner: 
 def run_labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network
     """The labels every object of `resource`'s run carries (run_labels), without those of its service."""
     labels = labels_of(resource)
-    return {key: labels[key] for key in (RUN, OWNER, KEEP, TOPOLOGY, FILE, SHARED) if key in labels}
+    return {key: labels[key] for key in (RUN, OWNER, KEEP, TOPOLOGY, FILE, SHARED, ENGINES) if key in labels}
 
 
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not

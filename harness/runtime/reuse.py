@@ -15,7 +15,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import BuildFailed, HarnessError, HookFailed, OptionError
+from harness.errors import BuildFailed, HarnessError, HookFailed
 from harness.model.plan import restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
@@ -23,6 +23,8 @@ from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
+from harness.runtime.engine_runs import remove_run_anywhere, runs_across
+from harness.runtime.engines import RunEngine, connect_engines
 from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
@@ -36,32 +38,26 @@ from harness.runtime.topology import Progress, StartEvent, Topology
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
-    if spec.engines:  # a run across engines is not kept nor reused yet: one of this block's own
-        say(f"starting topology {spec.name} across {len(spec.engines)} engines (runs across engines are not reused "
-            "yet)")
-        with _own_run(spec, progress, say) as topology:
-            yield topology
-        return
-    client = connect()
+    client, engines = _connected(spec)
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
     with closed_on_error(using), deciding(spec, say):
-        run = _newest_run(client, spec)
-        difference = run_difference(client, spec, run) if run is not None else None
+        run = _newest_run(client, spec, engines)
+        difference = _difference(client, spec, run, engines) if run is not None else None
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
             _say_orphans(difference, say, spec)
-            found = Topology(spec, client, run.run_id, keep=True, containers=run.containers)
+            found = Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
         elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
-            found = update(spec, client, run, difference, progress, say)  # only what changed is replaced
+            found = update(spec, client, run, difference, progress, say, engines)  # only what changed is replaced
         elif run is not None:
             say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
                 f"{spec.identity} ({'; '.join(changes)}): "
                 + ("restarting it" if run.kept else "starting a new one beside it"))
             if run.kept:
-                L.remove_run(client, run.run_id)
+                remove_run_anywhere(client, run)
                 found = Topology.start(spec, progress=progress, keep=True)
                 say(f"restarted topology {spec.name} (run {found.run_id}); it stays running")
         else:
@@ -90,21 +86,18 @@ def _own_run(spec: TopologySpec, progress: Progress | None, say: Callable[[str],
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     """See `Topology.attach`."""
-    if spec.engines:
-        say(f"topology {spec.name} runs across engines: its runs are not attached to yet")
-        return None
-    client = connect()
-    run = _newest_run(client, spec)
+    client, engines = _connected(spec)
+    run = _newest_run(client, spec, engines)
     if run is None:
         return None
-    difference = run_difference(client, spec, run)
+    difference = _difference(client, spec, run, engines)
     changes = difference.lines()
     if changes:
         say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
             f"{spec.identity}: {'; '.join(changes)}")
         return None
     _say_orphans(difference, say, spec)
-    return Topology(spec, client, run.run_id, keep=True, containers=run.containers)
+    return Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
 
 
 def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], spec: TopologySpec) -> None:
@@ -122,23 +115,19 @@ def _down_files(spec: TopologySpec) -> str:
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
-    if spec.engines:
-        raise OptionError(f"topology {spec.name} runs across {len(spec.engines)} engines: a kept run (harness up "
-                          "--detach, --topology-keep, --topology-reuse) is not supported across engines yet",
-                          hint="Run it without keeping it: `harness up` in the foreground, or pytest without "
-                               "--topology-keep/--topology-reuse.")
-    client = connect()
+    client, engines = _connected(spec)
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
-        kept = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.name and run.kept]
+        kept = [run for run in _live_runs(client, spec, engines) if run.topology == spec.name and run.kept]
         if kept:
-            difference = run_difference(client, spec, kept[0])
+            difference = _difference(client, spec, kept[0], engines)
             changes = difference.lines()
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
                 say(f"reusing the running topology {spec.name} (run {kept[0].run_id})")
                 _say_orphans(difference, say, spec)
-                topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers)
+                topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers,
+                                    engines=engines)
                 topology.reused = True
                 unready = None if started else _finish_start(topology, say)
                 if unready is None:
@@ -147,7 +136,7 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                     "restarting it")
             elif started and len(kept) == 1 and networks_updatable(spec, difference):  # as `docker compose up`:
                 # only what changed is replaced; a changed network is made again, its containers restarted on it
-                return update(spec, client, kept[0], difference, progress, say)
+                return update(spec, client, kept[0], difference, progress, say, engines)
             elif all(c.startswith("not running:") for c in changes) and not started:
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "
                     f"session that started it ended first; {'; '.join(changes)}): restarting it")
@@ -155,14 +144,15 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) was started from another version "
                     f"of {spec.identity} ({'; '.join(changes)}): restarting it")
             for run in kept:
-                L.remove_run(client, run.run_id)
+                remove_run_anywhere(client, run)
         else:
             say(f"starting topology {spec.name} from {spec.identity}; it stays running for the next session")
         return Topology.start(spec, progress=progress, keep=True, owner=owner)
 
 
 def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, difference: RunDifference,
-           progress: Progress | None, say: Callable[[str], None]) -> Topology:
+           progress: Progress | None, say: Callable[[str], None],
+           engines: dict[str, RunEngine] | None = None) -> Topology:
     """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
     services that changed are replaced (their named volumes kept), services new in the file are started, those
     no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
@@ -171,13 +161,17 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
 
     Raises:
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
-        its data), still kept and marked as started.
+        its data), still kept and marked as started. Across engines (`engines`, `client` the manager's), each service
+    is built and started on its engine; a service placed on another engine is replaced there.
     """
-    refuse_unmet(spec, client.api.api_version)  # before a build or a container is touched
+    engines = engines or {}
+    for engine_client, services in _clients(spec, client, engines):  # before a build or a container is touched
+        refuse_unmet(spec, engine_client.api.api_version, services=services)
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     try:
-        _build_first(spec, client, difference.changed, progress)
+        _build_first(spec, lambda name: engines[str(spec.engine_of(name))].client if engines else client,
+                     difference.changed, progress)
     except BuildFailed:
         say(f"a build for the update of topology {spec.name} (run {run.run_id}) failed: the run is left as it was, "
             "with its containers and their data, as `docker compose up` leaves a project when a build fails (the "
@@ -191,7 +185,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     say_update(spec, difference, say, on_networks(spec, remade, run))
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
-    topology = Topology(spec, client, run.run_id, keep=True,
+    topology = Topology(spec, client, run.run_id, keep=True, engines=engines,
                         containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
     for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
@@ -226,7 +220,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     return topology
 
 
-def _build_first(spec: TopologySpec, client: docker.DockerClient, changed: Collection[str],
+def _build_first(spec: TopologySpec, client_of: Callable[[str], docker.DockerClient], changed: Collection[str],
                  progress: Progress | None) -> None:
     """Build the images of the `changed` services before any container of the run is touched, as `docker compose
     up` builds before it recreates: a failed build leaves the run as it was (the replaced containers' anonymous
@@ -236,9 +230,12 @@ def _build_first(spec: TopologySpec, client: docker.DockerClient, changed: Colle
         BuildFailed: a build failed.
     """
     for build in planned_builds(spec):
-        service = next((name for name in build.services if name in changed), None)
-        if service is not None:
-            _build_one(client, build, service, progress)
+        engines: dict[int, str] = {}  # the engines that run a changed service of the build (one, without engines:)
+        for name in build.services:
+            if name in changed:
+                engines.setdefault(id(client_of(name)), name)
+        for service in engines.values():
+            _build_one(client_of(service), build, service, progress)
 
 
 def _build_one(client: docker.DockerClient, build: PlannedBuild, service: str, progress: Progress | None) -> None:
@@ -255,9 +252,8 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
     replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
     the next session updates it again instead of replacing it whole."""
     with InterruptsDeferred():
-        made = [c for c in L.listed(lambda: topology.client.containers.list(
-                    all=True, filters={"label": f"{L.RUN}={topology.run_id}"}))
-                if L.labels_of(c).get(L.SERVICE) not in kept]
+        made = [c for client in [e.client for e in topology.engines.values()] or [topology.client]
+                for c in _containers(client, topology.run_id) if L.labels_of(c).get(L.SERVICE) not in kept]
         L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
         for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
             with suppress(docker.errors.APIError):  # stopped or gone already
@@ -265,6 +261,10 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
         for name in [n for n in topology.services if n not in kept]:
             topology.services.pop(name, None)
         L.mark_started(topology.client, run_labels)
+
+
+def _containers(client: docker.DockerClient, run_id: str) -> list[Container]:
+    return L.listed(lambda: client.containers.list(all=True, filters={"label": f"{L.RUN}={run_id}"}))
 
 
 def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
@@ -306,17 +306,47 @@ def _anonymous_volumes(containers: list[Container]) -> dict[tuple[str, int], lis
     return found
 
 
-def _newest_run(client: docker.DockerClient, spec: TopologySpec) -> L.Run | None:
+def _newest_run(client: docker.DockerClient, spec: TopologySpec, engines: dict[str, RunEngine]) -> L.Run | None:
     """The newest live run of `spec`'s topology (same resolved file and same name) that other sessions may use: one
     of `harness up` or a kept one, never another session's own (a pytest run stops services and removes it)."""
-    runs = [run for run in L.find_runs(client, spec.identity) if run.topology == spec.name and run.shared]
+    runs = [run for run in _live_runs(client, spec, engines) if run.topology == spec.name and run.shared]
     return runs[0] if runs else None
+
+
+def _connected(spec: TopologySpec) -> tuple[docker.DockerClient, dict[str, RunEngine]]:
+    """The engine's client and no engines; across engines: the manager's client and every engine (in its swarm)."""
+    if not spec.engines:
+        return connect(), {}
+    engines = connect_engines(spec)
+    return next(iter(engines.values())).client, engines
+
+
+def _live_runs(client: docker.DockerClient, spec: TopologySpec, engines: dict[str, RunEngine]) -> list[L.Run]:
+    """`labels.find_runs` of `spec`'s file; across engines, each run with its containers on every engine."""
+    if not engines:
+        return L.find_runs(client, spec.identity)
+    return [run for run in runs_across(engines, spec.identity) if run.containers and (run.kept or run.owner_alive)]
+
+
+def _difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
+                engines: dict[str, RunEngine]) -> RunDifference:
+    return run_difference(client, spec, run, {name: engine.client for name, engine in engines.items()})
+
+
+def _clients(spec: TopologySpec, client: docker.DockerClient,
+             engines: dict[str, RunEngine]) -> list[tuple[docker.DockerClient, set[str] | None]]:
+    """(client, the services its engine runs) per engine; without engines: (client, None: every service)."""
+    if not engines:
+        return [(client, None)]
+    return [(e.client, {n for n in spec.services if spec.engine_of(n) == e.name}) for e in engines.values()]
 
 
 def networks_updatable(spec: TopologySpec, difference: RunDifference) -> bool:
     """Whether an update can follow `difference`'s network changes as Compose does (the networks the run made, or
-    makes now): not when one of them is external in the file now (the run is then replaced whole)."""
-    return not any(spec.networks[name].external for name in difference.networks if name in spec.networks)
+    makes now): not when one of them is external in the file now, nor when the engines changed (the run is then
+    replaced whole)."""
+    return not difference.engines and not any(spec.networks[name].external for name in difference.networks
+                                              if name in spec.networks)
 
 
 def on_networks(spec: TopologySpec, networks: Collection[str], run: L.Run) -> list[str]:

@@ -79,6 +79,28 @@ def signatures(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str
     return result
 
 
+def placed(signature: str, spec: TopologySpec, name: str) -> str:
+    """`signature` (service_signature) of service `name` with the engine that runs it (its name and host) as a part,
+    for a topology across engines: a service placed elsewhere is a changed service (started again there)."""
+    engine = next((e for e in spec.engines if e.name == spec.engine_of(name)), None)
+    if engine is None:
+        return signature
+    parts = {**json.loads(signature), "engine": hashlib.sha256(json.dumps([engine.name, engine.host]).encode())
+             .hexdigest()[:12]}
+    return json.dumps(parts, sort_keys=True)
+
+
+def engine_signatures(clients: dict[str, docker.DockerClient], spec: TopologySpec) -> dict[str, str]:
+    """`signatures` of a topology across engines (`clients`: engine name -> client): each service's image as its
+    engine has it, its engine a part of its signature (`placed`)."""
+    result = {}
+    for engine, client in clients.items():
+        services = {n: s for n, s in spec.services.items() if spec.engine_of(n) == engine}
+        on_engine = signatures(client, spec.model_copy(update={"services": services})) if services else {}
+        result.update({name: placed(signature, spec, name) for name, signature in on_engine.items()})
+    return {name: result[name] for name in spec.services}  # file order
+
+
 def image_id_of(client: docker.DockerClient, reference: str) -> str:
     try:
         return str(client.images.get(reference).id)
@@ -103,13 +125,17 @@ class RunDifference:
     # named volumes the file now defines otherwise (driver, driver_opts): kept as they are, with their data, as
     # `docker compose up` keeps them without a terminal (`kept_volumes()` says so); no change of the run either
     volumes: list[str] = field(default_factory=list)
+    # a run across engines whose `engines:` the file now lists otherwise (names, hosts, order: the manager): its
+    # overlay network is the old manager's, so the run is started again whole
+    engines: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.changed or self.added or self.networks)
+        return bool(self.changed or self.added or self.networks or self.engines)
 
     def lines(self) -> list[str]:
         """One readable item per kind of difference, e.g. 'orders changed (environment, ports)'."""
-        lines = [f"networks changed: {', '.join(self.networks)}"] if self.networks else []
+        lines = ["engines changed"] if self.engines else []
+        lines += [f"networks changed: {', '.join(self.networks)}"] if self.networks else []
         lines += [f"not running: {', '.join(self.added)}"] if self.added else []
         lines += [f"{name} changed ({', '.join(what)})" if what is not None
                   else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
@@ -137,8 +163,9 @@ class RunDifference:
                 "the run")
 
 
-def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> RunDifference:
-    """What differs between a running run and `spec` now."""
+def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
+                   clients: dict[str, docker.DockerClient] | None = None) -> RunDifference:
+    """What differs between a running run and `spec` now (across engines: `clients`, engine name -> client)."""
     running: dict[str, str | None] = {}
     counts: dict[str, int] = {}  # service -> its containers (replicas) in the run
     for container in run.containers:
@@ -146,7 +173,7 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) 
         if L.SERVICE in labels:  # fault helpers and the like belong to no service
             running[labels[L.SERVICE]] = labels.get(L.SIGNATURE)
             counts[labels[L.SERVICE]] = counts.get(labels[L.SERVICE], 0) + 1
-    expected = signatures(client, spec)
+    expected = engine_signatures(clients, spec) if clients else signatures(client, spec)
     changed = {}
     for name in (name for name in expected if name in running):
         what = signature_changes(running[name] or "", expected[name]) if running[name] != expected[name] else []
@@ -158,7 +185,20 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run) 
     return RunDifference(changed, added=sorted(n for n in expected if n not in running and spec.services[n].replicas),
                          removed=sorted(set(running) - set(expected)),
                          networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)),
-                         volumes=diverged(spec, run))
+                         volumes=diverged(spec, run), engines=_engines_of(run) != _engines_wanted(spec))
+
+
+def _engines_of(run: L.Run) -> str:
+    """The engines a run was started across (its label: [] for one engine)."""
+    recorded = next((L.labels_of(r).get(L.ENGINES) for r in [*run.containers, *run.networks]), None)
+    try:
+        return json.dumps(json.loads(recorded or "[]"))
+    except ValueError:  # not the harness's: a change
+        return str(recorded)
+
+
+def _engines_wanted(spec: TopologySpec) -> str:
+    return json.dumps([[e.name, e.host] for e in spec.engines])
 
 
 def run_changes(client: docker.DockerClient, spec: TopologySpec, run: L.Run) -> list[str]:

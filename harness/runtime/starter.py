@@ -37,13 +37,13 @@ from harness.runtime.engine import (
     remote_engine,
 )
 from harness.runtime.engine_check import refuse_unmet
+from harness.runtime.engine_runs import engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
     RunEngine,
     connect_engines,
     create_overlay,
     engine_parts,
     refuse_binds_on_remote_engines,
-    remove_leftovers_everywhere,
     volumes_everywhere,
 )
 from harness.runtime.imagelocks import using_contexts
@@ -58,7 +58,7 @@ from harness.runtime.images import (
 )
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
-from harness.runtime.signature import image_id_of, service_signature
+from harness.runtime.signature import image_id_of, placed, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.runtime.volumes import service_mounts
 
@@ -74,13 +74,14 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
         engines = connect_engines(spec)
         client = next(iter(engines.values())).client
         refuse_binds_on_remote_engines(spec, engines)
-        remove_leftovers_everywhere(engines.values())
+        for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
+            remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
     else:
         client = connect()
         _refuse_remote_binds(spec)
-        L.remove_leftovers(client)
+        remove_leftovers_anywhere(client)  # a dead run across engines too (an engine gone: its part waits)
     run_id = uuid.uuid4().hex[:10]
-    run_labels = L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared)
+    run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
@@ -234,8 +235,9 @@ class Starter:
 
     def _create_networks(self, _: str) -> object:
         """The run's networks (an update of a kept run: those it does not have yet)."""
-        if self.topology.engines:  # one attachable overlay network, on the swarm's manager
-            return create_overlay(next(iter(self.topology.engines.values())), self.topology.network, self.run_labels)
+        if self.topology.engines:  # one attachable overlay network, on the swarm's manager (an update: it is there)
+            manager = next(iter(self.topology.engines.values()))
+            return [] if self.updating else create_overlay(manager, self.topology.network, self.run_labels)
         existing: set[str] = set()
         if self.updating:
             label = {"label": f"{L.RUN}={self.topology.run_id}"}
@@ -272,7 +274,7 @@ class Starter:
             self._await(self.ready[dependency])
         self._await(self.network_created)
         for replica in service.replicas:
-            networks.reconnect(self.topology.client, replica.container, replica.networks)
+            networks.reconnect(self.topology.client_of(name), replica.container, replica.networks)
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
         since = time.time()  # a log probe counts only the lines of this start
@@ -294,7 +296,8 @@ class Starter:
             self._await(self.ready[dependency])
         started = time.monotonic()
         self.progress(StartEvent(name, "starting"))
-        signature = service_signature(spec, image_id_of(self.topology.client_of(name), image), self.spec.base_dir)
+        client = self.topology.client_of(name)
+        signature = placed(service_signature(spec, image_id_of(client, image), self.spec.base_dir), self.spec, name)
         # replica 1 first: it is the Service that `topology[name]` gives; then the others, as Compose numbers them
         first = _replica(self, name, 1, image, signature)
         with self.lock:

@@ -33,6 +33,7 @@ from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
+from harness.runtime.swarm import leave_made_swarm
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
@@ -165,6 +166,7 @@ class Topology:
             with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
                 if self.engines:
                     remove_everywhere(self.engines.values(), self.run_id)
+                    leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
                 else:
                     L.remove_run(self.client, self.run_id)
         except docker.errors.APIError as error:

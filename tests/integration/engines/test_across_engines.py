@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from tests.integration.engines.netns import netns_engines
@@ -157,12 +158,49 @@ def test_the_first_engine_must_be_the_swarms_manager(swarm: Any, tmp_path: Path)
         Topology.start(load_topology(file))
     assert str(raised.value).startswith(f"engine 'e0' ({swarm.urls[1]}), the first of topology {NAME}'s engines, "
                                         "is not a Docker Swarm manager (swarm: active)")
-    assert f"docker -H {swarm.urls[1]} swarm init" in str(raised.value)
+    assert str(raised.value).endswith("its overlay network joins the engines.\nIt is a worker of a swarm, which the "
+                                      "harness does not change: put that swarm's manager first under `engines:`.")
 
 
-def test_a_kept_run_is_refused_across_engines(swarm: Any, tmp_path: Path) -> None:
-    with pytest.raises(OptionError, match="a kept run .* is not supported across engines yet"):
-        Topology.kept_or_started(load_topology(across(tmp_path, swarm.urls)))
+def test_a_kept_run_across_engines_is_reused_and_a_moved_service_is_started_again_on_its_new_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """As on one engine: the same file reuses the kept run (its containers on each engine); a service whose
+    `placement:` changed is replaced on its new engine, the others are kept, and names still resolve; `harness down
+    FILE` removes it from every engine."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    said: list[str] = []
+    try:
+        first = Topology.kept_or_started(load_topology(file), say=said.append)
+        run = f"{L.RUN}={first.run_id}"
+        again = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert (again.run_id, again.reused, said[-1]) == (first.run_id, True,
+                                                          f"reusing the running topology {NAME} (run {first.run_id})")
+        assert {s.name: (s.container.id, s.host) for s in again} == {
+            s.name: (s.container.id, s.host) for s in first}
+        attached = Topology.attach(load_topology(file))  # harness fault, pytest --topology-reuse
+        assert attached is not None and attached["cache"].host == swarm.addresses[2]
+        file.write_text(file.read_text().replace("placement: e2", "placement: e1"))  # backend stays on e0
+        moved = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert moved.run_id == first.run_id
+        assert "  cache changed (engine): replacing it" in said
+        assert "  front unchanged: kept (it depends on cache; Docker Compose does not replace a dependent either)" \
+            in said
+        assert engines[2].containers.list(all=True, filters={"label": run}) == []
+        assert [c.id for c in engines[1].containers.list(filters={"label": [run, f"{L.SERVICE}=cache"]})] == [
+            moved["cache"].container.id]
+        assert moved["cache"].host == swarm.addresses[1]
+        assert [moved[s].container.id for s in ("backend", "front")] == [first[s].container.id
+                                                                         for s in ("backend", "front")]
+        answer = json.loads(get(moved["front"].url + "/"))
+        assert answer["redis"] == "+PONG"  # the kept front reaches the moved cache by its alias
+        assert Topology.kept_or_started(load_topology(file), say=said.append).run_id == first.run_id
+        assert said[-1] == f"reusing the running topology {NAME} (run {first.run_id})"
+    finally:
+        down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert f"removed 3 container(s) of topology {NAME} from 3 engines" in down.stdout
+    assert [left(engine, file) for engine in engines] == [[], [], []]
 
 
 def harness(*args: str) -> subprocess.CompletedProcess[str]:
@@ -170,9 +208,10 @@ def harness(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
-def killed_run(file: Path, manager: docker.DockerClient) -> str:
-    """`harness up FILE` in the foreground, SIGKILLed once its start finished: its run id (left on the engines)."""
-    process = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", str(file)],
+def killed_run(file: Path, manager: docker.DockerClient, *options: str) -> str:
+    """`harness up OPTIONS FILE` in the foreground, SIGKILLed once its start finished: its run id (left on the
+    engines)."""
+    process = subprocess.Popen([str(Path(sys.executable).parent / "harness"), "up", *options, str(file)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         label = {"label": [f"{L.FILE}={file.resolve()}", f"{L.STARTED}=true"]}
@@ -206,6 +245,61 @@ def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_eve
     for engine in engines:
         assert left(engine, file) == []
         assert engine.containers.list(all=True, filters={"label": f"{L.RUN}={second}"}) == []
+
+
+def harness_on(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` against the engine at `url` (DOCKER_HOST), as someone on that engine's machine runs it."""
+    return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "DOCKER_HOST": url, "COLUMNS": "200"}, cwd="/")
+
+
+def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """`harness down --all` on the manager, and `harness down --run RUN` on a worker, learn the run's other engines
+    from its objects' labels: nothing of it is left anywhere (the file is not given)."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    first = killed_run(file, engines[0])
+    assert all(engine.containers.list(all=True, filters={"label": f"{L.RUN}={first}"}) for engine in engines)
+    down = harness_on(swarm.urls[0], "down", "--all")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s)", "")
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+    second = killed_run(file, engines[0])
+    down = harness_on(swarm.urls[2], "down", "--run", second)  # cache's engine, a worker
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (
+        0, f"removed 3 container(s) of run {second} (topology {NAME})", "")
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
+def test_services_without_placement_are_spread_by_weight_and_shown_with_their_engine(
+        swarm: Any, tmp_path: Path) -> None:
+    """No `placement:`: the heaviest (backend, weight 3) on the first engine, the two services of one build context
+    together on the second, the cache on the third; `harness up`'s table and `harness ps` (given any engine) say
+    each service's engine, and the containers are there."""
+    file = across(tmp_path, swarm.urls)
+    text = file.read_text().replace("    placement: e2\n", "").replace("    placement: e1\n", "")
+    text = text.replace("  backend:\n", "  backend:\n    weight: 3\n")
+    file.write_text(text + "  worker:\n    build: ./front\n")
+    engines = clients(swarm)
+    up = harness_on(swarm.urls[1], "up", "--detach", str(file))
+    try:
+        assert up.returncode == 0, up.stderr
+        expected = {"backend": "e0", "cache": "e2", "front": "e1", "worker": "e1"}
+        for service, engine in expected.items():
+            assert re.search(rf"\b{service}\s*│\s*{engine}\s*│", up.stdout), up.stdout
+        ps = harness_on(swarm.urls[2], "ps")
+        assert ps.returncode == 0, ps.stderr
+        header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
+        assert header[:5] == ["topology", "run", "service", "engine", "status"]
+        assert {cells[2]: cells[3] for cells in lines} == expected
+        for service, engine in expected.items():
+            index = int(engine[1])
+            assert engines[index].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}",
+                                                                       f"{L.SERVICE}={service}"]})
+    finally:
+        down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert [left(engine, file) for engine in engines] == [[], [], []]
 
 
 def test_pytest_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:

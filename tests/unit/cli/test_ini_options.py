@@ -29,6 +29,7 @@ topology_annotations = "off"
 topology_observe = true
 topology_observe_fail_under = "80"
 topology_observe_strict = true
+topology_swarm = "join"
 """
 # the options of both front-ends that the ini sets, and the commands that take each
 SHARED = {o.name: o.commands for o in OPTIONS if o.ini and o.cli and o.pytest}
@@ -46,7 +47,7 @@ def project(pytester: pytest.Pytester) -> Path:
 
 def test_the_same_ini_gives_the_same_options_to_pytest_and_harness(project: Path, pytester: pytest.Pytester,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    assert set(SHARED) == {"topology", "topology_profile", "topology_env_file", "image_substitute",
+    assert set(SHARED) == {"topology", "topology_profile", "topology_env_file", "image_substitute", "topology_swarm",
                            "topology_report", "annotations", "observe", "observe_fail_under", "observe_strict"}
     monkeypatch.chdir(project / "tests" / "unit")
     in_pytest = resolved(pytester.parseconfig())
@@ -61,6 +62,7 @@ def test_the_same_ini_gives_the_same_options_to_pytest_and_harness(project: Path
     assert in_pytest.topology.env_file == project / "env" / "ci.env"
     assert in_pytest.topology.ini_image_substitutes == ("redis:7=my-redis:7",)
     assert in_pytest.topology.ini_file == project / "pyproject.toml"
+    assert in_pytest.topology.swarm == "join"  # its spec carries it to the engines (runtime/swarm.py)
     assert (in_pytest.topology_report, in_pytest.annotations) == (project / "reports" / "run.html", "off")
     assert in_pytest.observe is True  # and `harness up` reads it too (the loop above)
     assert (in_pytest.observe_fail_under, in_pytest.observe_strict) == (80.0, True)

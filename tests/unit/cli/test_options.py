@@ -64,7 +64,7 @@ def test_an_invalid_ini_value_is_named_by_its_key() -> None:
     ini = {"topology_env_file": "", "topology": [], "topology_profiles": [], "image_substitutes": [],
            "topology_reuse": False, "topology_per_worker": False, "pact_dir": "", "topology_report": "",
            "topology_annotations": "", "topology_observe": False, "topology_observe_fail_under": "",
-           "topology_observe_strict": False}
+           "topology_observe_strict": False, "topology_swarm": ""}
     values = resolve(PYTEST, {}, ini=lambda o: ini[o.ini], ini_base=Path("/project")).values
     assert values["pact_dir"] == Path("/project/contracts")  # the default, relative to the ini file
     ini["topology"] = ["a.yml", "b.yml"]

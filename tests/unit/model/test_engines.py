@@ -11,7 +11,7 @@ TWO = """engines:
 """
 
 
-def test_placement_names_the_engine_and_the_first_is_the_default(load):
+def test_placement_names_the_engine_and_the_others_go_to_the_lightest(load):
     spec = load(TWO + "services:\n  web: {image: web, placement: edge}\n  db: {image: db}\n")
     assert spec.engines == [EngineSpec(name="manager", host="tcp://10.250.1.10:2375"),
                             EngineSpec(name="edge", host="my-context")]
@@ -98,7 +98,7 @@ def test_declared_networks_are_refused_across_engines(load_error):
 
 def test_what_must_share_an_engine_does(load_error):
     assert load_error(TWO + """services:
-  db: {image: db, volumes: [{source: data, target: /data}]}
+  db: {image: db, placement: manager, volumes: [{source: data, target: /data}]}
   web:
     image: web
     placement: edge
@@ -110,3 +110,64 @@ def test_what_must_share_an_engine_does(load_error):
         "needs both on one engine (give them one placement)\n"
         "topology.yaml:11: services.web.volumes: volume 'data' is also used by 'db' on engine 'manager', 'web' "
         "runs on 'edge': a named volume is on one engine (give them one placement)")
+
+
+THREE = """engines:
+  - {name: a, host: ctx-a}
+  - {name: b, host: ctx-b}
+  - {name: c, host: ctx-c}
+"""
+
+
+def test_services_without_placement_are_spread_by_weight(load):
+    """Heaviest first, each to the engine with the least weight so far (the first of equals): the same file gives
+    the same placement every time."""
+    text = THREE + """services:
+  api: {image: api}
+  db: {image: db, weight: 4}
+  worker: {image: worker}
+  web: {image: web}
+  cache: {image: cache, weight: 0.5}
+"""
+    spec = load(text)
+    placed = {name: spec.engine_of(name) for name in spec.services}
+    assert placed == {"api": "b", "db": "a", "worker": "c", "web": "b", "cache": "c"}
+    assert {name: load(text).engine_of(name) for name in spec.services} == placed
+
+
+def test_placed_services_count_and_what_must_share_an_engine_goes_together(load, tmp_path):
+    """Services of one build context, of one named volume, or of one network namespace are one group: a placed
+    member takes the group along; a floating group weighs its members' sum."""
+    (tmp_path / "app").mkdir()
+    for dockerfile in ("Dockerfile", "Dockerfile.jobs"):
+        (tmp_path / "app" / dockerfile).write_text("FROM scratch\n")
+    spec = load(THREE + """services:
+  db: {image: db, placement: a, weight: 3, volumes: [{source: data, target: /data}]}
+  backup: {image: backup, volumes: [{source: data, target: /backup}]}
+  api: {build: ./app}
+  jobs: {build: {context: app, dockerfile: Dockerfile.jobs}}
+  probe: {image: probe, network_mode: "service:api", depends_on: [api]}
+  web: {image: web, weight: 2}
+  edge: {image: edge}
+""")
+    assert {name: spec.engine_of(name) for name in spec.services} == {
+        "db": "a", "backup": "a", "api": "b", "jobs": "b", "probe": "b", "web": "c", "edge": "c"}
+
+
+def test_a_weight_must_be_positive(load_error):
+    assert load_error(THREE + "services:\n  web: {image: web, weight: 0}\n") == (
+        "topology.yaml:6: services.web.weight: Input should be greater than 0 (found 0)")
+
+
+def test_compose_x_topology_weight(load):
+    spec = load("""
+        services:
+          db:
+            image: db
+            x-topology: {weight: 5}
+          web: {image: web}
+          api: {image: api}
+        x-topology:
+          engines: [{name: a, host: ctx-a}, {name: b, host: ctx-b}]
+    """, "compose.yaml")
+    assert {name: spec.engine_of(name) for name in spec.services} == {"db": "a", "web": "b", "api": "b"}

@@ -1,0 +1,177 @@
+"""Runs across several engines found from any one of them (issue #27): every object of such a run carries the
+engines of its topology (the `engines` label: name and host as the file wrote them, the manager first), so `harness
+down` (--all, --run, FILE) and the next start on any of those engines remove the run from all of them, also after a
+SIGKILL of its owner and after the file was edited."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from harness.engine_source import Engine, context_engine
+from harness.errors import DockerError, DockerUnavailable
+from harness.model.topology import TopologySpec
+from harness.runtime import labels as L
+from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
+from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone
+from harness.runtime.swarm import leave_made_swarm
+
+ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
+
+__all__ = ["ENGINES", "Removed", "engines_label", "engines_of", "remove_leftovers_anywhere", "remove_run_anywhere",
+           "runs_across", "spread"]
+
+
+def engines_label(spec: TopologySpec) -> dict[str, str]:
+    """The label that names `spec`'s engines ({} for a topology on one engine)."""
+    return {ENGINES: json.dumps([[e.name, e.host] for e in spec.engines])} if spec.engines else {}
+
+
+def engines_of(resource: Any) -> list[tuple[str, str]]:  # noqa: ANN401 - a docker Container, Network or Volume
+    """(name, host) of each engine of `resource`'s run, the manager first; [] for a run on one engine."""
+    try:
+        return [(str(name), str(host)) for name, host in json.loads(L.labels_of(resource).get(ENGINES) or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
+@dataclass
+class Removed:
+    """What a removal did: the number of `containers` removed (on every engine), and the engines that did not answer
+    (`unanswered`: "engine 'e1' (tcp://...) of run RUN"), whose part of a run is left until they answer."""
+
+    containers: int = 0
+    unanswered: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: Removed) -> Removed:
+        self.containers += other.containers
+        self.unanswered += other.unanswered
+        return self
+
+    def raise_unanswered(self, again: str) -> None:
+        """DockerError naming the engines that did not answer, and `again`, the command that removes the rest."""
+        if self.unanswered:
+            raise DockerError(f"removed {self.containers} container(s); not removed from {', '.join(self.unanswered)}"
+                              ": no answer", operation="remove",
+                              hint=f"Start that engine again (or fix its address) and run `{again}` again.")
+
+
+def _client(name: str, host: str) -> docker.DockerClient:
+    engine = Engine(host, f"engine '{name}'") if "://" in host else context_engine(host, f"engine '{name}'")
+    client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
+    client.ping()
+    client.api.timeout = CALL_SECONDS
+    return client
+
+
+def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = True) -> Removed:
+    """Remove `run` (listed on the engine of `client`): on one engine as `labels.remove_run`; across engines from
+    each engine of its label (containers and volumes on the workers, then the manager's, the overlay network last)
+    and from the engine of `client`. An engine that does not answer is skipped and named in the result. With
+    `leave`, a swarm the harness made to be left with its last run is left (swarm.leave_made_swarm); a start across
+    the same engines passes False: it is about to use that swarm."""
+    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    if not engines:
+        return Removed(L.remove_run(client, run.run_id))
+    removed = Removed()
+    clients: list[docker.DockerClient | None] = []
+    for name, host in engines:
+        try:
+            clients.append(_client(name, host))
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            clients.append(None)
+            removed.unanswered.append(f"engine '{name}' ({host}) of run {run.run_id}")
+    manager, *workers = clients
+    for worker in [*workers, client]:  # `client` may be any of them, or hold what a worker's list no longer shows
+        if worker is not None:
+            removed.containers += _removed_from_worker(worker, run.run_id)
+    if manager is not None:
+        try:
+            removed.containers += L.remove_run(manager, run.run_id)
+            _until_gone(manager, run.run_id)
+        except docker.errors.APIError as error:  # the network still has endpoints on an engine that did not answer
+            if not removed.unanswered:
+                raise
+            removed.unanswered[-1] += f" (the manager kept the network: {error.explanation or error})"
+    if leave:
+        leave_made_swarm(clients)  # a swarm the harness made to be left with its last run (--topology-swarm)
+    return removed
+
+
+def _removed_from_worker(client: docker.DockerClient, run_id: str) -> int:
+    """The containers and volumes of `run_id` on one engine, counted once: each container is listed on its engine
+    only, so `client` (one of the run's engines, or not) adds what no other list had."""
+    try:
+        return _remove_from_worker(client, run_id)
+    except requests.exceptions.ConnectionError:
+        return 0  # `client` is the engine this command was given: it answered a moment ago; the rest is said
+
+
+def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = False, file: str | Path | None = None,
+                              under: Path | None = None, leave: bool = True) -> Removed:
+    """`labels.remove_leftovers` (runs whose owner is gone; with include_kept, kept runs too; of one file or of
+    files under one folder), each run removed from every engine it ran on (remove_run_anywhere)."""
+    removed = Removed()
+    for run in L.list_runs(client, file):
+        if under is not None and not L.is_under(run.file, under):
+            continue
+        if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
+            removed += remove_run_anywhere(client, run, leave)
+    return removed
+
+
+
+def runs_across(engines: dict[str, RunEngine], file: str | Path) -> list[L.Run]:
+    """The runs of topology file `file` on `engines` (their manager first), each with its containers from every
+    engine (each as listed on its own engine, so removing or inspecting it talks to that engine), newest first."""
+    merged: dict[str, L.Run] = {}
+    for engine in engines.values():
+        for run in L.list_runs(engine.client, file):
+            if run.run_id not in merged:
+                merged[run.run_id] = run
+                continue
+            into = merged[run.run_id]
+            into.containers += run.containers
+            into.networks += run.networks
+            into.volumes += run.volumes
+            into.started = into.started or run.started
+    return sorted(merged.values(), key=lambda run: run.created, reverse=True)
+
+
+@dataclass
+class Spread:
+    """A run as its engines list it: the run with its containers from every engine that answered, the engine of
+    each container (by id), and the engines that did not answer (their containers are missing from it)."""
+
+    run: L.Run
+    engine_of: dict[str, str]
+    unanswered: list[str]
+
+
+def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
+    """`run` (listed on the engine of `client`) with its containers on each of its engines; None for a run on one
+    engine."""
+    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    if not engines:
+        return None
+    merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)
+    engine_of: dict[str, str] = {}
+    unanswered = []
+    for name, host in engines:
+        try:
+            listed = next((r for r in L.list_runs(_client(name, host)) if r.run_id == run.run_id), None)
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            unanswered.append(f"engine '{name}' ({host})")
+            continue
+        if listed is not None:
+            merged.containers += listed.containers
+            merged.networks += listed.networks
+            merged.started = merged.started or listed.started
+            engine_of.update(dict.fromkeys((c.id for c in listed.containers), name))
+    return Spread(merged, engine_of, unanswered)

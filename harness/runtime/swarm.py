@@ -1,0 +1,169 @@
+"""The Docker Swarm that joins a topology's engines (issue #27): checked, or made on request (`--topology-swarm`).
+
+- `existing` (the default): the first engine must manage a swarm and every other be a node of it.
+- `join`: an engine in no swarm is made part of one: `swarm init` on the first, `swarm join` (as a worker) on the
+  others; the swarm stays for the next runs.
+- `join-and-leave`: the same, and a swarm the harness made (`init`) is left by its engines once the last run across
+  them is removed (by `close()`, `harness down`, or the next start after a SIGKILL).
+
+A swarm the harness did not make is never left or changed, and an engine in another swarm is refused before anything
+is done: the swarm a harness made carries the label MADE ("keep" or "leave")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from harness.errors import DockerUnavailable
+from harness.runtime import labels as L
+from harness.runtime.engine import explain
+
+if TYPE_CHECKING:
+    from harness.model.topology import TopologySpec
+    from harness.runtime.engines import RunEngine
+
+MODES = ("existing", "join", "join-and-leave")
+MADE = f"{L.PREFIX}.swarm"  # of a swarm the harness made: "leave" (with its last run) or "keep"
+PORT = 2377  # the swarm's control port (Docker's default)
+
+__all__ = ["MADE", "MODES", "ensure_swarm", "leave_made_swarm"]
+
+
+def _swarm(client: docker.DockerClient) -> dict[str, Any]:
+    return dict(client.info().get("Swarm") or {})
+
+
+def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str) -> None:
+    """Check that `engines` form one swarm whose manager is the first; with `mode` join or join-and-leave, make
+    those in no swarm part of it first (everything is checked before anything is changed).
+
+    Raises:
+        DockerUnavailable: an engine that is not in the swarm (mode existing: the message names the option that
+            joins it), one in another swarm or not its manager (never changed), or one that refused to init or join
+            (what this call made is undone).
+    """
+    manager, *others = engines
+    joining = mode in ("join", "join-and-leave")
+    option = "--topology-swarm join (or join-and-leave)"
+    state = _swarm(manager.client)
+    managed = state.get("LocalNodeState") == "active" and bool(state.get("ControlAvailable"))
+    local = state.get("LocalNodeState") or "inactive"
+    if not managed and (local != "inactive" or not joining):
+        hint = {"inactive": f"Let the harness make the swarm ({option}), or make it one (`docker -H {manager.address} "
+                            "swarm init --advertise-addr ADDRESS`) and join the others (`docker swarm join-token "
+                            "worker` says how), or put a manager first under `engines:`.",
+                "active": "It is a worker of a swarm, which the harness does not change: put that swarm's manager "
+                          "first under `engines:`."}
+        raise DockerUnavailable(
+            f"{manager.where}, the first of topology {spec.name}'s engines, is not a Docker Swarm manager (swarm: "
+            f"{local}); its overlay network joins the engines.",
+            hint=hint.get(local, f"Its swarm is {local}, which the harness does not change: fix it there (`docker -H "
+                                 f"{manager.address} info`), or put a manager first under `engines:`."),
+            address=manager.address)
+    nodes = {node.id for node in manager.client.nodes.list()} if managed else set()
+    to_join = []
+    for engine in others:
+        node = _swarm(engine.client)
+        if node.get("NodeID") and node.get("NodeID") in nodes:
+            continue
+        if node.get("LocalNodeState") == "inactive" and joining:
+            to_join.append(engine)
+            continue
+        where = f"{engine.where} of topology {spec.name}"
+        if node.get("LocalNodeState") == "inactive":
+            raise DockerUnavailable(
+                f"{where} is not a node of the swarm of {manager.where}: the overlay network cannot reach it.",
+                hint=f"Let the harness join it ({option}), or join it yourself: `docker -H {manager.address} swarm "
+                     f"join-token worker` prints the command; run it against {engine.address}.",
+                address=engine.address)
+        raise DockerUnavailable(
+            f"{where} is in another swarm (swarm: {node.get('LocalNodeState')}), not that of {manager.where}: the "
+            "harness never leaves or changes a swarm it did not make.",
+            hint=f"Leave that swarm there yourself (`docker -H {engine.address} swarm leave`), or name other engines "
+                 "under `engines:`.", address=engine.address)
+    if not managed:
+        _init(spec, manager, "leave" if mode == "join-and-leave" else "keep")
+    for engine in to_join:
+        _join(spec, manager, engine, undo_manager=not managed, joined=to_join[:to_join.index(engine)])
+
+
+def _init(spec: TopologySpec, manager: RunEngine, made: str) -> None:
+    try:  # the address the other engines reach it at (a local engine: Docker chooses)
+        manager.client.swarm.init(advertise_addr=manager.host if manager.remote else None, labels={MADE: made})
+    except docker.errors.APIError as error:
+        raise DockerUnavailable(f"{manager.where} of topology {spec.name} refused to make a swarm (`swarm init`): "
+                                f"{explain(error)}",
+                                hint=f"Make it one yourself (`docker -H {manager.address} swarm init --advertise-addr "
+                                     "ADDRESS`, an address the other engines reach it at).",
+                                address=manager.address) from None
+
+
+def _join(spec: TopologySpec, manager: RunEngine, engine: RunEngine, undo_manager: bool,
+          joined: list[RunEngine]) -> None:
+    """`engine` joins `manager`'s swarm as a worker; when it refuses, what was made for this run is undone (the
+    engines joined before it leave, and the manager too when it was made now) and the refusal raised."""
+    state = _swarm(manager.client)
+    address = state.get("NodeAddr") or manager.host
+    try:
+        manager.client.swarm.reload()
+        token = manager.client.swarm.attrs["JoinTokens"]["Worker"]
+        engine.client.swarm.join(remote_addrs=[f"{address}:{PORT}"], join_token=token,
+                                 advertise_addr=engine.host if engine.remote else None)
+    except docker.errors.APIError as error:
+        for undone in joined:
+            _leave(undone.client)
+        if undo_manager:
+            _leave(manager.client, force=True)
+        raise DockerUnavailable(f"{engine.where} of topology {spec.name} refused to join the swarm of "
+                                f"{manager.where} (at {address}:{PORT}): {explain(error)}",
+                                hint=f"Check that {engine.address}'s machine reaches {address}:{PORT} (TCP), and 7946 "
+                                     "and 4789/udp between the engines; or join it yourself.",
+                                address=engine.address) from None
+
+
+def _leave(client: docker.DockerClient, force: bool = False) -> None:
+    try:
+        client.swarm.leave(force=force)
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        pass  # left already, or gone: nothing of this run is in it any more
+
+
+def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
+    """After a run across engines was removed (`clients`: its engines', the manager first; None: one that did not
+    answer): when the manager's swarm was made by the harness to be left (MADE "leave"), no run across engines is
+    left on the manager, and its nodes are these engines, every one of them leaves it (the workers first). A swarm
+    the harness did not make, or with other nodes, is left alone. Returns whether the swarm was left."""
+    manager, *workers = clients
+    if manager is None or any(worker is None for worker in workers):
+        return False  # an engine that did not answer would be stranded in a swarm with no manager
+    try:
+        labels = ((manager.swarm.attrs.get("Spec") or {}).get("Labels") or {}) if _managed(manager) else {}
+        if labels.get(MADE) != "leave":
+            return False
+        in_use = {"label": L.ENGINES}
+        if L.listed(lambda: manager.networks.list(filters=in_use)) or L.listed(
+                lambda: manager.containers.list(all=True, filters=in_use, sparse=True)):
+            return False  # another run across engines still uses it
+        nodes = {node.id for node in manager.nodes.list()}
+        ours = {str(_swarm(client).get("NodeID")) for client in clients if client is not None}
+        if nodes - ours:
+            return False  # nodes the harness did not join: not its swarm alone any more
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        return False
+    for worker in workers:
+        if worker is not None:
+            _leave(worker)
+    _leave(manager, force=True)  # the last manager leaves only by force
+    return True
+
+
+def _managed(client: docker.DockerClient) -> bool:
+    state = _swarm(client)
+    if state.get("LocalNodeState") != "active" or not state.get("ControlAvailable"):
+        return False
+    client.swarm.reload()
+    return True

@@ -1,0 +1,131 @@
+"""Engines in no swarm (issue #27): refused with one error naming the engine and the option, or joined on request
+(`--topology-swarm join|join-and-leave`), and the swarm left as the option says; a swarm the harness did not make is
+never left or changed. Two dockerd in network namespaces of this test's own, started without a swarm."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from harness import Topology, load_topology
+from harness.errors import DockerUnavailable
+from harness.runtime.swarm import MADE
+from tests.integration.engines.netns import netns_engines
+from tests.integration.engines.test_across_engines import NAME, harness, harness_on, killed_run, left
+
+
+@pytest.fixture
+def pair() -> Iterator[Any]:
+    """Two engines in no swarm (netns_engines.Engines), removed at the end whatever their swarm state."""
+    script = netns_engines()
+    if reason := script.missing():
+        pytest.skip(f"engines in network namespaces: {reason}")
+    engines = script.up(2, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
+    try:
+        yield engines
+    finally:
+        script.down(engines)
+
+
+def topology(folder: Path, urls: list[str]) -> Path:
+    """backend on e0 (placed by weight: front takes e1), front on e1."""
+    file = folder / "topology.yaml"
+    file.write_text(f"""name: {NAME}
+engines:
+  - {{name: e0, host: "{urls[0]}"}}
+  - {{name: e1, host: "{urls[1]}"}}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  front:
+    image: python:3.11-slim
+    placement: e1
+    depends_on: [backend]
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+""")
+    return file
+
+
+def states(clients: list[docker.DockerClient]) -> list[str]:
+    return [client.info()["Swarm"]["LocalNodeState"] for client in clients]
+
+
+def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_option_says(
+        pair: Any, tmp_path: Path) -> None:
+    file = topology(tmp_path, pair.urls)
+    clients = [docker.DockerClient(base_url=url, timeout=120) for url in pair.urls]
+    manager, worker = (f"engine 'e{i}' ({url})" for i, url in enumerate(pair.urls))
+
+    # without the option: one error naming the engine and the option; nothing changed
+    with pytest.raises(DockerUnavailable) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value) == (
+        f"{manager}, the first of topology {NAME}'s engines, is not a Docker Swarm manager (swarm: inactive); its "
+        "overlay network joins the engines.\nLet the harness make the swarm (--topology-swarm join (or "
+        f"join-and-leave)), or make it one (`docker -H {pair.urls[0]} swarm init --advertise-addr ADDRESS`) and join "
+        "the others (`docker swarm join-token worker` says how), or put a manager first under `engines:`.")
+    assert states(clients) == ["inactive", "inactive"]
+
+    # an engine in another swarm is refused before anything is changed, and its swarm is left as it is
+    clients[1].swarm.init(advertise_addr=pair.addresses[1])
+    theirs = clients[1].swarm.attrs["ID"]
+    with pytest.raises(DockerUnavailable) as raised:
+        Topology.start(load_topology(file).with_swarm("join"))
+    assert str(raised.value) == (
+        f"{worker} of topology {NAME} is in another swarm (swarm: active), not that of {manager}: the harness never "
+        f"leaves or changes a swarm it did not make.\nLeave that swarm there yourself (`docker -H {pair.urls[1]} "
+        "swarm leave`), or name other engines under `engines:`.")
+    assert states(clients) == ["inactive", "active"]
+    clients[1].swarm.reload()
+    assert clients[1].swarm.attrs["ID"] == theirs
+    clients[1].swarm.leave(force=True)
+
+    # join-and-leave from the CLI: made for the run (init, join), names resolve across the engines, and left with it
+    up = harness_on(pair.urls[0], "up", "--detach", "--topology-swarm", "join-and-leave", str(file))
+    assert up.returncode == 0, up.stderr
+    assert states(clients) == ["active", "active"]
+    clients[0].swarm.reload()
+    assert clients[0].swarm.attrs["Spec"]["Labels"] == {MADE: "leave"}
+    front = clients[1].containers.list(filters={"label": "org.pytest-topology.service=front"})[0]
+    call = front.exec_run(["python", "-c", "import urllib.request; urllib.request.urlopen('http://backend:8000/', "
+                                           "timeout=30)"])
+    assert call.exit_code == 0, call.output
+    down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert states(clients) == ["inactive", "inactive"]
+    assert [left(client, file) for client in clients] == [[], []]
+
+    # after a SIGKILL: `harness down --all` on the manager removes the run from both and leaves the swarm it made
+    killed_run(file, clients[0], "--topology-swarm", "join-and-leave")
+    assert states(clients) == ["active", "active"]
+    down = harness_on(pair.urls[0], "down", "--all")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 2 container(s)", "")
+    assert states(clients) == ["inactive", "inactive"]
+    assert [left(client, file) for client in clients] == [[], []]
+
+    # join: made, and kept for the next runs, which need no option
+    with Topology.start(load_topology(file).with_swarm("join")):
+        pass
+    assert states(clients) == ["active", "active"]
+    with Topology.start(load_topology(file)) as running:
+        assert running["front"].host == pair.addresses[1]
+    assert states(clients) == ["active", "active"]
+    for client in reversed(clients):
+        client.swarm.leave(force=True)
+
+    # a swarm the harness did not make is never left, even with join-and-leave (the engine it joined stays in it)
+    clients[0].swarm.init(advertise_addr=pair.addresses[0])
+    with Topology.start(load_topology(file).with_swarm("join-and-leave")):
+        pass
+    assert states(clients) == ["active", "active"]
+    assert [left(client, file) for client in clients] == [[], []]
