@@ -17,7 +17,6 @@ from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
     import docker
-    from docker.models.containers import Container
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
@@ -383,21 +382,11 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     except docker.errors.NotFound:
         raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
                                  "was taken down); `harness ps` lists what is running") from None
-    sys.stdout.write(texts[0] if len(texts) == 1 else _interleaved(options.service, replicas, texts))
+    from harness.report.text import interleaved
+
+    prefixes = [L.replica_name(options.service, L.replica_of(c), len(replicas)) for c in replicas]
+    sys.stdout.write(texts[0] if len(texts) == 1 else interleaved(prefixes, texts))
     return 0
-
-
-def _interleaved(service: str, replicas: list[Container], texts: list[str]) -> str:
-    """The logs of a service's replicas (each line with Docker's timestamp first) as one, in time order, each line
-    after its replica's name and a bar (`web-2  | ...`), as `docker compose logs` writes them."""
-    from harness.runtime import labels as L
-
-    names = [L.replica_name(service, L.replica_of(c), len(replicas)) for c in replicas]
-    width = max(map(len, names))
-    lines = sorted((stamp, index, f"{names[index].ljust(width)}  | {rest}")
-                   for index, text in enumerate(texts) for stamp, _, rest in
-                   (line.partition(" ") for line in text.splitlines()))
-    return "".join(line + "\n" for _, _, line in lines)
 
 
 def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:

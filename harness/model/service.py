@@ -93,8 +93,7 @@ class ServiceSpec(_Strict):
                                           "there (default: the one network `default`)")
     placement: str | None = Field(default=None, description="the engine (a name under the topology's `engines:`) "
                                                             "that runs it (default: placed by `weight`)")
-    weight: float = Field(default=1.0, gt=0, description="how much of an engine it takes, relative to the others, "
-                                                         "when services without `placement:` are spread")
+    weight: float = Field(default=1.0, gt=0, description="its share of an engine, for spreading unplaced services")
     mounts: list[Mount] = Field(
         default_factory=list, description="host files and folders mounted (or copied) into the container")
     files: list[ContainerFile] = Field(

@@ -29,3 +29,14 @@ def service_log(service: HasLogs, since: float | None = None, tail: int | None =
         if type(error).__name__ == "NotFound":  # docker.errors.NotFound: removed from outside
             return f"(log of {service.name} unavailable: its container is gone)"
         return f"(log of {service.name} unavailable: {type(error).__name__}: {str(error)[:200]})"
+
+
+def interleaved(names: list[str], texts: list[str]) -> str:
+    """The logs of a service's replicas (`names[i]`'s log is `texts[i]`, each line with Docker's timestamp first) as
+    one, in time order, each line after its replica's name and a bar (`web-2  | ...`), as `docker compose logs`
+    writes them."""
+    width = max(map(len, names))
+    lines = sorted((stamp, index, f"{names[index].ljust(width)}  | {rest}")
+                   for index, text in enumerate(texts) for stamp, _, rest in
+                   (line.partition(" ") for line in text.splitlines()))
+    return "".join(line + "\n" for _, _, line in lines)

@@ -160,8 +160,7 @@ class Topology:
             raise self.masker.error(hooks.combined(failures))
 
     def _remove(self) -> None:
-        """Remove every container and the networks and volumes of this run (from each of its engines), at once (no
-        hooks, no grace period). Raises DockerError: an engine refused to remove something."""
+        """Remove the run's containers, networks, volumes (on each engine) at once. Raises DockerError."""
         try:
             with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
                 if self.engines:
