@@ -138,8 +138,10 @@ class BrokerClient:
             content.pop("createdAt", None)
             properties = entry.get("verificationProperties") or {}
             name = f"{content.get('consumer', {}).get('name', 'consumer')}-{provider}"
-            path = folder / f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:10]}.json"
-            # the same name for the same pact in every process (pytest-xdist workers share the folder)
+            path = folder / f"{name}-{_content_id(url, content)[:10]}.json"
+            # named by its content: the same name in every process (pytest-xdist workers share the folder), and in
+            # every run while the content is the same, whatever consumer version it was published for (the name
+            # tells two pacts of one pair apart in item and JUnit names: --lf, -k and JUnit history keep them)
             partial = path.with_name(f".{path.name}.{os.getpid()}")
             partial.write_text(json.dumps(content, indent=2), encoding="utf-8")
             partial.replace(path)
@@ -214,6 +216,12 @@ def _pact_version(url: Any) -> str | None:
     return url.split("/pact-version/", 1)[1].split("/", 1)[0] or None
 
 
+def _content_id(url: str, content: dict[str, Any]) -> str:
+    """What names a fetched pact's content: the broker's pact version (the content's SHA in its URL), else a SHA-1 of
+    the content as fetched (a URL without one)."""
+    return _pact_version(url) or hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def _detail(raw: bytes) -> str:
     try:
         data = json.loads(raw)
@@ -242,8 +250,8 @@ class BrokerFetch:
 
 def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider: str | None = None) -> BrokerFetch:
     """The pacts the broker selects for each service of `spec` (only `provider` when given), fetched into `folder`
-    (made if missing), each under a name made from its URL; notes for what is not verified (a service none of whose
-    pacts matched, providers the broker has that are not services).
+    (made if missing), each as `CONSUMER-PROVIDER-CONTENT.json` (CONTENT: the start of its pact version); notes for
+    what is not verified (a service none of whose pacts matched, providers the broker has that are not services).
 
     Raises:
         BrokerUnavailable, BrokerRefused: as BrokerClient.

@@ -339,7 +339,7 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     assert "::pact[web-frontend->shop: a request for the item list]" in output
     assert "pending at the broker, so this failure does not fail the run" in output
     assert "pending interactions that failed (passed, as pact-python's Verifier counts them)" in output
-    assert "Captured pact source call" in output
+    assert "Captured pact source setup" in output
     assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
     assert TOKEN not in output
     assert broker.broker.verifications == []  # not asked, not CI: nothing published
@@ -391,3 +391,56 @@ def test_a_broker_pact_equal_to_a_cached_folder_pact_is_verified_and_published(t
                 or "verified (cached, from " in broker_part), done.stderr
         assert f"(from broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in done.stderr
         assert [v.provider_version for v in broker.broker.verifications] == ["5.0.0", "5.0.1"][:run + 1]
+
+
+def test_broker_pact_items_keep_their_ids_when_the_same_content_is_republished(
+        tmp_path: Path, broker: BrokerServer, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pacts of one pair in one run (the main branch's and a feature branch's, other content): their items and
+    JUnit cases are told apart by their content, never by the consumer version they were published for. Published
+    again under new versions, the same contents keep the same item ids, so --lf reruns the failing one (its fetched
+    file's name came from its URL, which names the consumer version: every id changed and --lf ran everything)."""
+    branch_pact = copy.deepcopy(good_pact())
+    branch_pact["interactions"].append({"description": "a request for the motd", "request": {
+        "method": "GET", "path": "/motd"}, "response": {"status": 418}})  # the shop answers 200: fails
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, branch_pact, "2.0.0", "feat-x")
+    file = topology(tmp_path, "ids")
+    for name, value in (("PACT_BROKER_BASE_URL", broker.url), ("PACT_BROKER_TOKEN", TOKEN),
+                        ("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CI", raising=False)
+    args = ["--topology", str(file), "--pact-verify", "--pact-selector", "mainBranch", "--pact-selector",
+            "branch=feat-x", "-p", "cacheprovider"]
+
+    def cases(xml: Path) -> dict[str, str]:
+        return {case.get("name", ""): "failed" if case.find("failure") is not None else "passed"
+                for case in ElementTree.parse(xml).iter("testcase")}
+
+    first = pytester.runpytest_subprocess(*args, "--junitxml=first.xml")
+    first.assert_outcomes(passed=4, failed=1)
+    named = cases(pytester.path / "first.xml")
+    tags = {n.split(" ", 1)[1].split(":")[0] for n in named}  # pact[web-frontend->shop TAG: DESCRIPTION]
+    [branch_tag] = {n.split(" ", 1)[1].split(":")[0] for n in named if "motd" in n}
+    [main_tag] = tags - {branch_tag}
+    shas = {p.consumer_version: p.sha for p in broker.broker.pacts.values()}
+    assert main_tag == f"web-frontend-shop-{shas['1.0.0'][:10]}.json"  # the content's pact version names it
+    assert branch_tag == f"web-frontend-shop-{shas['2.0.0'][:10]}.json"
+    assert named[f"pact[web-frontend->shop {branch_tag}: a request for the motd]"] == "failed"
+
+    publish(broker, tmp_path, good_pact(), "1.0.1", "main")  # the same contents, new consumer versions
+    publish(broker, tmp_path, branch_pact, "2.0.1", "feat-x")
+    again = pytester.runpytest_subprocess(*args, "--lf", "--junitxml=again.xml", "-rA")
+    again.assert_outcomes(failed=1, deselected=4)
+    assert "run-last-failure: rerun previous 1 failure" in again.stdout.str()
+    failing = f"pact[web-frontend->shop {branch_tag}: a request for the motd]"
+    assert cases(pytester.path / "again.xml") == {failing: "failed"}
+    [case] = ElementTree.parse(pytester.path / "again.xml").iter("testcase")  # a failing case says its source too
+    source = {p.get("name"): p.get("value") for p in case.iter("property")}["pact source"]
+    assert source.startswith(f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/pact-version/"
+                             f"{shas['2.0.0']}/") and "(consumer version 2.0.1;" in source  # same content, newest
+
+    cli = harness_verify(file, "--pact-selector", "mainBranch", "--pact-selector", "branch=feat-x",
+                         env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN})
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert cases(tmp_path / "junit.xml") == named  # harness verify's JUnit: the same names, from the newest versions
+
