@@ -365,6 +365,12 @@ def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(
             f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
     assert "read-only-token" not in done.stdout + done.stderr
     assert broker.broker.verifications == []
+    last = done.stderr.strip().splitlines()[-1]  # what happened to the results: not published, and why
+    assert last.startswith(f"verification results not published to the Pact Broker {broker.url} (CI=true with "
+                           "--provider-version) for provider version 4.0.0: 1 of 1 broker pact(s) not taken: the "
+                           f"Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "), last
+    assert last.endswith("used: PACT_BROKER_TOKEN (the pact's verdict is an error for it)"), last
+    assert "0 of 1" not in done.stderr
 
 
 def test_a_broker_pact_equal_to_a_cached_folder_pact_is_verified_and_published(tmp_path: Path,
@@ -444,3 +450,42 @@ def test_broker_pact_items_keep_their_ids_when_the_same_content_is_republished(
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert cases(tmp_path / "junit.xml") == named  # harness verify's JUnit: the same names, from the newest versions
 
+
+def test_only_a_provider_whose_pacts_matched_nothing_is_noted(tmp_path: Path, broker: BrokerServer) -> None:
+    """A service the broker has no pact for as provider (a cache; web-frontend, a consumer only) is no provider:
+    nothing is said of it (every verify noted it); a provider none of whose pacts the selectors matched is a note."""
+    from harness.contracts.broker import fetch_pacts
+    from harness.contracts.broker_config import BrokerConfig
+
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: notes\nservices:\n  shop: {image: redis:7}\n  web-frontend: {image: redis:7}\n"
+                    "  cache: {image: redis:7}\n")
+    spec = load_topology(file)
+    matched = fetch_pacts(spec, BrokerConfig(broker.url, token=TOKEN, selectors=({"mainBranch": True},)),
+                          tmp_path / "matched")
+    assert len(matched.pacts) == 1 and matched.notes == []
+    nothing = fetch_pacts(spec, BrokerConfig(broker.url, token=TOKEN, selectors=({"branch": "no-such-branch"},)),
+                          tmp_path / "nothing")
+    assert nothing.pacts == {}
+    assert nothing.notes == [f'no pacts for shop matched the selectors {{"branch":"no-such-branch"}} at the Pact '
+                             f"Broker {broker.url}"]
+
+
+def test_under_xdist_the_last_line_counts_what_the_workers_published(
+        tmp_path: Path, broker: BrokerServer, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers verify and publish; the controller's last line counts their results (it said "0 of 2")."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, variant(good_pact(), "kiosk", "kiosk"), "2.0.0", "main")
+    file = topology(tmp_path, "xdist-publish")
+    for name, value in (("PACT_BROKER_BASE_URL", broker.url), ("PACT_BROKER_TOKEN", TOKEN),
+                        ("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CI", raising=False)
+    run = pytester.runpytest_subprocess("--topology", str(file), "--pact-verify", "-n", "2", "--provider-version",
+                                        "3.0.0", "--provider-branch", "main", "--publish-verification-results",
+                                        "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=4)
+    assert sorted((v.provider_version, v.success) for v in broker.broker.verifications) == [("3.0.0", True)] * 2
+    assert (f"verification results published to the Pact Broker {broker.url} (--publish-verification-results): 2 of "
+            "2 broker pact(s), for provider version 3.0.0 on branch main\n") in run.stdout.str()
