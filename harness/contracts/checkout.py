@@ -70,19 +70,19 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path) -> str | Non
     return None
 
 
-def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str]:
+def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:
     """The files of the git checkout at `top` that differ from its commit: changed (staged or not), deleted or
     untracked, as `git status` lists them (paths relative to `top`, in its order); ignored files do not count, as
     for `git describe --dirty`. Not counted either: what a run writes and nothing reads back, `outputs` (files or
     folders, e.g. the pact folder, a JUnit file) and Python's `__pycache__` folders (compiled from the sources
-    beside them). Empty when `git status` fails (not a checkout: the caller has no commit to publish under)."""
+    beside them). None when `git status` fails: what differs is not known."""
     try:
         done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=top,
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
-        return []
+        return None
     if done.returncode != 0:
-        return []
+        return None
     top = top.resolve()
     skipped = [path.resolve() for path in outputs]
     changed: list[str] = []

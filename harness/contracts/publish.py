@@ -55,14 +55,15 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
     changed = changed_files(top, [folder, *outputs])
-    if not changed:
+    if changed == []:
         return ConsumerVersion(commit, branch, tags)
     marked = f"{commit}+SNAPSHOT.{_host()}"
-    shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    note = (f"published as consumer version {marked}, not as the commit {commit}: the git checkout {top} has "
-            f"uncommitted changes outside the pact folder ({shown}), so the commit does not name the code that wrote "
-            f"these pacts (the Pact convention for a dirty working tree: +SNAPSHOT.<host>); commit the changes to "
-            f"publish under the commit, or give {flag} VERSION")
+    dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None else
+             "has uncommitted changes outside the pact folder (" + ", ".join(changed[:3])
+             + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
+    note = (f"published as consumer version {marked}, not as the commit {commit}: the git checkout {top} {dirty} the "
+            "code that wrote these pacts (the Pact convention for a dirty working tree: +SNAPSHOT.<host>); commit the "
+            f"changes to publish under the commit, or give {flag} VERSION")
     return ConsumerVersion(marked, branch, tags, snapshot=note)
 
 

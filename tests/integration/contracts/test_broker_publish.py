@@ -334,3 +334,18 @@ def test_under_xdist_the_controller_publishes_what_every_worker_wrote_once(tmp_p
     assert sorted((p.consumer, p.provider, p.consumer_version) for p in broker.broker.pacts.values()) == [
         ("kiosk", "billing", "5.0.0"), ("web-frontend", "billing", "5.0.0"), ("web-frontend", "shop", "5.0.0")]
     assert len(broker.broker.published) == 3
+
+
+def test_a_checkout_git_cannot_list_the_changes_of_is_a_snapshot_too(tmp_path: Path, written: Path) -> None:
+    """When git status fails (here: a corrupt index), what differs from the commit is not known: never the bare
+    commit."""
+    from harness.contracts.publish import consumer_version
+
+    folder = pact_folder(tmp_path, written)
+    commit = git_checkout(tmp_path)
+    (tmp_path / ".git" / "index").write_bytes(b"not an index")
+    version = consumer_version(folder)
+    assert version.number == f"{commit}+SNAPSHOT.{HOST}"
+    assert version.snapshot.startswith(f"published as consumer version {commit}+SNAPSHOT.{HOST}, not as the commit "
+                                       f"{commit}: the git checkout {tmp_path} may have uncommitted changes (git "
+                                       "status failed), so the commit may not name the code that wrote these pacts")
