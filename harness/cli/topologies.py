@@ -34,8 +34,11 @@ def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> Topol
         from harness.runtime.engine_check import with_engine_refusals
 
         raise with_engine_refusals(error) from None
-    for note in spec.notes if notes else []:
-        err.print(f"note: {note}", markup=False, soft_wrap=True)
+    if notes:
+        from harness.runtime.substitutes import unapplied_substitutes
+
+        for note in [*spec.notes, *unapplied_substitutes(spec)]:
+            err.print(f"note: {note}", markup=False, soft_wrap=True)
     return spec
 
 

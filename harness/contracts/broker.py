@@ -138,8 +138,10 @@ class BrokerClient:
             content.pop("createdAt", None)
             properties = entry.get("verificationProperties") or {}
             name = f"{content.get('consumer', {}).get('name', 'consumer')}-{provider}"
-            path = folder / f"{name}-{hashlib.sha1(url.encode()).hexdigest()[:10]}.json"
-            # the same name for the same pact in every process (pytest-xdist workers share the folder)
+            path = folder / f"{name}-{_content_id(url, content)[:10]}.json"
+            # named by its content: the same name in every process (pytest-xdist workers share the folder), and in
+            # every run while the content is the same, whatever consumer version it was published for (the name
+            # tells two pacts of one pair apart in item and JUnit names: --lf, -k and JUnit history keep them)
             partial = path.with_name(f".{path.name}.{os.getpid()}")
             partial.write_text(json.dumps(content, indent=2), encoding="utf-8")
             partial.replace(path)
@@ -193,18 +195,26 @@ class BrokerClient:
 
 
 def _refused_hint(code: int, method: str, how: str) -> str:
-    """What to do about a 401 or 403 (`how`: the credentials used, by where they came from)."""
+    """What to do about a 401 or 403 (`how`: the credentials used, by where they came from: a token, a user and
+    password from the variables, or written in the broker URL)."""
     if how.startswith("no credentials"):
         return ("the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
                 "PACT_BROKER_PASSWORD (in CI, from the job's secrets)")
+    token = how == "PACT_BROKER_TOKEN"
+    if code == 401 and token:
+        return f"check {how}: it is not valid for this broker (a token of another broker, a revoked one)"
     if code == 401:
-        return f"check {how}: it is not valid for this broker (a token of another broker, a mistyped password)"
+        in_url = ("; correct them in the URL, or take them out of it and set PACT_BROKER_USERNAME and "
+                  "PACT_BROKER_PASSWORD" if "in the broker URL" in how else "")
+        return (f"check {how}: they are not valid for this broker (a mistyped user or password, those of another "
+                f"broker){in_url}")
     if method == "GET":
-        return f"{how} may not read this: ask the broker's administrator for a token that may read pacts"
+        return (f"{how} may not read this: ask the broker's administrator for "
+                + ("a token" if token else "a user") + " that may read pacts")
+    write = "a read-write token (in PactFlow, not the read-only one)" if token else "a user that may write"
     return (f"{how} may read but not write: publishing pacts or verification results and recording deployments "
-            "need a read-write token (in PactFlow, not the read-only one); give the job one, or do not publish "
-            "from it (verification results are published only with --publish-verification-results, or in CI "
-            "with --provider-version)")
+            f"need {write}; give the job one, or do not publish from it (verification results are published only "
+            "with --publish-verification-results, or in CI with --provider-version)")
 
 
 def _pact_version(url: Any) -> str | None:
@@ -212,6 +222,12 @@ def _pact_version(url: Any) -> str | None:
     if not isinstance(url, str) or "/pact-version/" not in url:
         return None
     return url.split("/pact-version/", 1)[1].split("/", 1)[0] or None
+
+
+def _content_id(url: str, content: dict[str, Any]) -> str:
+    """What names a fetched pact's content: the broker's pact version (the content's SHA in its URL), else a SHA-1 of
+    the content as fetched (a URL without one)."""
+    return _pact_version(url) or hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _detail(raw: bytes) -> str:
@@ -242,8 +258,8 @@ class BrokerFetch:
 
 def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider: str | None = None) -> BrokerFetch:
     """The pacts the broker selects for each service of `spec` (only `provider` when given), fetched into `folder`
-    (made if missing), each under a name made from its URL; notes for what is not verified (a service none of whose
-    pacts matched, providers the broker has that are not services).
+    (made if missing), each as `CONSUMER-PROVIDER-CONTENT.json` (CONTENT: the start of its pact version); notes for
+    what is not verified (a service none of whose pacts matched, providers the broker has that are not services).
 
     Raises:
         BrokerUnavailable, BrokerRefused: as BrokerClient.
@@ -251,16 +267,18 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
     client = BrokerClient(config)
     fetched = BrokerFetch()
     folder.mkdir(parents=True, exist_ok=True)
+    providers = _providers(client)
     empty = []
     for service in spec.services:
         if provider is not None and provider != service and provider not in pact_names(spec, service):
             continue
         pacts = [pact for name in pact_names(spec, service) for pact in client.fetch(name, folder)]
         fetched.pacts.update((pact.path, pact) for pact in pacts)
-        if not pacts:
+        # a service the broker has no pact for (a database, a consumer only) is no provider: nothing to say of it
+        if not pacts and (providers is None or providers.keys() & set(pact_names(spec, service))):
             empty.append(service)
-    if provider is None:
-        fetched.notes += _elsewhere(client, spec)
+    if provider is None and providers:
+        fetched.notes += _elsewhere(client, spec, providers)
     if empty:
         fetched.notes.append(f"no pacts for {', '.join(empty)} matched the selectors {config.describe_selectors()}"
                              f"{' (with pending)' if config.include_pending else ''} at the Pact Broker "
@@ -277,20 +295,29 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
     return fetched
 
 
-def _elsewhere(client: BrokerClient, spec: TopologySpec) -> list[str]:
-    """A note naming the providers the broker has pacts for that are not services of the topology (not verified
-    here, said rather than left out silently); none when the broker does not list its latest pacts."""
+def _providers(client: BrokerClient) -> dict[str, set[str]] | None:
+    """The providers the broker has pacts for, each with its consumers (its latest pacts, `pb:latest-pact-versions`);
+    None when the broker does not list them (an older broker)."""
     try:
-        latest = client.request("GET", client.link("pb:latest-pact-versions"), missing_ok=True) or {}
-    except BrokerUnavailable:  # an older broker without the list: nothing to say
-        return []
-    ours = {name for service in spec.services for name in pact_names(spec, service)}
-    others: dict[str, set[str]] = {}
+        latest = client.request("GET", client.link("pb:latest-pact-versions"), missing_ok=True)
+    except BrokerUnavailable:  # an older broker without the list
+        return None
+    if not isinstance(latest, dict):
+        return None
+    providers: dict[str, set[str]] = {}
     for pact in latest.get("pacts") or []:
-        embedded = pact.get("_embedded") or {}
+        embedded = (pact.get("_embedded") or {}) if isinstance(pact, dict) else {}
         provider = (embedded.get("provider") or {}).get("name")
-        if provider and provider not in ours:
-            others.setdefault(provider, set()).add(str((embedded.get("consumer") or {}).get("name")))
+        if provider:
+            providers.setdefault(str(provider), set()).add(str((embedded.get("consumer") or {}).get("name")))
+    return providers
+
+
+def _elsewhere(client: BrokerClient, spec: TopologySpec, providers: dict[str, set[str]]) -> list[str]:
+    """A note naming the providers the broker has pacts for that are not services of the topology (not verified
+    here, said rather than left out silently)."""
+    ours = {name for service in spec.services for name in pact_names(spec, service)}
+    others = {provider: consumers for provider, consumers in providers.items() if provider not in ours}
     if not others:
         return []
     listed = "; ".join(f"{provider} (from {', '.join(sorted(consumers))})" for provider, consumers in

@@ -194,6 +194,12 @@ def git_commit(folder: Path) -> str | None:
     return _git(folder, "rev-parse", "HEAD")
 
 
+def git_top(folder: Path) -> Path | None:
+    """The top folder of the git checkout `folder` is in; None outside one."""
+    top = _git(folder, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
 def _where_url(options: Mapping[str, Any], given: BrokerSpec) -> str:
     if options.get("pact_broker_url"):
         return "--pact-broker-url"

@@ -6,12 +6,15 @@ It does when no file that reaches a provider differs from the commit: among the 
 and each provider's build context, Dockerfile and mounted folders, no change, no untracked file, and no file ignored by
 git that docker sends in the build context (`.dockerignore` as docker-py reads it: runtime.buildcontext.sent_paths)
 or that is in a mounted folder. Files outside those (reports/, a regenerated contracts/ folder) do not count.
+
+For pacts published under the commit (changed_files), every changed or untracked file counts but the run's own
+outputs: the consumer's code may be anywhere in the checkout.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from harness.model.parts import BuildSpec
@@ -65,3 +68,32 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path) -> str | Non
             if any(name == relative or name.startswith(relative + "/") for name in files):
                 return f"{path} is ignored by git but sent in a provider's build context (.dockerignore keeps it)"
     return None
+
+
+def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:
+    """The files of the git checkout at `top` that differ from its commit: changed (staged or not), deleted or
+    untracked, as `git status` lists them (paths relative to `top`, in its order); ignored files do not count, as
+    for `git describe --dirty`. Not counted either: what a run writes and nothing reads back, `outputs` (files or
+    folders, e.g. the pact folder, a JUnit file) and Python's `__pycache__` folders (compiled from the sources
+    beside them). None when `git status` fails: what differs is not known."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=top,
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    top = top.resolve()
+    skipped = [path.resolve() for path in outputs]
+    changed: list[str] = []
+    fields = iter(done.stdout.split("\0"))
+    for entry in fields:
+        code, path = entry[:2], entry[3:]
+        if code[:1] in ("R", "C"):
+            next(fields, None)  # a rename's or copy's source path follows as a field of its own
+        if not path or "__pycache__" in Path(path).parts:
+            continue
+        full = (top / path).resolve()
+        if not any(full == out or full.is_relative_to(out) for out in skipped):
+            changed.append(path)
+    return changed

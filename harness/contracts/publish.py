@@ -1,47 +1,76 @@
 """Publishing pacts to a Pact Broker as the `pact broker publish` CLI does: one `POST` to the index's
 `pb:publish-contracts` (`/contracts/publish`) per pact file, with the consumer's version, branch and tags and the pact
 (base64 JSON as the file has it, `onConflict: overwrite`). The consumer version and branch default to the git
-checkout's."""
+checkout's; from a checkout with uncommitted changes the version is the commit marked as a snapshot, as the Pact
+Foundation's absolute-version marks a dirty working tree (`+SNAPSHOT.<host>`): the commit's own version, which a clean
+checkout publishes and can-i-deploy asks about, keeps its pacts."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-from collections.abc import Mapping
+import re
+import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.contracts.broker import BrokerClient
-from harness.contracts.broker_config import BrokerConfig, checkout_branch, git_commit, no_branch_note
+from harness.contracts.broker_config import BrokerConfig, checkout_branch, git_commit, git_top, no_branch_note
+from harness.contracts.checkout import changed_files
 from harness.contracts.pactfiles import read_pact
 from harness.errors import MalformedPact, OptionError
 
 
 @dataclass(frozen=True)
 class ConsumerVersion:
-    """The consumer version pacts are published for: its number, branch (None: none) and tags."""
+    """The consumer version pacts are published for: its number, branch (None: none) and tags; for a snapshot of a
+    checkout with uncommitted changes, the note that says so (`snapshot`, "": the version is given or a commit)."""
 
     number: str
     branch: str | None = None
     tags: tuple[str, ...] = ()
+    snapshot: str = ""
 
 
 def consumer_version(folder: Path, number: str | None = None, branch: str | None = None,
-                     tags: tuple[str, ...] = (), flag: str = "--consumer-version") -> ConsumerVersion:
-    """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`); the branch given,
-    else the CI job's or the checkout's (broker.checkout_branch; none on a detached HEAD without a CI variable).
-    `flag`: the option a user gives the version with.
+                     tags: tuple[str, ...] = (), flag: str = "--consumer-version",
+                     outputs: Sequence[Path] = ()) -> ConsumerVersion:
+    """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`), marked
+    `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changed_files: any changed
+    or untracked file but `folder`, the run's `outputs` and `__pycache__`: the consumer code that wrote the pacts
+    may be anywhere); the branch given, else the CI job's or the checkout's (broker.checkout_branch; none on a
+    detached HEAD without a CI variable). `flag`: the option a user gives the version with.
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout.
     """
-    number = number or git_commit(folder)
-    if not number:
+    branch = branch or checkout_branch(folder)
+    if number:  # the user's version always wins: they vouch for it
+        return ConsumerVersion(number, branch, tags)
+    commit, top = git_commit(folder), git_top(folder)
+    if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
-    return ConsumerVersion(number, branch or checkout_branch(folder), tags)
+    changed = changed_files(top, [folder, *outputs])
+    if changed == []:
+        return ConsumerVersion(commit, branch, tags)
+    marked = f"{commit}+SNAPSHOT.{_host()}"
+    dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None else
+             "has uncommitted changes outside the pact folder (" + ", ".join(changed[:3])
+             + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
+    note = (f"published as consumer version {marked}, not as the commit {commit}: the git checkout {top} {dirty} the "
+            "code that wrote these pacts (the Pact convention for a dirty working tree: +SNAPSHOT.<host>); commit the "
+            f"changes to publish under the commit, or give {flag} VERSION")
+    return ConsumerVersion(marked, branch, tags, snapshot=note)
+
+
+def _host() -> str:
+    """This machine's name as semver build metadata allows it ([0-9A-Za-z-]; others dropped, as absolute-version
+    does)."""
+    return re.sub(r"[^0-9A-Za-z-]", "", socket.gethostname()) or "unknown"
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,8 @@ def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVers
     pacts = [(path, read_pact(path), json.loads(path.read_text(encoding="utf-8"))) for path in files]
     client = BrokerClient(config)
     publication = Publication(version)
+    if version.snapshot:
+        publication.notes.append(version.snapshot)
     if version.branch is None:
         publication.notes.append(no_branch_note(f"consumer version {version.number} is published", branch_flag))
     for path, pact, data in pacts:  # one request per pact, as the `pact` CLI publishes

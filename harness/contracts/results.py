@@ -55,6 +55,8 @@ class PactResult:
     source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
     pending: bool = False  # the broker marked it pending: a failure does not fail the run
     url: str = ""  # a broker pact's URL at the broker (its `path` is a file fetched for this run only)
+    published: bool = False  # its verification result was published to the broker by this run
+    not_published: str = ""  # why the broker did not take its result (its verdict is then an error)
 
     @property
     def outcome(self) -> Outcome:

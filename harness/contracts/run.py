@@ -24,6 +24,7 @@ from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
 from harness.errors import EXIT_FAILED, HarnessError, MalformedPact, PactInputProblems, StatesModuleError
+from harness.model.placement import suggest
 from harness.model.topology import ExcludedPact, TopologySpec
 from harness.runtime.topology import Topology
 from harness.verdict import exit_code as run_exit_code
@@ -141,9 +142,13 @@ def _named(spec: TopologySpec, pact_name: str, wanted: str | None) -> bool:
 
 def _nothing_selected(spec: TopologySpec, everything: list[Source], where: str, folder_read: bool,
                       provider: str | None, consumer: str | None) -> str:
-    what = ("no pact to verify" + (f" for provider {provider}" if provider else "")
-            + (f" from consumer {consumer}" if consumer else "") + f" {where}")
     pacts = [s for s in everything if isinstance(s, PactFile)]
+
+    def near(wanted: str, side: str) -> str:  # among the pacts' names on that side and the services
+        return suggest(wanted, {*(getattr(p, side) for p in pacts), *spec.services} - {wanted})
+
+    what = ("no pact to verify" + (f" for provider {provider}{near(provider, 'provider')}" if provider else "")
+            + (f" from consumer {consumer}{near(consumer, 'consumer')}" if consumer else "") + f" {where}")
     hints = []
     for wanted, side in ((provider, "provider"), (consumer, "consumer")):
         if not wanted:
@@ -234,7 +239,6 @@ class VerifyRun:
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
         self._broker_config = options.broker
-        self.published: list[Path] = []  # the broker pacts whose verification result this run published
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
@@ -325,8 +329,9 @@ class VerifyRun:
                 BrokerClient(config).publish(pact, result, result.provider or "")
             except HarnessError as error:
                 return dataclasses.replace(result, verdict="error", error=error, pending=False, reason=(
-                    f"{result.verdict}, but its verification result was not published: {error}"))
-            self.published.append(result.path)
+                    f"{result.verdict}, but its verification result was not published: {error}"),
+                    not_published=getattr(error, "message", str(error)))
+            result = dataclasses.replace(result, published=True)
         return result
 
     @property
@@ -334,19 +339,26 @@ class VerifyRun:
         """Whether this run published verification results to the broker (where, for which provider version and
         branch, how many) or why not; None without a broker or when no pact came from it."""
         config = self._broker_config
-        ours = [r for r in self.results if r.path in self.broker.pacts]
+        ours = [r for r in self.results if r.source]  # by the verdicts (an xdist controller has its workers')
         if config is None or not ours:
             return None
         if not config.publish:
             return f"verification results not published to the Pact Broker {config.url}: {config.publish_reason}"
         kept = sum(bool(r.cached_by) for r in ours)
-        unpublished = len(ours) - len(self.published) - kept
+        published = sum(r.published for r in ours)
+        refused = [r.not_published for r in ours if r.not_published]
+        unpublished = len(ours) - published - kept - len(refused)
+        version = f"provider version {config.provider_version}" + (
+            f" on branch {config.provider_branch}" if config.provider_branch else "")
+        why = f"{'; '.join(dict.fromkeys(refused))} (the pact's verdict is an error for it)"
+        if refused and not published:
+            return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
+                    f"for {version}: {len(refused)} of {len(ours)} broker pact(s) not taken: {why}")
         text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "
-                f"{len(self.published)} of {len(ours)} broker pact(s), for provider version "
-                f"{config.provider_version}" + (f" on branch {config.provider_branch}" if config.provider_branch
-                                                else ""))
+                f"{published} of {len(ours)} broker pact(s), for {version}")
         extra = ([f"{kept} the broker had verified already"] if kept else []) + (
-            [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else [])
+            [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else []) + (
+            [f"{len(refused)} not published: {why}"] if refused else [])
         text += f" ({'; '.join(extra)})" if extra else ""
         if not config.provider_branch:
             text += "\nnote: " + no_branch_note("verification results are published", "--provider-branch")

@@ -251,7 +251,8 @@ OPTIONS: tuple[Option, ...] = (
            "a session that passed (default: only when CI=true and --pact-consumer-version is given)", kind=bool,
            default=False, pytest="--pact-publish"),
     Option("consumer_version", "contracts", "the consumer version pacts are published for (default: git rev-parse "
-           "HEAD)", metavar="VERSION", cli=("--consumer-version",), commands=("publish",),
+           "HEAD, marked COMMIT+SNAPSHOT.<host> when the checkout has uncommitted changes)", metavar="VERSION",
+           cli=("--consumer-version",), commands=("publish",),
            pytest="--pact-consumer-version"),
     Option("consumer_branch", "contracts", "the consumer's branch pacts are published for (default: the git "
            "checkout's)", metavar="BRANCH", cli=("--consumer-branch",), commands=("publish",),

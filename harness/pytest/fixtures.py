@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from harness.pytest.options import resolved
-from harness.pytest.session import active_topologies, terminal_visible
+from harness.pytest.session import active_topologies, spec_notes, terminal_visible
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
@@ -91,7 +91,7 @@ def _start(request: pytest.FixtureRequest, source: Any, base: Path) -> Topology:
     with terminal_visible(request.config):
         printer = ProgressPrinter()
         printer.console.print(f"\nstarting topology {spec.name} for {request.node.nodeid or 'session'} ({where})")
-        for note in spec.notes:  # a compose file's ignored keys, alias collisions Compose accepts, ...
+        for note in spec_notes(spec):  # a compose file's ignored keys, alias collisions Compose accepts, ...
             printer.console.print(f"note: {note}", markup=False)
         ignored = [flag for flag, given in (("--topology-keep", options.topology_keep),
                                             ("--topology-reuse", options.topology_reuse)) if given]

@@ -90,12 +90,17 @@ class PactVerification(ReportingItem):
             return file_case(result, self.name)
         return interaction_case(result, self.label, self.name)
 
+    def setup(self) -> None:
+        try:
+            super().setup()
+        finally:  # also for an item that errors or fails: where its pact came from matters most there
+            source = getattr(self.owner.verify.verdict(self.pact.path) if self.owner.verify else None, "source", "")
+            if source:  # a broker's pact: where it came from, in -rA's report and the JUnit case
+                self.user_properties.append(("pact source", source))
+                self.add_report_section("setup", "pact source", source)
+
     def runtest(self) -> None:
         super().runtest()
-        source = getattr(self.owner.verify.verdict(self.pact.path) if self.owner.verify else None, "source", "")
-        if source:  # a broker's pact: where it came from, in -rA's report and the JUnit case
-            self.user_properties.append(("pact source", source))
-            self.add_report_section("call", "pact source", source)
         if self._case.output:  # passed with a failure: the interaction is pending (V4), as the Verifier counts it
             label = self.label or self.pact.path.name
             self.add_report_section("call", "pending failure", self._case.output)

@@ -127,6 +127,15 @@ class WrittenByWorkers:
         self.config.stash[_by_workers_key] = [*self.config.stash.get(_by_workers_key, []), *files]
 
 
+def _outputs(config: pytest.Config) -> list[Path]:
+    """The files this session writes as reports (--junitxml, --topology-report): they do not make the checkout
+    differ from its commit for publishing pacts."""
+    from harness.pytest.options import resolved
+
+    files = [getattr(config.option, "xmlpath", None), resolved(config).topology_report]
+    return [config.invocation_params.dir / file for file in files if file]
+
+
 def _publish_written(session: pytest.Session, written: list[Path], exitstatus: int) -> None:
     from harness.contracts.publish import publication_wanted
     from harness.pytest.options import resolved
@@ -162,7 +171,8 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
             raise OptionError("--pact-publish: no Pact Broker is configured: give --pact-broker-url URL, "
                               "contracts.broker.url in the topology file, or set PACT_BROKER_BASE_URL")
         version = consumer_version(pact_folder(config), options.consumer_version, options.consumer_branch,
-                                   tuple(options.consumer_tag or ()), options.flag("consumer_version"))
+                                   tuple(options.consumer_tag or ()), options.flag("consumer_version"),
+                                   _outputs(config))
         publication = publish_pacts(broker, written, version, options.flag("consumer_branch"))
     except HarnessError as error:
         say(f"error: pacts not published to the Pact Broker: {error}", red=True)

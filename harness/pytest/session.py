@@ -130,7 +130,7 @@ class TopologySession:
                 self.engine_error = error  # said once collected (or in xdist's loop): then JUnit is written too
         self.observing.check(config)
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        for note in self.spec.notes:  # one readable line per ignored compose key
+        for note in spec_notes(self.spec):  # one readable line per ignored compose key, unused substitute, ...
             if reporter is not None:
                 reporter.write_line(f"note: {note}")
         interrupt_on_sigterm()  # so that teardown runs when CI cancels the job
@@ -310,3 +310,12 @@ class TopologySession:
             self.restored += topology.restore(only_left=only_left)
         except HarnessError as error:
             self.restored.append(f"could not restore it: {error}")
+
+
+def spec_notes(spec: TopologySpec) -> list[str]:
+    """What to say of a topology as it is read: its own notes (a compose file's ignored keys, ...), then each image
+    substitute that replaces no image of it (harness.runtime.substitutes; imported here: docker-py is slow to import
+    for a session that starts nothing)."""
+    from harness.runtime.substitutes import unapplied_substitutes
+
+    return [*spec.notes, *unapplied_substitutes(spec)]

@@ -297,18 +297,26 @@ def substitute(name: str, substitutes: dict[str, str]) -> str:
     """The image to use for `name`: an exact substitute (tags compared as Docker does: 'redis' is 'redis:latest'
     is 'docker.io/library/redis:latest'), else the longest registry prefix rule ('docker.io/': 'mirror/'), else for
     a Docker Hub image TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX + its name."""
-    wanted = _canonical(name)
-    for original, replacement in substitutes.items():
-        if not original.endswith("/") and _canonical(original) == wanted:
-            return replacement
+    rule = substitute_rule(name, substitutes)
+    if rule is not None and not rule.endswith("/"):
+        return substitutes[rule]
     registry, path = _registry_and_path(name)
-    for prefix in sorted((k for k in substitutes if k.endswith("/")), key=len, reverse=True):
-        if prefix.rstrip("/") == registry:
-            return substitutes[prefix] + path
-        if name.startswith(prefix):
-            return substitutes[prefix] + name[len(prefix):]
+    if rule is not None:
+        return substitutes[rule] + (path if rule.rstrip("/") == registry else name[len(rule):])
     hub = hub_image_prefix()  # Testcontainers' TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: a 'docker.io/' rule under them
     return hub + path if hub and registry == "docker.io" else name
+
+
+def substitute_rule(name: str, substitutes: dict[str, str]) -> str | None:
+    """The key of `substitutes` that substitute() takes for image `name`, or None: none applies."""
+    wanted = _canonical(name)
+    exact = next((original for original in substitutes
+                  if not original.endswith("/") and _canonical(original) == wanted), None)
+    if exact is not None:
+        return exact
+    registry, _ = _registry_and_path(name)
+    return next((prefix for prefix in sorted((k for k in substitutes if k.endswith("/")), key=len, reverse=True)
+                 if prefix.rstrip("/") == registry or name.startswith(prefix)), None)
 
 
 def present_or_pulled(client: docker.DockerClient, name: str) -> str | None:

@@ -12,6 +12,7 @@ from harness.contracts.drift.adapter import Document
 from harness.contracts.drift.pacts import check_pact, pact_files, provider_of
 from harness.contracts.drift.results import PactDrift
 from harness.errors import OpenAPIUnavailable, OptionError
+from harness.model.placement import suggest
 from harness.model.topology import TopologySpec
 
 Fetch = Callable[[str, str], tuple[str, str]]  # (service, path) -> (document text, where it came from)
@@ -65,7 +66,8 @@ class DriftRun:
         chosen = [file for file in files if provider_of(file) in (provider, None)]  # an unreadable one: its error
         if not any(provider_of(file) == provider for file in chosen):
             names = sorted({name for file in files if (name := provider_of(file))})
-            raise OptionError(f"no pact in {folder} has provider '{provider}'; providers: {', '.join(names)}")
+            raise OptionError(f"no pact in {folder} has provider '{provider}'"
+                              f"{suggest(provider, set(names) - {provider})}; providers: {', '.join(names)}")
         return chosen
 
     def check(self, file: Path, fetch: Fetch | None = None) -> PactDrift:

@@ -341,7 +341,7 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
     assert "::pact[web-frontend->shop: a request for the item list]" in output
     assert "pending at the broker, so this failure does not fail the run" in output
     assert "pending interactions that failed (passed, as pact-python's Verifier counts them)" in output
-    assert "Captured pact source call" in output
+    assert "Captured pact source setup" in output
     assert f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in output
     assert TOKEN not in output
     assert broker.broker.verifications == []  # not asked, not CI: nothing published
@@ -367,6 +367,12 @@ def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(
             f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
     assert "read-only-token" not in done.stdout + done.stderr
     assert broker.broker.verifications == []
+    last = done.stderr.strip().splitlines()[-1]  # what happened to the results: not published, and why
+    assert last.startswith(f"verification results not published to the Pact Broker {broker.url} (CI=true with "
+                           "--provider-version) for provider version 4.0.0: 1 of 1 broker pact(s) not taken: the "
+                           f"Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "), last
+    assert last.endswith("used: PACT_BROKER_TOKEN (the pact's verdict is an error for it)"), last
+    assert "0 of 1" not in done.stderr
 
 
 def test_a_broker_pact_equal_to_a_cached_folder_pact_is_verified_and_published(tmp_path: Path,
@@ -393,3 +399,95 @@ def test_a_broker_pact_equal_to_a_cached_folder_pact_is_verified_and_published(t
                 or "verified (cached, from " in broker_part), done.stderr
         assert f"(from broker {broker.url}/pacts/provider/shop/consumer/web-frontend/" in done.stderr
         assert [v.provider_version for v in broker.broker.verifications] == ["5.0.0", "5.0.1"][:run + 1]
+
+
+def test_broker_pact_items_keep_their_ids_when_the_same_content_is_republished(
+        tmp_path: Path, broker: BrokerServer, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pacts of one pair in one run (the main branch's and a feature branch's, other content): their items and
+    JUnit cases are told apart by their content, never by the consumer version they were published for. Published
+    again under new versions, the same contents keep the same item ids, so --lf reruns the failing one (its fetched
+    file's name came from its URL, which names the consumer version: every id changed and --lf ran everything)."""
+    branch_pact = copy.deepcopy(good_pact())
+    branch_pact["interactions"].append({"description": "a request for the motd", "request": {
+        "method": "GET", "path": "/motd"}, "response": {"status": 418}})  # the shop answers 200: fails
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, branch_pact, "2.0.0", "feat-x")
+    file = topology(tmp_path, "ids")
+    for name, value in (("PACT_BROKER_BASE_URL", broker.url), ("PACT_BROKER_TOKEN", TOKEN),
+                        ("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CI", raising=False)
+    args = ["--topology", str(file), "--pact-verify", "--pact-selector", "mainBranch", "--pact-selector",
+            "branch=feat-x", "-p", "cacheprovider"]
+
+    def cases(xml: Path) -> dict[str, str]:
+        return {case.get("name", ""): "failed" if case.find("failure") is not None else "passed"
+                for case in ElementTree.parse(xml).iter("testcase")}
+
+    first = pytester.runpytest_subprocess(*args, "--junitxml=first.xml")
+    first.assert_outcomes(passed=4, failed=1)
+    named = cases(pytester.path / "first.xml")
+    tags = {n.split(" ", 1)[1].split(":")[0] for n in named}  # pact[web-frontend->shop TAG: DESCRIPTION]
+    [branch_tag] = {n.split(" ", 1)[1].split(":")[0] for n in named if "motd" in n}
+    [main_tag] = tags - {branch_tag}
+    shas = {p.consumer_version: p.sha for p in broker.broker.pacts.values()}
+    assert main_tag == f"web-frontend-shop-{shas['1.0.0'][:10]}.json"  # the content's pact version names it
+    assert branch_tag == f"web-frontend-shop-{shas['2.0.0'][:10]}.json"
+    assert named[f"pact[web-frontend->shop {branch_tag}: a request for the motd]"] == "failed"
+
+    publish(broker, tmp_path, good_pact(), "1.0.1", "main")  # the same contents, new consumer versions
+    publish(broker, tmp_path, branch_pact, "2.0.1", "feat-x")
+    again = pytester.runpytest_subprocess(*args, "--lf", "--junitxml=again.xml", "-rA")
+    again.assert_outcomes(failed=1, deselected=4)
+    assert "run-last-failure: rerun previous 1 failure" in again.stdout.str()
+    failing = f"pact[web-frontend->shop {branch_tag}: a request for the motd]"
+    assert cases(pytester.path / "again.xml") == {failing: "failed"}
+    [case] = ElementTree.parse(pytester.path / "again.xml").iter("testcase")  # a failing case says its source too
+    source = {p.get("name"): p.get("value") for p in case.iter("property")}["pact source"]
+    assert source.startswith(f"broker {broker.url}/pacts/provider/shop/consumer/web-frontend/pact-version/"
+                             f"{shas['2.0.0']}/") and "(consumer version 2.0.1;" in source  # same content, newest
+
+    cli = harness_verify(file, "--pact-selector", "mainBranch", "--pact-selector", "branch=feat-x",
+                         env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN})
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert cases(tmp_path / "junit.xml") == named  # harness verify's JUnit: the same names, from the newest versions
+
+
+def test_only_a_provider_whose_pacts_matched_nothing_is_noted(tmp_path: Path, broker: BrokerServer) -> None:
+    """A service the broker has no pact for as provider (a cache; web-frontend, a consumer only) is no provider:
+    nothing is said of it (every verify noted it); a provider none of whose pacts the selectors matched is a note."""
+    from harness.contracts.broker import fetch_pacts
+    from harness.contracts.broker_config import BrokerConfig
+
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: notes\nservices:\n  shop: {image: redis:7}\n  web-frontend: {image: redis:7}\n"
+                    "  cache: {image: redis:7}\n")
+    spec = load_topology(file)
+    matched = fetch_pacts(spec, BrokerConfig(broker.url, token=TOKEN, selectors=({"mainBranch": True},)),
+                          tmp_path / "matched")
+    assert len(matched.pacts) == 1 and matched.notes == []
+    nothing = fetch_pacts(spec, BrokerConfig(broker.url, token=TOKEN, selectors=({"branch": "no-such-branch"},)),
+                          tmp_path / "nothing")
+    assert nothing.pacts == {}
+    assert nothing.notes == [f'no pacts for shop matched the selectors {{"branch":"no-such-branch"}} at the Pact '
+                             f"Broker {broker.url}"]
+
+
+def test_under_xdist_the_last_line_counts_what_the_workers_published(
+        tmp_path: Path, broker: BrokerServer, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers verify and publish; the controller's last line counts their results (it said "0 of 2")."""
+    publish(broker, tmp_path, good_pact(), "1.0.0", "main")
+    publish(broker, tmp_path, variant(good_pact(), "kiosk", "kiosk"), "2.0.0", "main")
+    file = topology(tmp_path, "xdist-publish")
+    for name, value in (("PACT_BROKER_BASE_URL", broker.url), ("PACT_BROKER_TOKEN", TOKEN),
+                        ("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CI", raising=False)
+    run = pytester.runpytest_subprocess("--topology", str(file), "--pact-verify", "-n", "2", "--provider-version",
+                                        "3.0.0", "--provider-branch", "main", "--publish-verification-results",
+                                        "-p", "no:cacheprovider")
+    run.assert_outcomes(passed=4)
+    assert sorted((v.provider_version, v.success) for v in broker.broker.verifications) == [("3.0.0", True)] * 2
+    assert (f"verification results published to the Pact Broker {broker.url} (--publish-verification-results): 2 of "
+            "2 broker pact(s), for provider version 3.0.0 on branch main\n") in run.stdout.str()

@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,11 +32,13 @@ def broker() -> Iterator[BrokerServer]:
 
 
 def git_checkout(folder: Path, branch: str = "main") -> str:
-    """`folder` as a git checkout on `branch` with one commit; its commit."""
+    """`folder` as a git checkout on `branch` with one commit of every file in it (a clean checkout); its commit."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
     git("init", "-q", "-b", branch)
+    git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "first")
+    assert git("status", "--porcelain") == ""
     return git("rev-parse", "HEAD")
 
 
@@ -85,8 +89,8 @@ def published_state(server: BrokerServer) -> dict[str, object]:
 
 def test_harness_publish_sends_what_the_pact_cli_sends(tmp_path: Path, written: Path) -> None:
     folder = pact_folder(tmp_path, written)
-    commit = git_checkout(tmp_path, "feat-x")
     file = topology(tmp_path)
+    commit = git_checkout(tmp_path, "feat-x")
     with BrokerServer(token=TOKEN) as by_cli, BrokerServer(token=TOKEN) as by_harness:
         for consumer in ("kiosk", "web-frontend"):  # the CLI publishes one consumer's files per command
             files = [str(p) for p in sorted(folder.glob(f"{consumer}-*.json"))]
@@ -121,6 +125,58 @@ def test_the_pacts_folder_and_options_win_over_git(tmp_path: Path, broker: Broke
                                 "2.0.0", "--broker-base-url", broker.url, "--broker-token", TOKEN, "--output",
                                 "json"], capture_output=True, text=True)
     assert described.returncode == 0 and '"main"' in described.stdout, described.stdout + described.stderr
+
+
+HOST = re.sub(r"[^0-9A-Za-z-]", "", socket.gethostname())  # as absolute-version writes it in build metadata
+
+
+def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pacts(
+        tmp_path: Path, broker: BrokerServer, written: Path) -> None:
+    """A changed or untracked file outside the pact folder (the consumer's code may be anywhere) marks the version
+    COMMIT+SNAPSHOT.<host>: the commit's pacts at the broker stay those of its clean checkout (with `onConflict:
+    overwrite` a dirty pact published under the commit would replace them). Ignored files, __pycache__ and the pact
+    folder itself do not count; a version given always wins."""
+    folder = pact_folder(tmp_path, written)
+    file = topology(tmp_path, broker.url)
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "client.py").write_text("BASE = '/v1'\n")
+    (tmp_path / ".gitignore").write_text("*.log\n")
+    commit = git_checkout(tmp_path)
+    env = environment(PACT_BROKER_TOKEN=TOKEN)
+
+    (tmp_path / "debug.log").write_text("ignored\n")
+    (tmp_path / "web" / "__pycache__").mkdir()
+    (tmp_path / "web" / "__pycache__" / "client.cpython-311.pyc").write_bytes(b"\0")
+    clean = harness(tmp_path, "publish", "--topology", str(file), env=env)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert f"for consumer version {commit} on branch main" in clean.stdout and "SNAPSHOT" not in clean.stdout
+    at_commit = {key: pact.sha for key, pact in broker.broker.pacts.items()}
+
+    pact = folder / "web-frontend-shop.json"  # a weaker pact: its interaction gone
+    pact.write_text(json.dumps({**json.loads(pact.read_text()), "interactions": []}))
+    (tmp_path / "web" / "client.py").write_text("BASE = '/v2'\n")
+    (tmp_path / "web" / "retry.py").write_text("TRIES = 1\n")
+    dirty = harness(tmp_path, "publish", "--topology", str(file), env=env)
+    assert dirty.returncode == 0, dirty.stdout + dirty.stderr
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    assert f"published 3 pact(s) to the Pact Broker {broker.url} for consumer version {snapshot} on branch main" \
+        in dirty.stdout
+    assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
+            f"{tmp_path} has uncommitted changes outside the pact folder (web/client.py, web/retry.py), so the "
+            "commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
+            "+SNAPSHOT.<host>); commit the changes to publish under the commit, or give --consumer-version VERSION"
+            ) in " ".join(dirty.stdout.split())
+    assert {key: sha for key, sha in ((k, p.sha) for k, p in broker.broker.pacts.items()) if key in at_commit} \
+        == at_commit  # the commit's pacts are untouched
+    assert broker.broker.pacts[("web-frontend", snapshot, "shop")].sha != at_commit[("web-frontend", commit, "shop")]
+    described = subprocess.run([PACT_CLI, "broker", "describe-version", "--pacticipant", "web-frontend", "--version",
+                                snapshot, "--broker-base-url", broker.url, "--broker-token", TOKEN, "--output",
+                                "json"], capture_output=True, text=True)  # the real CLI finds the marked version
+    assert described.returncode == 0 and snapshot in described.stdout, described.stdout + described.stderr
+
+    given = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "3.0.0", env=env)
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "for consumer version 3.0.0 on branch main" in given.stdout and "SNAPSHOT" not in given.stdout
 
 
 def test_each_publish_failure_is_one_clear_message_and_publishes_nothing(tmp_path: Path, broker: BrokerServer,
@@ -201,8 +257,9 @@ def consumer_tests(tmp_path: Path, broker: BrokerServer, *args: str, **env: str)
 
 
 def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, broker: BrokerServer) -> None:
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
     commit = git_checkout(tmp_path)
-    quiet = consumer_tests(tmp_path, broker)  # not asked, not CI: written, not published
+    quiet = consumer_tests(tmp_path, broker, "--junitxml", "reports/junit.xml")  # not asked, not CI: not published
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert "pacts written:" in quiet.stdout and "published" not in quiet.stdout
     assert broker.broker.published == []
@@ -213,8 +270,11 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
             "only after its consumer tests pass") in failed.stdout
     assert broker.broker.published == []
 
-    asked = consumer_tests(tmp_path, broker, "--pact-publish")
+    # the session's own outputs (the pacts, its JUnit file) leave the checkout at its commit
+    asked = consumer_tests(tmp_path, broker, "--pact-publish", "--junitxml", "reports/junit.xml")
     assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert (tmp_path / "reports" / "junit.xml").is_file()
+    assert "SNAPSHOT" not in asked.stdout
     assert (f"pacts published to the Pact Broker {broker.url} for consumer version {commit} on branch main: "
             "kiosk->billing, web-frontend->billing, web-frontend->shop") in asked.stdout
     assert {(p.consumer, p.consumer_version, p.provider) for p in broker.broker.pacts.values()} == {
@@ -231,6 +291,17 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
     assert in_ci.returncode == 0, in_ci.stdout + in_ci.stderr
     assert "for consumer version 9.9.9 on branch main" in in_ci.stdout
     assert broker.broker.versions[("kiosk", "9.9.9")].tags == ["ci"]
+
+    (tmp_path / "client.py").write_text("BASE = '/v2'\n")  # consumer code the commit does not have
+    dirty = consumer_tests(tmp_path, broker, "--pact-publish", "--junitxml", "reports/junit.xml")
+    assert dirty.returncode == 0, dirty.stdout + dirty.stderr
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot} on branch main" \
+        in dirty.stdout
+    assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
+            f"{tmp_path} has uncommitted changes outside the pact folder (client.py)") in dirty.stdout
+    assert "or give --pact-consumer-version VERSION" in dirty.stdout
+    assert ("kiosk", snapshot) in broker.broker.versions
 
 
 def test_pytest_publication_failures_are_said_and_fail_the_session(tmp_path: Path, broker: BrokerServer) -> None:
@@ -263,3 +334,18 @@ def test_under_xdist_the_controller_publishes_what_every_worker_wrote_once(tmp_p
     assert sorted((p.consumer, p.provider, p.consumer_version) for p in broker.broker.pacts.values()) == [
         ("kiosk", "billing", "5.0.0"), ("web-frontend", "billing", "5.0.0"), ("web-frontend", "shop", "5.0.0")]
     assert len(broker.broker.published) == 3
+
+
+def test_a_checkout_git_cannot_list_the_changes_of_is_a_snapshot_too(tmp_path: Path, written: Path) -> None:
+    """When git status fails (here: a corrupt index), what differs from the commit is not known: never the bare
+    commit."""
+    from harness.contracts.publish import consumer_version
+
+    folder = pact_folder(tmp_path, written)
+    commit = git_checkout(tmp_path)
+    (tmp_path / ".git" / "index").write_bytes(b"not an index")
+    version = consumer_version(folder)
+    assert version.number == f"{commit}+SNAPSHOT.{HOST}"
+    assert version.snapshot.startswith(f"published as consumer version {commit}+SNAPSHOT.{HOST}, not as the commit "
+                                       f"{commit}: the git checkout {tmp_path} may have uncommitted changes (git "
+                                       "status failed), so the commit may not name the code that wrote these pacts")

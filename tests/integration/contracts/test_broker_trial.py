@@ -212,8 +212,10 @@ def test_credentials_in_the_url_are_said_to_be_the_urls_and_never_shown(tmp_path
     assert refused.returncode == 2, output
     assert f"the Pact Broker at {server.url} refused the credentials (401 on GET {server.url}/: " in output
     assert "; used: the user and password written in the broker URL (from --pact-broker-url)\n" in output
-    assert ("check the user and password written in the broker URL (from --pact-broker-url): it is not valid for "
-            "this broker") in output
+    assert ("check the user and password written in the broker URL (from --pact-broker-url): they are not valid for "
+            "this broker (a mistyped user or password, those of another broker); correct them in the URL, or take "
+            "them out of it and set PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD") in output
+    assert "token" not in output.lower()  # the URL's credentials are no token
     assert secret not in output and "Traceback" not in output
 
 

@@ -201,6 +201,7 @@ def test_the_book_shape_starts_with_substitutes_for_image_and_from(book, fake_ra
             "--topology", str(book), "--image-substitute", "python:3.9=python:3.11-slim",
             "--image-substitute", f"rabbitmq:latest={fake_rabbit}", "-p", "no:cacheprovider")
         result.assert_outcomes(passed=1)
+        assert "image substitute" not in result.stdout.str()  # both replace an image: no note
         alias = docker_client.images.get("python:3.9")
         assert alias.labels[SUBSTITUTE_FOR] == "python:3.9"  # labelled, so that `harness prune` can remove it
     finally:

@@ -154,9 +154,21 @@ def test_credentials_say_where_they_came_from_never_what_they_are(tmp_path: Path
     from_env = broker_config(spec(tmp_path), {}, {"PACT_BROKER_BASE_URL": "https://b.example",
                                                   "PACT_BROKER_USERNAME": "u", "PACT_BROKER_PASSWORD": "p"})
     assert from_env is not None and from_env.credentials_from == "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
-    assert _refused_hint(401, "GET", in_url.credentials_from) == (
-        "check the user and password written in the broker URL (from contracts.broker.url): it is not valid for "
-        "this broker (a token of another broker, a mistyped password)")
+    assert _refused_hint(401, "GET", in_url.credentials_from) == (  # no word of tokens for a user and password
+        "check the user and password written in the broker URL (from contracts.broker.url): they are not valid for "
+        "this broker (a mistyped user or password, those of another broker); correct them in the URL, or take them "
+        "out of it and set PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD")
+    assert _refused_hint(401, "GET", from_env.credentials_from) == (
+        "check PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD: they are not valid for this broker (a mistyped user or "
+        "password, those of another broker)")
+    assert _refused_hint(401, "GET", "PACT_BROKER_TOKEN") == (
+        "check PACT_BROKER_TOKEN: it is not valid for this broker (a token of another broker, a revoked one)")
+    assert _refused_hint(403, "GET", in_url.credentials_from) == (
+        "the user and password written in the broker URL (from contracts.broker.url) may not read this: ask the "
+        "broker's administrator for a user that may read pacts")
+    assert _refused_hint(403, "POST", from_env.credentials_from).startswith(
+        "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD may read but not write: publishing pacts or verification results "
+        "and recording deployments need a user that may write; give the job one, or do not publish from it")
     assert _refused_hint(401, "GET", "no credentials (set PACT_BROKER_TOKEN, ...)") == (
         "the broker needs credentials: set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and PACT_BROKER_PASSWORD (in CI, "
         "from the job's secrets)")

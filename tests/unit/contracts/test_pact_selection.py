@@ -39,14 +39,15 @@ def test_problems_of_pacts_states_modules_and_filters_are_said_together(tmp_path
     with pytest.raises(PactInputProblems) as info:
         select_pacts(spec, provider="shopp")
     assert info.value.problems == [
-        f"no pact to verify for provider shopp in {tmp_path / 'pacts'}\nproviders in the pacts: shop",
+        f"no pact to verify for provider shopp (did you mean 'shop'?) in {tmp_path / 'pacts'}\nproviders in the "
+        "pacts: shop",
         f"{tmp_path / 'pacts' / 'half.json'}:1: not valid JSON (Expecting value); regenerate it by running the "
         "consumer tests",
         f"states module {tmp_path / 'states.py'} failed to import: RuntimeError: no database url",
         f"states module {tmp_path / 'other_states.py'} does not exist (named under contracts.states in the topology "
         "file, relative to it)"]
     assert str(info.value).startswith("4 problem(s) in the pacts, the states modules or the options; nothing was "
-                                      "started:\n  - no pact to verify for provider shopp")
+                                      "started:\n  - no pact to verify for provider shopp (did you mean 'shop'?)")
     assert str(info.value).endswith("The provider states and message producers of the pacts are checked once every "
                                     "states module loads.")
 
@@ -93,3 +94,33 @@ def test_a_state_handler_of_a_provider_that_sets_its_own_states_up_is_noted_as_u
         "the handler of provider state 'the shop has items' for shop (states.py:3) is not used: "
         "`contracts.state_url` sends shop's provider states to its own endpoint /_pact/provider_states; remove one "
         "of them"]
+
+
+def test_a_misspelt_provider_or_consumer_gets_a_did_you_mean(tmp_path: Path) -> None:
+    """Among the pacts' names on that side and the topology's services; none for a name close to nothing."""
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY.replace("  shop:\n", "  catalog:\n    image: python:3.11-slim\n"
+                                                             "  shop:\n"))
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-catalog.json").write_text(pact("web-frontend", "catalog"))
+    spec = load_topology(tmp_path / "topology.yaml")
+    for provider, consumer, expected in (
+            ("catalgo", None, "no pact to verify for provider catalgo (did you mean 'catalog'?) in "),
+            (None, "web-frontned", "no pact to verify from consumer web-frontned (did you mean 'web-frontend'?) in "),
+            ("zzz", None, "no pact to verify for provider zzz in ")):
+        with pytest.raises(PactInputProblems) as info:
+            select_pacts(spec, provider=provider, consumer=consumer)
+        assert info.value.problems[0].startswith(expected + str(tmp_path / "pacts")), info.value.problems[0]
+
+
+def test_drift_with_a_misspelt_provider_gets_a_did_you_mean(tmp_path: Path) -> None:
+    from harness.contracts.drift.run import DriftOptions, DriftRun
+    from harness.errors import OptionError
+
+    (tmp_path / "topology.yaml").write_text(TOPOLOGY)
+    (tmp_path / "pacts").mkdir()
+    (tmp_path / "pacts" / "web-catalog.json").write_text(pact("web-frontend", "catalog"))
+    run = DriftRun(load_topology(tmp_path / "topology.yaml"), DriftOptions(tmp_path / "pacts", "catalgo"))
+    with pytest.raises(OptionError) as info:
+        run.files()
+    assert str(info.value) == (f"no pact in {tmp_path / 'pacts'} has provider 'catalgo' (did you mean 'catalog'?); "
+                               "providers: catalog")
