@@ -70,6 +70,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
+        self.builder: docker.DockerClient | None = None  # across engines: this machine's engine, builds (transfer.py)
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)

@@ -23,6 +23,7 @@ from harness import RemoteMount, Topology, load_topology
 from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
+from harness.runtime.transfer import has_image
 from tests.integration.engines.netns import netns_engines
 
 NAME = "across"
@@ -119,12 +120,16 @@ def test_a_topology_across_three_engines(swarm: Any, tmp_path: Path, docker_clie
         assert network.attrs["Driver"] == "overlay"
         assert network.attrs["Attachable"] is True
         assert L.labels_of(network)[L.RUN] == topology.run_id
-        # built on the engine that runs it, and only there; nothing on this machine's engine
-        built = topology["front"].container.image.id
-        assert engines[1].images.get(built).id == built
+        # built on this machine's engine (the engines have no route out), copied (save/load) to the engine that
+        # runs it and only there, with its content tag; the base images likewise, each only where it runs
+        built = topology["front"].container.image
+        assert docker_client.images.get(built.tags[0]).id == built.id
+        assert engines[1].images.get(built.tags[0]).id == built.id
         for other in (engines[0], engines[2]):
             with pytest.raises(docker.errors.ImageNotFound):
-                other.images.get(built)
+                other.images.get(built.id)
+        assert [has_image(engine, "redis:7") for engine in engines] == [False, False, True]
+        assert [has_image(engine, "python:3.11-slim") for engine in engines] == [True, False, False]
         assert left(docker_client, file) == []
     assert [left(engine, file) for engine in engines] == [[], [], []]
 
