@@ -146,6 +146,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
     removed = 0
     manager, *workers = list(engines)
     gone: list[RunEngine] = []
+    refused = ""
     for engine in workers:
         try:
             removed += _remove_from_worker(engine.client, run_id)
@@ -161,8 +162,6 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
             raise
         # the network may still have the endpoints of a container on an engine that is gone
         refused = f" (the manager kept the network: {explain(error)})"
-    else:
-        refused = ""
     if gone:
         names = ", ".join(engine.where for engine in gone)
         raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",

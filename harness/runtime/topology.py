@@ -173,7 +173,7 @@ class Topology:
 
     def restore(self, only_left: bool = False) -> list[str]:
         """Put every service back as started: unpause, reconnect to its networks, start (waiting for its probe) what
-        is stopped, paused, disconnected or dead. One Docker list call when nothing is wrong.
+        is stopped, paused, disconnected or dead. One Docker list call (per engine) when nothing is wrong.
 
         Args:
             only_left: only the services this process left stopped, paused, ... (`Service.left`): a topology shared
@@ -187,8 +187,10 @@ class Topology:
             ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
         """
         label = {"label": f"{L.RUN}={self.run_id}"}
-        listed = {L.labels_of(c).get(L.SERVICE): c
-                  for c in L.listed(lambda: self.client.containers.list(all=True, filters=label, sparse=True))}
+        listed: dict[str | None, Container] = {}
+        for client in [engine.client for engine in self.engines.values()] or [self.client]:  # each on its engine
+            listed.update((L.labels_of(c).get(L.SERVICE), c) for c in L.listed(
+                functools.partial(client.containers.list, all=True, filters=label, sparse=True)))
         notes = []
         for service in self:
             if only_left and service.left is None:
