@@ -23,6 +23,7 @@ from harness import RemoteMount, Topology, load_topology
 from harness.errors import DockerError, DockerUnavailable, OptionError, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
+from harness.runtime.fault_helper import HELPER_OF
 from harness.runtime.transfer import has_image
 from tests.integration.engines.netns import netns_engines
 
@@ -83,6 +84,38 @@ services:
     ready: {{http: {{port: 8000, path: /health}}}}
 """)
     return file
+
+
+CALLS = """
+import socket, urllib.request
+try:
+    backend = str(urllib.request.urlopen("http://backend:8000/hostname", timeout=10).status)
+except OSError as error:
+    backend = str(getattr(error, "reason", error))
+with socket.create_connection(("store", 6379), timeout=10) as redis:
+    redis.sendall(b"PING\\r\\n")
+    print(backend, redis.recv(64).decode().strip())
+"""
+
+
+def test_a_fault_on_an_edge_across_engines(swarm: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    """front (e1) -> backend (e0) cut: the helper joins front's namespace on e1 (its image copied there), front's
+    calls to backend are refused while its calls to Redis (e2) go through; undone, the helper is removed."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    with Topology.start(load_topology(file)) as topology:
+        front = topology["front"]
+        assert front.exec(["python", "-c", CALLS]).output.strip() == "200 +PONG"
+        helpers = {"label": [f"{L.RUN}={topology.run_id}", HELPER_OF]}
+        with topology.edge("front", "backend").cut():
+            assert front.exec(["python", "-c", CALLS]).output.strip() == "[Errno 111] Connection refused +PONG"
+            assert [f.describe() for f in topology.faults.active()] == ["front -> backend: cut (connections refused)"]
+            on = [[c.labels[HELPER_OF] for c in engine.containers.list(filters=helpers)] for engine in engines]
+            assert on == [[], ["front"], []]
+        assert front.exec(["python", "-c", CALLS]).output.strip() == "200 +PONG"
+        assert topology.faults.active() == []
+        assert [engine.containers.list(all=True, filters=helpers) for engine in engines] == [[], [], []]
+    assert [left(engine, file) for engine in engines] == [[], [], []]
 
 
 def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_engines.Engines
