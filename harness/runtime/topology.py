@@ -186,11 +186,7 @@ class Topology:
         Raises:
             ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
         """
-        label = {"label": f"{L.RUN}={self.run_id}"}
-        listed: dict[str | None, Container] = {}
-        for client in [engine.client for engine in self.engines.values()] or [self.client]:  # each on its engine
-            listed.update((L.labels_of(c).get(L.SERVICE), c) for c in L.listed(
-                functools.partial(client.containers.list, all=True, filters=label, sparse=True)))
+        listed = _by_service([engine.client for engine in self.engines.values()] or [self.client], self.run_id)
         notes = []
         for service in self:
             if only_left and service.left is None:
@@ -303,6 +299,13 @@ class Topology:
         client = connect()
         run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
         return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+
+
+def _by_service(clients: list[docker.DockerClient], run_id: str) -> dict[str | None, Container]:
+    """Service name -> the container of run `run_id` that runs it, as listed (across engines: each on its own)."""
+    label = {"label": f"{L.RUN}={run_id}"}
+    return {L.labels_of(c).get(L.SERVICE): c for client in clients
+            for c in L.listed(functools.partial(client.containers.list, all=True, filters=label, sparse=True))}
 
 
 def _attached(topology: Topology, name: str, container: Container) -> Service:
