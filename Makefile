@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman test-multi-engine bench bench-overhead bench-pipeline clean
+.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman test-multi-engine bench bench-overhead bench-pipeline bench-engines clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -99,6 +99,11 @@ bench-pipeline: setup
 CORE := .venv-core
 bench-overhead: venv $(CORE)/.installed
 	$(PY) bench/pytest_overhead.py --python $(CORE)/bin/python --python $(PY)
+
+# Runnerly ready across three engines (dockerd in network namespaces, root) against one engine, and a call across
+# engines against one on the same engine.
+bench-engines: setup
+	$(PY) bench/engines.py $(BENCH_ARGS)
 
 $(CORE)/.installed: pyproject.toml
 	test -x $(CORE)/bin/python || python3 -m venv $(CORE)
