@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman test-multi-engine bench bench-overhead bench-pipeline clean
+.PHONY: test demo setup engine images report-tools venv unit lint typecheck docs test-floor test-podman test-multi-engine bench bench-overhead bench-pipeline bench-engines clean
 
 RUNNERLY := scenarios/runnerly/topology.yaml
 
@@ -81,8 +81,8 @@ test-podman: venv engine images
 # engines, URLs, builds on the engine, a failed start, an unreachable engine, SIGKILL then the next start and
 # `harness down` (FILE, --all, --run on any engine), kept runs, automatic placement, pytest --topology; and two
 # engines of their own started in no swarm (--topology-swarm). Every namespace, daemon and folder is removed
-# afterwards (sets left by a killed run: `python fixtures/engines/netns_engines.py down`). 14 tests in ~4 min at a
-# load average of 18 (three engines with the base images loaded: ~35 s); .ci/run runs it after `make test` (which leaves these tests out, not to run them twice).
+# afterwards (sets left by a killed run: `python fixtures/engines/netns_engines.py down`). The tests take ~9 min at a
+# load average of 15 (three engines with the base images loaded: ~35 s); .ci/run runs it after `make test` (which leaves these tests out, not to run them twice).
 test-multi-engine: setup
 	$(VENV)/bin/pytest -p no:cacheprovider tests/integration/engines $(PYTEST_ARGS)
 
@@ -100,6 +100,11 @@ bench-pipeline: setup
 CORE := .venv-core
 bench-overhead: venv $(CORE)/.installed
 	$(PY) bench/pytest_overhead.py --python $(CORE)/bin/python --python $(PY)
+
+# Runnerly ready across three engines (dockerd in network namespaces, root) against one engine, and a call across
+# engines against one on the same engine.
+bench-engines: setup
+	$(PY) bench/engines.py $(BENCH_ARGS)
 
 $(CORE)/.installed: pyproject.toml
 	test -x $(CORE)/bin/python || python3 -m venv $(CORE)

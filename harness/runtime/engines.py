@@ -23,6 +23,7 @@ from harness.errors import DockerError, DockerUnavailable, RemoteMount
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.images import built_names, prepare_images
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 
 GONE_SECONDS = 30
 
-__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "refuse_binds_on_remote_engines",
-           "remove_everywhere", "volumes_everywhere"]
+__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "prepare_everywhere",
+           "refuse_binds_on_remote_engines", "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
     removed = 0
     manager, *workers = list(engines)
     gone: list[RunEngine] = []
+    refused = ""
     for engine in workers:
         try:
             removed += _remove_from_worker(engine.client, run_id)
@@ -138,8 +140,6 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
             raise
         # the network may still have the endpoints of a container on an engine that is gone
         refused = f" (the manager kept the network: {explain(error)})"
-    else:
-        refused = ""
     if gone:
         names = ", ".join(engine.where for engine in gone)
         raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
@@ -183,6 +183,24 @@ def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, Topology
         if services:
             parts.append((engine.client, topology.spec.model_copy(update={"services": services})))
     return parts
+
+
+def prepare_everywhere(topology: Topology) -> dict[str, str]:
+    """`prepare_images` on each engine for its services (service -> the image to run). Across engines with a
+    builder (this machine's engine, transfer.py): the FROM bases there, and an `image:` missing on its engine copied
+    from there before any pull.
+
+    Raises:
+        ImageMissing: per engine, every image neither there, nor copied, nor pullable.
+    """
+    builder = topology.builder
+    if builder is not None:
+        prepare_images(builder, topology.spec.model_copy(update={"services": {
+            name: service for name, service in topology.spec.services.items() if service.build}}))
+    built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
+    return {name: image for client, part in engine_parts(topology)
+            for name, image in prepare_images(client, part, source=builder, bases=builder is None,
+                                              built=built).items()}
 
 
 def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed
 from harness.runtime.helper_image import helper_image as build_helper
+from harness.runtime.transfer import copy_image
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Fault
@@ -150,16 +151,26 @@ def helper_containers(client: docker.DockerClient, run_id: str) -> list[Containe
     return L.inspected_containers(client, {"label": [f"{L.RUN}={run_id}", HELPER_OF]})
 
 
-def helper_image(client: docker.DockerClient) -> str:
-    """The helper image's tag, `pytest-topology/fault-helper:<hash of Dockerfile and agent>`, built when missing.
+def helper_image(client: docker.DockerClient, builder: docker.DockerClient | None = None) -> str:
+    """The helper image's tag, `pytest-topology/fault-helper:<hash of Dockerfile and agent>`, in `client`'s engine:
+    built there when missing, or, given the `builder` of a topology across engines (its Dockerfile needs the Debian
+    mirror, which another engine may not reach), built by `builder` and copied (transfer.py).
 
     Raises:
-        FaultError: the build failed (the last lines of its log in the message).
+        FaultError: the build failed (the last lines of its log in the message), or the copy was refused.
     """
     try:
-        return build_helper(client, "fault-helper", HELPER_DOCKERFILE, {"fault_agent.py": AGENT_SOURCE.read_bytes()})
+        tag = build_helper(builder or client, "fault-helper", HELPER_DOCKERFILE,
+                           {"fault_agent.py": AGENT_SOURCE.read_bytes()})
     except HelperBuildFailed as failed:
         raise FaultError(_build_failed(failed.log), consumer=None, provider=None) from None
+    if builder is not None:
+        try:
+            copy_image(builder, client, tag)
+        except docker.errors.APIError as error:
+            raise FaultError(f"the fault helper image {tag} could not be copied to the consumer's engine: "
+                             f"{explain(error)}", consumer=None, provider=None) from None
+    return tag
 
 
 def _build_failed(log: list[str]) -> str:

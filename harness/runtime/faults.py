@@ -325,7 +325,9 @@ class TopologyFaults:
         helper.apply(faults, addresses)
 
     def _helper_containers(self) -> list[Container]:
-        return helper_containers(self._topology.client, self._topology.run_id)
+        topology = self._topology  # across engines: a helper runs on its consumer's engine
+        clients = [engine.client for engine in topology.engines.values()] or [topology.client]
+        return [container for client in clients for container in helper_containers(client, topology.run_id)]
 
     def _helper(self, consumer: str, *, create: bool) -> FaultHelper | None:
         """This process's helper for `consumer`, else the one another process left (its faults read from its agent),
@@ -345,7 +347,7 @@ class TopologyFaults:
             remove_container(container)  # stale: its consumer restarted (its faults were lost with the namespace)
         if not create:
             return None
-        helper = FaultHelper.start(service, helper_image(self._topology.client))
+        helper = FaultHelper.start(service, helper_image(self._topology.client_of(consumer), self._topology.builder))
         self._helpers[consumer] = helper
         return helper
 

@@ -30,6 +30,7 @@ from harness.runtime.engine import project_script
 from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
+from harness.runtime.transfer import copy_image, has_image
 
 BUILD_LOG_TAIL = 50
 SUBSTITUTE_FOR = f"{PREFIX}.substitute-for"  # on an alias image: the name it stands in for (harness prune removes it)
@@ -337,10 +338,34 @@ def present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
         return f"pulling it failed: {reason[0][:200] if reason else type(exc).__name__}"
 
 
-def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str, str]:
+def built_names(spec: TopologySpec) -> set[str]:
+    """The names builds of `spec` give their images (`image:` beside `build:`, `build.tags`): never pulled."""
+    return {s.image for s in spec.services.values() if s.build and s.image} | {
+        tag for s in spec.services.values() if s.build for tag in s.build.tags}
+
+
+def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: docker.DockerClient | None) -> str | None:
+    """`present_or_pulled`, but an image `source` has is copied from there first (an engine across several)."""
+    if source is not None and not has_image(client, name) and has_image(source, name):
+        try:
+            copy_image(source, client, name)
+            return None
+        except docker.errors.APIError as exc:
+            reason = str(getattr(exc, "explanation", None) or exc)[:200]
+            return f"copying it from this machine's engine failed: {reason}"
+    return present_or_pulled(client, name)
+
+
+def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: docker.DockerClient | None = None,
+                   bases: bool = True, built: set[str] | None = None) -> dict[str, str]:
     """Check every image the topology needs before anything is built or started: each `image:` (after
     substitution) and each FROM base of a `build:`; missing ones are pulled (all at once). A FROM base with a
     substitute gets a local alias tag (a one-line image labelled `SUBSTITUTE_FOR`) so the Dockerfile builds as is.
+
+    Across engines (runtime/transfer.py): `spec` holds the services of `client`'s engine, `built` the names every
+    build of the whole topology gives (default: those of `spec`), `source` the engine that builds; an image missing
+    in `client`'s engine is copied from `source` when `source` has it (before any pull), and with `bases=False` the
+    FROM bases are left to `source`.
 
     Returns:
         service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
@@ -350,8 +375,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
     """
     subs = spec.image_substitutes
     # names a build gives its image (`image:` beside `build:`, `build.tags`): never pulled, the build makes them
-    built = {s.image for s in spec.services.values() if s.build and s.image} | {
-        tag for s in spec.services.values() if s.build for tag in s.build.tags}
+    built = built if built is not None else built_names(spec)
     needed: dict[str, list[str]] = {}  # image to look for -> who needs it
     run: dict[str, str] = {}
     aliases: dict[str, str] = {}  # FROM base as written -> its substitute
@@ -360,7 +384,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
             run[name] = service.image if service.image in built else substitute(service.image, subs)
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
-        elif service.build is not None:
+        elif service.build is not None and bases:
             text = dockerfile_text(spec.base_dir / service.build.context, service.build)
             if text is None:
                 continue  # the build reports it
@@ -372,7 +396,8 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec) -> dict[str,
                     aliases[base] = effective
                 needed.setdefault(effective, []).append(f"FROM of service '{name}'")
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
-        problems = dict(zip(needed, pool.map(lambda image: present_or_pulled(client, image), needed), strict=True))
+        problems = dict(zip(needed, pool.map(lambda image: _present_copied_or_pulled(client, image, source), needed),
+                            strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"

@@ -43,6 +43,7 @@ from harness.runtime.engines import (
     connect_engines,
     create_overlay,
     engine_parts,
+    prepare_everywhere,
     refuse_binds_on_remote_engines,
     volumes_everywhere,
 )
@@ -53,13 +54,13 @@ from harness.runtime.images import (
     build_image,
     context_label,
     planned_builds,
-    prepare_images,
     tidy,
 )
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
+from harness.runtime.transfer import copy_image, local_builder
 from harness.runtime.volumes import service_mounts
 
 T = TypeVar("T")
@@ -83,6 +84,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)
+    if engines:  # this machine's engine builds, the images are copied to the engines that run them (transfer.py)
+        topology.builder = local_builder()
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
@@ -146,9 +149,9 @@ class Starter:
             tidy(client, sorted((context for on, context in self.built_now if on is client), key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
-        # Every image is checked (and missing ones pulled) first: one error names all that are missing (per engine).
-        run_images = {name: image for client, part in engine_parts(self.topology)
-                      for name, image in prepare_images(client, part).items()}
+        # Every image is checked (and missing ones pulled or copied) first: one error names all that are missing.
+        run_images = prepare_everywhere(self.topology)
+        builder = self.topology.builder  # across engines: the engine that builds (transfer.py), else None
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_networks, "network")
         self.volumes_created = self._spawn(self._create_volumes, "volumes")
@@ -157,11 +160,16 @@ class Starter:
             runs_it = [name for name in starting if name in build.services or run_images.get(name) in build.names]
             if not runs_it:
                 continue  # every service that runs it is kept as it is (an update of a kept run)
-            # built on each engine that runs it (no registry to share it through)
+            # across engines: built once by the builder, copied to each engine that runs it (no registry to share
+            # it through); without a builder, built on each of them
+            made = None if builder is None else self._spawn(functools.partial(
+                self._build, build, builder, [n for n in build.services if n in runs_it]), runs_it[0])
             for engine in dict.fromkeys(self.spec.engine_of(name) for name in runs_it):
                 on = [name for name in build.services if self.spec.engine_of(name) == engine]
                 first = next(name for name in runs_it if self.spec.engine_of(name) == engine)
-                future = self._spawn(functools.partial(self._build, build, self.topology.client_of(first), on), first)
+                client = self.topology.client_of(first)
+                future = self._spawn(functools.partial(self._build, build, client, on) if made is None else
+                                     functools.partial(self._copy, made, build, client), first)
                 self.images.update(dict.fromkeys(on, future))
                 self.built_as.setdefault(engine, {}).update(dict.fromkeys(build.names, future))
         for name, image in run_images.items():  # an image another service builds is ready when that build is
@@ -265,6 +273,15 @@ class Starter:
         for service in services:
             if service not in self.kept:
                 self.progress(StartEvent(service, "built" if built else "cached", time.monotonic() - started, tag))
+        return tag
+
+    def _copy(self, made: Future[str], build: PlannedBuild, client: docker.DockerClient, name: str) -> str:
+        """`made`'s image (built by the builder), copied to `client`'s engine (that of `name`) unless there."""
+        tag, started = self._await(made), time.monotonic()
+        if copy_image(self.topology.builder or client, client, tag, build.names):
+            self.built_now.add((client, build.context))
+            self.progress(StartEvent(name, "building", detail=f"copied {tag} to engine '{self.spec.engine_of(name)}' "
+                                                              f"in {time.monotonic() - started:.1f} s"))
         return tag
 
     def _restart(self, name: str) -> Service:

@@ -72,6 +72,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
+        self.builder: docker.DockerClient | None = None  # across engines: this machine's engine, builds (transfer.py)
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -176,7 +177,7 @@ class Topology:
 
     def restore(self, only_left: bool = False) -> list[str]:
         """Put every service back as started: unpause, reconnect to its networks, start (waiting for its probe) what
-        is stopped, paused, disconnected or dead. One Docker list call when nothing is wrong.
+        is stopped, paused, disconnected or dead. One Docker list call (per engine) when nothing is wrong.
 
         Args:
             only_left: only the services this process left stopped, paused, ... (`Service.left`): a topology shared
@@ -189,9 +190,7 @@ class Topology:
         Raises:
             ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
         """
-        label = {"label": f"{L.RUN}={self.run_id}"}
-        listed = {(L.labels_of(c).get(L.SERVICE), L.replica_of(c)): c
-                  for c in L.listed(lambda: self.client.containers.list(all=True, filters=label, sparse=True))}
+        listed = _by_service([engine.client for engine in self.engines.values()] or [self.client], self.run_id)
         notes = []
         for service in (replica for each in self for replica in each.replicas):
             if only_left and service.left is None:
@@ -315,6 +314,14 @@ def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, 
         if name in topology.spec.services:
             replicas.setdefault(name, []).append(_attached(topology, name, container))
     return replicas
+
+
+def _by_service(clients: list[docker.DockerClient], run_id: str) -> dict[tuple[str | None, int], Container]:
+    """(service name, replica number) -> the container of run `run_id` that runs it, as listed (across engines: each
+    on its own)."""
+    label = {"label": f"{L.RUN}={run_id}"}
+    return {(L.labels_of(c).get(L.SERVICE), L.replica_of(c)): c for client in clients
+            for c in L.listed(functools.partial(client.containers.list, all=True, filters=label, sparse=True))}
 
 
 def _attached(topology: Topology, name: str, container: Container) -> Service:

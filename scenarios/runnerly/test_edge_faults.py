@@ -108,7 +108,7 @@ def wait_for_job_error(topology: Topology, job_id: str, timeout: float = 30) -> 
 def test_a_cut_from_gateway_to_redis_gives_queue_unavailable_while_the_worker_keeps_using_redis(
         topology: Topology, create_user) -> None:  # noqa: ANN001
     runner = create_user(strava_token="strava-token-eve", name="Jo")  # eve: her runs are not counted elsewhere
-    queue = redis.Redis(port=topology["redis"].port(6379), decode_responses=True)
+    queue = redis.Redis(host=topology["redis"].host, port=topology["redis"].port(6379), decode_responses=True)
     with topology.edge("gateway", "redis").cut():
         started = time.monotonic()
         refused = requests.post(f"{topology['gateway'].url}/api/runners/{runner['id']}/fetch", timeout=10)

@@ -1,6 +1,6 @@
 """Three Docker engines joined into a swarm, for tests of one topology across several engines (issue #27): each a
-dockerd in a network namespace of its own (fixtures/engines/netns_engines.py), with the base images loaded. Made once
-per session of these tests and removed at its end, also when a test fails; without root, `ip`, `nsenter` or `dockerd`
+dockerd in a network namespace of its own (fixtures/engines/netns_engines.py), with no image: the harness copies
+what each engine runs from this machine's engine (runtime/transfer.py). Made once per session of these tests and removed at its end, also when a test fails; without root, `ip`, `nsenter` or `dockerd`
 every test here is skipped with the reason."""
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import pytest
 
 from tests.integration.engines.netns import netns_engines
 
-IMAGES = ("python:3.11-slim", "redis:7")
-
 
 @pytest.fixture(scope="session")
 def swarm() -> Iterator[object]:
@@ -24,7 +22,7 @@ def swarm() -> Iterator[object]:
         pytest.skip(f"engines in network namespaces: {reason}")
     for stale in engines_script.stale():  # left by a killed session of these tests
         engines_script.down(stale)
-    engines = engines_script.up(3, IMAGES, owner=os.getpid())
+    engines = engines_script.up(3, owner=os.getpid())
     try:
         yield engines
     finally:

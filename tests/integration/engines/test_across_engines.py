@@ -24,6 +24,8 @@ from harness import RemoteMount, Topology, load_topology
 from harness.errors import DockerError, DockerUnavailable, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
+from harness.runtime.fault_helper import HELPER_OF
+from harness.runtime.transfer import has_image
 from tests.integration.engines.netns import netns_engines
 
 NAME = "across"
@@ -85,6 +87,38 @@ services:
     return file
 
 
+CALLS = """
+import socket, urllib.request
+try:
+    backend = str(urllib.request.urlopen("http://backend:8000/hostname", timeout=10).status)
+except OSError as error:
+    backend = str(getattr(error, "reason", error))
+with socket.create_connection(("store", 6379), timeout=10) as redis:
+    redis.sendall(b"PING\\r\\n")
+    print(backend, redis.recv(64).decode().strip())
+"""
+
+
+def test_a_fault_on_an_edge_across_engines(swarm: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    """front (e1) -> backend (e0) cut: the helper joins front's namespace on e1 (its image copied there), front's
+    calls to backend are refused while its calls to Redis (e2) go through; undone, the helper is removed."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    with Topology.start(load_topology(file)) as topology:
+        front = topology["front"]
+        assert front.exec(["python", "-c", CALLS]).output.strip() == "200 +PONG"
+        helpers = {"label": [f"{L.RUN}={topology.run_id}", HELPER_OF]}
+        with topology.edge("front", "backend").cut():
+            assert front.exec(["python", "-c", CALLS]).output.strip() == "[Errno 111] Connection refused +PONG"
+            assert [f.describe() for f in topology.faults.active()] == ["front -> backend: cut (connections refused)"]
+            on = [[c.labels[HELPER_OF] for c in engine.containers.list(filters=helpers)] for engine in engines]
+            assert on == [[], ["front"], []]
+        assert front.exec(["python", "-c", CALLS]).output.strip() == "200 +PONG"
+        assert topology.faults.active() == []
+        assert [engine.containers.list(all=True, filters=helpers) for engine in engines] == [[], [], []]
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
 def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_engines.Engines
     return [docker.DockerClient(base_url=url, timeout=120) for url in swarm.urls]
 
@@ -120,12 +154,16 @@ def test_a_topology_across_three_engines(swarm: Any, tmp_path: Path, docker_clie
         assert network.attrs["Driver"] == "overlay"
         assert network.attrs["Attachable"] is True
         assert L.labels_of(network)[L.RUN] == topology.run_id
-        # built on the engine that runs it, and only there; nothing on this machine's engine
-        built = topology["front"].container.image.id
-        assert engines[1].images.get(built).id == built
+        # built on this machine's engine (the engines have no route out), copied (save/load) to the engine that
+        # runs it and only there, with its content tag; the base images likewise, each only where it runs
+        built = topology["front"].container.image
+        assert docker_client.images.get(built.tags[0]).id == built.id
+        assert engines[1].images.get(built.tags[0]).id == built.id
         for other in (engines[0], engines[2]):
             with pytest.raises(docker.errors.ImageNotFound):
-                other.images.get(built)
+                other.images.get(built.id)
+        assert [has_image(engine, "redis:7") for engine in engines] == [False, False, True]
+        assert [has_image(engine, "python:3.11-slim") for engine in engines] == [True, False, False]
         assert left(docker_client, file) == []
     assert [left(engine, file) for engine in engines] == [[], [], []]
 
