@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import random
-import socket
 import threading
 import time
 import uuid
@@ -56,6 +54,7 @@ from harness.runtime.images import (
     planned_builds,
     tidy,
 )
+from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
@@ -65,7 +64,6 @@ from harness.runtime.volumes import service_mounts
 
 T = TypeVar("T")
 
-PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
 
 
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
@@ -218,7 +216,7 @@ class Starter:
                     # a container that stopped or went away is why Docker refused: its exit code and log say more
                     raise self._ended(name) or DockerError(
                         f"service '{name}': the Docker engine refused: {explain(error)}", service=name,
-                        operation="start", hint=_start_hint(error)) from None
+                        operation="start", hint=start_hint(error)) from None
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 if not isinstance(exc, StartCancelled):
                     with self.lock:
@@ -354,7 +352,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     host_network = spec.network_mode == "host"  # its ports are the engine machine's: none is published
     from_services = outside.from_services(starter.topology, name)
     for attempt in range(attempts):
-        ports = {p: p[0] for p in published} if host_network else _ports_to_publish(published, remote)
+        ports = {p: p[0] for p in published} if host_network else ports_to_publish(published, remote)
         tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
         container = service_container(
             image=image, name=container_name, networks=attached, spec=spec,
@@ -368,13 +366,13 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
             container.start()
             break
         except docker.errors.APIError as error:
-            if _port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
+            if port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
                 _remove_container(container_name, client)  # created, not started: free its name, ports
                 continue
             replica = f" (replica {number})" if spec.replicas > 1 else ""
             raise DockerError(f"service '{name}'{replica}: Docker could not create or start its container: "
                               f"{explain(error)}", service=name, operation="start",
-                              hint=_start_hint(error)) from None
+                              hint=start_hint(error)) from None
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()
@@ -395,39 +393,6 @@ def _remove_container(name: str, client: docker.DockerClient) -> None:
         pass
 
 
-def _start_hint(error: docker.errors.APIError) -> str:
-    text = explain(error).lower()
-    if "port is already allocated" in text:
-        return "Other processes keep taking the free ports chosen for it; run again."
-    if "invalid reference format" in text or "repository name must be lowercase" in text:
-        return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
-    if "protocol not supported" in text:  # the kernel of the engine's machine has no SCTP: Compose fails so too
-        return ("The engine's machine cannot publish an SCTP port (its kernel has no SCTP; `docker compose up` fails "
-                "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
-    if "no such image" in text:
-        return "Build or load the image first, or use `build:` instead of `image:`."
-    return "Check the service's image, command, ports and mounts in the topology file."
-
-
-REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported
-REMOTE_PORTS = (20000, 32767)  # below Linux's ephemeral range, where Docker and outgoing connections take ports
-
-
-def _ports_to_publish(published: list[tuple[int, str]], remote: bool) -> dict[tuple[int, str], int]:
-    """(container port, protocol) -> host port, chosen once per run so that a service keeps its URL across stop/start
-    (a port Docker chooses changes at every start). Local engine: free on 127.0.0.1 here. Remote engine: a random
-    port of REMOTE_PORTS, which the engine accepts or refuses as taken on its machine (the caller tries again)."""
-    if not remote:
-        return {(port, protocol): _free_port(protocol) for port, protocol in published}
-    chosen = random.sample(range(REMOTE_PORTS[0], REMOTE_PORTS[1] + 1), len(published))
-    return dict(zip(published, chosen, strict=True))
-
-
-def _port_taken(error: docker.errors.APIError) -> bool:
-    text = explain(error)
-    return "port is already allocated" in text or "address already in use" in text
-
-
 def _refuse_remote_binds(spec: TopologySpec) -> None:
     """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
     unless it is declared a copy (`copy: true`)."""
@@ -443,15 +408,6 @@ def _refuse_remote_binds(spec: TopologySpec) -> None:
             hint="Declare each as a copy in the topology file, uploaded before the service starts: "
                  "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
             services=sorted({name for name, _ in binds}), engine=engine_address())
-
-
-def _free_port(protocol: str = "tcp") -> int:
-    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
-    free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""
-    with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _masked(progress: Progress | None, masker: Masker) -> Progress:

@@ -9,7 +9,7 @@ import pytest
 
 from harness import Topology, load_topology
 from harness.errors import DockerError
-from harness.runtime import starter
+from harness.runtime import publish
 from harness.runtime.topology import docker_name
 
 from ..conftest import harness_resources, write_topology
@@ -68,7 +68,7 @@ def test_a_port_taken_between_choosing_and_publishing_is_chosen_again(tmp_path: 
                 probe.bind(("127.0.0.1", 0))
                 return probe.getsockname()[1]
 
-        monkeypatch.setattr(starter, "_free_port", free_port)
+        monkeypatch.setattr(publish, "free_port", free_port)
         with Topology.start(load_topology(second)) as topology:
             assert topology["web"].port(8000) != taken
             assert topology["web"].exec(["true"]).exit_code == 0

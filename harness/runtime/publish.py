@@ -1,0 +1,55 @@
+"""Publishing a service's ports: host ports chosen once per run (a service keeps its URL across stop/start), a port
+taken meanwhile told from other refusals, and the hint for a container Docker would not create or start."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+import docker.errors
+
+from harness.runtime.engine import explain
+
+PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
+
+
+def start_hint(error: docker.errors.APIError) -> str:
+    text = explain(error).lower()
+    if "port is already allocated" in text:
+        return "Other processes keep taking the free ports chosen for it; run again."
+    if "invalid reference format" in text or "repository name must be lowercase" in text:
+        return "Fix the service's `image:` in the topology file (a Docker image reference is lower-case)."
+    if "protocol not supported" in text:  # the kernel of the engine's machine has no SCTP: Compose fails so too
+        return ("The engine's machine cannot publish an SCTP port (its kernel has no SCTP; `docker compose up` fails "
+                "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
+    if "no such image" in text:
+        return "Build or load the image first, or use `build:` instead of `image:`."
+    return "Check the service's image, command, ports and mounts in the topology file."
+
+
+REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported
+REMOTE_PORTS = (20000, 32767)  # below Linux's ephemeral range, where Docker and outgoing connections take ports
+
+
+def ports_to_publish(published: list[tuple[int, str]], remote: bool) -> dict[tuple[int, str], int]:
+    """(container port, protocol) -> host port, chosen once per run so that a service keeps its URL across stop/start
+    (a port Docker chooses changes at every start). Local engine: free on 127.0.0.1 here. Remote engine: a random
+    port of REMOTE_PORTS, which the engine accepts or refuses as taken on its machine (the caller tries again)."""
+    if not remote:
+        return {(port, protocol): free_port(protocol) for port, protocol in published}
+    chosen = random.sample(range(REMOTE_PORTS[0], REMOTE_PORTS[1] + 1), len(published))
+    return dict(zip(published, chosen, strict=True))
+
+
+def port_taken(error: docker.errors.APIError) -> bool:
+    text = explain(error)
+    return "port is already allocated" in text or "address already in use" in text
+
+
+def free_port(protocol: str = "tcp") -> int:
+    """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
+    free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""
+    with socket.socket(type=socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
