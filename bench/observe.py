@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -46,7 +47,7 @@ import requests
 from harness.model.loader import load_topology
 from harness.observe import ObserveRun
 from harness.runtime.helper_image import helper_image
-from harness.runtime.observe import AGENT_SOURCE, DOCKERFILE
+from harness.runtime.observe import AGENT_SOURCE, DOCKERFILE, OBSERVES
 from harness.runtime.topology import Topology
 
 APP = Path(__file__).parent.parent / "tests" / "topologies" / "observe-app" / "topology.yaml"
@@ -76,6 +77,33 @@ def abba(rounds: int, plain: Callable[[], object], observed: Callable[[], object
     return results
 
 
+class HelperCpu:
+    """The CPU seconds the observation helpers on this engine use while it is open (their cgroups, cgroup v1)."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> HelperCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        client = docker.from_env()
+        while not self._done.wait(0.5):
+            for container in client.containers.list(filters={"label": OBSERVES}):
+                usage = Path(f"/sys/fs/cgroup/cpuacct/docker/{container.id}/cpuacct.usage")
+                try:
+                    self.used[container.id] = int(usage.read_text()) / 1e9
+                except (OSError, ValueError):
+                    pass  # gone meanwhile, or another cgroup layout: not counted
+
+
 def test_times(junit: Path) -> dict[str, float]:
     """Test id -> seconds (setup + call + teardown, as pytest writes them in its JUnit file)."""
     return {f"{case.get('classname')}::{case.get('name')}": float(case.get("time") or 0)
@@ -96,9 +124,11 @@ def scenario_rounds(rounds: int) -> None:
         def run() -> dict[str, object]:
             junit = folder / f"{uuid.uuid4().hex}.xml"
             before = load()
-            result: dict[str, object] = dict(timeline_run([*SCENARIOS, "--topology-reuse", *extra,
-                                                          f"--junitxml={junit}"]))
+            with HelperCpu() as cpu:
+                result: dict[str, object] = dict(timeline_run([*SCENARIOS, "--topology-reuse", *extra,
+                                                              f"--junitxml={junit}"]))
             result["per test"], result["load"] = test_times(junit), f"{before}-{load()}"
+            result["helpers cpu"] = sum(cpu.used.values())
             return result
         return run
 
@@ -117,12 +147,16 @@ def scenario_rounds(rounds: int) -> None:
         order = "observed first" if index % 2 else "plain first"
         print(f"  round {index + 1} ({order}): tests themselves {without['tests']:.2f} s without, "
               f"{with_['tests']:.2f} s with --observe (x{ratios[-1]:.3f}); wall {without['wall']:.1f} / "
-              f"{with_['wall']:.1f} s; load {without['load']} / {with_['load']}  "
+              f"{with_['wall']:.1f} s; helpers' CPU {with_['helpers cpu']:.2f} s; load {without['load']} / "
+              f"{with_['load']}  "
               f"({without['outcome']} / {with_['outcome']})")
     plain = [p[0]["tests"] for p in pairs]  # type: ignore[index]
     observed = [p[1]["tests"] for p in pairs]  # type: ignore[index]
     print(f"  median: {statistics.median(plain):.2f} s without, {statistics.median(observed):.2f} s with; "
           f"median ratio x{statistics.median(ratios):.3f} (target <= x1.05)")
+    cpu = statistics.median(float(p[1]["helpers cpu"]) for p in pairs)  # type: ignore[index,arg-type]
+    print(f"  the observation helpers used a median {cpu:.2f} s of CPU per observed run (its whole session: their "
+          f"start, the tests, the reading)")
     tests = sorted(set.intersection(*(set(p[k]["per test"]) for p in pairs for k in (0, 1))))  # type: ignore[index]
     differences = sorted(((statistics.median(p[1]["per test"][t] for p in pairs)  # type: ignore[index]
                            - statistics.median(p[0]["per test"][t] for p in pairs), t)  # type: ignore[index]

@@ -198,6 +198,8 @@ class Observer:
         return bool(self.marked) and (server in self.marked or "*" in self.marked)
 
     def packet(self, data: bytes, outgoing: bool, now: float) -> None:
+        if PEERS and _from_peer(data, outgoing):
+            return  # a call another service makes to this one: its own agent has it (skipped before parsing)
         try:
             ip = dpkt.ip.IP(data)
         except dpkt.UnpackError:
@@ -206,9 +208,6 @@ class Observer:
         if not isinstance(tcp, dpkt.tcp.TCP):
             return
         src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
-        if PEERS and ((dst, tcp.sport) if outgoing else (src, tcp.dport))[0] in PEERS \
-                and (tcp.sport if outgoing else tcp.dport) in LISTENS:
-            return  # a call another service makes to this one: its own agent has it
         syn, ack = tcp.flags & dpkt.tcp.TH_SYN, tcp.flags & dpkt.tcp.TH_ACK
         forward = (src, tcp.sport, dst, tcp.dport)
         backward = (dst, tcp.dport, src, tcp.sport)
@@ -312,6 +311,19 @@ class Observer:
         return {"calls": list(self.calls.values()), "flows": list(flows.values()), "overflow": self.overflow,
                 "joined_packets": self.joined, "dropped_packets": dropped, "early": list(self.early.values()),
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
+
+
+def _from_peer(data: bytes, outgoing: bool) -> bool:
+    """A TCP packet of a connection another service of the topology opened to a port this one listens on (read from
+    the IPv4 and TCP headers' fixed places, so that the database's agent does not parse its clients' traffic)."""
+    if len(data) < 20 or data[0] >> 4 != 4 or data[9] != 6:
+        return False
+    start = (data[0] & 0x0F) * 4
+    if len(data) < start + 4:
+        return False
+    peer = socket.inet_ntoa(data[16:20] if outgoing else data[12:16])
+    port = struct.unpack_from("!H", data, start if outgoing else start + 2)[0]
+    return peer in PEERS and port in LISTENS
 
 
 def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
