@@ -22,6 +22,7 @@ seen; `Observation.lost` names it); packets the kernel dropped are counted.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,7 @@ READY_LINE = "observe agent ready"
 EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
+_STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
 
 
 @dataclass(frozen=True)
@@ -236,25 +238,37 @@ class TopologyObservation:
             remove_container(helper)
 
 
-def service_started(topology: Topology, service: Service) -> Callable[[], None] | None:
+def service_started(topology: Topology, service: Service) -> Callable[[], None]:
     """`service` was started again (its old network namespace is gone): when the topology is observed, a new helper
     in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
 
     Returns:
-        None, or what waits for the new helper to capture: the caller runs it once the service is ready (the helper
-        starts meanwhile), before it hands the service back, so that every call made after that is seen.
+        What waits for the new helper to capture (nothing to wait for when not observed): the caller runs it once the
+        service is ready, before it hands the service back, so that every call made after that is seen. The helper
+        is looked for and started meanwhile, in a thread of its own: the service's readiness wait goes on.
 
     Raises:
-        ObserveError: the new helper did not start (the returned call: did not become ready).
+        ObserveError: (the returned call) the new helper did not start, or did not become ready.
     """
+    started = _STARTER.submit(_start_again, topology, service)
+
+    def finish() -> None:
+        helper = started.result()
+        if helper is not None:
+            _wait_ready(service.name, helper)
+
+    return finish
+
+
+def _start_again(topology: Topology, service: Service) -> Container | None:
+    """A new helper for `service` (not waited for) when it is observed and none has joined its namespace yet."""
     helpers = _helpers(topology, service.name)
     if not helpers:
         return None
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return None
-    helper = _run_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
-    return lambda: _wait_ready(service.name, helper)
+    return _run_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
