@@ -59,8 +59,9 @@ def start(service: Service, wait: bool) -> None:
     # as `docker compose start/restart`: its post_start hooks at each start, before readiness (one that fails
     # fails the start, the container left running)
     run(service, "start", lambda: hooks.post_start(service.name, service.spec, service.container))
-    for hook in service.on_start:
-        hook(service)
+    # each hook may leave something to finish once the service is ready (--observe: its new capture, started
+    # meanwhile), done before start() returns
+    pending = [finish for hook in service.on_start if (finish := hook(service)) is not None]
     service.left = "disconnected (.disconnect())" if service.disconnected else None
     probe = service.probe
     if wait and service.disconnected and probe is not None and probe.ports():
@@ -70,6 +71,8 @@ def start(service: Service, wait: bool) -> None:
                           "start(wait=False) and connect() it later.")
     if wait:
         service.wait_ready(time.monotonic(), log_since=restarted_at)
+    for finish in pending:
+        finish()
 
 
 def pause(service: Service) -> None:
@@ -99,7 +102,9 @@ def connect(service: Service) -> None:
     __tracebackhide__ = True
     run(service, "connect", lambda: _connect_all(service))
     for hook in service.on_start:
-        hook(service)
+        finish = hook(service)
+        if finish is not None:
+            finish()
     service.left = None
     service.disconnected = False
 

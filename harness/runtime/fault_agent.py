@@ -18,6 +18,11 @@ Providers are named by their service name on the topology network. `apply` gets 
 that moment; the names are then resolved through Docker's DNS every RESOLVE_SECONDS, so a provider that restarts
 with a new address keeps its fault; a name that does not resolve (provider stopped) keeps its last address.
 
+With --observe, an observation agent (observe_agent.py) runs in the same namespace: the agent tells it the servers
+its faults are on ("*": every destination) before their rules are put in place and again after rules are removed,
+one request on its abstract socket OBSERVE_SOCKET, so that the calls made meanwhile are marked `faulted`; a capture
+that starts later asks for them on MARKS_SOCKET.
+
     python3 fault_agent.py serve         the helper's main process: holds the state, the queues, the rules
     python3 fault_agent.py apply JSON    replace the faults: {"faults": [Fault, ...], "addresses": {name: IPv4}};
                                          prints the rules; exit 1 on error
@@ -45,6 +50,9 @@ from typing import Any
 
 CHAIN = "HARNESS-FAULTS"
 SOCKET_PATH = "/run/harness-faults.sock"
+MARKS_SOCKET = "\0pytest-topology-faults"  # abstract: reached from the namespace's capture (marks only)
+OBSERVE_SOCKET = "\0pytest-topology-observe"  # the capture's (observe_agent.py CONTROL)
+OBSERVE_TIMEOUT = 30.0  # seconds the capture may take to take marks (it may be starting on a busy machine)
 RESOLVE_SECONDS = 0.5
 FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE and up, one per delay
 NF_ACCEPT = 1
@@ -91,6 +99,14 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
             lines.append(f"{match} -j NFQUEUE --queue-num {queues[fault['id']]} --queue-bypass")
     lines.append("COMMIT")
     return lines
+
+
+def marks_of(faults: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
+    """The servers the capture marks for `faults`: the addresses their rules are on, or "*" for a fault on every
+    destination."""
+    if any(not f.get("target") for f in faults):
+        return ["*"]
+    return sorted({addresses[f["target"]] for f in faults if f["target"] in addresses})
 
 
 def _kind_rank(fault: dict[str, Any]) -> int:
@@ -180,6 +196,7 @@ class Agent:
         self.addresses: dict[str, str] = {}
         self.queue_of: dict[str, int] = {}  # fault id -> NFQUEUE number
         self.queues = DelayQueues()
+        self.marked: list[str] = []  # the servers the namespace's capture was last told (marks_of)
 
     def resolve(self) -> bool:
         """Look the targets up again; True when an address changed."""
@@ -206,17 +223,57 @@ class Agent:
         return self.write_rules()
 
     def write_rules(self) -> list[str]:
-        lines = rules(self.faults, self.addresses, self.queue_of)
-        _run(["iptables-restore", "--noflush"], "\n".join(lines) + "\n")
-        if subprocess.run(["iptables", "-C", "OUTPUT", "-j", CHAIN], capture_output=True).returncode != 0:
-            _run(["iptables", "-I", "OUTPUT", "1", "-j", CHAIN])
+        """The rules of the faults in place; the capture marks the servers of the old and the new rules while they
+        change, then those of the new."""
+        before, wanted = self.marked, marks_of(self.faults, self.addresses)
+        self.mark(sorted({*before, *wanted}))
+        try:
+            lines = rules(self.faults, self.addresses, self.queue_of)
+            _run(["iptables-restore", "--noflush"], "\n".join(lines) + "\n")
+            if subprocess.run(["iptables", "-C", "OUTPUT", "-j", CHAIN], capture_output=True).returncode != 0:
+                _run(["iptables", "-I", "OUTPUT", "1", "-j", CHAIN])
+        except RuntimeError:
+            self.mark(before)
+            raise
+        self.mark(wanted)
         return lines
+
+    def mark(self, servers: list[str]) -> None:
+        """Tell the capture of this namespace (--observe), if there is one, the servers under a fault from now on;
+        returns once it took them.
+
+        Raises:
+            RuntimeError: the capture is there but did not take them.
+        """
+        if servers == self.marked:
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(OBSERVE_TIMEOUT)
+            try:
+                client.connect(OBSERVE_SOCKET)
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.marked = servers  # no capture in this namespace (one that starts later asks for them)
+                return
+            try:
+                client.sendall(json.dumps({"command": "marks", "servers": servers}).encode())
+                client.shutdown(socket.SHUT_WR)
+                reply = json.loads(_read_all(client) or b"{}")
+            except (OSError, ValueError) as error:
+                raise RuntimeError(f"the observation helper of this namespace did not take the marks: {error}") \
+                    from None
+        if not reply.get("ok"):
+            raise RuntimeError(f"the observation helper of this namespace did not take the marks: {reply}")
+        self.marked = servers
 
     def clear(self) -> None:
         subprocess.run(["iptables", "-D", "OUTPUT", "-j", CHAIN], capture_output=True)
         subprocess.run(["iptables", "-F", CHAIN], capture_output=True)
         subprocess.run(["iptables", "-X", CHAIN], capture_output=True)
         self.queues.configure({})
+        try:
+            self.mark([])
+        except RuntimeError as error:
+            print(error, flush=True)
 
     def serve(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -225,33 +282,52 @@ class Agent:
             os.unlink(SOCKET_PATH)
         server.bind(SOCKET_PATH)
         server.listen(8)
+        marks = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            marks.bind(MARKS_SOCKET)
+            marks.listen(8)
+        except OSError as error:  # another fault agent in this namespace has it: a capture asks that one
+            print(f"marks socket not bound: {error}", flush=True)
+            marks.close()
         print("fault agent ready", flush=True)
         next_resolve = time.monotonic() + RESOLVE_SECONDS
         try:
             while True:
                 now = time.monotonic()
                 wake = min(next_resolve, self.queues.next_release() or next_resolve)
-                readable, _, _ = select.select([self.queues.fd, server], [], [], max(0.0, wake - now))
+                listening = [server] if marks.fileno() < 0 else [server, marks]
+                readable, _, _ = select.select([self.queues.fd, *listening], [], [], max(0.0, wake - now))
                 if self.queues.fd in readable:
                     self.queues.receive()
                 if server in readable:
                     self.answer(server.accept()[0])
+                if marks in readable:
+                    self.answer(marks.accept()[0], marks_only=True)
                 self.queues.release(until=time.monotonic())
                 if time.monotonic() >= next_resolve:
                     next_resolve = time.monotonic() + RESOLVE_SECONDS
                     if self.resolve():
                         print(f"addresses now {self.addresses}", flush=True)
-                        self.write_rules()
+                        try:
+                            self.write_rules()
+                        except RuntimeError as error:  # kept running: the next apply reports it
+                            print(error, flush=True)
         finally:
             self.clear()
 
-    def answer(self, connection: socket.socket) -> None:
+    def answer(self, connection: socket.socket, marks_only: bool = False) -> None:
+        """One request; on the marks socket (anyone in the namespace reaches it) only `marks`."""
         with connection:
-            request = json.loads(_read_all(connection))
+            connection.settimeout(OBSERVE_TIMEOUT)
             try:
-                if request["command"] == "apply":
-                    reply: dict[str, Any] = {"ok": True, "rules": self.apply(request["faults"],
-                                                                             request.get("addresses"))}
+                request = json.loads(_read_all(connection))
+            except (OSError, ValueError):
+                return
+            try:
+                if request["command"] == "marks" or marks_only:
+                    reply: dict[str, Any] = {"ok": True, "servers": self.marked}
+                elif request["command"] == "apply":
+                    reply = {"ok": True, "rules": self.apply(request["faults"], request.get("addresses"))}
                 else:
                     reply = {"ok": True, "faults": self.faults, "addresses": self.addresses}
             except Exception as error:  # noqa: BLE001 - reported to the harness, which raises FaultError

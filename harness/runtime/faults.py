@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import FaultError, InvalidFault
 from harness.runtime.fault_helper import HELPER_OF, FaultHelper, helper_containers, helper_image, remove_container
-from harness.runtime.observe import mark_faults
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -214,14 +213,11 @@ class TopologyFaults:
         with self._lock:
             helper = self._helper(fault.consumer, create=True)
             assert helper is not None
-            before = [f.provider for f in helper.faults]
-            mark_faults(self._topology, fault.consumer, [*before, fault.provider])  # --observe: marked from now
-            try:
+            try:  # with --observe, the agent has the calls marked from before the rules to after them (fault_agent.py)
                 self._apply(helper, [*helper.faults, fault])
             except FaultError:
                 if not helper.faults:
                     self._drop_helper(fault.consumer)
-                mark_faults(self._topology, fault.consumer, before)
                 raise
             self.history.append(FaultRecord(fault, time.time()))
         return ActiveFault(self, fault)
@@ -240,7 +236,6 @@ class TopologyFaults:
                 self._apply(helper, rest)
             else:
                 self._drop_helper(fault.consumer)
-            mark_faults(self._topology, fault.consumer, [f.provider for f in rest])  # --observe: marked until now
 
     def active(self) -> list[Fault]:
         """Every fault in place on this topology, also those put by another process (`harness fault`)."""
@@ -263,8 +258,6 @@ class TopologyFaults:
             removed = self.active()
             for consumer in list(self._helpers):
                 self._drop_helper(consumer)
-            for consumer in sorted({fault.consumer for fault in removed}):
-                mark_faults(self._topology, consumer, [])
             for container in self._helper_containers():  # helpers whose state could not be read
                 remove_container(container)
             now = time.time()

@@ -9,14 +9,20 @@ consumer) to the service owning the address (the provider); a connection to a se
 a call from outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
 call between two services is seen in both namespaces and counted once, in the consumer's.
 
+A service started again has a new network namespace (`docker restart` too; the old helper stays in the old one, which
+has only its loopback left): a new helper is started in the new one at once and waited for once the service is ready,
+before the start returns (`service_started`). Calls under a fault are marked by the fault agent of the same namespace
+(fault_agent.py, one request on the capture's socket): no `docker exec` per fault.
+
 Limits (said in the results, never silent): connections opened before the capture started are not inspected (the
-packets are counted); a service restarted during the run loses its helper with its namespace (the calls after that
-are not seen; `Observation.lost` names it); packets the kernel dropped are counted.
+packets are counted); a service started again outside the harness loses its capture (the calls after that are not
+seen; `Observation.lost` names it); packets the kernel dropped are counted.
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +36,8 @@ from harness.runtime.fault_helper import remove_container
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from docker.models.containers import Container
 
     from harness.runtime.service import Service
@@ -52,6 +60,7 @@ READY_LINE = "observe agent ready"
 EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
+_STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
 
 
 @dataclass(frozen=True)
@@ -137,10 +146,11 @@ class TopologyObservation:
                                "with `scale: 1`)")
         image = _image(self._topology)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
-        for service in self._topology:
-            # the machine's own network or an outside container's is never captured: its calls are not seen
-            if not self._topology.spec.namespace_outside_run(service.name):
-                _start_one(self._topology, service.name, image)
+        started = [(service.name, _run_one(self._topology, service.name, image)) for service in self._topology
+                   # the machine's own network or an outside container's is never captured: its calls are not seen
+                   if not self._topology.spec.namespace_outside_run(service.name)]
+        for name, helper in started:  # all started at once, then waited for
+            _wait_ready(name, helper)
 
     def attach(self) -> None:
         """The helpers another process started (pytest-xdist) are found by their labels: are there any?
@@ -235,21 +245,37 @@ class TopologyObservation:
             remove_container(helper)
 
 
-def service_started(topology: Topology, service: Service) -> None:
+def service_started(topology: Topology, service: Service) -> Callable[[], None]:
     """`service` was started again (its old network namespace is gone): when the topology is observed, a new helper
     in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
 
+    Returns:
+        What waits for the new helper to capture (nothing to wait for when not observed): the caller runs it once the
+        service is ready, before it hands the service back, so that every call made after that is seen. The helper
+        is looked for and started meanwhile, in a thread of its own: the service's readiness wait goes on.
+
     Raises:
-        ObserveError: the new helper did not start.
+        ObserveError: (the returned call) the new helper did not start, or did not become ready.
     """
+    started = _STARTER.submit(_start_again, topology, service)
+
+    def finish() -> None:
+        helper = started.result()
+        if helper is not None:
+            _wait_ready(service.name, helper)
+
+    return finish
+
+
+def _start_again(topology: Topology, service: Service) -> Container | None:
+    """A new helper for `service` (not waited for) when it is observed and none has joined its namespace yet."""
     helpers = _helpers(topology, service.name)
     if not helpers:
-        return
+        return None
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
-        return
-    # waited for (as at the start): the calls the test makes once the service is back are all seen, every run alike
-    _start_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
+        return None
+    return _run_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
@@ -271,7 +297,8 @@ def _image(topology: Topology) -> str:
                            "Debian mirror reachable from containers.") from None
 
 
-def _start_one(topology: Topology, name: str, image: str, suffix: str = "") -> None:
+def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Container:
+    """The helper of service `name` started (not waited for)."""
     target = topology[name].container
     target.reload()
     labels = {key: value for key, value in target.labels.items()
@@ -293,7 +320,7 @@ def _start_one(topology: Topology, name: str, image: str, suffix: str = "") -> N
                                                            "OBSERVE_LISTENS": ",".join(map(str, listens))})
     except docker.errors.APIError as error:
         raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
-    _wait_ready(name, helper)
+    return helper
 
 
 def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
@@ -330,26 +357,6 @@ def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         bool(call.get("faulted")))
 
 
-def mark_faults(topology: Topology, consumer: str, providers: list[str | None]) -> None:
-    """Tell the observation helper of `consumer`, if it has one (--observe), the providers its faults are on from now
-    on (None: every destination; []: no fault), so that the calls made meanwhile are marked `faulted`. The faults
-    call this before a fault is put in place and after one is removed: every call under a fault is marked."""
-    try:
-        helpers = [helper for helper in _helpers(topology, consumer) if helper.status == "running"]
-    except docker.errors.APIError as error:
-        raise ObserveError(f"service '{consumer}': its observation helper could not be told of a fault: "
-                           f"{explain(error)}") from None
-    if not helpers:
-        return  # not observed
-    servers = ["*"] if None in providers else sorted(
-        {address for name in providers if name is not None for address in _addresses_of(topology, name)})
-    for helper in helpers:
-        result = helper.exec_run(["python3", AGENT_PATH, "mark", json.dumps(servers)])
-        if b"marked" not in result.output:
-            raise ObserveError(f"service '{consumer}': its observation helper did not take the marks of a fault: "
-                               f"{result.output.decode('utf-8', 'replace').strip()}")
-
-
 def _addresses_of(topology: Topology, name: str) -> list[str]:
     container = topology[name].container
     container.reload()
@@ -374,5 +381,4 @@ def _wait_ready(name: str, helper: Container) -> None:
                        f"(status {helper.status}). Its log:\n{logs}")
 
 
-__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "mark_faults",
-           "service_started"]
+__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]

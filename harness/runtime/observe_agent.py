@@ -1,4 +1,4 @@
-"""The observation agent: runs in a helper container in one service's network namespace (see observe_helper.py) and
+"""The observation agent: runs in a helper container in one service's network namespace (see observe.py) and
 watches the TCP connections of that namespace, passively, with a raw AF_PACKET socket. Packets are read with dpkt,
 each direction of a connection is put back in order by its sequence numbers, and HTTP/1.x is parsed with httptools
 (both from Debian's packages in the helper image). Nothing here writes to the network.
@@ -9,9 +9,15 @@ connection kind (client, server, port, protocol) connections and bytes. `protoco
 (PostgreSQL, Redis, ...): only http is parsed.
 
     python3 observe_agent.py serve      # the container's command: capture until stopped
-    python3 observe_agent.py snapshot   # print what was seen so far as one JSON object (asks `serve` by SIGUSR1)
-    python3 observe_agent.py mark '["10.0.0.3"]'   # the servers the harness puts a fault on now ("*": every one;
-                                        # []: none): calls to them are marked `faulted` (asks `serve` by SIGUSR2)
+    python3 observe_agent.py snapshot   # print what was seen so far as one JSON object (asks `serve`)
+
+`serve` answers on an abstract Unix socket, CONTROL, which is bound in the network namespace (any process there
+reaches it, in whatever container): `snapshot`, and `marks` from the fault agent of the same namespace
+(fault_agent.py), which names the servers its faults are on before it puts their rules in place and after it removes
+them ("*": every one; []: none), so that the calls made meanwhile are marked `faulted`. A capture that starts while
+faults are in place (a consumer started again) asks that agent for its marks first (FAULTS). Marks count from the
+moment `serve` took them, by the kernel's time of each packet (SO_TIMESTAMP), so packets that waited in the socket's
+buffer are judged by when they passed.
 
 Runs on the helper's Python (Debian's python3, no harness imports).
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import socket
 import struct
@@ -32,9 +39,9 @@ dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only 
 httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
 
 READY_LINE = "observe agent ready"
-SNAPSHOT = "/tmp/observe-snapshot.json"
-MARKS = "/tmp/observe-faults.json"  # {"token": ..., "servers": [...]}: written by `mark`, read by `serve`
-MARKED = "/tmp/observe-faults.done"  # the token of the marks `serve` took
+CONTROL = "\0pytest-topology-observe"  # abstract Unix sockets: one namespace per network namespace
+FAULTS = "\0pytest-topology-faults"  # the fault agent's (fault_agent.py MARKS_SOCKET)
+CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may take
 BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
 MAX_KINDS = int(os.environ.get("OBSERVE_MAX_KINDS", "5000"))  # distinct call kinds kept; more are only counted
 # the other services' addresses and the ports this one listens on: their calls to it are recorded by their own
@@ -45,6 +52,8 @@ MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the co
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
+SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
+BATCH = 256  # packets read per wake-up before the control socket is looked at again
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 
 
@@ -183,12 +192,14 @@ class Observer:
         self.early: dict[str, dict[str, Any]] = {}  # those connections: bytes by their two ends (the harness
         # tells client from server by the ports the containers expose)
         self.broken = 0  # connections given up (gaps, unparseable HTTP)
-        self.marked: set[str] = set()  # servers under a fault now (the harness says so: `mark`); "*": every one
+        self.marked: set[str] = set()  # servers under a fault now (the fault agent says so); "*": every one
 
     def under_fault(self, server: str) -> bool:
         return bool(self.marked) and (server in self.marked or "*" in self.marked)
 
     def packet(self, data: bytes, outgoing: bool, now: float) -> None:
+        if PEERS and _from_peer(data, outgoing):
+            return  # a call another service makes to this one: its own agent has it (skipped before parsing)
         try:
             ip = dpkt.ip.IP(data)
         except dpkt.UnpackError:
@@ -197,9 +208,6 @@ class Observer:
         if not isinstance(tcp, dpkt.tcp.TCP):
             return
         src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
-        if PEERS and ((dst, tcp.sport) if outgoing else (src, tcp.dport))[0] in PEERS \
-                and (tcp.sport if outgoing else tcp.dport) in LISTENS:
-            return  # a call another service makes to this one: its own agent has it
         syn, ack = tcp.flags & dpkt.tcp.TH_SYN, tcp.flags & dpkt.tcp.TH_ACK
         forward = (src, tcp.sport, dst, tcp.dport)
         backward = (dst, tcp.dport, src, tcp.sport)
@@ -305,6 +313,19 @@ class Observer:
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
 
 
+def _from_peer(data: bytes, outgoing: bool) -> bool:
+    """A TCP packet of a connection another service of the topology opened to a port this one listens on (read from
+    the IPv4 and TCP headers' fixed places, so that the database's agent does not parse its clients' traffic)."""
+    if len(data) < 20 or data[0] >> 4 != 4 or data[9] != 6:
+        return False
+    start = (data[0] & 0x0F) * 4
+    if len(data) < start + 4:
+        return False
+    peer = socket.inet_ntoa(data[16:20] if outgoing else data[12:16])
+    port = struct.unpack_from("!H", data, start if outgoing else start + 2)[0]
+    return peer in PEERS and port in LISTENS
+
+
 def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
     """Add a connection to the counts of its kind (client, server, port, protocol)."""
     client, _, server, port = connection.key
@@ -318,76 +339,159 @@ def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
     entry["unanswered"] += len(connection.requests.done)
 
 
+class Marks:
+    """The servers under a fault over time: each change with the time `serve` took it, applied to the observer as
+    packets of a later kernel time are handed to it."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[float, set[str]]] = []
+        self.now: set[str] = set()
+
+    def change(self, servers: list[str]) -> None:
+        self.pending.append((time.time(), set(servers)))
+
+    def until(self, moment: float) -> set[str]:
+        """The servers marked at `moment` (changes up to then are applied, in order)."""
+        while self.pending and self.pending[0][0] <= moment:
+            self.now = self.pending.pop(0)[1]
+        return self.now
+
+
 def serve() -> None:
-    wanted = {"snapshot": False, "marks": False}
-    signal.signal(signal.SIGUSR1, lambda *_: wanted.update(snapshot=True))
-    signal.signal(signal.SIGUSR2, lambda *_: wanted.update(marks=True))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # the capture first: from here on every packet waits in the socket's buffer (stamped by the kernel)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (NET_ADMIN): room for bursts
-    sock.settimeout(0.1)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+    sock.setblocking(False)
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        control.bind(CONTROL)
+    except OSError as error:
+        print(f"error: cannot bind the control socket ({error}): another capture runs in this namespace", flush=True)
+        sys.exit(1)
+    control.listen(16)
+    marks = Marks()
+    _take_fault_marks(control, marks)
+    # ready before the libraries are imported (a second on a busy machine): the packets wait for them
+    print(READY_LINE, flush=True)
     observer = Observer()
     dropped = 0
-    print(READY_LINE, flush=True)
     while True:
-        try:
-            data, address = sock.recvfrom(65535)
-        except (TimeoutError, InterruptedError):  # a quiet moment, or the snapshot signal
-            data, address = b"", None
-        if address is not None and address[0] != "lo":
-            observer.packet(data, address[2] == PACKET_OUTGOING, time.time())
-        if wanted["marks"]:
-            wanted["marks"] = False
-            with open(MARKS) as source:
-                marks = json.load(source)
-            observer.marked = set(marks["servers"])
-            with open(MARKED + ".tmp", "w") as out:
-                out.write(marks["token"])
-            os.rename(MARKED + ".tmp", MARKED)
-        if wanted["snapshot"]:
-            wanted["snapshot"] = False
-            dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
-            with open(SNAPSHOT + ".tmp", "w") as out:
-                json.dump(observer.snapshot(dropped), out)
-            os.rename(SNAPSHOT + ".tmp", SNAPSHOT)
+        readable, _, _ = select.select([sock, control], [], [], 1.0)
+        if sock in readable:
+            for _ in range(BATCH):
+                try:
+                    data, ancillary, _, address = sock.recvmsg(65535, 64)
+                except BlockingIOError:
+                    break
+                if address[0] == "lo":
+                    continue
+                moment = _stamp(ancillary)
+                observer.marked = marks.until(moment)
+                observer.packet(data, address[2] == PACKET_OUTGOING, moment)
+        if control in readable:
+            asked = _request(control)
+            if asked is None:
+                continue
+            request, connection = asked
+            with connection:
+                if request.get("command") == "marks":
+                    marks.change(list(request.get("servers", [])))
+                    reply: dict[str, Any] = {"ok": True}
+                else:
+                    dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
+                    reply = observer.snapshot(dropped)
+                _reply(connection, reply)
+
+
+def _take_fault_marks(control: socket.socket, marks: Marks) -> None:
+    """Ask the fault agent of this namespace, if there is one, for the servers its faults are on now. While it
+    answers, its own marks sent to `control` are taken (it may be putting a fault in place, waiting for them)."""
+    asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        asking.connect(FAULTS)
+        asking.sendall(b'{"command": "marks"}')
+        asking.shutdown(socket.SHUT_WR)
+    except OSError:  # no fault agent here: no fault
+        asking.close()
+        return
+    answer = b""
+    deadline = time.monotonic() + CONTROL_TIMEOUT
+    with asking:
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([asking, control], [], [], deadline - time.monotonic())
+            if asking in readable:  # first: marks sent to `control` at the same time are newer than this answer
+                chunk = asking.recv(65536)
+                if chunk:
+                    answer += chunk
+                    continue
+                try:
+                    marks.change(list(json.loads(answer).get("servers", [])))
+                except ValueError:
+                    pass  # the fault agent went away meanwhile
+                return
+            asked = _request(control) if control in readable else None
+            if asked is not None:
+                request, connection = asked
+                with connection:
+                    if request.get("command") == "marks":
+                        marks.change(list(request.get("servers", [])))
+                        _reply(connection, {"ok": True})
+                    else:  # a snapshot before the capture is ready: nothing seen yet
+                        _reply(connection, {"error": "the capture is not ready yet"})
+
+
+def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(data) >= 16:
+            seconds, microseconds = struct.unpack("qq", data[:16])
+            return float(seconds + microseconds / 1e6)
+    return time.time()
+
+
+def _request(control: socket.socket) -> tuple[dict[str, Any], socket.socket] | None:
+    """The next request on `control` and its connection (to answer on); None when it could not be read."""
+    connection = control.accept()[0]
+    connection.settimeout(CONTROL_TIMEOUT)
+    try:
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+        request: dict[str, Any] = json.loads(b"".join(chunks))
+        return request, connection
+    except (OSError, ValueError):
+        connection.close()
+        return None
+
+
+def _reply(connection: socket.socket, reply: dict[str, Any]) -> None:
+    try:
+        connection.sendall(json.dumps(reply).encode())
+    except OSError:
+        pass  # the asker went away
+
+
+def ask(request: dict[str, Any]) -> dict[str, Any]:
+    """One request to `serve` of this namespace, its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(CONTROL_TIMEOUT)
+        client.connect(CONTROL)
+        client.sendall(json.dumps(request).encode())
+        client.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := client.recv(1 << 20):
+            chunks.append(chunk)
+    answer: dict[str, Any] = json.loads(b"".join(chunks))
+    return answer
 
 
 def snapshot() -> None:
     try:
-        os.remove(SNAPSHOT)
-    except FileNotFoundError:
-        pass
-    os.kill(1, signal.SIGUSR1)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if os.path.exists(SNAPSHOT):
-            with open(SNAPSHOT) as source:
-                print(source.read(), flush=True)
-            return
-        time.sleep(0.05)
-    print(json.dumps({"error": "the capture did not answer in 30 s"}), flush=True)
-
-
-def mark() -> None:
-    """Tell `serve` the servers under a fault from now on; returns once it took them (so that the harness puts a
-    fault in place only after calls to it are marked, and unmarks only after it is gone)."""
-    token = f"{os.getpid()}-{time.monotonic()}"
-    with open(MARKS + ".tmp", "w") as out:
-        json.dump({"token": token, "servers": json.loads(sys.argv[2])}, out)
-    os.rename(MARKS + ".tmp", MARKS)
-    os.kill(1, signal.SIGUSR2)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with open(MARKED) as source:
-                if source.read() == token:
-                    print("marked", flush=True)
-                    return
-        except FileNotFoundError:
-            pass
-        time.sleep(0.02)
-    print("error: the capture did not take the marks in 30 s", flush=True)
+        print(json.dumps(ask({"command": "snapshot"})), flush=True)
+    except (OSError, ValueError) as error:
+        print(json.dumps({"error": f"the capture did not answer ({error})"}), flush=True)
 
 
 if __name__ == "__main__":
-    {"serve": serve, "snapshot": snapshot, "mark": mark}[sys.argv[1]]()
+    {"serve": serve, "snapshot": snapshot}[sys.argv[1]]()

@@ -51,7 +51,8 @@ class Service:
         self.networks = networks  # the networks it is on as started (engine names, aliases, fixed addresses)
         self.no_ports = no_ports  # where it is when Docker publishes none of its ports (TopologySpec.no_ports_reason)
         self._faults: Edge | None = None  # set by the Topology the service belongs to
-        self.on_start: list[Callable[[Service], None]] = []  # called after start() and connect() (faults follow)
+        # called after start() and connect() (faults, --observe follow); what one returns is called once it is ready
+        self.on_start: list[Callable[[Service], Callable[[], None] | None]] = []
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
         # it back can be named; None when the service should be running as started
         self.left: str | None = None

@@ -46,3 +46,26 @@ def test_calls_under_a_fault_are_marked_and_a_restarted_consumer_is_observed_aga
     assert [(o.operation, o.calls) for o in stock.top_uncovered] == [
         ("GET /items/{id}/price -> 200", 3), ("GET /items/{id}/price -> 200 (under a fault)", 1)]
     assert not any("started again" in note for note in stock.notes)
+
+
+def test_a_consumer_started_again_under_a_fault_is_observed_with_its_calls_marked_at_once(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    # the shop's new capture starts while the shop gets ready, and its new fault agent puts the fault back meanwhile:
+    # the capture takes the fault's marks whichever of the two comes first, and the calls made as soon as restart()
+    # returns are seen
+    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
+    spec = load_topology(tmp_path / "shop" / "topology.yaml")
+    with Topology.start(spec) as topology:
+        run = ObserveRun(spec, topology)
+        run.start()
+        try:
+            with topology.edge("shop", "stock").delay(ms=50):
+                topology["shop"].restart()
+                order(topology)  # 2 calls under the fault, right after the restart
+            order(topology, 2)  # 2 calls, no fault
+        finally:
+            result = run.finish()
+    stock = result.edge("shop", "stock")
+    assert stock is not None
+    assert (stock.calls, stock.faulted) == (4, 2)
+    assert not any("started again" in note for note in stock.notes)

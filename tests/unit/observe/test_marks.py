@@ -1,0 +1,27 @@
+"""The marks of faults shared by the fault agent and the capture of one namespace (both agents are standard library
+only, so their pure parts run here)."""
+
+from __future__ import annotations
+
+import time
+
+from harness.runtime import fault_agent, observe_agent
+
+
+def test_the_marks_are_the_addresses_of_the_rules_or_every_destination() -> None:
+    faults = [{"id": "a", "target": "stock", "delay_ms": 50}, {"id": "b", "target": "gone", "cut": "drop"}]
+    assert fault_agent.marks_of(faults, {"stock": "10.0.0.3"}) == ["10.0.0.3"]  # no address: no rule, no mark
+    assert fault_agent.marks_of([*faults, {"id": "c", "target": None, "loss_percent": 5}], {}) == ["*"]
+    assert fault_agent.marks_of([], {"stock": "10.0.0.3"}) == []
+
+
+def test_a_change_of_marks_counts_for_packets_from_when_it_was_taken() -> None:
+    marks = observe_agent.Marks()
+    marks.pending = [(10.0, {"10.0.0.3"}), (20.0, set())]  # put in place at 10 s, removed at 20 s
+    assert marks.until(5.0) == set()  # a packet that passed before, read later from the buffer: not marked
+    assert marks.until(15.0) == {"10.0.0.3"}
+    assert marks.until(25.0) == set()
+    assert marks.pending == []
+    before = time.time()
+    marks.change(["*"])
+    assert marks.until(before - 1) == set() and marks.until(time.time()) == {"*"}
