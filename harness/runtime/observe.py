@@ -48,12 +48,14 @@ OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's Started
 OBSERVED_ADDRESSES = f"{L.PREFIX}.observes-addresses"  # ... and its IPv4 addresses then (comma-separated)
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
+# the files of the helper image's build context: the agent and its control socket's module, side by side
+AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes() for name in ("observe_agent.py", "observe_control.py")}
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 RUN apt-get update -qq \\
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt python3-httptools \\
     && rm -rf /var/lib/apt/lists/*
-COPY observe_agent.py {AGENT_PATH}
+COPY observe_agent.py observe_control.py /usr/local/lib/pytest-topology/
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"
@@ -287,8 +289,7 @@ def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
 
 def _image(topology: Topology) -> str:
     try:
-        return helper_image(topology.client, "observe-helper", DOCKERFILE,
-                            {"observe_agent.py": AGENT_SOURCE.read_bytes()})
+        return helper_image(topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
     except HelperBuildFailed as failed:
         tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
         raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "

@@ -35,13 +35,15 @@ import sys
 import time
 from typing import Any
 
+try:  # in the helper image, the two files side by side (the script's folder is on sys.path)
+    import observe_control  # type: ignore[import-not-found]
+except ImportError:  # imported by the harness (its tests)
+    from harness.runtime import observe_control
+
 dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
 httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
 
 READY_LINE = "observe agent ready"
-CONTROL = "\0pytest-topology-observe"  # abstract Unix sockets: one namespace per network namespace
-FAULTS = "\0pytest-topology-faults"  # the fault agent's (fault_agent.py MARKS_SOCKET)
-CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may take
 BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
 MAX_KINDS = int(os.environ.get("OBSERVE_MAX_KINDS", "5000"))  # distinct call kinds kept; more are only counted
 # the other services' addresses and the ports this one listens on: their calls to it are recorded by their own
@@ -52,7 +54,6 @@ MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the co
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
-SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
 BATCH = 256  # packets read per wake-up before the control socket is looked at again
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 
@@ -339,39 +340,21 @@ def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
     entry["unanswered"] += len(connection.requests.done)
 
 
-class Marks:
-    """The servers under a fault over time: each change with the time `serve` took it, applied to the observer as
-    packets of a later kernel time are handed to it."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[float, set[str]]] = []
-        self.now: set[str] = set()
-
-    def change(self, servers: list[str]) -> None:
-        self.pending.append((time.time(), set(servers)))
-
-    def until(self, moment: float) -> set[str]:
-        """The servers marked at `moment` (changes up to then are applied, in order)."""
-        while self.pending and self.pending[0][0] <= moment:
-            self.now = self.pending.pop(0)[1]
-        return self.now
-
-
 def serve() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # the capture first: from here on every packet waits in the socket's buffer (stamped by the kernel)
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (NET_ADMIN): room for bursts
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
+    sock.setsockopt(socket.SOL_SOCKET, observe_control.SO_TIMESTAMP, 1)
     sock.setblocking(False)
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        control.bind(CONTROL)
+        control.bind(observe_control.CONTROL)
     except OSError as error:
         print(f"error: cannot bind the control socket ({error}): another capture runs in this namespace", flush=True)
         sys.exit(1)
     control.listen(16)
-    marks = Marks()
+    marks = observe_control.Marks()
     _take_fault_marks(control, marks)
     # ready before the libraries are imported (a second on a busy machine): the packets wait for them
     print(READY_LINE, flush=True)
@@ -387,37 +370,37 @@ def serve() -> None:
                     break
                 if address[0] == "lo":
                     continue
-                moment = _stamp(ancillary)
+                moment = observe_control.stamp(ancillary)
                 observer.marked = marks.until(moment)
                 observer.packet(data, address[2] == PACKET_OUTGOING, moment)
         if control in readable:
-            asked = _request(control)
+            asked = observe_control.request_on(control)
             if asked is None:
                 continue
             request, connection = asked
             with connection:
                 if request.get("command") == "marks":
                     marks.change(list(request.get("servers", [])))
-                    reply: dict[str, Any] = {"ok": True}
+                    answer: dict[str, Any] = {"ok": True}
                 else:
                     dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
-                    reply = observer.snapshot(dropped)
-                _reply(connection, reply)
+                    answer = observer.snapshot(dropped)
+                observe_control.reply(connection, answer)
 
 
-def _take_fault_marks(control: socket.socket, marks: Marks) -> None:
+def _take_fault_marks(control: socket.socket, marks: observe_control.Marks) -> None:
     """Ask the fault agent of this namespace, if there is one, for the servers its faults are on now. While it
     answers, its own marks sent to `control` are taken (it may be putting a fault in place, waiting for them)."""
     asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        asking.connect(FAULTS)
+        asking.connect(observe_control.FAULTS)
         asking.sendall(b'{"command": "marks"}')
         asking.shutdown(socket.SHUT_WR)
     except OSError:  # no fault agent here: no fault
         asking.close()
         return
     answer = b""
-    deadline = time.monotonic() + CONTROL_TIMEOUT
+    deadline = time.monotonic() + observe_control.CONTROL_TIMEOUT
     with asking:
         while time.monotonic() < deadline:
             readable, _, _ = select.select([asking, control], [], [], deadline - time.monotonic())
@@ -431,64 +414,20 @@ def _take_fault_marks(control: socket.socket, marks: Marks) -> None:
                 except ValueError:
                     pass  # the fault agent went away meanwhile
                 return
-            asked = _request(control) if control in readable else None
+            asked = observe_control.request_on(control) if control in readable else None
             if asked is not None:
                 request, connection = asked
                 with connection:
                     if request.get("command") == "marks":
                         marks.change(list(request.get("servers", [])))
-                        _reply(connection, {"ok": True})
+                        observe_control.reply(connection, {"ok": True})
                     else:  # a snapshot before the capture is ready: nothing seen yet
-                        _reply(connection, {"error": "the capture is not ready yet"})
-
-
-def _stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(data) >= 16:
-            seconds, microseconds = struct.unpack("qq", data[:16])
-            return float(seconds + microseconds / 1e6)
-    return time.time()
-
-
-def _request(control: socket.socket) -> tuple[dict[str, Any], socket.socket] | None:
-    """The next request on `control` and its connection (to answer on); None when it could not be read."""
-    connection = control.accept()[0]
-    connection.settimeout(CONTROL_TIMEOUT)
-    try:
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-        request: dict[str, Any] = json.loads(b"".join(chunks))
-        return request, connection
-    except (OSError, ValueError):
-        connection.close()
-        return None
-
-
-def _reply(connection: socket.socket, reply: dict[str, Any]) -> None:
-    try:
-        connection.sendall(json.dumps(reply).encode())
-    except OSError:
-        pass  # the asker went away
-
-
-def ask(request: dict[str, Any]) -> dict[str, Any]:
-    """One request to `serve` of this namespace, its answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-        client.settimeout(CONTROL_TIMEOUT)
-        client.connect(CONTROL)
-        client.sendall(json.dumps(request).encode())
-        client.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := client.recv(1 << 20):
-            chunks.append(chunk)
-    answer: dict[str, Any] = json.loads(b"".join(chunks))
-    return answer
+                        observe_control.reply(connection, {"error": "the capture is not ready yet"})
 
 
 def snapshot() -> None:
     try:
-        print(json.dumps(ask({"command": "snapshot"})), flush=True)
+        print(json.dumps(observe_control.ask({"command": "snapshot"})), flush=True)
     except (OSError, ValueError) as error:
         print(json.dumps({"error": f"the capture did not answer ({error})"}), flush=True)
 

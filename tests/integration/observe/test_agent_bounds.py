@@ -12,7 +12,7 @@ import uuid
 import docker
 
 from harness.runtime.helper_image import helper_image
-from harness.runtime.observe import AGENT_SOURCE, DOCKERFILE
+from harness.runtime.observe import AGENT_FILES, DOCKERFILE
 
 FEED = textwrap.dedent("""
     import json, socket, sys
@@ -44,7 +44,7 @@ FEED = textwrap.dedent("""
 
 
 def test_bodies_are_cut_and_calls_aggregated_within_the_agents_limits(docker_client: docker.DockerClient) -> None:
-    image = helper_image(docker_client, "observe-helper", DOCKERFILE, {"observe_agent.py": AGENT_SOURCE.read_bytes()})
+    image = helper_image(docker_client, "observe-helper", DOCKERFILE, AGENT_FILES)
     output = docker_client.containers.run(image, ["python3", "-c", FEED], remove=True, network_mode="none",
                                           name=f"observe-bounds-{uuid.uuid4().hex[:8]}",
                                           environment={"OBSERVE_BODY_LIMIT": "16", "OBSERVE_MAX_KINDS": "3"})

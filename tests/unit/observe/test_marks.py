@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from harness.runtime import fault_agent, observe_agent
+from harness.runtime import fault_agent, observe_control
 
 
 def test_the_marks_are_the_addresses_of_the_rules_or_every_destination() -> None:
@@ -16,7 +16,7 @@ def test_the_marks_are_the_addresses_of_the_rules_or_every_destination() -> None
 
 
 def test_a_change_of_marks_counts_for_packets_from_when_it_was_taken() -> None:
-    marks = observe_agent.Marks()
+    marks = observe_control.Marks()
     marks.pending = [(10.0, {"10.0.0.3"}), (20.0, set())]  # put in place at 10 s, removed at 20 s
     assert marks.until(5.0) == set()  # a packet that passed before, read later from the buffer: not marked
     assert marks.until(15.0) == {"10.0.0.3"}

@@ -1,0 +1,78 @@
+"""The observation agent's control socket (observe_agent.py; copied beside it into the helper image, so it imports
+only the standard library): the abstract Unix socket `serve` answers on, one request per connection as JSON; the
+fault agent's marks of servers under a fault over time; the kernel's time of a packet."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from typing import Any
+
+CONTROL = "\0pytest-topology-observe"  # abstract Unix sockets: one namespace per network namespace
+FAULTS = "\0pytest-topology-faults"  # the fault agent's (fault_agent.py MARKS_SOCKET)
+CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may take
+SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
+
+
+class Marks:
+    """The servers under a fault over time: each change with the time `serve` took it, applied to the observer as
+    packets of a later kernel time are handed to it."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[float, set[str]]] = []
+        self.now: set[str] = set()
+
+    def change(self, servers: list[str]) -> None:
+        self.pending.append((time.time(), set(servers)))
+
+    def until(self, moment: float) -> set[str]:
+        """The servers marked at `moment` (changes up to then are applied, in order)."""
+        while self.pending and self.pending[0][0] <= moment:
+            self.now = self.pending.pop(0)[1]
+        return self.now
+
+
+def stamp(ancillary: list[tuple[int, int, bytes]]) -> float:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP and len(data) >= 16:
+            seconds, microseconds = struct.unpack("qq", data[:16])
+            return float(seconds + microseconds / 1e6)
+    return time.time()
+
+
+def request_on(control: socket.socket) -> tuple[dict[str, Any], socket.socket] | None:
+    """The next request on `control` and its connection (to answer on); None when it could not be read."""
+    connection = control.accept()[0]
+    connection.settimeout(CONTROL_TIMEOUT)
+    try:
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+        request: dict[str, Any] = json.loads(b"".join(chunks))
+        return request, connection
+    except (OSError, ValueError):
+        connection.close()
+        return None
+
+
+def reply(connection: socket.socket, reply: dict[str, Any]) -> None:
+    try:
+        connection.sendall(json.dumps(reply).encode())
+    except OSError:
+        pass  # the asker went away
+
+
+def ask(request: dict[str, Any]) -> dict[str, Any]:
+    """One request to `serve` of this namespace, its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(CONTROL_TIMEOUT)
+        client.connect(CONTROL)
+        client.sendall(json.dumps(request).encode())
+        client.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := client.recv(1 << 20):
+            chunks.append(chunk)
+    answer: dict[str, Any] = json.loads(b"".join(chunks))
+    return answer
