@@ -32,6 +32,7 @@ from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
 from harness.runtime.topology import Progress, StartEvent, Topology
+from harness.runtime.transfer import local_builder
 
 
 @contextmanager
@@ -167,10 +168,12 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     engines = engines or {}
     for engine_client, services in _clients(spec, client, engines):  # before a build or a container is touched
         refuse_unmet(spec, engine_client.api.api_version, services=services)
+    builder = local_builder() if engines else None
     say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
         "updating it as `docker compose up` does (only a service whose container changed is replaced)")
     try:
-        _build_first(spec, lambda name: engines[str(spec.engine_of(name))].client if engines else client,
+        # across engines: built by this machine's engine and copied by the start below (transfer.py), as a start
+        _build_first(spec, lambda name: builder or (engines[str(spec.engine_of(name))].client if engines else client),
                      difference.changed, progress)
     except BuildFailed:
         say(f"a build for the update of topology {spec.name} (run {run.run_id}) failed: the run is left as it was, "
@@ -187,6 +190,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     labels = L.run_labels_of(run.containers[0])
     topology = Topology(spec, client, run.run_id, keep=True, engines=engines,
                         containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
+    topology.builder = builder
     for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
@@ -330,7 +334,8 @@ def _live_runs(client: docker.DockerClient, spec: TopologySpec, engines: dict[st
 
 def _difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
                 engines: dict[str, RunEngine]) -> RunDifference:
-    return run_difference(client, spec, run, {name: engine.client for name, engine in engines.items()})
+    return run_difference(client, spec, run, {name: engine.client for name, engine in engines.items()},
+                          local_builder() if engines else None)
 
 
 def _clients(spec: TopologySpec, client: docker.DockerClient,

@@ -90,12 +90,22 @@ def placed(signature: str, spec: TopologySpec, name: str) -> str:
     return json.dumps(parts, sort_keys=True)
 
 
-def engine_signatures(clients: dict[str, docker.DockerClient], spec: TopologySpec) -> dict[str, str]:
+def engine_signatures(clients: dict[str, docker.DockerClient], spec: TopologySpec,
+                      builder: docker.DockerClient | None = None) -> dict[str, str]:
     """`signatures` of a topology across engines (`clients`: engine name -> client): each service's image as its
-    engine has it, its engine a part of its signature (`placed`)."""
+    engine has it, its engine a part of its signature (`placed`). With a `builder` (transfer.py: this machine's
+    engine builds and copies, keeping the image id), a built service's content tag and image id are the builder's
+    (its engine may lack the FROM base the tag is computed from), and so is an image the builder has (a copy has
+    its id)."""
     result = {}
     for engine, client in clients.items():
         services = {n: s for n, s in spec.services.items() if spec.engine_of(n) == engine}
+        if builder is not None:  # what it builds, and images it has (copied from it: the same id)
+            built = {n: s for n, s in services.items() if s.build or image_id_of(
+                builder, substitute(s.image or "", spec.image_substitutes))}
+            result.update({name: placed(signature, spec, name) for name, signature in signatures(
+                builder, spec.model_copy(update={"services": built})).items()} if built else {})
+            services = {n: s for n, s in services.items() if n not in built}
         on_engine = signatures(client, spec.model_copy(update={"services": services})) if services else {}
         result.update({name: placed(signature, spec, name) for name, signature in on_engine.items()})
     return {name: result[name] for name in spec.services}  # file order
@@ -164,8 +174,10 @@ class RunDifference:
 
 
 def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
-                   clients: dict[str, docker.DockerClient] | None = None) -> RunDifference:
-    """What differs between a running run and `spec` now (across engines: `clients`, engine name -> client)."""
+                   clients: dict[str, docker.DockerClient] | None = None,
+                   builder: docker.DockerClient | None = None) -> RunDifference:
+    """What differs between a running run and `spec` now (across engines: `clients`, engine name -> client, and the
+    `builder`, see engine_signatures)."""
     running: dict[str, str | None] = {}
     counts: dict[str, int] = {}  # service -> its containers (replicas) in the run
     for container in run.containers:
@@ -173,7 +185,7 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
         if L.SERVICE in labels:  # fault helpers and the like belong to no service
             running[labels[L.SERVICE]] = labels.get(L.SIGNATURE)
             counts[labels[L.SERVICE]] = counts.get(labels[L.SERVICE], 0) + 1
-    expected = engine_signatures(clients, spec) if clients else signatures(client, spec)
+    expected = engine_signatures(clients, spec, builder) if clients else signatures(client, spec)
     changed = {}
     for name in (name for name in expected if name in running):
         what = signature_changes(running[name] or "", expected[name]) if running[name] != expected[name] else []

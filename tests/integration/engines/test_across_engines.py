@@ -319,7 +319,9 @@ def test_services_without_placement_are_spread_by_weight_and_shown_with_their_en
     text = text.replace("  backend:\n", "  backend:\n    weight: 3\n")
     file.write_text(text + "  worker:\n    build: ./front\n")
     engines = clients(swarm)
-    up = harness_on(swarm.urls[1], "up", "--detach", str(file))
+    # from this machine (its engine builds, as for any run across engines: the test engines have no base image)
+    up = subprocess.run([str(Path(sys.executable).parent / "harness"), "up", "--detach", str(file)],
+                        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, cwd="/")
     try:
         assert up.returncode == 0, up.stderr
         expected = {"backend": "e0", "cache": "e2", "front": "e1", "worker": "e1"}
