@@ -16,7 +16,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import BuildFailed, HarnessError, HookFailed
-from harness.model.plan import restarted_by
+from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -177,7 +177,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
             "with its containers and their data, as `docker compose up` leaves a project when a build fails (the "
             "run stays kept: fix the build and start again)")
         raise
-    replaced = set(difference.changed)
+    joined = joined_to(spec, difference.changed)  # recreated after the one whose namespace or volumes it joins
+    replaced = {*difference.changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
@@ -191,7 +192,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
                 replica.stop()
-    replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
+    replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
     # as Compose: a network whose definition changed is removed (its kept containers disconnected first) and made
@@ -204,15 +205,18 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
                           inherited=inherited),
                   undo=lambda: undo_update(topology, labels, kept, holding))
     except BaseException:
+        gone = [n for n in spec.services if n in replaced and spec.services[n].replicas]
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
-            f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
-            f"fix the file and start again, or remove it: harness down {_down_files(spec)})")
+            f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data"
+            + (f"; {', '.join(gone)}: the old container(s) were replaced, so none runs now" if gone else "")
+            + f" (the run stays kept: fix the file and start again, or remove it: harness down {_down_files(spec)})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
     topology.reused = True
     done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
     done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done += [f"recreated {', '.join(joined)}"] if joined else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
     done += [f"left {', '.join(difference.removed)} running (no longer in the file)"] if difference.removed else []
@@ -382,7 +386,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    replaced = set(difference.changed)
+    joined = joined_to(spec, difference.changed)
+    replaced = {*difference.changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
@@ -396,6 +401,10 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:
             say(f"  {name} changed ({', '.join(what)}): replacing it")
+        elif name in joined:
+            key = "network_mode" if service.network_mode == f"service:{joined[name]}" else "volumes_from"
+            say(f"  {name} unchanged: recreating it after {joined[name]} (its {key} names {joined[name]}, whose "
+                "container is new: Docker Compose recreates it too)")
         elif name in restarting:
             after = [d for d in service.restart_on_replace if d in replaced]
             say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
