@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
+    from harness.report.console import ProgressPrinter
     from harness.runtime.labels import Run
     from harness.runtime.topology import Topology
 
@@ -53,7 +54,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
-        topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
+        topology = _kept(spec, progress, err)
     else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
@@ -78,6 +79,23 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
             topology.close()
             err.print("removed")
     return 0
+
+
+def _kept(spec: TopologySpec, progress: ProgressPrinter, err: Console) -> Topology:
+    """The kept run of `spec` (Topology.kept_or_started); one used as it is gets what is stopped, dead or paused
+    started again and waited for, as `docker compose up -d --wait` starts a stopped container (under the lock that
+    a session using the run holds: never under its test)."""
+    from harness.runtime.runlocks import using_kept_run
+    from harness.runtime.topology import Topology
+
+    def say(text: str) -> None:
+        err.print(text, markup=False)
+
+    with using_kept_run(spec, say):
+        topology = Topology.kept_or_started(spec, progress=progress, say=say, held=True)
+        for note in topology.restore() if topology.reused else []:
+            say(note)
+    return topology
 
 
 def _observe(spec: TopologySpec, topology: Topology) -> ObserveRun:
