@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
-    from harness.report.console import ProgressPrinter
     from harness.runtime.labels import Run
     from harness.runtime.topology import Topology
 
@@ -42,6 +41,7 @@ def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> Topol
 
 def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
+    from harness.runtime.keptrun import kept_and_restored
     from harness.runtime.runlocks import deciding
     from harness.runtime.topology import Topology
 
@@ -54,7 +54,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
-        topology = _kept(spec, progress, err)
+        topology = kept_and_restored(spec, progress, lambda text: err.print(text, markup=False))
     else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
@@ -79,23 +79,6 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
             topology.close()
             err.print("removed")
     return 0
-
-
-def _kept(spec: TopologySpec, progress: ProgressPrinter, err: Console) -> Topology:
-    """The kept run of `spec` (Topology.kept_or_started); one used as it is gets what is stopped, dead or paused
-    started again and waited for, as `docker compose up -d --wait` starts a stopped container (under the lock that
-    a session using the run holds: never under its test)."""
-    from harness.runtime.runlocks import using_kept_run
-    from harness.runtime.topology import Topology
-
-    def say(text: str) -> None:
-        err.print(text, markup=False)
-
-    with using_kept_run(spec, say):
-        topology = Topology.kept_or_started(spec, progress=progress, say=say, held=True)
-        for note in topology.restore() if topology.reused else []:
-            say(note)
-    return topology
 
 
 def _observe(spec: TopologySpec, topology: Topology) -> ObserveRun:
@@ -378,7 +361,9 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     runs = L.find_runs(client, file)
     if file:
         runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
-    matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == options.service]
+    matches = L.containers_named(runs, options.service)  # a service's, or a replica's (NAME-N)
+    if not matches and spec is not None and runs and not getattr(spec.services.get(options.service), "replicas", 1):
+        return 0  # a service of 0 replicas: nothing to print, as `docker compose logs`
     if not matches:
         raise TopologyNotRunning(f"no running service '{options.service}'"
                                  + (f" in topology {project} ({' '.join(map(str, options.topology.files))})"

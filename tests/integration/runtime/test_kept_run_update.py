@@ -686,3 +686,63 @@ def test_a_service_in_a_replaced_services_namespace_is_recreated_after_it_as_doc
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []
+
+
+UNUSED_FILE = """name: {name}
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM python:3.11-slim
+        COPY used.txt /used.txt
+        CMD ["sleep", "infinity"]
+"""
+
+
+def test_a_context_file_the_image_does_not_use_replaces_nothing_as_docker_compose_build_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """NOTES.md of the build context edited: `docker compose up -d --wait --build` rebuilds from the cache, gets the
+    same image and keeps the container; so does a kept run (it replaced it, "changed (image)", and said the file was
+    another version). A file the image copies replaces it, and the message says why (not the file)."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"unused-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(UNUSED_FILE.format(name=name))
+    (tmp_path / "NOTES.md").write_text("v1\n")
+    (tmp_path / "used.txt").write_text("v1\n")
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait", "--build")
+        first = Topology.kept_or_started(load_topology(file))
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        (tmp_path / "NOTES.md").write_text("v2\n")
+        compose("up", "-d", "--wait", "--build")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(compose_before, states(docker_client, by_compose)) == {"app": "kept"}
+        assert what_happened(harness_before, states(docker_client, by_harness)) == {"app": "kept"}
+        assert said == [f"reusing the running topology {name} (run {first.run_id})"]
+
+        (tmp_path / "used.txt").write_text("v2\n")
+        compose("up", "-d", "--wait", "--build")
+        said.clear()
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(compose_before, states(docker_client, by_compose)) == {"app": "replaced"}
+        assert what_happened(harness_before, states(docker_client, by_harness)) == {"app": "replaced"}
+        assert said[0] == (f"the kept topology {name} (run {first.run_id}): the image built for app changed (its build "
+                           "context): updating it as `docker compose up` does (only a service whose container changed "
+                           "is replaced)")
+        assert topology["app"].exec(["cat", "/used.txt"]).output.strip() == "v2"
+    finally:
+        compose("down", "-v", "--timeout", "0", "--rmi", "local")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []

@@ -65,6 +65,8 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
         assert sorted(logs.stdout.splitlines()) == [f"web-1  | hello from {hosts['1']}",
                                                     f"web-2  | hello from {hosts['2']}"]
         assert harness("logs", "--topology", "compose.yaml", "client", cwd=tmp_path).stdout == ""  # one: no prefix
+        one = harness("logs", "--topology", "compose.yaml", "web-2", cwd=tmp_path)  # a replica as `ps` shows it
+        assert (one.returncode, one.stdout) == (0, f"hello from {hosts['2']}\n"), one.stderr
 
         # a changed count replaces the service's containers (the others are kept), as the edited file starts them
         file.write_text(COMPOSE.format(name=name, scale=3))
@@ -84,6 +86,14 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
         assert ps_rows(tmp_path, name) == [["client", "running"]]
         again = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)  # 0 replicas is as the file says
         assert again.returncode == 0 and "reusing the running topology" in again.stderr, again.stderr
+        none = harness("logs", "--topology", "compose.yaml", "web", cwd=tmp_path)  # as `docker compose logs web`
+        assert (none.returncode, none.stdout, none.stderr) == (0, "", "")
+        file.write_text(COMPOSE.format(name=name, scale=3))
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert "  web scaled from 0 to 3 replicas: starting it" in up.stderr, up.stderr
+        assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"],
+                                           ["web-3", "running"]]
     finally:
         down = harness("down", "--topology", "compose.yaml", cwd=tmp_path)
     assert down.returncode == 0, down.stderr
