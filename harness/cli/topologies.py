@@ -44,6 +44,7 @@ def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> Topol
 
 def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter, services_table
+    from harness.runtime.keptrun import kept_and_restored
     from harness.runtime.runlocks import deciding
     from harness.runtime.topology import Topology
 
@@ -56,7 +57,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     spec = load(options, err)
     progress = ProgressPrinter(err, verbose_build=options.build_log)
     if options.detach:  # as `docker compose up -d`: the kept run of the file if it is the same, else (re)started
-        topology = Topology.kept_or_started(spec, progress=progress, say=lambda text: err.print(text, markup=False))
+        topology = kept_and_restored(spec, progress, lambda text: err.print(text, markup=False))
     else:  # offered to `verify`, `fuzz` and `fault` of other terminals once ready (they wait for it meanwhile)
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
@@ -363,7 +364,9 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     runs = L.find_runs(client, file)
     if file:
         runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
-    matches = [(run, c) for run in runs for c in run.containers if L.labels_of(c).get(L.SERVICE) == options.service]
+    matches = L.containers_named(runs, options.service)  # a service's, or a replica's (NAME-N)
+    if not matches and spec is not None and runs and not getattr(spec.services.get(options.service), "replicas", 1):
+        return 0  # a service of 0 replicas: nothing to print, as `docker compose logs`
     if not matches:
         raise TopologyNotRunning(f"no running service '{options.service}'"
                                  + (f" in topology {project} ({' '.join(map(str, options.topology.files))})"

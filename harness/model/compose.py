@@ -34,6 +34,8 @@ from harness.model.compose_values import (
     _service_networks,
     _volumes,
     duration,
+    fixed_addresses,
+    hosts_in_file_order,
 )
 from harness.model.engine_needs import engine_needs
 from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
@@ -67,20 +69,25 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
     """
     files = [files] if isinstance(files, Path) else files
     canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
-    source = _lines(files)
+    source, raw = _lines(files)
     data, lines, more = _to_topology(_unescape(canonical), source, _project_environment(files[0], env_file))
+    hosts_in_file_order(data, raw)
     return data, lines, notes + more
 
 
-def _lines(files: list[Path]) -> SourceMap:
-    """Lines of the keys, for messages (Compose read the files); of several files: each key in its file."""
-    maps = []
+def _lines(files: list[Path]) -> tuple[SourceMap, list[Any]]:
+    """Lines of the keys, for messages (Compose read the files); of several files: each key in its file. And each
+    file's YAML as written (None: unreadable)."""
+    maps, raw = [], []
     for each in files:
         try:
-            maps.append(load_yaml(each)[1])
+            document, lines = load_yaml(each)
+            maps.append(lines)
+            raw.append(document)
         except TopologyFileError:
             maps.append(SourceMap(each))
-    return maps[0] if len(maps) == 1 else merged(maps)
+            raw.append(None)
+    return (maps[0] if len(maps) == 1 else merged(maps)), raw
 
 
 def _project_environment(file: Path, env_file: Path | None) -> dict[str, str]:
@@ -210,6 +217,7 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
                      "the engine machine's own")
     if (replicas := result.get("replicas", 1)) > 1:
         problems.extend(_clashing_host_ports(service.get("ports") or [], replicas, here, source))
+        problems.extend(fixed_addresses(service.get("x-networks") or {}, replicas, here, source))
     if "build" in result and result.get("platform") and not result["build"].get("platform"):
         result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
@@ -359,6 +367,7 @@ def _unescape(node: Any) -> Any:
 
 VALIDATION = re.compile(r"^validating (?P<file>.+?): (?P<path>\S*)\s*additional properties '(?P<key>[^']+)' not "
                         r"allowed$")
+UNIQUE_NAME = re.compile(r"can't set container_name and (?P<name>\S+) as container name must be unique")
 AT_PATH = re.compile(r"^(?:validating (?P<file>.+?): |error while interpolating )?(?P<path>services\.[\w.-]+?):? ")
 SERVICE = re.compile(r'^service "(?P<name>[^"]+)" (?:depends on undefined service "(?P<missing>[^"]+)")?')
 YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
@@ -392,6 +401,8 @@ def _compose_error(file: Path, message: str) -> TopologyFileError:
             near = _near(match["missing"], services, "service")
             return TopologyFileError(lines.where(("services", match["name"], "depends_on")),
                                      f"Docker Compose: {message}{near}")
+        return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
+    if match := UNIQUE_NAME.search(first):  # Compose says `services.scale`: the service's line, not `services:`
         return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
     if match := AT_PATH.match(first):
         return TopologyFileError(lines.where(tuple(match["path"].split("."))), f"Docker Compose: {message}")

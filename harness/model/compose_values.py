@@ -376,3 +376,45 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
             raise source.error(at + (index,), f"volume type {kind!r} is not supported (bind, volume, tmpfs or image; "
                                               f"in {source.file})")
     return mounts, volumes, tmpfs, images
+
+
+def hosts_in_file_order(data: dict[str, Any], raw: list[Any]) -> None:
+    """`extra_hosts` in the files' order, also the addresses of a host given twice (`config` sorts them; `up` keeps
+    the order, and the first is the one a lookup returns); what the files do not spell as such (interpolated) after."""
+    for name, service in (data.get("services") or {}).items():
+        hosts = service.get("extra_hosts") if isinstance(service, dict) else None
+        if not isinstance(hosts, dict):
+            continue
+        written: list[tuple[str, str]] = []
+        for document in raw:
+            entries = (((document or {}).get("services") or {}).get(name) or {}).get("extra_hosts") if isinstance(
+                document, dict) else None
+            pairs = entries if isinstance(entries, list) else [f"{k}={v}" for k, v in (entries or {}).items()]
+            for entry in pairs:
+                host, sep, address = str(entry).partition("=")
+                if not sep:
+                    host, _, address = str(entry).partition(":")
+                written.append((host.strip(), address.strip()))
+        for host, addresses in hosts.items():
+            if isinstance(addresses, list):
+                order = [a for h, a in written if h == host]
+                hosts[host] = sorted(addresses, key=lambda a: order.index(a) if a in order else len(order))
+        first = [h for h, _ in written]
+        service["extra_hosts"] = dict(sorted(hosts.items(), key=lambda i: first.index(i[0]) if i[0] in first
+                                             else len(first)))
+
+
+def fixed_addresses(networks: dict[str, Any], replicas: int, here: Path_, source: SourceMap
+                    ) -> list[TopologyFileError]:
+    """A fixed `ipv4_address`/`ipv6_address` of a service of several `replicas`: Docker Compose gives every replica
+    that address, and the engine refuses the second ("Address already in use"); refused here before anything
+    starts, as a host port for several replicas is."""
+    problems = []
+    for network, endpoint in networks.items():
+        for key in ("ipv4_address", "ipv6_address"):
+            if address := (endpoint or {}).get(key):
+                problems.append(source.error(here + ("networks", network, key), (
+                    f"{key} {address} for {replicas} replicas: Docker Compose fails to start all of them (\"Error "
+                    "response from daemon: Address already in use\": each replica needs an address of its own); "
+                    "leave the address out (Docker gives each replica one), or run 1 replica")))
+    return problems

@@ -94,5 +94,26 @@ def restarted_by(spec: TopologySpec, replaced: Collection[str]) -> list[str]:
             if name not in replaced and any(other in replaced for other in service.restart_on_replace)]
 
 
+def joined_to(spec: TopologySpec, replaced: Collection[str]) -> dict[str, str]:
+    """The services an update replacing `replaced` must recreate too (file order, transitively) -> the replaced one
+    each joins: its `network_mode: service:X` or `volumes_from: [X]` names one replaced (or recreated). As Docker
+    Compose: it resolves X to X's container, so the new container is a change of the joining service's config."""
+    joined: dict[str, str] = {}
+    growing = True
+    while growing:
+        growing = False
+        for name, service in spec.services.items():
+            if name in replaced or name in joined:
+                continue
+            mode = service.network_mode or ""
+            names = [mode.removeprefix("service:")] if mode.startswith("service:") else []
+            names += [v.removesuffix(":ro").removesuffix(":rw") for v in service.volumes_from
+                      if not v.startswith("container:")]
+            if other := next((o for o in names if o in replaced or o in joined), None):
+                joined[name] = other
+                growing = True
+    return {name: joined[name] for name in spec.services if name in joined}
+
+
 def _node(name: str) -> str:
     return f"{name.replace('.', '_').replace('-', '_')}[{name}]"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.base import internal, reading_compose, service_name_problem, topology_name, validating
+from harness.model.compose_keys import known
 from harness.model.engine_needs import engine_needs
 from harness.model.placement import engine_references, suggest
 from harness.model.plan import StartPlan
@@ -78,7 +79,7 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
         with validating():  # the models inside leave their errors to this one, which locates them in the topology
             spec = handler(data)
     except ValidationError as exc:
-        error = file_error(exc, data, source)
+        error = file_error(exc, data, source, own_file=None if origin.compose else origin.file)
         # the start's own refusals of these keys are said with these problems, where an engine answers (cli, pytest)
         error.engine_needs = tuple(engine_needs(data.get("services") if isinstance(data, dict) else None, source))
         raise error from None
@@ -270,14 +271,30 @@ def _combined(messages: list[tuple[str, str]]) -> TopologyFileError:
     return TopologyFileError(where, first + "".join(f"\n{w}: {m}" for w, m in rest))
 
 
-def file_error(exc: ValidationError, data: Any, source: Source, model: type[BaseModel] = TopologySpec
-               ) -> TopologyFileError:
+def file_error(exc: ValidationError, data: Any, source: Source, model: type[BaseModel] = TopologySpec,
+               own_file: Path | None = None) -> TopologyFileError:
     """pydantic's errors of validating `data` as `model` as one TopologyFileError: a line per key, located by
-    `source`, with the allowed keys and the near miss."""
+    `source`, with the allowed keys and the near miss. `own_file`: a file read as a pytest-topology file; a Docker
+    Compose service key in it is said as such (no list of allowed keys), and once, how it would be read as compose."""
     by_path: dict[Path_, list[Any]] = {}
     for error in exc.errors():
         by_path.setdefault(_path_in(data, tuple(error["loc"])), []).append(error)
-    return _combined([_describe(path, errors, source, model) for path, errors in by_path.items()])
+    messages = [_describe(path, errors, source, model) for path, errors in by_path.items()]
+    compose_keys = [(index, path) for index, (path, errors) in enumerate(by_path.items())
+                    if own_file is not None and errors[0]["type"] == "extra_forbidden" and len(path) == 3
+                    and path[0] == "services" and str(path[2]) in known("service")]
+    for index, path in compose_keys:
+        messages[index] = (messages[index][0], f"{dotted_path(path)}: unknown key '{path[2]}' (a Docker Compose key)")
+    if compose_keys and own_file is not None:
+        messages.append((own_file.name, COMPOSE_KEYS_IN_OWN_FORMAT))
+    return _combined(messages)
+
+
+COMPOSE_KEYS_IN_OWN_FORMAT = (
+    "this file is read as a pytest-topology file, not by Docker Compose: its name is not compose*.yaml or "
+    "docker-compose*.yaml, and it has none of the top-level keys only compose files have (version, networks, "
+    "volumes, include, secrets, configs); to have it read as a compose file, name it compose.yaml (or "
+    "compose.NAME.yaml, docker-compose.yaml); the keys of a pytest-topology file: docs/guides/topology-file.md")
 
 
 def _path_in(data: Any, loc: Path_) -> Path_:

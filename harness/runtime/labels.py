@@ -14,7 +14,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution
 ENGINES = f"{PREFIX}.engines"  # of every object of a run across engines: [[name, host], ...] (engine_runs.py)
+ZERO_REPLICAS = f"{PREFIX}.zero-replicas"  # of the started mark: the services of 0 replicas then (comma-separated)
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
 ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
@@ -176,10 +177,18 @@ def is_under(file: str, folder: Path) -> bool:
     return Path(file.split(",")[0]).is_relative_to(folder.resolve()) if file else False
 
 
-def mark_started(client: docker.DockerClient, labels: dict[str, str]) -> None:
+def mark_started(client: docker.DockerClient, labels: dict[str, str], zero: Collection[str] = ()) -> None:
     """Say on the engine that the run of `labels` finished its start: an empty volume with those labels (removed
-    with the run). A kept run without it was left by a session that ended while starting it."""
-    client.volumes.create(labels={**labels, STARTED: "true"})
+    with the run), and the services of 0 replicas it has (`zero`). A kept run without it was left by a session
+    that ended while starting it."""
+    client.volumes.create(labels={**labels, STARTED: "true", ZERO_REPLICAS: ",".join(sorted(zero))})
+
+
+def zero_replicas(client: docker.DockerClient, run_id: str) -> set[str]:
+    """The services of 0 replicas that the run `run_id` had when it was last marked started (mark_started)."""
+    marks = listed(lambda: client.volumes.list(filters={"label": [f"{RUN}={run_id}", f"{STARTED}=true"]}))
+    return {name for mark in marks for name in (mark.attrs.get("Labels") or {}).get(ZERO_REPLICAS, "").split(",")
+            if name}
 
 
 def unmark_started(client: docker.DockerClient, run_id: str) -> None:
@@ -294,6 +303,15 @@ def replica_name(service: str, number: int, replicas: int) -> str:
     """How a replica is shown (`harness ps`, log prefixes, notes): the service's name, or `NAME-N` (as Docker Compose
     shows a container: its service and number) when the service has more than one."""
     return f"{service}-{number}" if replicas > 1 or number > 1 else service
+
+
+def containers_named(runs: list[Run], name: str) -> list[tuple[Run, Any]]:
+    """(run, container) of service `name` in `runs`; else, `name` being a replica as `harness ps` shows it (`NAME-N`,
+    `replica_name`), that replica's."""
+    found = [(run, c) for run in runs for c in run.containers if labels_of(c).get(SERVICE) == name]
+    service, _, number = name.rpartition("-")
+    return found or [(run, c) for run in runs for c in run.containers
+                     if number.isdigit() and labels_of(c).get(SERVICE) == service and replica_of(c) == int(number)]
 
 
 def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Container, sparse or not

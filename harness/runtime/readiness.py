@@ -163,8 +163,9 @@ def docker_healthcheck(service: Service) -> Healthcheck | None:
 def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe, waited: float) -> ServiceNotReady:
     """A service whose healthcheck Docker itself marked unhealthy: its last health log entries and log."""
     entries = ((state.get("Health") or {}).get("Log") or [])[-HEALTH_LOG:]
-    said = "; ".join(f"exit code {entry.get('ExitCode')}: {' '.join(str(entry.get('Output') or '').split())[:200]}"
-                     for entry in entries) or "(no health log)"
+    said = "; ".join(dict.fromkeys(  # each different outcome once
+        f"exit code {entry.get('ExitCode')}" + (f": {output[:200]}" if (output := " ".join(
+            str(entry.get("Output") or "").split())) else " (no output)") for entry in entries)) or "(no health log)"
     return ServiceNotReady(
         f"service '{service.shown}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
         f"lines of its log:\n{_log_tail(service)}", service=service.name, probe=probe.describe(), waited=waited,

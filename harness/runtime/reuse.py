@@ -5,7 +5,6 @@ fails), finish one whose start did not finish, or start a new one.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +14,8 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import BuildFailed, HarnessError, HookFailed
-from harness.model.plan import restarted_by
+from harness.errors import HarnessError, HookFailed
+from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -25,13 +24,13 @@ from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import remove_run_anywhere, runs_across
 from harness.runtime.engines import RunEngine, connect_engines
-from harness.runtime.images import PlannedBuild, build_image, planned_builds
 from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.keptrun import build_or_say, clients_of, rebuilt
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
 from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
-from harness.runtime.topology import Progress, StartEvent, Topology
+from harness.runtime.topology import Progress, Topology
 from harness.runtime.transfer import local_builder
 
 
@@ -45,6 +44,9 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
     with closed_on_error(using), deciding(spec, say):
         run = _newest_run(client, spec, engines)
         difference = _difference(client, spec, run, engines) if run is not None else None
+        if run is not None and difference is not None and run.kept:
+            difference = rebuilt(spec, client, run, engines, difference, progress, say,
+                                 lambda: _difference(client, spec, run, engines))
         changes = difference.lines() if difference is not None else []
         if run is not None and not changes:
             say(f"using the running topology {spec.name} (run {run.run_id})")
@@ -121,7 +123,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
         kept = [run for run in _live_runs(client, spec, engines) if run.topology == spec.name and run.kept]
         if kept:
-            difference = _difference(client, spec, kept[0], engines)
+            difference = rebuilt(spec, client, kept[0], engines, _difference(client, spec, kept[0], engines),
+                                 progress, say, lambda: _difference(client, spec, kept[0], engines))
             changes = difference.lines()
             started = L.started_fully(client, kept[0].run_id)
             if not changes:
@@ -166,26 +169,24 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     is built and started on its engine; a service placed on another engine is replaced there.
     """
     engines = engines or {}
-    for engine_client, services in _clients(spec, client, engines):  # before a build or a container is touched
+    for engine_client, services in clients_of(spec, client, engines):  # before a build or a container is touched
         refuse_unmet(spec, engine_client.api.api_version, services=services)
-    builder = local_builder() if engines else None
-    say(f"the kept topology {spec.name} (run {run.run_id}) was started from another version of {spec.identity}: "
-        "updating it as `docker compose up` does (only a service whose container changed is replaced)")
-    try:
-        # across engines: built by this machine's engine and copied by the start below (transfer.py), as a start
-        _build_first(spec, lambda name: builder or (engines[str(spec.engine_of(name))].client if engines else client),
-                     difference.changed, progress)
-    except BuildFailed:
-        say(f"a build for the update of topology {spec.name} (run {run.run_id}) failed: the run is left as it was, "
-            "with its containers and their data, as `docker compose up` leaves a project when a build fails (the "
-            "run stays kept: fix the build and start again)")
-        raise
-    replaced = set(difference.changed)
+    builder = local_builder() if engines else None  # across engines: it builds, the start copies (transfer.py)
+    images = [n for n, what in difference.changed.items() if what == ["image"] and spec.services[n].build]
+    why = (f": the image{'s' if len(images) > 1 else ''} built for {', '.join(images)} changed (its build context)"
+           if len(images) == len(difference.changed) and not difference.added and not difference.networks
+           else f" was started from another version of {spec.identity}")
+    say(f"the kept topology {spec.name} (run {run.run_id}){why}: updating it as `docker compose up` does (only a "
+        "service whose container changed is replaced)")
+    build_or_say(spec, client, run, engines, difference.changed, progress, say, builder)
+    joined = joined_to(spec, difference.changed)  # recreated after the one whose namespace or volumes it joins
+    replaced = {*difference.changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
     restarting = list(dict.fromkeys(restarting))
     say_update(spec, difference, say, on_networks(spec, remade, run))
+    zero = L.zero_replicas(client, run.run_id)  # its services of 0 replicas, marked again if the update fails
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
     topology = Topology(spec, client, run.run_id, keep=True, engines=engines,
@@ -195,7 +196,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
                 replica.stop()
-    replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in difference.changed]
+    replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
     # as Compose: a network whose definition changed is removed (its kept containers disconnected first) and made
@@ -206,17 +207,20 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     try:
         run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
                           inherited=inherited),
-                  undo=lambda: undo_update(topology, labels, kept, holding))
+                  undo=lambda: undo_update(topology, labels, kept, holding, zero))
     except BaseException:
+        gone = [n for n in spec.services if n in replaced and spec.services[n].replicas]
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
-            f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data (the run stays kept: "
-            f"fix the file and start again, or remove it: harness down {_down_files(spec)})")
+            f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data"
+            + (f"; {', '.join(gone)}: the old container(s) were replaced, so none runs now" if gone else "")
+            + f" (the run stays kept: fix the file and start again, or remove it: harness down {_down_files(spec)})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
     topology.reused = True
     done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
     done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done += [f"recreated {', '.join(joined)}"] if joined else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
     done += [f"left {', '.join(difference.removed)} running (no longer in the file)"] if difference.removed else []
@@ -224,33 +228,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     return topology
 
 
-def _build_first(spec: TopologySpec, client_of: Callable[[str], docker.DockerClient], changed: Collection[str],
-                 progress: Progress | None) -> None:
-    """Build the images of the `changed` services before any container of the run is touched, as `docker compose
-    up` builds before it recreates: a failed build leaves the run as it was (the replaced containers' anonymous
-    volumes, a database's data, would be lost otherwise). The start finds them built.
-
-    Raises:
-        BuildFailed: a build failed.
-    """
-    for build in planned_builds(spec):
-        engines: dict[int, str] = {}  # the engines that run a changed service of the build (one, without engines:)
-        for name in build.services:
-            if name in changed:
-                engines.setdefault(id(client_of(name)), name)
-        for service in engines.values():
-            _build_one(client_of(service), build, service, progress)
-
-
-def _build_one(client: docker.DockerClient, build: PlannedBuild, service: str, progress: Progress | None) -> None:
-    building = functools.partial(StartEvent, service, "building")
-    build_image(client, build.context, build.build, service=service, names=build.names,
-                project_dir=build.project_dir, on_start=(lambda: progress(building())) if progress else None,
-                on_line=(lambda line: progress(building(detail=line))) if progress else None)
-
-
 def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],
-                holding: Collection[str]) -> None:
+                holding: Collection[str], zero: Collection[str] = ()) -> None:
     """After a failed update: remove the containers the update made (the services it did not keep), but stop
     those of `holding` instead (they took the anonymous volumes, e.g. a database's data, of the containers they
     replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
@@ -264,7 +243,7 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
                 container.stop(timeout=0)
         for name in [n for n in topology.services if n not in kept]:
             topology.services.pop(name, None)
-        L.mark_started(topology.client, run_labels)
+        L.mark_started(topology.client, run_labels, zero)
 
 
 def _containers(client: docker.DockerClient, run_id: str) -> list[Container]:
@@ -284,7 +263,8 @@ def _finish_start(topology: Topology, say: Callable[[str], None]) -> str | None:
         unready = next((why for why in pool.map(_ready_or_why, waiting) if why is not None), None)
     if unready is not None:
         return topology.masker(unready)  # a probe command may carry a secret
-    L.mark_started(topology.client, L.run_labels_of(next(iter(topology)).container))
+    L.mark_started(topology.client, L.run_labels_of(next(iter(topology)).container),
+                   [n for n, s in topology.spec.services.items() if not s.replicas])
     return None
 
 
@@ -338,14 +318,6 @@ def _difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
                           local_builder() if engines else None)
 
 
-def _clients(spec: TopologySpec, client: docker.DockerClient,
-             engines: dict[str, RunEngine]) -> list[tuple[docker.DockerClient, set[str] | None]]:
-    """(client, the services its engine runs) per engine; without engines: (client, None: every service)."""
-    if not engines:
-        return [(client, None)]
-    return [(e.client, {n for n in spec.services if spec.engine_of(n) == e.name}) for e in engines.values()]
-
-
 def networks_updatable(spec: TopologySpec, difference: RunDifference) -> bool:
     """Whether an update can follow `difference`'s network changes as Compose does (the networks the run made, or
     makes now): not when one of them is external in the file now, nor when the engines changed (the run is then
@@ -387,20 +359,28 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    replaced = set(difference.changed)
+    joined = joined_to(spec, difference.changed)
+    replaced = {*difference.changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
                                        if network in spec.networks else "is no longer in the file: removing it"))
     for name, service in spec.services.items():
         what = difference.changed.get(name, [])
-        if name in difference.added:
+        if name in difference.added and name in difference.from_zero:
+            say(f"  {name} scaled from 0 to {service.replicas} replica{'s' if service.replicas > 1 else ''}: "
+                "starting it")
+        elif name in difference.added:
             say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
                 "finish): starting it")
         elif what is None:
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:
             say(f"  {name} changed ({', '.join(what)}): replacing it")
+        elif name in joined:
+            key = "network_mode" if service.network_mode == f"service:{joined[name]}" else "volumes_from"
+            say(f"  {name} unchanged: recreating it after {joined[name]} (its {key} names {joined[name]}, whose "
+                "container is new: Docker Compose recreates it too)")
         elif name in restarting:
             after = [d for d in service.restart_on_replace if d in replaced]
             say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")

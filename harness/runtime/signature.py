@@ -17,6 +17,8 @@ from harness.runtime import labels as L
 from harness.runtime import networks
 from harness.runtime.buildcontext import copy_digest
 from harness.runtime.images import content_tag, planned_builds, substitute
+from harness.runtime.labels import CONTEXT
+from harness.runtime.prune import BUILT
 from harness.runtime.volumes import diverged
 
 # the parts of a signature, in the order a message names them: what a container is started from
@@ -112,12 +114,27 @@ def engine_signatures(clients: dict[str, docker.DockerClient], spec: TopologySpe
 
 
 def image_id_of(client: docker.DockerClient, reference: str) -> str:
+    """The image's id; of an image the harness built (its context label), what a container gets from it: its layers
+    and config without the harness's own labels (a build stamps its time on the image, so a rebuild from the cache
+    has another id where Compose's has the same: a file of the context the image does not use changes nothing)."""
     try:
-        return str(client.images.get(reference).id)
+        image = client.images.get(reference)
     except (docker.errors.ImageNotFound, docker.errors.NullResource):
         return f"missing:{reference}"
     except docker.errors.APIError:  # an invalid reference: nothing runs from it
         return f"invalid:{reference}"
+    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+    if CONTEXT not in labels:
+        return str(image.id)
+    config = {key: value for key, value in (image.attrs.get("Config") or {}).items() if key in IMAGE_CONFIG}
+    config["Labels"] = {key: value for key, value in labels.items() if key not in (CONTEXT, BUILT)}
+    content = [(image.attrs.get("RootFS") or {}).get("Layers"), config]
+    return "built:" + hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+# what a container takes from its image's config (not the builder's own fields: Hostname, Image, ...)
+IMAGE_CONFIG = ("User", "ExposedPorts", "Env", "Cmd", "Healthcheck", "ArgsEscaped", "Volumes", "WorkingDir",
+                "Entrypoint", "OnBuild", "StopSignal", "Shell")
 
 
 @dataclass(frozen=True)
@@ -138,6 +155,7 @@ class RunDifference:
     # a run across engines whose `engines:` the file now lists otherwise (names, hosts, order: the manager): its
     # overlay network is the old manager's, so the run is started again whole
     engines: bool = False
+    from_zero: list[str] = field(default_factory=list)  # of `added`: of 0 replicas in the run (scaled from 0)
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.added or self.networks or self.engines)
@@ -197,7 +215,8 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
     return RunDifference(changed, added=sorted(n for n in expected if n not in running and spec.services[n].replicas),
                          removed=sorted(set(running) - set(expected)),
                          networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)),
-                         volumes=diverged(spec, run), engines=_engines_of(run) != _engines_wanted(spec))
+                         volumes=diverged(spec, run), engines=_engines_of(run) != _engines_wanted(spec),
+                         from_zero=sorted(L.zero_replicas(client, run.run_id)))
 
 
 def _engines_of(run: L.Run) -> str:

@@ -99,7 +99,8 @@ def run_start(starter: Starter, undo: Callable[[], None]) -> None:
         starter.run()
         # a later session reuses a kept run as it is only if this start finished; `harness ps` says which runs
         # are still starting, or were left by an owner that died while starting them
-        L.mark_started(topology.client, starter.run_labels)
+        L.mark_started(topology.client, starter.run_labels, [n for n, s in starter.spec.services.items()
+                                                            if not s.replicas])
     except BaseException as error:
         try:
             starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)

@@ -201,3 +201,52 @@ def test_a_bad_count_is_one_error_at_its_line(tmp_path: Path, key: str, value: s
     text = str(raised.value)
     assert text.startswith(f"compose.yaml:{line}: Docker Compose: ") and message in text
     assert len(text.splitlines()) == 1
+
+
+def test_a_fixed_address_of_two_replicas_is_refused_as_compose_fails_to_start_them(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    name = f"replicas-{uuid.uuid4().hex[:8]}"
+    subnet = f"10.197.{uuid.uuid4().int % 250}"
+    file = write(tmp_path, """
+        name: {name}
+        services:
+          web:
+            image: redis:7
+            command: ["sleep", "infinity"]
+            scale: 2
+            networks:
+              net:
+                ipv4_address: {subnet}.10
+        networks:
+          net:
+            ipam: {{config: [{{subnet: {subnet}.0/24}}]}}
+        """, name=name, subnet=subnet)
+    try:
+        up = compose(file, "up", "-d")
+        assert up.returncode == 1 and "Error response from daemon: Address already in use" in up.stderr, up.stderr
+    finally:
+        assert compose(file, "down", "-v", "--timeout", "0").returncode == 0
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(file)
+    assert str(raised.value) == (
+        f"compose.yaml:9: services.web.networks.net.ipv4_address: ipv4_address {subnet}.10 for 2 replicas: Docker "
+        "Compose fails to start all of them (\"Error response from daemon: Address already in use\": each replica "
+        "needs an address of its own); leave the address out (Docker gives each replica one), or run 1 replica")
+    assert harness_resources(docker_client, name) == []
+
+
+def test_a_container_name_of_two_replicas_is_composes_error_at_the_services_line(tmp_path: Path) -> None:
+    file = write(tmp_path, """
+        name: cname
+        services:
+          db:
+            image: redis:7
+          tap:
+            image: redis:7
+            container_name: tapper
+            scale: 2
+        """)
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(file)
+    assert str(raised.value) == ("compose.yaml:5: Docker Compose: services.scale: can't set container_name and tap as "
+                                 "container name must be unique: invalid compose project")

@@ -287,7 +287,8 @@ def test_a_failed_update_removes_what_it_started_and_leaves_the_rest_with_its_da
         Topology.kept_or_started(load_topology(shop), say=said.append)
     assert "exited with code 3" in str(info.value)
     assert said[-1] == (f"the update of topology {first.spec.name} (run {first.run_id}) did not finish: what it "
-                        "started was removed; db, redis, web left as it was, with its data (the run stays kept: fix "
+                        "started was removed; db, redis, web left as it was, with its data; orders: the old container(s) were "
+                        "replaced, so none runs now (the run stays kept: fix "
                         f"the file and start again, or remove it: harness down --topology {shop.resolve()})")
     after = container_ids(docker_client, shop)
     assert after == {name: before[name] for name in ("db", "redis", "web")}  # as Compose leaves them
@@ -611,5 +612,137 @@ def test_a_network_mode_service_is_restarted_on_its_network_made_again_as_a_fres
         assert by_harness_view == view(by_compose) == ("back", ["back"], 0)
     finally:
         compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+SIDECAR = """name: {name}
+services:
+  sidecar:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    environment: {{MODE: "{mode}"}}
+    scale: {scale}
+  tap:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: "service:sidecar"
+"""
+REACH = ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000', timeout=30)"]
+
+
+def test_a_service_in_a_replaced_services_namespace_is_recreated_after_it_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`network_mode: service:sidecar`, sidecar's environment edited: Compose recreates sidecar, then tap (its
+    namespace is the new container's); so does the harness (a restart of tap found its namespace gone and the update
+    failed). Then sidecar scaled to 3: tap still runs in a sidecar's namespace and reaches its server."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"joins-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(SIDECAR.format(name=name, mode="a", scale=1))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def joined(label: str) -> tuple[str, int]:
+        """tap's network mode (as 'sidecar' if it is a running sidecar's container) and whether it reaches :8000."""
+        found = [docker_client.containers.get(c.id) for c in docker_client.containers.list(filters={"label": label})]
+        service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+        sidecars = {f"container:{c.id}" for c in found if c.labels[service] == "sidecar"}
+        tap = next(c for c in found if c.labels[service] == "tap")
+        mode = tap.attrs["HostConfig"]["NetworkMode"]
+        return ("sidecar" if mode in sidecars else mode), tap.exec_run(REACH).exit_code
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait")
+        Topology.kept_or_started(load_topology(file))
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        file.write_text(SIDECAR.format(name=name, mode="b", scale=1))
+        compose("up", "-d", "--wait")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        expected = {"sidecar": "replaced", "tap": "replaced"}
+        assert what_happened(compose_before, states(docker_client, by_compose)) == expected
+        assert what_happened(harness_before, states(docker_client, by_harness)) == expected
+        assert said[1:3] == [
+            "  sidecar changed (environment): replacing it",
+            "  tap unchanged: recreating it after sidecar (its network_mode names sidecar, whose container is new: "
+            "Docker Compose recreates it too)"]
+        assert said[-1].endswith("replaced sidecar; recreated tap; it stays running"), said
+        assert joined(by_compose) == joined(by_harness) == ("sidecar", 0)
+
+        file.write_text(SIDECAR.format(name=name, mode="b", scale=3))
+        compose("up", "-d", "--wait")
+        topology = Topology.kept_or_started(load_topology(file))
+        assert [r.status for r in topology["sidecar"].replicas] == ["running"] * 3
+        assert joined(by_compose) == joined(by_harness) == ("sidecar", 0)
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+UNUSED_FILE = """name: {name}
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM python:3.11-slim
+        COPY used.txt /used.txt
+        CMD ["sleep", "infinity"]
+"""
+
+
+def test_a_context_file_the_image_does_not_use_replaces_nothing_as_docker_compose_build_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """NOTES.md of the build context edited: `docker compose up -d --wait --build` rebuilds from the cache, gets the
+    same image and keeps the container; so does a kept run (it replaced it, "changed (image)", and said the file was
+    another version). A file the image copies replaces it, and the message says why (not the file)."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"unused-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(UNUSED_FILE.format(name=name))
+    (tmp_path / "NOTES.md").write_text("v1\n")
+    (tmp_path / "used.txt").write_text("v1\n")
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait", "--build")
+        first = Topology.kept_or_started(load_topology(file))
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        (tmp_path / "NOTES.md").write_text("v2\n")
+        compose("up", "-d", "--wait", "--build")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(compose_before, states(docker_client, by_compose)) == {"app": "kept"}
+        assert what_happened(harness_before, states(docker_client, by_harness)) == {"app": "kept"}
+        assert said == [f"reusing the running topology {name} (run {first.run_id})"]
+
+        (tmp_path / "used.txt").write_text("v2\n")
+        compose("up", "-d", "--wait", "--build")
+        said.clear()
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(compose_before, states(docker_client, by_compose)) == {"app": "replaced"}
+        assert what_happened(harness_before, states(docker_client, by_harness)) == {"app": "replaced"}
+        assert said[0] == (f"the kept topology {name} (run {first.run_id}): the image built for app changed (its build "
+                           "context): updating it as `docker compose up` does (only a service whose container changed "
+                           "is replaced)")
+        assert topology["app"].exec(["cat", "/used.txt"]).output.strip() == "v2"
+    finally:
+        compose("down", "-v", "--timeout", "0", "--rmi", "local")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []

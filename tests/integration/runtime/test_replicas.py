@@ -65,6 +65,8 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
         assert sorted(logs.stdout.splitlines()) == [f"web-1  | hello from {hosts['1']}",
                                                     f"web-2  | hello from {hosts['2']}"]
         assert harness("logs", "--topology", "compose.yaml", "client", cwd=tmp_path).stdout == ""  # one: no prefix
+        one = harness("logs", "--topology", "compose.yaml", "web-2", cwd=tmp_path)  # a replica as `ps` shows it
+        assert (one.returncode, one.stdout) == (0, f"hello from {hosts['2']}\n"), one.stderr
 
         # a changed count replaces the service's containers (the others are kept), as the edited file starts them
         file.write_text(COMPOSE.format(name=name, scale=3))
@@ -84,6 +86,14 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
         assert ps_rows(tmp_path, name) == [["client", "running"]]
         again = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)  # 0 replicas is as the file says
         assert again.returncode == 0 and "reusing the running topology" in again.stderr, again.stderr
+        none = harness("logs", "--topology", "compose.yaml", "web", cwd=tmp_path)  # as `docker compose logs web`
+        assert (none.returncode, none.stdout, none.stderr) == (0, "", "")
+        file.write_text(COMPOSE.format(name=name, scale=3))
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert "  web scaled from 0 to 3 replicas: starting it" in up.stderr, up.stderr
+        assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"],
+                                           ["web-3", "running"]]
     finally:
         down = harness("down", "--topology", "compose.yaml", cwd=tmp_path)
     assert down.returncode == 0, down.stderr
@@ -134,4 +144,53 @@ def test_a_failing_test_shows_each_replicas_log_lines(pytester: pytest.Pytester,
     assert sorted(by_replica) == ["web-1", "web-2"]  # the client logged nothing
     assert "marker of replica 1" in by_replica["web-1"] and "marker of replica 2" not in by_replica["web-1"]
     assert "marker of replica 2" in by_replica["web-2"]
+    assert harness_resources(docker_client, name) == []
+
+
+def test_up_detach_starts_what_is_stopped_in_a_kept_run_as_compose_up_wait_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """One replica stopped, and a whole service: `docker compose up -d --wait` starts them again and waits; so does
+    `harness up --detach` on the kept run (it said "reusing", showed them exited and exited 0)."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"stopped-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(COMPOSE.format(name=name, scale=2))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def stop_some(label: str, service: str, number: str) -> None:
+        for container in docker_client.containers.list(filters={"label": label}):
+            if container.labels[service] == "client" or container.labels[number] == "2":
+                container.stop(timeout=0)
+
+    def statuses(label: str, service: str, number: str) -> list[tuple[str, str, str]]:
+        return sorted((c.labels[service], c.labels[number], c.status)
+                      for c in docker_client.containers.list(all=True, filters={"label": label}))
+
+    by_compose = (f"com.docker.compose.project={name}", "com.docker.compose.service",
+                  "com.docker.compose.container-number")
+    by_harness = (f"{L.FILE}={file.resolve()}", L.SERVICE, L.REPLICA)
+    try:
+        compose("up", "-d", "--wait")
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        stop_some(*by_compose)
+        stop_some(*by_harness)
+
+        compose("up", "-d", "--wait")
+        up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        expected = [("client", "1", "running"), ("web", "1", "running"), ("web", "2", "running")]
+        assert statuses(*by_compose) == statuses(*by_harness) == expected
+        assert "web-2 was stopped or killed (exit code 137): started it again (ready in" in up.stderr, up.stderr
+        assert "client was stopped or killed (exit code 137): started it again (ready in" in up.stderr, up.stderr
+        assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"]]
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        down = harness("down", "--topology", "compose.yaml", cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
     assert harness_resources(docker_client, name) == []

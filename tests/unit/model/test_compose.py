@@ -88,7 +88,13 @@ def test_a_topology_file_is_not_read_as_compose(load_error):
             image: postgres:16
             restart: always
     """, "topology.yaml")
-    assert message.startswith("topology.yaml:4: services.db.restart: unknown key 'restart'; allowed: image, build, ")
+    assert message.splitlines() == [
+        "topology.yaml:4: services.db.restart: unknown key 'restart' (a Docker Compose key)",
+        "topology.yaml: this file is read as a pytest-topology file, not by Docker Compose: its name is not "
+        "compose*.yaml or docker-compose*.yaml, and it has none of the top-level keys only compose files have "
+        "(version, networks, volumes, include, secrets, configs); to have it read as a compose file, name it "
+        "compose.yaml (or compose.NAME.yaml, docker-compose.yaml); the keys of a pytest-topology file: "
+        "docs/guides/topology-file.md"]
 
 
 # --- what Compose does: interpolation, $$, .env, env_file, profiles, anchors, extends ------------------------------

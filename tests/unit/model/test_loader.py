@@ -743,3 +743,23 @@ def test_outside_network_mode_is_no_key_a_user_writes(load, load_error):
     assert "outside_network_mode: unknown key 'outside_network_mode'" in str(direct.value)
     with pytest.raises(UnknownKeyword, match="services.web.outside_network_mode: unknown key 'outside_network_mode'"):
         harness.topology("t").service("web", image="x", outside_network_mode=True)  # type: ignore[call-arg]
+
+
+def test_compose_keys_in_a_file_read_as_pytest_topology_say_so_once(tmp_path: Path) -> None:
+    file = tmp_path / "stack.yaml"
+    file.write_text("name: fmt\nservices:\n  web:\n    image: redis:7\n    scale: 2\n    expose: ['80']\n"
+                    "    imgae: x\n")
+    with pytest.raises(TopologyFileError) as raised:
+        load_topology(file)
+    lines = str(raised.value).splitlines()
+    assert lines[:2] == ["stack.yaml:5: services.web.scale: unknown key 'scale' (a Docker Compose key)",
+                         "stack.yaml:6: services.web.expose: unknown key 'expose' (a Docker Compose key)"]
+    assert lines[2].startswith("stack.yaml:7: services.web.imgae: unknown key 'imgae' (did you mean 'image'?); "
+                               "allowed: image, ")  # not a compose key: the list, once
+    assert lines[3] == (
+        "stack.yaml: this file is read as a pytest-topology file, not by Docker Compose: its name is not "
+        "compose*.yaml or docker-compose*.yaml, and it has none of the top-level keys only compose files have "
+        "(version, networks, volumes, include, secrets, configs); to have it read as a compose file, name it "
+        "compose.yaml (or compose.NAME.yaml, docker-compose.yaml); the keys of a pytest-topology file: "
+        "docs/guides/topology-file.md")
+    assert len(lines) == 4

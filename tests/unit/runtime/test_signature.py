@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
-from harness.model.plan import restarted_by
+from harness.model.plan import joined_to, restarted_by
 from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, REPLICA_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
@@ -148,6 +148,27 @@ def test_an_update_restarts_only_the_direct_dependents_that_ask_for_it(load) -> 
                     "  api unchanged: kept",
                     "  plain unchanged: kept (it depends on db; Docker Compose does not replace a dependent either)",
                     "  both unchanged: restarting it after db (depends_on restart: true)"]
+
+
+def test_an_update_recreates_what_joins_a_replaced_services_namespace_or_volumes(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  sidecar: {image: python:3.11-slim}
+  tap: {image: python:3.11-slim, network_mode: "service:sidecar", depends_on: [sidecar]}
+  reader: {image: python:3.11-slim, volumes_from: ["tap:ro"], depends_on: [tap]}
+  plain: {image: python:3.11-slim, depends_on: [sidecar]}
+""")
+    assert joined_to(spec, {"sidecar"}) == {"tap": "sidecar", "reader": "tap"}  # transitively, as Compose
+    assert joined_to(spec, {"tap"}) == {"reader": "tap"}
+    assert joined_to(spec, {"plain"}) == {}
+    said: list[str] = []
+    say_update(spec, RunDifference({"sidecar": ["environment"]}, added=[], removed=[]), said.append)
+    assert said == ["  sidecar changed (environment): replacing it",
+                    "  tap unchanged: recreating it after sidecar (its network_mode names sidecar, whose container is "
+                    "new: Docker Compose recreates it too)",
+                    "  reader unchanged: recreating it after tap (its volumes_from names tap, whose container is new: "
+                    "Docker Compose recreates it too)",
+                    "  plain unchanged: kept (it depends on sidecar; Docker Compose does not replace a dependent "
+                    "either)"]
 
 
 def test_compose_restart_true_is_restart_on_replace(load) -> None:  # noqa: ANN001
