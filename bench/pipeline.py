@@ -14,6 +14,10 @@ same seed and examples (it also checks pact <-> OpenAPI drift, which the peers d
 
 Findings compared: the verdict of each pact file, and per service the set of operations `st run` / the harness
 fuzzing fail. Target: harness / peers <= 0.5 (median of the rounds' ratios).
+
+--before DIR: a checkout of other code of the harness (e.g. `git worktree add /tmp/before main`); each round runs its
+harness round too (on PYTHONPATH, the same topology file and pacts), the two harness rounds in alternating order, and
+prints both ratios against the same peers' round: a cut judged on a loaded machine in one run.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ RUNNERLY = ROOT / "scenarios" / "runnerly" / "topology.yaml"
 COMPOSE_FILE = Path(__file__).resolve().parent / "runnerly-compose.yaml"
 PACTS = ROOT / "contracts"
 BIN = Path(sys.executable).parent
-TESTED: dict[str, dict[str, set[str]]] = {"harness": {}, "peers": {}}  # side -> service -> operations fuzzed
+TESTED: dict[str, dict[str, set[str]]] = {"harness": {}, "peers": {}, "before": {}}  # side -> service -> operations
 
 
 # --- the peers' side -------------------------------------------------------------------------------------------------
@@ -262,7 +266,11 @@ def peers_round(pact_cli: str, spec: TopologySpec, tags: dict[str, str], args: a
 
 # --- the harness's side ----------------------------------------------------------------------------------------------
 
-def harness_round(args: argparse.Namespace) -> tuple[float, dict[str, str], dict[str, set[str]]]:
+def harness_round(args: argparse.Namespace, code: Path | None = None, side: str = "harness",
+                  ) -> tuple[float, dict[str, str], dict[str, set[str]]]:
+    """One pytest run (`code`: a checkout whose harness is imported instead of this one); `side` keys TESTED."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))} \
+        if code is not None else None
     with tempfile.TemporaryDirectory() as folder:
         junit = Path(folder) / "junit.xml"
         started = time.perf_counter()
@@ -270,7 +278,7 @@ def harness_round(args: argparse.Namespace) -> tuple[float, dict[str, str], dict
                                  "--pact-drift",
                                  "--fuzz", "--fuzz-seed", str(args.seed), "--fuzz-max-examples",
                                  str(args.max_examples), "-p", "no:cacheprovider", "-q", f"--junitxml={junit}",
-                                 folder], cwd=folder, capture_output=True, text=True)
+                                 folder], cwd=folder, capture_output=True, text=True, env=env)
         seconds = time.perf_counter() - started
         if not junit.exists():
             raise SystemExit(f"pytest wrote no report (exit {result.returncode}): {result.stdout[-1500:]}")
@@ -287,7 +295,7 @@ def harness_round(args: argparse.Namespace) -> tuple[float, dict[str, str], dict
             elif match := re.fullmatch(r"fuzz\[(\S+)(?: (.*))?\]", name):
                 operations = fuzz.setdefault(match[1], set())
                 if match[2] and not match[2].startswith("excluded") and case.find("skipped") is None:
-                    TESTED["harness"].setdefault(match[1], set()).add(match[2])
+                    TESTED[side].setdefault(match[1], set()).add(match[2])
                 if bad and match[2] and not match[2].startswith("excluded"):
                     operations.add(match[2])
         return seconds, pacts, fuzz
@@ -300,6 +308,8 @@ def main() -> None:
                         help="the pact CLI (pact-python-cli; default: `pact` on PATH, else this venv's)")
     parser.add_argument("--max-examples", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--before", type=Path, help="a checkout of other code of the harness: its round runs too, "
+                                                     "alternating with this one's, and its ratio is printed")
     args = parser.parse_args()
     if not Path(args.pact).exists() and not shutil.which(args.pact):
         raise SystemExit(f"no pact CLI at {args.pact}: pip install pact-python-cli (the `bench` extra), or --pact")
@@ -310,13 +320,22 @@ def main() -> None:
     spec = load_topology(RUNNERLY)
     harness_round(args)  # warm-up: images built and cached, for both sides
     tags = images(spec)
-    ratios, agree = [], True
+    ratios, before_ratios, agree = [], [], True
     for index in range(args.rounds):
-        TESTED["harness"], TESTED["peers"] = {}, {}
+        TESTED["harness"], TESTED["peers"], TESTED["before"] = {}, {}, {}
+        before: tuple[float, dict[str, str], dict[str, set[str]]] | None = None
+        if args.before is not None and index % 2 == 0:  # alternating: before first in rounds 1, 3, ...
+            before = harness_round(args, args.before, "before")
         ours, our_pacts, our_fuzz = harness_round(args)
+        if args.before is not None and before is None:
+            before = harness_round(args, args.before, "before")
         theirs, their_pacts, their_fuzz = peers_round(args.pact, spec, tags, args)
         ratios.append(ours / theirs)
         same = our_pacts == their_pacts and our_fuzz == their_fuzz and TESTED["harness"] == TESTED["peers"]
+        if before is not None:
+            before_ratios.append(before[0] / theirs)
+            same = same and before[1:] == (their_pacts, their_fuzz) and TESTED["before"] == TESTED["peers"]
+            print(f"  before ({args.before}): {before[0]:.1f}s, ratio {before[0] / theirs:.2f}")
         agree = agree and same
         print(f"round {index + 1}: harness {ours:.1f}s, peers {theirs:.1f}s, ratio {ours / theirs:.2f} "
               f"(load average {os.getloadavg()[0]:.1f})")
@@ -327,6 +346,8 @@ def main() -> None:
     print(f"Runnerly pipeline, {args.max_examples} examples, seed {args.seed}: harness / peers "
           f"{statistics.median(ratios):.2f} (target <= 0.5) (median of {args.rounds}); findings "
           f"{'agree in every round' if agree else 'DISAGREE'}")
+    if before_ratios:
+        print(f"  before ({args.before}): {statistics.median(before_ratios):.2f} (median of {args.rounds})")
 
 
 if __name__ == "__main__":

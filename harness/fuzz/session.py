@@ -28,6 +28,8 @@ from harness.fuzz.service import TopologyView, fuzz_service
 from harness.model.topology import TopologySpec
 from harness.runtime.topology import Topology
 
+MAIN_SCRIPT = "HARNESS_FORKSERVER_MAIN"  # the fork server's environment: the parent's script (fuzz/preload.py)
+
 
 def prepare_runs(names: list[str], options: FuzzOptions = DEFAULTS) -> None:
     """Start the fork server of the runs of several services (start_runs) now: its imports of schemathesis and
@@ -35,11 +37,15 @@ def prepare_runs(names: list[str], options: FuzzOptions = DEFAULTS) -> None:
     first run. Returns at once; does nothing for one service or when the server is running already."""
     if len(names) < 2:
         return
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, spawn
 
     _fork_server()
+    # the launching script (pytest's, harness's): imported once by the server instead of by every run's process
+    # (multiprocessing's spawn does that when the main module is a script; see preload.py)
+    script = spawn.get_preparation_data("fuzz").get("init_main_from_path")
     # the server imports Hypothesis, which may write its folder right away
-    with _environment(HYPOTHESIS_STORAGE_DIRECTORY=str(options.cache_dir or default_cache_dir())):
+    with _environment(HYPOTHESIS_STORAGE_DIRECTORY=str(options.cache_dir or default_cache_dir()),
+                      **({MAIN_SCRIPT: str(script)} if script else {})):
         forkserver.ensure_running()
 
 

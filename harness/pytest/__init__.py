@@ -41,6 +41,7 @@ _previous = pytest.StashKey[tuple[str, float]]()  # on a test: the item before i
 _last_test = pytest.StashKey[str]()
 _last_ended_at = pytest.StashKey[float]()
 _broken_since = pytest.StashKey[str]()  # the test after which a topology could not be restored
+_unchecked_after = pytest.StashKey[str]()  # the last item checked for restoring, when later items were not
 # dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
 # written during one test is stamped a moment later. A failed test's lines are read this long after it ended, and its
 # lines stamped less than this after the previous item ended are shown apart, as maybe that item's. Passing tests
@@ -147,7 +148,12 @@ def topology(request: pytest.FixtureRequest) -> Topology:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    _restore_topologies(item)
+    from harness.pytest.items import ReportingItem
+
+    if not isinstance(item, ReportingItem) or item.uses_topology():
+        _restore_topologies(item)
+    elif _last_test in item.config.stash:  # its verdict is made (or being made): nothing to put back for it
+        item.config.stash.setdefault(_unchecked_after, item.config.stash[_last_test])
     if _is_plugin_item(item):
         return
     item.stash[_started_at] = time.time()  # also before its first use of the topology (a reused one has old lines)
@@ -177,6 +183,9 @@ def _restore_topologies(item: pytest.Item) -> None:
     from harness.errors import HarnessError
 
     previous = item.config.stash.get(_last_test, "an earlier test")
+    if _unchecked_after in item.config.stash:  # items since the last check were not checked: any of them
+        previous = f"{item.config.stash[_unchecked_after]} or an item after it"
+        del item.config.stash[_unchecked_after]
     notes: list[str] = []
     session: TopologySession | None = item.config.pluginmanager.get_plugin(PLUGIN_NAME)
     shared = session is not None and session.share is not None

@@ -35,6 +35,12 @@ class ReportingItem(pytest.Item):
     def verdict(self) -> Case:
         raise NotImplementedError
 
+    def uses_topology(self) -> bool:
+        """Whether this item's verdict is still to be made against the running topology (then the plugin first puts
+        back what earlier items left stopped, paused, ...); False once it is made or under way (a later item of a
+        pact file already verified, of a fuzzing run already started, of a drift file already checked)."""
+        return True
+
     def setup(self) -> None:
         self._case = self.verdict()
         self.user_properties += list(self._case.properties)  # e.g. a verdict from the cache, and from when
@@ -99,6 +105,9 @@ class PactVerification(ReportingItem):
                 self.user_properties.append(("pact source", source))
                 self.add_report_section("setup", "pact source", source)
 
+    def uses_topology(self) -> bool:
+        return self.owner.verify is None or self.owner.verify.verdict(self.pact.path) is None
+
     def runtest(self) -> None:
         super().runtest()
         if self._case.output:  # passed with a failure: the interaction is pending (V4), as the Verifier counts it
@@ -153,6 +162,11 @@ class FuzzOperation(ReportingItem):
             return Case("", self.name, error=f"ERROR {self.problem}".splitlines()[0], details=f"ERROR {self.problem}")
         return fuzz_case(self._result(), self.operation, self.name, rerun=fuzz_rerun(self.config))
 
+    def uses_topology(self) -> bool:
+        """Only before the runs start: restoring a service while they run would change what the runs find."""
+        run = self.owner.fuzz
+        return not self.excluded and not self.problem and (run is None or self.service not in run.runs)
+
     def runtest(self) -> None:
         if self._case.output:  # the failures a baseline accepts: shown with the item (-rA), its JUnit system-out
             self.add_report_section("call", "stdout", self._case.output)
@@ -200,6 +214,9 @@ class PactDrift(ReportingItem):
         fetch = running_fetcher(run.spec, self.owner.topology)  # this session's own run if started, else shared
         case = drift_case(run.check(self.file, fetch), self.label, self.name)
         return case if case.skipped is None else dataclasses.replace(case, skipped=f"not applicable: {case.skipped}")
+
+    def uses_topology(self) -> bool:
+        return self.owner.drift is None or not self.owner.drift.checked(self.file)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         """The interaction in the pact file."""

@@ -79,6 +79,10 @@ class DriftRun:
                 self.add(ahead or check_pact(self.spec, file, self.documents, fetch or self.fetch))
             return self._by_file[file]
 
+    def checked(self, file: Path) -> bool:
+        """Whether `file`'s verdict is made, here or ahead (`check` then answers without checking)."""
+        return file in self._by_file or file in self._ahead
+
     def check_ahead(self, files: list[Path]) -> threading.Thread:
         """Check `files` in a thread, now, for `check` to answer from: the pytest plugin's drift items then wait for
         no check that could run while other items did. Only what files give is checked ahead: a file whose provider's

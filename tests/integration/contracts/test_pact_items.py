@@ -137,3 +137,37 @@ def test_one_verdict_has_one_junit_shape_and_one_matrix_place_from_both_front_en
     page.assert_outcomes(passed=2, failed=1, skipped=1, errors=1)
     assert verdicts(pytester.path / "pages" / "contract-matrix.json") == edges
     assert not matrix.exists()  # beside the page, as `harness verify --report pages/run.html` writes it
+
+
+def test_only_an_item_whose_verdict_is_still_to_be_made_puts_back_what_an_earlier_test_left(
+        tmp_path: Path, pytester: pytest.Pytester) -> None:
+    """The pact's second interaction reports the Verifier run of its first: a service a test paused between them is
+    put back before the next item that uses the topology, whose report names the items since the last check."""
+    topology = project(tmp_path, "restore", False,
+                       {"web-frontend-shop.json": json.loads((PACTS / "v2-web-frontend-shop.json").read_text())})
+    topology.write_text(topology.read_text() + "  redis:\n    image: redis:7\n    ready: {tcp: 6379}\n")
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_collection_modifyitems(items):
+            tests = [item for item in items if item.name.startswith("test_")]
+            pacts = [item for item in items if item.name.startswith("pact[")]
+            items[:] = [pacts[0], tests[0], pacts[1], tests[1]]  # the pause between the pact's two interactions
+    """)
+    pytester.makepyfile("""
+        def test_pauses_redis(topology):
+            topology["redis"].pause()
+
+        def test_finds_redis_running(topology):
+            assert topology["redis"].status == "running"
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-rA", "-v")
+    result.assert_outcomes(passed=4)
+    output = result.stdout.str()
+    assert output.count("Captured topology restored setup") == 1, output  # not on the pact's second item
+    report = output[output.index("== PASSES =="):].splitlines()
+    assert "test_finds_redis_running" in report[1], report
+    assert report[2].startswith("--") and "Captured topology restored setup" in report[2], report
+    assert report[3].endswith("::test_pauses_redis or an item after it:"), report
+    assert report[4] == "- redis was left paused (.pause()): unpaused it", report
