@@ -37,33 +37,45 @@ class ConsumerVersion:
 
 def consumer_version(folder: Path, number: str | None = None, branch: str | None = None,
                      tags: tuple[str, ...] = (), flag: str = "--consumer-version",
-                     outputs: Sequence[Path] = ()) -> ConsumerVersion:
+                     outputs: Sequence[Path] = (), partial: str = "",
+                     branch_flag: str = "--consumer-branch") -> ConsumerVersion:
     """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`), marked
     `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changed_files: any changed
     or untracked file but `folder`, the run's `outputs` and `__pycache__`: the consumer code that wrote the pacts
     may be anywhere); the branch given, else the CI job's or the checkout's (broker.checkout_branch; none on a
-    detached HEAD without a CI variable). `flag`: the option a user gives the version with.
+    detached HEAD without a CI variable). `partial`: why the session that wrote the pacts did not run every consumer
+    test of the commit (e.g. "-k given"; "": it did): its pacts may lack interactions, so they are a snapshot too.
+    A snapshot has no branch unless one is given: it must never become the latest version of the checkout's branch
+    (the providers' `mainBranch` selector would verify it). `flag`, `branch_flag`: the options a user gives the
+    version and the branch with.
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout.
     """
-    branch = branch or checkout_branch(folder)
     if number:  # the user's version always wins: they vouch for it
-        return ConsumerVersion(number, branch, tags)
+        return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     commit, top = git_commit(folder), git_top(folder)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
     changed = changed_files(top, [folder, *outputs])
-    if changed == []:
-        return ConsumerVersion(commit, branch, tags)
+    if changed == [] and not partial:
+        return ConsumerVersion(commit, branch or checkout_branch(folder), tags)
     marked = f"{commit}+SNAPSHOT.{_host()}"
-    dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None else
-             "has uncommitted changes outside the pact folder (" + ", ".join(changed[:3])
-             + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
-    note = (f"published as consumer version {marked}, not as the commit {commit}: the git checkout {top} {dirty} the "
-            "code that wrote these pacts (the Pact convention for a dirty working tree: +SNAPSHOT.<host>); commit the "
-            f"changes to publish under the commit, or give {flag} VERSION")
+    if changed == []:
+        why = (f"this session did not run every consumer test ({partial}), so these pacts may lack interactions of "
+               f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION")
+    else:
+        dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None
+                 else "has uncommitted changes outside the pact folder (" + ", ".join(changed[:3])
+                 + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
+        why = (f"the git checkout {top} {dirty} the code that wrote these pacts (the Pact convention for a dirty "
+               f"working tree: +SNAPSHOT.<host>); commit the changes to publish under the commit, or give {flag} "
+               "VERSION") + (f" (this session did not run every consumer test either: {partial})" if partial else "")
+    note = f"published as consumer version {marked}, not as the commit {commit}: {why}"
+    if branch is None:
+        note += (f"; without a branch, so that it never becomes the latest version of the checkout's branch (give "
+                 f"{branch_flag} BRANCH to publish it on one)")
     return ConsumerVersion(marked, branch, tags, snapshot=note)
 
 
@@ -126,7 +138,7 @@ def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVers
     publication = Publication(version)
     if version.snapshot:
         publication.notes.append(version.snapshot)
-    if version.branch is None:
+    if version.branch is None and not version.snapshot:  # a snapshot's note says why it has none
         publication.notes.append(no_branch_note(f"consumer version {version.number} is published", branch_flag))
     for path, pact, data in pacts:  # one request per pact, as the `pact` CLI publishes
         body: dict[str, Any] = {"pacticipantName": pact.consumer, "pacticipantVersionNumber": version.number,

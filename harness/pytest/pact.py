@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from pact import Pact
 
@@ -116,15 +116,57 @@ _by_workers_key = pytest.StashKey[list[Path]]()
 
 
 class WrittenByWorkers:
-    """pytest-xdist controller: the pact files each worker wrote, for publishing them once."""
+    """pytest-xdist controller: the pact files each worker wrote, for publishing them once. In every process: the
+    tests this session left out (deselected, skipped, xfailed), for publishing a subset's pacts as a snapshot."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.deselected = 0
+        self.skipped = 0
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         files = [Path(p) for p in getattr(node, "workeroutput", {}).get(WRITTEN_KEY) or []]
         self.config.stash[_by_workers_key] = [*self.config.stash.get(_by_workers_key, []), *files]
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self.deselected += len(items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped and report.when in ("setup", "call"):  # an xfailed test is a skipped call
+            self.skipped += 1
+
+    def left_out(self) -> str:
+        """Why this session did not run every test it would run without its options ("": it did): the pacts its
+        consumer tests wrote may lack the left-out tests' interactions."""
+        option = self.config.option
+        given = [flag for flag, name in (("-k", "keyword"), ("-m", "markexpr"), ("--deselect", "deselect"),
+                                         ("--lf", "lf"), ("--sw", "stepwise")) if getattr(option, name, None)]
+        reasons = [f"{' and '.join(given)} given"] if given else []
+        narrower = _narrower_than_default(self.config)
+        if narrower:
+            reasons.append(narrower)
+        if self.deselected:
+            reasons.append(f"{self.deselected} test(s) deselected")
+        if self.skipped:
+            reasons.append(f"{self.skipped} test(s) skipped or xfailed")
+        return "; ".join(reasons)
+
+
+def _narrower_than_default(config: pytest.Config) -> str:
+    """Why the test paths given on the command line may hold fewer tests than running pytest without them (node ids,
+    or paths under the configured testpaths, or under the invocation folder); "" when they cover those."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return ""
+    if any("::" in arg for arg in config.args):
+        return "node ids given"
+    here = config.invocation_params.dir
+    testpaths = config.getini("testpaths") if here == config.rootpath else []
+    defaults = [(config.rootpath / path).resolve() for path in testpaths] or [here.resolve()]
+    given = [(here / arg).resolve() for arg in config.args]
+    if all(any(default == path or default.is_relative_to(path) for path in given) for default in defaults):
+        return ""
+    return f"test paths given ({' '.join(config.args)}) narrower than {' '.join(str(d) for d in defaults)}"
 
 
 def _outputs(config: pytest.Config) -> list[Path]:
@@ -170,9 +212,11 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
         if broker is None:
             raise OptionError("--pact-publish: no Pact Broker is configured: give --pact-broker-url URL, "
                               "contracts.broker.url in the topology file, or set PACT_BROKER_BASE_URL")
+        coverage = config.pluginmanager.get_plugin("harness-pact-publish")
         version = consumer_version(pact_folder(config), options.consumer_version, options.consumer_branch,
                                    tuple(options.consumer_tag or ()), options.flag("consumer_version"),
-                                   _outputs(config))
+                                   _outputs(config), coverage.left_out() if coverage else "",
+                                   options.flag("consumer_branch"))
         publication = publish_pacts(broker, written, version, options.flag("consumer_branch"))
     except HarnessError as error:
         say(f"error: pacts not published to the Pact Broker: {error}", red=True)

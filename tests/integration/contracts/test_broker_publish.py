@@ -159,8 +159,8 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     dirty = harness(tmp_path, "publish", "--topology", str(file), env=env)
     assert dirty.returncode == 0, dirty.stdout + dirty.stderr
     snapshot = f"{commit}+SNAPSHOT.{HOST}"
-    assert f"published 3 pact(s) to the Pact Broker {broker.url} for consumer version {snapshot} on branch main" \
-        in dirty.stdout
+    assert f"published 3 pact(s) to the Pact Broker {broker.url} for consumer version {snapshot} (no branch)\n" in dirty.stdout
+    assert broker.broker.versions[("web-frontend", snapshot)].branches == []  # never the latest version of main
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
             f"{tmp_path} has uncommitted changes outside the pact folder (web/client.py, web/retry.py), so the "
             "commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
@@ -240,6 +240,9 @@ def test_web_reads_the_items(pact):
         assert requests.get(f"{server.url}/items").status_code == 200
 
 def test_kiosk_reads_the_bill(pact):
+    if os.environ.get("SKIP_KIOSK"):
+        import pytest
+        pytest.skip("no kiosk today")
     p = pact("kiosk", "billing")
     p.upon_receiving("a request for the bill").with_request("GET", "/bill").will_respond_with(200)
     with p.serve(addr="127.0.0.1") as server:
@@ -252,7 +255,7 @@ def consumer_tests(tmp_path: Path, broker: BrokerServer, *args: str, **env: str)
         -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-dir",
-                           str(tmp_path / "pacts"), "test_consumer.py", *args], cwd=tmp_path, capture_output=True,
+                           str(tmp_path / "pacts"), *args], cwd=tmp_path, capture_output=True,
                           text=True, env=environment(**{"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN, **env}))
 
 
@@ -296,12 +299,58 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
     dirty = consumer_tests(tmp_path, broker, "--pact-publish", "--junitxml", "reports/junit.xml")
     assert dirty.returncode == 0, dirty.stdout + dirty.stderr
     snapshot = f"{commit}+SNAPSHOT.{HOST}"
-    assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot} on branch main" \
-        in dirty.stdout
+    assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot}: " in dirty.stdout
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
             f"{tmp_path} has uncommitted changes outside the pact folder (client.py)") in dirty.stdout
     assert "or give --pact-consumer-version VERSION" in dirty.stdout
-    assert ("kiosk", snapshot) in broker.broker.versions
+    assert ("without a branch, so that it never becomes the latest version of the checkout's branch (give "
+            "--pact-consumer-branch BRANCH to publish it on one)") in " ".join(dirty.stdout.split())
+    assert broker.broker.versions[("kiosk", snapshot)].branches == []  # never the latest of main
+
+
+@pytest.mark.parametrize("args", [["-k", "web"], ["test_consumer.py::test_web_reads_the_bill"],
+                                  ["--deselect", "test_consumer.py::test_kiosk_reads_the_bill"], ["-m", "not slow"],
+                                  ["-o", "testpaths=test_consumer.py test_more.py", "test_consumer.py"],
+                                  ["SKIP_KIOSK"]], ids=["k", "node-id", "deselect", "m", "testpaths", "skipped"])
+def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_path: Path, broker: BrokerServer,
+                                                                         args: list[str]) -> None:
+    """A clean checkout's session that did not run every test (a selection, or a test skipped) wrote pacts that may
+    lack interactions: under the bare commit can-i-deploy would pass a provider that breaks a left-out one. They are
+    published as COMMIT+SNAPSHOT.<host> without a branch, saying why; a version given still wins."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    (tmp_path / "test_more.py").write_text("def test_more():\n    pass\n")
+    commit = git_checkout(tmp_path)
+    env = {"SKIP_KIOSK": "1"} if args == ["SKIP_KIOSK"] else {}
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *([] if env else args), **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    said = " ".join(done.stdout.split())
+    assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot}: " in said, said
+    assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: this session did not run "
+            "every consumer test (") in said, said
+    assert ("so these pacts may lack interactions of the commit's; run the whole session to publish under the "
+            "commit, or give --pact-consumer-version VERSION; without a branch") in said
+    why = {"-k": "-k given", "test_consumer.py::test_web_reads_the_bill": "node ids given",
+           "--deselect": "--deselect given", "-m": "-m given", "-o": "test paths given (test_consumer.py) narrower "
+           f"than {tmp_path / 'test_consumer.py'} {tmp_path / 'test_more.py'}", "SKIP_KIOSK": "1 test(s) skipped"}
+    assert why[args[0]] in said, said
+    assert {p.consumer_version for p in broker.broker.pacts.values()} == {snapshot}  # nothing under the commit
+    assert all(v.branches == [] for v in broker.broker.versions.values())
+
+    given = consumer_tests(tmp_path, broker, "--pact-publish", "--pact-consumer-version", "7.0.0",
+                           *([] if env else args), **env)
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert "for consumer version 7.0.0 on branch main" in given.stdout and "SNAPSHOT" not in given.stdout
+
+
+def test_a_whole_session_from_a_clean_checkout_publishes_under_the_commit(tmp_path: Path,
+                                                                           broker: BrokerServer) -> None:
+    """Paths that cover the default test paths are the whole session: the bare commit, on the checkout's branch."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    commit = git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, "--pact-publish", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"for consumer version {commit} on branch main:" in done.stdout and "SNAPSHOT" not in done.stdout
 
 
 def test_pytest_publication_failures_are_said_and_fail_the_session(tmp_path: Path, broker: BrokerServer) -> None:
