@@ -290,8 +290,9 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
                              "contracts.broker.pending: true)")
     if fetched.pacts and config.dirty_checkout and not config.version_given:
         fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout's "
-                             f"commit does not name the providers verified here ({config.dirty_reason}; commit the "
-                             "changes, or give --provider-version for a version you vouch for)")
+                             f"commit does not name the providers verified here ({config.dirty_reason}"
+                             + ("; or" if "ignored by git" in config.dirty_reason else "; commit the changes, or")
+                             + " give --provider-version for a version you vouch for)")
     return fetched
 
 

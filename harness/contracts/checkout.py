@@ -59,14 +59,15 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path) -> str | Non
             return f"{path} has uncommitted changes"
         full = (top / path).resolve()
         if any(full == mount or full.is_relative_to(mount) for mount in mounts):
-            return f"{path} is ignored by git but in a folder mounted into a provider"
+            return f"{path} is ignored by git but in a folder mounted into a provider: delete it or move it out"
         for context, build in contexts:
             if full == context or not full.is_relative_to(context):
                 continue
             relative = full.relative_to(context).as_posix()
             files = sent.setdefault(context, sent_paths(context, build.dockerfile))
             if any(name == relative or name.startswith(relative + "/") for name in files):
-                return f"{path} is ignored by git but sent in a provider's build context (.dockerignore keeps it)"
+                return (f"{path} is ignored by git but sent to docker in a provider's build context: add it to "
+                        ".dockerignore or delete it")
     return None
 
 

@@ -81,7 +81,8 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
                   and _named(spec, s.provider, provider) and _named(spec, s.consumer, consumer)]
         sources = [s for s in everything if not isinstance(s, PactFile) or s in chosen] if chosen else []
     if not problems and not any(isinstance(s, PactFile) for s in sources) and (provider or consumer or not everything):
-        problems.append(_nothing_selected(spec, everything, place, where is not None, provider, consumer))
+        problems.append(_nothing_selected(spec, everything, place, where is not None, provider, consumer,
+                                          bool(more_notes)))
     problems += [str(s.error) for s in everything if isinstance(s, UnreadablePact)]
     pacts = [s for s in sources if isinstance(s, PactFile) and exclusion(spec, s) is None]
     for pact in pacts:
@@ -141,7 +142,7 @@ def _named(spec: TopologySpec, pact_name: str, wanted: str | None) -> bool:
 
 
 def _nothing_selected(spec: TopologySpec, everything: list[Source], where: str, folder_read: bool,
-                      provider: str | None, consumer: str | None) -> str:
+                      provider: str | None, consumer: str | None, broker_notes: bool = False) -> str:
     pacts = [s for s in everything if isinstance(s, PactFile)]
 
     def near(wanted: str, side: str) -> str:  # among the pacts' names on that side and the services
@@ -163,8 +164,13 @@ def _nothing_selected(spec: TopologySpec, everything: list[Source], where: str, 
     if not pacts and folder_read:
         hints.append("the folder holds no readable pact: run the consumer tests first, or point --pacts elsewhere")
     elif not pacts:
-        hints.append("the broker selected none (see the notes); a pact folder is read beside the broker's pacts "
-                     "only when one is configured: --pacts DIR or contracts.pacts")
+        if provider and provider not in spec.services and service_for(spec, provider) is None:
+            said = (f"the broker is asked only for the pacts of the topology's services (and their pact_name), and "
+                    f"{provider} is none of them")
+        else:
+            said = "the broker selected none" + (" (see the notes)" if broker_notes else "")
+        hints.append(f"{said}; a pact folder is read beside the broker's pacts only when one is configured: "
+                     "--pacts DIR or contracts.pacts")
     return what + "".join(f"\n{h}" for h in hints)
 
 

@@ -265,9 +265,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="SERVICE=VERSION", cli=("--version",), commands=("can-i-deploy", "record-deployment"),
            validate=service_version),
     Option("ignore_service", "contracts", "a service that takes part in no contract (a database, a cache): not asked "
-           "about (repeatable; as `pact broker can-i-deploy --ignore`); any other service the broker does not know "
-           "makes the answer no", repeatable=True, metavar="SERVICE", cli=("--ignore",),
-           commands=("can-i-deploy", "record-deployment")),
+           "about nor recorded (repeatable; as `pact broker can-i-deploy --ignore`); any other service the broker "
+           "does not know makes can-i-deploy's answer no, and record-deployment refuses it and records nothing",
+           repeatable=True, metavar="SERVICE", cli=("--ignore",), commands=("can-i-deploy", "record-deployment")),
     Option("to_environment", "can-i-deploy", "the environment to deploy to, as the broker names it",
            metavar="ENVIRONMENT", cli=("--to-environment",), commands=("can-i-deploy",)),
     Option("environment", "record-deployment", "the environment deployed to, as the broker names it",

@@ -154,8 +154,9 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     (file.parent / "shop" / "variant.txt").write_text("a local variant the commit does not have")
     needs, _, notes = decided(file)
     assert needs is True
-    assert any("(shop/variant.txt is ignored by git but sent in a provider's build context (.dockerignore keeps it);"
-               in note for note in notes), notes
+    assert any("(shop/variant.txt is ignored by git but sent to docker in a provider's build context: add it to "
+               ".dockerignore or delete it; or give --provider-version" in note for note in notes), notes
+    assert not any("commit the changes" in note for note in notes), notes
     # left out of the build context by .dockerignore (committed): it does not reach the image, the commit counts
     (file.parent / "shop" / ".dockerignore").write_text("variant.txt\n")
     git(file.parent, "add", "-A")
@@ -175,11 +176,13 @@ def test_with_a_broker_the_folder_is_read_only_when_configured(tmp_path: Path, b
     (tmp_path / "contracts" / "kiosk-shop.json").write_text(json.dumps(variant(good_pact(), "kiosk", "kiosk")))
     file = topology(tmp_path, "folder")
 
-    def consumers(topology_file: Path, pacts: Path | None = None, selector: str = "mainBranch") -> list[str]:
+    def consumers(topology_file: Path, pacts: Path | None = None, selector: str = "mainBranch",
+                  provider: str | None = None) -> list[str]:
         spec = load_topology(topology_file)
         config = broker_config(spec, {"pact_broker_url": broker.url, "pact_selector": [{selector: True}]
                                       if selector == "mainBranch" else [{"branch": selector}]})
-        verify_run = VerifyRun(spec, VerifyOptions(pacts=pacts, broker=config, broker_folder=tmp_path / "got"))
+        verify_run = VerifyRun(spec, VerifyOptions(pacts=pacts, broker=config, broker_folder=tmp_path / "got",
+                                                   provider=provider))
         try:
             return sorted(getattr(s, "consumer", "?") for s in verify_run.selection.sources)
         finally:
@@ -199,6 +202,13 @@ def test_with_a_broker_the_folder_is_read_only_when_configured(tmp_path: Path, b
     assert ("the broker selected none (see the notes); a pact folder is read beside the broker's pacts only when one "
             "is configured: --pacts DIR or contracts.pacts") in message
     assert consumers(configured, selector="no-such-branch") == ["kiosk"]
+    with pytest.raises(PactInputProblems) as typo:  # the broker is not asked: no note to point at
+        consumers(file, provider="shpo")
+    message = str(typo.value)
+    assert "no pact to verify for provider shpo (did you mean 'shop'?)" in message, message
+    assert ("the broker is asked only for the pacts of the topology's services (and their pact_name), and shpo is "
+            "none of them; a pact folder is read beside") in message
+    assert "see the notes" not in message
 
 
 def test_credentials_in_the_url_are_said_to_be_the_urls_and_never_shown(tmp_path: Path) -> None:
