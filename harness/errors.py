@@ -146,7 +146,12 @@ class OptionError(HarnessError):
 
 class BrokerRefused(HarnessError):
     """The Pact Broker refused the credentials (401) or the action with them (403); the message names the broker and
-    which credential variable was used, never its value."""
+    which credential variable was used, never its value. `short`: the same in one short clause (no request, no hint),
+    for a message that repeats it."""
+
+    def __init__(self, message: str, *, hint: str | None = None, short: str = "") -> None:
+        self.short = short or message
+        super().__init__(message, hint=hint)
 
 
 class NothingToFuzz(HarnessError):

@@ -81,7 +81,9 @@ class BrokerClient:
                 what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
-                                    hint=_refused_hint(error.code, method, how)) from None
+                                    hint=_refused_hint(error.code, method, how, url),
+                                    short=f"the Pact Broker at {self.config.url} {what} ({error.code}; used: "
+                                          f"{how.split(' (')[0]})") from None
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {error.code} to {method} {url}"
                                     f"{': ' + detail if detail else ''}") from None
         except (urllib.error.URLError, OSError) as error:
@@ -194,7 +196,7 @@ class BrokerClient:
             "verifiedBy": {"implementation": "pytest-topology"}, "testResults": tests})
 
 
-def _refused_hint(code: int, method: str, how: str) -> str:
+def _refused_hint(code: int, method: str, how: str, url: str = "") -> str:
     """What to do about a 401 or 403 (`how`: the credentials used, by where they came from: a token, a user and
     password from the variables, or written in the broker URL)."""
     if how.startswith("no credentials"):
@@ -212,9 +214,11 @@ def _refused_hint(code: int, method: str, how: str) -> str:
         return (f"{how} may not read this: ask the broker's administrator for "
                 + ("a token" if token else "a user") + " that may read pacts")
     write = "a read-write token (in PactFlow, not the read-only one)" if token else "a user that may write"
+    results = url.endswith("/verification-results")
     return (f"{how} may read but not write: publishing pacts or verification results and recording deployments "
-            f"need {write}; give the job one, or do not publish from it (verification results are published only "
-            "with --publish-verification-results, or in CI with --provider-version)")
+            f"need {write}; give the job one, or do not publish from it"
+            + (" (verification results are published only with --publish-verification-results, or in CI with "
+               "--provider-version)" if results else ""))
 
 
 def _pact_version(url: Any) -> str | None:

@@ -334,8 +334,9 @@ class VerifyRun:
             try:
                 BrokerClient(config).publish(pact, result, result.provider or "")
             except HarnessError as error:
+                short = getattr(error, "short", None) or str(error)  # in full once: results_publication
                 return dataclasses.replace(result, verdict="error", error=error, pending=False, reason=(
-                    f"{result.verdict}, but its verification result was not published: {error}"),
+                    f"{result.verdict}, but its verification result was not published: {short}"),
                     not_published=getattr(error, "message", str(error)))
             result = dataclasses.replace(result, published=True)
         return result
@@ -356,16 +357,18 @@ class VerifyRun:
         unpublished = len(ours) - published - kept - len(refused)
         version = f"provider version {config.provider_version}" + (
             f" on branch {config.provider_branch}" if config.provider_branch else "")
+        hints = dict.fromkeys(r.error.hint for r in ours if r.not_published and r.error is not None and r.error.hint)
         why = f"{'; '.join(dict.fromkeys(refused))} (the pact's verdict is an error for it)"
+        told = "".join(f"\n{hint}" for hint in hints)  # what to do about the refusal, once
         if refused and not published:
             return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
-                    f"for {version}: {len(refused)} of {len(ours)} broker pact(s) not taken: {why}")
+                    f"for {version}: {len(refused)} of {len(ours)} broker pact(s) not taken: {why}{told}")
         text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "
                 f"{published} of {len(ours)} broker pact(s), for {version}")
         extra = ([f"{kept} the broker had verified already"] if kept else []) + (
             [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else []) + (
             [f"{len(refused)} not published: {why}"] if refused else [])
-        text += f" ({'; '.join(extra)})" if extra else ""
+        text += (f" ({'; '.join(extra)})" if extra else "") + told
         if not config.provider_branch:
             text += "\nnote: " + no_branch_note("verification results are published", "--provider-branch")
         return text

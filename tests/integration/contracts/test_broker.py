@@ -364,10 +364,15 @@ def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(
     assert "verified kiosk->shop: 2 interaction(s)" in done.stderr and "(kiosk-shop.json)" in done.stderr
     assert ("ERROR web-frontend->shop (from broker" in done.stderr
             and "verified, but its verification result was not published: the Pact Broker at "
-            f"{broker.url} does not allow this with the credentials (403 on POST" in done.stderr)
+            f"{broker.url} does not allow this with the credentials (403; used: PACT_BROKER_TOKEN)" in done.stderr)
     assert "read-only-token" not in done.stdout + done.stderr
     assert broker.broker.verifications == []
-    last = done.stderr.strip().splitlines()[-1]  # what happened to the results: not published, and why
+    said = done.stdout + done.stderr  # in full once (the verdict, matrix and summary say it short)
+    assert said.count("403 on POST") == 1 and said.count("may read but not write") == 1, said
+    *_, last, hint = done.stderr.strip().splitlines()  # what happened to the results: not published, and why
+    assert hint.startswith("PACT_BROKER_TOKEN may read but not write: publishing pacts or verification results")
+    assert hint.endswith("(verification results are published only with --publish-verification-results, or in CI "
+                         "with --provider-version)"), hint
     assert last.startswith(f"verification results not published to the Pact Broker {broker.url} (CI=true with "
                            "--provider-version) for provider version 4.0.0: 1 of 1 broker pact(s) not taken: the "
                            f"Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "), last

@@ -206,6 +206,8 @@ def test_each_publish_failure_is_one_clear_message_and_publishes_nothing(tmp_pat
     assert read_only.returncode == 2, read_only.stderr
     assert (f"the Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "
             f"{broker.url}/contracts/publish") in read_only.stderr and "read-only-token" not in read_only.stderr
+    assert "or do not publish from it\n" in read_only.stderr  # nothing said of verification results here
+    assert "--publish-verification-results" not in read_only.stderr
 
     (folder / "zz-broken.json").write_text('{"consumer": {"name": "web-frontend"},')
     broken = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "1",
