@@ -38,7 +38,7 @@ class ConsumerVersion:
 def consumer_version(folder: Path, number: str | None = None, branch: str | None = None,
                      tags: tuple[str, ...] = (), flag: str = "--consumer-version",
                      outputs: Sequence[Path] = (), partial: str = "",
-                     branch_flag: str = "--consumer-branch") -> ConsumerVersion:
+                     branch_flag: str = "--consumer-branch", written_here: bool = True) -> ConsumerVersion:
     """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`), marked
     `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changed_files: any changed
     or untracked file but `folder`, the run's `outputs` and `__pycache__`: the consumer code that wrote the pacts
@@ -47,7 +47,9 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     test of the commit (e.g. "-k given"; "": it did): its pacts may lack interactions, so they are a snapshot too.
     A snapshot has no branch unless one is given: it must never become the latest version of the checkout's branch
     (the providers' `mainBranch` selector would verify it). `flag`, `branch_flag`: the options a user gives the
-    version and the branch with.
+    version and the branch with. `written_here`: this process wrote the pacts (a pytest session), so the pact folder
+    does not count; else (`harness publish`) pacts tracked by git that differ from the commit's, or untracked ones,
+    may be stale (written by code that is not the commit's) and count as changes; ignored ones cannot be told.
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout.
@@ -58,7 +60,7 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
-    changed = changed_files(top, [folder, *outputs])
+    changed = changed_files(top, [folder, *outputs] if written_here else list(outputs))
     if changed == [] and not partial:
         return ConsumerVersion(commit, branch or checkout_branch(folder), tags)
     marked = f"{commit}+SNAPSHOT.{_host()}"
@@ -67,7 +69,8 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
                f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION")
     else:
         dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None
-                 else "has uncommitted changes outside the pact folder (" + ", ".join(changed[:3])
+                 else "has uncommitted changes" + (" outside the pact folder" if written_here else "") + " ("
+                 + ", ".join(changed[:3])
                  + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
         why = (f"the git checkout {top} {dirty} the code that wrote these pacts (the Pact convention for a dirty "
                f"working tree: +SNAPSHOT.<host>); commit the changes to publish under the commit, or give {flag} "

@@ -134,8 +134,9 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
         tmp_path: Path, broker: BrokerServer, written: Path) -> None:
     """A changed or untracked file outside the pact folder (the consumer's code may be anywhere) marks the version
     COMMIT+SNAPSHOT.<host>: the commit's pacts at the broker stay those of its clean checkout (with `onConflict:
-    overwrite` a dirty pact published under the commit would replace them). Ignored files, __pycache__ and the pact
-    folder itself do not count; a version given always wins."""
+    overwrite` a dirty pact published under the commit would replace them). Ignored files and __pycache__ do not
+    count; a pact tracked by git that differs from the commit's does (stale: written by other code, then the code
+    reverted); a version given always wins."""
     folder = pact_folder(tmp_path, written)
     file = topology(tmp_path, broker.url)
     (tmp_path / "web").mkdir()
@@ -152,8 +153,12 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     assert f"for consumer version {commit} on branch main" in clean.stdout and "SNAPSHOT" not in clean.stdout
     at_commit = {key: pact.sha for key, pact in broker.broker.pacts.items()}
 
-    pact = folder / "web-frontend-shop.json"  # a weaker pact: its interaction gone
+    pact = folder / "web-frontend-shop.json"  # a weaker pact: its interaction gone, the code as committed
     pact.write_text(json.dumps({**json.loads(pact.read_text()), "interactions": []}))
+    stale = harness(tmp_path, "publish", "--topology", str(file), env=env)
+    assert stale.returncode == 0, stale.stdout + stale.stderr
+    assert (f"the git checkout {tmp_path} has uncommitted changes (contracts/web-frontend-shop.json), so the commit "
+            "does not name the code that wrote these pacts") in " ".join(stale.stdout.split()), stale.stdout
     (tmp_path / "web" / "client.py").write_text("BASE = '/v2'\n")
     (tmp_path / "web" / "retry.py").write_text("TRIES = 1\n")
     dirty = harness(tmp_path, "publish", "--topology", str(file), env=env)
@@ -162,8 +167,8 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     assert f"published 3 pact(s) to the Pact Broker {broker.url} for consumer version {snapshot} (no branch)\n" in dirty.stdout
     assert broker.broker.versions[("web-frontend", snapshot)].branches == []  # never the latest version of main
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
-            f"{tmp_path} has uncommitted changes outside the pact folder (web/client.py, web/retry.py), so the "
-            "commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
+            f"{tmp_path} has uncommitted changes (contracts/web-frontend-shop.json, web/client.py, web/retry.py), "
+            "so the commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
             "+SNAPSHOT.<host>); commit the changes to publish under the commit, or give --consumer-version VERSION"
             ) in " ".join(dirty.stdout.split())
     assert {key: sha for key, sha in ((k, p.sha) for k, p in broker.broker.pacts.items()) if key in at_commit} \
