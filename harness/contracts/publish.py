@@ -75,6 +75,11 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         why = (f"the git checkout {top} {dirty} the code that wrote these pacts (the Pact convention for a dirty "
                f"working tree: +SNAPSHOT.<host>); commit the changes to publish under the commit, or give {flag} "
                "VERSION") + (f" (this session did not run every consumer test either: {partial})" if partial else "")
+        pacts = folder.resolve().relative_to(top.resolve()).as_posix() + "/" if folder.resolve().is_relative_to(
+            top.resolve()) else None
+        if changed and pacts and any(name.startswith(pacts) for name in changed):  # harness publish only
+            why += ("; pacts that differ from the commit's may be stale: publish them from the session that writes "
+                    "them (pytest --pact-publish)")
     note = f"published as consumer version {marked}, not as the commit {commit}: {why}"
     if branch is None:
         note += (f"; without a branch, so that it never becomes the latest version of the checkout's branch (give "

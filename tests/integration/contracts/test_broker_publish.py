@@ -159,6 +159,8 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     assert stale.returncode == 0, stale.stdout + stale.stderr
     assert (f"the git checkout {tmp_path} has uncommitted changes (contracts/web-frontend-shop.json), so the commit "
             "does not name the code that wrote these pacts") in " ".join(stale.stdout.split()), stale.stdout
+    assert ("or give --consumer-version VERSION; pacts that differ from the commit's may be stale: publish them from "
+            "the session that writes them (pytest --pact-publish)") in " ".join(stale.stdout.split()), stale.stdout
     (tmp_path / "web" / "client.py").write_text("BASE = '/v2'\n")
     (tmp_path / "web" / "retry.py").write_text("TRIES = 1\n")
     dirty = harness(tmp_path, "publish", "--topology", str(file), env=env)
