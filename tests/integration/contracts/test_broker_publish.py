@@ -320,7 +320,8 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
 @pytest.mark.parametrize("args", [["-k", "web"], ["test_consumer.py::test_web_reads_the_bill"],
                                   ["--deselect", "test_consumer.py::test_kiosk_reads_the_bill"], ["-m", "not slow"],
                                   ["-o", "testpaths=test_consumer.py test_more.py", "test_consumer.py"],
-                                  ["SKIP_KIOSK"]], ids=["k", "node-id", "deselect", "m", "testpaths", "skipped"])
+                                  ["SKIP_KIOSK"], ["-n", "2", "-k", "web"]],
+                         ids=["k", "node-id", "deselect", "m", "testpaths", "skipped", "xdist"])
 def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_path: Path, broker: BrokerServer,
                                                                          args: list[str]) -> None:
     """A clean checkout's session that did not run every test (a selection, or a test skipped) wrote pacts that may
@@ -339,7 +340,7 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
             "every consumer test (") in said, said
     assert ("so these pacts may lack interactions of the commit's; run the whole session to publish under the "
             "commit, or give --pact-consumer-version VERSION; without a branch") in said
-    why = {"-k": "-k given", "test_consumer.py::test_web_reads_the_bill": "node ids given",
+    why = {"-k": "-k given", "-n": "-k given", "test_consumer.py::test_web_reads_the_bill": "node ids given",
            "--deselect": "--deselect given", "-m": "-m given", "-o": "test paths given (test_consumer.py) narrower "
            f"than {tmp_path / 'test_consumer.py'} {tmp_path / 'test_more.py'}", "SKIP_KIOSK": "1 test(s) skipped"}
     assert why[args[0]] in said, said
