@@ -157,16 +157,17 @@ def test_a_file_refused_as_it_is_read_is_refused_with_the_engines_refusals_in_th
         tmp_path: Path, docker_client: docker.DockerClient) -> None:
     name = f"endpoint-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "compose.yaml"
-    file.write_text(textwrap.dedent(SEVERAL.format(name=name, more="\n    scale: 2")).lstrip())
+    # refused as it is read: a fixed host port for two replicas (Compose fails at the second)
+    file.write_text(textwrap.dedent(SEVERAL.format(name=name, more='\n    ports: ["16379:6379"]\n    scale: 2')).lstrip())
     up = subprocess.run([str(Path(sys.executable).parent / "harness"), "up", "--detach", "-f", str(file)],
                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert up.returncode == 2, up.stderr
     assert up.stderr.splitlines() == [
-        "error: compose.yaml:11: services.other.scale: scale 2: a test run starts one container per service (by "
-        "construction: a service is one base URL); Docker Compose: starts that many containers (in "
-        f"{file}); remove it or move it to an override file that the test run does not use",
+        "error: compose.yaml:11: services.other.ports[0]: host port 16379 for 2 replicas: Docker Compose fails to "
+        'start replica 2 ("port is already allocated": each replica needs a host port of its own); give only the '
+        "container port (6379), or a range of at least 2 host ports",
         "and on this Docker engine (API 1.41), 3 keys that Docker Compose refuses on it too:",
-        *(line.replace("compose.yaml:12:", "compose.yaml:13:") for line in REFUSED_HERE),
+        *(line.replace("compose.yaml:12:", "compose.yaml:14:") for line in REFUSED_HERE),
         "Use Docker Engine 28.1 or later (API 1.49); or remove these keys (or move them to an override file that the "
         "test run does not use)."]
     (tmp_path / "test_app.py").write_text("def test_app(topology):\n    pass\n")
