@@ -261,7 +261,8 @@ OPTIONS: tuple[Option, ...] = (
            repeatable=True, metavar="TAG", cli=("--consumer-tag",), commands=("publish",),
            pytest="--pact-consumer-tag"),
     Option("service_version", "contracts", "the version of a service at the Pact Broker (repeatable; default for "
-           "every service: git rev-parse HEAD of the topology file's checkout)", repeatable=True,
+           "every service: git rev-parse HEAD of the topology file's checkout; needed for a service whose files differ "
+           "from that commit)", repeatable=True,
            metavar="SERVICE=VERSION", cli=("--version",), commands=("can-i-deploy", "record-deployment"),
            validate=service_version),
     Option("ignore_service", "contracts", "a service that takes part in no contract (a database, a cache): not asked "
