@@ -113,7 +113,7 @@ def _verified_before_rewritten(config: pytest.Config, written: list[Path]) -> li
 
 
 WRITTEN_KEY = "pacts_written"  # workeroutput: the pact files an xdist worker wrote
-LEFT_OUT_KEY = "pacts_left_out"  # workeroutput: what an xdist worker collected and left out (WorkerSelection)
+LEFT_OUT_KEY = "pacts_left_out"  # workeroutput: the node ids an xdist worker collected and left out, --lf reruns
 _by_workers_key = pytest.StashKey[list[Path]]()
 
 
