@@ -18,12 +18,14 @@ from harness.errors import HarnessError, HookFailed
 from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
+from harness.runtime import hooks
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import remove_run_anywhere, runs_across
 from harness.runtime.engines import RunEngine, connect_engines
+from harness.runtime.hooks import grace
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.keptrun import build_or_say, clients_of, rebuilt
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
@@ -32,6 +34,7 @@ from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
 from harness.runtime.topology import Progress, Topology
 from harness.runtime.transfer import local_builder
+from harness.runtime.volumes import anonymous_volume
 
 
 @contextmanager
@@ -158,7 +161,9 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
            progress: Progress | None, say: Callable[[str], None],
            engines: dict[str, RunEngine] | None = None) -> Topology:
     """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
-    services that changed are replaced (their named volumes kept), services new in the file are started, those
+    services that changed are replaced (their named volumes kept), a service whose replica count alone changed gets
+    the replicas beyond it added or the highest-numbered removed (its others kept), services new in the file are
+    started, those
     no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
     replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
     replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
@@ -178,24 +183,31 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
            else f" was started from another version of {spec.identity}")
     say(f"the kept topology {spec.name} (run {run.run_id}){why}: updating it as `docker compose up` does (only a "
         "service whose container changed is replaced)")
-    build_or_say(spec, client, run, engines, difference.changed, progress, say, builder)
-    joined = joined_to(spec, difference.changed)  # recreated after the one whose namespace or volumes it joins
-    replaced = {*difference.changed, *joined}
+    scaled = difference.scaled  # only their count changed: kept, as Compose keeps them; the replicas beyond the
+    changed = [n for n in difference.changed if n not in scaled]  # count added or removed, nothing replaced
+    build_or_say(spec, client, run, engines, changed, progress, say, builder)
+    joined = joined_to(spec, changed)  # recreated after the one whose namespace or volumes it joins
+    replaced = {*changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
     restarting = list(dict.fromkeys(restarting))
     say_update(spec, difference, say, on_networks(spec, remade, run))
+    surplus = _surplus(spec, run, scaled)
+    _pre_stop(spec, run, surplus, say)  # as Compose stops a replica it removes; one that fails: nothing changed
     zero = L.zero_replicas(client, run.run_id)  # its services of 0 replicas, marked again if the update fails
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
+    before = {c.id for c in run.containers}  # a failed update removes the replicas it added to a scaled service
     topology = Topology(spec, client, run.run_id, keep=True, engines=engines,
-                        containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
+                        containers=[c for c in run.containers
+                                    if L.labels_of(c).get(L.SERVICE) not in replaced and c not in surplus])
     topology.builder = builder
     for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
                 replica.stop()
+    _remove_replicas(topology, surplus)  # the highest-numbered beyond the count, as Compose scales down
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
@@ -204,10 +216,12 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     _remove_networks(topology, run, [n for n in difference.networks if n not in spec.networks or n in remade])
     kept = set(topology.services)
     holding = list(dict.fromkeys(name for (name, _), volumes in inherited.items() if volumes))
+    adding = {name: spec.services[name].replicas for name, count in scaled.items()
+              if name in kept and spec.services[name].replicas > count}
     try:
         run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
-                          inherited=inherited),
-                  undo=lambda: undo_update(topology, labels, kept, holding, zero))
+                          inherited=inherited, scaling=adding),
+                  undo=lambda: undo_update(topology, labels, kept, holding, zero, before))
     except BaseException:
         gone = [n for n in spec.services if n in replaced and spec.services[n].replicas]
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
@@ -219,7 +233,9 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
     topology.reused = True
     done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
-    done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done += [f"replaced {', '.join(changed)}"] if changed else []
+    done += [f"scaled {name} from {count} to {now} replica{'s' if now != 1 else ''}" for name, count in scaled.items()
+             if (now := spec.services[name].replicas) is not None]
     done += [f"recreated {', '.join(joined)}"] if joined else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
@@ -229,21 +245,76 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
 
 
 def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],
-                holding: Collection[str], zero: Collection[str] = ()) -> None:
-    """After a failed update: remove the containers the update made (the services it did not keep), but stop
-    those of `holding` instead (they took the anonymous volumes, e.g. a database's data, of the containers they
-    replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
-    the next session updates it again instead of replacing it whole."""
+                holding: Collection[str], zero: Collection[str] = (), before: Collection[str] = ()) -> None:
+    """After a failed update: remove the containers the update made (the services it did not keep, and the
+    replicas it added to a kept one: not among the container ids `before`), but stop those of `holding` instead
+    (they took the anonymous volumes, e.g. a database's data, of the containers they replace: removed with the run,
+    or taken over by the next update); then mark the run as started again, so that the next session updates it
+    again instead of replacing it whole."""
     with InterruptsDeferred():
-        made = [c for client in [e.client for e in topology.engines.values()] or [topology.client]
-                for c in _containers(client, topology.run_id) if L.labels_of(c).get(L.SERVICE) not in kept]
+        listed = [c for client in [e.client for e in topology.engines.values()] or [topology.client]
+                  for c in _containers(client, topology.run_id)]
+        made = [c for c in listed if L.labels_of(c).get(L.SERVICE) not in kept]
+        added = [c for c in listed if L.labels_of(c).get(L.SERVICE) in kept and before and c.id not in before]
         L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
+        _remove_replicas(topology, added, graceful=False)
+        for service in (topology.services[n] for n in kept if n in topology.services):
+            service.others = [r for r in service.others if not before or r.container.id in before]
         for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
             with suppress(docker.errors.APIError):  # stopped or gone already
                 container.stop(timeout=0)
         for name in [n for n in topology.services if n not in kept]:
             topology.services.pop(name, None)
         L.mark_started(topology.client, run_labels, zero)
+
+
+def _surplus(spec: TopologySpec, run: L.Run, scaled: dict[str, int]) -> list[Container]:
+    """The containers of `run` a scale down removes: of each service of `scaled` (-> its count in the run), those
+    beyond its count in the file, highest replica numbers first, as `docker compose up` picks them."""
+    surplus = []
+    for name, count in scaled.items():
+        replicas = sorted((c for c in run.containers if L.labels_of(c).get(L.SERVICE) == name), key=L.replica_of,
+                          reverse=True)
+        surplus += replicas[:max(0, count - spec.services[name].replicas)]
+    return surplus
+
+
+def _pre_stop(spec: TopologySpec, run: L.Run, surplus: list[Container], say: Callable[[str], None]) -> None:
+    """The pre_stop hooks of the replicas a scale down removes, as Compose runs them when it stops one; before the
+    run is touched.
+
+    Raises:
+        HookFailed: a hook failed (the run is left as it was, as `docker compose up` leaves that replica running).
+    """
+    failures = hooks.pre_stop_all([(name, spec.services[name], c) for c in surplus
+                                   if (name := L.labels_of(c).get(L.SERVICE, "")) in spec.services])
+    if failures:
+        say(f"a pre_stop hook of a replica that the update of topology {spec.name} (run {run.run_id}) removes "
+            "failed: the run is left as it was, as `docker compose up` leaves a replica whose hook failed running")
+        raise hooks.combined(failures)
+
+
+def _remove_replicas(topology: Topology, containers: list[Container], graceful: bool = True) -> None:
+    """Stop (within their stop_grace_period, as Compose stops what it removes; not `graceful`: at once, a failed
+    update's own) and remove the replica `containers`, with their anonymous volumes: a replica of that number added
+    later starts with empty ones, as under Compose (which leaves the old ones unused on the engine)."""
+    spec = topology.spec
+
+    def one(container: Container) -> None:
+        name = L.labels_of(container).get(L.SERVICE, "")
+        wait = int(grace(spec.services[name])) if graceful and name in spec.services else 0
+        with suppress(docker.errors.APIError):  # stopped or gone already
+            container.stop(timeout=wait)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(containers)))) as pool:
+        list(pool.map(one, containers))
+    L.remove_containers(containers)  # with what Docker made for the image's VOLUMEs
+    for container in containers:
+        name, number = L.labels_of(container).get(L.SERVICE, ""), L.replica_of(container)
+        if name in spec.services:
+            L.remove_unused_volumes(topology.client_of(name), [
+                anonymous_volume(spec, name, number, index, topology.run_id)
+                for index, volume in enumerate(spec.services[name].volumes) if not volume.source])
 
 
 def _containers(client: docker.DockerClient, run_id: str) -> list[Container]:
@@ -359,8 +430,9 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    joined = joined_to(spec, difference.changed)
-    replaced = {*difference.changed, *joined}
+    changed = [n for n in difference.changed if n not in difference.scaled]
+    joined = joined_to(spec, changed)
+    replaced = {*changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
@@ -373,6 +445,14 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
         elif name in difference.added:
             say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
                 "finish): starting it")
+        elif name in difference.scaled:
+            count, now = difference.scaled[name], service.replicas
+            say(f"  {name} scaled from {count} to {now} replica{'s' if now != 1 else ''}: "
+                + (f"adding {now - count}, its {count} running kept" if now > count else
+                   f"removing the {count - now} highest-numbered" + (f", the other {now} kept" if now else ""))
+                + " (as Docker Compose does)"
+                + (f"; restarting {'them' if now != 1 else 'it'} on its network made again" if name in on_remade
+                   and now else ""))
         elif what is None:
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:

@@ -73,6 +73,12 @@ def diverged(spec: TopologySpec, run: L.Run) -> list[str]:
     return sorted(found)
 
 
+def anonymous_volume(spec: TopologySpec, name: str, replica: int, index: int, run_id: str) -> str:
+    """The volume of run `run_id` made for the anonymous volume `index` (of `volumes:`) of replica `replica` of
+    service `name`."""
+    return f"harness-{spec.name}-{name}{'' if replica == 1 else f'-{replica}'}-anon{index}-{run_id}"
+
+
 def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, image: str, run_id: str,
                    run_labels: dict[str, str], named: dict[str, str], inherited: list[MountRef],
                    replica: int = 1) -> list[MountRef]:
@@ -86,7 +92,7 @@ def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, i
         if volume.source:
             source = named[volume.source]
         else:
-            source = f"harness-{spec.name}-{name}{'' if replica == 1 else f'-{replica}'}-anon{index}-{run_id}"
+            source = anonymous_volume(spec, name, replica, index, run_id)
             client.volumes.create(source, labels=run_labels)
         mounts.append(MountRef.volume(volume, source))
     # an image's files (the engine took the key: TopologySpec.engine_needs was checked before the start), pulled
