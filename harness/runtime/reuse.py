@@ -161,12 +161,13 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
            progress: Progress | None, say: Callable[[str], None],
            engines: dict[str, RunEngine] | None = None) -> Topology:
     """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
-    services that changed are replaced (their named volumes kept), a service whose replica count alone changed gets
-    the replicas beyond it added or the highest-numbered removed (its others kept), services new in the file are
-    started, those
-    no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
-    replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
-    replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
+    services that changed are replaced (their named volumes kept), and those whose `network_mode` or `volumes_from`
+    names one of them recreated after it; a service whose replica count alone changed gets the replicas beyond it
+    added or its highest-numbered removed (its others kept); services new in the file are started, those no longer
+    in it left running (orphans, as Compose leaves them); every other container is kept as it is, with its data (also
+    one that depends on a replaced service: Docker Compose does not replace dependents either; one whose
+    `restart_on_replace` names a replaced service is stopped first and started again once that is ready). The run
+    keeps its id and labels.
 
     Raises:
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with

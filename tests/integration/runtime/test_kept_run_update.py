@@ -746,3 +746,80 @@ def test_a_context_file_the_image_does_not_use_replaces_nothing_as_docker_compos
         compose("down", "-v", "--timeout", "0", "--rmi", "local")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []
+
+
+VOLUMES_FROM = """name: {name}
+services:
+  data:
+    image: redis:7
+    environment: {{MODE: "{mode}"}}
+    volumes: [/shared]
+  app:
+    image: redis:7
+    volumes_from: [data]
+  reader:
+    image: redis:7
+    volumes_from: [app]
+  other:
+    image: redis:7
+    depends_on: [data]
+"""
+
+
+def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`volumes_from: [data]`, data's environment edited: Compose recreates data (its anonymous volume kept), then app
+    (its mounts are the new container's), and reader, whose volumes_from names app; a dependent without volumes_from
+    is kept. So does the harness; each sees what data's volume held before."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"volfrom-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(VOLUMES_FROM.format(name=name, mode="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def shared(label: str) -> dict[str, tuple[str, bool]]:
+        """service -> (the volume at /shared, as 'data's' if it is the one data mounts; whether it holds the mark)."""
+        found = [docker_client.containers.get(c.id) for c in docker_client.containers.list(filters={"label": label})]
+        service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+        volumes = {c.labels[service]: next((m["Name"] for m in c.attrs["Mounts"] if m["Destination"] == "/shared"),
+                                           "") for c in found}
+        return {c.labels[service]: ("data's" if volumes[c.labels[service]] == volumes["data"] else
+                                    volumes[c.labels[service]],
+                                    c.exec_run(["test", "-e", "/shared/mark"]).exit_code == 0) for c in found}
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait")
+        topology = Topology.kept_or_started(load_topology(file))
+        assert topology["data"].exec(["touch", "/shared/mark"]).exit_code == 0
+        compose_data = next(c for c in docker_client.containers.list(filters={"label": by_compose})
+                            if c.labels["com.docker.compose.service"] == "data")
+        assert compose_data.exec_run(["touch", "/shared/mark"]).exit_code == 0
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        file.write_text(VOLUMES_FROM.format(name=name, mode="b"))
+        compose("up", "-d", "--wait")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        expected = {"data": "replaced", "app": "replaced", "reader": "replaced", "other": "kept"}
+        assert what_happened(compose_before, states(docker_client, by_compose)) == expected
+        assert what_happened(harness_before, states(docker_client, by_harness)) == expected
+        assert "  app unchanged: recreating it after data (its volumes_from names data, whose container is new: " \
+               "Docker Compose recreates it too)" in said, said
+        assert "  reader unchanged: recreating it after app (its volumes_from names app, whose container is new: " \
+               "Docker Compose recreates it too)" in said, said
+        assert said[-1].endswith("replaced data; recreated app, reader; it stays running"), said
+        sides = {side: {service: seen for service, seen in shared(label).items() if service != "other"}
+                 for side, label in (("compose", by_compose), ("harness", by_harness))}
+        assert sides["compose"] == sides["harness"] == {service: ("data's", True) for service in ("app", "data",
+                                                                                                   "reader")}
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
