@@ -155,7 +155,7 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
                           if path[:3] in (here + ("healthcheck",), here + ("build",))})  # engine is said
     _top_level(canonical, source, notes, problems)
     volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
-               {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
+               {k: v for k, v in definition.items() if k in ("driver", "driver_opts", "labels") and v}
                for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}

@@ -149,7 +149,7 @@ class RunDifference:
     # networks the run created that the file now declares otherwise (or no longer, or newly): as Compose, an update
     # makes a changed one again and restarts the kept containers on it (reuse.update; their named volumes stay)
     networks: list[str] = field(default_factory=list)
-    # named volumes the file now defines otherwise (driver, driver_opts): kept as they are, with their data, as
+    # named volumes the file now defines otherwise (driver, driver_opts, labels): kept as they are, with their data, as
     # `docker compose up` keeps them without a terminal (`kept_volumes()` says so); no change of the run either
     volumes: list[str] = field(default_factory=list)
     # a run across engines whose `engines:` the file now lists otherwise (names, hosts, order: the manager): its
@@ -179,7 +179,7 @@ class RunDifference:
             return None
         one = len(self.volumes) == 1
         return (f"note: named volume{'' if one else 's'} {', '.join(self.volumes)} of the running topology: the file "
-                f"now defines {'it' if one else 'them'} otherwise (driver, driver_opts); kept as "
+                f"now defines {'it' if one else 'them'} otherwise (driver, driver_opts, labels); kept as "
                 f"{'it is' if one else 'they are'}, with the data, as `docker compose up` keeps a volume without a "
                 "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate "
                 "(data will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: "

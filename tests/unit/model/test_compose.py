@@ -704,6 +704,21 @@ def test_an_ipam_driver_is_given_to_the_engine_as_compose_gives_it(load_compose)
     assert (spec.networks["back"].ipam_driver, spec.networks["front"].ipam_driver) == ("other", None)
 
 
+def test_ipam_options_are_not_applied_as_compose_does_not_apply_them_with_a_note(load_compose):
+    spec = load_compose("""
+        services:
+          web: {image: x, networks: [back]}
+        networks:
+          back:
+            ipam:
+              driver: default
+              options: {foo: bar}
+    """)
+    assert spec.networks["back"].ipam_driver == "default"
+    assert spec.notes == ["docker-compose.yml:7: networks.back.ipam.options: not applied, as Docker Compose does not "
+                          "apply them (its `config` leaves them out: the network is created without IPAM options)"]
+
+
 def test_a_fixed_address_needs_a_declared_subnet_that_holds_it(compose_error):
     message = compose_error("""
         services:
@@ -1142,10 +1157,12 @@ def test_a_volume_driver_and_its_options_reach_the_model(load):
           scratch:
             driver: local
             driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
+            labels: {team: shop}
           plain:
     """, COMPOSE)
     assert {name: v.model_dump(exclude={"external", "name"}) for name, v in spec.volumes.items()} == {
-        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
+        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"},
+                    "labels": {"team": "shop"}}}
     assert spec.notes == []
 
 

@@ -227,3 +227,19 @@ def test_a_service_is_on_its_networks_under_its_name_and_aliases_in_composes_ord
     names = {"front": "n-front", "back": "n-back"}
     assert attachments(spec, "web", names) == [Attachment("n-back", ["web", "the-web"], "10.9.0.5"),
                                                Attachment("n-front", ["web", "the-web", "www"])]
+
+
+def test_a_volumes_labels_are_part_of_its_definition_only_when_set() -> None:
+    """A kept run's volume made before labels were honoured keeps its hash; a label set or changed is a changed
+    definition (Compose asks whether to recreate it; without a terminal it is kept, and the run says so)."""
+    import hashlib
+
+    from harness.model.topology import VolumeSpec
+    from harness.runtime.volumes import definition_hash
+
+    plain = definition_hash(VolumeSpec(driver="local"))
+    before = hashlib.sha256(json.dumps({"driver": "local", "driver_opts": {}}, sort_keys=True).encode()).hexdigest()
+    assert plain == definition_hash(None) == definition_hash(VolumeSpec(labels={})) == before[:12]  # as it was
+    shop = definition_hash(VolumeSpec(labels={"team": "shop"}))
+    web = definition_hash(VolumeSpec(labels={"team": "web"}))
+    assert len({plain, shop, web}) == 3
