@@ -18,23 +18,21 @@ from harness.errors import HarnessError, HookFailed
 from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import remove_run_anywhere, runs_across
 from harness.runtime.engines import RunEngine, connect_engines
-from harness.runtime.hooks import grace
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.keptrun import build_or_say, clients_of, rebuilt
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
+from harness.runtime.scaling import pre_stop_surplus, remove_replicas, surplus_of
 from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
 from harness.runtime.topology import Progress, Topology
 from harness.runtime.transfer import local_builder
-from harness.runtime.volumes import anonymous_volume
 
 
 @contextmanager
@@ -194,8 +192,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
     restarting = list(dict.fromkeys(restarting))
     say_update(spec, difference, say, on_networks(spec, remade, run))
-    surplus = _surplus(spec, run, scaled)
-    _pre_stop(spec, run, surplus, say)  # as Compose stops a replica it removes; one that fails: nothing changed
+    surplus = surplus_of(spec, run, scaled)
+    pre_stop_surplus(spec, run, surplus, say)  # as Compose stops a replica it removes; one that fails: nothing changed
     zero = L.zero_replicas(client, run.run_id)  # its services of 0 replicas, marked again if the update fails
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
@@ -208,7 +206,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
                 replica.stop()
-    _remove_replicas(topology, surplus)  # the highest-numbered beyond the count, as Compose scales down
+    remove_replicas(topology, surplus)  # the highest-numbered beyond the count, as Compose scales down
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
@@ -258,7 +256,7 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
         made = [c for c in listed if L.labels_of(c).get(L.SERVICE) not in kept]
         added = [c for c in listed if L.labels_of(c).get(L.SERVICE) in kept and before and c.id not in before]
         L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
-        _remove_replicas(topology, added, graceful=False)
+        remove_replicas(topology, added, graceful=False)
         for service in (topology.services[n] for n in kept if n in topology.services):
             service.others = [r for r in service.others if not before or r.container.id in before]
         for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
@@ -267,55 +265,6 @@ def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection
         for name in [n for n in topology.services if n not in kept]:
             topology.services.pop(name, None)
         L.mark_started(topology.client, run_labels, zero)
-
-
-def _surplus(spec: TopologySpec, run: L.Run, scaled: dict[str, int]) -> list[Container]:
-    """The containers of `run` a scale down removes: of each service of `scaled` (-> its count in the run), those
-    beyond its count in the file, highest replica numbers first, as `docker compose up` picks them."""
-    surplus = []
-    for name, count in scaled.items():
-        replicas = sorted((c for c in run.containers if L.labels_of(c).get(L.SERVICE) == name), key=L.replica_of,
-                          reverse=True)
-        surplus += replicas[:max(0, count - spec.services[name].replicas)]
-    return surplus
-
-
-def _pre_stop(spec: TopologySpec, run: L.Run, surplus: list[Container], say: Callable[[str], None]) -> None:
-    """The pre_stop hooks of the replicas a scale down removes, as Compose runs them when it stops one; before the
-    run is touched.
-
-    Raises:
-        HookFailed: a hook failed (the run is left as it was, as `docker compose up` leaves that replica running).
-    """
-    failures = hooks.pre_stop_all([(name, spec.services[name], c) for c in surplus
-                                   if (name := L.labels_of(c).get(L.SERVICE, "")) in spec.services])
-    if failures:
-        say(f"a pre_stop hook of a replica that the update of topology {spec.name} (run {run.run_id}) removes "
-            "failed: the run is left as it was, as `docker compose up` leaves a replica whose hook failed running")
-        raise hooks.combined(failures)
-
-
-def _remove_replicas(topology: Topology, containers: list[Container], graceful: bool = True) -> None:
-    """Stop (within their stop_grace_period, as Compose stops what it removes; not `graceful`: at once, a failed
-    update's own) and remove the replica `containers`, with their anonymous volumes: a replica of that number added
-    later starts with empty ones, as under Compose (which leaves the old ones unused on the engine)."""
-    spec = topology.spec
-
-    def one(container: Container) -> None:
-        name = L.labels_of(container).get(L.SERVICE, "")
-        wait = int(grace(spec.services[name])) if graceful and name in spec.services else 0
-        with suppress(docker.errors.APIError):  # stopped or gone already
-            container.stop(timeout=wait)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(containers)))) as pool:
-        list(pool.map(one, containers))
-    L.remove_containers(containers)  # with what Docker made for the image's VOLUMEs
-    for container in containers:
-        name, number = L.labels_of(container).get(L.SERVICE, ""), L.replica_of(container)
-        if name in spec.services:
-            L.remove_unused_volumes(topology.client_of(name), [
-                anonymous_volume(spec, name, number, index, topology.run_id)
-                for index, volume in enumerate(spec.services[name].volumes) if not volume.source])
 
 
 def _containers(client: docker.DockerClient, run_id: str) -> list[Container]:

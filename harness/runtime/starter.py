@@ -317,14 +317,12 @@ class Starter:
         client = self.topology.client_of(name)
         running = client.api.inspect_container(service.container.id)  # the image and signature it runs: unchanged
         image, signature = running["Config"]["Image"], running["Config"]["Labels"][L.SIGNATURE]
-        after = max(replica.number for replica in service.replicas)
-        count = self.scaling[name] - len(service.replicas)
-        added = []
+        after, count = max(r.number for r in service.replicas), self.scaling[name] - len(service.replicas)
         for number in range(after + 1, after + 1 + count):
-            added.append(_replica(self, name, number, image, signature))
+            replica = _replica(self, name, number, image, signature)
             with self.lock:
-                service.others.append(added[-1])
-        for replica in added:  # ready when every replica is, as at a start
+                service.others.append(replica)
+        for replica in service.others[-count:]:  # ready when every replica is, as at a start
             replica.wait_ready(started, self.cancelled)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, f"{self.scaling[name]} replicas"))
         return service
