@@ -10,8 +10,10 @@ import uuid
 from pathlib import Path
 
 import docker
+import pytest
 
 from harness import load_topology
+from harness.errors import HookFailed
 from harness.model.compose_cli import compose_binary
 from harness.runtime import labels as L
 from harness.runtime.topology import Topology
@@ -116,3 +118,71 @@ def test_a_changed_replica_count_keeps_the_running_replicas_as_docker_compose_do
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=harness_file.resolve())
     assert harness_resources(docker_client, name, harness_file) == []
+
+
+HOOKED = """name: {name}
+services:
+  web:
+    image: redis:7
+    scale: {scale}
+    volumes: [shared:/shared]
+    post_start:
+      - command: ["sh", "-c", "test ! -e /shared/nostart"]
+    pre_stop:
+      - command: ["sh", "-c", "test ! -e /shared/nostop"]
+volumes:
+  shared:
+"""
+
+
+def test_a_scale_that_fails_leaves_the_running_replicas_as_they_were(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A pre_stop hook of a replica a scale down removes fails: every replica is left running, as `docker compose up`
+    leaves them (it says "web hook exited with status 1"); a post_start hook of a replica a scale up adds fails: that
+    replica is removed, the running ones are kept, and the run is still whole (used as it is at its old count)."""
+    name = f"scalefail-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+
+    def replicas() -> list[str]:
+        found = docker_client.containers.list(all=True, filters={"label": f"{L.FILE}={file.resolve()}"}, sparse=True)
+        return sorted(f"{L.labels_of(c)[L.SERVICE]}-{L.labels_of(c)[L.REPLICA]} {c.attrs['State']}" for c in found)
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(tmp_path / "oracle.yaml"), *args],
+                              capture_output=True, text=True, timeout=300)
+
+    try:
+        for scale in (3, 1):  # Compose as the oracle of the failed scale down
+            (tmp_path / "oracle.yaml").write_text(HOOKED.format(name=f"{name}-oracle", scale=scale))
+            up = compose("up", "-d", "--wait")
+            if scale == 3:
+                assert up.returncode == 0, up.stderr
+                web = docker_client.containers.get(f"{name}-oracle-web-1")
+                assert web.exec_run(["touch", "/shared/nostop"]).exit_code == 0
+        assert up.returncode != 0 and "web hook exited with status 1" in up.stderr, up.stderr
+        assert len(docker_client.containers.list(filters={"label": f"com.docker.compose.project={name}-oracle"})) == 3
+
+        file.write_text(HOOKED.format(name=name, scale=3))
+        topology = Topology.kept_or_started(load_topology(file))
+        assert topology["web"].exec(["touch", "/shared/nostop"]).exit_code == 0
+        file.write_text(HOOKED.format(name=name, scale=1))
+        said: list[str] = []
+        with pytest.raises(HookFailed) as failed:
+            Topology.kept_or_started(load_topology(file), say=said.append)
+        assert "service 'web'" in str(failed.value) and "pre_stop" in str(failed.value), failed.value
+        assert said[-1].startswith("a pre_stop hook of a replica that the update of topology"), said
+        assert replicas() == ["web-1 running", "web-2 running", "web-3 running"]
+
+        assert topology["web"].exec(["sh", "-c", "rm /shared/nostop; touch /shared/nostart"]).exit_code == 0
+        file.write_text(HOOKED.format(name=name, scale=4))
+        with pytest.raises(HookFailed):
+            Topology.kept_or_started(load_topology(file))
+        assert replicas() == ["web-1 running", "web-2 running", "web-3 running"]  # web-4 removed
+        file.write_text(HOOKED.format(name=name, scale=3))
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole: used as it is
+    finally:
+        (tmp_path / "oracle.yaml").write_text(HOOKED.format(name=f"{name}-oracle", scale=1).replace(
+            "    pre_stop:\n      - command: [\"sh\", \"-c\", \"test ! -e /shared/nostop\"]\n", ""))
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
