@@ -399,7 +399,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             count, now = difference.scaled[name], service.replicas
             say(f"  {name} scaled from {count} to {now} replica{'s' if now != 1 else ''}: "
                 + (f"adding {now - count}, its {count} running kept" if now > count else
-                   f"removing the {count - now} highest-numbered" + (f", the other {now} kept" if now else ""))
+                   f"removing the {count - now} highest-numbered, the other {now} kept" if now else
+                   f"removing {'all ' if count > 1 else ''}{count}")
                 + " (as Docker Compose does)"
                 + (f"; restarting {'them' if now != 1 else 'it'} on its network made again" if name in on_remade
                    and now else ""))
