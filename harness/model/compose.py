@@ -190,7 +190,12 @@ def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
         for name, definition in (canonical.get(section) or {}).items():
             for key, value in (definition or {}).items():
                 at: Path_ = (section, name, key)
-                if key in IGNORED[kind] and value not in (None, {}, [], ""):
+                if (kind == "volume" and key == "name" and not definition.get("external")
+                        and value != f"{canonical.get('name')}_{name}"):  # Compose's own name for it: no note
+                    notes.append(f"{source.where(at)}: {dotted_path(at)}: each run names its own volumes (Docker "
+                                 f"Compose would use the volume {value}, shared with whatever else names it; a run's "
+                                 "starts empty and is removed with the run)")
+                elif key in IGNORED[kind] and value not in (None, {}, [], ""):
                     notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run "
                                  f"({IGNORED[kind][key]})")
                 elif kind == "volume" and key in REFUSED[kind] and value:

@@ -1166,6 +1166,25 @@ def test_a_volume_driver_and_its_options_reach_the_model(load):
     assert spec.notes == []
 
 
+def test_a_volume_name_of_its_own_is_noted_as_each_run_names_its_volumes(load):
+    spec = load("""
+        services:
+          db:
+            image: x
+            volumes: ["data:/data", "plain:/plain", "kept:/kept"]
+        volumes:
+          data:
+            name: shop-data
+          plain:
+          kept:
+            external: true
+            name: corp-kept
+    """, COMPOSE)
+    assert spec.notes == ["docker-compose.yml:7: volumes.data.name: each run names its own volumes (Docker Compose "
+                          "would use the volume shop-data, shared with whatever else names it; a run's starts empty "
+                          "and is removed with the run)"]
+
+
 def test_host_keys_and_deploy_resources_reach_the_model_as_compose_gives_them(load):
     spec = load("""
         services:
