@@ -527,9 +527,9 @@ def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_co
         # said once, in one line: never lost silently, nor kept silently
         assert [line for line in said if "scratch" in line] == [
             "note: named volume scratch of the running topology: the file now defines it otherwise (driver, "
-            "driver_opts); kept as it is, with the data, as `docker compose up` keeps a volume without a terminal (it "
-            "asks \"Volume ... exists but doesn't match configuration in compose file. Recreate (data will be "
-            f"lost)?\" and the answer is no); to recreate, losing the data, remove the run first: harness down "
+            "driver_opts, labels); kept as it is, with the data, as `docker compose up` keeps a volume without a "
+            "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate (data "
+            f"will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: harness down "
             f"--topology {file.resolve()}"]
         said.clear()  # the next use of the run says it again (the file still differs), and keeps the data
         Topology.kept_or_started(load_topology(file), say=said.append)
@@ -819,6 +819,47 @@ def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as
         assert sides["compose"] == sides["harness"] == {service: ("data's", True) for service in ("app", "data",
                                                                                                    "reader")}
         assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_named_volume_whose_labels_changed_is_kept_as_docker_compose_keeps_it(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A volume's `labels` are part of its definition for Compose (it asks whether to recreate it, and without a
+    terminal keeps it): the kept run keeps it too, with its old labels and its data, and says so."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"vollabels-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    text = (f"name: {name}\nservices:\n  app:\n    image: redis:7\n    volumes: [data:/data]\n"
+            "volumes:\n  data: {labels: {team: TEAM}}\n")
+    file.write_text(text.replace("TEAM", "shop"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300, stdin=subprocess.DEVNULL)
+
+    def seen(label: str) -> tuple[str, str]:
+        container = docker_client.containers.list(filters={"label": label})[0]
+        volume = next(m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data")
+        return docker_client.volumes.get(volume).attrs["Labels"]["team"], container.exec_run(
+            ["cat", "/data/x"]).output.decode().strip()
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            docker_client.containers.list(filters={"label": label})[0].exec_run(["sh", "-c", "echo kept > /data/x"])
+        file.write_text(text.replace("TEAM", "web"))
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "doesn't match configuration in compose file" in up.stdout, up.stdout
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert seen(by_compose) == seen(by_harness) == ("shop", "kept")
+        assert [line for line in said if line.startswith("note: named volume data")], said
     finally:
         compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
