@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from harness import load_topology
@@ -53,6 +55,20 @@ def step(client: docker.DockerClient, before: State, after: State) -> dict[str, 
     return result
 
 
+def volumes_of(client: docker.DockerClient, state: State) -> set[str]:
+    """The volumes the containers of `state` mount."""
+    return {m["Name"] for container_id, _ in state.values() for m in client.containers.get(container_id).attrs["Mounts"]
+            if m.get("Type") == "volume"}
+
+
+def remove_left(client: docker.DockerClient, volumes: set[str]) -> None:
+    """Remove `volumes` (Compose's) that are still there: Compose leaves those of the replicas a scale down removed
+    (and of a container it recreated) on the engine, unused, also after `down -v`."""
+    for volume in volumes:
+        with suppress(docker.errors.NotFound):
+            client.volumes.get(volume).remove()
+
+
 def mark(client: docker.DockerClient, state: State) -> None:
     for shown, (container_id, _) in state.items():
         if shown.startswith("web-"):
@@ -75,12 +91,14 @@ def test_a_changed_replica_count_keeps_the_running_replicas_as_docker_compose_do
     by_compose = (f"{COMPOSE}project={name}", COMPOSE + "service", COMPOSE + "container-number")
     by_harness = (f"{L.FILE}={harness_file.resolve()}", L.SERVICE, L.REPLICA)
     said: list[str] = []
+    left: set[str] = set()  # the volumes Compose's containers mounted
     try:
         for file in (compose_file, harness_file):
             file.write_text(SCALED.format(name=name, scale=2))
         compose("up", "-d", "--wait")
         topology = Topology.kept_or_started(load_topology(harness_file))
         seen = {"compose": states(docker_client, *by_compose), "harness": states(docker_client, *by_harness)}
+        left |= volumes_of(docker_client, seen["compose"])
         mark(docker_client, seen["compose"])
         mark(docker_client, seen["harness"])
         steps: dict[str, list[dict[str, str]]] = {"compose": [], "harness": []}
@@ -92,6 +110,7 @@ def test_a_changed_replica_count_keeps_the_running_replicas_as_docker_compose_do
             topology = Topology.kept_or_started(load_topology(harness_file), say=said.append)
             for side, labels in (("compose", by_compose), ("harness", by_harness)):
                 now = states(docker_client, *labels)
+                left |= volumes_of(docker_client, now) if side == "compose" else set()
                 steps[side].append(step(docker_client, seen[side], now))
                 seen[side] = now
             assert [r.number for r in topology["web"].replicas] == list(range(1, scale + 1))
@@ -116,6 +135,7 @@ def test_a_changed_replica_count_keeps_the_running_replicas_as_docker_compose_do
         assert Topology.kept_or_started(load_topology(harness_file)).reused  # whole: used as it is
     finally:
         compose("down", "-v", "--timeout", "0")
+        remove_left(docker_client, left)
         L.remove_leftovers(docker_client, include_kept=True, file=harness_file.resolve())
     assert harness_resources(docker_client, name, harness_file) == []
 

@@ -13,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from harness import load_topology
@@ -793,6 +794,7 @@ def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as
                                     c.exec_run(["test", "-e", "/shared/mark"]).exit_code == 0) for c in found}
 
     by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    left: set[str] = set()
     try:
         compose("up", "-d", "--wait")
         topology = Topology.kept_or_started(load_topology(file))
@@ -807,6 +809,9 @@ def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as
         said: list[str] = []
         Topology.kept_or_started(load_topology(file), say=said.append)
         expected = {"data": "replaced", "app": "replaced", "reader": "replaced", "other": "kept"}
+        # the volume Compose recreated data with: the new container mounts it by name, so `down -v` leaves it
+        left = {m["Name"] for c in docker_client.containers.list(filters={"label": by_compose})
+                for m in c.attrs["Mounts"] if m.get("Type") == "volume"}
         assert what_happened(compose_before, states(docker_client, by_compose)) == expected
         assert what_happened(harness_before, states(docker_client, by_harness)) == expected
         assert "  app unchanged: recreating it after data (its volumes_from names data, whose container is new: " \
@@ -821,6 +826,9 @@ def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as
         assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
     finally:
         compose("down", "-v", "--timeout", "0")
+        for volume in left:
+            with suppress(docker.errors.NotFound):
+                docker_client.volumes.get(volume).remove()
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []
 
