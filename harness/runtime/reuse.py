@@ -233,8 +233,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     topology.reused = True
     done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
     done += [f"replaced {', '.join(changed)}"] if changed else []
-    done += [f"scaled {name} from {count} to {now} replica{'s' if now != 1 else ''}" for name, count in scaled.items()
-             if (now := spec.services[name].replicas) is not None]
+    done += [f"scaled {name} from {count} to {spec.services[name].replicas} replica"
+             + ("" if spec.services[name].replicas == 1 else "s") for name, count in scaled.items()]
     done += [f"recreated {', '.join(joined)}"] if joined else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
