@@ -139,6 +139,7 @@ class VolumeSpec(_Strict):
     driver: str = Field(default="local", description="the volume driver")
     driver_opts: dict[str, str] = Field(
         default_factory=dict, description="the driver's options, e.g. {type: tmpfs, device: tmpfs, o: size=64m}")
+    labels: dict[str, str] = Field(default_factory=dict, description="volume labels (besides the harness's own)")
     external: bool = Field(default=False, description="a volume made outside the run: mounted as it is, never "
                                                       "created or removed (missing: an error, as for Compose)")
     name: str | None = Field(default=None, description="an external volume's name on the engine (default: its key)")

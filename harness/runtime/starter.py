@@ -116,12 +116,14 @@ class Starter:
 
     def __init__(self, topology: Topology, run_labels: dict[str, str], progress: Progress | None,
                  kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
-                 inherited: dict[tuple[str, int], list[MountRef]] | None = None) -> None:
+                 inherited: dict[tuple[str, int], list[MountRef]] | None = None,
+                 scaling: dict[str, int] | None = None) -> None:
         self.topology = topology
         self.updating = kept is not None  # a running run: its networks are there (unless new in the file)
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
         self.inherited = inherited or {}  # (service, replica) -> anonymous volumes of the container it replaces
+        self.scaling = scaling or {}  # of the kept: service -> its count now, replicas added beyond the running ones
         self.spec = topology.spec
         self.run_labels = run_labels
         self.progress = _masked(progress, topology.masker)
@@ -175,7 +177,9 @@ class Starter:
             self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
-                if name in self.restarting and name in self.kept:  # 0 replicas: no container to restart
+                if name in self.scaling:
+                    self.ready[name] = self._spawn(self._scale, name)
+                elif name in self.restarting and name in self.kept:  # 0 replicas: no container to restart
                     self.ready[name] = self._spawn(self._restart, name)
                 else:
                     self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
@@ -299,6 +303,28 @@ class Starter:
         for replica in service.replicas:
             replica.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
+        return service
+
+    def _scale(self, name: str) -> Service:
+        """Add replicas to a kept service up to its count now (restarted first if it is to be), numbered after the
+        highest running, as `docker compose up` scales up: the running ones are kept as they are."""
+        service = self._restart(name) if name in self.restarting else self.kept[name]
+        for dependency in service.spec.depends_on:
+            self._await(self.ready[dependency])
+        self._await(self.network_created)
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        client = self.topology.client_of(name)
+        running = client.api.inspect_container(service.container.id)  # the image and signature it runs: unchanged
+        image, signature = running["Config"]["Image"], running["Config"]["Labels"][L.SIGNATURE]
+        after, count = max(r.number for r in service.replicas), self.scaling[name] - len(service.replicas)
+        for number in range(after + 1, after + 1 + count):
+            replica = _replica(self, name, number, image, signature)
+            with self.lock:
+                service.others.append(replica)
+        for replica in service.others[-count:]:  # ready when every replica is, as at a start
+            replica.wait_ready(started, self.cancelled)
+        self.progress(StartEvent(name, "ready", time.monotonic() - started, f"{self.scaling[name]} replicas"))
         return service
 
     def _start(self, name: str) -> Service | None:
