@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.contracts.checkout import unclean
+from harness.contracts.checkout import Unclean, unclean
 from harness.errors import OptionError
 from harness.model.broker import BrokerSpec
 from harness.model.topology import TopologySpec
@@ -99,11 +99,11 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     return with_checkout(config, spec, states_files(spec.base_dir / f for f in spec.contracts.states))
 
 
-def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]) -> BrokerConfig:
+def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path] | None) -> BrokerConfig:
     """`config` with whether the commit of the checkout the topology is in names what its providers run
     (checkout.unclean: every file the topology reads, and `code`, the provider states' code as
-    harness.contracts.cache.states_files lists it): `checkout`/`checkout_commit` when it does, else `dirty_checkout`
-    and `dirty_reason`.
+    harness.contracts.cache.states_files lists it; None: it could not be listed): `checkout`/`checkout_commit` when it
+    does, else `dirty_checkout`, `dirty_reason` and `dirty_remedy`.
 
     Raises:
         OptionError: publishing results under the commit (no --provider-version) from a checkout whose commit does
@@ -111,7 +111,8 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
     """
     if config.repository is None or config.head is None:
         return config
-    dirty = unclean(spec, spec.services, config.repository, code)  # only the files that reach the providers
+    dirty = unclean(spec, spec.services, config.repository, code) if code is not None else Unclean(
+        "the provider states' code could not be listed (the modules their handlers reach)", "check the states modules")
     if config.publish and not config.version_given and dirty is not None:
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
                           f"name the code verified here ({dirty.reason}; a clean checkout of it would take this "

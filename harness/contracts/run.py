@@ -243,8 +243,8 @@ class VerifyRun:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
             try:  # the commit names the providers only if it names every module the handlers reach, too
-                self._broker_config: BrokerConfig | None = with_checkout(options.broker, spec, states_files(
-                    [spec.base_dir / f for f in spec.contracts.states], self.selection.registry))
+                self._broker_config: BrokerConfig | None = with_checkout(options.broker, spec, _states_code(
+                    spec, self.selection.registry))
             except BaseException:
                 self.selection.registry.close()
                 if self._broker_folder is not None:
@@ -416,6 +416,14 @@ class VerifyRun:
         self.selection.registry.close()
         if self._broker_folder is not None:
             shutil.rmtree(self._broker_folder, ignore_errors=True)
+
+
+def _states_code(spec: TopologySpec, registry: Registry) -> list[Path] | None:
+    """The provider states' code (cache.states_files); None when it cannot be listed (then no commit names it)."""
+    try:
+        return states_files([spec.base_dir / f for f in spec.contracts.states], registry)
+    except Exception:  # noqa: BLE001 - as the verdict cache: what cannot be listed is not known to be committed
+        return None
 
 
 def drift_column(topology: Topology, selection: Selection) -> list[Any]:

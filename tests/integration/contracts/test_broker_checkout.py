@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,14 @@ services:
     ready: {http: {port: 8000, path: /health}}
 """
 STATES = """
+import importlib
+
 from harness.contracts import provider_state
 
 from states_helpers import ITEM
+
+# a module named at run time: no import statement names it, its handler reaches it (the verdict cache's rule)
+provider_state("an order exists", provider="shop")(importlib.import_module("dynamic_" + "helpers").order)
 
 
 @provider_state("the shop has items", provider="shop")
@@ -145,20 +151,27 @@ def refusal(commit: str, reason: str, remedy: str) -> str:
 def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path, broker: BrokerServer,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Trial findings 2, 2b, 3, 5, 6: an edited env_file, or a module the states module imports, made the broker's
-    result for the commit count (and be published under it); the states module imports a module beside it without
+    result for the commit count (and be published under it); also a module only a handler reaches (the verdict
+    cache's rule, taken once the states are loaded); the states module imports a module beside it without
     PYTHONPATH; the hint fits the file."""
     monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the states module's folder goes on it in this process
+    for module in ("states_helpers", "dynamic_helpers"):  # imported here: gone after the test
+        monkeypatch.setitem(sys.modules, module, None)
+        del sys.modules[module]
     at = Broker(broker, tmp_path)
     repo = checkout(tmp_path, {"topology.yaml": OWN, "shop.env": "BALANCE=10\n", "states.py": STATES,
-                               "states_helpers.py": 'ITEM = "teapot"\n'})
+                               "states_helpers.py": 'ITEM = "teapot"\n',
+                               "dynamic_helpers.py": "def order(topology, params):\n    return {}\n"})
     file = repo / "topology.yaml"
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])  # clean: the broker's result for the commit counts
 
     for name, edit in (("shop.env", "BALANCE=lots\n"), ("states_helpers.py", 'ITEM = "x; exit 3"\n'),
-                       ("states.py", STATES + "# x\n")):
+                       ("states.py", STATES + "# x\n"),
+                       ("dynamic_helpers.py", "def order(topology, params):\n    return {'id': 1}\n")):
         (repo / name).write_text(edit)
         needs, notes = at.decided(file)
         assert needs is True, name
