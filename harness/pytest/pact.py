@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,20 +224,39 @@ def _outputs(config: pytest.Config) -> list[Path]:
     return [config.invocation_params.dir / file for file in files if file]
 
 
+def _broker_url(config: pytest.Config, options: Any) -> str | None:
+    """The URL of the Pact Broker configured for the session (options, the topology file, PACT_BROKER_BASE_URL);
+    None: none, or one that is no URL (said where it is used)."""
+    from harness.contracts.broker_config import broker_access
+    from harness.errors import HarnessError
+    from harness.pytest.session import PLUGIN_NAME
+
+    spec = getattr(config.pluginmanager.get_plugin(PLUGIN_NAME), "spec", None)
+    try:
+        broker = broker_access(options.values, spec.contracts.broker if spec is not None else None)
+    except HarnessError:
+        return None
+    return broker.url if broker is not None else None
+
+
 def _publish_written(session: pytest.Session, written: list[Path], exitstatus: int) -> None:
     from harness.contracts.publish import publication_wanted
     from harness.pytest.options import resolved
 
     config = session.config
     options = resolved(config)
-    if not publication_wanted(options.pact_publish, bool(options.consumer_version)):
-        return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def say(text: str, **markup: bool) -> None:
         if reporter:
             _new_line(reporter)
             reporter.write_line(text, **markup)
+
+    if not publication_wanted(options.pact_publish, bool(options.consumer_version)):
+        if written and os.environ.get("CI") == "true" and _broker_url(config, options):  # as `harness verify` says it
+            say(f"pacts not published to the Pact Broker {_broker_url(config, options)}: in CI (CI=true) but no "
+                "--pact-consumer-version given: give it (or --pact-publish) to publish them", yellow=True)
+        return
 
     if exitstatus != 0:
         say(f"pacts not published to the Pact Broker: the session did not pass (exit status {exitstatus}); a pact "

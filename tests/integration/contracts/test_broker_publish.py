@@ -320,6 +320,20 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
     assert broker.broker.versions[("kiosk", snapshot)].branches == []  # never the latest of main
 
 
+def test_in_ci_without_a_consumer_version_the_session_says_its_pacts_are_not_published(
+        tmp_path: Path, broker: BrokerServer) -> None:
+    """Trial finding 7: CI=true with a broker configured and no consumer version publishes nothing (as the Pact docs
+    advise), and says so in one line as `harness verify` says it of results; the session still passes (exit 0)."""
+    git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, CI="true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"pacts not published to the Pact Broker {broker.url}: in CI (CI=true) but no --pact-consumer-version "
+            "given: give it (or --pact-publish) to publish them") in done.stdout
+    assert broker.broker.published == []
+    laptop = consumer_tests(tmp_path, broker)  # not in CI: nothing to say, as before
+    assert laptop.returncode == 0 and "not published" not in laptop.stdout, laptop.stdout
+
+
 @pytest.mark.parametrize("args", [["-k", "web"], ["test_consumer.py::test_web_reads_the_bill"],
                                   ["--deselect", "test_consumer.py::test_kiosk_reads_the_bill"],
                                   ["-o", "testpaths=test_consumer.py test_more.py", "test_consumer.py"],
