@@ -50,7 +50,7 @@ def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]],
         for service in missing:
             why = None if service in ignored else unclean(spec, [service], top)
             if why is not None:
-                changed.setdefault(why, []).append(service)
+                changed.setdefault(str(why), []).append(service)
         if changed:
             raise OptionError(_uncommitted(changed, commit, top))
         versions.update((s, commit) for s in missing)
