@@ -456,3 +456,40 @@ def test_a_bind_mount_on_a_remote_engine_is_refused_before_anything_starts(swarm
         "before the service starts: `mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a "
         "local engine.")
     assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
+
+
+def test_pytest_xdist_workers_share_one_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
+    """`pytest -n 2 --topology FILE` with the topology across three engines: one worker starts it, the other attaches
+    to the same containers on each engine; an edge fault across engines (front on e1 -> backend on e0, exclusive)
+    runs on each worker in turn; the controller removes the run from every engine at the end."""
+    file = across(pytester.path, swarm.urls)
+    pytester.makepyfile(f"""
+        import json, os, urllib.request
+        from pathlib import Path
+
+        import pytest
+
+        CALLS = {CALLS!r}
+
+        def test_both_engines_answer(topology):
+            assert topology["cache"].host == "{swarm.addresses[2]}"
+            answer = json.loads(urllib.request.urlopen(topology["front"].url + "/", timeout=30).read())
+            assert answer["redis"] == "+PONG"
+            Path("ids").mkdir(exist_ok=True)
+            Path("ids", os.environ["PYTEST_XDIST_WORKER"]).write_text(
+                " ".join(s.container.id for s in topology))
+
+        @pytest.mark.edge_fault("front", "backend", cut="reject")
+        def test_the_cut_edge(topology):
+            out = topology["front"].exec(["python", "-c", CALLS]).output.strip()
+            assert out == "[Errno 111] Connection refused +PONG"
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each")
+    output = result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=4)
+    assert re.search(rf"\[gw[01]\] using topology {NAME} \(run \w+\), started by worker gw[01]", output), output
+    ids = {path.name: path.read_text() for path in (pytester.path / "ids").iterdir()}
+    assert set(ids) == {"gw0", "gw1"} and len(set(ids.values())) == 1  # the same containers on each engine
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+        assert engine.containers.list(all=True, filters={"label": HELPER_OF}) == []
