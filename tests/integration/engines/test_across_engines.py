@@ -493,3 +493,37 @@ def test_pytest_xdist_workers_share_one_topology_across_engines(swarm: Any, pyte
     for engine in clients(swarm):
         assert left(engine, file) == []
         assert engine.containers.list(all=True, filters={"label": HELPER_OF}) == []
+
+
+def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
+    """`--observe`: each capture helper runs in its service's namespace on that service's engine (its image built
+    here and copied); front's calls (e1) to backend (e0) and Redis (e2) are attributed to their edges, the test's own
+    call to the outside; nothing is left on any engine."""
+    file = across(pytester.path, swarm.urls)
+    pytester.makepyfile(f"""
+        import urllib.request
+
+        import docker
+
+        from harness.runtime.observe import OBSERVES
+
+        URLS = {swarm.urls!r}
+
+        def test_calls(topology):
+            for _ in range(3):
+                urllib.request.urlopen(topology["front"].url + "/", timeout=30).read()
+            assert urllib.request.urlopen(topology["backend"].url + "/hostname", timeout=30).status == 200
+            helpers = [sorted(c.labels[OBSERVES] for c in docker.DockerClient(base_url=url).containers.list(
+                filters={{"label": [OBSERVES, "{L.RUN}=" + topology.run_id]}})) for url in URLS]
+            assert helpers == [["backend"], ["front"], ["cache"]]
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file), "--observe")
+    output = result.stdout.str()
+    result.assert_outcomes(passed=1)
+    assert "front -> backend: 3 HTTP call(s), no pact covers this edge" in output, output
+    assert "front -> cache: 3 other connection(s) on port 6379 (39 bytes, not inspected)" in output
+    assert "from outside the topology (the tests, the harness; not between services, not counted):\n" \
+        "  (tests) -> backend: 1 HTTP call(s)\n" in output
+    assert "not in the topology" not in output
+    for engine in clients(swarm):
+        assert left(engine, file) == []
