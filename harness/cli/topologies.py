@@ -234,20 +234,37 @@ def _down_run(run_id: str, out: Console) -> int:
 
 
 def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.runtime.engine import connect
+    from harness.errors import DockerUnavailable
+    from harness.runtime.engine import connect, resolve_engine
+    from harness.runtime.engine_runs import answering
     from harness.runtime.prune import prune_images, under
 
-    pruned = prune_images(connect(), keep=options.keep,  # substitutes have no folder: engine-wide, so only with --all
-                          wanted=(lambda context: True) if options.prune_all else under(Path.cwd()),
-                          substitutes=options.prune_all)
-    for what in pruned.removed:
-        out.print(f"removed {what}", markup=False, highlight=False)
-    for context in pruned.busy:
-        out.print(f"left {context} alone: a session is building or starting from it (run `harness prune` again "
-                  "once it has started)", markup=False, highlight=False)
+    engines = {"": connect()}  # this machine's engine (or DOCKER_HOST's): it builds
+    unanswered: list[str] = []
+    spec = load(options, err, notes=False) if "topology" in options.given else None  # not the ini's: as before
+    if spec is not None and spec.engines:  # the images built here were copied to each engine that ran them
+        local = resolve_engine().address
+        clients, unanswered = answering((e.name, e.host) for e in spec.engines if e.host != local)
+        engines.update({f" from engine '{name}'": client for name, client in clients.items()})
+    removed = 0
+    for where, client in engines.items():
+        pruned = prune_images(client, keep=options.keep,  # substitutes have no folder: engine-wide, only with --all
+                              wanted=(lambda context: True) if options.prune_all else under(Path.cwd()),
+                              substitutes=options.prune_all)
+        for what in pruned.removed:
+            out.print(f"removed {what}{where}", markup=False, highlight=False)
+        for context in pruned.busy:
+            out.print(f"left {context} alone{where}: a session is building or starting from it (run `harness prune` "
+                      "again once it has started)", markup=False, highlight=False)
+        removed += len(pruned.removed)
     where = "" if options.prune_all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
-    out.print(f"removed {len(pruned.removed)} built image(s) or tag(s){where}", markup=False,
-              highlight=False)
+    on = f" on {len(engines)} engines" if len(engines) > 1 else ""
+    out.print(f"removed {removed} built image(s) or tag(s){on}{where}", markup=False, highlight=False)
+    if unanswered:
+        assert spec is not None
+        raise DockerUnavailable(f"{', '.join(unanswered)} of topology {spec.name} did not answer: its images are left "
+                                "there", hint="Start that engine (or fix its address under `engines:`) and run "
+                                f"`{options.topology.command('harness prune')}` again.")
     return 0
 
 
@@ -354,14 +371,12 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     from harness.model.secrets import Masker, secret_values
     from harness.runtime import labels as L
-    from harness.runtime.engine import connect
 
     file = project = spec = None
     if options.topology.files:
         spec = load(options, err, notes=False)
         file, project = spec.identity, spec.name
-    client = connect()
-    runs = L.find_runs(client, file)
+    runs, unanswered = _runs_everywhere(spec, file)
     if file:
         runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
     matches = L.containers_named(runs, options.service)  # a service's, or a replica's (NAME-N)
@@ -371,6 +386,8 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
         raise TopologyNotRunning(f"no running service '{options.service}'"
                                  + (f" in topology {project} ({' '.join(map(str, options.topology.files))})"
                                     if project else "")
+                                 + (f"; {', '.join(unanswered)} did not answer (start it, or fix its address)"
+                                    if unanswered else "")
                                  + "; `harness ps` lists what is running")
     if len({run.run_id for run, _ in matches}) > 1:
         names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)
@@ -381,7 +398,8 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     texts = []
     try:
         for listed in replicas:
-            container = client.containers.get(listed.id)  # inspected: its environment, whose secrets are hidden
+            container = listed.client.containers.get(listed.id)  # on its engine; inspected: its environment,
+            # whose secrets are hidden
             environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
             texts.append(Masker(spec, extra=secret_values(environment))(
                 container.logs(**tail, timestamps=len(replicas) > 1).decode("utf-8", "replace")))
@@ -393,6 +411,28 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     prefixes = [L.replica_name(options.service, L.replica_of(c), len(replicas)) for c in replicas]
     sys.stdout.write(texts[0] if len(texts) == 1 else interleaved(prefixes, texts))
     return 0
+
+
+def _runs_everywhere(spec: TopologySpec | None, file: str | None) -> tuple[list[Run], list[str]]:
+    """Live runs (of `file`, or all), each with its containers on every engine it runs on, and the engines that did
+    not answer. A topology file across engines: the runs on its engines (this machine's engine may be none of
+    them); else the runs on this machine's engine, those across engines completed from the engines they name."""
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import answering, runs_on, spread
+
+    if spec is not None and spec.engines:
+        clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
+        return [run for run in runs_on(clients.values(), spec.identity)
+                if run.containers and (run.kept or run.owner_alive)], unanswered
+    client = connect()
+    runs, unanswered = [], []
+    for run in L.find_runs(client, file):
+        found = spread(client, run)
+        if found is not None:
+            unanswered += [f"{where} of run {run.run_id}" for where in found.unanswered]
+        runs.append(found.run if found is not None else run)
+    return runs, unanswered
 
 
 def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:

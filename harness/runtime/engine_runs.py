@@ -6,6 +6,7 @@ SIGKILL of its owner and after the file was edited."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
-__all__ = ["ENGINES", "Removed", "engines_label", "engines_of", "remove_leftovers_anywhere", "remove_run_anywhere",
-           "runs_across", "spread"]
+__all__ = ["ENGINES", "Removed", "answering", "engines_label", "engines_of", "remove_leftovers_anywhere",
+           "remove_run_anywhere", "runs_across", "runs_on", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -68,6 +69,20 @@ def _client(name: str, host: str) -> docker.DockerClient:
     client.ping()
     client.api.timeout = CALL_SECONDS
     return client
+
+
+def answering(engines: Iterable[tuple[str, str]]) -> tuple[dict[str, docker.DockerClient], list[str]]:
+    """A client of each of `engines` ((name, host) as `engines:` writes them) that answers, by name, and the others
+    ("engine 'e1' (tcp://...)"). Nothing about a swarm is checked or changed: for commands that only read or
+    remove what is on each engine (`harness logs`, `harness prune`)."""
+    clients: dict[str, docker.DockerClient] = {}
+    unanswered = []
+    for name, host in engines:
+        try:
+            clients[name] = _client(name, host)
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            unanswered.append(f"engine '{name}' ({host})")
+    return clients, unanswered
 
 
 def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = True) -> Removed:
@@ -130,9 +145,14 @@ def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = 
 def runs_across(engines: dict[str, RunEngine], file: str | Path) -> list[L.Run]:
     """The runs of topology file `file` on `engines` (their manager first), each with its containers from every
     engine (each as listed on its own engine, so removing or inspecting it talks to that engine), newest first."""
+    return runs_on([engine.client for engine in engines.values()], file)
+
+
+def runs_on(clients: Iterable[docker.DockerClient], file: str | Path) -> list[L.Run]:
+    """`runs_across`, given the engines' clients."""
     merged: dict[str, L.Run] = {}
-    for engine in engines.values():
-        for run in L.list_runs(engine.client, file):
+    for client in clients:
+        for run in L.list_runs(client, file):
             if run.run_id not in merged:
                 merged[run.run_id] = run
                 continue

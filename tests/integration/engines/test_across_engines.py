@@ -527,3 +527,47 @@ def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) 
     assert "not in the topology" not in output
     for engine in clients(swarm):
         assert left(engine, file) == []
+
+
+def test_harness_logs_and_prune_across_engines(swarm: Any, tmp_path: Path,  # noqa: ANN401
+                                              docker_client: docker.DockerClient) -> None:
+    """`harness logs` prints a service's log from its engine (given the file, or any engine of the run); `harness
+    prune --topology FILE` removes the built image's copy from the engine that ran it, and names an engine that does
+    not answer (exit 3)."""
+    file = across(tmp_path, swarm.urls)
+    with (tmp_path / "front" / "app.py").open("a") as app:  # an image of this folder's own (not a cached twin)
+        app.write(f"# {tmp_path}\n")
+    engines = clients(swarm)
+
+    def run(*args: str, host: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "200", **({"DOCKER_HOST": host} if host else {})}
+        return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=tmp_path)
+
+    try:
+        up = run("up", "--detach", "--topology", str(file))
+        assert up.returncode == 0, up.stderr
+        front = engines[1].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}", f"{L.SERVICE}=front"]})
+        tag = front[0].image.tags[0]
+        logs = run("logs", "front", "--topology", str(file))  # front runs on e1, this machine's engine runs nothing
+        assert (logs.returncode, logs.stderr) == (0, "")
+        assert '"GET /health HTTP/1.1" 200' in logs.stdout
+        logs = run("logs", "backend", host=swarm.urls[2])  # given cache's engine: backend runs on e0
+        assert (logs.returncode, logs.stderr) == (0, "")
+        assert '"GET /hostname HTTP/1.1" 200' in logs.stdout
+    finally:
+        down = run("down", "--topology", str(file))
+    assert down.returncode == 0, down.stderr
+    assert has_image(engines[1], tag)  # the copy stays on the engine that ran it until pruned
+    pruned = run("prune", "--topology", str(file))
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"removed {tag} from engine 'e1'\n" in pruned.stdout
+    assert [has_image(engine, tag) for engine in [docker_client, *engines]] == [False, False, False, False]
+    unreachable = f"tcp://{swarm.addresses[1]}:2399"
+    across(tmp_path, [swarm.urls[0], unreachable, swarm.urls[2]])
+    pruned = run("prune", "--topology", str(file))
+    assert pruned.returncode == 3, pruned.stdout + pruned.stderr
+    assert f"engine 'e1' ({unreachable}) of topology {NAME} did not answer: its images are left there" \
+        in pruned.stderr
+    assert f"run `harness prune --topology {file}` again" in pruned.stderr
+    assert "Traceback" not in pruned.stderr
