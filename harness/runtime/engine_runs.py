@@ -20,7 +20,7 @@ from harness.errors import DockerError, DockerUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
-from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone
+from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone, published_host
 from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
@@ -63,8 +63,13 @@ class Removed:
                               hint=f"Start that engine again (or fix its address) and run `{again}` again.")
 
 
+def _engine(name: str, host: str) -> Engine:
+    """Engine `name` of a run's label: `host` as the file wrote it (a DOCKER_HOST-style URL, or a Docker context)."""
+    return Engine(host, f"engine '{name}'") if "://" in host else context_engine(host, f"engine '{name}'")
+
+
 def _client(name: str, host: str) -> docker.DockerClient:
-    engine = Engine(host, f"engine '{name}'") if "://" in host else context_engine(host, f"engine '{name}'")
+    engine = _engine(name, host)
     client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
     client.ping()
     client.api.timeout = CALL_SECONDS
@@ -172,6 +177,7 @@ class Spread:
     run: L.Run
     engine_of: dict[str, str]
     unanswered: list[str]
+    hosts: dict[str, str] = field(default_factory=dict)  # engine name -> where its published ports are reached
 
 
 def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
@@ -183,15 +189,17 @@ def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
     merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)
     engine_of: dict[str, str] = {}
     unanswered = []
+    hosts = {}
     for name, host in engines:
         try:
             listed = next((r for r in L.list_runs(_client(name, host)) if r.run_id == run.run_id), None)
         except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
             unanswered.append(f"engine '{name}' ({host})")
             continue
+        hosts[name] = published_host(_engine(name, host).address)
         if listed is not None:
             merged.containers += listed.containers
             merged.networks += listed.networks
             merged.started = merged.started or listed.started
             engine_of.update(dict.fromkeys((c.id for c in listed.containers), name))
-    return Spread(merged, engine_of, unanswered)
+    return Spread(merged, engine_of, unanswered, hosts)

@@ -28,9 +28,8 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, observe
 from harness.runtime import labels as L
-from harness.runtime.engine import connect, explain, service_host
-from harness.runtime.engine_runs import runs_across
-from harness.runtime.engines import RunEngine, connect_engines, remove_everywhere
+from harness.runtime.engine import explain, service_host
+from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
@@ -74,6 +73,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
+        self.builder = local_builder() if self.engines else None  # across engines: builds images, helpers (transfer)
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -85,13 +85,6 @@ class Topology:
         for first, *others in _replicas(self, containers).values():
             first.others = others
             self._add(first)
-
-    @functools.cached_property
-    def builder(self) -> docker.DockerClient | None:
-        """Across engines: this machine's engine, which builds the images (and the fault and capture helpers) that
-        are copied to the engines (transfer.py); None on one engine, or when no engine answers here. Every way to get
-        a Topology has it: an attached run's fault helper is built here too, not on an engine with no route out."""
-        return local_builder() if self.engines else None
 
     def client_of(self, service: str) -> docker.DockerClient:
         """The client of the engine that runs `service` (the one engine's, without `engines:`)."""
@@ -308,22 +301,10 @@ class Topology:
     @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
         """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone;
-        across engines, with its containers on each of them.
+        across engines, with its containers on each of them (an engine that does not answer: DockerUnavailable)."""
+        from harness.runtime.reuse import attach_run  # it builds on this module: imported when used
 
-        Raises:
-            DockerUnavailable: an engine does not answer (the message names it).
-        """
-        engines: dict[str, RunEngine] = {}
-        if spec.engines:  # its containers on every engine (pytest-xdist workers attach to the run another started)
-            engines = connect_engines(spec)
-            client = next(iter(engines.values())).client
-            runs = runs_across(engines, spec.identity)
-        else:
-            client = connect()
-            runs = L.list_runs(client, spec.identity)
-        run = next((run for run in runs if run.run_id == run_id and run.containers), None)
-        return None if run is None else cls(spec, client, run.run_id, keep=True, containers=run.containers,
-                                            engines=engines)
+        return attach_run(spec, run_id)
 
 
 def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, list[Service]]:

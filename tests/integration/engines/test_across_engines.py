@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
@@ -330,8 +330,14 @@ def test_services_without_placement_are_spread_by_weight_and_shown_with_their_en
         ps = harness_on(swarm.urls[2], "ps")
         assert ps.returncode == 0, ps.stderr
         header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
-        assert header[:5] == ["topology", "run", "service", "engine", "status"]
+        assert header[:6] == ["topology", "run", "service", "engine", "status", "ports (container -> host:port)"]
         assert {cells[2]: cells[3] for cells in lines} == expected
+        # each service's ports on its own engine's host (the engines publish on several hosts)
+        hosts = {cells[2]: cells[5].split(" -> ")[1].rsplit(":", 1)[0] for cells in lines if cells[5] != "-"}
+        assert hosts == {"backend": swarm.addresses[0], "cache": swarm.addresses[2], "front": swarm.addresses[1]}
+        for service in ("backend", "front"):  # and the URL column of `harness up`'s table is each one's too
+            assert re.search(rf"\b{service}\s*│\s*{expected[service]}\s*│\s*http://"
+                             rf"{re.escape(swarm.addresses[int(expected[service][1])])}:\d+\s", up.stdout), up.stdout
         for service, engine in expected.items():
             index = int(engine[1])
             assert engines[index].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}",
@@ -571,3 +577,16 @@ def test_harness_logs_and_prune_across_engines(swarm: Any, tmp_path: Path,  # no
         in pruned.stderr
     assert f"run `harness prune --topology {file}` again" in pruned.stderr
     assert "Traceback" not in pruned.stderr
+
+
+def test_an_image_missing_on_another_engine_names_that_engine(swarm: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    file = across(tmp_path, swarm.urls)
+    file.write_text(file.read_text().replace("    image: redis:7\n", "    image: pytest-topology-test/absent:1\n"))
+    with pytest.raises(ImageMissing) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).startswith(
+        f"1 image(s) of topology {NAME} are not in engine 'e2' ({swarm.urls[2]}), nor in this machine's engine to "
+        "copy them from, and could not be pulled:\n  pytest-topology-test/absent:1 (needed by service 'cache'): "
+        "pulling it failed: ")
+    assert "local" not in str(raised.value).split("\n")[0]
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
