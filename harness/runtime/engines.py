@@ -22,7 +22,16 @@ from harness.engine_source import Engine, context_engine
 from harness.errors import DockerError, DockerUnavailable, RemoteMount
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
-from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.engine import (
+    CALL_SECONDS,
+    CHECK_SECONDS,
+    LOOPBACK,
+    _reason,
+    _timed_out,
+    explain,
+    remote_engine,
+    resolve_engine,
+)
 from harness.runtime.images import built_names, prepare_images
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
@@ -208,8 +217,9 @@ def prepare_everywhere(topology: Topology) -> dict[str, str]:
     if builder is not None:
         prepare_images(builder, topology.spec.model_copy(update={"services": {
             name: service for name, service in topology.spec.services.items() if service.build}}))
-    if not topology.engines:
-        return prepare_images(topology.client, topology.spec)
+    if not topology.engines:  # a remote engine is named as such (DOCKER_HOST=tcp://...)
+        where = f"the remote Docker engine ({resolve_engine().where})" if remote_engine() else ""
+        return prepare_images(topology.client, topology.spec, where=where)
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
     return {name: image for engine, part in _parts(topology)
             for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
