@@ -104,6 +104,16 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
 
 
+def attach_run(spec: TopologySpec, run_id: str) -> Topology | None:
+    """See `Topology.attach_run`: across engines, its containers on every engine (pytest-xdist's workers attach to
+    the run another one started)."""
+    client, engines = _connected(spec)
+    runs = runs_across(engines, spec.identity) if engines else L.list_runs(client, spec.identity)
+    run = next((run for run in runs if run.run_id == run_id and run.containers), None)
+    return None if run is None else Topology(spec, client, run.run_id, keep=True, containers=run.containers,
+                                             engines=engines)
+
+
 def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], spec: TopologySpec) -> None:
     """What Compose warns of when it uses a project as it is: orphan containers, volumes that differ from the file."""
     if difference is not None and (orphans := difference.orphans()):

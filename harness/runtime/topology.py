@@ -28,12 +28,13 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, observe
 from harness.runtime import labels as L
-from harness.runtime.engine import connect, explain, service_host
+from harness.runtime.engine import explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
 from harness.runtime.swarm import leave_made_swarm
+from harness.runtime.transfer import local_builder
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
@@ -72,7 +73,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
-        self.builder: docker.DockerClient | None = None  # across engines: this machine's engine, builds (transfer.py)
+        self.builder = local_builder() if self.engines else None  # across engines: builds images, helpers (transfer)
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -299,10 +300,11 @@ class Topology:
 
     @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
-        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
-        client = connect()
-        run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
-        return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone;
+        across engines, with its containers on each of them (an engine that does not answer: DockerUnavailable)."""
+        from harness.runtime.reuse import attach_run  # it builds on this module: imported when used
+
+        return attach_run(spec, run_id)
 
 
 def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, list[Service]]:
