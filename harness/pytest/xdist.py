@@ -267,6 +267,7 @@ class SharedTopology:
         from harness.runtime import hooks
         from harness.runtime import labels as L
         from harness.runtime.engine import connect
+        from harness.runtime.interrupts import InterruptsDeferred
         from harness.runtime.topology import Topology
 
         assert self.plugin.spec is not None and self.plugin.share is not None
@@ -279,10 +280,11 @@ class SharedTopology:
                 if self.plugin.topology is not None:
                     self.plugin.restore_at_end(self.plugin.topology)
             mine = L.owner_id()
-            for run in L.list_runs(client, self.plugin.spec.identity):
-                if run.owner == mine and not run.kept:
-                    failures = hooks.down_run(client, self.plugin.spec, run.run_id)  # as Topology.close
-                    self.plugin.teardown_failures += [Masker(self.plugin.spec)(str(f)) for f in failures]
+            with InterruptsDeferred(f"removing topology {self.plugin.spec.name}"):  # each run, whatever Ctrl-C does
+                for run in L.list_runs(client, self.plugin.spec.identity):
+                    if run.owner == mine and not run.kept:
+                        failures = hooks.down_run(client, self.plugin.spec, run.run_id)  # as Topology.close
+                        self.plugin.teardown_failures += [Masker(self.plugin.spec)(str(f)) for f in failures]
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
 

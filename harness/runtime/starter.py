@@ -54,6 +54,8 @@ from harness.runtime.images import (
     planned_builds,
     tidy,
 )
+from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.probes import Abandoned
 from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
@@ -102,10 +104,13 @@ def run_start(starter: Starter, undo: Callable[[], None]) -> None:
         L.mark_started(topology.client, starter.run_labels, [n for n, s in starter.spec.services.items()
                                                             if not s.replicas])
     except BaseException as error:
-        try:
-            starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
-        finally:
-            undo()
+        # a further Ctrl-C cuts neither short: creations in flight land (within one Docker call each, cancelled),
+        # then everything is removed; it is raised after that
+        with InterruptsDeferred(f"removing topology {topology.spec.name}"):
+            try:
+                starter.stop()
+            finally:
+                undo()
         if isinstance(error, HarnessError):
             topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
         raise
@@ -377,7 +382,10 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()
-    hooks.post_start(name, spec, container.get_wrapped_container())
+    try:  # a cancel does not wait for a hook (as for a probe's command): the removal of its container ends it
+        hooks.post_start(name, spec, container.get_wrapped_container(), starter.cancelled)
+    except Abandoned:
+        raise StartCancelled() from None
     tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
     service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                       host=starter.topology.host_of(name),
