@@ -166,12 +166,10 @@ class TopologySession:
                 connect()
             except HarnessError as error:
                 self.engine_error = error
-        if self.engine_error is not None:
-            self._stop_for_engine()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        if self.engine_error is not None:  # the xdist controller, which collects nothing: before xdist's loop
+        if self.engine_error is not None:  # once collected (the progress counts the tests), before xdist's loop
             self._stop_for_engine()
 
     def _stop_for_engine(self) -> NoReturn:
@@ -240,7 +238,8 @@ class TopologySession:
 
     def _report_start_failure(self, error: Exception) -> None:
         assert self.spec is not None
-        report_start_failure(self.config, self.spec, self.file, self.item_id, error)
+        assert self.session is not None
+        report_start_failure(self.session, self.spec, self.file, self.item_id, error)
 
     def item_id(self, name: str) -> str:
         """The node id of an item the plugin adds: under the topology file, as a test under its module (so that
