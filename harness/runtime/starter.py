@@ -60,6 +60,7 @@ from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_ta
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
+from harness.runtime.swarm import leave_made_swarm
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.runtime.transfer import copy_image, local_builder
 from harness.runtime.volumes import service_mounts
@@ -74,9 +75,13 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
         engines = connect_engines(spec)
         client = next(iter(engines.values())).client
-        refuse_binds_on_remote_engines(spec, engines)
-        for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
-            remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        try:
+            refuse_binds_on_remote_engines(spec, engines)
+            for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
+                remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        except BaseException:  # the run does not exist yet: a swarm made to be left with it is left now
+            leave_made_swarm([engine.client for engine in engines.values()])
+            raise
     else:
         client = connect()
         _refuse_remote_binds(spec)
