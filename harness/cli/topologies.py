@@ -72,13 +72,20 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
         except KeyboardInterrupt:
+            if any(service.pre_stop for service in spec.services.values()):  # the only wait of a removal
+                err.print("running the pre_stop hooks, then removing it (press Ctrl-C again not to wait for the "
+                          "hooks)", markup=False)
             if observing is None:
                 raise
             # observing: Ctrl-C is the end of the run, whose exit code is the gates' (0 without gates)
             return _say_observed(spec, observing, options, out)
     finally:
         if not options.detach:
-            topology.close()
+            try:
+                topology.close()  # a further Ctrl-C (or SIGTERM) forces it, but everything is removed first
+            except KeyboardInterrupt:
+                err.print("removed")
+                raise
             err.print("removed")
     return 0
 
@@ -144,13 +151,11 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         if spec.engines:
             return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()
-        failures = []
-        try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
-            for run in L.list_runs(client, spec.identity):
-                if run.kept or not run.owner_alive:
-                    failures += hooks.pre_stop_run(client, spec, run.run_id)
-        finally:  # a run of it across engines (the file was edited since) from every engine of the run
-            removal = remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
+        # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
+        # (and a run of it across engines, the file edited since, from every engine of the run)
+        failures, removal = hooks.down(
+            [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
+            spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
         ini = options.topology.ini_file
         out.print(f"removed {removal.containers} container(s)" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
@@ -177,16 +182,16 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     from harness.runtime.engines import connect_engines
 
     engines = connect_engines(spec)
-    failures = []
-    removal = Removed()
-    try:
-        for engine in engines.values():
-            for run in L.list_runs(engine.client, spec.identity):
-                if run.kept or not run.owner_alive:
-                    failures += hooks.pre_stop_run(engine.client, spec, run.run_id)
-    finally:  # each run from every engine it ran on (those of its label: the file may name others now)
+
+    def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
+        removal = Removed()
         for engine in engines.values():
             removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
+        return removal
+
+    failures, removal = hooks.down([(engine.client, run.run_id) for engine in engines.values()
+                                    for run in L.list_runs(engine.client, spec.identity)
+                                    if run.kept or not run.owner_alive], spec, remove)
     out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
               markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(again)
@@ -282,6 +287,8 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     else:
         rows = [(*row[:3], *row[4:]) for row in rows]
     if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
+        from harness.report.text import aligned
+
         out.file.write(aligned([columns, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
         out.file.flush()
         return 0
@@ -295,16 +302,6 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                       end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
     out.print(table)
     return 0
-
-
-def aligned(rows: list[tuple[str, ...]]) -> str:
-    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
-    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
-    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
-    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                   + "\n" for row in cells)
 
 
 def _run_state(run: Run) -> str:

@@ -264,6 +264,7 @@ class SharedTopology:
         """Controller: remove the shared topology (every run of the file labelled with this controller as owner, so
         also a start a crashed worker left half done; across engines from each of them) and what workers that ran
         their own left; a kept one (--topology-reuse) is restored instead."""
+        from harness.runtime.interrupts import InterruptsDeferred
         from harness.runtime.topology import Topology
 
         spec = self.plugin.spec
@@ -275,7 +276,8 @@ class SharedTopology:
                 self.plugin.topology = Topology.attach_run(spec, state["run"])
                 if self.plugin.topology is not None:
                     self.plugin.restore_at_end(self.plugin.topology)
-            self.plugin.teardown_failures += _remove_owned_runs(spec)
+            with InterruptsDeferred(f"removing topology {spec.name}"):  # each run, whatever Ctrl-C does
+                self.plugin.teardown_failures += _remove_owned_runs(spec)
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
 

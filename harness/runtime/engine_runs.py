@@ -21,6 +21,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
 from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone, published_host
+from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
@@ -95,7 +96,12 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
     each engine of its label (containers and volumes on the workers, then the manager's, the overlay network last)
     and from the engine of `client`. An engine that does not answer is skipped and named in the result. With
     `leave`, a swarm the harness made to be left with its last run is left (swarm.leave_made_swarm); a start across
-    the same engines passes False: it is about to use that swarm."""
+    the same engines passes False: it is about to use that swarm. A Ctrl-C meanwhile is raised once it is done."""
+    with InterruptsDeferred(f"removing run {run.run_id} of topology {run.topology}"):
+        return _remove_run_anywhere(client, run, leave)
+
+
+def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -> Removed:
     engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
     if not engines:
         return Removed(L.remove_run(client, run.run_id))

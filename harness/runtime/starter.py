@@ -54,10 +54,13 @@ from harness.runtime.images import (
     planned_builds,
     tidy,
 )
+from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.probes import Abandoned
 from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
+from harness.runtime.swarm import leave_made_swarm
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
 from harness.runtime.transfer import copy_image
 from harness.runtime.volumes import service_mounts
@@ -72,9 +75,13 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
         engines = connect_engines(spec)
         client = next(iter(engines.values())).client
-        refuse_binds_on_remote_engines(spec, engines)
-        for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
-            remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        try:
+            refuse_binds_on_remote_engines(spec, engines)
+            for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
+                remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        except BaseException:  # the run does not exist yet: a swarm made to be left with it is left now
+            leave_made_swarm([engine.client for engine in engines.values()])
+            raise
     else:
         client = connect()
         _refuse_remote_binds(spec)
@@ -100,10 +107,13 @@ def run_start(starter: Starter, undo: Callable[[], None]) -> None:
         L.mark_started(topology.client, starter.run_labels, [n for n, s in starter.spec.services.items()
                                                             if not s.replicas])
     except BaseException as error:
-        try:
-            starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
-        finally:
-            undo()
+        # a further Ctrl-C cuts neither short: creations in flight land (within one Docker call each, cancelled),
+        # then everything is removed; it is raised after that
+        with InterruptsDeferred(f"removing topology {topology.spec.name}"):
+            try:
+                starter.stop()
+            finally:
+                undo()
         if isinstance(error, HarnessError):
             topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
         raise
@@ -401,7 +411,10 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()
-    hooks.post_start(name, spec, container.get_wrapped_container())
+    try:  # a cancel does not wait for a hook (as for a probe's command): the removal of its container ends it
+        hooks.post_start(name, spec, container.get_wrapped_container(), starter.cancelled)
+    except Abandoned:
+        raise StartCancelled() from None
     tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
     service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                       host=starter.topology.host_of(name),

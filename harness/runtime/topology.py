@@ -151,20 +151,18 @@ class Topology:
         Raises:
             HookFailed: a pre_stop hook failed or did not end in time (one line per hook; the run is removed).
             DockerError: the engine refused to remove something (the message names it and what to do).
+            KeyboardInterrupt: Ctrl-C or SIGTERM meanwhile, once everything is removed (hooks.down: they force it,
+                as Compose's second Ctrl-C: the hooks are no longer waited for).
         """
-        failures = []
-        try:
-            for client in [engine.client for engine in self.engines.values()] or [self.client]:
-                failures += hooks.pre_stop_run(client, self.spec, self.run_id)
-        finally:  # also on Ctrl-C while the hooks run
-            self._remove()
+        clients = [engine.client for engine in self.engines.values()] or [self.client]
+        failures, _ = hooks.down([(client, self.run_id) for client in clients], self.spec, self._remove)
         if failures:
             raise self.masker.error(hooks.combined(failures))
 
     def _remove(self) -> None:
         """Remove the run's containers, networks, volumes (on each engine) at once. Raises DockerError."""
         try:
-            with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
+            with InterruptsDeferred(f"removing topology {self.spec.name}"):  # nothing is left behind
                 if self.engines:
                     remove_everywhere(self.engines.values(), self.run_id)
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
