@@ -28,6 +28,7 @@ from harness.runtime.engine import (
     LOOPBACK,
     _reason,
     _timed_out,
+    engine_address,
     explain,
     remote_engine,
     resolve_engine,
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 GONE_SECONDS = 30
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "prepare_everywhere",
-           "published_host", "refuse_binds_on_remote_engines", "remove_everywhere", "volumes_everywhere"]
+           "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds", "remove_everywhere",
+           "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[s
 
 
 def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEngine]) -> None:
-    """`_refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
+    """`refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
     binds = [(name, m) for name, service in spec.services.items() for m in service.mounts
              if not m.copied and engines[str(spec.engine_of(name))].remote]
     if binds:
@@ -247,3 +249,20 @@ def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEng
             hint="Declare each as a copy in the topology file, uploaded before the service starts: "
                  "`mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a local engine.",
             services=sorted({name for name, _ in binds}), engine=engines[str(spec.engine_of(binds[0][0]))].address)
+
+
+def refuse_remote_binds(spec: TopologySpec) -> None:
+    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
+    unless it is declared a copy (`copy: true`)."""
+    engine = remote_engine()
+    if engine is None:
+        return
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
+    if binds:
+        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
+            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engine_address())

@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
-from harness.engine_source import resolve_engine
-from harness.errors import DockerError, HarnessError, RemoteMount
+from harness.errors import DockerError, HarnessError
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
@@ -29,7 +28,6 @@ from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
-    engine_address,
     explain,
     publish_address,
     remote_engine,
@@ -43,6 +41,7 @@ from harness.runtime.engines import (
     engine_parts,
     prepare_everywhere,
     refuse_binds_on_remote_engines,
+    refuse_remote_binds,
     volumes_everywhere,
 )
 from harness.runtime.imagelocks import using_contexts
@@ -84,7 +83,7 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
             raise
     else:
         client = connect()
-        _refuse_remote_binds(spec)
+        refuse_remote_binds(spec)
         remove_leftovers_anywhere(client)  # a dead run across engines too (an engine gone: its part waits)
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
@@ -429,23 +428,6 @@ def _remove_container(name: str, client: docker.DockerClient) -> None:
         client.containers.get(name).remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
-
-
-def _refuse_remote_binds(spec: TopologySpec) -> None:
-    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
-    unless it is declared a copy (`copy: true`)."""
-    engine = remote_engine()
-    if engine is None:
-        return
-    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
-    if binds:
-        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
-        raise RemoteMount(
-            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
-            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
-            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
-                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
-            services=sorted({name for name, _ in binds}), engine=engine_address())
 
 
 def _masked(progress: Progress | None, masker: Masker) -> Progress:
