@@ -551,6 +551,8 @@ def project(tmp_path: Path) -> str:
     (tmp_path / "tests" / "kiosk" / "test_kiosk.py").write_text(KIOSK_TEST)
     (tmp_path / "tests" / "legacy" / "test_old.py").write_text("def test_old():\n    raise AssertionError\n")
     (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "kioskless.py").write_text(  # a plugin the default run does not load
+        "def pytest_ignore_collect(collection_path, config):\n    return 'kiosk' in collection_path.name or None\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\naddopts = --ignore=tests/legacy\n")
     (tmp_path / "other.ini").write_text("[pytest]\ntestpaths = tests/test_web.py\n")
     return git_checkout(tmp_path)
@@ -570,6 +572,7 @@ NARROWING = {  # the command line (PYTEST_ADDOPTS: the words after "ADDOPTS"), t
     "norecursedirs": (["-o", "norecursedirs=kiosk"], "-o norecursedirs given"),
     "addopts": (["-o", "addopts=--ignore=tests/legacy --ignore=tests/kiosk"], "-o addopts given"),
     "no-plugin": (["-p", "no:unittest"], "-p no:unittest given"),
+    "plugin": (["-p", "kioskless"], "-p kioskless given"),
     "other-plugin-option": (["--anyio-mode=auto"], "--anyio-mode given (an option of another plugin: whether "
                             "it leaves tests out is not known)"),
     "PYTEST_ADDOPTS": (["ADDOPTS", "--ignore=tests/kiosk"], "--ignore given (in PYTEST_ADDOPTS)"),
