@@ -170,6 +170,8 @@ class WrittenByWorkers:
     def left_out(self) -> str:
         """Why this session did not run every test it would run without its options ("": it did): the pacts its
         consumer tests wrote may lack the left-out tests' interactions."""
+        from harness.pytest.narrowing import command_line_narrowing
+
         option = self.config.option
         given = [flag for flag, name in (("-k", "keyword"), ("-m", "markexpr"), ("--deselect", "deselect"),
                                          ("--sw", "stepwise")) if getattr(option, name, None)]
@@ -184,6 +186,7 @@ class WrittenByWorkers:
         narrower = _narrower_than_default(self.config)
         if narrower:
             reasons.append(narrower)
+        reasons += command_line_narrowing(self.config)
         if self.skipped:
             reasons.append(f"{self.skipped} test(s) skipped or xfailed")
         return "; ".join(reasons)

@@ -542,3 +542,115 @@ def test_a_checkout_git_cannot_list_the_changes_of_is_a_snapshot_too(tmp_path: P
     assert version.snapshot.startswith(f"published as consumer version {commit}+SNAPSHOT.{HOST}, not as the commit "
                                        f"{commit}: the git checkout {tmp_path} may have uncommitted changes (git "
                                        "status failed), so the commit may not name the code that wrote these pacts")
+
+
+KIOSK_TEST = """
+import requests
+
+def test_kiosk_reads_the_bill(pact):
+    p = pact("kiosk", "billing")
+    p.upon_receiving("a request for the bill").with_request("GET", "/bill").will_respond_with(200)
+    with p.serve(addr="127.0.0.1") as server:
+        assert requests.get(f"{server.url}/bill").status_code == 200
+"""
+
+
+def project(tmp_path: Path) -> str:
+    """A checkout whose pytest.ini collects tests/ (its addopts, part of every run, ignore tests/legacy): the web's
+    consumer tests in tests/test_web.py, the kiosk's in tests/kiosk/test_kiosk.py, a conftest at the top; its
+    commit."""
+    (tmp_path / "tests" / "kiosk").mkdir(parents=True)
+    (tmp_path / "tests" / "legacy").mkdir()
+    (tmp_path / "tests" / "test_web.py").write_text(CONSUMER_TEST.split("def test_kiosk")[0])
+    (tmp_path / "tests" / "kiosk" / "test_kiosk.py").write_text(KIOSK_TEST)
+    (tmp_path / "tests" / "legacy" / "test_old.py").write_text("def test_old():\n    raise AssertionError\n")
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "kioskless.py").write_text(  # a plugin the default run does not load
+        "def pytest_ignore_collect(collection_path, config):\n    return 'kiosk' in collection_path.name or None\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\naddopts = --ignore=tests/legacy\n")
+    (tmp_path / "other.ini").write_text("[pytest]\ntestpaths = tests/test_web.py\n")
+    return git_checkout(tmp_path)
+
+
+NARROWING = {  # the command line (PYTEST_ADDOPTS: the words after "ADDOPTS"), the reason said
+    "ignore": (["--ignore=tests/kiosk"], "--ignore given"),
+    "ignore-glob": (["--ignore-glob=*kiosk*"], "--ignore-glob given"),
+    "testpaths": (["-o", "testpaths=tests/test_web.py"], "-o testpaths given"),
+    "config-file": (["-c", "other.ini"], "-c/--config-file given"),
+    "config-file-long": (["--config-file=other.ini"], "-c/--config-file given"),
+    "rootdir": (["--rootdir", "tests"], "--rootdir given"),
+    "confcutdir": (["--confcutdir", "tests"], "--confcutdir given"),
+    "noconftest": (["--noconftest"], "--noconftest given"),
+    "python_files": (["-o", "python_files=test_web.py"], "-o python_files given"),
+    "python_functions": (["-o", "python_functions=test_web*"], "-o python_functions given"),
+    "norecursedirs": (["-o", "norecursedirs=kiosk"], "-o norecursedirs given"),
+    "addopts": (["-o", "addopts=--ignore=tests/legacy --ignore=tests/kiosk"], "-o addopts given"),
+    "no-plugin": (["-p", "no:unittest"], "-p no:unittest given"),
+    "plugin": (["-p", "kioskless"], "-p kioskless given"),
+    "other-plugin-option": (["--anyio-mode=auto"], "--anyio-mode given (an option of another plugin: whether "
+                            "it leaves tests out is not known)"),
+    "PYTEST_ADDOPTS": (["ADDOPTS", "--ignore=tests/kiosk"], "--ignore given (in PYTEST_ADDOPTS)"),
+    "xdist": (["-n", "2", "--ignore-glob=*kiosk*"], "--ignore-glob given"),
+}
+
+
+@pytest.mark.parametrize("case", NARROWING.values(), ids=NARROWING.keys())
+def test_a_command_line_that_may_narrow_collection_publishes_a_snapshot(tmp_path: Path, broker: BrokerServer,
+                                                                        case: tuple[list[str], str]) -> None:
+    """Options that change what pytest collects (not measurable as deselection: what is not collected is not seen)
+    make the session's pacts a snapshot, with the option named; given in PYTEST_ADDOPTS too."""
+    args, why = case
+    commit = project(tmp_path)
+    addopts = " ".join(args[1:]) if args[0] == "ADDOPTS" else ""
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *([] if addopts else args), cwd=tmp_path,
+                          **({"PYTEST_ADDOPTS": addopts} if addopts else {}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"for consumer version {commit}+SNAPSHOT.{HOST}: " in said, said
+    assert f"this session did not run every consumer test ({why}" in said or f"; {why}" in said, said
+    assert {p.consumer_version for p in broker.broker.pacts.values()} == {f"{commit}+SNAPSHOT.{HOST}"}
+    assert all(v.branches == [] for v in broker.broker.versions.values())
+
+
+WHOLE = {  # options that cannot narrow what is collected, or that say what the default run does anyway
+    "none": [], "config-file-found-anyway": ["-c", "pytest.ini"], "rootdir-found-anyway": ["--rootdir", "."],
+    "confcutdir-default": ["--confcutdir", "."], "output": ["-v", "-rA", "--tb=short", "-o", "console_output_style=classic"],
+    "strict": ["--strict-markers", "-W", "ignore::DeprecationWarning"], "xdist": ["-n", "2", "-p", "no:cacheprovider"],
+    "PYTEST_ADDOPTS": ["ADDOPTS", "-v --durations=0"],
+}
+
+
+@pytest.mark.parametrize("args", WHOLE.values(), ids=WHOLE.keys())
+def test_a_command_line_that_cannot_narrow_collection_publishes_under_the_commit(tmp_path: Path,
+                                                                                 broker: BrokerServer,
+                                                                                 args: list[str]) -> None:
+    """The ini's addopts (--ignore=tests/legacy here) are part of the default run; output, failing fast, xdist, and
+    a configuration file or rootdir pytest finds itself anyway leave nothing out."""
+    commit = project(tmp_path)
+    addopts = " ".join(args[1:]) if args[:1] == ["ADDOPTS"] else ""
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *([] if addopts else args), cwd=tmp_path,
+                          **({"PYTEST_ADDOPTS": addopts} if addopts else {}))
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
+    assert f"for consumer version {commit} on branch main: " in done.stdout and "SNAPSHOT" not in done.stdout
+
+
+def test_a_publication_that_fails_after_a_configuration_file_elsewhere_exits_1(tmp_path: Path,
+                                                                               broker: BrokerServer) -> None:
+    """-c names a configuration file outside the checkout: the pact folder (relative to it) is in no git checkout;
+    the error fails the session (exit 1, as docs/guides/broker.md says), it never exits 0."""
+    checkout = tmp_path / "web"
+    checkout.mkdir()
+    project(checkout)
+    (checkout / "tests" / "legacy" / "test_old.py").unlink()  # other.ini does not ignore it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "other.ini").write_text("[pytest]\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-publish", "-c",
+                           str(elsewhere / "other.ini"), "tests"], cwd=checkout, capture_output=True, text=True,
+                          env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+    assert (f"error: pacts not published to the Pact Broker: publishing pacts needs the consumer version: give "
+            f"--pact-consumer-version (the git checkout's commit is taken when there is one; {elsewhere / 'contracts'} "
+            "is not in a git checkout)") in " ".join(done.stdout.split()), done.stdout
+    assert broker.broker.published == []
