@@ -25,7 +25,7 @@ from harness.runtime.swarm import leave_made_swarm
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
 __all__ = ["ENGINES", "Removed", "engines_label", "engines_of", "remove_leftovers_anywhere", "remove_run_anywhere",
-           "runs_across", "spread"]
+           "run_engines", "runs_across", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -37,6 +37,15 @@ def engines_of(resource: Any) -> list[tuple[str, str]]:  # noqa: ANN401 - a dock
     """(name, host) of each engine of `resource`'s run, the manager first; [] for a run on one engine."""
     try:
         return [(str(name), str(host)) for name, host in json.loads(L.labels_of(resource).get(ENGINES) or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
+def run_engines(run: L.Run) -> list[tuple[str, str]]:
+    """(name, host) of each engine of `run`, the manager first (from any of its objects); [] for a run on one
+    engine."""
+    try:
+        return [(str(name), str(host)) for name, host in json.loads(L.recorded_engines(run) or "[]")]
     except (ValueError, TypeError):
         return []
 
@@ -76,7 +85,7 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
     and from the engine of `client`. An engine that does not answer is skipped and named in the result. With
     `leave`, a swarm the harness made to be left with its last run is left (swarm.leave_made_swarm); a start across
     the same engines passes False: it is about to use that swarm."""
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    engines = run_engines(run)
     if not engines:
         return Removed(L.remove_run(client, run.run_id))
     removed = Removed()
@@ -157,7 +166,7 @@ class Spread:
 def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
     """`run` (listed on the engine of `client`) with its containers on each of its engines; None for a run on one
     engine."""
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    engines = run_engines(run)
     if not engines:
         return None
     merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)

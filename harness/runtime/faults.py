@@ -340,7 +340,8 @@ class TopologyFaults:
             remove_container(container)  # stale: its consumer restarted (its faults were lost with the namespace)
         if not create:
             return None
-        helper = FaultHelper.start(service, helper_image(self._topology.client_of(consumer), self._topology.builder))
+        helper = FaultHelper.start(service, helper_image(self._topology.client_of(consumer), self._topology.builder,
+                                                         self._topology.where(consumer)))
         self._helpers[consumer] = helper
         return helper
 

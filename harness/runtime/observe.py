@@ -33,7 +33,7 @@ from harness.errors import ObserveError
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
-from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text, helper_image
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -291,19 +291,15 @@ def _image(topology: Topology) -> str:
     try:
         return helper_image(topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
     except HelperBuildFailed as failed:
-        tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
-        raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
-                           f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
-                           f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
-                           "Debian mirror reachable from containers.") from None
+        raise ObserveError(build_failed_text("the observation helper image", "python3-dpkt and python3-httptools",
+                                             failed.log, "the engine")) from None
 
 
 def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Container:
     """The helper of service `name` started (not waited for)."""
     target = topology[name].container
     target.reload()
-    labels = {key: value for key, value in target.labels.items()
-              if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+    labels = L.run_labels_of(target)  # every label of its run, its engines too: it is an object of the run
     labels[OBSERVES] = name
     labels[OBSERVED_START] = target.attrs["State"]["StartedAt"]
     labels[OBSERVED_ADDRESSES] = ",".join(

@@ -1,0 +1,63 @@
+"""What a new user's trial of a topology across three engines found (issue #27), against real engines: three dockerd
+in network namespaces of their own (conftest.py), which have no route out (a helper image built there fails).
+
+- a fault whose consumer runs on the manager keeps its run what it is: `harness fault` lists and clears it, and the
+  next start reuses the kept run (its helper carries the run's labels, its engines too);
+- `harness fault` builds the helper image on this machine's engine and copies it, as a start does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from harness import Topology, load_topology
+from harness.runtime import labels as L
+from harness.runtime.fault_helper import HELPER_OF
+from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left
+
+
+def test_a_fault_on_a_consumer_on_the_manager_keeps_its_kept_run(swarm: Any, tmp_path: Path,  # noqa: ANN401
+                                                                   docker_client: docker.DockerClient) -> None:
+    """backend runs on e0 (the manager); `harness fault FILE backend cache --delay 1500` after `harness up
+    --detach`: the fault is listed, a start reuses the kept run with every container as it was, and --clear removes
+    the fault and its helper."""
+    file = across(tmp_path, swarm.urls)
+    engines = clients(swarm)
+    up = harness("up", "--detach", str(file))
+    assert up.returncode == 0, up.stderr
+    try:
+        run_id = L.labels_of(engines[0].networks.list(filters={"label": f"{L.FILE}={file.resolve()}"})[0])[L.RUN]
+        run = {"label": f"{L.RUN}={run_id}"}
+        before = sorted(c.id for engine in engines for c in engine.containers.list(all=True, filters=run))
+        added = harness("fault", str(file), "backend", "cache", "--delay", "1500")
+        assert added.returncode == 0, added.stderr
+        assert "backend -> cache: delay 1500 ms" in added.stdout
+        helper, = engines[0].containers.list(filters={"label": [f"{L.RUN}={run_id}", HELPER_OF]})
+        service = engines[0].containers.list(filters={"label": [f"{L.RUN}={run_id}", f"{L.SERVICE}=backend"]})[0]
+        assert L.run_labels_of(helper) == L.run_labels_of(service)  # its engines too
+        tag = helper.image.tags[0]  # built on this machine's engine and copied: the same image id
+        assert helper.image.id == docker_client.images.get(tag).id
+
+        listed = harness("fault", str(file))
+        assert listed.returncode == 0, listed.stderr
+        assert "backend -> cache: delay 1500 ms" in listed.stdout
+
+        said: list[str] = []
+        kept = Topology.kept_or_started(load_topology(file), say=said.append)  # as pytest --topology-reuse
+        assert (kept.run_id, said[-1]) == (run_id, f"reusing the running topology {NAME} (run {run_id})")
+        assert [f.describe() for f in kept.faults.active()] == ["backend -> cache: delay 1500 ms"]
+        after = sorted(c.id for engine in engines for c in engine.containers.list(all=True, filters=run))
+        assert after == sorted([*before, helper.id])
+
+        cleared = harness("fault", str(file), "--clear")
+        assert cleared.returncode == 0, cleared.stderr
+        assert f"removed from topology {NAME}:" in cleared.stdout
+        assert "backend -> cache: delay 1500 ms" in cleared.stdout
+        assert [e.containers.list(all=True, filters={"label": [f"{L.RUN}={run_id}", HELPER_OF]})
+                for e in engines] == [[], [], []]
+    finally:
+        down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert [left(engine, file) for engine in engines] == [[], [], []]
