@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 import threading
 
@@ -16,6 +17,7 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain, project_script
 
 BASE_IMAGE = "python:3.11-slim"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _build_lock = threading.Lock()
 
 
@@ -31,7 +33,7 @@ def build_failed_text(what: str, packages: str, log: list[str], where: str) -> s
     """The message for a helper image (`what`: "the fault helper image") that did not build on `where` (an engine as
     messages name it): the end of its log, and what the build needs there. This repository's script to make the base
     image is named only when run inside it (a pip user has no such script)."""
-    tail = "\n".join(f"  | {line}" for line in log[-30:])
+    tail = "\n".join(f"  | {_ANSI.sub('', line)}" for line in log[-30:])  # apt colours its warnings
     script = project_script("ensure-base-images.sh")
     ours = f"; in this repository `bash {script}` makes it" if script else ""
     return (f"{what} (FROM {BASE_IMAGE}, with Debian's {packages}) did not build on {where}. Last lines of the "

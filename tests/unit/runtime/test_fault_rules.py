@@ -94,7 +94,7 @@ def test_a_helper_image_that_did_not_build_names_the_engine_and_no_script_outsid
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # a user's project: no fixtures/images/ensure-base-images.sh
     text = build_failed_text("the fault helper image", "iptables and libnetfilter-queue1",
-                             ["Step 2/4 : RUN apt-get update", "E: could not resolve deb.example"],
+                             ["Step 2/4 : RUN apt-get update", "\x1b[91mE: could not resolve deb.example\x1b[0m"],
                              "engine 'e1' (tcp://10.0.0.2:2375)")
     assert text == (
         "the fault helper image (FROM python:3.11-slim, with Debian's iptables and libnetfilter-queue1) did not build "
