@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
+    from harness.runtime.engine_runs import Removed
     from harness.runtime.labels import Run
     from harness.runtime.topology import Topology
 
@@ -156,6 +157,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         out.print(f"removed {removal.containers} container(s)" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
                   "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
+        _say_swarm_left(removal, out)
         removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
@@ -165,6 +167,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
     out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    _say_swarm_left(removal, out)
     removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
@@ -190,10 +193,16 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
             removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
     out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
               markup=False, highlight=False, soft_wrap=True)
+    _say_swarm_left(removal, out)
     removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
     return 0
+
+
+def _say_swarm_left(removal: Removed, out: Console) -> None:
+    if note := removal.swarm_note():
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
 
 
 def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: Console) -> None:
@@ -229,6 +238,7 @@ def _down_run(run_id: str, out: Console) -> int:
     removal = remove_run_anywhere(client, run)  # across engines: from each of them
     out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
               highlight=False, soft_wrap=True)
+    _say_swarm_left(removal, out)
     removal.raise_unanswered(f"harness down --run {run_id}")
     return 0
 

@@ -57,11 +57,20 @@ class Removed:
 
     containers: int = 0
     unanswered: list[str] = field(default_factory=list)
+    left_swarm: list[str] = field(default_factory=list)  # engines that left the swarm the harness made for them
 
     def __iadd__(self, other: Removed) -> Removed:
         self.containers += other.containers
         self.unanswered += other.unanswered
+        self.left_swarm += [name for name in other.left_swarm if name not in self.left_swarm]
         return self
+
+    def swarm_note(self) -> str | None:
+        """The line that says the engines left the swarm the harness made (--topology-swarm join-and-leave)."""
+        if not self.left_swarm:
+            return None
+        return (f"engines {', '.join(self.left_swarm)} left the swarm the harness made for them "
+                "(--topology-swarm join-and-leave: their last run is gone)")
 
     def raise_unanswered(self, again: str) -> None:
         """DockerError naming the engines that did not answer, and `again`, the command that removes the rest."""
@@ -108,8 +117,8 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
             if not removed.unanswered:
                 raise
             removed.unanswered[-1] += f" (the manager kept the network: {error.explanation or error})"
-    if leave:
-        leave_made_swarm(clients)  # a swarm the harness made to be left with its last run (--topology-swarm)
+    if leave and leave_made_swarm(clients):  # a swarm the harness made to be left with its last run (--topology-swarm)
+        removed.left_swarm = [f"'{name}'" for name, _ in engines]
     return removed
 
 

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
-EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
+EventKind = Literal["building", "built", "cached", "copying", "copied", "starting", "waiting", "ready", "completed",
+                    "failed"]
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,13 @@ in network namespaces of their own (conftest.py), which have no route out (a hel
 
 - a fault whose consumer runs on the manager keeps its run what it is: `harness fault` lists and clears it, and the
   next start reuses the kept run (its helper carries the run's labels, its engines too);
-- `harness fault` builds the helper image on this machine's engine and copies it, as a start does."""
+- `harness fault` builds the helper image on this machine's engine and copies it, as a start does;
+- a copy of an image to an engine is said in the start's progress."""
 
 from __future__ import annotations
 
+import io
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,5 +62,42 @@ def test_a_fault_on_a_consumer_on_the_manager_keeps_its_kept_run(swarm: Any, tmp
                 for e in engines] == [[], [], []]
     finally:
         down = harness("down", str(file))
+    assert down.returncode == 0, down.stderr
+    assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
+def test_an_image_copied_to_an_engine_is_said_as_it_begins_and_ends(swarm: Any, tmp_path: Path,  # noqa: ANN401
+                                                                     docker_client: docker.DockerClient) -> None:
+    """An `image:` only this machine's engine has is copied to the engine that runs it (no registry): `harness up`
+    says so when the copy begins (it may take a while) and when it is done."""
+    name = f"pytest-topology-test/copied:{uuid.uuid4().hex[:8]}"  # an image id no engine of the swarm has
+    docker_client.images.build(fileobj=io.BytesIO(f"FROM python:3.11-slim\nLABEL probe={name}\n".encode()), tag=name,
+                               rm=True)
+    engines = clients(swarm)
+    file = tmp_path / "topology.yaml"
+    file.write_text(f"""name: {NAME}
+engines:
+  - {{name: e0, host: "{swarm.urls[0]}"}}
+  - {{name: e1, host: "{swarm.urls[1]}"}}
+services:
+  probe:
+    image: {name}
+    placement: e1
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{tcp: 8000}}
+""")
+    try:
+        up = harness("up", "--detach", str(file))
+        assert up.returncode == 0, up.stderr
+        lines = [line.split() for line in up.stderr.splitlines()]
+        assert ["copy", "probe", name, "to", "engine", "'e1'"] in lines
+        copied, = [line for line in lines if line[:2] == ["copied", "probe"]]
+        assert copied[2].endswith("s") and copied[3:] == [name, "to", "engine", "'e1'"]
+        assert engines[1].images.get(name).id == docker_client.images.get(name).id
+    finally:
+        down = harness("down", str(file))
+        for client in (engines[1], docker_client):
+            client.images.remove(name, force=True)
     assert down.returncode == 0, down.stderr
     assert [left(engine, file) for engine in engines] == [[], [], []]
