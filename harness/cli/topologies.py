@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without
 
     from harness.model.topology import TopologySpec
     from harness.observe import ObserveRun
-    from harness.runtime.engine_runs import Removed
     from harness.runtime.labels import Run
     from harness.runtime.topology import Topology
 
@@ -154,10 +153,9 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         finally:  # a run of it across engines (the file was edited since) from every engine of the run
             removal = remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
         ini = options.topology.ini_file
-        out.print(f"removed {removal.containers} container(s)" + (
+        out.print(removal.said(f"removed {removal.containers} container(s)" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
-                  "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
-        _say_swarm_left(removal, out)
+                  "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
@@ -165,9 +163,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return 0
     # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
-              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
-    _say_swarm_left(removal, out)
+    out.print(removal.said(f"removed {removal.containers} container(s)" + ("" if options.down_all else
+              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
     removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
@@ -191,18 +188,12 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     finally:  # each run from every engine it ran on (those of its label: the file may name others now)
         for engine in engines.values():
             removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
-    out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
-              markup=False, highlight=False, soft_wrap=True)
-    _say_swarm_left(removal, out)
+    out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
+                           f"{len(engines)} engines"), markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
     return 0
-
-
-def _say_swarm_left(removal: Removed, out: Console) -> None:
-    if note := removal.swarm_note():
-        out.print(note, markup=False, highlight=False, soft_wrap=True)
 
 
 def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: Console) -> None:
@@ -236,9 +227,8 @@ def _down_run(run_id: str, out: Console) -> int:
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
                           "stop that process (Ctrl-C) and it removes its run")
     removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
-              highlight=False, soft_wrap=True)
-    _say_swarm_left(removal, out)
+    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
+              markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(f"harness down --run {run_id}")
     return 0
 

@@ -65,12 +65,10 @@ class Removed:
         self.left_swarm += [name for name in other.left_swarm if name not in self.left_swarm]
         return self
 
-    def swarm_note(self) -> str | None:
-        """The line that says the engines left the swarm the harness made (--topology-swarm join-and-leave)."""
-        if not self.left_swarm:
-            return None
-        return (f"engines {', '.join(self.left_swarm)} left the swarm the harness made for them "
-                "(--topology-swarm join-and-leave: their last run is gone)")
+    def said(self, text: str) -> str:
+        """`text` (what was removed), and a line that says when the engines left the swarm the harness made."""
+        return text + (f"\nengines {', '.join(self.left_swarm)} left the swarm the harness made for them "
+                       "(--topology-swarm join-and-leave: their last run is gone)" if self.left_swarm else "")
 
     def raise_unanswered(self, again: str) -> None:
         """DockerError naming the engines that did not answer, and `again`, the command that removes the rest."""

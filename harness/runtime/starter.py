@@ -59,7 +59,7 @@ from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
-from harness.runtime.transfer import copy_image, local_builder
+from harness.runtime.transfer import copy_image
 from harness.runtime.volumes import service_mounts
 
 T = TypeVar("T")
@@ -82,8 +82,6 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)
-    if engines:  # this machine's engine builds, the images are copied to the engines that run them (transfer.py)
-        topology.builder = local_builder()
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology

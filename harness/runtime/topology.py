@@ -74,8 +74,8 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
-        self._builder: docker.DockerClient | None = None
-        self._builder_found = not self.engines  # one engine builds for itself
+        # across engines: this machine's engine builds what they run (services, helpers) and copies it (transfer.py)
+        self.builder: docker.DockerClient | None = local_builder() if self.engines else None
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -87,23 +87,6 @@ class Topology:
         for first, *others in _replicas(self, containers).values():
             first.others = others
             self._add(first)
-
-    @property
-    def builder(self) -> docker.DockerClient | None:
-        """Across engines: this machine's engine, which builds what the engines run (services, helpers) and copies it
-        to them (transfer.py); None on one engine, or when no engine answers on this machine (each engine builds
-        then). Looked up when first needed, whichever way this Topology was got (started, kept, attached)."""
-        if not self._builder_found:
-            self._builder, self._builder_found = local_builder(), True
-        return self._builder
-
-    @builder.setter
-    def builder(self, client: docker.DockerClient | None) -> None:
-        self._builder, self._builder_found = client, True
-
-    def where(self, service: str) -> str:
-        """The engine of `service` as messages name it: "engine 'e1' (tcp://...)"; "the engine" without `engines:`."""
-        return self.engines[str(self.spec.engine_of(service))].where if self.engines else "the engine"
 
     def client_of(self, service: str) -> docker.DockerClient:
         """The client of the engine that runs `service` (the one engine's, without `engines:`)."""

@@ -4,20 +4,24 @@ in network namespaces of their own (conftest.py), which have no route out (a hel
 - a fault whose consumer runs on the manager keeps its run what it is: `harness fault` lists and clears it, and the
   next start reuses the kept run (its helper carries the run's labels, its engines too);
 - `harness fault` builds the helper image on this machine's engine and copies it, as a start does;
-- a copy of an image to an engine is said in the start's progress."""
+- a copy of an image to an engine is said in the start's progress;
+- an engine that dies under pytest is named in one line per test, and the session ends with exit 3."""
 
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
 
 from harness import Topology, load_topology
 from harness.runtime import labels as L
 from harness.runtime.fault_helper import HELPER_OF
+from tests.integration.engines.netns import netns_engines
 from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left
 
 
@@ -101,3 +105,59 @@ services:
             client.images.remove(name, force=True)
     assert down.returncode == 0, down.stderr
     assert [left(engine, file) for engine in engines] == [[], [], []]
+
+
+def test_an_engine_that_dies_under_pytest_is_named_in_one_line_and_the_session_exits_3(
+        pytester: pytest.Pytester) -> None:
+    """A pair of engines of its own: the first test kills the worker's dockerd and reads a log there; its report
+    names the engine in one line (not docker-py's transport traceback), the next test errors with that line too, and
+    the session ends with the teardown error said once in the summary, exit 3, nothing left on the manager."""
+    script = netns_engines()
+    if reason := script.missing():
+        pytest.skip(f"engines in network namespaces: {reason}")
+    pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
+    try:
+        file = pytester.path / "topology.yaml"
+        file.write_text(f"""name: {NAME}
+engines:
+  - {{name: e0, host: "{pair.urls[0]}"}}
+  - {{name: e1, host: "{pair.urls[1]}"}}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  front:
+    image: python:3.11-slim
+    placement: e1
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+""")
+        pytester.makepyfile(test_die=f"""
+import os, signal
+
+def test_dies(topology):
+    os.kill({pair.pids[1]}, signal.SIGKILL)  # the worker's dockerd
+    topology["front"].logs()
+
+def test_after(topology):
+    topology["backend"].logs()
+""")
+        result = pytester.runpytest_subprocess("--topology", str(file), "-p", "no:cacheprovider")
+        output = result.stdout.str()
+        gone = f"topology {NAME}: engine 'e1' ({pair.urls[1]}) stopped answering: "
+        assert result.ret == 3, output
+        result.assert_outcomes(failed=1, errors=1)
+        # the failure of test_dies, the error of test_after: one line each (refused; or reset, on a connection the
+        # first test's client had open when dockerd died)
+        said = [line.removeprefix(gone) for line in output.splitlines() if line.startswith(gone)]
+        assert len(said) == 2 and set(said) <= {"Connection refused", "Connection reset by peer"}, output
+        assert "Traceback" not in output and "Max retries exceeded" not in output
+        assert "the topology could not be removed" in output
+        assert f"could not be removed from engine 'e1' ({pair.urls[1]}): no answer" in output
+        manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
+        assert manager.containers.list(all=True, filters={"label": f"{L.TOPOLOGY}={NAME}"}) == []
+    finally:
+        script.down(pair)
