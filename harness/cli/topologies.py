@@ -157,9 +157,9 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
             [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
             spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
         ini = options.topology.ini_file
-        out.print(f"removed {removal.containers} container(s)" + (
+        out.print(removal.said(f"removed {removal.containers} container(s)" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
-                  "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
+                  "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
@@ -167,8 +167,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return 0
     # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
-              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    out.print(removal.said(f"removed {removal.containers} container(s)" + ("" if options.down_all else
+              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
     removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
@@ -192,8 +192,8 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     failures, removal = hooks.down([(engine.client, run.run_id) for engine in engines.values()
                                     for run in L.list_runs(engine.client, spec.identity)
                                     if run.kept or not run.owner_alive], spec, remove)
-    out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
-              markup=False, highlight=False, soft_wrap=True)
+    out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
+                           f"{len(engines)} engines"), markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
@@ -231,8 +231,8 @@ def _down_run(run_id: str, out: Console) -> int:
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
                           "stop that process (Ctrl-C) and it removes its run")
     removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
-              highlight=False, soft_wrap=True)
+    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
+              markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(f"harness down --run {run_id}")
     return 0
 

@@ -217,11 +217,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
+    if report.failed and call.excinfo is not None and (gone := _engine_gone(item.config, call.excinfo.value)):
+        report.longrepr = gone  # one line naming the engine, not docker-py's transport traceback
     if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
         report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed:
         _attach_service_logs(item, report, call.when)
     return report
+
+
+def _engine_gone(config: pytest.Config, error: BaseException) -> str | None:
+    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), else None."""
+    from harness.runtime.unanswered import stopped_answering
+
+    for running in active_topologies(config):
+        if running.engines and (said := stopped_answering(
+                {name: engine.address for name, engine in running.engines.items()}, error)):
+            return f"topology {running.spec.name}: {said}"
+    return None
 
 
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:

@@ -82,6 +82,7 @@ class TopologySession:
         self.per_worker = per_worker
         self.attached_runs: set[str] = set()  # xdist: runs another worker started
         self.teardown_failures: list[str] = []  # pre_stop hooks that failed when the topology was removed
+        self.teardown_errors: list[str] = []  # the topology could not be removed (an engine stopped answering)
         self.restored: list[str] = []  # what the tests left stopped, paused, ... and was put back at the end
         if self.reuse and per_worker:
             raise pytest.UsageError("--topology-reuse shares one kept topology, --topology-per-worker gives each "
@@ -281,7 +282,7 @@ class TopologySession:
             if self.keep:
                 self.restore_at_end(self.topology)
             else:
-                close_at_end(session, self.topology, self.teardown_failures)
+                close_at_end(self, session, self.topology)
 
     def settle_baseline(self, session: pytest.Session) -> None:
         """--fuzz-baseline, once, at the end (the report page's writer may ask first): the fuzz results against the
@@ -308,10 +309,12 @@ class TopologySession:
             self.restored.append(f"could not restore it: {error}")
 
 
-def close_at_end(session: pytest.Session, topology: Topology, teardown_failures: list[str]) -> None:
-    """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session,
-    as `docker compose down` exits 1, and is said in its summary (`teardown_failures`)."""
-    from harness.errors import HookFailed
+def close_at_end(plugin: TopologySession, session: pytest.Session, topology: Topology) -> None:
+    """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session, as
+    `docker compose down` exits 1; a run that could not be removed (an engine stopped answering: what it ran is
+    left there, the message says how to remove it) ends it as any environment problem does (3), not with a
+    traceback. Both are said in its summary."""
+    from harness.errors import EXIT_ENVIRONMENT, HarnessError, HookFailed
 
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if session.exitstatus == pytest.ExitCode.INTERRUPTED and reporter is not None \
@@ -321,9 +324,12 @@ def close_at_end(session: pytest.Session, topology: Topology, teardown_failures:
     try:
         topology.close()
     except HookFailed as error:
-        teardown_failures.append(str(error))
+        plugin.teardown_failures.append(str(error))
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    except HarnessError as error:
+        plugin.teardown_errors.append(topology.masker(str(error)))
+        session.exitstatus = EXIT_ENVIRONMENT
 
 
 def spec_notes(spec: TopologySpec) -> list[str]:

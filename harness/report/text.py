@@ -28,7 +28,9 @@ def service_log(service: HasLogs, since: float | None = None, tail: int | None =
     except Exception as error:  # noqa: BLE001 - any reason to be unreadable is reported the same way
         if type(error).__name__ == "NotFound":  # docker.errors.NotFound: removed from outside
             return f"(log of {service.name} unavailable: its container is gone)"
-        return f"(log of {service.name} unavailable: {type(error).__name__}: {str(error)[:200]})"
+        from harness.runtime.engine import _reason  # the system's words, not urllib3's wrapped text
+
+        return f"(log of {service.name} unavailable: {type(error).__name__}: {_reason(error)})"
 
 
 def interleaved(names: list[str], texts: list[str]) -> str:

@@ -27,7 +27,7 @@ from harness.runtime.swarm import leave_made_swarm
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
 __all__ = ["ENGINES", "Removed", "answering", "engines_label", "engines_of", "remove_leftovers_anywhere",
-           "remove_run_anywhere", "runs_across", "runs_on", "spread"]
+           "remove_run_anywhere", "run_engines", "runs_across", "runs_on", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -43,6 +43,15 @@ def engines_of(resource: Any) -> list[tuple[str, str]]:  # noqa: ANN401 - a dock
         return []
 
 
+def run_engines(run: L.Run) -> list[tuple[str, str]]:
+    """(name, host) of each engine of `run`, the manager first (from any of its objects); [] for a run on one
+    engine."""
+    try:
+        return [(str(name), str(host)) for name, host in json.loads(L.recorded_engines(run) or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
 @dataclass
 class Removed:
     """What a removal did: the number of `containers` removed (on every engine), and the engines that did not answer
@@ -50,11 +59,18 @@ class Removed:
 
     containers: int = 0
     unanswered: list[str] = field(default_factory=list)
+    left_swarm: list[str] = field(default_factory=list)  # engines that left the swarm the harness made for them
 
     def __iadd__(self, other: Removed) -> Removed:
         self.containers += other.containers
         self.unanswered += other.unanswered
+        self.left_swarm += [name for name in other.left_swarm if name not in self.left_swarm]
         return self
+
+    def said(self, text: str) -> str:
+        """`text` (what was removed), and a line that says when the engines left the swarm the harness made."""
+        return text + (f"\nengines {', '.join(self.left_swarm)} left the swarm the harness made for them "
+                       "(--topology-swarm join-and-leave: their last run is gone)" if self.left_swarm else "")
 
     def raise_unanswered(self, again: str) -> None:
         """DockerError naming the engines that did not answer, and `again`, the command that removes the rest."""
@@ -102,7 +118,7 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
 
 
 def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -> Removed:
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    engines = run_engines(run)
     if not engines:
         return Removed(L.remove_run(client, run.run_id))
     removed = Removed()
@@ -125,8 +141,8 @@ def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -
             if not removed.unanswered:
                 raise
             removed.unanswered[-1] += f" (the manager kept the network: {error.explanation or error})"
-    if leave:
-        leave_made_swarm(clients)  # a swarm the harness made to be left with its last run (--topology-swarm)
+    if leave and leave_made_swarm(clients):  # a swarm the harness made to be left with its last run (--topology-swarm)
+        removed.left_swarm = [f"'{name}'" for name, _ in engines]
     return removed
 
 
@@ -189,7 +205,7 @@ class Spread:
 def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
     """`run` (listed on the engine of `client`) with its containers on each of its engines; None for a run on one
     engine."""
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    engines = run_engines(run)
     if not engines:
         return None
     merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)

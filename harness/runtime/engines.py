@@ -9,7 +9,7 @@ service's engine (the swarm's routing mesh needs ip_vs, which not every kernel h
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from harness.runtime.engine import (
     CALL_SECONDS,
     CHECK_SECONDS,
     LOOPBACK,
+    _connect_timed_out,
     _reason,
     _timed_out,
     engine_address,
@@ -38,7 +39,7 @@ from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
 if TYPE_CHECKING:
-    from harness.runtime.topology import Topology
+    from harness.runtime.topology import Progress, Topology
 
 GONE_SECONDS = 30
 
@@ -90,7 +91,9 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
             client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
             client.ping()
         except (docker.errors.DockerException, OSError, requests.exceptions.RequestException) as exc:
-            problem = (f"accepted the connection but did not answer within {CHECK_SECONDS} s" if _timed_out(exc)
+            problem = (f"does not answer: no connection within {CHECK_SECONDS} s (timed out)"
+                       if _connect_timed_out(exc)
+                       else f"accepted the connection but did not answer within {CHECK_SECONDS} s" if _timed_out(exc)
                        else f"does not answer: {_reason(exc)}")
             raise DockerUnavailable(f"{where} of topology {spec.name} {problem}.",
                                     hint="Start that engine, or fix its address under `engines:` in the topology "
@@ -207,7 +210,7 @@ def _parts(topology: Topology) -> list[tuple[RunEngine, TopologySpec]]:
     return parts
 
 
-def prepare_everywhere(topology: Topology) -> dict[str, str]:
+def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None) -> dict[str, str]:
     """`prepare_images` on each engine for its services (service -> the image to run). Across engines with a
     builder (this machine's engine, transfer.py): the FROM bases there, and an `image:` missing on its engine copied
     from there before any pull.
@@ -225,7 +228,22 @@ def prepare_everywhere(topology: Topology) -> dict[str, str]:
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
     return {name: image for engine, part in _parts(topology)
             for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
-                                              built=built, where=engine.where).items()}
+                                              built=built, where=engine.where,
+                                              copied=_copy_progress(topology, progress)).items()}
+
+
+def _copy_progress(topology: Topology, progress: Progress) -> Callable[[str, list[str], float | None], None]:
+    """`prepare_images`' `copied` as start events of the first service that needs the image: "copying" when a copy
+    begins, "copied" (with its seconds) when it is done."""
+    from harness.runtime.topology import StartEvent  # it builds on this module: imported when used
+
+    def copied(image: str, services: list[str], seconds: float | None) -> None:
+        service = services[0] if services else image
+        engine = topology.spec.engine_of(service) if service in topology.spec.services else None
+        where = f"{image} to engine '{engine}'" if engine else image
+        progress(StartEvent(service, "copying", detail=where) if seconds is None
+                 else StartEvent(service, "copied", seconds, where))
+    return copied
 
 
 def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[str, str]:

@@ -108,6 +108,14 @@ def run_labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker C
     return {key: labels[key] for key in (RUN, OWNER, KEEP, TOPOLOGY, FILE, SHARED, ENGINES) if key in labels}
 
 
+def recorded_engines(run: Run) -> str | None:
+    """The ENGINES label of `run` (JSON, see engine_runs.py) from whichever of its objects carries it, None for a run
+    on one engine: the objects are listed in no set order, and an object made by an older version (a helper) may
+    lack it, so the first one found must not decide."""
+    return next((value for resource in [*run.containers, *run.networks, *run.volumes]
+                 if (value := labels_of(resource).get(ENGINES))), None)
+
+
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not
     attrs = resource.attrs
     return attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}

@@ -34,7 +34,7 @@ from harness.errors import ObserveError
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
-from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text, helper_image
 from harness.runtime.transfer import copy_image
 
 if TYPE_CHECKING:
@@ -323,11 +323,8 @@ def _image(topology: Topology, services: Iterable[str]) -> str:
     try:
         tag = helper_image(builder or topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
     except HelperBuildFailed as failed:
-        tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
-        raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
-                           f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
-                           f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
-                           "Debian mirror reachable from containers.") from None
+        raise ObserveError(build_failed_text("the observation helper image", "python3-dpkt and python3-httptools",
+                                             failed.log, "the engine")) from None
     if builder is not None:
         for engine in {str(topology.spec.engine_of(name)) for name in services}:
             try:
@@ -342,8 +339,7 @@ def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Con
     """The helper of service `name` started (not waited for)."""
     target = topology[name].container
     target.reload()
-    labels = {key: value for key, value in target.labels.items()
-              if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+    labels = L.run_labels_of(target)  # every label of its run, its engines too: it is an object of the run
     labels[OBSERVES] = name
     labels[OBSERVED_START] = target.attrs["State"]["StartedAt"]
     labels[OBSERVED_ADDRESSES] = ",".join(

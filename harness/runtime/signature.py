@@ -226,7 +226,7 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
 
 def _engines_of(run: L.Run) -> str:
     """The engines a run was started across (its label: [] for one engine)."""
-    recorded = next((L.labels_of(r).get(L.ENGINES) for r in [*run.containers, *run.networks]), None)
+    recorded = L.recorded_engines(run)
     try:
         return json.dumps(json.loads(recorded or "[]"))
     except ValueError:  # not the harness's: a change

@@ -158,7 +158,7 @@ class Starter:
 
     def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled or copied) first: one error names all that are missing.
-        run_images = prepare_everywhere(self.topology)
+        run_images = prepare_everywhere(self.topology, self.progress)
         builder = self.topology.builder  # across engines: the engine that builds (transfer.py), else None
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_networks, "network")
@@ -288,10 +288,11 @@ class Starter:
     def _copy(self, made: Future[str], build: PlannedBuild, client: docker.DockerClient, name: str) -> str:
         """`made`'s image (built by the builder), copied to `client`'s engine (that of `name`) unless there."""
         tag, started = self._await(made), time.monotonic()
-        if copy_image(self.topology.builder or client, client, tag, build.names):
+        where = f"{tag} to engine '{self.spec.engine_of(name)}'"
+        if copy_image(self.topology.builder or client, client, tag, build.names,
+                      copying=lambda: self.progress(StartEvent(name, "copying", detail=where))):
             self.built_now.add((client, build.context))
-            self.progress(StartEvent(name, "building", detail=f"copied {tag} to engine '{self.spec.engine_of(name)}' "
-                                                              f"in {time.monotonic() - started:.1f} s"))
+            self.progress(StartEvent(name, "copied", time.monotonic() - started, where))
         return tag
 
     def _restart(self, name: str) -> Service:

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
-EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
+EventKind = Literal["building", "built", "cached", "copying", "copied", "starting", "waiting", "ready", "completed",
+                    "failed"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
-        self.builder = local_builder() if self.engines else None  # across engines: builds images, helpers (transfer)
+        # across engines: this machine's engine builds what they run (services, helpers) and copies it (transfer.py)
+        self.builder: docker.DockerClient | None = local_builder() if self.engines else None
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
