@@ -179,7 +179,9 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     say(f"the kept topology {spec.name} (run {run.run_id}){why}: updating it as `docker compose up` does (only a "
         "service whose container changed is replaced)")
     build_or_say(spec, client, run, engines, difference.changed, progress, say, builder)
-    joined = joined_to(spec, difference.changed)  # recreated after the one whose namespace or volumes it joins
+    # recreated after the one whose namespace or volumes it joins, when that one's container is new (also one that
+    # was missing: removed outside the harness), as Compose recreates them
+    joined = joined_to(spec, [*difference.changed, *difference.added])
     replaced = {*difference.changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
@@ -359,7 +361,7 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    joined = joined_to(spec, difference.changed)
+    joined = joined_to(spec, [*difference.changed, *difference.added])
     replaced = {*difference.changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
@@ -371,8 +373,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} scaled from 0 to {service.replicas} replica{'s' if service.replicas > 1 else ''}: "
                 "starting it")
         elif name in difference.added:
-            say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
-                "finish): starting it")
+            say(f"  {name} has no container in the run (new in the file, removed outside the harness, or left out "
+                "by an update that did not finish): starting it")
         elif what is None:
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:

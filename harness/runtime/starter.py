@@ -320,6 +320,7 @@ class Starter:
             self.topology._add(first)
         for number in range(2, spec.replicas + 1):
             first.others.append(_replica(self, name, number, image, signature))
+            first.others[-1].topology = self.topology
         if spec.job or first.probe:
             self.progress(StartEvent(name, "waiting", detail=readiness.awaited(first)))
         # ready when every replica is, as `docker compose up --wait` waits for each container
