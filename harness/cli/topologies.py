@@ -256,7 +256,7 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
-    from harness.runtime.engine import connect
+    from harness.runtime.engine import connect, service_host
     from harness.runtime.engine_runs import spread
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
@@ -290,10 +290,9 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
             rows.append((run.topology, run.run_id, service, engine_of.get(container.id, "-"),
                          L.container_status(container), ports or "-", str(run.kept).lower(), _shown(run.file), state))
-    columns: tuple[str, ...] = PS_COLUMNS
+    columns: tuple[str, ...] = tuple(c.replace("127.0.0.1", service_host()) for c in PS_COLUMNS)  # TC's override
     if spreads:  # the engine column only when a run is across engines
-        columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
-        columns = (*columns[:5], "ports (container -> engine host)", *columns[6:])
+        columns = (*columns[:3], "engine", columns[3], "ports (container -> engine host)", *columns[5:])
     else:
         rows = [(*row[:3], *row[4:]) for row in rows]
     if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned

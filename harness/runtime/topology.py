@@ -372,9 +372,11 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
         code = re.search(r"\((-?\d+)\)", status)
         if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
             return notes  # a job that ended well is as started: run again, it would redo its work
-        tail = ""
+        tail, again = "", "started it again (ready in"
         if left.startswith(("stopped", "killed")):
             what = f"was left {left}"
+        elif code and code.group(1) == "0":  # a one-shot service: `docker compose up` runs it again
+            what, again = "had exited (exit code 0)", "ran it again (in"
         else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
             exit_code = code.group(1) if code else "?"
             # SIGKILL, SIGTERM: also the `.stop()` of a session that was killed (or the kernel's OOM killer)
@@ -387,7 +389,7 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
         started = time.monotonic()
         joined = restarts.start(service, wait=True)
         restarted += joined
-        notes.append(f"{service.shown} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
+        notes.append(f"{service.shown} {what}: {again} {time.monotonic() - started:.1f} s)"
                      + (f"; restarted {', '.join(r.shown for r in joined)} in its network namespace (network_mode: "
                         f"service:{service.name}; theirs went away with its stop)" if joined else "") + tail)
     return notes

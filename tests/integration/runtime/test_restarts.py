@@ -182,3 +182,18 @@ def test_a_kept_topology_whose_test_stops_a_service_passes_twice_in_a_row(
     after = {c.labels["com.docker.compose.service"]: c.id for c in docker_client.containers.list(
         filters={"label": by_compose})}
     assert sorted(s for s in ids if after[s] != ids[s]) == ["metrics", "web"]
+
+
+def test_a_one_shot_service_that_exited_0_is_said_to_have_run_again(tmp_path: Path,
+                                                                      docker_client: docker.DockerClient) -> None:
+    """A service (not a job) whose command ends with 0: a restore runs it again, as `docker compose up` starts an
+    exited container, and says so in those words (not "died")."""
+    name = f"seed-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(f'name: {name}\nservices:\n  seed: {{image: python:3.11-slim, command: ["python", "-c", '
+                    '"print(1)"]}\n')
+    with Topology.start(load_topology(file)) as topology:
+        notes = topology.restore()
+        assert len(notes) == 1 and notes[0].startswith("seed had exited (exit code 0): ran it again (in "), notes
+        assert notes[0].endswith(" s)"), notes  # no log lines: nothing went wrong
+    assert harness_resources(docker_client, name, file) == []
