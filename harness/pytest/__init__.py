@@ -27,7 +27,7 @@ from harness.pytest import page as page_plugin
 from harness.pytest.fixtures import topology_fixture
 from harness.pytest.options import add_options, resolved
 from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, write_recorded_pacts
-from harness.pytest.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
+from harness.pytest.session import EXCLUSIVE, INTERRUPTED, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -284,3 +284,10 @@ def _epoch(stamp: str) -> float | None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     write_recorded_pacts(session, exitstatus)
+
+
+# after pytest's own teardown of the fixtures (topology_fixture's among them)
+@pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
+def _interrupted_in_teardown(session: pytest.Session) -> None:
+    if session.config.stash.get(INTERRUPTED, False):
+        session.exitstatus = pytest.ExitCode.INTERRUPTED

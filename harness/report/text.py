@@ -40,3 +40,13 @@ def interleaved(names: list[str], texts: list[str]) -> str:
                    for index, text in enumerate(texts) for stamp, _, rest in
                    (line.partition(" ") for line in text.splitlines()))
     return "".join(line + "\n" for _, _, line in lines)
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
+    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
+    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
+    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                   + "\n" for row in cells)

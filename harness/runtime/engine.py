@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import docker
@@ -13,7 +14,10 @@ import docker.errors
 import requests.exceptions
 
 from harness.engine_source import PROPERTIES, Engine, engine_address, resolve_engine
-from harness.errors import DockerUnavailable
+from harness.errors import DockerUnavailable, RemoteMount
+
+if TYPE_CHECKING:
+    from harness.model.topology import TopologySpec
 
 __all__ = ["Engine", "connect", "engine_address", "explain", "publish_address", "remote_engine", "resolve_engine",
            "service_host"]
@@ -130,3 +134,20 @@ def _reason(exc: BaseException) -> str:
                  else "")
         return why.group(0) + extra
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def refuse_remote_binds(spec: TopologySpec) -> None:
+    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
+    unless it is declared a copy (`copy: true`)."""
+    engine = remote_engine()
+    if engine is None:
+        return
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
+    if binds:
+        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
+            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engine_address())

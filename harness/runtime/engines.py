@@ -22,7 +22,16 @@ from harness.engine_source import Engine, context_engine
 from harness.errors import DockerError, DockerUnavailable, RemoteMount
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
-from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.engine import (
+    CALL_SECONDS,
+    CHECK_SECONDS,
+    LOOPBACK,
+    _reason,
+    _timed_out,
+    explain,
+    remote_engine,
+    resolve_engine,
+)
 from harness.runtime.images import built_names, prepare_images
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
@@ -33,7 +42,7 @@ if TYPE_CHECKING:
 GONE_SECONDS = 30
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "prepare_everywhere",
-           "refuse_binds_on_remote_engines", "remove_everywhere", "volumes_everywhere"]
+           "published_host", "refuse_binds_on_remote_engines", "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -85,13 +94,19 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
                                     hint="Start that engine, or fix its address under `engines:` in the topology "
                                          "file.", address=engine.address) from None
         client.api.timeout = CALL_SECONDS
-        address = urlsplit(engine.address)
-        host = address.hostname if address.scheme in ("tcp", "ssh", "http", "https") and address.hostname else None
-        host = host or "127.0.0.1"
+        host = published_host(engine.address)
         engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
                                               "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
     ensure_swarm(spec, list(engines.values()), spec.swarm)  # checked, or made on request (runtime/swarm.py)
     return engines
+
+
+def published_host(address: str) -> str:
+    """Where this machine reaches the ports an engine at `address` (DOCKER_HOST form) publishes: the host of a
+    tcp/ssh address, else (a socket) 127.0.0.1."""
+    parts = urlsplit(address)
+    host = parts.hostname if parts.scheme in ("tcp", "ssh", "http", "https") and parts.hostname else None
+    return host or "127.0.0.1"
 
 
 def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) -> list[str]:
@@ -177,11 +192,16 @@ def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, Topology
     """(client, the spec with the services its engine runs) per engine; the one engine's: the whole spec."""
     if not topology.engines:
         return [(topology.client, topology.spec)]
+    return [(engine.client, part) for engine, part in _parts(topology)]
+
+
+def _parts(topology: Topology) -> list[tuple[RunEngine, TopologySpec]]:
+    """`engine_parts` of a topology across engines, with each RunEngine."""
     parts = []
     for engine in topology.engines.values():
         services = {n: s for n, s in topology.spec.services.items() if topology.spec.engine_of(n) == engine.name}
         if services:
-            parts.append((engine.client, topology.spec.model_copy(update={"services": services})))
+            parts.append((engine, topology.spec.model_copy(update={"services": services})))
     return parts
 
 
@@ -197,10 +217,13 @@ def prepare_everywhere(topology: Topology) -> dict[str, str]:
     if builder is not None:
         prepare_images(builder, topology.spec.model_copy(update={"services": {
             name: service for name, service in topology.spec.services.items() if service.build}}))
+    if not topology.engines:  # a remote engine is named as such (DOCKER_HOST=tcp://...)
+        where = f"the remote Docker engine ({resolve_engine().where})" if remote_engine() else ""
+        return prepare_images(topology.client, topology.spec, where=where)
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
-    return {name: image for client, part in engine_parts(topology)
-            for name, image in prepare_images(client, part, source=builder, bases=builder is None,
-                                              built=built).items()}
+    return {name: image for engine, part in _parts(topology)
+            for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
+                                              built=built, where=engine.where).items()}
 
 
 def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[str, str]:
@@ -213,7 +236,7 @@ def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[s
 
 
 def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEngine]) -> None:
-    """`_refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
+    """`engine.refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
     binds = [(name, m) for name, service in spec.services.items() for m in service.mounts
              if not m.copied and engines[str(spec.engine_of(name))].remote]
     if binds:

@@ -357,7 +357,7 @@ def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: do
 
 
 def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: docker.DockerClient | None = None,
-                   bases: bool = True, built: set[str] | None = None) -> dict[str, str]:
+                   bases: bool = True, built: set[str] | None = None, where: str = "") -> dict[str, str]:
     """Check every image the topology needs before anything is built or started: each `image:` (after
     substitution) and each FROM base of a `build:`; missing ones are pulled (all at once). A FROM base with a
     substitute gets a local alias tag (a one-line image labelled `SUBSTITUTE_FOR`) so the Dockerfile builds as is.
@@ -365,7 +365,8 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
     Across engines (runtime/transfer.py): `spec` holds the services of `client`'s engine, `built` the names every
     build of the whole topology gives (default: those of `spec`), `source` the engine that builds; an image missing
     in `client`'s engine is copied from `source` when `source` has it (before any pull), and with `bases=False` the
-    FROM bases are left to `source`.
+    FROM bases are left to `source`; `where` names the engine in the error ("engine 'e1' (tcp://...)"; default: the
+    local one).
 
     Returns:
         service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
@@ -408,8 +409,10 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
-        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}", hint=hint or None, images=list(missing),
+        where = where or "the local Docker engine"
+        nor = ", nor in this machine's engine to copy them from," if source is not None else ""
+        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in {where}{nor} and could not "
+                           f"be pulled:\n{lines}", hint=hint or None, images=list(missing),
                            exit_code=EXIT_BAD_INPUT if len(invalid) == len(missing) else EXIT_ENVIRONMENT)  # typos
     for base, effective in aliases.items():
         _alias(client, base, effective)

@@ -287,10 +287,12 @@ def published_by_protocol(container: Any, protocol: str) -> dict[int, int]:  # n
             if p.get("PublicPort") and p.get("Type") == protocol}
 
 
-def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int]) -> str:
-    """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none."""
-    return ", ".join([f"{c} -> {h}" for c, h in tcp.items()] + [f"{c}/udp -> {h}" for c, h in udp.items()]
-                     + [f"{c}/sctp -> {h}" for c, h in sctp.items()])
+def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int], host: str = "") -> str:
+    """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none. With `host`:
+    "8000 -> HOST:41234" (a run across engines, whose services publish on several hosts)."""
+    at = f"{host}:" if host else ""
+    return ", ".join([f"{c} -> {at}{h}" for c, h in tcp.items()] + [f"{c}/udp -> {at}{h}" for c, h in udp.items()]
+                     + [f"{c}/sctp -> {at}{h}" for c, h in sctp.items()])
 
 
 def replica_of(container: Any) -> int:  # noqa: ANN401 - a docker Container, sparse or not

@@ -21,6 +21,7 @@ seen; `Observation.lost` names it); packets the kernel dropped are counted.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,9 +35,11 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+from harness.runtime.transfer import copy_image
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+    from collections.abc import Container as Addresses
 
     from docker.models.containers import Container
 
@@ -124,6 +127,27 @@ class Observation:
     overflow: int = 0
 
 
+@dataclass(frozen=True)
+class OutsideAddresses:
+    """The client addresses of calls from outside the topology (the tests, the harness: through a published port):
+    the gateways of the run's networks (a bridge network: the engine's own machine), and any address in none of the
+    run's `subnets` (a remote engine, or one of several: the overlay network has no gateway, the engine forwards
+    the caller's own address to the published port). An address in a subnet that no service owns is another
+    container on the network: not in the topology, and named."""
+
+    gateways: frozenset[str]
+    subnets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def __contains__(self, address: object) -> bool:
+        if address in self.gateways:
+            return True
+        try:
+            found = ipaddress.ip_address(str(address))
+        except ValueError:
+            return False
+        return not any(found in subnet for subnet in self.subnets)
+
+
 class TopologyObservation:
     """The observation helpers of one running topology: `start()` one per service, `read()` what they saw, `stop()`.
     The helpers are found by their labels, so any process may read them (pytest-xdist's controller), and a service
@@ -146,11 +170,11 @@ class TopologyObservation:
                                "service, so the calls of (and to) their other replicas would be missing from the "
                                "coverage; observe a topology whose services have one replica each (an override file "
                                "with `scale: 1`)")
-        image = _image(self._topology)
+        # the machine's own network or an outside container's is never captured: its calls are not seen
+        observed = [s.name for s in self._topology if not self._topology.spec.namespace_outside_run(s.name)]
+        image = _image(self._topology, observed)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
-        started = [(service.name, _run_one(self._topology, service.name, image)) for service in self._topology
-                   # the machine's own network or an outside container's is never captured: its calls are not seen
-                   if not self._topology.spec.namespace_outside_run(service.name)]
+        started = [(name, _run_one(self._topology, name, image)) for name in observed]
         for name, helper in started:  # all started at once, then waited for
             _wait_ready(name, helper)
 
@@ -167,7 +191,7 @@ class TopologyObservation:
     def read(self) -> Observation:
         """What every helper saw until now, both ends named (see the module's docstring)."""
         helpers = _helpers(self._topology)
-        owners, gateways, exposed = self._addresses(helpers)
+        owners, outside_at, exposed = self._addresses(helpers)
         observation = Observation()
         early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
         for service in self._topology:
@@ -182,12 +206,12 @@ class TopologyObservation:
                 observation.lost[name] = ("it was started again during the run and not observed since (its capture "
                                           "went with its old network namespace)")
             for helper in mine:
-                self._read_one(name, helper, owners, gateways, exposed, observation, early)
+                self._read_one(name, helper, owners, outside_at, exposed, observation, early)
         observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
                               for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
-    def _read_one(self, name: str, helper: Container, owners: dict[str, str], gateways: set[str],
+    def _read_one(self, name: str, helper: Container, owners: dict[str, str], outside_at: OutsideAddresses,
                   exposed: dict[str, set[int]], observation: Observation,
                   early: dict[tuple[str, str, int], list[int]]) -> None:
         try:
@@ -203,31 +227,32 @@ class TopologyObservation:
         observation.joined_packets += int(data.get("joined_packets", 0))
         observation.overflow += int(data.get("overflow", 0))
         for call in data.get("calls", []):
-            ends = _ends(name, call, owners, gateways)
+            ends = _ends(name, call, owners, outside_at)
             if ends is not None:
                 observation.calls.append(_call(ends, call))
         for flow in data.get("flows", []):
-            ends = _ends(name, flow, owners, gateways)
+            ends = _ends(name, flow, owners, outside_at)
             if ends is not None:
                 observation.flows.append(ObservedFlow(
                     ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
                     int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
         for connection in data.get("early", []):
             record = _early_record(connection, owners, exposed)
-            ends = _ends(name, record, owners, gateways)
+            ends = _ends(name, record, owners, outside_at)
             if ends is not None:
                 counts = early.setdefault((*ends, int(record["port"])), [0, 0])
                 counts[0] += 1
                 counts[1] += int(connection["bytes"])
 
-    def _addresses(self, helpers: list[Container]) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
+    def _addresses(self, helpers: list[Container]) -> tuple[dict[str, str], OutsideAddresses, dict[str, set[int]]]:
         """IPv4 address -> service (now, and as each helper found it when it started: a service started again may
-        have a new one), the gateways of the services' networks, service -> the TCP ports it exposes."""
+        have a new one), the addresses calls from outside come from, service -> the TCP ports it exposes."""
         owners: dict[str, str] = {}
         for helper in helpers:
             for address in filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")):
                 owners[address] = helper.labels[OBSERVES]
         gateways: set[str] = set()
+        subnets: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
         exposed: dict[str, set[int]] = {}
         for service in self._topology:
             service.container.reload()
@@ -239,7 +264,10 @@ class TopologyObservation:
                     owners[network["IPAddress"]] = service.name
                 if network.get("Gateway"):
                     gateways.add(network["Gateway"])
-        return owners, gateways, exposed
+                if network.get("IPAddress") and network.get("IPPrefixLen"):
+                    subnets.add(ipaddress.ip_network(f"{network['IPAddress']}/{network['IPPrefixLen']}",
+                                                     strict=False))
+        return owners, OutsideAddresses(frozenset(gateways), tuple(subnets)), exposed
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
@@ -277,25 +305,37 @@ def _start_again(topology: Topology, service: Service) -> Container | None:
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return None
-    return _run_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
+    return _run_one(topology, service.name, _image(topology, [service.name]), suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
     """The observation helpers of the run (of `service` only, when given), running or not."""
     wanted = [f"{OBSERVES}={service}" if service else OBSERVES, f"{L.RUN}={topology.run_id}"]
-    return [helper for helper in topology.client.containers.list(all=True, filters={"label": wanted})
+    clients = [engine.client for engine in topology.engines.values()] or [topology.client]  # each on its engine
+    return [helper for client in clients for helper in client.containers.list(all=True, filters={"label": wanted})
             if helper.labels.get(OBSERVES) in topology.services]
 
 
-def _image(topology: Topology) -> str:
+def _image(topology: Topology, services: Iterable[str]) -> str:
+    """The helper image's tag, in the engine of each of `services`: across engines built by the topology's builder
+    (this machine's engine: the engines may have no route to the Debian mirror) and copied (transfer.py)."""
+    builder = topology.builder
     try:
-        return helper_image(topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
+        tag = helper_image(builder or topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
     except HelperBuildFailed as failed:
         tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
         raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
                            f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
                            f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
                            "Debian mirror reachable from containers.") from None
+    if builder is not None:
+        for engine in {str(topology.spec.engine_of(name)) for name in services}:
+            try:
+                copy_image(builder, topology.engines[engine].client, tag)
+            except docker.errors.APIError as error:
+                raise ObserveError(f"the observation helper image {tag} could not be copied to "
+                                   f"{topology.engines[engine].where}: {explain(error)}") from None
+    return tag
 
 
 def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Container:
@@ -324,7 +364,8 @@ def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Con
     return helper
 
 
-def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
+def _ends(observer: str, record: dict[str, Any], owners: dict[str, str],
+          outside_at: Addresses[str]) -> tuple[str, str] | None:
     """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
     if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
         record = {**record, "outgoing": owners.get(record["client"]) == observer}
@@ -333,7 +374,7 @@ def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateway
     client = owners.get(record["client"])
     if client is not None:
         return None  # a call from another service: counted in that service's namespace
-    return OUTSIDE if record["client"] in gateways else f"{record['client']} (not in the topology)", observer
+    return OUTSIDE if record["client"] in outside_at else f"{record['client']} (not in the topology)", observer
 
 
 def _early_record(connection: dict[str, Any], owners: dict[str, str],

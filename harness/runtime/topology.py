@@ -29,12 +29,13 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, observe, restarts
 from harness.runtime import labels as L
-from harness.runtime.engine import connect, explain, service_host
+from harness.runtime.engine import explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
 from harness.runtime.swarm import leave_made_swarm
+from harness.runtime.transfer import local_builder
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
@@ -73,7 +74,7 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
-        self.builder: docker.DockerClient | None = None  # across engines: this machine's engine, builds (transfer.py)
+        self.builder = local_builder() if self.engines else None  # across engines: builds images, helpers (transfer)
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -153,20 +154,18 @@ class Topology:
         Raises:
             HookFailed: a pre_stop hook failed or did not end in time (one line per hook; the run is removed).
             DockerError: the engine refused to remove something (the message names it and what to do).
+            KeyboardInterrupt: Ctrl-C or SIGTERM meanwhile, once everything is removed (hooks.down: they force it,
+                as Compose's second Ctrl-C: the hooks are no longer waited for).
         """
-        failures = []
-        try:
-            for client in [engine.client for engine in self.engines.values()] or [self.client]:
-                failures += hooks.pre_stop_run(client, self.spec, self.run_id)
-        finally:  # also on Ctrl-C while the hooks run
-            self._remove()
+        clients = [engine.client for engine in self.engines.values()] or [self.client]
+        failures, _ = hooks.down([(client, self.run_id) for client in clients], self.spec, self._remove)
         if failures:
             raise self.masker.error(hooks.combined(failures))
 
     def _remove(self) -> None:
         """Remove the run's containers, networks, volumes (on each engine) at once. Raises DockerError."""
         try:
-            with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
+            with InterruptsDeferred(f"removing topology {self.spec.name}"):  # nothing is left behind
                 if self.engines:
                     remove_everywhere(self.engines.values(), self.run_id)
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
@@ -289,10 +288,11 @@ class Topology:
 
     @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
-        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
-        client = connect()
-        run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
-        return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone;
+        across engines, with its containers on each of them (an engine that does not answer: DockerUnavailable)."""
+        from harness.runtime.reuse import attach_run  # it builds on this module: imported when used
+
+        return attach_run(spec, run_id)
 
 
 def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, list[Service]]:
