@@ -57,8 +57,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
               and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say, engines)  # only what changed is replaced
         elif run is not None:
-            say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
-                f"{spec.identity} ({'; '.join(changes)}): "
+            say(f"the running topology {spec.name} (run {run.run_id}) {differs(spec)} ({'; '.join(changes)}): "
                 + ("restarting it" if run.kept else "starting a new one beside it"))
             if run.kept:
                 remove_run_anywhere(client, run)
@@ -97,8 +96,7 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     difference = _difference(client, spec, run, engines)
     changes = difference.lines()
     if changes:
-        say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
-            f"{spec.identity}: {'; '.join(changes)}")
+        say(f"the running topology {spec.name} (run {run.run_id}) {differs(spec)}: {'; '.join(changes)}")
         return None
     _say_orphans(difference, say, spec)
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
@@ -120,6 +118,13 @@ def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], s
         say(orphans)
     if difference is not None and (volumes := difference.kept_volumes(_down_files(spec))):
         say(volumes)
+
+
+def differs(spec: TopologySpec) -> str:
+    """Why a run is not used as it is: what `spec`'s file gives now is not what it was started from (the file, or a
+    variable it takes from the environment or `.env`: the lines that follow name the settings)."""
+    return (f"differs from what {spec.identity} gives now (the file, or a variable it takes from the environment or "
+            ".env)")
 
 
 def _down_files(spec: TopologySpec) -> str:
@@ -156,8 +161,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "
                     f"session that started it ended first; {'; '.join(changes)}): restarting it")
             else:
-                say(f"the kept topology {spec.name} (run {kept[0].run_id}) was started from another version "
-                    f"of {spec.identity} ({'; '.join(changes)}): restarting it")
+                say(f"the kept topology {spec.name} (run {kept[0].run_id}) {differs(spec)} ({'; '.join(changes)}): "
+                    "restarting it")
             for run in kept:
                 remove_run_anywhere(client, run)
         else:
@@ -189,13 +194,15 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     images = [n for n, what in difference.changed.items() if what == ["image"] and spec.services[n].build]
     why = (f": the image{'s' if len(images) > 1 else ''} built for {', '.join(images)} changed (its build context)"
            if len(images) == len(difference.changed) and not difference.added and not difference.networks
-           else f" was started from another version of {spec.identity}")
+           else f" {differs(spec)}")
     say(f"the kept topology {spec.name} (run {run.run_id}){why}: updating it as `docker compose up` does (only a "
         "service whose container changed is replaced)")
     scaled = difference.scaled  # only their count changed: kept, as Compose keeps them; the replicas beyond the
     changed = [n for n in difference.changed if n not in scaled]  # count added or removed, nothing replaced
     build_or_say(spec, client, run, engines, changed, progress, say, builder)
-    joined = joined_to(spec, changed)  # recreated after the one whose namespace or volumes it joins
+    # recreated after the one whose namespace or volumes it joins, when that one's container is new (also one that
+    # was missing: removed outside the harness), as Compose recreates them
+    joined = joined_to(spec, [*changed, *difference.added])
     replaced = {*changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
@@ -391,7 +398,7 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
     changed = [n for n in difference.changed if n not in difference.scaled]
-    joined = joined_to(spec, changed)
+    joined = joined_to(spec, [*changed, *difference.added])
     replaced = {*changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
@@ -403,8 +410,8 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} scaled from 0 to {service.replicas} replica{'s' if service.replicas > 1 else ''}: "
                 "starting it")
         elif name in difference.added:
-            say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
-                "finish): starting it")
+            say(f"  {name} has no container in the run (new in the file, removed outside the harness, or left out "
+                "by an update that did not finish): starting it")
         elif name in difference.scaled:
             count, now = difference.scaled[name], service.replicas
             say(f"  {name} scaled from {count} to {now} replica{'s' if now != 1 else ''}: "

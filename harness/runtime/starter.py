@@ -419,6 +419,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                       host=starter.topology.host_of(name),
                       no_ports=None if published else starter.spec.no_ports_reason(name), number=number)
+    service.topology = starter.topology  # replicas 2..N are not added to it (Topology._add): the first is
     service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
     service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
     return service

@@ -115,7 +115,8 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
     up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
     assert up.returncode == 0, up.stderr
     said = up.stderr.splitlines()
-    assert (f"the kept topology {first.name} (run {run}) was started from another version of {shop.resolve()}: "
+    assert (f"the kept topology {first.name} (run {run}) differs from what {shop.resolve()} gives now (the "
+            "file, or a variable it takes from the environment or .env): "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)") in said
     assert said[said.index("  db unchanged: kept"):][:4] == [
         "  db unchanged: kept",

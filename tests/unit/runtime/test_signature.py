@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
-from harness.model.plan import joined_to, restarted_by
+from harness.model.plan import in_namespace_of, joined_to, restarted_by, restarted_with
 from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, REPLICA_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
@@ -123,7 +123,8 @@ def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
         "  redis unchanged: kept",
         "  orders changed (environment, ports): replacing it",
         "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)",
-        "  mail has no container in the run (new in the file, or left out by an update that did not finish): starting it",
+        "  mail has no container in the run (new in the file, removed outside the harness, or left out by an update "
+        "that did not finish): starting it",
         "  old was started by another version of the harness: replacing it",
         "  note: gone no longer in the file: left running, as `docker compose up` leaves orphan containers (Compose "
         "warns \"Found orphan containers\"); `harness down` removes them with the run",
@@ -169,6 +170,23 @@ def test_an_update_recreates_what_joins_a_replaced_services_namespace_or_volumes
                     "Docker Compose recreates it too)",
                     "  plain unchanged: kept (it depends on sidecar; Docker Compose does not replace a dependent "
                     "either)"]
+
+
+def test_a_restart_restarts_what_docker_compose_restart_restarts_and_what_is_in_its_namespace(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  tap: {image: python:3.11-slim, network_mode: "service:web", depends_on: [web]}
+  web: {image: python:3.11-slim}
+  db: {image: postgres:15}
+  api: {image: python:3.11-slim, depends_on: [db, tap], restart_on_replace: [db, tap]}
+  plain: {image: python:3.11-slim, depends_on: [db, web]}
+  inner: {image: python:3.11-slim, network_mode: "service:tap", depends_on: [tap]}
+""")
+    assert in_namespace_of(spec, "web") == ["tap"]  # directly, file order
+    assert in_namespace_of(spec, "db") == []
+    # transitively, in dependency order (tap before api and inner), never a service that does not ask for it
+    assert restarted_with(spec, "web") == ["tap", "api", "inner"]
+    assert restarted_with(spec, "db") == ["api"]
+    assert restarted_with(spec, "plain") == []
 
 
 def test_compose_restart_true_is_restart_on_replace(load) -> None:  # noqa: ANN001
