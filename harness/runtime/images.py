@@ -370,15 +370,11 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
     Across engines (runtime/transfer.py): `spec` holds the services of `client`'s engine, `built` the names every
     build of the whole topology gives (default: those of `spec`), `source` the engine that builds; an image missing
     in `client`'s engine is copied from `source` when `source` has it (before any pull), and with `bases=False` the
-    FROM bases are left to `source`; `where` names the engine in the error ("engine 'e1' (tcp://...)"; default: the
-    local one). `copied(image, services, seconds)` is told of each copy: when it begins (seconds None) and when it
-    is done.
+    FROM bases are left to `source`; `where` names the engine in the error (default: the local one); `copied(image,
+    services, seconds)` is told of each copy as it begins (seconds None) and is done.
 
-    Returns:
-        service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
-
-    Raises:
-        ImageMissing: every image that is neither local nor pullable, each with the services that need it.
+    Returns: service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
+    Raises: ImageMissing: every image neither local nor pullable, each with the services that need it.
     """
     subs = spec.image_substitutes
     # names a build gives its image (`image:` beside `build:`, `build.tags`): never pulled, the build makes them
