@@ -34,7 +34,7 @@ services:
     attach: false
     volumes: [data:/data]
 volumes:
-  data: {{labels: {{team: shop}}}}
+  data: {{labels: {{team: shop}}}}  # honoured: put on the run's volume, no note
 """
 NOTES = [  # in the order of Compose's canonical form (services and keys by name), once each
     "note: compose.yaml:13: services.cache.attach: ignored for a test run (only decides whose logs `docker compose up` "
@@ -45,8 +45,6 @@ NOTES = [  # in the order of Compose's canonical form (services and keys by name
     "note: compose.yaml:6: services.shop.restart: ignored for a test run (containers live only for the run; a "
     "service that stops is reported, not restarted)",
     "note: compose.yaml:7: services.shop.tty: ignored for a test run (no terminal is attached)",
-    "note: compose.yaml:16: volumes.data.labels: ignored for a test run (a run's volumes carry the harness's labels "
-    "(cleanup finds them by those))",
 ]
 PACT = {"consumer": {"name": "web"}, "provider": {"name": "shop"}, "metadata": {"pactSpecification": {
     "version": "2.0.0"}}, "interactions": [{"description": "a health check", "request": {"method": "GET",
