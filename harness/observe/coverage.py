@@ -21,6 +21,7 @@ from harness.model.topology import TopologySpec
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 
 TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge
+NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     covered = 0
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
-        label = f"{call.method} {template or call.path} -> {call.status}" + (" (under a fault)" if call.faulted else "")
+        label = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}" \
+            + (" (under a fault)" if call.faulted else "")
         matched = [n for n, (_, interaction, key) in enumerate(interactions)
                    if _covers(interaction, key, call, template)]
         exercised.update(matched)
@@ -144,7 +146,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
             covered += call.count
         else:
             uncovered[label] += call.count
-        if usable is not None:
+        if usable is not None and call.status:  # (a request without its response: nothing to check)
             finding = _breaks(usable, call)
             if finding:
                 breaking[label] += call.count
@@ -193,9 +195,10 @@ def _interaction_key(document: Document | None, interaction: dict[str, Any]) -> 
 def _covers(interaction: dict[str, Any], key: tuple[str, str | None, int], call: ObservedCall,
             template: str | None) -> bool:
     """Same method and status, and the same path template (without one: the interaction's path regex when its
-    matching rules have one, else the very path)."""
+    matching rules have one, else the very path). A request without its response (status 0) is covered by the
+    method and path alone: what it would have been answered is not known."""
     method, interaction_template, status = key
-    if method != call.method.upper() or status != call.status:
+    if method != call.method.upper() or (call.status and status != call.status):
         return False
     if template is not None and interaction_template is not None:
         return template == interaction_template

@@ -48,14 +48,15 @@ OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's Started
 OBSERVED_ADDRESSES = f"{L.PREFIX}.observes-addresses"  # ... and its IPv4 addresses then (comma-separated)
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
-# the files of the helper image's build context: the agent and its control socket's module, side by side
-AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes() for name in ("observe_agent.py", "observe_control.py")}
+# the files of the helper image's build context: the agent and its modules, side by side
+AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes()
+               for name in ("observe_agent.py", "observe_control.py", "observe_streams.py")}
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 RUN apt-get update -qq \\
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt python3-httptools \\
     && rm -rf /var/lib/apt/lists/*
-COPY observe_agent.py observe_control.py /usr/local/lib/pytest-topology/
+COPY observe_agent.py observe_control.py observe_streams.py /usr/local/lib/pytest-topology/
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"
@@ -69,7 +70,9 @@ _STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe
 class ObservedCall:
     """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
     byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
-    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query."""
+    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query. `status` 0: the
+    request was seen and no response (its client went away, the connection was reset, or it was still awaited when
+    the capture was read)."""
 
     consumer: str
     provider: str
@@ -116,12 +119,15 @@ class Observation:
     `dropped_packets`, `joined_packets`: packets the kernel dropped, packets of connections opened before the
     capture (both not inspected); `overflow`: calls counted only (too many kinds to keep apart)."""
 
+
     calls: list[ObservedCall] = field(default_factory=list)
     flows: list[ObservedFlow] = field(default_factory=list)
     lost: dict[str, str] = field(default_factory=dict)
     dropped_packets: int = 0
     joined_packets: int = 0
     overflow: int = 0
+    provider_only: int = 0  # calls between services only their provider's capture saw (counted: see read())
+    uncompared: int = 0  # calls the provider's capture saw, not compared with the consumer's (identities not kept)
 
 
 class TopologyObservation:
@@ -174,6 +180,7 @@ class TopologyObservation:
             outside = self._topology.spec.namespace_outside_run(service.name)
             if outside:
                 observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
+        calls = _Calls()
         for name in sorted({helper.labels[OBSERVES] for helper in helpers}):
             container = self._topology[name].container
             container.reload()
@@ -182,14 +189,15 @@ class TopologyObservation:
                 observation.lost[name] = ("it was started again during the run and not observed since (its capture "
                                           "went with its old network namespace)")
             for helper in mine:
-                self._read_one(name, helper, owners, gateways, exposed, observation, early)
+                self._read_one(name, helper, owners, gateways, exposed, observation, early, calls)
+        calls.settle(observation)
         observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
                               for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
     def _read_one(self, name: str, helper: Container, owners: dict[str, str], gateways: set[str],
                   exposed: dict[str, set[int]], observation: Observation,
-                  early: dict[tuple[str, str, int], list[int]]) -> None:
+                  early: dict[tuple[str, str, int], list[int]], calls: _Calls) -> None:
         try:
             result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
             data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
@@ -206,6 +214,9 @@ class TopologyObservation:
             ends = _ends(name, call, owners, gateways)
             if ends is not None:
                 observation.calls.append(_call(ends, call))
+                calls.seen(ends, call)
+            elif call["client"] in owners:  # a call of another service to this one: also seen in its namespace
+                calls.at_provider.append(((owners[call["client"]], name), call))
         for flow in data.get("flows", []):
             ends = _ends(name, flow, owners, gateways)
             if ends is not None:
@@ -245,6 +256,38 @@ class TopologyObservation:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
         for helper in _helpers(self._topology):
             remove_container(helper)
+
+
+@dataclass
+class _Calls:
+    """Each call between two services is seen in both namespaces: counted in its consumer's; those only its
+    provider's capture saw (the consumer's did not run yet: a service started again, the capture starts after its
+    process) are added, told apart by the identity each agent gives a call (the same at both ends)."""
+
+    consumer_ids: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    unnamed: set[tuple[str, str]] = field(default_factory=set)  # edges with calls whose identity was not kept
+    at_provider: list[tuple[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
+
+    def seen(self, ends: tuple[str, str], call: dict[str, Any]) -> None:
+        self.consumer_ids.setdefault(ends, set()).update(call.get("ids", ()))
+        if call.get("unnamed") or "ids" not in call:
+            self.unnamed.add(ends)
+
+    def settle(self, observation: Observation) -> None:
+        for ends, call in self.at_provider:
+            if ends in self.unnamed or call.get("unnamed") or "ids" not in call:
+                observation.uncompared += int(call["count"])
+                continue
+            known = self.consumer_ids.setdefault(ends, set())
+            extra = [ident for ident in call["ids"] if ident not in known]
+            if extra:
+                share = len(extra) / int(call["count"])
+                observation.calls.append(_call(ends, {
+                    **call, "count": len(extra), "seconds": float(call["seconds"]) * share,
+                    "request_bytes": int(int(call["request_bytes"]) * share),
+                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
+                observation.provider_only += len(extra)
+                known.update(extra)
 
 
 def service_started(topology: Topology, service: Service) -> Callable[[], None]:

@@ -141,3 +141,10 @@ def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document)
                                  {"stock": stock_document})
     assert (stock.calls, stock.covered, stock.uncovered) == (4, 3, 1)
     assert [(n.connections, n.bytes) for n in redis.not_inspected] == [(3, 51)]  # one count per port and protocol
+
+
+def test_a_request_without_its_response_is_covered_by_method_and_path_and_not_judged(spec, stock_document) -> None:
+    [edge] = coverage_of(spec, [call("/items/2", status=0, count=2), call("/items/2/price", status=0)],
+                         {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.breaking) == (3, 2, 0)
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id}/price -> no response", 1)]
