@@ -154,7 +154,9 @@ class TopologyObservation:
                                "with `scale: 1`)")
         image = _image(self._topology)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
-        started = [(service.name, _run_one(self._topology, service.name, image)) for service in self._topology
+        addresses = _addresses_now(self._topology)  # once for all (each helper is told the others')
+        started = [(service.name, _run_one(self._topology, service.name, image, addresses))
+                   for service in self._topology
                    # the machine's own network or an outside container's is never captured: its calls are not seen
                    if not self._topology.spec.namespace_outside_run(service.name)]
         for name, helper in started:  # all started at once, then waited for
@@ -320,7 +322,8 @@ def _start_again(topology: Topology, service: Service) -> Container | None:
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return None
-    return _run_one(topology, service.name, _image(topology), suffix=f"-{len(helpers) + 1}")
+    return _run_one(topology, service.name, _image(topology), _addresses_now(topology, but=service.name),
+                    suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
@@ -341,8 +344,8 @@ def _image(topology: Topology) -> str:
                            "Debian mirror reachable from containers.") from None
 
 
-def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Container:
-    """The helper of service `name` started (not waited for)."""
+def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, list[str]], suffix: str = "") -> Container:
+    """The helper of service `name` started (not waited for); `addresses`: every other service's IPv4 addresses."""
     target = topology[name].container
     target.reload()
     labels = {key: value for key, value in target.labels.items()
@@ -352,8 +355,7 @@ def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Con
     labels[OBSERVED_ADDRESSES] = ",".join(
         network["IPAddress"] for network in ((target.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
         if network.get("IPAddress"))
-    peers = sorted({address for service in topology if service.name != name
-                    for address in _addresses_of(topology, service.name)})
+    peers = sorted({address for service, found in addresses.items() if service != name for address in found})
     listens = sorted({int(key.split("/")[0]) for key in (target.attrs.get("Config") or {}).get("ExposedPorts") or {}
                       if key.endswith("/tcp")} | set(topology[name].ports))
     try:
@@ -401,11 +403,16 @@ def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         bool(call.get("faulted")))
 
 
-def _addresses_of(topology: Topology, name: str) -> list[str]:
-    container = topology[name].container
-    container.reload()
-    return [network["IPAddress"] for network in
-            ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values() if network.get("IPAddress")]
+def _addresses_now(topology: Topology, but: str = "") -> dict[str, list[str]]:
+    """Each service's IPv4 addresses now (but `but`'s)."""
+    found = {}
+    for service in topology:
+        if service.name != but:
+            service.container.reload()
+            found[service.name] = [network["IPAddress"] for network in (
+                (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
+                if network.get("IPAddress")]
+    return found
 
 
 def _wait_ready(name: str, helper: Container) -> None:
@@ -413,9 +420,9 @@ def _wait_ready(name: str, helper: Container) -> None:
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        helper.reload()
         if READY_LINE in helper.logs().decode("utf-8", "replace"):
             return
+        helper.reload()  # (only when not ready yet: one request per look once it is)
         if helper.status in ("exited", "dead"):
             break
         time.sleep(0.05)
