@@ -70,6 +70,10 @@ class EdgeCoverage:
     notes: tuple[str, ...] = ()
     outside: bool = False
     faulted: int = 0  # calls made while a fault (runtime/faults.py) was on the edge
+    # the operations called (method, path template, status; "GET /items/{id} -> 200"), and those an interaction
+    # covers: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
+    operations: int = 0
+    operations_covered: int = 0
 
     @property
     def percent(self) -> float | None:
@@ -135,6 +139,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     breaking: Counter[str] = Counter()
     says: dict[str, str] = {}
     covered = 0
+    operations: dict[str, bool] = {}  # operation -> covered
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
         label = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}" \
@@ -142,6 +147,8 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         matched = [n for n, (_, interaction, key) in enumerate(interactions)
                    if _covers(interaction, key, call, template)]
         exercised.update(matched)
+        operation = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}"
+        operations[operation] = operations.get(operation, False) or bool(matched)
         if matched:
             covered += call.count
         else:
@@ -161,7 +168,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
-        sum(call.count for call in edge.calls if call.faulted))
+        sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()))
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
