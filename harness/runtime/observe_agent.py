@@ -133,16 +133,16 @@ class Observer:
             if side is None:
                 connection.broken = not connection.joined  # (joined: the end of an answer to an earlier call)
             else:
-                start = side.next
                 try:
                     ordered = side.add(tcp.seq, bytes(tcp.data))
                 except OverflowError:
                     connection.broken = True
-                    ordered = b""
+                    ordered = []
+                for start, piece in ordered:
+                    (connection.client_data if from_client else connection.server_data)(piece, now, start)
                 if ordered:
-                    (connection.client_data if from_client else connection.server_data)(ordered, now, start)
                     self._pair(connection)
-                    if peer is not None and connection.protocol != "http":
+                    if peer is not None and connection.protocol not in ("", "http"):  # ("": not named yet)
                         self._skip(peer)
         if tcp.flags & dpkt.tcp.TH_FIN:
             connection.fins.add(from_client)

@@ -11,6 +11,7 @@ from typing import Any
 
 BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
 MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the connection is given up
+FIRST_LINE_LIMIT = 8192  # bytes of a connection's first line waited for before its protocol is named
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 
 
@@ -22,20 +23,22 @@ class Direction:
         self.held: dict[int, bytes] = {}
         self.bytes = 0
 
-    def add(self, seq: int, data: bytes) -> bytes:
-        """The bytes now in order (b"" when none); retransmitted bytes are dropped, early ones held."""
+    def add(self, seq: int, data: bytes) -> list[tuple[int, bytes]]:
+        """The segments now in order, each with the sequence number of its first byte ([] when none): each as it
+        was sent (a request starts at a segment's start, in both namespaces: see Message.at); retransmitted bytes
+        are dropped, early ones held."""
         offset = (seq - self.next) & 0xFFFFFFFF
         if offset >= 1 << 31:  # starts before next: a retransmission, maybe with new bytes at its end
             skip = (self.next - seq) & 0xFFFFFFFF
             if skip >= len(data):
-                return b""
+                return []
             data, offset = data[skip:], 0
         if offset > 0:
             self.held[seq] = data
             if sum(len(d) for d in self.held.values()) > MAX_GAP:
                 raise OverflowError
-            return b""
-        out = [data]
+            return []
+        out = [(self.next, data)]
         self.next = (self.next + len(data)) & 0xFFFFFFFF
         while self.held:
             ready = [s for s in self.held if (s - self.next) & 0xFFFFFFFF >= 1 << 31 or s == self.next]
@@ -45,11 +48,10 @@ class Direction:
                 chunk = self.held.pop(s)
                 skip = (self.next - s) & 0xFFFFFFFF
                 if skip < len(chunk):
-                    out.append(chunk[skip:])
+                    out.append((self.next, chunk[skip:]))
                     self.next = (self.next + len(chunk) - skip) & 0xFFFFFFFF
-        joined = b"".join(out)
-        self.bytes += len(joined)
-        return joined
+        self.bytes += sum(len(piece) for _, piece in out)
+        return out
 
 
 class Message:
@@ -101,6 +103,7 @@ class Connection:
         self.key = key
         self.outgoing = outgoing  # opened by this namespace's service (else: a call to it)
         self.joined = False  # opened before the capture: followed from its first request seen (see Observer)
+        self.first: tuple[int, bytes] | None = None  # the client's first bytes until their first line is whole
         self.client = Direction(isn)
         self.server: Direction | None = None  # from the SYN-ACK
         self.protocol = ""
@@ -115,6 +118,15 @@ class Connection:
 
     def client_data(self, data: bytes, now: float, seq: int) -> None:
         if not self.protocol:
+            if self.first and data[:1] != b"\x16" and b"\n" not in self.first[1] + data \
+                    and len(self.first[1] + data) < FIRST_LINE_LIMIT:
+                self.first = (self.first[0], self.first[1] + data)  # the first line, sent in several segments
+                return
+            if self.first:
+                seq, data = self.first[0], self.first[1] + data
+            elif data[:1] != b"\x16" and b"\n" not in data and len(data) < FIRST_LINE_LIMIT:
+                self.first = (seq, data)
+                return
             self.protocol = ("http" if REQUEST_LINE.match(data) else "http2" if data.startswith(b"PRI * HTTP/2")
                              else "tls" if data[:1] == b"\x16" else "other")
             if self.protocol == "http":
@@ -127,6 +139,8 @@ class Connection:
             self._feed(self.request_parser, data)
 
     def server_data(self, data: bytes, now: float, seq: int) -> None:
+        if not self.protocol and self.first:  # the server answers a first line not whole: not HTTP (PostgreSQL)
+            self.protocol = "other"
         if self.response_parser is not None:
             self.responses.now = now
             self._feed(self.response_parser, data)

@@ -66,6 +66,20 @@ FEED = textwrap.dedent("""
                 (True, packet(SHOP, port, STOCK, 8000, 3000 + len(request_1), A, request_2)),
                 (False, packet(STOCK, 8000, SHOP, port, 20017 + len(OK), A, OK))]
 
+    # 6: a peer's binary protocol whose client speaks first without a line (PostgreSQL's startup), the server answers
+    binary = exchange(40006, 6000, [(True, A, bytes([0, 0, 0, 8, 4, 210, 22, 47])), (False, A, b"N"),
+                                    (True, A, bytes([0, 0, 0, 16]) + b"more")])
+
+    # 5: a request sent in two segments, the second passing first in the stock's namespace (held, then in order)
+    def split(reordered):
+        whole = request("/items/9")
+        first, second = whole[:10], whole[10:]
+        packets = exchange(40005, 8000, [])
+        parts = [(True, packet(SHOP, 40005, STOCK, 8000, 8001, A, first)),
+                 (True, packet(SHOP, 40005, STOCK, 8000, 8011, A, second))]
+        return packets + (parts[::-1] if reordered else parts) + [
+            (False, packet(STOCK, 8000, SHOP, 40005, 9001, A, OK))]
+
     def feed(observer, packets, at_shop):
         for client, data in packets:
             observer.packet(data, client == at_shop, 1.0)
@@ -76,6 +90,10 @@ FEED = textwrap.dedent("""
     for observer, at_shop in ((shop, True), (stock, False)):
         feed(observer, kept + awaited + other, at_shop)
     feed(shop, joined(40004), True)
+    feed(shop, binary, True)
+    feed(stock, binary, False)
+    feed(shop, split(reordered=False), True)
+    feed(stock, split(reordered=True), False)
     feed(stock, joined(40004), False)  # the provider's capture leaves it to the consumer's
     followed = stock.connections[(SHOP, 40003, STOCK, 8000)].client
     before = followed.bytes
@@ -102,19 +120,20 @@ def counts(snapshot: dict) -> dict[tuple[str, int], int]:
 
 
 JOINED = {("/items/7", 200): 1, ("/items/8", 200): 1}  # in the consumer's namespace only
+SPLIT = {("/items/9", 200): 1}
 
 
 def test_a_request_never_answered_is_a_call_without_a_status(fed: dict) -> None:
     for namespace, more in (("shop", JOINED), ("stock", {})):
         assert counts(fed["first"][namespace]) == {("/items/1", 200): 1, ("/items/2", 200): 1, ("/items/3", 0): 1,
-                                                   ("/slow", 0): 1, **more}, namespace
+                                                   ("/slow", 0): 1, **SPLIT, **more}, namespace
 
 
 def test_a_call_awaited_when_read_counts_once_answered_later(fed: dict) -> None:
     for namespace, more in (("shop", 2), ("stock", 0)):
         later = counts(fed["later"][namespace])
         assert later[("/slow", 200)] == 1 and ("/slow", 0) not in later, namespace
-        assert sum(later.values()) == 4 + more
+        assert sum(later.values()) == 5 + more
 
 
 def test_calls_on_a_connection_opened_before_the_capture_are_followed_from_the_next_request(fed: dict) -> None:
@@ -130,10 +149,11 @@ def test_a_call_has_the_same_identity_in_both_namespaces(fed: dict) -> None:
     shop, stock = ids(fed["later"]["shop"]), ids(fed["later"]["stock"])
     assert {key: value for key, value in shop.items() if key not in JOINED} == stock
     assert shop[("/items/1", 200)] == ["10.0.0.2:40001:1001:0"]  # client, its port, the request's first byte
-    assert len({ident for group in shop.values() for ident in group}) == 6
+    assert stock[("/items/9", 200)] == ["10.0.0.2:40005:8001:0"]  # (its segments out of order there)
+    assert len({ident for group in shop.values() for ident in group}) == 7
 
 
 def test_a_peers_connection_that_is_not_http_is_skipped_after_its_first_bytes(fed: dict) -> None:
     assert fed["skipped"]
     flows = {(flow["port"], flow["protocol"]): flow["connections"] for flow in fed["later"]["shop"]["flows"]}
-    assert flows[(8000, "other")] == 1  # the consumer's capture counts it
+    assert flows[(8000, "other")] == 2  # the consumer's capture counts them (the binary one named by the answer)
