@@ -316,21 +316,30 @@ def service_started(topology: Topology, service: Service) -> Callable[[], None]:
 
 def _start_again(topology: Topology, service: Service) -> Container | None:
     """A new helper for `service` (not waited for) when it is observed and none has joined its namespace yet."""
-    helpers = _helpers(topology, service.name)
+    every = _helpers(topology)  # (under load each request to the engine counts: one look for all)
+    helpers = [helper for helper in every if helper.labels[OBSERVES] == service.name]
     if not helpers:
         return None
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return None
-    return _run_one(topology, service.name, _image(topology), _addresses_now(topology, but=service.name),
-                    suffix=f"-{len(helpers) + 1}")
+    # the others' addresses as their helpers found them (a service the harness started again has a new helper)
+    addresses: dict[str, list[str]] = {}
+    for helper in every:
+        addresses.setdefault(helper.labels[OBSERVES], []).extend(
+            filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")))
+    return _run_one(topology, service.name, _image(topology), addresses, suffix=f"-{len(helpers) + 1}")
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
     """The observation helpers of the run (of `service` only, when given), running or not."""
     wanted = [f"{OBSERVES}={service}" if service else OBSERVES, f"{L.RUN}={topology.run_id}"]
-    return [helper for helper in topology.client.containers.list(all=True, filters={"label": wanted})
-            if helper.labels.get(OBSERVES) in topology.services]
+    # their labels from the one listing, no inspect of each (labels, ids and names are all that is used of them)
+    listed = topology.client.api.containers(all=True, filters={"label": wanted})
+    helpers = [topology.client.containers.prepare_model({**entry, "Name": (entry.get("Names") or [""])[0],
+                                                         "Config": {"Labels": entry.get("Labels") or {}}})
+               for entry in listed]
+    return [helper for helper in helpers if helper.labels.get(OBSERVES) in topology.services]
 
 
 def _image(topology: Topology) -> str:
@@ -403,15 +412,14 @@ def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         bool(call.get("faulted")))
 
 
-def _addresses_now(topology: Topology, but: str = "") -> dict[str, list[str]]:
-    """Each service's IPv4 addresses now (but `but`'s)."""
+def _addresses_now(topology: Topology) -> dict[str, list[str]]:
+    """Each service's IPv4 addresses now."""
     found = {}
     for service in topology:
-        if service.name != but:
-            service.container.reload()
-            found[service.name] = [network["IPAddress"] for network in (
-                (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
-                if network.get("IPAddress")]
+        service.container.reload()
+        found[service.name] = [network["IPAddress"] for network in (
+            (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
+            if network.get("IPAddress")]
     return found
 
 
