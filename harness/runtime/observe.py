@@ -7,16 +7,18 @@ namespace with a raw socket and keeps HTTP/1.x calls and connection counts, aggr
 agent for what it saw and names both ends by address: a connection a service opens is a call of that service (the
 consumer) to the service owning the address (the provider); a connection to a service from its network's gateway is
 a call from outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
-call between two services is seen in both namespaces and counted once, in the consumer's.
+call between two services is seen in both namespaces and counted once: in the consumer's, plus those only the
+provider's capture saw (the consumer's did not run yet), told apart by the identity both agents give a call.
 
 A service started again has a new network namespace (`docker restart` too; the old helper stays in the old one, which
 has only its loopback left): a new helper is started in the new one at once and waited for once the service is ready,
 before the start returns (`service_started`). Calls under a fault are marked by the fault agent of the same namespace
 (fault_agent.py, one request on the capture's socket): no `docker exec` per fault.
 
-Limits (said in the results, never silent): connections opened before the capture started are not inspected (the
-packets are counted); a service started again outside the harness loses its capture (the calls after that are not
-seen; `Observation.lost` names it); packets the kernel dropped are counted.
+Limits (said in the results, never silent): connections opened before the capture started that are not HTTP/1.x are
+not inspected (the packets are counted; an HTTP/1.x one is followed from its next request); a service started again
+outside the harness loses its capture (its calls to other services are still seen by theirs; `Observation.lost`
+names it); packets the kernel dropped are counted.
 """
 
 from __future__ import annotations
