@@ -24,7 +24,8 @@ names it); packets the kernel dropped are counted.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,10 @@ EARLY = "opened before the capture"  # the protocol of connections whose start w
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
 _STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
+_PENDING: dict[str, list[tuple[str, Future[Container | None]]]] = {}  # run -> helpers being started (service_started)
+_PENDING_LOCK = threading.Lock()
+_OBSERVED: set[str] = set()  # the runs this process observes (TopologyObservation.start)
+_START_AGAIN_LOCK = threading.Lock()  # one new helper at a time (a service started twice in a row: one helper)
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class TopologyObservation:
                                "with `scale: 1`)")
         image = _image(self._topology)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
+        _OBSERVED.add(self._topology.run_id)
         addresses = _addresses_now(self._topology)  # once for all (each helper is told the others')
         started = [(service.name, _run_one(self._topology, service.name, image, addresses))
                    for service in self._topology
@@ -175,7 +181,12 @@ class TopologyObservation:
                                "helper: its capture was not started or was removed before it was read")
 
     def read(self) -> Observation:
-        """What every helper saw until now, both ends named (see the module's docstring)."""
+        """What every helper saw until now, both ends named (see the module's docstring).
+
+        Raises:
+            ObserveError: the helper of a service started again did not start (see service_started).
+        """
+        _settle_started(self._topology)
         helpers = _helpers(self._topology)
         owners, gateways, exposed = self._addresses(helpers)
         observation = Observation()
@@ -258,6 +269,11 @@ class TopologyObservation:
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
+        _OBSERVED.discard(self._topology.run_id)
+        with _PENDING_LOCK:
+            pending = _PENDING.pop(self._topology.run_id, [])
+        for _, started in pending:  # (one still starting would be left running)
+            started.exception()
         for helper in _helpers(self._topology):
             remove_container(helper)
 
@@ -299,25 +315,51 @@ def service_started(topology: Topology, service: Service) -> Callable[[], None]:
     in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
 
     Returns:
-        What waits for the new helper to capture (nothing to wait for when not observed): the caller runs it once the
-        service is ready, before it hands the service back, so that every call made after that is seen. The helper
-        is looked for and started meanwhile, in a thread of its own: the service's readiness wait goes on.
+        What the caller runs once the service is ready, before it hands the service back. The helper is looked for
+        and started meanwhile, in a thread of its own: the service's readiness wait goes on. With a fault in place
+        it waits for the new helper to capture, so that the service's calls under the fault are marked as such from
+        then on; else it does not: the calls the service makes to other services before its new capture runs are
+        seen by theirs (each counted once, see _Calls), and `read()` and `stop()` wait for the helper.
 
     Raises:
         ObserveError: (the returned call) the new helper did not start, or did not become ready.
     """
     started = _STARTER.submit(_start_again, topology, service)
+    observed_here = topology.run_id in _OBSERVED  # (else: not observed, or by another process: wait, as it costs)
+    if observed_here:
+        with _PENDING_LOCK:
+            _PENDING.setdefault(topology.run_id, []).append((service.name, started))
 
     def finish() -> None:
-        helper = started.result()
-        if helper is not None:
-            _wait_ready(service.name, helper)
+        if observed_here and not topology.faults.active():
+            return
+        started.result()
 
     return finish
 
 
+def _settle_started(topology: Topology) -> None:
+    """The helpers started for services started again (service_started), started and capturing.
+
+    Raises:
+        ObserveError: one did not start, or did not become ready.
+    """
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(topology.run_id, [])
+    for _, started in pending:
+        started.result()
+
+
 def _start_again(topology: Topology, service: Service) -> Container | None:
-    """A new helper for `service` (not waited for) when it is observed and none has joined its namespace yet."""
+    """A new helper for `service`, capturing, when it is observed and none has joined its namespace yet."""
+    with _START_AGAIN_LOCK:
+        helper = _start_again_now(topology, service)
+        if helper is not None:
+            _wait_ready(service.name, helper)
+        return helper
+
+
+def _start_again_now(topology: Topology, service: Service) -> Container | None:
     every = _helpers(topology)  # (under load each request to the engine counts: one look for all)
     helpers = [helper for helper in every if helper.labels[OBSERVES] == service.name]
     if not helpers:
