@@ -372,7 +372,15 @@ def _start_again_now(topology: Topology, service: Service) -> Container | None:
     for helper in every:
         addresses.setdefault(helper.labels[OBSERVES], []).extend(
             filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")))
-    return _run_one(topology, service.name, _image(topology), addresses, suffix=f"-{len(helpers) + 1}")
+    started_at = service.container.attrs["State"]["StartedAt"]
+    try:
+        return _run_one(topology, service.name, _image(topology), addresses, suffix=f"-{len(helpers) + 1}")
+    except ObserveError:
+        service.container.reload()
+        if service.container.status != "running" or service.container.attrs["State"]["StartedAt"] != started_at:
+            return None  # stopped or started again meanwhile: that namespace is gone (its calls to other services
+            # were seen by theirs); a start since has its own helper started after this one
+        raise
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
@@ -418,6 +426,10 @@ def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, lis
                                               environment={"OBSERVE_PEERS": ",".join(peers),
                                                            "OBSERVE_LISTENS": ",".join(map(str, listens))})
     except docker.errors.APIError as error:
+        try:  # created and not started: not left behind as a capture to read
+            target.client.containers.get(f"{target.name}-observe{suffix}").remove(force=True)
+        except docker.errors.APIError:
+            pass
         raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
     return helper
 
