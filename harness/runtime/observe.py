@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +36,17 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+from harness.runtime.observe_records import (
+    EARLY,
+    OUTSIDE,
+    CallsOnce,
+    Observation,
+    ObservedCall,
+    ObservedFlow,
+    early_record,
+    observed_call,
+    record_ends,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,78 +73,12 @@ COPY observe_agent.py observe_control.py observe_streams.py /usr/local/lib/pytes
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"
-EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
-OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
 _STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
 _PENDING: dict[str, list[tuple[str, Future[Container | None]]]] = {}  # run -> helpers being started (service_started)
 _PENDING_LOCK = threading.Lock()
 _OBSERVED: set[str] = set()  # the runs this process observes (TopologyObservation.start)
 _START_AGAIN_LOCK = threading.Lock()  # one new helper at a time (a service started twice in a row: one helper)
-
-
-@dataclass(frozen=True)
-class ObservedCall:
-    """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
-    byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
-    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query. `status` 0: the
-    request was seen and no response (its client went away, the connection was reset, or it was still awaited when
-    the capture was read)."""
-
-    consumer: str
-    provider: str
-    port: int
-    method: str
-    path: str
-    query: str
-    query_keys: tuple[str, ...]
-    status: int
-    content_type: str
-    count: int
-    seconds: float
-    max_seconds: float
-    request_bytes: int
-    response_bytes: int
-    request_content_type: str = ""
-    request_body: str = ""
-    response_body: str = ""
-    request_truncated: bool = False
-    response_truncated: bool = False
-    faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
-
-
-@dataclass(frozen=True)
-class ObservedFlow:
-    """Connections of one protocol on consumer -> provider:port. `protocol`: http (parsed), tls, http2, other
-    (PostgreSQL, Redis, ...: not inspected), none (closed before a byte was sent); `broken`: connections whose HTTP
-    could not be followed to the end (a gap in the capture, not HTTP/1.x after all); `unanswered`: requests seen
-    without their response."""
-
-    consumer: str
-    provider: str
-    port: int
-    protocol: str
-    connections: int
-    bytes: int
-    broken: int = 0
-    unanswered: int = 0
-
-
-@dataclass
-class Observation:
-    """What the helpers saw in one run. `lost`: the services whose capture could not be read, each with why;
-    `dropped_packets`, `joined_packets`: packets the kernel dropped, packets of connections opened before the
-    capture (both not inspected); `overflow`: calls counted only (too many kinds to keep apart)."""
-
-
-    calls: list[ObservedCall] = field(default_factory=list)
-    flows: list[ObservedFlow] = field(default_factory=list)
-    lost: dict[str, str] = field(default_factory=dict)
-    dropped_packets: int = 0
-    joined_packets: int = 0
-    overflow: int = 0
-    provider_only: int = 0  # calls between services only their provider's capture saw (counted: see read())
-    uncompared: int = 0  # calls the provider's capture saw, not compared with the consumer's (identities not kept)
 
 
 class TopologyObservation:
@@ -195,7 +139,7 @@ class TopologyObservation:
             outside = self._topology.spec.namespace_outside_run(service.name)
             if outside:
                 observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
-        calls = _Calls()
+        calls = CallsOnce()
         for name in sorted({helper.labels[OBSERVES] for helper in helpers}):
             container = self._topology[name].container
             container.reload()
@@ -212,7 +156,7 @@ class TopologyObservation:
 
     def _read_one(self, name: str, helper: Container, owners: dict[str, str], gateways: set[str],
                   exposed: dict[str, set[int]], observation: Observation,
-                  early: dict[tuple[str, str, int], list[int]], calls: _Calls) -> None:
+                  early: dict[tuple[str, str, int], list[int]], calls: CallsOnce) -> None:
         try:
             result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
             data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
@@ -226,21 +170,21 @@ class TopologyObservation:
         observation.joined_packets += int(data.get("joined_packets", 0))
         observation.overflow += int(data.get("overflow", 0))
         for call in data.get("calls", []):
-            ends = _ends(name, call, owners, gateways)
+            ends = record_ends(name, call, owners, gateways)
             if ends is not None:
-                observation.calls.append(_call(ends, call))
+                observation.calls.append(observed_call(ends, call))
                 calls.seen(ends, call)
             elif call["client"] in owners:  # a call of another service to this one: also seen in its namespace
                 calls.at_provider.append(((owners[call["client"]], name), call))
         for flow in data.get("flows", []):
-            ends = _ends(name, flow, owners, gateways)
+            ends = record_ends(name, flow, owners, gateways)
             if ends is not None:
                 observation.flows.append(ObservedFlow(
                     ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
                     int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
         for connection in data.get("early", []):
-            record = _early_record(connection, owners, exposed)
-            ends = _ends(name, record, owners, gateways)
+            record = early_record(connection, owners, exposed)
+            ends = record_ends(name, record, owners, gateways)
             if ends is not None:
                 counts = early.setdefault((*ends, int(record["port"])), [0, 0])
                 counts[0] += 1
@@ -278,38 +222,6 @@ class TopologyObservation:
             remove_container(helper)
 
 
-@dataclass
-class _Calls:
-    """Each call between two services is seen in both namespaces: counted in its consumer's; those only its
-    provider's capture saw (the consumer's did not run yet: a service started again, the capture starts after its
-    process) are added, told apart by the identity each agent gives a call (the same at both ends)."""
-
-    consumer_ids: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    unnamed: set[tuple[str, str]] = field(default_factory=set)  # edges with calls whose identity was not kept
-    at_provider: list[tuple[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
-
-    def seen(self, ends: tuple[str, str], call: dict[str, Any]) -> None:
-        self.consumer_ids.setdefault(ends, set()).update(call.get("ids", ()))
-        if call.get("unnamed") or "ids" not in call:
-            self.unnamed.add(ends)
-
-    def settle(self, observation: Observation) -> None:
-        for ends, call in self.at_provider:
-            if ends in self.unnamed or call.get("unnamed") or "ids" not in call:
-                observation.uncompared += int(call["count"])
-                continue
-            known = self.consumer_ids.setdefault(ends, set())
-            extra = [ident for ident in call["ids"] if ident not in known]
-            if extra:
-                share = len(extra) / int(call["count"])
-                observation.calls.append(_call(ends, {
-                    **call, "count": len(extra), "seconds": float(call["seconds"]) * share,
-                    "request_bytes": int(int(call["request_bytes"]) * share),
-                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
-                observation.provider_only += len(extra)
-                known.update(extra)
-
-
 def service_started(topology: Topology, service: Service) -> Callable[[], None]:
     """`service` was started again (its old network namespace is gone): when the topology is observed, a new helper
     in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
@@ -319,7 +231,7 @@ def service_started(topology: Topology, service: Service) -> Callable[[], None]:
         and started meanwhile, in a thread of its own: the service's readiness wait goes on. With a fault in place
         it waits for the new helper to capture, so that the service's calls under the fault are marked as such from
         then on; else it does not: the calls the service makes to other services before its new capture runs are
-        seen by theirs (each counted once, see _Calls), and `read()` and `stop()` wait for the helper.
+        seen by theirs (each counted once, see CallsOnce), and `read()` and `stop()` wait for the helper.
 
     Raises:
         ObserveError: (the returned call) the new helper did not start, or did not become ready.
@@ -434,40 +346,6 @@ def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, lis
     return helper
 
 
-def _ends(observer: str, record: dict[str, Any], owners: dict[str, str], gateways: set[str]) -> tuple[str, str] | None:
-    """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
-    if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
-        record = {**record, "outgoing": owners.get(record["client"]) == observer}
-    if record["outgoing"]:
-        return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
-    client = owners.get(record["client"])
-    if client is not None:
-        return None  # a call from another service: counted in that service's namespace
-    return OUTSIDE if record["client"] in gateways else f"{record['client']} (not in the topology)", observer
-
-
-def _early_record(connection: dict[str, Any], owners: dict[str, str],
-                  exposed: dict[str, set[int]]) -> dict[str, Any]:
-    """A connection opened before the capture as a flow record: its server is the end whose service exposes that
-    port (else the end with the lower port). `outgoing` is left to _ends: the client's namespace counts it."""
-    (a, a_port), (b, b_port) = connection["ends"]
-    b_serves = b_port in exposed.get(owners.get(b, ""), set())
-    a_serves = a_port in exposed.get(owners.get(a, ""), set())
-    server_is_b = b_serves if b_serves != a_serves else b_port < a_port
-    client, server, port = (a, b, b_port) if server_is_b else (b, a, a_port)
-    return {"client": client, "server": server, "port": port, "outgoing": None}
-
-
-def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
-    return ObservedCall(
-        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
-        tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
-        int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
-        int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
-        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
-        bool(call.get("faulted")))
-
-
 def _addresses_now(topology: Topology) -> dict[str, list[str]]:
     """Each service's IPv4 addresses now."""
     found = {}
@@ -496,4 +374,4 @@ def _wait_ready(name: str, helper: Container) -> None:
                        f"(status {helper.status}). Its log:\n{logs}")
 
 
-__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]
+__all__ = ["EARLY", "OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.runtime.observe import Observation, _Calls
+from harness.runtime.observe_records import CallsOnce, Observation
 
 
 def record(path: str, ids: list[str], status: int = 200, **more: Any) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def record(path: str, ids: list[str], status: int = 200, **more: Any) -> dict[st
 
 
 def settled(consumer: list[dict[str, Any]], provider: list[dict[str, Any]]) -> Observation:
-    calls, observation = _Calls(), Observation()
+    calls, observation = CallsOnce(), Observation()
     for call in consumer:
         calls.seen(("shop", "stock"), call)
     calls.at_provider += [(("shop", "stock"), call) for call in provider]
