@@ -164,7 +164,7 @@ class Observer:
         key = json.dumps([a, b])
         entry = self.early.get(key)
         if entry is None:
-            if len(self.early) >= MAX_KINDS:
+            if len(self.early) >= MAX_KINDS or not size:  # (its end without data, an ACK: nothing not inspected)
                 return
             entry = self.early[key] = {"ends": [list(a), list(b)], "bytes": 0}
         entry["bytes"] += size
