@@ -113,11 +113,13 @@ def _context(tried: list[str]) -> Engine | None:
     if os.environ.get("DOCKER_CONTEXT"):
         name, origin = os.environ["DOCKER_CONTEXT"], "DOCKER_CONTEXT"
     else:
+        origin = f"currentContext in {shown_config}/config.json"
         try:
             name = json.loads((config_dir / "config.json").read_text()).get("currentContext") or "default"
+        except FileNotFoundError:
+            name, origin = "default", f"no DOCKER_CONTEXT and no {shown_config}/config.json"
         except (OSError, ValueError, AttributeError):
             name = "default"
-        origin = f"currentContext in {shown_config}/config.json"
     if name == "default":
         tried.append(f"the Docker context (`default`, from {origin}: the sources after it)")
         return None
@@ -139,7 +141,8 @@ def context_engine(name: str, origin: str, tried: tuple[str, ...] = ()) -> Engin
     except FileNotFoundError:
         what = ("Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file"
                 if origin.startswith("engine '") else
-                "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT")
+                "Choose an existing one (`docker context ls`, `docker context use NAME`)"
+                + (" or unset DOCKER_CONTEXT" if origin == "DOCKER_CONTEXT" else ""))
         raise DockerUnavailable(f"the Docker context '{name}' ({origin}) does not exist: there is no {meta}.\n"
                                 f"{what}.", address=name) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -49,7 +49,8 @@ def _topology_and_versions(options: ResolvedOptions, err: Console, command: str,
                           "it, e.g. production)")
     spec = load(options, err, notes=False)
     config = _config(options, spec, command)
-    return spec, config, service_versions(spec, options.service_version or []), environment
+    versions = service_versions(spec, options.service_version or [], tuple(options.ignore_service or ()))
+    return spec, config, versions, environment
 
 
 def _can_i_deploy(options: ResolvedOptions, out: Console, err: Console) -> int:

@@ -1,9 +1,8 @@
-"""The commands about topologies themselves: up, down, prune, ps, logs, fault, graph. Each takes the resolved
-options (harness.options) and the two consoles, and returns its exit code."""
+"""The commands about topologies themselves: up, down, ps, fault, graph (logs: logs.py, prune: prune.py). Each
+takes the resolved options (harness.options) and the two consoles, and returns its exit code."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -73,13 +72,20 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
         except KeyboardInterrupt:
+            if any(service.pre_stop for service in spec.services.values()):  # the only wait of a removal
+                err.print("running the pre_stop hooks, then removing it (press Ctrl-C again not to wait for the "
+                          "hooks)", markup=False)
             if observing is None:
                 raise
             # observing: Ctrl-C is the end of the run, whose exit code is the gates' (0 without gates)
             return _say_observed(spec, observing, options, out)
     finally:
         if not options.detach:
-            topology.close()
+            try:
+                topology.close()  # a further Ctrl-C (or SIGTERM) forces it, but everything is removed first
+            except KeyboardInterrupt:
+                err.print("removed")
+                raise
             err.print("removed")
     return 0
 
@@ -145,17 +151,15 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         if spec.engines:
             return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()
-        failures = []
-        try:  # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
-            for run in L.list_runs(client, spec.identity):
-                if run.kept or not run.owner_alive:
-                    failures += hooks.pre_stop_run(client, spec, run.run_id)
-        finally:  # a run of it across engines (the file was edited since) from every engine of the run
-            removal = remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
+        # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
+        # (and a run of it across engines, the file edited since, from every engine of the run)
+        failures, removal = hooks.down(
+            [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
+            spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
         ini = options.topology.ini_file
-        out.print(f"removed {removal.containers} container(s)" + (
+        out.print(removal.said(f"removed {removal.containers} container(s)" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
-                  "topology)" if ini is not None else ""), markup=False, highlight=False, soft_wrap=True)
+                  "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
@@ -163,8 +167,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return 0
     # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(f"removed {removal.containers} container(s)" + ("" if options.down_all else
-              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)"))
+    out.print(removal.said(f"removed {removal.containers} container(s)" + ("" if options.down_all else
+              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
     removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
     return 0
 
@@ -178,18 +182,18 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     from harness.runtime.engines import connect_engines
 
     engines = connect_engines(spec)
-    failures = []
-    removal = Removed()
-    try:
-        for engine in engines.values():
-            for run in L.list_runs(engine.client, spec.identity):
-                if run.kept or not run.owner_alive:
-                    failures += hooks.pre_stop_run(engine.client, spec, run.run_id)
-    finally:  # each run from every engine it ran on (those of its label: the file may name others now)
+
+    def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
+        removal = Removed()
         for engine in engines.values():
             removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
-    out.print(f"removed {removal.containers} container(s) of topology {spec.name} from {len(engines)} engines",
-              markup=False, highlight=False, soft_wrap=True)
+        return removal
+
+    failures, removal = hooks.down([(engine.client, run.run_id) for engine in engines.values()
+                                    for run in L.list_runs(engine.client, spec.identity)
+                                    if run.kept or not run.owner_alive], spec, remove)
+    out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
+                           f"{len(engines)} engines"), markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
@@ -227,27 +231,9 @@ def _down_run(run_id: str, out: Console) -> int:
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
                           "stop that process (Ctrl-C) and it removes its run")
     removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})", markup=False,
-              highlight=False, soft_wrap=True)
+    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
+              markup=False, highlight=False, soft_wrap=True)
     removal.raise_unanswered(f"harness down --run {run_id}")
-    return 0
-
-
-def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.runtime.engine import connect
-    from harness.runtime.prune import prune_images, under
-
-    pruned = prune_images(connect(), keep=options.keep,  # substitutes have no folder: engine-wide, so only with --all
-                          wanted=(lambda context: True) if options.prune_all else under(Path.cwd()),
-                          substitutes=options.prune_all)
-    for what in pruned.removed:
-        out.print(f"removed {what}", markup=False, highlight=False)
-    for context in pruned.busy:
-        out.print(f"left {context} alone: a session is building or starting from it (run `harness prune` again "
-                  "once it has started)", markup=False, highlight=False)
-    where = "" if options.prune_all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
-    out.print(f"removed {len(pruned.removed)} built image(s) or tag(s){where}", markup=False,
-              highlight=False)
     return 0
 
 
@@ -256,7 +242,7 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
-    from harness.runtime.engine import connect
+    from harness.runtime.engine import connect, service_host
     from harness.runtime.engine_runs import spread
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
@@ -281,22 +267,28 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
         for unanswered in spreads[run.run_id].unanswered if run.run_id in spreads else []:
             rows.append((run.topology, run.run_id, "?", unanswered, "did not answer", "-", str(run.kept).lower(),
                          _shown(run.file), state))
+        hosts = spreads[run.run_id].hosts if run.run_id in spreads else {}
+        host = "" if not spreads or run.run_id in spreads else service_host()  # beside runs across engines: said
         for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), L.replica_of(c))):
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
-                                 L.published_by_protocol(container, "sctp"))
+                                 L.published_by_protocol(container, "sctp"),
+                                 hosts.get(engine_of.get(container.id, ""), host))  # across engines: each one's
             labels = L.labels_of(container)
             service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
                 L.SERVICE in labels) else (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
             rows.append((run.topology, run.run_id, service, engine_of.get(container.id, "-"),
                          L.container_status(container), ports or "-", str(run.kept).lower(), _shown(run.file), state))
-    columns: tuple[str, ...] = PS_COLUMNS
+    # the host the ports are published on: the engine's (a remote one's), or each engine's in its cells
+    columns: tuple[str, ...] = (*PS_COLUMNS[:4], f"ports (container -> {service_host()})", *PS_COLUMNS[5:])
     if spreads:  # the engine column only when a run is across engines
         columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
-        columns = (*columns[:5], "ports (container -> engine host)", *columns[6:])
+        columns = (*columns[:5], "ports (container -> host:port)", *columns[6:])
     else:
         rows = [(*row[:3], *row[4:]) for row in rows]
     if not out.file.isatty():  # a pipe, a file, CI: as `docker ps` writes it, a line per container, columns aligned
+        from harness.report.text import aligned
+
         out.file.write(aligned([columns, *rows]))  # by spaces (3 or more between two), never wrapped or coloured
         out.file.flush()
         return 0
@@ -310,16 +302,6 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                       end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
     out.print(table)
     return 0
-
-
-def aligned(rows: list[tuple[str, ...]]) -> str:
-    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
-    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
-    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
-    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                   + "\n" for row in cells)
 
 
 def _run_state(run: Run) -> str:
@@ -347,52 +329,6 @@ def _shown(file: str) -> str:
         return str(Path(file).relative_to(Path.cwd()))
     except ValueError:
         return file
-
-
-def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
-    import docker.errors
-
-    from harness.model.secrets import Masker, secret_values
-    from harness.runtime import labels as L
-    from harness.runtime.engine import connect
-
-    file = project = spec = None
-    if options.topology.files:
-        spec = load(options, err, notes=False)
-        file, project = spec.identity, spec.name
-    client = connect()
-    runs = L.find_runs(client, file)
-    if file:
-        runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
-    matches = L.containers_named(runs, options.service)  # a service's, or a replica's (NAME-N)
-    if not matches and spec is not None and runs and not getattr(spec.services.get(options.service), "replicas", 1):
-        return 0  # a service of 0 replicas: nothing to print, as `docker compose logs`
-    if not matches:
-        raise TopologyNotRunning(f"no running service '{options.service}'"
-                                 + (f" in topology {project} ({' '.join(map(str, options.topology.files))})"
-                                    if project else "")
-                                 + "; `harness ps` lists what is running")
-    if len({run.run_id for run, _ in matches}) > 1:
-        names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)
-        raise TopologyNotRunning(f"service '{options.service}' runs in several topologies: {names}; "
-                                 "choose one with --topology FILE")
-    tail = {"tail": options.tail} if options.tail else {}
-    replicas = sorted((c for _, c in matches), key=L.replica_of)
-    texts = []
-    try:
-        for listed in replicas:
-            container = client.containers.get(listed.id)  # inspected: its environment, whose secrets are hidden
-            environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
-            texts.append(Masker(spec, extra=secret_values(environment))(
-                container.logs(**tail, timestamps=len(replicas) > 1).decode("utf-8", "replace")))
-    except docker.errors.NotFound:
-        raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
-                                 "was taken down); `harness ps` lists what is running") from None
-    from harness.report.text import interleaved
-
-    prefixes = [L.replica_name(options.service, L.replica_of(c), len(replicas)) for c in replicas]
-    sys.stdout.write(texts[0] if len(texts) == 1 else interleaved(prefixes, texts))
-    return 0
 
 
 def _fault(options: ResolvedOptions, out: Console, err: Console) -> int:

@@ -292,12 +292,17 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
                              "contracts.broker.wip_since), but pending pacts are not: the Pact Broker selects WIP "
                              "pacts only with pending, so none was selected; add --pact-include-pending (or "
                              "contracts.broker.pending: true)")
-    if fetched.pacts and config.dirty_checkout and not config.version_given:
-        fetched.notes.append("the Pact Broker's verification results do not count as cached: the git checkout's "
-                             f"commit does not name the providers verified here ({config.dirty_reason}"
-                             + ("; or" if "ignored by git" in config.dirty_reason else "; commit the changes, or")
-                             + " give --provider-version for a version you vouch for)")
     return fetched
+
+
+def dirty_note(config: BrokerConfig) -> str | None:
+    """The note that the broker's results do not count as cached for a checkout whose commit does not name the
+    providers (and what to do about its file); None when they may."""
+    if not config.dirty_checkout or config.version_given:
+        return None
+    return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
+            f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}, or give --provider-version "
+            "for a version you vouch for)")
 
 
 def _providers(client: BrokerClient) -> dict[str, set[str]] | None:

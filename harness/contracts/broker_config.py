@@ -12,13 +12,13 @@ import dataclasses
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.contracts.checkout import unclean
+from harness.contracts.checkout import Unclean, unclean
 from harness.errors import OptionError
 from harness.model.broker import BrokerSpec
 from harness.model.topology import TopologySpec
@@ -45,8 +45,11 @@ class BrokerConfig:
     credentials_from: str = ""  # where the credentials were read: "the URL", "PACT_BROKER_TOKEN", ...; "": none
     checkout: Path | None = None  # the top folder of the git checkout the topology is in, when it is clean
     checkout_commit: str | None = None  # that clean checkout's commit (None: no checkout, or uncommitted changes)
+    repository: Path | None = None  # the top folder of the git checkout the topology is in, clean or not
+    head: str | None = None  # its commit, clean or not
     dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
     dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
+    dirty_remedy: str = ""  # what to do about it (commit the changes, ...)
 
     @property
     def authorization(self) -> str | None:
@@ -82,47 +85,56 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
               else "not asked (--publish-verification-results) and not in CI (CI=true with --provider-version)")
     commit = git_commit(spec.base_dir)
     top = _git(spec.base_dir, "rev-parse", "--show-toplevel") if commit is not None else None
-    dirty = unclean(spec, spec.services, Path(top)) if top else None  # only the files that reach the providers
-    clean = commit is not None and top is not None and dirty is None
-    if publish and not version and commit is not None and not clean:
-        raise OptionError(f"publishing verification results from a git checkout whose commit {commit} does not name "
-                          f"the code verified here ({dirty}; a clean checkout of it would take this result as its "
-                          "own): commit or stash the changes (or add the file to .dockerignore), or give "
-                          "--provider-version")
-    version = version or (commit if publish else None)
-    if publish and not version:
+    if publish and not version and commit is None:
         raise OptionError("publishing verification results needs the providers' version: give --provider-version "
                           "(the git checkout's commit is taken when there is one)")
-    top = top if clean else None
-    return dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
-                               include_pending=bool(options.get("pact_include_pending")) or given.pending,
-                               wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
-                               provider_version=version, publish=publish, publish_reason=reason,
-                               version_given=bool(options.get("provider_version")),
-                               checkout=Path(top) if top else None, checkout_commit=commit if top else None,
-                               dirty_checkout=commit is not None and not clean, dirty_reason=dirty or "")
+    config = dataclasses.replace(access, selectors=tuple(options.get("pact_selector") or given.selectors),
+                                 include_pending=bool(options.get("pact_include_pending")) or given.pending,
+                                 wip_since=options.get("pact_wip_since") or given.wip_since, provider_branch=branch,
+                                 provider_version=version or (commit if publish else None), publish=publish,
+                                 publish_reason=reason, version_given=bool(version),
+                                 repository=Path(top) if top else None, head=commit if top else None)
+    from harness.contracts.cache import states_files  # their import statements; VerifyRun adds what handlers reach
+
+    return with_checkout(config, spec, states_files(spec.base_dir / f for f in spec.contracts.states))
+
+
+def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path] | None) -> BrokerConfig:
+    """`config` with whether the commit of the checkout the topology is in names what its providers run
+    (checkout.unclean: every file the topology reads, and `code`, the provider states' code as
+    harness.contracts.cache.states_files lists it; None: it could not be listed): `checkout`/`checkout_commit` when it
+    does, else `dirty_checkout`, `dirty_reason` and `dirty_remedy`.
+
+    Raises:
+        OptionError: publishing results under the commit (no --provider-version) from a checkout whose commit does
+            not name the providers: a clean checkout of it would take the result as its own.
+    """
+    if config.repository is None or config.head is None:
+        return config
+    dirty = unclean(spec, spec.services, config.repository, code) if code is not None else Unclean(
+        "the provider states' code could not be listed (the modules their handlers reach)", "check the states modules")
+    if config.publish and not config.version_given and dirty is not None:
+        raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
+                          f"name the code verified here ({dirty.reason}; a clean checkout of it would take this "
+                          f"result as its own): {dirty.remedy}, or give --provider-version")
+    return dataclasses.replace(config, checkout=None if dirty else config.repository,
+                               checkout_commit=None if dirty else config.head, dirty_checkout=dirty is not None,
+                               dirty_reason=dirty.reason if dirty else "",
+                               dirty_remedy=dirty.remedy if dirty else "")
 
 
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
     """The version of provider `service` whose results at the broker count as this run's own, and why it is
     trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
-    is in, when the service is built there (its build context, Dockerfile and every host folder mounted into it
-    inside the checkout: the commit names its code). None: no version names what runs here (uncommitted changes, an
-    image not built from the checkout)."""
+    is in (every file the topology reads is inside it and as committed: with_checkout) when the service is built
+    there. None: no version names what runs here (uncommitted changes, an image not built from the checkout)."""
     if config.version_given and config.provider_version:
         return config.provider_version, "--provider-version"
     if config.checkout is None or config.checkout_commit is None or service not in spec.services:
         return None
-    provider = spec.services[service]
-    if provider.build is None:
+    if spec.services[service].build is None:
         return None
-    build = provider.build
-    inside = [build.context, *([f"{build.context}/{build.dockerfile}"] if not build.dockerfile_inline else []),
-              *(m.source for m in provider.mounts)]
-    top = config.checkout.resolve()
-    if all((spec.base_dir / path).resolve().is_relative_to(top) for path in inside):
-        return config.checkout_commit, "the clean git checkout's commit"
-    return None
+    return config.checkout_commit, "the clean git checkout's commit"
 
 
 def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,

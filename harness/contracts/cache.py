@@ -133,15 +133,28 @@ def mounted_digest(spec: TopologySpec) -> str:
 
 
 def states_digest(files: Iterable[Path], registry: Registry) -> str:
-    """The code of the provider states and message producers: the bytes of each states module, and of every module
-    file of the project that their handlers reach through the names they use (functions, classes and modules, and
-    theirs in turn) or that any of these files imports (anywhere in it: an import inside a handler runs only when it
-    does, and a constant's module is no name a handler uses). Modules of the standard library, of installed
-    packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest). Data
-    files a handler reads, and modules imported by a name computed at run time (importlib), are not in it."""
+    """A hash of the code of the provider states and message producers: the bytes of every file `states_files`
+    lists."""
+    parts = []
+    for file in states_files(files, registry):
+        try:
+            parts.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
+        except OSError as error:
+            parts.append((str(file), f"unreadable: {error.strerror}"))
+    return _hash(parts)
+
+
+def states_files(files: Iterable[Path], registry: Registry | None = None) -> list[Path]:
+    """The code of the provider states and message producers (resolved, sorted): each states module, and every
+    module file of the project that their handlers reach through the names they use (functions, classes and
+    modules, and theirs in turn) or that any of these files imports (anywhere in it: an import inside a handler
+    runs only when it does, and a constant's module is no name a handler uses). Modules of the standard library, of
+    installed packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest).
+    Data files a handler reads, and modules imported by a name computed at run time (importlib), are not in it.
+    The verdict cache's key and the broker's rule for a clean checkout (harness.contracts.checkout) both take it."""
     found: set[Path] = {Path(file).resolve() for file in files}
     seen: set[int] = set()
-    todo: list[Any] = [*registry.states.values(), *registry.messages.values()]
+    todo: list[Any] = [*registry.states.values(), *registry.messages.values()] if registry is not None else []
     while todo:
         value = todo.pop()
         if id(value) in seen:
@@ -158,13 +171,7 @@ def states_digest(files: Iterable[Path], registry: Registry) -> str:
             if imported not in found and _is_project(imported):
                 found.add(imported)
                 unread.append(imported)
-    parts = []
-    for file in sorted(found):
-        try:
-            parts.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
-        except OSError as error:
-            parts.append((str(file), f"unreadable: {error.strerror}"))
-    return _hash(parts)
+    return sorted(found)
 
 
 def _imports(file: Path) -> set[Path]:

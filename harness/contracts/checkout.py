@@ -2,10 +2,14 @@
 verification results for that commit count as this run's own, and a result published under the commit is one that
 every clean checkout of it may take as its own.
 
-It does when no file that reaches a provider differs from the commit: among the topology's files, the states modules,
-and each provider's build context, Dockerfile and mounted folders, no change, no untracked file, and no file ignored by
-git that docker sends in the build context (`.dockerignore` as docker-py reads it: runtime.buildcontext.sent_paths)
-or that is in a mounted folder. Files outside those (reports/, a regenerated contracts/ folder) do not count.
+It does when no file that reaches a provider differs from the commit. Those files are one list: every host file the
+topology reads (harness.model.inputs: its files and what Docker Compose reads with them, `.env`, env_file, extends,
+include, configs and secrets; each service's build context, Dockerfile, build secrets, mounted files and folders) and
+the code of its provider states (harness.contracts.cache.states_files: the states modules and the project modules
+they import, as the verdict cache counts them). Among them: no change, no untracked file, no file outside the
+checkout, no build context given as a URL, and no file ignored by git that is read as it is (an env_file, `.env`,
+a mounted file) or that docker sends in a build context (`.dockerignore` as docker-py reads it:
+runtime.buildcontext.sent_paths). Files outside those (reports/, a regenerated contracts/ folder) do not count.
 
 For pacts published under the commit (changed_files), every changed or untracked file counts but the run's own
 outputs: the consumer's code may be anywhere in the checkout.
@@ -15,60 +19,106 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.model.parts import BuildSpec
+from harness.model.inputs import HostInput, host_inputs
 from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import sent_paths
 
+COMMIT = "commit or stash the changes"
 
-def unclean(spec: TopologySpec, services: Iterable[str], top: Path) -> str | None:
-    """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one reason, a path
-    relative to `top`), or None when it does. Services not built from files (an `image:` only) add no files."""
-    contexts: list[tuple[Path, BuildSpec]] = []
-    mounts: list[Path] = []
-    paths: list[Path] = [*spec.files, *((spec.base_dir / module).resolve() for module in spec.contracts.states)]
-    for name in services:
-        provider = spec.services.get(name)
-        if provider is None or provider.build is None:
-            continue
-        context = (spec.base_dir / provider.build.context).resolve()
-        contexts.append((context, provider.build))
-        paths.append(context)
-        if provider.build.dockerfile_inline is None:
-            paths.append((context / provider.build.dockerfile).resolve())
-        mounts += [(spec.base_dir / mount.source).resolve() for mount in provider.mounts]
-    paths += mounts
+
+@dataclass(frozen=True)
+class Unclean:
+    """Why a checkout's commit does not name what the providers run: `reason` (one file, relative to the checkout,
+    and what is wrong with it) and `remedy`, what to do about that file (what fits it: `.dockerignore` only for a
+    file docker is sent in a build context)."""
+
+    reason: str
+    remedy: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = ()) -> Unclean | None:
+    """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
+    does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
+    `image:` only) add only their env_files and mounts."""
+    inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
+    if remote := next((i for i in inputs if i.remote), None):
+        return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
+                       "names what the builder fetches", "build it from a folder of the checkout")
     top = top.resolve()
-    outside = next((path for path in paths if path != top and not path.is_relative_to(top)), None)
+    outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
-        return f"{outside} is outside the git checkout"
+        return Unclean(f"{outside} is outside the git checkout", "move it into the checkout")
     try:
         done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--",
-                               *(str(path) for path in paths)], cwd=top, capture_output=True, text=True, timeout=60)
+                               *dict.fromkeys(str(i.path) for i in inputs)], cwd=top, capture_output=True, text=True,
+                              timeout=60)
     except (OSError, subprocess.SubprocessError) as error:
-        return f"git status failed ({error})"
+        return Unclean(f"git status failed ({error})", "check the checkout")
     if done.returncode != 0:
-        return f"git status failed ({done.stderr.strip()})"
+        return Unclean(f"git status failed ({done.stderr.strip()})", "check the checkout")
+    contexts = [i for i in inputs if i.kind == "build context"]
     sent: dict[Path, list[str]] = {}
-    for entry in done.stdout.split("\0"):
-        code, path = entry[:2], entry[3:]
+    fields = iter(done.stdout.split("\0"))
+    for entry in fields:
+        status, path = entry[:2], entry[3:]
+        if status[:1] in ("R", "C"):
+            next(fields, None)  # a rename's or copy's source path follows as a field of its own
         if not path:
             continue
-        if code != "!!":
-            return f"{path} has uncommitted changes"
         full = (top / path).resolve()
-        if any(full == mount or full.is_relative_to(mount) for mount in mounts):
-            return f"{path} is ignored by git but in a folder mounted into a provider: delete it or move it out"
-        for context, build in contexts:
-            if full == context or not full.is_relative_to(context):
-                continue
-            relative = full.relative_to(context).as_posix()
-            files = sent.setdefault(context, sent_paths(context, build.dockerfile))
-            if any(name == relative or name.startswith(relative + "/") for name in files):
-                return (f"{path} is ignored by git but sent to docker in a provider's build context: add it to "
-                        ".dockerignore or delete it")
+        if status != "!!":
+            return Unclean(f"{path} has uncommitted changes", COMMIT + _dockerignore_hint(spec, full, inputs, sent))
+        read = [i for i in inputs if i.kind != "build context" and (full == i.path or full.is_relative_to(i.path))]
+        if read:
+            return Unclean(f"{path} is ignored by git but read for the topology ({_what(read[0])}): a clean checkout "
+                           "of the commit does not have it", "track it in git, or delete it")
+        if _sent(spec, full, contexts, sent):
+            return Unclean(f"{path} is ignored by git but sent to docker in a provider's build context",
+                           "add it to .dockerignore or delete it")
     return None
+
+
+def _what(entry: HostInput) -> str:
+    """What an input is, for a message: "env_file of ledger", "a mount of shop", "the states modules' code"."""
+    if entry.kind == "topology":
+        return "a file the topology file or Docker Compose reads"
+    if entry.kind == "states code":
+        return "the provider states' code"
+    return f"{'an' if entry.kind[0] in 'aeiou' else 'a'} {entry.kind} of {entry.service}"
+
+
+def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[Path, list[str]]) -> bool:
+    """Whether docker is sent `full` in one of the build `contexts` (as `.dockerignore` decides)."""
+    for context in contexts:
+        if full == context.path or not full.is_relative_to(context.path):
+            continue
+        build = spec.services[context.service].build
+        assert build is not None
+        relative = full.relative_to(context.path).as_posix()
+        if context.path not in sent:
+            sent[context.path] = sent_paths(context.path, build.dockerfile)
+        if any(name == relative or name.startswith(relative + "/") for name in sent[context.path]):
+            return True
+    return False
+
+
+def _dockerignore_hint(spec: TopologySpec, full: Path, inputs: list[HostInput],
+                       sent: dict[Path, list[str]]) -> str:
+    """For a changed file docker is sent in a build context (not a Dockerfile or .dockerignore, which are always
+    read), and read by nothing else: that `.dockerignore` may leave it out; "" for any other file (a states module,
+    an env_file, a mounted file, a file in no build context)."""
+    others = [i for i in inputs if i.kind != "build context" and (full == i.path or full.is_relative_to(i.path))]
+    if others or full.name == ".dockerignore" or not full.is_file():
+        return ""
+    contexts = [i for i in inputs if i.kind == "build context"]
+    return " (or add the file to .dockerignore if the image does not need it)" if _sent(spec, full, contexts, sent) \
+        else ""
 
 
 def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:

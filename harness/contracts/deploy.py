@@ -7,21 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from harness.contracts.broker import BrokerClient, pact_names
-from harness.contracts.broker_config import BrokerConfig, git_commit
+from harness.contracts.broker_config import BrokerConfig, git_commit, git_top
+from harness.contracts.checkout import unclean
+from harness.contracts.publish import snapshot_version
 from harness.errors import BrokerUnavailable, OptionError
 from harness.model.topology import TopologySpec
 
 
-def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]]) -> dict[str, str]:
+def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]],
+                     ignored: Sequence[str] = ()) -> dict[str, str]:
     """The version of every service: `--version SERVICE=V` where given, else the topology file's git checkout's
-    commit (`git rev-parse HEAD`: one repository for the topology's services).
+    commit (`git rev-parse HEAD`: one repository for the topology's services) when the commit names what the service
+    is deployed from: the checkout.unclean rule, as for publishing verification results (the topology's files, the
+    states modules, the service's build context, Dockerfile and mounts have no change, no untracked file and no
+    ignored file docker sends). A change elsewhere (a consumer test, a report) deploys nothing. `ignored` services
+    (--ignore: nothing is asked of them) take the commit as they are.
 
     Raises:
-        OptionError: a version for a name that is no service; no version for a service and no git checkout.
+        OptionError: a version for a name that is no service; no version for a service and no git checkout; no
+            version for a service whose files differ from the commit (asking about the commit would answer for code
+            this checkout does not deploy: the message names the changes, the snapshot version `harness publish`
+            uses and the commit, to give with --version).
     """
     versions: dict[str, str] = {}
     for service, version in given:
@@ -31,12 +42,32 @@ def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]]) -> di
         versions[service] = version
     missing = [s for s in spec.services if s not in versions]
     if missing:
-        commit = git_commit(spec.base_dir)
-        if commit is None:
+        commit, top = git_commit(spec.base_dir), git_top(spec.base_dir)
+        if commit is None or top is None:
             raise OptionError(f"no version for {', '.join(missing)}: give --version SERVICE=VERSION for each (the "
                               f"default, the git checkout's commit, needs {spec.base_dir} to be in a git checkout)")
+        changed: dict[str, list[str]] = {}  # why -> the services it concerns
+        for service in missing:
+            why = None if service in ignored else unclean(spec, [service], top)
+            if why is not None:
+                changed.setdefault(str(why), []).append(service)
+        if changed:
+            raise OptionError(_uncommitted(changed, commit, top))
         versions.update((s, commit) for s in missing)
     return {s: versions[s] for s in spec.services}
+
+
+def _uncommitted(changed: dict[str, list[str]], commit: str, top: Path) -> str:
+    services = [service for names in changed.values() for service in names]
+    first = services[0]
+    return (f"no version for {', '.join(services)}: the git checkout {top} differs from its commit {commit} in what "
+            f"{'it is' if len(services) == 1 else 'they are'} deployed from ("
+            + "; ".join(f"{', '.join(names)}: {why}" for why, names in changed.items())
+            + "), so the commit does not name the code that would be deployed. Give the version to ask about with "
+            f"--version SERVICE=VERSION for each: the snapshot {snapshot_version(commit)} (the version pytest "
+            f"--pact-publish and harness publish publish this checkout's pacts under; e.g. --version "
+            f"{first}={snapshot_version(commit)}), or the commit (--version {first}={commit}: the code as committed); "
+            "or commit the changes")
 
 
 @dataclass(frozen=True)

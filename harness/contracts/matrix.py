@@ -118,7 +118,7 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         provider = result.provider_service or result.provider or "?"
         outside = result.consumer is not None and result.consumer_service is None
         reason = result.reason
-        if not reason and 0 < len(result.labels) < result.interaction_count:  # -k, --lf: not a pass of the pact
+        if not reason and result.partial:  # -k, --lf: not a pass of the pact
             reason = (f"only {len(result.labels)} of its {result.interaction_count} interactions were verified (the "
                       "others were not selected)")
         if result.pending and result.verdict == "failed" and not reason:

@@ -63,7 +63,7 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     changed = changed_files(top, [folder, *outputs] if written_here else list(outputs))
     if changed == [] and not partial:
         return ConsumerVersion(commit, branch or checkout_branch(folder), tags)
-    marked = f"{commit}+SNAPSHOT.{_host()}"
+    marked = snapshot_version(commit)
     if changed == []:
         why = (f"this session did not run every consumer test ({partial}), so these pacts may lack interactions of "
                f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION")
@@ -85,6 +85,12 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         note += (f"; without a branch, so that it never becomes the latest version of the checkout's branch (give "
                  f"{branch_flag} BRANCH to publish it on one)")
     return ConsumerVersion(marked, branch, tags, snapshot=note)
+
+
+def snapshot_version(commit: str) -> str:
+    """The version this machine publishes pacts of a checkout of `commit` under when the checkout differs from it
+    (or the session left tests out): `COMMIT+SNAPSHOT.<host>`."""
+    return f"{commit}+SNAPSHOT.{_host()}"
 
 
 def _host() -> str:

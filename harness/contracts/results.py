@@ -65,6 +65,12 @@ class PactResult:
         return outcome_of(self.verdict, WORDS)
 
     @property
+    def partial(self) -> bool:
+        """Only some of its interactions were to be verified (pytest's -k, -m, --lf, ... deselected the others): not
+        a verdict of the whole pact."""
+        return 0 < len(self.labels) < self.interaction_count
+
+    @property
     def passed(self) -> bool:
         """Verified (a pending pact that failed did not pass, though it does not fail the run)."""
         return outcome_of(self.verdict, WORDS) == "passed"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerFetch, fetch_pacts
-from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version
-from harness.contracts.cache import RunCache, pact_content
+from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_note, fetch_pacts
+from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version, with_checkout
+from harness.contracts.cache import RunCache, pact_content, states_files
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
@@ -242,9 +242,19 @@ class VerifyRun:
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
+            try:  # the commit names the providers only if it names every module the handlers reach, too
+                self._broker_config: BrokerConfig | None = with_checkout(options.broker, spec, _states_code(
+                    spec, self.selection.registry))
+            except BaseException:
+                self.selection.registry.close()
+                if self._broker_folder is not None:
+                    shutil.rmtree(self._broker_folder, ignore_errors=True)
+                raise
+            if self.broker.pacts and (note := dirty_note(self._broker_config)):
+                self.selection.notes.append(note)
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
-        self._broker_config = options.broker
+            self._broker_config = None
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
@@ -330,7 +340,9 @@ class VerifyRun:
             return result
         result = dataclasses.replace(result, source=pact.source, pending=pact.pending, url=pact.url)
         config = self._broker_config
-        if config is not None and config.publish and result.verdict in ("verified", "failed"):
+        # a broker records a result for the whole pact: a partial one (-k) would pass can-i-deploy for what was not
+        # verified, so it is never published (results_publication says so)
+        if config is not None and config.publish and result.verdict in ("verified", "failed") and not result.partial:
             try:
                 BrokerClient(config).publish(pact, result, result.provider or "")
             except HarnessError as error:
@@ -354,18 +366,25 @@ class VerifyRun:
         kept = sum(bool(r.cached_by) for r in ours)
         published = sum(r.published for r in ours)
         refused = [r.not_published for r in ours if r.not_published]
-        unpublished = len(ours) - published - kept - len(refused)
+        partial = sum(r.partial and not r.published and not r.cached_from and r.verdict in ("verified", "failed")
+                      for r in ours)
+        unpublished = len(ours) - published - kept - len(refused) - partial
         version = f"provider version {config.provider_version}" + (
             f" on branch {config.provider_branch}" if config.provider_branch else "")
         hints = dict.fromkeys(r.error.hint for r in ours if r.not_published and r.error is not None and r.error.hint)
         why = f"{'; '.join(dict.fromkeys(refused))} (the pact's verdict is an error for it)"
         told = "".join(f"\n{hint}" for hint in hints)  # what to do about the refusal, once
-        if refused and not published:
+        in_part = ("verified in part only, not published: the others of their interactions were not selected (-k, "
+                   "-m, --lf, ...), and the broker records a result for the whole pact; run all of them to publish it")
+        if (refused or partial) and not published:
             return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
-                    f"for {version}: {len(refused)} of {len(ours)} broker pact(s) not taken: {why}{told}")
+                    f"for {version}: " + "; ".join(
+                        ([f"{len(refused)} of {len(ours)} broker pact(s) not taken: {why}"] if refused else [])
+                        + ([f"{partial} of {len(ours)} broker pact(s) {in_part}"] if partial else [])) + told)
         text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "
                 f"{published} of {len(ours)} broker pact(s), for {version}")
         extra = ([f"{kept} the broker had verified already"] if kept else []) + (
+            [f"{partial} {in_part}"] if partial else []) + (
             [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else []) + (
             [f"{len(refused)} not published: {why}"] if refused else [])
         text += (f" ({'; '.join(extra)})" if extra else "") + told
@@ -397,6 +416,14 @@ class VerifyRun:
         self.selection.registry.close()
         if self._broker_folder is not None:
             shutil.rmtree(self._broker_folder, ignore_errors=True)
+
+
+def _states_code(spec: TopologySpec, registry: Registry) -> list[Path] | None:
+    """The provider states' code (cache.states_files); None when it cannot be listed (then no commit names it)."""
+    try:
+        return states_files([spec.base_dir / f for f in spec.contracts.states], registry)
+    except Exception:  # noqa: BLE001 - as the verdict cache: what cannot be listed is not known to be committed
+        return None
 
 
 def drift_column(topology: Topology, selection: Selection) -> list[Any]:

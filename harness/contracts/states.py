@@ -264,6 +264,7 @@ def _import_fresh(file: Path) -> Any:
     if spec is None or spec.loader is None:
         raise StatesModuleError(f"states module {file} cannot be imported (not a Python file?)")
     module = importlib.util.module_from_spec(spec)
+    _on_path(file)
     previous = sys.modules.get(name)
     sys.modules[name] = module
     try:
@@ -276,6 +277,18 @@ def _import_fresh(file: Path) -> Any:
         raise StatesModuleError(f"states module {file} failed to import: {type(error).__name__}: {error}"
                                 ) from error
     return module
+
+
+def _on_path(file: Path) -> None:
+    """Put the folder a states module's imports start from first on sys.path (and leave it there), as pytest's
+    default import mode does for a conftest.py: the module's folder, or for a module in a package (a folder with
+    `__init__.py`) the folder above its top package. So `from helpers import X` finds helpers.py beside it, also
+    when a handler imports it while it runs."""
+    folder = file.resolve().parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 def in_container(topology: Any, service: str, command: str | list[str]) -> str:

@@ -155,7 +155,7 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
                           if path[:3] in (here + ("healthcheck",), here + ("build",))})  # engine is said
     _top_level(canonical, source, notes, problems)
     volumes = {name: {"external": True, "name": definition.get("name") or name} if definition.get("external") else
-               {k: v for k, v in definition.items() if k in ("driver", "driver_opts") and v}
+               {k: v for k, v in definition.items() if k in ("driver", "driver_opts", "labels") and v}
                for name, definition in ((n, d or {}) for n, d in (canonical.get("volumes") or {}).items())}
     if any(volumes.values()):
         topology["volumes"] = {name: options for name, options in volumes.items() if options}
@@ -190,7 +190,12 @@ def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
         for name, definition in (canonical.get(section) or {}).items():
             for key, value in (definition or {}).items():
                 at: Path_ = (section, name, key)
-                if key in IGNORED[kind] and value not in (None, {}, [], ""):
+                if (kind == "volume" and key == "name" and not definition.get("external")
+                        and value != f"{canonical.get('name')}_{name}"):  # Compose's own name for it: no note
+                    notes.append(f"{source.where(at)}: {dotted_path(at)}: each run names its own volumes (Docker "
+                                 f"Compose would use the volume {value}, shared with whatever else names it; a run's "
+                                 "starts empty and is removed with the run)")
+                elif key in IGNORED[kind] and value not in (None, {}, [], ""):
                     notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run "
                                  f"({IGNORED[kind][key]})")
                 elif kind == "volume" and key in REFUSED[kind] and value:

@@ -188,7 +188,7 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
     except (OSError, ValueError, KeyError):
         pass
     canonical, notes = _run_config(files, profiles, env_file, on_error)
-    inputs = _inputs(files, env_file)
+    inputs = [str(p) for p in compose_inputs(files, env_file)]
     try:
         entry_file.parent.mkdir(parents=True, exist_ok=True)
         partial = entry_file.with_suffix(f".{os.getpid()}.tmp")
@@ -258,9 +258,10 @@ def _masked(text: str, file: Path, env_file: Path | None) -> str:
     return Masker(extra=interpolation_secrets(file, env_file))(text)
 
 
-def _inputs(files: list[Path], env_file: Path | None) -> list[str]:
-    """Every file Compose may have read for `files`: themselves, `.env` of the first's folder (or --env-file),
-    env_file, extends, include."""
+def compose_inputs(files: Sequence[Path], env_file: Path | None) -> list[Path]:
+    """Every file Compose may have read for `files` (resolved): `.env` of the first's folder (or --env-file, also
+    when missing), themselves, and the paths under env_file, extends, include and `file:` (configs, secrets)."""
+    files = [f.resolve() for f in files]
     found: list[Path] = [env_file.resolve() if env_file else files[0].parent / ".env"]
     todo = list(reversed(files))
     while todo:
@@ -278,7 +279,7 @@ def _inputs(files: list[Path], env_file: Path | None) -> list[str]:
             for folder in folders:
                 path = (folder / name).resolve()
                 (todo if path.suffix in (".yml", ".yaml") else found).append(path)
-    return [str(p) for p in found]
+    return list(dict.fromkeys(found))
 
 
 def _referenced(node: Any) -> list[str]:

@@ -119,7 +119,8 @@ HONOURED: dict[str, dict[str, str]] = {
                 "networks (it has no URL, as under Compose)",
                 "driver_opts": "the driver's options", "internal": "Internal (Docker publishes no port of a container "
                 "only on internal networks)", "enable_ipv6": "EnableIPv6", "ipam": "IPAM driver (the engine has it or "
-                "fails as for Compose), subnets, gateway, ip_range, aux_addresses",
+                "fails as for Compose), subnets, gateway, ip_range, aux_addresses; `options` are not applied, as "
+                "Docker Compose v2.40 does not apply them (its `config` leaves them out), with a note",
                 "labels": "Labels, beside the harness's own",
                 "attachable": "Attachable (an overlay network needs it for a run's containers, as under Compose)",
                 "external": "used as it is, never removed (a missing one is an error, as for Compose)"},
@@ -127,7 +128,9 @@ HONOURED: dict[str, dict[str, str]] = {
                "external volume's name on the engine",
                "external": "mounted as it is, with its data, never created or removed (a missing one is an error, "
                            "as for Compose); runs of the file at once share it, as Compose projects do",
-               "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options"},
+               "driver": "the volume's driver, as Compose creates it", "driver_opts": "the driver's options",
+               "labels": "Labels, beside the harness's own (a kept run's volume whose labels the file changes is kept "
+                         "as it is, with a note, as Compose keeps it without a terminal)"},
     "secret": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
                "name": "no effect on a file mounted or copied in (Compose's neither)"},
     "config": {"file": "bind-mounted read-only", "environment": "copied in", "content": "copied in",
@@ -162,7 +165,7 @@ IGNORED: dict[str, dict[str, str]] = {
     },
     "network": {"name": PER_RUN_NETWORK, "enable_ipv4": "IPv4 is on, as Docker's default (engines before API 1.47 "
                 "cannot turn it off)"},
-    "volume": {"labels": "a run's volumes carry the harness's labels (cleanup finds them by those)"},
+    "volume": {},
     "secret": {key: SWARM for key in ("driver", "driver_opts", "template_driver", "labels")},
     "config": {key: SWARM for key in ("template_driver", "labels")},
     "file": {},

@@ -66,6 +66,10 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
                     problem = aux_address_problem(str(pool.get("subnet") or ""), host, str(address))
                     if problem:
                         raise source.error(at + ("ipam", "config", index, "aux_addresses", host), problem)
+            if at + ("ipam", "options") in source.lines:  # not in Compose's canonical form: read where written
+                notes.append(f"{source.where(at + ('ipam', 'options'))}: networks.{name}.ipam.options: not applied, "
+                             "as Docker Compose does not apply them (its `config` leaves them out: the network is "
+                             "created without IPAM options)")
             declared = network.get("name")
             if declared and declared != f"{project}_{name}":
                 notes.append(f"{source.where(at + ('name',))}: networks.{name}.name: each run names its own network "

@@ -50,6 +50,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     files, notes = topology_files([file] if isinstance(file, (str, Path)) else list(file))
     path = files[0]
     secrets: set[str] = set()
+    read: list[Path] = []
     compose = bool(COMPOSE_FILE.match(path.name))
     if not compose:
         data, source = load_yaml(path)
@@ -61,11 +62,13 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
                        f"{', '.join(f.name for f in files)}); give it alone")
     if compose:
         from harness.model.compose import load_compose, pop_secret_files
+        from harness.model.compose_cli import compose_inputs
 
         data, source, said = load_compose(files, profiles=tuple(profiles),
                                           env_file=Path(env_file) if env_file else None)
         notes += said
         secrets = interpolation_secrets(path, Path(env_file) if env_file else None) | pop_secret_files(data)
+        read = compose_inputs(files, Path(env_file) if env_file else None)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
@@ -73,7 +76,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     if compose:  # Compose accepts these (so the harness does), but they make calls reach the wrong container
         notes += [f"{dotted_path(where)}: {text.split(':')[0]}: Docker Compose accepts this, but the name reaches "
                   f"either container" for where, text in alias_collisions(spec)]
-    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files)
+    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files, read)
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

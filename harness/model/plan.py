@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from harness.errors import DependencyCycle
 from harness.model.topology import TopologySpec
 
-__all__ = ["DependencyCycle", "StartPlan", "restarted_by"]
+__all__ = ["DependencyCycle", "StartPlan", "in_namespace_of", "restarted_by", "restarted_with"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,30 @@ def restarted_by(spec: TopologySpec, replaced: Collection[str]) -> list[str]:
     restarted, not replaced, restarts nothing further."""
     return [name for name, service in spec.services.items()
             if name not in replaced and any(other in replaced for other in service.restart_on_replace)]
+
+
+def in_namespace_of(spec: TopologySpec, name: str) -> list[str]:
+    """The services whose `network_mode` is `service:NAME` (file order): their containers run in the network
+    namespace of `name`'s (first) container, which goes away when it stops; a start of it makes a new one."""
+    return [other for other, service in spec.services.items() if service.network_mode == f"service:{name}"]
+
+
+def restarted_with(spec: TopologySpec, name: str) -> list[str]:
+    """The services a restart of `name` restarts after it, in dependency order, as `docker compose restart NAME`:
+    those whose `depends_on` names it with `restart: true` (`restart_on_replace`) and those in its network namespace
+    (`network_mode: service:NAME`; Compose gives that an implied `restart: true`, the harness's own files too), then
+    theirs in turn."""
+    found: set[str] = set()
+    growing = {name}
+    while growing:
+        growing = {other for other, service in spec.services.items() if other not in found and other != name and
+                   any(d in growing for d in [*service.restart_on_replace, *_namespace_owner(service.network_mode)])}
+        found |= growing
+    return [other for level in StartPlan.from_spec(spec).levels for other in level if other in found]
+
+
+def _namespace_owner(mode: str | None) -> list[str]:
+    return [mode.removeprefix("service:")] if mode and mode.startswith("service:") else []
 
 
 def joined_to(spec: TopologySpec, replaced: Collection[str]) -> dict[str, str]:

@@ -5,7 +5,8 @@ A secret is a value (3 characters or more) of an environment variable whose name
 TOKEN, KEY, PW, ...; from `environment:`, `env_file:`, a compose file's `.env` and this process's environment),
 what a service's `auth:` sends, and the password of a URL (`postgres://app:<password>@db`). A compose file's
 interpolation puts such values elsewhere too (a probe command `redis-cli -a ${REDIS_PASSWORD}`): they are caught
-there by value. The report page hides more (every long environment value: report/page.py's Scrubber).
+there by value. A value is hidden where it stands as a word of its own; one of 8 characters or more wherever it
+occurs (`hider`). The report page hides more (every long environment value: report/page.py's Scrubber).
 """
 
 from __future__ import annotations
@@ -23,7 +24,29 @@ SECRET_PARTS = frozenset({"PASS", "PW", "PWD", "KEY", "AUTH"})  # as a part betw
 NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working folders
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s/]+)(@)", re.IGNORECASE)  # scheme://user:pw@
 HIDDEN = "[hidden]"
-SHORTEST = 3  # shorter values ("1", "no") would hide ordinary words
+SHORTEST = 3  # shorter values ("1", "no") cannot be hidden without hiding ordinary text: left as they are
+ANYWHERE = 8  # values this long are hidden wherever they occur; shorter ones only as a whole word (see `hider`)
+
+
+def hider(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching every value of `values` (3 characters or more) where it is to be hidden: a value of
+    ANYWHERE characters or more wherever it occurs (inside a longer string too, as a token in a JSON blob); a shorter
+    one only as a whole word, not touching a letter, digit or `_` on a side where it begins or ends with one, so
+    `POSTGRES_PASSWORD=test` hides `password test` and `-e PW=test` but not `pytest`, `tests/` or `test_shop.py`
+    (which would mangle them and tell the value). None when there is nothing to hide."""
+    alternatives = []
+    for value in sorted({v for v in values if v and len(v) >= SHORTEST}, key=len, reverse=True):
+        escaped = re.escape(value)
+        if len(value) < ANYWHERE:
+            escaped = ((r"(?<!\w)" if re.match(r"\w", value[0]) else "") + escaped
+                       + (r"(?!\w)" if re.match(r"\w", value[-1]) else ""))
+        alternatives.append(escaped)
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+def hidden(text: str, pattern: re.Pattern[str] | None) -> str:
+    """`text` with every match of `pattern` (a `hider`) replaced by `[hidden]`."""
+    return pattern.sub(HIDDEN, text) if pattern is not None else text
 
 
 def interpolation_secrets(file: Path, env_file: Path | None = None) -> set[str]:
@@ -78,22 +101,22 @@ class Masker:
                 values |= secret_values(environment_of(spec, service))
                 values |= {text for file in service.files if file.secret
                            for text in (file.content, file.content.strip())}
-            if service.auth is not None:
-                if service.auth.client_credentials is not None:
-                    values.add(service.auth.client_credentials.client_secret)
-                for value in (service.auth.headers or {}).values():
-                    values.add(value)
-                    values.update(part for part in value.split()[1:] if len(part) >= SHORTEST)  # the token alone
+                if service.auth is not None:  # every service's (not only the last one's)
+                    if service.auth.client_credentials is not None:
+                        values.add(service.auth.client_credentials.client_secret)
+                    for value in (service.auth.headers or {}).values():
+                        values.add(value)
+                        values.update(part for part in value.split()[1:] if len(part) >= SHORTEST)  # the token
         self.values = sorted((v for v in values if v and len(v) >= SHORTEST), key=len, reverse=True)
+        self._pattern = hider(self.values)
 
     def add(self, values: Iterable[str]) -> None:
         """Hide `values` too (secrets the start makes, e.g. registry credentials given to a container)."""
         self.values = sorted({*self.values, *(v for v in values if v and len(v) >= SHORTEST)}, key=len, reverse=True)
+        self._pattern = hider(self.values)
 
     def __call__(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, HIDDEN)
-        return without_url_passwords(text)
+        return without_url_passwords(hidden(text, self._pattern))
 
     def error(self, error: BaseException) -> BaseException:
         """`error` with its message (and `message`/`hint` fields) masked, in place; returned for `raise`."""

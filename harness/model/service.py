@@ -50,7 +50,7 @@ RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment
 HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
 # placement: which engine, not how its container is made (the engine is a part of the signature: signature.placed)
 # REPLICA_KEYS: how many containers; compared by counting the run's containers of the service (signature.py): a
-# changed count replaces the service's containers, never one of another service.
+# changed count alone adds or removes replicas of the service (reuse.update), as Compose scales a running project.
 REPLICA_KEYS = ("replicas",)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
                      "consumes", "pact_name", "placement", "weight")

@@ -139,6 +139,7 @@ class VolumeSpec(_Strict):
     driver: str = Field(default="local", description="the volume driver")
     driver_opts: dict[str, str] = Field(
         default_factory=dict, description="the driver's options, e.g. {type: tmpfs, device: tmpfs, o: size=64m}")
+    labels: dict[str, str] = Field(default_factory=dict, description="volume labels (besides the harness's own)")
     external: bool = Field(default=False, description="a volume made outside the run: mounted as it is, never "
                                                       "created or removed (missing: an error, as for Compose)")
     name: str | None = Field(default=None, description="an external volume's name on the engine (default: its key)")
@@ -192,6 +193,9 @@ class TopologySpec(_Strict):
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     # Every file it was read from (compose files merged by Compose), the first being `_file`. Set by the loader.
     _files: tuple[Path, ...] = PrivateAttr(default=())
+    # Every file the loader read for it (a compose file's: Compose's `.env`, env_file, extends, include, configs and
+    # secrets files too). Set by the loader.
+    _read: tuple[Path, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
@@ -240,10 +244,20 @@ class TopologySpec(_Strict):
             return f"{self._base_dir / self.name} (built in Python)"
         return ",".join(str(f) for f in self.files)
 
-    def with_files(self, files: list[Path]) -> TopologySpec:
-        """A copy read from `files` (resolved; the first is `file`, its folder `base_dir`)."""
+    @property
+    def read_files(self) -> tuple[Path, ...]:
+        """Every host file the loader read for it, resolved: `files`, and for compose files every file Docker Compose
+        reads with them (`.env` or `--env-file`, even when missing: one made later is read; `env_file`s, `extends` and
+        `include` files, `configs` and `secrets` files). Those of its services (build contexts, mounts, env_file):
+        harness.model.inputs."""
+        return self._read or self.files
+
+    def with_files(self, files: list[Path], read: list[Path] | None = None) -> TopologySpec:
+        """A copy read from `files` (resolved; the first is `file`, its folder `base_dir`); `read`: every file the
+        loader read for them (default: `files`)."""
         copy = self.with_image_substitutes({})
         copy._file, copy._files = files[0].resolve(), tuple(f.resolve() for f in files)
+        copy._read = tuple(dict.fromkeys(f.resolve() for f in [*files, *(read or ())]))
         copy._base_dir = copy._file.parent
         return copy
 
@@ -267,7 +281,7 @@ class TopologySpec(_Strict):
                                secrets: set[str] | None = None) -> TopologySpec:
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
-        copy._file, copy._files, copy._base_dir = self._file, self._files, self._base_dir
+        copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
         copy._engine_needs = list(self._engine_needs)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)

@@ -131,6 +131,7 @@ class Option:
 
 TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift", "publish", "can-i-deploy",
                      "record-deployment")
+FILE_COMMANDS = (*TOPOLOGY_COMMANDS, "prune")  # prune reads a file (given) for its engines
 BROKER_COMMANDS = ("publish", "can-i-deploy", "record-deployment")
 MODES = ("positive", "negative", "all")
 
@@ -139,7 +140,8 @@ COMMANDS: dict[str, str] = {
     "down": "remove kept topologies and those whose owner process is gone: of one file (--topology), of the files "
             "under this folder, one run, or --all",
     "prune": "remove unused built images of each build context under this folder but the newest N, untagged ones "
-             "too (--all: anywhere, and unused image-substitute tags)",
+             "too (--all: anywhere, and unused image-substitute tags); with --topology FILE across engines, also "
+             "from each of its engines (the copies of the images built here)",
     "ps": "list running topologies and their services, and runs left behind by a process that died (with the "
           "command that removes them)",
     "logs": "print a service's log",
@@ -161,13 +163,13 @@ OPTIONS: tuple[Option, ...] = (
     # the topology: every command that reads a topology file, and pytest
     Option("topology", "topology", "topology file (YAML or docker-compose); repeatable: compose files merged by "
            "Compose (`-f a -f b`); a folder reads its compose file and override as `docker compose` does",
-           kind=Path, repeatable=True, metavar="FILE", cli=("--topology", "-f"), commands=TOPOLOGY_COMMANDS,
+           kind=Path, repeatable=True, metavar="FILE", cli=("--topology", "-f"), commands=FILE_COMMANDS,
            pytest="--topology", ini="topology", ini_type="linelist"),
     Option("topology_profile", "topology", "compose file: enable this profile (repeatable; COMPOSE_PROFILES is read "
-           "too)", repeatable=True, metavar="PROFILE", cli=("--topology-profile",), commands=TOPOLOGY_COMMANDS,
+           "too)", repeatable=True, metavar="PROFILE", cli=("--topology-profile",), commands=FILE_COMMANDS,
            pytest="--topology-profile", ini="topology_profiles", ini_type="args", ini_merged=True),
     Option("topology_env_file", "topology", "compose file: interpolation variables from FILE instead of .env",
-           kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=TOPOLOGY_COMMANDS,
+           kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=FILE_COMMANDS,
            pytest="--topology-env-file", ini="topology_env_file"),
     Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
            "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; pytest: the command line's win over the "
@@ -261,7 +263,8 @@ OPTIONS: tuple[Option, ...] = (
            repeatable=True, metavar="TAG", cli=("--consumer-tag",), commands=("publish",),
            pytest="--pact-consumer-tag"),
     Option("service_version", "contracts", "the version of a service at the Pact Broker (repeatable; default for "
-           "every service: git rev-parse HEAD of the topology file's checkout)", repeatable=True,
+           "every service: git rev-parse HEAD of the topology file's checkout; needed for a service whose files differ "
+           "from that commit)", repeatable=True,
            metavar="SERVICE=VERSION", cli=("--version",), commands=("can-i-deploy", "record-deployment"),
            validate=service_version),
     Option("ignore_service", "contracts", "a service that takes part in no contract (a database, a cache): not asked "

@@ -27,7 +27,7 @@ from harness.pytest import page as page_plugin
 from harness.pytest.fixtures import topology_fixture
 from harness.pytest.options import add_options, resolved
 from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, write_recorded_pacts
-from harness.pytest.session import EXCLUSIVE, PLUGIN_NAME, TopologySession, active_topologies
+from harness.pytest.session import EXCLUSIVE, INTERRUPTED, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -217,11 +217,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
+    if report.failed and call.excinfo is not None and (gone := _engine_gone(item.config, call.excinfo.value)):
+        report.longrepr = gone  # one line naming the engine, not docker-py's transport traceback
     if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
         report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed:
         _attach_service_logs(item, report, call.when)
     return report
+
+
+def _engine_gone(config: pytest.Config, error: BaseException) -> str | None:
+    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), else None."""
+    from harness.runtime.unanswered import stopped_answering
+
+    for running in active_topologies(config):
+        if running.engines and (said := stopped_answering(
+                {name: engine.address for name, engine in running.engines.items()}, error)):
+            return f"topology {running.spec.name}: {said}"
+    return None
 
 
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:
@@ -284,3 +297,10 @@ def _epoch(stamp: str) -> float | None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     write_recorded_pacts(session, exitstatus)
+
+
+# after pytest's own teardown of the fixtures (topology_fixture's among them)
+@pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
+def _interrupted_in_teardown(session: pytest.Session) -> None:
+    if session.config.stash.get(INTERRUPTED, False):
+        session.exitstatus = pytest.ExitCode.INTERRUPTED

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from harness.pytest.options import resolved
-from harness.pytest.session import active_topologies, spec_notes, terminal_visible
+from harness.pytest.session import INTERRUPTED, active_topologies, spec_notes, terminal_visible
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
@@ -64,6 +64,10 @@ def topology_fixture(source: TopologySpec | TopologyBuilder | str | Path | Seque
                 topology.close()
             except HookFailed as error:  # the run is removed: the test's teardown says which hook failed
                 failure = error
+            except KeyboardInterrupt:  # during its removal (which finished): raised, it would skip pytest's other
+                # teardowns (other topologies' among them); the session stops after this test instead
+                request.session.shouldstop = f"interrupted while removing topology {topology.spec.name}"
+                request.config.stash[INTERRUPTED] = True
         if failure is not None:
             pytest.fail(str(failure), pytrace=False)
 

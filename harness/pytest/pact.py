@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import glob
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
 
     from pact import Pact
 
@@ -112,25 +114,54 @@ def _verified_before_rewritten(config: pytest.Config, written: list[Path]) -> li
 
 
 WRITTEN_KEY = "pacts_written"  # workeroutput: the pact files an xdist worker wrote
+LEFT_OUT_KEY = "pacts_left_out"  # workeroutput: the node ids an xdist worker collected and left out, --lf reruns
 _by_workers_key = pytest.StashKey[list[Path]]()
 
 
 class WrittenByWorkers:
     """pytest-xdist controller: the pact files each worker wrote, for publishing them once. In every process: the
-    tests this session left out (deselected, skipped, xfailed), for publishing a subset's pacts as a snapshot."""
+    tests this session left out, for publishing a subset's pacts as a snapshot. What was left out is measured where
+    tests are collected (the session, or each xdist worker, whose plugins may deselect there only): the collected
+    tests that do not run (deselected by any plugin, or dropped from the items), `--lf` rerunning only last time's
+    failures (it drops the others as it collects), tests skipped or xfailed; an option given that left nothing out
+    does not count."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.deselected = 0
+        self.collected: set[str] = set()  # node ids of the items collected, before any deselection
+        self.left_out_ids: set[str] = set()  # of those, the ones that do not run
+        self.lf_reran = 0  # --lf: the last time's failures it reran instead of every test (0: it ran every test)
+        self.unreported: list[str] = []  # xdist workers that did not say what they left out
         self.skipped = 0
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        files = [Path(p) for p in getattr(node, "workeroutput", {}).get(WRITTEN_KEY) or []]
+        output = getattr(node, "workeroutput", {})
+        files = [Path(p) for p in output.get(WRITTEN_KEY) or []]
         self.config.stash[_by_workers_key] = [*self.config.stash.get(_by_workers_key, []), *files]
+        said = output.get(LEFT_OUT_KEY)
+        if not isinstance(said, dict):
+            self.unreported.append(str(getattr(node, "workerinput", {}).get("workerid", "?")))
+            return
+        self.collected.update(said.get("collected", []))  # every worker collects every test
+        self.left_out_ids.update(said.get("left_out", []))
+        self.lf_reran = max(self.lf_reran, int(said.get("lf_reran", 0)))
 
-    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
-        self.deselected += len(items)
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        self.collected.add(item.nodeid)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        running = {item.nodeid for item in session.items}
+        self.left_out_ids |= self.collected - running
+        if self.config.getoption("lf", False) and getattr(self.config, "cache", None) is not None:
+            # as pytest's LFPlugin decides: with a failure of last time among the collected tests it runs only those
+            # (their files' other tests it drops as it collects them, other files it does not collect at all)
+            failed_before = self.config.cache.get("cache/lastfailed", {})
+            self.lf_reran = sum(1 for nodeid in running if nodeid in failed_before)
+        if hasattr(self.config, "workerinput"):
+            self.config.workeroutput[LEFT_OUT_KEY] = {  # type: ignore[attr-defined]
+                "collected": sorted(self.collected), "left_out": sorted(self.left_out_ids),
+                "lf_reran": self.lf_reran}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.skipped and report.when in ("setup", "call"):  # an xfailed test is a skipped call
@@ -139,34 +170,52 @@ class WrittenByWorkers:
     def left_out(self) -> str:
         """Why this session did not run every test it would run without its options ("": it did): the pacts its
         consumer tests wrote may lack the left-out tests' interactions."""
+        from harness.pytest.narrowing import command_line_narrowing
+
         option = self.config.option
         given = [flag for flag, name in (("-k", "keyword"), ("-m", "markexpr"), ("--deselect", "deselect"),
-                                         ("--lf", "lf"), ("--sw", "stepwise")) if getattr(option, name, None)]
-        reasons = [f"{' and '.join(given)} given"] if given else []
+                                         ("--sw", "stepwise")) if getattr(option, name, None)]
+        reasons = []
+        if self.left_out_ids:
+            reasons.append(f"{len(self.left_out_ids)} of {len(self.collected)} collected test(s) deselected"
+                           + (f" ({' and '.join(given)} given)" if given else ""))
+        if self.lf_reran:
+            reasons.append(f"--lf ran only the {self.lf_reran} test(s) that failed last time")
+        if self.unreported:
+            reasons.append(f"xdist worker(s) {', '.join(self.unreported)} did not say which tests they left out")
         narrower = _narrower_than_default(self.config)
         if narrower:
             reasons.append(narrower)
-        if self.deselected:
-            reasons.append(f"{self.deselected} test(s) deselected")
+        reasons += command_line_narrowing(self.config)
         if self.skipped:
             reasons.append(f"{self.skipped} test(s) skipped or xfailed")
         return "; ".join(reasons)
 
 
 def _narrower_than_default(config: pytest.Config) -> str:
-    """Why the test paths given on the command line may hold fewer tests than running pytest without them (node ids,
-    or paths under the configured testpaths, or under the invocation folder); "" when they cover those."""
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
+    """Why the tests pytest collects from its arguments (test paths or node ids given, else the folder it runs in)
+    may be fewer than pytest run with no arguments in the rootdir collects (its `testpaths`, else the rootdir; the
+    git checkout's top when no configuration file names a rootdir); "" when they cover those. pytest reads
+    `testpaths` only when run in the rootdir without test paths: run in a subfolder, it collects that folder."""
+    from harness.contracts.broker_config import git_top
+
+    if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
         return ""
     if any("::" in arg for arg in config.args):
         return "node ids given"
-    here = config.invocation_params.dir
-    testpaths = config.getini("testpaths") if here == config.rootpath else []
-    defaults = [(config.rootpath / path).resolve() for path in testpaths] or [here.resolve()]
+    here, root = config.invocation_params.dir, config.rootpath
+    testpaths = [Path(found) for path in config.getini("testpaths")
+                 for found in sorted(glob.glob(str(root / path), recursive=True))]
+    top = None if testpaths or config.inipath else git_top(root)  # no configuration file: pytest's rootdir is a guess
+    defaults = [path.resolve() for path in testpaths] or [(top or root).resolve()]
     given = [(here / arg).resolve() for arg in config.args]
     if all(any(default == path or default.is_relative_to(path) for path in given) for default in defaults):
         return ""
-    return f"test paths given ({' '.join(config.args)}) narrower than {' '.join(str(d) for d in defaults)}"
+    whole = " ".join(str(d) for d in defaults) + (
+        " (the git checkout's top: no pytest configuration file says where the project's tests are)" if top else "")
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        return f"test paths given ({' '.join(config.args)}) narrower than {whole}"
+    return f"pytest run in {here} without test paths collects that folder only, narrower than {whole}"
 
 
 def _outputs(config: pytest.Config) -> list[Path]:
@@ -178,20 +227,39 @@ def _outputs(config: pytest.Config) -> list[Path]:
     return [config.invocation_params.dir / file for file in files if file]
 
 
+def _broker_url(config: pytest.Config, options: Any) -> str | None:
+    """The URL of the Pact Broker configured for the session (options, the topology file, PACT_BROKER_BASE_URL);
+    None: none, or one that is no URL (said where it is used)."""
+    from harness.contracts.broker_config import broker_access
+    from harness.errors import HarnessError
+    from harness.pytest.session import PLUGIN_NAME
+
+    spec = getattr(config.pluginmanager.get_plugin(PLUGIN_NAME), "spec", None)
+    try:
+        broker = broker_access(options.values, spec.contracts.broker if spec is not None else None)
+    except HarnessError:
+        return None
+    return broker.url if broker is not None else None
+
+
 def _publish_written(session: pytest.Session, written: list[Path], exitstatus: int) -> None:
     from harness.contracts.publish import publication_wanted
     from harness.pytest.options import resolved
 
     config = session.config
     options = resolved(config)
-    if not publication_wanted(options.pact_publish, bool(options.consumer_version)):
-        return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def say(text: str, **markup: bool) -> None:
         if reporter:
             _new_line(reporter)
             reporter.write_line(text, **markup)
+
+    if not publication_wanted(options.pact_publish, bool(options.consumer_version)):
+        if written and os.environ.get("CI") == "true" and _broker_url(config, options):  # as `harness verify` says it
+            say(f"pacts not published to the Pact Broker {_broker_url(config, options)}: in CI (CI=true) but no "
+                "--pact-consumer-version given: give it (or --pact-publish) to publish them", yellow=True)
+        return
 
     if exitstatus != 0:
         say(f"pacts not published to the Pact Broker: the session did not pass (exit status {exitstatus}); a pact "

@@ -40,6 +40,8 @@ EXCLUSIVE = ("topology_exclusive: the test stops, pauses or faults services; on 
              "runs while no other test runs (pytest-topology)")
 # every topology running for this session (session, module, ... fixtures)
 _active_key: pytest.StashKey[list[Topology]] = pytest.StashKey()
+# a Ctrl-C came while a topology fixture's run was removed: the session ends as interrupted (pytest's exit code 2)
+INTERRUPTED: pytest.StashKey[bool] = pytest.StashKey()
 
 
 def _restore_attached(topology: Topology, say: Any) -> None:
@@ -80,6 +82,7 @@ class TopologySession:
         self.per_worker = per_worker
         self.attached_runs: set[str] = set()  # xdist: runs another worker started
         self.teardown_failures: list[str] = []  # pre_stop hooks that failed when the topology was removed
+        self.teardown_errors: list[str] = []  # the topology could not be removed (an engine stopped answering)
         self.restored: list[str] = []  # what the tests left stopped, paused, ... and was put back at the end
         if self.reuse and per_worker:
             raise pytest.UsageError("--topology-reuse shares one kept topology, --topology-per-worker gives each "
@@ -164,12 +167,10 @@ class TopologySession:
                 connect()
             except HarnessError as error:
                 self.engine_error = error
-        if self.engine_error is not None:
-            self._stop_for_engine()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        if self.engine_error is not None:  # the xdist controller, which collects nothing: before xdist's loop
+        if self.engine_error is not None:  # once collected (the progress counts the tests), before xdist's loop
             self._stop_for_engine()
 
     def _stop_for_engine(self) -> NoReturn:
@@ -238,7 +239,8 @@ class TopologySession:
 
     def _report_start_failure(self, error: Exception) -> None:
         assert self.spec is not None
-        report_start_failure(self.config, self.spec, self.file, self.item_id, error)
+        assert self.session is not None
+        report_start_failure(self.session, self.spec, self.file, self.item_id, error)
 
     def item_id(self, name: str) -> str:
         """The node id of an item the plugin adds: under the topology file, as a test under its module (so that
@@ -249,18 +251,25 @@ class TopologySession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            self._finish(session)
+            try:
+                self._before_removal(session)
+            finally:  # also on a Ctrl-C meanwhile: what the session started is removed whatever happened
+                self._finish(session)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM during the end (the topology is removed): said, not raised
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         finally:
             if self.using is not None:  # the kept run is as started again: the next session may use it
                 self.using.close()
 
-    def _finish(self, session: pytest.Session) -> None:
+    def _before_removal(self, session: pytest.Session) -> None:
         if self.verify is not None:
             self.verify.close()  # the verifier process, the event loop of async handlers
         self.settle_baseline(session)
         self.observing.finish(session)  # before the topology is removed: the capture is in its namespaces
         if self.worker is not None:
             self.shared.send_results()
+
+    def _finish(self, session: pytest.Session) -> None:
         if self.start_exit_code:  # the xdist controller: a worker's start failed; exit as without xdist
             session.exitstatus = self.start_exit_code
         if self.share is not None and self.worker is None and self.engine_error is not None:
@@ -273,7 +282,7 @@ class TopologySession:
             if self.keep:
                 self.restore_at_end(self.topology)
             else:
-                self.close_at_end(session, self.topology)
+                close_at_end(self, session, self.topology)
 
     def settle_baseline(self, session: pytest.Session) -> None:
         """--fuzz-baseline, once, at the end (the report page's writer may ask first): the fuzz results against the
@@ -291,18 +300,6 @@ class TopologySession:
             self.baseline_error = str(error)
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
-    def close_at_end(self, session: pytest.Session, topology: Topology) -> None:
-        """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session,
-        as `docker compose down` exits 1, and is said in its summary."""
-        from harness.errors import HookFailed
-
-        try:
-            topology.close()
-        except HookFailed as error:
-            self.teardown_failures.append(str(error))
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
     def restore_at_end(self, topology: Topology, only_left: bool = False) -> None:
         from harness.errors import HarnessError
 
@@ -310,6 +307,29 @@ class TopologySession:
             self.restored += topology.restore(only_left=only_left)
         except HarnessError as error:
             self.restored.append(f"could not restore it: {error}")
+
+
+def close_at_end(plugin: TopologySession, session: pytest.Session, topology: Topology) -> None:
+    """Remove the session's topology; a pre_stop hook that failed (the run is removed anyway) fails the session, as
+    `docker compose down` exits 1; a run that could not be removed (an engine stopped answering: what it ran is
+    left there, the message says how to remove it) ends it as any environment problem does (3), not with a
+    traceback. Both are said in its summary."""
+    from harness.errors import EXIT_ENVIRONMENT, HarnessError, HookFailed
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED and reporter is not None \
+            and any(service.pre_stop for service in topology.spec.services.values()):  # the only wait of a removal
+        reporter.write_line(f"removing topology {topology.spec.name}: its pre_stop hooks run first (press Ctrl-C "
+                            "again not to wait for them)")
+    try:
+        topology.close()
+    except HookFailed as error:
+        plugin.teardown_failures.append(str(error))
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    except HarnessError as error:
+        plugin.teardown_errors.append(topology.masker(str(error)))
+        session.exitstatus = EXIT_ENVIRONMENT
 
 
 def spec_notes(spec: TopologySpec) -> list[str]:

@@ -35,6 +35,10 @@ class SessionSummary:
             terminalreporter.section("pre_stop hooks that failed (the topology was removed)", red=True)
             for note in plugin.teardown_failures:
                 terminalreporter.write_line(f"- {note}")
+        if plugin.teardown_errors:
+            terminalreporter.section("the topology could not be removed", red=True)
+            for note in plugin.teardown_errors:
+                terminalreporter.write_line(note)
         if plugin.topology is not None and plugin.keep:
             terminalreporter.section("topology kept running")
             for name, url in plugin.topology.urls().items():

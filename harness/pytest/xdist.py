@@ -27,6 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from harness.fuzz.session import FuzzRun
+    from harness.model.topology import TopologySpec
     from harness.pytest.session import TopologySession
     from harness.runtime.topology import Topology
 
@@ -261,30 +262,55 @@ class SharedTopology:
 
     def finish(self) -> None:
         """Controller: remove the shared topology (every run of the file labelled with this controller as owner, so
-        also a start a crashed worker left half done) and what workers that ran their own left; a kept one
-        (--topology-reuse) is restored instead."""
-        from harness.model.secrets import Masker
-        from harness.runtime import hooks
-        from harness.runtime import labels as L
-        from harness.runtime.engine import connect
+        also a start a crashed worker left half done; across engines from each of them) and what workers that ran
+        their own left; a kept one (--topology-reuse) is restored instead."""
+        from harness.runtime.interrupts import InterruptsDeferred
         from harness.runtime.topology import Topology
 
-        assert self.plugin.spec is not None and self.plugin.share is not None
+        spec = self.plugin.spec
+        assert spec is not None and self.plugin.share is not None
         state_file = self.plugin.share / "state.json"
         state = json.loads(state_file.read_text()) if state_file.exists() else {}
         try:
-            client = connect()
             if self.plugin.keep and "run" in state:
-                self.plugin.topology = Topology.attach_run(self.plugin.spec, state["run"])
+                self.plugin.topology = Topology.attach_run(spec, state["run"])
                 if self.plugin.topology is not None:
                     self.plugin.restore_at_end(self.plugin.topology)
-            mine = L.owner_id()
-            for run in L.list_runs(client, self.plugin.spec.identity):
-                if run.owner == mine and not run.kept:
-                    failures = hooks.down_run(client, self.plugin.spec, run.run_id)  # as Topology.close
-                    self.plugin.teardown_failures += [Masker(self.plugin.spec)(str(f)) for f in failures]
+            with InterruptsDeferred(f"removing topology {spec.name}"):  # each run, whatever Ctrl-C does
+                self.plugin.teardown_failures += _remove_owned_runs(spec)
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
+
+
+def _remove_owned_runs(spec: TopologySpec) -> list[str]:
+    """Every run of `spec`'s file owned by this process (the controller) and not kept, taken down as Topology.close
+    does (pre_stop hooks, then removed whatever they did; across engines from each of them); the hooks that failed,
+    masked."""
+    from harness.errors import HookFailed
+    from harness.model.secrets import Masker
+    from harness.runtime import hooks
+    from harness.runtime import labels as L
+    from harness.runtime.engine import connect
+    from harness.runtime.engine_runs import runs_across
+    from harness.runtime.engines import RunEngine, connect_engines
+    from harness.runtime.topology import Topology
+
+    engines: dict[str, RunEngine] = connect_engines(spec) if spec.engines else {}
+    client = next(iter(engines.values())).client if engines else connect()
+    runs = runs_across(engines, spec.identity) if engines else L.list_runs(client, spec.identity)
+    failures: list[str] = []
+    mine = L.owner_id()
+    for run in runs:
+        if run.owner != mine or run.kept:
+            continue
+        if not engines:
+            failures += [Masker(spec)(str(f)) for f in hooks.down_run(client, spec, run.run_id)]
+            continue
+        try:  # from every engine (and a swarm made for it left, as the option says)
+            Topology(spec, client, run.run_id, keep=False, containers=run.containers, engines=engines).close()
+        except HookFailed as failed:  # masked
+            failures.append(str(failed))
+    return failures
 
 
 def _publish(path: Path, run: Future[Any]) -> None:

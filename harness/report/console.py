@@ -38,7 +38,8 @@ def make_console(stderr: bool = False) -> Console:
     return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=200, color_system=None)
 
 
-ICONS = {"building": "build", "built": "built", "cached": "cached", "starting": "start", "waiting": "wait",
+ICONS = {"building": "build", "built": "built", "cached": "cached", "copying": "copy", "copied": "copied",
+         "starting": "start", "waiting": "wait",
          "ready": "ready", "completed": "done", "failed": "FAILED"}
 
 
@@ -56,7 +57,7 @@ class ProgressPrinter:
                 self.console.print(f"{escape(self.prefix)}  [dim]{event.service} | {event.detail}[/dim]", markup=True)
             return
         style = {"ready": "green", "completed": "green", "failed": "red", "cached": "dim",
-                 "built": "cyan"}.get(event.kind, "")
+                 "built": "cyan", "copied": "cyan"}.get(event.kind, "")
         timing = f" {event.seconds:5.1f}s" if event.seconds else ""
         detail = f"  {escape(event.detail)}" if event.detail else ""  # "[hidden]" is text, not a style
         line = f"[{style}]{ICONS[event.kind]:>6}[/{style}]" if style else f"{ICONS[event.kind]:>6}"

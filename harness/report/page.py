@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from harness.contracts.matrix import Edge, edge_matrix
 from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.results import ServiceResult
-from harness.model.secrets import Masker, environment_of, without_url_passwords
+from harness.model.secrets import Masker, environment_of, hidden, hider, without_url_passwords
 from harness.model.topology import TopologySpec
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
@@ -203,11 +203,10 @@ class Scrubber:
                     values.add(value)
                     values.update(value.split()[1:])  # "Bearer <token>": the token alone too
         self.values = sorted((v for v in values if v and v not in names), key=len, reverse=True)
+        self._pattern = hider(self.values)  # a short value as a whole word only, as everywhere (model/secrets.py)
 
     def __call__(self, text: str) -> str:
-        for value in self.values:
-            text = text.replace(value, HIDDEN)
-        text = without_url_passwords(text)
+        text = without_url_passwords(hidden(text, self._pattern))
         text = _JWT.sub(HIDDEN, text)
         return _AUTH_HEADER.sub(lambda m: m.group(1) + HIDDEN, text)
 

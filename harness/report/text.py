@@ -28,7 +28,9 @@ def service_log(service: HasLogs, since: float | None = None, tail: int | None =
     except Exception as error:  # noqa: BLE001 - any reason to be unreadable is reported the same way
         if type(error).__name__ == "NotFound":  # docker.errors.NotFound: removed from outside
             return f"(log of {service.name} unavailable: its container is gone)"
-        return f"(log of {service.name} unavailable: {type(error).__name__}: {str(error)[:200]})"
+        from harness.runtime.engine import _reason  # the system's words, not urllib3's wrapped text
+
+        return f"(log of {service.name} unavailable: {type(error).__name__}: {_reason(error)})"
 
 
 def interleaved(names: list[str], texts: list[str]) -> str:
@@ -40,3 +42,13 @@ def interleaved(names: list[str], texts: list[str]) -> str:
                    for index, text in enumerate(texts) for stamp, _, rest in
                    (line.partition(" ") for line in text.splitlines()))
     return "".join(line + "\n" for _, _, line in lines)
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """`rows` as lines of columns padded to their widths, three spaces apart, after a one-space margin (as in the
+    table: `grep " NAME "` finds a row by any cell). A cell's own runs of spaces and its line breaks become one
+    space, so `re.split(" {3,}", line.strip())` gives the cells back."""
+    cells = [[" ".join(str(cell).split()) or "-" for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return "".join(" " + "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                   + "\n" for row in cells)

@@ -69,9 +69,10 @@ def connect() -> docker.DockerClient:
         client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
         client.ping()  # the line above asks the engine's API version: bounded too
     except (docker.errors.DockerException, OSError, requests.exceptions.RequestException) as exc:
-        silent = _timed_out(exc)
+        silent = _timed_out(exc) and not _connect_timed_out(exc)
+        why = f"no connection within {CHECK_SECONDS} s (timed out)" if _connect_timed_out(exc) else _reason(exc)
         problem = (f"the Docker engine at {engine.where} accepted the connection but did not answer within "
-                   f"{CHECK_SECONDS} s" if silent else f"no Docker engine answers at {engine.where}: {_reason(exc)}")
+                   f"{CHECK_SECONDS} s" if silent else f"no Docker engine answers at {engine.where}: {why}")
         looked = "; ".join([*engine.tried, f"{engine.source}: used"])
         raise DockerUnavailable(f"{problem}.\n{start_hint(silent, engine)}\nLooked for an engine in Testcontainers' "
                                 f"order: {looked}.", address=engine.address) from None
@@ -119,7 +120,21 @@ def _timed_out(exc: BaseException) -> bool:
 
 # The words that say why, inside docker-py's and urllib3's long wrapped messages.
 _WHY = re.compile(r"Connection refused|No such file or directory|Permission denied|Name or service not known|"
-                  r"Temporary failure in name resolution|Network is unreachable|Connection reset by peer")
+                  r"Temporary failure in name resolution|Network is unreachable|Connection reset by peer|"
+                  r"No route to host|Host is unreachable|Connection timed out")
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")  # the system's words inside urllib3's wrapped reprs
+_WRAPPED = re.compile(r"\s*\(Caused by .*|^.*?Max retries exceeded with url: \S+\s*")  # urllib3's wrapping
+
+
+def _connect_timed_out(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) is a connection that was never made in time (no answer to its SYN: a host
+    that is down or filtered), as opposed to one made and then not answered."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.exceptions.ConnectTimeout) or "ConnectTimeoutError" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _reason(exc: BaseException) -> str:
@@ -129,4 +144,7 @@ def _reason(exc: BaseException) -> str:
         extra = (" (add your user to the `docker` group, then log in again)" if why.group(0) == "Permission denied"
                  else "")
         return why.group(0) + extra
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+    if errno := _ERRNO.search(text):
+        return errno.group(1).strip()
+    first = _WRAPPED.sub("", text.splitlines()[0]).strip() if text else ""
+    return first[:200] or type(exc).__name__

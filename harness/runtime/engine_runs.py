@@ -6,6 +6,7 @@ SIGKILL of its owner and after the file was edited."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ from harness.errors import DockerError, DockerUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
-from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone
+from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone, published_host
+from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
-__all__ = ["ENGINES", "Removed", "engines_label", "engines_of", "remove_leftovers_anywhere", "remove_run_anywhere",
-           "runs_across", "spread"]
+__all__ = ["ENGINES", "Removed", "answering", "engines_label", "engines_of", "remove_leftovers_anywhere",
+           "remove_run_anywhere", "run_engines", "runs_across", "runs_on", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -41,6 +43,15 @@ def engines_of(resource: Any) -> list[tuple[str, str]]:  # noqa: ANN401 - a dock
         return []
 
 
+def run_engines(run: L.Run) -> list[tuple[str, str]]:
+    """(name, host) of each engine of `run`, the manager first (from any of its objects); [] for a run on one
+    engine."""
+    try:
+        return [(str(name), str(host)) for name, host in json.loads(L.recorded_engines(run) or "[]")]
+    except (ValueError, TypeError):
+        return []
+
+
 @dataclass
 class Removed:
     """What a removal did: the number of `containers` removed (on every engine), and the engines that did not answer
@@ -48,11 +59,18 @@ class Removed:
 
     containers: int = 0
     unanswered: list[str] = field(default_factory=list)
+    left_swarm: list[str] = field(default_factory=list)  # engines that left the swarm the harness made for them
 
     def __iadd__(self, other: Removed) -> Removed:
         self.containers += other.containers
         self.unanswered += other.unanswered
+        self.left_swarm += [name for name in other.left_swarm if name not in self.left_swarm]
         return self
+
+    def said(self, text: str) -> str:
+        """`text` (what was removed), and a line that says when the engines left the swarm the harness made."""
+        return text + (f"\nengines {', '.join(self.left_swarm)} left the swarm the harness made for them "
+                       "(--topology-swarm join-and-leave: their last run is gone)" if self.left_swarm else "")
 
     def raise_unanswered(self, again: str) -> None:
         """DockerError naming the engines that did not answer, and `again`, the command that removes the rest."""
@@ -62,12 +80,31 @@ class Removed:
                               hint=f"Start that engine again (or fix its address) and run `{again}` again.")
 
 
+def _engine(name: str, host: str) -> Engine:
+    """Engine `name` of a run's label: `host` as the file wrote it (a DOCKER_HOST-style URL, or a Docker context)."""
+    return Engine(host, f"engine '{name}'") if "://" in host else context_engine(host, f"engine '{name}'")
+
+
 def _client(name: str, host: str) -> docker.DockerClient:
-    engine = Engine(host, f"engine '{name}'") if "://" in host else context_engine(host, f"engine '{name}'")
+    engine = _engine(name, host)
     client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
     client.ping()
     client.api.timeout = CALL_SECONDS
     return client
+
+
+def answering(engines: Iterable[tuple[str, str]]) -> tuple[dict[str, docker.DockerClient], list[str]]:
+    """A client of each of `engines` ((name, host) as `engines:` writes them) that answers, by name, and the others
+    ("engine 'e1' (tcp://...)"). Nothing about a swarm is checked or changed: for commands that only read or
+    remove what is on each engine (`harness logs`, `harness prune`)."""
+    clients: dict[str, docker.DockerClient] = {}
+    unanswered = []
+    for name, host in engines:
+        try:
+            clients[name] = _client(name, host)
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            unanswered.append(f"engine '{name}' ({host})")
+    return clients, unanswered
 
 
 def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = True) -> Removed:
@@ -75,8 +112,13 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
     each engine of its label (containers and volumes on the workers, then the manager's, the overlay network last)
     and from the engine of `client`. An engine that does not answer is skipped and named in the result. With
     `leave`, a swarm the harness made to be left with its last run is left (swarm.leave_made_swarm); a start across
-    the same engines passes False: it is about to use that swarm."""
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    the same engines passes False: it is about to use that swarm. A Ctrl-C meanwhile is raised once it is done."""
+    with InterruptsDeferred(f"removing run {run.run_id} of topology {run.topology}"):
+        return _remove_run_anywhere(client, run, leave)
+
+
+def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -> Removed:
+    engines = run_engines(run)
     if not engines:
         return Removed(L.remove_run(client, run.run_id))
     removed = Removed()
@@ -99,8 +141,8 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
             if not removed.unanswered:
                 raise
             removed.unanswered[-1] += f" (the manager kept the network: {error.explanation or error})"
-    if leave:
-        leave_made_swarm(clients)  # a swarm the harness made to be left with its last run (--topology-swarm)
+    if leave and leave_made_swarm(clients):  # a swarm the harness made to be left with its last run (--topology-swarm)
+        removed.left_swarm = [f"'{name}'" for name, _ in engines]
     return removed
 
 
@@ -130,9 +172,14 @@ def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = 
 def runs_across(engines: dict[str, RunEngine], file: str | Path) -> list[L.Run]:
     """The runs of topology file `file` on `engines` (their manager first), each with its containers from every
     engine (each as listed on its own engine, so removing or inspecting it talks to that engine), newest first."""
+    return runs_on([engine.client for engine in engines.values()], file)
+
+
+def runs_on(clients: Iterable[docker.DockerClient], file: str | Path) -> list[L.Run]:
+    """`runs_across`, given the engines' clients."""
     merged: dict[str, L.Run] = {}
-    for engine in engines.values():
-        for run in L.list_runs(engine.client, file):
+    for client in clients:
+        for run in L.list_runs(client, file):
             if run.run_id not in merged:
                 merged[run.run_id] = run
                 continue
@@ -152,26 +199,29 @@ class Spread:
     run: L.Run
     engine_of: dict[str, str]
     unanswered: list[str]
+    hosts: dict[str, str] = field(default_factory=dict)  # engine name -> where its published ports are reached
 
 
 def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
     """`run` (listed on the engine of `client`) with its containers on each of its engines; None for a run on one
     engine."""
-    engines = next((found for r in [*run.containers, *run.networks, *run.volumes] if (found := engines_of(r))), [])
+    engines = run_engines(run)
     if not engines:
         return None
     merged = L.Run(run.run_id, run.topology, run.file, run.kept, run.owner, run.shared, started=run.started)
     engine_of: dict[str, str] = {}
     unanswered = []
+    hosts = {}
     for name, host in engines:
         try:
             listed = next((r for r in L.list_runs(_client(name, host)) if r.run_id == run.run_id), None)
         except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
             unanswered.append(f"engine '{name}' ({host})")
             continue
+        hosts[name] = published_host(_engine(name, host).address)
         if listed is not None:
             merged.containers += listed.containers
             merged.networks += listed.networks
             merged.started = merged.started or listed.started
             engine_of.update(dict.fromkeys((c.id for c in listed.containers), name))
-    return Spread(merged, engine_of, unanswered)
+    return Spread(merged, engine_of, unanswered, hosts)

@@ -9,7 +9,7 @@ service's engine (the swarm's routing mesh needs ip_vs, which not every kernel h
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -22,18 +22,30 @@ from harness.engine_source import Engine, context_engine
 from harness.errors import DockerError, DockerUnavailable, RemoteMount
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
-from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS, LOOPBACK, _reason, _timed_out, explain
+from harness.runtime.engine import (
+    CALL_SECONDS,
+    CHECK_SECONDS,
+    LOOPBACK,
+    _connect_timed_out,
+    _reason,
+    _timed_out,
+    engine_address,
+    explain,
+    remote_engine,
+    resolve_engine,
+)
 from harness.runtime.images import built_names, prepare_images
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
 if TYPE_CHECKING:
-    from harness.runtime.topology import Topology
+    from harness.runtime.topology import Progress, Topology
 
 GONE_SECONDS = 30
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "prepare_everywhere",
-           "refuse_binds_on_remote_engines", "remove_everywhere", "volumes_everywhere"]
+           "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds", "remove_everywhere",
+           "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -79,19 +91,27 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
             client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
             client.ping()
         except (docker.errors.DockerException, OSError, requests.exceptions.RequestException) as exc:
-            problem = (f"accepted the connection but did not answer within {CHECK_SECONDS} s" if _timed_out(exc)
+            problem = (f"does not answer: no connection within {CHECK_SECONDS} s (timed out)"
+                       if _connect_timed_out(exc)
+                       else f"accepted the connection but did not answer within {CHECK_SECONDS} s" if _timed_out(exc)
                        else f"does not answer: {_reason(exc)}")
             raise DockerUnavailable(f"{where} of topology {spec.name} {problem}.",
                                     hint="Start that engine, or fix its address under `engines:` in the topology "
                                          "file.", address=engine.address) from None
         client.api.timeout = CALL_SECONDS
-        address = urlsplit(engine.address)
-        host = address.hostname if address.scheme in ("tcp", "ssh", "http", "https") and address.hostname else None
-        host = host or "127.0.0.1"
+        host = published_host(engine.address)
         engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
                                               "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
     ensure_swarm(spec, list(engines.values()), spec.swarm)  # checked, or made on request (runtime/swarm.py)
     return engines
+
+
+def published_host(address: str) -> str:
+    """Where this machine reaches the ports an engine at `address` (DOCKER_HOST form) publishes: the host of a
+    tcp/ssh address, else (a socket) 127.0.0.1."""
+    parts = urlsplit(address)
+    host = parts.hostname if parts.scheme in ("tcp", "ssh", "http", "https") and parts.hostname else None
+    return host or "127.0.0.1"
 
 
 def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) -> list[str]:
@@ -177,15 +197,20 @@ def engine_parts(topology: Topology) -> list[tuple[docker.DockerClient, Topology
     """(client, the spec with the services its engine runs) per engine; the one engine's: the whole spec."""
     if not topology.engines:
         return [(topology.client, topology.spec)]
+    return [(engine.client, part) for engine, part in _parts(topology)]
+
+
+def _parts(topology: Topology) -> list[tuple[RunEngine, TopologySpec]]:
+    """`engine_parts` of a topology across engines, with each RunEngine."""
     parts = []
     for engine in topology.engines.values():
         services = {n: s for n, s in topology.spec.services.items() if topology.spec.engine_of(n) == engine.name}
         if services:
-            parts.append((engine.client, topology.spec.model_copy(update={"services": services})))
+            parts.append((engine, topology.spec.model_copy(update={"services": services})))
     return parts
 
 
-def prepare_everywhere(topology: Topology) -> dict[str, str]:
+def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None) -> dict[str, str]:
     """`prepare_images` on each engine for its services (service -> the image to run). Across engines with a
     builder (this machine's engine, transfer.py): the FROM bases there, and an `image:` missing on its engine copied
     from there before any pull.
@@ -197,10 +222,28 @@ def prepare_everywhere(topology: Topology) -> dict[str, str]:
     if builder is not None:
         prepare_images(builder, topology.spec.model_copy(update={"services": {
             name: service for name, service in topology.spec.services.items() if service.build}}))
+    if not topology.engines:  # a remote engine is named as such (DOCKER_HOST=tcp://...)
+        where = f"the remote Docker engine ({resolve_engine().where})" if remote_engine() else ""
+        return prepare_images(topology.client, topology.spec, where=where)
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
-    return {name: image for client, part in engine_parts(topology)
-            for name, image in prepare_images(client, part, source=builder, bases=builder is None,
-                                              built=built).items()}
+    return {name: image for engine, part in _parts(topology)
+            for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
+                                              built=built, where=engine.where,
+                                              copied=_copy_progress(topology, progress)).items()}
+
+
+def _copy_progress(topology: Topology, progress: Progress) -> Callable[[str, list[str], float | None], None]:
+    """`prepare_images`' `copied` as start events of the first service that needs the image: "copying" when a copy
+    begins, "copied" (with its seconds) when it is done."""
+    from harness.runtime.topology import StartEvent  # it builds on this module: imported when used
+
+    def copied(image: str, services: list[str], seconds: float | None) -> None:
+        service = services[0] if services else image
+        engine = topology.spec.engine_of(service) if service in topology.spec.services else None
+        where = f"{image} to engine '{engine}'" if engine else image
+        progress(StartEvent(service, "copying", detail=where) if seconds is None
+                 else StartEvent(service, "copied", seconds, where))
+    return copied
 
 
 def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[str, str]:
@@ -213,7 +256,7 @@ def volumes_everywhere(topology: Topology, run_labels: dict[str, str]) -> dict[s
 
 
 def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEngine]) -> None:
-    """`_refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
+    """`refuse_remote_binds` for a topology across engines: a bind mount of a service on a remote engine."""
     binds = [(name, m) for name, service in spec.services.items() for m in service.mounts
              if not m.copied and engines[str(spec.engine_of(name))].remote]
     if binds:
@@ -224,3 +267,20 @@ def refuse_binds_on_remote_engines(spec: TopologySpec, engines: dict[str, RunEng
             hint="Declare each as a copy in the topology file, uploaded before the service starts: "
                  "`mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a local engine.",
             services=sorted({name for name, _ in binds}), engine=engines[str(spec.engine_of(binds[0][0]))].address)
+
+
+def refuse_remote_binds(spec: TopologySpec) -> None:
+    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
+    unless it is declared a copy (`copy: true`)."""
+    engine = remote_engine()
+    if engine is None:
+        return
+    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
+    if binds:
+        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
+        raise RemoteMount(
+            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
+            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
+            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
+                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
+            services=sorted({name for name, _ in binds}), engine=engine_address())

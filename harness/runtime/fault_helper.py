@@ -19,7 +19,7 @@ from docker.models.containers import Container
 from harness.errors import FaultError
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
-from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text
 from harness.runtime.helper_image import helper_image as build_helper
 from harness.runtime.transfer import copy_image
 
@@ -60,8 +60,7 @@ class FaultHelper:
             raise FaultError(f"service '{consumer.name}' is {target.status}: a fault on the calls it makes needs it "
                              "running; start it first (topology[...].start())", consumer=consumer.name,
                              provider=None)
-        labels = {key: value for key, value in target.labels.items()
-                  if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+        labels = L.run_labels_of(target)  # every label of its run, its engines too: it is an object of the run
         labels.update({HELPER_OF: consumer.name, CONSUMER_STARTED: target.attrs["State"]["StartedAt"]})
         try:
             container = target.client.containers.run(
@@ -151,34 +150,31 @@ def helper_containers(client: docker.DockerClient, run_id: str) -> list[Containe
     return L.inspected_containers(client, {"label": [f"{L.RUN}={run_id}", HELPER_OF]})
 
 
-def helper_image(client: docker.DockerClient, builder: docker.DockerClient | None = None) -> str:
-    """The helper image's tag, `pytest-topology/fault-helper:<hash of Dockerfile and agent>`, in `client`'s engine:
-    built there when missing, or, given the `builder` of a topology across engines (its Dockerfile needs the Debian
-    mirror, which another engine may not reach), built by `builder` and copied (transfer.py).
+def helper_image(client: docker.DockerClient, builder: docker.DockerClient | None = None,
+                 where: str = "the engine") -> str:
+    """The helper image's tag, `pytest-topology/fault-helper:<hash of Dockerfile and agent>`, in `client`'s engine
+    (`where`: that engine as messages name it): built there when missing, or, given the `builder` of a topology
+    across engines (this machine's engine: its Dockerfile needs the Debian mirror, which another engine may not
+    reach), built by `builder` and copied (transfer.py), as a service's image is.
 
     Raises:
-        FaultError: the build failed (the last lines of its log in the message), or the copy was refused.
+        FaultError: the build failed (the engine and the last lines of its log in the message), or the copy was
+            refused.
     """
+    built_on = "this machine's engine" if builder is not None else where
     try:
         tag = build_helper(builder or client, "fault-helper", HELPER_DOCKERFILE,
                            {"fault_agent.py": AGENT_SOURCE.read_bytes()})
     except HelperBuildFailed as failed:
-        raise FaultError(_build_failed(failed.log), consumer=None, provider=None) from None
+        raise FaultError(build_failed_text("the fault helper image", "iptables and libnetfilter-queue1", failed.log,
+                                           built_on), consumer=None, provider=None) from None
     if builder is not None:
         try:
             copy_image(builder, client, tag)
         except docker.errors.APIError as error:
-            raise FaultError(f"the fault helper image {tag} could not be copied to the consumer's engine: "
-                             f"{explain(error)}", consumer=None, provider=None) from None
+            raise FaultError(f"the fault helper image {tag} could not be copied from this machine's engine to "
+                             f"{where}: {explain(error)}", consumer=None, provider=None) from None
     return tag
-
-
-def _build_failed(log: list[str]) -> str:
-    tail = "\n".join(f"  | {line}" for line in log[-30:])
-    return (f"the fault helper image (FROM {BASE_IMAGE}, with Debian's iptables and libnetfilter-queue1) did not "
-            f"build. Last lines of the build log:\n{tail}\n"
-            f"It needs {BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the Debian "
-            "mirror reachable from containers.")
 
 
 def remove_container(container: Container) -> None:

@@ -340,7 +340,9 @@ class TopologyFaults:
             remove_container(container)  # stale: its consumer restarted (its faults were lost with the namespace)
         if not create:
             return None
-        helper = FaultHelper.start(service, helper_image(self._topology.client_of(consumer), self._topology.builder))
+        topology = self._topology
+        where = topology.engines[str(topology.spec.engine_of(consumer))].where if topology.engines else "the engine"
+        helper = FaultHelper.start(service, helper_image(topology.client_of(consumer), topology.builder, where))
         self._helpers[consumer] = helper
         return helper
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tarfile
 import threading
 
@@ -13,9 +14,10 @@ import docker
 import docker.errors
 
 from harness.runtime import labels as L
-from harness.runtime.engine import explain
+from harness.runtime.engine import explain, project_script
 
 BASE_IMAGE = "python:3.11-slim"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _build_lock = threading.Lock()
 
 
@@ -25,6 +27,18 @@ class HelperBuildFailed(Exception):
     def __init__(self, log: list[str]) -> None:
         super().__init__("\n".join(log[-30:]))
         self.log = log
+
+
+def build_failed_text(what: str, packages: str, log: list[str], where: str) -> str:
+    """The message for a helper image (`what`: "the fault helper image") that did not build on `where` (an engine as
+    messages name it): the end of its log, and what the build needs there. This repository's script to make the base
+    image is named only when run inside it (a pip user has no such script)."""
+    tail = "\n".join(f"  | {_ANSI.sub('', line)}" for line in log[-30:])  # apt colours its warnings
+    script = project_script("ensure-base-images.sh")
+    ours = f"; in this repository `bash {script}` makes it" if script else ""
+    return (f"{what} (FROM {BASE_IMAGE}, with Debian's {packages}) did not build on {where}. Last lines of the "
+            f"build log:\n{tail}\nThe build needs {BASE_IMAGE} on {where} (`docker pull {BASE_IMAGE}` or `docker "
+            f"load` it there{ours}) and a Debian mirror reachable from its containers.")
 
 
 def helper_image(client: docker.DockerClient, name: str, dockerfile: str, files: dict[str, bytes]) -> str:

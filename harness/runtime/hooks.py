@@ -11,8 +11,10 @@ teardown removes every container whatever its hooks did, then reports the hooks 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import docker
 import docker.errors
@@ -23,8 +25,11 @@ from harness.model.parts import Hook
 from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.probes import CANCEL_POLL, Abandoned
 
 DEFAULT_GRACE = 10.0  # seconds: Docker Compose's stop timeout for a service without stop_grace_period
+T = TypeVar("T")
 OUTPUT_TAIL = 500  # characters of a failed hook's output in its message
 
 
@@ -33,17 +38,19 @@ def grace(spec: ServiceSpec) -> float:
     return spec.stop_grace_period if spec.stop_grace_period is not None else DEFAULT_GRACE
 
 
-def post_start(name: str, spec: ServiceSpec, container: Container) -> None:
+def post_start(name: str, spec: ServiceSpec, container: Container, cancelled: threading.Event | None = None) -> None:
     """Run `spec`'s post_start hooks, in order, in the started `container` (no time limit, as Compose).
 
     Raises:
         HookFailed: a hook exited non-zero (its output's end in the message).
+        Abandoned: `cancelled` was set while a hook ran (within CANCEL_POLL seconds); the hook is left to end with
+            its container, which the cancelled start removes.
     """
     for hook in spec.post_start:
-        _run(name, "post_start", hook, container, within=None)
+        _run(name, "post_start", hook, container, within=None, cancelled=cancelled)
 
 
-def pre_stop(name: str, spec: ServiceSpec, container: Container) -> bool:
+def pre_stop(name: str, spec: ServiceSpec, container: Container, forced: threading.Event | None = None) -> bool:
     """Run `spec`'s pre_stop hooks, in order, in `container`, each within `grace(spec)` seconds.
 
     Returns:
@@ -51,10 +58,11 @@ def pre_stop(name: str, spec: ServiceSpec, container: Container) -> bool:
 
     Raises:
         HookFailed: a hook exited non-zero, or did not end in time.
+        Abandoned: `forced` was set while a hook ran (a second Ctrl-C): the hook is left to end with its container.
     """
     for hook in spec.pre_stop:
         try:
-            _run(name, "pre_stop", hook, container, within=grace(spec))
+            _run(name, "pre_stop", hook, container, within=grace(spec), cancelled=forced)
         except docker.errors.APIError as error:
             if error.status_code in (404, 409):  # gone, stopped or paused: Compose skips its hooks too
                 return False
@@ -62,19 +70,23 @@ def pre_stop(name: str, spec: ServiceSpec, container: Container) -> bool:
     return True
 
 
-def pre_stop_all(services: Iterable[tuple[str, ServiceSpec, Container]]) -> list[HookFailed]:
+def pre_stop_all(services: Iterable[tuple[str, ServiceSpec, Container]],
+                 forced: threading.Event | None = None) -> list[HookFailed]:
     """The pre_stop hooks of every (name, spec, container) at once (each service's in order): a teardown waits at
-    most the longest stop_grace_period. Every container is still running while any hook runs. Returns the failures
-    (a hook that failed, timed out, or that Docker refused to run), in the order given."""
+    most the longest stop_grace_period, or until `forced` is set (a second Ctrl-C: as Compose's, it stops waiting).
+    Every container is still running while any hook runs. Returns the failures (a hook that failed, timed out, or
+    that Docker refused to run), in the order given; a hook given up because of `forced` is none."""
     having = [(name, spec, container) for name, spec, container in services if spec.pre_stop]
     if not having:
         return []
 
     def one(name: str, spec: ServiceSpec, container: Container) -> HookFailed | None:
         try:
-            pre_stop(name, spec, container)
+            pre_stop(name, spec, container, forced)
         except HookFailed as failed:
             return failed
+        except Abandoned:
+            return None
         except docker.errors.APIError as error:
             return HookFailed(f"service '{name}': Docker did not run its pre_stop hook: "
                               f"{getattr(error, 'explanation', None) or error}", service=name, hook="pre_stop")
@@ -85,7 +97,8 @@ def pre_stop_all(services: Iterable[tuple[str, ServiceSpec, Container]]) -> list
     return [failed for failed in outcomes if failed is not None]
 
 
-def pre_stop_run(client: docker.DockerClient, spec: TopologySpec, run_id: str) -> list[HookFailed]:
+def pre_stop_run(client: docker.DockerClient, spec: TopologySpec, run_id: str,
+                 forced: threading.Event | None = None) -> list[HookFailed]:
     """`pre_stop_all` for the running containers of run `run_id`, with the hooks of `spec` (the file as it is now,
     as `docker compose down` takes them from the file)."""
     wanted = {name for name, service in spec.services.items() if service.pre_stop}
@@ -93,16 +106,33 @@ def pre_stop_run(client: docker.DockerClient, spec: TopologySpec, run_id: str) -
         return []
     running = L.listed(lambda: client.containers.list(filters={"label": f"{L.RUN}={run_id}"}))
     return pre_stop_all([(name, spec.services[name], container) for container in running
-                         if (name := L.labels_of(container).get(L.SERVICE, "")) in wanted])
+                         if (name := L.labels_of(container).get(L.SERVICE, "")) in wanted], forced)
+
+
+def down(runs: list[tuple[docker.DockerClient, str]], spec: TopologySpec,
+         remove: Callable[[], T]) -> tuple[list[HookFailed], T]:
+    """Runs taken down as `docker compose down` does: the pre_stop hooks (`pre_stop_run`) of each (engine, run id) of
+    `runs`, then `remove()` whatever they did. Ctrl-C and SIGTERM meanwhile force it as Compose's second Ctrl-C
+    (the hooks are no longer waited for) but never cut the removal short; KeyboardInterrupt is raised once it is
+    done (InterruptsDeferred).
+
+    Returns:
+        The hooks that failed, and what `remove()` returned.
+    """
+    failures = []
+    with InterruptsDeferred(f"removing topology {spec.name}") as deferred:
+        try:
+            with deferred.waiting_for("pre_stop hooks") as forced:
+                for client, run_id in runs:
+                    failures += pre_stop_run(client, spec, run_id, forced)
+        finally:
+            removed = remove()
+    return failures, removed
 
 
 def down_run(client: docker.DockerClient, spec: TopologySpec, run_id: str) -> list[HookFailed]:
-    """Run `run_id` taken down as `docker compose down` does: its pre_stop hooks (`pre_stop_run`), then its removal
-    whatever they did; the hooks that failed."""
-    try:
-        return pre_stop_run(client, spec, run_id)
-    finally:
-        L.remove_run(client, run_id)
+    """`down` of run `run_id` on one engine: the hooks that failed."""
+    return down([(client, run_id)], spec, lambda: L.remove_run(client, run_id))[0]
 
 
 def combined(failures: list[HookFailed]) -> HookFailed:
@@ -114,11 +144,14 @@ def combined(failures: list[HookFailed]) -> HookFailed:
                       container_exit=first.container_exit, hint=first.hint)
 
 
-def _run(name: str, kind: str, hook: Hook, container: Container, within: float | None) -> None:
-    """Run `hook` as `docker exec` in `container` and wait for it, at most `within` seconds (None: no limit).
+def _run(name: str, kind: str, hook: Hook, container: Container, within: float | None,
+         cancelled: threading.Event | None = None) -> None:
+    """Run `hook` as `docker exec` in `container` and wait for it, at most `within` seconds (None: no limit), and
+    only until `cancelled` is set.
 
     Raises:
         HookFailed: it exited non-zero or did not end in time. docker.errors.APIError: Docker refused the exec.
+        Abandoned: `cancelled` was set while it ran (Docker cannot stop an exec: removing the container ends it).
     """
     command = ["/bin/sh", "-c", hook.command] if isinstance(hook.command, str) else hook.command
     api = container.client.api
@@ -136,7 +169,11 @@ def _run(name: str, kind: str, hook: Hook, container: Container, within: float |
     # exec_start blocks until the command ends and has no time limit of its own: it waits in a thread of its own
     waiting = threading.Thread(target=wait, daemon=True, name=f"harness-{kind}-{name}")
     waiting.start()
-    waiting.join(within)
+    deadline = None if within is None else time.monotonic() + within
+    while waiting.is_alive() and (deadline is None or time.monotonic() < deadline):
+        if cancelled is not None and cancelled.is_set():
+            raise Abandoned()
+        waiting.join(CANCEL_POLL if deadline is None else max(0.0, min(CANCEL_POLL, deadline - time.monotonic())))
     if refused:
         raise refused[0]
     text = (output[0] if output else b"").decode(errors="replace").strip()[-OUTPUT_TAIL:]

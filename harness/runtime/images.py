@@ -344,11 +344,15 @@ def built_names(spec: TopologySpec) -> set[str]:
         tag for s in spec.services.values() if s.build for tag in s.build.tags}
 
 
-def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: docker.DockerClient | None) -> str | None:
-    """`present_or_pulled`, but an image `source` has is copied from there first (an engine across several)."""
+def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: docker.DockerClient | None,
+                              copied: Callable[[float | None], None] = lambda seconds: None) -> str | None:
+    """`present_or_pulled`, but an image `source` has is copied from there first (an engine across several);
+    `copied` is told when a copy begins (None) and how long it took (seconds)."""
     if source is not None and not has_image(client, name) and has_image(source, name):
         try:
-            copy_image(source, client, name)
+            started = time.monotonic()
+            if copy_image(source, client, name, copying=lambda: copied(None)):
+                copied(time.monotonic() - started)
             return None
         except docker.errors.APIError as exc:
             reason = str(getattr(exc, "explanation", None) or exc)[:200]
@@ -357,7 +361,8 @@ def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: do
 
 
 def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: docker.DockerClient | None = None,
-                   bases: bool = True, built: set[str] | None = None) -> dict[str, str]:
+                   bases: bool = True, built: set[str] | None = None, where: str = "",
+                   copied: Callable[[str, list[str], float | None], None] | None = None) -> dict[str, str]:
     """Check every image the topology needs before anything is built or started: each `image:` (after
     substitution) and each FROM base of a `build:`; missing ones are pulled (all at once). A FROM base with a
     substitute gets a local alias tag (a one-line image labelled `SUBSTITUTE_FOR`) so the Dockerfile builds as is.
@@ -365,18 +370,17 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
     Across engines (runtime/transfer.py): `spec` holds the services of `client`'s engine, `built` the names every
     build of the whole topology gives (default: those of `spec`), `source` the engine that builds; an image missing
     in `client`'s engine is copied from `source` when `source` has it (before any pull), and with `bases=False` the
-    FROM bases are left to `source`.
+    FROM bases are left to `source`; `where` names the engine in the error (default: the local one); `copied(image,
+    services, seconds)` is told of each copy as it begins (seconds None) and is done.
 
-    Returns:
-        service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
-
-    Raises:
-        ImageMissing: every image that is neither local nor pullable, each with the services that need it.
+    Returns: service name -> the image to run, for services with `image:` and no `build:` (substitutes applied).
+    Raises: ImageMissing: every image neither local nor pullable, each with the services that need it.
     """
     subs = spec.image_substitutes
     # names a build gives its image (`image:` beside `build:`, `build.tags`): never pulled, the build makes them
     built = built if built is not None else built_names(spec)
     needed: dict[str, list[str]] = {}  # image to look for -> who needs it
+    users: dict[str, list[str]] = {}  # image to look for -> the services that need it
     run: dict[str, str] = {}
     aliases: dict[str, str] = {}  # FROM base as written -> its substitute
     for name, service in spec.services.items():
@@ -384,6 +388,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
             run[name] = service.image if service.image in built else substitute(service.image, subs)
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
+                users.setdefault(run[name], []).append(name)
         elif service.build is not None and bases:
             text = dockerfile_text(spec.base_dir / service.build.context, service.build)
             if text is None:
@@ -395,8 +400,10 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
                 if effective != base:
                     aliases[base] = effective
                 needed.setdefault(effective, []).append(f"FROM of service '{name}'")
+                users.setdefault(effective, []).append(name)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
-        problems = dict(zip(needed, pool.map(lambda image: _present_copied_or_pulled(client, image, source), needed),
+        problems = dict(zip(needed, pool.map(lambda image: _present_copied_or_pulled(
+            client, image, source, lambda seconds: copied(image, users[image], seconds) if copied else None), needed),
                             strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
@@ -408,8 +415,10 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
             hint = ("Docker refuses " + ", ".join(invalid) + " as image reference(s): references are lower-case, "
                     "[registry/]name[:tag] (a compose `${VAR}` in one must be set); fix them in the topology file. "
                     + hint).strip()
-        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in the local Docker engine "
-                           f"and could not be pulled:\n{lines}", hint=hint or None, images=list(missing),
+        where = where or "the local Docker engine"
+        nor = ", nor in this machine's engine to copy them from," if source is not None else ""
+        raise ImageMissing(f"{len(missing)} image(s) of topology {spec.name} are not in {where}{nor} and could not "
+                           f"be pulled:\n{lines}", hint=hint or None, images=list(missing),
                            exit_code=EXIT_BAD_INPUT if len(invalid) == len(missing) else EXIT_ENVIRONMENT)  # typos
     for base, effective in aliases.items():
         _alias(client, base, effective)

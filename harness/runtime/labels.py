@@ -108,6 +108,14 @@ def run_labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker C
     return {key: labels[key] for key in (RUN, OWNER, KEEP, TOPOLOGY, FILE, SHARED, ENGINES) if key in labels}
 
 
+def recorded_engines(run: Run) -> str | None:
+    """The ENGINES label of `run` (JSON, see engine_runs.py) from whichever of its objects carries it, None for a run
+    on one engine: the objects are listed in no set order, and an object made by an older version (a helper) may
+    lack it, so the first one found must not decide."""
+    return next((value for resource in [*run.containers, *run.networks, *run.volumes]
+                 if (value := labels_of(resource).get(ENGINES))), None)
+
+
 def labels_of(resource: Any) -> dict[str, str]:  # noqa: ANN401 - a docker Container or Network, sparse or not
     attrs = resource.attrs
     return attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
@@ -287,10 +295,12 @@ def published_by_protocol(container: Any, protocol: str) -> dict[int, int]:  # n
             if p.get("PublicPort") and p.get("Type") == protocol}
 
 
-def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int]) -> str:
-    """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none."""
-    return ", ".join([f"{c} -> {h}" for c, h in tcp.items()] + [f"{c}/udp -> {h}" for c, h in udp.items()]
-                     + [f"{c}/sctp -> {h}" for c, h in sctp.items()])
+def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int], host: str = "") -> str:
+    """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none. With `host`:
+    "8000 -> HOST:41234" (a run across engines, whose services publish on several hosts)."""
+    at = f"{host}:" if host else ""
+    return ", ".join([f"{c} -> {at}{h}" for c, h in tcp.items()] + [f"{c}/udp -> {at}{h}" for c, h in udp.items()]
+                     + [f"{c}/sctp -> {at}{h}" for c, h in sctp.items()])
 
 
 def replica_of(container: Any) -> int:  # noqa: ANN401 - a docker Container, sparse or not

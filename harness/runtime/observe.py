@@ -5,8 +5,9 @@ How: like the faults (faults.py), one helper container per service joins the ser
 (`network_mode: container:<id>`, NET_ADMIN, NET_RAW) and runs `observe_agent.py`, which reads every packet of the
 namespace with a raw socket and keeps HTTP/1.x calls and connection counts, aggregated. At the end `read()` asks each
 agent for what it saw and names both ends by address: a connection a service opens is a call of that service (the
-consumer) to the service owning the address (the provider); a connection to a service from its network's gateway is
-a call from outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
+consumer) to the service owning the address (the provider); a connection to a service from its network's gateway, or
+from an address in none of the run's networks (another engine; an overlay network has no gateway), is a call from
+outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
 call between two services is seen in both namespaces and counted once: in the consumer's, plus those only the
 provider's capture saw (the consumer's did not run yet), told apart by the identity both agents give a call.
 
@@ -23,6 +24,7 @@ names it); packets the kernel dropped are counted.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +37,7 @@ from harness.errors import ObserveError
 from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
-from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, helper_image
+from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text, helper_image
 from harness.runtime.observe_records import (
     EARLY,
     OUTSIDE,
@@ -43,13 +45,15 @@ from harness.runtime.observe_records import (
     Observation,
     ObservedCall,
     ObservedFlow,
+    OutsideAddresses,
     early_record,
     observed_call,
     record_ends,
 )
+from harness.runtime.transfer import copy_image
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from docker.models.containers import Container
 
@@ -103,14 +107,13 @@ class TopologyObservation:
                                "service, so the calls of (and to) their other replicas would be missing from the "
                                "coverage; observe a topology whose services have one replica each (an override file "
                                "with `scale: 1`)")
-        image = _image(self._topology)
+        # the machine's own network or an outside container's is never captured: its calls are not seen
+        observed = [s.name for s in self._topology if not self._topology.spec.namespace_outside_run(s.name)]
+        image = _image(self._topology, observed)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
         _OBSERVED.add(self._topology.run_id)
         addresses = _addresses_now(self._topology)  # once for all (each helper is told the others')
-        started = [(service.name, _run_one(self._topology, service.name, image, addresses))
-                   for service in self._topology
-                   # the machine's own network or an outside container's is never captured: its calls are not seen
-                   if not self._topology.spec.namespace_outside_run(service.name)]
+        started = [(name, _run_one(self._topology, name, image, addresses)) for name in observed]
         for name, helper in started:  # all started at once, then waited for
             _wait_ready(name, helper)
 
@@ -132,7 +135,7 @@ class TopologyObservation:
         """
         _settle_started(self._topology)
         helpers = _helpers(self._topology)
-        owners, gateways, exposed = self._addresses(helpers)
+        owners, outside_at, exposed = self._addresses(helpers)
         observation = Observation()
         early: dict[tuple[str, str, int], list[int]] = {}  # (consumer, provider, port) -> [connections, bytes]
         for service in self._topology:
@@ -148,13 +151,13 @@ class TopologyObservation:
                 observation.lost[name] = ("it was started again during the run and not observed since (its capture "
                                           "went with its old network namespace)")
             for helper in mine:
-                self._read_one(name, helper, owners, gateways, exposed, observation, early, calls)
+                self._read_one(name, helper, owners, outside_at, exposed, observation, early, calls)
         calls.settle(observation)
         observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
                               for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
-    def _read_one(self, name: str, helper: Container, owners: dict[str, str], gateways: set[str],
+    def _read_one(self, name: str, helper: Container, owners: dict[str, str], outside_at: OutsideAddresses,
                   exposed: dict[str, set[int]], observation: Observation,
                   early: dict[tuple[str, str, int], list[int]], calls: CallsOnce) -> None:
         try:
@@ -170,34 +173,35 @@ class TopologyObservation:
         observation.joined_packets += int(data.get("joined_packets", 0))
         observation.overflow += int(data.get("overflow", 0))
         for call in data.get("calls", []):
-            ends = record_ends(name, call, owners, gateways)
+            ends = record_ends(name, call, owners, outside_at)
             if ends is not None:
                 observation.calls.append(observed_call(ends, call))
                 calls.seen(ends, call)
             elif call["client"] in owners:  # a call of another service to this one: also seen in its namespace
                 calls.at_provider.append(((owners[call["client"]], name), call))
         for flow in data.get("flows", []):
-            ends = record_ends(name, flow, owners, gateways)
+            ends = record_ends(name, flow, owners, outside_at)
             if ends is not None:
                 observation.flows.append(ObservedFlow(
                     ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
                     int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
         for connection in data.get("early", []):
             record = early_record(connection, owners, exposed)
-            ends = record_ends(name, record, owners, gateways)
+            ends = record_ends(name, record, owners, outside_at)
             if ends is not None:
                 counts = early.setdefault((*ends, int(record["port"])), [0, 0])
                 counts[0] += 1
                 counts[1] += int(connection["bytes"])
 
-    def _addresses(self, helpers: list[Container]) -> tuple[dict[str, str], set[str], dict[str, set[int]]]:
+    def _addresses(self, helpers: list[Container]) -> tuple[dict[str, str], OutsideAddresses, dict[str, set[int]]]:
         """IPv4 address -> service (now, and as each helper found it when it started: a service started again may
-        have a new one), the gateways of the services' networks, service -> the TCP ports it exposes."""
+        have a new one), the addresses calls from outside come from, service -> the TCP ports it exposes."""
         owners: dict[str, str] = {}
         for helper in helpers:
             for address in filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")):
                 owners[address] = helper.labels[OBSERVES]
         gateways: set[str] = set()
+        subnets: set[ipaddress.IPv4Network | ipaddress.IPv6Network] = set()
         exposed: dict[str, set[int]] = {}
         for service in self._topology:
             service.container.reload()
@@ -209,7 +213,10 @@ class TopologyObservation:
                     owners[network["IPAddress"]] = service.name
                 if network.get("Gateway"):
                     gateways.add(network["Gateway"])
-        return owners, gateways, exposed
+                if network.get("IPAddress") and network.get("IPPrefixLen"):
+                    subnets.add(ipaddress.ip_network(f"{network['IPAddress']}/{network['IPPrefixLen']}",
+                                                     strict=False))
+        return owners, OutsideAddresses(frozenset(gateways), tuple(subnets)), exposed
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
@@ -286,7 +293,8 @@ def _start_again_now(topology: Topology, service: Service) -> Container | None:
             filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")))
     started_at = service.container.attrs["State"]["StartedAt"]
     try:
-        return _run_one(topology, service.name, _image(topology), addresses, suffix=f"-{len(helpers) + 1}")
+        image = _image(topology, [service.name])  # (across engines: copied to its engine, if not there yet)
+        return _run_one(topology, service.name, image, addresses, suffix=f"-{len(helpers) + 1}")
     except ObserveError:
         service.container.reload()
         if service.container.status != "running" or service.container.attrs["State"]["StartedAt"] != started_at:
@@ -298,31 +306,38 @@ def _start_again_now(topology: Topology, service: Service) -> Container | None:
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
     """The observation helpers of the run (of `service` only, when given), running or not."""
     wanted = [f"{OBSERVES}={service}" if service else OBSERVES, f"{L.RUN}={topology.run_id}"]
-    # their labels from the one listing, no inspect of each (labels, ids and names are all that is used of them)
-    listed = topology.client.api.containers(all=True, filters={"label": wanted})
-    helpers = [topology.client.containers.prepare_model({**entry, "Name": (entry.get("Names") or [""])[0],
-                                                         "Config": {"Labels": entry.get("Labels") or {}}})
-               for entry in listed]
+    # their labels from one listing per engine, no inspect of each (labels, ids and names are all that is used)
+    clients = [engine.client for engine in topology.engines.values()] or [topology.client]  # each on its engine
+    helpers = [client.containers.prepare_model({**entry, "Name": (entry.get("Names") or [""])[0],
+                                                "Config": {"Labels": entry.get("Labels") or {}}})
+               for client in clients for entry in client.api.containers(all=True, filters={"label": wanted})]
     return [helper for helper in helpers if helper.labels.get(OBSERVES) in topology.services]
 
 
-def _image(topology: Topology) -> str:
+def _image(topology: Topology, services: Iterable[str]) -> str:
+    """The helper image's tag, in the engine of each of `services`: across engines built by the topology's builder
+    (this machine's engine: the engines may have no route to the Debian mirror) and copied (transfer.py)."""
+    builder = topology.builder
     try:
-        return helper_image(topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
+        tag = helper_image(builder or topology.client, "observe-helper", DOCKERFILE, AGENT_FILES)
     except HelperBuildFailed as failed:
-        tail = "\n".join(f"  | {line}" for line in failed.log[-30:])
-        raise ObserveError(f"the observation helper image (FROM {BASE_IMAGE}, with Debian's python3-dpkt and "
-                           f"python3-httptools) did not build. Last lines of the build log:\n{tail}\nIt needs "
-                           f"{BASE_IMAGE} in the engine (`bash fixtures/images/ensure-base-images.sh`) and the "
-                           "Debian mirror reachable from containers.") from None
+        raise ObserveError(build_failed_text("the observation helper image", "python3-dpkt and python3-httptools",
+                                             failed.log, "the engine")) from None
+    if builder is not None:
+        for engine in {str(topology.spec.engine_of(name)) for name in services}:
+            try:
+                copy_image(builder, topology.engines[engine].client, tag)
+            except docker.errors.APIError as error:
+                raise ObserveError(f"the observation helper image {tag} could not be copied to "
+                                   f"{topology.engines[engine].where}: {explain(error)}") from None
+    return tag
 
 
 def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, list[str]], suffix: str = "") -> Container:
     """The helper of service `name` started (not waited for); `addresses`: every other service's IPv4 addresses."""
     target = topology[name].container
     target.reload()
-    labels = {key: value for key, value in target.labels.items()
-              if key in (L.RUN, L.OWNER, L.KEEP, L.TOPOLOGY, L.FILE)}
+    labels = L.run_labels_of(target)  # every label of its run, its engines too: it is an object of the run
     labels[OBSERVES] = name
     labels[OBSERVED_START] = target.attrs["State"]["StartedAt"]
     labels[OBSERVED_ADDRESSES] = ",".join(

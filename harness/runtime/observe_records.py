@@ -4,8 +4,12 @@ once."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Container as Addresses
 
 EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
@@ -107,8 +111,29 @@ class CallsOnce:
                 known.update(extra)
 
 
+@dataclass(frozen=True)
+class OutsideAddresses:
+    """The client addresses of calls from outside the topology (the tests, the harness: through a published port):
+    the gateways of the run's networks (a bridge network: the engine's own machine), and any address in none of the
+    run's `subnets` (a remote engine, or one of several: the overlay network has no gateway, the engine forwards
+    the caller's own address to the published port). An address in a subnet that no service owns is another
+    container on the network: not in the topology, and named."""
+
+    gateways: frozenset[str]
+    subnets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def __contains__(self, address: object) -> bool:
+        if address in self.gateways:
+            return True
+        try:
+            found = ipaddress.ip_address(str(address))
+        except ValueError:
+            return False
+        return not any(found in subnet for subnet in self.subnets)
+
+
 def record_ends(observer: str, record: dict[str, Any], owners: dict[str, str],
-                gateways: set[str]) -> tuple[str, str] | None:
+                outside_at: Addresses[str]) -> tuple[str, str] | None:
     """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
     if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
         record = {**record, "outgoing": owners.get(record["client"]) == observer}
@@ -117,13 +142,13 @@ def record_ends(observer: str, record: dict[str, Any], owners: dict[str, str],
     client = owners.get(record["client"])
     if client is not None:
         return None  # a call from another service: counted in that service's namespace
-    return OUTSIDE if record["client"] in gateways else f"{record['client']} (not in the topology)", observer
+    return OUTSIDE if record["client"] in outside_at else f"{record['client']} (not in the topology)", observer
 
 
 def early_record(connection: dict[str, Any], owners: dict[str, str],
                   exposed: dict[str, set[int]]) -> dict[str, Any]:
     """A connection opened before the capture as a flow record: its server is the end whose service exposes that
-    port (else the end with the lower port). `outgoing` is left to _ends: the client's namespace counts it."""
+    port (else the end with the lower port). `outgoing` is left to record_ends: the client's namespace counts it."""
     (a, a_port), (b, b_port) = connection["ends"]
     b_serves = b_port in exposed.get(owners.get(b, ""), set())
     a_serves = a_port in exposed.get(owners.get(a, ""), set())

@@ -18,8 +18,9 @@ CANCEL_POLL = 0.1  # seconds between looks at the cancel event while a probe's c
 
 
 class Abandoned(Exception):
-    """The wait for a probe's command was given up because the start was cancelled; the command is left to end
-    with its container (Docker has no call to stop an exec; removing the container ends it)."""
+    """The wait for a command in a container (a probe's, a hook's) was given up because the start was cancelled or
+    the removal forced; the command is left to end with its container (Docker has no call to stop an exec; removing
+    the container ends it)."""
 
 
 def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int],

@@ -27,6 +27,7 @@ from harness.runtime.engines import RunEngine, connect_engines
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.keptrun import build_or_say, clients_of, rebuilt
 from harness.runtime.runlocks import closed_on_error, deciding, using_kept_run
+from harness.runtime.scaling import pre_stop_surplus, remove_replicas, surplus_of
 from harness.runtime.service import Service
 from harness.runtime.signature import RunDifference, run_difference
 from harness.runtime.starter import Starter, run_start
@@ -56,8 +57,7 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
               and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say, engines)  # only what changed is replaced
         elif run is not None:
-            say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
-                f"{spec.identity} ({'; '.join(changes)}): "
+            say(f"the running topology {spec.name} (run {run.run_id}) {differs(spec)} ({'; '.join(changes)}): "
                 + ("restarting it" if run.kept else "starting a new one beside it"))
             if run.kept:
                 remove_run_anywhere(client, run)
@@ -96,11 +96,20 @@ def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     difference = _difference(client, spec, run, engines)
     changes = difference.lines()
     if changes:
-        say(f"the running topology {spec.name} (run {run.run_id}) was started from another version of "
-            f"{spec.identity}: {'; '.join(changes)}")
+        say(f"the running topology {spec.name} (run {run.run_id}) {differs(spec)}: {'; '.join(changes)}")
         return None
     _say_orphans(difference, say, spec)
     return Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
+
+
+def attach_run(spec: TopologySpec, run_id: str) -> Topology | None:
+    """See `Topology.attach_run`: across engines, its containers on every engine (pytest-xdist's workers attach to
+    the run another one started)."""
+    client, engines = _connected(spec)
+    runs = runs_across(engines, spec.identity) if engines else L.list_runs(client, spec.identity)
+    run = next((run for run in runs if run.run_id == run_id and run.containers), None)
+    return None if run is None else Topology(spec, client, run.run_id, keep=True, containers=run.containers,
+                                             engines=engines)
 
 
 def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], spec: TopologySpec) -> None:
@@ -109,6 +118,13 @@ def _say_orphans(difference: RunDifference | None, say: Callable[[str], None], s
         say(orphans)
     if difference is not None and (volumes := difference.kept_volumes(_down_files(spec))):
         say(volumes)
+
+
+def differs(spec: TopologySpec) -> str:
+    """Why a run is not used as it is: what `spec`'s file gives now is not what it was started from (the file, or a
+    variable it takes from the environment or `.env`: the lines that follow name the settings)."""
+    return (f"differs from what {spec.identity} gives now (the file, or a variable it takes from the environment or "
+            ".env)")
 
 
 def _down_files(spec: TopologySpec) -> str:
@@ -145,8 +161,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 say(f"the kept topology {spec.name} (run {kept[0].run_id}) did not finish its start (the "
                     f"session that started it ended first; {'; '.join(changes)}): restarting it")
             else:
-                say(f"the kept topology {spec.name} (run {kept[0].run_id}) was started from another version "
-                    f"of {spec.identity} ({'; '.join(changes)}): restarting it")
+                say(f"the kept topology {spec.name} (run {kept[0].run_id}) {differs(spec)} ({'; '.join(changes)}): "
+                    "restarting it")
             for run in kept:
                 remove_run_anywhere(client, run)
         else:
@@ -158,10 +174,13 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
            progress: Progress | None, say: Callable[[str], None],
            engines: dict[str, RunEngine] | None = None) -> Topology:
     """The kept run `run`, updated to `spec` as `docker compose up` updates a project: the containers of the
-    services that changed are replaced (their named volumes kept), services new in the file are started, those
-    no longer in it removed; every other container is kept as it is, with its data (also one that depends on a
-    replaced service: Docker Compose does not replace dependents either; one whose `restart_on_replace` names a
-    replaced service is stopped first and started again once that is ready). The run keeps its id and labels.
+    services that changed are replaced (their named volumes kept), and those whose `network_mode` or `volumes_from`
+    names one of them recreated after it; a service whose replica count alone changed gets the replicas beyond it
+    added or its highest-numbered removed (its others kept); services new in the file are started, those no longer
+    in it left running (orphans, as Compose leaves them); every other container is kept as it is, with its data (also
+    one that depends on a replaced service: Docker Compose does not replace dependents either; one whose
+    `restart_on_replace` names a replaced service is stopped first and started again once that is ready). The run
+    keeps its id and labels.
 
     Raises:
         As `Topology.start`; what the update started is removed then, and the rest of the run is left as it was (with
@@ -175,27 +194,36 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     images = [n for n, what in difference.changed.items() if what == ["image"] and spec.services[n].build]
     why = (f": the image{'s' if len(images) > 1 else ''} built for {', '.join(images)} changed (its build context)"
            if len(images) == len(difference.changed) and not difference.added and not difference.networks
-           else f" was started from another version of {spec.identity}")
+           else f" {differs(spec)}")
     say(f"the kept topology {spec.name} (run {run.run_id}){why}: updating it as `docker compose up` does (only a "
         "service whose container changed is replaced)")
-    build_or_say(spec, client, run, engines, difference.changed, progress, say, builder)
-    joined = joined_to(spec, difference.changed)  # recreated after the one whose namespace or volumes it joins
-    replaced = {*difference.changed, *joined}
+    scaled = difference.scaled  # only their count changed: kept, as Compose keeps them; the replicas beyond the
+    changed = [n for n in difference.changed if n not in scaled]  # count added or removed, nothing replaced
+    build_or_say(spec, client, run, engines, changed, progress, say, builder)
+    # recreated after the one whose namespace or volumes it joins, when that one's container is new (also one that
+    # was missing: removed outside the harness), as Compose recreates them
+    joined = joined_to(spec, [*changed, *difference.added])
+    replaced = {*changed, *joined}
     remade = [n for n in difference.networks if n in spec.networks]  # changed, or new in the file
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
     restarting = list(dict.fromkeys(restarting))
     say_update(spec, difference, say, on_networks(spec, remade, run))
+    surplus = surplus_of(spec, run, scaled)
+    pre_stop_surplus(spec, run, surplus, say)  # as Compose stops a replica it removes; one that fails: nothing changed
     zero = L.zero_replicas(client, run.run_id)  # its services of 0 replicas, marked again if the update fails
     L.unmark_started(client, run.run_id)  # until it is whole again: a session killed meanwhile leaves it unfinished
     labels = L.run_labels_of(run.containers[0])
+    before = {c.id for c in run.containers}  # a failed update removes the replicas it added to a scaled service
     topology = Topology(spec, client, run.run_id, keep=True, engines=engines,
-                        containers=[c for c in run.containers if L.labels_of(c).get(L.SERVICE) not in replaced])
+                        containers=[c for c in run.containers
+                                    if L.labels_of(c).get(L.SERVICE) not in replaced and c not in surplus])
     topology.builder = builder
     for name in restarting:  # stopped before its dependency or network is replaced, started once that is ready
         for replica in topology[name].replicas if name in topology else []:  # (as Compose; pre_stop hooks run)
             if replica.status == "running":
                 replica.stop()
+    remove_replicas(topology, surplus)  # the highest-numbered beyond the count, as Compose scales down
     replacing = [c for c in run.containers if L.labels_of(c).get(L.SERVICE) in replaced]
     inherited = _anonymous_volumes(replacing)
     L.remove_containers(replacing, volumes=False)  # their anonymous volumes go to the new containers
@@ -204,10 +232,12 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     _remove_networks(topology, run, [n for n in difference.networks if n not in spec.networks or n in remade])
     kept = set(topology.services)
     holding = list(dict.fromkeys(name for (name, _), volumes in inherited.items() if volumes))
+    adding = {name: spec.services[name].replicas for name, count in scaled.items()
+              if name in kept and spec.services[name].replicas > count}
     try:
         run_start(Starter(topology, labels, progress, kept=dict(topology.services), restarting=set(restarting),
-                          inherited=inherited),
-                  undo=lambda: undo_update(topology, labels, kept, holding, zero))
+                          inherited=inherited, scaling=adding),
+                  undo=lambda: undo_update(topology, labels, kept, holding, zero, before))
     except BaseException:
         gone = [n for n in spec.services if n in replaced and spec.services[n].replicas]
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
@@ -219,7 +249,9 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
     topology.reused = True
     done = [f"updated network(s) {', '.join(difference.networks)}"] if difference.networks else []
-    done += [f"replaced {', '.join(difference.changed)}"] if difference.changed else []
+    done += [f"replaced {', '.join(changed)}"] if changed else []
+    done += [f"scaled {name} from {count} to {spec.services[name].replicas} replica"
+             + ("" if spec.services[name].replicas == 1 else "s") for name, count in scaled.items()]
     done += [f"recreated {', '.join(joined)}"] if joined else []
     done += [f"restarted {', '.join(restarting)}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
@@ -229,15 +261,21 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
 
 
 def undo_update(topology: Topology, run_labels: dict[str, str], kept: Collection[str],
-                holding: Collection[str], zero: Collection[str] = ()) -> None:
-    """After a failed update: remove the containers the update made (the services it did not keep), but stop
-    those of `holding` instead (they took the anonymous volumes, e.g. a database's data, of the containers they
-    replace: removed with the run, or taken over by the next update); then mark the run as started again, so that
-    the next session updates it again instead of replacing it whole."""
+                holding: Collection[str], zero: Collection[str] = (), before: Collection[str] = ()) -> None:
+    """After a failed update: remove the containers the update made (the services it did not keep, and the
+    replicas it added to a kept one: not among the container ids `before`), but stop those of `holding` instead
+    (they took the anonymous volumes, e.g. a database's data, of the containers they replace: removed with the run,
+    or taken over by the next update); then mark the run as started again, so that the next session updates it
+    again instead of replacing it whole."""
     with InterruptsDeferred():
-        made = [c for client in [e.client for e in topology.engines.values()] or [topology.client]
-                for c in _containers(client, topology.run_id) if L.labels_of(c).get(L.SERVICE) not in kept]
+        listed = [c for client in [e.client for e in topology.engines.values()] or [topology.client]
+                  for c in _containers(client, topology.run_id)]
+        made = [c for c in listed if L.labels_of(c).get(L.SERVICE) not in kept]
+        added = [c for c in listed if L.labels_of(c).get(L.SERVICE) in kept and before and c.id not in before]
         L.remove_containers([c for c in made if L.labels_of(c).get(L.SERVICE) not in holding])
+        remove_replicas(topology, added, graceful=False)
+        for service in (topology.services[n] for n in kept if n in topology.services):
+            service.others = [r for r in service.others if not before or r.container.id in before]
         for container in [c for c in made if L.labels_of(c).get(L.SERVICE) in holding]:
             with suppress(docker.errors.APIError):  # stopped or gone already
                 container.stop(timeout=0)
@@ -359,8 +397,9 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
                on_remade: Collection[str] = ()) -> None:
     """One line per network made again, then per service: what updating a run with `difference` does to it (file
     order, then the removed); `on_remade`: the kept services on a network made again."""
-    joined = joined_to(spec, difference.changed)
-    replaced = {*difference.changed, *joined}
+    changed = [n for n in difference.changed if n not in difference.scaled]
+    joined = joined_to(spec, [*changed, *difference.added])
+    replaced = {*changed, *joined}
     restarting = restarted_by(spec, replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
@@ -371,8 +410,17 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} scaled from 0 to {service.replicas} replica{'s' if service.replicas > 1 else ''}: "
                 "starting it")
         elif name in difference.added:
-            say(f"  {name} has no container in the run (new in the file, or left out by an update that did not "
-                "finish): starting it")
+            say(f"  {name} has no container in the run (new in the file, removed outside the harness, or left out "
+                "by an update that did not finish): starting it")
+        elif name in difference.scaled:
+            count, now = difference.scaled[name], service.replicas
+            say(f"  {name} scaled from {count} to {now} replica{'s' if now != 1 else ''}: "
+                + (f"adding {now - count}, its {count} running kept" if now > count else
+                   f"removing the {count - now} highest-numbered, the other {now} kept" if now else
+                   f"removing {'all ' if count > 1 else ''}{count}")
+                + " (as Docker Compose does)"
+                + (f"; restarting {'them' if now != 1 else 'it'} on its network made again" if name in on_remade
+                   and now else ""))
         elif what is None:
             say(f"  {name} was started by another version of the harness: replacing it")
         elif what:

@@ -12,13 +12,14 @@ from docker.models.containers import Container
 from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublished, TopologyNotRunning
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ServiceSpec
-from harness.runtime import control, readiness
+from harness.runtime import control, readiness, restarts
 from harness.runtime.labels import replica_name
 from harness.runtime.probes import url_host
 
 if TYPE_CHECKING:
     from harness.runtime.faults import Edge
     from harness.runtime.networks import Attachment
+    from harness.runtime.topology import Topology
 
 class ExecResult(NamedTuple):
     """A command run inside a service's container: its exit code and its stdout and stderr, interleaved
@@ -51,6 +52,7 @@ class Service:
         self.networks = networks  # the networks it is on as started (engine names, aliases, fixed addresses)
         self.no_ports = no_ports  # where it is when Docker publishes none of its ports (TopologySpec.no_ports_reason)
         self._faults: Edge | None = None  # set by the Topology the service belongs to
+        self.topology: Topology | None = None  # the running Topology it belongs to (set by it)
         # called after start() and connect() (faults, --observe follow); what one returns is called once it is ready
         self.on_start: list[Callable[[Service], Callable[[], None] | None]] = []
         # what the last control call left undone ("stopped", "paused", ...), so that a test that fails before putting
@@ -191,7 +193,8 @@ class Service:
         control.kill(self, signal)
 
     def start(self, wait: bool = True) -> None:
-        """Start it again (same ports, same network name) and, by default, wait for its readiness probe.
+        """Start it again (same ports, same network name), by default waiting for its readiness probe; then restart
+        the running services in its network namespace (`network_mode: service:NAME`, which went away with its stop).
 
         Raises:
             ServiceNotReady, ServiceExited: as at topology start, within the service's `timeout` (seconds).
@@ -200,12 +203,14 @@ class Service:
                 longer reaches it: started, not waited for (call `connect()` first).
         """
         __tracebackhide__ = True
-        control.start(self, wait)
+        restarts.start(self, wait)
 
     def restart(self, wait: bool = True) -> None:
-        """`stop()` then `start(wait)`."""
-        self.stop()
-        self.start(wait=wait)
+        """As `docker compose restart NAME`: `stop()`, `start(wait)`, then (transitively, in dependency order) each
+        replica of the services whose `depends_on` names it with `restart: true` or in its network namespace
+        (`network_mode: service:NAME`) stopped and started. Raises as `stop()` and `start()`, for each."""
+        __tracebackhide__ = True
+        restarts.restart(self, wait)
 
     def pause(self) -> None:
         """Freeze every process of the container (connections hang instead of being refused).

@@ -149,13 +149,16 @@ class RunDifference:
     # networks the run created that the file now declares otherwise (or no longer, or newly): as Compose, an update
     # makes a changed one again and restarts the kept containers on it (reuse.update; their named volumes stay)
     networks: list[str] = field(default_factory=list)
-    # named volumes the file now defines otherwise (driver, driver_opts): kept as they are, with their data, as
+    # named volumes the file now defines otherwise (driver, driver_opts, labels): kept as they are, with their data, as
     # `docker compose up` keeps them without a terminal (`kept_volumes()` says so); no change of the run either
     volumes: list[str] = field(default_factory=list)
     # a run across engines whose `engines:` the file now lists otherwise (names, hosts, order: the manager): its
     # overlay network is the old manager's, so the run is started again whole
     engines: bool = False
     from_zero: list[str] = field(default_factory=list)  # of `added`: of 0 replicas in the run (scaled from 0)
+    # of `changed`: those whose count of containers alone differs -> how many the run has; as Compose, an update
+    # keeps their containers and adds or removes only the replicas beyond the count (reuse.update)
+    scaled: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.changed or self.added or self.networks or self.engines)
@@ -176,7 +179,7 @@ class RunDifference:
             return None
         one = len(self.volumes) == 1
         return (f"note: named volume{'' if one else 's'} {', '.join(self.volumes)} of the running topology: the file "
-                f"now defines {'it' if one else 'them'} otherwise (driver, driver_opts); kept as "
+                f"now defines {'it' if one else 'them'} otherwise (driver, driver_opts, labels); kept as "
                 f"{'it is' if one else 'they are'}, with the data, as `docker compose up` keeps a volume without a "
                 "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate "
                 "(data will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: "
@@ -204,11 +207,13 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
             running[labels[L.SERVICE]] = labels.get(L.SIGNATURE)
             counts[labels[L.SERVICE]] = counts.get(labels[L.SERVICE], 0) + 1
     expected = engine_signatures(clients, spec, builder) if clients else signatures(client, spec)
-    changed = {}
+    changed, scaled = {}, {}
     for name in (name for name in expected if name in running):
         what = signature_changes(running[name] or "", expected[name]) if running[name] != expected[name] else []
         if what is not None and counts[name] != spec.services[name].replicas:  # as many containers as replicas
             what = [*what, "replicas"]
+            if what == ["replicas"]:
+                scaled[name] = counts[name]
         if what != []:
             changed[name] = what
     declared, created = networks.declared_hashes(spec), networks.running_hashes(run)
@@ -216,12 +221,12 @@ def run_difference(client: docker.DockerClient, spec: TopologySpec, run: L.Run,
                          removed=sorted(set(running) - set(expected)),
                          networks=sorted(n for n in {*declared, *created} if declared.get(n) != created.get(n)),
                          volumes=diverged(spec, run), engines=_engines_of(run) != _engines_wanted(spec),
-                         from_zero=sorted(L.zero_replicas(client, run.run_id)))
+                         from_zero=sorted(L.zero_replicas(client, run.run_id)), scaled=scaled)
 
 
 def _engines_of(run: L.Run) -> str:
     """The engines a run was started across (its label: [] for one engine)."""
-    recorded = next((L.labels_of(r).get(L.ENGINES) for r in [*run.containers, *run.networks]), None)
+    recorded = L.recorded_engines(run)
     try:
         return json.dumps(json.loads(recorded or "[]"))
     except ValueError:  # not the harness's: a change

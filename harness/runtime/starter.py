@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 
-from harness.engine_source import resolve_engine
-from harness.errors import DockerError, HarnessError, RemoteMount
+from harness.errors import DockerError, HarnessError
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
@@ -29,7 +28,6 @@ from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
 from harness.runtime.engine import (
     connect,
-    engine_address,
     explain,
     publish_address,
     remote_engine,
@@ -43,6 +41,7 @@ from harness.runtime.engines import (
     engine_parts,
     prepare_everywhere,
     refuse_binds_on_remote_engines,
+    refuse_remote_binds,
     volumes_everywhere,
 )
 from harness.runtime.imagelocks import using_contexts
@@ -54,12 +53,15 @@ from harness.runtime.images import (
     planned_builds,
     tidy,
 )
+from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.probes import Abandoned
 from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
+from harness.runtime.swarm import leave_made_swarm
 from harness.runtime.topology import Progress, StartEvent, Topology, docker_name
-from harness.runtime.transfer import copy_image, local_builder
+from harness.runtime.transfer import copy_image
 from harness.runtime.volumes import service_mounts
 
 T = TypeVar("T")
@@ -72,18 +74,20 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
         engines = connect_engines(spec)
         client = next(iter(engines.values())).client
-        refuse_binds_on_remote_engines(spec, engines)
-        for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
-            remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        try:
+            refuse_binds_on_remote_engines(spec, engines)
+            for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
+                remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+        except BaseException:  # the run does not exist yet: a swarm made to be left with it is left now
+            leave_made_swarm([engine.client for engine in engines.values()])
+            raise
     else:
         client = connect()
-        _refuse_remote_binds(spec)
+        refuse_remote_binds(spec)
         remove_leftovers_anywhere(client)  # a dead run across engines too (an engine gone: its part waits)
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
-    topology = Topology(spec, client, run_id, keep=keep, engines=engines)
-    if engines:  # this machine's engine builds, the images are copied to the engines that run them (transfer.py)
-        topology.builder = local_builder()
+    topology = Topology(spec, client, run_id, keep=keep, engines=engines)  # across engines: its builder builds
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
@@ -102,10 +106,13 @@ def run_start(starter: Starter, undo: Callable[[], None]) -> None:
         L.mark_started(topology.client, starter.run_labels, [n for n, s in starter.spec.services.items()
                                                             if not s.replicas])
     except BaseException as error:
-        try:
-            starter.stop()  # creations in flight land before removal (a second Ctrl-C skips this wait)
-        finally:
-            undo()
+        # a further Ctrl-C cuts neither short: creations in flight land (within one Docker call each, cancelled),
+        # then everything is removed; it is raised after that
+        with InterruptsDeferred(f"removing topology {topology.spec.name}"):
+            try:
+                starter.stop()
+            finally:
+                undo()
         if isinstance(error, HarnessError):
             topology.masker.error(error)  # a probe command, a log line or Docker's message may carry a secret
         raise
@@ -116,12 +123,14 @@ class Starter:
 
     def __init__(self, topology: Topology, run_labels: dict[str, str], progress: Progress | None,
                  kept: dict[str, Service] | None = None, restarting: Collection[str] = (),
-                 inherited: dict[tuple[str, int], list[MountRef]] | None = None) -> None:
+                 inherited: dict[tuple[str, int], list[MountRef]] | None = None,
+                 scaling: dict[str, int] | None = None) -> None:
         self.topology = topology
         self.updating = kept is not None  # a running run: its networks are there (unless new in the file)
         self.kept = kept or {}  # services of a run being updated, left running: only the others are started
         self.restarting = restarting  # of the kept: started again once their dependencies are ready
         self.inherited = inherited or {}  # (service, replica) -> anonymous volumes of the container it replaces
+        self.scaling = scaling or {}  # of the kept: service -> its count now, replicas added beyond the running ones
         self.spec = topology.spec
         self.run_labels = run_labels
         self.progress = _masked(progress, topology.masker)
@@ -149,7 +158,7 @@ class Starter:
 
     def _run(self, builds: list[PlannedBuild]) -> None:
         # Every image is checked (and missing ones pulled or copied) first: one error names all that are missing.
-        run_images = prepare_everywhere(self.topology)
+        run_images = prepare_everywhere(self.topology, self.progress)
         builder = self.topology.builder  # across engines: the engine that builds (transfer.py), else None
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_networks, "network")
@@ -175,7 +184,9 @@ class Starter:
             self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or _done(image)
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
-                if name in self.restarting and name in self.kept:  # 0 replicas: no container to restart
+                if name in self.scaling:
+                    self.ready[name] = self._spawn(self._scale, name)
+                elif name in self.restarting and name in self.kept:  # 0 replicas: no container to restart
                     self.ready[name] = self._spawn(self._restart, name)
                 else:
                     self.ready[name] = _done(self.kept[name]) if name in self.kept else self._spawn(self._start, name)
@@ -277,10 +288,11 @@ class Starter:
     def _copy(self, made: Future[str], build: PlannedBuild, client: docker.DockerClient, name: str) -> str:
         """`made`'s image (built by the builder), copied to `client`'s engine (that of `name`) unless there."""
         tag, started = self._await(made), time.monotonic()
-        if copy_image(self.topology.builder or client, client, tag, build.names):
+        where = f"{tag} to engine '{self.spec.engine_of(name)}'"
+        if copy_image(self.topology.builder or client, client, tag, build.names,
+                      copying=lambda: self.progress(StartEvent(name, "copying", detail=where))):
             self.built_now.add((client, build.context))
-            self.progress(StartEvent(name, "building", detail=f"copied {tag} to engine '{self.spec.engine_of(name)}' "
-                                                              f"in {time.monotonic() - started:.1f} s"))
+            self.progress(StartEvent(name, "copied", time.monotonic() - started, where))
         return tag
 
     def _restart(self, name: str) -> Service:
@@ -299,6 +311,28 @@ class Starter:
         for replica in service.replicas:
             replica.wait_ready(started, self.cancelled, log_since=since)
         self.progress(StartEvent(name, "ready", time.monotonic() - started, service.url if service.ports else ""))
+        return service
+
+    def _scale(self, name: str) -> Service:
+        """Add replicas to a kept service up to its count now (restarted first if it is to be), numbered after the
+        highest running, as `docker compose up` scales up: the running ones are kept as they are."""
+        service = self._restart(name) if name in self.restarting else self.kept[name]
+        for dependency in service.spec.depends_on:
+            self._await(self.ready[dependency])
+        self._await(self.network_created)
+        started = time.monotonic()
+        self.progress(StartEvent(name, "starting"))
+        client = self.topology.client_of(name)
+        running = client.api.inspect_container(service.container.id)  # the image and signature it runs: unchanged
+        image, signature = running["Config"]["Image"], running["Config"]["Labels"][L.SIGNATURE]
+        after, count = max(r.number for r in service.replicas), self.scaling[name] - len(service.replicas)
+        for number in range(after + 1, after + 1 + count):
+            replica = _replica(self, name, number, image, signature)
+            with self.lock:
+                service.others.append(replica)
+        for replica in service.others[-count:]:  # ready when every replica is, as at a start
+            replica.wait_ready(started, self.cancelled)
+        self.progress(StartEvent(name, "ready", time.monotonic() - started, f"{self.scaling[name]} replicas"))
         return service
 
     def _start(self, name: str) -> Service | None:
@@ -377,11 +411,15 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()
-    hooks.post_start(name, spec, container.get_wrapped_container())
+    try:  # a cancel does not wait for a hook (as for a probe's command): the removal of its container ends it
+        hooks.post_start(name, spec, container.get_wrapped_container(), starter.cancelled)
+    except Abandoned:
+        raise StartCancelled() from None
     tcp = {port: host for (port, protocol), host in ports.items() if protocol == "tcp"}
     service = Service(name, spec, container.get_wrapped_container(), tcp, attached,
                       host=starter.topology.host_of(name),
                       no_ports=None if published else starter.spec.no_ports_reason(name), number=number)
+    service.topology = starter.topology  # replicas 2..N are not added to it (Topology._add): the first is
     service.udp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "udp"}
     service.sctp_ports = {port: host for (port, protocol), host in ports.items() if protocol == "sctp"}
     return service
@@ -392,23 +430,6 @@ def _remove_container(name: str, client: docker.DockerClient) -> None:
         client.containers.get(name).remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
-
-
-def _refuse_remote_binds(spec: TopologySpec) -> None:
-    """A bind mount names a path on the engine's machine: with a remote engine, it is refused before anything starts
-    unless it is declared a copy (`copy: true`)."""
-    engine = remote_engine()
-    if engine is None:
-        return
-    binds = [(name, m) for name, service in spec.services.items() for m in service.mounts if not m.copied]
-    if binds:
-        listed = ", ".join(f"service '{name}': {m.source} -> {m.target}" for name, m in binds)
-        raise RemoteMount(
-            f"topology {spec.name}: the Docker engine is remote ({resolve_engine().where}), and a bind "
-            f"mount would name a path on its machine ({engine}), not on this one: {listed}",
-            hint="Declare each as a copy in the topology file, uploaded before the service starts: "
-                 "`mounts: [{source: ..., target: ..., copy: true}]`; or use a local engine.",
-            services=sorted({name for name, _ in binds}), engine=engine_address())
 
 
 def _masked(progress: Progress | None, masker: Masker) -> Progress:

@@ -83,8 +83,10 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str) ->
         raise DockerUnavailable(
             f"{where} is in another swarm (swarm: {node.get('LocalNodeState')}), not that of {manager.where}: the "
             "harness never leaves or changes a swarm it did not make.",
-            hint=f"Leave that swarm there yourself (`docker -H {engine.address} swarm leave`), or name other engines "
-                 "under `engines:`.", address=engine.address)
+            hint=f"Leave that swarm there yourself (`docker -H {engine.address} swarm leave"
+                 # a manager leaves only by force (and a last manager's leaving ends that swarm)
+                 f"{' --force' if node.get('ControlAvailable') else ''}`), or name other engines under `engines:`.",
+            address=engine.address)
     if not managed:
         _init(spec, manager, "leave" if mode == "join-and-leave" else "keep")
     for engine in to_join:

@@ -24,23 +24,26 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
+from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, observe
+from harness.runtime import hooks, networks, observe, restarts
 from harness.runtime import labels as L
-from harness.runtime.engine import connect, explain, service_host
+from harness.runtime.engine import explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.service import ExecResult, Service
 from harness.runtime.swarm import leave_made_swarm
+from harness.runtime.transfer import local_builder
 
 if TYPE_CHECKING:
     from harness.model.builder import TopologyBuilder
 
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
-EventKind = Literal["building", "built", "cached", "starting", "waiting", "ready", "completed", "failed"]
+EventKind = Literal["building", "built", "cached", "copying", "copied", "starting", "waiting", "ready", "completed",
+                    "failed"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ class Topology:
         self.spec = spec
         self.client = client
         self.engines = engines or {}
-        self.builder: docker.DockerClient | None = None  # across engines: this machine's engine, builds (transfer.py)
+        # across engines: this machine's engine builds what they run (services, helpers) and copies it (transfer.py)
+        self.builder: docker.DockerClient | None = local_builder() if self.engines else None
         self.run_id = run_id
         self.network = _network_name(spec, run_id)  # not a container's: one a test left disconnected is on none
         # network of the topology -> its name on the engine (`network` is `default`'s)
@@ -106,6 +110,8 @@ class Topology:
     def _add(self, service: Service) -> None:
         """Register a running service and give it its faults (`service.faults`), which follow its restarts."""
         self.services[service.name] = service
+        for replica in service.replicas:  # a start adds replicas 2..N after it (starter.py sets theirs)
+            replica.topology = self
         service._faults = self.faults.edge(service.name, None)  # noqa: SLF001 - the topology wires its services
         service.on_start.append(lambda started: observe.service_started(self, started))  # --observe follows it
         service.on_start.append(self.faults.service_started)
@@ -150,20 +156,18 @@ class Topology:
         Raises:
             HookFailed: a pre_stop hook failed or did not end in time (one line per hook; the run is removed).
             DockerError: the engine refused to remove something (the message names it and what to do).
+            KeyboardInterrupt: Ctrl-C or SIGTERM meanwhile, once everything is removed (hooks.down: they force it,
+                as Compose's second Ctrl-C: the hooks are no longer waited for).
         """
-        failures = []
-        try:
-            for client in [engine.client for engine in self.engines.values()] or [self.client]:
-                failures += hooks.pre_stop_run(client, self.spec, self.run_id)
-        finally:  # also on Ctrl-C while the hooks run
-            self._remove()
+        clients = [engine.client for engine in self.engines.values()] or [self.client]
+        failures, _ = hooks.down([(client, self.run_id) for client in clients], self.spec, self._remove)
         if failures:
             raise self.masker.error(hooks.combined(failures))
 
     def _remove(self) -> None:
         """Remove the run's containers, networks, volumes (on each engine) at once. Raises DockerError."""
         try:
-            with InterruptsDeferred():  # a second Ctrl-C must not leave half a topology behind
+            with InterruptsDeferred(f"removing topology {self.spec.name}"):  # nothing is left behind
                 if self.engines:
                     remove_everywhere(self.engines.values(), self.run_id)
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
@@ -176,35 +180,22 @@ class Topology:
                                    f"label={L.RUN}={self.run_id}` to see what is left.") from None
 
     def restore(self, only_left: bool = False) -> list[str]:
-        """Put every service back as started: unpause, reconnect to its networks, start (waiting for its probe) what
-        is stopped, paused, disconnected or dead. One Docker list call (per engine) when nothing is wrong.
+        """Put every service back as started (in dependency order): unpause, reconnect to its networks, start
+        (waiting for its probe) what is stopped, paused, disconnected or dead, restart what is still in a network
+        namespace its `network_mode: service:X` no longer has. One Docker list call (per engine) if nothing is wrong.
 
         Args:
             only_left: only the services this process left stopped, paused, ... (`Service.left`): a topology shared
                 with other processes (pytest-xdist workers) may have a service stopped on purpose by another one.
 
         Returns:
-            One line per service that was not as started: what it was left as (and, for one that died by itself,
-            its exit code and last log lines), and what was done.
+            One line per service not as started: what it was left as (one that died by itself: its exit code and
+            last log lines), and what was done.
 
         Raises:
             ServiceExited, ServiceNotReady: a service did not come back; DockerError: it is gone from the engine.
         """
-        listed = _by_service([engine.client for engine in self.engines.values()] or [self.client], self.run_id)
-        notes = []
-        for service in (replica for each in self for replica in each.replicas):
-            if only_left and service.left is None:
-                continue
-            container = listed.get((service.name, service.number))
-            if container is None:
-                raise DockerError(f"service '{service.shown}' of topology {self.spec.name} is gone from the engine "
-                                  "(its container was removed)", service=service.name, operation="restore",
-                                  hint="Something outside the test session removed it; run the tests again.")
-            try:
-                notes.extend(_restore_one(service, container))
-            except HarnessError as error:  # its last log lines may carry a secret
-                raise self.masker.error(error) from None
-        return [self.masker(note) for note in notes]
+        return _restore(self, only_left)
 
     @functools.cached_property
     def masker(self) -> Masker:
@@ -299,10 +290,11 @@ class Topology:
 
     @classmethod
     def attach_run(cls, spec: TopologySpec, run_id: str) -> Topology | None:
-        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone."""
-        client = connect()
-        run = next((run for run in L.list_runs(client, spec.identity) if run.run_id == run_id and run.containers), None)
-        return cls(spec, client, run.run_id, keep=True, containers=run.containers) if run is not None else None
+        """The run `run_id` of `spec`'s file (started by another process of this session), or None if it is gone;
+        across engines, with its containers on each of them (an engine that does not answer: DockerUnavailable)."""
+        from harness.runtime.reuse import attach_run  # it builds on this module: imported when used
+
+        return attach_run(spec, run_id)
 
 
 def _replicas(topology: Topology, containers: Iterable[Container]) -> dict[str, list[Service]]:
@@ -335,9 +327,38 @@ def _attached(topology: Topology, name: str, container: Container) -> Service:
     return service
 
 
-def _restore_one(service: Service, container: Container) -> list[str]:
-    """Put `service` back as started (see `Topology.restore`), from `container` as listed: what was done."""
+def _restore(topology: Topology, only_left: bool) -> list[str]:
+    """`Topology.restore`."""
+    listed = _by_service([engine.client for engine in topology.engines.values()] or [topology.client], topology.run_id)
+    notes: list[str] = []
+    restarted: list[Service] = []  # with a service it started (its network namespace): as started now
+    order = [name for level in StartPlan.from_spec(topology.spec).levels for name in level if name in topology.services]
+    for service in (replica for name in order for replica in topology.services[name].replicas):  # dependencies first
+        if (only_left and service.left is None) or service in restarted:
+            continue
+        container = listed.get((service.name, service.number))
+        if container is None:
+            raise DockerError(f"service '{service.shown}' of topology {topology.spec.name} is gone from the engine "
+                              "(its container was removed)", service=service.name, operation="restore",
+                              hint="Something outside the test session removed it; run the tests again.")
+        try:
+            notes.extend(_restore_one(service, container, restarted))
+        except HarnessError as error:  # its last log lines may carry a secret
+            raise topology.masker.error(error) from None
+    return [topology.masker(note) for note in notes]
+
+
+def _restore_one(service: Service, container: Container, restarted: list[Service]) -> list[str]:
+    """Put `service` back as started (see `Topology.restore`), from `container` as listed: what was done; the
+    containers in its network namespace that starting it restarted are added to `restarted`."""
     state = L.container_status(container)
+    if state in restarts.IN_OLD_NAMESPACE and (owner := restarts.left_behind(service)) is not None:
+        service.stop()
+        joined = restarts.start(service, wait=True)
+        restarted += joined
+        return [f"{service.shown} was still in the network namespace {owner.shown} had before it last started "
+                f"(network_mode: service:{owner.name}; it reached nothing on 127.0.0.1 but itself): restarted it"
+                + (f", and {', '.join(r.shown for r in joined)} in its namespace" if joined else "")]
     on = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
     off = [a.network for a in service.networks if a.network not in on]
     left = service.left or ""
@@ -353,9 +374,11 @@ def _restore_one(service: Service, container: Container) -> list[str]:
         code = re.search(r"\((-?\d+)\)", status)
         if service.spec.job and state == "exited" and code and code.group(1) == "0" and not left:
             return notes  # a job that ended well is as started: run again, it would redo its work
-        tail = ""
+        tail, again = "", "started it again (ready in"
         if left.startswith(("stopped", "killed")):
             what = f"was left {left}"
+        elif code and code.group(1) == "0":  # a one-shot service: `docker compose up` runs it again
+            what, again = "had exited (exit code 0)", "ran it again (in"
         else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
             exit_code = code.group(1) if code else "?"
             # SIGKILL, SIGTERM: also the `.stop()` of a session that was killed (or the kernel's OOM killer)
@@ -366,9 +389,11 @@ def _restore_one(service: Service, container: Container) -> list[str]:
         if off:
             service.connect()
         started = time.monotonic()
-        service.start(wait=True)
-        notes.append(f"{service.shown} {what}: started it again (ready in {time.monotonic() - started:.1f} s)"
-                     + tail)
+        joined = restarts.start(service, wait=True)
+        restarted += joined
+        notes.append(f"{service.shown} {what}: {again} {time.monotonic() - started:.1f} s)"
+                     + (f"; restarted {', '.join(r.shown for r in joined)} in its network namespace (network_mode: "
+                        f"service:{service.name}; theirs went away with its stop)" if joined else "") + tail)
     return notes
 
 

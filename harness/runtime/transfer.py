@@ -8,7 +8,7 @@ no copy, only the missing tags. When no engine answers on this machine, each eng
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import docker
 import docker.errors
@@ -41,10 +41,10 @@ def has_image(client: docker.DockerClient, name: str) -> bool:
 
 
 def copy_image(source: docker.DockerClient, target: docker.DockerClient, name: str,
-               names: Sequence[str] = ()) -> bool:
+               names: Sequence[str] = (), copying: Callable[[], None] = lambda: None) -> bool:
     """Make image `name` of `source` an image of `target`, tagged `name` and `names`: loaded from `source`'s
-    `docker save` stream, unless `target` has that image id already (then only tagged). Returns whether it was
-    copied.
+    `docker save` stream, unless `target` has that image id already (then only tagged). `copying` is called when a
+    copy begins (it may take a while: progress says so). Returns whether it was copied.
 
     Raises:
         docker.errors.ImageNotFound: `source` has no image `name`.
@@ -55,6 +55,7 @@ def copy_image(source: docker.DockerClient, target: docker.DockerClient, name: s
         loaded = target.images.get(image.id)
         copied = False
     except docker.errors.ImageNotFound:
+        copying()
         target.images.load(source.api.get_image(name, chunk_size=SAVE_CHUNK))
         loaded = target.images.get(image.id)
         copied = True

@@ -42,7 +42,8 @@ def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
             continue
         created[volume] = f"harness-{spec.name}-{volume}-{run_id}"
         try:  # a volume of a kept run is there already: the engine gives it back as it is (its data, its options)
-            client.volumes.create(created[volume], labels={**run_labels, L.VOLUME: volume,
+            client.volumes.create(created[volume], labels={**(options.labels if options else {}), **run_labels,
+                                                           L.VOLUME: volume,
                                                            L.VOLUME_DEFINITION: definition_hash(options)},
                                   driver=options.driver if options else None,
                                   driver_opts=options.driver_opts if options else None)
@@ -53,15 +54,18 @@ def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,
 
 
 def definition_hash(volume: VolumeSpec | None) -> str:
-    """What a named volume is created from (a label on it, as Compose's config hash): its driver and options (None:
-    the file does not say, the local driver)."""
-    definition = (volume or VolumeSpec()).model_dump(mode="json", include={"driver", "driver_opts"})
+    """What a named volume is created from (a label on it, as Compose's config hash): its driver and options, and
+    its labels when it has some (so a kept run's volume made before they were honoured keeps its hash) (None: the
+    file does not say, the local driver)."""
+    definition = (volume or VolumeSpec()).model_dump(mode="json", include={"driver", "driver_opts", "labels"})
+    if not definition["labels"]:
+        del definition["labels"]
     return hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def diverged(spec: TopologySpec, run: L.Run) -> list[str]:
-    """The named volumes of `run` that `spec` now defines otherwise (driver, driver_opts), in name order; a volume
-    created before these labels, or no longer in the file, is none."""
+    """The named volumes of `run` that `spec` now defines otherwise (driver, driver_opts, labels), in name order; a
+    volume created before these labels, or no longer in the file, is none."""
     found = []
     for volume in run.volumes:
         labels = L.labels_of(volume)
@@ -71,6 +75,12 @@ def diverged(spec: TopologySpec, run: L.Run) -> list[str]:
         if created and used and not external and created != definition_hash(spec.volumes.get(name)):
             found.append(name)
     return sorted(found)
+
+
+def anonymous_volume(spec: TopologySpec, name: str, replica: int, index: int, run_id: str) -> str:
+    """The volume of run `run_id` made for the anonymous volume `index` (of `volumes:`) of replica `replica` of
+    service `name`."""
+    return f"harness-{spec.name}-{name}{'' if replica == 1 else f'-{replica}'}-anon{index}-{run_id}"
 
 
 def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, image: str, run_id: str,
@@ -86,7 +96,7 @@ def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, i
         if volume.source:
             source = named[volume.source]
         else:
-            source = f"harness-{spec.name}-{name}{'' if replica == 1 else f'-{replica}'}-anon{index}-{run_id}"
+            source = anonymous_volume(spec, name, replica, index, run_id)
             client.volumes.create(source, labels=run_labels)
         mounts.append(MountRef.volume(volume, source))
     # an image's files (the engine took the key: TopologySpec.engine_needs was checked before the start), pulled

@@ -249,3 +249,94 @@ def test_can_i_deploy_failures_are_one_clear_message(tmp_path: Path, broker: Bro
     assert refused.returncode == 2
     assert f"the Pact Broker at {broker.url} refused the credentials (401" in refused.stderr
     assert "wrong" not in refused.stderr.replace("refused", "")
+
+
+BUILT = """
+name: dirty
+services:
+  shop: {build: ./shop}
+  web: {build: ./web, pact_name: web-frontend}
+  cache: {image: redis:7}   # no pacticipant at the broker
+"""
+
+
+def test_a_checkout_that_differs_in_what_a_service_is_built_from_names_the_version_to_ask(
+        tmp_path: Path, broker: BrokerServer) -> None:
+    """From a checkout whose web/ differs from its commit, the commit does not name the web that would be deployed
+    (and `harness publish` published its pacts as COMMIT+SNAPSHOT.<host>): can-i-deploy and record-deployment ask
+    for web's version, naming the snapshot and the commit; given, the answer is the `pact` CLI's. A change outside
+    what the services are built from (a consumer test, a README) leaves the commit as their version."""
+    from .test_broker_publish import HOST
+
+    for name in ("shop", "web"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY . /app\n")
+        (tmp_path / name / "app.py").write_text("VERSION = 1\n")
+    (tmp_path / "README.md").write_text("the shop\n")
+    file = tmp_path / "topology.yaml"
+    file.write_text(BUILT)
+    commit = git_checkout(tmp_path)
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    env = environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN)
+    publish(broker, tmp_path, good_pact(), commit, "main")  # CI: the clean commit's pact, verified by shop there
+    verified(broker, "web-frontend", commit, commit, True)
+    assert pact_cli(broker, "create-environment", "--name", "production").returncode == 0
+    assert pact_cli(broker, "record-deployment", "--pacticipant", "shop", "--version", commit, "--environment",
+                    "production").returncode == 0
+
+    def can_i_deploy(*args: str) -> subprocess.CompletedProcess[str]:
+        return harness(tmp_path, "can-i-deploy", "--topology", str(file), "--to-environment", "production",
+                       "--ignore", "cache", *args, env=env)
+
+    clean = can_i_deploy()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert cli_says(broker, "web-frontend", commit) and cli_says(broker, "shop", commit)
+    assert f"yes web (web-frontend {commit}) to production: " in clean.stdout
+
+    (tmp_path / "web" / "app.py").write_text("VERSION = 2\n")  # web's code changed, and its pact with it
+    newer = good_pact()
+    newer["interactions"][0]["description"] += " (changed)"
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "web-frontend-shop.json").write_text(json.dumps(newer))
+    published = harness(tmp_path, "publish", "--topology", str(file), env=env)
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert f"for consumer version {snapshot} (no branch)" in published.stdout
+
+    asked = can_i_deploy()
+    said = " ".join(asked.stderr.split())
+    assert asked.returncode == 2, asked.stdout + asked.stderr
+    assert (f"no version for web: the git checkout {tmp_path} differs from its commit {commit} in what it is deployed "
+            "from (web: web/app.py has uncommitted changes), so the commit does not name the code that would be "
+            "deployed. Give the version to ask about with --version SERVICE=VERSION for each: the snapshot "
+            f"{snapshot} (the version pytest --pact-publish and harness publish publish this checkout's pacts under; "
+            f"e.g. --version web={snapshot}), or the commit (--version web={commit}: the code as committed); or "
+            "commit the changes") in said, said
+    assert "Traceback" not in asked.stderr and asked.stdout == ""
+    before = list(broker.broker.deployments)
+    recorded = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",
+                       "--ignore", "cache", env=env)
+    assert recorded.returncode == 2 and f"no version for web: the git checkout {tmp_path} differs" in recorded.stderr
+    assert broker.broker.deployments == before
+
+    at_snapshot = can_i_deploy(f"--version=web={snapshot}")  # the snapshot's pact is not verified yet: the CLI's NO
+    assert cli_says(broker, "web-frontend", snapshot) is False
+    assert at_snapshot.returncode == 1, at_snapshot.stdout + at_snapshot.stderr
+    assert f"NO  web (web-frontend {snapshot}) to production: There is no verified pact between version " \
+           f"{snapshot} of web-frontend and version {commit} of shop" in at_snapshot.stdout, at_snapshot.stdout
+    assert f"yes shop (shop {commit}) to production: " in at_snapshot.stdout  # shop is as committed
+    at_commit = can_i_deploy(f"--version=web={commit}")
+    assert at_commit.returncode == 0, at_commit.stdout + at_commit.stderr
+
+    (tmp_path / "web" / "app.py").write_text("VERSION = 1\n")  # back to the commit's web; other files changed
+    (tmp_path / "README.md").write_text("the shop, with notes\n")
+    (tmp_path / "test_web_consumer.py").write_text("def test_web(): pass\n")
+    elsewhere = can_i_deploy()
+    assert elsewhere.returncode == 0, elsewhere.stdout + elsewhere.stderr
+    assert f"yes web (web-frontend {commit}) to production: " in elsewhere.stdout
+
+    file.write_text(BUILT.replace("name: dirty", "name: dirty  # edited"))
+    topology_changed = can_i_deploy("--version", "cache=1")
+    assert topology_changed.returncode == 2
+    assert ("no version for shop, web: the git checkout " in topology_changed.stderr
+            and "in what they are deployed from (shop, web: topology.yaml has uncommitted changes)"
+            in " ".join(topology_changed.stderr.split())), topology_changed.stderr

@@ -260,11 +260,14 @@ def test_kiosk_reads_the_bill(pact):
 """
 
 
-def consumer_tests(tmp_path: Path, broker: BrokerServer, *args: str, **env: str) \
-        -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-dir",
-                           str(tmp_path / "pacts"), *args], cwd=tmp_path, capture_output=True,
+def consumer_tests(tmp_path: Path, broker: BrokerServer, *args: str, cache: bool = False, cwd: Path | None = None,
+                   **env: str) -> subprocess.CompletedProcess[str]:
+    """pytest in `cwd` (else `tmp_path`, where it writes the consumer tests first) publishing to `broker`, with its
+    cache (`--lf`, `--sw`) when `cache`."""
+    if cwd is None:
+        (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", *([] if cache else ["-p", "no:cacheprovider"]),
+                           "--pact-dir", str(tmp_path / "pacts"), *args], cwd=cwd or tmp_path, capture_output=True,
                           text=True, env=environment(**{"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN, **env}))
 
 
@@ -317,11 +320,25 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
     assert broker.broker.versions[("kiosk", snapshot)].branches == []  # never the latest of main
 
 
+def test_in_ci_without_a_consumer_version_the_session_says_its_pacts_are_not_published(
+        tmp_path: Path, broker: BrokerServer) -> None:
+    """Trial finding 7: CI=true with a broker configured and no consumer version publishes nothing (as the Pact docs
+    advise), and says so in one line as `harness verify` says it of results; the session still passes (exit 0)."""
+    git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, CI="true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"pacts not published to the Pact Broker {broker.url}: in CI (CI=true) but no --pact-consumer-version "
+            "given: give it (or --pact-publish) to publish them") in done.stdout
+    assert broker.broker.published == []
+    laptop = consumer_tests(tmp_path, broker)  # not in CI: nothing to say, as before
+    assert laptop.returncode == 0 and "not published" not in laptop.stdout, laptop.stdout
+
+
 @pytest.mark.parametrize("args", [["-k", "web"], ["test_consumer.py::test_web_reads_the_bill"],
-                                  ["--deselect", "test_consumer.py::test_kiosk_reads_the_bill"], ["-m", "not slow"],
+                                  ["--deselect", "test_consumer.py::test_kiosk_reads_the_bill"],
                                   ["-o", "testpaths=test_consumer.py test_more.py", "test_consumer.py"],
                                   ["SKIP_KIOSK"], ["-n", "2", "-k", "web"]],
-                         ids=["k", "node-id", "deselect", "m", "testpaths", "skipped", "xdist"])
+                         ids=["k", "node-id", "deselect", "testpaths", "skipped", "xdist"])
 def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_path: Path, broker: BrokerServer,
                                                                          args: list[str]) -> None:
     """A clean checkout's session that did not run every test (a selection, or a test skipped) wrote pacts that may
@@ -340,8 +357,10 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
             "every consumer test (") in said, said
     assert ("so these pacts may lack interactions of the commit's; run the whole session to publish under the "
             "commit, or give --pact-consumer-version VERSION; without a branch") in said
-    why = {"-k": "-k given", "-n": "-k given", "test_consumer.py::test_web_reads_the_bill": "node ids given",
-           "--deselect": "--deselect given", "-m": "-m given", "-o": "test paths given (test_consumer.py) narrower "
+    why = {"-k": "2 of 4 collected test(s) deselected (-k given)", "-n": "2 of 4 collected test(s) deselected (-k "
+           "given)", "test_consumer.py::test_web_reads_the_bill": "node ids given",
+           "--deselect": "1 of 4 collected test(s) deselected (--deselect given)", "-o": "test paths given "
+           "(test_consumer.py) narrower "
            f"than {tmp_path / 'test_consumer.py'} {tmp_path / 'test_more.py'}", "SKIP_KIOSK": "1 test(s) skipped"}
     assert why[args[0]] in said, said
     assert {p.consumer_version for p in broker.broker.pacts.values()} == {snapshot}  # nothing under the commit
@@ -361,6 +380,121 @@ def test_a_whole_session_from_a_clean_checkout_publishes_under_the_commit(tmp_pa
     done = consumer_tests(tmp_path, broker, "--pact-publish", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"for consumer version {commit} on branch main:" in done.stdout and "SNAPSHOT" not in done.stdout
+
+
+@pytest.mark.parametrize("args", [["-k", "bill or items"], ["-m", "not slow"], ["--lf"], ["--sw"],
+                                  ["-n", "2", "-k", "bill or items"], ["-n", "2", "--lf"]],
+                         ids=["k", "m", "lf", "sw", "xdist-k", "xdist-lf"])
+def test_options_that_leave_no_test_out_publish_under_the_commit(tmp_path: Path, broker: BrokerServer,
+                                                                 args: list[str]) -> None:
+    """An option that could select tests but selected every one (`--lf` with no failure of last time runs every
+    test, as pytest says: "no previously failed tests, not deselecting items") ran the whole session."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    commit = git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *args, cache=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout, done.stdout
+    assert f"for consumer version {commit} on branch main: " in done.stdout and "SNAPSHOT" not in done.stdout
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_lf_and_sw_publish_a_snapshot_only_when_they_leave_tests_out(tmp_path: Path, broker: BrokerServer,
+                                                                     xdist: list[str]) -> None:
+    """After a failure `--lf` reruns only the failed test (pytest drops the others as it collects them) and `--sw`
+    deselects the tests before it: their pacts are a snapshot. Once the failure is fixed, the next `--lf` or `--sw`
+    session runs every test: the commit."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    commit = git_checkout(tmp_path)
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    for option, why in (("--lf", "--lf ran only the 1 test(s) that failed last time"),
+                        ("--sw", "2 of 3 collected test(s) deselected (--sw given)")):
+        failed = consumer_tests(tmp_path, broker, *xdist, option, cache=True, KIOSK_FAILS="1")
+        assert "1 failed" in failed.stdout, failed.stdout + failed.stderr  # --sw: exit 2 (interrupted)
+        again = consumer_tests(tmp_path, broker, *xdist, option, "--pact-publish", cache=True)
+        assert again.returncode == 0 and "1 passed" in again.stdout, again.stdout + again.stderr
+        said = " ".join(again.stdout.split())
+        assert f"for consumer version {snapshot}: kiosk->billing" in said, said
+        assert f"this session did not run every consumer test ({why}), so these pacts" in said, said
+        whole = consumer_tests(tmp_path, broker, *xdist, option, "--pact-publish", cache=True)
+        assert whole.returncode == 0 and "3 passed" in whole.stdout, whole.stdout + whole.stderr
+        assert f"for consumer version {commit} on branch main: " in whole.stdout and "SNAPSHOT" not in whole.stdout
+
+
+DESELECTING_PLUGIN = """
+import os
+
+def pytest_collection_modifyitems(config, items):
+    # deselects where tests are collected: under xdist on the workers only (the controller collects nothing)
+    if not os.environ.get("DROP_KIOSK"):
+        return
+    dropped = [item for item in items if "kiosk" in item.nodeid]
+    items[:] = [item for item in items if item not in dropped]
+    if os.environ["DROP_KIOSK"] == "deselect":
+        config.hook.pytest_deselected(items=dropped)
+"""
+
+
+@pytest.mark.parametrize("drop", ["deselect", "silently"])
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_tests_a_plugin_leaves_out_where_they_are_collected_make_a_snapshot(tmp_path: Path, broker: BrokerServer,
+                                                                            xdist: list[str], drop: str) -> None:
+    """A conftest deselects the kiosk's test with no option given: said with pytest_deselected, or just dropped from
+    the items. Under xdist only the workers see it: each says what it collected and left out."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    (tmp_path / "conftest.py").write_text(DESELECTING_PLUGIN)
+    commit = git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, *xdist, "--pact-publish", DROP_KIOSK=drop)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert (f"for consumer version {commit}+SNAPSHOT.{HOST}: web-frontend->billing, web-frontend->shop" in said), said
+    assert ("this session did not run every consumer test (1 of 3 collected test(s) deselected), so these pacts"
+            in said), said
+
+
+def test_pytest_run_in_a_subfolder_collects_only_it_and_publishes_a_snapshot(tmp_path: Path,
+                                                                           broker: BrokerServer) -> None:
+    """pytest reads `testpaths` only when run in the rootdir without test paths; run in a subfolder it collects only
+    that folder (measured below by what ran). Without a pytest configuration file the rootdir is wherever pytest
+    runs, so the git checkout's top stands for the project."""
+    web, kiosk = tmp_path / "tests" / "web", tmp_path / "tests" / "kiosk"
+    web.mkdir(parents=True)
+    kiosk.mkdir()
+    (web / "test_consumer.py").write_text(CONSUMER_TEST)
+    (kiosk / "test_kiosk.py").write_text("def test_kiosk_prints():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    commit = git_checkout(tmp_path)
+    snapshot = f"{commit}+SNAPSHOT.{HOST}"
+    tests = tmp_path / "tests"
+
+    for cwd, args, ran, why in (
+            (web, [], "3 passed", f"pytest run in {web} without test paths collects that folder only, narrower than "
+             f"{tests}"),
+            (web, ["."], "3 passed", f"test paths given (.) narrower than {tests}"),
+            (tmp_path, ["tests/web"], "3 passed", f"test paths given (tests/web) narrower than {tests}"),
+            (tests, [], "4 passed", ""), (tmp_path, [], "4 passed", "")):
+        done = consumer_tests(tmp_path, broker, "--pact-publish", *args, cwd=cwd)
+        assert done.returncode == 0 and ran in done.stdout, (cwd, args, done.stdout + done.stderr)
+        said = " ".join(done.stdout.split())
+        if why:
+            assert f"for consumer version {snapshot}: " in said, (cwd, args, said)
+            assert f"this session did not run every consumer test ({why}), so these pacts" in said, (cwd, args, said)
+        else:
+            assert f"for consumer version {commit} on branch main: " in said and "SNAPSHOT" not in said, (cwd, said)
+
+    subprocess.run(["git", "rm", "-q", "pytest.ini"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "no ini"],
+                   cwd=tmp_path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    done = consumer_tests(tmp_path, broker, "--pact-publish", cwd=web)
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"for consumer version {commit}+SNAPSHOT.{HOST}: " in said, said
+    assert (f"(pytest run in {web} without test paths collects that folder only, narrower than {tmp_path} (the git "
+            "checkout's top: no pytest configuration file says where the project's tests are))") in said, said
+    whole = consumer_tests(tmp_path, broker, "--pact-publish", cwd=tmp_path)
+    assert whole.returncode == 0 and "4 passed" in whole.stdout, whole.stdout + whole.stderr
+    assert f"for consumer version {commit} on branch main: " in whole.stdout and "SNAPSHOT" not in whole.stdout
 
 
 def test_pytest_publication_failures_are_said_and_fail_the_session(tmp_path: Path, broker: BrokerServer) -> None:
@@ -408,3 +542,115 @@ def test_a_checkout_git_cannot_list_the_changes_of_is_a_snapshot_too(tmp_path: P
     assert version.snapshot.startswith(f"published as consumer version {commit}+SNAPSHOT.{HOST}, not as the commit "
                                        f"{commit}: the git checkout {tmp_path} may have uncommitted changes (git "
                                        "status failed), so the commit may not name the code that wrote these pacts")
+
+
+KIOSK_TEST = """
+import requests
+
+def test_kiosk_reads_the_bill(pact):
+    p = pact("kiosk", "billing")
+    p.upon_receiving("a request for the bill").with_request("GET", "/bill").will_respond_with(200)
+    with p.serve(addr="127.0.0.1") as server:
+        assert requests.get(f"{server.url}/bill").status_code == 200
+"""
+
+
+def project(tmp_path: Path) -> str:
+    """A checkout whose pytest.ini collects tests/ (its addopts, part of every run, ignore tests/legacy): the web's
+    consumer tests in tests/test_web.py, the kiosk's in tests/kiosk/test_kiosk.py, a conftest at the top; its
+    commit."""
+    (tmp_path / "tests" / "kiosk").mkdir(parents=True)
+    (tmp_path / "tests" / "legacy").mkdir()
+    (tmp_path / "tests" / "test_web.py").write_text(CONSUMER_TEST.split("def test_kiosk")[0])
+    (tmp_path / "tests" / "kiosk" / "test_kiosk.py").write_text(KIOSK_TEST)
+    (tmp_path / "tests" / "legacy" / "test_old.py").write_text("def test_old():\n    raise AssertionError\n")
+    (tmp_path / "conftest.py").write_text("")
+    (tmp_path / "kioskless.py").write_text(  # a plugin the default run does not load
+        "def pytest_ignore_collect(collection_path, config):\n    return 'kiosk' in collection_path.name or None\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = tests\naddopts = --ignore=tests/legacy\n")
+    (tmp_path / "other.ini").write_text("[pytest]\ntestpaths = tests/test_web.py\n")
+    return git_checkout(tmp_path)
+
+
+NARROWING = {  # the command line (PYTEST_ADDOPTS: the words after "ADDOPTS"), the reason said
+    "ignore": (["--ignore=tests/kiosk"], "--ignore given"),
+    "ignore-glob": (["--ignore-glob=*kiosk*"], "--ignore-glob given"),
+    "testpaths": (["-o", "testpaths=tests/test_web.py"], "-o testpaths given"),
+    "config-file": (["-c", "other.ini"], "-c/--config-file given"),
+    "config-file-long": (["--config-file=other.ini"], "-c/--config-file given"),
+    "rootdir": (["--rootdir", "tests"], "--rootdir given"),
+    "confcutdir": (["--confcutdir", "tests"], "--confcutdir given"),
+    "noconftest": (["--noconftest"], "--noconftest given"),
+    "python_files": (["-o", "python_files=test_web.py"], "-o python_files given"),
+    "python_functions": (["-o", "python_functions=test_web*"], "-o python_functions given"),
+    "norecursedirs": (["-o", "norecursedirs=kiosk"], "-o norecursedirs given"),
+    "addopts": (["-o", "addopts=--ignore=tests/legacy --ignore=tests/kiosk"], "-o addopts given"),
+    "no-plugin": (["-p", "no:unittest"], "-p no:unittest given"),
+    "plugin": (["-p", "kioskless"], "-p kioskless given"),
+    "other-plugin-option": (["--anyio-mode=auto"], "--anyio-mode given (an option of another plugin: whether "
+                            "it leaves tests out is not known)"),
+    "PYTEST_ADDOPTS": (["ADDOPTS", "--ignore=tests/kiosk"], "--ignore given (in PYTEST_ADDOPTS)"),
+    "xdist": (["-n", "2", "--ignore-glob=*kiosk*"], "--ignore-glob given"),
+}
+
+
+@pytest.mark.parametrize("case", NARROWING.values(), ids=NARROWING.keys())
+def test_a_command_line_that_may_narrow_collection_publishes_a_snapshot(tmp_path: Path, broker: BrokerServer,
+                                                                        case: tuple[list[str], str]) -> None:
+    """Options that change what pytest collects (not measurable as deselection: what is not collected is not seen)
+    make the session's pacts a snapshot, with the option named; given in PYTEST_ADDOPTS too."""
+    args, why = case
+    commit = project(tmp_path)
+    addopts = " ".join(args[1:]) if args[0] == "ADDOPTS" else ""
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *([] if addopts else args), cwd=tmp_path,
+                          **({"PYTEST_ADDOPTS": addopts} if addopts else {}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"for consumer version {commit}+SNAPSHOT.{HOST}: " in said, said
+    assert f"this session did not run every consumer test ({why}" in said or f"; {why}" in said, said
+    assert {p.consumer_version for p in broker.broker.pacts.values()} == {f"{commit}+SNAPSHOT.{HOST}"}
+    assert all(v.branches == [] for v in broker.broker.versions.values())
+
+
+WHOLE = {  # options that cannot narrow what is collected, or that say what the default run does anyway
+    "none": [], "config-file-found-anyway": ["-c", "pytest.ini"], "rootdir-found-anyway": ["--rootdir", "."],
+    "confcutdir-default": ["--confcutdir", "."], "output": ["-v", "-rA", "--tb=short", "-o", "console_output_style=classic"],
+    "strict": ["--strict-markers", "-W", "ignore::DeprecationWarning"], "xdist": ["-n", "2", "-p", "no:cacheprovider"],
+    "PYTEST_ADDOPTS": ["ADDOPTS", "-v --durations=0"],
+}
+
+
+@pytest.mark.parametrize("args", WHOLE.values(), ids=WHOLE.keys())
+def test_a_command_line_that_cannot_narrow_collection_publishes_under_the_commit(tmp_path: Path,
+                                                                                 broker: BrokerServer,
+                                                                                 args: list[str]) -> None:
+    """The ini's addopts (--ignore=tests/legacy here) are part of the default run; output, failing fast, xdist, and
+    a configuration file or rootdir pytest finds itself anyway leave nothing out."""
+    commit = project(tmp_path)
+    addopts = " ".join(args[1:]) if args[:1] == ["ADDOPTS"] else ""
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *([] if addopts else args), cwd=tmp_path,
+                          **({"PYTEST_ADDOPTS": addopts} if addopts else {}))
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
+    assert f"for consumer version {commit} on branch main: " in done.stdout and "SNAPSHOT" not in done.stdout
+
+
+def test_a_publication_that_fails_after_a_configuration_file_elsewhere_exits_1(tmp_path: Path,
+                                                                               broker: BrokerServer) -> None:
+    """-c names a configuration file outside the checkout: the pact folder (relative to it) is in no git checkout;
+    the error fails the session (exit 1, as docs/guides/broker.md says), it never exits 0."""
+    checkout = tmp_path / "web"
+    checkout.mkdir()
+    project(checkout)
+    (checkout / "tests" / "legacy" / "test_old.py").unlink()  # other.ini does not ignore it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "other.ini").write_text("[pytest]\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pact-publish", "-c",
+                           str(elsewhere / "other.ini"), "tests"], cwd=checkout, capture_output=True, text=True,
+                          env=environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+    assert (f"error: pacts not published to the Pact Broker: publishing pacts needs the consumer version: give "
+            f"--pact-consumer-version (the git checkout's commit is taken when there is one; {elsewhere / 'contracts'} "
+            "is not in a git checkout)") in " ".join(done.stdout.split()), done.stdout
+    assert broker.broker.published == []

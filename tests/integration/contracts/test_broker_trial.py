@@ -139,24 +139,26 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     needs, _, notes = decided(file)
     assert needs is True
     assert ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            "the providers verified here (shop/notes.txt has uncommitted changes; commit the changes, or give "
-            "--provider-version for a version you vouch for)") in notes
+            "the providers verified here (shop/notes.txt has uncommitted changes; commit or stash the changes (or add "
+            "the file to .dockerignore if the image does not need it), or give --provider-version for a version you "
+            "vouch for)") in notes
     assert decided(file, provider_version=commit)[0] is False  # the user vouches for it
     with pytest.raises(OptionError) as refused:  # its result would be taken by a clean checkout of the commit
         broker_config(load_topology(file), {"pact_broker_url": broker.url, "publish_verification_results": True})
     assert str(refused.value) == (
         f"publishing verification results from a git checkout whose commit {commit} does not name the code verified "
         "here (shop/notes.txt has uncommitted changes; a clean checkout of it would take this result as its own): "
-        "commit or stash the changes (or add the file to .dockerignore), or give --provider-version")
+        "commit or stash the changes (or add the file to .dockerignore if the image does not need it), or give "
+        "--provider-version")
     # a file ignored by git that docker sends in the build context: the commit does not name the image either
     (file.parent / "shop" / "notes.txt").unlink()
     (file.parent / ".gitignore").write_text((file.parent / ".gitignore").read_text() + "variant.txt\n")
     (file.parent / "shop" / "variant.txt").write_text("a local variant the commit does not have")
     needs, _, notes = decided(file)
     assert needs is True
-    assert any("(shop/variant.txt is ignored by git but sent to docker in a provider's build context: add it to "
-               ".dockerignore or delete it; or give --provider-version" in note for note in notes), notes
-    assert not any("commit the changes" in note for note in notes), notes
+    assert any("(shop/variant.txt is ignored by git but sent to docker in a provider's build context; add it to "
+               ".dockerignore or delete it, or give --provider-version" in note for note in notes), notes
+    assert not any("commit or stash" in note for note in notes), notes
     # left out of the build context by .dockerignore (committed): it does not reach the image, the commit counts
     (file.parent / "shop" / ".dockerignore").write_text("variant.txt\n")
     git(file.parent, "add", "-A")

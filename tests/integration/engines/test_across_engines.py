@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
@@ -330,8 +330,14 @@ def test_services_without_placement_are_spread_by_weight_and_shown_with_their_en
         ps = harness_on(swarm.urls[2], "ps")
         assert ps.returncode == 0, ps.stderr
         header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
-        assert header[:5] == ["topology", "run", "service", "engine", "status"]
+        assert header[:6] == ["topology", "run", "service", "engine", "status", "ports (container -> host:port)"]
         assert {cells[2]: cells[3] for cells in lines} == expected
+        # each service's ports on its own engine's host (the engines publish on several hosts)
+        hosts = {cells[2]: cells[5].split(" -> ")[1].rsplit(":", 1)[0] for cells in lines if cells[5] != "-"}
+        assert hosts == {"backend": swarm.addresses[0], "cache": swarm.addresses[2], "front": swarm.addresses[1]}
+        for service in ("backend", "front"):  # and the URL column of `harness up`'s table is each one's too
+            assert re.search(rf"\b{service}\s*│\s*{expected[service]}\s*│\s*http://"
+                             rf"{re.escape(swarm.addresses[int(expected[service][1])])}:\d+\s", up.stdout), up.stdout
         for service, engine in expected.items():
             index = int(engine[1])
             assert engines[index].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}",
@@ -455,4 +461,132 @@ def test_a_bind_mount_on_a_remote_engine_is_refused_before_anything_starts(swarm
         f"on engine 'e1' ({swarm.urls[1]}): conf -> /etc/conf\nDeclare each as a copy in the topology file, uploaded "
         "before the service starts: `mounts: [{source: ..., target: ..., copy: true}]`; or place the service on a "
         "local engine.")
+    assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]
+
+
+def test_pytest_xdist_workers_share_one_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
+    """`pytest -n 2 --topology FILE` with the topology across three engines: one worker starts it, the other attaches
+    to the same containers on each engine; an edge fault across engines (front on e1 -> backend on e0, exclusive)
+    runs on each worker in turn; the controller removes the run from every engine at the end."""
+    file = across(pytester.path, swarm.urls)
+    pytester.makepyfile(f"""
+        import json, os, urllib.request
+        from pathlib import Path
+
+        import pytest
+
+        CALLS = {CALLS!r}
+
+        def test_both_engines_answer(topology):
+            assert topology["cache"].host == "{swarm.addresses[2]}"
+            answer = json.loads(urllib.request.urlopen(topology["front"].url + "/", timeout=30).read())
+            assert answer["redis"] == "+PONG"
+            Path("ids").mkdir(exist_ok=True)
+            Path("ids", os.environ["PYTEST_XDIST_WORKER"]).write_text(
+                " ".join(s.container.id for s in topology))
+
+        @pytest.mark.edge_fault("front", "backend", cut="reject")
+        def test_the_cut_edge(topology):
+            out = topology["front"].exec(["python", "-c", CALLS]).output.strip()
+            assert out == "[Errno 111] Connection refused +PONG"
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each")
+    output = result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=4)
+    assert re.search(rf"\[gw[01]\] using topology {NAME} \(run \w+\), started by worker gw[01]", output), output
+    ids = {path.name: path.read_text() for path in (pytester.path / "ids").iterdir()}
+    assert set(ids) == {"gw0", "gw1"} and len(set(ids.values())) == 1  # the same containers on each engine
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+        assert engine.containers.list(all=True, filters={"label": HELPER_OF}) == []
+
+
+def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
+    """`--observe`: each capture helper runs in its service's namespace on that service's engine (its image built
+    here and copied); front's calls (e1) to backend (e0) and Redis (e2) are attributed to their edges, the test's own
+    call to the outside; nothing is left on any engine."""
+    file = across(pytester.path, swarm.urls)
+    pytester.makepyfile(f"""
+        import urllib.request
+
+        import docker
+
+        from harness.runtime.observe import OBSERVES
+
+        URLS = {swarm.urls!r}
+
+        def test_calls(topology):
+            for _ in range(3):
+                urllib.request.urlopen(topology["front"].url + "/", timeout=30).read()
+            assert urllib.request.urlopen(topology["backend"].url + "/hostname", timeout=30).status == 200
+            helpers = [sorted(c.labels[OBSERVES] for c in docker.DockerClient(base_url=url).containers.list(
+                filters={{"label": [OBSERVES, "{L.RUN}=" + topology.run_id]}})) for url in URLS]
+            assert helpers == [["backend"], ["front"], ["cache"]]
+    """)
+    result = pytester.runpytest_subprocess("--topology", str(file), "--observe")
+    output = result.stdout.str()
+    result.assert_outcomes(passed=1)
+    assert "front -> backend: 3 HTTP call(s), no pact covers this edge" in output, output
+    assert "front -> cache: 3 other connection(s) on port 6379 (39 bytes, not inspected)" in output
+    assert "from outside the topology (the tests, the harness; not between services, not counted):\n" \
+        "  (tests) -> backend: 1 HTTP call(s)\n" in output
+    assert "not in the topology" not in output
+    for engine in clients(swarm):
+        assert left(engine, file) == []
+
+
+def test_harness_logs_and_prune_across_engines(swarm: Any, tmp_path: Path,  # noqa: ANN401
+                                              docker_client: docker.DockerClient) -> None:
+    """`harness logs` prints a service's log from its engine (given the file, or any engine of the run); `harness
+    prune --topology FILE` removes the built image's copy from the engine that ran it, and names an engine that does
+    not answer (exit 3)."""
+    file = across(tmp_path, swarm.urls)
+    with (tmp_path / "front" / "app.py").open("a") as app:  # an image of this folder's own (not a cached twin)
+        app.write(f"# {tmp_path}\n")
+    engines = clients(swarm)
+
+    def run(*args: str, host: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "COLUMNS": "200", **({"DOCKER_HOST": host} if host else {})}
+        return subprocess.run([str(Path(sys.executable).parent / "harness"), *args], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=tmp_path)
+
+    try:
+        up = run("up", "--detach", "--topology", str(file))
+        assert up.returncode == 0, up.stderr
+        front = engines[1].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}", f"{L.SERVICE}=front"]})
+        tag = front[0].image.tags[0]
+        logs = run("logs", "front", "--topology", str(file))  # front runs on e1, this machine's engine runs nothing
+        assert (logs.returncode, logs.stderr) == (0, "")
+        assert '"GET /health HTTP/1.1" 200' in logs.stdout
+        logs = run("logs", "backend", host=swarm.urls[2])  # given cache's engine: backend runs on e0
+        assert (logs.returncode, logs.stderr) == (0, "")
+        assert '"GET /hostname HTTP/1.1" 200' in logs.stdout
+    finally:
+        down = run("down", "--topology", str(file))
+    assert down.returncode == 0, down.stderr
+    assert has_image(engines[1], tag)  # the copy stays on the engine that ran it until pruned
+    pruned = run("prune", "--topology", str(file))
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"removed {tag} from engine 'e1'\n" in pruned.stdout
+    assert [has_image(engine, tag) for engine in [docker_client, *engines]] == [False, False, False, False]
+    unreachable = f"tcp://{swarm.addresses[1]}:2399"
+    across(tmp_path, [swarm.urls[0], unreachable, swarm.urls[2]])
+    pruned = run("prune", "--topology", str(file))
+    assert pruned.returncode == 3, pruned.stdout + pruned.stderr
+    assert f"engine 'e1' ({unreachable}) of topology {NAME} did not answer: its images are left there" \
+        in pruned.stderr
+    assert f"run `harness prune --topology {file}` again" in pruned.stderr
+    assert "Traceback" not in pruned.stderr
+
+
+def test_an_image_missing_on_another_engine_names_that_engine(swarm: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    file = across(tmp_path, swarm.urls)
+    file.write_text(file.read_text().replace("    image: redis:7\n", "    image: pytest-topology-test/absent:1\n"))
+    with pytest.raises(ImageMissing) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).startswith(
+        f"1 image(s) of topology {NAME} are not in engine 'e2' ({swarm.urls[2]}), nor in this machine's engine to "
+        "copy them from, and could not be pulled:\n  pytest-topology-test/absent:1 (needed by service 'cache'): "
+        "pulling it failed: ")
+    assert "local" not in str(raised.value).split("\n")[0]
     assert [left(engine, file) for engine in clients(swarm)] == [[], [], []]

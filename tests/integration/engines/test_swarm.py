@@ -84,7 +84,7 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert str(raised.value) == (
         f"{worker} of topology {NAME} is in another swarm (swarm: active), not that of {manager}: the harness never "
         f"leaves or changes a swarm it did not make.\nLeave that swarm there yourself (`docker -H {pair.urls[1]} "
-        "swarm leave`), or name other engines under `engines:`.")
+        "swarm leave --force`), or name other engines under `engines:`.")
     assert states(clients) == ["inactive", "active"]
     clients[1].swarm.reload()
     assert clients[1].swarm.attrs["ID"] == theirs
@@ -102,6 +102,8 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert call.exit_code == 0, call.output
     down = harness("down", str(file))
     assert down.returncode == 0, down.stderr
+    assert ("engines 'e0', 'e1' left the swarm the harness made for them (--topology-swarm join-and-leave: their "
+            "last run is gone)") in down.stdout
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
 
@@ -109,7 +111,9 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     killed_run(file, clients[0], "--topology-swarm", "join-and-leave")
     assert states(clients) == ["active", "active"]
     down = harness_on(pair.urls[0], "down", "--all")
-    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 2 container(s)", "")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (
+        0, "removed 2 container(s)\nengines 'e0', 'e1' left the swarm the harness made for them (--topology-swarm "
+           "join-and-leave: their last run is gone)", "")
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
 

@@ -290,3 +290,51 @@ def test_an_ipam_driver_is_given_to_docker_as_compose_gives_it(tmp_path, docker_
                       "running": topology["nic"].status}
     assert by_harness == by_compose
     assert harness_resources(docker_client, folder.name) == []
+
+
+LABELLED = """
+services:
+  db:
+    image: redis:7
+    volumes: ["data:/data"]
+    networks: [back]
+networks:
+  back:
+    ipam:
+      options: {{foo: bar}}
+      config: [{{subnet: {subnet}.0/24}}]
+volumes:
+  data:
+    labels: {{team: shop, tier: db}}
+"""
+
+
+def labels_and_ipam(client: docker.DockerClient, containers: dict[str, Any]) -> dict[str, Any]:
+    """db's volume's labels (the file's: not Compose's nor the harness's own), its network's IPAM options and pools."""
+    attrs = client.containers.get(containers["db"].id).attrs
+    volume = next(m["Name"] for m in attrs["Mounts"] if m["Destination"] == "/data")
+    network = client.networks.get(next(iter(attrs["NetworkSettings"]["Networks"].values()))["NetworkID"]).attrs
+    return {"volume labels": {k: v for k, v in (client.volumes.get(volume).attrs["Labels"] or {}).items()
+                              if not k.startswith(("com.docker.compose.", L.PREFIX))},
+            "ipam options": network["IPAM"].get("Options"), "pools": [p["Subnet"] for p in network["IPAM"]["Config"]]}
+
+
+def test_volume_labels_and_ipam_options_as_compose_gives_them(
+        tmp_path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    """A named volume's `labels` are on the volume beside the harness's own (they were ignored); a network's
+    `ipam.options` are not applied by Docker Compose (its `config` leaves them out), nor by the harness, which says so
+    in a note."""
+    subnet = free_subnet(docker_client)
+    folder = write(tmp_path, LABELLED.format(subnet=subnet))
+    by_compose, stderr = compose_up(docker_compose, folder, docker_client,
+                                    lambda containers, _: labels_and_ipam(docker_client, containers))
+    assert by_compose is not None, stderr
+
+    spec = load_topology(folder / "docker-compose.yml")
+    assert spec.notes == ["docker-compose.yml:9: networks.back.ipam.options: not applied, as Docker Compose does not "
+                          "apply them (its `config` leaves them out: the network is created without IPAM options)"]
+    with Topology.start(spec) as topology:
+        by_harness = labels_and_ipam(docker_client, {s.name: s.container for s in topology})
+    assert harness_resources(docker_client, folder.name) == []
+    assert by_harness == by_compose == {"volume labels": {"team": "shop", "tier": "db"}, "ipam options": None,
+                                        "pools": [f"{subnet}.0/24"]}

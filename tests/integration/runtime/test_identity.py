@@ -85,14 +85,16 @@ def test_a_running_topology_of_an_older_file_is_not_attached_to_but_updated(tmp_
         file.write_text(WEB.replace("FLAVOUR_VALUE", "changed"))
         spec = load_topology(file)
         assert Topology.attach(spec, say=said.append) is None
-        assert said == [f"the running topology {spec.name} (run {kept.run_id}) was started from another version "
-                        f"of {spec.file}: web changed (environment)"]
+        assert said == [f"the running topology {spec.name} (run {kept.run_id}) differs from what "
+                        f"{spec.file} gives now (the file, or a variable it takes from the environment or .env): web "
+                        "changed (environment)"]
         with Topology.reused_or_started(spec, say=said.append) as topology:
             assert topology.run_id == kept.run_id  # updated as `docker compose up` does: the changed service replaced
             assert topology["web"].container.id != kept["web"].container.id
             assert "FLAVOUR=changed" in topology["web"].exec(["env"]).output
-        assert said[1:] == [f"the kept topology {spec.name} (run {kept.run_id}) was started from another version "
-                            f"of {spec.file}: updating it as `docker compose up` does (only a service whose container "
+        assert said[1:] == [f"the kept topology {spec.name} (run {kept.run_id}) differs from what "
+                            f"{spec.file} gives now (the file, or a variable it takes from the environment or .env): "
+                            "updating it as `docker compose up` does (only a service whose container "
                             "changed is replaced)", "  web changed (environment): replacing it",
                             f"updated topology {spec.name} (run {kept.run_id}): replaced web; it stays running"]
         assert [run.run_id for run in _runs(docker_client, spec.name)] == [topology.run_id]  # still kept

@@ -13,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from harness import load_topology
@@ -114,7 +115,8 @@ def test_a_changed_service_alone_is_replaced_and_the_run_stays_whole(shop: Path,
     up = subprocess.run([harness, "up", str(shop), "--detach"], capture_output=True, text=True, timeout=600)
     assert up.returncode == 0, up.stderr
     said = up.stderr.splitlines()
-    assert (f"the kept topology {first.name} (run {run}) was started from another version of {shop.resolve()}: "
+    assert (f"the kept topology {first.name} (run {run}) differs from what {shop.resolve()} gives now (the "
+            "file, or a variable it takes from the environment or .env): "
             "updating it as `docker compose up` does (only a service whose container changed is replaced)") in said
     assert said[said.index("  db unchanged: kept"):][:4] == [
         "  db unchanged: kept",
@@ -527,9 +529,9 @@ def test_a_named_volume_whose_options_changed_is_kept_with_its_data_as_docker_co
         # said once, in one line: never lost silently, nor kept silently
         assert [line for line in said if "scratch" in line] == [
             "note: named volume scratch of the running topology: the file now defines it otherwise (driver, "
-            "driver_opts); kept as it is, with the data, as `docker compose up` keeps a volume without a terminal (it "
-            "asks \"Volume ... exists but doesn't match configuration in compose file. Recreate (data will be "
-            f"lost)?\" and the answer is no); to recreate, losing the data, remove the run first: harness down "
+            "driver_opts, labels); kept as it is, with the data, as `docker compose up` keeps a volume without a "
+            "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate (data "
+            f"will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: harness down "
             f"--topology {file.resolve()}"]
         said.clear()  # the next use of the run says it again (the file still differs), and keeps the data
         Topology.kept_or_started(load_topology(file), say=said.append)
@@ -744,5 +746,130 @@ def test_a_context_file_the_image_does_not_use_replaces_nothing_as_docker_compos
         assert topology["app"].exec(["cat", "/used.txt"]).output.strip() == "v2"
     finally:
         compose("down", "-v", "--timeout", "0", "--rmi", "local")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+VOLUMES_FROM = """name: {name}
+services:
+  data:
+    image: redis:7
+    environment: {{MODE: "{mode}"}}
+    volumes: [/shared]
+  app:
+    image: redis:7
+    volumes_from: [data]
+  reader:
+    image: redis:7
+    volumes_from: [app]
+  other:
+    image: redis:7
+    depends_on: [data]
+"""
+
+
+def test_a_service_with_volumes_from_a_replaced_service_is_recreated_after_it_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`volumes_from: [data]`, data's environment edited: Compose recreates data (its anonymous volume kept), then app
+    (its mounts are the new container's), and reader, whose volumes_from names app; a dependent without volumes_from
+    is kept. So does the harness; each sees what data's volume held before."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"volfrom-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(VOLUMES_FROM.format(name=name, mode="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def shared(label: str) -> dict[str, tuple[str, bool]]:
+        """service -> (the volume at /shared, as 'data's' if it is the one data mounts; whether it holds the mark)."""
+        found = [docker_client.containers.get(c.id) for c in docker_client.containers.list(filters={"label": label})]
+        service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+        volumes = {c.labels[service]: next((m["Name"] for m in c.attrs["Mounts"] if m["Destination"] == "/shared"),
+                                           "") for c in found}
+        return {c.labels[service]: ("data's" if volumes[c.labels[service]] == volumes["data"] else
+                                    volumes[c.labels[service]],
+                                    c.exec_run(["test", "-e", "/shared/mark"]).exit_code == 0) for c in found}
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    left: set[str] = set()
+    try:
+        compose("up", "-d", "--wait")
+        topology = Topology.kept_or_started(load_topology(file))
+        assert topology["data"].exec(["touch", "/shared/mark"]).exit_code == 0
+        compose_data = next(c for c in docker_client.containers.list(filters={"label": by_compose})
+                            if c.labels["com.docker.compose.service"] == "data")
+        assert compose_data.exec_run(["touch", "/shared/mark"]).exit_code == 0
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        file.write_text(VOLUMES_FROM.format(name=name, mode="b"))
+        compose("up", "-d", "--wait")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        expected = {"data": "replaced", "app": "replaced", "reader": "replaced", "other": "kept"}
+        # the volume Compose recreated data with: the new container mounts it by name, so `down -v` leaves it
+        left = {m["Name"] for c in docker_client.containers.list(filters={"label": by_compose})
+                for m in c.attrs["Mounts"] if m.get("Type") == "volume"}
+        assert what_happened(compose_before, states(docker_client, by_compose)) == expected
+        assert what_happened(harness_before, states(docker_client, by_harness)) == expected
+        assert "  app unchanged: recreating it after data (its volumes_from names data, whose container is new: " \
+               "Docker Compose recreates it too)" in said, said
+        assert "  reader unchanged: recreating it after app (its volumes_from names app, whose container is new: " \
+               "Docker Compose recreates it too)" in said, said
+        assert said[-1].endswith("replaced data; recreated app, reader; it stays running"), said
+        sides = {side: {service: seen for service, seen in shared(label).items() if service != "other"}
+                 for side, label in (("compose", by_compose), ("harness", by_harness))}
+        assert sides["compose"] == sides["harness"] == {service: ("data's", True) for service in ("app", "data",
+                                                                                                   "reader")}
+        assert Topology.kept_or_started(load_topology(file)).reused  # whole again: used as it is
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        for volume in left:
+            with suppress(docker.errors.NotFound):
+                docker_client.volumes.get(volume).remove()
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+def test_a_named_volume_whose_labels_changed_is_kept_as_docker_compose_keeps_it(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """A volume's `labels` are part of its definition for Compose (it asks whether to recreate it, and without a
+    terminal keeps it): the kept run keeps it too, with its old labels and its data, and says so."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"vollabels-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    text = (f"name: {name}\nservices:\n  app:\n    image: redis:7\n    volumes: [data:/data]\n"
+            "volumes:\n  data: {labels: {team: TEAM}}\n")
+    file.write_text(text.replace("TEAM", "shop"))
+
+    def compose(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300, stdin=subprocess.DEVNULL)
+
+    def seen(label: str) -> tuple[str, str]:
+        container = docker_client.containers.list(filters={"label": label})[0]
+        volume = next(m["Name"] for m in container.attrs["Mounts"] if m["Destination"] == "/data")
+        return docker_client.volumes.get(volume).attrs["Labels"]["team"], container.exec_run(
+            ["cat", "/data/x"]).output.decode().strip()
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        assert compose("up", "-d").returncode == 0
+        Topology.kept_or_started(load_topology(file))
+        for label in (by_compose, by_harness):
+            docker_client.containers.list(filters={"label": label})[0].exec_run(["sh", "-c", "echo kept > /data/x"])
+        file.write_text(text.replace("TEAM", "web"))
+        up = compose("up", "-d")
+        assert up.returncode == 0 and "doesn't match configuration in compose file" in up.stdout, up.stdout
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        assert seen(by_compose) == seen(by_harness) == ("shop", "kept")
+        assert [line for line in said if line.startswith("note: named volume data")], said
+    finally:
+        compose("down", "-v", "--timeout", "0")
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name, file) == []

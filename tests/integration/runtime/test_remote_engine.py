@@ -23,6 +23,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
+from harness.errors import ImageMissing
 from harness.runtime import labels as L
 from tests.integration.engines.netns import netns_engines
 
@@ -157,6 +158,18 @@ def test_a_bind_mount_is_refused_before_anything_starts(on_remote: RemoteEngine,
     assert "service 'web': hello.txt -> /srv/hello.txt" in message
     assert "copy: true" in message
     assert left_on(on_remote.client, "remote-web") == []
+
+
+def test_an_image_missing_on_the_remote_engine_names_it(on_remote: RemoteEngine, tmp_path: Path) -> None:
+    file = tmp_path / "topology.yaml"
+    file.write_text("name: remote-absent\nservices:\n  web:\n    image: pytest-topology-test/absent:1\n")
+    with pytest.raises(ImageMissing) as raised:
+        Topology.start(load_topology(file))
+    assert str(raised.value).startswith(
+        f"1 image(s) of topology remote-absent are not in the remote Docker engine (DOCKER_HOST=tcp://"
+        f"{on_remote.address}:{PORT}) and could not be pulled:\n  pytest-topology-test/absent:1 (needed by service "
+        "'web'): pulling it failed: ")
+    assert left_on(on_remote.client, "remote-absent") == []
 
 
 def test_pytest_topology_on_a_remote_engine(on_remote: RemoteEngine, pytester: pytest.Pytester) -> None:

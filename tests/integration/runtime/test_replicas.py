@@ -68,17 +68,20 @@ def test_up_ps_logs_a_changed_count_and_down(tmp_path: Path, docker_client: dock
         one = harness("logs", "--topology", "compose.yaml", "web-2", cwd=tmp_path)  # a replica as `ps` shows it
         assert (one.returncode, one.stdout) == (0, f"hello from {hosts['2']}\n"), one.stderr
 
-        # a changed count replaces the service's containers (the others are kept), as the edited file starts them
+        # a changed count adds the replicas beyond it (the running ones and the others kept), as Compose does
         file.write_text(COMPOSE.format(name=name, scale=3))
-        client_before = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}",
-                                                                         f"{L.SERVICE}=client"]})
+        client_before, web_before = (sorted(c.id for c in docker_client.containers.list(filters={"label": [
+            f"{L.TOPOLOGY}={name}", f"{L.SERVICE}={service}"]})) for service in ("client", "web"))
         up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)
         assert up.returncode == 0, up.stderr
-        assert "web changed (replicas): replacing it" in up.stderr and "client unchanged: kept" in up.stderr
+        assert "  web scaled from 2 to 3 replicas: adding 1, its 2 running kept (as Docker Compose does)" in up.stderr
+        assert "client unchanged: kept" in up.stderr
+        assert set(web_before) < {c.id for c in docker_client.containers.list(filters={"label": [
+            f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=web"]})}
         assert ps_rows(tmp_path, name) == [["client", "running"], ["web-1", "running"], ["web-2", "running"],
                                            ["web-3", "running"]]
         assert [c.id for c in docker_client.containers.list(filters={"label": [
-            f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=client"]})] == [c.id for c in client_before]
+            f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=client"]})] == client_before
 
         file.write_text(COMPOSE.format(name=name, scale=0))
         up = harness("up", "--detach", "--topology", "compose.yaml", cwd=tmp_path)

@@ -227,3 +227,40 @@ def test_every_states_module_that_does_not_load_is_said_when_asked_for_all(tmp_p
     assert registry.state("shop", "an order exists") is not None  # the module that loads is loaded
     with pytest.raises(StatesModuleError):  # without a list: the first error is raised
         load_states([broken, good])
+
+
+HELPED = '''
+from harness.contracts import provider_state
+
+from {module} import NAME
+
+
+@provider_state("an order exists", provider="shop")
+def order(topology, params):
+    from {module} import late  # imported while the handler runs, as a handler may
+    return {{"name": NAME, "late": late()}}
+'''
+
+
+@pytest.mark.parametrize("package", [False, True])
+def test_a_states_module_imports_project_modules_as_pytest_imports_a_conftest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: bool) -> None:
+    """Its folder (for a module in a package: the folder above the top package) goes first on sys.path and stays, as
+    pytest's default import mode does for a conftest.py: a helper beside it is found without PYTHONPATH, also by a
+    handler that imports it while it runs."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    module, top = f"helpers_{int(package)}", f"scenarios_{tmp_path.name}"
+    folder = tmp_path / top if package else tmp_path
+    folder.mkdir(exist_ok=True)
+    if package:
+        (folder / "__init__.py").write_text("")
+    (folder / f"{module}.py").write_text("NAME = 'teapot'\n\ndef late():\n    return 'late'\n")
+    name = f"{top}.{module}" if package else module
+    (folder / "states.py").write_text(HELPED.format(module=name))
+    try:
+        registry = load_states([folder / "states.py"])
+        assert str(tmp_path) == sys.path[0]
+        assert registry.state("shop", "an order exists")(None, {}) == {"name": "teapot", "late": "late"}
+    finally:
+        for loaded in (name, top):
+            sys.modules.pop(loaded, None)

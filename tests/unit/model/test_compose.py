@@ -704,6 +704,21 @@ def test_an_ipam_driver_is_given_to_the_engine_as_compose_gives_it(load_compose)
     assert (spec.networks["back"].ipam_driver, spec.networks["front"].ipam_driver) == ("other", None)
 
 
+def test_ipam_options_are_not_applied_as_compose_does_not_apply_them_with_a_note(load_compose):
+    spec = load_compose("""
+        services:
+          web: {image: x, networks: [back]}
+        networks:
+          back:
+            ipam:
+              driver: default
+              options: {foo: bar}
+    """)
+    assert spec.networks["back"].ipam_driver == "default"
+    assert spec.notes == ["docker-compose.yml:7: networks.back.ipam.options: not applied, as Docker Compose does not "
+                          "apply them (its `config` leaves them out: the network is created without IPAM options)"]
+
+
 def test_a_fixed_address_needs_a_declared_subnet_that_holds_it(compose_error):
     message = compose_error("""
         services:
@@ -1142,11 +1157,32 @@ def test_a_volume_driver_and_its_options_reach_the_model(load):
           scratch:
             driver: local
             driver_opts: {type: tmpfs, device: tmpfs, o: "size=64m"}
+            labels: {team: shop}
           plain:
     """, COMPOSE)
     assert {name: v.model_dump(exclude={"external", "name"}) for name, v in spec.volumes.items()} == {
-        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"}}}
+        "scratch": {"driver": "local", "driver_opts": {"type": "tmpfs", "device": "tmpfs", "o": "size=64m"},
+                    "labels": {"team": "shop"}}}
     assert spec.notes == []
+
+
+def test_a_volume_name_of_its_own_is_noted_as_each_run_names_its_volumes(load):
+    spec = load("""
+        services:
+          db:
+            image: x
+            volumes: ["data:/data", "plain:/plain", "kept:/kept"]
+        volumes:
+          data:
+            name: shop-data
+          plain:
+          kept:
+            external: true
+            name: corp-kept
+    """, COMPOSE)
+    assert spec.notes == ["docker-compose.yml:7: volumes.data.name: each run names its own volumes (Docker Compose "
+                          "would use the volume shop-data, shared with whatever else names it; a run's starts empty "
+                          "and is removed with the run)"]
 
 
 def test_host_keys_and_deploy_resources_reach_the_model_as_compose_gives_them(load):

@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests.exceptions
 
-from harness.runtime.engine import publish_address, remote_engine, service_host
+from harness.runtime.engine import (
+    _connect_timed_out,
+    _reason,
+    _timed_out,
+    publish_address,
+    remote_engine,
+    service_host,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +46,27 @@ def test_topology_host_and_publish_address_win(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TOPOLOGY_HOST", "10.0.0.7")
     monkeypatch.setenv("TOPOLOGY_PUBLISH_ADDRESS", "10.0.0.7")
     assert (service_host(), publish_address()) == ("10.0.0.7", "10.0.0.7")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Error while fetching server API version: HTTPConnectionPool(host='10.250.144.99', port=2375): Max retries "
+     "exceeded with url: /version (Caused by NewConnectionError('<urllib3.connection.HTTPConnection object at "
+     "0x7f3a>: Failed to establish a new connection: [Errno 113] No route to host'))", "No route to host"),
+    ("HTTPConnectionPool(host='10.250.144.99', port=2375): Max retries exceeded with url: /version (Caused by "
+     "NewConnectionError('<urllib3.connection.HTTPConnection object at 0x7f3a>: Failed to establish a new "
+     "connection: [Errno 111] Connection refused'))", "Connection refused"),
+    ("HTTPConnectionPool(host='h', port=2375): Max retries exceeded with url: /version (Caused by "
+     "NewConnectionError('<urllib3.connection.HTTPConnection object at 0x7f3a>: Failed to establish a new "
+     "connection: [Errno 99] Cannot assign requested address'))", "Cannot assign requested address"),
+])
+def test_an_engine_that_does_not_answer_is_said_in_the_systems_words(text: str, reason: str) -> None:
+    assert _reason(requests.exceptions.ConnectionError(text)) == reason
+
+
+def test_a_connection_never_made_in_time_is_told_from_one_made_and_not_answered() -> None:
+    never = requests.exceptions.ConnectTimeout("HTTPConnectionPool(host='10.250.144.99', port=2375): Max retries "
+                                               "exceeded (Caused by ConnectTimeoutError(..., 'Connection to "
+                                               "10.250.144.99 timed out. (connect timeout=5)'))")
+    silent = requests.exceptions.ReadTimeout("HTTPConnectionPool(host='h', port=2375): Read timed out.")
+    assert (_connect_timed_out(never), _timed_out(never)) == (True, True)
+    assert (_connect_timed_out(silent), _timed_out(silent)) == (False, True)

@@ -17,7 +17,8 @@ from harness.runtime.images import substitute
 VARIABLES = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "TC_HOST",
              "TESTCONTAINERS_HOST_OVERRIDE", "TOPOLOGY_HOST", "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
 PROPERTIES_ABSENT = "tc.host in ~/.testcontainers.properties (no such file)"
-DEFAULT_CONTEXT = "the Docker context (`default`, from currentContext in ~/.docker/config.json: the sources after it)"
+DEFAULT_CONTEXT = ("the Docker context (`default`, from no DOCKER_CONTEXT and no ~/.docker/config.json: the sources "
+                   "after it)")
 NO_DESKTOP = ("Docker Desktop's socket (~/.docker/run/docker.sock and ~/.docker/desktop/docker.sock: absent)")
 
 
@@ -131,7 +132,12 @@ def test_a_context_that_does_not_exist_is_refused_as_the_docker_cli_refuses_it(
         resolve_engine()
     assert str(raised.value) == (
         f"the Docker context 'gone' (currentContext in ~/.docker/config.json) does not exist: there is no {meta}.\n"
-        "Choose an existing one (`docker context ls`, `docker context use NAME`) or unset DOCKER_CONTEXT.")
+        "Choose an existing one (`docker context ls`, `docker context use NAME`).")  # DOCKER_CONTEXT is not set
+    monkeypatch.setenv("DOCKER_CONTEXT", "gone")
+    with pytest.raises(DockerUnavailable, match=r"(?s)\(DOCKER_CONTEXT\) does not exist: .*`docker context use NAME`\) or "
+                                                r"unset DOCKER_CONTEXT\.$"):
+        resolve_engine()
+    monkeypatch.delenv("DOCKER_CONTEXT")
     meta.parent.mkdir(parents=True)
     meta.write_text("{not json")
     with pytest.raises(DockerUnavailable) as raised:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.errors import InvalidFault
 from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, queue_numbers, rules
 from harness.runtime.faults import Edge, Fault
+from harness.runtime.helper_image import build_failed_text
 
 ADDRESSES = {"dataservice": "172.20.0.4", "redis": "172.20.0.2"}
 EDGE = f"-A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL"
@@ -85,3 +88,23 @@ def test_bad_fault_arguments_are_one_clear_error_before_anything_is_touched(call
         call(Edge(None, "gateway", "dataservice"))  # type: ignore[arg-type]  # never reached: checked first
     assert str(error.value) == message
     assert error.value.exit_code == 2 and error.value.consumer == "gateway"
+
+
+def test_a_helper_image_that_did_not_build_names_the_engine_and_no_script_outside_this_repository(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a user's project: no fixtures/images/ensure-base-images.sh
+    text = build_failed_text("the fault helper image", "iptables and libnetfilter-queue1",
+                             ["Step 2/4 : RUN apt-get update", "\x1b[91mE: could not resolve deb.example\x1b[0m"],
+                             "engine 'e1' (tcp://10.0.0.2:2375)")
+    assert text == (
+        "the fault helper image (FROM python:3.11-slim, with Debian's iptables and libnetfilter-queue1) did not build "
+        "on engine 'e1' (tcp://10.0.0.2:2375). Last lines of the build log:\n"
+        "  | Step 2/4 : RUN apt-get update\n  | E: could not resolve deb.example\n"
+        "The build needs python:3.11-slim on engine 'e1' (tcp://10.0.0.2:2375) (`docker pull python:3.11-slim` or "
+        "`docker load` it there) and a Debian mirror reachable from its containers.")
+
+
+def test_inside_this_repository_the_message_names_its_base_image_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parents[3])
+    text = build_failed_text("the fault helper image", "iptables", ["E: failed"], "this machine's engine")
+    assert "; in this repository `bash fixtures/images/ensure-base-images.sh` makes it)" in text

@@ -34,6 +34,33 @@ def test_ctrl_c_inside_removal_is_raised_once_it_is_done() -> None:
 
 
 @pytest.mark.usefixtures("ctrl_c")
+def test_a_ctrl_c_inside_removal_forces_it_and_says_so_once(capfd: pytest.CaptureFixture[str]) -> None:
+    """As Compose's second Ctrl-C: what waits for a graceful end (`forced`) stops waiting; one line, however often."""
+    with pytest.raises(KeyboardInterrupt), InterruptsDeferred("removing topology shop") as deferred:
+        with deferred.waiting_for("pre_stop hooks") as forced:
+            assert not forced.is_set()
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert forced.is_set()
+    assert capfd.readouterr().err == ("\ninterrupted: still removing topology shop, no longer waiting for "
+                                      "pre_stop hooks; it finishes in a moment\n")
+
+
+@pytest.mark.usefixtures("ctrl_c")
+def test_a_removal_inside_another_defers_to_it() -> None:
+    """A run's removal inside a session's removal of several: the interrupt is raised after the last one."""
+    steps = []
+    with pytest.raises(KeyboardInterrupt), InterruptsDeferred() as outer:
+        with InterruptsDeferred() as inner:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert inner.forced is outer.forced and outer.forced.is_set()
+        steps.append("first run removed")
+        steps.append("second run removed")
+    assert steps == ["first run removed", "second run removed"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_an_error_inside_removal_is_not_replaced_by_the_interrupt() -> None:
     with pytest.raises(RuntimeError), InterruptsDeferred():
         os.kill(os.getpid(), signal.SIGINT)

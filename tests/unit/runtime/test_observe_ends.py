@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from harness.runtime.observe_records import OUTSIDE, early_record, record_ends
+import ipaddress
+
+from harness.runtime.observe_records import OUTSIDE, OutsideAddresses, early_record, record_ends
 
 OWNERS = {"10.0.0.2": "shop", "10.0.0.3": "stock", "10.0.0.4": "redis"}
 GATEWAYS = {"10.0.0.1"}
@@ -36,3 +38,15 @@ def test_a_connection_opened_before_the_capture_is_told_apart_by_the_exposed_por
     assert (low["server"], low["port"]) == ("10.0.0.3", 8000)
     from_outside = early_record({"ends": [["10.0.0.1", 50000], ["10.0.0.4", 6379]], "bytes": 5}, OWNERS, EXPOSED)
     assert record_ends("redis", from_outside, OWNERS, GATEWAYS) == (OUTSIDE, "redis")
+
+
+def test_an_address_in_none_of_the_runs_subnets_is_from_outside() -> None:
+    """A remote engine, or one of several (its overlay network has no gateway), hands a published port the caller's
+    own address: outside the topology; an unknown address inside the run's subnet is another container, named."""
+    outside = OutsideAddresses(frozenset(), (ipaddress.ip_network("10.0.5.0/24"),))
+    assert "10.250.86.1" in outside and "10.0.5.9" not in outside and "not an address" not in outside
+    assert record_ends("front", record("10.250.86.1", "10.0.5.6", False), {"10.0.5.6": "front"}, outside) == (
+        OUTSIDE, "front")
+    assert record_ends("front", record("10.0.5.9", "10.0.5.6", False), {"10.0.5.6": "front"}, outside) == (
+        "10.0.5.9 (not in the topology)", "front")
+    assert "172.18.0.1" in OutsideAddresses(frozenset({"172.18.0.1"}), (ipaddress.ip_network("172.18.0.0/16"),))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
-from harness.model.plan import joined_to, restarted_by
+from harness.model.plan import in_namespace_of, joined_to, restarted_by, restarted_with
 from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, REPLICA_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
@@ -123,7 +123,8 @@ def test_an_update_says_per_service_what_it_does(tmp_path: Path) -> None:
         "  redis unchanged: kept",
         "  orders changed (environment, ports): replacing it",
         "  web unchanged: kept (it depends on orders; Docker Compose does not replace a dependent either)",
-        "  mail has no container in the run (new in the file, or left out by an update that did not finish): starting it",
+        "  mail has no container in the run (new in the file, removed outside the harness, or left out by an update "
+        "that did not finish): starting it",
         "  old was started by another version of the harness: replacing it",
         "  note: gone no longer in the file: left running, as `docker compose up` leaves orphan containers (Compose "
         "warns \"Found orphan containers\"); `harness down` removes them with the run",
@@ -169,6 +170,23 @@ def test_an_update_recreates_what_joins_a_replaced_services_namespace_or_volumes
                     "Docker Compose recreates it too)",
                     "  plain unchanged: kept (it depends on sidecar; Docker Compose does not replace a dependent "
                     "either)"]
+
+
+def test_a_restart_restarts_what_docker_compose_restart_restarts_and_what_is_in_its_namespace(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  tap: {image: python:3.11-slim, network_mode: "service:web", depends_on: [web]}
+  web: {image: python:3.11-slim}
+  db: {image: postgres:15}
+  api: {image: python:3.11-slim, depends_on: [db, tap], restart_on_replace: [db, tap]}
+  plain: {image: python:3.11-slim, depends_on: [db, web]}
+  inner: {image: python:3.11-slim, network_mode: "service:tap", depends_on: [tap]}
+""")
+    assert in_namespace_of(spec, "web") == ["tap"]  # directly, file order
+    assert in_namespace_of(spec, "db") == []
+    # transitively, in dependency order (tap before api and inner), never a service that does not ask for it
+    assert restarted_with(spec, "web") == ["tap", "api", "inner"]
+    assert restarted_with(spec, "db") == ["api"]
+    assert restarted_with(spec, "plain") == []
 
 
 def test_compose_restart_true_is_restart_on_replace(load) -> None:  # noqa: ANN001
@@ -227,3 +245,41 @@ def test_a_service_is_on_its_networks_under_its_name_and_aliases_in_composes_ord
     names = {"front": "n-front", "back": "n-back"}
     assert attachments(spec, "web", names) == [Attachment("n-back", ["web", "the-web"], "10.9.0.5"),
                                                Attachment("n-front", ["web", "the-web", "www"])]
+
+
+def test_a_volumes_labels_are_part_of_its_definition_only_when_set() -> None:
+    """A kept run's volume made before labels were honoured keeps its hash; a label set or changed is a changed
+    definition (Compose asks whether to recreate it; without a terminal it is kept, and the run says so)."""
+    import hashlib
+
+    from harness.model.topology import VolumeSpec
+    from harness.runtime.volumes import definition_hash
+
+    plain = definition_hash(VolumeSpec(driver="local"))
+    before = hashlib.sha256(json.dumps({"driver": "local", "driver_opts": {}}, sort_keys=True).encode()).hexdigest()
+    assert plain == definition_hash(None) == definition_hash(VolumeSpec(labels={})) == before[:12]  # as it was
+    shop = definition_hash(VolumeSpec(labels={"team": "shop"}))
+    web = definition_hash(VolumeSpec(labels={"team": "web"}))
+    assert len({plain, shop, web}) == 3
+
+
+@pytest.mark.parametrize(("running", "now", "line"), [
+    (2, 3, "  web scaled from 2 to 3 replicas: adding 1, its 2 running kept (as Docker Compose does)"),
+    (3, 1, "  web scaled from 3 to 1 replica: removing the 2 highest-numbered, the other 1 kept (as Docker Compose "
+           "does)"),
+    (3, 0, "  web scaled from 3 to 0 replicas: removing all 3 (as Docker Compose does)"),
+])
+def test_a_changed_replica_count_alone_scales_the_service_and_replaces_nothing(load, running: int, now: int,
+                                                                               line: str) -> None:  # noqa: ANN001
+    spec = load(f"""services:
+  web: {{image: python:3.11-slim, replicas: {now}}}
+  tap: {{image: python:3.11-slim, network_mode: "service:web", depends_on: [web]}}
+  client: {{image: python:3.11-slim, depends_on: [web], restart_on_replace: [web]}}
+""") if now else load("""services:
+  web: {image: python:3.11-slim, replicas: 0}
+  client: {image: python:3.11-slim, depends_on: [web], restart_on_replace: [web]}
+""")
+    said: list[str] = []
+    say_update(spec, RunDifference({"web": ["replicas"]}, added=[], removed=[], scaled={"web": running}), said.append)
+    # what joins replica 1 or restarts after web is kept: replica 1 is (as under Compose)
+    assert said == [line, *(["  tap unchanged: kept"] if now else []), "  client unchanged: kept"]

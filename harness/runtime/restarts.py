@@ -1,0 +1,97 @@
+"""What starting a service's container again takes with it. The containers in its network namespace
+(`network_mode: service:NAME`) are restarted: that namespace went away with its stop, the start made a new one, and
+Docker cannot move a running container into it (they would answer nothing on 127.0.0.1 but themselves). A restart
+also restarts what `docker compose restart NAME` restarts: the services whose `depends_on` names it with
+`restart: true`, in dependency order."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import docker.errors
+
+from harness.model.plan import in_namespace_of, restarted_with
+from harness.runtime import control
+
+if TYPE_CHECKING:
+    from harness.runtime.service import Service
+
+# the states of a container still in the namespace it joined (one stopped joins the new one when it starts)
+IN_OLD_NAMESPACE = ("running", "paused", "restarting")
+
+
+def start(service: Service, wait: bool) -> list[Service]:
+    """`Service.start`: start it, then restart the containers still in its old network namespace (and theirs).
+
+    Returns:
+        The replicas restarted with it, in the order restarted.
+    """
+    __tracebackhide__ = True
+    control.start(service, wait)
+    return _restart_joined(service, wait)
+
+
+def restart(service: Service, wait: bool) -> list[Service]:
+    """`Service.restart`: stop and start it, then each service `restarted_with` it (every replica), as `docker compose
+    restart`: a stopped one is started too.
+
+    Returns:
+        The replicas restarted with it, in the order restarted.
+    """
+    __tracebackhide__ = True
+    control.stop(service, 0)
+    control.start(service, wait)
+    topology = service.topology
+    if topology is None:
+        return []
+    restarted = []
+    for name in restarted_with(topology.spec, service.name):
+        for replica in topology.services[name].replicas if name in topology.services else []:  # 0 replicas: none
+            control.stop(replica, 0)
+            control.start(replica, wait)
+            restarted.append(replica)
+    return restarted
+
+
+def _restart_joined(service: Service, wait: bool) -> list[Service]:
+    """Restart the containers that joined `service`'s namespace and are still in the old one (`IN_OLD_NAMESPACE`);
+    Compose joins a service's first container, so only replica 1 has any."""
+    __tracebackhide__ = True
+    topology = service.topology
+    if topology is None or service.number != 1:
+        return []
+    restarted = []
+    for name in in_namespace_of(topology.spec, service.name):
+        for replica in topology.services[name].replicas if name in topology.services else []:
+            if replica.status in IN_OLD_NAMESPACE:
+                control.stop(replica, 0)
+                restarted += [replica, *start(replica, wait)]
+    return restarted
+
+
+def left_behind(service: Service) -> Service | None:
+    """The service whose network namespace `service` joined (`network_mode: service:X`: X's replica 1) if `service`
+    is still in an old one of it: X's container was started again after it (by a session that ended before
+    putting it back, by its restart policy, ...). None otherwise, or when it joins no service of the run."""
+    topology, mode = service.topology, service.spec.network_mode or ""
+    owner = topology.services.get(mode.removeprefix("service:")) if topology and mode.startswith("service:") else None
+    if owner is None:
+        return None
+    try:
+        service.container.reload()
+        owner.container.reload()
+    except docker.errors.NotFound:  # gone: restore says so
+        return None
+    if service.container.status not in IN_OLD_NAMESPACE or owner.container.status != "running":
+        return None
+    # Docker lets a container join only a running one: one in the namespace of now started after it
+    return owner if _started(service) < _started(owner) else None
+
+
+def _started(service: Service) -> str:
+    """When its container last started (Docker's StartedAt, UTC), comparable as text: nanoseconds padded (Docker
+    drops trailing zeros)."""
+    text = str((service.container.attrs.get("State") or {}).get("StartedAt") or "")
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return f"{whole}.{re.sub(r'[^0-9]', '', fraction):0<9}"
