@@ -47,7 +47,7 @@ import requests
 from harness.model.loader import load_topology
 from harness.observe import ObserveRun
 from harness.runtime.helper_image import helper_image
-from harness.runtime.observe import AGENT_SOURCE, DOCKERFILE, OBSERVES
+from harness.runtime.observe import AGENT_FILES, DOCKERFILE, OBSERVES
 from harness.runtime.topology import Topology
 
 APP = Path(__file__).parent.parent / "tests" / "topologies" / "observe-app" / "topology.yaml"
@@ -211,7 +211,7 @@ def parse_rounds(rounds: int, calls: int) -> None:
     from bench.reuse import load
 
     client = docker.from_env()
-    image = helper_image(client, "observe-helper", DOCKERFILE, {"observe_agent.py": AGENT_SOURCE.read_bytes()})
+    image = helper_image(client, "observe-helper", DOCKERFILE, AGENT_FILES)
     per_call = []
     for index in range(rounds + 1):  # the first: warm-up, discarded
         output = client.containers.run(image, ["python3", "-c", PARSE, str(calls)], remove=True, network_mode="none",

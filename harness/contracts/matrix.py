@@ -66,6 +66,8 @@ class CoverageCell:
     not_inspected: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     faulted: int = 0  # of the calls, made while a fault was on the edge (their operations say "(under a fault)")
+    operations: int = 0  # the operations called (method, path template, status): the same run after run
+    operations_covered: int = 0  # ... of them, those an interaction of the edge's pacts covers
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -75,7 +77,8 @@ class CoverageCell:
                    coverage.never_exercised, coverage.breaking,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
-                         for n in coverage.not_inspected), coverage.notes, coverage.faulted)
+                         for n in coverage.not_inspected), coverage.notes, coverage.faulted,
+                   coverage.operations, coverage.operations_covered)
 
 
 @dataclass(frozen=True)

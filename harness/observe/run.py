@@ -96,6 +96,8 @@ def merge_observations(observations: list[Observation]) -> Observation:
         merged.dropped_packets += observation.dropped_packets
         merged.joined_packets += observation.joined_packets
         merged.overflow += observation.overflow
+        merged.provider_only += observation.provider_only
+        merged.uncompared += observation.uncompared
     return merged
 
 
@@ -123,6 +125,13 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
     if observation.dropped_packets:
         result.notes.append(f"{observation.dropped_packets} packet(s) dropped by the kernel before the capture "
                             "read them: calls on those connections may be missing")
+    if observation.provider_only:
+        result.notes.append(f"{observation.provider_only} call(s) between services seen only in their provider's "
+                            "namespace (their consumer's capture was not running yet: it was started again), counted")
+    if observation.uncompared:
+        result.notes.append(f"{observation.uncompared} call(s) seen in their provider's namespace not compared with "
+                            "their consumer's capture (too many calls to keep each one's identity): a call only the "
+                            "provider's capture saw may be missing")
     if observation.overflow:
         result.notes.append(f"{observation.overflow} call(s) counted only: too many kinds of calls to keep apart")
     return result

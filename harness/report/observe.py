@@ -29,7 +29,8 @@ def edge_line(edge: EdgeCoverage) -> str:
     """`gateway -> dataservice: 12 calls, 10 covered (83.3%), 2 uncovered, 1 interaction never exercised, ...`."""
     parts = [f"{edge.calls} HTTP call(s)"] if edge.calls or not edge.not_inspected else []
     if edge.calls and edge.pacts and not edge.outside:
-        parts.append(f"{edge.covered} covered ({edge.percent:g}%), {edge.uncovered} uncovered")
+        parts.append(f"{edge.covered} covered ({edge.percent:g}%), {edge.uncovered} uncovered, "
+                     f"{edge.operations_covered} of {edge.operations} operation(s) covered")
     elif edge.calls and not edge.outside:
         parts.append("no pact covers this edge")
     if edge.never_exercised:

@@ -5,26 +5,29 @@ How: like the faults (faults.py), one helper container per service joins the ser
 (`network_mode: container:<id>`, NET_ADMIN, NET_RAW) and runs `observe_agent.py`, which reads every packet of the
 namespace with a raw socket and keeps HTTP/1.x calls and connection counts, aggregated. At the end `read()` asks each
 agent for what it saw and names both ends by address: a connection a service opens is a call of that service (the
-consumer) to the service owning the address (the provider); a connection to a service from its network's gateway is
-a call from outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
-call between two services is seen in both namespaces and counted once, in the consumer's.
+consumer) to the service owning the address (the provider); a connection to a service from its network's gateway, or
+from an address in none of the run's networks (another engine; an overlay network has no gateway), is a call from
+outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
+call between two services is seen in both namespaces and counted once: in the consumer's, plus those only the
+provider's capture saw (the consumer's did not run yet), told apart by the identity both agents give a call.
 
 A service started again has a new network namespace (`docker restart` too; the old helper stays in the old one, which
 has only its loopback left): a new helper is started in the new one at once and waited for once the service is ready,
 before the start returns (`service_started`). Calls under a fault are marked by the fault agent of the same namespace
 (fault_agent.py, one request on the capture's socket): no `docker exec` per fault.
 
-Limits (said in the results, never silent): connections opened before the capture started are not inspected (the
-packets are counted); a service started again outside the harness loses its capture (the calls after that are not
-seen; `Observation.lost` names it); packets the kernel dropped are counted.
+Limits (said in the results, never silent): connections opened before the capture started that are not HTTP/1.x are
+not inspected (the packets are counted; an HTTP/1.x one is followed from its next request); a service started again
+outside the harness loses its capture (its calls to other services are still seen by theirs; `Observation.lost`
+names it); packets the kernel dropped are counted.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +38,22 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text, helper_image
+from harness.runtime.observe_records import (
+    EARLY,
+    OUTSIDE,
+    CallsOnce,
+    Observation,
+    ObservedCall,
+    ObservedFlow,
+    OutsideAddresses,
+    early_record,
+    observed_call,
+    record_ends,
+)
 from harness.runtime.transfer import copy_image
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from collections.abc import Container as Addresses
 
     from docker.models.containers import Container
 
@@ -51,101 +65,24 @@ OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's Started
 OBSERVED_ADDRESSES = f"{L.PREFIX}.observes-addresses"  # ... and its IPv4 addresses then (comma-separated)
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
-# the files of the helper image's build context: the agent and its control socket's module, side by side
-AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes() for name in ("observe_agent.py", "observe_control.py")}
+# the files of the helper image's build context: the agent and its modules, side by side
+AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes()
+               for name in ("observe_agent.py", "observe_control.py", "observe_streams.py")}
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 RUN apt-get update -qq \\
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt python3-httptools \\
     && rm -rf /var/lib/apt/lists/*
-COPY observe_agent.py observe_control.py /usr/local/lib/pytest-topology/
+COPY observe_agent.py observe_control.py observe_streams.py /usr/local/lib/pytest-topology/
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"
-EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
-OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 START_TIMEOUT = 20.0  # seconds
 _STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
-
-
-@dataclass(frozen=True)
-class ObservedCall:
-    """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
-    byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
-    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query."""
-
-    consumer: str
-    provider: str
-    port: int
-    method: str
-    path: str
-    query: str
-    query_keys: tuple[str, ...]
-    status: int
-    content_type: str
-    count: int
-    seconds: float
-    max_seconds: float
-    request_bytes: int
-    response_bytes: int
-    request_content_type: str = ""
-    request_body: str = ""
-    response_body: str = ""
-    request_truncated: bool = False
-    response_truncated: bool = False
-    faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
-
-
-@dataclass(frozen=True)
-class ObservedFlow:
-    """Connections of one protocol on consumer -> provider:port. `protocol`: http (parsed), tls, http2, other
-    (PostgreSQL, Redis, ...: not inspected), none (closed before a byte was sent); `broken`: connections whose HTTP
-    could not be followed to the end (a gap in the capture, not HTTP/1.x after all); `unanswered`: requests seen
-    without their response."""
-
-    consumer: str
-    provider: str
-    port: int
-    protocol: str
-    connections: int
-    bytes: int
-    broken: int = 0
-    unanswered: int = 0
-
-
-@dataclass
-class Observation:
-    """What the helpers saw in one run. `lost`: the services whose capture could not be read, each with why;
-    `dropped_packets`, `joined_packets`: packets the kernel dropped, packets of connections opened before the
-    capture (both not inspected); `overflow`: calls counted only (too many kinds to keep apart)."""
-
-    calls: list[ObservedCall] = field(default_factory=list)
-    flows: list[ObservedFlow] = field(default_factory=list)
-    lost: dict[str, str] = field(default_factory=dict)
-    dropped_packets: int = 0
-    joined_packets: int = 0
-    overflow: int = 0
-
-
-@dataclass(frozen=True)
-class OutsideAddresses:
-    """The client addresses of calls from outside the topology (the tests, the harness: through a published port):
-    the gateways of the run's networks (a bridge network: the engine's own machine), and any address in none of the
-    run's `subnets` (a remote engine, or one of several: the overlay network has no gateway, the engine forwards
-    the caller's own address to the published port). An address in a subnet that no service owns is another
-    container on the network: not in the topology, and named."""
-
-    gateways: frozenset[str]
-    subnets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-    def __contains__(self, address: object) -> bool:
-        if address in self.gateways:
-            return True
-        try:
-            found = ipaddress.ip_address(str(address))
-        except ValueError:
-            return False
-        return not any(found in subnet for subnet in self.subnets)
+_PENDING: dict[str, list[tuple[str, Future[Container | None]]]] = {}  # run -> helpers being started (service_started)
+_PENDING_LOCK = threading.Lock()
+_OBSERVED: set[str] = set()  # the runs this process observes (TopologyObservation.start)
+_START_AGAIN_LOCK = threading.Lock()  # one new helper at a time (a service started twice in a row: one helper)
 
 
 class TopologyObservation:
@@ -174,7 +111,9 @@ class TopologyObservation:
         observed = [s.name for s in self._topology if not self._topology.spec.namespace_outside_run(s.name)]
         image = _image(self._topology, observed)
         self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
-        started = [(name, _run_one(self._topology, name, image)) for name in observed]
+        _OBSERVED.add(self._topology.run_id)
+        addresses = _addresses_now(self._topology)  # once for all (each helper is told the others')
+        started = [(name, _run_one(self._topology, name, image, addresses)) for name in observed]
         for name, helper in started:  # all started at once, then waited for
             _wait_ready(name, helper)
 
@@ -189,7 +128,12 @@ class TopologyObservation:
                                "helper: its capture was not started or was removed before it was read")
 
     def read(self) -> Observation:
-        """What every helper saw until now, both ends named (see the module's docstring)."""
+        """What every helper saw until now, both ends named (see the module's docstring).
+
+        Raises:
+            ObserveError: the helper of a service started again did not start (see service_started).
+        """
+        _settle_started(self._topology)
         helpers = _helpers(self._topology)
         owners, outside_at, exposed = self._addresses(helpers)
         observation = Observation()
@@ -198,6 +142,7 @@ class TopologyObservation:
             outside = self._topology.spec.namespace_outside_run(service.name)
             if outside:
                 observation.lost[service.name] = f"not captured: {outside}, which the harness does not capture"
+        calls = CallsOnce()
         for name in sorted({helper.labels[OBSERVES] for helper in helpers}):
             container = self._topology[name].container
             container.reload()
@@ -206,14 +151,15 @@ class TopologyObservation:
                 observation.lost[name] = ("it was started again during the run and not observed since (its capture "
                                           "went with its old network namespace)")
             for helper in mine:
-                self._read_one(name, helper, owners, outside_at, exposed, observation, early)
+                self._read_one(name, helper, owners, outside_at, exposed, observation, early, calls)
+        calls.settle(observation)
         observation.flows += [ObservedFlow(consumer, provider, port, EARLY, connections, size)
                               for (consumer, provider, port), (connections, size) in sorted(early.items())]
         return observation
 
     def _read_one(self, name: str, helper: Container, owners: dict[str, str], outside_at: OutsideAddresses,
                   exposed: dict[str, set[int]], observation: Observation,
-                  early: dict[tuple[str, str, int], list[int]]) -> None:
+                  early: dict[tuple[str, str, int], list[int]], calls: CallsOnce) -> None:
         try:
             result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
             data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
@@ -227,18 +173,21 @@ class TopologyObservation:
         observation.joined_packets += int(data.get("joined_packets", 0))
         observation.overflow += int(data.get("overflow", 0))
         for call in data.get("calls", []):
-            ends = _ends(name, call, owners, outside_at)
+            ends = record_ends(name, call, owners, outside_at)
             if ends is not None:
-                observation.calls.append(_call(ends, call))
+                observation.calls.append(observed_call(ends, call))
+                calls.seen(ends, call)
+            elif call["client"] in owners:  # a call of another service to this one: also seen in its namespace
+                calls.at_provider.append(((owners[call["client"]], name), call))
         for flow in data.get("flows", []):
-            ends = _ends(name, flow, owners, outside_at)
+            ends = record_ends(name, flow, owners, outside_at)
             if ends is not None:
                 observation.flows.append(ObservedFlow(
                     ends[0], ends[1], int(flow["port"]), str(flow["protocol"]), int(flow["connections"]),
                     int(flow["bytes"]), int(flow.get("broken", 0)), int(flow.get("unanswered", 0))))
         for connection in data.get("early", []):
-            record = _early_record(connection, owners, exposed)
-            ends = _ends(name, record, owners, outside_at)
+            record = early_record(connection, owners, exposed)
+            ends = record_ends(name, record, owners, outside_at)
             if ends is not None:
                 counts = early.setdefault((*ends, int(record["port"])), [0, 0])
                 counts[0] += 1
@@ -271,6 +220,11 @@ class TopologyObservation:
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
+        _OBSERVED.discard(self._topology.run_id)
+        with _PENDING_LOCK:
+            pending = _PENDING.pop(self._topology.run_id, [])
+        for _, started in pending:  # (one still starting would be left running)
+            started.exception()
         for helper in _helpers(self._topology):
             remove_container(helper)
 
@@ -280,40 +234,84 @@ def service_started(topology: Topology, service: Service) -> Callable[[], None]:
     in its new namespace (the old one is read too: it has the calls before). Nothing when it is not observed.
 
     Returns:
-        What waits for the new helper to capture (nothing to wait for when not observed): the caller runs it once the
-        service is ready, before it hands the service back, so that every call made after that is seen. The helper
-        is looked for and started meanwhile, in a thread of its own: the service's readiness wait goes on.
+        What the caller runs once the service is ready, before it hands the service back. The helper is looked for
+        and started meanwhile, in a thread of its own: the service's readiness wait goes on. With a fault in place
+        it waits for the new helper to capture, so that the service's calls under the fault are marked as such from
+        then on; else it does not: the calls the service makes to other services before its new capture runs are
+        seen by theirs (each counted once, see CallsOnce), and `read()` and `stop()` wait for the helper.
 
     Raises:
         ObserveError: (the returned call) the new helper did not start, or did not become ready.
     """
     started = _STARTER.submit(_start_again, topology, service)
+    observed_here = topology.run_id in _OBSERVED  # (else: not observed, or by another process: wait, as it costs)
+    if observed_here:
+        with _PENDING_LOCK:
+            _PENDING.setdefault(topology.run_id, []).append((service.name, started))
 
     def finish() -> None:
-        helper = started.result()
-        if helper is not None:
-            _wait_ready(service.name, helper)
+        if observed_here and not topology.faults.active():
+            return
+        started.result()
 
     return finish
 
 
+def _settle_started(topology: Topology) -> None:
+    """The helpers started for services started again (service_started), started and capturing.
+
+    Raises:
+        ObserveError: one did not start, or did not become ready.
+    """
+    with _PENDING_LOCK:
+        pending = _PENDING.pop(topology.run_id, [])
+    for _, started in pending:
+        started.result()
+
+
 def _start_again(topology: Topology, service: Service) -> Container | None:
-    """A new helper for `service` (not waited for) when it is observed and none has joined its namespace yet."""
-    helpers = _helpers(topology, service.name)
+    """A new helper for `service`, capturing, when it is observed and none has joined its namespace yet."""
+    with _START_AGAIN_LOCK:
+        helper = _start_again_now(topology, service)
+        if helper is not None:
+            _wait_ready(service.name, helper)
+        return helper
+
+
+def _start_again_now(topology: Topology, service: Service) -> Container | None:
+    every = _helpers(topology)  # (under load each request to the engine counts: one look for all)
+    helpers = [helper for helper in every if helper.labels[OBSERVES] == service.name]
     if not helpers:
         return None
     service.container.reload()
     if service.container.attrs["State"]["StartedAt"] in {h.labels.get(OBSERVED_START) for h in helpers}:
         return None
-    return _run_one(topology, service.name, _image(topology, [service.name]), suffix=f"-{len(helpers) + 1}")
+    # the others' addresses as their helpers found them (a service the harness started again has a new helper)
+    addresses: dict[str, list[str]] = {}
+    for helper in every:
+        addresses.setdefault(helper.labels[OBSERVES], []).extend(
+            filter(None, helper.labels.get(OBSERVED_ADDRESSES, "").split(",")))
+    started_at = service.container.attrs["State"]["StartedAt"]
+    try:
+        image = _image(topology, [service.name])  # (across engines: copied to its engine, if not there yet)
+        return _run_one(topology, service.name, image, addresses, suffix=f"-{len(helpers) + 1}")
+    except ObserveError:
+        service.container.reload()
+        if service.container.status != "running" or service.container.attrs["State"]["StartedAt"] != started_at:
+            return None  # stopped or started again meanwhile: that namespace is gone (its calls to other services
+            # were seen by theirs); a start since has its own helper started after this one
+        raise
 
 
 def _helpers(topology: Topology, service: str | None = None) -> list[Container]:
     """The observation helpers of the run (of `service` only, when given), running or not."""
     wanted = [f"{OBSERVES}={service}" if service else OBSERVES, f"{L.RUN}={topology.run_id}"]
+    # their labels from one listing per engine, no inspect of each (labels, ids and names are all that is used)
     clients = [engine.client for engine in topology.engines.values()] or [topology.client]  # each on its engine
-    return [helper for client in clients for helper in client.containers.list(all=True, filters={"label": wanted})
-            if helper.labels.get(OBSERVES) in topology.services]
+    helpers = [client.containers.prepare_model({**entry, "Name": (entry.get("Names") or [""])[0],
+                                                "Config": {"Labels": entry.get("Labels") or {}}})
+               for client in clients for entry in client.api.containers(all=True, filters={"label": wanted})]
+    return [helper for helper in helpers if helper.labels.get(OBSERVES) in topology.services]
 
 
 def _image(topology: Topology, services: Iterable[str]) -> str:
@@ -335,8 +333,8 @@ def _image(topology: Topology, services: Iterable[str]) -> str:
     return tag
 
 
-def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Container:
-    """The helper of service `name` started (not waited for)."""
+def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, list[str]], suffix: str = "") -> Container:
+    """The helper of service `name` started (not waited for); `addresses`: every other service's IPv4 addresses."""
     target = topology[name].container
     target.reload()
     labels = L.run_labels_of(target)  # every label of its run, its engines too: it is an object of the run
@@ -345,8 +343,7 @@ def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Con
     labels[OBSERVED_ADDRESSES] = ",".join(
         network["IPAddress"] for network in ((target.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
         if network.get("IPAddress"))
-    peers = sorted({address for service in topology if service.name != name
-                    for address in _addresses_of(topology, service.name)})
+    peers = sorted({address for service, found in addresses.items() if service != name for address in found})
     listens = sorted({int(key.split("/")[0]) for key in (target.attrs.get("Config") or {}).get("ExposedPorts") or {}
                       if key.endswith("/tcp")} | set(topology[name].ports))
     try:
@@ -356,50 +353,23 @@ def _run_one(topology: Topology, name: str, image: str, suffix: str = "") -> Con
                                               environment={"OBSERVE_PEERS": ",".join(peers),
                                                            "OBSERVE_LISTENS": ",".join(map(str, listens))})
     except docker.errors.APIError as error:
+        try:  # created and not started: not left behind as a capture to read
+            target.client.containers.get(f"{target.name}-observe{suffix}").remove(force=True)
+        except docker.errors.APIError:
+            pass
         raise ObserveError(f"service '{name}': the observation helper did not start: {explain(error)}") from None
     return helper
 
 
-def _ends(observer: str, record: dict[str, Any], owners: dict[str, str],
-          outside_at: Addresses[str]) -> tuple[str, str] | None:
-    """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
-    if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
-        record = {**record, "outgoing": owners.get(record["client"]) == observer}
-    if record["outgoing"]:
-        return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
-    client = owners.get(record["client"])
-    if client is not None:
-        return None  # a call from another service: counted in that service's namespace
-    return OUTSIDE if record["client"] in outside_at else f"{record['client']} (not in the topology)", observer
-
-
-def _early_record(connection: dict[str, Any], owners: dict[str, str],
-                  exposed: dict[str, set[int]]) -> dict[str, Any]:
-    """A connection opened before the capture as a flow record: its server is the end whose service exposes that
-    port (else the end with the lower port). `outgoing` is left to _ends: the client's namespace counts it."""
-    (a, a_port), (b, b_port) = connection["ends"]
-    b_serves = b_port in exposed.get(owners.get(b, ""), set())
-    a_serves = a_port in exposed.get(owners.get(a, ""), set())
-    server_is_b = b_serves if b_serves != a_serves else b_port < a_port
-    client, server, port = (a, b, b_port) if server_is_b else (b, a, a_port)
-    return {"client": client, "server": server, "port": port, "outgoing": None}
-
-
-def _call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
-    return ObservedCall(
-        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
-        tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
-        int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
-        int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
-        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
-        bool(call.get("faulted")))
-
-
-def _addresses_of(topology: Topology, name: str) -> list[str]:
-    container = topology[name].container
-    container.reload()
-    return [network["IPAddress"] for network in
-            ((container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values() if network.get("IPAddress")]
+def _addresses_now(topology: Topology) -> dict[str, list[str]]:
+    """Each service's IPv4 addresses now."""
+    found = {}
+    for service in topology:
+        service.container.reload()
+        found[service.name] = [network["IPAddress"] for network in (
+            (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
+            if network.get("IPAddress")]
+    return found
 
 
 def _wait_ready(name: str, helper: Container) -> None:
@@ -407,9 +377,9 @@ def _wait_ready(name: str, helper: Container) -> None:
 
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
-        helper.reload()
         if READY_LINE in helper.logs().decode("utf-8", "replace"):
             return
+        helper.reload()  # (only when not ready yet: one request per look once it is)
         if helper.status in ("exited", "dead"):
             break
         time.sleep(0.05)
@@ -419,4 +389,4 @@ def _wait_ready(name: str, helper: Container) -> None:
                        f"(status {helper.status}). Its log:\n{logs}")
 
 
-__all__ = ["OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]
+__all__ = ["EARLY", "OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]

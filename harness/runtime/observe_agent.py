@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -35,27 +34,29 @@ import sys
 import time
 from typing import Any
 
-try:  # in the helper image, the two files side by side (the script's folder is on sys.path)
+try:  # in the helper image, the files side by side (the script's folder is on sys.path)
     import observe_control  # type: ignore[import-not-found]
+    from observe_streams import REQUEST_LINE, Connection, Direction  # type: ignore[import-not-found]
 except ImportError:  # imported by the harness (its tests)
     from harness.runtime import observe_control
+    from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction
 
 dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
 httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
 
 READY_LINE = "observe agent ready"
-BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
 MAX_KINDS = int(os.environ.get("OBSERVE_MAX_KINDS", "5000"))  # distinct call kinds kept; more are only counted
-# the other services' addresses and the ports this one listens on: their calls to it are recorded by their own
-# namespace's agent, so this one skips them (half the work on every call between services; all of a database's)
+MAX_IDS = int(os.environ.get("OBSERVE_MAX_IDS", "50000"))  # calls whose identity is kept (see Observer._call)
+# the other services' addresses and the ports this one listens on: their calls to it are recorded here too (their
+# own capture misses what they send before it runs: a service started again), each with its identity, so the harness
+# counts each call once; a peer's connection that is not HTTP/1.x is skipped before parsing once its first bytes say
+# so (all of a database's traffic but its connections' first packets)
 PEERS = set(filter(None, os.environ.get("OBSERVE_PEERS", "").split(",")))
 LISTENS = {int(port) for port in filter(None, os.environ.get("OBSERVE_LISTENS", "").split(","))}
-MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the connection is given up
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 BATCH = 256  # packets read per wake-up before the control socket is looked at again
-REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 
 
 def load_libraries() -> None:
@@ -64,121 +65,6 @@ def load_libraries() -> None:
     import httptools as http
 
     dpkt, httptools = packets, http
-
-
-class Direction:
-    """One direction of a connection, its bytes handed on in order."""
-
-    def __init__(self, isn: int) -> None:
-        self.next = (isn + 1) & 0xFFFFFFFF
-        self.held: dict[int, bytes] = {}
-        self.bytes = 0
-
-    def add(self, seq: int, data: bytes) -> bytes:
-        """The bytes now in order (b"" when none); retransmitted bytes are dropped, early ones held."""
-        offset = (seq - self.next) & 0xFFFFFFFF
-        if offset >= 1 << 31:  # starts before next: a retransmission, maybe with new bytes at its end
-            skip = (self.next - seq) & 0xFFFFFFFF
-            if skip >= len(data):
-                return b""
-            data, offset = data[skip:], 0
-        if offset > 0:
-            self.held[seq] = data
-            if sum(len(d) for d in self.held.values()) > MAX_GAP:
-                raise OverflowError
-            return b""
-        out = [data]
-        self.next = (self.next + len(data)) & 0xFFFFFFFF
-        while self.held:
-            ready = [s for s in self.held if (s - self.next) & 0xFFFFFFFF >= 1 << 31 or s == self.next]
-            if not ready:
-                break
-            for s in ready:
-                chunk = self.held.pop(s)
-                skip = (self.next - s) & 0xFFFFFFFF
-                if skip < len(chunk):
-                    out.append(chunk[skip:])
-                    self.next = (self.next + len(chunk) - skip) & 0xFFFFFFFF
-        joined = b"".join(out)
-        self.bytes += len(joined)
-        return joined
-
-
-class Message:
-    """httptools' callbacks for one side of a connection: collects each message's parts."""
-
-    def __init__(self) -> None:
-        self.url = b""
-        self.headers: dict[str, str] = {}
-        self.body = bytearray()
-        self.size = 0
-        self.started = 0.0
-        self.done: list[dict[str, Any]] = []
-        self.now = 0.0
-        self.parser: Any = None
-
-    def on_message_begin(self) -> None:
-        self.url, self.headers, self.body, self.size, self.started = b"", {}, bytearray(), 0, self.now
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if len(self.body) < BODY_LIMIT:
-            self.body += body[:BODY_LIMIT - len(self.body)]
-
-    def on_message_complete(self) -> None:
-        request = isinstance(self.parser, httptools.HttpRequestParser)
-        self.done.append({"url": self.url, "headers": self.headers, "body": bytes(self.body), "size": self.size,
-                          "started": self.started, "ended": self.now,
-                          "method": self.parser.get_method().decode("latin-1") if request else "",
-                          "status": 0 if request else int(self.parser.get_status_code())})
-
-
-class Connection:
-    """One TCP connection whose SYN was seen: its protocol, and for HTTP its calls, request by response."""
-
-    def __init__(self, key: tuple[str, int, str, int], outgoing: bool, isn: int, started: float) -> None:
-        self.key = key
-        self.outgoing = outgoing  # opened by this namespace's service (else: a call to it)
-        self.client = Direction(isn)
-        self.server: Direction | None = None  # from the SYN-ACK
-        self.protocol = ""
-        self.broken = False
-        self.fins: set[bool] = set()  # the sides that sent FIN (True: the client)
-        self.started = started
-        self.faulted = False  # a packet of the call under way passed while its server was under a fault
-        self.requests = Message()
-        self.responses = Message()
-        self.request_parser: Any = None
-        self.response_parser: Any = None
-
-    def client_data(self, data: bytes, now: float) -> None:
-        if not self.protocol:
-            self.protocol = ("http" if REQUEST_LINE.match(data) else "http2" if data.startswith(b"PRI * HTTP/2")
-                             else "tls" if data[:1] == b"\x16" else "other")
-            if self.protocol == "http":
-                self.request_parser = self.requests.parser = httptools.HttpRequestParser(self.requests)
-                self.response_parser = self.responses.parser = httptools.HttpResponseParser(self.responses)
-        if self.request_parser is not None:
-            self.requests.now = now
-            self._feed(self.request_parser, data)
-
-    def server_data(self, data: bytes, now: float) -> None:
-        if self.response_parser is not None:
-            self.responses.now = now
-            self._feed(self.response_parser, data)
-
-    def _feed(self, parser: Any, data: bytes) -> None:
-        try:
-            parser.feed_data(data)
-        except Exception:  # noqa: BLE001 - not HTTP/1.x after all (an upgrade, a parse error): stop parsing
-            self.request_parser = self.response_parser = None
-            self.broken = True
 
 
 class Observer:
@@ -194,13 +80,18 @@ class Observer:
         # tells client from server by the ports the containers expose)
         self.broken = 0  # connections given up (gaps, unparseable HTTP)
         self.marked: set[str] = set()  # servers under a fault now (the fault agent says so); "*": every one
+        self.skipping: dict[tuple[str, int, int], None] = {}  # peers' connections not to parse (see PEERS)
+        self.ids = 0  # call identities kept (MAX_IDS)
 
     def under_fault(self, server: str) -> bool:
         return bool(self.marked) and (server in self.marked or "*" in self.marked)
 
     def packet(self, data: bytes, outgoing: bool, now: float) -> None:
-        if PEERS and _from_peer(data, outgoing):
-            return  # a call another service makes to this one: its own agent has it (skipped before parsing)
+        peer = _from_peer(data, outgoing) if PEERS else None
+        if peer is not None and peer in self.skipping:
+            if not _syn(data):
+                return  # a peer's connection to this service that is not HTTP/1.x (skipped before parsing)
+            del self.skipping[peer]  # its port used again for a new connection
         try:
             ip = dpkt.ip.IP(data)
         except dpkt.UnpackError:
@@ -221,9 +112,14 @@ class Observer:
         if connection is None:
             if forward in self.closed or backward in self.closed:
                 return
-            self.joined += 1
-            self._early(forward, len(tcp.data))
-            return
+            if peer is not None:  # opened before the capture: the peer's own namespace counts it
+                self._skip(peer)
+                return
+            if not (tcp.data and REQUEST_LINE.match(tcp.data)):
+                self.joined += 1
+                self._early(forward, len(tcp.data))
+                return
+            connection = self._join(forward, outgoing, tcp.seq, now)
         from_client = connection.key == forward
         if self.marked and self.under_fault(connection.key[2]):
             connection.faulted = True
@@ -232,28 +128,43 @@ class Observer:
             return
         if tcp.data and not connection.broken:
             side = connection.client if from_client else connection.server
+            if side is None and connection.joined and bytes(tcp.data[:7]) == b"HTTP/1.":
+                side = connection.server = Direction(tcp.seq - 1)  # its first response seen from its start
             if side is None:
-                connection.broken = True
+                connection.broken = not connection.joined  # (joined: the end of an answer to an earlier call)
             else:
                 try:
                     ordered = side.add(tcp.seq, bytes(tcp.data))
                 except OverflowError:
                     connection.broken = True
-                    ordered = b""
+                    ordered = []
+                for start, piece in ordered:
+                    (connection.client_data if from_client else connection.server_data)(piece, now, start)
                 if ordered:
-                    (connection.client_data if from_client else connection.server_data)(ordered, now)
                     self._pair(connection)
+                    if peer is not None and connection.protocol not in ("", "http"):  # ("": not named yet)
+                        self._skip(peer)
         if tcp.flags & dpkt.tcp.TH_FIN:
             connection.fins.add(from_client)
         if tcp.flags & dpkt.tcp.TH_RST or len(connection.fins) == 2:  # both sides done (a half-close goes on)
             self._close(connection.key)
+
+    def _join(self, key: tuple[str, int, str, int], outgoing: bool, seq: int, now: float) -> Connection:
+        """A connection opened before the capture whose client starts an HTTP/1.x request now: followed from this
+        call on (a kept-alive connection, a pool opened at start), as if it had opened here."""
+        connection = self.connections[key] = Connection(key, outgoing, seq - 1, now)
+        connection.joined = True
+        connection.faulted = self.under_fault(key[2])
+        a, b = sorted([(key[0], key[1]), (key[2], key[3])])
+        self.early.pop(json.dumps([a, b]), None)  # its packets before: an earlier call's end, not this one's
+        return connection
 
     def _early(self, ends: tuple[str, int, str, int], size: int) -> None:
         a, b = sorted([(ends[0], ends[1]), (ends[2], ends[3])])
         key = json.dumps([a, b])
         entry = self.early.get(key)
         if entry is None:
-            if len(self.early) >= MAX_KINDS:
+            if len(self.early) >= MAX_KINDS or not size:  # (its end without data, an ACK: nothing not inspected)
                 return
             entry = self.early[key] = {"ends": [list(a), list(b)], "bytes": 0}
         entry["bytes"] += size
@@ -264,7 +175,18 @@ class Observer:
         while requests and responses:
             self._call(connection, requests.pop(0), responses.pop(0))
 
-    def _call(self, connection: Connection, request: dict[str, Any], response: dict[str, Any]) -> None:
+    def _skip(self, peer: tuple[str, int, int]) -> None:
+        self.skipping[peer] = None
+        if len(self.skipping) > 10000:
+            del self.skipping[next(iter(self.skipping))]
+
+    def _call(self, connection: Connection, request: dict[str, Any], response: dict[str, Any],
+              calls: dict[str, dict[str, Any]] | None = None) -> None:
+        """Count one call in `calls` (default: this observer's). A request without its response has status 0. Its
+        identity, the same in both namespaces (client address and port, where the request starts on the wire), is
+        kept (up to MAX_IDS), so that the harness counts a call seen by both ends once, and one seen only by its
+        provider's capture too."""
+        calls = self.calls if calls is None else calls
         client, _, server, port = connection.key
         method, status = request["method"], response["status"]
         url = httptools.parse_url(request["url"]) if request["url"] else None
@@ -274,12 +196,12 @@ class Observer:
         content_type = response["headers"].get("content-type", "")
         faulted, connection.faulted = connection.faulted, self.under_fault(server)  # the next call starts afresh
         kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted])
-        entry = self.calls.get(kind)
+        entry = calls.get(kind)
         if entry is None:
-            if len(self.calls) >= MAX_KINDS:
+            if len(calls) >= MAX_KINDS:
                 self.overflow += 1
                 return
-            entry = self.calls[kind] = {
+            entry = calls[kind] = {
                 "client": client, "server": server, "port": port, "outgoing": connection.outgoing,
                 "method": method, "path": path, "query_keys": keys, "status": status, "content_type": content_type,
                 "faulted": faulted,
@@ -287,7 +209,12 @@ class Observer:
                 "request_content_type": request["headers"].get("content-type", ""), "query": query,
                 "request_body": request["body"].decode("latin-1"), "response_body": response["body"].decode("latin-1"),
                 "request_truncated": request["size"] > len(request["body"]),
-                "response_truncated": response["size"] > len(response["body"])}
+                "response_truncated": response["size"] > len(response["body"]), "ids": [], "unnamed": 0}
+        if self.ids < MAX_IDS:
+            self.ids += 1
+            entry["ids"].append(f"{client}:{connection.key[1]}:{request['at']}")
+        else:
+            entry["unnamed"] += 1  # counted, its identity not kept
         seconds = max(0.0, response["ended"] - request["started"])
         entry["count"] += 1
         entry["seconds"] += seconds
@@ -303,28 +230,51 @@ class Observer:
         if connection is not None:
             _count(self.flows, connection)
             self.broken += int(connection.broken)
+            for request in connection.requests.done:  # never answered (a client gone, a reset): still a call
+                self._call(connection, request, _no_response(request))
 
     def snapshot(self, dropped: int) -> dict[str, Any]:
         """What was seen until now; open connections count as they are now (they go on being followed)."""
         flows = {key: dict(entry) for key, entry in self.flows.items()}
+        calls = {key: dict(entry) for key, entry in self.calls.items()}
+        overflow = self.overflow
         for connection in self.connections.values():
             _count(flows, connection)
-        return {"calls": list(self.calls.values()), "flows": list(flows.values()), "overflow": self.overflow,
+            faulted = connection.faulted
+            for request in connection.requests.done:  # sent, its response not (yet) seen: in flight now
+                self._call(connection, request, _no_response(request), calls)
+            connection.faulted = faulted  # (the connection goes on: its next call is judged as before)
+        self.overflow, overflow = overflow, self.overflow  # (those counted only until answered)
+        calls = {key: {**entry, "ids": list(entry["ids"])} for key, entry in calls.items()}
+        return {"calls": list(calls.values()), "flows": list(flows.values()), "overflow": overflow,
                 "joined_packets": self.joined, "dropped_packets": dropped, "early": list(self.early.values()),
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
 
 
-def _from_peer(data: bytes, outgoing: bool) -> bool:
-    """A TCP packet of a connection another service of the topology opened to a port this one listens on (read from
-    the IPv4 and TCP headers' fixed places, so that the database's agent does not parse its clients' traffic)."""
+def _no_response(request: dict[str, Any]) -> dict[str, Any]:
+    """The response of a request that had none: status 0, nothing received."""
+    return {"status": 0, "headers": {}, "body": b"", "size": 0, "ended": request["ended"]}
+
+
+def _from_peer(data: bytes, outgoing: bool) -> tuple[str, int, int] | None:
+    """(peer's address, its port, this service's port): a TCP packet of a connection another service of the topology
+    opened to a port this one listens on, else None (read from the IPv4 and TCP headers' fixed places, so that a
+    database's agent skips its clients' traffic without parsing it)."""
     if len(data) < 20 or data[0] >> 4 != 4 or data[9] != 6:
-        return False
+        return None
     start = (data[0] & 0x0F) * 4
     if len(data) < start + 4:
-        return False
+        return None
     peer = socket.inet_ntoa(data[16:20] if outgoing else data[12:16])
-    port = struct.unpack_from("!H", data, start if outgoing else start + 2)[0]
-    return peer in PEERS and port in LISTENS
+    source, destination = struct.unpack_from("!HH", data, start)
+    peer_port, port = (destination, source) if outgoing else (source, destination)
+    return (peer, peer_port, port) if peer in PEERS and port in LISTENS else None
+
+
+def _syn(data: bytes) -> bool:
+    """A TCP packet (of an IPv4 packet _from_peer read) that opens a connection."""
+    start = (data[0] & 0x0F) * 4
+    return len(data) > start + 13 and bool(data[start + 13] & 0x02)
 
 
 def _count(flows: dict[str, dict[str, Any]], connection: Connection) -> None:
@@ -363,16 +313,7 @@ def serve() -> None:
     while True:
         readable, _, _ = select.select([sock, control], [], [], 1.0)
         if sock in readable:
-            for _ in range(BATCH):
-                try:
-                    data, ancillary, _, address = sock.recvmsg(65535, 64)
-                except BlockingIOError:
-                    break
-                if address[0] == "lo":
-                    continue
-                moment = observe_control.stamp(ancillary)
-                observer.marked = marks.until(moment)
-                observer.packet(data, address[2] == PACKET_OUTGOING, moment)
+            _read_packets(sock, observer, marks, BATCH)
         if control in readable:
             asked = observe_control.request_on(control)
             if asked is None:
@@ -382,10 +323,29 @@ def serve() -> None:
                 if request.get("command") == "marks":
                     marks.change(list(request.get("servers", [])))
                     answer: dict[str, Any] = {"ok": True}
-                else:
+                else:  # every packet that passed before it was asked first (a backlog under load)
+                    _read_packets(sock, observer, marks, None, until=time.time())
                     dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
                     answer = observer.snapshot(dropped)
                 observe_control.reply(connection, answer)
+
+
+def _read_packets(sock: socket.socket, observer: Observer, marks: observe_control.Marks, count: int | None,
+                  until: float | None = None) -> None:
+    """Up to `count` packets waiting in the capture's socket (None: all of them, or those stamped before `until`)."""
+    while count is None or count > 0:
+        try:
+            data, ancillary, _, address = sock.recvmsg(65535, 64)
+        except BlockingIOError:
+            return
+        count = None if count is None else count - 1
+        if address[0] == "lo":
+            continue
+        moment = observe_control.stamp(ancillary)
+        observer.marked = marks.until(moment)
+        observer.packet(data, address[2] == PACKET_OUTGOING, moment)
+        if until is not None and moment > until:
+            return
 
 
 def _take_fault_marks(control: socket.socket, marks: observe_control.Marks) -> None:

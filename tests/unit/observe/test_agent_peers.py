@@ -1,5 +1,6 @@
-"""The capture skips, before parsing, the packets of calls other services make to its service (their own capture has
-them): read from the IPv4 and TCP headers of the packet as the raw socket gives it."""
+"""The capture names, before parsing, the connections other services open to its service (to skip those that are not
+HTTP/1.x once their first bytes say so): read from the IPv4 and TCP headers of the packet as the raw socket gives
+it."""
 
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ def stock_with_a_peer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(observe_agent, "LISTENS", {8000})
 
 
-def test_a_peers_call_to_this_service_is_skipped_both_ways() -> None:
-    assert observe_agent._from_peer(packet("10.0.0.2", 40000, "10.0.0.3", 8000), outgoing=False)
-    assert observe_agent._from_peer(packet("10.0.0.3", 8000, "10.0.0.2", 40000), outgoing=True)
-    assert observe_agent._from_peer(packet("10.0.0.2", 40000, "10.0.0.3", 8000, options=2), outgoing=False)
+def test_a_peers_connection_to_this_service_is_named_both_ways() -> None:
+    peer = ("10.0.0.2", 40000, 8000)
+    assert observe_agent._from_peer(packet("10.0.0.2", 40000, "10.0.0.3", 8000), outgoing=False) == peer
+    assert observe_agent._from_peer(packet("10.0.0.3", 8000, "10.0.0.2", 40000), outgoing=True) == peer
+    assert observe_agent._from_peer(packet("10.0.0.2", 40000, "10.0.0.3", 8000, options=2), outgoing=False) == peer
 
 
-def test_calls_this_service_makes_and_calls_from_outside_are_kept() -> None:
+def test_calls_this_service_makes_and_calls_from_outside_are_no_peers() -> None:
     assert not observe_agent._from_peer(packet("10.0.0.3", 40000, "10.0.0.2", 8000), outgoing=True)  # its own call
     assert not observe_agent._from_peer(packet("10.0.0.1", 40000, "10.0.0.3", 8000), outgoing=False)  # the tests
     assert not observe_agent._from_peer(packet("10.0.0.2", 40000, "10.0.0.3", 9000), outgoing=False)  # not served

@@ -15,6 +15,7 @@ from harness.contracts.pactfiles import read_pact
 from harness.errors import OpenAPIUnavailable
 from harness.model.loader import load_topology
 from harness.observe import edge_coverage
+from harness.report.observe import edge_line
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, ObservedFlow
 
 APP = Path(__file__).parents[2] / "topologies" / "observe-app"
@@ -48,6 +49,9 @@ def test_a_call_is_covered_by_an_interaction_of_the_same_method_template_and_sta
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id} -> 404", 1)]
     assert edge.never_exercised == ("shop-stock.json: an item deleted",)
     assert edge.label == "observed: 5, covered 80%"
+    assert (edge.operations, edge.operations_covered) == (2, 1)  # the same whatever the number of calls
+    assert edge_line(edge) == "shop -> stock: 5 HTTP call(s), 4 covered (80%), 1 uncovered, 1 of 2 operation(s) " \
+                              "covered, 1 interaction(s) never exercised, 1 breaking the provider's document"
 
 
 def test_the_three_most_frequent_uncovered_operations_are_named(spec, stock_document) -> None:
@@ -141,3 +145,11 @@ def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document)
                                  {"stock": stock_document})
     assert (stock.calls, stock.covered, stock.uncovered) == (4, 3, 1)
     assert [(n.connections, n.bytes) for n in redis.not_inspected] == [(3, 51)]  # one count per port and protocol
+
+
+def test_a_request_without_its_response_is_covered_by_method_and_path_and_not_judged(spec, stock_document) -> None:
+    [edge] = coverage_of(spec, [call("/items/2", status=0, count=2), call("/items/2/price", status=0)],
+                         {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.breaking) == (3, 2, 0)
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id}/price -> no response", 1)]
+    assert (edge.operations, edge.operations_covered) == (2, 1)

@@ -1,0 +1,167 @@
+"""What the observation helpers saw, as the harness keeps it (observe.py reads the helpers): the calls and
+connections per edge, and how a helper's records are named by their two ends, each call between two services counted
+once."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Container as Addresses
+
+EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
+OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
+
+
+@dataclass(frozen=True)
+class ObservedCall:
+    """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
+    byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
+    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query. `status` 0: the
+    request was seen and no response (its client went away, the connection was reset, or it was still awaited when
+    the capture was read)."""
+
+    consumer: str
+    provider: str
+    port: int
+    method: str
+    path: str
+    query: str
+    query_keys: tuple[str, ...]
+    status: int
+    content_type: str
+    count: int
+    seconds: float
+    max_seconds: float
+    request_bytes: int
+    response_bytes: int
+    request_content_type: str = ""
+    request_body: str = ""
+    response_body: str = ""
+    request_truncated: bool = False
+    response_truncated: bool = False
+    faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
+
+
+@dataclass(frozen=True)
+class ObservedFlow:
+    """Connections of one protocol on consumer -> provider:port. `protocol`: http (parsed), tls, http2, other
+    (PostgreSQL, Redis, ...: not inspected), none (closed before a byte was sent); `broken`: connections whose HTTP
+    could not be followed to the end (a gap in the capture, not HTTP/1.x after all); `unanswered`: requests seen
+    without their response."""
+
+    consumer: str
+    provider: str
+    port: int
+    protocol: str
+    connections: int
+    bytes: int
+    broken: int = 0
+    unanswered: int = 0
+
+
+@dataclass
+class Observation:
+    """What the helpers saw in one run. `lost`: the services whose capture could not be read, each with why;
+    `dropped_packets`, `joined_packets`: packets the kernel dropped, packets of connections opened before the
+    capture (both not inspected); `overflow`: calls counted only (too many kinds to keep apart)."""
+
+
+    calls: list[ObservedCall] = field(default_factory=list)
+    flows: list[ObservedFlow] = field(default_factory=list)
+    lost: dict[str, str] = field(default_factory=dict)
+    dropped_packets: int = 0
+    joined_packets: int = 0
+    overflow: int = 0
+    provider_only: int = 0  # calls between services only their provider's capture saw (counted: see read())
+    uncompared: int = 0  # calls the provider's capture saw, not compared with the consumer's (identities not kept)
+
+
+@dataclass
+class CallsOnce:
+    """Each call between two services is seen in both namespaces: counted in its consumer's; those only its
+    provider's capture saw (the consumer's did not run yet: a service started again, the capture starts after its
+    process) are added, told apart by the identity each agent gives a call (the same at both ends)."""
+
+    consumer_ids: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    unnamed: set[tuple[str, str]] = field(default_factory=set)  # edges with calls whose identity was not kept
+    at_provider: list[tuple[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
+
+    def seen(self, ends: tuple[str, str], call: dict[str, Any]) -> None:
+        self.consumer_ids.setdefault(ends, set()).update(call.get("ids", ()))
+        if call.get("unnamed") or "ids" not in call:
+            self.unnamed.add(ends)
+
+    def settle(self, observation: Observation) -> None:
+        for ends, call in self.at_provider:
+            if ends in self.unnamed or call.get("unnamed") or "ids" not in call:
+                observation.uncompared += int(call["count"])
+                continue
+            known = self.consumer_ids.setdefault(ends, set())
+            extra = [ident for ident in call["ids"] if ident not in known]
+            if extra:
+                share = len(extra) / int(call["count"])
+                observation.calls.append(observed_call(ends, {
+                    **call, "count": len(extra), "seconds": float(call["seconds"]) * share,
+                    "request_bytes": int(int(call["request_bytes"]) * share),
+                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
+                observation.provider_only += len(extra)
+                known.update(extra)
+
+
+@dataclass(frozen=True)
+class OutsideAddresses:
+    """The client addresses of calls from outside the topology (the tests, the harness: through a published port):
+    the gateways of the run's networks (a bridge network: the engine's own machine), and any address in none of the
+    run's `subnets` (a remote engine, or one of several: the overlay network has no gateway, the engine forwards
+    the caller's own address to the published port). An address in a subnet that no service owns is another
+    container on the network: not in the topology, and named."""
+
+    gateways: frozenset[str]
+    subnets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+    def __contains__(self, address: object) -> bool:
+        if address in self.gateways:
+            return True
+        try:
+            found = ipaddress.ip_address(str(address))
+        except ValueError:
+            return False
+        return not any(found in subnet for subnet in self.subnets)
+
+
+def record_ends(observer: str, record: dict[str, Any], owners: dict[str, str],
+                outside_at: Addresses[str]) -> tuple[str, str] | None:
+    """(consumer, provider) of a record the helper of `observer` made; None when the other side's helper has it."""
+    if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
+        record = {**record, "outgoing": owners.get(record["client"]) == observer}
+    if record["outgoing"]:
+        return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
+    client = owners.get(record["client"])
+    if client is not None:
+        return None  # a call from another service: counted in that service's namespace
+    return OUTSIDE if record["client"] in outside_at else f"{record['client']} (not in the topology)", observer
+
+
+def early_record(connection: dict[str, Any], owners: dict[str, str],
+                  exposed: dict[str, set[int]]) -> dict[str, Any]:
+    """A connection opened before the capture as a flow record: its server is the end whose service exposes that
+    port (else the end with the lower port). `outgoing` is left to record_ends: the client's namespace counts it."""
+    (a, a_port), (b, b_port) = connection["ends"]
+    b_serves = b_port in exposed.get(owners.get(b, ""), set())
+    a_serves = a_port in exposed.get(owners.get(a, ""), set())
+    server_is_b = b_serves if b_serves != a_serves else b_port < a_port
+    client, server, port = (a, b, b_port) if server_is_b else (b, a, a_port)
+    return {"client": client, "server": server, "port": port, "outgoing": None}
+
+
+def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
+    return ObservedCall(
+        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
+        tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
+        int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
+        int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
+        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
+        bool(call.get("faulted")))
