@@ -146,6 +146,14 @@ class Observer:
                         self._skip(peer)
         if tcp.flags & dpkt.tcp.TH_FIN:
             connection.fins.add(from_client)
+            if not from_client:
+                connection.server_fin = (tcp.seq + len(tcp.data)) & 0xFFFFFFFF
+        server = connection.server
+        if tcp.flags & dpkt.tcp.TH_RST or (server is not None and connection.server_fin == server.next):
+            # the server's bytes are over (all of them in order before its FIN, or a reset): a response delimited
+            # by the connection's close is complete now
+            connection.end_responses(now)
+            self._pair(connection)
         if tcp.flags & dpkt.tcp.TH_RST or len(connection.fins) == 2:  # both sides done (a half-close goes on)
             self._close(connection.key)
 

@@ -90,6 +90,8 @@ class Message:
 
     def on_message_complete(self) -> None:
         request = self.request
+        if not request and 100 <= self.parser.get_status_code() < 200 and self.parser.get_status_code() != 101:
+            return  # an interim answer (100 Continue): the request's own response follows
         self.done.append({"url": self.url, "headers": self.headers, "body": bytes(self.body), "size": self.size,
                           "started": self.started, "ended": self.now, "at": self.at,
                           "method": self.parser.get_method().decode("latin-1") if request else "",
@@ -115,6 +117,8 @@ class Connection:
         self.responses = Message(request=False)
         self.request_parser: Any = None
         self.response_parser: Any = None
+        self.server_fin: int | None = None  # the sequence number the server's FIN ends its bytes at
+        self.server_ended = False  # the server's direction is over (its FIN reached in order, or a reset)
 
     def client_data(self, data: bytes, now: float, seq: int) -> None:
         if not self.protocol:
@@ -144,6 +148,17 @@ class Connection:
         if self.response_parser is not None:
             self.responses.now = now
             self._feed(self.response_parser, data)
+
+    def end_responses(self, now: float) -> None:
+        """The server's direction is over (FIN or reset): a response whose body runs until the connection closes
+        (HTTP/1.0 without Content-Length, `Connection: close` without length or chunks) is complete now; the parser
+        is told by an empty feed (its end of input)."""
+        if self.server_ended:
+            return
+        self.server_ended = True
+        if self.response_parser is not None:
+            self.responses.now = now
+            self._feed(self.response_parser, b"")
 
     def _feed(self, parser: Any, data: bytes) -> None:
         try:
