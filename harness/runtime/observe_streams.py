@@ -70,6 +70,7 @@ class Message:
         self.chunk = 0  # the sequence number of the first byte of the bytes being parsed
         self.begun = 0  # messages begun in them so far
         self.at = ""
+        self.headers_done = False  # the message being parsed has its header section whole (see Connection)
 
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.size, self.started = b"", {}, bytearray(), 0, self.now
@@ -83,6 +84,9 @@ class Message:
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
+
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if len(self.body) < BODY_LIMIT:
@@ -90,6 +94,7 @@ class Message:
 
     def on_message_complete(self) -> None:
         request = self.request
+        self.headers_done = False
         if not request and 100 <= self.parser.get_status_code() < 200 and self.parser.get_status_code() != 101:
             return  # an interim answer (100 Continue): the request's own response follows
         self.done.append({"url": self.url, "headers": self.headers, "body": bytes(self.body), "size": self.size,
@@ -147,7 +152,29 @@ class Connection:
             self.protocol = "other"
         if self.response_parser is not None:
             self.responses.now = now
-            self._feed(self.response_parser, data)
+            while data and self.response_parser is not None and self._answers_head():
+                data = self._head_response(data)
+            if data and self.response_parser is not None:
+                self._feed(self.response_parser, data)
+
+    def _answers_head(self) -> bool:
+        """The response being parsed (or next) answers a HEAD request and its header section is not whole yet."""
+        waiting, answered = self.requests.done, len(self.responses.done)
+        return answered < len(waiting) and waiting[answered]["method"] == "HEAD" and not self.responses.headers_done
+
+    def _head_response(self, data: bytes) -> bytes:
+        """Feed a response to HEAD up to the end of its header section, byte by byte (httptools cannot be told that
+        it has no body, whatever its Content-Length says: RFC 9112 section 6.3); once it is whole, the response is
+        complete and a new parser reads what follows. The bytes after it are returned."""
+        import httptools
+
+        while data and not self.responses.headers_done and self.response_parser is not None:
+            self._feed(self.response_parser, data[:1])
+            data = data[1:]
+        if self.responses.headers_done and self.response_parser is not None:  # (not completed by the parser)
+            self.responses.on_message_complete()
+            self.response_parser = self.responses.parser = httptools.HttpResponseParser(self.responses)
+        return data
 
     def end_responses(self, now: float) -> None:
         """The server's direction is over (FIN or reset): a response whose body runs until the connection closes

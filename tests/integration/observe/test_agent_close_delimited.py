@@ -71,6 +71,14 @@ FEED = textwrap.dedent("""
                       (True, A, get("/chunked")),
                       (False, A, b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n2\\r\\nab\\r\\n0\\r\\n\\r\\n"),
                       (True, F, b""), (False, F, b"")],
+        # a response to HEAD has no body, whatever its Content-Length says (its header section in two segments),
+        # then a GET on the same connection, then both again pipelined; and an HTTP/1.0 one ended by the close
+        "/head": [(True, A, get("/head", "HEAD")), (False, A, b"HTTP/1.1 200 OK\\r\\nContent-Le"),
+                  (False, A, b"ngth: 5\\r\\n\\r\\n"), (True, A, get("/after-head")), (False, A, OK),
+                  (True, A, get("/head", "HEAD")), (True, A, get("/after-head")),  # pipelined: both answers in one
+                  (False, A, b"HTTP/1.1 404 Not Found\\r\\nContent-Length: 9\\r\\n\\r\\n" + OK),
+                  (True, F, b""), (False, F, b"")],
+        "/head10": [(True, A, get("/head10", "HEAD", version="1.0")), (False, A, HTTP10), (False, F, b"")],
     }
     observer = agent.Observer()
     port = 41000
@@ -112,7 +120,8 @@ def test_every_response_ends_where_http_says_each_call_with_its_status(fed: dict
         ("GET", "/http10", 200): (1, 5), ("GET", "/fin-with-data", 200): (1, 4), ("GET", "/close", 201): (1, 4),
         ("GET", "/reset", 200): (1, 4), ("POST", "/continue", 200): (1, 2), ("DELETE", "/empty", 204): (1, 0),
         ("GET", "/same", 304): (1, 0), ("GET", "/chunked", 200): (1, 2), ("GET", "/reordered", 200): (1, 10),
-        ("GET", "/stream", 200): (1, 1)}
+        ("GET", "/stream", 200): (1, 1), ("HEAD", "/head", 200): (1, 0), ("GET", "/after-head", 200): (2, 4),
+        ("HEAD", "/head", 404): (1, 0), ("HEAD", "/head10", 200): (1, 0)}
     assert fed["later"]["broken"] == 0
     assert sum(flow["unanswered"] for flow in fed["later"]["flows"]) == 0
 
