@@ -131,7 +131,7 @@ def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) ->
     return [name]
 
 
-def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
+def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "harness down --topology FILE") -> int:
     """Remove run `run_id` (containers, then networks and volumes) from every engine, the manager last.
 
     Returns:
@@ -139,7 +139,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
 
     Raises:
         DockerError: an engine did not answer (what the others ran is removed all the same; what it runs is removed
-            by the next start or `harness down FILE` once it answers), or one refused.
+            by the next start or `again`, the command that removes the rest, once it answers), or one refused.
     """
     removed = 0
     manager, *workers = list(engines)
@@ -164,7 +164,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
         names = ", ".join(engine.where for engine in gone)
         raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
                           operation="remove", run=run_id,
-                          hint="What ran elsewhere is removed. Start that engine again and run `harness down FILE` "
+                          hint=f"What ran elsewhere is removed. Start that engine again and run `{again}` "
                                "(or the next start) to remove what is left there.")
     return removed
 

@@ -15,6 +15,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import HarnessError, HookFailed
+from harness.hints import down_command
 from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
@@ -128,7 +129,8 @@ def differs(spec: TopologySpec) -> str:
 
 
 def _down_files(spec: TopologySpec) -> str:
-    return " ".join("--topology " + file for file in spec.identity.split(","))
+    """`harness down --topology FILE...` of `spec`'s runs, with what selects the engine (harness.hints)."""
+    return down_command(spec.identity)
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
@@ -243,7 +245,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
             f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data"
             + (f"; {', '.join(gone)}: the old container(s) were replaced, so none runs now" if gone else "")
-            + f" (the run stays kept: fix the file and start again, or remove it: harness down {_down_files(spec)})")
+            + f" (the run stays kept: fix the file and start again, or remove it: {_down_files(spec)})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
