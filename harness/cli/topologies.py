@@ -160,7 +160,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
             [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
             spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
         ini = options.topology.ini_file
-        out.print(removal.said(f"removed {removal.containers} container(s)" + (
+        out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
                   "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
@@ -170,9 +170,12 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return 0
     # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(removal.said(f"removed {removal.containers} container(s)" + ("" if options.down_all else
+    out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
-    removal.raise_unanswered(with_engine("harness down --all" if options.down_all else "harness down"))
+    # what is left is removed by the file of its run (which names its engines), not by --all again (which, pasted
+    # without the engine selection, would remove every kept run of another engine)
+    removal.raise_unanswered("`, `".join(map(down_command, removal.left_files))  # whole paths: pasted anywhere
+                             or with_engine("harness down --all" if options.down_all else "harness down"))
     return 0
 
 

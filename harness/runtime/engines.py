@@ -75,7 +75,7 @@ def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
     return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
 
 
-def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
+def connect_engines(spec: TopologySpec, say: Callable[[str], None] | None = None) -> dict[str, RunEngine]:
     """Every engine of `spec.engines`, in order (the first is the manager), each answering within CHECK_SECONDS,
     and all in the manager's swarm (made so first when `spec.swarm` asks: runtime/swarm.py).
 
@@ -102,7 +102,7 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
         host = published_host(engine.address)
         engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
                                               "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
-    ensure_swarm(spec, list(engines.values()), spec.swarm)  # checked, or made on request (runtime/swarm.py)
+    ensure_swarm(spec, list(engines.values()), spec.swarm, say)  # checked, or made on request (runtime/swarm.py)
     return engines
 
 

@@ -40,7 +40,7 @@ from harness.runtime.transfer import local_builder
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
     with closed_on_error(using), deciding(spec, say):
@@ -90,7 +90,7 @@ def _own_run(spec: TopologySpec, progress: Progress | None, say: Callable[[str],
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     """See `Topology.attach`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     run = _newest_run(client, spec, engines)
     if run is None:
         return None
@@ -136,7 +136,7 @@ def _down_files(spec: TopologySpec) -> str:
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
         kept = [run for run in _live_runs(client, spec, engines) if run.topology == spec.name and run.kept]
@@ -337,11 +337,13 @@ def _newest_run(client: docker.DockerClient, spec: TopologySpec, engines: dict[s
     return runs[0] if runs else None
 
 
-def _connected(spec: TopologySpec) -> tuple[docker.DockerClient, dict[str, RunEngine]]:
-    """The engine's client and no engines; across engines: the manager's client and every engine (in its swarm)."""
+def _connected(spec: TopologySpec, say: Callable[[str], None] | None = None,
+               ) -> tuple[docker.DockerClient, dict[str, RunEngine]]:
+    """The engine's client and no engines; across engines: the manager's client and every engine (in its swarm;
+    `say` says a swarm made or joined for it)."""
     if not spec.engines:
         return connect(), {}
-    engines = connect_engines(spec)
+    engines = connect_engines(spec, say)
     return next(iter(engines.values())).client, engines
 
 

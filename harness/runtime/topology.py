@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
 EventKind = Literal["building", "built", "cached", "copying", "copied", "starting", "waiting", "ready", "completed",
-                    "failed"]
+                    "failed", "note"]  # note: a line about the run (`detail`), of no service
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,7 @@ def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_e
     first = killed_run(file, engines[0])
     assert all(engine.containers.list(all=True, filters={"label": f"{L.RUN}={first}"}) for engine in engines)
     down = harness_on(swarm.urls[0], "down", "--all")
-    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s)", "")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s) from 3 engines", "")
     assert [left(engine, file) for engine in engines] == [[], [], []]
     second = killed_run(file, engines[0])
     down = harness_on(swarm.urls[2], "down", "--run", second)  # cache's engine, a worker
@@ -396,7 +396,7 @@ services:
             topology.close()
         assert str(raised.value).startswith(f"run {topology.run_id} could not be removed from engine 'e1' "
                                             f"({pair.urls[1]}): no answer")
-        assert "Start that engine again and run `harness down FILE`" in str(raised.value)
+        assert f"Start that engine again and run `harness down --topology {file.resolve()}`" in str(raised.value)
         manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
         assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
     finally:
