@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from harness.engine_source import Engine, context_engine
-from harness.errors import DockerError, DockerUnavailable, RemoteMount
+from harness.errors import DockerError, DockerUnavailable, RemoteMount, TopologyFileError
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import (
@@ -70,9 +70,16 @@ class RunEngine:
 
 
 def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
+    """The engine of `engine`'s host. Raises TopologyFileError (the file's line): a Docker context that does not
+    exist here, or cannot be read (a value of the file, not the state of an engine)."""
     if "://" in engine.host:
         return Engine(engine.host, f"engines of topology {spec.name}")
-    return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
+    try:
+        return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
+    except DockerUnavailable as error:
+        index = [e.name for e in spec.engines].index(engine.name)
+        raise TopologyFileError(spec.engine_host_at(engine.name), f"engines[{index}].host: {error.message}",
+                                hint=error.hint) from None
 
 
 def connect_engines(spec: TopologySpec, say: Callable[[str], None] | None = None) -> dict[str, RunEngine]:
@@ -80,12 +87,13 @@ def connect_engines(spec: TopologySpec, say: Callable[[str], None] | None = None
     and all in the manager's swarm (made so first when `spec.swarm` asks: runtime/swarm.py).
 
     Raises:
-        DockerUnavailable: an engine does not answer (the message names it, its address and what to do), a Docker
-            context that does not exist, an engine that is not the swarm's manager or not in its swarm.
+        DockerUnavailable: an engine does not answer (the message names it, its address and what to do), an engine
+            that is not the swarm's manager or not in its swarm.
+        TopologyFileError: a `host:` that names a Docker context that does not exist here (at its file:line).
     """
     engines: dict[str, RunEngine] = {}
-    for spec_engine in spec.engines:
-        engine = _engine(spec, spec_engine)
+    resolved = [_engine(spec, spec_engine) for spec_engine in spec.engines]  # the file's values, before any call
+    for spec_engine, engine in zip(spec.engines, resolved, strict=True):
         where = f"engine '{spec_engine.name}' ({engine.address})"
         try:
             client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())

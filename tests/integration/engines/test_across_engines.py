@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited, TopologyFileError
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
@@ -441,10 +441,10 @@ def test_a_docker_context_names_an_engine(swarm: Any, tmp_path: Path, monkeypatc
     assert [(e.name, e.address, e.host) for e in engines.values()] == [
         (f"e{i}", url, address) for i, (url, address) in enumerate(zip(swarm.urls, swarm.addresses, strict=True))]
     file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "fourth"])
-    with pytest.raises(DockerUnavailable) as raised:
+    with pytest.raises(TopologyFileError) as raised:  # a value of the file: exit 2, at its line
         connect_engines(load_topology(file))
-    assert str(raised.value).startswith(f"the Docker context 'fourth' (engine 'e2' of topology {NAME}) does not "
-                                        "exist: there is no ")
+    assert str(raised.value).startswith(f"topology.yaml:5: engines[2].host: the Docker context 'fourth' (engine 'e2' "
+                                        f"of topology {NAME}) does not exist: there is no ")
     assert str(raised.value).endswith("Create it (`docker context create NAME --docker host=...`) or fix `engines:` "
                                       "in the topology file.")
 

@@ -69,3 +69,27 @@ services:
         assert worker.containers.list(all=True, filters={"label": f"{L.RUN}={run}"}) == []
     finally:
         script.down(pair)
+
+
+def test_a_docker_context_that_does_not_exist_is_bad_input_at_its_line(tmp_path: Path) -> None:
+    """`host: NAME` is a value of the file: a context that does not exist here is refused as a bad value (exit 2,
+    file:line), before any engine is called (the first one does not answer: it is not asked)."""
+    file = tmp_path / "topology.yaml"
+    file.write_text("""name: printed
+engines:
+  - {name: e0, host: "tcp://127.0.0.1:9"}
+  - {name: e1, host: no-such-context}
+services:
+  backend:
+    image: python:3.11-slim
+    placement: e1
+""")
+    up = subprocess.run([str(Path(sys.executable).parent / "harness"), "up", "--detach", str(file)],
+                        capture_output=True, text=True, timeout=300,
+                        env={**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config")})
+    assert up.returncode == 2, up.stderr
+    assert ("topology.yaml:4: engines[1].host: the Docker context 'no-such-context' (engine 'e1' of topology printed) "
+            "does not exist: there is no ") in up.stderr
+    assert "Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file." in (
+        up.stderr)
+    assert "Traceback" not in up.stderr
