@@ -25,6 +25,7 @@ from harness.errors import DockerError, DockerUnavailable, ImageMissing, Service
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
+from harness.runtime.topology import StartEvent
 from harness.runtime.transfer import has_image
 from tests.integration.engines.netns import netns_engines
 
@@ -271,8 +272,11 @@ def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_eve
     first = killed_run(file, engines[0])
     run = {"label": f"{L.RUN}={first}"}
     assert all(engine.containers.list(all=True, filters=run) for engine in engines)  # left on each engine
-    with Topology.start(load_topology(file)) as topology:  # the next start removes the dead owner's run
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:  # removes the dead owner's run
         assert topology.run_id != first
+        assert [e.detail for e in events if e.kind == "note"] == [
+            "removed 3 container(s) from 3 engines of runs whose process ended (a SIGKILL, a crash)"]
         for engine in engines:
             assert engine.containers.list(all=True, filters=run) == []
     second = killed_run(file, engines[0])
