@@ -178,7 +178,8 @@ class Topology:
             raise DockerError(f"could not remove topology {self.spec.name} (run {self.run_id}): "
                               f"{explain(error)}", operation="remove", run=self.run_id,
                               hint=f"Run `{with_engine(f'harness down --run {self.run_id}')}` to retry, or "
-                                   f"`docker ps -a --filter label={L.RUN}={self.run_id}` to see what is left."
+                                   f"`{with_engine(f'docker ps -a --filter label={L.RUN}={self.run_id}')}` to see what "
+                                   "is left."
                               ) from None
 
     def restore(self, only_left: bool = False) -> list[str]:
