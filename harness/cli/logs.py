@@ -9,6 +9,7 @@ from rich.console import Console
 
 from harness.cli.topologies import _shown, load
 from harness.errors import TopologyNotRunning
+from harness.hints import with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
                                     if project else "")
                                  + (f"; {', '.join(unanswered)} did not answer (start it, or fix its address)"
                                     if unanswered else "")
-                                 + "; `harness ps` lists what is running")
+                                 + f"; `{with_engine('harness ps')}` lists what is running")
     if len({run.run_id for run, _ in matches}) > 1:
         names = ", ".join(f"{run.topology} ({_shown(run.file)}, run {run.run_id})" for run, _ in matches)
         raise TopologyNotRunning(f"service '{options.service}' runs in several topologies: {names}; "
@@ -55,7 +56,7 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
                 container.logs(**tail, timestamps=len(replicas) > 1).decode("utf-8", "replace")))
     except docker.errors.NotFound:
         raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
-                                 "was taken down); `harness ps` lists what is running") from None
+                                 f"was taken down); `{with_engine('harness ps')}` lists what is running") from None
     from harness.report.text import interleaved
 
     prefixes = [L.replica_name(options.service, L.replica_of(c), len(replicas)) for c in replicas]

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.cli.topologies import load
+from harness.hints import with_engine
 from harness.options import ResolvedOptions
 
 
@@ -32,8 +33,8 @@ def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
         for what in pruned.removed:
             out.print(f"removed {what}{where}", markup=False, highlight=False)
         for context in pruned.busy:
-            out.print(f"left {context} alone{where}: a session is building or starting from it (run `harness prune` "
-                      "again once it has started)", markup=False, highlight=False)
+            out.print(f"left {context} alone{where}: a session is building or starting from it (run "
+                      f"`{with_engine('harness prune')}` again once it has started)", markup=False, highlight=False)
         removed += len(pruned.removed)
     where = "" if options.prune_all else f" (build contexts under {Path.cwd()}; --all: anywhere, and substitute tags)"
     on = f" on {len(engines)} engines" if len(engines) > 1 else ""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
+from harness.engine_source import resolve_engine
 from harness.errors import HarnessError, OptionError, TopologyNotRunning
+from harness.hints import down_command, with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -157,7 +160,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
             [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
             spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
         ini = options.topology.ini_file
-        out.print(removal.said(f"removed {removal.containers} container(s)" + (
+        out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
                   "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
@@ -167,9 +170,12 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         return 0
     # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
     removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(removal.said(f"removed {removal.containers} container(s)" + ("" if options.down_all else
+    out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + ("" if options.down_all else
               f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
-    removal.raise_unanswered("harness down --all" if options.down_all else "harness down")
+    # what is left is removed by the file of its run (which names its engines), not by --all again (which, pasted
+    # without the engine selection, would remove every kept run of another engine)
+    removal.raise_unanswered("`, `".join(map(down_command, removal.left_files))  # whole paths: pasted anywhere
+                             or with_engine("harness down --all" if options.down_all else "harness down"))
     return 0
 
 
@@ -209,8 +215,7 @@ def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: C
               and {str(f) for f in spec.files} <= set(run.file.split(","))}
     for files in sorted(others):
         err.print(f"note: a run of {' + '.join(_shown(f) for f in files.split(','))} is left running (another set "
-                  f"of files); remove it with: harness down "
-                  f"{' '.join('--topology ' + _shown(f) for f in files.split(','))}",
+                  f"of files); remove it with: {down_command(','.join(_shown(f) for f in files.split(',')))}",
                   markup=False, soft_wrap=True)
 
 
@@ -224,8 +229,9 @@ def _down_run(run_id: str, out: Console) -> int:
     client = connect()
     run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
     if run is None:
-        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine (removed already?); "
-                                 "`harness ps` lists the runs")
+        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine "
+                                 f"{resolve_engine().where} (removed already? on another engine?); "
+                                 f"`{with_engine('harness ps')}` lists the runs")
     if not run.kept and L.owner_gone(run.owner) is False:
         raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
                           f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
@@ -233,7 +239,7 @@ def _down_run(run_id: str, out: Console) -> int:
     removal = remove_run_anywhere(client, run)  # across engines: from each of them
     out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
               markup=False, highlight=False, soft_wrap=True)
-    removal.raise_unanswered(f"harness down --run {run_id}")
+    removal.raise_unanswered(with_engine(f"harness down --run {run_id}"))
     return 0
 
 
@@ -259,7 +265,7 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     for run in runs:
         engine_of = spreads[run.run_id].engine_of if run.run_id in spreads else {}
         run = spreads[run.run_id].run if run.run_id in spreads else run  # noqa: PLW2901 - all of it
-        state = _run_state(run)
+        state = _run_state(run, spreads[run.run_id].unanswered if run.run_id in spreads else ())
         if not run.containers:
             rows.append((run.topology, run.run_id, "-", "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
@@ -304,19 +310,25 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     return 0
 
 
-def _run_state(run: Run) -> str:
+def _run_state(run: Run, unanswered: Sequence[str] = ()) -> str:
     """How a run stands, in the words of `harness ps`: started or starting (and whose it is), or left behind by an
-    owner process that is gone (and the command that removes it)."""
+    owner process that is gone (and the command that removes it). `unanswered`: its engines that did not answer
+    ("engine 'two' (tcp://...)"); the mark that its start finished may be on one of them, so a run not marked on
+    those that answered is not said to be unfinished, only what is known."""
     from harness.runtime import labels as L
 
     owner = L.owner_process(run.owner)
-    remove = f"remove it: harness down --run {run.run_id}"
+    remove = f"remove it: {with_engine(f'harness down --run {run.run_id}')}"
+    unknown = (f"{', '.join(unanswered)} {'does' if len(unanswered) == 1 else 'do'} not answer (whether its start "
+               "finished is not known)") if unanswered and not run.started else ""
     if run.orphaned:
-        return (f"orphaned: owner {owner} is gone{'' if run.started else ', its start never finished'}; {remove}")
+        start = f"; {unknown}" if unknown else "" if run.started else ", its start never finished"
+        return f"orphaned: owner {owner} is gone{start}; {remove}"
     if run.kept and run.started:
         return "started, kept"
     if run.kept and L.owner_gone(run.owner):
-        return f"start never finished: owner {owner} is gone; {remove}"
+        return (f"kept: owner {owner} is gone; {unknown}; {remove}" if unknown else
+                f"start never finished: owner {owner} is gone; {remove}")
     return f"{'started' if run.started else 'starting'} (owner {owner})"
 
 

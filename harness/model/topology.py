@@ -202,6 +202,8 @@ class TopologySpec(_Strict):
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
     # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
+    # engine name -> where its `host:` is (file:line, or the topology's name), for what is found of it later
+    _engine_hosts_at: dict[str, str] = PrivateAttr(default_factory=dict)
     # service -> engine of a topology across engines, computed once by `engine_of` (model/placement.py)
     _placements: dict[str, str] | None = PrivateAttr(default=None)
     # how the engines' swarm is had (--topology-swarm: existing, join, join-and-leave; runtime/swarm.py)
@@ -283,6 +285,7 @@ class TopologySpec(_Strict):
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
         copy._engine_needs = list(self._engine_needs)
+        copy._engine_hosts_at = dict(self._engine_hosts_at)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
         return copy
@@ -334,6 +337,10 @@ class TopologySpec(_Strict):
         """How a run across `engines` has its swarm: "existing" (checked), "join" (made when missing) or
         "join-and-leave" (made when missing, and left with its last run)."""
         return self._swarm
+
+    def engine_host_at(self, name: str) -> str:
+        """Where engine `name`'s `host:` is written: `file:line`, or `topology 'NAME'` without a file."""
+        return self._engine_hosts_at.get(name) or f"topology {self.name!r}"
 
     def with_swarm(self, mode: str) -> TopologySpec:
         """A copy whose engines' swarm is had as `mode` says (see `swarm`)."""

@@ -86,6 +86,8 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
     spec._engine_needs = engine_needs({name: service.model_dump(mode="json", exclude_defaults=True)  # noqa: SLF001
                                        for name, service in spec.services.items()}, source)
+    spec._engine_hosts_at = {engine.name: source.where(("engines", index, "host"))  # noqa: SLF001
+                             for index, engine in enumerate(spec.engines)}
     try:
         _check_references(spec, source, aliases=not origin.compose)
     except TopologyFileError as error:

@@ -52,8 +52,11 @@ class TopologyOptions:
         return spec.with_swarm(self.swarm) if self.swarm != spec.swarm else spec
 
     def command(self, *words: str) -> str:
-        """`harness WORDS... --topology FILE...`, as a hint that names these files writes it."""
-        return " ".join([*words, *(f"--topology {file}" for file in self.files)])
+        """`harness WORDS... --topology FILE...`, as a hint that names these files writes it (with what selects the
+        engine when a variable of this shell did: harness.hints)."""
+        from harness.hints import with_engine
+
+        return with_engine(" ".join([*words, *(f"--topology {file}" for file in self.files)]))
 
 
 @dataclass(frozen=True)

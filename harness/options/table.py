@@ -330,7 +330,7 @@ OPTIONS: tuple[Option, ...] = (
            commands=("down",)),
     Option("down_all", "down", "every kept topology on the engine, wherever its file is", kind=bool, default=False,
            cli=("--all",), commands=("down",)),
-    Option("keep", "prune", "unused images kept per build context, the newest (0: every unused one is removed)",
+    Option("keep", "prune", "unused images kept per build context, the newest (default 0: every unused one is removed)",
            kind=int, default=0, metavar="N", cli=("--keep",), commands=("prune",), validate=_whole_number(0)),
     Option("prune_all", "prune", "build contexts anywhere, not only under this folder; also unused image-substitute "
            "tags (engine-wide)", kind=bool, default=False, cli=("--all",), commands=("prune",)),

@@ -40,7 +40,7 @@ def make_console(stderr: bool = False) -> Console:
 
 ICONS = {"building": "build", "built": "built", "cached": "cached", "copying": "copy", "copied": "copied",
          "starting": "start", "waiting": "wait",
-         "ready": "ready", "completed": "done", "failed": "FAILED"}
+         "ready": "ready", "completed": "done", "failed": "FAILED", "note": "note"}
 
 
 class ProgressPrinter:
@@ -52,6 +52,9 @@ class ProgressPrinter:
         self.prefix = prefix  # before every line, e.g. "[gw0] " for a pytest-xdist worker
 
     def __call__(self, event: StartEvent) -> None:
+        if event.kind == "note":  # about the run: a swarm made, leftovers removed
+            self.console.print(f"{self.prefix}note: {event.detail}", markup=False, soft_wrap=True)
+            return
         if event.kind == "building" and event.detail:
             if self.verbose_build:
                 self.console.print(f"{escape(self.prefix)}  [dim]{event.service} | {event.detail}[/dim]", markup=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import docker.errors
 
 from harness.errors import DockerError, InvalidCall
+from harness.hints import with_engine
 from harness.runtime import hooks, networks
 from harness.runtime.readiness import FULL_ID
 
@@ -168,4 +169,4 @@ def _control_hint(name: str, text: str) -> str:
         return "It is on its networks already."
     if "is not connected" in lowered:
         return "It is not on its networks: nothing to disconnect."
-    return "Check its state with `harness ps`."
+    return f"Check its state with `{with_engine('harness ps')}`."

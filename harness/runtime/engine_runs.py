@@ -15,7 +15,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from harness.engine_source import Engine, context_engine
+from harness.engine_source import Engine, context_engine, engine_address
 from harness.errors import DockerError, DockerUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -60,12 +60,21 @@ class Removed:
     containers: int = 0
     unanswered: list[str] = field(default_factory=list)
     left_swarm: list[str] = field(default_factory=list)  # engines that left the swarm the harness made for them
+    engines: set[str] = field(default_factory=set)  # the hosts removed from (this process's engine for a run on one)
+    left_files: list[str] = field(default_factory=list)  # the files (label form) of runs left on an unanswering engine
 
     def __iadd__(self, other: Removed) -> Removed:
         self.containers += other.containers
         self.unanswered += other.unanswered
         self.left_swarm += [name for name in other.left_swarm if name not in self.left_swarm]
+        self.engines |= other.engines
+        self.left_files += [file for file in other.left_files if file not in self.left_files]
         return self
+
+    @property
+    def across(self) -> str:
+        """` from N engines` when the runs removed were on more than one engine, else ''."""
+        return f" from {len(self.engines)} engines" if len(self.engines) > 1 else ""
 
     def said(self, text: str) -> str:
         """`text` (what was removed), and a line that says when the engines left the swarm the harness made."""
@@ -120,7 +129,7 @@ def remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool = T
 def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -> Removed:
     engines = run_engines(run)
     if not engines:
-        return Removed(L.remove_run(client, run.run_id))
+        return Removed(L.remove_run(client, run.run_id), engines={engine_address()})
     removed = Removed()
     clients: list[docker.DockerClient | None] = []
     for name, host in engines:
@@ -129,6 +138,9 @@ def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -
         except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
             clients.append(None)
             removed.unanswered.append(f"engine '{name}' ({host}) of run {run.run_id}")
+            removed.left_files[:] = [run.file] if run.file else []
+            continue
+        removed.engines.add(host)
     manager, *workers = clients
     for worker in [*workers, client]:  # `client` may be any of them, or hold what a worker's list no longer shows
         if worker is not None:

@@ -19,7 +19,7 @@ import docker.errors
 import requests.exceptions
 
 from harness.engine_source import Engine, context_engine
-from harness.errors import DockerError, DockerUnavailable, RemoteMount
+from harness.errors import DockerError, DockerUnavailable, RemoteMount, TopologyFileError
 from harness.model.topology import EngineSpec, TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import (
@@ -70,22 +70,30 @@ class RunEngine:
 
 
 def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
+    """The engine of `engine`'s host. Raises TopologyFileError (the file's line): a Docker context that does not
+    exist here, or cannot be read (a value of the file, not the state of an engine)."""
     if "://" in engine.host:
         return Engine(engine.host, f"engines of topology {spec.name}")
-    return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
+    try:
+        return context_engine(engine.host, f"engine '{engine.name}' of topology {spec.name}")
+    except DockerUnavailable as error:
+        index = [e.name for e in spec.engines].index(engine.name)
+        raise TopologyFileError(spec.engine_host_at(engine.name), f"engines[{index}].host: {error.message}",
+                                hint=error.hint) from None
 
 
-def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
+def connect_engines(spec: TopologySpec, say: Callable[[str], None] | None = None) -> dict[str, RunEngine]:
     """Every engine of `spec.engines`, in order (the first is the manager), each answering within CHECK_SECONDS,
     and all in the manager's swarm (made so first when `spec.swarm` asks: runtime/swarm.py).
 
     Raises:
-        DockerUnavailable: an engine does not answer (the message names it, its address and what to do), a Docker
-            context that does not exist, an engine that is not the swarm's manager or not in its swarm.
+        DockerUnavailable: an engine does not answer (the message names it, its address and what to do), an engine
+            that is not the swarm's manager or not in its swarm.
+        TopologyFileError: a `host:` that names a Docker context that does not exist here (at its file:line).
     """
     engines: dict[str, RunEngine] = {}
-    for spec_engine in spec.engines:
-        engine = _engine(spec, spec_engine)
+    resolved = [_engine(spec, spec_engine) for spec_engine in spec.engines]  # the file's values, before any call
+    for spec_engine, engine in zip(spec.engines, resolved, strict=True):
         where = f"engine '{spec_engine.name}' ({engine.address})"
         try:
             client = docker.from_env(timeout=CHECK_SECONDS, environment=engine.docker_environment())
@@ -102,7 +110,7 @@ def connect_engines(spec: TopologySpec) -> dict[str, RunEngine]:
         host = published_host(engine.address)
         engines[spec_engine.name] = RunEngine(spec_engine.name, engine.address, client, host,
                                               "127.0.0.1" if host in LOOPBACK else "0.0.0.0")  # noqa: S104 - remote
-    ensure_swarm(spec, list(engines.values()), spec.swarm)  # checked, or made on request (runtime/swarm.py)
+    ensure_swarm(spec, list(engines.values()), spec.swarm, say)  # checked, or made on request (runtime/swarm.py)
     return engines
 
 
@@ -131,7 +139,7 @@ def create_overlay(manager: RunEngine, name: str, run_labels: dict[str, str]) ->
     return [name]
 
 
-def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
+def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "harness down --topology FILE") -> int:
     """Remove run `run_id` (containers, then networks and volumes) from every engine, the manager last.
 
     Returns:
@@ -139,7 +147,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
 
     Raises:
         DockerError: an engine did not answer (what the others ran is removed all the same; what it runs is removed
-            by the next start or `harness down FILE` once it answers), or one refused.
+            by the next start or `again`, the command that removes the rest, once it answers), or one refused.
     """
     removed = 0
     manager, *workers = list(engines)
@@ -164,7 +172,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str) -> int:
         names = ", ".join(engine.where for engine in gone)
         raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
                           operation="remove", run=run_id,
-                          hint="What ran elsewhere is removed. Start that engine again and run `harness down FILE` "
+                          hint=f"What ran elsewhere is removed. Start that engine again and run `{again}` "
                                "(or the next start) to remove what is left there.")
     return removed
 

@@ -15,6 +15,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import HarnessError, HookFailed
+from harness.hints import down_command
 from harness.model.plan import joined_to, restarted_by
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
@@ -39,7 +40,7 @@ from harness.runtime.transfer import local_builder
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
     with closed_on_error(using), deciding(spec, say):
@@ -89,7 +90,7 @@ def _own_run(spec: TopologySpec, progress: Progress | None, say: Callable[[str],
 
 def attach(spec: TopologySpec, say: Callable[[str], None]) -> Topology | None:
     """See `Topology.attach`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     run = _newest_run(client, spec, engines)
     if run is None:
         return None
@@ -128,13 +129,14 @@ def differs(spec: TopologySpec) -> str:
 
 
 def _down_files(spec: TopologySpec) -> str:
-    return " ".join("--topology " + file for file in spec.identity.split(","))
+    """`harness down --topology FILE...` of `spec`'s runs, with what selects the engine (harness.hints)."""
+    return down_command(spec.identity)
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
-    client, engines = _connected(spec)
+    client, engines = _connected(spec, say)
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
         kept = [run for run in _live_runs(client, spec, engines) if run.topology == spec.name and run.kept]
@@ -243,7 +245,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
         say(f"the update of topology {spec.name} (run {run.run_id}) did not finish: what it started was "
             f"removed; {', '.join(sorted(kept)) or 'nothing'} left as it was, with its data"
             + (f"; {', '.join(gone)}: the old container(s) were replaced, so none runs now" if gone else "")
-            + f" (the run stays kept: fix the file and start again, or remove it: harness down {_down_files(spec)})")
+            + f" (the run stays kept: fix the file and start again, or remove it: {_down_files(spec)})")
         raise
     finally:  # those the new containers did not take (the image has that VOLUME no more; a failed start)
         L.remove_unused_volumes(client, [m.source for mounts in inherited.values() for m in mounts])
@@ -335,11 +337,13 @@ def _newest_run(client: docker.DockerClient, spec: TopologySpec, engines: dict[s
     return runs[0] if runs else None
 
 
-def _connected(spec: TopologySpec) -> tuple[docker.DockerClient, dict[str, RunEngine]]:
-    """The engine's client and no engines; across engines: the manager's client and every engine (in its swarm)."""
+def _connected(spec: TopologySpec, say: Callable[[str], None] | None = None,
+               ) -> tuple[docker.DockerClient, dict[str, RunEngine]]:
+    """The engine's client and no engines; across engines: the manager's client and every engine (in its swarm;
+    `say` says a swarm made or joined for it)."""
     if not spec.engines:
         return connect(), {}
-    engines = connect_engines(spec)
+    engines = connect_engines(spec, say)
     return next(iter(engines.values())).client, engines
 
 

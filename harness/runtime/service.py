@@ -10,6 +10,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, InvalidCall, PortNotPublished, TopologyNotRunning
+from harness.hints import with_engine
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ServiceSpec
 from harness.runtime import control, readiness, restarts
@@ -167,7 +168,7 @@ class Service:
             elif "not running" in text:
                 hint = f"It is not running: call topology[{self.name!r}].start() first."
             else:
-                hint = "Check the command and the container's state (`harness ps`)."
+                hint = f"Check the command and the container's state (`{with_engine('harness ps')}`)."
             raise DockerError(f"service '{self.name}': cannot run {command!r} in it: {text.strip()[:200]}",
                               service=self.name, operation="exec", hint=hint) from None
         return ExecResult(result.exit_code, result.output.decode("utf-8", "replace"))

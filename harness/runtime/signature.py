@@ -172,9 +172,9 @@ class RunDifference:
                   else f"{name} was started by another version of the harness" for name, what in self.changed.items()]
         return lines
 
-    def kept_volumes(self, files: str) -> str | None:
+    def kept_volumes(self, down: str) -> str | None:
         """What Docker Compose asks of the named volumes the file now defines otherwise, and what a run does off a
-        terminal as Compose does (keeps them); `files` as `harness down` takes them. None: no such volume."""
+        terminal as Compose does (keeps them); `down` the command that removes the run. None: no such volume."""
         if not self.volumes:
             return None
         one = len(self.volumes) == 1
@@ -183,7 +183,7 @@ class RunDifference:
                 f"{'it is' if one else 'they are'}, with the data, as `docker compose up` keeps a volume without a "
                 "terminal (it asks \"Volume ... exists but doesn't match configuration in compose file. Recreate "
                 "(data will be lost)?\" and the answer is no); to recreate, losing the data, remove the run first: "
-                f"harness down {files}")
+                f"{down}")
 
     def orphans(self) -> str | None:
         """What Docker Compose warns of the services no longer in the file (None: none)."""

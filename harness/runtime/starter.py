@@ -33,7 +33,7 @@ from harness.runtime.engine import (
     remote_engine,
 )
 from harness.runtime.engine_check import refuse_unmet
-from harness.runtime.engine_runs import engines_label, remove_leftovers_anywhere
+from harness.runtime.engine_runs import Removed, engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
     RunEngine,
     connect_engines,
@@ -72,12 +72,17 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     """A new run of `spec`, started: see `Topology.start`."""
     engines: dict[str, RunEngine] = {}
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
-        engines = connect_engines(spec)
+        say = (lambda text: progress(StartEvent("", "note", detail=text))) if progress is not None else None
+        engines = connect_engines(spec, say)
         client = next(iter(engines.values())).client
         try:
             refuse_binds_on_remote_engines(spec, engines)
+            removed = Removed()
             for engine in engines.values():  # dead runs on any of them, removed from every engine they ran on
-                remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+                removed += remove_leftovers_anywhere(engine.client, leave=False)  # this run uses their swarm
+            if removed.containers and say is not None:
+                say(f"removed {removed.containers} container(s){removed.across} of runs whose process ended "
+                    "(a SIGKILL, a crash)")
         except BaseException:  # the run does not exist yet: a swarm made to be left with it is left now
             leave_made_swarm([engine.client for engine in engines.values()])
             raise

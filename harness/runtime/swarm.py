@@ -11,7 +11,7 @@ is done: the swarm a harness made carries the label MADE ("keep" or "leave")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import docker
@@ -37,9 +37,11 @@ def _swarm(client: docker.DockerClient) -> dict[str, Any]:
     return dict(client.info().get("Swarm") or {})
 
 
-def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str) -> None:
+def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str,
+                 say: Callable[[str], None] | None = None) -> None:
     """Check that `engines` form one swarm whose manager is the first; with `mode` join or join-and-leave, make
-    those in no swarm part of it first (everything is checked before anything is changed).
+    those in no swarm part of it first (everything is checked before anything is changed), and `say` one line
+    about it (as `harness down` says a swarm left).
 
     Raises:
         DockerUnavailable: an engine that is not in the swarm (mode existing: the message names the option that
@@ -91,6 +93,13 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str) ->
         _init(spec, manager, "leave" if mode == "join-and-leave" else "keep")
     for engine in to_join:
         _join(spec, manager, engine, undo_manager=not managed, joined=to_join[:to_join.index(engine)])
+    if say is not None and (to_join or not managed):
+        kept = ("join-and-leave: left with their last run" if mode == "join-and-leave" else
+                "join: it stays after the run; `docker swarm leave` on each engine ends it")
+        names = ", ".join(f"'{engine.name}'" for engine in ([] if managed else [manager]) + to_join)
+        say(f"engines {names} made into a swarm by the harness, managed by '{manager.name}' (--topology-swarm {kept})"
+            if not managed else
+            f"engines {names} joined the swarm of '{manager.name}' (--topology-swarm {mode})")
 
 
 def _init(spec: TopologySpec, manager: RunEngine, made: str) -> None:

@@ -24,6 +24,7 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
+from harness.hints import down_command, with_engine
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 LOG_LINES_OF_THE_DEAD = 20
 __all__ = ["ExecResult", "Progress", "Service", "StartEvent", "Topology"]
 EventKind = Literal["building", "built", "cached", "copying", "copied", "starting", "waiting", "ready", "completed",
-                    "failed"]
+                    "failed", "note"]  # note: a line about the run (`detail`), of no service
 
 
 @dataclass(frozen=True)
@@ -169,15 +170,17 @@ class Topology:
         try:
             with InterruptsDeferred(f"removing topology {self.spec.name}"):  # nothing is left behind
                 if self.engines:
-                    remove_everywhere(self.engines.values(), self.run_id)
+                    remove_everywhere(self.engines.values(), self.run_id, down_command(self.spec.identity))
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
                 else:
                     L.remove_run(self.client, self.run_id)
         except docker.errors.APIError as error:
             raise DockerError(f"could not remove topology {self.spec.name} (run {self.run_id}): "
                               f"{explain(error)}", operation="remove", run=self.run_id,
-                              hint="Run `harness down` to retry, or `docker ps -a --filter "
-                                   f"label={L.RUN}={self.run_id}` to see what is left.") from None
+                              hint=f"Run `{with_engine(f'harness down --run {self.run_id}')}` to retry, or "
+                                   f"`{with_engine(f'docker ps -a --filter label={L.RUN}={self.run_id}')}` to see what "
+                                   "is left."
+                              ) from None
 
     def restore(self, only_left: bool = False) -> list[str]:
         """Put every service back as started (in dependency order): unpause, reconnect to its networks, start

@@ -25,7 +25,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 }
 # modules under every stage: the errors, the one verdict of every check, and where the engine is (read from the
 # environment and files only; the compose binary of model/ must target the engine that runtime/ connects to)
-FOUNDATION = {"errors", "verdict", "engine_source"}
+FOUNDATION = {"errors", "verdict", "engine_source", "hints"}  # hints: commands to run, with the engine
 # (file, module): a convenience that reaches one stage further, imported lazily inside the function that needs it
 ALLOWED = {("model/builder.py", "harness.runtime.topology")}
 # the one adapter per library (a module or a package: its submodules count too)

@@ -21,10 +21,11 @@ import docker
 import pytest
 
 from harness import RemoteMount, Topology, load_topology
-from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited
+from harness.errors import DockerError, DockerUnavailable, ImageMissing, ServiceExited, TopologyFileError
 from harness.runtime import labels as L
 from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
+from harness.runtime.topology import StartEvent
 from harness.runtime.transfer import has_image
 from tests.integration.engines.netns import netns_engines
 
@@ -271,8 +272,11 @@ def test_after_a_sigkill_the_next_start_and_harness_down_remove_the_run_from_eve
     first = killed_run(file, engines[0])
     run = {"label": f"{L.RUN}={first}"}
     assert all(engine.containers.list(all=True, filters=run) for engine in engines)  # left on each engine
-    with Topology.start(load_topology(file)) as topology:  # the next start removes the dead owner's run
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:  # removes the dead owner's run
         assert topology.run_id != first
+        assert [e.detail for e in events if e.kind == "note"] == [
+            "removed 3 container(s) from 3 engines of runs whose process ended (a SIGKILL, a crash)"]
         for engine in engines:
             assert engine.containers.list(all=True, filters=run) == []
     second = killed_run(file, engines[0])
@@ -300,7 +304,7 @@ def test_after_a_sigkill_harness_down_on_any_engine_removes_the_run_from_every_e
     first = killed_run(file, engines[0])
     assert all(engine.containers.list(all=True, filters={"label": f"{L.RUN}={first}"}) for engine in engines)
     down = harness_on(swarm.urls[0], "down", "--all")
-    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s)", "")
+    assert (down.returncode, down.stdout.strip(), down.stderr) == (0, "removed 3 container(s) from 3 engines", "")
     assert [left(engine, file) for engine in engines] == [[], [], []]
     second = killed_run(file, engines[0])
     down = harness_on(swarm.urls[2], "down", "--run", second)  # cache's engine, a worker
@@ -396,7 +400,7 @@ services:
             topology.close()
         assert str(raised.value).startswith(f"run {topology.run_id} could not be removed from engine 'e1' "
                                             f"({pair.urls[1]}): no answer")
-        assert "Start that engine again and run `harness down FILE`" in str(raised.value)
+        assert f"Start that engine again and run `harness down --topology {file.resolve()}`" in str(raised.value)
         manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
         assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
     finally:
@@ -441,10 +445,10 @@ def test_a_docker_context_names_an_engine(swarm: Any, tmp_path: Path, monkeypatc
     assert [(e.name, e.address, e.host) for e in engines.values()] == [
         (f"e{i}", url, address) for i, (url, address) in enumerate(zip(swarm.urls, swarm.addresses, strict=True))]
     file = across(tmp_path, [swarm.urls[0], swarm.urls[1], "fourth"])
-    with pytest.raises(DockerUnavailable) as raised:
+    with pytest.raises(TopologyFileError) as raised:  # a value of the file: exit 2, at its line
         connect_engines(load_topology(file))
-    assert str(raised.value).startswith(f"the Docker context 'fourth' (engine 'e2' of topology {NAME}) does not "
-                                        "exist: there is no ")
+    assert str(raised.value).startswith(f"topology.yaml:5: engines[2].host: the Docker context 'fourth' (engine 'e2' "
+                                        f"of topology {NAME}) does not exist: there is no ")
     assert str(raised.value).endswith("Create it (`docker context create NAME --docker host=...`) or fix `engines:` "
                                       "in the topology file.")
 

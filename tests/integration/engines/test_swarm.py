@@ -15,6 +15,7 @@ import pytest
 from harness import Topology, load_topology
 from harness.errors import DockerUnavailable
 from harness.runtime.swarm import MADE
+from harness.runtime.topology import StartEvent
 from tests.integration.engines.netns import netns_engines
 from tests.integration.engines.test_across_engines import NAME, harness, harness_on, killed_run, left
 
@@ -93,6 +94,8 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     # join-and-leave from the CLI: made for the run (init, join), names resolve across the engines, and left with it
     up = harness_on(pair.urls[0], "up", "--detach", "--topology-swarm", "join-and-leave", str(file))
     assert up.returncode == 0, up.stderr
+    assert ("engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm join-and-leave: "
+            "left with their last run)") in up.stderr.splitlines()  # said, as leaving it is
     assert states(clients) == ["active", "active"]
     clients[0].swarm.reload()
     assert clients[0].swarm.attrs["Spec"]["Labels"] == {MADE: "leave"}
@@ -112,14 +115,18 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert states(clients) == ["active", "active"]
     down = harness_on(pair.urls[0], "down", "--all")
     assert (down.returncode, down.stdout.strip(), down.stderr) == (
-        0, "removed 2 container(s)\nengines 'e0', 'e1' left the swarm the harness made for them (--topology-swarm "
+        0, "removed 2 container(s) from 2 engines\nengines 'e0', 'e1' left the swarm the harness made for them (--topology-swarm "
            "join-and-leave: their last run is gone)", "")
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
 
     # join: made, and kept for the next runs, which need no option
-    with Topology.start(load_topology(file).with_swarm("join")):
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file).with_swarm("join"), progress=events.append):
         pass
+    assert [e.detail for e in events if e.kind == "note"] == [
+        "engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm join: it stays after "
+        "the run; `docker swarm leave` on each engine ends it)"]
     assert states(clients) == ["active", "active"]
     with Topology.start(load_topology(file)) as running:
         assert running["front"].host == pair.addresses[1]
@@ -129,7 +136,10 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
 
     # a swarm the harness did not make is never left, even with join-and-leave (the engine it joined stays in it)
     clients[0].swarm.init(advertise_addr=pair.addresses[0])
-    with Topology.start(load_topology(file).with_swarm("join-and-leave")):
+    events = []
+    with Topology.start(load_topology(file).with_swarm("join-and-leave"), progress=events.append):
         pass
+    assert [e.detail for e in events if e.kind == "note"] == [
+        "engines 'e1' joined the swarm of 'e0' (--topology-swarm join-and-leave)"]
     assert states(clients) == ["active", "active"]
     assert [left(client, file) for client in clients] == [[], []]
