@@ -63,6 +63,9 @@ services:
       BALANCE: ${BALANCE:-0}
     configs:
       - {source: prices, target: /data/prices.json}
+    x-topology:  # URL paths, not host files (trial 25b finding 8)
+      ready: {http: {port: 8000, path: /health}}
+      openapi: /openapi.json
 configs:
   prices:
     file: ./conf/prices.json
@@ -199,7 +202,8 @@ def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path,
 def test_compose_dotenv_extends_and_configs_are_files_of_the_commit(tmp_path: Path, broker: BrokerServer,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Trial finding 2c: Compose's `.env` (interpolation), an `extends` file and a `configs` file reach the
-    provider: each edited one makes the commit not name it; an ignored `.env` too (a clean checkout has none)."""
+    provider: each edited one makes the commit not name it; an ignored `.env` too (a clean checkout has none). A
+    probe's `path: /health` is a URL path, not a host file outside the checkout (trial 25b finding 8)."""
     monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("BALANCE", raising=False)
