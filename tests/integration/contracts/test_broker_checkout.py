@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from harness.contracts.broker_config import broker_config
+from harness.contracts.checkout import changed_files
 from harness.contracts.run import VerifyOptions, VerifyRun
 from harness.errors import OptionError
 from harness.model.loader import load_topology
@@ -265,3 +266,81 @@ def test_a_partial_verification_publishes_no_result_for_the_whole_pact(
     whole.assert_outcomes(passed=2)
     assert [(v.provider_version, v.success) for v in broker.broker.verifications] == [("partial-1", True)]
     assert pact_cli(broker, *asked).returncode == 0
+
+
+FLAGS = """
+name: checkout-flags
+contracts:
+  state_url: {shop: /_pact/provider_states}
+services:
+  shop:
+    build: ./shop
+    env_file: shop.env
+    ports: [8000]
+"""
+
+
+def test_git_cannot_be_told_to_look_away_from_a_changed_input(tmp_path: Path, broker: BrokerServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b findings 2, 3: a file flagged assume-unchanged or skip-worktree, a provider in a submodule (its own
+    ignored files docker is sent, its edits under `.gitmodules` `ignore = all`, its HEAD moved) made the broker's
+    result for the commit count; and a flagged consumer file published pacts under the commit."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"topology.yaml": FLAGS, "shop.env": "BALANCE=10\n"})
+    file = repo / "topology.yaml"
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+    for name, flag in (("shop.env", "assume-unchanged"), ("shop/app.py", "skip-worktree")):
+        git(repo, "update-index", f"--{flag}", name)
+        (repo / name).write_text((repo / name).read_text() + "\n# changed\n")
+        assert git(repo, "status", "--porcelain") == ""  # what git status says: clean
+        reason = f"{name} differs from the commit (flagged {flag}: git status does not show it)"
+        remedy = f"git update-index --no-{flag} {name}, then commit or stash the changes"
+        assert at.decided(file) == (True, [not_counted(reason, remedy)]), name
+        assert at.refused(file) == refusal(commit, reason, remedy)
+        assert changed_files(repo) == [name]  # pacts written here are a snapshot
+        git(repo, "update-index", f"--no-{flag}", name)
+        git(repo, "checkout", "--", name)
+    assert at.decided(file) == (False, []) and changed_files(repo) == []
+
+    # the shop as a submodule with its own .gitignore
+    source = tmp_path / "shop-source"
+    shutil.copytree(TOPOLOGIES / "pact-shop", source)
+    (source / ".gitignore").write_text("local.txt\n")
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "the shop")
+    git(repo, "rm", "-q", "-r", "shop")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(source), "shop")
+    git(repo, "commit", "-q", "-m", "the shop as a submodule")
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+    (repo / "shop" / "local.txt").write_text("read by the app\n")  # ignored by the submodule, sent by docker
+    reason = "shop/local.txt is ignored by git but sent to docker in a provider's build context"
+    assert at.decided(file) == (True, [not_counted(reason, "add it to .dockerignore or delete it")])
+    assert at.refused(file) == refusal(commit, reason, "add it to .dockerignore or delete it")
+    (repo / "shop" / "local.txt").unlink()
+
+    git(repo, "config", "-f", ".gitmodules", "submodule.shop.ignore", "all")
+    git(repo, "commit", "-q", "-am", "the submodule's changes ignored")
+    at.verified(repo)
+    assert at.decided(file) == (False, [])
+    (repo / "shop" / "app.py").write_text((repo / "shop" / "app.py").read_text() + "\n# changed\n")
+    assert git(repo, "status", "--porcelain") == ""
+    assert at.decided(file) == (True, [not_counted("shop/app.py has uncommitted changes", "commit or stash the "
+                                                   "changes (or add the file to .dockerignore if the image does not "
+                                                   "need it)")])
+    assert changed_files(repo) == ["shop"]
+    git(repo / "shop", "commit", "-q", "-am", "a commit the checkout does not record")
+    head, recorded = git(repo / "shop", "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD:shop")
+    assert at.decided(file) == (True, [not_counted(
+        f"the submodule shop is at commit {head[:12]}, not at {recorded[:12]} that the commit records",
+        "commit the submodule's commit, or check out the recorded one (git submodule update)")])
+    git(repo / "shop", "checkout", "-q", recorded)
+    assert at.decided(file) == (False, [])
+    git(repo / "shop", "update-index", "--skip-worktree", "app.py")  # flagged inside the submodule
+    (repo / "shop" / "app.py").write_text((repo / "shop" / "app.py").read_text() + "\n# changed\n")
+    assert changed_files(repo) == ["shop/app.py"]
+    assert at.decided(file)[0] is True
