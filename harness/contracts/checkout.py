@@ -10,6 +10,8 @@ they import, as the verdict cache counts them). Among them: no change, no untrac
 checkout, no build context given as a URL, and no file ignored by git that is read as it is (an env_file, `.env`,
 a mounted file) or that docker sends in a build context (`.dockerignore` as docker-py reads it:
 runtime.buildcontext.sent_paths). Files outside those (reports/, a regenerated contracts/ folder) do not count.
+Nor does it when the topology departs from what its files give by default (TopologySpec.departures: compose files
+beyond the first, an env file, profiles, image substitutes, values taken from the process environment).
 What git can be told to look away from does not hide a change (harness.contracts.gittree): each tracked input is
 compared by content with HEAD's blob (assume-unchanged, skip-worktree), submodules are looked into whatever
 `.gitmodules` says (`ignore = all`), and an input in a submodule is judged by the same rules inside it (its ignored
@@ -55,6 +57,9 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
                        "names what the builder fetches", "build it from a folder of the checkout")
+    if spec.departures:
+        return Unclean(f"the providers are not what the commit gives by default: {', '.join(spec.departures)}",
+                       "leave that out")
     top = top.resolve()
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:

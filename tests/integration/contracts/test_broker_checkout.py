@@ -118,10 +118,10 @@ class Broker:
     def options(self, **more: Any) -> dict[str, Any]:
         return {"pact_broker_url": self.server.url, "pact_selector": [{"mainBranch": True}], **more}
 
-    def decided(self, file: Path) -> tuple[bool, list[str]]:
+    def decided(self, file: Path | list[Path], **load: Any) -> tuple[bool, list[str]]:
         """Whether the run must verify (the broker's result for the commit does not count), and its notes; decided
-        before anything starts."""
-        spec = load_topology(file)
+        before anything starts. `load`: load_topology's options."""
+        spec = load_topology(file, **load)
         run = VerifyRun(spec, VerifyOptions(broker=broker_config(spec, self.options()),
                                             broker_folder=self.tmp_path / "got",
                                             cache=self.tmp_path / "cache" / "verdicts"))
@@ -130,10 +130,10 @@ class Broker:
         finally:
             run.close()
 
-    def refused(self, file: Path) -> str:
+    def refused(self, file: Path | list[Path], **load: Any) -> str:
         """The refusal to publish results under the commit."""
         with pytest.raises(OptionError) as refused:
-            spec = load_topology(file)
+            spec = load_topology(file, **load)
             run = VerifyRun(spec, VerifyOptions(broker=broker_config(spec, self.options(
                 publish_verification_results=True)), broker_folder=self.tmp_path / "got"))
             run.close()
@@ -344,3 +344,76 @@ def test_git_cannot_be_told_to_look_away_from_a_changed_input(tmp_path: Path, br
     (repo / "shop" / "app.py").write_text((repo / "shop" / "app.py").read_text() + "\n# changed\n")
     assert changed_files(repo) == ["shop/app.py"]
     assert at.decided(file)[0] is True
+
+
+FROM_ENV = """
+name: checkout-env
+services:
+  shop:
+    build:
+      context: ./shop
+      args: [FLAVOUR]
+    ports: ["8000"]
+    environment:
+      - ITEM_SUFFIX
+      - BALANCE=${BALANCE:-0}
+    secrets: [token]
+secrets:
+  token:
+    environment: SHOP_TOKEN
+x-topology:
+  contracts:
+    state_url: {shop: /_pact/provider_states}
+"""
+STAGING = """
+services:
+  shop:
+    environment:
+      ITEM_SUFFIX: -staging
+"""
+
+
+def test_a_topology_other_than_the_commits_default_is_not_named_by_it(tmp_path: Path, broker: BrokerServer,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b findings 1, 4: another compose file, an env file, a profile, an image substitute, or a value the
+    compose file takes from the shell (pass-through environment, a build arg without a value, a secret's
+    `environment:` source, interpolation) made the broker's result for the commit count and be published under it.
+    The reason names the option or the variable, never a value."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    for name in ("ITEM_SUFFIX", "FLAVOUR", "BALANCE", "SHOP_TOKEN", "COMPOSE_PROFILES", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"compose.yaml": FROM_ENV, "compose.staging.yaml": STAGING, ".env": "SHOP_TOKEN=t\n",
+                               "staging.env": "BALANCE=5\nSHOP_TOKEN=t\n"})
+    file = repo / "compose.yaml"
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+
+    def reason(what: str) -> str:
+        return f"the providers are not what the commit gives by default: {what}"
+
+    for name, value in (("ITEM_SUFFIX", "-broken"), ("FLAVOUR", "-spicy"), ("SHOP_TOKEN", "s3cr3t-value"),
+                        ("BALANCE", "77"), ("COMPOSE_PROFILES", "extra")):
+        monkeypatch.setenv(name, value)
+        expected = f"{name} from the environment"
+        assert at.decided(file) == (True, [not_counted(reason(expected), "leave that out")]), name
+        refused = at.refused(file)
+        assert refused == refusal(commit, reason(expected), "leave that out") and value not in refused
+        monkeypatch.delenv(name)
+    for given, load, what in (
+            ([file, repo / "compose.staging.yaml"], {}, "compose.staging.yaml given beyond compose.yaml"),
+            (file, {"env_file": repo / "staging.env"}, "--topology-env-file staging.env"),
+            (file, {"profiles": ["debug"]}, "profiles debug (--topology-profile)"),
+            (file, {"image_substitutes": {"python:3.11-slim": "python:3.11-slim"}},
+             "image substitutes python:3.11-slim (--image-substitute)")):
+        assert at.decided(given, **load) == (True, [not_counted(reason(what), "leave that out")]), what
+    assert at.decided(file) == (False, [])
+
+    # the trial's command: publishing under the commit with a value from the shell is refused (exit 2)
+    done = harness_verify(file, "--pact-selector", "mainBranch", "--no-cache", "--publish-verification-results",
+                          env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN,
+                               "ITEM_SUFFIX": "-broken"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert refusal(commit, reason("ITEM_SUFFIX from the environment"), "leave that out") in done.stderr
+    assert "-broken" not in done.stderr and "Traceback" not in done.stderr
