@@ -6,7 +6,8 @@ It does when no file that reaches a provider differs from the commit. Those file
 topology reads (harness.model.inputs: its files and what Docker Compose reads with them, `.env`, env_file, extends,
 include, configs and secrets; each service's build context, Dockerfile, build secrets, mounted files and folders) and
 the code of its provider states (harness.contracts.cache.states_files: the states modules and the project modules
-they import, as the verdict cache counts them). Among them: no change, no untracked file, no file outside the
+they import, as the verdict cache counts them, and the files git tracks in their folders: data a handler reads).
+Among them: no change, no untracked file, no file outside the
 checkout, no build context given as a URL, and no file ignored by git that is read as it is (an env_file, `.env`,
 a mounted file) or that docker sends in a build context (`.dockerignore` as docker-py reads it:
 runtime.buildcontext.sent_paths). Files outside those (reports/, a regenerated contracts/ folder) do not count.
@@ -53,6 +54,7 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
     `image:` only) add only their env_files and mounts."""
+    code = list(code)
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
@@ -65,6 +67,7 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     if outside is not None:
         return Unclean(f"{outside} is outside the git checkout", "move it into the checkout")
     try:
+        inputs += _states_data(top, code)
         return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
     except GitFailed as error:
         return Unclean(str(error), "check the checkout")
@@ -132,6 +135,17 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
         if found := _unclean_in(spec, root, sub, inner, inputs, sent):
             return found
     return None
+
+
+def _states_data(top: Path, code: Iterable[Path]) -> list[HostInput]:
+    """The files git tracks in the folders of the provider states' code (each folder itself, not below it): the data
+    files a handler may read beside its module (a JSON of names, a fixture). Raises GitFailed."""
+    folders = sorted({Path(file).resolve().parent for file in code})
+    if not folders:
+        return []
+    listed = git(top, "ls-files", "-z", "--full-name", "--", *(str(folder) for folder in folders))
+    return [HostInput(full, "states code") for name in listed.split("\0")
+            if name and (full := (top / name).resolve()).parent in folders]
 
 
 def _what(entry: HostInput) -> str:

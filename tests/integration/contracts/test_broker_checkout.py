@@ -168,14 +168,18 @@ def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path,
     at = Broker(broker, tmp_path)
     repo = checkout(tmp_path, {"topology.yaml": OWN, "shop.env": "BALANCE=10\n", "states.py": STATES,
                                "states_helpers.py": 'ITEM = "teapot"\n',
-                               "dynamic_helpers.py": "def order(topology, params):\n    return {}\n"})
+                               "dynamic_helpers.py": "def order(topology, params):\n    return {}\n",
+                               "states_data.json": '{"item": "teapot"}\n'})
     file = repo / "topology.yaml"
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])  # clean: the broker's result for the commit counts
+    (repo / "notes.txt").write_text("untracked, beside the states module: no data of the commit's\n")
+    assert at.decided(file) == (False, [])
 
     for name, edit in (("shop.env", "BALANCE=lots\n"), ("states_helpers.py", 'ITEM = "x; exit 3"\n'),
                        ("states.py", STATES + "# x\n"),
-                       ("dynamic_helpers.py", "def order(topology, params):\n    return {'id': 1}\n")):
+                       ("dynamic_helpers.py", "def order(topology, params):\n    return {'id': 1}\n"),
+                       ("states_data.json", '{"item": "kettle"}\n')):  # a tracked data file beside them (25b #5)
         (repo / name).write_text(edit)
         needs, notes = at.decided(file)
         assert needs is True, name
@@ -417,3 +421,4 @@ def test_a_topology_other_than_the_commits_default_is_not_named_by_it(tmp_path: 
     assert done.returncode == 2, done.stdout + done.stderr
     assert refusal(commit, reason("ITEM_SUFFIX from the environment"), "leave that out") in done.stderr
     assert "-broken" not in done.stderr and "Traceback" not in done.stderr
+
