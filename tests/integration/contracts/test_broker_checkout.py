@@ -422,3 +422,28 @@ def test_a_topology_other_than_the_commits_default_is_not_named_by_it(tmp_path: 
     assert refusal(commit, reason("ITEM_SUFFIX from the environment"), "leave that out") in done.stderr
     assert "-broken" not in done.stderr and "Traceback" not in done.stderr
 
+
+IMAGE_ONLY = """
+name: checkout-image
+contracts:
+  state_url: {shop: /_pact/provider_states}
+services:
+  shop:
+    image: redis:7
+    ports: [8000]
+"""
+
+
+def test_a_provider_given_as_an_image_says_why_the_brokers_results_do_not_count(
+        tmp_path: Path, broker: BrokerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b finding 12: the broker's results were rightly not used for a provider given as an image only, but
+    unlike every other refusal nothing said so."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"topology.yaml": IMAGE_ONLY})
+    at.verified(repo)
+    assert at.decided(repo / "topology.yaml") == (True, [
+        "the Pact Broker's verification results do not count as cached for shop: given as an image only (image:), "
+        "not built from the git checkout, so its commit does not name what runs; give --provider-version for a "
+        "version you vouch for"])
