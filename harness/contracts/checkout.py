@@ -114,7 +114,9 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             if _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
                 return Unclean(f"{named} is ignored by git but sent to docker in a provider's build context",
                                "add it to .dockerignore or delete it")
-        tracked = [rel for rel in tree if any((full := top / rel) == p or full.is_relative_to(p) for p in own)]
+        prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
+        named_files = {p.relative_to(top).as_posix() for p in own if p != top}
+        tracked = [rel for rel in tree if rel in named_files or rel.startswith(prefixes)]  # string tests: fast
         if changed := differing(top, tree, tracked):
             flagged = flags(top, changed)
             named = (top / changed[0]).relative_to(root).as_posix()
