@@ -13,6 +13,7 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,6 +304,20 @@ def dirty_note(config: BrokerConfig) -> str | None:
     return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
             f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}, or give --provider-version "
             "for a version you vouch for)")
+
+
+def image_note(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> str | None:
+    """The note that the broker's results do not count as cached for the `providers` (services) given as an
+    `image:` only: no commit of the checkout names an image (broker_config.trusted_version); None when none is, or
+    when the results do not count anyway (dirty_note) or --provider-version vouches for them."""
+    if config.version_given or config.checkout is None:
+        return None
+    images = sorted({name for name in providers if name in spec.services and spec.services[name].build is None})
+    if not images:
+        return None
+    return (f"the Pact Broker's verification results do not count as cached for {', '.join(images)}: given as an "
+            "image only (image:), not built from the git checkout, so its commit does not name what runs; give "
+            "--provider-version for a version you vouch for")
 
 
 def _providers(client: BrokerClient) -> dict[str, set[str]] | None:

@@ -6,10 +6,17 @@ It does when no file that reaches a provider differs from the commit. Those file
 topology reads (harness.model.inputs: its files and what Docker Compose reads with them, `.env`, env_file, extends,
 include, configs and secrets; each service's build context, Dockerfile, build secrets, mounted files and folders) and
 the code of its provider states (harness.contracts.cache.states_files: the states modules and the project modules
-they import, as the verdict cache counts them). Among them: no change, no untracked file, no file outside the
+they import, as the verdict cache counts them, and the files git tracks in their folders: data a handler reads).
+Among them: no change, no untracked file, no file outside the
 checkout, no build context given as a URL, and no file ignored by git that is read as it is (an env_file, `.env`,
 a mounted file) or that docker sends in a build context (`.dockerignore` as docker-py reads it:
 runtime.buildcontext.sent_paths). Files outside those (reports/, a regenerated contracts/ folder) do not count.
+Nor does it when the topology departs from what its files give by default (TopologySpec.departures: compose files
+beyond the first, an env file, profiles, image substitutes, values taken from the process environment).
+What git can be told to look away from does not hide a change (harness.contracts.gittree): each tracked input is
+compared by content with HEAD's blob (assume-unchanged, skip-worktree), submodules are looked into whatever
+`.gitmodules` says (`ignore = all`), and an input in a submodule is judged by the same rules inside it (its ignored
+files, its changes) with its HEAD at the commit the superproject records.
 
 For pacts published under the commit (changed_files), every changed or untracked file counts but the run's own
 outputs: the consumer's code may be anywhere in the checkout.
@@ -22,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.contracts.gittree import GITLINK, GitFailed, differing, flags, git, head_tree, submodule_head
 from harness.model.inputs import HostInput, host_inputs
 from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import sent_paths
@@ -46,42 +54,100 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
     `image:` only) add only their env_files and mounts."""
+    code = list(code)
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
                        "names what the builder fetches", "build it from a folder of the checkout")
+    if spec.departures:
+        return Unclean(f"the providers are not what the commit gives by default: {', '.join(spec.departures)}",
+                       "leave that out")
     top = top.resolve()
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
         return Unclean(f"{outside} is outside the git checkout", "move it into the checkout")
     try:
-        done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--",
-                               *dict.fromkeys(str(i.path) for i in inputs)], cwd=top, capture_output=True, text=True,
-                              timeout=60)
-    except (OSError, subprocess.SubprocessError) as error:
-        return Unclean(f"git status failed ({error})", "check the checkout")
-    if done.returncode != 0:
-        return Unclean(f"git status failed ({done.stderr.strip()})", "check the checkout")
-    contexts = [i for i in inputs if i.kind == "build context"]
-    sent: dict[Path, list[str]] = {}
-    fields = iter(done.stdout.split("\0"))
-    for entry in fields:
-        status, path = entry[:2], entry[3:]
-        if status[:1] in ("R", "C"):
-            next(fields, None)  # a rename's or copy's source path follows as a field of its own
-        if not path:
+        inputs += _states_data(top, code)
+        return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
+    except GitFailed as error:
+        return Unclean(str(error), "check the checkout")
+
+
+def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], inputs: list[HostInput],
+                sent: dict[Path, list[str]]) -> Unclean | None:
+    """Why the checkout at `top` (`root` or a submodule of it) does not hold its commit's content for `paths`
+    (resolved, inside `top`): git status with nothing ignored, then each tracked file's content against HEAD's blob
+    (flags such as skip-worktree hide changes from git status), then each submodule as a checkout of its own that
+    must be at the commit `top` records. Raises GitFailed."""
+    tree = head_tree(top)
+    subs = {(top / rel).resolve(): entry.oid for rel, entry in tree.items() if entry.mode == GITLINK}
+    own: list[Path] = []
+    nested: dict[Path, list[Path]] = {}
+    for path in paths:
+        inside = next((sub for sub in subs if path == sub or path.is_relative_to(sub)), None)
+        if inside is not None:
+            nested.setdefault(inside, []).append(path)
             continue
-        full = (top / path).resolve()
-        if status != "!!":
-            return Unclean(f"{path} has uncommitted changes", COMMIT + _dockerignore_hint(spec, full, inputs, sent))
-        read = [i for i in inputs if i.kind != "build context" and (full == i.path or full.is_relative_to(i.path))]
-        if read:
-            return Unclean(f"{path} is ignored by git but read for the topology ({_what(read[0])}): a clean checkout "
-                           "of the commit does not have it", "track it in git, or delete it")
-        if _sent(spec, full, contexts, sent):
-            return Unclean(f"{path} is ignored by git but sent to docker in a provider's build context",
-                           "add it to .dockerignore or delete it")
+        own.append(path)
+        for sub in subs:
+            if path == top or sub.is_relative_to(path):
+                nested.setdefault(sub, []).append(sub)
+    if own:
+        done = git(top, "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all",
+                   "--ignore-submodules=none", "--", *(str(p) for p in own))
+        fields = iter(done.split("\0"))
+        for entry in fields:
+            status, name = entry[:2], entry[3:]
+            if status[:1] in ("R", "C"):
+                next(fields, None)  # a rename's or copy's source path follows as a field of its own
+            full = (top / name).resolve()
+            if not name or full in subs:
+                continue  # a submodule: looked into below
+            named = full.relative_to(root).as_posix()
+            if status != "!!":
+                return Unclean(f"{named} has uncommitted changes",
+                               COMMIT + _dockerignore_hint(spec, full, inputs, sent))
+            read = [i for i in inputs if i.kind != "build context" and (full == i.path or full.is_relative_to(i.path))]
+            if read:
+                return Unclean(f"{named} is ignored by git but read for the topology ({_what(read[0])}): a clean "
+                               "checkout of the commit does not have it", "track it in git, or delete it")
+            if _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
+                return Unclean(f"{named} is ignored by git but sent to docker in a provider's build context",
+                               "add it to .dockerignore or delete it")
+        prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
+        named_files = {p.relative_to(top).as_posix() for p in own if p != top}
+        tracked = [rel for rel in tree if rel in named_files or rel.startswith(prefixes)]  # string tests: fast
+        if changed := differing(top, tree, tracked):
+            flagged = flags(top, changed)
+            named = (top / changed[0]).relative_to(root).as_posix()
+            if changed[0] in flagged:
+                flag = flagged[changed[0]]
+                return Unclean(f"{named} differs from the commit (flagged {flag}: git status does not show it)",
+                               f"git update-index --no-{flag} {named}, then commit or stash the changes")
+            return Unclean(f"{named} differs from the commit", COMMIT)
+    for sub, inner in nested.items():
+        head = submodule_head(sub)
+        if head is None:
+            continue
+        named = sub.relative_to(root).as_posix()
+        if head != subs[sub]:
+            return Unclean(f"the submodule {named} is at commit {head[:12]}, not at {subs[sub][:12]} that the "
+                           "commit records", "commit the submodule's commit, or check out the recorded one "
+                           "(git submodule update)")
+        if found := _unclean_in(spec, root, sub, inner, inputs, sent):
+            return found
     return None
+
+
+def _states_data(top: Path, code: Iterable[Path]) -> list[HostInput]:
+    """The files git tracks in the folders of the provider states' code (each folder itself, not below it): the data
+    files a handler may read beside its module (a JSON of names, a fixture). Raises GitFailed."""
+    folders = sorted({Path(file).resolve().parent for file in code})
+    if not folders:
+        return []
+    listed = git(top, "ls-files", "-z", "--full-name", "--", *(str(folder) for folder in folders))
+    return [HostInput(full, "states code") for name in listed.split("\0")
+            if name and (full := (top / name).resolve()).parent in folders]
 
 
 def _what(entry: HostInput) -> str:
@@ -128,9 +194,10 @@ def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:
     folders, e.g. the pact folder, a JUnit file) and Python's `__pycache__` folders (compiled from the sources
     beside them). None when `git status` fails: what differs is not known."""
     try:
-        done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"], cwd=top,
-                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
+        done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                               "--ignore-submodules=none"], cwd=top, capture_output=True, text=True, timeout=60)
+        hidden = _hidden_changes(top, top.resolve())
+    except (OSError, subprocess.SubprocessError, GitFailed):
         return None
     if done.returncode != 0:
         return None
@@ -147,4 +214,18 @@ def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:
         full = (top / path).resolve()
         if not any(full == out or full.is_relative_to(out) for out in skipped):
             changed.append(path)
-    return changed
+    return changed + [path for path in hidden if path not in changed
+                      and not any((full := (top / path).resolve()) == out or full.is_relative_to(out)
+                                  for out in skipped)]
+
+
+def _hidden_changes(top: Path, root: Path) -> list[str]:
+    """The files of the checkout at `top` (and its submodules', recursively) that differ from the commit but are
+    flagged assume-unchanged or skip-worktree, so git status does not list them (relative to `root`). Raises
+    GitFailed."""
+    tree = head_tree(top)
+    found = [(top / path).resolve().relative_to(root).as_posix() for path in differing(top, tree, flags(top))]
+    for rel, entry in tree.items():
+        if entry.mode == GITLINK and submodule_head(top / rel) is not None:
+            found += _hidden_changes(top / rel, root)
+    return found

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_note, fetch_pacts
+from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_note, fetch_pacts, image_note
 from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version, with_checkout
 from harness.contracts.cache import RunCache, pact_content, states_files
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
@@ -250,7 +250,9 @@ class VerifyRun:
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
-            if self.broker.pacts and (note := dirty_note(self._broker_config)):
+            if self.broker.pacts and (note := dirty_note(self._broker_config) or image_note(
+                    self._broker_config, spec, (service_for(spec, s.provider) or "" for s in self.selection.sources
+                                                if isinstance(s, PactFile) and s.path in self.broker.pacts))):
                 self.selection.notes.append(note)
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)

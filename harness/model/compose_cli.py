@@ -282,24 +282,40 @@ def compose_inputs(files: Sequence[Path], env_file: Path | None) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _referenced(node: Any) -> list[str]:
-    """Paths under env_file, extends.file and include anywhere in a compose document."""
+def _referenced(data: Any) -> list[str]:
+    """The host paths a compose document names as files Compose reads: `include` (its paths and env_files),
+    services' `env_file`, `label_file` and `extends.file`, and top-level `configs`/`secrets` `file:`. Only these
+    places: a `path:` elsewhere (an `x-topology` probe's URL path, a healthcheck) is no host file."""
+    if not isinstance(data, dict):
+        return []
     out: list[str] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("env_file", "include", "file", "path", "project_directory") and value is not None:
-                for item in value if isinstance(value, list) else [value]:
-                    if isinstance(item, str):
-                        out.append(item)
-                    elif isinstance(item, dict):
-                        for k in ("path", "env_file"):
-                            paths = item.get(k)
-                            out += [v for v in (paths if isinstance(paths, list) else [paths]) if isinstance(v, str)]
-            out += _referenced(value)
-    elif isinstance(node, list):
-        for item in node:
-            out += _referenced(item)
+    for item in _items(data.get("include")):
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            out += [v for key in ("path", "env_file") for v in _items(item.get(key)) if isinstance(v, str)]
+    services = data.get("services")
+    for service in services.values() if isinstance(services, dict) else ():
+        if not isinstance(service, dict):
+            continue
+        for key in ("env_file", "label_file"):
+            for entry in _items(service.get(key)):
+                path = entry.get("path") if isinstance(entry, dict) else entry
+                out += [path] if isinstance(path, str) else []
+        extends = service.get("extends")
+        if isinstance(extends, dict) and isinstance(extends.get("file"), str):
+            out.append(extends["file"])
+    for section in ("configs", "secrets"):
+        entries = data.get(section)
+        for entry in entries.values() if isinstance(entries, dict) else ():
+            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+                out.append(entry["file"])
     return out
+
+
+def _items(value: Any) -> list[Any]:
+    """A compose value that is one item or a list of them, as a list (None: none)."""
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _digest(inputs: list[str]) -> str:

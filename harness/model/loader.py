@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.errors import OptionError, TopologyFileError
+from harness.model.departures import departures
 from harness.model.files import topology_files
 from harness.model.secrets import interpolation_secrets
 from harness.model.source import dotted_path, load_yaml
@@ -76,7 +78,11 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     if compose:  # Compose accepts these (so the harness does), but they make calls reach the wrong container
         notes += [f"{dotted_path(where)}: {text.split(':')[0]}: Docker Compose accepts this, but the name reaches "
                   f"either container" for where, text in alias_collisions(spec)]
-    return spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files, read)
+    given = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
+    spec = spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files, read)
+    return spec.with_departures(departures(given, spec.read_files, compose=compose, profiles=profiles,
+                                           env_file=Path(env_file) if env_file else None,
+                                           substitutes=image_substitutes or {}, env=os.environ))
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

@@ -196,6 +196,8 @@ class TopologySpec(_Strict):
     # Every file the loader read for it (a compose file's: Compose's `.env`, env_file, extends, include, configs and
     # secrets files too). Set by the loader.
     _read: tuple[Path, ...] = PrivateAttr(default=())
+    # How it departs from what its files give by default (options, values from the environment: model/departures.py).
+    _departures: tuple[str, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
@@ -263,6 +265,18 @@ class TopologySpec(_Strict):
         copy._base_dir = copy._file.parent
         return copy
 
+    def with_departures(self, departures: list[str]) -> TopologySpec:
+        """A copy that departs from its files' default in `departures` (model/departures.py)."""
+        copy = self.with_image_substitutes({})
+        copy._departures = tuple(departures)
+        return copy
+
+    @property
+    def departures(self) -> tuple[str, ...]:
+        """How it departs from what its files give by default, as phrases ("ITEM_SUFFIX from the environment",
+        "compose.staging.yaml given beyond compose.yaml"); none for a topology loaded as its files say."""
+        return self._departures
+
     @property
     def notes(self) -> list[str]:
         """Lines for a person: keys of a compose file ignored for a test run, Compose's own warnings."""
@@ -284,6 +298,7 @@ class TopologySpec(_Strict):
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
+        copy._departures = self._departures
         copy._engine_needs = list(self._engine_needs)
         copy._engine_hosts_at = dict(self._engine_hosts_at)
         copy._notes = list(self._notes if notes is None else notes)

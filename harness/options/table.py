@@ -227,7 +227,8 @@ OPTIONS: tuple[Option, ...] = (
            kind=bool, default=False, cli=("--no-cache",), commands=("verify",), pytest="--pact-no-cache"),
     # a Pact Broker (credentials only from PACT_BROKER_TOKEN or PACT_BROKER_USERNAME/PASSWORD)
     Option("pact_broker_url", "contracts", "the Pact Broker: verify the pacts it selects for each provider service "
-           "too, publish to it, ask it (default: contracts.broker.url, else PACT_BROKER_BASE_URL)", metavar="URL",
+           "instead of the pact folder (read beside them only when --pacts or contracts.pacts is given), publish to "
+           "it, ask it (default: contracts.broker.url, else PACT_BROKER_BASE_URL)", metavar="URL",
            cli=("--pact-broker-url",),
            commands=("verify", *BROKER_COMMANDS), pytest="--pact-broker-url"),
     Option("pact_selector", "contracts", "a consumer version selector (repeatable; default: contracts.broker."
@@ -240,8 +241,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("pact_wip_since", "contracts", "include work-in-progress pacts published since this date (with pending)",
            metavar="YYYY-MM-DD", cli=("--pact-wip-since",), commands=("verify",), pytest="--pact-wip-since",
            validate=parse_date),
-    Option("provider_version", "contracts", "the providers' version the verification results are published for "
-           "(default: git rev-parse HEAD)", metavar="VERSION", cli=("--provider-version",), commands=("verify",),
+    Option("provider_version", "contracts", "the providers' version the verification results are published for; "
+           "a successful result the broker has for it counts as verified, nothing re-run, unless --no-cache (default: "
+           "git rev-parse HEAD)", metavar="VERSION", cli=("--provider-version",), commands=("verify",),
            pytest="--provider-version"),
     Option("provider_branch", "contracts", "the providers' branch (default: contracts.broker.provider_branch, else "
            "the git checkout's)", metavar="BRANCH", cli=("--provider-branch",), commands=("verify",),

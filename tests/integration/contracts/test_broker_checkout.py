@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from harness.contracts.broker_config import broker_config
+from harness.contracts.checkout import changed_files
 from harness.contracts.run import VerifyOptions, VerifyRun
 from harness.errors import OptionError
 from harness.model.loader import load_topology
@@ -63,6 +64,9 @@ services:
       BALANCE: ${BALANCE:-0}
     configs:
       - {source: prices, target: /data/prices.json}
+    x-topology:  # URL paths, not host files (trial 25b finding 8)
+      ready: {http: {port: 8000, path: /health}}
+      openapi: /openapi.json
 configs:
   prices:
     file: ./conf/prices.json
@@ -114,10 +118,10 @@ class Broker:
     def options(self, **more: Any) -> dict[str, Any]:
         return {"pact_broker_url": self.server.url, "pact_selector": [{"mainBranch": True}], **more}
 
-    def decided(self, file: Path) -> tuple[bool, list[str]]:
+    def decided(self, file: Path | list[Path], **load: Any) -> tuple[bool, list[str]]:
         """Whether the run must verify (the broker's result for the commit does not count), and its notes; decided
-        before anything starts."""
-        spec = load_topology(file)
+        before anything starts. `load`: load_topology's options."""
+        spec = load_topology(file, **load)
         run = VerifyRun(spec, VerifyOptions(broker=broker_config(spec, self.options()),
                                             broker_folder=self.tmp_path / "got",
                                             cache=self.tmp_path / "cache" / "verdicts"))
@@ -126,10 +130,10 @@ class Broker:
         finally:
             run.close()
 
-    def refused(self, file: Path) -> str:
+    def refused(self, file: Path | list[Path], **load: Any) -> str:
         """The refusal to publish results under the commit."""
         with pytest.raises(OptionError) as refused:
-            spec = load_topology(file)
+            spec = load_topology(file, **load)
             run = VerifyRun(spec, VerifyOptions(broker=broker_config(spec, self.options(
                 publish_verification_results=True)), broker_folder=self.tmp_path / "got"))
             run.close()
@@ -164,14 +168,18 @@ def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path,
     at = Broker(broker, tmp_path)
     repo = checkout(tmp_path, {"topology.yaml": OWN, "shop.env": "BALANCE=10\n", "states.py": STATES,
                                "states_helpers.py": 'ITEM = "teapot"\n',
-                               "dynamic_helpers.py": "def order(topology, params):\n    return {}\n"})
+                               "dynamic_helpers.py": "def order(topology, params):\n    return {}\n",
+                               "states_data.json": '{"item": "teapot"}\n'})
     file = repo / "topology.yaml"
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])  # clean: the broker's result for the commit counts
+    (repo / "notes.txt").write_text("untracked, beside the states module: no data of the commit's\n")
+    assert at.decided(file) == (False, [])
 
     for name, edit in (("shop.env", "BALANCE=lots\n"), ("states_helpers.py", 'ITEM = "x; exit 3"\n'),
                        ("states.py", STATES + "# x\n"),
-                       ("dynamic_helpers.py", "def order(topology, params):\n    return {'id': 1}\n")):
+                       ("dynamic_helpers.py", "def order(topology, params):\n    return {'id': 1}\n"),
+                       ("states_data.json", '{"item": "kettle"}\n')):  # a tracked data file beside them (25b #5)
         (repo / name).write_text(edit)
         needs, notes = at.decided(file)
         assert needs is True, name
@@ -199,7 +207,8 @@ def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path,
 def test_compose_dotenv_extends_and_configs_are_files_of_the_commit(tmp_path: Path, broker: BrokerServer,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Trial finding 2c: Compose's `.env` (interpolation), an `extends` file and a `configs` file reach the
-    provider: each edited one makes the commit not name it; an ignored `.env` too (a clean checkout has none)."""
+    provider: each edited one makes the commit not name it; an ignored `.env` too (a clean checkout has none). A
+    probe's `path: /health` is a URL path, not a host file outside the checkout (trial 25b finding 8)."""
     monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("BALANCE", raising=False)
@@ -261,3 +270,180 @@ def test_a_partial_verification_publishes_no_result_for_the_whole_pact(
     whole.assert_outcomes(passed=2)
     assert [(v.provider_version, v.success) for v in broker.broker.verifications] == [("partial-1", True)]
     assert pact_cli(broker, *asked).returncode == 0
+
+
+FLAGS = """
+name: checkout-flags
+contracts:
+  state_url: {shop: /_pact/provider_states}
+services:
+  shop:
+    build: ./shop
+    env_file: shop.env
+    ports: [8000]
+"""
+
+
+def test_git_cannot_be_told_to_look_away_from_a_changed_input(tmp_path: Path, broker: BrokerServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b findings 2, 3: a file flagged assume-unchanged or skip-worktree, a provider in a submodule (its own
+    ignored files docker is sent, its edits under `.gitmodules` `ignore = all`, its HEAD moved) made the broker's
+    result for the commit count; and a flagged consumer file published pacts under the commit."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"topology.yaml": FLAGS, "shop.env": "BALANCE=10\n"})
+    file = repo / "topology.yaml"
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+    for name, flag in (("shop.env", "assume-unchanged"), ("shop/app.py", "skip-worktree")):
+        git(repo, "update-index", f"--{flag}", name)
+        (repo / name).write_text((repo / name).read_text() + "\n# changed\n")
+        assert git(repo, "status", "--porcelain") == ""  # what git status says: clean
+        reason = f"{name} differs from the commit (flagged {flag}: git status does not show it)"
+        remedy = f"git update-index --no-{flag} {name}, then commit or stash the changes"
+        assert at.decided(file) == (True, [not_counted(reason, remedy)]), name
+        assert at.refused(file) == refusal(commit, reason, remedy)
+        assert changed_files(repo) == [name]  # pacts written here are a snapshot
+        git(repo, "update-index", f"--no-{flag}", name)
+        git(repo, "checkout", "--", name)
+    assert at.decided(file) == (False, []) and changed_files(repo) == []
+
+    # the shop as a submodule with its own .gitignore
+    source = tmp_path / "shop-source"
+    shutil.copytree(TOPOLOGIES / "pact-shop", source)
+    (source / ".gitignore").write_text("local.txt\n")
+    git(source, "init", "-q", "-b", "main")
+    git(source, "add", "-A")
+    git(source, "commit", "-q", "-m", "the shop")
+    git(repo, "rm", "-q", "-r", "shop")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(source), "shop")
+    git(repo, "commit", "-q", "-m", "the shop as a submodule")
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+    (repo / "shop" / "local.txt").write_text("read by the app\n")  # ignored by the submodule, sent by docker
+    reason = "shop/local.txt is ignored by git but sent to docker in a provider's build context"
+    assert at.decided(file) == (True, [not_counted(reason, "add it to .dockerignore or delete it")])
+    assert at.refused(file) == refusal(commit, reason, "add it to .dockerignore or delete it")
+    (repo / "shop" / "local.txt").unlink()
+
+    git(repo, "config", "-f", ".gitmodules", "submodule.shop.ignore", "all")
+    git(repo, "commit", "-q", "-am", "the submodule's changes ignored")
+    at.verified(repo)
+    assert at.decided(file) == (False, [])
+    (repo / "shop" / "app.py").write_text((repo / "shop" / "app.py").read_text() + "\n# changed\n")
+    assert git(repo, "status", "--porcelain") == ""
+    assert at.decided(file) == (True, [not_counted("shop/app.py has uncommitted changes", "commit or stash the "
+                                                   "changes (or add the file to .dockerignore if the image does not "
+                                                   "need it)")])
+    assert changed_files(repo) == ["shop"]
+    git(repo / "shop", "commit", "-q", "-am", "a commit the checkout does not record")
+    head, recorded = git(repo / "shop", "rev-parse", "HEAD"), git(repo, "rev-parse", "HEAD:shop")
+    assert at.decided(file) == (True, [not_counted(
+        f"the submodule shop is at commit {head[:12]}, not at {recorded[:12]} that the commit records",
+        "commit the submodule's commit, or check out the recorded one (git submodule update)")])
+    git(repo / "shop", "checkout", "-q", recorded)
+    assert at.decided(file) == (False, [])
+    git(repo / "shop", "update-index", "--skip-worktree", "app.py")  # flagged inside the submodule
+    (repo / "shop" / "app.py").write_text((repo / "shop" / "app.py").read_text() + "\n# changed\n")
+    assert changed_files(repo) == ["shop/app.py"]
+    assert at.decided(file)[0] is True
+
+
+FROM_ENV = """
+name: checkout-env
+services:
+  shop:
+    build:
+      context: ./shop
+      args: [FLAVOUR]
+    ports: ["8000"]
+    environment:
+      - ITEM_SUFFIX
+      - BALANCE=${BALANCE:-0}
+    secrets: [token]
+secrets:
+  token:
+    environment: SHOP_TOKEN
+x-topology:
+  contracts:
+    state_url: {shop: /_pact/provider_states}
+"""
+STAGING = """
+services:
+  shop:
+    environment:
+      ITEM_SUFFIX: -staging
+"""
+
+
+def test_a_topology_other_than_the_commits_default_is_not_named_by_it(tmp_path: Path, broker: BrokerServer,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b findings 1, 4: another compose file, an env file, a profile, an image substitute, or a value the
+    compose file takes from the shell (pass-through environment, a build arg without a value, a secret's
+    `environment:` source, interpolation) made the broker's result for the commit count and be published under it.
+    The reason names the option or the variable, never a value."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    for name in ("ITEM_SUFFIX", "FLAVOUR", "BALANCE", "SHOP_TOKEN", "COMPOSE_PROFILES", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"compose.yaml": FROM_ENV, "compose.staging.yaml": STAGING, ".env": "SHOP_TOKEN=t\n",
+                               "staging.env": "BALANCE=5\nSHOP_TOKEN=t\n"})
+    file = repo / "compose.yaml"
+    commit = at.verified(repo)
+    assert at.decided(file) == (False, [])
+
+    def reason(what: str) -> str:
+        return f"the providers are not what the commit gives by default: {what}"
+
+    for name, value in (("ITEM_SUFFIX", "-broken"), ("FLAVOUR", "-spicy"), ("SHOP_TOKEN", "s3cr3t-value"),
+                        ("BALANCE", "77"), ("COMPOSE_PROFILES", "extra")):
+        monkeypatch.setenv(name, value)
+        expected = f"{name} from the environment"
+        assert at.decided(file) == (True, [not_counted(reason(expected), "leave that out")]), name
+        refused = at.refused(file)
+        assert refused == refusal(commit, reason(expected), "leave that out") and value not in refused
+        monkeypatch.delenv(name)
+    for given, load, what in (
+            ([file, repo / "compose.staging.yaml"], {}, "compose.staging.yaml given beyond compose.yaml"),
+            (file, {"env_file": repo / "staging.env"}, "--topology-env-file staging.env"),
+            (file, {"profiles": ["debug"]}, "profiles debug (--topology-profile)"),
+            (file, {"image_substitutes": {"python:3.11-slim": "python:3.11-slim"}},
+             "image substitutes python:3.11-slim (--image-substitute)")):
+        assert at.decided(given, **load) == (True, [not_counted(reason(what), "leave that out")]), what
+    assert at.decided(file) == (False, [])
+
+    # the trial's command: publishing under the commit with a value from the shell is refused (exit 2)
+    done = harness_verify(file, "--pact-selector", "mainBranch", "--no-cache", "--publish-verification-results",
+                          env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN,
+                               "ITEM_SUFFIX": "-broken"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert refusal(commit, reason("ITEM_SUFFIX from the environment"), "leave that out") in done.stderr
+    assert "-broken" not in done.stderr and "Traceback" not in done.stderr
+
+
+IMAGE_ONLY = """
+name: checkout-image
+contracts:
+  state_url: {shop: /_pact/provider_states}
+services:
+  shop:
+    image: redis:7
+    ports: [8000]
+"""
+
+
+def test_a_provider_given_as_an_image_says_why_the_brokers_results_do_not_count(
+        tmp_path: Path, broker: BrokerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 25b finding 12: the broker's results were rightly not used for a provider given as an image only, but
+    unlike every other refusal nothing said so."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
+    at = Broker(broker, tmp_path)
+    repo = checkout(tmp_path, {"topology.yaml": IMAGE_ONLY})
+    at.verified(repo)
+    assert at.decided(repo / "topology.yaml") == (True, [
+        "the Pact Broker's verification results do not count as cached for shop: given as an image only (image:), "
+        "not built from the git checkout, so its commit does not name what runs; give --provider-version for a "
+        "version you vouch for"])
