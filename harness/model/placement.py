@@ -67,8 +67,7 @@ def engine_references(spec: TopologySpec) -> list[tuple[Path_, str]]:
         if not spec.engines:
             continue
         here = spec.engine_of(name)
-        mode = service.network_mode or ""
-        others = ([("network_mode", mode.removeprefix("service:"))] if mode.startswith("service:") else []) + [
+        others = [*service.namespace_owners.items()] + [
             ("volumes_from", v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v) for v in service.volumes_from]
         for key, other in others:
             if other in spec.services and spec.engine_of(other) != here:
@@ -133,9 +132,8 @@ def _groups(spec: TopologySpec) -> list[list[str]]:
             keys.append(("context", context if "://" in context else os.path.normpath(spec.base_dir / context)))
         for key in keys:
             join(first_of.setdefault(key, name), name)
-        mode = service.network_mode or ""
-        if mode.startswith("service:"):
-            join(name, mode.removeprefix("service:"))
+        for other in service.namespace_owners.values():
+            join(name, other)
         for other in service.volumes_from:
             join(name, other.rsplit(":", 1)[0] if other.endswith((":ro", ":rw")) else other)
     groups: dict[str, list[str]] = {}

@@ -95,33 +95,31 @@ def restarted_by(spec: TopologySpec, replaced: Collection[str]) -> list[str]:
 
 
 def in_namespace_of(spec: TopologySpec, name: str) -> list[str]:
-    """The services whose `network_mode` is `service:NAME` (file order): their containers run in the network
+    """The services whose `network_mode`, `ipc` or `pid` is `service:NAME` (file order): their containers run in a
     namespace of `name`'s (first) container, which goes away when it stops; a start of it makes a new one."""
-    return [other for other, service in spec.services.items() if service.network_mode == f"service:{name}"]
+    return [other for other, service in spec.services.items() if name in service.namespace_owners.values()]
 
 
 def restarted_with(spec: TopologySpec, name: str) -> list[str]:
     """The services a restart of `name` restarts after it, in dependency order, as `docker compose restart NAME`:
     those whose `depends_on` names it with `restart: true` (`restart_on_replace`) and those in its network namespace
-    (`network_mode: service:NAME`; Compose gives that an implied `restart: true`, the harness's own files too), then
+    (`network_mode`, `ipc` or `pid` `service:NAME`; Compose gives that an implied `restart: true`, the harness's own
+    files too), then
     theirs in turn."""
     found: set[str] = set()
     growing = {name}
     while growing:
         growing = {other for other, service in spec.services.items() if other not in found and other != name and
-                   any(d in growing for d in [*service.restart_on_replace, *_namespace_owner(service.network_mode)])}
+                   any(d in growing for d in [*service.restart_on_replace, *service.namespace_owners.values()])}
         found |= growing
     return [other for level in StartPlan.from_spec(spec).levels for other in level if other in found]
 
 
-def _namespace_owner(mode: str | None) -> list[str]:
-    return [mode.removeprefix("service:")] if mode and mode.startswith("service:") else []
-
-
 def joined_to(spec: TopologySpec, replaced: Collection[str]) -> dict[str, str]:
     """The services an update replacing `replaced` must recreate too (file order, transitively) -> the replaced one
-    each joins: its `network_mode: service:X` or `volumes_from: [X]` names one replaced (or recreated). As Docker
-    Compose: it resolves X to X's container, so the new container is a change of the joining service's config."""
+    each joins: its `network_mode`, `ipc` or `pid` `service:X` or `volumes_from: [X]` names one replaced (or
+    recreated). As Docker Compose: it resolves X to X's container, so the new container is a change of the joining
+    service's config."""
     joined: dict[str, str] = {}
     growing = True
     while growing:
@@ -129,14 +127,32 @@ def joined_to(spec: TopologySpec, replaced: Collection[str]) -> dict[str, str]:
         for name, service in spec.services.items():
             if name in replaced or name in joined:
                 continue
-            mode = service.network_mode or ""
-            names = [mode.removeprefix("service:")] if mode.startswith("service:") else []
+            names = [*service.namespace_owners.values()]
             names += [v.removesuffix(":ro").removesuffix(":rw") for v in service.volumes_from
                       if not v.startswith("container:")]
             if other := next((o for o in names if o in replaced or o in joined), None):
                 joined[name] = other
                 growing = True
     return {name: joined[name] for name in spec.services if name in joined}
+
+
+def restarted_in_namespace(spec: TopologySpec, started_again: Collection[str],
+                           replaced: Collection[str]) -> dict[str, str]:
+    """The kept services a start of `started_again` (kept services stopped, then started) restarts too (file order,
+    transitively) -> the one whose namespace each joins: those whose `network_mode`, `ipc` or `pid` is `service:X`
+    of one of them, not replaced themselves (the runtime restarts them into X's new namespace)."""
+    found: dict[str, str] = {}
+    growing = True
+    while growing:
+        growing = False
+        for name, service in spec.services.items():
+            if name in replaced or name in found or name in started_again or not service.replicas:
+                continue
+            if owner := next((o for o in service.namespace_owners.values() if o in started_again or o in found),
+                             None):
+                found[name] = owner
+                growing = True
+    return {name: found[name] for name in spec.services if name in found}
 
 
 def _node(name: str) -> str:

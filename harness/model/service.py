@@ -253,6 +253,13 @@ class ServiceSpec(_Strict):
         return mode == "none" or mode.startswith(("service:", "container:"))
 
     @property
+    def namespace_owners(self) -> dict[str, str]:
+        """Key (`network_mode`, `ipc`, `pid`) -> the service whose container's namespace it joins (`service:X`): as
+        Docker Compose, X's (first) container, so X is started first and a new container of X is a change of this."""
+        return {key: value.removeprefix("service:") for key in ("network_mode", "ipc", "pid")
+                if (value := getattr(self, key)) and value.startswith("service:")}
+
+    @property
     def network_of_its_own(self) -> str | None:
         """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
         mode = self.network_mode

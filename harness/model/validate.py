@@ -118,10 +118,10 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             if other not in service.depends_on:
                 problems.append((("services", name, "restart_on_replace", index), f"'{other}' is not in depends_on "
                                  f"of '{name}' (restart_on_replace names some of its dependencies)"))
+        shared: list[tuple[str, list[str | None]]] = [(key, [other]) for key, other in service.namespace_owners.items()]
         references: tuple[tuple[str, list[str | None]], ...] = (
                             ("links", [link.partition(":")[0] for link in service.links]),
-                            ("network_mode", [(service.network_mode or "").removeprefix("service:")]
-                             if (service.network_mode or "").startswith("service:") else []),
+                            *shared,
                             ("volumes_from", [None if v.startswith("container:") else  # outside the run
                                               v.rsplit(":", 1)[0] if v.endswith((":ro", ":rw")) else v
                                               for v in service.volumes_from]))
@@ -129,12 +129,13 @@ def _check_references(spec: TopologySpec, source: Source, *, aliases: bool = Tru
             for index, referenced in enumerate(others):  # started first, as Compose makes them dependencies
                 if referenced is None:
                     continue
-                at: Path_ = ("services", name, key) + ((index,) if key != "network_mode" else ())
+                at: Path_ = ("services", name, key) + ((index,) if key in ("links", "volumes_from") else ())
                 if referenced not in service.depends_on:
                     problems.append((at, f"'{referenced}' is not in depends_on of '{name}' ({key} names services it "
                                          "depends on, which are started first)"))
                 elif key != "links" and spec.services[referenced].replicas == 0:  # a link to none is left out
-                    what = "share network namespace" if key == "network_mode" else "share volume"
+                    what = {"network_mode": "share network namespace", "ipc": "share IPC namespace",
+                            "pid": "share PID namespace"}.get(key, "share volume")
                     problems.append((at, f"cannot {what} with service {referenced}: container missing (it has 0 "
                                          "replicas; Docker Compose's refusal): give it a replica, or remove "
                                          f"{key} of '{name}'"))

@@ -106,7 +106,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
                       labels: dict[str, str], publish_on: str = "127.0.0.1", copies: list[CopyRef] | None = None,
                       client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
                       volumes_from: list[str] | None = None, network_mode: str | None = None,
-                      mac_address: str | None = None, docker_py: bool = False) -> DockerContainer | CopiedContainer:
+                      mac_address: str | None = None, docker_py: bool = False, ipc_mode: str | None = None,
+                      pid_mode: str | None = None) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -123,13 +124,15 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
             `client`.
         mac_address: the container's own MAC address (networks.mac_addresses: the engine's API decides whether
             the service's goes there or on its first network).
+        ipc_mode, pid_mode: "container:ID" for the service's `ipc` or `pid` `service:X`, instead of the spec's.
         docker_py: made with docker-py on `client` in any case (an engine of several: testcontainers knows the one
             engine of this process).
     """
     copies = [*(copies or []), *map(CopyRef.of, spec.files)]
     binds, repeated, mounts = _binds(mounts)
     options = {**_options(spec, mounts, labels), **({"volumes_from": volumes_from} if volumes_from else {}),
-               "mac_address": mac_address}
+               "mac_address": mac_address,
+               **{key: value for key, value in (("ipc_mode", ipc_mode), ("pid_mode", pid_mode)) if value}}
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
     # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
     first = networks[0] if networks else None

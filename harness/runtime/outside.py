@@ -52,9 +52,10 @@ def network(client: docker.DockerClient, service: str, name: str) -> str:
 
 
 def from_services(topology: Topology, name: str) -> dict[str, Any]:
-    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name)
-    and `volumes_from` ("ID[:ro|:rw]") of service `name` of `topology`, from the running containers of the services
-    they name (its dependencies: started before it); containers and networks outside the run as the file names them
+    """`links` ((container name, alias)), `network_mode` ("none", "host", "container:ID", a network's engine name),
+    `ipc_mode` and `pid_mode` ("container:ID", only for `service:X`) and `volumes_from` ("ID[:ro|:rw]") of service
+    `name` of `topology`, from the running containers of the services they name (its dependencies: started before
+    it); containers and networks outside the run as the file names them
     (harness.runtime.outside: a missing one is a DockerError)."""
     spec, client = topology.spec.services[name], topology.client_of(name)
     volumes_from = []
@@ -80,4 +81,7 @@ def from_services(topology: Topology, name: str) -> dict[str, Any]:
     elif spec.network_of_its_own:  # one of the run's networks, else the engine's of that name
         run = run_network(spec, topology.networks)
         mode = topology.networks[run] if run else network(client, name, mode or "")
-    return {"links": links, "volumes_from": volumes_from, "network_mode": mode}
+    # ipc and pid `service:X` as Compose: X's (first) container; others (host, private, container:NAME) as written
+    shared = {f"{key}_mode": "container:" + topology[other].container.id
+              for key, other in spec.namespace_owners.items() if key != "network_mode"}
+    return {"links": links, "volumes_from": volumes_from, "network_mode": mode, **shared}

@@ -24,7 +24,15 @@ def start_hint(error: docker.errors.APIError) -> str:
                 "the same way): publish it on an engine that has SCTP, or take the port out of `ports:`.")
     if "no such image" in text:
         return "Build or load the image first, or use `build:` instead of `image:`."
-    return "Check the service's image, command, ports and mounts in the topology file."
+    if any(t in text for t in ("ipc mode", "pid mode", "uts mode", "no such container", "non-shareable",
+                               "cannot join", "joining network namespace")):
+        return ("A namespace or volumes it shares is not there: check `network_mode`, `ipc`, `pid` and `volumes_from` "
+                "of the service (`service:NAME` names a service of the file, `container:NAME` a running container).")
+    if "mount" in text or "bind source" in text:
+        return "Check the service's mounts (`volumes`, `tmpfs`) in the topology file."
+    if "exec" in text or "executable file not found" in text:
+        return "Check the service's image, entrypoint and command in the topology file."
+    return "Docker's message names what it refused: fix that setting of the service in the topology file."
 
 
 REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported

@@ -16,7 +16,7 @@ from docker.models.containers import Container
 
 from harness.errors import HarnessError, HookFailed
 from harness.hints import down_command
-from harness.model.plan import joined_to, restarted_by
+from harness.model.plan import joined_to, restarted_by, restarted_in_namespace
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
@@ -210,6 +210,8 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     restarting = [*restarted_by(spec, replaced),
                   *(name for name in on_networks(spec, remade, run) if name not in replaced)]
     restarting = list(dict.fromkeys(restarting))
+    # those in the namespace of one restarted are restarted with it (restarts.py): said, not started again here
+    with_them = [*restarted_in_namespace(spec, restarting, replaced)]
     say_update(spec, difference, say, on_networks(spec, remade, run))
     surplus = surplus_of(spec, run, scaled)
     pre_stop_surplus(spec, run, surplus, say)  # as Compose stops a replica it removes; one that fails: nothing changed
@@ -255,7 +257,7 @@ def update(spec: TopologySpec, client: docker.DockerClient, run: L.Run, differen
     done += [f"scaled {name} from {count} to {spec.services[name].replicas} replica"
              + ("" if spec.services[name].replicas == 1 else "s") for name, count in scaled.items()]
     done += [f"recreated {', '.join(joined)}"] if joined else []
-    done += [f"restarted {', '.join(restarting)}"] if restarting else []
+    done += [f"restarted {', '.join([*restarting, *with_them])}"] if restarting else []
     done += [f"started {', '.join(difference.added)}"] if difference.added else []
     done += [f"left {', '.join(difference.removed)} running (no longer in the file)"] if difference.removed else []
     say(f"updated topology {spec.name} (run {run.run_id}): {'; '.join(done)}; it stays running")
@@ -405,6 +407,7 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
     joined = joined_to(spec, [*changed, *difference.added])
     replaced = {*changed, *joined}
     restarting = restarted_by(spec, replaced)
+    with_them = restarted_in_namespace(spec, [*restarting, *(n for n in on_remade if n not in replaced)], replaced)
     for network in difference.networks:
         say(f"  network {network} " + ("changed: making it again (as Docker Compose does; the named volumes stay)"
                                        if network in spec.networks else "is no longer in the file: removing it"))
@@ -430,7 +433,7 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
         elif what:
             say(f"  {name} changed ({', '.join(what)}): replacing it")
         elif name in joined:
-            key = "network_mode" if service.network_mode == f"service:{joined[name]}" else "volumes_from"
+            key = next((k for k, o in service.namespace_owners.items() if o == joined[name]), "volumes_from")
             say(f"  {name} unchanged: recreating it after {joined[name]} (its {key} names {joined[name]}, whose "
                 "container is new: Docker Compose recreates it too)")
         elif name in restarting:
@@ -438,6 +441,10 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} unchanged: restarting it after {', '.join(after)} (depends_on restart: true)")
         elif name in on_remade:
             say(f"  {name} unchanged: restarting it on its network made again (as Docker Compose does)")
+        elif name in with_them:
+            key = next(k for k, o in service.namespace_owners.items() if o == with_them[name])
+            say(f"  {name} unchanged: restarting it after {with_them[name]} (its {key} names {with_them[name]}, "
+                "whose namespace is new once it starts again)")
         elif depends := [d for d in service.depends_on if d in replaced]:
             say(f"  {name} unchanged: kept (it depends on {', '.join(depends)}; Docker Compose does not replace a "
                 "dependent either)")

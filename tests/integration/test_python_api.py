@@ -103,7 +103,7 @@ def test_a_container_docker_refuses_to_start_is_a_docker_error_with_exit_code_3(
     with pytest.raises(DockerError) as error:
         topology("py-refused", base_dir=tmp_path).service("web", image="redis:7", command=["/no/such/program"]).start()
     assert error.value.service == "web" and error.value.exit_code == 3
-    assert "Check the service's image, command, ports and mounts" in str(error.value)
+    assert "Check the service's image, entrypoint and command" in str(error.value)
     assert harness_resources(docker_client, "py-refused") == []
     file = tmp_path / "topology.yaml"
     file.write_text("name: py-refused-cli\nservices:\n  web:\n    image: redis:7\n    command: [/no/such/program]\n")

@@ -209,6 +209,60 @@ def test_network_mode_none_and_of_a_service_as_compose_does(tmp_path: Path, dock
     assert by_harness["alone"]["interfaces"] == ["lo"] and by_harness["alone"]["mode"] == "none"
 
 
+PID_IPC_FILE = """
+name: pidipc
+services:
+  broker:
+    image: python:3.11-slim
+    command: ["sleep", "1001"]
+    ipc: shareable
+    deploy: {replicas: 2}
+  worker:
+    image: python:3.11-slim
+    command: ["sleep", "1002"]
+    pid: "service:broker"
+    ipc: "service:broker"
+    deploy: {replicas: 2}
+"""
+
+
+def joined(container: Any, by_id: dict[str, tuple[str, str]]) -> dict[str, Any]:  # noqa: ANN401 - a Container
+    """Whose namespaces a container joined ((service, replica number) of PidMode and IpcMode's container), and the
+    command of PID 1 it sees (the broker's when it shares its PID namespace)."""
+    host = container.attrs["HostConfig"]
+    first = container.exec_run(["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]).output.decode().strip()
+    return {key: by_id.get(host[key].removeprefix("container:"), host[key]) for key in ("PidMode", "IpcMode")} | {
+        "pid_1": first}
+
+
+def test_pid_and_ipc_of_a_service_as_compose_gives_them(tmp_path: Path, docker_compose, docker_client) -> None:  # noqa: ANN001, F811
+    folder = tmp_path / "pidipc"
+    folder.mkdir()
+    (folder / "docker-compose.yml").write_text(textwrap.dedent(PID_IPC_FILE).lstrip())
+    name = f"conformance-{uuid.uuid4().hex[:6]}"
+    try:
+        up = docker_compose("-p", name, "up", "-d", "--wait", cwd=folder)
+        assert up.returncode == 0, up.stderr
+        containers = docker_client.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+        ids = {c.id: (c.labels["com.docker.compose.service"], c.labels["com.docker.compose.container-number"])
+               for c in containers}
+        by_compose = {ids[c.id]: joined(c, ids) for c in containers if ids[c.id][0] == "worker"}
+    finally:
+        down = docker_compose("-p", name, "down", "-v", "--timeout", "0", cwd=folder)
+    assert down.returncode == 0, down.stderr
+
+    from harness.runtime import labels as L  # noqa: N812 - the harness's label names
+    with Topology.start(load_topology(folder / "docker-compose.yml")) as topology:
+        containers = [docker_client.containers.get(r.container.id) for s in topology for r in s.replicas]
+        ids = {c.id: (c.labels[L.SERVICE], c.labels[L.REPLICA]) for c in containers}
+        by_harness = {ids[c.id]: joined(c, ids) for c in containers if ids[c.id][0] == "worker"}
+    assert harness_resources(docker_client, "pidipc") == []
+
+    assert by_harness == by_compose
+    assert by_harness[("worker", "2")] == {"PidMode": ("broker", "1"), "IpcMode": ("broker", "1"),
+                                           "pid_1": "sleep 1001"}
+
+
 HOOK_FILE = """
 name: hooks
 services:

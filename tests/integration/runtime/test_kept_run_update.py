@@ -690,6 +690,118 @@ def test_a_service_in_a_replaced_services_namespace_is_recreated_after_it_as_doc
     assert harness_resources(docker_client, name, file) == []
 
 
+BROKER = """name: {name}
+services:
+  broker:
+    image: python:3.11-slim
+    command: ["sleep", "1001"]
+    environment: {{MODE: "{mode}"}}
+    ipc: shareable
+  worker:
+    image: python:3.11-slim
+    command: ["sleep", "1002"]
+    pid: "service:broker"
+    ipc: "service:broker"
+"""
+
+
+def test_a_service_in_a_replaced_services_pid_and_ipc_namespace_is_recreated_after_it_as_docker_compose_does(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`pid` and `ipc` `service:broker`, broker's environment edited: Compose recreates broker, then worker (it
+    joins the new container's namespaces); so does the harness."""
+    from harness.model.compose_cli import compose_binary
+
+    name = f"pidipc-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(BROKER.format(name=name, mode="a"))
+
+    def compose(*args: str) -> None:
+        done = subprocess.run([str(compose_binary()), "-f", str(file), *args], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def joined(label: str) -> tuple[str, str, str]:
+        """worker's PID and IPC mode (as 'broker' if a running broker's container) and the PID 1 it sees."""
+        found = [docker_client.containers.get(c.id) for c in docker_client.containers.list(filters={"label": label})]
+        service = "com.docker.compose.service" if label.startswith("com.docker.compose") else L.SERVICE
+        brokers = {f"container:{c.id}" for c in found if c.labels[service] == "broker"}
+        worker = next(c for c in found if c.labels[service] == "worker")
+        host = worker.attrs["HostConfig"]
+        first = worker.exec_run(["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]).output.decode().strip()
+        return (*("broker" if host[key] in brokers else host[key] for key in ("PidMode", "IpcMode")), first)
+
+    by_compose, by_harness = f"com.docker.compose.project={name}", f"{L.FILE}={file.resolve()}"
+    try:
+        compose("up", "-d", "--wait")
+        Topology.kept_or_started(load_topology(file))
+        assert joined(by_compose) == joined(by_harness) == ("broker", "broker", "sleep 1001")
+        compose_before, harness_before = states(docker_client, by_compose), states(docker_client, by_harness)
+
+        file.write_text(BROKER.format(name=name, mode="b"))
+        compose("up", "-d", "--wait")
+        said: list[str] = []
+        Topology.kept_or_started(load_topology(file), say=said.append)
+        expected = {"broker": "replaced", "worker": "replaced"}
+        assert what_happened(compose_before, states(docker_client, by_compose)) == expected
+        assert what_happened(harness_before, states(docker_client, by_harness)) == expected
+        assert said[1:3] == [
+            "  broker changed (environment): replacing it",
+            "  worker unchanged: recreating it after broker (its ipc names broker, whose container is new: Docker "
+            "Compose recreates it too)"]
+        assert said[-1].endswith("replaced broker; recreated worker; it stays running"), said
+        assert joined(by_compose) == joined(by_harness) == ("broker", "broker", "sleep 1001")
+    finally:
+        compose("down", "-v", "--timeout", "0")
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
+METRICS = """name: {name}
+services:
+  db:
+    image: redis:7
+    command: ["sleep", "infinity"]
+    environment: {{MODE: "{mode}"}}
+  web:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    depends_on: [db]
+    restart_on_replace: [db]
+  metrics:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    network_mode: "service:web"
+    depends_on: [web]
+"""
+
+
+def test_an_update_says_it_restarted_the_services_in_a_restarted_services_namespace(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """db replaced: web restarted (restart_on_replace), and with it metrics (in web's network namespace, restarted
+    into the new one): the summary lists both, and metrics reaches web's server on localhost again."""
+    name = f"metrics-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "topology.yaml"
+    file.write_text(METRICS.format(name=name, mode="a"))
+    label = f"{L.FILE}={file.resolve()}"
+    try:
+        Topology.kept_or_started(load_topology(file))
+        before = states(docker_client, label)
+        file.write_text(METRICS.format(name=name, mode="b"))
+        said: list[str] = []
+        topology = Topology.kept_or_started(load_topology(file), say=said.append)
+        assert what_happened(before, states(docker_client, label)) == {"db": "replaced", "web": "restarted",
+                                                                       "metrics": "restarted"}
+        assert said[-3:-1] == [
+            "  web unchanged: restarting it after db (depends_on restart: true)",
+            "  metrics unchanged: restarting it after web (its network_mode names web, whose namespace is new once "
+            "it starts again)"], said
+        assert said[-1].endswith("replaced db; restarted web, metrics; it stays running"), said
+        assert topology["metrics"].exec(REACH).exit_code == 0
+    finally:
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name, file) == []
+
+
 UNUSED_FILE = """name: {name}
 services:
   app:

@@ -47,6 +47,9 @@ def test_a_service_of_no_replica_shares_no_namespace_nor_volumes(load_error: Loa
     assert load_error(file.format(key='network_mode: "service:db"')) == (
         "topology.yaml:8: services.web.network_mode: cannot share network namespace with service db: container "
         "missing (it has 0 replicas; Docker Compose's refusal): give it a replica, or remove network_mode of 'web'")
+    assert load_error(file.format(key='pid: "service:db"')) == (
+        "topology.yaml:8: services.web.pid: cannot share PID namespace with service db: container missing (it has 0 "
+        "replicas; Docker Compose's refusal): give it a replica, or remove pid of 'web'")
     assert load_error(file.format(key="volumes_from: [db]")) == (
         "topology.yaml:8: services.web.volumes_from[0]: cannot share volume with service db: container missing (it "
         "has 0 replicas; Docker Compose's refusal): give it a replica, or remove volumes_from of 'web'")

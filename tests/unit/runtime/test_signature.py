@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import load_topology
-from harness.model.plan import in_namespace_of, joined_to, restarted_by, restarted_with
+from harness.model.plan import in_namespace_of, joined_to, restarted_by, restarted_in_namespace, restarted_with
 from harness.model.service import CONTAINER_KEYS, HARNESS_ONLY_KEYS, REPLICA_KEYS, RESOLVED_KEYS, ServiceSpec
 from harness.runtime.reuse import say_update
 from harness.runtime.signature import RunDifference, service_signature, signature_changes
@@ -170,6 +170,39 @@ def test_an_update_recreates_what_joins_a_replaced_services_namespace_or_volumes
                     "Docker Compose recreates it too)",
                     "  plain unchanged: kept (it depends on sidecar; Docker Compose does not replace a dependent "
                     "either)"]
+
+
+def test_pid_and_ipc_of_a_service_join_its_namespace_as_network_mode_does(load) -> None:  # noqa: ANN001
+    spec = load("""services:
+  db: {image: postgres:15}
+  web: {image: python:3.11-slim, depends_on: [db], restart_on_replace: [db]}
+  metrics: {image: python:3.11-slim, network_mode: "service:web", depends_on: [web]}
+  worker: {image: python:3.11-slim, pid: "service:web", ipc: "service:web", depends_on: [web]}
+  shell: {image: python:3.11-slim, pid: "service:worker", depends_on: [worker]}
+""")
+    assert spec.services["worker"].namespace_owners == {"ipc": "web", "pid": "web"}
+    assert in_namespace_of(spec, "web") == ["metrics", "worker"]
+    assert restarted_with(spec, "web") == ["metrics", "worker", "shell"]  # Compose's implied restart: true
+    assert joined_to(spec, {"web"}) == {"metrics": "web", "worker": "web", "shell": "worker"}
+    # web is restarted (not replaced) when db is replaced: what is in its namespace is restarted with it
+    assert restarted_in_namespace(spec, ["web"], {"db"}) == {"metrics": "web", "worker": "web", "shell": "worker"}
+    assert restarted_in_namespace(spec, ["web"], {"db", "worker"}) == {"metrics": "web"}
+    said: list[str] = []
+    say_update(spec, RunDifference({"db": ["image"]}, added=[], removed=[]), said.append)
+    assert said == ["  db changed (image): replacing it",
+                    "  web unchanged: restarting it after db (depends_on restart: true)",
+                    "  metrics unchanged: restarting it after web (its network_mode names web, whose namespace is "
+                    "new once it starts again)",
+                    "  worker unchanged: restarting it after web (its ipc names web, whose namespace is new once it "
+                    "starts again)",
+                    "  shell unchanged: restarting it after worker (its pid names worker, whose namespace is new once "
+                    "it starts again)"]
+    said = []
+    say_update(spec, RunDifference({"web": ["image"]}, added=[], removed=[]), said.append)
+    assert said[-2:] == ["  worker unchanged: recreating it after web (its ipc names web, whose container is new: "
+                        "Docker Compose recreates it too)",
+                        "  shell unchanged: recreating it after worker (its pid names worker, whose container is new: "
+                        "Docker Compose recreates it too)"]
 
 
 def test_a_restart_restarts_what_docker_compose_restart_restarts_and_what_is_in_its_namespace(load) -> None:  # noqa: ANN001
