@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from harness.model import envfiles
 from harness.model.base import INTERNAL, ComposeOnlyBool, PortSpec, _Strict, parse_port
 from harness.model.parts import (
     AuthSpec,
@@ -254,8 +255,7 @@ class ServiceSpec(_Strict):
 
     @property
     def namespace_owners(self) -> dict[str, str]:
-        """Key (`network_mode`, `ipc`, `pid`) -> the service whose container's namespace it joins (`service:X`): as
-        Docker Compose, X's (first) container, so X is started first and a new container of X is a change of this."""
+        """`network_mode`/`ipc`/`pid` -> X of `service:X`: X's (first) container's namespace, as Compose joins it."""
         return {key: value.removeprefix("service:") for key in ("network_mode", "ipc", "pid")
                 if (value := getattr(self, key)) and value.startswith("service:")}
 
@@ -280,18 +280,11 @@ class ServiceSpec(_Strict):
     @property
     def probe(self) -> ReadyProbe | None:
         """How the harness tells it is ready: `ready:`, else its healthcheck's test, else None (running and settled)."""
-        if self.ready is not None:
-            return self.ready
-        return self.healthcheck.as_probe() if self.healthcheck else None
+        return self.ready if self.ready is not None else self.healthcheck.as_probe() if self.healthcheck else None
 
     def full_environment(self, base_dir: Path) -> dict[str, str]:
         """The variables of each `env_file` (relative to `base_dir`, in order), then `environment` (which wins)."""
-        from dotenv import dotenv_values  # the .env format as Compose reads it (quotes, comments, `export`)
-
-        merged: dict[str, str] = {}
-        for file in self.env_file:
-            merged.update({k: v or "" for k, v in dotenv_values(base_dir / file, interpolate=False).items()})
-        return {**merged, **self.environment}
+        return envfiles.full_environment(self, base_dir)
 
     def published(self) -> list[tuple[int, str]]:
         """(container port, protocol) to publish on 127.0.0.1: the declared ones, then any the probe needs."""
