@@ -148,7 +148,7 @@ def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -
     if manager is not None:
         try:
             removed.containers += L.remove_run(manager, run.run_id)
-            _until_gone(manager, run.run_id)
+            _until_gone(manager, run.run_id, [worker for worker in workers if worker is not None])
         except docker.errors.APIError as error:  # the network still has endpoints on an engine that did not answer
             if not removed.unanswered:
                 raise

@@ -8,6 +8,7 @@ service's engine (the swarm's routing mesh needs ip_vs, which not every kernel h
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
             gone.append(engine)
     try:
         removed += L.remove_run(manager.client, run_id)
-        _until_gone(manager.client, run_id)
+        _until_gone(manager.client, run_id, [engine.client for engine in workers if engine not in gone])
     except requests.exceptions.ConnectionError:
         gone.append(manager)
     except docker.errors.APIError as error:
@@ -177,14 +178,19 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
     return removed
 
 
-def _until_gone(client: docker.DockerClient, run_id: str) -> None:
-    """Wait (up to GONE_SECONDS) until the manager no longer lists the run's overlay network: the swarm removes it
-    from the cluster at once, from the manager's own list a moment later; a run is gone when nothing of it is
-    listed."""
+def _until_gone(client: docker.DockerClient, run_id: str, workers: Iterable[docker.DockerClient] = ()) -> None:
+    """Wait (up to GONE_SECONDS in all) until the manager, then each of `workers`, no longer lists the run's overlay
+    network: the swarm removes it from the cluster at once, from each engine's own list a moment later; a run is
+    gone when nothing of it is listed anywhere. A worker that stops answering meanwhile is not waited for."""
     deadline = time.monotonic() + GONE_SECONDS
     label = {"label": f"{L.RUN}={run_id}"}
-    while L.listed(lambda: client.networks.list(filters=label)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    for index, engine in enumerate([client, *workers]):
+        try:
+            while L.listed(functools.partial(engine.networks.list, filters=label)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except requests.exceptions.ConnectionError:
+            if index == 0:
+                raise
 
 
 def _remove_from_worker(client: docker.DockerClient, run_id: str) -> int:
