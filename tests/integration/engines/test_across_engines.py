@@ -124,6 +124,29 @@ def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_en
     return [docker.DockerClient(base_url=url, timeout=120) for url in swarm.urls]
 
 
+def pair_topology(folder: Path, urls: list[str], name: str = NAME) -> Path:
+    """Two engines (e0, e1): backend placed on e0 by weight, front on e1, each an http.server on 8000."""
+    file = folder / "topology.yaml"
+    file.write_text(f"""name: {name}
+engines:
+  - {{name: e0, host: "{urls[0]}"}}
+  - {{name: e1, host: "{urls[1]}"}}
+services:
+  backend:
+    image: python:3.11-slim
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+  front:
+    image: python:3.11-slim
+    placement: e1
+    command: ["python", "-m", "http.server", "8000"]
+    ports: [8000]
+    ready: {{http: {{port: 8000, path: /}}}}
+""")
+    return file
+
+
 def left(client: docker.DockerClient, file: Path) -> list[str]:
     """Containers, networks and volumes of topology `across` of `file` on the engine of `client`."""
     label = {"label": [f"{L.TOPOLOGY}={NAME}", f"{L.FILE}={file.resolve()}"]}
@@ -376,24 +399,7 @@ def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(tmp_pat
         pytest.skip(f"engines in network namespaces: {reason}")
     pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
     try:
-        file = tmp_path / "topology.yaml"
-        file.write_text(f"""name: {NAME}
-engines:
-  - {{name: e0, host: "{pair.urls[0]}"}}
-  - {{name: e1, host: "{pair.urls[1]}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
+        file = pair_topology(tmp_path, pair.urls)
         topology = Topology.start(load_topology(file))
         os.kill(pair.pids[1], signal.SIGKILL)  # the worker's dockerd
         with pytest.raises(DockerError) as raised:

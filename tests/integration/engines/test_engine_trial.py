@@ -22,7 +22,7 @@ from harness import Topology, load_topology
 from harness.runtime import labels as L
 from harness.runtime.fault_helper import HELPER_OF
 from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left
+from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left, pair_topology
 
 
 def test_a_fault_on_a_consumer_on_the_manager_keeps_its_kept_run(swarm: Any, tmp_path: Path,  # noqa: ANN401
@@ -117,24 +117,7 @@ def test_an_engine_that_dies_under_pytest_is_named_in_one_line_and_the_session_e
         pytest.skip(f"engines in network namespaces: {reason}")
     pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
     try:
-        file = pytester.path / "topology.yaml"
-        file.write_text(f"""name: {NAME}
-engines:
-  - {{name: e0, host: "{pair.urls[0]}"}}
-  - {{name: e1, host: "{pair.urls[1]}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
+        file = pair_topology(pytester.path, pair.urls)
         pytester.makepyfile(test_die=f"""
 import os, signal
 

@@ -16,7 +16,7 @@ import pytest
 
 from harness.runtime import labels as L
 from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import killed_run
+from tests.integration.engines.test_across_engines import killed_run, pair_topology
 
 
 def harness_on(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -32,24 +32,7 @@ def test_after_the_manager_died_ps_and_down_say_commands_with_their_engine(tmp_p
     pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
     try:
         manager_url, worker_url = pair.urls
-        file = tmp_path / "topology.yaml"
-        file.write_text(f"""name: printed
-engines:
-  - {{name: e0, host: "{manager_url}"}}
-  - {{name: e1, host: "{worker_url}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
+        file = pair_topology(tmp_path, [manager_url, worker_url], "printed")
         run = killed_run(file, docker.DockerClient(base_url=manager_url, timeout=120))
         os.kill(pair.pids[0], signal.SIGKILL)  # the manager's dockerd: the mark of the finished start is there
 
