@@ -13,6 +13,7 @@ import docker.errors
 import urllib3.exceptions
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
+from harness.model.engine_needs import START_INTERVAL, api_tuple
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
 from harness.runtime.probes import Abandoned, probe_once
@@ -37,10 +38,12 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
     """See `Service.wait_ready`. A container Docker checks the health of is ready only once Docker calls it healthy
     too, as `docker compose up --wait` waits for it: a `ready:` probe that passes first is not enough (the probe and
     Docker's healthy must both hold); without `ready:`, the healthcheck's test run by the harness within its timeout
-    or Docker's healthy is. Docker's unhealthy refuses it at once."""
+    or Docker's healthy is, the test run no sooner than Docker first runs it (`first_check`). Docker's unhealthy
+    refuses it at once."""
     probe = None if service.spec.job else service.probe
     check = docker_healthcheck(service)
     both = check is not None and service.spec.ready is not None  # `ready:` and Docker's healthy
+    own_from = first_check(service, check) if check is not None and not both and probe is not None else None
     deadline = started + ready_limit(service.spec, check)
     limit = check.attempt_limit() if check and not both else None  # the healthcheck's test: within its timeout
     seen = "the container never reported running"
@@ -72,6 +75,8 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 seen = "still running"
             elif passed:
                 pass  # Docker's healthy is awaited: read with the state, every 0.5 s
+            elif own_from is not None and (running_since is None or time.monotonic() - running_since < own_from):
+                seen = f"Docker runs the healthcheck first {own_from:g} s after the start; the harness not sooner"
             elif probe is not None:
                 failed = _probe(service, probe, log_since, cancelled, limit)
                 if failed is None and not both:
@@ -125,7 +130,18 @@ def awaited(service: Service) -> str:
     described = service.probe.describe() if service.probe else f"running for {SETTLE:g} s"
     if check is not None and service.spec.ready is not None:
         described += ", and Docker's healthcheck says healthy"
+    elif check is not None and service.probe is not None:
+        described += f" (from {first_check(service, check):g} s after the start: Docker's first check)"
     return f"{described}, {limit}"
+
+
+def first_check(service: Service, check: Healthcheck) -> float:
+    """Seconds after the container's start before the harness runs its healthcheck's test itself: not before Docker
+    first runs it (`Healthcheck.first_check` on this container's engine). Sooner, a test can pass in a state Docker
+    never checks: the postgres image's `pg_isready` over the socket passes while its initialisation server runs,
+    which takes no TCP connections, and a dependent started then is refused (3 starts in 6 on a loaded machine,
+    none under `docker compose up --wait`)."""
+    return check.first_check(api_tuple(str(service.container.client.api.api_version)) >= api_tuple(START_INTERVAL[0]))
 
 
 def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
@@ -155,7 +171,8 @@ def docker_healthcheck(service: Service) -> Healthcheck | None:
     if service.spec.job or not test or test[0] == "NONE":
         return None
     seconds = {key: merged[name] / 1e9 for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
-                                                          ("start_period", "StartPeriod")) if merged.get(name)}
+                                                          ("start_period", "StartPeriod"),
+                                                          ("start_interval", "StartInterval")) if merged.get(name)}
     retries = {"retries": merged["Retries"]} if merged.get("Retries") else {}
     return Healthcheck(test=test, **seconds, **retries)
 
