@@ -26,6 +26,7 @@ Runs on the helper's Python (Debian's python3, no harness imports).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -240,7 +241,7 @@ class Observer:
         sample = [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
                   request["size"] > len(request["body"]), response["size"] > len(response["body"]),
                   request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", "")]
-        key = json.dumps(sample)
+        key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
         kept = entry["bodies"].get(key)
         if kept is None:
             size = len(request["body"]) + len(response["body"])
