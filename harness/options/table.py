@@ -199,7 +199,8 @@ OPTIONS: tuple[Option, ...] = (
            cli=("--observe-fail-under",), commands=("up",), pytest="--observe-fail-under",
            ini="topology_observe_fail_under", validate=percent),
     Option("observe_strict", "session", "with --observe: fail the run (one test case of its own) when a call between "
-           "services is covered by no pact interaction or breaks its provider's OpenAPI document", kind=bool,
+           "services is covered by no pact interaction or breaks its provider's OpenAPI document (an error when a call "
+           "could not be judged, or none was observed)", kind=bool,
            default=False, cli=("--observe-strict",), commands=("up",), pytest="--observe-strict",
            ini="topology_observe_strict", ini_type="bool"),
     Option("topology_per_worker", "session", "pytest-xdist: one topology per worker (default: one shared by all "
