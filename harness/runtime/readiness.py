@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
@@ -62,7 +63,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     return "completed"
                 raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
-                running_since = status_read
+                running_since = _since_start(state, status_read)
             health = (state.get("Health") or {}).get("Status") if check is not None else None
             if health == "unhealthy" and probe is not None:
                 raise _unhealthy_error(service, state, probe, time.monotonic() - started)  # as Compose: at once
@@ -133,6 +134,17 @@ def awaited(service: Service) -> str:
     elif check is not None and service.probe is not None:
         described += f" (from {first_check(service, check):g} s after the start: Docker's first check)"
     return f"{described}, {limit}"
+
+
+def _since_start(state: dict[str, Any], now: float) -> float:
+    """The container's start (Docker's StartedAt: UTC, nanoseconds) as a `time.monotonic()` value, seen at `now`;
+    `now` when Docker gives none it can read. Docker's health timer starts then, not when the harness first looks."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", str(state.get("StartedAt") or ""))
+    if match is None:
+        return now
+    started = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    ago = time.time() - started - float(f"0.{match[2] or 0}")
+    return now - ago if 0 <= ago < 86400 else now  # a clock apart from the engine's (remote): the later time
 
 
 def first_check(service: Service, check: Healthcheck) -> float:

@@ -196,7 +196,7 @@ def test_the_healthcheck_test_is_run_no_sooner_than_docker_runs_it(tmp_path: Pat
     events: list[StartEvent] = []
     with Topology.start(load_topology(file), progress=events.append):
         db = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=db"]})[0]
-        started = datetime.fromisoformat(db.attrs["State"]["StartedAt"][:26].rstrip("Z")).timestamp()
+        started = datetime.fromisoformat(db.attrs["State"]["StartedAt"][:26].rstrip("Z") + "+00:00").timestamp()
         runs = [int(line) / 1e9 for line in db.exec_run(["cat", "/tmp/asked"]).output.decode().split()]
         assert runs and min(runs) - started >= 3.0, (started, runs)
         waiting = [e.detail for e in events if (e.service, e.kind) == ("db", "waiting")]
