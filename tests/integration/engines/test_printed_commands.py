@@ -50,6 +50,12 @@ def test_after_the_manager_died_ps_and_down_say_commands_with_their_engine(tmp_p
         assert f"run `DOCKER_HOST={worker_url} harness down --topology {file.resolve()}` again" in down.stderr
         worker = docker.DockerClient(base_url=worker_url, timeout=120)
         assert worker.containers.list(all=True, filters={"label": f"{L.RUN}={run}"}) == []
+
+        # the file's down with the manager gone: the engine that answers is done, the other named (no swarm check)
+        down = harness_on(worker_url, "down", "--topology", str(file))
+        assert (down.returncode, down.stdout) == (3, "removed 0 container(s) of topology printed from 1 engine\n")
+        assert down.stderr.startswith(f"error: removed 0 container(s); not removed from engine 'e0' ({manager_url}) "
+                                      "of topology printed: no answer"), down.stderr
     finally:
         script.down(pair)
 
