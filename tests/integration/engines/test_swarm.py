@@ -109,8 +109,8 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     # join-and-leave from the CLI: made for the run (init, join), names resolve across the engines, and left with it
     up = harness_on(pair.urls[0], "up", "--detach", "--topology-swarm", "join-and-leave", str(file))
     assert up.returncode == 0, up.stderr
-    assert ("engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm join-and-leave: "
-            "left with their last run)") in up.stderr.splitlines()  # said, as leaving it is
+    assert ("note: engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm "
+            "join-and-leave: left with their last run)") in up.stderr.splitlines()  # said, as leaving it is
     assert states(clients) == ["active", "active"]
     clients[0].swarm.reload()
     assert clients[0].swarm.attrs["Spec"]["Labels"] == {MADE: "leave"}
@@ -125,6 +125,9 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
     assert networks(clients) == before  # nor what the swarm made there (docker_gwbridge, ingress)
+    again = harness("down", str(file))  # the swarm is gone: removing needs none
+    assert (again.returncode, again.stdout, again.stderr) == (
+        0, f"removed 0 container(s) of topology {NAME} from 2 engines\n", "")
 
     # after a SIGKILL: `harness down --all` on the manager removes the run from both and leaves the swarm it made
     killed_run(file, clients[0], "--topology-swarm", "join-and-leave")
