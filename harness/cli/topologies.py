@@ -187,7 +187,9 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     from harness.runtime import hooks
     from harness.runtime import labels as L
     from harness.runtime.engine_runs import Removed, answering, remove_leftovers_anywhere
+    from harness.runtime.engines import file_engines
 
+    file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
     clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
 
     def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
@@ -255,11 +257,14 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime import labels as L
     from harness.runtime.engine import connect, service_host
     from harness.runtime.engine_runs import known_runs
+    from harness.runtime.engines import file_engines
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # the engines this machine knows of: its own, the topology file's (given, or the ini's), those the runs name
     spec = load(options, err, notes=False) if options.topology.files else None
     engines = [(engine.name, engine.host) for engine in spec.engines] if spec is not None else []
+    if spec is not None:
+        file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), as for `up`
     try:
         client: docker.DockerClient | None = connect()
     except DockerUnavailable as error:

@@ -125,7 +125,7 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
     assert networks(clients) == before  # nor what the swarm made there (docker_gwbridge, ingress)
-    again = harness("down", str(file))  # the swarm is gone: removing needs none
+    again = harness("down", "--topology", str(file))  # the swarm is gone: removing needs none
     assert (again.returncode, again.stdout, again.stderr) == (
         0, f"removed 0 container(s) of topology {NAME} from 2 engines\n", "")
 
