@@ -71,8 +71,10 @@ def _runs_everywhere(spec: TopologySpec | None, file: str | None) -> tuple[list[
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import answering, runs_on, spread
+    from harness.runtime.engines import file_engines
 
     if spec is not None and spec.engines:
+        file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
         clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
         return [run for run in runs_on(clients.values(), spec.identity)
                 if run.containers and (run.kept or run.owner_alive)], unanswered

@@ -64,8 +64,8 @@ def _restart_joined(service: Service, wait: bool) -> list[Service]:
     restarted = []
     for name in in_namespace_of(topology.spec, service.name):
         for replica in topology.services[name].replicas if name in topology.services else []:
-            if replica.status in IN_OLD_NAMESPACE:
-                control.stop(replica, 0)
+            if replica.status in IN_OLD_NAMESPACE:  # part of a start: no disturbance of its own
+                control.stop(replica, 0, disturbs=False)
                 restarted += [replica, *start(replica, wait)]
     return restarted
 

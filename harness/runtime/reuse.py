@@ -346,7 +346,7 @@ def _connected(spec: TopologySpec, say: Callable[[str], None] | None = None,
     `say` says a swarm made or joined for it)."""
     if not spec.engines:
         return connect(), {}
-    engines = connect_engines(spec, say)
+    engines = connect_engines(spec, (lambda text: say(f"note: {text}")) if say is not None else None)  # as a start's
     return next(iter(engines.values())).client, engines
 
 

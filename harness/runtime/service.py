@@ -178,7 +178,7 @@ class Service:
         Docker's API takes whole seconds). A paused container is stopped too.
 
         Raises:
-            DockerError: Docker refused, or it is gone.
+            DockerError: Docker refused, or it is gone. InvalidCall: see `Topology.disturbing` (also for the others).
         """
         __tracebackhide__ = True
         control.stop(self, timeout)

@@ -28,7 +28,7 @@ from harness.hints import down_command, with_engine
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, observe, restarts
+from harness.runtime import control, hooks, networks, observe, restarts
 from harness.runtime import labels as L
 from harness.runtime.engine import explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
@@ -86,6 +86,10 @@ class Topology:
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
+        # called with what a test is about to do that others using the run see ("stop service 'db'", "fault a -> b:
+        # cut ..."), before it is done; the pytest plugin refuses it on a run its xdist workers share, outside a test
+        # that holds the run alone (harness/pytest/xdist.py)
+        self.disturbing: Callable[[str], None] = lambda what: None
         for first, *others in _replicas(self, containers).values():
             first.others = others
             self._add(first)
@@ -356,7 +360,7 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
     containers in its network namespace that starting it restarted are added to `restarted`."""
     state = L.container_status(container)
     if state in restarts.IN_OLD_NAMESPACE and (owner := restarts.left_behind(service)) is not None:
-        service.stop()
+        control.stop(service, 0, disturbs=False)
         joined = restarts.start(service, wait=True)
         restarted += joined
         return [f"{service.shown} was still in the network namespace {owner.shown} had before it last started "
