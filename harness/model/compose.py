@@ -348,17 +348,18 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "container_name":  # another service may call it by this name: Compose's DNS resolves it
         put("aliases", [value, *result.get("aliases", [])], key)
     elif key in ("secrets", "configs"):
-        refused: list[str] = []
-        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes, refused)
-        _refused_at_start(result, refused)
+        at_start: list[str] = []
+        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes,
+                                                    at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("files", result.get("files", []) + files, key)
         if secret_files:
             result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "volumes":
-        refused = []
-        mounts, volumes, tmpfs, images = _volumes(value, at, source, refused)
-        _refused_at_start(result, refused)
+        at_start = []
+        mounts, volumes, tmpfs, images = _volumes(value, at, source, at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
