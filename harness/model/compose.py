@@ -52,6 +52,7 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "use_api_socket")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
+START_REFUSALS = "x-start-refusals"  # a mapped service's: what only a start of it refuses (pop_start_refusals)
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
 
 
@@ -116,6 +117,18 @@ def pop_secret_files(data: dict[str, Any]) -> set[str]:
                 continue
             values |= {text, text.strip()}
     return values
+
+
+def pop_start_refusals(data: dict[str, Any]) -> list[str]:
+    """What only a start of the mapped topology `data` refuses (its services' `x-start-refusals`, removed here),
+    in the file's order: `TopologySpec.start_refusals`."""
+    return [refusal for service in (data.get("services") or {}).values() if isinstance(service, dict)
+            for refusal in service.pop(START_REFUSALS, [])]
+
+
+def _refused_at_start(result: dict[str, Any], refused: list[str]) -> None:
+    if refused:
+        result[START_REFUSALS] = result.get(START_REFUSALS, []) + refused
 
 
 def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict[str, str] | None = None
@@ -335,13 +348,18 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "container_name":  # another service may call it by this name: Compose's DNS resolves it
         put("aliases", [value, *result.get("aliases", [])], key)
     elif key in ("secrets", "configs"):
-        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes)
+        at_start: list[str] = []
+        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes,
+                                                    at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("files", result.get("files", []) + files, key)
         if secret_files:
             result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "volumes":
-        mounts, volumes, tmpfs, images = _volumes(value, at, source)
+        at_start = []
+        mounts, volumes, tmpfs, images = _volumes(value, at, source, at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)

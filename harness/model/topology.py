@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from harness.errors import TopologyFileError
 from harness.model.base import _Strict
 from harness.model.broker import BrokerSpec
 from harness.model.engine_needs import EngineNeed
@@ -202,6 +203,9 @@ class TopologySpec(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+    # What only a start refuses (a secret's unset variable or missing file), `file:line: message` each: a file
+    # Docker Compose lets `down`, `ps` and `logs` read is read for them too (refuse_start raises these).
+    _start_refusals: tuple[str, ...] = PrivateAttr(default=())
     # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
     # engine name -> where its `host:` is (file:line, or the topology's name), for what is found of it later
@@ -283,6 +287,23 @@ class TopologySpec(_Strict):
         return self._notes
 
     @property
+    def start_refusals(self) -> tuple[str, ...]:
+        """What Docker Compose refuses at `up` but not at `config`, `down`, `ps` or `logs` (an `environment:` secret
+        whose variable is not set, a secret's missing file), one `file:line: message` each, in the file's order."""
+        return self._start_refusals
+
+    def refuse_start(self) -> None:
+        """Raise what only a start refuses (`start_refusals`), all in one message.
+
+        Raises:
+            TopologyFileError: at the first one's `file:line`, every one of them a line.
+        """
+        if self._start_refusals:
+            first, _, message = self._start_refusals[0].partition(": ")
+            more = "".join(f"\n{line}" for line in self._start_refusals[1:])
+            raise TopologyFileError(first, message + more)
+
+    @property
     def engine_needs(self) -> list[EngineNeed]:
         """The keys an engine before some API version refuses, as Docker Compose refuses them (each with its
         file:line and Compose's words): a start checks them all against its engine before it creates anything."""
@@ -300,6 +321,7 @@ class TopologySpec(_Strict):
         copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
         copy._departures = self._departures
         copy._engine_needs = list(self._engine_needs)
+        copy._start_refusals = self._start_refusals
         copy._engine_hosts_at = dict(self._engine_hosts_at)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)

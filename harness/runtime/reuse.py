@@ -41,6 +41,7 @@ from harness.runtime.update_lines import say_update
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
+    spec.refuse_start()  # as Compose's `up`, also when a kept run would be used as it is
     client, engines = _connected(spec, say)
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
@@ -137,6 +138,7 @@ def _down_files(spec: TopologySpec) -> str:
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
+    spec.refuse_start()  # as Compose's `up -d`, also when the kept run is used as it is
     client, engines = _connected(spec, say)
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):

@@ -70,6 +70,7 @@ T = TypeVar("T")
 
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
     """A new run of `spec`, started: see `Topology.start`."""
+    spec.refuse_start()  # before the engine is asked anything, as Compose's `up`
     engines: dict[str, RunEngine] = {}
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
         say = (lambda text: progress(StartEvent("", "note", detail=text))) if progress is not None else None
