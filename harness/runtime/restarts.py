@@ -7,15 +7,18 @@ also restarts what `docker compose restart NAME` restarts: the services whose `d
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import docker.errors
 
 from harness.model.plan import in_namespace_of, restarted_with
-from harness.runtime import control
+from harness.runtime import control, hooks
+from harness.runtime import labels as L
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
+    from harness.runtime.topology import Topology
 
 # the states of a container still in the namespace it joined (one stopped joins the new one when it starts)
 IN_OLD_NAMESPACE = ("running", "paused", "restarting")
@@ -68,6 +71,39 @@ def _restart_joined(service: Service, wait: bool) -> list[Service]:
                 control.stop(replica, 0)
                 restarted += [replica, *start(replica, wait)]
     return restarted
+
+
+def unfinished_hooks(topology: Topology) -> list[str]:
+    """Restart each running replica of `topology` whose post_start hooks began and never completed (the process
+    running them ended first: Ctrl-C or SIGTERM during a `restart()`, `start()` or restore, a killed session), so
+    that they run again, as at any start (the abandoned one ends with its container's stop); the marks of hooks
+    another live process runs now are left. One line each, saying so.
+
+    Raises:
+        HookFailed: a hook failed again. ServiceExited, ServiceNotReady, DockerError: as `Service.start`.
+    """
+    __tracebackhide__ = True
+    notes = []
+    for client in [engine.client for engine in topology.engines.values()] or [topology.client]:
+        for mark in hooks.unfinished(client, topology.run_id):
+            labels = mark.attrs.get("Labels") or {}
+            runner = labels.get(L.POST_START, "")
+            if L.owner_gone(runner) is False:  # running them now: not unfinished
+                continue
+            service = next((replica for replica in topology.services[labels.get(L.SERVICE, "")].replicas
+                            if replica.container.id == labels.get(L.CONTAINER)), None) \
+                if labels.get(L.SERVICE) in topology.services else None
+            if service is None:  # its container was replaced or removed since: the mark is of nothing now
+                with suppress(docker.errors.NotFound):
+                    mark.remove()
+            elif service.status in IN_OLD_NAMESPACE:  # one stopped runs them when it is started (restore)
+                control.stop(service, 0)
+                joined = start(service, wait=True)
+                notes.append(f"{service.shown}: its post_start hook did not complete (the session running it, "
+                             f"{L.owner_process(runner)}, ended first): restarted it, and its hooks ran again"
+                             + (f"; restarted {', '.join(r.shown for r in joined)} in its network namespace"
+                                if joined else ""))
+    return notes
 
 
 def left_behind(service: Service) -> Service | None:
