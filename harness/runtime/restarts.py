@@ -106,28 +106,50 @@ def unfinished_hooks(topology: Topology) -> list[str]:
     return notes
 
 
-def left_behind(service: Service) -> Service | None:
-    """The service whose network namespace `service` joined (`network_mode: service:X`: X's replica 1) if `service`
-    is still in an old one of it: X's container was started again after it (by a session that ended before
-    putting it back, by its restart policy, ...). None otherwise, or when it joins no service of the run."""
-    topology, mode = service.topology, service.spec.network_mode or ""
-    owner = topology.services.get(mode.removeprefix("service:")) if topology and mode.startswith("service:") else None
+def left_behind(service: Service) -> tuple[Service, str] | None:
+    """The service whose namespace `service` joined (`network_mode`, `ipc` or `pid` `service:X`: X's replica 1), and
+    that key, if `service` is still in an old one of it: X's container was started again after it (by a session that
+    ended before putting it back, by its restart policy, ...). None otherwise, or when it joins no service of the
+    run. (A `pid` joiner never is: the kernel ends every process of a pid namespace whose first one ends; it is
+    found exited.)"""
+    topology = service.topology
+    if topology is None:
+        return None
+    for key, name in service.spec.namespace_owners.items():
+        owner = topology.services.get(name)
+        if owner is None:
+            continue
+        try:
+            service.container.reload()
+            owner.container.reload()
+        except docker.errors.NotFound:  # gone: restore says so
+            return None
+        if service.container.status not in IN_OLD_NAMESPACE or owner.container.status != "running":
+            continue
+        # Docker lets a container join only a running one: one in the namespace of now started after it
+        if _started(service) < _started(owner):
+            return owner, key
+    return None
+
+
+def killed_with(service: Service) -> Service | None:
+    """The service whose pid namespace `service` joined (`pid: service:X`: X's replica 1) if `service` ended before X
+    last started (with X's stop, which ends every process of that namespace): None otherwise."""
+    topology, name = service.topology, service.spec.namespace_owners.get("pid", "")
+    owner = topology.services.get(name) if topology is not None else None
     if owner is None:
         return None
     try:
         service.container.reload()
         owner.container.reload()
-    except docker.errors.NotFound:  # gone: restore says so
+    except docker.errors.NotFound:
         return None
-    if service.container.status not in IN_OLD_NAMESPACE or owner.container.status != "running":
-        return None
-    # Docker lets a container join only a running one: one in the namespace of now started after it
-    return owner if _started(service) < _started(owner) else None
+    return owner if _started(service, "FinishedAt") <= _started(owner) else None
 
 
-def _started(service: Service) -> str:
-    """When its container last started (Docker's StartedAt, UTC), comparable as text: nanoseconds padded (Docker
-    drops trailing zeros)."""
-    text = str((service.container.attrs.get("State") or {}).get("StartedAt") or "")
+def _started(service: Service, moment: str = "StartedAt") -> str:
+    """When its container last started (Docker's StartedAt, UTC; or `moment`, e.g. FinishedAt), comparable as text:
+    nanoseconds padded (Docker drops trailing zeros)."""
+    text = str((service.container.attrs.get("State") or {}).get(moment) or "")
     whole, _, fraction = text.rstrip("Z").partition(".")
     return f"{whole}.{re.sub(r'[^0-9]', '', fraction):0<9}"
