@@ -49,7 +49,7 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
          "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links",
-         "use_api_socket")
+         "use_api_socket", "pull_policy")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
 COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
 HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
