@@ -252,12 +252,16 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine_runs import spread
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
-    # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
+    # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone); of one
+    # file given on the command line, only its runs (as `harness down --topology FILE` takes them)
+    spec = load(options, err, notes=False) if "topology" in options.given else None
     client = connect()
-    runs = [run for run in L.list_runs(client)
+    runs = [run for run in L.list_runs(client, spec.identity if spec is not None else None)
             if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
     if not runs:
-        out.print("no topology is running")
+        out.print("no topology is running" if spec is None else
+                  f"no run of topology {spec.name} ({spec.identity}) is running", markup=False,
+                  highlight=False, soft_wrap=True)
         return 0
     # a run across engines with its containers on each of them (its label names them), each with its engine
     spreads = {run.run_id: found for run in runs if (found := spread(client, run)) is not None}

@@ -131,7 +131,7 @@ class Option:
 
 TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift", "publish", "can-i-deploy",
                      "record-deployment")
-FILE_COMMANDS = (*TOPOLOGY_COMMANDS, "prune")  # prune reads a file (given) for its engines
+FILE_COMMANDS = (*TOPOLOGY_COMMANDS, "prune", "ps")  # prune and ps read a file given on the command line only
 BROKER_COMMANDS = ("publish", "can-i-deploy", "record-deployment")
 MODES = ("positive", "negative", "all")
 
@@ -143,7 +143,8 @@ COMMANDS: dict[str, str] = {
              "too (--all: anywhere, and unused image-substitute tags); with --topology FILE across engines, also "
              "from each of its engines (the copies of the images built here)",
     "ps": "list running topologies and their services, and runs left behind by a process that died (with the "
-          "command that removes them)",
+          "command that removes them); with --topology FILE only the runs of that file (the ini's `topology` is not "
+          "used)",
     "logs": "print a service's log",
     "verify": "verify every pact against its provider running in the topology",
     "fuzz": "run schemathesis against every service of the topology with `openapi:`, one after another",
