@@ -38,7 +38,7 @@ from harness.model.compose_values import (
     hosts_in_file_order,
 )
 from harness.model.engine_needs import engine_needs
-from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
+from harness.model.source import Path_, SourceMap, add_extended, dotted_path, load_yaml, merged
 
 # every service key of the Compose specification, for "did you mean" on a near miss
 COMPOSE_SERVICE_KEYS = sorted(known("service"))
@@ -82,6 +82,7 @@ def _lines(files: list[Path]) -> tuple[SourceMap, list[Any]]:
     for each in files:
         try:
             document, lines = load_yaml(each)
+            add_extended(lines, document, each)  # a key a service gets through `extends`: at its own file's line
             maps.append(lines)
             raw.append(document)
         except TopologyFileError:

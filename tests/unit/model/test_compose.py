@@ -1667,3 +1667,28 @@ def test_external_links_are_kept_as_compose_writes_them(load_compose):
             external_links: ["legacy-db:db", "cache"]
     """).services["app"]
     assert service.external_links == ["legacy-db:db", "cache"]
+
+
+def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_written(load_compose, write):
+    """`restart` comes from common.yml's base (through a second `extends` in the same file), `tty` from the
+    extending service itself: each note names the file and line where its key is written."""
+    write("""
+        services:
+          root:
+            image: python:3.12
+            restart: always
+          base:
+            extends: root
+            stdin_open: true
+    """, "common.yml")
+    spec = load_compose("""
+        services:
+          api:
+            extends: {file: common.yml, service: base}
+            tty: true
+    """)
+    assert spec.notes == [
+        "common.yml:4: services.api.restart: ignored for a test run (containers live only for the run; a service "
+        "that stops is reported, not restarted)",
+        "common.yml:7: services.api.stdin_open: ignored for a test run (no terminal is attached)",
+        "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
