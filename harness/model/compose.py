@@ -33,6 +33,7 @@ from harness.model.compose_values import (
     _port,
     _service_networks,
     _volumes,
+    bound_again,
     duration,
     fixed_addresses,
     hosts_in_file_order,
@@ -325,6 +326,11 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
                          "exposed by the harness (services of its networks reach them, as under Compose; publish one "
                          "with `ports:`)")
             ports = [p for p in ports if not str(p).endswith("/sctp")]
+        for index in bound_again(value) if key == "ports" else []:  # a port published twice: once here (a note)
+            port = value[index]
+            notes.append(f"{source.where(at + (index,))}: {dotted_path(at + (index,))}: container port "
+                         f"{port['target']}/{port.get('protocol') or 'tcp'} is published once by the harness (on a "
+                         "free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings")
         put("ports", list(dict.fromkeys(result.get("ports", []) + ports)), key)
     elif key == "x-networks":
         put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")

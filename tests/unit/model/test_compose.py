@@ -1692,3 +1692,19 @@ def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_writte
         "that stops is reported, not restarted)",
         "common.yml:7: services.api.stdin_open: ignored for a test run (no terminal is attached)",
         "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
+
+
+def test_a_container_port_bound_twice_is_noted_as_published_once(load_compose):
+    """Compose publishes 80/tcp on 8080 and on 8081 (and 53/udp on two addresses); the harness publishes each once,
+    on a free port of its own, and says so at the second binding."""
+    spec = load_compose("""
+        services:
+          web:
+            image: python:3.12
+            ports: ["8080:80", "8081:80", "127.0.0.1:5353:53/udp", "127.0.0.2:5353:53/udp", "9000:90"]
+    """)
+    assert spec.services["web"].published() == [(80, "tcp"), (53, "udp"), (90, "tcp")]
+    assert spec.notes == [
+        f"docker-compose.yml:4: services.web.ports[{index}]: container port {port} is published once by the harness "
+        "(on a free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings"
+        for index, port in ((1, "80/tcp"), (3, "53/udp"))]
