@@ -23,7 +23,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "image": "the image", "build": "built as Compose builds it (see build's keys)",
         "pull_policy": "as Compose pulls: always (at each start of a run; a kept run used as it is is not pulled "
                        "again), never (a missing image fails, as Compose's `No such image`), missing/if_not_present, "
-                       "daily/weekly/every_<duration> (by the image's LastTagTime); build: no pull, and the image is "
+                       "daily/weekly/`every_<duration>` (by the image's LastTagTime); build: no pull, and the image is "
                        "built as every `build:` is (from a content tag: Compose runs the build at each `up`)",
         "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
