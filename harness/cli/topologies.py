@@ -64,6 +64,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
             topology = Topology.start(spec, progress=progress, shared=True)
+    ended: KeyboardInterrupt | None = None  # the signal that ended it decides the exit code, not one that forced it
     try:
         out.print(services_table(topology))
         if options.detach:
@@ -74,7 +75,8 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
                   + (" (and say what was observed)" if observing else ""))
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            ended = interrupt
             if any(service.pre_stop for service in spec.services.values()):  # the only wait of a removal
                 err.print("running the pre_stop hooks, then removing it (press Ctrl-C again not to wait for the "
                           "hooks)", markup=False)
@@ -86,9 +88,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not options.detach:
             try:
                 topology.close()  # a further Ctrl-C (or SIGTERM) forces it, but everything is removed first
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as again:
                 err.print("removed")
-                raise
+                raise (ended or again) from None
             err.print("removed")
     return 0
 
