@@ -52,12 +52,16 @@ def post_start(name: str, spec: ServiceSpec, container: Container, cancelled: th
     """
     if not spec.post_start:
         return
-    container.client.volumes.create(labels={**L.run_labels_of(container), L.SERVICE: name,
-                                            L.REPLICA: str(L.replica_of(container)), L.POST_START: L.owner_id(),
-                                            L.CONTAINER: container.id})
+    if L.RUN not in L.labels_of(container):  # just created: its attrs may not carry its labels yet
+        container.reload()
+    run_id = L.labels_of(container).get(L.RUN)
+    if run_id:  # a container of no run (made by hand) has no kept run to finish: no mark
+        container.client.volumes.create(labels={**L.run_labels_of(container), L.SERVICE: name,
+                                                L.REPLICA: str(L.replica_of(container)), L.POST_START: L.owner_id(),
+                                                L.CONTAINER: container.id})
     for hook in spec.post_start:
         _run(name, "post_start", hook, container, within=None, cancelled=cancelled)
-    for mark in unfinished(container.client, L.labels_of(container).get(L.RUN, ""), container.id):
+    for mark in unfinished(container.client, run_id, container.id) if run_id else []:
         with suppress(docker.errors.NotFound):  # removed by another start of it meanwhile
             mark.remove()
 
