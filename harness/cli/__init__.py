@@ -3,9 +3,10 @@ can-i-deploy / record-deployment (a Pact Broker).
 
 Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing, a service that exits or never
 gets ready), 2 bad input (topology file, pact file, options), 3 environment (Docker engine, image, build), 4 internal
-error, 130 interrupted (also while the CLI is still importing: 128 + the signal, one line, never a traceback).
-Modules: parser (generated from harness.options, the topology-file convention), topologies and
-features (one function per command). The front-end only wires and prints through harness.report.
+error, 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (128 + the signal; Ctrl-C also while the CLI is still
+importing: one line, never a traceback). Modules: parser (generated from harness.options, the topology-file
+convention), topologies and features (one function per command). The front-end only wires and prints through
+harness.report.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _command(argv: list[str] | None) -> int:
 
     from harness.cli.parser import parse
     from harness.report.console import make_console
-    from harness.runtime.interrupts import interrupt_on_sigterm
+    from harness.runtime.interrupts import exit_code, interrupt_on_sigterm
 
     out, err = make_console(), make_console(stderr=True)
     command, options = None, None
@@ -62,9 +63,9 @@ def _command(argv: list[str] | None) -> int:
 
             annotate_error(error, options.annotations, f"harness {command}", lambda line: print(line, flush=True))
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         err.print("interrupted")
-        return INTERRUPTED
+        return exit_code(interrupt)
     except Exception as error:  # noqa: BLE001 - the last line of defence: a bug, said as one
         err.print(f"internal error of pytest-topology: {type(error).__name__}: {error}\n"
                   "This is a bug; please report it with the traceback below.", markup=False, soft_wrap=True)

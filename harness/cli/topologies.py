@@ -64,6 +64,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
             topology = Topology.start(spec, progress=progress, shared=True)
+    ended: KeyboardInterrupt | None = None  # the signal that ended it decides the exit code, not one that forced it
     try:
         out.print(services_table(topology))
         if options.detach:
@@ -74,7 +75,8 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
                   + (" (and say what was observed)" if observing else ""))
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            ended = interrupt
             if any(service.pre_stop for service in spec.services.values()):  # the only wait of a removal
                 err.print("running the pre_stop hooks, then removing it (press Ctrl-C again not to wait for the "
                           "hooks)", markup=False)
@@ -86,9 +88,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not options.detach:
             try:
                 topology.close()  # a further Ctrl-C (or SIGTERM) forces it, but everything is removed first
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as again:
                 err.print("removed")
-                raise
+                raise (ended or again) from None
             err.print("removed")
     return 0
 
@@ -279,9 +281,14 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
             err.print(f"note: {engine} of topology {spec.name} does not answer: its runs are not listed",
                       markup=False, soft_wrap=True)
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
-    known = [k for k in known if (k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned]
+    # of a file given on the command line, only its runs (as `harness down --topology FILE` takes them)
+    mine = str(spec.identity) if spec is not None and "topology" in options.given else None
+    known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
+             and (mine is None or k.run.file == mine)]
     if not known:
-        out.print("no topology is running")
+        out.print("no topology is running" if mine is None or spec is None else
+                  f"no run of topology {spec.name} ({mine}) is running", markup=False, highlight=False,
+                  soft_wrap=True)
         return 0
     rows: list[tuple[str, ...]] = []
     for found in known:

@@ -285,6 +285,19 @@ def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
     return f"{target}/{protocol}"
 
 
+def bound_again(ports: list[Any]) -> list[int]:
+    """The indexes of `ports` (Compose's canonical form) that bind a container port and protocol an earlier entry
+    binds already (on another host port or address): Compose publishes each, the harness one (a note)."""
+    seen: set[tuple[str, str]] = set()
+    again = []
+    for index, port in enumerate(ports):
+        key = (str(port.get("target")), port.get("protocol") or "tcp") if isinstance(port, dict) else (str(port), "")
+        if key in seen:
+            again.append(index)
+        seen.add(key)
+    return again
+
+
 def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any], environment: Mapping[str, str],
                   at: Path_, source: SourceMap, notes: list[str], start_refusals: list[str]
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:

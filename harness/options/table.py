@@ -144,7 +144,7 @@ COMMANDS: dict[str, str] = {
              "from each of its engines (the copies of the images built here)",
     "ps": "list running topologies and their services, and runs left behind by a process that died (with the "
           "command that removes them), on this machine's engine, the engines of the topology file (--topology, or "
-          "the ini's) and those the runs found there name",
+          "the ini's) and those the runs found there name; given --topology FILE, only the runs of that file",
     "logs": "print a service's log",
     "verify": "verify every pact against its provider running in the topology",
     "fuzz": "run schemathesis against every service of the topology with `openapi:`, one after another",

@@ -20,6 +20,7 @@ from harness.model.plan import joined_to, restarted_by, restarted_in_namespace
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime import restarts
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
@@ -56,6 +57,8 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
             say(f"using the running topology {spec.name} (run {run.run_id})")
             _say_orphans(difference, say, spec)
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
+            for note in restarts.unfinished_hooks(found):
+                say(note)
         elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say, engines)  # only what changed is replaced
@@ -154,6 +157,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers,
                                     engines=engines)
                 topology.reused = True
+                for note in restarts.unfinished_hooks(topology):
+                    say(note)
                 unready = None if started else _finish_start(topology, say)
                 if unready is None:
                     return topology

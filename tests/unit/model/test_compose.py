@@ -1703,3 +1703,44 @@ def test_external_links_are_kept_as_compose_writes_them(load_compose):
             external_links: ["legacy-db:db", "cache"]
     """).services["app"]
     assert service.external_links == ["legacy-db:db", "cache"]
+
+
+def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_written(load_compose, write):
+    """`restart` comes from common.yml's base (through a second `extends` in the same file), `tty` from the
+    extending service itself: each note names the file and line where its key is written."""
+    write("""
+        services:
+          root:
+            image: python:3.12
+            restart: always
+          base:
+            extends: root
+            stdin_open: true
+    """, "common.yml")
+    spec = load_compose("""
+        services:
+          api:
+            extends: {file: common.yml, service: base}
+            tty: true
+    """)
+    assert spec.notes == [
+        "common.yml:4: services.api.restart: ignored for a test run (containers live only for the run; a service "
+        "that stops is reported, not restarted)",
+        "common.yml:7: services.api.stdin_open: ignored for a test run (no terminal is attached)",
+        "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
+
+
+def test_a_container_port_bound_twice_is_noted_as_published_once(load_compose):
+    """Compose publishes 80/tcp on 8080 and on 8081 (and 53/udp on two addresses); the harness publishes each once,
+    on a free port of its own, and says so at the second binding."""
+    spec = load_compose("""
+        services:
+          web:
+            image: python:3.12
+            ports: ["8080:80", "8081:80", "127.0.0.1:5353:53/udp", "127.0.0.2:5353:53/udp", "9000:90"]
+    """)
+    assert spec.services["web"].published() == [(80, "tcp"), (53, "udp"), (90, "tcp")]
+    assert spec.notes == [
+        f"docker-compose.yml:4: services.web.ports[{index}]: container port {port} is published once by the harness "
+        "(on a free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings"
+        for index, port in ((1, "80/tcp"), (3, "53/udp"))]
