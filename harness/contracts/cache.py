@@ -203,7 +203,8 @@ def states_files(files: Iterable[Path], registry: Registry | None = None) -> lis
     runs only when it does, and a constant's module is no name a handler uses). Modules of the standard library, of
     installed packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest).
     Data files a handler reads (states_data lists those beside the code) and modules imported by a name computed at
-    run time (importlib) are not in it. The verdict cache's key and the broker's rule for a clean checkout (harness.contracts.checkout) both take it."""
+    run time (importlib) are not in it. The verdict cache's key and the broker's rule for a clean checkout
+    (harness.contracts.checkout) both take it."""
     found: set[Path] = {Path(file).resolve() for file in files}
     seen: set[int] = set()
     todo: list[Any] = [*registry.states.values(), *registry.messages.values()] if registry is not None else []
