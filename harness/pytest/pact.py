@@ -123,8 +123,9 @@ class WrittenByWorkers:
     tests this session left out, for publishing a subset's pacts as a snapshot. What was left out is measured where
     tests are collected (the session, or each xdist worker, whose plugins may deselect there only): the collected
     tests that do not run (deselected by any plugin, or dropped from the items), `--lf` rerunning only last time's
-    failures (it drops the others as it collects), tests skipped or xfailed; an option given that left nothing out
-    does not count."""
+    failures (it drops the others as it collects), tests skipped or xfailed, test files skipped as collected or not
+    collected at all (harness.pytest.uncollected: a conftest's collect_ignore, a plugin's hook); an option given
+    that left nothing out does not count."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
