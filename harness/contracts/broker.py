@@ -296,28 +296,27 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
     return fetched
 
 
-def dirty_note(config: BrokerConfig) -> str | None:
-    """The note that the broker's results do not count as cached for a checkout whose commit does not name the
-    providers (and what to do about its file); None when they may."""
-    if not config.dirty_checkout or config.version_given:
-        return None
-    return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}, or give --provider-version "
-            "for a version you vouch for)")
-
-
-def image_note(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> str | None:
-    """The note that the broker's results do not count as cached for the `providers` (services) given as an
-    `image:` only: no commit of the checkout names an image (broker_config.trusted_version); None when none is, or
-    when the results do not count anyway (dirty_note) or --provider-version vouches for them."""
-    if config.version_given or config.checkout is None:
-        return None
-    images = sorted({name for name in providers if name in spec.services and spec.services[name].build is None})
-    if not images:
-        return None
-    return (f"the Pact Broker's verification results do not count as cached for {', '.join(images)}: given as an "
-            "image only (image:), not built from the git checkout, so its commit does not name what runs; give "
-            "--provider-version for a version you vouch for")
+def dirty_notes(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> list[str]:
+    """The notes that the broker's results do not count as cached for the `providers` (services) whose files the
+    checkout's commit does not name, one per reason (and what to do about it); the `image:`-only providers', which
+    no commit names (broker_config.trusted_version). None when --provider-version vouches for them."""
+    if config.version_given or not config.checked:
+        return []
+    names = sorted(set(providers) & set(config.dirty))
+    by_reason: dict[str, list[str]] = {}
+    for name in names:
+        by_reason.setdefault(str(config.dirty[name]), []).append(name)
+    notes = [f"the Pact Broker's verification results do not count as cached for {', '.join(touched)}: the git "
+             f"checkout's commit does not name what {'it runs' if len(touched) == 1 else 'they run'} "
+             f"({reason}; {config.dirty[touched[0]].remedy}, or give --provider-version for a version you vouch for)"
+             for reason, touched in by_reason.items()]
+    images = sorted(name for name in set(providers) - set(names)
+                    if name in spec.services and config.names(name) and spec.services[name].build is None)
+    if images:
+        notes.append(f"the Pact Broker's verification results do not count as cached for {', '.join(images)}: given "
+                     "as an image only (image:), not built from the git checkout, so its commit does not name what "
+                     "runs; give --provider-version for a version you vouch for")
+    return notes
 
 
 def _providers(client: BrokerClient) -> dict[str, set[str]] | None:

@@ -85,7 +85,8 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     spec._start_refusals = tuple(start_refusals)  # noqa: SLF001 - the loader's, as _notes
     return spec.with_departures(departures(given, spec.read_files, compose=compose, profiles=profiles,
                                            env_file=Path(env_file) if env_file else None,
-                                           substitutes=image_substitutes or {}, env=os.environ))
+                                           substitutes=image_substitutes or {}, env=os.environ,
+                                           services=spec.services))
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from pydantic import (
 from harness.errors import TopologyFileError
 from harness.model.base import _Strict
 from harness.model.broker import BrokerSpec
+from harness.model.departures import Departure
 from harness.model.engine_needs import EngineNeed
 from harness.model.parts import ServiceNetwork
 from harness.model.service import ServiceSpec
@@ -198,7 +199,7 @@ class TopologySpec(_Strict):
     # secrets files too). Set by the loader.
     _read: tuple[Path, ...] = PrivateAttr(default=())
     # How it departs from what its files give by default (options, values from the environment: model/departures.py).
-    _departures: tuple[str, ...] = PrivateAttr(default=())
+    _departures: tuple[Departure, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
@@ -269,17 +270,23 @@ class TopologySpec(_Strict):
         copy._base_dir = copy._file.parent
         return copy
 
-    def with_departures(self, departures: list[str]) -> TopologySpec:
-        """A copy that departs from its files' default in `departures` (model/departures.py)."""
+    def with_departures(self, departures: list[Departure]) -> TopologySpec:
+        """A copy that departs from its files' default in `departures` too (model/departures.py)."""
         copy = self.with_image_substitutes({})
-        copy._departures = tuple(departures)
+        copy._departures = (*self._departures, *departures)
         return copy
 
     @property
-    def departures(self) -> tuple[str, ...]:
-        """How it departs from what its files give by default, as phrases ("ITEM_SUFFIX from the environment",
-        "compose.staging.yaml given beyond compose.yaml"); none for a topology loaded as its files say."""
+    def departures(self) -> tuple[Departure, ...]:
+        """How it departs from what its files give by default ("ITEM_SUFFIX from the environment", "compose.staging.yaml
+        given beyond compose.yaml"), each with the services it touches; none for a topology loaded as its files
+        say."""
         return self._departures
+
+    def departures_for(self, services: Iterable[str]) -> list[str]:
+        """The departures that touch any of `services`, as phrases."""
+        names = set(services)
+        return [departure.what for departure in self._departures if departure.touches(names)]
 
     @property
     def notes(self) -> list[str]:

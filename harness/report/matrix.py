@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.contracts.matrix import Edge, edge_matrix
+from harness.report.folders import report_folder
 
 if TYPE_CHECKING:
     from harness.contracts.drift.results import PactDrift
@@ -155,7 +156,7 @@ def _observed_style(edge: Edge) -> str:
 
 def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Path]:
     """`contract-matrix.json` ({"title", "edges": [...]}) and `contract-matrix.html` in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    report_folder(folder)
     as_json = folder / "contract-matrix.json"
     as_json.write_text(json.dumps({"title": title, "edges": [asdict(e) for e in edges]}, indent=2) + "\n")
     consumers, providers, cells = _cells(edges)
