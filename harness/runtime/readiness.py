@@ -52,6 +52,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
     status_read = 0.0
     running_since: float | None = None
+    started_at: float | None = None
     while True:
         if cancelled is not None and cancelled.is_set():
             raise StartCancelled()
@@ -63,7 +64,8 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     return "completed"
                 raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
-                running_since = _since_start(state, status_read)
+                running_since = status_read  # seen running since (the settle time counts from here)
+                started_at = _since_start(state, status_read)  # Docker's health timer counts from its start
             health = (state.get("Health") or {}).get("Status") if check is not None else None
             if health == "unhealthy" and probe is not None:
                 raise _unhealthy_error(service, state, probe, time.monotonic() - started)  # as Compose: at once
@@ -76,7 +78,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 seen = "still running"
             elif passed:
                 pass  # Docker's healthy is awaited: read with the state, every 0.5 s
-            elif own_from is not None and (running_since is None or time.monotonic() - running_since < own_from):
+            elif own_from is not None and (started_at is None or time.monotonic() - started_at < own_from):
                 seen = f"Docker runs the healthcheck first {own_from:g} s after the start; the harness not sooner"
             elif probe is not None:
                 failed = _probe(service, probe, log_since, cancelled, limit)
