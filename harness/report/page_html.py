@@ -314,8 +314,8 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
                       f"{len(result.operations)} operation(s), {result.requests} requests in {result.seconds:.1f} s, "
                       f"{esc(result.mode)} data, seed {result.seed}</summary><div><p class=note>at {esc(result.url)}"
                       f"{'; phases ' + esc(', '.join(result.phases)) if result.phases else ''}"
-                      + (f"; rerun with <code>{esc(data.facts.rerun.for_result(result))}</code>"
-                         if data.facts.rerun is not None else "") + "</p>"
+                      + (f"; {esc(data.facts.rerun.line(result))}" if data.facts.rerun is not None else "")
+                      + "</p>"
                       "<table><tr><th>operation</th><th>requests</th><th>verdict</th><th>findings</th></tr>"
                       + "".join(rows) + "</table>"
                       + (f"<details><summary>log of {esc(result.service)} during the run</summary>"

@@ -64,7 +64,7 @@ def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:
     cases = {case.get("name"): case.find("failure") is not None
              for case in ElementTree.parse(junit).getroot().iter("testcase")}
     # named as pytest's items; the sequences' failure is GET /items/{id}'s, reported once (with the phases that saw it)
-    assert cases == {"fuzz[buggy]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
+    assert cases == {"fuzz[buggy setup]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
                      "fuzz[buggy POST /items]": False, "fuzz[buggy GET /items/{id}]": True,
                      "fuzz[buggy stateful]": False}
 
@@ -113,7 +113,7 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
     for name in ("fuzz[buggy GET /fraction/{n}]", "fuzz[buggy GET /stats]", "fuzz[buggy GET /items/{id}]"):
         assert f"{name} FAILED" in output
     # nothing about the service as a whole; the sequences' failure is GET /items/{id}'s, reported there once
-    assert "fuzz[buggy] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
+    assert "fuzz[buggy setup] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
     assert "reproduce: curl -X GET http://127.0.0.1:" in output
     assert re.search(r"^  rerun with: pytest .*--topology \S+buggy\.yaml --fuzz -v -k 'not POST' --fuzz-seed \d+ "
                      r"--fuzz-service buggy$", output, re.MULTILINE), output
@@ -175,6 +175,6 @@ def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.
     from_pytest = junit_shapes(pytester.path / "pytest.xml")
     assert junit_shapes(pytester.path / "cli.xml") == from_pytest
     assert {(classname, name) for classname, name, _ in from_pytest} >= {
-        ("shop.topology.yaml", "fuzz[buggy]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
+        ("shop.topology.yaml", "fuzz[buggy setup]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
         ("shop.topology.yaml", "fuzz[buggy stateful]")}
     assert ("shop.topology.yaml", "fuzz[buggy GET /stats]", "failure") in from_pytest  # its planted bug
