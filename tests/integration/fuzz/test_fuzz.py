@@ -46,7 +46,7 @@ def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -
     # 3. an item that exists: schemathesis reuses the ids POST /items answered (coverage phase on), and the stateful
     # sequences reach it too; one finding, listing the phases
     bug3 = report.split("GET /items/{id}: Server error (not_a_server_error [ST101], ", 1)[1].split("\n", 1)[0]
-    assert "stateful" in bug3 and report.count("GET /items/{id}: Server error") == 1
+    assert "stateful" in bug3 and report.count("  GET /items/{id}: Server error") == 1
 
 
 def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
@@ -57,6 +57,50 @@ def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
     assert re.search(r"^  rerun with: harness fuzz --topology \S+\.yaml --seed \d+ --service buggy$", report,
                      re.MULTILINE), report
     assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
+
+
+def test_the_run_ends_with_a_line_per_failing_operation_and_check_then_the_counts(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    lines = result.stderr.splitlines()
+    closing = [line for line in lines if line.startswith("FAILED buggy ") and not line.startswith("FAILED buggy at ")]
+    assert lines[-len(closing) - 1:] == [*closing, f"fuzzed 1 service(s): 0 passed, 1 failed; {len(closing)} "
+                                                   "failure(s), 0 error(s)"]
+    assert {"FAILED buggy GET /fraction/{n}: Server error (not_a_server_error [ST101])",
+            "FAILED buggy GET /items/{id}: Server error (not_a_server_error [ST101])",
+            "FAILED buggy GET /stats: Response violates schema (response_schema_conformance [ST108])"} <= set(closing)
+    for line in closing:  # each the headline of a finding reported above, once
+        headline = "  " + line.removeprefix("FAILED buggy ").removesuffix(")")
+        assert sum(reported.startswith(headline) for reported in lines) == 1, headline
+
+
+def test_a_misspelt_service_is_refused_with_the_name_meant(buggy_run) -> None:  # noqa: ANN001
+    _, junit = buggy_run
+    refused = fuzz(junit.parent / "topology.yaml", "--service", "bugy")
+    assert refused.returncode == 2
+    assert f"nothing to fuzz: bugy: not a service of topology buggy-{UNIQUE} with `openapi:` (did you mean " \
+           "'buggy'?) (services with one: buggy)" in refused.stderr
+
+
+def test_a_running_topology_is_fuzzed_with_a_note_that_its_state_decides_and_no_rerun_hint(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-up-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    up = subprocess.run([HARNESS, "up", "--topology", str(topology), "--detach"], capture_output=True, text=True,
+                        timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr
+        result = fuzz(topology, "--seed", "3", "--max-examples", "5", "--phases", "examples,coverage")
+        assert result.returncode == 1, result.stderr
+        down = f"harness down --topology {topology}"
+        assert (f"note: topology buggy-up-{UNIQUE} was already running: what fuzzing finds depends on the state "
+                f"earlier runs left in its services, so identical runs can find different things; `{down}` first to "
+                "fuzz a fresh one (reproducible)") in result.stderr.splitlines()
+        assert "rerun with:" not in result.stderr
+        assert (f"  same seed and options: harness fuzz --topology {topology} --seed 3 --service buggy --phases "
+                f"examples,coverage --max-examples 5 (not a reproduction: this run used a topology that was already "
+                f"running, whose state earlier runs left; `{down}` first for a fresh one)") in result.stderr
+    finally:
+        subprocess.run([HARNESS, "down", "--topology", str(topology)], capture_output=True, timeout=300, check=True)
 
 
 def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:  # noqa: ANN001
