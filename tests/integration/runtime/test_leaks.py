@@ -133,6 +133,9 @@ def test_a_start_that_fails_at_once_leaves_no_network(tmp_path: Path, docker_cli
     assert harness_resources(docker_client, "leak-early", file) == []  # at once: nothing still being created
 
 
+# engine_wide (also the next test): any start on the engine removes what a killed process left, so the other
+# worker's starts would race this test for the leftover it looks at
+@pytest.mark.engine_wide
 def test_a_run_whose_owner_was_killed_while_starting_is_reaped_by_the_next_start(
         tmp_path: Path, docker_client, processes: list[subprocess.Popen]) -> None:  # noqa: ANN001
     file = write_topology(tmp_path, many("leak-killed", 2, slow=True))
@@ -169,6 +172,7 @@ ONE_WEB = WEB.format(index="").replace("{{", "{").replace("}}", "}")
 PS_HEADER = ["topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state"]
 
 
+@pytest.mark.engine_wide
 def test_ps_lists_a_run_whose_owner_was_killed_while_starting_with_the_command_that_removes_it(
         tmp_path: Path, docker_client, processes: list[subprocess.Popen]) -> None:  # noqa: ANN001
     """`harness up` SIGKILLed while it waits for a service: its containers keep running, and `harness ps` (piped:
