@@ -291,6 +291,8 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                   soft_wrap=True)
         return 0
     rows: list[tuple[str, ...]] = []
+    # a host in each port cell only when some run is on another engine (the header names this one's otherwise)
+    elsewhere = any(found.spread is not None or found.found_on is not None for found in known)
     for found in known:
         run, across = found.run, found.spread  # across engines: its containers on each of them, each's engine
         state = _run_state(run, across.unanswered if across is not None else (),
@@ -309,7 +311,7 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
             on = across.engine_of.get(container.id, "-") if across is not None else engine
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"),
-                                 across.hosts.get(on, host) if across is not None else host)  # each engine's
+                                 "" if not elsewhere else across.hosts.get(on, host) if across is not None else host)
             labels = L.labels_of(container)
             service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
                 L.SERVICE in labels) else (  # a fault helper has no service of its own
@@ -318,7 +320,7 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                          str(run.kept).lower(), _shown(run.file), state))
     # the host the ports are published on: the engine's (a remote one's), or each engine's in its cells
     columns: tuple[str, ...] = (*PS_COLUMNS[:4], f"ports (container -> {service_host()})", *PS_COLUMNS[5:])
-    if any(found.spread is not None or found.found_on is not None for found in known):  # the engine column
+    if elsewhere:  # the engine column
         columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
         columns = (*columns[:5], "ports (container -> host:port)", *columns[6:])
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -28,7 +29,7 @@ def test_ps_with_a_topology_lists_only_the_runs_of_that_file(tmp_path: Path,
         (tmp_path / part).mkdir()
         files[part] = tmp_path / part / "compose.yaml"
         files[part].write_text(f"name: {name}\nservices:\n  {part}app: {{image: python:3.11-slim, command: [sleep, "
-                               "infinity]}\n")
+                               "infinity], ports: ['8000']}\n")
     try:
         for part in ("a", "b"):
             up = harness("up", "--topology", str(files[part]), "--detach", cwd=tmp_path)
@@ -40,6 +41,9 @@ def test_ps_with_a_topology_lists_only_the_runs_of_that_file(tmp_path: Path,
         rows = only.stdout.splitlines()[1:]
         assert len(rows) == 1 and rows[0].split()[0] == names["a"] and " aapp " in rows[0], only.stdout
         assert names["b"] not in only.stdout
+        # on this machine's engine the header names the host; a cell gives the port alone (scripts read it)
+        assert "ports (container -> 127.0.0.1)" in only.stdout.splitlines()[0], only.stdout
+        assert re.search(r"   8000 -> \d+   ", rows[0]), only.stdout
         none = harness("ps", "-f", str(files["c"]), cwd=tmp_path)
         assert none.returncode == 0, none.stdout + none.stderr
         assert none.stdout == f"no run of topology {names['c']} ({files['c'].resolve()}) is running\n"
