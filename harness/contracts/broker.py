@@ -298,7 +298,11 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
 
 def dirty_note(config: BrokerConfig) -> str | None:
     """The note that the broker's results do not count as cached for a checkout whose commit does not name the
-    providers (and what to do about its file); None when they may."""
+    providers (and what to do about its file), or that is not the --provider-version given; None when they may."""
+    if config.version_unlike:
+        return (f"the Pact Broker's verification results for provider version {config.provider_version} "
+                f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified here "
+                f"(commit or check out {config.provider_version} to take the broker's results)")
     if not config.dirty_checkout or config.version_given:
         return None
     return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "

@@ -50,6 +50,8 @@ class BrokerConfig:
     dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
     dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
     dirty_remedy: str = ""  # what to do about it (commit the changes, ...)
+    # why the tree is not what --provider-version names (changed files, another commit): its results then do not count
+    version_unlike: str = ""
 
     @property
     def authorization(self) -> str | None:
@@ -120,16 +122,34 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
     return dataclasses.replace(config, checkout=None if dirty else config.repository,
                                checkout_commit=None if dirty else config.head, dirty_checkout=dirty is not None,
                                dirty_reason=dirty.reason if dirty else "",
-                               dirty_remedy=dirty.remedy if dirty else "")
+                               dirty_remedy=dirty.remedy if dirty else "",
+                               version_unlike=_version_unlike(config, dirty))
+
+
+def _version_unlike(config: BrokerConfig, dirty: Unclean | None) -> str:
+    """Why the checkout is not what --provider-version names: it differs from its commit (no version names a changed
+    tree), or the version is a commit or tag of the checkout other than HEAD; "" when it may be (HEAD's commit, or a
+    label that is no commit of the checkout, on a clean tree: the user vouches for it)."""
+    version = config.provider_version
+    if not config.version_given or not version or config.repository is None or config.head is None:
+        return ""
+    if dirty is not None:
+        return f"the git checkout differs from its commit ({dirty.reason})"
+    commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",
+                                                        f"{version}^{{commit}}")
+    if commit is not None and commit != config.head:
+        return f"the git checkout is at commit {config.head[:12]}, not at {version} ({commit[:12]})"
+    return ""
 
 
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
     """The version of provider `service` whose results at the broker count as this run's own, and why it is
-    trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
-    is in (every file the topology reads is inside it and as committed: with_checkout) when the service is built
-    there. None: no version names what runs here (uncommitted changes, an image not built from the checkout)."""
-    if config.version_given and config.provider_version:
-        return config.provider_version, "--provider-version"
+    trusted: `--provider-version` (the user vouches for it, unless the checkout is known to differ from it:
+    `version_unlike`), else the commit of a clean git checkout the topology is in (every file the topology reads is
+    inside it and as committed: with_checkout) when the service is built there. None: no version names what runs here
+    (uncommitted changes, an image not built from the checkout, a checkout that is not the version given)."""
+    if config.version_given and config.provider_version:  # unless the tree is known not to be that version
+        return None if config.version_unlike else (config.provider_version, "--provider-version")
     if config.checkout is None or config.checkout_commit is None or service not in spec.services:
         return None
     if spec.services[service].build is None:

@@ -111,9 +111,9 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             if read:
                 return Unclean(f"{named} is ignored by git but read for the topology ({_what(read[0])}): a clean "
                                "checkout of the commit does not have it", "track it in git, or delete it")
-            if _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
-                return Unclean(f"{named} is ignored by git but sent to docker in a provider's build context",
-                               "add it to .dockerignore or delete it")
+            if builder := _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
+                return Unclean(f"{named} is ignored by git but sent to docker in the build context of service "
+                               f"{builder}", "add it to .dockerignore or delete it")
         prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
         named_files = {p.relative_to(top).as_posix() for p in own if p != top}
         tracked = [rel for rel in tree if rel in named_files or rel.startswith(prefixes)]  # string tests: fast
@@ -159,8 +159,9 @@ def _what(entry: HostInput) -> str:
     return f"{'an' if entry.kind[0] in 'aeiou' else 'a'} {entry.kind} of {entry.service}"
 
 
-def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[Path, list[str]]) -> bool:
-    """Whether docker is sent `full` in one of the build `contexts` (as `.dockerignore` decides)."""
+def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[Path, list[str]]) -> str:
+    """The service in whose build context (of `contexts`) docker is sent `full` (as `.dockerignore` decides); ""
+    when none."""
     for context in contexts:
         if full == context.path or not full.is_relative_to(context.path):
             continue
@@ -170,8 +171,8 @@ def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[
         if context.path not in sent:
             sent[context.path] = sent_paths(context.path, build.dockerfile)
         if any(name == relative or name.startswith(relative + "/") for name in sent[context.path]):
-            return True
-    return False
+            return context.service
+    return ""
 
 
 def _dockerignore_hint(spec: TopologySpec, full: Path, inputs: list[HostInput],

@@ -322,7 +322,7 @@ def test_git_cannot_be_told_to_look_away_from_a_changed_input(tmp_path: Path, br
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])
     (repo / "shop" / "local.txt").write_text("read by the app\n")  # ignored by the submodule, sent by docker
-    reason = "shop/local.txt is ignored by git but sent to docker in a provider's build context"
+    reason = "shop/local.txt is ignored by git but sent to docker in the build context of service shop"
     assert at.decided(file) == (True, [not_counted(reason, "add it to .dockerignore or delete it")])
     assert at.refused(file) == refusal(commit, reason, "add it to .dockerignore or delete it")
     (repo / "shop" / "local.txt").unlink()

@@ -156,7 +156,7 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     (file.parent / "shop" / "variant.txt").write_text("a local variant the commit does not have")
     needs, _, notes = decided(file)
     assert needs is True
-    assert any("(shop/variant.txt is ignored by git but sent to docker in a provider's build context; add it to "
+    assert any("(shop/variant.txt is ignored by git but sent to docker in the build context of service shop; add it to "
                ".dockerignore or delete it, or give --provider-version" in note for note in notes), notes
     assert not any("commit or stash" in note for note in notes), notes
     # left out of the build context by .dockerignore (committed): it does not reach the image, the commit counts
