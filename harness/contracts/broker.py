@@ -302,7 +302,7 @@ def dirty_note(config: BrokerConfig) -> str | None:
     if config.version_unlike:
         return (f"the Pact Broker's verification results for provider version {config.provider_version} "
                 f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified here "
-                f"(commit or check out {config.provider_version} to take the broker's results)")
+                f"(the broker's results count for a clean checkout of {config.provider_version})")
     if not config.dirty_checkout or config.version_given:
         return None
     return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "

@@ -138,7 +138,8 @@ def _version_unlike(config: BrokerConfig, dirty: Unclean | None) -> str:
     commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",
                                                         f"{version}^{{commit}}")
     if commit is not None and commit != config.head:
-        return f"the git checkout is at commit {config.head[:12]}, not at {version} ({commit[:12]})"
+        shown = "" if commit.startswith(version) else f" ({commit[:12]})"
+        return f"the git checkout is at commit {config.head[:12]}, not at {version}{shown}"
     return ""
 
 
