@@ -154,11 +154,6 @@ class BrokerRefused(HarnessError):
         super().__init__(message, hint=hint)
 
 
-class StaleContainer(HarnessError):
-    """A verification result was to be published for the checkout's version, but a service's mounted files changed
-    since its container was created: what ran is not what the checkout holds (harness.contracts.running)."""
-
-
 class NothingToFuzz(HarnessError):
     """No service to fuzz: none declares `openapi:`, or services named for fuzzing are not services with one.
     `unknown` lists those names (empty when none declares `openapi:`)."""

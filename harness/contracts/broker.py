@@ -305,9 +305,9 @@ def dirty_note(config: BrokerConfig) -> str | None:
                 f"(the broker's results count for a clean checkout of {config.provider_version})")
     if not config.dirty_checkout or config.version_given:
         return None
+    vouch = "" if config.dirty_tree else ", or give --provider-version for a version you vouch for"  # no changed tree
     return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}, or give --provider-version "
-            "for a version you vouch for)")
+            f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}{vouch})")
 
 
 def image_note(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> str | None:

@@ -50,6 +50,7 @@ class BrokerConfig:
     dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
     dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
     dirty_remedy: str = ""  # what to do about it (commit the changes, ...)
+    dirty_tree: bool = False  # why is a file of the checkout that differs from the commit (--provider-version won't do)
     # why the tree is not what --provider-version names (changed files, another commit): its results then do not count
     version_unlike: str = ""
 
@@ -113,6 +114,7 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
     """
     if config.repository is None or config.head is None:
         return config
+    code = list(code) if code is not None else None
     dirty = unclean(spec, spec.services, config.repository, code) if code is not None else Unclean(
         "the provider states' code could not be listed (the modules their handlers reach)", "check the states modules")
     if config.publish and not config.version_given and dirty is not None:
@@ -123,16 +125,19 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
                                checkout_commit=None if dirty else config.head, dirty_checkout=dirty is not None,
                                dirty_reason=dirty.reason if dirty else "",
                                dirty_remedy=dirty.remedy if dirty else "",
-                               version_unlike=_version_unlike(config, dirty))
+                               dirty_tree=dirty is not None and dirty.tree,
+                               version_unlike=_version_unlike(config, spec, code, dirty))
 
 
-def _version_unlike(config: BrokerConfig, dirty: Unclean | None) -> str:
+def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None, dirty: Unclean | None) -> str:
     """Why the checkout is not what --provider-version names: it differs from its commit (no version names a changed
     tree), or the version is a commit or tag of the checkout other than HEAD; "" when it may be (HEAD's commit, or a
     label that is no commit of the checkout, on a clean tree: the user vouches for it)."""
     version = config.provider_version
     if not config.version_given or not version or config.repository is None or config.head is None:
         return ""
+    if dirty is not None and not dirty.tree:  # a value from the environment, ...: vouched for, unless a file differs
+        dirty = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else dirty
     if dirty is not None:
         return f"the git checkout differs from its commit ({dirty.reason})"
     commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",

@@ -41,31 +41,37 @@ COMMIT = "commit or stash the changes"
 class Unclean:
     """Why a checkout's commit does not name what the providers run: `reason` (one file, relative to the checkout,
     and what is wrong with it) and `remedy`, what to do about that file (what fits it: `.dockerignore` only for a
-    file docker is sent in a build context)."""
+    file docker is sent in a build context). `tree`: a file of the checkout differs from the commit (False: the
+    topology reads what no commit names, a URL, a file outside, a value from the environment)."""
 
     reason: str
     remedy: str
+    tree: bool = True
 
     def __str__(self) -> str:
         return self.reason
 
 
-def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = ()) -> Unclean | None:
+def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = (),
+            tree_only: bool = False) -> Unclean | None:
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
-    `image:` only) add only their env_files and mounts."""
+    `image:` only) add only their env_files and mounts. `tree_only`: only whether the files inside the checkout are
+    the commit's (a URL, a file outside, a value from the environment pass)."""
     code = list(code)
+    top = top.resolve()
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
+    if tree_only:
+        inputs = [i for i in inputs if not i.remote and (i.path == top or i.path.is_relative_to(top))]
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
-                       "names what the builder fetches", "build it from a folder of the checkout")
-    if spec.departures:
+                       "names what the builder fetches", "build it from a folder of the checkout", tree=False)
+    if spec.departures and not tree_only:
         return Unclean(f"the providers are not what the commit gives by default: {', '.join(spec.departures)}",
-                       "leave that out")
-    top = top.resolve()
+                       "leave that out", tree=False)
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
-        return Unclean(f"{outside} is outside the git checkout", "move it into the checkout")
+        return Unclean(f"{outside} is outside the git checkout", "move it into the checkout", tree=False)
     try:
         inputs += _states_data(top, code)
         return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from harness.contracts.broker_config import BrokerConfig
 from harness.contracts.results import PactResult
-from harness.errors import StaleContainer
+from harness.errors import OptionError
 from harness.hints import down_command
 from harness.runtime.mounted import changed_mounted_files
 from harness.runtime.topology import Topology
@@ -52,7 +52,7 @@ def with_mounts_note(result: PactResult, note: tuple[str, str], broker: BrokerCo
     result = dataclasses.replace(result, stale=line)
     if broker is None or not broker.publish or not from_broker or result.verdict not in ("verified", "failed"):
         return result
-    return dataclasses.replace(result, verdict="error", error=StaleContainer(line), pending=False, not_published=short,
+    return dataclasses.replace(result, verdict="error", error=OptionError(line), pending=False, not_published=short,
                                reason=f"{result.verdict}, but its verification result was not published: {short}")
 
 

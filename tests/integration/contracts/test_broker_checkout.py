@@ -141,9 +141,11 @@ class Broker:
 
 
 def not_counted(reason: str, remedy: str) -> str:
+    """The note; --provider-version is offered only where no file of the checkout differs (a changed tree is no
+    version's, trial t25 finding 2)."""
+    vouch = ", or give --provider-version for a version you vouch for" if remedy == "leave that out" else ""
     return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            f"the providers verified here ({reason}; {remedy}, or give --provider-version for a version you vouch "
-            "for)")
+            f"the providers verified here ({reason}; {remedy}{vouch})")
 
 
 def refusal(commit: str, reason: str, remedy: str) -> str:
