@@ -80,6 +80,9 @@ def _held_now(service: ServiceSpec, base_dir: Path) -> dict[str, object]:
         if mount.copied:
             continue
         source = base_dir / mount.source
+        if not source.exists():  # the engine makes it an empty folder (create_host_path, Compose's short syntax)
+            held[mount.source] = {}
+            continue
         try:
             digests = entry_digests(source, None if mount.read_only else _tracked(source))
         except OSError as error:
