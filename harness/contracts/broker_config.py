@@ -50,7 +50,7 @@ class BrokerConfig:
     dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
     dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
     dirty_remedy: str = ""  # what to do about it (commit the changes, ...)
-    dirty_tree: bool = False  # why is a file of the checkout that differs from the commit (--provider-version won't do)
+    dirty_tree: bool = False  # the why is a file that differs from the commit (--provider-version vouches for no such)
     # why the tree is not what --provider-version names (changed files, another commit): its results then do not count
     version_unlike: str = ""
 
