@@ -41,3 +41,14 @@ def with_engine(command: str) -> str:
 def down_command(files: str) -> str:
     """`harness down --topology A --topology B` of a run's files (`A,B`, as its label writes them), with the engine."""
     return with_engine(" ".join(["harness down", *(f"--topology {shlex.quote(file)}" for file in files.split(","))]))
+
+
+def on_engine(command: str, host: str) -> str:
+    """`command` preceded by what selects the engine `host` (as `engines:` writes it: a DOCKER_HOST-style URL, or a
+    Docker context's name, with this shell's DOCKER_CONFIG when set): for an engine other than this process's."""
+    if "://" in host:
+        return f"DOCKER_HOST={shlex.quote(host)} {command}"
+    config = os.environ.get("DOCKER_CONFIG")
+    unset = "DOCKER_HOST= " if os.environ.get("DOCKER_HOST") else ""  # it would win over the context
+    return (f"{unset}{f'DOCKER_CONFIG={shlex.quote(config)} ' if config else ''}DOCKER_CONTEXT={shlex.quote(host)} "
+            f"{command}")

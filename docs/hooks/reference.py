@@ -258,11 +258,14 @@ def compose_keys_reference() -> str:
 # --- errors and exit codes -------------------------------------------------------------------------------------------
 
 def exit_codes() -> list[tuple[int, str]]:
-    """(code, meaning) as the docstring of harness.errors lists them, 130 (interrupted) added by the CLI."""
+    """(code, meaning) as the docstring of harness.errors lists them, 130 and 143 (interrupted) added by the CLI."""
     import harness.errors
 
     lines = re.findall(r"^\s+(\d)\s+(.+)$", harness.errors.__doc__ or "", re.MULTILINE)
-    return [(int(code), text) for code, text in lines] + [(130, "interrupted (Ctrl-C, SIGTERM)")]
+    return [(int(code), text) for code, text in lines] + [
+        (130, "interrupted by Ctrl-C (SIGINT)"),
+        (143, "interrupted by SIGTERM (a CI cancelling the job, `kill`): 128 + the signal, as a shell reports it; "
+              "Docker Compose exits 130 for both")]
 
 
 def exit_codes_reference() -> str:

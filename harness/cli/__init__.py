@@ -3,31 +3,48 @@ can-i-deploy / record-deployment (a Pact Broker).
 
 Exit codes (a CI can tell them apart): 0 all passed, 1 failures found (pacts, fuzzing, a service that exits or never
 gets ready), 2 bad input (topology file, pact file, options), 3 environment (Docker engine, image, build), 4 internal
-error, 130 interrupted. Modules: parser (generated from harness.options, the topology-file convention), topologies and
-features (one function per command). The front-end only wires and prints through harness.report.
+error, 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (128 + the signal; Ctrl-C also while the CLI is still
+importing: one line, never a traceback). Modules: parser (generated from harness.options, the topology-file
+convention), topologies and features (one function per command). The front-end only wires and prints through
+harness.report.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from harness.errors import EXIT_INTERNAL, HarnessError
-from harness.options import ResolvedOptions
-from harness.report.console import make_console
-from harness.runtime.interrupts import interrupt_on_sigterm
 
-Command = Callable[[ResolvedOptions, Console, Console], int]
+if TYPE_CHECKING:  # imported in `main`, under its handling of Ctrl-C: the console script imports this module first
+    from rich.console import Console
+
+    from harness.options import ResolvedOptions
+
+Command = Callable[["ResolvedOptions", "Console", "Console"], int]
 ANNOTATED = ("verify", "fuzz", "drift")  # the commands with --annotations
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Returns the exit code (see the module docstring); never raises (argparse exits 2 on an
-    unknown option)."""
+    unknown option). Ctrl-C at any point, also while the modules a command needs are still being imported (seconds
+    on a loaded machine), ends it with one line and 130."""
+    try:
+        return _command(argv)
+    except KeyboardInterrupt:  # before the command's own handling is in place (importing rich, docker, ...)
+        sys.stderr.write("interrupted\n")
+        return INTERRUPTED
+
+
+def _command(argv: list[str] | None) -> int:
+    from rich.markup import escape
+
     from harness.cli.parser import parse
+    from harness.report.console import make_console
+    from harness.runtime.interrupts import exit_code, interrupt_on_sigterm
 
     out, err = make_console(), make_console(stderr=True)
     command, options = None, None
@@ -46,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
             annotate_error(error, options.annotations, f"harness {command}", lambda line: print(line, flush=True))
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         err.print("interrupted")
-        return 130
+        return exit_code(interrupt)
     except Exception as error:  # noqa: BLE001 - the last line of defence: a bug, said as one
         err.print(f"internal error of pytest-topology: {type(error).__name__}: {error}\n"
                   "This is a bug; please report it with the traceback below.", markup=False, soft_wrap=True)

@@ -4,6 +4,7 @@ code."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -99,7 +100,16 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.fuzz.options import run_settings
     from harness.fuzz.session import FuzzRun
     from harness.report.console import ProgressPrinter
-    from harness.report.fuzz import Rerun, baseline_text, fuzz_cases, print_result, run_headline, write_fuzz_junit
+    from harness.report.fuzz import (
+        Rerun,
+        baseline_text,
+        closing_text,
+        fuzz_cases,
+        print_result,
+        reused_note,
+        run_headline,
+        write_fuzz_junit,
+    )
 
     rerun = Rerun(_fuzz_command(options), options.flags("fuzz"))
     _check_outputs(options, junit=options.junit, page=options.topology_report)
@@ -111,6 +121,11 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     with _started(options, spec, "fuzz", _progress(recorder, ProgressPrinter(err)), err, out,
                   "harness fuzz") as topology:
         assert run.options.seed is not None
+        if topology.keep:  # a run started before (`harness up --detach`): its state is what earlier runs left
+            rerun = dataclasses.replace(rerun, reused=options.topology.command("harness", "down"))
+            if recorder is not None:
+                recorder.facts.rerun = rerun
+            err.print(reused_note(spec.name, rerun.reused), markup=False, highlight=False, soft_wrap=True)
         err.print(run_headline(run.names, run.options.seed, *run_settings(run.options)), markup=False,
                   highlight=False, soft_wrap=True)
         for name in run.names:
@@ -121,6 +136,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     outcome = run.settle_baseline()  # accepted, not reproduced; the file written as `st run` writes it
     if outcome is not None:
         err.print(baseline_text(outcome), markup=False, highlight=False, soft_wrap=True)
+    err.print(closing_text(results), markup=False, highlight=False, soft_wrap=True)
     if options.junit:
         write_fuzz_junit(results, options.junit, options.topology.files[0], rerun, spec)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results, fuzz_baseline=outcome)

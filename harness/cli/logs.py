@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import sys
+import tarfile
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -13,6 +15,8 @@ from harness.hints import with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:
+    from docker.models.containers import Container
+
     from harness.model.topology import TopologySpec
     from harness.runtime.labels import Run
 
@@ -52,7 +56,8 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
             container = listed.client.containers.get(listed.id)  # on its engine; inspected: its environment,
             # whose secrets are hidden
             environment = dict(entry.partition("=")[::2] for entry in container.attrs["Config"].get("Env") or [])
-            texts.append(Masker(spec, extra=secret_values(environment))(
+            given = _given_secrets(container)  # a secret whose variable is not set now (read for a start only)
+            texts.append(Masker(spec, extra=secret_values(environment) | given)(
                 container.logs(**tail, timestamps=len(replicas) > 1).decode("utf-8", "replace")))
     except docker.errors.NotFound:
         raise TopologyNotRunning(f"service '{options.service}' was removed while its log was being read (its topology "
@@ -64,6 +69,28 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     return 0
 
 
+def _given_secrets(container: Container) -> set[str]:
+    """The contents of the files under /run/secrets/ of `container` (the secrets it was started with), to be hidden
+    in its log even when what gave them (a variable, a file) is not there now; none if it has no such folder."""
+    import docker.errors
+
+    from harness.model.compose_values import SECRETS_DIR
+
+    try:
+        stream, _ = container.get_archive(SECRETS_DIR)
+        archive = tarfile.open(fileobj=io.BytesIO(b"".join(stream)))
+    except docker.errors.NotFound:
+        return set()
+    values: set[str] = set()
+    with archive:
+        for member in archive.getmembers():
+            content = archive.extractfile(member) if member.isfile() else None
+            if content is not None:
+                text = content.read().decode("utf-8", "replace")
+                values |= {text, text.strip()} - {""}
+    return values
+
+
 def _runs_everywhere(spec: TopologySpec | None, file: str | None) -> tuple[list[Run], list[str]]:
     """Live runs (of `file`, or all), each with its containers on every engine it runs on, and the engines that did
     not answer. A topology file across engines: the runs on its engines (this machine's engine may be none of
@@ -71,8 +98,10 @@ def _runs_everywhere(spec: TopologySpec | None, file: str | None) -> tuple[list[
     from harness.runtime import labels as L
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import answering, runs_on, spread
+    from harness.runtime.engines import file_engines
 
     if spec is not None and spec.engines:
+        file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
         clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
         return [run for run in runs_on(clients.values(), spec.identity)
                 if run.containers and (run.kept or run.owner_alive)], unanswered

@@ -26,7 +26,8 @@ CONVENTION = ("The topology file: --topology FILE (or -f FILE) on every command 
               "[tool.pytest.ini_options] of pyproject.toml, tox.ini or setup.cfg, the one pytest finds from this "
               "folder upwards; its paths relative to it) when the command line does not give it. Exit codes: 0 "
               "passed, 1 failures found (also a service that exits or never gets ready), 2 bad input, 3 environment "
-              "(Docker engine, images, builds), 4 internal error, 130 interrupted.")
+              "(Docker engine, images, builds), 4 internal error, 130 interrupted (Ctrl-C), 143 terminated "
+              "(SIGTERM).")
 # commands whose bare arguments are the topology files in the older form (fault and logs: see `_bare_files`)
 BARE_FILES = ("up", "down", "graph", "verify", "fuzz", "drift")
 NEEDS_TOPOLOGY = ("up", "graph", "fault", "verify", "fuzz", "drift", "can-i-deploy", "record-deployment")

@@ -16,6 +16,7 @@ def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.errors import DockerUnavailable
     from harness.runtime.engine import connect, resolve_engine
     from harness.runtime.engine_runs import answering
+    from harness.runtime.engines import file_engines
     from harness.runtime.prune import prune_images, under
 
     engines = {"": connect()}  # this machine's engine (or DOCKER_HOST's): it builds
@@ -23,6 +24,7 @@ def _prune(options: ResolvedOptions, out: Console, err: Console) -> int:
     spec = load(options, err, notes=False) if "topology" in options.given else None  # not the ini's: as before
     if spec is not None and spec.engines:  # the images built here were copied to each engine that ran them
         local = resolve_engine().address
+        file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
         clients, unanswered = answering((e.name, e.host) for e in spec.engines if e.host != local)
         engines.update({f" from engine '{name}'": client for name, client in clients.items()})
     removed = 0

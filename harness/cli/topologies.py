@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from harness.engine_source import resolve_engine
 from harness.errors import HarnessError, OptionError, TopologyNotRunning
-from harness.hints import down_command, with_engine
+from harness.hints import down_command, on_engine, with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -64,6 +64,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         err.print(f"starting topology {spec.name} from {' '.join(map(str, options.topology.files))}")
         with deciding(spec, say=lambda text: err.print(text, markup=False)):
             topology = Topology.start(spec, progress=progress, shared=True)
+    ended: KeyboardInterrupt | None = None  # the signal that ended it decides the exit code, not one that forced it
     try:
         out.print(services_table(topology))
         if options.detach:
@@ -74,7 +75,8 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
                   + (" (and say what was observed)" if observing else ""))
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            ended = interrupt
             if any(service.pre_stop for service in spec.services.values()):  # the only wait of a removal
                 err.print("running the pre_stop hooks, then removing it (press Ctrl-C again not to wait for the "
                           "hooks)", markup=False)
@@ -86,9 +88,9 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
         if not options.detach:
             try:
                 topology.close()  # a further Ctrl-C (or SIGTERM) forces it, but everything is removed first
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as again:
                 err.print("removed")
-                raise
+                raise (ended or again) from None
             err.print("removed")
     return 0
 
@@ -180,26 +182,32 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
 
 
 def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
-    """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first)."""
+    """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first).
+    The engines are not checked to form a swarm (removing needs none: the swarm may be gone, left with the last run);
+    one that does not answer is named (exit 3) once the rest is removed."""
     from harness.model.secrets import Masker
     from harness.runtime import hooks
     from harness.runtime import labels as L
-    from harness.runtime.engine_runs import Removed, remove_leftovers_anywhere
-    from harness.runtime.engines import connect_engines
+    from harness.runtime.engine_runs import Removed, answering, remove_leftovers_anywhere
+    from harness.runtime.engines import file_engines
 
-    engines = connect_engines(spec)
+    file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
+    clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
 
     def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
         removal = Removed()
-        for engine in engines.values():
-            removal += remove_leftovers_anywhere(engine.client, include_kept=True, file=spec.identity)
+        for client in clients.values():
+            removal += remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
         return removal
 
-    failures, removal = hooks.down([(engine.client, run.run_id) for engine in engines.values()
-                                    for run in L.list_runs(engine.client, spec.identity)
+    failures, removal = hooks.down([(client, run.run_id) for client in clients.values()
+                                    for run in L.list_runs(client, spec.identity)
                                     if run.kept or not run.owner_alive], spec, remove)
     out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
-                           f"{len(engines)} engines"), markup=False, highlight=False, soft_wrap=True)
+                           f"{len(clients)} engine{'' if len(clients) == 1 else 's'}"), markup=False, highlight=False,
+              soft_wrap=True)
+    removal.unanswered += [f"{where} of topology {spec.name}" for where in unanswered  # unless named with a run
+                           if not any(named.startswith(f"{where} ") for named in removal.unanswered)]
     removal.raise_unanswered(again)
     if failures:
         raise Masker(spec).error(hooks.combined(failures))
@@ -247,47 +255,70 @@ PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0
 
 
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
+    from harness.errors import DockerUnavailable
     from harness.runtime import labels as L
     from harness.runtime.engine import connect, service_host
-    from harness.runtime.engine_runs import spread
+    from harness.runtime.engine_runs import known_runs
+    from harness.runtime.engines import file_engines
     from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
+    # the engines this machine knows of: its own, the topology file's (given, or the ini's), those the runs name
+    spec = load(options, err, notes=False) if options.topology.files else None
+    engines = [(engine.name, engine.host) for engine in spec.engines] if spec is not None else []
+    if spec is not None:
+        file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), as for `up`
+    try:
+        client: docker.DockerClient | None = connect()
+    except DockerUnavailable as error:
+        if not engines:
+            raise
+        client = None
+        err.print(f"note: this machine's engine is not listed: {error.message.splitlines()[0]}", markup=False,
+                  soft_wrap=True)
+    known, unanswered = known_runs(client, engines)
+    if spec is not None:
+        for engine in unanswered:
+            err.print(f"note: {engine} of topology {spec.name} does not answer: its runs are not listed",
+                      markup=False, soft_wrap=True)
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
-    client = connect()
-    runs = [run for run in L.list_runs(client)
-            if (run.containers and (run.kept or run.owner_alive)) or run.orphaned]
-    if not runs:
-        out.print("no topology is running")
+    # of a file given on the command line, only its runs (as `harness down --topology FILE` takes them)
+    mine = str(spec.identity) if spec is not None and "topology" in options.given else None
+    known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
+             and (mine is None or k.run.file == mine)]
+    if not known:
+        out.print("no topology is running" if mine is None or spec is None else
+                  f"no run of topology {spec.name} ({mine}) is running", markup=False, highlight=False,
+                  soft_wrap=True)
         return 0
-    # a run across engines with its containers on each of them (its label names them), each with its engine
-    spreads = {run.run_id: found for run in runs if (found := spread(client, run)) is not None}
     rows: list[tuple[str, ...]] = []
-    for run in runs:
-        engine_of = spreads[run.run_id].engine_of if run.run_id in spreads else {}
-        run = spreads[run.run_id].run if run.run_id in spreads else run  # noqa: PLW2901 - all of it
-        state = _run_state(run, spreads[run.run_id].unanswered if run.run_id in spreads else ())
+    for found in known:
+        run, across = found.run, found.spread  # across engines: its containers on each of them, each's engine
+        state = _run_state(run, across.unanswered if across is not None else (),
+                           found.found_on[1] if found.found_on is not None else None)
         if not run.containers:
             rows.append((run.topology, run.run_id, "-", "-", "no container left", "-", str(run.kept).lower(),
                          _shown(run.file), state))
         replicas = Counter(L.labels_of(c).get(L.SERVICE) for c in run.containers)
-        for unanswered in spreads[run.run_id].unanswered if run.run_id in spreads else []:
-            rows.append((run.topology, run.run_id, "?", unanswered, "did not answer", "-", str(run.kept).lower(),
+        for where in across.unanswered if across is not None else []:
+            rows.append((run.topology, run.run_id, "?", where, "did not answer", "-", str(run.kept).lower(),
                          _shown(run.file), state))
-        hosts = spreads[run.run_id].hosts if run.run_id in spreads else {}
-        host = "" if not spreads or run.run_id in spreads else service_host()  # beside runs across engines: said
+        # a run on one engine: this machine's ("-"), or another one's, named by its host
+        engine = found.found_on[1] if found.found_on is not None else "-"
+        host = found.host or service_host()
         for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), L.replica_of(c))):
+            on = across.engine_of.get(container.id, "-") if across is not None else engine
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"),
-                                 hosts.get(engine_of.get(container.id, ""), host))  # across engines: each one's
+                                 across.hosts.get(on, host) if across is not None else host)  # each engine's
             labels = L.labels_of(container)
             service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
                 L.SERVICE in labels) else (  # a fault helper has no service of its own
                 f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
-            rows.append((run.topology, run.run_id, service, engine_of.get(container.id, "-"),
-                         L.container_status(container), ports or "-", str(run.kept).lower(), _shown(run.file), state))
+            rows.append((run.topology, run.run_id, service, on, L.container_status(container), ports or "-",
+                         str(run.kept).lower(), _shown(run.file), state))
     # the host the ports are published on: the engine's (a remote one's), or each engine's in its cells
     columns: tuple[str, ...] = (*PS_COLUMNS[:4], f"ports (container -> {service_host()})", *PS_COLUMNS[5:])
-    if spreads:  # the engine column only when a run is across engines
+    if any(found.spread is not None or found.found_on is not None for found in known):  # the engine column
         columns = (*PS_COLUMNS[:3], "engine", *PS_COLUMNS[3:])
         columns = (*columns[:5], "ports (container -> host:port)", *columns[6:])
     else:
@@ -310,15 +341,17 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     return 0
 
 
-def _run_state(run: Run, unanswered: Sequence[str] = ()) -> str:
+def _run_state(run: Run, unanswered: Sequence[str] = (), engine: str | None = None) -> str:
     """How a run stands, in the words of `harness ps`: started or starting (and whose it is), or left behind by an
-    owner process that is gone (and the command that removes it). `unanswered`: its engines that did not answer
-    ("engine 'two' (tcp://...)"); the mark that its start finished may be on one of them, so a run not marked on
-    those that answered is not said to be unfinished, only what is known."""
+    owner process that is gone (and the command that removes it: given on `engine`, as `engines:` writes it, when the
+    run was found on an engine other than this process's). `unanswered`: its engines that did not answer ("engine
+    'two' (tcp://...)"); the mark that its start finished may be on one of them, so a run not marked on those that
+    answered is not said to be unfinished, only what is known."""
     from harness.runtime import labels as L
 
     owner = L.owner_process(run.owner)
-    remove = f"remove it: {with_engine(f'harness down --run {run.run_id}')}"
+    down = f"harness down --run {run.run_id}"
+    remove = f"remove it: {on_engine(down, engine) if engine is not None else with_engine(down)}"
     unknown = (f"{', '.join(unanswered)} {'does' if len(unanswered) == 1 else 'do'} not answer (whether its start "
                "finished is not known)") if unanswered and not run.started else ""
     if run.orphaned:

@@ -296,32 +296,35 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
     return fetched
 
 
-def dirty_note(config: BrokerConfig) -> str | None:
-    """The note that the broker's results do not count as cached for a checkout whose commit does not name the
-    providers (and what to do about its file), or that is not the --provider-version given; None when they may."""
+def dirty_notes(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> list[str]:
+    """The notes that the broker's results do not count as cached for the `providers` (services) whose files the
+    checkout's commit does not name, one per reason (and what to do about it); the `image:`-only providers', which
+    no commit names (broker_config.trusted_version). With --provider-version: only the note that the checkout is not
+    that version (`version_unlike`), else none (the user vouches for it)."""
     if config.version_unlike:
-        return (f"the Pact Broker's verification results for provider version {config.provider_version} "
-                f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified here "
-                f"(the broker's results count for a clean checkout of {config.provider_version})")
-    if not config.dirty_checkout or config.version_given:
-        return None
-    vouch = "" if config.dirty_tree else ", or give --provider-version for a version you vouch for"  # no changed tree
-    return ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            f"the providers verified here ({config.dirty_reason}; {config.dirty_remedy}{vouch})")
-
-
-def image_note(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> str | None:
-    """The note that the broker's results do not count as cached for the `providers` (services) given as an
-    `image:` only: no commit of the checkout names an image (broker_config.trusted_version); None when none is, or
-    when the results do not count anyway (dirty_note) or --provider-version vouches for them."""
-    if config.version_given or config.checkout is None:
-        return None
-    images = sorted({name for name in providers if name in spec.services and spec.services[name].build is None})
-    if not images:
-        return None
-    return (f"the Pact Broker's verification results do not count as cached for {', '.join(images)}: given as an "
-            "image only (image:), not built from the git checkout, so its commit does not name what runs; give "
-            "--provider-version for a version you vouch for")
+        return [f"the Pact Broker's verification results for provider version {config.provider_version} "
+                f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified "
+                f"here (the broker's results count for a clean checkout of {config.provider_version})"]
+    if config.version_given or not config.checked:
+        return []
+    names = sorted(set(providers) & set(config.dirty))
+    by_reason: dict[str, list[str]] = {}
+    for name in names:
+        by_reason.setdefault(str(config.dirty[name]), []).append(name)
+    notes = []
+    for reason, touched in by_reason.items():
+        why = config.dirty[touched[0]]
+        vouch = "" if why.tree else ", or give --provider-version for a version you vouch for"  # no changed tree
+        notes.append(f"the Pact Broker's verification results do not count as cached for {', '.join(touched)}: the "
+                     f"git checkout's commit does not name what {'it runs' if len(touched) == 1 else 'they run'} "
+                     f"({reason}; {why.remedy}{vouch})")
+    images = sorted(name for name in set(providers) - set(names)
+                    if name in spec.services and config.names(name) and spec.services[name].build is None)
+    if images:
+        notes.append(f"the Pact Broker's verification results do not count as cached for {', '.join(images)}: given "
+                     "as an image only (image:), not built from the git checkout, so its commit does not name what "
+                     "runs; give --provider-version for a version you vouch for")
+    return notes
 
 
 def _providers(client: BrokerClient) -> dict[str, set[str]] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.contracts.checkout import Unclean, unclean
+from harness.contracts.checkout import Unclean, reached_by, unclean
 from harness.errors import OptionError
 from harness.model.broker import BrokerSpec
 from harness.model.topology import TopologySpec
@@ -43,16 +43,19 @@ class BrokerConfig:
     url_from: str = "--pact-broker-url, contracts.broker.url or PACT_BROKER_BASE_URL"  # where `url` was given
     version_given: bool = False  # the provider version was given (an option), not taken from git
     credentials_from: str = ""  # where the credentials were read: "the URL", "PACT_BROKER_TOKEN", ...; "": none
-    checkout: Path | None = None  # the top folder of the git checkout the topology is in, when it is clean
-    checkout_commit: str | None = None  # that clean checkout's commit (None: no checkout, or uncommitted changes)
     repository: Path | None = None  # the top folder of the git checkout the topology is in, clean or not
     head: str | None = None  # its commit, clean or not
-    dirty_checkout: bool = False  # the topology is in a git checkout whose commit does not name its providers
-    dirty_reason: str = ""  # why (contracts/checkout.py: a changed file, an ignored one that reaches a provider)
-    dirty_remedy: str = ""  # what to do about it (commit the changes, ...)
-    dirty_tree: bool = False  # the why is a file that differs from the commit (--provider-version vouches for no such)
+    # service -> why the commit does not name what it runs (contracts/checkout.py: a changed file, an ignored one
+    # that reaches it, a departure that touches it or a service it calls); set by with_checkout
+    dirty: Mapping[str, Unclean] = field(default_factory=dict)
+    checked: bool = False  # with_checkout has judged the checkout (before: no commit names any service)
     # why the tree is not what --provider-version names (changed files, another commit): its results then do not count
     version_unlike: str = ""
+
+    def names(self, service: str) -> bool:
+        """Whether the checkout's commit names what `service` runs (every file it reads is committed, nothing it
+        takes departs from the default)."""
+        return self.checked and self.head is not None and service not in self.dirty
 
     @property
     def authorization(self) -> str | None:
@@ -102,44 +105,58 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
     return with_checkout(config, spec, states_files(spec.base_dir / f for f in spec.contracts.states))
 
 
-def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path] | None) -> BrokerConfig:
-    """`config` with whether the commit of the checkout the topology is in names what its providers run
-    (checkout.unclean: every file the topology reads, and `code`, the provider states' code as
-    harness.contracts.cache.states_files lists it; None: it could not be listed): `checkout`/`checkout_commit` when it
-    does, else `dirty_checkout`, `dirty_reason` and `dirty_remedy`.
+def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path] | None,
+                  providers: Iterable[str] | None = None) -> BrokerConfig:
+    """`config` with, for each service, whether the commit of the checkout the topology is in names what it runs
+    (checkout.unclean for the service and those it depends on or calls: the files they read, the departures that
+    touch them, and `code`, the provider states' code as harness.contracts.cache.states_files lists it; None: it
+    could not be listed, so no commit names any): `dirty` holds why for each service it does not name.
 
     Raises:
-        OptionError: publishing results under the commit (no --provider-version) from a checkout whose commit does
-            not name the providers: a clean checkout of it would take the result as its own.
+        OptionError: publishing results under the commit (no --provider-version) when the commit names none of
+            `providers` (None: the topology's services): a clean checkout of it would take any result as its own,
+            and none could be published. When it names some, the others' results are withheld (each says why).
     """
     if config.repository is None or config.head is None:
         return config
+    top = config.repository
+    dirty: dict[str, Unclean] = {}
     code = list(code) if code is not None else None
-    dirty = unclean(spec, spec.services, config.repository, code) if code is not None else Unclean(
-        "the provider states' code could not be listed (the modules their handlers reach)", "check the states modules")
-    if config.publish and not config.version_given and dirty is not None:
+    unlisted = Unclean("the provider states' code could not be listed (the modules their handlers reach)",
+                       "check the states modules")
+    whole = unlisted if code is None else unclean(spec, spec.services, top, code)
+    if code is None:
+        dirty = dict.fromkeys(spec.services, unlisted)
+    elif whole is not None:  # one pass when all is clean; else service by service
+        judged: dict[tuple[str, ...], Unclean | None] = {}
+        for service in spec.services:
+            reached = tuple(reached_by(spec, service))
+            if reached not in judged:
+                judged[reached] = unclean(spec, reached, top, code)
+            if (why := judged[reached]) is not None:
+                dirty[service] = why
+    asked = [s for s in (spec.services if providers is None else providers) if s in spec.services]
+    if config.publish and not config.version_given and asked and all(s in dirty for s in asked):
+        why = dirty[asked[0]]
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
-                          f"name the code verified here ({dirty.reason}; a clean checkout of it would take this "
-                          f"result as its own): {dirty.remedy}, or give --provider-version")
-    return dataclasses.replace(config, checkout=None if dirty else config.repository,
-                               checkout_commit=None if dirty else config.head, dirty_checkout=dirty is not None,
-                               dirty_reason=dirty.reason if dirty else "",
-                               dirty_remedy=dirty.remedy if dirty else "",
-                               dirty_tree=dirty is not None and dirty.tree,
-                               version_unlike=_version_unlike(config, spec, code, dirty))
+                          f"name the code verified here ({why.reason}; a clean checkout of it would take this "
+                          f"result as its own): {why.remedy}, or give --provider-version")
+    return dataclasses.replace(config, dirty=dirty, checked=True,
+                               version_unlike=_version_unlike(config, spec, code, whole))
 
 
-def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None, dirty: Unclean | None) -> str:
-    """Why the checkout is not what --provider-version names: it differs from its commit (no version names a changed
-    tree), or the version is a commit or tag of the checkout other than HEAD; "" when it may be (HEAD's commit, or a
-    label that is no commit of the checkout, on a clean tree: the user vouches for it)."""
+def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None, whole: Unclean | None) -> str:
+    """Why the checkout is not what --provider-version names: it differs from its commit anywhere the topology reads
+    (`whole`: checkout.unclean of every service; no version names a changed tree), or the version is a commit or tag
+    of the checkout other than HEAD; "" when it may be (HEAD's commit, or a label that is no commit of the checkout,
+    on a clean tree: the user vouches for it)."""
     version = config.provider_version
     if not config.version_given or not version or config.repository is None or config.head is None:
         return ""
-    if dirty is not None and not dirty.tree:  # a value from the environment, ...: vouched for, unless a file differs
-        dirty = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else dirty
-    if dirty is not None:
-        return f"the git checkout differs from its commit ({dirty.reason})"
+    if whole is not None and not whole.tree:  # a value from the environment, ...: vouched for, unless a file differs
+        whole = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else whole
+    if whole is not None:
+        return f"the git checkout differs from its commit ({whole.reason})"
     commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",
                                                         f"{version}^{{commit}}")
     if commit is not None and commit != config.head:
@@ -156,11 +173,11 @@ def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> t
     (uncommitted changes, an image not built from the checkout, a checkout that is not the version given)."""
     if config.version_given and config.provider_version:  # unless the tree is known not to be that version
         return None if config.version_unlike else (config.provider_version, "--provider-version")
-    if config.checkout is None or config.checkout_commit is None or service not in spec.services:
+    if not config.names(service) or service not in spec.services or config.head is None:
         return None
     if spec.services[service].build is None:
         return None
-    return config.checkout_commit, "the clean git checkout's commit"
+    return config.head, "the clean git checkout's commit"
 
 
 def broker_access(options: Mapping[str, Any], given: BrokerSpec | None = None,

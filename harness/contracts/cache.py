@@ -10,8 +10,9 @@ A verdict's key (`verdict_key`) is a hash of:
   network. Not only the provider's: its verdict depends on its database and on the services it calls, and a
   service's calls need not be declared (`depends_on`);
 - what the services' bind mounts hold (`mounted_digest`: code mounted from the host changes no image);
-- the code of the provider states and message producers (`states_digest`): the states modules and every module of
-  the project their handlers reach (not the standard library, installed packages, or the harness);
+- the provider states and message producers (`states_digest`): the states modules and every module of the project
+  their handlers reach (not the standard library, installed packages, or the harness), the data files beside them
+  (those git tracks in their folders), and the values of the environment variables their code reads by name;
 - the versions of pact-python, its Pact core and the harness, the harness's verification code, and the cache's
   format.
 
@@ -33,6 +34,7 @@ import importlib.metadata
 import inspect
 import json
 import os
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -50,6 +52,7 @@ from harness.runtime.topology import Topology
 
 CACHE_FORMAT = "1"
 _TOOLS = ("pact-python", "pact-python-ffi", "pytest-topology")
+_WRITTEN = (".xml", ".html", ".log")  # what runs write beside the states code outside a git checkout
 _OWN = Path(__file__).resolve().parents[1]  # the harness package: its version stands for it
 
 
@@ -133,15 +136,64 @@ def mounted_digest(spec: TopologySpec) -> str:
 
 
 def states_digest(files: Iterable[Path], registry: Registry) -> str:
-    """A hash of the code of the provider states and message producers: the bytes of every file `states_files`
-    lists."""
+    """A hash of the provider states and message producers: the bytes of every file `states_files` lists, of the
+    data files beside them (`states_data`), and the values of the environment variables their code reads by a
+    literal name (`os.environ["X"]`, `os.environ.get("X")`, `os.getenv("X")`: hashed, never written)."""
+    code = states_files(files, registry)
     parts = []
-    for file in states_files(files, registry):
+    for file in [*code, *states_data(code)]:
         try:
             parts.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
         except OSError as error:
             parts.append((str(file), f"unreadable: {error.strerror}"))
-    return _hash(parts)
+    names = sorted({name for file in code for name in environment_reads(file)})
+    return _hash([parts, [(name, _hash(os.environ.get(name))) for name in names]])
+
+
+def states_data(code: Iterable[Path]) -> list[Path]:
+    """The data files in the folders of the states code (each folder itself, not below it), where a handler reads
+    a JSON of names or a fixture: those git tracks, in a git checkout (what a run writes there is no data); else
+    every file there but the kinds runs write (JUnit XML, HTML pages, logs)."""
+    found: set[Path] = set()
+    for folder in sorted({Path(file).resolve().parent for file in code}):
+        try:
+            done = subprocess.run(["git", "ls-files", "-z", "."], cwd=folder, capture_output=True, text=True,
+                                  timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            done = None
+        if done is not None and done.returncode == 0:
+            found.update(folder / name for name in done.stdout.split("\0") if name and "/" not in name)
+        else:
+            found.update(path for path in folder.iterdir() if path.suffix not in _WRITTEN)
+    return sorted(path for path in found if path.suffix != ".py" and path.is_file())
+
+
+def environment_reads(file: Path) -> set[str]:
+    """The environment variables `file` reads by a literal name: `os.environ["X"]`, `os.environ.get("X")`,
+    `os.getenv("X")` (also `environ`/`getenv` imported from os); none when it cannot be parsed."""
+    try:
+        tree = ast.parse(file.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return set()
+
+    def is_environ(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+            isinstance(node, ast.Name) and node.id == "environ")
+
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        key: ast.expr | None = None
+        if isinstance(node, ast.Subscript) and is_environ(node.value):
+            key = node.slice
+        elif isinstance(node, ast.Call) and node.args:
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr == "get" and is_environ(func.value)) or (
+                    isinstance(func, ast.Attribute) and func.attr == "getenv") or (
+                    isinstance(func, ast.Name) and func.id == "getenv"):
+                key = node.args[0]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            names.add(key.value)
+    return names
 
 
 def states_files(files: Iterable[Path], registry: Registry | None = None) -> list[Path]:
@@ -150,8 +202,9 @@ def states_files(files: Iterable[Path], registry: Registry | None = None) -> lis
     modules, and theirs in turn) or that any of these files imports (anywhere in it: an import inside a handler
     runs only when it does, and a constant's module is no name a handler uses). Modules of the standard library, of
     installed packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest).
-    Data files a handler reads, and modules imported by a name computed at run time (importlib), are not in it.
-    The verdict cache's key and the broker's rule for a clean checkout (harness.contracts.checkout) both take it."""
+    Data files a handler reads (states_data lists those beside the code) and modules imported by a name computed at
+    run time (importlib) are not in it. The verdict cache's key and the broker's rule for a clean checkout
+    (harness.contracts.checkout) both take it."""
     found: set[Path] = {Path(file).resolve() for file in files}
     seen: set[int] = set()
     todo: list[Any] = [*registry.states.values(), *registry.messages.values()] if registry is not None else []

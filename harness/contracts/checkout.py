@@ -57,8 +57,8 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
     `image:` only) add only their env_files and mounts. `tree_only`: only whether the files inside the checkout are
-    the commit's (a URL, a file outside, a value from the environment pass)."""
-    code = list(code)
+    the commit's (a URL, a file outside, a departure from the defaults pass)."""
+    code, services = list(code), list(services)
     top = top.resolve()
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
     if tree_only:
@@ -66,8 +66,8 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
                        "names what the builder fetches", "build it from a folder of the checkout", tree=False)
-    if spec.departures and not tree_only:
-        return Unclean(f"the providers are not what the commit gives by default: {', '.join(spec.departures)}",
+    if (departed := spec.departures_for(services)) and not tree_only:
+        return Unclean(f"the providers are not what the commit gives by default: {', '.join(departed)}",
                        "leave that out", tree=False)
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
@@ -77,6 +77,25 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
         return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
     except GitFailed as error:
         return Unclean(str(error), "check the checkout")
+
+
+def reached_by(spec: TopologySpec, service: str) -> list[str]:
+    """`service` and every service it depends on or calls (`depends_on`, `consumes`, `links`, `volumes_from`, a
+    `network_mode: service:NAME`), transitively, in the topology's order: what a provider's verification result
+    depends on."""
+    seen: set[str] = set()
+    todo = [service]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in spec.services:
+            continue
+        seen.add(name)
+        found = spec.services[name]
+        todo += [*found.depends_on, *found.consumes, *(link.split(":")[0] for link in found.links),
+                 *(source.split(":")[0] for source in found.volumes_from)]
+        if (found.network_mode or "").startswith("service:"):
+            todo.append((found.network_mode or "").removeprefix("service:"))
+    return [name for name in spec.services if name in seen]
 
 
 def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], inputs: list[HostInput],

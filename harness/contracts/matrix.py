@@ -68,6 +68,8 @@ class CoverageCell:
     faulted: int = 0  # of the calls, made while a fault was on the edge (their operations say "(under a fault)")
     operations: int = 0  # the operations called (method, path template, status): the same run after run
     operations_covered: int = 0  # ... of them, those an interaction of the edge's pacts covers
+    not_judged: int = 0  # calls whose bodies could not be judged against the document (`unjudged`: which, why)
+    unjudged: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -78,7 +80,8 @@ class CoverageCell:
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
-                   coverage.operations, coverage.operations_covered)
+                   coverage.operations, coverage.operations_covered, coverage.not_judged,
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged))
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         if key in observed and key not in covered:
             pacts = coverage_of_edge.pacts
             edges.append(Edge(*key, NOT_VERIFIED if pacts else "no pact", pact=pacts[0] if pacts else None,
+                              interactions=coverage_of_edge.interactions,
                               reason="its pact was not verified in this run (pytest --pact-verify, harness verify)"
                               if pacts else "", observed=observed[key]))
             covered.add(key)

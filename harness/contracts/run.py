@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_note, fetch_pacts, image_note
-from harness.contracts.broker_config import BrokerConfig, no_branch_note, trusted_version, with_checkout
+from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_notes, fetch_pacts
+from harness.contracts.broker_config import BrokerConfig, trusted_version, with_checkout
 from harness.contracts.cache import RunCache, pact_content, states_files
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
 from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
+from harness.contracts.publication import results_publication
 from harness.contracts.results import InteractionResult, PactResult, error_result
 from harness.contracts.running import mounts_note, with_mounts_note
 from harness.contracts.states import Registry, load_states
@@ -243,18 +244,18 @@ class VerifyRun:
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
+            providers = [name for s in self.selection.sources if isinstance(s, PactFile) and s.path in
+                         self.broker.pacts and (name := service_for(spec, s.provider)) is not None]
             try:  # the commit names the providers only if it names every module the handlers reach, too
                 self._broker_config: BrokerConfig | None = with_checkout(options.broker, spec, _states_code(
-                    spec, self.selection.registry))
+                    spec, self.selection.registry), providers)
             except BaseException:
                 self.selection.registry.close()
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
-            if self.broker.pacts and (note := dirty_note(self._broker_config) or image_note(
-                    self._broker_config, spec, (service_for(spec, s.provider) or "" for s in self.selection.sources
-                                                if isinstance(s, PactFile) and s.path in self.broker.pacts))):
-                self.selection.notes.append(note)
+            if self.broker.pacts:
+                self.selection.notes.extend(dirty_notes(self._broker_config, spec, providers))
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
             self._broker_config = None
@@ -350,6 +351,11 @@ class VerifyRun:
         # a broker records a result for the whole pact: a partial one (-k) would pass can-i-deploy for what was not
         # verified, so it is never published (results_publication says so)
         if config is not None and config.publish and result.verdict in ("verified", "failed") and not result.partial:
+            provider = result.provider_service or ""
+            if not config.version_given and (why := config.dirty.get(provider)) is not None:
+                # under the commit a clean checkout would take it as its own: the others' results are published
+                return dataclasses.replace(result, withheld=f"{provider}: {why.reason} ({why.remedy}, or give "
+                                                            "--provider-version)")
             try:
                 BrokerClient(config).publish(pact, result, result.provider or "")
             except HarnessError as error:
@@ -364,40 +370,7 @@ class VerifyRun:
     def results_publication(self) -> str | None:
         """Whether this run published verification results to the broker (where, for which provider version and
         branch, how many) or why not; None without a broker or when no pact came from it."""
-        config = self._broker_config
-        ours = [r for r in self.results if r.source]  # by the verdicts (an xdist controller has its workers')
-        if config is None or not ours:
-            return None
-        if not config.publish:
-            return f"verification results not published to the Pact Broker {config.url}: {config.publish_reason}"
-        kept = sum(bool(r.cached_by) for r in ours)
-        published = sum(r.published for r in ours)
-        refused = [r.not_published for r in ours if r.not_published]
-        partial = sum(r.partial and not r.published and not r.cached_from and r.verdict in ("verified", "failed")
-                      for r in ours)
-        unpublished = len(ours) - published - kept - len(refused) - partial
-        version = f"provider version {config.provider_version}" + (
-            f" on branch {config.provider_branch}" if config.provider_branch else "")
-        hints = dict.fromkeys(r.error.hint for r in ours if r.not_published and r.error is not None and r.error.hint)
-        why = f"{'; '.join(dict.fromkeys(refused))} (the pact's verdict is an error for it)"
-        told = "".join(f"\n{hint}" for hint in hints)  # what to do about the refusal, once
-        in_part = ("verified in part only, not published: the others of their interactions were not selected (-k, "
-                   "-m, --lf, ...), and the broker records a result for the whole pact; run all of them to publish it")
-        if (refused or partial) and not published:
-            return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
-                    f"for {version}: " + "; ".join(
-                        ([f"{len(refused)} of {len(ours)} broker pact(s) not published: {why}"] if refused else [])
-                        + ([f"{partial} of {len(ours)} broker pact(s) {in_part}"] if partial else [])) + told)
-        text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "
-                f"{published} of {len(ours)} broker pact(s), for {version}")
-        extra = ([f"{kept} the broker had verified already"] if kept else []) + (
-            [f"{partial} {in_part}"] if partial else []) + (
-            [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else []) + (
-            [f"{len(refused)} not published: {why}"] if refused else [])
-        text += (f" ({'; '.join(extra)})" if extra else "") + told
-        if not config.provider_branch:
-            text += "\nnote: " + no_branch_note("verification results are published", "--provider-branch")
-        return text
+        return results_publication(self._broker_config, self.results)
 
     def add(self, result: PactResult) -> None:
         """A verdict reached here, or by another pytest-xdist worker (a file's items may run on two: the first

@@ -58,14 +58,16 @@ def _applies(entry: Any, service: str) -> bool:
 class BaselineOutcome:
     """How a run lined up with its baseline file. `accepted`: the ids of the entries that accepted a finding;
     `not_reproduced`: entries of a tested operation whose failure the run did not find (probably fixed: `prune`
-    drops them); `not_reached`: entries whose operation the run did not test (kept by `prune`); `expired`: entries
-    past their `expires` date (they accept nothing). `recorded` / `pruned`: entries the run added / dropped (None
-    when it did not write them); `written`: whether the file was written."""
+    drops them); `not_reached`: entries whose operation the run did not test (kept by `prune`); `not_fuzzed`:
+    entries of services this run did not fuzz (`--service`; kept; `st run` counts them as "Unobserved entries");
+    `expired`: entries past their `expires` date (they accept nothing). `recorded` / `pruned`: entries the run
+    added / dropped (None when it did not write them); `written`: whether the file was written."""
 
     path: Path
     accepted: list[str] = field(default_factory=list)
     not_reproduced: list[dict[str, Any]] = field(default_factory=list)
     not_reached: list[dict[str, Any]] = field(default_factory=list)
+    not_fuzzed: list[dict[str, Any]] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     recorded: int | None = None
     pruned: list[str] | None = None
@@ -96,23 +98,27 @@ def settle(path: Path, results: list[ServiceResult], *, update: bool = False, pr
     outcome = BaselineOutcome(path)
     outcome.accepted = sorted({f.accepted for r in results for f in r.findings if f.accepted})
     outcome.expired = sorted(entry.id for entry in baseline.entries if entry.is_expired(today))
-    dropped: set[str] = set()
-    for entry in baseline.entries:
+    # the entries prune drops, by position: two services' entries of one failure have the same id
+    dropped: set[int] = set()
+    for position, entry in enumerate(baseline.entries):
         applies = where(entry)
-        if not applies or any(entry.identity in observed[s] for s in applies):
+        if not applies:  # tied to a service this run did not fuzz
+            outcome.not_fuzzed.append(entry.to_dict())
+            continue
+        if any(entry.identity in observed[s] for s in applies):
             continue
         shown = {**entry.to_dict(), **({SERVICE_KEY: applies[0]} if len(applies) == 1 else {})}
         if any(entry.operation in tested[s] for s in applies):
             outcome.not_reproduced.append(shown)
-            dropped.add(entry.id)
+            dropped.add(position)
         else:
             outcome.not_reached.append(shown)
     if interrupted or not (creating or update or prune):
         return outcome
     entries = list(baseline.entries)
     if prune:
-        entries = [entry for entry in entries if entry.id not in dropped]
-        outcome.pruned = sorted(dropped)
+        entries = [entry for position, entry in enumerate(entries) if position not in dropped]
+        outcome.pruned = sorted(baseline.entries[position].id for position in dropped)
     if update or creating:
         outcome.recorded = 0
         stamp = today.isoformat()

@@ -66,13 +66,21 @@ def fuzz_targets(spec: TopologySpec, services: list[str] | None = None) -> list[
     names = [n for n, s in spec.services.items() if s.openapi and (not services or n in services)]
     unknown = [n for n in services or [] if n not in spec.services or not spec.services[n].openapi]
     if unknown or not names:
-        with_spec = ", ".join(n for n, s in spec.services.items() if s.openapi) or "none"
-        what = (f"{', '.join(unknown)}: not a service of topology {spec.name} with `openapi:`" if unknown
+        fuzzable = [n for n, s in spec.services.items() if s.openapi]
+        with_spec = ", ".join(fuzzable) or "none"
+        what = ("; ".join(f"{name}: not a service of topology {spec.name} with `openapi:`"
+                          f"{did_you_mean(name, fuzzable)}" for name in unknown) if unknown
                 else f"no service of topology {spec.name} declares `openapi:`")
         raise NothingToFuzz(f"nothing to fuzz: {what} (services with one: {with_spec})", unknown=unknown)
     for name in names:
         check_auth(spec.services[name], name)
     return names
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """` (did you mean 'orders'?)` for the known name closest to a misspelt one (difflib's), else ''."""
+    near = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
@@ -92,8 +100,7 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
         if given is not None and not given:
             problems.append(f"{where}: no {what} named (name at least one, or leave it out for the defaults)")
         for name in [g for g in given or [] if g not in known]:
-            near = difflib.get_close_matches(name, known, n=1)
-            problems.append(f"{where}: unknown {what} {name!r}" + (f" (did you mean {near[0]!r}?)" if near else ""))
+            problems.append(f"{where}: unknown {what} {name!r}{did_you_mean(name, known)}")
 
     refuse(flags["checks"], options.checks, checks, "check")
     phases = st_run_defaults().phase_names

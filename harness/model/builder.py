@@ -93,6 +93,7 @@ class TopologyBuilder:
         restart_on_replace: Sequence[str] | None = None,
         replicas: int | None = None,
         job: bool | None = None,
+        pull_policy: str | None = None,
         ready: ReadyProbe | Mapping[str, Any] | None = None,
         healthcheck: Healthcheck | Mapping[str, Any] | None = None,
         timeout: float | None = None,

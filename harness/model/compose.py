@@ -8,15 +8,14 @@ tables of harness.model.compose_keys; a key in none of them is an error too, so 
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.errors import TopologyFileError
 from harness.model.compose_cli import normalise
+from harness.model.compose_errors import compose_error
 from harness.model.compose_keys import IGNORED, REFUSED, known, refusal
 from harness.model.compose_values import (
     REFUSAL_TAIL,
@@ -33,15 +32,14 @@ from harness.model.compose_values import (
     _port,
     _service_networks,
     _volumes,
+    bound_again,
     duration,
     fixed_addresses,
     hosts_in_file_order,
 )
 from harness.model.engine_needs import engine_needs
-from harness.model.source import Path_, SourceMap, dotted_path, load_yaml, merged
+from harness.model.source import Path_, SourceMap, add_extended, dotted_path, load_yaml, merged
 
-# every service key of the Compose specification, for "did you mean" on a near miss
-COMPOSE_SERVICE_KEYS = sorted(known("service"))
 # service keys given to the model as they are (Compose's canonical form is the model's)
 AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_add", "cap_drop", "privileged",
          "hostname", "domainname", "stop_signal", "labels", "platform", "sysctls", "tmpfs", "ulimits", "dns",
@@ -49,10 +47,9 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
          "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links",
-         "use_api_socket")
+         "use_api_socket", "pull_policy")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
-COMPOSE_TOP_KEYS = ["configs", "include", "models", "name", "networks", "secrets", "services", "version", "volumes"]
-HEALTH_KEYS = ["disable", "interval", "retries", "start_interval", "start_period", "test", "timeout"]
+START_REFUSALS = "x-start-refusals"  # a mapped service's: what only a start of it refuses (pop_start_refusals)
 
 
 def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None
@@ -68,7 +65,7 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
         ComposeUnavailable: no Docker Compose v2 binary was found.
     """
     files = [files] if isinstance(files, Path) else files
-    canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=_compose_error)
+    canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=compose_error)
     source, raw = _lines(files)
     data, lines, more = _to_topology(_unescape(canonical), source, _project_environment(files[0], env_file))
     hosts_in_file_order(data, raw)
@@ -82,6 +79,7 @@ def _lines(files: list[Path]) -> tuple[SourceMap, list[Any]]:
     for each in files:
         try:
             document, lines = load_yaml(each)
+            add_extended(lines, document, each)  # a key a service gets through `extends`: at its own file's line
             maps.append(lines)
             raw.append(document)
         except TopologyFileError:
@@ -116,6 +114,18 @@ def pop_secret_files(data: dict[str, Any]) -> set[str]:
                 continue
             values |= {text, text.strip()}
     return values
+
+
+def pop_start_refusals(data: dict[str, Any]) -> list[str]:
+    """What only a start of the mapped topology `data` refuses (its services' `x-start-refusals`, removed here),
+    in the file's order: `TopologySpec.start_refusals`."""
+    return [refusal for service in (data.get("services") or {}).values() if isinstance(service, dict)
+            for refusal in service.pop(START_REFUSALS, [])]
+
+
+def _refused_at_start(result: dict[str, Any], refused: list[str]) -> None:
+    if refused:
+        result[START_REFUSALS] = result.get(START_REFUSALS, []) + refused
 
 
 def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict[str, str] | None = None
@@ -324,6 +334,11 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
                          "exposed by the harness (services of its networks reach them, as under Compose; publish one "
                          "with `ports:`)")
             ports = [p for p in ports if not str(p).endswith("/sctp")]
+        for index in bound_again(value) if key == "ports" else []:  # a port published twice: once here (a note)
+            port = value[index]
+            notes.append(f"{source.where(at + (index,))}: {dotted_path(at + (index,))}: container port "
+                         f"{port['target']}/{port.get('protocol') or 'tcp'} is published once by the harness (on a "
+                         "free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings")
         put("ports", list(dict.fromkeys(result.get("ports", []) + ports)), key)
     elif key == "x-networks":
         put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
@@ -335,13 +350,18 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
     elif key == "container_name":  # another service may call it by this name: Compose's DNS resolves it
         put("aliases", [value, *result.get("aliases", [])], key)
     elif key in ("secrets", "configs"):
-        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes)
+        at_start: list[str] = []
+        mounts, files, secret_files = _file_objects(key, value, objects[key], environment, at, source, notes,
+                                                    at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("files", result.get("files", []) + files, key)
         if secret_files:
             result["x-secret-files"] = result.get("x-secret-files", []) + secret_files
     elif key == "volumes":
-        mounts, volumes, tmpfs, images = _volumes(value, at, source)
+        at_start = []
+        mounts, volumes, tmpfs, images = _volumes(value, at, source, at_start)
+        _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
@@ -368,64 +388,3 @@ def _unescape(node: Any) -> Any:
     if isinstance(node, dict):
         return {key: _unescape(value) for key, value in node.items()}
     return node
-
-
-VALIDATION = re.compile(r"^validating (?P<file>.+?): (?P<path>\S*)\s*additional properties '(?P<key>[^']+)' not "
-                        r"allowed$")
-UNIQUE_NAME = re.compile(r"can't set container_name and (?P<name>\S+) as container name must be unique")
-AT_PATH = re.compile(r"^(?:validating (?P<file>.+?): |error while interpolating )?(?P<path>services\.[\w.-]+?):? ")
-SERVICE = re.compile(r'^service "(?P<name>[^"]+)" (?:depends on undefined service "(?P<missing>[^"]+)")?')
-YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
-
-
-def _compose_error(file: Path, message: str) -> TopologyFileError:
-    """Compose's own message, at `file:line` where it can be found, with the near miss for an unknown key or
-    service."""
-    first = message.splitlines()[0] if message else ""
-    try:
-        data, lines = load_yaml(file)
-    except TopologyFileError:
-        data, lines = None, SourceMap(file)
-    if match := VALIDATION.match(first):
-        path: Path_ = tuple(p for p in match["path"].split(".") if p) + (match["key"],)
-        near = _near(match["key"], _allowed_at(path[:-1]))
-        if Path(match["file"]).resolve() != file.resolve():
-            try:
-                _, lines = load_yaml(Path(match["file"]))  # an included or extended file
-            except TopologyFileError:
-                lines = SourceMap(Path(match["file"]))
-        return TopologyFileError(lines.where(path), f"{dotted_path(path)}: unknown key '{match['key']}'{near} "
-                                                    f"(Docker Compose: {message})")
-    if match := YAML_LINE.match(first):
-        name = Path(match["file"]).name if match["file"] else file.name
-        return TopologyFileError(f"{name}:{match['line']}", f"invalid YAML: {match['problem']} (Docker Compose)")
-    if match := SERVICE.match(first):
-        if match["missing"]:
-            services = list(data["services"]) if isinstance(data, dict) and isinstance(data.get("services"),
-                                                                                        dict) else []
-            near = _near(match["missing"], services, "service")
-            return TopologyFileError(lines.where(("services", match["name"], "depends_on")),
-                                     f"Docker Compose: {message}{near}")
-        return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
-    if match := UNIQUE_NAME.search(first):  # Compose says `services.scale`: the service's line, not `services:`
-        return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
-    if match := AT_PATH.match(first):
-        return TopologyFileError(lines.where(tuple(match["path"].split("."))), f"Docker Compose: {message}")
-    return TopologyFileError(file.name, f"Docker Compose: {message}")
-
-
-def _near(word: str, choices: list[str], kind: str = "") -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {kind + ' ' if kind else ''}'{close[0]}'?)" if close else ""
-
-
-def _allowed_at(path: Path_) -> list[str]:
-    if len(path) == 0:
-        return COMPOSE_TOP_KEYS
-    if len(path) == 2 and path[0] == "services":
-        return COMPOSE_SERVICE_KEYS
-    if len(path) == 3 and path[2] == "healthcheck":
-        return HEALTH_KEYS
-    if len(path) == 3 and path[2] == "build":
-        return sorted(known("build"))
-    return []

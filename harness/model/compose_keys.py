@@ -21,6 +21,10 @@ BY_COMPOSE = ("built by Docker Compose itself (`docker compose build`, which spe
 HONOURED: dict[str, dict[str, str]] = {
     "service": {
         "image": "the image", "build": "built as Compose builds it (see build's keys)",
+        "pull_policy": "as Compose pulls: always (at each start of a run; a kept run used as it is is not pulled "
+                       "again), never (a missing image fails, as Compose's `No such image`), missing/if_not_present, "
+                       "daily/weekly/`every_<duration>` (by the image's LastTagTime); build: no pull, and the image is "
+                       "built as every `build:` is (from a content tag: Compose runs the build at each `up`)",
         "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
@@ -148,7 +152,7 @@ IGNORED: dict[str, dict[str, str]] = {
         "logging": "logs are read through the Docker API, from the engine's default log driver",
         "stdin_open": "no terminal is attached", "tty": "no terminal is attached",
         "attach": "only decides whose logs `docker compose up` prints", "develop": "only read by `docker compose "
-        "watch`", "pull_policy": "images are used when present, else pulled once",
+        "watch`",
         "annotations": "OCI runtime annotations, read by runtime hooks only (docker-py has no argument for them)",
         "credential_spec": "Windows containers' gMSA credentials only",
     },

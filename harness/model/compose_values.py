@@ -285,13 +285,28 @@ def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
     return f"{target}/{protocol}"
 
 
+def bound_again(ports: list[Any]) -> list[int]:
+    """The indexes of `ports` (Compose's canonical form) that bind a container port and protocol an earlier entry
+    binds already (on another host port or address): Compose publishes each, the harness one (a note)."""
+    seen: set[tuple[str, str]] = set()
+    again = []
+    for index, port in enumerate(ports):
+        key = (str(port.get("target")), port.get("protocol") or "tcp") if isinstance(port, dict) else (str(port), "")
+        if key in seen:
+            again.append(index)
+        seen.add(key)
+    return again
+
+
 def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any], environment: Mapping[str, str],
-                  at: Path_, source: SourceMap, notes: list[str]
+                  at: Path_, source: SourceMap, notes: list[str], start_refusals: list[str]
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """A service's `secrets:` or `configs:` as Compose gives them to its container: a `file:` source bind-mounted
     read-only (uid, gid and mode ignored, as Compose ignores them), an `environment:` or `content:` source written
     into the container before it starts (mode 0444 unless given, owner uid:gid, default root); an empty value is not
-    written. A relative target is under /run/secrets/ (secrets) or / (configs).
+    written. A relative target is under /run/secrets/ (secrets) or / (configs). A file that does not exist or a
+    variable that is not set is added to `start_refusals` (`file:line: message`): Compose refuses them at `up` only;
+    `down`, `ps`, `logs` work without them.
 
     Returns:
         (mounts, files, host files mounted as secrets).
@@ -311,8 +326,10 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
                                      "`environment:` or `content:` source")
         if definition.get("file"):
             if not Path(definition["file"]).exists():  # Compose warns, then the engine refuses the mount
-                raise source.error(here, f"{singular} '{name}': its file {definition['file']} does not exist (Docker "
-                                         "Compose cannot start the service either)")
+                start_refusals.append(str(source.error(here, f"{singular} '{name}': its file {definition['file']} "
+                                                             "does not exist (Docker Compose cannot start the service "
+                                                             "either)")))
+                continue
             mounts.append({"source": definition["file"], "target": target, "read_only": True})
             if kind == "secrets":
                 secret_files.append(definition["file"])
@@ -323,8 +340,10 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
         if definition.get("environment"):
             variable = definition["environment"]
             if variable not in environment:
-                raise source.error(here, f"environment variable {variable!r} required by {singular} '{name}' is not "
-                                         "set (Docker Compose refuses to start it too); set it, or put it in .env")
+                start_refusals.append(str(source.error(here, f"environment variable {variable!r} required by "
+                                                             f"{singular} '{name}' is not set (Docker Compose refuses "
+                                                             "to start it too); set it, or put it in .env")))
+                continue
             content = environment[variable]
         else:
             content = definition.get("content") or ""
@@ -342,10 +361,11 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
     return mounts, files, secret_files
 
 
-def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
+def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap, start_refusals: list[str]
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], list[dict[str, Any]]]:
     """Compose's canonical service `volumes:` -> the model's bind mounts, volumes, tmpfs and image volumes (those
-    need Docker Engine 28: model/engine_needs.py)."""
+    need Docker Engine 28: model/engine_needs.py). A missing bind source Compose must not create is added to
+    `start_refusals` (Compose refuses it at `up` only)."""
     mounts, volumes, tmpfs, images = [], [], [], []
     for index, volume in enumerate(value):
         # Compose refuses a volume without a target ("is missing a mount target")
@@ -353,9 +373,10 @@ def _volumes(value: list[dict[str, Any]], at: Path_, source: SourceMap
         if kind == "bind":
             bind: dict[str, Any] | None = volume.get("bind")
             if bind is not None and not bind.get("create_host_path") and not Path(volume["source"]).exists():
-                raise source.error(at + (index,), f"bind source {volume['source']} does not exist, and "
-                                                  "`create_host_path: false` says not to create it (Docker Compose "
-                                                  "cannot start the service either)")
+                start_refusals.append(str(source.error(
+                    at + (index,), f"bind source {volume['source']} does not exist, and `create_host_path: false` "
+                                   "says not to create it (Docker Compose cannot start the service either)")))
+                continue  # the start refuses it; validation would refuse the file for `down` too
             mounts.append({"source": volume["source"], "target": target, "read_only": read_only,
                            # Compose passes a bind without `create_host_path: false` as a `-v` bind (the engine
                            # creates a missing folder), unless it needs the mount API (propagation)

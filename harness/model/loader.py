@@ -53,6 +53,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     path = files[0]
     secrets: set[str] = set()
     read: list[Path] = []
+    start_refusals: list[str] = []
     compose = bool(COMPOSE_FILE.match(path.name))
     if not compose:
         data, source = load_yaml(path)
@@ -63,13 +64,14 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
                        f"one is in pytest-topology's own format ({len(files)} files given: "
                        f"{', '.join(f.name for f in files)}); give it alone")
     if compose:
-        from harness.model.compose import load_compose, pop_secret_files
+        from harness.model.compose import load_compose, pop_secret_files, pop_start_refusals
         from harness.model.compose_cli import compose_inputs
 
         data, source, said = load_compose(files, profiles=tuple(profiles),
                                           env_file=Path(env_file) if env_file else None)
         notes += said
         secrets = interpolation_secrets(path, Path(env_file) if env_file else None) | pop_secret_files(data)
+        start_refusals = pop_start_refusals(data)
         read = compose_inputs(files, Path(env_file) if env_file else None)
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
@@ -80,9 +82,11 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
                   f"either container" for where, text in alias_collisions(spec)]
     given = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
     spec = spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files, read)
+    spec._start_refusals = tuple(start_refusals)  # noqa: SLF001 - the loader's, as _notes
     return spec.with_departures(departures(given, spec.read_files, compose=compose, profiles=profiles,
                                            env_file=Path(env_file) if env_file else None,
-                                           substitutes=image_substitutes or {}, env=os.environ))
+                                           substitutes=image_substitutes or {}, env=os.environ,
+                                           services=spec.services))
 
 
 def parse_substitutes(values: Sequence[str], where: str = "--image-substitute") -> dict[str, str]:

@@ -232,7 +232,8 @@ class ImageVolume(_Strict):
     subpath: str | None = Field(default=None, description="mount only this folder of the image")
 
 
-DOCKER_HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3}  # Docker's, for an unset (0) timing
+# Docker's, for an unset (0) timing
+DOCKER_HEALTH_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_interval": 5.0}
 
 
 class Healthcheck(_Strict):
@@ -243,7 +244,8 @@ class Healthcheck(_Strict):
                                                 "HEALTHCHECK test, with these timings (as Docker merges them)")
     interval: float | None = Field(
         default=None, ge=0,
-        description="seconds between Docker's checks (the harness runs the test every 0.1 s while it waits)")
+        description="seconds between Docker's checks (while it waits, the harness runs the test every 0.1 s from "
+                    "Docker's first check on)")
     timeout: float | None = Field(default=None, ge=0, description="seconds one check may take")
     retries: int | None = Field(default=None, ge=0, description="failed checks before Docker calls it unhealthy")
     start_period: float | None = Field(default=None, ge=0, description="seconds during which failures do not count")
@@ -268,6 +270,14 @@ class Healthcheck(_Strict):
     def attempt_limit(self) -> float:
         """Seconds one run of the test may take: `timeout`, else Docker's default (30 s; 0 means the default)."""
         return self.timeout or DOCKER_HEALTH_DEFAULTS["timeout"]
+
+    def first_check(self, start_interval_taken: bool) -> float:
+        """Seconds from the container's start to Docker's first run of the test: `interval` (default 30 s); during a
+        start_period, on an engine that takes start_interval (Docker Engine 25, API 1.44), `start_interval` (default
+        5 s). Moby's daemon/health.go: the monitor's first timer is set when the container starts, before any run."""
+        if start_interval_taken and self.start_period:
+            return self.start_interval or DOCKER_HEALTH_DEFAULTS["start_interval"]
+        return self.interval or DOCKER_HEALTH_DEFAULTS["interval"]
 
     def decision_time(self) -> float:
         """Seconds Docker may take to call the container healthy or unhealthy: start_period + (interval + timeout)

@@ -48,19 +48,19 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
                   "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
+PULL_POLICY = r"^(always|never|build|if_not_present|missing|refresh|daily|weekly|every_(\d+[wdhms])+)$"  # Compose's
 HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
 # placement: which engine, not how its container is made (the engine is a part of the signature: signature.placed)
 # REPLICA_KEYS: how many containers; compared by counting the run's containers of the service (signature.py): a
 # changed count alone adds or removes replicas of the service (reuse.update), as Compose scales a running project.
 REPLICA_KEYS = ("replicas",)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
-                     "consumes", "pact_name", "placement", "weight")
+                     "consumes", "pact_name", "placement", "weight", "pull_policy")
 
 
 class ServiceSpec(_Strict):
     image: str | None = Field(
-        default=None,
-        description="an image name; beside `build:`, the built image is also tagged with it")
+        default=None, description="an image name; beside `build:`, the built image is also tagged with it")
     build: BuildSpec | None = Field(
         default=None, description="a build context folder, or {context, dockerfile, args, target, ...}: the keys of "
                                   "Compose's `build:`")
@@ -81,6 +81,8 @@ class ServiceSpec(_Strict):
                                           "file) restarts this one: Compose's `depends_on: {db: {restart: true}}`")
     replicas: int = Field(default=1, ge=0, description="containers of it, as Compose's `scale` (see the guide)")
     job: bool = Field(default=False, description="a one-shot job: it must exit 0 before its dependents start")
+    pull_policy: str | None = Field(default=None, pattern=PULL_POLICY, description="when its image is pulled, as "
+                                    "Compose's: always, never, missing (default), build, daily, weekly, every_<time>")
     ready: ReadyProbe | None = Field(
         default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")
     healthcheck: Healthcheck | None = Field(

@@ -86,8 +86,41 @@ def merged(maps: list[SourceMap]) -> SourceMap:
     Compose kept)."""
     lines: dict[Path_, int] = {}
     for source in maps:
-        lines.update({path: _FileLine(line, source.file) for path, line in source.lines.items()})
+        lines.update({path: _FileLine(line, getattr(line, "file", source.file))  # (`extends`: of a third file)
+                      for path, line in source.lines.items()})
     return SourceMap(maps[0].file, lines)
+
+
+def add_extended(source: SourceMap, document: Any, file: Path) -> None:
+    """Add to `source` (the lines of `file`, whose YAML is `document`) the lines of the keys its services get through
+    Compose's `extends`, each at its file and line: a key a service does not write itself is taken from the service
+    it extends (in another file, relative to the extending one, or the same file), and so on down the chain."""
+    for name in _services(document):
+        _extend(source, ("services", name), file, document, name, frozenset())
+
+
+def _services(document: Any) -> dict[str, Any]:
+    services = document.get("services") if isinstance(document, dict) else None
+    return services if isinstance(services, dict) else {}
+
+
+def _extend(source: SourceMap, into: Path_, file: Path, document: Any, name: str,
+            seen: frozenset[tuple[Path, str]]) -> None:
+    service = _services(document).get(name)
+    extends = service.get("extends") if isinstance(service, dict) else None
+    base = extends if isinstance(extends, str) else extends.get("service") if isinstance(extends, dict) else None
+    given = extends.get("file") if isinstance(extends, dict) else None
+    base_file = (file.parent / given).resolve() if isinstance(given, str) else file
+    if not isinstance(base, str) or (base_file, base) in seen:  # none, or a cycle (Compose refuses it)
+        return
+    try:
+        base_document, base_lines = load_yaml(base_file)
+    except TopologyFileError:  # unreadable, or named through a variable: Compose said what it read
+        return
+    for path, line in base_lines.lines.items():
+        if path[:2] == ("services", base) and len(path) > 2 and path[2] != "extends":
+            source.lines.setdefault(into + path[2:], _FileLine(line, base_file))  # the service's own key wins
+    _extend(source, into, base_file, base_document, base, seen | {(base_file, base)})
 
 
 def dotted_path(path: Path_) -> str:

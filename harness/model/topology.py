@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +16,10 @@ from pydantic import (
     model_validator,
 )
 
+from harness.errors import TopologyFileError
 from harness.model.base import _Strict
 from harness.model.broker import BrokerSpec
+from harness.model.departures import Departure
 from harness.model.engine_needs import EngineNeed
 from harness.model.parts import ServiceNetwork
 from harness.model.service import ServiceSpec
@@ -197,11 +199,14 @@ class TopologySpec(_Strict):
     # secrets files too). Set by the loader.
     _read: tuple[Path, ...] = PrivateAttr(default=())
     # How it departs from what its files give by default (options, values from the environment: model/departures.py).
-    _departures: tuple[str, ...] = PrivateAttr(default=())
+    _departures: tuple[Departure, ...] = PrivateAttr(default=())
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
+    # What only a start refuses (a secret's unset variable or missing file), `file:line: message` each: a file
+    # Docker Compose lets `down`, `ps` and `logs` read is read for them too (refuse_start raises these).
+    _start_refusals: tuple[str, ...] = PrivateAttr(default=())
     # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
     # engine name -> where its `host:` is (file:line, or the topology's name), for what is found of it later
@@ -265,22 +270,45 @@ class TopologySpec(_Strict):
         copy._base_dir = copy._file.parent
         return copy
 
-    def with_departures(self, departures: list[str]) -> TopologySpec:
-        """A copy that departs from its files' default in `departures` (model/departures.py)."""
+    def with_departures(self, departures: list[Departure]) -> TopologySpec:
+        """A copy that departs from its files' default in `departures` too (model/departures.py)."""
         copy = self.with_image_substitutes({})
-        copy._departures = tuple(departures)
+        copy._departures = (*self._departures, *departures)
         return copy
 
     @property
-    def departures(self) -> tuple[str, ...]:
-        """How it departs from what its files give by default, as phrases ("ITEM_SUFFIX from the environment",
-        "compose.staging.yaml given beyond compose.yaml"); none for a topology loaded as its files say."""
+    def departures(self) -> tuple[Departure, ...]:
+        """How it departs from what its files give by default ("ITEM_SUFFIX from the environment", "compose.staging.yaml
+        given beyond compose.yaml"), each with the services it touches; none for a topology loaded as its files
+        say."""
         return self._departures
+
+    def departures_for(self, services: Iterable[str]) -> list[str]:
+        """The departures that touch any of `services`, as phrases."""
+        names = set(services)
+        return [departure.what for departure in self._departures if departure.touches(names)]
 
     @property
     def notes(self) -> list[str]:
         """Lines for a person: keys of a compose file ignored for a test run, Compose's own warnings."""
         return self._notes
+
+    @property
+    def start_refusals(self) -> tuple[str, ...]:
+        """What Docker Compose refuses at `up` but not at `config`, `down`, `ps` or `logs` (an `environment:` secret
+        whose variable is not set, a secret's missing file), one `file:line: message` each, in the file's order."""
+        return self._start_refusals
+
+    def refuse_start(self) -> None:
+        """Raise what only a start refuses (`start_refusals`), all in one message.
+
+        Raises:
+            TopologyFileError: at the first one's `file:line`, every one of them a line.
+        """
+        if self._start_refusals:
+            first, _, message = self._start_refusals[0].partition(": ")
+            more = "".join(f"\n{line}" for line in self._start_refusals[1:])
+            raise TopologyFileError(first, message + more)
 
     @property
     def engine_needs(self) -> list[EngineNeed]:
@@ -300,6 +328,7 @@ class TopologySpec(_Strict):
         copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
         copy._departures = self._departures
         copy._engine_needs = list(self._engine_needs)
+        copy._start_refusals = self._start_refusals
         copy._engine_hosts_at = dict(self._engine_hosts_at)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)

@@ -6,6 +6,7 @@ when there is no file) and the dotted path of the key, what is allowed, and the 
 from __future__ import annotations
 
 import ipaddress
+import os
 import types
 import typing
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import DependencyCycle, TopologyFileError
 from harness.model.base import internal, reading_compose, service_name_problem, topology_name, validating
 from harness.model.compose_keys import known
+from harness.model.departures import passed_through
 from harness.model.engine_needs import engine_needs
 from harness.model.placement import engine_references, suggest
 from harness.model.plan import StartPlan
@@ -86,6 +88,8 @@ def validated(data: Any, handler: typing.Callable[[Any], TopologySpec], context:
     spec._file, spec._base_dir = origin.file, origin.base_dir  # noqa: SLF001 - set once, here
     spec._engine_needs = engine_needs({name: service.model_dump(mode="json", exclude_defaults=True)  # noqa: SLF001
                                        for name, service in spec.services.items()}, source)
+    if not origin.compose and isinstance(data, dict):  # Compose resolves its own: model/departures.py scans its files
+        spec._departures = tuple(passed_through(data.get("services"), os.environ))  # noqa: SLF001
     spec._engine_hosts_at = {engine.name: source.where(("engines", index, "host"))  # noqa: SLF001
                              for index, engine in enumerate(spec.engines)}
     try:

@@ -1,15 +1,19 @@
 """Coverage per edge: each observed HTTP call named by its operation (method, the provider's path template, status)
 and matched to the pact interactions of its edge; the drift checks (contracts/drift) say whether it breaks the
 provider's document. One matcher for pacts and calls: the path template the document gives both (without a document,
-the path itself, or the interaction's path regex when its matching rules have one)."""
+the path itself, or the interaction's path regex when its matching rules have one), and the query as Pact matches it
+(every parameter the interaction has, no other, each value equal or matching its rule). Every distinct body of a call
+is judged against the document (a call whose bodies could not be judged is counted and said: never "allowed")."""
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from harness.contracts.drift.adapter import Document, NoOperation, NoPath, find_operation
 from harness.contracts.drift.checks import check_interaction
@@ -19,6 +23,8 @@ from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
+from harness.runtime.observe_records import BodySample
+from harness.runtime.observe_streams import BODY_LIMIT
 
 TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge
 NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
@@ -52,8 +58,10 @@ class EdgeCoverage:
     status); `uncovered`: the others, `top_uncovered` the most frequent of them; `never_exercised`: the pact's
     interactions no call matched ("file: description"); `breaking`: calls the provider's document does not allow
     (operation or status not documented, a body that does not validate), `top_breaking` the most frequent;
-    `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files; `notes`: what could not
-    be checked and why (no document, a capture incomplete). `outside`: the consumer is not a service (the tests).
+    `not_judged`: calls whose bodies could not be judged (`top_not_judged` says why), `unchecked`: calls checked
+    against no document; `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
+    `notes`: what could not be checked and why (no document, a capture incomplete). `outside`: the consumer is not
+    a service (the tests).
     """
 
     consumer: str
@@ -74,6 +82,13 @@ class EdgeCoverage:
     # covers: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
     operations: int = 0
     operations_covered: int = 0
+    # calls whose bodies could not be judged against the document (cut at the capture's limit, an unknown
+    # encoding, beyond the capture's bounds), the most frequent with why; calls checked against no document (the
+    # provider has none, or no response was seen: nothing to judge)
+    not_judged: int = 0
+    top_not_judged: tuple[OperationCount, ...] = ()
+    unchecked: int = 0
+    interactions: int = 0  # of the edge's pacts, all kinds
 
     @property
     def percent(self) -> float | None:
@@ -138,7 +153,9 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     uncovered: Counter[str] = Counter()
     breaking: Counter[str] = Counter()
     says: dict[str, str] = {}
-    covered = 0
+    unjudged: Counter[str] = Counter()
+    why: dict[str, str] = {}
+    covered = unchecked = 0
     operations: dict[str, bool] = {}  # operation -> covered
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
@@ -153,11 +170,23 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
             covered += call.count
         else:
             uncovered[label] += call.count
-        if usable is not None and call.status:  # (a request without its response: nothing to check)
-            finding = _breaks(usable, call)
-            if finding:
-                breaking[label] += call.count
+        if usable is None or not call.status:  # (a request without its response: nothing to check)
+            unchecked += call.count
+            continue
+        if call.unsampled:
+            unjudged[label] += call.unsampled
+            why.setdefault(label, "more different bodies than the capture keeps")
+        for sample in call.bodies:
+            finding = _breaks(usable, call, sample)
+            if isinstance(finding, _NotJudged):
+                unjudged[label] += sample.count
+                why.setdefault(label, finding.why)
+            elif finding:
+                breaking[label] += sample.count
                 says.setdefault(label, finding)
+    unanswered = sum(call.count for call in edge.calls if not call.status)
+    if usable is not None and unanswered:
+        notes.append(f"{unanswered} call(s) without a response seen: not checked against {provider}'s document")
     calls = sum(call.count for call in edge.calls)
     return EdgeCoverage(
         consumer, provider, calls, covered, calls - covered,
@@ -168,7 +197,10 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
-        sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()))
+        sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
+        sum(unjudged.values()),
+        tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
+        sum(len(pact.interactions) for pact in edge.pacts))
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
@@ -201,11 +233,13 @@ def _interaction_key(document: Document | None, interaction: dict[str, Any]) -> 
 
 def _covers(interaction: dict[str, Any], key: tuple[str, str | None, int], call: ObservedCall,
             template: str | None) -> bool:
-    """Same method and status, and the same path template (without one: the interaction's path regex when its
-    matching rules have one, else the very path). A request without its response (status 0) is covered by the
-    method and path alone: what it would have been answered is not known."""
+    """Same method and status, the query as Pact matches it, and the same path template (without one: the
+    interaction's path regex when its matching rules have one, else the very path). A request without its response
+    (status 0) is covered by the method, path and query alone: what it would have been answered is not known."""
     method, interaction_template, status = key
     if method != call.method.upper() or (call.status and status != call.status):
+        return False
+    if not _query_matches(interaction, call.query):
         return False
     if template is not None and interaction_template is not None:
         return template == interaction_template
@@ -213,6 +247,47 @@ def _covers(interaction: dict[str, Any], key: tuple[str, str | None, int], call:
     if regex is not None:
         return re.fullmatch(regex, call.path) is not None
     return str((interaction.get("request") or {}).get("path") or "/") == call.path
+
+
+def _query_matches(interaction: dict[str, Any], query: str) -> bool:
+    """The call's query as Pact's mock server takes it for the interaction's: the same parameters (none missing, none
+    unexpected), each one's values equal, or each matching the regex of a matching rule on it (V2 `$.query.name`,
+    V3/V4 `query.name`); another kind of rule on it (type, number, ...) takes any value."""
+    expected = (interaction.get("request") or {}).get("query") or {}
+    wanted: dict[str, list[str]] = {}
+    if isinstance(expected, str):
+        for name, value in parse_qsl(expected, keep_blank_values=True):
+            wanted.setdefault(name, []).append(value)
+    else:
+        wanted = {name: [str(v) for v in (values if isinstance(values, list) else [values])]
+                  for name, values in expected.items()}
+    sent: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        sent.setdefault(name, []).append(value)
+    if set(sent) != set(wanted):
+        return False
+    rules = (interaction.get("request") or {}).get("matchingRules") or {}
+    for name, values in wanted.items():
+        matchers = _query_rules(rules, name)
+        if not matchers:
+            if sent[name] != values:
+                return False
+            continue
+        for matcher in matchers:
+            regex = matcher.get("regex") if matcher.get("match", "regex") == "regex" else None
+            if regex is not None and not all(re.fullmatch(str(regex), value) for value in sent[name]):
+                return False
+    return True
+
+
+def _query_rules(rules: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    v2 = rules.get(f"$.query.{name}") or rules.get(f"$.query['{name}']")
+    if isinstance(v2, dict):
+        return [v2]
+    v3 = (rules.get("query") or {}).get(name) if isinstance(rules.get("query"), dict) else None
+    if isinstance(v3, dict):
+        return [m for m in v3.get("matchers", []) if isinstance(m, dict)]
+    return []
 
 
 def _path_regex(interaction: dict[str, Any]) -> str | None:
@@ -228,22 +303,59 @@ def _path_regex(interaction: dict[str, Any]) -> str | None:
     return None
 
 
-def _breaks(document: Document, call: ObservedCall) -> str:
-    """What the document says against `call` (its first finding), "" when it allows it. The request's headers were
-    not recorded (credentials stay out of the capture), so header parameters are not judged; a body cut at the
-    capture's limit is not checked."""
+@dataclass(frozen=True)
+class _NotJudged:
+    why: str
+
+
+def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str | _NotJudged:
+    """What the document says against `call` with the bodies of `sample` (its first finding), "" when it allows it,
+    or why it cannot be judged (a body cut at the capture's limit, an encoding that cannot be undone). Judged as
+    schemathesis' checks judge a response (a status documented without content takes any body; no rule on
+    properties the schema does not describe). The request's headers were not recorded (credentials stay out of the
+    capture), so header parameters are not judged."""
+    if sample.request_truncated or sample.response_truncated:
+        return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
     request: dict[str, Any] = {"method": call.method, "path": call.path, "query": call.query}
-    if call.request_body and not call.request_truncated:
-        request["body"] = _body(call.request_body, call.request_content_type)
     response: dict[str, Any] = {"status": call.status,
                                 "headers": {"Content-Type": call.content_type} if call.content_type else {}}
-    if call.response_body and not call.response_truncated:
-        response["body"] = _body(call.response_body, call.content_type)
+    for part, text, encoding, content_type in (
+            (request, sample.request_body, sample.request_encoding, call.request_content_type),
+            (response, sample.response_body, sample.response_encoding, call.content_type)):
+        decoded = _decoded(text, encoding)
+        if decoded is None:
+            return _NotJudged(f"body in an encoding the harness does not undo ({encoding})")
+        if decoded:
+            part["body"] = _body(decoded, content_type)
     interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
                    "response": response}
-    findings = [f for f in check_interaction(document, interaction).findings
+    findings = [f for f in check_interaction(document, interaction, observed=True).findings
                 if not f.pointer.startswith("/request/header")]
     return findings[0].spec_says if findings else ""
+
+
+def _decoded(text: str, encoding: str) -> str | None:
+    """A body as sent, its Content-Encoding undone (gzip, deflate); None: an encoding not undone (br, ...)."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
+    if not codings or not text:
+        return text
+    data = text.encode("latin-1")
+    try:
+        for coding in reversed(codings):
+            if coding in ("gzip", "x-gzip"):
+                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
+            elif coding == "deflate":
+                data = zlib.decompress(data)
+            else:
+                return None
+    except zlib.error:
+        return None
+    return data.decode("latin-1")
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else \
+        f"{count >> 10} KiB" if count >= 1 << 10 and not count % (1 << 10) else f"{count} bytes"
 
 
 def _body(text: str, content_type: str) -> dict[str, Any]:
@@ -252,7 +364,7 @@ def _body(text: str, content_type: str) -> dict[str, Any]:
     content: Any = text
     if content_type.split(";")[0].strip().endswith("json"):
         try:
-            content = json.loads(text)
+            content = json.loads(text.encode("latin-1").decode("utf-8"))  # (kept byte for byte: JSON is UTF-8)
         except ValueError:
             pass
     return {"content": content, "contentType": content_type or "text/plain"}

@@ -6,7 +6,9 @@ tests, the harness) are not a consumer's contract.
                      services (an edge without a pact covers none of its calls); an error when no call between
                      services was observed (there is nothing to measure) or the capture could not be read
     strict           failed when any call between services is uncovered or breaks its provider's OpenAPI document;
-                     an error when the capture could not be read
+                     else an error when a call's bodies could not be judged against the document (cut at the
+                     capture's limit, ...: it cannot be called allowed), when no call between services was
+                     observed (as fail-under), or the capture could not be read
 """
 
 from __future__ import annotations
@@ -75,13 +77,15 @@ def _limits(result: ObserveResult) -> list[str]:
     return [f"note: {note}" for note in dict.fromkeys(notes)]
 
 
+NOTHING = ("not judged: no call between services was observed (nothing to measure; do the tests make the services "
+           "call each other?)")
+
+
 def _fail_under(result: ObserveResult, percent: float, name: str) -> GateVerdict:
     edges = _between(result)
     calls = sum(edge.calls for edge in edges)
     if not calls:
-        return GateVerdict(FAIL_UNDER, name, "error", f"{name}: not judged: no call between services was observed "
-                           "(nothing to measure; do the tests make the services call each other?)",
-                           "\n".join(_limits(result)))
+        return GateVerdict(FAIL_UNDER, name, "error", f"{name}: {NOTHING}", "\n".join(_limits(result)))
     covered = sum(edge.covered for edge in edges)
     total = round(100 * covered / calls, 1)
     lines = [f"{edge.consumer} -> {edge.provider}: {edge.covered} of {edge.calls} covered"
@@ -96,7 +100,10 @@ def _fail_under(result: ObserveResult, percent: float, name: str) -> GateVerdict
 
 def _strict(result: ObserveResult, name: str) -> GateVerdict:
     edges = _between(result)
-    lines = []
+    calls = sum(edge.calls for edge in edges)
+    if not calls:
+        return GateVerdict(STRICT, name, "error", f"{name}: {NOTHING}", "\n".join(_limits(result)))
+    lines, unjudged = [], []
     for edge in edges:
         if edge.uncovered:
             what = "no pact covers this edge" if not edge.pacts else "no interaction covers them"
@@ -106,12 +113,25 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.breaking} call(s) breaking {edge.provider}'s "
                          "OpenAPI document: " + "; ".join(f"{o.operation} ({o.calls}): {o.says}"
                                                            for o in edge.top_breaking))
+        if edge.not_judged:
+            unjudged.append(f"{edge.consumer} -> {edge.provider}: {edge.not_judged} call(s) not judged against "
+                            f"{edge.provider}'s OpenAPI document: " + "; ".join(
+                                f"{o.operation} ({o.calls}): {o.says}" for o in edge.top_not_judged))
     uncovered = sum(edge.uncovered for edge in edges)
     breaking = sum(edge.breaking for edge in edges)
-    calls = sum(edge.calls for edge in edges)
-    if not lines:
-        return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered "
-                           "by a pact interaction and allowed by its provider's document",
-                           "\n".join(_limits(result)))
-    return GateVerdict(STRICT, name, "failed", f"{name}: {uncovered} call(s) between services uncovered, "
-                       f"{breaking} breaking the provider's document", "\n".join([*lines, *_limits(result)]))
+    not_judged = sum(edge.not_judged for edge in edges)
+    unchecked = sum(edge.unchecked for edge in edges)
+    details = "\n".join([*lines, *unjudged, *_limits(result)])
+    if lines:
+        return GateVerdict(STRICT, name, "failed", f"{name}: {uncovered} call(s) between services uncovered, "
+                           f"{breaking} breaking the provider's document"
+                           + (f", {not_judged} not judged against it" if not_judged else ""), details)
+    if not_judged:
+        return GateVerdict(STRICT, name, "error", f"{name}: not judged: {not_judged} of {calls} call(s) between "
+                           "services could not be judged against their provider's document (the others are covered "
+                           "and allowed)", details)
+    allowed = calls - unchecked
+    checked = "allowed by its provider's document" if not unchecked else \
+        f"{allowed} allowed by their provider's document, {unchecked} checked against none (see the notes)"
+    return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered by a "
+                       f"pact interaction{',' if unchecked else ' and'} {checked}", details)

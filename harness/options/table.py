@@ -131,7 +131,7 @@ class Option:
 
 TOPOLOGY_COMMANDS = ("up", "down", "logs", "graph", "fault", "verify", "fuzz", "drift", "publish", "can-i-deploy",
                      "record-deployment")
-FILE_COMMANDS = (*TOPOLOGY_COMMANDS, "prune")  # prune reads a file (given) for its engines
+FILE_COMMANDS = (*TOPOLOGY_COMMANDS, "prune", "ps")  # prune (given) and ps read a file for its engines
 BROKER_COMMANDS = ("publish", "can-i-deploy", "record-deployment")
 MODES = ("positive", "negative", "all")
 
@@ -143,7 +143,8 @@ COMMANDS: dict[str, str] = {
              "too (--all: anywhere, and unused image-substitute tags); with --topology FILE across engines, also "
              "from each of its engines (the copies of the images built here)",
     "ps": "list running topologies and their services, and runs left behind by a process that died (with the "
-          "command that removes them)",
+          "command that removes them), on this machine's engine, the engines of the topology file (--topology, or "
+          "the ini's) and those the runs found there name; given --topology FILE, only the runs of that file",
     "logs": "print a service's log",
     "verify": "verify every pact against its provider running in the topology",
     "fuzz": "run schemathesis against every service of the topology with `openapi:`, one after another",
@@ -199,7 +200,8 @@ OPTIONS: tuple[Option, ...] = (
            cli=("--observe-fail-under",), commands=("up",), pytest="--observe-fail-under",
            ini="topology_observe_fail_under", validate=percent),
     Option("observe_strict", "session", "with --observe: fail the run (one test case of its own) when a call between "
-           "services is covered by no pact interaction or breaks its provider's OpenAPI document", kind=bool,
+           "services is covered by no pact interaction or breaks its provider's OpenAPI document (an error when a call "
+           "could not be judged, or none was observed)", kind=bool,
            default=False, cli=("--observe-strict",), commands=("up",), pytest="--observe-strict",
            ini="topology_observe_strict", ini_type="bool"),
     Option("topology_per_worker", "session", "pytest-xdist: one topology per worker (default: one shared by all "

@@ -26,7 +26,7 @@ from harness.pytest import faults as faults_plugin
 from harness.pytest import page as page_plugin
 from harness.pytest.fixtures import topology_fixture
 from harness.pytest.options import add_options, resolved
-from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, write_recorded_pacts
+from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, report_folders, write_recorded_pacts
 from harness.pytest.session import EXCLUSIVE, INTERRUPTED, PLUGIN_NAME, TopologySession, active_topologies
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(faults_plugin, "harness-faults")  # the edge_fault marker, faults in reports
     ci_plugin.register(config)  # --annotations: CI annotations and the step summary
     config.pluginmanager.register(WrittenByWorkers(config), "harness-pact-publish")  # xdist: the pacts written
+    report_folders(config)  # before pytest's JUnit writer makes one without the .gitignore
     config.addinivalue_line("markers", EXCLUSIVE)
     file = _topology_file(config)
     _check_pact_options(config, file)

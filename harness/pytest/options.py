@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -63,18 +64,38 @@ def resolved(config: pytest.Config) -> ResolvedOptions:
     return config.stash[_resolved]
 
 
+# pytest's own options that write files (`--junitxml runs/junit.xml`): a rerun hint leaves them out, so that running
+# it does not overwrite what CI keeps of the first run
+PYTEST_OUTPUTS = ("--junitxml", "--junit-xml", "--resultlog", "--result-log", "--report-log")
+BASELINE_WRITES = ("fuzz_baseline_update", "fuzz_baseline_prune")  # they rewrite the baseline file
+
+
 def fuzz_rerun(config: pytest.Config) -> Rerun:
     """How this session is run again for one fuzzed service: its command line without the options that choose the
-    fuzzing (each with its value), and pytest's flags for them; the rerun hint adds them as the run used them."""
+    fuzzing (each with its value), and pytest's flags for them; the rerun hint adds them as the run used them. With
+    --topology-reuse the services keep the state earlier sessions left: the hint says so, and how to get a fresh
+    topology."""
     from harness.report.fuzz import Rerun
 
-    flags = resolved(config).flags("fuzz")
+    session = resolved(config)
+    flags = session.flags("fuzz")
+    reused = session.topology.command("harness", "down") if session.topology_reuse else ""
+    return Rerun(rerun_command(config.invocation_params.args, flags.values()), flags, reused)
+
+
+def rerun_command(args: Iterable[str], fuzz_flags: Iterable[str]) -> list[str]:
+    """`pytest ARGS` less the fuzzing options (`fuzz_flags`, each with its value: the hint adds them as the run used
+    them) and the options that write files (pytest's --junitxml, the report page, the baseline's write modes), so
+    that running the hint does not overwrite the first run's files."""
+    outputs = [o for o in options(PYTEST) if o.pytest and (o.feature == "report" or o.name in BASELINE_WRITES)]
+    with_value = {*fuzz_flags, *PYTEST_OUTPUTS, *(str(o.pytest) for o in outputs if o.kind is not bool)}
+    switches = {str(o.pytest) for o in outputs if o.kind is bool}
     words, skip_value = ["pytest"], False
-    for word in config.invocation_params.args:
+    for word in args:
         if skip_value:
             skip_value = False
-        elif word in flags.values():
+        elif word in with_value:
             skip_value = True
-        elif not word.startswith(tuple(f"{flag}=" for flag in flags.values())):
+        elif word not in switches and not word.startswith(tuple(f"{flag}=" for flag in with_value)):
             words.append(word)
-    return Rerun(words, flags)
+    return words

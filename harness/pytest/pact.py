@@ -123,8 +123,9 @@ class WrittenByWorkers:
     tests this session left out, for publishing a subset's pacts as a snapshot. What was left out is measured where
     tests are collected (the session, or each xdist worker, whose plugins may deselect there only): the collected
     tests that do not run (deselected by any plugin, or dropped from the items), `--lf` rerunning only last time's
-    failures (it drops the others as it collects), tests skipped or xfailed; an option given that left nothing out
-    does not count."""
+    failures (it drops the others as it collects), tests skipped or xfailed, test files skipped as collected or not
+    collected at all (harness.pytest.uncollected: a conftest's collect_ignore, a plugin's hook); an option given
+    that left nothing out does not count."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -133,6 +134,9 @@ class WrittenByWorkers:
         self.lf_reran = 0  # --lf: the last time's failures it reran instead of every test (0: it ran every test)
         self.unreported: list[str] = []  # xdist workers that did not say what they left out
         self.skipped = 0
+        self.files: set[Path] = set()  # the test files a collector was made for
+        self.uncollected: set[str] = set()  # test files under the session's paths not collected (relative)
+        self.skipped_files: set[str] = set()  # files skipped as collected (pytest.skip or importorskip at the top)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -146,13 +150,28 @@ class WrittenByWorkers:
         self.collected.update(said.get("collected", []))  # every worker collects every test
         self.left_out_ids.update(said.get("left_out", []))
         self.lf_reran = max(self.lf_reran, int(said.get("lf_reran", 0)))
+        self.uncollected.update(said.get("uncollected", []))
+        self.skipped_files.update(said.get("skipped_files", []))
+
+    def pytest_collectstart(self, collector: pytest.Collector) -> None:
+        if isinstance(collector, pytest.File):
+            self.files.add(collector.path)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:  # under xdist the controller hears of it too: counted once by its node id
+            self.skipped_files.add(report.nodeid)
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         self.collected.add(item.nodeid)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from harness.pytest.uncollected import uncollected
+
         running = {item.nodeid for item in session.items}
         self.left_out_ids |= self.collected - running
+        root = self.config.rootpath
+        self.uncollected.update(path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+                                for path in uncollected(self.config, self.files))
         if self.config.getoption("lf", False) and getattr(self.config, "cache", None) is not None:
             # as pytest's LFPlugin decides: with a failure of last time among the collected tests it runs only those
             # (their files' other tests it drops as it collects them, other files it does not collect at all)
@@ -161,7 +180,8 @@ class WrittenByWorkers:
         if hasattr(self.config, "workerinput"):
             self.config.workeroutput[LEFT_OUT_KEY] = {  # type: ignore[attr-defined]
                 "collected": sorted(self.collected), "left_out": sorted(self.left_out_ids),
-                "lf_reran": self.lf_reran}
+                "lf_reran": self.lf_reran, "uncollected": sorted(self.uncollected),
+                "skipped_files": sorted(self.skipped_files)}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.skipped and report.when in ("setup", "call"):  # an xfailed test is a skipped call
@@ -187,6 +207,16 @@ class WrittenByWorkers:
         if narrower:
             reasons.append(narrower)
         reasons += command_line_narrowing(self.config)
+        if self.uncollected:
+            first = sorted(self.uncollected)
+            reasons.append(f"{len(first)} test file(s) under the session's paths not collected ({', '.join(first[:3])}"
+                           + (f" and {len(first) - 3} more" if len(first) > 3 else "") + "): left out by a conftest "
+                           "or plugin (collect_ignore, collect_ignore_glob, a pytest_ignore_collect hook), which may "
+                           "depend on the environment; to leave them out of every run, use --ignore in the "
+                           "configuration file's addopts")
+        if self.skipped_files:
+            reasons.append(f"{len(self.skipped_files)} test file(s) skipped as collected (pytest.skip or importorskip "
+                           "at module level)")
         if self.skipped:
             reasons.append(f"{self.skipped} test(s) skipped or xfailed")
         return "; ".join(reasons)
@@ -225,6 +255,17 @@ def _outputs(config: pytest.Config) -> list[Path]:
 
     files = [getattr(config.option, "xmlpath", None), resolved(config).topology_report]
     return [config.invocation_params.dir / file for file in files if file]
+
+
+def report_folders(config: pytest.Config) -> None:
+    """The missing folders of the session's report files made now, each with a `.gitignore` of `*`
+    (harness.report.folders): pytest's --junitxml writer makes its own folder without one, and a report the
+    checkout does not ignore would make the next session's pacts a snapshot."""
+    from harness.report.folders import report_folder
+
+    for file in _outputs(config):
+        if not file.parent.exists():
+            report_folder(file.parent)
 
 
 def _broker_url(config: pytest.Config, options: Any) -> str | None:

@@ -90,9 +90,9 @@ class SessionSummary:
             gated = " (--observe)" if observed.gates else " (--observe; information only)"
             terminalreporter.section("contract coverage from observed traffic" + gated)
             terminalreporter.write(observed_text(observed.result))
-            for gate in observed.gates:
-                terminalreporter.write_line(f"{gate.outcome.upper() if gate.outcome != 'passed' else 'passed'} "
-                                            f"{gate.summary}", red=gate.outcome != "passed")
+            for gate in observed.gates:  # (a gate that did not pass is reported as a failed test is: said there)
+                if gate.outcome == "passed":
+                    terminalreporter.write_line(f"passed {gate.summary}")
         if not verified:
             terminalreporter.section("contract matrix")
             terminalreporter.write(text)

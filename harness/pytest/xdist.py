@@ -3,6 +3,7 @@ it starts it under a file lock in a folder the controller made for this run (`sh
 written there; it is labelled as owned by the controller, which removes it (by that label) when every worker is done,
 so a crashed worker leaks nothing. Tests marked `topology_exclusive` (or `edge_fault`) run alone: every test holds a
 shared lock, those an exclusive one, and what they left stopped, paused or faulted is put back before it is released;
+another test that stops, pauses or faults a service is refused (its worker's neighbours would meet it);
 the fuzz runs a worker starts hold the shared lock until they end, and their results are published to the other
 workers. Each worker's pact, drift and fuzz results go to the controller, which reports the whole run."""
 
@@ -43,6 +44,7 @@ class SharedTopology:
 
     def __init__(self, plugin: TopologySession) -> None:
         self.plugin = plugin
+        self.alone = AloneOrRefused()  # what a test not marked exclusive may not do to the shared topology
 
     def attach_or_start(self, printer: Any, progress: Any) -> Topology:
         """The topology shared by the xdist workers of this run: started by the first worker that needs it (under
@@ -66,6 +68,7 @@ class SharedTopology:
                     raise TopologyShareError(f"topology {plugin.spec.name} (run {state['run']}), shared by the "
                                              "xdist workers of this session, is gone from the engine")
                 plugin.attached_runs.add(topology.run_id)
+                self.alone.watch(topology, plugin.config)
                 printer.console.print(f"{printer.prefix}using topology {plugin.spec.name} (run {topology.run_id}), "
                                       f"{'reused' if state.get('reused') else 'started'} by worker "
                                       f"{state.get('worker', '?')}", markup=False)
@@ -76,6 +79,7 @@ class SharedTopology:
                 state_file.write_text(json.dumps({"failed": str(error), "exit_code": error.exit_code}))
                 raise
             plugin.observing.started_shared(topology)  # --observe: capturing before any worker uses it
+            self.alone.watch(topology, plugin.config)
             state_file.write_text(json.dumps({"run": topology.run_id, "worker": plugin.worker,
                                               "reused": topology.reused}))
             return topology
@@ -104,9 +108,11 @@ class SharedTopology:
                     fcntl.flock(handle, fcntl.LOCK_SH)
             if exclusive:
                 running.write_text(json.dumps({"test": item.nodeid, "worker": self.plugin.worker}))
+            self.alone.test = (item.nodeid, exclusive)
             try:
                 return (yield)  # closing the file releases the lock
             finally:
+                self.alone.test = None
                 if exclusive:  # its teardown put back what it left (pytest_runtest_teardown)
                     running.unlink(missing_ok=True)
 
@@ -280,6 +286,34 @@ class SharedTopology:
                 self.plugin.teardown_failures += _remove_owned_runs(spec)
         finally:
             shutil.rmtree(self.plugin.share, ignore_errors=True)
+
+
+class AloneOrRefused:
+    """With other workers, a test that stops, pauses or faults a service of the shared topology must hold it alone
+    (`topology_exclusive`, or `edge_fault`): Topology.disturbing refuses it otherwise, before it is done, so that no
+    other worker's test meets a fault that is not its own (a verdict that would change with the order the workers
+    happen to run in)."""
+
+    def __init__(self) -> None:
+        self.test: tuple[str, bool] | None = None  # the test under way in this worker, and whether it is exclusive
+
+    def watch(self, topology: Topology, config: pytest.Config) -> None:
+        """Refuse what `topology`'s tests do to it outside an exclusive test, when more than one worker shares it."""
+        workers = int(getattr(config, "workerinput", {}).get("workercount") or 1)
+        if workers > 1:
+            topology.disturbing = functools.partial(self.refuse_unless_alone, topology.spec.name, workers)
+
+    def refuse_unless_alone(self, name: str, workers: int, what: str) -> None:
+        """Raises InvalidCall: the test under way is not exclusive (`what`: what it was about to do)."""
+        from harness.errors import InvalidCall
+
+        __tracebackhide__ = True
+        if self.test is not None and not self.test[1]:
+            raise InvalidCall(f"{self.test[0]}: {what}: topology {name} is shared by the {workers} xdist workers of "
+                              "this session, and their tests running now would meet it too",
+                              hint="Mark the test @pytest.mark.topology_exclusive: it then runs alone, and what it "
+                                   "left is put back after it (@pytest.mark.edge_fault implies it). Or give each "
+                                   "worker a topology of its own: --topology-per-worker.")
 
 
 def _remove_owned_runs(spec: TopologySpec) -> list[str]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.runtime import labels as L
-from harness.runtime.topology import StartEvent, Topology
+if TYPE_CHECKING:  # the runtime (docker-py, ~seconds on a loaded machine) is not imported for `harness --help`
+    from harness.runtime.topology import StartEvent, Topology
 
 
 class _Console(Console):
@@ -69,6 +70,8 @@ class ProgressPrinter:
 
 
 def services_table(topology: Topology) -> Table:
+    from harness.runtime import labels as L
+
     table = Table(title=f"topology {topology.spec.name} (run {topology.run_id})", title_justify="left")
     table.add_column("service")
     across = bool(topology.engines)  # several engines: each service's, its ports on that engine's host (url)

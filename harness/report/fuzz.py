@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from harness.fuzz.baseline import BaselineOutcome
+from harness.fuzz.baseline import SERVICE_KEY, BaselineOutcome
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.junit import Case, item_classname, located, write_junit
 
@@ -30,6 +30,9 @@ class Rerun:
 
     command: list[str]
     flags: dict[str, str] = field(default_factory=dict)
+    # set when the run fuzzed a topology that was already running: what gets a fresh one (`harness down ...`);
+    # the command then runs the same requests, but against whatever state the services are in by then
+    reused: str = ""
 
     def for_result(self, result: ServiceResult) -> str:
         """The command that reproduces `result`: its seed, the services fuzzed before it and itself (in that order:
@@ -40,6 +43,22 @@ class Rerun:
         for name, value in result.given.items():
             words += [self.flags[name], value]
         return shlex.join(words)
+
+    def line(self, result: ServiceResult) -> str:
+        """`rerun with: COMMAND`; after a run on a topology that was already running, what that command does and
+        does not redo (the same requests; not the state the services were in)."""
+        if not self.reused:
+            return "rerun with: " + self.for_result(result)
+        return (f"same seed and options: {self.for_result(result)} (not a reproduction: this run used a topology that "
+                f"was already running, whose state earlier runs left; `{self.reused}` first for a fresh one)")
+
+
+def reused_note(name: str, down: str) -> str:
+    """The one line that says a run fuzzed a topology already running (`harness up --detach`): its findings depend
+    on the state earlier runs and tests left in it, and how to get a fresh one (`down`: the command that removes it)."""
+    return (f"note: topology {name} was already running: what fuzzing finds depends on the state earlier runs left in "
+            f"its services, so identical runs can find different things; `{down}` first to fuzz a fresh one "
+            "(reproducible)")
 
 
 def summary_line(result: ServiceResult) -> str:
@@ -74,6 +93,20 @@ def print_result(result: ServiceResult, err: Console, rerun: Rerun | None = None
         err.print(accepted_text(result.accepted), markup=False, highlight=False, soft_wrap=True)
 
 
+def closing_text(results: list[ServiceResult]) -> str:
+    """The last lines of a run, as pytest's short test summary: one per new finding, `FAILED SERVICE OPERATION: TITLE
+    (CHECK [CODE])` (`ERROR` for one that kept something from being tested), in the order reported; then the
+    counts of services and findings."""
+    lines = [f"{'FAILED' if f.kind == 'failure' else 'ERROR'} {r.service} {f.operation}: {f.title} ({f.label})"
+             for r in results for f in r.new]
+    passed = sum(r.passed for r in results)
+    accepted = sum(len(r.accepted) for r in results)
+    lines.append(f"fuzzed {len(results)} service(s): {passed} passed, {len(results) - passed} failed; "
+                 f"{sum(len(r.failures) for r in results)} failure(s), {sum(len(r.errors) for r in results)} "
+                 f"error(s)" + (f", {accepted} accepted by the baseline" if accepted else ""))
+    return "\n".join(lines)
+
+
 def accepted_text(findings: list[Finding]) -> str:
     """A line per failure a baseline entry accepts: reported, not failing (its full report is that of the run
     that recorded it)."""
@@ -99,6 +132,11 @@ def baseline_text(outcome: BaselineOutcome, prune_flag: str = "--baseline-prune"
     if outcome.not_reached:
         lines.append(f"  {len(outcome.not_reached)} not reached (the run did not test the operation; kept):")
         lines += [entry(data) for data in outcome.not_reached]
+    services = sorted({str(data[SERVICE_KEY]) for data in outcome.not_fuzzed})
+    for service in services:  # (`--service` left them out; kept)
+        mine = [data for data in outcome.not_fuzzed if data[SERVICE_KEY] == service]
+        lines.append(f"  {len(mine)} of service {service}: not fuzzed in this run (kept):")
+        lines += [entry(data) for data in mine]
     if outcome.expired:
         lines.append(f"  expired (past their `expires` date, they accept nothing): {', '.join(outcome.expired)}")
     if outcome.written:
@@ -128,7 +166,7 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
             lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
         lines += _log_text(finding)
     if rerun is not None:  # the front-end's command (without one: no hint)
-        lines.append("  rerun with: " + rerun.for_result(result))
+        lines.append("  " + rerun.line(result))
     return "\n".join(lines)
 
 
@@ -140,10 +178,15 @@ def _log_text(finding: Finding) -> list[str]:
     return [f"    the service's log for it: {finding.log_note}"] if finding.log_note else []
 
 
+SETUP_LABEL = "setup"  # the item of what concerns a service's run as a whole
+
+
 def item_name(service: str, label: str) -> str:
-    """`fuzz[SERVICE OPERATION]`, `fuzz[SERVICE stateful]`, `fuzz[SERVICE excluded CHECK]`; `fuzz[SERVICE]` for the
-    service as a whole: the name of a pytest item and of its JUnit case from either front-end."""
-    return f"fuzz[{service}]" if label == SERVICE_WIDE else f"fuzz[{service} {label}]"
+    """`fuzz[SERVICE OPERATION]`, `fuzz[SERVICE stateful]`, `fuzz[SERVICE excluded CHECK]`; `fuzz[SERVICE setup]` for
+    what concerns the service's run as a whole (its document, its base path, an engine error; not its operations'
+    failures, which their own items carry): the name of a pytest item and of its JUnit case from either
+    front-end."""
+    return f"fuzz[{service} {SETUP_LABEL if label == SERVICE_WIDE else label}]"
 
 
 def fuzz_case(result: ServiceResult, label: str, name: str, classname: str = "", rerun: Rerun | None = None) -> Case:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from harness.report.folders import report_folder
 from harness.report.text import strip_ansi
 from harness.verdict import Outcome
 
@@ -93,7 +94,7 @@ def write_junit(file: Path, suite: str, cases: list[Case], seconds: float | None
                 ElementTree.SubElement(element, tag, message=_xml_text(message)).text = _xml_text(case.details)
         if case.output:
             ElementTree.SubElement(element, "system-out").text = _xml_text(case.output)
-    file.parent.mkdir(parents=True, exist_ok=True)
+    report_folder(file.parent)
     ElementTree.ElementTree(root).write(file, encoding="utf-8", xml_declaration=True)
     return file
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.contracts.matrix import Edge, edge_matrix
+from harness.report.folders import report_folder
 
 if TYPE_CHECKING:
     from harness.contracts.drift.results import PactDrift
@@ -66,6 +67,7 @@ def observed_lines(edge: Edge) -> list[str]:
     lines = [f"{where} uncovered: {text}" for text in cell.uncovered]
     lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
     lines += [f"{where} breaks the document: {text}" for text in cell.breaks]
+    lines += [f"{where} not judged against the document: {text}" for text in cell.unjudged]
     lines += [f"{where} not inspected: {text}" for text in cell.not_inspected]
     if cell.faulted:
         lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
@@ -149,12 +151,12 @@ def _observed_style(edge: Edge) -> str:
     cell = edge.observed
     if cell is None or not cell.calls:
         return "dim"
-    return "green" if cell.covered == cell.calls and not cell.breaking else "yellow"
+    return "green" if cell.covered == cell.calls and not cell.breaking and not cell.not_judged else "yellow"
 
 
 def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Path]:
     """`contract-matrix.json` ({"title", "edges": [...]}) and `contract-matrix.html` in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    report_folder(folder)
     as_json = folder / "contract-matrix.json"
     as_json.write_text(json.dumps({"title": title, "edges": [asdict(e) for e in edges]}, indent=2) + "\n")
     consumers, providers, cells = _cells(edges)

@@ -37,6 +37,8 @@ def edge_line(edge: EdgeCoverage) -> str:
         parts.append(f"{len(edge.never_exercised)} interaction(s) never exercised")
     if edge.breaking:
         parts.append(f"{edge.breaking} breaking the provider's document")
+    if edge.not_judged:
+        parts.append(f"{edge.not_judged} not judged against the provider's document")
     if edge.faulted:
         parts.append(f"{edge.faulted} made under a fault")
     for flow in edge.not_inspected:

@@ -23,6 +23,7 @@ from harness.fuzz.baseline import BaselineOutcome
 from harness.fuzz.results import ServiceResult
 from harness.model.secrets import Masker, environment_of, hidden, hider, without_url_passwords
 from harness.model.topology import TopologySpec
+from harness.report.folders import report_folder
 from harness.runtime.faults import FaultRecord
 from harness.runtime.topology import StartEvent, Topology
 
@@ -224,7 +225,7 @@ def write_page(data: PageData, file: Path) -> Path:
     """Write the page to `file` (its folder made), one self-contained HTML file. Returns `file`."""
     from harness.report.page_html import render
 
-    file.parent.mkdir(parents=True, exist_ok=True)
+    report_folder(file.parent)
     file.write_text(render(data), encoding="utf-8")
     return file
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.contracts.results import WORDS as PACT_WORDS
 from harness.fuzz.results import Finding, ServiceResult
@@ -14,6 +14,9 @@ from harness.report.graph import COLOUR, GraphEdge, GraphNode, draw, slug, worst
 from harness.report.page import PageData, Scrubber, clip
 from harness.report.text import strip_ansi
 from harness.verdict import counts
+
+if TYPE_CHECKING:
+    from harness.report.fuzz import Rerun
 
 CSS = """
 :root{--ok:#2e7d32;--bad:#c62828;--err:#8e0000;--warn:#b26a00;--info:#1565c0;--mute:#607d8b;--line:#d0d7de}
@@ -314,14 +317,23 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
                       f"{len(result.operations)} operation(s), {result.requests} requests in {result.seconds:.1f} s, "
                       f"{esc(result.mode)} data, seed {result.seed}</summary><div><p class=note>at {esc(result.url)}"
                       f"{'; phases ' + esc(', '.join(result.phases)) if result.phases else ''}"
-                      + (f"; rerun with <code>{esc(data.facts.rerun.for_result(result))}</code>"
-                         if data.facts.rerun is not None else "") + "</p>"
+                      + (_rerun(data.facts.rerun, result, esc) if data.facts.rerun is not None else "") + "</p>"
                       "<table><tr><th>operation</th><th>requests</th><th>verdict</th><th>findings</th></tr>"
                       + "".join(rows) + "</table>"
                       + (f"<details><summary>log of {esc(result.service)} during the run</summary>"
                          f"<pre>{esc(clip(log))}</pre></details>" if log.strip() else "") + "</div></details>")
     return ('<section id="fuzzing"><h2>Fuzzing (schemathesis)</h2>' + "".join(blocks) + _baseline(data, esc)
             + "</section>")
+
+
+def _rerun(rerun: Rerun, result: ServiceResult, esc: Callable[[Any], str]) -> str:
+    """"; rerun with <code>COMMAND</code>", or after a run on a topology already running, what that command does not
+    redo (Rerun.line)."""
+    command = f"<code>{esc(rerun.for_result(result))}</code>"
+    if not rerun.reused:
+        return f"; rerun with {command}"
+    return (f"; same seed and options: {command} (not a reproduction: this run used a topology that was already "
+            f"running, whose state earlier runs left; <code>{esc(rerun.reused)}</code> first for a fresh one)")
 
 
 def _baseline(data: PageData, esc: Callable[[Any], str]) -> str:

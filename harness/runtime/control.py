@@ -34,9 +34,20 @@ def run(service: Service, operation: str, call: Callable[[], object]) -> None:
                           operation=operation, hint=_control_hint(service.name, text)) from None
 
 
-def stop(service: Service, timeout: int) -> None:
-    """`Service.stop`: its pre_stop hooks first (as `docker compose stop`; one that fails leaves it running)."""
+def disturbing(service: Service, operation: str) -> None:
+    """Tell the service's topology what is about to be done to it (Topology.disturbing, which may refuse it: under
+    pytest-xdist, a test that does not hold a shared topology alone)."""
     __tracebackhide__ = True
+    if service.topology is not None:
+        service.topology.disturbing(f"{operation} service '{service.shown}'")
+
+
+def stop(service: Service, timeout: int, disturbs: bool = True) -> None:
+    """`Service.stop`: its pre_stop hooks first (as `docker compose stop`; one that fails leaves it running).
+    `disturbs` False: the harness puts the run back as started (Topology.restore), which disturbs nobody."""
+    __tracebackhide__ = True
+    if disturbs:
+        disturbing(service, "stop")
     run(service, "stop", lambda: hooks.pre_stop(service.name, service.spec, service.container))
     run(service, "stop", lambda: service.container.stop(timeout=timeout))
     service.left = "stopped (.stop())"
@@ -48,6 +59,7 @@ def kill(service: Service, signal: str | int) -> None:
     if not _is_signal(signal):
         raise InvalidCall(f"service '{service.shown}': kill({signal!r}): not a signal; give a name such as 'SIGTERM' "
                           "or 'SIGKILL', or a number", argument="signal")
+    disturbing(service, "kill")
     run(service, "kill", lambda: service.container.kill(signal=signal))
     service.left = f"killed (.kill({signal!r}))"
 
@@ -79,6 +91,7 @@ def start(service: Service, wait: bool) -> None:
 def pause(service: Service) -> None:
     """`Service.pause`."""
     __tracebackhide__ = True
+    disturbing(service, "pause")
     run(service, "pause", service.container.pause)
     service.left = "paused (.pause())"
 
@@ -93,6 +106,7 @@ def unpause(service: Service) -> None:
 def disconnect(service: Service) -> None:
     """`Service.disconnect`."""
     __tracebackhide__ = True
+    disturbing(service, "disconnect")
     run(service, "disconnect", lambda: _disconnect_all(service))
     service.left = "disconnected (.disconnect())"
     service.disconnected = True

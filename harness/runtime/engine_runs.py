@@ -26,8 +26,8 @@ from harness.runtime.swarm import leave_made_swarm
 
 ENGINES = L.ENGINES  # [[name, host], ...] as the file writes them, the manager first
 
-__all__ = ["ENGINES", "Removed", "answering", "engines_label", "engines_of", "remove_leftovers_anywhere",
-           "remove_run_anywhere", "run_engines", "runs_across", "runs_on", "spread"]
+__all__ = ["ENGINES", "KnownRun", "Removed", "answering", "engines_label", "engines_of", "known_runs",
+           "remove_leftovers_anywhere", "remove_run_anywhere", "run_engines", "runs_across", "runs_on", "spread"]
 
 
 def engines_label(spec: TopologySpec) -> dict[str, str]:
@@ -237,3 +237,57 @@ def spread(client: docker.DockerClient, run: L.Run) -> Spread | None:
             merged.started = merged.started or listed.started
             engine_of.update(dict.fromkeys((c.id for c in listed.containers), name))
     return Spread(merged, engine_of, unanswered, hosts)
+
+
+@dataclass
+class KnownRun:
+    """A run as `harness ps` lists it: `run` with its containers from every engine of it that answered, `spread`
+    (across engines: each container's engine; None for a run on one engine), and `found_on`, the engine it was
+    listed on ((name, host) as a file or a run's label writes it; None: this machine's engine), and `host`, where
+    this machine reaches the ports it publishes (None: this machine's engine's)."""
+
+    run: L.Run
+    spread: Spread | None
+    found_on: tuple[str, str] | None
+    host: str | None = None
+
+
+def known_runs(local: docker.DockerClient | None, engines: Iterable[tuple[str, str]] = ()
+               ) -> tuple[list[KnownRun], list[str]]:
+    """Every run of every engine this machine knows of: this machine's engine (`local`; None: it did not answer),
+    `engines` ((name, host): a topology file's), and the engines the runs found there name (their `engines` label),
+    in turn; each engine asked once (by address), each run listed once (by id) with its containers on every engine.
+
+    Returns:
+        The runs, those of this machine's engine first (each engine's newest first), and those of `engines` that did
+        not answer ("engine 'e1' (tcp://...)"; an engine of a run that does not answer is in its `spread`).
+    """
+    queue = [(name, host, True) for name, host in engines]  # (name, host, whether `engines` named it)
+    asked: set[str] = set()
+    found: dict[str, KnownRun] = {}
+    unanswered: list[str] = []
+
+    def listed_on(client: docker.DockerClient, where: tuple[str, str] | None, host: str | None = None) -> None:
+        for run in L.list_runs(client):
+            if run.run_id not in found:
+                across = spread(client, run)
+                found[run.run_id] = KnownRun(across.run if across is not None else run, across, where, host)
+                queue.extend((name, host, False) for name, host in run_engines(run))
+
+    if local is not None:
+        asked.add(engine_address())
+        listed_on(local, None)
+    while queue:
+        name, host, named = queue.pop(0)
+        try:
+            address = _engine(name, host).address
+            if address in asked:
+                continue
+            asked.add(address)
+            client = _client(name, host)
+        except (docker.errors.DockerException, OSError, requests.exceptions.RequestException, DockerUnavailable):
+            if named:
+                unanswered.append(f"engine '{name}' ({host})")
+            continue
+        listed_on(client, (name, host), published_host(address))
+    return list(found.values()), unanswered

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 GONE_SECONDS = 30
 
-__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "prepare_everywhere",
+__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "prepare_everywhere",
            "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds", "remove_everywhere",
            "volumes_everywhere"]
 
@@ -70,6 +70,15 @@ class RunEngine:
         return f"engine '{self.name}' ({self.address})"
 
 
+def file_engines(spec: TopologySpec) -> list[Engine]:
+    """The engine of each of `spec.engines`, in order, from the file's values alone (no call).
+
+    Raises:
+        TopologyFileError: a `host:` that names a Docker context that does not exist here (at its file:line).
+    """
+    return [_engine(spec, spec_engine) for spec_engine in spec.engines]
+
+
 def _engine(spec: TopologySpec, engine: EngineSpec) -> Engine:
     """The engine of `engine`'s host. Raises TopologyFileError (the file's line): a Docker context that does not
     exist here, or cannot be read (a value of the file, not the state of an engine)."""
@@ -93,7 +102,7 @@ def connect_engines(spec: TopologySpec, say: Callable[[str], None] | None = None
         TopologyFileError: a `host:` that names a Docker context that does not exist here (at its file:line).
     """
     engines: dict[str, RunEngine] = {}
-    resolved = [_engine(spec, spec_engine) for spec_engine in spec.engines]  # the file's values, before any call
+    resolved = file_engines(spec)  # the file's values, before any call
     for spec_engine, engine in zip(spec.engines, resolved, strict=True):
         where = f"engine '{spec_engine.name}' ({engine.address})"
         try:

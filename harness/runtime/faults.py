@@ -208,8 +208,11 @@ class TopologyFaults:
             InvalidFault: the consumer's or the provider's network is not the run's own (`network_mode: host`,
                 `container:NAME`): no rule is ever put on the machine's network or another container's.
             FaultError: the helper image did not build, the consumer is not running, or the rules were refused.
+            InvalidCall: under pytest-xdist, the topology is shared by the workers and the test does not hold it
+                alone (`topology_exclusive`): the fault would reach the other workers' tests.
         """
         self._refuse_outside(fault.consumer, fault.provider)
+        self._topology.disturbing(f"fault {fault.describe()}")
         with self._lock:
             helper = self._helper(fault.consumer, create=True)
             assert helper is not None

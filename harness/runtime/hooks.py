@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import TypeVar
 
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.volumes import Volume
 
 from harness.errors import HookFailed
 from harness.model.parts import Hook
@@ -39,15 +41,36 @@ def grace(spec: ServiceSpec) -> float:
 
 
 def post_start(name: str, spec: ServiceSpec, container: Container, cancelled: threading.Event | None = None) -> None:
-    """Run `spec`'s post_start hooks, in order, in the started `container` (no time limit, as Compose).
+    """Run `spec`'s post_start hooks, in order, in the started `container` (no time limit, as Compose). While they
+    run, the engine holds a mark that they have not completed (`unfinished`), removed only once every hook has
+    exited 0: a session that ends meanwhile (Ctrl-C, SIGTERM, SIGKILL) leaves it for the next use of a kept run.
 
     Raises:
         HookFailed: a hook exited non-zero (its output's end in the message).
         Abandoned: `cancelled` was set while a hook ran (within CANCEL_POLL seconds); the hook is left to end with
             its container, which the cancelled start removes.
     """
+    if not spec.post_start:
+        return
+    if L.RUN not in L.labels_of(container):  # just created: its attrs may not carry its labels yet
+        container.reload()
+    run_id = L.labels_of(container).get(L.RUN)
+    if run_id:  # a container of no run (made by hand) has no kept run to finish: no mark
+        container.client.volumes.create(labels={**L.run_labels_of(container), L.SERVICE: name,
+                                                L.REPLICA: str(L.replica_of(container)), L.POST_START: L.owner_id(),
+                                                L.CONTAINER: container.id})
     for hook in spec.post_start:
         _run(name, "post_start", hook, container, within=None, cancelled=cancelled)
+    for mark in unfinished(container.client, run_id, container.id) if run_id else []:
+        with suppress(docker.errors.NotFound):  # removed by another start of it meanwhile
+            mark.remove()
+
+
+def unfinished(client: docker.DockerClient, run_id: str, container_id: str | None = None) -> list[Volume]:
+    """The marks of run `run_id` (of one container: `container_id`) whose post_start hooks began and did not
+    complete: their labels name the service, replica, container and the process that ran them."""
+    wanted = [f"{L.RUN}={run_id}", L.POST_START, *([f"{L.CONTAINER}={container_id}"] if container_id else [])]
+    return L.listed(lambda: client.volumes.list(filters={"label": wanted}))
 
 
 def pre_stop(name: str, spec: ServiceSpec, container: Container, forced: threading.Event | None = None) -> bool:

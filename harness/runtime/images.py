@@ -1,7 +1,7 @@
 """Images for a topology: one build per distinct `build:` (`planned_builds`), tagged by a hash of its content (no
 rebuild when nothing changed) and with the `image:` names its services give; `image:` names and FROM bases checked
-locally (and substituted, see `substitute`) before anything starts, else pulled; every missing image is named in one
-error."""
+locally (and substituted, see `substitute`) before anything starts, else pulled as each service's `pull_policy` says
+(pulls.py); every missing image is named in one error."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from harness.runtime.engine import project_script
 from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
+from harness.runtime.pulls import present_or_pulled
 from harness.runtime.transfer import copy_image, has_image
 
 BUILD_LOG_TAIL = 50
@@ -320,24 +321,6 @@ def substitute_rule(name: str, substitutes: dict[str, str]) -> str | None:
                  if prefix.rstrip("/") == registry or name.startswith(prefix)), None)
 
 
-def present_or_pulled(client: docker.DockerClient, name: str) -> str | None:
-    """None when `name` is in the engine (pulled now if it was not); else why it is not."""
-    try:
-        client.images.get(name)
-        return None
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.APIError as exc:  # e.g. an invalid reference ("Python:3.11" has an upper-case letter)
-        text = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
-        return text.removeprefix(f"no such image: {name}: ")[:200]
-    try:
-        client.images.pull(name)
-        return None
-    except Exception as exc:  # noqa: BLE001 - any pull failure means the same thing to the user
-        reason = str(getattr(exc, "explanation", None) or exc).strip().splitlines()
-        return f"pulling it failed: {reason[0][:200] if reason else type(exc).__name__}"
-
-
 def built_names(spec: TopologySpec) -> set[str]:
     """The names builds of `spec` give their images (`image:` beside `build:`, `build.tags`): never pulled."""
     return {s.image for s in spec.services.values() if s.build and s.image} | {
@@ -345,9 +328,10 @@ def built_names(spec: TopologySpec) -> set[str]:
 
 
 def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: docker.DockerClient | None,
-                              copied: Callable[[float | None], None] = lambda seconds: None) -> str | None:
-    """`present_or_pulled`, but an image `source` has is copied from there first (an engine across several);
-    `copied` is told when a copy begins (None) and how long it took (seconds)."""
+                              copied: Callable[[float | None], None] = lambda seconds: None,
+                              policies: Collection[str | None] = ()) -> str | None:
+    """`present_or_pulled` (by the `pull_policy` of each service that runs it), but an image `source` has is copied
+    from there first (an engine across several); `copied` is told when a copy begins (None) and how long it took."""
     if source is not None and not has_image(client, name) and has_image(source, name):
         try:
             started = time.monotonic()
@@ -357,7 +341,7 @@ def _present_copied_or_pulled(client: docker.DockerClient, name: str, source: do
         except docker.errors.APIError as exc:
             reason = str(getattr(exc, "explanation", None) or exc)[:200]
             return f"copying it from this machine's engine failed: {reason}"
-    return present_or_pulled(client, name)
+    return present_or_pulled(client, name, policies)
 
 
 def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: docker.DockerClient | None = None,
@@ -381,6 +365,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
     built = built if built is not None else built_names(spec)
     needed: dict[str, list[str]] = {}  # image to look for -> who needs it
     users: dict[str, list[str]] = {}  # image to look for -> the services that need it
+    policies: dict[str, list[str | None]] = {}  # image to run -> its services' pull_policy (FROM bases: none)
     run: dict[str, str] = {}
     aliases: dict[str, str] = {}  # FROM base as written -> its substitute
     for name, service in spec.services.items():
@@ -389,6 +374,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
                 users.setdefault(run[name], []).append(name)
+                policies.setdefault(run[name], []).append(service.pull_policy)
         elif service.build is not None and bases:
             text = dockerfile_text(spec.base_dir / service.build.context, service.build)
             if text is None:
@@ -403,8 +389,8 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
                 users.setdefault(effective, []).append(name)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
         problems = dict(zip(needed, pool.map(lambda image: _present_copied_or_pulled(
-            client, image, source, lambda seconds: copied(image, users[image], seconds) if copied else None), needed),
-                            strict=True))
+            client, image, source, lambda seconds: copied(image, users[image], seconds) if copied else None,
+            policies.get(image, [])), needed), strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
         lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"

@@ -49,6 +49,9 @@ SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substi
 ENGINES = f"{PREFIX}.engines"  # of every object of a run across engines: [[name, host], ...] (engine_runs.py)
 ZERO_REPLICAS = f"{PREFIX}.zero-replicas"  # of the started mark: the services of 0 replicas then (comma-separated)
 STARTED = f"{PREFIX}.started"  # of an empty volume: the run's start finished (every service was ready)
+POST_START = f"{PREFIX}.post-start-pending"  # of an empty volume: a container's post_start hooks began and did
+# not complete; its value is the owner_id of the process running them (hooks.py)
+CONTAINER = f"{PREFIX}.container"  # of such a volume: the container's id
 ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")  # the name Docker gives a volume it makes for an image's VOLUME
 
 

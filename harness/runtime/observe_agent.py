@@ -4,7 +4,9 @@ each direction of a connection is put back in order by its sequence numbers, and
 (both from Debian's packages in the helper image). Nothing here writes to the network.
 
 Kept, aggregated (memory bounded): per HTTP call kind (client, server, port, method, path, query keys, status,
-content type) a count, seconds and bytes, and the first request/response bodies up to BODY_LIMIT bytes; per
+content type) a count, seconds and bytes, and each distinct pair of request/response bodies (up to BODY_LIMIT bytes
+each) with its count, up to MAX_BODIES pairs per kind and BODY_BUDGET bytes in all (the calls beyond: `unsampled`,
+counted, so the harness says they were not judged); per
 connection kind (client, server, port, protocol) connections and bytes. `protocol`: http, tls, http2 or other
 (PostgreSQL, Redis, ...): only http is parsed.
 
@@ -24,6 +26,7 @@ Runs on the helper's Python (Debian's python3, no harness imports).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import select
@@ -46,6 +49,8 @@ httptools: Any = None  # `snapshot` start without them (their import takes a sec
 
 READY_LINE = "observe agent ready"
 MAX_KINDS = int(os.environ.get("OBSERVE_MAX_KINDS", "5000"))  # distinct call kinds kept; more are only counted
+MAX_BODIES = int(os.environ.get("OBSERVE_MAX_BODIES", "256"))  # distinct body pairs kept per kind of call
+BODY_BUDGET = int(os.environ.get("OBSERVE_BODY_BUDGET", str(64 << 20)))  # bytes of bodies kept in all
 MAX_IDS = int(os.environ.get("OBSERVE_MAX_IDS", "50000"))  # calls whose identity is kept (see Observer._call)
 # the other services' addresses and the ports this one listens on: their calls to it are recorded here too (their
 # own capture misses what they send before it runs: a service started again), each with its identity, so the harness
@@ -82,6 +87,7 @@ class Observer:
         self.marked: set[str] = set()  # servers under a fault now (the fault agent says so); "*": every one
         self.skipping: dict[tuple[str, int, int], None] = {}  # peers' connections not to parse (see PEERS)
         self.ids = 0  # call identities kept (MAX_IDS)
+        self.body_bytes = 0  # bytes of bodies kept (BODY_BUDGET)
 
     def under_fault(self, server: str) -> bool:
         return bool(self.marked) and (server in self.marked or "*" in self.marked)
@@ -215,9 +221,8 @@ class Observer:
                 "faulted": faulted,
                 "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0, "response_bytes": 0,
                 "request_content_type": request["headers"].get("content-type", ""), "query": query,
-                "request_body": request["body"].decode("latin-1"), "response_body": response["body"].decode("latin-1"),
-                "request_truncated": request["size"] > len(request["body"]),
-                "response_truncated": response["size"] > len(response["body"]), "ids": [], "unnamed": 0}
+                "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
+        self._sample(entry, request, response)
         if self.ids < MAX_IDS:
             self.ids += 1
             entry["ids"].append(f"{client}:{connection.key[1]}:{request['at']}")
@@ -229,6 +234,25 @@ class Observer:
         entry["max_seconds"] = max(entry["max_seconds"], seconds)
         entry["request_bytes"] += request["size"]
         entry["response_bytes"] += response["size"]
+
+    def _sample(self, entry: dict[str, Any], request: dict[str, Any], response: dict[str, Any]) -> None:
+        """Keep the call's bodies with the kind's others: each distinct pair once, with its count (the harness checks
+        every pair against the provider's document); beyond MAX_BODIES pairs or BODY_BUDGET bytes only counted."""
+        sample = [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
+                  request["size"] > len(request["body"]), response["size"] > len(response["body"]),
+                  request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", "")]
+        key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
+        kept = entry["bodies"].get(key)
+        if kept is None:
+            size = len(request["body"]) + len(response["body"])
+            if len(entry["bodies"]) >= MAX_BODIES or self.body_bytes + size > BODY_BUDGET:
+                entry["unsampled"] += 1
+                return
+            self.body_bytes += size
+            kept = entry["bodies"][key] = {"request_body": sample[0], "response_body": sample[1],
+                                           "request_truncated": sample[2], "response_truncated": sample[3],
+                                           "request_encoding": sample[4], "response_encoding": sample[5], "count": 0}
+        kept["count"] += 1
 
     def _close(self, key: tuple[str, int, str, int]) -> None:
         connection = self.connections.pop(key, None)
@@ -244,17 +268,20 @@ class Observer:
     def snapshot(self, dropped: int) -> dict[str, Any]:
         """What was seen until now; open connections count as they are now (they go on being followed)."""
         flows = {key: dict(entry) for key, entry in self.flows.items()}
-        calls = {key: dict(entry) for key, entry in self.calls.items()}
-        overflow = self.overflow
+        calls = {key: {**entry, "ids": list(entry["ids"]),  # (the calls in flight below change the copies only)
+                       "bodies": {body: dict(kept) for body, kept in entry["bodies"].items()}}
+                 for key, entry in self.calls.items()}
+        kept = self.overflow, self.ids, self.body_bytes
         for connection in self.connections.values():
             _count(flows, connection)
             faulted = connection.faulted
             for request in connection.requests.done:  # sent, its response not (yet) seen: in flight now
                 self._call(connection, request, _no_response(request), calls)
             connection.faulted = faulted  # (the connection goes on: its next call is judged as before)
-        self.overflow, overflow = overflow, self.overflow  # (those counted only until answered)
-        calls = {key: {**entry, "ids": list(entry["ids"])} for key, entry in calls.items()}
-        return {"calls": list(calls.values()), "flows": list(flows.values()), "overflow": overflow,
+        overflow = self.overflow
+        self.overflow, self.ids, self.body_bytes = kept  # (the calls in flight count when answered)
+        return {"calls": [{**entry, "bodies": list(entry["bodies"].values())} for entry in calls.values()],
+                "flows": list(flows.values()), "overflow": overflow,
                 "joined_packets": self.joined, "dropped_packets": dropped, "early": list(self.early.values()),
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
 

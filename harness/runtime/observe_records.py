@@ -16,12 +16,27 @@ OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology
 
 
 @dataclass(frozen=True)
+class BodySample:
+    """The bodies of `count` calls of one kind that sent and got the very same ones (text, latin-1: byte for byte),
+    each up to the agent's limit (`*_truncated`: cut there, so it cannot be judged); `*_encoding`: the message's
+    Content-Encoding ("" when none)."""
+
+    request_body: str
+    response_body: str
+    count: int
+    request_truncated: bool = False
+    response_truncated: bool = False
+    request_encoding: str = ""
+    response_encoding: str = ""
+
+
+@dataclass(frozen=True)
 class ObservedCall:
     """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
-    byte to response's last), bytes of the bodies in all; the first call's bodies up to the agent's limit
-    (`*_truncated`: cut there). `path` as sent (query apart); `query_keys` the names in the query. `status` 0: the
-    request was seen and no response (its client went away, the connection was reset, or it was still awaited when
-    the capture was read)."""
+    byte to response's last), bytes of the bodies in all; `bodies`: each distinct pair of bodies with its count (every
+    call's but `unsampled` ones: beyond the agent's bounds). `path` as sent (query apart); `query_keys` the names in
+    the query. `status` 0: the request was seen and no response (its client went away, the connection was reset, or
+    it was still awaited when the capture was read)."""
 
     consumer: str
     provider: str
@@ -38,10 +53,8 @@ class ObservedCall:
     request_bytes: int
     response_bytes: int
     request_content_type: str = ""
-    request_body: str = ""
-    response_body: str = ""
-    request_truncated: bool = False
-    response_truncated: bool = False
+    bodies: tuple[BodySample, ...] = ()
+    unsampled: int = 0  # calls whose bodies were not kept (beyond the agent's bounds): not judged
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
 
 
@@ -103,8 +116,12 @@ class CallsOnce:
             extra = [ident for ident in call["ids"] if ident not in known]
             if extra:
                 share = len(extra) / int(call["count"])
+                # which of the kind's bodies these calls had is not known, unless the kind had one only
+                bodies = call.get("bodies", [])
+                one = len(bodies) == 1 and not call.get("unsampled")
                 observation.calls.append(observed_call(ends, {
-                    **call, "count": len(extra), "seconds": float(call["seconds"]) * share,
+                    **call, "count": len(extra), "bodies": [{**bodies[0], "count": len(extra)}] if one else [],
+                    "unsampled": 0 if one else len(extra), "seconds": float(call["seconds"]) * share,
                     "request_bytes": int(int(call["request_bytes"]) * share),
                     "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
                 observation.provider_only += len(extra)
@@ -162,6 +179,9 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
         ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
         tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
         int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
-        int(call["response_bytes"]), str(call.get("request_content_type", "")), str(call.get("request_body", "")),
-        str(call.get("response_body", "")), bool(call.get("request_truncated")), bool(call.get("response_truncated")),
-        bool(call.get("faulted")))
+        int(call["response_bytes"]), str(call.get("request_content_type", "")),
+        tuple(BodySample(str(b["request_body"]), str(b["response_body"]), int(b["count"]),
+                         bool(b.get("request_truncated")), bool(b.get("response_truncated")),
+                         str(b.get("request_encoding", "")), str(b.get("response_encoding", "")))
+              for b in call.get("bodies", ())),
+        int(call.get("unsampled", 0)), bool(call.get("faulted")))

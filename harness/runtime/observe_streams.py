@@ -9,7 +9,7 @@ import os
 import re
 from typing import Any
 
-BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", "4096"))  # bytes of each body sample kept
+BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", str(1 << 20)))  # bytes of a body kept (longer: cut, not judged)
 MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the connection is given up
 FIRST_LINE_LIMIT = 8192  # bytes of a connection's first line waited for before its protocol is named
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")

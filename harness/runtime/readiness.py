@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import docker.errors
 import urllib3.exceptions
 
 from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotReady
+from harness.model.engine_needs import START_INTERVAL, api_tuple
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
 from harness.runtime.probes import Abandoned, probe_once
@@ -37,10 +39,12 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
     """See `Service.wait_ready`. A container Docker checks the health of is ready only once Docker calls it healthy
     too, as `docker compose up --wait` waits for it: a `ready:` probe that passes first is not enough (the probe and
     Docker's healthy must both hold); without `ready:`, the healthcheck's test run by the harness within its timeout
-    or Docker's healthy is. Docker's unhealthy refuses it at once."""
+    or Docker's healthy is, the test run no sooner than Docker first runs it (`first_check`). Docker's unhealthy
+    refuses it at once."""
     probe = None if service.spec.job else service.probe
     check = docker_healthcheck(service)
     both = check is not None and service.spec.ready is not None  # `ready:` and Docker's healthy
+    own_from = first_check(service, check) if check is not None and not both and probe is not None else None
     deadline = started + ready_limit(service.spec, check)
     limit = check.attempt_limit() if check and not both else None  # the healthcheck's test: within its timeout
     seen = "the container never reported running"
@@ -48,6 +52,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
     status_read = 0.0
     running_since: float | None = None
+    started_at: float | None = None
     while True:
         if cancelled is not None and cancelled.is_set():
             raise StartCancelled()
@@ -59,7 +64,8 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     return "completed"
                 raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
-                running_since = status_read
+                running_since = status_read  # seen running since (the settle time counts from here)
+                started_at = _since_start(state, status_read)  # Docker's health timer counts from its start
             health = (state.get("Health") or {}).get("Status") if check is not None else None
             if health == "unhealthy" and probe is not None:
                 raise _unhealthy_error(service, state, probe, time.monotonic() - started)  # as Compose: at once
@@ -72,6 +78,8 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 seen = "still running"
             elif passed:
                 pass  # Docker's healthy is awaited: read with the state, every 0.5 s
+            elif own_from is not None and (started_at is None or time.monotonic() - started_at < own_from):
+                seen = f"Docker runs the healthcheck first {own_from:g} s after the start; the harness not sooner"
             elif probe is not None:
                 failed = _probe(service, probe, log_since, cancelled, limit)
                 if failed is None and not both:
@@ -125,7 +133,29 @@ def awaited(service: Service) -> str:
     described = service.probe.describe() if service.probe else f"running for {SETTLE:g} s"
     if check is not None and service.spec.ready is not None:
         described += ", and Docker's healthcheck says healthy"
+    elif check is not None and service.probe is not None:
+        described += f" (from {first_check(service, check):g} s after the start: Docker's first check)"
     return f"{described}, {limit}"
+
+
+def _since_start(state: dict[str, Any], now: float) -> float:
+    """The container's start (Docker's StartedAt: UTC, nanoseconds) as a `time.monotonic()` value, seen at `now`;
+    `now` when Docker gives none it can read. Docker's health timer starts then, not when the harness first looks."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z", str(state.get("StartedAt") or ""))
+    if match is None:
+        return now
+    started = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    ago = time.time() - started - float(f"0.{match[2] or 0}")
+    return now - ago if 0 <= ago < 86400 else now  # a clock apart from the engine's (remote): the later time
+
+
+def first_check(service: Service, check: Healthcheck) -> float:
+    """Seconds after the container's start before the harness runs its healthcheck's test itself: not before Docker
+    first runs it (`Healthcheck.first_check` on this container's engine). Sooner, a test can pass in a state Docker
+    never checks: the postgres image's `pg_isready` over the socket passes while its initialisation server runs,
+    which takes no TCP connections, and a dependent started then is refused (3 starts in 6 on a loaded machine,
+    none under `docker compose up --wait`)."""
+    return check.first_check(api_tuple(str(service.container.client.api.api_version)) >= api_tuple(START_INTERVAL[0]))
 
 
 def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
@@ -155,7 +185,8 @@ def docker_healthcheck(service: Service) -> Healthcheck | None:
     if service.spec.job or not test or test[0] == "NONE":
         return None
     seconds = {key: merged[name] / 1e9 for key, name in (("interval", "Interval"), ("timeout", "Timeout"),
-                                                          ("start_period", "StartPeriod")) if merged.get(name)}
+                                                          ("start_period", "StartPeriod"),
+                                                          ("start_interval", "StartInterval")) if merged.get(name)}
     retries = {"retries": merged["Retries"]} if merged.get("Retries") else {}
     return Healthcheck(test=test, **seconds, **retries)
 

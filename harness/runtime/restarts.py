@@ -7,15 +7,18 @@ also restarts what `docker compose restart NAME` restarts: the services whose `d
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import docker.errors
 
 from harness.model.plan import in_namespace_of, restarted_with
-from harness.runtime import control
+from harness.runtime import control, hooks
+from harness.runtime import labels as L
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
+    from harness.runtime.topology import Topology
 
 # the states of a container still in the namespace it joined (one stopped joins the new one when it starts)
 IN_OLD_NAMESPACE = ("running", "paused", "restarting")
@@ -64,34 +67,89 @@ def _restart_joined(service: Service, wait: bool) -> list[Service]:
     restarted = []
     for name in in_namespace_of(topology.spec, service.name):
         for replica in topology.services[name].replicas if name in topology.services else []:
-            if replica.status in IN_OLD_NAMESPACE:
-                control.stop(replica, 0)
+            if replica.status in IN_OLD_NAMESPACE:  # part of a start: no disturbance of its own
+                control.stop(replica, 0, disturbs=False)
                 restarted += [replica, *start(replica, wait)]
     return restarted
 
 
-def left_behind(service: Service) -> Service | None:
-    """The service whose network namespace `service` joined (`network_mode: service:X`: X's replica 1) if `service`
-    is still in an old one of it: X's container was started again after it (by a session that ended before
-    putting it back, by its restart policy, ...). None otherwise, or when it joins no service of the run."""
-    topology, mode = service.topology, service.spec.network_mode or ""
-    owner = topology.services.get(mode.removeprefix("service:")) if topology and mode.startswith("service:") else None
+def unfinished_hooks(topology: Topology) -> list[str]:
+    """Restart each running replica of `topology` whose post_start hooks began and never completed (the process
+    running them ended first: Ctrl-C or SIGTERM during a `restart()`, `start()` or restore, a killed session), so
+    that they run again, as at any start (the abandoned one ends with its container's stop); the marks of hooks
+    another live process runs now are left. One line each, saying so.
+
+    Raises:
+        HookFailed: a hook failed again. ServiceExited, ServiceNotReady, DockerError: as `Service.start`.
+    """
+    __tracebackhide__ = True
+    notes = []
+    for client in [engine.client for engine in topology.engines.values()] or [topology.client]:
+        for mark in hooks.unfinished(client, topology.run_id):
+            labels = mark.attrs.get("Labels") or {}
+            runner = labels.get(L.POST_START, "")
+            if L.owner_gone(runner) is False:  # running them now: not unfinished
+                continue
+            service = next((replica for replica in topology.services[labels.get(L.SERVICE, "")].replicas
+                            if replica.container.id == labels.get(L.CONTAINER)), None) \
+                if labels.get(L.SERVICE) in topology.services else None
+            if service is None:  # its container was replaced or removed since: the mark is of nothing now
+                with suppress(docker.errors.NotFound):
+                    mark.remove()
+            elif service.status in IN_OLD_NAMESPACE:  # one stopped runs them when it is started (restore)
+                control.stop(service, 0)
+                joined = start(service, wait=True)
+                notes.append(f"{service.shown}: its post_start hook did not complete (the session running it, "
+                             f"{L.owner_process(runner)}, ended first): restarted it, and its hooks ran again"
+                             + (f"; restarted {', '.join(r.shown for r in joined)} in its network namespace"
+                                if joined else ""))
+    return notes
+
+
+def left_behind(service: Service) -> tuple[Service, str] | None:
+    """The service whose namespace `service` joined (`network_mode`, `ipc` or `pid` `service:X`: X's replica 1), and
+    that key, if `service` is still in an old one of it: X's container was started again after it (by a session that
+    ended before putting it back, by its restart policy, ...). None otherwise, or when it joins no service of the
+    run. (A `pid` joiner never is: the kernel ends every process of a pid namespace whose first one ends; it is
+    found exited.)"""
+    topology = service.topology
+    if topology is None:
+        return None
+    for key, name in service.spec.namespace_owners.items():
+        owner = topology.services.get(name)
+        if owner is None:
+            continue
+        try:
+            service.container.reload()
+            owner.container.reload()
+        except docker.errors.NotFound:  # gone: restore says so
+            return None
+        if service.container.status not in IN_OLD_NAMESPACE or owner.container.status != "running":
+            continue
+        # Docker lets a container join only a running one: one in the namespace of now started after it
+        if _started(service) < _started(owner):
+            return owner, key
+    return None
+
+
+def killed_with(service: Service) -> Service | None:
+    """The service whose pid namespace `service` joined (`pid: service:X`: X's replica 1) if `service` ended before X
+    last started (with X's stop, which ends every process of that namespace): None otherwise."""
+    topology, name = service.topology, service.spec.namespace_owners.get("pid", "")
+    owner = topology.services.get(name) if topology is not None else None
     if owner is None:
         return None
     try:
         service.container.reload()
         owner.container.reload()
-    except docker.errors.NotFound:  # gone: restore says so
+    except docker.errors.NotFound:
         return None
-    if service.container.status not in IN_OLD_NAMESPACE or owner.container.status != "running":
-        return None
-    # Docker lets a container join only a running one: one in the namespace of now started after it
-    return owner if _started(service) < _started(owner) else None
+    return owner if _started(service, "FinishedAt") <= _started(owner) else None
 
 
-def _started(service: Service) -> str:
-    """When its container last started (Docker's StartedAt, UTC), comparable as text: nanoseconds padded (Docker
-    drops trailing zeros)."""
-    text = str((service.container.attrs.get("State") or {}).get("StartedAt") or "")
+def _started(service: Service, moment: str = "StartedAt") -> str:
+    """When its container last started (Docker's StartedAt, UTC; or `moment`, e.g. FinishedAt), comparable as text:
+    nanoseconds padded (Docker drops trailing zeros)."""
+    text = str((service.container.attrs.get("State") or {}).get(moment) or "")
     whole, _, fraction = text.rstrip("Z").partition(".")
     return f"{whole}.{re.sub(r'[^0-9]', '', fraction):0<9}"

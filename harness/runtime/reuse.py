@@ -20,6 +20,7 @@ from harness.model.plan import joined_to, restarted_by, restarted_in_namespace
 from harness.model.service import run_network
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
+from harness.runtime import restarts
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import connect, explain
 from harness.runtime.engine_check import refuse_unmet
@@ -41,6 +42,7 @@ from harness.runtime.update_lines import say_update
 def reused_or_started(spec: TopologySpec, progress: Progress | None,
                       say: Callable[[str], None]) -> Iterator[Topology]:
     """See `Topology.reused_or_started`."""
+    spec.refuse_start()  # as Compose's `up`, also when a kept run would be used as it is
     client, engines = _connected(spec, say)
     found: Topology | None = None
     using = using_kept_run(spec, say)  # held while this block uses a kept run: one session at a time
@@ -55,6 +57,8 @@ def reused_or_started(spec: TopologySpec, progress: Progress | None,
             say(f"using the running topology {spec.name} (run {run.run_id})")
             _say_orphans(difference, say, spec)
             found = Topology(spec, client, run.run_id, keep=True, containers=run.containers, engines=engines)
+            for note in restarts.unfinished_hooks(found):
+                say(note)
         elif (run is not None and difference is not None and networks_updatable(spec, difference) and run.kept
               and L.started_fully(client, run.run_id)):
             found = update(spec, client, run, difference, progress, say, engines)  # only what changed is replaced
@@ -137,6 +141,7 @@ def _down_files(spec: TopologySpec) -> str:
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,
                     held: bool) -> Topology:
     """See `Topology.kept_or_started`."""
+    spec.refuse_start()  # as Compose's `up -d`, also when the kept run is used as it is
     client, engines = _connected(spec, say)
     # no session uses it while this one decides (the same order of the two locks everywhere: no deadlock)
     with nullcontext() if held else using_kept_run(spec, say), deciding(spec, say):
@@ -152,6 +157,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
                 topology = Topology(spec, client, kept[0].run_id, keep=True, containers=kept[0].containers,
                                     engines=engines)
                 topology.reused = True
+                for note in restarts.unfinished_hooks(topology):
+                    say(note)
                 unready = None if started else _finish_start(topology, say)
                 if unready is None:
                     return topology
@@ -346,7 +353,7 @@ def _connected(spec: TopologySpec, say: Callable[[str], None] | None = None,
     `say` says a swarm made or joined for it)."""
     if not spec.engines:
         return connect(), {}
-    engines = connect_engines(spec, say)
+    engines = connect_engines(spec, (lambda text: say(f"note: {text}")) if say is not None else None)  # as a start's
     return next(iter(engines.values())).client, engines
 
 

@@ -178,7 +178,7 @@ class Service:
         Docker's API takes whole seconds). A paused container is stopped too.
 
         Raises:
-            DockerError: Docker refused, or it is gone.
+            DockerError: Docker refused, or it is gone. InvalidCall: see `Topology.disturbing` (also for the others).
         """
         __tracebackhide__ = True
         control.stop(self, timeout)
@@ -195,7 +195,8 @@ class Service:
 
     def start(self, wait: bool = True) -> None:
         """Start it again (same ports, same network name), by default waiting for its readiness probe; then restart
-        the running services in its network namespace (`network_mode: service:NAME`, which went away with its stop).
+        the running services in its network or IPC namespace (`network_mode`/`ipc: service:NAME`: gone with its
+        stop; a `pid: service:NAME` one ended with the stop and stays so, as under `docker compose start`).
 
         Raises:
             ServiceNotReady, ServiceExited: as at topology start, within the service's `timeout` (seconds).
@@ -208,8 +209,8 @@ class Service:
 
     def restart(self, wait: bool = True) -> None:
         """As `docker compose restart NAME`: `stop()`, `start(wait)`, then (transitively, in dependency order) each
-        replica of the services whose `depends_on` names it with `restart: true` or in its network namespace
-        (`network_mode: service:NAME`) stopped and started. Raises as `stop()` and `start()`, for each."""
+        replica of the services whose `depends_on` names it with `restart: true` or in one of its namespaces
+        (`network_mode`/`ipc`/`pid: service:NAME`) stopped and started. Raises as `stop()` and `start()`, for each."""
         __tracebackhide__ = True
         restarts.restart(self, wait)
 

@@ -26,12 +26,7 @@ from harness.runtime import hooks, networks, outside, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
-from harness.runtime.engine import (
-    connect,
-    explain,
-    publish_address,
-    remote_engine,
-)
+from harness.runtime.engine import connect, explain, publish_address, remote_engine
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import Removed, engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
@@ -71,6 +66,7 @@ T = TypeVar("T")
 
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
     """A new run of `spec`, started: see `Topology.start`."""
+    spec.refuse_start()  # before the engine is asked anything, as Compose's `up`
     engines: dict[str, RunEngine] = {}
     if spec.engines:  # several engines joined by a swarm overlay network (runtime/engines.py)
         say = (lambda text: progress(StartEvent("", "note", detail=text))) if progress is not None else None

@@ -7,10 +7,14 @@
   them is removed (by `close()`, `harness down`, or the next start after a SIGKILL).
 
 A swarm the harness did not make is never left or changed, and an engine in another swarm is refused before anything
-is done: the swarm a harness made carries the label MADE ("keep" or "leave")."""
+is done: the swarm a harness made carries the label MADE ("keep" or "leave"). What joining made on an engine goes
+with the swarm it leaves: the `ingress` network (Docker removes it), and `docker_gwbridge` (Docker keeps it: the
+harness removes it when it was not there before the engine joined, a label of its node says so, and nothing uses
+it)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +33,11 @@ if TYPE_CHECKING:
 MODES = ("existing", "join", "join-and-leave")
 MADE = f"{L.PREFIX}.swarm"  # of a swarm the harness made: "leave" (with its last run) or "keep"
 PORT = 2377  # the swarm's control port (Docker's default)
+GWBRIDGE = "docker_gwbridge"  # the bridge a node of a swarm makes (once it has an overlay sandbox), kept by a leave
+MADE_GWBRIDGE = f"{L.PREFIX}.gwbridge"  # on a node of a swarm made to be left: its GWBRIDGE came with the swarm
+SETTLE_SECONDS = 30  # the most a leave waits for an engine that joined a moment ago to finish setting up (~3 s)
 
-__all__ = ["MADE", "MODES", "ensure_swarm", "leave_made_swarm"]
+__all__ = ["GWBRIDGE", "MADE", "MADE_GWBRIDGE", "MODES", "ensure_swarm", "leave_made_swarm"]
 
 
 def _swarm(client: docker.DockerClient) -> dict[str, Any]:
@@ -89,14 +96,18 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str,
                  # a manager leaves only by force (and a last manager's leaving ends that swarm)
                  f"{' --force' if node.get('ControlAvailable') else ''}`), or name other engines under `engines:`.",
             address=engine.address)
+    joined = ([] if managed else [manager]) + to_join
+    bare = [engine for engine in joined if not _gwbridge(engine.client)]  # before anything is changed
     if not managed:
         _init(spec, manager, "leave" if mode == "join-and-leave" else "keep")
     for engine in to_join:
-        _join(spec, manager, engine, undo_manager=not managed, joined=to_join[:to_join.index(engine)])
+        _join(spec, manager, engine, undo_manager=not managed, joined=to_join[:to_join.index(engine)], bare=bare)
+    if bare and _made(manager.client) == "leave":  # what the swarm makes there goes when it is left
+        _mark_gwbridges(manager.client, bare)
     if say is not None and (to_join or not managed):
         kept = ("join-and-leave: left with their last run" if mode == "join-and-leave" else
                 "join: it stays after the run; `docker swarm leave` on each engine ends it")
-        names = ", ".join(f"'{engine.name}'" for engine in ([] if managed else [manager]) + to_join)
+        names = ", ".join(f"'{engine.name}'" for engine in joined)
         say(f"engines {names} made into a swarm by the harness, managed by '{manager.name}' (--topology-swarm {kept})"
             if not managed else
             f"engines {names} joined the swarm of '{manager.name}' (--topology-swarm {mode})")
@@ -114,9 +125,10 @@ def _init(spec: TopologySpec, manager: RunEngine, made: str) -> None:
 
 
 def _join(spec: TopologySpec, manager: RunEngine, engine: RunEngine, undo_manager: bool,
-          joined: list[RunEngine]) -> None:
+          joined: list[RunEngine], bare: list[RunEngine]) -> None:
     """`engine` joins `manager`'s swarm as a worker; when it refuses, what was made for this run is undone (the
-    engines joined before it leave, and the manager too when it was made now) and the refusal raised."""
+    engines joined before it leave, and the manager too when it was made now, each without the GWBRIDGE it had not
+    before: `bare`) and the refusal raised."""
     state = _swarm(manager.client)
     address = state.get("NodeAddr") or manager.host
     try:
@@ -125,10 +137,14 @@ def _join(spec: TopologySpec, manager: RunEngine, engine: RunEngine, undo_manage
         engine.client.swarm.join(remote_addrs=[f"{address}:{PORT}"], join_token=token,
                                  advertise_addr=engine.host if engine.remote else None)
     except docker.errors.APIError as error:
+        _until_settled([manager.client, *(undone.client for undone in joined)])
         for undone in joined:
             _leave(undone.client)
         if undo_manager:
             _leave(manager.client, force=True)
+        for undone in [*joined, engine, *([manager] if undo_manager else [])]:
+            if undone in bare:
+                _remove_gwbridge(undone.client)
         raise DockerUnavailable(f"{engine.where} of topology {spec.name} refused to join the swarm of "
                                 f"{manager.where} (at {address}:{PORT}): {explain(error)}",
                                 hint=f"Check that {engine.address}'s machine reaches {address}:{PORT} (TCP), and 7946 "
@@ -146,8 +162,9 @@ def _leave(client: docker.DockerClient, force: bool = False) -> None:
 def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
     """After a run across engines was removed (`clients`: its engines', the manager first; None: one that did not
     answer): when the manager's swarm was made by the harness to be left (MADE "leave"), no run across engines is
-    left on the manager, and its nodes are these engines, every one of them leaves it (the workers first). A swarm
-    the harness did not make, or with other nodes, is left alone. Returns whether the swarm was left."""
+    left on the manager, and its nodes are these engines, every one of them leaves it (the workers first), and the
+    GWBRIDGE the swarm made on an engine (its node has MADE_GWBRIDGE) is removed from it. A swarm the harness did not
+    make, or with other nodes, is left alone. Returns whether the swarm was left."""
     manager, *workers = clients
     if manager is None or any(worker is None for worker in workers):
         return False  # an engine that did not answer would be stranded in a swarm with no manager
@@ -159,17 +176,87 @@ def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
         if L.listed(lambda: manager.networks.list(filters=in_use)) or L.listed(
                 lambda: manager.containers.list(all=True, filters=in_use, sparse=True)):
             return False  # another run across engines still uses it
-        nodes = {node.id for node in manager.nodes.list()}
-        ours = {str(_swarm(client).get("NodeID")) for client in clients if client is not None}
-        if nodes - ours:
+        listed = manager.nodes.list()
+        ours = {str(_swarm(client).get("NodeID")): client for client in clients if client is not None}
+        if {node.id for node in listed} - set(ours):
             return False  # nodes the harness did not join: not its swarm alone any more
     except (docker.errors.APIError, requests.exceptions.ConnectionError):
         return False
+    bridged = [ours[node.id] for node in listed
+               if MADE_GWBRIDGE in ((node.attrs.get("Spec") or {}).get("Labels") or {})]
+    _until_settled(list(ours.values()))
     for worker in workers:
         if worker is not None:
             _leave(worker)
     _leave(manager, force=True)  # the last manager leaves only by force
+    for client in bridged:
+        _remove_gwbridge(client)
     return True
+
+
+def _until_settled(clients: Sequence[docker.DockerClient]) -> None:
+    """Wait (up to SETTLE_SECONDS in all) until each engine of a swarm (the manager first) has its sandbox on the
+    swarm's `ingress` network, which Docker sets up a few seconds after an engine made or joined the swarm: an
+    engine that leaves before that keeps `ingress` and GWBRIDGE, which it then refuses to remove ("not a swarm
+    manager", "active endpoints"). A swarm without `ingress` (removed by someone) has nothing to wait for."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    try:
+        if not any(network.attrs.get("Ingress") for network in clients[0].networks.list(names=["ingress"])):
+            return
+        for client in clients:
+            while not _ingress_ready(client) and time.monotonic() < deadline:
+                time.sleep(0.2)
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        return  # an engine that stopped answering: leaving says the rest
+
+
+def _ingress_ready(client: docker.DockerClient) -> bool:
+    for name in ("ingress", GWBRIDGE):
+        try:
+            attached = client.api.inspect_network(name).get("Containers") or {}
+        except docker.errors.NotFound:
+            return False
+        if "ingress-sbox" not in attached:
+            return False
+    return True
+
+
+def _made(client: docker.DockerClient) -> str | None:
+    """MADE of the swarm `client` manages: "leave", "keep", or None (one the harness did not make, or no answer)."""
+    try:
+        client.swarm.reload()
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        return None
+    return ((client.swarm.attrs.get("Spec") or {}).get("Labels") or {}).get(MADE)
+
+
+def _gwbridge(client: docker.DockerClient) -> bool:
+    """Whether the engine has GWBRIDGE (Docker's `name` filter matches a part of a name)."""
+    return any(network.name == GWBRIDGE for network in L.listed(lambda: client.networks.list(names=[GWBRIDGE])))
+
+
+def _mark_gwbridges(manager: docker.DockerClient, engines: Sequence[RunEngine]) -> None:
+    """MADE_GWBRIDGE on the node of each of `engines` (which had no GWBRIDGE before they joined the swarm the
+    harness made to be left): its GWBRIDGE is removed when it leaves, by whichever process leaves it. A node whose
+    label cannot be set keeps its GWBRIDGE then, as after a plain `docker swarm leave`."""
+    for engine in engines:
+        try:
+            node = manager.nodes.get(str(_swarm(engine.client).get("NodeID")))
+            node.update({**node.attrs["Spec"], "Labels": {**(node.attrs["Spec"].get("Labels") or {}),
+                                                          MADE_GWBRIDGE: "true"}})
+        except (docker.errors.APIError, requests.exceptions.ConnectionError):
+            pass
+
+
+def _remove_gwbridge(client: docker.DockerClient) -> None:
+    """Remove GWBRIDGE from an engine that left the swarm which made it, unless something still uses it (a container
+    attached to it: Docker refuses; it stays, as Docker leaves it)."""
+    try:
+        for network in client.networks.list(names=[GWBRIDGE]):
+            if network.name == GWBRIDGE:  # as above
+                network.remove()
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        pass
 
 
 def _managed(client: docker.DockerClient) -> bool:

@@ -28,7 +28,7 @@ from harness.hints import down_command, with_engine
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, observe, restarts
+from harness.runtime import control, hooks, networks, observe, restarts
 from harness.runtime import labels as L
 from harness.runtime.engine import explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
@@ -86,6 +86,10 @@ class Topology:
         self.services: dict[str, Service] = {}
         self.reused = False  # a kept run of an earlier session (Topology.kept_or_started), not started now
         self.faults = TopologyFaults(self)  # faults per edge: .active(), .clear(), .history
+        # called with what a test is about to do that others using the run see ("stop service 'db'", "fault a -> b:
+        # cut ..."), before it is done; the pytest plugin refuses it on a run its xdist workers share, outside a test
+        # that holds the run alone (harness/pytest/xdist.py)
+        self.disturbing: Callable[[str], None] = lambda what: None
         for first, *others in _replicas(self, containers).values():
             first.others = others
             self._add(first)
@@ -185,7 +189,8 @@ class Topology:
     def restore(self, only_left: bool = False) -> list[str]:
         """Put every service back as started (in dependency order): unpause, reconnect to its networks, start
         (waiting for its probe) what is stopped, paused, disconnected or dead, restart what is still in a network
-        namespace its `network_mode: service:X` no longer has. One Docker list call (per engine) if nothing is wrong.
+        namespace its `network_mode` or `ipc` `service:X` no longer has. One Docker list call (per engine) if nothing
+        is wrong.
 
         Args:
             only_left: only the services this process left stopped, paused, ... (`Service.left`): a topology shared
@@ -355,12 +360,13 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
     """Put `service` back as started (see `Topology.restore`), from `container` as listed: what was done; the
     containers in its network namespace that starting it restarted are added to `restarted`."""
     state = L.container_status(container)
-    if state in restarts.IN_OLD_NAMESPACE and (owner := restarts.left_behind(service)) is not None:
-        service.stop()
+    if state in restarts.IN_OLD_NAMESPACE and (behind := restarts.left_behind(service)) is not None:
+        owner, key = behind
+        control.stop(service, 0, disturbs=False)
         joined = restarts.start(service, wait=True)
         restarted += joined
-        return [f"{service.shown} was still in the network namespace {owner.shown} had before it last started "
-                f"(network_mode: service:{owner.name}; it reached nothing on 127.0.0.1 but itself): restarted it"
+        return [f"{service.shown} was still in the {NAMESPACES[key]} {owner.shown} had before it last started "
+                f"({key}: service:{owner.name}; {CUT_OFF[key]}): restarted it"
                 + (f", and {', '.join(r.shown for r in joined)} in its namespace" if joined else "")]
     on = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
     off = [a.network for a in service.networks if a.network not in on]
@@ -380,6 +386,9 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
         tail, again = "", "started it again (ready in"
         if left.startswith(("stopped", "killed")):
             what = f"was left {left}"
+        elif code and code.group(1) == "137" and (pid_owner := restarts.killed_with(service)) is not None:
+            what = (f"was killed with the pid namespace of {pid_owner.shown} (pid: service:{pid_owner.name}; every "
+                    f"process in it ends when {pid_owner.shown} stops)")
         elif code and code.group(1) == "0":  # a one-shot service: `docker compose up` runs it again
             what, again = "had exited (exit code 0)", "ran it again (in"
         else:  # not by this process: by itself, or by another (a session killed in the middle of a test)
@@ -395,9 +404,21 @@ def _restore_one(service: Service, container: Container, restarted: list[Service
         joined = restarts.start(service, wait=True)
         restarted += joined
         notes.append(f"{service.shown} {what}: {again} {time.monotonic() - started:.1f} s)"
-                     + (f"; restarted {', '.join(r.shown for r in joined)} in its network namespace (network_mode: "
-                        f"service:{service.name}; theirs went away with its stop)" if joined else "") + tail)
+                     + (_joined_note(service, joined) if joined else "") + tail)
     return notes
+
+
+def _joined_note(service: Service, joined: list[Service]) -> str:
+    """What a start of `service` restarted with it: the containers that were in its namespaces (theirs went away)."""
+    keys = sorted({next((k for k, v in r.spec.namespace_owners.items() if v == service.name), "network_mode")
+                   for r in joined}, key=list(NAMESPACES).index)
+    return (f"; restarted {', '.join(r.shown for r in joined)} in its {' and '.join(NAMESPACES[k] for k in keys)} "
+            f"({'; '.join(f'{k}: service:{service.name}' for k in keys)}; theirs went away with its stop)")
+
+
+NAMESPACES = {"network_mode": "network namespace", "ipc": "IPC namespace", "pid": "pid namespace"}
+CUT_OFF = {"network_mode": "it reached nothing on 127.0.0.1 but itself", "ipc": "it shared no memory with it",
+           "pid": "it saw none of its processes"}  # what a container left in an old namespace of another misses
 
 
 def _network_name(spec: TopologySpec, run_id: str) -> str:

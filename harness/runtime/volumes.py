@@ -15,7 +15,7 @@ from harness.model.topology import TopologySpec, VolumeSpec
 from harness.runtime import labels as L
 from harness.runtime.containers import MountRef
 from harness.runtime.engine import explain
-from harness.runtime.images import present_or_pulled
+from harness.runtime.pulls import present_or_pulled
 
 
 def create_volumes(client: docker.DockerClient, spec: TopologySpec, run_id: str,

@@ -34,6 +34,17 @@ def harness_resources(client: docker.DockerClient, topology: str, file: Path | N
             + [n.name for n in networks if _of_this_session(n.attrs.get("Labels") or {})])
 
 
+def remove_own_runs(client: docker.DockerClient, prefix: str) -> None:
+    """Remove the runs of topologies whose name starts with `prefix` that this session made (or a process that has
+    ended left): never one of another session that still runs (the other pytest-xdist worker's: its test may be
+    using it right now)."""
+    listed = L.listed(lambda: client.containers.list(all=True, filters={"label": L.TOPOLOGY}, sparse=True))
+    runs = {L.labels_of(c).get(L.RUN) for c in listed
+            if L.labels_of(c).get(L.TOPOLOGY, "").startswith(prefix) and _of_this_session(L.labels_of(c))}
+    for run in filter(None, runs):
+        L.remove_run(client, run)
+
+
 def _of_this_session(labels: dict[str, str]) -> bool:
     owner = labels.get(L.OWNER, "")
     if L.owner_gone(owner) is not False:  # ended (a leftover, whoever left it) or not ours to judge: it counts

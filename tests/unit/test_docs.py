@@ -246,7 +246,7 @@ def test_the_errors_reference_has_every_error_class_and_exit_code():
         assert f"### `{name}`" in text
     assert "### `ServiceExited`\n\nExit code **1**" in text
     assert "### `DockerUnavailable`\n\nExit code **3**" in text
-    assert [code for code, _ in reference.exit_codes()] == [0, 1, 2, 3, 4, 130]
+    assert [code for code, _ in reference.exit_codes()] == [0, 1, 2, 3, 4, 130, 143]
 
 
 def test_the_options_reference_has_every_option_of_both_front_ends(pytest_flags):

@@ -27,8 +27,11 @@ from harness.contracts.drift.interactions import PactRequest, PactResponse, is_h
 from harness.contracts.drift.results import CLEAN, DRIFT, NOT_APPLICABLE, Finding, InteractionDrift
 
 
-def check_interaction(document: Document, interaction: dict[str, Any]) -> InteractionDrift:
-    """The drift of one interaction (an HTTP one; others are not applicable)."""
+def check_interaction(document: Document, interaction: dict[str, Any], observed: bool = False) -> InteractionDrift:
+    """The drift of one interaction (an HTTP one; others are not applicable). `observed`: a call seen in traffic
+    (harness.observe), whose response is judged as schemathesis' default checks judge one (content_type_conformance,
+    response_schema_conformance): a status documented without content takes any body, and a property the schema
+    does not describe is allowed."""
     description = interaction["description"]
     if not is_http(interaction):
         kind = interaction.get("type") or "message"
@@ -51,7 +54,7 @@ def check_interaction(document: Document, interaction: dict[str, Any]) -> Intera
         for body_error in body_errors(document, request):
             findings += _body_findings(body_error, request.body, "/request/body", f"{op_pointer}/requestBody",
                                        request.content_type)
-    findings += _response_findings(document, request, response, operation, label, op_pointer)
+    findings += _response_findings(document, request, response, operation, label, op_pointer, observed)
     return InteractionDrift(description, DRIFT if findings else CLEAN, findings, operation=label)
 
 
@@ -125,7 +128,7 @@ def _body_findings(error: BodyError, body: bytes | None, pointer: str, spec_poin
 
 
 def _response_findings(document: Document, request: PactRequest, response: PactResponse, operation: Any,
-                       label: str, op_pointer: str) -> list[Finding]:
+                       label: str, op_pointer: str, observed: bool = False) -> list[Finding]:
     try:
         documented = documented_response(operation, response.status_code)
     except NoResponse as error:
@@ -137,6 +140,8 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
     if response.data is None:
         return []  # the pact says nothing about the body: nothing to disagree with
     if "content" not in documented:
+        if observed:
+            return []  # (schemathesis: nothing documented, nothing to check)
         return [Finding("/response/body", _short(response.data), f"status {status_key} is documented without a body",
                         spec_pointer)]
     found: list[Finding] = []
@@ -144,6 +149,8 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
     for body_error in response_errors(document, request, response):
         invalid += [list(e.absolute_path) for e in body_error.schema_errors or []]
         found += _body_findings(body_error, response.data, "/response/body", spec_pointer, response.content_type)
+    if observed:
+        return found
 
     def undescribed(schema_error: Any) -> bool:
         # A value that already breaks the spec's rules makes its composition branches fail, and a failed branch

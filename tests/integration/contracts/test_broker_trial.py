@@ -138,8 +138,8 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     (file.parent / "shop" / "notes.txt").write_text("an untracked file in the shop's build context")
     needs, _, notes = decided(file)
     assert needs is True
-    assert ("the Pact Broker's verification results do not count as cached: the git checkout's commit does not name "
-            "the providers verified here (shop/notes.txt has uncommitted changes; commit or stash the changes (or add "
+    assert ("the Pact Broker's verification results do not count as cached for shop: the git checkout's commit does "
+            "not name what it runs (shop/notes.txt has uncommitted changes; commit or stash the changes (or add "
             "the file to .dockerignore if the image does not need it))") in notes
     needs, _, notes = decided(file, provider_version=commit)  # no version names a changed tree (trial t25 finding 2)
     assert needs is True

@@ -180,3 +180,37 @@ def test_pytest_pact_verify_takes_cached_verdicts_and_says_so(tmp_path: Path, ca
     forced.assert_outcomes(passed=2)
     assert "not verified again" not in forced.stdout.str()
     assert ElementTree.parse(pytester.path / "junit.xml").getroot().findall(".//property") == []
+
+
+DATA_STATES = """
+import json
+import os
+from pathlib import Path
+
+from harness.contracts import provider_state
+
+@provider_state("the shop has items", provider="shop")
+def shop_has_items(topology, params):
+    json.loads((Path(__file__).parent / "items.json").read_text())  # the data beside the states module
+    os.environ.get("SHOP_STOCK")
+"""
+
+
+def test_a_changed_data_file_or_variable_the_states_read_is_verified_again(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The states' data file beside their module and the environment variable their code reads by name are part of
+    the key (their values hashed); what a run writes beside them (its JUnit file) is not."""
+    monkeypatch.delenv("SHOP_STOCK", raising=False)
+    topology = project(tmp_path, "states-data")
+    (tmp_path / "states.py").write_text(DATA_STATES)
+    (tmp_path / "items.json").write_text('["kettle"]\n')
+    assert verified_now(result := verify(topology)), result.stderr
+    assert cached(result := verify(topology)), result.stderr
+    (tmp_path / "items.json").write_text('["kettle", "teapot"]\n')
+    assert verified_now(result := verify(topology)), result.stderr
+    assert cached(verify(topology))
+    monkeypatch.setenv("SHOP_STOCK", "low")
+    assert verified_now(result := verify(topology)), result.stderr
+    assert cached(verify(topology))
+    assert len(entries(cache)) == 3
+    assert "low" not in "".join(entry.read_text() for entry in entries(cache))

@@ -50,13 +50,21 @@ def test_after_the_manager_died_ps_and_down_say_commands_with_their_engine(tmp_p
         assert f"run `DOCKER_HOST={worker_url} harness down --topology {file.resolve()}` again" in down.stderr
         worker = docker.DockerClient(base_url=worker_url, timeout=120)
         assert worker.containers.list(all=True, filters={"label": f"{L.RUN}={run}"}) == []
+
+        # the file's down with the manager gone: the engine that answers is done, the other named (no swarm check)
+        down = harness_on(worker_url, "down", "--topology", str(file))
+        assert (down.returncode, down.stdout) == (3, "removed 0 container(s) of topology printed from 1 engine\n")
+        assert down.stderr.startswith(f"error: removed 0 container(s); not removed from engine 'e0' ({manager_url}) "
+                                      f"of run {run}: no answer"), down.stderr
+        assert f"run `DOCKER_HOST={worker_url} harness down --topology {file.resolve()}` again" in down.stderr
     finally:
         script.down(pair)
 
 
 def test_a_docker_context_that_does_not_exist_is_bad_input_at_its_line(tmp_path: Path) -> None:
     """`host: NAME` is a value of the file: a context that does not exist here is refused as a bad value (exit 2,
-    file:line), before any engine is called (the first one does not answer: it is not asked)."""
+    file:line), before any engine is called (the first one does not answer: it is not asked), by every command that
+    reads the file's engines (not said as an engine that does not answer)."""
     file = tmp_path / "topology.yaml"
     file.write_text("""name: printed
 engines:
@@ -67,12 +75,13 @@ services:
     image: python:3.11-slim
     placement: e1
 """)
-    up = subprocess.run([str(Path(sys.executable).parent / "harness"), "up", "--detach", str(file)],
-                        capture_output=True, text=True, timeout=300,
-                        env={**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config")})
-    assert up.returncode == 2, up.stderr
-    assert ("topology.yaml:4: engines[1].host: the Docker context 'no-such-context' (engine 'e1' of topology printed) "
-            "does not exist: there is no ") in up.stderr
-    assert "Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file." in (
-        up.stderr)
-    assert "Traceback" not in up.stderr
+    for command in (["up", "--detach"], ["ps"], ["down"], ["logs", "backend"], ["prune"]):  # each that reads it
+        done = subprocess.run([str(Path(sys.executable).parent / "harness"), *command, "--topology", str(file)],
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config")})
+        assert done.returncode == 2, (command, done.stderr)
+        assert ("topology.yaml:4: engines[1].host: the Docker context 'no-such-context' (engine 'e1' of topology "
+                "printed) does not exist: there is no ") in done.stderr
+        assert "Create it (`docker context create NAME --docker host=...`) or fix `engines:` in the topology file." \
+            in done.stderr
+        assert "Traceback" not in done.stderr

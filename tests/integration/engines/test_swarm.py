@@ -14,7 +14,7 @@ import pytest
 
 from harness import Topology, load_topology
 from harness.errors import DockerUnavailable
-from harness.runtime.swarm import MADE
+from harness.runtime.swarm import GWBRIDGE, MADE
 from harness.runtime.topology import StartEvent
 from tests.integration.engines.netns import netns_engines
 from tests.integration.engines.test_across_engines import NAME, harness, harness_on, killed_run, left
@@ -61,11 +61,25 @@ def states(clients: list[docker.DockerClient]) -> list[str]:
     return [client.info()["Swarm"]["LocalNodeState"] for client in clients]
 
 
+def networks(clients: list[docker.DockerClient]) -> list[list[str]]:
+    """`docker network ls` of each engine: the names."""
+    return [sorted(network.name for network in client.networks.list()) for client in clients]
+
+
+def leave(client: docker.DockerClient) -> None:
+    """What Docker's documentation says to do after `docker swarm leave`: remove docker_gwbridge."""
+    client.swarm.leave(force=True)
+    for network in client.networks.list(names=[GWBRIDGE]):
+        network.remove()
+
+
 def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_option_says(
         pair: Any, tmp_path: Path) -> None:
     file = topology(tmp_path, pair.urls)
     clients = [docker.DockerClient(base_url=url, timeout=120) for url in pair.urls]
     manager, worker = (f"engine 'e{i}' ({url})" for i, url in enumerate(pair.urls))
+    before = networks(clients)
+    assert before == [["host", "none"], ["host", "none"]]
 
     # without the option: one error naming the engine and the option; nothing changed
     with pytest.raises(DockerUnavailable) as raised:
@@ -89,13 +103,14 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     assert states(clients) == ["inactive", "active"]
     clients[1].swarm.reload()
     assert clients[1].swarm.attrs["ID"] == theirs
-    clients[1].swarm.leave(force=True)
+    leave(clients[1])
+    assert networks(clients) == before
 
     # join-and-leave from the CLI: made for the run (init, join), names resolve across the engines, and left with it
     up = harness_on(pair.urls[0], "up", "--detach", "--topology-swarm", "join-and-leave", str(file))
     assert up.returncode == 0, up.stderr
-    assert ("engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm join-and-leave: "
-            "left with their last run)") in up.stderr.splitlines()  # said, as leaving it is
+    assert ("note: engines 'e0', 'e1' made into a swarm by the harness, managed by 'e0' (--topology-swarm "
+            "join-and-leave: left with their last run)") in up.stderr.splitlines()  # said, as leaving it is
     assert states(clients) == ["active", "active"]
     clients[0].swarm.reload()
     assert clients[0].swarm.attrs["Spec"]["Labels"] == {MADE: "leave"}
@@ -109,6 +124,10 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
             "last run is gone)") in down.stdout
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
+    assert networks(clients) == before  # nor what the swarm made there (docker_gwbridge, ingress)
+    again = harness("down", "--topology", str(file))  # the swarm is gone: removing needs none
+    assert (again.returncode, again.stdout, again.stderr) == (
+        0, f"removed 0 container(s) of topology {NAME} from 2 engines\n", "")
 
     # after a SIGKILL: `harness down --all` on the manager removes the run from both and leaves the swarm it made
     killed_run(file, clients[0], "--topology-swarm", "join-and-leave")
@@ -119,6 +138,7 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
            "join-and-leave: their last run is gone)", "")
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
+    assert networks(clients) == before
 
     # join: made, and kept for the next runs, which need no option
     events: list[StartEvent] = []
@@ -131,8 +151,18 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     with Topology.start(load_topology(file)) as running:
         assert running["front"].host == pair.addresses[1]
     assert states(clients) == ["active", "active"]
-    for client in reversed(clients):
+    for client in reversed(clients):  # left as a user leaves it: docker_gwbridge stays
         client.swarm.leave(force=True)
+    had = networks(clients)
+    assert had == [sorted(["host", "none", GWBRIDGE])] * 2
+
+    # a docker_gwbridge that was there before the harness made the swarm is not the harness's to remove
+    with Topology.start(load_topology(file).with_swarm("join-and-leave")):
+        pass
+    assert states(clients) == ["inactive", "inactive"]
+    assert networks(clients) == had
+    for client in clients:
+        client.networks.get(GWBRIDGE).remove()
 
     # a swarm the harness did not make is never left, even with join-and-leave (the engine it joined stays in it)
     clients[0].swarm.init(advertise_addr=pair.addresses[0])

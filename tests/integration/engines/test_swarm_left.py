@@ -13,7 +13,7 @@ import pytest
 from harness import Topology, load_topology
 from harness.errors import ImageMissing, RemoteMount
 from tests.integration.engines.test_across_engines import left
-from tests.integration.engines.test_swarm import pair, states, topology  # noqa: F401 - `pair` is a fixture
+from tests.integration.engines.test_swarm import networks, pair, states, topology  # noqa: F401 - `pair` is a fixture
 
 
 def test_a_start_that_fails_leaves_the_swarm_it_made_to_be_left(pair: Any, tmp_path: Path) -> None:  # noqa: F811
@@ -29,6 +29,7 @@ def test_a_start_that_fails_leaves_the_swarm_it_made_to_be_left(pair: Any, tmp_p
     assert "a bind mount would name a path on its engine's machine, not on this one: service 'front' on engine " \
            f"'e1' ({pair.urls[1]}): " in str(refused.value)
     assert states(clients) == ["inactive", "inactive"]
+    assert networks(clients) == [["host", "none"], ["host", "none"]]  # nothing the swarm made either
 
     # refused once the run exists (its images are checked first on each engine)
     file.write_text(text.replace("  front:\n    image: python:3.11-slim\n", "  front:\n    image: no-such-image:1\n"))
@@ -36,3 +37,4 @@ def test_a_start_that_fails_leaves_the_swarm_it_made_to_be_left(pair: Any, tmp_p
         Topology.start(load_topology(file).with_swarm("join-and-leave"))
     assert states(clients) == ["inactive", "inactive"]
     assert [left(client, file) for client in clients] == [[], []]
+    assert networks(clients) == [["host", "none"], ["host", "none"]]

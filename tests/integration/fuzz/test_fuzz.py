@@ -46,7 +46,7 @@ def test_the_three_planted_bugs_are_found_with_the_default_settings(buggy_run) -
     # 3. an item that exists: schemathesis reuses the ids POST /items answered (coverage phase on), and the stateful
     # sequences reach it too; one finding, listing the phases
     bug3 = report.split("GET /items/{id}: Server error (not_a_server_error [ST101], ", 1)[1].split("\n", 1)[0]
-    assert "stateful" in bug3 and report.count("GET /items/{id}: Server error") == 1
+    assert "stateful" in bug3 and report.count("  GET /items/{id}: Server error") == 1
 
 
 def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
@@ -59,12 +59,56 @@ def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
     assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
 
 
+def test_the_run_ends_with_a_line_per_failing_operation_and_check_then_the_counts(buggy_run) -> None:  # noqa: ANN001
+    result, _ = buggy_run
+    lines = result.stderr.splitlines()
+    closing = [line for line in lines if line.startswith("FAILED buggy ") and not line.startswith("FAILED buggy at ")]
+    assert lines[-len(closing) - 1:] == [*closing, f"fuzzed 1 service(s): 0 passed, 1 failed; {len(closing)} "
+                                                   "failure(s), 0 error(s)"]
+    assert {"FAILED buggy GET /fraction/{n}: Server error (not_a_server_error [ST101])",
+            "FAILED buggy GET /items/{id}: Server error (not_a_server_error [ST101])",
+            "FAILED buggy GET /stats: Response violates schema (response_schema_conformance [ST108])"} <= set(closing)
+    for line in closing:  # each the headline of a finding reported above, once
+        headline = "  " + line.removeprefix("FAILED buggy ").removesuffix(")")
+        assert sum(reported.startswith(headline) for reported in lines) == 1, headline
+
+
+def test_a_misspelt_service_is_refused_with_the_name_meant(buggy_run) -> None:  # noqa: ANN001
+    _, junit = buggy_run
+    refused = fuzz(junit.parent / "topology.yaml", "--service", "bugy")
+    assert refused.returncode == 2
+    assert f"nothing to fuzz: bugy: not a service of topology buggy-{UNIQUE} with `openapi:` (did you mean " \
+           "'buggy'?) (services with one: buggy)" in refused.stderr
+
+
+def test_a_running_topology_is_fuzzed_with_a_note_that_its_state_decides_and_no_rerun_hint(tmp_path: Path) -> None:
+    topology = write_topology(tmp_path, (TOPOLOGIES / "buggy.yaml").read_text()
+                              .replace("name: buggy", f"name: buggy-up-{UNIQUE}")
+                              .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
+    up = subprocess.run([HARNESS, "up", "--topology", str(topology), "--detach"], capture_output=True, text=True,
+                        timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr
+        result = fuzz(topology, "--seed", "3", "--max-examples", "5", "--phases", "examples,coverage")
+        assert result.returncode == 1, result.stderr
+        down = f"harness down --topology {topology}"
+        assert (f"note: topology buggy-up-{UNIQUE} was already running: what fuzzing finds depends on the state "
+                f"earlier runs left in its services, so identical runs can find different things; `{down}` first to "
+                "fuzz a fresh one (reproducible)") in result.stderr.splitlines()
+        assert "rerun with:" not in result.stderr
+        assert (f"  same seed and options: harness fuzz --topology {topology} --seed 3 --service buggy --phases "
+                f"examples,coverage --max-examples 5 (not a reproduction: this run used a topology that was already "
+                f"running, whose state earlier runs left; `{down}` first for a fresh one)") in result.stderr
+    finally:
+        subprocess.run([HARNESS, "down", "--topology", str(topology)], capture_output=True, timeout=300, check=True)
+
+
 def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:  # noqa: ANN001
     _, junit = buggy_run
     cases = {case.get("name"): case.find("failure") is not None
              for case in ElementTree.parse(junit).getroot().iter("testcase")}
     # named as pytest's items; the sequences' failure is GET /items/{id}'s, reported once (with the phases that saw it)
-    assert cases == {"fuzz[buggy]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
+    assert cases == {"fuzz[buggy setup]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
                      "fuzz[buggy POST /items]": False, "fuzz[buggy GET /items/{id}]": True,
                      "fuzz[buggy stateful]": False}
 
@@ -113,7 +157,7 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
     for name in ("fuzz[buggy GET /fraction/{n}]", "fuzz[buggy GET /stats]", "fuzz[buggy GET /items/{id}]"):
         assert f"{name} FAILED" in output
     # nothing about the service as a whole; the sequences' failure is GET /items/{id}'s, reported there once
-    assert "fuzz[buggy] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
+    assert "fuzz[buggy setup] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
     assert "reproduce: curl -X GET http://127.0.0.1:" in output
     assert re.search(r"^  rerun with: pytest .*--topology \S+buggy\.yaml --fuzz -v -k 'not POST' --fuzz-seed \d+ "
                      r"--fuzz-service buggy$", output, re.MULTILINE), output
@@ -175,6 +219,6 @@ def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.
     from_pytest = junit_shapes(pytester.path / "pytest.xml")
     assert junit_shapes(pytester.path / "cli.xml") == from_pytest
     assert {(classname, name) for classname, name, _ in from_pytest} >= {
-        ("shop.topology.yaml", "fuzz[buggy]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
+        ("shop.topology.yaml", "fuzz[buggy setup]"), ("shop.topology.yaml", "fuzz[buggy GET /stats]"),
         ("shop.topology.yaml", "fuzz[buggy stateful]")}
     assert ("shop.topology.yaml", "fuzz[buggy GET /stats]", "failure") in from_pytest  # its planted bug

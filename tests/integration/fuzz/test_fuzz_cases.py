@@ -111,7 +111,7 @@ def test_paths_served_without_the_base_path_are_one_finding_and_the_drift_behind
     assert report.count("the service serves the spec's paths without its base path /api") == 1
     assert "GET /items: Response violates schema (response_schema_conformance [ST108], coverage, fuzzing" in report
     assert 'Schema at /items/properties/id:' in report and "[200] OK:" in report  # schemathesis' detail
-    assert verdict(cases["fuzz[nobase]"]) == "failed"
+    assert verdict(cases["fuzz[nobase setup]"]) == "failed"
     assert verdict(cases["fuzz[nobase GET /items]"]) == "failed"
 
 

@@ -162,3 +162,44 @@ def test_a_ready_probe_that_passed_is_not_ready_while_docker_says_starting(tmp_p
     assert raised.value.hint is not None and "fix the healthcheck" in raised.value.hint
     assert "Traceback" not in message
     assert harness_resources(docker_client, name) == []
+
+
+# the test writes when it runs (nanoseconds since the epoch), and passes from the start: the harness may not run it
+# before Docker's first check, 3 s (`interval`) after the container started (moby's daemon/health.go)
+RECORDS_ITS_RUNS = """
+name: {name}
+services:
+  db:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    healthcheck: {{test: ["CMD-SHELL", "date +%s%N >> /tmp/asked"], interval: 3s, retries: 3}}
+  api:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    depends_on: {{db: {{condition: service_healthy}}}}
+"""
+
+
+def test_the_healthcheck_test_is_run_no_sooner_than_docker_runs_it(tmp_path: Path,
+                                                                   docker_client: docker.DockerClient) -> None:
+    """A test that passes early (postgres' `pg_isready` over the socket while the image initialises, on a server that
+    takes no TCP connection) must not make a service ready sooner than Docker could call it healthy: every run of the
+    test, the harness's and Docker's, comes `interval` or more after the container started, and the waiting line says
+    from when. A lower bound only: it holds on a loaded machine too."""
+    from datetime import datetime
+
+    from harness.runtime import labels as L
+    from harness.runtime.topology import StartEvent
+
+    name = f"health-{uuid.uuid4().hex[:8]}"
+    file = written(tmp_path, RECORDS_ITS_RUNS.format(name=name))
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append):
+        db = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=db"]})[0]
+        started = datetime.fromisoformat(db.attrs["State"]["StartedAt"][:26].rstrip("Z") + "+00:00").timestamp()
+        runs = [int(line) / 1e9 for line in db.exec_run(["cat", "/tmp/asked"]).output.decode().split()]
+        assert runs and min(runs) - started >= 3.0, (started, runs)
+        waiting = [e.detail for e in events if (e.service, e.kind) == ("db", "waiting")]
+        assert waiting == ["command `/bin/sh -c date +%s%N >> /tmp/asked` exits 0 (from 3 s after the start: "
+                           "Docker's first check), up to 142 s"], waiting
+    assert harness_resources(docker_client, name) == []

@@ -3,6 +3,7 @@ start, `pre_stop` before each stop (stop, restart, down), both writing into a bi
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import pytest
 
 from harness import Topology, load_topology
 from harness.errors import HookFailed
+from harness.runtime import hooks
 from harness.runtime import labels as L
 
 from ..conftest import harness_resources
@@ -192,6 +194,69 @@ def test_harness_down_runs_the_pre_stop_hooks_of_a_kept_run(tmp_path: Path,
         assert "removed 2 container(s)" in down.stdout
         assert "service 'app': its pre_stop hook ['sh', '-c', 'echo cannot; exit 4'] exited with 4" in down.stderr
         assert "Traceback" not in down.stderr
+    finally:
+        L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
+    assert harness_resources(docker_client, name) == []
+
+
+INTERRUPTED = """
+name: {name}
+services:
+  app:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    post_start:  # the second run of the hook (the restart below) hangs until its container stops
+      - command: ["sh", "-c", "n=$$(( $$(cat /tmp/n 2>/dev/null || echo 0) + 1 )); echo $$n > /tmp/n;
+                   [ $$n -ne 2 ] || sleep 600; echo $$n >> /tmp/done"]
+"""
+RESTART = """
+import sys
+from harness import Topology, load_topology
+Topology.kept_or_started(load_topology(sys.argv[1]))["app"].restart()
+"""
+
+
+def counted(container: docker.models.containers.Container) -> bytes:
+    """What the hook counted so far; b"" while the container is not running (between the restart's stop and start)."""
+    try:
+        return bytes(container.exec_run(["cat", "/tmp/n"]).output)
+    except docker.errors.APIError:
+        return b""
+
+
+def test_a_restart_interrupted_during_post_start_is_finished_by_the_next_use_of_the_kept_run(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """Ctrl-C while `restart()` runs a post_start hook: the container runs, its hook never completed. The next use of
+    the kept run (`harness up --detach`) restarts it, so that the hook runs again, and says so; it no longer takes
+    the service as it is."""
+    name = f"hookint-{uuid.uuid4().hex[:8]}"
+    file = hooked(tmp_path, INTERRUPTED.format(name=name))
+    harness = str(Path(sys.executable).parent / "harness")
+    try:
+        up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=600)
+        assert up.returncode == 0, up.stdout + up.stderr
+        run = L.find_runs(docker_client, file.resolve())[0]
+        app = docker_client.containers.get(run.containers[0].id)
+        restarting = subprocess.Popen([sys.executable, "-c", RESTART, str(file)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 300
+        while counted(app) != b"2\n":  # its hook runs (the second time) and hangs
+            assert restarting.poll() is None and time.monotonic() < deadline, restarting.communicate()[0]
+            time.sleep(0.2)
+        restarting.send_signal(signal.SIGINT)
+        restarting.communicate(timeout=120)
+        assert len(hooks.unfinished(docker_client, run.run_id)) == 1
+
+        up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=600)
+        assert up.returncode == 0, up.stdout + up.stderr
+        said = up.stdout + up.stderr
+        assert (f"app: its post_start hook did not complete (the session running it, process {restarting.pid}, ended "
+                "first): restarted it, and its hooks ran again") in said, said
+        assert app.exec_run(["cat", "/tmp/done"]).output == b"1\n3\n"  # the interrupted one never completed
+        assert hooks.unfinished(docker_client, run.run_id) == []
+        up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=600)
+        assert "post_start" not in up.stdout + up.stderr  # finished: used as it is
+        assert app.exec_run(["cat", "/tmp/done"]).output == b"1\n3\n"
     finally:
         L.remove_leftovers(docker_client, include_kept=True, file=file.resolve())
     assert harness_resources(docker_client, name) == []

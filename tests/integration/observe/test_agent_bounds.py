@@ -1,5 +1,5 @@
-"""The observation agent keeps bounded memory: bodies cut at its limit, calls of one kind aggregated into one count,
-kinds beyond its limit only counted. Pure logic (packets made with dpkt and fed to the agent's Observer), run in the
+"""The observation agent keeps bounded memory: bodies cut at its limit, calls of one kind aggregated into one count
+(each distinct pair of bodies kept once with its count, up to a limit), kinds beyond its limit only counted. Pure logic (packets made with dpkt and fed to the agent's Observer), run in the
 helper image because the agent's libraries (Debian's python3-dpkt and python3-httptools) are there, not in the
 harness's virtualenv."""
 
@@ -28,7 +28,7 @@ FEED = textwrap.dedent("""
     observer = agent.Observer()
     client, server = "10.0.0.2", "10.0.0.3"
     for n, path in enumerate(["/items/1"] * 50 + ["/a", "/b", "/c", "/d"]):
-        port, body = 40000 + n, b"x" * 100
+        port, body = 40000 + n, (b"x" if n < 40 else b"%d" % (n % 5)) * 100  # 1 body, then 5 others in turn
         request = (f"POST {path} HTTP/1.1\\r\\nHost: s\\r\\nContent-Length: 100\\r\\n\\r\\n").encode() + body
         response = b"HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: 100\\r\\n\\r\\n" + body
         observer.packet(packet(client, port, server, 80, 1000, dpkt.tcp.TH_SYN), True, n)
@@ -47,7 +47,8 @@ def test_bodies_are_cut_and_calls_aggregated_within_the_agents_limits(docker_cli
     image = helper_image(docker_client, "observe-helper", DOCKERFILE, AGENT_FILES)
     output = docker_client.containers.run(image, ["python3", "-c", FEED], remove=True, network_mode="none",
                                           name=f"observe-bounds-{uuid.uuid4().hex[:8]}",
-                                          environment={"OBSERVE_BODY_LIMIT": "16", "OBSERVE_MAX_KINDS": "3"})
+                                          environment={"OBSERVE_BODY_LIMIT": "16", "OBSERVE_MAX_KINDS": "3",
+                                                       "OBSERVE_MAX_BODIES": "3"})
     result = json.loads(output.decode().strip().splitlines()[-1])
     snapshot = result["snapshot"]
     calls = {call["path"]: call for call in snapshot["calls"]}
@@ -56,8 +57,12 @@ def test_bodies_are_cut_and_calls_aggregated_within_the_agents_limits(docker_cli
     items = calls["/items/1"]
     assert items["count"] == 50  # fifty calls, one entry
     assert (items["request_bytes"], items["response_bytes"]) == (5000, 5000)  # sizes summed in full
-    assert (items["request_body"], items["response_body"]) == ("x" * 16, "x" * 16)  # the sample cut at the limit
-    assert items["request_truncated"] and items["response_truncated"]
+    # each distinct pair of bodies kept once with its count (cut at the limit), up to the limit of pairs per kind
+    bodies = {body["response_body"]: body for body in items["bodies"]}
+    assert sorted(bodies) == ["0" * 16, "1" * 16, "x" * 16]
+    assert [bodies[key]["count"] for key in ("x" * 16, "0" * 16, "1" * 16)] == [40, 2, 2]
+    assert items["unsampled"] == 6  # the other three bodies' calls: counted, said not judged by the harness
+    assert all(body["request_truncated"] and body["response_truncated"] for body in items["bodies"])
     assert items["seconds"] == 25.0 and items["max_seconds"] == 0.5
     assert result["connections"] == 0  # closed connections are not kept
     [flow] = snapshot["flows"]  # connections counted per kind, not kept one by one

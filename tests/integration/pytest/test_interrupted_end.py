@@ -15,8 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from harness.runtime import labels as L
-
+from ..conftest import remove_own_runs
 from ..runtime.test_forced_removal import OURS, STUBBORN, hook_running, left_of
 
 TEST_THAT_HANGS = """
@@ -38,10 +37,7 @@ def sessions(docker_client: docker.DockerClient) -> Iterator[list[subprocess.Pop
         if process.poll() is None:
             process.kill()
             process.communicate()
-    listed = L.listed(lambda: docker_client.containers.list(all=True, filters={"label": L.TOPOLOGY}, sparse=True))
-    for run in {L.labels_of(c).get(L.RUN) for c in listed if L.labels_of(c).get(L.TOPOLOGY, "").startswith(OURS)}:
-        if run:
-            L.remove_run(docker_client, run)
+    remove_own_runs(docker_client, OURS)
 
 
 def in_its_test(folder: Path, sessions: list[subprocess.Popen], *args: str) -> subprocess.Popen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -169,6 +170,9 @@ def session_inside_a_test(pytester: pytest.Pytester) -> subprocess.Popen:
     raise AssertionError(f"the session ended before its test ran (exit code {process.wait()})")
 
 
+# engine_wide: any start on the engine removes what a killed session left (as it should), so another worker's start
+# between the kill and the look would leave nothing to look at
+@pytest.mark.engine_wide
 def test_a_killed_session_leaves_containers_that_the_next_run_removes(pytester: pytest.Pytester,
                                                                       docker_client) -> None:  # noqa: ANN001
     process = session_inside_a_test(pytester)
@@ -188,24 +192,27 @@ def test_sigterm_tears_the_topology_down(pytester: pytest.Pytester, docker_clien
 
 
 def test_keep_then_cli_ps_logs_down(pytester: pytest.Pytester, docker_client) -> None:  # noqa: ANN001
+    # a copy: a kept run is found by its file, and another session (the other xdist worker) may run the original
+    redis_only = str(pytester.path / "redis-only.yaml")
+    shutil.copy(REDIS_ONLY, redis_only)
     pytester.makepyfile("def test_a(topology):\n    assert topology['redis'].url\n")
-    result = pytester.runpytest_subprocess("--topology", REDIS_ONLY, "--topology-keep")
+    result = pytester.runpytest_subprocess("--topology", redis_only, "--topology-keep")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*topology kept running*", "redis*http://127.0.0.1:*"])
     harness = str(Path(sys.executable).parent / "harness")
     try:
         ps = subprocess.run([harness, "ps"], capture_output=True, text=True, check=True).stdout
         assert "redis-only" in ps and "6379 ->" in ps and "true" in ps
-        logs = subprocess.run([harness, "logs", "redis", "--topology", REDIS_ONLY], capture_output=True, text=True)
+        logs = subprocess.run([harness, "logs", "redis", "--topology", redis_only], capture_output=True, text=True)
         assert logs.returncode == 0 and "Ready to accept connections" in logs.stdout
     finally:
-        down = subprocess.run([harness, "down", REDIS_ONLY], capture_output=True, text=True)
+        down = subprocess.run([harness, "down", redis_only], capture_output=True, text=True)
     assert down.returncode == 0 and "removed 1 container(s)" in down.stdout
-    assert harness_resources(docker_client, "redis-only", Path(REDIS_ONLY)) == []
+    assert harness_resources(docker_client, "redis-only", Path(redis_only)) == []
     # with the file: other sessions on a shared engine may run a 'redis' of their own
-    missing = subprocess.run([harness, "logs", "redis", "--topology", REDIS_ONLY], capture_output=True, text=True)
+    missing = subprocess.run([harness, "logs", "redis", "--topology", redis_only], capture_output=True, text=True)
     assert missing.returncode == 2
-    assert (f"no running service 'redis' in topology redis-only ({REDIS_ONLY}); `harness ps` lists what is running"
+    assert (f"no running service 'redis' in topology redis-only ({redis_only}); `harness ps` lists what is running"
             in missing.stderr)
 
 

@@ -325,3 +325,47 @@ def test_what_a_worker_that_died_in_an_exclusive_test_left_is_put_back(pytester:
                      output), output
     assert "[shared by the xdist workers: their tests' lines of the same time are here too]" in output
     assert left_behind(docker_client, file) == []
+
+
+DISTURBING = """
+import pytest
+
+def test_stops_redis(topology):
+    topology["redis"].stop()
+
+def test_delays_what_redis_calls(topology):
+    with topology["redis"].faults.delay(ms=100):
+        pass
+
+@pytest.mark.topology_exclusive
+def test_pauses_redis_alone(topology):
+    topology["redis"].pause()
+
+def test_redis_answers(topology):
+    assert topology["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
+"""
+
+
+def test_a_test_that_disturbs_a_shared_topology_must_hold_it_alone(pytester: pytest.Pytester,
+                                                                    docker_client: docker.DockerClient) -> None:
+    """With two workers sharing the topology, a test not marked topology_exclusive that stops or faults a service
+    fails at that call, before it is done (the other worker's tests would meet it); marked, it runs alone. With one
+    process the same tests pass: nothing else runs beside them."""
+    file = write_topology(pytester.path, REDIS.format(name="xdist-alone"))
+    pytester.makepyfile(test_disturbing=DISTURBING)
+    result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each")
+    result.assert_outcomes(passed=4, failed=4)  # per worker: the two unmarked ones fail
+    output = result.stdout.str()
+    shared = "topology xdist-alone is shared by the 2 xdist workers of this session, and their tests running now " \
+             "would meet it too"
+    assert f"test_disturbing.py::test_stops_redis: stop service 'redis': {shared}" in output, output
+    assert (f"test_disturbing.py::test_delays_what_redis_calls: fault redis -> (everything it calls): delay 100 ms: "
+            f"{shared}") in output
+    assert "Mark the test @pytest.mark.topology_exclusive: it then runs alone, and what it left is put back after " \
+           "it (@pytest.mark.edge_fault implies it). Or give each worker a topology of its own: " \
+           "--topology-per-worker." in output
+    assert re.findall(r"FAILED test_disturbing.py::(\w+)", output).count("test_redis_answers") == 0
+    assert left_behind(docker_client, file) == []
+    alone = pytester.runpytest_subprocess("--topology", str(file))
+    alone.assert_outcomes(passed=4)
+    assert left_behind(docker_client, file) == []

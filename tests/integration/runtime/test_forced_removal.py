@@ -16,7 +16,7 @@ import pytest
 
 from harness.runtime import labels as L
 
-from ..conftest import harness_resources
+from ..conftest import harness_resources, remove_own_runs
 from .test_leaks import HARNESS, default_sigint
 
 OURS = "bexit-"  # the topologies of these tests: what a failed one leaves is removed by this prefix
@@ -50,10 +50,7 @@ def processes(docker_client: docker.DockerClient) -> Iterator[list[subprocess.Po
         if process.poll() is None:
             process.kill()
             process.communicate()
-    listed = L.listed(lambda: docker_client.containers.list(all=True, filters={"label": L.TOPOLOGY}, sparse=True))
-    for run in {L.labels_of(c).get(L.RUN) for c in listed if L.labels_of(c).get(L.TOPOLOGY, "").startswith(OURS)}:
-        if run:
-            L.remove_run(docker_client, run)
+    remove_own_runs(docker_client, OURS)
 
 
 def compose_file(folder: Path, name: str, hook: str) -> Path:

@@ -197,3 +197,61 @@ def test_a_one_shot_service_that_exited_0_is_said_to_have_run_again(tmp_path: Pa
         assert len(notes) == 1 and notes[0].startswith("seed had exited (exit code 0): ran it again (in "), notes
         assert notes[0].endswith(" s)"), notes  # no log lines: nothing went wrong
     assert harness_resources(docker_client, name, file) == []
+
+
+NAMESPACES = """name: {name}
+services:
+  web: {{image: python:3.11-slim, ipc: shareable, command: ["sleep", "infinity"]}}
+  shm: {{image: python:3.11-slim, ipc: "service:web", command: ["sleep", "infinity"]}}
+  top: {{image: python:3.11-slim, pid: "service:web", command: ["sleep", "infinity"]}}
+"""
+
+
+def namespace(container: docker.models.containers.Container, kind: str) -> str:
+    """The inode of the container's `kind` (ipc, pid) namespace, as /proc names it; "" when it is not running."""
+    container.reload()
+    return container.exec_run(["readlink", f"/proc/self/ns/{kind}"]).output.decode() \
+        if container.status == "running" else ""
+
+
+def test_ipc_and_pid_joiners_are_restarted_with_their_namespace_as_compose_restarts_them(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """`docker compose restart web` restarts shm (`ipc: service:web`) and top (`pid: service:web`) with it, into its
+    new namespaces; so does `restart()`. Restarted outside the harness, web leaves shm in its old IPC namespace and
+    top killed (the kernel ends a pid namespace's processes with its first): `restore()` finds both and says so."""
+    name = f"nsjoin-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(NAMESPACES.format(name=name))
+    by_compose = f"com.docker.compose.project={name}"
+    try:
+        up = compose(file, "up", "-d", "--wait")
+        assert up.returncode == 0, up.stderr
+        before = started(docker_client, by_compose)
+        assert compose(file, "restart", "web").returncode == 0
+        by_docker_compose = restarted(before, started(docker_client, by_compose))
+    finally:
+        compose(file, "down", "-v", "--timeout", "0")
+    assert by_docker_compose == ["shm", "top", "web"]
+
+    by_harness = f"{L.FILE}={file.resolve()}"
+    with Topology.start(load_topology(file)) as topology:
+        web, shm, top = (docker_client.containers.get(topology[s].container.id) for s in ("web", "shm", "top"))
+        before = started(docker_client, by_harness)
+        topology["web"].restart()
+        assert restarted(before, started(docker_client, by_harness)) == by_docker_compose
+        assert namespace(shm, "ipc") == namespace(web, "ipc") != ""
+        assert namespace(top, "pid") == namespace(web, "pid") != ""
+
+        web.restart(timeout=0)  # not through the harness
+        assert namespace(shm, "ipc") != namespace(web, "ipc")
+        assert namespace(top, "pid") == ""  # killed with web's pid namespace
+        notes = topology.restore()
+        assert notes[0] == ("shm was still in the IPC namespace web had before it last started (ipc: service:web; it "
+                            "shared no memory with it): restarted it"), notes
+        assert notes[1].startswith("top was killed with the pid namespace of web (pid: service:web; every process in "
+                                   "it ends when web stops): started it again (ready in "), notes
+        assert len(notes) == 2 and "log lines" not in notes[1], notes
+        assert namespace(shm, "ipc") == namespace(web, "ipc")
+        assert namespace(top, "pid") == namespace(web, "pid") != ""
+        assert topology.restore() == []
+    assert harness_resources(docker_client, name, file) == []

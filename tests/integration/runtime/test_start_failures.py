@@ -194,7 +194,8 @@ PROBES = {  # the probe (none: running for the settle time), and a service that 
     # it dies while the exec runs (the exec is cut short), or between two failing execs (the next one gets a 409)
     "exec-running": WAITS_FOR_THE_PROBE + "    ready: {command: [sh, -c, 'touch /tmp/probed; exec sleep infinity']}\n",
     "exec-between": WAITS_FOR_THE_PROBE + "    ready: {command: [sh, -c, 'touch /tmp/probed; exit 1']}\n",
-    "healthcheck": WAITS_FOR_THE_PROBE + "    healthcheck: {test: 'touch /tmp/probed; exec sleep infinity'}\n",
+    "healthcheck": WAITS_FOR_THE_PROBE + "    healthcheck: {test: 'touch /tmp/probed; exec sleep infinity', "
+                                         "interval: 1}\n",
     "http": EXITS_ON_A_REQUEST + "    ready: {http: {port: 8000, path: /health}}\n",
     "tcp": EXITS_ON_A_CONNECTION + "    ready: {tcp: 8000}\n",
     "none": """    command: [sh, -c, 'echo "connecting with $DB_PASSWORD"; echo "probed, giving up"; exit 3']\n""",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -175,8 +176,11 @@ def test_start_after_stop_waits_for_a_fresh_log_line(example: Topology) -> None:
     assert redis.exec(["redis-cli", "ping"]).output.strip() == "PONG"
 
 
-def test_attach_finds_a_kept_topology(docker_client) -> None:  # noqa: ANN001
-    spec = load_topology(TOPOLOGIES / "redis-only.yaml")
+def test_attach_finds_a_kept_topology(docker_client, tmp_path) -> None:  # noqa: ANN001
+    # a copy: a kept run is found by its file, and another session (the other xdist worker) may keep the original
+    file = tmp_path / "redis-only.yaml"
+    shutil.copy(TOPOLOGIES / "redis-only.yaml", file)
+    spec = load_topology(file)
     assert Topology.attach(spec) is None
     kept = Topology.start(spec, keep=True)
     try:
@@ -186,4 +190,4 @@ def test_attach_finds_a_kept_topology(docker_client) -> None:  # noqa: ANN001
         assert attached["redis"].exec(["redis-cli", "ping"]).output.strip() == "PONG"
     finally:
         kept.close()
-    assert harness_resources(docker_client, "redis-only") == []
+    assert harness_resources(docker_client, "redis-only", file) == []

@@ -95,3 +95,18 @@ def test_harness_ps_says_the_remove_command_with_the_engine_and_what_is_not_know
     assert _run_state(run(kept=True), [*dead, "engine 'three' (tcp://10.0.0.10:2375)"]) == (
         f"kept: owner process {os.getpid()} is gone; engine 'two' (tcp://10.0.0.9:2375), engine 'three' "
         f"(tcp://10.0.0.10:2375) do not answer (whether its start finished is not known); {remove}")
+
+
+def test_a_command_for_another_engine_names_that_engine(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """`harness ps` found a run on an engine other than this shell's: its command selects that engine, whatever this
+    shell selects (a URL by DOCKER_HOST; a context by name, DOCKER_HOST emptied since it would win over it)."""
+    from harness.hints import on_engine
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.7:2375")
+    assert on_engine("harness down --run R", "tcp://10.0.0.11:2375") == (
+        "DOCKER_HOST=tcp://10.0.0.11:2375 harness down --run R")
+    assert on_engine("harness down --run R", "ci box") == "DOCKER_HOST= DOCKER_CONTEXT='ci box' harness down --run R"
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONFIG", str(home / "docker"))
+    assert on_engine("harness down --run R", "big") == (
+        f"DOCKER_CONFIG={home / 'docker'} DOCKER_CONTEXT=big harness down --run R")

@@ -94,3 +94,22 @@ def test_update_without_a_file_is_refused_before_anything_starts(front_end: str,
     with pytest.raises(OptionError) as error:
         FuzzRun(spec, FuzzOptions(baseline_update=True), None, flags(front_end, "fuzz"))
     assert str(error.value) == message
+
+
+def test_entries_of_services_not_fuzzed_are_listed_per_service_and_kept(tmp_path: Path) -> None:
+    orders = ("GET /orders", "not_a_server_error", "ServerError", "500")
+    path = write(tmp_path / "b.json", entry(FRACTION, service="api"), entry(orders, service="orders"),
+                 entry(orders, service="orders", signature="502"), entry(FRACTION, service="billing"))
+    outcome = settle(path, [result("api")], prune=True)  # `--service api`: the other services' entries stay
+    assert [(e["service"], e["operation"]) for e in outcome.not_fuzzed] == [
+        ("orders", "GET /orders"), ("orders", "GET /orders"), ("billing", "GET /fraction/{n}")]
+    assert len(json.loads(path.read_text())["entries"]) == 3
+    lines = baseline_text(outcome).splitlines()
+    ids = [e["id"] for e in outcome.not_fuzzed]
+    assert lines[-6:] == [
+        "  1 of service billing: not fuzzed in this run (kept):",
+        f"    {ids[2]} billing GET /fraction/{{n}}: not_a_server_error (ServerError)",
+        "  2 of service orders: not fuzzed in this run (kept):",
+        f"    {ids[0]} orders GET /orders: not_a_server_error (ServerError)",
+        f"    {ids[1]} orders GET /orders: not_a_server_error (ServerError)",
+        "  written: 1 pruned"]

@@ -115,9 +115,9 @@ def test_the_fuzz_junit_carries_each_services_run_time_and_their_sum(tmp_path: P
     assert suite.get("time") == "3.750"
     # named and classed as `pytest --fuzz --junitxml` writes its items (the service, each operation, the sequences)
     assert [(case.get("classname"), case.get("name"), case.get("time")) for case in suite] == [
-        ("shop.topology.yaml", "fuzz[catalog]", "2.500"), ("shop.topology.yaml", "fuzz[catalog GET /items]", "0.000"),
+        ("shop.topology.yaml", "fuzz[catalog setup]", "2.500"), ("shop.topology.yaml", "fuzz[catalog GET /items]", "0.000"),
         ("shop.topology.yaml", "fuzz[catalog PUT /items]", "0.000"),
-        ("shop.topology.yaml", "fuzz[catalog stateful]", "0.000"), ("shop.topology.yaml", "fuzz[orders]", "1.250"),
+        ("shop.topology.yaml", "fuzz[catalog stateful]", "0.000"), ("shop.topology.yaml", "fuzz[orders setup]", "1.250"),
         ("shop.topology.yaml", "fuzz[orders POST /orders]", "0.000"),
         ("shop.topology.yaml", "fuzz[orders stateful]", "0.000")]
 
@@ -134,3 +134,18 @@ def test_an_unknown_check_of_a_topology_built_in_python_is_refused_naming_the_to
         refuse_unknown_names(spec, ["api"], FuzzOptions(), flags)
     assert str(refused.value).startswith("topology 'shop': services.api.fuzz.checks: unknown check "
                                          "'not_a_server_eror' (did you mean 'not_a_server_error'?). The checks: ")
+
+
+def test_a_misspelt_service_gets_the_did_you_mean_a_misspelt_check_gets(tmp_path: Path) -> None:
+    from harness import NothingToFuzz, topology
+    from harness.fuzz.options import fuzz_targets
+
+    spec = (topology("shop", base_dir=tmp_path)
+            .service("orders", image="orders:1", ports=[8000], openapi="/openapi.json")
+            .service("inventory", image="inventory:1", ports=[8080], openapi="/openapi.json")
+            .service("redis", image="redis:7", ports=[6379]).spec)
+    with pytest.raises(NothingToFuzz) as refused:
+        fuzz_targets(spec, ["ordres", "zzz"])
+    assert str(refused.value) == (
+        "nothing to fuzz: ordres: not a service of topology shop with `openapi:` (did you mean 'orders'?); zzz: not a "
+        "service of topology shop with `openapi:` (services with one: orders, inventory)")

@@ -38,6 +38,20 @@ def load_compose(load):
 
 
 @pytest.fixture
+def start_refusal(load_compose):
+    """The message a start of the file refuses it with (Compose refuses these at `up`, not at `down`/`ps`/`logs`:
+    the file is read for those)."""
+    def start_refusal(text: str) -> str:
+        spec = load_compose(text)
+        assert spec.start_refusals
+        with pytest.raises(TopologyFileError) as refused:
+            spec.refuse_start()
+        return str(refused.value)
+
+    return start_refusal
+
+
+@pytest.fixture
 def compose_error(load_error):
     def compose_error(text: str, name: str = COMPOSE) -> str:
         return load_error(text, name)
@@ -889,7 +903,7 @@ def test_named_anonymous_and_tmpfs_volumes(load_compose):
     assert service.tmpfs == ["/scratch:size=1000", "/shared:size=4194304,mode=1770"]  # the mode was dropped
 
 
-def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_is_false(load_compose,
+def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_is_false(load_compose, start_refusal,
                                                                                          compose_error, tmp_path):
     # short syntax (and long syntax without `bind:`): Compose passes a `-v` bind and the engine creates the folder
     spec = load_compose("""
@@ -901,7 +915,7 @@ def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_
     """)
     assert spec.services["db"].mounts[0].create_host_path
     # `create_host_path: false`: the mount API, which refuses a missing source (`docker compose up` fails too)
-    message = compose_error("""
+    message = start_refusal("""
         services:
           db:
             image: x
@@ -914,8 +928,8 @@ def test_a_missing_bind_folder_is_created_by_the_engine_unless_create_host_path_
     )
 
 
-def test_a_missing_secret_file_is_refused_at_its_line(compose_error, tmp_path):
-    assert compose_error("""
+def test_a_missing_secret_file_is_refused_at_its_line(start_refusal, tmp_path):
+    assert start_refusal("""
         services:
           db:
             image: x
@@ -1263,9 +1277,9 @@ def test_secrets_and_configs_are_mounted_or_written_where_compose_puts_them(load
     assert masked == "token [hidden], password [hidden], config port=8000"
 
 
-def test_a_secret_from_an_unset_variable_is_refused_as_compose_refuses_it(compose_error, monkeypatch):
+def test_a_secret_from_an_unset_variable_is_refused_as_compose_refuses_it(start_refusal, monkeypatch):
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
-    assert compose_error("""
+    assert start_refusal("""
         services:
           web:
             image: x
@@ -1274,6 +1288,28 @@ def test_a_secret_from_an_unset_variable_is_refused_as_compose_refuses_it(compos
           token: {environment: NOT_SET_ANYWHERE}
     """) == ("docker-compose.yml:4: services.web.secrets[0]: environment variable 'NOT_SET_ANYWHERE' required by "
              "secret 'token' is not set (Docker Compose refuses to start it too); set it, or put it in .env")
+
+
+def test_what_only_a_start_refuses_is_refused_by_a_start_alone_all_at_once(load_compose, monkeypatch, tmp_path):
+    # Compose's `down`, `ps`, `logs` and `config` read the file; its `up` refuses both, so a start says both at once
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    spec = load_compose("""
+        services:
+          web:
+            image: x
+            secrets: [token, pw]
+        secrets:
+          token: {environment: NOT_SET_ANYWHERE}
+          pw: {file: ./missing.txt}
+    """)
+    assert spec.services["web"].files == [] and spec.services["web"].mounts == []
+    with pytest.raises(TopologyFileError) as refused:
+        spec.refuse_start()
+    assert str(refused.value) == (
+        "docker-compose.yml:4: services.web.secrets[0]: environment variable 'NOT_SET_ANYWHERE' required by secret "
+        "'token' is not set (Docker Compose refuses to start it too); set it, or put it in .env\n"
+        f"docker-compose.yml:4: services.web.secrets[1]: secret 'pw': its file {tmp_path.resolve() / 'missing.txt'} "
+        "does not exist (Docker Compose cannot start the service either)")
 
 
 def test_container_name_is_an_alias_and_bind_options_are_kept(load_compose, tmp_path):
@@ -1667,3 +1703,44 @@ def test_external_links_are_kept_as_compose_writes_them(load_compose):
             external_links: ["legacy-db:db", "cache"]
     """).services["app"]
     assert service.external_links == ["legacy-db:db", "cache"]
+
+
+def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_written(load_compose, write):
+    """`restart` comes from common.yml's base (through a second `extends` in the same file), `tty` from the
+    extending service itself: each note names the file and line where its key is written."""
+    write("""
+        services:
+          root:
+            image: python:3.12
+            restart: always
+          base:
+            extends: root
+            stdin_open: true
+    """, "common.yml")
+    spec = load_compose("""
+        services:
+          api:
+            extends: {file: common.yml, service: base}
+            tty: true
+    """)
+    assert spec.notes == [
+        "common.yml:4: services.api.restart: ignored for a test run (containers live only for the run; a service "
+        "that stops is reported, not restarted)",
+        "common.yml:7: services.api.stdin_open: ignored for a test run (no terminal is attached)",
+        "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
+
+
+def test_a_container_port_bound_twice_is_noted_as_published_once(load_compose):
+    """Compose publishes 80/tcp on 8080 and on 8081 (and 53/udp on two addresses); the harness publishes each once,
+    on a free port of its own, and says so at the second binding."""
+    spec = load_compose("""
+        services:
+          web:
+            image: python:3.12
+            ports: ["8080:80", "8081:80", "127.0.0.1:5353:53/udp", "127.0.0.2:5353:53/udp", "9000:90"]
+    """)
+    assert spec.services["web"].published() == [(80, "tcp"), (53, "udp"), (90, "tcp")]
+    assert spec.notes == [
+        f"docker-compose.yml:4: services.web.ports[{index}]: container port {port} is published once by the harness "
+        "(on a free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings"
+        for index, port in ((1, "80/tcp"), (3, "53/udp"))]

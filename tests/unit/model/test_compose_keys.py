@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.model import compose_keys
-from harness.model.compose import COMPOSE_SERVICE_KEYS
+from harness.model.compose_errors import COMPOSE_SERVICE_KEYS
 
 SPEC_KEYS: dict[str, list[str]] = yaml.safe_load((Path(__file__).parent / "compose_spec_keys.yaml").read_text())
 

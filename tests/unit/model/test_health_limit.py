@@ -46,3 +46,15 @@ def test_compose_x_topology_timeout_is_explicit(tmp_path: Path) -> None:
     db, slow = services["db"], services["slow"]
     assert ready_limit(db, db.healthcheck) == 120 + (30 + 30) * 4 + HEALTH_MARGIN
     assert ready_limit(slow, slow.healthcheck) == 30
+
+
+def test_dockers_first_check_comes_after_interval_or_start_interval() -> None:
+    """moby's daemon/health.go: the first run is one timer after the start; during a start_period an engine of API
+    1.44 or later (Docker 25) times it by start_interval (default 5 s), an older one by interval (default 30 s)."""
+    assert Healthcheck(test=["CMD", "true"]).first_check(start_interval_taken=False) == 30
+    assert Healthcheck(test=["CMD", "true"], interval=2).first_check(start_interval_taken=True) == 2
+    periodic = Healthcheck(test=["CMD", "true"], interval=60, start_period=30)
+    assert periodic.first_check(start_interval_taken=False) == 60
+    assert periodic.first_check(start_interval_taken=True) == 5
+    quick = Healthcheck(test=["CMD", "true"], interval=60, start_period=30, start_interval=0.5)
+    assert quick.first_check(start_interval_taken=True) == 0.5

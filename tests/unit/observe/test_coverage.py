@@ -17,14 +17,18 @@ from harness.model.loader import load_topology
 from harness.observe import edge_coverage
 from harness.report.observe import edge_line
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, ObservedFlow
+from harness.runtime.observe_records import BodySample
 
 APP = Path(__file__).parents[2] / "topologies" / "observe-app"
 
 
 def call(path: str, status: int = 200, method: str = "GET", count: int = 1, body: str = "", consumer: str = "shop",
-         provider: str = "stock", truncated: bool = False) -> ObservedCall:
-    return ObservedCall(consumer, provider, 8000, method, path, "", (), status, "application/json" if body else "",
-                        count, 0.01 * count, 0.01, 0, len(body), response_body=body, response_truncated=truncated)
+         provider: str = "stock", truncated: bool = False, query: str = "",
+         bodies: tuple[BodySample, ...] | None = None, unsampled: int = 0) -> ObservedCall:
+    bodies = (BodySample("", body, count, response_truncated=truncated),) if bodies is None else bodies
+    return ObservedCall(consumer, provider, 8000, method, path, query, (), status,
+                        "application/json" if body or bodies else "", count, 0.01 * count, 0.01, 0, len(body),
+                        bodies=bodies, unsampled=unsampled)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +78,55 @@ def test_calls_the_document_does_not_allow_are_counted_with_what_it_says(spec, s
                                                                   ("GET /items/{id} -> 200", 1)]
     assert edge.top_breaking[0].says == "GET /items/{id} documents 200"
     assert "integer" in edge.top_breaking[1].says
+    assert edge.not_judged == 1  # the cut body: counted and said, never allowed
+    assert [(o.operation, o.calls, o.says) for o in edge.top_not_judged] == [
+        ("GET /items/{id} -> 200", 1, "body over 1 MiB, the capture's limit")]
+
+
+def test_every_distinct_body_of_a_kind_of_call_is_judged_not_only_the_first(spec, stock_document) -> None:
+    bodies = (BodySample("", '{"id": 1, "name": "apple"}', 5), BodySample("", '{"id": null, "name": "apple"}', 2),
+              BodySample("", '{"id": 1, "name": "apple"}', 1, response_truncated=True))
+    [edge] = coverage_of(spec, [call("/items/1", count=9, bodies=bodies, unsampled=1)], {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 9, 2, 2)
+    assert edge.top_breaking[0].says == "None for not nullable"
+    assert edge.top_not_judged[0].says == "more different bodies than the capture keeps"  # the first reason said
+
+
+def test_a_compressed_body_is_judged_once_its_encoding_is_undone(spec, stock_document) -> None:
+    import gzip
+
+    broken = gzip.compress(b'{"id": "one"}').decode("latin-1")
+    bodies = (BodySample("", broken, 1, response_encoding="gzip"), BodySample("", "x", 1, response_encoding="br"))
+    [edge] = coverage_of(spec, [call("/items/1", count=2, bodies=bodies)], {"stock": stock_document})
+    assert (edge.breaking, edge.not_judged) == (1, 1)
+    assert "'one' is not of type 'integer'" in edge.top_breaking[0].says
+    assert edge.top_not_judged[0].says == "body in an encoding the harness does not undo (br)"
+
+
+def test_a_body_on_a_status_documented_without_content_is_allowed_as_schemathesis_allows_it(spec,
+                                                                                           stock_document) -> None:
+    # DELETE /items/{id} documents 204 with no content: schemathesis' default checks pass a body there
+    [edge] = coverage_of(spec, [call("/items/1", method="DELETE", status=204, body='{"deleted": true}')],
+                         {"stock": stock_document})
+    assert (edge.covered, edge.breaking, edge.not_judged, edge.unchecked) == (1, 0, 0, 0)
+
+
+def test_the_query_is_matched_as_pacts_mock_server_matches_it(spec, stock_document, tmp_path: Path) -> None:
+    # the pact's GET /items/1 has no query: Pact's mock server refuses one with "Unexpected query parameter"
+    [edge] = coverage_of(spec, [call("/items/1", query="currency=usd", body='{"id": 1}')], {"stock": stock_document})
+    assert (edge.covered, edge.uncovered) == (0, 1)
+    pact = json.loads((APP / "contracts" / "shop-stock.json").read_text())
+    pact["interactions"][0]["request"]["query"] = {"currency": ["eur"], "page": ["1"]}
+    pact["interactions"][0]["request"]["matchingRules"] = {"query": {"page": {"matchers": [
+        {"match": "regex", "regex": r"\d+"}]}}}
+    (tmp_path / "shop-stock.json").write_text(json.dumps(pact))
+    with_query = [read_pact(tmp_path / "shop-stock.json")]
+    calls = [call("/items/1", query="page=7&currency=eur", body='{"id": 1}'),  # the rule takes any page number
+             call("/items/2", query="currency=eur", body='{"id": 2}'),  # page missing
+             call("/items/3", query="currency=usd&page=1", body='{"id": 3}'),  # another value
+             call("/items/4", query="currency=eur&page=x", body='{"id": 4}')]  # against the rule
+    [edge] = coverage_of(spec, calls, {"stock": stock_document}, pacts=with_query)
+    assert (edge.covered, edge.uncovered) == (1, 3)
 
 
 def test_without_a_document_the_path_itself_or_the_pacts_path_regex_matches(spec, tmp_path: Path) -> None:
@@ -112,6 +165,7 @@ def test_calls_from_outside_are_apart_and_no_edge_of_the_matrix(spec, stock_docu
     assert [(e.consumer, e.provider, e.status) for e in matrix] == [("shop", "redis", "no pact"),
                                                                     ("shop", "stock", "not verified")]
     stock = matrix[1]
+    assert stock.interactions == 2  # its pact's, though not verified in this run
     assert stock.observed is not None and stock.observed.never_exercised == ("shop-stock.json: an item deleted",)
     assert "shop: it was restarted during the run" in stock.observed.notes
     assert dataclasses.asdict(matrix[0])["observed"]["not_inspected"] == ("port 6379 other: 1 connection(s), 17 bytes",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.observe.coverage import EdgeCoverage, OperationCount
 from harness.observe.gates import gate_verdicts
 from harness.observe.run import ObserveResult
@@ -88,3 +90,35 @@ def test_the_fail_under_value_is_a_percentage_in_both_front_ends() -> None:
         with pytest.raises(ValueError) as raised:
             option.parse(text, "--observe-fail-under")
         assert str(raised.value) == f"--observe-fail-under: {expected}"
+
+
+def test_strict_with_no_call_between_services_is_the_same_error_as_fail_under() -> None:
+    strict, under = gate_verdicts(ObserveResult(edges=[TESTS]), "", 50, True)[::-1]
+    assert strict.outcome == under.outcome == "error" and exit_code([strict]) == 3
+    assert strict.summary == ("observed coverage, strict: not judged: no call between services was observed "
+                              "(nothing to measure; do the tests make the services call each other?)")
+    assert strict.summary.split(": ", 1)[1] == under.summary.split(": ", 1)[1]
+
+
+def test_strict_does_not_call_allowed_a_call_it_could_not_judge() -> None:
+    cut = EdgeCoverage("gateway", "dataservice", calls=3, covered=3, pacts=("contracts/g-d.json",), not_judged=1,
+                       top_not_judged=(OperationCount("GET /runs -> 200", 1, "body over 1 MiB, the capture's limit"),))
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, cut]), "", None, True)
+    assert gate.outcome == "error" and exit_code([gate]) == 3
+    assert gate.summary == ("observed coverage, strict: not judged: 1 of 7 call(s) between services could not be "
+                            "judged against their provider's document (the others are covered and allowed)")
+    assert gate.details == ("gateway -> dataservice: 1 call(s) not judged against dataservice's OpenAPI document: "
+                            "GET /runs -> 200 (1): body over 1 MiB, the capture's limit")
+    [gate] = gate_verdicts(ObserveResult(edges=[GAP, cut]), "", None, True)  # a failure still says them
+    assert gate.outcome == "failed" and gate.summary.endswith(", 1 not judged against it")
+
+
+def test_strict_says_which_calls_no_document_was_there_to_check() -> None:
+    unchecked = dataclasses.replace(FULL, provider="strava", unchecked=4,
+                                    notes=("calls not checked against an OpenAPI document: service 'strava' has no "
+                                           "`openapi:`",))
+    [gate] = gate_verdicts(ObserveResult(edges=[FULL, unchecked]), "", None, True)
+    assert gate.outcome == "passed"
+    assert gate.summary == ("observed coverage, strict: every one of 8 call(s) between services covered by a pact "
+                            "interaction, 4 allowed by their provider's document, 4 checked against none (see the "
+                            "notes)")

@@ -3,6 +3,7 @@ every verdict of the matrix, both shapes of fuzz results, secrets kept out, and 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import shutil
@@ -122,6 +123,13 @@ def test_fuzzing_per_operation_with_requests_check_detail_curl_log_and_seed(tmp_
     assert "rerun with <code>harness fuzz --topology t.yaml --seed 11 --service strava</code>" in page
     assert "strava-token-bob" not in page and "Authorization: [hidden]" in page
     assert re.search(r'<details class="fuzz-service error" id="fuzz-gateway" open>', page)
+    # a run on a topology that was already running: its hint is not presented as a reproduction
+    reused = dataclasses.replace(rerun, reused="harness down --topology t.yaml")
+    page = write_page(RunRecorder("test", reused).page(spec, fuzz=[strava]), tmp_path / "page.html").read_text()
+    assert "rerun with" not in page
+    assert ("; same seed and options: <code>harness fuzz --topology t.yaml --seed 11 --service strava</code> (not a "
+            "reproduction: this run used a topology that was already running, whose state earlier runs left; "
+            "<code>harness down --topology t.yaml</code> first for a fresh one)") in page
 
 
 def test_secrets_never_reach_the_page(tmp_path: Path) -> None:

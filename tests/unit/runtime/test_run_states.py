@@ -40,6 +40,10 @@ def test_each_way_a_run_stands_is_said_by_harness_ps() -> None:
     assert _run_state(run(alive, started=False)) == f"starting (owner process {os.getpid()})"
     assert _run_state(run(elsewhere)) == f"started (owner process {os.getpid()} on host ci-runner-7)"  # not judged
     assert _run_state(run("")) == "started (owner unknown)"
+    # found on another engine than this shell's (harness ps across engines): the command selects that one
+    assert _run_state(run(gone), engine="tcp://10.0.0.11:2375") == (
+        f"orphaned: owner process {os.getpid()} is gone; remove it: DOCKER_HOST=tcp://10.0.0.11:2375 harness down "
+        "--run 3fa2b1c9d0")
 
 
 def test_an_owner_that_ended_but_was_not_reaped_yet_is_gone() -> None:

@@ -1,0 +1,65 @@
+"""What only a start needs (the variable of an `environment:` secret) is not needed to find and remove a run: Docker
+Compose refuses `up` without it, but its `down`, `ps` and `logs` work. The harness likewise: `up` refuses (and leaves
+the kept run as it was), `logs` and `down` work, and nothing is left. Against the real engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import docker
+
+from ..conftest import harness_resources
+
+HARNESS = str(Path(sys.executable).parent / "harness")
+VARIABLE = "F23_SECRET_VALUE"
+COMPOSE = """\
+name: {name}
+services:
+  api:
+    image: python:3.11-slim
+    command: ["python", "-c", "print(open('/run/secrets/token').read(), flush=True); import time; time.sleep(3600)"]
+    secrets: [token]
+secrets:
+  token:
+    environment: {variable}
+"""
+REFUSAL = (f"error: compose.yaml:6: services.api.secrets[0]: environment variable '{VARIABLE}' required by secret "
+           "'token' is not set (Docker Compose refuses to start it too); set it, or put it in .env")
+
+
+def run(*words: str, cwd: Path, secret: str | None) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != VARIABLE}
+    env.update({"COLUMNS": "400", **({VARIABLE: secret} if secret is not None else {})})
+    return subprocess.run([HARNESS, *words], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_down_and_logs_need_no_variable_that_only_a_start_needs(tmp_path: Path,
+                                                                 docker_client: docker.DockerClient) -> None:
+    name = f"startonly-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(COMPOSE.format(name=name, variable=VARIABLE))
+    try:
+        up = run("up", "--detach", "-f", "compose.yaml", cwd=tmp_path, secret="s3cret-value")
+        assert up.returncode == 0, up.stdout + up.stderr
+        started = harness_resources(docker_client, name, file)
+        assert len(started) == 2, started  # the container and the run's network
+
+        refused = run("up", "--detach", "-f", "compose.yaml", cwd=tmp_path, secret=None)
+        assert (refused.returncode, refused.stderr.strip(), refused.stdout) == (2, REFUSAL, "")
+        assert harness_resources(docker_client, name, file) == started  # the kept run is left as it was
+
+        logs = run("logs", "api", "-f", "compose.yaml", cwd=tmp_path, secret=None)
+        assert (logs.returncode, logs.stderr) == (0, ""), logs.stderr
+        assert logs.stdout.strip() == "[hidden]"  # the value it was started with, hidden though not set now
+
+        down = run("down", "-f", "compose.yaml", cwd=tmp_path, secret=None)
+        assert (down.returncode, down.stderr) == (0, ""), down.stderr
+        assert down.stdout.strip() == "removed 1 container(s)"
+        assert harness_resources(docker_client, name, file) == []
+    finally:
+        run("down", "-f", "compose.yaml", cwd=tmp_path, secret="s3cret-value")
+    assert harness_resources(docker_client, name, file) == []

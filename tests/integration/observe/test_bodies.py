@@ -1,0 +1,90 @@
+"""What the strict gate judges, against the real engine: every body of a kind of call (not only the first), a body
+over the capture's limit said as not judged (never allowed), the query matched as Pact's mock server matches it, a
+run with no call between services not passed, and a body on a status documented without content allowed as
+schemathesis allows it. One topology (tests/topologies/observe-bodies: orders calling catalog from its own
+container), observed afresh for each case."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from harness.model.loader import load_topology
+from harness.model.topology import TopologySpec
+from harness.observe import ObserveResult, ObserveRun, gate_verdicts
+from harness.observe.gates import GateVerdict
+from harness.runtime.topology import Topology
+
+from ..conftest import TOPOLOGIES
+
+
+@pytest.fixture(scope="module")
+def bookshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TopologySpec, Topology]]:
+    folder = tmp_path_factory.mktemp("observe-bodies") / "bookshop"
+    shutil.copytree(TOPOLOGIES / "observe-bodies", folder)
+    spec = load_topology(folder / "topology.yaml")
+    with Topology.start(spec) as topology:
+        yield spec, topology
+
+
+def observed(bookshop: tuple[TopologySpec, Topology], *calls: str) -> tuple[ObserveResult, GateVerdict]:
+    """The coverage and the strict gate of the calls orders makes to catalog (`GET/books/111`: method/path?query)."""
+    spec, topology = bookshop
+    run = ObserveRun(spec, topology)
+    run.start()
+    try:
+        for made in calls:
+            answer = requests.get(f"{topology['orders'].url}/call/{made}", timeout=60)
+            assert answer.status_code == 200, answer.text
+    finally:
+        result = run.finish()
+    [strict] = gate_verdicts(result, "", None, True)
+    return result, strict
+
+
+def test_strict_with_no_call_between_services_is_not_judged_not_passed(bookshop) -> None:  # noqa: ANN001
+    result, strict = observed(bookshop)
+    edge = result.edge("orders", "catalog")  # (its pact's edge: no call)
+    assert edge is not None and edge.calls == 0
+    assert (strict.outcome, strict.summary) == (
+        "error", "observed coverage, strict: not judged: no call between services was observed (nothing to measure; "
+                 "do the tests make the services call each other?)")
+
+
+def test_a_body_over_the_capture_limit_is_said_not_judged_and_strict_is_an_error(bookshop) -> None:  # noqa: ANN001
+    result, strict = observed(bookshop, "GET/books/long", "GET/books/222")
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (2, 2, 0, 1)
+    assert strict.outcome == "error"
+    assert strict.summary == ("observed coverage, strict: not judged: 1 of 2 call(s) between services could not be "
+                              "judged against their provider's document (the others are covered and allowed)")
+    assert "orders -> catalog: 1 call(s) not judged against catalog's OpenAPI document: GET /books/{isbn} -> 200 " \
+           "(1): body over 1 MiB, the capture's limit" in strict.details
+
+
+def test_a_query_the_interaction_lacks_is_uncovered(bookshop) -> None:  # noqa: ANN001
+    # Pact's mock server refuses GET /quote/111?currency=USD for the pact's GET /quote/111 (unexpected query)
+    result, strict = observed(bookshop, "GET/quote/111", "GET/quote/111?currency=USD")
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.covered, edge.uncovered) == (2, 1, 1)
+    assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /quote/{isbn} -> 200", 1)]
+    assert strict.outcome == "failed"
+    assert strict.summary == ("observed coverage, strict: 1 call(s) between services uncovered, 0 breaking the "
+                              "provider's document")
+
+
+def test_every_body_is_judged_and_a_404_body_the_document_leaves_open_is_allowed(bookshop) -> None:  # noqa: ANN001
+    # the same kind of call (GET /books/{isbn} -> 200, application/json) first allowed, then breaking (price null)
+    result, strict = observed(bookshop, "GET/books/111", "GET/books/0", "POST/books/111/sold-out", "GET/books/111",
+                              "GET/books/111")
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.covered, edge.uncovered) == (5, 5, 0)
+    assert (edge.breaking, edge.not_judged) == (2, 0)  # the 404's JSON body is no finding (schemathesis: none)
+    assert [(o.operation, o.calls, o.says) for o in edge.top_breaking] == [
+        ("GET /books/{isbn} -> 200", 2, "None for not nullable")]
+    assert strict.outcome == "failed"
+    assert strict.summary == ("observed coverage, strict: 0 call(s) between services uncovered, 2 breaking the "
+                              "provider's document")

@@ -1,0 +1,75 @@
+"""Two tiny services for the observation tests of bodies and queries, picked by the first argument.
+
+catalog: GET /books/{isbn} -> {"isbn", "title", "price"} (404 with a JSON body for isbn 0; a title of 1.5 MiB for
+         isbn "long"), POST /books/{isbn}/sold-out -> 204 (the book's price is null from then on: its document says
+         number), GET /quote/{isbn}?currency=... -> {"isbn", "price"}
+orders:  GET /call/{method}/{path...}?{query} -> makes that call to catalog itself and says its status
+Both answer GET /health.
+"""
+
+import http.client
+import json
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+ROLE = sys.argv[1] if len(sys.argv) > 1 else "catalog"
+PRICES = {"111": 9.5, "222": 5.0}
+
+
+def catalog(method: str, parts: list[str]) -> tuple[int, object]:
+    if parts[:1] == ["books"] and len(parts) == 3 and parts[2] == "sold-out" and method == "POST":
+        PRICES[parts[1]] = None
+        return 204, None
+    if parts[:1] == ["books"] and len(parts) == 2:
+        if parts[1] == "0":
+            return 404, {"detail": "no such book"}
+        title = "L" * (3 << 19) if parts[1] == "long" else "Dune"
+        return 200, {"isbn": parts[1], "title": title, "price": PRICES.get(parts[1], 1.0)}
+    if parts[:1] == ["quote"] and len(parts) == 2:
+        return 200, {"isbn": parts[1], "price": PRICES.get(parts[1], 1.0)}
+    return 404, {"detail": "no route"}
+
+
+def orders(path: str) -> tuple[int, object]:
+    parts = path.split("/", 3)  # "", "call", method, rest
+    connection = http.client.HTTPConnection(os.environ["CATALOG_HOST"], 8000, timeout=10)
+    try:
+        connection.request(parts[2], "/" + parts[3])
+        response = connection.getresponse()
+        response.read()
+        return 200, {"status": response.status}
+    finally:
+        connection.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        url = urlsplit(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        if parts == ["health"]:
+            status, body = 200, {"status": "ok"}
+        elif ROLE == "orders" and parts[:1] == ["call"]:
+            status, body = orders(self.path)
+        else:
+            status, body = catalog(self.command, parts)
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        print(f"{ROLE}: {self.command} {self.path}", flush=True)
+
+
+if __name__ == "__main__":
+    print(f"{ROLE} listening on 8000", flush=True)
+    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
