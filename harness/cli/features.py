@@ -33,6 +33,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     require("harness verify", CONTRACTS_PACT)
     from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
+    from harness.contracts.running import running_notes
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import pact_cases, print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_folder, write_matrix
@@ -85,6 +86,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     except BrokenPipeError:
         out.on_broken_pipe()
     print_summary(run.results, err)
+    for note in running_notes(run.results):  # a service's mounted files changed since its container started
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if run.results_publication is not None:
         err.print(run.results_publication, markup=False, highlight=False, soft_wrap=True)
     return exit_code(run.results)

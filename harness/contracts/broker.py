@@ -299,17 +299,25 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
 def dirty_notes(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> list[str]:
     """The notes that the broker's results do not count as cached for the `providers` (services) whose files the
     checkout's commit does not name, one per reason (and what to do about it); the `image:`-only providers', which
-    no commit names (broker_config.trusted_version). None when --provider-version vouches for them."""
+    no commit names (broker_config.trusted_version). With --provider-version: only the note that the checkout is not
+    that version (`version_unlike`), else none (the user vouches for it)."""
+    if config.version_unlike:
+        return [f"the Pact Broker's verification results for provider version {config.provider_version} "
+                f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified "
+                f"here (the broker's results count for a clean checkout of {config.provider_version})"]
     if config.version_given or not config.checked:
         return []
     names = sorted(set(providers) & set(config.dirty))
     by_reason: dict[str, list[str]] = {}
     for name in names:
         by_reason.setdefault(str(config.dirty[name]), []).append(name)
-    notes = [f"the Pact Broker's verification results do not count as cached for {', '.join(touched)}: the git "
-             f"checkout's commit does not name what {'it runs' if len(touched) == 1 else 'they run'} "
-             f"({reason}; {config.dirty[touched[0]].remedy}, or give --provider-version for a version you vouch for)"
-             for reason, touched in by_reason.items()]
+    notes = []
+    for reason, touched in by_reason.items():
+        why = config.dirty[touched[0]]
+        vouch = "" if why.tree else ", or give --provider-version for a version you vouch for"  # no changed tree
+        notes.append(f"the Pact Broker's verification results do not count as cached for {', '.join(touched)}: the "
+                     f"git checkout's commit does not name what {'it runs' if len(touched) == 1 else 'they run'} "
+                     f"({reason}; {why.remedy}{vouch})")
     images = sorted(name for name in set(providers) - set(names)
                     if name in spec.services and config.names(name) and spec.services[name].build is None)
     if images:

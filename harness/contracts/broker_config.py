@@ -49,6 +49,8 @@ class BrokerConfig:
     # that reaches it, a departure that touches it or a service it calls); set by with_checkout
     dirty: Mapping[str, Unclean] = field(default_factory=dict)
     checked: bool = False  # with_checkout has judged the checkout (before: no commit names any service)
+    # why the tree is not what --provider-version names (changed files, another commit): its results then do not count
+    version_unlike: str = ""
 
     def names(self, service: str) -> bool:
         """Whether the checkout's commit names what `service` runs (every file it reads is committed, nothing it
@@ -119,12 +121,13 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         return config
     top = config.repository
     dirty: dict[str, Unclean] = {}
+    code = list(code) if code is not None else None
+    unlisted = Unclean("the provider states' code could not be listed (the modules their handlers reach)",
+                       "check the states modules")
+    whole = unlisted if code is None else unclean(spec, spec.services, top, code)
     if code is None:
-        dirty = dict.fromkeys(spec.services, Unclean(
-            "the provider states' code could not be listed (the modules their handlers reach)",
-            "check the states modules"))
-    elif unclean(spec, spec.services, top, code) is not None:  # one pass when all is clean; else service by service
-        code = list(code)
+        dirty = dict.fromkeys(spec.services, unlisted)
+    elif whole is not None:  # one pass when all is clean; else service by service
         judged: dict[tuple[str, ...], Unclean | None] = {}
         for service in spec.services:
             reached = tuple(reached_by(spec, service))
@@ -138,16 +141,38 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
                           f"name the code verified here ({why.reason}; a clean checkout of it would take this "
                           f"result as its own): {why.remedy}, or give --provider-version")
-    return dataclasses.replace(config, dirty=dirty, checked=True)
+    return dataclasses.replace(config, dirty=dirty, checked=True,
+                               version_unlike=_version_unlike(config, spec, code, whole))
+
+
+def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None, whole: Unclean | None) -> str:
+    """Why the checkout is not what --provider-version names: it differs from its commit anywhere the topology reads
+    (`whole`: checkout.unclean of every service; no version names a changed tree), or the version is a commit or tag
+    of the checkout other than HEAD; "" when it may be (HEAD's commit, or a label that is no commit of the checkout,
+    on a clean tree: the user vouches for it)."""
+    version = config.provider_version
+    if not config.version_given or not version or config.repository is None or config.head is None:
+        return ""
+    if whole is not None and not whole.tree:  # a value from the environment, ...: vouched for, unless a file differs
+        whole = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else whole
+    if whole is not None:
+        return f"the git checkout differs from its commit ({whole.reason})"
+    commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",
+                                                        f"{version}^{{commit}}")
+    if commit is not None and commit != config.head:
+        shown = "" if commit.startswith(version) else f" ({commit[:12]})"
+        return f"the git checkout is at commit {config.head[:12]}, not at {version}{shown}"
+    return ""
 
 
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:
     """The version of provider `service` whose results at the broker count as this run's own, and why it is
-    trusted: `--provider-version` (the user vouches for it), else the commit of a clean git checkout the topology
-    is in (every file the topology reads is inside it and as committed: with_checkout) when the service is built
-    there. None: no version names what runs here (uncommitted changes, an image not built from the checkout)."""
-    if config.version_given and config.provider_version:
-        return config.provider_version, "--provider-version"
+    trusted: `--provider-version` (the user vouches for it, unless the checkout is known to differ from it:
+    `version_unlike`), else the commit of a clean git checkout the topology is in (every file the topology reads is
+    inside it and as committed: with_checkout) when the service is built there. None: no version names what runs here
+    (uncommitted changes, an image not built from the checkout, a checkout that is not the version given)."""
+    if config.version_given and config.provider_version:  # unless the tree is known not to be that version
+        return None if config.version_unlike else (config.provider_version, "--provider-version")
     if not config.names(service) or service not in spec.services or config.head is None:
         return None
     if spec.services[service].build is None:

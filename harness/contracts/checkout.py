@@ -41,31 +41,37 @@ COMMIT = "commit or stash the changes"
 class Unclean:
     """Why a checkout's commit does not name what the providers run: `reason` (one file, relative to the checkout,
     and what is wrong with it) and `remedy`, what to do about that file (what fits it: `.dockerignore` only for a
-    file docker is sent in a build context)."""
+    file docker is sent in a build context). `tree`: a file of the checkout differs from the commit (False: the
+    topology reads what no commit names, a URL, a file outside, a value from the environment)."""
 
     reason: str
     remedy: str
+    tree: bool = True
 
     def __str__(self) -> str:
         return self.reason
 
 
-def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = ()) -> Unclean | None:
+def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = (),
+            tree_only: bool = False) -> Unclean | None:
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
-    `image:` only) add only their env_files and mounts."""
+    `image:` only) add only their env_files and mounts. `tree_only`: only whether the files inside the checkout are
+    the commit's (a URL, a file outside, a departure from the defaults pass)."""
     code, services = list(code), list(services)
+    top = top.resolve()
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
+    if tree_only:
+        inputs = [i for i in inputs if not i.remote and (i.path == top or i.path.is_relative_to(top))]
     if remote := next((i for i in inputs if i.remote), None):
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
-                       "names what the builder fetches", "build it from a folder of the checkout")
-    if departed := spec.departures_for(services):
+                       "names what the builder fetches", "build it from a folder of the checkout", tree=False)
+    if (departed := spec.departures_for(services)) and not tree_only:
         return Unclean(f"the providers are not what the commit gives by default: {', '.join(departed)}",
-                       "leave that out")
-    top = top.resolve()
+                       "leave that out", tree=False)
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
-        return Unclean(f"{outside} is outside the git checkout", "move it into the checkout")
+        return Unclean(f"{outside} is outside the git checkout", "move it into the checkout", tree=False)
     try:
         inputs += _states_data(top, code)
         return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
@@ -130,9 +136,9 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             if read:
                 return Unclean(f"{named} is ignored by git but read for the topology ({_what(read[0])}): a clean "
                                "checkout of the commit does not have it", "track it in git, or delete it")
-            if _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
-                return Unclean(f"{named} is ignored by git but sent to docker in a provider's build context",
-                               "add it to .dockerignore or delete it")
+            if builder := _sent(spec, full, [i for i in inputs if i.kind == "build context"], sent):
+                return Unclean(f"{named} is ignored by git but sent to docker in the build context of service "
+                               f"{builder}", "add it to .dockerignore or delete it")
         prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
         named_files = {p.relative_to(top).as_posix() for p in own if p != top}
         tracked = [rel for rel in tree if rel in named_files or rel.startswith(prefixes)]  # string tests: fast
@@ -178,8 +184,9 @@ def _what(entry: HostInput) -> str:
     return f"{'an' if entry.kind[0] in 'aeiou' else 'a'} {entry.kind} of {entry.service}"
 
 
-def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[Path, list[str]]) -> bool:
-    """Whether docker is sent `full` in one of the build `contexts` (as `.dockerignore` decides)."""
+def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[Path, list[str]]) -> str:
+    """The service in whose build context (of `contexts`) docker is sent `full` (as `.dockerignore` decides); ""
+    when none."""
     for context in contexts:
         if full == context.path or not full.is_relative_to(context.path):
             continue
@@ -189,8 +196,8 @@ def _sent(spec: TopologySpec, full: Path, contexts: list[HostInput], sent: dict[
         if context.path not in sent:
             sent[context.path] = sent_paths(context.path, build.dockerfile)
         if any(name == relative or name.startswith(relative + "/") for name in sent[context.path]):
-            return True
-    return False
+            return context.service
+    return ""
 
 
 def _dockerignore_hint(spec: TopologySpec, full: Path, inputs: list[HostInput],

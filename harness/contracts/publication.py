@@ -35,7 +35,7 @@ def results_publication(config: BrokerConfig | None, results: list[PactResult]) 
     if (refused or partial or held) and not published:
         return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
                 f"for {version}: " + "; ".join(
-                    ([f"{len(refused)} of {len(ours)} broker pact(s) not taken: {why}"] if refused else [])
+                    ([f"{len(refused)} of {len(ours)} broker pact(s) not published: {why}"] if refused else [])
                     + ([f"{partial} of {len(ours)} broker pact(s) {in_part}"] if partial else [])
                     + ([f"{held} of {len(ours)} broker pact(s) {not_named}"] if held else [])) + told)
     text = (f"verification results published to the Pact Broker {config.url} ({config.publish_reason}): "

@@ -56,8 +56,9 @@ class PactResult:
     pending: bool = False  # the broker marked it pending: a failure does not fail the run
     url: str = ""  # a broker pact's URL at the broker (its `path` is a file fetched for this run only)
     published: bool = False  # its verification result was published to the broker by this run
-    not_published: str = ""  # why the broker did not take its result (its verdict is then an error)
+    not_published: str = ""  # why its result was not published though asked (its verdict is then an error)
     withheld: str = ""  # why its result was not published: the commit does not name what its provider runs
+    stale: str = ""  # a service's mounted files changed since its container started (contracts.running's note)
 
     @property
     def outcome(self) -> Outcome:

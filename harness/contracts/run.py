@@ -21,6 +21,7 @@ from harness.contracts.names import near_service, service_for
 from harness.contracts.pactfiles import PactFile, UnreadablePact, read_pact, scan_pacts
 from harness.contracts.publication import results_publication
 from harness.contracts.results import InteractionResult, PactResult, error_result
+from harness.contracts.running import mounts_note, with_mounts_note
 from harness.contracts.states import Registry, load_states
 from harness.contracts.verify import provider_not_a_service, unverifiable_reason, verify_pact
 from harness.contracts.worker import VerifierWorker
@@ -263,6 +264,7 @@ class VerifyRun:
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
+        self._mounts_note: tuple[str, str] | None = None  # contracts.running's, before the first verification
         self.cache = None if options.cache is None else RunCache(
             options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry)
 
@@ -326,9 +328,12 @@ class VerifyRun:
                 if self._worker is None:
                     self._worker = VerifierWorker()
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
-                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+                self._mounts_note = mounts_note(topology()) if self._mounts_note is None else self._mounts_note
+                result = with_mounts_note(verify_pact(topology(), source, self.selection.registry, self._worker,
+                                                      only=only), self._mounts_note, self._broker_config,
+                                          source.path in self.broker.pacts)
                 result = self._from_broker(result)
-                if self.cache is not None and only is None:
+                if self.cache is not None and only is None and not result.stale:
                     self.cache.keep(source, content, result, topology())
             elif result.cached_from and not result.cached_by:  # verified here before: published when asked
                 result = self._from_broker(result)

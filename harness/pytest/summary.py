@@ -117,6 +117,10 @@ class SessionSummary:
                 f"{len(at_broker)} pact(s) not verified again: the Pact Broker has a successful result of the same "
                 "pact content by the same provider version (--provider-version, or a clean git checkout's commit; "
                 "--pact-no-cache verifies them again): " + ", ".join(f"{r.edge} {cached_note(r)}" for r in at_broker))
+        from harness.contracts.running import running_notes
+
+        for note in running_notes(plugin.verify.results):  # a service's mounted files changed since it started
+            terminalreporter.write_line(f"note: {note}")
         if plugin.verify.results_publication is not None:
             terminalreporter.write_line(plugin.verify.results_publication)
         self._report_pending(terminalreporter)

@@ -18,7 +18,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from docker.api.build import process_dockerfile
@@ -131,6 +131,28 @@ def copy_digest(source: Path, cache: Path | None = None) -> str:
         digest.update(_entry(root, relative, digests))
     digests.save()
     return digest.hexdigest()[:16]
+
+
+def entry_digests(source: Path, keep: Callable[[str], bool] | None = None, cache: Path | None = None) -> dict[str, str]:
+    """16 hex digits per file, folder and link under `source` (or of the file itself, by its name), as copy_digest
+    hashes each (path, mode, content); only the entries `keep` (of their path relative to `source`) takes. For what a
+    bind mount holds (harness.runtime.mounted), file by file: which files changed can be named.
+
+    Raises:
+        OSError: `source` or a file under it cannot be read.
+    """
+    source = source.resolve()
+    if source.is_dir():
+        root = source
+        names = sorted(Path(folder, name).relative_to(source).as_posix()
+                       for folder, folders, files in os.walk(source) for name in [*folders, *files])
+    else:
+        root, names = source.parent, [source.name]
+    digests = _DigestCache(cache or cache_dir(), f"mount {source}")
+    found = {name: hashlib.sha256(_entry(root, name, digests)).hexdigest()[:16] for name in names
+             if keep is None or keep(name)}
+    digests.save()
+    return found
 
 
 def _dockerfile(context: Path, dockerfile: str) -> tuple[str, str | None]:

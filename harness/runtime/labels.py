@@ -42,6 +42,7 @@ NETWORK = f"{PREFIX}.network"  # of a network a topology declares: its name in t
 NETWORK_DEFINITION = f"{PREFIX}.network-definition"  # of such a network: hash of its definition (networks.py)
 VOLUME = f"{PREFIX}.volume"  # of a named volume of a run: its name in the file
 VOLUME_DEFINITION = f"{PREFIX}.volume-definition"  # of such a volume: hash of its driver and options (volumes.py)
+MOUNTED = f"{PREFIX}.mounted"  # of a service's container: what its bind mounts held when it was created (mounted.py)
 PORTS = f"{PREFIX}.ports"  # of a service: {"container port": host port} as JSON, chosen before it was created
 CONTEXT = f"{PREFIX}.context"  # of a built image: its build context (absolute path)
 SUBSTITUTE = f"{PREFIX}.substitute"  # of a local tag alias made by image substitution

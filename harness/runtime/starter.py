@@ -26,12 +26,7 @@ from harness.runtime import hooks, networks, outside, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
-from harness.runtime.engine import (
-    connect,
-    explain,
-    publish_address,
-    remote_engine,
-)
+from harness.runtime.engine import connect, explain, publish_address, remote_engine
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import Removed, engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
@@ -54,6 +49,7 @@ from harness.runtime.images import (
     tidy,
 )
 from harness.runtime.interrupts import InterruptsDeferred
+from harness.runtime.mounted import mounted_record
 from harness.runtime.probes import Abandoned
 from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
 from harness.runtime.readiness import StartCancelled
@@ -400,7 +396,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
             environment=environment,
             ports={} if host_network else ports, mounts=mounts,
             labels={**starter.run_labels, L.SERVICE: name, L.REPLICA: str(number), L.SIGNATURE: signature,
-                    L.PORTS: json.dumps(tcp_ports)},
+                    L.PORTS: json.dumps(tcp_ports), **mounted_record(spec, starter.spec.base_dir)},
             publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
             client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
         try:

@@ -374,7 +374,7 @@ def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(
     assert hint.endswith("(verification results are published only with --publish-verification-results, or in CI "
                          "with --provider-version)"), hint
     assert last.startswith(f"verification results not published to the Pact Broker {broker.url} (CI=true with "
-                           "--provider-version) for provider version 4.0.0: 1 of 1 broker pact(s) not taken: the "
+                           "--provider-version) for provider version 4.0.0: 1 of 1 broker pact(s) not published: the "
                            f"Pact Broker at {broker.url} does not allow this with the credentials (403 on POST "), last
     assert last.endswith("used: PACT_BROKER_TOKEN (the pact's verdict is an error for it)"), last
     assert "0 of 1" not in done.stderr

@@ -141,9 +141,11 @@ class Broker:
 
 
 def not_counted(reason: str, remedy: str, services: str = "shop") -> str:
+    """The note; --provider-version is offered only where no file of the checkout differs (a changed tree is no
+    version's, trial t25 finding 2)."""
+    vouch = ", or give --provider-version for a version you vouch for" if remedy == "leave that out" else ""
     return (f"the Pact Broker's verification results do not count as cached for {services}: the git checkout's "
-            f"commit does not name what {'they run' if ',' in services else 'it runs'} ({reason}; {remedy}, or give "
-            "--provider-version for a version you vouch for)")
+            f"commit does not name what {'they run' if ',' in services else 'it runs'} ({reason}; {remedy}{vouch})")
 
 
 def refusal(commit: str, reason: str, remedy: str) -> str:
@@ -322,7 +324,7 @@ def test_git_cannot_be_told_to_look_away_from_a_changed_input(tmp_path: Path, br
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])
     (repo / "shop" / "local.txt").write_text("read by the app\n")  # ignored by the submodule, sent by docker
-    reason = "shop/local.txt is ignored by git but sent to docker in a provider's build context"
+    reason = "shop/local.txt is ignored by git but sent to docker in the build context of service shop"
     assert at.decided(file) == (True, [not_counted(reason, "add it to .dockerignore or delete it")])
     assert at.refused(file) == refusal(commit, reason, "add it to .dockerignore or delete it")
     (repo / "shop" / "local.txt").unlink()
