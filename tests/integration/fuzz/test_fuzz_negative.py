@@ -82,8 +82,8 @@ def test_mode_negative_reports_input_accepted_against_the_spec_with_the_check_an
     assert f"  POST /items: {ACCEPTED} (negative_data_rejection [ST201], coverage" in lax
     assert "Invalid component: Missing request body" in lax and "[201] Created:" in lax  # schemathesis' detail
     assert f"    reproduce: curl -X POST {running['lax'].url}/items" in lax
-    assert (f"  rerun with: harness fuzz --topology {NEGATIVE} --seed 1 --service strict --service lax --mode negative "
-            "--max-examples 20") in lax
+    assert (f"  same seed and options: harness fuzz --topology {NEGATIVE} --seed 1 --service strict --service lax "
+            "--mode negative --max-examples 20 (not a reproduction: ") in lax  # the module's running topology
 
 
 def test_a_service_that_validates_its_input_passes_a_negative_run(negative_run: subprocess.CompletedProcess) -> None:
