@@ -204,8 +204,8 @@ class TopologySpec(_Strict):
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
     _interpolation_secrets: set[str] = PrivateAttr(default_factory=set)
-    # What only a start refuses (a secret's unset variable or missing file), `file:line: message` each: a file
-    # Docker Compose lets `down`, `ps` and `logs` read is read for them too (refuse_start raises these).
+    # What only a start refuses (a secret's unset variable or missing file), `file:line: message` each: the file is
+    # read without them, so that `down`, `ps` and `logs` work as under Docker Compose (refuse_start raises these).
     _start_refusals: tuple[str, ...] = PrivateAttr(default=())
     # What its keys need of the Docker engine (model/engine_needs.py), each at its file:line. Set by its validation.
     _engine_needs: list[EngineNeed] = PrivateAttr(default_factory=list)
