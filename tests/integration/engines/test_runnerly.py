@@ -63,7 +63,7 @@ def test_runnerly_scenarios_pacts_and_fuzzing_across_three_engines(swarm: Any, t
         edge = "{consumer[name]}->{provider[name]}".format(**json.loads(pact.read_text()))
         assert any(f"::pact[{edge}: " in test for test in passed), (edge, passed)
     for service in ("tokendealer", "dataservice", "strava", "gateway"):  # those with an OpenAPI document
-        assert any(test.endswith(f"::fuzz[{service}]") for test in passed), (service, passed)
+        assert any(test.endswith(f"::fuzz[{service} setup]") for test in passed), (service, passed)
     label = {"label": f"{L.FILE}={file.resolve()}"}
     for url in swarm.urls:  # nothing of the run (containers, helpers, the overlay, volumes) on any engine
         engine = docker.DockerClient(base_url=url, timeout=120)
