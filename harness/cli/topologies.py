@@ -283,8 +283,9 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
     # of a file given on the command line, only its runs (as `harness down --topology FILE` takes them)
     mine = str(spec.identity) if spec is not None and "topology" in options.given else None
+    # (and every run on the file's own engines: those it names are asked for it)
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
-             and (mine is None or k.run.file == mine)]
+             and (mine is None or k.run.file == mine or k.found_on is not None)]
     if not known:
         out.print("no topology is running" if mine is None or spec is None else
                   f"no run of topology {spec.name} ({mine}) is running", markup=False, highlight=False,
