@@ -118,15 +118,9 @@ def copy_digest(source: Path, cache: Path | None = None) -> str:
     Raises:
         OSError: `source` or a file under it cannot be read (the start would fail on it too).
     """
-    source = source.resolve()
-    if source.is_dir():
-        root = source
-        names = sorted(Path(folder, name).relative_to(source).as_posix()
-                       for folder, folders, files in os.walk(source) for name in [*folders, *files])
-    else:
-        root, names = source.parent, [source.name]
+    root, names = _entries(source.resolve())
     digest = hashlib.sha256()
-    digests = _DigestCache(cache or cache_dir(), f"copy {source}")
+    digests = _DigestCache(cache or cache_dir(), f"copy {source.resolve()}")
     for relative in names:
         digest.update(_entry(root, relative, digests))
     digests.save()
@@ -141,18 +135,21 @@ def entry_digests(source: Path, keep: Callable[[str], bool] | None = None, cache
     Raises:
         OSError: `source` or a file under it cannot be read.
     """
-    source = source.resolve()
-    if source.is_dir():
-        root = source
-        names = sorted(Path(folder, name).relative_to(source).as_posix()
-                       for folder, folders, files in os.walk(source) for name in [*folders, *files])
-    else:
-        root, names = source.parent, [source.name]
-    digests = _DigestCache(cache or cache_dir(), f"mount {source}")
+    root, names = _entries(source.resolve())
+    digests = _DigestCache(cache or cache_dir(), f"mount {source.resolve()}")
     found = {name: hashlib.sha256(_entry(root, name, digests)).hexdigest()[:16] for name in names
              if keep is None or keep(name)}
     digests.save()
     return found
+
+
+def _entries(source: Path) -> tuple[Path, list[str]]:
+    """(the folder paths are relative to, every file, folder and link under `source` by its relative path, sorted),
+    or (its folder, [its name]) for a file."""
+    if not source.is_dir():
+        return source.parent, [source.name]
+    return source, sorted(Path(folder, name).relative_to(source).as_posix()
+                          for folder, folders, files in os.walk(source) for name in [*folders, *files])
 
 
 def _dockerfile(context: Path, dockerfile: str) -> tuple[str, str | None]:
