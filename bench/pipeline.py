@@ -294,6 +294,8 @@ def harness_round(args: argparse.Namespace, code: Path | None = None, side: str 
                 pacts[file] = "failed" if bad or pacts.get(file) == "failed" else "passed"
             elif match := re.fullmatch(r"fuzz\[(\S+)(?: (.*))?\]", name):
                 operations = fuzz.setdefault(match[1], set())
+                if match[2] == "setup":  # the service's own item (`fuzz[SERVICE setup]`), not an operation
+                    continue
                 if match[2] and not match[2].startswith("excluded") and case.find("skipped") is None:
                     TESTED[side].setdefault(match[1], set()).add(match[2])
                 if bad and match[2] and not match[2].startswith("excluded"):

