@@ -244,8 +244,8 @@ class Healthcheck(_Strict):
                                                 "HEALTHCHECK test, with these timings (as Docker merges them)")
     interval: float | None = Field(
         default=None, ge=0,
-        description="seconds between Docker's checks (while it waits, the harness runs the test every 0.1 s from "
-                    "Docker's first check on)")
+        description="seconds between Docker's checks (Docker's healthy decides readiness, as for "
+                    "`docker compose up --wait`)")
     timeout: float | None = Field(default=None, ge=0, description="seconds one check may take")
     retries: int | None = Field(default=None, ge=0, description="failed checks before Docker calls it unhealthy")
     start_period: float | None = Field(default=None, ge=0, description="seconds during which failures do not count")
@@ -288,7 +288,8 @@ class Healthcheck(_Strict):
         return (self.start_period or 0.0) + (interval + self.attempt_limit()) * (retries + 1)
 
     def as_probe(self) -> ReadyProbe | None:
-        """The same test, run by the harness as a command probe (faster than Docker's interval); None for NONE, and
+        """The same test as a command probe (what the waiting line and errors describe; Docker's healthy decides
+        readiness, the harness does not run it itself); None for NONE, and
         for no test (the image's: the runtime reads it, `readiness.image_probe`)."""
         if self.test is None or self.test[0] == "NONE":
             return None

@@ -36,17 +36,18 @@ class StartCancelled(Exception):
 
 def wait_ready(service: Service, started: float, cancelled: threading.Event | None = None,
                log_since: float | None = None) -> str:
-    """See `Service.wait_ready`. A container Docker checks the health of is ready only once Docker calls it healthy
-    too, as `docker compose up --wait` waits for it: a `ready:` probe that passes first is not enough (the probe and
-    Docker's healthy must both hold); without `ready:`, the healthcheck's test run by the harness within its timeout
-    or Docker's healthy is, the test run no sooner than Docker first runs it (`first_check`). Docker's unhealthy
-    refuses it at once."""
+    """See `Service.wait_ready`. A container Docker checks the health of is ready only once Docker calls it healthy,
+    as `docker compose up --wait` waits for it: a `ready:` probe that passes first is not enough (the probe and
+    Docker's healthy must both hold); without `ready:`, Docker's healthy alone decides — the harness does not run the
+    healthcheck's test itself, because a run between Docker's can pass in a state Docker never sees (postgres'
+    `pg_isready` over the socket while the image's initialisation server runs: its dependents were refused where
+    Compose started them). Docker's unhealthy refuses it at once."""
     probe = None if service.spec.job else service.probe
     check = docker_healthcheck(service)
     both = check is not None and service.spec.ready is not None  # `ready:` and Docker's healthy
-    own_from = first_check(service, check) if check is not None and not both and probe is not None else None
+    docker_only = check is not None and not both and probe is not None  # Docker's healthy alone, read every poll
     deadline = started + ready_limit(service.spec, check)
-    limit = check.attempt_limit() if check and not both else None  # the healthcheck's test: within its timeout
+    health: str | None = None
     seen = "the container never reported running"
     passed = False  # `ready:` passed (once is enough); with `both`, Docker's healthy is awaited after it
     pause = 0.02  # poll fast at first (most services are ready within a second), then at the probe's interval
@@ -56,7 +57,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
     while True:
         if cancelled is not None and cancelled.is_set():
             raise StartCancelled()
-        if probe is None or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
+        if probe is None or docker_only or time.monotonic() - status_read > 0.5:  # an API call: not on every poll
             state = _container_state(service, cancelled)
             status_read = time.monotonic()
             if service.container.status in ("exited", "dead"):
@@ -78,10 +79,10 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 seen = "still running"
             elif passed:
                 pass  # Docker's healthy is awaited: read with the state, every 0.5 s
-            elif own_from is not None and (started_at is None or time.monotonic() - started_at < own_from):
-                seen = f"Docker runs the healthcheck first {own_from:g} s after the start; the harness not sooner"
+            elif docker_only and check is not None:
+                seen = _docker_says(service, check, health, started_at)
             elif probe is not None:
-                failed = _probe(service, probe, log_since, cancelled, limit)
+                failed = _probe(service, probe, log_since, cancelled)
                 if failed is None and not both:
                     return "ready"
                 if failed is None:  # Docker's healthy is read with the state at once
@@ -103,6 +104,13 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     f"lines of its log:\n{_log_tail(service)}", service=service.name, waited=waited,
                     hint=f"Check the log, or {RAISE_TIMEOUT}.")
             described = probe.describe() if probe else f"running for {SETTLE} s"
+            if docker_only:
+                raise ServiceNotReady(
+                    f"service '{service.shown}' was not ready after {waited:.1f} s: Docker's healthcheck ({described}) "
+                    f"never called it healthy (last: {seen}), and `docker compose up --wait` waits for healthy. Last "
+                    f"{LOG_TAIL} lines of its log:\n{_log_tail(service)}", service=service.name, probe=described,
+                    waited=waited, hint=f"Check the log, fix the healthcheck (its test, interval, retries), or "
+                                        f"{RAISE_TIMEOUT}.")
             if passed:
                 raise ServiceNotReady(
                     f"service '{service.name}' was not ready after {waited:.1f} s: probe {described} passed, but "
@@ -119,7 +127,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             cancelled.wait(pause)  # a cancel ends the pause at once (a probe's interval may be long)
         else:
             time.sleep(pause)
-        pause = min(pause * 2, probe.interval if probe else 0.1)
+        pause = min(pause * 2, 0.2 if docker_only else probe.interval if probe else 0.1)
 
 
 def awaited(service: Service) -> str:
@@ -134,7 +142,8 @@ def awaited(service: Service) -> str:
     if check is not None and service.spec.ready is not None:
         described += ", and Docker's healthcheck says healthy"
     elif check is not None and service.probe is not None:
-        described += f" (from {first_check(service, check):g} s after the start: Docker's first check)"
+        described = (f"Docker's healthcheck says healthy ({described}; Docker's first check "
+                     f"{first_check(service, check):g} s after the start)")
     return f"{described}, {limit}"
 
 
@@ -150,21 +159,29 @@ def _since_start(state: dict[str, Any], now: float) -> float:
 
 
 def first_check(service: Service, check: Healthcheck) -> float:
-    """Seconds after the container's start before the harness runs its healthcheck's test itself: not before Docker
-    first runs it (`Healthcheck.first_check` on this container's engine). Sooner, a test can pass in a state Docker
-    never checks: the postgres image's `pg_isready` over the socket passes while its initialisation server runs,
-    which takes no TCP connections, and a dependent started then is refused (3 starts in 6 on a loaded machine,
-    none under `docker compose up --wait`)."""
+    """Seconds after the container's start when Docker first runs its healthcheck's test (`Healthcheck.first_check`
+    on this container's engine): no verdict of Docker's comes sooner."""
     return check.first_check(api_tuple(str(service.container.client.api.api_version)) >= api_tuple(START_INTERVAL[0]))
 
 
+def _docker_says(service: Service, check: Healthcheck, health: str | None, started_at: float | None) -> str:
+    """What the waiting saw last for a service Docker's healthcheck decides: Docker's status, or when its first run
+    of the test is still to come."""
+    first = first_check(service, check)
+    if not health or health == "starting":
+        if started_at is None or time.monotonic() - started_at < first:
+            return f"Docker runs the healthcheck first {first:g} s after the start"
+        return f"Docker's healthcheck says {health or 'nothing yet'}"
+    return f"Docker's healthcheck says {health}"
+
+
 def _probe(service: Service, probe: ReadyProbe, log_since: float | None,
-           cancelled: threading.Event | None, limit: float | None = None) -> str | None:
+           cancelled: threading.Event | None) -> str | None:
     """One probe attempt (None: ready). Docker refusing it because the container stopped or went away meanwhile
     (a 409 "is not running" from an exec, a 404, a stream cut when it died) is said as what happened to the
     container; a refusal while it still runs is what the probe saw."""
     try:
-        return probe_once(probe, service.container, service.ports, log_since, service.host, limit, cancelled)
+        return probe_once(probe, service.container, service.ports, log_since, service.host, None, cancelled)
     except Abandoned:
         raise StartCancelled() from None
     # docker-py's APIError, a cut stream (requests' and urllib3's errors, or the socket's own OSError); the HTTP

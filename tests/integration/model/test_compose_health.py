@@ -164,8 +164,8 @@ def test_a_ready_probe_that_passed_is_not_ready_while_docker_says_starting(tmp_p
     assert harness_resources(docker_client, name) == []
 
 
-# the test writes when it runs (nanoseconds since the epoch), and passes from the start: the harness may not run it
-# before Docker's first check, 3 s (`interval`) after the container started (moby's daemon/health.go)
+# the test writes when it runs (nanoseconds since the epoch), and passes from the start: Docker first runs it 3 s
+# (`interval`) after the container started (moby's daemon/health.go), and the harness never runs it itself
 RECORDS_ITS_RUNS = """
 name: {name}
 services:
@@ -180,13 +180,15 @@ services:
 """
 
 
-def test_the_healthcheck_test_is_run_no_sooner_than_docker_runs_it(tmp_path: Path,
-                                                                   docker_client: docker.DockerClient) -> None:
+def test_docker_s_healthy_decides_and_the_harness_runs_no_test_itself(tmp_path: Path,
+                                                                       docker_client: docker.DockerClient) -> None:
     """A test that passes early (postgres' `pg_isready` over the socket while the image initialises, on a server that
-    takes no TCP connection) must not make a service ready sooner than Docker could call it healthy: every run of the
-    test, the harness's and Docker's, comes `interval` or more after the container started, and the waiting line says
-    from when. A lower bound only: it holds on a loaded machine too."""
+    takes no TCP connection) must not make a service ready where Docker would not call it healthy: as `docker compose
+    up --wait`, the harness waits for Docker's healthy and never runs the test between Docker's runs — every run of
+    the test comes `interval` or more after the start and after the run before it, and the waiting line says so.
+    Lower bounds only: they hold on a loaded machine too."""
     from datetime import datetime
+    from itertools import pairwise
 
     from harness.runtime import labels as L
     from harness.runtime.topology import StartEvent
@@ -196,10 +198,12 @@ def test_the_healthcheck_test_is_run_no_sooner_than_docker_runs_it(tmp_path: Pat
     events: list[StartEvent] = []
     with Topology.start(load_topology(file), progress=events.append):
         db = docker_client.containers.list(filters={"label": [f"{L.TOPOLOGY}={name}", f"{L.SERVICE}=db"]})[0]
+        assert db.attrs["State"]["Health"]["Status"] == "healthy"
         started = datetime.fromisoformat(db.attrs["State"]["StartedAt"][:26].rstrip("Z") + "+00:00").timestamp()
         runs = [int(line) / 1e9 for line in db.exec_run(["cat", "/tmp/asked"]).output.decode().split()]
         assert runs and min(runs) - started >= 3.0, (started, runs)
+        assert all(later - earlier >= 3.0 for earlier, later in pairwise(runs)), runs  # Docker's cadence only
         waiting = [e.detail for e in events if (e.service, e.kind) == ("db", "waiting")]
-        assert waiting == ["command `/bin/sh -c date +%s%N >> /tmp/asked` exits 0 (from 3 s after the start: "
-                           "Docker's first check), up to 142 s"], waiting
+        assert waiting == ["Docker's healthcheck says healthy (command `/bin/sh -c date +%s%N >> /tmp/asked` exits "
+                           "0; Docker's first check 3 s after the start), up to 142 s"], waiting
     assert harness_resources(docker_client, name) == []
