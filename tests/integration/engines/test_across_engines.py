@@ -27,9 +27,9 @@ from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
 from harness.runtime.topology import StartEvent
 from harness.runtime.transfer import has_image
+from tests.integration.engines.conftest import NAME, pair_topology
 from tests.integration.engines.netns import netns_engines
 
-NAME = "across"
 APP = '''
 import http.server, json, os, socket, urllib.request
 
@@ -122,29 +122,6 @@ def test_a_fault_on_an_edge_across_engines(swarm: Any, tmp_path: Path) -> None: 
 
 def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_engines.Engines
     return [docker.DockerClient(base_url=url, timeout=120) for url in swarm.urls]
-
-
-def pair_topology(folder: Path, urls: list[str], name: str = NAME) -> Path:
-    """Two engines (e0, e1): backend placed on e0 by weight, front on e1, each an http.server on 8000."""
-    file = folder / "topology.yaml"
-    file.write_text(f"""name: {name}
-engines:
-  - {{name: e0, host: "{urls[0]}"}}
-  - {{name: e1, host: "{urls[1]}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
-    return file
 
 
 def left(client: docker.DockerClient, file: Path) -> list[str]:

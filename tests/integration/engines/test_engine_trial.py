@@ -21,8 +21,9 @@ import pytest
 from harness import Topology, load_topology
 from harness.runtime import labels as L
 from harness.runtime.fault_helper import HELPER_OF
+from tests.integration.engines.conftest import NAME, pair_topology
 from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left, pair_topology
+from tests.integration.engines.test_across_engines import across, clients, harness, left
 
 
 def test_a_fault_on_a_consumer_on_the_manager_keeps_its_kept_run(swarm: Any, tmp_path: Path,  # noqa: ANN401
