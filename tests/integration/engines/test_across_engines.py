@@ -490,17 +490,31 @@ def test_pytest_xdist_workers_share_one_topology_across_engines(swarm: Any, pyte
 
 def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
     """`--observe`: each capture helper runs in its service's namespace on that service's engine (its image built
-    here and copied); front's calls (e1) to backend (e0) and Redis (e2) are attributed to their edges, the test's own
-    call to the outside; nothing is left on any engine."""
+    here and copied), and `harness ps` shows it so, after its service; front's calls (e1) to backend (e0) and Redis
+    (e2) are attributed to their edges, the test's own call to the outside; nothing is left on any engine."""
     file = across(pytester.path, swarm.urls)
     pytester.makepyfile(f"""
+        import os
+        import re
+        import subprocess
+        import sys
         import urllib.request
+        from pathlib import Path
 
         import docker
 
         from harness.runtime.observe import OBSERVES
 
         URLS = {swarm.urls!r}
+
+        def test_ps_shows_the_capture_helpers(topology):
+            ps = subprocess.run([str(Path(sys.executable).parent / "harness"), "ps", "--topology", {str(file)!r}],
+                                capture_output=True, text=True, timeout=300, env={{**os.environ, "COLUMNS": "250"}})
+            assert ps.returncode == 0, ps.stderr
+            rows = [re.split(" {{3,}}", line.strip()) for line in ps.stdout.splitlines()[1:]]
+            assert [(cells[2], cells[3]) for cells in rows if cells[1] == topology.run_id] == [
+                ("backend", "e0"), ("(observes backend)", "e0"), ("cache", "e2"), ("(observes cache)", "e2"),
+                ("front", "e1"), ("(observes front)", "e1")], ps.stdout
 
         def test_calls(topology):
             for _ in range(3):
@@ -512,7 +526,7 @@ def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) 
     """)
     result = pytester.runpytest_subprocess("--topology", str(file), "--observe")
     output = result.stdout.str()
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert "front -> backend: 3 HTTP call(s), no pact covers this edge" in output, output
     assert "front -> cache: 3 other connection(s) on port 6379 (39 bytes, not inspected)" in output
     assert "from outside the topology (the tests, the harness; not between services, not counted):\n" \
