@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
+    import docker
+
     from harness.runtime.topology import Topology
 
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology", "topology_fixture"]
@@ -225,8 +227,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
     if report.failed and call.excinfo is not None and (gone := _engine_gone(item.config, call.excinfo.value)):
-        report.longrepr = gone  # one line naming the engine, not docker-py's transport traceback
-        item.config.stash.setdefault(_engine_lost, (gone, item.nodeid))
+        report.longrepr = gone[0]  # one line naming the engine, not docker-py's transport traceback
+        if not _answers(gone[1]):  # lost for the rest of the session (not a connection reset once)
+            item.config.stash.setdefault(_engine_lost, (gone[0], item.nodeid))
     if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
         report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed and _not_run in item.stash:
@@ -236,15 +239,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     return report
 
 
-def _engine_gone(config: pytest.Config, error: BaseException) -> str | None:
-    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), else None."""
+def _engine_gone(config: pytest.Config, error: BaseException) -> tuple[str, docker.DockerClient] | None:
+    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), and that
+    engine's client; else None."""
     from harness.runtime.unanswered import stopped_answering
 
     for running in active_topologies(config):
-        if running.engines and (said := stopped_answering(
-                {name: engine.address for name, engine in running.engines.items()}, error)):
-            return f"topology {running.spec.name}: {said}"
+        for name, engine in running.engines.items():
+            if said := stopped_answering({name: engine.address}, error):
+                return f"topology {running.spec.name}: {said}", engine.client
     return None
+
+
+def _answers(client: docker.DockerClient) -> bool:
+    """Whether the engine answers a ping within CHECK_SECONDS now."""
+    from harness.runtime.engine import CHECK_SECONDS
+
+    timeout, client.api.timeout = client.api.timeout, CHECK_SECONDS
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - whatever the transport raises: it does not answer
+        return False
+    finally:
+        client.api.timeout = timeout
 
 
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:
