@@ -37,7 +37,7 @@ GWBRIDGE = "docker_gwbridge"  # the bridge a node of a swarm makes (once it has 
 MADE_GWBRIDGE = f"{L.PREFIX}.gwbridge"  # on a node of a swarm made to be left: its GWBRIDGE came with the swarm
 SETTLE_SECONDS = 30  # the most a leave waits for an engine that joined a moment ago to finish setting up (~3 s)
 # the most waited after a leave for Docker to remove `ingress`: `swarm leave` waits 5 s for that and returns, the
-# removal going on; under load it takes longer, and GWBRIDGE cannot be removed before (ingress' sandbox is on it)
+# removal going on (moby's DaemonLeavesCluster); GWBRIDGE cannot be removed before (ingress' sandbox is on it)
 RELEASE_SECONDS = 60
 
 __all__ = ["GWBRIDGE", "MADE", "MADE_GWBRIDGE", "MODES", "ensure_swarm", "leave_made_swarm"]
