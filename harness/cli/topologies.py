@@ -260,7 +260,6 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect, service_host
     from harness.runtime.engine_runs import known_runs
     from harness.runtime.engines import file_engines
-    from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
 
     # the engines this machine knows of: its own, the topology file's (given, or the ini's), those the runs name
     spec = load(options, err, notes=False) if options.topology.files else None
@@ -308,15 +307,15 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
         # a run on one engine: this machine's ("-"), or another one's, named by its host
         engine = found.found_on[1] if found.found_on is not None else "-"
         host = found.host or service_host()
-        for container in sorted(run.containers, key=lambda c: (L.labels_of(c).get(L.SERVICE, ""), L.replica_of(c))):
+        # a helper right after the service it works for
+        for container in sorted(run.containers, key=lambda c: (*_belongs_to(L.labels_of(c)), L.replica_of(c))):
             on = across.engine_of.get(container.id, "-") if across is not None else engine
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"),
                                  "" if not elsewhere else across.hosts.get(on, host) if across is not None else host)
             labels = L.labels_of(container)
-            service = L.replica_name(labels[L.SERVICE], L.replica_of(container), replicas[labels[L.SERVICE]]) if (
-                L.SERVICE in labels) else (  # a fault helper has no service of its own
-                f"(faults of {labels[FAULTS_OF]})" if FAULTS_OF in labels else "?")
+            name, role = _belongs_to(labels)
+            service = f"({role} {name})" if role else L.replica_name(name, L.replica_of(container), replicas[name])
             rows.append((run.topology, run.run_id, service, on, L.container_status(container), ports or "-",
                          str(run.kept).lower(), _shown(run.file), state))
     # the host the ports are published on: the engine's (a remote one's), or each engine's in its cells
@@ -342,6 +341,17 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                       end_section=runs_of_rows[index + 1:index + 2] != [cells[1]])
     out.print(table)
     return 0
+
+
+def _belongs_to(labels: dict[str, str]) -> tuple[str, str]:
+    """(service, role) of a container of a run: role "" for the service's own, "faults of" or "observes" for a
+    helper in its namespace (a fault helper, a traffic capture of --observe); ("?", "") for neither."""
+    from harness.runtime import labels as L
+    from harness.runtime.fault_helper import HELPER_OF as FAULTS_OF
+    from harness.runtime.observe import OBSERVES
+
+    return ((labels[FAULTS_OF], "faults of") if FAULTS_OF in labels else (labels[OBSERVES], "observes")
+            if OBSERVES in labels else (labels.get(L.SERVICE, "?"), ""))
 
 
 def _run_state(run: Run, unanswered: Sequence[str] = (), engine: str | None = None) -> str:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
+    import docker
+
     from harness.runtime.topology import Topology
 
 __all__ = ["pact", "pytest_addoption", "pytest_configure", "topology", "topology_fixture"]
@@ -41,6 +43,8 @@ _previous = pytest.StashKey[tuple[str, float]]()  # on a test: the item before i
 _last_test = pytest.StashKey[str]()
 _last_ended_at = pytest.StashKey[float]()
 _broken_since = pytest.StashKey[str]()  # the test after which a topology could not be restored
+_engine_lost = pytest.StashKey[tuple[str, str]]()  # an engine of a run that stopped answering: its line, who found it
+_not_run = pytest.StashKey[str]()  # on a test: why it errored before running (an engine of its topology was lost)
 _unchecked_after = pytest.StashKey[str]()  # the last item checked for restoring, when later items were not
 # dockerd stamps a log line when it reads it from the container, not when the service writes it: under load a line
 # written during one test is stamped a moment later. A failed test's lines are read this long after it ended, and its
@@ -152,6 +156,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     from harness.pytest.items import ReportingItem
 
     if not isinstance(item, ReportingItem) or item.uses_topology():
+        if (lost := item.config.stash.get(_engine_lost, None)) is not None:
+            # the run cannot be put back without that engine: said once in full, by the test that met it
+            item.stash[_not_run] = f"not run: {lost[0]} (met in {lost[1]})"
+            pytest.fail(item.stash[_not_run], pytrace=False)
         _restore_topologies(item)
     elif _last_test in item.config.stash:  # its verdict is made (or being made): nothing to put back for it
         item.config.stash.setdefault(_unchecked_after, item.config.stash[_last_test])
@@ -219,23 +227,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
     if report.failed and call.excinfo is not None and (gone := _engine_gone(item.config, call.excinfo.value)):
-        report.longrepr = gone  # one line naming the engine, not docker-py's transport traceback
+        report.longrepr = gone[0]  # one line naming the engine, not docker-py's transport traceback
+        if not _answers(gone[1]):  # lost for the rest of the session (not a connection reset once)
+            item.config.stash.setdefault(_engine_lost, (gone[0], item.nodeid))
     if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
         report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
-    if report.failed:
+    if report.failed and _not_run in item.stash:
+        report.longrepr = item.stash[_not_run]  # (as `gone`; a test not run has no service log lines of its own)
+    elif report.failed:
         _attach_service_logs(item, report, call.when)
     return report
 
 
-def _engine_gone(config: pytest.Config, error: BaseException) -> str | None:
-    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), else None."""
+def _engine_gone(config: pytest.Config, error: BaseException) -> tuple[str, docker.DockerClient] | None:
+    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), and that
+    engine's client; else None."""
     from harness.runtime.unanswered import stopped_answering
 
     for running in active_topologies(config):
-        if running.engines and (said := stopped_answering(
-                {name: engine.address for name, engine in running.engines.items()}, error)):
-            return f"topology {running.spec.name}: {said}"
+        for name, engine in running.engines.items():
+            if said := stopped_answering({name: engine.address}, error):
+                return f"topology {running.spec.name}: {said}", engine.client
     return None
+
+
+def _answers(client: docker.DockerClient) -> bool:
+    """Whether the engine answers a ping within CHECK_SECONDS now."""
+    from harness.runtime.engine import CHECK_SECONDS
+
+    timeout, client.api.timeout = client.api.timeout, CHECK_SECONDS
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001 - whatever the transport raises: it does not answer
+        return False
+    finally:
+        client.api.timeout = timeout
 
 
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:

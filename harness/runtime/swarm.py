@@ -8,9 +8,9 @@
 
 A swarm the harness did not make is never left or changed, and an engine in another swarm is refused before anything
 is done: the swarm a harness made carries the label MADE ("keep" or "leave"). What joining made on an engine goes
-with the swarm it leaves: the `ingress` network (Docker removes it), and `docker_gwbridge` (Docker keeps it: the
-harness removes it when it was not there before the engine joined, a label of its node says so, and nothing uses
-it)."""
+with the swarm it leaves: the `ingress` network (Docker removes it, at times after `swarm leave` returned: the
+harness waits for that), and `docker_gwbridge` (Docker keeps it: the harness removes it when it was not there before
+the engine joined, a label of its node says so, and nothing uses it)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ PORT = 2377  # the swarm's control port (Docker's default)
 GWBRIDGE = "docker_gwbridge"  # the bridge a node of a swarm makes (once it has an overlay sandbox), kept by a leave
 MADE_GWBRIDGE = f"{L.PREFIX}.gwbridge"  # on a node of a swarm made to be left: its GWBRIDGE came with the swarm
 SETTLE_SECONDS = 30  # the most a leave waits for an engine that joined a moment ago to finish setting up (~3 s)
+# the most waited after a leave for Docker to remove `ingress`: `swarm leave` waits 5 s for that and returns, the
+# removal going on (moby's DaemonLeavesCluster); GWBRIDGE cannot be removed before (ingress' sandbox is on it)
+RELEASE_SECONDS = 60
 
 __all__ = ["GWBRIDGE", "MADE", "MADE_GWBRIDGE", "MODES", "ensure_swarm", "leave_made_swarm"]
 
@@ -142,9 +145,9 @@ def _join(spec: TopologySpec, manager: RunEngine, engine: RunEngine, undo_manage
             _leave(undone.client)
         if undo_manager:
             _leave(manager.client, force=True)
-        for undone in [*joined, engine, *([manager] if undo_manager else [])]:
-            if undone in bare:
-                _remove_gwbridge(undone.client)
+        left = [undone.client for undone in [*joined, *([manager] if undo_manager else [])]]
+        _remove_gwbridges(left, [undone.client for undone in [*joined, engine, *([manager] if undo_manager else [])]
+                                 if undone in bare])
         raise DockerUnavailable(f"{engine.where} of topology {spec.name} refused to join the swarm of "
                                 f"{manager.where} (at {address}:{PORT}): {explain(error)}",
                                 hint=f"Check that {engine.address}'s machine reaches {address}:{PORT} (TCP), and 7946 "
@@ -189,9 +192,31 @@ def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
         if worker is not None:
             _leave(worker)
     _leave(manager, force=True)  # the last manager leaves only by force
+    _remove_gwbridges([*(worker for worker in workers if worker is not None), manager], bridged)
+    return True
+
+
+def _remove_gwbridges(left: Sequence[docker.DockerClient], bridged: Sequence[docker.DockerClient]) -> None:
+    """Once Docker has removed `ingress` from the engines that `left` a swarm (up to RELEASE_SECONDS in all), remove
+    GWBRIDGE from those of them it came with (`bridged`)."""
+    deadline = time.monotonic() + RELEASE_SECONDS
+    for client in left:
+        while _ingress_left(client) and time.monotonic() < deadline:
+            time.sleep(0.2)
     for client in bridged:
         _remove_gwbridge(client)
-    return True
+
+
+def _ingress_left(client: docker.DockerClient) -> bool:
+    """Whether the engine still has the `ingress` network of a swarm, or its sandbox on GWBRIDGE (no answer: no)."""
+    try:
+        if any(network.name == "ingress" for network in client.networks.list(names=["ingress"])):
+            return True
+        return "ingress-sbox" in (client.api.inspect_network(GWBRIDGE).get("Containers") or {})
+    except docker.errors.NotFound:
+        return False
+    except (docker.errors.APIError, requests.exceptions.ConnectionError):
+        return False  # an engine that stopped answering: nothing to wait for
 
 
 def _until_settled(clients: Sequence[docker.DockerClient]) -> None:

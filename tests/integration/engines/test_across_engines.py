@@ -27,9 +27,9 @@ from harness.runtime.engines import connect_engines
 from harness.runtime.fault_helper import HELPER_OF
 from harness.runtime.topology import StartEvent
 from harness.runtime.transfer import has_image
+from tests.integration.engines.conftest import NAME, pair_topology
 from tests.integration.engines.netns import netns_engines
 
-NAME = "across"
 APP = '''
 import http.server, json, os, socket, urllib.request
 
@@ -122,29 +122,6 @@ def test_a_fault_on_an_edge_across_engines(swarm: Any, tmp_path: Path) -> None: 
 
 def clients(swarm: Any) -> list[docker.DockerClient]:  # noqa: ANN401 - netns_engines.Engines
     return [docker.DockerClient(base_url=url, timeout=120) for url in swarm.urls]
-
-
-def pair_topology(folder: Path, urls: list[str], name: str = NAME) -> Path:
-    """Two engines (e0, e1): backend placed on e0 by weight, front on e1, each an http.server on 8000."""
-    file = folder / "topology.yaml"
-    file.write_text(f"""name: {name}
-engines:
-  - {{name: e0, host: "{urls[0]}"}}
-  - {{name: e1, host: "{urls[1]}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
-    return file
 
 
 def left(client: docker.DockerClient, file: Path) -> list[str]:
@@ -513,17 +490,31 @@ def test_pytest_xdist_workers_share_one_topology_across_engines(swarm: Any, pyte
 
 def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) -> None:  # noqa: ANN401
     """`--observe`: each capture helper runs in its service's namespace on that service's engine (its image built
-    here and copied); front's calls (e1) to backend (e0) and Redis (e2) are attributed to their edges, the test's own
-    call to the outside; nothing is left on any engine."""
+    here and copied), and `harness ps` shows it so, after its service; front's calls (e1) to backend (e0) and Redis
+    (e2) are attributed to their edges, the test's own call to the outside; nothing is left on any engine."""
     file = across(pytester.path, swarm.urls)
     pytester.makepyfile(f"""
+        import os
+        import re
+        import subprocess
+        import sys
         import urllib.request
+        from pathlib import Path
 
         import docker
 
         from harness.runtime.observe import OBSERVES
 
         URLS = {swarm.urls!r}
+
+        def test_ps_shows_the_capture_helpers(topology):
+            ps = subprocess.run([str(Path(sys.executable).parent / "harness"), "ps", "--topology", {str(file)!r}],
+                                capture_output=True, text=True, timeout=300, env={{**os.environ, "COLUMNS": "250"}})
+            assert ps.returncode == 0, ps.stderr
+            rows = [re.split(" {{3,}}", line.strip()) for line in ps.stdout.splitlines()[1:]]
+            assert [(cells[2], cells[3]) for cells in rows if cells[1] == topology.run_id] == [
+                ("backend", "e0"), ("(observes backend)", "e0"), ("cache", "e2"), ("(observes cache)", "e2"),
+                ("front", "e1"), ("(observes front)", "e1")], ps.stdout
 
         def test_calls(topology):
             for _ in range(3):
@@ -535,7 +526,7 @@ def test_observed_traffic_across_engines(swarm: Any, pytester: pytest.Pytester) 
     """)
     result = pytester.runpytest_subprocess("--topology", str(file), "--observe")
     output = result.stdout.str()
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
     assert "front -> backend: 3 HTTP call(s), no pact covers this edge" in output, output
     assert "front -> cache: 3 other connection(s) on port 6379 (39 bytes, not inspected)" in output
     assert "from outside the topology (the tests, the harness; not between services, not counted):\n" \

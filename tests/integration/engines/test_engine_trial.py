@@ -5,7 +5,8 @@ in network namespaces of their own (conftest.py), which have no route out (a hel
   next start reuses the kept run (its helper carries the run's labels, its engines too);
 - `harness fault` builds the helper image on this machine's engine and copies it, as a start does;
 - a copy of an image to an engine is said in the start's progress;
-- an engine that dies under pytest is named in one line per test, and the session ends with exit 3."""
+- an engine that dies under pytest is named in one line by the test that meets it, the tests after it error in one
+  line that refers to it (not run), and the session ends with exit 3."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ import pytest
 from harness import Topology, load_topology
 from harness.runtime import labels as L
 from harness.runtime.fault_helper import HELPER_OF
+from tests.integration.engines.conftest import NAME, pair_topology
 from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import NAME, across, clients, harness, left, pair_topology
+from tests.integration.engines.test_across_engines import across, clients, harness, left
 
 
 def test_a_fault_on_a_consumer_on_the_manager_keeps_its_kept_run(swarm: Any, tmp_path: Path,  # noqa: ANN401
@@ -110,8 +112,9 @@ services:
 def test_an_engine_that_dies_under_pytest_is_named_in_one_line_and_the_session_exits_3(
         pytester: pytest.Pytester) -> None:
     """A pair of engines of its own: the first test kills the worker's dockerd and reads a log there; its report
-    names the engine in one line (not docker-py's transport traceback), the next test errors with that line too, and
-    the session ends with the teardown error said once in the summary, exit 3, nothing left on the manager."""
+    names the engine in one line (not docker-py's transport traceback), the next tests error, not run, each in one
+    line that refers to it (no restore tried, no service logs), and the session ends with the teardown error said
+    once in the summary, exit 3, nothing left on the manager."""
     script = netns_engines()
     if reason := script.missing():
         pytest.skip(f"engines in network namespaces: {reason}")
@@ -127,16 +130,22 @@ def test_dies(topology):
 
 def test_after(topology):
     topology["backend"].logs()
+
+def test_later(topology):
+    pass
 """)
         result = pytester.runpytest_subprocess("--topology", str(file), "-p", "no:cacheprovider")
         output = result.stdout.str()
         gone = f"topology {NAME}: engine 'e1' ({pair.urls[1]}) stopped answering: "
         assert result.ret == 3, output
-        result.assert_outcomes(failed=1, errors=1)
-        # the failure of test_dies, the error of test_after: one line each (refused; or reset, on a connection the
-        # first test's client had open when dockerd died)
+        result.assert_outcomes(failed=1, errors=2)
+        # the failure of test_dies in one line (refused; or reset, on a connection its client had open when dockerd
+        # died), and the tests after it not run, each in one line that refers to it
         said = [line.removeprefix(gone) for line in output.splitlines() if line.startswith(gone)]
-        assert len(said) == 2 and set(said) <= {"Connection refused", "Connection reset by peer"}, output
+        assert len(said) == 1 and said[0] in {"Connection refused", "Connection reset by peer"}, output
+        not_run = [line for line in output.splitlines() if line.startswith("not run: ")]
+        assert not_run == [f"not run: {gone}{said[0]} (met in test_die.py::test_dies)"] * 2, output
+        assert output.count("Captured log of service backend") == 1, output  # test_dies's
         assert "Traceback" not in output and "Max retries exceeded" not in output
         assert "the topology could not be removed" in output
         assert f"could not be removed from engine 'e1' ({pair.urls[1]}): no answer" in output

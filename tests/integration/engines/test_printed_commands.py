@@ -15,8 +15,9 @@ import docker
 import pytest
 
 from harness.runtime import labels as L
+from tests.integration.engines.conftest import pair_topology
 from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import killed_run, pair_topology
+from tests.integration.engines.test_across_engines import killed_run
 
 
 def harness_on(url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,8 +4,6 @@ never left or changed. Two dockerd in network namespaces of this test's own, sta
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +14,8 @@ from harness import Topology, load_topology
 from harness.errors import DockerUnavailable
 from harness.runtime.swarm import GWBRIDGE, MADE
 from harness.runtime.topology import StartEvent
-from tests.integration.engines.netns import netns_engines
-from tests.integration.engines.test_across_engines import NAME, harness, harness_on, killed_run, left
-
-
-@pytest.fixture
-def pair() -> Iterator[Any]:
-    """Two engines in no swarm (netns_engines.Engines), removed at the end whatever their swarm state."""
-    script = netns_engines()
-    if reason := script.missing():
-        pytest.skip(f"engines in network namespaces: {reason}")
-    engines = script.up(2, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
-    try:
-        yield engines
-    finally:
-        script.down(engines)
-
-
-def topology(folder: Path, urls: list[str]) -> Path:
-    """backend on e0 (placed by weight: front takes e1), front on e1."""
-    file = folder / "topology.yaml"
-    file.write_text(f"""name: {NAME}
-engines:
-  - {{name: e0, host: "{urls[0]}"}}
-  - {{name: e1, host: "{urls[1]}"}}
-services:
-  backend:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-  front:
-    image: python:3.11-slim
-    placement: e1
-    depends_on: [backend]
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
-    return file
+from tests.integration.engines.conftest import NAME, pair_topology
+from tests.integration.engines.test_across_engines import harness, harness_on, killed_run, left
 
 
 def states(clients: list[docker.DockerClient]) -> list[str]:
@@ -75,7 +36,7 @@ def leave(client: docker.DockerClient) -> None:
 
 def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_option_says(
         pair: Any, tmp_path: Path) -> None:
-    file = topology(tmp_path, pair.urls)
+    file = pair_topology(tmp_path, pair.urls, front_depends=True)
     clients = [docker.DockerClient(base_url=url, timeout=120) for url in pair.urls]
     manager, worker = (f"engine 'e{i}' ({url})" for i, url in enumerate(pair.urls))
     before = networks(clients)

@@ -12,12 +12,13 @@ import pytest
 
 from harness import Topology, load_topology
 from harness.errors import ImageMissing, RemoteMount
+from tests.integration.engines.conftest import pair_topology
 from tests.integration.engines.test_across_engines import left
-from tests.integration.engines.test_swarm import networks, pair, states, topology  # noqa: F401 - `pair` is a fixture
+from tests.integration.engines.test_swarm import networks, states
 
 
-def test_a_start_that_fails_leaves_the_swarm_it_made_to_be_left(pair: Any, tmp_path: Path) -> None:  # noqa: F811
-    file = topology(tmp_path, pair.urls)
+def test_a_start_that_fails_leaves_the_swarm_it_made_to_be_left(pair: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    file = pair_topology(tmp_path, pair.urls, front_depends=True)
     clients = [docker.DockerClient(base_url=url, timeout=120) for url in pair.urls]
     (tmp_path / "data").mkdir()
     text = file.read_text()
