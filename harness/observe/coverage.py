@@ -90,8 +90,8 @@ class EdgeCoverage:
     top_not_judged: tuple[OperationCount, ...] = ()
     unchecked: int = 0
     interactions: int = 0  # of the edge's pacts, all kinds
-    # connections a cut() stopped before any HTTP was sent (their SYN packets: a dropped one is sent again): not
-    # calls, so neither covered nor uncovered, but said, so that a call the tests made under a cut is not lost
+    # connections a cut() stopped before any HTTP passed (their TCP packets: a refused one sends one, a dropped one
+    # its retries): not calls, so neither covered nor uncovered, but said, so that a call under a cut is not lost
     refused: int = 0
 
     @property

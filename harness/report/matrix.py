@@ -73,8 +73,8 @@ def observed_lines(edge: Edge) -> list[str]:
         lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
                      "on this edge")
     if cell.refused:
-        lines.append(f"{where} refused by cut(): {cell.refused} connection attempt(s) (SYN packets) stopped by a cut "
-                     "on this edge before any HTTP was sent: not calls, neither covered nor uncovered")
+        lines.append(f"{where} refused by cut(): {cell.refused} connection(s) stopped by a cut on this edge "
+                     "(TCP packets: a dropped one counts its retries): not calls, neither covered nor uncovered")
     lines += [f"{where} note: {text}" for text in cell.notes]
     return lines
 

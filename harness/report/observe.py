@@ -42,7 +42,7 @@ def edge_line(edge: EdgeCoverage) -> str:
     if edge.faulted:
         parts.append(f"{edge.faulted} made under a fault")
     if edge.refused:
-        parts.append(f"{edge.refused} connection attempt(s) refused by cut() (no HTTP sent: not calls)")
+        parts.append(f"{edge.refused} connection(s) refused by cut() (no HTTP passed: not calls)")
     for flow in edge.not_inspected:
         kind = f"connection(s) {flow.protocol}" if flow.protocol == EARLY else f"{flow.protocol} connection(s)"
         parts.append(f"{flow.connections} {kind} on port {flow.port} ({flow.bytes} bytes, not inspected)")

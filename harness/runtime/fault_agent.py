@@ -22,7 +22,7 @@ With --observe, an observation agent (observe_agent.py) runs in the same namespa
 its faults are on ("*": every destination) before their rules are put in place and again after rules are removed,
 one request on its abstract socket OBSERVE_SOCKET, so that the calls made meanwhile are marked `faulted`; a capture
 that starts later asks for them on MARKS_SOCKET. A call a cut stops sends no HTTP: each cut has a rule before it that
-only counts the connections' SYN packets (the counters restart whenever the rules are rewritten: the agent adds them
+only counts the TCP packets it stops (the counters restart whenever the rules are rewritten: the agent adds them
 up); a capture asks for the counts on MARKS_SOCKET (at its start, and when it is read), and the agent tells it them
 on OBSERVE_SOCKET whenever it rewrites its rules (the last time: when its last fault is removed).
 
@@ -92,9 +92,9 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
             continue
         match = f"-A {CHAIN} ! -o lo" + (f" -d {addresses[target]}/32" if target else "")
         match += " -m conntrack --ctdir ORIGINAL"
-        if fault.get("cut"):  # (no target: only counts) the connections a cut stops, said on the edge (--observe)
+        if fault.get("cut"):  # (no target: only counts) the TCP packets a cut stops, said on the edge (--observe)
             server = addresses[target] if target else "*"
-            lines.append(f"{match} -p tcp --syn -m comment --comment {REFUSED_MARK}{server}")
+            lines.append(f"{match} -p tcp -m comment --comment {REFUSED_MARK}{server}")
         if fault.get("cut") == "reject":
             lines.append(f"{match} -p tcp -j REJECT --reject-with tcp-reset")
             lines.append(f"{match} -j REJECT --reject-with icmp-port-unreachable")
@@ -110,8 +110,9 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
 
 
 def refused_counts(saved: str) -> dict[str, int]:
-    """Server ("*": every destination) -> SYN packets a cut stopped, from the counters of `iptables-save -c` of the
-    chain's counting rules (a connection refused at once sends one; a dropped one is sent again by its client)."""
+    """Server ("*": every destination) -> TCP packets a cut stopped, from the counters of `iptables-save -c` of the
+    chain's counting rules: a refused connection (new, or kept alive: reset at its first packet) sends one, a
+    dropped one sends its packet again until its client gives up."""
     counts: dict[str, int] = {}
     for line in saved.splitlines():
         found = re.match(r"\[(\d+):\d+\] -A " + re.escape(CHAIN) + r" .*--comment \"?" + re.escape(REFUSED_MARK)
@@ -217,7 +218,7 @@ class Agent:
         self.queue_of: dict[str, int] = {}  # fault id -> NFQUEUE number
         self.queues = DelayQueues()
         self.marked: list[str] = []  # the servers the namespace's capture was last told (marks_of)
-        self.refused: dict[str, int] = {}  # server -> SYNs cuts stopped, of rules since replaced (see refused_now)
+        self.refused: dict[str, int] = {}  # server -> TCP packets cuts stopped (rules since replaced)
         self.id = f"{os.getpid()}-{time.time_ns()}"  # the capture adds up the counts of each agent apart
 
     def resolve(self) -> bool:
@@ -290,7 +291,7 @@ class Agent:
         self.marked = servers
 
     def refused_now(self) -> dict[str, int]:
-        """Server -> SYN packets the cuts of this agent stopped so far (of rules replaced, and of those in place)."""
+        """Server -> TCP packets the cuts of this agent stopped so far (of rules replaced, and of those in place)."""
         saved = subprocess.run(["iptables-save", "-c", "-t", "filter"], capture_output=True, text=True).stdout
         counts = dict(self.refused)
         for server, count in refused_counts(saved).items():

@@ -394,7 +394,7 @@ def _read_packets(sock: socket.socket, observer: Observer, marks: observe_contro
 def _ask_fault_agent(control: socket.socket, marks: observe_control.Marks,
                      refused: observe_control.Refused) -> dict[str, Any]:
     """What the fault agent of this namespace, if there is one, says now: the servers its faults are on
-    ("servers") and the SYN packets its cuts stopped ("refused"); {} when there is none. While it answers, its own
+    ("servers") and the TCP packets its cuts stopped ("refused"); {} when there is none. While it answers, its own
     requests to `control` are taken (it may be putting a fault in place, waiting for them)."""
     asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

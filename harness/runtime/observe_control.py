@@ -37,7 +37,7 @@ class Marks:
 
 
 class Refused:
-    """The connections cuts stopped in this namespace since the capture started (server -> SYN packets), from what
+    """The connections cuts stopped in this namespace since the capture started (server -> TCP packets), from what
     the fault agents say: each its totals so far, under its own id (an agent started again counts from 0), less
     those an agent had when the capture started."""
 

@@ -74,7 +74,7 @@ def test_a_consumer_started_again_under_a_fault_is_observed_with_its_calls_marke
 
 def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path: Path) -> None:
     # a refused connection sends no packet out of the namespace, so the capture sees nothing: the fault agent counts
-    # the SYNs its cut stopped, told to the capture as the cut ends (its helper stops) or read with the capture
+    # the TCP packets its cut stopped, told to the capture as the cut ends (its helper stops) or read with the capture
     shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
     spec = load_topology(tmp_path / "shop" / "topology.yaml")
     with Topology.start(spec) as topology:

@@ -196,12 +196,12 @@ def test_connections_a_cut_stopped_are_said_on_their_edge_and_are_not_calls(spec
                                flows=flows)
     assert (stock.calls, stock.covered, stock.uncovered, stock.refused, stock.not_inspected) == (1, 1, 0, 2, ())
     assert (redis.calls, redis.refused, redis.label) == (0, 1, "observed: none, 1 refused by cut()")
-    assert edge_line(redis) == "shop -> redis: 1 connection attempt(s) refused by cut() (no HTTP sent: not calls)"
-    assert edge_line(stock).endswith(", 2 connection attempt(s) refused by cut() (no HTTP sent: not calls)")
+    assert edge_line(redis) == "shop -> redis: 1 connection(s) refused by cut() (no HTTP passed: not calls)"
+    assert edge_line(stock).endswith(", 2 connection(s) refused by cut() (no HTTP passed: not calls)")
     cell = next(e for e in edge_matrix(spec, [], coverage=[redis, stock]) if e.provider == "stock")
     assert cell.observed is not None and dataclasses.asdict(cell)["observed"]["refused"] == 2
-    assert "shop->stock refused by cut(): 2 connection attempt(s) (SYN packets) stopped by a cut on this edge " \
-           "before any HTTP was sent: not calls, neither covered nor uncovered" in observed_lines(cell)
+    assert "shop->stock refused by cut(): 2 connection(s) stopped by a cut on this edge (TCP packets: a dropped one " \
+           "counts its retries): not calls, neither covered nor uncovered" in observed_lines(cell)
 
 
 def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document) -> None:

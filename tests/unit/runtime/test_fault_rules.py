@@ -30,11 +30,11 @@ def test_loss_is_a_random_drop_and_a_cut_rejects_tcp_with_a_reset_or_drops() -> 
                         Fault("gateway", "dataservice", cut="reject"),
                         Fault("gateway", "redis", cut="drop")), ADDRESSES)
     redis = f"-A {CHAIN} ! -o lo -d 172.20.0.2/32 -m conntrack --ctdir ORIGINAL"
-    assert lines[2:-1] == [  # cuts first (each after a rule that counts its SYNs), then loss, then delays
-        f"{EDGE} -p tcp --syn -m comment --comment harness-cut:172.20.0.4",
+    assert lines[2:-1] == [  # cuts first (each after a rule that counts its TCP packets), then loss, then delays
+        f"{EDGE} -p tcp -m comment --comment harness-cut:172.20.0.4",
         f"{EDGE} -p tcp -j REJECT --reject-with tcp-reset",
         f"{EDGE} -j REJECT --reject-with icmp-port-unreachable",
-        f"{redis} -p tcp --syn -m comment --comment harness-cut:172.20.0.2",
+        f"{redis} -p tcp -m comment --comment harness-cut:172.20.0.2",
         f"{redis} -j DROP",
         f"{EDGE} -m statistic --mode random --probability 0.3000 -j DROP",
     ]
@@ -112,18 +112,17 @@ def test_inside_this_repository_the_message_names_its_base_image_script(monkeypa
     assert "; in this repository `bash fixtures/images/ensure-base-images.sh` makes it)" in text
 
 
-def test_the_syns_a_cut_stopped_are_read_from_the_counters_of_its_counting_rules() -> None:
+def test_the_packets_a_cut_stopped_are_read_from_the_counters_of_its_counting_rules() -> None:
     saved = "\n".join([  # as iptables-save -c writes them (iptables-nft 1.8.9, Debian bookworm)
         "*filter",
         ":OUTPUT ACCEPT [40:2400]",
         f":{CHAIN} - [0:0]",
         f"[12:720] -A OUTPUT -j {CHAIN}",
-        f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -m tcp "
-        "--tcp-flags FIN,SYN,RST,ACK SYN -m comment --comment harness-cut:172.20.0.4",
+        f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -m comment "
+        "--comment harness-cut:172.20.0.4",
         f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -j REJECT "
         "--reject-with tcp-reset",
-        f'[2:120] -A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN '
-        '-m comment --comment "harness-cut:*"',
+        f'[2:120] -A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -p tcp -m comment --comment "harness-cut:*"',
         "[5:300] -A OTHER -m comment --comment harness-cut:10.0.0.9",  # not the harness's chain
         "COMMIT"])
     assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2}
