@@ -70,6 +70,7 @@ class CoverageCell:
     operations_covered: int = 0  # ... of them, those an interaction of the edge's pacts covers
     not_judged: int = 0  # calls whose bodies could not be judged against the document (`unjudged`: which, why)
     unjudged: tuple[str, ...] = ()
+    refused: int = 0  # connections a cut() stopped before any HTTP was sent: not calls, counted apart
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -81,7 +82,8 @@ class CoverageCell:
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
-                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged))
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged),
+                   coverage.refused)
 
 
 @dataclass(frozen=True)

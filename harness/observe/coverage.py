@@ -23,6 +23,7 @@ from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
+from harness.runtime.observe_control import REFUSED
 from harness.runtime.observe_records import BodySample
 from harness.runtime.observe_streams import BODY_LIMIT
 
@@ -89,6 +90,9 @@ class EdgeCoverage:
     top_not_judged: tuple[OperationCount, ...] = ()
     unchecked: int = 0
     interactions: int = 0  # of the edge's pacts, all kinds
+    # connections a cut() stopped before any HTTP passed (their TCP packets: a refused one sends one, a dropped one
+    # its retries): not calls, so neither covered nor uncovered, but said, so that a call under a cut is not lost
+    refused: int = 0
 
     @property
     def percent(self) -> float | None:
@@ -101,7 +105,7 @@ class EdgeCoverage:
         if not self.calls:
             shown = "none" if not self.not_inspected else \
                 f"{sum(n.connections for n in self.not_inspected)} conn, not inspected"
-            return f"observed: {shown}"
+            return f"observed: {shown}" + (f", {self.refused} refused by cut()" if self.refused else "")
         if not self.pacts:
             return f"observed: {self.calls}, no pact"
         return f"observed: {self.calls}, covered {self.percent:g}%"
@@ -112,6 +116,7 @@ class _Edge:
     calls: list[ObservedCall] = field(default_factory=list)
     pacts: list[PactFile] = field(default_factory=list)
     not_inspected: list[NotInspected] = field(default_factory=list)
+    refused: int = 0
 
 
 def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[PactFile],
@@ -125,7 +130,9 @@ def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[Pact
     for call in observation.calls:
         edges.setdefault((call.consumer, call.provider), _Edge()).calls.append(call)
     for flow in observation.flows:
-        if flow.protocol not in ("http", "none"):
+        if flow.protocol == REFUSED:
+            edges.setdefault((flow.consumer, flow.provider), _Edge()).refused += flow.connections
+        elif flow.protocol not in ("http", "none"):
             edges.setdefault((flow.consumer, flow.provider), _Edge()).not_inspected.append(
                 NotInspected(flow.port, flow.protocol, flow.connections, flow.bytes))
     for pact in pacts:
@@ -200,7 +207,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
         tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts))
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused)
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:

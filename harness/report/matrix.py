@@ -72,6 +72,9 @@ def observed_lines(edge: Edge) -> list[str]:
     if cell.faulted:
         lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
                      "on this edge")
+    if cell.refused:
+        lines.append(f"{where} refused by cut(): {cell.refused} connection(s) stopped by a cut on this edge "
+                     "(TCP packets: a dropped one counts its retries): not calls, neither covered nor uncovered")
     lines += [f"{where} note: {text}" for text in cell.notes]
     return lines
 

@@ -21,7 +21,10 @@ with a new address keeps its fault; a name that does not resolve (provider stopp
 With --observe, an observation agent (observe_agent.py) runs in the same namespace: the agent tells it the servers
 its faults are on ("*": every destination) before their rules are put in place and again after rules are removed,
 one request on its abstract socket OBSERVE_SOCKET, so that the calls made meanwhile are marked `faulted`; a capture
-that starts later asks for them on MARKS_SOCKET.
+that starts later asks for them on MARKS_SOCKET. A call a cut stops sends no HTTP: each cut has a rule before it that
+only counts the TCP packets it stops (the counters restart whenever the rules are rewritten: the agent adds them
+up); a capture asks for the counts on MARKS_SOCKET (at its start, and when it is read), and the agent tells it them
+on OBSERVE_SOCKET whenever it rewrites its rules (the last time: when its last fault is removed).
 
     python3 fault_agent.py serve         the helper's main process: holds the state, the queues, the rules
     python3 fault_agent.py apply JSON    replace the faults: {"faults": [Fault, ...], "addresses": {name: IPv4}};
@@ -40,6 +43,7 @@ import heapq
 import json
 import os
 import random
+import re
 import select
 import signal
 import socket
@@ -53,6 +57,7 @@ SOCKET_PATH = "/run/harness-faults.sock"
 MARKS_SOCKET = "\0pytest-topology-faults"  # abstract: reached from the namespace's capture (marks only)
 OBSERVE_SOCKET = "\0pytest-topology-observe"  # the capture's (observe_agent.py CONTROL)
 OBSERVE_TIMEOUT = 30.0  # seconds the capture may take to take marks (it may be starting on a busy machine)
+REFUSED_MARK = "harness-cut:"  # the comment of a cut's counting rule, then its server's address ("*": any)
 RESOLVE_SECONDS = 0.5
 FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE and up, one per delay
 NF_ACCEPT = 1
@@ -87,6 +92,9 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
             continue
         match = f"-A {CHAIN} ! -o lo" + (f" -d {addresses[target]}/32" if target else "")
         match += " -m conntrack --ctdir ORIGINAL"
+        if fault.get("cut"):  # (no target: only counts) the TCP packets a cut stops, said on the edge (--observe)
+            server = addresses[target] if target else "*"
+            lines.append(f"{match} -p tcp -m comment --comment {REFUSED_MARK}{server}")
         if fault.get("cut") == "reject":
             lines.append(f"{match} -p tcp -j REJECT --reject-with tcp-reset")
             lines.append(f"{match} -j REJECT --reject-with icmp-port-unreachable")
@@ -99,6 +107,19 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
             lines.append(f"{match} -j NFQUEUE --queue-num {queues[fault['id']]} --queue-bypass")
     lines.append("COMMIT")
     return lines
+
+
+def refused_counts(saved: str) -> dict[str, int]:
+    """Server ("*": every destination) -> TCP packets a cut stopped, from the counters of `iptables-save -c` of the
+    chain's counting rules: a refused connection (new, or kept alive: reset at its first packet) sends one, a
+    dropped one sends its packet again until its client gives up."""
+    counts: dict[str, int] = {}
+    for line in saved.splitlines():
+        found = re.match(r"\[(\d+):\d+\] -A " + re.escape(CHAIN) + r" .*--comment \"?" + re.escape(REFUSED_MARK)
+                         + r"([^\s\"]+)", line)
+        if found:
+            counts[found[2]] = counts.get(found[2], 0) + int(found[1])
+    return counts
 
 
 def marks_of(faults: list[dict[str, Any]], addresses: dict[str, str]) -> list[str]:
@@ -197,6 +218,8 @@ class Agent:
         self.queue_of: dict[str, int] = {}  # fault id -> NFQUEUE number
         self.queues = DelayQueues()
         self.marked: list[str] = []  # the servers the namespace's capture was last told (marks_of)
+        self.refused: dict[str, int] = {}  # server -> TCP packets cuts stopped (rules since replaced)
+        self.id = f"{os.getpid()}-{time.time_ns()}"  # the capture adds up the counts of each agent apart
 
     def resolve(self) -> bool:
         """Look the targets up again; True when an address changed."""
@@ -229,7 +252,9 @@ class Agent:
         self.mark(sorted({*before, *wanted}))
         try:
             lines = rules(self.faults, self.addresses, self.queue_of)
+            self.refused = self.refused_now()  # (the chain's counters start again at 0 below)
             _run(["iptables-restore", "--noflush"], "\n".join(lines) + "\n")
+            self.tell_refused(self.refused)  # (the helper is removed, not stopped, once its faults are)
             if subprocess.run(["iptables", "-C", "OUTPUT", "-j", CHAIN], capture_output=True).returncode != 0:
                 _run(["iptables", "-I", "OUTPUT", "1", "-j", CHAIN])
         except RuntimeError:
@@ -265,7 +290,30 @@ class Agent:
             raise RuntimeError(f"the observation helper of this namespace did not take the marks: {reply}")
         self.marked = servers
 
+    def refused_now(self) -> dict[str, int]:
+        """Server -> TCP packets the cuts of this agent stopped so far (of rules replaced, and of those in place)."""
+        saved = subprocess.run(["iptables-save", "-c", "-t", "filter"], capture_output=True, text=True).stdout
+        counts = dict(self.refused)
+        for server, count in refused_counts(saved).items():
+            counts[server] = counts.get(server, 0) + count
+        return counts
+
+    def tell_refused(self, counts: dict[str, int]) -> None:
+        """Tell the capture of this namespace (--observe), if there is one, what the cuts stopped so far."""
+        if not any(counts.values()):
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(OBSERVE_TIMEOUT)
+            try:
+                client.connect(OBSERVE_SOCKET)
+                client.sendall(json.dumps({"command": "refused", "agent": self.id, "servers": counts}).encode())
+                client.shutdown(socket.SHUT_WR)
+                _read_all(client)
+            except OSError as error:  # no capture here (or gone): nobody counts them
+                print(f"refused connections not told to a capture: {error}", flush=True)
+
     def clear(self) -> None:
+        self.tell_refused(self.refused_now())
         subprocess.run(["iptables", "-D", "OUTPUT", "-j", CHAIN], capture_output=True)
         subprocess.run(["iptables", "-F", CHAIN], capture_output=True)
         subprocess.run(["iptables", "-X", CHAIN], capture_output=True)
@@ -325,7 +373,8 @@ class Agent:
                 return
             try:
                 if request["command"] == "marks" or marks_only:
-                    reply: dict[str, Any] = {"ok": True, "servers": self.marked}
+                    reply: dict[str, Any] = {"ok": True, "servers": self.marked, "agent": self.id,
+                                             "refused": self.refused_now()}
                 elif request["command"] == "apply":
                     reply = {"ok": True, "rules": self.apply(request["faults"], request.get("addresses"))}
                 else:

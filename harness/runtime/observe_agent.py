@@ -17,9 +17,10 @@ connection kind (client, server, port, protocol) connections and bytes. `protoco
 reaches it, in whatever container): `snapshot`, and `marks` from the fault agent of the same namespace
 (fault_agent.py), which names the servers its faults are on before it puts their rules in place and after it removes
 them ("*": every one; []: none), so that the calls made meanwhile are marked `faulted`. A capture that starts while
-faults are in place (a consumer started again) asks that agent for its marks first (FAULTS). Marks count from the
-moment `serve` took them, by the kernel's time of each packet (SO_TIMESTAMP), so packets that waited in the socket's
-buffer are judged by when they passed.
+faults are in place (a consumer started again) asks that agent for its marks first (FAULTS); the connections its
+cuts stopped (no packet left: it counts them) are flows of observe_control.REFUSED. Marks count from the moment
+`serve` took them, by the kernel's time of each packet (SO_TIMESTAMP), so packets that waited in the socket's buffer
+are judged by when they passed.
 
 Runs on the helper's Python (Debian's python3, no harness imports).
 """
@@ -339,8 +340,11 @@ def serve() -> None:
         print(f"error: cannot bind the control socket ({error}): another capture runs in this namespace", flush=True)
         sys.exit(1)
     control.listen(16)
-    marks = observe_control.Marks()
-    _take_fault_marks(control, marks)
+    marks, refused = observe_control.Marks(), observe_control.Refused()
+    faults = _ask_fault_agent(control, marks, refused)
+    if faults:
+        marks.change(list(faults.get("servers", [])))
+        refused.start(str(faults.get("agent")), dict(faults.get("refused", {})))
     # ready before the libraries are imported (a second on a busy machine): the packets wait for them
     print(READY_LINE, flush=True)
     observer = Observer()
@@ -355,13 +359,17 @@ def serve() -> None:
                 continue
             request, connection = asked
             with connection:
-                if request.get("command") == "marks":
-                    marks.change(list(request.get("servers", [])))
+                if request.get("command") in ("marks", "refused"):
+                    _take(request, marks, refused)
                     answer: dict[str, Any] = {"ok": True}
                 else:  # every packet that passed before it was asked first (a backlog under load)
                     _read_packets(sock, observer, marks, None, until=time.time())
                     dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
                     answer = observer.snapshot(dropped)
+                    faults = _ask_fault_agent(control, marks, refused)
+                    if faults:
+                        refused.take(str(faults.get("agent")), dict(faults.get("refused", {})))
+                    answer["flows"] += [observe_control.refused_flow(*kept) for kept in refused.now().items()]
                 observe_control.reply(connection, answer)
 
 
@@ -383,9 +391,11 @@ def _read_packets(sock: socket.socket, observer: Observer, marks: observe_contro
             return
 
 
-def _take_fault_marks(control: socket.socket, marks: observe_control.Marks) -> None:
-    """Ask the fault agent of this namespace, if there is one, for the servers its faults are on now. While it
-    answers, its own marks sent to `control` are taken (it may be putting a fault in place, waiting for them)."""
+def _ask_fault_agent(control: socket.socket, marks: observe_control.Marks,
+                     refused: observe_control.Refused) -> dict[str, Any]:
+    """What the fault agent of this namespace, if there is one, says now: the servers its faults are on
+    ("servers") and the TCP packets its cuts stopped ("refused"); {} when there is none. While it answers, its own
+    requests to `control` are taken (it may be putting a fault in place, waiting for them)."""
     asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         asking.connect(observe_control.FAULTS)
@@ -393,7 +403,7 @@ def _take_fault_marks(control: socket.socket, marks: observe_control.Marks) -> N
         asking.shutdown(socket.SHUT_WR)
     except OSError:  # no fault agent here: no fault
         asking.close()
-        return
+        return {}
     answer = b""
     deadline = time.monotonic() + observe_control.CONTROL_TIMEOUT
     with asking:
@@ -405,19 +415,28 @@ def _take_fault_marks(control: socket.socket, marks: observe_control.Marks) -> N
                     answer += chunk
                     continue
                 try:
-                    marks.change(list(json.loads(answer).get("servers", [])))
+                    said: dict[str, Any] = json.loads(answer)
+                    return said
                 except ValueError:
-                    pass  # the fault agent went away meanwhile
-                return
+                    return {}  # the fault agent went away meanwhile
             asked = observe_control.request_on(control) if control in readable else None
             if asked is not None:
                 request, connection = asked
                 with connection:
-                    if request.get("command") == "marks":
-                        marks.change(list(request.get("servers", [])))
+                    if request.get("command") in ("marks", "refused"):
+                        _take(request, marks, refused)
                         observe_control.reply(connection, {"ok": True})
-                    else:  # a snapshot before the capture is ready: nothing seen yet
-                        observe_control.reply(connection, {"error": "the capture is not ready yet"})
+                    else:  # a snapshot while this one is taken: asked again
+                        observe_control.reply(connection, {"error": "the capture is busy, ask again"})
+    return {}
+
+
+def _take(request: dict[str, Any], marks: observe_control.Marks, refused: observe_control.Refused) -> None:
+    """A request of the fault agent: the servers under a fault from now on, or its counts of refused connections."""
+    if request.get("command") == "marks":
+        marks.change(list(request.get("servers", [])))
+    else:
+        refused.take(str(request.get("agent")), dict(request.get("servers", {})))
 
 
 def snapshot() -> None:

@@ -1,6 +1,7 @@
 """The observation agent's control socket (observe_agent.py; copied beside it into the helper image, so it imports
 only the standard library): the abstract Unix socket `serve` answers on, one request per connection as JSON; the
-fault agent's marks of servers under a fault over time; the kernel's time of a packet."""
+fault agent's marks of servers under a fault over time and the counts of connections its cuts stopped; the kernel's
+time of a packet."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 CONTROL = "\0pytest-topology-observe"  # abstract Unix sockets: one namespace per network namespace
 FAULTS = "\0pytest-topology-faults"  # the fault agent's (fault_agent.py MARKS_SOCKET)
 CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may take
+REFUSED = "refused by cut()"  # the protocol of the flows of connections a cut stopped (counted by the fault agent)
 SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
 
 
@@ -32,6 +34,39 @@ class Marks:
         while self.pending and self.pending[0][0] <= moment:
             self.now = self.pending.pop(0)[1]
         return self.now
+
+
+class Refused:
+    """The connections cuts stopped in this namespace since the capture started (server -> TCP packets), from what
+    the fault agents say: each its totals so far, under its own id (an agent started again counts from 0), less
+    those an agent had when the capture started."""
+
+    def __init__(self) -> None:
+        self.base: dict[str, dict[str, int]] = {}
+        self.told: dict[str, dict[str, int]] = {}
+
+    def start(self, agent: str, totals: dict[str, int]) -> None:
+        self.base[agent] = dict(totals)
+        self.take(agent, totals)
+
+    def take(self, agent: str, totals: dict[str, int]) -> None:
+        """The totals of `agent` now (they only grow: an older answer read later changes nothing)."""
+        known = self.told.setdefault(agent, {})
+        for server, total in totals.items():
+            known[server] = max(known.get(server, 0), int(total))
+
+    def now(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for agent, totals in self.told.items():
+            for server, total in totals.items():
+                counts[server] = counts.get(server, 0) + total - self.base.get(agent, {}).get(server, 0)
+        return {server: count for server, count in sorted(counts.items()) if count > 0}
+
+
+def refused_flow(server: str, count: int) -> dict[str, Any]:
+    """The connections to `server` ("*": a cut on every destination) a cut stopped, as a flow: no byte passed."""
+    return {"client": "", "server": server, "port": 0, "protocol": REFUSED, "outgoing": True, "connections": count,
+            "bytes": 0, "broken": 0, "unanswered": 0}
 
 
 def stamp(ancillary: list[tuple[int, int, bytes]]) -> float:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Container as Addresses
 
 EARLY = "opened before the capture"  # the protocol of connections whose start was not seen (not inspected)
+EVERY = "(any service it calls)"  # the provider of connections stopped by a cut on every destination of a consumer
 OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology (test process, harness, host)
 
 
@@ -155,6 +156,8 @@ def record_ends(observer: str, record: dict[str, Any], owners: dict[str, str],
     if record["outgoing"] is None:  # opened before the capture: the client's own namespace counts it
         record = {**record, "outgoing": owners.get(record["client"]) == observer}
     if record["outgoing"]:
+        if record["server"] == "*":  # (connections a cut on every destination stopped: where to, not known)
+            return observer, EVERY
         return observer, owners.get(record["server"], f"{record['server']} (not in the topology)")
     client = owners.get(record["client"])
     if client is not None:

@@ -2,7 +2,7 @@
 over the capture's limit said as not judged (never allowed), the query matched as Pact's mock server matches it, a
 run with no call between services not passed, and a body on a status documented without content allowed as
 schemathesis allows it. One topology (tests/topologies/observe-bodies: orders calling catalog from its own
-container), observed afresh for each case."""
+container, built from observe-app's folder), observed afresh for each case."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ..conftest import TOPOLOGIES
 def bookshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TopologySpec, Topology]]:
     folder = tmp_path_factory.mktemp("observe-bodies") / "bookshop"
     shutil.copytree(TOPOLOGIES / "observe-bodies", folder)
+    shutil.copytree(TOPOLOGIES / "observe-app", folder.parent / "observe-app")  # its build context: ../observe-app
     spec = load_topology(folder / "topology.yaml")
     with Topology.start(spec) as topology:
         yield spec, topology

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import docker
+import pytest
 import requests
 
 from harness.model.loader import load_topology
@@ -69,3 +70,27 @@ def test_a_consumer_started_again_under_a_fault_is_observed_with_its_calls_marke
     assert stock is not None
     assert (stock.calls, stock.faulted) == (4, 2)
     assert not any("started again" in note for note in stock.notes)
+
+
+def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path: Path) -> None:
+    # a refused connection sends no packet out of the namespace, so the capture sees nothing: the fault agent counts
+    # the TCP packets its cut stopped, told to the capture as the cut ends (its helper stops) or read with the capture
+    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
+    spec = load_topology(tmp_path / "shop" / "topology.yaml")
+    with Topology.start(spec) as topology:
+        run = ObserveRun(spec, topology)
+        run.start()
+        with topology.edge("shop", "stock").cut():
+            for _ in range(3):  # the shop's first call to the stock is refused: its order breaks
+                with pytest.raises(requests.RequestException):
+                    order(topology)
+        order(topology)  # 2 calls after the cut
+        with topology.edge("shop", "redis").cut():  # still in place when the capture is read
+            with pytest.raises(requests.RequestException):
+                order(topology)  # 2 calls to the stock, then the count in Redis is refused
+            result = run.finish()  # (the helpers are removed by Topology's end on a failure before)
+    stock, redis = result.edge("shop", "stock"), result.edge("shop", "redis")
+    assert stock is not None and redis is not None
+    assert (stock.calls, stock.uncovered, stock.refused) == (4, 2, 3)  # refused: not calls, not uncovered
+    assert (redis.calls, redis.refused) == (0, 1)
+    assert redis.label.endswith(", 1 refused by cut()")

@@ -3,7 +3,7 @@
 stock: GET /items/{id} -> {"id", "name"} (404 for id 0), GET /items/{id}/price, DELETE /items/{id} -> 204
 shop:  GET /order/{id} -> asks stock for the item and its price on one kept-alive connection, counts the order in
        Redis (a plain RESP command on a socket); GET /missing -> asks stock for item 0 (a 404 its document lacks)
-Both answer GET /health. HTTP/1.1 with keep-alive, as real services are.
+Both answer GET /health (json_service.py: HTTP/1.1 with keep-alive, as real services are).
 """
 
 import http.client
@@ -11,7 +11,8 @@ import json
 import os
 import socket
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from json_service import serve
 
 ROLE = sys.argv[1] if len(sys.argv) > 1 else "stock"
 
@@ -52,29 +53,10 @@ def shop(method: str, parts: list[str]) -> tuple[int, object]:
     return 404, {"error": "no route"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        parts = [p for p in self.path.split("?")[0].split("/") if p]
-        if parts == ["health"]:
-            status, body = 200, {"status": "ok"}
-        else:
-            status, body = (stock if ROLE == "stock" else shop)(self.command, parts)
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        print(f"{ROLE}: {self.command} {self.path}", flush=True)
+def route(method: str, path: str) -> tuple[int, object]:
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    return (stock if ROLE == "stock" else shop)(method, parts)
 
 
 if __name__ == "__main__":
-    print(f"{ROLE} listening on 8000", flush=True)
-    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+    serve(ROLE, route)

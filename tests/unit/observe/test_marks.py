@@ -25,3 +25,17 @@ def test_a_change_of_marks_counts_for_packets_from_when_it_was_taken() -> None:
     before = time.time()
     marks.change(["*"])
     assert marks.until(before - 1) == set() and marks.until(time.time()) == {"*"}
+
+
+def test_the_refused_connections_count_from_the_capture_s_start_and_across_fault_agents() -> None:
+    refused = observe_control.Refused()
+    refused.start("a", {"10.0.0.3": 4})  # a cut stopped 4 before this capture started: not its
+    assert refused.now() == {}
+    refused.take("a", {"10.0.0.3": 6, "*": 1})
+    refused.take("a", {"10.0.0.3": 5})  # an older answer read later: changes nothing
+    assert refused.now() == {"*": 1, "10.0.0.3": 2}
+    refused.take("b", {"10.0.0.3": 3})  # a new agent (a new helper, its faults removed and put again): from 0
+    assert refused.now() == {"*": 1, "10.0.0.3": 5}
+    assert observe_control.refused_flow("10.0.0.3", 5) == {
+        "client": "", "server": "10.0.0.3", "port": 0, "protocol": "refused by cut()", "outgoing": True,
+        "connections": 5, "bytes": 0, "broken": 0, "unanswered": 0}

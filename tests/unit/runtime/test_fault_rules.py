@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InvalidFault
-from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, queue_numbers, rules
+from harness.runtime.fault_agent import CHAIN, FIRST_QUEUE, queue_numbers, refused_counts, rules
 from harness.runtime.faults import Edge, Fault
 from harness.runtime.helper_image import build_failed_text
 
@@ -30,9 +30,11 @@ def test_loss_is_a_random_drop_and_a_cut_rejects_tcp_with_a_reset_or_drops() -> 
                         Fault("gateway", "dataservice", cut="reject"),
                         Fault("gateway", "redis", cut="drop")), ADDRESSES)
     redis = f"-A {CHAIN} ! -o lo -d 172.20.0.2/32 -m conntrack --ctdir ORIGINAL"
-    assert lines[2:-1] == [  # cuts first, then loss, then delays
+    assert lines[2:-1] == [  # cuts first (each after a rule that counts its TCP packets), then loss, then delays
+        f"{EDGE} -p tcp -m comment --comment harness-cut:172.20.0.4",
         f"{EDGE} -p tcp -j REJECT --reject-with tcp-reset",
         f"{EDGE} -j REJECT --reject-with icmp-port-unreachable",
+        f"{redis} -p tcp -m comment --comment harness-cut:172.20.0.2",
         f"{redis} -j DROP",
         f"{EDGE} -m statistic --mode random --probability 0.3000 -j DROP",
     ]
@@ -108,3 +110,20 @@ def test_inside_this_repository_the_message_names_its_base_image_script(monkeypa
     monkeypatch.chdir(Path(__file__).parents[3])
     text = build_failed_text("the fault helper image", "iptables", ["E: failed"], "this machine's engine")
     assert "; in this repository `bash fixtures/images/ensure-base-images.sh` makes it)" in text
+
+
+def test_the_packets_a_cut_stopped_are_read_from_the_counters_of_its_counting_rules() -> None:
+    saved = "\n".join([  # as iptables-save -c writes them (iptables-nft 1.8.9, Debian bookworm)
+        "*filter",
+        ":OUTPUT ACCEPT [40:2400]",
+        f":{CHAIN} - [0:0]",
+        f"[12:720] -A OUTPUT -j {CHAIN}",
+        f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -m comment "
+        "--comment harness-cut:172.20.0.4",
+        f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -j REJECT "
+        "--reject-with tcp-reset",
+        f'[2:120] -A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -p tcp -m comment --comment "harness-cut:*"',
+        "[5:300] -A OTHER -m comment --comment harness-cut:10.0.0.9",  # not the harness's chain
+        "COMMIT"])
+    assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2}
+    assert refused_counts("") == {}

@@ -1,18 +1,19 @@
-"""Two tiny services for the observation tests of bodies and queries, picked by the first argument.
+"""Two tiny services for the observation tests of bodies and queries (tests/topologies/observe-bodies builds them
+from this folder), picked by the first argument.
 
 catalog: GET /books/{isbn} -> {"isbn", "title", "price"} (404 with a JSON body for isbn 0; a title of 1.5 MiB for
          isbn "long"), POST /books/{isbn}/sold-out -> 204 (the book's price is null from then on: its document says
          number), GET /quote/{isbn}?currency=... -> {"isbn", "price"}
 orders:  GET /call/{method}/{path...}?{query} -> makes that call to catalog itself and says its status
-Both answer GET /health.
+Both answer GET /health (json_service.py, shared with app.py: the shop and stock of tests/topologies/observe-app).
 """
 
 import http.client
-import json
 import os
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from json_service import serve
 
 ROLE = sys.argv[1] if len(sys.argv) > 1 else "catalog"
 PRICES = {"111": 9.5, "222": 5.0}
@@ -44,32 +45,12 @@ def orders(path: str) -> tuple[int, object]:
         connection.close()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        url = urlsplit(self.path)
-        parts = [p for p in url.path.split("/") if p]
-        if parts == ["health"]:
-            status, body = 200, {"status": "ok"}
-        elif ROLE == "orders" and parts[:1] == ["call"]:
-            status, body = orders(self.path)
-        else:
-            status, body = catalog(self.command, parts)
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        print(f"{ROLE}: {self.command} {self.path}", flush=True)
+def route(method: str, path: str) -> tuple[int, object]:
+    parts = [p for p in urlsplit(path).path.split("/") if p]
+    if ROLE == "orders" and parts[:1] == ["call"]:
+        return orders(path)
+    return catalog(method, parts)
 
 
 if __name__ == "__main__":
-    print(f"{ROLE} listening on 8000", flush=True)
-    ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+    serve(ROLE, route)
