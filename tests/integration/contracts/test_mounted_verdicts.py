@@ -163,11 +163,12 @@ def test_a_mounted_file_edited_during_a_session_counts_for_every_later_verdict(
     data = json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
     for consumer in ("kiosk", "web-frontend"):
         (repo / "pacts" / f"{consumer}-shop.json").write_text(json.dumps({**data, "consumer": {"name": consumer}}))
-    pytester.makeconftest(EDIT_MIDWAY.replace("APP", repr(str(repo / "shop" / "app.py"))))
+    pytester.makepyfile(editmidway=EDIT_MIDWAY.replace("APP", repr(str(repo / "shop" / "app.py"))))  # a plugin
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(repo / "cache"))
     done = pytester.runpytest_subprocess("--topology", str(kept), "--pact-verify", "--pacts", str(repo / "pacts"),
-                                         "--topology-reuse", "-p", "no:cacheprovider")
+                                         "--topology-reuse", "-p", "no:cacheprovider", "-p", "editmidway")
     done.assert_outcomes(passed=4)  # the running container, which loaded the files before the edit
     said = done.stdout.str()
+    assert "an edit during the session" in (repo / "shop" / "app.py").read_text(), said
     assert said.count(NOTE) == 1, said
     assert len(entries(repo / "cache")) == 1, said  # the first pact's verdict only
