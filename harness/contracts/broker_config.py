@@ -76,7 +76,7 @@ def broker_config(spec: TopologySpec, options: Mapping[str, Any], env: Mapping[s
 
     Raises:
         OptionError: a URL that is not http(s), a token and a username both given, publishing without a provider
-            version (none given, no git checkout).
+            version (none given, no git checkout), or under one the checkout is not (with_checkout).
     """
     given: BrokerSpec = spec.contracts.broker or BrokerSpec()
     access = broker_access(options, given, env)
@@ -116,6 +116,8 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         OptionError: publishing results under the commit (no --provider-version) when the commit names none of
             `providers` (None: the topology's services): a clean checkout of it would take any result as its own,
             and none could be published. When it names some, the others' results are withheld (each says why).
+            Publishing results under a --provider-version the checkout is not (_version_unlike: another commit, or
+            a changed tree and a version without `-dirty`): the broker would hold them as that version's.
     """
     if config.repository is None or config.head is None:
         return config
@@ -141,28 +143,51 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
                           f"name the code verified here ({why.reason}; a clean checkout of it would take this "
                           f"result as its own): {why.remedy}, or give --provider-version")
-    return dataclasses.replace(config, dirty=dirty, checked=True,
-                               version_unlike=_version_unlike(config, spec, code, whole))
+    unlike, marked = _version_unlike(config, spec, code, whole)
+    if config.publish and unlike and not marked:  # the results would go to the broker under a version that is not
+        raise OptionError(f"publishing verification results as provider version {config.provider_version} "
+                          f"(--provider-version) from a checkout that is not that version: {unlike}, so the broker "
+                          f"would hold them as {config.provider_version}'s; " + (
+                              f"check out {config.provider_version}, or give the checkout's own version" if
+                              unlike.startswith(ANOTHER_COMMIT) else "commit the changes, or give a version that "
+                              "says the tree is changed (git describe --always --dirty: COMMIT-dirty)"))
+    return dataclasses.replace(config, dirty=dirty, checked=True, version_unlike=unlike)
 
 
-def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None, whole: Unclean | None) -> str:
-    """Why the checkout is not what --provider-version names: it differs from its commit anywhere the topology reads
-    (`whole`: checkout.unclean of every service; no version names a changed tree), or the version is a commit or tag
-    of the checkout other than HEAD; "" when it may be (HEAD's commit, or a label that is no commit of the checkout,
-    on a clean tree: the user vouches for it)."""
+ANOTHER_COMMIT = "the git checkout is at commit"
+DIRTY_MARK = "-dirty"  # what `git describe --dirty` appends for a changed tree
+
+
+def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] | None,
+                    whole: Unclean | None) -> tuple[str, bool]:
+    """Why the checkout is not what --provider-version names, and whether the version says so itself: the version is
+    a commit, tag or `git describe` of the checkout other than HEAD (named_commit), or the checkout differs from its
+    commit anywhere the topology reads (`whole`: checkout.unclean of every service; no version names a changed tree,
+    but one that ends in `-dirty`, as `git describe --dirty` gives, does not claim to be a commit's: its results may
+    be published, never taken as cached); ("", False) when it may be (HEAD's commit, or a label that is no commit of
+    the checkout, on a clean tree: the user vouches for it)."""
     version = config.provider_version
     if not config.version_given or not version or config.repository is None or config.head is None:
-        return ""
+        return "", False
+    commit = named_commit(config.repository, version)
+    if commit is not None and commit != config.head:
+        shown = "" if commit.startswith(version.removesuffix(DIRTY_MARK)) else f" ({commit[:12]})"
+        return f"{ANOTHER_COMMIT} {config.head[:12]}, not at {version}{shown}", False
     if whole is not None and not whole.tree:  # a value from the environment, ...: vouched for, unless a file differs
         whole = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else whole
     if whole is not None:
-        return f"the git checkout differs from its commit ({whole.reason})"
-    commit = None if version.startswith("-") else _git(config.repository, "rev-parse", "--verify", "--quiet",
-                                                        f"{version}^{{commit}}")
-    if commit is not None and commit != config.head:
-        shown = "" if commit.startswith(version) else f" ({commit[:12]})"
-        return f"the git checkout is at commit {config.head[:12]}, not at {version}{shown}"
-    return ""
+        return f"the git checkout differs from its commit ({whole.reason})", version.endswith(DIRTY_MARK)
+    return "", False
+
+
+def named_commit(folder: Path, version: str) -> str | None:
+    """The commit of the git checkout `folder` is in that `version` names: a commit id (or its start), a tag, a
+    branch, `git describe` output (`v1.2-3-gabc1234`), each with `-dirty` after it or not; None for a label that is
+    no commit of the checkout (`3.0.0`), or outside one."""
+    base = version.removesuffix(DIRTY_MARK)
+    if not base or base.startswith("-"):
+        return None
+    return _git(folder, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")
 
 
 def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> tuple[str, str] | None:

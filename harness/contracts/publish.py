@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.contracts.broker import BrokerClient
-from harness.contracts.broker_config import BrokerConfig, checkout_branch, git_commit, git_top, no_branch_note
+from harness.contracts.broker_config import (
+    DIRTY_MARK,
+    BrokerConfig,
+    checkout_branch,
+    git_commit,
+    git_top,
+    named_commit,
+    no_branch_note,
+)
 from harness.contracts.checkout import changed_files
 from harness.contracts.pactfiles import read_pact
 from harness.errors import MalformedPact, OptionError
@@ -52,11 +60,16 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     may be stale (written by code that is not the commit's) and count as changes; ignored ones cannot be told.
 
     Raises:
-        OptionError: no version given and `folder` is not in a git checkout.
+        OptionError: no version given and `folder` is not in a git checkout; a version given that names a commit
+            of the checkout (broker_config.named_commit) the checkout is not: another commit, or changes (the
+            broker would hold these pacts as that commit's). A label that is no commit is the user's word, as the
+            `pact broker publish` CLI takes it.
     """
-    if number:  # the user's version always wins: they vouch for it
-        return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     commit, top = git_commit(folder), git_top(folder)
+    if number:
+        if commit and top:
+            _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs))
+        return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
@@ -85,6 +98,28 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         note += (f"; without a branch, so that it never becomes the latest version of the checkout's branch (give "
                  f"{branch_flag} BRANCH to publish it on one)")
     return ConsumerVersion(marked, branch, tags, snapshot=note)
+
+
+def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[Path]) -> None:
+    """Raise OptionError when `number` names a commit of the checkout at `top` (HEAD: `commit`) that the checkout
+    is not: another commit, or the same with changed files (checkout.changed_files, but `outputs`) and no `-dirty`
+    mark, as `git describe --dirty` gives."""
+    named = named_commit(top, number)
+    if named is None:
+        return
+    if named != commit:
+        raise OptionError(f"publishing pacts as consumer version {number} ({flag}), a commit of the git checkout "
+                          f"{top}, from a checkout at commit {commit[:12]}: the broker would hold them as the pacts "
+                          f"of {number}; check out {number}, or give the checkout's own version")
+    changed = changed_files(top, outputs)
+    if changed == [] or number.endswith(DIRTY_MARK):
+        return
+    what = ("may have uncommitted changes (git status failed)" if changed is None else "has uncommitted changes ("
+            + ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + ")")
+    raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
+                      f"{top}, but the checkout {what}: the commit does not name the code that wrote them; commit "
+                      f"the changes, or leave out {flag} (they are published as COMMIT+SNAPSHOT.<host>), or give a "
+                      "version that says the tree is changed (git describe --always --dirty: COMMIT-dirty)")
 
 
 def snapshot_version(commit: str) -> str:

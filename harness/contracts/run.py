@@ -264,7 +264,6 @@ class VerifyRun:
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
-        self._mounts_note: tuple[str, str] | None = None  # contracts.running's, before the first verification
         self.cache = None if options.cache is None else RunCache(
             options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry)
 
@@ -328,9 +327,10 @@ class VerifyRun:
                 if self._worker is None:
                     self._worker = VerifierWorker()
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
-                self._mounts_note = mounts_note(topology()) if self._mounts_note is None else self._mounts_note
-                result = with_mounts_note(verify_pact(topology(), source, self.selection.registry, self._worker,
-                                                      only=only), self._mounts_note, self._broker_config,
+                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+                # the mounted files as they are right before the verdict is kept or published (a digest: cheap): a
+                # file edited during a long session, after an earlier verdict, counts for this one
+                result = with_mounts_note(result, mounts_note(topology()), self._broker_config,
                                           source.path in self.broker.pacts)
                 result = self._from_broker(result)
                 if self.cache is not None and only is None and not result.stale:

@@ -2,7 +2,9 @@
 mounted code or config files changed since its container was created (a kept run reused after `git checkout` or an
 edit: harness.runtime.mounted) still runs what they held then. Its verdicts say so in one line, are not kept in the
 verdict cache (whose key holds what the files hold now) and are not published to a Pact Broker (whose provider version
-names the checkout): a verdict is kept and published only under what the running providers were started from.
+names the checkout): a verdict is kept and published only under what the running providers were started from. The
+files are compared right before each verdict is kept or published (harness.contracts.run), not once per run: a file
+edited during a long pytest session counts for every verdict reached after it.
 
 The container is not restarted here: a kept run is the user's (`harness up --detach`), used as it is, as Docker
 Compose uses it; the note says how to verify the files as they are.
@@ -24,7 +26,7 @@ SHOWN = 3  # files named per service
 
 
 def mounts_note(topology: Topology) -> tuple[str, str]:
-    """What every verdict of this run carries when a service's mounted files changed since its container was
+    """What a verdict reached now carries when a service's mounted files changed since its container was
     created: (the change in a clause, the note's line: the change, what it means, how to verify the files as they
     are); ("", "") when none did."""
     changed = changed_mounted_files(topology)

@@ -191,13 +191,17 @@ class WrittenByWorkers:
         """Why this session did not run every test it would run without its options ("": it did): the pacts its
         consumer tests wrote may lack the left-out tests' interactions."""
         from harness.pytest.narrowing import command_line_narrowing
+        from harness.pytest.uncollected import ini_deselected
 
         option = self.config.option
         given = [flag for flag, name in (("-k", "keyword"), ("-m", "markexpr"), ("--deselect", "deselect"),
                                          ("--sw", "stepwise")) if getattr(option, name, None)]
         reasons = []
-        if self.left_out_ids:
-            reasons.append(f"{len(self.left_out_ids)} of {len(self.collected)} collected test(s) deselected"
+        permanent = ini_deselected(self.config)  # the commit's configuration: every session of it leaves them out
+        left_out = [nodeid for nodeid in self.left_out_ids if not nodeid.startswith(permanent)] if permanent \
+            else self.left_out_ids
+        if left_out:
+            reasons.append(f"{len(left_out)} of {len(self.collected)} collected test(s) deselected"
                            + (f" ({' and '.join(given)} given)" if given else ""))
         if self.lf_reran:
             reasons.append(f"--lf ran only the {self.lf_reran} test(s) that failed last time")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shlex
+import subprocess
 from collections.abc import Collection
 from pathlib import Path
 
@@ -71,3 +72,22 @@ def _ignored_by_options(config: pytest.Config) -> tuple[set[Path], list[str]] | 
     here = config.invocation_params.dir
     return ({(here / p).resolve() for p in given.get("ignore") or []},
             [str((here / g).absolute()) for g in given.get("ignore_glob") or []])
+
+
+def ini_deselected(config: pytest.Config) -> tuple[str, ...]:
+    """The node id prefixes the configuration file's `addopts` deselect (--deselect), when git tracks that file: a
+    deselection every session of the commit makes, so its pacts are the commit's (a changed configuration file makes
+    the checkout differ, harness.contracts.checkout.changed_files); () when there is none, the file is not tracked
+    (ignored or outside a checkout: no commit holds it) or the options cannot be read. PYTEST_ADDOPTS and the command
+    line are a session's own."""
+    ini = config.inipath
+    words = shlex.split(" ".join(config.getini("addopts")))
+    if ini is None or "--deselect" not in " ".join(words):
+        return ()
+    try:
+        given = vars(config._parser.parse_known_args(words))
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "--", ini.name], cwd=ini.parent,
+                                 capture_output=True, timeout=60).returncode == 0
+    except (pytest.UsageError, SystemExit, ValueError, OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(given.get("deselect") or []) if tracked else ()

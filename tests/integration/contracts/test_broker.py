@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -23,11 +22,11 @@ from harness.model.loader import load_topology
 from tests.broker.server import BrokerServer
 
 from ..conftest import TOPOLOGIES
+from .conftest import TOKEN
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 PACT_CLI = str(Path(sys.executable).parent / "pact")
 PACTS = Path(__file__).parent.parent / "pacts"
-TOKEN = "s3cret-broker-token"
 
 TOPOLOGY = """
 name: broker-VARIANT
@@ -39,12 +38,6 @@ services:
     ports: [8000]
     ready: {http: {port: 8000, path: /health}}
 """
-
-
-@pytest.fixture
-def broker() -> Iterator[BrokerServer]:
-    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
-        yield server
 
 
 def topology(tmp_path: Path, variant: str) -> Path:

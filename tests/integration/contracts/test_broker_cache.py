@@ -11,9 +11,7 @@ from pathlib import Path
 
 from tests.broker.server import BrokerServer
 
-from .test_broker import TOKEN, broker, good_pact, harness_verify, pact_cli, publish, topology, variant
-
-__all__ = ["broker"]  # the fixture
+from .test_broker import TOKEN, good_pact, harness_verify, pact_cli, publish, topology, variant
 
 
 def verify(broker: BrokerServer, file: Path, cache: str, *args: str) -> str:

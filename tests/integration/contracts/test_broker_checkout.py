@@ -23,9 +23,7 @@ from harness.model.loader import load_topology
 from tests.broker.server import BrokerServer
 
 from ..conftest import TOPOLOGIES
-from .test_broker import TOKEN, broker, good_pact, harness_verify, pact_cli, publish, topology
-
-__all__ = ["broker"]  # the fixture
+from .test_broker import TOKEN, good_pact, harness_verify, pact_cli, publish, topology
 
 OWN = """
 name: checkout-own

@@ -13,9 +13,7 @@ import pytest
 from tests.broker.server import BrokerServer
 
 from .test_broker_checkout import git
-from .test_broker_publish import HOST, broker, consumer_tests, project
-
-__all__ = ["broker"]  # the fixture
+from .test_broker_publish import HOST, consumer_tests, project
 
 NOT_COLLECTED = ("1 test file(s) under the session's paths not collected (tests/kiosk/test_kiosk.py): left out by a "
                  "conftest or plugin (collect_ignore, collect_ignore_glob, a pytest_ignore_collect hook), which may "

@@ -19,10 +19,8 @@ from harness.model.topology import TopologySpec
 from tests.broker.server import BrokerServer
 
 from ..conftest import TOPOLOGIES
-from .test_broker import TOKEN, broker, good_pact, harness_verify, pact_cli, publish
+from .test_broker import TOKEN, good_pact, harness_verify, pact_cli, publish
 from .test_broker_checkout import git
-
-__all__ = ["broker"]  # the fixture
 
 COMPOSE = """
 name: departures

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,6 @@ services:
   ledger: {image: redis:7}
   cache: {image: redis:7}   # no pacticipant at the broker
 """
-
-
-@pytest.fixture
-def broker() -> Iterator[BrokerServer]:
-    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
-        yield server
 
 
 def verified(server: BrokerServer, consumer: str, version: str, provider_version: str, success: bool) -> None:

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,6 @@ from tests.broker.server import BrokerServer
 from .test_broker import PACT_CLI, TOKEN
 
 HARNESS = str(Path(sys.executable).parent / "harness")
-
-
-@pytest.fixture
-def broker() -> Iterator[BrokerServer]:
-    with BrokerServer(token=TOKEN, read_token="read-only-token") as server:
-        yield server
 
 
 def git_checkout(folder: Path, branch: str = "main") -> str:
@@ -184,6 +177,31 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     given = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", "3.0.0", env=env)
     assert given.returncode == 0, given.stdout + given.stderr
     assert "for consumer version 3.0.0 on branch main" in given.stdout and "SNAPSHOT" not in given.stdout
+
+    # a version given that is the commit is a claim git can check: the commit's pacts stay its clean checkout's
+    before = published_state(broker)
+    for claim in (commit, commit[:10]):
+        claimed = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", claim, env=env)
+        said = " ".join((claimed.stdout + claimed.stderr).split())
+        assert claimed.returncode == 2, said
+        assert (f"publishing pacts as consumer version {claim} (--consumer-version), the commit of the git checkout "
+                f"{tmp_path}, but the checkout has uncommitted changes (contracts/web-frontend-shop.json, "
+                "web/client.py, web/retry.py): the commit does not name the code that wrote them; commit the changes, "
+                "or leave out --consumer-version (they are published as COMMIT+SNAPSHOT.<host>), or give a version "
+                "that says the tree is changed (git describe --always --dirty: COMMIT-dirty)") in said, said
+    assert published_state(broker) == before  # nothing sent
+    marked = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", f"{commit[:7]}-dirty", env=env)
+    assert marked.returncode == 0 and f"for consumer version {commit[:7]}-dirty" in marked.stdout, marked.stdout
+
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "v2"],
+                   cwd=tmp_path, check=True)
+    other = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", commit, env=env)
+    said = " ".join((other.stdout + other.stderr).split())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert other.returncode == 2, said
+    assert (f"publishing pacts as consumer version {commit} (--consumer-version), a commit of the git checkout "
+            f"{tmp_path}, from a checkout at commit {head[:12]}: the broker would hold them as the pacts of {commit}; "
+            f"check out {commit}, or give the checkout's own version") in said, said
 
 
 def test_each_publish_failure_is_one_clear_message_and_publishes_nothing(tmp_path: Path, broker: BrokerServer,
@@ -380,6 +398,42 @@ def test_a_whole_session_from_a_clean_checkout_publishes_under_the_commit(tmp_pa
     done = consumer_tests(tmp_path, broker, "--pact-publish", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"for consumer version {commit} on branch main:" in done.stdout and "SNAPSHOT" not in done.stdout
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_a_deselection_the_committed_configuration_makes_is_the_commits_session(
+        tmp_path: Path, broker: BrokerServer, xdist: list[str]) -> None:
+    """`--deselect` in the addopts of a pytest.ini git tracks leaves the test out of every session of the commit (CI's
+    too): the pacts are the commit's. The same deselection from PYTEST_ADDOPTS, or an ini file git ignores, is this
+    session's own: a snapshot."""
+    (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
+    ini = "[pytest]\naddopts = --deselect test_consumer.py::test_kiosk_reads_the_bill\n"
+    (tmp_path / "pytest.ini").write_text(ini)
+    commit = git_checkout(tmp_path)
+    done = consumer_tests(tmp_path, broker, "--pact-publish", *xdist)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
+    assert f"for consumer version {commit} on branch main: " in done.stdout and "SNAPSHOT" not in done.stdout
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "no ini"],
+                   cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    own = consumer_tests(tmp_path, broker, "--pact-publish", *xdist,
+                         PYTEST_ADDOPTS="--deselect test_consumer.py::test_kiosk_reads_the_bill")
+    said = " ".join(own.stdout.split())
+    assert own.returncode == 0 and f"for consumer version {head}+SNAPSHOT.{HOST}" in said, said
+    assert "1 of 3 collected test(s) deselected (--deselect given)" in said, said
+
+    subprocess.run(["git", "rm", "-q", "--cached", "pytest.ini"], cwd=tmp_path, check=True)
+    (tmp_path / ".gitignore").write_text("pytest.ini\n")
+    (tmp_path / "pytest.ini").write_text(ini)
+    subprocess.run(["git", "add", ".gitignore"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "ini ignored"],
+                   cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    ignored = consumer_tests(tmp_path, broker, "--pact-publish", *xdist)
+    said = " ".join(ignored.stdout.split())
+    assert ignored.returncode == 0 and f"for consumer version {head}+SNAPSHOT.{HOST}" in said, said
 
 
 @pytest.mark.parametrize("args", [["-k", "bill or items"], ["-m", "not slow"], ["--lf"], ["--sw"],

@@ -27,7 +27,6 @@ from .test_broker import (
     PACT_CLI,
     TOKEN,
     TOPOLOGY,
-    broker,
     free_port,
     good_pact,
     harness_verify,
@@ -39,7 +38,7 @@ from .test_broker import (
 )
 from .test_broker_publish import environment, harness, pact_folder, written
 
-__all__ = ["broker", "written"]  # the fixtures
+__all__ = ["written"]  # the fixture
 
 
 def git(folder: Path, *args: str) -> str:

@@ -11,13 +11,12 @@ import pytest
 
 from harness.contracts.broker_config import broker_config
 from harness.contracts.run import VerifyOptions, VerifyRun
+from harness.errors import OptionError
 from harness.model.loader import load_topology
 from tests.broker.server import BrokerServer
 
-from .test_broker import TOKEN, broker, harness_verify
+from .test_broker import TOKEN, harness_verify
 from .test_broker_checkout import Broker, checkout, git
-
-__all__ = ["broker"]  # the fixture
 
 BUILT = """
 name: broker-version
@@ -85,3 +84,51 @@ def test_the_brokers_result_for_the_given_version_counts_only_for_a_checkout_of_
     app.write_text(app.read_text() + "\n# an edit\n")
     why = "the git checkout differs from its commit (shop/app.py has uncommitted changes)"
     assert decided(at, file, "3.0.0") == (True, [unlike("3.0.0", why)])
+
+
+def refused(at: Broker, file: Path, version: str) -> str:
+    """The refusal to publish results under `version`, before anything starts."""
+    with pytest.raises(OptionError) as refusal:
+        broker_config(load_topology(file), at.options(provider_version=version, publish_verification_results=True))
+    return str(refusal.value)
+
+
+def test_results_are_never_published_under_a_version_the_checkout_is_not(
+        tmp_path: Path, broker: BrokerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker would hold them as that version's, and can-i-deploy would pass it for code that never ran: refused
+    (exit 2), unless the version says the tree is changed (`git describe --dirty`)."""
+    monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.delenv("CI", raising=False)
+    repo = checkout(tmp_path, {"topology.yaml": BUILT})
+    file = repo / "topology.yaml"
+    at = Broker(broker, tmp_path)
+    first = git(repo, "rev-parse", "HEAD")
+    app = repo / "shop" / "app.py"
+    app.write_text(app.read_text() + "\n# an edit\n")
+    differs = "the git checkout differs from its commit (shop/app.py has uncommitted changes)"
+    for version in (first, "3.0.0"):
+        assert refused(at, file, version) == (
+            f"publishing verification results as provider version {version} (--provider-version) from a checkout "
+            f"that is not that version: {differs}, so the broker would hold them as {version}'s; commit the changes, "
+            "or give a version that says the tree is changed (git describe --always --dirty: COMMIT-dirty)")
+    in_ci = harness_verify(file, "--pact-selector", "mainBranch", "--provider-version", first,
+                           env={"PACT_BROKER_BASE_URL": broker.url, "PACT_BROKER_TOKEN": TOKEN, "CI": "true"})
+    said = " ".join((in_ci.stdout + in_ci.stderr).split())
+    assert in_ci.returncode == 2, said  # CI=true with --provider-version publishes: refused the same way
+    assert f"publishing verification results as provider version {first} (--provider-version)" in said, said
+    assert broker.broker.verifications == []
+
+    described = git(repo, "describe", "--always", "--dirty")
+    assert described.endswith("-dirty")
+    config = broker_config(load_topology(file), at.options(provider_version=described,
+                                                           publish_verification_results=True))
+    assert config.publish and config.version_unlike == differs  # published under a label that says so
+    assert decided(at, file, described) == (True, [unlike(described, differs)])  # never a cached result
+
+    git(repo, "commit", "-qam", "an edit")
+    head = git(repo, "rev-parse", "HEAD")
+    for version in (first, f"{first[:7]}-dirty"):  # another commit, whatever the mark
+        assert refused(at, file, version) == (
+            f"publishing verification results as provider version {version} (--provider-version) from a checkout "
+            f"that is not that version: the git checkout is at commit {head[:12]}, not at {version}, so the "
+            f"broker would hold them as {version}'s; check out {version}, or give the checkout's own version")

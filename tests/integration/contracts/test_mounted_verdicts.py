@@ -18,10 +18,8 @@ import pytest
 from tests.broker.server import BrokerServer
 
 from ..conftest import TOPOLOGIES
-from .test_broker import PACTS, TOKEN, broker, good_pact, harness_verify, pact_cli, publish
+from .test_broker import PACTS, TOKEN, good_pact, harness_verify, pact_cli, publish
 from .test_broker_checkout import git
-
-__all__ = ["broker"]  # the fixture
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 DEV = """
@@ -140,3 +138,37 @@ def test_pytest_reuse_of_a_container_started_from_other_files_caches_nothing(
     fresh = run()
     assert fresh.parseoutcomes().get("failed", 0) >= 1, fresh.stdout.str()  # the edited files: no cached pass
     assert NOTE not in fresh.stdout.str()
+
+
+EDIT_MIDWAY = """
+EDITED = []
+
+
+def pytest_runtest_logreport(report):
+    # after the first pact's verdict is reached (and kept), its provider's mounted code is edited, as during a long
+    # session
+    if report.when == "call" and not EDITED:
+        EDITED.append(report.nodeid)
+        with open(APP, "a") as app:
+            app.write("# an edit during the session\\n")
+"""
+
+
+def test_a_mounted_file_edited_during_a_session_counts_for_every_later_verdict(
+        kept: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mounted files are compared right before each verdict is kept, not once per run: the pact verified after
+    the edit is not cached (nor would it be published), the one before is."""
+    repo = kept.parent
+    (repo / "pacts").mkdir()
+    data = json.loads((PACTS / "v2-web-frontend-shop.json").read_text())
+    for consumer in ("kiosk", "web-frontend"):
+        (repo / "pacts" / f"{consumer}-shop.json").write_text(json.dumps({**data, "consumer": {"name": consumer}}))
+    pytester.makepyfile(editmidway=EDIT_MIDWAY.replace("APP", repr(str(repo / "shop" / "app.py"))))  # a plugin
+    monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(repo / "cache"))
+    done = pytester.runpytest_subprocess("--topology", str(kept), "--pact-verify", "--pacts", str(repo / "pacts"),
+                                         "--topology-reuse", "-p", "no:cacheprovider", "-p", "editmidway")
+    done.assert_outcomes(passed=4)  # the running container, which loaded the files before the edit
+    said = done.stdout.str()
+    assert "an edit during the session" in (repo / "shop" / "app.py").read_text(), said
+    assert said.count(NOTE) == 1, said
+    assert len(entries(repo / "cache")) == 1, said  # the first pact's verdict only
