@@ -21,6 +21,7 @@ import docker.errors
 from harness.errors import DockerError, HarnessError
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
+from harness.model.service import bound_again
 from harness.model.topology import TopologySpec
 from harness.runtime import hooks, networks, outside, publish, readiness
 from harness.runtime import labels as L
@@ -390,7 +391,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     from_services = outside.from_services(starter.topology, name)
     for attempt in range(attempts):
         ports = {p: p[0] for p in published} if host_network else ports_to_publish(published, remote)
-        more = {} if host_network or not published else publish.ports_bound_again(spec.bound_again(), remote)
+        more = {} if host_network or not published else publish.ports_bound_again(bound_again(spec), remote)
         tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
         container = service_container(
             image=image, name=container_name, networks=attached, spec=spec,

@@ -16,7 +16,7 @@ from harness.model.compose_values import duration
 from harness.model.loader import is_compose_file, load_topology, parse_substitutes
 from harness.model.parts import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.model.secrets import Masker
-from harness.model.service import run_network
+from harness.model.service import bound_again, run_network
 
 COMPOSE = "docker-compose.yml"
 
@@ -1743,7 +1743,7 @@ def test_a_container_port_bound_twice_is_published_twice(load_compose):
     """)
     web = spec.services["web"]
     assert web.published() == [(80, "tcp"), (53, "udp"), (90, "tcp"), (91, "tcp"), (92, "tcp")]
-    assert web.bound_again() == [(80, "tcp"), (53, "udp")]
+    assert bound_again(web) == [(80, "tcp"), (53, "udp")]
     assert web.container_settings()["ports"] == ["80/tcp", "53/udp", "90/tcp", "91/tcp", "92/tcp", "80/tcp",
                                                  "53/udp"]
     assert spec.notes == []
