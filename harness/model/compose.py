@@ -334,12 +334,11 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
                          "exposed by the harness (services of its networks reach them, as under Compose; publish one "
                          "with `ports:`)")
             ports = [p for p in ports if not str(p).endswith("/sctp")]
-        for index in bound_again(value) if key == "ports" else []:  # a port published twice: once here (a note)
-            port = value[index]
-            notes.append(f"{source.where(at + (index,))}: {dotted_path(at + (index,))}: container port "
-                         f"{port['target']}/{port.get('protocol') or 'tcp'} is published once by the harness (on a "
-                         "free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings")
-        put("ports", list(dict.fromkeys(result.get("ports", []) + ports)), key)
+        # a container port of `ports:` bound again (another host port or address) stays in the list, once per binding:
+        # each is published, as Compose publishes each; one of `expose:` that `ports:` binds already is not
+        before = result.get("ports", [])
+        again = [ports[index] for index in bound_again(value)] if key == "ports" else []
+        put("ports", before + [p for p in dict.fromkeys(ports) if p not in before] + again, key)
     elif key == "x-networks":
         put("networks", _service_networks(value, here + ("networks",), source, notes), "networks")
         out.lines.update({path: line for path, line in source.lines.items()

@@ -287,7 +287,7 @@ def _port(value: Any, at: Path_, source: SourceMap) -> int | str:
 
 def bound_again(ports: list[Any]) -> list[int]:
     """The indexes of `ports` (Compose's canonical form) that bind a container port and protocol an earlier entry
-    binds already (on another host port or address): Compose publishes each, the harness one (a note)."""
+    binds already (on another host port or address): Compose publishes each binding, and so does the harness."""
     seen: set[tuple[str, str]] = set()
     again = []
     for index, port in enumerate(ports):

@@ -302,12 +302,27 @@ class ServiceSpec(_Strict):
         settings = self.model_dump(mode="json", include=set(CONTAINER_KEYS) - {"ports"}, exclude_defaults=True,
                                    by_alias=True)
         if published := self.published():
-            settings["ports"] = [f"{port}/{protocol}" for port, protocol in published]
+            settings["ports"] = [f"{port}/{protocol}" for port, protocol in published + bound_again(self)]
         return settings
 
     def published_ports(self) -> list[int]:
         """TCP ports to publish on 127.0.0.1: the declared ones, then any the readiness probe needs."""
         return [port for port, protocol in self.published() if protocol == "tcp"]
+
+
+def bound_again(spec: ServiceSpec) -> list[tuple[int, str]]:
+    """(container port, protocol) of each further binding of a port `ports` lists more than once (a compose file's
+    `8080:80` and `8081:80`): each published on a free port of its own, as Compose publishes each; the service's URL
+    and `.port()` are those of the first."""
+    seen: set[tuple[int, str]] = set()
+    again: list[tuple[int, str]] = []
+    for port in spec.ports:
+        numbers, protocol = parse_port(port)
+        for bound in ((n, protocol) for n in numbers):
+            if bound in seen:
+                again.append(bound)
+            seen.add(bound)
+    return again
 
 
 def ready_limit(spec: ServiceSpec, check: Healthcheck | None = None) -> float:

@@ -107,7 +107,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
                       client: docker.DockerClient | None = None, links: list[tuple[str, str]] | None = None,
                       volumes_from: list[str] | None = None, network_mode: str | None = None,
                       mac_address: str | None = None, docker_py: bool = False, ipc_mode: str | None = None,
-                      pid_mode: str | None = None) -> DockerContainer | CopiedContainer:
+                      pid_mode: str | None = None, bound_again: dict[tuple[int, str], list[int]] | None = None
+                      ) -> DockerContainer | CopiedContainer:
     """A container (not started) for one service, configured as Docker Compose would configure it.
 
     Args:
@@ -115,6 +116,8 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
         environment: the variables the container gets (env_file, then environment).
         ports: (container port, "tcp"|"udp") -> host port, published on `publish_on` only (an address of the
             engine's machine: loopback for a local engine).
+        bound_again: (container port, protocol) -> the host ports of its further bindings (a compose file binding it
+            more than once), published on `publish_on` too, after `ports`' one.
         mounts: bind mounts and volumes, resolved by the caller.
         labels: the harness's labels, over the service's own `labels:`.
         copies: files copied in before the start; they need `client` (the engine's docker-py client).
@@ -140,8 +143,7 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
             or repeated or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
-                               {f"{port}/{protocol}": (publish_on, host_port)
-                                for (port, protocol), host_port in ports.items()},
+                               _bindings(ports, bound_again or {}, publish_on),
                                {**options, "volumes": binds or None}, copies, links or [], network_mode, repeated)
     testcontainers_config.ryuk_disabled = True
     testcontainers_config.hub_image_name_prefix = ""
@@ -152,16 +154,30 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
         container.with_env(key, value)
     if spec.command is not None:
         container.with_command(spec.command)
-    for (port, protocol), host_port in ports.items():
-        # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
-        # (testcontainers types the values as ports alone)
-        container.ports[f"{port}/{protocol}"] = (publish_on, host_port)  # type: ignore[assignment]
+    # with_bind_ports() cannot bind to one address, and loopback only is the point: docker-py's (ip, port) form
+    # (testcontainers types the values as ports alone)
+    container.ports.update(_bindings(ports, bound_again or {}, publish_on))  # type: ignore[arg-type]
     for source, bind in binds.items():
         container.with_volume_mapping(source, bind["bind"], bind["mode"])
     if isinstance(getattr(container, "tmpfs", None), dict) and "tmpfs" in options:
         container.tmpfs.update(options.pop("tmpfs"))  # newer testcontainers pass their own tmpfs= to create()
     container.with_kwargs(**options)  # with_kwargs replaces earlier kwargs: one call with all of them
     return container
+
+
+Binding = tuple[str, int] | list[tuple[str, int]]
+
+
+def _bindings(ports: dict[tuple[int, str], int], bound_again: dict[tuple[int, str], list[int]],
+              publish_on: str) -> dict[str, Binding]:
+    """docker-py's `ports` argument: "PORT/PROTOCOL" -> (address, host port), or a list of them for a port bound more
+    than once (the first is the service's)."""
+    bindings: dict[str, Binding] = {}
+    for (port, protocol), host_port in ports.items():
+        more = bound_again.get((port, protocol), [])
+        first = (publish_on, host_port)
+        bindings[f"{port}/{protocol}"] = [first, *((publish_on, again) for again in more)] if more else first
+    return bindings
 
 
 def _testcontainer(image: str) -> DockerContainer:
@@ -183,7 +199,7 @@ class CopiedContainer:
     testcontainers DockerContainer."""
 
     def __init__(self, client: docker.DockerClient, image: str, name: str, networks: list[Attachment],
-                 spec: ServiceSpec, environment: dict[str, str], ports: dict[str, tuple[str, int]],
+                 spec: ServiceSpec, environment: dict[str, str], ports: dict[str, Binding],
                  options: dict[str, Any], copies: list[CopyRef], links: list[tuple[str, str]] | None = None,
                  network_mode: str | None = None, repeated_binds: list[str] | None = None) -> None:
         self.client = client

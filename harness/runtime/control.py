@@ -12,7 +12,7 @@ import docker.errors
 
 from harness.errors import DockerError, InvalidCall
 from harness.hints import with_engine
-from harness.runtime import hooks, networks
+from harness.runtime import hooks, networks, outside
 from harness.runtime.readiness import FULL_ID
 
 if TYPE_CHECKING:
@@ -138,8 +138,10 @@ def _connect_all(service: Service) -> None:
     off = [a for a in service.networks if a.network not in attached]
     if not off:
         raise docker.errors.APIError("endpoint with name already exists in its networks")
+    # its links live in each network's endpoint: given again, or `links: [db:database]` no longer resolves
+    links = outside.links(service.topology, service.name) if service.topology is not None else []
     for a in off:
-        networks.connect(service.container.client, service.container.id, a)
+        networks.connect(service.container.client, service.container.id, a, links)
 
 
 def _attached(service: Service) -> set[str]:

@@ -65,14 +65,6 @@ def from_services(topology: Topology, name: str) -> dict[str, Any]:
             continue
         other, access = (entry.rsplit(":", 1) if entry.endswith((":ro", ":rw")) else (entry, ""))
         volumes_from.append(topology[other].container.id + (f":{access}" if access else ""))
-    links = []
-    for link in spec.links:
-        other, _, alias = link.partition(":")
-        if topology.spec.services[other].replicas:  # a link to a service of 0 replicas is left out, as by Compose
-            links.append((topology[other].container.name, alias or other))
-    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
-        name_outside, _, alias = link.partition(":")
-        links.append((name_outside, alias or name_outside))
     mode: str | None = spec.network_mode
     if mode and mode.startswith("service:"):  # as Compose: the namespace of that service's container
         mode = "container:" + topology[mode.removeprefix("service:")].container.id
@@ -84,4 +76,23 @@ def from_services(topology: Topology, name: str) -> dict[str, Any]:
     # ipc and pid `service:X` as Compose: X's (first) container; others (host, private, container:NAME) as written
     shared = {f"{key}_mode": "container:" + topology[other].container.id
               for key, other in spec.namespace_owners.items() if key != "network_mode"}
-    return {"links": links, "volumes_from": volumes_from, "network_mode": mode, **shared}
+    return {"links": links(topology, name), "volumes_from": volumes_from, "network_mode": mode, **shared}
+
+
+def links(topology: Topology, name: str) -> list[tuple[str, str]]:
+    """(container name, alias) of service `name`'s `links` and `external_links`: names only its container resolves,
+    given to each network it is connected to (at its creation, and again when it is reconnected)."""
+    spec, found = topology.spec.services[name], []
+    for link in spec.links:
+        other, _, alias = link.partition(":")
+        if topology.spec.services[other].replicas:  # a link to a service of 0 replicas is left out, as by Compose
+            found.append((_name(topology[other].container), alias or other))
+    for link in spec.external_links:  # a container outside the run, by its own name (as Compose gives it)
+        name_outside, _, alias = link.partition(":")
+        found.append((name_outside, alias or name_outside))
+    return found
+
+
+def _name(container: Any) -> str:  # noqa: ANN401 - a docker-py Container, inspected or as listed (sparse)
+    """The container's name: a listed one (a kept run's, reused) has `Names` where an inspected one has `Name`."""
+    return str(container.name or (container.attrs.get("Names") or [""])[0].lstrip("/"))

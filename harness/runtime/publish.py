@@ -49,6 +49,16 @@ def ports_to_publish(published: list[tuple[int, str]], remote: bool) -> dict[tup
     return dict(zip(published, chosen, strict=True))
 
 
+def ports_bound_again(again: list[tuple[int, str]], remote: bool) -> dict[tuple[int, str], list[int]]:
+    """(container port, protocol) -> the host ports of its further bindings (one per entry of `again`, a port bound
+    more than once by a compose file), chosen as ports_to_publish chooses; a port taken meanwhile is tried again."""
+    chosen = random.sample(range(REMOTE_PORTS[0], REMOTE_PORTS[1] + 1), len(again)) if remote else []
+    found: dict[tuple[int, str], list[int]] = {}
+    for index, (port, protocol) in enumerate(again):
+        found.setdefault((port, protocol), []).append(chosen[index] if remote else free_port(protocol))
+    return found
+
+
 def port_taken(error: docker.errors.APIError) -> bool:
     text = explain(error)
     return "port is already allocated" in text or "address already in use" in text

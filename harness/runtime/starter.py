@@ -21,8 +21,9 @@ import docker.errors
 from harness.errors import DockerError, HarnessError
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
+from harness.model.service import bound_again
 from harness.model.topology import TopologySpec
-from harness.runtime import hooks, networks, outside, readiness
+from harness.runtime import hooks, networks, outside, publish, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
@@ -390,6 +391,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
     from_services = outside.from_services(starter.topology, name)
     for attempt in range(attempts):
         ports = {p: p[0] for p in published} if host_network else ports_to_publish(published, remote)
+        more = {} if host_network or not published else publish.ports_bound_again(bound_again(spec), remote)
         tcp_ports = {str(port): host for (port, protocol), host in ports.items() if protocol == "tcp"}
         container = service_container(
             image=image, name=container_name, networks=attached, spec=spec,
@@ -398,7 +400,8 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
             labels={**starter.run_labels, L.SERVICE: name, L.REPLICA: str(number), L.SIGNATURE: signature,
                     L.PORTS: json.dumps(tcp_ports), **mounted_record(spec, starter.spec.base_dir)},
             publish_on=engine.publish_on if engine is not None else publish_address(), copies=copies,
-            client=client, mac_address=mac_address, docker_py=engine is not None, **from_services)
+            client=client, mac_address=mac_address, docker_py=engine is not None, **from_services,
+            bound_again=more)
         try:
             container.start()
             break

@@ -270,3 +270,29 @@ def test_a_build_secret_in_a_failing_builds_log_is_hidden(project: Path, docker_
     assert "s3cret-of-the-build" not in str(failed.value) + "\n".join(lines)
     assert any(line.endswith(" [hidden]") for line in lines)  # the RUN step printed it: hidden, the log is there
     assert harness_resources(docker_client, "secret-log", file) == []
+
+
+def test_a_changed_build_secret_rebuilds_nothing_as_under_docker_compose_up_build(
+        project: Path, docker_client: docker.DockerClient, docker_compose) -> None:  # noqa: ANN001, F811
+    """A secret's value is part of neither the harness's content tag nor BuildKit's cache key: after the secret's
+    file changes, the harness (a new run, as a kept one: the same tag) runs the image it built with the old value,
+    and `docker compose up --build` (its build step: `docker compose build`) gets the old value from the cache."""
+    app = context_of(project)
+    token = write(project / "token.txt", "one\n")
+    name = f"b23-secret-{uuid.uuid4().hex[:8]}"
+    file = write_compose(project, {"name": name, "secrets": {"token": {"file": "./token.txt"}}, "services": {"app": {
+        "build": {"context": f"./{app}", "secrets": ["token"], "labels": {"test-project": project.name},
+                  # a step of its own first: BuildKit's cache has no earlier run of the secret's step after it
+                  "dockerfile_inline": f"FROM python:3.11-slim\nRUN echo {name} > /name\n"
+                                       "RUN --mount=type=secret,id=token cp /run/secrets/token /copied\n"},
+        "command": ["sleep", "infinity"]}}})
+    with Topology.start(load_topology(file)) as topology:
+        assert topology["app"].exec(["cat", "/copied"]).output == "one\n"
+    token.write_text("two\n")
+    with Topology.start(load_topology(file)) as topology:
+        assert topology["app"].exec(["cat", "/copied"]).output == "one\n"
+    oracle = docker_compose("build", "app", cwd=project)
+    assert oracle.returncode == 0, oracle.stderr
+    seen = docker_client.containers.run(f"{name}-app", ["cat", "/copied"], remove=True)
+    assert seen == b"one\n"  # Compose's build step reused the cached RUN: the old value too
+    assert harness_resources(docker_client, name, file) == []

@@ -3,7 +3,7 @@ ones it lists with its aliases there and its fixed address; isolation holds (a s
 resolve or reach one on `backend` only); a service only on an internal network has no published port. Compose
 itself (`docker compose up`) is the oracle. Then: nothing is left after close and after `harness down`, a fault on
 an edge over a shared network works, an edge between services that share no network is refused, a missing external
-network is one clear error."""
+network is one clear error; the restore of a kept run gives back links, aliases and container_name."""
 
 from __future__ import annotations
 
@@ -186,3 +186,53 @@ def test_a_missing_external_network_is_one_clear_error(tmp_path, docker_client) 
                                        "(networks.shared of topology external)")
     assert f"docker network create {missing}" in str(error.value)
     assert harness_resources(docker_client, "external") == []
+
+
+LINKS_FILE = """
+services:
+  db:
+    image: redis:7
+    command: ["redis-server", "--save", "", "--appendonly", "no"]
+    container_name: primary-store
+  app:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    hostname: appbox
+    links: ["db:cache"]
+    networks:
+      default:
+        aliases: [api]
+  client:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+"""
+
+
+def test_a_restored_kept_run_gives_back_links_and_aliases(tmp_path, docker_client) -> None:  # noqa: ANN001
+    """A service taken off its network and put back by the restore of a kept run (`harness up` again, reuse by
+    pytest): its `links` alias, the `container_name` and `aliases:` of services and its `hostname` resolve again."""
+    folder = tmp_path / f"b23-links-{uuid.uuid4().hex[:6]}"
+    folder.mkdir()
+    file = folder / "docker-compose.yml"
+    file.write_text(LINKS_FILE)
+
+    def resolved(topology: Topology) -> dict[str, bool]:
+        app = {n: topology["app"].exec(["getent", "hosts", n]).exit_code == 0 for n in ("cache", "primary-store")}
+        client = {n: topology["client"].exec(["getent", "hosts", n]).exit_code == 0 for n in ("api", "app")}
+        return {**{f"app: {n}": ok for n, ok in app.items()}, **{f"client: {n}": ok for n, ok in client.items()}}
+
+    every = {"app: cache": True, "app: primary-store": True, "client: api": True, "client: app": True}
+    topology = Topology.start(load_topology(file), keep=True)
+    try:
+        assert resolved(topology) == every
+        topology["app"].disconnect()
+        assert not any(resolved(topology).values())
+        kept = Topology.kept_or_started(load_topology(file))  # as `harness up` again, or pytest reusing it
+        assert kept.run_id == topology.run_id
+        assert kept.restore() == ["app was left disconnected from the network: reconnected it"]
+        assert resolved(kept) == every
+        assert kept["app"].exec(["hostname"]).output.strip() == "appbox"
+    finally:
+        down = subprocess.run([HARNESS, "down", "--topology", str(file)], capture_output=True, text=True, timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert harness_resources(docker_client, folder.name, file) == []

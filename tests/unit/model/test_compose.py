@@ -16,7 +16,7 @@ from harness.model.compose_values import duration
 from harness.model.loader import is_compose_file, load_topology, parse_substitutes
 from harness.model.parts import BuildSpec, Healthcheck, HttpCheck, Mount, ReadyProbe, Ulimit, VolumeMount
 from harness.model.secrets import Masker
-from harness.model.service import run_network
+from harness.model.service import bound_again, run_network
 
 COMPOSE = "docker-compose.yml"
 
@@ -1730,17 +1730,20 @@ def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_writte
         "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
 
 
-def test_a_container_port_bound_twice_is_noted_as_published_once(load_compose):
-    """Compose publishes 80/tcp on 8080 and on 8081 (and 53/udp on two addresses); the harness publishes each once,
-    on a free port of its own, and says so at the second binding."""
+def test_a_container_port_bound_twice_is_published_twice(load_compose):
+    """Compose publishes 80/tcp on 8080 and on 8081 (and 53/udp on two addresses); so does the harness, each binding
+    on a free port of its own, the first being the service's URL, without a note. An `expose:` of a port `ports:`
+    binds adds no binding; the same binding twice is one (`config` merges them)."""
     spec = load_compose("""
         services:
           web:
             image: python:3.12
-            ports: ["8080:80", "8081:80", "127.0.0.1:5353:53/udp", "127.0.0.2:5353:53/udp", "9000:90"]
+            ports: ["8080:80", "8081:80", "127.0.0.1:5353:53/udp", "127.0.0.2:5353:53/udp", "9000:90", "91", "91"]
+            expose: ["80", "92"]
     """)
-    assert spec.services["web"].published() == [(80, "tcp"), (53, "udp"), (90, "tcp")]
-    assert spec.notes == [
-        f"docker-compose.yml:4: services.web.ports[{index}]: container port {port} is published once by the harness "
-        "(on a free port of 127.0.0.1: the service's URL); Docker Compose publishes each of its bindings"
-        for index, port in ((1, "80/tcp"), (3, "53/udp"))]
+    web = spec.services["web"]
+    assert web.published() == [(80, "tcp"), (53, "udp"), (90, "tcp"), (91, "tcp"), (92, "tcp")]
+    assert bound_again(web) == [(80, "tcp"), (53, "udp")]
+    assert web.container_settings()["ports"] == ["80/tcp", "53/udp", "90/tcp", "91/tcp", "92/tcp", "80/tcp",
+                                                 "53/udp"]
+    assert spec.notes == []

@@ -49,7 +49,7 @@ CORPUS = {
     "ci": Project(files=("compose.yaml", "compose.ci.yaml"), profiles=("tools",)),  # -f a -f b, extends, profiles
     "hardened": Project(),  # read_only, tmpfs, capabilities, security_opt, ulimits, sysctls, limits, deploy
     "monorepo": Project(),  # include: of another folder's file (its relative paths and .env), a build there
-    "analytics": Project(),  # pass-through environment, long port syntax, string entrypoint/command, CPU tuning
+    "analytics": Project(),  # pass-through environment, long port syntax, ports bound twice, string commands
     "media": Project(),  # bind mounts of missing folders and their options, named/anonymous volumes, volumes_from
     "sidecars": Project(outside=True),  # network_mode container:NAME and a network's name, volumes_from container:
 }

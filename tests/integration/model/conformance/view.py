@@ -57,6 +57,10 @@ def view(client: docker.DockerClient, attrs: dict[str, Any]) -> dict[str, Any]:
         "exposed": sorted({p for key in config.get("ExposedPorts") or {} for p in _ports(key)}),
         "published": sorted({p for key in bindings for p in _ports(key)}),
         "published_on": sorted({b.get("HostIp") or "0.0.0.0" for bound in bindings.values() for b in bound or []}),
+        # a port bound more than once (`8080:80` and `8081:80`): how many bindings, as asked (Docker lists an
+        # address-less one twice in NetworkSettings, for IPv4 and IPv6)
+        "bound_again": sorted(f"{port} x{len(bound)}" for key, bound in (host.get("PortBindings") or {}).items()
+                              if key in bindings and len(bound) > 1 for port in _ports(key)),
         "mounts": mounts,
         "tmpfs": tmpfs,
         # Compose writes CAP_NET_ADMIN where the file says NET_ADMIN: the same capability to the engine
