@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.fuzz.engine import st_run_defaults
+from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
 from harness.report.fuzz import Rerun, closing_text, fuzz_case, item_name, reused_note, summary_line
 
 FLAGS = {"seed": "--seed", "service": "--service", "max_examples": "--max-examples"}
