@@ -54,6 +54,7 @@ class EngineSettings:
     mode: str = "positive"
     max_examples: int | None = None
     workers: int = 1
+    suppress_health_check: list[str] = field(default_factory=list)  # Hypothesis' health checks not run, by name
     request_timeout: float = 30.0  # seconds per request; a request that takes longer is a timeout error
     cache_dir: Path | None = None  # Hypothesis' folder (never the working directory)
 
@@ -107,6 +108,13 @@ def check_names() -> list[str]:
     return [*CHECKS.get_all_names(), "all"]
 
 
+def health_check_names() -> list[str]:
+    """The Hypothesis health checks `st run --suppress-health-check` accepts (schemathesis' names, `all` included)."""
+    from schemathesis.config import HealthCheck
+
+    return [check.value for check in HealthCheck]
+
+
 def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict[str, str]] | None,
                baseline: Any = None) -> EngineRun:
     """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
@@ -115,6 +123,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
     `baseline`: the schemathesis `Baseline` of the entries for this service (harness.fuzz.baseline.for_service): the
     engine gets them as a file, as `st run --baseline FILE` gives it (a known failure does not end the search for
     new ones), and each failed check one of them accepts carries its entry's id (Finding.accepted)."""
+    from schemathesis.config import HealthCheck
     from schemathesis.engine import events, from_schema
     from schemathesis.generation import GenerationMode
 
@@ -122,7 +131,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
     modes = {"positive": [GenerationMode.POSITIVE], "negative": [GenerationMode.NEGATIVE],
              "all": [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]}[settings.mode]
     schema.config.seed = settings.seed
-    schema.config.update(workers=settings.workers, request_timeout=settings.request_timeout)
+    schema.config.update(workers=settings.workers, request_timeout=settings.request_timeout,
+                         suppress_health_check=[HealthCheck(name) for name in settings.suppress_health_check])
     # An example database of its own, empty, as `st run`'s in a folder without `.hypothesis`: within the run,
     # Hypothesis replays there what failed (the stateful phase's next rounds do; without one they find less), and
     # nothing of an earlier run is replayed, so the seed alone decides the run.

@@ -31,6 +31,7 @@ class FuzzOptions:
     checks: list[str] | None = None
     mode: str | None = None
     workers: int = 1  # schemathesis workers per service
+    suppress_health_check: list[str] | None = None  # Hypothesis health checks not run (`st run`'s option)
     cache_dir: Path | None = None  # Hypothesis' folder; default: the user's cache folder
     baseline: Path | None = None  # schemathesis' baseline file of accepted failures (harness.fuzz.baseline)
     baseline_update: bool = False  # merge this run's failures into it (`st run --baseline-update`)
@@ -47,6 +48,7 @@ class FuzzOptions:
                   "phases": ",".join(self.phases) if self.phases else None,
                   "max_examples": str(self.max_examples) if self.max_examples is not None else None,
                   "workers": str(self.workers) if self.workers != 1 else None,
+                  "suppress_health_check": ",".join(self.suppress_health_check or []) or None,
                   # a known failure does not end the search for new ones: the baseline changes the run too
                   "baseline": str(self.baseline) if self.baseline is not None else None}
         return {name: value for name, value in values.items() if value}
@@ -85,26 +87,31 @@ def did_you_mean(name: str, known: list[str]) -> str:
 
 def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOptions,
                          flags: Mapping[str, str]) -> None:
-    """Check and phase names schemathesis does not know, or an empty list of them, on the command line (`options`;
-    `flags` name its options as the front-end does, {"checks": "--checks", ...}: harness.options) or in the `fuzz:
+    """Check, phase and health check names schemathesis does not know, or an empty list of them, on the command
+    line (`options`; `flags` name its options as the front-end does, {"checks": "--checks", ...}: harness.options) or
+    in the `fuzz:
     {checks: ...}` of a service in `names`, are refused before anything starts: a misspelt check would not run and
     the run would pass without it (`st run` refuses them too); so is a number of examples under 1. Raises
     OptionError (exit 2) naming each and the names there are."""
     from harness.errors import OptionError
-    from harness.fuzz.engine import check_names
+    from harness.fuzz.engine import check_names, health_check_names
 
     checks = check_names()
     problems: list[str] = []
+    refused: dict[str, list[str]] = {}  # {kind of name refused: the names there are}
 
     def refuse(where: str, given: list[str] | None, known: list[str], what: str) -> None:
         if given is not None and not given:
             problems.append(f"{where}: no {what} named (name at least one, or leave it out for the defaults)")
+            refused[what] = known
         for name in [g for g in given or [] if g not in known]:
             problems.append(f"{where}: unknown {what} {name!r}{did_you_mean(name, known)}")
+            refused[what] = known
 
     refuse(flags["checks"], options.checks, checks, "check")
     phases = st_run_defaults().phase_names
     refuse(flags["phases"], options.phases, phases, "phase")
+    refuse(flags["suppress_health_check"], options.suppress_health_check, health_check_names(), "health check")
     if options.max_examples is not None and options.max_examples < 1:
         problems.append(f"{flags['max_examples']}: at least 1 (examples per operation), not {options.max_examples}")
     source = spec.file.name if spec.file is not None else f"topology {spec.name!r}"  # or built in Python
@@ -116,8 +123,8 @@ def refuse_unknown_names(spec: TopologySpec, names: list[str], options: FuzzOpti
             problems.append(f"{source}: services.{name}.fuzz.exclude: every check of its run is excluded, "
                             "so nothing would be checked")
     if problems:
-        lists = ([f"checks: {', '.join(checks)}"] if any(" check" in p for p in problems) else []) + \
-            ([f"phases: {', '.join(phases)}"] if any(" phase" in p for p in problems) else [])
+        lists = [f"{what}s: {', '.join(refused[what])}" for what in ("check", "phase", "health check")
+                 if what in refused]
         raise OptionError("; ".join(problems) + (f". The {'; '.join(lists)}" if lists else ""))
 
 

@@ -57,6 +57,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     mode = mode_for(spec, options.mode)
     settings = EngineSettings(seed=seed, phases=phases_for(options.phases), checks=checks_for(spec, options.checks),
                               mode=mode, max_examples=options.max_examples,
+                              suppress_health_check=options.suppress_health_check or [],
                               workers=options.workers, cache_dir=options.cache_dir or default_cache_dir())
     started, log_since = time.monotonic(), time.time()
     schema = load_schema(topology, name, headers)

@@ -115,6 +115,7 @@ class ResolvedOptions:
         return FuzzOptions(max_examples=self.values["fuzz_max_examples"], seed=self.values["fuzz_seed"],
                            phases=self.values["fuzz_phases"], checks=self.values["fuzz_checks"],
                            mode=self.values["fuzz_mode"], workers=self.values["fuzz_workers"], cache_dir=cache_dir,
+                           suppress_health_check=self.values["fuzz_suppress_health_check"],
                            baseline=self.values["fuzz_baseline"],
                            baseline_update=bool(self.values["fuzz_baseline_update"]),
                            baseline_prune=bool(self.values["fuzz_baseline_prune"]))

@@ -300,6 +300,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("fuzz_workers", "fuzz", "schemathesis workers per service (services run one after another)", kind=int,
            default=1, metavar="N", cli=("--workers",), commands=("fuzz",), pytest="--fuzz-workers",
            validate=_whole_number(1)),
+    Option("fuzz_suppress_health_check", "fuzz", "comma-separated Hypothesis health checks not to run, of: "
+           "data_too_large,filter_too_much,too_slow,large_base_example,all (as `st run --suppress-health-check`; "
+           "default: none, as `st run`: a health check that fails is an error of its operation)", kind=list,
+           metavar="LIST", cli=("--suppress-health-check",), commands=("fuzz",),
+           pytest="--fuzz-suppress-health-check", validate=names),
     Option("fuzz_baseline", "fuzz", "schemathesis' baseline file of accepted failures (as `st run --baseline`): "
            "the failures it lists are reported as accepted and do not fail; a file that does not exist is written "
            "from this run", kind=Path, metavar="FILE", cli=("--baseline",), commands=("fuzz",),

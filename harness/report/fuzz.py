@@ -70,7 +70,17 @@ def summary_line(result: ServiceResult) -> str:
             counts += f", {len(result.accepted)} accepted by the baseline"
     return (f"{result.service} at {result.url}: {len(result.operations)} operation(s), {result.requests} requests in "
             f"{result.seconds:.1f} s ({rate:.0f}/s), seed {result.seed}, mode {result.mode}, phases "
-            f"{','.join(result.phases)}, checks {','.join(result.checks)}{counts}")
+            f"{','.join(result.phases)}, {checks_said(result.checks)}{counts}")
+
+
+def checks_said(checks: list[str]) -> str:
+    """The checks a service ran, as its line says them: `st run's default checks (N)` when they are `st run`'s
+    defaults (the run's first line lists those once: a CI log need not repeat them per service), else `checks A,B`."""
+    from harness.fuzz.engine import st_run_defaults
+
+    if checks == st_run_defaults().checks:
+        return f"st run's default checks ({len(checks)})"
+    return f"checks {','.join(checks)}"
 
 
 def run_headline(names: Iterable[str], seed: int, settings: dict[str, str], defaults: Iterable[str]) -> str:

@@ -13,6 +13,10 @@ from harness.runtime import labels as L
 
 TOPOLOGIES = Path(__file__).parent.parent / "topologies"
 EXAMPLE_APP = TOPOLOGIES / "example-app"
+# Hypothesis' health checks a loaded CI runner trips (data generation too slow at load 15+), turned off as a user
+# would for `st run --suppress-health-check`, in the fuzzing tests that are not about them (pytest: FUZZ_CALM_PYTEST)
+FUZZ_CALM = ("--suppress-health-check", "too_slow,data_too_large")
+FUZZ_CALM_PYTEST = ("--fuzz-suppress-health-check", "too_slow,data_too_large")
 
 
 @pytest.fixture(scope="session")

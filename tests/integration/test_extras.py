@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TOPOLOGIES, harness_resources
+from .conftest import FUZZ_CALM_PYTEST, TOPOLOGIES, harness_resources
 
 REDIS_ONLY = str(TOPOLOGIES / "redis-only.yaml")
 # the top-level modules the extras bring: pact-python, openapi-core; schemathesis and hypothesis (its dependency)
@@ -117,7 +117,7 @@ def test_fuzz_does_not_need_the_extras_own_pytest_plugins(pytester: pytest.Pytes
     # plugins (-p no:...) to save their start-up cost; the harness uses their Python APIs only
     result = pytester.runpytest_subprocess("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:pact",
                                            "--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
-                                           "-k", "stats")
+                                           *FUZZ_CALM_PYTEST, "-k", "stats")
     outcomes = result.parseoutcomes()  # the other operations are deselected (-k): however many there are
     assert (outcomes.get("failed"), outcomes.get("passed", 0), outcomes.get("errors", 0)) == (1, 0, 0)
     assert "fuzz[buggy GET /stats] FAILED" in result.stdout.str()

@@ -19,6 +19,7 @@ from typing import Any
 import docker
 
 from harness.runtime import labels as L
+from tests.integration.conftest import FUZZ_CALM_PYTEST
 from tests.integration.engines.netns import fixture_script
 
 ROOT = Path(__file__).parents[3]
@@ -43,7 +44,7 @@ def test_runnerly_scenarios_pacts_and_fuzzing_across_three_engines(swarm: Any, t
     junit = tmp_path / "junit.xml"
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
                            "scenarios/runnerly", "--topology", str(file), "--pact-verify", "--fuzz",
-                           "--junitxml", str(junit)],
+                           *FUZZ_CALM_PYTEST, "--junitxml", str(junit)],
                           cwd=ROOT, capture_output=True, text=True, timeout=2400, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     # each service started on its engine: its URL is that engine's host (the worker publishes no port)

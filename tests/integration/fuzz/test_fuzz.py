@@ -11,15 +11,15 @@ from xml.etree import ElementTree
 
 import pytest
 
-from ..conftest import TOPOLOGIES, write_topology
+from ..conftest import FUZZ_CALM, FUZZ_CALM_PYTEST, TOPOLOGIES, write_topology
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 BUGGY_APP = TOPOLOGIES / "buggy-app"
 
 
 def fuzz(topology: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HARNESS, "fuzz", "--topology", str(topology), *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run([HARNESS, "fuzz", "--topology", str(topology), *FUZZ_CALM, *args], capture_output=True,
+                          text=True, timeout=300)
 
 
 # Topology names of this process's own: `harness fuzz` reuses a running topology of the same name, and other test
@@ -54,8 +54,9 @@ def test_each_failure_can_be_redone(buggy_run) -> None:  # noqa: ANN001
     report = result.stderr
     assert "reproduce: curl -X GET http://127.0.0.1:" in report and "/fraction/100" in report
     assert re.search(r"reproduce: curl -X GET http://127\.0\.0\.1:\d+/items/[0-9a-f-]{36}\n", report)
-    assert re.search(r"^  rerun with: harness fuzz --topology \S+\.yaml --seed \d+ --service buggy$", report,
-                     re.MULTILINE), report
+    # the health checks turned off are in it: they change what a run reports
+    assert re.search(r"^  rerun with: harness fuzz --topology \S+\.yaml --seed \d+ --service buggy "
+                     r"--suppress-health-check too_slow,data_too_large$", report, re.MULTILINE), report
     assert "the service's log for it:\n      | buggy: GET /stats -> 200" in report
 
 
@@ -97,8 +98,9 @@ def test_a_running_topology_is_fuzzed_with_a_note_that_its_state_decides_and_no_
                 "fuzz a fresh one (reproducible)") in result.stderr.splitlines()
         assert "rerun with:" not in result.stderr
         assert (f"  same seed and options: harness fuzz --topology {topology} --seed 3 --service buggy --phases "
-                f"examples,coverage --max-examples 5 (not a reproduction: this run used a topology that was already "
-                f"running, whose state earlier runs left; `{down}` first for a fresh one)") in result.stderr
+                f"examples,coverage --max-examples 5 --suppress-health-check too_slow,data_too_large (not a "
+                f"reproduction: this run used a topology that was already running, whose state earlier runs left; "
+                f"`{down}` first for a fresh one)") in result.stderr
     finally:
         subprocess.run([HARNESS, "down", "--topology", str(topology)], capture_output=True, timeout=300, check=True)
 
@@ -151,7 +153,7 @@ services:
 
 def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
-                                           "-k", "not POST")
+                                           *FUZZ_CALM_PYTEST, "-k", "not POST")
     result.assert_outcomes(failed=3, passed=2, deselected=1)
     output = result.stdout.str()
     for name in ("fuzz[buggy GET /fraction/{n}]", "fuzz[buggy GET /stats]", "fuzz[buggy GET /items/{id}]"):
@@ -160,7 +162,8 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
     assert "fuzz[buggy setup] PASSED" in output and "fuzz[buggy stateful] PASSED" in output
     assert "reproduce: curl -X GET http://127.0.0.1:" in output
     assert re.search(r"^  rerun with: pytest .*--topology \S+buggy\.yaml --fuzz -v -k 'not POST' --fuzz-seed \d+ "
-                     r"--fuzz-service buggy$", output, re.MULTILINE), output
+                     r"--fuzz-service buggy --fuzz-suppress-health-check too_slow,data_too_large$", output,
+                     re.MULTILINE), output
 
 
 def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:
@@ -209,12 +212,12 @@ def test_one_fuzz_run_has_one_junit_shape_from_both_front_ends(pytester: pytest.
                               .replace("name: buggy", f"name: buggy-shapes-{UNIQUE}")
                               .replace("build: ./buggy-app", f"build: {BUGGY_APP}"))
     result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "7",
-                                           "--fuzz-max-examples", "10", "--junitxml=pytest.xml")
+                                           "--fuzz-max-examples", "10", *FUZZ_CALM_PYTEST, "--junitxml=pytest.xml")
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
     plugins = next(line for line in result.outlines if line.startswith("plugins: "))
     assert "schemathesis-" in plugins and "hypothesis-" in plugins, plugins
     cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", "7", "--max-examples", "10",
-                          "--junit", "cli.xml"], capture_output=True, text=True, timeout=300, cwd=pytester.path)
+                          *FUZZ_CALM, "--junit", "cli.xml"], capture_output=True, text=True, timeout=300, cwd=pytester.path)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     from_pytest = junit_shapes(pytester.path / "pytest.xml")
     assert junit_shapes(pytester.path / "cli.xml") == from_pytest

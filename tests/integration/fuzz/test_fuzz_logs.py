@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import TOPOLOGIES, write_topology
+from ..conftest import FUZZ_CALM, FUZZ_CALM_PYTEST, TOPOLOGIES, write_topology
 
 HARNESS = str(Path(sys.executable).parent / "harness")
 ACCESS = re.compile(r'"(GET|POST|PUT|DELETE|PATCH) /\S* HTTP/1\.1" \d{3}')
@@ -58,7 +58,8 @@ def assert_the_requests_own_lines(report: str, service: str) -> None:
 
 @pytest.mark.parametrize("seed", ["1", "7"])
 def test_harness_fuzz_shows_the_500s_access_line_and_traceback_only(topology: Path, seed: str) -> None:
-    result = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", seed], capture_output=True,
+    result = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--seed", seed, *FUZZ_CALM],
+                            capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 1, result.stderr
     for service in ("uvicorn", "gunicorn", "werkzeug"):
@@ -66,7 +67,7 @@ def test_harness_fuzz_shows_the_500s_access_line_and_traceback_only(topology: Pa
 
 
 def test_the_pytest_plugin_shows_the_same_lines(topology: Path, pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "1",
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-seed", "1", *FUZZ_CALM_PYTEST,
                                            "-k", "POST", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=3)
     output = result.stdout.str()

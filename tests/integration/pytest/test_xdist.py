@@ -13,7 +13,7 @@ import pytest
 
 from harness.runtime import labels as L
 
-from ..conftest import TOPOLOGIES, write_topology
+from ..conftest import FUZZ_CALM_PYTEST, TOPOLOGIES, write_topology
 
 REDIS = "name: {name}\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n    ready: {{tcp: 6379}}\n"
 # each worker writes the container it was given to ids/<worker>.txt
@@ -163,7 +163,7 @@ def test_an_exclusive_test_runs_alone_also_beside_fuzz_runs(pytester: pytest.Pyt
     file = write_topology(pytester.path, FUZZED)
     pytester.makepyfile(test_spans=SPANS)
     result = pytester.runpytest_subprocess("--topology", str(file), "-n", "2", "--dist", "each", "--fuzz",
-                                           "--fuzz-max-examples", "5", "-p", "no:schemathesis",
+                                           "--fuzz-max-examples", "5", *FUZZ_CALM_PYTEST, "-p", "no:schemathesis",
                                            "-p", "no:hypothesispytest")
     result.assert_outcomes(passed=2 * (2 + 4))  # per worker: 2 tests; fuzz: the service, 2 operations, stateful
     spans = {f.stem: tuple(map(float, f.read_text().split())) for f in (pytester.path / "spans").glob("*.txt")}
@@ -204,7 +204,7 @@ def test_workers_sharing_a_topology_fuzz_it_once(pytester: pytest.Pytester) -> N
     as one process does with the same seed (a second run would double them)."""
     file = write_topology(pytester.path, FUZZED.replace("xdist-exclusive", "xdist-fuzz-once"))
     pytester.makeconftest(LOG_AT_END)
-    fuzz = ["--topology", str(file), "--fuzz", "--fuzz-seed", "7", "--fuzz-max-examples", "10",
+    fuzz = ["--topology", str(file), "--fuzz", "--fuzz-seed", "7", "--fuzz-max-examples", "10", *FUZZ_CALM_PYTEST,
             "-p", "no:schemathesis", "-p", "no:hypothesispytest"]
     pytester.runpytest_subprocess(*fuzz).assert_outcomes(passed=4)
     alone = fuzz_requests(pytester.path)

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from ..conftest import harness_resources
+from ..conftest import FUZZ_CALM_PYTEST, harness_resources
 
 ROOT = Path(__file__).parent.parents[2]
 RUNNERLY = ROOT / "scenarios" / "runnerly"
@@ -79,7 +79,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Com
     report = folder / "runnerly.html"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "test_story.py", "--topology", topology.name, "--pact-verify", "--fuzz",
-         "--fuzz-max-examples", "5", "-k", "not fuzz or strava", "--topology-report", report.name,
+         "--fuzz-max-examples", "5", *FUZZ_CALM_PYTEST, "-k", "not fuzz or strava", "--topology-report", report.name,
          "--rootdir", ".", "-c", os.devnull],
         cwd=folder, capture_output=True, text=True, timeout=600)
     assert report.is_file(), run.stdout[-3000:] + run.stderr[-3000:]

@@ -15,6 +15,8 @@ from harness.fuzz.options import FuzzOptions, checks_for, mode_for, phases_for, 
 from harness.model.service import ServiceSpec
 
 DEFAULTS = st_run_defaults()
+FLAGS = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples",
+         "suppress_health_check": "--suppress-health-check"}
 
 
 def service(**fuzz: object) -> ServiceSpec:
@@ -56,6 +58,9 @@ def test_the_options_that_decide_the_data_are_those_given() -> None:
     assert FuzzOptions(mode="positive", checks=["a", "b"], phases=["coverage"], max_examples=7, workers=2,
                        seed=3).given() == {"mode": "positive", "checks": "a,b", "phases": "coverage",
                                            "max_examples": "7", "workers": "2"}
+    # it changes what a run reports (an operation Hypothesis finds too slow to generate is an error, or is fuzzed)
+    assert FuzzOptions(suppress_health_check=["too_slow", "data_too_large"]).given() == \
+        {"suppress_health_check": "too_slow,data_too_large"}
     assert FuzzOptions(seed=5).with_seed().seed == 5
     assert FuzzOptions().with_seed().seed is not None
 
@@ -129,11 +134,23 @@ def test_an_unknown_check_of_a_topology_built_in_python_is_refused_naming_the_to
 
     spec = topology("shop", base_dir=tmp_path).service("api", image="api:1", ports=[8000], openapi="/openapi.json",
                                                         fuzz={"checks": ["not_a_server_eror"]}).spec
-    flags = {"checks": "--checks", "phases": "--phases", "max_examples": "--max-examples"}
     with pytest.raises(OptionError) as refused:  # it has no file to name (it was an AttributeError)
-        refuse_unknown_names(spec, ["api"], FuzzOptions(), flags)
+        refuse_unknown_names(spec, ["api"], FuzzOptions(), FLAGS)
     assert str(refused.value).startswith("topology 'shop': services.api.fuzz.checks: unknown check "
                                          "'not_a_server_eror' (did you mean 'not_a_server_error'?). The checks: ")
+
+
+def test_a_health_check_schemathesis_does_not_know_is_refused_as_st_run_refuses_it(tmp_path: Path) -> None:
+    from harness import OptionError, topology
+    from harness.fuzz.options import refuse_unknown_names
+
+    spec = topology("shop", base_dir=tmp_path).service("api", image="api:1", ports=[8000], openapi="/openapi.json").spec
+    refuse_unknown_names(spec, ["api"], FuzzOptions(suppress_health_check=["too_slow", "data_too_large"]), FLAGS)
+    with pytest.raises(OptionError) as refused:
+        refuse_unknown_names(spec, ["api"], FuzzOptions(suppress_health_check=["too_slwo"]), FLAGS)
+    assert str(refused.value) == (
+        "--suppress-health-check: unknown health check 'too_slwo' (did you mean 'too_slow'?). The health checks: "
+        "data_too_large, filter_too_much, too_slow, large_base_example, all")
 
 
 def test_a_misspelt_service_gets_the_did_you_mean_a_misspelt_check_gets(tmp_path: Path) -> None:

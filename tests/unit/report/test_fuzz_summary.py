@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from harness.fuzz.engine import st_run_defaults
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
-from harness.report.fuzz import Rerun, closing_text, fuzz_case, item_name, reused_note
+from harness.report.fuzz import Rerun, closing_text, fuzz_case, item_name, reused_note, summary_line
 
 FLAGS = {"seed": "--seed", "service": "--service", "max_examples": "--max-examples"}
 
@@ -55,3 +56,14 @@ def test_after_a_run_on_a_running_topology_the_rerun_line_is_not_presented_as_a_
         "note: topology shop was already running: what fuzzing finds depends on the state earlier runs left in its "
         "services, so identical runs can find different things; `harness down --topology topology.yaml` first to "
         "fuzz a fresh one (reproducible)")
+
+
+def test_a_services_line_names_st_runs_default_checks_and_lists_only_chosen_ones() -> None:
+    """The run's first line lists the checks; a service's line in a CI log does not repeat 14 names per service."""
+    defaults = result("orders")
+    defaults.checks = list(st_run_defaults().checks)
+    said = summary_line(defaults)
+    assert f", st run's default checks ({len(defaults.checks)})" in said and defaults.checks[0] not in said
+    chosen = result("orders")
+    chosen.checks = ["not_a_server_error", "status_code_conformance"]
+    assert summary_line(chosen).endswith(", checks not_a_server_error,status_code_conformance")
