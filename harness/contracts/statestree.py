@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.contracts.gittree import GitFailed, flags, git
+from harness.contracts.gittree import GitFailed, git
 
 KIND = "states folder"  # a harness.model.inputs.HostInput kind: read by the states code, untracked files count
 WRITTEN = (".xml", ".html", ".log")  # what runs write beside the states code
@@ -64,12 +64,15 @@ def folders_digest(folders: Iterable[Path], skipped: Iterable[Path] = ()) -> lis
 
 def _in_git(top: Path, folder: Path, skipped: list[Path]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for line in git(top, "ls-files", "-s", "-z", "--full-name", "--", str(folder)).split("\0"):
+    changed = []
+    for line in git(top, "ls-files", "-s", "-v", "-z", "--full-name", "--", str(folder)).split("\0"):
         if line:
             meta, name = line.split("\t", 1)
+            tag, _mode, oid, _stage = meta.split()
             if not is_output(top / name, skipped):
-                found[str(top / name)] = meta.split()[1]
-    changed = []
+                found[str(top / name)] = oid
+            if tag in "Ss" or tag.islower():  # skip-worktree, assume-unchanged: git status does not look at it
+                changed.append(name)
     fields = iter(git(top, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=none",
                       "--", str(folder)).split("\0"))
     for entry in fields:
@@ -77,7 +80,7 @@ def _in_git(top: Path, folder: Path, skipped: list[Path]) -> dict[str, str]:
             next(fields, None)  # a rename's or copy's source path follows as a field of its own
         if entry[3:]:
             changed.append(entry[3:])
-    for name in [*changed, *flags(top, [str(folder)])]:
+    for name in changed:
         full = top / name
         if not is_output(full.resolve(), skipped):
             found[str(full)] = _sha256(full)
