@@ -333,12 +333,15 @@ class VerdictCache:
 
 
 class RunCache:
-    """The verdict cache as one verification run uses it: `cached` looks a pact up under the topology that would be
+    """The verdict cache as one verification run uses it (`outputs`: the pact folder, the cache's folder and what
+    the run writes, left out of the states' data): `cached` looks a pact up under the topology that would be
     started now (images and specs, without starting anything); `keep` stores a verified verdict under the topology
     it was verified in (the signatures its containers carry). Each context is computed once per run."""
 
-    def __init__(self, folder: Path, spec: TopologySpec, states: list[Path], registry: Registry) -> None:
+    def __init__(self, folder: Path, spec: TopologySpec, states: list[Path], registry: Registry,
+                 outputs: Iterable[Path] = ()) -> None:
         self.cache = VerdictCache(folder)
+        self._outputs = [Path(p).resolve() for p in outputs]  # not the states' data: the pacts, what the run writes
         self.spec = spec
         self._states, self._registry = states, registry
         self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
@@ -383,7 +386,7 @@ class RunCache:
         if self._code is None:  # once per run, before the first verification: as it is verified
             try:
                 pacts = self.spec.base_dir / self.spec.contracts.pacts
-                states = states_digest(self._states, self._registry, [pacts])
+                states = states_digest(self._states, self._registry, [pacts, *self._outputs])
                 self._code = (states, tools_digest(), mounted_digest(self.spec))
             except Exception:  # noqa: BLE001 - what cannot be hashed cannot be cached: every pact is verified
                 self._code = ()

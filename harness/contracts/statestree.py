@@ -6,8 +6,9 @@ result from being published under, or taken from the broker for, a commit the ch
 
 In a git checkout they are the files git tracks there and the untracked ones it does not ignore (`git status`, as
 `git describe --dirty` counts them): an ignored file is no data of the project. Not counted, as no handler reads them
-back: what runs write (`__pycache__`, JUnit XML, HTML pages, logs) and the topology's pact folder (the pacts are in
-the key on their own). Outside a git checkout: every file below the folders but those, at most MAX_FILES.
+back: what runs write (`__pycache__`, JUnit XML, HTML pages, logs; the run's report folder, JUnit file and the
+harness's cache folder, given as `skipped`) and the topology's pact folder (the pacts are in the key on their own).
+Outside a git checkout: every file below the folders but those, at most MAX_FILES.
 """
 
 from __future__ import annotations
