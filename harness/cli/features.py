@@ -55,7 +55,9 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
 
     run = VerifyRun(spec, VerifyOptions(options.pacts, options.provider, options.consumer,
                                         broker=broker_config(spec, options.values),
-                                        cache=None if options.pact_no_cache else cache_folder()),
+                                        cache=None if options.pact_no_cache else cache_folder(),
+                                        outputs=(folder, *([page] if page else []),
+                                                 *([options.junit] if options.junit else []))),
                     on_result=lambda result: print_result(result, err))
     for note in run.selection.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

@@ -109,8 +109,9 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
                   providers: Iterable[str] | None = None) -> BrokerConfig:
     """`config` with, for each service, whether the commit of the checkout the topology is in names what it runs
     (checkout.unclean for the service and those it depends on or calls: the files they read, the departures that
-    touch them, and `code`, the provider states' code as harness.contracts.cache.states_files lists it; None: it
-    could not be listed, so no commit names any): `dirty` holds why for each service it does not name.
+    touch them, a base image built on this machine (localbase.built_here), and `code`, the provider states' code
+    as harness.contracts.cache.states_files lists it; None: it could not be listed, so no commit names any):
+    `dirty` holds why for each service it does not name.
 
     Raises:
         OptionError: publishing results under the commit (no --provider-version) when the commit names none of
@@ -137,6 +138,12 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
                 judged[reached] = unclean(spec, reached, top, code)
             if (why := judged[reached]) is not None:
                 dirty[service] = why
+    from harness.contracts.localbase import built_here  # the engine's images: imported when a checkout is judged
+
+    if code is not None and (local := built_here(spec)):  # a base image rebuilt here changes no commit
+        for service in spec.services:
+            if service not in dirty and (hit := next((s for s in reached_by(spec, service) if s in local), None)):
+                dirty[service] = local[hit]
     asked = [s for s in (spec.services if providers is None else providers) if s in spec.services]
     if config.publish and not config.version_given and asked and all(s in dirty for s in asked):
         why = dirty[asked[0]]

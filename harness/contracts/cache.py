@@ -11,8 +11,9 @@ A verdict's key (`verdict_key`) is a hash of:
   service's calls need not be declared (`depends_on`);
 - what the services' bind mounts hold (`mounted_digest`: code mounted from the host changes no image);
 - the provider states and message producers (`states_digest`): the states modules and every module of the project
-  their handlers reach (not the standard library, installed packages, or the harness), the data files beside them
-  (those git tracks in their folders), and the values of the environment variables their code reads by name;
+  their handlers reach (not the standard library, installed packages, or the harness), the files of their folders
+  and below that a handler may read (harness.contracts.statestree), and the values of the environment variables
+  their code reads by name;
 - the versions of pact-python, its Pact core and the harness, the harness's verification code, and the cache's
   format.
 
@@ -34,7 +35,6 @@ import importlib.metadata
 import inspect
 import json
 import os
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -47,12 +47,12 @@ from typing import Any
 from harness.contracts.pactfiles import PactFile
 from harness.contracts.results import InteractionResult, PactResult
 from harness.contracts.states import Registry
+from harness.contracts.statestree import folders_digest, states_folders
 from harness.model.topology import TopologySpec
 from harness.runtime.topology import Topology
 
 CACHE_FORMAT = "1"
 _TOOLS = ("pact-python", "pact-python-ffi", "pytest-topology")
-_WRITTEN = (".xml", ".html", ".log")  # what runs write beside the states code outside a git checkout
 _OWN = Path(__file__).resolve().parents[1]  # the harness package: its version stands for it
 
 
@@ -135,37 +135,22 @@ def mounted_digest(spec: TopologySpec) -> str:
     return _hash(sorted(parts))
 
 
-def states_digest(files: Iterable[Path], registry: Registry) -> str:
-    """A hash of the provider states and message producers: the bytes of every file `states_files` lists, of the
-    data files beside them (`states_data`), and the values of the environment variables their code reads by a
-    literal name (`os.environ["X"]`, `os.environ.get("X")`, `os.getenv("X")`: hashed, never written)."""
+def states_digest(files: Iterable[Path], registry: Registry, skipped: Iterable[Path] = ()) -> str:
+    """A hash of the provider states and message producers: the bytes of every file `states_files` lists, every
+    file of their folders and below that a handler may read (harness.contracts.statestree: tracked and untracked
+    but not ignored in a git checkout; not `skipped`, the pact folder, nor what runs write), and the values of the
+    environment variables their code reads by a literal name (`os.environ["X"]`, `os.environ.get("X")`,
+    `os.getenv("X")`: hashed, never written). Raises statestree.TooManyFiles (nothing is cached then)."""
     code = states_files(files, registry)
     parts = []
-    for file in [*code, *states_data(code)]:
+    for file in code:
         try:
             parts.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
         except OSError as error:
             parts.append((str(file), f"unreadable: {error.strerror}"))
+    data = folders_digest(states_folders(code), skipped)
     names = sorted({name for file in code for name in environment_reads(file)})
-    return _hash([parts, [(name, _hash(os.environ.get(name))) for name in names]])
-
-
-def states_data(code: Iterable[Path]) -> list[Path]:
-    """The data files in the folders of the states code (each folder itself, not below it), where a handler reads
-    a JSON of names or a fixture: those git tracks, in a git checkout (what a run writes there is no data); else
-    every file there but the kinds runs write (JUnit XML, HTML pages, logs)."""
-    found: set[Path] = set()
-    for folder in sorted({Path(file).resolve().parent for file in code}):
-        try:
-            done = subprocess.run(["git", "ls-files", "-z", "."], cwd=folder, capture_output=True, text=True,
-                                  timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            done = None
-        if done is not None and done.returncode == 0:
-            found.update(folder / name for name in done.stdout.split("\0") if name and "/" not in name)
-        else:
-            found.update(path for path in folder.iterdir() if path.suffix not in _WRITTEN)
-    return sorted(path for path in found if path.suffix != ".py" and path.is_file())
+    return _hash([parts, data, [(name, _hash(os.environ.get(name))) for name in names]])
 
 
 def environment_reads(file: Path) -> set[str]:
@@ -202,9 +187,9 @@ def states_files(files: Iterable[Path], registry: Registry | None = None) -> lis
     modules, and theirs in turn) or that any of these files imports (anywhere in it: an import inside a handler
     runs only when it does, and a constant's module is no name a handler uses). Modules of the standard library, of
     installed packages and of the harness are left out (their versions count, harness.contracts.cache.tools_digest).
-    Data files a handler reads (states_data lists those beside the code) and modules imported by a name computed at
-    run time (importlib) are not in it. The verdict cache's key and the broker's rule for a clean checkout
-    (harness.contracts.checkout) both take it."""
+    Data files a handler reads (harness.contracts.statestree counts the code's folders) and modules imported by a
+    name computed at run time (importlib) are not in it. The verdict cache's key and the broker's rule for a clean
+    checkout (harness.contracts.checkout) both take it."""
     found: set[Path] = {Path(file).resolve() for file in files}
     seen: set[int] = set()
     todo: list[Any] = [*registry.states.values(), *registry.messages.values()] if registry is not None else []
@@ -348,12 +333,15 @@ class VerdictCache:
 
 
 class RunCache:
-    """The verdict cache as one verification run uses it: `cached` looks a pact up under the topology that would be
+    """The verdict cache as one verification run uses it (`outputs`: the pact folder, the cache's folder and what
+    the run writes, left out of the states' data): `cached` looks a pact up under the topology that would be
     started now (images and specs, without starting anything); `keep` stores a verified verdict under the topology
     it was verified in (the signatures its containers carry). Each context is computed once per run."""
 
-    def __init__(self, folder: Path, spec: TopologySpec, states: list[Path], registry: Registry) -> None:
+    def __init__(self, folder: Path, spec: TopologySpec, states: list[Path], registry: Registry,
+                 outputs: Iterable[Path] = ()) -> None:
         self.cache = VerdictCache(folder)
+        self._outputs = [Path(p).resolve() for p in outputs]  # not the states' data: the pacts, what the run writes
         self.spec = spec
         self._states, self._registry = states, registry
         self._planned: VerdictContext | None | bool = False  # False: not computed yet; None: cannot be known
@@ -397,7 +385,9 @@ class RunCache:
             return None
         if self._code is None:  # once per run, before the first verification: as it is verified
             try:
-                self._code = (states_digest(self._states, self._registry), tools_digest(), mounted_digest(self.spec))
+                pacts = self.spec.base_dir / self.spec.contracts.pacts
+                states = states_digest(self._states, self._registry, [pacts, *self._outputs])
+                self._code = (states, tools_digest(), mounted_digest(self.spec))
             except Exception:  # noqa: BLE001 - what cannot be hashed cannot be cached: every pact is verified
                 self._code = ()
         return VerdictContext(identity, *self._code) if self._code else None

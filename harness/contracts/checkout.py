@@ -6,7 +6,8 @@ It does when no file that reaches a provider differs from the commit. Those file
 topology reads (harness.model.inputs: its files and what Docker Compose reads with them, `.env`, env_file, extends,
 include, configs and secrets; each service's build context, Dockerfile, build secrets, mounted files and folders) and
 the code of its provider states (harness.contracts.cache.states_files: the states modules and the project modules
-they import, as the verdict cache counts them, and the files git tracks in their folders: data a handler reads).
+they import, as the verdict cache counts them) with every file of their folders and below, which a handler may read
+(harness.contracts.statestree: tracked, or untracked and not ignored; not what runs write, nor the pact folder).
 Among them: no change, no untracked file, no file outside the
 checkout, no build context given as a URL, and no file ignored by git that is read as it is (an env_file, `.env`,
 a mounted file) or that docker sends in a build context (`.dockerignore` as docker-py reads it:
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contracts.gittree import GITLINK, GitFailed, differing, flags, git, head_tree, submodule_head
+from harness.contracts.statestree import KIND, is_output, states_folders
 from harness.model.inputs import HostInput, host_inputs
 from harness.model.topology import TopologySpec
 from harness.runtime.buildcontext import sent_paths
@@ -73,7 +75,7 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
     if outside is not None:
         return Unclean(f"{outside} is outside the git checkout", "move it into the checkout", tree=False)
     try:
-        inputs += _states_data(top, code)
+        inputs += [HostInput(folder, KIND) for folder in states_folders(code)]
         return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
     except GitFailed as error:
         return Unclean(str(error), "check the checkout")
@@ -129,10 +131,12 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             if not name or full in subs:
                 continue  # a submodule: looked into below
             named = full.relative_to(root).as_posix()
+            if _not_data(spec, full, inputs, ignored=status == "!!"):
+                continue
             if status != "!!":
                 return Unclean(f"{named} has uncommitted changes",
                                COMMIT + _dockerignore_hint(spec, full, inputs, sent))
-            read = [i for i in inputs if i.kind != "build context" and (full == i.path or full.is_relative_to(i.path))]
+            read = [i for i in inputs if i.kind not in ("build context", KIND) and _under(full, i.path)]
             if read:
                 return Unclean(f"{named} is ignored by git but read for the topology ({_what(read[0])}): a clean "
                                "checkout of the commit does not have it", "track it in git, or delete it")
@@ -141,7 +145,8 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
                                f"{builder}", "add it to .dockerignore or delete it")
         prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
         named_files = {p.relative_to(top).as_posix() for p in own if p != top}
-        tracked = [rel for rel in tree if rel in named_files or rel.startswith(prefixes)]  # string tests: fast
+        tracked = [rel for rel in tree if (rel in named_files or rel.startswith(prefixes))  # string tests: fast
+                   and not _not_data(spec, top / rel, inputs)]
         if changed := differing(top, tree, tracked):
             flagged = flags(top, changed)
             named = (top / changed[0]).relative_to(root).as_posix()
@@ -164,15 +169,18 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
     return None
 
 
-def _states_data(top: Path, code: Iterable[Path]) -> list[HostInput]:
-    """The files git tracks in the folders of the provider states' code (each folder itself, not below it): the data
-    files a handler may read beside its module (a JSON of names, a fixture). Raises GitFailed."""
-    folders = sorted({Path(file).resolve().parent for file in code})
-    if not folders:
-        return []
-    listed = git(top, "ls-files", "-z", "--full-name", "--", *(str(folder) for folder in folders))
-    return [HostInput(full, "states code") for name in listed.split("\0")
-            if name and (full := (top / name).resolve()).parent in folders]
+def _under(full: Path, path: Path) -> bool:
+    return full == path or full.is_relative_to(path)
+
+
+def _not_data(spec: TopologySpec, full: Path, inputs: list[HostInput], ignored: bool = False) -> bool:
+    """Whether `full` (a file git lists) reaches the providers only as a file the states code may read
+    (statestree.KIND) and is no data of the project there: ignored by git, or what a run writes (statestree.is_output;
+    the pact folder). A file another input names (a build context, a mount) is judged by that input's rules."""
+    reached = [i for i in inputs if _under(full, i.path)]
+    if not reached or any(i.kind != KIND for i in reached):
+        return False
+    return ignored or is_output(full, [(spec.base_dir / spec.contracts.pacts).resolve()])
 
 
 def _what(entry: HostInput) -> str:

@@ -213,6 +213,7 @@ class VerifyOptions:
     cache: Path | None = None
     broker: BrokerConfig | None = None  # the pacts a Pact Broker selects too (harness.contracts.broker)
     broker_folder: Path | None = None  # where its pacts are fetched to (None: a folder of the run, removed after)
+    outputs: tuple[Path, ...] = ()  # what the run writes (the matrix's folder, a JUnit file): no data the states read
 
 
 class VerifyRun:
@@ -265,7 +266,8 @@ class VerifyRun:
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
         self.cache = None if options.cache is None else RunCache(
-            options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry)
+            options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry,
+            [options.pacts or spec.base_dir / spec.contracts.pacts, options.cache.parent, *options.outputs])
 
     @property
     def needs_topology(self) -> bool:

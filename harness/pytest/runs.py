@@ -37,7 +37,8 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         share = getattr(config, "workerinput", {}).get(SHARE_KEY)  # xdist workers: one folder, the same files
         verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options), broker=broker_config(spec, options.values),
                                                broker_folder=Path(share) / "broker-pacts" if share else None,
-                                               cache=None if options.pact_no_cache else cache_folder()))
+                                               cache=None if options.pact_no_cache else cache_folder(),
+                                               outputs=_outputs(config)))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun
 
@@ -51,3 +52,14 @@ def pact_folder(options: ResolvedOptions) -> Path | None:
     else --pact-dir when given (where the consumer tests wrote them); None: the topology's contracts.pacts."""
     folder: Path | None = options.pacts or (options.pact_dir if "pact_dir" in options.given else None)
     return folder
+
+
+def _outputs(config: pytest.Config) -> tuple[Path, ...]:
+    """What the session writes that the states code's folders may hold (the report page, the matrix's folder,
+    --junitxml): not the states' data (harness.contracts.statestree)."""
+    from harness.pytest.page import report_file
+    from harness.report.matrix import matrix_folder
+
+    page = report_file(config)
+    junit = config.getoption("xmlpath", None)
+    return (matrix_folder(page), *([page] if page else []), *([Path(junit)] if junit else []))
