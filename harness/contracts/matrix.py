@@ -75,7 +75,8 @@ class CoverageCell:
     def of(cls, coverage: Any) -> CoverageCell:
         """From a harness.observe.EdgeCoverage."""
         return cls(coverage.label, coverage.calls, coverage.covered, coverage.percent,
-                   tuple(f"{o.operation}: {o.calls} call(s)" for o in coverage.top_uncovered),
+                   tuple(f"{o.operation}: {o.calls} call(s)" + (f": {o.says}" if coverage.pacts and o.says else "")
+                         for o in coverage.top_uncovered),
                    coverage.never_exercised, coverage.breaking,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
