@@ -67,7 +67,7 @@ class CoverageCell:
     notes: tuple[str, ...] = ()
     faulted: int = 0  # of the calls, made while a fault was on the edge (their operations say "(under a fault)")
     operations: int = 0  # the operations called (method, path template, status): the same run after run
-    operations_covered: int = 0  # ... of them, those an interaction of the edge's pacts covers
+    operations_covered: int = 0  # ... of them, those whose every call a pact interaction covers
     not_judged: int = 0  # calls whose bodies could not be judged against the document (`unjudged`: which, why)
     unjudged: tuple[str, ...] = ()
 

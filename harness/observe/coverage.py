@@ -1,9 +1,8 @@
 """Coverage per edge: each observed HTTP call named by its operation (method, the provider's path template, status)
-and matched to the pact interactions of its edge; the drift checks (contracts/drift) say whether it breaks the
-provider's document. One matcher for pacts and calls: the path template the document gives both (without a document,
-the path itself, or the interaction's path regex when its matching rules have one), and the query as Pact matches it
-(every parameter the interaction has, no other, each value equal or matching its rule). Every distinct body of a call
-is judged against the document (a call whose bodies could not be judged is counted and said: never "allowed")."""
+and matched to the pact interactions of its edge by Pact's own mock server (pactmatch: the request replayed, the
+interaction's status the call's); the drift checks (contracts/drift) say whether it breaks the provider's document.
+Every distinct body of a call is judged against the pact and the document (a call whose bodies could not be judged
+is counted and said: never "covered" or "allowed")."""
 
 from __future__ import annotations
 
@@ -53,8 +52,9 @@ class NotInspected:
 class EdgeCoverage:
     """The coverage of consumer -> provider by its pacts, from the calls observed in one run.
 
-    `calls`: HTTP calls observed; `covered`: those an interaction of the edge's pacts covers (method, path template,
-    status); `uncovered`: the others, `top_uncovered` the most frequent of them; `never_exercised`: the pact's
+    `calls`: HTTP calls observed; `covered`: those whose request Pact matches to an interaction of the edge's pacts
+    answering their status; `uncovered`: those Pact refuses, `top_uncovered` the most frequent of them (`says`:
+    Pact's first reason); `never_exercised`: the pact's
     interactions no call matched ("file: description"); `breaking`: calls the provider's document does not allow
     (operation or status not documented, a body that does not validate), `top_breaking` the most frequent;
     `not_judged`: calls whose bodies could not be judged (`top_not_judged` says why), `unchecked`: calls checked
@@ -77,8 +77,8 @@ class EdgeCoverage:
     notes: tuple[str, ...] = ()
     outside: bool = False
     faulted: int = 0  # calls made while a fault (runtime/faults.py) was on the edge
-    # the operations called (method, path template, status; "GET /items/{id} -> 200"), and those an interaction
-    # covers: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
+    # the operations called (method, path template, status; "GET /items/{id} -> 200"), and those whose every call
+    # is covered: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
     operations: int = 0
     operations_covered: int = 0
     # calls whose bodies could not be judged against the document (cut at the capture's limit, an unknown
