@@ -132,11 +132,15 @@ def test_the_query_is_matched_as_pacts_mock_server_matches_it(spec, stock_docume
 
 def test_without_a_document_the_path_itself_or_the_pacts_path_regex_matches(spec, tmp_path: Path) -> None:
     pact = json.loads((APP / "contracts" / "shop-stock.json").read_text())
+    del pact["interactions"][0]["request"]["matchingRules"]
+    (tmp_path / "exact" / "shop-stock.json").parent.mkdir()
+    (tmp_path / "exact" / "shop-stock.json").write_text(json.dumps(pact))
     pact["interactions"][0]["request"]["matchingRules"] = {"path": {"matchers": [{"match": "regex",
                                                                                   "regex": r"/items/\d+"}]}}
     (tmp_path / "shop-stock.json").write_text(json.dumps(pact))
     unavailable = OpenAPIUnavailable("service 'stock': no document")
-    exact = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable})[0]
+    exact = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable},
+                        pacts=[read_pact(tmp_path / "exact" / "shop-stock.json")])[0]
     assert (exact.covered, exact.uncovered) == (1, 1)
     assert exact.notes == ("calls not checked against stock's OpenAPI document: service 'stock': no document",)
     by_regex = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable},
