@@ -242,7 +242,7 @@ def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]
         return {}
     try:
         return dict(pactmatch.judge(interactions, asked))
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as error:  # (said, never a traceback)
         return {None: _NotJudged(f"Pact's mock server could not judge the calls: {error}")}
 
 

@@ -21,9 +21,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pact import Pact
-from pact.error import Mismatch, RequestMismatch, RequestNotFound
+from pact.error import RequestMismatch, RequestNotFound
 
 MARK = "X-Pytest-Topology-Interaction"  # the response header naming the interaction that took a request
 NO_STATUS = 0  # a call whose response was not seen: any interaction's status
@@ -83,7 +84,10 @@ def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) ->
         built = pact.upon_receiving(f"#{n}").with_request(str(request.get("method", "GET")).upper(),
                                                           str(request.get("path") or "/"))
         query = request.get("query") or {}
-        for name, values in query.items() if isinstance(query, dict) else ():
+        if isinstance(query, str):  # (V2: the query string)
+            query = {name: [value for key, value in parse_qsl(query, keep_blank_values=True) if key == name]
+                     for name, _ in parse_qsl(query, keep_blank_values=True)}
+        for name, values in query.items():
             for value in values if isinstance(values, list) else [values]:
                 built.with_query_parameter(name, value)
         for name, values in (request.get("headers") or {}).items():
@@ -94,7 +98,7 @@ def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) ->
         body = request.get("body")
         if isinstance(body, dict) and "content" in body:  # (V4; a V3 body is the content itself)
             body = body["content"]
-        if body is not None:
+        if body not in (None, ""):
             built.with_body(body if isinstance(body, str) else json.dumps(body),
                             _content_type(request), part="Request")
         if request.get("matchingRules"):
@@ -113,15 +117,16 @@ def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) ->
             try:
                 with urllib.request.urlopen(call, timeout=30) as answer:
                     mark = answer.headers.get(MARK)
-            except urllib.error.HTTPError as refused:
-                refused.close()
+            except urllib.error.HTTPError as refusal:
+                refusal.close()
                 mark = None
             if mark is not None:
                 verdicts[observed] = Verdict(_same_request(group, int(mark)))
                 continue
-            mismatches = server.mismatches  # (the server's record of refused requests, in order)
-            verdicts[observed] = Verdict(frozenset(), _why(mismatches[seen:]))
-            seen = len(mismatches)
+            # the server's record of refused requests, in order (then the interactions not yet called: left out)
+            refused = [m for m in server.mismatches if isinstance(m, (RequestMismatch, RequestNotFound))]
+            verdicts[observed] = Verdict(frozenset(), _why(refused[seen:]))
+            seen = len(refused)
     return verdicts
 
 
@@ -142,7 +147,7 @@ def _same_request(group: list[tuple[int, dict[str, Any]]], matched: int) -> froz
     return frozenset(n for n, interaction in group if interaction.get("request") == request)
 
 
-def _why(mismatches: list[Mismatch]) -> str:
+def _why(mismatches: list[RequestMismatch | RequestNotFound]) -> str:
     """Pact's first reason for refusing a request, as its mock server words it."""
     for mismatch in mismatches:
         if isinstance(mismatch, RequestMismatch):

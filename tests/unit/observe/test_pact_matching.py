@@ -4,6 +4,7 @@ decision is Pact's mock server's (pact-python), on a pact pact-python wrote; the
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pact import Pact, match
 from harness.contracts.drift.documents import load_document
 from harness.contracts.pactfiles import read_pact
 from harness.model.loader import load_topology
-from harness.observe import edge_coverage
+from harness.observe import edge_coverage, pactmatch
 from harness.report.observe import edge_line
 from harness.runtime.observe import Observation, ObservedCall
 from harness.runtime.observe_records import BodySample
@@ -112,3 +113,15 @@ def test_a_break_says_what_came_back_and_first_of_how_many(spec) -> None:
     [edge] = edge_coverage(spec, Observation([several], [], {}), [read_pact(APP / "contracts" / "shop-stock.json")],
                            {"stock": document})
     assert edge.breaking == 2 and edge.top_breaking[0].says.endswith(" (first of 2)")
+
+
+def test_each_refused_request_gets_its_own_reason_from_one_server(pact_file) -> None:
+    interactions = json.loads(pact_file.read_text())["interactions"]
+    gift = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": 2, "note": "gift"}')
+    text = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": "abc"}')
+    fine = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": 4}')
+    verdicts = pactmatch.judge(interactions, {(gift, 201): None, (text, 201): None, (fine, 201): None})
+    assert verdicts[(gift, 201)].why == "Pact: Expected a Map with keys [qty] but received one with keys [note, qty]"
+    assert verdicts[(text, 201)].why == "Pact: Expected 'abc' (String) to be an integer"
+    [matched] = verdicts[(fine, 201)].matched
+    assert interactions[matched]["description"] == "an order"  # (409's "an order refused" is not asked)
