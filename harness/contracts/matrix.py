@@ -67,7 +67,7 @@ class CoverageCell:
     notes: tuple[str, ...] = ()
     faulted: int = 0  # of the calls, made while a fault was on the edge (their operations say "(under a fault)")
     operations: int = 0  # the operations called (method, path template, status): the same run after run
-    operations_covered: int = 0  # ... of them, those an interaction of the edge's pacts covers
+    operations_covered: int = 0  # ... of them, those whose every call a pact interaction covers
     not_judged: int = 0  # calls whose bodies could not be judged against the document (`unjudged`: which, why)
     unjudged: tuple[str, ...] = ()
     refused: int = 0  # connections a cut() stopped before any HTTP was sent: not calls, counted apart
@@ -76,7 +76,8 @@ class CoverageCell:
     def of(cls, coverage: Any) -> CoverageCell:
         """From a harness.observe.EdgeCoverage."""
         return cls(coverage.label, coverage.calls, coverage.covered, coverage.percent,
-                   tuple(f"{o.operation}: {o.calls} call(s)" for o in coverage.top_uncovered),
+                   tuple(f"{o.operation}: {o.calls} call(s)" + (f": {o.says}" if coverage.pacts and o.says else "")
+                         for o in coverage.top_uncovered),
                    coverage.never_exercised, coverage.breaking,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"

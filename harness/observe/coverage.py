@@ -1,19 +1,16 @@
 """Coverage per edge: each observed HTTP call named by its operation (method, the provider's path template, status)
-and matched to the pact interactions of its edge; the drift checks (contracts/drift) say whether it breaks the
-provider's document. One matcher for pacts and calls: the path template the document gives both (without a document,
-the path itself, or the interaction's path regex when its matching rules have one), and the query as Pact matches it
-(every parameter the interaction has, no other, each value equal or matching its rule). Every distinct body of a call
-is judged against the document (a call whose bodies could not be judged is counted and said: never "allowed")."""
+and matched to the pact interactions of its edge by Pact's own mock server (pactmatch: the request replayed, the
+interaction's status the call's); the drift checks (contracts/drift) say whether it breaks the provider's document.
+Every distinct body of a call is judged against the pact and the document (a call whose bodies could not be judged
+is counted and said: never "covered" or "allowed")."""
 
 from __future__ import annotations
 
 import json
-import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from harness.contracts.drift.adapter import Document, NoOperation, NoPath, find_operation
 from harness.contracts.drift.checks import check_interaction
@@ -22,6 +19,7 @@ from harness.contracts.names import service_for
 from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
+from harness.observe import pactmatch
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 from harness.runtime.observe_control import REFUSED
 from harness.runtime.observe_records import BodySample
@@ -55,8 +53,9 @@ class NotInspected:
 class EdgeCoverage:
     """The coverage of consumer -> provider by its pacts, from the calls observed in one run.
 
-    `calls`: HTTP calls observed; `covered`: those an interaction of the edge's pacts covers (method, path template,
-    status); `uncovered`: the others, `top_uncovered` the most frequent of them; `never_exercised`: the pact's
+    `calls`: HTTP calls observed; `covered`: those whose request Pact matches to an interaction of the edge's pacts
+    answering their status; `uncovered`: those Pact refuses, `top_uncovered` the most frequent of them (`says`:
+    Pact's first reason); `never_exercised`: the pact's
     interactions no call matched ("file: description"); `breaking`: calls the provider's document does not allow
     (operation or status not documented, a body that does not validate), `top_breaking` the most frequent;
     `not_judged`: calls whose bodies could not be judged (`top_not_judged` says why), `unchecked`: calls checked
@@ -79,8 +78,8 @@ class EdgeCoverage:
     notes: tuple[str, ...] = ()
     outside: bool = False
     faulted: int = 0  # calls made while a fault (runtime/faults.py) was on the edge
-    # the operations called (method, path template, status; "GET /items/{id} -> 200"), and those an interaction
-    # covers: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
+    # the operations called (method, path template, status; "GET /items/{id} -> 200"), and those whose every call
+    # is covered: unlike the calls' counts (retries, polling, timing), the same in every run of the same tests
     operations: int = 0
     operations_covered: int = 0
     # calls whose bodies could not be judged against the document (cut at the capture's limit, an unknown
@@ -154,54 +153,63 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     for service in (consumer, provider):
         if service in observation.lost:
             notes.append(f"{service}: {observation.lost[service]}")
-    interactions = [(pact, i, _interaction_key(usable, i)) for pact in edge.pacts for i in pact.interactions
-                    if is_http(i)]
+    interactions = [(pact, i) for pact in edge.pacts for i in pact.interactions if is_http(i)]
+    verdicts = _pact_verdicts([i for _, i in interactions], edge.calls)
     exercised: set[int] = set()
     uncovered: Counter[str] = Counter()
+    refused: dict[str, str] = {}  # an uncovered operation -> Pact's first reason
     breaking: Counter[str] = Counter()
-    says: dict[str, str] = {}
+    says: dict[str, dict[str, None]] = {}  # a breaking operation -> what the document says, each once
     unjudged: Counter[str] = Counter()
     why: dict[str, str] = {}
     covered = unchecked = 0
-    operations: dict[str, bool] = {}  # operation -> covered
+    operations: dict[str, bool] = {}  # operation -> covered (every call of it)
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
-        label = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}" \
-            + (" (under a fault)" if call.faulted else "")
-        matched = [n for n, (_, interaction, key) in enumerate(interactions)
-                   if _covers(interaction, key, call, template)]
-        exercised.update(matched)
         operation = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}"
-        operations[operation] = operations.get(operation, False) or bool(matched)
-        if matched:
-            covered += call.count
-        else:
-            uncovered[label] += call.count
+        label = operation + (" (under a fault)" if call.faulted else "")
+        unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
+        if unsampled:
+            unjudged[label] += unsampled
+            why.setdefault(label, "more different bodies than the capture keeps")
+        all_covered = not unsampled
+        for sample in call.bodies:
+            judged = _request(call, sample)
+            finding = _breaks(usable, call, sample) if usable is not None and call.status else ""
+            # (Pact judges the request and status; the document, the bodies: either may be unable to)
+            pact_cannot = judged if isinstance(judged, _NotJudged) else verdicts.get(None)
+            cannot = pact_cannot if isinstance(pact_cannot, _NotJudged) else finding
+            if isinstance(cannot, _NotJudged):
+                unjudged[label] += sample.count
+                why.setdefault(label, cannot.why)
+            verdict = verdicts.get((judged, call.status))
+            if isinstance(pact_cannot, _NotJudged):
+                all_covered = False
+            elif isinstance(verdict, pactmatch.Verdict) and verdict.matched:
+                covered += sample.count
+                exercised.update(verdict.matched)
+            else:
+                all_covered = False
+                uncovered[label] += sample.count
+                refused.setdefault(label, verdict.why if isinstance(verdict, pactmatch.Verdict)
+                                   else "no pact interaction on this edge")
+            if isinstance(finding, str) and finding:
+                breaking[label] += sample.count
+                says.setdefault(label, {})[finding] = None
         if usable is None or not call.status:  # (a request without its response: nothing to check)
             unchecked += call.count
-            continue
-        if call.unsampled:
-            unjudged[label] += call.unsampled
-            why.setdefault(label, "more different bodies than the capture keeps")
-        for sample in call.bodies:
-            finding = _breaks(usable, call, sample)
-            if isinstance(finding, _NotJudged):
-                unjudged[label] += sample.count
-                why.setdefault(label, finding.why)
-            elif finding:
-                breaking[label] += sample.count
-                says.setdefault(label, finding)
+        operations[operation] = operations.get(operation, True) and all_covered
     unanswered = sum(call.count for call in edge.calls if not call.status)
     if usable is not None and unanswered:
         notes.append(f"{unanswered} call(s) without a response seen: not checked against {provider}'s document")
     calls = sum(call.count for call in edge.calls)
     return EdgeCoverage(
-        consumer, provider, calls, covered, calls - covered,
-        tuple(OperationCount(label, count) for label, count in uncovered.most_common(TOP)),
+        consumer, provider, calls, covered, sum(uncovered.values()),
+        tuple(OperationCount(label, count, refused[label]) for label, count in uncovered.most_common(TOP)),
         tuple(f"{pact.path.name}: {interaction['description']}"
-              for n, (pact, interaction, _) in enumerate(interactions) if n not in exercised),
+              for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
-        tuple(OperationCount(label, count, says[label]) for label, count in breaking.most_common(TOP)),
+        tuple(OperationCount(label, count, _first(says[label])) for label, count in breaking.most_common(TOP)),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
@@ -232,82 +240,34 @@ def _template(document: Document | None, method: str, path: str) -> str | None:
     return template
 
 
-def _interaction_key(document: Document | None, interaction: dict[str, Any]) -> tuple[str, str | None, int]:
-    request, response = interaction.get("request") or {}, interaction.get("response") or {}
-    method, path = str(request.get("method", "GET")).upper(), str(request.get("path") or "/")
-    return method, _template(document, method, path), int(response.get("status", 200))
+def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]) -> dict[Any, Any]:
+    """Pact's verdict on each distinct request of `calls` with its status (pactmatch: Pact's mock server judges),
+    each judged once; under the key None, why none could be judged (the mock server failed), if so."""
+    asked = {(request, call.status): None for call in calls for sample in call.bodies
+             if isinstance(request := _request(call, sample), pactmatch.Request)}
+    if not interactions or not asked:
+        return {}
+    try:
+        return dict(pactmatch.judge(interactions, asked))
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as error:  # (said, never a traceback)
+        return {None: _NotJudged(f"Pact's mock server could not judge the calls: {error}")}
 
 
-def _covers(interaction: dict[str, Any], key: tuple[str, str | None, int], call: ObservedCall,
-            template: str | None) -> bool:
-    """Same method and status, the query as Pact matches it, and the same path template (without one: the
-    interaction's path regex when its matching rules have one, else the very path). A request without its response
-    (status 0) is covered by the method, path and query alone: what it would have been answered is not known."""
-    method, interaction_template, status = key
-    if method != call.method.upper() or (call.status and status != call.status):
-        return False
-    if not _query_matches(interaction, call.query):
-        return False
-    if template is not None and interaction_template is not None:
-        return template == interaction_template
-    regex = _path_regex(interaction)
-    if regex is not None:
-        return re.fullmatch(regex, call.path) is not None
-    return str((interaction.get("request") or {}).get("path") or "/") == call.path
+def _request(call: ObservedCall, sample: BodySample) -> pactmatch.Request | _NotJudged:
+    """The request of `sample` as Pact is to judge it, or why it cannot be (its body cut at the capture's limit, an
+    encoding not undone)."""
+    if sample.request_truncated:
+        return _NotJudged(f"request body over {_size(BODY_LIMIT)}, the capture's limit: not matched to the pact")
+    body = _decoded(sample.request_body, sample.request_encoding)
+    if body is None:
+        return _NotJudged(f"request body in an encoding the harness does not undo ({sample.request_encoding})")
+    return pactmatch.Request(call.method.upper(), call.path, call.query, call.request_content_type, body)
 
 
-def _query_matches(interaction: dict[str, Any], query: str) -> bool:
-    """The call's query as Pact's mock server takes it for the interaction's: the same parameters (none missing, none
-    unexpected), each one's values equal, or each matching the regex of a matching rule on it (V2 `$.query.name`,
-    V3/V4 `query.name`); another kind of rule on it (type, number, ...) takes any value."""
-    expected = (interaction.get("request") or {}).get("query") or {}
-    wanted: dict[str, list[str]] = {}
-    if isinstance(expected, str):
-        for name, value in parse_qsl(expected, keep_blank_values=True):
-            wanted.setdefault(name, []).append(value)
-    else:
-        wanted = {name: [str(v) for v in (values if isinstance(values, list) else [values])]
-                  for name, values in expected.items()}
-    sent: dict[str, list[str]] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        sent.setdefault(name, []).append(value)
-    if set(sent) != set(wanted):
-        return False
-    rules = (interaction.get("request") or {}).get("matchingRules") or {}
-    for name, values in wanted.items():
-        matchers = _query_rules(rules, name)
-        if not matchers:
-            if sent[name] != values:
-                return False
-            continue
-        for matcher in matchers:
-            regex = matcher.get("regex") if matcher.get("match", "regex") == "regex" else None
-            if regex is not None and not all(re.fullmatch(str(regex), value) for value in sent[name]):
-                return False
-    return True
-
-
-def _query_rules(rules: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    v2 = rules.get(f"$.query.{name}") or rules.get(f"$.query['{name}']")
-    if isinstance(v2, dict):
-        return [v2]
-    v3 = (rules.get("query") or {}).get(name) if isinstance(rules.get("query"), dict) else None
-    if isinstance(v3, dict):
-        return [m for m in v3.get("matchers", []) if isinstance(m, dict)]
-    return []
-
-
-def _path_regex(interaction: dict[str, Any]) -> str | None:
-    """The regex a V2 (`$.path`) or V3/V4 (`path.matchers`) matching rule puts on the request path."""
-    rules = (interaction.get("request") or {}).get("matchingRules") or {}
-    v2 = rules.get("$.path") or {}
-    if isinstance(v2, dict) and v2.get("regex"):
-        return str(v2["regex"])
-    path = rules.get("path") or {}
-    for matcher in path.get("matchers", []) if isinstance(path, dict) else []:
-        if isinstance(matcher, dict) and matcher.get("match") == "regex" and matcher.get("regex"):
-            return str(matcher["regex"])
-    return None
+def _first(findings: dict[str, None]) -> str:
+    """The first of what the document says against an operation's calls, and how many different things it says."""
+    first = next(iter(findings))
+    return first if len(findings) == 1 else f"{first} (first of {len(findings)})"
 
 
 @dataclass(frozen=True)
@@ -338,7 +298,14 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
                    "response": response}
     findings = [f for f in check_interaction(document, interaction, observed=True).findings
                 if not f.pointer.startswith("/request/header")]
-    return findings[0].spec_says if findings else ""
+    if not findings:
+        return ""
+    says = findings[0].spec_says
+    if says.startswith("content types:"):  # (say what was sent beside what the document allows)
+        answer = findings[0].pointer.startswith("/response")
+        sent = (call.content_type if answer else call.request_content_type).split(";")[0].strip()
+        return f"{'answered' if answer else 'sent'} {sent or 'no content type'}; the document's {says}"
+    return says
 
 
 def _decoded(text: str, encoding: str) -> str | None:

@@ -108,7 +108,8 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
         if edge.uncovered:
             what = "no pact covers this edge" if not edge.pacts else "no interaction covers them"
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.uncovered} uncovered call(s) ({what}): "
-                         + "; ".join(f"{o.operation} ({o.calls})" for o in edge.top_uncovered))
+                         + "; ".join(f"{o.operation} ({o.calls})" + (f": {o.says}" if edge.pacts and o.says else "")
+                                    for o in edge.top_uncovered))
         if edge.breaking:
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.breaking} call(s) breaking {edge.provider}'s "
                          "OpenAPI document: " + "; ".join(f"{o.operation} ({o.calls}): {o.says}"

@@ -47,7 +47,7 @@ def coverage_of(spec, calls, documents, flows=(), pacts=None, lost=None):  # noq
 
 
 def test_a_call_is_covered_by_an_interaction_of_the_same_method_template_and_status(spec, stock_document) -> None:
-    [edge] = coverage_of(spec, [call("/items/2", count=4, body='{"id": 2, "name": "pear"}'),
+    [edge] = coverage_of(spec, [call("/items/1", count=4, body='{"id": 1, "name": "pear"}'),
                                 call("/items/1", status=404, body='{"error": "gone"}')], {"stock": stock_document})
     assert (edge.calls, edge.covered, edge.uncovered, edge.percent) == (5, 4, 1, 80.0)
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id} -> 404", 1)]
@@ -87,7 +87,8 @@ def test_every_distinct_body_of_a_kind_of_call_is_judged_not_only_the_first(spec
     bodies = (BodySample("", '{"id": 1, "name": "apple"}', 5), BodySample("", '{"id": null, "name": "apple"}', 2),
               BodySample("", '{"id": 1, "name": "apple"}', 1, response_truncated=True))
     [edge] = coverage_of(spec, [call("/items/1", count=9, bodies=bodies, unsampled=1)], {"stock": stock_document})
-    assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 9, 2, 2)
+    # (the unsampled call's request is not known: Pact cannot judge it, so it is not covered)
+    assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 8, 2, 2)
     assert edge.top_breaking[0].says == "None for not nullable"
     assert edge.top_not_judged[0].says == "more different bodies than the capture keeps"  # the first reason said
 
@@ -131,11 +132,15 @@ def test_the_query_is_matched_as_pacts_mock_server_matches_it(spec, stock_docume
 
 def test_without_a_document_the_path_itself_or_the_pacts_path_regex_matches(spec, tmp_path: Path) -> None:
     pact = json.loads((APP / "contracts" / "shop-stock.json").read_text())
+    del pact["interactions"][0]["request"]["matchingRules"]
+    (tmp_path / "exact" / "shop-stock.json").parent.mkdir()
+    (tmp_path / "exact" / "shop-stock.json").write_text(json.dumps(pact))
     pact["interactions"][0]["request"]["matchingRules"] = {"path": {"matchers": [{"match": "regex",
                                                                                   "regex": r"/items/\d+"}]}}
     (tmp_path / "shop-stock.json").write_text(json.dumps(pact))
     unavailable = OpenAPIUnavailable("service 'stock': no document")
-    exact = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable})[0]
+    exact = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable},
+                        pacts=[read_pact(tmp_path / "exact" / "shop-stock.json")])[0]
     assert (exact.covered, exact.uncovered) == (1, 1)
     assert exact.notes == ("calls not checked against stock's OpenAPI document: service 'stock': no document",)
     by_regex = coverage_of(spec, [call("/items/1"), call("/items/2")], {"stock": unavailable},
@@ -174,7 +179,7 @@ def test_calls_from_outside_are_apart_and_no_edge_of_the_matrix(spec, stock_docu
 def test_calls_made_under_a_fault_are_counted_and_named_apart(spec, stock_document) -> None:
     faulted = dataclasses.replace(call("/items/1/price", count=2, body='{"price": 3}'), faulted=True)
     [edge] = coverage_of(spec, [call("/items/1/price", body='{"price": 3}'), faulted,
-                                dataclasses.replace(call("/items/2", body='{"id": 2, "name": "pear"}'), faulted=True)],
+                                dataclasses.replace(call("/items/1", body='{"id": 1, "name": "pear"}'), faulted=True)],
                          {"stock": stock_document})
     assert (edge.calls, edge.covered, edge.faulted) == (4, 1, 3)
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [
@@ -209,7 +214,7 @@ def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document)
 
     first = Observation([call("/items/1", body='{"id": 1, "name": "apple"}')],
                         [ObservedFlow("shop", "redis", 6379, "other", 1, 17)], {}, dropped_packets=1)
-    second = Observation([call("/items/2", count=2, body='{"id": 2, "name": "pear"}'), call("/items/1/price")],
+    second = Observation([call("/items/1", count=2, body='{"id": 1, "name": "pear"}'), call("/items/1/price")],
                          [ObservedFlow("shop", "redis", 6379, "other", 2, 34)], {"shop": "restarted"}, overflow=3)
     merged = merge_observations([first, second])
     assert (merged.dropped_packets, merged.overflow, merged.lost) == (1, 3, {"shop": "restarted"})
@@ -220,7 +225,7 @@ def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document)
 
 
 def test_a_request_without_its_response_is_covered_by_method_and_path_and_not_judged(spec, stock_document) -> None:
-    [edge] = coverage_of(spec, [call("/items/2", status=0, count=2), call("/items/2/price", status=0)],
+    [edge] = coverage_of(spec, [call("/items/1", status=0, count=2), call("/items/1/price", status=0)],
                          {"stock": stock_document})
     assert (edge.calls, edge.covered, edge.breaking) == (3, 2, 0)
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id}/price -> no response", 1)]
