@@ -17,10 +17,9 @@ import pytest
 
 from tests.broker.server import BrokerServer
 
-from .test_broker import TOKEN, broker, harness_verify
+from .conftest import TOKEN
+from .test_broker import harness_verify
 from .test_broker_checkout import Broker, checkout, git, not_counted, refusal
-
-__all__ = ["broker"]  # the fixture
 
 TOPOLOGY = """
 name: f25b-states
