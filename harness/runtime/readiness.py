@@ -208,11 +208,17 @@ def docker_healthcheck(service: Service) -> Healthcheck | None:
     return Healthcheck(test=test, **seconds, **retries)
 
 
+def _tail(output: str, keep: int = 200) -> str:
+    """The last `keep` characters of a health check's output: a failing check's reason comes last (the final line of
+    a Python or curl traceback), its start is often boilerplate."""
+    return output if len(output) <= keep else "..." + output[-keep:]
+
+
 def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe, waited: float) -> ServiceNotReady:
     """A service whose healthcheck Docker itself marked unhealthy: its last health log entries and log."""
     entries = ((state.get("Health") or {}).get("Log") or [])[-HEALTH_LOG:]
-    said = "; ".join(dict.fromkeys(  # each different outcome once
-        f"exit code {entry.get('ExitCode')}" + (f": {output[:200]}" if (output := " ".join(
+    said = "; ".join(dict.fromkeys(  # each different outcome once; the end of an output says why (a traceback's)
+        f"exit code {entry.get('ExitCode')}" + (f": {_tail(output)}" if (output := " ".join(
             str(entry.get("Output") or "").split())) else " (no output)") for entry in entries)) or "(no health log)"
     return ServiceNotReady(
         f"service '{service.shown}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
