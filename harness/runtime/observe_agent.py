@@ -4,9 +4,11 @@ each direction of a connection is put back in order by its sequence numbers, and
 (both from Debian's packages in the helper image). Nothing here writes to the network.
 
 Kept, aggregated (memory bounded): per HTTP call kind (client, server, port, method, path, query keys, status,
-content type) a count, seconds and bytes, and each distinct pair of request/response bodies (up to BODY_LIMIT bytes
-each) with its count, up to MAX_BODIES pairs per kind and BODY_BUDGET bytes in all (the calls beyond: `unsampled`,
-counted, so the harness says they were not judged); per
+content type) a count, seconds and bytes, and each distinct request as Pact judges it (query string, headers as
+sent up to HEADER_LIMIT bytes, body up to BODY_LIMIT bytes) with its response's body, with its count, up to
+MAX_BODIES per kind and BODY_BUDGET bytes in all (the calls beyond: `unsampled`, counted, so the harness says they
+were not judged; never judged with another call's request). Header values (credentials too) stay in this process's
+memory and the harness's, for Pact's replay: never logged or written; per
 connection kind (client, server, port, protocol) connections and bytes. `protocol`: http, tls, http2 or other
 (PostgreSQL, Redis, ...): only http is parsed.
 
@@ -221,7 +223,6 @@ class Observer:
                 "method": method, "path": path, "query_keys": keys, "status": status, "content_type": content_type,
                 "faulted": faulted,
                 "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0, "response_bytes": 0,
-                "request_content_type": request["headers"].get("content-type", ""), "query": query,
                 "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
         self._sample(entry, request, response)
         if self.ids < MAX_IDS:
@@ -237,22 +238,29 @@ class Observer:
         entry["response_bytes"] += response["size"]
 
     def _sample(self, entry: dict[str, Any], request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Keep the call's bodies with the kind's others: each distinct pair once, with its count (the harness checks
-        every pair against the provider's document); beyond MAX_BODIES pairs or BODY_BUDGET bytes only counted."""
+        """Keep the call's request as Pact judges it (query string, headers as sent, body) and its response's body
+        with the kind's others: each distinct one once, with its count (the harness replays every request to Pact
+        and checks every pair against the provider's document); beyond MAX_BODIES or BODY_BUDGET bytes only counted,
+        never lent another call's request."""
+        url = httptools.parse_url(request["url"]) if request["url"] else None
         sample = [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
                   request["size"] > len(request["body"]), response["size"] > len(response["body"]),
-                  request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", "")]
+                  request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", ""),
+                  (url.query or b"").decode("latin-1") if url else "", request.get("sent", []),
+                  bool(request.get("sent_truncated"))]
         key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
         kept = entry["bodies"].get(key)
         if kept is None:
-            size = len(request["body"]) + len(response["body"])
+            size = len(request["body"]) + len(response["body"]) + sum(len(n) + len(v) for n, v in sample[7])
             if len(entry["bodies"]) >= MAX_BODIES or self.body_bytes + size > BODY_BUDGET:
                 entry["unsampled"] += 1
                 return
             self.body_bytes += size
             kept = entry["bodies"][key] = {"request_body": sample[0], "response_body": sample[1],
                                            "request_truncated": sample[2], "response_truncated": sample[3],
-                                           "request_encoding": sample[4], "response_encoding": sample[5], "count": 0}
+                                           "request_encoding": sample[4], "response_encoding": sample[5],
+                                           "query": sample[6], "request_headers": [list(h) for h in sample[7]],
+                                           "request_headers_truncated": sample[8], "count": 0}
         kept["count"] += 1
 
     def _close(self, key: tuple[str, int, str, int]) -> None:

@@ -25,8 +25,8 @@ APP = Path(__file__).parents[2] / "topologies" / "observe-app"
 def call(path: str, status: int = 200, method: str = "GET", count: int = 1, body: str = "", consumer: str = "shop",
          provider: str = "stock", truncated: bool = False, query: str = "",
          bodies: tuple[BodySample, ...] | None = None, unsampled: int = 0) -> ObservedCall:
-    bodies = (BodySample("", body, count, response_truncated=truncated),) if bodies is None else bodies
-    return ObservedCall(consumer, provider, 8000, method, path, query, (), status,
+    bodies = (BodySample("", body, count, response_truncated=truncated, query=query),) if bodies is None else bodies
+    return ObservedCall(consumer, provider, 8000, method, path, (), status,
                         "application/json" if body or bodies else "", count, 0.01 * count, 0.01, 0, len(body),
                         bodies=bodies, unsampled=unsampled)
 
