@@ -47,8 +47,9 @@ class ObservedCall:
     """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
     byte to response's last), bytes of the bodies in all; `bodies`: each distinct request (query string, headers,
     body) with its response's body and its count (every call's but `unsampled` ones: beyond the agent's bounds).
-    `path` as sent (query apart); `query_keys` the names in the query (each sample has its query string). `status` 0: the request was seen and no response (its client went away, the connection was reset, or
-    it was still awaited when the capture was read)."""
+    `path` as sent (query apart); `query_keys` the names in the query (each sample has its query string). `status`
+    0: the request was seen and no response (its client went away, the connection was reset, or it was still
+    awaited when the capture was read)."""
 
     consumer: str
     provider: str
