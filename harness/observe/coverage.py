@@ -21,7 +21,7 @@ from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.observe import pactmatch
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
-from harness.runtime.observe_control import REFUSED
+from harness.runtime.observe_control import DROPPED, REFUSED
 from harness.runtime.observe_records import BodySample
 from harness.runtime.observe_streams import BODY_LIMIT, HEADER_LIMIT
 
@@ -92,6 +92,14 @@ class EdgeCoverage:
     # connections a cut() stopped before any HTTP passed (their TCP packets: a refused one sends one, a dropped one
     # its retries): not calls, so neither covered nor uncovered, but said, so that a call under a cut is not lost
     refused: int = 0
+    dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry of a connection counts)
+
+    @property
+    def stopped(self) -> str:
+        """What cut() stopped on the edge: "2 refused by cut()", "7 packet(s) dropped by cut()", both, or ""."""
+        parts = [f"{self.refused} refused by cut()"] if self.refused else []
+        parts += [f"{self.dropped} packet(s) dropped by cut()"] if self.dropped else []
+        return ", ".join(parts)
 
     @property
     def percent(self) -> float | None:
@@ -104,10 +112,12 @@ class EdgeCoverage:
         if not self.calls:
             shown = "none" if not self.not_inspected else \
                 f"{sum(n.connections for n in self.not_inspected)} conn, not inspected"
-            return f"observed: {shown}" + (f", {self.refused} refused by cut()" if self.refused else "")
-        if not self.pacts:
-            return f"observed: {self.calls}, no pact"
-        return f"observed: {self.calls}, covered {self.percent:g}%"
+            label = f"observed: {shown}"
+        elif not self.pacts:
+            label = f"observed: {self.calls}, no pact"
+        else:
+            label = f"observed: {self.calls}, covered {self.percent:g}%"
+        return label + (f", {self.stopped}" if self.stopped else "")
 
 
 @dataclass
@@ -116,6 +126,7 @@ class _Edge:
     pacts: list[PactFile] = field(default_factory=list)
     not_inspected: list[NotInspected] = field(default_factory=list)
     refused: int = 0
+    dropped: int = 0
 
 
 def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[PactFile],
@@ -131,6 +142,8 @@ def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[Pact
     for flow in observation.flows:
         if flow.protocol == REFUSED:
             edges.setdefault((flow.consumer, flow.provider), _Edge()).refused += flow.connections
+        elif flow.protocol == DROPPED:
+            edges.setdefault((flow.consumer, flow.provider), _Edge()).dropped += flow.connections
         elif flow.protocol not in ("http", "none"):
             edges.setdefault((flow.consumer, flow.provider), _Edge()).not_inspected.append(
                 NotInspected(flow.port, flow.protocol, flow.connections, flow.bytes))
@@ -215,7 +228,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
         tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts), edge.refused)
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped)
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:

@@ -4,11 +4,9 @@ each direction of a connection is put back in order by its sequence numbers, and
 (both from Debian's packages in the helper image). Nothing here writes to the network.
 
 Kept, aggregated (memory bounded): per HTTP call kind (client, server, port, method, path, query keys, status,
-content type) a count, seconds and bytes, and each distinct request as Pact judges it (query string, headers as
-sent up to HEADER_LIMIT bytes, body up to BODY_LIMIT bytes) with its response's body, with its count, up to
-MAX_BODIES per kind and BODY_BUDGET bytes in all (the calls beyond: `unsampled`, counted, so the harness says they
-were not judged; never judged with another call's request). Header values (credentials too) stay in this process's
-memory and the harness's, for Pact's replay: never logged or written; per
+content type) a count, seconds and bytes, and each distinct request (query, headers up to HEADER_LIMIT bytes, body up
+to BODY_LIMIT) with its response's body and count, up to MAX_BODIES per kind and BODY_BUDGET bytes in all (beyond:
+`unsampled`, said not judged, never lent another's request). Header values (credentials) stay in memory; per
 connection kind (client, server, port, protocol) connections and bytes. `protocol`: http, tls, http2 or other
 (PostgreSQL, Redis, ...): only http is parsed.
 
@@ -42,10 +40,10 @@ from typing import Any
 
 try:  # in the helper image, the files side by side (the script's folder is on sys.path)
     import observe_control  # type: ignore[import-not-found]
-    from observe_streams import REQUEST_LINE, Connection, Direction  # type: ignore[import-not-found]
+    from observe_streams import REQUEST_LINE, Connection, Direction, sample_of  # type: ignore[import-not-found]
 except ImportError:  # imported by the harness (its tests)
     from harness.runtime import observe_control
-    from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction
+    from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction, sample_of
 
 dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
 httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
@@ -238,16 +236,9 @@ class Observer:
         entry["response_bytes"] += response["size"]
 
     def _sample(self, entry: dict[str, Any], request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Keep the call's request as Pact judges it (query string, headers as sent, body) and its response's body
-        with the kind's others: each distinct one once, with its count (the harness replays every request to Pact
-        and checks every pair against the provider's document); beyond MAX_BODIES or BODY_BUDGET bytes only counted,
-        never lent another call's request."""
-        url = httptools.parse_url(request["url"]) if request["url"] else None
-        sample = [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
-                  request["size"] > len(request["body"]), response["size"] > len(response["body"]),
-                  request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", ""),
-                  (url.query or b"").decode("latin-1") if url else "", request.get("sent", []),
-                  bool(request.get("sent_truncated"))]
+        """Keep the call's request as Pact judges it and its response's body (observe_streams.sample_of) with the
+        kind's others: each distinct one once, with its count; beyond MAX_BODIES or BODY_BUDGET bytes only counted."""
+        sample = sample_of(request, response)
         key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
         kept = entry["bodies"].get(key)
         if kept is None:

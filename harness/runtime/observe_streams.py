@@ -203,3 +203,18 @@ class Connection:
         except Exception:  # noqa: BLE001 - not HTTP/1.x after all (an upgrade, a parse error): stop parsing
             self.request_parser = self.response_parser = None
             self.broken = True
+
+
+def sample_of(request: dict[str, Any], response: dict[str, Any]) -> list[Any]:
+    """What the capture keeps of one call to tell it from the others of its kind: the request as Pact judges it
+    (body, its Content-Encoding, query string, headers as sent, whether they were cut) and the response's body:
+    [request body, response body, request cut, response cut, request encoding, response encoding, query, headers,
+    headers cut]."""
+    import httptools
+
+    url = httptools.parse_url(request["url"]) if request["url"] else None
+    return [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
+            request["size"] > len(request["body"]), response["size"] > len(response["body"]),
+            request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", ""),
+            (url.query or b"").decode("latin-1") if url else "", request.get("sent", []),
+            bool(request.get("sent_truncated"))]
