@@ -184,7 +184,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
         if unsampled:
             unjudged[label] += unsampled
-            why.setdefault(label, "more different bodies than the capture keeps")
+            why.setdefault(label, "more different requests and bodies than the capture keeps")
         all_covered = not unsampled
         for sample in call.bodies:
             judged = _request(call, sample)

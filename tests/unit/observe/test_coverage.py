@@ -90,7 +90,7 @@ def test_every_distinct_body_of_a_kind_of_call_is_judged_not_only_the_first(spec
     # (the unsampled call's request is not known: Pact cannot judge it, so it is not covered)
     assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 8, 2, 2)
     assert edge.top_breaking[0].says == "None for not nullable"
-    assert edge.top_not_judged[0].says == "more different bodies than the capture keeps"  # the first reason said
+    assert edge.top_not_judged[0].says == "more different requests and bodies than the capture keeps"  # the first reason said
 
 
 def test_a_compressed_body_is_judged_once_its_encoding_is_undone(spec, stock_document) -> None:
