@@ -187,7 +187,7 @@ def _masked(text: str, request: Request) -> str:
     for name, value in request.headers:
         if _SECRET.match(name) and value.strip():
             text = text.replace(value, "***")
-            for part in value.split():  # ("Bearer abc": the token alone, too)
-                if len(part) >= 6:
+            for part in value.split()[1:]:  # ("Bearer abc": the token alone too, not the scheme's name)
+                if len(part) >= 4:
                     text = text.replace(part, "***")
     return text
