@@ -71,6 +71,7 @@ class CoverageCell:
     not_judged: int = 0  # calls whose bodies could not be judged against the document (`unjudged`: which, why)
     unjudged: tuple[str, ...] = ()
     refused: int = 0  # connections a cut() stopped before any HTTP was sent: not calls, counted apart
+    dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry counts): not calls either
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -84,7 +85,7 @@ class CoverageCell:
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged),
-                   coverage.refused)
+                   coverage.refused, coverage.dropped)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.observe import pactmatch
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
-from harness.runtime.observe_control import REFUSED
+from harness.runtime.observe_control import DROPPED, REFUSED
 from harness.runtime.observe_records import BodySample
-from harness.runtime.observe_streams import BODY_LIMIT
+from harness.runtime.observe_streams import BODY_LIMIT, HEADER_LIMIT
 
 TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge
 NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
@@ -92,6 +92,14 @@ class EdgeCoverage:
     # connections a cut() stopped before any HTTP passed (their TCP packets: a refused one sends one, a dropped one
     # its retries): not calls, so neither covered nor uncovered, but said, so that a call under a cut is not lost
     refused: int = 0
+    dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry of a connection counts)
+
+    @property
+    def stopped(self) -> str:
+        """What cut() stopped on the edge: "2 refused by cut()", "7 packet(s) dropped by cut()", both, or ""."""
+        parts = [f"{self.refused} refused by cut()"] if self.refused else []
+        parts += [f"{self.dropped} packet(s) dropped by cut()"] if self.dropped else []
+        return ", ".join(parts)
 
     @property
     def percent(self) -> float | None:
@@ -104,10 +112,12 @@ class EdgeCoverage:
         if not self.calls:
             shown = "none" if not self.not_inspected else \
                 f"{sum(n.connections for n in self.not_inspected)} conn, not inspected"
-            return f"observed: {shown}" + (f", {self.refused} refused by cut()" if self.refused else "")
-        if not self.pacts:
-            return f"observed: {self.calls}, no pact"
-        return f"observed: {self.calls}, covered {self.percent:g}%"
+            label = f"observed: {shown}"
+        elif not self.pacts:
+            label = f"observed: {self.calls}, no pact"
+        else:
+            label = f"observed: {self.calls}, covered {self.percent:g}%"
+        return label + (f", {self.stopped}" if self.stopped else "")
 
 
 @dataclass
@@ -116,6 +126,7 @@ class _Edge:
     pacts: list[PactFile] = field(default_factory=list)
     not_inspected: list[NotInspected] = field(default_factory=list)
     refused: int = 0
+    dropped: int = 0
 
 
 def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[PactFile],
@@ -131,6 +142,8 @@ def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[Pact
     for flow in observation.flows:
         if flow.protocol == REFUSED:
             edges.setdefault((flow.consumer, flow.provider), _Edge()).refused += flow.connections
+        elif flow.protocol == DROPPED:
+            edges.setdefault((flow.consumer, flow.provider), _Edge()).dropped += flow.connections
         elif flow.protocol not in ("http", "none"):
             edges.setdefault((flow.consumer, flow.provider), _Edge()).not_inspected.append(
                 NotInspected(flow.port, flow.protocol, flow.connections, flow.bytes))
@@ -157,7 +170,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     verdicts = _pact_verdicts([i for _, i in interactions], edge.calls)
     exercised: set[int] = set()
     uncovered: Counter[str] = Counter()
-    refused: dict[str, str] = {}  # an uncovered operation -> Pact's first reason
+    refused: dict[str, Counter[str]] = {}  # an uncovered operation -> Pact's reasons, each with its calls
     breaking: Counter[str] = Counter()
     says: dict[str, dict[str, None]] = {}  # a breaking operation -> what the document says, each once
     unjudged: Counter[str] = Counter()
@@ -171,7 +184,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
         if unsampled:
             unjudged[label] += unsampled
-            why.setdefault(label, "more different bodies than the capture keeps")
+            why.setdefault(label, "more different requests and bodies than the capture keeps")
         all_covered = not unsampled
         for sample in call.bodies:
             judged = _request(call, sample)
@@ -191,8 +204,8 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
             else:
                 all_covered = False
                 uncovered[label] += sample.count
-                refused.setdefault(label, verdict.why if isinstance(verdict, pactmatch.Verdict)
-                                   else "no pact interaction on this edge")
+                refused.setdefault(label, Counter())[verdict.why if isinstance(verdict, pactmatch.Verdict)
+                                                     else "no pact interaction on this edge"] += sample.count
             if isinstance(finding, str) and finding:
                 breaking[label] += sample.count
                 says.setdefault(label, {})[finding] = None
@@ -205,7 +218,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     calls = sum(call.count for call in edge.calls)
     return EdgeCoverage(
         consumer, provider, calls, covered, sum(uncovered.values()),
-        tuple(OperationCount(label, count, refused[label]) for label, count in uncovered.most_common(TOP)),
+        tuple(OperationCount(label, count, _most_said(refused[label])) for label, count in _most(uncovered)),
         tuple(f"{pact.path.name}: {interaction['description']}"
               for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
@@ -215,7 +228,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
         tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts), edge.refused)
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped)
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
@@ -254,14 +267,26 @@ def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]
 
 
 def _request(call: ObservedCall, sample: BodySample) -> pactmatch.Request | _NotJudged:
-    """The request of `sample` as Pact is to judge it, or why it cannot be (its body cut at the capture's limit, an
-    encoding not undone)."""
+    """The request of `sample` as its consumer sent it, for Pact to judge (a Content-Encoding too: Pact's mock server
+    decides what it makes of it), or why it cannot be (its body or headers cut at the capture's limit)."""
     if sample.request_truncated:
         return _NotJudged(f"request body over {_size(BODY_LIMIT)}, the capture's limit: not matched to the pact")
-    body = _decoded(sample.request_body, sample.request_encoding)
-    if body is None:
-        return _NotJudged(f"request body in an encoding the harness does not undo ({sample.request_encoding})")
-    return pactmatch.Request(call.method.upper(), call.path, call.query, call.request_content_type, body)
+    if sample.request_headers_truncated:
+        return _NotJudged(f"request headers over {_size(HEADER_LIMIT)}, the capture's limit: not matched to the pact")
+    return pactmatch.Request(call.method.upper(), call.path, sample.query, sample.request_headers,
+                             sample.request_body)
+
+
+def _most(counts: Counter[str]) -> list[tuple[str, int]]:
+    """The TOP most frequent (ties: in text order, whatever the order of the calls)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+
+
+def _most_said(reasons: Counter[str]) -> str:
+    """The reason given for the most calls (ties: the first in text order, so that the order of the calls does not
+    change it), and how many different reasons there are."""
+    said = min(reasons, key=lambda reason: (-reasons[reason], reason))
+    return said if len(reasons) == 1 else f"{said} (1 of {len(reasons)} reasons)"
 
 
 def _first(findings: dict[str, None]) -> str:
@@ -279,15 +304,15 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     """What the document says against `call` with the bodies of `sample` (its first finding), "" when it allows it,
     or why it cannot be judged (a body cut at the capture's limit, an encoding that cannot be undone). Judged as
     schemathesis' checks judge a response (a status documented without content takes any body; no rule on
-    properties the schema does not describe). The request's headers were not recorded (credentials stay out of the
-    capture), so header parameters are not judged."""
+    properties the schema does not describe). Header parameters are not judged against the document (Pact's
+    replay judges the headers against the pact)."""
     if sample.request_truncated or sample.response_truncated:
         return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
-    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": call.query}
+    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query}
     response: dict[str, Any] = {"status": call.status,
                                 "headers": {"Content-Type": call.content_type} if call.content_type else {}}
     for part, text, encoding, content_type in (
-            (request, sample.request_body, sample.request_encoding, call.request_content_type),
+            (request, sample.request_body, sample.request_encoding, sample.request_content_type),
             (response, sample.response_body, sample.response_encoding, call.content_type)):
         decoded = _decoded(text, encoding)
         if decoded is None:
@@ -303,7 +328,7 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     says = findings[0].spec_says
     if says.startswith("content types:"):  # (say what was sent beside what the document allows)
         answer = findings[0].pointer.startswith("/response")
-        sent = (call.content_type if answer else call.request_content_type).split(";")[0].strip()
+        sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()
         return f"{'answered' if answer else 'sent'} {sent or 'no content type'}; the document's {says}"
     return says
 

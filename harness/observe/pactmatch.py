@@ -10,16 +10,19 @@ a request with the first interaction that takes it, whatever its status), and on
 calls whose response was not seen. Each interaction answers with a header naming it, so the interaction that took
 a request is known (and counts as exercised).
 
-The request headers are not recorded by the capture (no credential is kept): the replay sends, besides the
-request's own Content-Type, the values the interactions name, so headers other than Content-Type do not decide.
+The request is replayed as the consumer sent it: its query string, its headers (names, order, repeats; no header
+added: a request sent without Content-Type is replayed without one), its body's bytes (gzip too, with its
+Content-Encoding), so that Pact's header and body rules decide as they do for the consumer's own request. Only
+Content-Length is set again (to the body's length; a chunked request is replayed with its body whole). Values of
+secret-bearing headers (Authorization, Cookie, ...) are masked in Pact's reasons (which may quote them).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,13 +35,13 @@ NO_STATUS = 0  # a call whose response was not seen: any interaction's status
 
 @dataclass(frozen=True)
 class Request:
-    """One distinct request as observed: `query` as sent (without "?"), `body` as sent with its Content-Encoding
-    undone (latin-1 text, byte for byte), `content_type` its Content-Type ("" when none)."""
+    """One distinct request as observed: `query` as sent (without "?"), `headers` (name, value) as sent, `body` as
+    sent (latin-1 text, byte for byte: with its Content-Encoding, if any)."""
 
     method: str
     path: str
     query: str
-    content_type: str
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
     body: str
 
 
@@ -78,7 +81,6 @@ def _status(interaction: dict[str, Any]) -> int:
 
 def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) -> dict[Request, Verdict]:
     pact = Pact("pytest-topology-observed", "pytest-topology-provider").with_specification("V4")
-    headers: dict[str, str] = {}  # (not recorded by the capture: the values the interactions name)
     for n, interaction in group:
         request = interaction.get("request") or {}
         built = pact.upon_receiving(f"#{n}").with_request(str(request.get("method", "GET")).upper(),
@@ -93,8 +95,6 @@ def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) ->
         for name, values in (request.get("headers") or {}).items():
             for value in values if isinstance(values, list) else [values]:
                 built.with_header(name, str(value), part="Request")
-                if name.lower() != "content-type":
-                    headers.setdefault(name, str(value))
         body = request.get("body")
         if isinstance(body, dict) and "content" in body:  # (V4; a V3 body is the content itself)
             body = body["content"]
@@ -108,26 +108,39 @@ def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) ->
     with pact.serve(addr="127.0.0.1", raises=False, verbose=False) as server:
         seen = 0
         for observed in requests:
-            sent = dict(headers)
-            if observed.content_type:
-                sent["Content-Type"] = observed.content_type
-            url = f"{server.url}{observed.path}" + (f"?{observed.query}" if observed.query else "")
-            call = urllib.request.Request(url, data=observed.body.encode("latin-1") if observed.body else None,
-                                          method=observed.method, headers=sent)
-            try:
-                with urllib.request.urlopen(call, timeout=30) as answer:
-                    mark = answer.headers.get(MARK)
-            except urllib.error.HTTPError as refusal:
-                refusal.close()
-                mark = None
+            mark = _send(server.url.host or "127.0.0.1", server.url.port or 80, observed)
             if mark is not None:
                 verdicts[observed] = Verdict(_same_request(group, int(mark)))
                 continue
             # the server's record of refused requests, in order (then the interactions not yet called: left out)
             refused = [m for m in server.mismatches if isinstance(m, (RequestMismatch, RequestNotFound))]
-            verdicts[observed] = Verdict(frozenset(), _why(refused[seen:]))
+            verdicts[observed] = Verdict(frozenset(), _why(refused[seen:], observed))
             seen = len(refused)
     return verdicts
+
+
+def _send(host: str, port: int, observed: Request) -> str | None:
+    """Send `observed` as the consumer sent it (http.client adds no header when told so); the answer's MARK."""
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        target = observed.path + (f"?{observed.query}" if observed.query else "")
+        connection.putrequest(observed.method, target, skip_host=True, skip_accept_encoding=True)
+        body = observed.body.encode("latin-1")
+        length = False
+        for name, value in observed.headers:
+            lowered = name.lower()
+            if lowered in ("content-length", "transfer-encoding"):  # (the body is replayed whole)
+                length = True
+            else:
+                connection.putheader(name, value)
+        if length or body:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
+        answer = connection.getresponse()
+        answer.read()
+        return answer.getheader(MARK)
+    finally:
+        connection.close()
 
 
 def _content_type(request: dict[str, Any]) -> str | None:
@@ -147,19 +160,34 @@ def _same_request(group: list[tuple[int, dict[str, Any]]], matched: int) -> froz
     return frozenset(n for n, interaction in group if interaction.get("request") == request)
 
 
-def _why(mismatches: list[RequestMismatch | RequestNotFound]) -> str:
-    """Pact's first reason for refusing a request, as its mock server words it."""
+def _why(mismatches: list[RequestMismatch | RequestNotFound], request: Request) -> str:
+    """Pact's first reason for refusing a request, as its mock server words it (secret header values masked)."""
     for mismatch in mismatches:
         if isinstance(mismatch, RequestMismatch):
             for detail in mismatch.mismatches:
                 text = getattr(detail, "mismatch", "")
                 if text:
-                    return f"Pact: {_short(str(text))}"
+                    return f"Pact: {_short(_masked(str(text), request))}"
         if isinstance(mismatch, RequestNotFound):
-            return "Pact: request not found (no interaction has this method and path)"
+            return "Pact: request not found"  # (its mock server's words: no interaction takes the request)
     return "Pact: no interaction matches the request"
 
 
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# headers whose values are credentials: masked in what is shown (Pact's reasons may quote the value received)
+_SECRET = re.compile(r"(?i)^(authorization|proxy-authorization|cookie|set-cookie|.*(token|secret|api-?key|password"
+                     r"|session|auth).*)$")
+
+
+def _masked(text: str, request: Request) -> str:
+    for name, value in request.headers:
+        if _SECRET.match(name) and value.strip():
+            text = text.replace(value, "***")
+            for part in value.split()[1:]:  # ("Bearer abc": the token alone too, not the scheme's name)
+                if len(part) >= 4:
+                    text = text.replace(part, "***")
+    return text

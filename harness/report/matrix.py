@@ -73,8 +73,11 @@ def observed_lines(edge: Edge) -> list[str]:
         lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
                      "on this edge")
     if cell.refused:
-        lines.append(f"{where} refused by cut(): {cell.refused} connection(s) stopped by a cut on this edge "
-                     "(TCP packets: a dropped one counts its retries): not calls, neither covered nor uncovered")
+        lines.append(f"{where} refused by cut(): {cell.refused} connection(s) refused by a cut on this edge: not "
+                     "calls, neither covered nor uncovered")
+    if cell.dropped:
+        lines.append(f"{where} dropped by cut(): {cell.dropped} TCP packet(s) dropped by a cut on this edge (each "
+                     "retry of a connection counts): not calls, neither covered nor uncovered")
     lines += [f"{where} note: {text}" for text in cell.notes]
     return lines
 

@@ -27,7 +27,7 @@ def observed_text(result: ObserveResult) -> str:
 
 def edge_line(edge: EdgeCoverage) -> str:
     """`gateway -> dataservice: 12 calls, 10 covered (83.3%), 2 uncovered, 1 interaction never exercised, ...`."""
-    parts = [f"{edge.calls} HTTP call(s)"] if edge.calls or not (edge.not_inspected or edge.refused) else []
+    parts = [f"{edge.calls} HTTP call(s)"] if edge.calls or not (edge.not_inspected or edge.stopped) else []
     if edge.calls and edge.pacts and not edge.outside:
         parts.append(f"{edge.covered} covered ({edge.percent:g}%), {edge.uncovered} uncovered, "
                      f"{edge.operations_covered} of {edge.operations} operation(s) covered")
@@ -43,6 +43,8 @@ def edge_line(edge: EdgeCoverage) -> str:
         parts.append(f"{edge.faulted} made under a fault")
     if edge.refused:
         parts.append(f"{edge.refused} connection(s) refused by cut() (no HTTP passed: not calls)")
+    if edge.dropped:
+        parts.append(f"{edge.dropped} packet(s) dropped by cut() (each retry counts; no HTTP passed: not calls)")
     for flow in edge.not_inspected:
         kind = f"connection(s) {flow.protocol}" if flow.protocol == EARLY else f"{flow.protocol} connection(s)"
         parts.append(f"{flow.connections} {kind} on port {flow.port} ({flow.bytes} bytes, not inspected)")

@@ -58,6 +58,7 @@ MARKS_SOCKET = "\0pytest-topology-faults"  # abstract: reached from the namespac
 OBSERVE_SOCKET = "\0pytest-topology-observe"  # the capture's (observe_agent.py CONTROL)
 OBSERVE_TIMEOUT = 30.0  # seconds the capture may take to take marks (it may be starting on a busy machine)
 REFUSED_MARK = "harness-cut:"  # the comment of a cut's counting rule, then its server's address ("*": any)
+DROPPED = "drop/"  # before the address for a cut that drops (its count is of packets: each retry, not connections)
 RESOLVE_SECONDS = 0.5
 FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE and up, one per delay
 NF_ACCEPT = 1
@@ -93,7 +94,7 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
         match = f"-A {CHAIN} ! -o lo" + (f" -d {addresses[target]}/32" if target else "")
         match += " -m conntrack --ctdir ORIGINAL"
         if fault.get("cut"):  # (no target: only counts) the TCP packets a cut stops, said on the edge (--observe)
-            server = addresses[target] if target else "*"
+            server = (DROPPED if fault["cut"] == "drop" else "") + (addresses[target] if target else "*")
             lines.append(f"{match} -p tcp -m comment --comment {REFUSED_MARK}{server}")
         if fault.get("cut") == "reject":
             lines.append(f"{match} -p tcp -j REJECT --reject-with tcp-reset")

@@ -4,9 +4,9 @@ each direction of a connection is put back in order by its sequence numbers, and
 (both from Debian's packages in the helper image). Nothing here writes to the network.
 
 Kept, aggregated (memory bounded): per HTTP call kind (client, server, port, method, path, query keys, status,
-content type) a count, seconds and bytes, and each distinct pair of request/response bodies (up to BODY_LIMIT bytes
-each) with its count, up to MAX_BODIES pairs per kind and BODY_BUDGET bytes in all (the calls beyond: `unsampled`,
-counted, so the harness says they were not judged); per
+content type) a count, seconds and bytes, and each distinct request (query, headers up to HEADER_LIMIT bytes, body up
+to BODY_LIMIT) with its response's body and count, up to MAX_BODIES per kind and BODY_BUDGET bytes in all (beyond:
+`unsampled`, said not judged, never lent another's request). Header values (credentials) stay in memory; per
 connection kind (client, server, port, protocol) connections and bytes. `protocol`: http, tls, http2 or other
 (PostgreSQL, Redis, ...): only http is parsed.
 
@@ -40,10 +40,10 @@ from typing import Any
 
 try:  # in the helper image, the files side by side (the script's folder is on sys.path)
     import observe_control  # type: ignore[import-not-found]
-    from observe_streams import REQUEST_LINE, Connection, Direction  # type: ignore[import-not-found]
+    from observe_streams import REQUEST_LINE, Connection, Direction, sample_of  # type: ignore[import-not-found]
 except ImportError:  # imported by the harness (its tests)
     from harness.runtime import observe_control
-    from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction
+    from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction, sample_of
 
 dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
 httptools: Any = None  # `snapshot` start without them (their import takes a second on a busy machine)
@@ -221,7 +221,6 @@ class Observer:
                 "method": method, "path": path, "query_keys": keys, "status": status, "content_type": content_type,
                 "faulted": faulted,
                 "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0, "response_bytes": 0,
-                "request_content_type": request["headers"].get("content-type", ""), "query": query,
                 "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
         self._sample(entry, request, response)
         if self.ids < MAX_IDS:
@@ -237,22 +236,22 @@ class Observer:
         entry["response_bytes"] += response["size"]
 
     def _sample(self, entry: dict[str, Any], request: dict[str, Any], response: dict[str, Any]) -> None:
-        """Keep the call's bodies with the kind's others: each distinct pair once, with its count (the harness checks
-        every pair against the provider's document); beyond MAX_BODIES pairs or BODY_BUDGET bytes only counted."""
-        sample = [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
-                  request["size"] > len(request["body"]), response["size"] > len(response["body"]),
-                  request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", "")]
+        """Keep the call's request as Pact judges it and its response's body (observe_streams.sample_of) with the
+        kind's others: each distinct one once, with its count; beyond MAX_BODIES or BODY_BUDGET bytes only counted."""
+        sample = sample_of(request, response)
         key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
         kept = entry["bodies"].get(key)
         if kept is None:
-            size = len(request["body"]) + len(response["body"])
+            size = len(request["body"]) + len(response["body"]) + sum(len(n) + len(v) for n, v in sample[7])
             if len(entry["bodies"]) >= MAX_BODIES or self.body_bytes + size > BODY_BUDGET:
                 entry["unsampled"] += 1
                 return
             self.body_bytes += size
             kept = entry["bodies"][key] = {"request_body": sample[0], "response_body": sample[1],
                                            "request_truncated": sample[2], "response_truncated": sample[3],
-                                           "request_encoding": sample[4], "response_encoding": sample[5], "count": 0}
+                                           "request_encoding": sample[4], "response_encoding": sample[5],
+                                           "query": sample[6], "request_headers": [list(h) for h in sample[7]],
+                                           "request_headers_truncated": sample[8], "count": 0}
         kept["count"] += 1
 
     def _close(self, key: tuple[str, int, str, int]) -> None:

@@ -15,6 +15,8 @@ CONTROL = "\0pytest-topology-observe"  # abstract Unix sockets: one namespace pe
 FAULTS = "\0pytest-topology-faults"  # the fault agent's (fault_agent.py MARKS_SOCKET)
 CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may take
 REFUSED = "refused by cut()"  # the protocol of the flows of connections a cut stopped (counted by the fault agent)
+DROPPED = "dropped by cut()"  # ... of the TCP packets a cut(mode="drop") stopped (retries counted: packets)
+DROP_PREFIX = "drop/"  # (fault_agent.DROPPED: the fault agent's counts of a dropping cut, by "drop/" + server)
 SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
 
 
@@ -64,9 +66,13 @@ class Refused:
 
 
 def refused_flow(server: str, count: int) -> dict[str, Any]:
-    """The connections to `server` ("*": a cut on every destination) a cut stopped, as a flow: no byte passed."""
-    return {"client": "", "server": server, "port": 0, "protocol": REFUSED, "outgoing": True, "connections": count,
-            "bytes": 0, "broken": 0, "unanswered": 0}
+    """The TCP packets to `server` ("*": a cut on every destination) a cut stopped, as a flow: no byte passed.
+    A rejecting cut stops one per connection (`connections`: connections refused); a dropping one ("drop/" +
+    server: protocol DROPPED) each of its client's retries (`connections`: packets dropped)."""
+    dropped = server.startswith(DROP_PREFIX)
+    return {"client": "", "server": server[len(DROP_PREFIX):] if dropped else server, "port": 0,
+            "protocol": DROPPED if dropped else REFUSED, "outgoing": True, "connections": count, "bytes": 0,
+            "broken": 0, "unanswered": 0}
 
 
 def stamp(ancillary: list[tuple[int, int, bytes]]) -> float:

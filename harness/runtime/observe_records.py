@@ -18,9 +18,12 @@ OUTSIDE = "(tests)"  # the consumer of calls that come from outside the topology
 
 @dataclass(frozen=True)
 class BodySample:
-    """The bodies of `count` calls of one kind that sent and got the very same ones (text, latin-1: byte for byte),
-    each up to the agent's limit (`*_truncated`: cut there, so it cannot be judged); `*_encoding`: the message's
-    Content-Encoding ("" when none)."""
+    """`count` calls of one kind that sent the very same request (query string, headers, body) and got the very same
+    response body (text, latin-1: byte for byte), each body up to the agent's limit (`*_truncated`: cut there, so it
+    cannot be judged); `*_encoding`: the message's Content-Encoding ("" when none). `query`: the query string as sent
+    (without "?"); `request_headers`: (name, value) as sent, in order, repeats kept, Content-Length and
+    Authorization too (kept in memory for Pact's replay, never shown: left out of repr); `request_headers_truncated`:
+    more header bytes than the agent keeps (not judged)."""
 
     request_body: str
     response_body: str
@@ -29,22 +32,30 @@ class BodySample:
     response_truncated: bool = False
     request_encoding: str = ""
     response_encoding: str = ""
+    query: str = ""
+    request_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    request_headers_truncated: bool = False
+
+    @property
+    def request_content_type(self) -> str:
+        """The request's Content-Type as sent ("" when none; the first when sent twice)."""
+        return next((value for name, value in self.request_headers if name.lower() == "content-type"), "")
 
 
 @dataclass(frozen=True)
 class ObservedCall:
     """HTTP/1.x calls of one kind on the edge consumer -> provider: `count` of them, `seconds` in all (request's first
-    byte to response's last), bytes of the bodies in all; `bodies`: each distinct pair of bodies with its count (every
-    call's but `unsampled` ones: beyond the agent's bounds). `path` as sent (query apart); `query_keys` the names in
-    the query. `status` 0: the request was seen and no response (its client went away, the connection was reset, or
-    it was still awaited when the capture was read)."""
+    byte to response's last), bytes of the bodies in all; `bodies`: each distinct request (query string, headers,
+    body) with its response's body and its count (every call's but `unsampled` ones: beyond the agent's bounds).
+    `path` as sent (query apart); `query_keys` the names in the query (each sample has its query string). `status`
+    0: the request was seen and no response (its client went away, the connection was reset, or it was still
+    awaited when the capture was read)."""
 
     consumer: str
     provider: str
     port: int
     method: str
     path: str
-    query: str
     query_keys: tuple[str, ...]
     status: int
     content_type: str
@@ -53,7 +64,6 @@ class ObservedCall:
     max_seconds: float
     request_bytes: int
     response_bytes: int
-    request_content_type: str = ""
     bodies: tuple[BodySample, ...] = ()
     unsampled: int = 0  # calls whose bodies were not kept (beyond the agent's bounds): not judged
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
@@ -179,12 +189,14 @@ def early_record(connection: dict[str, Any], owners: dict[str, str],
 
 def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
     return ObservedCall(
-        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]), str(call.get("query", "")),
+        ends[0], ends[1], int(call["port"]), str(call["method"]), str(call["path"]),
         tuple(call.get("query_keys", ())), int(call["status"]), str(call.get("content_type", "")),
         int(call["count"]), float(call["seconds"]), float(call["max_seconds"]), int(call["request_bytes"]),
-        int(call["response_bytes"]), str(call.get("request_content_type", "")),
+        int(call["response_bytes"]),
         tuple(BodySample(str(b["request_body"]), str(b["response_body"]), int(b["count"]),
                          bool(b.get("request_truncated")), bool(b.get("response_truncated")),
-                         str(b.get("request_encoding", "")), str(b.get("response_encoding", "")))
+                         str(b.get("request_encoding", "")), str(b.get("response_encoding", "")),
+                         str(b.get("query", "")), tuple((str(n), str(v)) for n, v in b.get("request_headers", ())),
+                         bool(b.get("request_headers_truncated")))
               for b in call.get("bodies", ())),
         int(call.get("unsampled", 0)), bool(call.get("faulted")))

@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 BODY_LIMIT = int(os.environ.get("OBSERVE_BODY_LIMIT", str(1 << 20)))  # bytes of a body kept (longer: cut, not judged)
+HEADER_LIMIT = int(os.environ.get("OBSERVE_HEADER_LIMIT", str(16 << 10)))  # bytes of a request's headers kept as
+# sent, for Pact's replay (longer: cut, not judged)
 MAX_GAP = 1 << 20  # bytes of out-of-order data held per direction before the connection is given up
 FIRST_LINE_LIMIT = 8192  # bytes of a connection's first line waited for before its protocol is named
 REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
@@ -61,6 +63,8 @@ class Message:
         self.request = request  # (else: responses)
         self.url = b""
         self.headers: dict[str, str] = {}
+        self.sent: list[tuple[str, str]] = []  # a request's headers as sent: names, order, repeats (HEADER_LIMIT)
+        self.sent_size = 0  # their bytes, those beyond HEADER_LIMIT too
         self.body = bytearray()
         self.size = 0
         self.started = 0.0
@@ -74,6 +78,7 @@ class Message:
 
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.size, self.started = b"", {}, bytearray(), 0, self.now
+        self.sent, self.sent_size = [], 0
         # where it starts on the wire, the same in both namespaces: a request is sent from a segment's start
         self.at = f"{self.chunk}:{self.begun}"
         self.begun += 1
@@ -83,6 +88,10 @@ class Message:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        if self.request:
+            self.sent_size += len(name) + len(value) + 4  # (as on the wire: "name: value\r\n")
+            if self.sent_size <= HEADER_LIMIT:
+                self.sent.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
@@ -98,6 +107,7 @@ class Message:
         if not request and 100 <= self.parser.get_status_code() < 200 and self.parser.get_status_code() != 101:
             return  # an interim answer (100 Continue): the request's own response follows
         self.done.append({"url": self.url, "headers": self.headers, "body": bytes(self.body), "size": self.size,
+                          "sent": self.sent, "sent_truncated": self.sent_size > HEADER_LIMIT,
                           "started": self.started, "ended": self.now, "at": self.at,
                           "method": self.parser.get_method().decode("latin-1") if request else "",
                           "status": 0 if request else int(self.parser.get_status_code())})
@@ -193,3 +203,18 @@ class Connection:
         except Exception:  # noqa: BLE001 - not HTTP/1.x after all (an upgrade, a parse error): stop parsing
             self.request_parser = self.response_parser = None
             self.broken = True
+
+
+def sample_of(request: dict[str, Any], response: dict[str, Any]) -> list[Any]:
+    """What the capture keeps of one call to tell it from the others of its kind: the request as Pact judges it
+    (body, its Content-Encoding, query string, headers as sent, whether they were cut) and the response's body:
+    [request body, response body, request cut, response cut, request encoding, response encoding, query, headers,
+    headers cut]."""
+    import httptools
+
+    url = httptools.parse_url(request["url"]) if request["url"] else None
+    return [request["body"].decode("latin-1"), response["body"].decode("latin-1"),
+            request["size"] > len(request["body"]), response["size"] > len(response["body"]),
+            request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", ""),
+            (url.query or b"").decode("latin-1") if url else "", request.get("sent", []),
+            bool(request.get("sent_truncated"))]

@@ -94,3 +94,23 @@ def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path
     assert (stock.calls, stock.uncovered, stock.refused) == (4, 2, 3)  # refused: not calls, not uncovered
     assert (redis.calls, redis.refused) == (0, 1)
     assert redis.label.endswith(", 1 refused by cut()")
+
+
+def test_packets_a_dropping_cut_stopped_are_said_as_packets_on_their_edge(tmp_path: Path) -> None:
+    # a dropped connection is tried again by its client until it gives up (shop: 5 s): the count is of packets
+    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
+    spec = load_topology(tmp_path / "shop" / "topology.yaml")
+    with Topology.start(spec) as topology:
+        run = ObserveRun(spec, topology)
+        run.start()
+        try:
+            with topology.edge("shop", "redis").cut(mode="drop"), pytest.raises(requests.RequestException):
+                order(topology)  # 2 calls to the stock, then the count in Redis hangs until shop's timeout
+            order(topology)
+        finally:
+            result = run.finish()
+    stock, redis = result.edge("shop", "stock"), result.edge("shop", "redis")
+    assert stock is not None and redis is not None
+    assert (stock.calls, stock.refused, stock.dropped) == (4, 0, 0)
+    assert redis.refused == 0 and redis.dropped >= 1  # (the SYN and its retries within 5 s)
+    assert redis.label.endswith(f", {redis.dropped} packet(s) dropped by cut()"), redis.label

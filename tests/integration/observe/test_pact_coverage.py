@@ -59,14 +59,14 @@ def test_what_pact_refuses_is_uncovered_and_fails_strict(shop) -> None:  # noqa:
     edge = result.edge("shop", "catalog")
     assert edge is not None and (edge.calls, edge.covered, edge.uncovered) == (3, 0, 3)
     assert {(o.operation, o.calls, o.says) for o in edge.top_uncovered} == {
-        ("GET /products/500 -> 404", 1, "Pact: request not found (no interaction has this method and path)"),
-        ("POST /orders -> 201", 2, "Pact: Expected a Map with keys [qty] but received one with keys [note, qty]")}
+        ("GET /products/500 -> 404", 1, "Pact: request not found"),
+        # two calls, two reasons: one of them, whatever the order of the calls (ties: text order)
+        ("POST /orders -> 201", 2, "Pact: Expected 'abc' (String) to be an integer (1 of 2 reasons)")}
     assert (edge.operations, edge.operations_covered) == (2, 0)
     assert strict.outcome == "failed"
     assert strict.summary == ("observed coverage, strict: 3 call(s) between services uncovered, 0 breaking the "
                               "provider's document")
-    assert "POST /orders -> 201 (2): Pact: Expected a Map with keys [qty] but received one with keys [note, qty]" \
-        in strict.details
+    assert "POST /orders -> 201 (2): Pact: Expected 'abc' (String) to be an integer (1 of 2 reasons)" in strict.details
 
 
 def test_what_pact_takes_is_covered_and_passes_strict(shop) -> None:  # noqa: ANN001

@@ -1,8 +1,9 @@
 """Two tiny services for the test of coverage as Pact matches it, picked by the first argument.
 
-catalog: GET /products/{id} -> 200 {"id"} (404 for an id of 500 and more), POST /orders -> 201 {"id", "qty"}
-shop:    POST /call/{method}/{path...}?{query} -> makes that call to catalog with the body and Content-Type it got,
-         and says its status
+catalog: GET /products/{id} -> 200 {"id"} (404 for an id of 500 and more), POST /orders -> 201 {"id", "qty"},
+         GET /orders -> 200 []
+shop:    POST /call/{method}/{path...}?{query} -> makes that call to catalog with the body and Content-Type it got
+         (and each header `X-Pass-{name}: value` it got as `{name}: value`), and says its status
 Both answer GET /health.
 """
 
@@ -20,15 +21,22 @@ def catalog(method: str, parts: list[str], body: bytes) -> tuple[int, object]:
     if method == "GET" and parts[:1] == ["products"] and len(parts) == 2:
         return (404, {"detail": "no such product"}) if int(parts[1]) >= 500 else (200, {"id": int(parts[1])})
     if method == "POST" and parts == ["orders"]:
-        return 201, {"id": 1, "qty": json.loads(body or b"{}").get("qty")}
+        try:
+            qty = json.loads(body or b"{}").get("qty")
+        except (ValueError, AttributeError):  # (a gzip body, a text one: the consumer's call is what counts)
+            qty = None
+        return 201, {"id": 1, "qty": qty}
+    if method == "GET" and parts == ["orders"]:
+        return 200, []
     return 404, {"detail": "no route"}
 
 
-def shop(path: str, body: bytes, content_type: str | None) -> tuple[int, object]:
+def shop(path: str, body: bytes, content_type: str | None, passed: dict[str, str]) -> tuple[int, object]:
     parts = path.split("/", 3)  # "", "call", method, rest
     connection = http.client.HTTPConnection(os.environ["CATALOG_HOST"], 8000, timeout=10)
     try:
         headers = {"Content-Type": content_type} if content_type else {}
+        headers.update(passed)
         connection.request(parts[2], "/" + parts[3], body=body or None, headers=headers)
         response = connection.getresponse()
         response.read()
@@ -46,7 +54,9 @@ class Handler(BaseHTTPRequestHandler):
         if parts == ["health"]:
             status, answer = 200, {"status": "ok"}
         elif ROLE == "shop" and parts[:1] == ["call"]:
-            status, answer = shop(self.path, body, self.headers.get("Content-Type"))
+            passed = {name[len("X-Pass-"):]: value for name, value in self.headers.items()
+                      if name.lower().startswith("x-pass-")}
+            status, answer = shop(self.path, body, self.headers.get("Content-Type"), passed)
         else:
             status, answer = catalog(self.command, parts, body)
         data = json.dumps(answer).encode()

@@ -25,8 +25,8 @@ APP = Path(__file__).parents[2] / "topologies" / "observe-app"
 def call(path: str, status: int = 200, method: str = "GET", count: int = 1, body: str = "", consumer: str = "shop",
          provider: str = "stock", truncated: bool = False, query: str = "",
          bodies: tuple[BodySample, ...] | None = None, unsampled: int = 0) -> ObservedCall:
-    bodies = (BodySample("", body, count, response_truncated=truncated),) if bodies is None else bodies
-    return ObservedCall(consumer, provider, 8000, method, path, query, (), status,
+    bodies = (BodySample("", body, count, response_truncated=truncated, query=query),) if bodies is None else bodies
+    return ObservedCall(consumer, provider, 8000, method, path, (), status,
                         "application/json" if body or bodies else "", count, 0.01 * count, 0.01, 0, len(body),
                         bodies=bodies, unsampled=unsampled)
 
@@ -90,7 +90,7 @@ def test_every_distinct_body_of_a_kind_of_call_is_judged_not_only_the_first(spec
     # (the unsampled call's request is not known: Pact cannot judge it, so it is not covered)
     assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 8, 2, 2)
     assert edge.top_breaking[0].says == "None for not nullable"
-    assert edge.top_not_judged[0].says == "more different bodies than the capture keeps"  # the first reason said
+    assert edge.top_not_judged[0].says == "more different requests and bodies than the capture keeps"  # the first reason said
 
 
 def test_a_compressed_body_is_judged_once_its_encoding_is_undone(spec, stock_document) -> None:
@@ -196,17 +196,24 @@ def test_connections_a_cut_stopped_are_said_on_their_edge_and_are_not_calls(spec
     from harness.report.observe import edge_line
 
     flows = [ObservedFlow("shop", "stock", 0, "refused by cut()", 2, 0),
-             ObservedFlow("shop", "redis", 0, "refused by cut()", 1, 0)]
+             ObservedFlow("shop", "redis", 0, "refused by cut()", 1, 0),
+             ObservedFlow("shop", "stock", 0, "dropped by cut()", 7, 0)]
     redis, stock = coverage_of(spec, [call("/items/2", body='{"id": 2, "name": "pear"}')], {"stock": stock_document},
                                flows=flows)
     assert (stock.calls, stock.covered, stock.uncovered, stock.refused, stock.not_inspected) == (1, 1, 0, 2, ())
     assert (redis.calls, redis.refused, redis.label) == (0, 1, "observed: none, 1 refused by cut()")
+    # the cell says what a cut stopped whether or not HTTP calls passed too; a drop counts packets
+    assert (stock.dropped, stock.label) == (7, "observed: 1, covered 100%, 2 refused by cut(), 7 packet(s) dropped by cut()")
     assert edge_line(redis) == "shop -> redis: 1 connection(s) refused by cut() (no HTTP passed: not calls)"
-    assert edge_line(stock).endswith(", 2 connection(s) refused by cut() (no HTTP passed: not calls)")
+    assert edge_line(stock).endswith(", 2 connection(s) refused by cut() (no HTTP passed: not calls), 7 packet(s) "
+                                     "dropped by cut() (each retry counts; no HTTP passed: not calls)")
     cell = next(e for e in edge_matrix(spec, [], coverage=[redis, stock]) if e.provider == "stock")
     assert cell.observed is not None and dataclasses.asdict(cell)["observed"]["refused"] == 2
-    assert "shop->stock refused by cut(): 2 connection(s) stopped by a cut on this edge (TCP packets: a dropped one " \
-           "counts its retries): not calls, neither covered nor uncovered" in observed_lines(cell)
+    assert dataclasses.asdict(cell)["observed"]["dropped"] == 7
+    assert "shop->stock refused by cut(): 2 connection(s) refused by a cut on this edge: not calls, neither covered " \
+           "nor uncovered" in observed_lines(cell)
+    assert "shop->stock dropped by cut(): 7 TCP packet(s) dropped by a cut on this edge (each retry of a connection " \
+           "counts): not calls, neither covered nor uncovered" in observed_lines(cell)
 
 
 def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document) -> None:

@@ -46,9 +46,10 @@ def pact_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def call(method: str, path: str, status: int, *requests: str, query: str = "", count: int = 1,
          truncated: bool = False) -> ObservedCall:
-    bodies = tuple(BodySample(body, "", count, request_truncated=truncated) for body in requests or ("",))
-    return ObservedCall("shop", "stock", 8000, method, path, query, (), status, "",
-                        count * len(bodies), 0.01, 0.01, 0, 0, request_content_type="application/json" if requests else "",
+    headers = (("Content-Type", "application/json"),) if requests else ()
+    bodies = tuple(BodySample(body, "", count, request_truncated=truncated, query=query, request_headers=headers)
+                   for body in requests or ("",))
+    return ObservedCall("shop", "stock", 8000, method, path, (), status, "", count * len(bodies), 0.01, 0.01, 0, 0,
                         bodies=bodies)
 
 
@@ -63,7 +64,7 @@ def test_a_path_pact_does_not_match_is_uncovered_with_pacts_reason(spec, pact_fi
     assert (edge.calls, edge.covered, edge.uncovered) == (3, 2, 1)  # /products/7: the path's regex takes it
     [uncovered] = edge.top_uncovered
     assert (uncovered.operation, uncovered.calls) == ("GET /products/500 -> 404", 1)
-    assert uncovered.says == "Pact: request not found (no interaction has this method and path)"
+    assert uncovered.says == "Pact: request not found"
 
 
 def test_a_request_body_pact_refuses_is_uncovered_with_the_first_mismatch(spec, pact_file) -> None:
@@ -115,13 +116,41 @@ def test_a_break_says_what_came_back_and_first_of_how_many(spec) -> None:
     assert edge.breaking == 2 and edge.top_breaking[0].says.endswith(" (first of 2)")
 
 
+JSON = (("Content-Type", "application/json"),)
+
+
 def test_each_refused_request_gets_its_own_reason_from_one_server(pact_file) -> None:
     interactions = json.loads(pact_file.read_text())["interactions"]
-    gift = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": 2, "note": "gift"}')
-    text = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": "abc"}')
-    fine = pactmatch.Request("POST", "/orders", "", "application/json", '{"qty": 4}')
+    gift = pactmatch.Request("POST", "/orders", "", JSON, '{"qty": 2, "note": "gift"}')
+    text = pactmatch.Request("POST", "/orders", "", JSON, '{"qty": "abc"}')
+    fine = pactmatch.Request("POST", "/orders", "", JSON, '{"qty": 4}')
     verdicts = pactmatch.judge(interactions, {(gift, 201): None, (text, 201): None, (fine, 201): None})
     assert verdicts[(gift, 201)].why == "Pact: Expected a Map with keys [qty] but received one with keys [note, qty]"
     assert verdicts[(text, 201)].why == "Pact: Expected 'abc' (String) to be an integer"
     [matched] = verdicts[(fine, 201)].matched
     assert interactions[matched]["description"] == "an order"  # (409's "an order refused" is not asked)
+
+
+def test_the_request_is_replayed_with_its_own_headers_and_none_added(tmp_path: Path) -> None:
+    pact = Pact("shop", "users").with_specification("V4")
+    (pact.upon_receiving("a user").with_request("GET", "/users/ann")
+     .with_header("Authorization", match.regex("Bearer abc", regex=r"^Bearer [a-z]+$"))
+     .with_header("X-Api-Version", "1").will_respond_with(200))
+    (pact.upon_receiving("a login").with_request("POST", "/login")
+     .with_body("user=ann", "application/x-www-form-urlencoded").will_respond_with(200))
+    pact.write_file(tmp_path)
+    interactions = json.loads((tmp_path / "shop-users.json").read_text())["interactions"]
+    sent = (("Host", "users:8000"), ("Authorization", "Bearer abc"), ("X-Api-Version", "1"))
+    fine = pactmatch.Request("GET", "/users/ann", "", sent, "")
+    version = pactmatch.Request("GET", "/users/ann", "", (*sent[:2], ("X-Api-Version", "2")), "")
+    secret = pactmatch.Request("GET", "/users/ann", "", (("Authorization", "Bearer S3CRET-token"),
+                                                         ("X-Api-Version", "1")), "")
+    anonymous = pactmatch.Request("GET", "/users/ann", "", sent[2:], "")
+    form = pactmatch.Request("POST", "/login", "", (), "user=ann")  # (no Content-Type sent: none replayed)
+    verdicts = pactmatch.judge(interactions, {(r, 200): None for r in (fine, version, secret, anonymous, form)})
+    assert verdicts[(fine, 200)].matched and not verdicts[(version, 200)].matched
+    assert verdicts[(version, 200)].why == "Pact: Mismatch with header 'X-Api-Version': Expected '2' to be equal to '1'"
+    assert not verdicts[(secret, 200)].matched and "S3CRET" not in verdicts[(secret, 200)].why
+    assert "***" in verdicts[(secret, 200)].why
+    assert verdicts[(anonymous, 200)].why == "Pact: Expected a header 'Authorization' but was missing"
+    assert verdicts[(form, 200)].why == "Pact: Expected a header 'Content-Type' but was missing"

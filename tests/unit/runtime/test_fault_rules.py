@@ -34,7 +34,7 @@ def test_loss_is_a_random_drop_and_a_cut_rejects_tcp_with_a_reset_or_drops() -> 
         f"{EDGE} -p tcp -m comment --comment harness-cut:172.20.0.4",
         f"{EDGE} -p tcp -j REJECT --reject-with tcp-reset",
         f"{EDGE} -j REJECT --reject-with icmp-port-unreachable",
-        f"{redis} -p tcp -m comment --comment harness-cut:172.20.0.2",
+        f"{redis} -p tcp -m comment --comment harness-cut:drop/172.20.0.2",
         f"{redis} -j DROP",
         f"{EDGE} -m statistic --mode random --probability 0.3000 -j DROP",
     ]
@@ -123,7 +123,9 @@ def test_the_packets_a_cut_stopped_are_read_from_the_counters_of_its_counting_ru
         f"[3:180] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -p tcp -j REJECT "
         "--reject-with tcp-reset",
         f'[2:120] -A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -p tcp -m comment --comment "harness-cut:*"',
+        f"[4:240] -A {CHAIN} ! -o lo -d 172.20.0.5/32 -m conntrack --ctdir ORIGINAL -p tcp -m comment "
+        "--comment harness-cut:drop/172.20.0.5",  # a dropping cut: its packets, each retry
         "[5:300] -A OTHER -m comment --comment harness-cut:10.0.0.9",  # not the harness's chain
         "COMMIT"])
-    assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2}
+    assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2, "drop/172.20.0.5": 4}
     assert refused_counts("") == {}
