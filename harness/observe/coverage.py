@@ -262,6 +262,9 @@ def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]
         return {}
     try:
         return dict(pactmatch.judge(interactions, asked))
+    except ImportError:  # pact-python: the `contracts` extra
+        return {None: _NotJudged("Pact's mock server is not installed: pip install 'pytest-topology[contracts]' "
+                                 "(pact-python) to judge the calls against the pacts")}
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as error:  # (said, never a traceback)
         return {None: _NotJudged(f"Pact's mock server could not judge the calls: {error}")}
 

@@ -23,11 +23,11 @@ import http.client
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from pact import Pact
-from pact.error import RequestMismatch, RequestNotFound
+if TYPE_CHECKING:  # pact-python is the `contracts` extra: imported when a pact is there to judge with
+    from pact.error import RequestMismatch, RequestNotFound
 
 MARK = "X-Pytest-Topology-Interaction"  # the response header naming the interaction that took a request
 NO_STATUS = 0  # a call whose response was not seen: any interaction's status
@@ -80,6 +80,9 @@ def _status(interaction: dict[str, Any]) -> int:
 
 
 def _replay(group: list[tuple[int, dict[str, Any]]], requests: list[Request]) -> dict[Request, Verdict]:
+    from pact import Pact
+    from pact.error import RequestMismatch, RequestNotFound
+
     pact = Pact("pytest-topology-observed", "pytest-topology-provider").with_specification("V4")
     for n, interaction in group:
         request = interaction.get("request") or {}
@@ -162,6 +165,8 @@ def _same_request(group: list[tuple[int, dict[str, Any]]], matched: int) -> froz
 
 def _why(mismatches: list[RequestMismatch | RequestNotFound], request: Request) -> str:
     """Pact's first reason for refusing a request, as its mock server words it (secret header values masked)."""
+    from pact.error import RequestMismatch, RequestNotFound
+
     for mismatch in mismatches:
         if isinstance(mismatch, RequestMismatch):
             for detail in mismatch.mismatches:

@@ -103,6 +103,7 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     shop built outside the checkout; --provider-version is the user's word for the version in any tree."""
     monkeypatch.setenv("PYTEST_TOPOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PACT_BROKER_TOKEN", TOKEN)
+    monkeypatch.delenv("CI", raising=False)  # not about publishing: CI=true with --provider-version would publish
     publish(broker, tmp_path, good_pact(), "1.0.0", "main")
     file, commit = checkout(tmp_path)
     [pact] = broker.broker.pacts.values()

@@ -136,6 +136,7 @@ def test_pytest_fuzz_follows_the_same_defaults_order_and_seed(pytester: pytest.P
     from harness.fuzz.engine import st_run_defaults
 
     phases = ",".join(st_run_defaults().phases)
-    said = re.findall(rf"^(passed|FAILED) (\S+) at .*, seed {SEED}, mode (\S+), phases {phases}, checks ", output,
+    said = re.findall(rf"^(passed|FAILED) (\S+) at .*, seed {SEED}, mode (\S+), phases {phases}, st run's default "
+                      r"checks \(\d+\)", output,
                       re.MULTILINE)  # the session's summary: a line per service, in the order they ran
     assert said == [("passed", "catalog", st_run_defaults().mode), ("FAILED", "orders", st_run_defaults().mode)], output
