@@ -105,10 +105,9 @@ class Service:
 
     @property
     def probe(self) -> ReadyProbe | None:
-        """How the harness tells it is ready (`ServiceSpec.probe`); without `ready:`, a healthcheck of timings only, or
-        none, describes the image's HEALTHCHECK test as Docker merges it into the container's — Docker's healthy
-        decides readiness then (`readiness.wait_ready`); None if the image has none: Docker checks nothing, as under
-        Compose."""
+        """How the harness tells it is ready (`ServiceSpec.probe`); without `ready:`, the image's HEALTHCHECK test as
+        Docker merges it (described only: Docker's healthy decides, `readiness.wait_ready`); None if the image has
+        none: Docker checks nothing then, as under Compose."""
         if self._probe is False:
             self._probe = _probe_of(self)
         return self._probe
