@@ -64,6 +64,14 @@ def port_taken(error: docker.errors.APIError) -> bool:
     return "port is already allocated" in text or "address already in use" in text
 
 
+def start_again(error: docker.errors.APIError) -> bool:
+    """Whether a container that Docker created but could not start is worth creating again: its free port was taken
+    meanwhile, or a swarm manager did not hand out an attachment to an overlay network in time (moby's "attaching to
+    network failed ... context deadline exceeded": a transient of Swarm's control plane, moby#41841)."""
+    text = explain(error)
+    return port_taken(error) or ("attaching to network failed" in text and "context deadline exceeded" in text)
+
+
 def free_port(protocol: str = "tcp") -> int:
     """A free port on 127.0.0.1, chosen once per run so that a service keeps its URL across stop/start (SCTP: one
     free for TCP; this machine's kernel may have no SCTP sockets to ask, and the engine refuses a taken one)."""

@@ -52,7 +52,7 @@ from harness.runtime.images import (
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.mounted import mounted_record
 from harness.runtime.probes import Abandoned
-from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, port_taken, ports_to_publish, start_hint
+from harness.runtime.publish import PORT_ATTEMPTS, REMOTE_PORT_ATTEMPTS, ports_to_publish, start_again, start_hint
 from harness.runtime.readiness import StartCancelled
 from harness.runtime.service import Service
 from harness.runtime.signature import image_id_of, placed, service_signature
@@ -406,7 +406,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
             container.start()
             break
         except docker.errors.APIError as error:
-            if port_taken(error) and attempt + 1 < attempts:  # here, or on a remote engine's machine
+            if start_again(error) and attempt + 1 < attempts:  # a port taken, a swarm attach timed out
                 _remove_container(container_name, client)  # created, not started: free its name, ports
                 continue
             replica = f" (replica {number})" if spec.replicas > 1 else ""
