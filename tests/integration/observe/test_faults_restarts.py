@@ -4,6 +4,8 @@ API: an order of the shop makes two calls to the stock)."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -19,17 +21,24 @@ from harness.runtime.topology import Topology
 from ..conftest import TOPOLOGIES
 
 
+@contextmanager
+def observed_shop(tmp_path: Path) -> Iterator[tuple[Topology, ObserveRun]]:
+    """A copy of the observe-app topology, started, with its observation started (each test finishes it)."""
+    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
+    spec = load_topology(tmp_path / "shop" / "topology.yaml")
+    with Topology.start(spec) as topology:
+        run = ObserveRun(spec, topology)
+        run.start()
+        yield topology, run
+
+
 def order(topology: Topology, item: int = 1) -> None:
     assert requests.get(topology["shop"].url + f"/order/{item}", timeout=30).json()["price"]["price"] == 3 * item
 
 
 def test_calls_under_a_fault_are_marked_and_a_restarted_consumer_is_observed_again(
         tmp_path: Path, docker_client: docker.DockerClient) -> None:
-    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
-    spec = load_topology(tmp_path / "shop" / "topology.yaml")
-    with Topology.start(spec) as topology:
-        run = ObserveRun(spec, topology)
-        run.start()
+    with observed_shop(tmp_path) as (topology, run):
         try:
             order(topology)  # 2 calls, no fault
             with topology.edge("shop", "stock").delay(ms=50):
@@ -54,11 +63,7 @@ def test_a_consumer_started_again_under_a_fault_is_observed_with_its_calls_marke
     # the shop's new capture starts while the shop gets ready, and its new fault agent puts the fault back meanwhile:
     # the capture takes the fault's marks whichever of the two comes first, and the calls made as soon as restart()
     # returns are seen
-    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
-    spec = load_topology(tmp_path / "shop" / "topology.yaml")
-    with Topology.start(spec) as topology:
-        run = ObserveRun(spec, topology)
-        run.start()
+    with observed_shop(tmp_path) as (topology, run):
         try:
             with topology.edge("shop", "stock").delay(ms=50):
                 topology["shop"].restart()
@@ -75,11 +80,7 @@ def test_a_consumer_started_again_under_a_fault_is_observed_with_its_calls_marke
 def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path: Path) -> None:
     # a refused connection sends no packet out of the namespace, so the capture sees nothing: the fault agent counts
     # the TCP packets its cut stopped, told to the capture as the cut ends (its helper stops) or read with the capture
-    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
-    spec = load_topology(tmp_path / "shop" / "topology.yaml")
-    with Topology.start(spec) as topology:
-        run = ObserveRun(spec, topology)
-        run.start()
+    with observed_shop(tmp_path) as (topology, run):
         with topology.edge("shop", "stock").cut():
             for _ in range(3):  # the shop's first call to the stock is refused: its order breaks
                 with pytest.raises(requests.RequestException):
@@ -98,11 +99,7 @@ def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path
 
 def test_packets_a_dropping_cut_stopped_are_said_as_packets_on_their_edge(tmp_path: Path) -> None:
     # a dropped connection is tried again by its client until it gives up (shop: 5 s): the count is of packets
-    shutil.copytree(TOPOLOGIES / "observe-app", tmp_path / "shop")
-    spec = load_topology(tmp_path / "shop" / "topology.yaml")
-    with Topology.start(spec) as topology:
-        run = ObserveRun(spec, topology)
-        run.start()
+    with observed_shop(tmp_path) as (topology, run):
         try:
             with topology.edge("shop", "redis").cut(mode="drop"), pytest.raises(requests.RequestException):
                 order(topology)  # 2 calls to the stock, then the count in Redis hangs until shop's timeout
