@@ -312,11 +312,12 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
             on = across.engine_of.get(container.id, "-") if across is not None else engine
             ports = L.ports_text(L.published_ports(container), L.published_by_protocol(container, "udp"),
                                  L.published_by_protocol(container, "sctp"),
-                                 "" if not elsewhere else across.hosts.get(on, host) if across is not None else host)
+                                 "" if not elsewhere else across.hosts.get(on, host) if across is not None else host,
+                                 L.further_bindings(container))
             labels = L.labels_of(container)
             name, role = _belongs_to(labels)
             service = f"({role} {name})" if role else L.replica_name(name, L.replica_of(container), replicas[name])
-            rows.append((run.topology, run.run_id, service, on, L.container_status(container), ports or "-",
+            rows.append((run.topology, run.run_id, service, on, L.shown_status(container), ports or "-",
                          str(run.kept).lower(), _shown(run.file), state))
     # the host the ports are published on: the engine's (a remote one's), or each engine's in its cells
     columns: tuple[str, ...] = (*PS_COLUMNS[:4], f"ports (container -> {service_host()})", *PS_COLUMNS[5:])

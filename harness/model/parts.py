@@ -4,6 +4,7 @@ Independent of Docker."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Literal
 
 from pydantic import (
@@ -55,7 +56,7 @@ class ReadyProbe(_Strict):
             return f"tcp :{self.tcp}"
         if self.log is not None:
             return f"log line {self.log!r}" + (f" x{self.times}" if self.times > 1 else "")
-        command = self.command if isinstance(self.command, str) else " ".join(self.command or [])
+        command = self.command if isinstance(self.command, str) else shell_line(self.command or [])
         return f"command `{command}` exits 0"
 
     def ports(self) -> list[int]:
@@ -63,6 +64,12 @@ class ReadyProbe(_Strict):
         if self.http:
             return [self.http.port]
         return [self.tcp] if self.tcp else []
+
+
+def shell_line(argv: list[str]) -> str:
+    """An exec form (`["CMD", ...]`'s arguments) as a line a user could paste into a shell: `python -c 'print(1)'`. An
+    argument holding a single quote is shown as is: quoting would split it, and a secret in it would escape masking."""
+    return " ".join(arg if "'" in arg else shlex.quote(arg) for arg in argv)
 
 
 class Ulimit(_Strict):

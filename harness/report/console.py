@@ -83,7 +83,10 @@ def services_table(topology: Topology) -> Table:
                      f"ports (container -> {services[0].host if services else '127.0.0.1'})")  # a remote engine's
     table.add_column("status")
     for service in (replica for each in services for replica in each.replicas):  # `NAME-N`: replica N of several
-        ports = L.ports_text(service.ports, service.udp_ports, service.sctp_ports)
+        status = service.status  # reloads the container: its state and bindings below are Docker's now
+        status = L.shown_status(service.container) if status != "removed" else status
+        ports = L.ports_text(service.ports, service.udp_ports, service.sctp_ports,
+                             again=L.further_bindings(service.container) if status != "removed" else {})
         engine = [str(topology.spec.engine_of(service.name))] if across else []
-        table.add_row(service.shown, *engine, service.url if service.ports else "-", ports or "-", service.status)
+        table.add_row(service.shown, *engine, service.url if service.ports else "-", ports or "-", status)
     return table

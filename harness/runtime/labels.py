@@ -299,12 +299,33 @@ def published_by_protocol(container: Any, protocol: str) -> dict[int, int]:  # n
             if p.get("PublicPort") and p.get("Type") == protocol}
 
 
-def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int], host: str = "") -> str:
+def ports_text(tcp: dict[int, int], udp: dict[int, int], sctp: dict[int, int], host: str = "",
+               again: dict[str, list[int]] | None = None) -> str:
     """"8000 -> 41234, 53/udp -> 40001": every published port, TCP without a suffix; "" when none. With `host`:
-    "8000 -> HOST:41234" (a run across engines, whose services publish on several hosts)."""
+    "8000 -> HOST:41234" (a run across engines, whose services publish on several hosts). `again` ("8000/tcp" -> host
+    ports, `further_bindings`): a port bound more than once is listed once per binding, as `docker compose ps` does."""
     at = f"{host}:" if host else ""
-    return ", ".join([f"{c} -> {at}{h}" for c, h in tcp.items()] + [f"{c}/udp -> {at}{h}" for c, h in udp.items()]
-                     + [f"{c}/sctp -> {at}{h}" for c, h in sctp.items()])
+    again = again or {}
+    return ", ".join(f"{c}{'' if kind == 'tcp' else '/' + kind} -> {at}{h}"
+                     for kind, ports in (("tcp", tcp), ("udp", udp), ("sctp", sctp)) for c, first in ports.items()
+                     for h in dict.fromkeys([first, *again.get(f"{c}/{kind}", [])]))
+
+
+def further_bindings(container: Any) -> dict[str, list[int]]:  # noqa: ANN401 - a docker Container, sparse or not
+    """"8000/tcp" -> the host ports of every binding of a container port bound more than once (`ports: ["8080:80",
+    "8081:80"]` binds 80 twice), from Docker's data of the container (inspect or list); {} when none. A binding's
+    IPv6 twin (the same host port on "::") is not another binding."""
+    found: dict[str, list[int]] = {}
+    ports = (container.attrs.get("NetworkSettings") or {}).get("Ports")
+    if isinstance(ports, dict):  # inspect data
+        pairs = [(key, b.get("HostPort")) for key, bindings in ports.items() for b in bindings or []]
+    else:  # list data
+        pairs = [(f"{p['PrivatePort']}/{p.get('Type', 'tcp')}", p.get("PublicPort"))
+                 for p in container.attrs.get("Ports") or [] if "PrivatePort" in p]
+    for key, host in pairs:
+        if host and int(host) not in found.setdefault(key, []):
+            found[key].append(int(host))
+    return {key: hosts for key, hosts in found.items() if len(hosts) > 1}
 
 
 def replica_of(container: Any) -> int:  # noqa: ANN401 - a docker Container, sparse or not
@@ -331,6 +352,16 @@ def containers_named(runs: list[Run], name: str) -> list[tuple[Run, Any]]:
 def container_status(container: Any) -> str:  # noqa: ANN401 - a docker Container, sparse or not
     state = container.attrs.get("State")
     return str(state.get("Status") if isinstance(state, dict) else state or "?")
+
+
+def shown_status(container: Any) -> str:  # noqa: ANN401 - a docker Container (inspected)
+    """The state as tables show it: Docker's, with the exit code of an exited container ("exited (0)": a job that
+    ended well; `docker compose ps -a` says "Exited (0)")."""
+    state = container.attrs.get("State")
+    status = container_status(container)
+    code = state.get("ExitCode") if isinstance(state, dict) else \
+        next(iter(re.findall(r"^Exited \((-?\d+)\)", str(container.attrs.get("Status", "")))), None)  # list data
+    return f"exited ({code})" if status == "exited" and code is not None else status
 
 
 def remove_containers(containers: list[Container], volumes: bool = True) -> None:

@@ -176,7 +176,8 @@ def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable
             for run in kept:
                 remove_run_anywhere(client, run)
         else:
-            say(f"starting topology {spec.name} from {spec.identity}; it stays running for the next session")
+            say(f"starting topology {spec.name} from {spec.identity}; once ready, it stays running for the next "
+                "session (a failed start removes what it made)")
         return Topology.start(spec, progress=progress, keep=True, owner=owner)
 
 

@@ -150,7 +150,7 @@ def test_aux_addresses_and_healthchecks_without_a_test_as_compose_gives_them(
     assert by_harness["pools"] == [{"Subnet": f"{subnet}.0/24",
                                     "AuxiliaryAddresses": {"router": f"{subnet}.2", "printer": f"{subnet}.3"}}]
     assert by_harness["app address"] == [f"{subnet}.10"]
-    image_test = "command `/bin/sh -c test -f /tmp/ready` exits 0"
+    image_test = "command `/bin/sh -c 'test -f /tmp/ready'` exits 0"
     assert probes == {"checked": image_test, "bare": image_test, "plain": None, "off": None, "none": None, "app": None}
 
 

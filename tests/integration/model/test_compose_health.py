@@ -204,6 +204,6 @@ def test_docker_s_healthy_decides_and_the_harness_runs_no_test_itself(tmp_path: 
         assert runs and min(runs) - started >= 3.0, (started, runs)
         assert all(later - earlier >= 3.0 for earlier, later in pairwise(runs)), runs  # Docker's cadence only
         waiting = [e.detail for e in events if (e.service, e.kind) == ("db", "waiting")]
-        assert waiting == ["Docker's healthcheck says healthy (command `/bin/sh -c date +%s%N >> /tmp/asked` exits "
+        assert waiting == ["Docker's healthcheck says healthy (command `/bin/sh -c 'date +%s%N >> /tmp/asked'` exits "
                            "0; Docker's first check 3 s after the start), up to 142 s"], waiting
     assert harness_resources(docker_client, name) == []

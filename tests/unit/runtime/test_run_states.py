@@ -68,3 +68,30 @@ def test_an_owner_that_ended_but_was_not_reaped_yet_is_gone() -> None:
         child.wait()
     assert owner_gone(owner) is True
     assert owner_gone(owner_id()) is False
+
+
+def test_a_table_shows_an_exit_code_and_every_binding_from_inspect_and_list_data() -> None:
+    from types import SimpleNamespace
+
+    from harness.runtime import labels as L
+
+    inspected = SimpleNamespace(attrs={"State": {"Status": "exited", "ExitCode": 0}, "NetworkSettings": {"Ports": {
+        "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "41000"}, {"HostIp": "::", "HostPort": "41000"},
+                   {"HostIp": "127.0.0.1", "HostPort": "41001"}],
+        "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "41002"}]}}})
+    listed = SimpleNamespace(attrs={"State": "exited", "Status": "Exited (3) 2 minutes ago", "Ports": [
+        {"PrivatePort": 80, "PublicPort": 41001, "Type": "tcp"}, {"PrivatePort": 80, "PublicPort": 41000, "Type": "tcp"}]})
+    assert (L.shown_status(inspected), L.shown_status(listed)) == ("exited (0)", "exited (3)")
+    assert L.further_bindings(inspected) == {"80/tcp": [41000, 41001]}  # the IPv6 twin is the same binding
+    assert L.further_bindings(listed) == {"80/tcp": [41001, 41000]}
+    # the run's own port first (its label), each other binding once
+    assert L.ports_text({80: 41000}, {53: 41002}, {}, again=L.further_bindings(listed)) == (
+        "80 -> 41000, 80 -> 41001, 53/udp -> 41002")
+
+
+def test_an_exec_form_is_said_as_a_shell_line() -> None:
+    from harness.model.parts import ReadyProbe
+
+    assert ReadyProbe(command=["python", "-c", "print(1)"]).describe() == "command `python -c 'print(1)'` exits 0"
+    # a single quote inside: shown as is (quoting would split a secret that the masking must still find whole)
+    assert ReadyProbe(command=["sh", "-c", "echo 'x'"]).describe() == "command `sh -c echo 'x'` exits 0"
