@@ -152,7 +152,14 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     if options.run_id:
         return _down_run(options.run_id, out)
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
-        spec = load(options, err, notes=False)
+        try:
+            spec = load(options, err, notes=False)
+        except HarnessError as error:  # e.g. a `${VAR:?}` unset now: `docker compose down` refuses the file too
+            hint = ("`harness down --run RUN` removes a run without reading its file (`harness ps` lists the runs)"
+                    if error.hint is None else f"{error.hint}\nor remove a run without reading its file: "
+                    "`harness down --run RUN` (`harness ps` lists the runs)")
+            error.hint, error.args = hint, (f"{error.message}\n{hint}",)
+            raise
         if spec.engines:
             return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()

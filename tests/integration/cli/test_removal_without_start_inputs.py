@@ -63,3 +63,28 @@ def test_down_and_logs_need_no_variable_that_only_a_start_needs(tmp_path: Path,
     finally:
         run("down", "-f", "compose.yaml", cwd=tmp_path, secret="s3cret-value")
     assert harness_resources(docker_client, name, file) == []
+
+
+def test_down_refused_as_compose_refuses_it_names_the_way_to_remove_the_run(tmp_path: Path,
+                                                                            docker_client: docker.DockerClient) -> None:
+    """`${VAR:?}` unset: `docker compose down` refuses the file too (interpolation comes first); the refusal says how
+    to remove the run anyway, and that way works."""
+    name = f"needsvar-{uuid.uuid4().hex[:8]}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(f"name: {name}\nservices:\n  app:\n    image: ${{{VARIABLE}:?set it to the image}}\n"
+                    "    command: [sleep, infinity]\n")
+    try:
+        up = run("up", "--detach", "-f", "compose.yaml", cwd=tmp_path, secret="python:3.11-slim")
+        assert up.returncode == 0, up.stdout + up.stderr
+        refused = run("down", "-f", "compose.yaml", cwd=tmp_path, secret=None)
+        assert (refused.returncode, refused.stdout) == (2, ""), refused.stdout + refused.stderr
+        assert refused.stderr.splitlines() == [
+            f"error: compose.yaml:4: Docker Compose: error while interpolating services.app.image: required variable "
+            f"{VARIABLE} is missing a value: set it to the image",
+            "`harness down --run RUN` removes a run without reading its file (`harness ps` lists the runs)"]
+        [row] = [line for line in run("ps", cwd=tmp_path, secret=None).stdout.splitlines() if line.split()[:1] == [name]]
+        down = run("down", "--run", row.split()[1], cwd=tmp_path, secret=None)
+        assert down.returncode == 0 and "removed 1 container(s)" in down.stdout, down.stdout + down.stderr
+    finally:
+        run("down", "-f", "compose.yaml", cwd=tmp_path, secret="python:3.11-slim")
+    assert harness_resources(docker_client, name, file) == []
