@@ -234,6 +234,24 @@ class ServiceSpec(_Strict):
                     if v is not None}
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _host_paths_in_volumes_are_mounts(cls, value: Any) -> Any:
+        """`volumes: ["./src:/app:ro"]`: a source that is a path (`.`, `/`, `~`) binds a host folder, as Compose reads
+        the same key (read-write unless `:ro`, a missing folder created); named volumes stay volumes."""
+        if not isinstance(value, dict) or not isinstance(value.get("volumes"), list):
+            return value
+        binds = [v for v in value["volumes"] if isinstance(v, str) and v.startswith((".", "/", "~")) and ":" in v]
+        if not binds:
+            return value
+        mounts = list(value.get("mounts") or [])
+        for bind in binds:
+            source, _, rest = bind.partition(":")
+            source, (target, _, mode) = os.path.expanduser(source), rest.partition(":")
+            mounts.append({"source": source, "target": target, "read_only": mode == "ro", "create_host_path": True}
+                          if mode in ("", "ro", "rw") else bind)  # else the mount's own error
+        return {**value, "volumes": [v for v in value["volumes"] if v not in binds], "mounts": mounts}
+
     @field_validator("sysctls", "labels", mode="before")
     @classmethod
     def _values_as_text(cls, value: Any) -> Any:

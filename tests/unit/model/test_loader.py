@@ -763,3 +763,18 @@ def test_compose_keys_in_a_file_read_as_pytest_topology_say_so_once(tmp_path: Pa
         "compose.yaml (or compose.NAME.yaml, docker-compose.yaml); the keys of a pytest-topology file: "
         "docs/guides/topology-file.md")
     assert len(lines) == 4
+
+
+def test_a_host_path_under_volumes_binds_it_as_compose_reads_the_key(load):
+    """`volumes: ["./src:/app:ro"]` in this format is Compose's short syntax: a path source binds a host folder
+    (read-write unless `:ro`, a missing folder created); a name is a volume of the run."""
+    spec = load("""
+        services:
+          app:
+            image: python:3.11-slim
+            volumes: ["./:/app:ro", "/var/log:/host-logs", "cache:/cache", "/scratch"]
+    """)
+    app = spec.services["app"]
+    assert [(m.source, m.target, m.read_only, m.create_host_path) for m in app.mounts] == [
+        ("./", "/app", True, True), ("/var/log", "/host-logs", False, True)]
+    assert [(v.source, v.target) for v in app.volumes] == [("cache", "/cache"), (None, "/scratch")]
