@@ -6,7 +6,10 @@ signature), so it runs what its mounts held when it was created, not what they h
 (a verification's verdict cache, results published for a commit: harness.contracts.run) compares the two.
 
 In a read-only mount every file counts; in a read-write one only the files git tracks, when it is in a git checkout
-(what a service writes into its own mount, a log or data, is not what it was started from).
+(what a service writes into its own mount, a log or data, is not what it was started from). A mount from outside the
+project (the git checkout the topology file is in, else its folder) is the machine's, not the project's code:
+`/etc/localtime`, the Docker socket, `/proc`, `/` for a node exporter; it is not read (Docker Compose starts such a
+service in a second; reading `/` would take minutes) and counts as unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
 LIMIT = 500  # entries recorded by name per mount; a bigger mount is recorded by one digest (its files not named)
 NOT_RECORDED = "not recorded"  # a container created without the label (by an older harness): what it holds is unknown
+MACHINE = "the machine's"  # a mount from outside the project: not read, the same whenever compared
 
 
 def mounted_record(service: ServiceSpec, base_dir: Path) -> dict[str, str]:
@@ -76,10 +80,15 @@ def _differing(source: str, then: object, now: object, path: Path) -> list[str]:
 
 def _held_now(service: ServiceSpec, base_dir: Path) -> dict[str, object]:
     held: dict[str, object] = {}
+    project: Path | None = None
     for mount in service.mounts:
         if mount.copied:
             continue
         source = base_dir / mount.source
+        project = project or _project(base_dir)
+        if not source.resolve().is_relative_to(project):
+            held[mount.source] = MACHINE
+            continue
         if not source.exists():  # the engine makes it an empty folder (create_host_path, Compose's short syntax)
             held[mount.source] = {}
             continue
@@ -91,6 +100,16 @@ def _held_now(service: ServiceSpec, base_dir: Path) -> dict[str, object]:
         held[mount.source] = digests if len(digests) <= LIMIT else hashlib.sha256(
             json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16]
     return held
+
+
+def _project(base_dir: Path) -> Path:
+    """The git checkout `base_dir` is in (its top folder), else `base_dir`; resolved."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=base_dir, capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return base_dir.resolve()
+    return Path(done.stdout.strip()).resolve() if done.returncode == 0 and done.stdout.strip() else base_dir.resolve()
 
 
 def _tracked(source: Path) -> Callable[[str], bool] | None:

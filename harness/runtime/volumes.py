@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import docker
 import docker.errors
@@ -91,7 +92,8 @@ def service_mounts(client: docker.DockerClient, spec: TopologySpec, name: str, i
     replacing container also gets the volumes Docker made for its image's VOLUMEs in the container it replaces
     (`inherited`). Each replica (`replica`: its number) has anonymous volumes of its own, as under Compose."""
     service = spec.services[name]
-    mounts = [MountRef.bind(m, str((spec.base_dir / m.source).resolve())) for m in service.mounts if not m.copied]
+    # the path as written, made absolute, symlinks kept (as Compose passes it: `/etc/localtime` stays itself)
+    mounts = [MountRef.bind(m, os.path.abspath(spec.base_dir / m.source)) for m in service.mounts if not m.copied]
     for index, volume in enumerate(service.volumes):
         if volume.source:
             source = named[volume.source]

@@ -43,3 +43,19 @@ def test_a_read_write_mount_counts_the_files_git_tracks_and_a_missing_source_hol
     held = record(service, tmp_path)
     assert held == {"./data": {"config.json": held["./data"]["config.json"]},  # type: ignore[index]
                     "./made": {}}
+
+
+def test_a_mount_from_outside_the_project_is_the_machines_and_is_not_read(tmp_path: Path) -> None:
+    """`/proc`, `/` or `/usr/share` for a node exporter, `/etc/localtime`: not the project's code (reading `/` took
+    minutes where Compose starts the service in a second); a folder beside the topology's, in its git checkout, is."""
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    (repo / "shared").mkdir()
+    (repo / "shared" / "seed.json").write_text("{}")
+    (tmp_path / "elsewhere").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    service = ServiceSpec.model_validate({"image": "python:3.11-slim", "mounts": [
+        "/:/rootfs", "/proc:/host/proc", "/etc/localtime:/etc/localtime", "../shared:/seed", "../../elsewhere:/x"]})
+    held = record(service, repo / "deploy")
+    assert held["/"] == held["/proc"] == held["/etc/localtime"] == held["../../elsewhere"] == "the machine's"
+    assert list(held["../shared"]) == ["seed.json"]  # type: ignore[call-overload]
