@@ -234,12 +234,12 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(f"{pact.path.name}: {interaction['description']}"
               for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
-        tuple(OperationCount(label, count, _first(says[label])) for label, count in breaking.most_common(TOP)),
+        tuple(OperationCount(label, count, _first(says[label])) for label, count in _most(breaking)[:TOP]),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
-        tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
+        tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)[:TOP]), unchecked,
         sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost)
 
 
@@ -319,11 +319,16 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     """What the document says against `call` with the bodies of `sample` (its first finding), "" when it allows it,
     or why it cannot be judged (a body cut at the capture's limit, an encoding that cannot be undone). Judged as
     schemathesis' checks judge a response (a status documented without content takes any body; no rule on
-    properties the schema does not describe). Header parameters are not judged against the document (Pact's
-    replay judges the headers against the pact)."""
+    properties the schema does not describe). The request's parameters are judged as the drift checks judge a
+    pact's (openapi-core: a required query, header or cookie parameter missing, a value against its schema), its
+    headers as sent; with headers cut at the capture's limit, header and cookie parameters are not judged (Pact's
+    replay says the call is not judged then). Secret-bearing header values are masked in what is said."""
     if sample.request_truncated or sample.response_truncated:
         return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
-    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query}
+    headers: dict[str, list[str]] = {}
+    for name, value in sample.request_headers:
+        headers.setdefault(name, []).append(value)
+    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query, "headers": headers}
     response: dict[str, Any] = {"status": call.status,
                                 "headers": {"Content-Type": call.content_type} if call.content_type else {}}
     for part, text, encoding, content_type in (
@@ -337,10 +342,10 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
                    "response": response}
     findings = [f for f in check_interaction(document, interaction, observed=True).findings
-                if not f.pointer.startswith("/request/header")]
+                if not (sample.request_headers_truncated and f.pointer.startswith("/request/header"))]
     if not findings:
         return ""
-    says = findings[0].spec_says
+    says = pactmatch.masked(findings[0].spec_says, pactmatch.Request("", "", "", sample.request_headers, ""))
     if says.startswith("content types:"):  # (say what was sent beside what the document allows)
         answer = findings[0].pointer.startswith("/response")
         sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()
