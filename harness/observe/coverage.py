@@ -321,7 +321,8 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     schemathesis' checks judge a response (a status documented without content takes any body; no rule on
     properties the schema does not describe). The request's parameters are judged as the drift checks judge a
     pact's (openapi-core: a required query, header or cookie parameter missing, a value against its schema), its
-    headers as sent; with headers cut at the capture's limit, header and cookie parameters are not judged (Pact's
+    headers as sent (Accept, Content-Type and Authorization parameters ignored, as OpenAPI says); with headers cut
+    at the capture's limit, header and cookie parameters are not judged (Pact's
     replay says the call is not judged then). Secret-bearing header values are masked in what is said."""
     if sample.request_truncated or sample.response_truncated:
         return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
@@ -342,7 +343,8 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
                    "response": response}
     findings = [f for f in check_interaction(document, interaction, observed=True).findings
-                if not (sample.request_headers_truncated and f.pointer.startswith("/request/header"))]
+                if not (f.pointer.lower() in _IGNORED_HEADERS
+                        or sample.request_headers_truncated and f.pointer.startswith("/request/header"))]
     if not findings:
         return ""
     says = pactmatch.masked(findings[0].spec_says, pactmatch.Request("", "", "", sample.request_headers, ""))
@@ -351,6 +353,11 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
         sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()
         return f"{'answered' if answer else 'sent'} {sent or 'no content type'}; the document's {says}"
     return says
+
+
+# header parameters OpenAPI says to ignore ("If in is "header" and the name field is "Accept", "Content-Type" or
+# "Authorization", the parameter definition SHALL be ignored"; openapi-core judges them)
+_IGNORED_HEADERS = {f"/request/headers/{name}" for name in ("accept", "content-type", "authorization")}
 
 
 def _decoded(text: str, encoding: str) -> str | None:
