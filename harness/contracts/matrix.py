@@ -51,9 +51,9 @@ class DriftCell:
 class CoverageCell:
     """An edge's contract coverage from the traffic observed in the run (harness.observe.EdgeCoverage), for the matrix:
     HTTP `calls` observed, `covered` by an interaction of the edge's pacts, `uncovered` ("GET /items/{id} -> 404: 3
-    calls", the most frequent first), interactions `never_exercised`, `breaking` calls the provider's document does
-    not allow (`breaks`: what it says), connections `not_inspected` ("6379 other: 2 connections, 254 bytes"),
-    `notes`. Information: it never changes the edge's verdict."""
+    call(s): Pact's reason": every uncovered operation, the most frequent first), interactions `never_exercised`,
+    `breaking` calls the provider's document does not allow (`breaks`: what it says), connections `not_inspected`
+    ("6379 other: 2 connections, 254 bytes"), `notes`. Information: it never changes the edge's verdict."""
 
     label: str
     calls: int = 0
@@ -72,20 +72,21 @@ class CoverageCell:
     unjudged: tuple[str, ...] = ()
     refused: int = 0  # connections a cut() stopped before any HTTP was sent: not calls, counted apart
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry counts): not calls either
+    lost: int = 0  # packets a loss() dropped: TCP sends them again, so its calls pass (marked under a fault)
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
         """From a harness.observe.EdgeCoverage."""
         return cls(coverage.label, coverage.calls, coverage.covered, coverage.percent,
                    tuple(f"{o.operation}: {o.calls} call(s)" + (f": {o.says}" if coverage.pacts and o.says else "")
-                         for o in coverage.top_uncovered),
+                         for o in coverage.uncovered_operations),
                    coverage.never_exercised, coverage.breaking,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged),
-                   coverage.refused, coverage.dropped)
+                   coverage.refused, coverage.dropped, coverage.lost)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,11 @@ from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.observe import pactmatch
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
-from harness.runtime.observe_control import DROPPED, REFUSED
+from harness.runtime.observe_control import DROPPED, LOST, REFUSED
 from harness.runtime.observe_records import BodySample
 from harness.runtime.observe_streams import BODY_LIMIT, HEADER_LIMIT
 
-TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge
+TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge in the console
 NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
 
 
@@ -54,10 +54,11 @@ class EdgeCoverage:
     """The coverage of consumer -> provider by its pacts, from the calls observed in one run.
 
     `calls`: HTTP calls observed; `covered`: those whose request Pact matches to an interaction of the edge's pacts
-    answering their status; `uncovered`: those Pact refuses, `top_uncovered` the most frequent of them (`says`:
-    Pact's first reason); `never_exercised`: the pact's
-    interactions no call matched ("file: description"); `breaking`: calls the provider's document does not allow
-    (operation or status not documented, a body that does not validate), `top_breaking` the most frequent;
+    answering their status; `uncovered`: those Pact refuses, `uncovered_operations` every operation of them, the
+    most frequent first (`says`: Pact's reason for the most calls; `top_uncovered`: the first TOP);
+    `never_exercised`: the pact's interactions no call matched ("file: description"); `breaking`: calls the
+    provider's document does not allow (operation or status not documented, a body that does not validate),
+    `top_breaking` the most frequent;
     `not_judged`: calls whose bodies could not be judged (`top_not_judged` says why), `unchecked`: calls checked
     against no document; `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
     `notes`: what could not be checked and why (no document, a capture incomplete). `outside`: the consumer is not
@@ -69,7 +70,7 @@ class EdgeCoverage:
     calls: int = 0
     covered: int = 0
     uncovered: int = 0
-    top_uncovered: tuple[OperationCount, ...] = ()
+    uncovered_operations: tuple[OperationCount, ...] = ()
     never_exercised: tuple[str, ...] = ()
     breaking: int = 0
     top_breaking: tuple[OperationCount, ...] = ()
@@ -93,12 +94,20 @@ class EdgeCoverage:
     # its retries): not calls, so neither covered nor uncovered, but said, so that a call under a cut is not lost
     refused: int = 0
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry of a connection counts)
+    lost: int = 0  # packets a loss() dropped (its random drop's own count; TCP sends them again)
+
+    @property
+    def top_uncovered(self) -> tuple[OperationCount, ...]:
+        """The TOP most frequent uncovered operations (what the console and the gates name)."""
+        return self.uncovered_operations[:TOP]
 
     @property
     def stopped(self) -> str:
-        """What cut() stopped on the edge: "2 refused by cut()", "7 packet(s) dropped by cut()", both, or ""."""
+        """What faults stopped on the edge: "2 refused by cut()", "7 packet(s) dropped by cut()", "4 packet(s)
+        dropped by loss()", several of them, or ""."""
         parts = [f"{self.refused} refused by cut()"] if self.refused else []
         parts += [f"{self.dropped} packet(s) dropped by cut()"] if self.dropped else []
+        parts += [f"{self.lost} packet(s) dropped by loss()"] if self.lost else []
         return ", ".join(parts)
 
     @property
@@ -127,6 +136,7 @@ class _Edge:
     not_inspected: list[NotInspected] = field(default_factory=list)
     refused: int = 0
     dropped: int = 0
+    lost: int = 0
 
 
 def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[PactFile],
@@ -144,6 +154,8 @@ def edge_coverage(spec: TopologySpec, observation: Observation, pacts: list[Pact
             edges.setdefault((flow.consumer, flow.provider), _Edge()).refused += flow.connections
         elif flow.protocol == DROPPED:
             edges.setdefault((flow.consumer, flow.provider), _Edge()).dropped += flow.connections
+        elif flow.protocol == LOST:
+            edges.setdefault((flow.consumer, flow.provider), _Edge()).lost += flow.connections
         elif flow.protocol not in ("http", "none"):
             edges.setdefault((flow.consumer, flow.provider), _Edge()).not_inspected.append(
                 NotInspected(flow.port, flow.protocol, flow.connections, flow.bytes))
@@ -222,13 +234,13 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(f"{pact.path.name}: {interaction['description']}"
               for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
-        tuple(OperationCount(label, count, _first(says[label])) for label, count in breaking.most_common(TOP)),
+        tuple(OperationCount(label, count, _first(says[label])) for label, count in _most(breaking)[:TOP]),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
-        tuple(OperationCount(label, count, why[label]) for label, count in unjudged.most_common(TOP)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped)
+        tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)[:TOP]), unchecked,
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost)
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
@@ -281,8 +293,8 @@ def _request(call: ObservedCall, sample: BodySample) -> pactmatch.Request | _Not
 
 
 def _most(counts: Counter[str]) -> list[tuple[str, int]]:
-    """The TOP most frequent (ties: in text order, whatever the order of the calls)."""
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP]
+    """Every one, the most frequent first (ties: in text order, whatever the order of the calls)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _most_said(reasons: Counter[str]) -> str:
@@ -307,11 +319,17 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     """What the document says against `call` with the bodies of `sample` (its first finding), "" when it allows it,
     or why it cannot be judged (a body cut at the capture's limit, an encoding that cannot be undone). Judged as
     schemathesis' checks judge a response (a status documented without content takes any body; no rule on
-    properties the schema does not describe). Header parameters are not judged against the document (Pact's
-    replay judges the headers against the pact)."""
+    properties the schema does not describe). The request's parameters are judged as the drift checks judge a
+    pact's (openapi-core: a required query, header or cookie parameter missing, a value against its schema), its
+    headers as sent (Accept, Content-Type and Authorization parameters ignored, as OpenAPI says); with headers cut
+    at the capture's limit, header and cookie parameters are not judged (Pact's
+    replay says the call is not judged then). Secret-bearing header values are masked in what is said."""
     if sample.request_truncated or sample.response_truncated:
         return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
-    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query}
+    headers: dict[str, list[str]] = {}
+    for name, value in sample.request_headers:
+        headers.setdefault(name, []).append(value)
+    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query, "headers": headers}
     response: dict[str, Any] = {"status": call.status,
                                 "headers": {"Content-Type": call.content_type} if call.content_type else {}}
     for part, text, encoding, content_type in (
@@ -325,15 +343,21 @@ def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str |
     interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
                    "response": response}
     findings = [f for f in check_interaction(document, interaction, observed=True).findings
-                if not f.pointer.startswith("/request/header")]
+                if not (f.pointer.lower() in _IGNORED_HEADERS
+                        or sample.request_headers_truncated and f.pointer.startswith("/request/header"))]
     if not findings:
         return ""
-    says = findings[0].spec_says
+    says = pactmatch.masked(findings[0].spec_says, pactmatch.Request("", "", "", sample.request_headers, ""))
     if says.startswith("content types:"):  # (say what was sent beside what the document allows)
         answer = findings[0].pointer.startswith("/response")
         sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()
         return f"{'answered' if answer else 'sent'} {sent or 'no content type'}; the document's {says}"
     return says
+
+
+# header parameters OpenAPI says to ignore ("If in is "header" and the name field is "Accept", "Content-Type" or
+# "Authorization", the parameter definition SHALL be ignored"; openapi-core judges them)
+_IGNORED_HEADERS = {f"/request/headers/{name}" for name in ("accept", "content-type", "authorization")}
 
 
 def _decoded(text: str, encoding: str) -> str | None:

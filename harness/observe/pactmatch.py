@@ -172,7 +172,7 @@ def _why(mismatches: list[RequestMismatch | RequestNotFound], request: Request) 
             for detail in mismatch.mismatches:
                 text = getattr(detail, "mismatch", "")
                 if text:
-                    return f"Pact: {_short(_masked(str(text), request))}"
+                    return f"Pact: {_short(masked(str(text), request))}"
         if isinstance(mismatch, RequestNotFound):
             return "Pact: request not found"  # (its mock server's words: no interaction takes the request)
     return "Pact: no interaction matches the request"
@@ -188,7 +188,8 @@ _SECRET = re.compile(r"(?i)^(authorization|proxy-authorization|cookie|set-cookie
                      r"|session|auth).*)$")
 
 
-def _masked(text: str, request: Request) -> str:
+def masked(text: str, request: Request) -> str:
+    """`text` with the values of `request`'s secret-bearing headers as *** (and a scheme's credentials alone)."""
     for name, value in request.headers:
         if _SECRET.match(name) and value.strip():
             text = text.replace(value, "***")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ OUTSIDE = " (outside)"  # a consumer that is not a service of the topology
 DRIFT_STYLE = {"clean": "green", "drift": "red", "error": "red", "not applicable": "yellow"}
 DRIFT_COLOUR = {"clean": "#c8f7c5", "drift": "#f7c5c5", "error": "#f7a8a8", "not applicable": "#f7efc5"}
 NOT_CHECKED = "drift: not checked"
+NAMED = 3  # the uncovered operations of an edge named in the console (every one in the JSON, folded on the pages)
 DRIFT_NOTE = ("drift is shown beside each pact's verification verdict and never changes it; `harness drift` "
               "(exit 1) and the drift items of `pytest --pact-drift` judge drift")
 
@@ -58,13 +60,15 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
 
 
 def observed_lines(edge: Edge) -> list[str]:
-    """What the observed traffic of an edge says beyond its cell: uncovered calls, interactions never exercised,
-    calls breaking the provider's document, connections not inspected, notes (one line each)."""
+    """What the observed traffic of an edge says beyond its cell: uncovered calls (the NAMED most frequent
+    operations, then `more_line`), interactions never exercised, calls breaking the provider's document,
+    connections not inspected, notes (one line each)."""
     cell = edge.observed
     if cell is None:
         return []
     where = f"{edge.consumer}->{edge.provider}"
-    lines = [f"{where} uncovered: {text}" for text in cell.uncovered]
+    lines = [f"{where} uncovered: {text}" for text in cell.uncovered[:NAMED]]
+    lines += [more_line(edge)] if len(cell.uncovered) > NAMED else []
     lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
     lines += [f"{where} breaks the document: {text}" for text in cell.breaks]
     lines += [f"{where} not judged against the document: {text}" for text in cell.unjudged]
@@ -78,8 +82,33 @@ def observed_lines(edge: Edge) -> list[str]:
     if cell.dropped:
         lines.append(f"{where} dropped by cut(): {cell.dropped} TCP packet(s) dropped by a cut on this edge (each "
                      "retry of a connection counts): not calls, neither covered nor uncovered")
+    if cell.lost:
+        lines.append(f"{where} dropped by loss(): {cell.lost} packet(s) dropped by a loss on this edge (TCP sends "
+                     "them again: the calls that got through are counted, under a fault)")
     lines += [f"{where} note: {text}" for text in cell.notes]
     return lines
+
+
+def more_line(edge: Edge) -> str:
+    """`gateway->dataservice uncovered: and 4 more operation(s) ...`: those past the NAMED first."""
+    assert edge.observed is not None
+    more = len(edge.observed.uncovered) - NAMED
+    return (f"{edge.consumer}->{edge.provider} uncovered: and {more} more operation(s) (every one with its calls in "
+            "contract-matrix.json)")
+
+
+def observed_html(edge: Edge, escape: Callable[[str], str] = html.escape) -> str:
+    """observed_lines as HTML list items (each text through `escape`), the uncovered operations past the NAMED
+    first folded under `more_line`."""
+    items = []
+    for line in observed_lines(edge):
+        if edge.observed is not None and len(edge.observed.uncovered) > NAMED and line == more_line(edge):
+            rest = "".join(f"<li>{escape(text)}</li>" for text in edge.observed.uncovered[NAMED:])
+            line_html = f"<details><summary>{escape(line)}</summary><ul>{rest}</ul></details>"
+        else:
+            line_html = escape(line)
+        items.append(f"<li>{line_html}</li>")
+    return "".join(items)
 
 
 def _drift_line(edge: Edge) -> str:
@@ -186,7 +215,7 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
     head = "".join(f"<th>{html.escape(p)}</th>" for p in providers)
     reasons = "".join(f"<li>{html.escape(e.consumer)} -&gt; {html.escape(e.provider)} {e.status}: "
                       f"{html.escape(e.reason)}</li>" for e in edges if e.reason)
-    reasons += "".join(f"<li>{html.escape(line)}</li>" for e in edges for line in observed_lines(e))
+    reasons += "".join(observed_html(e) for e in edges)
     as_html = folder / "contract-matrix.html"
     as_html.write_text(
         f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"

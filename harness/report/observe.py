@@ -45,6 +45,8 @@ def edge_line(edge: EdgeCoverage) -> str:
         parts.append(f"{edge.refused} connection(s) refused by cut() (no HTTP passed: not calls)")
     if edge.dropped:
         parts.append(f"{edge.dropped} packet(s) dropped by cut() (each retry counts; no HTTP passed: not calls)")
+    if edge.lost:
+        parts.append(f"{edge.lost} packet(s) dropped by loss() (sent again by TCP: its calls are counted)")
     for flow in edge.not_inspected:
         kind = f"connection(s) {flow.protocol}" if flow.protocol == EARLY else f"{flow.protocol} connection(s)"
         parts.append(f"{flow.connections} {kind} on port {flow.port} ({flow.bytes} bytes, not inspected)")

@@ -182,15 +182,14 @@ def _faults(data: PageData, esc: Callable[[Any], str]) -> str:
 
 
 def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
-    if not data.contracts_run:
-        from harness.report.matrix import observed_lines
+    from harness.report.matrix import observed_html
 
-        observed = "".join(f"<li>{esc(e.consumer)} → {esc(e.provider)}: {esc(e.observed.label)}<ul>"
-                           + "".join(f"<li>{esc(line)}</li>" for line in observed_lines(e)) + "</ul></li>"
-                           for e in data.matrix if e.observed is not None)
+    observed = "".join(f"<li>{esc(e.consumer)} → {esc(e.provider)}: {esc(e.observed.label)}<ul>"
+                       + observed_html(e, esc) + "</ul></li>" for e in data.matrix if e.observed is not None)
+    observed = f"<h3>Observed traffic (--observe)</h3><ul>{observed}</ul>" if observed else ""
+    if not data.contracts_run:
         return ('<section id="contracts"><h2>Contracts</h2><p class="note">Pacts were not verified in this run '
-                "(pytest --pact-verify, or harness verify).</p>"
-                + (f"<h3>Observed traffic (--observe)</h3><ul>{observed}</ul>" if observed else "") + "</section>")
+                f"(pytest --pact-verify, or harness verify).</p>{observed}</section>")
     consumers = sorted({e.consumer + (" (outside)" if e.outside else "") for e in data.matrix})
     providers = sorted({e.provider for e in data.matrix})
     cells: dict[tuple[str, str], list[Any]] = {}
@@ -216,7 +215,8 @@ def _contracts(data: PageData, esc: Callable[[Any], str]) -> str:
     return ('<section id="contracts"><h2>Contracts</h2><p>'
             + " ".join(f"{_badge(word[outcome])} {n}" for outcome, n in found.items())
             + f"</p>{matrix}<h3>Pacts</h3>" + "".join(pacts)
-            + (f"<h3>Edges without a pact</h3><ul>{''.join(missing)}</ul>" if missing else "") + "</section>")
+            + (f"<h3>Edges without a pact</h3><ul>{''.join(missing)}</ul>" if missing else "") + observed
+            + "</section>")
 
 
 def _observed_badge(edge: Any, esc: Callable[[Any], str]) -> str:

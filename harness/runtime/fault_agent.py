@@ -5,7 +5,7 @@ netfilter rules in the chain HARNESS-FAULTS, jumped to from OUTPUT, on packets o
 (`--ctdir ORIGINAL`, not loopback):
 
     cut     REJECT (tcp-reset for TCP: "connection refused/reset" at once) or DROP (calls hang until their timeout)
-    loss    DROP with `-m statistic --mode random --probability p`
+    loss    DROP with `-m statistic --mode random --probability p` (the rule's own counter: the packets it dropped)
     delay   NFQUEUE to this agent, which holds each packet `delay_ms` (+- uniform `jitter_ms`: packets may be
             reordered, as with netem) and then accepts it, through libnetfilter_queue (Debian's
             libnetfilter-queue1, via ctypes).
@@ -22,7 +22,8 @@ With --observe, an observation agent (observe_agent.py) runs in the same namespa
 its faults are on ("*": every destination) before their rules are put in place and again after rules are removed,
 one request on its abstract socket OBSERVE_SOCKET, so that the calls made meanwhile are marked `faulted`; a capture
 that starts later asks for them on MARKS_SOCKET. A call a cut stops sends no HTTP: each cut has a rule before it that
-only counts the TCP packets it stops (the counters restart whenever the rules are rewritten: the agent adds them
+only counts the TCP packets it stops, and a loss's DROP rule carries the same kind of comment, so that its own
+counter is read as the packets it dropped (the counters restart whenever the rules are rewritten: the agent adds them
 up); a capture asks for the counts on MARKS_SOCKET (at its start, and when it is read), and the agent tells it them
 on OBSERVE_SOCKET whenever it rewrites its rules (the last time: when its last fault is removed).
 
@@ -59,6 +60,7 @@ OBSERVE_SOCKET = "\0pytest-topology-observe"  # the capture's (observe_agent.py 
 OBSERVE_TIMEOUT = 30.0  # seconds the capture may take to take marks (it may be starting on a busy machine)
 REFUSED_MARK = "harness-cut:"  # the comment of a cut's counting rule, then its server's address ("*": any)
 DROPPED = "drop/"  # before the address for a cut that drops (its count is of packets: each retry, not connections)
+LOST = "loss/"  # before the address for a loss (its count: the packets its random DROP took, of any protocol)
 RESOLVE_SECONDS = 0.5
 FIRST_QUEUE = 4200  # NFQUEUE numbers used by the delays of one helper: FIRST_QUEUE and up, one per delay
 NF_ACCEPT = 1
@@ -101,9 +103,11 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
             lines.append(f"{match} -j REJECT --reject-with icmp-port-unreachable")
         elif fault.get("cut") == "drop":
             lines.append(f"{match} -j DROP")
-        if fault.get("loss_percent"):
+        if fault.get("loss_percent"):  # (counted by the DROP rule itself: only the packets it took)
             probability = min(max(float(fault["loss_percent"]) / 100, 0.0), 1.0)
-            lines.append(f"{match} -m statistic --mode random --probability {probability:.4f} -j DROP")
+            server = LOST + (addresses[target] if target else "*")
+            lines.append(f"{match} -m statistic --mode random --probability {probability:.4f} "
+                         f"-m comment --comment {REFUSED_MARK}{server} -j DROP")
         if fault.get("delay_ms"):
             lines.append(f"{match} -j NFQUEUE --queue-num {queues[fault['id']]} --queue-bypass")
     lines.append("COMMIT")
@@ -113,7 +117,7 @@ def rules(faults: list[dict[str, Any]], addresses: dict[str, str], queues: dict[
 def refused_counts(saved: str) -> dict[str, int]:
     """Server ("*": every destination) -> TCP packets a cut stopped, from the counters of `iptables-save -c` of the
     chain's counting rules: a refused connection (new, or kept alive: reset at its first packet) sends one, a
-    dropped one sends its packet again until its client gives up."""
+    dropped one sends its packet again until its client gives up; "loss/" + server: the packets a loss dropped."""
     counts: dict[str, int] = {}
     for line in saved.splitlines():
         found = re.match(r"\[(\d+):\d+\] -A " + re.escape(CHAIN) + r" .*--comment \"?" + re.escape(REFUSED_MARK)

@@ -17,6 +17,8 @@ CONTROL_TIMEOUT = 30.0  # seconds a request to `serve` (or the fault agent) may 
 REFUSED = "refused by cut()"  # the protocol of the flows of connections a cut stopped (counted by the fault agent)
 DROPPED = "dropped by cut()"  # ... of the TCP packets a cut(mode="drop") stopped (retries counted: packets)
 DROP_PREFIX = "drop/"  # (fault_agent.DROPPED: the fault agent's counts of a dropping cut, by "drop/" + server)
+LOST = "dropped by loss()"  # ... of the packets a loss() dropped (its random DROP rule's own counter)
+LOSS_PREFIX = "loss/"  # (fault_agent.LOST: the fault agent's counts of a loss, by "loss/" + server)
 SO_TIMESTAMP = 29  # SOL_SOCKET: each packet's kernel time as ancillary data (struct timeval)
 
 
@@ -68,11 +70,14 @@ class Refused:
 def refused_flow(server: str, count: int) -> dict[str, Any]:
     """The TCP packets to `server` ("*": a cut on every destination) a cut stopped, as a flow: no byte passed.
     A rejecting cut stops one per connection (`connections`: connections refused); a dropping one ("drop/" +
-    server: protocol DROPPED) each of its client's retries (`connections`: packets dropped)."""
-    dropped = server.startswith(DROP_PREFIX)
-    return {"client": "", "server": server[len(DROP_PREFIX):] if dropped else server, "port": 0,
-            "protocol": DROPPED if dropped else REFUSED, "outgoing": True, "connections": count, "bytes": 0,
-            "broken": 0, "unanswered": 0}
+    server: protocol DROPPED) each of its client's retries (`connections`: packets dropped); a loss ("loss/" +
+    server: protocol LOST) the packets its random drop took."""
+    protocol = REFUSED
+    for prefix, kind in ((DROP_PREFIX, DROPPED), (LOSS_PREFIX, LOST)):
+        if server.startswith(prefix):
+            server, protocol = server[len(prefix):], kind
+    return {"client": "", "server": server, "port": 0, "protocol": protocol, "outgoing": True, "connections": count,
+            "bytes": 0, "broken": 0, "unanswered": 0}
 
 
 def stamp(ancillary: list[tuple[int, int, bytes]]) -> float:

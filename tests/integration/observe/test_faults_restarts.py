@@ -111,3 +111,20 @@ def test_packets_a_dropping_cut_stopped_are_said_as_packets_on_their_edge(tmp_pa
     assert (stock.calls, stock.refused, stock.dropped) == (4, 0, 0)
     assert redis.refused == 0 and redis.dropped >= 1  # (the SYN and its retries within 5 s)
     assert redis.label.endswith(f", {redis.dropped} packet(s) dropped by cut()"), redis.label
+
+
+def test_packets_a_loss_dropped_are_counted_on_their_edge_as_a_cut_s_are(tmp_path: Path) -> None:
+    # a loss of 100% for a window drops every packet of it (the SYN and its retries until shop's timeout); its DROP
+    # rule's own counter is read as a cut's counting rule is, so the count is > 0 whatever the timing
+    with observed_shop(tmp_path) as (topology, run):
+        try:
+            with topology.edge("shop", "redis").loss(percent=100), pytest.raises(requests.RequestException):
+                order(topology)  # 2 calls to the stock, then the count in Redis hangs until shop's timeout
+            order(topology)
+        finally:
+            result = run.finish()
+    stock, redis = result.edge("shop", "stock"), result.edge("shop", "redis")
+    assert stock is not None and redis is not None
+    assert (stock.calls, stock.lost, stock.dropped, stock.refused) == (4, 0, 0, 0)
+    assert (redis.lost, redis.dropped, redis.refused) >= (1, 0, 0) and redis.dropped == redis.refused == 0
+    assert redis.label.endswith(f", {redis.lost} packet(s) dropped by loss()"), redis.label

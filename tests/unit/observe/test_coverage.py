@@ -67,6 +67,33 @@ def test_the_three_most_frequent_uncovered_operations_are_named(spec, stock_docu
     assert edge.uncovered == 11
 
 
+def test_every_uncovered_operation_is_in_the_json_and_folded_on_the_page_the_console_names_three(
+        spec, stock_document, tmp_path) -> None:
+    from harness.report.matrix import matrix_text, observed_html, write_reports
+
+    calls = [call("/items/1/price", count=5, body='{"price": 3}'), call("/items/1", method="DELETE", status=500),
+             call("/items/3", status=404, count=2), call("/nowhere", count=3), call("/elsewhere", count=1)]
+    [edge] = coverage_of(spec, calls, {"stock": stock_document})
+    assert [(o.operation, o.calls) for o in edge.uncovered_operations] == [  # ties: in text order
+        ("GET /items/{id}/price -> 200", 5), ("GET /nowhere -> 200", 3), ("GET /items/{id} -> 404", 2),
+        ("DELETE /items/{id} -> 500", 1), ("GET /elsewhere -> 200", 1)]
+    edges = edge_matrix(spec, [], coverage=[edge])
+    text = matrix_text(edges, "t", width=200)
+    assert "shop->stock uncovered: GET /items/{id} -> 404: 2 call(s)" in text
+    assert "uncovered: DELETE /items" not in text and "/elsewhere" not in text
+    assert "shop->stock uncovered: and 2 more operation(s) (every one with its calls in contract-matrix.json)" in text
+    as_json, as_html = write_reports(edges, tmp_path, "t")
+    [cell] = [e["observed"] for e in json.loads(as_json.read_text())["edges"] if e["provider"] == "stock"]
+    assert [text.split(": ")[0:2] for text in cell["uncovered"]] == [
+        ["GET /items/{id}/price -> 200", "5 call(s)"], ["GET /nowhere -> 200", "3 call(s)"],
+        ["GET /items/{id} -> 404", "2 call(s)"], ["DELETE /items/{id} -> 500", "1 call(s)"],
+        ["GET /elsewhere -> 200", "1 call(s)"]]
+    [stock] = [e for e in edges if e.provider == "stock"]
+    folded = ("<li><details><summary>shop-&gt;stock uncovered: and 2 more operation(s) (every one with its calls in "
+              "contract-matrix.json)</summary><ul><li>DELETE /items/{id} -&gt; 500: 1 call(s)")
+    assert folded in observed_html(stock) and folded in as_html.read_text()
+
+
 def test_calls_the_document_does_not_allow_are_counted_with_what_it_says(spec, stock_document) -> None:
     calls = [call("/items/3", status=404, count=2, body='{"error": "no"}'),
              call("/items/4", body='{"id": "four"}'),  # a body against its schema
@@ -197,14 +224,17 @@ def test_connections_a_cut_stopped_are_said_on_their_edge_and_are_not_calls(spec
 
     flows = [ObservedFlow("shop", "stock", 0, "refused by cut()", 2, 0),
              ObservedFlow("shop", "redis", 0, "refused by cut()", 1, 0),
-             ObservedFlow("shop", "stock", 0, "dropped by cut()", 7, 0)]
+             ObservedFlow("shop", "stock", 0, "dropped by cut()", 7, 0),
+             ObservedFlow("shop", "redis", 0, "dropped by loss()", 4, 0)]
     redis, stock = coverage_of(spec, [call("/items/2", body='{"id": 2, "name": "pear"}')], {"stock": stock_document},
                                flows=flows)
     assert (stock.calls, stock.covered, stock.uncovered, stock.refused, stock.not_inspected) == (1, 1, 0, 2, ())
-    assert (redis.calls, redis.refused, redis.label) == (0, 1, "observed: none, 1 refused by cut()")
+    assert (redis.calls, redis.refused, redis.lost, redis.label) == (
+        0, 1, 4, "observed: none, 1 refused by cut(), 4 packet(s) dropped by loss()")
     # the cell says what a cut stopped whether or not HTTP calls passed too; a drop counts packets
     assert (stock.dropped, stock.label) == (7, "observed: 1, covered 100%, 2 refused by cut(), 7 packet(s) dropped by cut()")
-    assert edge_line(redis) == "shop -> redis: 1 connection(s) refused by cut() (no HTTP passed: not calls)"
+    assert edge_line(redis) == "shop -> redis: 1 connection(s) refused by cut() (no HTTP passed: not calls), 4 " \
+                               "packet(s) dropped by loss() (sent again by TCP: its calls are counted)"
     assert edge_line(stock).endswith(", 2 connection(s) refused by cut() (no HTTP passed: not calls), 7 packet(s) "
                                      "dropped by cut() (each retry counts; no HTTP passed: not calls)")
     cell = next(e for e in edge_matrix(spec, [], coverage=[redis, stock]) if e.provider == "stock")
@@ -214,6 +244,10 @@ def test_connections_a_cut_stopped_are_said_on_their_edge_and_are_not_calls(spec
            "nor uncovered" in observed_lines(cell)
     assert "shop->stock dropped by cut(): 7 TCP packet(s) dropped by a cut on this edge (each retry of a connection " \
            "counts): not calls, neither covered nor uncovered" in observed_lines(cell)
+    cell = next(e for e in edge_matrix(spec, [], coverage=[redis, stock]) if e.provider == "redis")
+    assert dataclasses.asdict(cell)["observed"]["lost"] == 4
+    assert "shop->redis dropped by loss(): 4 packet(s) dropped by a loss on this edge (TCP sends them again: the " \
+           "calls that got through are counted, under a fault)" in observed_lines(cell)
 
 
 def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document) -> None:

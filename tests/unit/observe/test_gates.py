@@ -11,11 +11,11 @@ from harness.verdict import exit_code
 
 FULL = EdgeCoverage("gateway", "tokendealer", calls=4, covered=4, pacts=("contracts/g-t.json",))
 GAP = EdgeCoverage("gateway", "dataservice", calls=10, covered=7, uncovered=3, pacts=("contracts/g-d.json",),
-                   top_uncovered=(OperationCount("DELETE /runs/{id} -> 204", 3),))
+                   uncovered_operations=(OperationCount("DELETE /runs/{id} -> 204", 3),))
 BREAKS = EdgeCoverage("worker", "strava", calls=2, covered=2, breaking=1, pacts=("contracts/w-s.json",),
                       top_breaking=(OperationCount("GET /activities -> 500", 1, "GET /activities documents 200"),))
 NO_PACT = EdgeCoverage("worker", "gateway", calls=2, covered=0, uncovered=2,
-                       top_uncovered=(OperationCount("GET /health -> 200", 2),))
+                       uncovered_operations=(OperationCount("GET /health -> 200", 2),))
 TESTS = EdgeCoverage("(tests)", "gateway", calls=50, outside=True)
 
 

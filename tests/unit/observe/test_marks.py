@@ -42,3 +42,6 @@ def test_the_refused_connections_count_from_the_capture_s_start_and_across_fault
     assert observe_control.refused_flow("drop/10.0.0.3", 7) == {  # (a dropping cut: packets, each retry)
         "client": "", "server": "10.0.0.3", "port": 0, "protocol": "dropped by cut()", "outgoing": True,
         "connections": 7, "bytes": 0, "broken": 0, "unanswered": 0}
+    assert observe_control.refused_flow("loss/*", 2) == {  # (a loss on every destination: the packets it took)
+        "client": "", "server": "*", "port": 0, "protocol": "dropped by loss()", "outgoing": True,
+        "connections": 2, "bytes": 0, "broken": 0, "unanswered": 0}

@@ -36,7 +36,8 @@ def test_loss_is_a_random_drop_and_a_cut_rejects_tcp_with_a_reset_or_drops() -> 
         f"{EDGE} -j REJECT --reject-with icmp-port-unreachable",
         f"{redis} -p tcp -m comment --comment harness-cut:drop/172.20.0.2",
         f"{redis} -j DROP",
-        f"{EDGE} -m statistic --mode random --probability 0.3000 -j DROP",
+        f"{EDGE} -m statistic --mode random --probability 0.3000 -m comment --comment harness-cut:loss/172.20.0.4 "
+        "-j DROP",  # (its own counter: the packets it dropped)
     ]
 
 
@@ -125,7 +126,9 @@ def test_the_packets_a_cut_stopped_are_read_from_the_counters_of_its_counting_ru
         f'[2:120] -A {CHAIN} ! -o lo -m conntrack --ctdir ORIGINAL -p tcp -m comment --comment "harness-cut:*"',
         f"[4:240] -A {CHAIN} ! -o lo -d 172.20.0.5/32 -m conntrack --ctdir ORIGINAL -p tcp -m comment "
         "--comment harness-cut:drop/172.20.0.5",  # a dropping cut: its packets, each retry
+        f"[6:360] -A {CHAIN} ! -o lo -d 172.20.0.4/32 -m conntrack --ctdir ORIGINAL -m statistic --mode random "
+        "--probability 0.30000000009 -m comment --comment harness-cut:loss/172.20.0.4 -j DROP",  # a loss: its drops
         "[5:300] -A OTHER -m comment --comment harness-cut:10.0.0.9",  # not the harness's chain
         "COMMIT"])
-    assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2, "drop/172.20.0.5": 4}
+    assert refused_counts(saved) == {"172.20.0.4": 3, "*": 2, "drop/172.20.0.5": 4, "loss/172.20.0.4": 6}
     assert refused_counts("") == {}
