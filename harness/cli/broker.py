@@ -54,12 +54,14 @@ def _topology_and_versions(options: ResolvedOptions, err: Console, command: str,
 
 
 def _can_i_deploy(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.contracts.deploy import can_i_deploy
+    from harness.contracts.deploy import can_i_deploy, local_bases
     from harness.report.broker import deploy_matrix
 
     spec, config, versions, environment = _topology_and_versions(options, err, "can-i-deploy",
                                                                  options.to_environment, "--to-environment")
-    check = can_i_deploy(spec, config, versions, environment, tuple(options.ignore_service or ()))
+    given = [service for service, _ in options.service_version or []]
+    check = can_i_deploy(spec, config, versions, environment, tuple(options.ignore_service or ()),
+                         local_bases(spec, given))
     out.print(deploy_matrix(check), markup=False, highlight=False, end="", soft_wrap=True)
     return 0 if check.deployable else 1
 

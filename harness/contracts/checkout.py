@@ -19,18 +19,20 @@ compared by content with HEAD's blob (assume-unchanged, skip-worktree), submodul
 `.gitmodules` says (`ignore = all`), and an input in a submodule is judged by the same rules inside it (its ignored
 files, its changes) with its HEAD at the commit the superproject records.
 
-For pacts published under the commit (changed_files), every changed or untracked file counts but the run's own
-outputs: the consumer's code may be anywhere in the checkout.
+For pacts published under the commit (changes), every changed tracked file counts, and every untracked one the
+consumer tests may read (consumer_may_read): not what a run writes where no test reads it (a `junit.xml` or
+`.coverage` at the top of the checkout, a `reports/` folder git tracks nothing in).
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from harness.contracts.gittree import GITLINK, GitFailed, differing, flags, git, head_tree, submodule_head
+from harness.contracts.gittree import GITLINK, Entry, GitFailed, differing, flags, git, head_tree, submodule_head
 from harness.contracts.statestree import KIND, is_output, states_folders
 from harness.model.inputs import HostInput, host_inputs
 from harness.model.topology import TopologySpec
@@ -221,43 +223,88 @@ def _dockerignore_hint(spec: TopologySpec, full: Path, inputs: list[HostInput],
         else ""
 
 
-def changed_files(top: Path, outputs: Sequence[Path] = ()) -> list[str] | None:
-    """The files of the git checkout at `top` that differ from its commit: changed (staged or not), deleted or
-    untracked, as `git status` lists them (paths relative to `top`, in its order); ignored files do not count, as
-    for `git describe --dirty`. Not counted either: what a run writes and nothing reads back, `outputs` (files or
-    folders, e.g. the pact folder, a JUnit file) and Python's `__pycache__` folders (compiled from the sources
-    beside them). None when `git status` fails: what differs is not known."""
+@dataclass(frozen=True)
+class Change:
+    """A file of a checkout that differs from its commit: `path` (relative to the checkout, posix) and whether git
+    tracks nothing of it (`untracked`: a new file, not ignored)."""
+
+    path: str
+    untracked: bool = False
+
+    def __str__(self) -> str:
+        return f"untracked {self.path}" if self.untracked else self.path
+
+
+# what Python imports or pytest, Python and python-dotenv read as configuration, wherever it is in the checkout
+CODE = tuple(importlib.machinery.all_suffixes()) + (".pth",)
+CONFIGURATION = frozenset({"pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", ".env"})
+
+
+def consumer_may_read(path: str, project: set[str]) -> bool:
+    """Whether the consumer tests may read the untracked file `path` (relative to the checkout's top, posix), so
+    that it may change the pacts they write: Python code (CODE: a test module, a conftest, a module the code
+    imports) or a configuration file (CONFIGURATION) anywhere; any file in one of the `project` folders (the
+    top-level folders git tracks files in, or that hold Python code): test data beside the tests, package data.
+    Not: another file at the top (what a CI job writes there: `junit.xml`, `.coverage`, `report.html`), nor in a
+    top-level folder with no tracked file and no Python code (`reports/`, `htmlcov/`, `build/`): no test reads it
+    as the project's."""
+    name = PurePosixPath(path)
+    if name.name.endswith(CODE) or name.name in CONFIGURATION:
+        return True
+    return len(name.parts) > 1 and name.parts[0] in project
+
+
+def changes(top: Path, outputs: Sequence[Path] = (), read: Sequence[Path] = ()) -> list[Change] | None:
+    """The files of the git checkout at `top` that differ from its commit in a way that may change the pacts its
+    consumer tests write: every tracked file changed (staged or not) or deleted, as `git status` lists it (with
+    submodules looked into, and files flagged so that git status does not look at them: _hidden_changes), and
+    every untracked file the consumer tests may read (consumer_may_read, and any in `read`: files or folders, e.g.
+    the pact folder `harness publish` sends). Ignored files do not count, as for `git describe --dirty`. Nor do what
+    a run writes and nothing reads back: `outputs` (files or folders, e.g. the session's pacts, its JUnit file) and
+    Python's `__pycache__` folders. In `git status`'s order; None when git fails: what differs is not known."""
     try:
         done = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all",
                                "--ignore-submodules=none"], cwd=top, capture_output=True, text=True, timeout=60)
-        hidden = _hidden_changes(top, top.resolve())
+        tree = head_tree(top)
+        hidden = _hidden_changes(top, top.resolve(), tree)
     except (OSError, subprocess.SubprocessError, GitFailed):
         return None
     if done.returncode != 0:
         return None
     top = top.resolve()
     skipped = [path.resolve() for path in outputs]
-    changed: list[str] = []
+    counted = [path.resolve() for path in read]
+
+    def among(path: str, folders: list[Path]) -> bool:
+        full = (top / path).resolve()
+        return any(full == folder or full.is_relative_to(folder) for folder in folders)
+
+    listed: list[Change] = []
     fields = iter(done.stdout.split("\0"))
     for entry in fields:
         code, path = entry[:2], entry[3:]
         if code[:1] in ("R", "C"):
             next(fields, None)  # a rename's or copy's source path follows as a field of its own
-        if not path or "__pycache__" in Path(path).parts:
-            continue
-        full = (top / path).resolve()
-        if not any(full == out or full.is_relative_to(out) for out in skipped):
-            changed.append(path)
-    return changed + [path for path in hidden if path not in changed
-                      and not any((full := (top / path).resolve()) == out or full.is_relative_to(out)
-                                  for out in skipped)]
+        if path and "__pycache__" not in PurePosixPath(path).parts and not among(path, skipped):
+            listed.append(Change(path, untracked=code == "??"))
+    project = {rel.split("/", 1)[0] for rel in tree if "/" in rel} | {
+        c.path.split("/", 1)[0] for c in listed if "/" in c.path and (not c.untracked or c.path.endswith(CODE))}
+    found = [c for c in listed if not c.untracked or consumer_may_read(c.path, project) or among(c.path, counted)]
+    paths = {c.path for c in found}
+    return found + [Change(path) for path in hidden if path not in paths and not among(path, skipped)]
 
 
-def _hidden_changes(top: Path, root: Path) -> list[str]:
+def changed_files(top: Path, outputs: Sequence[Path] = (), read: Sequence[Path] = ()) -> list[str] | None:
+    """The paths of `changes` (relative to `top`); None when git fails."""
+    found = changes(top, outputs, read)
+    return None if found is None else [c.path for c in found]
+
+
+def _hidden_changes(top: Path, root: Path, tree: dict[str, Entry] | None = None) -> list[str]:
     """The files of the checkout at `top` (and its submodules', recursively) that differ from the commit but are
-    flagged assume-unchanged or skip-worktree, so git status does not list them (relative to `root`). Raises
-    GitFailed."""
-    tree = head_tree(top)
+    flagged assume-unchanged or skip-worktree, so git status does not list them (relative to `root`). `tree`:
+    HEAD's tree of `top` when read already. Raises GitFailed."""
+    tree = head_tree(top) if tree is None else tree
     found = [(top / path).resolve().relative_to(root).as_posix() for path in differing(top, tree, flags(top))]
     for rel, entry in tree.items():
         if entry.mode == GITLINK and submodule_head(top / rel) is not None:

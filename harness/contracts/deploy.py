@@ -1,19 +1,21 @@
 """can-i-deploy and record-deployment for a whole topology, as the `pact broker` CLI asks them of a Pact Broker: for
 each service that the broker knows as a pacticipant, `GET /matrix?q[][pacticipant]=NAME&q[][version]=V&latestby=cvpv
 &environment=ENV` (the broker's answer: deployable or not, its reason, the edges); after a deploy, a `POST` to the
-version's `pb:record-deployment` link of the environment."""
+version's `pb:record-deployment` link of the environment. What the broker cannot see is added: a yes that rests on
+verification results under the checkout's commit for a provider the commit does not name (it builds FROM an image
+built on this machine: harness.contracts.localbase) is not counted."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from harness.contracts.broker import BrokerClient, pact_names
 from harness.contracts.broker_config import BrokerConfig, git_commit, git_top
-from harness.contracts.checkout import unclean
+from harness.contracts.checkout import Unclean, reached_by, unclean
 from harness.contracts.publish import snapshot_version
 from harness.errors import BrokerUnavailable, OptionError
 from harness.model.topology import TopologySpec
@@ -100,6 +102,8 @@ class DeployAnswer:
     reason: str
     edges: tuple[Edge, ...] = ()
     excluded: str | None = None
+    # the providers (services) whose successful results under a version no commit names are among the edges
+    unnamed: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,13 +116,21 @@ class DeployCheck:
     environment: str
     answers: list[DeployAnswer] = field(default_factory=list)
     together: list[DeployAnswer] = field(default_factory=list)
+    unnamed: Mapping[str, Unclean] = field(default_factory=dict)  # as local_bases gives it
+    versions: Mapping[str, str] = field(default_factory=dict)  # service -> the version asked about
+
+    @property
+    def doubted(self) -> list[DeployAnswer]:
+        """The broker's yes answers that rest on verification results no commit names (DeployAnswer.unnamed)."""
+        return [a for a in [*self.answers, *self.together] if a.deployable and a.unnamed]
 
     @property
     def deployable(self) -> bool:
         """True when the broker said yes for every service it was asked about (and it was asked about one), and for
-        every pair of them deployed together."""
+        every pair of them deployed together, and no yes rests on results no commit names (`doubted`)."""
         asked = [a for a in self.answers if a.excluded is None]
-        return bool(asked) and all(a.deployable for a in asked) and all(a.deployable for a in self.together)
+        return (bool(asked) and all(a.deployable for a in asked) and all(a.deployable for a in self.together)
+                and not self.doubted)
 
 
 def _check_ignored(spec: TopologySpec, ignore: Sequence[str]) -> None:
@@ -152,11 +164,30 @@ def _environment(client: BrokerClient, name: str) -> dict[str, Any]:
                       f"create it first: pact broker create-environment --name {name}")
 
 
+def local_bases(spec: TopologySpec, given: Sequence[str]) -> dict[str, Unclean]:
+    """service -> why verification results under its version are of code no commit names, for each service whose
+    version is the checkout's commit (not `given` with --version) and that, or a service it depends on or calls
+    (checkout.reached_by), builds FROM an image built on this machine (localbase.built_here, on the engine this
+    machine connects to: none answering, none is). `harness verify` publishes no result under the commit for it; the
+    broker cannot tell such results from others."""
+    from harness.contracts.localbase import built_here  # the engine's images
+
+    local = built_here(spec)
+    found: dict[str, Unclean] = {}
+    for service in spec.services:
+        hit = next((s for s in reached_by(spec, service) if s in local), None) if service not in given else None
+        if hit is not None:
+            found[service] = local[hit]
+    return found
+
+
 def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, str], environment: str,
-                 ignore: Sequence[str] = ()) -> DeployCheck:
+                 ignore: Sequence[str] = (), unnamed: Mapping[str, Unclean] | None = None) -> DeployCheck:
     """Ask the broker, for every service of `spec` at `versions[service]` but those in `ignore`, whether it can be
     deployed to `environment`. A service the broker does not know (by none of its pact names) is not deployable, as
-    `pact broker can-i-deploy` answers for it (a misspelt pact name must not pass the gate).
+    `pact broker can-i-deploy` answers for it (a misspelt pact name must not pass the gate). `unnamed` (local_bases):
+    providers whose successful results under `versions[provider]` do not count; an answer whose edges hold one keeps
+    the broker's word and names them (DeployAnswer.unnamed), and the check is not deployable.
 
     Raises:
         OptionError: the broker has no such environment; a name in `ignore` that is no service.
@@ -165,7 +196,7 @@ def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, s
     client = BrokerClient(config)
     _environment(client, environment)
     _check_ignored(spec, ignore)
-    check = DeployCheck(environment)
+    check = DeployCheck(environment, versions=dict(versions))
     known: list[DeployAnswer] = []  # the services the broker was asked about
     for service, name in _pacticipants(client, spec, ignore).items():
         version = versions[service]
@@ -185,6 +216,13 @@ def can_i_deploy(spec: TopologySpec, config: BrokerConfig, versions: dict[str, s
         check.answers.append(_answer(service, name, version, client.request("GET", f"{config.url}/matrix?{query}")))
         known.append(check.answers[-1])
     check.together = _together(client, config, known)
+    if unnamed:
+        check.unnamed = dict(unnamed)
+        owner = {name: service for service in unnamed for name in pact_names(spec, service)}
+        for answers in (check.answers, check.together):
+            answers[:] = [replace(a, unnamed=tuple(dict.fromkeys(
+                owner[e.provider] for e in a.edges if e.success and e.provider in owner
+                and e.provider_version == versions[owner[e.provider]]))) for a in answers]
     return check
 
 
@@ -288,5 +326,5 @@ def record_deployment(spec: TopologySpec, config: BrokerConfig, versions: dict[s
     return sorted(recorded, key=lambda r: order.index(r.service))
 
 
-__all__ = ["DeployAnswer", "DeployCheck", "Edge", "Recorded", "can_i_deploy", "record_deployment",
+__all__ = ["DeployAnswer", "DeployCheck", "Edge", "Recorded", "can_i_deploy", "local_bases", "record_deployment",
            "service_versions"]

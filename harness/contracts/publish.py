@@ -27,7 +27,7 @@ from harness.contracts.broker_config import (
     named_commit,
     no_branch_note,
 )
-from harness.contracts.checkout import changed_files
+from harness.contracts.checkout import Change, changes
 from harness.contracts.pactfiles import read_pact
 from harness.errors import MalformedPact, OptionError
 
@@ -48,11 +48,12 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
                      outputs: Sequence[Path] = (), partial: str = "",
                      branch_flag: str = "--consumer-branch", written_here: bool = True) -> ConsumerVersion:
     """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`), marked
-    `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changed_files: any changed
-    or untracked file but `folder`, the run's `outputs` and `__pycache__`: the consumer code that wrote the pacts
-    may be anywhere); the branch given, else the CI job's or the checkout's (broker.checkout_branch; none on a
-    detached HEAD without a CI variable). `partial`: why the session that wrote the pacts did not run every consumer
-    test of the commit (e.g. "-k given"; "": it did): its pacts may lack interactions, so they are a snapshot too.
+    `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changes: any changed
+    tracked file, as the consumer code that wrote the pacts may be anywhere, and any untracked one the consumer tests
+    may read; not `folder`, the run's `outputs` and `__pycache__`); the branch given, else the CI job's or the
+    checkout's (broker.checkout_branch; none on a detached HEAD without a CI variable). `partial`: why the session
+    that wrote the pacts did not run every consumer test of the commit (e.g. "-k given"; "": it did): its pacts may
+    lack interactions, so they are a snapshot too.
     A snapshot has no branch unless one is given: it must never become the latest version of the checkout's branch
     (the providers' `mainBranch` selector would verify it). `flag`, `branch_flag`: the options a user gives the
     version and the branch with. `written_here`: this process wrote the pacts (a pytest session), so the pact folder
@@ -68,12 +69,13 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     commit, top = git_commit(folder), git_top(folder)
     if number:
         if commit and top:
-            _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs))
+            _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs),
+                         [] if written_here else [folder])
         return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
-    changed = changed_files(top, [folder, *outputs] if written_here else list(outputs))
+    changed = changes(top, [folder, *outputs] if written_here else list(outputs), [] if written_here else [folder])
     if changed == [] and not partial:
         return ConsumerVersion(commit, branch or checkout_branch(folder), tags)
     marked = snapshot_version(commit)
@@ -83,14 +85,13 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     else:
         dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None
                  else "has uncommitted changes" + (" outside the pact folder" if written_here else "") + " ("
-                 + ", ".join(changed[:3])
-                 + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + "), so the commit does not name")
+                 + _listed(changed) + "), so the commit does not name")
         why = (f"the git checkout {top} {dirty} the code that wrote these pacts (the Pact convention for a dirty "
                f"working tree: +SNAPSHOT.<host>); commit the changes to publish under the commit, or give {flag} "
                "VERSION") + (f" (this session did not run every consumer test either: {partial})" if partial else "")
         pacts = folder.resolve().relative_to(top.resolve()).as_posix() + "/" if folder.resolve().is_relative_to(
             top.resolve()) else None
-        if changed and pacts and any(name.startswith(pacts) for name in changed):  # harness publish only
+        if changed and pacts and any(c.path.startswith(pacts) for c in changed):  # harness publish only
             why += ("; pacts that differ from the commit's may be stale: publish them from the session that writes "
                     "them (pytest --pact-publish)")
     note = f"published as consumer version {marked}, not as the commit {commit}: {why}"
@@ -100,10 +101,11 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     return ConsumerVersion(marked, branch, tags, snapshot=note)
 
 
-def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[Path]) -> None:
+def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[Path],
+                 read: list[Path]) -> None:
     """Raise OptionError when `number` names a commit of the checkout at `top` (HEAD: `commit`) that the checkout
-    is not: another commit, or the same with changed files (checkout.changed_files, but `outputs`) and no `-dirty`
-    mark, as `git describe --dirty` gives."""
+    is not: another commit, or the same with changes that may change the pacts (checkout.changes, but `outputs`;
+    `read`: folders whose untracked files count) and no `-dirty` mark, as `git describe --dirty` gives."""
     named = named_commit(top, number)
     if named is None:
         return
@@ -111,15 +113,23 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
         raise OptionError(f"publishing pacts as consumer version {number} ({flag}), a commit of the git checkout "
                           f"{top}, from a checkout at commit {commit[:12]}: the broker would hold them as the pacts "
                           f"of {number}; check out {number}, or give the checkout's own version")
-    changed = changed_files(top, outputs)
+    changed = changes(top, outputs, read)
     if changed == [] or number.endswith(DIRTY_MARK):
         return
     what = ("may have uncommitted changes (git status failed)" if changed is None else "has uncommitted changes ("
-            + ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "") + ")")
+            + _listed(changed) + ")")
+    untracked = (" (an untracked file the consumer tests may read: git add it; one a run writes that no test reads: "
+                 "add it to .gitignore)") if changed and any(c.untracked for c in changed) else ""
     raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
                       f"{top}, but the checkout {what}: the commit does not name the code that wrote them; commit "
-                      f"the changes, or leave out {flag} (they are published as COMMIT+SNAPSHOT.<host>), or give a "
-                      "version that says the tree is changed (git describe --always --dirty: COMMIT-dirty)")
+                      f"the changes{untracked}, or leave out {flag} (they are published as COMMIT+SNAPSHOT.<host>), "
+                      f"or give {flag} {number}{DIRTY_MARK} (a version that says the tree is changed, as git describe "
+                      "--always --dirty writes it)")
+
+
+def _listed(changed: list[Change]) -> str:
+    """The first three changes (`untracked PATH` for a new file) and how many more."""
+    return ", ".join(map(str, changed[:3])) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
 
 
 def snapshot_version(commit: str) -> str:

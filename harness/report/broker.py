@@ -47,6 +47,14 @@ def deploy_matrix(check: DeployCheck) -> str:
     for answer in check.together:
         lines.append(f"{'yes' if answer.deployable else 'NO':3} {answer.service} together ({answer.pacticipant}, "
                      f"{answer.version}): {answer.reason}")
+    doubted = [f"{a.service}{' together' if a in check.together else ''}" for a in check.doubted]
+    for provider in dict.fromkeys(p for a in check.doubted for p in a.unnamed):
+        why, version = check.unnamed[provider], check.versions[provider]
+        resting = [name for name, a in zip(doubted, check.doubted, strict=True) if provider in a.unnamed]
+        lines.append(f"not counted: the broker's verification results of {provider} under version {version} (the "
+                     f"git checkout's commit), which names no code of it: {why.reason}; the yes for "
+                     f"{', '.join(resting)} rests on them. {why.remedy[:1].upper()}{why.remedy[1:]}, or give "
+                     f"--version {provider}={version} for a version you vouch for")
     asked = [a for a in check.answers if a.excluded is None]
     if not asked:
         lines.append(f"can-i-deploy to {check.environment}: NO, the broker was asked about no service of the "
@@ -54,10 +62,12 @@ def deploy_matrix(check: DeployCheck) -> str:
     else:
         no = [a.service for a in asked if not a.deployable]
         apart = [f"{a.service} together" for a in check.together if not a.deployable]
+        counted = f"; the broker's yes for {', '.join(doubted)} is not counted" if doubted else ""
         lines.append(f"can-i-deploy to {check.environment}: " + (
-            f"yes, all {len(asked)} service(s)" if not no and not apart else
+            f"yes, all {len(asked)} service(s)" if not no and not apart and not doubted else
+            f"NO, the broker says yes for all {len(asked)} service(s){counted}" if not no and not apart else
             f"NO for {', '.join(no + apart)} ({len(asked) - len(no)} of {len(asked)} yes"
-            + (f"; {len(apart)} pair(s) of them not deployable together" if apart else "") + ")"))
+            + (f"; {len(apart)} pair(s) of them not deployable together" if apart else "") + f"){counted}"))
     return "\n".join(lines) + "\n"
 
 

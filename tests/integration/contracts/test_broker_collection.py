@@ -79,4 +79,4 @@ def test_the_reports_of_a_run_leave_the_next_runs_pacts_under_the_commit(tmp_pat
     third = consumer_tests(tmp_path, broker, "--pact-publish", cwd=tmp_path)
     assert third.returncode == 0, third.stdout + third.stderr
     assert f"for consumer version {commit}+SNAPSHOT.{HOST}: " in third.stdout
-    assert "has uncommitted changes outside the pact folder (tests/helpers.py)" in third.stdout
+    assert "has uncommitted changes outside the pact folder (untracked tests/helpers.py)" in third.stdout

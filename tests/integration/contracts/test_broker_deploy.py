@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.broker.server import BrokerServer
@@ -333,3 +336,77 @@ def test_a_checkout_that_differs_in_what_a_service_is_built_from_names_the_versi
     assert ("no version for shop, web: the git checkout " in topology_changed.stderr
             and "in what they are deployed from (shop, web: topology.yaml has uncommitted changes)"
             in " ".join(topology_changed.stderr.split())), topology_changed.stderr
+
+
+@pytest.fixture
+def local_base(tmp_path: Path) -> Iterator[str]:
+    """An image built on this machine from a folder outside any checkout (no registry digest), removed after."""
+    name = f"b25-base-{uuid.uuid4().hex[:8]}:latest"
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo org-base > /etc/org-base\n")
+    subprocess.run(["docker", "build", "-q", "-t", name, str(folder)], check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        docker.from_env().images.remove(name, force=True)
+
+
+def test_a_yes_that_rests_on_results_of_a_provider_built_from_a_local_base_is_not_counted(
+        tmp_path: Path, broker: BrokerServer, local_base: str) -> None:
+    """The shop builds FROM an image built on this machine: its commit names none of its code, and `harness verify`
+    publishes no result under the commit for it. Results under the commit at the broker (published with
+    `--provider-version`, or by another tool) make `pact broker can-i-deploy` say yes; the harness prints the broker's
+    word, names the results it does not count and why, and exits 1. `--version shop=C` vouches for them (exit 0), as
+    does a shop built FROM a registry's image (here its stand-in)."""
+    repo = tmp_path / "repo"
+    (repo / "shop").mkdir(parents=True)
+    (repo / "shop" / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY app.py /app/\n")
+    (repo / "shop" / "app.py").write_text("VERSION = 1\n")
+    file = repo / "topology.yaml"
+    file.write_text("name: b25-local\nservices:\n  shop: {build: ./shop}\n"
+                    "  web: {image: redis:7, pact_name: web-frontend}\n")
+    commit = git_checkout(repo)
+    publish(broker, tmp_path, good_pact(), commit, "main")
+    verified(broker, "web-frontend", commit, commit, True)
+    assert pact_cli(broker, "create-environment", "--name", "production").returncode == 0
+    assert pact_cli(broker, "record-deployment", "--pacticipant", "shop", "--version", commit, "--environment",
+                    "production").returncode == 0
+    env = environment(PACT_BROKER_BASE_URL=broker.url, PACT_BROKER_TOKEN=TOKEN)
+
+    def can_i_deploy(*args: str) -> tuple[int, str]:
+        done = harness(repo, "can-i-deploy", "--topology", str(file), "--to-environment", "production", *args,
+                       env=env)
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = can_i_deploy()
+    assert code == 0 and "can-i-deploy to production: yes, all 2 service(s)" in said, said  # a registry's base
+
+    dockerfile = repo / "shop" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("FROM python:3.11-slim", f"FROM {local_base}"))
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "org base"],
+                   cwd=repo, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    publish(broker, tmp_path, good_pact(), commit, "main")
+    verified(broker, "web-frontend", commit, commit, True)  # as harness verify --provider-version COMMIT publishes
+    assert pact_cli(broker, "record-deployment", "--pacticipant", "shop", "--version", commit, "--environment",
+                    "production").returncode == 0
+    assert cli_says(broker, "web-frontend", commit) and cli_says(broker, "shop", commit)  # the broker: yes
+    both = pact_cli(broker, "can-i-deploy", "--pacticipant", "shop", "--version", commit, "--pacticipant",
+                    "web-frontend", "--version", commit, "--to-environment", "production")
+    assert both.returncode == 0, both.stdout + both.stderr
+
+    code, said = can_i_deploy()
+    assert code == 1, said
+    assert f"yes web (web-frontend {commit}) to production: " in said  # the broker's word, as the pact CLI's
+    assert f"yes shop + web together (shop {commit}, web-frontend {commit}): " in said
+    assert (f"not counted: the broker's verification results of shop under version {commit} (the git checkout's "
+            f"commit), which names no code of it: the image of shop builds FROM {local_base}, an image built on this "
+            "machine (no registry digest in docker image inspect): no commit of the checkout names what it holds; the "
+            "yes for web, shop + web together rests on them. Build FROM an image pulled from a registry, or give "
+            f"--version shop={commit} for a version you vouch for") in " ".join(said.split()), said
+    assert ("can-i-deploy to production: NO, the broker says yes for all 2 service(s); the broker's yes for web, "
+            "shop + web together is not counted") in said, said
+
+    code, said = can_i_deploy(f"--version=shop={commit}")
+    assert code == 0 and "not counted" not in said and "yes, all 2 service(s)" in said, said

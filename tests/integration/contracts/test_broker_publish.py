@@ -162,8 +162,8 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
     assert f"published 3 pact(s) to the Pact Broker {broker.url} for consumer version {snapshot} (no branch)\n" in dirty.stdout
     assert broker.broker.versions[("web-frontend", snapshot)].branches == []  # never the latest version of main
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
-            f"{tmp_path} has uncommitted changes (contracts/web-frontend-shop.json, web/client.py, web/retry.py), "
-            "so the commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
+            f"{tmp_path} has uncommitted changes (contracts/web-frontend-shop.json, web/client.py, untracked "
+            "web/retry.py), so the commit does not name the code that wrote these pacts (the Pact convention for a dirty working tree: "
             "+SNAPSHOT.<host>); commit the changes to publish under the commit, or give --consumer-version VERSION"
             ) in " ".join(dirty.stdout.split())
     assert {key: sha for key, sha in ((k, p.sha) for k, p in broker.broker.pacts.items()) if key in at_commit} \
@@ -186,9 +186,11 @@ def test_a_dirty_checkout_publishes_a_snapshot_and_never_replaces_the_commits_pa
         assert claimed.returncode == 2, said
         assert (f"publishing pacts as consumer version {claim} (--consumer-version), the commit of the git checkout "
                 f"{tmp_path}, but the checkout has uncommitted changes (contracts/web-frontend-shop.json, "
-                "web/client.py, web/retry.py): the commit does not name the code that wrote them; commit the changes, "
-                "or leave out --consumer-version (they are published as COMMIT+SNAPSHOT.<host>), or give a version "
-                "that says the tree is changed (git describe --always --dirty: COMMIT-dirty)") in said, said
+                "web/client.py, untracked web/retry.py): the commit does not name the code that wrote them; commit "
+                "the changes (an untracked file the consumer tests may read: git add it; one a run writes that no "
+                "test reads: add it to .gitignore), or leave out --consumer-version (they are published as "
+                f"COMMIT+SNAPSHOT.<host>), or give --consumer-version {claim}-dirty (a version that says the tree is "
+                "changed, as git describe --always --dirty writes it)") in said, said
     assert published_state(broker) == before  # nothing sent
     marked = harness(tmp_path, "publish", "--topology", str(file), "--consumer-version", f"{commit[:7]}-dirty", env=env)
     assert marked.returncode == 0 and f"for consumer version {commit[:7]}-dirty" in marked.stdout, marked.stdout
@@ -331,7 +333,7 @@ def test_pytest_publishes_the_pacts_of_a_session_that_passed(tmp_path: Path, bro
     snapshot = f"{commit}+SNAPSHOT.{HOST}"
     assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot}: " in dirty.stdout
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: the git checkout "
-            f"{tmp_path} has uncommitted changes outside the pact folder (client.py)") in dirty.stdout
+            f"{tmp_path} has uncommitted changes outside the pact folder (untracked client.py)") in dirty.stdout
     assert "or give --pact-consumer-version VERSION" in dirty.stdout
     assert ("without a branch, so that it never becomes the latest version of the checkout's branch (give "
             "--pact-consumer-branch BRANCH to publish it on one)") in " ".join(dirty.stdout.split())

@@ -81,3 +81,26 @@ def test_a_service_version_is_service_equals_version() -> None:
     for bad in ("web", "=1", "web="):
         with pytest.raises(ValueError, match="SERVICE=VERSION, e.g. gateway=1.4.2, not"):
             service_version(bad)
+
+
+def test_a_yes_that_rests_on_results_no_commit_names_is_said_and_not_counted() -> None:
+    """The broker's word stays (yes), the line after it names the provider, why and what to do; the check is NO."""
+    from harness.contracts.checkout import Unclean
+
+    verified = _answer("shop", "shop", "c0ffee", {"summary": {"deployable": True, "reason": "All fine"}, "matrix": [
+        {"consumer": {"name": "web", "version": {"number": "1.0.0"}},
+         "provider": {"name": "shop", "version": {"number": "c0ffee"}}, "verificationResult": {"success": True}}]})
+    why = Unclean("the image of shop builds FROM org-base, an image built on this machine", "build FROM an image "
+                  "pulled from a registry", tree=False)
+    doubted = DeployAnswer(**{**vars(verified), "unnamed": ("shop",)})
+    check = DeployCheck("production", [doubted], unnamed={"shop": why}, versions={"shop": "c0ffee"})
+    assert not check.deployable and check.doubted == [doubted]
+    assert deploy_matrix(check).splitlines()[-3:] == [
+        "yes shop (shop c0ffee) to production: All fine",
+        "not counted: the broker's verification results of shop under version c0ffee (the git checkout's commit), "
+        "which names no code of it: the image of shop builds FROM org-base, an image built on this machine; the yes "
+        "for shop rests on them. Build FROM an image pulled from a registry, or give --version shop=c0ffee for a "
+        "version you vouch for",
+        "can-i-deploy to production: NO, the broker says yes for all 1 service(s); the broker's yes for shop is not "
+        "counted"]
+    assert DeployCheck("production", [verified]).deployable  # the same answer, the results counted
