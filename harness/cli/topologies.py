@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from harness.engine_source import resolve_engine
 from harness.errors import HarnessError, OptionError, TopologyNotRunning
-from harness.hints import down_command, on_engine, with_engine
+from harness.hints import down_by_run, down_command, on_engine, with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -155,11 +155,7 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
         try:
             spec = load(options, err, notes=False)
         except HarnessError as error:  # e.g. a `${VAR:?}` unset now: `docker compose down` refuses the file too
-            hint = ("`harness down --run RUN` removes a run without reading its file (`harness ps` lists the runs)"
-                    if error.hint is None else f"{error.hint}\nor remove a run without reading its file: "
-                    "`harness down --run RUN` (`harness ps` lists the runs)")
-            error.hint, error.args = hint, (f"{error.message}\n{hint}",)
-            raise
+            raise down_by_run(error) from None
         if spec.engines:
             return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()

@@ -236,26 +236,8 @@ class ServiceSpec(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _host_paths_in_volumes_are_mounts(cls, value: Any) -> Any:
-        """`volumes: ["./src:/app:ro"]`: a source that is a path (`.`, `/`, `~`) binds a host folder, as Compose reads
-        the same key (read-write unless `:ro`, a missing folder created); named volumes stay volumes."""
-        if not isinstance(value, dict) or not isinstance(value.get("volumes"), list):
-            return value
-        binds = [v for v in value["volumes"] if isinstance(v, str) and v.startswith((".", "/", "~")) and ":" in v]
-        if not binds:
-            return value
-        mounts = list(value.get("mounts") or [])
-        for bind in binds:
-            source, _, rest = bind.partition(":")
-            source, (target, _, mode) = os.path.expanduser(source), rest.partition(":")
-            mounts.append({"source": source, "target": target, "read_only": mode == "ro", "create_host_path": True}
-                          if mode in ("", "ro", "rw") else bind)  # else the mount's own error
-        return {**value, "volumes": [v for v in value["volumes"] if v not in binds], "mounts": mounts}
-
-    @field_validator("sysctls", "labels", mode="before")
-    @classmethod
-    def _values_as_text(cls, value: Any) -> Any:
-        return {k: str(v) for k, v in value.items()} if isinstance(value, dict) else value
+    def _as_compose_reads_them(cls, value: Any) -> Any:
+        return _compose_short_forms(value)
 
     @model_validator(mode="after")
     def _network_mode_without_ports(self) -> ServiceSpec:
@@ -358,3 +340,25 @@ def run_network(service: ServiceSpec, networks: Collection[str]) -> str | None:
     (none, host, another container's namespace, or the engine's network of that name: `outside_network_mode`)."""
     mode = service.network_of_its_own
     return mode if mode in networks and not service.outside_network_mode else None
+
+
+def _compose_short_forms(value: Any) -> Any:  # noqa: ANN401 - a service's mapping before validation, or anything
+    """A service's mapping with `labels`/`sysctls` values as text, and `volumes: ["./src:/app:ro"]` entries whose source
+    is a path (`.`, `/`, `~`) as binds under `mounts` (as Compose reads the key: read-write unless `:ro`, a missing
+    folder created); named volumes stay volumes."""
+    if not isinstance(value, dict):
+        return value
+    value = {**value, **{key: {k: str(v) for k, v in value[key].items()} for key in ("sysctls", "labels")
+                         if isinstance(value.get(key), dict)}}
+    volumes = value.get("volumes")
+    binds = [v for v in volumes if isinstance(v, str) and v.startswith((".", "/", "~")) and ":" in v] \
+        if isinstance(volumes, list) else []
+    if not binds:
+        return value
+    mounts = list(value.get("mounts") or [])
+    for bind in binds:
+        source, _, rest = bind.partition(":")
+        source, (target, _, mode) = os.path.expanduser(source), rest.partition(":")
+        mounts.append({"source": source, "target": target, "read_only": mode == "ro", "create_host_path": True}
+                      if mode in ("", "ro", "rw") else bind)  # else the mount's own error
+    return {**value, "volumes": [v for v in volumes if v not in binds], "mounts": mounts}
