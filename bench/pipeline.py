@@ -13,7 +13,8 @@ Harness (same round): `pytest --topology scenarios/runnerly/topology.yaml --pact
 same seed and examples (it also checks pact <-> OpenAPI drift, which the peers do not: that work is on its side).
 
 Findings compared: the verdict of each pact file, and per service the set of operations `st run` / the harness
-fuzzing fail. Target: harness / peers <= 0.5 (median of the rounds' ratios).
+fuzzing fail. Target: harness / peers <= 0.5 (median of the ratios of the rounds whose findings agree: a round where
+one side did not do the work, e.g. a start that timed out on a loaded machine, is no figure; it is said).
 
 --before DIR: a checkout of other code of the harness (e.g. `git worktree add /tmp/before main`); each round runs its
 harness round too (on PYTHONPATH, the same topology file and pacts), the two harness rounds in alternating order, and
@@ -332,12 +333,14 @@ def main() -> None:
         if args.before is not None and before is None:
             before = harness_round(args, args.before, "before")
         theirs, their_pacts, their_fuzz = peers_round(args.pact, spec, tags, args)
-        ratios.append(ours / theirs)
         same = our_pacts == their_pacts and our_fuzz == their_fuzz and TESTED["harness"] == TESTED["peers"]
         if before is not None:
-            before_ratios.append(before[0] / theirs)
             same = same and before[1:] == (their_pacts, their_fuzz) and TESTED["before"] == TESTED["peers"]
             print(f"  before ({args.before}): {before[0]:.1f}s, ratio {before[0] / theirs:.2f}")
+        if same:  # a round that did not do the same work (a start that failed, a state the peers lost) is no figure
+            ratios.append(ours / theirs)
+            if before is not None:
+                before_ratios.append(before[0] / theirs)
         agree = agree and same
         print(f"round {index + 1}: harness {ours:.1f}s, peers {theirs:.1f}s, ratio {ours / theirs:.2f} "
               f"(load average {os.getloadavg()[0]:.1f})")
@@ -345,11 +348,13 @@ def main() -> None:
         print(f"  fuzzing failed operations per service: harness {our_fuzz}\n          peers   {their_fuzz}")
         print(f"  operations fuzzed: {'the same' if TESTED['harness'] == TESTED['peers'] else TESTED}")
         print(f"  findings {'agree' if same else 'DISAGREE'}")
-    print(f"Runnerly pipeline, {args.max_examples} examples, seed {args.seed}: harness / peers "
-          f"{statistics.median(ratios):.2f} (target <= 0.5) (median of {args.rounds}); findings "
+    left = f"; {args.rounds - len(ratios)} round(s) whose findings disagree left out" if not agree else ""
+    figure = f"{statistics.median(ratios):.2f} (target <= 0.5) (median of {len(ratios)}{left})" if ratios \
+        else f"none: no round's findings agreed of {args.rounds}"
+    print(f"Runnerly pipeline, {args.max_examples} examples, seed {args.seed}: harness / peers {figure}; findings "
           f"{'agree in every round' if agree else 'DISAGREE'}")
     if before_ratios:
-        print(f"  before ({args.before}): {statistics.median(before_ratios):.2f} (median of {args.rounds})")
+        print(f"  before ({args.before}): {statistics.median(before_ratios):.2f} (median of {len(before_ratios)})")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from harness.errors import OpenAPIUnavailable
 from harness.fuzz.auth import Headers, RunningTopology, auth_headers
+
+if TYPE_CHECKING:
+    from harness.model.topology import TopologySpec
 
 
 def operations_of(schema: Any) -> tuple[list[str], dict[str, str]]:
@@ -33,6 +36,18 @@ def operations(topology: RunningTopology, name: str) -> tuple[list[str], dict[st
     """The operations of a service's spec: (labels such as "GET /api/users/{id}", {label: why it cannot be parsed}).
     Raises OpenAPIUnavailable when the document cannot be loaded."""
     return operations_of(load_schema(topology, name, auth_headers(topology, name)))
+
+
+def served(spec: TopologySpec, name: str) -> bool:
+    """Whether the service's document is one it serves (`openapi: /openapi.json` or a URL), known only once it runs;
+    else it is a file next to the topology."""
+    return (spec.services[name].openapi or "").startswith(("/", "http://", "https://"))
+
+
+def declared_operations(spec: TopologySpec, name: str) -> tuple[list[str], dict[str, str]]:
+    """The operations of a service whose document is a file next to the topology, read without starting anything
+    (as `operations`). Raises OpenAPIUnavailable when the file cannot be loaded."""
+    return operations_of(_load_file(spec, name))
 
 
 def warm_loader() -> threading.Thread:
@@ -71,15 +86,9 @@ def load_schema(topology: RunningTopology, name: str, headers: Headers | None) -
     line and column."""
     import schemathesis
 
+    if not served(topology.spec, name):
+        return _load_file(topology.spec, name)
     location = topology.spec.services[name].openapi or ""
-    file = topology.spec.base_dir / location
-    if not location.startswith(("/", "http://", "https://")):
-        if not file.is_file():
-            raise OpenAPIUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
-                                  hint="`openapi:` is a file next to the topology file, or a path the service "
-                                       "serves (starting with /).", service=name, location=str(file))
-        _parse(file.read_text(encoding="utf-8", errors="replace"), name, str(file))
-        return _loaded(lambda: schemathesis.openapi.from_path(str(file)), name, str(file))
     url = location if location.startswith("http") else topology[name].url + location
     sent = headers() if headers else {}
     text = _fetch(url, sent, name)
@@ -88,6 +97,18 @@ def load_schema(topology: RunningTopology, name: str, headers: Headers | None) -
     loaded = _loaded(lambda: schemathesis.openapi.from_file(text), name, url)
     loaded.location = url
     return loaded
+
+
+def _load_file(spec: TopologySpec, name: str) -> Any:
+    import schemathesis
+
+    file = spec.base_dir / (spec.services[name].openapi or "")
+    if not file.is_file():
+        raise OpenAPIUnavailable(f"service '{name}': its OpenAPI file {file} does not exist",
+                                 hint="`openapi:` is a file next to the topology file, or a path the service "
+                                      "serves (starting with /).", service=name, location=str(file))
+    _parse(file.read_text(encoding="utf-8", errors="replace"), name, str(file))
+    return _loaded(lambda: schemathesis.openapi.from_path(str(file)), name, str(file))
 
 
 def _fetch(url: str, headers: dict[str, str], name: str) -> str:

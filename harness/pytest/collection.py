@@ -62,10 +62,8 @@ class Collector:
         plugin = self.plugin
         assert plugin.verify is not None and plugin.spec is not None
         plugin.pacts_run = True
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         for note in plugin.verify.selection.notes:
-            if reporter is not None:
-                reporter.write_line(f"note: {note}")
+            write_note(session, note)
         sources = plugin.verify.selection.sources
         # two files of one consumer->provider pair: the file names tell their items (and JUnit cases) apart
         names = item_names([(source.path, getattr(source, "edge", source.path.name)) for source in sources])
@@ -81,18 +79,19 @@ class Collector:
 
     def _collect_fuzz(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """One item per service (its base path, a document that does not load), per operation, per operation that
-        cannot be parsed (an error), one for the stateful sequences, one per written exclusion (skipped)."""
+        cannot be parsed (an error), one for the stateful sequences, one per written exclusion (skipped).
+        --collect-only starts nothing (pytest's convention): the operations of a document a service serves are
+        then not listed, a line says so."""
         from harness.errors import HarnessError
         from harness.fuzz.results import SERVICE_WIDE
-        from harness.fuzz.schema import operations, warm_loader
+        from harness.fuzz.schema import declared_operations, operations, served, warm_loader
         from harness.report.fuzz import item_name as fuzz_item_name
 
         plugin = self.plugin
         run = plugin.fuzz
-        assert run is not None and plugin.spec is not None
-        if plugin.share is None or plugin.worker is None:  # workers sharing a topology: one of them fuzzes it, later
-            run.prepare()  # while the topology starts
-        warm_loader()  # the operations are read here once it runs
+        spec = plugin.spec
+        assert run is not None and spec is not None
+        collect_only = session.config.option.collectonly
 
         def add(name: str, label: str, problem: str = "", excluded: str = "") -> None:
             item_name = fuzz_item_name(name, label)
@@ -100,16 +99,31 @@ class Collector:
                                                    service=name, operation=label,
                                                    owner=plugin, problem=problem, excluded=excluded))
 
-        try:
-            topology = plugin.running()  # the operations are read from the running services' specs
-        except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
-            for name in run.names:
-                add(name, SERVICE_WIDE, f"topology {plugin.spec.name} did not start:\n{plugin.start_error}")
-            return
+        if collect_only:
+            unlisted = [name for name in run.names if served(spec, name)]
+            if unlisted:
+                write_note(session, f"--collect-only starts nothing: the operations of {', '.join(unlisted)} are "
+                           "read from the documents they serve once the topology runs (listed here: each service's "
+                           "setup, stateful and exclusion items)")
+        else:
+            if plugin.share is None or plugin.worker is None:  # workers sharing a topology: one of them fuzzes it
+                run.prepare()  # while the topology starts
+            warm_loader()  # the operations are read here once it runs
+            try:
+                topology = plugin.running()  # the operations are read from the running services' specs
+            except pytest.fail.Exception:  # an xdist worker whose start failed: the reason on each service's item
+                for name in run.names:
+                    add(name, SERVICE_WIDE, f"topology {spec.name} did not start:\n{plugin.start_error}")
+                return
 
         for name in run.names:
+            labels: list[str] = []
+            broken: dict[str, str] = {}
             try:
-                labels, broken = operations(topology, name)
+                if not collect_only:
+                    labels, broken = operations(topology, name)
+                elif not served(spec, name):
+                    labels, broken = declared_operations(spec, name)
             except HarnessError as error:  # the service's document: one error item, the other services still run
                 add(name, SERVICE_WIDE, str(error))
                 continue
@@ -119,7 +133,7 @@ class Collector:
             for label, problem in broken.items():
                 add(name, label, f"{label} of service '{name}' cannot be parsed, so it was not fuzzed:\n{problem}")
             add(name, "stateful")
-            for exclusion in plugin.spec.services[name].fuzz.exclude:  # skipped, with the written reason
+            for exclusion in spec.services[name].fuzz.exclude:  # skipped, with the written reason
                 add(name, f"excluded {exclusion.check}", excluded=exclusion.reason)
 
     def _collect_drift(self, session: pytest.Session, items: list[pytest.Item]) -> None:
@@ -147,3 +161,10 @@ class Collector:
                 name = item_name(names[file], label, "drift")
                 items.append(PactDrift.from_parent(session, name=name, nodeid=self.plugin.item_id(name), file=file,
                                                    label=label, owner=self.plugin))
+
+
+def write_note(session: pytest.Session, note: str) -> None:
+    """`note: ...` on the terminal (none under xdist's workers or without the terminal plugin)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"note: {note}")

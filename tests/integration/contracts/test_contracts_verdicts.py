@@ -14,6 +14,7 @@ from typing import Any
 from xml.dom import minidom
 from xml.etree import ElementTree
 
+import docker
 import pytest
 
 from harness.runtime import labels as L
@@ -165,13 +166,19 @@ def test_a_failing_pending_interaction_is_shown_though_not_counted(tmp_path: Pat
     assert "pending: shown, not counted, as pact-python's Verifier does" in properties["pending"]
 
 
-def test_collect_only_leaves_the_contract_matrix_alone(tmp_path: Path, pytester: pytest.Pytester) -> None:
+def test_collect_only_starts_nothing_and_leaves_the_contract_matrix_alone(tmp_path: Path,
+                                                                          pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "collect", False, {"web-frontend-shop.json": pact("web-frontend", "shop", "items")})
     matrix_file = pytester.path / "reports" / "contract-matrix.json"
     matrix_file.parent.mkdir()
     matrix_file.write_text('{"from": "the last run"}')
+    since = int(time.time()) - 1
     result = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--collect-only", "-q")
     assert "::pact[web-frontend->shop: items]" in result.stdout.str()
+    assert "starting topology" not in result.stdout.str() + result.stderr.str()
+    events = docker.from_env().events(since=since, until=int(time.time()) + 1, decode=True, filters={
+        "type": "container", "label": f"{L.TOPOLOGY}=contract-verdicts-collect"})
+    assert [event.get("Action") for event in events] == []  # pytest's convention: collection alone starts nothing
     assert "contract matrix" not in result.stdout.str()
     assert matrix_file.read_text() == '{"from": "the last run"}'
 
