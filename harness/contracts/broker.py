@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from harness.contracts.broker_config import BrokerConfig
+from harness.contracts.broker_config import DIRTY_MARK, BrokerConfig
 from harness.contracts.results import PactResult
 from harness.errors import BrokerRefused, BrokerUnavailable
 from harness.model.topology import TopologySpec
@@ -299,25 +299,32 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
 def dirty_notes(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> list[str]:
     """The notes that the broker's results do not count as cached for the `providers` (services) whose files the
     checkout's commit does not name, one per reason (and what to do about it); the `image:`-only providers', which
-    no commit names (broker_config.trusted_version). With --provider-version: only the note that the checkout is not
-    that version (`version_unlike`), else none (the user vouches for it)."""
+    no commit names (broker_config.trusted_version). With --provider-version: the note that the checkout is not
+    that version (`version_unlike`), else those of the providers that run what no version holds (BrokerConfig.held:
+    a value from the shell, a base image built here); the others' the user vouches for."""
     if config.version_unlike:
-        return [f"the Pact Broker's verification results for provider version {config.provider_version} "
-                f"(--provider-version) do not count as cached: {config.version_unlike}, so the pacts are verified "
-                f"here (the broker's results count for a clean checkout of {config.provider_version})"]
-    if config.version_given or not config.checked:
+        version = config.provider_version or ""
+        counted = (f"a version ending in {DIRTY_MARK} never counts as cached" if version.endswith(DIRTY_MARK) else
+                   f"the broker's results count for a clean checkout of {version}")
+        return [f"the Pact Broker's verification results for provider version {version} (--provider-version) do not "
+                f"count as cached: {config.version_unlike}, so the pacts are verified here ({counted})"]
+    if not config.checked:
         return []
-    names = sorted(set(providers) & set(config.dirty))
+    names = sorted(name for name in set(providers) if config.held(name) is not None)
     by_reason: dict[str, list[str]] = {}
     for name in names:
         by_reason.setdefault(str(config.dirty[name]), []).append(name)
     notes = []
     for reason, touched in by_reason.items():
         why = config.dirty[touched[0]]
-        vouch = "" if why.tree else ", or give --provider-version for a version you vouch for"  # no changed tree
-        notes.append(f"the Pact Broker's verification results do not count as cached for {', '.join(touched)}: the "
-                     f"git checkout's commit does not name what {'it runs' if len(touched) == 1 else 'they run'} "
-                     f"({reason}; {why.remedy}{vouch})")
+        runs = "it runs" if len(touched) == 1 else "they run"
+        whose = (f"for provider version {config.provider_version} (--provider-version) do not count as cached for "
+                 f"{', '.join(touched)}: no version names what {runs}" if config.version_given else
+                 f"do not count as cached for {', '.join(touched)}: the git checkout's commit does not name what "
+                 f"{runs}")
+        notes.append(f"the Pact Broker's verification results {whose} ({reason}; {why.remedy})")
+    if config.version_given:
+        return notes
     images = sorted(name for name in set(providers) - set(names)
                     if name in spec.services and config.names(name) and spec.services[name].build is None)
     if images:

@@ -57,6 +57,19 @@ class BrokerConfig:
         takes departs from the default)."""
         return self.checked and self.head is not None and service not in self.dirty
 
+    def held(self, service: str) -> Unclean | None:
+        """Why results of `service` are neither published under the provider version nor taken from the broker as
+        this run's own, else None: without --provider-version, anything the commit does not name; with one, what no
+        version holds whatever it is (a value from the shell, a base image built on this machine, a URL or a
+        folder outside the checkout: `tree` False). A changed tree with a version given is `version_unlike`'s."""
+        why = self.dirty.get(service)
+        return why if why is not None and (not self.version_given or not why.tree) else None
+
+    def remedy(self, why: Unclean) -> str:
+        """What to do about `why`: --provider-version is offered only where it helps (no version was given and a
+        file of the checkout differs: a version such as COMMIT-dirty says so)."""
+        return why.remedy + (", or give --provider-version" if why.tree and not self.version_given else "")
+
     @property
     def authorization(self) -> str | None:
         if self.token:
@@ -116,7 +129,9 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
     Raises:
         OptionError: publishing results under the commit (no --provider-version) when the commit names none of
             `providers` (None: the topology's services): a clean checkout of it would take any result as its own,
-            and none could be published. When it names some, the others' results are withheld (each says why).
+            and none could be published; with --provider-version, when each of them runs what no version holds
+            (BrokerConfig.held: a value from the shell, a base image built here). When only some are held, the
+            others' results are published and theirs withheld (each says why).
             Publishing results under a --provider-version the checkout is not (_version_unlike: another commit, or
             a changed tree and a version without `-dirty`): the broker would hold them as that version's.
     """
@@ -145,20 +160,27 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
             if service not in dirty and (hit := next((s for s in reached_by(spec, service) if s in local), None)):
                 dirty[service] = local[hit]
     asked = [s for s in (spec.services if providers is None else providers) if s in spec.services]
-    if config.publish and not config.version_given and asked and all(s in dirty for s in asked):
-        why = dirty[asked[0]]
+    seen = dataclasses.replace(config, dirty=dirty, checked=True)
+    if config.publish and asked and all(seen.held(s) is not None for s in asked):
+        why = seen.held(asked[0])
+        assert why is not None
+        if config.version_given:  # what no version holds: the broker would hold it as the version's
+            raise OptionError(f"publishing verification results as provider version {config.provider_version} "
+                              f"(--provider-version) of what no version names ({asked[0]}: {why.reason}), so the "
+                              f"broker would hold them as {config.provider_version}'s: {why.remedy}")
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
                           f"name the code verified here ({why.reason}; a clean checkout of it would take this "
-                          f"result as its own): {why.remedy}, or give --provider-version")
+                          f"result as its own): {seen.remedy(why)}")
     unlike, marked = _version_unlike(config, spec, code, whole)
     if config.publish and unlike and not marked:  # the results would go to the broker under a version that is not
         raise OptionError(f"publishing verification results as provider version {config.provider_version} "
                           f"(--provider-version) from a checkout that is not that version: {unlike}, so the broker "
                           f"would hold them as {config.provider_version}'s; " + (
-                              f"check out {config.provider_version}, or give the checkout's own version" if
+                              f"check out {(config.provider_version or '').removesuffix(DIRTY_MARK)}, or give the "
+                              "checkout's own version" if
                               unlike.startswith(ANOTHER_COMMIT) else "commit the changes, or give a version that "
                               "says the tree is changed (git describe --always --dirty: COMMIT-dirty)"))
-    return dataclasses.replace(config, dirty=dirty, checked=True, version_unlike=unlike)
+    return dataclasses.replace(seen, version_unlike=unlike)
 
 
 ANOTHER_COMMIT = "the git checkout is at commit"
@@ -171,8 +193,8 @@ def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] |
     a commit, tag or `git describe` of the checkout other than HEAD (named_commit), or the checkout differs from its
     commit anywhere the topology reads (`whole`: checkout.unclean of every service; no version names a changed tree,
     but one that ends in `-dirty`, as `git describe --dirty` gives, does not claim to be a commit's: its results may
-    be published, never taken as cached); ("", False) when it may be (HEAD's commit, or a label that is no commit of
-    the checkout, on a clean tree: the user vouches for it)."""
+    be published, never taken as cached, also on a clean tree); ("", False) when it may be (HEAD's commit, or a
+    label that is no commit of the checkout, on a clean tree: the user vouches for it)."""
     version = config.provider_version
     if not config.version_given or not version or config.repository is None or config.head is None:
         return "", False
@@ -184,6 +206,8 @@ def _version_unlike(config: BrokerConfig, spec: TopologySpec, code: list[Path] |
         whole = unclean(spec, spec.services, config.repository, code, tree_only=True) if code is not None else whole
     if whole is not None:
         return f"the git checkout differs from its commit ({whole.reason})", version.endswith(DIRTY_MARK)
+    if commit is not None and version.endswith(DIRTY_MARK):  # its results came from a changed tree, never this one
+        return f"{version} names a changed tree of commit {commit[:12]} (git describe --dirty), not its commit", True
     return "", False
 
 
@@ -204,7 +228,8 @@ def trusted_version(config: BrokerConfig, spec: TopologySpec, service: str) -> t
     inside it and as committed: with_checkout) when the service is built there. None: no version names what runs here
     (uncommitted changes, an image not built from the checkout, a checkout that is not the version given)."""
     if config.version_given and config.provider_version:  # unless the tree is known not to be that version
-        return None if config.version_unlike else (config.provider_version, "--provider-version")
+        return None if config.version_unlike or config.held(service) else (config.provider_version,
+                                                                           "--provider-version")
     if not config.names(service) or service not in spec.services or config.head is None:
         return None
     if spec.services[service].build is None:

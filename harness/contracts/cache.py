@@ -305,17 +305,19 @@ class VerdictCache:
                               service_for(spec, pact.provider), len(pact.interactions), interactions,
                               report=str(entry.get("report", "")), seconds=float(entry["seconds"]),
                               labels=[str(label) for label in entry["labels"]],
-                              cached_from=str(entry["verified_at"]))
+                              cached_from=str(entry["verified_at"]),
+                              verified_as=str(entry.get("provider_version") or ""))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, key: str, result: PactResult, run: str = "") -> None:
-        """Keep `result` under `key` when it is verified (else nothing). Atomic; a folder that cannot be written is
-        skipped."""
+    def put(self, key: str, result: PactResult, run: str = "", version: str = "") -> None:
+        """Keep `result` under `key` when it is verified (else nothing), with the provider `version` it was verified
+        as ("": none known; a hit is then never published as a version's result). Atomic; a folder that cannot be
+        written is skipped."""
         if result.verdict != "verified" or result.cached_from:
             return
         pending = any(not i.passed for i in result.interactions)  # its report is shown again
-        entry = {"format": CACHE_FORMAT, "key": key, "verdict": "verified", "run": run,
+        entry = {"format": CACHE_FORMAT, "key": key, "verdict": "verified", "run": run, "provider_version": version,
                  "verified_at": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": result.seconds,
                  "labels": result.labels, "report": result.report if pending else "",
                  "interactions": [dataclasses.asdict(i) for i in result.interactions]}
@@ -358,15 +360,15 @@ class RunCache:
             self._found[pact.path] = self._look_up(pact, self._planned)
         return self._found[pact.path]
 
-    def keep(self, pact: PactFile, content: Any, result: PactResult, topology: Topology) -> None:
+    def keep(self, pact: PactFile, content: Any, result: PactResult, topology: Topology, version: str = "") -> None:
         """Store `result` (when verified) of `pact`, whose content was `content` when its verification started (not
-        kept if the file changed since)."""
+        kept if the file changed since), as verified for provider `version` ("": none known)."""
         if result.verdict != "verified" or content is None or pact_content(pact.path) != content:
             return
         if self._running is False:
             self._running = self._context(running_identity(topology))
         if isinstance(self._running, VerdictContext):
-            self.cache.put(self._key(pact, content, self._running), result, run=topology.run_id)
+            self.cache.put(self._key(pact, content, self._running), result, run=topology.run_id, version=version)
 
     def _look_up(self, pact: PactFile, context: VerdictContext | None | bool) -> PactResult | None:
         content = pact_content(pact.path)

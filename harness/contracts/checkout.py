@@ -71,8 +71,9 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
         return Unclean(f"the build context of {remote.service} is a URL ({remote.remote}): no commit of the checkout "
                        "names what the builder fetches", "build it from a folder of the checkout", tree=False)
     if (departed := spec.departures_for(services)) and not tree_only:
+        # a value from the shell: no version holds it; another file, profile or substitute: a version given vouches
         return Unclean(f"the providers are not what the commit gives by default: {', '.join(departed)}",
-                       "leave that out", tree=False)
+                       "leave that out", tree=not spec.departures_for(services, shell=True))
     outside = next((i.path for i in inputs if i.path != top and not i.path.is_relative_to(top)), None)
     if outside is not None:
         return Unclean(f"{outside} is outside the git checkout", "move it into the checkout", tree=False)

@@ -30,8 +30,14 @@ def results_publication(config: BrokerConfig | None, results: list[PactResult]) 
     told = "".join(f"\n{hint}" for hint in hints)  # what to do about the refusal, once
     in_part = ("verified in part only, not published: the others of their interactions were not selected (-k, "
                "-m, --lf, ...), and the broker records a result for the whole pact; run all of them to publish it")
-    not_named = (f"not published: the git checkout's commit {config.head} does not name what their provider "
+    not_named = (f"not published: no version names what their provider runs, so the broker would hold the result "
+                 f"as {config.provider_version}'s ({'; '.join(withheld)})" if config.version_given else
+                 f"not published: the git checkout's commit {config.head} does not name what their provider "
                  f"runs, so a clean checkout of it would take the result as its own ({'; '.join(withheld)})")
+    reverified = sum(bool(r.reverified) for r in ours)
+    again = (f"{reverified} verified again before publishing: the verdict cache had them from another provider "
+             f"version ({', '.join(dict.fromkeys(r.reverified for r in ours if r.reverified))}), and a result is "
+             f"published only from a verification of {config.provider_version}")
     if (refused or partial or held) and not published:
         return (f"verification results not published to the Pact Broker {config.url} ({config.publish_reason}) "
                 f"for {version}: " + "; ".join(
@@ -44,7 +50,7 @@ def results_publication(config: BrokerConfig | None, results: list[PactResult]) 
         [f"{partial} {in_part}"] if partial else []) + (
         [f"{unpublished} without a result to publish (error or excluded)"] if unpublished else []) + (
         [f"{held} {not_named}"] if held else []) + (
-        [f"{len(refused)} not published: {why}"] if refused else [])
+        [f"{len(refused)} not published: {why}"] if refused else []) + ([again] if reverified else [])
     text += (f" ({'; '.join(extra)})" if extra else "") + told
     if not config.provider_branch:
         text += "\nnote: " + no_branch_note("verification results are published", "--provider-branch")

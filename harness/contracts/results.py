@@ -52,6 +52,8 @@ class PactResult:
     # verified by an earlier run (harness.contracts.cache), when: ISO 8601 time with its UTC offset; "": by this run
     cached_from: str = ""
     cached_by: str = ""  # who verified a cached verdict: "" an earlier run here; `the Pact Broker (shop 3.0.0)`
+    verified_as: str = ""  # the provider version a verdict of the local cache was verified as ("": none known)
+    reverified: str = ""  # verified again though cached: the cache had it from this other provider version
     source: str = ""  # where a pact not from the folder came from: `broker URL (consumer version ...; pending)`
     pending: bool = False  # the broker marked it pending: a failure does not fail the run
     url: str = ""  # a broker pact's URL at the broker (its `path` is a file fetched for this run only)

@@ -263,6 +263,7 @@ class VerifyRun:
         self.on_result = on_result  # sees each verdict as it is reached (a console line)
         self.results: list[PactResult] = []  # in the order reached
         self._earlier: dict[Path, PactResult | None] = {}  # the verdicts reached before (_cached), by file
+        self._reverified: dict[Path, str] = {}  # cached from another provider version: verified again to publish
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
         self.cache = None if options.cache is None else RunCache(
@@ -282,12 +283,36 @@ class VerifyRun:
         if self.cache is None or not isinstance(source, PactFile):
             return None
         if source.path not in self._earlier:
-            found = self.cache.cached(source) or self._verified_at_broker(source)
+            if (config := self._broker_config) is not None and config.publish:  # the broker's first: none published
+                found = self._verified_at_broker(source) or self._publishable(source, self.cache.cached(source))
+            else:
+                found = self.cache.cached(source) or self._verified_at_broker(source)
             pact = self.broker.pacts.get(source.path)
             if found is not None and pact is not None:  # where it came from; a pending pact verified is not pending
                 found = dataclasses.replace(found, source=pact.source, url=pact.url)
             self._earlier[source.path] = found
         return self._earlier[source.path]
+
+    def _publishable(self, source: PactFile, found: PactResult | None) -> PactResult | None:
+        """`found`, the verdict cache's for a broker pact whose result is to be published, when verified as the
+        provider version it would be published under; else None (verified again, said): a publication is a claim
+        about that version, and a commit may change what the key does not hold (a data file read from elsewhere)."""
+        config, pact = self._broker_config, self.broker.pacts.get(source.path)
+        if found is None or config is None or pact is None or found.verified_as == config.provider_version or \
+                config.held(found.provider_service or "") is not None:  # the same version, or withheld anyway
+            return found
+        self._reverified[source.path] = found.verified_as or "an unknown version"
+        return None
+
+    def _version_of(self, result: PactResult) -> str:
+        """The provider version a verification here is of (trusted_version, or the one its result was published
+        under), kept in the cache; "": none known."""
+        config, provider = self._broker_config, result.provider_service
+        if config is None or provider is None:
+            return ""
+        trusted = trusted_version(config, self.spec, provider)
+        published = result.published and not config.version_unlike
+        return trusted[0] if trusted is not None else (config.provider_version or "") if published else ""
 
     def _verified_at_broker(self, source: PactFile) -> PactResult | None:
         pact, config = self.broker.pacts.get(source.path), self._broker_config
@@ -334,9 +359,10 @@ class VerifyRun:
                 # file edited during a long session, after an earlier verdict, counts for this one
                 result = with_mounts_note(result, mounts_note(topology()), self._broker_config,
                                           source.path in self.broker.pacts)
+                result = dataclasses.replace(result, reverified=self._reverified.get(source.path, ""))  # said
                 result = self._from_broker(result)
                 if self.cache is not None and only is None and not result.stale:
-                    self.cache.keep(source, content, result, topology())
+                    self.cache.keep(source, content, result, topology(), self._version_of(result))
             elif result.cached_from and not result.cached_by:  # verified here before: published when asked
                 result = self._from_broker(result)
             self.add(result)
@@ -354,10 +380,9 @@ class VerifyRun:
         # verified, so it is never published (results_publication says so)
         if config is not None and config.publish and result.verdict in ("verified", "failed") and not result.partial:
             provider = result.provider_service or ""
-            if not config.version_given and (why := config.dirty.get(provider)) is not None:
+            if (why := config.held(provider)) is not None:
                 # under the commit a clean checkout would take it as its own: the others' results are published
-                return dataclasses.replace(result, withheld=f"{provider}: {why.reason} ({why.remedy}, or give "
-                                                            "--provider-version)")
+                return dataclasses.replace(result, withheld=f"{provider}: {why.reason} ({config.remedy(why)})")
             try:
                 BrokerClient(config).publish(pact, result, result.provider or "")
             except HarnessError as error:

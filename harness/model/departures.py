@@ -30,6 +30,7 @@ class Departure:
 
     what: str
     services: frozenset[str] | None = None
+    shell: bool = False  # a value of the process environment: no version of the files can hold it
 
     def touches(self, services: Iterable[str]) -> bool:
         return self.services is None or not self.services.isdisjoint(services)
@@ -52,7 +53,7 @@ def departures(given: Sequence[Path], read: Sequence[Path], *, compose: bool, pr
     if profiles:
         found.append(Departure(f"profiles {', '.join(profiles)} (--topology-profile)"))
     if compose and env.get("COMPOSE_PROFILES"):
-        found.append(Departure("COMPOSE_PROFILES from the environment"))
+        found.append(Departure("COMPOSE_PROFILES from the environment", shell=True))
     if substitutes:
         found.append(Departure(f"image substitutes {', '.join(sorted(substitutes))} (--image-substitute)"))
     if compose:
@@ -62,7 +63,7 @@ def departures(given: Sequence[Path], read: Sequence[Path], *, compose: bool, pr
                 for name, reached in _environment_names(file, services):
                     before = touched.get(name, set())
                     touched[name] = None if before is None or reached is None else before | reached
-        found += [Departure(f"{name} from the environment", None if reached is None else frozenset(reached))
+        found += [Departure(f"{name} from the environment", None if reached is None else frozenset(reached), True)
                   for name, reached in touched.items() if name in env]
     return found
 
@@ -76,7 +77,7 @@ def passed_through(services: Any, env: Mapping[str, str]) -> list[Departure]:
             for name in _without_value(data.get("environment")):
                 if name in env:
                     found.setdefault(name, set()).add(str(service))
-    return [Departure(f"{name} from the environment", frozenset(reached)) for name, reached in found.items()]
+    return [Departure(f"{name} from the environment", frozenset(reached), True) for name, reached in found.items()]
 
 
 def _named_services(file: Path, services: Collection[str]) -> frozenset[str] | None:

@@ -283,10 +283,11 @@ class TopologySpec(_Strict):
         say."""
         return self._departures
 
-    def departures_for(self, services: Iterable[str]) -> list[str]:
-        """The departures that touch any of `services`, as phrases."""
+    def departures_for(self, services: Iterable[str], shell: bool | None = None) -> list[str]:
+        """The departures that touch any of `services`, as phrases; `shell` True/False: only those that are (are not)
+        values of the process environment."""
         names = set(services)
-        return [departure.what for departure in self._departures if departure.touches(names)]
+        return [d.what for d in self._departures if d.touches(names) and shell in (None, d.shell)]
 
     @property
     def notes(self) -> list[str]:

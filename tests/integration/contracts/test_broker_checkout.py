@@ -138,18 +138,23 @@ class Broker:
         return str(refused.value)
 
 
+# the remedies of what no version holds (a value from the shell, a base image built here, a URL, a folder outside)
+NO_VERSION_HOLDS = ("leave that out", "build FROM an image pulled from a registry",
+                    "build it from a folder of the checkout", "move it into the checkout")
+
+
 def not_counted(reason: str, remedy: str, services: str = "shop") -> str:
-    """The note; --provider-version is offered only where no file of the checkout differs (a changed tree is no
-    version's, trial t25 finding 2)."""
-    vouch = ", or give --provider-version for a version you vouch for" if remedy == "leave that out" else ""
+    """The note; --provider-version is offered nowhere: a changed tree is no version's (trial t25 finding 2), and
+    what no version holds counts whatever version is given (trial t25c finding 1)."""
     return (f"the Pact Broker's verification results do not count as cached for {services}: the git checkout's "
-            f"commit does not name what {'they run' if ',' in services else 'it runs'} ({reason}; {remedy}{vouch})")
+            f"commit does not name what {'they run' if ',' in services else 'it runs'} ({reason}; {remedy})")
 
 
 def refusal(commit: str, reason: str, remedy: str) -> str:
+    """The refusal; --provider-version (COMMIT-dirty) is offered for a changed tree only."""
+    vouch = "" if remedy in NO_VERSION_HOLDS else ", or give --provider-version"
     return (f"publishing verification results from a git checkout whose commit {commit} does not name the code "
-            f"verified here ({reason}; a clean checkout of it would take this result as its own): {remedy}, or give "
-            "--provider-version")
+            f"verified here ({reason}; a clean checkout of it would take this result as its own): {remedy}{vouch}")
 
 
 def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path, broker: BrokerServer,

@@ -88,7 +88,7 @@ def test_a_value_from_the_shell_for_the_shop_stops_only_the_shops_results(
             f"of 2 broker pact(s), for provider version {commit} on branch main (1 not published: the git "
             f"checkout's commit {commit} does not name what their provider runs, so a clean checkout of it would take "
             "the result as its own (shop: the providers are not what the commit gives by default: ITEM_SUFFIX from "
-            "the environment (leave that out, or give --provider-version)))") in said, said
+            "the environment (leave that out)))") in said, said
     assert "-broken" not in said
     depot = pact_cli(broker, "can-i-deploy", "--pacticipant", "web-frontend", "--version", "1.0.1",
                      "--pacticipant", "depot", "--version", commit)
@@ -104,7 +104,7 @@ def test_a_value_from_the_shell_for_the_shop_stops_only_the_shops_results(
                                "ITEM_SUFFIX": "-broken"})
     assert both.returncode == 2, both.stdout + both.stderr
     assert ("(the providers are not what the commit gives by default: ITEM_SUFFIX from the environment; a clean "
-            "checkout of it would take this result as its own): leave that out, or give --provider-version"
+            "checkout of it would take this result as its own): leave that out"
             ) in " ".join(both.stderr.split())
     assert len(broker.broker.verifications) == 1
 
@@ -123,7 +123,7 @@ def notes_of(server: BrokerServer, tmp_path: Path, spec: TopologySpec) -> list[s
 def not_counted(service: str, name: str) -> str:
     return (f"the Pact Broker's verification results do not count as cached for {service}: the git checkout's "
             f"commit does not name what it runs (the providers are not what the commit gives by default: {name} "
-            "from the environment; leave that out, or give --provider-version for a version you vouch for)")
+            "from the environment; leave that out)")
 
 
 def test_departures_of_a_topology_of_our_format_or_built_in_python_touch_their_providers(

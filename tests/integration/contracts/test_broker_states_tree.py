@@ -132,5 +132,5 @@ def test_a_provider_built_from_a_local_base_image_is_not_named_by_the_commit(tmp
     remedy = "build FROM an image pulled from a registry"
     assert at.decided(file) == (True, [
         f"the Pact Broker's verification results do not count as cached for shop: the git checkout's commit does "
-        f"not name what it runs ({why}; {remedy}, or give --provider-version for a version you vouch for)"])
+        f"not name what it runs ({why}; {remedy})"])
     assert at.refused(file) == refusal(commit, why, remedy)

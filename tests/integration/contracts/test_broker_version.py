@@ -42,9 +42,10 @@ def decided(at: Broker, file: Path, version: str) -> tuple[bool, list[str]]:
 
 
 def unlike(version: str, why: str) -> str:
+    counted = ("a version ending in -dirty never counts as cached" if version.endswith("-dirty") else
+               f"the broker's results count for a clean checkout of {version}")
     return (f"the Pact Broker's verification results for provider version {version} (--provider-version) do not "
-            f"count as cached: {why}, so the pacts are verified here (the broker's results count for a clean "
-            f"checkout of {version})")
+            f"count as cached: {why}, so the pacts are verified here ({counted})")
 
 
 def test_the_brokers_result_for_the_given_version_counts_only_for_a_checkout_of_it(
@@ -124,6 +125,10 @@ def test_results_are_never_published_under_a_version_the_checkout_is_not(
                                                            publish_verification_results=True))
     assert config.publish and config.version_unlike == differs  # published under a label that says so
     assert decided(at, file, described) == (True, [unlike(described, differs)])  # never a cached result
+    app.write_text(app.read_text().replace("\n# an edit\n", ""))  # the tree clean again: X-dirty is still no commit's
+    dirty_mark = f"{described} names a changed tree of commit {first[:12]} (git describe --dirty), not its commit"
+    assert decided(at, file, described) == (True, [unlike(described, dirty_mark)])
+    app.write_text(app.read_text() + "\n# an edit\n")
 
     git(repo, "commit", "-qam", "an edit")
     head = git(repo, "rev-parse", "HEAD")
@@ -131,4 +136,5 @@ def test_results_are_never_published_under_a_version_the_checkout_is_not(
         assert refused(at, file, version) == (
             f"publishing verification results as provider version {version} (--provider-version) from a checkout "
             f"that is not that version: the git checkout is at commit {head[:12]}, not at {version}, so the "
-            f"broker would hold them as {version}'s; check out {version}, or give the checkout's own version")
+            f"broker would hold them as {version}'s; check out {version.removesuffix('-dirty')}, or give the "
+            "checkout's own version")
