@@ -62,15 +62,16 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout; a version given that names a commit
-            of the checkout (broker_config.named_commit) the checkout is not: another commit, or changes (the
-            broker would hold these pacts as that commit's). A label that is no commit is the user's word, as the
+            of the checkout (broker_config.named_commit) the checkout or the session is not: another commit,
+            changes, or a `partial` session (the broker would hold these pacts as that commit's). A label that is no
+            commit (`3.0.0`, `COMMIT-partial`) or says the tree is changed (`-dirty`) is the user's word, as the
             `pact broker publish` CLI takes it.
     """
     commit, top = git_commit(folder), git_top(folder)
     if number:
         if commit and top:
             _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs),
-                         [] if written_here else [folder])
+                         [] if written_here else [folder], partial, branch_flag)
         return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
@@ -81,7 +82,8 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     marked = snapshot_version(commit)
     if changed == []:
         why = (f"this session did not run every consumer test ({partial}), so these pacts may lack interactions of "
-               f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION")
+               f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION (a "
+               f"version that is no commit of the checkout, e.g. COMMIT{PARTIAL_MARK})")
     else:
         dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None
                  else "has uncommitted changes" + (" outside the pact folder" if written_here else "") + " ("
@@ -102,10 +104,12 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
 
 
 def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[Path],
-                 read: list[Path]) -> None:
+                 read: list[Path], partial: str = "", branch_flag: str = "--consumer-branch") -> None:
     """Raise OptionError when `number` names a commit of the checkout at `top` (HEAD: `commit`) that the checkout
-    is not: another commit, or the same with changes that may change the pacts (checkout.changes, but `outputs`;
-    `read`: folders whose untracked files count) and no `-dirty` mark, as `git describe --dirty` gives."""
+    or the session is not: another commit, or the same with changes that may change the pacts (checkout.changes, but
+    `outputs`; `read`: folders whose untracked files count), or a session that did not run every consumer test
+    (`partial`: why; its pacts may lack interactions, and `onConflict: overwrite` would replace the whole suite's),
+    and no `-dirty` mark, as `git describe --dirty` gives."""
     named = named_commit(top, number)
     if named is None:
         return
@@ -113,8 +117,17 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
         raise OptionError(f"publishing pacts as consumer version {number} ({flag}), a commit of the git checkout "
                           f"{top}, from a checkout at commit {commit[:12]}: the broker would hold them as the pacts "
                           f"of {number}; check out {number}, or give the checkout's own version")
+    if number.endswith(DIRTY_MARK):
+        return
     changed = changes(top, outputs, read)
-    if changed == [] or number.endswith(DIRTY_MARK):
+    if changed == [] and partial:
+        raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
+                          f"{top}, from a session that did not run every consumer test ({partial}): its pacts may "
+                          f"lack interactions of the commit's, and the broker would hold them as {number}'s "
+                          "(replacing the whole suite's); run the whole consumer suite to publish under the commit, "
+                          f"or give {flag} {number}{PARTIAL_MARK} (a version that is no commit, published on the "
+                          f"checkout's branch unless {branch_flag} gives another) if these pacts are wanted")
+    if changed == []:
         return
     what = ("may have uncommitted changes (git status failed)" if changed is None else "has uncommitted changes ("
             + _listed(changed) + ")")
@@ -124,7 +137,11 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
                       f"{top}, but the checkout {what}: the commit does not name the code that wrote them; commit "
                       f"the changes{untracked}, or leave out {flag} (they are published as COMMIT+SNAPSHOT.<host>), "
                       f"or give {flag} {number}{DIRTY_MARK} (a version that says the tree is changed, as git describe "
-                      "--always --dirty writes it)")
+                      "--always --dirty writes it)" + (f" (this session did not run every consumer test either: "
+                                                       f"{partial})" if partial else ""))
+
+
+PARTIAL_MARK = "-partial"  # what the refusal of a partial session's commit version suggests: no commit's name
 
 
 def _listed(changed: list[Change]) -> str:

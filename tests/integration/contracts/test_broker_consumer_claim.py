@@ -1,13 +1,16 @@
 """A consumer version given to pytest that names a commit of the checkout (CI's `--pact-consumer-version
 $GITHUB_SHA`) is a claim git can check, as for `harness publish` (test_broker_publish.py): refused when the checkout is
-another commit, or has changes that may change the pacts. What a CI job writes where no test reads it (`junit.xml`,
-`.coverage`, `report.html` at the top, a `reports/` folder) is no such change; an untracked test module or test data
-file is. Against the test broker of tests/broker."""
+another commit, or has changes that may change the pacts, or the session did not run every consumer test. What a CI
+job writes where no test reads it (`junit.xml`, `.coverage`, `report.html` at the top, a `reports/` folder) is no such
+change; an untracked test module or test data file is. Against the test broker of tests/broker."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.broker.server import BrokerServer
 
@@ -27,9 +30,11 @@ def project(tmp_path: Path) -> str:
     return git_checkout(tmp_path)
 
 
-def in_ci(tmp_path: Path, broker: BrokerServer, version: str) -> tuple[int, str]:
+def in_ci(tmp_path: Path, broker: BrokerServer, version: str, *args: str, cache: bool = False,
+          **env: str) -> tuple[int, str]:
     """The consumer tests as a CI job runs them (CI=true, the version given): exit code and output, one line."""
-    done = consumer_tests(tmp_path, broker, "--pact-consumer-version", version, cwd=tmp_path, CI="true")
+    done = consumer_tests(tmp_path, broker, "--pact-consumer-version", version, *args, cwd=tmp_path, cache=cache,
+                          CI="true", **env)
     return done.returncode, " ".join((done.stdout + done.stderr).split())
 
 
@@ -106,3 +111,75 @@ def test_what_a_ci_job_writes_where_no_test_reads_it_leaves_the_commit_its_versi
         (tmp_path / name).unlink()
     code, said = in_ci(tmp_path, broker, commit)
     assert code == 0 and f"for consumer version {commit} on branch main" in said, said
+
+
+EXTRA = """
+import os
+import pytest
+
+if os.environ.get("SKIP_EXTRA"):
+    pytest.skip("no extra today", allow_module_level=True)
+
+def test_extra():
+    pass
+"""
+
+
+@pytest.mark.parametrize("args, env, why", [
+    (["-k", "web"], {}, "2 of 4 collected test(s) deselected (-k given)"),
+    (["tests/test_consumer.py::test_web_reads_the_bill"], {}, "node ids given"),
+    (["--deselect", "tests/test_consumer.py::test_kiosk_reads_the_bill"], {},
+     "1 of 4 collected test(s) deselected (--deselect given)"),
+    (["--lf"], {}, "--lf ran only the 1 test(s) that failed last time"),
+    ([], {"IGNORE_EXTRA": "1"}, "1 test file(s) under the session's paths not collected (tests/test_extra.py)"),
+    ([], {"SKIP_EXTRA": "1"}, "1 test file(s) skipped as collected"),
+], ids=["k", "node-id", "deselect", "lf", "collect-ignore", "skipped-module"])
+def test_a_partial_session_never_publishes_under_a_commit_version(tmp_path: Path, broker: BrokerServer,
+                                                                  args: list[str], env: dict[str, str],
+                                                                  why: str) -> None:
+    """Trial t25c finding 3: `pytest -k stock --pact-consumer-version $SHA` in CI replaced the whole suite's pacts
+    of the commit with a pact of one interaction, which providers verifying `mainBranch` then passed. A session that
+    left tests out is refused under a version naming the commit, as a changed tree is: an error line naming the
+    selection, exit 1, nothing sent, the commit's pacts kept. A version that is no commit (COMMIT-partial, as the
+    refusal suggests) or says the tree is changed (-dirty) is the user's word and publishes."""
+    project(tmp_path)
+    (tmp_path / "tests" / "test_extra.py").write_text(EXTRA)
+    (tmp_path / "tests" / "conftest.py").write_text(
+        "import os\n\ncollect_ignore = ['test_extra.py'] if os.environ.get('IGNORE_EXTRA') else []\n")
+    subprocess.run(["git", "add", "-A"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "extra"],
+                   cwd=tmp_path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    code, said = in_ci(tmp_path, broker, commit, cache=True)  # the CI job of the commit: the whole suite
+    assert code == 0 and f"for consumer version {commit} on branch main" in said, said
+    whole = {key: pact.sha for key, pact in broker.broker.pacts.items()}
+    assert len(whole) == 3, whole
+    if args == ["--lf"]:
+        code, said = in_ci(tmp_path, broker, "0.0.0-failing", cache=True, KIOSK_FAILS="1")
+        assert code == 1 and "1 failed" in said, said
+
+    sent = len(broker.broker.published)
+    code, said = in_ci(tmp_path, broker, commit, *args, cache=True, **env)
+    assert code == 1 and re.search(r"\d passed", said) and not re.search(r"\d failed", said), said
+    assert (f"error: pacts not published to the Pact Broker: publishing pacts as consumer version {commit} "
+            f"(--pact-consumer-version), the commit of the git checkout {tmp_path}, from a session that did not run "
+            f"every consumer test ({why}") in said, said
+    assert (f": its pacts may lack interactions of the commit's, and the broker would hold them as {commit}'s "
+            "(replacing the whole suite's); run the whole consumer suite to publish under the commit, or give "
+            f"--pact-consumer-version {commit}-partial (a version that is no commit, published on the checkout's "
+            "branch unless --pact-consumer-branch gives another) if these pacts are wanted") in said, said
+    assert len(broker.broker.published) == sent
+    assert {key: pact.sha for key, pact in broker.broker.pacts.items()} == whole  # the commit's pacts are kept
+
+    if args == ["--lf"]:  # the refused session passed: the next --lf runs every test
+        code, said = in_ci(tmp_path, broker, "0.0.0-failing", cache=True, KIOSK_FAILS="1")
+    code, said = in_ci(tmp_path, broker, f"{commit}-partial", *args, cache=True, **env)
+    assert code == 0 and f"for consumer version {commit}-partial on branch main" in said, said
+    if args == ["-k", "web"]:
+        code, said = in_ci(tmp_path, broker, f"{commit[:7]}-dirty", *args, cache=True)
+        assert code == 0 and f"for consumer version {commit[:7]}-dirty on branch main" in said, said
+        (tmp_path / "web" / "client.py").write_text("BASE = '/v2'\n")  # both: the tree's refusal says the other too
+        code, said = in_ci(tmp_path, broker, commit, *args, cache=True)
+        assert code == 1 and "but the checkout has uncommitted changes (web/client.py)" in said, said
+        assert f"(this session did not run every consumer test either: {why})" in said, said
+    assert {key: pact.sha for key, pact in broker.broker.pacts.items() if key[1] == commit} == whole

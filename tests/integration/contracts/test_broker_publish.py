@@ -376,7 +376,8 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: this session did not run "
             "every consumer test (") in said, said
     assert ("so these pacts may lack interactions of the commit's; run the whole session to publish under the "
-            "commit, or give --pact-consumer-version VERSION; without a branch") in said
+            "commit, or give --pact-consumer-version VERSION (a version that is no commit of the checkout, e.g. "
+            "COMMIT-partial); without a branch") in said
     why = {"-k": "2 of 4 collected test(s) deselected (-k given)", "-n": "2 of 4 collected test(s) deselected (-k "
            "given)", "test_consumer.py::test_web_reads_the_bill": "node ids given",
            "--deselect": "1 of 4 collected test(s) deselected (--deselect given)", "-o": "test paths given "
