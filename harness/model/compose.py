@@ -268,6 +268,8 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         out.lines[here + (key,)] = source.line(here + (from_key,))
 
     at = here + (key,)
+    if key.startswith("x-") and key not in ("x-topology", "x-networks"):  # an extension field: Compose ignores it
+        return
     if key in IGNORED["service"]:
         notes.append(f"{source.where(at)}: {dotted_path(at)}: ignored for a test run ({IGNORED['service'][key]})")
     elif key in REFUSED["service"]:

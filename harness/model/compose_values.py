@@ -50,7 +50,7 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
         network = network or {}
         at: Path_ = ("networks", name)
         try:
-            unknown = sorted(set(network) - set(NETWORK_KEYS))
+            unknown = sorted(set(network) - set(NETWORK_KEYS) - set(extensions(network)))
             if unknown:
                 raise source.error(at + (unknown[0],), f"network key '{unknown[0]}' cannot be honoured by "
                                                        f"pytest-topology{REFUSAL_TAIL.format(file=source.file)}")
@@ -91,7 +91,7 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
     result: dict[str, Any] = {}
     for network, options in (value or {}).items():
         options = options or {}
-        unknown = sorted(set(options) - set(SERVICE_NETWORK_KEYS))
+        unknown = sorted(set(options) - set(SERVICE_NETWORK_KEYS) - set(extensions(options)))
         if unknown:
             raise source.error(at + (network, unknown[0]), f"'{unknown[0]}' of a service's network cannot be "
                                                            f"honoured by pytest-topology (supported: "
@@ -103,7 +103,7 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
                          f"services.{at[1]}.networks.{network}.interface_name as {IFNAME} driver_opts is already "
                          "declared\" but sets interface_name all the same)")
         result[network] = {k: {o: str(v) for o, v in value.items()} if k == "driver_opts" else value
-                           for k, value in options.items() if value not in (None, [], {})}
+                           for k, value in options.items() if value not in (None, [], {}) and not k.startswith("x-")}
     return result
 
 
@@ -136,6 +136,8 @@ def _deploy(value: dict[str, Any], at: Path_, source: SourceMap, notes: list[str
     that differs from the service's own `cpus`, `mem_limit`, ...), its replicas; swarm settings noted as ignored."""
     for key, inner in value.items():
         here = at + (key,)
+        if key.startswith("x-"):  # an extension field: Compose ignores it wherever it is
+            continue
         if key in IGNORED["deploy"]:
             if inner not in (None, {}, []):
                 notes.append(f"{source.where(here)}: {dotted_path(here)}: ignored for a test run "
@@ -443,3 +445,8 @@ def fixed_addresses(networks: dict[str, Any], replicas: int, here: Path_, source
                     "response from daemon: Address already in use\": each replica needs an address of its own); "
                     "leave the address out (Docker gives each replica one), or run 1 replica")))
     return problems
+
+
+def extensions(mapping: dict[str, Any]) -> list[str]:
+    """The extension fields (`x-*`) of a Compose mapping: Compose accepts them anywhere and ignores them."""
+    return [key for key in mapping if str(key).startswith("x-")]

@@ -1747,3 +1747,21 @@ def test_a_container_port_bound_twice_is_published_twice(load_compose):
     assert web.container_settings()["ports"] == ["80/tcp", "53/udp", "90/tcp", "91/tcp", "92/tcp", "80/tcp",
                                                  "53/udp"]
     assert spec.notes == []
+
+
+def test_extension_fields_are_accepted_wherever_compose_accepts_them(load_compose):
+    """`x-*` keys on a service, in `deploy`, under a service's network and a top-level network (t23e): Compose starts
+    the file and ignores them; so does the harness."""
+    spec = load_compose("""
+        services:
+          api:
+            image: python:3.11-slim
+            x-traefik-rule: "Host(`api.local`)"
+            deploy: {x-team: core, resources: {limits: {memory: 64M}}}
+            networks:
+              back: {x-comment: main, aliases: [svc]}
+        networks:
+          back: {x-managed-by: team}
+    """)
+    api = spec.services["api"]
+    assert api.networks["back"].aliases == ["svc"] and api.mem_limit == 64 * 1024 * 1024
