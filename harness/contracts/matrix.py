@@ -12,7 +12,6 @@ from typing import Any
 from harness.contracts.names import mapping_hint
 from harness.contracts.results import PactResult
 from harness.model.topology import TopologySpec
-from harness.report.observe import edge_line
 
 EdgeStatus = str  # a Verdict ("verified", "failed", "error", "excluded"), "no pact", or NOT_VERIFIED
 NOT_VERIFIED = "not verified"  # a pact whose edge was observed (--observe) in a run that verified no pact
@@ -89,7 +88,7 @@ class CoverageCell:
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
-                   coverage.refused, coverage.dropped, coverage.lost, edge_line(coverage))
+                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary)
 
 
 @dataclass(frozen=True)

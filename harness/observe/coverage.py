@@ -20,6 +20,7 @@ from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.observe import pactmatch
+from harness.observe.summary import edge_line
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 from harness.runtime.observe_control import DROPPED, LOST, REFUSED
 from harness.runtime.observe_records import BodySample
@@ -114,6 +115,11 @@ class EdgeCoverage:
     def top_not_judged(self) -> tuple[OperationCount, ...]:
         """The TOP most frequent operations not judged."""
         return self.not_judged_operations[:TOP]
+
+    @property
+    def summary(self) -> str:
+        """The edge in one line: "gateway -> dataservice: 12 HTTP call(s), 10 covered (83.3%), ..." (summary)."""
+        return edge_line(self)
 
     @property
     def stopped(self) -> str:
