@@ -109,3 +109,16 @@ def test_calls_past_the_capture_s_bounds_on_an_edge_with_a_pact_are_still_said_n
                            [read_pact(PACT)], {})
     assert (edge.covered, edge.not_judged) == (0, 3)
     assert edge.top_not_judged[0].says == "more different requests and bodies than the capture keeps"
+
+
+def test_documents_loaded_while_the_tests_ran_give_the_same_coverage_and_a_failed_early_fetch_is_loaded_again(
+        spec, document, tmp_path) -> None:
+    from harness.errors import OpenAPIUnavailable
+    from harness.observe.run import observe_result
+
+    raw = {"stock": (yaml.safe_load((APP / "stock.yaml").read_text()), "stock.yaml", None)}
+    alone = observe_result(spec, Observation(BREAKING, [], {}), raw, APP / "contracts")
+    for early in ({"stock": document}, {"stock": OpenAPIUnavailable("stock was down when fetched")}):
+        result = observe_result(spec, Observation(BREAKING, [], {}), raw, APP / "contracts", early)
+        assert [e.summary for e in result.edges] == [e.summary for e in alone.edges]
+        assert result.edges[0].breaking == 8 and not result.edges[0].notes
