@@ -52,7 +52,8 @@ class CoverageCell:
     """An edge's contract coverage from the traffic observed in the run (harness.observe.EdgeCoverage), for the matrix:
     HTTP `calls` observed, `covered` by an interaction of the edge's pacts, `uncovered` ("GET /items/{id} -> 404: 3
     call(s): Pact's reason": every uncovered operation, the most frequent first), interactions `never_exercised`,
-    `breaking` calls the provider's document does not allow (`breaks`: what it says), connections `not_inspected`
+    `breaking` calls the provider's document does not allow (`breaks`: every operation with what it says, the
+    most frequent first), connections `not_inspected`
     ("6379 other: 2 connections, 254 bytes"), `notes`. Information: it never changes the edge's verdict."""
 
     label: str
@@ -73,6 +74,7 @@ class CoverageCell:
     refused: int = 0  # connections a cut() stopped before any HTTP was sent: not calls, counted apart
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry counts): not calls either
     lost: int = 0  # packets a loss() dropped: TCP sends them again, so its calls pass (marked under a fault)
+    summary: str = ""  # the edge's line in the console ("gateway -> orders: 17 HTTP call(s), 8 covered ...")
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -81,12 +83,12 @@ class CoverageCell:
                    tuple(f"{o.operation}: {o.calls} call(s)" + (f": {o.says}" if coverage.pacts and o.says else "")
                          for o in coverage.uncovered_operations),
                    coverage.never_exercised, coverage.breaking,
-                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_breaking),
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
-                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.top_not_judged),
-                   coverage.refused, coverage.dropped, coverage.lost)
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
+                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
 from harness.observe import pactmatch
+from harness.observe.summary import edge_line
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 from harness.runtime.observe_control import DROPPED, LOST, REFUSED
 from harness.runtime.observe_records import BodySample
 from harness.runtime.observe_streams import BODY_LIMIT, HEADER_LIMIT
 
-TOP = 3  # the most frequent uncovered operations (and breaking calls) named per edge in the console
+TOP = 3  # the most frequent uncovered operations (breaking, not judged) named per edge in the console and gates
+NO_INTERACTION = "no pact interaction on this edge"  # why a call on an edge without a pact is uncovered
 NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
 
 
@@ -58,9 +60,12 @@ class EdgeCoverage:
     most frequent first (`says`: Pact's reason for the most calls; `top_uncovered`: the first TOP);
     `never_exercised`: the pact's interactions no call matched ("file: description"); `breaking`: calls the
     provider's document does not allow (operation or status not documented, a body that does not validate),
-    `top_breaking` the most frequent;
-    `not_judged`: calls whose bodies could not be judged (`top_not_judged` says why), `unchecked`: calls checked
-    against no document; `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
+    `breaking_operations` every operation of them, the most frequent first (`says`: the first thing the document
+    says against it in text order; `top_breaking`: the first TOP);
+    `not_judged`: calls whose bodies could not be judged against a document or pact (`not_judged_operations` says
+    why, every one; `top_not_judged` the first TOP; a call with neither a pact nor a document on its edge is not
+    "not judged": there is nothing to judge it against), `unchecked`: calls checked against no document;
+    `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
     `notes`: what could not be checked and why (no document, a capture incomplete). `outside`: the consumer is not
     a service (the tests).
     """
@@ -73,7 +78,7 @@ class EdgeCoverage:
     uncovered_operations: tuple[OperationCount, ...] = ()
     never_exercised: tuple[str, ...] = ()
     breaking: int = 0
-    top_breaking: tuple[OperationCount, ...] = ()
+    breaking_operations: tuple[OperationCount, ...] = ()
     not_inspected: tuple[NotInspected, ...] = ()
     pacts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -87,7 +92,7 @@ class EdgeCoverage:
     # encoding, beyond the capture's bounds), the most frequent with why; calls checked against no document (the
     # provider has none, or no response was seen: nothing to judge)
     not_judged: int = 0
-    top_not_judged: tuple[OperationCount, ...] = ()
+    not_judged_operations: tuple[OperationCount, ...] = ()
     unchecked: int = 0
     interactions: int = 0  # of the edge's pacts, all kinds
     # connections a cut() stopped before any HTTP passed (their TCP packets: a refused one sends one, a dropped one
@@ -100,6 +105,21 @@ class EdgeCoverage:
     def top_uncovered(self) -> tuple[OperationCount, ...]:
         """The TOP most frequent uncovered operations (what the console and the gates name)."""
         return self.uncovered_operations[:TOP]
+
+    @property
+    def top_breaking(self) -> tuple[OperationCount, ...]:
+        """The TOP most frequent operations breaking the provider's document."""
+        return self.breaking_operations[:TOP]
+
+    @property
+    def top_not_judged(self) -> tuple[OperationCount, ...]:
+        """The TOP most frequent operations not judged."""
+        return self.not_judged_operations[:TOP]
+
+    @property
+    def summary(self) -> str:
+        """The edge in one line: "gateway -> dataservice: 12 HTTP call(s), 10 covered (83.3%), ..." (summary)."""
+        return edge_line(self)
 
     @property
     def stopped(self) -> str:
@@ -184,7 +204,7 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     uncovered: Counter[str] = Counter()
     refused: dict[str, Counter[str]] = {}  # an uncovered operation -> Pact's reasons, each with its calls
     breaking: Counter[str] = Counter()
-    says: dict[str, dict[str, None]] = {}  # a breaking operation -> what the document says, each once
+    says: dict[str, set[str]] = {}  # a breaking operation -> what the document says
     unjudged: Counter[str] = Counter()
     why: dict[str, str] = {}
     covered = unchecked = 0
@@ -194,15 +214,20 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         operation = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}"
         label = operation + (" (under a fault)" if call.faulted else "")
         unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
-        if unsampled:
+        if unsampled and not interactions:  # (no pact on the edge: uncovered, whatever the requests)
+            uncovered[label] += unsampled
+            refused.setdefault(label, Counter())[NO_INTERACTION] += unsampled
+        if unsampled and (interactions or usable is not None):  # (nothing to judge against: nothing not judged)
             unjudged[label] += unsampled
             why.setdefault(label, "more different requests and bodies than the capture keeps")
         all_covered = not unsampled
         for sample in call.bodies:
             judged = _request(call, sample)
             finding = _breaks(usable, call, sample) if usable is not None and call.status else ""
-            # (Pact judges the request and status; the document, the bodies: either may be unable to)
-            pact_cannot = judged if isinstance(judged, _NotJudged) else verdicts.get(None)
+            # (Pact judges the request and status; the document, the bodies: either may be unable to; a cut request
+            # with neither a pact nor a document is simply uncovered)
+            pact_cannot = judged if isinstance(judged, _NotJudged) and (interactions or usable is not None) \
+                else verdicts.get(None)
             cannot = pact_cannot if isinstance(pact_cannot, _NotJudged) else finding
             if isinstance(cannot, _NotJudged):
                 unjudged[label] += sample.count
@@ -217,10 +242,10 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
                 all_covered = False
                 uncovered[label] += sample.count
                 refused.setdefault(label, Counter())[verdict.why if isinstance(verdict, pactmatch.Verdict)
-                                                     else "no pact interaction on this edge"] += sample.count
+                                                     else NO_INTERACTION] += sample.count
             if isinstance(finding, str) and finding:
                 breaking[label] += sample.count
-                says.setdefault(label, {})[finding] = None
+                says.setdefault(label, set()).add(finding)
         if usable is None or not call.status:  # (a request without its response: nothing to check)
             unchecked += call.count
         operations[operation] = operations.get(operation, True) and all_covered
@@ -234,12 +259,12 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(f"{pact.path.name}: {interaction['description']}"
               for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
-        tuple(OperationCount(label, count, _first(says[label])) for label, count in _most(breaking)[:TOP]),
+        tuple(OperationCount(label, count, _first(says[label])) for label, count in _most(breaking)),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
-        tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)[:TOP]), unchecked,
+        tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)), unchecked,
         sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost)
 
 
@@ -304,10 +329,11 @@ def _most_said(reasons: Counter[str]) -> str:
     return said if len(reasons) == 1 else f"{said} (1 of {len(reasons)} reasons)"
 
 
-def _first(findings: dict[str, None]) -> str:
-    """The first of what the document says against an operation's calls, and how many different things it says."""
-    first = next(iter(findings))
-    return first if len(findings) == 1 else f"{first} (first of {len(findings)})"
+def _first(findings: set[str]) -> str:
+    """The first in text order of what the document says against an operation's calls (not the first call's: the
+    order of the calls varies between identical runs), and how many different things it says."""
+    first = min(findings)
+    return first if len(findings) == 1 else f"{first} (1 of {len(findings)} findings)"
 
 
 @dataclass(frozen=True)

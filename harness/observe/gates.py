@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_PASSED
+from harness.observe.coverage import TOP
 from harness.verdict import Outcome
 
 if TYPE_CHECKING:
@@ -108,16 +109,15 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
         if edge.uncovered:
             what = "no pact covers this edge" if not edge.pacts else "no interaction covers them"
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.uncovered} uncovered call(s) ({what}): "
-                         + "; ".join(f"{o.operation} ({o.calls})" + (f": {o.says}" if edge.pacts and o.says else "")
-                                    for o in edge.top_uncovered))
+                         + _named([f"{o.operation} ({o.calls})" + (f": {o.says}" if edge.pacts and o.says else "")
+                                   for o in edge.uncovered_operations]))
         if edge.breaking:
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.breaking} call(s) breaking {edge.provider}'s "
-                         "OpenAPI document: " + "; ".join(f"{o.operation} ({o.calls}): {o.says}"
-                                                           for o in edge.top_breaking))
+                         "OpenAPI document: " + _named([f"{o.operation} ({o.calls}): {o.says}"
+                                                        for o in edge.breaking_operations]))
         if edge.not_judged:
-            unjudged.append(f"{edge.consumer} -> {edge.provider}: {edge.not_judged} call(s) not judged against "
-                            f"{edge.provider}'s OpenAPI document: " + "; ".join(
-                                f"{o.operation} ({o.calls}): {o.says}" for o in edge.top_not_judged))
+            unjudged.append(f"{edge.consumer} -> {edge.provider}: {edge.not_judged} call(s) not judged: " + _named(
+                [f"{o.operation} ({o.calls}): {o.says}" for o in edge.not_judged_operations]))
     uncovered = sum(edge.uncovered for edge in edges)
     breaking = sum(edge.breaking for edge in edges)
     not_judged = sum(edge.not_judged for edge in edges)
@@ -136,3 +136,9 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
         f"{allowed} allowed by their provider's document, {unchecked} checked against none (see the notes)"
     return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered by a "
                        f"pact interaction{',' if unchecked else ' and'} {checked}", details)
+
+
+def _named(texts: list[str]) -> str:
+    """The TOP first of `texts`, and how many more (every one is in contract-matrix.json)."""
+    more = f"; and {len(texts) - TOP} more (every one in contract-matrix.json)" if len(texts) > TOP else ""
+    return "; ".join(texts[:TOP]) + more

@@ -3,6 +3,7 @@ namespace), `finish()` at the end (what was seen, matched to pacts and documents
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,24 +45,61 @@ class ObserveRun:
         self.topology = topology
         self.pacts = pacts or (spec.base_dir / spec.contracts.pacts)
         self._capture = TopologyObservation(topology)
+        self._documents: Future[RawDocuments] | None = None  # fetched from start() on, while the tests run
+        self._loaded: dict[str, Document | OpenAPIUnavailable] = {}  # ... and loaded (each of those fetched)
 
     def start(self) -> None:
-        """Raises ObserveError: the capture could not start (see TopologyObservation.start)."""
+        """Raises ObserveError: the capture could not start (see TopologyObservation.start). The providers'
+        documents are fetched meanwhile, while the tests run (not at the session's end, where it waited)."""
         try:
             self._capture.start()
         except BaseException:
             self._capture.stop()
             raise
+        self._fetch_documents()
 
     def attach(self) -> None:
         """Read the helpers another process started on this topology (pytest-xdist: the worker that started the
         shared topology); `finish()` reads and removes them. Raises ObserveError: there are none."""
         self._capture.attach()
+        self._fetch_documents()
+
+    def _fetch_documents(self) -> None:
+        if self._documents is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="observe-documents")
+            self._documents = pool.submit(self._fetch_and_load)
+            pool.shutdown(wait=False)  # (the thread ends with its one job; read() waits for it)
+
+    def _fetch_and_load(self) -> RawDocuments:
+        """The documents, and each loaded (its OpenAPI validation: 0.7 s a document on a loaded machine) for
+        finish(), so that the session's end does not wait for it."""
+        raw = self.documents()
+        self._loaded = loaded_documents(raw)
+        return raw
+
+    def documents(self, providers: list[str] | None = None) -> RawDocuments:
+        """Each provider's OpenAPI document as found (raw: it can be sent to another process), or why none; every
+        service with `openapi:` (or `providers`), fetched side by side (each a GET to the running service, or a
+        file)."""
+        fetch = running_fetcher(self.spec, self.topology)
+        wanted = providers if providers is not None else \
+            [name for name, service in sorted(self.spec.services.items()) if service.openapi]
+
+        def one(provider: str) -> tuple[Any, str, Path | None] | str:
+            try:
+                return find_document(self.spec, provider, fetch)
+            except OpenAPIUnavailable as error:
+                return error.message
+
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="observe-document") as pool:
+            return dict(zip(wanted, pool.map(one, wanted), strict=True))
 
     def finish(self) -> ObserveResult:
         """What was seen, per edge; the helpers are removed (also when reading fails)."""
         observation, documents = self.read()
-        return observe_result(self.spec, observation, documents, self.pacts)
+        return observe_result(self.spec, observation, documents, self.pacts, self._loaded)
 
     def read(self) -> tuple[Observation, RawDocuments]:
         """What the capture saw (the helpers removed) and each provider's OpenAPI document as found (raw, so that it
@@ -70,18 +108,12 @@ class ObserveRun:
             observation = self._capture.read()
         finally:
             self._capture.stop()
-        providers = {c.provider for c in observation.calls} | set(self.spec.services)
-        documents: RawDocuments = {}
-        fetch = running_fetcher(self.spec, self.topology)
-        for provider in sorted(providers):
-            service = self.spec.services.get(provider)
-            if service is None or not service.openapi:
-                continue
-            try:
-                documents[provider] = find_document(self.spec, provider, fetch)
-            except OpenAPIUnavailable as error:
-                documents[provider] = error.message
-        return observation, documents
+        if self._documents is None:
+            return observation, self.documents()
+        documents = self._documents.result()
+        missed = [provider for provider, found in documents.items() if isinstance(found, str)]
+        # (a provider a test had stopped, or not yet answering: asked again now, as before)
+        return observation, {**documents, **self.documents(missed)} if missed else documents
 
 
 def merge_observations(observations: list[Observation]) -> Observation:
@@ -101,9 +133,22 @@ def merge_observations(observations: list[Observation]) -> Observation:
     return merged
 
 
-def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocuments, pacts_folder: Path
-                   ) -> ObserveResult:
-    """The coverage per edge of `observation`, against the pacts of `pacts_folder` and the documents `raw`."""
+def loaded_documents(raw: RawDocuments) -> dict[str, Document | OpenAPIUnavailable]:
+    """Each document of `raw` loaded (parsed, validated), or why it cannot be."""
+    documents: dict[str, Document | OpenAPIUnavailable] = {}
+    for provider, document in raw.items():
+        try:
+            documents[provider] = OpenAPIUnavailable(document) if isinstance(document, str) \
+                else load_document(*document)
+        except OpenAPIUnavailable as error:
+            documents[provider] = error
+    return documents
+
+
+def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocuments, pacts_folder: Path,
+                   loaded: dict[str, Document | OpenAPIUnavailable] | None = None) -> ObserveResult:
+    """The coverage per edge of `observation`, against the pacts of `pacts_folder` and the documents `raw`
+    (`loaded`: those of them already loaded, from the very same raw document; the others are loaded here)."""
     result = ObserveResult(observation=observation)
     pacts: list[PactFile] = []
     try:
@@ -114,13 +159,10 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
                 pacts.append(found)
     except MalformedPact as error:
         result.notes.append(f"no pact counted: {error.message}")
-    documents: dict[str, Document | OpenAPIUnavailable] = {}
-    for provider, document in raw.items():
-        try:
-            documents[provider] = OpenAPIUnavailable(document) if isinstance(document, str) \
-                else load_document(*document)
-        except OpenAPIUnavailable as error:
-            documents[provider] = error
+    # (a document loaded early stands; one that failed early was fetched again: loaded now)
+    documents: dict[str, Document | OpenAPIUnavailable] = {
+        p: d for p, d in (loaded or {}).items() if p in raw and isinstance(d, Document)}
+    documents.update(loaded_documents({p: d for p, d in raw.items() if p not in documents}))
     result.edges = edge_coverage(spec, observation, pacts, documents)
     if observation.dropped_packets:
         result.notes.append(f"{observation.dropped_packets} packet(s) dropped by the kernel before the capture "

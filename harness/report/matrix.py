@@ -60,18 +60,17 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
 
 
 def observed_lines(edge: Edge) -> list[str]:
-    """What the observed traffic of an edge says beyond its cell: uncovered calls (the NAMED most frequent
-    operations, then `more_line`), interactions never exercised, calls breaking the provider's document,
-    connections not inspected, notes (one line each)."""
+    """What the observed traffic of an edge says beyond its cell: uncovered calls, calls breaking the provider's
+    document and calls not judged (each: the NAMED most frequent operations, then `more_line`), interactions never
+    exercised, connections not inspected, notes (one line each)."""
     cell = edge.observed
     if cell is None:
         return []
     where = f"{edge.consumer}->{edge.provider}"
-    lines = [f"{where} uncovered: {text}" for text in cell.uncovered[:NAMED]]
-    lines += [more_line(edge)] if len(cell.uncovered) > NAMED else []
+    lines = _named(where, "uncovered", cell.uncovered)
     lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
-    lines += [f"{where} breaks the document: {text}" for text in cell.breaks]
-    lines += [f"{where} not judged against the document: {text}" for text in cell.unjudged]
+    lines += _named(where, BREAKS, cell.breaks)
+    lines += _named(where, NOT_JUDGED, cell.unjudged)
     lines += [f"{where} not inspected: {text}" for text in cell.not_inspected]
     if cell.faulted:
         lines.append(f"{where} under a fault: {cell.faulted} of its {cell.calls} call(s) were made while a fault was "
@@ -89,25 +88,37 @@ def observed_lines(edge: Edge) -> list[str]:
     return lines
 
 
-def more_line(edge: Edge) -> str:
-    """`gateway->dataservice uncovered: and 4 more operation(s) ...`: those past the NAMED first."""
-    assert edge.observed is not None
-    more = len(edge.observed.uncovered) - NAMED
-    return (f"{edge.consumer}->{edge.provider} uncovered: and {more} more operation(s) (every one with its calls in "
+BREAKS, NOT_JUDGED = "breaks the document", "not judged against the document"
+
+
+def _named(where: str, what: str, texts: tuple[str, ...]) -> list[str]:
+    lines = [f"{where} {what}: {text}" for text in texts[:NAMED]]
+    return lines + ([more_line(where, what, len(texts))] if len(texts) > NAMED else [])
+
+
+def more_line(where: str, what: str, count: int) -> str:
+    """`gateway->dataservice uncovered: and 4 more operation(s) ...`: those of `count` past the NAMED first."""
+    return (f"{where} {what}: and {count - NAMED} more operation(s) (every one with its calls in "
             "contract-matrix.json)")
 
 
 def observed_html(edge: Edge, escape: Callable[[str], str] = html.escape) -> str:
-    """observed_lines as HTML list items (each text through `escape`), the uncovered operations past the NAMED
-    first folded under `more_line`."""
-    items = []
+    """The edge's summary line (as the console's), then observed_lines as HTML list items (each text through
+    `escape`), the operations past the NAMED first of each list folded under its `more_line`."""
+    cell = edge.observed
+    if cell is None:
+        return ""
+    where = f"{edge.consumer}->{edge.provider}"
+    folded = {more_line(where, what, len(texts)): texts[NAMED:]
+              for what, texts in (("uncovered", cell.uncovered), (BREAKS, cell.breaks), (NOT_JUDGED, cell.unjudged))
+              if len(texts) > NAMED}
+    items = [f"<li>{escape(cell.summary)}</li>"] if cell.summary else []
     for line in observed_lines(edge):
-        if edge.observed is not None and len(edge.observed.uncovered) > NAMED and line == more_line(edge):
-            rest = "".join(f"<li>{escape(text)}</li>" for text in edge.observed.uncovered[NAMED:])
-            line_html = f"<details><summary>{escape(line)}</summary><ul>{rest}</ul></details>"
+        if line in folded:
+            rest = "".join(f"<li>{escape(text)}</li>" for text in folded[line])
+            items.append(f"<li><details><summary>{escape(line)}</summary><ul>{rest}</ul></details></li>")
         else:
-            line_html = escape(line)
-        items.append(f"<li>{line_html}</li>")
+            items.append(f"<li>{escape(line)}</li>")
     return "".join(items)
 
 

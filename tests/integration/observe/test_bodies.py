@@ -62,7 +62,7 @@ def test_a_body_over_the_capture_limit_is_said_not_judged_and_strict_is_an_error
     assert strict.outcome == "error"
     assert strict.summary == ("observed coverage, strict: not judged: 1 of 2 call(s) between services could not be "
                               "judged against their provider's document (the others are covered and allowed)")
-    assert "orders -> catalog: 1 call(s) not judged against catalog's OpenAPI document: GET /books/{isbn} -> 200 " \
+    assert "orders -> catalog: 1 call(s) not judged: GET /books/{isbn} -> 200 " \
            "(1): body over 1 MiB, the capture's limit" in strict.details
 
 

@@ -13,7 +13,7 @@ FULL = EdgeCoverage("gateway", "tokendealer", calls=4, covered=4, pacts=("contra
 GAP = EdgeCoverage("gateway", "dataservice", calls=10, covered=7, uncovered=3, pacts=("contracts/g-d.json",),
                    uncovered_operations=(OperationCount("DELETE /runs/{id} -> 204", 3),))
 BREAKS = EdgeCoverage("worker", "strava", calls=2, covered=2, breaking=1, pacts=("contracts/w-s.json",),
-                      top_breaking=(OperationCount("GET /activities -> 500", 1, "GET /activities documents 200"),))
+                      breaking_operations=(OperationCount("GET /activities -> 500", 1, "GET /activities documents 200"),))
 NO_PACT = EdgeCoverage("worker", "gateway", calls=2, covered=0, uncovered=2,
                        uncovered_operations=(OperationCount("GET /health -> 200", 2),))
 TESTS = EdgeCoverage("(tests)", "gateway", calls=50, outside=True)
@@ -102,12 +102,12 @@ def test_strict_with_no_call_between_services_is_the_same_error_as_fail_under() 
 
 def test_strict_does_not_call_allowed_a_call_it_could_not_judge() -> None:
     cut = EdgeCoverage("gateway", "dataservice", calls=3, covered=3, pacts=("contracts/g-d.json",), not_judged=1,
-                       top_not_judged=(OperationCount("GET /runs -> 200", 1, "body over 1 MiB, the capture's limit"),))
+                       not_judged_operations=(OperationCount("GET /runs -> 200", 1, "body over 1 MiB, the capture's limit"),))
     [gate] = gate_verdicts(ObserveResult(edges=[FULL, cut]), "", None, True)
     assert gate.outcome == "error" and exit_code([gate]) == 3
     assert gate.summary == ("observed coverage, strict: not judged: 1 of 7 call(s) between services could not be "
                             "judged against their provider's document (the others are covered and allowed)")
-    assert gate.details == ("gateway -> dataservice: 1 call(s) not judged against dataservice's OpenAPI document: "
+    assert gate.details == ("gateway -> dataservice: 1 call(s) not judged: "
                             "GET /runs -> 200 (1): body over 1 MiB, the capture's limit")
     [gate] = gate_verdicts(ObserveResult(edges=[GAP, cut]), "", None, True)  # a failure still says them
     assert gate.outcome == "failed" and gate.summary.endswith(", 1 not judged against it")
