@@ -44,9 +44,9 @@ if TYPE_CHECKING:
 
 GONE_SECONDS = 30
 
-__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "prepare_everywhere",
-           "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds", "remove_everywhere",
-           "volumes_everywhere"]
+__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "kept_network",
+           "prepare_everywhere", "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds",
+           "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
     removed = 0
     manager, *workers = list(engines)
     gone: list[RunEngine] = []
-    refused = ""
+    kept = False
     for engine in workers:
         try:
             removed += _remove_from_worker(engine.client, run_id)
@@ -172,19 +172,48 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
         removed += L.remove_run(manager.client, run_id)
         _until_gone(manager.client, run_id, [engine.client for engine in workers if engine not in gone])
     except requests.exceptions.ConnectionError:
-        gone.append(manager)
-    except docker.errors.APIError as error:
+        gone.insert(0, manager)
+    except docker.errors.APIError:
         if not gone:
             raise
-        # the network may still have the endpoints of a container on an engine that is gone
-        refused = f" (the manager kept the network: {explain(error)})"
+        kept = True  # the network still has the endpoints of a container on an engine that is gone
     if gone:
         names = ", ".join(engine.where for engine in gone)
-        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
+        left = _still_listed([engine for engine in [manager, *workers] if engine not in gone], run_id)
+        why = (kept_network(", ".join(f"'{engine.name}'" for engine in gone)) if kept else
+               "a swarm's network is removed from its engines by the manager only" if gone[0] is manager else "")
+        said = (f"; still listed: {'; '.join(left)}" + (f" ({why})" if why else "")) if left else \
+            "; the engines that answered list nothing of it"
+        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{said}",
                           operation="remove", run=run_id,
-                          hint=f"What ran elsewhere is removed. Start that engine again and run `{again}` "
-                               "(or the next start) to remove what is left there.")
+                          hint=f"Start {'that engine' if len(gone) == 1 else 'those engines'} again and run `{again}` "
+                               "(or the next start): it removes what is left of the run, on every engine.")
     return removed
+
+
+def kept_network(gone: str) -> str:
+    """Why a swarm manager refuses to remove a run's overlay network after `gone` (engine names) stopped answering,
+    in words (Docker says "rpc error: code = FailedPrecondition desc = network ... is in use by task ...")."""
+    return (f"the manager keeps the run's overlay network while it lists a container of {gone} attached to it; the "
+            "network goes once that engine answers again and the run is removed there")
+
+
+def _still_listed(engines: Iterable[RunEngine], run_id: str) -> list[str]:
+    """What each of `engines` still lists of run `run_id` ("engine 'e1' (...): network NAME, 2 container(s)"); an
+    engine that stopped answering meanwhile lists nothing here."""
+    label = {"label": f"{L.RUN}={run_id}"}
+    found = []
+    for engine in engines:
+        client = engine.client
+        try:
+            networks = [network.name for network in L.listed(functools.partial(client.networks.list, filters=label))]
+            containers = L.listed(functools.partial(client.containers.list, all=True, filters=label, sparse=True))
+        except (docker.errors.APIError, requests.exceptions.ConnectionError):
+            continue
+        things = [f"network {name}" for name in networks] + ([f"{len(containers)} container(s)"] if containers else [])
+        if things:
+            found.append(f"{engine.where}: {', '.join(things)}")
+    return found
 
 
 def _until_gone(client: docker.DockerClient, run_id: str, workers: Iterable[docker.DockerClient] = ()) -> None:
