@@ -153,3 +153,46 @@ def test_later(topology):
         assert manager.containers.list(all=True, filters={"label": f"{L.TOPOLOGY}={NAME}"}) == []
     finally:
         script.down(pair)
+
+
+def test_a_tests_own_call_to_a_service_on_a_stopped_engine_names_the_engine(pytester: pytest.Pytester) -> None:
+    """A pair of engines of its own: the first test stops the worker's dockerd (its containers stop with it) and calls
+    the service there itself (requests): its failure keeps its traceback and adds one line naming the engine and the
+    service; the next test is not run, in one line that refers to it."""
+    script = netns_engines()
+    if reason := script.missing():
+        pytest.skip(f"engines in network namespaces: {reason}")
+    pair = script.up(2, ["python:3.11-slim"], owner=os.getpid())
+    try:
+        file = pair_topology(pytester.path, pair.urls)
+        pytester.makepyfile(test_call=f"""
+import os, signal, socket, time
+from urllib.parse import urlsplit
+import requests
+
+def test_calls(topology):
+    url = urlsplit(topology["front"].url)
+    os.kill({pair.pids[1]}, signal.SIGTERM)  # the worker's dockerd: it stops its containers
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the port refuses
+        try:
+            socket.create_connection((url.hostname, url.port), timeout=1).close()
+        except OSError:
+            break
+        time.sleep(0.2)
+    requests.get(topology["front"].url + "/", timeout=30)
+
+def test_after(topology):
+    pass
+""")
+        result = pytester.runpytest_subprocess("--topology", str(file), "-p", "no:cacheprovider")
+        output = result.stdout.str()
+        result.assert_outcomes(failed=1, errors=1)
+        gone = (f"topology {NAME}: engine 'e1' ({pair.urls[1]}) stopped answering: Connection refused; it runs "
+                f"service front, which the test called at {pair.addresses[1]}:")
+        said = [line for line in output.splitlines() if line.startswith(gone)]
+        assert len(said) == 1, output
+        assert "engine of the service called" in output and "requests.exceptions.ConnectionError" in output
+        assert f"not run: {said[0]} (met in test_call.py::test_calls)" in output.splitlines(), output
+    finally:
+        script.down(pair)
