@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -35,7 +36,7 @@ from harness.runtime.engine import (
     remote_engine,
     resolve_engine,
 )
-from harness.runtime.images import built_names, prepare_images
+from harness.runtime.images import built_names, prepare_images, substitute
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from harness.runtime.topology import Progress, Topology
 
 GONE_SECONDS = 30
+Spawn = Callable[[Callable[[str], dict[str, str]], str], "Future[dict[str, str]]"]  # the start's thread maker
 
 __all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "kept_network",
            "prepare_everywhere", "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds",
@@ -262,13 +264,19 @@ def _parts(topology: Topology) -> list[tuple[RunEngine, TopologySpec]]:
     return parts
 
 
-def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None) -> dict[str, str]:
-    """`prepare_images` on each engine for its services (service -> the image to run). Across engines with a
-    builder (this machine's engine, transfer.py): the FROM bases there, and an `image:` missing on its engine copied
-    from there before any pull.
+def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None,
+                       spawn: Spawn | None = None) -> tuple[dict[str, str], dict[str, Future[str]]]:
+    """`prepare_images` on each engine for its services. Across engines with a builder (this machine's engine,
+    transfer.py): the FROM bases there first (the builds need them), then on each engine an `image:` missing there
+    copied from the builder before any pull: the engines at once, each in a thread of `spawn` (the start's: its
+    failure fails the start), so that the copies go on while the builds run.
+
+    Returns:
+        service -> the image to run (for services with `image:` and no `build:`, substitutes applied), and service
+        -> a future of it, done once that image is on the service's engine.
 
     Raises:
-        ImageMissing: per engine, every image neither there, nor copied, nor pullable.
+        ImageMissing: (here, or from a future of an engine) every image neither there, nor copied, nor pullable.
     """
     builder = topology.builder
     if builder is not None:
@@ -276,12 +284,42 @@ def prepare_everywhere(topology: Topology, progress: Progress = lambda event: No
             name: service for name, service in topology.spec.services.items() if service.build}}))
     if not topology.engines:  # a remote engine is named as such (DOCKER_HOST=tcp://...)
         where = f"the remote Docker engine ({resolve_engine().where})" if remote_engine() else ""
-        return prepare_images(topology.client, topology.spec, where=where)
+        images = prepare_images(topology.client, topology.spec, where=where)
+        return images, {name: _done(image) for name, image in images.items()}
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
-    return {name: image for engine, part in _parts(topology)
-            for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
-                                              built=built, where=engine.where,
-                                              copied=_copy_progress(topology, progress)).items()}
+    subs = topology.spec.image_substitutes
+    images = {name: service.image if service.image in built else substitute(service.image, subs)
+              for name, service in topology.spec.services.items() if service.build is None and service.image}
+    ready: dict[str, Future[str]] = {}
+    for engine, part in _parts(topology):
+        def prepare(_: str, engine: RunEngine = engine, part: TopologySpec = part) -> dict[str, str]:
+            return prepare_images(engine.client, part, source=builder, bases=builder is None, built=built,
+                                  where=engine.where, copied=_copy_progress(topology, progress))
+        names = [name for name in part.services if name in images]
+        if spawn is None or not names:
+            prepare("")
+            ready.update({name: _done(images[name]) for name in names})
+            continue
+        copies = spawn(prepare, names[0])
+        for name in names:
+            ready[name] = Future()
+            copies.add_done_callback(functools.partial(_image_ready, ready[name], images[name]))
+    return images, ready
+
+
+def _image_ready(future: Future[str], image: str, copies: Future[dict[str, str]]) -> None:
+    """`future` done with `image` once the copies of its engine are (or with their error)."""
+    error = copies.exception()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(image)
+
+
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
 
 
 def _copy_progress(topology: Topology, progress: Progress) -> Callable[[str, list[str], float | None], None]:
