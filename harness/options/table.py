@@ -178,9 +178,10 @@ OPTIONS: tuple[Option, ...] = (
            repeatable=True, metavar="IMAGE=SUBSTITUTE", cli=("--image-substitute",), commands=TOPOLOGY_COMMANDS,
            pytest="--image-substitute", ini="image_substitutes", ini_type="linelist", ini_merged=True),
     Option("topology_swarm", "topology", "a topology across `engines:`: existing (they must form a Docker Swarm, the "
-           "first its manager), join (make those in no swarm one: swarm init on the first, join on the others; the "
-           "swarm stays) or join-and-leave (as join, and a swarm the harness made is left once its last run is "
-           "removed); a swarm the harness did not make is never left or changed", metavar="MODE", default="existing",
+           "first its manager), join (when none is in a swarm, make one: swarm init on the first, join on the "
+           "others; the swarm stays) or join-and-leave (as join, and a swarm the harness made is left once its last "
+           "run is removed); a swarm the harness did not make is never joined, left or changed", metavar="MODE",
+           default="existing",
            cli=("--topology-swarm",), commands=TOPOLOGY_COMMANDS, pytest="--topology-swarm", ini="topology_swarm",
            validate=_one_of("existing", "join", "join-and-leave")),
     # the pytest session

@@ -230,6 +230,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
         report.longrepr = gone[0]  # one line naming the engine, not docker-py's transport traceback
         if not _answers(gone[1]):  # lost for the rest of the session (not a connection reset once)
             item.config.stash.setdefault(_engine_lost, (gone[0], item.nodeid))
+    elif report.failed and call.excinfo is not None and (said := _service_engine_gone(item.config,
+                                                                                     call.excinfo.value)):
+        # the test's own call to a service failed: its traceback stays, with the one line that says why
+        report.sections.insert(0, ("engine of the service called", said))
+        item.config.stash.setdefault(_engine_lost, (said, item.nodeid))
     if report.when == "setup" and report.failed and _is_plugin_item(item) and call.excinfo is not None:
         report.longrepr = item.repr_failure(call.excinfo)  # its error verdict's report, as in its call: no traceback
     if report.failed and _not_run in item.stash:
@@ -248,6 +253,35 @@ def _engine_gone(config: pytest.Config, error: BaseException) -> tuple[str, dock
         for name, engine in running.engines.items():
             if said := stopped_answering({name: engine.address}, error):
                 return f"topology {running.spec.name}: {said}", engine.client
+    return None
+
+
+def _service_engine_gone(config: pytest.Config, error: BaseException) -> str | None:
+    """When `error` is a failure to connect to a published port of a service of a run across engines, and that
+    service's engine does not answer a ping (within CHECK_SECONDS): the line naming the engine and the service; else
+    None. Costs nothing for other errors, one ping when the engine answers."""
+    from harness.runtime.engine import CHECK_SECONDS
+    from harness.runtime.unanswered import stopped_answering, unreached
+
+    endpoints = unreached(error)
+    for running in active_topologies(config) if endpoints else []:
+        for service in (replica for each in running if running.engines for replica in each.replicas):
+            called = [port for port in service.ports.values() if (service.host, port) in endpoints]
+            if not called:
+                continue
+            name = str(running.spec.engine_of(service.name))
+            engine = running.engines[name]
+            timeout, engine.client.api.timeout = engine.client.api.timeout, CHECK_SECONDS
+            try:
+                engine.client.ping()
+                return None  # it answers: the service itself refused, as on one engine
+            except Exception as silent:  # noqa: BLE001 - whatever the transport raises: it does not answer
+                said = stopped_answering({name: engine.address}, silent) or f"engine '{name}' ({engine.address}) " \
+                    "stopped answering"
+            finally:
+                engine.client.api.timeout = timeout
+            return (f"topology {running.spec.name}: {said}; it runs service {service.shown}, which the test called "
+                    f"at {service.host}:{called[0]}")
     return None
 
 

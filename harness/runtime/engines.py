@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -35,7 +36,7 @@ from harness.runtime.engine import (
     remote_engine,
     resolve_engine,
 )
-from harness.runtime.images import built_names, prepare_images
+from harness.runtime.images import built_names, prepare_images, substitute
 from harness.runtime.swarm import ensure_swarm
 from harness.runtime.volumes import create_volumes
 
@@ -43,10 +44,11 @@ if TYPE_CHECKING:
     from harness.runtime.topology import Progress, Topology
 
 GONE_SECONDS = 30
+Spawn = Callable[[Callable[[str], dict[str, str]], str], "Future[dict[str, str]]"]  # the start's thread maker
 
-__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "prepare_everywhere",
-           "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds", "remove_everywhere",
-           "volumes_everywhere"]
+__all__ = ["RunEngine", "connect_engines", "create_overlay", "engine_parts", "file_engines", "kept_network",
+           "prepare_everywhere", "published_host", "refuse_binds_on_remote_engines", "refuse_remote_binds",
+           "remove_everywhere", "volumes_everywhere"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
     removed = 0
     manager, *workers = list(engines)
     gone: list[RunEngine] = []
-    refused = ""
+    kept = False
     for engine in workers:
         try:
             removed += _remove_from_worker(engine.client, run_id)
@@ -172,19 +174,48 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
         removed += L.remove_run(manager.client, run_id)
         _until_gone(manager.client, run_id, [engine.client for engine in workers if engine not in gone])
     except requests.exceptions.ConnectionError:
-        gone.append(manager)
-    except docker.errors.APIError as error:
+        gone.insert(0, manager)
+    except docker.errors.APIError:
         if not gone:
             raise
-        # the network may still have the endpoints of a container on an engine that is gone
-        refused = f" (the manager kept the network: {explain(error)})"
+        kept = True  # the network still has the endpoints of a container on an engine that is gone
     if gone:
         names = ", ".join(engine.where for engine in gone)
-        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{refused}",
+        left = _still_listed([engine for engine in [manager, *workers] if engine not in gone], run_id)
+        why = (kept_network(", ".join(f"'{engine.name}'" for engine in gone)) if kept else
+               "a swarm's network is removed from its engines by the manager only" if gone[0] is manager else "")
+        said = (f"; still listed: {'; '.join(left)}" + (f" ({why})" if why else "")) if left else \
+            "; the engines that answered list nothing of it"
+        raise DockerError(f"run {run_id} could not be removed from {names}: no answer{said}",
                           operation="remove", run=run_id,
-                          hint=f"What ran elsewhere is removed. Start that engine again and run `{again}` "
-                               "(or the next start) to remove what is left there.")
+                          hint=f"Start {'that engine' if len(gone) == 1 else 'those engines'} again and run `{again}` "
+                               "(or the next start): it removes what is left of the run, on every engine.")
     return removed
+
+
+def kept_network(gone: str) -> str:
+    """Why a swarm manager refuses to remove a run's overlay network after `gone` (engine names) stopped answering,
+    in words (Docker says "rpc error: code = FailedPrecondition desc = network ... is in use by task ...")."""
+    return (f"the manager keeps the run's overlay network while it lists a container of {gone} attached to it; the "
+            "network goes once that engine answers again and the run is removed there")
+
+
+def _still_listed(engines: Iterable[RunEngine], run_id: str) -> list[str]:
+    """What each of `engines` still lists of run `run_id` ("engine 'e1' (...): network NAME, 2 container(s)"); an
+    engine that stopped answering meanwhile lists nothing here."""
+    label = {"label": f"{L.RUN}={run_id}"}
+    found = []
+    for engine in engines:
+        client = engine.client
+        try:
+            networks = [network.name for network in L.listed(functools.partial(client.networks.list, filters=label))]
+            containers = L.listed(functools.partial(client.containers.list, all=True, filters=label, sparse=True))
+        except (docker.errors.APIError, requests.exceptions.ConnectionError):
+            continue
+        things = [f"network {name}" for name in networks] + ([f"{len(containers)} container(s)"] if containers else [])
+        if things:
+            found.append(f"{engine.where}: {', '.join(things)}")
+    return found
 
 
 def _until_gone(client: docker.DockerClient, run_id: str, workers: Iterable[docker.DockerClient] = ()) -> None:
@@ -233,13 +264,19 @@ def _parts(topology: Topology) -> list[tuple[RunEngine, TopologySpec]]:
     return parts
 
 
-def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None) -> dict[str, str]:
-    """`prepare_images` on each engine for its services (service -> the image to run). Across engines with a
-    builder (this machine's engine, transfer.py): the FROM bases there, and an `image:` missing on its engine copied
-    from there before any pull.
+def prepare_everywhere(topology: Topology, progress: Progress = lambda event: None,
+                       spawn: Spawn | None = None) -> tuple[dict[str, str], dict[str, Future[str]]]:
+    """`prepare_images` on each engine for its services. Across engines with a builder (this machine's engine,
+    transfer.py): the FROM bases there first (the builds need them), then on each engine an `image:` missing there
+    copied from the builder before any pull: the engines at once, each in a thread of `spawn` (the start's: its
+    failure fails the start), so that the copies go on while the builds run.
+
+    Returns:
+        service -> the image to run (for services with `image:` and no `build:`, substitutes applied), and service
+        -> a future of it, done once that image is on the service's engine.
 
     Raises:
-        ImageMissing: per engine, every image neither there, nor copied, nor pullable.
+        ImageMissing: (here, or from a future of an engine) every image neither there, nor copied, nor pullable.
     """
     builder = topology.builder
     if builder is not None:
@@ -247,12 +284,42 @@ def prepare_everywhere(topology: Topology, progress: Progress = lambda event: No
             name: service for name, service in topology.spec.services.items() if service.build}}))
     if not topology.engines:  # a remote engine is named as such (DOCKER_HOST=tcp://...)
         where = f"the remote Docker engine ({resolve_engine().where})" if remote_engine() else ""
-        return prepare_images(topology.client, topology.spec, where=where)
+        images = prepare_images(topology.client, topology.spec, where=where)
+        return images, {name: _done(image) for name, image in images.items()}
     built = built_names(topology.spec)  # an `image:` a build of another engine's service gives is built, not pulled
-    return {name: image for engine, part in _parts(topology)
-            for name, image in prepare_images(engine.client, part, source=builder, bases=builder is None,
-                                              built=built, where=engine.where,
-                                              copied=_copy_progress(topology, progress)).items()}
+    subs = topology.spec.image_substitutes
+    images = {name: service.image if service.image in built else substitute(service.image, subs)
+              for name, service in topology.spec.services.items() if service.build is None and service.image}
+    ready: dict[str, Future[str]] = {}
+    for engine, part in _parts(topology):
+        def prepare(_: str, engine: RunEngine = engine, part: TopologySpec = part) -> dict[str, str]:
+            return prepare_images(engine.client, part, source=builder, bases=builder is None, built=built,
+                                  where=engine.where, copied=_copy_progress(topology, progress))
+        names = [name for name in part.services if name in images]
+        if spawn is None or not names:
+            prepare("")
+            ready.update({name: _done(images[name]) for name in names})
+            continue
+        copies = spawn(prepare, names[0])
+        for name in names:
+            ready[name] = Future()
+            copies.add_done_callback(functools.partial(_image_ready, ready[name], images[name]))
+    return images, ready
+
+
+def _image_ready(future: Future[str], image: str, copies: Future[dict[str, str]]) -> None:
+    """`future` done with `image` once the copies of its engine are (or with their error)."""
+    error = copies.exception()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(image)
+
+
+def _done(value: str) -> Future[str]:
+    future: Future[str] = Future()
+    future.set_result(value)
+    return future
 
 
 def _copy_progress(topology: Topology, progress: Progress) -> Callable[[str, list[str], float | None], None]:

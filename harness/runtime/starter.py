@@ -160,8 +160,9 @@ class Starter:
             tidy(client, sorted((context for on, context in self.built_now if on is client), key=str))
 
     def _run(self, builds: list[PlannedBuild]) -> None:
-        # Every image is checked (and missing ones pulled or copied) first: one error names all that are missing.
-        run_images = prepare_everywhere(self.topology, self.progress)
+        # Every image is checked (and missing ones pulled or copied) first, on each engine while the builds run:
+        # one error names all that are missing (on one engine).
+        run_images, copied = prepare_everywhere(self.topology, self.progress, self._spawn)
         builder = self.topology.builder  # across engines: the engine that builds (transfer.py), else None
         # Everything that does not depend on readiness starts at once: the network, the volumes, every build.
         self.network_created = self._spawn(self._create_networks, "network")
@@ -184,7 +185,7 @@ class Starter:
                 self.images.update(dict.fromkeys(on, future))
                 self.built_as.setdefault(engine, {}).update(dict.fromkeys(build.names, future))
         for name, image in run_images.items():  # an image another service builds is ready when that build is
-            self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or _done(image)
+            self.images[name] = self.built_as.get(self.spec.engine_of(name), {}).get(image) or copied[name]
         for level in StartPlan.from_spec(self.spec).levels:
             for name in level:
                 if name in self.scaling:

@@ -1,16 +1,17 @@
 """The Docker Swarm that joins a topology's engines (issue #27): checked, or made on request (`--topology-swarm`).
 
 - `existing` (the default): the first engine must manage a swarm and every other be a node of it.
-- `join`: an engine in no swarm is made part of one: `swarm init` on the first, `swarm join` (as a worker) on the
-  others; the swarm stays for the next runs.
+- `join`: when none of the engines is in a swarm, one is made: `swarm init` on the first, `swarm join` (as a worker)
+  on the others; the swarm stays for the next runs, and an engine added later is joined to it (the harness made it).
 - `join-and-leave`: the same, and a swarm the harness made (`init`) is left by its engines once the last run across
   them is removed (by `close()`, `harness down`, or the next start after a SIGKILL).
 
-A swarm the harness did not make is never left or changed, and an engine in another swarm is refused before anything
-is done: the swarm a harness made carries the label MADE ("keep" or "leave"). What joining made on an engine goes
-with the swarm it leaves: the `ingress` network (Docker removes it, at times after `swarm leave` returned: the
-harness waits for that), and `docker_gwbridge` (Docker keeps it: the harness removes it when it was not there before
-the engine joined, a label of its node says so, and nothing uses it)."""
+A swarm the harness did not make is never left or changed (no engine is joined to it: joining adds a node to it),
+and an engine in another swarm is refused before anything is done: the swarm a harness made carries the label MADE
+("keep" or "leave"). What joining made on an engine goes with the swarm it leaves: the `ingress` network (Docker
+removes it, at times after `swarm leave` returned: the harness waits for that), and `docker_gwbridge` (Docker keeps
+it: the harness removes it when it was not there before the engine joined, a label of its node says so, and nothing
+uses it)."""
 
 from __future__ import annotations
 
@@ -82,10 +83,19 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str,
         node = _swarm(engine.client)
         if node.get("NodeID") and node.get("NodeID") in nodes:
             continue
+        where = f"{engine.where} of topology {spec.name}"
+        if node.get("LocalNodeState") == "inactive" and joining and managed and _made(manager.client) is None:
+            raise DockerUnavailable(  # joining a node to a swarm changes it: only the harness's own are joined
+                f"{where} is in no swarm, and that of {manager.where} (swarm {_swarm_id(manager.client)}) was not "
+                f"made by the harness: --topology-swarm {mode} makes a swarm only when none of the engines is in one, "
+                "and never changes a swarm it did not make.",
+                hint=f"Join it to that swarm yourself (`docker -H {manager.address} swarm join-token worker` prints "
+                     f"the command; run it against {engine.address}), then use --topology-swarm existing (the "
+                     "default).",
+                address=engine.address)
         if node.get("LocalNodeState") == "inactive" and joining:
             to_join.append(engine)
             continue
-        where = f"{engine.where} of topology {spec.name}"
         if node.get("LocalNodeState") == "inactive":
             raise DockerUnavailable(
                 f"{where} is not a node of the swarm of {manager.where}: the overlay network cannot reach it.",
@@ -253,6 +263,11 @@ def _made(client: docker.DockerClient) -> str | None:
     except (docker.errors.APIError, requests.exceptions.ConnectionError):
         return None
     return ((client.swarm.attrs.get("Spec") or {}).get("Labels") or {}).get(MADE)
+
+
+def _swarm_id(client: docker.DockerClient) -> str:
+    """The short ID of the swarm `client` manages (as `docker swarm` commands print it)."""
+    return str((client.swarm.attrs or {}).get("ID") or "?")[:12]
 
 
 def _gwbridge(client: docker.DockerClient) -> bool:

@@ -41,16 +41,22 @@ def _endpoint(address: str) -> tuple[str, int] | None:
     return parts.hostname, parts.port or (2376 if parts.scheme == "https" else 2375)
 
 
+def unreached(error: BaseException) -> set[tuple[str, int]]:
+    """The (host, port) pairs a failure to connect (requests' or docker-py's transport error) names; empty for any
+    other error (an answer, however bad)."""
+    if not _transport(error):
+        return set()
+    # a request's own URL too: a connection reset while open ("Connection aborted.") names no host in its text
+    texts = " ".join([str(e) for e in _chain(error)]
+                     + [str(getattr(getattr(e, "request", None), "url", "") or "") for e in _chain(error)])
+    return {(host, int(port)) for host, port in [*_URLLIB3.findall(texts), *_URL.findall(texts)]}
+
+
 def stopped_answering(engines: dict[str, str], error: BaseException) -> str | None:
     """`engine 'e2' (tcp://10.0.0.12:2375) stopped answering: Connection refused` when `error` is a failure to reach
     one of `engines` (name -> its DOCKER_HOST-style address), else None (an answer of an engine, a test's own call
     to a service, anything else: left as it is)."""
-    if not _transport(error):
-        return None
-    # a request's own URL too: a connection reset while open ("Connection aborted.") names no host in its text
-    texts = " ".join([str(e) for e in _chain(error)]
-                     + [str(getattr(getattr(e, "request", None), "url", "") or "") for e in _chain(error)])
-    reached = {(host, int(port)) for host, port in [*_URLLIB3.findall(texts), *_URL.findall(texts)]}
+    reached = unreached(error)
     for name, address in engines.items():
         endpoint = _endpoint(address)
         if endpoint is not None and endpoint in reached:

@@ -368,9 +368,11 @@ def test_pytest_topology_across_engines(swarm: Any, pytester: pytest.Pytester) -
         assert left(engine, file) == []
 
 
-def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(tmp_path: Path) -> None:
-    """A set of two engines of its own (the worker's dockerd is killed): close() removes what runs on the manager
-    and says which engine did not answer, and what to do."""
+@pytest.mark.parametrize("dies", [1, 0], ids=["worker", "manager"])
+def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(dies: int, tmp_path: Path) -> None:
+    """A set of two engines of its own (the worker's or the manager's dockerd is killed): close() removes what runs
+    on the other, says which engine did not answer, what the other still lists (the run's overlay network: a swarm
+    network is the manager's), why in words (not the swarm's RPC error), and the command that removes the rest."""
     script = netns_engines()
     if reason := script.missing():
         pytest.skip(f"engines in network namespaces: {reason}")
@@ -378,14 +380,24 @@ def test_an_engine_that_dies_mid_run_is_named_and_the_others_are_cleaned(tmp_pat
     try:
         file = pair_topology(tmp_path, pair.urls)
         topology = Topology.start(load_topology(file))
-        os.kill(pair.pids[1], signal.SIGKILL)  # the worker's dockerd
+        os.kill(pair.pids[dies], signal.SIGKILL)
         with pytest.raises(DockerError) as raised:
             topology.close()
-        assert str(raised.value).startswith(f"run {topology.run_id} could not be removed from engine 'e1' "
-                                            f"({pair.urls[1]}): no answer")
-        assert f"Start that engine again and run `harness down --topology {file.resolve()}`" in str(raised.value)
-        manager = docker.DockerClient(base_url=pair.urls[0], timeout=120)
-        assert manager.containers.list(all=True, filters={"label": f"{L.RUN}={topology.run_id}"}) == []
+        said = str(raised.value)
+        assert said.startswith(f"run {topology.run_id} could not be removed from engine 'e{dies}' "
+                               f"({pair.urls[dies]}): no answer; "), said
+        assert f"Start that engine again and run `harness down --topology {file.resolve()}`" in said
+        assert "rpc error" not in said and "What ran elsewhere is removed" not in said
+        other = docker.DockerClient(base_url=pair.urls[1 - dies], timeout=120)
+        run = {"label": f"{L.RUN}={topology.run_id}"}
+        assert other.containers.list(all=True, filters=run) == []
+        listed = [network.name for network in other.networks.list(filters=run)]
+        why = ("the manager keeps the run's overlay network while it lists a container of 'e1' attached to it; the "
+               "network goes once that engine answers again and the run is removed there" if dies else
+               "a swarm's network is removed from its engines by the manager only")
+        # what is said is what the engine that answered lists (the network, or nothing)
+        assert (f"still listed: engine 'e{1 - dies}' ({pair.urls[1 - dies]}): network {listed[0]} ({why})" if listed
+                else "the engines that answered list nothing of it") in said, said
     finally:
         script.down(pair)
 

@@ -153,3 +153,4 @@ def test_later(topology):
         assert manager.containers.list(all=True, filters={"label": f"{L.TOPOLOGY}={NAME}"}) == []
     finally:
         script.down(pair)
+

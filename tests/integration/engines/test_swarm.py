@@ -125,12 +125,19 @@ def test_engines_in_no_swarm_are_refused_or_joined_on_request_and_left_as_the_op
     for client in clients:
         client.networks.get(GWBRIDGE).remove()
 
-    # a swarm the harness did not make is never left, even with join-and-leave (the engine it joined stays in it)
+    # a swarm the harness did not make is never joined (that would add a node to it), with join or join-and-leave:
+    # one error naming the engine, the swarm and what to do; nothing changed
     clients[0].swarm.init(advertise_addr=pair.addresses[0])
-    events = []
-    with Topology.start(load_topology(file).with_swarm("join-and-leave"), progress=events.append):
-        pass
-    assert [e.detail for e in events if e.kind == "note"] == [
-        "engines 'e1' joined the swarm of 'e0' (--topology-swarm join-and-leave)"]
-    assert states(clients) == ["active", "active"]
+    theirs = clients[0].swarm.attrs["ID"]
+    for mode in ("join", "join-and-leave"):
+        with pytest.raises(DockerUnavailable) as raised:
+            Topology.start(load_topology(file).with_swarm(mode))
+        assert str(raised.value) == (
+            f"{worker} of topology {NAME} is in no swarm, and that of {manager} (swarm {theirs[:12]}) was not made by "
+            f"the harness: --topology-swarm {mode} makes a swarm only when none of the engines is in one, and never "
+            f"changes a swarm it did not make.\nJoin it to that swarm yourself (`docker -H {pair.urls[0]} swarm "
+            f"join-token worker` prints the command; run it against {pair.urls[1]}), then use --topology-swarm "
+            "existing (the default).")
+        assert states(clients) == ["active", "inactive"]
+        assert [node.id for node in clients[0].nodes.list()] == [clients[0].info()["Swarm"]["NodeID"]]
     assert [left(client, file) for client in clients] == [[], []]
