@@ -50,7 +50,7 @@ def _networks(networks: dict[str, Any], project: str, source: SourceMap, notes: 
         network = network or {}
         at: Path_ = ("networks", name)
         try:
-            unknown = sorted(set(network) - set(NETWORK_KEYS) - set(extensions(network)))
+            unknown = sorted(k for k in set(network) - set(NETWORK_KEYS) if not k.startswith("x-"))  # x-: ignored
             if unknown:
                 raise source.error(at + (unknown[0],), f"network key '{unknown[0]}' cannot be honoured by "
                                                        f"pytest-topology{REFUSAL_TAIL.format(file=source.file)}")
@@ -91,7 +91,7 @@ def _service_networks(value: Any, at: Path_, source: SourceMap, notes: list[str]
     result: dict[str, Any] = {}
     for network, options in (value or {}).items():
         options = options or {}
-        unknown = sorted(set(options) - set(SERVICE_NETWORK_KEYS) - set(extensions(options)))
+        unknown = sorted(k for k in set(options) - set(SERVICE_NETWORK_KEYS) if not k.startswith("x-"))
         if unknown:
             raise source.error(at + (network, unknown[0]), f"'{unknown[0]}' of a service's network cannot be "
                                                            f"honoured by pytest-topology (supported: "
@@ -445,8 +445,3 @@ def fixed_addresses(networks: dict[str, Any], replicas: int, here: Path_, source
                     "response from daemon: Address already in use\": each replica needs an address of its own); "
                     "leave the address out (Docker gives each replica one), or run 1 replica")))
     return problems
-
-
-def extensions(mapping: dict[str, Any]) -> list[str]:
-    """The extension fields (`x-*`) of a Compose mapping: Compose accepts them anywhere and ignores them."""
-    return [key for key in mapping if str(key).startswith("x-")]

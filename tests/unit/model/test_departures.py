@@ -29,10 +29,10 @@ def test_a_variable_touches_the_services_whose_blocks_or_secrets_take_it(tmp_pat
     env = {"ITEM_SUFFIX": "x", "DEPOT_MODE": "cold", "SHOP_TOKEN": "t", "NET_NAME": "n", "TIER": "t"}
     found = departures([file], [file], compose=True, profiles=(), env_file=None, substitutes={}, env=env,
                        services=["shop", "depot"])
-    assert found == [Departure("ITEM_SUFFIX from the environment", frozenset({"shop"})),
-                     Departure("DEPOT_MODE from the environment", frozenset({"depot"})),
-                     Departure("SHOP_TOKEN from the environment", frozenset({"shop"})),
-                     Departure("NET_NAME from the environment", None)]  # a network: every service; x-: anchors only
+    assert found == [Departure("ITEM_SUFFIX from the environment", frozenset({"shop"}), shell=True),
+                     Departure("DEPOT_MODE from the environment", frozenset({"depot"}), shell=True),
+                     Departure("SHOP_TOKEN from the environment", frozenset({"shop"}), shell=True),
+                     Departure("NET_NAME from the environment", None, shell=True)]  # a network: every service; x-: anchors only
     assert [str(d) for d in found if d.touches(["depot"])] == ["DEPOT_MODE from the environment",
                                                                 "NET_NAME from the environment"]
 
@@ -52,5 +52,5 @@ def test_another_compose_file_touches_the_services_it_names_unless_it_changes_mo
 def test_pass_through_names_of_our_format_touch_their_service() -> None:
     services = {"shop": {"environment": {"ITEM_SUFFIX": None, "FIXED": "1"}}, "stock": {"environment": ["MODE"]}}
     assert passed_through(services, {"ITEM_SUFFIX": "x", "FIXED": "2"}) == [
-        Departure("ITEM_SUFFIX from the environment", frozenset({"shop"}))]
+        Departure("ITEM_SUFFIX from the environment", frozenset({"shop"}), shell=True)]
     assert passed_through(services, {}) == []
