@@ -23,6 +23,7 @@ from harness.engine_source import hub_image_prefix
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
 from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
+from harness.report.text import log_ending
 from harness.runtime.buildcontext import build_tag, url_tag
 from harness.runtime.composebuild import compose_build, engine_lacks
 from harness.runtime.dockerfile import base_images, buildkit_instructions
@@ -259,8 +260,8 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
 
 def _build_message(service: str, context: Context, log: list[str]) -> str:
     tail = "\n".join(f"  | {line}" for line in log[-BUILD_LOG_TAIL:])
-    return (f"service '{service}': docker build of {context} failed. Last {min(len(log), BUILD_LOG_TAIL)} lines of "
-            f"the build log:\n{tail}")
+    return (f"service '{service}': docker build of {context} failed; its log ends: {log_ending(log)}\n"
+            f"Last {min(len(log), BUILD_LOG_TAIL)} lines of the build log:\n{tail}")
 
 
 BUILD_HINT = "Fix the Dockerfile or the build context and run again."
