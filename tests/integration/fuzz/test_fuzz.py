@@ -165,6 +165,13 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
                      r"--fuzz-service buggy --fuzz-suppress-health-check too_slow,data_too_large$", output,
                      re.MULTILINE), output
 
+    # a fuzz item's node id (with "/", "{" and spaces in it) selects that item when given back
+    node_id = f"{os.path.relpath(TOPOLOGIES / 'buggy.yaml', pytester.path)}::fuzz[buggy GET /fraction/{{n}}]"
+    one = pytester.runpytest_subprocess("--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
+                                        *FUZZ_CALM_PYTEST, node_id)
+    one.assert_outcomes(failed=1, deselected=5)
+    assert f"{node_id} FAILED" in one.stdout.str()
+
 
 def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:
     (tmp_path / "buggy_auth.py").write_text(
