@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.pytest.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest.items import FuzzOperation, PactDrift, PactVerification, ReportingItem
 from harness.pytest.selection import take_selection
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from harness.pytest.session import TopologySession
 
 
@@ -53,6 +55,18 @@ class Collector:
         items[added:] = kept
         if dropped:
             config.hook.pytest_deselected(items=dropped)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """An added item's setup takes its verdict's own time (its interaction's, its operation's), not the time it
+        waited for the one run of its pact file or service that the first item of the file or service starts:
+        pytest's JUnit and --durations then give each its share, as `harness verify/fuzz --junit` do."""
+        report: pytest.TestReport = yield
+        case = getattr(item, "_case", None)
+        if call.when == "setup" and isinstance(item, ReportingItem) and case is not None:
+            report.duration = case.seconds
+        return report
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """The drift items' files are checked in a thread while the pact and fuzz items run (from pact files and the

@@ -13,13 +13,6 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def log_ending(lines: list[str], keep: int = 200) -> str:
-    """The last non-empty line of a log (ANSI codes out, runs of spaces as one, at most `keep` characters, the end
-    kept): what an error's one-line form quotes as the reason a service stopped (a traceback's last line says it)."""
-    last = next((" ".join(strip_ansi(line).split()) for line in reversed(lines) if line.strip()), "")
-    return last if len(last) <= keep else "..." + last[-keep:]
-
-
 class HasLogs(Protocol):
     name: str
 

@@ -23,7 +23,6 @@ from harness.engine_source import hub_image_prefix
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
 from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
-from harness.report.text import log_ending
 from harness.runtime.buildcontext import build_tag, url_tag
 from harness.runtime.composebuild import compose_build, engine_lacks
 from harness.runtime.dockerfile import base_images, buildkit_instructions
@@ -32,6 +31,7 @@ from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
 from harness.runtime.pulls import present_or_pulled
+from harness.runtime.readiness import log_ending
 from harness.runtime.transfer import copy_image, has_image
 
 BUILD_LOG_TAIL = 50

@@ -17,7 +17,6 @@ from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotR
 from harness.model.engine_needs import START_INTERVAL, api_tuple
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
-from harness.report.text import log_ending
 from harness.runtime.probes import Abandoned, probe_once
 
 if TYPE_CHECKING:
@@ -271,6 +270,17 @@ def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
            if state.get("OOMKilled") else
            "Fix the service's command or configuration (its log above says why it stopped)."),
         service=service.name, container_exit=code, oom_killed=bool(state.get("OOMKilled")))
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal colour and cursor codes
+
+
+def log_ending(lines: list[str], keep: int = 200) -> str:
+    """The last non-empty line of a log (ANSI codes out, runs of spaces as one, at most `keep` characters, the end
+    kept): what an error's first line quotes as the reason a service stopped (a traceback's last line says it), as a
+    CI annotation, a step summary and pytest's short summary show only that line."""
+    last = next((" ".join(_ANSI.sub("", line).split()) for line in reversed(lines) if line.strip()), "")
+    return last if len(last) <= keep else "..." + last[-keep:]
 
 
 def _with_log(service: Service) -> str:
