@@ -32,11 +32,12 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.extras import CONTRACTS_DRIFT, CONTRACTS_PACT, installed, require
 
     require("harness verify", CONTRACTS_PACT)
+    from harness.contracts.matrix import edge_matrix
     from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
     from harness.contracts.running import running_notes
     from harness.report.console import ProgressPrinter
     from harness.report.contracts import pact_cases, print_result, print_summary, write_pact_junit
-    from harness.report.matrix import matrix_folder, write_matrix
+    from harness.report.matrix import matrix_folder, matrix_markdown, write_matrix
 
     report = options.verify_report
     page = report if _is_page(report) else None
@@ -81,7 +82,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
     if options.junit:
         write_pact_junit(run.results, options.junit, options.topology.files[0])
-    _annotate(options, out, "harness verify", pact_cases(run.results, options.topology.files[0]), matrix=text,
+    _annotate(options, out, "harness verify", pact_cases(run.results, options.topology.files[0]),
+              matrix=matrix_markdown(edge_matrix(spec, run.results, drift), f"contracts of topology {spec.name}"),
               links=[folder / "contract-matrix.html", page, options.junit])
     try:
         out.file.flush()  # the matrix before the summary on stderr
@@ -104,6 +106,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.report.console import ProgressPrinter
     from harness.report.fuzz import (
         Rerun,
+        baseline_counts,
         baseline_text,
         closing_text,
         fuzz_cases,
@@ -143,7 +146,7 @@ def _fuzz(options: ResolvedOptions, out: Console, err: Console) -> int:
         write_fuzz_junit(results, options.junit, options.topology.files[0], rerun, spec)
     _write_page(recorder, options.topology_report, spec, out, fuzz=results, fuzz_baseline=outcome)
     _annotate(options, out, "harness fuzz", fuzz_cases(results, options.topology.files[0], rerun, spec),
-              links=[options.topology_report, options.junit])
+              links=[options.topology_report, options.junit], notes=[baseline_counts(outcome)] if outcome else [])
     return verdict.exit_code(results)
 
 
@@ -219,13 +222,14 @@ def _load(options: ResolvedOptions, err: Console, out: Console, title: str) -> T
 
 
 def _annotate(options: ResolvedOptions, out: Console, title: str, cases: list[Case], *, matrix: str = "",
-              links: list[Path | None] | None = None, more: list[Annotation] | None = None) -> None:
+              links: list[Path | None] | None = None, more: list[Annotation] | None = None,
+              notes: list[str] | None = None) -> None:
     """The run's CI annotations on stdout, and its step summary (--annotations; harness.report.annotations)."""
     from harness.report.annotations import write_ci
 
     out.file.flush()
     write_ci(options.annotations, title, cases, _line_writer(out), matrix=matrix,
-             links=links or [], more=more or [])
+             links=links or [], more=more or [], notes=notes or [])
     out.file.flush()
 
 

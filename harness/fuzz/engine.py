@@ -34,6 +34,8 @@ class EngineRun:
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     skip_reasons: dict[str, set[str]] = field(default_factory=dict)
     stateful_requests: int = 0  # requests of the stateful phase's sequences
+    # seconds schemathesis spent on each operation's scenarios (unit phases) and on the sequences ("stateful")
+    seconds_by_operation: dict[str, float] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in the order of their answers
 
     def every_answer_is(self, status: int) -> bool:
@@ -165,6 +167,10 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                 if not event.is_test_scenario:
                     continue
                 _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
+                timed = STATEFUL if phase == STATEFUL else event.label if phase in UNIT_PHASES else None
+                if timed:  # each case's own time in JUnit, from schemathesis' own measure of its scenarios
+                    run.seconds_by_operation[timed] = run.seconds_by_operation.get(timed, 0.0) + float(
+                        event.elapsed_time or 0.0)
                 if phase == STATEFUL:
                     run.stateful_requests += len(event.recorder.interactions)
                 for finding, identity in _check_failures(schema, event.recorder, event.label, phase,

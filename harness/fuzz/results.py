@@ -75,6 +75,8 @@ class ServiceResult:
     checks: list[str] = field(default_factory=list)  # the checks run
     excluded: dict[str, str] = field(default_factory=dict)  # {check or kind of finding: the written reason}
     seconds: float = 0.0  # wall time of the run, time.monotonic()
+    # {operation label or "stateful": seconds schemathesis spent on its scenarios} (its ScenarioFinished events)
+    seconds_by_operation: dict[str, float] = field(default_factory=dict)
     log: str = ""  # the service's log during the run (no ANSI codes, no timestamps), when something was found
     stateful_requests: int = 0  # requests of the stateful phase's sequences
     exchanges: list[Exchange] = field(default_factory=list)  # every request sent, in order; emptied once the

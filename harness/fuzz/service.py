@@ -97,6 +97,7 @@ def fuzz_service(topology: Topology | TopologyView, name: str, options: FuzzOpti
     result = ServiceResult(name, url, seed, mode=settings.mode, phases=settings.phases,
                            operations=labels + list(broken), requests=run.requests,
                            requests_by_operation=dict(run.requests_by_operation), checks=settings.checks,
+                           seconds_by_operation=dict(run.seconds_by_operation),
                            stateful_requests=run.stateful_requests, exchanges=run.exchanges,
                            excluded={e.check: e.reason for e in spec.fuzz.exclude})
     # written exclusions cover the harness's own checks too

@@ -54,7 +54,7 @@ class SessionAnnotations:
                 reporter.write_line(line)
         failing = [f"{a.title}: {(a.message.splitlines() or [''])[0]}" for a in annotations]
         write_step_summary(step_summary("pytest", counts(self.outcomes.values()), failing, self._matrix(),
-                                        self._links()))
+                                        self._links(), self._notes(session)))
 
     def _annotation(self, report: Any) -> Any:
         from harness.report.annotations import Annotation, Location
@@ -66,18 +66,29 @@ class SessionAnnotations:
         where = Location(self.config.rootpath / file, line + 1 if line is not None else None)
         return Annotation(title, message, where)
 
+    def _notes(self, session: pytest.Session) -> list[str]:
+        """The fuzz baseline's counts (--fuzz-baseline), settled now if the session's end did not yet."""
+        from harness.pytest.session import PLUGIN_NAME
+        from harness.report.fuzz import baseline_counts
+
+        plugin = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        if plugin is None or plugin.fuzz is None:
+            return []
+        plugin.settle_baseline(session)
+        return [baseline_counts(plugin.baseline)] if plugin.baseline is not None else []
+
     def _matrix(self) -> str:
-        """The contract matrix of the pacts verified (as `harness verify` prints it), "" when none were."""
+        """The contract matrix of the pacts verified (Markdown, as `harness verify` writes it), "" when none were."""
         from harness.pytest.session import PLUGIN_NAME
 
         plugin = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
         if plugin is None or plugin.spec is None or plugin.verify is None or not plugin.verify.results:
             return ""
         from harness.contracts.matrix import edge_matrix
-        from harness.report.matrix import matrix_text
+        from harness.report.matrix import matrix_markdown
 
         drift = plugin.drift.results if plugin.drift is not None else []
-        return matrix_text(edge_matrix(plugin.spec, plugin.verify.results, drift),
+        return matrix_markdown(edge_matrix(plugin.spec, plugin.verify.results, drift),
                            f"contracts of topology {plugin.spec.name}")
 
     def _links(self) -> list[Path]:

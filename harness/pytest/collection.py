@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.pytest.items import FuzzOperation, PactDrift, PactVerification
+from harness.pytest.items import FuzzOperation, PactDrift, PactVerification, ReportingItem
+from harness.pytest.selection import take_selection
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from harness.pytest.session import TopologySession
 
 
@@ -20,6 +23,7 @@ class Collector:
 
     def __init__(self, plugin: TopologySession) -> None:
         self.plugin = plugin
+        self.selection = take_selection(plugin.config, plugin.file)  # node ids of its items given as arguments
 
     @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so that they apply to pact and fuzz items too
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
@@ -31,10 +35,38 @@ class Collector:
             self._collect_fuzz(session, items)
         if self.plugin.drift is not None:
             self._collect_drift(session, items)
+        if self.selection is not None:
+            self._select(config, items, added)
         if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
             collected: list[pytest.Item | pytest.Collector] = [*items[added:]]
             config.hook.pytest_collectreport(report=pytest.CollectReport(
                 self.plugin.item_id("").removesuffix("::"), "passed", None, collected))
+
+    def _select(self, config: pytest.Config, items: list[pytest.Item], added: int) -> None:
+        """Only the added items the command line names (their node ids given as arguments); one that names none is
+        pytest's usage error "not found"."""
+        assert self.selection is not None
+        ours = items[added:]
+        missing = self.selection.unmatched(ours)
+        if missing:
+            raise pytest.UsageError(f"not found: {' '.join(missing)} (no item of {self.plugin.file.name} has that "
+                                    "name: `pytest --collect-only -q` lists them)")
+        kept, dropped = self.selection.chosen(ours)
+        items[added:] = kept
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """An added item's setup takes its verdict's own time (its interaction's, its operation's), not the time it
+        waited for the one run of its pact file or service that the first item of the file or service starts:
+        pytest's JUnit and --durations then give each its share, as `harness verify/fuzz --junit` do."""
+        report: pytest.TestReport = yield
+        case = getattr(item, "_case", None)
+        if call.when == "setup" and isinstance(item, ReportingItem) and case is not None:
+            report.duration = case.seconds
+        return report
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """The drift items' files are checked in a thread while the pact and fuzz items run (from pact files and the

@@ -232,10 +232,11 @@ def _narrower_than_default(config: pytest.Config) -> str:
     git checkout's top when no configuration file names a rootdir); "" when they cover those. pytest reads
     `testpaths` only when run in the rootdir without test paths: run in a subfolder, it collects that folder."""
     from harness.contracts.broker_config import git_top
+    from harness.pytest.selection import SELECTED
 
     if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
         return ""
-    if any("::" in arg for arg in config.args):
+    if any("::" in arg for arg in config.args) or config.stash.get(SELECTED, False):
         return "node ids given"
     here, root = config.invocation_params.dir, config.rootpath
     testpaths = [Path(found) for path in config.getini("testpaths")

@@ -83,7 +83,8 @@ class SessionSummary:
         text, written = write_matrix(plugin.spec, plugin.verify.results if verified and plugin.verify else [],
                                      plugin.drift.results if plugin.drift else [],
                                      matrix_folder(report_file(plugin.config)),
-                                     width=max(plugin.config.get_terminal_writer().fullwidth, 120), coverage=coverage)
+                                     width=max(plugin.config.get_terminal_writer().fullwidth, 120), coverage=coverage,
+                                     partial=self._partial())
         if observed.result is not None:
             from harness.report.observe import observed_text
 
@@ -124,6 +125,19 @@ class SessionSummary:
         if plugin.verify.results_publication is not None:
             terminalreporter.write_line(plugin.verify.results_publication)
         self._report_pending(terminalreporter)
+
+    def _partial(self) -> str:
+        """Why the session verified only some of the pacts it selected, or some of their interactions (-k, --lf,
+        -x, node ids); "" when it verified them all."""
+        run = self.plugin.verify
+        if run is None:
+            return ""
+        done = {result.path for result in run.results}
+        left = [source for source in run.selection.sources if source.path not in done]
+        fewer = [result for result in run.results if result.partial]
+        said = [f"{len(left)} of {len(run.selection.sources)} pact(s) not run"] if left else []
+        said += [f"{len(fewer)} pact(s) with only some interactions run"] if fewer else []
+        return ", ".join(said)
 
     def _report_pending(self, terminalreporter: Any) -> None:
         """The pacts whose failing interactions are pending (V4): passed, as pact-python's Verifier counts them, and

@@ -265,21 +265,36 @@ def _case_counts(cases: Iterable[Case]) -> dict[Outcome, int]:
 
 
 def step_summary(title: str, counts: Mapping[Outcome, int], failing: Iterable[str] = (), matrix: str = "",
-                 links: Iterable[Path] = ()) -> str:
-    """The Markdown of a run's step summary: a heading, the counts, the failing items (one line each), the contract
-    matrix (as text), links to the report files (relative to the repository root)."""
+                 links: Iterable[Path] = (), notes: Iterable[str] = (),
+                 environ: Mapping[str, str] | None = None) -> str:
+    """The Markdown of a run's step summary: a heading, the counts (then `notes`: more counts, e.g. a fuzz
+    baseline's), the failing items (one line each), the contract `matrix` (Markdown: matrix_markdown), the report
+    files. A summary page resolves no relative link, and a file of the run is not on the web: the files are named
+    by their paths (relative to the repository root: what an upload-artifact step gives), with a link to the run's
+    page (its artifacts) when GITHUB_SERVER_URL, GITHUB_REPOSITORY and GITHUB_RUN_ID say where it is."""
+    environ = os.environ if environ is None else environ
     parts = [f"### {title}", "", " | ".join(f"**{n}** {outcome}" for outcome, n in counts.items())]
+    for note in notes:
+        parts += ["", _markdown_text(note)]
     failing = list(failing)
     if failing:
         parts += ["", *(f"- {_markdown_text(item)}" for item in failing)]
     if matrix.strip():
-        parts += ["", "<details open><summary>contract matrix</summary>", "", "```text", matrix.rstrip("\n"), "```",
-                  "", "</details>"]
-    root = _repository_root()
-    shown = [_relative(link, root) for link in links]
+        parts += ["", "<details open><summary>contract matrix</summary>", "", matrix.strip("\n"), "", "</details>"]
+    shown = [_relative(link, _repository_root(environ)) for link in links]
     if shown:
-        parts += ["", "Reports: " + ", ".join(f"[{text}]({text})" for text in shown)]
-    return "\n".join(parts) + "\n"
+        run = run_url(environ)
+        where = f" (the run's artifacts, when uploaded: [{run}]({run}))" if run else ""
+        parts += ["", "Reports: " + ", ".join(f"`{text}`" for text in shown) + where]
+    return "\n".join(part.rstrip() for part in parts) + "\n"
+
+
+def run_url(environ: Mapping[str, str] | None = None) -> str:
+    """The page of this workflow run (`$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`), "" when
+    one of them is not set."""
+    environ = os.environ if environ is None else environ
+    parts = [environ.get(name, "") for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0].rstrip('/')}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else ""
 
 
 def write_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> Path | None:
@@ -294,11 +309,11 @@ def write_step_summary(markdown: str, environ: Mapping[str, str] | None = None) 
 
 
 def write_ci(mode: str, title: str, cases: list[Case], write: Callable[[str], None], *, matrix: str = "",
-             links: Iterable[Path | None] = (), more: Iterable[Annotation] = ()) -> None:
+             links: Iterable[Path | None] = (), more: Iterable[Annotation] = (), notes: Iterable[str] = ()) -> None:
     """What a run gives a CI when annotations are on (`mode`, see enabled): `write` (stdout, a line at a time) gets
     a workflow command per failed or errored case and per annotation of `more` (a topology that did not start); the
-    step summary (`title`, the counts, the failing items, the contract `matrix`, links to the written report files)
-    is appended to $GITHUB_STEP_SUMMARY when it is set."""
+    step summary (`title`, the counts and `notes`, the failing items, the contract `matrix` (Markdown), the written
+    report files) is appended to $GITHUB_STEP_SUMMARY when it is set."""
     if not enabled(mode):
         return
     annotations = [*case_annotations(cases), *more]
@@ -306,7 +321,8 @@ def write_ci(mode: str, title: str, cases: list[Case], write: Callable[[str], No
         write(line)
     failing = [f"{a.title}: {(a.message.splitlines() or [''])[0]}" for a in annotations]
     counts: dict[Outcome, int] = _case_counts(cases) if cases or not annotations else {"error": len(annotations)}
-    write_step_summary(step_summary(title, counts, failing, matrix, [link for link in links if link is not None]))
+    write_step_summary(step_summary(title, counts, failing, matrix, [link for link in links if link is not None],
+                                    notes))
 
 
 def _relative(path: Path, root: Path) -> str:

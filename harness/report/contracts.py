@@ -136,22 +136,31 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     A failing interaction marked pending (V4) passes, as pact-python's Verifier counts it. `classname`: see
     junit_cases."""
     judged = next((i for i in result.interactions if i.label == label), None)
+    seconds = _share(result, judged)
     if judged is not None and (judged.passed or result.passed or result.pending):  # a pending pact: as the Verifier
         pending = f"pending at the broker, so this failure does not fail the run ({result.source})\n"
-        return Case(classname, name, judged.seconds,
+        return Case(classname, name, seconds,
                     output="" if judged.passed else (pending if result.pending else "") + _failure_text(result),
                     properties=cached_property(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        return Case(classname, name, judged.seconds, failure=f"{label}: {problems[0]}{more}",
+        return Case(classname, name, seconds, failure=f"{label}: {problems[0]}{more}",
                     details=_interaction_failure_text(result, judged), output=result.provider_log)
     reason = (result.reason if result.outcome == "error" else
               f"{result.path.name}: the Pact verifier's results do not mention interaction {label!r}, so it was not "
               "verified")
     first = next((line for line in reason.splitlines() if line.strip()), reason)
-    return Case(classname, name, 0.0, error=f"{label}: {first}", details=_failure_text(result, reason=False)
+    return Case(classname, name, seconds, error=f"{label}: {first}", details=_failure_text(result, reason=False)
                 + f"\nERROR {result.edge}, interaction {label!r}: {reason}", output=result.provider_log)
+
+
+def _share(result: PactResult, judged: InteractionResult | None) -> float:
+    """An interaction's time: its own as the Verifier's results give it (`duration`), else (none given, not judged)
+    its even share of its file's verification."""
+    if judged is not None and judged.seconds > 0:
+        return judged.seconds
+    return result.seconds / max(len(result.labels), 1)
 
 
 def _interaction_failure_text(result: PactResult, interaction: InteractionResult) -> str:

@@ -4,7 +4,6 @@ service's log lines of that request (its access line and traceback, harness.fuzz
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import textwrap
 from collections.abc import Iterable
@@ -156,6 +155,15 @@ def baseline_text(outcome: BaselineOutcome, prune_flag: str = "--baseline-prune"
     return "\n".join(lines)
 
 
+def baseline_counts(outcome: BaselineOutcome) -> str:
+    """One line of counts of a baseline's entries (a CI step summary): `7 accepted by the baseline b.json, 1 expired,
+    2 not reproduced (probably fixed)`."""
+    said = [f"{len(outcome.accepted)} accepted by the baseline {outcome.path.name}"]
+    said += [f"{len(outcome.expired)} expired"] if outcome.expired else []
+    said += [f"{len(outcome.not_reproduced)} not reproduced (probably fixed)"] if outcome.not_reproduced else []
+    return ", ".join(said)
+
+
 def _excluded_text(result: ServiceResult) -> str:
     """A line per written exclusion of the service: what is not checked, and why."""
     return "\n".join(f"  excluded {check}: {reason}" for check, reason in result.excluded.items())
@@ -209,14 +217,24 @@ def fuzz_case(result: ServiceResult, label: str, name: str, classname: str = "",
     everything = result.findings_for(label)
     mine = [f for f in everything if not f.accepted]
     accepted = accepted_text([f for f in everything if f.accepted])
+    seconds = case_seconds(result, label)
     if not mine:
         skipped = result.stateful_not_run if label == "stateful" else ""
-        return Case(classname, name, skipped=skipped or None, output=accepted)
+        return Case(classname, name, seconds, skipped=skipped or None, output=accepted)
     message = f"{len(mine)} finding(s): " + "; ".join(f"{f.title} ({f.label})" for f in mine)
     errors = any(finding.kind == "error" for finding in mine)
     details = findings_text(result, mine, rerun) + (f"\n{accepted}" if accepted else "")
-    return Case(classname, name, error=message if errors else None, failure=None if errors else message,
+    return Case(classname, name, seconds, error=message if errors else None, failure=None if errors else message,
                 details=details, output=accepted)
+
+
+def case_seconds(result: ServiceResult, label: str) -> float:
+    """A case's share of its service's run: an operation's (or the sequences') own time as schemathesis measured
+    its scenarios; the service as a whole (`setup`) has the rest (loading the document, the service's checks), so
+    the cases of a run add up to its wall time."""
+    if label != SERVICE_WIDE:
+        return result.seconds_by_operation.get(label, 0.0)
+    return max(result.seconds - sum(result.seconds_by_operation.values()), 0.0)
 
 
 def fuzz_cases(results: list[ServiceResult], topology: Path, rerun: Rerun | None = None,
@@ -225,17 +243,15 @@ def fuzz_cases(results: list[ServiceResult], topology: Path, rerun: Rerun | None
     topology file, under which the items are; names: item_name; verdicts: fuzz_case): per service one for the
     service as a whole (its base path, an engine error), one per operation, one for its stateful sequences, and a
     skipped one per written exclusion with its reason. With `spec`, each case has its file and line (the operation
-    in the OpenAPI document, else the service in the topology file). A service's run time is on its first case
-    (operations are not timed apart)."""
+    in the OpenAPI document, else the service in the topology file). Each case has its share of its service's run
+    time (case_seconds)."""
     from harness.report.annotations import operation_location, service_location
 
     classname = item_classname(topology, Path.cwd())
     cases: list[Case] = []
     for result in results:
-        for index, label in enumerate([SERVICE_WIDE, *result.operations, "stateful"]):
+        for label in [SERVICE_WIDE, *result.operations, "stateful"]:
             case = fuzz_case(result, label, item_name(result.service, label), classname, rerun)
-            # one run per service, not per case
-            case = dataclasses.replace(case, seconds=result.seconds if index == 0 else 0.0)
             where = operation_location(spec, result.service, label) if spec is not None else None
             cases.append(located(case, where.file, where.line, Path.cwd()) if where is not None else case)
         where = service_location(spec, result.service) if spec is not None else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from harness.contracts.matrix import Edge, edge_matrix
 from harness.report.folders import report_folder
@@ -43,20 +44,46 @@ def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
     exclusion with its reason."""
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
     console.print(_as_table(edges, title))
-    for edge in edges:
-        if edge.reason:
-            console.print(f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}", markup=False,
-                          highlight=False, soft_wrap=True)
-    for edge in edges:
-        line = _drift_line(edge)
-        if line:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if any(edge.drift is not None and edge.drift.verdict in ("drift", "error") for edge in edges):
-        console.print(DRIFT_NOTE, markup=False, highlight=False, soft_wrap=True)
-    for edge in edges:
-        for line in observed_lines(edge):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for line in matrix_notes(edges):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return console.export_text()
+
+
+def matrix_markdown(edges: list[Edge], title: str) -> str:
+    """The matrix as a Markdown table (GitHub's: a step summary renders it; a cell's lines joined by `<br>`), under
+    its title in bold, then matrix_notes as a list. No line ends in spaces."""
+    consumers, providers, cells = _cells(edges)
+
+    def plain(markup: str) -> str:
+        return "<br>".join(_markdown_cell(line) for line in Text.from_markup(markup).plain.splitlines())
+
+    rows = [[_markdown_cell("consumer \\ provider"), *map(_markdown_cell, providers)], ["---"] * (len(providers) + 1)]
+    for consumer in consumers:
+        row = [_markdown_cell(consumer)]
+        for provider in providers:
+            pair = cells.get((consumer, provider), [])
+            row.append("<br>".join(plain(_cell(e, named=len(pair) > 1)) for e in pair))
+        rows.append(row)
+    lines = [f"**{_markdown_cell(title)}**", "", *("| " + " | ".join(row) + " |" for row in rows)]
+    notes = matrix_notes(edges)
+    if notes:
+        lines += ["", *(f"- {_markdown_cell(note)}" for note in notes)]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _markdown_cell(text: str) -> str:
+    """`text` shown as it is in a Markdown table cell (its special characters and `|` escaped)."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>|" else c for c in " ".join(text.split()))
+
+
+def matrix_notes(edges: list[Edge]) -> list[str]:
+    """The lines under the matrix: each error or exclusion with its reason, each drift, the drift note, what the
+    observed traffic says."""
+    lines = [f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}" for edge in edges if edge.reason]
+    lines += [line for edge in edges if (line := _drift_line(edge))]
+    if any(edge.drift is not None and edge.drift.verdict in ("drift", "error") for edge in edges):
+        lines.append(DRIFT_NOTE)
+    return lines + [line for edge in edges for line in observed_lines(edge)]
 
 
 def observed_lines(edge: Edge) -> list[str]:
@@ -268,16 +295,20 @@ def matrix_folder(page: Path | None = None, folder: Path | None = None) -> Path:
 
 
 def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDrift], folder: Path,
-                 width: int = 120, coverage: list[EdgeCoverage] | None = None) -> tuple[str, str]:
+                 width: int = 120, coverage: list[EdgeCoverage] | None = None, partial: str = "") -> tuple[str, str]:
     """The contract matrix of a verification (and of the traffic observed, with `coverage`), for both front-ends:
     (its text, the line that says where its files were written). A run where every pact is excluded verified
-    nothing: unless traffic was observed, the files are left as the last run that verified wrote them, and the line
-    says so."""
+    nothing, and a `partial` one (why: pytest's -k, --lf, -x, node ids left pacts or interactions out) would drop
+    edges from a CI dashboard: unless traffic was observed, the files are left as the last run that verified
+    (every pact) wrote them, and the line says so; a partial run writes them only where there are none yet."""
     edges = edge_matrix(spec, pacts, drift, coverage)
     title = f"contracts of topology {spec.name}"
     text = matrix_text(edges, title, width=width)
     if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it")
+    if partial and coverage is None and (folder / "contract-matrix.json").is_file():  # a dashboard keeps every edge
+        return text, (f"a partial run ({partial}): the contract matrix in {folder} is left as the last whole run "
+                      "wrote it")
     as_json, as_html = write_reports(edges, folder, title)
     return text, f"matrix written to {as_json} and {as_html}"

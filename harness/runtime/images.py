@@ -31,6 +31,7 @@ from harness.runtime.imagelocks import building
 from harness.runtime.labels import CONTEXT, PREFIX
 from harness.runtime.prune import BUILT, prune_images
 from harness.runtime.pulls import present_or_pulled
+from harness.runtime.readiness import log_ending
 from harness.runtime.transfer import copy_image, has_image
 
 BUILD_LOG_TAIL = 50
@@ -259,8 +260,8 @@ def _tag(image: docker.models.images.Image, name: str) -> None:
 
 def _build_message(service: str, context: Context, log: list[str]) -> str:
     tail = "\n".join(f"  | {line}" for line in log[-BUILD_LOG_TAIL:])
-    return (f"service '{service}': docker build of {context} failed. Last {min(len(log), BUILD_LOG_TAIL)} lines of "
-            f"the build log:\n{tail}")
+    return (f"service '{service}': docker build of {context} failed; its log ends: {log_ending(log)}\n"
+            f"Last {min(len(log), BUILD_LOG_TAIL)} lines of the build log:\n{tail}")
 
 
 BUILD_HINT = "Fix the Dockerfile or the build context and run again."

@@ -100,27 +100,27 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             waited = time.monotonic() - started
             if service.spec.job:
                 raise ServiceNotReady(
-                    f"job '{service.name}' did not finish within {waited:.1f} s (last: {seen}). Last {LOG_TAIL} "
-                    f"lines of its log:\n{_log_tail(service)}", service=service.name, waited=waited,
+                    f"job '{service.name}' did not finish within {waited:.1f} s (last: {seen}){_with_log(service)}",
+                    service=service.name, waited=waited,
                     hint=f"Check the log, or {RAISE_TIMEOUT}.")
             described = probe.describe() if probe else f"running for {SETTLE} s"
             if docker_only:
                 raise ServiceNotReady(
                     f"service '{service.shown}' was not ready after {waited:.1f} s: Docker's healthcheck ({described}) "
-                    f"never called it healthy (last: {seen}), and `docker compose up --wait` waits for healthy. Last "
-                    f"{LOG_TAIL} lines of its log:\n{_log_tail(service)}", service=service.name, probe=described,
+                    f"never called it healthy (last: {seen}), and `docker compose up --wait` waits for healthy"
+                    f"{_with_log(service)}", service=service.name, probe=described,
                     waited=waited, hint=f"Check the log, fix the healthcheck (its test, interval, retries), or "
                                         f"{RAISE_TIMEOUT}.")
             if passed:
                 raise ServiceNotReady(
                     f"service '{service.name}' was not ready after {waited:.1f} s: probe {described} passed, but "
                     f"Docker's healthcheck never called it healthy (last: {seen}); a service with both is ready when "
-                    f"both hold, as `docker compose up --wait` waits for healthy. Last {LOG_TAIL} lines of its "
-                    f"log:\n{_log_tail(service)}", service=service.name, probe=described, waited=waited,
+                    f"both hold, as `docker compose up --wait` waits for healthy{_with_log(service)}",
+                    service=service.name, probe=described, waited=waited,
                     hint=f"Check the log, fix the healthcheck (its test, interval, retries), or {RAISE_TIMEOUT}.")
             raise ServiceNotReady(
                 f"service '{service.shown}' was not ready after {waited:.1f} s: probe {described}"
-                f" never passed (last: {seen}). Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}",
+                f" never passed (last: {seen}){_with_log(service)}",
                 service=service.name, probe=described, waited=waited,
                 hint=f"Check the log, fix the probe (`ready:`; `ready=` of the builder), or {RAISE_TIMEOUT}.")
         if cancelled is not None:
@@ -221,8 +221,8 @@ def _unhealthy_error(service: Service, state: dict[str, Any], probe: ReadyProbe,
         f"exit code {entry.get('ExitCode')}" + (f": {_tail(output)}" if (output := " ".join(
             str(entry.get("Output") or "").split())) else " (no output)") for entry in entries)) or "(no health log)"
     return ServiceNotReady(
-        f"service '{service.shown}' is not ready: Docker's healthcheck marked it unhealthy: {said}. Last {LOG_TAIL} "
-        f"lines of its log:\n{_log_tail(service)}", service=service.name, probe=probe.describe(), waited=waited,
+        f"service '{service.shown}' is not ready: Docker's healthcheck marked it unhealthy: {said}"
+        f"{_with_log(service)}", service=service.name, probe=probe.describe(), waited=waited,
         hint="Fix the service or its healthcheck (its test, timeout, retries, start_period): Docker Compose refuses "
              "an unhealthy dependency too (`docker compose up --wait`).")
 
@@ -265,20 +265,35 @@ def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
     code = state.get("ExitCode")
     return ServiceExited(
         f"service '{service.shown}' {exit_summary(state)} during startup"
-        f"{' (a job must exit 0)' if service.spec.job else ''}. "
-        f"Last {LOG_TAIL} lines of its log:\n{_log_tail(service)}\n"
+        f"{' (a job must exit 0)' if service.spec.job else ''}{_with_log(service)}\n"
         + ("Give it more memory, or make it use less (its log above may say what it was doing)."
            if state.get("OOMKilled") else
            "Fix the service's command or configuration (its log above says why it stopped)."),
         service=service.name, container_exit=code, oom_killed=bool(state.get("OOMKilled")))
 
 
-def _log_tail(service: Service) -> str:
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal colour and cursor codes
+
+
+def log_ending(lines: list[str], keep: int = 200) -> str:
+    """The last non-empty line of a log (ANSI codes out, runs of spaces as one, at most `keep` characters, the end
+    kept): what an error's first line quotes as the reason a service stopped (a traceback's last line says it), as a
+    CI annotation, a step summary and pytest's short summary show only that line."""
+    last = next((" ".join(_ANSI.sub("", line).split()) for line in reversed(lines) if line.strip()), "")
+    return last if len(last) <= keep else "..." + last[-keep:]
+
+
+def _with_log(service: Service) -> str:
+    """What ends an error's first line, and the log under it: "; its log ends: LAST LINE" (the one line a CI
+    annotation, a step summary and pytest's short summary show must say why), then the last LOG_TAIL lines."""
     try:
-        lines = service.logs(tail=LOG_TAIL).splitlines() or ["(the log is empty)"]
+        lines = service.logs(tail=LOG_TAIL).splitlines()
     except docker.errors.NotFound:
-        lines = ["(its container is gone, and its log with it)"]
-    return "\n".join(f"  | {line}" for line in lines)
+        return ". Its container is gone, and its log with it."
+    if not any(line.strip() for line in lines):
+        return ". Its log is empty."
+    block = "\n".join(f"  | {line}" for line in lines)
+    return f"; its log ends: {log_ending(lines)}\nLast {LOG_TAIL} lines of its log:\n{block}"
 
 
 def exit_summary(state: dict[str, Any]) -> str:

@@ -71,6 +71,19 @@ def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytes
     pytester.runpytest_subprocess(*stepwise).assert_outcomes(passed=2, failed=1)  # stops at the failing interaction
     pytester.runpytest_subprocess(*stepwise).assert_outcomes(failed=1, deselected=2)  # and starts again there
 
+    # the node id pytest printed (with "->", ": " and " - " in it) selects that item when pasted back
+    printed = summary[0][len("FAILED "):summary[0].index(names[2]) + len(names[2])]
+    pasted = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", printed, "-p",
+                                           "no:cacheprovider")
+    pasted.assert_outcomes(failed=1, deselected=2)
+    whole = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", printed.split("::")[0],
+                                          "-p", "no:cacheprovider")
+    whole.assert_outcomes(passed=2, failed=1)  # the topology file alone: all its items
+    typo = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", printed + "x",
+                                         "-p", "no:cacheprovider")
+    assert typo.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"ERROR: not found: {printed}x (no item of topology.yaml has that name" in typo.stderr.str()
+
     picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "orders", "-v")
     picked.assert_outcomes(passed=1, deselected=2)
     assert f"::{names[0]} PASSED" in picked.stdout.str()

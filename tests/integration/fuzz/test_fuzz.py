@@ -113,6 +113,9 @@ def test_junit_has_a_case_per_operation_and_the_stateful_run(buggy_run) -> None:
     assert cases == {"fuzz[buggy setup]": False, "fuzz[buggy GET /fraction/{n}]": True, "fuzz[buggy GET /stats]": True,
                      "fuzz[buggy POST /items]": False, "fuzz[buggy GET /items/{id}]": True,
                      "fuzz[buggy stateful]": False}
+    # each case has its share of the run, from schemathesis' own times (it was all on the setup case, 0.000 after)
+    times = {case.get("name"): float(case.get("time")) for case in ElementTree.parse(junit).getroot().iter("testcase")}
+    assert all(seconds > 0 for name, seconds in times.items() if name != "fuzz[buggy setup]"), times
 
 
 def test_a_check_excluded_with_a_reason_is_not_run(tmp_path: Path) -> None:
@@ -164,6 +167,13 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
     assert re.search(r"^  rerun with: pytest .*--topology \S+buggy\.yaml --fuzz -v -k 'not POST' --fuzz-seed \d+ "
                      r"--fuzz-service buggy --fuzz-suppress-health-check too_slow,data_too_large$", output,
                      re.MULTILINE), output
+
+    # a fuzz item's node id (with "/", "{" and spaces in it) selects that item when given back
+    node_id = f"{os.path.relpath(TOPOLOGIES / 'buggy.yaml', pytester.path)}::fuzz[buggy GET /fraction/{{n}}]"
+    one = pytester.runpytest_subprocess("--topology", str(TOPOLOGIES / "buggy.yaml"), "--fuzz", "-v",
+                                        *FUZZ_CALM_PYTEST, node_id)
+    one.assert_outcomes(failed=1, deselected=5)
+    assert f"{node_id} FAILED" in one.stdout.str()
 
 
 def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:

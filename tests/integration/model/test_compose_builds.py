@@ -247,7 +247,7 @@ def test_what_this_engine_does_not_allow_a_build_fails_as_for_compose_with_the_r
         Topology.start(load_topology(file))
     message = str(failed.value)
     assert message.startswith(f"service 'app': docker compose build (BuildKit, for privileged) of {project / app} "
-                              "failed. Last ")
+                              "failed; its log ends: ")
     assert message.endswith("The engine does not grant that entitlement to builds (its daemon.json "
                             "`builder.entitlements`): Docker Compose fails the same way on this engine; allow it "
                             "there, or drop the key.")

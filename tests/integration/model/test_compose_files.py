@@ -124,7 +124,8 @@ def test_a_failing_job_is_an_error_with_its_exit_code_and_log(tmp_path, docker_c
     """)
     with pytest.raises(ServiceExited) as error:
         Topology.start(load_topology(file))
-    assert str(error.value).startswith("service 'migrate' exited with code 4 during startup (a job must exit 0).")
+    assert str(error.value).startswith("service 'migrate' exited with code 4 during startup (a job must exit 0); its "
+                                       "log ends: schema version 2 not found\n")
     assert "  | schema version 2 not found" in str(error.value)
     assert (error.value.service, error.value.container_exit) == ("migrate", 4)
     assert error.value.exit_code == 1  # the CLI's: a failure of the topology under test

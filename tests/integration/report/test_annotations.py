@@ -44,9 +44,11 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
     assert summary.read_text().splitlines()[:5] == [
         "### harness verify", "", "**2** passed | **1** failed | **0** error | **0** excluded", "",
         rf"- pact\[web\-frontend\-\>shop: {MOTD.replace('-', chr(92) + '-')}\]: {MESSAGE.replace('-', chr(92) + '-')}"]
-    assert "web-frontend" in summary.read_text().split("```text", 1)[1]  # the contract matrix
-    assert summary.read_text().rstrip().endswith("Reports: [out/contract-matrix.html](out/contract-matrix.html), "
-                                                 "[junit.xml](junit.xml)")
+    matrix = summary.read_text().split("<summary>contract matrix</summary>", 1)[1]
+    assert "| web-frontend (outside) | failed<br>drift: n/a |" in matrix and "```" not in matrix  # a Markdown table, not a text block
+    assert not any(row.endswith(" ") for row in summary.read_text().splitlines())
+    # a summary page resolves no relative link: the files by path (what an artifact upload keeps)
+    assert summary.read_text().rstrip().endswith("Reports: `out/contract-matrix.html`, `junit.xml`")
     case = next(c for c in minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testcase")
                 if c.getAttribute("name") == f"pact[web-frontend->shop: {MOTD}]")
     assert (case.getAttribute("file"), case.getAttribute("line")) == ("pacts/web-frontend-shop.json", str(line))
@@ -80,10 +82,12 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
     assert (Path(case.getAttribute("file")).name, case.getAttribute("line")) == (pact.name, str(line - 1))
 
 
-def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, pytester: pytest.Pytester) -> None:
+def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     topology = tmp_path / "topology.yaml"
     topology.write_text("name: annotations-start\nservices:\n  ok:\n    image: redis:7\n"
-                        "  broken:\n    image: python:3.11-slim\n    command: [python, -c, 'raise SystemExit(3)']\n"
+                        "  broken:\n    image: python:3.11-slim\n"
+                        "    command: [python, -c, \"print('f24 starting'); print('f24 no config'); raise SystemExit(3)\"]\n"
                         "    ports: [8000]\n    ready: {http: {port: 8000, path: /}}\n    openapi: /openapi.json\n")
     summary = tmp_path / "summary.md"
     cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology)], capture_output=True, text=True,
@@ -93,8 +97,13 @@ def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, 
     assert annotations[0].startswith("::error file=topology.yaml,line=5,title=topology annotations-start did not "
                                      "start::"), annotations
     assert "broken" in annotations[0]
+    # every one-line form says why it stopped: the log's last line (the whole log only in the long report)
+    reason = "exited with code 3 during startup; its log ends: f24 no config"
+    assert reason in annotations[0].split("%0A")[0], annotations
+    assert reason in summary.read_text().replace("\\", ""), summary.read_text()
 
     pytester.makepyfile("def test_uses(topology): pass")
+    monkeypatch.setenv("CI", "true")  # pytest's short summary keeps its lines whole on a CI
     result = pytester.runpytest_subprocess("--topology", str(topology), "--topology-annotations", "github",
                                            "-p", "no:cacheprovider")
     assert result.ret == 1  # the service exited: a failure of the topology, as harness says it
@@ -102,3 +111,6 @@ def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, 
     assert len(rows) == 1 and rows[0].startswith(f"::error file={topology.as_posix()},line=5,title=topology "
                                                  "annotations-start::topology annotations-start did not start: service 'broken' "
                                                  "exited with code 3 during startup"), rows
+    assert rows[0].endswith(reason), rows  # one line: the reason, not a dangling "its log:"
+    short = [row for row in result.stdout.lines if row.startswith("ERROR ")]
+    assert len(short) == 1 and short[0].endswith(reason), result.stdout.lines

@@ -218,7 +218,8 @@ services:
     with pytest.raises(ServiceExited) as error:
         Topology.start(load_topology(file))
     message = str(error.value)
-    assert message.startswith("service 'dier' exited with code 3 during startup. Last 50 lines of its log:\n"
+    assert message.startswith("service 'dier' exited with code 3 during startup; its log ends: probed, giving up\n"
+                              "Last 50 lines of its log:\n"
                               "  | connecting with [hidden]\n  | probed, giving up\n"
                               "Fix the service's command or configuration"), message
     assert "pw-of-the-dier-5521" not in message
@@ -243,9 +244,9 @@ services:
     with pytest.raises(ServiceExited) as error:
         Topology.start(load_topology(file))
     message = str(error.value)
-    assert message.startswith("service 'postgres' exited with code 1 during startup. Last 50 lines of its log:\n"
-                              "  | initdb: error: could not change permissions of directory "
-                              '"/var/lib/postgresql/data": Operation not permitted\n'), message
+    assert message.startswith("service 'postgres' exited with code 1 during startup; its log ends: "), message
+    assert ("\nLast 50 lines of its log:\n  | initdb: error: could not change permissions of directory "
+            '"/var/lib/postgresql/data": Operation not permitted\n') in message
     assert "is not running" not in message
     assert harness_resources(docker_client, "pg-tmpfs", file) == []
 

@@ -112,3 +112,18 @@ def test_two_pacts_of_one_pair_are_told_apart_by_file_in_the_printed_matrix() ->
                         Edge("web", "stock", "verified", pact="/p/web-stock.json")], "contracts")
     assert "failed shop-stock-broken.json" in text and "verified shop-stock.json" in text
     assert "web-stock.json" not in text  # one pact of its pair: the cell needs no name
+
+
+def test_the_step_summarys_matrix_is_a_markdown_table_with_the_notes_under_it(edges: list) -> None:
+    from harness.report.matrix import matrix_markdown
+
+    text = matrix_markdown(edges, "contracts of topology runnerly")
+    lines = text.splitlines()
+    assert lines[0] == "**contracts of topology runnerly**" and lines[2].startswith("| consumer \\\\ provider | ")
+    assert set(lines[3].replace(" ", "")) == {"|", "-"}  # the header's separator row
+    assert any(line.startswith("| gateway |") and "drift: 6" in line for line in lines), text
+    assert "- gateway-\\>dataservice drift: 6 drift(s) in gateway-dataservice.json" in text
+    assert "```" not in text and "┃" not in text
+    assert not any(line.endswith(" ") for line in lines)
+    row = next(line for line in lines if line.startswith("| gateway |"))
+    assert row.count("|") == lines[2].count("|")  # a cell's lines joined by <br>: the row stays one row

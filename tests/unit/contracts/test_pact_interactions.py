@@ -47,6 +47,12 @@ def test_each_interaction_gets_its_own_verdict_and_an_unmentioned_one_is_an_erro
     assert "shop: GET /items -> 200" in orders.details and orders.details.endswith("FAILED web->shop: orders")
     assert motd.error == ("motd: web-shop.json: the Pact verifier's results do not mention interaction 'motd', so it "
                           "was not verified")
+    assert (orders.seconds, motd.seconds) == (0.3, 0.5)  # its own duration; none given: its share of the file's
+
+
+def test_without_the_verifiers_durations_each_interaction_has_an_even_share_of_the_files_time() -> None:
+    judged = result("verified", [InteractionResult(label, True, label=label) for label in ("items", "orders", "motd")])
+    assert [interaction_case(judged, label, label).seconds for label in ("items", "orders", "motd")] == [0.5] * 3
 
 
 def test_a_pact_error_errors_the_interactions_it_did_not_judge() -> None:

@@ -17,6 +17,7 @@ from harness.report.annotations import (
     file_line_location,
     json_array_lines,
     pact_lines,
+    run_url,
     step_summary,
     write_ci,
     yaml_lines,
@@ -93,17 +94,18 @@ def test_failing_cases_become_commands_and_a_step_summary(tmp_path: Path, monkey
              Case("t", "pact[c->b]", error="error c->b: not a pact file", file="pacts/c-b.json"),
              Case("t", "fuzz[b excluded x]", skipped="excluded: why")]
     written: list[str] = []
-    write_ci("github", "harness verify", cases, written.append, matrix="a -> b  FAILED\n",
-             links=[tmp_path / "out" / "page.html", None])
+    write_ci("github", "harness verify", cases, written.append, matrix="| a | b |\n",
+             links=[tmp_path / "out" / "page.html", None], notes=["7 accepted by the baseline b.json"])
     assert written == [
         "::error file=pacts/a-b.json,line=9,title=pact[a->b%3A motd]::motd: expected 418 but was 200",
         "::error file=pacts/c-b.json,title=pact[c->b]::error c->b: not a pact file"]
     assert summary.read_text().splitlines() == [
         "### harness verify", "", "**1** passed | **1** failed | **1** error | **1** excluded", "",
+        r"7 accepted by the baseline b\.json", "",
         r"- pact\[a\-\>b: motd\]: motd: expected 418 but was 200",
         r"- pact\[c\-\>b\]: error c\-\>b: not a pact file", "",
-        "<details open><summary>contract matrix</summary>", "", "```text", "a -> b  FAILED", "```", "", "</details>",
-        "", "Reports: [out/page.html](out/page.html)", ""]
+        "<details open><summary>contract matrix</summary>", "", "| a | b |", "", "</details>",
+        "", "Reports: `out/page.html`", ""]  # a summary page resolves no relative link: the artifact's path
     written.clear()
     write_ci("off", "harness verify", cases, written.append)
     write_ci("auto", "harness verify", cases, written.append)  # GITHUB_ACTIONS is not set here
@@ -179,3 +181,13 @@ def test_an_error_that_ends_a_command_is_annotated_once(tmp_path: Path, monkeypa
     assert len(rows) == 1 and rows[0].startswith("::error file=bad.yaml,line=5,title=topology file::bad.yaml:5: "), rows
     assert main(["verify", "--topology", "bad.yaml", "--annotations", "off"]) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_report_files_link_the_runs_page_only_when_github_says_where_it_is() -> None:
+    environ = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42",
+               "GITHUB_WORKSPACE": "/w"}
+    text = step_summary("t", {"passed": 1}, links=[Path("/w/reports/junit.xml")], environ=environ)
+    assert text.splitlines()[-1] == ("Reports: `reports/junit.xml` (the run's artifacts, when uploaded: "
+                                     "[https://github.com/o/r/actions/runs/42](https://github.com/o/r/actions/runs/42))")
+    assert run_url({"GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42"}) == ""
+    assert not any(line.endswith(" ") for line in text.splitlines())

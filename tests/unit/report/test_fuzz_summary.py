@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.fuzz.engine import st_run_defaults
 from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
-from harness.report.fuzz import Rerun, closing_text, fuzz_case, item_name, reused_note, summary_line
+from harness.report.fuzz import Rerun, case_seconds, closing_text, fuzz_case, item_name, reused_note, summary_line
 
 FLAGS = {"seed": "--seed", "service": "--service", "max_examples": "--max-examples"}
 
@@ -67,3 +67,11 @@ def test_a_services_line_names_st_runs_default_checks_and_lists_only_chosen_ones
     chosen = result("orders")
     chosen.checks = ["not_a_server_error", "status_code_conformance"]
     assert summary_line(chosen).endswith(", checks not_a_server_error,status_code_conformance")
+
+
+def test_each_case_has_its_operations_time_and_the_setup_case_the_rest_of_the_run() -> None:
+    result = ServiceResult("shop", "http://127.0.0.1:1", 1, operations=["GET /a", "GET /b"], seconds=5.0,
+                           seconds_by_operation={"GET /a": 1.5, "stateful": 2.0})
+    assert [case_seconds(result, label) for label in (SERVICE_WIDE, "GET /a", "GET /b", "stateful")] == [
+        1.5, 1.5, 0.0, 2.0]
+    assert fuzz_case(result, "GET /a", item_name("shop", "GET /a")).seconds == 1.5
