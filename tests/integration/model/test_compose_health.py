@@ -82,7 +82,7 @@ def written(folder: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(("text", "docker_says"), [
     (TOO_SLOW, "Health check exceeded timeout (1s)"),
-    (ALWAYS_FAILS, "marked it unhealthy: exit code 1 (no output). Last"),  # each outcome once
+    (ALWAYS_FAILS, "marked it unhealthy: exit code 1 (no output). Its log is empty."),  # each outcome once
     (READY_BUT_UNHEALTHY, "exit code 1"),
 ], ids=["test-longer-than-timeout", "test-always-fails", "ready-probe-passes"])
 def test_an_unhealthy_service_is_refused_by_both(text: str, docker_says: str, tmp_path: Path,

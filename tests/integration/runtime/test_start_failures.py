@@ -52,7 +52,9 @@ services:
 """)
     with pytest.raises(ServiceExited) as error:
         Topology.start(load_topology(file))
-    assert str(error.value).startswith("service 'crasher' exited with code 3 during startup.")
+    # the first line says why (a CI annotation or pytest's short summary shows only it), the log's end under it
+    assert str(error.value).startswith("service 'crasher' exited with code 3 during startup; its log ends: cannot "
+                                       "find my config\nLast 50 lines of its log:\n"), str(error.value)
     assert "  | cannot find my config" in str(error.value)
     assert harness_resources(docker_client, "exits") == []
 
@@ -72,7 +74,7 @@ services:
     with pytest.raises(BuildFailed) as error:
         Topology.start(load_topology(file))
     message = str(error.value)
-    assert message.startswith(f"service 'app': docker build of {tmp_path / 'broken'} failed.")
+    assert message.startswith(f"service 'app': docker build of {tmp_path / 'broken'} failed; its log ends: "), message
     assert "  | compiling the thing" in message
     assert "returned a non-zero code: 7" in message
     assert message.endswith("\nFix the Dockerfile or the build context and run again.")
