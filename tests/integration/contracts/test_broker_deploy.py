@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from tests.broker.server import BrokerServer
@@ -337,19 +334,6 @@ def test_a_checkout_that_differs_in_what_a_service_is_built_from_names_the_versi
             and "in what they are deployed from (shop, web: topology.yaml has uncommitted changes)"
             in " ".join(topology_changed.stderr.split())), topology_changed.stderr
 
-
-@pytest.fixture
-def local_base(tmp_path: Path) -> Iterator[str]:
-    """An image built on this machine from a folder outside any checkout (no registry digest), removed after."""
-    name = f"b25-base-{uuid.uuid4().hex[:8]}:latest"
-    folder = tmp_path / "base"
-    folder.mkdir()
-    (folder / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo org-base > /etc/org-base\n")
-    subprocess.run(["docker", "build", "-q", "-t", name, str(folder)], check=True, capture_output=True)
-    try:
-        yield name
-    finally:
-        docker.from_env().images.remove(name, force=True)
 
 
 def test_a_yes_that_rests_on_results_of_a_provider_built_from_a_local_base_is_not_counted(

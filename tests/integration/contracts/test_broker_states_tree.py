@@ -6,13 +6,9 @@ the commit is refused, against the test broker and the real engine."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from tests.broker.server import BrokerServer
@@ -98,19 +94,6 @@ def test_an_untracked_file_beside_the_states_module_is_not_of_the_commit(tmp_pat
     assert at.decided(file) == (True, [not_counted(why, COMMIT)])
     assert at.refused(file) == refusal(commit, why, COMMIT)
 
-
-@pytest.fixture
-def local_base(tmp_path: Path) -> Iterator[str]:
-    """An image built on this machine from a folder outside any checkout (no registry digest), removed after."""
-    name = f"f25b-base-{uuid.uuid4().hex[:8]}:latest"
-    folder = tmp_path / "base"
-    folder.mkdir()
-    (folder / "Dockerfile").write_text("FROM python:3.11-slim\nRUN echo org-base > /etc/org-base\n")
-    subprocess.run(["docker", "build", "-q", "-t", name, str(folder)], check=True, capture_output=True)
-    try:
-        yield name
-    finally:
-        docker.from_env().images.remove(name, force=True)
 
 
 def test_a_provider_built_from_a_local_base_image_is_not_named_by_the_commit(tmp_path: Path, broker: BrokerServer,
