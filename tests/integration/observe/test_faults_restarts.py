@@ -4,8 +4,8 @@ API: an order of the shop makes two calls to the stock)."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import docker
@@ -13,8 +13,9 @@ import pytest
 import requests
 
 from harness.model.loader import load_topology
-from harness.observe import ObserveRun
+from harness.observe import ObserveResult, ObserveRun
 from harness.runtime import labels as L
+from harness.runtime.faults import Edge
 from harness.runtime.observe import OBSERVES
 from harness.runtime.topology import Topology
 
@@ -97,15 +98,23 @@ def test_calls_a_cut_refuses_send_no_http_and_are_counted_on_their_edge(tmp_path
     assert redis.label.endswith(", 1 refused by cut()")
 
 
+def order_with_redis_faulted(topology: Topology, run: ObserveRun,
+                             fault: Callable[[Edge], AbstractContextManager[object]]) -> ObserveResult:
+    """One order under `fault` on shop -> redis (2 calls to the stock, then the count in Redis hangs until shop's
+    timeout: the order fails), one without; what the run observed."""
+    try:
+        with fault(topology.edge("shop", "redis")), pytest.raises(requests.RequestException):
+            order(topology)
+        order(topology)
+    finally:
+        result = run.finish()
+    return result
+
+
 def test_packets_a_dropping_cut_stopped_are_said_as_packets_on_their_edge(tmp_path: Path) -> None:
     # a dropped connection is tried again by its client until it gives up (shop: 5 s): the count is of packets
     with observed_shop(tmp_path) as (topology, run):
-        try:
-            with topology.edge("shop", "redis").cut(mode="drop"), pytest.raises(requests.RequestException):
-                order(topology)  # 2 calls to the stock, then the count in Redis hangs until shop's timeout
-            order(topology)
-        finally:
-            result = run.finish()
+        result = order_with_redis_faulted(topology, run, lambda edge: edge.cut(mode="drop"))
     stock, redis = result.edge("shop", "stock"), result.edge("shop", "redis")
     assert stock is not None and redis is not None
     assert (stock.calls, stock.refused, stock.dropped) == (4, 0, 0)
@@ -117,12 +126,7 @@ def test_packets_a_loss_dropped_are_counted_on_their_edge_as_a_cut_s_are(tmp_pat
     # a loss of 100% for a window drops every packet of it (the SYN and its retries until shop's timeout); its DROP
     # rule's own counter is read as a cut's counting rule is, so the count is > 0 whatever the timing
     with observed_shop(tmp_path) as (topology, run):
-        try:
-            with topology.edge("shop", "redis").loss(percent=100), pytest.raises(requests.RequestException):
-                order(topology)  # 2 calls to the stock, then the count in Redis hangs until shop's timeout
-            order(topology)
-        finally:
-            result = run.finish()
+        result = order_with_redis_faulted(topology, run, lambda edge: edge.loss(percent=100))
     stock, redis = result.edge("shop", "stock"), result.edge("shop", "redis")
     assert stock is not None and redis is not None
     assert (stock.calls, stock.lost, stock.dropped, stock.refused) == (4, 0, 0, 0)
