@@ -21,7 +21,7 @@ from tests.broker.server import BrokerServer
 from .test_broker import TOKEN, good_pact, harness_verify, pact_cli, publish
 from .test_broker_checkout import Broker, checkout, git
 from .test_broker_departures import COMPOSE, publish_pacts, repository
-from .test_broker_states_tree import TOPOLOGY, clean, local_base  # noqa: F401 - fixtures
+from .test_broker_states_tree import TOPOLOGY, clean  # noqa: F401 - fixtures
 from .test_broker_version import BUILT
 
 BASE_WHY = ("the image of shop builds FROM {base}, an image built on this machine (no registry digest in docker "
