@@ -51,9 +51,11 @@ class TopologyFileError(HarnessError):
     """The topology (or compose) file, or a topology built in Python, is invalid. `location` is `file:line`, or for
     a topology without a file `topology 'NAME'` (the dotted path of the key starts the message after it).
     `engine_needs`: what the file's keys need of the Docker engine (harness.model.engine_needs.EngineNeed), so that
-    a front-end can say, in the same message, which of them a reachable engine refuses too."""
+    a front-end can say, in the same message, which of them a reachable engine refuses too. `compose_reads`: Docker
+    Compose reads the file (only pytest-topology refuses it), so `harness down`/`ps` on it act as Compose's do."""
 
     engine_needs: tuple[Any, ...] = ()
+    compose_reads: bool = False
 
     def __init__(self, location: str, message: str, *, hint: str | None = None) -> None:
         self.location = location

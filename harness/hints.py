@@ -10,7 +10,6 @@ import os
 import shlex
 
 from harness.engine_source import resolve_engine
-from harness.errors import HarnessError
 
 
 def engine_selection() -> str:
@@ -54,11 +53,3 @@ def on_engine(command: str, host: str) -> str:
     return (f"{unset}{f'DOCKER_CONFIG={shlex.quote(config)} ' if config else ''}DOCKER_CONTEXT={shlex.quote(host)} "
             f"{command}")
 
-
-def down_by_run(error: HarnessError) -> HarnessError:
-    """`error` (a topology file `harness down` cannot read) with, as its last hint line, how to remove a run without
-    the file; returned for `raise`."""
-    error.hint = "\n".join(filter(None, [error.hint, "`harness down --run RUN` removes a run without reading its file "
-                                                     "(`harness ps` lists the runs)"]))
-    error.args = (f"{error.message}\n{error.hint}",)
-    return error

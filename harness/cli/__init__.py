@@ -75,9 +75,9 @@ def _command(argv: list[str] | None) -> int:
 
 def commands() -> dict[str, Command]:
     """The function of each command of harness.options.COMMANDS."""
-    from harness.cli import broker, features, logs, prune, topologies
+    from harness.cli import broker, down, features, logs, prune, topologies
 
-    return {"up": topologies._up, "down": topologies._down, "prune": prune._prune, "ps": topologies._ps,
+    return {"up": topologies._up, "down": down._down, "prune": prune._prune, "ps": topologies._ps,
             "logs": logs._logs, "verify": features._verify, "fuzz": features._fuzz, "drift": features._drift,
             "fault": topologies._fault, "graph": topologies._graph, "publish": broker._publish,
             "can-i-deploy": broker._can_i_deploy, "record-deployment": broker._record_deployment}

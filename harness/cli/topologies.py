@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from harness.engine_source import resolve_engine
 from harness.errors import HarnessError, OptionError, TopologyNotRunning
-from harness.hints import down_by_run, down_command, on_engine, with_engine
+from harness.hints import on_engine, with_engine
 from harness.options import ResolvedOptions
 
 if TYPE_CHECKING:  # imported lazily where they are used: the CLI starts without them
@@ -139,133 +138,23 @@ def _say_observed(spec: TopologySpec, run: ObserveRun, options: ResolvedOptions,
     return exit_code(gates)
 
 
-def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.errors import OptionError
-    from harness.model.secrets import Masker
-    from harness.runtime import hooks
-    from harness.runtime import labels as L
-    from harness.runtime.engine import connect
-    from harness.runtime.engine_runs import remove_leftovers_anywhere
-
-    if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
-        raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
-    if options.run_id:
-        return _down_run(options.run_id, out)
-    if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
-        try:
-            spec = load(options, err, notes=False)
-        except HarnessError as error:  # e.g. a `${VAR:?}` unset now: `docker compose down` refuses the file too
-            raise down_by_run(error) from None
-        if spec.engines:
-            return _down_across_engines(spec, out, options.topology.command("harness down"))
-        client = connect()
-        # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
-        # (and a run of it across engines, the file edited since, from every engine of the run)
-        failures, removal = hooks.down(
-            [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
-            spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
-        ini = options.topology.ini_file
-        out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + (
-                  f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
-                  "topology)" if ini is not None else "")), markup=False, highlight=False, soft_wrap=True)
-        removal.raise_unanswered(options.topology.command("harness down"))
-        _say_other_file_sets(client, spec, err)
-        if failures:  # a hook's output may carry a secret
-            raise Masker(spec).error(hooks.combined(failures))
-        return 0
-    # a run across engines is removed from each of its engines (its objects name them), whichever engine this is
-    removal = remove_leftovers_anywhere(connect(), include_kept=True, under=None if options.down_all else Path.cwd())
-    out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + ("" if options.down_all else
-              f" of topology files under {Path.cwd()} (`harness down --all`: wherever their file is)")))
-    # what is left is removed by the file of its run (which names its engines), not by --all again (which, pasted
-    # without the engine selection, would remove every kept run of another engine)
-    removal.raise_unanswered("`, `".join(map(down_command, removal.left_files))  # whole paths: pasted anywhere
-                             or with_engine("harness down --all" if options.down_all else "harness down"))
-    return 0
-
-
-def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
-    """`harness down FILE` of a topology across engines: its runs removed from every engine (pre_stop hooks first).
-    The engines are not checked to form a swarm (removing needs none: the swarm may be gone, left with the last run);
-    one that does not answer is named (exit 3) once the rest is removed."""
-    from harness.model.secrets import Masker
-    from harness.runtime import hooks
-    from harness.runtime import labels as L
-    from harness.runtime.engine_runs import Removed, answering, remove_leftovers_anywhere
-    from harness.runtime.engines import file_engines
-
-    file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), not an engine's
-    clients, unanswered = answering((engine.name, engine.host) for engine in spec.engines)
-
-    def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
-        removal = Removed()
-        for client in clients.values():
-            removal += remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
-        return removal
-
-    failures, removal = hooks.down([(client, run.run_id) for client in clients.values()
-                                    for run in L.list_runs(client, spec.identity)
-                                    if run.kept or not run.owner_alive], spec, remove)
-    out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
-                           f"{len(clients)} engine{'' if len(clients) == 1 else 's'}"), markup=False, highlight=False,
-              soft_wrap=True)
-    removal.unanswered += [f"{where} of topology {spec.name}" for where in unanswered  # unless named with a run
-                           if not any(named.startswith(f"{where} ") for named in removal.unanswered)]
-    removal.raise_unanswered(again)
-    if failures:
-        raise Masker(spec).error(hooks.combined(failures))
-    return 0
-
-
-def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: Console) -> None:
-    """`harness down a.yml` removes the runs of a.yml alone: a run of a.yml merged with other files is another
-    topology (as `docker compose -f a.yml -f b.yml`); say how to remove it rather than leave it unsaid."""
-    from harness.runtime import labels as L
-
-    others = {run.file for run in L.find_runs(client) if run.file != spec.identity
-              and {str(f) for f in spec.files} <= set(run.file.split(","))}
-    for files in sorted(others):
-        err.print(f"note: a run of {' + '.join(_shown(f) for f in files.split(','))} is left running (another set "
-                  f"of files); remove it with: {down_command(','.join(_shown(f) for f in files.split(',')))}",
-                  markup=False, soft_wrap=True)
-
-
-def _down_run(run_id: str, out: Console) -> int:
-    """`harness down --run RUN`: one run, kept or left behind; never one its live owner still uses."""
-    from harness.errors import OptionError
-    from harness.runtime import labels as L
-    from harness.runtime.engine import connect
-    from harness.runtime.engine_runs import remove_run_anywhere
-
-    client = connect()
-    run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
-    if run is None:
-        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine "
-                                 f"{resolve_engine().where} (removed already? on another engine?); "
-                                 f"`{with_engine('harness ps')}` lists the runs")
-    if not run.kept and L.owner_gone(run.owner) is False:
-        raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
-                          f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
-                          "stop that process (Ctrl-C) and it removes its run")
-    removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
-              markup=False, highlight=False, soft_wrap=True)
-    removal.raise_unanswered(with_engine(f"harness down --run {run_id}"))
-    return 0
-
-
 PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state")
 
 
 def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.errors import DockerUnavailable
+    from harness.cli.down import file_identity
+    from harness.errors import ComposeUnavailable, DockerUnavailable, TopologyFileError
     from harness.runtime import labels as L
     from harness.runtime.engine import connect, service_host
     from harness.runtime.engine_runs import known_runs
     from harness.runtime.engines import file_engines
 
     # the engines this machine knows of: its own, the topology file's (given, or the ini's), those the runs name
-    spec = load(options, err, notes=False) if options.topology.files else None
+    spec, unread = None, None
+    try:
+        spec = load(options, err, notes=False) if options.topology.files else None
+    except (TopologyFileError, ComposeUnavailable) as error:  # its runs are found by their label all the same
+        unread = error
     engines = [(engine.name, engine.host) for engine in spec.engines] if spec is not None else []
     if spec is not None:
         file_engines(spec)  # a Docker context that does not exist: the file's error (exit 2), as for `up`
@@ -284,14 +173,20 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
                       markup=False, soft_wrap=True)
     # live runs (kept, or of a live owner) as before, and what a process that died left (its owner is gone)
     # of a file given on the command line, only its runs (as `harness down --topology FILE` takes them)
-    mine = str(spec.identity) if spec is not None and "topology" in options.given else None
+    mine = (str(spec.identity) if spec is not None else file_identity(options)) if "topology" in options.given \
+        else None
     # (and every run on the file's own engines: those it names are asked for it)
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
              and (mine is None or k.run.file == mine or k.found_on is not None)]
+    if unread is not None and not known and not getattr(unread, "compose_reads", False):
+        raise unread  # nothing of it to list, and Docker Compose cannot read it either: its error, as Compose's
+    if unread is not None and known:
+        err.print(f"note: {unread.message.splitlines()[0]}\nnote: its runs are listed by their label (the file "
+                  "cannot be used as it is now)", markup=False, highlight=False, soft_wrap=True)
     if not known:
-        out.print("no topology is running" if mine is None or spec is None else
-                  f"no run of topology {spec.name} ({mine}) is running", markup=False, highlight=False,
-                  soft_wrap=True)
+        out.print("no topology is running" if mine is None else "no run of " + (
+                  f"topology {spec.name} ({mine})" if spec is not None else _shown(mine)) + " is running",
+                  markup=False, highlight=False, soft_wrap=True)
         return 0
     rows: list[tuple[str, ...]] = []
     # a host in each port cell only when some run is on another engine (the header names this one's otherwise)

@@ -172,6 +172,7 @@ def _to_topology(canonical: dict[str, Any], source: SourceMap, environment: dict
     if problems:  # with what the keys need of the engine: a front-end that reaches one says its refusals too
         error = problems[0] if len(problems) == 1 else _one_error(problems, source)
         error.engine_needs = tuple(engine_needs(topology["services"], source))
+        error.compose_reads = True  # Compose read it: what the harness refuses of it
         raise error
     return topology, out, notes
 
@@ -189,8 +190,8 @@ def _one_error(problems: list[TopologyFileError], source: SourceMap) -> Topology
 def _top_level(canonical: dict[str, Any], source: SourceMap, notes: list[str],
                problems: list[TopologyFileError]) -> None:
     """The keys of the file's volumes, secrets and configs (and the file's own) against the tables: a note for an
-    ignored one that is set, an error for a refused one (a secret's or config's `external` is refused where a
-    service uses it) or an unknown one. Networks: see `compose_values._networks`."""
+    ignored one that is set, an error for a refused one (a secret's or config's `external` is refused by a
+    start of a service that uses it) or an unknown one. Networks: see `compose_values._networks`."""
     tail = REFUSAL_TAIL.format(file=source.file)
     for key in canonical:
         if key in REFUSED["file"]:

@@ -306,9 +306,9 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
     """A service's `secrets:` or `configs:` as Compose gives them to its container: a `file:` source bind-mounted
     read-only (uid, gid and mode ignored, as Compose ignores them), an `environment:` or `content:` source written
     into the container before it starts (mode 0444 unless given, owner uid:gid, default root); an empty value is not
-    written. A relative target is under /run/secrets/ (secrets) or / (configs). A file that does not exist or a
-    variable that is not set is added to `start_refusals` (`file:line: message`): Compose refuses them at `up` only;
-    `down`, `ps`, `logs` work without them.
+    written. A relative target is under /run/secrets/ (secrets) or / (configs). A file that does not exist, a
+    variable that is not set or an `external` one is added to `start_refusals` (`file:line: message`): Compose
+    refuses them at `up` only; `down`, `ps`, `logs` work without them.
 
     Returns:
         (mounts, files, host files mounted as secrets).
@@ -322,10 +322,12 @@ def _file_objects(kind: str, value: list[dict[str, Any]], defined: dict[str, Any
         base = SECRETS_DIR if kind == "secrets" else "/"
         target = target if target.startswith("/") else base + (target or name)
         definition = defined.get(name) or {}
-        if definition.get("external"):  # Compose: "unsupported external secret"
-            raise source.error(here, f"external {singular} '{name}': Docker Compose does not start a service with "
-                                     f"one either (only swarm services have them); give it a `file:`, "
-                                     "`environment:` or `content:` source")
+        if definition.get("external"):  # Compose refuses it at `up` only ("unsupported external secret")
+            start_refusals.append(str(source.error(here, f"external {singular} '{name}': Docker Compose does not "
+                                                         "start a service with one either (only swarm services have "
+                                                         "them); give it a `file:`, `environment:` or `content:` "
+                                                         "source")))
+            continue
         if definition.get("file"):
             if not Path(definition["file"]).exists():  # Compose warns, then the engine refuses the mount
                 start_refusals.append(str(source.error(here, f"{singular} '{name}': its file {definition['file']} "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from harness.model.source import Path_, dotted_path
@@ -134,3 +135,33 @@ def _priority(options: Mapping[str, Any]) -> int:
         return int(options.get("priority") or 0)
     except (TypeError, ValueError):
         return 0
+
+
+# where a compose file (or this project's format) asks for devices of a driver (GPUs), in the service
+DEVICE_KEYS = (("deploy", "resources", "reservations", "devices"), ("gpus",), ("device_requests",))
+
+
+def device_request_keys(files: tuple[Path, ...], service: str, topology: str) -> list[tuple[str, str]]:
+    """(where, key) of each key of service `service` in `files` (the topology's; none for one built in Python, then
+    at `topology 'NAME'`) that asks the engine for devices of a driver (a GPU): `deploy.resources.reservations.
+    devices`, `gpus`, `device_requests`; where `file:line`. A key not found in the files (given through `extends`,
+    `include`) is at the service's own line."""
+    from harness.errors import TopologyFileError
+    from harness.model.source import load_yaml
+
+    found: list[tuple[str, str]] = []
+    service_at = ""
+    for file in files:
+        try:
+            _, lines = load_yaml(file)
+        except TopologyFileError:
+            continue
+        here: Path_ = ("services", service)
+        if here in lines.lines and not service_at:
+            service_at = lines.where(here)
+        keys = sorted((key for key in DEVICE_KEYS if here + key in lines.lines), key=lambda k: lines.line(here + k))
+        found += [(lines.where(here + key), dotted_path(key)) for key in keys]  # in the file's order
+    if found:
+        return found
+    return [(service_at or f"topology {topology!r}", "device_requests" if not files else
+             "deploy.resources.reservations.devices or gpus")]

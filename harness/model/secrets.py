@@ -6,7 +6,9 @@ TOKEN, KEY, PW, ...; from `environment:`, `env_file:`, a compose file's `.env` a
 what a service's `auth:` sends, and the password of a URL (`postgres://app:<password>@db`). A compose file's
 interpolation puts such values elsewhere too (a probe command `redis-cli -a ${REDIS_PASSWORD}`): they are caught
 there by value. A value is hidden where it stands as a word of its own; one of 8 characters or more wherever it
-occurs (`hider`). The report page hides more (every long environment value: report/page.py's Scrubber).
+occurs (`hider`). A value the same environment also gives as a user name (POSTGRES_USER = POSTGRES_PASSWORD) is not
+hidden: the user name is no secret, and tools print it themselves. The report page hides more (every long
+environment value: report/page.py's Scrubber).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from harness.model.topology import TopologySpec
 SECRET_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "CREDENTIAL", "PRIVATE")  # anywhere in a name
 SECRET_PARTS = frozenset({"PASS", "PW", "PWD", "KEY", "AUTH"})  # as a part between `_`, `-` or `.`: DB_PW, API_KEY
 NOT_SECRET = frozenset({"PWD", "OLDPWD"})  # the shell's working folders
+USER_PARTS = frozenset({"USER", "USERNAME", "LOGIN"})  # a user name's variable: POSTGRES_USER, USER_NAME
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s/]+)(@)", re.IGNORECASE)  # scheme://user:pw@
 HIDDEN = "[hidden]"
 SHORTEST = 3  # shorter values ("1", "no") cannot be hidden without hiding ordinary text: left as they are
@@ -84,9 +87,22 @@ def _secret_name(name: str) -> bool:
     return any(word in upper for word in SECRET_WORDS) or bool(SECRET_PARTS & set(re.split(r"[_.-]", upper)))
 
 
+def _user_name(name: str) -> bool:
+    """Whether a variable's name says its value is a user name: POSTGRES_USER, PGUSER, MONGO_INITDB_ROOT_USERNAME,
+    RABBITMQ_DEFAULT_USER, ADMIN_LOGIN (not USER_PASSWORD: a secret's name wins)."""
+    upper = name.upper()
+    return not _secret_name(name) and (upper.endswith(("USER", "USERNAME", "LOGIN"))
+                                       or bool(USER_PARTS & set(re.split(r"[_.-]", upper))))
+
+
 def secret_values(variables: Mapping[str, str | None]) -> set[str]:
-    """The values of the secret-looking names among `variables` (an environment, a compose `.env`)."""
-    return {value for name, value in variables.items() if value and len(value) >= SHORTEST and _secret_name(name)}
+    """The values of the secret-looking names among `variables` (an environment, a compose `.env`), but for one that
+    `variables` also gives as a user name (POSTGRES_USER = POSTGRES_PASSWORD = "postgres"): a user name is printed
+    by the tools themselves (`pg_isready -U postgres`, a server's log), so hiding it hides nothing and mangles the
+    text. A copy under any other name (a URL, a token) stays hidden."""
+    users = {value for name, value in variables.items() if value and _user_name(name)}
+    return {value for name, value in variables.items()
+            if value and len(value) >= SHORTEST and _secret_name(name) and value not in users}
 
 
 class Masker:

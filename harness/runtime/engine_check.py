@@ -66,7 +66,7 @@ def with_engine_refusals(error: HarnessError, client: docker.DockerClient | None
                                              f"{_count(len(refused))} that Docker Compose refuses on it too:\n"
                              + "\n".join(need.said(api_version) for need in refused),
                              hint=f"{error.hint}\n{hint}" if error.hint else hint)
-    more.engine_needs = error.engine_needs
+    more.engine_needs, more.compose_reads = error.engine_needs, error.compose_reads
     return more
 
 

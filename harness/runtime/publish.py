@@ -8,9 +8,31 @@ import socket
 
 import docker.errors
 
+from harness.errors import DockerError
+from harness.model.engine_needs import device_request_keys
+from harness.model.topology import TopologySpec
 from harness.runtime.engine import explain
 
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
+
+
+def device_refusal(spec: TopologySpec, name: str, error: docker.errors.APIError) -> DockerError | None:
+    """The engine's refusal of service `name`'s device reservation (a GPU: "could not select device driver"), at
+    the keys that ask for it (file:line), with what to do; None for another refusal. Docker Compose fails at the same
+    point, with the engine's words alone."""
+    text = explain(error)
+    if "could not select device driver" not in text:
+        return None
+    keys = device_request_keys(spec.files, name, spec.name)
+    where = "; ".join(f"{at}: {key}" for at, key in keys)
+    return DockerError(
+        f"{keys[0][0]}: service '{name}': {keys[0][1]}: this Docker engine has no driver for the devices it "
+        f"reserves ({text}); `docker compose up` fails the same way" + (f" (keys: {where})" if len(keys) > 1 else ""),
+        service=name, operation="create",
+        hint="Run it on an engine that has the device's driver (GPUs: the NVIDIA Container Toolkit), or leave the "
+             "reservation out of the test run: move it to an override file the test run does not read (`-f "
+             "compose.yaml -f compose.gpu.yaml` in production, `--topology compose.yaml` for the tests), or put the "
+             "service in a profile the test run does not enable.")
 
 
 def start_hint(error: docker.errors.APIError) -> str:

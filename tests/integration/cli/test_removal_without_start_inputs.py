@@ -65,10 +65,10 @@ def test_down_and_logs_need_no_variable_that_only_a_start_needs(tmp_path: Path,
     assert harness_resources(docker_client, name, file) == []
 
 
-def test_down_refused_as_compose_refuses_it_names_the_way_to_remove_the_run(tmp_path: Path,
+def test_down_removes_the_runs_of_a_file_compose_refuses_now_by_their_label(tmp_path: Path,
                                                                             docker_client: docker.DockerClient) -> None:
-    """`${VAR:?}` unset: `docker compose down` refuses the file too (interpolation comes first); the refusal says how
-    to remove the run anyway, and that way works."""
+    """`${VAR:?}` unset: `docker compose down` refuses the file too (interpolation comes first) and leaves the run;
+    the harness finds the run by the file label it carries and removes it, saying why the file is not used."""
     name = f"needsvar-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "compose.yaml"
     file.write_text(f"name: {name}\nservices:\n  app:\n    image: ${{{VARIABLE}:?set it to the image}}\n"
@@ -76,15 +76,14 @@ def test_down_refused_as_compose_refuses_it_names_the_way_to_remove_the_run(tmp_
     try:
         up = run("up", "--detach", "-f", "compose.yaml", cwd=tmp_path, secret="python:3.11-slim")
         assert up.returncode == 0, up.stdout + up.stderr
-        refused = run("down", "-f", "compose.yaml", cwd=tmp_path, secret=None)
-        assert (refused.returncode, refused.stdout) == (2, ""), refused.stdout + refused.stderr
-        assert refused.stderr.splitlines() == [
-            f"error: compose.yaml:4: Docker Compose: error while interpolating services.app.image: required variable "
+        down = run("down", "-f", "compose.yaml", cwd=tmp_path, secret=None)
+        assert (down.returncode, down.stdout) == (0, f"removed 1 container(s) of topology {name}\n"), down.stderr
+        assert down.stderr.splitlines() == [
+            f"note: compose.yaml:4: Docker Compose: error while interpolating services.app.image: required variable "
             f"{VARIABLE} is missing a value: set it to the image",
-            "`harness down --run RUN` removes a run without reading its file (`harness ps` lists the runs)"]
-        [row] = [line for line in run("ps", cwd=tmp_path, secret=None).stdout.splitlines() if line.split()[:1] == [name]]
-        down = run("down", "--run", row.split()[1], cwd=tmp_path, secret=None)
-        assert down.returncode == 0 and "removed 1 container(s)" in down.stdout, down.stdout + down.stderr
+            "note: its runs are removed by their label, without the pre_stop hooks of the file (it cannot be used as "
+            "it is now)"]
+        assert harness_resources(docker_client, name, file) == []
     finally:
         run("down", "-f", "compose.yaml", cwd=tmp_path, secret="python:3.11-slim")
     assert harness_resources(docker_client, name, file) == []
