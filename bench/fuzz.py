@@ -5,7 +5,8 @@
 Against a Runnerly topology started here (its own run: never one another process is using):
 1. requests per second of the harness's run of dataservice, next to schemathesis' own `st run` CLI against the same
    service with the same settings (token, seed, examples, phases, checks, mode); both count requests in the
-   service's own log;
+   service's own log; and the CPU time of each (this process's; the `st` process's), which a loaded machine
+   changes far less than the wall time;
 2. the wall time of every Runnerly service fuzzed one after another in this process, next to `harness fuzz`'s way
    (one after another, each in a process forked from a server started before the topology, as the CLI does), with
    where the CPU went: this process, the fuzzing processes (the fork server's reaped children), each container (the
@@ -18,6 +19,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -35,23 +37,30 @@ from harness.runtime.labels import RUN
 RUNNERLY = Path(__file__).parent.parent / "scenarios" / "runnerly" / "topology.yaml"
 
 
-def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple[int, float]:
-    """`st run` against the same service; returns (requests, seconds) counted from the service's own log."""
+def st_run(topology: Topology, name: str, max_examples: int, seed: int) -> tuple[int, float, float]:
+    """`st run` against the same service; returns (requests counted from the service's own log, seconds, CPU
+    seconds of the `st` process: user + system, its start and its document's load included)."""
     spec = topology.spec.services[name]
     assert spec.auth and spec.auth.client_credentials
     token = BearerToken(topology, spec.auth.client_credentials).headers()["Authorization"]
     service = topology[name]
     cache = default_cache_dir()  # not the working directory
     since = time.time()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_rusage()
     subprocess.run([str(Path(sys.executable).parent / "st"), "run", service.url + (spec.openapi or ""),
                     "--url", service.url, "-H", f"Authorization: {token}", "--max-examples", str(max_examples),
                     "--seed", str(seed), "--checks", ",".join(checks_for(spec)), "--mode", mode_for(spec),
                     "--generation-database", "none", "--no-color"],
                    capture_output=True, text=True, env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(cache)})
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _children_rusage() - cpu
     requests = len(re.findall(r"schemathesis/", service.logs(since=since)))
-    return requests, seconds
+    return requests, seconds, cpu
+
+
+def _children_rusage() -> float:
+    """User + system CPU seconds of this process's waited-for children (the `st` processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def containers_cpu(topology: Topology) -> dict[str, float]:
@@ -81,10 +90,11 @@ def main() -> None:
     prepare_runs(fuzz_targets(spec))  # as `harness fuzz` does, while the topology starts
     with Topology.start(spec) as topology:
         options = FuzzOptions(max_examples=args.max_examples, seed=args.seed)
-        since = time.time()
+        since, our_cpu = time.time(), time.process_time()
         ours = fuzz_service(topology, "dataservice", options)
+        our_cpu = time.process_time() - our_cpu  # this process: the run is in it (no fork server here)
         our_requests = len(re.findall(r"schemathesis/", topology["dataservice"].logs(since=since)))
-        st_requests, st_seconds = st_run(topology, "dataservice", args.max_examples, args.seed)
+        st_requests, st_seconds, st_cpu = st_run(topology, "dataservice", args.max_examples, args.seed)
         our_rate, st_rate = our_requests / ours.seconds, st_requests / st_seconds
         print(f"dataservice, max {args.max_examples} examples, seed {args.seed}, checks "
               f"{checks_for(topology.spec.services['dataservice'])}:")
@@ -92,7 +102,9 @@ def main() -> None:
               "(schema loading included)")
         print(f"  st run:       {st_requests} requests in {st_seconds:.1f} s = {st_rate:.0f}/s "
               "(process start and schema loading included)")
-        print(f"  ratio: {our_rate / st_rate:.2f}")
+        print(f"  ratio: {our_rate / st_rate:.2f}; CPU harness {our_cpu:.1f} s, st run {st_cpu:.1f} s (its start "
+              f"included): {our_cpu / st_cpu:.2f} (load average {os.getloadavg()[0]:.1f}: CPU time is what the "
+              "load changes least)")
         names = fuzz_targets(topology.spec)
         load = os.getloadavg()[0]
         containers = containers_cpu(topology)  # before the clock starts: the engine's stats take a while

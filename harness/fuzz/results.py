@@ -143,6 +143,17 @@ class ServiceResult:
     def errors(self) -> list[Finding]:
         return [f for f in self.new if f.kind == "error"]
 
+    def place_of(self, label: str) -> str:
+        """The operation whose place in the document stands for item `label`: the operation itself; for the stateful
+        sequences ("stateful"), the step where the first of its new findings failed (a sequence stops at the step
+        that fails: its last one), as the item's message lists them; "stateful" when none names a step (nothing
+        failed, or an error of the phase as a whole): the document, not one of its lines."""
+        if label != "stateful":
+            return label
+        steps = (f.operation.removeprefix("stateful (").removesuffix(")") for f in self.findings_for(label)
+                 if not f.accepted and f.operation.startswith("stateful ("))
+        return next(steps, label)
+
     def findings_for(self, operation: str) -> list[Finding]:
         """The findings of one test item: an operation, "stateful" (sequences) or SERVICE_WIDE."""
         if operation == "stateful":

@@ -31,9 +31,20 @@ class ReportingItem(pytest.Item):
     text there)."""
 
     _case: Case
+    _skipping = False
 
     def verdict(self) -> Case:
         raise NotImplementedError
+
+    def place(self) -> tuple[Path, int | None, str]:
+        """(the file the item is in, the 0-based line where it is (None: the file as a whole), what it is)."""
+        raise NotImplementedError
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """place(): pytest's `location` (its reports, JUnit xunit1's file/line, the annotations). pytest's report of
+        a skip at the item's place needs a line: the file's first then (`SKIPPED [1] FILE:1: reason`)."""
+        file, line, domain = self.place()
+        return file, 0 if line is None and self._skipping else line, domain
 
     def uses_topology(self) -> bool:
         """Whether this item's verdict is still to be made against the running topology (then the plugin first puts
@@ -51,6 +62,7 @@ class ReportingItem(pytest.Item):
     def runtest(self) -> None:
         case = self._case
         if case.outcome == "excluded":
+            self._skipping = True
             skip(case.skipped or "")
         if case.outcome == "failed":
             raise ReportedFailure(case.details or case.failure or "", summary=case.failure or "")
@@ -129,8 +141,8 @@ class PactVerification(ReportingItem):
         everything = len(selected) == len(getattr(self.pact, "interactions", ()))
         return run.result(self.pact, self.owner.running, only=None if everything else selected)
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        """The interaction in the pact file (its line: pytest's report, JUnit xunit1's file/line, annotations)."""
+    def place(self) -> tuple[Path, int | None, str]:
+        """The interaction in the pact file."""
         edge = getattr(self.pact, "edge", self.pact.path.name)
         labels = [label for label, _ in self.pact.labels()] if hasattr(self.pact, "labels") else []
         return _place(self.pact.path, labels, self.label, f"pact {edge}" + (f" {self.label}" if self.label else ""))
@@ -150,6 +162,7 @@ class FuzzOperation(ReportingItem):
         self.owner = owner
         self.problem = problem  # why the item cannot run (a document that does not load, an unparsable operation)
         self.excluded = excluded  # the written reason of an exclusion: the item is skipped with it
+        self.at = operation  # the operation whose line the item is at (ServiceResult.place_of)
 
     def verdict(self) -> Case:
         from harness.pytest.options import fuzz_rerun
@@ -160,7 +173,17 @@ class FuzzOperation(ReportingItem):
             return Case("", self.name, skipped=f"excluded: {self.excluded}")
         if self.problem:
             return Case("", self.name, error=f"ERROR {self.problem}".splitlines()[0], details=f"ERROR {self.problem}")
-        return fuzz_case(self._result(), self.operation, self.name, rerun=fuzz_rerun(self.config))
+        result = self._result()
+        self._move_to(result.place_of(self.operation))
+        return fuzz_case(result, self.operation, self.name, rerun=fuzz_rerun(self.config))
+
+    def _move_to(self, place: str) -> None:
+        """The item is at operation `place` from now on: the stateful sequences' place is known once they ran (the
+        step that failed). pytest's reports, JUnit's file/line and the annotations take it from `location`, which
+        pytest computes once (a cached property): it is computed again."""
+        if place != self.at:
+            self.at = place
+            self.__dict__.pop("location", None)
 
     def uses_topology(self) -> bool:
         """Only before the runs start: restoring a service while they run would change what the runs find."""
@@ -183,15 +206,15 @@ class FuzzOperation(ReportingItem):
                                                   run.runs] or [self.service])
         return run.runs[self.service].result()
 
-    def reportinfo(self) -> tuple[Path, int, str]:
-        """The operation in the service's OpenAPI document when it is a file, else the service in the topology
-        file."""
+    def place(self) -> tuple[Path, int | None, str]:
+        """The operation in the service's OpenAPI document when it is a file (the stateful sequences: the document,
+        then the step that failed), else the service in the topology file."""
         from harness.report.annotations import operation_location
 
-        where = operation_location(self.owner.spec, self.service, self.operation) if self.owner.spec else None
+        where = operation_location(self.owner.spec, self.service, self.at) if self.owner.spec else None
         if where is None:
-            return self.owner.file, 0, f"fuzz {self.service} {self.operation}"
-        return where.file, (where.line or 1) - 1, f"fuzz {self.service} {self.operation}"
+            return self.owner.file, None, f"fuzz {self.service} {self.operation}"
+        return where.file, _zero_based(where.line), f"fuzz {self.service} {self.operation}"
 
 
 class PactDrift(ReportingItem):
@@ -218,7 +241,7 @@ class PactDrift(ReportingItem):
     def uses_topology(self) -> bool:
         return self.owner.drift is None or not self.owner.drift.checked(self.file)
 
-    def reportinfo(self) -> tuple[Path, int, str]:
+    def place(self) -> tuple[Path, int | None, str]:
         """The interaction in the pact file."""
         from harness.contracts.pactfiles import read_pact
         from harness.errors import MalformedPact
@@ -231,12 +254,17 @@ class PactDrift(ReportingItem):
         return _place(self.file, labels, self.label, domain)
 
 
-def _place(pact: Path, labels: list[str], label: str | None, domain: str) -> tuple[Path, int, str]:
-    """reportinfo of an item of a pact: (the file, the 0-based line of its interaction (0: the file), `domain`)."""
+def _place(pact: Path, labels: list[str], label: str | None, domain: str) -> tuple[Path, int | None, str]:
+    """The place of an item of a pact: (the file, the 0-based line of its interaction (None: the file), `domain`)."""
     from harness.report.annotations import interaction_location
 
-    line = interaction_location(pact, labels, label).line
-    return pact, (line or 1) - 1, domain
+    return pact, _zero_based(interaction_location(pact, labels, label).line), domain
+
+
+def _zero_based(line: int | None) -> int | None:
+    """A 1-based line as pytest's `location` has it (0-based); None (the file as a whole, no line) stays None, as
+    `harness ... --junit` and its annotations give no line then, rather than line 1."""
+    return None if line is None else line - 1
 
 
 def skip(reason: str) -> NoReturn:

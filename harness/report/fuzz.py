@@ -243,8 +243,8 @@ def fuzz_cases(results: list[ServiceResult], topology: Path, rerun: Rerun | None
     topology file, under which the items are; names: item_name; verdicts: fuzz_case): per service one for the
     service as a whole (its base path, an engine error), one per operation, one for its stateful sequences, and a
     skipped one per written exclusion with its reason. With `spec`, each case has its file and line (the operation
-    in the OpenAPI document, else the service in the topology file). Each case has its share of its service's run
-    time (case_seconds)."""
+    in the OpenAPI document (the stateful sequences: their failing step's, ServiceResult.place_of), else the service
+    in the topology file). Each case has its share of its service's run time (case_seconds)."""
     from harness.report.annotations import operation_location, service_location
 
     classname = item_classname(topology, Path.cwd())
@@ -252,7 +252,7 @@ def fuzz_cases(results: list[ServiceResult], topology: Path, rerun: Rerun | None
     for result in results:
         for label in [SERVICE_WIDE, *result.operations, "stateful"]:
             case = fuzz_case(result, label, item_name(result.service, label), classname, rerun)
-            where = operation_location(spec, result.service, label) if spec is not None else None
+            where = operation_location(spec, result.service, result.place_of(label)) if spec is not None else None
             cases.append(located(case, where.file, where.line, Path.cwd()) if where is not None else case)
         where = service_location(spec, result.service) if spec is not None else None
         for check, reason in result.excluded.items():

@@ -250,14 +250,20 @@ def test_a_misspelt_or_empty_check_phase_or_count_is_refused_before_anything_sta
     assert "nothing to fuzz" in no_openapi.stderr.str()
 
 
+@pytest.mark.parametrize("document", ["/openapi.json", "items-v1.yaml"])
 def test_a_stateful_item_that_ran_no_sequence_is_skipped_with_why_never_passed(pytester: pytest.Pytester,
-                                                                              tmp_path: Path) -> None:
+                                                                              tmp_path: Path, document: str) -> None:
+    """Served document: the item is at the service in the topology file; a document file: at the document as a
+    whole (no line in its location), which pytest's skip line gives as the file's first line."""
+    shutil.copy(TOPOLOGIES / "fuzz-specs" / "items-v1.yaml", tmp_path)
     plain = write_topology(tmp_path, f"name: fuzz-stateful\nservices:\n  api:\n    build: {FUZZ_APP}\n"
+                                     "    environment: {BASE: /api/v1}\n"
                                      "    ports: [8000]\n    ready: {http: {port: 8000, path: /health}}\n"
-                                     "    openapi: /openapi.json\n")
+                                     f"    openapi: {document}\n")
     result = pytester.runpytest_subprocess("--topology", str(plain), "--fuzz", "--fuzz-phases", "coverage",
                                            "--fuzz-max-examples", "3", "-rA")
-    assert re.search(r"SKIPPED \[1\] .*the stateful phase was not selected \(phases: coverage\)",
+    place = "topology.yaml:3" if document.startswith("/") else "items-v1.yaml:1"
+    assert re.search(rf"SKIPPED \[1\] \S*{re.escape(place)}: the stateful phase was not selected \(phases: coverage\)",
                      result.stdout.str()), result.stdout.str()
     assert "PASSED topology.yaml::fuzz[api stateful]" not in result.stdout.str()
 

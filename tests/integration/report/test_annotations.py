@@ -1,20 +1,25 @@
 """Under GITHUB_ACTIONS=true, `harness verify` and `pytest --pact-verify` write one `::error` annotation per failing
 interaction, at its line in the pact file, and a step summary to $GITHUB_STEP_SUMMARY; JUnit cases carry file and
 line (harness --junit always, pytest's under junit_family=xunit1); a topology that does not start is annotated at
-its service in the topology file."""
+its service in the topology file; a failing stateful sequence at the operation of its failing step in the OpenAPI
+document."""
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 from pathlib import Path
 from xml.dom import minidom
 
 import pytest
+import yaml
 
 from tests.integration.contracts.test_contracts_verdicts import HARNESS, project
 from tests.integration.contracts.test_pact_items import MOTD, three_interactions
+
+from ..conftest import FUZZ_CALM, FUZZ_CALM_PYTEST, TOPOLOGIES
 
 TITLE = f"pact[web-frontend->shop%3A {MOTD}]"
 MESSAGE = f"{MOTD}: expected 418 but was 200"
@@ -114,3 +119,50 @@ def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, 
     assert rows[0].endswith(reason), rows  # one line: the reason, not a dangling "its log:"
     short = [row for row in result.stdout.lines if row.startswith("ERROR ")]
     assert len(short) == 1 and short[0].endswith(reason), result.stdout.lines
+
+
+def test_a_failing_stateful_sequence_is_annotated_at_its_failing_step_by_both_front_ends(
+        tmp_path: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The buggy service's item POST /items creates 500s on GET /items/{id}: only a sequence reaches it (the ids are
+    random UUIDs), so with the stateful phase alone its finding is the sequences' own, at the step that failed."""
+    app = TOPOLOGIES / "buggy-app"
+    document = tmp_path / "buggy-openapi.yaml"  # the document the service serves, as a file: lines to point at
+    document.write_text(yaml.safe_dump(runpy.run_path(str(app / "app.py"))["OPENAPI"], sort_keys=False))
+    text = document.read_text().splitlines()
+    line = text.index("  /items/{id}:") + 2  # its `get:`, the line after (1-based)
+    assert text[line - 1] == "    get:"
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(f"name: annotations-stateful-{os.getpid()}\nservices:\n  buggy:\n    build: {app}\n"
+                        "    ports: [8000]\n    ready: {http: {port: 8000, path: /health}}\n"
+                        f"    openapi: {document.name}\n")
+    prefix = f"::error file={document.name},line={line},title=fuzz[buggy stateful]::"
+
+    summary = tmp_path / "summary.md"
+    cli = subprocess.run([HARNESS, "fuzz", "--topology", str(topology), "--phases", "stateful", "--seed", "1",
+                          *FUZZ_CALM, "--junit", "junit.xml"], capture_output=True, text=True, cwd=tmp_path,
+                         env=github_env(tmp_path, summary), timeout=300)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    rows = [row for row in cli.stdout.splitlines() if row.startswith("::error") and "stateful" in row]
+    assert len(rows) == 1 and rows[0].startswith(prefix) and "Server error" in rows[0], cli.stdout
+    cases = {c.getAttribute("name"): c for c in minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testcase")}
+    case = cases["fuzz[buggy stateful]"]
+    assert case.getElementsByTagName("failure"), case.toxml()
+    assert (case.getAttribute("file"), case.getAttribute("line")) == (document.name, str(line))
+    setup = cases["fuzz[buggy setup]"]  # the document as a whole: no line (not line 1, where nothing is)
+    assert (setup.getAttribute("file"), setup.hasAttribute("line")) == (document.name, False)
+
+    for name, value in github_env(tmp_path, tmp_path / "pytest-summary.md").items():
+        if name.startswith("GITHUB_"):
+            monkeypatch.setenv(name, value)  # runpytest_subprocess passes the environment on
+    result = pytester.runpytest_subprocess("--topology", str(topology), "--fuzz", "--fuzz-phases", "stateful",
+                                           "--fuzz-seed", "1", *FUZZ_CALM_PYTEST, "--junitxml=x1.xml",
+                                           "-o", "junit_family=xunit1", "-p", "no:cacheprovider")
+    assert [row for row in result.stdout.lines if row.startswith("::error") and "stateful" in row] == rows
+    case = next(c for c in minidom.parse(str(pytester.path / "x1.xml")).getElementsByTagName("testcase")
+                if c.getAttribute("name") == "fuzz[buggy stateful]")
+    # pytest's xunit1 writes the 0-based line of its item's location
+    assert (Path(case.getAttribute("file")).name, case.getAttribute("line")) == (document.name, str(line - 1))
+    # an item at the document as a whole (the service's setup item) has no line, in either front-end's JUnit
+    setup = next(c for c in minidom.parse(str(pytester.path / "x1.xml")).getElementsByTagName("testcase")
+                 if c.getAttribute("name") == "fuzz[buggy setup]")
+    assert (Path(setup.getAttribute("file")).name, setup.hasAttribute("line")) == (document.name, False)

@@ -191,3 +191,42 @@ def test_report_files_link_the_runs_page_only_when_github_says_where_it_is() -> 
                                      "[https://github.com/o/r/actions/runs/42](https://github.com/o/r/actions/runs/42))")
     assert run_url({"GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42"}) == ""
     assert not any(line.endswith(" ") for line in text.splitlines())
+
+
+def test_the_stateful_sequences_are_at_their_failing_step_else_the_document_as_a_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stateful item's place: the operation of the step where its first new finding's sequence failed (the
+    findings in the item's order); the document without a line when none names a step (no finding, an accepted
+    one, an error of the phase as a whole), never line 1, where nothing is."""
+    from harness.fuzz.results import SERVICE_WIDE, Finding, ServiceResult
+    from harness.model.loader import load_topology
+    from harness.report.fuzz import fuzz_cases
+    from tests.unit.contracts.test_drift import _mutated_runnerly
+
+    topology = _mutated_runnerly(tmp_path, lambda document: None)
+    spec, document = load_topology(topology), tmp_path / "dataservice.yaml"
+    lines = document.read_text().splitlines()
+    step, accepted = "POST /api/runs", "GET /api/users/{userId}"
+    findings = [Finding("stateful", "network_error", "no answer", kind="error"),
+                Finding(f"stateful ({accepted})", "not_a_server_error", "Server error", accepted="a1"),
+                Finding(f"stateful ({step})", "not_a_server_error", "Server error"),
+                Finding("stateful (GET /api/users/{userId}/runs)", "response_schema_conformance", "schema")]
+    result = ServiceResult("dataservice", "http://127.0.0.1:1", 1, operations=[step], findings=findings,
+                           stateful_requests=3, phases=["stateful"])
+    assert result.place_of("stateful") == step and result.place_of(step) == step
+    assert result.place_of(SERVICE_WIDE) == SERVICE_WIDE
+
+    def places(result: ServiceResult) -> dict[str, tuple[str | None, int | None]]:
+        return {case.name: (case.file, case.line) for case in fuzz_cases([result], topology, spec=spec)}
+
+    monkeypatch.chdir(tmp_path)  # JUnit's file: relative to the folder the run is made from
+    found = places(result)
+    assert found["fuzz[dataservice stateful]"][0] == "dataservice.yaml"
+    line = found["fuzz[dataservice stateful]"][1]
+    assert line is not None and lines[line - 1].strip() == "post:" and lines[line - 2].strip() == "/api/runs:", line
+    assert found["fuzz[dataservice stateful]"] == found[f"fuzz[dataservice {step}]"]
+    assert found["fuzz[dataservice setup]"] == ("dataservice.yaml", None)  # the document: no line
+    for kept in ([], findings[:2]):  # nothing found; only an error of the phase and an accepted failure
+        quiet = ServiceResult("dataservice", "http://127.0.0.1:1", 1, findings=kept, phases=["stateful"])
+        assert quiet.place_of("stateful") == "stateful"
+        assert places(quiet)["fuzz[dataservice stateful]"] == ("dataservice.yaml", None)
