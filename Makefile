@@ -51,12 +51,13 @@ typecheck: venv
 
 # The lowest versions the dependency pins allow, the extras' included (testcontainers, pact-python, schemathesis,
 # pytest, pydantic, ...):
-# the unit tests, and topologies started through the Python API, the pytest plugin and the CLI.
+# the unit tests, topologies started through the Python API, the pytest plugin and the CLI, and one fuzz run.
 FLOOR := .venv-floor
 test-floor: setup $(FLOOR)/.installed
 	$(FLOOR)/bin/pytest -p no:cacheprovider tests/unit tests/integration/test_python_api.py \
 		tests/integration/runtime/test_topology.py \
 		tests/integration/runtime/test_remote_engine.py::test_a_copy_works_on_the_local_engine_too \
+		tests/integration/fuzz/test_fuzz.py::test_the_three_planted_bugs_are_found_with_the_default_settings \
 		-k "not attach" $(PYTEST_ARGS)
 
 $(FLOOR)/.installed: pyproject.toml .ci/floor-constraints.py
