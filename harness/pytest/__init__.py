@@ -24,6 +24,7 @@ import pytest
 from harness.pytest import ci as ci_plugin
 from harness.pytest import faults as faults_plugin
 from harness.pytest import page as page_plugin
+from harness.pytest.engine_lost import engine_call_failed, service_call_failed, silent_engine
 from harness.pytest.fixtures import topology_fixture
 from harness.pytest.options import add_options, resolved
 from harness.pytest.pact import WrittenByWorkers, call_passed_key, pact, report_folders, write_recorded_pacts
@@ -32,8 +33,6 @@ from harness.pytest.session import EXCLUSIVE, INTERRUPTED, PLUGIN_NAME, Topology
 if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
-
-    import docker
 
     from harness.runtime.topology import Topology
 
@@ -202,7 +201,13 @@ def _restore_topologies(item: pytest.Item) -> None:
     for running in topologies:
         try:  # shared by xdist workers: another worker's test may have stopped a service on purpose
             notes += running.restore(only_left=shared and session is not None and running is session.topology)
-        except HarnessError as error:
+        except Exception as error:  # docker-py's transport error too: an engine that stopped answering
+            if lost := silent_engine(running):  # not the topology's fault: said once, the tests after it not run
+                item.config.stash[_engine_lost] = (lost, item.nodeid)
+                item.stash[_not_run] = failed = lost
+                break
+            if not isinstance(error, HarnessError):
+                raise
             # the first test that found it broken is named in every later report (they fail for the same reason)
             since = item.config.stash.setdefault(_broken_since, previous)
             failed = f"topology {running.spec.name} could not be restored after {since}:\n{error}"
@@ -226,12 +231,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     report = yield
     if report.when == "call":
         item.stash[call_passed_key] = report.passed
-    if report.failed and call.excinfo is not None and (gone := _engine_gone(item.config, call.excinfo.value)):
+    failed = call.excinfo.value if report.failed and call.excinfo is not None and _not_run not in item.stash \
+        else None
+    if failed is not None and (gone := engine_call_failed(active_topologies(item.config), failed)):
         report.longrepr = gone[0]  # one line naming the engine, not docker-py's transport traceback
-        if not _answers(gone[1]):  # lost for the rest of the session (not a connection reset once)
+        if gone[1]:  # lost for the rest of the session (not a connection reset once)
             item.config.stash.setdefault(_engine_lost, (gone[0], item.nodeid))
-    elif report.failed and call.excinfo is not None and (said := _service_engine_gone(item.config,
-                                                                                     call.excinfo.value)):
+    elif failed is not None and (said := service_call_failed(active_topologies(item.config), failed)):
         # the test's own call to a service failed: its traceback stays, with the one line that says why
         report.sections.insert(0, ("engine of the service called", said))
         item.config.stash.setdefault(_engine_lost, (said, item.nodeid))
@@ -242,60 +248,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]
     elif report.failed:
         _attach_service_logs(item, report, call.when)
     return report
-
-
-def _engine_gone(config: pytest.Config, error: BaseException) -> tuple[str, docker.DockerClient] | None:
-    """`error` said as an engine of a running topology that stopped answering (runtime/unanswered.py), and that
-    engine's client; else None."""
-    from harness.runtime.unanswered import stopped_answering
-
-    for running in active_topologies(config):
-        for name, engine in running.engines.items():
-            if said := stopped_answering({name: engine.address}, error):
-                return f"topology {running.spec.name}: {said}", engine.client
-    return None
-
-
-def _service_engine_gone(config: pytest.Config, error: BaseException) -> str | None:
-    """When `error` is a failure to connect to a published port of a service of a run across engines, and that
-    service's engine does not answer a ping (within CHECK_SECONDS): the line naming the engine and the service; else
-    None. Costs nothing for other errors, one ping when the engine answers."""
-    from harness.runtime.engine import CHECK_SECONDS
-    from harness.runtime.unanswered import stopped_answering, unreached
-
-    endpoints = unreached(error)
-    for running in active_topologies(config) if endpoints else []:
-        for service in (replica for each in running if running.engines for replica in each.replicas):
-            called = [port for port in service.ports.values() if (service.host, port) in endpoints]
-            if not called:
-                continue
-            name = str(running.spec.engine_of(service.name))
-            engine = running.engines[name]
-            timeout, engine.client.api.timeout = engine.client.api.timeout, CHECK_SECONDS
-            try:
-                engine.client.ping()
-                return None  # it answers: the service itself refused, as on one engine
-            except Exception as silent:  # noqa: BLE001 - whatever the transport raises: it does not answer
-                said = stopped_answering({name: engine.address}, silent) or f"engine '{name}' ({engine.address}) " \
-                    "stopped answering"
-            finally:
-                engine.client.api.timeout = timeout
-            return (f"topology {running.spec.name}: {said}; it runs service {service.shown}, which the test called "
-                    f"at {service.host}:{called[0]}")
-    return None
-
-
-def _answers(client: docker.DockerClient) -> bool:
-    """Whether the engine answers a ping within CHECK_SECONDS now."""
-    from harness.runtime.engine import CHECK_SECONDS
-
-    timeout, client.api.timeout = client.api.timeout, CHECK_SECONDS
-    try:
-        return bool(client.ping())
-    except Exception:  # noqa: BLE001 - whatever the transport raises: it does not answer
-        return False
-    finally:
-        client.api.timeout = timeout
 
 
 def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str) -> None:

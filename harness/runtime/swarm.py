@@ -36,12 +36,13 @@ MADE = f"{L.PREFIX}.swarm"  # of a swarm the harness made: "leave" (with its las
 PORT = 2377  # the swarm's control port (Docker's default)
 GWBRIDGE = "docker_gwbridge"  # the bridge a node of a swarm makes (once it has an overlay sandbox), kept by a leave
 MADE_GWBRIDGE = f"{L.PREFIX}.gwbridge"  # on a node of a swarm made to be left: its GWBRIDGE came with the swarm
+JOINED = f"{L.PREFIX}.engine"  # on a node the harness joined to a swarm made to be left: its engine's address
 SETTLE_SECONDS = 30  # the most a leave waits for an engine that joined a moment ago to finish setting up (~3 s)
 # the most waited after a leave for Docker to remove `ingress`: `swarm leave` waits 5 s for that and returns, the
 # removal going on (moby's DaemonLeavesCluster); GWBRIDGE cannot be removed before (ingress' sandbox is on it)
 RELEASE_SECONDS = 60
 
-__all__ = ["GWBRIDGE", "MADE", "MADE_GWBRIDGE", "MODES", "ensure_swarm", "leave_made_swarm"]
+__all__ = ["GWBRIDGE", "JOINED", "MADE", "MADE_GWBRIDGE", "MODES", "ensure_swarm", "leave_made_swarm"]
 
 
 def _swarm(client: docker.DockerClient) -> dict[str, Any]:
@@ -115,8 +116,8 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str,
         _init(spec, manager, "leave" if mode == "join-and-leave" else "keep")
     for engine in to_join:
         _join(spec, manager, engine, undo_manager=not managed, joined=to_join[:to_join.index(engine)], bare=bare)
-    if bare and _made(manager.client) == "leave":  # what the swarm makes there goes when it is left
-        _mark_gwbridges(manager.client, bare)
+    if joined and _made(manager.client) == "leave":  # whoever leaves it finds them, and what the swarm made there
+        _mark_nodes(manager, joined, bare)
     if say is not None and (to_join or not managed):
         kept = ("join-and-leave: left with their last run" if mode == "join-and-leave" else
                 "join: it stays after the run; `docker swarm leave` on each engine ends it")
@@ -175,9 +176,10 @@ def _leave(client: docker.DockerClient, force: bool = False) -> None:
 def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
     """After a run across engines was removed (`clients`: its engines', the manager first; None: one that did not
     answer): when the manager's swarm was made by the harness to be left (MADE "leave"), no run across engines is
-    left on the manager, and its nodes are these engines, every one of them leaves it (the workers first), and the
-    GWBRIDGE the swarm made on an engine (its node has MADE_GWBRIDGE) is removed from it. A swarm the harness did not
-    make, or with other nodes, is left alone. Returns whether the swarm was left."""
+    left on the manager, and each of its nodes is one of these engines or one the harness joined to it for another
+    run (JOINED: reached at its address), every one of them leaves it (the workers first), and the GWBRIDGE the swarm
+    made on an engine (its node has MADE_GWBRIDGE) is removed from it. A swarm the harness did not make, with a node
+    someone else joined, or with a node that does not answer, is left alone. Returns whether the swarm was left."""
     manager, *workers = clients
     if manager is None or any(worker is None for worker in workers):
         return False  # an engine that did not answer would be stranded in a swarm with no manager
@@ -191,19 +193,40 @@ def leave_made_swarm(clients: Sequence[docker.DockerClient | None]) -> bool:
             return False  # another run across engines still uses it
         listed = manager.nodes.list()
         ours = {str(_swarm(client).get("NodeID")): client for client in clients if client is not None}
-        if {node.id for node in listed} - set(ours):
-            return False  # nodes the harness did not join: not its swarm alone any more
+        for node in listed:
+            if node.id not in ours and (other := _joined_engine(node)) is None:
+                return False  # a node the harness did not join (not its swarm alone any more), or one gone
+            if node.id not in ours:
+                ours[node.id] = other
     except (docker.errors.APIError, requests.exceptions.ConnectionError):
         return False
     bridged = [ours[node.id] for node in listed
                if MADE_GWBRIDGE in ((node.attrs.get("Spec") or {}).get("Labels") or {})]
-    _until_settled(list(ours.values()))
-    for worker in workers:
-        if worker is not None:
-            _leave(worker)
+    _until_settled([manager, *(client for client in ours.values() if client is not manager)])
+    leaving = [client for client in ours.values() if client is not manager]
+    for worker in leaving:
+        _leave(worker)
     _leave(manager, force=True)  # the last manager leaves only by force
-    _remove_gwbridges([*(worker for worker in workers if worker is not None), manager], bridged)
+    _remove_gwbridges([*leaving, manager], bridged)
     return True
+
+
+def _joined_engine(node: Any) -> docker.DockerClient | None:  # noqa: ANN401 - docker-py's Node
+    """A client of the engine of `node`, a node the harness joined to its swarm (its JOINED label: the engine's
+    address), when that engine answers it as that node; else None."""
+    from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
+
+    address = ((node.attrs.get("Spec") or {}).get("Labels") or {}).get(JOINED)
+    if not address:
+        return None
+    try:
+        client = docker.DockerClient(base_url=address, timeout=CHECK_SECONDS)
+        if _swarm(client).get("NodeID") != node.id:
+            return None  # another engine at that address now
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return None
+    client.api.timeout = CALL_SECONDS
+    return client
 
 
 def _remove_gwbridges(left: Sequence[docker.DockerClient], bridged: Sequence[docker.DockerClient]) -> None:
@@ -275,15 +298,19 @@ def _gwbridge(client: docker.DockerClient) -> bool:
     return any(network.name == GWBRIDGE for network in L.listed(lambda: client.networks.list(names=[GWBRIDGE])))
 
 
-def _mark_gwbridges(manager: docker.DockerClient, engines: Sequence[RunEngine]) -> None:
-    """MADE_GWBRIDGE on the node of each of `engines` (which had no GWBRIDGE before they joined the swarm the
-    harness made to be left): its GWBRIDGE is removed when it leaves, by whichever process leaves it. A node whose
-    label cannot be set keeps its GWBRIDGE then, as after a plain `docker swarm leave`."""
-    for engine in engines:
+def _mark_nodes(manager: RunEngine, joined: Sequence[RunEngine], bare: Sequence[RunEngine]) -> None:
+    """On the node of each of `joined` (engines the harness made into or joined to the swarm it made to be left):
+    JOINED, the engine's address, on a worker's (a later run's leave reaches it by that: it may not be one of that
+    run's engines), and MADE_GWBRIDGE on those of `bare` (no GWBRIDGE before they joined: it is removed when they
+    leave, by whichever process leaves it). A node whose labels cannot be set keeps the swarm and its GWBRIDGE, as
+    after a plain `docker swarm join`."""
+    for engine in joined:
         try:
-            node = manager.nodes.get(str(_swarm(engine.client).get("NodeID")))
-            node.update({**node.attrs["Spec"], "Labels": {**(node.attrs["Spec"].get("Labels") or {}),
-                                                          MADE_GWBRIDGE: "true"}})
+            node = manager.client.nodes.get(str(_swarm(engine.client).get("NodeID")))
+            labels = {**(node.attrs["Spec"].get("Labels") or {}),
+                      **({JOINED: engine.address} if engine is not manager else {}),
+                      **({MADE_GWBRIDGE: "true"} if engine in bare else {})}
+            node.update({**node.attrs["Spec"], "Labels": labels})
         except (docker.errors.APIError, requests.exceptions.ConnectionError):
             pass
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
@@ -30,7 +31,7 @@ from harness.model.secrets import Masker
 from harness.model.topology import TopologySpec
 from harness.runtime import control, hooks, networks, observe, restarts
 from harness.runtime import labels as L
-from harness.runtime.engine import explain, service_host
+from harness.runtime.engine import engine_address, explain, service_host
 from harness.runtime.engines import RunEngine, remove_everywhere
 from harness.runtime.faults import Edge, TopologyFaults
 from harness.runtime.interrupts import InterruptsDeferred
@@ -178,6 +179,8 @@ class Topology:
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
                 else:
                     L.remove_run(self.client, self.run_id)
+        except requests.exceptions.ConnectionError:  # the one engine stopped answering (one line, not a traceback)
+            raise _unanswered(self.spec.name, self.run_id) from None
         except docker.errors.APIError as error:
             raise DockerError(f"could not remove topology {self.spec.name} (run {self.run_id}): "
                               f"{explain(error)}", operation="remove", run=self.run_id,
@@ -333,6 +336,14 @@ def _attached(topology: Topology, name: str, container: Container) -> Service:
     service.udp_ports = L.published_by_protocol(container, "udp")
     service.sctp_ports = L.published_by_protocol(container, "sctp")
     return service
+
+
+def _unanswered(topology: str, run_id: str) -> DockerError:
+    """The error of a run on one engine that could not be removed: the engine stopped answering."""
+    return DockerError(f"run {run_id} of topology {topology} could not be removed from the Docker engine "
+                       f"({engine_address()}): no answer", operation="remove", run=run_id,
+                       hint=f"Start the engine again and run `{with_engine(f'harness down --run {run_id}')}` (or the "
+                            "next start of the topology): it removes what is left of the run.")
 
 
 def _restore(topology: Topology, only_left: bool) -> list[str]:

@@ -52,6 +52,29 @@ def unreached(error: BaseException) -> set[tuple[str, int]]:
     return {(host, int(port)) for host, port in [*_URLLIB3.findall(texts), *_URL.findall(texts)]}
 
 
+def why_unanswered(error: BaseException) -> str:
+    """Why a call to an engine got no answer, in a few words: `no connection (timed out)` (no answer to its SYN: a
+    machine gone or filtered), `it accepted the connection but did not answer in time`, or the system's words
+    (`Connection refused`, `No route to host`, ...)."""
+    if _connect_timed_out(error):
+        return "no connection (timed out)"
+    if _timed_out(error):
+        return "it accepted the connection but did not answer in time"
+    return _reason(next((e for e in _chain(error) if isinstance(
+        e, (requests.exceptions.RequestException, docker.errors.DockerException))), error))
+
+
+def calls_engine(address: str, error: BaseException) -> bool:
+    """Whether `error` is a failure to reach the engine at `address` (DOCKER_HOST form): its host and port named, or,
+    for an engine reached over a socket (unix, ssh), docker-py's own URL (`http+docker://...`) in the request."""
+    endpoint = _endpoint(address)
+    if endpoint is not None:
+        return endpoint in unreached(error)
+    return _transport(error) and any(
+        str(getattr(getattr(e, "request", None), "url", "") or "").startswith("http+docker://")
+        or isinstance(e, docker.errors.DockerException) for e in _chain(error))
+
+
 def stopped_answering(engines: dict[str, str], error: BaseException) -> str | None:
     """`engine 'e2' (tcp://10.0.0.12:2375) stopped answering: Connection refused` when `error` is a failure to reach
     one of `engines` (name -> its DOCKER_HOST-style address), else None (an answer of an engine, a test's own call
@@ -60,12 +83,5 @@ def stopped_answering(engines: dict[str, str], error: BaseException) -> str | No
     for name, address in engines.items():
         endpoint = _endpoint(address)
         if endpoint is not None and endpoint in reached:
-            if _connect_timed_out(error):
-                why = "no connection (timed out)"
-            elif _timed_out(error):
-                why = "it accepted the connection but did not answer in time"
-            else:
-                why = _reason(next(e for e in _chain(error) if isinstance(
-                    e, (requests.exceptions.RequestException, docker.errors.DockerException))))
-            return f"engine '{name}' ({address}) stopped answering: {why}"
+            return f"engine '{name}' ({address}) stopped answering: {why_unanswered(error)}"
     return None
