@@ -2,8 +2,8 @@
 each service that the broker knows as a pacticipant, `GET /matrix?q[][pacticipant]=NAME&q[][version]=V&latestby=cvpv
 &environment=ENV` (the broker's answer: deployable or not, its reason, the edges); after a deploy, a `POST` to the
 version's `pb:record-deployment` link of the environment. What the broker cannot see is added: a yes that rests on
-verification results under the checkout's commit for a provider the commit does not name (it builds FROM an image
-built on this machine: harness.contracts.localbase) is not counted."""
+verification results under the checkout's commit for a provider the commit does not name (it is, builds FROM or
+depends on an image built on this machine: harness.contracts.localbase) is not counted."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def _environment(client: BrokerClient, name: str) -> dict[str, Any]:
 def local_bases(spec: TopologySpec, given: Sequence[str]) -> dict[str, Unclean]:
     """service -> why verification results under its version are of code no commit names, for each service whose
     version is the checkout's commit (not `given` with --version) and that, or a service it depends on or calls
-    (checkout.reached_by), builds FROM an image built on this machine (localbase.built_here, on the engine this
+    (checkout.reached_by), runs or builds FROM an image built on this machine (localbase.built_here, on the engine this
     machine connects to: none answering, none is). `harness verify` publishes no result under the commit for it; the
     broker cannot tell such results from others."""
     from harness.contracts.localbase import built_here  # the engine's images
