@@ -166,8 +166,9 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         assert why is not None
         if config.version_given:  # what no version holds: the broker would hold it as the version's
             raise OptionError(f"publishing verification results as provider version {config.provider_version} "
-                              f"(--provider-version) of what no version names ({asked[0]}: {why.reason}), so the "
-                              f"broker would hold them as {config.provider_version}'s: {why.remedy}")
+                              f"(--provider-version) of what no version names ({_whose(spec, seen, asked, why)}: "
+                              f"{why.reason}), so the broker would hold them as {config.provider_version}'s: "
+                              f"{why.remedy}")
         raise OptionError(f"publishing verification results from a git checkout whose commit {config.head} does not "
                           f"name the code verified here ({why.reason}; a clean checkout of it would take this "
                           f"result as its own): {seen.remedy(why)}")
@@ -181,6 +182,16 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
                               unlike.startswith(ANOTHER_COMMIT) else "commit the changes, or give a version that "
                               "says the tree is changed (git describe --always --dirty: COMMIT-dirty)"))
     return dataclasses.replace(seen, version_unlike=unlike)
+
+
+def _whose(spec: TopologySpec, seen: BrokerConfig, asked: list[str], why: Unclean) -> str:
+    """Whom `why` holds back, for a refusal: "the whole topology" when it is every service's (a profile or value from
+    the shell, states code outside the checkout), else the services of `asked` it holds back (not the first of the
+    topology's, which may be a dependency such as a database)."""
+    held = [service for service in asked if seen.held(service) == why]
+    if len(spec.services) > 1 and all(seen.held(service) == why for service in spec.services):
+        return "the whole topology"
+    return ", ".join(held)
 
 
 ANOTHER_COMMIT = "the git checkout is at commit"

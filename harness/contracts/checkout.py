@@ -57,11 +57,12 @@ class Unclean:
 
 
 def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterable[Path] = (),
-            tree_only: bool = False) -> Unclean | None:
+            tree_only: bool = False, outputs: Sequence[Path] = ()) -> Unclean | None:
     """Why the commit of the checkout at `top` does not name what `services` of `spec` run (one file), or None when it
     does. `code`: the provider states' code (harness.contracts.cache.states_files). Services not built from files (an
     `image:` only) add only their env_files and mounts. `tree_only`: only whether the files inside the checkout are
-    the commit's (a URL, a file outside, a departure from the defaults pass)."""
+    the commit's (a URL, a file outside, a departure from the defaults pass). `outputs`: folders of what runs write
+    that do not count, tracked or not (can-i-deploy: the pact folder, as `pytest --pact-publish` leaves it out)."""
     code, services = list(code), list(services)
     top = top.resolve()
     inputs = [*host_inputs(spec, services), *(HostInput(Path(file).resolve(), "states code") for file in code)]
@@ -79,7 +80,8 @@ def unclean(spec: TopologySpec, services: Iterable[str], top: Path, code: Iterab
         return Unclean(f"{outside} is outside the git checkout", "move it into the checkout", tree=False)
     try:
         inputs += [HostInput(folder, KIND) for folder in states_folders(code)]
-        return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {})
+        return _unclean_in(spec, top, top, list(dict.fromkeys(i.path for i in inputs)), inputs, {},
+                           [Path(out).resolve() for out in outputs])
     except GitFailed as error:
         return Unclean(str(error), "check the checkout")
 
@@ -104,7 +106,7 @@ def reached_by(spec: TopologySpec, service: str) -> list[str]:
 
 
 def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], inputs: list[HostInput],
-                sent: dict[Path, list[str]]) -> Unclean | None:
+                sent: dict[Path, list[str]], outputs: Sequence[Path] = ()) -> Unclean | None:
     """Why the checkout at `top` (`root` or a submodule of it) does not hold its commit's content for `paths`
     (resolved, inside `top`): git status with nothing ignored, then each tracked file's content against HEAD's blob
     (flags such as skip-worktree hide changes from git status), then each submodule as a checkout of its own that
@@ -134,10 +136,10 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             if not name or full in subs:
                 continue  # a submodule: looked into below
             named = full.relative_to(root).as_posix()
-            if _not_data(spec, full, inputs, ignored=status == "!!"):
+            if _not_data(spec, full, inputs, ignored=status == "!!") or any(_under(full, out) for out in outputs):
                 continue
             if status != "!!":
-                return Unclean(f"{named} has uncommitted changes",
+                return Unclean(f"{named} {'is untracked' if status == '??' else 'has uncommitted changes'}",
                                COMMIT + _dockerignore_hint(spec, full, inputs, sent))
             read = [i for i in inputs if i.kind not in ("build context", KIND) and _under(full, i.path)]
             if read:
@@ -147,9 +149,10 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
                 return Unclean(f"{named} is ignored by git but sent to docker in the build context of service "
                                f"{builder}", "add it to .dockerignore or delete it")
         prefixes = tuple("" if p == top else p.relative_to(top).as_posix() + "/" for p in own)
+        written = tuple(out.relative_to(top).as_posix() + "/" for out in outputs if out.is_relative_to(top))
         named_files = {p.relative_to(top).as_posix() for p in own if p != top}
         tracked = [rel for rel in tree if (rel in named_files or rel.startswith(prefixes))  # string tests: fast
-                   and not _not_data(spec, top / rel, inputs)]
+                   and not _not_data(spec, top / rel, inputs) and not (written and rel.startswith(written))]
         if changed := differing(top, tree, tracked):
             flagged = flags(top, changed)
             named = (top / changed[0]).relative_to(root).as_posix()
@@ -167,7 +170,7 @@ def _unclean_in(spec: TopologySpec, root: Path, top: Path, paths: list[Path], in
             return Unclean(f"the submodule {named} is at commit {head[:12]}, not at {subs[sub][:12]} that the "
                            "commit records", "commit the submodule's commit, or check out the recorded one "
                            "(git submodule update)")
-        if found := _unclean_in(spec, root, sub, inner, inputs, sent):
+        if found := _unclean_in(spec, root, sub, inner, inputs, sent, outputs):
             return found
     return None
 

@@ -29,10 +29,19 @@ def bearer_token(example: str = "example-token", *, state_key: str = "token") ->
 
 
 class PactRecorder:
-    def __init__(self, pact_dir: Path) -> None:
+    """The pacts of a session's passing tests, merged per pair in a scratch folder: this process's own, or under
+    pytest-xdist the one folder every worker writes into (`shared`, made and written out by the controller). Each test
+    writes its pact with pact-python's `write_file(overwrite=False)`: the pact FFI merges it into the pair's file
+    under its file lock, so that workers writing one file at once lose nothing, as a serial session does."""
+
+    def __init__(self, pact_dir: Path, shared: Path | None = None) -> None:
         self.pact_dir = pact_dir
-        self._scratch = tempfile.TemporaryDirectory(prefix="harness-pacts-")
+        self._own: tempfile.TemporaryDirectory[str] | None = None
+        if shared is None:
+            self._own = tempfile.TemporaryDirectory(prefix="harness-pacts-")
+        self.scratch = shared if shared is not None else Path(self._own.name)  # type: ignore[union-attr]
         self._pending: list[Pact] = []
+        self.recorded = 0  # the pacts this process merged into the scratch folder
 
     def new(self, consumer: str, provider: str) -> Pact:
         from pact import Pact
@@ -46,10 +55,17 @@ class PactRecorder:
         pacts, self._pending = self._pending, []
         if passed:
             for pact in pacts:
-                pact.write_file(self._scratch.name, overwrite=False)
+                pact.write_file(self.scratch, overwrite=False)
+            self.recorded += len(pacts)
 
     def write(self) -> list[Path]:
-        """The session's pacts, each replacing the file of its pair in the pact folder."""
-        written = [write_deterministic(path, self.pact_dir) for path in sorted(Path(self._scratch.name).glob("*.json"))]
-        self._scratch.cleanup()
+        """The session's pacts, each replacing the file of its pair in the pact folder (see write_pacts)."""
+        written = write_pacts(self.scratch, self.pact_dir)
+        if self._own is not None:
+            self._own.cleanup()
         return written
+
+
+def write_pacts(scratch: Path, pact_dir: Path) -> list[Path]:
+    """Every pact merged in `scratch`, written into `pact_dir` byte-for-byte deterministically (replacing its file)."""
+    return [write_deterministic(path, pact_dir) for path in sorted(scratch.glob("*.json"))]

@@ -2,8 +2,8 @@
 each service that the broker knows as a pacticipant, `GET /matrix?q[][pacticipant]=NAME&q[][version]=V&latestby=cvpv
 &environment=ENV` (the broker's answer: deployable or not, its reason, the edges); after a deploy, a `POST` to the
 version's `pb:record-deployment` link of the environment. What the broker cannot see is added: a yes that rests on
-verification results under the checkout's commit for a provider the commit does not name (it builds FROM an image
-built on this machine: harness.contracts.localbase) is not counted."""
+verification results under the checkout's commit for a provider the commit does not name (it is, builds FROM or
+depends on an image built on this machine: harness.contracts.localbase) is not counted."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from harness.contracts.broker import BrokerClient, pact_names
 from harness.contracts.broker_config import BrokerConfig, git_commit, git_top
 from harness.contracts.checkout import Unclean, reached_by, unclean
-from harness.contracts.publish import snapshot_version
+from harness.contracts.publish import consumer_version
 from harness.errors import BrokerUnavailable, OptionError
 from harness.model.topology import TopologySpec
 
@@ -27,14 +27,17 @@ def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]],
     commit (`git rev-parse HEAD`: one repository for the topology's services) when the commit names what the service
     is deployed from: the checkout.unclean rule, as for publishing verification results (the topology's files, the
     states modules, the service's build context, Dockerfile and mounts have no change, no untracked file and no
-    ignored file docker sends). A change elsewhere (a consumer test, a report) deploys nothing. `ignored` services
-    (--ignore: nothing is asked of them) take the commit as they are.
+    ignored file docker sends). A change elsewhere (a consumer test, a report) deploys nothing, nor does the pact
+    folder the consumer tests write (contracts.pacts, tracked or not): `pytest --pact-publish` publishes the pacts it
+    writes there under the commit. `ignored` services (--ignore: nothing is asked of them) take the commit as they
+    are.
 
     Raises:
         OptionError: a version for a name that is no service; no version for a service and no git checkout; no
             version for a service whose files differ from the commit (asking about the commit would answer for code
-            this checkout does not deploy: the message names the changes, the snapshot version `harness publish`
-            uses and the commit, to give with --version).
+            this checkout does not deploy: the message names the changes, the versions `pytest --pact-publish`
+            and `harness publish` publish this checkout's pacts under (publish.consumer_version) and the commit, to
+            give with --version).
     """
     versions: dict[str, str] = {}
     for service, version in given:
@@ -49,27 +52,51 @@ def service_versions(spec: TopologySpec, given: Sequence[tuple[str, str]],
             raise OptionError(f"no version for {', '.join(missing)}: give --version SERVICE=VERSION for each (the "
                               f"default, the git checkout's commit, needs {spec.base_dir} to be in a git checkout)")
         changed: dict[str, list[str]] = {}  # why -> the services it concerns
+        pacts = spec.base_dir / spec.contracts.pacts
         for service in missing:
-            why = None if service in ignored else unclean(spec, [service], top)
+            why = None if service in ignored else unclean(spec, [service], top, outputs=[pacts])
             if why is not None:
                 changed.setdefault(str(why), []).append(service)
         if changed:
-            raise OptionError(_uncommitted(changed, commit, top))
+            raise OptionError(_uncommitted(changed, commit, top, pacts))
         versions.update((s, commit) for s in missing)
     return {s: versions[s] for s in spec.services}
 
 
-def _uncommitted(changed: dict[str, list[str]], commit: str, top: Path) -> str:
+def _uncommitted(changed: dict[str, list[str]], commit: str, top: Path, pacts: Path) -> str:
     services = [service for names in changed.values() for service in names]
     first = services[0]
+    published = _published_as(pacts)
+    snapshot = next((version for version in published.values() if version != commit), None)
+    by = "; ".join(f"{version} by {' and '.join(tools)}" for version, tools in _by_version(published).items())
     return (f"no version for {', '.join(services)}: the git checkout {top} differs from its commit {commit} in what "
             f"{'it is' if len(services) == 1 else 'they are'} deployed from ("
             + "; ".join(f"{', '.join(names)}: {why}" for why, names in changed.items())
             + "), so the commit does not name the code that would be deployed. Give the version to ask about with "
-            f"--version SERVICE=VERSION for each: the snapshot {snapshot_version(commit)} (the version pytest "
-            f"--pact-publish and harness publish publish this checkout's pacts under; e.g. --version "
-            f"{first}={snapshot_version(commit)}), or the commit (--version {first}={commit}: the code as committed); "
-            "or commit the changes")
+            "--version SERVICE=VERSION for each: " + (f"the snapshot {snapshot} (e.g. --version {first}={snapshot}), "
+                                                       if snapshot else "")
+            + f"or the commit (--version {first}={commit}: the code as committed); or commit the changes"
+            + (f" (this checkout's pacts are published as consumer version {by})" if by else ""))
+
+
+def _published_as(pacts: Path) -> dict[str, str]:
+    """publisher -> the consumer version it publishes this checkout's pacts (in `pacts`) under: the one rule
+    (publish.consumer_version), for a session that writes them (pytest) and for pacts read from the folder (harness
+    publish, which counts changed or untracked pacts there)."""
+    found = {}
+    for tool, written_here in (("pytest --pact-publish", True), ("harness publish", False)):
+        try:
+            found[tool] = consumer_version(pacts, written_here=written_here).number
+        except OptionError:
+            continue
+    return found
+
+
+def _by_version(published: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for tool, version in published.items():
+        grouped.setdefault(version, []).append(tool)
+    return grouped
 
 
 @dataclass(frozen=True)
@@ -167,7 +194,7 @@ def _environment(client: BrokerClient, name: str) -> dict[str, Any]:
 def local_bases(spec: TopologySpec, given: Sequence[str]) -> dict[str, Unclean]:
     """service -> why verification results under its version are of code no commit names, for each service whose
     version is the checkout's commit (not `given` with --version) and that, or a service it depends on or calls
-    (checkout.reached_by), builds FROM an image built on this machine (localbase.built_here, on the engine this
+    (checkout.reached_by), runs or builds FROM an image built on this machine (localbase.built_here, on the engine this
     machine connects to: none answering, none is). `harness verify` publishes no result under the commit for it; the
     broker cannot tell such results from others."""
     from harness.contracts.localbase import built_here  # the engine's images

@@ -1,7 +1,8 @@
-"""Providers whose image builds FROM an image built on this machine (issue #25): the commit of the checkout does not
-name their code, as a base rebuilt from a folder outside the checkout changes what runs without changing the
-commit. Such an image has no registry digest (`docker image inspect`: no RepoDigests), where a pulled one has; then
-the Pact Broker's results for the commit do not count and none are published under it
+"""Services whose image is, or builds FROM, an image built on this machine (issue #25): the commit of the checkout
+does not name their code, as an image rebuilt from a folder outside the checkout (`image: pricing:dev` built by
+hand, or a base image) changes what runs without changing the commit. Such an image has no registry digest
+(`docker image inspect`: no RepoDigests), where a pulled one has; then the Pact Broker's results for the commit do not
+count for a provider that is, or depends on or calls, such a service, and none are published under it
 (harness.contracts.broker_config.with_checkout), as for a provider built outside the checkout.
 
 An image that is not on the engine yet is pulled by the build: a registry's. The stand-ins of registry images that
@@ -26,14 +27,17 @@ STANDIN = "org.pytest-topology.standin"  # fixtures/images/ensure-base-images.sh
 
 
 def built_here(spec: TopologySpec, services: Iterable[str] | None = None) -> dict[str, Unclean]:
-    """service -> why its commit does not name its code, for each of `services` (None: all) built from a Dockerfile
-    one of whose base images (FROM, `COPY --from`) the engine has without a registry digest, and that no service of
-    the topology builds (its `image:` name). Empty when no engine answers (the start says why)."""
+    """service -> why its commit does not name its code, for each of `services` (None: all) that runs an image the
+    engine has without a registry digest (`image:` and no `build:`), or is built from a Dockerfile one of whose base
+    images (FROM, `COPY --from`) it has so; an image some service of the topology builds (its `image:` name) is the
+    checkout's. Empty when no engine answers (the start says why)."""
     from harness.runtime import engine
 
-    built = {name: s.build for name in (spec.services if services is None else services)
-             if (s := spec.services.get(name)) is not None and s.build is not None and not s.build.remote}
-    if not built:
+    chosen = [(name, s) for name in (spec.services if services is None else services)
+              if (s := spec.services.get(name)) is not None]
+    built = {name: s.build for name, s in chosen if s.build is not None and not s.build.remote}
+    given = {name: s.image for name, s in chosen if s.build is None and s.image}
+    if not built and not given:
         return {}
     try:
         client = engine.connect()
@@ -42,6 +46,12 @@ def built_here(spec: TopologySpec, services: Iterable[str] | None = None) -> dic
     ours = {s.image for s in spec.services.values() if s.build is not None and s.image}  # built from the checkout too
     found: dict[str, Unclean] = {}
     try:
+        for name, image in given.items():
+            if image not in ours and _local(client, image):
+                found[name] = Unclean(
+                    f"{name} runs {image}, an image built on this machine (no registry digest in docker image "
+                    "inspect): no commit of the checkout names what it holds",
+                    f"give {name} an image pulled from a registry, or build it from the checkout (build:)", tree=False)
         for name, build in built.items():
             text = dockerfile_text((spec.base_dir / build.context).resolve(), build) or ""
             for base in base_images(text, build.args, build.target):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +45,8 @@ def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]
             pytest.fail(str(error), pytrace=False)
         from harness.contracts.consumer import PactRecorder
 
-        config.stash[_recorder_key] = PactRecorder(pact_folder(config))
+        shared = getattr(config, "workerinput", {}).get(SCRATCH_KEY)  # an xdist worker: the controller's folder
+        config.stash[_recorder_key] = PactRecorder(pact_folder(config), Path(shared) if shared else None)
     recorder = config.stash[_recorder_key]
 
     def new_pact(consumer: str, provider: str) -> Pact:
@@ -55,10 +58,19 @@ def pact(request: pytest.FixtureRequest) -> Iterator[Callable[[str, str], Pact]]
 
 def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitCode = 0) -> None:
     """Write the session's pacts; then publish them when asked (harness.contracts.publish.publication_wanted): in
-    the process that sees the whole session (not an xdist worker: it hands the files it wrote to the controller),
-    and only when the session passed."""
+    the process that sees the whole session, and only when the session passed. An xdist worker writes none: its
+    tests' pacts are merged into the controller's scratch folder as they pass (PactRecorder), and the controller writes
+    them once every worker is done, the same bytes a serial session writes; it publishes none if a worker's part is
+    missing."""
     config = session.config
-    written: list[Path] = config.stash[_recorder_key].write() if _recorder_key in config.stash else []
+    recorder = config.stash.get(_recorder_key, None)
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WRITTEN_KEY] = recorder.recorded if recorder else 0  # type: ignore[attr-defined]
+        return
+    coverage: WrittenByWorkers | None = config.pluginmanager.get_plugin("harness-pact-publish")
+    written: list[Path] = recorder.write() if recorder else []
+    if coverage is not None and coverage.scratch is not None:
+        written = coverage.write_pacts(pact_folder(config))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
         _new_line(reporter)
@@ -73,10 +85,22 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
         if session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         exitstatus = session.exitstatus
-    if hasattr(config, "workerinput"):
-        config.workeroutput[WRITTEN_KEY] = [str(p) for p in written]  # type: ignore[attr-defined]
+    if coverage is not None and coverage.parts_lost and written and _publication_asked(config):
+        if reporter:  # a pact lacking interactions its consumer has would be a false "can deploy"
+            _new_line(reporter)
+            reporter.write_line(f"error: pacts not published to the Pact Broker: {'; '.join(coverage.parts_lost)}: "
+                                "the pacts written may lack their interactions", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
-    _publish_written(session, sorted({*written, *config.stash.get(_by_workers_key, [])}), int(exitstatus))
+    _publish_written(session, written, int(exitstatus))
+
+
+def _publication_asked(config: pytest.Config) -> bool:
+    from harness.contracts.publish import publication_wanted
+    from harness.pytest.options import resolved
+
+    options = resolved(config)
+    return publication_wanted(options.pact_publish, bool(options.consumer_version))
 
 
 def _new_line(reporter: Any) -> None:
@@ -113,13 +137,14 @@ def _verified_before_rewritten(config: pytest.Config, written: list[Path]) -> li
     return stale
 
 
-WRITTEN_KEY = "pacts_written"  # workeroutput: the pact files an xdist worker wrote
+SCRATCH_KEY = "pacts_scratch"  # workerinput: the folder every xdist worker merges its tests' pacts into
+WRITTEN_KEY = "pacts_written"  # workeroutput: an xdist worker's part is in that folder (the count of pacts it merged)
 LEFT_OUT_KEY = "pacts_left_out"  # workeroutput: the node ids an xdist worker collected and left out, --lf reruns
-_by_workers_key = pytest.StashKey[list[Path]]()
 
 
 class WrittenByWorkers:
-    """pytest-xdist controller: the pact files each worker wrote, for publishing them once. In every process: the
+    """pytest-xdist controller: the folder every worker merges its tests' pacts into, written out once they are all
+    done and published once; the workers whose part is missing (publishing then refused). In every process: the
     tests this session left out, for publishing a subset's pacts as a snapshot. What was left out is measured where
     tests are collected (the session, or each xdist worker, whose plugins may deselect there only): the collected
     tests that do not run (deselected by any plugin, or dropped from the items), `--lf` rerunning only last time's
@@ -137,12 +162,32 @@ class WrittenByWorkers:
         self.files: set[Path] = set()  # the test files a collector was made for
         self.uncollected: set[str] = set()  # test files under the session's paths not collected (relative)
         self.skipped_files: set[str] = set()  # files skipped as collected (pytest.skip or importorskip at the top)
+        self.scratch: Path | None = None  # xdist controller: the folder the workers merge their pacts into
+        self.parts_lost: list[str] = []  # xdist controller: the workers that did not say their part is written
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="harness-pacts-"))
+        node.workerinput[SCRATCH_KEY] = str(self.scratch)
+
+    def write_pacts(self, pact_dir: Path) -> list[Path]:
+        """xdist controller: the pacts every worker merged, written into `pact_dir` as a serial session writes them."""
+        from harness.contracts.consumer import write_pacts
+
+        assert self.scratch is not None
+        try:
+            return write_pacts(self.scratch, pact_dir)
+        finally:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         output = getattr(node, "workeroutput", {})
-        files = [Path(p) for p in output.get(WRITTEN_KEY) or []]
-        self.config.stash[_by_workers_key] = [*self.config.stash.get(_by_workers_key, []), *files]
+        if WRITTEN_KEY not in output:  # a worker that crashed: the pacts of its passing tests may be half merged
+            worker = getattr(node, "workerinput", {}).get("workerid", "?")
+            self.parts_lost.append(f"xdist worker {worker} ended without saying its tests' pacts were written"
+                                   + (f" ({error})" if error else ""))
         said = output.get(LEFT_OUT_KEY)
         if not isinstance(said, dict):
             self.unreported.append(str(getattr(node, "workerinput", {}).get("workerid", "?")))

@@ -179,7 +179,7 @@ def test_an_env_file_and_the_states_code_are_files_of_the_commit(tmp_path: Path,
     commit = at.verified(repo)
     assert at.decided(file) == (False, [])  # clean: the broker's result for the commit counts
     (repo / "notes.txt").write_text("untracked, beside the states module: a handler may read it\n")
-    assert at.decided(file) == (True, [not_counted("notes.txt has uncommitted changes", "commit or stash the changes")])
+    assert at.decided(file) == (True, [not_counted("notes.txt is untracked", "commit or stash the changes")])
     (repo / "notes.txt").unlink()
     (repo / "junit.xml").write_text("<testsuite/>\n")  # ignored; and what runs write does not count either
     (repo / "report.html").write_text("<html/>\n")

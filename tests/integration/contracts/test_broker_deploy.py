@@ -301,9 +301,9 @@ def test_a_checkout_that_differs_in_what_a_service_is_built_from_names_the_versi
     assert (f"no version for web: the git checkout {tmp_path} differs from its commit {commit} in what it is deployed "
             "from (web: web/app.py has uncommitted changes), so the commit does not name the code that would be "
             "deployed. Give the version to ask about with --version SERVICE=VERSION for each: the snapshot "
-            f"{snapshot} (the version pytest --pact-publish and harness publish publish this checkout's pacts under; "
-            f"e.g. --version web={snapshot}), or the commit (--version web={commit}: the code as committed); or "
-            "commit the changes") in said, said
+            f"{snapshot} (e.g. --version web={snapshot}), or the commit (--version web={commit}: the code as "
+            "committed); or commit the changes (this checkout's pacts are published as consumer version "
+            f"{snapshot} by pytest --pact-publish and harness publish)") in said, said
     assert "Traceback" not in asked.stderr and asked.stdout == ""
     before = list(broker.broker.deployments)
     recorded = harness(tmp_path, "record-deployment", "--topology", str(file), "--environment", "production",

@@ -90,7 +90,7 @@ def test_an_untracked_file_beside_the_states_module_is_not_of_the_commit(tmp_pat
     (repo / "verify.log").write_text("a run's log\n")
     assert at.decided(file) == (False, [])
     (repo / "stock.local.json").write_text('{"item": "kettle"}\n')
-    why = "stock.local.json has uncommitted changes"
+    why = "stock.local.json is untracked"
     assert at.decided(file) == (True, [not_counted(why, COMMIT)])
     assert at.refused(file) == refusal(commit, why, COMMIT)
 

@@ -139,19 +139,19 @@ def test_a_dirty_tree_or_a_provider_built_elsewhere_never_takes_the_brokers_resu
     needs, _, notes = decided(file)
     assert needs is True
     assert ("the Pact Broker's verification results do not count as cached for shop: the git checkout's commit does "
-            "not name what it runs (shop/notes.txt has uncommitted changes; commit or stash the changes (or add "
+            "not name what it runs (shop/notes.txt is untracked; commit or stash the changes (or add "
             "the file to .dockerignore if the image does not need it))") in notes
     needs, _, notes = decided(file, provider_version=commit)  # no version names a changed tree (trial t25 finding 2)
     assert needs is True
     assert notes == [f"the Pact Broker's verification results for provider version {commit} (--provider-version) do "
-                     "not count as cached: the git checkout differs from its commit (shop/notes.txt has uncommitted "
-                     f"changes), so the pacts are verified here (the broker's results count for a clean checkout of "
+                     "not count as cached: the git checkout differs from its commit (shop/notes.txt is untracked), "
+                     f"so the pacts are verified here (the broker's results count for a clean checkout of "
                      f"{commit})"]
     with pytest.raises(OptionError) as refused:  # its result would be taken by a clean checkout of the commit
         broker_config(load_topology(file), {"pact_broker_url": broker.url, "publish_verification_results": True})
     assert str(refused.value) == (
         f"publishing verification results from a git checkout whose commit {commit} does not name the code verified "
-        "here (shop/notes.txt has uncommitted changes; a clean checkout of it would take this result as its own): "
+        "here (shop/notes.txt is untracked; a clean checkout of it would take this result as its own): "
         "commit or stash the changes (or add the file to .dockerignore if the image does not need it), or give "
         "--provider-version")
     # a file ignored by git that docker sends in the build context: the commit does not name the image either

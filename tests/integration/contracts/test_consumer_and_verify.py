@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ..conftest import TOPOLOGIES
 
 TOPOLOGY = f"""
@@ -40,7 +42,9 @@ def run(project: Path, path: str, *args: str) -> subprocess.CompletedProcess[str
                            "test_consumer.py", *args], cwd=project, capture_output=True, text=True, env=env)
 
 
-def test_a_pact_the_session_rewrote_after_verifying_it_fails_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_a_pact_the_session_rewrote_after_verifying_it_fails_the_session(tmp_path: Path, xdist: list[str]) -> None:
+    """Under xdist the controller writes the pacts the workers merged, and checks them as a serial session does."""
     (tmp_path / "topology.yaml").write_text(TOPOLOGY)
     first = run(tmp_path, "/items")  # the consumer tests alone: the pact the provider keeps
     assert first.returncode == 0, first.stdout + first.stderr
@@ -48,7 +52,7 @@ def test_a_pact_the_session_rewrote_after_verifying_it_fails_the_session(tmp_pat
     assert pact.is_file()
 
     # the consumer now expects a route the shop does not have; the session verifies the old pact (it passes)
-    both = run(tmp_path, "/nothing-here", "--topology", "topology.yaml", "--pact-verify")
+    both = run(tmp_path, "/nothing-here", "--topology", "topology.yaml", "--pact-verify", *xdist)
     assert both.returncode == 1, both.stdout + both.stderr
     assert "[100%]pacts written" not in both.stdout  # on a line of its own
     assert ("ERROR: pacts/web-frontend-shop.json verified as it was before this session's consumer tests rewrote it: the "
