@@ -149,10 +149,11 @@ class OptionError(HarnessError):
 class BrokerRefused(HarnessError):
     """The Pact Broker refused the credentials (401) or the action with them (403); the message names the broker and
     which credential variable was used, never its value. `short`: the same in one short clause (no request, no hint),
-    for a message that repeats it."""
+    for a message that repeats it; `status`: the broker's answer (401 or 403; 0: not known)."""
 
-    def __init__(self, message: str, *, hint: str | None = None, short: str = "") -> None:
+    def __init__(self, message: str, *, hint: str | None = None, short: str = "", status: int = 0) -> None:
         self.short = short or message
+        self.status = status
         super().__init__(message, hint=hint)
 
 

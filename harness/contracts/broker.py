@@ -13,7 +13,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,10 @@ class BrokerClient:
         self.config = config
         self._index: dict[str, Any] | None = None
 
-    def request(self, method: str, url: str, body: Any = None, missing_ok: bool = False) -> Any:
+    def request(self, method: str, url: str, body: Any = None, missing_ok: bool = False,
+                invalid_ok: bool = False) -> Any:
+        """The broker's JSON answer to `method url` (with `body` as JSON); None for a 404 when `missing_ok`, and for
+        a 400 or 422 (the body rejected) when `invalid_ok`."""
         headers = {"Accept": "application/hal+json, application/json"}
         if self.config.authorization:
             headers["Authorization"] = self.config.authorization
@@ -71,20 +74,17 @@ class BrokerClient:
                                         timeout=TIMEOUT) as answer:
                 raw = answer.read()
         except urllib.error.HTTPError as error:
-            if error.code == 404 and missing_ok:
+            if (error.code == 404 and missing_ok) or (error.code in (400, 422) and invalid_ok):
                 return None
             detail = _detail(error.read())
             if error.code in (401, 403):
-                how = self.config.credentials_from or (
-                    "PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
-                    if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
-                                                 "PACT_BROKER_PASSWORD)")
+                how = self.credentials_used
                 what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
                                     hint=_refused_hint(error.code, method, how, url),
                                     short=f"the Pact Broker at {self.config.url} {what} ({error.code}; used: "
-                                          f"{how.split(' (')[0]})") from None
+                                          f"{how.split(' (')[0]})", status=error.code) from None
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {error.code} to {method} {url}"
                                     f"{': ' + detail if detail else ''}") from None
         except (urllib.error.URLError, OSError) as error:
@@ -97,6 +97,43 @@ class BrokerClient:
         except ValueError:
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {method} {url} with something "
                                     "other than JSON: is this URL a Pact Broker?") from None
+
+    @property
+    def credentials_used(self) -> str:
+        """Which credentials the requests carry, by where they came from (never their value)."""
+        return self.config.credentials_from or (
+            "PACT_BROKER_TOKEN" if self.config.token else "PACT_BROKER_USERNAME/PACT_BROKER_PASSWORD"
+            if self.config.username else "no credentials (set PACT_BROKER_TOKEN, or PACT_BROKER_USERNAME and "
+                                         "PACT_BROKER_PASSWORD)")
+
+    def check_publishing(self, pact: BrokerPact) -> None:
+        """Before anything starts: whether the broker lets these credentials publish `pact`'s verification result,
+        asked with a result it rejects without keeping it, an empty one (no `success`, no provider version: 400, as
+        pact_broker's VerificationContract requires both). A credential that may only read gets 401 or 403 before
+        the body is read (the broker's basic-auth middleware decides by method and path; a read-only PactFlow
+        token likewise). A broker that validates the body before it checks the credentials answers 400 to both:
+        then the first publication tells (its pact's verdict an error, as any refused publication).
+
+        Raises:
+            BrokerRefused: these credentials may not publish verification results (what to do: the hint).
+            BrokerUnavailable: unreachable, another error, or an empty result taken (no Pact Broker as documented).
+        """
+        if pact.publish_url is None:
+            return  # said when its result is to be published (publish)
+        try:
+            taken = self.request("POST", pact.publish_url, {}, invalid_ok=True)
+        except BrokerRefused as error:
+            how = self.credentials_used
+            raise BrokerRefused(
+                f"the Pact Broker at {self.config.url} does not let these credentials (used: {how.split(' (')[0]}) "
+                f"publish verification results, so nothing was started: it answered {error.status} to an empty "
+                f"result POSTed to {pact.publish_url}, which it would have rejected unkept",
+                hint=_refused_hint(403, "POST", how, pact.publish_url), short=error.short,
+                status=error.status) from None
+        if taken is not None:
+            raise BrokerUnavailable(f"the Pact Broker at {self.config.url} took an empty verification result (POST "
+                                    f"{pact.publish_url}) where a Pact Broker answers 400: is this URL a Pact "
+                                    "Broker? Nothing was started")
 
     def link(self, relation: str, **values: str) -> str:
         """A relation of the broker's index, its template filled in."""
@@ -294,6 +331,22 @@ def fetch_pacts(spec: TopologySpec, config: BrokerConfig, folder: Path, provider
                              "pacts only with pending, so none was selected; add --pact-include-pending (or "
                              "contracts.broker.pending: true)")
     return fetched
+
+
+def check_publishing(config: BrokerConfig, pacts: Mapping[str, BrokerPact]) -> None:
+    """Before anything starts, when verification results are to be published: whether the broker lets the
+    credentials publish them, asked once per provider service whose results would be (`pacts`: a pact of each, by
+    service; BrokerClient.check_publishing), as a broker may allow one provider and not another.
+
+    Raises:
+        BrokerRefused, BrokerUnavailable: as BrokerClient.check_publishing.
+    """
+    if not config.publish:
+        return
+    client = BrokerClient(config)
+    for service, pact in pacts.items():
+        if config.held(service) is None:  # a result withheld is never published: no need to ask
+            client.check_publishing(pact)
 
 
 def dirty_notes(config: BrokerConfig, spec: TopologySpec, providers: Iterable[str]) -> list[str]:

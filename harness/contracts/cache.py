@@ -22,7 +22,8 @@ A broker-sourced pact plugs in with its content: `verdict_key(content, provider,
 Entries are JSON files under `cache_folder()/verdicts` (`$PYTEST_TOPOLOGY_CACHE`, else
 `$XDG_CACHE_HOME/pytest-topology`, else `~/.cache/pytest-topology`), one per key, written atomically (a temporary
 file renamed): two runs, or pytest-xdist workers, writing the same key leave one whole entry. An entry that cannot be
-read is a miss; a folder that cannot be written only costs the next run its time.
+read is a miss; a folder that cannot be written only costs the next run its time. Entries unused for a month, and
+the least recently used beyond 5,000, are removed (harness.contracts.cacheprune).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.contracts.cacheprune import prune, used
 from harness.contracts.pactfiles import PactFile
 from harness.contracts.results import InteractionResult, PactResult
 from harness.contracts.states import Registry
@@ -298,6 +300,7 @@ class VerdictCache:
             entry = json.loads((self.folder / f"{key}.json").read_text())
             if entry.get("key") != key or entry.get("verdict") != "verified":
                 return None
+            used(self.folder / f"{key}.json")  # pruning removes what no run used for long
             interactions = [InteractionResult(i["description"], bool(i["passed"]), float(i["seconds"]),
                                               [str(p) for p in i["problems"]], str(i["label"]))
                             for i in entry["interactions"]]
@@ -332,6 +335,7 @@ class VerdictCache:
             os.replace(temporary, self.folder / f"{key}.json")
         except OSError:
             Path(temporary).unlink(missing_ok=True)
+        prune(self.folder)
 
 
 class RunCache:

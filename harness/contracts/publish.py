@@ -34,8 +34,9 @@ from harness.errors import MalformedPact, OptionError
 
 @dataclass(frozen=True)
 class ConsumerVersion:
-    """The consumer version pacts are published for: its number, branch (None: none) and tags; for a snapshot of a
-    checkout with uncommitted changes, the note that says so (`snapshot`, "": the version is given or a commit)."""
+    """The consumer version pacts are published for: its number, branch (None: none) and tags; `snapshot`: the note
+    that says why it is published as it is, a snapshot of a checkout with uncommitted changes, or without a branch
+    after a session that left tests out ("": as given, or the commit on the checkout's branch)."""
 
     number: str
     branch: str | None = None
@@ -53,9 +54,10 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     may read; not `folder`, the run's `outputs` and `__pycache__`); the branch given, else the CI job's or the
     checkout's (broker.checkout_branch; none on a detached HEAD without a CI variable). `partial`: why the session
     that wrote the pacts did not run every consumer test of the commit (e.g. "-k given"; "": it did): its pacts may
-    lack interactions, so they are a snapshot too.
-    A snapshot has no branch unless one is given: it must never become the latest version of the checkout's branch
-    (the providers' `mainBranch` selector would verify it). `flag`, `branch_flag`: the options a user gives the
+    lack interactions, so they are a snapshot too, or, under a version given, published without a branch.
+    A snapshot, and a `partial` session's pacts whatever their version, have no branch unless one is given: they must
+    never become the latest version of the checkout's branch (the providers' `mainBranch` and `matchingBranch`
+    selectors would verify them in place of the whole suite's). `flag`, `branch_flag`: the options a user gives the
     version and the branch with. `written_here`: this process wrote the pacts (a pytest session), so the pact folder
     does not count; else (`harness publish`) pacts tracked by git that differ from the commit's, or untracked ones,
     may be stale (written by code that is not the commit's) and count as changes; ignored ones cannot be told.
@@ -72,6 +74,11 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         if commit and top:
             _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs),
                          [] if written_here else [folder], partial, branch_flag)
+        if partial and branch is None:
+            return ConsumerVersion(number, None, tags, snapshot=(
+                f"published without a branch: this session did not run every consumer test ({partial}), so its pacts "
+                "may lack interactions, and a branch's latest pacts are what providers verify (mainBranch, "
+                f"matchingBranch); give {branch_flag} BRANCH to publish them on one (a branch of their own)"))
         return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
@@ -125,8 +132,8 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
                           f"{top}, from a session that did not run every consumer test ({partial}): its pacts may "
                           f"lack interactions of the commit's, and the broker would hold them as {number}'s "
                           "(replacing the whole suite's); run the whole consumer suite to publish under the commit, "
-                          f"or give {flag} {number}{PARTIAL_MARK} (a version that is no commit, published on the "
-                          f"checkout's branch unless {branch_flag} gives another) if these pacts are wanted")
+                          f"or give {flag} {number}{PARTIAL_MARK} (a version that is no commit, published without a "
+                          f"branch unless {branch_flag} gives one) if these pacts are wanted")
     if changed == []:
         return
     what = ("may have uncommitted changes (git status failed)" if changed is None else "has uncommitted changes ("

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.contracts.broker import BrokerClient, BrokerFetch, dirty_notes, fetch_pacts
+from harness.contracts.broker import BrokerClient, BrokerFetch, check_publishing, dirty_notes, fetch_pacts
 from harness.contracts.broker_config import BrokerConfig, trusted_version, with_checkout
 from harness.contracts.cache import RunCache, pact_content, states_files
 from harness.contracts.handlers import MISSING_HANDLERS_HINT, missing_handlers, unused_state_handlers
@@ -232,8 +232,7 @@ class VerifyRun:
         self.broker = BrokerFetch()
         self._broker_folder: Path | None = None
         if options.broker is not None:
-            if options.broker_folder is None:
-                self._broker_folder = Path(tempfile.mkdtemp(prefix="harness-broker-pacts-"))
+            self._broker_folder = None if options.broker_folder else Path(tempfile.mkdtemp(prefix="harness-broker-"))
             folder = options.broker_folder or self._broker_folder
             assert folder is not None
             try:
@@ -245,18 +244,19 @@ class VerifyRun:
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
-            providers = [name for s in self.selection.sources if isinstance(s, PactFile) and s.path in
-                         self.broker.pacts and (name := service_for(spec, s.provider)) is not None]
+            providers = {s.path: name for s in self.selection.sources if isinstance(s, PactFile) and s.path in
+                         self.broker.pacts and (name := service_for(spec, s.provider)) is not None}
             try:  # the commit names the providers only if it names every module the handlers reach, too
                 self._broker_config: BrokerConfig | None = with_checkout(options.broker, spec, _states_code(
-                    spec, self.selection.registry), providers)
+                    spec, self.selection.registry), providers.values())
+                check_publishing(self._broker_config, {n: self.broker.pacts[path] for path, n in providers.items()})
             except BaseException:
                 self.selection.registry.close()
                 if self._broker_folder is not None:
                     shutil.rmtree(self._broker_folder, ignore_errors=True)
                 raise
             if self.broker.pacts:
-                self.selection.notes.extend(dirty_notes(self._broker_config, spec, providers))
+                self.selection.notes.extend(dirty_notes(self._broker_config, spec, providers.values()))
         else:
             self.selection = select_pacts(spec, options.pacts, options.provider, options.consumer)
             self._broker_config = None

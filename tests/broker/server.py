@@ -11,7 +11,10 @@ content's SHA), verification results (per pact version and provider version), en
         broker.url  # http://127.0.0.1:PORT
 
 Auth as the broker's: no credentials configured, everything is open; else a request without valid credentials gets
-401, and a read-only credential (`read_token`, `read_user`) that changes something gets 403.
+401, and a read-only credential (`read_token`, `read_user`) that changes something gets 403, before its body is read
+(as the Pact Broker's basic-auth middleware decides by method and path); with `validates_first`, an empty body gets
+400 first, as from a broker whose authorization comes after its validation (webmachine's order: malformed_request?
+before forbidden?).
 """
 
 from __future__ import annotations
@@ -544,11 +547,14 @@ class BrokerServer:
     Args:
         token / read_token: bearer tokens that may write / only read.
         user / read_user: (username, password) pairs for basic auth that may write / only read.
+        validates_first: a change with an empty body gets 400 before a read-only credential gets 403.
     """
 
     def __init__(self, token: str | None = None, read_token: str | None = None,
-                 user: tuple[str, str] | None = None, read_user: tuple[str, str] | None = None) -> None:
+                 user: tuple[str, str] | None = None, read_user: tuple[str, str] | None = None,
+                 validates_first: bool = False) -> None:
         self.broker = Broker()
+        self.validates_first = validates_first
         self._credentials: dict[str, str] = {}  # Authorization header -> role
         for credential, role in ((token, "write"), (read_token, "read")):
             if credential:
@@ -606,6 +612,8 @@ class BrokerServer:
                 if role is None:
                     return self._send(401, {"error": "Authentication required: invalid or missing credentials"})
                 reading = method == "GET" or url.path.endswith("/for-verification")
+                if role == "read" and not reading and server.validates_first and raw.strip() in (b"", b"{}"):
+                    return self._send(400, {"errors": {"success": ["is missing"]}})
                 if role == "read" and not reading:
                     return self._send(403, {"error": "You do not have permission to perform this action"})
                 try:

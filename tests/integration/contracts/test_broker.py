@@ -345,7 +345,9 @@ def test_pytest_pact_verify_takes_the_brokers_pacts(tmp_path: Path, broker: Brok
 def test_folder_and_broker_pacts_together_and_a_refused_publication_is_an_error(tmp_path: Path,
                                                                                    broker: BrokerServer) -> None:
     """The pact folder's pacts and the broker's in one run; a result the broker refuses to take (a read-only token)
-    makes that pact's verdict an error: CI must not believe the broker has it."""
+    makes that pact's verdict an error: CI must not believe the broker has it. (A broker that checks credentials
+    before the body is asked before anything starts: test_broker_write_access; this one validates first.)"""
+    broker.validates_first = True
     publish(broker, tmp_path, good_pact(), "1.0.0", "main")
     file = topology(tmp_path, "both")
     (tmp_path / "pacts").mkdir()

@@ -166,18 +166,28 @@ def test_a_partial_session_never_publishes_under_a_commit_version(tmp_path: Path
             f"every consumer test ({why}") in said, said
     assert (f": its pacts may lack interactions of the commit's, and the broker would hold them as {commit}'s "
             "(replacing the whole suite's); run the whole consumer suite to publish under the commit, or give "
-            f"--pact-consumer-version {commit}-partial (a version that is no commit, published on the checkout's "
-            "branch unless --pact-consumer-branch gives another) if these pacts are wanted") in said, said
+            f"--pact-consumer-version {commit}-partial (a version that is no commit, published without a branch "
+            "unless --pact-consumer-branch gives one) if these pacts are wanted") in said, said
     assert len(broker.broker.published) == sent
     assert {key: pact.sha for key, pact in broker.broker.pacts.items()} == whole  # the commit's pacts are kept
 
     if args == ["--lf"]:  # the refused session passed: the next --lf runs every test
         code, said = in_ci(tmp_path, broker, "0.0.0-failing", cache=True, KIOSK_FAILS="1")
     code, said = in_ci(tmp_path, broker, f"{commit}-partial", *args, cache=True, **env)
-    assert code == 0 and f"for consumer version {commit}-partial on branch main" in said, said
-    if args == ["-k", "web"]:
+    assert code == 0 and f"for consumer version {commit}-partial: " in said, said  # on no branch: never main's latest
+    assert (f"note: published without a branch: this session did not run every consumer test ({why}") in said, said
+    assert ("so its pacts may lack interactions, and a branch's latest pacts are what providers verify (mainBranch, "
+            "matchingBranch); give --pact-consumer-branch BRANCH to publish them on one (a branch of their own)"
+            ) in said, said
+    partials = [v for v in broker.broker.versions.values() if v.number == f"{commit}-partial"]
+    assert partials and all(v.branches == [] for v in partials), partials
+    for consumer in {v.pacticipant for v in partials}:  # mainBranch still selects the whole suite's pacts
+        assert getattr(broker.broker.latest_version(consumer, branch="main"), "number", None) == commit
+    if args == ["-k", "web"]:  # a branch given is the user's word: on it
+        code, said = in_ci(tmp_path, broker, f"{commit}-web", *args, "--pact-consumer-branch", "b25b-web", cache=True)
+        assert code == 0 and f"for consumer version {commit}-web on branch b25b-web: " in said, said
         code, said = in_ci(tmp_path, broker, f"{commit[:7]}-dirty", *args, cache=True)
-        assert code == 0 and f"for consumer version {commit[:7]}-dirty on branch main" in said, said
+        assert code == 0 and f"for consumer version {commit[:7]}-dirty: " in said, said  # partial: no branch
         (tmp_path / "web" / "client.py").write_text("BASE = '/v2'\n")  # both: the tree's refusal says the other too
         code, said = in_ci(tmp_path, broker, commit, *args, cache=True)
         assert code == 1 and "but the checkout has uncommitted changes (web/client.py)" in said, said

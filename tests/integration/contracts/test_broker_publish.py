@@ -363,7 +363,8 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
                                                                          args: list[str]) -> None:
     """A clean checkout's session that did not run every test (a selection, or a test skipped) wrote pacts that may
     lack interactions: under the bare commit can-i-deploy would pass a provider that breaks a left-out one. They are
-    published as COMMIT+SNAPSHOT.<host> without a branch, saying why; a version given still wins."""
+    published as COMMIT+SNAPSHOT.<host> without a branch, saying why; a version given still wins, on no branch
+    either (on the checkout's it would become the branch's latest pacts, which mainBranch verifies)."""
     (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
     (tmp_path / "test_more.py").write_text("def test_more():\n    pass\n")
     commit = git_checkout(tmp_path)
@@ -390,7 +391,10 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
     given = consumer_tests(tmp_path, broker, "--pact-publish", "--pact-consumer-version", "7.0.0",
                            *([] if env else args), **env)
     assert given.returncode == 0, given.stdout + given.stderr
-    assert "for consumer version 7.0.0 on branch main" in given.stdout and "SNAPSHOT" not in given.stdout
+    said = " ".join(given.stdout.split())
+    assert "for consumer version 7.0.0: " in said and "SNAPSHOT" not in said, said
+    assert f"note: published without a branch: this session did not run every consumer test ({why[args[0]]}" in said
+    assert all(v.branches == [] for v in broker.broker.versions.values())
 
 
 def test_a_whole_session_from_a_clean_checkout_publishes_under_the_commit(tmp_path: Path,
