@@ -21,7 +21,7 @@ def observed_text(result: ObserveResult) -> str:
     lines = [edge_line(e) for e in between] or ["no call between services was observed"]
     outside = [e for e in result.edges if e.outside]
     if outside:
-        lines.append("from outside the topology (the tests; not between services, not counted):")
+        lines.append("from outside the topology (the tests, the harness; not between services, not counted):")
         for edge in outside:  # (no edge of the matrix: what breaks the document is said here)
             lines.append(f"  {edge_line(edge)}")
             lines += [f"    breaks the document: {o.operation}: {o.calls} call(s): {o.said}" for o in edge.top_breaking]
