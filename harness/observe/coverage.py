@@ -208,8 +208,8 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     early = observation.provider_only.get((consumer, provider), 0)
     if early:
         notes.append(f"{early} call(s) seen only by {provider}'s capture, counted: {consumer}'s capture was not "
-                     "running yet when they were made (each service's capture starts on its own, at the session's "
-                     "start and when a service is started again)")
+                     "running yet when they were made (each service's capture starts on its own: at the session's "
+                     "start, and after a restart in the service's new namespace)")
     interactions = [(pact, i) for pact in edge.pacts for i in pact.interactions if is_http(i)]
     verdicts = _pact_verdicts([i for _, i in interactions], edge.calls)
     exercised: set[int] = set()

@@ -110,7 +110,7 @@ def test_calls_only_the_provider_s_capture_saw_are_said_on_their_edge(spec, docu
     observation = Observation([call()], [], {}, provider_only={("shop", "stock"): 2})
     [edge] = edge_coverage(spec, observation, [], {"stock": document})
     assert edge.notes == ("2 call(s) seen only by stock's capture, counted: shop's capture was not running yet when "
-                          "they were made (each service's capture starts on its own, at the session's start and when "
-                          "a service is started again)",)
+                          "they were made (each service's capture starts on its own: at the session's start, and after "
+                          "a restart in the service's new namespace)",)
     [cell] = [e.observed for e in edge_matrix(spec, [], coverage=[edge]) if e.provider == "stock"]
     assert cell is not None and cell.notes == edge.notes  # (in contract-matrix.json)
