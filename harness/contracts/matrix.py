@@ -52,7 +52,7 @@ class CoverageCell:
     """An edge's contract coverage from the traffic observed in the run (harness.observe.EdgeCoverage), for the matrix:
     HTTP `calls` observed, `covered` by an interaction of the edge's pacts, `uncovered` ("GET /items/{id} -> 404: 3
     call(s): Pact's reason": every uncovered operation, the most frequent first), interactions `never_exercised`,
-    `breaking` calls the provider's document does not allow (`breaks`: every operation with what it says, the
+    `breaking` calls the provider's document does not allow (`breaks`: every operation with all it says, the
     most frequent first), connections `not_inspected`
     ("6379 other: 2 connections, 254 bytes"), `notes`. Information: it never changes the edge's verdict."""
 
@@ -83,7 +83,7 @@ class CoverageCell:
                    tuple(f"{o.operation}: {o.calls} call(s)" + (f": {o.says}" if coverage.pacts and o.says else "")
                          for o in coverage.uncovered_operations),
                    coverage.never_exercised, coverage.breaking,
-                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations),
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.said}" for o in coverage.breaking_operations),
                    tuple(f"port {n.port} {n.protocol}: {n.connections} connection(s), {n.bytes} bytes"
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,

@@ -1,25 +1,23 @@
 """Coverage per edge: each observed HTTP call named by its operation (method, the provider's path template, status)
 and matched to the pact interactions of its edge by Pact's own mock server (pactmatch: the request replayed, the
-interaction's status the call's); the drift checks (contracts/drift) say whether it breaks the provider's document.
+interaction's status the call's); the drift checks (documented.py) say whether it breaks the provider's document.
 Every distinct body of a call is judged against the pact and the document (a call whose bodies could not be judged
 is counted and said: never "covered" or "allowed")."""
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.contracts.drift.adapter import Document, NoOperation, NoPath, find_operation
-from harness.contracts.drift.checks import check_interaction
 from harness.contracts.drift.interactions import is_http
 from harness.contracts.names import service_for
 from harness.contracts.pactfiles import PactFile
 from harness.errors import OpenAPIUnavailable
 from harness.model.topology import TopologySpec
-from harness.observe import pactmatch
+from harness.observe import documented, pactmatch
+from harness.observe.documented import NotJudged
 from harness.observe.summary import edge_line
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 from harness.runtime.observe_control import DROPPED, LOST, REFUSED
@@ -33,12 +31,19 @@ NO_RESPONSE = "no response"  # the status of a call whose request was seen and i
 
 @dataclass(frozen=True)
 class OperationCount:
-    """`operation` ("GET /items/{id} -> 404") seen `calls` times; `says`: what the document says of it (a breaking
-    call), else ""."""
+    """`operation` ("GET /items/{id} -> 404") seen `calls` times; `says`: why, in short (what Pact or the document
+    says first, and "(1 of N findings)"), else ""; `findings`: every thing the document says against it, in text
+    order (a breaking operation)."""
 
     operation: str
     calls: int
     says: str = ""
+    findings: tuple[str, ...] = ()
+
+    @property
+    def said(self) -> str:
+        """Every finding ("; "), else `says`: what contract-matrix.json and the page show."""
+        return "; ".join(self.findings) or self.says
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class EdgeCoverage:
     says against it in text order; `top_breaking`: the first TOP);
     `not_judged`: calls whose bodies could not be judged against a document or pact (`not_judged_operations` says
     why, every one; `top_not_judged` the first TOP; a call with neither a pact nor a document on its edge is not
-    "not judged": there is nothing to judge it against), `unchecked`: calls checked against no document;
+    "not judged": there is nothing to judge it against), `unchecked`: calls checked against no document (the
+    provider has none); `unanswered`: calls without a response whose request was judged against the document;
     `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
     `notes`: what could not be checked and why (no document, a capture incomplete). `outside`: the consumer is not
     a service (the tests).
@@ -90,7 +96,7 @@ class EdgeCoverage:
     operations_covered: int = 0
     # calls whose bodies could not be judged against the document (cut at the capture's limit, an unknown
     # encoding, beyond the capture's bounds), the most frequent with why; calls checked against no document (the
-    # provider has none, or no response was seen: nothing to judge)
+    # provider has none)
     not_judged: int = 0
     not_judged_operations: tuple[OperationCount, ...] = ()
     unchecked: int = 0
@@ -100,6 +106,7 @@ class EdgeCoverage:
     refused: int = 0
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry of a connection counts)
     lost: int = 0  # packets a loss() dropped (its random drop's own count; TCP sends them again)
+    unanswered: int = 0  # calls with no response seen, judged against the document: their request only
 
     @property
     def top_uncovered(self) -> tuple[OperationCount, ...]:
@@ -198,6 +205,11 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     for service in (consumer, provider):
         if service in observation.lost:
             notes.append(f"{service}: {observation.lost[service]}")
+    early = observation.provider_only.get((consumer, provider), 0)
+    if early:
+        notes.append(f"{early} call(s) seen only by {provider}'s capture, counted: {consumer}'s capture was not "
+                     "running yet when they were made (each service's capture starts on its own: at the session's "
+                     "start, and after a restart in the service's new namespace)")
     interactions = [(pact, i) for pact in edge.pacts for i in pact.interactions if is_http(i)]
     verdicts = _pact_verdicts([i for _, i in interactions], edge.calls)
     exercised: set[int] = set()
@@ -223,17 +235,17 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         all_covered = not unsampled
         for sample in call.bodies:
             judged = _request(call, sample)
-            finding = _breaks(usable, call, sample) if usable is not None and call.status else ""
+            finding = documented.findings(usable, call, sample) if usable is not None else ()
             # (Pact judges the request and status; the document, the bodies: either may be unable to; a cut request
             # with neither a pact nor a document is simply uncovered)
-            pact_cannot = judged if isinstance(judged, _NotJudged) and (interactions or usable is not None) \
+            pact_cannot = judged if isinstance(judged, NotJudged) and (interactions or usable is not None) \
                 else verdicts.get(None)
-            cannot = pact_cannot if isinstance(pact_cannot, _NotJudged) else finding
-            if isinstance(cannot, _NotJudged):
+            cannot = pact_cannot if isinstance(pact_cannot, NotJudged) else finding
+            if isinstance(cannot, NotJudged):
                 unjudged[label] += sample.count
                 why.setdefault(label, cannot.why)
             verdict = verdicts.get((judged, call.status))
-            if isinstance(pact_cannot, _NotJudged):
+            if isinstance(pact_cannot, NotJudged):
                 all_covered = False
             elif isinstance(verdict, pactmatch.Verdict) and verdict.matched:
                 covered += sample.count
@@ -243,15 +255,16 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
                 uncovered[label] += sample.count
                 refused.setdefault(label, Counter())[verdict.why if isinstance(verdict, pactmatch.Verdict)
                                                      else NO_INTERACTION] += sample.count
-            if isinstance(finding, str) and finding:
+            if isinstance(finding, tuple) and finding:
                 breaking[label] += sample.count
-                says.setdefault(label, set()).add(finding)
-        if usable is None or not call.status:  # (a request without its response: nothing to check)
+                says.setdefault(label, set()).update(finding)
+        if usable is None:
             unchecked += call.count
         operations[operation] = operations.get(operation, True) and all_covered
-    unanswered = sum(call.count for call in edge.calls if not call.status)
-    if usable is not None and unanswered:
-        notes.append(f"{unanswered} call(s) without a response seen: not checked against {provider}'s document")
+    unanswered = sum(call.count for call in edge.calls if not call.status) if usable is not None else 0
+    if unanswered:
+        notes.append(f"{unanswered} call(s) without a response seen: their requests judged against {provider}'s "
+                     "document, no response to judge")
     calls = sum(call.count for call in edge.calls)
     return EdgeCoverage(
         consumer, provider, calls, covered, sum(uncovered.values()),
@@ -259,13 +272,14 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(f"{pact.path.name}: {interaction['description']}"
               for n, (pact, interaction) in enumerate(interactions) if n not in exercised),
         sum(breaking.values()),
-        tuple(OperationCount(label, count, _first(says[label])) for label, count in _most(breaking)),
+        tuple(OperationCount(label, count, _first(says[label]), tuple(sorted(says[label])))
+              for label, count in _most(breaking)),
         _added_up(edge.not_inspected),
         tuple(str(pact.path) for pact in edge.pacts), tuple(notes), consumer == OUTSIDE,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
         tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost)
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost, unanswered)
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
@@ -300,19 +314,21 @@ def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]
     try:
         return dict(pactmatch.judge(interactions, asked))
     except ImportError:  # pact-python: the `contracts` extra
-        return {None: _NotJudged("Pact's mock server is not installed: pip install 'pytest-topology[contracts]' "
+        return {None: NotJudged("Pact's mock server is not installed: pip install 'pytest-topology[contracts]' "
                                  "(pact-python) to judge the calls against the pacts")}
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as error:  # (said, never a traceback)
-        return {None: _NotJudged(f"Pact's mock server could not judge the calls: {error}")}
+        return {None: NotJudged(f"Pact's mock server could not judge the calls: {error}")}
 
 
-def _request(call: ObservedCall, sample: BodySample) -> pactmatch.Request | _NotJudged:
+def _request(call: ObservedCall, sample: BodySample) -> pactmatch.Request | NotJudged:
     """The request of `sample` as its consumer sent it, for Pact to judge (a Content-Encoding too: Pact's mock server
     decides what it makes of it), or why it cannot be (its body or headers cut at the capture's limit)."""
     if sample.request_truncated:
-        return _NotJudged(f"request body over {_size(BODY_LIMIT)}, the capture's limit: not matched to the pact")
+        return NotJudged(f"request body over {documented.size(BODY_LIMIT)}, the capture's limit: not matched to "
+                         "the pact")
     if sample.request_headers_truncated:
-        return _NotJudged(f"request headers over {_size(HEADER_LIMIT)}, the capture's limit: not matched to the pact")
+        return NotJudged(f"request headers over {documented.size(HEADER_LIMIT)}, the capture's limit: not matched "
+                         "to the pact")
     return pactmatch.Request(call.method.upper(), call.path, sample.query, sample.request_headers,
                              sample.request_body)
 
@@ -334,89 +350,3 @@ def _first(findings: set[str]) -> str:
     order of the calls varies between identical runs), and how many different things it says."""
     first = min(findings)
     return first if len(findings) == 1 else f"{first} (1 of {len(findings)} findings)"
-
-
-@dataclass(frozen=True)
-class _NotJudged:
-    why: str
-
-
-def _breaks(document: Document, call: ObservedCall, sample: BodySample) -> str | _NotJudged:
-    """What the document says against `call` with the bodies of `sample` (its first finding), "" when it allows it,
-    or why it cannot be judged (a body cut at the capture's limit, an encoding that cannot be undone). Judged as
-    schemathesis' checks judge a response (a status documented without content takes any body; no rule on
-    properties the schema does not describe). The request's parameters are judged as the drift checks judge a
-    pact's (openapi-core: a required query, header or cookie parameter missing, a value against its schema), its
-    headers as sent (Accept, Content-Type and Authorization parameters ignored, as OpenAPI says); with headers cut
-    at the capture's limit, header and cookie parameters are not judged (Pact's
-    replay says the call is not judged then). Secret-bearing header values are masked in what is said."""
-    if sample.request_truncated or sample.response_truncated:
-        return _NotJudged(f"body over {_size(BODY_LIMIT)}, the capture's limit")
-    headers: dict[str, list[str]] = {}
-    for name, value in sample.request_headers:
-        headers.setdefault(name, []).append(value)
-    request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query, "headers": headers}
-    response: dict[str, Any] = {"status": call.status,
-                                "headers": {"Content-Type": call.content_type} if call.content_type else {}}
-    for part, text, encoding, content_type in (
-            (request, sample.request_body, sample.request_encoding, sample.request_content_type),
-            (response, sample.response_body, sample.response_encoding, call.content_type)):
-        decoded = _decoded(text, encoding)
-        if decoded is None:
-            return _NotJudged(f"body in an encoding the harness does not undo ({encoding})")
-        if decoded:
-            part["body"] = _body(decoded, content_type)
-    interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
-                   "response": response}
-    findings = [f for f in check_interaction(document, interaction, observed=True).findings
-                if not (f.pointer.lower() in _IGNORED_HEADERS
-                        or sample.request_headers_truncated and f.pointer.startswith("/request/header"))]
-    if not findings:
-        return ""
-    says = pactmatch.masked(findings[0].spec_says, pactmatch.Request("", "", "", sample.request_headers, ""))
-    if says.startswith("content types:"):  # (say what was sent beside what the document allows)
-        answer = findings[0].pointer.startswith("/response")
-        sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()
-        return f"{'answered' if answer else 'sent'} {sent or 'no content type'}; the document's {says}"
-    return says
-
-
-# header parameters OpenAPI says to ignore ("If in is "header" and the name field is "Accept", "Content-Type" or
-# "Authorization", the parameter definition SHALL be ignored"; openapi-core judges them)
-_IGNORED_HEADERS = {f"/request/headers/{name}" for name in ("accept", "content-type", "authorization")}
-
-
-def _decoded(text: str, encoding: str) -> str | None:
-    """A body as sent, its Content-Encoding undone (gzip, deflate); None: an encoding not undone (br, ...)."""
-    codings = [c.strip().lower() for c in encoding.split(",") if c.strip() and c.strip().lower() != "identity"]
-    if not codings or not text:
-        return text
-    data = text.encode("latin-1")
-    try:
-        for coding in reversed(codings):
-            if coding in ("gzip", "x-gzip"):
-                data = zlib.decompress(data, 16 + zlib.MAX_WBITS)
-            elif coding == "deflate":
-                data = zlib.decompress(data)
-            else:
-                return None
-    except zlib.error:
-        return None
-    return data.decode("latin-1")
-
-
-def _size(count: int) -> str:
-    return f"{count >> 20} MiB" if count >= 1 << 20 and not count % (1 << 20) else \
-        f"{count >> 10} KiB" if count >= 1 << 10 and not count % (1 << 10) else f"{count} bytes"
-
-
-def _body(text: str, content_type: str) -> dict[str, Any]:
-    """A body as a V4 pact holds it: JSON parsed (a JSON type that does not parse stays text, and breaks the
-    document as it should)."""
-    content: Any = text
-    if content_type.split(";")[0].strip().endswith("json"):
-        try:
-            content = json.loads(text.encode("latin-1").decode("utf-8"))  # (kept byte for byte: JSON is UTF-8)
-        except ValueError:
-            pass
-    return {"content": content, "contentType": content_type or "text/plain"}

@@ -131,9 +131,12 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
         return GateVerdict(STRICT, name, "error", f"{name}: not judged: {not_judged} of {calls} call(s) between "
                            "services could not be judged against their provider's document (the others are covered "
                            "and allowed)", details)
-    allowed = calls - unchecked
+    allowed, unanswered = calls - unchecked, sum(edge.unanswered for edge in edges)
     checked = "allowed by its provider's document" if not unchecked else \
-        f"{allowed} allowed by their provider's document, {unchecked} checked against none (see the notes)"
+        f"{allowed} allowed by their provider's document, {unchecked} checked against none (their provider has no " \
+        "document: see the notes)"
+    if unanswered:
+        checked += f"; {unanswered} of them without a response (their requests judged, no response to judge)"
     return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered by a "
                        f"pact interaction{',' if unchecked else ' and'} {checked}", details)
 

@@ -3,6 +3,7 @@ namespace), `finish()` at the end (what was seen, matched to pacts and documents
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contracts.drift.adapter import Document
 from harness.contracts.drift.documents import load_document
-from harness.contracts.drift.sources import find_document, running_fetcher
+from harness.contracts.drift.sources import OWN_CALL, find_document, running_fetcher
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
 from harness.errors import MalformedPact, OpenAPIUnavailable
 from harness.observe.coverage import EdgeCoverage, edge_coverage
-from harness.runtime.observe import Observation, TopologyObservation
+from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, TopologyObservation
 
 if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
@@ -24,11 +25,13 @@ if TYPE_CHECKING:
 @dataclass
 class ObserveResult:
     """Coverage per edge (`edges`), what the capture saw (`observation`), and `notes`: what limits the result (pact
-    files that could not be read, packets not inspected), each a sentence."""
+    files that could not be read, packets not inspected), each a sentence. `own_calls`: the harness's own calls
+    (its fetch of a provider's OpenAPI document), left out of the edges."""
 
     edges: list[EdgeCoverage] = field(default_factory=list)
     observation: Observation = field(default_factory=Observation)
     notes: list[str] = field(default_factory=list)
+    own_calls: int = 0
 
     def edge(self, consumer: str, provider: str) -> EdgeCoverage | None:
         return next((e for e in self.edges if e.consumer == consumer and e.provider == provider), None)
@@ -128,7 +131,8 @@ def merge_observations(observations: list[Observation]) -> Observation:
         merged.dropped_packets += observation.dropped_packets
         merged.joined_packets += observation.joined_packets
         merged.overflow += observation.overflow
-        merged.provider_only += observation.provider_only
+        for ends, count in observation.provider_only.items():
+            merged.provider_only[ends] = merged.provider_only.get(ends, 0) + count
         merged.uncompared += observation.uncompared
     return merged
 
@@ -149,7 +153,11 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
                    loaded: dict[str, Document | OpenAPIUnavailable] | None = None) -> ObserveResult:
     """The coverage per edge of `observation`, against the pacts of `pacts_folder` and the documents `raw`
     (`loaded`: those of them already loaded, from the very same raw document; the others are loaded here)."""
-    result = ObserveResult(observation=observation)
+    calls = [_without_own(call) if call.consumer == OUTSIDE else call for call in observation.calls]
+    kept = [call for call in calls if call.count]
+    own = sum(call.count for call in observation.calls) - sum(call.count for call in kept)
+    observation = dataclasses.replace(observation, calls=kept)
+    result = ObserveResult(observation=observation, own_calls=own)
     pacts: list[PactFile] = []
     try:
         for found in scan_pacts(pacts_folder):
@@ -167,9 +175,6 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
     if observation.dropped_packets:
         result.notes.append(f"{observation.dropped_packets} packet(s) dropped by the kernel before the capture "
                             "read them: calls on those connections may be missing")
-    if observation.provider_only:
-        result.notes.append(f"{observation.provider_only} call(s) between services seen only in their provider's "
-                            "namespace (their consumer's capture was not running yet: it was started again), counted")
     if observation.uncompared:
         result.notes.append(f"{observation.uncompared} call(s) seen in their provider's namespace not compared with "
                             "their consumer's capture (too many calls to keep each one's identity): a call only the "
@@ -177,3 +182,20 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
     if observation.overflow:
         result.notes.append(f"{observation.overflow} call(s) counted only: too many kinds of calls to keep apart")
     return result
+
+
+def _without_own(call: ObservedCall) -> ObservedCall:
+    """`call` less those the harness made itself (their request carries OWN_CALL: its fetch of a document)."""
+    own = [sample for sample in call.bodies if _own(sample.request_headers)]
+    if not own:
+        return call
+    count = sum(sample.count for sample in own)
+    share = 1 - count / call.count
+    return dataclasses.replace(call, count=call.count - count, bodies=tuple(s for s in call.bodies if s not in own),
+                               seconds=call.seconds * share, request_bytes=int(call.request_bytes * share),
+                               response_bytes=int(call.response_bytes * share))
+
+
+def _own(headers: tuple[tuple[str, str], ...]) -> bool:
+    name, value = OWN_CALL
+    return any(n.lower() == name.lower() and v == value for n, v in headers)

@@ -99,15 +99,17 @@ class Observation:
     dropped_packets: int = 0
     joined_packets: int = 0
     overflow: int = 0
-    provider_only: int = 0  # calls between services only their provider's capture saw (counted: see read())
+    # (consumer, provider) -> calls only the provider's capture saw (counted: see CallsOnce)
+    provider_only: dict[tuple[str, str], int] = field(default_factory=dict)
     uncompared: int = 0  # calls the provider's capture saw, not compared with the consumer's (identities not kept)
 
 
 @dataclass
 class CallsOnce:
     """Each call between two services is seen in both namespaces: counted in its consumer's; those only its
-    provider's capture saw (the consumer's did not run yet: a service started again, the capture starts after its
-    process) are added, told apart by the identity each agent gives a call (the same at both ends)."""
+    provider's capture saw (the consumer's did not run yet: each service's capture starts on its own, at the
+    session's start and when a service is started again) are added, told apart by the identity each agent gives a
+    call (the same at both ends)."""
 
     consumer_ids: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     unnamed: set[tuple[str, str]] = field(default_factory=set)  # edges with calls whose identity was not kept
@@ -135,7 +137,7 @@ class CallsOnce:
                     "unsampled": 0 if one else len(extra), "seconds": float(call["seconds"]) * share,
                     "request_bytes": int(int(call["request_bytes"]) * share),
                     "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
-                observation.provider_only += len(extra)
+                observation.provider_only[ends] = observation.provider_only.get(ends, 0) + len(extra)
                 known.update(extra)
 
 

@@ -25,6 +25,7 @@ class Document:
     body: Any
     response: Any  # response schemas that require nothing
     strict: Any  # ... and that describe every property (unevaluatedProperties: false)
+    written: Any = None  # response schemas as the document writes them (what a provider's real answer must meet)
 
 
 class NoOperation(Exception):
@@ -87,7 +88,8 @@ def valid_spec(data: dict[str, Any], source: str, uri: str) -> Any:
 
 def document(source: str, spec: Any, v31: bool, uri: str, loose: dict[str, Any], strict: dict[str, Any]) -> Document:
     """The validators of `spec` (OpenAPI 3.1 when `v31`, else 3.0): request parameters and body against `spec`,
-    response bodies against `loose` (nothing required) and `strict` (every property described) documents."""
+    response bodies against `loose` (nothing required) and `strict` (every property described) documents, and
+    against `spec` as written (`written`: an observed answer, judged as schemathesis judges one)."""
     from jsonschema_path import SchemaPath
     from openapi_core.validation.request import (
         V30RequestBodyValidator,
@@ -104,7 +106,7 @@ def document(source: str, spec: Any, v31: bool, uri: str, loose: dict[str, Any],
     strict_spec = SchemaPath.from_dict(strict, base_uri=uri)
     options = {} if v31 else {"schema_validators_factory": _oas30_with_unevaluated()}
     return Document(source, spec, parameters(spec), body(spec), response(loose_spec),
-                    response(strict_spec, **options))
+                    response(strict_spec, **options), response(spec))
 
 
 def _oas30_with_unevaluated() -> Any:
@@ -173,12 +175,15 @@ def body_errors(document: Document, request: Any) -> Iterator[BodyError]:
         yield _body_error(error)
 
 
-def response_errors(document: Document, request: Any, response: Any, strict: bool = False) -> Iterator[BodyError]:
-    """What the response validator (`strict`: the one that wants every property described) says of `response` (a
-    PactResponse), one BodyError each. A missing body is none: the pact may say nothing of it."""
+def response_errors(document: Document, request: Any, response: Any, strict: bool = False,
+                    written: bool = False) -> Iterator[BodyError]:
+    """What the response validator (`strict`: the one that wants every property described; `written`: the document
+    as written, `required` and all) says of `response` (a PactResponse), one BodyError each. A missing body is none:
+    the pact may say nothing of it."""
     from openapi_core.validation.response.exceptions import MissingData
 
-    for error in (document.strict if strict else document.response).iter_errors(request, response):
+    validator = document.written if written else document.strict if strict else document.response
+    for error in validator.iter_errors(request, response):
         if not isinstance(error, MissingData):
             yield _body_error(error)
 

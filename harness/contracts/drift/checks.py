@@ -1,6 +1,7 @@
 """The checks of one HTTP interaction against a document: the operation exists, its parameters and request body are
 valid, the response status is documented and the response body validates (loosely: nothing required) and is
-described (strictly: no property the spec does not know). Each disagreement is a Finding with JSON pointers into the
+described (strictly: no property the spec does not know); an observed answer is judged against the document as
+written. Each disagreement is a Finding with JSON pointers into the
 interaction and into the document."""
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from harness.contracts.drift.results import CLEAN, DRIFT, NOT_APPLICABLE, Findin
 
 def check_interaction(document: Document, interaction: dict[str, Any], observed: bool = False) -> InteractionDrift:
     """The drift of one interaction (an HTTP one; others are not applicable). `observed`: a call seen in traffic
-    (harness.observe), whose response is judged as schemathesis' default checks judge one (content_type_conformance,
-    response_schema_conformance): a status documented without content takes any body, and a property the schema
-    does not describe is allowed."""
+    (harness.observe), whose response is what the provider really answered, judged as schemathesis' default checks
+    judge one (content_type_conformance, response_schema_conformance) against the document as written (`required`,
+    `additionalProperties`, formats): a status documented without content takes any body, and a property the schema
+    does not describe is allowed unless it says so; an observed call without "response" (none was seen) has its
+    request judged only."""
     description = interaction["description"]
     if not is_http(interaction):
         kind = interaction.get("type") or "message"
@@ -54,7 +57,8 @@ def check_interaction(document: Document, interaction: dict[str, Any], observed:
         for body_error in body_errors(document, request):
             findings += _body_findings(body_error, request.body, "/request/body", f"{op_pointer}/requestBody",
                                        request.content_type)
-    findings += _response_findings(document, request, response, operation, label, op_pointer, observed)
+    if not (observed and interaction.get("response") is None):
+        findings += _response_findings(document, request, response, operation, label, op_pointer, observed)
     return InteractionDrift(description, DRIFT if findings else CLEAN, findings, operation=label)
 
 
@@ -146,7 +150,8 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
                         spec_pointer)]
     found: list[Finding] = []
     invalid: list[list[Any]] = []  # where the body breaks the spec's own rules
-    for body_error in response_errors(document, request, response):
+    # (a pact may leave out what its consumer does not read: judged loosely; an observed answer is all there is)
+    for body_error in response_errors(document, request, response, written=observed):
         invalid += [list(e.absolute_path) for e in body_error.schema_errors or []]
         found += _body_findings(body_error, response.data, "/response/body", spec_pointer, response.content_type)
     if observed:

@@ -13,6 +13,10 @@ from harness.errors import HarnessError, OpenAPIUnavailable
 from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
 
+# a header the harness's own fetch of a served document carries: --observe tells it from the tests' calls by it
+# (its address is the tests': the host, through a published port)
+OWN_CALL = ("X-Pytest-Topology", "openapi-document")
+
 DOCUMENT_NAMES = ("openapi", "swagger")
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -112,7 +116,7 @@ def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[st
                                      "a file next to the topology.")
         url = running[service].url + path
         try:
-            response = requests.get(url, timeout=10)
+            response = requests.get(url, timeout=10, headers=dict([OWN_CALL]))
             response.raise_for_status()
         except requests.RequestException as error:
             raise OpenAPIUnavailable(f"service '{service}': cannot fetch its OpenAPI document from {url}: {error}") \

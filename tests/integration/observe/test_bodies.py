@@ -1,7 +1,8 @@
 """What the strict gate judges, against the real engine: every body of a kind of call (not only the first), a body
 over the capture's limit said as not judged (never allowed), the query matched as Pact's mock server matches it, a
-run with no call between services not passed, and a body on a status documented without content allowed as
-schemathesis allows it. One topology (tests/topologies/observe-bodies: orders calling catalog from its own
+run with no call between services not passed, a body on a status documented without content allowed as
+schemathesis allows it, an answer without the properties its document requires breaking it (as `st run` says), and
+a request whose answer has not come when the capture is read judged all the same. One topology (tests/topologies/observe-bodies: orders calling catalog from its own
 container, built from observe-app's folder), observed afresh for each case."""
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ def bookshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topolog
         yield spec, topology
 
 
-def observed(bookshop: tuple[TopologySpec, Topology], *calls: str) -> tuple[ObserveResult, GateVerdict]:
-    """The coverage and the strict gate of the calls orders makes to catalog (`GET/books/111`: method/path?query)."""
+def observed(bookshop: tuple[TopologySpec, Topology], *calls: str, how: str = "call") -> tuple[ObserveResult,
+                                                                                            GateVerdict]:
+    """The coverage and the strict gate of the calls orders makes to catalog (`GET/books/111`: method/path?query;
+    `how="send"`: orders does not wait for their answers)."""
     spec, topology = bookshop
     run = ObserveRun(spec, topology)
     run.start()
     try:
         for made in calls:
-            answer = requests.get(f"{topology['orders'].url}/call/{made}", timeout=60)
+            answer = requests.get(f"{topology['orders'].url}/{how}/{made}", timeout=60)
             assert answer.status_code == 200, answer.text
     finally:
         result = run.finish()
@@ -84,8 +87,40 @@ def test_every_body_is_judged_and_a_404_body_the_document_leaves_open_is_allowed
     edge = result.edge("orders", "catalog")
     assert edge is not None and (edge.calls, edge.covered, edge.uncovered) == (5, 5, 0)
     assert (edge.breaking, edge.not_judged) == (2, 0)  # the 404's JSON body is no finding (schemathesis: none)
-    assert [(o.operation, o.calls, o.says) for o in edge.top_breaking] == [
-        ("GET /books/{isbn} -> 200", 2, "None for not nullable")]
+    assert [(o.operation, o.calls, o.findings) for o in edge.top_breaking] == [
+        ("GET /books/{isbn} -> 200", 2, ("None for not nullable", "None is not of type 'number'"))]
     assert strict.outcome == "failed"
     assert strict.summary == ("observed coverage, strict: 0 call(s) between services uncovered, 2 breaking the "
                               "provider's document")
+
+
+def test_an_answer_without_the_properties_its_document_requires_breaks_it(bookshop) -> None:  # noqa: ANN001
+    # catalog answers {"uid": 1, "about": 7} where its document requires isbn, title and price: `st run` says
+    # "Response violates schema"; the pact's regex path covers the request
+    result, strict = observed(bookshop, "GET/books/bare")
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.covered, edge.breaking) == (1, 1, 1)
+    assert [(o.operation, o.findings) for o in edge.breaking_operations] == [
+        ("GET /books/{isbn} -> 200", ("'isbn' is a required property", "'price' is a required property",
+                                      "'title' is a required property"))]
+    assert strict.outcome == "failed"
+    assert strict.summary == ("observed coverage, strict: 0 call(s) between services uncovered, 1 breaking the "
+                              "provider's document")
+
+
+def test_a_request_whose_answer_has_not_come_is_judged_against_the_document(bookshop) -> None:  # noqa: ANN001
+    # GET /invoices without the query `user` the document requires; catalog answers only once released (after the
+    # capture is read): the request was seen whole, so it is judged
+    spec, topology = bookshop
+    try:
+        result, strict = observed(bookshop, "GET/invoices", how="send")
+    finally:
+        requests.post(f"{topology['catalog'].url}/release", timeout=30)
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.covered, edge.breaking, edge.unchecked, edge.unanswered) == (
+        1, 1, 1, 0, 1)
+    assert [(o.operation, o.says) for o in edge.breaking_operations] == [
+        ("GET /invoices -> no response", "required query parameter 'user'")]
+    assert strict.outcome == "failed"
+    assert "orders -> catalog: 1 call(s) breaking catalog's OpenAPI document: GET /invoices -> no response (1): " \
+           "required query parameter 'user'" in strict.details.splitlines()

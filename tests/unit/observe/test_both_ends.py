@@ -27,7 +27,7 @@ def settled(consumer: list[dict[str, Any]], provider: list[dict[str, Any]]) -> O
 
 def test_a_call_seen_at_both_ends_counts_once() -> None:
     observation = settled([record("/items/1", ["a:1:7:0", "a:1:7:1"])], [record("/items/1", ["a:1:7:0", "a:1:7:1"])])
-    assert observation.calls == [] and observation.provider_only == 0
+    assert observation.calls == [] and observation.provider_only == {}
 
 
 def test_calls_only_the_providers_capture_saw_are_added_with_their_share() -> None:
@@ -36,13 +36,13 @@ def test_calls_only_the_providers_capture_saw_are_added_with_their_share() -> No
     added = {(call.path, call.consumer, call.provider): (call.count, call.request_bytes, call.response_bytes)
              for call in observation.calls}
     assert added == {("/items/1", "shop", "stock"): (1, 10, 20), ("/items/2", "shop", "stock"): (1, 10, 20)}
-    assert observation.provider_only == 2
+    assert observation.provider_only == {("shop", "stock"): 2}  # per edge: its notes name it
 
 
 def test_an_answer_the_consumer_never_got_is_not_a_second_call() -> None:
     # the consumer saw its request and no response (its process killed); the provider answered: one call, status 0
     observation = settled([record("/slow", ["a:1:7:0"], status=0)], [record("/slow", ["a:1:7:0"])])
-    assert observation.calls == [] and observation.provider_only == 0
+    assert observation.calls == [] and observation.provider_only == {}
 
 
 def test_calls_whose_identity_was_not_kept_are_not_compared_and_said() -> None:

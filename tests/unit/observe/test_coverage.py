@@ -116,7 +116,7 @@ def test_every_distinct_body_of_a_kind_of_call_is_judged_not_only_the_first(spec
     [edge] = coverage_of(spec, [call("/items/1", count=9, bodies=bodies, unsampled=1)], {"stock": stock_document})
     # (the unsampled call's request is not known: Pact cannot judge it, so it is not covered)
     assert (edge.calls, edge.covered, edge.breaking, edge.not_judged) == (9, 8, 2, 2)
-    assert edge.top_breaking[0].says == "None for not nullable"
+    assert edge.top_breaking[0].says == "None for not nullable (1 of 2 findings)"
     assert edge.top_not_judged[0].says == "more different requests and bodies than the capture keeps"  # the first reason said
 
 
@@ -265,9 +265,11 @@ def test_the_observations_of_xdist_workers_add_up_per_edge(spec, stock_document)
     assert [(n.connections, n.bytes) for n in redis.not_inspected] == [(3, 51)]  # one count per port and protocol
 
 
-def test_a_request_without_its_response_is_covered_by_method_and_path_and_not_judged(spec, stock_document) -> None:
+def test_a_request_without_its_response_is_replayed_and_its_request_judged(spec, stock_document) -> None:
     [edge] = coverage_of(spec, [call("/items/1", status=0, count=2), call("/items/1/price", status=0)],
                          {"stock": stock_document})
-    assert (edge.calls, edge.covered, edge.breaking) == (3, 2, 0)
+    assert (edge.calls, edge.covered, edge.breaking, edge.unchecked, edge.unanswered) == (3, 2, 0, 0, 3)
+    assert edge.notes == ("3 call(s) without a response seen: their requests judged against stock's document, no "
+                          "response to judge",)
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id}/price -> no response", 1)]
     assert (edge.operations, edge.operations_covered) == (2, 1)

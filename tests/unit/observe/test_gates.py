@@ -120,5 +120,14 @@ def test_strict_says_which_calls_no_document_was_there_to_check() -> None:
     [gate] = gate_verdicts(ObserveResult(edges=[FULL, unchecked]), "", None, True)
     assert gate.outcome == "passed"
     assert gate.summary == ("observed coverage, strict: every one of 8 call(s) between services covered by a pact "
-                            "interaction, 4 allowed by their provider's document, 4 checked against none (see the "
-                            "notes)")
+                            "interaction, 4 allowed by their provider's document, 4 checked against none (their "
+                            "provider has no document: see the notes)")
+
+
+def test_strict_says_which_calls_had_no_response_their_requests_judged() -> None:
+    waiting = dataclasses.replace(FULL, unanswered=1)
+    [gate] = gate_verdicts(ObserveResult(edges=[waiting]), "", None, True)
+    assert gate.outcome == "passed"
+    assert gate.summary == ("observed coverage, strict: every one of 4 call(s) between services covered by a pact "
+                            "interaction and allowed by its provider's document; 1 of them without a response (their "
+                            "requests judged, no response to judge)")

@@ -1,0 +1,116 @@
+"""What a provider really answered is judged against its document as written (pure logic: the calls are given): a
+response without a required property breaks it (as `st run`'s response_schema_conformance says), a request whose
+answer never came is still judged, every finding of an operation is said, the harness's own fetch of a document is
+not the tests' call, and a call only its provider's capture saw is said on its edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.contracts.drift.documents import load_document
+from harness.contracts.drift.sources import OWN_CALL
+from harness.contracts.matrix import edge_matrix
+from harness.model.loader import load_topology
+from harness.observe import edge_coverage
+from harness.observe.gates import gate_verdicts
+from harness.observe.run import observe_result
+from harness.report.observe import observed_text
+from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
+from harness.runtime.observe_records import BodySample
+
+APP = Path(__file__).parents[2] / "topologies" / "observe-app"
+PROFILE = {"type": "object", "required": ["id", "bio"],
+           "properties": {"id": {"type": "integer"}, "bio": {"type": "string"}}}
+DOCUMENT = {
+    "openapi": "3.0.3", "info": {"title": "stock", "version": "1"},
+    "paths": {"/items/{id}": {"get": {
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                       {"name": "X-Tenant", "in": "header", "required": True, "schema": {"type": "string"}},
+                       {"name": "lang", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the item", "content": {"application/json": {"schema": PROFILE}}}}}}}}
+
+
+def call(body: str = '{"id": 1, "bio": "pear"}', status: int = 200, query: str = "lang=en",
+         headers: tuple[tuple[str, str], ...] = (("X-Tenant", "acme"),), consumer: str = "shop") -> ObservedCall:
+    sample = BodySample("", body, 1, query=query, request_headers=(("Host", "stock:8000"), *headers))
+    return ObservedCall(consumer, "stock", 8000, "GET", "/items/1", ("lang",) if query else (), status,
+                        "application/json" if status else "", 1, 0.01, 0.01, 0, len(body), bodies=(sample,))
+
+
+@pytest.fixture(scope="module")
+def spec():  # noqa: ANN201
+    return load_topology(APP / "topology.yaml")
+
+
+@pytest.fixture(scope="module")
+def document():  # noqa: ANN201
+    return load_document(DOCUMENT, "stock.yaml")
+
+
+def test_an_answer_without_the_properties_its_schema_requires_breaks_the_document(spec, document) -> None:
+    [allowed] = edge_coverage(spec, Observation([call()], [], {}), [], {"stock": document})
+    assert allowed.breaking == 0
+    [edge] = edge_coverage(spec, Observation([call('{"uid": 1, "about": 7}')], [], {}), [], {"stock": document})
+    assert edge.breaking == 1
+    assert edge.breaking_operations[0].findings == ("'bio' is a required property", "'id' is a required property")
+
+
+def test_a_request_without_its_answer_is_judged_against_the_document(spec, document) -> None:
+    [edge] = edge_coverage(spec, Observation([call("", status=0, query="")], [], {}), [], {"stock": document})
+    assert (edge.calls, edge.breaking, edge.unchecked, edge.unanswered) == (1, 1, 0, 1)
+    [operation] = edge.breaking_operations
+    assert (operation.operation, operation.says) == ("GET /items/{id} -> no response",
+                                                     "required query parameter 'lang'")
+    result = observe_result(spec, Observation([call("", status=0, query="")], [], {}),
+                            {"stock": (DOCUMENT, "stock.yaml", None)}, APP / "contracts")
+    [gate] = gate_verdicts(result, "", None, True)
+    assert gate.outcome == "failed"  # (never "checked against none": stock has a document)
+    assert "shop -> stock: 1 call(s) breaking stock's OpenAPI document: GET /items/{id} -> no response (1): " \
+           "required query parameter 'lang'" in gate.details.splitlines()
+
+
+def test_every_finding_of_an_operation_is_in_the_matrix_json_the_console_says_the_first(spec, document) -> None:
+    calls = [call('{"id": 1}', query="", headers=())]
+    [edge] = edge_coverage(spec, Observation(calls, [], {}), [], {"stock": document})
+    [operation] = edge.breaking_operations
+    assert operation.findings == ("'bio' is a required property", "required header parameter 'X-Tenant'",
+                                  "required query parameter 'lang'")
+    assert operation.says == "'bio' is a required property (1 of 3 findings)"
+    [cell] = [e.observed for e in edge_matrix(spec, [], coverage=[edge]) if e.provider == "stock"]
+    assert cell is not None and cell.breaks == (
+        "GET /items/{id} -> 200: 1 call(s): 'bio' is a required property; required header parameter 'X-Tenant'; "
+        "required query parameter 'lang'",)
+
+
+def test_the_harness_s_own_fetch_of_a_document_is_not_a_call_of_the_tests(spec) -> None:
+    own = call("{}", headers=(OWN_CALL,), consumer=OUTSIDE)
+    theirs = call("{}", headers=(("X-Tenant", "acme"),), consumer=OUTSIDE)
+    both = ObservedCall(OUTSIDE, "stock", 8000, "GET", "/items/1", ("lang",), 200, "application/json", 2, 0.02,
+                        0.01, 0, 4, bodies=(own.bodies[0], theirs.bodies[0]))
+    result = observe_result(spec, Observation([both], [], {}), {}, APP)
+    [edge] = result.edges
+    assert (edge.consumer, edge.calls, result.own_calls) == (OUTSIDE, 1, 1)
+    assert "the harness's own calls (fetching OpenAPI documents): 1, not counted" in observed_text(result)
+    alone = observe_result(spec, Observation([own], [], {}), {}, APP)
+    assert (alone.edges, alone.own_calls) == ([], 1)
+
+
+def test_what_the_tests_calls_break_is_said_under_their_line(spec, document) -> None:
+    from harness.observe.run import ObserveResult
+
+    edges = edge_coverage(spec, Observation([call('{"id": 1}', consumer=OUTSIDE)], [], {}), [], {"stock": document})
+    text = observed_text(ObserveResult(edges=edges))
+    assert "  (tests) -> stock: 1 HTTP call(s), 1 breaking the provider's document\n" \
+           "    breaks the document: GET /items/{id} -> 200: 1 call(s): 'bio' is a required property\n" in text
+
+
+def test_calls_only_the_provider_s_capture_saw_are_said_on_their_edge(spec, document) -> None:
+    observation = Observation([call()], [], {}, provider_only={("shop", "stock"): 2})
+    [edge] = edge_coverage(spec, observation, [], {"stock": document})
+    assert edge.notes == ("2 call(s) seen only by stock's capture, counted: shop's capture was not running yet when "
+                          "they were made (each service's capture starts on its own: at the session's start, and after "
+                          "a restart in the service's new namespace)",)
+    [cell] = [e.observed for e in edge_matrix(spec, [], coverage=[edge]) if e.provider == "stock"]
+    assert cell is not None and cell.notes == edge.notes  # (in contract-matrix.json)
