@@ -149,21 +149,58 @@ def test_a_service_without_a_probe_that_dies_at_once_is_never_ready(tmp_path, do
     assert harness_resources(docker_client, "dies-at-once") == []
 
 
-def test_a_service_that_exits_0_with_nothing_waiting_is_completed(tmp_path, docker_client) -> None:  # noqa: ANN001
+def test_a_service_that_exits_0_with_nothing_waiting_fails_as_under_compose(tmp_path, docker_client) -> None:  # noqa: ANN001
+    """Only a job may end: `docker compose up --wait` refuses any other service that exited, code 0 included (its
+    getDependencyCondition waits for running-or-healthy unless a dependent waits with service_completed_successfully).
+    A web server whose entrypoint prints its usage and exits was `done`, with a URL where nothing listens."""
+    from harness.model.compose_cli import compose_binary
+
     file = compose(tmp_path, """
-        name: init-container
+        name: f23-exit0
+        services:
+          db:
+            image: redis:7
+          web:
+            image: python:3.11-slim
+            command: ["python", "-c", "print('usage: serve [--port N]')"]
+            ports: ["8000"]
+            depends_on: [db]
+    """)
+    try:
+        up = subprocess.run([compose_binary(), "-f", str(file), "up", "-d", "--wait"], capture_output=True, text=True,
+                            timeout=300)
+        assert up.returncode != 0 and "exited (0)" in up.stderr, up.stderr
+    finally:
+        subprocess.run([compose_binary(), "-f", str(file), "down", "-v", "-t", "0"], capture_output=True, timeout=300)
+    for _ in range(2):  # the same verdict every run
+        with pytest.raises(ServiceExited) as raised:
+            Topology.start(load_topology(file))
+        message = str(raised.value)
+        assert message.startswith("service 'web' exited with code 0 during startup; its log ends: usage: serve "
+                                  "[--port N]\n"), message
+        assert "nothing waits for it to finish, so it must keep running" in message, message
+        assert "`condition: service_completed_successfully`" in message, message
+        assert (raised.value.service, raised.value.container_exit) == ("web", 0)
+    assert harness_resources(docker_client, "f23-exit0") == []
+
+
+def test_an_init_job_others_wait_for_is_done_as_under_compose(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: f23-init-container
         services:
           init:
             image: python:3.11-slim
             command: ["python", "-c", "print('prepared')"]
           app:
             image: redis:7
+            depends_on:
+              init: {condition: service_completed_successfully}
     """)
     events: list[StartEvent] = []
     with Topology.start(load_topology(file), progress=events.append) as topology:
         assert topology["app"].status == "running"
         assert [e.kind for e in events if e.service == "init"][-1] == "completed"
-    assert harness_resources(docker_client, "init-container") == []
+    assert harness_resources(docker_client, "f23-init-container") == []
 
 
 def test_build_target_entrypoint_and_an_image_built_by_another_service(tmp_path, docker_client) -> None:  # noqa: ANN001
