@@ -263,8 +263,8 @@ class Service:
         Ready means: its probe passes (`ready:`, else its healthcheck's test within its timeout, or Docker calls it
         healthy), and, for a `ready:` probe of a container Docker checks the health of, Docker calls it healthy
         too; with no probe, its container has stayed running for SETTLE seconds (one that dies at once is never
-        ready). A job (`job: true`, or a compose `service_completed_successfully`'s) is done when it exits 0; any
-        other service that exits, with code 0 too, fails (as `docker compose up --wait` refuses it).
+        ready). A job (`job: true`, a compose `service_completed_successfully`'s) is done when it exits 0; another
+        service that exits fails, with code 0 too (as under `docker compose up --wait`).
 
         Returns:
             "ready", or "completed" for a job that exited 0.
