@@ -266,8 +266,7 @@ class Service:
         ready). A job (`job: true`, a compose `service_completed_successfully`'s) is done when it exits 0; another
         service that exits fails, with code 0 too (as under `docker compose up --wait`).
 
-        Returns:
-            "ready", or "completed" for a job that exited 0.
+        Returns: "ready", or "completed" for a job that exited 0.
 
         Raises:
             ServiceExited: it exited (a job: non-zero; any other service: at all), also while a probe ran: the code,
