@@ -365,6 +365,8 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
+        named = [index for index, volume in enumerate(value) if volume.get("type") == "volume"]
+        out.lines.update({at + (mapped,): source.line(at + (index,)) for mapped, index in enumerate(named)})
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
         put("image_volumes", images, key)
     elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped

@@ -64,7 +64,6 @@ from harness.runtime.volumes import service_mounts
 T = TypeVar("T")
 
 
-
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
     """A new run of `spec`, started: see `Topology.start`."""
     spec.refuse_start()  # before the engine is asked anything, as Compose's `up`
@@ -149,9 +148,10 @@ class Starter:
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
-        # every key an engine is too old for, in one message, before anything is built or created
-        for client, part in engine_parts(self.topology):
-            refuse_unmet(self.spec, client.api.api_version, services=set(part.services))
+        # every key an engine is too old for, in one message, before anything is built or created; a note for each
+        for client, part in engine_parts(self.topology):  # it drops (a volume's subpath: Compose passes it too)
+            for ignored in refuse_unmet(self.spec, client.api.api_version, services=set(part.services)):
+                self.progress(StartEvent("", "note", detail=ignored))
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):

@@ -354,3 +354,44 @@ def test_the_same_options_in_the_projects_own_format(tmp_path, docker_client) ->
         assert (app.exec(["pwd"]).output.strip(), app.exec(["id", "-un"]).output.strip()) == ("/tmp", "redis")
         assert topology["store"].container.attrs["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
     assert harness_resources(docker_client, "own-format") == []
+
+
+def test_a_volume_subpath_this_engine_drops_is_said_at_the_start(tmp_path, docker_client) -> None:  # noqa: ANN001
+    """An engine before API 1.45 mounts the whole volume (Compose passes `subpath` all the same, no error): the start
+    goes on as under Compose and a note names the file:line, the service and the engine's API version; a newer engine
+    mounts the subpath and nothing is said."""
+    file = compose(tmp_path, """
+        name: f23-subpath
+        services:
+          app:
+            image: python:3.11-slim
+            command: ["sh", "-c", "mkdir -p /data/v1 && touch /data/v1/inner /data/outer && exec sleep infinity"]
+            volumes: ["data:/data"]
+            healthcheck: {test: ["CMD", "test", "-f", "/data/outer"], interval: 1s}
+          reader:
+            image: python:3.11-slim
+            command: ["sleep", "infinity"]
+            depends_on: {app: {condition: service_healthy}}
+            volumes:
+              - type: volume
+                source: data
+                target: /data
+                volume: {subpath: v1}
+        volumes:
+          data: {}
+    """)
+    api = str(docker_client.api.api_version)
+    old = tuple(int(part) for part in api.split(".")) < (1, 45)
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        notes = [e.detail for e in events if e.kind == "note" and "subpath" in e.detail]
+        seen = topology["reader"].exec(["ls", "/data"]).output.split()
+        if old:
+            assert notes == [f"docker-compose.yml:13: service 'reader': subpath of the volume at /data: 'v1' ignored: "
+                             f"this Docker engine (API {api}) mounts the whole volume data there, as under Docker "
+                             "Compose (it passes the key all the same), so the service sees other files than the file "
+                             "says (needs API 1.45, Docker Engine 26)"], notes
+            assert sorted(seen) == ["outer", "v1"], seen  # what Compose mounts on this engine too
+        else:
+            assert (notes, seen) == ([], ["inner"])
+    assert harness_resources(docker_client, "f23-subpath") == []
