@@ -412,8 +412,8 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
                 continue
             replica = f" (replica {number})" if spec.replicas > 1 else ""
             raise DockerError(f"service '{name}'{replica}: Docker could not create or start its container: "
-                              f"{explain(error)}", service=name, operation="start",
-                              hint=start_hint(error)) from None
+                              f"{explain(error)}", service=name, operation="start", hint=start_hint(
+                                  error, name, spec, local=engine is None)) from None
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()
