@@ -211,9 +211,12 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
         command += ["--profile", profile]
     if env_file is not None:
         command += ["--env-file", str(env_file)]
+    environment = resolve_engine().cli_environment()  # the engine the harness uses
     try:
         result = subprocess.run([*command, "config"], capture_output=True, text=True, timeout=60, cwd=file.parent,
-                                env=resolve_engine().cli_environment())  # the engine the harness uses
+                                env=environment)
+        if result.returncode != 0 and REQUIRED.search(result.stderr):
+            result.stderr = _every_required(command, file.parent, environment, result.stderr)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ComposeUnavailable(f"could not run Docker Compose ({command[0]}): {exc}") from None
     notes, errors = [], []
@@ -235,6 +238,28 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             raise error
         raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + more) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+REQUIRED = re.compile(r"required variable (?P<name>\S+) is missing a value")
+MOST_REQUIRED = 50  # runs of `config` asked for further missing variables at most
+
+
+def _every_required(command: list[str], folder: Path, environment: dict[str, str], stderr: str) -> str:
+    """Compose's errors for every `${X:?msg}` (`${X?msg}`) missing a value, from `stderr` (its first): Compose stops at
+    the first it meets, and which one that is varies between runs, so it is asked again with each one named so far
+    set, until it names no more (compose_errors puts them in file order)."""
+    said = [line.strip() for line in stderr.splitlines() if REQUIRED.search(line)][:1]
+    trial = dict(environment)
+    while said and len(said) < MOST_REQUIRED:
+        named = REQUIRED.search(said[-1])
+        trial[named["name"] if named else ""] = "set"
+        again = subprocess.run([*command, "config", "--quiet"], capture_output=True, text=True, timeout=60,
+                               cwd=folder, env=trial)
+        more = [line.strip() for line in again.stderr.splitlines() if REQUIRED.search(line)]
+        if again.returncode == 0 or not more or more[0] in said:
+            break
+        said.append(more[0])
+    return "\n".join(said)
 
 
 UNKNOWN_KEY = re.compile(r"additional propert(?:y|ies) '(?P<key>[^']+)' not allowed")
