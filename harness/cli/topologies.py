@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from harness.engine_source import resolve_engine
+from harness.cli.down_runs import down_project, down_run
 from harness.errors import HarnessError, OptionError, TopologyNotRunning
 from harness.hints import down_by_run, down_command, on_engine, with_engine
 from harness.options import ResolvedOptions
@@ -147,10 +147,14 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import remove_leftovers_anywhere
 
-    if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
-        raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
+    if sum(map(bool, ("topology" in options.given or options.topology.project_name, options.run_id,
+                      options.down_all))) > 1:
+        raise OptionError("harness down: give one of --topology FILE (with -p NAME or not), -p NAME, --run RUN or "
+                          "--all")
     if options.run_id:
-        return _down_run(options.run_id, out)
+        return down_run(options.run_id, out)
+    if options.topology.project_name and "topology" not in options.given and not options.down_all:
+        return down_project(options.topology.project_name, out)  # as `docker compose -p NAME down`: no file read
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         try:
             spec = load(options, err, notes=False)
@@ -230,30 +234,6 @@ def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: C
                   markup=False, soft_wrap=True)
 
 
-def _down_run(run_id: str, out: Console) -> int:
-    """`harness down --run RUN`: one run, kept or left behind; never one its live owner still uses."""
-    from harness.errors import OptionError
-    from harness.runtime import labels as L
-    from harness.runtime.engine import connect
-    from harness.runtime.engine_runs import remove_run_anywhere
-
-    client = connect()
-    run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
-    if run is None:
-        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine "
-                                 f"{resolve_engine().where} (removed already? on another engine?); "
-                                 f"`{with_engine('harness ps')}` lists the runs")
-    if not run.kept and L.owner_gone(run.owner) is False:
-        raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
-                          f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
-                          "stop that process (Ctrl-C) and it removes its run")
-    removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
-              markup=False, highlight=False, soft_wrap=True)
-    removal.raise_unanswered(with_engine(f"harness down --run {run_id}"))
-    return 0
-
-
 PS_COLUMNS = ("topology", "run", "service", "status", "ports (container -> 127.0.0.1)", "kept", "file", "run state")
 
 
@@ -286,8 +266,10 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     # of a file given on the command line, only its runs (as `harness down --topology FILE` takes them)
     mine = str(spec.identity) if spec is not None and "topology" in options.given else None
     # (and every run on the file's own engines: those it names are asked for it)
+    project = options.topology.project_name  # `-p NAME`: that project's runs only, as `docker compose -p NAME ps`
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
-             and (mine is None or k.run.file == mine or k.found_on is not None)]
+             and (mine is None or k.run.file == mine or k.found_on is not None)
+             and (project is None or k.run.topology == project)]
     if not known:
         out.print("no topology is running" if mine is None or spec is None else
                   f"no run of topology {spec.name} ({mine}) is running", markup=False, highlight=False,

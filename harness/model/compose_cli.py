@@ -166,10 +166,12 @@ def _is_v2(binary: str) -> bool:
 
 
 def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None,
-              on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
+              on_error: Callable[[Path, str], TopologyFileError], project_name: str | None = None
+              ) -> tuple[dict[str, Any], list[str]]:
     """Compose's canonical form of `files` (one, or several merged by Compose as `-f a -f b`; the first file's folder
     is the project folder) as YAML output of `config` (which keeps `x-` keys of services), and its warnings.
-    `on_error(first file, compose_message)` makes the error raised when Compose rejects the files."""
+    `on_error(first file, compose_message)` makes the error raised when Compose rejects the files; `project_name`
+    is Compose's `-p`."""
     files = [f.resolve() for f in ([files] if isinstance(files, Path) else files)]
     # a relative --env-file is relative to the current folder, as Compose's (config runs in the project folder)
     env_file = env_file.resolve() if env_file is not None else None
@@ -177,7 +179,7 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
         if not file.is_file():
             raise TopologyFileError(str(file), "no such compose file")
     options = {"file": [str(f) for f in files] if len(files) > 1 else str(files[0]), "profiles": list(profiles),
-               "env_file": str(env_file.resolve()) if env_file else None}
+               "env_file": str(env_file.resolve()) if env_file else None, "project_name": project_name}
     key = hashlib.sha256(json.dumps([CACHE_VERSION, options, _binaries_stamp(),
                                      *(f.read_bytes().hex() for f in files)]).encode()).hexdigest()[:32]
     entry_file = _cache_dir() / f"{key}.json"
@@ -187,7 +189,7 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
             return entry["canonical"], entry["notes"]
     except (OSError, ValueError, KeyError):
         pass
-    canonical, notes = _run_config(files, profiles, env_file, on_error)
+    canonical, notes = _run_config(files, profiles, env_file, on_error, project_name)
     inputs = [str(p) for p in compose_inputs(files, env_file)]
     try:
         entry_file.parent.mkdir(parents=True, exist_ok=True)
@@ -201,10 +203,11 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
 
 
 def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | None,
-                on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
+                on_error: Callable[[Path, str], TopologyFileError], project_name: str | None = None
+                ) -> tuple[dict[str, Any], list[str]]:
     file = files[0]
     binary = compose()
-    command = [binary.path]
+    command = [binary.path, *(["-p", project_name] if project_name else [])]
     for each in files:
         command += ["-f", str(each)]
     for profile in profiles:

@@ -1398,6 +1398,17 @@ def test_every_missing_required_variable_is_named_in_file_order_every_run(compos
     assert [compose_error(text) for _ in range(3)] == [expected] * 3
 
 
+def test_a_project_name_given_is_the_topologys_name_and_composes_project_name(write):
+    """`-p NAME` (load_topology's project_name): Compose's `-p` for a compose file (its `${COMPOSE_PROJECT_NAME}`
+    too), the `name:` of the harness's own format."""
+    compose = write("name: shop\nservices:\n  a:\n    image: x:${COMPOSE_PROJECT_NAME}\n", COMPOSE)
+    spec = load_topology(compose, project_name="f23-other")
+    assert (spec.name, spec.services["a"].image) == ("f23-other", "x:f23-other")
+    own = write("name: shop\nservices:\n  a: {image: x}\n")
+    assert load_topology(own, project_name="f23-other").name == "f23-other"
+    assert load_topology(own).name == "shop"
+
+
 def test_a_bad_compose_file_exits_2(write):
     file = write("services:\n  db:\n    imgae: x\n", COMPOSE)
     with pytest.raises(TopologyFileError) as info:
