@@ -1,6 +1,6 @@
-"""`harness down`: the runs of a topology file (pre_stop hooks first), one run (`--run`), or every kept run
-(`--all`). The runs are found by the file label they carry, so a file that can no longer be read (broken after
-`up`, or one that pytest-topology refuses although Docker Compose reads it) still has its runs removed."""
+"""`harness down`: the runs of a topology file (pre_stop hooks first), one run (`--run`), a project's (`-p NAME`), or
+every kept run (`--all`). The runs are found by the file label they carry, so a file that can no longer be read (broken
+after `up`, or one that pytest-topology refuses although Docker Compose reads it) still has its runs removed."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from harness.cli.down_runs import down_project, down_run
 from harness.cli.topologies import _shown, load
-from harness.engine_source import resolve_engine
-from harness.errors import ComposeUnavailable, HarnessError, TopologyFileError, TopologyNotRunning
+from harness.errors import ComposeUnavailable, HarnessError, TopologyFileError
 from harness.hints import down_command, with_engine
 from harness.options import ResolvedOptions
 
@@ -29,10 +29,14 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import remove_leftovers_anywhere
 
-    if sum(map(bool, ("topology" in options.given, options.run_id, options.down_all))) > 1:
-        raise OptionError("harness down: give one of --topology FILE, --run RUN or --all")
+    if sum(map(bool, ("topology" in options.given or options.topology.project_name, options.run_id,
+                      options.down_all))) > 1:
+        raise OptionError("harness down: give one of --topology FILE (with -p NAME or not), -p NAME, --run RUN or "
+                          "--all")
     if options.run_id:
-        return _down_run(options.run_id, out)
+        return down_run(options.run_id, out)
+    if options.topology.project_name and "topology" not in options.given and not options.down_all:
+        return down_project(options.topology.project_name, out)  # as `docker compose -p NAME down`: no file read
     if options.topology.files and not options.down_all:  # given, or the ini's (--run and --all leave it aside)
         try:
             spec = load(options, err, notes=False)
@@ -112,31 +116,6 @@ def _say_other_file_sets(client: docker.DockerClient, spec: TopologySpec, err: C
         err.print(f"note: a run of {' + '.join(_shown(f) for f in files.split(','))} is left running (another set "
                   f"of files); remove it with: {down_command(','.join(_shown(f) for f in files.split(',')))}",
                   markup=False, soft_wrap=True)
-
-
-def _down_run(run_id: str, out: Console) -> int:
-    """`harness down --run RUN`: one run, kept or left behind; never one its live owner still uses."""
-    from harness.errors import OptionError
-    from harness.runtime import labels as L
-    from harness.runtime.engine import connect
-    from harness.runtime.engine_runs import remove_run_anywhere
-
-    client = connect()
-    run = next((run for run in L.list_runs(client) if run.run_id == run_id), None)
-    if run is None:
-        raise TopologyNotRunning(f"harness down --run {run_id}: no run {run_id} on the engine "
-                                 f"{resolve_engine().where} (removed already? on another engine?); "
-                                 f"`{with_engine('harness ps')}` lists the runs")
-    if not run.kept and L.owner_gone(run.owner) is False:
-        raise OptionError(f"harness down --run {run_id}: run {run_id} of topology {run.topology} belongs to "
-                          f"{L.owner_process(run.owner)}, which is still running (`harness up`, or a test session); "
-                          "stop that process (Ctrl-C) and it removes its run")
-    removal = remove_run_anywhere(client, run)  # across engines: from each of them
-    out.print(removal.said(f"removed {removal.containers} container(s) of run {run_id} (topology {run.topology})"),
-              markup=False, highlight=False, soft_wrap=True)
-    removal.raise_unanswered(with_engine(f"harness down --run {run_id}"))
-    return 0
-
 
 
 def file_identity(options: ResolvedOptions) -> str | None:

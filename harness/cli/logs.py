@@ -27,12 +27,13 @@ def _logs(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.model.secrets import Masker, secret_values
     from harness.runtime import labels as L
 
-    file = project = spec = None
+    file = spec = None
+    project = options.topology.project_name  # `-p NAME` alone: that project's run, as `docker compose -p NAME logs`
     if options.topology.files:
         spec = load(options, err, notes=False)
         file, project = spec.identity, spec.name
     runs, unanswered = _runs_everywhere(spec, file)
-    if file:
+    if project:
         runs = [run for run in runs if run.topology == project][:1]  # the newest run of that topology
     matches = L.containers_named(runs, options.service)  # a service's, or a replica's (NAME-N)
     if not matches and spec is not None and runs and not getattr(spec.services.get(options.service), "replicas", 1):

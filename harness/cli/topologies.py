@@ -176,8 +176,10 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     mine = (str(spec.identity) if spec is not None else file_identity(options)) if "topology" in options.given \
         else None
     # (and every run on the file's own engines: those it names are asked for it)
+    project = options.topology.project_name  # `-p NAME`: that project's runs only, as `docker compose -p NAME ps`
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
-             and (mine is None or k.run.file == mine or k.found_on is not None)]
+             and (mine is None or k.run.file == mine or k.found_on is not None)
+             and (project is None or k.run.topology == project)]
     if unread is not None and not known and not getattr(unread, "compose_reads", False):
         raise unread  # nothing of it to list, and Docker Compose cannot read it either: its error, as Compose's
     if unread is not None and known:

@@ -52,8 +52,8 @@ BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # n
 START_REFUSALS = "x-start-refusals"  # a mapped service's: what only a start of it refuses (pop_start_refusals)
 
 
-def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None
-                 ) -> tuple[dict[str, Any], SourceMap, list[str]]:
+def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None,
+                 project_name: str | None = None) -> tuple[dict[str, Any], SourceMap, list[str]]:
     """Compose's canonical form of `files` (one, or several merged by Compose: `-f a -f b`), mapped to topology data.
 
     Returns:
@@ -65,7 +65,8 @@ def load_compose(files: Path | list[Path], *, profiles: tuple[str, ...] = (), en
         ComposeUnavailable: no Docker Compose v2 binary was found.
     """
     files = [files] if isinstance(files, Path) else files
-    canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=compose_error)
+    canonical, notes = normalise(files, profiles=profiles, env_file=env_file, on_error=compose_error,
+                                 project_name=project_name)
     source, raw = _lines(files)
     data, lines, more = _to_topology(_unescape(canonical), source, _project_environment(files[0], env_file))
     hosts_in_file_order(data, raw)
@@ -366,6 +367,8 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
         _refused_at_start(result, at_start)
         put("mounts", result.get("mounts", []) + mounts, key)
         put("volumes", volumes, key)
+        named = [index for index, volume in enumerate(value) if volume.get("type") == "volume"]
+        out.lines.update({at + (mapped,): source.line(at + (index,)) for mapped, index in enumerate(named)})
         put("tmpfs", result.get("tmpfs", []) + tmpfs, key)
         put("image_volumes", images, key)
     elif key == "depends_on":  # `required: false` on a service that is not there (another profile): dropped

@@ -166,10 +166,12 @@ def _is_v2(binary: str) -> bool:
 
 
 def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), env_file: Path | None = None,
-              on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
+              on_error: Callable[[Path, str], TopologyFileError], project_name: str | None = None
+              ) -> tuple[dict[str, Any], list[str]]:
     """Compose's canonical form of `files` (one, or several merged by Compose as `-f a -f b`; the first file's folder
     is the project folder) as YAML output of `config` (which keeps `x-` keys of services), and its warnings.
-    `on_error(first file, compose_message)` makes the error raised when Compose rejects the files."""
+    `on_error(first file, compose_message)` makes the error raised when Compose rejects the files; `project_name`
+    is Compose's `-p`."""
     files = [f.resolve() for f in ([files] if isinstance(files, Path) else files)]
     # a relative --env-file is relative to the current folder, as Compose's (config runs in the project folder)
     env_file = env_file.resolve() if env_file is not None else None
@@ -177,7 +179,7 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
         if not file.is_file():
             raise TopologyFileError(str(file), "no such compose file")
     options = {"file": [str(f) for f in files] if len(files) > 1 else str(files[0]), "profiles": list(profiles),
-               "env_file": str(env_file.resolve()) if env_file else None}
+               "env_file": str(env_file.resolve()) if env_file else None, "project_name": project_name}
     key = hashlib.sha256(json.dumps([CACHE_VERSION, options, _binaries_stamp(),
                                      *(f.read_bytes().hex() for f in files)]).encode()).hexdigest()[:32]
     entry_file = _cache_dir() / f"{key}.json"
@@ -187,7 +189,7 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
             return entry["canonical"], entry["notes"]
     except (OSError, ValueError, KeyError):
         pass
-    canonical, notes = _run_config(files, profiles, env_file, on_error)
+    canonical, notes = _run_config(files, profiles, env_file, on_error, project_name)
     inputs = [str(p) for p in compose_inputs(files, env_file)]
     try:
         entry_file.parent.mkdir(parents=True, exist_ok=True)
@@ -201,19 +203,23 @@ def normalise(files: Path | Sequence[Path], *, profiles: tuple[str, ...] = (), e
 
 
 def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | None,
-                on_error: Callable[[Path, str], TopologyFileError]) -> tuple[dict[str, Any], list[str]]:
+                on_error: Callable[[Path, str], TopologyFileError], project_name: str | None = None
+                ) -> tuple[dict[str, Any], list[str]]:
     file = files[0]
     binary = compose()
-    command = [binary.path]
+    command = [binary.path, *(["-p", project_name] if project_name else [])]
     for each in files:
         command += ["-f", str(each)]
     for profile in profiles:
         command += ["--profile", profile]
     if env_file is not None:
         command += ["--env-file", str(env_file)]
+    environment = resolve_engine().cli_environment()  # the engine the harness uses
     try:
         result = subprocess.run([*command, "config"], capture_output=True, text=True, timeout=60, cwd=file.parent,
-                                env=resolve_engine().cli_environment())  # the engine the harness uses
+                                env=environment)
+        if result.returncode != 0 and REQUIRED.search(result.stderr):
+            result.stderr = _every_required(command, file.parent, environment, result.stderr)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ComposeUnavailable(f"could not run Docker Compose ({command[0]}): {exc}") from None
     notes, errors = [], []
@@ -235,6 +241,28 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             raise error
         raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + more) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+REQUIRED = re.compile(r"required variable (?P<name>\S+) is missing a value")
+MOST_REQUIRED = 50  # runs of `config` asked for further missing variables at most
+
+
+def _every_required(command: list[str], folder: Path, environment: dict[str, str], stderr: str) -> str:
+    """Compose's errors for every `${X:?msg}` (`${X?msg}`) missing a value, from `stderr` (its first): Compose stops at
+    the first it meets, and which one that is varies between runs, so it is asked again with each one named so far
+    set, until it names no more (compose_errors puts them in file order)."""
+    said = [line.strip() for line in stderr.splitlines() if REQUIRED.search(line)][:1]
+    trial = dict(environment)
+    while said and len(said) < MOST_REQUIRED:
+        named = REQUIRED.search(said[-1])
+        trial[named["name"] if named else ""] = "set"
+        again = subprocess.run([*command, "config", "--quiet"], capture_output=True, text=True, timeout=60,
+                               cwd=folder, env=trial)
+        more = [line.strip() for line in again.stderr.splitlines() if REQUIRED.search(line)]
+        if again.returncode == 0 or not more or more[0] in said:
+            break
+        said.append(more[0])
+    return "\n".join(said)
 
 
 UNKNOWN_KEY = re.compile(r"additional propert(?:y|ies) '(?P<key>[^']+)' not allowed")

@@ -56,6 +56,12 @@ def compose_error(file: Path, message: str) -> TopologyFileError:
         return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
     if match := UNIQUE_NAME.search(first):  # Compose says `services.scale`: the service's line, not `services:`
         return TopologyFileError(lines.where(("services", match["name"])), f"Docker Compose: {message}")
+    required = [line for line in message.splitlines() if "is missing a value" in line and AT_PATH.match(line)]
+    if len(required) > 1:  # every missing required variable, in file order (Compose names one per run)
+        placed = sorted((lines.line(path := tuple(m["path"].split("."))), lines.where(path), line)
+                        for line in required if (m := AT_PATH.match(line)))
+        return TopologyFileError(placed[0][1], f"Docker Compose: {len(placed)} required variables are missing a "
+                                               "value:\n" + "\n".join(f"{where}: {line}" for _, where, line in placed))
     if match := AT_PATH.match(first):
         return TopologyFileError(lines.where(tuple(match["path"].split("."))), f"Docker Compose: {message}")
     return TopologyFileError(file.name, f"Docker Compose: {message}")

@@ -23,7 +23,9 @@ class EngineNeed:
     """A key of service `service` (at `where`, `file:line`; `key` its dotted path in the service) that an engine
     before API version `api` refuses; `refusal` is Docker Compose's words then (`{api}` stands for the engine's API
     version), `engine` the Docker Engine release of that API version, for the hint. `otherwise`: Compose's words on
-    an engine that does have API `api`, when it refuses the key there too for another reason (empty: it takes it)."""
+    an engine that does have API `api`, when it refuses the key there too for another reason (empty: it takes it).
+    `ignored`: an older engine does not refuse the key but drops it, and Compose passes it all the same (a volume's
+    `subpath`): the start goes on, with a note (harness.runtime.engine_check.ignored_notes)."""
 
     where: str
     service: str
@@ -32,10 +34,11 @@ class EngineNeed:
     engine: str
     refusal: str
     otherwise: str = ""
+    ignored: bool = False
 
     def met_by(self, api_version: str) -> bool:
-        """Whether an engine of `api_version` (e.g. "1.41") takes the key."""
-        return not self.otherwise and not self.too_old(api_version)
+        """Whether an engine of `api_version` (e.g. "1.41") takes the key (or drops it without a word: `ignored`)."""
+        return not self.otherwise and (self.ignored or not self.too_old(api_version))
 
     def too_old(self, api_version: str) -> bool:
         """Whether an engine of `api_version` is older than the key needs."""
@@ -73,6 +76,11 @@ NAMED_CONTEXTS = ("1.42", "Docker Engine 23, BuildKit 0.10",
 
 
 IMAGE_VOLUME = ("1.48", "Docker Engine 28", "volume with type=image require Docker Engine v28 or later")
+# the engine's mount API reads VolumeOptions.Subpath from API 1.45 on; before, it mounts the whole volume, and
+# Compose v2.40 passes the key all the same (measured on Docker 20.10: no error, the volume's root at the target)
+SUBPATH = ("1.45", "Docker Engine 26",
+           "'{subpath}' ignored: this Docker engine (API {api}) mounts the whole volume {volume} there, as under "
+           "Docker Compose (it passes the key all the same), so the service sees other files than the file says")
 
 
 def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: ANN401 - data as read, or as mapped
@@ -82,7 +90,7 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
 
     Returns:
         One EngineNeed per key (a healthcheck's `start_interval`, a network's `interface_name`, the MAC addresses
-        of a service's networks, a build's `additional_contexts`, its image volumes).
+        of a service's networks, a build's `additional_contexts`, its image volumes, a volume's `subpath`).
     """
     needs: list[EngineNeed] = []
     for name, service in (services.items() if isinstance(services, Mapping) else []):
@@ -92,11 +100,11 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
         first = len(needs)
 
         def need(path: Path_, what: tuple[str, str, str], service: str = str(name), otherwise: str = "",
-                 **words: str) -> None:
+                 ignored: bool = False, key: str = "", **words: str) -> None:
             api, engine, refusal = what
-            needs.append(EngineNeed(source.where(path), service, dotted_path(path[2:]), api, engine,
+            needs.append(EngineNeed(source.where(path), service, key or dotted_path(path[2:]), api, engine,
                                     refusal.replace("{api}", "{{api}}").format(**words) if words else refusal,
-                                    otherwise))
+                                    otherwise, ignored))
 
         check = service.get("healthcheck")
         if isinstance(check, Mapping) and check.get("start_interval") is not None:
@@ -108,6 +116,11 @@ def engine_needs(services: Any, source: _Where) -> list[EngineNeed]:  # noqa: AN
         images = service.get("image_volumes")
         if isinstance(images, list) and images:
             need(here + ("image_volumes",), IMAGE_VOLUME)
+        volumes = service.get("volumes")
+        for index, volume in enumerate(volumes if isinstance(volumes, list) else []):
+            if isinstance(volume, Mapping) and volume.get("subpath"):
+                need(here + ("volumes", index, "subpath"), SUBPATH, ignored=True, subpath=str(volume["subpath"]),
+                     key=f"subpath of the volume at {volume.get('target')}", volume=str(volume.get("source") or ""))
         networks = service.get("networks")
         if isinstance(networks, Mapping) and not service.get("network_mode"):
             attached = {str(network): options if isinstance(options, Mapping) else {}

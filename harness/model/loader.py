@@ -28,7 +28,8 @@ def is_compose_file(file: Path, data: Any) -> bool:
 
 
 def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence[str] = (),
-                  env_file: str | Path | None = None, image_substitutes: dict[str, str] | None = None) -> TopologySpec:
+                  env_file: str | Path | None = None, image_substitutes: dict[str, str] | None = None,
+                  project_name: str | None = None) -> TopologySpec:
     """Load and validate a topology file (this project's YAML format) or a docker-compose file.
 
     Args:
@@ -38,6 +39,8 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
         profiles: compose profiles to enable (`--profile`; COMPOSE_PROFILES is read by Compose too).
         env_file: for a compose file, the file of interpolation variables instead of `.env` (`--env-file`).
         image_substitutes: image -> image to use instead, over the topology's own `image_substitutes`.
+        project_name: the topology's name instead of the file's `name:` (`docker compose -p`; a compose file's
+            `${COMPOSE_PROJECT_NAME}` is it too, as Compose interpolates it).
 
     Returns:
         The validated `TopologySpec` (references, dependency cycles and names checked); `spec.notes` holds lines
@@ -68,7 +71,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
         from harness.model.compose_cli import compose_inputs
 
         data, source, said = load_compose(files, profiles=tuple(profiles),
-                                          env_file=Path(env_file) if env_file else None)
+                                          env_file=Path(env_file) if env_file else None, project_name=project_name)
         notes += said
         secrets = interpolation_secrets(path, Path(env_file) if env_file else None) | pop_secret_files(data)
         start_refusals = pop_start_refusals(data)
@@ -76,6 +79,8 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     if not isinstance(data, dict):
         raise TopologyFileError(f"{path.name}:1", "a topology file is a mapping with a 'services' key")
     data = {key: value for key, value in data.items() if not str(key).startswith("x-")}  # YAML anchors live there
+    if project_name:  # a compose file's is Compose's already
+        data["name"] = project_name
     spec = validate(data, source, file=path.resolve(), compose=compose)
     if compose:  # Compose accepts these (so the harness does), but they make calls reach the wrong container
         notes += [f"{dotted_path(where)}: {text.split(':')[0]}: Docker Compose accepts this, but the name reaches "

@@ -12,6 +12,7 @@ takes it as `--topology FILE` (`-f FILE`, as Compose), repeatable for compose fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,14 @@ COMMANDS: dict[str, str] = {
                          "to an environment",
 }
 
+def _project_name(text: str) -> str:
+    """A project name as Compose takes it (its loader's rule), with Compose's words."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
+        raise ValueError(f"{text!r} is not a valid project name: it must contain only characters from [a-z0-9_-] and "
+                         "start with [a-z0-9] (Docker Compose's rule)")
+    return text
+
+
 OPTIONS: tuple[Option, ...] = (
     # the topology: every command that reads a topology file, and pytest
     Option("topology", "topology", "topology file (YAML or docker-compose); repeatable: compose files merged by "
@@ -172,6 +181,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("topology_env_file", "topology", "compose file: interpolation variables from FILE instead of .env",
            kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=FILE_COMMANDS,
            pytest="--topology-env-file", ini="topology_env_file"),
+    Option("project_name", "topology", "the project name, as `docker compose -p` (instead of the file's `name:`, "
+           "COMPOSE_PROJECT_NAME or its folder's name); runs stay per file set", metavar="NAME",
+           cli=("--project-name", "-p"), commands=("up", "down", "ps", "logs"), validate=_project_name),
     Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
            "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; pytest: the command line's win over the "
            "ini's)",

@@ -12,18 +12,23 @@ from harness.model.topology import TopologySpec
 from harness.runtime.engine import connect
 
 
-def refuse_unmet(spec: TopologySpec, api_version: str, services: set[str] | None = None) -> None:
+def refuse_unmet(spec: TopologySpec, api_version: str, services: set[str] | None = None) -> list[str]:
     """Refuse every key of `spec` that Docker Compose v2.40 refuses on an engine of `api_version`
     (spec.engine_needs: what an older engine cannot take, and a healthcheck's `start_interval` without
     `start_period`, which Compose refuses on a newer one); of the services in `services` only, when given (those
     an engine runs, with `engines:`).
 
+    Returns:
+        A line per key that engine drops without a word, as under Compose (a volume's `subpath` before API 1.45:
+        the whole volume is mounted, so a test would run on other data): for a note of the start.
+
     Raises:
         DockerError: one message, a line per key (file:line, service, key, Compose's words, the API it needs).
     """
-    refused = [need for need in unmet(spec.engine_needs, api_version) if services is None or need.service in services]
+    needs = [need for need in spec.engine_needs if services is None or need.service in services]
+    refused = unmet(needs, api_version)
     if not refused:
-        return
+        return [need.said(api_version) for need in needs if need.ignored and need.too_old(api_version)]
     named = sorted({need.service for need in refused})
     raise DockerError(f"topology {spec.name}: {_count(len(refused))} of the file cannot be created on this Docker "
                       f"engine (API {api_version}); Docker Compose refuses them too:\n"

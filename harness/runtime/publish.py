@@ -10,8 +10,10 @@ import docker.errors
 
 from harness.errors import DockerError
 from harness.model.engine_needs import device_request_keys
+from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
 from harness.runtime.engine import explain
+from harness.runtime.runc_refusals import is_runc_refusal, local_engine_limits, runc_hint
 
 PORT_ATTEMPTS = 3  # a free port may be taken by another process between choosing it and publishing it
 
@@ -35,7 +37,10 @@ def device_refusal(spec: TopologySpec, name: str, error: docker.errors.APIError)
              "service in a profile the test run does not enable.")
 
 
-def start_hint(error: docker.errors.APIError) -> str:
+def start_hint(error: docker.errors.APIError, name: str = "", spec: ServiceSpec | None = None,
+               local: bool = False) -> str:
+    """What to do about Docker's refusal to create or start service `name`'s container (`spec`: its settings, for
+    runc's refusals that name none; `local`: the run's one engine, whose dockerd's hard ulimits may be readable)."""
     text = explain(error).lower()
     if "port is already allocated" in text:
         return "Other processes keep taking the free ports chosen for it; run again."
@@ -54,7 +59,9 @@ def start_hint(error: docker.errors.APIError) -> str:
         return "Check the service's mounts (`volumes`, `tmpfs`) in the topology file."
     if "exec" in text or "executable file not found" in text:
         return "Check the service's image, entrypoint and command in the topology file."
-    return "Docker's message names what it refused: fix that setting of the service in the topology file."
+    if spec is not None and is_runc_refusal(text):
+        return runc_hint(text, name, spec, local_engine_limits() if local else None)
+    return "Docker's message says what it refused: fix that setting of the service in the topology file."
 
 
 REMOTE_PORT_ATTEMPTS = 5  # a remote engine's machine: ports tried before its refusal is reported

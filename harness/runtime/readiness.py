@@ -61,8 +61,8 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
             state = _container_state(service, cancelled)
             status_read = time.monotonic()
             if service.container.status in ("exited", "dead"):
-                if state.get("ExitCode") == 0 and probe is None:
-                    return "completed"
+                if state.get("ExitCode") == 0 and service.spec.job:
+                    return "completed"  # any other service must keep running, as under `docker compose up --wait`
                 raise _exited_error(service, state)
             if service.container.status == "running" and running_since is None:
                 running_since = status_read  # seen running since (the settle time counts from here)
@@ -261,14 +261,22 @@ def ended(service: Service) -> HarnessError | None:
 
 
 def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
-    """The error of a service whose container ended (`state`: its inspect State) while it was starting."""
+    """The error of a service whose container ended (`state`: its inspect State) while it was starting. Only a job
+    may end: Compose's `up --wait` waits for every other service to be running (or healthy) and refuses one that
+    exited, with code 0 too ("container NAME exited (0)"; compose's getDependencyCondition and isServiceHealthy)."""
     code = state.get("ExitCode")
+    if state.get("OOMKilled"):
+        todo = "Give it more memory, or make it use less (its log above may say what it was doing)."
+    elif code == 0 and not service.spec.job:
+        todo = ("It ended on its own, yet nothing waits for it to finish, so it must keep running: `docker compose up "
+                "--wait` refuses it too (\"exited (0)\"). Fix its command if it should serve (its log above says "
+                "what it did); if it is a one-shot task, make the services that need it depend on it with `condition: "
+                "service_completed_successfully` (in a topology file: `job: true`).")
+    else:
+        todo = "Fix the service's command or configuration (its log above says why it stopped)."
     return ServiceExited(
         f"service '{service.shown}' {exit_summary(state)} during startup"
-        f"{' (a job must exit 0)' if service.spec.job else ''}{_with_log(service)}\n"
-        + ("Give it more memory, or make it use less (its log above may say what it was doing)."
-           if state.get("OOMKilled") else
-           "Fix the service's command or configuration (its log above says why it stopped)."),
+        f"{' (a job must exit 0)' if service.spec.job else ''}{_with_log(service)}\n{todo}",
         service=service.name, container_exit=code, oom_killed=bool(state.get("OOMKilled")))
 
 

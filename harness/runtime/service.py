@@ -263,13 +263,13 @@ class Service:
         Ready means: its probe passes (`ready:`, else its healthcheck's test within its timeout, or Docker calls it
         healthy), and, for a `ready:` probe of a container Docker checks the health of, Docker calls it healthy
         too; with no probe, its container has stayed running for SETTLE seconds (one that dies at once is never
-        ready). A job (`job: true`, or a compose `service_completed_successfully`'s) is done when it exits 0.
+        ready). A job (`job: true`, a compose `service_completed_successfully`'s) is done when it exits 0; another
+        service that exits fails, with code 0 too (as under `docker compose up --wait`).
 
-        Returns:
-            "ready", or "completed" for a container that exited 0 (a job, or a service with no probe).
+        Returns: "ready", or "completed" for a job that exited 0.
 
         Raises:
-            ServiceExited: it exited (non-zero, or at all while it has a probe), also while a probe ran: the code,
+            ServiceExited: it exited (a job: non-zero; any other service: at all), also while a probe ran: the code,
                 an OOM kill, and its log.
             ServiceNotReady: not ready (a job: not finished) within its limit, or Docker marked it unhealthy.
             DockerError: its container was removed meanwhile (by something else).

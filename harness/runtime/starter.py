@@ -64,7 +64,6 @@ from harness.runtime.volumes import service_mounts
 T = TypeVar("T")
 
 
-
 def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str | None, shared: bool) -> Topology:
     """A new run of `spec`, started: see `Topology.start`."""
     spec.refuse_start()  # before the engine is asked anything, as Compose's `up`
@@ -149,9 +148,10 @@ class Starter:
         self.failures: list[BaseException] = []  # in the order they happened; the first is reported
 
     def run(self) -> None:
-        # every key an engine is too old for, in one message, before anything is built or created
-        for client, part in engine_parts(self.topology):
-            refuse_unmet(self.spec, client.api.api_version, services=set(part.services))
+        # every key an engine is too old for, in one message, before anything is built or created; a note for each
+        for client, part in engine_parts(self.topology):  # it drops (a volume's subpath: Compose passes it too)
+            for ignored in refuse_unmet(self.spec, client.api.api_version, services=set(part.services)):
+                self.progress(StartEvent("", "note", detail=ignored))
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):
@@ -413,7 +413,7 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
             replica = f" (replica {number})" if spec.replicas > 1 else ""
             raise publish.device_refusal(starter.spec, name, error) or DockerError(
                 f"service '{name}'{replica}: Docker could not create or start its container: {explain(error)}",
-                service=name, operation="start", hint=start_hint(error)) from None
+                service=name, operation="start", hint=start_hint(error, name, spec, local=engine is None)) from None
     if starter.cancelled.is_set():  # the start was abandoned while this container was being created
         _remove_container(container_name, client)
         raise StartCancelled()

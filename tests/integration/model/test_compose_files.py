@@ -149,21 +149,58 @@ def test_a_service_without_a_probe_that_dies_at_once_is_never_ready(tmp_path, do
     assert harness_resources(docker_client, "dies-at-once") == []
 
 
-def test_a_service_that_exits_0_with_nothing_waiting_is_completed(tmp_path, docker_client) -> None:  # noqa: ANN001
+def test_a_service_that_exits_0_with_nothing_waiting_fails_as_under_compose(tmp_path, docker_client) -> None:  # noqa: ANN001
+    """Only a job may end: `docker compose up --wait` refuses any other service that exited, code 0 included (its
+    getDependencyCondition waits for running-or-healthy unless a dependent waits with service_completed_successfully).
+    A web server whose entrypoint prints its usage and exits was `done`, with a URL where nothing listens."""
+    from harness.model.compose_cli import compose_binary
+
     file = compose(tmp_path, """
-        name: init-container
+        name: f23-exit0
+        services:
+          db:
+            image: redis:7
+          web:
+            image: python:3.11-slim
+            command: ["python", "-c", "print('usage: serve [--port N]')"]
+            ports: ["8000"]
+            depends_on: [db]
+    """)
+    try:
+        up = subprocess.run([compose_binary(), "-f", str(file), "up", "-d", "--wait"], capture_output=True, text=True,
+                            timeout=300)
+        assert up.returncode != 0 and "exited (0)" in up.stderr, up.stderr
+    finally:
+        subprocess.run([compose_binary(), "-f", str(file), "down", "-v", "-t", "0"], capture_output=True, timeout=300)
+    for _ in range(2):  # the same verdict every run
+        with pytest.raises(ServiceExited) as raised:
+            Topology.start(load_topology(file))
+        message = str(raised.value)
+        assert message.startswith("service 'web' exited with code 0 during startup; its log ends: usage: serve "
+                                  "[--port N]\n"), message
+        assert "nothing waits for it to finish, so it must keep running" in message, message
+        assert "`condition: service_completed_successfully`" in message, message
+        assert (raised.value.service, raised.value.container_exit) == ("web", 0)
+    assert harness_resources(docker_client, "f23-exit0") == []
+
+
+def test_an_init_job_others_wait_for_is_done_as_under_compose(tmp_path, docker_client) -> None:  # noqa: ANN001
+    file = compose(tmp_path, """
+        name: f23-init-container
         services:
           init:
             image: python:3.11-slim
             command: ["python", "-c", "print('prepared')"]
           app:
             image: redis:7
+            depends_on:
+              init: {condition: service_completed_successfully}
     """)
     events: list[StartEvent] = []
     with Topology.start(load_topology(file), progress=events.append) as topology:
         assert topology["app"].status == "running"
         assert [e.kind for e in events if e.service == "init"][-1] == "completed"
-    assert harness_resources(docker_client, "init-container") == []
+    assert harness_resources(docker_client, "f23-init-container") == []
 
 
 def test_build_target_entrypoint_and_an_image_built_by_another_service(tmp_path, docker_client) -> None:  # noqa: ANN001
@@ -317,3 +354,44 @@ def test_the_same_options_in_the_projects_own_format(tmp_path, docker_client) ->
         assert (app.exec(["pwd"]).output.strip(), app.exec(["id", "-un"]).output.strip()) == ("/tmp", "redis")
         assert topology["store"].container.attrs["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
     assert harness_resources(docker_client, "own-format") == []
+
+
+def test_a_volume_subpath_this_engine_drops_is_said_at_the_start(tmp_path, docker_client) -> None:  # noqa: ANN001
+    """An engine before API 1.45 mounts the whole volume (Compose passes `subpath` all the same, no error): the start
+    goes on as under Compose and a note names the file:line, the service and the engine's API version; a newer engine
+    mounts the subpath and nothing is said."""
+    file = compose(tmp_path, """
+        name: f23-subpath
+        services:
+          app:
+            image: python:3.11-slim
+            command: ["sh", "-c", "mkdir -p /data/v1 && touch /data/v1/inner /data/outer && exec sleep infinity"]
+            volumes: ["data:/data"]
+            healthcheck: {test: ["CMD", "test", "-f", "/data/outer"], interval: 1s}
+          reader:
+            image: python:3.11-slim
+            command: ["sleep", "infinity"]
+            depends_on: {app: {condition: service_healthy}}
+            volumes:
+              - type: volume
+                source: data
+                target: /data
+                volume: {subpath: v1}
+        volumes:
+          data: {}
+    """)
+    api = str(docker_client.api.api_version)
+    old = tuple(int(part) for part in api.split(".")) < (1, 45)
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        notes = [e.detail for e in events if e.kind == "note" and "subpath" in e.detail]
+        seen = topology["reader"].exec(["ls", "/data"]).output.split()
+        if old:
+            assert notes == [f"docker-compose.yml:13: service 'reader': subpath of the volume at /data: 'v1' ignored: "
+                             f"this Docker engine (API {api}) mounts the whole volume data there, as under Docker "
+                             "Compose (it passes the key all the same), so the service sees other files than the file "
+                             "says (needs API 1.45, Docker Engine 26)"], notes
+            assert sorted(seen) == ["outer", "v1"], seen  # what Compose mounts on this engine too
+        else:
+            assert (notes, seen) == ([], ["inner"])
+    assert harness_resources(docker_client, "f23-subpath") == []

@@ -186,13 +186,16 @@ def test_a_kept_topology_whose_test_stops_a_service_passes_twice_in_a_row(
 
 def test_a_one_shot_service_that_exited_0_is_said_to_have_run_again(tmp_path: Path,
                                                                       docker_client: docker.DockerClient) -> None:
-    """A service (not a job) whose command ends with 0: a restore runs it again, as `docker compose up` starts an
-    exited container, and says so in those words (not "died")."""
+    """A service (not a job) whose command ended with 0 after its start (one that ends during the start fails it, as
+    under `docker compose up --wait`): a restore runs it again, as `docker compose up` starts an exited container, and
+    says so in those words (not "died"). It ends when /run/go/now exists: a tmpfs, empty again at each start."""
     name = f"seed-{uuid.uuid4().hex[:8]}"
     file = tmp_path / "compose.yaml"
-    file.write_text(f'name: {name}\nservices:\n  seed: {{image: python:3.11-slim, command: ["python", "-c", '
-                    '"print(1)"]}\n')
+    file.write_text(f'name: {name}\nservices:\n  seed: {{image: python:3.11-slim, tmpfs: [/run/go], command: ["sh", '
+                    '"-c", "while [ ! -f /run/go/now ]; do sleep 0.1; done"]}\n')
     with Topology.start(load_topology(file)) as topology:
+        topology["seed"].exec(["touch", "/run/go/now"])
+        assert topology["seed"].container.wait(timeout=60)["StatusCode"] == 0
         notes = topology.restore()
         assert len(notes) == 1 and notes[0].startswith("seed had exited (exit code 0): ran it again (in "), notes
         assert notes[0].endswith(" s)"), notes  # no log lines: nothing went wrong

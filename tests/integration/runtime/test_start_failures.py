@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import Topology, load_topology
-from harness.errors import BuildFailed, ImageMissing, ServiceExited, ServiceNotReady
+from harness.errors import BuildFailed, DockerError, ImageMissing, ServiceExited, ServiceNotReady
 
 from ..conftest import harness_resources, write_topology
 
@@ -294,3 +294,28 @@ services:
         "outside this start; its exit code and log went with it\nLook for what removes containers of this topology "
         "meanwhile (`harness down`, `docker rm`, a prune in another terminal or CI step), then start it again.")
     assert harness_resources(docker_client, "removed-probed", file) == []
+
+
+def test_a_ulimit_runc_refuses_is_said_with_the_services_settings_not_a_claim_of_dockers(
+        tmp_path: Path, docker_client) -> None:  # noqa: ANN001
+    """runc's "error setting rlimit type 7" names no setting of the file; the hint names it (nofile, a hard limit above
+    the kernel's fs.nr_open on any machine) with the service's other settings runc applies."""
+    file = tmp_path / "compose.yaml"
+    file.write_text("""name: f23-rlimit
+services:
+  api:
+    image: python:3.11-slim
+    command: ["sleep", "infinity"]
+    oom_score_adj: 100
+    ulimits:
+      nofile: {soft: 1024, hard: 2000000000}
+""")
+    with pytest.raises(DockerError) as raised:
+        Topology.start(load_topology(file))
+    assert "error setting rlimit type 7" in raised.value.message, raised.value.message
+    hint = raised.value.hint or ""
+    assert hint.startswith("runc's \"rlimit type 7\" is the `nofile` ulimit. runc's message names no setting; those of "
+                           "service 'api' that runc applies and can refuse: ulimits.nofile 1024:2000000000"), hint
+    assert "; oom_score_adj 100. A hard ulimit above the engine's own" in hint, hint
+    assert "Docker's message says what it refused" not in hint
+    assert harness_resources(docker_client, "f23-rlimit") == []

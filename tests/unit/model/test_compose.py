@@ -1378,6 +1378,37 @@ def test_compose_errors_are_the_error(compose_error, tmp_path, monkeypatch, text
     assert compose_error(text) == expected.format(file=tmp_path / COMPOSE)
 
 
+def test_every_missing_required_variable_is_named_in_file_order_every_run(compose_error, monkeypatch):
+    """Compose stops at the first `${X:?msg}` it meets, and which one varies between runs: the error names all of
+    them, in file order, the same every run (t23f trial); one set in the environment is not named."""
+    for name in ("F23_TOKEN", "F23_PASSWORD", "F23_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("F23_SET", "yes")
+    text = ("services:\n  web:\n    image: x:${F23_TAG?set F23_TAG}\n    environment:\n"
+            "      TOKEN: ${F23_TOKEN:?set F23_TOKEN in .env}\n      SET: ${F23_SET:?no}\n"
+            "      DB_PASSWORD: ${F23_PASSWORD:?need a password}\n")
+    expected = (
+        "docker-compose.yml:3: Docker Compose: 3 required variables are missing a value:\n"
+        "docker-compose.yml:3: error while interpolating services.web.image: required variable F23_TAG is missing a "
+        "value: set F23_TAG\n"
+        "docker-compose.yml:5: error while interpolating services.web.environment.TOKEN: required variable F23_TOKEN is "
+        "missing a value: set F23_TOKEN in .env\n"
+        "docker-compose.yml:7: error while interpolating services.web.environment.DB_PASSWORD: required variable "
+        "F23_PASSWORD is missing a value: need a password")
+    assert [compose_error(text) for _ in range(3)] == [expected] * 3
+
+
+def test_a_project_name_given_is_the_topologys_name_and_composes_project_name(write):
+    """`-p NAME` (load_topology's project_name): Compose's `-p` for a compose file (its `${COMPOSE_PROJECT_NAME}`
+    too), the `name:` of the harness's own format."""
+    compose = write("name: shop\nservices:\n  a:\n    image: x:${COMPOSE_PROJECT_NAME}\n", COMPOSE)
+    spec = load_topology(compose, project_name="f23-other")
+    assert (spec.name, spec.services["a"].image) == ("f23-other", "x:f23-other")
+    own = write("name: shop\nservices:\n  a: {image: x}\n")
+    assert load_topology(own, project_name="f23-other").name == "f23-other"
+    assert load_topology(own).name == "shop"
+
+
 def test_a_bad_compose_file_exits_2(write):
     file = write("services:\n  db:\n    imgae: x\n", COMPOSE)
     with pytest.raises(TopologyFileError) as info:

@@ -95,3 +95,30 @@ def test_an_image_volume_of_a_compose_file_needs_docker_28_with_composes_words(l
         "compose.yaml:5: service 'app': image_volumes: volume with type=image require Docker Engine v28 or later "
         "(needs API 1.48, Docker Engine 28)"]
     assert [need.met_by("1.48") for need in spec.engine_needs] == [True, True]
+
+
+def test_a_volume_subpath_an_older_engine_drops_is_a_note_at_its_line_not_a_refusal(load) -> None:  # noqa: ANN001
+    """Before API 1.45 the engine mounts the whole volume and Compose passes `subpath` all the same (no error): the
+    start goes on as Compose's, and says it (harness.runtime.engine_check.refuse_unmet returns the line)."""
+    from harness.runtime.engine_check import refuse_unmet
+
+    spec = load("""
+        services:
+          app:
+            image: x
+            volumes:
+              - ./conf:/conf
+              - type: volume
+                source: data
+                target: /data
+                volume: {subpath: v1}
+        volumes: {data: {}}
+    """, "compose.yaml")
+    [need] = spec.engine_needs
+    said = ("compose.yaml:6: service 'app': subpath of the volume at /data: 'v1' ignored: this Docker engine (API "
+            "1.41) mounts the whole volume data there, as under Docker Compose (it passes the key all the same), so the "
+            "service sees other files than the file says (needs API 1.45, Docker Engine 26)")
+    assert (need.ignored, need.met_by("1.41"), need.said("1.41")) == (True, True, said)
+    assert refuse_unmet(spec, "1.41") == [said]
+    assert refuse_unmet(spec, "1.45") == []
+    assert refuse_unmet(spec, "1.41", services={"other"}) == []
