@@ -314,8 +314,14 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it")
-    if partial and coverage is None and (folder / "contract-matrix.json").is_file():  # a dashboard keeps every edge
+    if left_as_is(folder, partial, coverage is not None):  # a dashboard keeps every edge
         return text, (f"a partial run ({partial}): the contract matrix in {folder} is left as the last whole run "
                       "wrote it")
     as_json, as_html = write_reports(edges, folder, title)
     return text, f"matrix written to {as_json} and {as_html}"
+
+
+def left_as_is(folder: Path, partial: str, observed: bool = False) -> bool:
+    """Whether write_matrix leaves the files in `folder` as the last whole run wrote them: a `partial` run (why, ""
+    for a whole one) without observed traffic, where there are files already. A step summary then links none."""
+    return bool(partial) and not observed and (folder / "contract-matrix.json").is_file()
