@@ -95,6 +95,7 @@ def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytes
 
     cli = verify(topology)  # its JUnit: the same cases, named as pytest's items
     assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert f"web-frontend->shop failed: '{MOTD}': expected 418 but was 200" in cli.stdout + cli.stderr  # matrix
     assert {name: outcome for name, (outcome, _) in cases(tmp_path / "junit.xml").items()} == {
         names[0]: "passed", names[1]: "passed", names[2]: "failure"}
     cli_suite = minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testsuite")[0]
