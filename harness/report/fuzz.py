@@ -184,7 +184,7 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
                 lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
         if group[0].curl:
             lines.append("    reproduce: " + group[0].curl.replace("\n", "\n               "))
-        lines += _log_text(group[0])
+        lines += _log_text(next((f for f in group if f.log or f.log_note), group[0]))  # one request, one log
     if rerun is not None:  # the front-end's command (without one: no hint)
         lines.append("  " + rerun.line(result))
     return "\n".join(lines)
