@@ -94,8 +94,9 @@ class CoverageCell:
 @dataclass(frozen=True)
 class Edge:
     """`consumer`/`provider`: the service names (or the pact's names when they are not services). `outside`: the
-    consumer is not a service of the topology. `reason`: why an error or an exclusion; `failed`: the descriptions
-    of the interactions that failed."""
+    consumer is not a service of the topology. `reason`: why an error, an exclusion or a failure (its first failing
+    interaction's problem), and what a partial run or a pending pact adds; `failed`: the descriptions of the
+    interactions that failed."""
 
     consumer: str
     provider: str
@@ -111,6 +112,7 @@ class Edge:
     source: str = ""  # where a pact not from the folder came from (a broker's URL, consumer version, selector)
     pending: bool = False  # pending at the broker: a failure does not fail the run
     observed: CoverageCell | None = None  # None: traffic was not observed in this run (--observe)
+    note: str = ""  # an outside consumer whose name is close to a service's: how to map it (never the edge's reason)
 
 
 def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[Any] | None = None,
@@ -127,20 +129,13 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         consumer = result.consumer_service or result.consumer or "?"
         provider = result.provider_service or result.provider or "?"
         outside = result.consumer is not None and result.consumer_service is None
-        reason = result.reason
-        if not reason and result.partial:  # -k, --lf: not a pass of the pact
-            reason = (f"only {len(result.labels)} of its {result.interaction_count} interactions were verified (the "
-                      "others were not selected)")
-        if result.pending and result.verdict == "failed" and not reason:
-            reason = "pending at the broker: its failure does not fail the run"
-        if outside and not reason:
-            hint = mapping_hint(spec, result.consumer or "")
-            reason = f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""
+        hint = mapping_hint(spec, result.consumer or "") if outside else ""  # a front-end outside is normal
         edges.append(Edge(consumer, provider, result.verdict, result.url or str(result.path), result.interaction_count,
-                          round(result.seconds, 3), outside, reason,
+                          round(result.seconds, 3), outside, _reason(result),
                           tuple(i.description for i in result.interactions if not i.passed),
                           drifts.get(_key(result.path)), result.cached_from, result.source, result.pending,
-                          observed.get((consumer, provider))))
+                          observed.get((consumer, provider)),
+                          f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""))
     covered = {(e.consumer, e.provider) for e in edges}
     for coverage_of_edge in coverage:  # --observe without --pact-verify: the pacts' edges, not verified
         key = (coverage_of_edge.consumer, coverage_of_edge.provider)
@@ -157,6 +152,24 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
                 edges.append(Edge(name, provider, "no pact", observed=observed.get((name, provider))))
                 covered.add((name, provider))
     return sorted(edges, key=lambda e: (e.consumer, e.provider, e.pact or ""))
+
+
+def _reason(result: PactResult) -> str:
+    """Why the edge has its verdict: the result's reason (an error, an exclusion), else the first failing
+    interaction's first problem, then what a partial run (-k, --lf, a node id) or a pending pact adds."""
+    reasons = [result.reason] if result.reason else []
+    failing = [i for i in result.interactions if not i.passed]
+    if not reasons and failing and result.verdict == "failed":
+        first = failing[0]
+        problem = first.problems[0].splitlines()[0] if first.problems else "failed"
+        more = f" (and {len(failing) - 1} more failing interaction(s))" if len(failing) > 1 else ""
+        reasons.append(f"'{first.description}': {problem}{more}")
+    if result.partial:  # -k, --lf: not a pass of the pact
+        reasons.append(f"only {len(result.labels)} of its {result.interaction_count} interactions were verified (the "
+                       "others were not selected)")
+    if result.pending and result.verdict == "failed":
+        reasons.append("pending at the broker: its failure does not fail the run")
+    return "; ".join(reasons)
 
 
 def _key(path: Path) -> Path:

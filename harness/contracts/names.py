@@ -26,13 +26,24 @@ def _folded(name: str) -> str:
 
 def near_service(spec: TopologySpec, name: str) -> str | None:
     """The service whose name equals `name` up to case and separators (`Catalog`, `order_service`), else the closest
-    by spelling (`Catalogue`), or None."""
+    by spelling (`Catalogue`), or None. The leading words two names share (a project's prefix: `t24c-web` and
+    `t24c-db`) do not make them close: only the words after them are compared."""
     folded = _folded(name)
     same = next((s for s in spec.services if _folded(s) == folded), None)
     if same is not None:
         return same
-    close = difflib.get_close_matches(folded, [_folded(s) for s in spec.services], n=1, cutoff=0.75)
-    return next((s for s in spec.services if close and _folded(s) == close[0]), None)
+    scored = [(difflib.SequenceMatcher(None, *_distinct(name, s)).ratio(), s) for s in spec.services]
+    best = max(scored, default=(0.0, ""))
+    return best[1] if best[0] >= 0.75 else None
+
+
+def _distinct(one: str, other: str) -> tuple[str, str]:
+    """The two names folded, without the leading words (separated by `-`, `_`, `.` or spaces) they share."""
+    words, others = re.split(r"[\s_.\-]+", one.lower()), re.split(r"[\s_.\-]+", other.lower())
+    shared = 0
+    while shared < min(len(words), len(others)) - 1 and words[shared] == others[shared]:
+        shared += 1
+    return "".join(words[shared:]), "".join(others[shared:])
 
 
 def mapping_hint(spec: TopologySpec, name: str) -> str:

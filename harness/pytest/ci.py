@@ -42,6 +42,8 @@ class SessionAnnotations:
         from harness.report.annotations import commands, step_summary, write_step_summary
         from harness.verdict import counts
 
+        if self.config.option.collectonly:  # nothing ran: no counts of zero, no annotations
+            return
         annotations = [self._annotation(report) for report in self.failing.values()]
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         lines = commands(annotations)
@@ -102,9 +104,19 @@ class SessionAnnotations:
         page = report_file(self.config)
         if page is not None:
             links.append(page)
-        if self._matrix():
+        if self._matrix() and not self._matrix_left(matrix_folder(page)):
             links.append(matrix_folder(page) / "contract-matrix.html")
         return links
+
+    def _matrix_left(self, folder: Path) -> bool:
+        """The matrix files stay the last whole run's (a partial run: -k, --lf, a node id): not this run's to link."""
+        from harness.pytest.session import PLUGIN_NAME
+        from harness.pytest.summary import partial_run
+        from harness.report.matrix import left_as_is
+
+        plugin = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        observed = plugin is not None and plugin.observing.enabled  # --observe writes the matrix of its traffic
+        return left_as_is(folder, partial_run(getattr(plugin, "verify", None)), observed)
 
 
 def register(config: pytest.Config) -> None:

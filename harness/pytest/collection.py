@@ -35,12 +35,12 @@ class Collector:
             self._collect_fuzz(session, items)
         if self.plugin.drift is not None:
             self._collect_drift(session, items)
-        if self.selection is not None:
-            self._select(config, items, added)
         if len(items) > added:  # reported as collected (pytest's "collected N items" counts collect reports)
             collected: list[pytest.Item | pytest.Collector] = [*items[added:]]
             config.hook.pytest_collectreport(report=pytest.CollectReport(
                 self.plugin.item_id("").removesuffix("::"), "passed", None, collected))
+        if self.selection is not None:  # after the report: "collected 7 items / 6 deselected / 1 selected", as -k
+            self._select(config, items, added)
 
     def _select(self, config: pytest.Config, items: list[pytest.Item], added: int) -> None:
         """Only the added items the command line names (their node ids given as arguments); one that names none is

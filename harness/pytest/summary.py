@@ -127,17 +127,7 @@ class SessionSummary:
         self._report_pending(terminalreporter)
 
     def _partial(self) -> str:
-        """Why the session verified only some of the pacts it selected, or some of their interactions (-k, --lf,
-        -x, node ids); "" when it verified them all."""
-        run = self.plugin.verify
-        if run is None:
-            return ""
-        done = {result.path for result in run.results}
-        left = [source for source in run.selection.sources if source.path not in done]
-        fewer = [result for result in run.results if result.partial]
-        said = [f"{len(left)} of {len(run.selection.sources)} pact(s) not run"] if left else []
-        said += [f"{len(fewer)} pact(s) with only some interactions run"] if fewer else []
-        return ", ".join(said)
+        return partial_run(self.plugin.verify)
 
     def _report_pending(self, terminalreporter: Any) -> None:
         """The pacts whose failing interactions are pending (V4): passed, as pact-python's Verifier counts them, and
@@ -155,3 +145,16 @@ class SessionSummary:
             for interaction in result.interactions:
                 if not interaction.passed:
                     terminalreporter.write_line(f"  - {interaction.label}: failed, pending")
+
+
+def partial_run(run: Any) -> str:
+    """Why a session's pact run (contracts.run's) verified only some of the pacts it selected, or some of their
+    interactions (-k, --lf, -x, node ids); "" when it verified them all, or verified none (None)."""
+    if run is None:
+        return ""
+    done = {result.path for result in run.results}
+    left = [source for source in run.selection.sources if source.path not in done]
+    fewer = [result for result in run.results if result.partial]
+    said = [f"{len(left)} of {len(run.selection.sources)} pact(s) not run"] if left else []
+    said += [f"{len(fewer)} pact(s) with only some interactions run"] if fewer else []
+    return ", ".join(said)

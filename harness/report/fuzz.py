@@ -171,21 +171,42 @@ def _excluded_text(result: ServiceResult) -> str:
 
 def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun | None = None) -> str:
     """Each finding with its detail, the curl command(s) that redo it and the service's log lines for it; then how
-    to rerun with the same seed."""
+    to rerun with the same seed. Findings of one failing request (a 500 fails ST101 and ST103) are named one after
+    the other and share its response, curl and log, printed once, as `st run` groups the checks of a test case."""
     lines: list[str] = []
-    for finding in findings:
-        where = f", {', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}" if finding.phases \
-            else ""
-        verdict = "" if finding.kind == "failure" else "ERROR "
-        lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.label}{where})")
-        if finding.detail:
-            lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
-        if finding.curl:
-            lines.append("    reproduce: " + finding.curl.replace("\n", "\n               "))
-        lines += _log_text(finding)
+    for group in _by_request(findings):
+        for finding in group:
+            where = f", {', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}" \
+                if finding.phases else ""
+            verdict = "" if finding.kind == "failure" else "ERROR "
+            lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.label}{where})")
+            if finding.detail.strip() and not _shown_by_another(finding, group):
+                lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
+        if group[0].curl:
+            lines.append("    reproduce: " + group[0].curl.replace("\n", "\n               "))
+        lines += _log_text(next((f for f in group if f.log or f.log_note), group[0]))  # one request, one log
     if rerun is not None:  # the front-end's command (without one: no hint)
         lines.append("  " + rerun.line(result))
     return "\n".join(lines)
+
+
+def _shown_by_another(finding: Finding, group: list[Finding]) -> bool:
+    """Whether another finding of the group shows this one's detail (the response both ST101 and ST103 quote): in a
+    longer detail, or the same one earlier."""
+    detail = finding.detail.strip()
+    mine = group.index(finding)
+    return any(detail in other.detail and (other.detail.strip() != detail or position < mine)
+               for position, other in enumerate(group) if position != mine)
+
+
+def _by_request(findings: list[Finding]) -> list[list[Finding]]:
+    """The findings grouped by the request that failed (operation, kind and curl alike), in the order first seen; a
+    finding without a curl is a group of its own."""
+    groups: dict[object, list[Finding]] = {}
+    for index, finding in enumerate(findings):
+        key = (finding.operation, finding.kind, finding.curl) if finding.curl else index
+        groups.setdefault(key, []).append(finding)
+    return list(groups.values())
 
 
 def _log_text(finding: Finding) -> list[str]:

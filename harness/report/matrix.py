@@ -77,13 +77,19 @@ def _markdown_cell(text: str) -> str:
 
 
 def matrix_notes(edges: list[Edge]) -> list[str]:
-    """The lines under the matrix: each error or exclusion with its reason, each drift, the drift note, what the
-    observed traffic says."""
+    """The lines under the matrix: each error, exclusion or failure with its reason, each outside consumer's note
+    once, each drift, the drift note, what the observed traffic says."""
     lines = [f"{edge.consumer}->{edge.provider} {edge.status}: {edge.reason}" for edge in edges if edge.reason]
+    lines += consumer_notes(edges)
     lines += [line for edge in edges if (line := _drift_line(edge))]
     if any(edge.drift is not None and edge.drift.verdict in ("drift", "error") for edge in edges):
         lines.append(DRIFT_NOTE)
     return lines + [line for edge in edges for line in observed_lines(edge)]
+
+
+def consumer_notes(edges: list[Edge]) -> list[str]:
+    """Each note on an outside consumer (a name close to a service's: how to map it) once, not once per edge."""
+    return list(dict.fromkeys(f"note: {edge.note}" for edge in edges if edge.note))
 
 
 def observed_lines(edge: Edge) -> list[str]:
@@ -253,6 +259,7 @@ def write_reports(edges: list[Edge], folder: Path, title: str) -> tuple[Path, Pa
     head = "".join(f"<th>{html.escape(p)}</th>" for p in providers)
     reasons = "".join(f"<li>{html.escape(e.consumer)} -&gt; {html.escape(e.provider)} {e.status}: "
                       f"{html.escape(e.reason)}</li>" for e in edges if e.reason)
+    reasons += "".join(f"<li>{html.escape(note)}</li>" for note in consumer_notes(edges))
     reasons += "".join(observed_html(e) for e in edges)
     as_html = folder / "contract-matrix.html"
     as_html.write_text(
@@ -307,8 +314,14 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it")
-    if partial and coverage is None and (folder / "contract-matrix.json").is_file():  # a dashboard keeps every edge
+    if left_as_is(folder, partial, coverage is not None):  # a dashboard keeps every edge
         return text, (f"a partial run ({partial}): the contract matrix in {folder} is left as the last whole run "
                       "wrote it")
     as_json, as_html = write_reports(edges, folder, title)
     return text, f"matrix written to {as_json} and {as_html}"
+
+
+def left_as_is(folder: Path, partial: str, observed: bool = False) -> bool:
+    """Whether write_matrix leaves the files in `folder` as the last whole run wrote them: a `partial` run (why, ""
+    for a whole one) without observed traffic, where there are files already. A step summary then links none."""
+    return bool(partial) and not observed and (folder / "contract-matrix.json").is_file()

@@ -76,6 +76,10 @@ def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytes
     pasted = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", printed, "-p",
                                            "no:cacheprovider")
     pasted.assert_outcomes(failed=1, deselected=2)
+    pasted_output = pasted.stdout.str()
+    assert "collected 3 items / 2 deselected / 1 selected" in pasted_output  # as -k counts, never negative
+    assert ("web-frontend->shop failed: 'a request for the message of the day - in plain text': expected 418 but was "
+            "200; only 1 of its 3 interactions were verified (the others were not selected)") in pasted_output
     whole = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", printed.split("::")[0],
                                           "-p", "no:cacheprovider")
     whole.assert_outcomes(passed=2, failed=1)  # the topology file alone: all its items
@@ -86,10 +90,12 @@ def test_each_interaction_is_an_item_that_lf_sw_and_k_pick(tmp_path: Path, pytes
 
     picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "orders", "-v")
     picked.assert_outcomes(passed=1, deselected=2)
+    assert "collected 3 items / 2 deselected / 1 selected" in picked.stdout.str()
     assert f"::{names[0]} PASSED" in picked.stdout.str()
 
     cli = verify(topology)  # its JUnit: the same cases, named as pytest's items
     assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert f"web-frontend->shop failed: '{MOTD}': expected 418 but was 200" in cli.stdout + cli.stderr  # matrix
     assert {name: outcome for name, (outcome, _) in cases(tmp_path / "junit.xml").items()} == {
         names[0]: "passed", names[1]: "passed", names[2]: "failure"}
     cli_suite = minidom.parse(str(tmp_path / "junit.xml")).getElementsByTagName("testsuite")[0]

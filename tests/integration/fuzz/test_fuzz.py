@@ -174,6 +174,7 @@ def test_pytest_fuzz_gives_a_test_per_operation_and_one_for_the_stateful_run(pyt
                                         *FUZZ_CALM_PYTEST, node_id)
     one.assert_outcomes(failed=1, deselected=5)
     assert f"{node_id} FAILED" in one.stdout.str()
+    assert "collected 6 items / 5 deselected / 1 selected" in one.stdout.str()  # as -k counts
 
 
 def test_an_auth_hook_from_the_topology_is_called(tmp_path: Path) -> None:

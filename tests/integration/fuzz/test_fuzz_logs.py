@@ -36,7 +36,9 @@ def server_error(report: str, service: str) -> tuple[dict, list[str]]:
     """The body the finding "POST /orders: Server error" of `service` sent, and the log lines shown under it."""
     section = report.split(f"FAILED {service} at http://127.0.0.1:", 1)[1]
     finding = section.split("POST /orders: Server error (not_a_server_error", 1)[1]
-    finding = re.split(r"\n  (?:POST|GET|rerun)", finding, maxsplit=1)[0]
+    # the checks the same request failed (ST103 for the 500) are named under it, then its curl and log once
+    head, _, rest = finding.partition("\n    reproduce: ")
+    finding = head + "\n    reproduce: " + re.split(r"\n  \S", rest, maxsplit=1)[0]  # to the next finding
     body = json.loads(re.search(r"-d '(\{.*?\})'", finding)[1])
     assert "    the service's log for it:\n" in finding, finding
     logged = finding.split("    the service's log for it:\n", 1)[1]
@@ -73,5 +75,9 @@ def test_the_pytest_plugin_shows_the_same_lines(topology: Path, pytester: pytest
     output = result.stdout.str()
     for service in ("uvicorn", "gunicorn", "werkzeug"):
         item = output.split(f" fuzz {service} POST /orders _", 1)[1]
+        own = item.split("rerun with", 1)[0]
+        # the 500 fails ST101 and ST103: both named, its curl and traceback once (as `st run` groups a test case)
+        assert "(status_code_conformance [ST103]" in own and own.count("reproduce: ") == 1, own
+        assert own.count("Traceback (most recent call last):") == 1, own
         # the item's report is findings_text's: the same finding, the same lines
         assert_the_requests_own_lines(f"FAILED {service} at http://127.0.0.1:\n" + item.split("rerun with", 1)[0], service)

@@ -51,6 +51,9 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
         rf"- pact\[web\-frontend\-\>shop: {MOTD.replace('-', chr(92) + '-')}\]: {MESSAGE.replace('-', chr(92) + '-')}"]
     matrix = summary.read_text().split("<summary>contract matrix</summary>", 1)[1]
     assert "| web-frontend (outside) | failed<br>drift: n/a |" in matrix and "```" not in matrix  # a Markdown table, not a text block
+    # the failing interaction's own reason; a consumer outside the topology (a web front-end) is normal: no note
+    assert f"- web-frontend-\\>shop failed: '{MOTD}': expected 418 but was 200" in matrix.splitlines(), matrix
+    assert "not a service" not in matrix and "did you mean" not in matrix
     assert not any(row.endswith(" ") for row in summary.read_text().splitlines())
     # a summary page resolves no relative link: the files by path (what an artifact upload keeps)
     assert summary.read_text().rstrip().endswith("Reports: `out/contract-matrix.html`, `junit.xml`")
@@ -72,6 +75,10 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
         # xdist: the controller writes them, once, each on its own line (after the progress line xdist leaves open)
         workers = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-n", "2",
                                                 "-p", "no:cacheprovider")
+        whole_runs = pytest_summary.read_text()
+        listed = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "--collect-only")
+        picked = pytester.runpytest_subprocess("--topology", str(topology), "--pact-verify", "-k", "day",
+                                               "-p", "no:cacheprovider")
     finally:
         for name in ("GITHUB_ACTIONS", "GITHUB_WORKSPACE", "GITHUB_STEP_SUMMARY"):
             os.environ.pop(name, None)
@@ -85,6 +92,14 @@ def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_p
                 if c.getAttribute("name") == f"pact[web-frontend->shop: {MOTD}]")
     # pytest's xunit1 writes the 0-based line of its item's location
     assert (Path(case.getAttribute("file")).name, case.getAttribute("line")) == (pact.name, str(line - 1))
+
+    assert listed.ret == 0 and "3 tests collected" in listed.stdout.str()  # --collect-only ran nothing: no summary
+    picked.assert_outcomes(failed=1, deselected=2)
+    partial = pytest_summary.read_text().removeprefix(whole_runs)
+    assert partial.startswith("### pytest\n\n**0** passed | **1** failed"), partial
+    # the matrix files stay as the whole run wrote them: not this run's, so not linked; its matrix is in the summary
+    assert "contract-matrix.html" not in partial and "only 1 of its 3 interactions were verified" in partial
+    assert "contract-matrix.html" in whole_runs
 
 
 def test_a_service_that_does_not_start_is_annotated_at_its_line(tmp_path: Path, pytester: pytest.Pytester,

@@ -127,3 +127,67 @@ def test_the_step_summarys_matrix_is_a_markdown_table_with_the_notes_under_it(ed
     assert not any(line.endswith(" ") for line in lines)
     row = next(line for line in lines if line.startswith("| gateway |"))
     assert row.count("|") == lines[2].count("|")  # a cell's lines joined by <br>: the row stays one row
+
+
+def _outside_results(tmp_path: Path) -> tuple:  # noqa: ANN001
+    """A topology of three services sharing a prefix (t24c's trial), two consumers outside it: one failed pact, one
+    verified, one verified for 1 of its 4 interactions."""
+    from harness.contracts.results import InteractionResult
+    from harness.model.builder import TopologyBuilder
+
+    spec = (TopologyBuilder("t24c", tmp_path).service("t24c-db", image="postgres:15")
+            .service("t24c-notes", image="python:3.11-slim").service("t24c-shop", image="python:3.11-slim").spec)
+    missing = InteractionResult("a request for a missing note", False,
+                                problems=["$: Actual map is missing the following keys: message", "second line"])
+    failed = PactResult(tmp_path / "web-notes.json", "failed", "t24c-web", "t24c-notes", None, "t24c-notes", 4,
+                        [InteractionResult("a note", True), missing], labels=["a", "b", "c", "d"])
+    verified = PactResult(tmp_path / "web-shop.json", "verified", "t24c-web", "t24c-shop", None, "t24c-shop", 2,
+                          labels=["a", "b"])
+    partial = PactResult(tmp_path / "indexer-notes.json", "failed", "t24c-indexer", "t24c-notes", None, "t24c-notes",
+                         4, [missing], labels=["b"])
+    return spec, [failed, verified, partial]
+
+
+def test_an_outside_consumers_edge_gives_its_failure_not_a_did_you_mean(tmp_path: Path) -> None:
+    from harness.report.matrix import matrix_markdown
+
+    spec, results = _outside_results(tmp_path)
+    by_pact = {Path(e.pact).name: e for e in edge_matrix(spec, results)}
+    assert by_pact["web-notes.json"].reason == (
+        "'a request for a missing note': $: Actual map is missing the following keys: message")
+    assert by_pact["web-shop.json"].reason == ""  # verified: nothing to say, being outside is normal
+    assert by_pact["indexer-notes.json"].reason == (
+        "'a request for a missing note': $: Actual map is missing the following keys: message; only 1 of its 4 "
+        "interactions were verified (the others were not selected)")
+    assert all(e.outside and e.note == "" for e in by_pact.values())  # t24c-web is not close to t24c-db
+    text = matrix_markdown(list(by_pact.values()), "contracts of topology t24c")
+    assert "did you mean" not in text and "not a service" not in text
+    assert ("- t24c-web-\\>t24c-notes failed: 'a request for a missing note': $: Actual map is missing the following "
+            "keys: message") in text.splitlines()
+    _, as_html = write_reports(list(by_pact.values()), tmp_path / "out", "t")
+    assert "Actual map is missing the following keys: message" in as_html.read_text()
+
+
+def test_a_consumer_name_close_to_a_service_gets_one_note_for_all_its_edges(tmp_path: Path) -> None:
+    from harness.contracts.names import near_service
+
+    spec, results = _outside_results(tmp_path)
+    assert [near_service(spec, n) for n in ("t24c-web", "t24c-indexer", "t24c-note", "T24C_Shop")] == [
+        None, None, "t24c-notes", "t24c-shop"]
+    close = [dataclass_replace(r, consumer="t24c-note") for r in results[:2]]
+    edges = edge_matrix(spec, close)
+    assert {e.note for e in edges} == {
+        "consumer 't24c-note' is not a service of the topology (did you mean 't24c-notes'? map the name with "
+        "`pact_name: t24c-note` on service t24c-notes, or under `contracts.names` in the topology file; in a compose "
+        "file both go under `x-topology:`, of the service and at the top)"}
+    text = matrix_text(edges, "t", width=400)
+    assert text.count("did you mean") == 1  # once, not once per edge, and not as the verified edge's reason
+    assert "t24c-note->t24c-shop verified" not in text
+    data = json.loads(write_reports(edges, tmp_path / "out", "t")[0].read_text())
+    assert all(e["note"].startswith("consumer 't24c-note' is not a service") for e in data["edges"])
+
+
+def dataclass_replace(result: PactResult, **changes: str) -> PactResult:
+    import dataclasses
+
+    return dataclasses.replace(result, **changes)

@@ -304,3 +304,25 @@ def test_a_note_is_printed_under_the_lines_it_concerns() -> None:
     failing.log, failing.log_note = ["INFO: x 500"], "2 tracebacks were logged at about the time of this request"
     text = findings_text(ServiceResult("orders", "u", 1, findings=[failing]), [failing])
     assert "    the service's log for it:\n      | INFO: x 500\n      (2 tracebacks were logged at about" in text
+
+
+def test_two_checks_failing_on_one_request_share_its_response_curl_and_log_printed_once() -> None:
+    from harness.fuzz.results import Finding
+
+    response = "[500] Internal Server Error:\n\n    `boom`"
+    curl = "curl -X GET 'http://127.0.0.1:1/products?limit=0'"
+    server = Finding("GET /products", "not_a_server_error", "Server error", detail=response, curl=curl,
+                     phases=["fuzzing"], code="ST101", log=["Traceback (most recent call last):", "ZeroDivisionError"])
+    status = Finding("GET /products", "status_code_conformance", "Undocumented status code",
+                     detail=f"Received: 500\nDocumented: 200, 400\n\n{response}", curl=curl, phases=["fuzzing"],
+                     code="ST103", log=list(server.log))
+    other = Finding("GET /products/{sku}", "not_a_server_error", "Server error", detail=response,
+                    curl="curl -X GET http://127.0.0.1:1/products/x", code="ST101")
+    text = findings_text(ServiceResult("shop", "u", 1, findings=[server, status, other]), [server, status, other])
+    lines = text.splitlines()
+    assert lines[:3] == ["  GET /products: Server error (not_a_server_error [ST101], fuzzing phase)",
+                         "  GET /products: Undocumented status code (status_code_conformance [ST103], fuzzing phase)",
+                         "      Received: 500"]  # both checks named, then what they say
+    assert text.count(curl) == 1 and text.count("ZeroDivisionError") == 1  # the request once, as `st run` prints it
+    assert text.count("`boom`") == 2  # once for the request of both checks, once for the other operation's
+    assert "  GET /products/{sku}: Server error (not_a_server_error [ST101])\n      [500] Internal Server Error:" in text
