@@ -204,15 +204,15 @@ def service_location(spec: TopologySpec, service: str | None) -> Location | None
 
 def operation_location(spec: TopologySpec, service: str, operation: str) -> Location | None:
     """Where a fuzzed operation (`GET /items/{id}`) is: its line in the service's OpenAPI document when `openapi:` is
-    a file (its first line for the service as a whole and the stateful sequences: a JUnit case of either front-end
-    then has a line); else (a document the service serves) the service in the topology file."""
+    a file (the document with no line for the service as a whole: nothing of it is at line 1); else (a document the
+    service serves) the service in the topology file."""
     location = spec.services[service].openapi if service in spec.services else None
     if location and not location.startswith(("/", "http://", "https://")):
         document = spec.base_dir / location
         method, _, path = operation.partition(" ")
         line = yaml_lines(document).get(("paths", path, method.lower())) if path else None
         if line is not None or document.is_file():
-            return Location(document, line if line is not None else 1)
+            return Location(document, line)
     return service_location(spec, service)
 
 
