@@ -5,7 +5,6 @@ test's interaction goes). Real pytest sessions against pact-python's mock server
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
