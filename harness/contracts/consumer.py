@@ -3,9 +3,11 @@ for the whole session, and written deterministically into the pact folder at the
 
 from __future__ import annotations
 
+import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.contracts.pactfiles import write_deterministic
 
@@ -58,14 +60,59 @@ class PactRecorder:
                 pact.write_file(self.scratch, overwrite=False)
             self.recorded += len(pacts)
 
-    def write(self) -> list[Path]:
-        """The session's pacts, each replacing the file of its pair in the pact folder (see write_pacts)."""
-        written = write_pacts(self.scratch, self.pact_dir)
+    def write(self, merge: bool = False) -> list[WrittenPact]:
+        """The session's pacts, each replacing (or, `merge`, merged into) the file of its pair (see write_pacts)."""
+        written = write_pacts(self.scratch, self.pact_dir, merge)
         if self._own is not None:
             self._own.cleanup()
         return written
 
 
-def write_pacts(scratch: Path, pact_dir: Path) -> list[Path]:
-    """Every pact merged in `scratch`, written into `pact_dir` byte-for-byte deterministically (replacing its file)."""
-    return [write_deterministic(path, pact_dir) for path in sorted(scratch.glob("*.json"))]
+@dataclass(frozen=True)
+class WrittenPact:
+    path: Path
+    merged: str = ""  # how a partial session's interactions met the file's ("": the file was replaced)
+
+
+def write_pacts(scratch: Path, pact_dir: Path, merge: bool = False) -> list[WrittenPact]:
+    """Every pact merged in `scratch`, written into `pact_dir` byte-for-byte deterministically. A whole session's
+    pact replaces its file: an interaction whose test was removed goes. `merge` (a session that did not run every
+    consumer test): as pact-python's `write_file(overwrite=False)`, the file's interactions stay unless the session
+    wrote one of the same identity (interaction_identity), which replaces it."""
+    written = []
+    for path in sorted(scratch.glob("*.json")):
+        kept, note = _kept_from(pact_dir / path.name, path) if merge else ([], "")
+        written.append(WrittenPact(write_deterministic(path, pact_dir, kept), note))
+    return written
+
+
+def interaction_identity(interaction: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
+    """What makes two interactions one when the pact FFI merges a pact into its file (pact_models' merge, as
+    pact-python 4 writes them: no `key`): type, description and the provider states' names, not their parameters."""
+    states = interaction.get("providerStates") or []
+    return (str(interaction.get("type", "")), str(interaction.get("description", "")),
+            tuple(str(state.get("name", "")) for state in states if isinstance(state, dict)))
+
+
+def _kept_from(existing: Path, session: Path) -> tuple[list[dict[str, Any]], str]:
+    """The interactions of the pair's `existing` file that the `session`'s pact does not replace, and how the merge
+    went, said in the "pacts written" line."""
+    new = json.loads(session.read_text(encoding="utf-8"))
+    interactions = new.get("interactions", [])
+    if not existing.exists():
+        return [], f"new: {len(interactions)} interaction(s)"
+    try:
+        old = json.loads(existing.read_text(encoding="utf-8"))
+        before = old["interactions"]
+        version = old.get("metadata", {}).get("pactSpecification", {}).get("version")
+        if not isinstance(before, list) or not all(isinstance(i, dict) for i in before):
+            raise TypeError("its interactions are no list of objects")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        return [], f"replaced: the file was no pact to merge into ({type(error).__name__}: {error})"
+    wrote = new.get("metadata", {}).get("pactSpecification", {}).get("version")
+    if version != wrote:  # the FFI would upgrade the old interactions; their JSON cannot be copied as it is
+        return [], f"replaced: the file was a pact of specification {version}, this session writes {wrote}"
+    replaced = {interaction_identity(i) for i in interactions}
+    kept = [i for i in before if interaction_identity(i) not in replaced]
+    return kept, (f"merged: {len(interactions)} of {len(interactions) + len(kept)} interactions rewritten, "
+                  f"{len(kept)} kept from the file")

@@ -4,6 +4,7 @@ byte-for-byte deterministically."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,11 +135,12 @@ def read_pact(path: Path) -> PactFile:
     return PactFile(path, consumer, provider, interactions, str(version))
 
 
-def write_deterministic(source: Path, folder: Path) -> Path:
-    """Rewrite a pact written by pact-python so that the same interactions always give the same bytes."""
+def write_deterministic(source: Path, folder: Path, kept: Sequence[dict[str, Any]] = ()) -> Path:
+    """Rewrite a pact written by pact-python so that the same interactions always give the same bytes; `kept`: more
+    interactions to write with them (a partial session's merge keeps the file's others)."""
     data = json.loads(source.read_text(encoding="utf-8"))
     data["interactions"] = sorted(
-        data.get("interactions", []),
+        [*kept, *data.get("interactions", [])],
         key=lambda i: (i.get("description", ""), json.dumps(i.get("providerStates", []), sort_keys=True)))
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.name

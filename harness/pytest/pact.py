@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from pact import Pact
 
-    from harness.contracts.consumer import PactRecorder  # noqa: F401 - named in a StashKey annotation
+    from harness.contracts.consumer import PactRecorder, WrittenPact  # noqa: F401 - PactRecorder: a StashKey's
 
 _recorder_key = pytest.StashKey["PactRecorder"]()
 call_passed_key = pytest.StashKey[bool]()
@@ -68,13 +68,21 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
         config.workeroutput[WRITTEN_KEY] = recorder.recorded if recorder else 0  # type: ignore[attr-defined]
         return
     coverage: WrittenByWorkers | None = config.pluginmanager.get_plugin("harness-pact-publish")
-    written: list[Path] = recorder.write() if recorder else []
+    # a session that left consumer tests out merges, as pact-python does: replacing would drop their interactions
+    partial = coverage.left_out() if coverage is not None and (recorder or coverage.scratch) else ""
+    pacts = recorder.write(merge=bool(partial)) if recorder else []
     if coverage is not None and coverage.scratch is not None:
-        written = coverage.write_pacts(pact_folder(config))
+        pacts = coverage.write_pacts(pact_folder(config), merge=bool(partial))
+    written = [pact.path for pact in pacts]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
         _new_line(reporter)
-        reporter.write_line(f"pacts written: {', '.join(str(p) for p in written)}")
+        reporter.write_line("pacts written: " + ", ".join(f"{p.path}" + (f" ({p.merged})" if p.merged else "")
+                                                          for p in pacts))
+        if partial:
+            reporter.write_line(f"pacts merged into their files, not replaced (as pact-python's write_file does): this "
+                                f"session did not run every consumer test ({partial}); a session that runs them all "
+                                "replaces them, dropping the interactions of removed or failing tests", yellow=True)
     stale = _verified_before_rewritten(config, written)
     if stale:  # the session's verdict must not be the old pact's (it could pass where the new one fails)
         if reporter:
@@ -171,13 +179,13 @@ class WrittenByWorkers:
             self.scratch = Path(tempfile.mkdtemp(prefix="harness-pacts-"))
         node.workerinput[SCRATCH_KEY] = str(self.scratch)
 
-    def write_pacts(self, pact_dir: Path) -> list[Path]:
+    def write_pacts(self, pact_dir: Path, merge: bool = False) -> list[WrittenPact]:
         """xdist controller: the pacts every worker merged, written into `pact_dir` as a serial session writes them."""
         from harness.contracts.consumer import write_pacts
 
         assert self.scratch is not None
         try:
-            return write_pacts(self.scratch, pact_dir)
+            return write_pacts(self.scratch, pact_dir, merge)
         finally:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
