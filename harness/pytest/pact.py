@@ -282,10 +282,12 @@ class WrittenByWorkers:
 def _narrower_than_default(config: pytest.Config) -> str:
     """Why the tests pytest collects from its arguments (test paths or node ids given, else the folder it runs in)
     may be fewer than pytest run with no arguments in the rootdir collects (its `testpaths`, else the rootdir; the
-    git checkout's top when no configuration file names a rootdir); "" when they cover those. pytest reads
-    `testpaths` only when run in the rootdir without test paths: run in a subfolder, it collects that folder."""
+    git checkout's top when no configuration file names a rootdir); "" when they cover those, or every test file
+    under those (by pytest's rules: harness.pytest.uncollected.tests_under). pytest reads `testpaths` only when run
+    in the rootdir without test paths: run in a subfolder, it collects that folder."""
     from harness.contracts.broker_config import git_top
     from harness.pytest.selection import SELECTED
+    from harness.pytest.uncollected import tests_under
 
     if config.args_source == pytest.Config.ArgsSource.TESTPATHS:
         return ""
@@ -298,6 +300,9 @@ def _narrower_than_default(config: pytest.Config) -> str:
     defaults = [path.resolve() for path in testpaths] or [(top or root).resolve()]
     given = [(here / arg).resolve() for arg in config.args]
     if all(any(default == path or default.is_relative_to(path) for path in given) for default in defaults):
+        return ""
+    files = tests_under(config, defaults)  # `pytest tests` where every test file of the project is: not narrower
+    if files is not None and all(any(file.is_relative_to(path) for path in given) for file in files):
         return ""
     whole = " ".join(str(d) for d in defaults) + (
         " (the git checkout's top: no pytest configuration file says where the project's tests are)" if top else "")

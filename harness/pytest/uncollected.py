@@ -15,7 +15,7 @@ import fnmatch
 import os
 import shlex
 import subprocess
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import pytest
@@ -25,26 +25,32 @@ def uncollected(config: pytest.Config, collected: Collection[Path]) -> list[Path
     """The test files under the session's paths (its arguments, or `testpaths`) that no collector was made for
     (`collected`: the paths of the File collectors made), sorted; [] when pytest's python plugin is blocked (said as
     an option) or the rules cannot be read."""
+    here = config.invocation_params.dir
+    found = tests_under(config, [(here / arg.split("::")[0]).resolve() for arg in config.args])
+    seen = {path.resolve() for path in collected}
+    return sorted(path for path in found or () if path.resolve() not in seen)
+
+
+def tests_under(config: pytest.Config, starts: Iterable[Path]) -> set[Path] | None:
+    """The test files pytest's rules find under `starts` (folders, or files: a `.py` file is one), as the module
+    docstring says; None when the rules cannot be read."""
     from _pytest.main import _in_venv
     from _pytest.pathlib import fnmatch_ex
 
     ignored = _ignored_by_options(config)
     if ignored is None:
-        return []
+        return None
     paths, globs = ignored
     norecurse = config.getini("norecursedirs")
     patterns = config.getini("python_files")
     in_venv = bool(config.getoption("collect_in_virtualenv", False))
-    here = config.invocation_params.dir
-    seen = {path.resolve() for path in collected}
 
     def left_out(path: Path) -> bool:
         return (path.name == "__pycache__" or path in paths or any(fnmatch.fnmatch(str(path), g) for g in globs)
                 or (not in_venv and path.is_dir() and _in_venv(path)))
 
     found: set[Path] = set()
-    for arg in config.args:
-        start = (here / arg.split("::")[0]).resolve()
+    for start in starts:
         if left_out(start):
             continue
         if start.is_file():
@@ -57,7 +63,7 @@ def uncollected(config: pytest.Config, collected: Collection[Path]) -> list[Path
                        and not any(fnmatch_ex(pattern, base / name) for pattern in norecurse)]
             found.update(base / name for name in files if not left_out(base / name)
                          and any(fnmatch_ex(pattern, base / name) for pattern in patterns))
-    return sorted(path for path in found if path.resolve() not in seen)
+    return found
 
 
 def _ignored_by_options(config: pytest.Config) -> tuple[set[Path], list[str]] | None:
