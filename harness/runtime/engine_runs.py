@@ -20,7 +20,15 @@ from harness.errors import DockerError, DockerUnavailable
 from harness.model.topology import TopologySpec
 from harness.runtime import labels as L
 from harness.runtime.engine import CALL_SECONDS, CHECK_SECONDS
-from harness.runtime.engines import RunEngine, _remove_from_worker, _until_gone, kept_network, published_host
+from harness.runtime.engines import (
+    RunEngine,
+    _remove_from_worker,
+    _until_gone,
+    kept_network,
+    network_kept,
+    published_host,
+    remove_on_manager,
+)
 from harness.runtime.interrupts import InterruptsDeferred
 from harness.runtime.swarm import leave_made_swarm
 
@@ -147,11 +155,12 @@ def _remove_run_anywhere(client: docker.DockerClient, run: L.Run, leave: bool) -
             removed.containers += _removed_from_worker(worker, run.run_id)
     if manager is not None:
         try:
-            removed.containers += L.remove_run(manager, run.run_id)
+            removed.containers += remove_on_manager(manager, run.run_id, patient=not removed.unanswered)
             _until_gone(manager, run.run_id, [worker for worker in workers if worker is not None])
-        except docker.errors.APIError:  # the network still has endpoints on an engine that did not answer
+        except docker.errors.APIError as error:  # the network still has endpoints on an engine that did not answer
             if not removed.unanswered:
-                raise
+                raise network_kept(f"engine '{engines[0][0]}' ({engines[0][1]})", run.run_id, error,
+                                   f"harness down --run {run.run_id}") from None
             gone = ", ".join(f"'{name}'" for (name, _), kept in zip(engines, clients, strict=True) if kept is None)
             removed.unanswered[-1] += f" ({kept_network(gone)})"
     if leave and leave_made_swarm(clients):  # a swarm the harness made to be left with its last run (--topology-swarm)

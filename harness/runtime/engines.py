@@ -171,13 +171,13 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
         except requests.exceptions.ConnectionError:
             gone.append(engine)
     try:
-        removed += L.remove_run(manager.client, run_id)
+        removed += remove_on_manager(manager.client, run_id, patient=not gone)
         _until_gone(manager.client, run_id, [engine.client for engine in workers if engine not in gone])
     except requests.exceptions.ConnectionError:
         gone.insert(0, manager)
-    except docker.errors.APIError:
+    except docker.errors.APIError as error:
         if not gone:
-            raise
+            raise network_kept(manager.where, run_id, error, again) from None
         kept = True  # the network still has the endpoints of a container on an engine that is gone
     if gone:
         names = ", ".join(engine.where for engine in gone)
@@ -191,6 +191,40 @@ def remove_everywhere(engines: Iterable[RunEngine], run_id: str, again: str = "h
                           hint=f"Start {'that engine' if len(gone) == 1 else 'those engines'} again and run `{again}` "
                                "(or the next start): it removes what is left of the run, on every engine.")
     return removed
+
+
+IN_USE = "is in use by task"  # Docker's words when the swarm lists a task of a container attached to a network
+TASK_LISTED = ("the swarm still listed a task of a container attached to it: an engine reports the containers "
+               "removed there to the manager a moment later, and one that stopped answering not before it is back")
+
+
+def remove_on_manager(client: docker.DockerClient, run_id: str, patient: bool) -> int:
+    """L.remove_run on the swarm's manager: the number of its containers removed. When `patient` (every engine
+    answered), the overlay network is tried again (up to GONE_SECONDS) while the swarm still lists a task of a
+    container just removed from a worker (TASK_LISTED; seen after an engine that had gone away answered again).
+
+    Raises:
+        docker.errors.APIError: the manager refused, or still listed such a task after GONE_SECONDS.
+    """
+    label = {"label": f"{L.RUN}={run_id}"}
+    containers = len(L.listed(lambda: client.containers.list(all=True, filters=label, sparse=True)))
+    deadline = time.monotonic() + GONE_SECONDS
+    while True:
+        try:
+            L.remove_run(client, run_id)
+            return containers
+        except docker.errors.APIError as error:
+            if not patient or IN_USE not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.5)
+
+
+def network_kept(where: str, run_id: str, error: docker.errors.APIError, again: str) -> DockerError:
+    """The manager `where` (every engine answering) refused to remove run `run_id`'s overlay network, said in words
+    with the command that removes what is left (`again`)."""
+    return DockerError(f"run {run_id}: {where} did not remove the run's overlay network: {explain(error)}"
+                       + (f" ({TASK_LISTED})" if IN_USE in str(error) else ""), operation="remove", run=run_id,
+                       hint=f"Run `{again}` again in a minute: it removes what is left of the run.")
 
 
 def kept_network(gone: str) -> str:
