@@ -98,10 +98,15 @@ def ensure_swarm(spec: TopologySpec, engines: Sequence[RunEngine], mode: str,
             to_join.append(engine)
             continue
         if node.get("LocalNodeState") == "inactive":
+            yourself = (f"`docker -H {manager.address} swarm join-token worker` prints the command; run it against "
+                        f"{engine.address}")
             raise DockerUnavailable(
                 f"{where} is not a node of the swarm of {manager.where}: the overlay network cannot reach it.",
-                hint=f"Let the harness join it ({option}), or join it yourself: `docker -H {manager.address} swarm "
-                     f"join-token worker` prints the command; run it against {engine.address}.",
+                # the harness joins engines only to a swarm it made (above): to another, the user joins them
+                hint=f"Let the harness join it ({option}), or join it yourself: {yourself}."
+                     if _made(manager.client) is not None else
+                     f"Join it to that swarm yourself ({yourself}): the harness did not make that swarm and never "
+                     "changes it (--topology-swarm join refuses).",
                 address=engine.address)
         raise DockerUnavailable(
             f"{where} is in another swarm (swarm: {node.get('LocalNodeState')}), not that of {manager.where}: the "
