@@ -16,6 +16,7 @@ fixtures).
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -261,8 +262,15 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
     shared = session is not None and session.share is not None and session.worker is not None
     time.sleep(_LOG_SETTLE)  # this test's last lines are stamped too
     for running in topologies:
+        silent = ""  # an engine that did not answer for one service's log is not asked again for each other's
         for service in (replica for each in running for replica in each.replicas):  # NAME-N: replica N of several
+            if silent:
+                item.add_report_section(when, f"log of service {service.shown}", f"[service {service.shown}]\n"
+                                        f"(log of {service.shown} not read: {silent})")
+                continue
             text = running.masker(_lines_of_test(service, since, previous))  # a service may log a secret it was given
+            if _UNANSWERED.search(text):
+                silent = f"the engine did not answer for the log of {service.shown}"
             if not text.strip():
                 continue
             if shared and session is not None and running is session.topology:
@@ -270,6 +278,10 @@ def _attach_service_logs(item: pytest.Item, report: pytest.TestReport, when: str
             report.sections.append((f"Captured log of service {service.shown} {when}", text))  # shown with it
             # kept on the item for JUnit's system-out, which joins every log section: with the service's name
             item.add_report_section(when, f"log of service {service.shown}", f"[service {service.shown}]\n{text}")
+
+
+# service_log's line when the engine did not answer (its machine gone: each read waits out docker-py's timeout)
+_UNANSWERED = re.compile(r"^\(log of \S+ unavailable: (ReadTimeout|ConnectTimeout|ConnectionError)\b", re.M)
 
 
 def _lines_of_test(service: Any, since: float | None, previous: tuple[str, float] | None) -> str:

@@ -56,3 +56,24 @@ def test_docker_time_stamps_are_read_with_their_zone() -> None:
     assert _epoch("2026-11-29T17:35:26.123456789Z") == datetime(2026, 11, 29, 17, 35, 26, 123456, UTC).timestamp()
     assert _epoch("2026-11-29T18:35:26+01:00") == datetime(2026, 11, 29, 17, 35, 26, tzinfo=UTC).timestamp()
     assert _epoch("(log") is None
+
+
+class SilentEngine:
+    """A service whose engine's machine went away: the read waits out docker-py's timeout (trial t27b: 60 s for each
+    service of the run)."""
+
+    name = "postgres"
+
+    def logs(self, since: float | None = None, tail: int | None = None, timestamps: bool = False) -> str:
+        import requests
+
+        raise requests.exceptions.ReadTimeout("HTTPConnectionPool(host='10.250.80.12', port=2375): Read timed out.")
+
+
+def test_a_log_the_engine_did_not_answer_for_is_known_so_the_other_services_are_not_asked() -> None:
+    from harness.pytest import _UNANSWERED
+
+    text = _lines_of_test(SilentEngine(), since=ENDED, previous=None)
+    assert text.startswith("(log of postgres unavailable: ReadTimeout"), text
+    assert _UNANSWERED.search(text)
+    assert not _UNANSWERED.search("(log of postgres unavailable: its container is gone)")
