@@ -151,14 +151,16 @@ def test_harness_logs_hides_a_secret_the_service_logs(tmp_path: Path, docker_cli
     import subprocess
     import sys
 
-    file = write_topology(tmp_path, "name: logs-secret\nservices:\n  app:\n    image: redis:7\n"
+    # a service name no other test uses: `harness logs NAME` without a file looks at every running topology, and
+    # another xdist worker's topology may run an `app` at the same time (then: "runs in several topologies")
+    file = write_topology(tmp_path, "name: logs-secret\nservices:\n  leaky:\n    image: redis:7\n"
                                     "    command: [sh, -c, 'echo connecting with $DB_PASSWORD; sleep 600']\n"
                                     "    environment: {DB_PASSWORD: hunter2-very-secret}\n")
     harness = str(Path(sys.executable).parent / "harness")
     subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, check=True, timeout=300)
     try:
         for args in (["--topology", str(file)], []):
-            logs = subprocess.run([harness, "logs", "app", *args], capture_output=True, text=True, timeout=60)
+            logs = subprocess.run([harness, "logs", "leaky", *args], capture_output=True, text=True, timeout=60)
             assert logs.returncode == 0, logs.stderr
             assert "connecting with [hidden]" in logs.stdout and "hunter2" not in logs.stdout
     finally:
