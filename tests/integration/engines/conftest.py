@@ -37,10 +37,16 @@ def swarm() -> Iterator[object]:
 def pair() -> Iterator[Any]:
     """Two engines in no swarm (netns_engines.Engines) with python:3.11-slim, removed at the end whatever their
     swarm state."""
+    yield from engines_in_no_swarm(2)
+
+
+def engines_in_no_swarm(count: int) -> Iterator[Any]:
+    """`count` engines of a test's own in no swarm, with python:3.11-slim (a fixture's body: yields them, removes
+    them at the end whatever their swarm state; skips without what netns engines need)."""
     script = netns_engines()
     if reason := script.missing():
         pytest.skip(f"engines in network namespaces: {reason}")
-    engines = script.up(2, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
+    engines = script.up(count, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
     try:
         yield engines
     finally:

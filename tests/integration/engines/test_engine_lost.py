@@ -16,6 +16,7 @@ import pytest
 from harness.runtime import labels as L
 from tests.integration.engines.conftest import pair_topology
 from tests.integration.engines.netns import netns_engines
+from tests.integration.runtime.test_docker_errors import WEB
 
 TOPOLOGY = "b27-lost"  # its runs, by name
 
@@ -121,14 +122,7 @@ def test_the_one_engine_of_a_run_gone_errors_the_tests_after_in_one_line_each(py
     one = script.up(1, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
     try:
         file = pytester.path / "topology.yaml"
-        file.write_text(f"""name: {TOPOLOGY}
-services:
-  web:
-    image: python:3.11-slim
-    command: ["python", "-m", "http.server", "8000"]
-    ports: [8000]
-    ready: {{http: {{port: 8000, path: /}}}}
-""")
+        file.write_text(WEB.format(name=TOPOLOGY).lstrip())
         pytester.makepyfile(test_die=f"""
 import subprocess
 

@@ -5,7 +5,6 @@ topology is gone, whichever ends last (join-and-leave); nothing of the runs or t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from harness import Topology, load_topology
 from harness.errors import DockerUnavailable
 from harness.runtime.swarm import MADE
 from harness.runtime.topology import StartEvent
-from tests.integration.engines.conftest import pair_topology
-from tests.integration.engines.netns import netns_engines
+from tests.integration.engines.conftest import engines_in_no_swarm, pair_topology
 from tests.integration.engines.test_swarm import leave, networks, states
 
 BARE = [["host", "none"]] * 3  # `docker network ls` of an engine in no swarm
@@ -27,14 +25,7 @@ BARE = [["host", "none"]] * 3  # `docker network ls` of an engine in no swarm
 @pytest.fixture
 def trio() -> Iterator[Any]:
     """Three engines in no swarm with python:3.11-slim, removed at the end whatever their swarm state."""
-    script = netns_engines()
-    if reason := script.missing():
-        pytest.skip(f"engines in network namespaces: {reason}")
-    engines = script.up(3, ["python:3.11-slim"], owner=os.getpid(), swarm=False)
-    try:
-        yield engines
-    finally:
-        script.down(engines)
+    yield from engines_in_no_swarm(3)
 
 
 def files(folder: Path, urls: list[str]) -> tuple[Path, Path]:
