@@ -35,7 +35,7 @@ import docker
 from harness import Topology, load_topology, ready, topology
 from harness.model.compose_cli import compose_binary
 from harness.model.topology import TopologySpec
-from harness.runtime.probes import _tcp_accepts
+from harness.runtime.probes import tcp_accepts
 from harness.runtime.topology import StartEvent
 
 IMAGE = "redis:7"
@@ -70,7 +70,7 @@ def raw_round(client: docker.DockerClient, services: int, own_network: bool = Fa
                                           labels={"bench": "raw"}, network=network.name if network else None)
         container.reload()
         port = int(container.attrs["NetworkSettings"]["Ports"]["6379/tcp"][0]["HostPort"])
-        while not _tcp_accepts(port):
+        while not tcp_accepts(port):
             time.sleep(0.05)
         return container
 

@@ -10,11 +10,13 @@ import time
 import urllib.error
 import urllib.request
 
+import docker.errors
 from docker.models.containers import Container
 
 from harness.model.parts import ReadyProbe
 
 CANCEL_POLL = 0.1  # seconds between looks at the cancel event while a probe's command runs
+LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's `st` column
 
 
 class Abandoned(Exception):
@@ -48,7 +50,8 @@ def probe_once(probe: ReadyProbe, container: Container, host_port: dict[int, int
             return f"no HTTP answer ({str(reason) or type(reason).__name__})"
         return None if status == probe.http.status else f"status {status}"
     if probe.tcp:
-        return None if _tcp_accepts(host_port[probe.tcp], host) else f"nothing accepts connections on port {probe.tcp}"
+        accepts = tcp_accepts(host_port[probe.tcp], host, container, probe.tcp)
+        return None if accepts else f"nothing accepts connections on port {probe.tcp}"
     if probe.log is not None:
         options = {"since": log_since} if log_since else {}
         seen = container.logs(stdout=True, stderr=True, **options).decode("utf-8", "replace").count(probe.log)
@@ -95,15 +98,52 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _tcp_accepts(port: int, host: str = "127.0.0.1") -> bool:
-    # Docker's userland proxy accepts on the host port even when nothing listens in the container, and then closes
-    # the connection at once. So a connection that stays open (or sends a greeting) is the sign of a listener.
+def tcp_accepts(port: int, host: str = "127.0.0.1", container: Container | None = None,
+                container_port: int | None = None) -> bool:
+    """Whether a server accepts connections on published `port` of `host` (this machine, or a remote engine's).
+
+    Docker's userland proxy accepts on the host port even when nothing listens in the container, and closes the
+    connection once its own connection to the container is refused — later under load than any fixed wait. So
+    the listener is looked for inside `container` first, on `container_port`, as Testcontainers' host-port wait
+    does (`listening`); then a connection through the published port must stay open for a moment (or get a
+    greeting): where the tables cannot be read (an image without `cat`), that alone is the sign."""
+    inside = listening(container, container_port) if container is not None and container_port is not None else None
+    if inside is False:
+        return False
     try:
         with socket.create_connection((host, port), timeout=1) as connection:
-            connection.settimeout(0.15)
+            connection.settimeout(0.15)  # (closed at once: the proxy's refusal, or a server that died on accepting)
             try:
                 return connection.recv(1) != b""
             except TimeoutError:
                 return True
     except OSError:
         return False
+
+
+def listening(container: Container, port: int) -> bool | None:
+    """Whether a TCP socket of `container` listens on `port` on an address other than loopback (one the published
+    port reaches), from the kernel's tables of its network namespace (`/proc/net/tcp`, `/proc/net/tcp6`, read by
+    `cat` in the container); None when that cannot be told (no `cat` in the image, Docker refused the exec)."""
+    try:
+        result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+    except docker.errors.APIError:
+        return None
+    output = result.output.decode("ascii", "replace") if isinstance(result.output, bytes) else ""
+    rows = [line.split() for line in output.splitlines()[1:]]
+    if not any(len(row) > 3 and ":" in row[1] for row in rows):
+        return None  # (cat missing: the exec's error, not the tables)
+    for row in rows:
+        if len(row) > 3 and row[3] == LISTEN and ":" in row[1]:
+            address, _, hex_port = row[1].partition(":")
+            if int(hex_port, 16) == port and not _loopback(address):
+                return True
+    return False
+
+
+def _loopback(address: str) -> bool:
+    """An address of /proc/net/tcp(6) (hex, in the kernel's byte order) in 127.0.0.0/8 or ::1."""
+    if len(address) == 8:
+        return address[6:] == "7F"  # the first byte comes last
+    return address == "00000000000000000000000001000000" or address.startswith("0000000000000000FFFF0000") \
+        and address[30:] == "7F"  # ::1, or ::ffff:127.x.x.x

@@ -17,7 +17,7 @@ from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotR
 from harness.model.engine_needs import START_INTERVAL, api_tuple
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
-from harness.runtime.probes import Abandoned, probe_once
+from harness.runtime.probes import Abandoned, probe_once, tcp_accepts
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 LOG_TAIL = 50
 HEALTH_LOG = 3  # Docker's last health log entries said when it calls a service unhealthy
 SETTLE = 0.5  # seconds a service with no probe must stay running to count as ready
+# ... and then, at most, for its published TCP ports to accept connections: Compose's `up --wait` takes running as
+# ready, so a test's first call could race the server's start (a refusal through Docker's proxy); a port nothing
+# ever listens on (a debugger's) delays the start by this much, and the service is then ready as Compose counts it
+LISTEN_GRACE = 15.0
 RAISE_TIMEOUT = ("raise the service's `timeout:` (in a topology file; in a compose file `x-topology: {timeout: N}` "
                  "under the service; `timeout=` of the builder)")
 FULL_ID = re.compile(r"\b[0-9a-f]{64}\b")  # Docker's messages name containers by their full id
@@ -90,13 +94,19 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     continue
                 seen = failed
             elif running_since is not None and time.monotonic() - running_since >= SETTLE:
-                return "ready"
+                closed = _not_listening(service) if time.monotonic() - running_since < SETTLE + LISTEN_GRACE else []
+                if not closed:
+                    return "ready"
+                seen = f"nothing accepts connections on port {', '.join(map(str, closed))} yet"
             else:
                 seen = "running for less than the settle time"
         if time.monotonic() > deadline:
             last = _container_state(service, cancelled)
             if last.get("Status") in ("exited", "dead"):  # it died since the last look: that is why
                 raise _exited_error(service, last)
+            if probe is None and not service.spec.job and running_since is not None \
+                    and time.monotonic() - running_since >= SETTLE:
+                return "ready"  # running, as Compose counts it: its ports are waited for only within the limit
             waited = time.monotonic() - started
             if service.spec.job:
                 raise ServiceNotReady(
@@ -139,12 +149,21 @@ def awaited(service: Service) -> str:
     if service.spec.job:
         return f"a job: until it exits 0, {limit}"
     described = service.probe.describe() if service.probe else f"running for {SETTLE:g} s"
+    if not service.probe and service.ports:
+        described += (f", and port {', '.join(map(str, service.ports))} accepting connections (at most "
+                      f"{LISTEN_GRACE:g} s more: Compose waits for running only)")
     if check is not None and service.spec.ready is not None:
         described += ", and Docker's healthcheck says healthy"
     elif check is not None and service.probe is not None:
         described = (f"Docker's healthcheck says healthy ({described}; Docker's first check "
                      f"{first_check(service, check):g} s after the start)")
     return f"{described}, {limit}"
+
+
+def _not_listening(service: Service) -> list[int]:
+    """The published TCP ports (container side) of `service` where no server accepts connections yet."""
+    return [port for port, published in service.ports.items()
+            if not tcp_accepts(published, service.host, service.container, port)]
 
 
 def _since_start(state: dict[str, Any], now: float) -> float:
