@@ -33,6 +33,35 @@ services:
         assert "database system is ready to accept connections" in postgres.logs()
 
 
+def test_postgres_runs_its_init_scripts_once_in_name_order(tmp_path: Path) -> None:
+    """/docker-entrypoint-initdb.d as the official image runs it (a team's schema.sql mounted there): .sql, .sql.gz
+    and .sh in name order, in POSTGRES_DB, as POSTGRES_USER; other files ignored."""
+    import gzip
+
+    scripts = tmp_path / "initdb"
+    scripts.mkdir()
+    (scripts / "01-schema.sql").write_text("CREATE TABLE runs (id int);\nINSERT INTO runs VALUES (7);\n")
+    (scripts / "02-more.sql.gz").write_bytes(gzip.compress(b"CREATE TABLE laps (run int);\n"))
+    (scripts / "03-owner.sh").write_text('psql -c "CREATE TABLE owner_$(whoami) (id int)"\n')
+    (scripts / "README.md").write_text("not a script\n")
+    file = write_topology(tmp_path, f"""
+name: base-postgres-initdb
+services:
+  postgres:
+    image: postgres:15
+    environment: {{POSTGRES_USER: runner, POSTGRES_PASSWORD: secret-pw, POSTGRES_DB: races}}
+    volumes: ["{scripts}:/docker-entrypoint-initdb.d:ro"]
+    ready:
+      command: ["pg_isready", "-h", "127.0.0.1", "-U", "runner", "-d", "races"]
+""")
+    with Topology.start(load_topology(file)) as topology:
+        postgres = topology["postgres"]
+        tables = postgres.exec(["psql", "-U", "runner", "-d", "races", "-tAc", "select string_agg(tablename || "
+                                "':' || tableowner, ',' order by tablename) from pg_tables where schemaname = 'public'"])
+        assert tables.output.strip() == "laps:runner,owner_postgres:runner,runs:runner", tables.output
+        assert "ignoring /docker-entrypoint-initdb.d/README.md" in postgres.logs()
+
+
 def test_redis_answers_on_6379(tmp_path: Path) -> None:
     file = write_topology(tmp_path, """
 name: base-redis
