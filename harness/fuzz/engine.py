@@ -154,6 +154,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
 
     run = EngineRun()
     found: dict[Any, Finding] = {}
+    counted = _st_run_statistic(baseline)  # which failed checks `st run` counts (and writes to a baseline)
 
     def add(finding: Finding, phase: str, identity: Any = None) -> None:
         known = found.setdefault(identity or finding.key, finding)
@@ -168,6 +169,7 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
                 if not getattr(event, "is_test_scenario", True):
                     continue
                 _count(run, event.recorder, event.label if phase in UNIT_PHASES else None)
+                counted.on_scenario_finished(event.recorder)
                 timed = STATEFUL if phase == STATEFUL else event.label if phase in UNIT_PHASES else None
                 if timed:  # each case's own time in JUnit, from schemathesis' own measure of its scenarios
                     run.seconds_by_operation[timed] = run.seconds_by_operation.get(timed, 0.0) + float(
@@ -195,7 +197,11 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
             elif isinstance(event, events.Interrupted):
                 raise KeyboardInterrupt
     run.exchanges.sort(key=lambda exchange: exchange.answered)
-    run.findings = list(found.values())
+    # one failure two checks report alike (a response without Content-Type: content_type_conformance and
+    # response_schema_conformance) is one for `st run`, under the check that reported it first: its count, and the
+    # one entry its baseline gets (a baseline of `st run`'s then accepts the harness's run, and the reverse)
+    run.findings = [finding for finding in found.values()
+                    if finding.identity is None or finding.identity in counted.observed_failures]
     for finding in run.findings:  # an error event names no recorded request: the first one that got no answer
         if finding.exchange is None and finding.request:
             finding.exchange = next((e for e in run.exchanges if e.status is None
@@ -268,6 +274,27 @@ def _count(run: EngineRun, recorder: Any, label: str | None) -> None:
             run.statuses.setdefault(label, Counter())[interaction.response.status_code] += 1
 
 
+def _st_run_statistic(baseline: Any) -> Any:
+    """schemathesis' own running statistic of a run, as `st run` keeps it (`baseline`: the entries it matches)."""
+    from schemathesis.engine.statistic import Statistic
+
+    statistic = Statistic()
+    statistic.baseline = baseline
+    return statistic
+
+
+def _sent_as(case: Any, label: str | None) -> str:
+    """How `st run` names the request of `case` when it is not `label`'s own: a method the document does not
+    declare for that path ("TRACE /quotes"), sent by the coverage phase on another operation's behalf; else ""."""
+    try:
+        from schemathesis.generation.meta import coverage_scenario, report_label
+    except ImportError:  # (a schemathesis without it names every case by its operation)
+        return ""
+    named = report_label(operation_label=label or "", method=case.method, path=case.path,
+                         scenario=coverage_scenario(case))
+    return named if label and named != label else ""
+
+
 def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str, baseline: Any = None
                     ) -> list[tuple[Finding, Any]]:
     """The failed checks of a scenario, each with its identity: schemathesis' own (the failure's class, operation
@@ -302,7 +329,8 @@ def _check_failures(schema: Any, recorder: Any, label: str | None, phase: str, b
                                      exchange=exchange, code=str(failure.code),
                                      identity=failure_identity(failure, check.name),
                                      reproducible=is_reproducible_failure(failure),
-                                     accepted=entry.id if entry is not None else ""),
+                                     accepted=entry.id if entry is not None else "",
+                                     sent_as=_sent_as(case, label) if case is not None else ""),
                              (check.name, failure)))
     return findings
 

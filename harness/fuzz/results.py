@@ -44,11 +44,16 @@ class Finding:
     identity: tuple[str, str, str, str] | None = None
     reproducible: bool = True  # False for a response time over the limit: `st run` records no baseline entry for it
     accepted: str = ""  # the id of the baseline entry that accepts this failure ("" when it is new)
+    # the request's own method and path when the document does not declare that method there ("TRACE /quotes": the
+    # coverage phase's probe on the operation's path), as `st run` names such a failure; "" otherwise
+    sent_as: str = ""
 
     @property
     def label(self) -> str:
-        """"check [CODE]" (or the check alone): how a finding is named wherever it is shown."""
-        return f"{self.check} [{self.code}]" if self.code else self.check
+        """"check [CODE]" (or the check alone), and the request's method when it is not the operation's ("...,
+        sent as TRACE /quotes: a method the document does not declare"): how a finding is named wherever it is shown."""
+        named = f"{self.check} [{self.code}]" if self.code else self.check
+        return f"{named}, sent as {self.sent_as}: a method the document does not declare" if self.sent_as else named
 
     @property
     def key(self) -> tuple[str, str, str, str]:

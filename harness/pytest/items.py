@@ -192,7 +192,8 @@ class FuzzOperation(ReportingItem):
 
     def runtest(self) -> None:
         if self._case.output:  # the failures a baseline accepts: shown with the item (-rA), its JUnit system-out
-            self.add_report_section("call", "stdout", self._case.output)
+            if not (self._case.failure or self._case.error):  # (a failing item's text lists them already)
+                self.add_report_section("call", "stdout", self._case.output)
             self.user_properties.append(("fuzz-baseline-accepted", self._case.output))
         super().runtest()
 
