@@ -214,6 +214,7 @@ class VerifyOptions:
     broker: BrokerConfig | None = None  # the pacts a Pact Broker selects too (harness.contracts.broker)
     broker_folder: Path | None = None  # where its pacts are fetched to (None: a folder of the run, removed after)
     outputs: tuple[Path, ...] = ()  # what the run writes (the matrix's folder, a JUnit file): no data the states read
+    marked: bool = False  # --observe: the verifier's requests carry its mark (verify_pact), counted apart
 
 
 class VerifyRun:
@@ -266,6 +267,7 @@ class VerifyRun:
         self._reverified: dict[Path, str] = {}  # cached from another provider version: verified again to publish
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
+        self._marked = options.marked
         self.cache = None if options.cache is None else RunCache(
             options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry,
             [options.pacts or spec.base_dir / spec.contracts.pacts, options.cache.parent, *options.outputs])
@@ -354,7 +356,8 @@ class VerifyRun:
                 if self._worker is None:
                     self._worker = VerifierWorker()
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
-                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only,
+                                     marked=self._marked)
                 # the mounted files as they are right before the verdict is kept or published (a digest: cheap): a
                 # file edited during a long session, after an earlier verdict, counts for this one
                 result = with_mounts_note(result, mounts_note(topology()), self._broker_config,
