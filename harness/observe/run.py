@@ -16,7 +16,7 @@ from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
 from harness.errors import MalformedPact, OpenAPIUnavailable
 from harness.observe.coverage import EdgeCoverage, edge_coverage
 from harness.runtime.call_marks import DOCUMENT, FUZZ, VERIFIER
-from harness.runtime.observe import OUTSIDE, Observation, TopologyObservation
+from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, TopologyObservation
 
 if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
@@ -163,7 +163,8 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
         if call.consumer == OUTSIDE and call.caller:
             callers[call.caller] = callers.get(call.caller, 0) + call.count
     observation = dataclasses.replace(observation, calls=[
-        call for call in observation.calls if not (call.consumer == OUTSIDE and call.caller)])
+        call if not call.caller else _unmarked(call) for call in observation.calls
+        if not (call.consumer == OUTSIDE and call.caller)])
     result = ObserveResult(observation=observation, own_calls=callers.get(DOCUMENT, 0),
                            verifier_calls=callers.get(VERIFIER, 0), fuzz_calls=callers.get(FUZZ, 0))
     pacts: list[PactFile] = []
@@ -190,3 +191,9 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
     if observation.overflow:
         result.notes.append(f"{observation.overflow} call(s) counted only: too many kinds of calls to keep apart")
     return result
+
+
+def _unmarked(call: ObservedCall) -> ObservedCall:
+    """A marked call between services (a service passing on a header of the tests' tools, from an address its
+    provider's capture did not know): a call like any, but its bodies were not kept, so it is not judged."""
+    return dataclasses.replace(call, caller="", unsampled=call.count - sum(sample.count for sample in call.bodies))

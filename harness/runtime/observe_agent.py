@@ -209,7 +209,8 @@ class Observer:
         keys = sorted({part.split("=", 1)[0] for part in query.split("&") if part})
         content_type = response["headers"].get("content-type", "")
         faulted, connection.faulted = connection.faulted, self.under_fault(server)  # the next call starts afresh
-        who = call_marks.caller(request["headers"].items(), method, request["url"].decode("latin-1"))  # never judged
+        who = "" if connection.outgoing or client in PEERS else \
+            call_marks.caller(request["headers"].items(), method, request["url"].decode("latin-1"))  # (from outside)
         kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted, who])
         entry = calls.get(kind)
         if entry is None:

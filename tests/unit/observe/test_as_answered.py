@@ -116,6 +116,15 @@ def test_the_harness_s_own_calls_are_not_calls_of_the_tests_each_kind_on_its_own
     assert (alone.edges, alone.own_calls) == ([], 1)
 
 
+def test_a_marked_call_between_services_is_counted_and_not_judged(spec) -> None:
+    # (a service passing a schemathesis header on: its capture keeps no body of it, so it cannot be judged)
+    marked = dataclasses.replace(call("{}"), caller=marks.FUZZ, bodies=(), count=2)
+    result = observe_result(spec, Observation([marked], [], {}), {"stock": (DOCUMENT, "stock.yaml", None)},
+                            APP / "contracts")
+    [edge] = result.edges
+    assert (edge.consumer, edge.calls, edge.covered, edge.not_judged, result.fuzz_calls) == ("shop", 2, 0, 2, 0)
+
+
 def test_what_marks_a_request_as_the_harness_s() -> None:  # (the headers as the agent has them: names lower case)
     assert marks.caller([("accept", "*/*"), ("user-agent", "pact_verifier/1.4.7"),
                          ("x-pytest-topology", "pact-verifier")]) == marks.VERIFIER
