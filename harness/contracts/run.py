@@ -63,8 +63,7 @@ def select_pacts(spec: TopologySpec, folder: Path | None = None, provider: str |
         PactInputProblems: every problem found, each once: the folder is missing, no pact is left after the filters
             (with a hint when a pact's name is close), a file is not a readable pact (also under a filter, which
             cannot tell whose it is), a pact's provider is not a service, a pact the Verifier cannot verify, a states
-            module does not load, a state or message has no handler.
-    """
+            module does not load, a state or message has no handler."""
     problems: list[str] = []
     hints: list[str] = []
     read_folder = broker_url is None or folder is not None or "pacts" in spec.contracts.model_fields_set
@@ -214,6 +213,7 @@ class VerifyOptions:
     broker: BrokerConfig | None = None  # the pacts a Pact Broker selects too (harness.contracts.broker)
     broker_folder: Path | None = None  # where its pacts are fetched to (None: a folder of the run, removed after)
     outputs: tuple[Path, ...] = ()  # what the run writes (the matrix's folder, a JUnit file): no data the states read
+    marked: bool = False  # --observe: the verifier's requests carry its mark (verify_pact), counted apart
 
 
 class VerifyRun:
@@ -223,8 +223,7 @@ class VerifyRun:
     pytest's first item of a pact file verifies that file for the interactions selected (`result`).
 
     Raises (on creation):
-        PactInputProblems: every problem of the pacts, the states modules and the filters (see select_pacts).
-    """
+        PactInputProblems: every problem of the pacts, the states modules and the filters (see select_pacts)."""
 
     def __init__(self, spec: TopologySpec, options: VerifyOptions = VerifyOptions(),
                  on_result: Callable[[PactResult], None] | None = None) -> None:
@@ -266,6 +265,7 @@ class VerifyRun:
         self._reverified: dict[Path, str] = {}  # cached from another provider version: verified again to publish
         self._by_file: dict[Path, PactResult] = {}
         self._worker: VerifierWorker | None = None
+        self._marked = options.marked  # (its requests carry the verifier's mark: --observe counts them apart)
         self.cache = None if options.cache is None else RunCache(
             options.cache, spec, [spec.base_dir / f for f in spec.contracts.states], self.selection.registry,
             [options.pacts or spec.base_dir / spec.contracts.pacts, options.cache.parent, *options.outputs])
@@ -354,7 +354,7 @@ class VerifyRun:
                 if self._worker is None:
                     self._worker = VerifierWorker()
                 content = pact_content(source.path)  # as verified: a file changed meanwhile is not kept
-                result = verify_pact(topology(), source, self.selection.registry, self._worker, only=only)
+                result = verify_pact(topology(), source, self.selection.registry, self._worker, only, self._marked)
                 # the mounted files as they are right before the verdict is kept or published (a digest: cheap): a
                 # file edited during a long session, after an earlier verdict, counts for this one
                 result = with_mounts_note(result, mounts_note(topology()), self._broker_config,

@@ -24,6 +24,7 @@ from harness.contracts.results import InteractionResult, PactResult, error_resul
 from harness.contracts.states import Registry
 from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
 from harness.errors import MalformedPact, PactVerifierError, UnknownProvider
+from harness.runtime.call_marks import PACT_VERIFIER
 from harness.runtime.topology import Topology
 
 
@@ -33,8 +34,8 @@ def provider_not_a_service(pact: PactFile, spec: Any) -> UnknownProvider:
                            f"{', '.join(spec.services)}", provider=pact.provider, pact=pact.path.name)
 
 
-def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
-                worker: VerifierWorker | None = None, only: Collection[str] | None = None) -> PactResult:
+def verify_pact(topology: Topology, pact: PactFile, registry: Registry, worker: VerifierWorker | None = None,
+                only: Collection[str] | None = None, marked: bool = False) -> PactResult:
     """Verify `pact` against its provider in `topology` (names mapped by harness.contracts.names), in one run of
     pact-python's Verifier.
 
@@ -42,6 +43,9 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
         worker: the process that runs the verifier; a new one (~0.5 s to start) when None.
         only: labels (PactFile.labels) of the interactions to verify (the Verifier's description filter; other
             interactions of the same description are verified too); None: every interaction.
+        marked: every request of the verifier carries the header `X-Pytest-Topology: pact-verifier` (pact-python's
+            add_custom_header), so that --observe counts them apart from the tests' calls; off, the requests are the
+            plain Verifier's.
     Returns:
         The verdict: verified, failed (mismatches, per interaction) or error (the provider is not a service of
         the topology; the verifier refused its configuration or ran no interaction; the worker died).
@@ -80,7 +84,8 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry,
             message_port=port if pact.has_messages else None, message_path=MESSAGE_PATH,
             state_url=f"{provider.url}{state_path}" if state_path else f"http://{LOCAL}:{port}{STATE_PATH}",
             descriptions=None if only is None else tuple(dict.fromkeys(
-                description for label, description in pact.labels() if label in labels)))
+                description for label, description in pact.labels() if label in labels)),
+            headers=(PACT_VERIFIER,) if marked else ())
         try:
             outcome = running.run(job)
         except BrokenProcessPool as broken:

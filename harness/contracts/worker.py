@@ -32,6 +32,7 @@ class VerifierJob:
     state_url: str | None = None
     request_timeout_ms: int = 10_000
     descriptions: tuple[str, ...] | None = None  # only the interactions of these descriptions (None: all)
+    headers: tuple[tuple[str, str], ...] = ()  # added to every request (--observe: the verifier's mark)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ def _run_job(job: VerifierJob) -> VerifierOutcome:
     try:
         verifier = Verifier(job.provider, host=job.host).set_coloured_output(enabled=False)
         verifier.set_request_timeout(job.request_timeout_ms)
+        if job.headers:
+            verifier.add_custom_headers(job.headers)
         if job.http_url:
             verifier.add_transport(url=job.http_url)
         if job.message_port is not None:

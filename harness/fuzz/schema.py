@@ -12,6 +12,7 @@ import requests
 
 from harness.errors import OpenAPIUnavailable
 from harness.fuzz.auth import Headers, RunningTopology, auth_headers
+from harness.runtime.call_marks import DOCUMENT_FETCH
 
 if TYPE_CHECKING:
     from harness.model.topology import TopologySpec
@@ -114,7 +115,7 @@ def _load_file(spec: TopologySpec, name: str) -> Any:
 def _fetch(url: str, headers: dict[str, str], name: str) -> str:
     where = f"service '{name}': cannot load its OpenAPI document from {url}"
     try:
-        response = requests.get(url, headers=headers, timeout=10)
+        response = requests.get(url, headers={**headers, **dict([DOCUMENT_FETCH])}, timeout=10)  # (marked)
     except requests.ConnectionError as error:
         raise OpenAPIUnavailable(f"{where}: connection refused or reset ({type(error).__name__})",
                               hint="Check that the service is up and listens on the port the topology publishes.",

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contracts.drift.adapter import Document
 from harness.contracts.drift.documents import load_document
-from harness.contracts.drift.sources import OWN_CALL, find_document, running_fetcher
+from harness.contracts.drift.sources import find_document, running_fetcher
 from harness.contracts.pactfiles import PactFile, UnreadablePact, scan_pacts
 from harness.errors import MalformedPact, OpenAPIUnavailable
 from harness.observe.coverage import EdgeCoverage, edge_coverage
+from harness.runtime.call_marks import DOCUMENT, FUZZ, VERIFIER
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall, TopologyObservation
 
 if TYPE_CHECKING:
@@ -25,13 +26,17 @@ if TYPE_CHECKING:
 @dataclass
 class ObserveResult:
     """Coverage per edge (`edges`), what the capture saw (`observation`), and `notes`: what limits the result (pact
-    files that could not be read, packets not inspected), each a sentence. `own_calls`: the harness's own calls
-    (its fetch of a provider's OpenAPI document), left out of the edges."""
+    files that could not be read, packets not inspected), each a sentence. Left out of the edges and of the tests'
+    calls (harness.runtime.call_marks): `own_calls`, the harness's fetches of a provider's OpenAPI document;
+    `verifier_calls`, pact-python's Verifier's requests (--pact-verify, its state changes included);
+    `fuzz_calls`, schemathesis' requests (--fuzz, with the tokens asked for them)."""
 
     edges: list[EdgeCoverage] = field(default_factory=list)
     observation: Observation = field(default_factory=Observation)
     notes: list[str] = field(default_factory=list)
     own_calls: int = 0
+    verifier_calls: int = 0
+    fuzz_calls: int = 0
 
     def edge(self, consumer: str, provider: str) -> EdgeCoverage | None:
         return next((e for e in self.edges if e.consumer == consumer and e.provider == provider), None)
@@ -153,11 +158,15 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
                    loaded: dict[str, Document | OpenAPIUnavailable] | None = None) -> ObserveResult:
     """The coverage per edge of `observation`, against the pacts of `pacts_folder` and the documents `raw`
     (`loaded`: those of them already loaded, from the very same raw document; the others are loaded here)."""
-    calls = [_without_own(call) if call.consumer == OUTSIDE else call for call in observation.calls]
-    kept = [call for call in calls if call.count]
-    own = sum(call.count for call in observation.calls) - sum(call.count for call in kept)
-    observation = dataclasses.replace(observation, calls=kept)
-    result = ObserveResult(observation=observation, own_calls=own)
+    callers: dict[str, int] = {}  # the calls the harness made or had made (their mark: runtime.call_marks), by kind
+    for call in observation.calls:
+        if call.consumer == OUTSIDE and call.caller:
+            callers[call.caller] = callers.get(call.caller, 0) + call.count
+    observation = dataclasses.replace(observation, calls=[
+        call if not call.caller else _unmarked(call) for call in observation.calls
+        if not (call.consumer == OUTSIDE and call.caller)])
+    result = ObserveResult(observation=observation, own_calls=callers.get(DOCUMENT, 0),
+                           verifier_calls=callers.get(VERIFIER, 0), fuzz_calls=callers.get(FUZZ, 0))
     pacts: list[PactFile] = []
     try:
         for found in scan_pacts(pacts_folder):
@@ -184,18 +193,7 @@ def observe_result(spec: TopologySpec, observation: Observation, raw: RawDocumen
     return result
 
 
-def _without_own(call: ObservedCall) -> ObservedCall:
-    """`call` less those the harness made itself (their request carries OWN_CALL: its fetch of a document)."""
-    own = [sample for sample in call.bodies if _own(sample.request_headers)]
-    if not own:
-        return call
-    count = sum(sample.count for sample in own)
-    share = 1 - count / call.count
-    return dataclasses.replace(call, count=call.count - count, bodies=tuple(s for s in call.bodies if s not in own),
-                               seconds=call.seconds * share, request_bytes=int(call.request_bytes * share),
-                               response_bytes=int(call.response_bytes * share))
-
-
-def _own(headers: tuple[tuple[str, str], ...]) -> bool:
-    name, value = OWN_CALL
-    return any(n.lower() == name.lower() and v == value for n, v in headers)
+def _unmarked(call: ObservedCall) -> ObservedCall:
+    """A marked call between services (a service passing on a header of the tests' tools, from an address its
+    provider's capture did not know): a call like any, but its bodies were not kept, so it is not judged."""
+    return dataclasses.replace(call, caller="", unsampled=call.count - sum(sample.count for sample in call.bodies))

@@ -38,7 +38,7 @@ def make_runs(options: ResolvedOptions, config: pytest.Config, spec: TopologySpe
         verify = VerifyRun(spec, VerifyOptions(pacts=pact_folder(options), broker=broker_config(spec, options.values),
                                                broker_folder=Path(share) / "broker-pacts" if share else None,
                                                cache=None if options.pact_no_cache else cache_folder(),
-                                               outputs=_outputs(config)))
+                                               outputs=_outputs(config), marked=bool(options.observe)))
     if options.pact_drift:
         from harness.contracts.drift import DriftOptions, DriftRun
 

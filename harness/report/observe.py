@@ -29,5 +29,9 @@ def observed_text(result: ObserveResult) -> str:
             lines += [f"    breaks the document: and {more} more operation(s)"] if more else []
     if result.own_calls:
         lines.append(f"the harness's own calls (fetching OpenAPI documents): {result.own_calls}, not counted")
+    if result.verifier_calls:
+        lines.append(f"the Pact verifier's requests (--pact-verify): {result.verifier_calls}, not counted")
+    if result.fuzz_calls:
+        lines.append(f"schemathesis' requests (fuzzing): {result.fuzz_calls}, not counted")
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines) + "\n"

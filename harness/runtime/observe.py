@@ -7,7 +7,9 @@ namespace with a raw socket and keeps HTTP/1.x calls and connection counts, aggr
 agent for what it saw and names both ends by address: a connection a service opens is a call of that service (the
 consumer) to the service owning the address (the provider); a connection to a service from its network's gateway, or
 from an address in none of the run's networks (another engine; an overlay network has no gateway), is a call from
-outside the topology (the test process and the harness, through a published port), named OUTSIDE. Each
+outside the topology (the test process and the harness, through a published port), named OUTSIDE; the agent names
+the caller of such a request when a header marks it as the harness's, the Pact verifier's or schemathesis'
+(call_marks.py), and keeps no body of it. Each
 call between two services is seen in both namespaces and counted once: in the consumer's, plus those only the
 provider's capture saw (the consumer's did not run yet), told apart by the identity both agents give a call.
 
@@ -67,13 +69,13 @@ AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
 AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
 # the files of the helper image's build context: the agent and its modules, side by side
 AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes()
-               for name in ("observe_agent.py", "observe_control.py", "observe_streams.py")}
+               for name in ("observe_agent.py", "observe_control.py", "observe_streams.py", "call_marks.py")}
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
 RUN apt-get update -qq \\
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-dpkt python3-httptools \\
     && rm -rf /var/lib/apt/lists/*
-COPY observe_agent.py observe_control.py observe_streams.py /usr/local/lib/pytest-topology/
+COPY observe_agent.py observe_control.py observe_streams.py call_marks.py /usr/local/lib/pytest-topology/
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
 READY_LINE = "observe agent ready"

@@ -20,9 +20,7 @@ them ("*": every one; []: none), so that the calls made meanwhile are marked `fa
 faults are in place (a consumer started again) asks that agent for its marks first (FAULTS); the connections its
 cuts stopped (no packet left: it counts them) are flows of observe_control.REFUSED. Marks count from the moment
 `serve` took them, by the kernel's time of each packet (SO_TIMESTAMP), so packets that waited in the socket's buffer
-are judged by when they passed.
-
-Runs on the helper's Python (Debian's python3, no harness imports).
+are judged by when they passed. Runs on the helper's Python (Debian's python3, no harness imports).
 """
 
 from __future__ import annotations
@@ -39,10 +37,11 @@ import time
 from typing import Any
 
 try:  # in the helper image, the files side by side (the script's folder is on sys.path)
+    import call_marks  # type: ignore[import-not-found]
     import observe_control  # type: ignore[import-not-found]
     from observe_streams import REQUEST_LINE, Connection, Direction, sample_of  # type: ignore[import-not-found]
 except ImportError:  # imported by the harness (its tests)
-    from harness.runtime import observe_control
+    from harness.runtime import call_marks, observe_control
     from harness.runtime.observe_streams import REQUEST_LINE, Connection, Direction, sample_of
 
 dpkt: Any = None  # the packet and HTTP libraries, imported by the capture only (load_libraries): `mark` and
@@ -210,19 +209,21 @@ class Observer:
         keys = sorted({part.split("=", 1)[0] for part in query.split("&") if part})
         content_type = response["headers"].get("content-type", "")
         faulted, connection.faulted = connection.faulted, self.under_fault(server)  # the next call starts afresh
-        kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted])
+        who = "" if connection.outgoing or client in PEERS else \
+            call_marks.caller(request["headers"].items(), method, request["url"].decode("latin-1"))  # (from outside)
+        kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted, who])
         entry = calls.get(kind)
         if entry is None:
             if len(calls) >= MAX_KINDS:
                 self.overflow += 1
                 return
             entry = calls[kind] = {
-                "client": client, "server": server, "port": port, "outgoing": connection.outgoing,
-                "method": method, "path": path, "query_keys": keys, "status": status, "content_type": content_type,
-                "faulted": faulted,
-                "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0, "response_bytes": 0,
-                "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
-        self._sample(entry, request, response)
+                "client": client, "server": server, "port": port, "outgoing": connection.outgoing, "method": method,
+                "path": path, "query_keys": keys, "status": status, "content_type": content_type, "faulted": faulted,
+                "caller": who, "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0,
+                "response_bytes": 0, "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
+        if not who:  # (a marked call keeps no body: nothing of the capture's bounds goes to it)
+            self._sample(entry, request, response)
         if self.ids < MAX_IDS:
             self.ids += 1
             entry["ids"].append(f"{client}:{connection.key[1]}:{request['at']}")

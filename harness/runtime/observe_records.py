@@ -67,6 +67,7 @@ class ObservedCall:
     bodies: tuple[BodySample, ...] = ()
     unsampled: int = 0  # calls whose bodies were not kept (beyond the agent's bounds): not judged
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
+    caller: str = ""  # from outside: whose request its mark says (runtime/call_marks.py; "": the tests')
 
 
 @dataclass(frozen=True)
@@ -201,4 +202,4 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
                          str(b.get("query", "")), tuple((str(n), str(v)) for n, v in b.get("request_headers", ())),
                          bool(b.get("request_headers_truncated")))
               for b in call.get("bodies", ())),
-        int(call.get("unsampled", 0)), bool(call.get("faulted")))
+        int(call.get("unsampled", 0)), bool(call.get("faulted")), str(call.get("caller", "")))

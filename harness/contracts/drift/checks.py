@@ -116,7 +116,7 @@ def _body_findings(error: BodyError, body: bytes | None, pointer: str, spec_poin
         return [Finding(pointer, _short(body), error.text, spec_pointer)]
     value = _decoded(body)
     found: list[Finding] = []
-    for schema_error in filter(keep, error.schema_errors):
+    for schema_error in filter(keep, _one_per_fault(error.schema_errors)):
         at = list(schema_error.absolute_path)
         keyword = "/".join(_escape(str(k)) for k in schema_error.absolute_schema_path)
         where = f"{spec_pointer}/content/{_escape(content_type or '')}/schema" + (f"/{keyword}" if keyword else "")
@@ -170,10 +170,23 @@ def _response_findings(document: Document, request: PactRequest, response: PactR
     return found
 
 
+NOT_NULLABLE = "None for not nullable"  # openapi-schema-validator's OAS 3.0 `type`, before its own type error
+
+
+def _one_per_fault(schema_errors: Any) -> list[Any]:
+    """The schema errors, one per fault. openapi-schema-validator (0.8) says a null where `type` does not allow it
+    twice at the same place ("None for not nullable", then "None is not of type 'string'"): one fault, said once,
+    as jsonschema says it (and schemathesis' response_schema_conformance, on the same body)."""
+    typed = {(tuple(e.absolute_path), tuple(e.absolute_schema_path)) for e in schema_errors
+             if e.validator == "type" and e.message != NOT_NULLABLE}
+    return [e for e in schema_errors if not (e.validator == "type" and e.message == NOT_NULLABLE and
+                                             (tuple(e.absolute_path), tuple(e.absolute_schema_path)) in typed)]
+
+
 def _schema_messages(cause: BaseException | None) -> list[str]:
     errors = getattr(cause, "schema_errors", None)
     if errors:
-        return [e.message for e in errors]
+        return [e.message for e in _one_per_fault(errors)]
     return [str(cause) if cause else "invalid"]
 
 

@@ -12,10 +12,11 @@ import yaml
 from harness.errors import HarnessError, OpenAPIUnavailable
 from harness.model.service import ServiceSpec
 from harness.model.topology import TopologySpec
+from harness.runtime.call_marks import DOCUMENT_FETCH
 
 # a header the harness's own fetch of a served document carries: --observe tells it from the tests' calls by it
 # (its address is the tests': the host, through a published port)
-OWN_CALL = ("X-Pytest-Topology", "openapi-document")
+OWN_CALL = DOCUMENT_FETCH
 
 DOCUMENT_NAMES = ("openapi", "swagger")
 DOCUMENT_SUFFIXES = (".json", ".yaml", ".yml")

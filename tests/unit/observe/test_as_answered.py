@@ -1,10 +1,12 @@
 """What a provider really answered is judged against its document as written (pure logic: the calls are given): a
-response without a required property breaks it (as `st run`'s response_schema_conformance says), a request whose
-answer never came is still judged, every finding of an operation is said, the harness's own fetch of a document is
-not the tests' call, and a call only its provider's capture saw is said on its edge."""
+response without a required property breaks it (as `st run`'s response_schema_conformance says; a null where the
+schema does not allow one is one finding, as it says), a request whose
+answer never came is still judged, every finding of an operation is said, the harness's own calls (its fetch of a
+document, the Pact verifier's, schemathesis') are not the tests', and a call only its provider's capture saw is said on its edge."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from harness.observe import edge_coverage
 from harness.observe.gates import gate_verdicts
 from harness.observe.run import observe_result
 from harness.report.observe import observed_text
+from harness.runtime import call_marks as marks
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
 from harness.runtime.observe_records import BodySample
 
@@ -57,6 +60,17 @@ def test_an_answer_without_the_properties_its_schema_requires_breaks_the_documen
     assert edge.breaking_operations[0].findings == ("'bio' is a required property", "'id' is a required property")
 
 
+def test_a_null_where_the_schema_is_not_nullable_is_one_finding_as_schemathesis_says_it(spec, document) -> None:
+    # openapi-schema-validator says it twice ("None for not nullable", then the type error); schemathesis'
+    # response_schema_conformance says "null is not of type 'string'" once, and jsonschema "None is not of type"
+    [edge] = edge_coverage(spec, Observation([call('{"id": 1, "bio": null}')], [], {}), [], {"stock": document})
+    assert edge.breaking_operations[0].findings == ("None is not of type 'string'",)
+    [both] = edge_coverage(spec, Observation([call('{"id": null, "bio": null}')], [], {}), [], {"stock": document})
+    assert both.breaking_operations[0].findings == ("None is not of type 'integer'", "None is not of type 'string'")
+    [whole] = edge_coverage(spec, Observation([call("null")], [], {}), [], {"stock": document})
+    assert whole.breaking_operations[0].findings == ("None is not of type 'object'",)
+
+
 def test_a_request_without_its_answer_is_judged_against_the_document(spec, document) -> None:
     [edge] = edge_coverage(spec, Observation([call("", status=0, query="")], [], {}), [], {"stock": document})
     assert (edge.calls, edge.breaking, edge.unchecked, edge.unanswered) == (1, 1, 0, 1)
@@ -84,17 +98,45 @@ def test_every_finding_of_an_operation_is_in_the_matrix_json_the_console_says_th
         "required query parameter 'lang'",)
 
 
-def test_the_harness_s_own_fetch_of_a_document_is_not_a_call_of_the_tests(spec) -> None:
-    own = call("{}", headers=(OWN_CALL,), consumer=OUTSIDE)
-    theirs = call("{}", headers=(("X-Tenant", "acme"),), consumer=OUTSIDE)
-    both = ObservedCall(OUTSIDE, "stock", 8000, "GET", "/items/1", ("lang",), 200, "application/json", 2, 0.02,
-                        0.01, 0, 4, bodies=(own.bodies[0], theirs.bodies[0]))
-    result = observe_result(spec, Observation([both], [], {}), {}, APP)
+def test_the_harness_s_own_calls_are_not_calls_of_the_tests_each_kind_on_its_own_line(spec) -> None:
+    # the capture agent names the caller of a marked request (runtime.call_marks): its document fetch, the Pact
+    # verifier's requests (--pact-verify), schemathesis' (--fuzz); unmarked, they are the tests'
+    theirs = call("{}", consumer=OUTSIDE)
+    own, verifier, fuzz = (dataclasses.replace(theirs, count=n, caller=who, bodies=()) for n, who in (
+        (1, marks.DOCUMENT), (4, marks.VERIFIER), (30, marks.FUZZ)))
+    result = observe_result(spec, Observation([theirs, own, verifier, fuzz], [], {}), {}, APP)
     [edge] = result.edges
-    assert (edge.consumer, edge.calls, result.own_calls) == (OUTSIDE, 1, 1)
-    assert "the harness's own calls (fetching OpenAPI documents): 1, not counted" in observed_text(result)
+    assert (edge.consumer, edge.calls) == (OUTSIDE, 1)
+    assert (result.own_calls, result.verifier_calls, result.fuzz_calls) == (1, 4, 30)
+    text = observed_text(result)
+    assert "the harness's own calls (fetching OpenAPI documents): 1, not counted\n" \
+           "the Pact verifier's requests (--pact-verify): 4, not counted\n" \
+           "schemathesis' requests (fuzzing): 30, not counted\n" in text
     alone = observe_result(spec, Observation([own], [], {}), {}, APP)
     assert (alone.edges, alone.own_calls) == ([], 1)
+
+
+def test_a_marked_call_between_services_is_counted_and_not_judged(spec) -> None:
+    # (a service passing a schemathesis header on: its capture keeps no body of it, so it cannot be judged)
+    marked = dataclasses.replace(call("{}"), caller=marks.FUZZ, bodies=(), count=2)
+    result = observe_result(spec, Observation([marked], [], {}), {"stock": (DOCUMENT, "stock.yaml", None)},
+                            APP / "contracts")
+    [edge] = result.edges
+    assert (edge.consumer, edge.calls, edge.covered, edge.not_judged, result.fuzz_calls) == ("shop", 2, 0, 2, 0)
+
+
+def test_what_marks_a_request_as_the_harness_s() -> None:  # (the headers as the agent has them: names lower case)
+    assert marks.caller([("accept", "*/*"), ("user-agent", "pact_verifier/1.4.7"),
+                         ("x-pytest-topology", "pact-verifier")]) == marks.VERIFIER
+    assert marks.caller([("user-agent", "schemathesis/4.32.5"), ("x-schemathesis-testcaseid", "Ab3")]) == marks.FUZZ
+    assert marks.caller(dict([marks.FUZZ_AUTH]).items()) == marks.FUZZ
+    assert marks.caller([OWN_CALL]) == marks.DOCUMENT
+    assert marks.caller([("user-agent", "schemathesis/4.32.5"), ("host", "x")], "GET", "/schemathesis-probe") \
+        == marks.FUZZ  # (its probes of the API: no test case id)
+    assert marks.caller([], "HEAD", "/") == marks.FUZZ  # its liveness check after a reset (a raw socket)
+    assert marks.caller([("host", "x")], "HEAD", "/") == marks.caller([], "GET", "/") == ""
+    assert marks.caller([("user-agent", "python-requests/2.32"), ("x-pytest-topology", "something else")]) == ""
+    assert marks.caller([]) == ""
 
 
 def test_what_the_tests_calls_break_is_said_under_their_line(spec, document) -> None:
