@@ -5,6 +5,7 @@ harness.options.ini); then frozen per-feature objects (`topology`, `fuzz_options
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -144,6 +145,8 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
             named.add(option.name)
         positional = front_end == CLI and not option.cli[0].startswith("-")
         where = option.metavar or option.name if positional else option.flag(front_end)  # as the user wrote it
+        if raw in (None, [], False) and front_end == CLI and option.env and os.environ.get(option.env):
+            raw, where = os.environ[option.env], option.env  # as Compose: set but empty is not set
         in_ini = f"{ini_file}: ini {option.ini}" if ini_file is not None else f"ini {option.ini}"  # key, in its file
         try:
             value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \
