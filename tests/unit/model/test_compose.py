@@ -1398,6 +1398,47 @@ def test_every_missing_required_variable_is_named_in_file_order_every_run(compos
     assert [compose_error(text) for _ in range(3)] == [expected] * 3
 
 
+def test_every_missing_required_variable_outside_services_is_named_at_its_line(compose_error, tmp_path, monkeypatch):
+    """`${X:?msg}` in `name:`, networks, volumes, secrets, configs and `include` (Compose says `include.[].path`): one
+    message naming every one at its file:line, in file order, as for services; one in an included file at that
+    file's line (Compose does not say which file)."""
+    names = ("NAME", "WEB", "NET", "VOL", "SECRET", "CONF", "INC", "INNER")
+    for name in names:
+        monkeypatch.delenv(f"B23C_{name}", raising=False)
+    (tmp_path / "shared.yaml").write_text("services:\n  shared:\n    image: ${B23C_INNER:?the shared image}\n")
+    text = ("name: ${B23C_NAME:?name the project}\ninclude:\n  - path: shared.yaml\n"
+            "  - path: ${B23C_INC:?which file}\nservices:\n  web:\n    image: x\n    labels:\n"
+            "      com.example.owner: ${B23C_WEB:?who}\nnetworks:\n  front:\n    name: ${B23C_NET:?net}\n"
+            "volumes:\n  data:\n    name: ${B23C_VOL:?vol}\nsecrets:\n  token:\n    file: ${B23C_SECRET:?secret}\n"
+            "configs:\n  conf:\n    file: ${B23C_CONF:?conf}\n")
+    expected = [
+        "docker-compose.yml:1: Docker Compose: 8 required variables are missing a value:",
+        "docker-compose.yml:1: error while interpolating name: required variable B23C_NAME is missing a value: name "
+        "the project",
+        "docker-compose.yml:4: error while interpolating include.[].path: required variable B23C_INC is missing a "
+        "value: which file",
+        "docker-compose.yml:9: error while interpolating services.web.labels.com.example.owner: required variable "
+        "B23C_WEB is missing a value: who",
+        "docker-compose.yml:12: error while interpolating networks.front.name: required variable B23C_NET is missing "
+        "a value: net",
+        "docker-compose.yml:15: error while interpolating volumes.data.name: required variable B23C_VOL is missing a "
+        "value: vol",
+        "docker-compose.yml:18: error while interpolating secrets.token.file: required variable B23C_SECRET is "
+        "missing a value: secret",
+        "docker-compose.yml:21: error while interpolating configs.conf.file: required variable B23C_CONF is missing a "
+        "value: conf",
+        "shared.yaml:3: error while interpolating services.shared.image: required variable B23C_INNER is missing a "
+        "value: the shared image"]
+    assert compose_error(text).splitlines() == expected
+
+
+def test_one_missing_required_variable_outside_services_is_at_its_line(compose_error, monkeypatch):
+    monkeypatch.delenv("B23C_NET", raising=False)
+    assert compose_error("services:\n  web:\n    image: x\nnetworks:\n  front:\n    name: ${B23C_NET:?net}\n") == (
+        "docker-compose.yml:6: Docker Compose: error while interpolating networks.front.name: required variable "
+        "B23C_NET is missing a value: net")
+
+
 def test_a_project_name_given_is_the_topologys_name_and_composes_project_name(write):
     """`-p NAME` (load_topology's project_name): Compose's `-p` for a compose file (its `${COMPOSE_PROJECT_NAME}`
     too), the `name:` of the harness's own format."""
