@@ -190,7 +190,7 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
         say_other_projects(client, spec, err)
     if not known:
         out.print("no topology is running" if mine is None else "no run of " + (
-                  f"topology {spec.name} ({_shown(mine)})" if spec is not None else _shown(mine)) + " is running",
+                  f"topology {spec.name} ({mine})" if spec is not None else _shown(mine)) + " is running",
                   markup=False, highlight=False, soft_wrap=True)
         return 0
     rows: list[tuple[str, ...]] = []

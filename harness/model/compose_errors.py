@@ -26,7 +26,9 @@ SERVICE = re.compile(r'^service "(?P<name>[^"]+)" (?:depends on undefined servic
 # Compose's path of an interpolated value: keys joined by '.', a list item as `[]` (`include.[].path`)
 REQUIRED_AT = re.compile(r"^error while interpolating (?P<path>\S+?): required variable (?P<name>\S+) is missing a "
                          r"value")
-YAML_LINE = re.compile(r"^(?:(?P<file>/\S+?): )?yaml: line (?P<line>\d+): (?P<problem>.*)$")
+# go-yaml's syntax errors: `yaml: line N: ...`, of an include `failed to parse FILE: yaml: line N: ...`, a duplicate
+# key `failed to parse FILE: line N: mapping key "x" already defined at line M`
+YAML_LINE = re.compile(r"^(?:failed to parse )?(?:(?P<file>/\S+?): )?(?:yaml: )?line (?P<line>\d+): (?P<problem>.*)$")
 
 
 def compose_error(file: Path, message: str) -> TopologyFileError:
@@ -48,8 +50,8 @@ def compose_error(file: Path, message: str) -> TopologyFileError:
         return TopologyFileError(lines.where(path), f"{dotted_path(path)}: unknown key '{match['key']}'{near} "
                                                     f"(Docker Compose: {message})")
     if match := YAML_LINE.match(first):
-        name = Path(match["file"]).name if match["file"] else file.name
-        return TopologyFileError(f"{name}:{match['line']}", f"invalid YAML: {match['problem']} (Docker Compose)")
+        return _invalid_yaml(Path(match["file"]) if match["file"] else file, int(match["line"]), match["problem"],
+                             first.removeprefix(f"{match['file']}: "))  # compose_cli named the file of several
     if match := SERVICE.match(first):
         if match["missing"]:
             services = list(data["services"]) if isinstance(data, dict) and isinstance(data.get("services"),
@@ -70,6 +72,20 @@ def compose_error(file: Path, message: str) -> TopologyFileError:
     if match := AT_PATH.match(first):
         return TopologyFileError(lines.where(tuple(match["path"].split("."))), f"Docker Compose: {message}")
     return TopologyFileError(file.name, f"Docker Compose: {message}")
+
+
+def _invalid_yaml(file: Path, line: int, problem: str, said: str) -> TopologyFileError:
+    """Compose's YAML syntax error, at the line of `file` where the problem is: go-yaml (Compose's parser) counts
+    lines its own way for some errors (a tab on line 4 is `line 3`, a bad indentation on line 4 `line 1`), so the
+    line is PyYAML's (where an unclosed `[`, `{` or quote began), with Compose's own words when its line differs."""
+    try:
+        load_yaml(file)
+    except TopologyFileError as error:
+        found = int(error.location.rpartition(":")[2]) if error.location.rpartition(":")[2].isdigit() else line
+    else:
+        found = line  # PyYAML reads it: Compose's line stands
+    return TopologyFileError(f"{file.name}:{found}", f"invalid YAML: {problem} (Docker Compose"
+                                                     + (f": {said})" if found != line else ")"))
 
 
 def _placed(file: Path, data: Any, lines: SourceMap, dotted: str, variable: str) -> tuple[int, str]:  # noqa: ANN401

@@ -1358,6 +1358,50 @@ def test_invalid_yaml_is_compose_error_at_its_line(compose_error):
         "docker-compose.yml:4: invalid YAML: did not find expected node content (Docker Compose)")
 
 
+BROKEN_YAML = {  # name: (text, the line of the problem, Docker Compose v2.40's message)
+    "tab": ("services:\n  web:\n    image: x\n\tports: ['80']\n", 4,
+            "yaml: line 3: found a tab character that violates indentation"),
+    "unclosed-quote": ('services:\n  web:\n    image: "x\n    command: y\n', 3,
+                       "yaml: line 3: found unexpected end of stream"),
+    "bad-mapping": ("services:\n  web:\n    image: x\n   command: y\n  db: z\n", 4,
+                    "yaml: line 1: did not find expected key"),
+    "unclosed-bracket": ("services:\n  web:\n    image: x\n    command: [a, b\n  db:\n    image: y\n", 4,
+                         "yaml: line 3: did not find expected ',' or ']'"),
+    "duplicate-key": ("services:\n  web:\n    image: x\n    image: y\n", 4,
+                      'failed to parse {file}: line 4: mapping key "image" already defined at line 3'),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN_YAML))
+def test_a_yaml_syntax_error_is_at_the_line_of_the_problem_whatever_the_file_is_called(compose_error, tmp_path,
+                                                                                        kind):
+    """Compose's YAML error at the line of the problem (where an unclosed `[` or quote began), the same line for a
+    compose file named as Compose names one (Compose reads it first) and for one of another name (PyYAML reads it
+    first); Compose's own words when its line differs: go-yaml counts some errors' lines from an earlier token."""
+    text, line, said = BROKEN_YAML[kind]
+    said = said.format(file=tmp_path / COMPOSE)
+    compose_line = int(said.split("line ")[1].split(":")[0])
+    first = compose_error(text)
+    assert first.startswith(f"{COMPOSE}:{line}: invalid YAML: {said.rpartition(f'line {compose_line}: ')[2]} "), first
+    assert first.endswith(f"(Docker Compose: {said})" if compose_line != line else "(Docker Compose)"), first
+    assert compose_error(text, "stack.yaml").startswith(f"stack.yaml:{line}: "), compose_error(text, "stack.yaml")
+
+
+def test_a_yaml_syntax_error_of_an_override_or_an_include_names_that_file(compose_error, write):
+    """`-f a -f b`: Compose's `yaml: line N` does not say which file; an include's says `failed to parse FILE`."""
+    write(BROKEN_YAML["tab"][0], "compose.override.yaml")
+    overridden = write("services:\n  ok:\n    image: x\n", "compose.yaml")
+    with pytest.raises(TopologyFileError) as error:
+        load_topology([overridden, overridden.parent / "compose.override.yaml"])
+    assert str(error.value) == ("compose.override.yaml:4: invalid YAML: found a tab character that violates "
+                                "indentation (Docker Compose: yaml: line 3: found a tab character that violates "
+                                "indentation)")
+    assert compose_error("include:\n  - compose.override.yaml\nservices:\n  ok:\n    image: x\n") == (
+        "compose.override.yaml:4: invalid YAML: found a tab character that violates indentation (Docker Compose: "
+        f"failed to parse {overridden.parent / 'compose.override.yaml'}: yaml: line 3: found a tab character that "
+        "violates indentation)")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
