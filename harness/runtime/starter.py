@@ -237,9 +237,12 @@ class Starter:
                 if not isinstance(exc, StartCancelled):
                     with self.lock:
                         self.failures.append(exc)
+                        reported = len(self.failures) == 1  # the first is the start's error (start() raises it)
                     self.cancelled.set()
-                    # the headline only: the whole error (its log lines, what to do) is said once, by the caller
-                    self.progress(StartEvent(name, "failed", detail=(str(exc).splitlines() or [""])[0].split(". ")[0]))
+                    # that one is said once, whole, by the caller's error: its line here only marks the service;
+                    # one failing meanwhile is said nowhere else: its headline
+                    headline = (str(exc).splitlines() or [""])[0].split(". ")[0]
+                    self.progress(StartEvent(name, "failed", detail="" if reported else headline))
                 future.set_exception(exc)
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
