@@ -29,7 +29,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import remove_leftovers_anywhere
 
-    if sum(map(bool, ("topology" in options.given or options.topology.project_name, options.run_id,
+    # -p given (COMPOSE_PROJECT_NAME, a shell's setting, does not stand against --run or --all)
+    if sum(map(bool, ("topology" in options.given or "project_name" in options.given, options.run_id,
                       options.down_all))) > 1:
         raise OptionError("harness down: give one of --topology FILE (with -p NAME or not), -p NAME, --run RUN or "
                           "--all")

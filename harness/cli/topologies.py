@@ -176,8 +176,9 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     mine = (str(spec.identity) if spec is not None else file_identity(options)) if "topology" in options.given \
         else None
     # (and every run on the file's own engines: those it names are asked for it)
-    # one project's runs, as `docker compose ps`: `-p NAME` (COMPOSE_PROJECT_NAME), else the file's name now
-    project = options.topology.project_name or (spec.name if spec is not None and mine is not None else None)
+    # one project's runs, as `docker compose ps`: the file's name now (-p's, COMPOSE_PROJECT_NAME's, name:, the
+    # folder's), or without a file `-p NAME` (COMPOSE_PROJECT_NAME)
+    project = spec.name if spec is not None and mine is not None else options.topology.project_name
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
              and (mine is None or k.run.file == mine or k.found_on is not None)
              and (project is None or k.run.topology == project)]
