@@ -237,12 +237,9 @@ class Starter:
                 if not isinstance(exc, StartCancelled):
                     with self.lock:
                         self.failures.append(exc)
-                        reported = len(self.failures) == 1  # the first is the start's error (start() raises it)
                     self.cancelled.set()
-                    # that one is said once, whole, by the caller's error: its line here only marks the service;
-                    # one failing meanwhile is said nowhere else: its headline
-                    headline = (str(exc).splitlines() or [""])[0].split(". ")[0]
-                    self.progress(StartEvent(name, "failed", detail="" if reported else headline))
+                    headline = (str(exc).splitlines() or [""])[0].split(". ")[0]  # the first: the caller says it
+                    self.progress(StartEvent(name, "failed", detail="" if self.failures[0] is exc else headline))
                 future.set_exception(exc)
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()
