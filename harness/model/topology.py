@@ -414,7 +414,7 @@ class TopologySpec(_Strict):
 
 def down_hint(spec: TopologySpec) -> str:
     """`harness down [-p NAME] --topology FILE...` that removes `spec`'s runs (with what selects the engine): `-p` when
-    it was loaded with one (`harness up -p NAME`, COMPOSE_PROJECT_NAME), as `docker compose -p NAME down`."""
+    it was loaded with one (`harness up -p NAME`), as `docker compose -p NAME down`."""
     from harness.hints import down_command
 
     return down_command(spec.identity, spec._project_name)  # noqa: SLF001 - the loader's
