@@ -38,9 +38,11 @@ def with_engine(command: str) -> str:
     return f"{selection} {command}" if selection else command
 
 
-def down_command(files: str) -> str:
-    """`harness down --topology A --topology B` of a run's files (`A,B`, as its label writes them), with the engine."""
-    return with_engine(" ".join(["harness down", *(f"--topology {shlex.quote(file)}" for file in files.split(","))]))
+def down_command(files: str, project: str | None = None) -> str:
+    """`harness down [-p PROJECT] --topology A --topology B` of a run's files (`A,B`, as its label writes them), with
+    the engine; `project`: the name it was started under when given (`-p`), as `docker compose -p NAME down`."""
+    return with_engine(" ".join(["harness down", *([f"-p {project}"] if project else []),
+                                 *(f"--topology {shlex.quote(file)}" for file in files.split(","))]))
 
 
 def on_engine(command: str, host: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from harness.cli.down_runs import down_project, down_run
-from harness.cli.topologies import _shown, load
+from harness.cli.topologies import _shown, load, say_other_projects
 from harness.errors import ComposeUnavailable, HarnessError, TopologyFileError
 from harness.hints import down_command, with_engine
 from harness.options import ResolvedOptions
@@ -29,7 +29,8 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.runtime.engine import connect
     from harness.runtime.engine_runs import remove_leftovers_anywhere
 
-    if sum(map(bool, ("topology" in options.given or options.topology.project_name, options.run_id,
+    # -p given (COMPOSE_PROJECT_NAME, a shell's setting, does not stand against --run or --all)
+    if sum(map(bool, ("topology" in options.given or "project_name" in options.given, options.run_id,
                       options.down_all))) > 1:
         raise OptionError("harness down: give one of --topology FILE (with -p NAME or not), -p NAME, --run RUN or "
                           "--all")
@@ -46,17 +47,20 @@ def _down(options: ResolvedOptions, out: Console, err: Console) -> int:
             return _down_across_engines(spec, out, options.topology.command("harness down"))
         client = connect()
         # as `docker compose down`: the pre_stop hooks of the file as it is now, then removal, whatever they did
-        # (and a run of it across engines, the file edited since, from every engine of the run)
+        # (and a run of it across engines, the file edited since, from every engine of the run); one project: the
+        # runs of the file under its name now (-p, COMPOSE_PROJECT_NAME, `name:`, the folder's), not another -p's
         failures, removal = hooks.down(
-            [(client, run.run_id) for run in L.list_runs(client, spec.identity) if run.kept or not run.owner_alive],
-            spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity))
+            [(client, run.run_id) for run in L.list_runs(client, spec.identity)
+             if run.topology == spec.name and (run.kept or not run.owner_alive)],
+            spec, lambda: remove_leftovers_anywhere(client, include_kept=True, file=spec.identity, topology=spec.name))
         ini = options.topology.ini_file
         out.print(removal.said(f"removed {removal.containers} container(s){removal.across}" + (
                   f" of topology {spec.name} (the ini key `topology` in {ini}; `harness down --all`: every kept "
-                  "topology)" if ini is not None else f": no run of {_shown(spec.identity)} to remove"
-                  if not removal.containers and not removal.unanswered else "")), markup=False, highlight=False,
-                  soft_wrap=True)
+                  "topology)" if ini is not None else f": no run of topology {spec.name} ({_shown(spec.identity)}) "
+                  "to remove" if not removal.containers and not removal.unanswered else "")), markup=False,
+                  highlight=False, soft_wrap=True)
         removal.raise_unanswered(options.topology.command("harness down"))
+        say_other_projects(client, spec, err)
         _say_other_file_sets(client, spec, err)
         if failures:  # a hook's output may carry a secret
             raise Masker(spec).error(hooks.combined(failures))
@@ -88,12 +92,12 @@ def _down_across_engines(spec: TopologySpec, out: Console, again: str) -> int:
     def remove() -> Removed:  # each run from every engine it ran on (those of its label: the file may name others now)
         removal = Removed()
         for client in clients.values():
-            removal += remove_leftovers_anywhere(client, include_kept=True, file=spec.identity)
+            removal += remove_leftovers_anywhere(client, include_kept=True, file=spec.identity, topology=spec.name)
         return removal
 
     failures, removal = hooks.down([(client, run.run_id) for client in clients.values()
                                     for run in L.list_runs(client, spec.identity)
-                                    if run.kept or not run.owner_alive], spec, remove)
+                                    if run.topology == spec.name and (run.kept or not run.owner_alive)], spec, remove)
     out.print(removal.said(f"removed {removal.containers} container(s) of topology {spec.name} from "
                            f"{len(clients)} engine{'' if len(clients) == 1 else 's'}"), markup=False, highlight=False,
               soft_wrap=True)
@@ -140,7 +144,9 @@ def _down_unread(options: ResolvedOptions, error: HarnessError, out: Console, er
 
     identity = file_identity(options)
     client = connect()
-    runs = [run for run in L.list_runs(client, identity) if run.kept or not run.owner_alive] if identity else []
+    name = options.topology.project_name  # given: that project's runs only; else every run of the file (no name read)
+    runs = [run for run in L.list_runs(client, identity) if (run.kept or not run.owner_alive)
+            and name in (None, run.topology)] if identity else []
     if not runs:
         if not getattr(error, "compose_reads", False):  # as `docker compose down`: the file's error
             error.hint = "\n".join(filter(None, [error.hint, f"(no run of {_shown(identity or '')} to remove)"]))
@@ -152,7 +158,7 @@ def _down_unread(options: ResolvedOptions, error: HarnessError, out: Console, er
     err.print(f"note: {error.message.splitlines()[0]}" "\n"
               "note: its runs are removed by their label, without the pre_stop "
               "hooks of the file (it cannot be used as it is now)", markup=False, highlight=False, soft_wrap=True)
-    removal = remove_leftovers_anywhere(client, include_kept=True, file=identity)
+    removal = remove_leftovers_anywhere(client, include_kept=True, file=identity, topology=name)
     names = ", ".join(sorted({run.topology for run in runs}))
     out.print(removal.said(f"removed {removal.containers} container(s){removal.across} of topology {names}"),
               markup=False, highlight=False, soft_wrap=True)

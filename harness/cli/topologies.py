@@ -176,7 +176,9 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     mine = (str(spec.identity) if spec is not None else file_identity(options)) if "topology" in options.given \
         else None
     # (and every run on the file's own engines: those it names are asked for it)
-    project = options.topology.project_name  # `-p NAME`: that project's runs only, as `docker compose -p NAME ps`
+    # one project's runs, as `docker compose ps`: the file's name now (-p's, COMPOSE_PROJECT_NAME's, name:, the
+    # folder's), or without a file `-p NAME` (COMPOSE_PROJECT_NAME)
+    project = spec.name if spec is not None and mine is not None else options.topology.project_name
     known = [k for k in known if ((k.run.containers and (k.run.kept or k.run.owner_alive)) or k.run.orphaned)
              and (mine is None or k.run.file == mine or k.found_on is not None)
              and (project is None or k.run.topology == project)]
@@ -185,6 +187,8 @@ def _ps(options: ResolvedOptions, out: Console, err: Console) -> int:
     if unread is not None and known:
         err.print(f"note: {unread.message.splitlines()[0]}\nnote: its runs are listed by their label (the file "
                   "cannot be used as it is now)", markup=False, highlight=False, soft_wrap=True)
+    if spec is not None and mine is not None:
+        say_other_projects(client, spec, err)
     if not known:
         out.print("no topology is running" if mine is None else "no run of " + (
                   f"topology {spec.name} ({mine})" if spec is not None else _shown(mine)) + " is running",
@@ -277,6 +281,19 @@ def _run_state(run: Run, unanswered: Sequence[str] = (), engine: str | None = No
         return (f"kept: owner {owner} is gone; {unknown}; {remove}" if unknown else
                 f"start never finished: owner {owner} is gone; {remove}")
     return f"{'started' if run.started else 'starting'} (owner {owner})"
+
+
+def say_other_projects(client: docker.DockerClient | None, spec: TopologySpec, err: Console) -> None:
+    """`harness down FILE` and `ps FILE` take one project of FILE (as `docker compose down`, `ps`): a run of the same
+    file under another name (`-p`, COMPOSE_PROJECT_NAME, `name:` since edited) is another project; say how to
+    remove it rather than leave it unsaid."""
+    from harness.hints import down_command
+    from harness.runtime import labels as L
+
+    for name in sorted({run.topology for run in L.find_runs(client, spec.identity) if run.topology != spec.name}
+                       if client is not None else ()):
+        err.print(f"note: topology {name} of {_shown(spec.identity)} is running too (another project name); remove "
+                  f"it with: {down_command(_shown(spec.identity), name)}", markup=False, soft_wrap=True)
 
 
 def _shown(file: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from harness.contracts.broker_config import BrokerConfig
 from harness.contracts.results import PactResult
 from harness.errors import OptionError
-from harness.hints import down_command
+from harness.model.topology import down_hint
 from harness.runtime.mounted import changed_mounted_files
 from harness.runtime.topology import Topology
 
@@ -40,7 +40,7 @@ def mounts_note(topology: Topology) -> tuple[str, str]:
     short = f"{whose} mounted files changed since {them} started ({files})"
     return short, (f"{short}: the running container was verified, not the files as they are now, so its verdicts are "
                    "neither kept in the verdict cache nor published to a Pact Broker; restart the topology to verify "
-                   f"them: {down_command(topology.spec.identity)}, then run again")
+                   f"them: {down_hint(topology.spec)}, then run again")
 
 
 def with_mounts_note(result: PactResult, note: tuple[str, str], broker: BrokerConfig | None,

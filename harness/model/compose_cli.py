@@ -232,6 +232,8 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
         elif line.strip():
             errors.append(line.strip())
     if result.returncode != 0:
+        if errors and errors[0].startswith("yaml: ") and len(files) > 1:  # which file Compose does not say
+            errors[0] = f"{_unparsed(files)}: {errors[0]}"
         message = _masked("\n".join(errors), file, env_file) or f"`config` exited with code {result.returncode}"
         error = on_error(file, message)
         more = "".join(f"\n  Docker Compose warned: {n.split(': Docker Compose: ', 1)[-1]}" for n in notes)
@@ -241,6 +243,16 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             raise error
         raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + more) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+def _unparsed(files: list[Path]) -> Path:
+    """The first of `files` that is not valid YAML (Compose's syntax error of several files does not name it)."""
+    for each in files:
+        try:
+            yaml.compose(each.read_text(encoding="utf-8"), Loader=Loader)
+        except (OSError, UnicodeError, yaml.YAMLError):
+            return each
+    return files[0]
 
 
 REQUIRED = re.compile(r"required variable (?P<name>\S+) is missing a value")

@@ -88,6 +88,7 @@ def load_topology(file: str | Path | Sequence[str | Path], *, profiles: Sequence
     given = [Path(file)] if isinstance(file, (str, Path)) else [Path(f) for f in file]
     spec = spec.with_image_substitutes(image_substitutes or {}, notes, secrets).with_files(files, read)
     spec._start_refusals = tuple(start_refusals)  # noqa: SLF001 - the loader's, as _notes
+    spec._project_name = project_name or None  # noqa: SLF001
     return spec.with_departures(departures(given, spec.read_files, compose=compose, profiles=profiles,
                                            env_file=Path(env_file) if env_file else None,
                                            substitutes=image_substitutes or {}, env=os.environ,

@@ -142,9 +142,10 @@ def load_yaml(file: Path) -> tuple[Any, SourceMap]:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        if exc.context_mark and mark and mark.line >= len(text.splitlines()):
-            mark = exc.context_mark  # ran off the end (e.g. an unclosed quote): say where it began
-        line = mark.line + 1 if mark else 1
+        if exc.context_mark and mark and (mark.line >= len(text.splitlines()) or str(exc.context).startswith(
+                ("while parsing a flow", "while scanning a quoted"))):
+            mark = exc.context_mark  # ran off the end, or an unclosed [ { or quote: say where it began
+        line = min(mark.line + 1, len(text.splitlines())) or 1 if mark else 1  # the end of the file: its last line
         raise TopologyFileError(f"{file.name}:{line}", f"invalid YAML: {exc.problem or exc}") from None
     if node is not None:
         _record_lines(node, (), source)

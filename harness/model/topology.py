@@ -200,6 +200,7 @@ class TopologySpec(_Strict):
     _read: tuple[Path, ...] = PrivateAttr(default=())
     # How it departs from what its files give by default (options, values from the environment: model/departures.py).
     _departures: tuple[Departure, ...] = PrivateAttr(default=())
+    _project_name: str | None = PrivateAttr(default=None)  # `-p NAME` it was loaded with (down_hint says it)
     # What the loader wants a person to know (compose keys ignored, ...): one readable line each.
     _notes: list[str] = PrivateAttr(default_factory=list)
     # Values of secret-looking interpolation variables (a compose file's `.env`): hidden wherever they are printed.
@@ -327,9 +328,8 @@ class TopologySpec(_Strict):
         """A copy whose substitutes are the file's, then `substitutes` (options win)."""
         copy = self.model_copy(update={"image_substitutes": {**self.image_substitutes, **substitutes}})
         copy._file, copy._files, copy._base_dir, copy._read = self._file, self._files, self._base_dir, self._read
-        copy._departures = self._departures
-        copy._engine_needs = list(self._engine_needs)
-        copy._start_refusals = self._start_refusals
+        copy._departures, copy._engine_needs = self._departures, list(self._engine_needs)
+        copy._start_refusals, copy._project_name = self._start_refusals, self._project_name
         copy._engine_hosts_at = dict(self._engine_hosts_at)
         copy._notes = list(self._notes if notes is None else notes)
         copy._interpolation_secrets = set(self._interpolation_secrets if secrets is None else secrets)
@@ -410,3 +410,11 @@ class TopologySpec(_Strict):
         """The folder relative paths resolve against: the file's, the builder's `base_dir`, or (made directly) the
         current folder when it was made."""
         return self._base_dir
+
+
+def down_hint(spec: TopologySpec) -> str:
+    """`harness down [-p NAME] --topology FILE...` that removes `spec`'s runs (with what selects the engine): `-p` when
+    it was loaded with one (`harness up -p NAME`), as `docker compose -p NAME down`."""
+    from harness.hints import down_command
+
+    return down_command(spec.identity, spec._project_name)  # noqa: SLF001 - the loader's

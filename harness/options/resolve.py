@@ -5,6 +5,7 @@ harness.options.ini); then frozen per-feature objects (`topology`, `fuzz_options
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,7 +34,8 @@ class TopologyOptions:
     ini_image_substitutes: tuple[str, ...] = ()
     ini_file: Path | None = None  # the ini file whose key `topology` named the files (None: the command line)
     swarm: str = "existing"  # how the swarm of a topology across engines is had (--topology-swarm)
-    project_name: str | None = None  # `-p NAME`: the topology's name instead of the file's
+    project_name: str | None = None  # `-p NAME` (or COMPOSE_PROJECT_NAME): the topology's name instead of the file's
+    project_from_env: bool = False  # COMPOSE_PROJECT_NAME: Compose reads it itself; the own format keeps its name
 
     def load(self) -> TopologySpec:
         """The topology of these options. Raises what harness.model.loader.load_topology raises; a file named by the
@@ -49,7 +51,8 @@ class TopologyOptions:
         substitutes = {**parse_substitutes(self.ini_image_substitutes, "ini image_substitutes"),
                        **parse_substitutes(self.image_substitutes)}
         spec = load_topology(list(self.files), profiles=list(self.profiles), env_file=self.env_file,
-                             image_substitutes=substitutes, project_name=self.project_name)
+                             image_substitutes=substitutes,
+                             project_name=None if self.project_from_env else self.project_name)
         return spec.with_swarm(self.swarm) if self.swarm != spec.swarm else spec
 
     def command(self, *words: str) -> str:
@@ -57,7 +60,7 @@ class TopologyOptions:
         engine when a variable of this shell did: harness.hints)."""
         from harness.hints import with_engine
 
-        project = [f"-p {self.project_name}"] if self.project_name else []
+        project = [f"-p {self.project_name}"] if self.project_name and not self.project_from_env else []
         return with_engine(" ".join([*words, *project, *(f"--topology {file}" for file in self.files)]))
 
 
@@ -108,7 +111,8 @@ class ResolvedOptions:
         return TopologyOptions(files, tuple(self.values.get("topology_profile") or ()),
                                self.values.get("topology_env_file"), tuple(self.values.get("image_substitute") or ()),
                                self.ini_substitutes, self.ini_file if "topology" in self.from_ini else None,
-                               self.values.get("topology_swarm") or "existing", self.values.get("project_name"))
+                               self.values.get("topology_swarm") or "existing", self.values.get("project_name"),
+                               "project_name" not in self.given)
 
     def fuzz_options(self, cache_dir: Path | None = None) -> FuzzOptions:
         """The fuzzing options (harness.fuzz's FuzzOptions; the seed as given: `.with_seed()` draws one)."""
@@ -144,6 +148,8 @@ def resolve(front_end: str, given: Mapping[str, Any], ini: Callable[[Option], An
             named.add(option.name)
         positional = front_end == CLI and not option.cli[0].startswith("-")
         where = option.metavar or option.name if positional else option.flag(front_end)  # as the user wrote it
+        if raw in (None, [], False) and front_end == CLI and option.env and os.environ.get(option.env):
+            raw, where = os.environ[option.env], option.env  # as Compose: set but empty is not set
         in_ini = f"{ini_file}: ini {option.ini}" if ini_file is not None else f"ini {option.ini}"  # key, in its file
         try:
             value = [option.parse(text, where) for text in raw] if option.repeatable and raw else \

@@ -92,6 +92,8 @@ class Option:
     addini: None for a string, "bool", "args", "linelist"); a command-line value wins over the ini value, except for
     `ini_merged` lists, which are the ini's values then the command line's. validate: parses one given text, raising
     ValueError(what was expected) when it is invalid. const: the value of a flag given without one (`--cut`).
+    env: the environment variable read by the CLI when neither the command line nor the ini gives a value (as
+    Docker Compose reads COMPOSE_PROJECT_NAME for its `-p`).
     """
 
     name: str
@@ -109,6 +111,7 @@ class Option:
     ini_merged: bool = False
     validate: Callable[[str], Any] | None = None
     const: str | None = None
+    env: str | None = None
 
     def flag(self, front_end: str) -> str:
         """How a user writes this option in `front_end` (CLI or PYTEST): its first flag there. KeyError: it has none."""
@@ -162,10 +165,15 @@ COMMANDS: dict[str, str] = {
 }
 
 def _project_name(text: str) -> str:
-    """A project name as Compose takes it (its loader's rule), with Compose's words."""
+    """A project name as Compose takes it (compose-go's loader rule), in Compose's words, with the name Compose makes
+    of a folder's name as the one to give."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
-        raise ValueError(f"{text!r} is not a valid project name: it must contain only characters from [a-z0-9_-] and "
-                         "start with [a-z0-9] (Docker Compose's rule)")
+        from harness.model.base import topology_name
+
+        valid = topology_name(text)
+        raise ValueError(f"invalid project name {text!r}: must consist only of lowercase alphanumeric characters, "
+                         "hyphens, and underscores as well as start with a letter or number (Docker Compose's rule)"
+                         + (f"; give {valid!r}, say" if valid else ""))
     return text
 
 
@@ -182,8 +190,9 @@ OPTIONS: tuple[Option, ...] = (
            kind=Path, metavar="FILE", cli=("--topology-env-file",), commands=FILE_COMMANDS,
            pytest="--topology-env-file", ini="topology_env_file"),
     Option("project_name", "topology", "the project name, as `docker compose -p` (instead of the file's `name:`, "
-           "COMPOSE_PROJECT_NAME or its folder's name); runs stay per file set", metavar="NAME",
-           cli=("--project-name", "-p"), commands=("up", "down", "ps", "logs"), validate=_project_name),
+           "or its folder's name; COMPOSE_PROJECT_NAME when not given); one file runs as several projects, each its "
+           "own run", metavar="NAME", cli=("--project-name", "-p"), commands=("up", "down", "ps", "logs"),
+           validate=_project_name, env="COMPOSE_PROJECT_NAME"),
     Option("image_substitute", "topology", "use SUBSTITUTE wherever IMAGE is named (image: and FROM lines); "
            "'docker.io/=PREFIX/' replaces a registry prefix (repeatable; pytest: the command line's win over the "
            "ini's)",

@@ -178,12 +178,13 @@ def _removed_from_worker(client: docker.DockerClient, run_id: str) -> int:
 
 
 def remove_leftovers_anywhere(client: docker.DockerClient, include_kept: bool = False, file: str | Path | None = None,
-                              under: Path | None = None, leave: bool = True) -> Removed:
+                              under: Path | None = None, leave: bool = True, topology: str | None = None) -> Removed:
     """`labels.remove_leftovers` (runs whose owner is gone; with include_kept, kept runs too; of one file or of
-    files under one folder), each run removed from every engine it ran on (remove_run_anywhere)."""
+    files under one folder; of one topology name, a Compose project, or any), each run removed from every engine it
+    ran on (remove_run_anywhere)."""
     removed = Removed()
     for run in L.list_runs(client, file):
-        if under is not None and not L.is_under(run.file, under):
+        if (under is not None and not L.is_under(run.file, under)) or topology not in (None, run.topology):
             continue
         if (include_kept and run.kept) or (not run.kept and not run.owner_alive):
             removed += remove_run_anywhere(client, run, leave)

@@ -15,10 +15,9 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import HarnessError, HookFailed
-from harness.hints import down_command
 from harness.model.plan import joined_to, restarted_by, restarted_in_namespace
 from harness.model.service import run_network
-from harness.model.topology import TopologySpec
+from harness.model.topology import TopologySpec, down_hint
 from harness.runtime import labels as L
 from harness.runtime import restarts
 from harness.runtime.containers import MountRef
@@ -135,7 +134,7 @@ def differs(spec: TopologySpec) -> str:
 
 def _down_files(spec: TopologySpec) -> str:
     """`harness down --topology FILE...` of `spec`'s runs, with what selects the engine (harness.hints)."""
-    return down_command(spec.identity)
+    return down_hint(spec)
 
 
 def kept_or_started(spec: TopologySpec, progress: Progress | None, say: Callable[[str], None], owner: str | None,

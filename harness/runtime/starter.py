@@ -238,8 +238,8 @@ class Starter:
                     with self.lock:
                         self.failures.append(exc)
                     self.cancelled.set()
-                    # the headline only: the whole error (its log lines, what to do) is said once, by the caller
-                    self.progress(StartEvent(name, "failed", detail=(str(exc).splitlines() or [""])[0].split(". ")[0]))
+                    headline = (str(exc).splitlines() or [""])[0].split(". ")[0]  # the first: the caller says it
+                    self.progress(StartEvent(name, "failed", detail="" if self.failures[0] is exc else headline))
                 future.set_exception(exc)
 
         threading.Thread(target=body, name=f"harness-{name}", daemon=True).start()

@@ -25,10 +25,10 @@ import requests.exceptions
 from docker.models.containers import Container
 
 from harness.errors import DockerError, HarnessError, UnknownService
-from harness.hints import down_command, with_engine
+from harness.hints import with_engine
 from harness.model.plan import StartPlan
 from harness.model.secrets import Masker
-from harness.model.topology import TopologySpec
+from harness.model.topology import TopologySpec, down_hint
 from harness.runtime import control, hooks, networks, observe, restarts
 from harness.runtime import labels as L
 from harness.runtime.engine import engine_address, explain, service_host
@@ -175,7 +175,7 @@ class Topology:
         try:
             with InterruptsDeferred(f"removing topology {self.spec.name}"):  # nothing is left behind
                 if self.engines:
-                    remove_everywhere(self.engines.values(), self.run_id, down_command(self.spec.identity))
+                    remove_everywhere(self.engines.values(), self.run_id, down_hint(self.spec))
                     leave_made_swarm([engine.client for engine in self.engines.values()])  # --topology-swarm
                 else:
                     L.remove_run(self.client, self.run_id)

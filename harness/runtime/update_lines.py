@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from harness.hints import down_command
 from harness.model.plan import joined_to, restarted_by, restarted_in_namespace
-from harness.model.topology import TopologySpec
+from harness.model.topology import TopologySpec, down_hint
 from harness.runtime.signature import RunDifference
 
 
@@ -64,5 +63,5 @@ def say_update(spec: TopologySpec, difference: RunDifference, say: Callable[[str
             say(f"  {name} unchanged: kept")
     if orphans := difference.orphans():
         say(f"  {orphans}")
-    if volumes := difference.kept_volumes(down_command(spec.identity)):
+    if volumes := difference.kept_volumes(down_hint(spec)):
         say(f"  {volumes}")

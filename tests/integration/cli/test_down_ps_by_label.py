@@ -78,8 +78,8 @@ def test_a_file_compose_reads_but_cannot_start_is_no_error_for_ps_and_down(
     assert (ps.returncode, ps.stdout, ps.stderr) == (
         0, f"no run of topology {name} ({tmp_path.resolve() / 'compose.yaml'}) is running\n", "")
     down = harness("down", "-f", "compose.yaml", cwd=tmp_path)
-    assert (down.returncode, down.stdout, down.stderr) == (0, "removed 0 container(s): no run of compose.yaml to "
-                                                              "remove\n", "")
+    assert (down.returncode, down.stdout, down.stderr) == (
+        0, f"removed 0 container(s): no run of topology {name} (compose.yaml) to remove\n", "")
     assert harness_resources(docker_client, name) == []
 
 

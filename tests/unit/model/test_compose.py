@@ -1358,6 +1358,50 @@ def test_invalid_yaml_is_compose_error_at_its_line(compose_error):
         "docker-compose.yml:4: invalid YAML: did not find expected node content (Docker Compose)")
 
 
+BROKEN_YAML = {  # name: (text, the line of the problem, Docker Compose v2.40's message)
+    "tab": ("services:\n  web:\n    image: x\n\tports: ['80']\n", 4,
+            "yaml: line 3: found a tab character that violates indentation"),
+    "unclosed-quote": ('services:\n  web:\n    image: "x\n    command: y\n', 3,
+                       "yaml: line 3: found unexpected end of stream"),
+    "bad-mapping": ("services:\n  web:\n    image: x\n   command: y\n  db: z\n", 4,
+                    "yaml: line 1: did not find expected key"),
+    "unclosed-bracket": ("services:\n  web:\n    image: x\n    command: [a, b\n  db:\n    image: y\n", 4,
+                         "yaml: line 3: did not find expected ',' or ']'"),
+    "duplicate-key": ("services:\n  web:\n    image: x\n    image: y\n", 4,
+                      'failed to parse {file}: line 4: mapping key "image" already defined at line 3'),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN_YAML))
+def test_a_yaml_syntax_error_is_at_the_line_of_the_problem_whatever_the_file_is_called(compose_error, tmp_path,
+                                                                                        kind):
+    """Compose's YAML error at the line of the problem (where an unclosed `[` or quote began), the same line for a
+    compose file named as Compose names one (Compose reads it first) and for one of another name (PyYAML reads it
+    first); Compose's own words when its line differs: go-yaml counts some errors' lines from an earlier token."""
+    text, line, said = BROKEN_YAML[kind]
+    said = said.format(file=tmp_path / COMPOSE)
+    compose_line = int(said.split("line ")[1].split(":")[0])
+    first = compose_error(text)
+    assert first.startswith(f"{COMPOSE}:{line}: invalid YAML: {said.rpartition(f'line {compose_line}: ')[2]} "), first
+    assert first.endswith(f"(Docker Compose: {said})" if compose_line != line else "(Docker Compose)"), first
+    assert compose_error(text, "stack.yaml").startswith(f"stack.yaml:{line}: "), compose_error(text, "stack.yaml")
+
+
+def test_a_yaml_syntax_error_of_an_override_or_an_include_names_that_file(compose_error, write):
+    """`-f a -f b`: Compose's `yaml: line N` does not say which file; an include's says `failed to parse FILE`."""
+    write(BROKEN_YAML["tab"][0], "compose.override.yaml")
+    overridden = write("services:\n  ok:\n    image: x\n", "compose.yaml")
+    with pytest.raises(TopologyFileError) as error:
+        load_topology([overridden, overridden.parent / "compose.override.yaml"])
+    assert str(error.value) == ("compose.override.yaml:4: invalid YAML: found a tab character that violates "
+                                "indentation (Docker Compose: yaml: line 3: found a tab character that violates "
+                                "indentation)")
+    assert compose_error("include:\n  - compose.override.yaml\nservices:\n  ok:\n    image: x\n") == (
+        "compose.override.yaml:4: invalid YAML: found a tab character that violates indentation (Docker Compose: "
+        f"failed to parse {overridden.parent / 'compose.override.yaml'}: yaml: line 3: found a tab character that "
+        "violates indentation)")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -1396,6 +1440,47 @@ def test_every_missing_required_variable_is_named_in_file_order_every_run(compos
         "docker-compose.yml:7: error while interpolating services.web.environment.DB_PASSWORD: required variable "
         "F23_PASSWORD is missing a value: need a password")
     assert [compose_error(text) for _ in range(3)] == [expected] * 3
+
+
+def test_every_missing_required_variable_outside_services_is_named_at_its_line(compose_error, tmp_path, monkeypatch):
+    """`${X:?msg}` in `name:`, networks, volumes, secrets, configs and `include` (Compose says `include.[].path`): one
+    message naming every one at its file:line, in file order, as for services; one in an included file at that
+    file's line (Compose does not say which file)."""
+    names = ("NAME", "WEB", "NET", "VOL", "SECRET", "CONF", "INC", "INNER")
+    for name in names:
+        monkeypatch.delenv(f"B23C_{name}", raising=False)
+    (tmp_path / "shared.yaml").write_text("services:\n  shared:\n    image: ${B23C_INNER:?the shared image}\n")
+    text = ("name: ${B23C_NAME:?name the project}\ninclude:\n  - path: shared.yaml\n"
+            "  - path: ${B23C_INC:?which file}\nservices:\n  web:\n    image: x\n    labels:\n"
+            "      com.example.owner: ${B23C_WEB:?who}\nnetworks:\n  front:\n    name: ${B23C_NET:?net}\n"
+            "volumes:\n  data:\n    name: ${B23C_VOL:?vol}\nsecrets:\n  token:\n    file: ${B23C_SECRET:?secret}\n"
+            "configs:\n  conf:\n    file: ${B23C_CONF:?conf}\n")
+    expected = [
+        "docker-compose.yml:1: Docker Compose: 8 required variables are missing a value:",
+        "docker-compose.yml:1: error while interpolating name: required variable B23C_NAME is missing a value: name "
+        "the project",
+        "docker-compose.yml:4: error while interpolating include.[].path: required variable B23C_INC is missing a "
+        "value: which file",
+        "docker-compose.yml:9: error while interpolating services.web.labels.com.example.owner: required variable "
+        "B23C_WEB is missing a value: who",
+        "docker-compose.yml:12: error while interpolating networks.front.name: required variable B23C_NET is missing "
+        "a value: net",
+        "docker-compose.yml:15: error while interpolating volumes.data.name: required variable B23C_VOL is missing a "
+        "value: vol",
+        "docker-compose.yml:18: error while interpolating secrets.token.file: required variable B23C_SECRET is "
+        "missing a value: secret",
+        "docker-compose.yml:21: error while interpolating configs.conf.file: required variable B23C_CONF is missing a "
+        "value: conf",
+        "shared.yaml:3: error while interpolating services.shared.image: required variable B23C_INNER is missing a "
+        "value: the shared image"]
+    assert compose_error(text).splitlines() == expected
+
+
+def test_one_missing_required_variable_outside_services_is_at_its_line(compose_error, monkeypatch):
+    monkeypatch.delenv("B23C_NET", raising=False)
+    assert compose_error("services:\n  web:\n    image: x\nnetworks:\n  front:\n    name: ${B23C_NET:?net}\n") == (
+        "docker-compose.yml:6: Docker Compose: error while interpolating networks.front.name: required variable "
+        "B23C_NET is missing a value: net")
 
 
 def test_a_project_name_given_is_the_topologys_name_and_composes_project_name(write):
