@@ -237,12 +237,15 @@ class Observer:
 
     def _sample(self, entry: dict[str, Any], request: dict[str, Any], response: dict[str, Any]) -> None:
         """Keep the call's request as Pact judges it and its response's body (observe_streams.sample_of) with the
-        kind's others: each distinct one once, with its count; beyond MAX_BODIES or BODY_BUDGET bytes only counted."""
+        kind's others: each distinct one once, with its count; beyond MAX_BODIES or BODY_BUDGET bytes only counted.
+        The response's headers tell samples apart by their names only (Date, Location change at each call): a
+        sample keeps its first call's values."""
         sample = sample_of(request, response)
         key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
         kept = entry["bodies"].get(key)
         if kept is None:
-            size = len(request["body"]) + len(response["body"]) + sum(len(n) + len(v) for n, v in sample[7])
+            size = len(request["body"]) + len(response["body"]) + sum(len(n) + len(v) for n, v in sample[7]) + \
+                sum(len(n) + len(v) for n, v in response["headers"].items())
             if len(entry["bodies"]) >= MAX_BODIES or self.body_bytes + size > BODY_BUDGET:
                 entry["unsampled"] += 1
                 return
@@ -251,7 +254,8 @@ class Observer:
                                            "request_truncated": sample[2], "response_truncated": sample[3],
                                            "request_encoding": sample[4], "response_encoding": sample[5],
                                            "query": sample[6], "request_headers": [list(h) for h in sample[7]],
-                                           "request_headers_truncated": sample[8], "count": 0}
+                                           "request_headers_truncated": sample[8], "count": 0,
+                                           "response_headers": [[n, v] for n, v in response["headers"].items()]}
         kept["count"] += 1
 
     def _close(self, key: tuple[str, int, str, int]) -> None:

@@ -46,7 +46,9 @@ def _strict_responses(data: dict[str, Any], close: bool = True) -> dict[str, Any
         item = paths[template] = _inlined(data, item)
         for operation in (item.values() if isinstance(item, dict) else ()):
             responses = operation.get("responses") if isinstance(operation, dict) else None
-            for status, response in (responses.items() if isinstance(responses, dict) else ()):
+            if not isinstance(responses, dict):
+                continue
+            for status, response in responses.items():
                 response = responses[status] = _inlined(data, response)
                 for media in ((response.get("content") or {}).values() if isinstance(response, dict) else ()):
                     if isinstance(media, dict) and isinstance(media.get("schema"), dict):
