@@ -53,7 +53,8 @@ class CoverageCell:
     HTTP `calls` observed, `covered` by an interaction of the edge's pacts, `uncovered` ("GET /items/{id} -> 404: 3
     call(s): Pact's reason": every uncovered operation, the most frequent first), interactions `never_exercised`,
     `breaking` calls the provider's document does not allow (`breaks`: every operation with all it says, the
-    most frequent first), connections `not_inspected`
+    most frequent first; `breaks_first`: the same with the first of what each says and how many, as the console
+    says it: "... 200: 2 call(s): 'id' is a required property (1 of 3 findings)"), connections `not_inspected`
     ("6379 other: 2 connections, 254 bytes"), `notes`. Information: it never changes the edge's verdict."""
 
     label: str
@@ -75,6 +76,7 @@ class CoverageCell:
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry counts): not calls either
     lost: int = 0  # packets a loss() dropped: TCP sends them again, so its calls pass (marked under a fault)
     summary: str = ""  # the edge's line in the console ("gateway -> orders: 17 HTTP call(s), 8 covered ...")
+    breaks_first: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -88,7 +90,8 @@ class CoverageCell:
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
-                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary)
+                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary,
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations))
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,20 @@ def findings(document: Document, call: ObservedCall, sample: BodySample) -> tupl
     request judged only. The request's parameters are judged as the drift checks judge a pact's (openapi-core: a
     required query, header or cookie parameter missing, a value against its schema), its headers as sent (Accept,
     Content-Type and Authorization parameters ignored, as OpenAPI says); with headers cut at the capture's limit,
-    header and cookie parameters are not judged (Pact's replay says the call is not judged then). Secret-bearing
-    header values are masked in what is said."""
+    header and cookie parameters are not judged (Pact's replay says the call is not judged then). The response's
+    headers are judged as openapi-core judges them: a required one missing, a value against its schema (a sample's
+    calls had the same header names; a value is its first call's). Secret-bearing header values (request's and
+    response's) are masked in what is said."""
     if sample.request_truncated or sample.response_truncated:
         return NotJudged(f"body over {size(BODY_LIMIT)}, the capture's limit")
     headers: dict[str, list[str]] = {}
     for name, value in sample.request_headers:
         headers.setdefault(name, []).append(value)
     request: dict[str, Any] = {"method": call.method, "path": call.path, "query": sample.query, "headers": headers}
-    response: dict[str, Any] = {"status": call.status,
-                                "headers": {"Content-Type": call.content_type} if call.content_type else {}}
+    answered = sample.response_headers
+    response: dict[str, Any] = {"status": call.status, "headers": {
+        **{name: value for name, value in answered or () if name != "content-type"},
+        **({"Content-Type": call.content_type} if call.content_type else {})}}
     parts = [(request, sample.request_body, sample.request_encoding, sample.request_content_type)]
     if call.status:
         parts.append((response, sample.response_body, sample.response_encoding, call.content_type))
@@ -54,11 +58,13 @@ def findings(document: Document, call: ObservedCall, sample: BodySample) -> tupl
     interaction = {"description": f"{call.method} {call.path}", "type": "Synchronous/HTTP", "request": request,
                    "response": response if call.status else None}
     said: set[str] = set()
-    for finding in check_interaction(document, interaction, observed=True).findings:
+    judge_headers = answered is not None and bool(call.status)
+    for finding in check_interaction(document, interaction, observed=True, headers=judge_headers).findings:
         if finding.pointer.lower() in _IGNORED_HEADERS or \
                 sample.request_headers_truncated and finding.pointer.startswith("/request/header"):
             continue
-        says = pactmatch.masked(finding.spec_says, pactmatch.Request("", "", "", sample.request_headers, ""))
+        says = pactmatch.masked(finding.spec_says,
+                                pactmatch.Request("", "", "", sample.request_headers + (answered or ()), ""))
         if says.startswith("content types:"):  # (say what was sent beside what the document allows)
             answer = finding.pointer.startswith("/response")
             sent = (call.content_type if answer else sample.request_content_type).split(";")[0].strip()

@@ -92,17 +92,18 @@ def consumer_notes(edges: list[Edge]) -> list[str]:
     return list(dict.fromkeys(f"note: {edge.note}" for edge in edges if edge.note))
 
 
-def observed_lines(edge: Edge) -> list[str]:
+def observed_lines(edge: Edge, every: bool = False) -> list[str]:
     """What the observed traffic of an edge says beyond its cell: uncovered calls, calls breaking the provider's
     document and calls not judged (each: the NAMED most frequent operations, then `more_line`), interactions never
-    exercised, connections not inspected, notes (one line each)."""
+    exercised, connections not inspected, notes (one line each). A breaking operation says the first of its findings
+    and how many (one short line in the console), or (`every`: the pages) every finding."""
     cell = edge.observed
     if cell is None:
         return []
     where = f"{edge.consumer}->{edge.provider}"
     lines = _named(where, "uncovered", cell.uncovered)
     lines += [f"{where} never exercised: {text}" for text in cell.never_exercised]
-    lines += _named(where, BREAKS, cell.breaks)
+    lines += _named(where, BREAKS, cell.breaks if every else cell.breaks_first or cell.breaks)
     lines += _named(where, NOT_JUDGED, cell.unjudged)
     lines += [f"{where} not inspected: {text}" for text in cell.not_inspected]
     if cell.faulted:
@@ -146,7 +147,7 @@ def observed_html(edge: Edge, escape: Callable[[str], str] = html.escape) -> str
               for what, texts in (("uncovered", cell.uncovered), (BREAKS, cell.breaks), (NOT_JUDGED, cell.unjudged))
               if len(texts) > NAMED}
     items = [f"<li>{escape(cell.summary)}</li>"] if cell.summary else []
-    for line in observed_lines(edge):
+    for line in observed_lines(edge, every=True):
         if line in folded:
             rest = "".join(f"<li>{escape(text)}</li>" for text in folded[line])
             items.append(f"<li><details><summary>{escape(line)}</summary><ul>{rest}</ul></details></li>")

@@ -24,7 +24,7 @@ def observed_text(result: ObserveResult) -> str:
         lines.append("from outside the topology (the tests, the harness; not between services, not counted):")
         for edge in outside:  # (no edge of the matrix: what breaks the document is said here)
             lines.append(f"  {edge_line(edge)}")
-            lines += [f"    breaks the document: {o.operation}: {o.calls} call(s): {o.said}" for o in edge.top_breaking]
+            lines += [f"    breaks the document: {o.operation}: {o.calls} call(s): {o.says}" for o in edge.top_breaking]
             more = len(edge.breaking_operations) - len(edge.top_breaking)
             lines += [f"    breaks the document: and {more} more operation(s)"] if more else []
     if result.own_calls:

@@ -225,7 +225,7 @@ def _observed_badge(edge: Any, esc: Callable[[Any], str]) -> str:
         return ""
     from harness.report.matrix import observed_lines
 
-    tip = "\n".join(observed_lines(edge)) or edge.observed.label
+    tip = "\n".join(observed_lines(edge, every=True)) or edge.observed.label
     return f'<br><span class="badge v-observed" title="{esc(tip)}">{esc(edge.observed.label)}</span>'
 
 

@@ -240,19 +240,19 @@ class Observer:
         """Keep the call's request as Pact judges it and its response's body (observe_streams.sample_of) with the
         kind's others: each distinct one once, with its count; beyond MAX_BODIES or BODY_BUDGET bytes only counted."""
         sample = sample_of(request, response)
-        key = hashlib.blake2b(json.dumps(sample).encode("latin-1", "replace"), digest_size=16).hexdigest()  # (small)
+        key = hashlib.blake2b(json.dumps(sample[:10]).encode("latin-1", "replace"), digest_size=16).hexdigest()
         kept = entry["bodies"].get(key)
         if kept is None:
-            size = len(request["body"]) + len(response["body"]) + sum(len(n) + len(v) for n, v in sample[7])
+            size = len(request["body"]) + len(response["body"]) + sum(len(n + v) for n, v in sample[7] + sample[10])
             if len(entry["bodies"]) >= MAX_BODIES or self.body_bytes + size > BODY_BUDGET:
                 entry["unsampled"] += 1
                 return
             self.body_bytes += size
-            kept = entry["bodies"][key] = {"request_body": sample[0], "response_body": sample[1],
+            kept = entry["bodies"][key] = {"count": 0, "request_body": sample[0], "response_body": sample[1],
                                            "request_truncated": sample[2], "response_truncated": sample[3],
                                            "request_encoding": sample[4], "response_encoding": sample[5],
                                            "query": sample[6], "request_headers": [list(h) for h in sample[7]],
-                                           "request_headers_truncated": sample[8], "count": 0}
+                                           "request_headers_truncated": sample[8], "response_headers": sample[10]}
         kept["count"] += 1
 
     def _close(self, key: tuple[str, int, str, int]) -> None:

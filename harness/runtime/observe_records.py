@@ -23,7 +23,9 @@ class BodySample:
     cannot be judged); `*_encoding`: the message's Content-Encoding ("" when none). `query`: the query string as sent
     (without "?"); `request_headers`: (name, value) as sent, in order, repeats kept, Content-Length and
     Authorization too (kept in memory for Pact's replay, never shown: left out of repr); `request_headers_truncated`:
-    more header bytes than the agent keeps (not judged)."""
+    more header bytes than the agent keeps (not judged). `response_headers`: (name in lower case, value) of the
+    headers the sample's calls were answered with (the same names each; the first call's values); None: not
+    captured (a record from before they were), so not judged."""
 
     request_body: str
     response_body: str
@@ -35,6 +37,7 @@ class BodySample:
     query: str = ""
     request_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     request_headers_truncated: bool = False
+    response_headers: tuple[tuple[str, str], ...] | None = field(default=None, repr=False)
 
     @property
     def request_content_type(self) -> str:
@@ -200,6 +203,8 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
                          bool(b.get("request_truncated")), bool(b.get("response_truncated")),
                          str(b.get("request_encoding", "")), str(b.get("response_encoding", "")),
                          str(b.get("query", "")), tuple((str(n), str(v)) for n, v in b.get("request_headers", ())),
-                         bool(b.get("request_headers_truncated")))
+                         bool(b.get("request_headers_truncated")),
+                         None if b.get("response_headers") is None else
+                         tuple((str(n), str(v)) for n, v in b["response_headers"]))
               for b in call.get("bodies", ())),
         int(call.get("unsampled", 0)), bool(call.get("faulted")), str(call.get("caller", "")))

@@ -207,9 +207,10 @@ class Connection:
 
 def sample_of(request: dict[str, Any], response: dict[str, Any]) -> list[Any]:
     """What the capture keeps of one call to tell it from the others of its kind: the request as Pact judges it
-    (body, its Content-Encoding, query string, headers as sent, whether they were cut) and the response's body:
-    [request body, response body, request cut, response cut, request encoding, response encoding, query, headers,
-    headers cut]."""
+    (body, its Content-Encoding, query string, headers as sent, whether they were cut), the response's body and the
+    names of its headers: [request body, response body, request cut, response cut, request encoding, response
+    encoding, query, headers, headers cut, response header names]; then what does not tell calls apart (kept from a
+    kind's first call: values that change at each call, Date, Location): [response headers (name, value)]."""
     import httptools
 
     url = httptools.parse_url(request["url"]) if request["url"] else None
@@ -217,4 +218,4 @@ def sample_of(request: dict[str, Any], response: dict[str, Any]) -> list[Any]:
             request["size"] > len(request["body"]), response["size"] > len(response["body"]),
             request["headers"].get("content-encoding", ""), response["headers"].get("content-encoding", ""),
             (url.query or b"").decode("latin-1") if url else "", request.get("sent", []),
-            bool(request.get("sent_truncated"))]
+            bool(request.get("sent_truncated")), sorted(response["headers"]), [*response["headers"].items()]]

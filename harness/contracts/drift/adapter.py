@@ -26,6 +26,7 @@ class Document:
     response: Any  # response schemas that require nothing
     strict: Any  # ... and that describe every property (unevaluatedProperties: false)
     written: Any = None  # response schemas as the document writes them (what a provider's real answer must meet)
+    headers: Any = None  # ... and its response headers (required ones, their schemas)
 
 
 class NoOperation(Exception):
@@ -89,7 +90,8 @@ def valid_spec(data: dict[str, Any], source: str, uri: str) -> Any:
 def document(source: str, spec: Any, v31: bool, uri: str, loose: dict[str, Any], strict: dict[str, Any]) -> Document:
     """The validators of `spec` (OpenAPI 3.1 when `v31`, else 3.0): request parameters and body against `spec`,
     response bodies against `loose` (nothing required) and `strict` (every property described) documents, and
-    against `spec` as written (`written`: an observed answer, judged as schemathesis judges one)."""
+    against `spec` as written (`written`: an observed answer, judged as schemathesis judges one), response headers
+    against `spec` (`headers`: an observed answer's)."""
     from jsonschema_path import SchemaPath
     from openapi_core.validation.request import (
         V30RequestBodyValidator,
@@ -97,16 +99,22 @@ def document(source: str, spec: Any, v31: bool, uri: str, loose: dict[str, Any],
         V31RequestBodyValidator,
         V31RequestParametersValidator,
     )
-    from openapi_core.validation.response import V30ResponseDataValidator, V31ResponseDataValidator
+    from openapi_core.validation.response import (
+        V30ResponseDataValidator,
+        V30ResponseHeadersValidator,
+        V31ResponseDataValidator,
+        V31ResponseHeadersValidator,
+    )
 
     parameters, body, response = ((V31RequestParametersValidator, V31RequestBodyValidator, V31ResponseDataValidator)
                                   if v31 else
                                   (V30RequestParametersValidator, V30RequestBodyValidator, V30ResponseDataValidator))
+    headers = V31ResponseHeadersValidator if v31 else V30ResponseHeadersValidator
     loose_spec = SchemaPath.from_dict(loose, base_uri=uri)
     strict_spec = SchemaPath.from_dict(strict, base_uri=uri)
     options = {} if v31 else {"schema_validators_factory": _oas30_with_unevaluated()}
     return Document(source, spec, parameters(spec), body(spec), response(loose_spec),
-                    response(strict_spec, **options), response(spec))
+                    response(strict_spec, **options), response(spec), headers(spec))
 
 
 def _oas30_with_unevaluated() -> Any:
@@ -186,6 +194,17 @@ def response_errors(document: Document, request: Any, response: Any, strict: boo
     for error in validator.iter_errors(request, response):
         if not isinstance(error, MissingData):
             yield _body_error(error)
+
+
+def header_errors(document: Document, request: Any, response: Any) -> Iterator[ParameterError]:
+    """What openapi-core says of `response`'s headers (a PactResponse with every header the provider answered
+    with): a required one missing, a value against its schema; one ParameterError (location "header") each."""
+    from openapi_core.validation.response.exceptions import HeaderValidationError, MissingRequiredHeader
+
+    for error in document.headers.iter_errors(request, response):
+        if isinstance(error, HeaderValidationError):
+            yield ParameterError(location="header", name=error.name, missing=isinstance(error, MissingRequiredHeader),
+                                 cause=error.__cause__)
 
 
 def _body_error(error: Exception) -> BodyError:

@@ -20,6 +20,7 @@ from harness.contracts.drift.adapter import (
     body_errors,
     documented_response,
     find_operation,
+    header_errors,
     parameter_errors,
     path_template,
     response_errors,
@@ -28,13 +29,16 @@ from harness.contracts.drift.interactions import PactRequest, PactResponse, is_h
 from harness.contracts.drift.results import CLEAN, DRIFT, NOT_APPLICABLE, Finding, InteractionDrift
 
 
-def check_interaction(document: Document, interaction: dict[str, Any], observed: bool = False) -> InteractionDrift:
+def check_interaction(document: Document, interaction: dict[str, Any], observed: bool = False,
+                      headers: bool = False) -> InteractionDrift:
     """The drift of one interaction (an HTTP one; others are not applicable). `observed`: a call seen in traffic
     (harness.observe), whose response is what the provider really answered, judged as schemathesis' default checks
     judge one (content_type_conformance, response_schema_conformance) against the document as written (`required`,
     `additionalProperties`, formats): a status documented without content takes any body, and a property the schema
     does not describe is allowed unless it says so; an observed call without "response" (none was seen) has its
-    request judged only."""
+    request judged only. `headers`: the response's headers are all it was answered with, judged as openapi-core
+    judges them (a required one missing, a value against its schema; Content-Type left to the body's check); a
+    pact's, which may leave out what its consumer does not read, are not."""
     description = interaction["description"]
     if not is_http(interaction):
         kind = interaction.get("type") or "message"
@@ -59,6 +63,9 @@ def check_interaction(document: Document, interaction: dict[str, Any], observed:
                                        request.content_type)
     if not (observed and interaction.get("response") is None):
         findings += _response_findings(document, request, response, operation, label, op_pointer, observed)
+        if headers:
+            findings += [_header_finding(error, response, f"{op_pointer}/responses/{response.status_code}/headers")
+                         for error in header_errors(document, request, response)]
     return InteractionDrift(description, DRIFT if findings else CLEAN, findings, operation=label)
 
 
@@ -104,6 +111,14 @@ def _parameter_findings(error: ParameterError, request: PactRequest, op_pointer:
     return [Finding(pointer, _short(actual[0] if isinstance(actual, list) and len(actual) == 1 else actual),
                     f"{error.location} parameter '{error.name}': {msg}", spec_pointer)
             for msg in _schema_messages(error.cause)]
+
+
+def _header_finding(error: ParameterError, response: PactResponse, spec_pointer: str) -> Finding:
+    pointer = f"/response/headers/{_escape(error.name)}"
+    if error.missing:
+        return Finding(pointer, "absent", f"required response header '{error.name}'", spec_pointer)
+    return Finding(pointer, _short(response.headers.get(error.name, "")),
+                   f"response header '{error.name}': {'; '.join(_schema_messages(error.cause))}", spec_pointer)
 
 
 def _body_findings(error: BodyError, body: bytes | None, pointer: str, spec_pointer: str,

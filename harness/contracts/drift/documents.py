@@ -25,7 +25,9 @@ def load_document(data: dict[str, Any], source: str, file: Path | None = None) -
     data = _swagger2_to_openapi3(data) if str(data.get("swagger", "")).startswith("2") else copy.deepcopy(data)
     _servers_as_paths(data)
     uri = file.resolve().as_uri() if file else ""
-    spec = adapter.valid_spec(data, source, uri)  # checked before the response views are made: they expect a valid one
+    # checked before the response views are made (they expect a valid one); the spec keeps its own copy: what makes
+    # the views must never reach the document as written, which judges observed answers
+    spec = adapter.valid_spec(copy.deepcopy(data), source, uri)
     return adapter.document(source, spec, str(data.get("openapi", "")).startswith("3.1"), uri,
                             loose=_strict_responses(data, close=False), strict=_strict_responses(data))
 
@@ -39,15 +41,36 @@ def _strict_responses(data: dict[str, Any], close: bool = True) -> dict[str, Any
     a component stays open where it is only one branch of a composition; a recursive $ref is left as it is.
     `close=False`: only the `required` lists are dropped."""
     out = copy.deepcopy(data)
-    for item in (out.get("paths") or {}).values():
+    paths = out.get("paths") or {}
+    for template, item in paths.items():
+        item = paths[template] = _inlined(data, item)
         for operation in (item.values() if isinstance(item, dict) else ()):
-            for response in ((operation.get("responses") or {}).values() if isinstance(operation, dict) else ()):
-                if isinstance(response, dict) and "$ref" in response:
-                    response.update(_resolve(data, response.pop("$ref")) or {})
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not isinstance(responses, dict):
+                continue
+            for status, response in responses.items():
+                response = responses[status] = _inlined(data, response)
                 for media in ((response.get("content") or {}).values() if isinstance(response, dict) else ()):
                     if isinstance(media, dict) and isinstance(media.get("schema"), dict):
                         media["schema"] = _closed(media["schema"], data, frozenset(), close, close)
     return out
+
+
+def _inlined(root: dict[str, Any], node: Any) -> Any:
+    """A path item or response given by a local $ref as a copy of what it names (_named), so that changing it
+    changes nothing else."""
+    return copy.deepcopy(_named(root, node))
+
+
+def _named(root: dict[str, Any], node: Any) -> Any:
+    """What a local $ref (a chain of them too) names; `node` itself when it is none, or a $ref to another file, a
+    missing or a recursive one (openapi-core resolves those, or has already said the document is not valid)."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/") \
+            and node["$ref"] not in seen and isinstance(_resolve(root, node["$ref"]), dict):
+        seen.add(node["$ref"])
+        node = _resolve(root, node["$ref"])
+    return node
 
 
 _SAME_INSTANCE = ("allOf", "anyOf", "oneOf", "if", "then", "else")  # subschemas about the same value
@@ -107,7 +130,7 @@ def _servers_as_paths(data: dict[str, Any]) -> None:
         return [{"url": urlsplit(url).path.rstrip("/") or "/"}]
 
     data["servers"] = first_path(data.get("servers"))
-    for item in (data.get("paths") or {}).values():
+    for item in (_named(data, item) for item in (data.get("paths") or {}).values()):
         if isinstance(item, dict):
             for holder in [item, *(op for op in item.values() if isinstance(op, dict))]:
                 if "servers" in holder:
@@ -123,8 +146,11 @@ def _swagger2_to_openapi3(doc: dict[str, Any]) -> dict[str, Any]:
     shared_params, shared_responses = doc.get("parameters") or {}, doc.get("responses") or {}
 
     def deref(obj: Any, table: dict[str, Any], prefix: str) -> Any:
-        ref = obj.get("$ref", "") if isinstance(obj, dict) else ""
-        return table.get(ref[len(prefix):], obj) if ref.startswith(prefix) else obj
+        seen: set[str] = set()  # (a chain of $refs is followed to its end)
+        while isinstance(obj, dict) and str(obj.get("$ref", "")).startswith(prefix) and obj["$ref"] not in seen:
+            seen.add(obj["$ref"])
+            obj = table.get(obj["$ref"][len(prefix):], obj)
+        return obj
 
     def schema_of(param: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in param.items() if k not in ("name", "in", "required", "description",

@@ -1,7 +1,8 @@
 """What the strict gate judges, against the real engine: every body of a kind of call (not only the first), a body
 over the capture's limit said as not judged (never allowed), the query matched as Pact's mock server matches it, a
 run with no call between services not passed, a body on a status documented without content allowed as
-schemathesis allows it, an answer without the properties its document requires breaking it (as `st run` says), and
+schemathesis allows it, an answer without the properties its document requires breaking it (as `st run` says), an
+answer without a required header or with a header value against its schema breaking it (as openapi-core says), and
 a request whose answer has not come when the capture is read judged all the same. One topology (tests/topologies/observe-bodies: orders calling catalog from its own
 container, built from observe-app's folder), observed afresh for each case."""
 
@@ -124,3 +125,20 @@ def test_a_request_whose_answer_has_not_come_is_judged_against_the_document(book
     assert strict.outcome == "failed"
     assert "orders -> catalog: 1 call(s) breaking catalog's OpenAPI document: GET /invoices -> no response (1): " \
            "required query parameter 'user'" in strict.details.splitlines()
+
+
+def test_an_answer_without_a_required_header_or_with_a_value_against_its_schema_breaks_the_document(
+        bookshop) -> None:  # noqa: ANN001
+    # POST /holds/{isbn} -> 202 with a new Location at each call (the two calls of 111 are one kind, allowed), none
+    # for isbn 0 (its document requires one, by $ref), X-Hold-Count "many" for isbn 7 (its document says integer):
+    # openapi-core's "Missing required header: Location" and its cast failure
+    result, strict = observed(bookshop, "POST/holds/111", "POST/holds/111", "POST/holds/0", "POST/holds/7")
+    edge = result.edge("orders", "catalog")
+    assert edge is not None and (edge.calls, edge.breaking, edge.not_judged) == (4, 2, 0)
+    assert sorted((o.operation, o.calls, o.findings) for o in edge.breaking_operations) == [
+        ("POST /holds/{isbn} -> 202", 2, (
+            "required response header 'Location'",
+            "response header 'X-Hold-Count': Failed to cast value to integer type: many"))]
+    assert strict.outcome == "failed"
+    assert "orders -> catalog: 2 call(s) breaking catalog's OpenAPI document: POST /holds/{isbn} -> 202 (2): " \
+           "required response header 'Location'" in strict.details

@@ -5,7 +5,9 @@ catalog: GET /books/{isbn} -> {"isbn", "title", "price"} (404 with a JSON body f
          isbn "long"; {"uid", "about"}, none of the properties its document requires, for isbn "bare"),
          POST /books/{isbn}/sold-out -> 204 (the book's price is null from then on: its document says number),
          GET /quote/{isbn}?currency=... -> {"isbn", "price"}, GET /invoices -> [] once POST /release was called
-         (each waits up to 120 s: an answer that has not come when the capture is read)
+         (each waits up to 120 s: an answer that has not come when the capture is read),
+         POST /holds/{isbn} -> 202 {"isbn"} with a new Location each time (none for isbn 0: its document requires
+         one) and X-Hold-Count (the number of holds; "many" for isbn 7: its document says integer)
 orders:  GET /call/{method}/{path...}?{query} -> makes that call to catalog itself and says its status;
          GET /send/{method}/{path...} -> sends that request to catalog and answers at once (its answer awaited in
          the background)
@@ -23,9 +25,14 @@ from json_service import serve
 ROLE = sys.argv[1] if len(sys.argv) > 1 else "catalog"
 PRICES = {"111": 9.5, "222": 5.0}
 RELEASED = threading.Event()
+HOLDS = [0]
 
 
-def catalog(method: str, parts: list[str]) -> tuple[int, object]:
+def catalog(method: str, parts: list[str]) -> tuple[int, object] | tuple[int, object, dict[str, str]]:
+    if parts[:1] == ["holds"] and len(parts) == 2 and method == "POST":
+        HOLDS[0] += 1
+        headers = {"X-Hold-Count": "many" if parts[1] == "7" else str(HOLDS[0])}
+        return 202, {"isbn": parts[1]}, headers if parts[1] == "0" else {**headers, "Location": f"/holds/{HOLDS[0]}"}
     if parts == ["release"] and method == "POST":
         RELEASED.set()
         return 204, None
@@ -74,7 +81,7 @@ def send(path: str) -> tuple[int, object]:
     return 200, {"sent": True}
 
 
-def route(method: str, path: str) -> tuple[int, object]:
+def route(method: str, path: str) -> tuple[int, object] | tuple[int, object, dict[str, str]]:
     parts = [p for p in urlsplit(path).path.split("/") if p]
     if ROLE == "orders" and parts[:1] == ["call"]:
         return orders(path)

@@ -1,12 +1,14 @@
 """The HTTP side shared by the observation tests' tiny services (app.py, bookshop.py): an HTTP/1.1 server with
 keep-alive, as real services are, that answers GET /health itself and every other call with the JSON its role's
-route gives (no body and no Content-Type for None), and logs each call as `ROLE: METHOD PATH`."""
+route gives (no body and no Content-Type for None; headers of its own when the route gives a third item), and
+logs each call as `ROLE: METHOD PATH`."""
 
 import json
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-Route = Callable[[str, str], tuple[int, object]]  # (method, path with its query) -> (status, JSON body or None)
+# (method, path with its query) -> (status, JSON body or None[, {header: value}])
+Route = Callable[[str, str], tuple[int, object] | tuple[int, object, dict[str, str]]]
 
 
 def serve(role: str, route: Route, port: int = 8000) -> None:
@@ -14,12 +16,13 @@ def serve(role: str, route: Route, port: int = 8000) -> None:
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
-            if self.path.split("?")[0] == "/health":
-                status, body = 200, {"status": "ok"}
-            else:
-                status, body = route(self.command, self.path)
+            answer = (200, {"status": "ok"}) if self.path.split("?")[0] == "/health" else \
+                route(self.command, self.path)
+            status, body, headers = answer[0], answer[1], answer[2] if len(answer) > 2 else {}
             data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             if body is not None:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

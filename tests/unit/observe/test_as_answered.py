@@ -7,6 +7,7 @@ document, the Pact verifier's, schemathesis') are not the tests', and a call onl
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from harness.model.loader import load_topology
 from harness.observe import edge_coverage
 from harness.observe.gates import gate_verdicts
 from harness.observe.run import observe_result
+from harness.report.matrix import matrix_notes, observed_html
 from harness.report.observe import observed_text
 from harness.runtime import call_marks as marks
 from harness.runtime.observe import OUTSIDE, Observation, ObservedCall
@@ -92,10 +94,13 @@ def test_every_finding_of_an_operation_is_in_the_matrix_json_the_console_says_th
     assert operation.findings == ("'bio' is a required property", "required header parameter 'X-Tenant'",
                                   "required query parameter 'lang'")
     assert operation.says == "'bio' is a required property (1 of 3 findings)"
-    [cell] = [e.observed for e in edge_matrix(spec, [], coverage=[edge]) if e.provider == "stock"]
-    assert cell is not None and cell.breaks == (
-        "GET /items/{id} -> 200: 1 call(s): 'bio' is a required property; required header parameter 'X-Tenant'; "
-        "required query parameter 'lang'",)
+    [matrix_edge] = [e for e in edge_matrix(spec, [], coverage=[edge]) if e.provider == "stock"]
+    every = "GET /items/{id} -> 200: 1 call(s): 'bio' is a required property; required header parameter " \
+        "'X-Tenant'; required query parameter 'lang'"
+    assert matrix_edge.observed is not None and matrix_edge.observed.breaks == (every,)  # (contract-matrix.json)
+    assert "shop->stock breaks the document: GET /items/{id} -> 200: 1 call(s): 'bio' is a required property " \
+        "(1 of 3 findings)" in matrix_notes([matrix_edge])  # (the console: one short line)
+    assert html.escape(every) in observed_html(matrix_edge)  # (the pages: every finding)
 
 
 def test_the_harness_s_own_calls_are_not_calls_of_the_tests_each_kind_on_its_own_line(spec) -> None:
