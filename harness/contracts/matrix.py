@@ -75,6 +75,7 @@ class CoverageCell:
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry counts): not calls either
     lost: int = 0  # packets a loss() dropped: TCP sends them again, so its calls pass (marked under a fault)
     summary: str = ""  # the edge's line in the console ("gateway -> orders: 17 HTTP call(s), 8 covered ...")
+    document: str = ""  # where the provider's OpenAPI document that judged the calls came from ("": none did)
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -88,7 +89,7 @@ class CoverageCell:
                          for n in coverage.not_inspected), coverage.notes, coverage.faulted,
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
-                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary)
+                   coverage.refused, coverage.dropped, coverage.lost, coverage.summary, coverage.document)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class ObservedCall:
     bodies: tuple[BodySample, ...] = ()
     unsampled: int = 0  # calls whose bodies were not kept (beyond the agent's bounds): not judged
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
+    provider_only: bool = False  # seen only by the provider's capture (CallsOnce): which bodies, not known
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ class CallsOnce:
                     **call, "count": len(extra), "bodies": [{**bodies[0], "count": len(extra)}] if one else [],
                     "unsampled": 0 if one else len(extra), "seconds": float(call["seconds"]) * share,
                     "request_bytes": int(int(call["request_bytes"]) * share),
-                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
+                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False,
+                    "provider_only": True}))
                 observation.provider_only[ends] = observation.provider_only.get(ends, 0) + len(extra)
                 known.update(extra)
 
@@ -201,4 +203,4 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
                          str(b.get("query", "")), tuple((str(n), str(v)) for n, v in b.get("request_headers", ())),
                          bool(b.get("request_headers_truncated")))
               for b in call.get("bodies", ())),
-        int(call.get("unsampled", 0)), bool(call.get("faulted")))
+        int(call.get("unsampled", 0)), bool(call.get("faulted")), bool(call.get("provider_only")))
