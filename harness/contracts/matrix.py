@@ -59,7 +59,7 @@ class CoverageCell:
     label: str
     calls: int = 0
     covered: int = 0
-    percent: float | None = None
+    percent: float | None = None  # covered calls of the calls; --observe-fail-under measures operations instead
     uncovered: tuple[str, ...] = ()
     never_exercised: tuple[str, ...] = ()
     breaking: int = 0
