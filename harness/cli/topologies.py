@@ -65,13 +65,14 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
             topology = Topology.start(spec, progress=progress, shared=True)
     ended: KeyboardInterrupt | None = None  # the signal that ended it decides the exit code, not one that forced it
     try:
+        # (the capture first: a call made once the URLs are shown is observed whole, at both its ends)
+        observing = _observe(spec, topology, err) if options.observe else None
         out.print(services_table(topology))
         if options.detach:
             out.print(f"left running; remove it with: {options.topology.command('harness down')}", markup=False)
             return 0
-        observing = _observe(spec, topology) if options.observe else None
-        out.print("running; press Ctrl-C to stop and remove it"
-                  + (" (and say what was observed)" if observing else ""))
+        out.print("running" + (", observing the calls between services" if observing else "")
+                  + "; press Ctrl-C to stop and remove it" + (" (and say what was observed)" if observing else ""))
         try:
             threading.Event().wait()  # until Ctrl-C / SIGTERM
         except KeyboardInterrupt as interrupt:
@@ -94,9 +95,12 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     return 0
 
 
-def _observe(spec: TopologySpec, topology: Topology) -> ObserveRun:
+def _observe(spec: TopologySpec, topology: Topology, err: Console) -> ObserveRun:
+    """The capture in every service's namespace, started (said: it takes seconds on a loaded machine, and calls
+    made before it are seen in part or not at all)."""
     from harness.observe import ObserveRun
 
+    err.print("starting the traffic capture in every service's namespace", markup=False)
     run = ObserveRun(spec, topology)
     run.start()
     return run

@@ -60,7 +60,7 @@ class CoverageCell:
     label: str
     calls: int = 0
     covered: int = 0
-    percent: float | None = None
+    percent: float | None = None  # covered calls of the calls; --observe-fail-under measures operations instead
     uncovered: tuple[str, ...] = ()
     never_exercised: tuple[str, ...] = ()
     breaking: int = 0
@@ -77,6 +77,7 @@ class CoverageCell:
     lost: int = 0  # packets a loss() dropped: TCP sends them again, so its calls pass (marked under a fault)
     summary: str = ""  # the edge's line in the console ("gateway -> orders: 17 HTTP call(s), 8 covered ...")
     breaks_first: tuple[str, ...] = ()
+    document: str = ""  # where the provider's OpenAPI document that judged the calls came from ("": none did)
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -91,7 +92,8 @@ class CoverageCell:
                    coverage.operations, coverage.operations_covered, coverage.not_judged,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
                    coverage.refused, coverage.dropped, coverage.lost, coverage.summary,
-                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations))
+                   tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations),
+                   coverage.document)
 
 
 @dataclass(frozen=True)

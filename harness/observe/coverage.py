@@ -107,6 +107,13 @@ class EdgeCoverage:
     dropped: int = 0  # TCP packets a cut(mode="drop") stopped (each retry of a connection counts)
     lost: int = 0  # packets a loss() dropped (its random drop's own count; TCP sends them again)
     unanswered: int = 0  # calls with no response seen, judged against the document: their request only
+    # where the provider's OpenAPI document that judged the calls came from (find_document's sentence: served by
+    # the running topology, or a file), "" when none did
+    document: str = ""
+    # every operation called with a response, and whether every call of it is covered: what --observe-fail-under
+    # measures (a kind counts once, however often it is called; "-> no response" kinds left out: a call in flight
+    # when the capture is read comes and goes with the session's timing)
+    answered_operations: tuple[tuple[str, bool], ...] = ()
 
     @property
     def top_uncovered(self) -> tuple[OperationCount, ...]:
@@ -226,12 +233,14 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         operation = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}"
         label = operation + (" (under a fault)" if call.faulted else "")
         unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
+        kept_why = f"seen only by {provider}'s capture ({consumer}'s was not running yet), which of its requests " \
+            "is not known" if call.provider_only else "more different requests and bodies than the capture keeps"
         if unsampled and not interactions:  # (no pact on the edge: uncovered, whatever the requests)
             uncovered[label] += unsampled
             refused.setdefault(label, Counter())[NO_INTERACTION] += unsampled
         if unsampled and (interactions or usable is not None):  # (nothing to judge against: nothing not judged)
             unjudged[label] += unsampled
-            why.setdefault(label, "more different requests and bodies than the capture keeps")
+            why.setdefault(label, kept_why)
         all_covered = not unsampled
         for sample in call.bodies:
             judged = _request(call, sample)
@@ -279,7 +288,9 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         sum(call.count for call in edge.calls if call.faulted), len(operations), sum(operations.values()),
         sum(unjudged.values()),
         tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)), unchecked,
-        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost, unanswered)
+        sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost, unanswered,
+        usable.source if usable is not None else "",
+        tuple(sorted((o, all_of) for o, all_of in operations.items() if not o.endswith(f"-> {NO_RESPONSE}"))))
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:

@@ -2,9 +2,12 @@
 a JUnit case and a pytest item of its own. Only calls between services count: those from outside the topology (the
 tests, the harness) are not a consumer's contract.
 
-    fail-under PCT   failed when the calls an interaction covers are fewer than PCT percent of all the calls between
-                     services (an edge without a pact covers none of its calls); an error when no call between
-                     services was observed (there is nothing to measure) or the capture could not be read
+    fail-under PCT   failed when the kinds of calls between services (edge, method, path template, status) whose every
+                     call an interaction covers are fewer than PCT percent of all the kinds (an edge without a pact
+                     covers none): a kind counts once however often it was called, so that calls outside the tests
+                     (a timer) or retries do not move the verdict with the session's length; kinds without a
+                     response are left out (a call in flight when the capture is read). An error when no call
+                     between services was observed (there is nothing to measure) or the capture could not be read
     strict           failed when any call between services is uncovered or breaks its provider's OpenAPI document;
                      else an error when a call's bodies could not be judged against the document (cut at the
                      capture's limit, ...: it cannot be called allowed), when no call between services was
@@ -84,19 +87,28 @@ NOTHING = ("not judged: no call between services was observed (nothing to measur
 
 def _fail_under(result: ObserveResult, percent: float, name: str) -> GateVerdict:
     edges = _between(result)
-    calls = sum(edge.calls for edge in edges)
-    if not calls:
-        return GateVerdict(FAIL_UNDER, name, "error", f"{name}: {NOTHING}", "\n".join(_limits(result)))
-    covered = sum(edge.covered for edge in edges)
-    total = round(100 * covered / calls, 1)
-    lines = [f"{edge.consumer} -> {edge.provider}: {edge.covered} of {edge.calls} covered"
-             + (f" ({edge.percent:g}%)" if edge.pacts else " (no pact)")
-             for edge in sorted(edges, key=lambda e: (e.covered / e.calls, e.consumer, e.provider))]
+    kinds = [(edge, operation, covered) for edge in edges for operation, covered in edge.answered_operations]
+    if not kinds:
+        nothing = NOTHING if not edges else ("not judged: no call between services was answered (nothing to "
+                                             "measure: every call observed between services had no response)")
+        return GateVerdict(FAIL_UNDER, name, "error", f"{name}: {nothing}", "\n".join(_limits(result)))
+    covered = sum(1 for _, _, all_covered in kinds if all_covered)
+    total = round(100 * covered / len(kinds), 1)
+    lines = []
+    for edge in edges:
+        own = [(operation, all_covered) for e, operation, all_covered in kinds if e is edge]
+        if own:
+            done = sum(1 for _, all_covered in own if all_covered)
+            missed = [operation for operation, all_covered in own if not all_covered]
+            lines.append((done / len(own), f"{edge.consumer} -> {edge.provider}: {done} of {len(own)} kind(s) "
+                          "covered" + ("" if edge.pacts else " (no pact)")
+                          + (f"; uncovered: {_named(missed)}" if missed else "")))
     outcome: Outcome = "passed" if total >= percent else "failed"
     verb = "at least" if outcome == "passed" else "under"
-    return GateVerdict(FAIL_UNDER, name, outcome, f"{name}: {covered} of {calls} calls between services covered by "
-                       f"a pact interaction ({total:g}%), {verb} {percent:g}%",
-                       "\n".join([*lines, *_limits(result)]))
+    return GateVerdict(FAIL_UNDER, name, outcome, f"{name}: {covered} of {len(kinds)} kinds of calls between "
+                       f"services (edge, method, path template, status) covered by a pact interaction in every call "
+                       f"({total:g}%), {verb} {percent:g}%",
+                       "\n".join([*(line for _, line in sorted(lines)), *_limits(result)]))
 
 
 def _strict(result: ObserveResult, name: str) -> GateVerdict:

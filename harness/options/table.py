@@ -218,7 +218,8 @@ OPTIONS: tuple[Option, ...] = (
            kind=bool, default=False, cli=("--observe",), commands=("up",), pytest="--observe", ini="topology_observe",
            ini_type="bool"),
     Option("observe_fail_under", "session", "with --observe: fail the run (one test case of its own) when fewer than "
-           "PCT percent of the calls between services are covered by a pact interaction", kind=float, metavar="PCT",
+           "PCT percent of the kinds of calls between services (edge, method, path template, status) are covered by "
+           "a pact interaction in every call", kind=float, metavar="PCT",
            cli=("--observe-fail-under",), commands=("up",), pytest="--observe-fail-under",
            ini="topology_observe_fail_under", validate=percent),
     Option("observe_strict", "session", "with --observe: fail the run (one test case of its own) when a call between "

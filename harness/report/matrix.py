@@ -95,8 +95,9 @@ def consumer_notes(edges: list[Edge]) -> list[str]:
 def observed_lines(edge: Edge, every: bool = False) -> list[str]:
     """What the observed traffic of an edge says beyond its cell: uncovered calls, calls breaking the provider's
     document and calls not judged (each: the NAMED most frequent operations, then `more_line`), interactions never
-    exercised, connections not inspected, notes (one line each). A breaking operation says the first of its findings
-    and how many (one short line in the console), or (`every`: the pages) every finding."""
+    exercised, connections not inspected, notes, which document judged the calls (one line each). A breaking
+    operation says the first of its findings and how many (one short line in the console), or (`every`: the pages)
+    every finding."""
     cell = edge.observed
     if cell is None:
         return []
@@ -119,6 +120,9 @@ def observed_lines(edge: Edge, every: bool = False) -> list[str]:
         lines.append(f"{where} dropped by loss(): {cell.lost} packet(s) dropped by a loss on this edge (TCP sends "
                      "them again: the calls that got through are counted, under a fault)")
     lines += [f"{where} note: {text}" for text in cell.notes]
+    if cell.document and cell.calls:
+        lines.append(f"{where} document: the calls were judged against {edge.provider}'s OpenAPI document "
+                     f"{cell.document}")
     return lines
 
 

@@ -71,6 +71,7 @@ class ObservedCall:
     unsampled: int = 0  # calls whose bodies were not kept (beyond the agent's bounds): not judged
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
     caller: str = ""  # from outside: whose request its mark says (runtime/call_marks.py; "": the tests')
+    provider_only: bool = False  # seen only by the provider's capture (CallsOnce): which bodies, not known
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ class CallsOnce:
                     **call, "count": len(extra), "bodies": [{**bodies[0], "count": len(extra)}] if one else [],
                     "unsampled": 0 if one else len(extra), "seconds": float(call["seconds"]) * share,
                     "request_bytes": int(int(call["request_bytes"]) * share),
-                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False}))
+                    "response_bytes": int(int(call["response_bytes"]) * share), "faulted": False,
+                    "provider_only": True}))
                 observation.provider_only[ends] = observation.provider_only.get(ends, 0) + len(extra)
                 known.update(extra)
 
@@ -207,4 +209,5 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
                          None if b.get("response_headers") is None else
                          tuple((str(n), str(v)) for n, v in b["response_headers"]))
               for b in call.get("bodies", ())),
-        int(call.get("unsampled", 0)), bool(call.get("faulted")), str(call.get("caller", "")))
+        int(call.get("unsampled", 0)), bool(call.get("faulted")), str(call.get("caller", "")),
+        bool(call.get("provider_only")))

@@ -26,9 +26,11 @@ def find_document(topology: TopologySpec, service: str,
                   fetch: Callable[[str, str], tuple[str, str]] | None = None) -> tuple[Any, str, Path | None]:
     """The raw OpenAPI document of `service` and a sentence saying where it came from.
 
-    `openapi:` is either a file next to the topology (read it) or a path the service serves: then a document of that
-    name (or openapi/swagger .json/.yaml/.yml) in the service's build context, else `fetch(service, path)` (text,
-    source) from a running topology. Returns (data, source, file or None).
+    `openapi:` is either a file next to the topology (read it) or a path the service serves: then what the running
+    service serves there, `fetch(service, path)` (text, source), as `st run http://.../openapi.json` would use it;
+    when there is no fetch or it fails (no running topology: OpenAPIUnavailable), the document of that name (or
+    openapi/swagger .json/.yaml/.yml) in the service's build context, and the sentence says why it was not fetched.
+    The same rule for observed coverage and drift. Returns (data, source, file or None).
 
     Raises:
         OpenAPIUnavailable: no document can be had, or it is not JSON/YAML; the message says what was tried.
@@ -42,17 +44,28 @@ def find_document(topology: TopologySpec, service: str,
                                      f"topology (no {file}) nor a path the service serves (one starting with /)")
         return _parse(file.read_text(encoding="utf-8"), str(file), service), f"file {file}", file
     found = _build_context_document(topology, spec, location)
+    unfetched: OpenAPIUnavailable | None = None
+    if fetch is not None:
+        try:
+            text, source = fetch(service, location)
+        except OpenAPIUnavailable as error:
+            unfetched = error
+        else:
+            unused = f", not the file {found} in its build context" if found is not None else ""
+            return _parse(text, source, service), source + unused, None
     if found is not None:
+        why = f"; not fetched: {unfetched.message}" if unfetched is not None else ""
         return (_parse(found.read_text(encoding="utf-8"), str(found), service),
-                f"file {found} in the build context of {service} (it serves {location})", found)
+                f"file {found} in the build context of {service} (it serves {location}{why})", found)
     context = f"no document in its build context {_context_dir(topology, spec)}" if spec.build else \
         f"it has no build context (image {spec.image})"
-    if fetch is not None:
-        text, source = fetch(service, location)
-        return _parse(text, source, service), source, None
-    raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and no "
-                             f"running topology to fetch it from. Start one with `harness up --detach "
-                             f"--topology {topology.file}`, or point `openapi:` at a file next to the topology.")
+    if unfetched is not None and unfetched.location is not None:  # it runs, and its GET failed
+        raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and "
+                                 f"{unfetched.message}", service=service, location=unfetched.location)
+    running = unfetched.message if unfetched is not None else "no running topology"
+    raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {location}: {context}, and "
+                             f"{running} to fetch it from. Start one with `harness up --detach --topology "
+                             f"{topology.file}`, or point `openapi:` at a file next to the topology.")
 
 
 def _build_context_document(topology: TopologySpec, spec: ServiceSpec, served: str) -> Path | None:
@@ -94,7 +107,8 @@ def _parse(text: str, where: str, service: str) -> Any:
 def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[str, str], tuple[str, str]]:
     """A fetch function for find_document: the document from `running` (a runtime Topology, e.g. the one `harness
     verify` started), else from the topology started with `harness up --detach`, one GET per service. Raises
-    OpenAPIUnavailable when none runs (or no engine answers) or the GET fails."""
+    OpenAPIUnavailable (its message a clause for find_document's sentences) when none runs (or no engine answers:
+    `location` None) or the GET fails (`location` the URL)."""
     state: dict[str, Any] = {} if running is None else {"topology": running}
 
     def fetch(service: str, path: str) -> tuple[str, str]:
@@ -109,18 +123,13 @@ def running_fetcher(topology: TopologySpec, running: Any = None) -> Callable[[st
                 state["topology"] = None
         running = state["topology"]
         if running is None or service not in running.services or not running[service].ports:
-            where = f"its build context {_context_dir(topology, topology.services[service])}" \
-                if topology.services[service].build else "it has no build context"
-            raise OpenAPIUnavailable(f"service '{service}' serves its OpenAPI document at {path}: no document in "
-                                     f"{where}, and no running topology {topology.name} to fetch it from. Start one "
-                                     f"with `harness up --detach --topology {topology.file}`, or point `openapi:` at "
-                                     "a file next to the topology.")
+            raise OpenAPIUnavailable(f"no running topology {topology.name}", service=service)
         url = running[service].url + path
         try:
             response = requests.get(url, timeout=10, headers=dict([OWN_CALL]))
             response.raise_for_status()
         except requests.RequestException as error:
-            raise OpenAPIUnavailable(f"service '{service}': cannot fetch its OpenAPI document from {url}: {error}") \
+            raise OpenAPIUnavailable(f"cannot fetch it from {url}: {error}", service=service, location=url) \
                 from None
         return response.text, f"served by the running topology at {url} (run {running.run_id})"
 

@@ -44,12 +44,20 @@ def test_every_runnerly_pact_is_clean_against_its_providers_openapi() -> None:
 
 
 def test_checked_ahead_the_verdicts_are_those_checked_in_turn_and_count_once_asked_for(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import threading
 
     from harness.contracts.drift import run as drift_run
 
-    spec = load_topology(RUNNERLY)
+    # documents that are files next to the topology (a served one is fetched when asked for: see below)
+    shutil.copytree(DRIFT_INPUTS / "pacts", tmp_path / "pacts")
+    shutil.copy(DRIFT_INPUTS / "catalog-openapi30.yaml", tmp_path)
+    pact = json.loads((tmp_path / "pacts/web-catalog.json").read_text())
+    (tmp_path / "pacts/shop-catalog.json").write_text(json.dumps({**pact, "consumer": {"name": "shop"}}))
+    (tmp_path / "topology.yaml").write_text(
+        "contracts: {pacts: pacts}\nservices:\n  catalog: {image: python:3.11-slim, openapi: catalog-openapi30.yaml}\n"
+        "  web: {image: python:3.11-slim}\n  shop: {image: python:3.11-slim}\n")
+    spec = load_topology(tmp_path / "topology.yaml")
     in_turn = DriftRun(spec)
     expected = [in_turn.check(file) for file in in_turn.files()]
     checked_in: list[str] = []
@@ -86,6 +94,55 @@ def test_a_served_document_is_fetched_when_asked_for_not_ahead(tmp_path: Path) -
     result = run.check(file)
     assert (result.verdict, result.source, calls) == (CLEAN, "served by the running topology at URL",
                                                       [("catalog", "/openapi.json")])
+
+
+def test_a_served_document_is_preferred_to_an_older_file_in_the_build_context(tmp_path: Path) -> None:
+    """What the running service serves at `openapi: /openapi.json` judges (as `st run` would use it), not a file of
+    its build context that may be older; the file only when it cannot be fetched, and the source says why."""
+    from harness.contracts.drift.sources import find_document
+    from harness.errors import OpenAPIUnavailable
+
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog/Dockerfile").write_text("FROM python:3.11-slim\n")
+    served = yaml.safe_load((DRIFT_INPUTS / "catalog-openapi30.yaml").read_text())
+    older = {**served, "info": {"title": "older", "version": "0"}}
+    (tmp_path / "catalog/openapi.json").write_text(json.dumps(older))
+    (tmp_path / "topology.yaml").write_text("services:\n  catalog:\n    build: catalog\n    openapi: /openapi.json\n")
+    spec = load_topology(tmp_path / "topology.yaml")
+    file = tmp_path / "catalog" / "openapi.json"
+
+    def serving(service: str, path: str) -> tuple[str, str]:
+        return json.dumps(served), f"served by the running topology at http://127.0.0.1:1{path} (run r1)"
+
+    data, source, found = find_document(spec, "catalog", serving)
+    assert (data["info"], found) == (served["info"], None)
+    assert source == (f"served by the running topology at http://127.0.0.1:1/openapi.json (run r1), not the file "
+                      f"{file} in its build context")
+
+    def down(service: str, path: str) -> tuple[str, str]:
+        raise OpenAPIUnavailable("no running topology f26h", service=service)
+
+    data, source, found = find_document(spec, "catalog", down)
+    assert (data["info"]["title"], found) == ("older", file)
+    assert source == f"file {file} in the build context of catalog (it serves /openapi.json; not fetched: no " \
+                     "running topology f26h)"
+    file.unlink()
+    with pytest.raises(OpenAPIUnavailable) as failed:
+        find_document(spec, "catalog", down)
+    assert str(failed.value) == (
+        f"service 'catalog' serves its OpenAPI document at /openapi.json: no document in its build context "
+        f"{tmp_path / 'catalog'}, and no running topology f26h to fetch it from. Start one with `harness up --detach "
+        f"--topology {tmp_path / 'topology.yaml'}`, or point `openapi:` at a file next to the topology.")
+
+    def broken(service: str, path: str) -> tuple[str, str]:
+        raise OpenAPIUnavailable("cannot fetch it from http://127.0.0.1:1/openapi.json: 404 Client Error",
+                                 service=service, location="http://127.0.0.1:1/openapi.json")
+
+    with pytest.raises(OpenAPIUnavailable) as failed:
+        find_document(spec, "catalog", broken)
+    assert str(failed.value) == (
+        f"service 'catalog' serves its OpenAPI document at /openapi.json: no document in its build context "
+        f"{tmp_path / 'catalog'}, and cannot fetch it from http://127.0.0.1:1/openapi.json: 404 Client Error")
 
 
 def _mutated_runnerly(tmp_path: Path, mutate) -> Path:  # noqa: ANN001 - a function of the dataservice document

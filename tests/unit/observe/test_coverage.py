@@ -273,3 +273,34 @@ def test_a_request_without_its_response_is_replayed_and_its_request_judged(spec,
                           "response to judge",)
     assert [(o.operation, o.calls) for o in edge.top_uncovered] == [("GET /items/{id}/price -> no response", 1)]
     assert (edge.operations, edge.operations_covered) == (2, 1)
+
+
+def test_a_call_seen_only_by_its_providers_capture_is_not_judged_for_that_reason(spec, stock_document) -> None:
+    """Two calls of one kind with two bodies at the provider, one of them before the consumer's capture ran (the
+    table of `harness up --observe` was printed before it started): which body it had is not known; said so, not
+    "more ... than the capture keeps" (that capture kept both)."""
+    early = dataclasses.replace(call("/items/1", bodies=(), count=1, unsampled=1), provider_only=True)
+    later = call("/items/1", body='{"id": 1, "name": "pear"}')
+    [edge] = coverage_of(spec, [later, early], {"stock": stock_document})
+    assert (edge.calls, edge.covered, edge.not_judged) == (2, 1, 1)
+    assert [(o.operation, o.calls, o.says) for o in edge.not_judged_operations] == [
+        ("GET /items/{id} -> 200", 1, "seen only by stock's capture (shop's was not running yet), which of its "
+                                      "requests is not known")]
+    [edge] = coverage_of(spec, [later, dataclasses.replace(early, provider_only=False)], {"stock": stock_document})
+    assert edge.not_judged_operations[0].says == "more different requests and bodies than the capture keeps"
+
+
+def test_the_kinds_of_calls_with_a_response_and_the_document_that_judged_them(spec, stock_document) -> None:
+    calls = [call("/items/1", count=7, body='{"id": 1, "name": "pear"}'), call("/items/2", status=404),
+             call("/items/3", status=0, bodies=(BodySample("", "", 1),))]
+    [edge] = coverage_of(spec, calls, {"stock": stock_document})
+    assert edge.answered_operations == (("GET /items/{id} -> 200", True), ("GET /items/{id} -> 404", False))
+    assert edge.document == "stock.yaml"
+    from harness.report.matrix import observed_lines
+
+    [matrix_edge] = [e for e in edge_matrix(spec, [], [], coverage=[edge]) if e.observed is not None]
+    assert matrix_edge.observed is not None and matrix_edge.observed.document == "stock.yaml"  # the JSON's
+    assert observed_lines(matrix_edge)[-1] == \
+        "shop->stock document: the calls were judged against stock's OpenAPI document stock.yaml"  # console, page
+    [edge] = coverage_of(spec, calls, {"stock": OpenAPIUnavailable("stock was down")})
+    assert edge.document == ""
