@@ -376,8 +376,8 @@ def test_a_session_that_left_out_tests_publishes_its_pacts_as_a_snapshot(tmp_pat
     assert f"pacts published to the Pact Broker {broker.url} for consumer version {snapshot}: " in said, said
     assert (f"note: published as consumer version {snapshot}, not as the commit {commit}: this session did not run "
             "every consumer test (") in said, said
-    assert ("so these pacts may lack interactions of the commit's; run the whole session to publish under the "
-            "commit, or give --pact-consumer-version VERSION (a version that is no commit of the checkout, e.g. "
+    assert ("so these pacts may lack interactions of the commit's and keep older ones (merged into the files); run "
+            "the whole session to publish under the commit, or give --pact-consumer-version VERSION (a version that is no commit of the checkout, e.g. "
             "COMMIT-partial); without a branch") in said
     why = {"-k": "2 of 4 collected test(s) deselected (-k given)", "-n": "2 of 4 collected test(s) deselected (-k "
            "given)", "test_consumer.py::test_web_reads_the_bill": "node ids given",
