@@ -73,6 +73,8 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     pacts = recorder.write(merge=bool(partial)) if recorder else []
     if coverage is not None and coverage.scratch is not None:
         pacts = coverage.write_pacts(pact_folder(config), merge=bool(partial))
+    refused = [pact for pact in pacts if pact.refused]  # left as they were: pact-python refuses them too
+    pacts = [pact for pact in pacts if not pact.refused]
     written = [pact.path for pact in pacts]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
@@ -83,7 +85,16 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
             reporter.write_line(f"pacts merged into their files, not replaced (as pact-python's write_file does): this "
                                 f"session did not run every consumer test ({partial}); a session that runs them all "
                                 "replaces them, dropping the interactions of removed or failing tests", yellow=True)
+    for pact in refused:
+        if reporter:
+            _new_line(reporter)
+            reporter.write_line(f"ERROR: {pact.path} not written: this session did not run every consumer test "
+                                f"({partial}), so its interactions are merged into the file there, and {pact.refused}; "
+                                "the file is left as it was: delete it (or restore it from git) and run again, or run "
+                                "the whole consumer session (it replaces the file)", red=True)
     stale = _verified_before_rewritten(config, written)
+    if refused and session.exitstatus == 0:
+        session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
     if stale:  # the session's verdict must not be the old pact's (it could pass where the new one fails)
         if reporter:
             reporter.write_line(
