@@ -242,6 +242,20 @@ def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVers
     return publication
 
 
+def check_publishing_pacts(config: BrokerConfig, stopped: str = "no test was run") -> None:
+    """Before the consumer tests run, when their pacts are to be published: whether the broker lets the credentials
+    publish pacts, asked with an empty publication POSTed to the index's `pb:publish-contracts`, which the broker
+    rejects (400: `pacticipantName`, `pacticipantVersionNumber` and `contracts` are required, pact_broker's
+    PublishContractsSchema) and keeps nothing of (BrokerClient.check_write). `stopped`: what a refusal stops.
+
+    Raises:
+        BrokerRefused: the credentials may not publish pacts (401 or 403 to it).
+        BrokerUnavailable: the broker cannot be reached, has no `pb:publish-contracts`, or took the empty one.
+    """
+    client = BrokerClient(config)
+    client.check_write(client.link("pb:publish-contracts"), "pacts", "publication", stopped)
+
+
 def _contract(consumer: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:
     content = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     return {"consumerName": consumer, "providerName": provider, "specification": "pact",
