@@ -79,10 +79,13 @@ class BrokerClient:
             detail = _detail(error.read())
             if error.code in (401, 403):
                 how = self.credentials_used
-                what = "refused the credentials" if error.code == 401 else "does not allow this with the credentials"
+                # a 401 to a change after the index was read with them: credentials that may only read (the broker's
+                # basic-auth middleware asks a change for the read-write user)
+                writes = error.code == 403 or (method != "GET" and self._index is not None)
+                what = "does not allow this with the credentials" if writes else "refused the credentials"
                 raise BrokerRefused(f"the Pact Broker at {self.config.url} {what} ({error.code} on {method} {url}"
                                     f"{': ' + detail if detail else ''}); used: {how}",
-                                    hint=_refused_hint(error.code, method, how, url),
+                                    hint=_refused_hint(403 if writes else 401, method, how, url),
                                     short=f"the Pact Broker at {self.config.url} {what} ({error.code}; used: "
                                           f"{how.split(' (')[0]})", status=error.code) from None
             raise BrokerUnavailable(f"the Pact Broker at {self.config.url} answered {error.code} to {method} {url}"
@@ -108,32 +111,39 @@ class BrokerClient:
 
     def check_publishing(self, pact: BrokerPact) -> None:
         """Before anything starts: whether the broker lets these credentials publish `pact`'s verification result,
-        asked with a result it rejects without keeping it, an empty one (no `success`, no provider version: 400, as
-        pact_broker's VerificationContract requires both). A credential that may only read gets 401 or 403 before
-        the body is read (the broker's basic-auth middleware decides by method and path; a read-only PactFlow
-        token likewise). A broker that validates the body before it checks the credentials answers 400 to both:
-        then the first publication tells (its pact's verdict an error, as any refused publication).
+        asked with an empty one (`check_write`; no `success`, no provider version: 400, as pact_broker's
+        VerificationContract requires both). A broker that validates the body before it checks the credentials
+        answers 400 to both: then the first publication tells (its pact's verdict an error, as any refused one).
 
         Raises:
-            BrokerRefused: these credentials may not publish verification results (what to do: the hint).
-            BrokerUnavailable: unreachable, another error, or an empty result taken (no Pact Broker as documented).
+            BrokerRefused, BrokerUnavailable: as check_write.
         """
-        if pact.publish_url is None:
-            return  # said when its result is to be published (publish)
+        if pact.publish_url is not None:  # else said when its result is to be published (publish)
+            self.check_write(pact.publish_url, "verification results", "result", "nothing was started")
+
+    def check_write(self, url: str, what: str, empty: str, stopped: str) -> None:
+        """Whether the broker lets these credentials publish `what` ("pacts") to `url`, asked by POSTing an `empty`
+        one ("publication") that a Pact Broker rejects (400) without keeping anything: the broker offers no "may I
+        write" resource, and its index is the same for every credential. A credential that may only read gets 401
+        or 403 before the body is read (the broker's basic-auth middleware decides by method and path; a read-only
+        PactFlow token likewise). `stopped`: what the refusal stops ("no test was run").
+
+        Raises:
+            BrokerRefused: these credentials may not publish there (what to do: the hint).
+            BrokerUnavailable: unreachable, another error, or the empty one taken (no Pact Broker as documented).
+        """
         try:
-            taken = self.request("POST", pact.publish_url, {}, invalid_ok=True)
+            taken = self.request("POST", url, {}, invalid_ok=True)
         except BrokerRefused as error:
             how = self.credentials_used
             raise BrokerRefused(
                 f"the Pact Broker at {self.config.url} does not let these credentials (used: {how.split(' (')[0]}) "
-                f"publish verification results, so nothing was started: it answered {error.status} to an empty "
-                f"result POSTed to {pact.publish_url}, which it would have rejected unkept",
-                hint=_refused_hint(403, "POST", how, pact.publish_url), short=error.short,
+                f"publish {what}, so {stopped}: it answered {error.status} to an empty {empty} POSTed to {url}, "
+                "which it would have rejected unkept", hint=_refused_hint(403, "POST", how, url), short=error.short,
                 status=error.status) from None
         if taken is not None:
-            raise BrokerUnavailable(f"the Pact Broker at {self.config.url} took an empty verification result (POST "
-                                    f"{pact.publish_url}) where a Pact Broker answers 400: is this URL a Pact "
-                                    "Broker? Nothing was started")
+            raise BrokerUnavailable(f"the Pact Broker at {self.config.url} took an empty {empty} (POST {url}) where "
+                                    f"a Pact Broker answers 400: is this URL a Pact Broker? {stopped.capitalize()}")
 
     def link(self, relation: str, **values: str) -> str:
         """A relation of the broker's index, its template filled in."""

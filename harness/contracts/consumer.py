@@ -72,18 +72,28 @@ class PactRecorder:
 class WrittenPact:
     path: Path
     merged: str = ""  # how a partial session's interactions met the file's ("": the file was replaced)
+    refused: str = ""  # why a partial session's pact was not merged into the file, left as it was ("": written)
 
 
 def write_pacts(scratch: Path, pact_dir: Path, merge: bool = False) -> list[WrittenPact]:
     """Every pact merged in `scratch`, written into `pact_dir` byte-for-byte deterministically. A whole session's
     pact replaces its file: an interaction whose test was removed goes. `merge` (a session that did not run every
     consumer test): as pact-python's `write_file(overwrite=False)`, the file's interactions stay unless the session
-    wrote one of the same identity (interaction_identity), which replaces it."""
+    wrote one of the same identity (interaction_identity), which replaces it; a file that is no pact of the pair to
+    merge into is left as it is and not written (`refused`: why), as pact-python refuses to write over it."""
     written = []
     for path in sorted(scratch.glob("*.json")):
-        kept, note = _kept_from(pact_dir / path.name, path) if merge else ([], "")
+        try:
+            kept, note = _kept_from(pact_dir / path.name, path) if merge else ([], "")
+        except _NoPact as error:
+            written.append(WrittenPact(pact_dir / path.name, refused=str(error)))
+            continue
         written.append(WrittenPact(write_deterministic(path, pact_dir, kept), note))
     return written
+
+
+class _NoPact(Exception):
+    """The file a partial session would merge into is no pact of its pair (the reason)."""
 
 
 def interaction_identity(interaction: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
@@ -96,23 +106,46 @@ def interaction_identity(interaction: dict[str, Any]) -> tuple[str, str, tuple[s
 
 def _kept_from(existing: Path, session: Path) -> tuple[list[dict[str, Any]], str]:
     """The interactions of the pair's `existing` file that the `session`'s pact does not replace, and how the merge
-    went, said in the "pacts written" line."""
+    went, said in the "pacts written" line. An empty file is none (pact-python writes over it).
+
+    Raises:
+        _NoPact: the file cannot be read, is not JSON, or is no pact of the session's pair.
+    """
     new = json.loads(session.read_text(encoding="utf-8"))
     interactions = new.get("interactions", [])
-    if not existing.exists():
+    try:
+        text = existing.read_text(encoding="utf-8") if existing.exists() else ""
+    except (OSError, ValueError) as error:
+        raise _NoPact(f"it cannot be read ({type(error).__name__}: {error})") from None
+    if not text.strip():
         return [], f"new: {len(interactions)} interaction(s)"
     try:
-        old = json.loads(existing.read_text(encoding="utf-8"))
-        before = old["interactions"]
-        version = old.get("metadata", {}).get("pactSpecification", {}).get("version")
-        if not isinstance(before, list) or not all(isinstance(i, dict) for i in before):
-            raise TypeError("its interactions are no list of objects")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        return [], f"replaced: the file was no pact to merge into ({type(error).__name__}: {error})"
-    wrote = new.get("metadata", {}).get("pactSpecification", {}).get("version")
+        old = json.loads(text)
+    except ValueError as error:
+        raise _NoPact(f"it is not valid JSON ({error})") from None
+    before = old.get("interactions", []) if isinstance(old, dict) else None
+    if not isinstance(before, list) or not all(isinstance(i, dict) for i in before):
+        raise _NoPact("it is no pact: " + ("its interactions are no list of objects" if isinstance(old, dict)
+                                           else f"a JSON {type(old).__name__}, not an object"))
+    if _pair(old) != _pair(new):
+        raise _NoPact("it is a pact between {} and {}".format(*_pair(old)) + ", not {} and {}".format(*_pair(new)))
+    version, wrote = _specification(old), _specification(new)
     if version != wrote:  # the FFI would upgrade the old interactions; their JSON cannot be copied as it is
         return [], f"replaced: the file was a pact of specification {version}, this session writes {wrote}"
     replaced = {interaction_identity(i) for i in interactions}
     kept = [i for i in before if interaction_identity(i) not in replaced]
     return kept, (f"merged: {len(interactions)} of {len(interactions) + len(kept)} interactions rewritten, "
                   f"{len(kept)} kept from the file")
+
+
+def _pair(pact: dict[str, Any]) -> tuple[Any, Any]:
+    """The consumer's and the provider's names a pact writes (None: none)."""
+    consumer, provider = (pact[role].get("name") if isinstance(pact.get(role), dict) else None
+                          for role in ("consumer", "provider"))
+    return consumer, provider
+
+
+def _specification(pact: dict[str, Any]) -> Any:
+    metadata = pact.get("metadata")
+    spec = metadata.get("pactSpecification") if isinstance(metadata, dict) else None
+    return spec.get("version") if isinstance(spec, dict) else None

@@ -54,7 +54,8 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     may read; not `folder`, the run's `outputs` and `__pycache__`); the branch given, else the CI job's or the
     checkout's (broker.checkout_branch; none on a detached HEAD without a CI variable). `partial`: why the session
     that wrote the pacts did not run every consumer test of the commit (e.g. "-k given"; "": it did): its pacts may
-    lack interactions, so they are a snapshot too, or, under a version given, published without a branch.
+    lack interactions and keep older ones (it merges into the files), so they are a snapshot too, or, under a
+    version given, published without a branch.
     A snapshot, and a `partial` session's pacts whatever their version, have no branch unless one is given: they must
     never become the latest version of the checkout's branch (the providers' `mainBranch` and `matchingBranch`
     selectors would verify them in place of the whole suite's). `flag`, `branch_flag`: the options a user gives the
@@ -77,8 +78,9 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         if partial and branch is None:
             return ConsumerVersion(number, None, tags, snapshot=(
                 f"published without a branch: this session did not run every consumer test ({partial}), so its pacts "
-                "may lack interactions, and a branch's latest pacts are what providers verify (mainBranch, "
-                f"matchingBranch); give {branch_flag} BRANCH to publish them on one (a branch of their own)"))
+                "may lack interactions and keep older ones (merged into the files), and a branch's latest pacts are "
+                f"what providers verify (mainBranch, matchingBranch); give {branch_flag} BRANCH to publish them on "
+                "one (a branch of their own)"))
         return ConsumerVersion(number, branch or checkout_branch(folder), tags)
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
@@ -89,8 +91,9 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     marked = snapshot_version(commit)
     if changed == []:
         why = (f"this session did not run every consumer test ({partial}), so these pacts may lack interactions of "
-               f"the commit's; run the whole session to publish under the commit, or give {flag} VERSION (a "
-               f"version that is no commit of the checkout, e.g. COMMIT{PARTIAL_MARK})")
+               f"the commit's and keep older ones (merged into the files); run the whole session to publish under the "
+               f"commit, or give {flag} VERSION (a version that is no commit of the checkout, e.g. "
+               f"COMMIT{PARTIAL_MARK})")
     else:
         dirty = ("may have uncommitted changes (git status failed), so the commit may not name" if changed is None
                  else "has uncommitted changes" + (" outside the pact folder" if written_here else "") + " ("
@@ -115,8 +118,8 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
     """Raise OptionError when `number` names a commit of the checkout at `top` (HEAD: `commit`) that the checkout
     or the session is not: another commit, or the same with changes that may change the pacts (checkout.changes, but
     `outputs`; `read`: folders whose untracked files count), or a session that did not run every consumer test
-    (`partial`: why; its pacts may lack interactions, and `onConflict: overwrite` would replace the whole suite's),
-    and no `-dirty` mark, as `git describe --dirty` gives."""
+    (`partial`: why; its pacts may lack interactions and keep older ones, and `onConflict: overwrite` would replace
+    the whole suite's), and no `-dirty` mark, as `git describe --dirty` gives."""
     named = named_commit(top, number)
     if named is None:
         return
@@ -130,8 +133,9 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
     if changed == [] and partial:
         raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
                           f"{top}, from a session that did not run every consumer test ({partial}): its pacts may "
-                          f"lack interactions of the commit's, and the broker would hold them as {number}'s "
-                          "(replacing the whole suite's); run the whole consumer suite to publish under the commit, "
+                          f"lack interactions of the commit's and keep older ones (merged into the files), and the "
+                          f"broker would hold them as {number}'s (replacing the whole suite's); run the whole "
+                          "consumer suite to publish under the commit, "
                           f"or give {flag} {number}{PARTIAL_MARK} (a version that is no commit, published without a "
                           f"branch unless {branch_flag} gives one) if these pacts are wanted")
     if changed == []:
@@ -236,6 +240,20 @@ def publish_pacts(config: BrokerConfig, files: list[Path], version: ConsumerVers
         publication.notices += [f"{n.get('type', 'info')}: {n.get('text', '')}" for n in answer.get("notices") or []
                                 if isinstance(n, dict)]
     return publication
+
+
+def check_publishing_pacts(config: BrokerConfig, stopped: str = "no test was run") -> None:
+    """Before the consumer tests run, when their pacts are to be published: whether the broker lets the credentials
+    publish pacts, asked with an empty publication POSTed to the index's `pb:publish-contracts`, which the broker
+    rejects (400: `pacticipantName`, `pacticipantVersionNumber` and `contracts` are required, pact_broker's
+    PublishContractsSchema) and keeps nothing of (BrokerClient.check_write). `stopped`: what a refusal stops.
+
+    Raises:
+        BrokerRefused: the credentials may not publish pacts (401 or 403 to it).
+        BrokerUnavailable: the broker cannot be reached, has no `pb:publish-contracts`, or took the empty one.
+    """
+    client = BrokerClient(config)
+    client.check_write(client.link("pb:publish-contracts"), "pacts", "publication", stopped)
 
 
 def _contract(consumer: str, provider: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ Costs nothing without --topology: Docker, testcontainers, pact-python and schema
 Modules: options (pytest's options and ini keys, generated from harness.options; the session's options resolved
 once), session (the --topology session: its topology and its feature runs), runs (the runs made from the options),
 collection (the pact, fuzz and drift items it adds), items, xdist (a topology shared by xdist workers), summary (the
-end of the terminal report), pact (the `pact` fixture), fixtures (`topology_fixture` for conftest files), rewrite
-(the library modules pytest's assert rewriting leaves alone). May import: pytest, harness.* (lazily, inside hooks and
-fixtures).
+end of the terminal report), pact (the `pact` fixture), publishing (--pact-publish asks the broker first), fixtures
+(`topology_fixture` for conftest files), rewrite (the library modules pytest's assert rewriting leaves alone). May
+import: pytest, harness.* (lazily, inside hooks and fixtures).
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     pacts = recorder.write(merge=bool(partial)) if recorder else []
     if coverage is not None and coverage.scratch is not None:
         pacts = coverage.write_pacts(pact_folder(config), merge=bool(partial))
+    refused = [pact for pact in pacts if pact.refused]  # left as they were: pact-python refuses them too
+    pacts = [pact for pact in pacts if not pact.refused]
     written = [pact.path for pact in pacts]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
@@ -83,7 +85,16 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
             reporter.write_line(f"pacts merged into their files, not replaced (as pact-python's write_file does): this "
                                 f"session did not run every consumer test ({partial}); a session that runs them all "
                                 "replaces them, dropping the interactions of removed or failing tests", yellow=True)
+    for pact in refused:
+        if reporter:
+            _new_line(reporter)
+            reporter.write_line(f"ERROR: {pact.path} not written: this session did not run every consumer test "
+                                f"({partial}), so its interactions are merged into the file there, and {pact.refused}; "
+                                "the file is left as it was: delete it (or restore it from git) and run again, or run "
+                                "the whole consumer session (it replaces the file)", red=True)
     stale = _verified_before_rewritten(config, written)
+    if refused and session.exitstatus == 0:
+        session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
     if stale:  # the session's verdict must not be the old pact's (it could pass where the new one fails)
         if reporter:
             reporter.write_line(
@@ -93,7 +104,7 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
         if session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         exitstatus = session.exitstatus
-    if coverage is not None and coverage.parts_lost and written and _publication_asked(config):
+    if coverage is not None and coverage.parts_lost and written and publication_asked(config):
         if reporter:  # a pact lacking interactions its consumer has would be a false "can deploy"
             _new_line(reporter)
             reporter.write_line(f"error: pacts not published to the Pact Broker: {'; '.join(coverage.parts_lost)}: "
@@ -103,7 +114,7 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     _publish_written(session, written, int(exitstatus))
 
 
-def _publication_asked(config: pytest.Config) -> bool:
+def publication_asked(config: pytest.Config) -> bool:
     from harness.contracts.publish import publication_wanted
     from harness.pytest.options import resolved
 
@@ -205,6 +216,13 @@ class WrittenByWorkers:
         self.lf_reran = max(self.lf_reran, int(said.get("lf_reran", 0)))
         self.uncollected.update(said.get("uncollected", []))
         self.skipped_files.update(said.get("skipped_files", []))
+
+    # after the topology session's (tryfirst: the topology file's broker is known), before xdist starts its workers
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not hasattr(self.config, "workerinput") and not self.config.option.collectonly:  # xdist: the controller
+            from harness.pytest.publishing import check_publication
+
+            check_publication(self.config)
 
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         if isinstance(collector, pytest.File):
@@ -375,6 +393,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
     from harness.contracts.broker_config import broker_access
     from harness.contracts.publish import consumer_version, publish_pacts
     from harness.errors import HarnessError, OptionError
+    from harness.pytest.publishing import NO_BROKER
     from harness.pytest.session import PLUGIN_NAME
 
     owner = config.pluginmanager.get_plugin(PLUGIN_NAME)
@@ -382,8 +401,7 @@ def _publish_written(session: pytest.Session, written: list[Path], exitstatus: i
     try:
         broker = broker_access(options.values, spec.contracts.broker if spec is not None else None)
         if broker is None:
-            raise OptionError("--pact-publish: no Pact Broker is configured: give --pact-broker-url URL, "
-                              "contracts.broker.url in the topology file, or set PACT_BROKER_BASE_URL")
+            raise OptionError(NO_BROKER)
         coverage = config.pluginmanager.get_plugin("harness-pact-publish")
         version = consumer_version(pact_folder(config), options.consumer_version, options.consumer_branch,
                                    tuple(options.consumer_tag or ()), options.flag("consumer_version"),

@@ -11,8 +11,9 @@ content's SHA), verification results (per pact version and provider version), en
         broker.url  # http://127.0.0.1:PORT
 
 Auth as the broker's: no credentials configured, everything is open; else a request without valid credentials gets
-401, and a read-only credential (`read_token`, `read_user`) that changes something gets 403, before its body is read
-(as the Pact Broker's basic-auth middleware decides by method and path); with `validates_first`, an empty body gets
+401, and a read-only credential that changes something, before its body is read, 403 (`read_token`, as a read-only
+PactFlow token) or 401 (`read_user`: the Pact Broker's basic-auth middleware decides by method and path and asks a
+change for the read-write user, Rack::Auth::Basic's 401); with `validates_first`, an empty body gets
 400 first, as from a broker whose authorization comes after its validation (webmachine's order: malformed_request?
 before forbidden?).
 """
@@ -108,7 +109,7 @@ class Broker:
         self.deployments: list[Deployment] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for the tests
         self.asked: list[dict[str, Any]] = []  # the body of every pacts-for-verification request, for the tests
-        self.published: list[dict[str, Any]] = []  # the body of every publish-contracts request, for the tests
+        self.published: list[dict[str, Any]] = []  # the body of every publication it took, for the tests
         self._order = 0
 
     def _tick(self) -> tuple[int, str]:
@@ -614,6 +615,8 @@ class BrokerServer:
                 reading = method == "GET" or url.path.endswith("/for-verification")
                 if role == "read" and not reading and server.validates_first and raw.strip() in (b"", b"{}"):
                     return self._send(400, {"errors": {"success": ["is missing"]}})
+                if role == "read" and not reading and self.headers.get("Authorization", "").startswith("Basic "):
+                    return self._send(401, {"error": "Authentication required: these credentials may only read"})
                 if role == "read" and not reading:
                     return self._send(403, {"error": "You do not have permission to perform this action"})
                 try:
@@ -662,11 +665,12 @@ class Query(dict[str, str]):
 
 
 def _publish_contracts(b: Broker, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    b.published.append(body)
     name, number = body.get("pacticipantName"), body.get("pacticipantVersionNumber")
-    if not name or not number:
-        raise BrokerError(400, {"errors": {"pacticipantName": ["is missing"], "pacticipantVersionNumber": [
-            "is missing"]}})
+    missing = [key for key, value in (("pacticipantName", name), ("pacticipantVersionNumber", number),
+                                      ("contracts", body.get("contracts"))) if not value and value != []]
+    if missing:  # rejected whole, nothing kept (PublishContractsSchema: all three are required)
+        raise BrokerError(400, {"errors": {key: ["is missing"] for key in missing}})
+    b.published.append(body)
     version = b.version(name, number, body.get("branch"), body.get("tags"), body.get("buildUrl"))
     notices = [{"type": "success", "text": f"Created {name} version {number}"
                 + (f" with branch {body['branch']}" if body.get("branch") else "")}]

@@ -164,7 +164,8 @@ def test_a_partial_session_never_publishes_under_a_commit_version(tmp_path: Path
     assert (f"error: pacts not published to the Pact Broker: publishing pacts as consumer version {commit} "
             f"(--pact-consumer-version), the commit of the git checkout {tmp_path}, from a session that did not run "
             f"every consumer test ({why}") in said, said
-    assert (f": its pacts may lack interactions of the commit's, and the broker would hold them as {commit}'s "
+    assert (f": its pacts may lack interactions of the commit's and keep older ones (merged into the files), and "
+            f"the broker would hold them as {commit}'s "
             "(replacing the whole suite's); run the whole consumer suite to publish under the commit, or give "
             f"--pact-consumer-version {commit}-partial (a version that is no commit, published without a branch "
             "unless --pact-consumer-branch gives one) if these pacts are wanted") in said, said
@@ -176,8 +177,8 @@ def test_a_partial_session_never_publishes_under_a_commit_version(tmp_path: Path
     code, said = in_ci(tmp_path, broker, f"{commit}-partial", *args, cache=True, **env)
     assert code == 0 and f"for consumer version {commit}-partial: " in said, said  # on no branch: never main's latest
     assert (f"note: published without a branch: this session did not run every consumer test ({why}") in said, said
-    assert ("so its pacts may lack interactions, and a branch's latest pacts are what providers verify (mainBranch, "
-            "matchingBranch); give --pact-consumer-branch BRANCH to publish them on one (a branch of their own)"
+    assert ("so its pacts may lack interactions and keep older ones (merged into the files), and a branch's latest "
+            "pacts are what providers verify (mainBranch, matchingBranch); give --pact-consumer-branch BRANCH to publish them on one (a branch of their own)"
             ) in said, said
     partials = [v for v in broker.broker.versions.values() if v.number == f"{commit}-partial"]
     assert partials and all(v.branches == [] for v in partials), partials

@@ -292,9 +292,11 @@ def test_wip_pacts_without_pending_are_a_note(tmp_path: Path, broker: BrokerServ
     assert not any("work-in-progress" in note for note in with_pending.notes)
 
 
-def test_a_publication_that_fails_after_passing_consumer_tests_exits_1(tmp_path: Path) -> None:
-    """pytest's convention for a session hook that fails: exit 1 with the error (the tests passed; the session did
-    not), whatever the broker's failure (unreachable here; refused and no version: test_broker_publish)."""
+def test_a_broker_that_cannot_be_reached_stops_a_publishing_session_before_any_test(tmp_path: Path) -> None:
+    """The broker is asked whether the credentials may publish before the consumer tests run
+    (test_broker_write_access): one that cannot be reached is a usage error then (4), not an error line after every
+    test ran. A publication that fails after the tests passed is exit 1 (pytest's convention for a session hook that
+    fails; no consumer version: test_broker_publish)."""
     from .test_broker_publish import CONSUMER_TEST
 
     (tmp_path / "test_consumer.py").write_text(CONSUMER_TEST)
@@ -303,8 +305,8 @@ def test_a_publication_that_fails_after_passing_consumer_tests_exits_1(tmp_path:
                            str(tmp_path / "pacts"), "--pact-publish", "--pact-consumer-version", "1.0.0",
                            "test_consumer.py"], cwd=tmp_path, capture_output=True, text=True,
                           env=environment(PACT_BROKER_BASE_URL=closed))
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
-    assert f"error: pacts not published to the Pact Broker: the Pact Broker at {closed} cannot be reached" \
-        in done.stdout
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "passed" not in done.stdout and not (tmp_path / "pacts").exists()
+    assert ("the session's pacts are to be published, so the Pact Broker was asked first, and no test was run: the "
+            f"Pact Broker at {closed} cannot be reached") in done.stderr, done.stderr
     assert "Traceback" not in done.stdout + done.stderr

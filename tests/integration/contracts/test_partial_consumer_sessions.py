@@ -161,3 +161,25 @@ def test_under_xdist_a_partial_session_merges_as_a_serial_one(project: pytest.Py
     assert new.ret == 0, new.stdout.str()
     new.stdout.fnmatch_lines(["pacts written: pacts/web-notes.json (new: 1 interaction(s))"])
     assert notes(project) == {"a request for note 1": 200}
+
+
+def test_a_file_a_partial_session_cannot_merge_into_is_left_as_it_is_and_fails_the_session(
+        project: pytest.Pytester) -> None:
+    """An unreadable pact file (invalid JSON here) is never replaced by a session that merges: pact-python's
+    write_file(overwrite=False) refuses it too (a RuntimeError naming no file); the pairs it can merge are written."""
+    assert run(project).ret == 0
+    shop = files(project)["web-shop.json"]
+    (project.path / "pacts" / "web-notes.json").write_text('{"consumer": {"name": "web"},')
+    some = run(project, "-k", "reads or teapot")
+    assert some.ret == 1, some.stdout.str()  # its tests passed; the session did not
+    assert (project.path / "pacts" / "web-notes.json").read_text() == '{"consumer": {"name": "web"},'
+    assert files(project)["web-shop.json"] == shop  # merged: the same interaction, the same bytes
+    said = " ".join(some.stdout.str().split())
+    assert "2 passed" in said and "pacts written: pacts/web-shop.json (merged: 1 of 1 interactions rewritten" in said
+    assert ("ERROR: pacts/web-notes.json not written: this session did not run every consumer test (3 of 5 "
+            "collected test(s) deselected (-k given)), so its interactions are merged into the file there, and it is "
+            "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 30 (char 29)); the file "
+            "is left as it was: delete it (or restore it from git) and run again, or run the whole consumer session "
+            "(it replaces the file)") in said, said
+    whole = run(project)
+    assert whole.ret == 0 and notes(project) == ALL, whole.stdout.str()

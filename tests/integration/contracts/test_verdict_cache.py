@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -214,3 +215,49 @@ def test_a_changed_data_file_or_variable_the_states_read_is_verified_again(
     assert cached(verify(topology))
     assert len(entries(cache)) == 3
     assert "low" not in "".join(entry.read_text() for entry in entries(cache))
+
+
+DEPENDENCY = """
+  db:
+    image: DB_IMAGE
+  queue:
+    build: {context: queue}
+"""
+
+
+def build(folder: Path, tag: str, text: str) -> None:
+    (folder / "Dockerfile").write_text(text)
+    subprocess.run(["docker", "build", "-q", "-t", tag, str(folder)], check=True, capture_output=True)
+
+
+def test_a_dependency_whose_image_changed_is_verified_again(tmp_path: Path, cache: Path,
+                                                             docker_client: docker.DockerClient) -> None:
+    """The key holds every service's image id, not only the provider's (its verdict depends on its database):
+    a database image rebuilt on this machine under the same tag with other init SQL, or a dependency built FROM a
+    base rebuilt so, is verified again, as the broker's results do not count for them (harness.contracts.localbase)."""
+    tag = f"verdict-cache-db-{uuid.uuid4().hex[:8]}"
+    topology = project(tmp_path, "dependency")
+    topology.write_text(topology.read_text().replace("    ready:", "    depends_on: [db, queue]\n    ready:")
+                        + DEPENDENCY.replace("DB_IMAGE", f"{tag}:dev"))
+    for folder in ("db", "base", "queue"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "queue" / "Dockerfile").write_text(f'FROM {tag}-base:dev\nCMD ["sleep", "infinity"]\n')
+    initdb = 'FROM python:3.11-slim\nRUN echo "SQL" > /init.sql\nCMD ["sleep", "infinity"]\n'
+    try:
+        build(tmp_path / "db", f"{tag}:dev", initdb.replace("SQL", "create table item (name text);"))
+        build(tmp_path / "base", f"{tag}-base:dev", initdb.replace("SQL", "v1"))
+        assert verified_now(result := verify(topology)), result.stderr
+        assert cached(result := verify(topology)), result.stderr
+
+        build(tmp_path / "db", f"{tag}:dev", initdb.replace("SQL", "create table item (name text, price int);"))
+        assert verified_now(result := verify(topology)), result.stderr
+        assert cached(result := verify(topology)), result.stderr
+
+        build(tmp_path / "base", f"{tag}-base:dev", initdb.replace("SQL", "v2"))
+        assert verified_now(result := verify(topology)), result.stderr
+        assert cached(result := verify(topology)), result.stderr
+        assert len(entries(cache)) == 3
+        assert harness_resources(docker_client, "verdict-cache-dependency", topology) == []
+    finally:
+        for image in (f"{tag}:dev", f"{tag}-base:dev"):
+            subprocess.run(["docker", "rmi", "-f", image], capture_output=True)

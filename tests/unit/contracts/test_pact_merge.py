@@ -56,12 +56,34 @@ def test_a_whole_session_replaces_the_file(tmp_path: Path) -> None:
     assert (written.merged, statuses(pacts)) == ("", [("b", 201)])
 
 
-def test_a_file_that_is_no_pact_or_of_another_specification_is_replaced_and_said(tmp_path: Path) -> None:
-    scratch, pacts = folders(tmp_path, pact(http("b", 201)), "{not json")
+def test_a_file_of_another_specification_is_replaced_and_said_an_empty_one_is_new(tmp_path: Path) -> None:
+    scratch, pacts = folders(tmp_path, pact(http("b", 201)), json.dumps(pact(http("c", 200), version="3.0.0")))
     [written] = write_pacts(scratch, pacts, merge=True)
-    assert written.merged.startswith("replaced: the file was no pact to merge into (JSONDecodeError: ")
+    assert (written.merged, written.refused) == (
+        "replaced: the file was a pact of specification 3.0.0, this session writes 4.0", "")
     assert statuses(pacts) == [("b", 201)]
-    (pacts / "web-notes.json").write_text(json.dumps(pact(http("c", 200), version="3.0.0")))
+    (pacts / "web-notes.json").write_text("\n")  # pact-python writes over an empty file too
     [written] = write_pacts(scratch, pacts, merge=True)
-    assert written.merged == "replaced: the file was a pact of specification 3.0.0, this session writes 4.0"
-    assert statuses(pacts) == [("b", 201)]
+    assert (written.merged, statuses(pacts)) == ("new: 1 interaction(s)", [("b", 201)])
+
+
+def test_a_file_that_is_no_pact_of_the_pair_is_left_as_it_is_and_said(tmp_path: Path) -> None:
+    """pact-python's write_file(overwrite=False) refuses these too (a RuntimeError, the file untouched)."""
+    other = pact(http("c", 200))
+    other["consumer"] = {"name": "kiosk"}
+    for existing, why in [
+            ("{not json", "it is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+                          "(char 1))"),
+            ("[]", "it is no pact: a JSON list, not an object"),
+            (json.dumps({**pact(), "interactions": "x"}), "it is no pact: its interactions are no list of objects"),
+            ("{}", "it is a pact between None and None, not web and notes"),
+            (json.dumps(other), "it is a pact between kiosk and notes, not web and notes")]:
+        (tmp_path / str(len(why))).mkdir()
+        scratch, pacts = folders(tmp_path / str(len(why)), pact(http("b", 201)), existing)
+        (scratch / "web-shop.json").write_text(json.dumps({**pact(http("d", 200)), "provider": {"name": "shop"}}))
+        notes, shop = write_pacts(scratch, pacts, merge=True)
+        assert (notes.path, notes.refused, notes.merged) == (pacts / "web-notes.json", why, "")
+        assert (pacts / "web-notes.json").read_text() == existing  # not a byte changed
+        assert (shop.refused, shop.merged) == ("", "new: 1 interaction(s)")  # the other pairs are written
+        whole = write_pacts(scratch, pacts)[0]  # a whole session replaces the file, as before
+        assert (whole.refused, statuses(pacts)) == ("", [("b", 201)])
