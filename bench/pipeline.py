@@ -13,7 +13,8 @@ Harness (same round): `pytest --topology scenarios/runnerly/topology.yaml --pact
 same seed and examples (it also checks pact <-> OpenAPI drift, which the peers do not: that work is on its side).
 
 Findings compared: the verdict of each pact file, and per service the set of operations `st run` / the harness
-fuzzing fail. Target: harness / peers <= 0.5 (median of the ratios of the rounds whose findings agree: a round where
+fuzzing fail; the requests each side sent per service are printed too (`st run`'s HAR report, the harness's
+summary). Target: harness / peers <= 0.5 (median of the ratios of the rounds whose findings agree: a round where
 one side did not do the work, e.g. a start that timed out on a loaded machine, is no figure; it is said).
 
 --before DIR: a checkout of other code of the harness (e.g. `git worktree add /tmp/before main`); each round runs its
@@ -60,6 +61,7 @@ COMPOSE_FILE = Path(__file__).resolve().parent / "runnerly-compose.yaml"
 PACTS = ROOT / "contracts"
 BIN = Path(sys.executable).parent
 TESTED: dict[str, dict[str, set[str]]] = {"harness": {}, "peers": {}, "before": {}}  # side -> service -> operations
+REQUESTS: dict[str, dict[str, int]] = {"harness": {}, "peers": {}, "before": {}}  # side -> service -> requests sent
 
 
 # --- the peers' side -------------------------------------------------------------------------------------------------
@@ -223,7 +225,8 @@ def st_failures(topology: ComposeServices, spec: TopologySpec, max_examples: int
         run = subprocess.run([str(BIN / "st"), "run", url + service.openapi, "--url", url, *headers,
                         "--max-examples", str(max_examples), "--seed", str(seed), "--checks",
                         ",".join(checks_for(service)), "--mode", mode_for(service), "--generation-database", "none",
-                        "--no-color", "--report", "junit", "--report-dir", str(folder)],
+                        "--no-color", "--report", "junit,har", "--report-dir", str(folder),
+                        "--report-har-path", str(report / f"{name}.har")],
                        capture_output=True, text=True, env={**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY":
                                                              str(report / "hypothesis")})
         cases = [case for file in folder.glob("*.xml") for case in ElementTree.parse(file).iter("testcase")]
@@ -233,6 +236,8 @@ def st_failures(topology: ComposeServices, spec: TopologySpec, max_examples: int
         failures[name] = {operation(case) for case in cases
                           if case.find("failure") is not None or case.find("error") is not None}
         tested[name] = {operation(case) for case in cases}
+        har = report / f"{name}.har"  # every request `st run` sent
+        REQUESTS["peers"][name] = len(json.loads(har.read_text())["log"]["entries"]) if har.is_file() else -1
     return failures
 
 
@@ -285,6 +290,9 @@ def harness_round(args: argparse.Namespace, code: Path | None = None, side: str 
             raise SystemExit(f"pytest wrote no report (exit {result.returncode}): {result.stdout[-1500:]}")
         pacts: dict[str, str] = {}
         fuzz: dict[str, set[str]] = {}
+        for said in re.finditer(r"^(?:passed|FAILED) (\S+) at \S+: \d+ operation\(s\), (\d+) requests", result.stdout,
+                                re.MULTILINE):  # the session's fuzzing summary: a line per service
+            REQUESTS[side][said[1]] = int(said[2])
         pact_files = {tuple(json.loads(f.read_text())[k]["name"] for k in ("consumer", "provider")): f.name
                       for f in PACTS.glob("*.json")}
         for case in ElementTree.parse(junit).iter("testcase"):
@@ -326,6 +334,7 @@ def main() -> None:
     ratios, before_ratios, agree = [], [], True
     for index in range(args.rounds):
         TESTED["harness"], TESTED["peers"], TESTED["before"] = {}, {}, {}
+        REQUESTS["harness"], REQUESTS["peers"], REQUESTS["before"] = {}, {}, {}
         before: tuple[float, dict[str, str], dict[str, set[str]]] | None = None
         if args.before is not None and index % 2 == 0:  # alternating: before first in rounds 1, 3, ...
             before = harness_round(args, args.before, "before")
@@ -347,6 +356,8 @@ def main() -> None:
         print(f"  pacts   harness {our_pacts}\n          peers   {their_pacts}")
         print(f"  fuzzing failed operations per service: harness {our_fuzz}\n          peers   {their_fuzz}")
         print(f"  operations fuzzed: {'the same' if TESTED['harness'] == TESTED['peers'] else TESTED}")
+        print(f"  requests sent per service: harness {REQUESTS['harness']}\n          peers   {REQUESTS['peers']}"
+              f" ({'the same' if REQUESTS['harness'] == REQUESTS['peers'] else 'DIFFERENT'})")
         print(f"  findings {'agree' if same else 'DISAGREE'}")
     left = f"; {args.rounds - len(ratios)} round(s) whose findings disagree left out" if not agree else ""
     figure = f"{statistics.median(ratios):.2f} (target <= 0.5) (median of {len(ratios)}{left})" if ratios \

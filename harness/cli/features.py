@@ -76,7 +76,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
                     recorder.snapshot(topology)
     finally:
         run.close()
-    text, written = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120))
+    text, written, html = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120))
     out.print(text, markup=False, highlight=False, end="")
     out.print(written, soft_wrap=True)
     _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)
@@ -84,7 +84,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
         write_pact_junit(run.results, options.junit, options.topology.files[0])
     _annotate(options, out, "harness verify", pact_cases(run.results, options.topology.files[0]),
               matrix=matrix_markdown(edge_matrix(spec, run.results, drift), f"contracts of topology {spec.name}"),
-              links=[folder / "contract-matrix.html", page, options.junit])
+              links=[html, page, options.junit])  # the matrix only when this run wrote it
     try:
         out.file.flush()  # the matrix before the summary on stderr
     except BrokenPipeError:

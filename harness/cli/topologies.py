@@ -125,7 +125,7 @@ def _say_observed(spec: TopologySpec, run: ObserveRun, options: ResolvedOptions,
             raise
     if result is not None:
         out.print(observed_text(result), markup=False, highlight=False, soft_wrap=True)
-        text, written = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
+        text, written, _ = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
         out.print(text, markup=False, highlight=False, soft_wrap=True)
         out.print(written, markup=False, highlight=False)
     gates = gate_verdicts(result, problem, options.observe_fail_under, bool(options.observe_strict))

@@ -90,7 +90,8 @@ def auth_headers(topology: RunningTopology, name: str) -> Headers | None:
 
 
 class BearerToken:
-    """A client_credentials token from a service of the topology, fetched again 30 s before it expires."""
+    """A client_credentials token from a service of the topology, fetched again 30 s before it expires (a
+    fuzzing run takes it once, when it starts: harness.fuzz.engine.run_schema)."""
 
     def __init__(self, topology: RunningTopology, grant: ClientCredentials) -> None:
         self.topology = topology

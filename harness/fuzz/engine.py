@@ -122,6 +122,12 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
     """Run schemathesis' engine over `schema` (base URL already set). Never raises for what the service does; a
     KeyboardInterrupt is re-raised when the engine reports an interruption.
 
+    `headers`: the service's auth headers, called once when the run starts and sent with every request, as `st run
+    -H NAME:VALUE` sends them: schemathesis then neither generates those headers nor leaves them out of its negative
+    cases (with an auth provider instead, a case that tests a missing Authorization goes without it: other answers,
+    other requests and findings than `st run` with the same seed). A token that expires within the run is not
+    renewed within it, as with `st run -H`.
+
     `baseline`: the schemathesis `Baseline` of the entries for this service (harness.fuzz.baseline.for_service): the
     engine gets them as a file, as `st run --baseline FILE` gives it (a known failure does not end the search for
     new ones), and each failed check one of them accepts carries its entry's id (Finding.accepted)."""
@@ -144,8 +150,8 @@ def run_schema(schema: Any, settings: EngineSettings, headers: Callable[[], dict
         schema.config.generation.update(max_examples=settings.max_examples)
     schema.config.checks.update(included_check_names=settings.checks)
     schema.config.phases.update(phases=settings.phases)
-    if headers is not None:
-        _authenticate(schema, headers)
+    if headers is not None:  # once, as `st run -H` takes them: see the docstring
+        schema.config.update(headers=headers())
     # the service's baseline entries only, in a file of their own: the engine and the verdicts see the same ones
     entries = tempfile.TemporaryDirectory(prefix="harness-baseline-") if baseline is not None else None
     if baseline is not None and entries is not None:
@@ -379,16 +385,6 @@ def _dedent(text: str) -> str:
     import textwrap
 
     return textwrap.dedent(text).strip()
-
-
-def _authenticate(schema: Any, headers: Callable[[], dict[str, str]]) -> None:
-    @schema.auth(refresh_interval=30)
-    class TopologyAuth:
-        def get(self, case: Any, context: Any) -> dict[str, str]:
-            return headers()
-
-        def set(self, case: Any, data: dict[str, str], context: Any) -> None:
-            case.headers = {**(case.headers or {}), **data}
 
 
 def _hypothesis_home(cache_dir: Path | None) -> None:

@@ -346,7 +346,8 @@ class Hook(_Strict):
 
 
 class ClientCredentials(_Strict):
-    """A bearer token from another service of the topology (OAuth2 client_credentials), refreshed when it expires."""
+    """A bearer token from another service of the topology (OAuth2 client_credentials), fetched when a service's
+    fuzzing run starts."""
 
     token_service: str = Field(description="the service of the topology that issues the tokens")
     token_path: str = Field(default="/oauth/token", description="the token endpoint's path on that service")

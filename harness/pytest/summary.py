@@ -80,7 +80,7 @@ class SessionSummary:
         from harness.report.matrix import matrix_folder, write_matrix
 
         assert plugin.spec is not None
-        text, written = write_matrix(plugin.spec, plugin.verify.results if verified and plugin.verify else [],
+        text, written, _ = write_matrix(plugin.spec, plugin.verify.results if verified and plugin.verify else [],
                                      plugin.drift.results if plugin.drift else [],
                                      matrix_folder(report_file(plugin.config)),
                                      width=max(plugin.config.get_terminal_writer().fullwidth, 120), coverage=coverage,

@@ -174,13 +174,13 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
     to rerun with the same seed. Findings of one failing request (a 500 fails ST101 and ST103) are named one after
     the other and share its response, curl and log, printed once, as `st run` groups the checks of a test case."""
     lines: list[str] = []
-    for group in _by_request(findings):
+    for group in by_request(findings):
         for finding in group:
             where = f", {', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}" \
                 if finding.phases else ""
             verdict = "" if finding.kind == "failure" else "ERROR "
             lines.append(f"  {verdict}{finding.operation}: {finding.title} ({finding.label}{where})")
-            if finding.detail.strip() and not _shown_by_another(finding, group):
+            if finding.detail.strip() and not shown_by_another(finding, group):
                 lines.append(textwrap.indent(finding.detail.rstrip(), "      "))
         if group[0].curl:
             lines.append("    reproduce: " + group[0].curl.replace("\n", "\n               "))
@@ -190,7 +190,7 @@ def findings_text(result: ServiceResult, findings: list[Finding], rerun: Rerun |
     return "\n".join(lines)
 
 
-def _shown_by_another(finding: Finding, group: list[Finding]) -> bool:
+def shown_by_another(finding: Finding, group: list[Finding]) -> bool:
     """Whether another finding of the group shows this one's detail (the response both ST101 and ST103 quote): in a
     longer detail, or the same one earlier."""
     detail = finding.detail.strip()
@@ -199,7 +199,7 @@ def _shown_by_another(finding: Finding, group: list[Finding]) -> bool:
                for position, other in enumerate(group) if position != mine)
 
 
-def _by_request(findings: list[Finding]) -> list[list[Finding]]:
+def by_request(findings: list[Finding]) -> list[list[Finding]]:
     """The findings grouped by the request that failed (operation, kind and curl alike), in the order first seen; a
     finding without a curl is a group of its own."""
     groups: dict[object, list[Finding]] = {}

@@ -307,9 +307,11 @@ def matrix_folder(page: Path | None = None, folder: Path | None = None) -> Path:
 
 
 def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDrift], folder: Path,
-                 width: int = 120, coverage: list[EdgeCoverage] | None = None, partial: str = "") -> tuple[str, str]:
+                 width: int = 120, coverage: list[EdgeCoverage] | None = None, partial: str = "",
+                 ) -> tuple[str, str, Path | None]:
     """The contract matrix of a verification (and of the traffic observed, with `coverage`), for both front-ends:
-    (its text, the line that says where its files were written). A run where every pact is excluded verified
+    (its text, the line that says where its files were written, its HTML file when this run wrote it, else None:
+    what a step summary may link). A run where every pact is excluded verified
     nothing, and a `partial` one (why: pytest's -k, --lf, -x, node ids left pacts or interactions out) would drop
     edges from a CI dashboard: unless traffic was observed, the files are left as the last run that verified
     (every pact) wrote them, and the line says so; a partial run writes them only where there are none yet."""
@@ -318,12 +320,12 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     text = matrix_text(edges, title, width=width)
     if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
-                      "last run that verified wrote it")
+                      "last run that verified wrote it"), None
     if left_as_is(folder, partial, coverage is not None):  # a dashboard keeps every edge
         return text, (f"a partial run ({partial}): the contract matrix in {folder} is left as the last whole run "
-                      "wrote it")
+                      "wrote it"), None
     as_json, as_html = write_reports(edges, folder, title)
-    return text, f"matrix written to {as_json} and {as_html}"
+    return text, f"matrix written to {as_json} and {as_html}", as_html
 
 
 def left_as_is(folder: Path, partial: str, observed: bool = False) -> bool:

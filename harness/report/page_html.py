@@ -42,7 +42,7 @@ text-decoration:none}.card b{font-size:20px;display:block}.card.bad b{color:var(
 .matrix td{text-align:center}.matrix td a{color:#fff;text-decoration:none}.note{color:#57606a;font-size:12px}
 tr.failed>td:first-child{border-left:4px solid var(--bad)}tr.error>td:first-child{border-left:4px solid var(--err)}
 .finding{border-left:3px solid var(--bad);padding-left:8px;margin:6px 0}.finding.error{border-color:var(--err)}
-.finding.accepted{border-color:var(--info)}
+.finding.accepted{border-color:var(--info)}details.curl>summary{color:#57606a;font-size:12px}
 """
 
 
@@ -305,7 +305,7 @@ def _fuzz(data: PageData, esc: Callable[[Any], str]) -> str:
     for result in data.fuzz:
         rows = []
         for label, mine, verdict in _fuzz_rows(result):
-            found = "".join(_finding(f, result, esc) for f in mine)
+            found = _findings(mine, result, esc)
             requests = str(result.requests_by_operation.get(label, "–"))
             rows.append(f'<tr class="op {verdict}" data-service="{esc(result.service)}" data-operation="{esc(label)}">'
                         f"<td><code>{esc(label)}</code></td><td class=num>{requests}</td><td>{_badge(verdict)}</td>"
@@ -348,18 +348,36 @@ def _baseline(data: PageData, esc: Callable[[Any], str]) -> str:
     return f'<div id="fuzz-baseline"><h3>Baseline</h3><pre>{esc(baseline_text(data.fuzz_baseline, prune))}</pre></div>'
 
 
-def _finding(finding: Finding, result: ServiceResult, esc: Callable[[Any], str]) -> str:
-    """A finding: the check and title, phases and seed, schemathesis' detail, the curl, the service's log lines."""
+def _findings(findings: list[Finding], result: ServiceResult, esc: Callable[[Any], str]) -> str:
+    """The findings of an operation, one block per failing request as schemathesis' own report shows a failing test
+    case (and `st run` its failure group): each finding named (check, code, title, phases, seed), then the details
+    they do not share, the request's curl once (collapsed) and its log lines once. Every finding is listed."""
+    from harness.report.fuzz import by_request, shown_by_another
+
+    blocks = []
+    for group in by_request(findings):
+        lines = "".join(_finding_line(finding, result, esc) for finding in group)
+        details = "".join(f"<pre>{esc(clip(f.detail, 4000))}</pre>" for f in group
+                          if f.detail.strip() and not shown_by_another(f, group))
+        curl = group[0].curl
+        reproduce = (f'<details class="curl"><summary>reproduce (curl)</summary><pre class="curl">{esc(curl)}</pre>'
+                     "</details>" if curl else "")
+        logged_by = next((f for f in group if f.log or f.log_note), group[0])  # one request, one log
+        logged = logged_by.log + ([f"({logged_by.log_note})"] if logged_by.log_note else [])
+        kinds = {f.kind for f in group}
+        blocks.append(f'<div class="finding {"error" if kinds == {"error"} else "failure"}'
+                      f'{" accepted" if all(f.accepted for f in group) else ""}">{lines}{details}{reproduce}'
+                      + (f'<pre class="log">{esc(chr(10).join(logged))}</pre>' if logged else "") + "</div>")
+    return "".join(blocks)
+
+
+def _finding_line(finding: Finding, result: ServiceResult, esc: Callable[[Any], str]) -> str:
+    """A finding's line: error or not, its check and code, its title, and (baseline entry; phases; seed)."""
     phases = f"{', '.join(finding.phases)} phase{'s' if len(finding.phases) > 1 else ''}; " if finding.phases else ""
-    logged = finding.log + ([f"({finding.log_note})"] if finding.log_note else [])
     accepted = f"accepted by baseline entry {finding.accepted}; " if finding.accepted else ""
-    return (f'<div class="finding {finding.kind}{" accepted" if finding.accepted else ""}">'
-            f'{"<b>error</b> " if finding.kind == "error" else ""}'
+    return (f'<div class="finding-line">{"<b>error</b> " if finding.kind == "error" else ""}'
             f"<b>{esc(finding.label)}</b>: {esc(finding.title)} <span class=note>({esc(accepted)}{phases}seed "
-            f"{result.seed})</span>"
-            + (f"<pre>{esc(clip(finding.detail, 4000))}</pre>" if finding.detail else "")
-            + (f'<pre class="curl">{esc(finding.curl)}</pre>' if finding.curl else "")
-            + (f'<pre class="log">{esc(chr(10).join(logged))}</pre>' if logged else "") + "</div>")
+            f"{result.seed})</span></div>")
 
 
 def _failed_tests(data: PageData, esc: Callable[[Any], str]) -> str:

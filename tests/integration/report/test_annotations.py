@@ -30,6 +30,23 @@ def github_env(tmp_path: Path, summary: Path) -> dict[str, str]:
             "GITHUB_STEP_SUMMARY": str(summary)}
 
 
+def test_harness_verify_links_the_contract_matrix_only_when_it_wrote_it(tmp_path: Path) -> None:
+    """Every pact excluded: nothing starts, nothing is verified and the last run's matrix stays; the step summary
+    names the JUnit file this run wrote, not a matrix it did not write."""
+    kiosk = json.loads((Path(__file__).parent.parent / "pacts" / "v2-web-frontend-shop.json").read_text())
+    kiosk["consumer"]["name"], kiosk["provider"]["name"] = "legacy-kiosk", "shop"
+    topology = project(tmp_path, "matrix-link", False, {"kiosk.json": kiosk})
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "contract-matrix.html").write_text("<p>the last run's</p>")
+    summary = tmp_path / "summary.md"
+    cli = subprocess.run([HARNESS, "verify", "--topology", str(topology), "--report", "out", "--junit", "junit.xml"],
+                         capture_output=True, text=True, cwd=tmp_path, env=github_env(tmp_path, summary))
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "nothing was verified (every pact is excluded)" in cli.stdout
+    assert (tmp_path / "out" / "contract-matrix.html").read_text() == "<p>the last run's</p>"
+    assert summary.read_text().rstrip().splitlines()[-1] == "Reports: `junit.xml`", summary.read_text()
+
+
 def test_a_failing_interaction_is_annotated_at_its_line_by_both_front_ends(tmp_path: Path,
                                                                             pytester: pytest.Pytester) -> None:
     topology = project(tmp_path, "annotations", False, {})

@@ -184,6 +184,35 @@ def test_pytest_pact_drift_writes_the_page_without_starting_anything(pytester: p
     assert "15 passed, 1 skipped" in text and text.count('v-not_started">not started<') == 7  # nothing started
 
 
+def test_findings_of_one_failing_request_share_one_collapsed_curl_and_every_finding_is_listed(
+        tmp_path: Path) -> None:
+    """As schemathesis' HTML report shows a failing test case: the findings of one request (a 500 fails ST101 and
+    ST103) named one after the other, the answer they both quote once, the curl once and collapsed; another request's
+    finding has its own."""
+    from harness import load_topology
+    from harness.fuzz.results import Finding, ServiceResult
+
+    five_hundred = "curl -X GET http://127.0.0.1:1/api/users/0"
+    answer = "[500] Internal Server Error: `boom`"
+    strava = ServiceResult("strava", "http://127.0.0.1:1", 11, operations=["GET /api/users/{id}"],
+                           requests_by_operation={"GET /api/users/{id}": 9}, findings=[
+        Finding("GET /api/users/{id}", "not_a_server_error", "Server error", code="ST101", detail=answer,
+                curl=five_hundred, log=["Traceback: boom"]),
+        Finding("GET /api/users/{id}", "status_code_conformance", "Undocumented HTTP status code", code="ST103",
+                detail="Received: 500\nDocumented: 200, 404\n\n" + answer, curl=five_hundred),
+        Finding("GET /api/users/{id}", "response_schema_conformance", "Response violates schema", code="ST108",
+                detail="'id' is a required property", curl="curl -X GET http://127.0.0.1:1/api/users/7")])
+    page = write_page(RunRecorder("test", None).page(load_topology(RUNNERLY), fuzz=[strava]),
+                      tmp_path / "page.html").read_text()
+    for label in ("not_a_server_error [ST101]", "status_code_conformance [ST103]", "response_schema_conformance [ST108]"):
+        assert page.count(f"<b>{label}</b>") == 1, label
+    assert page.count(html.escape(five_hundred)) == 1 and page.count("/api/users/7") == 1
+    assert page.count('<details class="curl"><summary>reproduce (curl)</summary>') == 2  # collapsed: no `open`
+    assert page.count(html.escape(answer)) == 1  # quoted by both findings, shown once (in ST103's longer detail)
+    assert page.count("Traceback: boom") == 1
+    assert page.count('<div class="finding failure">') == 2
+
+
 def test_fuzzing_shows_codes_accepted_findings_and_the_baseline(tmp_path: Path) -> None:
     from harness import load_topology
     from harness.fuzz.baseline import BaselineOutcome
