@@ -228,9 +228,12 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             text = match["msg"].replace('\\"', '"')
             for each in files:
                 text = text.removeprefix(f"{each}: ")
-            notes.append(f"{file.name}: Docker Compose: {text}")
+            unset = UNSET.match(text)
+            places = _references(unset["name"], compose_inputs(files, env_file), file.parent) if unset else []
+            notes.append(f"{', '.join(places) or file.name}: Docker Compose: {text}")
         elif line.strip():
             errors.append(line.strip())
+    notes = list(dict.fromkeys(notes))  # Compose warns once per service that reads the place (a shared env_file)
     if result.returncode != 0:
         message = _masked("\n".join(errors), file, env_file) or f"`config` exited with code {result.returncode}"
         error = on_error(file, message)
@@ -241,6 +244,26 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             raise error
         raise TopologyFileError(error.location, str(error).removeprefix(f"{error.location}: ") + more) from None
     return yaml.load(result.stdout, Loader=Loader) or {}, notes
+
+
+UNSET = re.compile(r'^The "(?P<name>[^"]+)" variable is not set\. Defaulting to a blank string\.$')
+
+
+def _references(name: str, inputs: list[Path], folder: Path) -> list[str]:
+    """`file:line` of each place of `inputs` (the compose files, `.env`, env_files, ...) that interpolates the
+    variable `name` (`$name`, `${name}`, `${name:-x}`, ...; not `$$name`, a `$` as it is), for Compose's "variable is
+    not set" warning, which names no place. A file under `folder` is named relative to it. Comment lines aside."""
+    reference = re.compile(r"\$\$|\$\{?(" + re.escape(name) + r")(?![A-Za-z0-9_])")
+    places = []
+    for path in inputs:
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+        places += [f"{shown}:{number}" for number, line in enumerate(lines, 1) if not line.lstrip().startswith("#")
+                   and any(match[1] for match in reference.finditer(line))]
+    return places
 
 
 REQUIRED = re.compile(r"required variable (?P<name>\S+) is missing a value")

@@ -1843,3 +1843,25 @@ def test_a_restart_policy_that_starts_an_ended_container_again_is_known(load_com
           web: {{image: redis:7, {keys}}}
     """)
     assert spec.services["web"].restarted_by_compose is restarted
+
+
+def test_an_unset_variable_of_a_shared_env_file_is_one_note_at_its_lines(load_compose, write, monkeypatch):
+    """Compose warns once per service that reads the env file, and names no place; the note is said once, at each
+    line that interpolates the variable (a `$$` is a `$` as it is; a comment line is no reference)."""
+    monkeypatch.delenv("def", raising=False)
+    monkeypatch.delenv("nope", raising=False)
+    write("""
+        # the app's settings: $def here is a comment
+        DEBUG=1
+        SECRET_KEY_BASE=abc$def
+        LITERAL=abc$$def
+    """, "app.env")
+    spec = load_compose("""
+        services:
+          web: {image: python:3.11-slim, env_file: app.env}
+          worker: {image: python:3.11-slim, env_file: [app.env]}
+          cron: {image: python:3.11-slim, env_file: ./app.env, environment: {TOKEN: "${nope:-}x${nope}"}}
+    """)
+    assert spec.notes == [  # in Compose's order: the file's own variables first
+        'docker-compose.yml:4: Docker Compose: The "nope" variable is not set. Defaulting to a blank string.',
+        'app.env:3: Docker Compose: The "def" variable is not set. Defaulting to a blank string.']
