@@ -110,6 +110,8 @@ class TopologyBuilder:
         cap_add: Sequence[str] | None = None,
         cap_drop: Sequence[str] | None = None,
         privileged: bool | None = None,
+        tty: bool | None = None,
+        stdin_open: bool | None = None,
         extra_hosts: Mapping[str, str | Sequence[str]] | None = None,
         hostname: str | None = None,
         domainname: str | None = None,

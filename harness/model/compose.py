@@ -47,8 +47,11 @@ AS_IS = ("image", "command", "entrypoint", "working_dir", "user", "init", "cap_a
          "pid", "uts", "cgroup", "userns_mode", "cgroup_parent", "isolation", "mac_address", "storage_opt",
          "oom_kill_disable", "oom_score_adj", "cpus", "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period",
          "cpu_rt_runtime", "cpu_count", "cpu_percent", "cpuset", "pids_limit", "external_links",
-         "use_api_socket", "pull_policy")
+         "use_api_socket", "pull_policy", "tty", "stdin_open")
 BYTES = ("mem_limit", "memswap_limit", "mem_reservation", "mem_swappiness")  # numbers Compose writes as text
+# the keys whose empty value Compose's `config` keeps (it drops the others' as if unset) and sends Docker as it is:
+# `entrypoint: []` (or "") clears the image's ENTRYPOINT; `command: []` asks for the image's CMD, as no command does
+EMPTY_MEANS = ("entrypoint", "command")
 START_REFUSALS = "x-start-refusals"  # a mapped service's: what only a start of it refuses (pop_start_refusals)
 
 
@@ -232,12 +235,22 @@ def _service(name: str, service: dict[str, Any], names: set[str], here: Path_, s
         notes.append(f"{source.where(here + ('ports',))}: {dotted_path(here + ('ports',))}: published ports are "
                      "discarded when using host network mode (as Docker Compose warns): the service's ports are "
                      "the engine machine's own")
+    if _restarts_when_done(service):
+        result["restarted_by_compose"] = True
     if (replicas := result.get("replicas", 1)) > 1:
         problems.extend(_clashing_host_ports(service.get("ports") or [], replicas, here, source))
         problems.extend(fixed_addresses(service.get("x-networks") or {}, replicas, here, source))
     if "build" in result and result.get("platform") and not result["build"].get("platform"):
         result["build"]["platform"] = result["platform"]  # Compose builds for the service's platform
     return result
+
+
+def _restarts_when_done(service: dict[str, Any]) -> bool:
+    """Whether Docker would start the service's container again after it ends with 0, under the RestartPolicy
+    Compose gives it: `deploy.restart_policy.condition` where set (any: always), else `restart:`."""
+    policy = (service.get("deploy") or {}).get("restart_policy")
+    mode = (policy.get("condition") or "") if isinstance(policy, dict) else str(service.get("restart") or "")
+    return mode.partition(":")[0] in ("always", "any", "unless-stopped")
 
 
 def _clashing_host_ports(ports: list[Any], replicas: int, here: Path_, source: SourceMap
@@ -265,7 +278,7 @@ def _service_key(key: str, value: Any, result: dict[str, Any], names: set[str], 
                  out: SourceMap, notes: list[str], objects: dict[str, dict[str, Any]],
                  environment: Mapping[str, str], problems: list[TopologyFileError]) -> None:
     def put(key: str, value: Any, from_key: str) -> None:
-        if value not in (None, [], {}):
+        if value not in (None, [], {}) or key in EMPTY_MEANS:
             result[key] = value
         out.lines[here + (key,)] = source.line(here + (from_key,))
 

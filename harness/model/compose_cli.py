@@ -228,9 +228,12 @@ def _run_config(files: list[Path], profiles: tuple[str, ...], env_file: Path | N
             text = match["msg"].replace('\\"', '"')
             for each in files:
                 text = text.removeprefix(f"{each}: ")
-            notes.append(f"{file.name}: Docker Compose: {text}")
+            unset = UNSET.match(text)
+            places = _references(unset["name"], compose_inputs(files, env_file), file.parent) if unset else []
+            notes.append(f"{', '.join(places) or file.name}: Docker Compose: {text}")
         elif line.strip():
             errors.append(line.strip())
+    notes = list(dict.fromkeys(notes))  # Compose warns once per service that reads the place (a shared env_file)
     if result.returncode != 0:
         if errors and errors[0].startswith("yaml: ") and len(files) > 1:  # which file Compose does not say
             errors[0] = f"{_unparsed(files)}: {errors[0]}"
@@ -253,6 +256,26 @@ def _unparsed(files: list[Path]) -> Path:
         except (OSError, UnicodeError, yaml.YAMLError):
             return each
     return files[0]
+
+
+UNSET = re.compile(r'^The "(?P<name>[^"]+)" variable is not set\. Defaulting to a blank string\.$')
+
+
+def _references(name: str, inputs: list[Path], folder: Path) -> list[str]:
+    """`file:line` of each place of `inputs` (the compose files, `.env`, env_files, ...) that interpolates the
+    variable `name` (`$name`, `${name}`, `${name:-x}`, ...; not `$$name`, a `$` as it is), for Compose's "variable is
+    not set" warning, which names no place. A file under `folder` is named relative to it. Comment lines aside."""
+    reference = re.compile(r"\$\$|\$\{?(" + re.escape(name) + r")(?![A-Za-z0-9_])")
+    places = []
+    for path in inputs:
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        shown = path.relative_to(folder) if path.is_relative_to(folder) else path
+        places += [f"{shown}:{number}" for number, line in enumerate(lines, 1) if not line.lstrip().startswith("#")
+                   and any(match[1] for match in reference.finditer(line))]
+    return places
 
 
 REQUIRED = re.compile(r"required variable (?P<name>\S+) is missing a value")

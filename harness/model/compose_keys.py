@@ -25,7 +25,10 @@ HONOURED: dict[str, dict[str, str]] = {
                        "again), never (a missing image fails, as Compose's `No such image`), missing/if_not_present, "
                        "daily/weekly/`every_<duration>` (by the image's LastTagTime); build: no pull, and the image is "
                        "built as every `build:` is (from a content tag: Compose runs the build at each `up`)",
-        "command": "Cmd", "entrypoint": "Entrypoint", "working_dir": "WorkingDir", "user": "User",
+        "command": "Cmd (`[]` or \"\": the image's CMD)", "entrypoint": "Entrypoint (`[]` or \"\": none, the image's "
+        "ENTRYPOINT does not run)", "tty": "Tty (a terminal, as `docker run -t`: the log is one stream, stdout)",
+        "stdin_open": "OpenStdin (as `docker run -i`; nothing is attached to it, as under `up --detach`)",
+        "working_dir": "WorkingDir", "user": "User",
         "environment": "Env", "env_file": RESOLVED + " (into Env)", "label_file": RESOLVED + " (into Labels)",
         "extends": RESOLVED, "profiles": RESOLVED + " (--profile)", "labels": "Labels, beside the harness's own",
         "tmpfs": "HostConfig.Tmpfs", "init": "HostConfig.Init", "volumes": "binds, volumes (created per run), tmpfs, "
@@ -150,7 +153,6 @@ IGNORED: dict[str, dict[str, str]] = {
     "service": {
         "restart": "containers live only for the run; a service that stops is reported, not restarted",
         "logging": "logs are read through the Docker API, from the engine's default log driver",
-        "stdin_open": "no terminal is attached", "tty": "no terminal is attached",
         "attach": "only decides whose logs `docker compose up` prints", "develop": "only read by `docker compose "
         "watch`",
         "annotations": "OCI runtime annotations, read by runtime hooks only (docker-py has no argument for them)",

@@ -46,7 +46,7 @@ CONTAINER_KEYS = ("entrypoint", "command", "working_dir", "user", "ports", "alia
                   "isolation", "mac_address", "storage_opt", "blkio_config", "mem_limit",
                   "memswap_limit", "mem_reservation", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "cpus",
                   "cpu_shares", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_count",
-                  "cpu_percent", "cpuset", "pids_limit", "use_api_socket")
+                  "cpu_percent", "cpuset", "pids_limit", "use_api_socket", "tty", "stdin_open")
 RESOLVED_KEYS = {"image": "image", "build": "image", "environment": "environment", "env_file": "environment"}
 PULL_POLICY = r"^(always|never|build|if_not_present|missing|refresh|daily|weekly|every_(\d+[wdhms])+)$"  # Compose's
 HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harness's own polling, a loaded engine
@@ -55,7 +55,7 @@ HEALTH_MARGIN = 10.0  # seconds beyond a healthcheck's decision time: the harnes
 # changed count alone adds or removes replicas of the service (reuse.update), as Compose scales a running project.
 REPLICA_KEYS = ("replicas",)
 HARNESS_ONLY_KEYS = ("depends_on", "restart_on_replace", "job", "ready", "timeout", "openapi", "auth", "fuzz",
-                     "consumes", "pact_name", "placement", "weight", "pull_policy")
+                     "consumes", "pact_name", "placement", "weight", "pull_policy", "restarted_by_compose")
 
 
 class ServiceSpec(_Strict):
@@ -85,9 +85,8 @@ class ServiceSpec(_Strict):
                                     "Compose's: always, never, missing (default), build, daily, weekly, every_<time>")
     ready: ReadyProbe | None = Field(
         default=None, description="how to tell the service is ready (else its healthcheck, else running for 0.5 s)")
-    healthcheck: Healthcheck | None = Field(
-        default=None,
-        description="the container's Docker HEALTHCHECK; its test is the readiness probe when there is no `ready:`")
+    healthcheck: Healthcheck | None = Field(default=None, description=(
+        "the container's Docker HEALTHCHECK; its test is the readiness probe when there is no `ready:`"))
     timeout: float = Field(default=60.0, gt=0, description="seconds to become ready")
     aliases: list[str] = Field(default_factory=list,
                                description="more names of the service on every network it is on")
@@ -109,6 +108,8 @@ class ServiceSpec(_Strict):
     cap_add: list[str] = Field(default_factory=list, description="Linux capabilities added")
     cap_drop: list[str] = Field(default_factory=list, description="Linux capabilities dropped")
     privileged: bool = Field(default=False, description="a privileged container")
+    tty: bool = Field(default=False, description="a terminal (Docker's Tty, `docker run -t`); the log is one stream")
+    stdin_open: bool = Field(default=False, description="stdin kept open (Docker's OpenStdin, `docker run -i`)")
     extra_hosts: dict[str, str | list[str]] = Field(
         default_factory=dict, description="host name -> IP address (or several: a list, each an /etc/hosts line)")
     hostname: str | None = Field(default=None, description="the container's host name")
@@ -132,6 +133,8 @@ class ServiceSpec(_Strict):
     outside_network_mode: ComposeOnlyBool = Field(default=False, json_schema_extra=INTERNAL, description="network_mode "
                                                   "is the engine's network of that name, even where the topology has "
                                                   "a network of that key (as Compose reads it)")
+    restarted_by_compose: ComposeOnlyBool = Field(default=False, json_schema_extra=INTERNAL, description="its "
+        "`restart:` would have Docker start it again once it ends with 0 (for the message of a failed start)")
     post_start: list[Hook] = Field(
         default_factory=list, description="commands run in the container once it has started, in order, before "
                                           "its readiness is checked; one that fails fails the start (run again "
@@ -200,9 +203,8 @@ class ServiceSpec(_Strict):
         description="the service's OpenAPI document: a path it serves ('/openapi.json') or a file next to the topology")
     auth: AuthSpec | None = Field(default=None, description="how fuzzing authenticates to the service")
     fuzz: FuzzSpec = Field(default_factory=FuzzSpec, description="how the service is fuzzed")
-    consumes: list[str] = Field(
-        default_factory=list,
-        description="services this one calls (an edge for the graph and contracts; no start order)")
+    consumes: list[str] = Field(default_factory=list, description=(
+        "services this one calls (an edge for the graph and contracts; no start order)"))
     pact_name: str | None = Field(default=None, min_length=1,
                                   description="the name pacts give this service, when it is not the service's name")
 
@@ -252,8 +254,7 @@ class ServiceSpec(_Strict):
     @property
     def shares_namespace(self) -> bool:
         """Its network_mode is none, or another container's namespace (`service:`, `container:`): no own ports."""
-        mode = self.network_mode or ""
-        return mode == "none" or mode.startswith(("service:", "container:"))
+        return self.network_mode == "none" or (self.network_mode or "").startswith(("service:", "container:"))
 
     @property
     def namespace_owners(self) -> dict[str, str]:
@@ -264,8 +265,7 @@ class ServiceSpec(_Strict):
     @property
     def network_of_its_own(self) -> str | None:
         """The network its network_mode names (a network of the topology, or the engine's of that name), else None."""
-        mode = self.network_mode
-        return None if mode in (None, "host") or self.shares_namespace else mode
+        return None if self.network_mode in (None, "host") or self.shares_namespace else self.network_mode
 
     @model_validator(mode="after")
     def _one_mac_address_and_an_image(self) -> ServiceSpec:

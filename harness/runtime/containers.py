@@ -137,10 +137,11 @@ def service_container(*, image: str, name: str, networks: list[Attachment], spec
                "mac_address": mac_address,
                **{key: value for key, value in (("ipc_mode", ipc_mode), ("pid_mode", pid_mode)) if value}}
     # testcontainers joins one network, by name and aliases only, and has no argument for links or a network_mode:
-    # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose)
+    # those, several networks or a fixed address are created with docker-py (connected before the start, as Compose);
+    # so is an open stdin, which testcontainers' create would close once a `docker attach` ends (`_create`)
     first = networks[0] if networks else None
     if docker_py or copies or links or network_mode or first is None or len(networks) > 1 or _start_interval(spec) \
-            or repeated or first != Attachment(first.network, first.aliases):  # a fixed address, driver options, ...
+            or repeated or spec.stdin_open or first != Attachment(first.network, first.aliases):  # a fixed address, ...
         assert client is not None
         return CopiedContainer(client, image, name, networks, spec, environment,
                                _bindings(ports, bound_again or {}, publish_on),
@@ -314,7 +315,9 @@ def _options(spec: ServiceSpec, mounts: list[MountRef], labels: dict[str, str]) 
         "shm_size": spec.shm_size,
         "stop_signal": spec.stop_signal,
         "platform": spec.platform,
-        "entrypoint": spec.entrypoint,
+        "entrypoint": spec.entrypoint,  # [] too: no ENTRYPOINT, not the image's (Compose sends it so)
+        "tty": spec.tty or None,
+        "stdin_open": spec.stdin_open or None,
         "sysctls": spec.sysctls or None,
         # a list: a host may have several addresses (one /etc/hosts line each, as Compose gives them)
         "extra_hosts": [f"{host}:{address}" for host, value in spec.extra_hosts.items()
@@ -389,8 +392,9 @@ def _start_interval(spec: ServiceSpec) -> int | None:
 def _create(client: docker.DockerClient, arguments: dict[str, Any], start_interval: int | None,
             repeated_binds: list[str]) -> Container:
     """docker-py's containers.create(**arguments), with the healthcheck's StartInterval where set (docker-py's
-    Healthcheck has no such field and drops it) and more `-v` binds (`_binds`) in HostConfig.Binds."""
-    if start_interval is None and not repeated_binds:
+    Healthcheck has no such field and drops it), more `-v` binds (`_binds`) in HostConfig.Binds, and stdin open as
+    Compose keeps it (docker-py's would also be closed once a `docker attach` ends, as `docker run -i` without -d)."""
+    if start_interval is None and not repeated_binds and not arguments.get("stdin_open"):
         return client.containers.create(**arguments)
     from docker.models.containers import _create_container_args  # the same arguments as containers.create
 
@@ -399,6 +403,7 @@ def _create(client: docker.DockerClient, arguments: dict[str, Any], start_interv
     config = client.api.create_container_config(**create)
     if start_interval is not None:
         config["Healthcheck"]["StartInterval"] = start_interval
+    config.update(AttachStdin=False, StdinOnce=False)  # Compose's, whatever `stdin_open` is
     if repeated_binds:
         config["HostConfig"]["Binds"] = [*(config["HostConfig"].get("Binds") or []), *repeated_binds]
     return client.containers.get(client.api.create_container_from_config(config, name, platform)["Id"])

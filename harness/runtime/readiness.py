@@ -286,6 +286,12 @@ def _exited_error(service: Service, state: dict[str, Any]) -> ServiceExited:
     code = state.get("ExitCode")
     if state.get("OOMKilled"):
         todo = "Give it more memory, or make it use less (its log above may say what it was doing)."
+    elif code == 0 and service.spec.restarted_by_compose:
+        todo = ("It ended on its own, yet nothing waits for it to finish. Under Docker Compose its `restart:` policy "
+                "would have Docker start it again (`up --wait` can then find it running); a test run ignores "
+                "`restart` (a container lives for the run), so it must keep running. Fix its command if it should "
+                "serve (its log above says what it did); if it is a one-shot task, make the services that need it "
+                "depend on it with `condition: service_completed_successfully`.")
     elif code == 0 and not service.spec.job:
         todo = ("It ended on its own, yet nothing waits for it to finish, so it must keep running: `docker compose up "
                 "--wait` refuses it too (\"exited (0)\"). Fix its command if it should serve (its log above says "

@@ -130,7 +130,7 @@ class Service:
             since: only lines Docker received at or after this wall-clock time (a `time.time()` value, seconds).
             tail: only the last `tail` lines.
             timestamps: each line starts with the time Docker received it (RFC 3339, nanoseconds) and a space.
-            stream: "stdout" or "stderr": only that one.
+            stream: "stdout" or "stderr": only that one (a `tty: true` service's log is all stdout, as Docker keeps it).
 
         Raises:
             InvalidCall: another `stream`, or a negative `tail`.

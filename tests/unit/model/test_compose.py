@@ -949,18 +949,19 @@ def test_each_ignored_key_is_one_note_with_file_line_and_key(load):
           db:
             image: postgres:16
             restart: always
-            stdin_open: true
+            attach: false
             logging: {driver: json-file}
             deploy: {replicas: 1, placement: {constraints: ["node.role==manager"]}}
     """, COMPOSE)
     assert spec.notes == [
+        "docker-compose.yml:5: services.db.attach: ignored for a test run (only decides whose logs `docker compose "
+        "up` prints)",
         "docker-compose.yml:7: services.db.deploy.placement: ignored for a test run (a swarm setting: Docker "
         "Compose ignores it too when it starts containers)",
         "docker-compose.yml:6: services.db.logging: ignored for a test run (logs are read through the Docker API, "
         "from the engine's default log driver)",
         "docker-compose.yml:4: services.db.restart: ignored for a test run (containers live only for the run; a "
         "service that stops is reported, not restarted)",
-        "docker-compose.yml:5: services.db.stdin_open: ignored for a test run (no terminal is attached)",
     ]
 
 
@@ -1822,7 +1823,7 @@ def test_external_links_are_kept_as_compose_writes_them(load_compose):
 
 
 def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_written(load_compose, write):
-    """`restart` comes from common.yml's base (through a second `extends` in the same file), `tty` from the
+    """`restart` comes from common.yml's base (through a second `extends` in the same file), `attach` from the
     extending service itself: each note names the file and line where its key is written."""
     write("""
         services:
@@ -1831,19 +1832,20 @@ def test_a_note_on_a_key_from_extends_names_the_file_and_line_where_it_is_writte
             restart: always
           base:
             extends: root
-            stdin_open: true
+            develop: {watch: [{path: ./src, action: sync, target: /app}]}
     """, "common.yml")
     spec = load_compose("""
         services:
           api:
             extends: {file: common.yml, service: base}
-            tty: true
+            attach: false
     """)
     assert spec.notes == [
+        "docker-compose.yml:4: services.api.attach: ignored for a test run (only decides whose logs `docker "
+        "compose up` prints)",
+        "common.yml:7: services.api.develop: ignored for a test run (only read by `docker compose watch`)",
         "common.yml:4: services.api.restart: ignored for a test run (containers live only for the run; a service "
-        "that stops is reported, not restarted)",
-        "common.yml:7: services.api.stdin_open: ignored for a test run (no terminal is attached)",
-        "docker-compose.yml:4: services.api.tty: ignored for a test run (no terminal is attached)"]
+        "that stops is reported, not restarted)"]
 
 
 def test_a_container_port_bound_twice_is_published_twice(load_compose):
@@ -1881,3 +1883,70 @@ def test_extension_fields_are_accepted_wherever_compose_accepts_them(load_compos
     """)
     api = spec.services["api"]
     assert api.networks["back"].aliases == ["svc"] and api.mem_limit == 64 * 1024 * 1024
+
+
+# --- empty values and terminals, as Compose sends them to Docker (issue 23, trial t23g) ---------------------------
+
+
+def test_an_empty_entrypoint_or_command_reaches_docker_as_compose_sends_it(load_compose):
+    """Compose's `config` keeps `entrypoint: []` and `""` (as []): Docker then runs no ENTRYPOINT, not the image's.
+    `command: []` stays too (Docker runs the image's CMD for it, as for no command). Empty values of other keys
+    Compose drops as unset."""
+    spec = load_compose("""
+        services:
+          listed: {image: postgres:15, entrypoint: [], command: [sleep, infinity]}
+          quoted: {image: postgres:15, entrypoint: "", command: ""}
+          plain: {image: postgres:15, dns: [], cap_drop: [], user: ""}
+    """)
+    listed, quoted, plain = (spec.services[name] for name in ("listed", "quoted", "plain"))
+    assert (listed.entrypoint, listed.command) == ([], ["sleep", "infinity"])
+    assert (quoted.entrypoint, quoted.command) == ([], [])
+    assert (plain.entrypoint, plain.command, plain.dns, plain.cap_drop, plain.user) == (None, None, [], [], None)
+
+
+def test_tty_and_stdin_open_are_honoured_without_a_note(load_compose):
+    spec = load_compose("""
+        services:
+          shell: {image: python:3.11-slim, command: bash, stdin_open: true, tty: true}
+          app: {image: python:3.11-slim}
+    """)
+    assert (spec.services["shell"].tty, spec.services["shell"].stdin_open) == (True, True)
+    assert (spec.services["app"].tty, spec.services["app"].stdin_open) == (False, False)
+    assert spec.notes == []
+
+
+@pytest.mark.parametrize(("keys", "restarted"), [
+    ("restart: always", True), ("restart: unless-stopped", True), ("restart: on-failure:3", False),
+    ("restart: \"no\"", False), ("deploy: {restart_policy: {condition: any}}", True),
+    ("restart: always, deploy: {restart_policy: {condition: on-failure}}", False),  # deploy's wins, as Compose's
+    ("deploy: {restart_policy: {condition: none}}", False), ("init: true", False),
+])
+def test_a_restart_policy_that_starts_an_ended_container_again_is_known(load_compose, keys, restarted):
+    """Only for the message of a start that fails because the service ended: Compose would have it started again."""
+    spec = load_compose(f"""
+        services:
+          web: {{image: redis:7, {keys}}}
+    """)
+    assert spec.services["web"].restarted_by_compose is restarted
+
+
+def test_an_unset_variable_of_a_shared_env_file_is_one_note_at_its_lines(load_compose, write, monkeypatch):
+    """Compose warns once per service that reads the env file, and names no place; the note is said once, at each
+    line that interpolates the variable (a `$$` is a `$` as it is; a comment line is no reference)."""
+    monkeypatch.delenv("def", raising=False)
+    monkeypatch.delenv("nope", raising=False)
+    write("""
+        # the app's settings: $def here is a comment
+        DEBUG=1
+        SECRET_KEY_BASE=abc$def
+        LITERAL=abc$$def
+    """, "app.env")
+    spec = load_compose("""
+        services:
+          web: {image: python:3.11-slim, env_file: app.env}
+          worker: {image: python:3.11-slim, env_file: [app.env]}
+          cron: {image: python:3.11-slim, env_file: ./app.env, environment: {TOKEN: "${nope:-}x${nope}"}}
+    """)
+    assert spec.notes == [  # in Compose's order: the file's own variables first
+        'docker-compose.yml:4: Docker Compose: The "nope" variable is not set. Defaulting to a blank string.',
+        'app.env:3: Docker Compose: The "def" variable is not set. Defaulting to a blank string.']

@@ -17,7 +17,7 @@ from harness.model.service import ServiceSpec, run_network
 SERVICE_KEYS = (
     "image, build, entrypoint, command, working_dir, user, environment, env_file, ports, depends_on, "
     "restart_on_replace, replicas, job, pull_policy, ready, "
-    "healthcheck, timeout, aliases, networks, placement, weight, mounts, files, volumes, image_volumes, tmpfs, init, cap_add, cap_drop, privileged, extra_hosts, hostname, "
+    "healthcheck, timeout, aliases, networks, placement, weight, mounts, files, volumes, image_volumes, tmpfs, init, cap_add, cap_drop, privileged, tty, stdin_open, extra_hosts, hostname, "
     "domainname, links, external_links, network_mode, post_start, pre_stop, stop_grace_period, volumes_from, dns, dns_search, dns_opt, security_opt, read_only, group_add, use_api_socket, devices, device_cgroup_rules, "
     "device_requests, runtime, ipc, pid, uts, cgroup, userns_mode, cgroup_parent, isolation, mac_address, storage_opt, "
     "blkio_config, mem_limit, memswap_limit, mem_reservation, mem_swappiness, oom_kill_disable, oom_score_adj, cpus, "

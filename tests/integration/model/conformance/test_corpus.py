@@ -51,6 +51,7 @@ CORPUS = {
     "monorepo": Project(),  # include: of another folder's file (its relative paths and .env), a build there
     "analytics": Project(),  # pass-through environment, long port syntax, ports bound twice, string commands
     "media": Project(),  # bind mounts of missing folders and their options, named/anonymous volumes, volumes_from
+    "devtools": Project(),  # terminals (tty, stdin_open), entrypoints cleared ([] and ""), an empty command
     "sidecars": Project(outside=True),  # network_mode container:NAME and a network's name, volumes_from container:
 }
 

@@ -252,8 +252,7 @@ def _names_of_the_run(compose: dict[str, Any], harness: dict[str, Any]) -> bool:
 
 def _ignored(field: str, key: str) -> Documented:
     """A key of the file the harness does not give Docker (compose_keys.IGNORED): the field is Docker's default."""
-    defaults: dict[str, Any] = {"tty": False, "stdin_open": False,
-                                "host.LogConfig": {"Type": "json-file", "Config": {}},
+    defaults: dict[str, Any] = {"host.LogConfig": {"Type": "json-file", "Config": {}},
                                 # Docker's default, as 20.10 reports it (and as later engines do)
                                 "host.RestartPolicy": ({"Name": "", "MaximumRetryCount": 0},
                                                        {"Name": "no", "MaximumRetryCount": 0})}
@@ -275,8 +274,6 @@ DOCUMENTED: dict[str, Documented] = {
     # the keys the harness ignores for a test run
     "host.RestartPolicy": _ignored("host.RestartPolicy", "restart"),
     "host.LogConfig": _ignored("host.LogConfig", "logging"),
-    "tty": _ignored("tty", "tty"),
-    "stdin_open": _ignored("stdin_open", "stdin_open"),
     # honoured for pre_stop hooks, not given to Docker as StopTimeout (the harness removes containers at once)
     "stop_timeout": Documented(KEYS, "its StopTimeout is left unset", lambda c, h: h["stop_timeout"] is None),
 }
