@@ -78,6 +78,7 @@ class CoverageCell:
     summary: str = ""  # the edge's line in the console ("gateway -> orders: 17 HTTP call(s), 8 covered ...")
     breaks_first: tuple[str, ...] = ()
     document: str = ""  # where the provider's OpenAPI document that judged the calls came from ("": none did)
+    in_flight: tuple[str, ...] = ()  # calls awaiting their response at the read: not judged for coverage
 
     @classmethod
     def of(cls, coverage: Any) -> CoverageCell:
@@ -93,7 +94,8 @@ class CoverageCell:
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.not_judged_operations),
                    coverage.refused, coverage.dropped, coverage.lost, coverage.summary,
                    tuple(f"{o.operation}: {o.calls} call(s): {o.says}" for o in coverage.breaking_operations),
-                   coverage.document)
+                   coverage.document,
+                   tuple(f"{o.operation}: {o.calls} call(s)" for o in coverage.in_flight_operations))
 
 
 @dataclass(frozen=True)

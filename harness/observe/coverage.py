@@ -27,6 +27,7 @@ from harness.runtime.observe_streams import BODY_LIMIT, HEADER_LIMIT
 TOP = 3  # the most frequent uncovered operations (breaking, not judged) named per edge in the console and gates
 NO_INTERACTION = "no pact interaction on this edge"  # why a call on an edge without a pact is uncovered
 NO_RESPONSE = "no response"  # the status of a call whose request was seen and its response not (status 0)
+IN_FLIGHT = "no response (in flight when read)"  # ... and its connection still open when the capture was read
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class EdgeCoverage:
     why, every one; `top_not_judged` the first TOP; a call with neither a pact nor a document on its edge is not
     "not judged": there is nothing to judge it against), `unchecked`: calls checked against no document (the
     provider has none); `unanswered`: calls without a response whose request was judged against the document;
+    `in_flight`: calls awaiting their response when the capture was read (their connection open), never covered
+    nor uncovered: which answer comes, if any, depends on the moment of the read, not on the tests
+    (`in_flight_operations`: every one; their requests are still judged against the document);
     `not_inspected`: connections that are not HTTP/1.x; `pacts`: the edge's pact files;
     `notes`: what could not be checked and why (no document, a capture incomplete). `outside`: the consumer is not
     a service (the tests).
@@ -114,6 +118,8 @@ class EdgeCoverage:
     # measures (a kind counts once, however often it is called; "-> no response" kinds left out: a call in flight
     # when the capture is read comes and goes with the session's timing)
     answered_operations: tuple[tuple[str, bool], ...] = ()
+    in_flight: int = 0
+    in_flight_operations: tuple[OperationCount, ...] = ()
 
     @property
     def top_uncovered(self) -> tuple[OperationCount, ...]:
@@ -226,12 +232,24 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
     says: dict[str, set[str]] = {}  # a breaking operation -> what the document says
     unjudged: Counter[str] = Counter()
     why: dict[str, str] = {}
+    in_flight: Counter[str] = Counter()
     covered = unchecked = 0
     operations: dict[str, bool] = {}  # operation -> covered (every call of it)
     for call in edge.calls:
         template = _template(usable, call.method, call.path)
-        operation = f"{call.method} {template or call.path} -> {call.status or NO_RESPONSE}"
+        status = call.status or (IN_FLIGHT if call.in_flight else NO_RESPONSE)
+        operation = f"{call.method} {template or call.path} -> {status}"
         label = operation + (" (under a fault)" if call.faulted else "")
+        if usable is None:
+            unchecked += call.count
+        if call.in_flight:  # (neither covered nor uncovered: its answer comes after the read, or not, by timing)
+            in_flight[label] += call.count
+            for sample in call.bodies if usable is not None else ():  # (its request, judged as any)
+                finding = documented.findings(usable, call, sample) if usable is not None else ()
+                if isinstance(finding, tuple) and finding:
+                    breaking[label] += sample.count
+                    says.setdefault(label, set()).update(finding)
+            continue
         unsampled = call.unsampled + max(0, call.count - call.unsampled - sum(s.count for s in call.bodies))
         kept_why = f"seen only by {provider}'s capture ({consumer}'s was not running yet), which of its requests " \
             "is not known" if call.provider_only else "more different requests and bodies than the capture keeps"
@@ -267,13 +285,16 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
             if isinstance(finding, tuple) and finding:
                 breaking[label] += sample.count
                 says.setdefault(label, set()).update(finding)
-        if usable is None:
-            unchecked += call.count
         operations[operation] = operations.get(operation, True) and all_covered
-    unanswered = sum(call.count for call in edge.calls if not call.status) if usable is not None else 0
+    unanswered = sum(call.count for call in edge.calls if not call.status and not call.in_flight) \
+        if usable is not None else 0
     if unanswered:
         notes.append(f"{unanswered} call(s) without a response seen: their requests judged against {provider}'s "
                      "document, no response to judge")
+    if in_flight:
+        notes.append(f"{sum(in_flight.values())} call(s) in flight when the capture was read (their connection open, "
+                     "no response yet): not judged for coverage" + (f", their requests judged against {provider}'s "
+                                                                    "document" if usable is not None else ""))
     calls = sum(call.count for call in edge.calls)
     return EdgeCoverage(
         consumer, provider, calls, covered, sum(uncovered.values()),
@@ -290,7 +311,8 @@ def _coverage(spec: TopologySpec, consumer: str, provider: str, edge: _Edge,
         tuple(OperationCount(label, count, why[label]) for label, count in _most(unjudged)), unchecked,
         sum(len(pact.interactions) for pact in edge.pacts), edge.refused, edge.dropped, edge.lost, unanswered,
         usable.source if usable is not None else "",
-        tuple(sorted((o, all_of) for o, all_of in operations.items() if not o.endswith(f"-> {NO_RESPONSE}"))))
+        tuple(sorted((o, all_of) for o, all_of in operations.items() if not o.endswith(f"-> {NO_RESPONSE}"))),
+        sum(in_flight.values()), tuple(OperationCount(label, count) for label, count in _most(in_flight)))
 
 
 def _added_up(flows: list[NotInspected]) -> tuple[NotInspected, ...]:
@@ -318,7 +340,7 @@ def _template(document: Document | None, method: str, path: str) -> str | None:
 def _pact_verdicts(interactions: list[dict[str, Any]], calls: list[ObservedCall]) -> dict[Any, Any]:
     """Pact's verdict on each distinct request of `calls` with its status (pactmatch: Pact's mock server judges),
     each judged once; under the key None, why none could be judged (the mock server failed), if so."""
-    asked = {(request, call.status): None for call in calls for sample in call.bodies
+    asked = {(request, call.status): None for call in calls if not call.in_flight for sample in call.bodies
              if isinstance(request := _request(call, sample), pactmatch.Request)}
     if not interactions or not asked:
         return {}

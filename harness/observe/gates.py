@@ -8,7 +8,9 @@ tests, the harness) are not a consumer's contract.
                      (a timer) or retries do not move the verdict with the session's length; kinds without a
                      response are left out (a call in flight when the capture is read). An error when no call
                      between services was observed (there is nothing to measure) or the capture could not be read
-    strict           failed when any call between services is uncovered or breaks its provider's OpenAPI document;
+    strict           failed when any call between services is uncovered or breaks its provider's OpenAPI document
+                     (a call awaiting its response when the capture is read, its connection open, is neither: which
+                     answer comes depends on the moment of the read; its request is judged against the document);
                      else an error when a call's bodies could not be judged against the document (cut at the
                      capture's limit, ...: it cannot be called allowed), when no call between services was
                      observed (as fail-under), or the capture could not be read
@@ -127,6 +129,10 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
             lines.append(f"{edge.consumer} -> {edge.provider}: {edge.breaking} call(s) breaking {edge.provider}'s "
                          "OpenAPI document: " + _named([f"{o.operation} ({o.calls}): {o.says}"
                                                         for o in edge.breaking_operations]))
+        if edge.in_flight:
+            unjudged.append(f"{edge.consumer} -> {edge.provider}: {edge.in_flight} call(s) in flight when read: not "
+                            "judged for coverage: " + _named([f"{o.operation} ({o.calls})"
+                                                              for o in edge.in_flight_operations]))
         if edge.not_judged:
             unjudged.append(f"{edge.consumer} -> {edge.provider}: {edge.not_judged} call(s) not judged: " + _named(
                 [f"{o.operation} ({o.calls}): {o.says}" for o in edge.not_judged_operations]))
@@ -143,12 +149,19 @@ def _strict(result: ObserveResult, name: str) -> GateVerdict:
         return GateVerdict(STRICT, name, "error", f"{name}: not judged: {not_judged} of {calls} call(s) between "
                            "services could not be judged against their provider's document (the others are covered "
                            "and allowed)", details)
+    in_flight = sum(edge.in_flight for edge in edges)
+    if in_flight == calls:
+        return GateVerdict(STRICT, name, "error", f"{name}: not judged: every one of {calls} call(s) between "
+                           "services was in flight when the capture was read (nothing to judge for coverage)", details)
+    calls, unchecked = calls - in_flight, unchecked - sum(e.in_flight for e in edges if not e.document)
     allowed, unanswered = calls - unchecked, sum(edge.unanswered for edge in edges)
     checked = "allowed by its provider's document" if not unchecked else \
         f"{allowed} allowed by their provider's document, {unchecked} checked against none (their provider has no " \
         "document: see the notes)"
     if unanswered:
         checked += f"; {unanswered} of them without a response (their requests judged, no response to judge)"
+    if in_flight:
+        checked += f"; {in_flight} more in flight when the capture was read: not judged for coverage"
     return GateVerdict(STRICT, name, "passed", f"{name}: every one of {calls} call(s) between services covered by a "
                        f"pact interaction{',' if unchecked else ' and'} {checked}", details)
 

@@ -25,6 +25,8 @@ def edge_line(edge: EdgeCoverage) -> str:
         parts.append(f"{edge.breaking} breaking the provider's document")
     if edge.not_judged:
         parts.append(f"{edge.not_judged} not judged against the provider's document")
+    if edge.in_flight:
+        parts.append(f"{edge.in_flight} in flight when read (not judged for coverage)")
     if edge.faulted:
         parts.append(f"{edge.faulted} made under a fault")
     if edge.refused:

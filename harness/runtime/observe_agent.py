@@ -211,7 +211,8 @@ class Observer:
         faulted, connection.faulted = connection.faulted, self.under_fault(server)  # the next call starts afresh
         who = "" if connection.outgoing or client in PEERS else \
             call_marks.caller(request["headers"].items(), method, request["url"].decode("latin-1"))  # (from outside)
-        kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted, who])
+        in_flight = bool(response.get("in_flight"))  # (open at the read: its answer may come yet)
+        kind = json.dumps([client, server, port, method, path, keys, status, content_type, faulted, who, in_flight])
         entry = calls.get(kind)
         if entry is None:
             if len(calls) >= MAX_KINDS:
@@ -220,8 +221,8 @@ class Observer:
             entry = calls[kind] = {
                 "client": client, "server": server, "port": port, "outgoing": connection.outgoing, "method": method,
                 "path": path, "query_keys": keys, "status": status, "content_type": content_type, "faulted": faulted,
-                "caller": who, "count": 0, "seconds": 0.0, "max_seconds": 0.0, "request_bytes": 0,
-                "response_bytes": 0, "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
+                "caller": who, "in_flight": in_flight, "count": 0, "seconds": 0.0, "max_seconds": 0.0,
+                "request_bytes": 0, "response_bytes": 0, "bodies": {}, "unsampled": 0, "ids": [], "unnamed": 0}
         if not who:  # (a marked call keeps no body: nothing of the capture's bounds goes to it)
             self._sample(entry, request, response)
         if self.ids < MAX_IDS:
@@ -277,19 +278,18 @@ class Observer:
             _count(flows, connection)
             faulted = connection.faulted
             for request in connection.requests.done:  # sent, its response not (yet) seen: in flight now
-                self._call(connection, request, _no_response(request), calls)
+                self._call(connection, request, _no_response(request, in_flight=True), calls)
             connection.faulted = faulted  # (the connection goes on: its next call is judged as before)
-        overflow = self.overflow
-        self.overflow, self.ids, self.body_bytes = kept  # (the calls in flight count when answered)
+        overflow, (self.overflow, self.ids, self.body_bytes) = self.overflow, kept  # (in flight: count when answered)
         return {"calls": [{**entry, "bodies": list(entry["bodies"].values())} for entry in calls.values()],
                 "flows": list(flows.values()), "overflow": overflow,
                 "joined_packets": self.joined, "dropped_packets": dropped, "early": list(self.early.values()),
                 "broken": self.broken + sum(c.broken for c in self.connections.values())}
 
 
-def _no_response(request: dict[str, Any]) -> dict[str, Any]:
-    """The response of a request that had none: status 0, nothing received."""
-    return {"status": 0, "headers": {}, "body": b"", "size": 0, "ended": request["ended"]}
+def _no_response(request: dict[str, Any], in_flight: bool = False) -> dict[str, Any]:
+    """No response: status 0, nothing received; `in_flight`: its connection open at the read (an answer may come)."""
+    return {"status": 0, "headers": {}, "body": b"", "size": 0, "ended": request["ended"], "in_flight": in_flight}
 
 
 def _from_peer(data: bytes, outgoing: bool) -> tuple[str, int, int] | None:

@@ -52,7 +52,8 @@ class ObservedCall:
     body) with its response's body and its count (every call's but `unsampled` ones: beyond the agent's bounds).
     `path` as sent (query apart); `query_keys` the names in the query (each sample has its query string). `status`
     0: the request was seen and no response (its client went away, the connection was reset, or it was still
-    awaited when the capture was read)."""
+    awaited when the capture was read: then `in_flight`, its connection open at the read, so its answer may come
+    yet and which one is not known)."""
 
     consumer: str
     provider: str
@@ -72,6 +73,7 @@ class ObservedCall:
     faulted: bool = False  # made while a fault (runtime/faults.py) was on this edge
     caller: str = ""  # from outside: whose request its mark says (runtime/call_marks.py; "": the tests')
     provider_only: bool = False  # seen only by the provider's capture (CallsOnce): which bodies, not known
+    in_flight: bool = False  # status 0 with its connection still open when the capture was read
 
 
 @dataclass(frozen=True)
@@ -210,4 +212,4 @@ def observed_call(ends: tuple[str, str], call: dict[str, Any]) -> ObservedCall:
                          tuple((str(n), str(v)) for n, v in b["response_headers"]))
               for b in call.get("bodies", ())),
         int(call.get("unsampled", 0)), bool(call.get("faulted")), str(call.get("caller", "")),
-        bool(call.get("provider_only")))
+        bool(call.get("provider_only")), bool(call.get("in_flight")))
