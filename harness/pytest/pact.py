@@ -74,6 +74,9 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     if coverage is not None and coverage.scratch is not None:
         pacts = coverage.write_pacts(pact_folder(config), merge=bool(partial))
     written = [pact.path for pact in pacts]
+    from harness.contracts.written import record_writing  # how they were written, for `harness publish`
+
+    record_writing(written, pact_folder(config), _outputs(config), partial, int(exitstatus))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
         _new_line(reporter)
