@@ -34,8 +34,9 @@ def headline(result: PactResult) -> str:
         detail += " (pending: shown, not counted, as pact-python's Verifier does)"
     count = (f"{len(result.labels)} of {result.interaction_count} interaction(s) (the others not selected)"
              if 0 < len(result.labels) < result.interaction_count else f"{result.interaction_count} interaction(s)")
-    if result.cached_from:
-        return f"verified {cached_note(result)} {result.edge}: {count}{detail}, in {result.seconds:.2f} s then{where}"
+    if result.cached_from:  # the broker's result says no time: none is made up
+        then = "" if result.cached_by else f", in {result.seconds:.2f} s then"
+        return f"verified {cached_note(result)} {result.edge}: {count}{detail}{then}{where}"
     verdict = "verified" if result.passed else "FAILED"
     if result.pending and not result.passed:
         detail += " (pending at the broker: does not fail the run)"
