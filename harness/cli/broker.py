@@ -35,7 +35,7 @@ def _publish(options: ResolvedOptions, out: Console, err: Console) -> int:
     config = _config(options, spec, "publish")
     files = pact_files(folder)
     version = consumer_version(folder, options.consumer_version, options.consumer_branch,
-                               tuple(options.consumer_tag or ()), written_here=False)
+                               tuple(options.consumer_tag or ()), written_here=False, pacts=files)
     print_publication(publish_pacts(config, files, version), config.url, out)
     return 0
 

@@ -159,7 +159,7 @@ def with_checkout(config: BrokerConfig, spec: TopologySpec, code: Iterable[Path]
         for service in spec.services:
             if service not in dirty and (hit := next((s for s in reached_by(spec, service) if s in local), None)):
                 dirty[service] = local[hit]
-    asked = [s for s in (spec.services if providers is None else providers) if s in spec.services]
+    asked = [s for s in dict.fromkeys(spec.services if providers is None else providers) if s in spec.services]
     seen = dataclasses.replace(config, dirty=dirty, checked=True)
     if config.publish and asked and all(seen.held(s) is not None for s in asked):
         why = seen.held(asked[0])

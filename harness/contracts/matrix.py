@@ -140,7 +140,7 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
         edges.append(Edge(consumer, provider, result.verdict, result.url or str(result.path), result.interaction_count,
                           round(result.seconds, 3), outside, _reason(result),
                           tuple(i.description for i in result.interactions if not i.passed),
-                          drifts.get(_key(result.path)), result.cached_from, result.source, result.pending,
+                          _drift(spec, result, drifts), result.cached_from, result.source, result.pending,
                           observed.get((consumer, provider)),
                           f"consumer '{result.consumer}' is not a service of the topology{hint}" if hint else ""))
     covered = {(e.consumer, e.provider) for e in edges}
@@ -159,6 +159,17 @@ def edge_matrix(spec: TopologySpec, results: list[PactResult], drift: Iterable[A
                 edges.append(Edge(name, provider, "no pact", observed=observed.get((name, provider))))
                 covered.add((name, provider))
     return sorted(edges, key=lambda e: (e.consumer, e.provider, e.pact or ""))
+
+
+def _drift(spec: TopologySpec, result: PactResult, drifts: dict[Path, DriftCell]) -> DriftCell | None:
+    """The pact's drift cell; for a provider that declares no `openapi:` "n/a" whether drift was checked or not
+    (nothing to check against: the same words in a run that starts nothing, or that checks no drift)."""
+    found = drifts.get(_key(result.path))
+    service = spec.services.get(result.provider_service or "")
+    if found is None and service is not None and not service.openapi:
+        return DriftCell("not applicable", reason=f"provider '{result.provider_service}' declares no `openapi:` in "
+                                                  "the topology: no document to check")
+    return found
 
 
 def _reason(result: PactResult) -> str:

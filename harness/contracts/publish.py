@@ -29,6 +29,7 @@ from harness.contracts.broker_config import (
 )
 from harness.contracts.checkout import Change, changes
 from harness.contracts.pactfiles import read_pact
+from harness.contracts.written import NotTheCommits, not_the_commits
 from harness.errors import MalformedPact, OptionError
 
 
@@ -47,7 +48,8 @@ class ConsumerVersion:
 def consumer_version(folder: Path, number: str | None = None, branch: str | None = None,
                      tags: tuple[str, ...] = (), flag: str = "--consumer-version",
                      outputs: Sequence[Path] = (), partial: str = "",
-                     branch_flag: str = "--consumer-branch", written_here: bool = True) -> ConsumerVersion:
+                     branch_flag: str = "--consumer-branch", written_here: bool = True,
+                     pacts: Sequence[Path] = ()) -> ConsumerVersion:
     """The consumer version given, else the git checkout's of `folder` (`git rev-parse HEAD`), marked
     `COMMIT+SNAPSHOT.<host>` when files of the checkout differ from the commit (checkout.changes: any changed
     tracked file, as the consumer code that wrote the pacts may be anywhere, and any untracked one the consumer tests
@@ -61,7 +63,10 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     selectors would verify them in place of the whole suite's). `flag`, `branch_flag`: the options a user gives the
     version and the branch with. `written_here`: this process wrote the pacts (a pytest session), so the pact folder
     does not count; else (`harness publish`) pacts tracked by git that differ from the commit's, or untracked ones,
-    may be stale (written by code that is not the commit's) and count as changes; ignored ones cannot be told.
+    may be stale (written by code that is not the commit's) and count as changes, unless `pacts` (the files
+    published) are known to be the commit's (harness.contracts.written: the commit's own file, or these bytes written
+    by a whole, passing session from a clean checkout of the commit); any of `pacts` that is not makes the version a
+    snapshot, ignored by git or not.
 
     Raises:
         OptionError: no version given and `folder` is not in a git checkout; a version given that names a commit
@@ -71,10 +76,13 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
             `pact broker publish` CLI takes it.
     """
     commit, top = git_commit(folder), git_top(folder)
+    strays = not_the_commits(pacts, top, commit) if commit and top and not written_here else []
+    vouched = [] if written_here else [path for path in pacts if path.resolve() not in {s.file for s in strays}]
     if number:
         if commit and top:
-            _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else list(outputs),
-                         [] if written_here else [folder], partial, branch_flag)
+            _claim_holds(top, commit, number, flag, [folder, *outputs] if written_here else [*outputs, *vouched],
+                         [] if written_here else [folder], partial, branch_flag,
+                         [str(s) for s in strays if s.recorded])
         if partial and branch is None:
             return ConsumerVersion(number, None, tags, snapshot=(
                 f"published without a branch: this session did not run every consumer test ({partial}), so its pacts "
@@ -85,11 +93,16 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
     if not commit or not top:
         raise OptionError(f"publishing pacts needs the consumer version: give {flag} (the git checkout's "
                           f"commit is taken when there is one; {folder} is not in a git checkout)")
-    changed = changes(top, [folder, *outputs] if written_here else list(outputs), [] if written_here else [folder])
-    if changed == [] and not partial:
+    changed = changes(top, [folder, *outputs] if written_here else [*outputs, *vouched],
+                      [] if written_here else [folder])
+    if changed == [] and not partial and not strays:
         return ConsumerVersion(commit, branch or checkout_branch(folder), tags)
     marked = snapshot_version(commit)
-    if changed == []:
+    if changed == [] and strays and not partial:
+        why = (f"{_strays(strays)}, so these pacts may not be the commit's; run the whole consumer suite on a clean "
+               f"checkout of the commit (the harness's pytest plugin records the pacts it writes), or publish them "
+               f"from the session that writes them (pytest --pact-publish), or give {flag} VERSION")
+    elif changed == []:
         why = (f"this session did not run every consumer test ({partial}), so these pacts may lack interactions of "
                f"the commit's and keep older ones (merged into the files); run the whole session to publish under the "
                f"commit, or give {flag} VERSION (a version that is no commit of the checkout, e.g. "
@@ -101,11 +114,13 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
         why = (f"the git checkout {top} {dirty} the code that wrote these pacts (the Pact convention for a dirty "
                f"working tree: +SNAPSHOT.<host>); commit the changes to publish under the commit, or give {flag} "
                "VERSION") + (f" (this session did not run every consumer test either: {partial})" if partial else "")
-        pacts = folder.resolve().relative_to(top.resolve()).as_posix() + "/" if folder.resolve().is_relative_to(
+        pacts_in = folder.resolve().relative_to(top.resolve()).as_posix() + "/" if folder.resolve().is_relative_to(
             top.resolve()) else None
-        if changed and pacts and any(c.path.startswith(pacts) for c in changed):  # harness publish only
+        if changed and pacts_in and any(c.path.startswith(pacts_in) for c in changed):  # harness publish only
             why += ("; pacts that differ from the commit's may be stale: publish them from the session that writes "
                     "them (pytest --pact-publish)")
+        if strays:
+            why += f"; {_strays(strays)}"
     note = f"published as consumer version {marked}, not as the commit {commit}: {why}"
     if branch is None:
         note += (f"; without a branch, so that it never becomes the latest version of the checkout's branch (give "
@@ -114,7 +129,8 @@ def consumer_version(folder: Path, number: str | None = None, branch: str | None
 
 
 def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[Path],
-                 read: list[Path], partial: str = "", branch_flag: str = "--consumer-branch") -> None:
+                 read: list[Path], partial: str = "", branch_flag: str = "--consumer-branch",
+                 written_otherwise: Sequence[str] = ()) -> None:
     """Raise OptionError when `number` names a commit of the checkout at `top` (HEAD: `commit`) that the checkout
     or the session is not: another commit, or the same with changes that may change the pacts (checkout.changes, but
     `outputs`; `read`: folders whose untracked files count), or a session that did not run every consumer test
@@ -129,6 +145,11 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
                           f"of {number}; check out {number}, or give the checkout's own version")
     if number.endswith(DIRTY_MARK):
         return
+    if written_otherwise:  # the plugin's record says how they were written: not as that commit's pacts
+        raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
+                          f"{top}, but {'; '.join(written_otherwise)}: the broker would hold them as {number}'s; "
+                          f"run the whole consumer suite on a clean checkout of the commit, or give {flag} "
+                          f"{number}{DIRTY_MARK} (a version that says the pacts are not the commit's)")
     changed = changes(top, outputs, read)
     if changed == [] and partial:
         raise OptionError(f"publishing pacts as consumer version {number} ({flag}), the commit of the git checkout "
@@ -153,6 +174,11 @@ def _claim_holds(top: Path, commit: str, number: str, flag: str, outputs: list[P
 
 
 PARTIAL_MARK = "-partial"  # what the refusal of a partial session's commit version suggests: no commit's name
+
+
+def _strays(strays: list[NotTheCommits]) -> str:
+    """The first three pacts not known to be the commit's, each with why, and how many more."""
+    return "; ".join(map(str, strays[:3])) + (f"; and {len(strays) - 3} more" if len(strays) > 3 else "")
 
 
 def _listed(changed: list[Change]) -> str:

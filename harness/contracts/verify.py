@@ -18,8 +18,17 @@ from typing import Any
 
 from harness.contracts.handlers import require_handlers
 from harness.contracts.names import mapping_hint, service_for
-from harness.contracts.pactfiles import PactFile, interaction_states, is_sync_message
-from harness.contracts.provider_side import LOCAL, MESSAGE_PATH, STATE_PATH, provider_side
+from harness.contracts.pactfiles import PactFile, interaction_states, is_message, is_sync_message
+from harness.contracts.provider_side import (
+    LOCAL,
+    MESSAGE_PATH,
+    STATE_CHANGE_LIMIT_S,
+    STATE_PATH,
+    HandlerErrors,
+    message_key,
+    provider_side,
+    state_key,
+)
 from harness.contracts.results import InteractionResult, PactResult, error_result
 from harness.contracts.states import Registry
 from harness.contracts.worker import VerifierJob, VerifierOutcome, VerifierWorker
@@ -76,13 +85,14 @@ def verify_pact(topology: Topology, pact: PactFile, registry: Registry, worker: 
     state_path = spec.contracts.state_url.get(provider_name)
     require_handlers(pact, registry, provider_name, own_states=state_path is not None)
     started, log_since = time.monotonic(), time.time()
-    with provider_side(registry, topology, pact, provider_name) as (port, failures), \
+    with provider_side(registry, topology, pact, provider_name, STATE_CHANGE_LIMIT_S) as (port, failures), \
             (nullcontext(worker) if worker else VerifierWorker()) as running:
         job = VerifierJob(
             provider=pact.provider, pact_path=str(pact.path), host=provider.host if pact.has_http else LOCAL,
             http_url=provider.url if pact.has_http else None,
             message_port=port if pact.has_messages else None, message_path=MESSAGE_PATH,
             state_url=f"{provider.url}{state_path}" if state_path else f"http://{LOCAL}:{port}{STATE_PATH}",
+            request_timeout_ms=int(STATE_CHANGE_LIMIT_S * 1000),
             descriptions=None if only is None else tuple(dict.fromkeys(
                 description for label, description in pact.labels() if label in labels)),
             headers=(PACT_VERIFIER,) if marked else ())
@@ -113,7 +123,7 @@ def unverifiable_reason(pact: PactFile) -> MalformedPact | None:
 
 
 def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, log: str,
-           provider: str, failures: dict[str, str] | None = None, labels: list[str] | None = None) -> PactResult:
+           provider: str, failures: HandlerErrors | None = None, labels: list[str] | None = None) -> PactResult:
     labels = labels if labels is not None else [label for label, _ in pact.labels()]
     if not outcome.executed:
         error = PactVerifierError(
@@ -124,8 +134,8 @@ def _judge(pact: PactFile, spec: Any, outcome: VerifierOutcome, seconds: float, 
             else "pact-python refused the setup the harness gave it for this pact: if the pact is valid, please "
                  "report it to pytest-topology with the pact file and this message")
         return error_result(pact, spec, error, seconds, outcome.output, log, labels=labels)
-    interactions = _labelled(pact, [_with_handler_failures(i, pact, failures or {})
-                                    for i in _interactions(outcome.results)])
+    interactions = _with_handler_failures(_labelled(pact, _interactions(outcome.results)), pact,
+                                          failures or HandlerErrors(STATE_CHANGE_LIMIT_S))
     judged = {i.label for i in interactions}
     unjudged = [label for label in labels if label not in judged]
     if outcome.passed and unjudged:  # a pass that did not look at everything is no pass
@@ -154,16 +164,23 @@ def _labelled(pact: PactFile, interactions: list[InteractionResult]) -> list[Int
     return labelled
 
 
-def _with_handler_failures(result: InteractionResult, pact: PactFile, failures: dict[str, str]) -> InteractionResult:
-    """A failed interaction with the errors of its state handlers and message producer added: the core only says
-    "the state change handler has failed" (answered with a 400), the handler's own message is what tells why."""
-    if result.passed or not failures:
-        return result
-    interaction = pact.interaction(result.description) or {}
-    names = [("provider state", s.name) for s in interaction_states(interaction)] + [
-        ("message producer", result.description)]
-    added = [f"{kind} {name!r} raised {failures[name]}" for kind, name in names if name in failures]
-    return dataclasses.replace(result, problems=[*result.problems, *added])
+def _with_handler_failures(results: list[InteractionResult], pact: PactFile,
+                           failures: HandlerErrors) -> list[InteractionResult]:
+    """The failed interactions with the errors of their own state handlers and message producer added: the core only
+    says "the state change handler has failed" (answered with a 400), the handler's own message is what tells why.
+    `results` are labelled and in the order the verifier ran them, the order of the calls `failures` holds."""
+    by_label = dict(zip((label for label, _ in pact.labels()), pact.interactions, strict=True))
+    judged = []
+    for result in results:
+        interaction = by_label.get(result.label) or pact.interaction(result.description) or {}
+        keys = [state_key(s.name, s.params) for s in interaction_states(interaction)]
+        if is_message(interaction):
+            keys.append(message_key(result.description))
+        taken = [failures.take(key) for key in keys]  # a passed interaction's calls are taken too
+        added = [error for error in taken if error]
+        judged.append(result if result.passed or not added else
+                      dataclasses.replace(result, problems=[*result.problems, *added]))
+    return judged
 
 
 def _first_error(outcome: VerifierOutcome) -> str:

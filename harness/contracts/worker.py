@@ -30,7 +30,7 @@ class VerifierJob:
     message_port: int | None = None
     message_path: str | None = None
     state_url: str | None = None
-    request_timeout_ms: int = 10_000
+    request_timeout_ms: int = 5_000  # pact-python's default; verify_pact gives provider_side.STATE_CHANGE_LIMIT_S
     descriptions: tuple[str, ...] | None = None  # only the interactions of these descriptions (None: all)
     headers: tuple[tuple[str, str], ...] = ()  # added to every request (--observe: the verifier's mark)
 

@@ -76,6 +76,9 @@ def write_recorded_pacts(session: pytest.Session, exitstatus: int | pytest.ExitC
     refused = [pact for pact in pacts if pact.refused]  # left as they were: pact-python refuses them too
     pacts = [pact for pact in pacts if not pact.refused]
     written = [pact.path for pact in pacts]
+    from harness.contracts.written import record_writing  # how they were written, for `harness publish`
+
+    record_writing(written, pact_folder(config), _outputs(config), partial, int(exitstatus))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter and written:
         _new_line(reporter)

@@ -144,7 +144,8 @@ class SessionSummary:
             terminalreporter.write_line(headline(result))
             for interaction in result.interactions:
                 if not interaction.passed:
-                    terminalreporter.write_line(f"  - {interaction.label}: failed, pending")
+                    terminalreporter.write_line(f"  - {interaction.label}: failed, pending: "
+                                                + "; ".join(interaction.problems))
 
 
 def partial_run(run: Any) -> str:

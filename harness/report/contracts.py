@@ -34,8 +34,9 @@ def headline(result: PactResult) -> str:
         detail += " (pending: shown, not counted, as pact-python's Verifier does)"
     count = (f"{len(result.labels)} of {result.interaction_count} interaction(s) (the others not selected)"
              if 0 < len(result.labels) < result.interaction_count else f"{result.interaction_count} interaction(s)")
-    if result.cached_from:
-        return f"verified {cached_note(result)} {result.edge}: {count}{detail}, in {result.seconds:.2f} s then{where}"
+    if result.cached_from:  # the broker's result says no time: none is made up
+        then = "" if result.cached_by else f", in {result.seconds:.2f} s then"
+        return f"verified {cached_note(result)} {result.edge}: {count}{detail}{then}{where}"
     verdict = "verified" if result.passed else "FAILED"
     if result.pending and not result.passed:
         detail += " (pending at the broker: does not fail the run)"
@@ -103,7 +104,7 @@ def print_summary(results: list[PactResult], console: Console) -> None:
                   + (f" ({pending} failed pending at the broker: not failing the run)" if pending else ""),
                   highlight=False, soft_wrap=True)
     for result in results:
-        if not result.ok:
+        if not result.ok or (result.pending and result.verdict == "failed"):  # a pending failure says why, the same
             console.print(headline(result), markup=False, highlight=False, soft_wrap=True)
             for interaction in result.interactions:
                 if not interaction.passed:
@@ -140,7 +141,8 @@ def interaction_case(result: PactResult, label: str, name: str, classname: str =
     if judged is not None and (judged.passed or result.passed or result.pending):  # a pending pact: as the Verifier
         pending = f"pending at the broker, so this failure does not fail the run ({result.source})\n"
         return Case(classname, name, seconds,
-                    output="" if judged.passed else (pending if result.pending else "") + _failure_text(result),
+                    output="" if judged.passed else (pending if result.pending else "") + _failure_text(result)
+                    + "".join(f"\n{judged.label}: {problem}" for problem in judged.problems),
                     properties=cached_property(result))
     if judged is not None:
         problems = [line for problem in judged.problems for line in problem.splitlines() if line.strip()] or ["failed"]

@@ -54,7 +54,7 @@ def test_a_refusal_names_the_whole_topology_or_the_services_it_holds_back(tmp_pa
     config = broker_config(spec, at.options(provider_version="3.0.0", publish_verification_results=True))
     assert config.held("depot") is None and config.held("db") is None and config.held("shop") is not None
     with pytest.raises(OptionError) as shop_only:
-        with_checkout(config, spec, [], ["shop"])
+        with_checkout(config, spec, [], ["shop", "shop"])  # a provider per pact: two pacts of the shop, named once
     assert str(shop_only.value) == (
         "publishing verification results as provider version 3.0.0 (--provider-version) of what no version names "
         "(shop: the providers are not what the commit gives by default: ITEM_SUFFIX from the environment), so the "

@@ -252,4 +252,5 @@ def test_an_edited_states_module_is_imported_again_by_the_next_verify_of_the_sam
     err = capsys.readouterr().err
     assert "FAILED relay->greeter" in err
     # the handler's own error, beside the core's "state change handler has failed"
-    assert "provider state 'greeter is in a good mood' raised AssertionError: {'mood': 'cheerful'}" in err
+    assert ("""provider state 'greeter is in a good mood' {"mood": "cheerful"} raised AssertionError: """
+            "{'mood': 'cheerful'}") in err

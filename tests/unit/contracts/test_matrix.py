@@ -4,6 +4,7 @@ drift against a dataservice document mutated three ways, in the terminal table, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -191,3 +192,33 @@ def dataclass_replace(result: PactResult, **changes: str) -> PactResult:
     import dataclasses
 
     return dataclasses.replace(result, **changes)
+
+
+def test_a_provider_without_a_document_is_na_whether_drift_was_checked_or_not(tmp_path: Path) -> None:
+    """Trial t25e: "drift: n/a" in a run that checked drift, "drift: not checked" in one that started nothing, for
+    the same pacts of a provider that declares no `openapi:`: nothing to check against is one situation, one word."""
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("name: t25e\nservices:\n  catalog: {image: 'redis:7'}\n")
+    spec = load_topology(topology)
+    pact = tmp_path / "web-catalog.json"
+    pact.write_text(json.dumps({"consumer": {"name": "web"}, "provider": {"name": "catalog"}, "interactions": [
+        {"description": "a request for items", "request": {"method": "GET", "path": "/items"},
+         "response": {"status": 200}}], "metadata": {"pactSpecification": {"version": "3.0.0"}}}))
+    results = [PactResult(pact, "verified", "web", "catalog", None, "catalog", 1)]
+    checked, unchecked = edge_matrix(spec, results, check_files(spec, [pact])), edge_matrix(spec, results)
+    assert checked[0].drift == unchecked[0].drift == DriftCell(
+        "not applicable", reason="provider 'catalog' declares no `openapi:` in the topology: no document to check")
+    assert "drift: not checked" not in matrix_text(unchecked, "t", width=200)
+    assert "drift: n/a" in matrix_text(unchecked, "t", width=200)
+
+
+def test_a_verdict_from_the_brokers_results_makes_up_no_time() -> None:
+    from harness.report.contracts import headline
+
+    result = PactResult(Path("web-catalog.json"), "verified", "web", "catalog", None, "catalog", 4, seconds=0.0,
+                        cached_from="2026-12-06T09:40:00+00:00", cached_by="the Pact Broker (catalog 3.0.0)")
+    said = headline(result)
+    assert said.startswith("verified (cached, from the Pact Broker (catalog 3.0.0), verified ")
+    assert said.endswith(" web->catalog: 4 interaction(s) (web-catalog.json)") and " s then" not in said
+    here = headline(dataclasses.replace(result, cached_by="", seconds=0.41))
+    assert here.endswith(" web->catalog: 4 interaction(s), in 0.41 s then (web-catalog.json)")

@@ -71,6 +71,34 @@ def test_a_failing_pending_interaction_passes_as_the_verifier_counts_it() -> Non
     assert case.failure is None and case.error is None
 
 
+def test_a_pending_pacts_failure_says_the_handlers_error_as_a_failing_pacts_does() -> None:
+    """A state handler's error beside the core's "handlers has failed": in the closing summary and the JUnit case,
+    whether the broker marked the pact pending or not."""
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from harness.report.contracts import print_summary
+
+    raised = "provider state 'an order exists' {\"id\": 77} raised ValueError: no order 77"
+    failing = result("failed", [InteractionResult("orders", False, 0.3, ["One or more of the setup state change "
+                                                                         "handlers has failed", raised],
+                                                  label="orders")])
+    pending = dataclasses.replace(failing, pending=True, source="broker http://b (consumer version 1; pending)")
+    said = {}
+    for name, judged in (("failing", failing), ("pending", pending)):
+        out = io.StringIO()
+        print_summary([judged], Console(file=out, width=400))
+        said[name] = [line for line in out.getvalue().splitlines() if line.startswith("  - ")]
+    assert said["failing"] == said["pending"] == [
+        f"  - orders: One or more of the setup state change handlers has failed; {raised}"]
+    case = interaction_case(pending, "orders", "pact[web->shop: orders]")
+    assert case.failure is None  # pending: passed, as the Verifier counts it, and says why
+    assert case.output.startswith("pending at the broker, so this failure does not fail the run")
+    assert f"orders: {raised}" in case.output
+
+
 def test_two_files_of_one_edge_are_told_apart_by_their_names() -> None:
     names = item_names([(Path("p/a.json"), "web->shop"), (Path("p/b.json"), "web->shop"), (Path("p/c.json"), "x->y")])
     assert [item_name(n, "get") for n in names.values()] == [
