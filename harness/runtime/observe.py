@@ -15,8 +15,10 @@ provider's capture saw (the consumer's did not run yet), told apart by the ident
 
 A service started again has a new network namespace (`docker restart` too; the old helper stays in the old one, which
 has only its loopback left): a new helper is started in the new one at once and waited for once the service is ready,
-before the start returns (`service_started`). Calls under a fault are marked by the fault agent of the same namespace
-(fault_agent.py, one request on the capture's socket): no `docker exec` per fault.
+before the start returns (`service_started`). On a kept run the helpers stay at the session's end (`end`): the
+next session reuses each one still in its service's namespace, what it saw forgotten (its agent's `reset`). Calls
+under a fault are marked by the fault agent of the same namespace (fault_agent.py, one request on the capture's
+socket): no `docker exec` per fault.
 
 Limits (said in the results, never silent): connections opened before the capture started that are not HTTP/1.x are
 not inspected (the packets are counted; an HTTP/1.x one is followed from its next request); a service started again
@@ -27,6 +29,7 @@ names it); packets the kernel dropped are counted.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -324,7 +327,11 @@ def _start_again_now(topology: Topology, service: Service) -> Container | None:
     started_at = service.container.attrs["State"]["StartedAt"]
     try:
         image = _image(topology, [service.name])  # (across engines: copied to its engine, if not there yet)
-        return _run_one(topology, service.name, image, addresses, suffix=f"-{len(helpers) + 1}")
+        # a name no helper has (a kept run's helpers of earlier sessions: the one reused need not be the first)
+        taken = {helper.name.lstrip("/") for helper in helpers}
+        number = next(n for n in itertools.count(len(helpers) + 1)
+                      if f"{service.container.name}-observe-{n}" not in taken)
+        return _run_one(topology, service.name, image, addresses, suffix=f"-{number}")
     except ObserveError:
         service.container.reload()
         if service.container.status != "running" or service.container.attrs["State"]["StartedAt"] != started_at:
