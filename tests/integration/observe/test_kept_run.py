@@ -32,10 +32,21 @@ def shop(tmp_path: Path) -> Iterator[Path]:
     subprocess.run([HARNESS, "down", "--topology", str(folder / "topology.yaml")], capture_output=True, timeout=300)
 
 
-def observed_session(folder: Path) -> tuple[str, dict]:
+RESTARTING_CHECKS = """\
+import requests
+
+
+def test_stock_started_again_then_orders(topology):
+    topology["stock"].restart()
+    for item in (1, 2, 1):
+        assert requests.get(topology["shop"].url + f"/order/{item}", timeout=10).json()["price"]["price"] == 3 * item
+"""
+
+
+def observed_session(folder: Path, checks: str = "shop_checks.py") -> tuple[str, dict]:
     """(output, contract-matrix.json) of one `pytest --topology-reuse --observe` session of the shop's tests."""
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--topology", "topology.yaml",
-                             "--topology-reuse", "--observe", "shop_checks.py"], cwd=folder, capture_output=True,
+                             "--topology-reuse", "--observe", checks], cwd=folder, capture_output=True,
                             text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout, json.loads((folder / "reports" / "contract-matrix.json").read_text())
@@ -72,9 +83,16 @@ def test_a_kept_run_keeps_its_helpers_and_each_session_counts_its_own_calls(
         f"{L.SERVICE}=stock", f"{L.FILE}={(shop / 'topology.yaml').resolve()}"]})))
     stock.restart(timeout=5)  # a new network namespace: its old helper watches nothing any more
     output, matrix = observed_session(shop)
-    third = helpers(docker_client, shop)
+    third = helpers(docker_client, shop)  # (one per service: the others were removed)
     assert third["stock"] != first["stock"]  # a new one in its new namespace, the old one removed
     assert stock_calls(matrix) == (7, 3), output
+
+    # started again by a test in two sessions: the second's new helper is named apart from the one it reused
+    (shop / "restarting_checks.py").write_text(RESTARTING_CHECKS)
+    for _ in range(2):
+        output, matrix = observed_session(shop, "restarting_checks.py")
+        assert stock_calls(matrix)[0] == 6, output  # 3 items, 3 prices, seen by the shop's capture (it ran through)
+        assert "started again during the run and not observed since" not in output
 
     down = subprocess.run([HARNESS, "down", "--topology", str(shop / "topology.yaml")], capture_output=True,
                           text=True, timeout=300)
