@@ -105,17 +105,18 @@ class ObserveRun:
             return dict(zip(wanted, pool.map(one, wanted), strict=True))
 
     def finish(self) -> ObserveResult:
-        """What was seen, per edge; the helpers are removed (also when reading fails)."""
+        """What was seen, per edge; the helpers are removed (also when reading fails), or left on a kept run (`end`)."""
         observation, documents = self.read()
         return observe_result(self.spec, observation, documents, self.pacts, self._loaded)
 
     def read(self) -> tuple[Observation, RawDocuments]:
-        """What the capture saw (the helpers removed) and each provider's OpenAPI document as found (raw, so that it
-        can be sent to another process: pytest-xdist's controller)."""
+        """What the capture saw (the helpers removed, or on a kept run left for the next session: `end`) and each
+        provider's OpenAPI document as found (raw, so that it can be sent to another process: pytest-xdist's
+        controller)."""
         try:
             observation = self._capture.read()
         finally:
-            self._capture.stop()
+            self._capture.end()
         if self._documents is None:
             return observation, self.documents()
         documents = self._documents.result()

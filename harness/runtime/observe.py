@@ -15,8 +15,10 @@ provider's capture saw (the consumer's did not run yet), told apart by the ident
 
 A service started again has a new network namespace (`docker restart` too; the old helper stays in the old one, which
 has only its loopback left): a new helper is started in the new one at once and waited for once the service is ready,
-before the start returns (`service_started`). Calls under a fault are marked by the fault agent of the same namespace
-(fault_agent.py, one request on the capture's socket): no `docker exec` per fault.
+before the start returns (`service_started`). On a kept run the helpers stay at the session's end (`end`): the
+next session reuses each one still in its service's namespace, what it saw forgotten (its agent's `reset`). Calls
+under a fault are marked by the fault agent of the same namespace (fault_agent.py, one request on the capture's
+socket): no `docker exec` per fault.
 
 Limits (said in the results, never silent): connections opened before the capture started that are not HTTP/1.x are
 not inspected (the packets are counted; an HTTP/1.x one is followed from its next request); a service started again
@@ -27,7 +29,7 @@ names it); packets the kernel dropped are counted.
 from __future__ import annotations
 
 import ipaddress
-import json
+import itertools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -40,6 +42,7 @@ from harness.runtime import labels as L
 from harness.runtime.engine import explain
 from harness.runtime.fault_helper import remove_container
 from harness.runtime.helper_image import BASE_IMAGE, HelperBuildFailed, build_failed_text, helper_image
+from harness.runtime.observe_exec import AGENT_PATH, reset, snapshot, wait_ready
 from harness.runtime.observe_records import (
     EARLY,
     OUTSIDE,
@@ -65,8 +68,8 @@ if TYPE_CHECKING:
 OBSERVES = f"{L.PREFIX}.observes"  # on an observation helper: the service's name
 OBSERVED_START = f"{L.PREFIX}.observes-started"  # ... and the service's StartedAt when the helper joined it
 OBSERVED_ADDRESSES = f"{L.PREFIX}.observes-addresses"  # ... and its IPv4 addresses then (comma-separated)
+OBSERVED_PEERS = f"{L.PREFIX}.observes-peers"  # ... and the other services' it was told (OBSERVE_PEERS)
 AGENT_SOURCE = Path(__file__).with_name("observe_agent.py")
-AGENT_PATH = "/usr/local/lib/pytest-topology/observe_agent.py"
 # the files of the helper image's build context: the agent and its modules, side by side
 AGENT_FILES = {name: AGENT_SOURCE.with_name(name).read_bytes()
                for name in ("observe_agent.py", "observe_control.py", "observe_streams.py", "call_marks.py")}
@@ -78,8 +81,6 @@ RUN apt-get update -qq \\
 COPY observe_agent.py observe_control.py observe_streams.py call_marks.py /usr/local/lib/pytest-topology/
 CMD ["python3", "{AGENT_PATH}", "serve"]
 """
-READY_LINE = "observe agent ready"
-START_TIMEOUT = 20.0  # seconds
 _STARTER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="harness-observe-start")  # see service_started
 _PENDING: dict[str, list[tuple[str, Future[Container | None]]]] = {}  # run -> helpers being started (service_started)
 _PENDING_LOCK = threading.Lock()
@@ -114,11 +115,33 @@ class TopologyObservation:
         # the machine's own network or an outside container's is never captured: its calls are not seen
         observed = [s.name for s in self._topology if not self._topology.spec.namespace_outside_run(s.name)]
         image = _image(self._topology, observed)
-        self.stop()  # helpers an earlier session left on a kept run (it ended before removing them): not this run's
+        self._forget()
         _OBSERVED.add(self._topology.run_id)
         addresses = _addresses_now(self._topology)  # once for all (each helper is told the others')
-        helpers = _at_once(lambda name: _run_one(self._topology, name, image, addresses), observed)
-        _at_once(lambda pair: _wait_ready(*pair), list(zip(observed, helpers, strict=True)))
+        reused = self._reused(image, observed, addresses)
+        new = [name for name in observed if name not in reused]
+        helpers = _at_once(lambda name: _run_one(self._topology, name, image, addresses), new)
+        _at_once(lambda pair: wait_ready(*pair), list(zip(new, helpers, strict=True)))
+
+    def _reused(self, image: str, observed: list[str], addresses: dict[str, list[str]]) -> set[str]:
+        """The services whose helper an earlier session left on this kept run still watches them as a new one would
+        (running, same image, in the namespace of the service's container as started now, told the same peers):
+        what it saw is forgotten (its agent's `reset`) and it goes on. Any other helper is removed."""
+        every, kept = _helpers(self._topology), {}
+        for helper in every:
+            name = helper.labels[OBSERVES]
+            target = self._topology[name].container  # (reloaded by _addresses_now)
+            if name in observed and name not in kept and helper.status == "running" \
+                    and helper.attrs.get("Image") == image \
+                    and helper.labels.get(OBSERVED_START) == target.attrs["State"]["StartedAt"] \
+                    and (helper.attrs.get("HostConfig") or {}).get("NetworkMode") == f"container:{target.id}" \
+                    and helper.labels.get(OBSERVED_PEERS) == ",".join(_peers(name, addresses)):
+                kept[name] = helper
+        stale = [helper for helper in every if kept.get(helper.labels[OBSERVES]) is not helper]
+        said = _at_once(reset, list(kept.values()))
+        stale += [helper for helper, ok in zip(kept.values(), said, strict=True) if not ok]
+        _at_once(remove_container, stale)
+        return {name for (name, helper), ok in zip(kept.items(), said, strict=True) if ok}
 
     def attach(self) -> None:
         """The helpers another process started (pytest-xdist) are found by their labels: are there any?
@@ -148,7 +171,7 @@ class TopologyObservation:
         calls = CallsOnce()
         names = sorted({helper.labels[OBSERVES] for helper in helpers})
         _at_once(lambda name: self._topology[name].container.reload(), names)
-        said = dict(zip([helper.id for helper in helpers], _at_once(_snapshot, helpers), strict=True))
+        said = dict(zip([helper.id for helper in helpers], _at_once(snapshot, helpers), strict=True))
         for name in names:
             container = self._topology[name].container
             mine = [helper for helper in helpers if helper.labels[OBSERVES] == name]
@@ -219,12 +242,24 @@ class TopologyObservation:
 
     def stop(self) -> None:
         """Remove the helpers (what they saw is gone with them: `read()` first)."""
+        self._forget()
+        _at_once(remove_container, _helpers(self._topology))
+
+    def end(self) -> None:
+        """The session's end: on a kept run the helpers are left running, for the next observed session to reuse
+        (`start`; `harness down` removes them with the run); on any other run they are removed (`stop`)."""
+        if any(L.labels_of(service.container).get(L.KEEP) == "true" for service in self._topology):
+            self._forget()
+        else:
+            self.stop()
+
+    def _forget(self) -> None:
+        """Not observed by this process any more; the helpers still starting have started (or failed)."""
         _OBSERVED.discard(self._topology.run_id)
         with _PENDING_LOCK:
             pending = _PENDING.pop(self._topology.run_id, [])
         for _, started in pending:  # (one still starting would be left running)
             started.exception()
-        _at_once(remove_container, _helpers(self._topology))
 
 
 def service_started(topology: Topology, service: Service) -> Callable[[], None]:
@@ -272,7 +307,7 @@ def _start_again(topology: Topology, service: Service) -> Container | None:
     with _START_AGAIN_LOCK:
         helper = _start_again_now(topology, service)
         if helper is not None:
-            _wait_ready(service.name, helper)
+            wait_ready(service.name, helper)
         return helper
 
 
@@ -292,7 +327,11 @@ def _start_again_now(topology: Topology, service: Service) -> Container | None:
     started_at = service.container.attrs["State"]["StartedAt"]
     try:
         image = _image(topology, [service.name])  # (across engines: copied to its engine, if not there yet)
-        return _run_one(topology, service.name, image, addresses, suffix=f"-{len(helpers) + 1}")
+        # a name no helper has (a kept run's helpers of earlier sessions: the one reused need not be the first)
+        taken = {helper.name.lstrip("/") for helper in helpers}
+        number = next(n for n in itertools.count(len(helpers) + 1)
+                      if f"{service.container.name}-observe-{n}" not in taken)
+        return _run_one(topology, service.name, image, addresses, suffix=f"-{number}")
     except ObserveError:
         service.container.reload()
         if service.container.status != "running" or service.container.attrs["State"]["StartedAt"] != started_at:
@@ -341,7 +380,8 @@ def _run_one(topology: Topology, name: str, image: str, addresses: dict[str, lis
     labels[OBSERVED_ADDRESSES] = ",".join(
         network["IPAddress"] for network in ((target.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
         if network.get("IPAddress"))
-    peers = sorted({address for service, found in addresses.items() if service != name for address in found})
+    peers = _peers(name, addresses)
+    labels[OBSERVED_PEERS] = ",".join(peers)
     listens = sorted({int(key.split("/")[0]) for key in (target.attrs.get("Config") or {}).get("ExposedPorts") or {}
                       if key.endswith("/tcp")} | set(topology[name].ports))
     try:
@@ -371,14 +411,9 @@ def _at_once(work: Callable[[Item], Done], items: list[Item]) -> list[Done]:
     return [future.result() for future in futures]
 
 
-def _snapshot(helper: Container) -> dict[str, Any]:
-    """What a helper saw so far (its agent's `snapshot`), or {"error": why it could not be read}."""
-    try:
-        result = helper.exec_run(["python3", AGENT_PATH, "snapshot"])
-        data: dict[str, Any] = json.loads(result.output.decode("utf-8", "replace").strip().splitlines()[-1])
-        return data
-    except (docker.errors.APIError, ValueError, IndexError) as error:
-        return {"error": str(error)}
+def _peers(name: str, addresses: dict[str, list[str]]) -> list[str]:
+    """The addresses of every service but `name` (`addresses`: service -> its IPv4 addresses), sorted."""
+    return sorted({address for service, found in addresses.items() if service != name for address in found})
 
 
 def _addresses_now(topology: Topology) -> dict[str, list[str]]:
@@ -390,23 +425,6 @@ def _addresses_now(topology: Topology) -> dict[str, list[str]]:
             (service.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values()
             if network.get("IPAddress")]
     return found
-
-
-def _wait_ready(name: str, helper: Container) -> None:
-    import time
-
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if READY_LINE in helper.logs().decode("utf-8", "replace"):
-            return
-        helper.reload()  # (only when not ready yet: one request per look once it is)
-        if helper.status in ("exited", "dead"):
-            break
-        time.sleep(0.05)
-    logs = helper.logs(tail=20).decode("utf-8", "replace").strip() or "(empty)"
-    remove_container(helper)
-    raise ObserveError(f"service '{name}': the observation helper did not become ready in {START_TIMEOUT:g} s "
-                       f"(status {helper.status}). Its log:\n{logs}")
 
 
 __all__ = ["EARLY", "OUTSIDE", "Observation", "ObservedCall", "ObservedFlow", "TopologyObservation", "service_started"]

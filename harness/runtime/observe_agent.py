@@ -12,6 +12,7 @@ connection kind (client, server, port, protocol) connections and bytes. `protoco
 
     python3 observe_agent.py serve      # the container's command: capture until stopped
     python3 observe_agent.py snapshot   # print what was seen so far as one JSON object (asks `serve`)
+    python3 observe_agent.py reset      # forget what was seen so far (a new session on a kept run)
 
 `serve` answers on an abstract Unix socket, CONTROL, which is bound in the network namespace (any process there
 reaches it, in whatever container): `snapshot`, and `marks` from the fault agent of the same namespace
@@ -341,7 +342,7 @@ def serve() -> None:
         sys.exit(1)
     control.listen(16)
     marks, refused = observe_control.Marks(), observe_control.Refused()
-    faults = _ask_fault_agent(control, marks, refused)
+    faults = observe_control.ask_fault_agent(control, marks, refused)
     if faults:
         marks.change(list(faults.get("servers", [])))
         refused.start(str(faults.get("agent")), dict(faults.get("refused", {})))
@@ -360,13 +361,21 @@ def serve() -> None:
             request, connection = asked
             with connection:
                 if request.get("command") in ("marks", "refused"):
-                    _take(request, marks, refused)
+                    observe_control.take(request, marks, refused)
                     answer: dict[str, Any] = {"ok": True}
+                elif request.get("command") == "reset":  # another session on a kept run: its calls only from now
+                    _read_packets(sock, observer, marks, None, until=time.time())  # (those before: forgotten)
+                    sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)  # (reading the kernel's counts resets them)
+                    observer, dropped, refused = Observer(), 0, observe_control.Refused()
+                    faults = observe_control.ask_fault_agent(control, marks, refused)
+                    if faults:
+                        refused.start(str(faults.get("agent")), dict(faults.get("refused", {})))
+                    answer = {"ok": True}
                 else:  # every packet that passed before it was asked first (a backlog under load)
                     _read_packets(sock, observer, marks, None, until=time.time())
                     dropped += struct.unpack("II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))[1]
                     answer = observer.snapshot(dropped)
-                    faults = _ask_fault_agent(control, marks, refused)
+                    faults = observe_control.ask_fault_agent(control, marks, refused)
                     if faults:
                         refused.take(str(faults.get("agent")), dict(faults.get("refused", {})))
                     answer["flows"] += [observe_control.refused_flow(*kept) for kept in refused.now().items()]
@@ -391,60 +400,13 @@ def _read_packets(sock: socket.socket, observer: Observer, marks: observe_contro
             return
 
 
-def _ask_fault_agent(control: socket.socket, marks: observe_control.Marks,
-                     refused: observe_control.Refused) -> dict[str, Any]:
-    """What the fault agent of this namespace, if there is one, says now: the servers its faults are on
-    ("servers") and the TCP packets its cuts stopped ("refused"); {} when there is none. While it answers, its own
-    requests to `control` are taken (it may be putting a fault in place, waiting for them)."""
-    asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def command(name: str) -> None:
+    """`snapshot` or `reset`, asked of `serve`: its answer printed as one JSON object."""
     try:
-        asking.connect(observe_control.FAULTS)
-        asking.sendall(b'{"command": "marks"}')
-        asking.shutdown(socket.SHUT_WR)
-    except OSError:  # no fault agent here: no fault
-        asking.close()
-        return {}
-    answer = b""
-    deadline = time.monotonic() + observe_control.CONTROL_TIMEOUT
-    with asking:
-        while time.monotonic() < deadline:
-            readable, _, _ = select.select([asking, control], [], [], deadline - time.monotonic())
-            if asking in readable:  # first: marks sent to `control` at the same time are newer than this answer
-                chunk = asking.recv(65536)
-                if chunk:
-                    answer += chunk
-                    continue
-                try:
-                    said: dict[str, Any] = json.loads(answer)
-                    return said
-                except ValueError:
-                    return {}  # the fault agent went away meanwhile
-            asked = observe_control.request_on(control) if control in readable else None
-            if asked is not None:
-                request, connection = asked
-                with connection:
-                    if request.get("command") in ("marks", "refused"):
-                        _take(request, marks, refused)
-                        observe_control.reply(connection, {"ok": True})
-                    else:  # a snapshot while this one is taken: asked again
-                        observe_control.reply(connection, {"error": "the capture is busy, ask again"})
-    return {}
-
-
-def _take(request: dict[str, Any], marks: observe_control.Marks, refused: observe_control.Refused) -> None:
-    """A request of the fault agent: the servers under a fault from now on, or its counts of refused connections."""
-    if request.get("command") == "marks":
-        marks.change(list(request.get("servers", [])))
-    else:
-        refused.take(str(request.get("agent")), dict(request.get("servers", {})))
-
-
-def snapshot() -> None:
-    try:
-        print(json.dumps(observe_control.ask({"command": "snapshot"})), flush=True)
+        print(json.dumps(observe_control.ask({"command": name})), flush=True)
     except (OSError, ValueError) as error:
         print(json.dumps({"error": f"the capture did not answer ({error})"}), flush=True)
 
 
 if __name__ == "__main__":
-    {"serve": serve, "snapshot": snapshot}[sys.argv[1]]()
+    serve() if sys.argv[1] == "serve" else command(sys.argv[1])

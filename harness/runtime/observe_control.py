@@ -6,6 +6,7 @@ time of a packet."""
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import time
@@ -122,3 +123,51 @@ def ask(request: dict[str, Any]) -> dict[str, Any]:
             chunks.append(chunk)
     answer: dict[str, Any] = json.loads(b"".join(chunks))
     return answer
+
+
+def ask_fault_agent(control: socket.socket, marks: Marks,
+                    refused: Refused) -> dict[str, Any]:
+    """What the fault agent of this namespace, if there is one, says now: the servers its faults are on
+    ("servers") and the TCP packets its cuts stopped ("refused"); {} when there is none. While it answers, its own
+    requests to `control` are taken (it may be putting a fault in place, waiting for them)."""
+    asking = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        asking.connect(FAULTS)
+        asking.sendall(b'{"command": "marks"}')
+        asking.shutdown(socket.SHUT_WR)
+    except OSError:  # no fault agent here: no fault
+        asking.close()
+        return {}
+    answer = b""
+    deadline = time.monotonic() + CONTROL_TIMEOUT
+    with asking:
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([asking, control], [], [], deadline - time.monotonic())
+            if asking in readable:  # first: marks sent to `control` at the same time are newer than this answer
+                chunk = asking.recv(65536)
+                if chunk:
+                    answer += chunk
+                    continue
+                try:
+                    said: dict[str, Any] = json.loads(answer)
+                    return said
+                except ValueError:
+                    return {}  # the fault agent went away meanwhile
+            asked = request_on(control) if control in readable else None
+            if asked is not None:
+                request, connection = asked
+                with connection:
+                    if request.get("command") in ("marks", "refused"):
+                        take(request, marks, refused)
+                        reply(connection, {"ok": True})
+                    else:  # a snapshot while this one is taken: asked again
+                        reply(connection, {"error": "the capture is busy, ask again"})
+    return {}
+
+
+def take(request: dict[str, Any], marks: Marks, refused: Refused) -> None:
+    """A request of the fault agent: the servers under a fault from now on, or its counts of refused connections."""
+    if request.get("command") == "marks":
+        marks.change(list(request.get("servers", [])))
+    else:
+        refused.take(str(request.get("agent")), dict(request.get("servers", {})))
