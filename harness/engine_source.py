@@ -5,7 +5,10 @@ testcontainers) and spec/ (the Docker Compose binary) use the same engine.
 Testcontainers' order: `tc.host` in ~/.testcontainers.properties, DOCKER_HOST, `docker.host` in
 ~/.testcontainers.properties, the current Docker context (DOCKER_CONTEXT, else `currentContext` in
 $DOCKER_CONFIG/config.json; its endpoint and TLS material), Docker Desktop's socket in the home folder, the default
-socket.
+socket. The last two are guesses: as Java Testcontainers tries each candidate and moves on when it does not answer
+(`DockerClientProviderStrategy`), a Desktop socket that nothing listens on (Desktop quit, its socket file left) is
+passed over, with what it answered in `Engine.tried`. A source someone configured is used even when it does not
+answer: `runtime.engine.connect` then says so.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,12 +102,30 @@ def resolve_engine() -> Engine:
     context = _context(tried)
     if context is not None:
         return context
-    desktop = [home / name for name in DESKTOP_SOCKETS]
-    for socket in desktop:
-        if socket.exists():
-            return Engine(f"unix://{socket}", "Docker Desktop's socket", tuple(tried))
-    tried.append(f"Docker Desktop's socket ({' and '.join(f'~/{name}' for name in DESKTOP_SOCKETS)}: absent)")
+    answered: list[str] = []
+    for name in DESKTOP_SOCKETS:
+        if not (home / name).exists():
+            answered.append(f"~/{name}: absent")
+        elif (why := unix_socket_refusal(home / name)) is None:
+            return Engine(f"unix://{home / name}", "Docker Desktop's socket", tuple(tried))
+        else:
+            answered.append(f"~/{name}: {why}, passed over")
+    if all(line.endswith(": absent") for line in answered):
+        answered = [f"{' and '.join(f'~/{name}' for name in DESKTOP_SOCKETS)}: absent"]
+    tried.append(f"Docker Desktop's socket ({'; '.join(answered)})")
     return Engine(f"unix://{DEFAULT_SOCKET}", "the default socket", tuple(tried))
+
+
+def unix_socket_refusal(path: Path) -> str | None:
+    """None when something accepts a connection on the unix socket `path` (within 1 s), else the system's words for
+    why not (e.g. `Connection refused`: a socket file left behind by an engine that stopped). Sends nothing."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError as exc:
+            return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def _context(tried: list[str]) -> Engine | None:

@@ -97,6 +97,24 @@ def test_docker_desktops_socket_in_the_home_folder(home: Path, docker_client: do
     redis_answers(home, docker_client)
 
 
+def test_a_stale_desktop_socket_is_passed_over_for_the_working_default_socket(
+        home: Path, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker Desktop quit and left ~/.docker/run/docker.sock (nothing listens): the docker CLI and testcontainers
+    use the default socket, and so does the harness, saying why it passed the Desktop socket over."""
+    desktop = home / ".docker" / "run" / "docker.sock"
+    desktop.parent.mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as left_behind:
+        left_behind.bind(str(desktop))
+    assert desktop.is_socket()
+    monkeypatch.setattr(engine_source, "DEFAULT_SOCKET", REAL_SOCKET)
+    engine = resolve_engine()
+    assert (engine.address, engine.source) == (f"unix://{REAL_SOCKET}", "the default socket")
+    assert engine.tried[-1] == ("Docker Desktop's socket (~/.docker/run/docker.sock: Connection refused, passed over; "
+                                "~/.docker/desktop/docker.sock: absent)")
+    assert connect().ping()
+    redis_answers(home, docker_client)
+
+
 def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_client: docker.DockerClient) -> None:
     """TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, set before the harness (and testcontainers) start: `redis:7` runs as
     PREFIX + `redis:7`, prefixed once (testcontainers' own prefixing is off: the harness checked that name)."""
