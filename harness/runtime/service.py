@@ -60,6 +60,7 @@ class Service:
         # it back can be named; None when the service should be running as started
         self.left: str | None = None
         self.disconnected = False  # taken off the network by disconnect(): its published ports are unreachable
+        self.unanswered: list[int] = []  # its published TCP ports nothing accepted on when it was called ready
         self._probe: ReadyProbe | None | Literal[False] = False  # `probe`, once known
 
     def __repr__(self) -> str:
