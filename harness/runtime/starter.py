@@ -1,10 +1,10 @@
 """Starting a run: the networks, the volumes, every build at once, then each service in its own thread as soon as its
 dependencies are ready (an update of a kept run starts only what it replaces). Any failure (or Ctrl-C) cancels the
-rest and removes what the start made.
-"""
+rest and removes what the start made."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -27,7 +27,7 @@ from harness.runtime import hooks, networks, outside, publish, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
-from harness.runtime.engine import connect, explain, publish_address, remote_engine
+from harness.runtime.engine import connect, explain, publish_address, publish_note, remote_engine
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import Removed, engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
@@ -152,6 +152,8 @@ class Starter:
         for client, part in engine_parts(self.topology):  # it drops (a volume's subpath: Compose passes it too)
             for ignored in refuse_unmet(self.spec, client.api.api_version, services=set(part.services)):
                 self.progress(StartEvent("", "note", detail=ignored))
+        if not self.topology.engines and (note := publish_note()):  # one engine: where its ports are published
+            self.progress(StartEvent("", "note", detail=note))
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):
@@ -361,8 +363,8 @@ class Starter:
         if spec.job or first.probe:
             self.progress(StartEvent(name, "waiting", detail=readiness.awaited(first)))
         # ready when every replica is, as `docker compose up --wait` waits for each container
-        outcomes = [replica.wait_ready(started, self.cancelled) for replica in first.replicas]
-        outcome = outcomes[0]  # a job's replicas each exited 0, or wait_ready raised
+        outcome = [replica.wait_ready(started, self.cancelled) for replica in first.replicas][0]  # or it raised
+        readiness.say_unanswered(first.replicas, lambda line: self.progress(StartEvent("", "note", detail=line)))
         shown = first.url if first.ports else ""
         if spec.replicas > 1:
             shown = f"{shown} ({spec.replicas} replicas; this is replica 1)" if shown else f"{spec.replicas} replicas"
@@ -432,10 +434,8 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
 
 
 def _remove_container(name: str, client: docker.DockerClient) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def _masked(progress: Progress | None, masker: Masker) -> Progress:

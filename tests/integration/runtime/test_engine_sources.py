@@ -20,6 +20,7 @@ from harness.engine_source import resolve_engine
 from harness.errors import DockerUnavailable
 from harness.runtime import labels as L
 from harness.runtime.engine import connect
+from harness.runtime.topology import StartEvent
 
 from ..conftest import harness_resources
 
@@ -113,6 +114,30 @@ def test_a_stale_desktop_socket_is_passed_over_for_the_working_default_socket(
                                 "~/.docker/desktop/docker.sock: absent)")
     assert connect().ping()
     redis_answers(home, docker_client)
+
+
+def test_tc_host_with_the_local_engine_gives_urls_that_answer(tmp_path: Path, docker_client: docker.DockerClient,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """TC_HOST set to an address of this machine other than loopback (its docker0 gateway): ports are published on
+    every interface, as testcontainers publishes them, so the URLs at TC_HOST answer; said once at the start."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    monkeypatch.setenv("TC_HOST", gateway)
+    file = tmp_path / "topology.yaml"
+    file.write_text(f"name: f23i-tchost-{os.getpid()}\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n")
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        redis = topology["redis"]
+        assert redis.host == gateway
+        with socket.create_connection((gateway, redis.port(6379)), timeout=10) as connection:
+            connection.sendall(b"PING\r\n")
+            assert connection.recv(16) == b"+PONG\r\n"
+    assert [e.detail for e in events if e.kind == "note"] == [
+        f"TC_HOST={gateway} with a local engine: ports are published on every interface (0.0.0.0, as testcontainers "
+        f"publishes them) so that URLs at {gateway} reach them; set TOPOLOGY_PUBLISH_ADDRESS to publish on one "
+        "address only"]
+    assert harness_resources(docker_client, f"f23i-tchost-{os.getpid()}", file) == []
 
 
 def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_client: docker.DockerClient) -> None:
