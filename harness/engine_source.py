@@ -203,8 +203,17 @@ def engine_address() -> str:
     return resolve_engine().address
 
 
+def hub_prefix_source() -> str:
+    """Where hub_image_prefix() comes from, as messages name it: `TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX=VALUE` or
+    `hub.image.name.prefix=VALUE in ~/.testcontainers.properties`."""
+    if os.environ.get("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX"):
+        return f"TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={os.environ['TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX']}"
+    return f"hub.image.name.prefix={hub_image_prefix()} in ~/{PROPERTIES}"
+
+
 def hub_image_prefix() -> str:
     """Testcontainers' prefix for Docker Hub images (TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, else
-    `hub.image.name.prefix` in ~/.testcontainers.properties), '' when unset. `redis:7` becomes PREFIX + `redis:7`."""
+    `hub.image.name.prefix` in ~/.testcontainers.properties), '' when unset. `redis:7` becomes PREFIX + `redis:7`,
+    and so does `docker.io/library/redis:7` (runtime.images.substitute)."""
     return (os.environ.get("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
             or (_read_properties(Path.home() / PROPERTIES) or {}).get("hub.image.name.prefix", ""))

@@ -161,3 +161,21 @@ def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_c
         docker_client.images.remove(f"{prefix}redis:7")
     assert down.returncode == 0, down.stderr
     assert harness_resources(docker_client, project, file) == []
+
+
+def test_a_hub_prefix_image_that_cannot_be_pulled_names_the_variable(tmp_path: Path,
+                                                                     docker_client: docker.DockerClient) -> None:
+    """The prefix made a name nobody wrote: said at the start, and the pull failure says which variable made it."""
+    prefix = "localhost:1/f23i-mirror/"  # a registry nothing listens on: the pull fails at once
+    file = tmp_path / "compose.yaml"
+    project = f"f23i-hub-missing-{os.getpid()}"
+    file.write_text(f"name: {project}\nservices:\n  cache:\n    image: docker.io/library/redis:7\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    env = {**os.environ, "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX": prefix}
+    up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=300, env=env)
+    assert up.returncode == 3, up.stderr
+    assert (f"note: TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={prefix} substitutes Docker Hub images of topology "
+            f"{project}: docker.io/library/redis:7 -> {prefix}redis:7") in up.stderr
+    assert (f"{prefix}redis:7 (needed by service 'cache'; docker.io/library/redis:7 with "
+            f"TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={prefix}): ") in up.stderr
+    assert harness_resources(docker_client, project, file) == []

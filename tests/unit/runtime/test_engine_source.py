@@ -219,10 +219,13 @@ def test_the_hub_image_prefix_is_a_substitute_for_docker_hub_images(home: Path,
     (home / ".testcontainers.properties").write_text("hub.image.name.prefix=mirror.example:5000/hub/\n")
     assert substitute("redis:7", {}) == "mirror.example:5000/hub/redis:7"
     monkeypatch.setenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX", "registry.example/proxy/")  # the variable wins
+    # one image, one substitute: `docker.io/library/redis:7` is `redis:7` (the name Testcontainers prefixes)
     assert [substitute(name, {}) for name in ("redis:7", "bitnami/redis", "docker.io/library/redis:7",
-                                              "ghcr.io/org/app:1", "localhost:5000/app")] == [
-        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis",
-        "registry.example/proxy/library/redis:7", "ghcr.io/org/app:1", "localhost:5000/app"]
+                                              "library/redis:7", "docker.io/bitnami/redis", "ghcr.io/org/app:1",
+                                              "localhost:5000/app")] == [
+        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis", "registry.example/proxy/redis:7",
+        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis", "ghcr.io/org/app:1",
+        "localhost:5000/app"]
     # the project's own substitutes are more precise: they win
     assert substitute("redis:7", {"redis:7": "redis:7-local"}) == "redis:7-local"
     assert substitute("redis:7", {"docker.io/": "mirror/"}) == "mirror/redis:7"
