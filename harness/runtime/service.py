@@ -34,8 +34,7 @@ class Service:
     """One running service: where to reach it, its logs, and control for fault tests.
 
     Docker's refusals of the control methods (a container removed under the test, a paused one, ...) are raised as
-    `harness.DockerError` with a hint saying what to do; a value a method does not take as `harness.InvalidCall`.
-    """
+    `harness.DockerError` with a hint saying what to do; a value a method does not take as `harness.InvalidCall`."""
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
                  networks: list[Attachment], host: str = "127.0.0.1", no_ports: str | None = None,
