@@ -90,6 +90,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)  # across engines: its builder builds
+    if progress is not None and not engines and (note := publish_note()):  # one engine: where ports are published
+        progress(StartEvent("", "note", detail=note))
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
@@ -152,8 +154,6 @@ class Starter:
         for client, part in engine_parts(self.topology):  # it drops (a volume's subpath: Compose passes it too)
             for ignored in refuse_unmet(self.spec, client.api.api_version, services=set(part.services)):
                 self.progress(StartEvent("", "note", detail=ignored))
-        if not self.topology.engines and (note := publish_note()):  # one engine: where its ports are published
-            self.progress(StartEvent("", "note", detail=note))
         builds = planned_builds(self.spec)
         # No prune removes an image of these contexts until every container of this start exists (imagelocks).
         with using_contexts(context_label(build.context) for build in builds):
