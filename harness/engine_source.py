@@ -5,7 +5,10 @@ testcontainers) and spec/ (the Docker Compose binary) use the same engine.
 Testcontainers' order: `tc.host` in ~/.testcontainers.properties, DOCKER_HOST, `docker.host` in
 ~/.testcontainers.properties, the current Docker context (DOCKER_CONTEXT, else `currentContext` in
 $DOCKER_CONFIG/config.json; its endpoint and TLS material), Docker Desktop's socket in the home folder, the default
-socket.
+socket. The last two are guesses: as Java Testcontainers tries each candidate and moves on when it does not answer
+(`DockerClientProviderStrategy`), a Desktop socket that nothing listens on (Desktop quit, its socket file left) is
+passed over, with what it answered in `Engine.tried`. A source someone configured is used even when it does not
+answer: `runtime.engine.connect` then says so.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,12 +102,30 @@ def resolve_engine() -> Engine:
     context = _context(tried)
     if context is not None:
         return context
-    desktop = [home / name for name in DESKTOP_SOCKETS]
-    for socket in desktop:
-        if socket.exists():
-            return Engine(f"unix://{socket}", "Docker Desktop's socket", tuple(tried))
-    tried.append(f"Docker Desktop's socket ({' and '.join(f'~/{name}' for name in DESKTOP_SOCKETS)}: absent)")
+    answered: list[str] = []
+    for name in DESKTOP_SOCKETS:
+        if not (home / name).exists():
+            answered.append(f"~/{name}: absent")
+        elif (why := unix_socket_refusal(home / name)) is None:
+            return Engine(f"unix://{home / name}", "Docker Desktop's socket", tuple(tried))
+        else:
+            answered.append(f"~/{name}: {why}, passed over")
+    if all(line.endswith(": absent") for line in answered):
+        answered = [f"{' and '.join(f'~/{name}' for name in DESKTOP_SOCKETS)}: absent"]
+    tried.append(f"Docker Desktop's socket ({'; '.join(answered)})")
     return Engine(f"unix://{DEFAULT_SOCKET}", "the default socket", tuple(tried))
+
+
+def unix_socket_refusal(path: Path) -> str | None:
+    """None when something accepts a connection on the unix socket `path` (within 1 s), else the system's words for
+    why not (e.g. `Connection refused`: a socket file left behind by an engine that stopped). Sends nothing."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError as exc:
+            return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def _context(tried: list[str]) -> Engine | None:
@@ -181,8 +203,17 @@ def engine_address() -> str:
     return resolve_engine().address
 
 
+def hub_prefix_source() -> str:
+    """Where hub_image_prefix() comes from, as messages name it: `TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX=VALUE` or
+    `hub.image.name.prefix=VALUE in ~/.testcontainers.properties`."""
+    if os.environ.get("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX"):
+        return f"TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={os.environ['TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX']}"
+    return f"hub.image.name.prefix={hub_image_prefix()} in ~/{PROPERTIES}"
+
+
 def hub_image_prefix() -> str:
     """Testcontainers' prefix for Docker Hub images (TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, else
-    `hub.image.name.prefix` in ~/.testcontainers.properties), '' when unset. `redis:7` becomes PREFIX + `redis:7`."""
+    `hub.image.name.prefix` in ~/.testcontainers.properties), '' when unset. `redis:7` becomes PREFIX + `redis:7`,
+    and so does `docker.io/library/redis:7` (runtime.images.substitute)."""
     return (os.environ.get("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX")
             or (_read_properties(Path.home() / PROPERTIES) or {}).get("hub.image.name.prefix", ""))

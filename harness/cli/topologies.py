@@ -36,9 +36,9 @@ def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> Topol
 
         raise with_engine_refusals(error) from None
     if notes:
-        from harness.runtime.substitutes import unapplied_substitutes
+        from harness.runtime.substitutes import hub_prefix_note, unapplied_substitutes
 
-        for note in [*spec.notes, *unapplied_substitutes(spec)]:
+        for note in [*spec.notes, *unapplied_substitutes(spec), *hub_prefix_note(spec)]:
             err.print(f"note: {note}", markup=False, soft_wrap=True)
     return spec
 

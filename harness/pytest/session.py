@@ -334,8 +334,8 @@ def close_at_end(plugin: TopologySession, session: pytest.Session, topology: Top
 
 def spec_notes(spec: TopologySpec) -> list[str]:
     """What to say of a topology as it is read: its own notes (a compose file's ignored keys, ...), then each image
-    substitute that replaces no image of it (harness.runtime.substitutes; imported here: docker-py is slow to import
-    for a session that starts nothing)."""
-    from harness.runtime.substitutes import unapplied_substitutes
+    substitute that replaces no image of it, and the images the hub image prefix substitutes
+    (harness.runtime.substitutes; imported here: docker-py is slow to import for a session that starts nothing)."""
+    from harness.runtime.substitutes import hub_prefix_note, unapplied_substitutes
 
-    return [*spec.notes, *unapplied_substitutes(spec)]
+    return [*spec.notes, *unapplied_substitutes(spec), *hub_prefix_note(spec)]

@@ -15,8 +15,8 @@ import requests.exceptions
 from harness.engine_source import PROPERTIES, Engine, engine_address, resolve_engine
 from harness.errors import DockerUnavailable
 
-__all__ = ["Engine", "connect", "engine_address", "explain", "publish_address", "remote_engine", "resolve_engine",
-           "service_host"]
+__all__ = ["Engine", "connect", "engine_address", "explain", "publish_address", "publish_note", "remote_engine",
+           "resolve_engine", "service_host"]
 
 # Ryuk cannot be pulled on machines without a registry, and the harness removes what it creates itself
 # (labels + owner process), so testcontainers' reaper is never needed.
@@ -41,19 +41,41 @@ def service_host() -> str:
     """Where the client reaches published ports: TOPOLOGY_HOST, else Testcontainers' TC_HOST or
     TESTCONTAINERS_HOST_OVERRIDE (an address of the engine's machine that this one can reach), else a remote engine's
     host, else 127.0.0.1."""
+    override = _host_override()
+    return override[1] if override else remote_engine() or "127.0.0.1"
+
+
+def _host_override() -> tuple[str, str] | None:
+    """(variable, value) of the first of TOPOLOGY_HOST, TC_HOST, TESTCONTAINERS_HOST_OVERRIDE that is set."""
     for name in ("TOPOLOGY_HOST", "TC_HOST", "TESTCONTAINERS_HOST_OVERRIDE"):
         if os.environ.get(name):
-            return os.environ[name]
-    return remote_engine() or "127.0.0.1"
+            return name, os.environ[name]
+    return None
 
 
 def publish_address() -> str:
     """The address of the engine's machine that ports are published on: TOPOLOGY_PUBLISH_ADDRESS when set (e.g. its
-    address on a private network), else loopback for a local engine (nothing else can reach the services), else
-    every interface of a remote engine's machine (0.0.0.0: reachable by anyone who can reach that machine)."""
+    address on a private network), else every interface (0.0.0.0: reachable by anyone who can reach that machine) of
+    a remote engine's machine, or of a local one when URLs use another host than loopback (TC_HOST and the like, see
+    `publish_note`), else loopback (nothing else can reach the services)."""
     if os.environ.get("TOPOLOGY_PUBLISH_ADDRESS"):
         return os.environ["TOPOLOGY_PUBLISH_ADDRESS"]
-    return "127.0.0.1" if remote_engine() is None else "0.0.0.0"  # noqa: S104 - remote: see the docstring
+    if remote_engine() is None and (_host_override() or ("", "127.0.0.1"))[1] in LOOPBACK:
+        return "127.0.0.1"
+    return "0.0.0.0"  # noqa: S104 - see the docstring
+
+
+def publish_note() -> str | None:
+    """The line said once at the start when a local engine publishes on every interface because URLs use another
+    host (TC_HOST=10.0.0.5: a container running the tests that reaches the engine's machine there): that is what
+    testcontainers does (it always publishes on 0.0.0.0), and with loopback only those URLs would reach nothing.
+    None otherwise."""
+    override = _host_override()
+    if override is None or override[1] in LOOPBACK or remote_engine() or os.environ.get("TOPOLOGY_PUBLISH_ADDRESS"):
+        return None
+    return (f"{override[0]}={override[1]} with a local engine: ports are published on every interface (0.0.0.0, as "
+            f"testcontainers publishes them) so that URLs at {override[1]} reach them; set TOPOLOGY_PUBLISH_ADDRESS to "
+            "publish on one address only")
 
 
 def explain(error: docker.errors.APIError) -> str:

@@ -19,7 +19,7 @@ import docker.errors
 import docker.models.images
 import docker.utils
 
-from harness.engine_source import hub_image_prefix
+from harness.engine_source import hub_image_prefix, hub_prefix_source
 from harness.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, BuildFailed, ImageMissing
 from harness.model.parts import BuildSpec
 from harness.model.topology import TopologySpec
@@ -307,7 +307,18 @@ def substitute(name: str, substitutes: dict[str, str]) -> str:
     if rule is not None:
         return substitutes[rule] + (path if rule.rstrip("/") == registry else name[len(rule):])
     hub = hub_image_prefix()  # Testcontainers' TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: a 'docker.io/' rule under them
-    return hub + path if hub and registry == "docker.io" else name
+    if not hub or registry != "docker.io":
+        return name  # ... on the name as people write it (`docker.io/library/redis:7` is `redis:7`: one substitute)
+    return hub + (path.removeprefix("library/") if path.count("/") == 1 else path)
+
+
+def hub_prefixed(name: str, substitutes: dict[str, str]) -> bool:
+    """Whether substitute() gives `name` its hub image prefix (no rule of the project's applies)."""
+    return substitute_rule(name, substitutes) is None and substitute(name, substitutes) != name
+
+
+def _made_by_prefix(name: str, substitutes: dict[str, str]) -> str:
+    return f"; {name} with {hub_prefix_source()}" if hub_prefixed(name, substitutes) else ""
 
 
 def substitute_rule(name: str, substitutes: dict[str, str]) -> str | None:
@@ -369,11 +380,13 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
     policies: dict[str, list[str | None]] = {}  # image to run -> its services' pull_policy (FROM bases: none)
     run: dict[str, str] = {}
     aliases: dict[str, str] = {}  # FROM base as written -> its substitute
+    written: dict[str, str] = {}  # image to look for -> a name as written that it is for
     for name, service in spec.services.items():
         if service.build is None and service.image is not None:
             run[name] = service.image if service.image in built else substitute(service.image, subs)
             if service.image not in built:
                 needed.setdefault(run[name], []).append(f"service '{name}'")
+                written.setdefault(run[name], service.image)
                 users.setdefault(run[name], []).append(name)
                 policies.setdefault(run[name], []).append(service.pull_policy)
         elif service.build is not None and bases:
@@ -387,6 +400,7 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
                 if effective != base:
                     aliases[base] = effective
                 needed.setdefault(effective, []).append(f"FROM of service '{name}'")
+                written.setdefault(effective, base)
                 users.setdefault(effective, []).append(name)
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(needed)))) as pool:
         problems = dict(zip(needed, pool.map(lambda image: _present_copied_or_pulled(
@@ -394,8 +408,8 @@ def prepare_images(client: docker.DockerClient, spec: TopologySpec, *, source: d
             policies.get(image, [])), needed), strict=True))
     missing = {image: problem for image, problem in problems.items() if problem}
     if missing:
-        lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}): {problem}"
-                          for image, problem in missing.items())
+        lines = "\n".join(f"  {image} (needed by {', '.join(needed[image])}{_made_by_prefix(written[image], subs)}): "
+                          f"{problem}" for image, problem in missing.items())
         invalid = [image for image, problem in missing.items() if "invalid reference format" in problem]
         hint = _missing_hint() if len(invalid) < len(missing) else ""
         if invalid:  # a typo in the file, not an image to provide: said first

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from harness.errors import DockerError, HarnessError, ServiceExited, ServiceNotR
 from harness.model.engine_needs import START_INTERVAL, api_tuple
 from harness.model.parts import Healthcheck, ReadyProbe
 from harness.model.service import ready_limit
-from harness.runtime.probes import Abandoned, probe_once, tcp_accepts
+from harness.runtime.probes import Abandoned, probe_once, tcp_accepts, url_host
 
 if TYPE_CHECKING:
     from harness.runtime.service import Service
@@ -94,8 +95,9 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                     continue
                 seen = failed
             elif running_since is not None and time.monotonic() - running_since >= SETTLE:
-                closed = _not_listening(service) if time.monotonic() - running_since < SETTLE + LISTEN_GRACE else []
-                if not closed:
+                closed = _not_listening(service)
+                if not closed or time.monotonic() - running_since >= SETTLE + LISTEN_GRACE:
+                    service.unanswered = closed  # said by the starter: ready as Compose counts it, not reachable
                     return "ready"
                 seen = f"nothing accepts connections on port {', '.join(map(str, closed))} yet"
             else:
@@ -106,6 +108,7 @@ def wait_ready(service: Service, started: float, cancelled: threading.Event | No
                 raise _exited_error(service, last)
             if probe is None and not service.spec.job and running_since is not None \
                     and time.monotonic() - running_since >= SETTLE:
+                service.unanswered = _not_listening(service)
                 return "ready"  # running, as Compose counts it: its ports are waited for only within the limit
             waited = time.monotonic() - started
             if service.spec.job:
@@ -158,6 +161,18 @@ def awaited(service: Service) -> str:
         described = (f"Docker's healthcheck says healthy ({described}; Docker's first check "
                      f"{first_check(service, check):g} s after the start)")
     return f"{described}, {limit}"
+
+
+def say_unanswered(services: list[Service], say: Callable[[str], None]) -> None:
+    """One line each (to `say`) for the services called ready (running, as `docker compose up --wait` counts them)
+    while nothing accepted connections on some of their published ports within LISTEN_GRACE: a URL nobody reaches
+    (a server listening on the container's loopback, a host this machine cannot reach) is said, not silent."""
+    for service in services:
+        if service.unanswered:
+            host = url_host(service.host)
+            ports = ", ".join(f"{port} at {host}:{service.ports[port]}" for port in service.unanswered)
+            say(f"port {ports} of service '{service.shown}' accepts no connections after {LISTEN_GRACE:g} s; ready "
+                "as Compose counts it (running)")
 
 
 def _not_listening(service: Service) -> list[int]:

@@ -34,8 +34,7 @@ class Service:
     """One running service: where to reach it, its logs, and control for fault tests.
 
     Docker's refusals of the control methods (a container removed under the test, a paused one, ...) are raised as
-    `harness.DockerError` with a hint saying what to do; a value a method does not take as `harness.InvalidCall`.
-    """
+    `harness.DockerError` with a hint saying what to do; a value a method does not take as `harness.InvalidCall`."""
 
     def __init__(self, name: str, spec: ServiceSpec, container: Container, ports: dict[int, int],
                  networks: list[Attachment], host: str = "127.0.0.1", no_ports: str | None = None,
@@ -60,6 +59,7 @@ class Service:
         # it back can be named; None when the service should be running as started
         self.left: str | None = None
         self.disconnected = False  # taken off the network by disconnect(): its published ports are unreachable
+        self.unanswered: list[int] = []  # its published TCP ports nothing accepted on when it was called ready
         self._probe: ReadyProbe | None | Literal[False] = False  # `probe`, once known
 
     def __repr__(self) -> str:

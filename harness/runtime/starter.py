@@ -1,10 +1,10 @@
 """Starting a run: the networks, the volumes, every build at once, then each service in its own thread as soon as its
 dependencies are ready (an update of a kept run starts only what it replaces). Any failure (or Ctrl-C) cancels the
-rest and removes what the start made.
-"""
+rest and removes what the start made."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
@@ -27,7 +27,7 @@ from harness.runtime import hooks, networks, outside, publish, readiness
 from harness.runtime import labels as L
 from harness.runtime.api_socket import with_api_socket
 from harness.runtime.containers import CopyRef, MountRef, service_container
-from harness.runtime.engine import connect, explain, publish_address, remote_engine
+from harness.runtime.engine import connect, explain, publish_address, publish_note, remote_engine
 from harness.runtime.engine_check import refuse_unmet
 from harness.runtime.engine_runs import Removed, engines_label, remove_leftovers_anywhere
 from harness.runtime.engines import (
@@ -90,6 +90,8 @@ def start(spec: TopologySpec, progress: Progress | None, keep: bool, owner: str 
     run_id = uuid.uuid4().hex[:10]
     run_labels = {**L.run_labels(run_id, spec.name, spec.identity, keep, owner, shared), **engines_label(spec)}
     topology = Topology(spec, client, run_id, keep=keep, engines=engines)  # across engines: its builder builds
+    if progress is not None and not engines and (note := publish_note()):  # one engine: where ports are published
+        progress(StartEvent("", "note", detail=note))
     # a start that fails removes what it made without pre_stop hooks: the run was never handed to a test
     run_start(Starter(topology, run_labels, progress), undo=topology._remove)
     return topology
@@ -361,8 +363,8 @@ class Starter:
         if spec.job or first.probe:
             self.progress(StartEvent(name, "waiting", detail=readiness.awaited(first)))
         # ready when every replica is, as `docker compose up --wait` waits for each container
-        outcomes = [replica.wait_ready(started, self.cancelled) for replica in first.replicas]
-        outcome = outcomes[0]  # a job's replicas each exited 0, or wait_ready raised
+        outcome = [replica.wait_ready(started, self.cancelled) for replica in first.replicas][0]  # or it raised
+        readiness.say_unanswered(first.replicas, lambda line: self.progress(StartEvent("", "note", detail=line)))
         shown = first.url if first.ports else ""
         if spec.replicas > 1:
             shown = f"{shown} ({spec.replicas} replicas; this is replica 1)" if shown else f"{spec.replicas} replicas"
@@ -432,10 +434,8 @@ def _replica(starter: Starter, name: str, number: int, image: str, signature: st
 
 
 def _remove_container(name: str, client: docker.DockerClient) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def _masked(progress: Progress | None, masker: Masker) -> Progress:

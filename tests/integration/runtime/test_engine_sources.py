@@ -20,6 +20,7 @@ from harness.engine_source import resolve_engine
 from harness.errors import DockerUnavailable
 from harness.runtime import labels as L
 from harness.runtime.engine import connect
+from harness.runtime.topology import StartEvent
 
 from ..conftest import harness_resources
 
@@ -97,6 +98,48 @@ def test_docker_desktops_socket_in_the_home_folder(home: Path, docker_client: do
     redis_answers(home, docker_client)
 
 
+def test_a_stale_desktop_socket_is_passed_over_for_the_working_default_socket(
+        home: Path, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Docker Desktop quit and left ~/.docker/run/docker.sock (nothing listens): the docker CLI and testcontainers
+    use the default socket, and so does the harness, saying why it passed the Desktop socket over."""
+    desktop = home / ".docker" / "run" / "docker.sock"
+    desktop.parent.mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as left_behind:
+        left_behind.bind(str(desktop))
+    assert desktop.is_socket()
+    monkeypatch.setattr(engine_source, "DEFAULT_SOCKET", REAL_SOCKET)
+    engine = resolve_engine()
+    assert (engine.address, engine.source) == (f"unix://{REAL_SOCKET}", "the default socket")
+    assert engine.tried[-1] == ("Docker Desktop's socket (~/.docker/run/docker.sock: Connection refused, passed over; "
+                                "~/.docker/desktop/docker.sock: absent)")
+    assert connect().ping()
+    redis_answers(home, docker_client)
+
+
+def test_tc_host_with_the_local_engine_gives_urls_that_answer(tmp_path: Path, docker_client: docker.DockerClient,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """TC_HOST set to an address of this machine other than loopback (its docker0 gateway): ports are published on
+    every interface, as testcontainers publishes them, so the URLs at TC_HOST answer; said once at the start."""
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    monkeypatch.setenv("TC_HOST", gateway)
+    file = tmp_path / "topology.yaml"
+    file.write_text(f"name: f23i-tchost-{os.getpid()}\nservices:\n  redis:\n    image: redis:7\n    ports: [6379]\n")
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        redis = topology["redis"]
+        assert redis.host == gateway
+        with socket.create_connection((gateway, redis.port(6379)), timeout=10) as connection:
+            connection.sendall(b"PING\r\n")
+            assert connection.recv(16) == b"+PONG\r\n"
+    assert [e.detail for e in events if e.kind == "note"] == [
+        f"TC_HOST={gateway} with a local engine: ports are published on every interface (0.0.0.0, as testcontainers "
+        f"publishes them) so that URLs at {gateway} reach them; set TOPOLOGY_PUBLISH_ADDRESS to publish on one "
+        "address only"]
+    assert harness_resources(docker_client, f"f23i-tchost-{os.getpid()}", file) == []
+
+
 def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_client: docker.DockerClient) -> None:
     """TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX, set before the harness (and testcontainers) start: `redis:7` runs as
     PREFIX + `redis:7`, prefixed once (testcontainers' own prefixing is off: the harness checked that name)."""
@@ -117,4 +160,22 @@ def test_the_hub_image_prefix_names_the_image_that_runs(tmp_path: Path, docker_c
         down = subprocess.run([harness, "down", str(file)], capture_output=True, text=True, timeout=300, env=env)
         docker_client.images.remove(f"{prefix}redis:7")
     assert down.returncode == 0, down.stderr
+    assert harness_resources(docker_client, project, file) == []
+
+
+def test_a_hub_prefix_image_that_cannot_be_pulled_names_the_variable(tmp_path: Path,
+                                                                     docker_client: docker.DockerClient) -> None:
+    """The prefix made a name nobody wrote: said at the start, and the pull failure says which variable made it."""
+    prefix = "localhost:1/f23i-mirror/"  # a registry nothing listens on: the pull fails at once
+    file = tmp_path / "compose.yaml"
+    project = f"f23i-hub-missing-{os.getpid()}"
+    file.write_text(f"name: {project}\nservices:\n  cache:\n    image: docker.io/library/redis:7\n")
+    harness = str(Path(sys.executable).parent / "harness")
+    env = {**os.environ, "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX": prefix}
+    up = subprocess.run([harness, "up", str(file), "--detach"], capture_output=True, text=True, timeout=300, env=env)
+    assert up.returncode == 3, up.stderr
+    assert (f"note: TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={prefix} substitutes Docker Hub images of topology "
+            f"{project}: docker.io/library/redis:7 -> {prefix}redis:7") in up.stderr
+    assert (f"{prefix}redis:7 (needed by service 'cache'; docker.io/library/redis:7 with "
+            f"TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX={prefix}): ") in up.stderr
     assert harness_resources(docker_client, project, file) == []

@@ -15,6 +15,7 @@ import pytest
 from harness import Topology, load_topology
 from harness.runtime import readiness
 from harness.runtime.probes import listening
+from harness.runtime.topology import StartEvent
 
 from ..conftest import harness_resources
 
@@ -36,7 +37,9 @@ def test_a_server_that_listens_late_is_ready_only_once_it_answers(tmp_path: Path
             command: ["sh", "-c", "sleep 3 && exec python3 -m http.server 8000"]
             ports: ["8000"]
     """)
-    with Topology.start(load_topology(file)) as topology:
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
+        assert [e for e in events if e.kind == "note"] == []  # it answered within the grace: nothing to say
         with urllib.request.urlopen(topology["web"].url + "/", timeout=10) as response:
             assert response.status == 200
         assert listening(topology["web"].container, 8000) is True
@@ -58,8 +61,14 @@ def test_a_published_port_nothing_listens_on_does_not_refuse_the_start(tmp_path:
             command: ["python3", "-u", "-m", "http.server", "9000", "--bind", "127.0.0.1"]
             ports: ["9000"]
     """)
-    with Topology.start(load_topology(file)) as topology:
+    events: list[StartEvent] = []
+    with Topology.start(load_topology(file), progress=events.append) as topology:
         assert topology["debug"].status == "running"
+        published = topology["debug"].port(9000)
+        # ready as Compose counts it, and said: its URL reaches nothing
+        assert [e.detail for e in events if e.kind == "note"] == [
+            f"port 9000 at 127.0.0.1:{published} of service 'debug' accepts no connections after 2 s; ready as "
+            "Compose counts it (running)"]
         deadline = time.monotonic() + 120  # (a condition, not a time: its start is slow on a loaded machine)
         while "Serving HTTP" not in topology["debug"].logs() and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -12,6 +12,7 @@ from harness.runtime.engine import (
     _reason,
     _timed_out,
     publish_address,
+    publish_note,
     remote_engine,
     service_host,
 )
@@ -46,6 +47,34 @@ def test_topology_host_and_publish_address_win(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TOPOLOGY_HOST", "10.0.0.7")
     monkeypatch.setenv("TOPOLOGY_PUBLISH_ADDRESS", "10.0.0.7")
     assert (service_host(), publish_address()) == ("10.0.0.7", "10.0.0.7")
+
+
+@pytest.mark.parametrize(("variable", "value", "published_on"), [
+    ("TC_HOST", "192.0.2.2", "0.0.0.0"),
+    ("TESTCONTAINERS_HOST_OVERRIDE", "host.docker.internal", "0.0.0.0"),
+    ("TOPOLOGY_HOST", "10.0.0.7", "0.0.0.0"),
+    ("TC_HOST", "localhost", "127.0.0.1"),
+])
+def test_a_local_engine_publishes_where_the_urls_host_reaches(monkeypatch: pytest.MonkeyPatch, variable: str,
+                                                              value: str, published_on: str) -> None:
+    """URLs at TC_HOST with ports on loopback would reach nothing: every interface, as testcontainers publishes."""
+    monkeypatch.setenv(variable, value)
+    assert (service_host(), publish_address()) == (value, published_on)
+    if published_on == "127.0.0.1":
+        assert publish_note() is None
+    else:
+        assert publish_note() == (
+            f"{variable}={value} with a local engine: ports are published on every interface (0.0.0.0, as "
+            f"testcontainers publishes them) so that URLs at {value} reach them; set TOPOLOGY_PUBLISH_ADDRESS to "
+            "publish on one address only")
+    monkeypatch.setenv("TOPOLOGY_PUBLISH_ADDRESS", "10.0.0.9")  # said where: nothing to add
+    assert (publish_address(), publish_note()) == ("10.0.0.9", None)
+
+
+def test_no_note_for_a_remote_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.250.3.2:2375")
+    monkeypatch.setenv("TC_HOST", "10.250.3.2")
+    assert (publish_address(), publish_note()) == ("0.0.0.0", None)
 
 
 @pytest.mark.parametrize(("text", "reason"), [

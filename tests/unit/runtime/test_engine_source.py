@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -147,14 +148,44 @@ def test_a_context_that_does_not_exist_is_refused_as_the_docker_cli_refuses_it(
     assert str(raised.value).endswith(".\nRecreate it with `docker context create`.")
 
 
-@pytest.mark.parametrize("socket", [".docker/run/docker.sock", ".docker/desktop/docker.sock"])
-def test_docker_desktops_socket_in_the_home_folder(home: Path, socket: str) -> None:
-    (home / socket).parent.mkdir(parents=True)
-    (home / socket).touch()
-    engine = resolve_engine()
-    assert (engine.address, engine.source) == (f"unix://{home / socket}", "Docker Desktop's socket")
+def unix_socket(path: Path, *, listening: bool) -> socket.socket | None:
+    """A unix socket bound at `path`: listening (returned, to be closed by the caller), or closed at once (its file
+    stays: what Docker Desktop leaves behind when it quits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bound = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    bound.bind(str(path))
+    if not listening:
+        bound.close()
+        return None
+    bound.listen()
+    return bound
+
+
+@pytest.mark.parametrize("name", [".docker/run/docker.sock", ".docker/desktop/docker.sock"])
+def test_docker_desktops_socket_in_the_home_folder(home: Path, name: str) -> None:
+    listening = unix_socket(home / name, listening=True)
+    assert listening is not None
+    with listening:
+        engine = resolve_engine()
+    assert (engine.address, engine.source) == (f"unix://{home / name}", "Docker Desktop's socket")
     assert engine.tried == (PROPERTIES_ABSENT, "DOCKER_HOST (not set)",
                             "docker.host in ~/.testcontainers.properties (no such file)", DEFAULT_CONTEXT)
+
+
+def test_a_desktop_socket_nothing_listens_on_is_passed_over_for_the_next_one(home: Path) -> None:
+    """Docker Desktop quit and left its socket file: the default socket is tried next, as Testcontainers does."""
+    unix_socket(home / ".docker/run/docker.sock", listening=False)
+    (home / ".docker/desktop").mkdir()
+    (home / ".docker/desktop/docker.sock").write_text("")  # not a socket at all
+    engine = resolve_engine()
+    assert (engine.address, engine.source) == (f"unix://{home}/no-default.sock", "the default socket")
+    assert engine.tried[-1] == ("Docker Desktop's socket (~/.docker/run/docker.sock: Connection refused, passed over; "
+                                "~/.docker/desktop/docker.sock: Connection refused, passed over)")
+    with pytest.raises(DockerUnavailable) as raised:
+        connect()
+    assert f"no Docker engine answers at unix://{home}/no-default.sock (the default socket): " in str(raised.value)
+    assert ("~/.docker/run/docker.sock: Connection refused, passed over; ~/.docker/desktop/docker.sock: Connection "
+            "refused, passed over); the default socket: used.") in str(raised.value)
 
 
 def test_docker_host_keeps_its_tls_variables(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,10 +219,13 @@ def test_the_hub_image_prefix_is_a_substitute_for_docker_hub_images(home: Path,
     (home / ".testcontainers.properties").write_text("hub.image.name.prefix=mirror.example:5000/hub/\n")
     assert substitute("redis:7", {}) == "mirror.example:5000/hub/redis:7"
     monkeypatch.setenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX", "registry.example/proxy/")  # the variable wins
+    # one image, one substitute: `docker.io/library/redis:7` is `redis:7` (the name Testcontainers prefixes)
     assert [substitute(name, {}) for name in ("redis:7", "bitnami/redis", "docker.io/library/redis:7",
-                                              "ghcr.io/org/app:1", "localhost:5000/app")] == [
-        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis",
-        "registry.example/proxy/library/redis:7", "ghcr.io/org/app:1", "localhost:5000/app"]
+                                              "library/redis:7", "docker.io/bitnami/redis", "ghcr.io/org/app:1",
+                                              "localhost:5000/app")] == [
+        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis", "registry.example/proxy/redis:7",
+        "registry.example/proxy/redis:7", "registry.example/proxy/bitnami/redis", "ghcr.io/org/app:1",
+        "localhost:5000/app"]
     # the project's own substitutes are more precise: they win
     assert substitute("redis:7", {"redis:7": "redis:7-local"}) == "redis:7-local"
     assert substitute("redis:7", {"docker.io/": "mirror/"}) == "mirror/redis:7"

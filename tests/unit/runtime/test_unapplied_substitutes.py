@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.model.loader import load_topology
-from harness.runtime.substitutes import unapplied_substitutes
+from harness.runtime.substitutes import hub_prefix_note, unapplied_substitutes
 
 TOPOLOGY = """
 name: subs
@@ -61,3 +63,19 @@ def test_harness_says_it_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("note: image substitute 'shop:dev=other-shop:1' replaces no image of topology subs: "
                              "service 'shop' builds that image") == 1, done.stderr
+
+
+def test_the_hub_image_prefix_is_said_once_with_each_image_it_substitutes(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Testcontainers' prefix renames Docker Hub images nobody wrote under that name: said at the start, with its
+    source; an image a project rule substitutes, and one another registry serves, are not the prefix's."""
+    file = project(tmp_path)
+    file.write_text(TOPOLOGY + "  db:\n    image: docker.io/library/postgres:15\n  app:\n    image: ghcr.io/org/app:1\n")
+    monkeypatch.delenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.testcontainers.properties
+    assert hub_prefix_note(load_topology(file)) == []
+    monkeypatch.setenv("TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX", "mirror.example/hub/")
+    assert hub_prefix_note(load_topology(file, image_substitutes={"redis:7": "redis:7-local"})) == [
+        "TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX=mirror.example/hub/ substitutes Docker Hub images of topology subs: "
+        "docker.io/library/postgres:15 -> mirror.example/hub/postgres:15, "
+        "python:3.11-slim -> mirror.example/hub/python:3.11-slim"]
