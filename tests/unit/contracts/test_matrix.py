@@ -5,6 +5,7 @@ drift against a dataservice document mutated three ways, in the terminal table, 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import html5lib
@@ -191,3 +192,13 @@ def dataclass_replace(result: PactResult, **changes: str) -> PactResult:
     import dataclasses
 
     return dataclasses.replace(result, **changes)
+
+
+def test_without_a_terminal_the_matrix_is_a_plain_table_with_its_notes(edges: list) -> None:
+    text = matrix_text(edges, "contracts of topology runnerly", width=80, terminal=False)
+    lines = text.splitlines()
+    assert lines[0] == "contracts of topology runnerly" and lines[1].split()[:3] == ["consumer", "\\", "provider"]
+    assert not re.search("[\u2500-\u257f]", text) and "\x1b" not in text
+    assert any(line.startswith(" gateway ") and "verified" in line for line in lines), text
+    assert f"gateway->dataservice drift: 6 drift(s) in gateway-dataservice.json, first: {FIRST}" in lines
+    assert DRIFT_NOTE in text  # a note on one line, not wrapped at `width`
