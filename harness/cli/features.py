@@ -35,7 +35,7 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
     from harness.contracts.matrix import edge_matrix
     from harness.contracts.run import VerifyOptions, VerifyRun, drift_column, exit_code
     from harness.contracts.running import running_notes
-    from harness.report.console import ProgressPrinter
+    from harness.report.console import ProgressPrinter, on_terminal
     from harness.report.contracts import pact_cases, print_result, print_summary, write_pact_junit
     from harness.report.matrix import matrix_folder, matrix_markdown, write_matrix
 
@@ -76,7 +76,8 @@ def _verify(options: ResolvedOptions, out: Console, err: Console) -> int:
                     recorder.snapshot(topology)
     finally:
         run.close()
-    text, written, html = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120))
+    text, written, html = write_matrix(spec, run.results, drift, folder, width=max(out.width, 120),
+                                       terminal=on_terminal(out))
     out.print(text, markup=False, highlight=False, end="")
     out.print(written, soft_wrap=True)
     _write_page(recorder, page, spec, out, pacts=run.results, drift=drift)

@@ -44,7 +44,7 @@ def load(options: ResolvedOptions, err: Console, *, notes: bool = True) -> Topol
 
 
 def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
-    from harness.report.console import ProgressPrinter, services_table
+    from harness.report.console import ProgressPrinter, print_table, services_table
     from harness.runtime.keptrun import kept_and_restored
     from harness.runtime.runlocks import deciding
     from harness.runtime.topology import Topology
@@ -67,7 +67,7 @@ def _up(options: ResolvedOptions, out: Console, err: Console) -> int:
     try:
         # (the capture first: a call made once the URLs are shown is observed whole, at both its ends)
         observing = _observe(spec, topology, err) if options.observe else None
-        out.print(services_table(topology))
+        print_table(out, services_table(topology))
         if options.detach:
             out.print(f"left running; remove it with: {options.topology.command('harness down')}", markup=False)
             return 0
@@ -111,6 +111,7 @@ def _say_observed(spec: TopologySpec, run: ObserveRun, options: ResolvedOptions,
     JUnit case each with --junit). Returns the exit code: 0, or the gates' (harness.verdict.exit_code)."""
     from harness.errors import HarnessError
     from harness.observe.gates import gate_verdicts
+    from harness.report.console import on_terminal
     from harness.report.junit import Case, write_junit
     from harness.report.matrix import matrix_folder, write_matrix
     from harness.report.observe import observed_text
@@ -125,7 +126,8 @@ def _say_observed(spec: TopologySpec, run: ObserveRun, options: ResolvedOptions,
             raise
     if result is not None:
         out.print(observed_text(result), markup=False, highlight=False, soft_wrap=True)
-        text, written, _ = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120), coverage=result.edges)
+        text, written, _ = write_matrix(spec, [], [], matrix_folder(), width=max(out.width, 120),
+                                        coverage=result.edges, terminal=on_terminal(out))
         out.print(text, markup=False, highlight=False, soft_wrap=True)
         out.print(written, markup=False, highlight=False)
     gates = gate_verdicts(result, problem, options.observe_fail_under, bool(options.observe_strict))

@@ -79,7 +79,7 @@ def _start(request: pytest.FixtureRequest, source: Any, base: Path) -> Topology:
     from harness.errors import NotATopology
     from harness.model.builder import as_spec
     from harness.model.loader import parse_substitutes
-    from harness.report.console import ProgressPrinter, services_table
+    from harness.report.console import ProgressPrinter, print_table, services_table
     from harness.runtime.topology import Topology
 
     where = f"fixture {request.fixturename!r}"
@@ -103,5 +103,5 @@ def _start(request: pytest.FixtureRequest, source: Any, base: Path) -> Topology:
             printer.console.print(f"{' and '.join(ignored)}: for the topology of --topology only, not {where} (its run "
                                   "is removed at the end of its scope)", markup=False)
         topology = Topology.start(spec, progress=printer)
-        printer.console.print(services_table(topology))
+        print_table(printer.console, services_table(topology))
     return topology

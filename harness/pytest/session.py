@@ -183,7 +183,7 @@ class TopologySession:
     def running(self) -> Topology:
         if self.topology is None:
             from harness.errors import HarnessError
-            from harness.report.console import ProgressPrinter, services_table
+            from harness.report.console import ProgressPrinter, print_table, services_table
 
             assert self.spec is not None
             with terminal_visible(self.config):
@@ -211,7 +211,7 @@ class TopologySession:
                     fail_in_worker(self.session, self.spec, self.start_error)
                 assert self.topology is not None  # started, or pytest.exit / _fail_in_worker above
                 if self.share is None or self.topology.run_id not in self.attached_runs:
-                    printer.console.print(services_table(self.topology))  # once: by the worker that started it
+                    print_table(printer.console, services_table(self.topology))  # once: by the worker that started it
             active_topologies(self.config).append(self.topology)
             self.observing.started(self.topology)
         return self.topology

@@ -84,7 +84,7 @@ class SessionSummary:
                                      plugin.drift.results if plugin.drift else [],
                                      matrix_folder(report_file(plugin.config)),
                                      width=max(plugin.config.get_terminal_writer().fullwidth, 120), coverage=coverage,
-                                     partial=self._partial())
+                                     partial=self._partial(), terminal=_on_terminal(plugin.config))
         if observed.result is not None:
             from harness.report.observe import observed_text
 
@@ -146,6 +146,12 @@ class SessionSummary:
                 if not interaction.passed:
                     terminalreporter.write_line(f"  - {interaction.label}: failed, pending: "
                                                 + "; ".join(interaction.problems))
+
+
+def _on_terminal(config: Any) -> bool:
+    """Whether pytest's terminal reporter writes to a terminal (its tables' form: harness.report.console)."""
+    file = getattr(config.get_terminal_writer(), "_file", None)  # pytest's TerminalWriter keeps no public stream
+    return bool(file is not None and file.isatty())
 
 
 def partial_run(run: Any) -> str:

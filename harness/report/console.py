@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -37,6 +38,37 @@ def make_console(stderr: bool = False) -> Console:
     if stream.isatty():
         return _Console(stderr=stderr, highlight=False)
     return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=200, color_system=None)
+
+
+def on_terminal(console: Console) -> bool:
+    """Whether `console` writes to a terminal (a TTY), the one test of every table's form (print_table)."""
+    isatty = getattr(console.file, "isatty", None)
+    return bool(isatty is not None and isatty())
+
+
+def plain_table(table: Table) -> str:
+    """`table` as a CI log shows it best, in the form of `docker ps` and `docker compose ps`: its title, then a line
+    per row (a multi-line cell goes on under its column), columns padded to their widths and three spaces apart after
+    a one-space margin, an empty cell as `-` (so `re.split(" {3,}", line.strip())` gives a row's cells back), no box
+    characters, no colour, never wrapped however long a cell (a URL, a service name) is. No line ends in spaces."""
+    plain = Table(title=table.title, title_justify="left", box=None, show_edge=False, padding=(0, 2, 0, 1))
+    for column in table.columns:
+        plain.add_column(column.header, justify=column.justify)
+    for row in zip(*(list(column.cells) for column in table.columns), strict=True):
+        plain.add_row(*(cell or "-" for cell in row))
+    # wide enough for any row: rich then gives each column its widest cell, so nothing is wrapped
+    console = Console(file=io.StringIO(), width=1_000_000, color_system=None, highlight=False)
+    console.print(plain)
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())  # type: ignore[attr-defined]
+
+
+def print_table(console: Console, table: Table) -> None:
+    """The one rule for every table (harness up, pytest's topology table, the contract matrix): on a terminal, rich's
+    box drawing and colours, fitted to its width; otherwise (a pipe, a file, a CI log) plain_table."""
+    if on_terminal(console):
+        console.print(table)
+    else:
+        console.print(plain_table(table), markup=False, highlight=False, soft_wrap=True, end="")
 
 
 ICONS = {"building": "build", "built": "built", "cached": "cached", "copying": "copy", "copied": "copied",

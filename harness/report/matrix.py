@@ -39,11 +39,17 @@ DRIFT_NOTE = ("drift is shown beside each pact's verification verdict and never 
               "(exit 1) and the drift items of `pytest --pact-drift` judge drift")
 
 
-def matrix_text(edges: list[Edge], title: str, width: int = 120) -> str:
-    """The matrix as plain text (no colour codes), `width` columns wide at most, then one line per error or
-    exclusion with its reason."""
+def matrix_text(edges: list[Edge], title: str, width: int = 120, terminal: bool = True) -> str:
+    """The matrix as text without colour codes, then one line per error or exclusion with its reason: for a
+    `terminal`, boxed and `width` columns wide at most; otherwise (a CI log) as every table is there
+    (harness.report.console.plain_table: no box, never wrapped)."""
+    from harness.report.console import plain_table
+
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
-    console.print(_as_table(edges, title))
+    if terminal:
+        console.print(_as_table(edges, title))
+    else:
+        console.print(plain_table(_as_table(edges, title)), markup=False, highlight=False, soft_wrap=True, end="")
     for line in matrix_notes(edges):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     return console.export_text()
@@ -308,7 +314,7 @@ def matrix_folder(page: Path | None = None, folder: Path | None = None) -> Path:
 
 def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDrift], folder: Path,
                  width: int = 120, coverage: list[EdgeCoverage] | None = None, partial: str = "",
-                 ) -> tuple[str, str, Path | None]:
+                 terminal: bool = True) -> tuple[str, str, Path | None]:
     """The contract matrix of a verification (and of the traffic observed, with `coverage`), for both front-ends:
     (its text, the line that says where its files were written, its HTML file when this run wrote it, else None:
     what a step summary may link). A run where every pact is excluded verified
@@ -317,7 +323,7 @@ def write_matrix(spec: TopologySpec, pacts: list[PactResult], drift: list[PactDr
     (every pact) wrote them, and the line says so; a partial run writes them only where there are none yet."""
     edges = edge_matrix(spec, pacts, drift, coverage)
     title = f"contracts of topology {spec.name}"
-    text = matrix_text(edges, title, width=width)
+    text = matrix_text(edges, title, width=width, terminal=terminal)  # (`terminal`: matrix_text)
     if coverage is None and all(result.outcome == "excluded" for result in pacts):
         return text, (f"nothing was verified (every pact is excluded): the contract matrix in {folder} is left as the "
                       "last run that verified wrote it"), None

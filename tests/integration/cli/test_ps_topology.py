@@ -79,8 +79,9 @@ services:
         assert up.returncode == 0, up.stdout + up.stderr
         shown = "command `python -c 'import socket; socket.create_connection((\"127.0.0.1\", 8000))'` exits 0"
         assert shown in up.stderr, up.stderr  # one argument, quoted as a shell would need it
-        table = {row.split("│")[1].strip(): [cell.strip() for cell in row.split("│")[2:-1]]
-                 for row in up.stdout.splitlines() if row.startswith("│")}
+        # no terminal: the table's rows as plain columns, three spaces apart (harness.report.console.plain_table)
+        rows = [re.split(" {3,}", row.strip()) for row in up.stdout.splitlines() if row.startswith(" ")]
+        table = {cells[0]: cells[1:] for cells in rows[1:]}
         bound = re.fullmatch(r"8000 -> (\d+), 8000 -> (\d+)", table["app"][1])
         assert bound and bound[1] != bound[2], up.stdout
         assert table["job"][2] == "exited (0)", up.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,9 @@ def test_verify_passes_and_prints_the_edge_matrix(tmp_path: Path, pact_folder: P
     assert "<td" in (tmp_path / "out" / "contract-matrix.html").read_text()
     assert 'failures="0"' in (tmp_path / "junit.xml").read_text()
     assert "consumer \\ provider" in result.stdout
+    # not a terminal: the matrix in plain columns (harness.report.console.plain_table), no box drawing
+    assert re.search(r"^ relay {3,}verified {3,}-$", result.stdout, re.M), result.stdout
+    assert not re.search("[\u2500-\u257f]", result.stdout), result.stdout
 
 
 def test_a_renamed_response_field_fails_naming_the_field_and_the_interaction(tmp_path: Path,

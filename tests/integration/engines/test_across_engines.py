@@ -330,7 +330,7 @@ def test_services_without_placement_are_spread_by_weight_and_shown_with_their_en
         assert up.returncode == 0, up.stderr
         expected = {"backend": "e0", "cache": "e2", "front": "e1", "worker": "e1"}
         for service, engine in expected.items():
-            assert re.search(rf"\b{service}\s*│\s*{engine}\s*│", up.stdout), up.stdout
+            assert re.search(rf"^ {service} {{3,}}{engine} {{3,}}", up.stdout, re.M), up.stdout
         ps = harness_on(swarm.urls[2], "ps")
         assert ps.returncode == 0, ps.stderr
         header, *lines = [re.split(" {3,}", line.strip()) for line in ps.stdout.splitlines()]
@@ -340,8 +340,8 @@ def test_services_without_placement_are_spread_by_weight_and_shown_with_their_en
         hosts = {cells[2]: cells[5].split(" -> ")[1].rsplit(":", 1)[0] for cells in lines if cells[5] != "-"}
         assert hosts == {"backend": swarm.addresses[0], "cache": swarm.addresses[2], "front": swarm.addresses[1]}
         for service in ("backend", "front"):  # and the URL column of `harness up`'s table is each one's too
-            assert re.search(rf"\b{service}\s*│\s*{expected[service]}\s*│\s*http://"
-                             rf"{re.escape(swarm.addresses[int(expected[service][1])])}:\d+\s", up.stdout), up.stdout
+            assert re.search(rf"^ {service} {{3,}}{expected[service]} {{3,}}http://"
+                             rf"{re.escape(swarm.addresses[int(expected[service][1])])}:\d+\s", up.stdout, re.M), up.stdout
         for service, engine in expected.items():
             index = int(engine[1])
             assert engines[index].containers.list(filters={"label": [f"{L.FILE}={file.resolve()}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import html5lib
@@ -222,3 +223,13 @@ def test_a_verdict_from_the_brokers_results_makes_up_no_time() -> None:
     assert said.endswith(" web->catalog: 4 interaction(s) (web-catalog.json)") and " s then" not in said
     here = headline(dataclasses.replace(result, cached_by="", seconds=0.41))
     assert here.endswith(" web->catalog: 4 interaction(s), in 0.41 s then (web-catalog.json)")
+
+
+def test_without_a_terminal_the_matrix_is_a_plain_table_with_its_notes(edges: list) -> None:
+    text = matrix_text(edges, "contracts of topology runnerly", width=80, terminal=False)
+    lines = text.splitlines()
+    assert lines[0] == "contracts of topology runnerly" and lines[1].split()[:3] == ["consumer", "\\", "provider"]
+    assert not re.search("[\u2500-\u257f]", text) and "\x1b" not in text
+    assert any(line.startswith(" gateway ") and "verified" in line for line in lines), text
+    assert f"gateway->dataservice drift: 6 drift(s) in gateway-dataservice.json, first: {FIRST}" in lines
+    assert DRIFT_NOTE in text  # a note on one line, not wrapped at `width`
