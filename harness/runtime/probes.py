@@ -129,6 +129,8 @@ def listening(container: Container, port: int) -> bool | None:
         result = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
     except docker.errors.APIError:
         return None
+    if result.exit_code in (126, 127):  # no `cat` to run (its error is the output)
+        return None
     output = result.output.decode("ascii", "replace") if isinstance(result.output, bytes) else ""
     rows = [line.split() for line in output.splitlines()[1:]]
     if not any(len(row) > 3 and ":" in row[1] for row in rows):

@@ -15,14 +15,14 @@ HEADER6 = ("  sl  local_address                         remote_address          
 
 
 class Container:
-    def __init__(self, output: bytes | None = None, error: Exception | None = None) -> None:
-        self.output, self.error = output, error
+    def __init__(self, output: bytes | None = None, error: Exception | None = None, code: int = 0) -> None:
+        self.output, self.error, self.code = output, error, code
 
     def exec_run(self, command: list[str]) -> Any:
         assert command == ["cat", "/proc/net/tcp", "/proc/net/tcp6"]
         if self.error:
             raise self.error
-        return SimpleNamespace(exit_code=0, output=self.output)
+        return SimpleNamespace(exit_code=self.code, output=self.output)
 
 
 def row(address: str, port: int, state: str) -> str:
@@ -46,4 +46,6 @@ def test_what_cannot_be_told_is_none() -> None:
     no_cat = b'OCI runtime exec failed: exec failed: unable to start container process: exec: "cat": executable file ' \
              b'not found in $PATH: unknown\r\n'
     assert listening(Container(no_cat), 8000) is None  # type: ignore[arg-type]
+    two_lines = b"OCI runtime exec failed: exec failed:\nunable to start: exec: \"cat\": not found: unknown\n"
+    assert listening(Container(two_lines, code=126), 8000) is None  # type: ignore[arg-type]
     assert listening(Container(error=docker.errors.APIError("409 Conflict: container is not running")), 8000) is None  # type: ignore[arg-type]
