@@ -260,8 +260,10 @@ def test_a_detached_head_publishes_the_ci_variables_branch_as_the_pact_cli_does_
                                   "--broker-base-url", by_cli.url, "--broker-token", TOKEN], capture_output=True,
                                  text=True, env=env, cwd=tmp_path)
             assert cli.returncode == 0, cli.stdout + cli.stderr
+            # (pacts copied in, with no record of a session of this commit writing them: the commit is the version
+            # on the user's word, as the CLI's -r takes it)
             done = harness(tmp_path, "publish", "--pacts", str(folder), "--pact-broker-url", by_harness.url,
-                           env={**env, "PACT_BROKER_BASE_URL": by_harness.url})
+                           "--consumer-version", commit, env={**env, "PACT_BROKER_BASE_URL": by_harness.url})
             assert done.returncode == 0, done.stdout + done.stderr
             assert by_cli.broker.versions[("kiosk", commit)].branches == ([branch] if branch else [])
             assert by_harness.broker.versions[("kiosk", commit)].branches == ([branch] if branch else []), variables
