@@ -52,16 +52,16 @@ def test_harness_ps_lists_the_runs_of_every_engine_it_knows_of(swarm: Any, tmp_p
                                                                           "front": "e1"}
         hosts = {service: cells[5].split(" -> ")[1].rsplit(":", 1)[0] for service, cells in rows.items()}
         assert hosts == {"backend": swarm.addresses[0], "cache": swarm.addresses[2], "front": swarm.addresses[1]}
-        (solo_row,) = ps_rows(ps, "solo").values()
-        assert solo_row[3] == swarm.urls[0]  # a run on one engine, not this machine's: its address
-        assert solo_row[5].startswith(f"8000 -> {swarm.addresses[0]}:")
-        assert solo_row[8] == "started, kept"
+        assert ps_rows(ps, "solo") == {}  # another file's run: `ps FILE` lists that file's project, as Compose's
 
         # no file: from e2, a worker of the run across engines, the engines its label names are asked too
         ps = harness_on(swarm.urls[2], "ps")
         assert {service: cells[3] for service, cells in ps_rows(ps, NAME).items()} == {
             "backend": "e0", "cache": "e2", "front": "e1"}
-        assert [cells[3] for cells in ps_rows(ps, "solo").values()] == [swarm.urls[0]]
+        (solo_row,) = ps_rows(ps, "solo").values()
+        assert solo_row[3] == swarm.urls[0]  # a run on one engine, not this machine's: its address
+        assert solo_row[5].startswith(f"8000 -> {swarm.addresses[0]}:")
+        assert solo_row[8] == "started, kept"
     finally:
         down = harness("down", str(file))
         down_solo = harness_on(swarm.urls[0], "down", str(solo))
