@@ -5,7 +5,6 @@ tables. Against the real engine."""
 
 from __future__ import annotations
 
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -18,12 +17,7 @@ from harness.runtime.probes import listening
 from harness.runtime.topology import StartEvent
 
 from ..conftest import harness_resources
-
-
-def compose(folder: Path, text: str) -> Path:
-    file = folder / "compose.yaml"
-    file.write_text(textwrap.dedent(text).lstrip("\n"))
-    return file
+from ..model.test_compose_files import compose
 
 
 def test_a_server_that_listens_late_is_ready_only_once_it_answers(tmp_path: Path, docker_client) -> None:  # noqa: ANN001
